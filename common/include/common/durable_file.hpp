@@ -1,0 +1,68 @@
+#pragma once
+// Crash-safe file primitives. A byte we acknowledge must survive kill -9 and
+// power loss, so every "commit" here ends with fsync of the file and of the
+// directory entry that names it.
+#include <cstddef>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace umstore {
+
+class IoError : public std::runtime_error {
+ public:
+  IoError(const std::string& what, const std::filesystem::path& path, int err);
+  int error_code() const noexcept { return err_; }
+
+ private:
+  int err_;
+};
+
+// Owns a POSIX file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  int get() const noexcept { return fd_; }
+  int release() noexcept { int f = fd_; fd_ = -1; return f; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+void write_all(int fd, std::span<const std::byte> data, const std::filesystem::path& for_errors);
+void write_all(int fd, std::string_view data, const std::filesystem::path& for_errors);
+void fsync_fd(int fd, const std::filesystem::path& for_errors);
+void fsync_directory(const std::filesystem::path& dir);
+
+// Writes `data` to a temporary file next to `target`, fsyncs it, renames it
+// over `target` and fsyncs the directory: readers see the old or the new
+// content, never a torn one.
+void replace_file_durably(const std::filesystem::path& target, std::string_view data);
+
+// Reads a whole file; throws IoError.
+std::string read_file(const std::filesystem::path& path);
+
+// Creates a directory and its parents, fsyncing each new entry's parent.
+void create_directories_durably(const std::filesystem::path& dir);
+
+// An exclusive advisory lock (flock) held for the object's lifetime.
+class FileLock {
+ public:
+  enum class Mode { Block, Try };
+  FileLock(const std::filesystem::path& lock_file, Mode mode = Mode::Block);
+  bool held() const noexcept { return static_cast<bool>(fd_); }
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace umstore

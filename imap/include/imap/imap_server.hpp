@@ -1,0 +1,41 @@
+#pragma once
+// The IMAP4rev1 server (RFC 3501, with RFC 9051 where clients need it) over
+// the mailstore API. Event-driven: each connection is a coroutine.
+#include <asio/ssl.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "mailstore/account_store.hpp"
+#include "mailstore/mail_store.hpp"
+#include "net/task.hpp"
+
+namespace umstore::imap {
+
+struct ImapServerConfig {
+  std::string hostname = "localhost";
+  std::size_t max_connections = 20000;
+  std::size_t max_line_bytes = 64 * 1024;
+  std::size_t max_literal_bytes = 64u << 20;
+  std::chrono::seconds idle_timeout{30 * 60};     // RFC 3501 minimum autologout
+  std::shared_ptr<asio::ssl::context> tls;        // STARTTLS when set
+  bool login_requires_tls = false;                // LOGINDISABLED before STARTTLS
+};
+
+class ImapServer {
+ public:
+  ImapServer(asio::io_context& io, const net::tcp::endpoint& where, ImapServerConfig config,
+             mailstore::MailStore& store, const mailstore::AccountStore& accounts);
+  ~ImapServer();
+  void start();
+  void stop();
+  net::tcp::endpoint local_endpoint() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace umstore::imap

@@ -1,0 +1,58 @@
+#pragma once
+// Mailbox accounts: who may log in and which E.164 numbers have a mailbox.
+// Kept in SQLite (<data-dir>/accounts.db) so the admin CLI can change them
+// while `umstore serve` runs; every lookup reads the current row.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+
+namespace umstore::mailstore {
+
+struct Account {
+  std::string number;            // E.164, e.g. "+15550100": login name and mailbox id
+  std::string name;              // display name, e.g. "Alice Example"
+  std::string email;             // optional address for forwarding/notices; may be empty
+  std::uint64_t quota_bytes = 0; // 0 = unlimited
+};
+
+// A request the store refuses (duplicate, unknown number, bad number...);
+// what() is a sentence an administrator can act on.
+class AccountError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class AccountStore {
+ public:
+  explicit AccountStore(const std::filesystem::path& db_file);
+  ~AccountStore();
+  AccountStore(const AccountStore&) = delete;
+  AccountStore& operator=(const AccountStore&) = delete;
+
+  // number must be E.164 ("+" and 2..15 digits); the password is stored as an
+  // Argon2id hash (libsodium crypto_pwhash_str), never in clear.
+  void add(const Account& account, std::string_view password);
+  void update(const Account& account);  // all fields but the password
+  void remove(std::string_view number);
+  void set_password(std::string_view number, std::string_view password);
+
+  std::optional<Account> find(std::string_view number) const;
+  std::vector<Account> list() const;
+
+  // Argon2id verification: about 90 ms of CPU and 64 MiB by design, so
+  // protocol code must call it off its I/O threads.
+  bool verify_password(std::string_view number, std::string_view password) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  mutable std::mutex mutex_;
+};
+
+}  // namespace umstore::mailstore

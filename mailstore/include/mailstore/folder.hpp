@@ -1,0 +1,128 @@
+#pragma once
+// One IMAP mailbox ("folder", to keep it apart from the user's whole
+// mailbox) stored as a Maildir, with persistent UIDs and flags.
+//
+// A Folder object is shared by every session of the process that has it
+// open and is safe to call from any thread. Changes are durable (fsync'ed)
+// before the call returns, and listeners hear of them afterwards.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailstore/message.hpp"
+
+namespace umstore::mailstore {
+
+class QuotaExceeded : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+class FolderNotFound : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+class FolderExists : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+class InvalidFolderName : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct FolderStatus {
+  std::uint32_t messages = 0;
+  std::uint32_t unseen = 0;
+  std::uint32_t deleted = 0;
+  std::uint32_t uid_next = 1;
+  std::uint32_t uid_validity = 0;
+  std::uint64_t size = 0;  // octets of all messages
+};
+
+enum class FlagChange { Add, Remove, Replace };
+
+class UserMailbox;
+
+class Folder {
+ public:
+  virtual ~Folder() = default;
+
+  virtual const std::string& name() const noexcept = 0;  // IMAP name, UTF-8, "/" hierarchy
+  virtual std::uint32_t uid_validity() const = 0;
+
+  // A consistent copy of all messages, ascending UID.
+  virtual std::vector<MessageInfo> snapshot() const = 0;
+  virtual FolderStatus status() const = 0;
+  // Increases with every change (append, flags, expunge): a cheap "anything new?".
+  virtual std::uint64_t change_counter() const = 0;
+
+  // nullptr when the UID does not exist (any more).
+  virtual MessageDataPtr open_message(std::uint32_t uid) const = 0;
+
+  // Stores a message durably and returns its UID. `rfc822` should use CRLF
+  // line ends. Throws QuotaExceeded when the user's quota would be exceeded.
+  virtual std::uint32_t append(std::string_view rfc822, Flags flags = 0,
+                               std::span<const std::string> keywords = {},
+                               std::optional<std::int64_t> internal_date = std::nullopt) = 0;
+
+  // Returns the messages whose flags or keywords actually changed, as they are now.
+  virtual std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                                std::span<const std::string> keywords = {}) = 0;
+
+  // Removes messages flagged \Deleted (only those in `only_uids` when given);
+  // returns the removed UIDs, ascending.
+  virtual std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids = std::nullopt) = 0;
+
+  // Copies messages (flags kept) into `target`; returns (source UID, new UID) pairs.
+  virtual std::vector<std::pair<std::uint32_t, std::uint32_t>> copy_to(Folder& target,
+                                                                      std::span<const std::uint32_t> uids) = 0;
+
+  // Called after every change, from the thread that made it; the callback
+  // must only schedule work (post to its own executor), never block.
+  // The listener stays registered while the returned handle lives.
+  using Listener = std::function<void()>;
+  using ListenerHandle = std::shared_ptr<void>;
+  virtual ListenerHandle listen(Listener on_change) = 0;
+};
+using FolderPtr = std::shared_ptr<Folder>;
+
+enum class SpecialUse { None, Sent, Trash, Drafts, Junk, Archive };
+
+struct FolderEntry {
+  std::string name;
+  SpecialUse special_use = SpecialUse::None;
+  bool subscribed = false;
+  bool has_children = false;
+};
+
+struct QuotaUsage {
+  std::uint64_t bytes = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t limit_bytes = 0;  // 0 = unlimited
+};
+
+// All folders of one E.164 mailbox. Folder names are IMAP names (UTF-8,
+// "/" as hierarchy delimiter, "INBOX" case-insensitive); the mapping to
+// directories can never leave the mailbox's own directory.
+class UserMailbox {
+ public:
+  virtual ~UserMailbox() = default;
+  virtual const std::string& number() const noexcept = 0;
+
+  virtual std::vector<FolderEntry> list() const = 0;
+  virtual FolderPtr open(std::string_view name) = 0;  // throws FolderNotFound
+  virtual void create(std::string_view name, SpecialUse use = SpecialUse::None) = 0;  // throws FolderExists
+  virtual void remove(std::string_view name) = 0;
+  // Renaming INBOX moves its messages into a new folder and leaves INBOX empty (RFC 3501).
+  virtual void rename(std::string_view from, std::string_view to) = 0;
+  virtual void set_subscribed(std::string_view name, bool subscribed) = 0;
+
+  virtual QuotaUsage quota() const = 0;
+  virtual void set_quota_limit(std::uint64_t bytes) = 0;  // 0 = unlimited
+};
+using UserMailboxPtr = std::shared_ptr<UserMailbox>;
+
+}  // namespace umstore::mailstore

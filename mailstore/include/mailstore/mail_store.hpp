@@ -1,0 +1,31 @@
+#pragma once
+// The store as protocols see it: Dovecot's lib-storage idea. Protocol code
+// never touches files; the store never knows about sockets.
+//
+// Layout: <root>/<number>/<folder directory>/{tmp,new,cur} plus the UID list
+// and folder metadata files next to them.
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "mailstore/folder.hpp"
+
+namespace umstore::mailstore {
+
+class MailStore {
+ public:
+  virtual ~MailStore() = default;
+
+  // The mailbox of an E.164 number; created (with INBOX, Sent, Trash) on
+  // first use. One shared object per number within the process.
+  virtual UserMailboxPtr user(std::string_view number) = 0;
+
+  // Local delivery: appends to `folder` (created when missing) and returns the UID.
+  virtual std::uint32_t deliver(std::string_view number, std::string_view rfc822,
+                                std::string_view folder = "INBOX") = 0;
+};
+
+// The embedded Maildir backend.
+std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root);
+
+}  // namespace umstore::mailstore

@@ -1,0 +1,62 @@
+#pragma once
+// Composes the standard messages umstore stores and sends:
+//  - VPIM v2 voice messages (RFC 3801): multipart/voice-message; version=2.0,
+//    audio/32KADPCM with Content-Disposition voice=Voice-Message and
+//    Content-Duration, from non-mail-user@domain for call-answer messages,
+//    Caller-ID/Caller-Name (RFC 3939), Message-Context: voice-message (RFC 3458);
+//  - simple-mode Internet fax messages (RFC 3965): image/tiff; application=faxbw,
+//    Message-Context: fax-message.
+// A playable copy for people's mail clients (WAV, PDF) can be added; see
+// docs/message-structure.md for where it goes and why.
+// Output uses CRLF line ends throughout.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace umstore::mime {
+
+struct Caller {
+  std::string number;  // as the network gave it: "+15550123" or an extension "4401"; may be empty (withheld)
+  std::string name;    // UTF-8 display name; may be empty
+};
+
+struct Recipient {
+  std::string address;  // "+15550100@vm.example.net"
+  std::string name;     // UTF-8 display name; may be empty
+};
+
+struct VoiceMessageInput {
+  std::string domain;                         // our mail domain, for non-mail-user@, Message-ID
+  Caller caller;
+  Recipient recipient;
+  std::chrono::system_clock::time_point received;
+  int utc_offset_minutes = 0;                 // mailbox time zone for Date and the text
+  std::span<const std::uint8_t> adpcm32k;     // audio/32KADPCM, RFC 3802 packing, 8 kHz
+  double duration_seconds = 0;                // exact audio length
+  std::optional<std::span<const std::uint8_t>> playable_wav;  // audio/wav for desktop clients
+  std::string message_id_hint;                // unique token for Message-ID; random when empty
+};
+
+struct FaxMessageInput {
+  std::string domain;
+  Caller caller;
+  Recipient recipient;
+  std::chrono::system_clock::time_point received;
+  int utc_offset_minutes = 0;
+  std::span<const std::uint8_t> tiff;         // TIFF-F profile S
+  unsigned pages = 0;
+  std::optional<std::span<const std::uint8_t>> pdf;  // playable form for people
+  std::string message_id_hint;
+};
+
+std::string compose_voice_message(const VoiceMessageInput& in);
+std::string compose_fax_message(const FaxMessageInput& in);
+
+// "Voice message from +1 555 0123 (0:23)" style helpers, shared by subject and body text.
+std::string format_duration(double seconds);       // "0:23", "1:02:03"
+std::string format_number_for_people(std::string_view e164);  // "+1 555 0123" best effort
+
+}  // namespace umstore::mime

@@ -1,0 +1,125 @@
+#include "net/connection.hpp"
+
+#include <algorithm>
+
+namespace umstore::net {
+namespace {
+constexpr std::size_t kReadChunk = 4096;
+}
+
+Connection::Connection(tcp::socket socket, std::size_t max_line_bytes)
+    : socket_(std::move(socket)), max_line_(max_line_bytes) {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  peer_ = ec ? std::string("unknown") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+Connection::~Connection() { close(); }
+
+std::string Connection::peer_address() const {
+  auto colon = peer_.rfind(':');
+  return colon == std::string::npos ? peer_ : peer_.substr(0, colon);
+}
+
+void Connection::close() noexcept {
+  std::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+void Connection::compact() {
+  if (start_ == 0) return;
+  buffer_.erase(0, start_);
+  start_ = 0;
+  // Idle connections should not keep a large buffer around.
+  if (buffer_.capacity() > 4 * kReadChunk && buffer_.size() < kReadChunk) buffer_.shrink_to_fit();
+}
+
+Task<std::size_t> Connection::fill() {
+  using namespace asio::experimental::awaitable_operators;
+  compact();
+  std::size_t old = buffer_.size();
+  buffer_.resize(old + kReadChunk);
+  asio::mutable_buffer into(buffer_.data() + old, kReadChunk);
+  asio::steady_timer timer(socket_.get_executor(), idle_timeout_);
+  std::variant<std::tuple<std::error_code, std::size_t>, std::tuple<std::error_code>> r;
+  if (tls_)
+    r = co_await (tls_->async_read_some(into, use_nothrow) || timer.async_wait(use_nothrow));
+  else
+    r = co_await (socket_.async_read_some(into, use_nothrow) || timer.async_wait(use_nothrow));
+  std::size_t n = 0;
+  if (r.index() == 0) {
+    auto [ec, got] = std::get<0>(r);
+    if (!ec) n = got;
+  }
+  buffer_.resize(old + n);
+  if (n == 0) close();
+  co_return n;
+}
+
+Task<LineResult> Connection::read_line() {
+  std::size_t scanned = start_;
+  bool overflow = false;
+  for (;;) {
+    auto lf = buffer_.find('\n', scanned);
+    if (lf != std::string::npos) {
+      if (overflow) {
+        start_ = lf + 1;
+        co_return LineResult{LineResult::Status::TooLong, {}};
+      }
+      std::string_view line(buffer_.data() + start_, lf - start_);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      start_ = lf + 1;
+      co_return LineResult{LineResult::Status::Ok, line};
+    }
+    if (buffer_.size() - start_ > max_line_) {
+      // Drop what we have and keep reading until the LF that ends the line.
+      overflow = true;
+      start_ = buffer_.size();
+    }
+    std::size_t scanned_relative = buffer_.size() - start_;
+    if (co_await fill() == 0) co_return LineResult{LineResult::Status::Closed, {}};
+    scanned = start_ + scanned_relative;
+  }
+}
+
+Task<bool> Connection::read_exact(std::size_t n, std::string& out) {
+  while (n > 0) {
+    if (start_ == buffer_.size() && co_await fill() == 0) co_return false;
+    std::size_t take = std::min(n, buffer_.size() - start_);
+    out.append(buffer_, start_, take);
+    start_ += take;
+    n -= take;
+  }
+  co_return true;
+}
+
+Task<std::string_view> Connection::read_some() {
+  if (start_ == buffer_.size() && co_await fill() == 0) co_return std::string_view{};
+  std::string_view out(buffer_.data() + start_, buffer_.size() - start_);
+  start_ = buffer_.size();
+  co_return out;
+}
+
+Task<void> Connection::write(std::string_view data) {
+  std::error_code ec;
+  if (tls_)
+    std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), use_nothrow);
+  else
+    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(data), use_nothrow);
+  if (ec) close();
+}
+
+Task<bool> Connection::start_tls(asio::ssl::context& tls) {
+  buffer_.clear();
+  start_ = 0;
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, tls);
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+  if (ec) {
+    close();
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace umstore::net

@@ -1,0 +1,68 @@
+#include "net/tls.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "common/durable_file.hpp"
+
+namespace umstore::net {
+namespace {
+template <typename T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const noexcept { Free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> make_server_tls_context(const std::filesystem::path& cert_pem,
+                                                            const std::filesystem::path& key_pem) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                   asio::ssl::context::single_dh_use);
+  std::error_code ec;
+  ctx->use_certificate_chain_file(cert_pem.string(), ec);
+  if (ec) throw std::runtime_error("cannot load TLS certificate " + cert_pem.string() + ": " + ec.message());
+  ctx->use_private_key_file(key_pem.string(), asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("cannot load TLS key " + key_pem.string() + ": " + ec.message());
+  return ctx;
+}
+
+void ensure_self_signed_certificate(const std::filesystem::path& cert_pem, const std::filesystem::path& key_pem,
+                                    const std::string& hostname) {
+  if (std::filesystem::exists(cert_pem) && std::filesystem::exists(key_pem)) return;
+  PkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) throw std::runtime_error("cannot generate a TLS key");
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), static_cast<long>(std::time(nullptr)));
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 60L * 60 * 24 * 825);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(hostname.c_str()), -1,
+                             -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) throw std::runtime_error("cannot sign TLS certificate");
+
+  BioPtr key_bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  BioPtr cert_bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(cert_bio.get(), cert.get());
+  replace_file_durably(key_pem, bio_text(key_bio.get()));
+  replace_file_durably(cert_pem, bio_text(cert_bio.get()));
+}
+
+}  // namespace umstore::net

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Configures and builds umstore into ./build (or $UMSTORE_BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${UMSTORE_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${UMSTORE_CMAKE_ARGS:-} >/dev/null
+cmake --build "$build" -j"$(nproc)"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages umstore builds and tests with. Idempotent:
+# when everything is present it does nothing (and needs no network).
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  # libraries (README.md says why each one is here)
+  libasio-dev libssl-dev libboost-test-dev libpoco-dev libmimetic-dev
+  libsndfile1-dev libspandsp-dev libtiff-dev libsodium-dev libsqlite3-dev
+  libfmt-dev nlohmann-json3-dev
+  # real clients and checkers used by the tests
+  python3 curl swaks sox ffmpeg libtiff-tools poppler-utils espeak-ng
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing: ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's test command: installs what it needs, builds from scratch
+# warnings-as-errors, and runs every test through CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+export UMSTORE_CMAKE_ARGS="-DUMSTORE_WERROR=ON ${UMSTORE_CMAKE_ARGS:-}"
+scripts/build.sh
+ctest --test-dir "${UMSTORE_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"

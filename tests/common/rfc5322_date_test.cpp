@@ -1,0 +1,16 @@
+#include <boost/test/unit_test.hpp>
+
+#include "common/rfc5322_date.hpp"
+
+using namespace umstore;
+
+BOOST_AUTO_TEST_CASE(formats_and_parses_back) {
+  auto t = std::chrono::system_clock::from_time_t(1795290001);  // 2026-11-21 19:40:01 UTC
+  BOOST_TEST(format_rfc5322_date(t) == "Sat, 21 Nov 2026 19:40:01 +0000");
+  BOOST_TEST(format_rfc5322_date(t, -300) == "Sat, 21 Nov 2026 14:40:01 -0500");
+  BOOST_TEST(format_imap_date(t) == "21-Nov-2026 19:40:01 +0000");
+  BOOST_TEST((parse_rfc5322_date("Sat, 21 Nov 2026 14:40:01 -0500").value() == t));
+  BOOST_TEST((parse_rfc5322_date("21 Nov 2026 19:40:01 GMT").value() == t));
+  BOOST_TEST((parse_rfc5322_date("Sat, 21 Nov 2026 19:40 +0000").value() == t - std::chrono::seconds(1)));
+  BOOST_TEST(!parse_rfc5322_date("yesterday").has_value());
+}
