@@ -11,7 +11,7 @@ packages=(
   libsndfile1-dev libspandsp-dev libtiff-dev libsodium-dev libsqlite3-dev
   libfmt-dev nlohmann-json3-dev
   # real clients and checkers used by the tests
-  python3 curl swaks sox ffmpeg libtiff-tools poppler-utils espeak-ng
+  python3 curl swaks libnet-ssleay-perl isync sox ffmpeg libtiff-tools poppler-utils espeak-ng
 )
 
 missing=()

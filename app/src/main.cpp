@@ -1,1 +1,59 @@
-int main() { return 0; }
+// umstore: the unified messaging store program. Subcommands wire the
+// libraries together; no protocol or storage logic lives here.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "command_line.hpp"
+#include "commands.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: umstore [--data-dir DIR] [--config FILE] COMMAND ...
+
+commands:
+  serve      run the SMTP, IMAP and HTTP servers
+  mailbox    add, list, remove mailboxes and set passwords
+  ingest     deliver a voicemail recording or a fax image to a mailbox
+  convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
+
+Run 'umstore COMMAND --help' for the options of each command.
+The data directory defaults to $UMSTORE_DATA_DIR, else /var/lib/umstore.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // Global options may come before the command: move them after it.
+  std::vector<std::string> globals;
+  while (!args.empty() && (args.front() == "--data-dir" || args.front() == "--config")) {
+    if (args.size() < 2) {
+      std::cerr << "umstore: option " << args.front() << " needs a value\n";
+      return 2;
+    }
+    globals.insert(globals.end(), args.begin(), args.begin() + 2);
+    args.erase(args.begin(), args.begin() + 2);
+  }
+  if (args.empty() || args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args.front();
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  rest.insert(rest.end(), globals.begin(), globals.end());
+  try {
+    if (command == "serve") return umstore::app::run_serve(rest);
+    if (command == "mailbox") return umstore::app::run_mailbox(rest);
+    if (command == "ingest") return umstore::app::run_ingest(rest);
+    if (command == "convert") return umstore::app::run_convert(rest);
+    std::cerr << "umstore: unknown command '" << command << "'\n" << kUsage;
+    return 2;
+  } catch (const umstore::app::UsageError& e) {
+    std::cerr << "umstore " << command << ": " << e.what() << "\n(see 'umstore " << command << " --help')\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "umstore " << command << ": " << e.what() << "\n";
+    return 1;
+  }
+}

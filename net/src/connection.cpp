@@ -63,7 +63,7 @@ Task<LineResult> Connection::read_line() {
   for (;;) {
     auto lf = buffer_.find('\n', scanned);
     if (lf != std::string::npos) {
-      if (overflow) {
+      if (overflow || lf - start_ > max_line_) {
         start_ = lf + 1;
         co_return LineResult{LineResult::Status::TooLong, {}};
       }
@@ -78,14 +78,19 @@ Task<LineResult> Connection::read_line() {
       start_ = buffer_.size();
     }
     std::size_t scanned_relative = buffer_.size() - start_;
-    if (co_await fill() == 0) co_return LineResult{LineResult::Status::Closed, {}};
+    // g++ 12 miscompiles co_await inside conditions: await into a variable first.
+    const std::size_t got = co_await fill();
+    if (got == 0) co_return LineResult{LineResult::Status::Closed, {}};
     scanned = start_ + scanned_relative;
   }
 }
 
 Task<bool> Connection::read_exact(std::size_t n, std::string& out) {
   while (n > 0) {
-    if (start_ == buffer_.size() && co_await fill() == 0) co_return false;
+    if (start_ == buffer_.size()) {
+      const std::size_t got = co_await fill();
+      if (got == 0) co_return false;
+    }
     std::size_t take = std::min(n, buffer_.size() - start_);
     out.append(buffer_, start_, take);
     start_ += take;
@@ -95,7 +100,10 @@ Task<bool> Connection::read_exact(std::size_t n, std::string& out) {
 }
 
 Task<std::string_view> Connection::read_some() {
-  if (start_ == buffer_.size() && co_await fill() == 0) co_return std::string_view{};
+  if (start_ == buffer_.size()) {
+    const std::size_t got = co_await fill();
+    if (got == 0) co_return std::string_view{};
+  }
   std::string_view out(buffer_.data() + start_, buffer_.size() - start_);
   start_ = buffer_.size();
   co_return out;

@@ -32,6 +32,10 @@ class FolderExists : public std::runtime_error {
 class InvalidFolderName : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A keyword that is not an IMAP atom, too long, or too many on one message.
+class InvalidKeyword : public std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 struct FolderStatus {
   std::uint32_t messages = 0;

@@ -6,11 +6,17 @@
 // and folder metadata files next to them.
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string_view>
 
 #include "mailstore/folder.hpp"
 
 namespace umstore::mailstore {
+
+// user()/deliver() with a number that is not E.164.
+class InvalidMailboxNumber : public std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
 
 class MailStore {
  public:
@@ -25,7 +31,13 @@ class MailStore {
                                 std::string_view folder = "INBOX") = 0;
 };
 
-// The embedded Maildir backend.
+// The embedded Maildir backend. Per user directory: one directory per
+// folder (see folder_name.hpp for the flat name encoding and
+// maildir_folder.hpp in src/ for the files inside one), plus
+//   .subscriptions   subscribed IMAP names, one per line
+//   .quota-limit     the byte limit set by set_quota_limit (absent = unlimited)
+//   .lock            flock for create/rename/remove/subscribe across processes
+// Mailboxes and folders, once opened, stay cached for the store's lifetime.
 std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root);
 
 }  // namespace umstore::mailstore

@@ -63,6 +63,9 @@ struct ParseLimits {
 };
 
 // The whole message is the root part (header_begin 0).
+// A multipart or message/rfc822 part with no children was left opaque: no
+// boundary, no delimiter found, a limit reached, or a base64/QP-encoded
+// message/rfc822 (RFC 2046 §5.2.1 forbids that encoding).
 Part parse_message(std::string_view message, const ParseLimits& limits = {});
 
 // Parses a Content-Type / Content-Disposition style value: "type/sub; a=b; c*0=..."
@@ -78,6 +81,8 @@ std::string encode_header_text(std::string_view utf8);   // RFC 2047 B-words onl
 std::string base64_encode(std::string_view data, std::size_t line_length = 76);  // CRLF line ends
 std::string base64_decode(std::string_view text);  // skips whitespace and junk, stops at '='
 std::string quoted_printable_decode(std::string_view text);
+// Text with CRLF line ends -> quoted-printable (soft breaks keep lines <= 76).
+std::string quoted_printable_encode(std::string_view text);
 // Decodes a part body according to its Content-Transfer-Encoding.
 std::string decode_body(const Part& part, std::string_view message);
 

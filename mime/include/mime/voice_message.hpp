@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace umstore::mime {
@@ -52,11 +54,22 @@ struct FaxMessageInput {
   std::string message_id_hint;
 };
 
+// Thrown when the input cannot make a valid message (no domain, no usable
+// recipient address); the message names the field to fix.
+class ComposeError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 std::string compose_voice_message(const VoiceMessageInput& in);
 std::string compose_fax_message(const FaxMessageInput& in);
 
 // "Voice message from +1 555 0123 (0:23)" style helpers, shared by subject and body text.
 std::string format_duration(double seconds);       // "0:23", "1:02:03"
 std::string format_number_for_people(std::string_view e164);  // "+1 555 0123" best effort
+
+// Whole seconds for Content-Duration (RFC 3803): rounded up, so 22.1 s of
+// audio says 23; at least 1 for any audio, at most 2^31-1.
+long long content_duration_seconds(double seconds);
 
 }  // namespace umstore::mime

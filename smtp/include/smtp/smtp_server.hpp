@@ -4,6 +4,7 @@
 // mailboxes of the AccountStore; mail is on disk (fsync'ed) before 250.
 #include <asio/ssl.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -22,15 +23,26 @@ struct SmtpServerConfig {
   std::size_t max_recipients = 100;
   std::size_t max_connections = 1000;
   std::shared_ptr<asio::ssl::context> tls;       // STARTTLS when set
+  // Where postmaster@<local domain> goes (RFC 5321 §4.5.1 requires it to
+  // exist). Empty: the account with the lowest number; with no accounts at
+  // all postmaster is refused with 550 5.1.1.
+  std::string postmaster_number;
+  std::chrono::seconds idle_timeout{300};        // RFC 5321 §4.5.3.2: at least 5 minutes
+  std::size_t delivery_threads = 2;              // mailstore fsyncs run here, off the I/O threads
+  // Messages are held in memory from DATA to delivery; past this total over
+  // all connections a message gets 452 4.3.1 (RFC 1870 §6) instead.
+  std::size_t max_buffered_bytes = 512u << 20;
 };
 
+// Sessions run on the io_context's threads. Destroy the server only after
+// that io_context has stopped running (or call stop() and let it drain).
 class SmtpServer {
  public:
   SmtpServer(asio::io_context& io, const net::tcp::endpoint& where, SmtpServerConfig config,
              mailstore::MailStore& store, const mailstore::AccountStore& accounts);
   ~SmtpServer();
   void start();
-  void stop();
+  void stop();  // stops accepting and closes the open connections
   net::tcp::endpoint local_endpoint() const;
 
  private:

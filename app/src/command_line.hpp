@@ -1,0 +1,40 @@
+#pragma once
+// A small, strict argument parser: every subcommand declares its options,
+// anything else is refused with a message that names it.
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace umstore::app {
+
+class UsageError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct OptionSpec {
+  std::set<std::string> with_value;  // "--name" VALUE or "--name=VALUE"
+  std::set<std::string> flags;       // "--password-stdin"
+};
+
+class CommandLine {
+ public:
+  CommandLine(std::span<const std::string> args, const OptionSpec& spec);
+
+  const std::vector<std::string>& positionals() const noexcept { return positionals_; }
+  std::optional<std::string> value(const std::string& option) const;
+  bool flag(const std::string& option) const { return flags_.contains(option); }
+  bool wants_help() const { return flag("--help"); }
+  // The one positional argument a command needs; UsageError naming `what` otherwise.
+  const std::string& single(const std::string& what) const;
+
+ private:
+  std::vector<std::string> positionals_;
+  std::map<std::string, std::string> values_;
+  std::set<std::string> flags_;
+};
+
+}  // namespace umstore::app

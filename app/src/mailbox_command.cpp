@@ -1,0 +1,129 @@
+#include <sodium.h>
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+
+#include "commands.hpp"
+#include "common/durable_file.hpp"
+#include "mailstore/account_store.hpp"
+#include "mailstore/mail_store.hpp"
+#include "settings.hpp"
+
+namespace umstore::app {
+namespace {
+
+constexpr const char* kMailboxUsage = R"(usage:
+  umstore [--data-dir DIR] mailbox add NUMBER --name NAME [--email ADDR] [--quota BYTES] [--password-stdin]
+  umstore [--data-dir DIR] mailbox list
+  umstore [--data-dir DIR] mailbox remove NUMBER
+  umstore [--data-dir DIR] mailbox passwd NUMBER [--password-stdin]
+
+NUMBER is an E.164 number: + and 2 to 15 digits, e.g. +15550100. It is also the
+IMAP login name. Without --password-stdin a random password is generated and
+printed. Passwords are stored as Argon2id hashes. These commands are safe to
+use while 'umstore serve' runs.
+)";
+
+std::string read_password_from_stdin() {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) throw UsageError("--password-stdin: no password on standard input");
+  return password;
+}
+
+// 16 characters from an alphabet without look-alikes: about 90 bits.
+std::string generate_password() {
+  static constexpr std::string_view kAlphabet = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
+  if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+  std::string out;
+  for (int i = 0; i < 16; ++i) out.push_back(kAlphabet[randombytes_uniform(static_cast<uint32_t>(kAlphabet.size()))]);
+  return out;
+}
+
+// The password and whether it was generated (and so must be shown once).
+std::pair<std::string, bool> choose_password(const CommandLine& cmd) {
+  if (cmd.flag("--password-stdin")) return {read_password_from_stdin(), false};
+  return {generate_password(), true};
+}
+
+int add(const CommandLine& cmd, const Settings& s) {
+  mailstore::Account account;
+  account.number = cmd.positionals().at(1);
+  auto name = cmd.value("--name");
+  if (!name || name->empty()) throw UsageError("mailbox add needs --name NAME");
+  account.name = *name;
+  account.email = cmd.value("--email").value_or("");
+  if (auto quota = cmd.value("--quota")) {
+    try {
+      account.quota_bytes = std::stoull(*quota);
+    } catch (const std::exception&) {
+      throw UsageError("--quota takes a number of bytes, e.g. 104857600");
+    }
+  }
+  create_directories_durably(s.data.root);
+  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto [password, generated] = choose_password(cmd);
+  accounts.add(account, password);
+  std::cout << "added mailbox " << account.number << " (" << account.name << ")\n";
+  if (generated) std::cout << "password for " << account.number << ": " << password << "\n";
+  return 0;
+}
+
+int list(const Settings& s) {
+  mailstore::AccountStore accounts(s.data.accounts_db());
+  auto store = mailstore::open_maildir_store(s.data.mail());
+  std::cout << std::left << std::setw(18) << "NUMBER" << std::setw(28) << "NAME" << std::setw(12) << "MESSAGES"
+            << std::setw(14) << "USED BYTES" << "QUOTA BYTES\n";
+  for (const auto& a : accounts.list()) {
+    auto usage = store->user(a.number)->quota();
+    std::cout << std::left << std::setw(18) << a.number << std::setw(28) << a.name << std::setw(12) << usage.messages
+              << std::setw(14) << usage.bytes << (a.quota_bytes ? std::to_string(a.quota_bytes) : "unlimited")
+              << "\n";
+  }
+  return 0;
+}
+
+int remove(const CommandLine& cmd, const Settings& s) {
+  mailstore::AccountStore accounts(s.data.accounts_db());
+  const std::string& number = cmd.positionals().at(1);
+  accounts.remove(number);
+  std::cout << "removed mailbox " << number << "; its messages stay in " << (s.data.mail() / number).string()
+            << " until deleted by hand\n";
+  return 0;
+}
+
+int passwd(const CommandLine& cmd, const Settings& s) {
+  mailstore::AccountStore accounts(s.data.accounts_db());
+  const std::string& number = cmd.positionals().at(1);
+  const auto [password, generated] = choose_password(cmd);
+  accounts.set_password(number, password);
+  std::cout << "password changed for " << number << "\n";
+  if (generated) std::cout << "password for " << number << ": " << password << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int run_mailbox(std::span<const std::string> args) {
+  CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota"}, {"--password-stdin"}}));
+  if (cmd.wants_help()) {
+    std::cout << kMailboxUsage;
+    return 0;
+  }
+  const auto& pos = cmd.positionals();
+  if (pos.empty()) throw UsageError("mailbox needs a subcommand: add, list, remove or passwd");
+  const Settings s = load_settings(cmd);
+  const std::string& sub = pos.front();
+  const std::size_t wanted = sub == "list" ? 1 : 2;
+  if (pos.size() != wanted)
+    throw UsageError(wanted == 1 ? "mailbox list takes no arguments" : "mailbox " + sub + " needs one NUMBER");
+  if (sub == "add") return add(cmd, s);
+  if (sub == "list") return list(s);
+  if (sub == "remove") return remove(cmd, s);
+  if (sub == "passwd") return passwd(cmd, s);
+  throw UsageError("unknown mailbox subcommand '" + sub + "': use add, list, remove or passwd");
+}
+
+}  // namespace umstore::app

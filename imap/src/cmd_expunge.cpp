@@ -1,0 +1,45 @@
+// EXPUNGE, UID EXPUNGE, CLOSE and UNSELECT.
+#include "session.hpp"
+
+namespace umstore::imap {
+
+net::Task<void> Session::cmd_expunge(const Command& cmd) {
+  bool uid = is_uid_command(cmd);
+  auto& sel = *selected_;
+  if (sel.read_only) {
+    reply(cmd, "NO", "[READ-ONLY] Mailbox is read-only");
+    co_return;
+  }
+  if (uid) {
+    bool set_ok = false;
+    auto indexes = cmd.args.size() == 1 ? resolve_arg(cmd.args[0], true, set_ok) : std::vector<std::size_t>{};
+    if (!set_ok) {
+      reply(cmd, "BAD", "UID EXPUNGE needs a UID set");
+      co_return;
+    }
+    std::vector<std::uint32_t> uids;
+    for (std::size_t i : indexes) uids.push_back(sel.messages[i].uid);
+    if (!uids.empty()) sel.folder->expunge(std::span<const std::uint32_t>(uids));
+  } else {
+    if (!cmd.args.empty()) {
+      reply(cmd, "BAD", "EXPUNGE takes no arguments");
+      co_return;
+    }
+    sel.folder->expunge();
+  }
+  report_changes(true);
+  reply(cmd, "OK", cmd.name + " completed");
+}
+
+net::Task<void> Session::cmd_close(const Command& cmd) {
+  if (!cmd.args.empty()) {
+    reply(cmd, "BAD", cmd.name + " takes no arguments");
+    co_return;
+  }
+  // CLOSE expunges silently; UNSELECT does not.
+  if (cmd.name == "CLOSE" && !selected_->read_only) selected_->folder->expunge();
+  deselect();
+  reply(cmd, "OK", cmd.name + " completed");
+}
+
+}  // namespace umstore::imap

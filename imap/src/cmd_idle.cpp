@@ -1,0 +1,58 @@
+// IDLE (RFC 2177). One read stays outstanding for the whole IDLE (a reader
+// coroutine on the session's strand waits for "DONE"), so no input is lost
+// and TLS streams are never cancelled mid-record. The session waits on the
+// notifier's timer, which the folder listener or the reader cancel to wake it.
+#include "session.hpp"
+
+namespace umstore::imap {
+namespace {
+
+struct IdleRead {
+  bool done = false;
+  net::LineResult::Status status = net::LineResult::Status::Closed;
+  std::string line;
+};
+
+net::Task<void> read_idle_end(net::Connection& conn, std::shared_ptr<IdleRead> result,
+                              std::shared_ptr<ChangeNotifier> notifier) {
+  auto line = co_await conn.read_line();
+  result->status = line.status;
+  result->line = std::string(line.line.substr(0, 64));
+  result->done = true;
+  notifier->timer.cancel();
+}
+
+}  // namespace
+
+net::Task<void> Session::cmd_idle(const Command& cmd) {
+  if (!cmd.args.empty()) {
+    reply(cmd, "BAD", "IDLE takes no arguments");
+    co_return;
+  }
+  report_changes(true);
+  out_ += "+ idling\r\n";
+  co_await flush();
+  auto result = std::make_shared<IdleRead>();
+  asio::co_spawn(conn_.executor(), read_idle_end(conn_, result, notifier_), asio::detached);
+  for (;;) {
+    if (!result->done && !notifier_->changed) {
+      notifier_->timer.expires_at(asio::steady_timer::time_point::max());
+      co_await notifier_->timer.async_wait(net::use_nothrow);
+    }
+    if (notifier_->changed) {
+      report_changes(true);
+      co_await flush();
+    }
+    if (result->done) break;
+  }
+  if (result->status != net::LineResult::Status::Ok) {
+    logout_ = true;
+    co_return;
+  }
+  if (iequals(result->line, "DONE"))
+    reply(cmd, "OK", "IDLE terminated");
+  else
+    reply(cmd, "BAD", "Expected DONE");
+}
+
+}  // namespace umstore::imap

@@ -1,0 +1,58 @@
+#pragma once
+// The IMAP command grammar without sockets (Dovecot's lib-imap/imap-parser.c
+// idea): a complete command, its lines joined by CRLF with every literal's
+// octets inline after its "{n}" CRLF, parsed into a tree of arguments.
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace umstore::imap {
+
+struct Arg {
+  enum class Kind { Atom, String, List, Nil };
+  Kind kind = Kind::Atom;
+  std::string_view text;  // atom text or string value (quoted strings unescaped)
+  std::vector<Arg> list;
+
+  bool is_atom(std::string_view upper) const;  // case-insensitive
+  bool is_list() const { return kind == Kind::List; }
+  // astring: atom or string.
+  bool is_astring() const { return kind == Kind::Atom || kind == Kind::String; }
+};
+
+struct Command {
+  std::string tag;
+  std::string name;  // upper-case; "UID FETCH" style for UID commands
+  std::vector<Arg> args;
+};
+
+// A literal announced at the end of a line: "{12}" or "{12+}".
+struct LiteralHeader {
+  std::uint64_t size = 0;
+  bool synchronizing = true;
+};
+std::optional<LiteralHeader> trailing_literal(std::string_view line);
+
+// The tag of a (maybe malformed) command line, for error replies; "*" when none.
+std::string_view guess_tag(std::string_view text);
+
+// Parses a whole command. `storage` keeps unescaped quoted strings alive as
+// long as the Command is used. Returns the error text for a tagged BAD.
+struct ParseResult {
+  std::optional<Command> command;
+  std::string error;
+};
+ParseResult parse_command(std::string_view text, std::deque<std::string>& storage);
+
+// Just the arguments (used by tests and by continuation lines such as AUTHENTICATE).
+std::optional<std::vector<Arg>> parse_arguments(std::string_view text, std::deque<std::string>& storage,
+                                                std::string& error);
+
+bool iequals(std::string_view a, std::string_view b);
+std::string to_upper(std::string_view s);
+
+}  // namespace umstore::imap

@@ -1,0 +1,44 @@
+#pragma once
+// FETCH attributes (RFC 3501 §6.4.5) and BODY[section] extraction.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "command_parser.hpp"
+#include "mime/message_parser.hpp"
+
+namespace umstore::imap {
+
+struct Section {
+  enum class Text { Whole, Header, HeaderFields, HeaderFieldsNot, Text, Mime };
+  std::vector<std::uint32_t> part;  // "1.2" -> {1, 2}; empty = the message
+  Text text = Text::Whole;
+  std::vector<std::string> fields;  // for HEADER.FIELDS[.NOT], upper-case
+};
+
+struct FetchItem {
+  enum class Kind { Flags, Uid, InternalDate, Size, Envelope, Body, BodyStructure, Section };
+  Kind kind = Kind::Flags;
+  Section section;
+  bool peek = false;
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> partial;  // origin, octets
+  std::string label;  // response name, e.g. "BODY[HEADER.FIELDS (FROM)]<0>" or "RFC822"
+};
+
+struct FetchRequest {
+  std::vector<FetchItem> items;
+  bool needs_bytes = false;  // anything but FLAGS/UID/INTERNALDATE/RFC822.SIZE
+  bool sets_seen = false;    // a non-PEEK body section
+};
+
+// `arg` is an atom (FLAGS, ALL, BODY[1]) or a list of atoms. Adds UID when `uid_command`.
+std::optional<FetchRequest> parse_fetch_request(const Arg& arg, bool uid_command, std::string& error);
+
+// The octets a section names, or nullopt when the part does not exist
+// (FETCH then returns an empty string). HEADER.FIELDS builds into `scratch`.
+std::optional<std::string_view> section_bytes(const Section& section, const mime::Part& root, std::string_view message,
+                                              std::string& scratch);
+
+}  // namespace umstore::imap

@@ -1,0 +1,77 @@
+#include "imap/imap_server.hpp"
+
+#include <asio/thread_pool.hpp>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "net/listener.hpp"
+#include "session.hpp"
+
+namespace umstore::imap {
+namespace {
+constexpr std::size_t kPasswordThreads = 2;  // Argon2id: ~90 ms and 64 MiB each
+}
+
+struct ImapServer::Impl {
+  Impl(asio::io_context& io, const net::tcp::endpoint& where, ImapServerConfig config, mailstore::MailStore& store,
+       const mailstore::AccountStore& accounts)
+      : context{std::move(config), store, accounts, pool},
+        listener(io, where, "imap", [this](net::tcp::socket s) { return serve(std::move(s)); },
+                 context.config.max_connections) {}
+
+  net::Task<void> serve(net::tcp::socket socket) {
+    auto session = std::make_shared<Session>(context, std::move(socket));
+    std::uint64_t id = 0;
+    {
+      std::lock_guard lock(mutex);
+      id = ++next_id;
+      live.emplace(id, session);
+    }
+    try {
+      co_await session->run();
+    } catch (...) {
+      forget(id);
+      throw;
+    }
+    forget(id);
+  }
+
+  void forget(std::uint64_t id) {
+    std::lock_guard lock(mutex);
+    live.erase(id);
+  }
+
+  void close_all() {
+    std::lock_guard lock(mutex);
+    for (auto& [id, weak] : live)
+      if (auto s = weak.lock()) asio::post(s->executor(), [s] { s->shutdown(); });
+  }
+
+  asio::thread_pool pool{kPasswordThreads};
+  ServerContext context;
+  net::Listener listener;
+  std::mutex mutex;
+  std::uint64_t next_id = 0;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> live;
+};
+
+ImapServer::ImapServer(asio::io_context& io, const net::tcp::endpoint& where, ImapServerConfig config,
+                       mailstore::MailStore& store, const mailstore::AccountStore& accounts)
+    : impl_(std::make_unique<Impl>(io, where, std::move(config), store, accounts)) {}
+
+ImapServer::~ImapServer() {
+  stop();
+  impl_->pool.join();
+}
+
+void ImapServer::start() { impl_->listener.start(); }
+
+void ImapServer::stop() {
+  impl_->listener.stop();
+  impl_->close_all();
+}
+
+net::tcp::endpoint ImapServer::local_endpoint() const { return impl_->listener.local_endpoint(); }
+
+}  // namespace umstore::imap

@@ -1,0 +1,316 @@
+#include "message_structure.hpp"
+
+#include <cctype>
+
+#include "command_parser.hpp"
+#include "response_writer.hpp"
+
+namespace umstore::imap {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+struct Token {
+  enum class Kind { Word, Special, Angle } kind;
+  std::string text;
+  char special = 0;
+};
+
+// Splits an address list into words (atoms with '.' and '@', quoted strings),
+// specials (',' ':' ';') and angle addresses; comments become `comment`.
+std::vector<Token> tokenize_addresses(std::string_view s, std::string& last_comment) {
+  std::vector<Token> out;
+  std::size_t i = 0;
+  while (i < s.size() && out.size() < 10000) {
+    char c = s[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '(') {
+      int depth = 0;
+      std::size_t b = i;
+      while (i < s.size()) {
+        if (s[i] == '\\') {
+          i += 2;
+          continue;
+        }
+        if (s[i] == '(') ++depth;
+        if (s[i] == ')' && --depth == 0) break;
+        ++i;
+      }
+      last_comment = std::string(trim(s.substr(b + 1, i > b ? i - b - 1 : 0)));
+      ++i;
+    } else if (c == '"') {
+      std::string w;
+      ++i;
+      while (i < s.size() && s[i] != '"') {
+        if (s[i] == '\\' && i + 1 < s.size()) ++i;
+        w.push_back(s[i++]);
+      }
+      ++i;
+      out.push_back({Token::Kind::Word, std::move(w)});
+    } else if (c == '<') {
+      auto close = s.find('>', i);
+      if (close == std::string_view::npos) close = s.size();
+      out.push_back({Token::Kind::Angle, std::string(trim(s.substr(i + 1, close - i - 1)))});
+      i = close + 1;
+    } else if (c == ',' || c == ':' || c == ';') {
+      out.push_back({Token::Kind::Special, {}, c});
+      ++i;
+    } else {
+      std::size_t b = i;
+      while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i])) &&
+             std::string_view("(\"<,:;").find(s[i]) == std::string_view::npos)
+        ++i;
+      out.push_back({Token::Kind::Word, std::string(s.substr(b, i - b))});
+    }
+  }
+  return out;
+}
+
+void split_addr_spec(std::string_view spec, Address& a) {
+  auto route_end = spec.find(':');
+  if (!spec.empty() && spec.front() == '@' && route_end != std::string_view::npos) spec = spec.substr(route_end + 1);
+  auto at = spec.rfind('@');
+  if (at == std::string_view::npos) {
+    a.mailbox = std::string(spec);
+  } else {
+    a.mailbox = std::string(spec.substr(0, at));
+    a.host = std::string(spec.substr(at + 1));
+  }
+}
+
+void append_address_list(std::string& out, const std::optional<std::string>& value) {
+  if (!value) {
+    out += "NIL";
+    return;
+  }
+  auto addresses = parse_address_list(*value);
+  if (addresses.empty()) {
+    out += "NIL";
+    return;
+  }
+  out += '(';
+  for (const Address& a : addresses) {
+    out += '(';
+    append_nstring(out, a.name.empty() ? std::nullopt : std::optional<std::string_view>(a.name));
+    out += " NIL ";
+    if (a.group_end) {
+      out += "NIL NIL";
+    } else {
+      append_nstring(out, a.mailbox);
+      out += ' ';
+      if (a.group_start)
+        out += "NIL";
+      else
+        append_nstring(out, a.host.empty() ? std::optional<std::string_view>("missing-domain")
+                                           : std::optional<std::string_view>(a.host));
+    }
+    out += ')';
+  }
+  out += ')';
+}
+
+void append_upper_string(std::string& out, std::string_view s) { append_string(out, to_upper(s)); }
+
+void append_parameters(std::string& out, const mime::Parameters& params, bool default_charset) {
+  if (params.items.empty() && !default_charset) {
+    out += "NIL";
+    return;
+  }
+  out += '(';
+  bool first = true;
+  if (default_charset) {
+    out += "\"CHARSET\" \"us-ascii\"";
+    first = false;
+  }
+  for (const auto& [name, value] : params.items) {
+    if (!first) out += ' ';
+    first = false;
+    append_upper_string(out, name);
+    out += ' ';
+    append_string(out, value);
+  }
+  out += ')';
+}
+
+void append_optional(std::string& out, const std::optional<std::string>& s) {
+  append_nstring(out, s ? std::optional<std::string_view>(*s) : std::nullopt);
+}
+
+void append_extension(std::string& out, const mime::Part& part) {
+  out += ' ';
+  if (part.disposition.type.empty()) {
+    out += "NIL";
+  } else {
+    out += '(';
+    append_upper_string(out, part.disposition.type);
+    out += ' ';
+    append_parameters(out, part.disposition.params, false);
+    out += ')';
+  }
+  out += ' ';
+  if (part.languages.empty()) {
+    out += "NIL";
+  } else {
+    out += '(';
+    for (std::size_t i = 0; i < part.languages.size(); ++i) {
+      if (i) out += ' ';
+      append_string(out, part.languages[i]);
+    }
+    out += ')';
+  }
+  out += ' ';
+  append_optional(out, part.location);
+}
+
+}  // namespace
+
+std::vector<Address> parse_address_list(std::string_view unfolded) {
+  std::string comment;
+  auto tokens = tokenize_addresses(unfolded, comment);
+  std::vector<Address> out;
+  std::vector<std::string> phrase;
+  bool have_angle = false;
+  bool in_group = false;
+  std::string item_comment;
+  auto finish_item = [&] {
+    if (!have_angle && !phrase.empty()) {
+      Address a;
+      std::string spec;
+      for (const auto& w : phrase) spec += w;
+      split_addr_spec(spec, a);
+      a.name = item_comment;
+      out.push_back(std::move(a));
+    }
+    phrase.clear();
+    have_angle = false;
+    item_comment.clear();
+  };
+  for (const Token& t : tokens) {
+    if (t.kind == Token::Kind::Word) {
+      phrase.push_back(t.text);
+    } else if (t.kind == Token::Kind::Angle) {
+      Address a;
+      std::string name;
+      for (const auto& w : phrase) name += (name.empty() ? "" : " ") + w;
+      a.name = name;
+      split_addr_spec(t.text, a);
+      out.push_back(std::move(a));
+      phrase.clear();
+      have_angle = true;
+    } else if (t.special == ':' && !in_group && !have_angle) {
+      Address g;
+      for (const auto& w : phrase) g.mailbox += (g.mailbox.empty() ? "" : " ") + w;
+      g.group_start = true;
+      out.push_back(std::move(g));
+      phrase.clear();
+      in_group = true;
+    } else if (t.special == ',') {
+      finish_item();
+    } else if (t.special == ';') {
+      finish_item();
+      if (in_group) {
+        Address e;
+        e.group_end = true;
+        out.push_back(std::move(e));
+        in_group = false;
+      }
+    }
+    if (out.size() > 1000) break;
+  }
+  item_comment = phrase.size() == 1 ? comment : std::string();
+  finish_item();
+  if (in_group) {
+    Address e;
+    e.group_end = true;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::optional<std::string> header_value(const mime::Part& part, std::string_view name) {
+  auto raw = part.header(name);
+  if (!raw) return std::nullopt;
+  return std::string(trim(mime::unfold(*raw)));
+}
+
+void append_envelope(std::string& out, const mime::Part& message, std::string_view) {
+  auto from = header_value(message, "From");
+  auto sender = header_value(message, "Sender");
+  auto reply_to = header_value(message, "Reply-To");
+  out += '(';
+  append_optional(out, header_value(message, "Date"));
+  out += ' ';
+  append_optional(out, header_value(message, "Subject"));
+  out += ' ';
+  append_address_list(out, from);
+  out += ' ';
+  append_address_list(out, sender ? sender : from);
+  out += ' ';
+  append_address_list(out, reply_to ? reply_to : from);
+  out += ' ';
+  append_address_list(out, header_value(message, "To"));
+  out += ' ';
+  append_address_list(out, header_value(message, "Cc"));
+  out += ' ';
+  append_address_list(out, header_value(message, "Bcc"));
+  out += ' ';
+  append_optional(out, header_value(message, "In-Reply-To"));
+  out += ' ';
+  append_optional(out, header_value(message, "Message-ID"));
+  out += ')';
+}
+
+void append_body_structure(std::string& out, const mime::Part& part, std::string_view bytes, bool extended) {
+  const auto& ct = part.content_type;
+  if (part.is_multipart()) {
+    out += '(';
+    if (part.children.empty()) out += "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 0 0)";
+    for (const auto& child : part.children) append_body_structure(out, child, bytes, extended);
+    out += ' ';
+    append_upper_string(out, ct.subtype);
+    if (extended) {
+      out += ' ';
+      append_parameters(out, ct.params, false);
+      append_extension(out, part);
+    }
+    out += ')';
+    return;
+  }
+  bool text = ct.type == "text";
+  out += '(';
+  append_upper_string(out, ct.type);
+  out += ' ';
+  append_upper_string(out, ct.subtype);
+  out += ' ';
+  append_parameters(out, ct.params, text && !ct.params.get("charset"));
+  out += ' ';
+  append_optional(out, part.id);
+  out += ' ';
+  append_optional(out, part.description);
+  out += ' ';
+  append_upper_string(out, part.transfer_encoding);
+  std::size_t size = part.body_end >= part.body_begin ? part.body_end - part.body_begin : 0;
+  out += ' ' + std::to_string(size);
+  if (text) {
+    out += ' ' + std::to_string(part.body_lines);
+  } else if (part.is_message() && !part.children.empty()) {
+    out += ' ';
+    append_envelope(out, part.children.front(), bytes);
+    out += ' ';
+    append_body_structure(out, part.children.front(), bytes, extended);
+    out += ' ' + std::to_string(part.body_lines);
+  }
+  if (extended) {
+    out += ' ';
+    append_optional(out, part.md5);
+    append_extension(out, part);
+  }
+  out += ')';
+}
+
+}  // namespace umstore::imap

@@ -1,0 +1,37 @@
+#pragma once
+// Formatting of IMAP response data: strings (atom, quoted or literal), flag
+// lists and dates. Pure functions that append to a string.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "mailstore/message.hpp"
+
+namespace umstore::imap {
+
+// Quoted when possible, else a literal.
+void append_string(std::string& out, std::string_view s);
+// NIL for nullopt.
+void append_nstring(std::string& out, std::optional<std::string_view> s);
+// Atom when the text is a valid atom, else as append_string.
+void append_astring(std::string& out, std::string_view s);
+
+// "(\Seen \Flagged $Forwarded)" (with \Recent when asked).
+std::string format_flags(mailstore::Flags flags, std::span<const std::string> keywords, bool recent = false);
+
+// "21-Nov-2026 19:40:01 +0000" from seconds since the epoch.
+std::string format_internal_date(std::int64_t seconds);
+
+// Parses IMAP date ("1-Feb-1994") to the UTC midnight in seconds.
+std::optional<std::int64_t> parse_search_date(std::string_view text);
+// Parses APPEND date-time ("21-Nov-2026 19:40:01 +0000") to seconds.
+std::optional<std::int64_t> parse_date_time(std::string_view text);
+
+// System flag by name ("\Seen"); nullopt for keywords and \Recent.
+std::optional<mailstore::Flags> system_flag(std::string_view name);
+// Keywords must be atoms without "\".
+bool is_valid_keyword(std::string_view name);
+
+}  // namespace umstore::imap

@@ -1,0 +1,59 @@
+#pragma once
+// SEARCH keys (RFC 3501 §6.4.4): parsed into a tree, evaluated per message.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "command_parser.hpp"
+#include "mailstore/message.hpp"
+#include "mime/message_parser.hpp"
+#include "sequence_set.hpp"
+
+namespace umstore::imap {
+
+struct SearchKey {
+  enum class Op {
+    All, And, Or, Not,
+    FlagSet, FlagClear, Keyword, Unkeyword, New, Old, Recent,
+    Header, Body, Text,
+    Before, On, Since, SentBefore, SentOn, SentSince,
+    Larger, Smaller, SequenceNumbers, Uids,
+  };
+  Op op = Op::All;
+  mailstore::Flags flag = 0;
+  std::string field;  // header name for Header (upper-case)
+  std::string value;  // substring, keyword
+  std::int64_t number = 0;  // date (UTC midnight, seconds) or size
+  std::optional<SequenceSet> set;
+  std::vector<SearchKey> children;
+};
+
+// Parses the arguments after SEARCH (with an optional CHARSET prefix).
+std::optional<SearchKey> parse_search(std::span<const Arg> args, std::string& error, bool& bad_charset);
+
+// What evaluation needs about one message; bytes are loaded on demand.
+struct SearchSubject {
+  std::uint32_t seq = 0;
+  std::uint32_t max_seq = 0;
+  std::uint32_t max_uid = 0;
+  const mailstore::MessageInfo* info = nullptr;
+  bool recent = false;
+  std::function<mailstore::MessageDataPtr()> load;
+
+  std::string_view bytes();
+  const mime::Part& structure();
+
+ private:
+  mailstore::MessageDataPtr data_;
+  std::optional<mime::Part> part_;
+  bool loaded_ = false;
+};
+
+bool matches(const SearchKey& key, SearchSubject& subject);
+
+}  // namespace umstore::imap

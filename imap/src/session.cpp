@@ -1,0 +1,216 @@
+#include "session.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.hpp"
+#include "mailbox_name.hpp"
+
+namespace umstore::imap {
+namespace {
+
+constexpr std::size_t kFlushThreshold = 64 * 1024;
+constexpr std::size_t kDirectWriteThreshold = 16 * 1024;
+constexpr std::size_t kPreAuthLiteralLimit = 8 * 1024;
+constexpr std::size_t kDiscardChunk = 64 * 1024;
+constexpr std::size_t kKeptBufferBytes = 4096;  // idle sessions keep small buffers
+constexpr auto kPreAuthTimeout = std::chrono::seconds(60);
+
+}  // namespace
+
+std::optional<std::string> mailbox_arg(const Arg& arg) {
+  if (!arg.is_astring()) return std::nullopt;
+  return mailbox_from_wire(arg.text);
+}
+
+bool is_uid_command(const Command& cmd) { return cmd.name.starts_with("UID "); }
+
+Session::Session(ServerContext& context, net::tcp::socket socket)
+    : ctx_(context), conn_(std::move(socket), context.config.max_line_bytes) {
+  conn_.set_idle_timeout(std::min<std::chrono::steady_clock::duration>(ctx_.config.idle_timeout, kPreAuthTimeout));
+}
+
+const std::vector<Session::CommandSpec>& Session::command_table() {
+  constexpr unsigned any = kNotAuthenticated | kAuthenticated | kSelected;
+  constexpr unsigned authed = kAuthenticated | kSelected;
+  static const std::vector<CommandSpec> table{
+      {"CAPABILITY", &Session::cmd_capability, any},
+      {"NOOP", &Session::cmd_noop, any},
+      {"LOGOUT", &Session::cmd_logout, any},
+      {"ID", &Session::cmd_id, any},
+      {"STARTTLS", &Session::cmd_starttls, kNotAuthenticated},
+      {"LOGIN", &Session::cmd_login, kNotAuthenticated},
+      {"AUTHENTICATE", &Session::cmd_authenticate, kNotAuthenticated},
+      {"ENABLE", &Session::cmd_enable, authed},
+      {"NAMESPACE", &Session::cmd_namespace, authed},
+      {"SELECT", &Session::cmd_select, authed},
+      {"EXAMINE", &Session::cmd_select, authed},
+      {"CREATE", &Session::cmd_create, authed},
+      {"DELETE", &Session::cmd_delete, authed},
+      {"RENAME", &Session::cmd_rename, authed},
+      {"SUBSCRIBE", &Session::cmd_subscribe, authed},
+      {"UNSUBSCRIBE", &Session::cmd_subscribe, authed},
+      {"LIST", &Session::cmd_list, authed},
+      {"LSUB", &Session::cmd_list, authed},
+      {"STATUS", &Session::cmd_status, authed},
+      {"APPEND", &Session::cmd_append, authed},
+      {"IDLE", &Session::cmd_idle, authed},
+      {"CHECK", &Session::cmd_check, kSelected},
+      {"CLOSE", &Session::cmd_close, kSelected},
+      {"UNSELECT", &Session::cmd_close, kSelected},
+      {"EXPUNGE", &Session::cmd_expunge, kSelected},
+      {"UID EXPUNGE", &Session::cmd_expunge, kSelected},
+      {"SEARCH", &Session::cmd_search, kSelected},
+      {"UID SEARCH", &Session::cmd_search, kSelected},
+      {"FETCH", &Session::cmd_fetch, kSelected},
+      {"UID FETCH", &Session::cmd_fetch, kSelected},
+      {"STORE", &Session::cmd_store, kSelected},
+      {"UID STORE", &Session::cmd_store, kSelected},
+      {"COPY", &Session::cmd_copy, kSelected},
+      {"UID COPY", &Session::cmd_copy, kSelected},
+      {"MOVE", &Session::cmd_copy, kSelected},
+      {"UID MOVE", &Session::cmd_copy, kSelected},
+  };
+  return table;
+}
+
+bool Session::login_disabled() const { return ctx_.config.login_requires_tls && !conn_.is_tls(); }
+
+std::string Session::capabilities() const {
+  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN";
+  if (state_ == kNotAuthenticated) {
+    if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
+    caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";
+  }
+  return caps;
+}
+
+void Session::untagged(std::string_view text) {
+  out_ += "* ";
+  out_ += text;
+  out_ += "\r\n";
+}
+
+void Session::reply(const Command& cmd, std::string_view status, std::string_view text) {
+  pending_reply_ = cmd.tag;
+  pending_reply_ += ' ';
+  pending_reply_ += status;
+  pending_reply_ += ' ';
+  pending_reply_ += text;
+  pending_reply_ += "\r\n";
+}
+
+net::Task<void> Session::flush() {
+  if (out_.empty()) co_return;
+  std::string pending;
+  pending.swap(out_);
+  co_await conn_.write(pending);
+  if (pending.capacity() <= kKeptBufferBytes) {
+    pending.clear();
+    out_.swap(pending);  // keep the buffer for the next response
+  }
+}
+
+net::Task<void> Session::append_literal(std::string_view bytes) {
+  out_ += '{' + std::to_string(bytes.size()) + "}\r\n";
+  if (bytes.size() < kDirectWriteThreshold) {
+    out_ += bytes;
+  } else {
+    co_await flush();
+    co_await conn_.write(bytes);
+  }
+  if (out_.size() > kFlushThreshold) co_await flush();
+}
+
+net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
+  text.clear();
+  std::size_t literal_total = 0;
+  const std::size_t literal_limit =
+      state_ == kNotAuthenticated ? kPreAuthLiteralLimit : ctx_.config.max_literal_bytes;
+  for (;;) {
+    auto line = co_await conn_.read_line();
+    if (line.status == net::LineResult::Status::Closed) co_return ReadStatus::Closed;
+    if (line.status == net::LineResult::Status::TooLong) co_return ReadStatus::TooLong;
+    text += line.line;
+    auto literal = trailing_literal(line.line);
+    if (!literal) co_return ReadStatus::Ok;
+    literal_total += literal->size;
+    if (literal_total > literal_limit) {
+      if (literal->synchronizing) co_return ReadStatus::TooBig;
+      // A non-synchronizing literal is on its way: drop it, or hang up when absurd.
+      if (literal->size > 2 * literal_limit + kDiscardChunk) co_return ReadStatus::Closed;
+      std::string sink;
+      for (std::uint64_t left = literal->size; left > 0;) {
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, kDiscardChunk));
+        sink.clear();
+        const bool got = co_await conn_.read_exact(n, sink);
+        if (!got) co_return ReadStatus::Closed;
+        left -= n;
+      }
+      auto rest = co_await conn_.read_line();
+      if (rest.status == net::LineResult::Status::Closed) co_return ReadStatus::Closed;
+      co_return ReadStatus::TooBig;
+    }
+    if (literal->synchronizing) {
+      out_ += "+ Ready for literal data\r\n";
+      co_await flush();
+    }
+    text += "\r\n";
+    // (g++ 12 miscompiles co_await inside conditions: keep each co_await a statement.)
+    const bool got = co_await conn_.read_exact(static_cast<std::size_t>(literal->size), text);
+    if (!got) co_return ReadStatus::Closed;
+  }
+}
+
+net::Task<void> Session::run() {
+  notifier_ = std::make_shared<ChangeNotifier>(conn_.executor());
+  untagged("OK [CAPABILITY " + capabilities() + "] " + ctx_.config.hostname + " umstore IMAP4rev1 ready");
+  co_await flush();
+  std::string text;
+  while (!logout_ && conn_.is_open()) {
+    auto status = co_await read_command(text);
+    if (status == ReadStatus::Closed) break;
+    if (status == ReadStatus::TooLong) {
+      out_ += std::string(guess_tag(text)) + " BAD [TOOBIG] Command line too long\r\n";
+    } else if (status == ReadStatus::TooBig) {
+      out_ += std::string(guess_tag(text)) + " NO [TOOBIG] Literal too big\r\n";
+    } else if (!text.empty()) {
+      arg_storage_.clear();
+      auto parsed = parse_command(text, arg_storage_);
+      if (!parsed.command) {
+        out_ += std::string(guess_tag(text)) + " BAD Syntax error: " + parsed.error + "\r\n";
+      } else {
+        try {
+          co_await dispatch(*parsed.command);
+        } catch (const std::exception& e) {
+          log(LogLevel::Error, "imap", "{}: {} failed: {}", conn_.peer(), parsed.command->name, e.what());
+          reply(*parsed.command, "NO", "[SERVERBUG] Internal error");
+        }
+        out_ += pending_reply_;
+        pending_reply_.clear();
+      }
+    }
+    co_await flush();
+    if (text.capacity() > kKeptBufferBytes) std::string().swap(text);  // e.g. after a large APPEND
+  }
+  deselect();
+  conn_.close();
+}
+
+net::Task<void> Session::dispatch(const Command& cmd) {
+  for (const CommandSpec& spec : command_table()) {
+    if (spec.name != cmd.name) continue;
+    if (!(spec.states & state_)) {
+      reply(cmd, "BAD", state_ == kNotAuthenticated ? "Log in first" : "Command not valid in this state");
+      co_return;
+    }
+    co_await (this->*spec.handler)(cmd);
+    // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
+    bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") || cmd.name.ends_with("SEARCH");
+    if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
+    co_return;
+  }
+  reply(cmd, "BAD", "Unknown command");
+}
+
+}  // namespace umstore::imap

@@ -1,0 +1,146 @@
+#pragma once
+// One IMAP connection: the state machine (not authenticated -> authenticated
+// -> selected -> logout), the command loop and the per-session view of the
+// selected folder (sequence number <-> UID map, \Recent, pending changes).
+// Commands live in cmd_*.cpp, one file per command group.
+#include <asio/thread_pool.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "command_parser.hpp"
+#include "imap/imap_server.hpp"
+#include "mailstore/folder.hpp"
+#include "net/connection.hpp"
+#include "sequence_set.hpp"
+
+namespace umstore::imap {
+
+struct ServerContext {
+  ImapServerConfig config;
+  mailstore::MailStore& store;
+  const mailstore::AccountStore& accounts;
+  asio::thread_pool& password_pool;  // Argon2id verification off the I/O threads
+};
+
+// Wakes a session waiting in IDLE; touched only on the session's strand.
+struct ChangeNotifier {
+  explicit ChangeNotifier(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  bool changed = false;
+};
+
+struct SelectedFolder {
+  mailstore::FolderPtr folder;
+  bool read_only = false;
+  std::vector<mailstore::MessageInfo> messages;  // index = sequence number - 1
+  std::set<std::uint32_t> recent;                // UIDs that are \Recent in this session
+  std::uint64_t known_counter = 0;
+  bool expunge_pending = false;  // messages gone from the store but not yet reported
+  mailstore::Folder::ListenerHandle listener;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerContext& context, net::tcp::socket socket);
+  net::Task<void> run();
+  void shutdown() noexcept { conn_.close(); }
+  asio::any_io_executor executor() { return conn_.executor(); }
+
+ private:
+  enum State : unsigned { kNotAuthenticated = 1, kAuthenticated = 2, kSelected = 4 };
+  using Handler = net::Task<void> (Session::*)(const Command&);
+  struct CommandSpec {
+    std::string_view name;
+    Handler handler;
+    unsigned states;
+  };
+  static const std::vector<CommandSpec>& command_table();
+
+  // Input
+  enum class ReadStatus { Ok, Closed, TooLong, TooBig };
+  net::Task<ReadStatus> read_command(std::string& text);
+  net::Task<void> dispatch(const Command& cmd);
+
+  // Output: queued in out_, written by flush(); large literals go straight
+  // from the mapped message to the socket.
+  void untagged(std::string_view text);
+  void reply(const Command& cmd, std::string_view status, std::string_view text);
+  net::Task<void> flush();
+  net::Task<void> append_literal(std::string_view bytes);
+
+  std::string capabilities() const;
+  bool login_disabled() const;
+
+  // Selected folder bookkeeping (session_selected.cpp)
+  void select_folder(mailstore::FolderPtr folder, bool read_only);
+  void deselect();
+  // Reports what other sessions changed; EXPUNGE only when `allow_expunge`.
+  void report_changes(bool allow_expunge);
+  // Indexes (sequence number - 1) the set names, ascending.
+  std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
+  std::vector<std::size_t> resolve_arg(const Arg& arg, bool uid, bool& ok) const;
+  void update_message(const mailstore::MessageInfo& info);
+  std::string fetch_flags_line(std::size_t index, bool with_uid) const;
+
+
+  net::Task<bool> verify_password(std::string user, std::string password);
+  net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
+
+  // Commands
+  net::Task<void> cmd_capability(const Command& cmd);
+  net::Task<void> cmd_noop(const Command& cmd);
+  net::Task<void> cmd_logout(const Command& cmd);
+  net::Task<void> cmd_id(const Command& cmd);
+  net::Task<void> cmd_enable(const Command& cmd);
+  net::Task<void> cmd_namespace(const Command& cmd);
+  net::Task<void> cmd_starttls(const Command& cmd);
+  net::Task<void> cmd_login(const Command& cmd);
+  net::Task<void> cmd_authenticate(const Command& cmd);
+  net::Task<void> cmd_select(const Command& cmd);
+  net::Task<void> cmd_create(const Command& cmd);
+  net::Task<void> cmd_delete(const Command& cmd);
+  net::Task<void> cmd_rename(const Command& cmd);
+  net::Task<void> cmd_subscribe(const Command& cmd);
+  net::Task<void> cmd_list(const Command& cmd);
+  net::Task<void> cmd_status(const Command& cmd);
+  net::Task<void> cmd_append(const Command& cmd);
+  net::Task<void> cmd_idle(const Command& cmd);
+  net::Task<void> cmd_check(const Command& cmd);
+  net::Task<void> cmd_close(const Command& cmd);
+  net::Task<void> cmd_expunge(const Command& cmd);
+  net::Task<void> cmd_search(const Command& cmd);
+  net::Task<void> cmd_fetch(const Command& cmd);
+  net::Task<void> cmd_store(const Command& cmd);
+  net::Task<void> cmd_copy(const Command& cmd);
+
+  ServerContext& ctx_;
+  net::Connection conn_;
+  State state_ = kNotAuthenticated;
+  bool logout_ = false;
+  std::string out_;
+  std::string pending_reply_;  // the tagged reply, sent after untagged updates
+  std::deque<std::string> arg_storage_;
+  mailstore::UserMailboxPtr user_;
+  std::optional<SelectedFolder> selected_;
+  std::shared_ptr<ChangeNotifier> notifier_;
+  unsigned failed_logins_ = 0;
+};
+
+// Shared helpers of the command files.
+std::optional<std::string> mailbox_arg(const Arg& arg);
+bool is_uid_command(const Command& cmd);
+
+}  // namespace umstore::imap
+
+namespace umstore::imap {
+// "(\Seen foo)" or "\Seen foo" -> system flags and keywords; nullopt when invalid.
+std::optional<std::pair<mailstore::Flags, std::vector<std::string>>> parse_flag_list(std::span<const Arg> args);
+}  // namespace umstore::imap

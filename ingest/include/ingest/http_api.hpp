@@ -1,0 +1,51 @@
+#pragma once
+// The HTTP side of ingest (gateways POST recordings here) plus health and
+// metrics endpoints. HTTP/1.1 with keep-alive; every size is bounded.
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "net/task.hpp"
+
+namespace umstore::ingest {
+
+struct HttpApiConfig {
+  std::size_t max_connections = 1000;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 64u << 20;
+};
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+// {"error": reason} with the given status: every refusal says why.
+HttpResponse json_error(int status, std::string_view reason);
+
+class HttpApi {
+ public:
+  HttpApi(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig config);
+  ~HttpApi();
+  void start();
+  void stop();
+  net::tcp::endpoint local_endpoint() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace umstore::ingest

@@ -1,0 +1,43 @@
+#pragma once
+// The ingest pipeline: a gateway's recording or fax image in, a standard
+// message out. Transcoding and composition are pure; handing the message on
+// is a separate step (SMTP to the running server, or straight into the
+// mailstore when no server runs).
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mime/voice_message.hpp"
+
+namespace umstore::ingest {
+
+enum class Kind { Voice, Fax };
+
+struct Recording {
+  Kind kind = Kind::Voice;
+  std::string to_number;            // E.164 mailbox
+  std::string to_name;              // display name of the mailbox owner, may be empty
+  mime::Caller caller;
+  std::string file_name;            // for messages and errors
+  std::vector<std::uint8_t> file;   // WAV/AU/... for voice, TIFF for fax
+  std::chrono::system_clock::time_point received = std::chrono::system_clock::now();
+};
+
+struct IngestSettings {
+  std::string domain = "localhost";  // mail domain of local mailboxes
+};
+
+// A composed message ready for delivery.
+struct ComposedMessage {
+  std::string recipient_number;
+  std::string recipient_address;  // "+15550100@domain"
+  std::string rfc822;             // CRLF line ends
+  std::string summary;            // "voice 0:23 from +15550123" for logs and the CLI
+};
+
+// Throws codecs::CodecError (names the file and what is wrong) or
+// std::invalid_argument for bad numbers.
+ComposedMessage compose(const Recording& recording, const IngestSettings& settings);
+
+}  // namespace umstore::ingest

@@ -1,0 +1,149 @@
+#include "ingest/http_api.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "common/log.hpp"
+#include "net/connection.hpp"
+#include "net/listener.hpp"
+
+namespace umstore::ingest {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+const char* reason_phrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    default: return "Status";
+  }
+}
+
+std::string serialise(const HttpResponse& r, bool keep_alive) {
+  return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n{}", r.status,
+                     reason_phrase(r.status), r.content_type, r.body.size(), keep_alive ? "keep-alive" : "close",
+                     r.body);
+}
+
+HttpResponse route(const HttpRequest& request) {
+  std::string_view path = request.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  if (path == "/healthz") {
+    if (request.method != "GET" && request.method != "HEAD") return json_error(405, "use GET for /healthz");
+    return {200, "application/json", R"({"status":"ok"})"};
+  }
+  return json_error(404, fmt::format("no such resource: {}", path));
+}
+
+}  // namespace
+
+std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
+  auto it = headers.find(lower(name));
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
+
+HttpResponse json_error(int status, std::string_view reason) {
+  return {status, "application/json", nlohmann::json{{"error", reason}}.dump()};
+}
+
+struct HttpApi::Impl {
+  HttpApiConfig config;
+  net::Listener listener;
+
+  Impl(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig c)
+      : config(c),
+        listener(io, where, "http", [this](net::tcp::socket s) { return serve(std::move(s)); }, c.max_connections) {}
+
+  // Reads one request; nullopt when the connection ended, or a response to
+  // send (and then close) when the request is unacceptable.
+  net::Task<std::variant<std::monostate, HttpRequest, HttpResponse>> read_request(net::Connection& conn) {
+    auto first = co_await conn.read_line();
+    if (first.status == net::LineResult::Status::Closed) co_return std::monostate{};
+    if (first.status == net::LineResult::Status::TooLong) co_return json_error(431, "request line too long");
+    HttpRequest req;
+    std::string_view line = first.line;
+    auto sp1 = line.find(' ');
+    auto sp2 = line.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 == sp1 || !line.substr(sp2 + 1).starts_with("HTTP/1."))
+      co_return json_error(400, "malformed request line");
+    req.method = std::string(line.substr(0, sp1));
+    req.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    std::size_t header_bytes = line.size();
+    for (;;) {
+      auto h = co_await conn.read_line();
+      if (h.status == net::LineResult::Status::Closed) co_return std::monostate{};
+      header_bytes += h.line.size();
+      if (h.status == net::LineResult::Status::TooLong || header_bytes > config.max_header_bytes || req.headers.size() > 100)
+        co_return json_error(431, "request headers too large");
+      if (h.line.empty()) break;
+      auto colon = h.line.find(':');
+      if (colon == std::string_view::npos || colon == 0) co_return json_error(400, "malformed header field");
+      req.headers[lower(h.line.substr(0, colon))] = std::string(trim(h.line.substr(colon + 1)));
+    }
+    if (req.header("transfer-encoding")) co_return json_error(501, "chunked request bodies are not supported; send Content-Length");
+    if (auto len = req.header("content-length")) {
+      std::size_t n = 0;
+      auto [p, ec] = std::from_chars(len->data(), len->data() + len->size(), n);
+      if (ec != std::errc{} || p != len->data() + len->size()) co_return json_error(400, "bad Content-Length");
+      if (n > config.max_body_bytes)
+        co_return json_error(413, fmt::format("body of {} bytes exceeds the limit of {} bytes", n, config.max_body_bytes));
+      const bool complete = co_await conn.read_exact(n, req.body);
+      if (!complete) co_return std::monostate{};
+    }
+    co_return req;
+  }
+
+  net::Task<void> serve(net::tcp::socket socket) {
+    net::Connection conn(std::move(socket), 8192);
+    conn.set_idle_timeout(std::chrono::seconds(60));
+    for (;;) {
+      auto got = co_await read_request(conn);
+      if (std::holds_alternative<std::monostate>(got)) co_return;
+      if (auto* refusal = std::get_if<HttpResponse>(&got)) {
+        co_await conn.write(serialise(*refusal, false));
+        co_return;
+      }
+      const auto& req = std::get<HttpRequest>(got);
+      HttpResponse resp = route(req);
+      bool keep_alive = lower(req.header("connection").value_or("")) != "close";
+      log(LogLevel::Info, "http", "{} {} {} -> {}", conn.peer(), req.method, req.target, resp.status);
+      if (req.method == "HEAD") resp.body.clear();
+      co_await conn.write(serialise(resp, keep_alive));
+      if (!keep_alive) co_return;
+    }
+  }
+};
+
+HttpApi::HttpApi(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig config)
+    : impl_(std::make_unique<Impl>(io, where, config)) {}
+HttpApi::~HttpApi() = default;
+void HttpApi::start() { impl_->listener.start(); }
+void HttpApi::stop() { impl_->listener.stop(); }
+net::tcp::endpoint HttpApi::local_endpoint() const { return impl_->listener.local_endpoint(); }
+
+}  // namespace umstore::ingest

@@ -1,0 +1,190 @@
+#pragma once
+// The Maildir backend's Folder (internal to the mailstore library).
+//
+// On disk, inside the folder directory:
+//   tmp/ new/ cur/        standard Maildir; messages live in cur/ as
+//                         "<unique>,S=<size>:2,<DFRST>" so other tools read them
+//   umstore-uidlist       append-only log (the model is dovecot-uidlist):
+//                           "umstore-uidlist 1 V<uidvalidity> N<uidnext>"  header
+//                           "+<uid> <size> <date> <flags|-> <basename>"   message added
+//                           "-<uid>"                                       expunged
+//                           "F<uid> <flags|->"                             flags changed
+//                           "K<uid> [keyword...]"                          keywords replaced
+//                         compacted (rewritten and renamed over) when mostly dead
+//   umstore-uidlist.lock  flock held while reading or writing the log and
+//                         changing files, so a second process stays consistent
+//   umstore-special-use   "Sent", "Trash"... when the folder has a special use
+//
+// Crash rules: a message file reaches cur/ (fsync'ed, directory too) before
+// its "+" record; at the next scan a file without a record gets a fresh UID
+// and a record without a file is dropped. So a crash never loses a message
+// and never gives a UID twice (UIDs only come from the log, under the lock).
+// Other processes' changes are noticed when the log's or a directory's stat
+// changes, checked by snapshot(), status() and every change (3 stat calls
+// when nothing changed; the index lives in memory).
+#include <sys/types.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/durable_file.hpp"
+#include "mailstore/folder.hpp"
+
+namespace umstore::mailstore::detail {
+
+// Per-user quota state shared by the mailbox and its folders; folders add
+// the deltas of their totals so a quota check never rescans.
+struct QuotaCounter {
+  std::string number;
+  std::atomic<std::uint64_t> limit_bytes{0};
+  std::atomic<std::int64_t> bytes{0};
+  std::atomic<std::int64_t> messages{0};
+
+  // Holds room for bytes being stored, so concurrent appends to different
+  // folders of one user cannot all pass the check (within this process).
+  class Reservation {
+   public:
+    Reservation(QuotaCounter& quota, std::uint64_t bytes);  // throws QuotaExceeded
+    ~Reservation();
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+
+   private:
+    QuotaCounter& quota_;
+    std::uint64_t bytes_;
+  };
+
+ private:
+  std::mutex mutex_;
+  std::uint64_t reserved_ = 0;
+};
+
+std::string special_use_to_string(SpecialUse use);
+SpecialUse special_use_from_string(std::string_view text);
+
+// Where a copy's bytes come from: an open message file of a folder (open,
+// so a concurrent flag change renaming it cannot make the copy miss it).
+struct MessageSource {
+  std::uint32_t source_uid = 0;
+  UniqueFd fd;
+  Flags flags = 0;
+  std::vector<std::string> keywords;
+  std::uint64_t size = 0;
+  std::int64_t internal_date = 0;
+};
+
+class MaildirFolder final : public Folder {
+ public:
+  // Creates the directory layout atomically (built under a temporary name
+  // and renamed into place). Throws FolderExists.
+  static void create_on_disk(const std::filesystem::path& dir, SpecialUse use);
+
+  MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota);
+  ~MaildirFolder() override;
+
+  const std::string& name() const noexcept override { return name_; }
+  std::uint32_t uid_validity() const override;
+  std::vector<MessageInfo> snapshot() const override;
+  FolderStatus status() const override;
+  std::uint64_t change_counter() const override { return change_counter_.load(); }
+  MessageDataPtr open_message(std::uint32_t uid) const override;
+  std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
+                       std::optional<std::int64_t> internal_date) override;
+  std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                        std::span<const std::string> keywords) override;
+  std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids) override;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> copy_to(Folder& target,
+                                                              std::span<const std::uint32_t> uids) override;
+  ListenerHandle listen(Listener on_change) override;
+
+  SpecialUse special_use() const noexcept { return special_use_; }
+  bool retired() const;
+  const std::filesystem::path& directory() const noexcept { return dir_; }
+
+  // Links (or copies) the sources in as new messages, without a quota
+  // check (the caller's business); returns the new UIDs in source order.
+  std::vector<std::uint32_t> add_copies(std::span<const MessageSource> sources);
+  std::vector<MessageSource> sources(std::span<const std::uint32_t> uids) const;
+  // Removes messages whatever their flags (the INBOX rename).
+  void remove_messages(std::span<const std::uint32_t> uids);
+  // The folder was deleted or renamed: it empties, refuses changes and
+  // takes its messages out of the quota.
+  void retire() const;  // const: also called when a reader finds the directory gone
+
+ private:
+  struct Entry {
+    std::uint32_t uid = 0;
+    std::string base;  // file name without the ":2," info
+    std::string file;  // current name in cur/
+    std::uint64_t size = 0;
+    std::int64_t date = 0;
+    Flags flags = 0;
+    std::vector<std::string> keywords;
+  };
+  struct FileStamp {
+    ino_t ino = 0;
+    off_t size = -1;
+    std::int64_t mtime_ns = -1;
+    bool operator==(const FileStamp&) const = default;
+  };
+  struct Stamps {
+    FileStamp log, new_dir, cur_dir;
+    bool operator==(const Stamps&) const = default;
+  };
+  class ListenerRegistry;
+  class Transaction;  // mutex + flock + caught up with the disk
+
+  void remove_stale_temporary_files() const;
+  Stamps current_stamps() const;
+  bool new_scan_due(const Stamps& now) const;
+  bool cur_scan_due(const Stamps& now) const;
+  void sync_if_changed() const;
+  // All with mutex_ and the flock held; they return true when the index changed.
+  bool catch_up_log() const;
+  bool scan_directories() const;
+  void write_log(std::string_view lines) const;
+  void compact_log_if_needed() const;
+  void remember_stamps() const;
+  void forget_disk_state() const noexcept;
+
+  void add_entry(Entry entry) const;
+  void erase_entry(std::uint32_t uid) const;
+  bool apply_log_line(std::string_view line) const;
+  void adjust_quota(std::int64_t bytes, std::int64_t messages) const;
+  void changed() const;  // bumps the counter; call notify() after unlocking
+  void notify() const;
+  void require_live() const;
+  MessageInfo info(const Entry& e) const;
+
+  const std::filesystem::path dir_;
+  const std::string name_;
+  const std::shared_ptr<QuotaCounter> quota_;
+  const std::shared_ptr<ListenerRegistry> listeners_;
+  SpecialUse special_use_ = SpecialUse::None;
+
+  mutable std::mutex mutex_;
+  mutable std::map<std::uint32_t, Entry> entries_;
+  mutable std::unordered_map<std::string, std::uint32_t> uid_by_base_;
+  mutable std::uint32_t uid_validity_ = 0;
+  mutable std::uint32_t uid_next_ = 1;
+  mutable std::uint64_t total_size_ = 0;
+  mutable std::size_t log_lines_ = 0;
+  mutable off_t log_offset_ = 0;
+  mutable ino_t log_ino_ = 0;
+  mutable Stamps stamps_;
+  mutable std::int64_t last_cur_scan_ns_ = 0;
+  mutable bool retired_ = false;
+  mutable std::atomic<std::uint64_t> change_counter_{0};
+};
+
+}  // namespace umstore::mailstore::detail
+
+namespace umstore::mailstore::detail {
+// Maps a message file read-only; nullptr when the file does not exist.
+MessageDataPtr map_message_file(const std::filesystem::path& file);
+}  // namespace umstore::mailstore::detail

@@ -1,0 +1,335 @@
+// The Maildir folder's view of the disk: reading and writing the UID list,
+// and scanning new/ and cur/ for changes made by other tools.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <unordered_set>
+
+#include "common/durable_file.hpp"
+#include "common/log.hpp"
+#include "maildir_folder.hpp"
+#include "maildir_format.hpp"
+
+namespace umstore::mailstore::detail {
+namespace fs = std::filesystem;
+namespace {
+
+// Directory mtimes are coarse (a clock tick, a second on some file
+// systems): a change by another tool in the same tick as one we already saw
+// leaves the mtime as it was. So a directory changed this recently is not
+// trusted: new/ (usually empty) is re-read on every sync, cur/ once more
+// after the tick has surely passed, at most once per kRescanIntervalNs.
+constexpr std::int64_t kRecentNs = 2'000'000'000;
+constexpr std::int64_t kRescanIntervalNs = 1'000'000'000;
+
+std::int64_t mtime_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+template <typename T>
+std::optional<T> parse_number(std::string_view text) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// Splits off the first space-separated field.
+std::string_view next_field(std::string_view& rest) {
+  const auto space = rest.find(' ');
+  const std::string_view field = rest.substr(0, space);
+  rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+  return field;
+}
+
+}  // namespace
+
+// --- the log ------------------------------------------------------------------
+
+void MaildirFolder::adjust_quota(std::int64_t bytes, std::int64_t messages) const {
+  quota_->bytes += bytes;
+  quota_->messages += messages;
+}
+
+void MaildirFolder::add_entry(Entry entry) const {
+  uid_next_ = std::max(uid_next_, entry.uid + 1);
+  total_size_ += entry.size;
+  adjust_quota(static_cast<std::int64_t>(entry.size), 1);
+  uid_by_base_[entry.base] = entry.uid;
+  const std::uint32_t uid = entry.uid;
+  entries_.insert_or_assign(uid, std::move(entry));
+}
+
+void MaildirFolder::erase_entry(std::uint32_t uid) const {
+  const auto it = entries_.find(uid);
+  if (it == entries_.end()) return;
+  total_size_ -= it->second.size;
+  adjust_quota(-static_cast<std::int64_t>(it->second.size), -1);
+  uid_by_base_.erase(it->second.base);
+  entries_.erase(it);
+}
+
+bool MaildirFolder::apply_log_line(std::string_view line) const {
+  if (line.empty()) return false;
+  const char kind = line.front();
+  std::string_view rest = line.substr(1);
+  const auto uid = parse_number<std::uint32_t>(next_field(rest));
+  if (!uid || *uid == 0) return false;  // unknown or damaged line: the directory scan repairs
+  switch (kind) {
+    case '+': {
+      const auto size = parse_number<std::uint64_t>(next_field(rest));
+      const auto date = parse_number<std::int64_t>(next_field(rest));
+      const std::string_view letters = next_field(rest);
+      if (!size || !date || rest.empty()) return false;
+      if (entries_.count(*uid) != 0 || uid_by_base_.count(std::string(rest)) != 0) return false;
+      const Flags flags = flags_from_letters(letters);
+      add_entry(Entry{*uid, std::string(rest), file_name(rest, flags), *size, *date, flags, {}});
+      return true;
+    }
+    case '-':
+      uid_next_ = std::max(uid_next_, *uid + 1);
+      if (entries_.count(*uid) == 0) return false;
+      erase_entry(*uid);
+      return true;
+    case 'F': {
+      const auto it = entries_.find(*uid);
+      if (it == entries_.end()) return false;
+      it->second.flags = flags_from_letters(next_field(rest));
+      it->second.file = file_name(it->second.base, it->second.flags);
+      return true;
+    }
+    case 'K': {
+      const auto it = entries_.find(*uid);
+      if (it == entries_.end()) return false;
+      it->second.keywords.clear();
+      while (!rest.empty()) it->second.keywords.emplace_back(next_field(rest));
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+bool MaildirFolder::catch_up_log() const {
+  const fs::path path = dir_ / kLogFile;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd && errno == ENOENT) {
+    // A folder made by hand or by another tool: start a UID list for it.
+    replace_file_durably(path, log_header(new_uid_validity(), 1));
+    fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  }
+  if (!fd) throw IoError("cannot open UID list", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw IoError("cannot stat UID list", path, errno);
+
+  bool changed = false;
+  if (st.st_ino != log_ino_ || st.st_size < log_offset_) {
+    // First load, or another process compacted the log: read it whole.
+    changed = log_ino_ != 0;
+    adjust_quota(-static_cast<std::int64_t>(total_size_), -static_cast<std::int64_t>(entries_.size()));
+    entries_.clear();
+    uid_by_base_.clear();
+    total_size_ = 0;
+    log_offset_ = 0;
+    log_lines_ = 0;
+    log_ino_ = st.st_ino;
+  }
+  if (st.st_size == log_offset_ && log_offset_ != 0) return changed;
+
+  std::string data(static_cast<std::size_t>(st.st_size - log_offset_), '\0');
+  std::size_t got = 0;
+  while (got < data.size()) {
+    const ssize_t n = ::pread(fd.get(), data.data() + got, data.size() - got, log_offset_ + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw IoError("cannot read UID list", path, errno);
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  data.resize(got);
+  const std::size_t complete = data.rfind('\n') + 1;  // npos + 1 == 0
+  std::string_view lines(data.data(), complete);
+  if (log_offset_ == 0) {
+    const std::string_view header = lines.substr(0, lines.find('\n'));
+    std::string_view rest = header.substr(std::min(header.size(), kLogMagic.size()));
+    const bool magic_ok = header.substr(0, kLogMagic.size()) == kLogMagic && !rest.empty() && rest.front() == ' ';
+    if (!magic_ok) rest = {};
+    else rest.remove_prefix(1);
+    const std::string_view v = next_field(rest);
+    const std::string_view n = next_field(rest);
+    const auto validity = v.size() > 1 && v[0] == 'V' ? parse_number<std::uint32_t>(v.substr(1)) : std::nullopt;
+    const auto next = n.size() > 1 && n[0] == 'N' ? parse_number<std::uint32_t>(n.substr(1)) : std::nullopt;
+    if (complete == 0 || !validity || !next) {
+      // Unreadable: start over with a new UIDVALIDITY (clients then
+      // resynchronise) and let the directory scan give every file a UID.
+      log(LogLevel::Error, "mailstore", "UID list {} is damaged; assigning new UIDs", path.string());
+      replace_file_durably(path, log_header(new_uid_validity(), 1));
+      log_ino_ = 0;
+      stamps_ = Stamps{};
+      return catch_up_log() || true;
+    }
+    uid_validity_ = *validity;
+    uid_next_ = std::max<std::uint32_t>(1, *next);
+    lines.remove_prefix(std::min(lines.size(), header.size() + 1));
+    log_lines_ = 1;
+    changed = true;
+  }
+  while (!lines.empty()) {
+    const auto end = lines.find('\n');
+    changed = apply_log_line(lines.substr(0, end)) || changed;
+    lines.remove_prefix(end + 1);
+    ++log_lines_;
+  }
+  log_offset_ += static_cast<off_t>(complete);
+  if (complete < data.size()) {
+    // A torn last line from a crash; we hold the lock, so no writer is
+    // active: cut it off so the next record starts on a line of its own.
+    if (::ftruncate(fd.get(), log_offset_) != 0) throw IoError("cannot repair UID list", path, errno);
+    fsync_fd(fd.get(), path);
+  }
+  return changed;
+}
+
+void MaildirFolder::write_log(std::string_view lines) const {
+  if (lines.empty()) return;
+  const fs::path path = dir_ / kLogFile;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!fd) throw IoError("cannot open UID list", path, errno);
+  write_all(fd.get(), lines, path);
+  fsync_fd(fd.get(), path);
+  log_offset_ += static_cast<off_t>(lines.size());
+  log_lines_ += static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n'));
+}
+
+void MaildirFolder::compact_log_if_needed() const {
+  if (log_lines_ <= 2 * entries_.size() + 1024) return;
+  std::string content = log_header(uid_validity_, uid_next_);
+  for (const auto& [uid, e] : entries_) {
+    content += added_line(uid, e.size, e.date, e.flags, e.base);
+    if (!e.keywords.empty()) content += keyword_line(uid, e.keywords);
+  }
+  const fs::path path = dir_ / kLogFile;
+  replace_file_durably(path, content);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw IoError("cannot stat UID list", path, errno);
+  log_ino_ = st.st_ino;
+  log_offset_ = st.st_size;
+  log_lines_ = static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n'));
+}
+
+// --- directory scans --------------------------------------------------------------
+
+MaildirFolder::Stamps MaildirFolder::current_stamps() const {
+  const auto stamp = [](const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return FileStamp{};
+    return FileStamp{st.st_ino, st.st_size, mtime_ns(st)};
+  };
+  return Stamps{stamp(dir_ / kLogFile), stamp(dir_ / "new"), stamp(dir_ / "cur")};
+}
+
+void MaildirFolder::remember_stamps() const { stamps_ = current_stamps(); }
+
+void MaildirFolder::forget_disk_state() const noexcept {
+  log_ino_ = 0;
+  stamps_ = Stamps{};
+  last_cur_scan_ns_ = 0;
+}
+
+bool MaildirFolder::new_scan_due(const Stamps& now) const {
+  return now.new_dir != stamps_.new_dir || now_ns() - now.new_dir.mtime_ns < kRecentNs;
+}
+
+bool MaildirFolder::cur_scan_due(const Stamps& now) const {
+  if (now.cur_dir != stamps_.cur_dir || now.cur_dir.mtime_ns < 0) return true;
+  const std::int64_t t = now_ns();
+  return last_cur_scan_ns_ < now.cur_dir.mtime_ns + kRecentNs && t - last_cur_scan_ns_ >= kRescanIntervalNs;
+}
+
+bool MaildirFolder::scan_directories() const {
+  const Stamps now = current_stamps();
+  const bool cur_changed = cur_scan_due(now);
+  const bool new_changed = new_scan_due(now);
+  std::string records;
+  std::vector<std::pair<std::string, std::string>> unknown;  // base, file in cur/
+
+  if (new_changed) {
+    // Mail dropped into new/ by other tools: move it to cur/ (the Maildir
+    // way of saying "the store has seen it").
+    bool moved = false;
+    for (const auto& name : list_directory(dir_ / "new")) {
+      const std::string base(base_of(name));
+      const std::string target = file_name(base, flags_from_file_name(name));
+      if (::rename((dir_ / "new" / name).c_str(), (dir_ / "cur" / target).c_str()) != 0) continue;
+      moved = true;
+      const auto known = uid_by_base_.find(base);
+      if (known != uid_by_base_.end()) entries_[known->second].file = target;
+      else if (!cur_changed) unknown.emplace_back(base, target);
+    }
+    if (moved) {
+      fsync_directory(dir_ / "cur");
+      fsync_directory(dir_ / "new");
+    }
+  }
+  bool changed = false;
+  if (cur_changed) {
+    last_cur_scan_ns_ = now_ns();
+    std::unordered_set<std::uint32_t> seen;
+    std::vector<std::string> names = list_directory(dir_ / "cur");
+    std::sort(names.begin(), names.end());  // names start with the delivery time: UIDs in arrival order
+    for (const auto& name : names) {
+      const std::string base(base_of(name));
+      const auto known = uid_by_base_.find(base);
+      if (known == uid_by_base_.end()) {
+        unknown.emplace_back(base, name);
+        uid_by_base_.emplace(base, 0);  // a second file with the same base is ignored
+        continue;
+      }
+      if (known->second == 0 || !seen.insert(known->second).second) continue;
+      Entry& e = entries_[known->second];
+      if (e.file == name) continue;
+      // Another tool changed the flags in the file name.
+      e.file = name;
+      const Flags flags = flags_from_file_name(name);
+      if (flags != e.flags) {
+        e.flags = flags;
+        records += "F" + std::to_string(e.uid) + " " + log_flags(flags) + "\n";
+        changed = true;
+      }
+    }
+    for (const auto& [base, name] : unknown) uid_by_base_.erase(base);
+    std::vector<std::uint32_t> vanished;
+    for (const auto& [uid, e] : entries_)
+      if (seen.count(uid) == 0) vanished.push_back(uid);
+    for (const std::uint32_t uid : vanished) {
+      erase_entry(uid);
+      records += "-" + std::to_string(uid) + "\n";
+      changed = true;
+    }
+  }
+  for (const auto& [base, name] : unknown) {
+    if (uid_by_base_.count(base) != 0) continue;
+    if (uid_next_ == UINT32_MAX) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
+    struct stat st {};
+    if (::stat((dir_ / "cur" / name).c_str(), &st) != 0) continue;
+    const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+    const std::uint32_t uid = uid_next_;
+    const Flags flags = flags_from_file_name(name);
+    add_entry(Entry{uid, base, name, size, static_cast<std::int64_t>(st.st_mtim.tv_sec), flags, {}});
+    records += added_line(uid, size, st.st_mtim.tv_sec, flags, base);
+    changed = true;
+  }
+  write_log(records);
+  return changed;
+}
+
+}  // namespace umstore::mailstore::detail

@@ -1,0 +1,358 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "common/durable_file.hpp"
+#include "common/e164.hpp"
+#include "common/log.hpp"
+#include "mailstore/folder_name.hpp"
+#include "mailstore/mail_store.hpp"
+#include "maildir_folder.hpp"
+
+namespace umstore::mailstore {
+namespace fs = std::filesystem;
+namespace {
+
+using detail::MaildirFolder;
+using detail::QuotaCounter;
+
+constexpr const char* kSubscriptionsFile = ".subscriptions";
+constexpr const char* kQuotaLimitFile = ".quota-limit";
+constexpr const char* kLockFile = ".lock";
+constexpr std::size_t kMoveBatch = 256;  // open descriptors per batch when INBOX is renamed
+
+std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
+
+bool is_inferior(std::string_view name, std::string_view parent) {
+  return name.size() > parent.size() + 1 && name.substr(0, parent.size()) == parent && name[parent.size()] == '/';
+}
+
+// "a/b/c" -> {"a", "a/b"}
+std::vector<std::string> parents_of(std::string_view name) {
+  std::vector<std::string> out;
+  for (std::size_t pos = name.find('/'); pos != std::string_view::npos; pos = name.find('/', pos + 1))
+    out.emplace_back(name.substr(0, pos));
+  return out;
+}
+
+class MaildirMailbox final : public UserMailbox {
+ public:
+  MaildirMailbox(fs::path dir, std::string number) : dir_(std::move(dir)), number_(std::move(number)) {
+    quota_->number = number_;
+    create_directories_durably(dir_);
+    remove_leftovers();
+    std::lock_guard lock(mutex_);
+    FileLock user_lock(dir_ / kLockFile);
+    quota_->limit_bytes = read_quota_limit();
+    bool created = false;
+    for (const auto& [name, use] : {std::pair{"INBOX", SpecialUse::None}, std::pair{"Sent", SpecialUse::Sent},
+                                    std::pair{"Trash", SpecialUse::Trash}}) {
+      if (exists(name)) continue;
+      try {
+        MaildirFolder::create_on_disk(folder_dir(name), use);
+        created = true;
+      } catch (const FolderExists&) {
+      }
+    }
+    if (created) write_subscriptions({"INBOX", "Sent", "Trash"});
+    // Usage is kept incrementally from here on; this is the one full load.
+    for (const auto& name : names_on_disk()) open_locked(name);
+  }
+
+  const std::string& number() const noexcept override { return number_; }
+
+  std::vector<FolderEntry> list() const override {
+    std::lock_guard lock(mutex_);
+    const std::vector<std::string> names = refresh_locked();
+    const std::set<std::string> subscribed = read_subscriptions();
+    std::vector<FolderEntry> entries;
+    for (const auto& name : names) {
+      FolderEntry entry;
+      entry.name = name;
+      if (const auto it = folders_.find(name); it != folders_.end()) entry.special_use = it->second->special_use();
+      entry.subscribed = subscribed.count(name) != 0;
+      entry.has_children =
+          std::any_of(names.begin(), names.end(), [&](const std::string& other) { return is_inferior(other, name); });
+      entries.push_back(std::move(entry));
+    }
+    return entries;
+  }
+
+  FolderPtr open(std::string_view name) override {
+    const std::string canonical = canonical_folder_name(name);
+    std::lock_guard lock(mutex_);
+    if (!exists(canonical)) {
+      drop_locked(canonical);  // removed by another process
+      throw FolderNotFound("there is no folder " + in_quotes(canonical));
+    }
+    return open_locked(canonical);
+  }
+
+  void create(std::string_view name, SpecialUse use) override {
+    const std::string canonical = canonical_folder_name(name);
+    std::lock_guard lock(mutex_);
+    FileLock user_lock(dir_ / kLockFile);
+    if (exists(canonical)) throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
+    create_parents_locked(canonical);
+    try {
+      MaildirFolder::create_on_disk(folder_dir(canonical), use);
+    } catch (const FolderExists&) {
+      throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
+    }
+  }
+
+  void remove(std::string_view name) override {
+    const std::string canonical = canonical_folder_name(name);
+    if (is_inbox(canonical)) throw InvalidFolderName("INBOX cannot be deleted; expunge its messages instead");
+    std::lock_guard lock(mutex_);
+    FileLock user_lock(dir_ / kLockFile);
+    if (!exists(canonical)) throw FolderNotFound("there is no folder " + in_quotes(canonical));
+    drop_locked(canonical);
+    // Out of sight in one atomic step, then deleted at leisure: a crash
+    // leaves a ".deleted." directory, never half a folder.
+    static std::atomic<unsigned> counter{0};
+    const fs::path doomed = dir_ / (".deleted." + folder_directory_name(canonical) + "." +
+                                    std::to_string(::getpid()) + "." + std::to_string(counter++));
+    if (::rename(folder_dir(canonical).c_str(), doomed.c_str()) != 0)
+      throw IoError("cannot delete folder", folder_dir(canonical), errno);
+    fsync_directory(dir_);
+    std::error_code ec;
+    fs::remove_all(doomed, ec);
+    if (ec) log(LogLevel::Warning, "mailstore", "cannot finish deleting {}: {}", doomed.string(), ec.message());
+  }
+
+  void rename(std::string_view from, std::string_view to) override {
+    const std::string old_name = canonical_folder_name(from);
+    const std::string new_name = canonical_folder_name(to);
+    if (is_inbox(new_name)) throw InvalidFolderName("a folder cannot be renamed to INBOX");
+    // INBOX itself stays, so "INBOX/Old" is a fine place for its messages.
+    if (!is_inbox(old_name) && is_inferior(new_name, old_name))
+      throw InvalidFolderName("a folder cannot be moved inside itself");
+    std::lock_guard lock(mutex_);
+    FileLock user_lock(dir_ / kLockFile);
+    if (!exists(old_name)) throw FolderNotFound("there is no folder " + in_quotes(old_name));
+    if (exists(new_name)) throw FolderExists("the folder " + in_quotes(new_name) + " already exists");
+    if (is_inbox(old_name)) return move_inbox_locked(new_name);
+
+    std::vector<std::pair<std::string, std::string>> moves{{old_name, new_name}};
+    for (const auto& name : names_on_disk())
+      if (is_inferior(name, old_name)) moves.emplace_back(name, new_name + name.substr(old_name.size()));
+    for (const auto& [old_child, new_child] : moves)
+      if (exists(new_child)) throw FolderExists("the folder " + in_quotes(new_child) + " already exists");
+    create_parents_locked(new_name);
+    for (const auto& [old_child, new_child] : moves) {
+      drop_locked(old_child);
+      if (::rename(folder_dir(old_child).c_str(), folder_dir(new_child).c_str()) != 0)
+        throw IoError("cannot rename folder", folder_dir(old_child), errno);
+    }
+    fsync_directory(dir_);
+    std::set<std::string> subscriptions = read_subscriptions();
+    bool subscriptions_changed = false;
+    for (const auto& [old_child, new_child] : moves)
+      if (subscriptions.erase(old_child) != 0) {
+        subscriptions.insert(new_child);
+        subscriptions_changed = true;
+      }
+    if (subscriptions_changed) write_subscriptions(subscriptions);
+  }
+
+  void set_subscribed(std::string_view name, bool subscribed) override {
+    const std::string canonical = canonical_folder_name(name);
+    std::lock_guard lock(mutex_);
+    FileLock user_lock(dir_ / kLockFile);
+    std::set<std::string> subscriptions = read_subscriptions();
+    const bool changed = subscribed ? subscriptions.insert(canonical).second : subscriptions.erase(canonical) != 0;
+    if (changed) write_subscriptions(subscriptions);
+  }
+
+  QuotaUsage quota() const override {
+    std::lock_guard lock(mutex_);
+    // status() brings each folder up to date with other processes' changes.
+    for (const auto& name : refresh_locked()) folders_.at(name)->status();
+    return QuotaUsage{static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->bytes.load())),
+                      static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->messages.load())),
+                      quota_->limit_bytes.load()};
+  }
+
+  void set_quota_limit(std::uint64_t bytes) override {
+    std::lock_guard lock(mutex_);
+    if (bytes == quota_->limit_bytes.load()) return;
+    replace_file_durably(dir_ / kQuotaLimitFile, std::to_string(bytes) + "\n");
+    quota_->limit_bytes = bytes;
+  }
+
+ private:
+  fs::path folder_dir(std::string_view canonical) const { return dir_ / folder_directory_name(canonical); }
+
+  bool exists(std::string_view canonical) const {
+    std::error_code ec;
+    return fs::is_directory(folder_dir(canonical) / "cur", ec);
+  }
+
+  std::vector<std::string> names_on_disk() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+      auto name = folder_name_from_directory(it->path().filename().string());
+      if (name && exists(*name)) names.push_back(std::move(*name));
+    }
+    if (ec) throw IoError("cannot read mailbox directory", dir_, ec.value());
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+      // INBOX first, as clients expect, then by name.
+      const bool a_inbox = a == "INBOX" || is_inferior(a, "INBOX");
+      const bool b_inbox = b == "INBOX" || is_inferior(b, "INBOX");
+      return a_inbox != b_inbox ? a_inbox : a < b;
+    });
+    return names;
+  }
+
+  // Opens folders made by other processes and retires those they removed.
+  std::vector<std::string> refresh_locked() const {
+    std::vector<std::string> names = names_on_disk();
+    const std::set<std::string> present(names.begin(), names.end());
+    std::vector<std::string> gone;
+    for (const auto& [name, folder] : folders_)
+      if (present.count(name) == 0) gone.push_back(name);
+    for (const auto& name : gone) drop_locked(name);
+    for (const auto& name : names) open_locked(name);
+    return names;
+  }
+
+  std::shared_ptr<MaildirFolder> open_locked(const std::string& canonical) const {
+    auto& slot = folders_[canonical];
+    if (!slot || slot->retired()) slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_);
+    return slot;
+  }
+
+  void drop_locked(const std::string& canonical) const {
+    const auto it = folders_.find(canonical);
+    if (it == folders_.end()) return;
+    it->second->retire();
+    folders_.erase(it);
+  }
+
+  void create_parents_locked(std::string_view canonical) {
+    for (const auto& parent : parents_of(canonical)) {
+      if (exists(parent)) continue;
+      try {
+        MaildirFolder::create_on_disk(folder_dir(parent), SpecialUse::None);
+      } catch (const FolderExists&) {
+      }
+    }
+  }
+
+  // RFC 3501 RENAME INBOX: the messages move, INBOX stays and is empty.
+  void move_inbox_locked(const std::string& new_name) {
+    create_parents_locked(new_name);
+    MaildirFolder::create_on_disk(folder_dir(new_name), SpecialUse::None);
+    const auto inbox = open_locked("INBOX");
+    const auto target = open_locked(new_name);
+    std::vector<std::uint32_t> uids;
+    for (const auto& message : inbox->snapshot()) uids.push_back(message.uid);
+    for (std::size_t start = 0; start < uids.size(); start += kMoveBatch) {
+      const auto batch = std::span(uids).subspan(start, std::min(kMoveBatch, uids.size() - start));
+      const auto sources = inbox->sources(batch);
+      target->add_copies(sources);
+      std::vector<std::uint32_t> moved;
+      for (const auto& s : sources) moved.push_back(s.source_uid);
+      inbox->remove_messages(moved);
+    }
+  }
+
+  std::set<std::string> read_subscriptions() const {
+    std::set<std::string> names;
+    std::error_code ec;
+    if (!fs::exists(dir_ / kSubscriptionsFile, ec)) return names;
+    const std::string text = read_file(dir_ / kSubscriptionsFile);
+    std::string_view rest = text;
+    while (!rest.empty()) {
+      const auto end = rest.find('\n');
+      const std::string_view line = rest.substr(0, end);
+      if (!line.empty()) names.emplace(line);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    }
+    return names;
+  }
+
+  void write_subscriptions(const std::set<std::string>& names) const {
+    std::string text;
+    for (const auto& name : names) text += name + "\n";
+    replace_file_durably(dir_ / kSubscriptionsFile, text);
+  }
+
+  std::uint64_t read_quota_limit() const {
+    std::error_code ec;
+    if (!fs::exists(dir_ / kQuotaLimitFile, ec)) return 0;
+    const std::string text = read_file(dir_ / kQuotaLimitFile);
+    std::uint64_t value = 0;
+    std::from_chars(text.data(), text.data() + text.size(), value);
+    return value;
+  }
+
+  // Directories a crash left behind in remove() or create().
+  void remove_leftovers() const {
+    std::error_code ec;
+    const auto stale = fs::file_time_type::clock::now() - std::chrono::hours(1);
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      std::error_code ignored;
+      if (name.starts_with(".deleted.") ||
+          (name.starts_with(".creating.") && fs::last_write_time(it->path(), ignored) < stale))
+        fs::remove_all(it->path(), ignored);
+    }
+  }
+
+  const fs::path dir_;
+  const std::string number_;
+  const std::shared_ptr<QuotaCounter> quota_ = std::make_shared<QuotaCounter>();
+  mutable std::mutex mutex_;
+  mutable std::map<std::string, std::shared_ptr<MaildirFolder>> folders_;
+};
+
+class MaildirStore final : public MailStore {
+ public:
+  explicit MaildirStore(fs::path root) : root_(std::move(root)) { create_directories_durably(root_); }
+
+  UserMailboxPtr user(std::string_view number) override {
+    if (!umstore::is_e164(number))
+      throw InvalidMailboxNumber("\"" + std::string(number) +
+                                 "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
+    std::lock_guard lock(mutex_);
+    auto& slot = users_[std::string(number)];
+    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number));
+    return slot;
+  }
+
+  std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
+    const UserMailboxPtr mailbox = user(number);
+    FolderPtr target;
+    try {
+      target = mailbox->open(folder);
+    } catch (const FolderNotFound&) {
+      try {
+        mailbox->create(folder);
+      } catch (const FolderExists&) {
+      }
+      target = mailbox->open(folder);
+    }
+    return target->append(rfc822);
+  }
+
+ private:
+  const fs::path root_;
+  std::mutex mutex_;
+  std::map<std::string, UserMailboxPtr, std::less<>> users_;
+};
+
+}  // namespace
+
+std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root) {
+  return std::make_unique<MaildirStore>(root);
+}
+
+}  // namespace umstore::mailstore

@@ -1,0 +1,39 @@
+#include "line_input.hpp"
+
+namespace umstore::smtp {
+
+void LineInput::discard() noexcept {
+  buffer_.clear();
+  start_ = 0;
+}
+
+net::Task<LineInput::Line> LineInput::read_line(std::size_t max_bytes) {
+  std::size_t scanned = start_;
+  bool overflow = false;
+  for (;;) {
+    auto lf = buffer_.find('\n', scanned);
+    if (lf != std::string::npos) {
+      std::string_view text(buffer_.data() + start_, lf - start_);
+      start_ = lf + 1;
+      if (overflow || text.size() > max_bytes + 1)  // + 1: the CR
+        co_return Line{Status::TooLong, {}, text.empty() ? last_dropped_ == '\r' : text.back() == '\r'};
+      bool crlf = !text.empty() && text.back() == '\r';
+      if (crlf) text.remove_suffix(1);
+      co_return Line{Status::Ok, text, crlf};
+    }
+    if (buffer_.size() - start_ > max_bytes) {
+      overflow = true;  // drop what we have, keep reading to the LF
+      if (start_ < buffer_.size()) last_dropped_ = buffer_.back();
+      start_ = buffer_.size();
+    }
+    // Compact before appending: the buffer stays below max_bytes plus one read.
+    buffer_.erase(0, start_);
+    start_ = 0;
+    scanned = buffer_.size();
+    std::string_view more = co_await connection_.read_some();
+    if (more.empty()) co_return Line{Status::Closed, {}, false};
+    buffer_.append(more);
+  }
+}
+
+}  // namespace umstore::smtp

@@ -1,0 +1,37 @@
+#pragma once
+// The step after the final dot: the message goes into each recipient's
+// INBOX, durably, before the client hears 250. Blocking (the mailstore
+// fsyncs): call it on a worker thread, never on an I/O thread.
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "mailstore/mail_store.hpp"
+
+namespace umstore::smtp {
+
+struct LocalRecipient {
+  std::string address;  // as the client wrote it, for logs and Received:
+  std::string number;   // the E.164 mailbox it maps to
+};
+
+struct SmtpReplyText {
+  int code = 0;
+  std::string enhanced;
+  std::string text;
+};
+
+struct DeliveryJob {
+  std::string_view queue_id;
+  std::string_view sender;                    // "<a@b>" or "<>"
+  std::span<const LocalRecipient> recipients; // distinct numbers
+  std::string_view message;                   // with our trace headers
+  std::size_t received_octets = 0;            // the client's part, for logs
+};
+
+// Delivers to every recipient and returns the reply for the DATA command.
+// Quota is checked for all recipients first, so a full mailbox fails the
+// message before anyone got a copy (no duplicates when the client retries).
+SmtpReplyText deliver_locally(mailstore::MailStore& store, const DeliveryJob& job);
+
+}  // namespace umstore::smtp

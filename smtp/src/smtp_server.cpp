@@ -1,0 +1,66 @@
+#include "smtp/smtp_server.hpp"
+
+#include "common/log.hpp"
+#include "net/listener.hpp"
+#include "smtp_session.hpp"
+
+namespace umstore::smtp {
+namespace {
+
+// The session does its own line framing (LineInput); the connection's own
+// line limit is never used.
+constexpr std::size_t kConnectionLineLimit = 4096;
+
+// Sessions share the context so that one still unwinding after the server
+// is gone never sees a dangling reference.
+net::Task<void> serve(std::shared_ptr<ServerContext> context, net::tcp::socket socket) {
+  auto connection = std::make_shared<net::Connection>(std::move(socket), kConnectionLineLimit);
+  connection->set_idle_timeout(context->config.idle_timeout);
+  context->remember(connection);
+  SmtpSession session(*context, *connection);
+  co_await session.run();
+}
+
+}  // namespace
+
+struct SmtpServer::Impl {
+  Impl(asio::io_context& io, const net::tcp::endpoint& where, SmtpServerConfig config, mailstore::MailStore& store,
+       const mailstore::AccountStore& accounts)
+      : context(std::make_shared<ServerContext>(std::move(config), store, accounts)),
+        listener(io, where, "smtp",
+                 [shared = context](net::tcp::socket socket) { return serve(shared, std::move(socket)); },
+                 context->config.max_connections),
+        endpoint(listener.local_endpoint()) {}
+
+  ~Impl() {
+    stop();
+    // Let deliveries in progress finish: their messages are being fsync'ed.
+    context->delivery_pool.join();
+  }
+
+  void stop() {
+    listener.stop();
+    context->close_all();
+  }
+
+  std::shared_ptr<ServerContext> context;
+  net::Listener listener;
+  net::tcp::endpoint endpoint;  // kept: the listener's is gone once stopped
+};
+
+SmtpServer::SmtpServer(asio::io_context& io, const net::tcp::endpoint& where, SmtpServerConfig config,
+                       mailstore::MailStore& store, const mailstore::AccountStore& accounts)
+    : impl_(std::make_unique<Impl>(io, where, std::move(config), store, accounts)) {}
+
+SmtpServer::~SmtpServer() = default;
+
+void SmtpServer::start() {
+  impl_->listener.start();
+  log(LogLevel::Info, "smtp", "listening on {}:{}", impl_->endpoint.address().to_string(), impl_->endpoint.port());
+}
+
+void SmtpServer::stop() { impl_->stop(); }
+
+net::tcp::endpoint SmtpServer::local_endpoint() const { return impl_->endpoint; }
+
+}  // namespace umstore::smtp

@@ -1,0 +1,117 @@
+#pragma once
+// One SMTP conversation (RFC 5321 §4.1, §3.3) on one connection: one
+// member function per command, replies queued and flushed as RFC 2920
+// PIPELINING allows.
+#include <asio/thread_pool.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "line_input.hpp"
+#include "local_delivery.hpp"
+#include "smtp/smtp_protocol.hpp"
+#include "smtp/smtp_server.hpp"
+
+namespace umstore::smtp {
+
+// What every session of one server shares.
+struct ServerContext {
+  ServerContext(SmtpServerConfig config_in, mailstore::MailStore& store_in,
+                const mailstore::AccountStore& accounts_in);
+
+  SmtpServerConfig config;
+  mailstore::MailStore& store;
+  const mailstore::AccountStore& accounts;
+  asio::thread_pool delivery_pool;
+
+  // Unique within the process and across restarts: time plus a counter.
+  std::string next_queue_id();
+
+  // Bytes of messages being received or delivered, over all sessions.
+  std::atomic<std::size_t> buffered_bytes{0};
+
+  // Open connections, so that stopping the server can close them.
+  void remember(const std::shared_ptr<net::Connection>& connection);
+  void close_all();
+
+ private:
+  std::atomic<std::uint32_t> id_counter_{0};
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<net::Connection>> connections_;
+};
+
+// A share of config.max_buffered_bytes, given back on destruction.
+class BufferReservation {
+ public:
+  explicit BufferReservation(ServerContext& server) : server_(server) {}
+  BufferReservation(const BufferReservation&) = delete;
+  BufferReservation& operator=(const BufferReservation&) = delete;
+  ~BufferReservation() { server_.buffered_bytes -= held_; }
+  // Makes sure `total` bytes are reserved; false when the budget is spent.
+  bool cover(std::size_t total);
+
+ private:
+  ServerContext& server_;
+  std::size_t held_ = 0;
+};
+
+class SmtpSession {
+ public:
+  SmtpSession(ServerContext& server, net::Connection& connection);
+  net::Task<void> run();
+
+ private:
+  enum class After { Continue, Close };
+
+  struct Transaction {
+    std::optional<Mailbox> sender;  // nullopt: the null sender <>
+    std::vector<LocalRecipient> recipients;
+  };
+
+  struct DataResult {
+    bool closed = false;
+    bool too_big = false;
+    bool line_too_long = false;
+    bool out_of_memory = false;  // the server-wide budget, not this message's size
+    std::size_t octets = 0;  // after dot-unstuffing
+  };
+
+  net::Task<After> dispatch(const Command& command);
+  void on_ehlo(std::string_view argument, bool extended);
+  void on_mail(std::string_view argument);
+  void on_rcpt(std::string_view argument);
+  net::Task<After> on_data(std::string_view argument);
+  net::Task<After> on_starttls(std::string_view argument);
+  void on_rset(std::string_view argument);
+  void on_noop();
+  void on_vrfy(std::string_view argument);
+  void on_help();
+
+  bool check_mail_parameters(const std::vector<EsmtpParameter>& parameters);
+  std::optional<std::string> mailbox_for(const Mailbox& recipient);
+  std::optional<std::string> postmaster_mailbox() const;
+  net::Task<DataResult> read_data(std::string& message, BufferReservation& reservation);
+  std::string trace_headers(std::string_view queue_id) const;
+  net::Task<SmtpReplyText> deliver(std::string_view queue_id, std::string_view message, std::size_t octets);
+
+  void reply(int code, std::string_view enhanced, std::string_view text);
+  void refuse(int code, std::string_view enhanced, std::string_view text);  // counts towards the error limit
+  net::Task<void> flush();
+
+  ServerContext& server_;
+  net::Connection& connection_;
+  LineInput input_;
+  std::string helo_;  // empty until EHLO/HELO
+  bool esmtp_ = false;
+  std::optional<Transaction> transaction_;  // set by MAIL, cleared by RSET/EHLO/end of DATA
+  std::string pending_replies_;
+  unsigned errors_ = 0;
+  unsigned messages_ = 0;
+};
+
+}  // namespace umstore::smtp

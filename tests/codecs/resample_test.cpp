@@ -1,0 +1,63 @@
+#include <boost/test/unit_test.hpp>
+
+#include "codecs/audio.hpp"
+#include "codecs_test_support.hpp"
+
+using namespace umstore::codecs;
+using namespace codecs_test;
+
+namespace {
+
+PcmAudio tone(double frequency, unsigned rate, std::size_t count, double amplitude = 10000) {
+  return {rate, sine(frequency, rate, count, amplitude)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(resampler)
+
+BOOST_AUTO_TEST_CASE(keeps_the_tone_and_rejects_the_alias) {
+  for (const unsigned rate : {48000u, 16000u, 11025u, 44100u}) {
+    BOOST_TEST_CONTEXT(rate << " Hz -> 8000 Hz") {
+      const auto kept = resample(tone(1000, rate, rate), 8000);
+      BOOST_TEST(kept.sample_rate == 8000u);
+      BOOST_TEST(std::abs(tone_amplitude(kept.samples, 1000, 8000) - 10000) < 100);  // within 0.1 dB
+
+      // 5 kHz is above the new Nyquist rate; without filtering it would alias to 3 kHz.
+      const auto rejected = resample(tone(5000, rate, rate), 8000);
+      const double leak = tone_amplitude(rejected.samples, 3000, 8000);
+      BOOST_TEST_MESSAGE(rate << " Hz: 5 kHz alias at " << 20 * std::log10(std::max(leak, 1e-3) / 10000) << " dB");
+      BOOST_TEST(leak < 10.0);  // at least 60 dB down
+      const std::size_t skip = rejected.samples.size() / 8;
+      BOOST_TEST(rms(std::span(rejected.samples).subspan(skip, rejected.samples.size() - 2 * skip)) < 10.0);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(output_length_is_exact) {
+  struct Case {
+    unsigned from, to;
+    std::size_t in, out;
+  };
+  for (const Case& c : {Case{48000, 8000, 48007, 8001}, Case{11025, 8000, 11025, 8000}, Case{11025, 8000, 1001, 726},
+                        Case{44100, 8000, 5, 1}, Case{8000, 48000, 333, 1998}, Case{16000, 8000, 3, 2},
+                        Case{22050, 8000, 0, 0}}) {
+    const auto out = resample(tone(500, c.from, c.in), c.to);
+    BOOST_TEST(out.samples.size() == c.out, c.from << " -> " << c.to << " with " << c.in << " samples");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(upsampling_keeps_the_tone) {
+  const auto up = resample(tone(1000, 8000, 8000), 48000);
+  BOOST_TEST(up.samples.size() == 48000u);
+  BOOST_TEST(std::abs(tone_amplitude(up.samples, 1000, 48000) - 10000) < 100);
+}
+
+BOOST_AUTO_TEST_CASE(same_rate_is_identity_and_bad_rates_throw) {
+  const auto in = tone(700, 8000, 100);
+  BOOST_TEST(resample(in, 8000).samples == in.samples, boost::test_tools::per_element());
+  BOOST_CHECK_THROW(resample(in, 0), CodecError);
+  BOOST_CHECK_THROW(resample(PcmAudio{0, {1, 2, 3}}, 8000), CodecError);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,112 @@
+"""Starts the real umstore program in a temporary data directory on free
+loopback ports, and drives its command line, for the end-to-end tests."""
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+UMSTORE = os.environ.get("UMSTORE_BIN", "umstore")
+SOURCE_DIR = Path(os.environ.get("UMSTORE_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+SAMPLES = SOURCE_DIR / "samples"
+DOMAIN = "vm.example.net"
+
+
+class Umstore:
+    def __init__(self, config_text=None):
+        self._tmp = tempfile.TemporaryDirectory(prefix="umstore-e2e-")
+        self.data_dir = Path(self._tmp.name) / "data"
+        self.work = Path(self._tmp.name)
+        self.config = None
+        if config_text:
+            self.config = self.work / "umstore.conf"
+            self.config.write_text(config_text)
+        self.process = None
+        self.log_path = self.work / "serve.log"
+
+    # -- command line -----------------------------------------------------
+    def run(self, *args, stdin=None, check=True):
+        cmd = [UMSTORE, "--data-dir", str(self.data_dir), *args]
+        result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    def add_mailbox(self, number, name, password):
+        return self.run("mailbox", "add", number, "--name", name, "--password-stdin", stdin=password + "\n")
+
+    def ingest(self, kind, to, caller, path, caller_name=None, check=True):
+        args = ["ingest", kind, "--to", to, "--from", caller]
+        if caller_name:
+            args += ["--caller-name", caller_name]
+        return self.run(*args, str(path), check=check)
+
+    # -- server -------------------------------------------------------------
+    def start(self):
+        args = [UMSTORE, "serve", "--data-dir", str(self.data_dir), "--domain", DOMAIN,
+                "--smtp", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0"]
+        if self.config:
+            args[2:2] = ["--config", str(self.config)]
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        info_file = self.data_dir / "run" / "server.json"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"umstore serve exited {self.process.returncode}: {self.log_path.read_text()}")
+            if info_file.exists():
+                try:
+                    self.info = json.loads(info_file.read_text())
+                    if self.info.get("pid") == self.process.pid:
+                        break
+                except json.JSONDecodeError:
+                    pass
+            time.sleep(0.05)
+        else:
+            raise AssertionError("umstore serve did not start within 30 s")
+        self.smtp_port = int(self.info["smtp"].rsplit(":", 1)[1])
+        self.imap_port = int(self.info["imap"].rsplit(":", 1)[1])
+        self.http_port = int(self.info["http"].rsplit(":", 1)[1])
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process:
+            self.log.close()
+
+    def close(self):
+        self.stop()
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_wav_mono16(path):
+    """Samples and rate of a 16-bit mono PCM WAV (Python's wave module)."""
+    import array
+    import wave
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1, "expected 16-bit mono"
+        samples = array.array("h", w.readframes(w.getnframes()))
+        return samples, w.getframerate()
+
+
+def snr_db(reference, test):
+    """Signal-to-noise ratio of `test` against `reference`, over the common length."""
+    import math
+    n = min(len(reference), len(test))
+    signal_power = sum(x * x for x in reference[:n])
+    noise_power = sum((reference[i] - test[i]) ** 2 for i in range(n))
+    return 10 * math.log10(signal_power / max(noise_power, 1))

@@ -1,0 +1,137 @@
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "net/connection.hpp"
+#include "net/listener.hpp"
+#include "net/tls.hpp"
+
+using namespace umstore::net;
+
+namespace {
+
+// Runs `server_side` on the first accepted connection of a real loopback
+// listener, sends `input` from a blocking client, returns what came back.
+std::string talk_to_server(const std::string& input, std::function<Task<void>(Connection&)> server_side,
+                     std::size_t max_line = 64) {
+  asio::io_context io;
+  Listener listener(io, parse_endpoint("127.0.0.1:0"), "test",
+                    [&](tcp::socket s) -> Task<void> {
+                      Connection conn(std::move(s), max_line);
+                      co_await server_side(conn);
+                    },
+                    10);
+  listener.start();
+  std::string received;
+  std::thread client([&] {
+    asio::io_context cio;
+    tcp::socket sock(cio);
+    sock.connect(listener.local_endpoint());
+    asio::write(sock, asio::buffer(input));
+    sock.shutdown(tcp::socket::shutdown_send);
+    std::error_code ec;
+    char buf[1024];
+    for (;;) {
+      auto n = sock.read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      received.append(buf, n);
+    }
+    io.stop();
+  });
+  io.run();
+  client.join();
+  return received;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(reads_crlf_and_lf_lines_and_reports_close) {
+  auto out = talk_to_server("one\r\ntwo\nthree", [](Connection& c) -> Task<void> {
+    for (;;) {
+      auto r = co_await c.read_line();
+      if (r.status != LineResult::Status::Ok) {
+        co_await c.write(r.status == LineResult::Status::Closed ? "closed\n" : "toolong\n");
+        co_return;
+      }
+      co_await c.write("[" + std::string(r.line) + "]");
+    }
+  });
+  // "three" has no line end before the peer closes: it is not a line, and
+  // the connection is closed for good (nothing more can be written).
+  BOOST_TEST(out == "[one][two]");
+}
+
+BOOST_AUTO_TEST_CASE(overlong_line_is_skipped_and_the_next_one_read) {
+  std::string input = std::string(500, 'x') + "\r\nshort\r\n";
+  auto out = talk_to_server(input, [](Connection& c) -> Task<void> {
+    auto first = co_await c.read_line();
+    auto second = co_await c.read_line();
+    co_await c.write(first.status == LineResult::Status::TooLong ? "toolong," : "ok,");
+    co_await c.write(std::string(second.line));
+  });
+  BOOST_TEST(out == "toolong,short");
+}
+
+BOOST_AUTO_TEST_CASE(read_exact_takes_counted_octets_after_a_line) {
+  auto out = talk_to_server("APPEND {5}\r\nab\r\ncREST\r\n", [](Connection& c) -> Task<void> {
+    auto cmd = co_await c.read_line();
+    std::string literal;
+    bool ok = co_await c.read_exact(5, literal);
+    auto rest = co_await c.read_line();
+    co_await c.write(std::string(cmd.line) + "|" + literal + "|" + std::string(rest.line) + (ok ? "|ok" : "|short"));
+  });
+  BOOST_TEST(out == "APPEND {5}|ab\r\nc|REST|ok");
+}
+
+BOOST_AUTO_TEST_CASE(read_exact_reports_a_peer_that_closes_early) {
+  auto out = talk_to_server("abc", [](Connection& c) -> Task<void> {
+    std::string literal;
+    bool ok = co_await c.read_exact(10, literal);
+    co_await c.write(ok ? "ok" : "short");
+  });
+  BOOST_TEST(out.empty());  // the connection is closed by then, so nothing can be written
+}
+
+BOOST_AUTO_TEST_CASE(parse_endpoint_accepts_v4_v6_and_refuses_junk) {
+  BOOST_TEST(parse_endpoint("127.0.0.1:1143").port() == 1143);
+  BOOST_TEST(parse_endpoint("[::1]:25").address().is_v6());
+  BOOST_CHECK_THROW(parse_endpoint("127.0.0.1"), std::invalid_argument);
+  BOOST_CHECK_THROW(parse_endpoint("127.0.0.1:99999"), std::invalid_argument);
+  BOOST_CHECK_THROW(parse_endpoint("example.net:25"), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(self_signed_certificate_makes_a_usable_tls_context) {
+  auto dir = std::filesystem::temp_directory_path() / ("umstore-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ensure_self_signed_certificate(dir / "cert.pem", dir / "key.pem", "vm.example.net");
+  auto before = std::filesystem::last_write_time(dir / "cert.pem");
+  ensure_self_signed_certificate(dir / "cert.pem", dir / "key.pem", "vm.example.net");
+  BOOST_TEST((std::filesystem::last_write_time(dir / "cert.pem") == before));  // kept, not regenerated
+  auto ctx = make_server_tls_context(dir / "cert.pem", dir / "key.pem");
+  BOOST_TEST(ctx != nullptr);
+  // openssl's own client must complete a handshake against it.
+  asio::io_context io;
+  Listener listener(io, parse_endpoint("127.0.0.1:0"), "tls",
+                    [&](tcp::socket s) -> Task<void> {
+                      Connection conn(std::move(s), 1024);
+                      const bool secured = co_await conn.start_tls(*ctx);
+                      if (secured) co_await conn.write("hello over tls\n");
+                    },
+                    10);
+  listener.start();
+  std::string cmd = "echo | timeout 10 openssl s_client -connect 127.0.0.1:" +
+                    std::to_string(listener.local_endpoint().port()) + " -quiet 2>/dev/null";
+  std::string got;
+  std::thread client([&] {
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[256];
+    while (p && std::fgets(buf, sizeof buf, p)) got += buf;
+    if (p) ::pclose(p);
+    io.stop();
+  });
+  io.run();
+  client.join();
+  BOOST_TEST(got == "hello over tls\n");
+  std::filesystem::remove_all(dir);
+}
