@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
+scripts/build.sh umstore
 umstore="$PWD/${UMSTORE_BUILD_DIR:-build}/app/umstore"
 data="${UMSTORE_DEMO_DIR:-$PWD/demo-data}"
 passwords="$data/demo-passwords.txt"
