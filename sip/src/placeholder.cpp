@@ -1,0 +1,2 @@
+// Removed once the library has real sources.
+namespace umstore::sip { void placeholder() {} }
