@@ -8,10 +8,14 @@ packages=(
   build-essential cmake pkg-config
   # libraries (README.md says why each one is here)
   libasio-dev libssl-dev libboost-test-dev libpoco-dev libmimetic-dev
-  libsndfile1-dev libspandsp-dev libtiff-dev libsodium-dev libsqlite3-dev
+  libsndfile1-dev libspandsp-dev libtiff-dev libmp3lame-dev libpoppler-cpp-dev libpng-dev libjpeg-dev libsodium-dev libsqlite3-dev
   libfmt-dev nlohmann-json3-dev
+  libosip2-dev  # SIP parser for the SIP endpoint (sip/)
+  # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
+  clang libclang-rt-14-dev
   # real clients and checkers used by the tests
-  python3 curl swaks libnet-ssleay-perl isync sox ffmpeg libtiff-tools poppler-utils espeak-ng
+  python3 curl swaks libnet-ssleay-perl isync fetchmail sox ffmpeg libtiff-tools poppler-utils espeak-ng
+  sip-tester  # sipp, for the SIP endpoint tests
 )
 
 missing=()

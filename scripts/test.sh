@@ -7,3 +7,5 @@ scripts/install-deps.sh
 export UMSTORE_CMAKE_ARGS="-DUMSTORE_WERROR=ON ${UMSTORE_CMAKE_ARGS:-}"
 scripts/build.sh
 ctest --test-dir "${UMSTORE_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"
+# Codecs fuzz targets (clang, ASan + UBSan), 30 s each; UMSTORE_SKIP_FUZZ=1 skips them.
+[ "${UMSTORE_SKIP_FUZZ:-0}" = 1 ] || scripts/fuzz.sh

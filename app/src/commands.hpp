@@ -9,5 +9,9 @@ int run_serve(std::span<const std::string> args);
 int run_mailbox(std::span<const std::string> args);
 int run_ingest(std::span<const std::string> args);
 int run_convert(std::span<const std::string> args);
+int run_import(std::span<const std::string> args);
+int run_queue(std::span<const std::string> args);
+// Exit code by severity instead: 0 clean, 1 warnings, 2 errors.
+int run_validate(std::span<const std::string> args);
 
 }  // namespace umstore::app

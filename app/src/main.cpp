@@ -15,7 +15,10 @@ commands:
   serve      run the SMTP, IMAP and HTTP servers
   mailbox    add, list, remove mailboxes and set passwords
   ingest     deliver a voicemail recording or a fax image to a mailbox
+  import     migrate an archive of recordings (Asterisk voicemail spool, FILE + FILE.json)
+  queue      list, show, retry and delete messages in the SMTP delivery queue
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
+  validate   check messages against VPIM v2, Internet fax and MIME rules
 
 Run 'umstore COMMAND --help' for the options of each command.
 The data directory defaults to $UMSTORE_DATA_DIR, else /var/lib/umstore.
@@ -46,7 +49,10 @@ int main(int argc, char** argv) {
     if (command == "serve") return umstore::app::run_serve(rest);
     if (command == "mailbox") return umstore::app::run_mailbox(rest);
     if (command == "ingest") return umstore::app::run_ingest(rest);
+    if (command == "import") return umstore::app::run_import(rest);
     if (command == "convert") return umstore::app::run_convert(rest);
+    if (command == "queue") return umstore::app::run_queue(rest);
+    if (command == "validate") return umstore::app::run_validate(rest);
     std::cerr << "umstore: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const umstore::app::UsageError& e) {

@@ -9,11 +9,16 @@
 #include "common/log.hpp"
 #include "imap/imap_server.hpp"
 #include "ingest/http_api.hpp"
+#include "ingest/ingest_queue.hpp"
+#include "ingest/routing.hpp"
+#include "ingest/spool_watcher.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
 #include "settings.hpp"
+#include "sip/sip_server.hpp"
+#include "smtp/queue_runner.hpp"
 #include "smtp/smtp_server.hpp"
 
 namespace umstore::app {
@@ -21,6 +26,7 @@ namespace {
 
 constexpr const char* kServeUsage = R"(usage: umstore serve [--config FILE] [--data-dir DIR] [--smtp ADDR:PORT]
                      [--imap ADDR:PORT] [--http ADDR:PORT] [--domain DOMAIN]
+                     [--submission ADDR:PORT]
 
 Runs the SMTP server (default 127.0.0.1:2525), the IMAP server (127.0.0.1:1143)
 and the HTTP API (127.0.0.1:8025) until SIGTERM or SIGINT. Port 0 picks a free
@@ -52,7 +58,7 @@ std::string endpoint_text(const net::tcp::endpoint& ep) {
 }  // namespace
 
 int run_serve(std::span<const std::string> args) {
-  CommandLine cmd(args, with_global_options({{"--smtp", "--imap", "--http", "--domain"}, {}}));
+  CommandLine cmd(args, with_global_options({{"--smtp", "--submission", "--imap", "--http", "--domain"}, {}}));
   if (cmd.wants_help()) {
     std::cout << kServeUsage;
     return 0;
@@ -82,6 +88,30 @@ int run_serve(std::span<const std::string> args) {
   smtp_config.local_domains = {s.domain};
   smtp_config.max_message_bytes = s.max_message_bytes;
   smtp_config.tls = tls;
+  // Mail for other domains and DSNs wait in DATA_DIR/queue; the runner
+  // picks up whatever a previous run (or crash) left there.
+  smtp::DeliveryQueue smtp_queue(s.data.queue());
+  smtp::QueueRunnerConfig runner_config;
+  runner_config.hostname = s.domain;
+  runner_config.local_domains = {s.domain};
+  runner_config.smarthost = s.smarthost;
+  runner_config.retry_base = std::chrono::seconds(s.retry_base_seconds);
+  runner_config.retry_max = std::chrono::seconds(s.retry_max_seconds);
+  runner_config.max_age = std::chrono::seconds(s.max_queue_age_seconds);
+  runner_config.delay_warning = std::chrono::seconds(s.delay_warning_seconds);
+  smtp::QueueRunner queue_runner(runner_config, smtp_queue, *store, accounts);
+  smtp_config.queue = &smtp_queue;
+  smtp_config.queued = [&queue_runner] { queue_runner.wake(); };
+  smtp_config.trusted_networks = s.trusted_networks;
+  smtp_config.auth = true;
+  smtp_config.auth_requires_tls = s.auth_requires_tls;
+  std::unique_ptr<smtp::SmtpServer> submission_server;
+  if (!s.submission_listen.empty()) {
+    auto submission_config = smtp_config;
+    submission_config.require_auth = true;  // RFC 6409
+    submission_server = std::make_unique<smtp::SmtpServer>(io, net::parse_endpoint(s.submission_listen),
+                                                           submission_config, *store, accounts);
+  }
   smtp::SmtpServer smtp_server(io, net::parse_endpoint(s.smtp_listen), smtp_config, *store, accounts);
 
   imap::ImapServerConfig imap_config;
@@ -90,9 +120,48 @@ int run_serve(std::span<const std::string> args) {
   imap_config.login_requires_tls = s.imap_login_requires_tls;
   imap::ImapServer imap_server(io, net::parse_endpoint(s.imap_listen), imap_config, *store, accounts);
 
-  ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), ingest::HttpApiConfig{});
+  // The ingest queue is the single point of durability for gateways: the
+  // HTTP API and the spool both submit into it, workers deliver into the store.
+  ingest::IngestQueueConfig queue_config;
+  queue_config.dir = s.data.ingest_dir();
+  queue_config.settings.domain = s.domain;
+  queue_config.workers = s.ingest_workers;
+  ingest::IngestQueue ingest_queue(queue_config, *store);
+  ingest::Router router(s.routing, accounts);
+  ingest::SpoolWatcher spool(s.spool_dir, ingest_queue, router);
+  ingest_queue.on_final([&spool](const ingest::IngestStatus& status) { spool.on_final(status); });
+  ingest::HttpApiConfig http_config;
+  http_config.gateway_tokens = s.gateway_tokens;
+  ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), http_config, ingest_queue, router);
+  ingest_queue.start();
+  spool.start();
+
+  // Calls forwarded by SIP gateways: recordings and faxes go through the ingest queue.
+  std::unique_ptr<sip::SipServer> sip_server;
+  if (!s.sip_listen.empty()) {
+    sip::SipServerConfig sip_config;
+    const auto sip_endpoint = net::parse_endpoint(s.sip_listen);
+    sip_config.listen = asio::ip::udp::endpoint(sip_endpoint.address(), sip_endpoint.port());
+    for (const auto& g : s.sip_gateways) sip_config.allowed_gateways.push_back(asio::ip::make_address(g));
+    sip_config.max_calls = s.sip_max_calls;
+    sip_config.recordings_dir = s.data.root / "sip" / "recordings";
+    sip_config.catch_all_mailbox = s.sip_catch_all;
+    if (!s.sip_greeting_dir.empty())
+      sip_config.greeting_for = [dir = s.sip_greeting_dir](std::string_view number) {
+        return std::optional<std::filesystem::path>(dir / (std::string(number) + ".wav"));
+      };
+    sip_config.deliver = [&ingest_queue](ingest::Recording recording) {
+      ingest::SubmitOptions options;
+      options.source = "sip";
+      ingest_queue.submit(recording, options);
+    };
+    sip_server = std::make_unique<sip::SipServer>(io, std::move(sip_config), accounts, *store);
+    sip_server->start();
+  }
 
   smtp_server.start();
+  if (submission_server) submission_server->start();
+  queue_runner.start();
   imap_server.start();
   http_api.start();
 
@@ -101,7 +170,13 @@ int run_serve(std::span<const std::string> args) {
                          {"domain", s.domain},
                          {"smtp", endpoint_text(smtp_server.local_endpoint())},
                          {"imap", endpoint_text(imap_server.local_endpoint())},
-                         {"http", endpoint_text(http_api.local_endpoint())}};
+                         {"http", endpoint_text(http_api.local_endpoint())},
+                         {"spool", s.spool_dir.string()}};
+  if (submission_server) info["submission"] = endpoint_text(submission_server->local_endpoint());
+  if (sip_server) {
+    const auto sip_endpoint = sip_server->local_endpoint();
+    info["sip"] = sip_endpoint.address().to_string() + ":" + std::to_string(sip_endpoint.port());
+  }
   replace_file_durably(s.data.server_info(), info.dump(2) + "\n");
   log(LogLevel::Info, "serve", "umstore {} ready: smtp {} imap {} http {} domain {} data {}", UMSTORE_VERSION,
       info["smtp"].get<std::string>(), info["imap"].get<std::string>(), info["http"].get<std::string>(), s.domain,
@@ -112,8 +187,10 @@ int run_serve(std::span<const std::string> args) {
     if (ec) return;
     log(LogLevel::Info, "serve", "signal {}: shutting down", signal);
     smtp_server.stop();
+    if (submission_server) submission_server->stop();
     imap_server.stop();
     http_api.stop();
+    if (sip_server) sip_server->stop();
     io.stop();
   });
 
@@ -124,6 +201,9 @@ int run_serve(std::span<const std::string> args) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   pool.clear();
+  queue_runner.stop();
+  spool.stop();
+  ingest_queue.stop();
   std::filesystem::remove(s.data.server_info());
   log(LogLevel::Info, "serve", "stopped");
   return 0;

@@ -15,7 +15,6 @@
 namespace umstore::imap {
 namespace {
 
-constexpr auto kFailedLoginDelay = std::chrono::seconds(1);
 constexpr unsigned kMaxFailedLogins = 5;
 constexpr std::size_t kMaxIdPairs = 30;
 
@@ -104,6 +103,16 @@ net::Task<bool> Session::verify_password(std::string user, std::string password)
 }
 
 net::Task<void> Session::finish_login(const Command& cmd, std::string_view user, std::string_view password) {
+  const std::string address = conn_.peer_address();
+  if (ctx_.login_throttle.refused(address, user)) {
+    // Refused before the password check: guessing costs the attacker a
+    // round trip and us nothing. The per-user limit also holds back the
+    // real owner until the window passes: the price of stopping spraying.
+    log(LogLevel::Warning, "imap", "{}: login for '{}' refused after too many failures", conn_.peer(),
+        user.substr(0, 64));
+    reply(cmd, "NO", "[UNAVAILABLE] Too many failed logins; try again later");
+    co_return;
+  }
   bool ok = false;
   if (!user.empty() && user.size() <= 64 && !password.empty() && password.size() <= 1024) {
     // g++ 12 miscompiles co_await inside conditions: keep each co_await a statement.
@@ -112,7 +121,7 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
   if (!ok) {
     ++failed_logins_;
     log(LogLevel::Info, "imap", "{}: failed login for '{}'", conn_.peer(), user.substr(0, 64));
-    asio::steady_timer delay(conn_.executor(), kFailedLoginDelay);
+    asio::steady_timer delay(conn_.executor(), ctx_.login_throttle.record_failure(address, user));
     co_await delay.async_wait(net::use_nothrow);
     if (failed_logins_ >= kMaxFailedLogins) {
       untagged("BYE Too many failed logins");
@@ -121,7 +130,9 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
     reply(cmd, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
     co_return;
   }
+  ctx_.login_throttle.record_success(user);
   user_ = ctx_.store.user(user);
+  if (const auto account = ctx_.accounts.find(user)) user_->set_quota_limit(account->quota_bytes);
   state_ = kAuthenticated;
   conn_.set_idle_timeout(ctx_.config.idle_timeout);
   log(LogLevel::Info, "imap", "{}: {} logged in", conn_.peer(), user);

@@ -1,11 +1,16 @@
 // IDLE (RFC 2177). One read stays outstanding for the whole IDLE (a reader
 // coroutine on the session's strand waits for "DONE"), so no input is lost
 // and TLS streams are never cancelled mid-record. The session waits on the
-// notifier's timer, which the folder listener or the reader cancel to wake it.
+// notifier's timer, which the folder listener or the reader cancel to wake it;
+// changes made in this process arrive that way at once. Other processes'
+// changes (tools writing into the Maildir) are only seen by looking: the
+// timer also fires every kPollInterval for a look at the disk.
 #include "session.hpp"
 
 namespace umstore::imap {
 namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(800);  // other processes' deliveries within 1 s
 
 struct IdleRead {
   bool done = false;
@@ -35,11 +40,13 @@ net::Task<void> Session::cmd_idle(const Command& cmd) {
   auto result = std::make_shared<IdleRead>();
   asio::co_spawn(conn_.executor(), read_idle_end(conn_, result, notifier_), asio::detached);
   for (;;) {
+    bool poll_due = false;
     if (!result->done && !notifier_->changed) {
-      notifier_->timer.expires_at(asio::steady_timer::time_point::max());
-      co_await notifier_->timer.async_wait(net::use_nothrow);
+      notifier_->timer.expires_after(kPollInterval);
+      const auto woke = co_await notifier_->timer.async_wait(net::use_nothrow);
+      poll_due = !std::get<0>(woke);  // expired, not cancelled
     }
-    if (notifier_->changed) {
+    if (notifier_->changed || poll_due) {
       report_changes(true);
       co_await flush();
     }

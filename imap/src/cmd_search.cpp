@@ -1,14 +1,77 @@
-// SEARCH and UID SEARCH.
+// SEARCH and UID SEARCH, with ESEARCH return options (RFC 4731):
+// SEARCH RETURN (MIN MAX COUNT ALL) ... answers with one ESEARCH line.
 #include "search_query.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
+namespace {
+
+struct SearchReturn {
+  bool extended = false;  // RETURN given: answer with ESEARCH
+  bool min = false, max = false, count = false, all = false;
+};
+
+// Consumes "RETURN (options)" at the front of `args`; false when malformed.
+bool parse_return(std::span<const Arg>& args, SearchReturn& ret, std::string& error) {
+  if (args.empty() || !args[0].is_atom("RETURN")) return true;
+  if (args.size() < 2 || !args[1].is_list()) {
+    error = "RETURN needs a list of options";
+    return false;
+  }
+  ret.extended = true;
+  for (const Arg& option : args[1].list) {
+    if (option.is_atom("MIN")) ret.min = true;
+    else if (option.is_atom("MAX")) ret.max = true;
+    else if (option.is_atom("COUNT")) ret.count = true;
+    else if (option.is_atom("ALL")) ret.all = true;
+    else {
+      error = "unsupported RETURN option";
+      return false;
+    }
+  }
+  if (!ret.min && !ret.max && !ret.count && !ret.all) ret.all = true;  // "RETURN ()" means ALL
+  args = args.subspan(2);
+  return true;
+}
+
+// Ascending numbers as a compact sequence set: "1:3,7,9:10".
+std::string compact_set(const std::vector<std::uint32_t>& numbers) {
+  std::string out;
+  for (std::size_t i = 0; i < numbers.size();) {
+    std::size_t j = i;
+    while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) ++j;
+    if (!out.empty()) out += ',';
+    out += std::to_string(numbers[i]);
+    if (j > i) out += ':' + std::to_string(numbers[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string esearch_line(const Command& cmd, bool uid, const SearchReturn& ret,
+                         const std::vector<std::uint32_t>& found) {
+  std::string line = "ESEARCH (TAG \"" + cmd.tag + "\")";
+  if (uid) line += " UID";
+  if (ret.min && !found.empty()) line += " MIN " + std::to_string(found.front());
+  if (ret.max && !found.empty()) line += " MAX " + std::to_string(found.back());
+  if (ret.count) line += " COUNT " + std::to_string(found.size());
+  if (ret.all && !found.empty()) line += " ALL " + compact_set(found);
+  return line;
+}
+
+}  // namespace
 
 net::Task<void> Session::cmd_search(const Command& cmd) {
-  bool uid = is_uid_command(cmd);
+  const bool uid = is_uid_command(cmd);
   std::string error;
   bool bad_charset = false;
-  auto key = parse_search(cmd.args, error, bad_charset);
+  std::span<const Arg> args(cmd.args);
+  SearchReturn ret;
+  if (!parse_return(args, ret, error)) {
+    reply(cmd, "BAD", "Invalid search: " + error);
+    co_return;
+  }
+  auto key = parse_search(args, error, bad_charset);
   if (!key) {
     if (bad_charset)
       reply(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
@@ -17,7 +80,7 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
     co_return;
   }
   const auto& sel = *selected_;
-  std::string result = "SEARCH";
+  std::vector<std::uint32_t> found;
   const auto max_seq = static_cast<std::uint32_t>(sel.messages.size());
   const std::uint32_t max_uid = sel.messages.empty() ? 0 : sel.messages.back().uid;
   for (std::size_t i = 0; i < sel.messages.size(); ++i) {
@@ -29,9 +92,15 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
     subject.info = &info;
     subject.recent = sel.recent.count(info.uid) > 0;
     subject.load = [folder = sel.folder, u = info.uid] { return folder->open_message(u); };
-    if (matches(*key, subject)) result += " " + std::to_string(uid ? info.uid : subject.seq);
+    if (matches(*key, subject)) found.push_back(uid ? info.uid : subject.seq);
   }
-  untagged(result);
+  if (ret.extended) {
+    untagged(esearch_line(cmd, uid, ret, found));
+  } else {
+    std::string result = "SEARCH";
+    for (const std::uint32_t n : found) result += " " + std::to_string(n);
+    untagged(result);
+  }
   reply(cmd, "OK", cmd.name + " completed");
 }
 

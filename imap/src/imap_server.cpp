@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "login_throttle.hpp"
 #include "net/listener.hpp"
 #include "session.hpp"
 
@@ -16,7 +17,8 @@ constexpr std::size_t kPasswordThreads = 2;  // Argon2id: ~90 ms and 64 MiB each
 struct ImapServer::Impl {
   Impl(asio::io_context& io, const net::tcp::endpoint& where, ImapServerConfig config, mailstore::MailStore& store,
        const mailstore::AccountStore& accounts)
-      : context{std::move(config), store, accounts, pool},
+      : throttle(config.login_limits),
+        context{std::move(config), store, accounts, pool, throttle},
         listener(io, where, "imap", [this](net::tcp::socket s) { return serve(std::move(s)); },
                  context.config.max_connections) {}
 
@@ -49,6 +51,7 @@ struct ImapServer::Impl {
   }
 
   asio::thread_pool pool{kPasswordThreads};
+  LoginThrottle throttle;  // before context: built from the config it moves
   ServerContext context;
   net::Listener listener;
   std::mutex mutex;

@@ -70,6 +70,9 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"UID COPY", &Session::cmd_copy, kSelected},
       {"MOVE", &Session::cmd_copy, kSelected},
       {"UID MOVE", &Session::cmd_copy, kSelected},
+      {"GETQUOTA", &Session::cmd_getquota, authed},
+      {"GETQUOTAROOT", &Session::cmd_getquota, authed},
+      {"SETQUOTA", &Session::cmd_setquota, authed},
   };
   return table;
 }
@@ -77,7 +80,8 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
 bool Session::login_disabled() const { return ctx_.config.login_requires_tls && !conn_.is_tls(); }
 
 std::string Session::capabilities() const {
-  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN";
+  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
+      " ESEARCH QUOTA QUOTA=RES-STORAGE";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "command_parser.hpp"
+#include "login_throttle.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
 #include "net/connection.hpp"
@@ -28,6 +29,7 @@ struct ServerContext {
   mailstore::MailStore& store;
   const mailstore::AccountStore& accounts;
   asio::thread_pool& password_pool;  // Argon2id verification off the I/O threads
+  LoginThrottle& login_throttle;
 };
 
 // Wakes a session waiting in IDLE; touched only on the session's strand.
@@ -120,6 +122,8 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_fetch(const Command& cmd);
   net::Task<void> cmd_store(const Command& cmd);
   net::Task<void> cmd_copy(const Command& cmd);
+  net::Task<void> cmd_getquota(const Command& cmd);
+  net::Task<void> cmd_setquota(const Command& cmd);
 
   ServerContext& ctx_;
   net::Connection conn_;

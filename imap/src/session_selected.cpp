@@ -53,6 +53,7 @@ void Session::report_changes(bool allow_expunge) {
   if (!selected_) return;
   auto& sel = *selected_;
   notifier_->changed = false;
+  sel.folder->refresh();  // other processes' changes (this process's arrive by counter)
   std::uint64_t counter = sel.folder->change_counter();
   if (counter == sel.known_counter && !(allow_expunge && sel.expunge_pending)) return;
   auto now = sel.folder->snapshot();

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <asio/thread_pool.hpp>
 #include <charconv>
 
 #include "common/log.hpp"
+#include "gateway_endpoints.hpp"
+#include "ingest/ingest_queue.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 
@@ -32,29 +35,48 @@ const char* reason_phrase(int status) {
     case 200: return "OK";
     case 202: return "Accepted";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
     default: return "Status";
   }
 }
 
 std::string serialise(const HttpResponse& r, bool keep_alive) {
-  return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n{}", r.status,
-                     reason_phrase(r.status), r.content_type, r.body.size(), keep_alive ? "keep-alive" : "close",
-                     r.body);
+  return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n{}",
+                     r.status, reason_phrase(r.status), r.content_type, r.body.size(),
+                     keep_alive ? "keep-alive" : "close", r.extra_headers, r.body);
 }
 
-HttpResponse route(const HttpRequest& request) {
+std::string_view path_of(const HttpRequest& request) {
   std::string_view path = request.target;
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  return path;
+}
+
+// Answers that need no disk I/O; nullopt for the /v1 endpoints.
+std::optional<HttpResponse> route_inline(const HttpRequest& request, const IngestQueue* queue) {
+  const std::string_view path = path_of(request);
   if (path == "/healthz") {
     if (request.method != "GET" && request.method != "HEAD") return json_error(405, "use GET for /healthz");
-    return {200, "application/json", R"({"status":"ok"})"};
+    return HttpResponse{200, "application/json", R"({"status":"ok"})", {}};
+  }
+  if (path == "/metrics") {
+    if (request.method != "GET" && request.method != "HEAD") return json_error(405, "use GET for /metrics");
+    if (!queue) return json_error(503, "the ingest queue is not running");
+    return metrics_response(*queue);
+  }
+  if (path.starts_with("/v1/")) {
+    if (!queue) return json_error(503, "the ingest queue is not running");
+    return std::nullopt;
   }
   return json_error(404, fmt::format("no such resource: {}", path));
 }
@@ -68,16 +90,40 @@ std::optional<std::string_view> HttpRequest::header(std::string_view name) const
 }
 
 HttpResponse json_error(int status, std::string_view reason) {
-  return {status, "application/json", nlohmann::json{{"error", reason}}.dump()};
+  return {status, "application/json", nlohmann::json{{"error", reason}}.dump(), {}};
 }
 
 struct HttpApi::Impl {
   HttpApiConfig config;
+  IngestQueue* queue;
+  std::optional<GatewayContext> gateway;
+  // Submitting fsyncs and reads SQLite: kept off the I/O threads.
+  asio::thread_pool blocking_pool{2};
   net::Listener listener;
 
-  Impl(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig c)
-      : config(c),
-        listener(io, where, "http", [this](net::tcp::socket s) { return serve(std::move(s)); }, c.max_connections) {}
+  Impl(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig c, IngestQueue* q, const Router* router)
+      : config(std::move(c)),
+        queue(q),
+        listener(io, where, "http", [this](net::tcp::socket s) { return serve(std::move(s)); }, config.max_connections) {
+    if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens});
+  }
+  ~Impl() { blocking_pool.join(); }
+
+  net::Task<HttpResponse> route(const HttpRequest& request) {
+    if (auto inline_answer = route_inline(request, queue)) co_return std::move(*inline_answer);
+    const std::string_view path = path_of(request);
+    co_return co_await asio::co_spawn(
+        blocking_pool,
+        [&]() -> net::Task<HttpResponse> {
+          try {
+            co_return handle_gateway_request(request, path, *gateway);
+          } catch (const std::exception& e) {
+            log(LogLevel::Error, "http", "{} {}: {}", request.method, request.target, e.what());
+            co_return json_error(500, std::string("internal error: ") + e.what());
+          }
+        },
+        asio::use_awaitable);
+  }
 
   // Reads one request; nullopt when the connection ended, or a response to
   // send (and then close) when the request is unacceptable.
@@ -129,7 +175,7 @@ struct HttpApi::Impl {
         co_return;
       }
       const auto& req = std::get<HttpRequest>(got);
-      HttpResponse resp = route(req);
+      HttpResponse resp = co_await route(req);
       bool keep_alive = lower(req.header("connection").value_or("")) != "close";
       log(LogLevel::Info, "http", "{} {} {} -> {}", conn.peer(), req.method, req.target, resp.status);
       if (req.method == "HEAD") resp.body.clear();
@@ -140,7 +186,10 @@ struct HttpApi::Impl {
 };
 
 HttpApi::HttpApi(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig config)
-    : impl_(std::make_unique<Impl>(io, where, config)) {}
+    : impl_(std::make_unique<Impl>(io, where, std::move(config), nullptr, nullptr)) {}
+HttpApi::HttpApi(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig config, IngestQueue& queue,
+                 const Router& router)
+    : impl_(std::make_unique<Impl>(io, where, std::move(config), &queue, &router)) {}
 HttpApi::~HttpApi() = default;
 void HttpApi::start() { impl_->listener.start(); }
 void HttpApi::stop() { impl_->listener.stop(); }

@@ -3,7 +3,9 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <mutex>
+#include <unordered_map>
 
 #include "common/e164.hpp"
 
@@ -108,8 +110,45 @@ std::string unknown_number(std::string_view number) {
 
 }  // namespace
 
+// user -> (stored Argon2id hash, keyed digest of the password that matched it).
+struct AccountStore::VerifiedCache {
+  static constexpr std::size_t kMaxEntries = 100'000;  // bounded: cleared when full
+  using Digest = std::array<unsigned char, crypto_generichash_BYTES>;
+  struct Entry {
+    std::string stored_hash;
+    Digest digest{};
+  };
+
+  VerifiedCache() { crypto_generichash_keygen(key.data()); }
+
+  Digest digest_of(std::string_view password) const {
+    Digest d{};
+    crypto_generichash(d.data(), d.size(), reinterpret_cast<const unsigned char*>(password.data()), password.size(),
+                       key.data(), key.size());
+    return d;
+  }
+  bool holds(const std::string& number, const std::string& stored_hash, std::string_view password) const {
+    const Digest d = digest_of(password);
+    std::lock_guard lock(mutex);
+    const auto it = entries.find(number);
+    return it != entries.end() && it->second.stored_hash == stored_hash &&
+           sodium_memcmp(it->second.digest.data(), d.data(), d.size()) == 0;
+  }
+  void remember(const std::string& number, const std::string& stored_hash, std::string_view password) {
+    Entry e{stored_hash, digest_of(password)};
+    std::lock_guard lock(mutex);
+    if (entries.size() >= kMaxEntries) entries.clear();
+    entries.insert_or_assign(number, std::move(e));
+  }
+
+  std::array<unsigned char, crypto_generichash_KEYBYTES> key{};
+  mutable std::mutex mutex;
+  std::unordered_map<std::string, Entry> entries;
+};
+
 AccountStore::AccountStore(const std::filesystem::path& db_file) {
   init_sodium();
+  verified_ = std::make_unique<VerifiedCache>();  // its key needs libsodium initialised
   if (sqlite3_open_v2(db_file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -211,7 +250,11 @@ bool AccountStore::verify_password(std::string_view number, std::string_view pas
     [[maybe_unused]] const int ignored = crypto_pwhash_str_verify(dummy.c_str(), password.data(), password.size());
     return false;
   }
-  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  const std::string key(number);
+  if (verified_->holds(key, hash, password)) return true;
+  if (crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) != 0) return false;
+  verified_->remember(key, hash, password);
+  return true;
 }
 
 }  // namespace umstore::mailstore

@@ -33,6 +33,7 @@ struct CommonInput {
   SystemTime received;
   int utc_offset_minutes;
   std::string_view message_id_hint;
+  const MessageOptions& options;
 };
 
 std::string without_controls(std::string_view text) {
@@ -261,19 +262,52 @@ Entity multipart_entity(std::string content_type, std::string_view boundary, con
   return entity;
 }
 
+std::string option_headers(const MessageOptions& options) {
+  std::string out;
+  switch (options.sensitivity) {
+    case Sensitivity::personal: out += field("Sensitivity", "Personal"); break;
+    case Sensitivity::private_: out += field("Sensitivity", "Private"); break;
+    case Sensitivity::company_confidential: out += field("Sensitivity", "Company-Confidential"); break;
+    case Sensitivity::normal: break;  // RFC 3801 §4.2.13: omitted for normal messages
+  }
+  if (options.importance == Importance::low) out += field("Importance", "low");
+  if (options.importance == Importance::high) out += field("Importance", "high");
+  if (!options.notification_address.empty()) {
+    require_address(options.notification_address);
+    out += field("Disposition-Notification-To", options.notification_address);
+  }
+  return out;
+}
+
+std::string without_bare_line_ends(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\r') continue;
+    if (text[i] == '\n') out += kCrlf;
+    else out.push_back(text[i]);
+  }
+  return out;
+}
+
 std::string common_headers(const CommonInput& in, std::string_view subject, std::string_view mime_version,
                            std::string_view context) {
   require_domain(in.domain);
   require_address(in.recipient.address);
   const std::string domain(in.domain);
   std::string out;
-  out += field("From", mailbox(caller_label(in.caller), "non-mail-user@" + domain));
+  if (in.options.originator) {
+    require_address(in.options.originator->address);
+    out += field("From", mailbox(in.options.originator->name, in.options.originator->address));
+  } else {
+    out += field("From", mailbox(caller_label(in.caller), "non-mail-user@" + domain));
+  }
   out += field("To", mailbox(in.recipient.name, in.recipient.address));
   out += field("Date", format_rfc5322_date(in.received, in.utc_offset_minutes));
   out += field("Message-ID", "<" + message_id_token(in.message_id_hint) + "@" + domain + ">");
   out += field("Subject", encode_header_text(subject));
   out += field("MIME-Version", mime_version);
   out += field("Message-Context", context);
+  out += option_headers(in.options);
   if (auto id = caller_id(in.caller)) out += field("Caller-ID", *id);
   if (!in.caller.name.empty()) out += field("Caller-Name", encode_header_text(in.caller.name));
   return out;
@@ -289,10 +323,117 @@ long long voice_duration(const VoiceMessageInput& in) {
   return content_duration_seconds(seconds);
 }
 
+// RFC 2046 §5.2.1: an encapsulated message is never base64/QP; 8bit when it has to be.
+Entity forwarded_entity(std::string_view message) {
+  const bool ascii = std::all_of(message.begin(), message.end(), [](char c) { return static_cast<unsigned char>(c) < 128; });
+  Entity entity;
+  entity.headers = field("Content-Type", "message/rfc822") + field("Content-Transfer-Encoding", ascii ? "7bit" : "8bit") +
+                   field("Content-Disposition", "inline");
+  entity.body = std::string(message);
+  return entity;
+}
+
+Entity vcard_entity(std::string_view vcard) {
+  Entity entity;
+  entity.headers = field("Content-Type", "text/directory; charset=utf-8; profile=vCard") +
+                   field("Content-Transfer-Encoding", "quoted-printable");
+  entity.body = quoted_printable_encode(without_bare_line_ends(vcard));
+  return entity;
+}
+
+std::vector<Entity> forwarded_entities(const VoiceMessageInput& in) {
+  std::vector<Entity> parts;
+  for (const std::string_view message : in.forwarded) parts.push_back(forwarded_entity(message));
+  return parts;
+}
+
+// RFC 3801 §4.4 (multipart/voice-message): spoken name first, then the message, then forwarded messages.
 Entity vpim_entity(const VoiceMessageInput& in, long long duration, std::string_view boundary) {
-  const Entity audio = base64_entity("audio/32KADPCM", "inline; voice=Voice-Message; filename=\"voicemail.726\"",
-                                     in.adpcm32k, duration);
-  return multipart_entity("multipart/voice-message; version=2.0", boundary, {audio});
+  std::vector<Entity> parts;
+  if (in.spoken_name_adpcm32k)
+    parts.push_back(base64_entity("audio/32KADPCM", "inline; voice=Originator-Spoken-Name; filename=\"name.726\"",
+                                  *in.spoken_name_adpcm32k,
+                                  content_duration_seconds(static_cast<double>(in.spoken_name_adpcm32k->size()) / 4000.0)));
+  parts.push_back(base64_entity("audio/32KADPCM", "inline; voice=Voice-Message; filename=\"voicemail.726\"",
+                                in.adpcm32k, duration));
+  if (in.originator_vcard) parts.push_back(vcard_entity(*in.originator_vcard));
+  for (Entity& forwarded : forwarded_entities(in)) parts.push_back(std::move(forwarded));
+  return multipart_entity("multipart/voice-message; version=2.0", boundary, parts);
+}
+
+}  // namespace
+
+namespace {
+
+// Who the text names: the caller, else a subscriber who sent or forwarded it.
+std::string sender_label(const Caller& caller, const MessageOptions& options, bool long_form) {
+  if (caller.name.empty() && caller.number.empty() && options.originator) {
+    const Recipient& who = *options.originator;
+    return without_controls(who.name.empty() ? who.address : who.name);
+  }
+  return long_form ? caller_label_long(caller) : caller_label(caller);
+}
+
+VoiceForm resolved_form(const VoiceMessageInput& in) {
+  if (in.form != VoiceForm::automatic) return in.form;
+  return in.playable_wav || in.playable_mp3 ? VoiceForm::desktop : VoiceForm::vpim;
+}
+
+struct PlayableCopies {
+  std::vector<Entity> parts;
+  std::vector<std::string> names;
+};
+
+// WAV and MP3 for people's clients; `extra` is appended to each disposition (IVM's handling=optional).
+PlayableCopies playable_copies(const VoiceMessageInput& in, long long duration, std::string_view extra) {
+  PlayableCopies copies;
+  const std::string stem =
+      "voicemail-" + filename_label(in.caller) + "-" + compact_local_time(in.received, in.utc_offset_minutes);
+  const auto add = [&](const std::optional<std::span<const std::uint8_t>>& data, std::string_view type, std::string_view ext) {
+    if (!data) return;
+    const std::string name = stem + std::string(ext);
+    copies.parts.push_back(base64_entity(std::string(type), "attachment;\r\n " + filename_parameter(name) + std::string(extra),
+                                         *data, duration));
+    copies.names.push_back(name);
+  };
+  add(in.playable_wav, "audio/wav", ".wav");
+  add(in.playable_mp3, "audio/mpeg", ".mp3");
+  return copies;
+}
+
+std::string attachment_sentence(const std::vector<std::string>& names) {
+  if (names.empty()) return "";
+  std::string out = "\r\nThe recording is attached as " + names.front();
+  for (std::size_t i = 1; i < names.size(); ++i) out += (i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out + ".\r\n";
+}
+
+std::string voice_text(const VoiceMessageInput& in, const std::string& duration_text, const std::vector<std::string>& names) {
+  std::string text = "Voice message from " + sender_label(in.caller, in.options, true) + ", " + duration_text +
+                     ", received " + readable_local_time(in.received, in.utc_offset_minutes) + ".\r\n";
+  if (!in.forwarded.empty())
+    text += "\r\nIt forwards " + std::to_string(in.forwarded.size()) +
+            (in.forwarded.size() == 1 ? " earlier message.\r\n" : " earlier messages.\r\n");
+  return text + attachment_sentence(names);
+}
+
+// RFC 4239: audio/basic is the codec every IVM recipient plays; it carries the message (handling=required).
+std::string compose_ivm(const VoiceMessageInput& in, const std::string& headers, const std::string& duration_text,
+                        const std::string& token) {
+  if (!in.ulaw || in.ulaw->empty())
+    throw ComposeError("the IVM form needs the recording as G.711 mu-law (VoiceMessageInput::ulaw)");
+  const long long duration = content_duration_seconds(static_cast<double>(in.ulaw->size()) / 8000.0);
+  const PlayableCopies copies = playable_copies(in, duration, ";\r\n handling=optional");
+  std::vector<std::string> names{"voicemail.au"};
+  names.insert(names.end(), copies.names.begin(), copies.names.end());
+  Entity text = text_entity(voice_text(in, duration_text, names));
+  text.headers.replace(text.headers.find("Content-Disposition: inline"), 27, "Content-Disposition: inline; handling=optional");
+  std::vector<Entity> parts{text, base64_entity("audio/basic",
+                                                "attachment; filename=\"voicemail.au\";\r\n voice=Voice-Message; handling=required",
+                                                *in.ulaw, duration)};
+  parts.insert(parts.end(), copies.parts.begin(), copies.parts.end());
+  for (Entity& forwarded : forwarded_entities(in)) parts.push_back(std::move(forwarded));
+  return assemble(headers, multipart_entity("multipart/mixed", "=_ivm_" + token, parts));
 }
 
 }  // namespace
@@ -300,27 +441,27 @@ Entity vpim_entity(const VoiceMessageInput& in, long long duration, std::string_
 std::string compose_voice_message(const VoiceMessageInput& in) {
   const long long duration = voice_duration(in);
   const std::string duration_text = format_duration(static_cast<double>(duration));
-  const std::string subject = "Voice message from " + caller_label(in.caller) + " (" + duration_text + ")";
-  const CommonInput common{in.domain, in.caller, in.recipient, in.received, in.utc_offset_minutes, in.message_id_hint};
+  const std::string subject = "Voice message from " + sender_label(in.caller, in.options, false) + " (" + duration_text + ")";
+  const CommonInput common{in.domain, in.caller, in.recipient, in.received, in.utc_offset_minutes, in.message_id_hint, in.options};
   const std::string token = random_token();
-  const Entity vpim = vpim_entity(in, duration, "=_vpim_" + token);
-  if (!in.playable_wav) return assemble(common_headers(common, subject, "1.0 (Voice 2.0)", "voice-message"), vpim);
+  const VoiceForm form = resolved_form(in);
+  if (form == VoiceForm::ivm) return compose_ivm(in, common_headers(common, subject, "1.0", "voice-message"), duration_text, token);
 
-  const std::string wav_name =
-      "voicemail-" + filename_label(in.caller) + "-" + compact_local_time(in.received, in.utc_offset_minutes) + ".wav";
-  const std::string text = "Voice message from " + caller_label_long(in.caller) + ", " + duration_text +
-                           ", received " + readable_local_time(in.received, in.utc_offset_minutes) +
-                           ".\r\n\r\nThe recording is attached as " + wav_name + ".\r\n";
-  const Entity wav = base64_entity("audio/wav", "attachment;\r\n " + filename_parameter(wav_name), *in.playable_wav, duration);
-  const Entity mixed = multipart_entity("multipart/mixed", "=_mixed_" + token, {text_entity(text), vpim, wav});
-  return assemble(common_headers(common, subject, "1.0 (Voice 2.0)", "voice-message"), mixed);
+  const Entity vpim = vpim_entity(in, duration, "=_vpim_" + token);
+  const std::string headers = common_headers(common, subject, "1.0 (Voice 2.0)", "voice-message");
+  if (form == VoiceForm::vpim) return assemble(headers, vpim);
+
+  const PlayableCopies copies = playable_copies(in, duration, "");
+  std::vector<Entity> parts{text_entity(voice_text(in, duration_text, copies.names)), vpim};
+  parts.insert(parts.end(), copies.parts.begin(), copies.parts.end());
+  return assemble(headers, multipart_entity("multipart/mixed", "=_mixed_" + token, parts));
 }
 
 std::string compose_fax_message(const FaxMessageInput& in) {
   const std::string pages =
       in.pages == 0 ? std::string() : std::to_string(in.pages) + (in.pages == 1 ? " page" : " pages");
   const std::string subject = "Fax from " + caller_label(in.caller) + (pages.empty() ? "" : " (" + pages + ")");
-  const CommonInput common{in.domain, in.caller, in.recipient, in.received, in.utc_offset_minutes, in.message_id_hint};
+  const CommonInput common{in.domain, in.caller, in.recipient, in.received, in.utc_offset_minutes, in.message_id_hint, in.options};
   const std::string headers = common_headers(common, subject, "1.0", "fax-message");
   constexpr std::string_view kTiffType = "image/tiff; application=faxbw; name=\"fax.tif\"";
   if (!in.pdf) return assemble(headers, base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt));

@@ -1,10 +1,27 @@
 #include "line_input.hpp"
 
+#include <algorithm>
+
 namespace umstore::smtp {
 
 void LineInput::discard() noexcept {
   buffer_.clear();
   start_ = 0;
+}
+
+net::Task<bool> LineInput::read_exact(std::size_t n, std::string& out, bool keep) {
+  for (;;) {
+    const std::size_t take = std::min(n, buffer_.size() - start_);
+    if (keep) out.append(buffer_, start_, take);
+    start_ += take;
+    n -= take;
+    if (n == 0) co_return true;
+    buffer_.clear();
+    start_ = 0;
+    std::string_view more = co_await connection_.read_some();
+    if (more.empty()) co_return false;
+    buffer_.append(more);
+  }
 }
 
 net::Task<LineInput::Line> LineInput::read_line(std::size_t max_bytes) {

@@ -26,6 +26,10 @@ class LineInput {
   // TooLong, so the caller can answer and go on.
   net::Task<Line> read_line(std::size_t max_bytes);
 
+  // Exactly n octets (BDAT chunks), appended to `out` unless `keep` is
+  // false (a refused chunk still has to be read). False when the peer closed.
+  net::Task<bool> read_exact(std::size_t n, std::string& out, bool keep);
+
   // Octets received but not yet returned (PIPELINING: is more input waiting?).
   std::size_t buffered() const noexcept { return buffer_.size() - start_ + connection_.buffered(); }
 

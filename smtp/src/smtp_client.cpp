@@ -1,5 +1,7 @@
 #include "smtp/smtp_client.hpp"
 
+#include "client_connection.hpp"
+
 #include <asio.hpp>
 
 #include <algorithm>
@@ -9,145 +11,7 @@
 namespace umstore::smtp {
 namespace {
 
-using asio::ip::tcp;
-
-constexpr std::size_t kMaxReplyLine = 4096;
-constexpr std::size_t kMaxReplyLines = 100;
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// "5.1.1 " at the start of a reply line, in the reply's class (RFC 2034 §4).
-std::size_t enhanced_code_length(std::string_view text, int code) {
-  std::size_t i = 0;
-  if (text.empty() || text[0] - '0' != code / 100) return 0;
-  for (int part = 0; part < 3; ++part) {
-    std::size_t digits = 0;
-    while (i < text.size() && is_digit(text[i]) && digits < 3) ++i, ++digits;
-    if (digits == 0) return 0;
-    if (part < 2) {
-      if (i >= text.size() || text[i] != '.') return 0;
-      ++i;
-    }
-  }
-  if (i < text.size() && text[i] != ' ') return 0;
-  return i;
-}
-
-std::string describe(const SmtpReply& reply) {
-  std::string out = std::to_string(reply.code);
-  if (!reply.enhanced.empty()) out += " " + reply.enhanced;
-  std::string text = reply.text;
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  return out + " " + text;
-}
-
-// Lines starting with '.' get another one (RFC 5321 §4.5.2); bare LF
-// becomes CRLF so the server sees proper line ends.
-std::string dot_stuff(std::string_view data) {
-  std::string out;
-  out.reserve(data.size() + data.size() / 64 + 8);
-  bool line_start = true;
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    char c = data[i];
-    if (line_start && c == '.') out.push_back('.');
-    if (c == '\n' && (i == 0 || data[i - 1] != '\r')) out.push_back('\r');
-    out.push_back(c);
-    line_start = c == '\n';
-  }
-  if (!out.empty() && !line_start) out += "\r\n";
-  out += ".\r\n";
-  return out;
-}
-
-void check_address(const std::string& address) {
-  bool bad = address.size() > 256 || std::any_of(address.begin(), address.end(), [](char c) {
-               return c == '<' || c == '>' || c == '\r' || c == '\n' || c == '\0';
-             });
-  if (bad) throw SmtpError("cannot submit to or from address '" + address + "': not a plain mailbox", {});
-}
-
-// One connection driven by blocking calls; every call is bounded by the
-// timeout (Asio's blocking_tcp_client pattern: async operations on a
-// private io_context run for at most `timeout`).
-class ClientConnection {
- public:
-  ClientConnection(const std::string& host, unsigned short port, std::chrono::seconds timeout)
-      : socket_(io_), timeout_(timeout) {
-    tcp::resolver resolver(io_);
-    std::error_code ec;
-    auto endpoints = resolver.resolve(host, std::to_string(port), ec);
-    if (ec) throw SmtpError("cannot resolve SMTP server " + host + ": " + ec.message(), {});
-    asio::async_connect(socket_, endpoints, [&](std::error_code e, const tcp::endpoint&) { ec = e; });
-    run(ec);
-    if (ec) throw SmtpError("cannot connect to SMTP server " + host + ":" + std::to_string(port) + ": " + ec.message(), {});
-  }
-
-  SmtpReply read_reply() {
-    SmtpReply reply;
-    for (std::size_t n = 0; n < kMaxReplyLines; ++n) {
-      std::string line = read_line();
-      if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) ||
-          (line.size() > 3 && line[3] != ' ' && line[3] != '-'))
-        throw SmtpError("SMTP server sent a malformed reply line: " + line.substr(0, 80), {});
-      int code = std::stoi(line.substr(0, 3));
-      if (n > 0 && code != reply.code) throw SmtpError("SMTP server mixed reply codes in one reply", {});
-      reply.code = code;
-      std::string_view text = line.size() > 4 ? std::string_view(line).substr(4) : std::string_view{};
-      if (auto length = enhanced_code_length(text, code)) {
-        if (reply.enhanced.empty()) reply.enhanced = std::string(text.substr(0, length));
-        text.remove_prefix(std::min(length + 1, text.size()));
-      }
-      if (n > 0) reply.text += '\n';
-      reply.text += text;
-      if (line.size() == 3 || line[3] == ' ') return reply;
-    }
-    throw SmtpError("SMTP server sent a reply of more than " + std::to_string(kMaxReplyLines) + " lines", {});
-  }
-
-  void send(std::string_view data) {
-    std::error_code ec;
-    asio::async_write(socket_, asio::buffer(data), [&](std::error_code e, std::size_t) { ec = e; });
-    run(ec);
-    if (ec) throw SmtpError("lost the connection to the SMTP server: " + ec.message(), {});
-  }
-
-  SmtpReply command(const std::string& line) {
-    send(line + "\r\n");
-    return read_reply();
-  }
-
- private:
-  std::string read_line() {
-    std::error_code ec;
-    std::size_t length = 0;
-    asio::async_read_until(socket_, asio::dynamic_buffer(input_, kMaxReplyLine), "\n",
-                           [&](std::error_code e, std::size_t n) {
-                             ec = e;
-                             length = n;
-                           });
-    run(ec);
-    if (ec) throw SmtpError("lost the connection to the SMTP server: " + ec.message(), {});
-    std::string line = input_.substr(0, length);
-    input_.erase(0, length);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    return line;
-  }
-
-  void run(std::error_code& ec) {
-    io_.restart();
-    io_.run_for(timeout_);
-    if (!io_.stopped()) {
-      socket_.close();  // cancels the operation; its handler runs below
-      io_.run();
-      ec = asio::error::timed_out;
-    }
-  }
-
-  asio::io_context io_;
-  tcp::socket socket_;
-  std::chrono::seconds timeout_;
-  std::string input_;
-};
+using namespace detail;
 
 struct ServerExtensions {
   bool size = false;

@@ -33,10 +33,12 @@ std::string upper(std::string_view s) {
 
 bool is_alnum(char c) noexcept { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
 
-// RFC 5322 atext.
+bool is_utf8_octet(char c) noexcept { return static_cast<unsigned char>(c) >= 0x80; }
+
+// RFC 5322 atext, plus UTF-8 (RFC 6531 §3.3) so SMTPUTF8 addresses parse.
 bool is_atext(char c) noexcept {
   static constexpr std::string_view specials = "!#$%&'*+-/=?^_`{|}~";
-  return is_alnum(c) || specials.find(c) != std::string_view::npos;
+  return is_alnum(c) || is_utf8_octet(c) || specials.find(c) != std::string_view::npos;
 }
 
 [[noreturn]] void syntax_error(const std::string& what) { throw SmtpSyntaxError(501, "5.5.2", what); }
@@ -70,7 +72,7 @@ bool is_domain(std::string_view s) noexcept {
       std::string_view label = s.substr(label_start, i - label_start);
       if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
       label_start = i + 1;
-    } else if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_') {
+    } else if (!is_alnum(s[i]) && !is_utf8_octet(s[i]) && s[i] != '-' && s[i] != '_') {
       return false;
     }
   }

@@ -14,6 +14,7 @@
 
 #include "line_input.hpp"
 #include "local_delivery.hpp"
+#include "smtp/delivery_queue.hpp"
 #include "smtp/smtp_protocol.hpp"
 #include "smtp/smtp_server.hpp"
 
@@ -68,9 +69,26 @@ class SmtpSession {
  private:
   enum class After { Continue, Close };
 
+  struct Recipient {
+    std::string address;  // as accepted, case preserved
+    std::string number;   // local E.164 mailbox; empty for other domains (relay)
+    NotifyRequest notify;
+    std::string orcpt;    // RFC 3461 ORCPT as received
+  };
+
   struct Transaction {
     std::optional<Mailbox> sender;  // nullopt: the null sender <>
-    std::vector<LocalRecipient> recipients;
+    std::vector<Recipient> recipients;
+    std::string ret;     // RFC 3461 RET
+    std::string envid;   // RFC 3461 ENVID (xtext)
+    bool smtputf8 = false;
+    bool body_8bit = false;
+    // BDAT (RFC 3030): the chunks so far, and why the message already failed.
+    bool chunking = false;
+    std::string chunks;
+    std::size_t chunk_octets = 0;
+    std::unique_ptr<BufferReservation> reservation;
+    std::string queue_id;
   };
 
   struct DataResult {
@@ -87,17 +105,28 @@ class SmtpSession {
   void on_rcpt(std::string_view argument);
   net::Task<After> on_data(std::string_view argument);
   net::Task<After> on_starttls(std::string_view argument);
+  net::Task<After> on_auth(std::string_view argument);
+  net::Task<After> on_bdat(std::string_view argument);
+  net::Task<std::optional<std::string>> read_auth_response(std::string_view challenge);
+  net::Task<bool> verify(std::string number, std::string password);
+  bool auth_offered() const;
+  bool may_relay() const;
+  net::Task<void> finish_message(std::string_view queue_id, std::string_view message, std::size_t octets);
   void on_rset(std::string_view argument);
   void on_noop();
   void on_vrfy(std::string_view argument);
   void on_help();
 
-  bool check_mail_parameters(const std::vector<EsmtpParameter>& parameters);
+  bool check_mail_parameters(const std::vector<EsmtpParameter>& parameters, Transaction& transaction);
+  bool check_rcpt_parameters(const std::vector<EsmtpParameter>& parameters, Recipient& recipient);
+  // The local mailbox, "" for a permitted relay recipient, nullopt after refusing.
   std::optional<std::string> mailbox_for(const Mailbox& recipient);
   std::optional<std::string> postmaster_mailbox() const;
   net::Task<DataResult> read_data(std::string& message, BufferReservation& reservation);
   std::string trace_headers(std::string_view queue_id) const;
   net::Task<SmtpReplyText> deliver(std::string_view queue_id, std::string_view message, std::size_t octets);
+  SmtpReplyText enqueue(std::string_view queue_id, std::string_view message);
+  bool needs_queue() const;
 
   void reply(int code, std::string_view enhanced, std::string_view text);
   void refuse(int code, std::string_view enhanced, std::string_view text);  // counts towards the error limit
@@ -107,6 +136,8 @@ class SmtpSession {
   net::Connection& connection_;
   LineInput input_;
   std::string helo_;  // empty until EHLO/HELO
+  std::string authenticated_;  // the mailbox number after AUTH
+  bool trusted_peer_ = false;  // in config.trusted_networks
   bool esmtp_ = false;
   std::optional<Transaction> transaction_;  // set by MAIL, cleared by RSET/EHLO/end of DATA
   std::string pending_replies_;

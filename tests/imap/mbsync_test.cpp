@@ -1,9 +1,11 @@
-// mbsync (isync) as a real client: pull all folders, push a flag change and
-// a new message back. Skipped when mbsync is not installed.
+// mbsync (isync) as a real client: pull all folders holding voicemail and
+// fax, push a flag change, a deletion and a new message back. Skipped when
+// mbsync is not installed.
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "test_server.hpp"
 
@@ -44,6 +46,10 @@ BOOST_AUTO_TEST_CASE(mbsync_round_trip) {
   auto inbox = server.mailbox()->open("INBOX");
   inbox->append(text_message("first"));
   inbox->append(voice_message());
+  inbox->append(crlf("From: \"Fax\" <non-mail-user@vm.example.net>\nTo: +15550100@vm.example.net\n"
+                     "Subject: Fax from +1 555 0124\nMessage-ID: <fax1@vm.example.net>\nMIME-Version: 1.0\n"
+                     "Content-Type: image/tiff; application=faxbw\nContent-Transfer-Encoding: base64\n\n"
+                     "SUkqAAgAAAA=\n"));
   server.mailbox()->open("Sent")->append(text_message("sent one"), umstore::mailstore::kSeen);
   fs::path local = server.dir() / "local";
   fs::create_directories(local);
@@ -58,11 +64,17 @@ BOOST_AUTO_TEST_CASE(mbsync_round_trip) {
   int status = 0;
   auto out = run_capture("mbsync -c " + conf.string() + " -a", status);
   BOOST_TEST(status == 0, out);
-  BOOST_TEST(count_files(local / "INBOX") == 2u, out);
+  BOOST_TEST(count_files(local / "INBOX") == 3u, out);
   BOOST_TEST(count_files(local / "Sent") == 1u, out);
 
-  // Mark the local copy of the voice message seen and add a new draft locally.
+  // Mark the local voice and fax messages seen, delete the text one, add a draft.
   for (const auto& e : fs::directory_iterator(local / "INBOX" / "new")) {
+    std::ifstream in(e.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("Subject: first") != std::string::npos) {
+      fs::remove(e.path());
+      continue;
+    }
     fs::path to = local / "INBOX" / "cur" / (e.path().filename().string() + ":2,S");
     fs::rename(e.path(), to);
   }
@@ -73,6 +85,8 @@ BOOST_AUTO_TEST_CASE(mbsync_round_trip) {
   out = run_capture("mbsync -c " + conf.string() + " -a", status);
   BOOST_TEST(status == 0, out);
   BOOST_TEST(inbox->status().unseen == 0u, out);
+  BOOST_TEST(inbox->status().messages == 2u, out);  // the deletion reached the server
+  for (const auto& m : inbox->snapshot()) BOOST_TEST(m.flags == umstore::mailstore::kSeen);
   auto drafts = server.mailbox()->open("Drafts");
   BOOST_TEST(drafts->status().messages == 1u, out);
 }

@@ -71,12 +71,12 @@ inline std::string voice_message() {
 
 class TestServer {
  public:
-  explicit TestServer(ImapServerConfig config = {}) {
+  explicit TestServer(ImapServerConfig config = {}, std::uint64_t quota_bytes = 0) {
     std::random_device rd;
     dir_ = std::filesystem::temp_directory_path() / ("umstore-imap-test-" + std::to_string(rd()));
     std::filesystem::create_directories(dir_);
     accounts_ = std::make_unique<mailstore::AccountStore>(dir_ / "accounts.db");
-    accounts_->add({kUser, "Alice Example", "", 0}, kPassword);
+    accounts_->add({kUser, "Alice Example", "", quota_bytes}, kPassword);
     store_ = mailstore::open_maildir_store(dir_ / "mail");
     server_ = std::make_unique<ImapServer>(io_, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
                                            std::move(config), *store_, *accounts_);

@@ -384,4 +384,104 @@ BOOST_FIXTURE_TEST_CASE(desktop_fax_with_pdf, FaxFixture) {
   BOOST_TEST(python.parts.at("3").payload_hex == hex(as_string(pdf)));
 }
 
+BOOST_FIXTURE_TEST_CASE(vpim_with_spoken_name_forward_and_options, VoiceFixture) {
+  const std::vector<std::uint8_t> name = binary_bytes(8000, 9);  // 2 s
+  input.form = VoiceForm::vpim;
+  input.playable_wav = std::span<const std::uint8_t>(wav);  // ignored: VPIM peers get the pure form
+  input.spoken_name_adpcm32k = std::span<const std::uint8_t>(name);
+  const std::string original = compose_voice_message(VoiceFixture().input);
+  input.forwarded = {original};
+  input.options.sensitivity = Sensitivity::private_;
+  input.options.importance = Importance::high;
+  input.options.notification_address = "4401@vm.example.net";
+  input.options.originator = Recipient{"4401@vm.example.net", "Dana Example"};
+  input.caller = {};
+  const std::string message = compose_voice_message(input);
+  check_line_ends_and_lengths(message);
+  const Part root = parse_message(message);
+  BOOST_TEST(root.header("From").value() == "\"Dana Example\" <4401@vm.example.net>");
+  BOOST_TEST(root.header("Sensitivity").value() == "Private");
+  BOOST_TEST(root.header("Importance").value() == "high");
+  BOOST_TEST(root.header("Disposition-Notification-To").value() == "4401@vm.example.net");
+  BOOST_TEST(decoded_header(root, "Subject") == "Voice message from Dana Example (0:23)");
+  BOOST_TEST(root.content_type.is("multipart", "voice-message"));
+  BOOST_TEST_REQUIRE(root.children.size() == 3u);
+  BOOST_TEST(root.children[0].disposition.params.get("voice").value() == "Originator-Spoken-Name");
+  BOOST_TEST(root.children[0].header("Content-Duration").value() == "2");
+  BOOST_TEST(decode_body(root.children[0], message) == as_string(name));
+  BOOST_TEST(root.children[1].disposition.params.get("voice").value() == "Voice-Message");
+  BOOST_TEST(root.children[2].content_type.is("message", "rfc822"));
+  BOOST_TEST_REQUIRE(root.children[2].children.size() == 1u);
+  const Part& inner = root.children[2].children[0];
+  BOOST_TEST(inner.content_type.is("multipart", "voice-message"));
+  BOOST_TEST(std::string(root.children[2].body(message)) + "\r\n" == original);  // the last CRLF belongs to the delimiter
+
+  const PythonView python = python_view(message);
+  BOOST_TEST(python.defects.empty());
+  BOOST_TEST(python.headers.at("Sensitivity") == "Private");
+  BOOST_TEST(python.parts.at("1").voice == "Originator-Spoken-Name");
+  BOOST_TEST(python.parts.at("3").type == "message/rfc822");
+  BOOST_TEST(python.parts.at("3.1").type == "multipart/voice-message");
+  BOOST_TEST(python.parts.at("3.1.1").type == "audio/32kadpcm");
+}
+
+BOOST_FIXTURE_TEST_CASE(desktop_form_with_wav_and_mp3, VoiceFixture) {
+  const std::vector<std::uint8_t> mp3 = binary_bytes(2500, 0xFF);
+  input.playable_wav = std::span<const std::uint8_t>(wav);
+  input.playable_mp3 = std::span<const std::uint8_t>(mp3);
+  const std::string message = compose_voice_message(input);
+  check_line_ends_and_lengths(message);
+  const Part root = parse_message(message);
+  BOOST_TEST_REQUIRE(root.children.size() == 4u);
+  BOOST_TEST(decode_body(root.children[0], message).find(
+                 "attached as voicemail-Alice_Example-20261121-1940.wav and voicemail-Alice_Example-20261121-1940.mp3") !=
+             std::string::npos);
+  check_vpim_part(root.children[1], message, adpcm);
+  BOOST_TEST(root.children[3].content_type.is("audio", "mpeg"));
+  BOOST_TEST(root.children[3].header("Content-Duration").value() == "23");
+  BOOST_TEST(decode_body(root.children[3], message) == as_string(mp3));
+  const mimetic::MimeEntity entity(message.begin(), message.end());
+  const auto parts = mimetic_parts(entity);
+  BOOST_TEST_REQUIRE(parts.size() == 4u);
+  BOOST_TEST(parts[3]->header().contentType().subtype() == "mpeg");
+  BOOST_TEST(mimetic_decoded(*parts[3]) == as_string(mp3));
+  const PythonView python = python_view(message);
+  BOOST_TEST(python.defects.empty());
+  BOOST_TEST(python.parts.at("4").filename == "voicemail-Alice_Example-20261121-1940.mp3");
+}
+
+BOOST_FIXTURE_TEST_CASE(ivm_form_uses_audio_basic, VoiceFixture) {
+  const std::vector<std::uint8_t> ulaw = binary_bytes(16000, 0x7F);  // 2 s at 8000 octets/s
+  input.form = VoiceForm::ivm;
+  BOOST_CHECK_THROW(compose_voice_message(input), ComposeError);  // no mu-law given
+  input.ulaw = std::span<const std::uint8_t>(ulaw);
+  input.playable_wav = std::span<const std::uint8_t>(wav);
+  const std::string message = compose_voice_message(input);
+  check_line_ends_and_lengths(message);
+  const Part root = parse_message(message);
+  BOOST_TEST(root.header("MIME-Version").value() == "1.0");
+  BOOST_TEST(root.header("Message-Context").value() == "voice-message");
+  BOOST_TEST(root.content_type.is("multipart", "mixed"));
+  BOOST_TEST_REQUIRE(root.children.size() == 3u);
+  BOOST_TEST(root.children[0].disposition.params.get("handling").value() == "optional");
+  const Part& audio = root.children[1];
+  BOOST_TEST(audio.content_type.is("audio", "basic"));
+  BOOST_TEST(audio.disposition.params.get("filename").value() == "voicemail.au");
+  BOOST_TEST(audio.disposition.params.get("voice").value() == "Voice-Message");
+  BOOST_TEST(audio.disposition.params.get("handling").value() == "required");
+  BOOST_TEST(audio.header("Content-Duration").value() == "2");
+  BOOST_TEST(decode_body(audio, message) == as_string(ulaw));
+  BOOST_TEST(root.children[2].disposition.params.get("handling").value() == "optional");
+  BOOST_TEST(message.find("32KADPCM") == std::string::npos);
+  const PythonView python = python_view(message);
+  BOOST_TEST(python.defects.empty());
+  BOOST_TEST(python.parts.at("2").type == "audio/basic");
+  BOOST_TEST(python.parts.at("2").payload_hex == hex(as_string(ulaw)));
+}
+
+BOOST_FIXTURE_TEST_CASE(bad_notification_address_is_refused, VoiceFixture) {
+  input.options.notification_address = "not an address";
+  BOOST_CHECK_THROW(compose_voice_message(input), ComposeError);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

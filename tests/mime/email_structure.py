@@ -32,7 +32,7 @@ def main():
     with open(sys.argv[1], "rb") as f:
         message = email.message_from_binary_file(f, policy=email.policy.default)
     for name in ("From", "To", "Subject", "MIME-Version", "Message-Context", "Caller-ID", "Caller-Name",
-                 "Message-ID", "Date"):
+                 "Message-ID", "Date", "Sensitivity", "Importance", "Disposition-Notification-To"):
         if name in message:
             print(f"H\t{name}\t{message[name]}")
     walk(message, "0")

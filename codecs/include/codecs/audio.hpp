@@ -32,6 +32,35 @@ struct AudioLimits {
 // AU, ...); stereo is mixed down to mono. `name` is used in error messages only.
 PcmAudio decode_audio(std::span<const std::uint8_t> file, std::string_view name, const AudioLimits& limits = {});
 
+// Headerless audio as gateways write it.
+enum class RawAudioFormat {
+  mulaw,     // G.711 u-law, one octet per sample
+  alaw,      // G.711 A-law, one octet per sample
+  adpcm32k,  // audio/32KADPCM (G.726-32, RFC 3802 packing), 8 kHz only
+};
+
+// Decodes raw G.711 at `sample_rate` (8000..48000 Hz) or raw 32KADPCM
+// (sample_rate must be 8000). Throws CodecError naming `name` for empty
+// input, a bad rate or a duration over the limit.
+PcmAudio decode_raw_audio(std::span<const std::uint8_t> bytes, RawAudioFormat format, unsigned sample_rate,
+                          std::string_view name, const AudioLimits& limits = {});
+
+// What trim_trailing_noise removes from the end of a recording: what gateways
+// record after the caller hangs up. The library does nothing unless called;
+// callers enable it from configuration (off by default there: a pause at the
+// end can be content, and a trimmed recording cannot be restored).
+struct TrimOptions {
+  double silence_dbfs = -45;        // a 10 ms frame below this RMS level is silence
+  double tone_energy_share = 0.85;  // ... or a call-progress tone when that share of its energy
+                                    // sits at 350/400/425/440/450/480/620 Hz
+  double keep_seconds = 0.2;        // left after the last speech, so the end does not sound cut
+};
+
+// Removes trailing silence and reorder/busy/dial tones (with their cadence
+// gaps) in whole 10 ms frames, keeping `keep_seconds`. Returns the input
+// unchanged when its end is speech.
+PcmAudio trim_trailing_noise(const PcmAudio& audio, const TrimOptions& options = {});
+
 // Band-limited resampling (anti-alias low-pass) to `rate`.
 PcmAudio resample(const PcmAudio& in, unsigned rate);
 

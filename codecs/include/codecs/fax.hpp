@@ -34,10 +34,46 @@ struct FaxLimits {
 // Reads every page (IFD) of a TIFF; throws CodecError for non-TIFF or corrupt input.
 FaxDocument inspect_tiff(std::span<const std::uint8_t> tiff, std::string_view name, const FaxLimits& limits = {});
 
+// What a fax input turned out to be, from its first bytes.
+enum class FaxInputFormat { tiff, pdf, png, jpeg };
+// Throws CodecError naming the file when it is none of them (or empty).
+FaxInputFormat detect_fax_input(std::span<const std::uint8_t> input, std::string_view name);
+std::string_view to_string(FaxInputFormat format);
+
 // Returns TIFF-F profile S bytes: MH (Compression 3, 1-D), 1728 wide, 204 x 98
-// or 204 x 196 dpi, FillOrder 2, II byte order, one strip per page. Input that
-// already conforms is returned unchanged.
-std::vector<std::uint8_t> to_profile_s(std::span<const std::uint8_t> tiff, std::string_view name,
+// or 204 x 196 dpi, FillOrder 2, II byte order, one strip per page. Input may
+// be any format detect_fax_input accepts; a TIFF that already conforms is
+// returned unchanged.
+std::vector<std::uint8_t> to_profile_s(std::span<const std::uint8_t> input, std::string_view name,
                                        const FaxLimits& limits = {});
+
+enum class TiffFProfile { s, f };
+
+struct FaxConversionOptions {
+  // S for anyone; F (MMR, Compression 4, FillOrder 1, same page geometry and
+  // layout) when the recipient announces it accepts it: about half the size.
+  TiffFProfile profile = TiffFProfile::s;
+  bool want_tiff = true;
+  bool want_pdf = false;  // a PDF embedding each page's MMR data unchanged
+};
+
+struct FaxConversion {
+  FaxInputFormat input_format = FaxInputFormat::tiff;
+  std::vector<std::uint8_t> tiff;  // empty unless want_tiff
+  std::vector<std::uint8_t> pdf;   // empty unless want_pdf
+  std::vector<FaxPage> pages;      // output pages: count, pixels and resolution (page size = pixels / dpi)
+};
+
+// Decodes the input once (TIFF in any bilevel/grey/colour coding libtiff reads,
+// PDF rendered by poppler, PNG, JPEG; grey and colour are area-scaled and
+// thresholded at mid-grey) and produces the requested outputs.
+FaxConversion convert_fax(std::span<const std::uint8_t> input, std::string_view name,
+                          const FaxConversionOptions& options = {}, const FaxLimits& limits = {});
+
+// Shorthands for convert_fax.
+std::vector<std::uint8_t> to_profile_f(std::span<const std::uint8_t> input, std::string_view name,
+                                       const FaxLimits& limits = {});
+std::vector<std::uint8_t> to_fax_pdf(std::span<const std::uint8_t> input, std::string_view name,
+                                     const FaxLimits& limits = {});
 
 }  // namespace umstore::codecs

@@ -14,6 +14,14 @@
 
 namespace umstore::imap {
 
+// Failed LOGIN/AUTHENTICATE handling, per client address and per user name.
+struct LoginLimits {
+  std::chrono::milliseconds failure_delay{1000};  // doubles per failure, up to 16x
+  unsigned max_failures_per_address = 20;         // then refused until `window` passes quietly
+  unsigned max_failures_per_user = 10;
+  std::chrono::seconds window{15 * 60};
+};
+
 struct ImapServerConfig {
   std::string hostname = "localhost";
   std::size_t max_connections = 20000;
@@ -22,6 +30,7 @@ struct ImapServerConfig {
   std::chrono::seconds idle_timeout{30 * 60};     // RFC 3501 minimum autologout
   std::shared_ptr<asio::ssl::context> tls;        // STARTTLS when set
   bool login_requires_tls = false;                // LOGINDISABLED before STARTTLS
+  LoginLimits login_limits;
 };
 
 class ImapServer {

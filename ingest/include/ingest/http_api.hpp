@@ -16,7 +16,13 @@ struct HttpApiConfig {
   std::size_t max_connections = 1000;
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 64u << 20;
+  // Bearer token -> gateway name. POST /v1/* and GET /v1/messages/* need
+  // one; with none configured those endpoints refuse every request.
+  std::map<std::string, std::string> gateway_tokens;
 };
+
+class IngestQueue;
+class Router;
 
 struct HttpRequest {
   std::string method;
@@ -30,6 +36,7 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::string extra_headers;  // complete "Name: value\r\n" lines
 };
 
 // {"error": reason} with the given status: every refusal says why.
@@ -37,7 +44,11 @@ HttpResponse json_error(int status, std::string_view reason);
 
 class HttpApi {
  public:
+  // Health only: the /v1 endpoints answer 503.
   HttpApi(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig config);
+  // Gateway ingest: POST /v1/voicemail, POST /v1/fax, GET /v1/messages/{id}, GET /metrics.
+  HttpApi(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig config, IngestQueue& queue,
+          const Router& router);
   ~HttpApi();
   void start();
   void stop();

@@ -47,12 +47,18 @@ class AccountStore {
   std::vector<Account> list() const;
 
   // Argon2id verification: about 90 ms of CPU and 64 MiB by design, so
-  // protocol code must call it off its I/O threads.
+  // protocol code must call it off its I/O threads. A password verified
+  // once is remembered (as a keyed BLAKE2b digest, in memory only, tied to
+  // the stored hash so a password change forgets it): clients that open a
+  // connection per check (phones, mbsync, webmail) then log in in
+  // microseconds. Failures always pay the full Argon2id price.
   bool verify_password(std::string_view number, std::string_view password) const;
 
  private:
+  struct VerifiedCache;
   sqlite3* db_ = nullptr;
   mutable std::mutex mutex_;
+  std::unique_ptr<VerifiedCache> verified_;
 };
 
 }  // namespace umstore::mailstore

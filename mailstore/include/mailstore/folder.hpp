@@ -61,7 +61,11 @@ class Folder {
   virtual std::vector<MessageInfo> snapshot() const = 0;
   virtual FolderStatus status() const = 0;
   // Increases with every change (append, flags, expunge): a cheap "anything new?".
+  // Changes by other processes count once refresh(), snapshot() or status() noticed them.
   virtual std::uint64_t change_counter() const = 0;
+  // Catches up with changes other processes or tools made on disk (a few
+  // stat calls when there are none); listeners hear of what it finds.
+  virtual void refresh() const = 0;
 
   // nullptr when the UID does not exist (any more).
   virtual MessageDataPtr open_message(std::uint32_t uid) const = 0;

@@ -30,6 +30,28 @@ struct Recipient {
   std::string name;     // UTF-8 display name; may be empty
 };
 
+// RFC 3801 §4.2.13: Private must be honoured by the receiver (no forwarding);
+// the other two values are only sent when a user chose them.
+enum class Sensitivity { normal, personal, private_, company_confidential };
+enum class Importance { normal, low, high };  // RFC 3801 §4.2 (Importance); normal is not written
+
+// Header options shared by voice and fax messages.
+struct MessageOptions {
+  Sensitivity sensitivity = Sensitivity::normal;
+  Importance importance = Importance::normal;
+  std::string notification_address;  // non-empty: Disposition-Notification-To (an MDN request, RFC 8098)
+  std::optional<Recipient> originator;  // a subscriber sending or forwarding; unset: call answer, non-mail-user@domain
+};
+
+// What the destination gets (a per-destination delivery profile).
+enum class VoiceForm {
+  automatic,  // vpim without playable copies, desktop with them (what umstore stores for people)
+  vpim,       // pure VPIM v2 toward VPIM systems: multipart/voice-message, audio/32KADPCM only
+  desktop,    // multipart/mixed: text, the VPIM part unchanged, playable WAV/MP3 attachments
+  ivm,        // RFC 4239 for unknown Internet mail systems: multipart/mixed, audio/basic (.au, headerless
+              // mu-law) marked handling=required, playable copies handling=optional; no audio/32KADPCM
+};
+
 struct VoiceMessageInput {
   std::string domain;                         // our mail domain, for non-mail-user@, Message-ID
   Caller caller;
@@ -40,6 +62,13 @@ struct VoiceMessageInput {
   double duration_seconds = 0;                // exact audio length
   std::optional<std::span<const std::uint8_t>> playable_wav;  // audio/wav for desktop clients
   std::string message_id_hint;                // unique token for Message-ID; random when empty
+  VoiceForm form = VoiceForm::automatic;
+  std::optional<std::span<const std::uint8_t>> playable_mp3;  // audio/mpeg for desktop clients (e.g. codecs::encode_mp3)
+  std::optional<std::span<const std::uint8_t>> ulaw;          // raw G.711 mu-law, 8 kHz: required for VoiceForm::ivm
+  std::optional<std::span<const std::uint8_t>> spoken_name_adpcm32k;  // voice=Originator-Spoken-Name (VPIM and desktop)
+  std::optional<std::string> originator_vcard;  // text/directory (RFC 2426); RFC 3801 SHOULD NOT: only for peers that ask
+  std::vector<std::string_view> forwarded;      // whole messages (CRLF) forwarded as message/rfc822 (RFC 3801 §4.8)
+  MessageOptions options;
 };
 
 struct FaxMessageInput {
@@ -52,6 +81,7 @@ struct FaxMessageInput {
   unsigned pages = 0;
   std::optional<std::span<const std::uint8_t>> pdf;  // playable form for people
   std::string message_id_hint;
+  MessageOptions options;
 };
 
 // Thrown when the input cannot make a valid message (no domain, no usable

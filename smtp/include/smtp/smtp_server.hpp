@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/task.hpp"
+#include "smtp/delivery_queue.hpp"
 
 namespace umstore::smtp {
 
@@ -32,6 +35,19 @@ struct SmtpServerConfig {
   // Messages are held in memory from DATA to delivery; past this total over
   // all connections a message gets 452 4.3.1 (RFC 1870 §6) instead.
   std::size_t max_buffered_bytes = 512u << 20;
+
+  // Relaying. Mail for other domains is accepted only from authenticated
+  // clients and from these networks (gateways), and only with a queue.
+  std::vector<std::string> trusted_networks;     // "127.0.0.0/8", "::1/128", "192.0.2.7"
+  DeliveryQueue* queue = nullptr;                // not owned; nullptr: no relaying, no DSNs
+  std::function<void()> queued;                  // called after a message was queued (wake the runner)
+  // Local parts (lower case) that name a mailbox: "voicemail" -> "+15550100".
+  std::map<std::string, std::string> aliases;
+
+  // AUTH PLAIN and LOGIN (RFC 4954) against the AccountStore.
+  bool auth = false;                             // offer AUTH (the submission listener)
+  bool auth_requires_tls = true;                 // only after STARTTLS
+  bool require_auth = false;                     // MAIL needs AUTH first (RFC 6409 submission)
 };
 
 // Sessions run on the io_context's threads. Destroy the server only after

@@ -1,2 +1,0 @@
-// Removed once the library has real sources.
-namespace umstore::delivery { void placeholder() {} }

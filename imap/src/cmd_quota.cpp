@@ -1,0 +1,53 @@
+// QUOTA (RFC 9208): one quota root, "", per user, covering all folders.
+// Only STORAGE (in units of 1024 octets) has a limit, so only
+// QUOTA=RES-STORAGE is advertised; limits are set by the administrator
+// (`umstore mailbox add --quota`), never over IMAP.
+#include "response_writer.hpp"
+#include "session.hpp"
+
+namespace umstore::imap {
+namespace {
+
+std::string quota_line(const mailstore::QuotaUsage& usage) {
+  std::string resources;
+  if (usage.limit_bytes)
+    resources = "STORAGE " + std::to_string((usage.bytes + 1023) / 1024) + " " + std::to_string(usage.limit_bytes / 1024);
+  return "QUOTA \"\" (" + resources + ")";
+}
+
+}  // namespace
+
+net::Task<void> Session::cmd_getquota(const Command& cmd) {
+  if (cmd.args.size() != 1 || !cmd.args[0].is_astring()) {
+    reply(cmd, "BAD", cmd.name + " needs one argument");
+    co_return;
+  }
+  if (cmd.name == "GETQUOTAROOT") {
+    std::optional<std::string> name = mailbox_arg(cmd.args[0]);
+    try {
+      if (!name) throw mailstore::InvalidFolderName("bad name");
+      user_->open(*name);
+    } catch (const mailstore::FolderNotFound&) {
+      reply(cmd, "NO", "[NONEXISTENT] No such mailbox");
+      co_return;
+    } catch (const mailstore::InvalidFolderName&) {
+      reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
+      co_return;
+    }
+    std::string root_line = "QUOTAROOT ";
+    append_astring(root_line, cmd.args[0].text);
+    untagged(root_line + " \"\"");
+  } else if (!cmd.args[0].text.empty()) {
+    reply(cmd, "NO", "[NONEXISTENT] No such quota root");
+    co_return;
+  }
+  untagged(quota_line(user_->quota()));
+  reply(cmd, "OK", cmd.name + " completed");
+}
+
+net::Task<void> Session::cmd_setquota(const Command& cmd) {
+  reply(cmd, "NO", "[NOPERM] Quotas are set by the administrator");
+  co_return;
+}
+
+}  // namespace umstore::imap

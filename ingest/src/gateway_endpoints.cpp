@@ -1,0 +1,200 @@
+#include "gateway_endpoints.hpp"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <nlohmann/json.hpp>
+
+#include <ctime>
+
+#include "ingest/ingest_queue.hpp"
+#include "ingest/multipart.hpp"
+#include "ingest/recording_metadata.hpp"
+#include "ingest/routing.hpp"
+
+namespace umstore::ingest {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxFieldBytes = 1024;
+
+// Constant-time comparison so a token cannot be guessed byte by byte.
+const std::string* gateway_for(const HttpRequest& request, const std::map<std::string, std::string>& tokens) {
+  const auto auth = request.header("authorization");
+  if (!auth || !auth->starts_with("Bearer ")) return nullptr;
+  const std::string_view token = auth->substr(7);
+  for (const auto& [known, gateway] : tokens)
+    if (known.size() == token.size() && sodium_memcmp(known.data(), token.data(), token.size()) == 0) return &gateway;
+  return nullptr;
+}
+
+HttpResponse unauthorised(const std::map<std::string, std::string>& tokens) {
+  auto r = json_error(401, tokens.empty() ? "no gateway tokens are configured ([gateways] in the config file)"
+                                          : "missing or unknown bearer token (Authorization: Bearer TOKEN)");
+  r.extra_headers = "WWW-Authenticate: Bearer realm=\"umstore\"\r\n";
+  return r;
+}
+
+std::string iso_time(std::int64_t ms) {
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+json status_json(const IngestStatus& s) {
+  json j = {{"id", s.id},
+            {"status", state_name(s.state)},
+            {"kind", s.kind == Kind::Voice ? "voice" : "fax"},
+            {"mailbox", s.mailbox},
+            {"accepted_at", iso_time(s.accepted_ms)}};
+  if (!s.reason.empty()) j["reason"] = s.reason;
+  if (s.state == IngestState::Delivered) j["imap_uid"] = s.uid;
+  if (s.finished_ms != 0) j["finished_at"] = iso_time(s.finished_ms);
+  return j;
+}
+
+// Metadata from form fields, or from X-Umstore-* headers for a raw body.
+struct Submission {
+  RecordingMetadata metadata;
+  std::string file_name;
+  std::string_view file;
+  std::string callback_url;
+};
+
+Submission from_form(const HttpRequest& request, const std::string& boundary) {
+  Submission s;
+  bool have_file = false;
+  json fields = json::object();
+  for (const auto& part : parse_form(request.body, boundary)) {
+    if (!part.filename.empty() || part.name == "file") {
+      if (have_file) throw MalformedForm("send exactly one file part");
+      have_file = true;
+      s.file = part.data;
+      s.file_name = part.filename.empty() ? "upload" : part.filename;
+    } else {
+      if (part.data.size() > kMaxFieldBytes) throw MalformedForm("form field '" + part.name + "' is too long");
+      fields[part.name] = std::string(part.data);
+    }
+  }
+  if (!have_file) throw MalformedForm("the form has no file part (name it 'file')");
+  if (fields.contains("callback_url")) s.callback_url = fields["callback_url"].get<std::string>();
+  fields.erase("callback_url");
+  s.metadata = parse_metadata(fields);
+  return s;
+}
+
+Submission from_headers(const HttpRequest& request) {
+  Submission s;
+  json fields = json::object();
+  for (const auto* name : {"to", "from", "caller-name", "received-at"}) {
+    if (auto v = request.header(std::string("x-umstore-") + name)) {
+      std::string key = name;
+      std::replace(key.begin(), key.end(), '-', '_');
+      fields[key] = std::string(*v);
+    }
+  }
+  s.metadata = parse_metadata(fields);
+  s.file = request.body;
+  s.file_name = std::string(request.header("x-umstore-file-name").value_or("upload"));
+  s.callback_url = std::string(request.header("x-umstore-callback-url").value_or(""));
+  return s;
+}
+
+HttpResponse submit(const HttpRequest& request, Kind kind, const std::string& gateway, GatewayContext& context) {
+  Submission s;
+  try {
+    const auto boundary = form_boundary(request.header("content-type").value_or(""));
+    s = boundary ? from_form(request, *boundary) : from_headers(request);
+  } catch (const MalformedForm& e) {
+    return json_error(400, e.what());
+  } catch (const InvalidMetadata& e) {
+    return json_error(400, e.what());
+  }
+  if (s.file.empty()) return json_error(400, "the recording is empty");
+  if (auto problem = unsupported_format(kind, s.file)) return json_error(415, *problem);
+  if (!s.callback_url.empty() && !s.callback_url.starts_with("http://") && !s.callback_url.starts_with("https://"))
+    return json_error(400, "callback_url must be an http:// or https:// URL");
+  const std::string key(request.header("idempotency-key").value_or(""));
+  if (key.size() > 255) return json_error(400, "Idempotency-Key is longer than 255 characters");
+
+  Route route;
+  try {
+    route = context.router.route(s.metadata.to);
+  } catch (const UnroutableNumber& e) {
+    return json_error(422, e.what());
+  }
+  Recording recording = make_recording(kind, s.metadata, route, s.file_name, s.file);
+  SubmitOptions options;
+  options.source = "http:" + gateway;
+  options.idempotency_key = key;
+  options.callback_url = s.callback_url;
+  const SubmitResult result = context.queue.submit(recording, options);
+  const auto status = context.queue.status(result.id);
+  json body = status ? status_json(*status) : json{{"id", result.id}, {"status", "queued"}};
+  body["status_url"] = "/v1/messages/" + result.id;
+  if (result.duplicate) body["duplicate"] = true;
+  HttpResponse r{202, "application/json", body.dump(), {}};
+  r.extra_headers = "Location: /v1/messages/" + result.id + "\r\n";
+  return r;
+}
+
+HttpResponse message_status(std::string_view id, const std::string& gateway, GatewayContext& context) {
+  const auto status = context.queue.status(id);
+  // A gateway sees only what it submitted (HTTP), plus spool and import jobs.
+  if (!status || (status->source.starts_with("http:") && status->source != "http:" + gateway))
+    return json_error(404, fmt::format("no message with id {}", id));
+  return {200, "application/json", status_json(*status).dump(), {}};
+}
+
+}  // namespace
+
+HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view path, GatewayContext& context) {
+  const std::string* gateway = gateway_for(request, context.tokens);
+  if (!gateway) return unauthorised(context.tokens);
+  if (path == "/v1/voicemail" || path == "/v1/fax") {
+    if (request.method != "POST") return json_error(405, fmt::format("use POST for {}", path));
+    try {
+      return submit(request, path == "/v1/fax" ? Kind::Fax : Kind::Voice, *gateway, context);
+    } catch (const IngestQueueError& e) {
+      return json_error(503, std::string(e.what()) + "; retry later");
+    }
+  }
+  if (path.starts_with("/v1/messages/")) {
+    if (request.method != "GET" && request.method != "HEAD") return json_error(405, "use GET for /v1/messages/{id}");
+    return message_status(path.substr(13), *gateway, context);
+  }
+  return json_error(404, fmt::format("no such resource: {}", path));
+}
+
+HttpResponse metrics_response(const IngestQueue& queue) {
+  const IngestCounters c = queue.counters();
+  std::string out;
+  out += "# HELP umstore_ingest_accepted_total Recordings accepted into the ingest queue.\n"
+         "# TYPE umstore_ingest_accepted_total counter\n";
+  out += fmt::format("umstore_ingest_accepted_total {}\n", c.accepted);
+  out += "# HELP umstore_ingest_duplicates_total Submissions answered from an earlier one (Idempotency-Key).\n"
+         "# TYPE umstore_ingest_duplicates_total counter\n";
+  out += fmt::format("umstore_ingest_duplicates_total {}\n", c.duplicates);
+  out += "# HELP umstore_ingest_delivered_total Messages delivered to a mailbox.\n"
+         "# TYPE umstore_ingest_delivered_total counter\n";
+  out += fmt::format("umstore_ingest_delivered_total {}\n", c.delivered);
+  out += "# HELP umstore_ingest_failed_total Recordings that failed for good.\n"
+         "# TYPE umstore_ingest_failed_total counter\n";
+  out += fmt::format("umstore_ingest_failed_total {}\n", c.failed);
+  out += "# HELP umstore_ingest_queue_depth Jobs waiting or in progress.\n# TYPE umstore_ingest_queue_depth gauge\n";
+  out += fmt::format("umstore_ingest_queue_depth {}\n", c.depth);
+  out += "# HELP umstore_ingest_latency_seconds From accept to delivery.\n"
+         "# TYPE umstore_ingest_latency_seconds histogram\n";
+  for (std::size_t i = 0; i < c.latency_bounds.size(); ++i)
+    out += fmt::format("umstore_ingest_latency_seconds_bucket{{le=\"{}\"}} {}\n", c.latency_bounds[i],
+                       c.latency_buckets[i]);
+  out += fmt::format("umstore_ingest_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", c.latency_count);
+  out += fmt::format("umstore_ingest_latency_seconds_sum {}\n", c.latency_sum);
+  out += fmt::format("umstore_ingest_latency_seconds_count {}\n", c.latency_count);
+  return {200, "text/plain; version=0.0.4", out, {}};
+}
+
+}  // namespace umstore::ingest

@@ -1,0 +1,23 @@
+#pragma once
+// The /v1 endpoints and /metrics: plain functions from a request to a
+// response, run on a blocking pool because submitting fsyncs.
+#include <map>
+#include <string>
+
+#include "ingest/http_api.hpp"
+
+namespace umstore::ingest {
+
+class IngestQueue;
+class Router;
+
+struct GatewayContext {
+  IngestQueue& queue;
+  const Router& router;
+  const std::map<std::string, std::string>& tokens;  // bearer token -> gateway name
+};
+
+HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view path, GatewayContext& context);
+HttpResponse metrics_response(const IngestQueue& queue);
+
+}  // namespace umstore::ingest

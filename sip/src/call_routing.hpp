@@ -1,0 +1,24 @@
+#pragma once
+// Who a forwarded call is for and who placed it, from the INVITE's headers.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mime/voice_message.hpp"
+#include "sip_message.hpp"
+
+namespace umstore::sip {
+
+// "+15550100", "15550100", "tel:+1-555-0100", "+15550100;phone-context=x"
+// -> "+15550100"; nullopt when it is not a number of 2..15 digits.
+std::optional<std::string> normalize_number(std::string_view user);
+
+// Mailbox numbers to try, best first: the diverting party (Diversion, RFC
+// 5806, or History-Info, RFC 7044), then the Request-URI user, then To.
+std::vector<std::string> mailbox_candidates(const SipMessage& invite);
+
+// The caller from P-Asserted-Identity, else From; "anonymous" becomes empty.
+mime::Caller caller_of(const SipMessage& invite);
+
+}  // namespace umstore::sip

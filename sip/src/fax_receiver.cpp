@@ -1,0 +1,83 @@
+#include "fax_receiver.hpp"
+
+#include <spandsp.h>
+
+#include <stdexcept>
+
+namespace umstore::sip {
+
+CngDetector::CngDetector()
+    : state_(modem_connect_tones_rx_init(nullptr, MODEM_CONNECT_TONES_FAX_CNG, &CngDetector::on_tone, this)) {
+  if (!state_) throw std::runtime_error("spandsp: cannot create a CNG tone detector");
+}
+
+CngDetector::~CngDetector() { modem_connect_tones_rx_free(state_); }
+
+void CngDetector::on_tone(void* self, int code, int, int) {
+  if (code == MODEM_CONNECT_TONES_FAX_CNG) static_cast<CngDetector*>(self)->heard_ = true;
+}
+
+bool CngDetector::feed(std::span<const std::int16_t> samples) {
+  if (!heard_ && !samples.empty()) modem_connect_tones_rx(state_, samples.data(), static_cast<int>(samples.size()));
+  return heard_;
+}
+
+FaxReceiver::FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident) : tiff_(tiff) {
+  fax_ = fax_init(nullptr, 0 /* answering */);
+  if (!fax_) throw std::runtime_error("spandsp: cannot create a fax receiver");
+  fax_set_transmit_on_idle(fax_, 1);
+  t30_state_t* t30 = fax_get_t30_state(fax_);
+  t30_set_tx_ident(t30, local_ident.c_str());
+  t30_set_rx_file(t30, tiff_.c_str(), -1);
+  t30_set_ecm_capability(t30, 1);
+  t30_set_supported_compressions(t30, T30_SUPPORT_T4_1D_COMPRESSION | T30_SUPPORT_T4_2D_COMPRESSION |
+                                          T30_SUPPORT_T6_COMPRESSION);
+  // spandsp's handler type takes the t30 state as its first argument; we
+  // only need our object back.
+  t30_set_phase_e_handler(
+      t30,
+      [](t30_state_t*, void* self, int code) {
+        auto* me = static_cast<FaxReceiver*>(self);
+        me->finished_ = true;
+        me->completion_code_ = code;
+      },
+      this);
+}
+
+FaxReceiver::~FaxReceiver() { fax_free(fax_); }
+
+void FaxReceiver::receive(std::span<const std::int16_t> samples) {
+  if (finished_ || samples.empty()) return;
+  std::vector<std::int16_t> copy(samples.begin(), samples.end());  // spandsp wants a mutable buffer
+  fax_rx(fax_, copy.data(), static_cast<int>(copy.size()));
+}
+
+std::vector<std::int16_t> FaxReceiver::transmit(std::size_t samples) {
+  std::vector<std::int16_t> out(samples, 0);
+  if (!finished_) {
+    const int n = fax_tx(fax_, out.data(), static_cast<int>(out.size()));
+    if (n < 0) out.assign(samples, 0);
+  }
+  return out;
+}
+
+void FaxReceiver::terminate() {
+  if (finished_) return;
+  t30_terminate(fax_get_t30_state(fax_));
+  finished_ = true;
+}
+
+bool FaxReceiver::succeeded() const { return completion_code_ == T30_ERR_OK; }
+
+unsigned FaxReceiver::pages() const {
+  t30_stats_t stats{};
+  t30_get_transfer_statistics(fax_get_t30_state(fax_), &stats);
+  return stats.pages_rx > 0 ? static_cast<unsigned>(stats.pages_rx) : 0;
+}
+
+std::string FaxReceiver::result() const {
+  if (completion_code_ < 0) return "call ended during the fax";
+  return t30_completion_code_to_str(completion_code_);
+}
+
+}  // namespace umstore::sip

@@ -1,0 +1,73 @@
+#pragma once
+// Works off the DeliveryQueue on its own thread: local recipients go into
+// the mailstore, others through RelayConnection to the smarthost or the
+// domain's MX hosts. Temporary failures are retried with exponential
+// backoff until max_age; the envelope sender hears of failures, delays and
+// (when asked with NOTIFY=SUCCESS) successes through RFC 3464 DSNs, which
+// are themselves queued with the null sender.
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mailstore/account_store.hpp"
+#include "mailstore/mail_store.hpp"
+#include "smtp/delivery_queue.hpp"
+
+namespace umstore::smtp {
+
+struct QueueRunnerConfig {
+  std::string hostname = "localhost";          // EHLO name, Reporting-MTA
+  std::vector<std::string> local_domains;      // where DSN recipients may be local mailboxes
+  std::string smarthost;                       // "host:port"; empty: MX hosts of each domain, port 25
+  std::chrono::seconds retry_base{60};         // first retry after this, doubling each time
+  std::chrono::seconds retry_max{3600};        // backoff cap
+  std::chrono::seconds max_age{5 * 24 * 3600}; // then temporary failures become final
+  std::chrono::seconds delay_warning{4 * 3600};// delayed DSN once a message is this old
+  std::chrono::seconds poll_interval{5};       // rescan the queue (CLI retry/delete) this often
+  std::chrono::seconds timeout{60};            // per SMTP command to a next hop
+};
+
+class QueueRunner {
+ public:
+  QueueRunner(QueueRunnerConfig config, DeliveryQueue& queue, mailstore::MailStore& store,
+              const mailstore::AccountStore& accounts);
+  ~QueueRunner();  // stops the thread after the attempt in progress
+  QueueRunner(const QueueRunner&) = delete;
+  QueueRunner& operator=(const QueueRunner&) = delete;
+
+  void start();
+  void stop();
+  void wake();  // something was enqueued or changed: look now
+
+  // One pass over every message that is due; returns how many were
+  // attempted. Used by the thread, and by tests without it.
+  std::size_t run_once();
+
+  // The E.164 mailbox a DSN (or other queued mail) to `address` goes to,
+  // or empty when it is not ours.
+  std::string local_mailbox(const std::string& address) const;
+
+ private:
+  struct Pass;
+  void loop(std::stop_token stop);
+  void attempt(Pass& pass, QueuedEnvelope envelope);
+  bool already_delivered(const std::string& number, const std::string& id) const;
+
+  QueueRunnerConfig config_;
+  DeliveryQueue& queue_;
+  mailstore::MailStore& store_;
+  const mailstore::AccountStore& accounts_;
+  std::mutex mutex_;
+  std::condition_variable_any wakeup_;
+  bool woken_ = false;
+  std::jthread thread_;
+};
+
+// Backoff after `attempts` failed tries: base * 2^(attempts-1), at most `cap`.
+std::chrono::seconds retry_delay(unsigned attempts, std::chrono::seconds base, std::chrono::seconds cap);
+
+}  // namespace umstore::smtp

@@ -1,0 +1,62 @@
+#pragma once
+// The client side of relaying: one connection to a next hop (an MX host or
+// the smarthost) that can carry several transactions (connection reuse),
+// with per-recipient replies and RFC 3461 DSN parameters passed on when the
+// next hop offers DSN. Blocking; the queue runner calls it on its thread.
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/delivery_queue.hpp"
+#include "smtp/smtp_client.hpp"
+
+namespace umstore::smtp {
+
+struct RelayTransaction {
+  std::string sender;            // without <>, empty for the null sender
+  std::string ret;               // RET, passed on only to DSN servers
+  std::string envid;             // ENVID (xtext)
+  bool body_8bit = false;
+  bool smtputf8 = false;
+  std::span<const QueuedRecipient> recipients;
+  std::string_view message;      // CRLF, not dot-stuffed
+};
+
+struct RelayOutcome {
+  std::vector<SmtpReply> replies;  // one per recipient: the RCPT refusal or the DATA reply
+  bool dsn_passed_on = false;      // the next hop took our NOTIFY/ORCPT/ENVID/RET
+};
+
+class RelayConnection {
+ public:
+  // Connects, reads the greeting and says EHLO (HELO if EHLO is refused).
+  // Throws SmtpError (code 0: network trouble; else the refusal).
+  RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
+                  std::chrono::seconds timeout);
+  ~RelayConnection();
+  RelayConnection(const RelayConnection&) = delete;
+  RelayConnection& operator=(const RelayConnection&) = delete;
+
+  const std::string& host() const noexcept { return host_; }
+  bool supports_dsn() const noexcept;
+
+  // One transaction. Refusals come back as replies; throws SmtpError only
+  // when the connection broke (then the connection is unusable).
+  RelayOutcome send(const RelayTransaction& transaction);
+
+  void quit() noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string host_;
+};
+
+// The mail exchangers of a domain in preference order, from the system
+// resolver (res_query); the domain itself when it has no MX record.
+std::vector<std::string> mail_exchangers(const std::string& domain);
+
+}  // namespace umstore::smtp

@@ -1,0 +1,319 @@
+#include "smtp/queue_runner.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "common/log.hpp"
+#include "local_delivery.hpp"
+#include "smtp/dsn.hpp"
+#include "smtp/relay_client.hpp"
+#include "smtp/smtp_protocol.hpp"
+
+namespace umstore::smtp {
+namespace {
+
+constexpr std::string_view kLog = "queue";
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  std::string domain = at == std::string::npos ? "" : address.substr(at + 1);
+  for (char& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return domain;
+}
+
+std::string reply_line(const SmtpReply& reply) {
+  std::string text = reply.text;
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  if (reply.code == 0) return text;  // no SMTP reply: a connection problem
+  return std::to_string(reply.code) + (reply.enhanced.empty() ? "" : " " + reply.enhanced) + " " + text;
+}
+
+std::string status_of(const SmtpReply& reply) {
+  if (!reply.enhanced.empty()) return reply.enhanced;
+  return std::to_string(reply.code / 100) + ".0.0";
+}
+
+std::pair<std::string, unsigned short> split_host_port(const std::string& text, unsigned short default_port) {
+  auto colon = text.rfind(':');
+  const auto bracket = text.find(']');
+  if (colon == std::string::npos || (bracket != std::string::npos && bracket > colon)) return {text, default_port};
+  return {text.substr(0, colon), static_cast<unsigned short>(std::stoul(text.substr(colon + 1)))};
+}
+
+}  // namespace
+
+std::chrono::seconds retry_delay(unsigned attempts, std::chrono::seconds base, std::chrono::seconds cap) {
+  auto delay = base;
+  for (unsigned i = 1; i < attempts && delay < cap; ++i) delay *= 2;
+  return std::min(delay, cap);
+}
+
+// What one pass shares: open connections to next hops, reused across messages.
+struct QueueRunner::Pass {
+  std::map<std::string, std::unique_ptr<RelayConnection>> connections;
+  std::map<std::string, std::string> unreachable;  // destination -> why, so one dead host costs one timeout
+
+  ~Pass() {
+    for (auto& [destination, connection] : connections) connection->quit();
+  }
+};
+
+QueueRunner::QueueRunner(QueueRunnerConfig config, DeliveryQueue& queue, mailstore::MailStore& store,
+                         const mailstore::AccountStore& accounts)
+    : config_(std::move(config)), queue_(queue), store_(store), accounts_(accounts) {}
+
+QueueRunner::~QueueRunner() { stop(); }
+
+void QueueRunner::start() {
+  queue_.remove_orphans();
+  thread_ = std::jthread([this](std::stop_token stop) { loop(stop); });
+}
+
+void QueueRunner::stop() {
+  if (!thread_.joinable()) return;
+  thread_.request_stop();
+  wakeup_.notify_all();
+  thread_.join();
+}
+
+void QueueRunner::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  wakeup_.notify_all();
+}
+
+void QueueRunner::loop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    try {
+      run_once();
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, kLog, "queue pass failed: {}", e.what());
+    }
+    std::unique_lock lock(mutex_);
+    wakeup_.wait_for(lock, stop, config_.poll_interval, [this] { return woken_; });
+    woken_ = false;
+  }
+}
+
+std::size_t QueueRunner::run_once() {
+  Pass pass;
+  std::size_t attempted = 0;
+  for (const auto& id : queue_.ids()) {
+    std::optional<QueuedEnvelope> envelope;
+    try {
+      envelope = queue_.envelope(id);
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, kLog, "{}", e.what());
+      continue;
+    }
+    if (!envelope || envelope->next_attempt > Clock::now()) continue;
+    ++attempted;
+    attempt(pass, std::move(*envelope));
+  }
+  return attempted;
+}
+
+std::string QueueRunner::local_mailbox(const std::string& address) const {
+  try {
+    const auto path = parse_forward_path("<" + address + ">");
+    const auto route = route_recipient(*path.mailbox, config_.local_domains);
+    if (route.kind == RecipientKind::Number) return route.number;
+    if (route.kind == RecipientKind::Postmaster) {
+      auto accounts = accounts_.list();
+      auto lowest = std::min_element(accounts.begin(), accounts.end(),
+                                     [](const auto& a, const auto& b) { return a.number < b.number; });
+      if (lowest != accounts.end()) return lowest->number;
+    }
+  } catch (const SmtpSyntaxError&) {
+    // Not an address we can route: treated as remote, where it will fail visibly.
+  }
+  return {};
+}
+
+// Only after a crash between delivering and recording it: the queue id is
+// in our Received header (or the DSN's Message-ID) near the top.
+bool QueueRunner::already_delivered(const std::string& number, const std::string& id) const {
+  try {
+    auto folder = store_.user(number)->open("INBOX");
+    for (const auto& info : folder->snapshot()) {
+      auto data = folder->open_message(info.uid);
+      if (data && std::string_view(data->bytes()).substr(0, 8192).find(id) != std::string_view::npos) return true;
+    }
+  } catch (const std::exception& e) {
+    log(LogLevel::Warning, kLog, "cannot search mailbox {} for {}: {}", number, id, e.what());
+  }
+  return false;
+}
+
+void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
+  std::string message;
+  try {
+    message = queue_.message(envelope.id);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, kLog, "id={} has an envelope but no message ({}); removing it", envelope.id, e.what());
+    queue_.remove(envelope.id);
+    return;
+  }
+  const auto now = Clock::now();
+  std::vector<DsnRecipient> reports;
+
+  auto settle = [&](QueuedRecipient& r, const SmtpReply& reply, const std::string& remote, bool dsn_passed_on) {
+    r.attempts++;
+    r.last_attempt = now;
+    r.last_reply = reply_line(reply);
+    r.status = status_of(reply);
+    r.remote_mta = remote;
+    DsnRecipient report{r.orcpt, r.address, DsnAction::Failed, r.status, remote, r.last_reply, now, std::nullopt};
+    if (reply.code / 100 == 2) {
+      r.state = remote.empty() ? RecipientState::Delivered : RecipientState::Relayed;
+      log(LogLevel::Info, kLog, "id={} to={} {} via {}: {}", envelope.id, r.address, state_name(r.state),
+          remote.empty() ? "mailstore" : remote, r.last_reply);
+      // A DSN-capable next hop reports success itself (RFC 3461 §4.1).
+      if (r.notify.wants_success() && !dsn_passed_on) {
+        report.action = remote.empty() ? DsnAction::Delivered : DsnAction::Relayed;
+        reports.push_back(report);
+      }
+      return;
+    }
+    const bool expired = now - envelope.arrival >= config_.max_age;
+    if (reply.code / 100 == 5 || expired) {
+      r.state = RecipientState::Failed;
+      if (expired && reply.code / 100 != 5) {
+        r.status = "4.4.7";
+        report.status = r.status;
+        report.diagnostic = r.last_reply + " (gave up after " +
+                            std::to_string(config_.max_age.count() / 3600) + " hours)";
+      }
+      log(LogLevel::Warning, kLog, "id={} to={} failed: {}", envelope.id, r.address, r.last_reply);
+      if (r.notify.wants_failure() && !r.notify.never) reports.push_back(report);
+      return;
+    }
+    log(LogLevel::Info, kLog, "id={} to={} deferred (attempt {}): {}", envelope.id, r.address, r.attempts, r.last_reply);
+    if (!r.delay_reported && now - envelope.arrival >= config_.delay_warning && r.notify.wants_delay() &&
+        !r.notify.never) {
+      r.delay_reported = true;
+      report.action = DsnAction::Delayed;
+      report.will_retry_until = envelope.arrival + config_.max_age;
+      reports.push_back(report);
+    }
+  };
+
+  // Local recipients: straight into the mailstore, with Return-Path as
+  // final delivery adds it (RFC 5321 §4.4).
+  const std::string sender_path = "<" + envelope.sender + ">";
+  const std::string local_copy = "Return-Path: " + sender_path + "\r\n" + message;
+  std::map<std::string, std::vector<std::size_t>> remote_groups;
+  for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
+    auto& r = envelope.recipients[i];
+    if (r.state != RecipientState::Pending) continue;
+    if (r.mailbox.empty()) {
+      remote_groups[config_.smarthost.empty() ? domain_of(r.address) : config_.smarthost].push_back(i);
+      continue;
+    }
+    if (!accounts_.find(r.mailbox)) {
+      settle(r, {550, "5.1.1", "mailbox " + r.mailbox + " does not exist here"}, "", false);
+      continue;
+    }
+    if (r.delivering && already_delivered(r.mailbox, envelope.id)) {
+      log(LogLevel::Info, kLog, "id={} to={} was delivered before a restart", envelope.id, r.address);
+      settle(r, {250, "2.0.0", "delivered before a restart"}, "", false);
+      continue;
+    }
+    r.delivering = true;
+    queue_.update(envelope);
+    const LocalRecipient recipient{r.address, r.mailbox};
+    const DeliveryJob job{envelope.id, sender_path, std::span(&recipient, 1), local_copy, message.size()};
+    const auto result = deliver_locally(store_, job);
+    r.delivering = false;
+    settle(r, {result.code, result.enhanced, result.text}, "", false);
+  }
+
+  for (auto& [destination, indexes] : remote_groups) {
+    std::vector<QueuedRecipient> batch;
+    for (auto i : indexes) batch.push_back(envelope.recipients[i]);
+    const RelayTransaction transaction{envelope.sender, envelope.ret, envelope.envid, envelope.body_8bit,
+                                       envelope.smtputf8, batch, message};
+    std::optional<RelayOutcome> outcome;
+    std::string failure;
+    std::string host = destination;
+    if (auto known = pass.unreachable.find(destination); known != pass.unreachable.end()) failure = known->second;
+    for (int round = 0; round < 2 && !outcome && failure.empty(); ++round) {
+      try {
+        auto& connection = pass.connections[destination];
+        if (!connection) {
+          std::vector<std::pair<std::string, unsigned short>> hosts;
+          if (!config_.smarthost.empty()) hosts.push_back(split_host_port(config_.smarthost, 25));
+          else for (auto& mx : mail_exchangers(destination)) hosts.emplace_back(mx, 25);
+          std::string errors;
+          for (const auto& [name, port] : hosts) {
+            try {
+              connection = std::make_unique<RelayConnection>(name, port, config_.hostname, config_.timeout);
+              break;
+            } catch (const SmtpError& e) {
+              errors += (errors.empty() ? "" : "; ") + std::string(e.what());
+            }
+          }
+          if (!connection) {
+            failure = errors;
+            pass.unreachable[destination] = errors;
+            pass.connections.erase(destination);
+            break;
+          }
+        }
+        host = connection->host();
+        outcome = connection->send(transaction);
+      } catch (const SmtpError& e) {
+        // A reused connection may have been closed by the peer: one fresh try.
+        pass.connections.erase(destination);
+        failure = e.what();
+        if (round == 0) failure.clear();
+      }
+    }
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      auto& r = envelope.recipients[indexes[k]];
+      if (outcome) settle(r, outcome->replies[k], host, outcome->dsn_passed_on);
+      else settle(r, {0, "4.4.1", "cannot deliver to " + destination + ": " + failure}, host, false);
+    }
+  }
+
+  // The DSN is queued before the envelope changes: a crash in between
+  // repeats a report rather than losing one.
+  if (!reports.empty() && !envelope.sender.empty()) {
+    try {
+      DsnReport report{config_.hostname, envelope.sender, xtext_decode(envelope.envid).value_or(envelope.envid),
+                       envelope.received_from, envelope.arrival, std::move(reports), envelope.ret == "FULL", message, {}};
+      QueuedEnvelope dsn;
+      dsn.id = new_queue_id();
+      report.message_id = "<dsn." + dsn.id + "@" + config_.hostname + ">";
+      dsn.arrival = now;
+      dsn.next_attempt = now;
+      dsn.received_from.clear();
+      QueuedRecipient to;
+      to.address = envelope.sender;
+      to.mailbox = local_mailbox(envelope.sender);
+      to.notify = *parse_notify("NEVER");
+      dsn.recipients.push_back(std::move(to));
+      queue_.enqueue(dsn, compose_dsn(report));
+      log(LogLevel::Info, kLog, "id={} DSN queued as {} to {}", envelope.id, dsn.id, envelope.sender);
+      wake();
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, kLog, "id={} cannot queue a DSN to {}: {}", envelope.id, envelope.sender, e.what());
+    }
+  } else if (!reports.empty()) {
+    log(LogLevel::Warning, kLog, "id={} has the null sender: no DSN for {} recipient(s)", envelope.id, reports.size());
+  }
+
+  if (envelope.finished()) {
+    queue_.remove(envelope.id);
+    return;
+  }
+  unsigned most = 0;
+  for (const auto& r : envelope.recipients)
+    if (r.state == RecipientState::Pending) most = std::max(most, r.attempts);
+  envelope.next_attempt = now + retry_delay(most, config_.retry_base, config_.retry_max);
+  queue_.update(envelope);
+}
+
+}  // namespace umstore::smtp

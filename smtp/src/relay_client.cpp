@@ -1,0 +1,181 @@
+#include "smtp/relay_client.hpp"
+
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <resolv.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "client_connection.hpp"
+
+namespace umstore::smtp {
+namespace {
+
+using namespace detail;
+
+struct Extensions {
+  bool dsn = false, size = false, eight_bit_mime = false, smtputf8 = false, pipelining = false;
+};
+
+Extensions parse_extensions(const SmtpReply& ehlo) {
+  Extensions out;
+  std::string_view text = ehlo.text;
+  bool first = true;
+  while (!text.empty()) {
+    auto nl = std::min(text.find('\n'), text.size());
+    std::string keyword(text.substr(0, std::min(nl, text.find(' '))));
+    text.remove_prefix(std::min(nl + 1, text.size()));
+    if (std::exchange(first, false)) continue;
+    for (char& c : keyword) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (keyword == "DSN") out.dsn = true;
+    else if (keyword == "SIZE") out.size = true;
+    else if (keyword == "8BITMIME") out.eight_bit_mime = true;
+    else if (keyword == "SMTPUTF8") out.smtputf8 = true;
+    else if (keyword == "PIPELINING") out.pipelining = true;
+  }
+  return out;
+}
+
+SmtpReply synthetic(int code, std::string enhanced, std::string text) { return {code, std::move(enhanced), std::move(text)}; }
+
+}  // namespace
+
+struct RelayConnection::Impl {
+  Impl(const std::string& host, unsigned short port, std::chrono::seconds timeout)
+      : connection(host, port, timeout) {}
+  ClientConnection connection;
+  Extensions extensions;
+  bool broken = false;
+  bool used = false;
+};
+
+RelayConnection::RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
+                                 std::chrono::seconds timeout)
+    : impl_(std::make_unique<Impl>(host, port, timeout)), host_(host) {
+  auto& connection = impl_->connection;
+  SmtpReply greeting = connection.read_reply();
+  if (greeting.code / 100 != 2) throw SmtpError(host + " refused the connection: " + describe(greeting), greeting);
+  SmtpReply ehlo = connection.command("EHLO " + helo_name);
+  if (ehlo.code / 100 == 2) {
+    impl_->extensions = parse_extensions(ehlo);
+    return;
+  }
+  SmtpReply helo = connection.command("HELO " + helo_name);
+  if (helo.code / 100 != 2) throw SmtpError(host + " refused HELO: " + describe(helo), helo);
+}
+
+RelayConnection::~RelayConnection() = default;
+
+bool RelayConnection::supports_dsn() const noexcept { return impl_->extensions.dsn; }
+
+RelayOutcome RelayConnection::send(const RelayTransaction& t) {
+  auto& connection = impl_->connection;
+  const auto& ext = impl_->extensions;
+  RelayOutcome outcome;
+  outcome.dsn_passed_on = ext.dsn;
+  if (impl_->broken) throw SmtpError("connection to " + host_ + " is no longer usable", {});
+  if (std::exchange(impl_->used, true)) {
+    SmtpReply rset = connection.command("RSET");
+    if (rset.code / 100 != 2) throw SmtpError(host_ + " refused RSET: " + describe(rset), {});
+  }
+  if (t.smtputf8 && !ext.smtputf8) {
+    // RFC 6531 §3.2: no downgrade here; the sender hears why.
+    outcome.replies.assign(t.recipients.size(),
+                           synthetic(553, "5.6.7", host_ + " does not support SMTPUTF8, which this message needs"));
+    return outcome;
+  }
+  const std::string stuffed = dot_stuff(t.message);
+  std::string mail = "MAIL FROM:<" + t.sender + ">";
+  if (ext.size) mail += " SIZE=" + std::to_string(stuffed.size());
+  if (t.body_8bit && ext.eight_bit_mime) mail += " BODY=8BITMIME";
+  if (t.smtputf8) mail += " SMTPUTF8";
+  if (ext.dsn && !t.ret.empty()) mail += " RET=" + t.ret;
+  if (ext.dsn && !t.envid.empty()) mail += " ENVID=" + t.envid;
+
+  std::vector<std::string> rcpts;
+  for (const auto& r : t.recipients) {
+    std::string line = "RCPT TO:<" + r.address + ">";
+    if (ext.dsn) {
+      if (r.notify.given) line += " NOTIFY=" + format_notify(r.notify);
+      // RFC 3461 §4.2: we may add ORCPT when we received none.
+      line += " ORCPT=" + (r.orcpt.empty() ? "rfc822;" + xtext_encode(r.address) : r.orcpt);
+    }
+    rcpts.push_back(std::move(line));
+  }
+
+  try {
+    std::vector<SmtpReply> rcpt_replies;
+    SmtpReply mail_reply;
+    if (ext.pipelining) {
+      std::string group = mail + "\r\n";
+      for (const auto& line : rcpts) group += line + "\r\n";
+      connection.send(group);
+      mail_reply = connection.read_reply();
+      for (std::size_t i = 0; i < rcpts.size(); ++i) rcpt_replies.push_back(connection.read_reply());
+    } else {
+      mail_reply = connection.command(mail);
+      if (mail_reply.code / 100 == 2)
+        for (const auto& line : rcpts) rcpt_replies.push_back(connection.command(line));
+    }
+    if (mail_reply.code / 100 != 2) {
+      outcome.replies.assign(t.recipients.size(), mail_reply);
+      return outcome;
+    }
+    const bool any_accepted =
+        std::any_of(rcpt_replies.begin(), rcpt_replies.end(), [](const auto& r) { return r.code / 100 == 2; });
+    SmtpReply data_reply;
+    if (any_accepted) {
+      data_reply = connection.command("DATA");
+      if (data_reply.code == 354) {
+        connection.send(stuffed);
+        data_reply = connection.read_reply();
+      }
+    }
+    for (const auto& rcpt : rcpt_replies) outcome.replies.push_back(rcpt.code / 100 == 2 ? data_reply : rcpt);
+    return outcome;
+  } catch (const SmtpError&) {
+    impl_->broken = true;
+    throw;
+  }
+}
+
+void RelayConnection::quit() noexcept {
+  if (impl_->broken) return;
+  try {
+    impl_->connection.command("QUIT");
+  } catch (const std::exception&) {
+    // Everything we cared about is done.
+  }
+  impl_->broken = true;
+}
+
+std::vector<std::string> mail_exchangers(const std::string& domain) {
+  std::array<unsigned char, 4096> answer{};
+  const int length = ::res_query(domain.c_str(), ns_c_in, ns_t_mx, answer.data(), static_cast<int>(answer.size()));
+  std::vector<std::pair<unsigned, std::string>> found;
+  ns_msg message;
+  if (length > 0 && ::ns_initparse(answer.data(), length, &message) == 0) {
+    const int count = ns_msg_count(message, ns_s_an);
+    for (int i = 0; i < count; ++i) {
+      ns_rr record;
+      if (::ns_parserr(&message, ns_s_an, i, &record) != 0 || ns_rr_type(record) != ns_t_mx) continue;
+      if (ns_rr_rdlen(record) < 3) continue;
+      const unsigned preference = ns_get16(ns_rr_rdata(record));
+      std::array<char, NS_MAXDNAME> name{};
+      if (::dn_expand(ns_msg_base(message), ns_msg_end(message), ns_rr_rdata(record) + 2, name.data(),
+                      static_cast<int>(name.size())) < 0)
+        continue;
+      found.emplace_back(preference, name.data());
+    }
+  }
+  std::stable_sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> hosts;
+  for (auto& [preference, name] : found)
+    if (!name.empty() && name != ".") hosts.push_back(std::move(name));
+  if (hosts.empty()) hosts.push_back(domain);  // RFC 5321 §5.1: the implicit MX
+  return hosts;
+}
+
+}  // namespace umstore::smtp

@@ -1,0 +1,555 @@
+// Real calls from sipp (Debian sip-tester) against the SIP endpoint on
+// 127.0.0.1: voicemail with G.711 RTP from a pcap, CANCEL, BYE during the
+// greeting, unknown mailbox, refused gateway.
+#include <boost/test/unit_test.hpp>
+
+#include <netinet/in.h>
+#include <spandsp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "codecs/audio.hpp"
+#include "codecs/fax.hpp"
+#include "mailstore/message.hpp"
+#include "sip_message.hpp"
+#include "ingest/pipeline.hpp"
+#include "mailstore/account_store.hpp"
+#include "mailstore/mail_store.hpp"
+#include "rtp.hpp"
+#include "sip/sip_server.hpp"
+
+namespace fs = std::filesystem;
+using namespace umstore;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::uint16_t free_udp_port() {
+  asio::io_context io;
+  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return s.local_endpoint().port();
+}
+
+void put16(std::ofstream& out, std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); }
+void put32(std::ofstream& out, std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); }
+void put_be16(std::string& s, std::uint16_t v) {
+  s += static_cast<char>(v >> 8);
+  s += static_cast<char>(v & 0xff);
+}
+
+// A pcap (Ethernet/IPv4/UDP) of `seconds` of 440 Hz PCMU in 20 ms RTP
+// packets, the form sipp's play_pcap_audio replays.
+void write_pcmu_pcap(const fs::path& path, double seconds) {
+  std::ofstream out(path, std::ios::binary);
+  put32(out, 0xa1b2c3d4);
+  put16(out, 2);
+  put16(out, 4);
+  put32(out, 0);
+  put32(out, 0);
+  put32(out, 65535);
+  put32(out, 1);  // LINKTYPE_ETHERNET
+  const auto packets = static_cast<int>(std::lround(seconds * 50));
+  const auto audio = sip::tone(440, static_cast<unsigned>(packets * 20), 12000);
+  for (int i = 0; i < packets; ++i) {
+    const auto payload = sip::encode_g711(sip::G711::Pcmu, std::span(audio).subspan(std::size_t(i) * 160, 160));
+    sip::RtpPacket p;
+    p.payload_type = 0;
+    p.sequence = static_cast<std::uint16_t>(1000 + i);
+    p.timestamp = 8000u + 160u * static_cast<std::uint32_t>(i);
+    p.ssrc = 0x1234;
+    p.payload = payload;
+    const auto rtp = sip::build_rtp(p);
+    std::string frame(12, '\0');  // MAC addresses
+    put_be16(frame, 0x0800);
+    std::string ip;
+    ip += '\x45';
+    ip += '\0';
+    put_be16(ip, static_cast<std::uint16_t>(20 + 8 + rtp.size()));
+    ip += std::string("\0\0\x40\0\x40\x11\0\0", 8);
+    ip += std::string("\x7f\0\0\x01\x7f\0\0\x01", 8);
+    std::string udp;
+    put_be16(udp, 40000);
+    put_be16(udp, 40002);
+    put_be16(udp, static_cast<std::uint16_t>(8 + rtp.size()));
+    put_be16(udp, 0);
+    frame += ip + udp + std::string(rtp.begin(), rtp.end());
+    put32(out, static_cast<std::uint32_t>(i / 50));
+    put32(out, static_cast<std::uint32_t>((i % 50) * 20000));
+    put32(out, static_cast<std::uint32_t>(frame.size()));
+    put32(out, static_cast<std::uint32_t>(frame.size()));
+    out.write(frame.data(), static_cast<std::streamsize>(frame.size()));
+  }
+}
+
+const char* kInvite = R"(
+  <send retrans="500"><![CDATA[
+INVITE sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:%TARGET%@[remote_ip]:[remote_port]>
+%EXTRA%Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: sip:sipp@[local_ip]:[local_port]
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+
+  ]]></send>
+)";
+
+const char* kAck = R"(
+  <send><![CDATA[
+ACK sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:%TARGET%@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+)";
+
+const char* kBye = R"(
+  <send retrans="500"><![CDATA[
+BYE sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:%TARGET%@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="200" crlf="true"/>
+)";
+
+const char* kCancel = R"(
+  <send><![CDATA[
+CANCEL sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-2]
+From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:%TARGET%@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+)";
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  return s;
+}
+
+struct Fixture {
+  fs::path dir = fs::temp_directory_path() /
+                 ("umstore-sip-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+  fs::path db = prepare(dir);
+  mailstore::AccountStore accounts{db};
+  std::unique_ptr<mailstore::MailStore> store = mailstore::open_maildir_store(dir / "mail");
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  std::unique_ptr<sip::SipServer> server;
+  std::vector<std::jthread> threads;
+  std::mutex mutex;
+  std::condition_variable delivered_cv;
+  std::vector<ingest::Recording> delivered;
+
+  static fs::path prepare(const fs::path& d) {
+    fs::create_directories(d);
+    return d / "accounts.db";
+  }
+
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
+  explicit Fixture(std::vector<std::string> allowed = {"127.0.0.1"}) {
+    accounts.add({"+15550100", "Alice Example", "", 0}, "secret");
+    codecs::PcmAudio greeting;
+    greeting.samples = sip::tone(500, 300);
+    const auto wav = codecs::encode_wav_pcm16(greeting);
+    std::ofstream(dir / "greeting.wav", std::ios::binary)
+        .write(reinterpret_cast<const char*>(wav.data()), static_cast<std::streamsize>(wav.size()));
+
+    sip::SipServerConfig config;
+    config.listen = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
+    for (const auto& a : allowed) config.allowed_gateways.push_back(asio::ip::make_address(a));
+    config.recordings_dir = dir / "recordings";
+    config.answer_delay = 300ms;
+    config.greeting_for = [this](std::string_view) { return std::optional<fs::path>(dir / "greeting.wav"); };
+    config.deliver = [this](ingest::Recording r) {
+      const auto message = ingest::compose(r, ingest::IngestSettings{"vm.example.net"});
+      store->deliver(message.recipient_number, message.rfc822);
+      std::lock_guard lock(mutex);
+      delivered.push_back(std::move(r));
+      delivered_cv.notify_all();
+    };
+    server = std::make_unique<sip::SipServer>(io, std::move(config), accounts, *store);
+    server->start();
+    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+  }
+
+  ~Fixture() {
+    server->stop();
+    work.reset();
+    io.stop();
+    threads.clear();
+    server.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  // Runs one sipp call with the scenario body; returns sipp's exit status.
+  int run_sipp(const std::string& body, const std::string& target, const std::string& extra_headers = {}) {
+    const auto scenario_file = dir / "scenario.xml";
+    std::string xml = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"umstore\">\n" + body +
+                      "</scenario>\n";
+    xml = replace_all(xml, "%TARGET%", target);
+    xml = replace_all(xml, "%EXTRA%", extra_headers);
+    xml = replace_all(xml, "%PCAP%", (dir / "audio.pcap").string());
+    std::ofstream(scenario_file) << xml;
+    const auto port = server->local_endpoint().port();
+    const std::string cmd = "cd " + dir.string() + " && sipp 127.0.0.1:" + std::to_string(port) + " -sf " +
+                            scenario_file.string() + " -m 1 -l 1 -i 127.0.0.1 -p " +
+                            std::to_string(free_udp_port()) + " -mi 127.0.0.1 -mp " +
+                            std::to_string(free_udp_port()) +
+                            " -timeout 30s -timeout_error -nostdin > sipp.out 2>&1 < /dev/null";
+    const int status = std::system(cmd.c_str());
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (code != 0) BOOST_TEST_MESSAGE("sipp output:\n" << umstore_read(dir / "sipp.out"));
+    return code;
+  }
+
+  static std::string umstore_read(const fs::path& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  bool wait_for_delivery(std::size_t count, std::chrono::seconds timeout = 10s) {
+    std::unique_lock lock(mutex);
+    return delivered_cv.wait_for(lock, timeout, [&] { return delivered.size() >= count; });
+  }
+
+  std::vector<std::string> inbox() {
+    auto folder = store->user("+15550100")->open("INBOX");
+    std::vector<std::string> out;
+    for (const auto& info : folder->snapshot())
+      if (auto data = folder->open_message(info.uid)) out.emplace_back(data->bytes());
+    return out;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sip_calls)
+
+BOOST_AUTO_TEST_CASE(voicemail_from_forwarded_call_reaches_the_mailbox) {
+  Fixture f;
+  write_pcmu_pcap(f.dir / "audio.pcap", 3.0);
+  const std::string body = std::string(kInvite) +
+                           R"(<recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200" rtd="true"/>
+)" + kAck + R"(
+  <pause milliseconds="1500"/>
+  <nop><action><exec play_pcap_audio="%PCAP%"/></action></nop>
+  <pause milliseconds="3400"/>
+)" + kBye;
+  BOOST_TEST(f.run_sipp(body, "+15550999", "Diversion: <sip:+15550100@[local_ip]>;reason=no-answer\n") == 0);
+  BOOST_REQUIRE(f.wait_for_delivery(1));
+  const auto& r = f.delivered.front();
+  BOOST_TEST(r.to_number == "+15550100");
+  BOOST_TEST(r.caller.number == "+15550123");
+  BOOST_TEST(r.caller.name == "Bob Caller");
+  const auto audio = codecs::decode_audio(r.file, "recording.wav");
+  BOOST_TEST(std::abs(audio.duration_seconds() - 3.0) < 0.3, "recorded " << audio.duration_seconds() << " s");
+  const auto messages = f.inbox();
+  BOOST_REQUIRE(messages.size() == 1u);
+  BOOST_TEST(messages[0].find("Bob Caller") != std::string::npos);
+  BOOST_TEST(messages[0].find("Caller-ID: 15550123") != std::string::npos);
+  BOOST_TEST(messages[0].find("audio/32KADPCM") != std::string::npos);
+  for (int i = 0; i < 50 && !fs::is_empty(f.dir / "recordings"); ++i) std::this_thread::sleep_for(20ms);
+  BOOST_TEST(fs::is_empty(f.dir / "recordings"));
+}
+
+BOOST_AUTO_TEST_CASE(cancel_before_answer_ends_the_call_without_a_message) {
+  Fixture f;
+  const std::string body = std::string(kInvite) + R"(<recv response="100" optional="true"/>
+  <recv response="180"/>
+)" + kCancel + R"(
+  <recv response="200"/>
+  <recv response="487"/>
+)" + kAck;
+  BOOST_TEST(f.run_sipp(body, "+15550100") == 0);
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(f.server->active_calls() == 0u);
+  BOOST_TEST(f.delivered.empty());
+  BOOST_TEST(f.inbox().empty());
+}
+
+BOOST_AUTO_TEST_CASE(bye_during_the_greeting_leaves_no_message) {
+  Fixture f;
+  const std::string body = std::string(kInvite) + R"(<recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200"/>
+)" + kAck + R"(<pause milliseconds="200"/>)" + kBye;
+  BOOST_TEST(f.run_sipp(body, "+15550100") == 0);
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(f.server->active_calls() == 0u);
+  BOOST_TEST(f.delivered.empty());
+  BOOST_TEST(f.inbox().empty());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_mailbox_gets_404) {
+  Fixture f;
+  const std::string body = std::string(kInvite) + R"(<recv response="100" optional="true"/>
+  <recv response="404"/>
+)" + kAck;
+  BOOST_TEST(f.run_sipp(body, "+15550777") == 0);
+  BOOST_TEST(f.server->active_calls() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(gateway_not_on_the_allow_list_gets_403) {
+  Fixture f({"127.0.0.2"});
+  const std::string body = std::string(kInvite) + R"(<recv response="403"/>
+)" + kAck;
+  BOOST_TEST(f.run_sipp(body, "+15550100") == 0);
+  BOOST_TEST(f.server->active_calls() == 0u);
+}
+
+namespace {
+
+// A bound UDP socket on 127.0.0.1 with plain POSIX calls: the fax caller
+// below drives SIP and RTP by hand, in real time.
+struct UdpPort {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  sockaddr_in self{};
+  UdpPort() {
+    self.sin_family = AF_INET;
+    self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self);
+    socklen_t len = sizeof self;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len);
+  }
+  ~UdpPort() { ::close(fd); }
+  std::uint16_t port() const { return ntohs(self.sin_port); }
+  void send_to(std::string_view data, std::uint16_t port) const {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(port);
+    ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+  }
+  std::optional<std::string> receive() const {
+    char buf[4096];
+    const auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return std::nullopt;
+    return std::string(buf, static_cast<std::size_t>(n));
+  }
+};
+
+// A fax machine calling over G.711: spandsp's T.30 calling terminal (it
+// sends CNG first) sending samples/fax.tif.
+struct FaxCaller {
+  fax_state_t* fax = fax_init(nullptr, 1);
+  bool done = false;
+  int code = -1;
+  explicit FaxCaller(const fs::path& tiff) {
+    fax_set_transmit_on_idle(fax, 1);
+    t30_state_t* t30 = fax_get_t30_state(fax);
+    t30_set_tx_ident(t30, "+15550123");
+    t30_set_tx_file(t30, tiff.c_str(), -1, -1);
+    t30_set_ecm_capability(t30, 1);
+    t30_set_phase_e_handler(
+        t30,
+        [](t30_state_t*, void* self, int c) {
+          static_cast<FaxCaller*>(self)->done = true;
+          static_cast<FaxCaller*>(self)->code = c;
+        },
+        this);
+  }
+  ~FaxCaller() { fax_free(fax); }
+};
+
+std::string fax_invite(std::uint16_t sip_port, std::uint16_t rtp_port, std::uint16_t server_port) {
+  const std::string sdp = "v=0\r\no=fax 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                          "m=audio " + std::to_string(rtp_port) + " RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+  return "INVITE sip:+15550100@127.0.0.1:" + std::to_string(server_port) + " SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(sip_port) + ";branch=z9hG4bKfax1\r\n"
+         "From: \"Fax Machine\" <sip:+15550123@127.0.0.1>;tag=fx1\r\n"
+         "To: <sip:+15550100@127.0.0.1>\r\n"
+         "Call-ID: fax-call-1@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+         "Contact: <sip:fax@127.0.0.1:" + std::to_string(sip_port) + ">\r\nMax-Forwards: 70\r\n"
+         "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fax_over_g711_is_detected_received_and_delivered) {
+  Fixture f;
+  const fs::path sample = fs::path(UMSTORE_TEST_DATA) / ".." / ".." / "samples" / "fax.tif";
+  UdpPort sip_port, rtp_port;
+  const auto server_port = f.server->local_endpoint().port();
+  sip_port.send_to(fax_invite(sip_port.port(), rtp_port.port(), server_port), server_port);
+
+  std::optional<sip::AudioOffer> answer;
+  std::string to_tag;
+  for (int i = 0; i < 300 && !answer; ++i) {
+    std::this_thread::sleep_for(10ms);
+    const auto datagram = sip_port.receive();
+    if (!datagram) continue;
+    const auto m = sip::SipMessage::parse(*datagram);
+    if (m && !m->is_request() && m->status() == 200) {
+      answer = sip::parse_audio_offer(m->body());
+      to_tag = m->to().tag;
+    }
+  }
+  BOOST_REQUIRE(answer);
+  sip_port.send_to("ACK sip:+15550100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" +
+                       std::to_string(sip_port.port()) + ";branch=z9hG4bKfax2\r\n"
+                       "From: <sip:+15550123@127.0.0.1>;tag=fx1\r\nTo: <sip:+15550100@127.0.0.1>;tag=" + to_tag +
+                       "\r\nCall-ID: fax-call-1@127.0.0.1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+                   server_port);
+
+  FaxCaller caller(sample);
+  bool bye_received = false;
+  std::uint16_t sequence = 0;
+  std::uint32_t timestamp = 0;
+  auto next = std::chrono::steady_clock::now();
+  const auto deadline = next + 80s;
+  // The sender's T.30 finishes just after ours (it sends DCN last): keep its
+  // audio flowing until both the BYE and its own result have arrived.
+  while (!(bye_received && caller.done) && std::chrono::steady_clock::now() < deadline) {
+    std::int16_t out[160];
+    const int n = fax_tx(caller.fax, out, 160);
+    std::fill(out + std::max(n, 0), out + 160, std::int16_t{0});
+    const auto payload = sip::encode_g711(sip::G711::Pcmu, std::span<const std::int16_t>(out, 160));
+    sip::RtpPacket p;
+    p.sequence = sequence++;
+    p.timestamp = timestamp;
+    p.ssrc = 77;
+    p.payload = payload;
+    timestamp += 160;
+    const auto datagram = sip::build_rtp(p);
+    rtp_port.send_to(std::string_view(reinterpret_cast<const char*>(datagram.data()), datagram.size()), answer->port);
+    while (const auto in = rtp_port.receive()) {
+      const auto* bytes = reinterpret_cast<const std::uint8_t*>(in->data());
+      if (const auto rtp = sip::parse_rtp(std::span(bytes, in->size()))) {
+        auto samples = sip::decode_g711(sip::G711::Pcmu, rtp->payload);
+        fax_rx(caller.fax, samples.data(), static_cast<int>(samples.size()));
+      }
+    }
+    while (const auto in = sip_port.receive()) {
+      const auto m = sip::SipMessage::parse(*in);
+      if (m && m->is_request() && m->method() == "BYE") {
+        sip_port.send_to(m->response(200, "OK", {}), server_port);
+        bye_received = true;
+      }
+    }
+    next += 20ms;
+    std::this_thread::sleep_until(next);
+  }
+  BOOST_TEST(caller.done);
+  BOOST_TEST(caller.code == T30_ERR_OK, "sender T.30 result: " << t30_completion_code_to_str(caller.code));
+  BOOST_TEST(bye_received);
+  BOOST_REQUIRE(f.wait_for_delivery(1));
+  const auto& r = f.delivered.front();
+  BOOST_TEST((r.kind == ingest::Kind::Fax));
+  BOOST_TEST(r.caller.number == "+15550123");
+  const std::string sample_bytes = [&] {
+    std::ifstream in(sample, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  const auto sent = codecs::inspect_tiff(
+      std::span(reinterpret_cast<const std::uint8_t*>(sample_bytes.data()), sample_bytes.size()), "fax.tif");
+  const auto received = codecs::inspect_tiff(r.file, r.file_name);
+  BOOST_REQUIRE(received.pages.size() == sent.pages.size());
+  for (std::size_t i = 0; i < sent.pages.size(); ++i) {
+    BOOST_TEST(received.pages[i].width == sent.pages[i].width);
+    BOOST_TEST(std::abs(static_cast<long>(received.pages[i].length) - static_cast<long>(sent.pages[i].length)) < 8);
+  }
+  const auto messages = f.inbox();
+  BOOST_REQUIRE(messages.size() == 1u);
+  BOOST_TEST(messages[0].find("image/tiff") != std::string::npos);
+}
+
+namespace {
+
+// Waits for a NOTIFY whose body contains `expected`, answering every NOTIFY.
+bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string_view expected,
+                     std::string& last_body) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto datagram = port.receive();
+    if (!datagram) {
+      std::this_thread::sleep_for(10ms);
+      continue;
+    }
+    const auto m = sip::SipMessage::parse(*datagram);
+    if (!m || !m->is_request() || m->method() != "NOTIFY") continue;
+    port.send_to(m->response(200, "OK", {}), server_port);
+    last_body = m->body();
+    if (last_body.find(expected) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(message_summary_subscriber_sees_the_lamp_go_on_and_off) {
+  Fixture f;
+  UdpPort phone;
+  const auto server_port = f.server->local_endpoint().port();
+  phone.send_to("SUBSCRIBE sip:+15550100@127.0.0.1 SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(phone.port()) + ";branch=z9hG4bKsub1\r\n"
+                "From: <sip:+15550100@127.0.0.1>;tag=ph1\r\nTo: <sip:+15550100@127.0.0.1>\r\n"
+                "Call-ID: mwi-1@127.0.0.1\r\nCSeq: 1 SUBSCRIBE\r\n"
+                "Contact: <sip:phone@127.0.0.1:" + std::to_string(phone.port()) + ">\r\n"
+                "Event: message-summary\r\nAccept: application/simple-message-summary\r\nExpires: 600\r\n"
+                "Content-Length: 0\r\n\r\n",
+                server_port);
+  std::string body;
+  BOOST_REQUIRE_MESSAGE(wait_for_notify(phone, server_port, "Messages-Waiting: no", body), body);
+
+  ingest::Recording r;
+  r.to_number = "+15550100";
+  r.caller = {"+15550123", "Bob Caller"};
+  r.file_name = "vm.wav";
+  codecs::PcmAudio audio;
+  audio.samples = sip::tone(440, 500);
+  r.file = codecs::encode_wav_pcm16(audio);
+  const auto message = ingest::compose(r, ingest::IngestSettings{"vm.example.net"});
+  f.store->deliver("+15550100", message.rfc822);
+  BOOST_TEST(wait_for_notify(phone, server_port, "Messages-Waiting: yes", body), body);
+  BOOST_TEST(body.find("Voice-Message: 1/0") != std::string::npos, body);
+
+  auto inbox = f.store->user("+15550100")->open("INBOX");
+  std::vector<std::uint32_t> uids;
+  for (const auto& info : inbox->snapshot()) uids.push_back(info.uid);
+  inbox->change_flags(uids, mailstore::FlagChange::Add, mailstore::kSeen);
+  BOOST_TEST(wait_for_notify(phone, server_port, "Messages-Waiting: no", body), body);
+  BOOST_TEST(body.find("Voice-Message: 0/1") != std::string::npos, body);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
