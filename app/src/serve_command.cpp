@@ -99,10 +99,15 @@ int run_serve(std::span<const std::string> args) {
   runner_config.retry_max = std::chrono::seconds(s.retry_max_seconds);
   runner_config.max_age = std::chrono::seconds(s.max_queue_age_seconds);
   runner_config.delay_warning = std::chrono::seconds(s.delay_warning_seconds);
+  // Local copies get playable forms and folder filing (delivery/).
+  delivery::DeliverySettings delivery_policy;
+  delivery_policy.domain = s.domain;
+  runner_config.delivery_policy = delivery_policy;
   smtp::QueueRunner queue_runner(runner_config, smtp_queue, *store, accounts);
   smtp_config.queue = &smtp_queue;
   smtp_config.queued = [&queue_runner] { queue_runner.wake(); };
   smtp_config.trusted_networks = s.trusted_networks;
+  smtp_config.delivery_policy = delivery_policy;
   smtp_config.auth = true;
   smtp_config.auth_requires_tls = s.auth_requires_tls;
   std::unique_ptr<smtp::SmtpServer> submission_server;

@@ -97,6 +97,18 @@ std::vector<std::int16_t> read_mono(SNDFILE* file, const SF_INFO& info, std::str
   // A header may promise far more frames than the bytes can hold; grow on demand past this.
   mono.reserve(static_cast<std::size_t>(std::min<sf_count_t>(info.frames, 1 << 22)));
   sf_count_t remaining = info.frames;
+  if (channels == 1 && (info.format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16) {
+    // What most gateways write: 16-bit mono needs no conversion, and reading
+    // it as short gives exactly what the double path below rounds back to,
+    // without two conversions and a round() per sample.
+    std::vector<std::int16_t> shorts(static_cast<std::size_t>(frames_per_block));
+    while (remaining > 0) {
+      const sf_count_t got = sf_readf_short(file, shorts.data(), std::min(remaining, frames_per_block));
+      if (got <= 0) break;
+      mono.insert(mono.end(), shorts.begin(), shorts.begin() + static_cast<std::ptrdiff_t>(got));
+      remaining -= got;
+    }
+  }
   while (remaining > 0) {
     const sf_count_t wanted = std::min(remaining, frames_per_block);
     const sf_count_t got = sf_readf_double(file, block.data(), wanted);

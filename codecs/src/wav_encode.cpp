@@ -44,7 +44,15 @@ std::vector<std::uint8_t> encode_wav_pcm16(const PcmAudio& audio) {
   put_u16(out, 16);                     // bits per sample
   put_tag(out, "data");
   put_u32(out, static_cast<std::uint32_t>(data_bytes));
-  for (const std::int16_t sample : audio.samples) put_u16(out, static_cast<std::uint16_t>(sample));
+  // Sized once and filled by index: a push_back per byte cost as much as the header checks a thousand times over.
+  const std::size_t header_bytes = out.size();
+  out.resize(header_bytes + static_cast<std::size_t>(data_bytes));
+  std::uint8_t* data = out.data() + header_bytes;
+  for (const std::int16_t sample : audio.samples) {
+    const auto value = static_cast<std::uint16_t>(sample);
+    *data++ = static_cast<std::uint8_t>(value & 0xFF);
+    *data++ = static_cast<std::uint8_t>(value >> 8);
+  }
   return out;
 }
 

@@ -1,5 +1,8 @@
 #include "local_delivery.hpp"
 
+#include <chrono>
+#include <variant>
+#include <vector>
 
 #include "common/log.hpp"
 
@@ -14,11 +17,45 @@ std::string join_numbers(std::span<const LocalRecipient> recipients) {
   return out;
 }
 
-// The first mailbox that cannot take the message, or nullptr.
-const LocalRecipient* first_over_quota(mailstore::MailStore& store, const DeliveryJob& job) {
+// What one recipient's mailbox gets, after the delivery policy.
+struct PlannedCopy {
+  const LocalRecipient* recipient = nullptr;
+  std::string message;  // empty: the job's message as it came
+  std::string folder = "INBOX";
+  std::string_view bytes(const DeliveryJob& job) const { return message.empty() ? job.message : message; }
+};
+
+std::string_view without_brackets(std::string_view path) {
+  if (path.size() >= 2 && path.front() == '<' && path.back() == '>') return path.substr(1, path.size() - 2);
+  return path;
+}
+
+// Plans every copy, or returns the policy's refusal of the message.
+std::variant<std::vector<PlannedCopy>, SmtpReplyText> plan_copies(const DeliveryJob& job) {
+  std::vector<PlannedCopy> copies;
   for (const auto& recipient : job.recipients) {
-    auto usage = store.user(recipient.number)->quota();
-    if (usage.limit_bytes != 0 && usage.bytes + job.message.size() > usage.limit_bytes) return &recipient;
+    PlannedCopy copy{&recipient, {}, "INBOX"};
+    if (job.policy) {
+      const delivery::InboundMessage in{job.message, without_brackets(job.sender), recipient.address,
+                                        std::chrono::system_clock::now()};
+      delivery::DeliveryPlan plan = delivery::plan_local_delivery(in, delivery::MailboxProfile{}, *job.policy);
+      if (plan.refusal) return SmtpReplyText{plan.refusal->reply_code, plan.refusal->enhanced_status, plan.refusal->text};
+      for (const auto& note : plan.notes)
+        log(LogLevel::Info, kLog, "delivery id={} to={}: {}", job.queue_id, recipient.number, note);
+      if (plan.message != job.message) copy.message = std::move(plan.message);
+      copy.folder = std::move(plan.folder);
+    }
+    copies.push_back(std::move(copy));
+  }
+  return copies;
+}
+
+// The first mailbox that cannot take its copy, or nullptr.
+const LocalRecipient* first_over_quota(mailstore::MailStore& store, const DeliveryJob& job,
+                                       std::span<const PlannedCopy> copies) {
+  for (const auto& copy : copies) {
+    auto usage = store.user(copy.recipient->number)->quota();
+    if (usage.limit_bytes != 0 && usage.bytes + copy.bytes(job).size() > usage.limit_bytes) return copy.recipient;
   }
   return nullptr;
 }
@@ -40,15 +77,21 @@ SmtpReplyText quota_reply(const DeliveryJob& job, std::string_view full_number, 
 SmtpReplyText deliver_locally(mailstore::MailStore& store, const DeliveryJob& job) {
   std::size_t delivered = 0;
   try {
-    if (const auto* full = first_over_quota(store, job)) {
+    auto planned = plan_copies(job);
+    if (auto* refusal = std::get_if<SmtpReplyText>(&planned)) {
+      log_failure(job, job.recipients.front(), refusal->text);
+      return *refusal;
+    }
+    const auto& copies = std::get<std::vector<PlannedCopy>>(planned);
+    if (const auto* full = first_over_quota(store, job, copies)) {
       log_failure(job, *full, "over quota");
       return quota_reply(job, full->number, {});
     }
-    for (const auto& recipient : job.recipients) {
-      auto uid = store.deliver(recipient.number, job.message);
+    for (const auto& copy : copies) {
+      auto uid = store.deliver(copy.recipient->number, copy.bytes(job), copy.folder);
       ++delivered;
-      log(LogLevel::Info, kLog, "delivery id={} from={} to={} size={} uid={}", job.queue_id, job.sender,
-          recipient.number, job.received_octets, uid);
+      log(LogLevel::Info, kLog, "delivery id={} from={} to={} folder={} size={} uid={}", job.queue_id, job.sender,
+          copy.recipient->number, copy.folder, job.received_octets, uid);
     }
   } catch (const mailstore::QuotaExceeded& e) {
     // Another delivery filled the mailbox since the check above.

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "delivery/local_delivery_policy.hpp"
 #include "mailstore/mail_store.hpp"
 
 namespace umstore::smtp {
@@ -27,11 +28,15 @@ struct DeliveryJob {
   std::span<const LocalRecipient> recipients; // distinct numbers
   std::string_view message;                   // with our trace headers
   std::size_t received_octets = 0;            // the client's part, for logs
+  // Content processing before storage (playable forms, gateway emails,
+  // folders, refusals); nullptr stores the message as it came.
+  const delivery::DeliverySettings* policy = nullptr;
 };
 
 // Delivers to every recipient and returns the reply for the DATA command.
-// Quota is checked for all recipients first, so a full mailbox fails the
-// message before anyone got a copy (no duplicates when the client retries).
+// The delivery policy and the quota are checked for all recipients first,
+// so a refused message or a full mailbox fails before anyone got a copy
+// (no duplicates when the client retries).
 SmtpReplyText deliver_locally(mailstore::MailStore& store, const DeliveryJob& job);
 
 }  // namespace umstore::smtp

@@ -224,7 +224,8 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     r.delivering = true;
     queue_.update(envelope);
     const LocalRecipient recipient{r.address, r.mailbox};
-    const DeliveryJob job{envelope.id, sender_path, std::span(&recipient, 1), local_copy, message.size()};
+    const DeliveryJob job{envelope.id, sender_path, std::span(&recipient, 1), local_copy, message.size(),
+                          config_.delivery_policy ? &*config_.delivery_policy : nullptr};
     const auto result = deliver_locally(store_, job);
     r.delivering = false;
     settle(r, {result.code, result.enhanced, result.text}, "", false);

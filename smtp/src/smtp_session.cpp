@@ -551,7 +551,8 @@ net::Task<SmtpReplyText> SmtpSession::deliver(std::string_view queue_id, std::st
   const bool queued = needs_queue();
   std::vector<LocalRecipient> locals;
   for (const auto& r : transaction_->recipients) locals.push_back({r.address, r.number});
-  DeliveryJob job{queue_id, sender, locals, message, octets};
+  DeliveryJob job{queue_id, sender, locals, message, octets,
+                  server_.config.delivery_policy ? &*server_.config.delivery_policy : nullptr};
   // The mailstore and the queue fsync: run them on the delivery pool so
   // this I/O thread keeps serving other connections meanwhile.
   co_return co_await asio::co_spawn(

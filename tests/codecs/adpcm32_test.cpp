@@ -3,6 +3,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
 #include "codecs/audio.hpp"
 #include "codecs_test_support.hpp"
 
@@ -19,6 +23,21 @@ std::vector<std::uint8_t> unpacked_codes(std::span<const std::int16_t> pcm) {
   g726_free(state);
   codes.resize(static_cast<std::size_t>(n));
   return codes;
+}
+
+// spandsp's encoder with RFC 3802 packing and the same odd-count padding:
+// the reference our own encoder must match bit for bit.
+std::vector<std::uint8_t> spandsp_packed(std::span<const std::int16_t> pcm) {
+  g726_state_t* state = g726_init(nullptr, 32000, G726_ENCODING_LINEAR, G726_PACKING_RIGHT);
+  std::vector<std::uint8_t> packed(pcm.size() / 2 + 1);
+  int n = g726_encode(state, packed.data(), pcm.data(), static_cast<int>(pcm.size()));
+  if (pcm.size() % 2 != 0) {
+    const std::int16_t silence = 0;
+    n += g726_encode(state, packed.data() + n, &silence, 1);
+  }
+  g726_free(state);
+  packed.resize(static_cast<std::size_t>(n));
+  return packed;
 }
 
 std::vector<std::int16_t> voicemail_pcm() {
@@ -39,6 +58,47 @@ BOOST_AUTO_TEST_CASE(first_sample_goes_in_the_low_nibble) {
   for (std::size_t i = 0; i < packed.size(); ++i) {
     BOOST_TEST((packed[i] & 0x0F) == codes[2 * i], "octet " << i << " low nibble");
     BOOST_TEST((packed[i] >> 4) == codes[2 * i + 1], "octet " << i << " high nibble");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(encoder_is_bit_exact_with_spandsp) {
+  // Inputs that drive every branch of the adaptation: speech, white noise and
+  // full-scale square waves (clipping, large steps, LIMB/LIMC limits), a sweep
+  // up to 4 kHz and high-frequency tone bursts (tone detector, TRANS reset of
+  // the predictor), level steps from -90 dBFS to full scale, and silence.
+  std::vector<std::vector<std::int16_t>> inputs;
+  inputs.push_back(voicemail_pcm());
+  std::uint32_t noise_state = 12345;  // fixed LCG: reproducible noise
+  const auto noise = [&] {
+    noise_state = noise_state * 1664525u + 1013904223u;
+    return static_cast<double>(noise_state >> 8) / (1u << 24) * 2.0 - 1.0;
+  };
+  for (int level = 0; level < 30; ++level) {
+    const double amplitude = 40000.0 * std::pow(10.0, -level / 10.0);  // 40000: clips at full scale
+    std::vector<std::int16_t> pcm(4001 + static_cast<std::size_t>(level));
+    for (std::size_t i = 0; i < pcm.size(); ++i) {
+      const double t = static_cast<double>(i) / 8000.0;
+      double value = 0;
+      switch (level % 5) {
+        case 0: value = amplitude * noise(); break;
+        case 1: value = amplitude * std::sin(2 * std::numbers::pi * (60.0 + 130.0 * level) * t); break;
+        case 2: value = (i / (3 + static_cast<std::size_t>(level))) % 2 ? amplitude : -amplitude; break;
+        case 3: value = amplitude * std::sin(2 * std::numbers::pi * (50.0 + 3900.0 * t) * t); break;
+        default: value = i % 800 < 400 ? amplitude * std::sin(2 * std::numbers::pi * 3700.0 * t) : 0.0; break;
+      }
+      pcm[i] = static_cast<std::int16_t>(std::clamp(std::round(value), -32768.0, 32767.0));
+    }
+    inputs.push_back(std::move(pcm));
+  }
+  inputs.push_back(std::vector<std::int16_t>(3000, 0));
+  inputs.push_back(std::vector<std::int16_t>(3000, -32768));
+  for (std::size_t n = 0; n < inputs.size(); ++n) {
+    const auto ours = encode_32kadpcm(inputs[n]);
+    const auto reference = spandsp_packed(inputs[n]);
+    BOOST_TEST_REQUIRE(ours.size() == reference.size(), "input " << n);
+    const auto mismatch = std::mismatch(ours.begin(), ours.end(), reference.begin());
+    BOOST_TEST((mismatch.first == ours.end()),
+               "input " << n << ": first difference at octet " << (mismatch.first - ours.begin()));
   }
 }
 

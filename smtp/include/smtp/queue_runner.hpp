@@ -9,10 +9,12 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "delivery/local_delivery_policy.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/delivery_queue.hpp"
@@ -29,6 +31,7 @@ struct QueueRunnerConfig {
   std::chrono::seconds delay_warning{4 * 3600};// delayed DSN once a message is this old
   std::chrono::seconds poll_interval{5};       // rescan the queue (CLI retry/delete) this often
   std::chrono::seconds timeout{60};            // per SMTP command to a next hop
+  std::optional<delivery::DeliverySettings> delivery_policy;  // as SmtpServerConfig's, for local copies
 };
 
 class QueueRunner {

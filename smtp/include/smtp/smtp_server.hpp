@@ -9,9 +9,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "delivery/local_delivery_policy.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/task.hpp"
@@ -48,6 +50,10 @@ struct SmtpServerConfig {
   bool auth = false;                             // offer AUTH (the submission listener)
   bool auth_requires_tls = true;                 // only after STARTTLS
   bool require_auth = false;                     // MAIL needs AUTH first (RFC 6409 submission)
+
+  // Content processing for local mailboxes (delivery/): playable forms for
+  // inbound VPIM, gateway voicemail emails, refusals. Unset: stored as received.
+  std::optional<delivery::DeliverySettings> delivery_policy;
 };
 
 // Sessions run on the io_context's threads. Destroy the server only after
