@@ -17,6 +17,37 @@ std::string_view apply_partial(std::string_view bytes, const FetchItem& item) {
                       static_cast<std::size_t>(std::min<std::uint64_t>(count, bytes.size() - origin)));
 }
 
+// True when every item is answered from the message's top-level header
+// alone (the usual "list the mailbox" and "download the message" fetches).
+// Then the body's MIME structure, which for a voicemail or fax means
+// scanning tens of kilobytes of base64 per message, need not be parsed.
+bool needs_only_top_header(const FetchRequest& request) {
+  return std::all_of(request.items.begin(), request.items.end(), [](const FetchItem& item) {
+    switch (item.kind) {
+      case FetchItem::Kind::Flags:
+      case FetchItem::Kind::Uid:
+      case FetchItem::Kind::InternalDate:
+      case FetchItem::Kind::Size:
+        return true;
+      case FetchItem::Kind::Section: {
+        const Section::Text text = item.section.text;
+        return item.section.part.empty() &&
+               (text == Section::Text::Whole || text == Section::Text::Header ||
+                text == Section::Text::HeaderFields || text == Section::Text::HeaderFieldsNot);
+      }
+      default:
+        return false;
+    }
+  });
+}
+
+// The header block up to and including the empty line that ends it; the
+// whole message when there is no CRLF CRLF (bare-LF mail gets the full parse).
+std::string_view top_header_of(std::string_view message) {
+  const auto end = message.find("\r\n\r\n");
+  return end == std::string_view::npos ? message : message.substr(0, end + 4);
+}
+
 }  // namespace
 
 net::Task<void> Session::cmd_fetch(const Command& cmd) {
@@ -48,6 +79,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   }
   bool wants_flags = std::any_of(request->items.begin(), request->items.end(),
                                  [](const FetchItem& i) { return i.kind == FetchItem::Kind::Flags; });
+  const bool header_only = needs_only_top_header(*request);
   bool some_expunged = false;
   std::string scratch;
   for (std::size_t index : indexes) {
@@ -62,7 +94,8 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
         continue;
       }
       bytes = data->bytes();
-      root = mime::parse_message(bytes);
+      // Header views point into `bytes` either way, so sections slice it alike.
+      root = mime::parse_message(header_only ? top_header_of(bytes) : bytes);
     }
     out_ += "* " + std::to_string(index + 1) + " FETCH (";
     bool first = true;

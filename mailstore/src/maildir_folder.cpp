@@ -466,11 +466,12 @@ std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32
     Transaction write(*this);
     require_live();
     std::string records;
-    bool renamed = false;
-    // Whatever was renamed before a failure is logged all the same.
+    // Whatever was renamed before a failure is logged all the same. Neither
+    // the renames nor the records are fsync'ed: a lost flag change is
+    // acceptable after a crash (see maildir_folder.hpp), and waiting for the
+    // disk on every STORE held an I/O thread and the folder lock meanwhile.
     const auto flush = [&] {
-      if (renamed) fsync_directory(dir_ / "cur");
-      write_log(records);
+      write_log(records, LogSync::Lazy);
       if (!result.empty() || write.changed()) changed();
     };
     try {
@@ -488,7 +489,6 @@ std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32
             if (errno == ENOENT) continue;  // removed by another tool; the next scan notices
             throw IoError("cannot change flags of message file", dir_ / "cur" / e.file, errno);
           }
-          renamed = true;
           e.file = name;
           e.flags = new_flags;
           records += "F" + std::to_string(uid) + " " + log_flags(new_flags) + "\n";

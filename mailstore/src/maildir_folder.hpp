@@ -19,6 +19,11 @@
 // its "+" record; at the next scan a file without a record gets a fresh UID
 // and a record without a file is dropped. So a crash never loses a message
 // and never gives a UID twice (UIDs only come from the log, under the lock).
+// Flag and keyword changes are not fsync'ed (Dovecot's mail_fsync=optimized
+// does the same): a crash may undo a recent one, and the scan settles any
+// disagreement between a file name and the log in favour of the file name.
+// They become durable with the next append or expunge, whose fsyncs of the
+// log and of cur/ cover everything written before.
 // Other processes' changes are noticed when the log's or a directory's stat
 // changes, checked by snapshot(), status() and every change (3 stat calls
 // when nothing changed; the index lives in memory).
@@ -148,7 +153,10 @@ class MaildirFolder final : public Folder {
   // All with mutex_ and the flock held; they return true when the index changed.
   bool catch_up_log() const;
   bool scan_directories() const;
-  void write_log(std::string_view lines) const;
+  // Flag changes may be lost in a crash (see above), so they skip the fsync
+  // that made every STORE wait for the disk.
+  enum class LogSync { Durable, Lazy };
+  void write_log(std::string_view lines, LogSync sync = LogSync::Durable) const;
   void compact_log_if_needed() const;
   void remember_stamps() const;
   void forget_disk_state() const noexcept;

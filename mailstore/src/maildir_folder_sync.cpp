@@ -199,13 +199,13 @@ bool MaildirFolder::catch_up_log() const {
   return changed;
 }
 
-void MaildirFolder::write_log(std::string_view lines) const {
+void MaildirFolder::write_log(std::string_view lines, LogSync sync) const {
   if (lines.empty()) return;
   const fs::path path = dir_ / kLogFile;
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
   if (!fd) throw IoError("cannot open UID list", path, errno);
   write_all(fd.get(), lines, path);
-  fsync_fd(fd.get(), path);
+  if (sync == LogSync::Durable) fsync_fd(fd.get(), path);
   log_offset_ += static_cast<off_t>(lines.size());
   log_lines_ += static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n'));
 }

@@ -10,6 +10,10 @@ constexpr std::size_t kReadChunk = 4096;
 Connection::Connection(tcp::socket socket, std::size_t max_line_bytes)
     : socket_(std::move(socket)), max_line_(max_line_bytes) {
   std::error_code ec;
+  // Replies often leave in pieces (an IMAP literal's prefix, its bytes, the
+  // tagged reply): with Nagle the last small piece waits for the client's
+  // delayed ACK, about 40 ms, on every such command.
+  socket_.set_option(tcp::no_delay(true), ec);
   auto ep = socket_.remote_endpoint(ec);
   peer_ = ec ? std::string("unknown") : ep.address().to_string() + ":" + std::to_string(ep.port());
 }

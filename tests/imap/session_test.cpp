@@ -164,6 +164,15 @@ BOOST_AUTO_TEST_CASE(select_fetch_store_search) {
   auto rfc = c.command("f9", "UID FETCH 1 (RFC822.HEADER INTERNALDATE)");
   BOOST_TEST(contains(rfc, "* 1 FETCH (UID 1 RFC822.HEADER {"));
   BOOST_TEST(contains(rfc, "INTERNALDATE \""));
+  // Header-only fetches of a multipart message (served without parsing its
+  // body structure) answer exactly as the full parse does.
+  auto top = c.command("fe", "FETCH 3 (BODY.PEEK[HEADER.FIELDS (CONTENT-TYPE)] BODY.PEEK[HEADER] BODY.PEEK[])");
+  const std::string voice = voice_message();
+  const std::string voice_header = voice.substr(0, voice.find("\r\n\r\n") + 4);
+  BOOST_TEST(contains(top, "Content-Type: multipart/voice-message; version=2.0; boundary=\"VM-BOUNDARY\"\r\n\r\n"));
+  BOOST_TEST(contains(top, "BODY[HEADER] {" + std::to_string(voice_header.size()) + "}\r\n" + voice_header));
+  BOOST_TEST(contains(top, "BODY[] {" + std::to_string(voice.size()) + "}\r\n" + voice));
+  BOOST_TEST(!contains(top, "FLAGS"));
   BOOST_TEST(contains(c.command("fa", "FETCH 1 (BODY[9])"), "BODY[9] {0}"));
   BOOST_TEST(contains(c.command("fb", "FETCH 1 (FLAGS BOGUS)"), "fb BAD"));
   BOOST_TEST(contains(c.command("fc", "FETCH x:y FLAGS"), "fc BAD"));
