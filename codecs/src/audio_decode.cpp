@@ -70,6 +70,8 @@ std::string format_name(int format) {
 }
 
 std::int16_t to_pcm16(double sample) {
+  // Float WAVs can carry NaN; it has no PCM value, so it becomes silence.
+  if (std::isnan(sample)) return 0;
   const double scaled = std::round(sample * 32768.0);
   return static_cast<std::int16_t>(std::clamp(scaled, -32768.0, 32767.0));
 }
