@@ -15,20 +15,10 @@
 #include "net/connection.hpp"
 #include "net/listener.hpp"
 
+#include "common/ascii.hpp"
+
 namespace umstore::ingest {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 const char* reason_phrase(int status) {
   switch (status) {
@@ -84,7 +74,7 @@ std::optional<HttpResponse> route_inline(const HttpRequest& request, const Inges
 }  // namespace
 
 std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
-  auto it = headers.find(lower(name));
+  auto it = headers.find(ascii_lower(name));
   if (it == headers.end()) return std::nullopt;
   return it->second;
 }
@@ -149,7 +139,7 @@ struct HttpApi::Impl {
       if (h.line.empty()) break;
       auto colon = h.line.find(':');
       if (colon == std::string_view::npos || colon == 0) co_return json_error(400, "malformed header field");
-      req.headers[lower(h.line.substr(0, colon))] = std::string(trim(h.line.substr(colon + 1)));
+      req.headers[ascii_lower(h.line.substr(0, colon))] = std::string(trim_blanks(h.line.substr(colon + 1)));
     }
     if (req.header("transfer-encoding")) co_return json_error(501, "chunked request bodies are not supported; send Content-Length");
     if (auto len = req.header("content-length")) {
@@ -176,7 +166,7 @@ struct HttpApi::Impl {
       }
       const auto& req = std::get<HttpRequest>(got);
       HttpResponse resp = co_await route(req);
-      bool keep_alive = lower(req.header("connection").value_or("")) != "close";
+      bool keep_alive = ascii_lower(req.header("connection").value_or("")) != "close";
       log(LogLevel::Info, "http", "{} {} {} -> {}", conn.peer(), req.method, req.target, resp.status);
       if (req.method == "HEAD") resp.body.clear();
       co_await conn.write(serialise(resp, keep_alive));

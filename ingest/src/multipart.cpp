@@ -3,31 +3,21 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/ascii.hpp"
+
 namespace umstore::ingest {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // The value of `param` in "form-data; name="file"; filename="a.wav"".
 std::string parameter(std::string_view header, std::string_view param) {
   std::size_t pos = 0;
   while ((pos = header.find(';', pos)) != std::string_view::npos) {
     ++pos;
-    std::string_view rest = trim(header.substr(pos));
+    std::string_view rest = trim_blanks(header.substr(pos));
     const auto eq = rest.find('=');
     if (eq == std::string_view::npos) continue;
-    if (lower(trim(rest.substr(0, eq))) != param) continue;
-    std::string_view value = trim(rest.substr(eq + 1));
+    if (ascii_lower(trim_blanks(rest.substr(0, eq))) != param) continue;
+    std::string_view value = trim_blanks(rest.substr(eq + 1));
     if (value.starts_with('"')) {
       std::string out;
       for (std::size_t i = 1; i < value.size() && value[i] != '"'; ++i) {
@@ -53,13 +43,13 @@ FormPart parse_part(std::string_view part) {
     headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
     const auto colon = line.find(':');
     if (colon == std::string_view::npos) throw MalformedForm("malformed header in a form part");
-    const std::string name = lower(trim(line.substr(0, colon)));
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string name = ascii_lower(trim_blanks(line.substr(0, colon)));
+    const std::string_view value = trim_blanks(line.substr(colon + 1));
     if (name == "content-disposition") {
       out.name = parameter(value, "name");
       out.filename = parameter(value, "filename");
     } else if (name == "content-type") {
-      out.content_type = lower(value);
+      out.content_type = ascii_lower(value);
     }
   }
   if (out.name.empty()) throw MalformedForm("a form part has no Content-Disposition name");
@@ -69,7 +59,7 @@ FormPart parse_part(std::string_view part) {
 }  // namespace
 
 std::optional<std::string> form_boundary(std::string_view content_type) {
-  const std::string type = lower(trim(content_type.substr(0, content_type.find(';'))));
+  const std::string type = ascii_lower(trim_blanks(content_type.substr(0, content_type.find(';'))));
   if (type != "multipart/form-data") return std::nullopt;
   std::string boundary = parameter(content_type, "boundary");
   if (boundary.empty() || boundary.size() > 70) return std::string();  // present but unusable
