@@ -14,11 +14,10 @@ constexpr double letter_width_inches = fax_width / fax_x_dpi;
 
 // Source rows/columns [first, last) that output cell `index` covers at `scale`.
 std::pair<std::uint32_t, std::uint32_t> source_span(std::uint32_t index, double scale, std::uint32_t limit) {
-  auto first = static_cast<std::uint32_t>(std::floor(index / scale));
-  auto last = static_cast<std::uint32_t>(std::floor((index + 1) / scale));
-  first = std::min(first, limit - 1);
-  last = std::clamp(last, first + 1, limit);
-  return {first, last};
+  // Clamp in double: with an extreme scale the quotient exceeds uint32.
+  const auto first = static_cast<std::uint32_t>(std::min(std::floor(index / scale), limit - 1.0));
+  const auto last = static_cast<std::uint32_t>(std::min(std::floor((index + 1) / scale), static_cast<double>(limit)));
+  return {first, std::clamp(last, first + 1, limit)};
 }
 
 }  // namespace
@@ -26,8 +25,11 @@ std::pair<std::uint32_t, std::uint32_t> source_span(std::uint32_t index, double 
 BilevelPage fit_to_fax(const GreyPage& grey, const FaxLimits& limits, std::string_view name) {
   if (grey.width == 0 || grey.length == 0) throw CodecError(std::string(name) + ": page has no pixels");
   // Without a resolution, assume the page fills the width of the paper.
-  const double x_dpi = grey.x_dpi > 0 ? grey.x_dpi : grey.width / letter_width_inches;
-  const double y_dpi = grey.y_dpi > 0 ? grey.y_dpi : x_dpi;
+  // A resolution outside any scanner's range is as good as none (fuzzed
+  // files carry 1e-9 dpi): treat it as unknown.
+  const auto plausible = [](double dpi) { return dpi >= 10 && dpi <= 10000; };
+  const double x_dpi = plausible(grey.x_dpi) ? grey.x_dpi : grey.width / letter_width_inches;
+  const double y_dpi = plausible(grey.y_dpi) ? grey.y_dpi : x_dpi;
   BilevelPage out;
   out.y_dpi = y_dpi < 150 ? 98 : 196;
   double x_scale = fax_x_dpi / x_dpi;
