@@ -10,6 +10,7 @@ packages=(
   sip-tester
   # bench/smtp: the Postfix -> Dovecot LMTP peer (postfix also brings smtp-source)
   postfix dovecot-lmtpd
+  # bench/ingest: the classic pipeline uses ffmpeg, sendmail (postfix), dovecot-lmtpd and dovecot-imapd from above
 )
 missing=()
 for p in "${packages[@]}"; do

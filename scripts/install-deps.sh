@@ -16,6 +16,9 @@ packages=(
   # real clients and checkers used by the tests
   python3 curl swaks libnet-ssleay-perl isync fetchmail sox ffmpeg libtiff-tools poppler-utils espeak-ng
   sip-tester  # sipp, for the SIP endpoint tests
+  baresip-core  # a real SIP user agent calling in tests/e2e/test_sip_baresip.py
+  neomutt tmux  # a terminal mail client driven through tmux in tests/e2e/test_imap_neomutt.py
+  postfix dovecot-lmtpd openssl  # the Postfix peer in the SMTP interoperability tests (tests/peers/postfix_peer.py)
 )
 
 missing=()
@@ -27,5 +30,7 @@ done
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing: ${missing[*]}" >&2
+# Postfix asks how to configure itself: not at all (tests run private instances).
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

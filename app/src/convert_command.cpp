@@ -62,27 +62,28 @@ unsigned parse_unsigned(const std::optional<std::string>& text, unsigned fallbac
   throw UsageError(std::string(option) + " needs a positive number, not '" + *text + "'");
 }
 
-codecs::PcmAudio read_audio(const std::filesystem::path& in, unsigned raw_rate) {
+codecs::PcmAudio read_audio(const std::filesystem::path& in, unsigned raw_rate, const codecs::AudioLimits& limits) {
   const auto bytes = as_bytes(read_file(in));
   const std::string name = in.string();
   codecs::PcmAudio audio;
   if (has_extension(in, {".726", ".adpcm"}))
-    audio = codecs::decode_raw_audio(bytes, codecs::RawAudioFormat::adpcm32k, raw_rate, name);
+    audio = codecs::decode_raw_audio(bytes, codecs::RawAudioFormat::adpcm32k, raw_rate, name, limits);
   else if (has_extension(in, {".ul", ".mulaw", ".ulaw"}))
-    audio = codecs::decode_raw_audio(bytes, codecs::RawAudioFormat::mulaw, raw_rate, name);
+    audio = codecs::decode_raw_audio(bytes, codecs::RawAudioFormat::mulaw, raw_rate, name, limits);
   else if (has_extension(in, {".al", ".alaw"}))
-    audio = codecs::decode_raw_audio(bytes, codecs::RawAudioFormat::alaw, raw_rate, name);
+    audio = codecs::decode_raw_audio(bytes, codecs::RawAudioFormat::alaw, raw_rate, name, limits);
   else
-    audio = codecs::decode_audio(bytes, name);
+    audio = codecs::decode_audio(bytes, name, limits);
   return audio;
 }
 
-void convert_voice(const std::filesystem::path& in, const std::filesystem::path& out, const CommandLine& cmd) {
+void convert_voice(const std::filesystem::path& in, const std::filesystem::path& out, const CommandLine& cmd,
+                   const Settings& settings) {
   const unsigned raw_rate = parse_unsigned(cmd.value("--rate"), 8000, "--rate");
   const bool mp3 = has_extension(out, {".mp3"});
   if (!mp3 && !has_extension(out, {".726", ".adpcm", ".wav"}))
     throw UsageError("OUTPUT must end in .726, .adpcm, .wav or .mp3 for voice");
-  const codecs::PcmAudio audio = read_audio(in, raw_rate);
+  const codecs::PcmAudio audio = read_audio(in, raw_rate, settings.voice_limits);
   if (mp3) {
     const unsigned kbps = parse_unsigned(cmd.value("--bitrate"), 32, "--bitrate");
     replace_file_durably(out, as_text(codecs::encode_mp3(audio, kbps)));
@@ -106,7 +107,8 @@ void print_pages(const std::vector<codecs::FaxPage>& pages) {
   }
 }
 
-void convert_fax(const std::filesystem::path& in, const std::filesystem::path& out, const CommandLine& cmd) {
+void convert_fax(const std::filesystem::path& in, const std::filesystem::path& out, const CommandLine& cmd,
+                 const Settings& settings) {
   const std::string profile = cmd.value("--profile").value_or("s");
   if (profile != "s" && profile != "f") throw UsageError("--profile must be s or f");
   codecs::FaxConversionOptions options;
@@ -117,7 +119,7 @@ void convert_fax(const std::filesystem::path& in, const std::filesystem::path& o
   } else if (!has_extension(out, {".tif", ".tiff"})) {
     throw UsageError("OUTPUT must end in .tif, .tiff or .pdf for fax");
   }
-  const codecs::FaxConversion result = codecs::convert_fax(as_bytes(read_file(in)), in.string(), options);
+  const codecs::FaxConversion result = codecs::convert_fax(as_bytes(read_file(in)), in.string(), options, settings.fax_limits);
   replace_file_durably(out, as_text(options.want_pdf ? result.pdf : result.tiff));
   print_pages(result.pages);
 }
@@ -132,10 +134,11 @@ int run_convert(std::span<const std::string> args) {
   }
   if (cmd.positionals().size() != 2) throw UsageError("convert needs INPUT and OUTPUT");
   const std::filesystem::path in = cmd.positionals()[0], out = cmd.positionals()[1];
+  const Settings settings = load_settings(cmd);  // [codecs] limits
   if (is_fax_file(in))
-    convert_fax(in, out, cmd);
+    convert_fax(in, out, cmd, settings);
   else
-    convert_voice(in, out, cmd);
+    convert_voice(in, out, cmd, settings);
   return 0;
 }
 

@@ -191,6 +191,8 @@ int run_import(std::span<const std::string> args) {
   ingest::IngestQueueConfig config;
   config.dir = s.data.ingest_dir();
   config.settings.domain = s.domain;
+  config.settings.voice_limits = s.voice_limits;
+  config.settings.fax_limits = s.fax_limits;
   config.workers = s.ingest_workers;
   ingest::IngestQueue queue(config, *store);
   // Keys, not counts: a job resumed from an interrupted run may finish

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "common/durable_file.hpp"
 #include "common/e164.hpp"
+#include "delivery/local_delivery_policy.hpp"
 #include "ingest/pipeline.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
@@ -90,18 +91,24 @@ int run_ingest(std::span<const std::string> args) {
   create_directories_durably(s.data.run_dir());
   FileLock no_server(s.data.serve_lock(), FileLock::Mode::Try);
   if (no_server.held()) {
-    const ingest::ComposedMessage message = ingest::compose(recording, {s.domain});
-    const auto uid = mailstore::open_maildir_store(s.data.mail())->deliver(message.recipient_number, message.rfc822);
+    const ingest::ComposedMessage message = ingest::compose(recording, {s.domain, s.voice_limits, s.fax_limits});
+    // The mailbox's playable form, fax PDF and folder (`umstore mailbox set`).
+    const delivery::MailboxForm form =
+        delivery::form_for_mailbox(message.rfc822, delivery::mailbox_profile(accounts, message.recipient_number));
+    const auto uid = mailstore::open_maildir_store(s.data.mail())->deliver(message.recipient_number, form.message,
+                                                                            form.folder);
     std::cout << "delivered " << message.summary << " to " << message.recipient_number << " (UID " << uid
               << ", directly into the mailstore: no server running)\n";
     return 0;
   }
   const RunningServer server = running_server(s.data);
-  const ingest::ComposedMessage message = ingest::compose(recording, {server.domain});
+  const ingest::ComposedMessage message = ingest::compose(recording, {server.domain, s.voice_limits, s.fax_limits});
   // Call-answer messages have no one to return errors to; the sender stays
   // null until ingest tracks delivery status itself (RFC 3801 section 4.2.6).
+  const delivery::MailboxForm form =
+      delivery::form_for_mailbox(message.rfc822, delivery::mailbox_profile(accounts, message.recipient_number));
   const smtp::SmtpReply reply =
-      smtp::submit(server.host, server.port, {"", {message.recipient_address}, message.rfc822}, server.domain);
+      smtp::submit(server.host, server.port, {"", {message.recipient_address}, form.message}, server.domain);
   std::cout << "delivered " << message.summary << " to " << message.recipient_number << " (via SMTP "
             << server.host << ":" << server.port << ": " << reply.code << " " << reply.text << ")\n";
   return 0;

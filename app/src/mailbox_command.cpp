@@ -16,6 +16,8 @@ namespace {
 constexpr const char* kMailboxUsage = R"(usage:
   umstore [--data-dir DIR] mailbox add NUMBER --name NAME [--email ADDR] [--quota BYTES] [--password-stdin]
   umstore [--data-dir DIR] mailbox list
+  umstore [--data-dir DIR] mailbox show NUMBER
+  umstore [--data-dir DIR] mailbox set NUMBER [--playable wav|mp3|none] [--fax-pdf yes|no] [--file-by-kind yes|no]
   umstore [--data-dir DIR] mailbox remove NUMBER
   umstore [--data-dir DIR] mailbox passwd NUMBER [--password-stdin]
 
@@ -23,7 +25,22 @@ NUMBER is an E.164 number: + and 2 to 15 digits, e.g. +15550100. It is also the
 IMAP login name. Without --password-stdin a random password is generated and
 printed. Passwords are stored as Argon2id hashes. These commands are safe to
 use while 'umstore serve' runs.
+
+'set' chooses what the mailbox gets with voice and fax messages (the next
+message delivered uses it): --playable is the copy of each recording people's
+mail clients play next to the VPIM audio/32KADPCM part (default wav; none
+keeps pure VPIM), --fax-pdf adds a PDF next to each fax's TIFF (default no),
+--file-by-kind files voice messages into the folder "Voicemail" and faxes
+into "Fax" instead of INBOX (default no; folders are created when needed).
 )";
+
+std::string yes_no(bool value) { return value ? "yes" : "no"; }
+
+bool parse_yes_no(const std::string& option, const std::string& text) {
+  if (text == "yes") return true;
+  if (text == "no") return false;
+  throw UsageError(option + " takes yes or no, not '" + text + "'");
+}
 
 std::string read_password_from_stdin() {
   std::string password;
@@ -75,13 +92,58 @@ int list(const Settings& s) {
   mailstore::AccountStore accounts(s.data.accounts_db());
   auto store = mailstore::open_maildir_store(s.data.mail());
   std::cout << std::left << std::setw(18) << "NUMBER" << std::setw(28) << "NAME" << std::setw(12) << "MESSAGES"
-            << std::setw(14) << "USED BYTES" << "QUOTA BYTES\n";
+            << std::setw(14) << "USED BYTES" << std::setw(14) << "QUOTA BYTES" << std::setw(10) << "PLAYABLE"
+            << std::setw(9) << "FAX PDF" << "BY KIND\n";
   for (const auto& a : accounts.list()) {
     auto usage = store->user(a.number)->quota();
+    const auto delivery = accounts.delivery(a.number).value_or(mailstore::MailboxDelivery{});
     std::cout << std::left << std::setw(18) << a.number << std::setw(28) << a.name << std::setw(12) << usage.messages
-              << std::setw(14) << usage.bytes << (a.quota_bytes ? std::to_string(a.quota_bytes) : "unlimited")
-              << "\n";
+              << std::setw(14) << usage.bytes << std::setw(14)
+              << (a.quota_bytes ? std::to_string(a.quota_bytes) : "unlimited") << std::setw(10)
+              << mailstore::to_string(delivery.playable) << std::setw(9) << yes_no(delivery.fax_pdf)
+              << yes_no(delivery.file_by_kind) << "\n";
   }
+  return 0;
+}
+
+int show(const CommandLine& cmd, const Settings& s) {
+  mailstore::AccountStore accounts(s.data.accounts_db());
+  const std::string& number = cmd.positionals().at(1);
+  const auto account = accounts.find(number);
+  const auto delivery = accounts.delivery(number);
+  if (!account || !delivery) throw mailstore::AccountError("there is no account for " + number + "; add it first");
+  std::cout << "number:       " << account->number << "\n"
+            << "name:         " << account->name << "\n"
+            << "email:        " << account->email << "\n"
+            << "quota:        " << (account->quota_bytes ? std::to_string(account->quota_bytes) + " bytes" : "unlimited")
+            << "\n"
+            << "playable:     " << mailstore::to_string(delivery->playable) << "\n"
+            << "fax-pdf:      " << yes_no(delivery->fax_pdf) << "\n"
+            << "file-by-kind: " << yes_no(delivery->file_by_kind)
+            << (delivery->file_by_kind ? " (voice into Voicemail, fax into Fax)" : " (everything into INBOX)") << "\n";
+  return 0;
+}
+
+int set(const CommandLine& cmd, const Settings& s) {
+  mailstore::AccountStore accounts(s.data.accounts_db());
+  const std::string& number = cmd.positionals().at(1);
+  const auto playable = cmd.value("--playable");
+  const auto fax_pdf = cmd.value("--fax-pdf");
+  const auto by_kind = cmd.value("--file-by-kind");
+  if (!playable && !fax_pdf && !by_kind)
+    throw UsageError("mailbox set needs at least one of --playable, --fax-pdf, --file-by-kind");
+  auto delivery = accounts.delivery(number);
+  if (!delivery) throw mailstore::AccountError("there is no account for " + number + "; add it first");
+  if (playable) {
+    const auto parsed = mailstore::parse_playable(*playable);
+    if (!parsed) throw UsageError("--playable takes wav, mp3 or none, not '" + *playable + "'");
+    delivery->playable = *parsed;
+  }
+  if (fax_pdf) delivery->fax_pdf = parse_yes_no("--fax-pdf", *fax_pdf);
+  if (by_kind) delivery->file_by_kind = parse_yes_no("--file-by-kind", *by_kind);
+  accounts.set_delivery(number, *delivery);
+  std::cout << "mailbox " << number << ": playable " << mailstore::to_string(delivery->playable) << ", fax-pdf "
+            << yes_no(delivery->fax_pdf) << ", file-by-kind " << yes_no(delivery->file_by_kind) << "\n";
   return 0;
 }
 
@@ -107,13 +169,13 @@ int passwd(const CommandLine& cmd, const Settings& s) {
 }  // namespace
 
 int run_mailbox(std::span<const std::string> args) {
-  CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota"}, {"--password-stdin"}}));
+  CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota", "--playable", "--fax-pdf", "--file-by-kind"}, {"--password-stdin"}}));
   if (cmd.wants_help()) {
     std::cout << kMailboxUsage;
     return 0;
   }
   const auto& pos = cmd.positionals();
-  if (pos.empty()) throw UsageError("mailbox needs a subcommand: add, list, remove or passwd");
+  if (pos.empty()) throw UsageError("mailbox needs a subcommand: add, list, show, set, remove or passwd");
   const Settings s = load_settings(cmd);
   const std::string& sub = pos.front();
   const std::size_t wanted = sub == "list" ? 1 : 2;
@@ -121,9 +183,11 @@ int run_mailbox(std::span<const std::string> args) {
     throw UsageError(wanted == 1 ? "mailbox list takes no arguments" : "mailbox " + sub + " needs one NUMBER");
   if (sub == "add") return add(cmd, s);
   if (sub == "list") return list(s);
+  if (sub == "show") return show(cmd, s);
+  if (sub == "set") return set(cmd, s);
   if (sub == "remove") return remove(cmd, s);
   if (sub == "passwd") return passwd(cmd, s);
-  throw UsageError("unknown mailbox subcommand '" + sub + "': use add, list, remove or passwd");
+  throw UsageError("unknown mailbox subcommand '" + sub + "': use add, list, show, set, remove or passwd");
 }
 
 }  // namespace umstore::app

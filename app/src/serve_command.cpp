@@ -95,6 +95,7 @@ int run_serve(std::span<const std::string> args) {
   runner_config.hostname = s.domain;
   runner_config.local_domains = {s.domain};
   runner_config.smarthost = s.smarthost;
+  runner_config.smarthost_requires_tls = s.smarthost_requires_tls;
   runner_config.retry_base = std::chrono::seconds(s.retry_base_seconds);
   runner_config.retry_max = std::chrono::seconds(s.retry_max_seconds);
   runner_config.max_age = std::chrono::seconds(s.max_queue_age_seconds);
@@ -102,11 +103,29 @@ int run_serve(std::span<const std::string> args) {
   // Local copies get playable forms and folder filing (delivery/).
   delivery::DeliverySettings delivery_policy;
   delivery_policy.domain = s.domain;
+  delivery_policy.gateways = s.gateway_emails;
+  delivery_policy.destinations = s.relay_profiles;
+  delivery_policy.mailbox_profiles = [&accounts](std::string_view number) {
+    return delivery::mailbox_profile(accounts, number);
+  };
+  delivery_policy.mailbox_exists = [&accounts](std::string_view number) {
+    return accounts.find(number).has_value();
+  };
   runner_config.delivery_policy = delivery_policy;
+  // Copies the ingest queue forwards to a mailbox's email address leave with
+  // this return path and the ingest id as ENVID; DSNs to it update the job.
+  const std::string ingest_return_path = s.ingest_return_path.empty() ? "ingest-dsn@" + s.domain : s.ingest_return_path;
+  ingest::IngestQueue* ingest_reports = nullptr;  // set below, before the runner starts
+  runner_config.report_address = ingest_return_path;
+  runner_config.report_sink = [&ingest_reports](std::string_view message) {
+    return ingest_reports && ingest_reports->apply_report(message);
+  };
   smtp::QueueRunner queue_runner(runner_config, smtp_queue, *store, accounts);
   smtp_config.queue = &smtp_queue;
   smtp_config.queued = [&queue_runner] { queue_runner.wake(); };
   smtp_config.trusted_networks = s.trusted_networks;
+  smtp_config.aliases = s.smtp_aliases;
+  smtp_config.report_address = ingest_return_path;
   smtp_config.delivery_policy = delivery_policy;
   smtp_config.auth = true;
   smtp_config.auth_requires_tls = s.auth_requires_tls;
@@ -130,13 +149,43 @@ int run_serve(std::span<const std::string> args) {
   ingest::IngestQueueConfig queue_config;
   queue_config.dir = s.data.ingest_dir();
   queue_config.settings.domain = s.domain;
+  queue_config.mailbox_profiles = delivery_policy.mailbox_profiles;  // forms and folders, as for SMTP
+  queue_config.settings.voice_limits = s.voice_limits;
+  queue_config.settings.fax_limits = s.fax_limits;
   queue_config.workers = s.ingest_workers;
+  queue_config.max_age = std::chrono::seconds(s.ingest_max_age_seconds);
+  queue_config.retry_intervals.clear();
+  for (const unsigned seconds : s.ingest_retry_intervals) queue_config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
+  queue_config.webhook_attempts = s.webhook_attempts;
+  queue_config.webhook_retry_base = std::chrono::seconds(s.webhook_retry_base_seconds);
+  queue_config.webhook_retry_max = std::chrono::seconds(s.webhook_retry_max_seconds);
+  queue_config.forward_address = [&accounts](std::string_view number) {
+    const auto account = accounts.find(number);
+    return account ? account->email : std::string();
+  };
+  queue_config.forward = [&smtp_queue, &queue_runner, &ingest_return_path](const ingest::ForwardRequest& copy) {
+    smtp::QueuedEnvelope envelope;
+    envelope.id = smtp::new_queue_id();
+    envelope.sender = ingest_return_path;
+    envelope.envid = smtp::xtext_encode(copy.id);
+    envelope.received_from = "umstore ingest";
+    envelope.arrival = smtp::Clock::now();
+    envelope.next_attempt = envelope.arrival;
+    smtp::QueuedRecipient to;
+    to.address = copy.to;
+    to.mailbox = queue_runner.local_mailbox(copy.to);
+    envelope.recipients.push_back(std::move(to));
+    smtp_queue.enqueue(envelope, copy.rfc822);
+    queue_runner.wake();
+  };
   ingest::IngestQueue ingest_queue(queue_config, *store);
+  ingest_reports = &ingest_queue;
   ingest::Router router(s.routing, accounts);
   ingest::SpoolWatcher spool(s.spool_dir, ingest_queue, router);
   ingest_queue.on_final([&spool](const ingest::IngestStatus& status) { spool.on_final(status); });
   ingest::HttpApiConfig http_config;
   http_config.gateway_tokens = s.gateway_tokens;
+  http_config.gateway_callbacks = s.gateway_callbacks;
   ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), http_config, ingest_queue, router);
   ingest_queue.start();
   spool.start();
@@ -151,6 +200,13 @@ int run_serve(std::span<const std::string> args) {
     sip_config.max_calls = s.sip_max_calls;
     sip_config.recordings_dir = s.data.root / "sip" / "recordings";
     sip_config.catch_all_mailbox = s.sip_catch_all;
+    sip_config.tcp = s.sip_tcp;
+    sip_config.tcp_idle_timeout = std::chrono::seconds(s.sip_tcp_idle_timeout);
+    sip_config.requests_per_window = s.sip_rate_limit;
+    sip_config.rate_window = std::chrono::seconds(s.sip_rate_window);
+    sip_config.auth_realm = s.sip_auth_realm;
+    sip_config.auth_users = s.sip_auth_users;
+    sip_config.auth_algorithms = s.sip_auth_algorithms;
     if (!s.sip_greeting_dir.empty())
       sip_config.greeting_for = [dir = s.sip_greeting_dir](std::string_view number) {
         return std::optional<std::filesystem::path>(dir / (std::string(number) + ".wav"));

@@ -5,7 +5,12 @@
 #include <Poco/StringTokenizer.h>
 #include <Poco/Util/IniFileConfiguration.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <limits>
 
 namespace umstore::app {
 
@@ -16,12 +21,37 @@ OptionSpec with_global_options(OptionSpec spec) {
 
 namespace {
 
-// [ingest] spool_dir, workers; [gateways] NAME = TOKEN; [routing] country_code,
+// [ingest] spool_dir, workers, retry_intervals, max_age, webhook_attempts,
+// webhook_retry_base, webhook_retry_max, return_path; [gateways] NAME = TOKEN;
+// [webhooks] NAME = URL; [routing] country_code,
 // national_prefix, international_prefix, extensions (comma-separated
 // FIRST-LAST=+PREFIX), catch_all.
 void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.spool_dir = ini.getString("ingest.spool_dir", s.spool_dir.string());
   s.ingest_workers = ini.getUInt("ingest.workers", s.ingest_workers);
+  if (ini.has("ingest.retry_intervals")) {
+    s.ingest_retry_intervals.clear();
+    Poco::StringTokenizer intervals(ini.getString("ingest.retry_intervals"), ",",
+                                    Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    try {
+      for (const auto& interval : intervals) s.ingest_retry_intervals.push_back(static_cast<unsigned>(std::stoul(interval)));
+    } catch (const std::exception&) {
+      throw UsageError("[ingest] retry_intervals must be seconds separated by commas, e.g. 60, 300, 900");
+    }
+    if (s.ingest_retry_intervals.empty()) throw UsageError("[ingest] retry_intervals is empty");
+  }
+  s.ingest_max_age_seconds = ini.getUInt("ingest.max_age", s.ingest_max_age_seconds);
+  s.webhook_attempts = std::max(1u, ini.getUInt("ingest.webhook_attempts", s.webhook_attempts));
+  s.webhook_retry_base_seconds = ini.getUInt("ingest.webhook_retry_base", s.webhook_retry_base_seconds);
+  s.webhook_retry_max_seconds = ini.getUInt("ingest.webhook_retry_max", s.webhook_retry_max_seconds);
+  s.ingest_return_path = ini.getString("ingest.return_path", s.ingest_return_path);
+  Poco::Util::AbstractConfiguration::Keys callbacks;
+  ini.keys("webhooks", callbacks);
+  for (const auto& name : callbacks) {
+    const std::string url = ini.getString("webhooks." + name);
+    if (!url.starts_with("http://")) throw UsageError("[webhooks] " + name + ": the URL must start with http://");
+    s.gateway_callbacks[name] = url;
+  }
   Poco::Util::AbstractConfiguration::Keys gateways;
   ini.keys("gateways", gateways);
   for (const auto& name : gateways) {
@@ -56,9 +86,12 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
   s.retry_max_seconds = ini.getUInt("smtp.retry_max", s.retry_max_seconds);
   s.max_queue_age_seconds = ini.getUInt("smtp.max_queue_age", s.max_queue_age_seconds);
   s.delay_warning_seconds = ini.getUInt("smtp.delay_warning", s.delay_warning_seconds);
+  s.smarthost_requires_tls = ini.getBool("smtp.smarthost_requires_tls", s.smarthost_requires_tls);
 }
 
-// [sip] listen, gateways (comma-separated addresses), max_calls, greeting_dir, catch_all.
+// [sip] listen, gateways (comma-separated addresses), max_calls, greeting_dir, catch_all,
+// tcp, tcp_idle_timeout, rate_limit, rate_window, auth_realm, auth_users (user:password, ...),
+// auth_algorithms.
 void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.sip_listen = ini.getString("sip.listen", s.sip_listen);
   if (ini.has("sip.gateways")) {
@@ -70,13 +103,156 @@ void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s)
   s.sip_max_calls = ini.getUInt("sip.max_calls", s.sip_max_calls);
   s.sip_greeting_dir = ini.getString("sip.greeting_dir", s.sip_greeting_dir.string());
   s.sip_catch_all = ini.getString("sip.catch_all", s.sip_catch_all);
+  s.sip_tcp = ini.getBool("sip.tcp", s.sip_tcp);
+  s.sip_tcp_idle_timeout = ini.getUInt("sip.tcp_idle_timeout", s.sip_tcp_idle_timeout);
+  s.sip_rate_limit = ini.getUInt("sip.rate_limit", s.sip_rate_limit);
+  s.sip_rate_window = ini.getUInt("sip.rate_window", s.sip_rate_window);
+  s.sip_auth_realm = ini.getString("sip.auth_realm", s.sip_auth_realm);
+  Poco::StringTokenizer users(ini.getString("sip.auth_users", ""), ",",
+                              Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+  for (const auto& entry : users) {
+    const auto colon = entry.find(':');
+    if (colon == std::string::npos || colon == 0)
+      throw UsageError("[sip] auth_users: '" + entry.substr(0, colon) + "' needs the form user:password");
+    s.sip_auth_users.emplace_back(entry.substr(0, colon), entry.substr(colon + 1));
+  }
+  if (!s.sip_auth_realm.empty() && s.sip_auth_users.empty())
+    throw UsageError("[sip] auth_realm is set but auth_users names nobody");
+  if (ini.has("sip.auth_algorithms")) {
+    s.sip_auth_algorithms.clear();
+    Poco::StringTokenizer algorithms(ini.getString("sip.auth_algorithms"), ",",
+                                     Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    for (const auto& a : algorithms) {
+      if (a != "SHA-256" && a != "MD5") throw UsageError("[sip] auth_algorithms: " + a + " (SHA-256 or MD5)");
+      s.sip_auth_algorithms.push_back(a);
+    }
+  }
+}
+
+std::vector<std::string> comma_list(const std::string& text) {
+  Poco::StringTokenizer items(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+  return {items.begin(), items.end()};
+}
+
+// "+0100", "-0530", "UTC" -> minutes east of UTC.
+int parse_utc_offset(const std::string& key, const std::string& text) {
+  if (text == "UTC" || text == "Z") return 0;
+  const bool well_formed = text.size() == 5 && (text[0] == '+' || text[0] == '-') &&
+                           std::all_of(text.begin() + 1, text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!well_formed) throw UsageError(key + ": \"" + text + "\" is not a UTC offset such as +0100 or -0500");
+  const int minutes = std::stoi(text.substr(1, 2)) * 60 + std::stoi(text.substr(3, 2));
+  return text[0] == '-' ? -minutes : minutes;
+}
+
+// [aliases] LOCALPART[@DOMAIN] = NUMBER[, NUMBER...]: local parts of the
+// server's domain that deliver to those mailboxes. Keys may contain dots,
+// which Poco treats as levels, so the section is walked as a tree.
+void collect_aliases(const Poco::Util::AbstractConfiguration& ini, const std::string& key, Settings& s) {
+  if (ini.hasProperty(key) && key != "aliases") {
+    std::string name = key.substr(std::string("aliases.").size());
+    name = name.substr(0, name.find('@'));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    auto numbers = comma_list(ini.getString(key));
+    if (name.empty() || numbers.empty()) throw UsageError("[aliases] " + key + ": expected NAME = +NUMBER[, +NUMBER...]");
+    s.smtp_aliases[name] = std::move(numbers);
+  }
+  Poco::Util::AbstractConfiguration::Keys children;
+  ini.keys(key, children);
+  for (const auto& child : children) collect_aliases(ini, key + "." + child, s);
+}
+
+// [gateway_email.NAME] senders, recipients, mailbox_in_subject, caller_in_subject,
+// caller_number_headers, caller_name_headers (comma-separated), utc_offset;
+// [relay] profiles = DOMAIN=vpim|ivm|playable, ... (* for every other domain).
+void apply_delivery_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  Poco::Util::AbstractConfiguration::Keys names;
+  ini.keys("gateway_email", names);
+  for (const auto& name : names) {
+    const std::string prefix = "gateway_email." + name + ".";
+    delivery::GatewayRule rule;
+    rule.senders = comma_list(ini.getString(prefix + "senders", ""));
+    rule.recipients = comma_list(ini.getString(prefix + "recipients", ""));
+    rule.mailbox_in_subject = ini.getString(prefix + "mailbox_in_subject", rule.mailbox_in_subject);
+    rule.caller_in_subject = ini.getString(prefix + "caller_in_subject", rule.caller_in_subject);
+    if (ini.has(prefix + "caller_number_headers"))
+      rule.caller_number_headers = comma_list(ini.getString(prefix + "caller_number_headers", ""));
+    if (ini.has(prefix + "caller_name_headers"))
+      rule.caller_name_headers = comma_list(ini.getString(prefix + "caller_name_headers", ""));
+    if (ini.has(prefix + "utc_offset"))
+      rule.utc_offset_minutes = parse_utc_offset(prefix + "utc_offset", ini.getString(prefix + "utc_offset", ""));
+    try {
+      delivery::check_gateway_rule(rule);
+    } catch (const delivery::PolicyError& e) {
+      throw UsageError("[gateway_email." + name + "]: " + e.what());
+    }
+    s.gateway_emails.push_back(std::move(rule));
+  }
+  try {
+    s.relay_profiles = delivery::parse_destination_rules(ini.getString("relay.profiles", ""));
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("[relay] profiles: ") + e.what());
+  }
+}
+
+// [codecs] max_voice_seconds, max_fax_pages, max_fax_width, max_fax_length
+// (pixels), max_input_bytes (voice and fax files alike). Zero is refused: it
+// would reject every file.
+void apply_codecs_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  const auto positive = [&](const std::string& key, std::uint64_t fallback) -> std::uint64_t {
+    if (!ini.has("codecs." + key)) return fallback;
+    std::uint64_t value = 0;
+    try {
+      value = ini.getUInt64("codecs." + key);
+    } catch (const Poco::Exception&) {
+      throw UsageError("[codecs] " + key + " must be a positive whole number, not '" + ini.getString("codecs." + key) + "'");
+    }
+    if (value == 0 || value > std::numeric_limits<std::uint32_t>::max())
+      throw UsageError("[codecs] " + key + " must be between 1 and " + std::to_string(std::numeric_limits<std::uint32_t>::max()));
+    return value;
+  };
+  s.voice_limits.max_seconds = static_cast<double>(positive("max_voice_seconds", static_cast<std::uint64_t>(s.voice_limits.max_seconds)));
+  s.fax_limits.max_pages = static_cast<unsigned>(positive("max_fax_pages", s.fax_limits.max_pages));
+  s.fax_limits.max_width = static_cast<std::uint32_t>(positive("max_fax_width", s.fax_limits.max_width));
+  s.fax_limits.max_length = static_cast<std::uint32_t>(positive("max_fax_length", s.fax_limits.max_length));
+  if (ini.has("codecs.max_input_bytes")) {
+    const auto bytes = static_cast<std::size_t>(positive("max_input_bytes", 0));
+    s.voice_limits.max_input_bytes = bytes;
+    s.fax_limits.max_input_bytes = bytes;
+  }
+}
+
+std::string read_text_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw UsageError("cannot read config file " + file.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Poco would keep "key = value   ; comment" whole as the value: a ';' after
+// a blank starts a comment, as in the README's examples.
+std::string without_inline_comments(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    for (std::size_t at = line.find(';'); at != std::string_view::npos; at = line.find(';', at + 1)) {
+      if (at > 0 && (line[at - 1] == ' ' || line[at - 1] == '\t')) {
+        line = line.substr(0, at);
+        break;
+      }
+    }
+    out.append(line).push_back('\n');
+  }
+  return out;
 }
 
 void apply_config_file(const std::filesystem::path& file, Settings& s) {
   if (!std::filesystem::exists(file)) throw UsageError("config file " + file.string() + " does not exist");
   Poco::AutoPtr<Poco::Util::IniFileConfiguration> ini;
   try {
-    ini = new Poco::Util::IniFileConfiguration(file.string());
+    std::istringstream text(without_inline_comments(read_text_file(file)));
+    ini = new Poco::Util::IniFileConfiguration(text);
   } catch (const Poco::Exception& e) {
     throw UsageError("cannot read config file " + file.string() + ": " + e.displayText());
   }
@@ -91,8 +267,11 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.imap_login_requires_tls = ini->getBool("imap.login_requires_tls", s.imap_login_requires_tls);
   s.max_message_bytes = static_cast<std::size_t>(ini->getUInt64("smtp.max_message_bytes", s.max_message_bytes));
   apply_smtp_config(*ini, s);
+  collect_aliases(*ini, "aliases", s);
   apply_ingest_config(*ini, s);
   apply_sip_config(*ini, s);
+  apply_delivery_config(*ini, s);
+  apply_codecs_config(*ini, s);
 }
 
 }  // namespace

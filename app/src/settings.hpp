@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "codecs/audio.hpp"
+#include "codecs/fax.hpp"
 #include "command_line.hpp"
+#include "delivery/local_delivery_policy.hpp"
 #include "ingest/routing.hpp"
 
 namespace umstore::app {
@@ -43,11 +46,20 @@ struct Settings {
   unsigned retry_max_seconds = 3600;
   unsigned max_queue_age_seconds = 5 * 24 * 3600;
   unsigned delay_warning_seconds = 4 * 3600;
+  bool smarthost_requires_tls = false;       // else STARTTLS only when offered
+  std::map<std::string, std::vector<std::string>> smtp_aliases;  // [aliases] local part -> mailboxes
   std::string log_level = "info";
   // Gateway ingest ([ingest], [gateways], [routing]).
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;
   std::map<std::string, std::string> gateway_tokens;  // token -> gateway name
+  std::map<std::string, std::string> gateway_callbacks;  // gateway name -> webhook URL ([webhooks])
+  std::vector<unsigned> ingest_retry_intervals = {60};  // seconds between retries; the last repeats
+  unsigned ingest_max_age_seconds = 24 * 3600;          // temporary failures become final after this
+  unsigned webhook_attempts = 10;
+  unsigned webhook_retry_base_seconds = 5;              // doubling up to webhook_retry_max
+  unsigned webhook_retry_max_seconds = 600;
+  std::string ingest_return_path;                       // envelope sender of forwarded copies; empty: ingest-dsn@domain
   ingest::RoutingRules routing;
   // SIP endpoint ([sip]): listen empty = no SIP endpoint.
   std::string sip_listen;                                // e.g. 0.0.0.0:5060 (UDP)
@@ -55,6 +67,21 @@ struct Settings {
   unsigned sip_max_calls = 200;
   std::filesystem::path sip_greeting_dir;                // <dir>/<+NUMBER>.wav per mailbox
   std::string sip_catch_all;                             // mailbox for unknown targets; empty: 404
+  bool sip_tcp = true;                                   // TCP on the listen port number too
+  unsigned sip_tcp_idle_timeout = 300;                   // seconds
+  unsigned sip_rate_limit = 200;                         // INVITEs + SUBSCRIBEs per source per window
+  unsigned sip_rate_window = 10;                         // seconds
+  std::string sip_auth_realm;                            // set: digest authentication required
+  std::vector<std::pair<std::string, std::string>> sip_auth_users;  // user, password
+  std::vector<std::string> sip_auth_algorithms = {"SHA-256", "MD5"};
+  // Voicemail emails from PBXs turned into VPIM ([gateway_email.NAME]) and
+  // the form relayed messages take per recipient domain ([relay] profiles).
+  std::vector<delivery::GatewayRule> gateway_emails;
+  delivery::DestinationRules relay_profiles;
+  // Limits on what the codecs accept ([codecs]): voice and fax inputs over
+  // them are refused with an error naming the file and the limit.
+  codecs::AudioLimits voice_limits;
+  codecs::FaxLimits fax_limits;
 };
 
 // Options every command takes.

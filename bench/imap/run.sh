@@ -6,7 +6,9 @@
 #   1. command mix, every session logs in and out, CLIENTS clients
 #   2. the same mix with sessions that stay logged in
 #   3. memory per idle connection (LOGIN, SELECT, IDLE), IDLE_CONNECTIONS each
-#   4. umstore alone with SCALE_CONNECTIONS idle connections (the 10,000 goal)
+#      (PSS growth of all the server's processes; the server's CPU use while idle)
+#   4. umstore alone with SCALE_CONNECTIONS idle connections (the 10,000 goal;
+#      RSS growth and CPU use while idle)
 # Needs: dovecot-imapd (bench/install-bench-deps.sh), root (Dovecot drops to
 # "nobody" for the mail processes). Env: UMSTORE_BENCH_BUILD_DIR (default
 # build-bench-imap), CLIENTS (10), SECONDS_PER_RUN (10), IDLE_CONNECTIONS
@@ -36,7 +38,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-[ -n "${KEEP_BENCH_LOGS:-}" ] && trap 'tail -5 "$work/umstore.log" "$work/dovecot/dovecot.log"; cleanup' EXIT
+[ -n "${KEEP_BENCH_LOGS:-}" ] && trap 'tail -n 5 "$work/umstore.log" "$work/dovecot/dovecot.log"; cleanup' EXIT
 g++ -O2 -std=c++20 -pthread bench/imap/imap_load.cpp -o "$work/imap_load"
 
 user=+15550100
@@ -110,6 +112,9 @@ service imap-login {
 service imap {
   process_limit = 5000
 }
+protocol imap {
+  mail_max_userip_connections = 20000  # default 10: every idle connection is the same user and address
+}
 service anvil {
   client_limit = 12000
 }
@@ -118,10 +123,14 @@ dovecot -c "$work/dovecot/dovecot.conf"
 sleep 1
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-dovecot_rss_kb() {  # every process of this Dovecot instance (master, login, auth, imap...)
+# PSS: shared pages (libraries, Dovecot's mapped index files) split among the
+# processes that map them, so summing Dovecot's processes does not count them
+# once per process as summing RSS would.
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+dovecot_pss_kb() {  # every process of this Dovecot instance (master, login, auth, imap...)
   local master total=0
   master=$(cat "$work/dovecot/run/master.pid")
-  for p in $master $(pgrep -P "$master"); do total=$((total + $(rss_kb "$p" 2>/dev/null || echo 0))); done
+  for p in $master $(pgrep -P "$master"); do total=$((total + $(pss_kb "$p" 2>/dev/null || echo 0))); done
   echo "$total"
 }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else 0))" "$1" "$2"; }
@@ -137,8 +146,9 @@ for mode in relogin stay; do
     "$mode" "$(ops "$u")" "$(ops "$d")" "$(ratio "$(ops "$u")" "$(ops "$d")")" "$u" "$d"
 done
 
-idle_test() {  # name port rss-function connections -> prints KB per connection
-  local before after fifo pid
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
+idle_test() {  # name port rss-function connections [server-pid] -> prints KB per connection
+  local before after fifo pid ticks
   fifo="$work/idle.$1.fifo"; mkfifo "$fifo"
   before=$($3)
   (exec 3<>"$fifo"; "$work/imap_load" idle "$2" "$user" "$pass" "$4" <&3 >"$work/idle.$1.out" 2>&1) &
@@ -150,16 +160,21 @@ idle_test() {  # name port rss-function connections -> prints KB per connection
   done
   sleep 2
   after=$($3)
-  echo done >"$fifo"; wait "$pid" || true
+  if [ -n "${5:-}" ]; then  # the server's CPU use while every connection sits in IDLE
+    ticks=$(cpu_ticks "$5"); sleep 10; ticks=$(($(cpu_ticks "$5") - ticks))
+    echo "  $1: server CPU while idle: $ticks ticks in 10 s ($(python3 -c "import os,sys; print('%.2f' % (100 * int(sys.argv[1]) / os.sysconf('SC_CLK_TCK') / 10))" "$ticks")% of one core)" >&2
+  fi
+  echo done 1<>"$fifo"; wait "$pid" || true  # 1<>: no hang when the client has already gone
   python3 -c "import sys; print('%.1f' % ((int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3])))" "$before" "$after" "$4"
-  echo "  $1: $(cat "$work/idle.$1.out") RSS ${before} KB -> ${after} KB" >&2
+  echo "  $1: $(cat "$work/idle.$1.out") memory ${before} KB -> ${after} KB" >&2
 }
 umstore_rss() { rss_kb "$umstore_pid"; }
-u_kb=$(idle_test umstore "$umstore_port" umstore_rss "$idle_n")
-d_kb=$(idle_test dovecot "$dovecot_port" dovecot_rss_kb "$idle_n")
-printf 'idle     umstore %7s KB/conn   dovecot %7s KB/conn   dovecot/umstore %s   (%s connections in IDLE)\n' \
+umstore_pss() { pss_kb "$umstore_pid"; }
+u_kb=$(idle_test umstore "$umstore_port" umstore_pss "$idle_n" "$umstore_pid")
+d_kb=$(idle_test dovecot "$dovecot_port" dovecot_pss_kb "$idle_n")
+printf 'idle     umstore %7s KB/conn   dovecot %7s KB/conn (PSS)   dovecot/umstore %s   (%s connections in IDLE)\n' \
   "$u_kb" "$d_kb" "$(ratio "$d_kb" "$u_kb")" "$idle_n"
 if [ "$scale_n" -gt 0 ]; then
-  s_kb=$(idle_test umstore-scale "$umstore_port" umstore_rss "$scale_n")
+  s_kb=$(idle_test umstore-scale "$umstore_port" umstore_rss "$scale_n" "$umstore_pid")
   printf 'scale    umstore %7s KB/conn with %s connections in IDLE (server RSS growth)\n' "$s_kb" "$scale_n"
 fi

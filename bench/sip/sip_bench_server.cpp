@@ -13,6 +13,14 @@
 
 using namespace umstore;
 
+namespace {
+ingest::IngestSettings vm_settings() {
+  ingest::IngestSettings settings;
+  settings.domain = "vm.example.net";
+  return settings;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::filesystem::path dir = argv[1];
@@ -25,10 +33,10 @@ int main(int argc, char** argv) {
   config.listen = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
   config.allowed_gateways = {asio::ip::make_address("127.0.0.1")};
   config.max_calls = 1000;
-  config.invite_burst = 1000;
+  config.requests_per_window = 100000;
   config.recordings_dir = dir / "recordings";
   config.deliver = [&](ingest::Recording r) {
-    const auto m = ingest::compose(r, ingest::IngestSettings{"vm.example.net"});
+    const auto m = ingest::compose(r, vm_settings());
     store->deliver(m.recipient_number, m.rfc822);
   };
   sip::SipServer server(io, config, accounts, *store);

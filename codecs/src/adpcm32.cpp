@@ -33,231 +33,202 @@ constexpr std::size_t block_samples = 8000;  // keeps every spandsp call's int l
 
 // ITU-T G.726 at 32 kbit/s, linear input, written from the Recommendation's
 // block descriptions (names in comments) with the same 16-bit integer
-// arithmetic as spandsp, so the output is identical bit for bit. State is a
-// plain value object so the whole per-sample step inlines into one loop.
+// arithmetic as spandsp, so the output is identical bit for bit
+// (tests/codecs/adpcm32_test.cpp compares the two on speech, noise, tones,
+// clipping and silence).
+//
+// Each sample's code depends on the previous one through a chain of
+// steps (predict, quantize, reconstruct, adapt), so speed is that chain's
+// length plus branch mispredictions: no data-dependent branches except the
+// rare predictor reset; the eight FMULT products as two vectors; history
+// values converted to FMULT's form once, when they enter the history; and
+// the state in locals of one inlined loop.
 class G726Encoder {
  public:
-  std::uint8_t encode(std::int16_t sample) {
-    const auto sl = static_cast<std::int16_t>(sample >> 2);  // 14-bit linear input
-    std::int16_t sezi, sei;
-    predict(sezi, sei);
-    const auto se = static_cast<std::int16_t>(sei >> 1);
-    const auto d = static_cast<std::int16_t>(sl - se);
+  [[gnu::always_inline]] int encode(std::int16_t sample) {
+    const int sl = sample >> 2;  // 14-bit linear input
+    const Lanes products_low = fmult(coefficients_low_, history_low_);
+    const Lanes products_high = fmult(coefficients_high_, history_high_);
+    const int sezi = static_cast<std::int16_t>(products_low[0] + products_low[1] + products_low[2] + products_low[3] +
+                                               products_high[0] + products_high[1]);
+    const int sei = static_cast<std::int16_t>(sezi + static_cast<std::int16_t>(products_high[2] + products_high[3]));
+    const int se = sei >> 1;
+    const int d = static_cast<std::int16_t>(sl - se);
     const int y = step_size();
-    const int code = quantize(d, y);
-    const std::int16_t dq = reconstruct((code & 8) != 0, dqln_table[code], y);
-    const auto sr = static_cast<std::int16_t>(dq < 0 ? se - (dq & 0x3FFF) : se + dq);
-    const auto dqsez = static_cast<std::int16_t>(sr + (sezi >> 1) - se);
-    update(y, wi_table[code], fi_table[code], dq, sr, dqsez);
-    return static_cast<std::uint8_t>(code);
+    const int yq = y >> 2;
+
+    // QUAN: LOG of |d|, less the step size, against the decision levels (one table load).
+    const int dqm = d < 0 ? -d : d;
+    const int exponent = std::bit_width(static_cast<unsigned>(dqm >> 1));
+    const int dl = (exponent << 7) + (((dqm << 7) >> exponent) & 0x7F);
+    const int level = quantizer_levels[static_cast<std::size_t>(dl - yq + dln_offset) & (quantizer_levels.size() - 1)];
+    // Negative differences code as 15 - level; zero is code 15 either way,
+    // so it reconstructs as a negative zero.
+    const int code = level == 0 ? 15 : (d < 0 ? 15 - level : level);
+    const bool negative = code >= 8;
+
+    // Reconstruction (ADDA, ANTILOG): level 0 is the only one whose log
+    // magnitude is below zero, i.e. a zero magnitude.
+    const int dql = dqln_by_level[level] + yq;
+    const int dex = (dql >> 7) & 15;
+    const int dqt = 128 + (dql & 127);
+    const int mag = level == 0 ? 0 : (dqt << 7) >> (14 - dex);
+    const int sr = static_cast<std::int16_t>(negative ? se - mag : se + mag);
+    const int dqsez = static_cast<std::int16_t>(sr + (sezi >> 1) - se);
+
+    adapt(y, level, mag, negative, sr, dqsez);
+    return code;
   }
 
  private:
-  // Reconstructed log magnitude, scale factor multiplier and speed control
-  // input per code (G.726 Tables 7 and 8 for 32 kbit/s).
-  static constexpr std::int16_t dqln_table[16] = {-2048, 4,   135, 213, 273, 323, 373, 425,
-                                                  425,   373, 323, 273, 213, 135, 4,   -2048};
-  static constexpr int wi_table[16] = {-384,  576,   1312, 2048, 3584, 6336, 11360, 35904,
-                                       35904, 11360, 6336, 3584, 2048, 1312, 576,   -384};
-  static constexpr std::int16_t fi_table[16] = {0x000, 0x000, 0x000, 0x200, 0x200, 0x200, 0x600, 0xE00,
-                                                0xE00, 0x600, 0x200, 0x200, 0x200, 0x000, 0x000, 0x000};
-  static constexpr std::int16_t quantizer_steps[7] = {-124, 80, 178, 246, 300, 349, 400};
-
-  std::int32_t yl_ = 34816;  // locked step size multiplier
-  std::int16_t yu_ = 544;    // unlocked step size multiplier
-  std::int16_t dms_ = 0, dml_ = 0, ap_ = 0;
-  std::int16_t a_[2] = {0, 0};
-  // The six zero-predictor coefficients and dq history live in one 8 x 16-bit
-  // vector (lanes 6 and 7 unused) so UPB and the history shift are a few
-  // vector instructions instead of six branches and a memmove per sample.
-  using Short8 = std::int16_t __attribute__((vector_size(16)));
-  Short8 b_ = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::int16_t pk_[2] = {0, 0};
-  Short8 dq_ = {32, 32, 32, 32, 32, 32, 32, 32};  // 4-bit exponent, 6-bit mantissa, sign
-  std::int16_t sr_[2] = {32, 32};
-  bool td_ = false;
-
-  static int top_bit(int value) { return std::bit_width(static_cast<unsigned>(value)) - 1; }  // -1 for 0
-
-  // FMULT: 14-bit coefficient times a floating-point history value.
-  static std::int16_t fmult(std::int16_t an, std::int16_t srn) {
-    const auto anmag = static_cast<std::int16_t>(an > 0 ? an : ((-an) & 0x1FFF));
-    const auto anexp = static_cast<std::int16_t>(top_bit(anmag) - 5);
-    const auto anmant =
-        static_cast<std::int16_t>(anmag == 0 ? 32 : anexp >= 0 ? anmag >> anexp : anmag << -anexp);
-    const auto wanexp = static_cast<std::int16_t>(anexp + ((srn >> 6) & 0xF) - 13);
-    const auto wanmant = static_cast<std::int16_t>((anmant * (srn & 0x3F) + 0x30) >> 4);
-    const auto product =
-        static_cast<std::int16_t>(wanexp >= 0 ? (wanmant << wanexp) & 0x7FFF : wanmant >> -wanexp);
-    return static_cast<std::int16_t>((an ^ srn) < 0 ? -product : product);
-  }
+  // Per level (|code|, with code 15 as level 0): reconstructed log magnitude,
+  // scale factor multiplier and speed control input (G.726 Tables 7, 8).
+  static constexpr std::int16_t dqln_by_level[8] = {-2048, 4, 135, 213, 273, 323, 373, 425};
+  static constexpr int wi_by_level[8] = {-384, 576, 1312, 2048, 3584, 6336, 11360, 35904};
+  static constexpr int fi_by_level[8] = {0x000, 0x000, 0x000, 0x200, 0x200, 0x200, 0x600, 0xE00};
+  static constexpr int quantizer_steps[7] = {-124, 80, 178, 246, 300, 349, 400};
 
   // The eight FMULT products of the zero (b * dq) and pole (a * sr)
-  // predictors are independent, so they run as two 4-lane vectors (GCC
-  // vector extensions: SSE2 on x86-64, NEON on ARM). Per-lane variable shifts
-  // are not in SSE2, so both shifts go through float: the leading-bit
-  // exponent and 6-bit mantissa of |an| are read from its float bits, and
-  // "wanmant shifted by wanexp" is an exact multiply by 2^wanexp (wanmant
-  // < 256, wanexp in -19..9) truncated, which equals the integer shift for
-  // these non-negative values. The test compares the codes with spandsp's.
-  using Lanes = std::int32_t __attribute__((vector_size(16)));  // 4 lanes: one SSE2/NEON register
+  // predictors run as two 4-lane vectors (GCC/Clang vector extensions: SSE2
+  // on x86-64, NEON on ARM): lanes b1..b4 and b5, b6, a1, a2, paired with
+  // dq(n-1)..dq(n-4) and dq(n-5), dq(n-6), sr(n-1), sr(n-2).
+  using Lanes = std::int32_t __attribute__((vector_size(16)));
   using FloatLanes = float __attribute__((vector_size(16)));
 
-  static Lanes fmult4(Lanes an, Lanes srn) {
-    const Lanes anmag = an > 0 ? an : ((-an) & 0x1FFF);
-    const auto magnitude_bits = std::bit_cast<Lanes>(__builtin_convertvector(anmag, FloatLanes));
-    const Lanes anexp = anmag == 0 ? Lanes{} - 6 : (magnitude_bits >> 23) - 127 - 5;
-    const Lanes anmant = 32 | ((magnitude_bits >> 18) & 31);  // 32 for a zero magnitude, as FMULT wants
-    const Lanes wanexp = anexp + ((srn >> 6) & 0xF) - 13;
-    const Lanes wanmant = (anmant * (srn & 0x3F) + 0x30) >> 4;
-    const auto power = std::bit_cast<FloatLanes>((wanexp + 127) << 23);
-    const Lanes product = __builtin_convertvector(__builtin_convertvector(wanmant, FloatLanes) * power, Lanes) & 0x7FFF;
-    return (an ^ srn) < 0 ? -product : product;
+  // History values (dq, sr) are kept in the form FMULT uses, converted once
+  // when they enter the history: G.726's floating form is sign, 4-bit
+  // exponent e and 6-bit mantissa m (zero has m = 32), stored as the float
+  // (m / 16) * 2^(e - 18) with the sign, so one float holds all three: the
+  // mantissa is its top five fraction bits, 2^(e - 17) its exponent.
+  static constexpr std::int32_t history_zero = (127 - 17) << 23;  // m = 32, e = 0
+
+  std::int32_t yl_ = 34816;  // locked step size multiplier
+  int yu_ = 544;             // unlocked step size multiplier
+  int dms_ = 0, dml_ = 0, ap_ = 0;
+  int a1_ = 0, a2_ = 0;
+  Lanes coefficients_low_ = Lanes{};   // b1..b4
+  Lanes coefficients_high_ = Lanes{};  // b5, b6, a1, a2
+  Lanes history_low_ = Lanes{} + history_zero;
+  Lanes history_high_ = Lanes{} + history_zero;
+  int pk0_ = 0, pk1_ = 0;
+  bool td_ = false;
+
+  // FMULT of four 16-bit coefficients (used as coefficient >> 2) with four
+  // history values. Per-lane variable shifts are not in SSE2, so the shifts
+  // are exact float multiplies by powers of two, truncated: the leading-bit
+  // exponent and 6-bit mantissa of |an| come from its float bits, and every
+  // intermediate is an integer below 2^24, so nothing is rounded.
+  static Lanes fmult(Lanes coefficients, Lanes history) {
+    const Lanes an = coefficients >> 2;
+    const Lanes an_sign = an >> 31;
+    const Lanes anmag = ((an ^ an_sign) - an_sign) & 0x1FFF;
+    const auto bits = std::bit_cast<Lanes>(__builtin_convertvector(anmag, FloatLanes));
+    // 32 + the five bits below the leading one, as a float (32 for zero).
+    const auto anmant = std::bit_cast<FloatLanes>((bits & 0x007C0000) | 0x42000000);
+    // 2^(leading bit position - 1); 2^-2 for zero, whose exponent FMULT takes as -6.
+    const auto anpower = std::bit_cast<FloatLanes>((bits & static_cast<std::int32_t>(0xFF800000)) - 0x00800000);
+    const FloatLanes anpower_or_quarter = anpower > 0.25f ? anpower : FloatLanes{} + 0.25f;
+    const auto mantissa = std::bit_cast<FloatLanes>((history & 0x007C0000) | 0x40000000);  // m / 16
+    const auto power = std::bit_cast<FloatLanes>(history & 0x7F800000);                    // 2^(e - 17)
+    const FloatLanes wanmant = __builtin_convertvector(
+        __builtin_convertvector(anmant * mantissa + 3.0f, Lanes), FloatLanes);  // (anmant * m + 48) >> 4
+    const Lanes product = __builtin_convertvector(wanmant * (anpower_or_quarter * power), Lanes) & 0x7FFF;
+    const Lanes flip = an_sign ^ (history >> 31);
+    return (product ^ flip) - flip;
   }
 
-  void predict(std::int16_t& sezi, std::int16_t& sei) const {
-    const Lanes zero_low = fmult4(Lanes{b_[0] >> 2, b_[1] >> 2, b_[2] >> 2, b_[3] >> 2},
-                                  Lanes{dq_[0], dq_[1], dq_[2], dq_[3]});
-    const Lanes mixed = fmult4(Lanes{b_[4] >> 2, b_[5] >> 2, a_[1] >> 2, a_[0] >> 2},
-                               Lanes{dq_[4], dq_[5], sr_[1], sr_[0]});
-    sezi = static_cast<std::int16_t>(zero_low[0] + zero_low[1] + zero_low[2] + zero_low[3] + mixed[0] + mixed[1]);
-    sei = static_cast<std::int16_t>(sezi + static_cast<std::int16_t>(mixed[2] + mixed[3]));
+  // A new dq (lane 0) and sr (lane 1) magnitude, each below 2^15, into the
+  // history, read from their float bits: the five bits below the leading
+  // one make the mantissa, the leading bit's position the exponent.
+  static void push(Lanes& low, Lanes& high, Lanes magnitudes, Lanes signs) {
+    const auto bits = std::bit_cast<Lanes>(__builtin_convertvector(magnitudes, FloatLanes));
+    const Lanes converted = (bits & static_cast<std::int32_t>(0xFFFC0000)) - (16 << 23);
+    const Lanes fresh = (magnitudes == 0 ? Lanes{} + history_zero : converted) | (signs & static_cast<std::int32_t>(0x80000000));
+    const Lanes high_shifted = __builtin_shufflevector(low, high, 3, 4, 6, 6);
+    high = __builtin_shufflevector(high_shifted, fresh, 0, 1, 5, 2);
+    low = __builtin_shufflevector(low, fresh, 4, 0, 1, 2);
   }
 
   int step_size() const {  // MIX
-    if (ap_ >= 256) return yu_;
-    int y = yl_ >> 6;
-    const int dif = yu_ - y;
+    const int yl6 = yl_ >> 6;
+    const int dif = yu_ - yl6;
     const int al = ap_ >> 2;
-    if (dif > 0)
-      y += (dif * al) >> 6;
-    else if (dif < 0)
-      y += (dif * al + 0x3F) >> 6;
-    return y;
+    const int mixed = yl6 + ((dif * al + (dif < 0 ? 0x3F : 0)) >> 6);
+    return ap_ >= 256 ? yu_ : mixed;
   }
 
-  // QUAN as a lookup over every possible dln (dl is 0..2047 and y >> 2 is
-  // 136..1280, so dln lies in -1280..1911): one load instead of seven compares.
+  // The quantizer level of every possible dln = dl - y/4 (dl is 0..2047 and
+  // y/4 is 136..1280, so dln lies in -1280..1911).
   static constexpr int dln_offset = 2048;
   static constexpr auto quantizer_levels = [] {
     std::array<std::uint8_t, 4096> levels{};
     for (std::size_t i = 0; i < levels.size(); ++i) {
       const int dln = static_cast<int>(i) - dln_offset;
-      for (const std::int16_t step : quantizer_steps)
-        levels[i] = static_cast<std::uint8_t>(levels[i] + (dln >= step ? 1 : 0));
+      for (const int step : quantizer_steps) levels[i] = static_cast<std::uint8_t>(levels[i] + (dln >= step ? 1 : 0));
     }
     return levels;
   }();
 
-  static int quantize(std::int16_t d, int y) {
-    const auto dqm = static_cast<std::int16_t>(std::abs(static_cast<int>(d)));  // LOG
-    const auto exponent = static_cast<std::int16_t>(top_bit(dqm >> 1) + 1);
-    const auto mantissa = static_cast<std::int16_t>(((dqm << 7) >> exponent) & 0x7F);
-    const auto dl = static_cast<std::int16_t>((exponent << 7) + mantissa);
-    const auto dln = static_cast<std::int16_t>(dl - static_cast<std::int16_t>(y >> 2));  // SUBTB
-    // The mask only keeps the index in bounds; dln never leaves the table's range.
-    const int level = quantizer_levels[static_cast<std::size_t>(dln + dln_offset) & (quantizer_levels.size() - 1)];
-    if (d < 0) return 15 - level;
-    return level == 0 ? 15 : level;  // 15 states: a positive zero is coded as 15
-  }
+  static int clamp(int value, int low, int high) { return value < low ? low : value > high ? high : value; }
 
-  static std::int16_t reconstruct(bool negative, int dqln, int y) {
-    const auto dql = static_cast<std::int16_t>(dqln + (y >> 2));  // ADDA
-    if (dql < 0) return static_cast<std::int16_t>(negative ? -0x8000 : 0);
-    const auto dex = static_cast<std::int16_t>((dql >> 7) & 15);  // ANTILOG
-    const auto dqt = static_cast<std::int16_t>(128 + (dql & 127));
-    const auto dq = static_cast<std::int16_t>((dqt << 7) >> (14 - dex));
-    return static_cast<std::int16_t>(negative ? dq - 0x8000 : dq);
-  }
-
-  // Sign and 4-bit exponent, 6-bit mantissa form of a 16-bit value (FLOAT A/B).
-  static std::int16_t to_float(int magnitude, bool negative) {
-    const auto exponent = static_cast<std::int16_t>(top_bit(magnitude) + 1);
-    return static_cast<std::int16_t>((exponent << 6) + ((magnitude << 6) >> exponent) - (negative ? 0x400 : 0));
-  }
-
-  void update(int y, int wi, int fi, int dq, int sr, int dqsez) {
-    std::int16_t a2p = 0;
-    const std::int16_t pk0 = dqsez < 0 ? 1 : 0;
-    const auto mag = static_cast<std::int16_t>(dq & 0x7FFF);
+  void adapt(int y, int level, int mag, bool negative, int sr, int dqsez) {
+    const int pk0 = dqsez < 0 ? 1 : 0;
     // TRANS: a likely modem signal whose difference exceeds 3/4 of the threshold.
-    const auto ylint = static_cast<std::int16_t>(yl_ >> 15);
-    const auto ylfrac = static_cast<std::int16_t>((yl_ >> 10) & 0x1F);
-    const auto thr = static_cast<std::int16_t>(ylint > 9 ? 31 << 10 : (32 + ylfrac) << ylint);
-    const auto dqthr = static_cast<std::int16_t>((thr + (thr >> 1)) >> 1);
-    const bool tr = td_ && mag > dqthr;
-
-    yu_ = static_cast<std::int16_t>(y + ((wi - y) >> 5));  // FUNCTW, FILTD
-    yu_ = std::clamp<std::int16_t>(yu_, 544, 5120);        // LIMB
-    yl_ += yu_ + ((-yl_) >> 6);                            // FILTE
-
-    if (tr) {
-      std::fill(std::begin(a_), std::end(a_), std::int16_t{0});
-      b_ = Short8{};
-    } else {
-      const auto pks1 = static_cast<std::int16_t>(pk0 ^ pk_[0]);  // UPA2
-      a2p = static_cast<std::int16_t>(a_[1] - (a_[1] >> 7));
-      if (dqsez != 0) {
-        const auto fa1 = static_cast<std::int16_t>(pks1 ? a_[0] : -a_[0]);
-        if (fa1 < -8191)
-          a2p = static_cast<std::int16_t>(a2p - 0x100);
-        else if (fa1 > 8191)
-          a2p = static_cast<std::int16_t>(a2p + 0xFF);
-        else
-          a2p = static_cast<std::int16_t>(a2p + (fa1 >> 5));
-        if (pk0 ^ pk_[1]) {  // LIMC
-          if (a2p <= -12160)
-            a2p = -12288;
-          else if (a2p >= 12416)
-            a2p = 12288;
-          else
-            a2p = static_cast<std::int16_t>(a2p - 0x80);
-        } else {
-          if (a2p <= -12416)
-            a2p = -12288;
-          else if (a2p >= 12160)
-            a2p = 12288;
-          else
-            a2p = static_cast<std::int16_t>(a2p + 0x80);
-        }
-      }
-      a_[1] = a2p;
-      a_[0] = static_cast<std::int16_t>(a_[0] - (a_[0] >> 8));  // UPA1
-      if (dqsez != 0) a_[0] = static_cast<std::int16_t>(pks1 == 0 ? a_[0] + 192 : a_[0] - 192);
-      const auto a1ul = static_cast<std::int16_t>(15360 - a2p);  // LIMD
-      if (a_[0] < -a1ul)
-        a_[0] = static_cast<std::int16_t>(-a1ul);
-      else if (a_[0] > a1ul)
-        a_[0] = a1ul;
-      b_ -= b_ >> 8;  // UPB
-      if (mag != 0) b_ += ((static_cast<std::int16_t>(dq) ^ dq_) >= 0) ? Short8{} + 128 : Short8{} - 128;
+    bool tr = false;
+    if (td_) [[unlikely]] {  // only after a tone: the threshold is not worth computing otherwise
+      const int ylint = yl_ >> 15;
+      const int ylfrac = (yl_ >> 10) & 0x1F;
+      const int thr = ylint > 9 ? 31 << 10 : (32 + ylfrac) << ylint;
+      tr = mag > (thr + (thr >> 1)) >> 1;
     }
 
-    // Lane 0 from a zero vector makes this one whole-register byte shift (pslldq).
-    dq_ = __builtin_shufflevector(dq_, Short8{}, 8, 0, 1, 2, 3, 4, 5, 6);
-    dq_[0] = mag == 0 ? static_cast<std::int16_t>(dq >= 0 ? 0x20 : 0xFC20 - 65536) : to_float(mag, dq < 0);
-    sr_[1] = sr_[0];
-    if (sr == 0)
-      sr_[0] = 0x20;
-    else if (sr > 0)
-      sr_[0] = to_float(sr, false);
-    else if (sr > -32768)
-      sr_[0] = to_float(-sr, true);
-    else
-      sr_[0] = 0xFC20 - 65536;
-    pk_[1] = pk_[0];
-    pk_[0] = pk0;
+    yu_ = clamp(y + ((wi_by_level[level] - y) >> 5), 544, 5120);  // FUNCTW, FILTD, LIMB
+    yl_ += yu_ + ((-yl_) >> 6);                                  // FILTE
+
+    int a2p = 0;
+    if (tr) [[unlikely]] {
+      a1_ = a2_ = 0;
+      coefficients_low_ = coefficients_high_ = Lanes{};
+    } else {
+      const bool active = dqsez != 0;
+      const int pks1 = pk0 ^ pk0_;
+      a2p = static_cast<std::int16_t>(a2_ - (a2_ >> 7));  // UPA2
+      const int fa1 = static_cast<std::int16_t>(pks1 ? a1_ : -a1_);
+      const int a2_moved = static_cast<std::int16_t>(a2p + (clamp(fa1, -8192, 8191) >> 5));
+      const int a2_limited = clamp(a2_moved + ((pk0 ^ pk1_) ? -0x80 : 0x80), -12288, 12288);  // LIMC
+      a2p = active ? a2_limited : a2p;
+      a2_ = a2p;
+      const int a1_leaked = static_cast<std::int16_t>(a1_ - (a1_ >> 8));  // UPA1
+      const int a1_moved = active ? static_cast<std::int16_t>(a1_leaked + (pks1 ? -192 : 192)) : a1_leaked;
+      const int a1ul = 15360 - a2p;  // LIMD
+      a1_ = clamp(a1_moved, -a1ul, a1ul);
+      // UPB: +-128 by whether dq and each history value agree in sign; the
+      // coefficients stay 16-bit values, wrapping as in spandsp.
+      const Lanes sign = Lanes{} + (negative ? -1 : 0);
+      const Lanes nonzero = Lanes{} + (mag != 0 ? -1 : 0);
+      const auto upb = [&](Lanes b, Lanes history_sign) {
+        const Lanes moved = b - (b >> 8) + ((128 + ((sign ^ history_sign) & -256)) & nonzero);
+        return (moved << 16) >> 16;
+      };
+      coefficients_low_ = upb(coefficients_low_, history_low_ >> 31);
+      coefficients_high_ = upb(coefficients_high_, history_high_ >> 31);
+      coefficients_high_[2] = a1_;
+      coefficients_high_[3] = a2_;
+    }
+
+    const int sr_magnitude = (sr < 0 ? -sr : sr) & 0x7FFF;  // -32768 is a negative zero
+    push(history_low_, history_high_, Lanes{mag, sr_magnitude, 0, 0}, Lanes{negative ? -1 : 0, sr < 0 ? -1 : 0, 0, 0});
+    pk1_ = pk0_;
+    pk0_ = pk0;
 
     td_ = !tr && a2p < -11776;  // TONE
 
-    dms_ = static_cast<std::int16_t>(dms_ + ((static_cast<std::int16_t>(fi) - dms_) >> 5));  // FILTA
-    dml_ = static_cast<std::int16_t>(dml_ + ((static_cast<std::int16_t>(fi << 2) - dml_) >> 7));  // FILTB
-    if (tr)
-      ap_ = 256;
-    else if (y < 1536 || td_ || std::abs((dms_ << 2) - dml_) >= (dml_ >> 3))  // SUBTC
-      ap_ = static_cast<std::int16_t>(ap_ + ((0x200 - ap_) >> 4));
-    else
-      ap_ = static_cast<std::int16_t>(ap_ + ((-ap_) >> 4));
+    const int fi = fi_by_level[level];
+    dms_ = static_cast<std::int16_t>(dms_ + ((fi - dms_) >> 5));         // FILTA
+    dml_ = static_cast<std::int16_t>(dml_ + (((fi << 2) - dml_) >> 7));  // FILTB
+    const bool fast = y < 1536 || td_ || std::abs((dms_ << 2) - dml_) >= (dml_ >> 3);  // SUBTC
+    const int ap_next = static_cast<std::int16_t>(ap_ + (fast ? (0x200 - ap_) >> 4 : (-ap_) >> 4));
+    ap_ = tr ? 256 : ap_next;
   }
 };
 
@@ -272,14 +243,14 @@ std::vector<std::uint8_t> encode_32kadpcm(std::span<const std::int16_t> pcm_8khz
   std::vector<std::uint8_t> out((pcm_8khz.size() + 1) / 2);
   const std::size_t pairs = pcm_8khz.size() / 2;
   for (std::size_t i = 0; i < pairs; ++i) {
-    const std::uint8_t first = encoder.encode(pcm_8khz[2 * i]);
-    const std::uint8_t second = encoder.encode(pcm_8khz[2 * i + 1]);
+    const int first = encoder.encode(pcm_8khz[2 * i]);
+    const int second = encoder.encode(pcm_8khz[2 * i + 1]);
     out[i] = static_cast<std::uint8_t>(first | (second << 4));
   }
   // An odd count is padded with one silent sample so the last code fills its octet's high nibble.
   if (pcm_8khz.size() % 2 != 0) {
-    const std::uint8_t first = encoder.encode(pcm_8khz.back());
-    const std::uint8_t second = encoder.encode(0);
+    const int first = encoder.encode(pcm_8khz.back());
+    const int second = encoder.encode(0);
     out.back() = static_cast<std::uint8_t>(first | (second << 4));
   }
   return out;

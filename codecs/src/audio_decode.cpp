@@ -154,13 +154,28 @@ void check_riff_data_chunk(std::span<const std::uint8_t> file, std::string_view 
   }
 }
 
+// The container a file claims by its first bytes, for errors raised before
+// libsndfile has looked at it (an input too large to read).
+std::string_view container_by_magic(std::span<const std::uint8_t> file) {
+  const std::string_view head(reinterpret_cast<const char*>(file.data()), std::min<std::size_t>(file.size(), 12));
+  const auto at = [&](std::size_t offset, std::string_view tag) {
+    return head.size() >= offset + tag.size() && head.substr(offset, tag.size()) == tag;
+  };
+  if ((at(0, "RIFF") || at(0, "RIFX") || at(0, "RF64")) && at(8, "WAVE")) return "WAV";
+  if (at(0, ".snd")) return "AU";
+  if (at(0, "FORM")) return "AIFF";
+  if (at(0, "fLaC")) return "FLAC";
+  if (at(0, "OggS")) return "Ogg";
+  return "unrecognised audio";
+}
+
 }  // namespace
 
 PcmAudio decode_audio(std::span<const std::uint8_t> file, std::string_view name, const AudioLimits& limits) {
   if (file.empty()) fail(name, "no data", "empty input");
   if (file.size() > limits.max_input_bytes)
-    fail(name, "unchecked", "input is " + std::to_string(file.size()) + " bytes, limit " +
-                                std::to_string(limits.max_input_bytes));
+    fail(name, container_by_magic(file), "input is " + std::to_string(file.size()) + " bytes, limit " +
+                                              std::to_string(limits.max_input_bytes));
   MemoryFile memory{file, 0};
   SF_VIRTUAL_IO io{memory_length, memory_seek, memory_read, memory_write, memory_tell};
   SF_INFO info{};

@@ -17,6 +17,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "fax_raster.hpp"
 
@@ -153,6 +154,32 @@ struct PngImage {
   PngImage& operator=(const PngImage&) = delete;
 };
 
+// The resolution in a PNG's pHYs chunk, which libpng's simplified API does
+// not expose: pixels per metre (unit 1) as dots per inch. {0, 0} (unknown:
+// fit_to_fax then assumes the page fills the paper's width) when the chunk is
+// absent, damaged or gives only an aspect ratio (unit 0). pHYs must come
+// before the first IDAT, so the walk stops there.
+std::pair<double, double> png_resolution(std::span<const std::uint8_t> png) {
+  const auto be32 = [&](std::size_t at) {
+    return static_cast<std::uint32_t>(png[at]) << 24 | static_cast<std::uint32_t>(png[at + 1]) << 16 |
+           static_cast<std::uint32_t>(png[at + 2]) << 8 | png[at + 3];
+  };
+  constexpr std::size_t signature = 8, chunk_overhead = 12;  // length, type, CRC
+  constexpr double inches_per_metre = 1 / 0.0254;
+  for (std::size_t at = signature; png.size() >= chunk_overhead && at <= png.size() - chunk_overhead;) {
+    const std::uint32_t length = be32(at);
+    if (length > png.size() - chunk_overhead - at) break;
+    const std::string_view type(reinterpret_cast<const char*>(png.data() + at + 4), 4);
+    if (type == "IDAT" || type == "IEND") break;
+    if (type == "pHYs" && length == 9) {
+      if (png[at + 16] != 1) break;  // unit 0: aspect ratio only
+      return {be32(at + 8) / inches_per_metre, be32(at + 12) / inches_per_metre};
+    }
+    at += chunk_overhead + length;
+  }
+  return {0, 0};
+}
+
 }  // namespace
 
 std::vector<BilevelPage> rasterise_pdf(std::span<const std::uint8_t> pdf, std::string_view name,
@@ -180,7 +207,8 @@ std::vector<BilevelPage> rasterise_png(std::span<const std::uint8_t> png, std::s
     fail(name, "PNG", std::string("cannot be read: ") + reader.image.message);
   check_dimensions(reader.image.width, reader.image.height, limits, name, "PNG");
   reader.image.format = PNG_FORMAT_GRAY;
-  GreyPage grey{reader.image.width, reader.image.height, 0, 0, {}};
+  const auto [x_dpi, y_dpi] = png_resolution(png);
+  GreyPage grey{reader.image.width, reader.image.height, x_dpi, y_dpi, {}};
   grey.luminance.resize(static_cast<std::size_t>(grey.width) * grey.length);
   const png_color white{255, 255, 255};  // transparency is paper
   if (!png_image_finish_read(&reader.image, &white, grey.luminance.data(), static_cast<png_int_32>(grey.width), nullptr))

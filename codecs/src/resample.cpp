@@ -172,7 +172,12 @@ PcmAudio resample(const PcmAudio& in, unsigned rate) {
   out.sample_rate = rate;
   out.samples.resize(out_count);
   std::vector<float> scratch(bank->coefficients.empty() ? bank->taps : 0);
-  std::uint64_t base = 0, phase = 0;  // base + phase / phases is output n's source position
+  // base + phase / phases is output n's source position; it advances by
+  // step / phases per output, split into whole and fractional parts so the
+  // loop needs no division.
+  const std::uint64_t whole_step = bank->step / bank->phases;
+  const std::uint64_t fraction_step = bank->step % bank->phases;
+  std::uint64_t base = 0, phase = 0;
   for (std::uint64_t n = 0; n < out_count; ++n) {
     const float* coefficients;
     if (bank->coefficients.empty()) {
@@ -181,11 +186,16 @@ PcmAudio resample(const PcmAudio& in, unsigned rate) {
     } else {
       coefficients = bank->coefficients.data() + phase * bank->taps;
     }
-    const float value = dot(coefficients, padded.data() + base, bank->taps);
-    out.samples[n] = static_cast<std::int16_t>(std::clamp(std::round(static_cast<double>(value)), -32768.0, 32767.0));
-    phase += bank->step;
-    base += phase / bank->phases;
-    phase %= bank->phases;
+    const double value = std::clamp(static_cast<double>(dot(coefficients, padded.data() + base, bank->taps)), -32768.0, 32767.0);
+    // Rounds half away from zero, as std::round, without a library call or a
+    // branch on the sign (which speech makes unpredictable); exact in double.
+    out.samples[n] = static_cast<std::int16_t>(value + std::copysign(0.5, value));
+    base += whole_step;
+    phase += fraction_step;
+    if (phase >= bank->phases) {
+      phase -= bank->phases;
+      ++base;
+    }
   }
   return out;
 }

@@ -8,50 +8,16 @@
 #include "common/rfc5322_date.hpp"
 #include "mime/message_parser.hpp"
 #include "mime/voice_message.hpp"
+#include "codecs/mp3.hpp"
+#include "message_rewriting.hpp"
 
 namespace umstore::delivery {
 namespace {
 
 using mime::Part;
+using namespace rewriting;
 
-constexpr std::string_view kCrlf = "\r\n";
 constexpr std::size_t kMaxNoteFindings = 5;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-std::string trimmed(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' || text.back() == '\n'))
-    text.remove_suffix(1);
-  return std::string(text);
-}
-
-std::string header_text(const Part& part, std::string_view name) {
-  const auto raw = part.header(name);
-  return raw ? trimmed(mime::decode_encoded_words(mime::unfold(*raw))) : std::string();
-}
-
-// The addr-spec of a From-style field: inside <...> when present.
-std::string address_in(std::string_view value) {
-  const std::size_t open = value.rfind('<');
-  const std::size_t close = value.rfind('>');
-  if (open != std::string_view::npos && close != std::string_view::npos && close > open)
-    return lower(trimmed(value.substr(open + 1, close - open - 1)));
-  return lower(trimmed(value));
-}
-
-std::span<const std::uint8_t> as_bytes(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
-std::string_view as_text(std::span<const std::uint8_t> bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
 
 std::regex compile(const std::string& pattern) {
   try {
@@ -69,116 +35,13 @@ std::optional<std::string> first_capture(const std::string& pattern, const std::
   return match[1].str();
 }
 
-// --- rewriting ---------------------------------------------------------------
-
-// A boundary that occurs nowhere in the content it will delimit.
-std::string fresh_boundary(std::string_view content) {
-  const std::size_t seed = std::hash<std::string_view>{}(content.substr(0, 4096)) ^ content.size();
-  for (std::size_t attempt = 0;; ++attempt) {
-    std::string boundary = "=_umstore_" + std::to_string(seed + attempt);
-    if (content.find(boundary) == std::string_view::npos) return boundary;
-  }
-}
-
-// The original header fields, without the ones the new top-level entity replaces.
-std::string header_without(std::string_view header_block, std::initializer_list<std::string_view> dropped) {
-  std::string out;
-  bool dropping = false;
-  std::size_t pos = 0;
-  while (pos < header_block.size()) {
-    std::size_t end = header_block.find('\n', pos);
-    end = end == std::string_view::npos ? header_block.size() : end + 1;
-    const std::string_view line = header_block.substr(pos, end - pos);
-    pos = end;
-    if (line == "\r\n" || line == "\n") break;  // the empty line ending the header
-    const bool continuation = line.front() == ' ' || line.front() == '\t';
-    if (!continuation) {
-      const std::string name = lower(trimmed(line.substr(0, line.find(':'))));
-      dropping = std::any_of(dropped.begin(), dropped.end(), [&](std::string_view d) { return name == lower(d); });
-    }
-    if (!dropping) {
-      out += line;
-      if (!out.ends_with(kCrlf)) {
-        if (out.ends_with('\n')) out.pop_back();
-        out += kCrlf;
-      }
-    }
-  }
-  return out;
-}
-
-std::string text_part(const std::string& utf8) {
-  const bool ascii = std::all_of(utf8.begin(), utf8.end(), [](char c) { return static_cast<unsigned char>(c) < 128; });
-  return "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: " +
-         std::string(ascii ? "7bit" : "quoted-printable") + "\r\nContent-Disposition: inline\r\n\r\n" +
-         (ascii ? utf8 : mime::quoted_printable_encode(utf8));
-}
-
-std::string wav_part(std::span<const std::uint8_t> wav, long long seconds) {
-  return "Content-Type: audio/wav\r\nContent-Transfer-Encoding: base64\r\n"
-         "Content-Disposition: attachment; filename=\"voicemail.wav\"\r\nContent-Duration: " +
-         std::to_string(seconds) + "\r\n\r\n" + mime::base64_encode(as_text(wav));
-}
-
-void append_part(std::string& body, std::string_view boundary, std::string_view part) {
-  body += "--" + std::string(boundary) + std::string(kCrlf) + std::string(part);
-  if (!body.ends_with(kCrlf)) body += kCrlf;
-}
-
-// --- inbound VPIM: a playable copy ---------------------------------------------
-
-bool is_message_audio(const Part& part) {
-  if (!part.content_type.is("audio", "32kadpcm")) return false;
-  const auto voice = part.disposition.params.get("voice");
-  return !voice || lower(*voice) == "voice-message";
-}
-
-std::optional<codecs::PcmAudio> voice_audio(const Part& voice_message, std::string_view raw, double max_seconds) {
-  codecs::PcmAudio audio{8000, {}};
-  for (const Part& child : voice_message.children) {
-    if (!is_message_audio(child)) continue;
-    const std::string adpcm = mime::decode_body(child, raw);
-    if (static_cast<double>(adpcm.size()) / 4000.0 + audio.duration_seconds() > max_seconds) return std::nullopt;
-    const auto samples = codecs::decode_32kadpcm(as_bytes(adpcm));
-    audio.samples.insert(audio.samples.end(), samples.begin(), samples.end());  // RFC 3801 §4.4: concatenate, never drop
-  }
-  if (audio.samples.empty()) return std::nullopt;
-  return audio;
-}
-
-std::string with_playable_audio(const Part& root, std::string_view raw, const codecs::PcmAudio& audio,
-                                const MailboxProfile& mailbox) {
-  const long long seconds = mime::content_duration_seconds(audio.duration_seconds());
-  const std::vector<std::uint8_t> wav = codecs::encode_wav_pcm16(audio);
-  const std::string from = header_text(root, "From");
-  std::string when;
-  if (const auto date = parse_rfc5322_date(header_text(root, "Date")))
-    when = ", sent " + format_rfc5322_date(*date, mailbox.utc_offset_minutes);
-  const std::string text = "Voice message from " + (from.empty() ? std::string("an unknown sender") : from) + ", " +
-                           mime::format_duration(static_cast<double>(seconds)) + when +
-                           ".\r\n\r\nThe recording is attached as voicemail.wav; the original VPIM message "
-                           "(audio/32KADPCM) is kept as it was sent.\r\n";
-  const std::string original_type = mime::unfold(root.header("Content-Type").value_or("multipart/voice-message"));
-  const std::string original = "Content-Type: " + trimmed(original_type) +
-                               "\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" + std::string(root.body(raw));
-  const std::string boundary = fresh_boundary(raw);
-  std::string body;
-  append_part(body, boundary, text_part(text));
-  append_part(body, boundary, original);
-  append_part(body, boundary, wav_part(wav, seconds));
-  body += "--" + boundary + "--\r\n";
-  std::string headers = header_without(root.header_text(raw), {"Content-Type", "Content-Transfer-Encoding"});
-  if (!root.header("MIME-Version")) headers += "MIME-Version: 1.0 (Voice 2.0)\r\n";
-  return headers + "Content-Type: multipart/mixed;\r\n boundary=\"" + boundary +
-         "\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n" + body;
-}
-
 // --- gateway emails ---------------------------------------------------------------
 
-bool matches_sender(const GatewayRule& rule, const std::string& address) {
+// "user@host" matches itself, "@host" every address at host.
+bool matches_address(const std::vector<std::string>& patterns, const std::string& address) {
   if (address.empty()) return false;
-  return std::any_of(rule.senders.begin(), rule.senders.end(), [&](const std::string& sender) {
-    const std::string wanted = lower(sender);
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
+    const std::string wanted = lower(pattern);
     return wanted.starts_with('@') ? address.ends_with(wanted) : address == wanted;
   });
 }
@@ -186,8 +49,11 @@ bool matches_sender(const GatewayRule& rule, const std::string& address) {
 const GatewayRule* gateway_for(const Part& root, const InboundMessage& in, const DeliverySettings& settings) {
   const std::string from = address_in(header_text(root, "From"));
   const std::string envelope = lower(in.envelope_sender);
-  for (const GatewayRule& rule : settings.gateways)
-    if (matches_sender(rule, from) || matches_sender(rule, envelope)) return &rule;
+  const std::string recipient = address_in(in.recipient);
+  for (const GatewayRule& rule : settings.gateways) {
+    const bool from_gateway = matches_address(rule.senders, from) || matches_address(rule.senders, envelope);
+    if (from_gateway && (rule.recipients.empty() || matches_address(rule.recipients, recipient))) return &rule;
+  }
   return nullptr;
 }
 
@@ -235,16 +101,22 @@ std::optional<DeliveryPlan> from_gateway(const Part& root, const InboundMessage&
     return plan;
   }
   const std::vector<std::uint8_t> adpcm = codecs::encode_32kadpcm(audio.samples);
-  const std::vector<std::uint8_t> wav = codecs::encode_wav_pcm16(audio);
+  const std::vector<std::uint8_t> wav =
+      mailbox.playable == mailstore::PlayableAudio::wav ? codecs::encode_wav_pcm16(audio) : std::vector<std::uint8_t>();
   mime::VoiceMessageInput voice;
   voice.domain = settings.domain;
   voice.caller = caller_of(root, *rule);
   voice.recipient.address = plan.mailbox.empty() ? std::string(in.recipient) : plan.mailbox + "@" + settings.domain;
   voice.received = parse_rfc5322_date(header_text(root, "Date")).value_or(in.received);
-  voice.utc_offset_minutes = mailbox.utc_offset_minutes;
+  voice.utc_offset_minutes = rule->utc_offset_minutes.value_or(mailbox.utc_offset_minutes);
   voice.adpcm32k = adpcm;
   voice.duration_seconds = audio.duration_seconds();
-  if (mailbox.playable_audio) voice.playable_wav = std::span<const std::uint8_t>(wav);
+  std::vector<std::uint8_t> mp3;
+  if (mailbox.playable == mailstore::PlayableAudio::wav) voice.playable_wav = std::span<const std::uint8_t>(wav);
+  if (mailbox.playable == mailstore::PlayableAudio::mp3) {
+    mp3 = codecs::encode_mp3(audio);
+    voice.playable_mp3 = std::span<const std::uint8_t>(mp3);
+  }
   voice.message_id_hint = address_in(header_text(root, "Message-ID"));
   plan.message = mime::compose_voice_message(voice);
   plan.kind = mime::MessageKind::vpim_voice;
@@ -292,6 +164,36 @@ std::string findings_header(const mime::ConformanceReport& report) {
   return value.empty() ? std::string() : "X-Umstore-Conformance: " + value + "\r\n";
 }
 
+// The playable forms the mailbox asked for, added to a message that passed the checks.
+void add_playable_forms(const Part& root, const InboundMessage& in, const MailboxProfile& mailbox,
+                        const DeliverySettings& settings, const mime::ConformanceReport& report, DeliveryPlan& plan) {
+  if (report.kind == mime::MessageKind::internet_fax && mailbox.fax_pdf) {
+    try {
+      if (auto with_pdf = with_fax_pdf(root, in.raw)) {
+        plan.message = findings_header(report) + *with_pdf;
+        plan.notes.push_back("added a PDF copy of the fax");
+      }
+    } catch (const codecs::CodecError& e) {
+      plan.notes.push_back(std::string("no PDF copy: ") + e.what());
+    }
+    return;
+  }
+  const Part* voice_message = mime::find_voice_message(root);
+  if (voice_message != &root || mailbox.playable == mailstore::PlayableAudio::none) return;
+  try {
+    if (const auto audio = voice_audio(root, in.raw, settings.max_playable_seconds)) {
+      plan.message = findings_header(report) +
+                     with_playable_audio(root, in.raw, *audio, mailbox.playable, mailbox.utc_offset_minutes);
+      plan.notes.push_back("added a playable " + std::string(mailstore::to_string(mailbox.playable)) + " (" +
+                           mime::format_duration(audio->duration_seconds()) + ")");
+    }
+  } catch (const codecs::CodecError& e) {
+    plan.notes.push_back(std::string("no playable copy: ") + e.what());
+  }
+}
+
+}  // namespace
+
 std::string folder_for(mime::MessageKind kind, const MailboxProfile& mailbox) {
   if (!mailbox.file_by_kind) return "INBOX";
   if (kind == mime::MessageKind::vpim_voice || kind == mime::MessageKind::other_voice) return mailbox.voice_folder;
@@ -299,7 +201,33 @@ std::string folder_for(mime::MessageKind kind, const MailboxProfile& mailbox) {
   return "INBOX";
 }
 
-}  // namespace
+void check_gateway_rule(const GatewayRule& rule) {
+  if (rule.senders.empty()) throw PolicyError("a gateway email rule needs at least one sender address");
+  for (const std::string* pattern : {&rule.caller_in_subject, &rule.mailbox_in_subject})
+    if (!pattern->empty()) compile(*pattern);
+}
+
+bool is_gateway_drop_address(const DeliverySettings& settings, std::string_view address) {
+  const std::string wanted = lower(address);
+  return std::any_of(settings.gateways.begin(), settings.gateways.end(), [&](const GatewayRule& rule) {
+    return std::any_of(rule.recipients.begin(), rule.recipients.end(),
+                       [&](const std::string& r) { return !r.starts_with('@') && lower(r) == wanted; });
+  });
+}
+
+MailboxProfile profile_of_mailbox(const DeliverySettings& settings, std::string_view number) {
+  return settings.mailbox_profiles ? settings.mailbox_profiles(number) : MailboxProfile{};
+}
+
+MailboxProfile mailbox_profile(const mailstore::AccountStore& accounts, std::string_view number) {
+  MailboxProfile profile;
+  if (const auto stored = accounts.delivery(number)) {
+    profile.playable = stored->playable;
+    profile.fax_pdf = stored->fax_pdf;
+    profile.file_by_kind = stored->file_by_kind;
+  }
+  return profile;
+}
 
 std::string SmtpRefusal::reply_line() const {
   return std::to_string(reply_code) + " " + enhanced_status + " " + text;
@@ -321,16 +249,7 @@ DeliveryPlan plan_local_delivery(const InboundMessage& in, const MailboxProfile&
   plan.folder = folder_for(report.kind, mailbox);
   plan.message = findings_header(report) + std::string(in.raw);
   if (plan.message.size() != in.raw.size()) plan.notes.push_back("stored with conformance errors flagged");
-  const Part* voice_message = mime::find_voice_message(root);
-  if (voice_message != &root || !mailbox.playable_audio) return plan;
-  try {
-    if (const auto audio = voice_audio(root, in.raw, settings.max_playable_seconds)) {
-      plan.message = findings_header(report) + with_playable_audio(root, in.raw, *audio, mailbox);
-      plan.notes.push_back("added a playable WAV (" + mime::format_duration(audio->duration_seconds()) + ")");
-    }
-  } catch (const codecs::CodecError& e) {
-    plan.notes.push_back(std::string("no playable copy: ") + e.what());
-  }
+  add_playable_forms(root, in, mailbox, settings, report, plan);
   return plan;
 }
 

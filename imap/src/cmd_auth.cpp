@@ -58,7 +58,11 @@ net::Task<void> Session::cmd_enable(const Command& cmd) {
     reply(cmd, "BAD", "ENABLE needs capability names");
     co_return;
   }
-  untagged("ENABLED");  // nothing we offer needs enabling
+  // RFC 5161: names we do not know (or that need no enabling) are ignored.
+  const bool condstore =
+      std::any_of(cmd.args.begin(), cmd.args.end(), [](const Arg& a) { return a.is_atom("CONDSTORE"); });
+  if (condstore) enable_condstore();
+  untagged(condstore ? "ENABLED CONDSTORE" : "ENABLED");
   reply(cmd, "OK", "ENABLE completed");
 }
 

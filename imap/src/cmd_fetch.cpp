@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "fetch_attributes.hpp"
+#include "fetch_cache.hpp"
 #include "message_structure.hpp"
 #include "response_writer.hpp"
 #include "session.hpp"
@@ -28,6 +29,7 @@ bool needs_only_top_header(const FetchRequest& request) {
       case FetchItem::Kind::Uid:
       case FetchItem::Kind::InternalDate:
       case FetchItem::Kind::Size:
+      case FetchItem::Kind::Modseq:
         return true;
       case FetchItem::Kind::Section: {
         const Section::Text text = item.section.text;
@@ -48,11 +50,91 @@ std::string_view top_header_of(std::string_view message) {
   return end == std::string_view::npos ? message : message.substr(0, end + 4);
 }
 
+bool is_top_header_section(const FetchItem& item) {
+  const Section::Text text = item.section.text;
+  return item.kind == FetchItem::Kind::Section && item.section.part.empty() &&
+         (text == Section::Text::Header || text == Section::Text::HeaderFields ||
+          text == Section::Text::HeaderFieldsNot);
+}
+
+// True when the FetchCache can answer every item: ENVELOPE, BODY,
+// BODYSTRUCTURE and the top-level header sections (what a client lists a
+// folder with), next to what the index has anyway.
+bool answerable_from_cache(const FetchRequest& request) {
+  return std::all_of(request.items.begin(), request.items.end(), [](const FetchItem& item) {
+    switch (item.kind) {
+      case FetchItem::Kind::Section:
+        return is_top_header_section(item);
+      case FetchItem::Kind::Binary:
+      case FetchItem::Kind::BinarySize:
+        return false;
+      default:
+        return true;
+    }
+  });
+}
+
+bool wants(const FetchRequest& request, FetchItem::Kind kind) {
+  return std::any_of(request.items.begin(), request.items.end(), [kind](const FetchItem& i) { return i.kind == kind; });
+}
+
+// What the request needs that `cached` (may be null) lacks.
+bool cache_entry_lacks(const CachedMessagePtr& cached, const FetchRequest& request) {
+  if (!cached) return true;
+  return (wants(request, FetchItem::Kind::Envelope) && !cached->envelope) ||
+         (wants(request, FetchItem::Kind::Body) && !cached->body) ||
+         (wants(request, FetchItem::Kind::BodyStructure) && !cached->body_structure);
+}
+
+// A fuller entry from the message's bytes: the header block always, and
+// what the request asks for (BODY/BODYSTRUCTURE take the full MIME parse).
+// nullptr when the message has no CRLF CRLF header end (left uncached).
+CachedMessagePtr fill_cache_entry(const CachedMessagePtr& cached, const FetchRequest& request,
+                                  std::string_view bytes) {
+  const std::string_view header = top_header_of(bytes);
+  if (header.size() == bytes.size() && !bytes.ends_with("\r\n\r\n")) return nullptr;
+  auto entry = cached ? std::make_shared<CachedMessage>(*cached) : std::make_shared<CachedMessage>();
+  if (!cached) entry->header = std::string(header);
+  if (wants(request, FetchItem::Kind::Envelope) && !entry->envelope) {
+    const auto root = mime::parse_message(header);
+    entry->envelope.emplace();
+    append_envelope(*entry->envelope, root, header);
+  }
+  const bool body = wants(request, FetchItem::Kind::Body) && !entry->body;
+  const bool structure = wants(request, FetchItem::Kind::BodyStructure) && !entry->body_structure;
+  if (body || structure) {
+    const auto root = mime::parse_message(bytes);
+    if (body) append_body_structure(entry->body.emplace(), root, bytes, false);
+    if (structure) append_body_structure(entry->body_structure.emplace(), root, bytes, true);
+  }
+  return entry;
+}
+
+bool has_unknown_encoding(const FetchRequest& request, const mime::Part& root, std::string_view bytes) {
+  std::string scratch;
+  std::string_view ignored;
+  return std::any_of(request.items.begin(), request.items.end(), [&](const FetchItem& item) {
+    return (item.kind == FetchItem::Kind::Binary || item.kind == FetchItem::Kind::BinarySize) &&
+           binary_section(item.section, root, bytes, scratch, ignored, false) == BinaryStatus::UnknownEncoding;
+  });
+}
+
 }  // namespace
 
 net::Task<void> Session::cmd_fetch(const Command& cmd) {
   bool uid = is_uid_command(cmd);
-  if (cmd.args.size() != 2) {
+  // FETCH set attributes [(CHANGEDSINCE n)] (RFC 7162 §3.1.4.1)
+  std::optional<std::uint64_t> changed_since;
+  if (cmd.args.size() == 3) {
+    const auto& modifiers = cmd.args[2];
+    if (!modifiers.is_list() || modifiers.list.size() != 2 || !modifiers.list[0].is_atom("CHANGEDSINCE") ||
+        modifiers.list[1].kind != Arg::Kind::Atom ||
+        !(changed_since = parse_mod_sequence(modifiers.list[1].text))) {
+      reply(cmd, "BAD", "The only FETCH modifier is (CHANGEDSINCE mod-sequence)");
+      co_return;
+    }
+  }
+  if (cmd.args.size() != 2 && !changed_since) {
     reply(cmd, "BAD", "FETCH needs a sequence set and attributes");
     co_return;
   }
@@ -65,6 +147,17 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     co_return;
   }
   auto& sel = *selected_;
+  const bool wants_modseq = std::any_of(request->items.begin(), request->items.end(),
+                                        [](const FetchItem& i) { return i.kind == FetchItem::Kind::Modseq; });
+  if (changed_since) {
+    std::erase_if(indexes, [&](std::size_t i) { return sel.messages[i].modseq <= *changed_since; });
+    if (!wants_modseq) {
+      FetchItem modseq;
+      modseq.kind = FetchItem::Kind::Modseq;
+      request->items.push_back(std::move(modseq));
+    }
+  }
+  if (changed_since || wants_modseq) enable_condstore();
   // BODY[...] without PEEK sets \Seen first, so the FLAGS we send are current.
   std::vector<std::uint32_t> newly_seen;
   if (request->sets_seen && !sel.read_only) {
@@ -80,6 +173,8 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   bool wants_flags = std::any_of(request->items.begin(), request->items.end(),
                                  [](const FetchItem& i) { return i.kind == FetchItem::Kind::Flags; });
   const bool header_only = needs_only_top_header(*request);
+  FetchCache* const cache = request->needs_bytes && answerable_from_cache(*request) ? ctx_.fetch_cache : nullptr;
+  const std::uint32_t uid_validity = cache ? sel.folder->uid_validity() : 0;
   bool some_expunged = false;
   std::string scratch;
   for (std::size_t index : indexes) {
@@ -87,8 +182,28 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     mailstore::MessageDataPtr data;
     std::optional<mime::Part> root;
     std::string_view bytes;
-    if (request->needs_bytes) {
-      data = sel.folder->open_message(info.uid);
+    CachedMessagePtr cached;
+    if (cache) {
+      cached = cache->find(*sel.folder, uid_validity, info.uid);
+      if (cache_entry_lacks(cached, *request)) {
+        data = sel.folder->open_message(info.uid);
+        if (!data) {
+          cache->forget(*sel.folder, info.uid);
+          some_expunged = true;
+          continue;
+        }
+        cached = fill_cache_entry(cached, *request, data->bytes());
+        if (cached) cache->store(*sel.folder, uid_validity, info.uid, cached);
+      }
+    }
+    if (cached) {
+      // Header sections slice the cached header block exactly as they would
+      // slice the message: the block is the message's first bytes.
+      bytes = cached->header;
+      if (std::any_of(request->items.begin(), request->items.end(), is_top_header_section))
+        root = mime::parse_message(bytes);
+    } else if (request->needs_bytes) {
+      if (!data) data = sel.folder->open_message(info.uid);
       if (!data) {
         some_expunged = true;
         continue;
@@ -96,6 +211,11 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       bytes = data->bytes();
       // Header views point into `bytes` either way, so sections slice it alike.
       root = mime::parse_message(header_only ? top_header_of(bytes) : bytes);
+    }
+    // RFC 3516: an encoding the server cannot undo fails the whole FETCH.
+    if (request->has_binary && has_unknown_encoding(*request, *root, bytes)) {
+      reply(cmd, "NO", "[UNKNOWN-CTE] Cannot decode the part's Content-Transfer-Encoding");
+      co_return;
     }
     out_ += "* " + std::to_string(index + 1) + " FETCH (";
     bool first = true;
@@ -123,14 +243,24 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
           item_start("RFC822.SIZE");
           out_ += std::to_string(info.size);
           break;
+        case FetchItem::Kind::Modseq:
+          item_start("MODSEQ");
+          out_ += "(" + std::to_string(info.modseq) + ")";
+          break;
         case FetchItem::Kind::Envelope:
           item_start("ENVELOPE");
-          append_envelope(out_, *root, bytes);
+          if (cached)
+            out_ += *cached->envelope;
+          else
+            append_envelope(out_, *root, bytes);
           break;
         case FetchItem::Kind::Body:
         case FetchItem::Kind::BodyStructure:
           item_start(item.kind == FetchItem::Kind::Body ? "BODY" : "BODYSTRUCTURE");
-          append_body_structure(out_, *root, bytes, item.kind == FetchItem::Kind::BodyStructure);
+          if (cached)
+            out_ += item.kind == FetchItem::Kind::Body ? *cached->body : *cached->body_structure;
+          else
+            append_body_structure(out_, *root, bytes, item.kind == FetchItem::Kind::BodyStructure);
           break;
         case FetchItem::Kind::Section: {
           item_start(item.label);
@@ -138,10 +268,28 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
           co_await append_literal(apply_partial(section.value_or(std::string_view{}), item));
           break;
         }
+        case FetchItem::Kind::Binary:
+        case FetchItem::Kind::BinarySize: {
+          item_start(item.label);
+          std::string_view decoded;
+          const bool found = binary_section(item.section, *root, bytes, scratch, decoded) == BinaryStatus::Ok;
+          if (item.kind == FetchItem::Kind::BinarySize) {
+            out_ += std::to_string(decoded.size());
+          } else if (!found) {
+            out_ += "NIL";
+          } else {
+            const auto part = apply_partial(decoded, item);
+            if (part.find('\0') != std::string_view::npos) out_ += '~';  // literal8
+            co_await append_literal(part);
+          }
+          break;
+        }
       }
     }
-    if (!wants_flags && std::find(newly_seen.begin(), newly_seen.end(), info.uid) != newly_seen.end()) {
-      out_ += " FLAGS " + format_flags(info.flags, info.keywords, sel.recent.count(info.uid) > 0);
+    if (std::find(newly_seen.begin(), newly_seen.end(), info.uid) != newly_seen.end()) {
+      if (!wants_flags) out_ += " FLAGS " + format_flags(info.flags, info.keywords, sel.recent.count(info.uid) > 0);
+      // RFC 7162 §3.1: CONDSTORE-aware clients get MODSEQ with every flag change.
+      if (condstore_ && !wants_modseq && !changed_since) out_ += " MODSEQ (" + std::to_string(info.modseq) + ")";
     }
     out_ += ")\r\n";
     if (out_.size() > 64 * 1024) co_await flush();

@@ -29,26 +29,51 @@ std::string quoted_mailbox(std::string_view name) {
   return out;
 }
 
+// Runs a store operation on named folders; a store error becomes the text
+// of the tagged NO (with its RFC 5530 response code), success nullopt.
+template <typename Operation>
+std::optional<std::string> store_error_of(Operation&& operation) {
+  try {
+    operation();
+    return std::nullopt;
+  } catch (const mailstore::FolderNotFound&) {
+    return "[NONEXISTENT] No such mailbox";
+  } catch (const mailstore::FolderExists&) {
+    return "[ALREADYEXISTS] Mailbox already exists";
+  } catch (const mailstore::InvalidFolderName&) {
+    return "[CANNOT] Invalid mailbox name";
+  }
+}
+
+// SELECT/EXAMINE parameters (RFC 4466): only CONDSTORE (RFC 7162 §3.1.8).
+bool parse_select_parameters(const std::vector<Arg>& args, bool& condstore) {
+  condstore = false;
+  if (args.size() == 1) return true;
+  if (args.size() != 2 || !args[1].is_list()) return false;
+  for (const Arg& parameter : args[1].list) {
+    if (!parameter.is_atom("CONDSTORE")) return false;
+    condstore = true;
+  }
+  return true;
+}
+
 }  // namespace
 
 net::Task<void> Session::cmd_select(const Command& cmd) {
   bool examine = cmd.name == "EXAMINE";
-  std::optional<std::string> name = cmd.args.size() == 1 ? mailbox_arg(cmd.args[0]) : std::nullopt;
-  if (!name) {
-    reply(cmd, "BAD", "SELECT needs one mailbox name");
+  bool condstore = false;
+  std::optional<std::string> name = !cmd.args.empty() ? mailbox_arg(cmd.args[0]) : std::nullopt;
+  if (!name || !parse_select_parameters(cmd.args, condstore)) {
+    reply(cmd, "BAD", cmd.name + " needs one mailbox name and optionally (CONDSTORE)");
     co_return;
   }
   deselect();
   mailstore::FolderPtr folder;
-  try {
-    folder = user_->open(*name);
-  } catch (const mailstore::FolderNotFound&) {
-    reply(cmd, "NO", "[NONEXISTENT] No such mailbox");
-    co_return;
-  } catch (const mailstore::InvalidFolderName&) {
-    reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
+  if (const auto error = store_error_of([&] { folder = user_->open(*name); })) {
+    reply(cmd, "NO", *error);
     co_return;
   }
+  if (condstore) condstore_ = true;  // HIGHESTMODSEQ follows with the other SELECT data
   select_folder(std::move(folder), examine);
   const auto& sel = *selected_;
   std::vector<std::string> keywords;
@@ -65,7 +90,7 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   auto status = sel.folder->status();
   untagged("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + keyword_text + ")");
   untagged(std::to_string(sel.messages.size()) + " EXISTS");
-  untagged("0 RECENT");
+  untagged(std::to_string(sel.recent.size()) + " RECENT");
   if (first_unseen) untagged("OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen");
   untagged("OK [UIDVALIDITY " + std::to_string(sel.folder->uid_validity()) + "] UIDs valid");
   std::uint32_t uid_next = std::max(status.uid_next, sel.messages.empty() ? 1u : sel.messages.back().uid + 1);
@@ -74,6 +99,9 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
     untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
   else
     untagged("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted");
+  // Sent to every client: mod-sequences are always kept, and clients that
+  // do not know the code ignore it (RFC 3501 §7.1).
+  untagged("OK [HIGHESTMODSEQ " + std::to_string(status.highest_modseq) + "] Highest");
   reply(cmd, "OK", examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
 }
 
@@ -83,15 +111,11 @@ net::Task<void> Session::cmd_create(const Command& cmd) {
     reply(cmd, "BAD", "CREATE needs one mailbox name");
     co_return;
   }
-  try {
+  const auto error = store_error_of([&] {
     if (*name == "INBOX") throw mailstore::FolderExists("INBOX");
     user_->create(*name);
-    reply(cmd, "OK", "CREATE completed");
-  } catch (const mailstore::FolderExists&) {
-    reply(cmd, "NO", "[ALREADYEXISTS] Mailbox already exists");
-  } catch (const mailstore::InvalidFolderName&) {
-    reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
-  }
+  });
+  reply(cmd, error ? "NO" : "OK", error.value_or("CREATE completed"));
 }
 
 net::Task<void> Session::cmd_delete(const Command& cmd) {
@@ -105,14 +129,8 @@ net::Task<void> Session::cmd_delete(const Command& cmd) {
     co_return;
   }
   if (selected_ && selected_->folder->name() == *name) deselect();
-  try {
-    user_->remove(*name);
-    reply(cmd, "OK", "DELETE completed");
-  } catch (const mailstore::FolderNotFound&) {
-    reply(cmd, "NO", "[NONEXISTENT] No such mailbox");
-  } catch (const mailstore::InvalidFolderName&) {
-    reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
-  }
+  const auto error = store_error_of([&] { user_->remove(*name); });
+  reply(cmd, error ? "NO" : "OK", error.value_or("DELETE completed"));
 }
 
 net::Task<void> Session::cmd_rename(const Command& cmd) {
@@ -122,16 +140,8 @@ net::Task<void> Session::cmd_rename(const Command& cmd) {
     reply(cmd, "BAD", "RENAME needs two mailbox names");
     co_return;
   }
-  try {
-    user_->rename(*from, *to);
-    reply(cmd, "OK", "RENAME completed");
-  } catch (const mailstore::FolderNotFound&) {
-    reply(cmd, "NO", "[NONEXISTENT] No such mailbox");
-  } catch (const mailstore::FolderExists&) {
-    reply(cmd, "NO", "[ALREADYEXISTS] Target mailbox exists");
-  } catch (const mailstore::InvalidFolderName&) {
-    reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
-  }
+  const auto error = store_error_of([&] { user_->rename(*from, *to); });
+  reply(cmd, error ? "NO" : "OK", error.value_or("RENAME completed"));
 }
 
 net::Task<void> Session::cmd_subscribe(const Command& cmd) {
@@ -140,14 +150,8 @@ net::Task<void> Session::cmd_subscribe(const Command& cmd) {
     reply(cmd, "BAD", "Mailbox name expected");
     co_return;
   }
-  try {
-    user_->set_subscribed(*name, cmd.name == "SUBSCRIBE");
-    reply(cmd, "OK", cmd.name + " completed");
-  } catch (const mailstore::FolderNotFound&) {
-    reply(cmd, "NO", "[NONEXISTENT] No such mailbox");
-  } catch (const mailstore::InvalidFolderName&) {
-    reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
-  }
+  const auto error = store_error_of([&] { user_->set_subscribed(*name, cmd.name == "SUBSCRIBE"); });
+  reply(cmd, error ? "NO" : "OK", error.value_or(cmd.name + " completed"));
 }
 
 namespace {
@@ -226,13 +230,8 @@ net::Task<void> Session::cmd_status(const Command& cmd) {
     co_return;
   }
   mailstore::FolderPtr folder;
-  try {
-    folder = user_->open(*name);
-  } catch (const mailstore::FolderNotFound&) {
-    reply(cmd, "NO", "[NONEXISTENT] No such mailbox");
-    co_return;
-  } catch (const mailstore::InvalidFolderName&) {
-    reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
+  if (const auto error = store_error_of([&] { folder = user_->open(*name); })) {
+    reply(cmd, "NO", *error);
     co_return;
   }
   auto st = folder->status();
@@ -240,12 +239,16 @@ net::Task<void> Session::cmd_status(const Command& cmd) {
   for (const Arg& a : cmd.args[1].list) {
     std::string value;
     if (a.is_atom("MESSAGES")) value = std::to_string(st.messages);
-    else if (a.is_atom("RECENT")) value = "0";
+    else if (a.is_atom("RECENT")) value = std::to_string(st.recent);
     else if (a.is_atom("UIDNEXT")) value = std::to_string(st.uid_next);
     else if (a.is_atom("UIDVALIDITY")) value = std::to_string(st.uid_validity);
     else if (a.is_atom("UNSEEN")) value = std::to_string(st.unseen);
     else if (a.is_atom("DELETED")) value = std::to_string(st.deleted);
     else if (a.is_atom("SIZE")) value = std::to_string(st.size);
+    else if (a.is_atom("HIGHESTMODSEQ")) {
+      value = std::to_string(st.highest_modseq);
+      enable_condstore();
+    }
     else {
       reply(cmd, "BAD", "Unknown STATUS item");
       co_return;

@@ -1,5 +1,7 @@
 // SEARCH and UID SEARCH, with ESEARCH return options (RFC 4731):
 // SEARCH RETURN (MIN MAX COUNT ALL) ... answers with one ESEARCH line.
+#include <algorithm>
+
 #include "search_query.hpp"
 #include "session.hpp"
 
@@ -49,13 +51,14 @@ std::string compact_set(const std::vector<std::uint32_t>& numbers) {
 }
 
 std::string esearch_line(const Command& cmd, bool uid, const SearchReturn& ret,
-                         const std::vector<std::uint32_t>& found) {
+                         const std::vector<std::uint32_t>& found, std::optional<std::uint64_t> highest_modseq) {
   std::string line = "ESEARCH (TAG \"" + cmd.tag + "\")";
   if (uid) line += " UID";
   if (ret.min && !found.empty()) line += " MIN " + std::to_string(found.front());
   if (ret.max && !found.empty()) line += " MAX " + std::to_string(found.back());
   if (ret.count) line += " COUNT " + std::to_string(found.size());
   if (ret.all && !found.empty()) line += " ALL " + compact_set(found);
+  if (highest_modseq && !found.empty()) line += " MODSEQ " + std::to_string(*highest_modseq);
   return line;
 }
 
@@ -79,8 +82,11 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
       reply(cmd, "BAD", "Invalid search: " + error);
     co_return;
   }
+  const bool with_modseq = uses_modseq(*key);
+  if (with_modseq) enable_condstore();
   const auto& sel = *selected_;
   std::vector<std::uint32_t> found;
+  std::uint64_t highest_modseq = 0;  // of the messages found
   const auto max_seq = static_cast<std::uint32_t>(sel.messages.size());
   const std::uint32_t max_uid = sel.messages.empty() ? 0 : sel.messages.back().uid;
   for (std::size_t i = 0; i < sel.messages.size(); ++i) {
@@ -92,13 +98,18 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
     subject.info = &info;
     subject.recent = sel.recent.count(info.uid) > 0;
     subject.load = [folder = sel.folder, u = info.uid] { return folder->open_message(u); };
-    if (matches(*key, subject)) found.push_back(uid ? info.uid : subject.seq);
+    if (matches(*key, subject)) {
+      found.push_back(uid ? info.uid : subject.seq);
+      highest_modseq = std::max(highest_modseq, info.modseq);
+    }
   }
+  const auto reported_modseq = with_modseq ? std::optional(highest_modseq) : std::nullopt;
   if (ret.extended) {
-    untagged(esearch_line(cmd, uid, ret, found));
+    untagged(esearch_line(cmd, uid, ret, found, reported_modseq));
   } else {
     std::string result = "SEARCH";
     for (const std::uint32_t n : found) result += " " + std::to_string(n);
+    if (reported_modseq && !found.empty()) result += " (MODSEQ " + std::to_string(*reported_modseq) + ")";
     untagged(result);
   }
   reply(cmd, "OK", cmd.name + " completed");

@@ -1,5 +1,8 @@
 // STORE and UID STORE.
+#include <algorithm>
+
 #include "response_writer.hpp"
+#include "sequence_set.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
@@ -39,11 +42,23 @@ std::optional<std::pair<mailstore::Flags, std::vector<std::string>>> parse_flag_
 
 net::Task<void> Session::cmd_store(const Command& cmd) {
   bool uid = is_uid_command(cmd);
-  if (cmd.args.size() < 3 || cmd.args[1].kind != Arg::Kind::Atom) {
+  // STORE set [(UNCHANGEDSINCE n)] item flags (RFC 7162 §3.1.3)
+  std::optional<std::uint64_t> unchanged_since;
+  std::size_t item_at = 1;
+  if (cmd.args.size() >= 2 && cmd.args[1].is_list()) {
+    const auto& modifiers = cmd.args[1].list;
+    if (modifiers.size() != 2 || !modifiers[0].is_atom("UNCHANGEDSINCE") || modifiers[1].kind != Arg::Kind::Atom ||
+        !(unchanged_since = parse_mod_sequence(modifiers[1].text))) {
+      reply(cmd, "BAD", "The only STORE modifier is (UNCHANGEDSINCE mod-sequence)");
+      co_return;
+    }
+    item_at = 2;
+  }
+  if (cmd.args.size() < item_at + 2 || cmd.args[item_at].kind != Arg::Kind::Atom) {
     reply(cmd, "BAD", "STORE needs a sequence set, an item and flags");
     co_return;
   }
-  std::string item = to_upper(cmd.args[1].text);
+  std::string item = to_upper(cmd.args[item_at].text);
   bool silent = item.ends_with(".SILENT");
   if (silent) item.resize(item.size() - 7);
   mailstore::FlagChange how;
@@ -54,7 +69,7 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
     reply(cmd, "BAD", "Unknown STORE item");
     co_return;
   }
-  auto flags = parse_flag_list(std::span<const Arg>(cmd.args).subspan(2));
+  auto flags = parse_flag_list(std::span<const Arg>(cmd.args).subspan(item_at + 1));
   bool set_ok = false;
   auto indexes = resolve_arg(cmd.args[0], uid, set_ok);
   if (!set_ok || !flags) {
@@ -66,13 +81,34 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
     reply(cmd, "NO", "[READ-ONLY] Mailbox is read-only");
     co_return;
   }
+  if (unchanged_since) enable_condstore();
   std::vector<std::uint32_t> uids;
   for (std::size_t i : indexes) uids.push_back(sel.messages[i].uid);
-  if (!uids.empty())
-    for (const auto& info : sel.folder->change_flags(uids, how, flags->first, flags->second)) update_message(info);
-  if (!silent)
-    for (std::size_t i : indexes) untagged(fetch_flags_line(i, uid));
-  reply(cmd, "OK", cmd.name + " completed");
+  std::vector<std::uint32_t> modified;  // UIDs that failed the UNCHANGEDSINCE test
+  if (!uids.empty()) {
+    const auto changed = unchanged_since ? sel.folder->change_flags_unchanged_since(uids, how, flags->first,
+                                                                                     flags->second, *unchanged_since,
+                                                                                     modified)
+                                         : sel.folder->change_flags(uids, how, flags->first, flags->second);
+    for (const auto& info : changed) update_message(info);
+  }
+  std::vector<std::uint32_t> modified_numbers;
+  for (std::size_t i : indexes) {
+    const auto& m = sel.messages[i];
+    if (std::binary_search(modified.begin(), modified.end(), m.uid)) {
+      modified_numbers.push_back(uid ? m.uid : static_cast<std::uint32_t>(i + 1));
+    } else if (!silent) {
+      untagged(fetch_flags_line(i, uid));
+    } else if (unchanged_since) {
+      // A conditional STORE reports the new mod-sequences even when silent.
+      untagged(std::to_string(i + 1) + " FETCH (" + (uid ? "UID " + std::to_string(m.uid) + " " : std::string()) +
+               "MODSEQ (" + std::to_string(m.modseq) + "))");
+    }
+  }
+  if (!modified_numbers.empty())
+    reply(cmd, "OK", "[MODIFIED " + format_uid_set(modified_numbers) + "] Conditional STORE failed for some messages");
+  else
+    reply(cmd, "OK", cmd.name + " completed");
 }
 
 }  // namespace umstore::imap

@@ -102,6 +102,10 @@ class ArgParser {
     }
     if (c == '"') return parse_quoted(a);
     if (c == '{') return parse_literal(a);
+    if (c == '~' && s_.substr(pos_ + 1, 1) == "{") {  // literal8 (RFC 3516, APPEND of binary content)
+      ++pos_;
+      return parse_literal(a);
+    }
     return parse_atom(a);
   }
 
@@ -252,6 +256,19 @@ ParseResult parse_command(std::string_view text, std::deque<std::string>& storag
   cmd.args = std::move(*args);
   r.command = std::move(cmd);
   return r;
+}
+
+std::optional<std::uint64_t> parse_mod_sequence(std::string_view text) {
+  constexpr std::uint64_t kMax = (std::uint64_t{1} << 63) - 1;
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (value > (kMax - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 }  // namespace umstore::imap

@@ -52,6 +52,10 @@ ParseResult parse_command(std::string_view text, std::deque<std::string>& storag
 std::optional<std::vector<Arg>> parse_arguments(std::string_view text, std::deque<std::string>& storage,
                                                 std::string& error);
 
+// RFC 7162 mod-sequence-valzer: 0 to 2^63 - 1 (UNCHANGEDSINCE 0 is legal,
+// and CHANGEDSINCE 0 from lenient clients does no harm).
+std::optional<std::uint64_t> parse_mod_sequence(std::string_view text);
+
 bool iequals(std::string_view a, std::string_view b);
 std::string to_upper(std::string_view s);
 

@@ -79,25 +79,43 @@ bool parse_section(std::string_view spec, Section& section, std::string& canonic
   return sp == std::string_view::npos;
 }
 
-// BODY[...]<o.n> / BODY.PEEK[...]
+// BINARY's section is a part path only: "1.2" or empty.
+bool parse_binary_section(std::string_view spec, Section& section, std::string& canonical) {
+  if (!parse_section(spec, section, canonical)) return false;
+  return section.text == Section::Text::Whole;
+}
+
+// BODY[...]<o.n> / BODY.PEEK[...] / BINARY[...]<o.n> / BINARY.PEEK[...] / BINARY.SIZE[...]
 bool parse_body_section(std::string_view atom, FetchItem& item, std::string& error) {
   std::string upper = to_upper(atom.substr(0, atom.find('[')));
-  item.peek = upper == "BODY.PEEK" || upper == "BINARY.PEEK";
-  if (upper != "BODY" && upper != "BODY.PEEK") {
+  item.peek = upper == "BODY.PEEK" || upper == "BINARY.PEEK" || upper == "BINARY.SIZE";
+  const bool binary = upper == "BINARY" || upper == "BINARY.PEEK" || upper == "BINARY.SIZE";
+  if (upper != "BODY" && upper != "BODY.PEEK" && !binary) {
     error = "unknown fetch attribute";
     return false;
   }
   auto open = atom.find('[');
   auto close = atom.find(']', open);
   std::string canonical;
-  if (close == std::string_view::npos || !parse_section(atom.substr(open + 1, close - open - 1), item.section, canonical)) {
+  const auto spec = close == std::string_view::npos ? std::string_view{} : atom.substr(open + 1, close - open - 1);
+  if (close == std::string_view::npos ||
+      !(binary ? parse_binary_section(spec, item.section, canonical) : parse_section(spec, item.section, canonical))) {
     error = "invalid section";
     return false;
   }
-  item.kind = FetchItem::Kind::Section;
-  item.label = "BODY[" + canonical + "]";
+  item.kind = !binary ? FetchItem::Kind::Section
+              : upper == "BINARY.SIZE" ? FetchItem::Kind::BinarySize
+                                       : FetchItem::Kind::Binary;
+  item.label = (item.kind == FetchItem::Kind::Section      ? "BODY["
+                : item.kind == FetchItem::Kind::BinarySize ? "BINARY.SIZE["
+                                                           : "BINARY[") +
+               canonical + "]";
   std::string_view tail = atom.substr(close + 1);
   if (tail.empty()) return true;
+  if (item.kind == FetchItem::Kind::BinarySize) {
+    error = "BINARY.SIZE takes no partial";
+    return false;
+  }
   if (tail.size() < 5 || tail.front() != '<' || tail.back() != '>') {
     error = "invalid partial";
     return false;
@@ -135,6 +153,8 @@ bool add_simple(std::string_view name, FetchRequest& req, std::string& error) {
     add(FetchItem::Kind::InternalDate);
   } else if (upper == "RFC822.SIZE") {
     add(FetchItem::Kind::Size);
+  } else if (upper == "MODSEQ") {
+    add(FetchItem::Kind::Modseq);
   } else if (upper == "ENVELOPE") {
     add(FetchItem::Kind::Envelope);
   } else if (upper == "BODY") {
@@ -189,9 +209,11 @@ std::optional<FetchRequest> parse_fetch_request(const Arg& arg, bool uid_command
   for (const FetchItem& i : req.items) {
     has_uid = has_uid || i.kind == FetchItem::Kind::Uid;
     if (i.kind == FetchItem::Kind::Envelope || i.kind == FetchItem::Kind::Body ||
-        i.kind == FetchItem::Kind::BodyStructure || i.kind == FetchItem::Kind::Section)
+        i.kind == FetchItem::Kind::BodyStructure || i.kind == FetchItem::Kind::Section ||
+        i.kind == FetchItem::Kind::Binary || i.kind == FetchItem::Kind::BinarySize)
       req.needs_bytes = true;
-    if (i.kind == FetchItem::Kind::Section && !i.peek) req.sets_seen = true;
+    if ((i.kind == FetchItem::Kind::Section || i.kind == FetchItem::Kind::Binary) && !i.peek) req.sets_seen = true;
+    if (i.kind == FetchItem::Kind::Binary || i.kind == FetchItem::Kind::BinarySize) req.has_binary = true;
   }
   if (uid_command && !has_uid) {
     FetchItem uid;
@@ -282,6 +304,32 @@ std::optional<std::string_view> section_bytes(const Section& section, const mime
   }
   scratch += "\r\n";
   return std::string_view(scratch);
+}
+
+BinaryStatus binary_section(const Section& section, const mime::Part& root, std::string_view message,
+                            std::string& scratch, std::string_view& out, bool decode) {
+  if (section.part.empty()) {
+    out = message;
+    return BinaryStatus::Ok;
+  }
+  const mime::Part* part = resolve_part(root, section.part);
+  if (!part) return BinaryStatus::NoSuchPart;
+  const std::string_view body = slice(message, part->body_begin, part->body_end);
+  const std::string& cte = part->transfer_encoding;
+  if (part->is_multipart() || part->is_message() || cte == "7bit" || cte == "8bit" || cte == "binary") {
+    out = body;
+  } else if (!decode && (cte == "base64" || cte == "quoted-printable")) {
+    out = {};
+  } else if (cte == "base64") {
+    scratch = mime::base64_decode(body);
+    out = scratch;
+  } else if (cte == "quoted-printable") {
+    scratch = mime::quoted_printable_decode(body);
+    out = scratch;
+  } else {
+    return BinaryStatus::UnknownEncoding;
+  }
+  return BinaryStatus::Ok;
 }
 
 }  // namespace umstore::imap

@@ -19,7 +19,9 @@ struct Section {
 };
 
 struct FetchItem {
-  enum class Kind { Flags, Uid, InternalDate, Size, Envelope, Body, BodyStructure, Section };
+  // Binary and BinarySize (RFC 3516) use `section.part` only.
+  // Modseq: RFC 7162 (CONDSTORE).
+  enum class Kind { Flags, Uid, InternalDate, Size, Envelope, Body, BodyStructure, Section, Binary, BinarySize, Modseq };
   Kind kind = Kind::Flags;
   Section section;
   bool peek = false;
@@ -31,6 +33,7 @@ struct FetchRequest {
   std::vector<FetchItem> items;
   bool needs_bytes = false;  // anything but FLAGS/UID/INTERNALDATE/RFC822.SIZE
   bool sets_seen = false;    // a non-PEEK body section
+  bool has_binary = false;   // BINARY[...] or BINARY.SIZE[...]
 };
 
 // `arg` is an atom (FLAGS, ALL, BODY[1]) or a list of atoms. Adds UID when `uid_command`.
@@ -40,5 +43,14 @@ std::optional<FetchRequest> parse_fetch_request(const Arg& arg, bool uid_command
 // (FETCH then returns an empty string). HEADER.FIELDS builds into `scratch`.
 std::optional<std::string_view> section_bytes(const Section& section, const mime::Part& root, std::string_view message,
                                               std::string& scratch);
+
+// BINARY[part]: the part's body with its Content-Transfer-Encoding undone
+// (base64, quoted-printable; 7bit/8bit/binary as they are); the whole
+// message for an empty part path, a multipart or message part's body as it
+// is. Decoded bytes go into `scratch`; without `decode` only the status is
+// worked out.
+enum class BinaryStatus { Ok, NoSuchPart, UnknownEncoding };
+BinaryStatus binary_section(const Section& section, const mime::Part& root, std::string_view message,
+                            std::string& scratch, std::string_view& out, bool decode = true);
 
 }  // namespace umstore::imap

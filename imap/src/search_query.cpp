@@ -152,6 +152,22 @@ class SearchParser {
       k.number = std::stoll(std::string(v->text));
       return k;
     }
+    if (name == "MODSEQ") {
+      // MODSEQ ["/flags/\\Seen" priv|shared|all] n: one mod-sequence per
+      // message here, so the metadata entry is ignored as §3.1.5 asks.
+      const Arg* v = next_value();
+      if (v && v->kind == Arg::Kind::String) {
+        const Arg* type = next_value();
+        if (!type || !(type->is_atom("PRIV") || type->is_atom("SHARED") || type->is_atom("ALL")))
+          return fail("MODSEQ entry type must be priv, shared or all");
+        v = next_value();
+      }
+      const auto modseq = v && v->kind == Arg::Kind::Atom ? parse_mod_sequence(v->text) : std::nullopt;
+      if (!modseq) return fail("invalid mod-sequence");
+      k.op = Op::Modseq;
+      k.number = static_cast<std::int64_t>(*modseq);
+      return k;
+    }
     if (name == "UID") {
       const Arg* v = next_value();
       auto set = v ? SequenceSet::parse(v->text) : std::nullopt;
@@ -190,7 +206,7 @@ bool contains_nocase(std::string_view hay, std::string_view needle) {
 }
 
 bool header_matches(SearchSubject& s, std::string_view field, std::string_view value) {
-  const mime::Part& root = s.structure();
+  const mime::Part& root = s.header_structure();
   for (const auto& h : root.headers) {
     if (!iequals(h.name, field)) continue;
     if (value.empty()) return true;
@@ -219,7 +235,7 @@ std::int64_t day_of(std::int64_t seconds) {
 }
 
 std::optional<std::int64_t> sent_day(SearchSubject& s) {
-  auto date = header_value(s.structure(), "Date");
+  auto date = header_value(s.header_structure(), "Date");
   if (!date) return std::nullopt;
   auto t = parse_rfc5322_date(*date);
   if (!t) return std::nullopt;
@@ -259,6 +275,16 @@ const mime::Part& SearchSubject::structure() {
   return *part_;
 }
 
+const mime::Part& SearchSubject::header_structure() {
+  if (part_) return *part_;
+  if (!header_part_) {
+    const std::string_view all = bytes();
+    const auto end = all.find("\r\n\r\n");
+    header_part_ = mime::parse_message(end == std::string_view::npos ? all : all.substr(0, end + 4));
+  }
+  return *header_part_;
+}
+
 bool matches(const SearchKey& key, SearchSubject& s) {
   using Op = SearchKey::Op;
   const auto& info = *s.info;
@@ -279,6 +305,7 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::New: return s.recent && !(info.flags & mailstore::kSeen);
     case Op::Old: return !s.recent;
     case Op::Recent: return s.recent;
+    case Op::Modseq: return info.modseq >= static_cast<std::uint64_t>(key.number);
     case Op::Header: return header_matches(s, key.field, key.value);
     case Op::Body: return body_matches(s, s.structure(), key.value, 0);
     case Op::Text:
@@ -296,6 +323,11 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::Uids: return key.set->contains(info.uid, s.max_uid);
   }
   return false;
+}
+
+bool uses_modseq(const SearchKey& key) {
+  return key.op == SearchKey::Op::Modseq ||
+         std::any_of(key.children.begin(), key.children.end(), [](const SearchKey& c) { return uses_modseq(c); });
 }
 
 }  // namespace umstore::imap

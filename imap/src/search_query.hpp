@@ -23,6 +23,7 @@ struct SearchKey {
     Header, Body, Text,
     Before, On, Since, SentBefore, SentOn, SentSince,
     Larger, Smaller, SequenceNumbers, Uids,
+    Modseq,  // RFC 7162: mod-sequence >= number
   };
   Op op = Op::All;
   mailstore::Flags flag = 0;
@@ -47,13 +48,20 @@ struct SearchSubject {
 
   std::string_view bytes();
   const mime::Part& structure();
+  // The top-level header only: header keys need not scan a voicemail's base64.
+  const mime::Part& header_structure();
 
  private:
   mailstore::MessageDataPtr data_;
   std::optional<mime::Part> part_;
+  std::optional<mime::Part> header_part_;
   bool loaded_ = false;
 };
 
 bool matches(const SearchKey& key, SearchSubject& subject);
+
+// True when the key uses MODSEQ anywhere: the answer then carries the
+// highest mod-sequence of the messages found (RFC 7162 §3.1.5).
+bool uses_modseq(const SearchKey& key);
 
 }  // namespace umstore::imap

@@ -81,7 +81,7 @@ bool Session::login_disabled() const { return ctx_.config.login_requires_tls && 
 
 std::string Session::capabilities() const {
   std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
-      " ESEARCH QUOTA QUOTA=RES-STORAGE";
+      " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";

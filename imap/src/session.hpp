@@ -16,9 +16,11 @@
 #include <vector>
 
 #include "command_parser.hpp"
+#include "fetch_cache.hpp"
 #include "login_throttle.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
+#include "mailstore/folder_watcher.hpp"
 #include "net/connection.hpp"
 #include "sequence_set.hpp"
 
@@ -30,6 +32,8 @@ struct ServerContext {
   const mailstore::AccountStore& accounts;
   asio::thread_pool& password_pool;  // Argon2id verification off the I/O threads
   LoginThrottle& login_throttle;
+  mailstore::FolderWatcher* watcher = nullptr;  // other processes' changes; nullptr = sessions poll in IDLE
+  FetchCache* fetch_cache = nullptr;             // shared by all sessions; nullptr = none
 };
 
 // Wakes a session waiting in IDLE; touched only on the session's strand.
@@ -43,10 +47,11 @@ struct SelectedFolder {
   mailstore::FolderPtr folder;
   bool read_only = false;
   std::vector<mailstore::MessageInfo> messages;  // index = sequence number - 1
-  std::set<std::uint32_t> recent;                // UIDs that are \Recent in this session
+  std::set<std::uint32_t> recent;                // UIDs that are \Recent in this session (see claim_recent)
   std::uint64_t known_counter = 0;
   bool expunge_pending = false;  // messages gone from the store but not yet reported
   mailstore::Folder::ListenerHandle listener;
+  mailstore::FolderWatcher::Handle watch;  // shared by every session of the process on this folder
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -90,7 +95,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
   std::vector<std::size_t> resolve_arg(const Arg& arg, bool uid, bool& ok) const;
   void update_message(const mailstore::MessageInfo& info);
+  // "N FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])", MODSEQ once CONDSTORE is on.
   std::string fetch_flags_line(std::size_t index, bool with_uid) const;
+  // Takes (read-write) or looks at (read-only) \Recent for the messages
+  // from `from` on, which the session has just learnt of.
+  void note_recent(std::size_t from);
+  // RFC 7162: the first CONDSTORE enabling command; with a folder selected
+  // it reports HIGHESTMODSEQ.
+  void enable_condstore();
 
 
   net::Task<bool> verify_password(std::string user, std::string password);
@@ -136,6 +148,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<SelectedFolder> selected_;
   std::shared_ptr<ChangeNotifier> notifier_;
   unsigned failed_logins_ = 0;
+  bool condstore_ = false;  // a CONDSTORE enabling command was seen
 };
 
 // Shared helpers of the command files.

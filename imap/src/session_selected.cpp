@@ -14,9 +14,14 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
   sel.read_only = read_only;
   sel.known_counter = sel.folder->change_counter();
   sel.messages = sel.folder->snapshot();
+  if (ctx_.watcher) sel.watch = ctx_.watcher->watch(sel.folder);
+  selected_ = std::move(sel);
+  state_ = kSelected;
+  note_recent(0);
+  auto& selected = *selected_;
   std::weak_ptr<ChangeNotifier> weak = notifier_;
   auto executor = conn_.executor();
-  sel.listener = sel.folder->listen([weak, executor] {
+  selected.listener = selected.folder->listen([weak, executor] {
     asio::post(executor, [weak] {
       if (auto n = weak.lock()) {
         n->changed = true;
@@ -24,8 +29,27 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
       }
     });
   });
-  selected_ = std::move(sel);
-  state_ = kSelected;
+}
+
+void Session::note_recent(std::size_t from) {
+  auto& sel = *selected_;
+  if (from >= sel.messages.size()) return;
+  // RFC 3501 §6.3.2: EXAMINE must not take \Recent away from other sessions.
+  std::uint32_t first = UINT32_MAX;
+  try {
+    first = sel.read_only ? sel.folder->first_recent_uid() : sel.folder->claim_recent(sel.messages.back().uid + 1);
+  } catch (const mailstore::FolderNotFound&) {
+    return;  // deleted meanwhile: nothing is recent in it
+  }
+  for (std::size_t i = from; i < sel.messages.size(); ++i)
+    if (sel.messages[i].uid >= first) sel.recent.insert(sel.messages[i].uid);
+}
+
+void Session::enable_condstore() {
+  if (condstore_) return;
+  condstore_ = true;
+  if (selected_)
+    untagged("OK [HIGHESTMODSEQ " + std::to_string(selected_->folder->status().highest_modseq) + "] Highest");
 }
 
 void Session::deselect() {
@@ -45,7 +69,9 @@ std::string Session::fetch_flags_line(std::size_t index, bool with_uid) const {
   const auto& m = selected_->messages[index];
   std::string line = std::to_string(index + 1) + " FETCH (";
   if (with_uid) line += "UID " + std::to_string(m.uid) + " ";
-  line += "FLAGS " + format_flags(m.flags, m.keywords, selected_->recent.count(m.uid) > 0) + ")";
+  line += "FLAGS " + format_flags(m.flags, m.keywords, selected_->recent.count(m.uid) > 0);
+  if (condstore_) line += " MODSEQ (" + std::to_string(m.modseq) + ")";
+  line += ")";
   return line;
 }
 
@@ -69,7 +95,8 @@ void Session::report_changes(bool allow_expunge) {
     const auto& old = sel.messages[i];
     while (j < now.size() && now[j].uid < old.uid) ++j;  // cannot happen: new UIDs are larger
     if (j < now.size() && now[j].uid == old.uid) {
-      if (now[j].flags != old.flags || now[j].keywords != old.keywords) flag_changes.push_back(merged.size());
+      if (now[j].flags != old.flags || now[j].keywords != old.keywords || (condstore_ && now[j].modseq != old.modseq))
+        flag_changes.push_back(merged.size());
       merged.push_back(std::move(now[j]));
       ++j;
     } else if (allow_expunge) {
@@ -81,14 +108,14 @@ void Session::report_changes(bool allow_expunge) {
     }
   }
   std::uint32_t last_uid = sel.messages.empty() ? 0 : sel.messages.back().uid;
-  bool added = false;
+  const std::size_t first_added = merged.size();
   for (; j < now.size(); ++j) {
     if (now[j].uid <= last_uid) continue;
-    sel.recent.insert(now[j].uid);
     merged.push_back(std::move(now[j]));
-    added = true;
   }
+  const bool added = merged.size() > first_added;
   sel.messages = std::move(merged);
+  note_recent(first_added);
   for (auto it = expunged.rbegin(); it != expunged.rend(); ++it) untagged(std::to_string(*it) + " EXPUNGE");
   for (std::size_t index : flag_changes) untagged(fetch_flags_line(index, true));
   if (added) {

@@ -5,12 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include <ctime>
-
 #include "ingest/ingest_queue.hpp"
 #include "ingest/multipart.hpp"
 #include "ingest/recording_metadata.hpp"
 #include "ingest/routing.hpp"
+#include "status_json.hpp"
 
 namespace umstore::ingest {
 namespace {
@@ -34,26 +33,6 @@ HttpResponse unauthorised(const std::map<std::string, std::string>& tokens) {
                                           : "missing or unknown bearer token (Authorization: Bearer TOKEN)");
   r.extra_headers = "WWW-Authenticate: Bearer realm=\"umstore\"\r\n";
   return r;
-}
-
-std::string iso_time(std::int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
-
-json status_json(const IngestStatus& s) {
-  json j = {{"id", s.id},
-            {"status", state_name(s.state)},
-            {"kind", s.kind == Kind::Voice ? "voice" : "fax"},
-            {"mailbox", s.mailbox},
-            {"accepted_at", iso_time(s.accepted_ms)}};
-  if (!s.reason.empty()) j["reason"] = s.reason;
-  if (s.state == IngestState::Delivered) j["imap_uid"] = s.uid;
-  if (s.finished_ms != 0) j["finished_at"] = iso_time(s.finished_ms);
-  return j;
 }
 
 // Metadata from form fields, or from X-Umstore-* headers for a raw body.
@@ -115,8 +94,13 @@ HttpResponse submit(const HttpRequest& request, Kind kind, const std::string& ga
   }
   if (s.file.empty()) return json_error(400, "the recording is empty");
   if (auto problem = unsupported_format(kind, s.file)) return json_error(415, *problem);
-  if (!s.callback_url.empty() && !s.callback_url.starts_with("http://") && !s.callback_url.starts_with("https://"))
-    return json_error(400, "callback_url must be an http:// or https:// URL");
+  if (!s.callback_url.empty() && !s.callback_url.starts_with("http://"))
+    return json_error(400, "callback_url must be an http:// URL");
+  if (s.callback_url.size() > 2048) return json_error(400, "callback_url is longer than 2048 characters");
+  if (s.callback_url.empty()) {
+    if (auto fallback = context.callbacks.find(gateway); fallback != context.callbacks.end())
+      s.callback_url = fallback->second;
+  }
   const std::string key(request.header("idempotency-key").value_or(""));
   if (key.size() > 255) return json_error(400, "Idempotency-Key is longer than 255 characters");
 
@@ -186,6 +170,15 @@ HttpResponse metrics_response(const IngestQueue& queue) {
   out += fmt::format("umstore_ingest_failed_total {}\n", c.failed);
   out += "# HELP umstore_ingest_queue_depth Jobs waiting or in progress.\n# TYPE umstore_ingest_queue_depth gauge\n";
   out += fmt::format("umstore_ingest_queue_depth {}\n", c.depth);
+  out += "# HELP umstore_ingest_webhooks_sent_total Webhooks a receiver answered with 2xx.\n"
+         "# TYPE umstore_ingest_webhooks_sent_total counter\n";
+  out += fmt::format("umstore_ingest_webhooks_sent_total {}\n", c.webhooks_sent);
+  out += "# HELP umstore_ingest_webhook_failures_total Webhook attempts that failed (each retry counts).\n"
+         "# TYPE umstore_ingest_webhook_failures_total counter\n";
+  out += fmt::format("umstore_ingest_webhook_failures_total {}\n", c.webhooks_failed);
+  out += "# HELP umstore_ingest_webhooks_pending Webhooks waiting for a (re)try.\n"
+         "# TYPE umstore_ingest_webhooks_pending gauge\n";
+  out += fmt::format("umstore_ingest_webhooks_pending {}\n", c.webhooks_pending);
   out += "# HELP umstore_ingest_latency_seconds From accept to delivery.\n"
          "# TYPE umstore_ingest_latency_seconds histogram\n";
   for (std::size_t i = 0; i < c.latency_bounds.size(); ++i)

@@ -14,7 +14,8 @@ class Router;
 struct GatewayContext {
   IngestQueue& queue;
   const Router& router;
-  const std::map<std::string, std::string>& tokens;  // bearer token -> gateway name
+  const std::map<std::string, std::string>& tokens;     // bearer token -> gateway name
+  const std::map<std::string, std::string>& callbacks;  // gateway name -> default webhook URL
 };
 
 HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view path, GatewayContext& context);

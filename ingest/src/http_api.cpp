@@ -95,7 +95,7 @@ struct HttpApi::Impl {
       : config(std::move(c)),
         queue(q),
         listener(io, where, "http", [this](net::tcp::socket s) { return serve(std::move(s)); }, config.max_connections) {
-    if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens});
+    if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens, config.gateway_callbacks});
   }
   ~Impl() { blocking_pool.join(); }
 

@@ -11,10 +11,14 @@
 #include <random>
 #include <thread>
 
+#include "common/ascii.hpp"
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
 #include "common/rfc5322_date.hpp"
 #include "mailstore/mail_store.hpp"
+#include "smtp/dsn.hpp"
+#include "status_json.hpp"
+#include "webhook_post.hpp"
 
 namespace umstore::ingest {
 namespace {
@@ -57,6 +61,27 @@ class JobDatabase {
       reason TEXT NOT NULL DEFAULT '', uid INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,
       attempt_uid_next INTEGER NOT NULL DEFAULT 0, UNIQUE(source, idem_key)))");
     exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)");
+    // Columns added since the first version; existing databases gain them here.
+    for (const char* column : {"attempts INTEGER NOT NULL DEFAULT 0", "forwarded_to TEXT NOT NULL DEFAULT ''",
+                               "dsn_action TEXT NOT NULL DEFAULT ''", "dsn_status TEXT NOT NULL DEFAULT ''",
+                               "dsn_diagnostic TEXT NOT NULL DEFAULT ''", "dsn_recipient TEXT NOT NULL DEFAULT ''",
+                               "dsn_remote_mta TEXT NOT NULL DEFAULT ''"})
+      add_column_if_missing(column);
+    // One row per webhook owed: written in the same transaction as the
+    // status it reports, so a crash cannot lose it.
+    exec(R"(CREATE TABLE IF NOT EXISTS webhooks(
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, url TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+      last_error TEXT NOT NULL DEFAULT ''))");
+    exec("CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(state, next_ms)");
+  }
+
+  void add_column_if_missing(std::string_view definition) {
+    const std::string name(definition.substr(0, definition.find(' ')));
+    auto st = prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?");
+    st.bind(1, name);
+    if (st.step() == SQLITE_ROW) return;
+    exec(("ALTER TABLE jobs ADD COLUMN " + std::string(definition)).c_str());
   }
   ~JobDatabase() { sqlite3_close_v2(db_); }
   JobDatabase(const JobDatabase&) = delete;
@@ -120,8 +145,34 @@ class JobDatabase {
   std::mutex mutex_;
 };
 
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed. Caller holds db.mutex().
+class Transaction {
+ public:
+  explicit Transaction(JobDatabase& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!committed_) {
+      try {
+        db_.exec("ROLLBACK");
+      } catch (const std::exception&) {
+        // Nothing more to undo.
+      }
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit() {
+    db_.exec("COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  JobDatabase& db_;
+  bool committed_ = false;
+};
+
 constexpr const char* kStatusColumns =
-    "id, state, kind, to_number, reason, uid, source, origin, callback_url, accepted_ms, finished_ms";
+    "id, state, kind, to_number, reason, uid, source, origin, callback_url, accepted_ms, finished_ms, forwarded_to,"
+    " dsn_action, dsn_status, dsn_diagnostic, dsn_recipient, dsn_remote_mta";
 
 IngestState parse_state(std::string_view s) {
   if (s == "delivered") return IngestState::Delivered;
@@ -142,6 +193,12 @@ IngestStatus status_from(const JobDatabase::Statement& st) {
   s.callback_url = st.text(8);
   s.accepted_ms = st.integer(9);
   s.finished_ms = st.integer(10);
+  s.forwarded_to = st.text(11);
+  s.dsn.action = st.text(12);
+  s.dsn.status = st.text(13);
+  s.dsn.diagnostic_code = st.text(14);
+  s.dsn.final_recipient = st.text(15);
+  s.dsn.remote_mta = st.text(16);
   return s;
 }
 
@@ -155,6 +212,21 @@ void write_file_durably(const std::filesystem::path& path, std::span<const std::
 const std::vector<double> kLatencyBounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
 }  // namespace
+
+std::optional<std::pair<std::string, DeliveryReport>> parse_delivery_report(std::string_view message) {
+  const auto parsed = smtp::parse_delivery_status(message);
+  if (!parsed || parsed->recipients.empty()) return std::nullopt;
+  auto value = [](const std::map<std::string, std::string>& fields, const char* name) {
+    const auto it = fields.find(name);
+    return it == fields.end() ? std::string() : it->second;
+  };
+  const std::string envid = value(parsed->message_fields, "original-envelope-id");
+  const auto& first = parsed->recipients.front();
+  DeliveryReport report{ascii_lower(value(first, "action")), value(first, "status"), value(first, "diagnostic-code"),
+                        value(first, "final-recipient"), value(first, "remote-mta")};
+  if (envid.empty() || report.action.empty()) return std::nullopt;
+  return std::pair{envid, report};
+}
 
 std::string_view state_name(IngestState state) noexcept {
   switch (state) {
@@ -179,6 +251,11 @@ struct IngestQueue::Impl {
   std::vector<std::jthread> workers;
 
   std::atomic<std::uint64_t> accepted{0}, duplicates{0}, delivered{0}, failed{0};
+  std::atomic<std::uint64_t> webhooks_sent{0}, webhooks_failed{0};
+  // The webhook sender: one thread for all of them, woken when one is owed.
+  std::condition_variable webhook_wakeup;
+  bool webhook_woken = false;
+  std::jthread webhook_thread;
   mutable std::mutex latency_mutex;
   std::vector<std::uint64_t> latency_buckets = std::vector<std::uint64_t>(kLatencyBounds.size());
   std::uint64_t latency_count = 0;
@@ -270,6 +347,7 @@ struct IngestQueue::Impl {
       stopping = false;
     }
     for (unsigned i = 0; i < std::max(1u, config.workers); ++i) workers.emplace_back([this] { work(); });
+    webhook_thread = std::jthread([this] { send_webhooks(); });
   }
 
   void stop() {
@@ -278,7 +356,9 @@ struct IngestQueue::Impl {
       stopping = true;
     }
     changed.notify_all();
+    webhook_wakeup.notify_all();
     workers.clear();
+    if (webhook_thread.joinable()) webhook_thread.join();
   }
 
   // A job marked 'delivering' when the process died may or may not be in
@@ -306,16 +386,33 @@ struct IngestQueue::Impl {
 
   std::uint32_t find_delivered_uid(const std::string& id, const std::string& number, std::uint32_t uid_next) {
     const std::string marker = "\r\nX-Umstore-Ingest-Id: " + id + "\r\n";
-    auto inbox = store.user(number)->open("INBOX");
-    for (const auto& info : inbox->snapshot()) {
-      if (info.uid < uid_next) continue;
-      auto data = inbox->open_message(info.uid);
-      if (!data) continue;
-      const std::string_view bytes = data->bytes();
-      const std::string_view head = bytes.substr(0, bytes.find("\r\n\r\n") + 2);
-      if (head.find(marker) != std::string_view::npos) return info.uid;
+    // uid_next is the target folder's; in the others the marker cannot be.
+    for (const std::string& name : candidate_folders(number)) {
+      auto folder = store.user(number)->open(name);
+      for (const auto& info : folder->snapshot()) {
+        if (info.uid < uid_next) continue;
+        auto data = folder->open_message(info.uid);
+        if (!data) continue;
+        const std::string_view bytes = data->bytes();
+        const std::string_view head = bytes.substr(0, bytes.find("\r\n\r\n") + 2);
+        if (head.find(marker) != std::string_view::npos) return info.uid;
+      }
     }
     return 0;
+  }
+
+  delivery::MailboxProfile profile_of(const std::string& number) const {
+    return config.mailbox_profiles ? config.mailbox_profiles(number) : delivery::MailboxProfile{};
+  }
+
+  // Where deliver() may have put a message for `number` (filing by kind).
+  std::vector<std::string> candidate_folders(const std::string& number) {
+    const delivery::MailboxProfile profile = profile_of(number);
+    if (!profile.file_by_kind) return {"INBOX"};
+    std::vector<std::string> names{"INBOX"};
+    for (const auto& entry : store.user(number)->list())
+      if (entry.name == profile.voice_folder || entry.name == profile.fax_folder) names.push_back(entry.name);
+    return names;
   }
 
   void work() {
@@ -352,6 +449,7 @@ struct IngestQueue::Impl {
     std::string source;
     std::int64_t accepted_ms = 0;
     std::string state;
+    std::size_t attempts = 0;
   };
 
   std::optional<LoadedJob> load(const std::string& id) {
@@ -360,7 +458,7 @@ struct IngestQueue::Impl {
       std::lock_guard lock(db.mutex());
       auto st = db.prepare(
           "SELECT kind, to_number, to_name, caller_number, caller_name, file_name, received_ms, source, accepted_ms,"
-          " state FROM jobs WHERE id = ?");
+          " state, attempts FROM jobs WHERE id = ?");
       st.bind(1, id);
       if (st.step() != SQLITE_ROW) return std::nullopt;
       auto& r = job.recording;
@@ -374,6 +472,7 @@ struct IngestQueue::Impl {
       job.source = st.text(7);
       job.accepted_ms = st.integer(8);
       job.state = st.text(9);
+      job.attempts = static_cast<std::size_t>(st.integer(10));
     }
     const std::string bytes = read_file(media_path(id));
     job.recording.file.assign(bytes.begin(), bytes.end());
@@ -381,7 +480,7 @@ struct IngestQueue::Impl {
   }
 
   std::string trace_headers(const std::string& id, const LoadedJob& job) const {
-    return "Return-Path: <>\r\nReceived: from " + job.source + " by " + config.settings.domain +
+    return "Received: from " + job.source + " by " + config.settings.domain +
            " (umstore ingest) id " + id + "\r\n\tfor <" + job.recording.to_number + "@" + config.settings.domain +
            ">; " + format_rfc5322_date(Clock::now()) + "\r\nX-Umstore-Ingest-Id: " + id + "\r\n";
   }
@@ -403,7 +502,10 @@ struct IngestQueue::Impl {
     try {
       const std::uint32_t uid = deliver(id, *job, message);
       log(LogLevel::Info, kLog, "delivered id={} {} to={} uid={}", id, message.summary, message.recipient_number, uid);
-      finish(id, IngestState::Delivered, "", uid);
+      // Recorded before the copy is queued, so a DSN for it always finds the job delivered.
+      const std::string forward_to = forward_address(message.recipient_number);
+      finish(id, IngestState::Delivered, "", uid, forward_to);
+      if (!forward_to.empty()) forward(id, *job, message, forward_to);
     } catch (const mailstore::QuotaExceeded& e) {
       retry_or_fail(id, *job, std::string("mailbox ") + job->recording.to_number + " is over its quota: " + e.what());
     } catch (const IoError& e) {
@@ -414,40 +516,86 @@ struct IngestQueue::Impl {
   }
 
   std::uint32_t deliver(const std::string& id, const LoadedJob& job, const ComposedMessage& message) {
-    auto inbox = store.user(message.recipient_number)->open("INBOX");
+    // The mailbox's playable form (WAV, MP3, none), fax PDF and folder.
+    const delivery::MailboxForm form = delivery::form_for_mailbox(message.rfc822, profile_of(message.recipient_number));
+    for (const auto& note : form.notes) log(LogLevel::Info, kLog, "id={} to={}: {}", id, message.recipient_number, note);
+    std::uint32_t uid_next = 1;  // a folder the store creates on delivery starts at UID 1
+    try {
+      uid_next = store.user(message.recipient_number)->open(form.folder)->status().uid_next;
+    } catch (const mailstore::FolderNotFound&) {
+    }
     {
       std::lock_guard lock(db.mutex());
       db.prepare("UPDATE jobs SET state = 'delivering', attempt_uid_next = ? WHERE id = ?")
-          .bind(1, static_cast<std::int64_t>(inbox->status().uid_next))
+          .bind(1, static_cast<std::int64_t>(uid_next))
           .bind(2, id)
           .step();
     }
-    return store.deliver(message.recipient_number, trace_headers(id, job) + message.rfc822);
+    return store.deliver(message.recipient_number, "Return-Path: <>\r\n" + trace_headers(id, job) + form.message,
+                         form.folder);
+  }
+
+  std::string forward_address(const std::string& number) const {
+    if (!config.forward_address || !config.forward) return {};
+    try {
+      return config.forward_address(number);
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, kLog, "cannot look up the forwarding address of {}: {}", number, e.what());
+      return {};
+    }
+  }
+
+  // A copy for the mailbox's email address. One that cannot be queued is
+  // recorded as the job's reason, not retried: the message is in the mailbox.
+  void forward(const std::string& id, const LoadedJob& job, const ComposedMessage& message, const std::string& to) {
+    try {
+      config.forward(ForwardRequest{id, to, trace_headers(id, job) + message.rfc822});
+      log(LogLevel::Info, kLog, "forwarding id={} to={} (ENVID {})", id, to, id);
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, kLog, "id={}: cannot queue the copy for {}: {}", id, to, e.what());
+      std::lock_guard lock(db.mutex());
+      db.prepare("UPDATE jobs SET reason = ? WHERE id = ?")
+          .bind(1, "the copy for " + to + " could not be queued: " + e.what())
+          .bind(2, id)
+          .step();
+    }
   }
 
   void retry_or_fail(const std::string& id, const LoadedJob& job, const std::string& reason) {
     const auto age = std::chrono::milliseconds(now_ms() - job.accepted_ms);
-    if (age >= config.retry_for) return finish(id, IngestState::Failed, reason + " (gave up retrying)", 0);
-    log(LogLevel::Warning, kLog, "id={} will be retried: {}", id, reason);
+    if (age >= config.max_age) return finish(id, IngestState::Failed, reason + " (gave up retrying)", 0);
+    const auto& intervals = config.retry_intervals;
+    const auto delay = intervals.empty() ? std::chrono::milliseconds(std::chrono::seconds(60))
+                                         : intervals[std::min<std::size_t>(job.attempts, intervals.size() - 1)];
+    log(LogLevel::Warning, kLog, "id={} will be retried in {} ms: {}", id, delay.count(), reason);
     {
       std::lock_guard lock(db.mutex());
-      db.prepare("UPDATE jobs SET state = 'queued', reason = ? WHERE id = ?").bind(1, reason).bind(2, id).step();
+      db.prepare("UPDATE jobs SET state = 'queued', reason = ?, attempts = attempts + 1 WHERE id = ?")
+          .bind(1, reason)
+          .bind(2, id)
+          .step();
     }
-    schedule(id, Clock::now() + config.retry_delay);
+    schedule(id, Clock::now() + delay);
   }
 
-  void finish(const std::string& id, IngestState state, const std::string& reason, std::uint32_t uid) {
+  void finish(const std::string& id, IngestState state, const std::string& reason, std::uint32_t uid,
+              const std::string& forwarded_to = {}) {
     const std::int64_t finished = now_ms();
     {
       std::lock_guard lock(db.mutex());
-      db.prepare("UPDATE jobs SET state = ?, reason = ?, uid = ?, finished_ms = ? WHERE id = ?")
+      Transaction transaction(db);
+      db.prepare("UPDATE jobs SET state = ?, reason = ?, uid = ?, finished_ms = ?, forwarded_to = ? WHERE id = ?")
           .bind(1, state_name(state))
           .bind(2, reason)
           .bind(3, static_cast<std::int64_t>(uid))
           .bind(4, finished)
-          .bind(5, id)
+          .bind(5, forwarded_to)
+          .bind(6, id)
           .step();
+      owe_webhook(id);
+      transaction.commit();
     }
+    wake_webhooks();
     std::error_code ec;
     if (state == IngestState::Delivered) {
       std::filesystem::remove(media_path(id), ec);
@@ -470,6 +618,137 @@ struct IngestQueue::Impl {
     }
   }
 
+  // Under db.mutex(), inside the transaction that changed the status.
+  void owe_webhook(const std::string& id) {
+    db.prepare(
+          "INSERT INTO webhooks(job_id, url, next_ms) SELECT id, callback_url, ? FROM jobs"
+          " WHERE id = ? AND callback_url != ''")
+        .bind(1, now_ms())
+        .bind(2, id)
+        .step();
+  }
+
+  void wake_webhooks() {
+    {
+      std::lock_guard lock(mutex);
+      webhook_woken = true;
+    }
+    webhook_wakeup.notify_all();
+  }
+
+  struct OwedWebhook {
+    std::int64_t seq = 0;
+    std::string job_id;
+    std::string url;
+    unsigned attempts = 0;
+    std::int64_t next_ms = 0;
+  };
+
+  std::optional<OwedWebhook> next_webhook() {
+    std::lock_guard lock(db.mutex());
+    auto st = db.prepare(
+        "SELECT seq, job_id, url, attempts, next_ms FROM webhooks WHERE state = 'pending' ORDER BY next_ms LIMIT 1");
+    if (st.step() != SQLITE_ROW) return std::nullopt;
+    return OwedWebhook{st.integer(0), st.text(1), st.text(2), static_cast<unsigned>(st.integer(3)), st.integer(4)};
+  }
+
+  // One thread sends every webhook in due order; a slow or dead receiver
+  // delays only other webhooks (bounded by webhook_timeout), never ingest.
+  void send_webhooks() {
+    for (;;) {
+      std::optional<OwedWebhook> owed;
+      try {
+        owed = next_webhook();
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, kLog, "webhooks: {}", e.what());
+      }
+      {
+        std::unique_lock lock(mutex);
+        if (stopping) return;
+        const auto now = now_ms();
+        if (!owed || owed->next_ms > now) {
+          const auto wait = owed ? std::chrono::milliseconds(owed->next_ms - now) : std::chrono::milliseconds(60000);
+          webhook_wakeup.wait_for(lock, wait, [this] { return stopping || webhook_woken; });
+          webhook_woken = false;
+          continue;
+        }
+      }
+      try {
+        send_webhook(*owed);
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, kLog, "webhook for id={}: {}", owed->job_id, e.what());
+      }
+    }
+  }
+
+  std::chrono::milliseconds webhook_backoff(unsigned attempts) const {
+    auto delay = config.webhook_retry_base;
+    for (unsigned i = 1; i < attempts && delay < config.webhook_retry_max; ++i) delay *= 2;
+    return std::min(delay, config.webhook_retry_max);
+  }
+
+  void send_webhook(const OwedWebhook& owed) {
+    const auto current = status(owed.job_id);
+    const std::string body = current ? status_json(*current).dump() : nlohmann::json{{"id", owed.job_id}}.dump();
+    const auto error = post_json(owed.url, body, config.webhook_timeout);
+    const unsigned attempts = owed.attempts + 1;
+    std::string state = "sent";
+    std::int64_t next = 0;
+    if (error) {
+      ++webhooks_failed;
+      if (attempts >= config.webhook_attempts) {
+        state = "gave_up";
+        log(LogLevel::Warning, kLog, "webhook for id={} to {} given up after {} attempts: {}", owed.job_id, owed.url,
+            attempts, *error);
+      } else {
+        state = "pending";
+        next = now_ms() + webhook_backoff(attempts).count();
+        log(LogLevel::Info, kLog, "webhook for id={} to {} failed (attempt {}), retrying: {}", owed.job_id, owed.url,
+            attempts, *error);
+      }
+    } else {
+      ++webhooks_sent;
+      log(LogLevel::Info, kLog, "webhook for id={} sent to {}", owed.job_id, owed.url);
+    }
+    std::lock_guard lock(db.mutex());
+    db.prepare("UPDATE webhooks SET attempts = ?, state = ?, next_ms = ?, last_error = ? WHERE seq = ?")
+        .bind(1, static_cast<std::int64_t>(attempts))
+        .bind(2, state)
+        .bind(3, next)
+        .bind(4, error.value_or(""))
+        .bind(5, owed.seq)
+        .step();
+  }
+
+  bool apply_report(std::string_view message) {
+    const auto report = parse_delivery_report(message);
+    if (!report) return false;
+    const auto& [envid, fields] = *report;
+    const auto job = status(envid);
+    if (!job) return false;
+    const bool failure = ascii_lower(fields.action) == "failed";
+    {
+      std::lock_guard lock(db.mutex());
+      Transaction transaction(db);
+      auto st = db.prepare(
+          "UPDATE jobs SET dsn_action = ?, dsn_status = ?, dsn_diagnostic = ?, dsn_recipient = ?, dsn_remote_mta = ?,"
+          " state = CASE WHEN ? THEN 'failed' ELSE state END, reason = CASE WHEN ? THEN ? ELSE reason END"
+          " WHERE id = ?");
+      const std::string reason = "forwarding to " + (job->forwarded_to.empty() ? fields.final_recipient : job->forwarded_to) +
+                                 " failed: " + (fields.diagnostic_code.empty() ? fields.status : fields.diagnostic_code);
+      st.bind(1, fields.action).bind(2, fields.status).bind(3, fields.diagnostic_code).bind(4, fields.final_recipient);
+      st.bind(5, fields.remote_mta).bind(6, std::int64_t{failure}).bind(7, std::int64_t{failure}).bind(8, reason);
+      st.bind(9, envid).step();
+      // A delay is news but not an outcome; the gateway hears of outcomes.
+      if (ascii_lower(fields.action) != "delayed") owe_webhook(envid);
+      transaction.commit();
+    }
+    log(LogLevel::Info, kLog, "DSN for id={}: action={} status={} {}", envid, fields.action, fields.status,
+        fields.diagnostic_code);
+    wake_webhooks();
+    return true;
+  }
+
   void record_latency(std::int64_t ms) {
     const double seconds = static_cast<double>(ms) / 1000.0;
     std::lock_guard lock(latency_mutex);
@@ -488,6 +767,14 @@ struct IngestQueue::Impl {
     {
       std::lock_guard lock(mutex);
       c.depth = due.size() + in_progress;
+    }
+    c.webhooks_sent = webhooks_sent;
+    c.webhooks_failed = webhooks_failed;
+    {
+      auto& d = const_cast<JobDatabase&>(db);
+      std::lock_guard lock(d.mutex());
+      auto st = d.prepare("SELECT count(*) FROM webhooks WHERE state = 'pending'");
+      if (st.step() == SQLITE_ROW) c.webhooks_pending = static_cast<std::uint64_t>(st.integer(0));
     }
     std::lock_guard lock(latency_mutex);
     c.latency_bounds = kLatencyBounds;
@@ -517,6 +804,7 @@ std::optional<IngestStatus> IngestQueue::find(std::string_view source, std::stri
   return impl_->find(source, key);
 }
 IngestCounters IngestQueue::counters() const { return impl_->counters(); }
+bool IngestQueue::apply_report(std::string_view message) { return impl_->apply_report(message); }
 bool IngestQueue::wait_idle(std::chrono::milliseconds timeout) const { return impl_->wait_idle(timeout); }
 
 }  // namespace umstore::ingest

@@ -22,7 +22,7 @@ std::string caller_text(const mime::Caller& caller) {
 }
 
 ComposedMessage compose_voice(const Recording& r, const IngestSettings& s) {
-  codecs::PcmAudio audio = codecs::decode_audio(r.file, r.file_name);
+  codecs::PcmAudio audio = codecs::decode_audio(r.file, r.file_name, s.voice_limits);
   if (audio.sample_rate != kVpimRate) audio = codecs::resample(audio, kVpimRate);
   const std::vector<std::uint8_t> adpcm = codecs::encode_32kadpcm(audio.samples);
   const std::vector<std::uint8_t> wav = codecs::encode_wav_pcm16(audio);
@@ -40,8 +40,8 @@ ComposedMessage compose_voice(const Recording& r, const IngestSettings& s) {
 }
 
 ComposedMessage compose_fax(const Recording& r, const IngestSettings& s) {
-  const std::vector<std::uint8_t> tiff = codecs::to_profile_s(r.file, r.file_name);
-  const codecs::FaxDocument doc = codecs::inspect_tiff(tiff, r.file_name);
+  const std::vector<std::uint8_t> tiff = codecs::to_profile_s(r.file, r.file_name, s.fax_limits);
+  const codecs::FaxDocument doc = codecs::inspect_tiff(tiff, r.file_name, s.fax_limits);
 
   mime::FaxMessageInput in;
   in.domain = s.domain;

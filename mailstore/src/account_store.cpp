@@ -10,6 +10,22 @@
 #include "common/e164.hpp"
 
 namespace umstore::mailstore {
+std::string_view to_string(PlayableAudio playable) {
+  switch (playable) {
+    case PlayableAudio::mp3: return "mp3";
+    case PlayableAudio::none: return "none";
+    case PlayableAudio::wav: break;
+  }
+  return "wav";
+}
+
+std::optional<PlayableAudio> parse_playable(std::string_view text) {
+  if (text == "wav") return PlayableAudio::wav;
+  if (text == "mp3") return PlayableAudio::mp3;
+  if (text == "none") return PlayableAudio::none;
+  return std::nullopt;
+}
+
 namespace {
 
 constexpr std::size_t kMaxNameLength = 256;
@@ -108,6 +124,34 @@ std::string unknown_number(std::string_view number) {
   return "there is no account for " + std::string(number) + "; add it first";
 }
 
+// Columns added after the first release: databases created before get them
+// with their defaults (the settings every mailbox had then).
+bool has_column(sqlite3* db, std::string_view column) {
+  Statement columns(db, "PRAGMA table_info(accounts)");
+  while (columns.step())
+    if (columns.text(1) == column) return true;
+  return false;
+}
+
+void add_delivery_columns(sqlite3* db) {
+  if (has_column(db, "playable")) return;
+  // The server and the admin CLI may open an old database at the same time:
+  // check again under the write lock.
+  exec(db, "BEGIN IMMEDIATE");
+  try {
+    if (!has_column(db, "playable"))
+      exec(db,
+           "ALTER TABLE accounts ADD COLUMN playable TEXT NOT NULL DEFAULT 'wav';"
+           " ALTER TABLE accounts ADD COLUMN fax_pdf INTEGER NOT NULL DEFAULT 0;"
+           " ALTER TABLE accounts ADD COLUMN file_by_kind INTEGER NOT NULL DEFAULT 0");
+    exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+
 }  // namespace
 
 // user -> (stored Argon2id hash, keyed digest of the password that matched it).
@@ -167,6 +211,7 @@ AccountStore::AccountStore(const std::filesystem::path& db_file) {
          " email TEXT NOT NULL,"
          " quota_bytes INTEGER NOT NULL,"
          " password_hash TEXT NOT NULL)");
+    add_delivery_columns(db_);
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -196,6 +241,31 @@ void AccountStore::update(const Account& account) {
   change.bind(1, account.name).bind(2, account.email).bind(3, account.quota_bytes).bind(4, account.number);
   change.step();
   if (change.changes() == 0) throw AccountError(unknown_number(account.number));
+}
+
+void AccountStore::set_delivery(std::string_view number, const MailboxDelivery& delivery) {
+  require_e164(number);
+  std::lock_guard lock(mutex_);
+  Statement change(db_, "UPDATE accounts SET playable = ?, fax_pdf = ?, file_by_kind = ? WHERE number = ?");
+  change.bind(1, to_string(delivery.playable))
+      .bind(2, std::uint64_t{delivery.fax_pdf})
+      .bind(3, std::uint64_t{delivery.file_by_kind})
+      .bind(4, number);
+  change.step();
+  if (change.changes() == 0) throw AccountError(unknown_number(number));
+}
+
+std::optional<MailboxDelivery> AccountStore::delivery(std::string_view number) const {
+  if (!umstore::is_e164(number)) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  Statement query(db_, "SELECT playable, fax_pdf, file_by_kind FROM accounts WHERE number = ?");
+  query.bind(1, number);
+  if (!query.step()) return std::nullopt;
+  MailboxDelivery delivery;
+  delivery.playable = parse_playable(query.text(0)).value_or(PlayableAudio::wav);
+  delivery.fax_pdf = query.integer(1) != 0;
+  delivery.file_by_kind = query.integer(2) != 0;
+  return delivery;
 }
 
 void AccountStore::remove(std::string_view number) {

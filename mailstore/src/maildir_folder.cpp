@@ -280,7 +280,7 @@ void MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
     if (::mkdir(building.c_str(), 0700) != 0) throw IoError("cannot create directory", building, errno);
     for (const char* sub : {"tmp", "new", "cur"})
       if (::mkdir((building / sub).c_str(), 0700) != 0) throw IoError("cannot create directory", building / sub, errno);
-    write_message_file(building / kLogFile, log_header(new_uid_validity(), 1), std::time(nullptr));
+    write_message_file(building / kLogFile, log_header(new_uid_validity(), 1, 1, 1), std::time(nullptr));
     if (use != SpecialUse::None)
       write_message_file(building / kSpecialUseFile, special_use_to_string(use) + "\n", std::time(nullptr));
     fsync_directory(building);
@@ -358,7 +358,9 @@ void MaildirFolder::require_live() const {
   if (retired_) throw FolderNotFound("the folder \"" + name_ + "\" was deleted or renamed");
 }
 
-MessageInfo MaildirFolder::info(const Entry& e) const { return MessageInfo{e.uid, e.flags, e.keywords, e.size, e.date}; }
+MessageInfo MaildirFolder::info(const Entry& e) const {
+  return MessageInfo{e.uid, e.flags, e.keywords, e.size, e.date, e.modseq};
+}
 
 std::uint32_t MaildirFolder::uid_validity() const {
   std::lock_guard lock(mutex_);
@@ -383,6 +385,9 @@ FolderStatus MaildirFolder::status() const {
     if (!(e.flags & kSeen)) ++s.unseen;
     if (e.flags & kDeleted) ++s.deleted;
   }
+  s.recent = static_cast<std::uint32_t>(
+      std::distance(entries_.lower_bound(first_recent_uid_), entries_.end()));
+  s.highest_modseq = highest_modseq_;
   s.uid_next = uid_next_;
   s.uid_validity = uid_validity_;
   s.size = total_size_;
@@ -431,6 +436,7 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
   write_message_file(tmp, rfc822, date);  // the slow part, outside every lock
 
   std::uint32_t uid = 0;
+  std::uint64_t modseq = 0;
   try {
     Transaction write(*this);
     require_live();
@@ -440,7 +446,8 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
     try {
       fsync_directory(dir_ / "cur");
       uid = uid_next_;
-      std::string records = added_line(uid, rfc822.size(), date, flags, base);
+      modseq = next_modseq();
+      std::string records = added_line(uid, rfc822.size(), date, flags, modseq, base);
       if (!unique.empty()) records += keyword_line(uid, unique);
       write_log(records);
     } catch (...) {
@@ -448,7 +455,7 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
       ::unlink(file.c_str());
       throw;
     }
-    add_entry(Entry{uid, base, file.filename().string(), rfc822.size(), date, flags, unique});
+    add_entry(Entry{uid, base, file.filename().string(), rfc822.size(), date, flags, unique, modseq});
     changed();
   } catch (...) {
     ::unlink(tmp.c_str());
@@ -460,12 +467,28 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
 
 std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
                                                      std::span<const std::string> keywords) {
+  return store_flags(uids, how, flags, keywords, std::nullopt, nullptr);
+}
+
+std::vector<MessageInfo> MaildirFolder::change_flags_unchanged_since(std::span<const std::uint32_t> uids,
+                                                                     FlagChange how, Flags flags,
+                                                                     std::span<const std::string> keywords,
+                                                                     std::uint64_t unchanged_since,
+                                                                     std::vector<std::uint32_t>& modified) {
+  return store_flags(uids, how, flags, keywords, unchanged_since, &modified);
+}
+
+std::vector<MessageInfo> MaildirFolder::store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                                    std::span<const std::string> keywords,
+                                                    std::optional<std::uint64_t> unchanged_since,
+                                                    std::vector<std::uint32_t>* modified) {
   validate_keywords(keywords);
   std::vector<MessageInfo> result;
   {
     Transaction write(*this);
     require_live();
     std::string records;
+    std::uint64_t modseq = 0;  // one per call: RFC 7162 asks for one per STORE
     // Whatever was renamed before a failure is logged all the same. Neither
     // the renames nor the records are fsync'ed: a lost flag change is
     // acceptable after a crash (see maildir_folder.hpp), and waiting for the
@@ -479,10 +502,15 @@ std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32
         const auto it = entries_.find(uid);
         if (it == entries_.end()) continue;
         Entry& e = it->second;
+        if (unchanged_since && e.modseq > *unchanged_since) {
+          modified->push_back(uid);
+          continue;
+        }
         const auto [new_flags, new_keywords] = changed_flags(e.flags, e.keywords, how, flags, keywords);
         const bool flags_changed = new_flags != e.flags;
         const bool keywords_changed = new_keywords != e.keywords;
         if (!flags_changed && !keywords_changed) continue;
+        if (modseq == 0) modseq = next_modseq();
         if (flags_changed) {
           const std::string name = file_name(e.base, new_flags);
           if (::rename((dir_ / "cur" / e.file).c_str(), (dir_ / "cur" / name).c_str()) != 0) {
@@ -491,12 +519,13 @@ std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32
           }
           e.file = name;
           e.flags = new_flags;
-          records += "F" + std::to_string(uid) + " " + log_flags(new_flags) + "\n";
         }
         if (keywords_changed) {
           e.keywords = new_keywords;
           records += keyword_line(uid, e.keywords);
         }
+        e.modseq = modseq;
+        records += flags_line(uid, e.flags, modseq);
         result.push_back(info(e));
       }
     } catch (...) {
@@ -536,9 +565,10 @@ std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const 
     if (!removed.empty()) fsync_directory(dir_ / "cur");
     // Files go first, then the record: a crash in between leaves records
     // whose files are gone, which the next scan drops; never a resurrection.
+    const std::string modseq = removed.empty() ? "" : std::to_string(next_modseq());
     for (const std::uint32_t uid : removed) {
       erase_entry(uid);
-      records += "-" + std::to_string(uid) + "\n";
+      records += "-" + std::to_string(uid) + " " + modseq + "\n";
     }
     write_log(records);
     if (!removed.empty() || write.changed()) changed();
@@ -556,7 +586,7 @@ void MaildirFolder::remove_messages(std::span<const std::uint32_t> uids) {
       if (it == entries_.end()) continue;
       const fs::path path = dir_ / "cur" / it->second.file;
       if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw IoError("cannot remove message file", path, errno);
-      records += "-" + std::to_string(uid) + "\n";
+      records += "-" + std::to_string(uid) + " " + std::to_string(next_modseq()) + "\n";
     }
     fsync_directory(dir_ / "cur");
     for (const std::uint32_t uid : uids) erase_entry(uid);
@@ -605,6 +635,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
     require_live();
     if (uid_next_ > UINT32_MAX - sources.size()) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
     std::vector<std::string> names;
+    std::uint64_t modseq = 0;
     try {
       for (std::size_t i = 0; i < sources.size(); ++i) {
         const std::string name = file_name(bases[i], sources[i].flags);
@@ -613,10 +644,11 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
       }
       fsync_directory(dir_ / "cur");
       std::string records;
+      modseq = next_modseq();
       for (std::size_t i = 0; i < sources.size(); ++i) {
         const MessageSource& s = sources[i];
         const auto uid = static_cast<std::uint32_t>(uid_next_ + i);
-        records += added_line(uid, s.size, s.internal_date, s.flags, bases[i]);
+        records += added_line(uid, s.size, s.internal_date, s.flags, modseq, bases[i]);
         if (!s.keywords.empty()) records += keyword_line(uid, s.keywords);
       }
       write_log(records);
@@ -628,7 +660,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
     for (std::size_t i = 0; i < sources.size(); ++i) {
       const MessageSource& s = sources[i];
       const auto uid = static_cast<std::uint32_t>(first_uid + i);
-      add_entry(Entry{uid, bases[i], names[i], s.size, s.internal_date, s.flags, s.keywords});
+      add_entry(Entry{uid, bases[i], names[i], s.size, s.internal_date, s.flags, s.keywords, modseq});
       uids.push_back(uid);
     }
     changed();
@@ -660,6 +692,24 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MaildirFolder::copy_to(Fold
     for (std::size_t i = 0; i < new_uids.size(); ++i) pairs.emplace_back(batch_sources[i].source_uid, new_uids[i]);
   }
   return pairs;
+}
+
+std::uint32_t MaildirFolder::first_recent_uid() const {
+  sync_if_changed();
+  std::lock_guard lock(mutex_);
+  return first_recent_uid_;
+}
+
+std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) {
+  if (first_recent_uid() >= up_to_uid) return up_to_uid;  // nothing to claim: no lock, no write
+  Transaction write(*this);
+  require_live();
+  const std::uint32_t first = first_recent_uid_;
+  if (first >= up_to_uid) return up_to_uid;
+  // Lazy like flag changes: a crash may make these recent once more.
+  write_log("R" + std::to_string(up_to_uid) + "\n", LogSync::Lazy);
+  first_recent_uid_ = up_to_uid;
+  return first;
 }
 
 void MaildirFolder::retire() const {

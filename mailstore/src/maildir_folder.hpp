@@ -5,11 +5,18 @@
 //   tmp/ new/ cur/        standard Maildir; messages live in cur/ as
 //                         "<unique>,S=<size>:2,<DFRST>" so other tools read them
 //   umstore-uidlist       append-only log (the model is dovecot-uidlist):
-//                           "umstore-uidlist 1 V<uidvalidity> N<uidnext>"  header
-//                           "+<uid> <size> <date> <flags|-> <basename>"   message added
-//                           "-<uid>"                                       expunged
-//                           "F<uid> <flags|->"                             flags changed
+//                           "umstore-uidlist 1 V<uidvalidity> N<uidnext> M<modseq> R<uid>"  header
+//                           "+<uid> <size> <date> <flags> <basename>"     message added
+//                           "-<uid> <modseq>"                              expunged
+//                           "F<uid> <flags>"                               flags changed
 //                           "K<uid> [keyword...]"                          keywords replaced
+//                                                                          (an F line with the new
+//                                                                          mod-sequence follows)
+//                           "R<uid>"                                       \Recent claimed below uid
+//                         where <flags> is "<DFRST letters|->/<modseq>". The
+//                         M and R header fields and the "/<modseq>" suffix
+//                         are optional (logs from before CONDSTORE: modseq 1,
+//                         everything recent once); older readers ignore them.
 //                         compacted (rewritten and renamed over) when mostly dead
 //   umstore-uidlist.lock  flock held while reading or writing the log and
 //                         changing files, so a second process stays consistent
@@ -24,6 +31,13 @@
 // disagreement between a file name and the log in favour of the file name.
 // They become durable with the next append or expunge, whose fsyncs of the
 // log and of cur/ cover everything written before.
+// Mod-sequences (RFC 7162) ride on the records above, so CONDSTORE costs no
+// extra write. A new one is max(highest + 1, microseconds since the epoch):
+// monotonic within the log, and also above any value handed out in a lazily
+// written record that a crash lost, so after a crash a client's cached
+// HIGHESTMODSEQ never names a state the store forgot.
+// The \Recent mark ("R") is written lazily too: after a crash a message may
+// be recent once more, which RFC 3501 prefers to never being recent.
 // Other processes' changes are noticed when the log's or a directory's stat
 // changes, checked by snapshot(), status() and every change (3 stat calls
 // when nothing changed; the index lives in memory).
@@ -103,6 +117,12 @@ class MaildirFolder final : public Folder {
                        std::optional<std::int64_t> internal_date) override;
   std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
                                         std::span<const std::string> keywords) override;
+  std::vector<MessageInfo> change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
+                                                        Flags flags, std::span<const std::string> keywords,
+                                                        std::uint64_t unchanged_since,
+                                                        std::vector<std::uint32_t>& modified) override;
+  std::uint32_t first_recent_uid() const override;
+  std::uint32_t claim_recent(std::uint32_t up_to_uid) override;
   std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids) override;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> copy_to(Folder& target,
                                                               std::span<const std::uint32_t> uids) override;
@@ -131,6 +151,7 @@ class MaildirFolder final : public Folder {
     std::int64_t date = 0;
     Flags flags = 0;
     std::vector<std::string> keywords;
+    std::uint64_t modseq = 1;
   };
   struct FileStamp {
     ino_t ino = 0;
@@ -164,6 +185,11 @@ class MaildirFolder final : public Folder {
   void add_entry(Entry entry) const;
   void erase_entry(std::uint32_t uid) const;
   bool apply_log_line(std::string_view line) const;
+  std::uint64_t next_modseq() const;  // with the Transaction held
+  std::vector<MessageInfo> store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                       std::span<const std::string> keywords,
+                                       std::optional<std::uint64_t> unchanged_since,
+                                       std::vector<std::uint32_t>* modified);
   void adjust_quota(std::int64_t bytes, std::int64_t messages) const;
   void changed() const;  // bumps the counter; call notify() after unlocking
   void notify() const;
@@ -182,6 +208,8 @@ class MaildirFolder final : public Folder {
   mutable std::uint32_t uid_validity_ = 0;
   mutable std::uint32_t uid_next_ = 1;
   mutable std::uint64_t total_size_ = 0;
+  mutable std::uint64_t highest_modseq_ = 1;
+  mutable std::uint32_t first_recent_uid_ = 1;
   mutable std::size_t log_lines_ = 0;
   mutable off_t log_offset_ = 0;
   mutable ino_t log_ino_ = 0;

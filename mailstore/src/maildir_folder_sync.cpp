@@ -89,25 +89,36 @@ bool MaildirFolder::apply_log_line(std::string_view line) const {
     case '+': {
       const auto size = parse_number<std::uint64_t>(next_field(rest));
       const auto date = parse_number<std::int64_t>(next_field(rest));
-      const std::string_view letters = next_field(rest);
+      const auto [flags, modseq] = parse_log_flags(next_field(rest));
       if (!size || !date || rest.empty()) return false;
       if (entries_.count(*uid) != 0 || uid_by_base_.count(std::string(rest)) != 0) return false;
-      const Flags flags = flags_from_letters(letters);
-      add_entry(Entry{*uid, std::string(rest), file_name(rest, flags), *size, *date, flags, {}});
+      highest_modseq_ = std::max(highest_modseq_, modseq);
+      const std::uint64_t known_modseq = std::max<std::uint64_t>(1, modseq);  // 1 for records from before CONDSTORE
+      add_entry(Entry{*uid, std::string(rest), file_name(rest, flags), *size, *date, flags, {}, known_modseq});
       return true;
     }
-    case '-':
+    case '-': {
       uid_next_ = std::max(uid_next_, *uid + 1);
+      if (const auto modseq = parse_number<std::uint64_t>(next_field(rest)))
+        highest_modseq_ = std::max(highest_modseq_, *modseq);
       if (entries_.count(*uid) == 0) return false;
       erase_entry(*uid);
       return true;
+    }
     case 'F': {
       const auto it = entries_.find(*uid);
       if (it == entries_.end()) return false;
-      it->second.flags = flags_from_letters(next_field(rest));
+      const auto [flags, modseq] = parse_log_flags(next_field(rest));
+      it->second.flags = flags;
       it->second.file = file_name(it->second.base, it->second.flags);
+      if (modseq != 0) it->second.modseq = modseq;
+      highest_modseq_ = std::max(highest_modseq_, modseq);
       return true;
     }
+    case 'R':
+      // Claimed \Recent: no message changes, so no session needs telling.
+      first_recent_uid_ = std::max(first_recent_uid_, *uid);
+      return false;
     case 'K': {
       const auto it = entries_.find(*uid);
       if (it == entries_.end()) return false;
@@ -125,7 +136,7 @@ bool MaildirFolder::catch_up_log() const {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd && errno == ENOENT) {
     // A folder made by hand or by another tool: start a UID list for it.
-    replace_file_durably(path, log_header(new_uid_validity(), 1));
+    replace_file_durably(path, log_header(new_uid_validity(), 1, highest_modseq_, 1));
     fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   }
   if (!fd) throw IoError("cannot open UID list", path, errno);
@@ -168,11 +179,20 @@ bool MaildirFolder::catch_up_log() const {
     const std::string_view n = next_field(rest);
     const auto validity = v.size() > 1 && v[0] == 'V' ? parse_number<std::uint32_t>(v.substr(1)) : std::nullopt;
     const auto next = n.size() > 1 && n[0] == 'N' ? parse_number<std::uint32_t>(n.substr(1)) : std::nullopt;
+    first_recent_uid_ = 1;
+    while (!rest.empty()) {  // optional fields, absent in logs from older versions
+      const std::string_view field = next_field(rest);
+      if (field.size() < 2) continue;
+      if (field[0] == 'M')
+        highest_modseq_ = std::max(highest_modseq_, parse_number<std::uint64_t>(field.substr(1)).value_or(0));
+      else if (field[0] == 'R')
+        first_recent_uid_ = std::max(first_recent_uid_, parse_number<std::uint32_t>(field.substr(1)).value_or(1));
+    }
     if (complete == 0 || !validity || !next) {
       // Unreadable: start over with a new UIDVALIDITY (clients then
       // resynchronise) and let the directory scan give every file a UID.
       log(LogLevel::Error, "mailstore", "UID list {} is damaged; assigning new UIDs", path.string());
-      replace_file_durably(path, log_header(new_uid_validity(), 1));
+      replace_file_durably(path, log_header(new_uid_validity(), 1, highest_modseq_, 1));
       log_ino_ = 0;
       stamps_ = Stamps{};
       return catch_up_log() || true;
@@ -199,6 +219,14 @@ bool MaildirFolder::catch_up_log() const {
   return changed;
 }
 
+std::uint64_t MaildirFolder::next_modseq() const {
+  const auto now_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  highest_modseq_ = std::max(highest_modseq_ + 1, now_us);
+  return highest_modseq_;
+}
+
 void MaildirFolder::write_log(std::string_view lines, LogSync sync) const {
   if (lines.empty()) return;
   const fs::path path = dir_ / kLogFile;
@@ -212,9 +240,9 @@ void MaildirFolder::write_log(std::string_view lines, LogSync sync) const {
 
 void MaildirFolder::compact_log_if_needed() const {
   if (log_lines_ <= 2 * entries_.size() + 1024) return;
-  std::string content = log_header(uid_validity_, uid_next_);
+  std::string content = log_header(uid_validity_, uid_next_, highest_modseq_, first_recent_uid_);
   for (const auto& [uid, e] : entries_) {
-    content += added_line(uid, e.size, e.date, e.flags, e.base);
+    content += added_line(uid, e.size, e.date, e.flags, e.modseq, e.base);
     if (!e.keywords.empty()) content += keyword_line(uid, e.keywords);
   }
   const fs::path path = dir_ / kLogFile;
@@ -261,6 +289,11 @@ bool MaildirFolder::scan_directories() const {
   const bool new_changed = new_scan_due(now);
   std::string records;
   std::vector<std::pair<std::string, std::string>> unknown;  // base, file in cur/
+  std::uint64_t modseq = 0;  // one for everything this scan finds
+  const auto scan_modseq = [&] {
+    if (modseq == 0) modseq = next_modseq();
+    return modseq;
+  };
 
   if (new_changed) {
     // Mail dropped into new/ by other tools: move it to cur/ (the Maildir
@@ -302,7 +335,8 @@ bool MaildirFolder::scan_directories() const {
       const Flags flags = flags_from_file_name(name);
       if (flags != e.flags) {
         e.flags = flags;
-        records += "F" + std::to_string(e.uid) + " " + log_flags(flags) + "\n";
+        e.modseq = scan_modseq();
+        records += flags_line(e.uid, flags, e.modseq);
         changed = true;
       }
     }
@@ -312,7 +346,7 @@ bool MaildirFolder::scan_directories() const {
       if (seen.count(uid) == 0) vanished.push_back(uid);
     for (const std::uint32_t uid : vanished) {
       erase_entry(uid);
-      records += "-" + std::to_string(uid) + "\n";
+      records += "-" + std::to_string(uid) + " " + std::to_string(scan_modseq()) + "\n";
       changed = true;
     }
   }
@@ -324,8 +358,8 @@ bool MaildirFolder::scan_directories() const {
     const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
     const std::uint32_t uid = uid_next_;
     const Flags flags = flags_from_file_name(name);
-    add_entry(Entry{uid, base, name, size, static_cast<std::int64_t>(st.st_mtim.tv_sec), flags, {}});
-    records += added_line(uid, size, st.st_mtim.tv_sec, flags, base);
+    add_entry(Entry{uid, base, name, size, static_cast<std::int64_t>(st.st_mtim.tv_sec), flags, {}, scan_modseq()});
+    records += added_line(uid, size, st.st_mtim.tv_sec, flags, modseq, base);
     changed = true;
   }
   write_log(records);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <ctime>
 #include <mutex>
 #include <system_error>
@@ -57,9 +58,24 @@ std::string file_name(std::string_view base, Flags flags) {
   return std::string(base) + ":2," + flag_letters(flags);
 }
 
-std::string log_flags(Flags flags) {
+std::string log_flags(Flags flags, std::uint64_t modseq) {
   const std::string letters = flag_letters(flags);
-  return letters.empty() ? "-" : letters;
+  return (letters.empty() ? "-" : letters) + "/" + std::to_string(modseq);
+}
+
+std::pair<Flags, std::uint64_t> parse_log_flags(std::string_view token) {
+  const auto slash = token.find('/');
+  std::uint64_t modseq = 0;
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = token.substr(slash + 1);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), modseq);
+    if (ec != std::errc() || end != digits.data() + digits.size()) modseq = 0;
+  }
+  return {flags_from_letters(token.substr(0, slash)), modseq};
+}
+
+std::string flags_line(std::uint32_t uid, Flags flags, std::uint64_t modseq) {
+  return "F" + std::to_string(uid) + " " + log_flags(flags, modseq) + "\n";
 }
 
 
@@ -94,9 +110,10 @@ std::string keyword_line(std::uint32_t uid, const std::vector<std::string>& keyw
   return line + "\n";
 }
 
-std::string added_line(std::uint32_t uid, std::uint64_t size, std::int64_t date, Flags flags, std::string_view base) {
-  return "+" + std::to_string(uid) + " " + std::to_string(size) + " " + std::to_string(date) + " " + log_flags(flags) +
-         " " + std::string(base) + "\n";
+std::string added_line(std::uint32_t uid, std::uint64_t size, std::int64_t date, Flags flags, std::uint64_t modseq,
+                       std::string_view base) {
+  return "+" + std::to_string(uid) + " " + std::to_string(size) + " " + std::to_string(date) + " " +
+         log_flags(flags, modseq) + " " + std::string(base) + "\n";
 }
 
 std::uint32_t new_uid_validity() {
@@ -109,8 +126,10 @@ std::uint32_t new_uid_validity() {
   return last;
 }
 
-std::string log_header(std::uint32_t uid_validity, std::uint32_t uid_next) {
-  return std::string(kLogMagic) + " V" + std::to_string(uid_validity) + " N" + std::to_string(uid_next) + "\n";
+std::string log_header(std::uint32_t uid_validity, std::uint32_t uid_next, std::uint64_t highest_modseq,
+                       std::uint32_t first_recent_uid) {
+  return std::string(kLogMagic) + " V" + std::to_string(uid_validity) + " N" + std::to_string(uid_next) + " M" +
+         std::to_string(highest_modseq) + " R" + std::to_string(first_recent_uid) + "\n";
 }
 
 // Writes a new file in tmp/ durably; the caller renames it into cur/.

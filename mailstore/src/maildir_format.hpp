@@ -30,9 +30,14 @@ std::string unique_base(std::uint64_t size);
 std::vector<std::string> list_directory(const std::filesystem::path& dir);
 
 // UID list lines, each ending in "\n".
-std::string log_header(std::uint32_t uid_validity, std::uint32_t uid_next);
-std::string log_flags(Flags flags);  // letters, or "-" for none
-std::string added_line(std::uint32_t uid, std::uint64_t size, std::int64_t date, Flags flags, std::string_view base);
+std::string log_header(std::uint32_t uid_validity, std::uint32_t uid_next, std::uint64_t highest_modseq,
+                       std::uint32_t first_recent_uid);
+// "<letters|->/<modseq>"; and back (modseq 0 when the token has none).
+std::string log_flags(Flags flags, std::uint64_t modseq);
+std::pair<Flags, std::uint64_t> parse_log_flags(std::string_view token);
+std::string added_line(std::uint32_t uid, std::uint64_t size, std::int64_t date, Flags flags, std::uint64_t modseq,
+                       std::string_view base);
+std::string flags_line(std::uint32_t uid, Flags flags, std::uint64_t modseq);
 std::string keyword_line(std::uint32_t uid, const std::vector<std::string>& keywords);
 std::uint32_t new_uid_validity();
 

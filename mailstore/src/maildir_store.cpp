@@ -48,7 +48,7 @@ class MaildirMailbox final : public UserMailbox {
     remove_leftovers();
     std::lock_guard lock(mutex_);
     FileLock user_lock(dir_ / kLockFile);
-    quota_->limit_bytes = read_quota_limit();
+    refresh_quota_limit_locked();
     bool created = false;
     for (const auto& [name, use] : {std::pair{"INBOX", SpecialUse::None}, std::pair{"Sent", SpecialUse::Sent},
                                     std::pair{"Trash", SpecialUse::Trash}}) {
@@ -174,6 +174,7 @@ class MaildirMailbox final : public UserMailbox {
     std::lock_guard lock(mutex_);
     // status() brings each folder up to date with other processes' changes.
     for (const auto& name : refresh_locked()) folders_.at(name)->status();
+    refresh_quota_limit_locked();
     return QuotaUsage{static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->bytes.load())),
                       static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->messages.load())),
                       quota_->limit_bytes.load()};
@@ -285,13 +286,21 @@ class MaildirMailbox final : public UserMailbox {
     replace_file_durably(dir_ / kSubscriptionsFile, text);
   }
 
-  std::uint64_t read_quota_limit() const {
+  // `umstore mailbox` in another process may change the limit while a server
+  // runs; one stat per quota check notices it.
+  void refresh_quota_limit_locked() const {
     std::error_code ec;
-    if (!fs::exists(dir_ / kQuotaLimitFile, ec)) return 0;
+    const auto stamp = fs::last_write_time(dir_ / kQuotaLimitFile, ec);
+    if (ec) {
+      quota_->limit_bytes = 0;
+      return;
+    }
+    if (stamp == quota_limit_stamp_) return;
     const std::string text = read_file(dir_ / kQuotaLimitFile);
     std::uint64_t value = 0;
     std::from_chars(text.data(), text.data() + text.size(), value);
-    return value;
+    quota_->limit_bytes = value;
+    quota_limit_stamp_ = stamp;
   }
 
   // Directories a crash left behind in remove() or create().
@@ -311,6 +320,7 @@ class MaildirMailbox final : public UserMailbox {
   const std::string number_;
   const std::shared_ptr<QuotaCounter> quota_ = std::make_shared<QuotaCounter>();
   mutable std::mutex mutex_;
+  mutable fs::file_time_type quota_limit_stamp_{};
   mutable std::map<std::string, std::shared_ptr<MaildirFolder>> folders_;
 };
 

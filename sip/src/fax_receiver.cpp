@@ -22,11 +22,8 @@ bool CngDetector::feed(std::span<const std::int16_t> samples) {
   return heard_;
 }
 
-FaxReceiver::FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident) : tiff_(tiff) {
-  fax_ = fax_init(nullptr, 0 /* answering */);
-  if (!fax_) throw std::runtime_error("spandsp: cannot create a fax receiver");
-  fax_set_transmit_on_idle(fax_, 1);
-  t30_state_t* t30 = fax_get_t30_state(fax_);
+void FaxSession::configure(t30_state_t* t30, const std::string& local_ident) {
+  t30_ = t30;
   t30_set_tx_ident(t30, local_ident.c_str());
   t30_set_rx_file(t30, tiff_.c_str(), -1);
   t30_set_ecm_capability(t30, 1);
@@ -37,11 +34,45 @@ FaxReceiver::FaxReceiver(const std::filesystem::path& tiff, const std::string& l
   t30_set_phase_e_handler(
       t30,
       [](t30_state_t*, void* self, int code) {
-        auto* me = static_cast<FaxReceiver*>(self);
+        auto* me = static_cast<FaxSession*>(self);
         me->finished_ = true;
         me->completion_code_ = code;
       },
       this);
+  t30_set_phase_d_handler(
+      t30,
+      [](t30_state_t*, void* self, int) -> int {
+        auto* me = static_cast<FaxSession*>(self);
+        if (me->on_page_) me->on_page_();
+        return T30_ERR_OK;
+      },
+      this);
+}
+
+void FaxSession::terminate() {
+  if (finished_) return;
+  t30_terminate(t30_);
+  finished_ = true;
+}
+
+bool FaxSession::succeeded() const { return completion_code_ == T30_ERR_OK; }
+
+unsigned FaxSession::pages() const {
+  t30_stats_t stats{};
+  t30_get_transfer_statistics(t30_, &stats);
+  return stats.pages_rx > 0 ? static_cast<unsigned>(stats.pages_rx) : 0;
+}
+
+std::string FaxSession::result() const {
+  if (completion_code_ < 0) return "call ended during the fax";
+  return t30_completion_code_to_str(completion_code_);
+}
+
+FaxReceiver::FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident) : FaxSession(tiff) {
+  fax_ = fax_init(nullptr, 0 /* answering */);
+  if (!fax_) throw std::runtime_error("spandsp: cannot create a fax receiver");
+  fax_set_transmit_on_idle(fax_, 1);
+  configure(fax_get_t30_state(fax_), local_ident);
 }
 
 FaxReceiver::~FaxReceiver() { fax_free(fax_); }
@@ -59,25 +90,6 @@ std::vector<std::int16_t> FaxReceiver::transmit(std::size_t samples) {
     if (n < 0) out.assign(samples, 0);
   }
   return out;
-}
-
-void FaxReceiver::terminate() {
-  if (finished_) return;
-  t30_terminate(fax_get_t30_state(fax_));
-  finished_ = true;
-}
-
-bool FaxReceiver::succeeded() const { return completion_code_ == T30_ERR_OK; }
-
-unsigned FaxReceiver::pages() const {
-  t30_stats_t stats{};
-  t30_get_transfer_statistics(fax_get_t30_state(fax_), &stats);
-  return stats.pages_rx > 0 ? static_cast<unsigned>(stats.pages_rx) : 0;
-}
-
-std::string FaxReceiver::result() const {
-  if (completion_code_ < 0) return "call ended during the fax";
-  return t30_completion_code_to_str(completion_code_);
 }
 
 }  // namespace umstore::sip

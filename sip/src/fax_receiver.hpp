@@ -1,15 +1,17 @@
 #pragma once
-// Fax over G.711 audio with spandsp: the CNG tone (1100 Hz) that says a fax
-// machine is calling, and a T.30 answering terminal writing received pages
-// to a TIFF.
+// Fax with spandsp: the CNG tone (1100 Hz) that says a fax machine is
+// calling, and a T.30 answering terminal writing received pages to a TIFF
+// (over G.711 audio here, over T.38 in t38_fax.hpp).
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
 
 struct modem_connect_tones_rx_state_s;
 struct fax_state_s;
+struct t30_state_s;
 
 namespace umstore::sip {
 
@@ -28,15 +30,14 @@ class CngDetector {
   bool heard_ = false;
 };
 
-class FaxReceiver {
+// One fax being received: T.30 as the answering terminal writing the pages
+// to a TIFF, over G.711 audio (FaxReceiver) or T.38 (T38FaxReceiver).
+class FaxSession {
  public:
-  explicit FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident = "umstore");
-  ~FaxReceiver();
-  FaxReceiver(const FaxReceiver&) = delete;
-  FaxReceiver& operator=(const FaxReceiver&) = delete;
+  virtual ~FaxSession() = default;
+  FaxSession(const FaxSession&) = delete;
+  FaxSession& operator=(const FaxSession&) = delete;
 
-  void receive(std::span<const std::int16_t> samples);
-  std::vector<std::int16_t> transmit(std::size_t samples);
   // Ends a session the caller cut short, so the pages that arrived are written.
   void terminate();
 
@@ -45,12 +46,31 @@ class FaxReceiver {
   unsigned pages() const;
   std::string result() const;  // T.30 completion text, e.g. "OK" or why it failed
   const std::filesystem::path& tiff() const { return tiff_; }
+  // Called (on the thread feeding the fax) each time a page is complete.
+  void on_page(std::function<void()> handler) { on_page_ = std::move(handler); }
 
- private:
+ protected:
+  explicit FaxSession(std::filesystem::path tiff) : tiff_(std::move(tiff)) {}
+  // Sets T.30 up to receive into tiff_ and to report its end to us.
+  void configure(t30_state_s* t30, const std::string& local_ident);
+
   std::filesystem::path tiff_;
-  fax_state_s* fax_ = nullptr;
+  t30_state_s* t30_ = nullptr;
   bool finished_ = false;
   int completion_code_ = -1;
+  std::function<void()> on_page_;
+};
+
+class FaxReceiver : public FaxSession {
+ public:
+  explicit FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident = "umstore");
+  ~FaxReceiver() override;
+
+  void receive(std::span<const std::int16_t> samples);
+  std::vector<std::int16_t> transmit(std::size_t samples);
+
+ private:
+  fax_state_s* fax_ = nullptr;
 };
 
 }  // namespace umstore::sip

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codecs/audio.hpp"
+#include "codecs/fax.hpp"
 #include "common/log.hpp"
 
 namespace umstore::sip {
@@ -102,11 +103,61 @@ void RecordingFile::remove() {
   std::filesystem::remove(pcm_, ec);
 }
 
+void write_fax_meta(const std::filesystem::path& dir, const std::string& id, const RecordingMeta& meta) {
+  replace_file_durably(dir / (id + ".fax.json"), meta_json(meta));
+}
+
+void sync_fax_pages(const std::filesystem::path& tiff) {
+  const UniqueFd fd(::open(tiff.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return;  // not created yet: no page to keep
+  fsync_fd(fd.get(), tiff);
+  fsync_directory(tiff.parent_path());
+}
+
+namespace {
+
+// The pages of a fax cut short by a crash: spandsp writes each page's
+// directory when the page is complete, so the TIFF holds the pages that
+// arrived; none at all means nothing to deliver.
+LeftoverRecording leftover_fax(const std::filesystem::path& json) {
+  const auto id = json.stem().stem().string();  // <id>.fax.json
+  const auto tiff = json.parent_path() / (id + ".tif");
+  LeftoverRecording out{ingest::Recording{}, tiff, json};
+  const auto meta = parse_meta(read_file(json));
+  if (!std::filesystem::exists(tiff)) return out;
+  std::string bytes = read_file(tiff);
+  try {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    if (codecs::inspect_tiff(std::span(data, bytes.size()), tiff.filename().string()).pages.empty()) return out;
+  } catch (const std::exception&) {
+    return out;  // the first page never completed
+  }
+  auto& r = out.recording;
+  r.kind = ingest::Kind::Fax;
+  r.to_number = meta.to_number;
+  r.to_name = meta.to_name;
+  r.caller = meta.caller;
+  r.received = meta.received;
+  r.file_name = tiff.filename().string();
+  r.file.assign(bytes.begin(), bytes.end());
+  return out;
+}
+
+}  // namespace
+
 std::vector<LeftoverRecording> find_leftover_recordings(const std::filesystem::path& dir) {
   std::vector<LeftoverRecording> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".json") continue;
+    if (entry.path().stem().extension() == ".fax") {
+      try {
+        out.push_back(leftover_fax(entry.path()));
+      } catch (const std::exception& e) {
+        log(LogLevel::Warning, "sip", "leftover fax {} unreadable, left in place: {}", entry.path().string(), e.what());
+      }
+      continue;
+    }
     auto pcm = entry.path();
     pcm.replace_extension(".pcm");
     try {

@@ -45,10 +45,17 @@ class RecordingFile {
   std::uint64_t samples_ = 0;
 };
 
-// Recordings a crash left behind in `dir`, as (recording, id) ready to deliver.
+// A fax being received is <dir>/<id>.tif (written by spandsp page by page)
+// with <dir>/<id>.fax.json next to it, written durably before the first page.
+void write_fax_meta(const std::filesystem::path& dir, const std::string& id, const RecordingMeta& meta);
+// fsync of the TIFF after a page, so a crash keeps the pages that arrived.
+void sync_fax_pages(const std::filesystem::path& tiff);
+
+// Recordings and faxes a crash left behind in `dir`, ready to deliver (an
+// empty file: nothing to deliver, just clean up).
 struct LeftoverRecording {
   ingest::Recording recording;
-  std::filesystem::path pcm, json;
+  std::filesystem::path pcm, json;  // pcm: the .tif of a fax
 };
 std::vector<LeftoverRecording> find_leftover_recordings(const std::filesystem::path& dir);
 

@@ -104,4 +104,108 @@ std::string make_audio_answer(const AudioAnswer& a) {
   return out.str();
 }
 
+namespace {
+
+// "name:value" or a bare "name" (a flag attribute) as name and value.
+// Names are compared without regard to case: gateways differ
+// (T38FaxVersion, t38faxversion).
+std::pair<std::string_view, std::string_view> attribute(std::string_view line) {
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return {line, {}};
+  auto v = line.substr(colon + 1);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return {line.substr(0, colon), v};
+}
+
+}  // namespace
+
+std::optional<T38Offer> parse_t38_offer(std::string_view sdp) {
+  if (sdp.size() > kMaxSdpBytes) return std::nullopt;
+  T38Offer offer;
+  offer.error_correction = T38ErrorCorrection::None;  // T.38 Annex D: absent means none
+  std::string session_address;
+  bool in_image = false, seen_image = false;
+  while (!sdp.empty()) {
+    const auto eol = sdp.find('\n');
+    std::string_view line = sdp.substr(0, eol);
+    sdp.remove_prefix(eol == std::string_view::npos ? sdp.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() < 2 || line[1] != '=') continue;
+    const char type = line[0];
+    const std::string_view value = line.substr(2);
+    if (type == 'm') {
+      in_image = false;
+      const auto words = split_words(value);
+      if (words.size() < 4) continue;
+      if (!seen_image && words[0] == "image" && iequals(words[2], "udptl") && iequals(words[3], "t38")) {
+        const auto port = number<std::uint16_t>(words[1]);
+        if (!port || *port == 0) continue;
+        in_image = seen_image = true;
+        offer.port = *port;
+        offer.media.emplace_back("image");
+        continue;
+      }
+      std::string rejected = "m=" + std::string(words[0]) + " 0";
+      for (std::size_t i = 2; i < words.size(); ++i) rejected += " " + std::string(words[i]);
+      offer.media.push_back(std::move(rejected));
+    } else if (type == 'c') {
+      const auto words = split_words(value);
+      if (words.size() < 3 || words[0] != "IN") continue;
+      std::string address(words[2].substr(0, words[2].find('/')));
+      if (in_image) offer.address = address;
+      else if (!seen_image) session_address = address;
+    } else if (type == 'a' && in_image) {
+      const auto [name, v] = attribute(value);
+      if (iequals(name, "T38FaxVersion")) {
+        offer.version = number<unsigned>(v).value_or(0);
+      } else if (iequals(name, "T38MaxBitRate")) {
+        offer.max_bit_rate = number<unsigned>(v).value_or(14400);
+      } else if (iequals(name, "T38FaxRateManagement")) {
+        offer.transferred_tcf = !iequals(v, "localTCF");
+      } else if (iequals(name, "T38FaxMaxDatagram")) {
+        offer.max_datagram = number<unsigned>(v).value_or(0);
+      } else if (iequals(name, "T38FaxUdpEC")) {
+        offer.error_correction = iequals(v, "t38UDPRedundancy") ? T38ErrorCorrection::Redundancy
+                                 : iequals(v, "t38UDPFEC")      ? T38ErrorCorrection::Fec
+                                                                : T38ErrorCorrection::None;
+      } else if (iequals(name, "T38FaxFillBitRemoval")) {
+        offer.fill_bit_removal = v.empty() || v == "1";
+      }
+    }
+  }
+  if (!seen_image) return std::nullopt;
+  if (offer.address.empty()) offer.address = session_address;
+  if (offer.address.empty()) return std::nullopt;
+  return offer;
+}
+
+std::string make_t38_answer(const T38Answer& a) {
+  std::ostringstream out;
+  out << "v=0\r\n"
+      << "o=umstore " << a.session_id << " " << a.session_version << " IN IP4 " << a.address << "\r\n"
+      << "s=umstore\r\n"
+      << "c=IN IP4 " << a.address << "\r\n"
+      << "t=0 0\r\n";
+  const std::vector<std::string> image_only{"image"};
+  for (const auto& m : a.media.empty() ? image_only : a.media) {
+    if (m != "image") {
+      out << m << "\r\n";
+      continue;
+    }
+    out << "m=image " << a.port << " udptl t38\r\n"
+        << "a=T38FaxVersion:" << a.version << "\r\n"
+        << "a=T38MaxBitRate:" << a.max_bit_rate << "\r\n"
+        << "a=T38FaxRateManagement:" << (a.transferred_tcf ? "transferredTCF" : "localTCF") << "\r\n"
+        << "a=T38FaxMaxBuffer:1800\r\n"
+        << "a=T38FaxMaxDatagram:" << a.max_datagram << "\r\n";
+    switch (a.error_correction) {
+      case T38ErrorCorrection::Redundancy: out << "a=T38FaxUdpEC:t38UDPRedundancy\r\n"; break;
+      case T38ErrorCorrection::Fec: out << "a=T38FaxUdpEC:t38UDPFEC\r\n"; break;
+      case T38ErrorCorrection::None: out << "a=T38FaxUdpEC:t38UDPNoEC\r\n"; break;
+    }
+  }
+  return out.str();
+}
+
 }  // namespace umstore::sip

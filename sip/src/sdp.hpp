@@ -1,10 +1,12 @@
 #pragma once
-// SDP offer/answer (RFC 4566, RFC 3264) for the one case we serve: one audio
-// stream, PCMU or PCMA, optionally telephone-event (RFC 4733).
+// SDP offer/answer (RFC 4566, RFC 3264) for the cases we serve: one audio
+// stream, PCMU or PCMA, optionally telephone-event (RFC 4733); and T.38 fax
+// over UDPTL offered in a re-INVITE.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace umstore::sip {
 
@@ -30,5 +32,41 @@ struct AudioAnswer {
 };
 
 std::string make_audio_answer(const AudioAnswer& answer);
+
+// T.38 fax over UDPTL (ITU-T T.38 Annex D, RFC 3362): m=image PORT udptl t38.
+enum class T38ErrorCorrection : std::uint8_t { None, Redundancy, Fec };
+
+struct T38Offer {
+  std::string address;
+  std::uint16_t port = 0;
+  unsigned version = 0;
+  unsigned max_bit_rate = 14400;
+  bool transferred_tcf = true;  // T38FaxRateManagement: transferredTCF (UDP) or localTCF
+  unsigned max_datagram = 0;    // 0: not given
+  T38ErrorCorrection error_correction = T38ErrorCorrection::Redundancy;
+  bool fill_bit_removal = false;
+  // Every m= line of the offer in order ("image" for ours, else the line to
+  // answer with port 0, since an answer keeps the offer's m= lines).
+  std::vector<std::string> media;
+};
+
+// nullopt when the SDP has no usable m=image ... udptl t38 stream.
+std::optional<T38Offer> parse_t38_offer(std::string_view sdp);
+
+struct T38Answer {
+  std::string address;
+  std::uint16_t port = 0;
+  unsigned version = 0;
+  unsigned max_bit_rate = 14400;
+  bool transferred_tcf = true;
+  unsigned max_datagram = 400;       // ours: the largest datagram we accept
+  unsigned peer_max_datagram = 400;  // theirs, from the offer (not in the answer)
+  T38ErrorCorrection error_correction = T38ErrorCorrection::Redundancy;
+  std::vector<std::string> media;  // as in the offer
+  std::uint64_t session_id = 0;
+  std::uint64_t session_version = 0;
+};
+
+std::string make_t38_answer(const T38Answer& answer);
 
 }  // namespace umstore::sip

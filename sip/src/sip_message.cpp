@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 namespace umstore::sip {
@@ -159,6 +160,26 @@ std::optional<NameAddr> SipMessage::contact() const {
   return name_addr_of(c);
 }
 
+namespace {
+std::uint16_t port_of(const char* text) {
+  std::uint16_t port = 0;
+  if (text) std::from_chars(text, text + std::strlen(text), port);
+  return port;
+}
+}  // namespace
+
+std::optional<std::pair<std::string, std::uint16_t>> SipMessage::contact_host_port() const {
+  auto* c = static_cast<osip_contact_t*>(osip_list_get(&msg_->contacts, 0));
+  if (!c || !c->url || !c->url->host) return std::nullopt;
+  return std::pair(std::string(c->url->host), port_of(c->url->port));
+}
+
+std::optional<std::pair<std::string, std::uint16_t>> SipMessage::via_sent_by() const {
+  auto* via = static_cast<osip_via_t*>(osip_list_get(&msg_->vias, 0));
+  if (!via || !via->host) return std::nullopt;
+  return std::pair(std::string(via->host), port_of(via->port));
+}
+
 std::vector<std::string> SipMessage::record_routes() const {
   std::vector<std::string> out;
   for (int i = 0; i < osip_list_size(&msg_->record_routes); ++i) {
@@ -185,6 +206,14 @@ std::vector<std::string> SipMessage::header_values(std::string_view name) const 
 std::string SipMessage::header(std::string_view name) const {
   auto values = header_values(name);
   return values.empty() ? std::string() : values.front();
+}
+
+std::string SipMessage::authorization() const {
+  osip_authorization_t* auth = nullptr;
+  if (osip_message_get_authorization(msg_.get(), 0, &auth) < 0 || !auth) return {};
+  char* s = nullptr;
+  if (osip_authorization_to_str(auth, &s) != 0) return {};
+  return take_osip_string(s);
 }
 
 std::string SipMessage::content_type() const {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct osip_message;
@@ -45,10 +46,15 @@ class SipMessage {
   std::string from_text() const;  // the header values as sent, for building requests
   std::string to_text() const;
   std::optional<NameAddr> contact() const;
+  // Host and port (0 when absent) of the first Contact URI and of the top Via's sent-by.
+  std::optional<std::pair<std::string, std::uint16_t>> contact_host_port() const;
+  std::optional<std::pair<std::string, std::uint16_t>> via_sent_by() const;
   std::vector<std::string> record_routes() const;  // top to bottom
   // Every value of a header (comma lists split), in order.
   std::vector<std::string> header_values(std::string_view name) const;
   std::string header(std::string_view name) const;  // first value or ""
+  // The first Authorization header value as sent ("Digest username=..."), or "".
+  std::string authorization() const;
   std::string content_type() const;                 // "application/sdp" or ""
   std::string body() const;
 

@@ -17,6 +17,9 @@
 #include "rtp.hpp"
 #include "sdp.hpp"
 #include "sip_message.hpp"
+#include "request_admission.hpp"
+#include "sip_transport.hpp"
+#include "t38_fax.hpp"
 
 namespace umstore::sip {
 namespace {
@@ -25,7 +28,6 @@ using asio::ip::udp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr std::size_t kMaxDatagram = 65535;
 constexpr auto kT1 = 500ms;
 constexpr auto kT2 = 4s;
 constexpr std::size_t kSamplesPerPacket = 160;  // 20 ms at 8 kHz
@@ -65,6 +67,16 @@ std::string endpoint_text(const udp::endpoint& ep) { return ep.address().to_stri
 
 bool aborted(const std::error_code& ec) { return ec == asio::error::operation_aborted; }
 
+std::optional<DigestSettings> digest_settings(const SipServerConfig& config) {
+  if (config.auth_realm.empty()) return std::nullopt;
+  DigestSettings d;
+  d.realm = config.auth_realm;
+  for (const auto& [user, password] : config.auth_users) d.users[user] = password;
+  d.algorithms = config.auth_algorithms;
+  d.nonce_lifetime = config.auth_nonce_lifetime;
+  return d;
+}
+
 }  // namespace
 
 struct Call;
@@ -78,7 +90,9 @@ struct SipServer::Impl : std::enable_shared_from_this<SipServer::Impl> {
         config(std::move(config_)),
         accounts(accounts_),
         store(store_),
-        socket(strand),
+        transport(strand, SipTransportConfig{config.listen, config.tcp, config.max_tcp_connections,
+                                             config.tcp_idle_timeout}),
+        admission(config.requests_per_window, config.rate_window, digest_settings(config)),
         rng(std::random_device{}()),
         greeting_default(default_greeting()) {}
 
@@ -87,15 +101,11 @@ struct SipServer::Impl : std::enable_shared_from_this<SipServer::Impl> {
   SipServerConfig config;
   const mailstore::AccountStore& accounts;
   mailstore::MailStore& store;
-  udp::socket socket;
+  SipTransport transport;
+  RequestAdmission admission;  // rate limit and digest authentication, on the strand
   asio::thread_pool workers{2};  // fsync and delivery: blocking work off the I/O threads
   std::unordered_map<std::string, std::shared_ptr<Call>> calls;
   std::unordered_map<std::string, std::shared_ptr<Subscription>> subscriptions;
-  struct Bucket {
-    double tokens;
-    Clock::time_point last;
-  };
-  std::map<asio::ip::address, Bucket> invite_buckets;
   std::mt19937_64 rng;
   std::vector<std::int16_t> greeting_default;
   std::atomic<std::size_t> active{0};
@@ -103,19 +113,19 @@ struct SipServer::Impl : std::enable_shared_from_this<SipServer::Impl> {
 
   void start();
   void stop();
-  asio::awaitable<void> receive_loop();
-  void send(std::string text, const udp::endpoint& to);
-  void handle(std::string_view datagram, const udp::endpoint& from);
-  void handle_request(const SipMessage& m, const udp::endpoint& from);
-  void handle_invite(const SipMessage& m, const udp::endpoint& from);
-  void handle_subscribe(const SipMessage& m, const udp::endpoint& from);
-  std::string contact_header() const {
-    return "Contact: <sip:umstore@" + endpoint_text(socket.local_endpoint()) + ">\r\n";
+  void send(std::string text, const Peer& to) { transport.send(std::move(text), to); }
+  void handle(std::string_view message, const Peer& source);
+  void handle_request(const SipMessage& m, const Peer& from);
+  void handle_invite(const SipMessage& m, const Peer& from);
+  void handle_subscribe(const SipMessage& m, const Peer& from);
+  // Over TCP the Contact says so, so the peer's requests in the dialog come over TCP too.
+  std::string contact_header(const Peer& toward = {}) const {
+    return "Contact: <sip:umstore@" + endpoint_text(transport.local_endpoint()) +
+           (toward.tcp ? ";transport=tcp" : "") + ">\r\n";
   }
-  void reply(const SipMessage& m, const udp::endpoint& to, int code, std::string_view reason,
+  void reply(const SipMessage& m, const Peer& to, int code, std::string_view reason,
              std::string_view extra = {});
   bool gateway_allowed(const asio::ip::address& a) const;
-  bool take_invite_token(const asio::ip::address& a);
   std::optional<mailstore::Account> find_mailbox(const SipMessage& invite) const;
   asio::ip::address media_address_toward(const udp::endpoint& peer) const;
   std::vector<std::int16_t> greeting_for(const std::string& number) const;
@@ -130,7 +140,7 @@ struct SipServer::Impl : std::enable_shared_from_this<SipServer::Impl> {
 struct Call : std::enable_shared_from_this<Call> {
   enum class State { Ringing, AwaitingAck, Connected, Ending, Done };
 
-  Call(std::shared_ptr<SipServer::Impl> server_, SipMessage invite_, udp::endpoint peer_)
+  Call(std::shared_ptr<SipServer::Impl> server_, SipMessage invite_, Peer peer_)
       : server(std::move(server_)),
         invite(std::move(invite_)),
         peer(peer_),
@@ -141,7 +151,7 @@ struct Call : std::enable_shared_from_this<Call> {
 
   std::shared_ptr<SipServer::Impl> server;
   SipMessage invite;
-  udp::endpoint peer;
+  Peer peer;
   std::string local_tag;
   State state = State::Ringing;
   mailstore::Account mailbox;
@@ -166,6 +176,10 @@ struct Call : std::enable_shared_from_this<Call> {
   std::unique_ptr<CngDetector> cng;
   std::unique_ptr<FaxReceiver> fax;
   ReorderBuffer fax_reorder{3};  // fax is real time: hold packets only briefly
+  Clock::time_point last_fax_audio;  // spandsp's T.30 timers only run on received audio
+  std::shared_ptr<T38Channel> t38;  // after the gateway's re-INVITE to T.38
+  std::string t38_answer;
+  std::uint64_t sdp_session = 0;
 
   void answer_after_delay();
   void answer();
@@ -173,6 +187,8 @@ struct Call : std::enable_shared_from_this<Call> {
   void on_cancel(const SipMessage& cancel);
   void on_bye(const SipMessage& bye);
   void on_reinvite(const SipMessage& reinvite);
+  void start_t38(const SipMessage& reinvite, const T38Offer& image);
+  void keep_pages_durable(FaxSession& session, const std::string& id);
   void hang_up(std::string reason);  // we end the call: BYE
   void finish(std::string reason);   // the call is over: stop media, deliver
   asio::awaitable<void> play_prompt();
@@ -190,7 +206,7 @@ struct Call : std::enable_shared_from_this<Call> {
 // A phone's (or PBX's) message-summary subscription (RFC 3842, RFC 6665):
 // a NOTIFY now and after every change to the mailbox's INBOX.
 struct Subscription : std::enable_shared_from_this<Subscription> {
-  Subscription(std::shared_ptr<SipServer::Impl> server_, const SipMessage& subscribe, udp::endpoint peer_)
+  Subscription(std::shared_ptr<SipServer::Impl> server_, const SipMessage& subscribe, Peer peer_)
       : server(std::move(server_)), peer(peer_), expiry(server->strand), retransmit(server->strand) {
     call_id = subscribe.call_id();
     their_from = subscribe.from_text();
@@ -201,7 +217,7 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
   }
 
   std::shared_ptr<SipServer::Impl> server;
-  udp::endpoint peer;
+  Peer peer;
   std::string call_id, local_tag, number, their_from, our_from, target;
   std::vector<std::string> routes;
   std::uint32_t cseq = 0;
@@ -267,10 +283,10 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
   void send_notify(const MessageCounts& counts, const std::string& state, bool with_body) {
     const std::uint32_t n = ++cseq;
     const std::string body =
-        with_body ? message_summary_body(counts, "sip:" + number + "@" + server->socket.local_endpoint().address().to_string())
+        with_body ? message_summary_body(counts, "sip:" + number + "@" + server->transport.local_endpoint().address().to_string())
                   : std::string();
     std::string out = "NOTIFY " + target + " SIP/2.0\r\n";
-    out += "Via: SIP/2.0/UDP " + endpoint_text(server->socket.local_endpoint()) + ";branch=z9hG4bK" +
+    out += "Via: SIP/2.0/" + std::string(peer.transport()) + " " + endpoint_text(server->transport.local_endpoint()) + ";branch=z9hG4bK" +
            random_hex(server->rng, 8) + ";rport\r\n";
     out += "Max-Forwards: 70\r\n";
     for (const auto& route : routes) out += "Route: " + route + "\r\n";
@@ -278,12 +294,13 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
     out += "To: " + their_from + "\r\n";
     out += "Call-ID: " + call_id + "\r\n";
     out += "CSeq: " + std::to_string(n) + " NOTIFY\r\n";
-    out += server->contact_header();
+    out += server->contact_header(peer);
     out += "Event: message-summary\r\n";
     out += "Subscription-State: " + state + "\r\n";
     if (with_body) out += "Content-Type: application/simple-message-summary\r\n";
     out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     server->send(out, peer);
+    if (peer.tcp) return;  // a reliable transport retransmits for us
     // Non-INVITE retransmission over UDP (timer E), until answered.
     asio::co_spawn(
         server->strand,
@@ -293,7 +310,7 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
           for (int attempt = 0; attempt < 6; ++attempt) {
             wait.expires_after(interval);
             const auto [ec] = co_await wait.async_wait(net::use_nothrow);
-            if (ec || self->answered_cseq >= n || !self->server->socket.is_open()) co_return;
+            if (ec || self->answered_cseq >= n || !self->server->transport.is_open()) co_return;
             self->server->send(out, self->peer);
             interval = std::min<Clock::duration>(interval * 2, kT2);
           }
@@ -305,61 +322,41 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
 // ---- server -------------------------------------------------------------
 
 void SipServer::Impl::start() {
-  socket.open(config.listen.protocol());
-  socket.bind(config.listen);
+  std::weak_ptr<Impl> weak = shared_from_this();
+  transport.start([weak](std::string_view message, const Peer& from) {
+    if (auto self = weak.lock()) self->handle(message, from);
+  });
   if (!config.recordings_dir.empty()) deliver_leftovers();
-  asio::co_spawn(strand, [self = shared_from_this()] { return self->receive_loop(); }, asio::detached);
-  log(LogLevel::Info, "sip", "listening on udp {}", endpoint_text(socket.local_endpoint()));
+  log(LogLevel::Info, "sip", "listening on udp{} {}", config.tcp ? " and tcp" : "",
+      endpoint_text(transport.local_endpoint()));
 }
 
 void SipServer::Impl::stop() {
   if (stopped) return;
   stopped = true;
-  std::error_code ignored;
   auto remaining = calls;
   for (auto& [id, call] : remaining) call->hang_up("server stopping");
   auto subs = subscriptions;
   for (auto& [id, sub] : subs) sub->terminate("noresource");
-  socket.close(ignored);
+  transport.stop();
 }
 
-asio::awaitable<void> SipServer::Impl::receive_loop() {
-  auto self = shared_from_this();
-  std::vector<char> buffer(kMaxDatagram);
-  for (;;) {
-    udp::endpoint from;
-    const auto [ec, n] = co_await socket.async_receive_from(asio::buffer(buffer), from, net::use_nothrow);
-    if (ec) {
-      if (aborted(ec) || !socket.is_open()) co_return;
-      continue;  // ICMP port unreachable and the like: keep serving
-    }
-    try {
-      handle(std::string_view(buffer.data(), n), from);
-    } catch (const std::exception& e) {
-      log(LogLevel::Warning, "sip", "{}: {}", endpoint_text(from), e.what());
-    }
-  }
-}
-
-void SipServer::Impl::send(std::string text, const udp::endpoint& to) {
-  if (!socket.is_open()) return;
-  auto buffer = std::make_shared<std::string>(std::move(text));
-  socket.async_send_to(asio::buffer(*buffer), to, [buffer](const std::error_code&, std::size_t) {});
-}
-
-void SipServer::Impl::reply(const SipMessage& m, const udp::endpoint& to, int code, std::string_view reason,
+void SipServer::Impl::reply(const SipMessage& m, const Peer& to, int code, std::string_view reason,
                             std::string_view extra) {
   send(m.response(code, reason, random_hex(rng, 6), extra), to);
 }
 
-void SipServer::Impl::handle(std::string_view datagram, const udp::endpoint& from) {
+void SipServer::Impl::handle(std::string_view datagram, const Peer& source) {
   // Keep-alive CRLFs (RFC 5626) and empty datagrams are not messages.
   if (datagram.find_first_not_of("\r\n ") == std::string_view::npos) return;
   const auto m = SipMessage::parse(datagram);
   if (!m) {
-    log(LogLevel::Debug, "sip", "{}: unparseable datagram of {} bytes dropped", endpoint_text(from), datagram.size());
+    log(LogLevel::Debug, "sip", "{}: unparseable message of {} bytes dropped", endpoint_text(source),
+        datagram.size());
     return;
   }
+  Peer from = source;
+  if (from.tcp && m->is_request()) from.stream_target = stream_target_of(*m);
   if (m->is_request()) return handle_request(*m, from);
   // Responses: to our NOTIFYs and BYEs.
   if (m->cseq_method() == "NOTIFY") {
@@ -382,7 +379,7 @@ void SipServer::Impl::handle(std::string_view datagram, const udp::endpoint& fro
   }
 }
 
-void SipServer::Impl::handle_request(const SipMessage& m, const udp::endpoint& from) {
+void SipServer::Impl::handle_request(const SipMessage& m, const Peer& from) {
   const std::string method = m.method();
   const auto it = calls.find(m.call_id());
   const auto call = it == calls.end() ? nullptr : it->second;
@@ -420,21 +417,6 @@ bool SipServer::Impl::gateway_allowed(const asio::ip::address& a) const {
          config.allowed_gateways.end();
 }
 
-bool SipServer::Impl::take_invite_token(const asio::ip::address& a) {
-  const auto now = Clock::now();
-  if (invite_buckets.size() > 4096) invite_buckets.clear();  // bounded memory under a spoofed flood
-  auto [it, fresh] = invite_buckets.try_emplace(a, Bucket{config.invite_burst, now});
-  auto& b = it->second;
-  if (!fresh) {
-    const double elapsed = std::chrono::duration<double>(now - b.last).count();
-    b.tokens = std::min(config.invite_burst, b.tokens + elapsed * config.invites_per_second_per_source);
-    b.last = now;
-  }
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
-}
-
 std::optional<mailstore::Account> SipServer::Impl::find_mailbox(const SipMessage& invite) const {
   for (const auto& number : mailbox_candidates(invite))
     if (auto account = accounts.find(number)) return account;
@@ -465,13 +447,14 @@ std::vector<std::int16_t> SipServer::Impl::greeting_for(const std::string& numbe
   return greeting_default;
 }
 
-void SipServer::Impl::handle_invite(const SipMessage& m, const udp::endpoint& from) {
+void SipServer::Impl::handle_invite(const SipMessage& m, const Peer& from) {
   if (!gateway_allowed(from.address())) {
     log(LogLevel::Warning, "sip", "INVITE from {} refused: not an allowed gateway", endpoint_text(from));
     return reply(m, from, 403, "Forbidden");
   }
   if (stopped) return reply(m, from, 503, "Service Unavailable", "Retry-After: 30\r\n");
-  if (!take_invite_token(from.address())) return reply(m, from, 503, "Service Unavailable", "Retry-After: 5\r\n");
+  if (const auto refusal = admission.check(m, from.address()))
+    return reply(m, from, refusal->code, refusal->reason, refusal->headers);
   if (calls.size() >= config.max_calls) return reply(m, from, 486, "Busy Here");
   const auto mailbox = find_mailbox(m);
   if (!mailbox) {
@@ -496,8 +479,10 @@ void SipServer::Impl::handle_invite(const SipMessage& m, const udp::endpoint& fr
   call->answer_after_delay();
 }
 
-void SipServer::Impl::handle_subscribe(const SipMessage& m, const udp::endpoint& from) {
+void SipServer::Impl::handle_subscribe(const SipMessage& m, const Peer& from) {
   if (!gateway_allowed(from.address())) return reply(m, from, 403, "Forbidden");
+  if (const auto refusal = admission.check(m, from.address()))
+    return reply(m, from, refusal->code, refusal->reason, refusal->headers);
   const std::string event = m.header("event");
   if (event.substr(0, event.find(';')) != "message-summary")
     return reply(m, from, 489, "Bad Event", "Allow-Events: message-summary\r\n");
@@ -514,7 +499,8 @@ void SipServer::Impl::handle_subscribe(const SipMessage& m, const udp::endpoint&
 
   if (const auto it = subscriptions.find(m.call_id()); it != subscriptions.end()) {  // refresh or unsubscribe
     auto sub = it->second;
-    send(m.response(200, "OK", sub->local_tag, expires_header + contact_header()), from);
+    sub->peer = from;  // a phone that reconnected over TCP is reached on its new connection
+    send(m.response(200, "OK", sub->local_tag, expires_header + contact_header(from)), from);
     if (expires == 0) return sub->terminate("timeout");
     sub->set_expiry(std::chrono::seconds(expires));
     return sub->notify();
@@ -532,7 +518,7 @@ void SipServer::Impl::handle_subscribe(const SipMessage& m, const udp::endpoint&
   sub->local_tag = random_hex(rng, 6);
   sub->number = account->number;
   sub->inbox = store.user(account->number)->open("INBOX");
-  send(m.response(200, "OK", sub->local_tag, expires_header + contact_header()), from);
+  send(m.response(200, "OK", sub->local_tag, expires_header + contact_header(from)), from);
   if (expires == 0) {  // a one-off poll (RFC 6665 fetch)
     sub->expires_at = Clock::now();
     subscriptions.emplace(sub->call_id, sub);
@@ -589,6 +575,7 @@ void SipServer::Impl::deliver_fax(const RecordingMeta& meta, const std::filesyst
             meta.caller.number, result);
       }
       std::filesystem::remove(tiff, ec);
+      std::filesystem::remove(std::filesystem::path(tiff).replace_extension(".fax.json"), ec);
     } catch (const std::exception& e) {
       log(LogLevel::Error, "sip", "fax {} not delivered, kept: {}", tiff.string(), e.what());
     }
@@ -600,7 +587,8 @@ void SipServer::Impl::deliver_leftovers() {
     asio::post(workers, [self = shared_from_this(), leftover = std::move(leftover)]() mutable {
       try {
         if (!leftover.recording.file.empty() && self->config.deliver) {
-          log(LogLevel::Info, "sip", "delivering voicemail for {} left by an interrupted run",
+          log(LogLevel::Info, "sip", "delivering {} for {} left by an interrupted run",
+              leftover.recording.kind == ingest::Kind::Fax ? "the fax pages" : "voicemail",
               leftover.recording.to_number);
           self->config.deliver(std::move(leftover.recording));
         }
@@ -634,7 +622,7 @@ void Call::answer() {
     a.port = rtp.local_endpoint().port();
     a.codec = codec;
     a.telephone_event_pt = offer.telephone_event_pt;
-    a.session_id = server->rng() >> 12;
+    a.session_id = sdp_session = server->rng() >> 12;
     sdp_answer = make_audio_answer(a);
     prompt = server->greeting_for(mailbox.number);
     const auto beep = tone(1000, 400, 10000);
@@ -656,7 +644,7 @@ void Call::answer() {
     server->active = server->calls.size();
     return;
   }
-  const std::string contact = "Contact: <sip:umstore@" + endpoint_text(server->socket.local_endpoint()) + ">\r\n";
+  const std::string contact = server->contact_header(peer);
   final_response = invite.response(200, "OK", local_tag, contact + kAllow, "application/sdp", sdp_answer);
   state = State::AwaitingAck;
   server->send(final_response, peer);
@@ -706,21 +694,68 @@ void Call::on_bye(const SipMessage& bye) {
 }
 
 void Call::on_reinvite(const SipMessage& reinvite) {
-  // Session refresh or hold: keep our media as it is. T.38 is not offered here.
+  if (reinvite.content_type() == "application/sdp" && (state == State::Connected || state == State::AwaitingAck))
+    if (const auto image = parse_t38_offer(reinvite.body())) return start_t38(reinvite, *image);
+  if (t38) {  // back to audio after T.38 is not something a fax needs
+    server->send(reinvite.response(488, "Not Acceptable Here", local_tag), peer);
+    return;
+  }
+  // Session refresh or hold: keep our media as it is.
   const auto offer2 = reinvite.content_type() == "application/sdp" ? parse_audio_offer(reinvite.body()) : std::nullopt;
   if (state == State::Ringing || (reinvite.content_type() == "application/sdp" && (!offer2 || !offer2->codec))) {
     server->send(reinvite.response(488, "Not Acceptable Here", local_tag), peer);
     return;
   }
-  const std::string contact = "Contact: <sip:umstore@" + endpoint_text(server->socket.local_endpoint()) + ">\r\n";
+  const std::string contact = server->contact_header(peer);
   server->send(reinvite.response(200, "OK", local_tag, contact, "application/sdp", sdp_answer), peer);
+}
+
+// The gateway heard a fax and moves the call to T.38 (T.38 Annex D): the
+// voicemail or G.711 fax so far makes way for a T.38 terminal on a UDPTL port.
+void Call::start_t38(const SipMessage& reinvite, const T38Offer& image) {
+  const std::string contact = server->contact_header(peer);
+  if (!t38) {
+    const auto id = random_hex(server->rng, 12);
+    const auto tiff = server->config.recordings_dir / (id + ".tif");
+    try {
+      std::weak_ptr<Call> weak = shared_from_this();
+      t38 = std::make_shared<T38Channel>(server->strand, server->media_address_toward(peer), image, tiff, [weak] {
+        if (auto self = weak.lock(); self && self->t38) self->hang_up("fax " + self->t38->receiver().result());
+      });
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, "sip", "call {}: cannot start T.38: {}", invite.call_id(), e.what());
+      server->send(reinvite.response(488, "Not Acceptable Here", local_tag), peer);
+      return;
+    }
+    log(LogLevel::Info, "sip", "call {}: switched to T.38, receiving a fax for {}", invite.call_id(), mailbox.number);
+    recording_active = false;
+    watchdog.cancel();
+    if (recording) recording->remove();
+    recording.reset();
+    if (fax) {  // T.30 starts again over T.38; the G.711 attempt had no page yet
+      fax->terminate();
+      const auto old = fax->tiff();
+      fax.reset();
+      std::error_code ignored;
+      std::filesystem::remove(old, ignored);
+      std::filesystem::remove(std::filesystem::path(old).replace_extension(".fax.json"), ignored);
+    }
+    keep_pages_durable(t38->receiver(), id);
+    auto answer = t38->agreed();
+    answer.session_id = sdp_session;
+    answer.session_version = sdp_session + 1;
+    t38_answer = make_t38_answer(answer);
+    t38->start();
+  }
+  server->send(reinvite.response(200, "OK", local_tag, contact, "application/sdp", t38_answer), peer);
 }
 
 std::string Call::bye_request(std::string_view branch) const {
   const auto contact = invite.contact();
   const std::string target = contact ? contact->uri : invite.from().uri;
   std::string out = "BYE " + target + " SIP/2.0\r\n";
-  out += "Via: SIP/2.0/UDP " + endpoint_text(server->socket.local_endpoint()) + ";branch=" + std::string(branch) +
+  out += "Via: SIP/2.0/" + std::string(peer.transport()) + " " + endpoint_text(server->transport.local_endpoint()) +
+         ";branch=" + std::string(branch) +
          ";rport\r\n";
   out += "Max-Forwards: 70\r\n";
   for (const auto& route : invite.record_routes()) out += "Route: " + route + "\r\n";
@@ -776,12 +811,19 @@ void Call::finish(std::string reason) {
   watchdog.cancel();
   server->calls.erase(invite.call_id());
   server->active = server->calls.size();
-  if (fax) {
-    fax->terminate();
-    const auto tiff = fax->tiff();
-    const auto pages = fax->pages();
-    const auto result = fax->result();
-    fax.reset();  // closes the TIFF
+  if (fax || t38) {
+    FaxSession& session = t38 ? static_cast<FaxSession&>(t38->receiver()) : *fax;
+    session.terminate();  // closes the TIFF
+    const auto tiff = session.tiff();
+    const auto pages = session.pages();
+    const auto result = session.result();
+    if (t38) {
+      log(LogLevel::Info, "sip", "call {}: T.38 UDPTL packets recovered from redundancy {}, lost {}",
+          invite.call_id(), t38->receiver().packets_recovered(), t38->receiver().packets_lost());
+      t38->stop();
+    }
+    fax.reset();
+    t38.reset();
     log(LogLevel::Info, "sip", "call {} ended ({}): fax of {} page(s), T.30: {}", invite.call_id(), reason, pages,
         result);
     server->deliver_fax(meta, tiff, pages, result);
@@ -819,7 +861,7 @@ asio::awaitable<void> Call::play_prompt() {
   asio::steady_timer pace(server->strand);
   auto next = Clock::now();
   for (std::size_t at = 0; at < prompt.size(); at += kSamplesPerPacket) {
-    if (state == State::Ending || state == State::Done || fax) co_return;
+    if (state == State::Ending || state == State::Done || fax || t38) co_return;
     const auto chunk = std::span(prompt).subspan(at, std::min(kSamplesPerPacket, prompt.size() - at));
     co_await send_packet(chunk, at == 0);
     next += 20ms;
@@ -827,7 +869,7 @@ asio::awaitable<void> Call::play_prompt() {
     const auto [ec] = co_await pace.async_wait(net::use_nothrow);
     if (ec) co_return;
   }
-  if (state == State::Ending || state == State::Done || fax) co_return;
+  if (state == State::Ending || state == State::Done || fax || t38) co_return;
   recording_active = true;
   last_voice = Clock::now();
   asio::co_spawn(server->strand, [self] { return self->watch_recording(); }, asio::detached);
@@ -836,13 +878,39 @@ asio::awaitable<void> Call::play_prompt() {
 void Call::start_fax() {
   log(LogLevel::Info, "sip", "call {}: fax tone heard, receiving a fax for {}", invite.call_id(), mailbox.number);
   recording_active = false;
-  const auto tiff = server->config.recordings_dir / (recording->id() + ".tif");
+  const auto id = recording->id();
+  const auto tiff = server->config.recordings_dir / (id + ".tif");
   recording->remove();
   recording.reset();
   watchdog.cancel();
   fax = std::make_unique<FaxReceiver>(tiff);
+  keep_pages_durable(*fax, id);
+  last_fax_audio = Clock::now();
   auto self = shared_from_this();
   asio::co_spawn(server->strand, [self] { return self->send_fax_audio(); }, asio::detached);
+}
+
+// Who the fax is for goes to disk before the first page, and each page is
+// fsync'ed when complete: after a crash the next start delivers the pages.
+void Call::keep_pages_durable(FaxSession& session, const std::string& id) {
+  try {
+    write_fax_meta(server->config.recordings_dir, id, meta);
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, "sip", "call {}: fax pages will not survive a restart: {}", invite.call_id(), e.what());
+  }
+  session.on_page([weak = std::weak_ptr<SipServer::Impl>(server), tiff = session.tiff(), call_id = invite.call_id(),
+                   &session] {
+    const auto impl = weak.lock();
+    if (!impl) return;
+    log(LogLevel::Info, "sip", "call {}: fax page {} received", call_id, session.pages());
+    asio::post(impl->workers, [tiff] {
+      try {
+        sync_fax_pages(tiff);
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, "sip", "fax {}: {}", tiff.string(), e.what());
+      }
+    });
+  });
 }
 
 asio::awaitable<void> Call::send_fax_audio() {
@@ -855,6 +923,12 @@ asio::awaitable<void> Call::send_fax_audio() {
       hang_up(fax->finished() ? "fax " + fax->result() : "fax took too long");
       co_return;
     }
+    // A gateway gone silent would leave T.30 waiting forever: its timers
+    // advance only with received samples.
+    if (Clock::now() - last_fax_audio > 10s) {
+      hang_up("no fax audio for 10 s");
+      co_return;
+    }
     const auto samples = fax->transmit(kSamplesPerPacket);
     co_await send_packet(samples, false);
     next += 20ms;
@@ -865,6 +939,7 @@ asio::awaitable<void> Call::send_fax_audio() {
 }
 
 void Call::on_fax_audio(std::vector<std::int16_t> samples, const RtpPacket& p) {
+  last_fax_audio = Clock::now();
   const auto ready = fax_reorder.push(p.sequence, p.timestamp, std::move(samples));
   fax->receive(ready);
 }
@@ -887,7 +962,7 @@ asio::awaitable<void> Call::receive_media() {
 }
 
 void Call::on_rtp(const RtpPacket& p) {
-  if (state == State::Ending || state == State::Done) return;
+  if (state == State::Ending || state == State::Done || t38) return;
   if (offer.telephone_event_pt && p.payload_type == *offer.telephone_event_pt) {
     if (recording_active && p.payload.size() >= 4 && p.payload[0] == kDtmfPound) hang_up("caller pressed #");
     return;
@@ -957,7 +1032,7 @@ void SipServer::stop() {
   finished.wait_for(std::chrono::seconds(5));
 }
 
-asio::ip::udp::endpoint SipServer::local_endpoint() const { return impl_->socket.local_endpoint(); }
+asio::ip::udp::endpoint SipServer::local_endpoint() const { return impl_->transport.local_endpoint(); }
 
 std::size_t SipServer::active_calls() const { return impl_->active; }
 

@@ -4,9 +4,11 @@
 // blocking_tcp_client pattern: async operations on a private io_context run
 // for at most `timeout`).
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -108,7 +110,9 @@ class ClientConnection {
 
   void send(std::string_view data) {
     std::error_code ec;
-    asio::async_write(socket_, asio::buffer(data), [&](std::error_code e, std::size_t) { ec = e; });
+    on_stream([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(data), [&](std::error_code e, std::size_t) { ec = e; });
+    });
     run(ec);
     if (ec) throw SmtpError("lost the connection to the SMTP server: " + ec.message(), {});
   }
@@ -118,21 +122,48 @@ class ClientConnection {
     return read_reply();
   }
 
+  // The TLS handshake after a 220 to STARTTLS (RFC 3207). Encryption only:
+  // the certificate is not verified (Postfix's "may"/"encrypt" levels), as
+  // MX certificates rarely match and there is no DANE here. Throws SmtpError.
+  void start_tls(const std::string& server_name) {
+    input_.clear();  // RFC 3207 §4.2: nothing read before the handshake counts
+    tls_context_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    tls_context_->set_verify_mode(asio::ssl::verify_none);
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_context_);
+    std::error_code ec;
+    asio::ip::make_address(server_name, ec);
+    if (ec) SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());  // SNI only for names
+    ec.clear();
+    tls_->async_handshake(asio::ssl::stream_base::client, [&](std::error_code e) { ec = e; });
+    run(ec);
+    if (ec) throw SmtpError("TLS handshake with " + server_name + " failed: " + ec.message(), {});
+  }
+
+  bool encrypted() const noexcept { return tls_ != nullptr; }
+
  private:
   std::string read_line() {
     std::error_code ec;
     std::size_t length = 0;
-    asio::async_read_until(socket_, asio::dynamic_buffer(input_, kMaxReplyLine), "\n",
-                           [&](std::error_code e, std::size_t n) {
-                             ec = e;
-                             length = n;
-                           });
+    on_stream([&](auto& stream) {
+      asio::async_read_until(stream, asio::dynamic_buffer(input_, kMaxReplyLine), "\n",
+                             [&](std::error_code e, std::size_t n) {
+                               ec = e;
+                               length = n;
+                             });
+    });
     run(ec);
     if (ec) throw SmtpError("lost the connection to the SMTP server: " + ec.message(), {});
     std::string line = input_.substr(0, length);
     input_.erase(0, length);
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
     return line;
+  }
+
+  template <class Operation>
+  void on_stream(Operation&& operation) {
+    if (tls_) operation(*tls_);
+    else operation(socket_);
   }
 
   void run(std::error_code& ec) {
@@ -149,6 +180,9 @@ class ClientConnection {
   tcp::socket socket_;
   std::chrono::seconds timeout_;
   std::string input_;
+  // Declared after socket_: the stream refers to it and goes first.
+  std::unique_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
 };
 
 }  // namespace umstore::smtp::detail

@@ -16,6 +16,10 @@ struct LocalRecipient {
   std::string number;   // the E.164 mailbox it maps to
 };
 
+// LocalRecipient::number for a gateway's drop address: the mailbox is the
+// one the gateway email names in its subject (GatewayRule::mailbox_in_subject).
+inline constexpr std::string_view kMailboxFromSubject = "(mailbox named in the subject)";
+
 struct SmtpReplyText {
   int code = 0;
   std::string enhanced;

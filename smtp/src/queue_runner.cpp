@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "common/ascii.hpp"
 #include "common/log.hpp"
 #include "local_delivery.hpp"
 #include "smtp/dsn.hpp"
@@ -208,8 +209,16 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
   for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
     auto& r = envelope.recipients[i];
     if (r.state != RecipientState::Pending) continue;
+    if (config_.report_sink && !config_.report_address.empty() && ascii_lower(r.address) == ascii_lower(config_.report_address)) {
+      const bool taken = config_.report_sink(message);
+      settle(r, taken ? SmtpReply{250, "2.0.0", "delivery report recorded"}
+                      : SmtpReply{550, "5.1.1", "no forwarded message matches this report"}, "", false);
+      continue;
+    }
     if (r.mailbox.empty()) {
-      remote_groups[config_.smarthost.empty() ? domain_of(r.address) : config_.smarthost].push_back(i);
+      // Through a smarthost, recipients whose domains get different forms (delivery/) travel separately.
+      const std::string form = config_.delivery_policy ? delivery::relay_group(config_.delivery_policy->destinations, r.address) : "";
+      remote_groups[config_.smarthost.empty() ? domain_of(r.address) : config_.smarthost + (form.empty() ? "" : " (" + form + ")")].push_back(i);
       continue;
     }
     if (!accounts_.find(r.mailbox)) {
@@ -234,8 +243,13 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
   for (auto& [destination, indexes] : remote_groups) {
     std::vector<QueuedRecipient> batch;
     for (auto i : indexes) batch.push_back(envelope.recipients[i]);
+    // What this destination's system takes (pure VPIM, IVM, playable copies): delivery/destination_profile.hpp.
+    const auto relayed = config_.delivery_policy
+                             ? delivery::form_for_recipient(message, batch.front().address, config_.delivery_policy->destinations)
+                             : delivery::DestinationForm{message, false, {}};
+    for (const auto& note : relayed.notes) log(LogLevel::Info, kLog, "id={} to {}: {}", envelope.id, destination, note);
     const RelayTransaction transaction{envelope.sender, envelope.ret, envelope.envid, envelope.body_8bit,
-                                       envelope.smtputf8, batch, message};
+                                       envelope.smtputf8, batch, relayed.message};
     std::optional<RelayOutcome> outcome;
     std::string failure;
     std::string host = destination;
@@ -250,7 +264,11 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
           std::string errors;
           for (const auto& [name, port] : hosts) {
             try {
-              connection = std::make_unique<RelayConnection>(name, port, config_.hostname, config_.timeout);
+              const auto tls = !config_.smarthost.empty() && config_.smarthost_requires_tls ? RelayTls::Required
+                                                                                             : RelayTls::Opportunistic;
+              connection = std::make_unique<RelayConnection>(name, port, config_.hostname, config_.timeout, tls);
+              log(LogLevel::Debug, kLog, "connected to {}:{}{}", name, port,
+                  connection->encrypted() ? " with TLS" : "");
               break;
             } catch (const SmtpError& e) {
               errors += (errors.empty() ? "" : "; ") + std::string(e.what());

@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <stdexcept>
 
 #include "client_connection.hpp"
+#include "common/log.hpp"
 
 namespace umstore::smtp {
 namespace {
@@ -16,7 +18,7 @@ namespace {
 using namespace detail;
 
 struct Extensions {
-  bool dsn = false, size = false, eight_bit_mime = false, smtputf8 = false, pipelining = false;
+  bool dsn = false, size = false, eight_bit_mime = false, smtputf8 = false, pipelining = false, starttls = false;
 };
 
 Extensions parse_extensions(const SmtpReply& ehlo) {
@@ -34,11 +36,18 @@ Extensions parse_extensions(const SmtpReply& ehlo) {
     else if (keyword == "8BITMIME") out.eight_bit_mime = true;
     else if (keyword == "SMTPUTF8") out.smtputf8 = true;
     else if (keyword == "PIPELINING") out.pipelining = true;
+    else if (keyword == "STARTTLS") out.starttls = true;
   }
   return out;
 }
 
 SmtpReply synthetic(int code, std::string enhanced, std::string text) { return {code, std::move(enhanced), std::move(text)}; }
+
+constexpr std::string_view kLog = "relay";
+
+struct TlsHandshakeFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 }  // namespace
 
@@ -52,23 +61,56 @@ struct RelayConnection::Impl {
 };
 
 RelayConnection::RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
-                                 std::chrono::seconds timeout)
-    : impl_(std::make_unique<Impl>(host, port, timeout)), host_(host) {
+                                 std::chrono::seconds timeout, RelayTls tls)
+    : host_(host) {
+  try {
+    open(port, helo_name, timeout, tls);
+  } catch (const TlsHandshakeFailed& e) {
+    if (tls == RelayTls::Required) throw SmtpError(e.what(), {});
+    log(LogLevel::Warning, kLog, "{}; trying again without TLS", e.what());
+    open(port, helo_name, timeout, RelayTls::Off);
+  }
+}
+
+void RelayConnection::open(unsigned short port, const std::string& helo_name, std::chrono::seconds timeout,
+                           RelayTls tls) {
+  impl_ = std::make_unique<Impl>(host_, port, timeout);
   auto& connection = impl_->connection;
   SmtpReply greeting = connection.read_reply();
-  if (greeting.code / 100 != 2) throw SmtpError(host + " refused the connection: " + describe(greeting), greeting);
+  if (greeting.code / 100 != 2) throw SmtpError(host_ + " refused the connection: " + describe(greeting), greeting);
   SmtpReply ehlo = connection.command("EHLO " + helo_name);
-  if (ehlo.code / 100 == 2) {
-    impl_->extensions = parse_extensions(ehlo);
+  if (ehlo.code / 100 != 2) {
+    if (tls == RelayTls::Required) throw SmtpError(host_ + " refused EHLO, so no STARTTLS, which is required", {});
+    SmtpReply helo = connection.command("HELO " + helo_name);
+    if (helo.code / 100 != 2) throw SmtpError(host_ + " refused HELO: " + describe(helo), helo);
     return;
   }
-  SmtpReply helo = connection.command("HELO " + helo_name);
-  if (helo.code / 100 != 2) throw SmtpError(host + " refused HELO: " + describe(helo), helo);
+  impl_->extensions = parse_extensions(ehlo);
+  if (tls == RelayTls::Off) return;
+  if (!impl_->extensions.starttls) {
+    if (tls == RelayTls::Required) throw SmtpError(host_ + " does not offer STARTTLS, which is required", {});
+    return;
+  }
+  SmtpReply ready = connection.command("STARTTLS");
+  if (ready.code != 220) {
+    if (tls == RelayTls::Required) throw SmtpError(host_ + " refused STARTTLS: " + describe(ready), {});
+    return;  // still in plain text and in the same state (RFC 3207 §4)
+  }
+  try {
+    connection.start_tls(host_);
+  } catch (const SmtpError& e) {
+    throw TlsHandshakeFailed(e.what());
+  }
+  // RFC 3207 §4.2: forget what was learnt before TLS and ask again.
+  SmtpReply again = connection.command("EHLO " + helo_name);
+  if (again.code / 100 != 2) throw SmtpError(host_ + " refused EHLO after STARTTLS: " + describe(again), again);
+  impl_->extensions = parse_extensions(again);
 }
 
 RelayConnection::~RelayConnection() = default;
 
 bool RelayConnection::supports_dsn() const noexcept { return impl_->extensions.dsn; }
+bool RelayConnection::encrypted() const noexcept { return impl_->connection.encrypted(); }
 
 RelayOutcome RelayConnection::send(const RelayTransaction& t) {
   auto& connection = impl_->connection;

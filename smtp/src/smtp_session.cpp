@@ -306,20 +306,24 @@ void SmtpSession::on_rcpt(std::string_view argument) {
   if (recipients.size() >= server_.config.max_recipients)
     return reply(452, "4.5.3", "too many recipients; send the rest in another transaction");
   const Mailbox& mailbox = *path.mailbox;
-  std::optional<std::string> number;
+  std::optional<std::vector<std::string>> numbers;
   try {
-    number = mailbox_for(mailbox);
+    numbers = mailboxes_for(mailbox);
   } catch (const std::exception& e) {
     log(LogLevel::Error, kLog, "recipient lookup for {} failed: {}", mailbox.address(), e.what());
     return reply(451, "4.3.0", "cannot look up the recipient now, try again later");
   }
-  if (!number) return;  // mailbox_for replied
+  if (!numbers) return;  // mailboxes_for replied
   accepted.address = mailbox.address();
-  accepted.number = *number;
-  const bool duplicate = std::any_of(recipients.begin(), recipients.end(), [&](const auto& r) {
-    return number->empty() ? iequals(r.address, accepted.address) : r.number == *number;
-  });
-  if (!duplicate) recipients.push_back(std::move(accepted));
+  for (const auto& number : *numbers) {
+    const bool duplicate = std::any_of(recipients.begin(), recipients.end(), [&](const auto& r) {
+      return number.empty() ? iequals(r.address, accepted.address) : r.number == number;
+    });
+    if (duplicate) continue;
+    Recipient member = accepted;
+    member.number = number;
+    recipients.push_back(std::move(member));
+  }
   reply(250, "2.1.5", "recipient <" + mailbox.address() + "> OK");
 }
 
@@ -350,12 +354,14 @@ bool SmtpSession::may_relay() const {
   return server_.config.queue && (trusted_peer_ || !authenticated_.empty());
 }
 
-// The E.164 mailbox a recipient maps to, or nullopt after refusing it.
-std::optional<std::string> SmtpSession::mailbox_for(const Mailbox& recipient) {
+// The E.164 mailboxes a recipient maps to (one empty string: relayed
+// elsewhere; several: an alias naming a list), or nullopt after refusing it.
+std::optional<std::vector<std::string>> SmtpSession::mailboxes_for(const Mailbox& recipient) {
   auto route = route_recipient(recipient, server_.config.local_domains);
+  using Numbers = std::vector<std::string>;
   switch (route.kind) {
     case RecipientKind::Foreign:
-      if (may_relay()) return std::string();
+      if (may_relay()) return Numbers{std::string()};
       refuse(554, "5.7.1", "relaying denied: " + recipient.address() + " is not in a domain this server serves");
       return std::nullopt;
     case RecipientKind::NonMailUser:
@@ -364,18 +370,31 @@ std::optional<std::string> SmtpSession::mailbox_for(const Mailbox& recipient) {
     case RecipientKind::NotANumber: {
       std::string alias = recipient.local_part;
       for (char& c : alias) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const auto found = server_.config.aliases.find(alias);
-      if (found != server_.config.aliases.end() && server_.accounts.find(found->second)) return found->second;
+      if (const auto found = server_.config.aliases.find(alias); found != server_.config.aliases.end()) {
+        Numbers members;
+        for (const auto& number : found->second) {
+          if (server_.accounts.find(number)) members.push_back(number);
+          else log(LogLevel::Warning, kLog, "alias {} names {}, which has no mailbox", alias, number);
+        }
+        if (!members.empty()) return members;
+      }
+      const auto& policy = server_.config.delivery_policy;
+      if (policy && delivery::is_gateway_drop_address(*policy, recipient.address()))
+        return Numbers{std::string(kMailboxFromSubject)};
+      // DSNs for copies the ingest queue forwarded: queued, and the runner hands them back.
+      const auto& reports = server_.config.report_address;
+      if (server_.config.queue && !reports.empty() && iequals(recipient.address(), reports))
+        return Numbers{std::string()};
       refuse(550, "5.1.1", "no mailbox " + recipient.local_part +
                                " here: local parts are E.164 numbers such as +15550100");
       return std::nullopt;
     }
     case RecipientKind::Postmaster:
-      if (auto number = postmaster_mailbox()) return number;
+      if (auto number = postmaster_mailbox()) return Numbers{*number};
       refuse(550, "5.1.1", "postmaster has no mailbox here yet; contact the administrator another way");
       return std::nullopt;
     case RecipientKind::Number:
-      if (server_.accounts.find(route.number)) return route.number;
+      if (server_.accounts.find(route.number)) return Numbers{route.number};
       refuse(550, "5.1.1", "mailbox " + route.number + " does not exist here");
       return std::nullopt;
   }

@@ -120,7 +120,7 @@ class SmtpSession {
   bool check_mail_parameters(const std::vector<EsmtpParameter>& parameters, Transaction& transaction);
   bool check_rcpt_parameters(const std::vector<EsmtpParameter>& parameters, Recipient& recipient);
   // The local mailbox, "" for a permitted relay recipient, nullopt after refusing.
-  std::optional<std::string> mailbox_for(const Mailbox& recipient);
+  std::optional<std::vector<std::string>> mailboxes_for(const Mailbox& recipient);
   std::optional<std::string> postmaster_mailbox() const;
   net::Task<DataResult> read_data(std::string& message, BufferReservation& reservation);
   std::string trace_headers(std::string_view queue_id) const;

@@ -124,8 +124,10 @@ BOOST_AUTO_TEST_CASE(malformed_inputs_give_codec_errors) {
   const auto tiff = read_file(sample("fax.tif"));
   BOOST_TEST(contains(error_message(tiff), "not a readable audio file"));
 
-  BOOST_TEST(contains(error_message(wav, {.max_seconds = 5}), "too long"));
-  BOOST_TEST(contains(error_message(wav, {.max_seconds = 3600, .max_input_bytes = 1000}), "limit 1000"));
+  BOOST_TEST(contains(error_message(wav, {.max_seconds = 5}), "vm.wav: WAV"));
+  BOOST_TEST(contains(error_message(wav, {.max_seconds = 5}), "too long: 17 s, limit 5 s"));
+  BOOST_TEST(contains(error_message(wav, {.max_seconds = 3600, .max_input_bytes = 1000}),
+                      "vm.wav: WAV: input is " + std::to_string(wav.size()) + " bytes, limit 1000"));
 
   // Every prefix of a real file fails cleanly or decodes: never a crash.
   for (std::size_t cut = 1; cut < 200; cut += 7) {

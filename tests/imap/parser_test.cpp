@@ -112,4 +112,15 @@ BOOST_AUTO_TEST_CASE(strings_and_dates) {
   BOOST_TEST(format_internal_date(0) == "01-Jan-1970 00:00:00 +0000");
 }
 
+BOOST_AUTO_TEST_CASE(mod_sequences) {
+  BOOST_TEST(*parse_mod_sequence("0") == 0u);
+  BOOST_TEST(*parse_mod_sequence("715194045007") == 715194045007u);
+  BOOST_TEST(*parse_mod_sequence("9223372036854775807") == 9223372036854775807u);  // 2^63 - 1
+  BOOST_TEST(!parse_mod_sequence("9223372036854775808"));
+  BOOST_TEST(!parse_mod_sequence("99999999999999999999"));
+  BOOST_TEST(!parse_mod_sequence(""));
+  BOOST_TEST(!parse_mod_sequence("-1"));
+  BOOST_TEST(!parse_mod_sequence("12x"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -126,7 +126,7 @@ BOOST_AUTO_TEST_CASE(quota_exceeded_is_retried_not_failed) {
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
   store->user("+15550100")->set_quota_limit(1000);
   auto config = config_in(dir);
-  config.retry_delay = 1h;
+  config.retry_intervals = {1h};
   IngestQueue queue(config, *store);
   queue.start();
   const auto id = queue.submit(sample_voicemail(), {}).id;

@@ -402,4 +402,73 @@ BOOST_AUTO_TEST_CASE(uid_list_compaction_keeps_state_for_every_reader) {
   BOOST_TEST(s.inbox()->status().uid_next == copies.back() + 2);
 }
 
+BOOST_AUTO_TEST_CASE(mod_sequences_and_recent_mark_survive_reopen_and_compaction) {
+  Store s;
+  const auto inbox = s.inbox();
+  const auto first = inbox->append(message(1));
+  const auto second = inbox->append(message(2));
+  const auto appended = inbox->snapshot();
+  BOOST_TEST(appended[1].modseq > appended[0].modseq);
+  BOOST_TEST(inbox->status().highest_modseq == appended[1].modseq);
+  BOOST_TEST(inbox->status().recent == 2u);
+
+  // One new mod-sequence per change, above everything before; no-ops keep it.
+  const std::vector<std::uint32_t> both{first, second};
+  const auto changed = inbox->change_flags(both, FlagChange::Add, kFlagged);
+  BOOST_REQUIRE(changed.size() == 2u);
+  BOOST_TEST(changed[0].modseq == changed[1].modseq);
+  BOOST_TEST(changed[0].modseq > appended[1].modseq);
+  BOOST_TEST(inbox->change_flags(both, FlagChange::Add, kFlagged).empty());
+  const std::vector<std::string> keyword{"$Forwarded"};
+  const std::vector<std::uint32_t> just_first{first};
+  const auto keyworded = inbox->change_flags(just_first, FlagChange::Add, 0, keyword);
+  BOOST_REQUIRE(keyworded.size() == 1u);
+  BOOST_TEST(keyworded[0].modseq > changed[0].modseq);
+
+  // UNCHANGEDSINCE: the first message changed after changed[0].modseq.
+  std::vector<std::uint32_t> modified;
+  const auto conditional =
+      inbox->change_flags_unchanged_since(both, FlagChange::Add, kSeen, {}, changed[0].modseq, modified);
+  BOOST_TEST(modified == just_first);
+  BOOST_REQUIRE(conditional.size() == 1u);
+  BOOST_TEST(conditional[0].uid == second);
+
+  BOOST_TEST(inbox->claim_recent(second + 1) == first);
+  BOOST_TEST(inbox->claim_recent(second + 1) == second + 1);  // claimed once only
+  const auto before = inbox->snapshot();
+  const auto highest = inbox->status().highest_modseq;
+
+  s.reopen();
+  const auto reopened = s.inbox();
+  const auto after = reopened->snapshot();
+  BOOST_REQUIRE(after.size() == 2u);
+  BOOST_TEST(after[0].modseq == before[0].modseq);
+  BOOST_TEST(after[1].modseq == before[1].modseq);
+  BOOST_TEST(reopened->status().highest_modseq == highest);
+  BOOST_TEST(reopened->status().recent == 0u);
+  BOOST_TEST(reopened->first_recent_uid() == second + 1);
+
+  // Expunge raises the folder's highest mod-sequence.
+  reopened->change_flags(just_first, FlagChange::Add, kDeleted);
+  reopened->expunge();
+  const auto after_expunge = reopened->status().highest_modseq;
+  BOOST_TEST(after_expunge > highest);
+
+  // Compaction keeps all of it in the header and the records.
+  const auto many = std::vector<std::uint32_t>(600, second);
+  const auto pairs = reopened->copy_to(*reopened, many);
+  std::vector<std::uint32_t> copies;
+  for (const auto& [from, to] : pairs) copies.push_back(to);
+  reopened->change_flags(copies, FlagChange::Add, kDeleted);
+  reopened->expunge();
+  BOOST_TEST(fs::file_size(s.folder_dir("INBOX") / "umstore-uidlist") < 1000u);  // compacted
+  const auto compacted_highest = reopened->status().highest_modseq;
+  const auto kept_modseq = reopened->snapshot().at(0).modseq;
+  s.reopen();
+  BOOST_TEST(s.inbox()->status().highest_modseq == compacted_highest);
+  BOOST_TEST(s.inbox()->snapshot().at(0).modseq == kept_modseq);
+  BOOST_TEST(s.inbox()->first_recent_uid() == second + 1);  // the copies were never claimed, and are gone
+  BOOST_TEST(s.inbox()->status().recent == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -184,6 +184,17 @@ BOOST_AUTO_TEST_CASE(quota_usage_and_limit) {
   BOOST_TEST(user->open("INBOX")->append(body) == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_limit_set_by_another_process_takes_effect_without_a_restart) {
+  TempDir dir;
+  const auto server = open_maildir_store(dir.path())->user(kNumber);  // the running server's view
+  BOOST_TEST(server->quota().limit_bytes == 0u);
+  open_maildir_store(dir.path())->user(kNumber)->set_quota_limit(100);  // `umstore mailbox` meanwhile
+  BOOST_TEST(server->quota().limit_bytes == 100u);
+  BOOST_CHECK_THROW(server->open("INBOX")->append(std::string(200, 'x')), QuotaExceeded);
+  open_maildir_store(dir.path())->user(kNumber)->set_quota_limit(0);
+  BOOST_TEST(server->quota().limit_bytes == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(concurrent_appends_never_pass_the_quota) {
   TempDir dir;
   const auto store = open_maildir_store(dir.path());

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <spandsp.h>
 #include <sys/socket.h>
+#include <tiffio.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -21,6 +22,7 @@
 #include "ingest/pipeline.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
+#include "fax_call.hpp"
 #include "rtp.hpp"
 #include "sip/sip_server.hpp"
 
@@ -29,6 +31,12 @@ using namespace umstore;
 using namespace std::chrono_literals;
 
 namespace {
+
+ingest::IngestSettings vm_settings() {
+  ingest::IngestSettings settings;
+  settings.domain = "vm.example.net";
+  return settings;
+}
 
 std::uint16_t free_udp_port() {
   asio::io_context io;
@@ -199,7 +207,7 @@ struct Fixture {
     config.answer_delay = 300ms;
     config.greeting_for = [this](std::string_view) { return std::optional<fs::path>(dir / "greeting.wav"); };
     config.deliver = [this](ingest::Recording r) {
-      const auto message = ingest::compose(r, ingest::IngestSettings{"vm.example.net"});
+      const auto message = ingest::compose(r, vm_settings());
       store->deliver(message.recipient_number, message.rfc822);
       std::lock_guard lock(mutex);
       delivered.push_back(std::move(r));
@@ -340,158 +348,152 @@ BOOST_AUTO_TEST_CASE(gateway_not_on_the_allow_list_gets_403) {
 
 namespace {
 
-// A bound UDP socket on 127.0.0.1 with plain POSIX calls: the fax caller
-// below drives SIP and RTP by hand, in real time.
-struct UdpPort {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  sockaddr_in self{};
-  UdpPort() {
-    self.sin_family = AF_INET;
-    self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self);
-    socklen_t len = sizeof self;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len);
-  }
-  ~UdpPort() { ::close(fd); }
-  std::uint16_t port() const { return ntohs(self.sin_port); }
-  void send_to(std::string_view data, std::uint16_t port) const {
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    to.sin_port = htons(port);
-    ::sendto(fd, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
-  }
-  std::optional<std::string> receive() const {
-    char buf[4096];
-    const auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return std::nullopt;
-    return std::string(buf, static_cast<std::size_t>(n));
-  }
-};
+using test::FaxCall;
+using test::FaxCallOptions;
+using test::UdpPort;
 
-// A fax machine calling over G.711: spandsp's T.30 calling terminal (it
-// sends CNG first) sending samples/fax.tif.
-struct FaxCaller {
-  fax_state_t* fax = fax_init(nullptr, 1);
-  bool done = false;
-  int code = -1;
-  explicit FaxCaller(const fs::path& tiff) {
-    fax_set_transmit_on_idle(fax, 1);
-    t30_state_t* t30 = fax_get_t30_state(fax);
-    t30_set_tx_ident(t30, "+15550123");
-    t30_set_tx_file(t30, tiff.c_str(), -1, -1);
-    t30_set_ecm_capability(t30, 1);
-    t30_set_phase_e_handler(
-        t30,
-        [](t30_state_t*, void* self, int c) {
-          static_cast<FaxCaller*>(self)->done = true;
-          static_cast<FaxCaller*>(self)->code = c;
-        },
-        this);
-  }
-  ~FaxCaller() { fax_free(fax); }
-};
+const fs::path kSampleFax = fs::path(UMSTORE_TEST_DATA) / ".." / ".." / "samples" / "fax.tif";
 
-std::string fax_invite(std::uint16_t sip_port, std::uint16_t rtp_port, std::uint16_t server_port) {
-  const std::string sdp = "v=0\r\no=fax 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-                          "m=audio " + std::to_string(rtp_port) + " RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-  return "INVITE sip:+15550100@127.0.0.1:" + std::to_string(server_port) + " SIP/2.0\r\n"
-         "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(sip_port) + ";branch=z9hG4bKfax1\r\n"
-         "From: \"Fax Machine\" <sip:+15550123@127.0.0.1>;tag=fx1\r\n"
-         "To: <sip:+15550100@127.0.0.1>\r\n"
-         "Call-ID: fax-call-1@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
-         "Contact: <sip:fax@127.0.0.1:" + std::to_string(sip_port) + ">\r\nMax-Forwards: 70\r\n"
-         "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+codecs::FaxDocument inspect_file(const fs::path& tiff) {
+  std::ifstream in(tiff, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  return codecs::inspect_tiff(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+                              tiff.filename().string());
+}
+
+// Every page decoded by libtiff: one byte per pixel, 1 for black.
+using Page = std::vector<std::vector<std::uint8_t>>;
+std::vector<Page> decode_pages(const fs::path& path) {
+  std::vector<Page> pages;
+  TIFF* tif = TIFFOpen(path.c_str(), "r");
+  BOOST_REQUIRE(tif);
+  do {
+    std::uint32_t width = 0, length = 0;
+    std::uint16_t photometric = PHOTOMETRIC_MINISWHITE;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width);
+    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &length);
+    TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
+    std::vector<std::uint8_t> line(static_cast<std::size_t>(TIFFScanlineSize(tif)));
+    Page page;
+    for (std::uint32_t row = 0; row < length; ++row) {
+      if (TIFFReadScanline(tif, line.data(), row, 0) < 0) break;
+      std::vector<std::uint8_t> pixels(width);
+      for (std::uint32_t x = 0; x < width; ++x) {
+        const bool bit = (line[x / 8] >> (7 - x % 8)) & 1;
+        pixels[x] = (photometric == PHOTOMETRIC_MINISWHITE) ? bit : !bit;
+      }
+      page.push_back(std::move(pixels));
+    }
+    pages.push_back(std::move(page));
+  } while (TIFFReadDirectory(tif));
+  TIFFClose(tif);
+  return pages;
+}
+
+// Share of pixels that differ over the rows both pages have.
+double pixels_differing(const Page& a, const Page& b) {
+  std::size_t differ = 0, total = 0;
+  for (std::size_t row = 0; row < std::min(a.size(), b.size()); ++row)
+    for (std::size_t x = 0; x < std::min(a[row].size(), b[row].size()); ++x) {
+      differ += a[row][x] != b[row][x];
+      ++total;
+    }
+  return total == 0 ? 1.0 : static_cast<double>(differ) / static_cast<double>(total);
+}
+
+std::size_t black_pixels(const Page& page) {
+  std::size_t n = 0;
+  for (const auto& row : page)
+    for (const auto p : row) n += p;
+  return n;
+}
+
+// The received fax has the first `pages` sent pages: width, length (a few
+// lines of slack for end-of-page handling) and the same pixels.
+void check_pages_match(const ingest::Recording& r, std::size_t pages, const fs::path& scratch) {
+  BOOST_TEST((r.kind == ingest::Kind::Fax));
+  BOOST_TEST(r.caller.number == "+15550123");
+  const auto sent = inspect_file(kSampleFax);
+  const auto received = codecs::inspect_tiff(r.file, r.file_name);
+  BOOST_REQUIRE(received.pages.size() == pages);
+  std::ofstream(scratch, std::ios::binary)
+      .write(reinterpret_cast<const char*>(r.file.data()), static_cast<std::streamsize>(r.file.size()));
+  const auto sent_pixels = decode_pages(kSampleFax);
+  const auto got_pixels = decode_pages(scratch);
+  BOOST_REQUIRE(got_pixels.size() == pages);
+  for (std::size_t i = 0; i < pages; ++i) {
+    BOOST_TEST(received.pages[i].width == sent.pages[i].width);
+    BOOST_TEST(std::abs(static_cast<long>(received.pages[i].length) - static_cast<long>(sent.pages[i].length)) < 8);
+    BOOST_TEST(black_pixels(got_pixels[i]) > 1000u);  // a page with text on it, not a blank one
+    BOOST_TEST(pixels_differing(sent_pixels[i], got_pixels[i]) < 0.001, "page " << i + 1);
+  }
 }
 
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fax_over_g711_is_detected_received_and_delivered) {
   Fixture f;
-  const fs::path sample = fs::path(UMSTORE_TEST_DATA) / ".." / ".." / "samples" / "fax.tif";
-  UdpPort sip_port, rtp_port;
-  const auto server_port = f.server->local_endpoint().port();
-  sip_port.send_to(fax_invite(sip_port.port(), rtp_port.port(), server_port), server_port);
-
-  std::optional<sip::AudioOffer> answer;
-  std::string to_tag;
-  for (int i = 0; i < 300 && !answer; ++i) {
-    std::this_thread::sleep_for(10ms);
-    const auto datagram = sip_port.receive();
-    if (!datagram) continue;
-    const auto m = sip::SipMessage::parse(*datagram);
-    if (m && !m->is_request() && m->status() == 200) {
-      answer = sip::parse_audio_offer(m->body());
-      to_tag = m->to().tag;
-    }
-  }
-  BOOST_REQUIRE(answer);
-  sip_port.send_to("ACK sip:+15550100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" +
-                       std::to_string(sip_port.port()) + ";branch=z9hG4bKfax2\r\n"
-                       "From: <sip:+15550123@127.0.0.1>;tag=fx1\r\nTo: <sip:+15550100@127.0.0.1>;tag=" + to_tag +
-                       "\r\nCall-ID: fax-call-1@127.0.0.1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-                   server_port);
-
-  FaxCaller caller(sample);
-  bool bye_received = false;
-  std::uint16_t sequence = 0;
-  std::uint32_t timestamp = 0;
-  auto next = std::chrono::steady_clock::now();
-  const auto deadline = next + 80s;
-  // The sender's T.30 finishes just after ours (it sends DCN last): keep its
-  // audio flowing until both the BYE and its own result have arrived.
-  while (!(bye_received && caller.done) && std::chrono::steady_clock::now() < deadline) {
-    std::int16_t out[160];
-    const int n = fax_tx(caller.fax, out, 160);
-    std::fill(out + std::max(n, 0), out + 160, std::int16_t{0});
-    const auto payload = sip::encode_g711(sip::G711::Pcmu, std::span<const std::int16_t>(out, 160));
-    sip::RtpPacket p;
-    p.sequence = sequence++;
-    p.timestamp = timestamp;
-    p.ssrc = 77;
-    p.payload = payload;
-    timestamp += 160;
-    const auto datagram = sip::build_rtp(p);
-    rtp_port.send_to(std::string_view(reinterpret_cast<const char*>(datagram.data()), datagram.size()), answer->port);
-    while (const auto in = rtp_port.receive()) {
-      const auto* bytes = reinterpret_cast<const std::uint8_t*>(in->data());
-      if (const auto rtp = sip::parse_rtp(std::span(bytes, in->size()))) {
-        auto samples = sip::decode_g711(sip::G711::Pcmu, rtp->payload);
-        fax_rx(caller.fax, samples.data(), static_cast<int>(samples.size()));
-      }
-    }
-    while (const auto in = sip_port.receive()) {
-      const auto m = sip::SipMessage::parse(*in);
-      if (m && m->is_request() && m->method() == "BYE") {
-        sip_port.send_to(m->response(200, "OK", {}), server_port);
-        bye_received = true;
-      }
-    }
-    next += 20ms;
-    std::this_thread::sleep_until(next);
-  }
-  BOOST_TEST(caller.done);
-  BOOST_TEST(caller.code == T30_ERR_OK, "sender T.30 result: " << t30_completion_code_to_str(caller.code));
-  BOOST_TEST(bye_received);
+  FaxCallOptions o;
+  o.tiff = kSampleFax;
+  o.server_port = f.server->local_endpoint().port();
+  const auto result = FaxCall(o).run();
+  BOOST_TEST_REQUIRE(result.answered, result.failure);
+  BOOST_TEST(result.sender_done);
+  BOOST_TEST(result.code == T30_ERR_OK, "sender T.30 result: " << t30_completion_code_to_str(result.code));
+  BOOST_TEST(result.bye_received);
   BOOST_REQUIRE(f.wait_for_delivery(1));
-  const auto& r = f.delivered.front();
-  BOOST_TEST((r.kind == ingest::Kind::Fax));
-  BOOST_TEST(r.caller.number == "+15550123");
-  const std::string sample_bytes = [&] {
-    std::ifstream in(sample, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }();
-  const auto sent = codecs::inspect_tiff(
-      std::span(reinterpret_cast<const std::uint8_t*>(sample_bytes.data()), sample_bytes.size()), "fax.tif");
-  const auto received = codecs::inspect_tiff(r.file, r.file_name);
-  BOOST_REQUIRE(received.pages.size() == sent.pages.size());
-  for (std::size_t i = 0; i < sent.pages.size(); ++i) {
-    BOOST_TEST(received.pages[i].width == sent.pages[i].width);
-    BOOST_TEST(std::abs(static_cast<long>(received.pages[i].length) - static_cast<long>(sent.pages[i].length)) < 8);
-  }
+  check_pages_match(f.delivered.front(), 2, f.dir / "received.tif");
   const auto messages = f.inbox();
   BOOST_REQUIRE(messages.size() == 1u);
   BOOST_TEST(messages[0].find("image/tiff") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(fax_over_t38_after_the_gateways_reinvite_is_received_and_delivered) {
+  Fixture f;
+  FaxCallOptions o;
+  o.tiff = kSampleFax;
+  o.server_port = f.server->local_endpoint().port();
+  o.t38 = true;
+  o.drop_every = 9;  // UDPTL redundancy has to bring these back
+  const auto result = FaxCall(o).run();
+  BOOST_TEST_REQUIRE(result.t38_accepted, result.failure);
+  BOOST_TEST(result.sender_done);
+  BOOST_TEST(result.code == T30_ERR_OK, "sender T.30 result: " << t30_completion_code_to_str(result.code));
+  BOOST_TEST(result.bye_received);
+  BOOST_REQUIRE(f.wait_for_delivery(1));
+  check_pages_match(f.delivered.front(), 2, f.dir / "received.tif");
+  const auto messages = f.inbox();
+  BOOST_REQUIRE(messages.size() == 1u);
+  BOOST_TEST(messages[0].find("image/tiff") != std::string::npos);
+}
+
+// The gateway hangs up after the first page (the sending machine gave up):
+// the page that arrived is still delivered.
+BOOST_AUTO_TEST_CASE(fax_cut_off_after_one_page_delivers_that_page_g711) {
+  Fixture f;
+  FaxCallOptions o;
+  o.tiff = kSampleFax;
+  o.server_port = f.server->local_endpoint().port();
+  o.hang_up_after_pages = 1;
+  const auto result = FaxCall(o).run();
+  BOOST_TEST_REQUIRE(result.answered, result.failure);
+  BOOST_TEST(result.pages_sent == 1);
+  BOOST_REQUIRE(f.wait_for_delivery(1));
+  check_pages_match(f.delivered.front(), 1, f.dir / "received.tif");
+}
+
+BOOST_AUTO_TEST_CASE(fax_cut_off_after_one_page_delivers_that_page_t38) {
+  Fixture f;
+  FaxCallOptions o;
+  o.tiff = kSampleFax;
+  o.server_port = f.server->local_endpoint().port();
+  o.t38 = true;
+  o.hang_up_after_pages = 1;
+  const auto result = FaxCall(o).run();
+  BOOST_TEST_REQUIRE(result.t38_accepted, result.failure);
+  BOOST_TEST(result.pages_sent == 1);
+  BOOST_REQUIRE(f.wait_for_delivery(1));
+  check_pages_match(f.delivered.front(), 1, f.dir / "received.tif");
 }
 
 namespace {
@@ -539,7 +541,7 @@ BOOST_AUTO_TEST_CASE(message_summary_subscriber_sees_the_lamp_go_on_and_off) {
   codecs::PcmAudio audio;
   audio.samples = sip::tone(440, 500);
   r.file = codecs::encode_wav_pcm16(audio);
-  const auto message = ingest::compose(r, ingest::IngestSettings{"vm.example.net"});
+  const auto message = ingest::compose(r, vm_settings());
   f.store->deliver("+15550100", message.rfc822);
   BOOST_TEST(wait_for_notify(phone, server_port, "Messages-Waiting: yes", body), body);
   BOOST_TEST(body.find("Voice-Message: 1/0") != std::string::npos, body);

@@ -19,6 +19,8 @@ struct HttpApiConfig {
   // Bearer token -> gateway name. POST /v1/* and GET /v1/messages/* need
   // one; with none configured those endpoints refuse every request.
   std::map<std::string, std::string> gateway_tokens;
+  // Gateway name -> webhook URL for final statuses when a POST names no callback_url.
+  std::map<std::string, std::string> gateway_callbacks;
 };
 
 class IngestQueue;

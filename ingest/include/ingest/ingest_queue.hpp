@@ -15,8 +15,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "delivery/local_delivery_policy.hpp"
 #include "ingest/pipeline.hpp"
 
 namespace umstore::mailstore {
@@ -35,6 +37,20 @@ struct SubmitOptions {
   std::string origin;               // opaque to the queue (the spool keeps the file name here)
 };
 
+// A DSN's per-recipient fields (RFC 3464 §2.3) for a forwarded copy.
+struct DeliveryReport {
+  std::string action;               // failed, delayed, delivered, relayed, expanded
+  std::string status;               // "5.1.1"
+  std::string diagnostic_code;      // "smtp; 550 5.1.1 user unknown"
+  std::string final_recipient;      // "rfc822; someone@example.com"
+  std::string remote_mta;
+  bool empty() const noexcept { return action.empty(); }
+};
+
+// The Original-Envelope-Id and the first recipient's fields of a DSN
+// (RFC 3464 message/delivery-status); nullopt when the message has none.
+std::optional<std::pair<std::string, DeliveryReport>> parse_delivery_report(std::string_view message);
+
 struct IngestStatus {
   std::string id;
   IngestState state = IngestState::Queued;
@@ -47,6 +63,10 @@ struct IngestStatus {
   std::string callback_url;
   std::int64_t accepted_ms = 0;     // Unix time in milliseconds
   std::int64_t finished_ms = 0;     // 0 while queued
+  // Forwarding to the mailbox's email address, and what the last DSN for
+  // that copy said (RFC 3464 per-recipient fields); empty when none came.
+  std::string forwarded_to;
+  DeliveryReport dsn;
 };
 
 struct SubmitResult {
@@ -54,13 +74,37 @@ struct SubmitResult {
   bool duplicate = false;           // the idempotency key was seen before: nothing new was queued
 };
 
+// A copy of a delivered message for the mailbox's email address. The
+// ingest id travels as the ENVID, so DSNs find their way back (apply_report).
+struct ForwardRequest {
+  std::string id;                   // the ingest id (ENVID)
+  std::string to;                   // the email address
+  std::string rfc822;               // CRLF line ends
+};
+
 struct IngestQueueConfig {
   std::filesystem::path dir;        // <data>/ingest
   IngestSettings settings;
+  // The mailbox's stored forms and folders (`umstore mailbox set`, delivery/);
+  // unset: the composed form (WAV) in INBOX.
+  std::function<delivery::MailboxProfile(std::string_view number)> mailbox_profiles;
   unsigned workers = 2;
-  // Temporary failures (mailbox over quota, I/O errors) are retried this long.
-  std::chrono::seconds retry_for = std::chrono::hours(24);
-  std::chrono::milliseconds retry_delay = std::chrono::seconds(60);
+  // Temporary failures (mailbox over quota, I/O errors) are retried after
+  // these delays in turn (the last repeats) until max_age.
+  std::chrono::seconds max_age = std::chrono::hours(24);
+  std::vector<std::chrono::milliseconds> retry_intervals = {std::chrono::seconds(60)};
+  // Webhooks (the job's callback_url) for final statuses: retried with
+  // exponential backoff from webhook_retry_base up to webhook_retry_max, at
+  // most webhook_attempts times; sent by one thread, never blocking ingest.
+  unsigned webhook_attempts = 10;
+  std::chrono::milliseconds webhook_retry_base = std::chrono::seconds(5);
+  std::chrono::milliseconds webhook_retry_max = std::chrono::minutes(10);
+  std::chrono::milliseconds webhook_timeout = std::chrono::seconds(10);
+  // The mailbox's email address for a copy of each delivered message; empty
+  // or unset: no forwarding.
+  std::function<std::string(std::string_view number)> forward_address;
+  // Queues the copy for relaying (durably, before it returns). Throws on failure.
+  std::function<void(const ForwardRequest&)> forward;
 };
 
 // Counters for /metrics; monotonic since the process started, except depth.
@@ -70,6 +114,9 @@ struct IngestCounters {
   std::uint64_t delivered = 0;
   std::uint64_t failed = 0;
   std::uint64_t depth = 0;                       // jobs waiting or in progress
+  std::uint64_t webhooks_sent = 0;
+  std::uint64_t webhooks_failed = 0;             // attempts that failed (each retry counts)
+  std::uint64_t webhooks_pending = 0;
   std::vector<double> latency_bounds;            // seconds, ascending (histogram "le")
   std::vector<std::uint64_t> latency_buckets;    // cumulative counts per bound
   std::uint64_t latency_count = 0;
@@ -102,6 +149,11 @@ class IngestQueue {
   std::optional<IngestStatus> status(std::string_view id) const;
   // The job of (source, idempotency key), if any.
   std::optional<IngestStatus> find(std::string_view source, std::string_view idempotency_key) const;
+
+  // A DSN (multipart/report) for a forwarded copy: its Original-Envelope-Id
+  // names the job, whose status takes the report's fields; a failure makes
+  // the job failed. False when the message is no DSN of ours.
+  bool apply_report(std::string_view message);
 
   IngestCounters counters() const;
   // Blocks until no job is waiting or in progress (or the timeout passes); for the CLI and tests.

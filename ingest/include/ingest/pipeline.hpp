@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "codecs/audio.hpp"
+#include "codecs/fax.hpp"
 #include "mime/voice_message.hpp"
 
 namespace umstore::ingest {
@@ -26,6 +28,8 @@ struct Recording {
 
 struct IngestSettings {
   std::string domain = "localhost";  // mail domain of local mailboxes
+  codecs::AudioLimits voice_limits;  // [codecs]: longer or larger recordings are refused
+  codecs::FaxLimits fax_limits;      // [codecs]: more pages, larger pages or files are refused
 };
 
 // A composed message ready for delivery.

@@ -16,6 +16,19 @@ struct sqlite3;
 
 namespace umstore::mailstore {
 
+// How a mailbox wants its voice and fax messages (set with `umstore mailbox set`).
+enum class PlayableAudio { wav, mp3, none };  // the copy next to audio/32KADPCM for people's clients
+
+struct MailboxDelivery {
+  PlayableAudio playable = PlayableAudio::wav;
+  bool fax_pdf = false;       // a PDF copy next to the TIFF
+  bool file_by_kind = false;  // voice into "Voicemail", fax into "Fax"; else everything into INBOX
+  bool operator==(const MailboxDelivery&) const = default;
+};
+
+std::string_view to_string(PlayableAudio playable);           // "wav", "mp3", "none"
+std::optional<PlayableAudio> parse_playable(std::string_view text);
+
 struct Account {
   std::string number;            // E.164, e.g. "+15550100": login name and mailbox id
   std::string name;              // display name, e.g. "Alice Example"
@@ -40,6 +53,9 @@ class AccountStore {
   // Argon2id hash (libsodium crypto_pwhash_str), never in clear.
   void add(const Account& account, std::string_view password);
   void update(const Account& account);  // all fields but the password
+  // Voice/fax forms and folders of a mailbox; new accounts get the defaults.
+  void set_delivery(std::string_view number, const MailboxDelivery& delivery);
+  std::optional<MailboxDelivery> delivery(std::string_view number) const;  // nullopt: no such account
   void remove(std::string_view number);
   void set_password(std::string_view number, std::string_view password);
 

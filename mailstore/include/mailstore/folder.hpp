@@ -44,6 +44,8 @@ struct FolderStatus {
   std::uint32_t uid_next = 1;
   std::uint32_t uid_validity = 0;
   std::uint64_t size = 0;  // octets of all messages
+  std::uint32_t recent = 0;  // messages no session has claimed as \Recent yet
+  std::uint64_t highest_modseq = 1;
 };
 
 enum class FlagChange { Add, Remove, Replace };
@@ -79,6 +81,22 @@ class Folder {
   // Returns the messages whose flags or keywords actually changed, as they are now.
   virtual std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
                                                 std::span<const std::string> keywords = {}) = 0;
+
+  // As change_flags, but a message whose mod-sequence is above
+  // `unchanged_since` is left alone and its UID added to `modified` (RFC 7162
+  // STORE UNCHANGEDSINCE), decided under the same lock as the change.
+  virtual std::vector<MessageInfo> change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
+                                                                Flags flags, std::span<const std::string> keywords,
+                                                                std::uint64_t unchanged_since,
+                                                                std::vector<std::uint32_t>& modified) = 0;
+
+  // \Recent (RFC 3501): a message is recent for exactly one session, the
+  // first to see it. Messages with UID >= first_recent_uid() are still
+  // unclaimed; claim_recent(up_to) takes those below `up_to` for the caller
+  // (across processes: the mark lives in the folder's UID list) and returns
+  // the first UID the caller got. Read-only sessions only look.
+  virtual std::uint32_t first_recent_uid() const = 0;
+  virtual std::uint32_t claim_recent(std::uint32_t up_to_uid) = 0;
 
   // Removes messages flagged \Deleted (only those in `only_uids` when given);
   // returns the removed UIDs, ascending.

@@ -7,7 +7,8 @@
 
 namespace umstore::mailstore {
 
-// IMAP system flags (\Recent is per session and lives in the IMAP layer).
+// IMAP system flags. \Recent is per session: the folder only keeps the
+// first UID no session has claimed yet (Folder::claim_recent).
 enum Flag : std::uint8_t {
   kSeen = 1 << 0,
   kAnswered = 1 << 1,
@@ -23,6 +24,7 @@ struct MessageInfo {
   std::vector<std::string> keywords;  // e.g. "$MDNSent", "$Forwarded"
   std::uint64_t size = 0;             // octets as stored (CRLF line ends) = RFC822.SIZE
   std::int64_t internal_date = 0;     // seconds since the epoch, UTC
+  std::uint64_t modseq = 1;           // RFC 7162 mod-sequence: raised by every flag or keyword change
 };
 
 // The bytes of one stored message, memory-mapped read-only: FETCH streams

@@ -1,6 +1,6 @@
 #pragma once
 // The SIP endpoint that gateways forward unanswered calls to: a UAS over UDP
-// (RFC 3261) that answers, plays a greeting and a beep, records the caller
+// and TCP (RFC 3261) that answers, plays a greeting and a beep, records the caller
 // over G.711 RTP and hands the recording to the voice pipeline.
 #include <asio.hpp>
 
@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ingest/pipeline.hpp"
@@ -25,10 +26,20 @@ struct SipServerConfig {
   // Only these addresses may INVITE (our gateways); an empty list refuses everyone.
   std::vector<asio::ip::address> allowed_gateways;
   std::size_t max_calls = 200;
-  // Token bucket per source address for INVITEs, so one gateway gone wild
-  // cannot starve the others.
-  double invites_per_second_per_source = 20;
-  double invite_burst = 40;
+  // INVITEs and SUBSCRIBEs per source address per window, so one gateway
+  // gone wild cannot starve the others; beyond: 503 with Retry-After.
+  std::size_t requests_per_window = 200;
+  std::chrono::seconds rate_window{10};
+  // SIP over TCP on the same port number as UDP (RFC 3261 18).
+  bool tcp = true;
+  std::chrono::seconds tcp_idle_timeout{300};
+  std::size_t max_tcp_connections = 1024;
+  // Digest authentication (RFC 3261 22, RFC 8760) of INVITE and SUBSCRIBE,
+  // on when `auth_realm` is set; the address allow-list applies as well.
+  std::string auth_realm;
+  std::vector<std::pair<std::string, std::string>> auth_users;  // user, password
+  std::vector<std::string> auth_algorithms = {"SHA-256", "MD5"};   // challenge order
+  std::chrono::seconds auth_nonce_lifetime{300};
   // Crash-safe raw recordings (<id>.pcm plus <id>.json); leftovers from a
   // crash are delivered by start().
   std::filesystem::path recordings_dir;

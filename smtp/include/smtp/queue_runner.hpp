@@ -7,6 +7,7 @@
 // are themselves queued with the null sender.
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/delivery_queue.hpp"
+#include "smtp/relay_client.hpp"
 
 namespace umstore::smtp {
 
@@ -25,6 +27,7 @@ struct QueueRunnerConfig {
   std::string hostname = "localhost";          // EHLO name, Reporting-MTA
   std::vector<std::string> local_domains;      // where DSN recipients may be local mailboxes
   std::string smarthost;                       // "host:port"; empty: MX hosts of each domain, port 25
+  bool smarthost_requires_tls = false;         // STARTTLS to the smarthost or a 4xx; else opportunistic
   std::chrono::seconds retry_base{60};         // first retry after this, doubling each time
   std::chrono::seconds retry_max{3600};        // backoff cap
   std::chrono::seconds max_age{5 * 24 * 3600}; // then temporary failures become final
@@ -32,6 +35,10 @@ struct QueueRunnerConfig {
   std::chrono::seconds poll_interval{5};       // rescan the queue (CLI retry/delete) this often
   std::chrono::seconds timeout{60};            // per SMTP command to a next hop
   std::optional<delivery::DeliverySettings> delivery_policy;  // as SmtpServerConfig's, for local copies
+  // Mail to report_address (DSNs for the ingest queue's forwarded copies)
+  // goes to report_sink instead of a mailbox; false from the sink: not ours (5.1.1).
+  std::string report_address;
+  std::function<bool(std::string_view message)> report_sink;
 };
 
 class QueueRunner {

@@ -30,18 +30,26 @@ struct RelayOutcome {
   bool dsn_passed_on = false;      // the next hop took our NOTIFY/ORCPT/ENVID/RET
 };
 
+// STARTTLS to the next hop (RFC 3207). Opportunistic: when offered; a
+// failed handshake is retried once in plain text. Required: no STARTTLS or
+// a failed handshake is a temporary failure (the message stays queued).
+// Either way encryption only, the certificate is not verified.
+enum class RelayTls { Off, Opportunistic, Required };
+
 class RelayConnection {
  public:
-  // Connects, reads the greeting and says EHLO (HELO if EHLO is refused).
-  // Throws SmtpError (code 0: network trouble; else the refusal).
+  // Connects, reads the greeting, says EHLO (HELO if EHLO is refused) and
+  // starts TLS as `tls` says. Throws SmtpError (code 0: network trouble;
+  // else the refusal).
   RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
-                  std::chrono::seconds timeout);
+                  std::chrono::seconds timeout, RelayTls tls = RelayTls::Opportunistic);
   ~RelayConnection();
   RelayConnection(const RelayConnection&) = delete;
   RelayConnection& operator=(const RelayConnection&) = delete;
 
   const std::string& host() const noexcept { return host_; }
   bool supports_dsn() const noexcept;
+  bool encrypted() const noexcept;
 
   // One transaction. Refusals come back as replies; throws SmtpError only
   // when the connection broke (then the connection is unusable).
@@ -51,6 +59,7 @@ class RelayConnection {
 
  private:
   struct Impl;
+  void open(unsigned short port, const std::string& helo_name, std::chrono::seconds timeout, RelayTls tls);
   std::unique_ptr<Impl> impl_;
   std::string host_;
 };

@@ -33,7 +33,10 @@ struct SmtpServerConfig {
   // all postmaster is refused with 550 5.1.1.
   std::string postmaster_number;
   std::chrono::seconds idle_timeout{300};        // RFC 5321 §4.5.3.2: at least 5 minutes
-  std::size_t delivery_threads = 2;              // mailstore fsyncs run here, off the I/O threads
+  // Mailstore and queue fsyncs run here, off the I/O threads. Many, because
+  // they wait on the disk, not the CPU: concurrent fsyncs share journal
+  // commits (the file system's group commit), two threads would serialise them.
+  std::size_t delivery_threads = 16;
   // Messages are held in memory from DATA to delivery; past this total over
   // all connections a message gets 452 4.3.1 (RFC 1870 §6) instead.
   std::size_t max_buffered_bytes = 512u << 20;
@@ -43,8 +46,13 @@ struct SmtpServerConfig {
   std::vector<std::string> trusted_networks;     // "127.0.0.0/8", "::1/128", "192.0.2.7"
   DeliveryQueue* queue = nullptr;                // not owned; nullptr: no relaying, no DSNs
   std::function<void()> queued;                  // called after a message was queued (wake the runner)
-  // Local parts (lower case) that name a mailbox: "voicemail" -> "+15550100".
-  std::map<std::string, std::string> aliases;
+  // Local parts (lower case) that name mailboxes: "voicemail" -> {"+15550100"},
+  // a list: "sales" -> {"+15550100", "+15550101"}. Unknown members are skipped.
+  std::map<std::string, std::vector<std::string>> aliases;
+  // Where DSNs for umstore's own forwarded copies come back (the ingest
+  // queue's return path); accepted from anyone and queued for the runner's
+  // report_sink. Empty: none.
+  std::string report_address;
 
   // AUTH PLAIN and LOGIN (RFC 4954) against the AccountStore.
   bool auth = false;                             // offer AUTH (the submission listener)

@@ -1,0 +1,75 @@
+#pragma once
+// What IMAP clients fetch again and again, kept so that a FETCH 1:* of
+// headers, ENVELOPE or BODYSTRUCTURE need not open and parse every message
+// file each time: the top-level header block and the ENVELOPE, BODY and
+// BODYSTRUCTURE answers, per (folder, UIDVALIDITY, UID).
+//
+// Why in memory and not on disk like dovecot.index.cache: umstore is one
+// long-lived process serving every session, so one copy in memory is shared
+// by all of them (Dovecot's per-session processes need a file to share), and
+// filling it again after a restart costs one read of each message's header
+// block. A message's bytes never change under its UID (flags live elsewhere
+// and UIDs are never reused within a UIDVALIDITY), so entries need no
+// invalidation on flag changes; an expunged message's entry is never asked
+// for again and ages out of the least-recently-used order, or is dropped at
+// once when a FETCH finds the message gone. The whole cache has one byte
+// bound (voicemail and fax headers are about 1 KB, so 32 MiB keeps about
+// 20,000 messages), independent of the number of connections.
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "mailstore/folder.hpp"
+
+namespace umstore::imap {
+
+struct CachedMessage {
+  std::string header;  // the top-level header block with its final empty line
+  std::optional<std::string> envelope, body, body_structure;
+  std::size_t bytes() const noexcept;
+};
+using CachedMessagePtr = std::shared_ptr<const CachedMessage>;
+
+class FetchCache {
+ public:
+  explicit FetchCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  CachedMessagePtr find(const mailstore::Folder& folder, std::uint32_t uid_validity, std::uint32_t uid);
+  // Replaces what is cached for the message (entries are immutable: a fuller
+  // one replaces the first).
+  void store(const mailstore::Folder& folder, std::uint32_t uid_validity, std::uint32_t uid, CachedMessagePtr entry);
+  void forget(const mailstore::Folder& folder, std::uint32_t uid);
+
+  std::size_t size_bytes() const;
+
+ private:
+  struct Key {
+    const mailstore::Folder* folder;
+    std::uint32_t uid;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      return std::hash<const void*>{}(k.folder) ^ (std::size_t{k.uid} * 0x9E3779B97F4A7C15ull);
+    }
+  };
+  struct Slot {
+    std::uint32_t uid_validity;
+    CachedMessagePtr entry;
+    std::list<Key>::iterator age;  // position in lru_, most recent first
+  };
+  void erase(std::unordered_map<Key, Slot, KeyHash>::iterator it);
+
+  const std::size_t max_bytes_;
+  mutable std::mutex mutex_;
+  std::unordered_map<Key, Slot, KeyHash> slots_;
+  std::list<Key> lru_;
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace umstore::imap
