@@ -165,7 +165,9 @@ int run_serve(std::span<const std::string> args) {
   };
   queue_config.forward = [&smtp_queue, &queue_runner, &ingest_return_path](const ingest::ForwardRequest& copy) {
     smtp::QueuedEnvelope envelope;
-    envelope.id = smtp::new_queue_id();
+    // One queue entry per ingest job: queued again after a crash, it is not doubled.
+    envelope.id = "F" + copy.id;
+    if (smtp_queue.envelope(envelope.id)) return;
     envelope.sender = ingest_return_path;
     envelope.envid = smtp::xtext_encode(copy.id);
     envelope.received_from = "umstore ingest";

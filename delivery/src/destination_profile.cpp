@@ -24,13 +24,13 @@ bool domain_matches(const std::string& pattern, const std::string& domain) {
 }
 
 DestinationForm unchanged(std::string_view raw, std::string note = {}) {
-  DestinationForm form{std::string(raw), false, {}};
+  DestinationForm form{std::string(raw), false, {}, std::nullopt};
   if (!note.empty()) form.notes.push_back(std::move(note));
   return form;
 }
 
 DestinationForm changed(std::string message, std::string note) {
-  return DestinationForm{std::move(message), true, {std::move(note)}};
+  return DestinationForm{std::move(message), true, {std::move(note)}, std::nullopt};
 }
 
 DestinationForm voice_for(const mime::Part& root, std::string_view raw, const mime::Part& voice_message,
@@ -46,6 +46,11 @@ DestinationForm voice_for(const mime::Part& root, std::string_view raw, const mi
   try {
     const auto audio = voice_audio(voice_message, raw, max_seconds);
     if (!audio) return unchanged(raw, "no voice-message audio to convert; relayed as it came");
+    if (profile == DestinationProfile::ivm && lower(header_text(root, "Sensitivity")) == "private") {
+      DestinationForm refused = unchanged(raw);
+      refused.refusal = "a Private voice message cannot go to an IVM system, which cannot keep it private";
+      return refused;
+    }
     if (profile == DestinationProfile::ivm)
       return changed(as_ivm(root, raw, *audio),
                      "IVM (RFC 4239) audio/basic, " + mime::format_duration(audio->duration_seconds()));

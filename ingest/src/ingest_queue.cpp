@@ -65,7 +65,7 @@ class JobDatabase {
     for (const char* column : {"attempts INTEGER NOT NULL DEFAULT 0", "forwarded_to TEXT NOT NULL DEFAULT ''",
                                "dsn_action TEXT NOT NULL DEFAULT ''", "dsn_status TEXT NOT NULL DEFAULT ''",
                                "dsn_diagnostic TEXT NOT NULL DEFAULT ''", "dsn_recipient TEXT NOT NULL DEFAULT ''",
-                               "dsn_remote_mta TEXT NOT NULL DEFAULT ''"})
+                               "dsn_remote_mta TEXT NOT NULL DEFAULT ''", "note TEXT NOT NULL DEFAULT ''"})
       add_column_if_missing(column);
     // One row per webhook owed: written in the same transaction as the
     // status it reports, so a crash cannot lose it.
@@ -288,7 +288,7 @@ struct IngestQueue::Impl {
       std::lock_guard lock(db.mutex());
       auto st = db.prepare(
           "INSERT INTO jobs(id, source, idem_key, origin, callback_url, kind, to_number, to_name, caller_number,"
-          " caller_name, file_name, received_ms, accepted_ms, state) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,'queued')");
+          " caller_name, file_name, received_ms, accepted_ms, note, state) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,'queued')");
       st.bind(1, id).bind(2, o.source);
       if (o.idempotency_key.empty()) st.bind_null(3); else st.bind(3, o.idempotency_key);
       st.bind(4, o.origin).bind(5, o.callback_url).bind(6, kind_name(r.kind)).bind(7, r.to_number).bind(8, r.to_name);
@@ -296,6 +296,7 @@ struct IngestQueue::Impl {
       st.bind(12, static_cast<std::int64_t>(
                       std::chrono::duration_cast<std::chrono::milliseconds>(r.received.time_since_epoch()).count()));
       st.bind(13, now_ms());
+      st.bind(14, r.note);
       rc = st.step();
     }
     if (rc == SQLITE_CONSTRAINT) {  // the same key raced in from another connection
@@ -376,12 +377,25 @@ struct IngestQueue::Impl {
       const std::uint32_t uid = find_delivered_uid(id, number, uid_next);
       if (uid != 0) {
         log(LogLevel::Info, kLog, "id={} was delivered before the restart (UID {})", id, uid);
-        finish(id, IngestState::Delivered, "", uid);
+        finish_recovered(id, number, uid);
       } else {
         std::lock_guard lock(db.mutex());
         db.prepare("UPDATE jobs SET state = 'queued' WHERE id = ?").bind(1, id).step();
       }
     }
+  }
+
+  // A job found in the mailbox after a crash may still owe its forwarded
+  // copy: it is made again from the recording.
+  void finish_recovered(const std::string& id, const std::string& number, std::uint32_t uid) {
+    try {
+      const auto job = load(id);
+      if (job && !forward_address(number).empty())
+        return finish_delivered(id, *job, compose(job->recording, config.settings).rfc822, number, uid);
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, kLog, "id={}: cannot remake the forwarded copy: {}", id, e.what());
+    }
+    finish(id, IngestState::Delivered, "", uid);
   }
 
   std::uint32_t find_delivered_uid(const std::string& id, const std::string& number, std::uint32_t uid_next) {
@@ -458,7 +472,7 @@ struct IngestQueue::Impl {
       std::lock_guard lock(db.mutex());
       auto st = db.prepare(
           "SELECT kind, to_number, to_name, caller_number, caller_name, file_name, received_ms, source, accepted_ms,"
-          " state, attempts FROM jobs WHERE id = ?");
+          " state, attempts, note FROM jobs WHERE id = ?");
       st.bind(1, id);
       if (st.step() != SQLITE_ROW) return std::nullopt;
       auto& r = job.recording;
@@ -473,6 +487,7 @@ struct IngestQueue::Impl {
       job.accepted_ms = st.integer(8);
       job.state = st.text(9);
       job.attempts = static_cast<std::size_t>(st.integer(10));
+      r.note = st.text(11);
     }
     const std::string bytes = read_file(media_path(id));
     job.recording.file.assign(bytes.begin(), bytes.end());
@@ -502,10 +517,7 @@ struct IngestQueue::Impl {
     try {
       const std::uint32_t uid = deliver(id, *job, message);
       log(LogLevel::Info, kLog, "delivered id={} {} to={} uid={}", id, message.summary, message.recipient_number, uid);
-      // Recorded before the copy is queued, so a DSN for it always finds the job delivered.
-      const std::string forward_to = forward_address(message.recipient_number);
-      finish(id, IngestState::Delivered, "", uid, forward_to);
-      if (!forward_to.empty()) forward(id, *job, message, forward_to);
+      finish_delivered(id, *job, message.rfc822, message.recipient_number, uid);
     } catch (const mailstore::QuotaExceeded& e) {
       retry_or_fail(id, *job, std::string("mailbox ") + job->recording.to_number + " is over its quota: " + e.what());
     } catch (const IoError& e) {
@@ -535,6 +547,16 @@ struct IngestQueue::Impl {
                          form.folder);
   }
 
+  // The copy for the mailbox's email address is queued before the job is
+  // recorded delivered, and forward() is idempotent per job, so a crash in
+  // between (recovered below) neither loses nor doubles it.
+  void finish_delivered(const std::string& id, const LoadedJob& job, const std::string& rfc822,
+                        const std::string& number, std::uint32_t uid) {
+    const std::string forward_to = forward_address(number);
+    if (!forward_to.empty()) forward(id, job, rfc822, forward_to);
+    finish(id, IngestState::Delivered, "", uid, forward_to);
+  }
+
   std::string forward_address(const std::string& number) const {
     if (!config.forward_address || !config.forward) return {};
     try {
@@ -547,9 +569,9 @@ struct IngestQueue::Impl {
 
   // A copy for the mailbox's email address. One that cannot be queued is
   // recorded as the job's reason, not retried: the message is in the mailbox.
-  void forward(const std::string& id, const LoadedJob& job, const ComposedMessage& message, const std::string& to) {
+  void forward(const std::string& id, const LoadedJob& job, const std::string& rfc822, const std::string& to) {
     try {
-      config.forward(ForwardRequest{id, to, trace_headers(id, job) + message.rfc822});
+      config.forward(ForwardRequest{id, to, trace_headers(id, job) + rfc822});
       log(LogLevel::Info, kLog, "forwarding id={} to={} (ENVID {})", id, to, id);
     } catch (const std::exception& e) {
       log(LogLevel::Error, kLog, "id={}: cannot queue the copy for {}: {}", id, to, e.what());

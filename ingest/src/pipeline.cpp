@@ -50,6 +50,7 @@ ComposedMessage compose_fax(const Recording& r, const IngestSettings& s) {
   in.received = r.received;
   in.tiff = tiff;
   in.pages = static_cast<unsigned>(doc.pages.size());
+  in.note = r.note;
   return {r.to_number, in.recipient.address, mime::compose_fax_message(in),
           fmt::format("fax {} page(s) from {}", in.pages, caller_text(r.caller))};
 }

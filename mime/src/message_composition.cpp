@@ -464,13 +464,21 @@ std::string compose_fax_message(const FaxMessageInput& in) {
   const CommonInput common{in.domain, in.caller, in.recipient, in.received, in.utc_offset_minutes, in.message_id_hint, in.options};
   const std::string headers = common_headers(common, subject, "1.0", "fax-message");
   constexpr std::string_view kTiffType = "image/tiff; application=faxbw; name=\"fax.tif\"";
-  if (!in.pdf) return assemble(headers, base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt));
+  const std::string note = in.note.empty() ? std::string() : "\r\n\r\n" + in.note + "\r\n";
+  if (!in.pdf && note.empty())
+    return assemble(headers, base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt));
+  if (!in.pdf) {  // simple mode still: IFAX recipients must accept text/plain next to the TIFF (RFC 3965 2.2)
+    const std::string text = "Fax from " + caller_label_long(in.caller) + (pages.empty() ? "" : ", " + pages) +
+                             ", received " + readable_local_time(in.received, in.utc_offset_minutes) + "." + note;
+    const Entity tiff = base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt);
+    return assemble(headers, multipart_entity("multipart/mixed", "=_mixed_" + random_token(), {text_entity(text), tiff}));
+  }
 
   const std::string pdf_name =
       "fax-" + filename_label(in.caller) + "-" + compact_local_time(in.received, in.utc_offset_minutes) + ".pdf";
   const std::string text = "Fax from " + caller_label_long(in.caller) + (pages.empty() ? "" : ", " + pages) +
                            ", received " + readable_local_time(in.received, in.utc_offset_minutes) +
-                           ".\r\n\r\nThe fax is attached as " + pdf_name + " (PDF) and as fax.tif (TIFF).\r\n";
+                           ".\r\n\r\nThe fax is attached as " + pdf_name + " (PDF) and as fax.tif (TIFF).\r\n" + note;
   const Entity tiff = base64_entity(std::string(kTiffType), "attachment; filename=\"fax.tif\"", in.tiff, std::nullopt);
   const Entity pdf = base64_entity("application/pdf", "attachment;\r\n " + filename_parameter(pdf_name), *in.pdf, std::nullopt);
   const Entity mixed = multipart_entity("multipart/mixed", "=_mixed_" + random_token(), {text_entity(text), tiff, pdf});

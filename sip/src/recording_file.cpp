@@ -138,6 +138,7 @@ LeftoverRecording leftover_fax(const std::filesystem::path& json) {
   r.to_name = meta.to_name;
   r.caller = meta.caller;
   r.received = meta.received;
+  r.note = "The fax reception was interrupted by a restart of the server; the pages that arrived are attached.";
   r.file_name = tiff.filename().string();
   r.file.assign(bytes.begin(), bytes.end());
   return out;

@@ -131,7 +131,7 @@ struct SipServer::Impl : std::enable_shared_from_this<SipServer::Impl> {
   std::vector<std::int16_t> greeting_for(const std::string& number) const;
   void deliver_recording(std::shared_ptr<RecordingFile> file);
   void deliver_fax(const RecordingMeta& meta, const std::filesystem::path& tiff, unsigned pages,
-                   const std::string& result);
+                   const std::string& result, bool complete);
   void deliver_leftovers();
 };
 
@@ -552,8 +552,8 @@ void SipServer::Impl::deliver_recording(std::shared_ptr<RecordingFile> file) {
 }
 
 void SipServer::Impl::deliver_fax(const RecordingMeta& meta, const std::filesystem::path& tiff, unsigned pages,
-                                  const std::string& result) {
-  asio::post(workers, [self = shared_from_this(), meta, tiff, pages, result] {
+                                  const std::string& result, bool complete) {
+  asio::post(workers, [self = shared_from_this(), meta, tiff, pages, result, complete] {
     std::error_code ec;
     try {
       // A fax cut short still goes out with the pages that arrived.
@@ -565,6 +565,8 @@ void SipServer::Impl::deliver_fax(const RecordingMeta& meta, const std::filesyst
         r.caller = meta.caller;
         r.file_name = tiff.filename().string();
         r.received = meta.received;
+        if (!complete) r.note = "The fax ended early, after " + std::to_string(pages) + (pages == 1 ? " page" : " pages") +
+                                " (T.30: " + result + "); the pages that arrived are attached.";
         const std::string bytes = read_file(tiff);
         r.file.assign(bytes.begin(), bytes.end());
         if (self->config.deliver) self->config.deliver(std::move(r));
@@ -826,7 +828,7 @@ void Call::finish(std::string reason) {
     t38.reset();
     log(LogLevel::Info, "sip", "call {} ended ({}): fax of {} page(s), T.30: {}", invite.call_id(), reason, pages,
         result);
-    server->deliver_fax(meta, tiff, pages, result);
+    server->deliver_fax(meta, tiff, pages, result, session.succeeded());
     return;
   }
   if (!recording) return;

@@ -246,8 +246,12 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     // What this destination's system takes (pure VPIM, IVM, playable copies): delivery/destination_profile.hpp.
     const auto relayed = config_.delivery_policy
                              ? delivery::form_for_recipient(message, batch.front().address, config_.delivery_policy->destinations)
-                             : delivery::DestinationForm{message, false, {}};
+                             : delivery::DestinationForm{message, false, {}, std::nullopt};
     for (const auto& note : relayed.notes) log(LogLevel::Info, kLog, "id={} to {}: {}", envelope.id, destination, note);
+    if (relayed.refusal) {
+      for (auto i : indexes) settle(envelope.recipients[i], {554, "5.6.0", *relayed.refusal}, "", false);
+      continue;
+    }
     const RelayTransaction transaction{envelope.sender, envelope.ret, envelope.envid, envelope.body_8bit,
                                        envelope.smtputf8, batch, relayed.message};
     std::optional<RelayOutcome> outcome;

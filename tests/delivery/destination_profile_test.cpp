@@ -51,7 +51,7 @@ codecs::PcmAudio tone() {
 }
 
 // What umstore composes for people (the desktop form: text, VPIM, WAV).
-std::string composed_voicemail() {
+std::string composed_voicemail(mime::Sensitivity sensitivity = mime::Sensitivity::normal) {
   static const codecs::PcmAudio audio = tone();
   static const std::vector<std::uint8_t> adpcm = codecs::encode_32kadpcm(audio.samples);
   static const std::vector<std::uint8_t> wav = codecs::encode_wav_pcm16(audio);
@@ -64,6 +64,7 @@ std::string composed_voicemail() {
   in.duration_seconds = audio.duration_seconds();
   in.playable_wav = std::span<const std::uint8_t>(wav);
   in.message_id_hint = "destination-test";
+  in.options.sensitivity = sensitivity;
   return mime::compose_voice_message(in);
 }
 
@@ -168,6 +169,15 @@ BOOST_AUTO_TEST_CASE(ivm_peers_get_audio_basic_and_no_32kadpcm) {
   for (const std::int16_t s : audio.samples) energy += static_cast<double>(s) * s;
   BOOST_TEST(std::sqrt(energy / static_cast<double>(audio.samples.size())) == 5657.0, boost::test_tools::tolerance(0.1));
   require_conformant(form.message, mime::MessageKind::other_voice);
+}
+
+BOOST_AUTO_TEST_CASE(private_voice_messages_are_refused_for_ivm_peers_only) {
+  const std::string secret = composed_voicemail(mime::Sensitivity::private_);
+  const DestinationForm ivm = form_for_destination(secret, DestinationProfile::ivm);
+  BOOST_REQUIRE(ivm.refusal.has_value());
+  BOOST_TEST(ivm.refusal->find("Private") != std::string::npos);
+  BOOST_TEST(!form_for_destination(secret, DestinationProfile::vpim).refusal.has_value());
+  BOOST_TEST(!form_for_destination(composed_voicemail(), DestinationProfile::ivm).refusal.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(ordinary_domains_get_a_playable_wav_next_to_foreign_vpim) {

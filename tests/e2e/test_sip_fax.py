@@ -69,6 +69,9 @@ class SipFaxTest(unittest.TestCase):
         path.write_bytes(tiffs[0].get_content())
         return page_geometry(path)
 
+    def text_of(self, message):
+        return "".join(p.get_content() for p in message.walk() if p.get_content_type() == "text/plain")
+
     def assert_pages_match(self, got, count):
         sent = page_geometry(SAMPLES / "fax.tif")
         self.assertEqual(len(got), count, got)
@@ -85,6 +88,7 @@ class SipFaxTest(unittest.TestCase):
         self.assertIn("Fax from", str(message["Subject"]))
         self.assertIn("2 pages", str(message["Subject"]))
         self.assert_pages_match(self.received_pages(message), 2)
+        self.assertNotIn("ended early", self.text_of(message))
 
     def test_umstore_killed_after_the_first_page_delivers_it_on_restart(self):
         sender = subprocess.Popen(self.sender(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -102,6 +106,7 @@ class SipFaxTest(unittest.TestCase):
         message = self.wait_for_fax()
         self.assertIn("1 page", str(message["Subject"]))
         self.assert_pages_match(self.received_pages(message), 1)
+        self.assertIn("interrupted by a restart", self.text_of(message))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 // Composed voice and fax messages, read back by three independent parsers:
 // ours, mimetic, and Python's email package.
+#include "mime/conformance.hpp"
 #include "mime/message_parser.hpp"
 #include "mime/voice_message.hpp"
 
@@ -358,6 +359,22 @@ BOOST_FIXTURE_TEST_CASE(pure_simple_mode_fax, FaxFixture) {
   BOOST_TEST(python.parts.at("0").type == "image/tiff");
   BOOST_TEST(python.parts.at("0").payload_hex == hex(as_string(tiff)));
   BOOST_TEST(python.headers.at("Message-Context") == "fax-message");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_fax_that_ended_early_says_so_next_to_its_pages, FaxFixture) {
+  input.pages = 1;
+  input.note = "The fax ended early, after 1 page (T.30: Unexpected DCN after EOM or MPS sequence).";
+  const std::string message = compose_fax_message(input);
+  check_line_ends_and_lengths(message);
+  const Part root = parse_message(message);
+  BOOST_TEST(root.content_type.is("multipart", "mixed"));
+  BOOST_TEST_REQUIRE(root.children.size() == 2u);
+  BOOST_TEST(root.children[0].content_type.is("text", "plain"));
+  BOOST_TEST(decode_body(root.children[0], message).find(input.note) != std::string::npos);
+  BOOST_TEST(root.children[1].content_type.params.get("application").value() == "faxbw");
+  BOOST_TEST(decode_body(root.children[1], message) == as_string(tiff));
+  BOOST_TEST((check_message(message).kind == MessageKind::internet_fax));  // the fixture's TIFF is not a real one
+  BOOST_TEST(python_view(message).defects.empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(desktop_fax_with_pdf, FaxFixture) {

@@ -443,6 +443,7 @@ BOOST_AUTO_TEST_CASE(fax_over_g711_is_detected_received_and_delivered) {
   BOOST_TEST(result.bye_received);
   BOOST_REQUIRE(f.wait_for_delivery(1));
   check_pages_match(f.delivered.front(), 2, f.dir / "received.tif");
+  BOOST_TEST(f.delivered.front().note.empty(), f.delivered.front().note);
   const auto messages = f.inbox();
   BOOST_REQUIRE(messages.size() == 1u);
   BOOST_TEST(messages[0].find("image/tiff") != std::string::npos);
@@ -462,6 +463,7 @@ BOOST_AUTO_TEST_CASE(fax_over_t38_after_the_gateways_reinvite_is_received_and_de
   BOOST_TEST(result.bye_received);
   BOOST_REQUIRE(f.wait_for_delivery(1));
   check_pages_match(f.delivered.front(), 2, f.dir / "received.tif");
+  BOOST_TEST(f.delivered.front().note.empty(), f.delivered.front().note);
   const auto messages = f.inbox();
   BOOST_REQUIRE(messages.size() == 1u);
   BOOST_TEST(messages[0].find("image/tiff") != std::string::npos);
@@ -480,6 +482,7 @@ BOOST_AUTO_TEST_CASE(fax_cut_off_after_one_page_delivers_that_page_g711) {
   BOOST_TEST(result.pages_sent == 1);
   BOOST_REQUIRE(f.wait_for_delivery(1));
   check_pages_match(f.delivered.front(), 1, f.dir / "received.tif");
+  BOOST_TEST(f.delivered.front().note.find("ended early, after 1 page") != std::string::npos, f.delivered.front().note);
 }
 
 BOOST_AUTO_TEST_CASE(fax_cut_off_after_one_page_delivers_that_page_t38) {
@@ -494,6 +497,7 @@ BOOST_AUTO_TEST_CASE(fax_cut_off_after_one_page_delivers_that_page_t38) {
   BOOST_TEST(result.pages_sent == 1);
   BOOST_REQUIRE(f.wait_for_delivery(1));
   check_pages_match(f.delivered.front(), 1, f.dir / "received.tif");
+  BOOST_TEST(f.delivered.front().note.find("ended early, after 1 page") != std::string::npos, f.delivered.front().note);
 }
 
 namespace {

@@ -41,6 +41,10 @@ struct DestinationForm {
   std::string message;             // CRLF; the input unchanged when nothing was to do
   bool changed = false;
   std::vector<std::string> notes;  // what was done or why not, for the log
+  // Set when the message must not go to this destination at all (why):
+  // a Private VPIM message to an IVM system, which cannot honour privacy
+  // (RFC 4239 section 3, RFC 3801 section 4.2.13).
+  std::optional<std::string> refusal;
 };
 
 // The message rewritten for `profile`. Plain mail, and voice or fax the

@@ -24,6 +24,7 @@ struct Recording {
   std::string file_name;            // for messages and errors
   std::vector<std::uint8_t> file;   // WAV/AU/... for voice, TIFF for fax
   std::chrono::system_clock::time_point received = std::chrono::system_clock::now();
+  std::string note;                 // told to the reader, e.g. why a fax ended before its last page
 };
 
 struct IngestSettings {

@@ -80,6 +80,7 @@ struct FaxMessageInput {
   std::span<const std::uint8_t> tiff;         // TIFF-F profile S
   unsigned pages = 0;
   std::optional<std::span<const std::uint8_t>> pdf;  // playable form for people
+  std::string note;  // a sentence for the reader (a reception that ended early); adds a text part
   std::string message_id_hint;
   MessageOptions options;
 };
