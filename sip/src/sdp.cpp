@@ -38,6 +38,23 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+struct SdpLine {
+  char type;
+  std::string_view value;
+};
+
+// The next "x=value" line, consumed from `sdp`; other lines are skipped.
+std::optional<SdpLine> next_line(std::string_view& sdp) {
+  while (!sdp.empty()) {
+    const auto eol = sdp.find('\n');
+    std::string_view line = sdp.substr(0, eol);
+    sdp.remove_prefix(eol == std::string_view::npos ? sdp.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() >= 2 && line[1] == '=') return SdpLine{line[0], line.substr(2)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<AudioOffer> parse_audio_offer(std::string_view sdp) {
@@ -46,14 +63,8 @@ std::optional<AudioOffer> parse_audio_offer(std::string_view sdp) {
   std::string session_address;
   std::vector<std::uint8_t> payloads;
   bool in_audio = false, seen_audio = false;
-  while (!sdp.empty()) {
-    const auto eol = sdp.find('\n');
-    std::string_view line = sdp.substr(0, eol);
-    sdp.remove_prefix(eol == std::string_view::npos ? sdp.size() : eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() < 2 || line[1] != '=') continue;
-    const char type = line[0];
-    const std::string_view value = line.substr(2);
+  while (const auto line = next_line(sdp)) {
+    const auto [type, value] = *line;
     if (type == 'm') {
       in_audio = false;
       const auto words = split_words(value);
@@ -126,14 +137,8 @@ std::optional<T38Offer> parse_t38_offer(std::string_view sdp) {
   offer.error_correction = T38ErrorCorrection::None;  // T.38 Annex D: absent means none
   std::string session_address;
   bool in_image = false, seen_image = false;
-  while (!sdp.empty()) {
-    const auto eol = sdp.find('\n');
-    std::string_view line = sdp.substr(0, eol);
-    sdp.remove_prefix(eol == std::string_view::npos ? sdp.size() : eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.size() < 2 || line[1] != '=') continue;
-    const char type = line[0];
-    const std::string_view value = line.substr(2);
+  while (const auto line = next_line(sdp)) {
+    const auto [type, value] = *line;
     if (type == 'm') {
       in_image = false;
       const auto words = split_words(value);

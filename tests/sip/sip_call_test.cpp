@@ -25,75 +25,14 @@
 #include "fax_call.hpp"
 #include "rtp.hpp"
 #include "sip/sip_server.hpp"
+#include "sip_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace umstore;
+using namespace umstore::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-ingest::IngestSettings vm_settings() {
-  ingest::IngestSettings settings;
-  settings.domain = "vm.example.net";
-  return settings;
-}
-
-std::uint16_t free_udp_port() {
-  asio::io_context io;
-  asio::ip::udp::socket s(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return s.local_endpoint().port();
-}
-
-void put16(std::ofstream& out, std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); }
-void put32(std::ofstream& out, std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); }
-void put_be16(std::string& s, std::uint16_t v) {
-  s += static_cast<char>(v >> 8);
-  s += static_cast<char>(v & 0xff);
-}
-
-// A pcap (Ethernet/IPv4/UDP) of `seconds` of 440 Hz PCMU in 20 ms RTP
-// packets, the form sipp's play_pcap_audio replays.
-void write_pcmu_pcap(const fs::path& path, double seconds) {
-  std::ofstream out(path, std::ios::binary);
-  put32(out, 0xa1b2c3d4);
-  put16(out, 2);
-  put16(out, 4);
-  put32(out, 0);
-  put32(out, 0);
-  put32(out, 65535);
-  put32(out, 1);  // LINKTYPE_ETHERNET
-  const auto packets = static_cast<int>(std::lround(seconds * 50));
-  const auto audio = sip::tone(440, static_cast<unsigned>(packets * 20), 12000);
-  for (int i = 0; i < packets; ++i) {
-    const auto payload = sip::encode_g711(sip::G711::Pcmu, std::span(audio).subspan(std::size_t(i) * 160, 160));
-    sip::RtpPacket p;
-    p.payload_type = 0;
-    p.sequence = static_cast<std::uint16_t>(1000 + i);
-    p.timestamp = 8000u + 160u * static_cast<std::uint32_t>(i);
-    p.ssrc = 0x1234;
-    p.payload = payload;
-    const auto rtp = sip::build_rtp(p);
-    std::string frame(12, '\0');  // MAC addresses
-    put_be16(frame, 0x0800);
-    std::string ip;
-    ip += '\x45';
-    ip += '\0';
-    put_be16(ip, static_cast<std::uint16_t>(20 + 8 + rtp.size()));
-    ip += std::string("\0\0\x40\0\x40\x11\0\0", 8);
-    ip += std::string("\x7f\0\0\x01\x7f\0\0\x01", 8);
-    std::string udp;
-    put_be16(udp, 40000);
-    put_be16(udp, 40002);
-    put_be16(udp, static_cast<std::uint16_t>(8 + rtp.size()));
-    put_be16(udp, 0);
-    frame += ip + udp + std::string(rtp.begin(), rtp.end());
-    put32(out, static_cast<std::uint32_t>(i / 50));
-    put32(out, static_cast<std::uint32_t>((i % 50) * 20000));
-    put32(out, static_cast<std::uint32_t>(frame.size()));
-    put32(out, static_cast<std::uint32_t>(frame.size()));
-    out.write(frame.data(), static_cast<std::streamsize>(frame.size()));
-  }
-}
 
 const char* kInvite = R"(
   <send retrans="500"><![CDATA[
@@ -163,109 +102,25 @@ Content-Length: 0
   ]]></send>
 )";
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-  return s;
+void write_greeting(const fs::path& path) {
+  codecs::PcmAudio greeting;
+  greeting.samples = sip::tone(500, 300);
+  const auto wav = codecs::encode_wav_pcm16(greeting);
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(wav.data()), static_cast<std::streamsize>(wav.size()));
 }
 
-struct Fixture {
-  fs::path dir = fs::temp_directory_path() /
-                 ("umstore-sip-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-  fs::path db = prepare(dir);
-  mailstore::AccountStore accounts{db};
-  std::unique_ptr<mailstore::MailStore> store = mailstore::open_maildir_store(dir / "mail");
-  asio::io_context io;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
-  std::unique_ptr<sip::SipServer> server;
-  std::vector<std::jthread> threads;
-  std::mutex mutex;
-  std::condition_variable delivered_cv;
-  std::vector<ingest::Recording> delivered;
-
-  static fs::path prepare(const fs::path& d) {
-    fs::create_directories(d);
-    return d / "accounts.db";
-  }
-
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-
-  explicit Fixture(std::vector<std::string> allowed = {"127.0.0.1"}) {
-    accounts.add({"+15550100", "Alice Example", "", 0}, "secret");
-    codecs::PcmAudio greeting;
-    greeting.samples = sip::tone(500, 300);
-    const auto wav = codecs::encode_wav_pcm16(greeting);
-    std::ofstream(dir / "greeting.wav", std::ios::binary)
-        .write(reinterpret_cast<const char*>(wav.data()), static_cast<std::streamsize>(wav.size()));
-
-    sip::SipServerConfig config;
-    config.listen = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
-    for (const auto& a : allowed) config.allowed_gateways.push_back(asio::ip::make_address(a));
-    config.recordings_dir = dir / "recordings";
-    config.answer_delay = 300ms;
-    config.greeting_for = [this](std::string_view) { return std::optional<fs::path>(dir / "greeting.wav"); };
-    config.deliver = [this](ingest::Recording r) {
-      const auto message = ingest::compose(r, vm_settings());
-      store->deliver(message.recipient_number, message.rfc822);
-      std::lock_guard lock(mutex);
-      delivered.push_back(std::move(r));
-      delivered_cv.notify_all();
-    };
-    server = std::make_unique<sip::SipServer>(io, std::move(config), accounts, *store);
-    server->start();
-    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
-  }
-
-  ~Fixture() {
-    server->stop();
-    work.reset();
-    io.stop();
-    threads.clear();
-    server.reset();
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  // Runs one sipp call with the scenario body; returns sipp's exit status.
-  int run_sipp(const std::string& body, const std::string& target, const std::string& extra_headers = {}) {
-    const auto scenario_file = dir / "scenario.xml";
-    std::string xml = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"umstore\">\n" + body +
-                      "</scenario>\n";
-    xml = replace_all(xml, "%TARGET%", target);
-    xml = replace_all(xml, "%EXTRA%", extra_headers);
-    xml = replace_all(xml, "%PCAP%", (dir / "audio.pcap").string());
-    std::ofstream(scenario_file) << xml;
-    const auto port = server->local_endpoint().port();
-    const std::string cmd = "cd " + dir.string() + " && sipp 127.0.0.1:" + std::to_string(port) + " -sf " +
-                            scenario_file.string() + " -m 1 -l 1 -i 127.0.0.1 -p " +
-                            std::to_string(free_udp_port()) + " -mi 127.0.0.1 -mp " +
-                            std::to_string(free_udp_port()) +
-                            " -timeout 30s -timeout_error -nostdin > sipp.out 2>&1 < /dev/null";
-    const int status = std::system(cmd.c_str());
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (code != 0) BOOST_TEST_MESSAGE("sipp output:\n" << umstore_read(dir / "sipp.out"));
-    return code;
-  }
-
-  static std::string umstore_read(const fs::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
-  bool wait_for_delivery(std::size_t count, std::chrono::seconds timeout = 10s) {
-    std::unique_lock lock(mutex);
-    return delivered_cv.wait_for(lock, timeout, [&] { return delivered.size() >= count; });
-  }
-
-  std::vector<std::string> inbox() {
-    auto folder = store->user("+15550100")->open("INBOX");
-    std::vector<std::string> out;
-    for (const auto& info : folder->snapshot())
-      if (auto data = folder->open_message(info.uid)) out.emplace_back(data->bytes());
-    return out;
-  }
+// The server as a gateway meets it: a greeting and a short answer delay.
+struct Fixture : test::SipServerFixture {
+  explicit Fixture(std::vector<std::string> allowed = {"127.0.0.1"})
+      : SipServerFixture([&allowed](sip::SipServerConfig& config) {
+          const fs::path greeting = config.recordings_dir.parent_path() / "greeting.wav";
+          write_greeting(greeting);
+          config.allowed_gateways.clear();
+          for (const auto& a : allowed) config.allowed_gateways.push_back(asio::ip::make_address(a));
+          config.answer_delay = 300ms;
+          config.greeting_for = [greeting](std::string_view) { return std::optional<fs::path>(greeting); };
+        }) {}
 };
 
 }  // namespace
@@ -284,7 +139,7 @@ BOOST_AUTO_TEST_CASE(voicemail_from_forwarded_call_reaches_the_mailbox) {
   <nop><action><exec play_pcap_audio="%PCAP%"/></action></nop>
   <pause milliseconds="3400"/>
 )" + kBye;
-  BOOST_TEST(f.run_sipp(body, "+15550999", "Diversion: <sip:+15550100@[local_ip]>;reason=no-answer\n") == 0);
+  BOOST_TEST(f.run_sipp(body, "+15550999", {.extra_headers = "Diversion: <sip:+15550100@[local_ip]>;reason=no-answer\n"}) == 0);
   BOOST_REQUIRE(f.wait_for_delivery(1));
   const auto& r = f.delivered.front();
   BOOST_TEST(r.to_number == "+15550100");
@@ -545,7 +400,7 @@ BOOST_AUTO_TEST_CASE(message_summary_subscriber_sees_the_lamp_go_on_and_off) {
   codecs::PcmAudio audio;
   audio.samples = sip::tone(440, 500);
   r.file = codecs::encode_wav_pcm16(audio);
-  const auto message = ingest::compose(r, vm_settings());
+  const auto message = ingest::compose(r, test::vm_settings());
   f.store->deliver("+15550100", message.rfc822);
   BOOST_TEST(wait_for_notify(phone, server_port, "Messages-Waiting: yes", body), body);
   BOOST_TEST(body.find("Voice-Message: 1/0") != std::string::npos, body);

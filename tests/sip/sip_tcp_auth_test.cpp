@@ -24,73 +24,14 @@
 #include "rtp.hpp"
 #include "sip_message.hpp"
 #include "sip/sip_server.hpp"
+#include "sip_test_support.hpp"
 
 namespace fs = std::filesystem;
 using namespace umstore;
+using namespace umstore::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::uint16_t free_port() {
-  // Free for both UDP and TCP: sipp over TCP binds its -p port for both.
-  for (;;) {
-    asio::io_context io;
-    asio::ip::udp::socket u(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    const auto port = u.local_endpoint().port();
-    std::error_code ec;
-    asio::ip::tcp::acceptor t(io);
-    t.open(asio::ip::tcp::v4());
-    t.bind(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-    if (!ec) return port;
-  }
-}
-
-void put16(std::ofstream& out, std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); }
-void put32(std::ofstream& out, std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); }
-void put_be16(std::string& s, std::uint16_t v) {
-  s += static_cast<char>(v >> 8);
-  s += static_cast<char>(v & 0xff);
-}
-
-// `seconds` of 440 Hz PCMU in 20 ms RTP packets as a pcap for play_pcap_audio.
-void write_pcmu_pcap(const fs::path& path, double seconds) {
-  std::ofstream out(path, std::ios::binary);
-  for (const std::uint32_t v : {0xa1b2c3d4u}) put32(out, v);
-  put16(out, 2);
-  put16(out, 4);
-  put32(out, 0);
-  put32(out, 0);
-  put32(out, 65535);
-  put32(out, 1);
-  const auto packets = static_cast<int>(std::lround(seconds * 50));
-  const auto audio = sip::tone(440, static_cast<unsigned>(packets * 20), 12000);
-  for (int i = 0; i < packets; ++i) {
-    const auto payload = sip::encode_g711(sip::G711::Pcmu, std::span(audio).subspan(std::size_t(i) * 160, 160));
-    sip::RtpPacket p;
-    p.sequence = static_cast<std::uint16_t>(1000 + i);
-    p.timestamp = 8000u + 160u * static_cast<std::uint32_t>(i);
-    p.ssrc = 0x1234;
-    p.payload = payload;
-    const auto rtp = sip::build_rtp(p);
-    std::string frame(12, '\0');
-    put_be16(frame, 0x0800);
-    std::string ip = "\x45";
-    ip += '\0';
-    put_be16(ip, static_cast<std::uint16_t>(20 + 8 + rtp.size()));
-    ip += std::string("\0\0\x40\0\x40\x11\0\0\x7f\0\0\x01\x7f\0\0\x01", 16);
-    std::string udp;
-    put_be16(udp, 40000);
-    put_be16(udp, 40002);
-    put_be16(udp, static_cast<std::uint16_t>(8 + rtp.size()));
-    put_be16(udp, 0);
-    frame += ip + udp + std::string(rtp.begin(), rtp.end());
-    put32(out, static_cast<std::uint32_t>(i / 50));
-    put32(out, static_cast<std::uint32_t>((i % 50) * 20000));
-    put32(out, static_cast<std::uint32_t>(frame.size()));
-    put32(out, static_cast<std::uint32_t>(frame.size()));
-    out.write(frame.data(), static_cast<std::streamsize>(frame.size()));
-  }
-}
 
 std::string invite(std::string_view cseq, std::string_view extra = {}) {
   return R"(
@@ -167,102 +108,8 @@ Content-Length: 0
   ]]></send>
 )";
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-  return s;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-struct Fixture {
-  fs::path dir = fs::temp_directory_path() /
-                 ("umstore-sip-tcp-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-  fs::path db = prepare(dir);
-  mailstore::AccountStore accounts{db};
-  std::unique_ptr<mailstore::MailStore> store = mailstore::open_maildir_store(dir / "mail");
-  asio::io_context io;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
-  std::unique_ptr<sip::SipServer> server;
-  std::vector<std::jthread> threads;
-  std::mutex mutex;
-  std::condition_variable delivered_cv;
-  std::vector<ingest::Recording> delivered;
-
-  static fs::path prepare(const fs::path& d) {
-    fs::create_directories(d);
-    return d / "accounts.db";
-  }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-
-  explicit Fixture(const std::function<void(sip::SipServerConfig&)>& adjust = {}) {
-    accounts.add({"+15550100", "Alice Example", "", 0}, "secret");
-    sip::SipServerConfig config;
-    config.listen = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0);
-    config.allowed_gateways = {asio::ip::make_address("127.0.0.1")};
-    config.recordings_dir = dir / "recordings";
-    config.deliver = [this](ingest::Recording r) {
-      const auto message = ingest::compose(r, ingest::IngestSettings{"vm.example.net", {}, {}});
-      store->deliver(message.recipient_number, message.rfc822);
-      std::lock_guard lock(mutex);
-      delivered.push_back(std::move(r));
-      delivered_cv.notify_all();
-    };
-    if (adjust) adjust(config);
-    server = std::make_unique<sip::SipServer>(io, std::move(config), accounts, *store);
-    server->start();
-    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
-  }
-
-  ~Fixture() {
-    server->stop();
-    work.reset();
-    io.stop();
-    threads.clear();
-    server.reset();
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  std::uint16_t port() const { return server->local_endpoint().port(); }
-
-  // Runs sipp with the scenario body; returns its exit status (0: every call passed).
-  int run_sipp(const std::string& body, const std::string& target, const std::string& options = "-m 1",
-               const std::string& local_ip = "127.0.0.1") {
-    static int scenario_number = 0;
-    const auto scenario_file = dir / ("scenario" + std::to_string(++scenario_number) + ".xml");
-    // Variables that only serve check_it must still be referenced, or sipp refuses the scenario.
-    std::string references;
-    for (auto at = body.find("assign_to=\""); at != std::string::npos; at = body.find("assign_to=\"", at + 1)) {
-      const auto start = at + 11;
-      references += (references.empty() ? "" : ",") + body.substr(start, body.find('"', start) - start);
-    }
-    std::string xml = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n<scenario name=\"umstore\">\n" + body +
-                      (references.empty() ? "" : "<Reference variables=\"" + references + "\"/>\n") + "</scenario>\n";
-    xml = replace_all(xml, "%TARGET%", target);
-    xml = replace_all(xml, "%PCAP%", (dir / "audio.pcap").string());
-    std::ofstream(scenario_file) << xml;
-    const auto out = dir / ("sipp" + std::to_string(scenario_number) + ".out");
-    const std::string cmd = "cd " + dir.string() + " && sipp 127.0.0.1:" + std::to_string(port()) + " -sf " +
-                            scenario_file.string() + " " + options + " -i " + local_ip + " -p " +
-                            std::to_string(free_port()) + " -mi " + local_ip + " -mp " +
-                            std::to_string(free_port()) + " -timeout 30s -timeout_error -nostdin > " + out.string() +
-                            " 2>&1 < /dev/null";
-    const int status = std::system(cmd.c_str());
-    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (code != 0) BOOST_TEST_MESSAGE("sipp output:\n" << read_text(out));
-    return code;
-  }
-
-  bool wait_for_delivery(std::size_t count, std::chrono::seconds timeout = 15s) {
-    std::unique_lock lock(mutex);
-    return delivered_cv.wait_for(lock, timeout, [&] { return delivered.size() >= count; });
-  }
+struct Fixture : test::SipServerFixture {
+  using SipServerFixture::SipServerFixture;
 
   void deliver_voicemail() {
     ingest::Recording r;
@@ -272,7 +119,7 @@ struct Fixture {
     codecs::PcmAudio audio;
     audio.samples = sip::tone(440, 500);
     r.file = codecs::encode_wav_pcm16(audio);
-    store->deliver("+15550100", ingest::compose(r, ingest::IngestSettings{"vm.example.net", {}, {}}).rfc822);
+    store->deliver("+15550100", ingest::compose(r, test::vm_settings()).rfc822);
   }
 };
 
@@ -353,7 +200,7 @@ BOOST_AUTO_TEST_CASE(voicemail_over_tcp_and_the_servers_bye_on_the_same_connecti
     <action><ereg regexp="Via: SIP/2.0/TCP " search_in="msg" check_it="true" assign_to="v"/></action>
   </recv>
 )" + kOk;
-  BOOST_TEST(f.run_sipp(body, "+15550100", "-m 1 -t t1") == 0);
+  BOOST_TEST(f.run_sipp(body, "+15550100", {.options = "-m 1 -t t1"}) == 0);
   BOOST_REQUIRE(f.wait_for_delivery(1));
   const auto& r = f.delivered.front();
   BOOST_TEST(r.to_number == "+15550100");
@@ -389,7 +236,7 @@ Content-Length: 0
     <action><ereg regexp="Messages-Waiting: yes" search_in="body" check_it="true" assign_to="w"/></action>
   </recv>
 )" + kOk;
-  auto sipp = std::async(std::launch::async, [&] { return f.run_sipp(body, "+15550100", "-m 1 -t t1"); });
+  auto sipp = std::async(std::launch::async, [&] { return f.run_sipp(body, "+15550100", {.options = "-m 1 -t t1"}); });
   // The first NOTIFY reports the empty mailbox; then a voicemail arrives.
   std::this_thread::sleep_for(2s);
   f.deliver_voicemail();
@@ -588,9 +435,9 @@ BOOST_AUTO_TEST_CASE(one_source_over_its_limit_gets_503_others_go_on) {
     <action><ereg regexp="Retry-After: [0-9]+" search_in="msg" check_it="true" assign_to="r"/></action>
   </recv>
 )" + ack("1");
-  BOOST_TEST(f.run_sipp(routed, "+15550777", "-m 10 -r 200 -l 10") == 0);
-  BOOST_TEST(f.run_sipp(refused, "+15550777", "-m 20 -r 200 -l 20") == 0);
-  BOOST_TEST(f.run_sipp(routed, "+15550777", "-m 1", "127.0.0.2") == 0);
+  BOOST_TEST(f.run_sipp(routed, "+15550777", {.options = "-m 10 -r 200 -l 10"}) == 0);
+  BOOST_TEST(f.run_sipp(refused, "+15550777", {.options = "-m 20 -r 200 -l 20"}) == 0);
+  BOOST_TEST(f.run_sipp(routed, "+15550777", {.local_ip = "127.0.0.2"}) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
