@@ -43,13 +43,6 @@ bool needs_only_top_header(const FetchRequest& request) {
   });
 }
 
-// The header block up to and including the empty line that ends it; the
-// whole message when there is no CRLF CRLF (bare-LF mail gets the full parse).
-std::string_view top_header_of(std::string_view message) {
-  const auto end = message.find("\r\n\r\n");
-  return end == std::string_view::npos ? message : message.substr(0, end + 4);
-}
-
 bool is_top_header_section(const FetchItem& item) {
   const Section::Text text = item.section.text;
   return item.kind == FetchItem::Kind::Section && item.section.part.empty() &&

@@ -2,11 +2,32 @@
 // SEARCH RETURN (MIN MAX COUNT ALL) ... answers with one ESEARCH line.
 #include <algorithm>
 
+#include "fetch_cache.hpp"
 #include "search_query.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
 namespace {
+
+// A message's top-level header block for header keys (FROM, SUBJECT, ...):
+// from the fetch cache that FETCH fills too, so a search need not read the
+// message files again; empty when the message is gone.
+std::string header_block(FetchCache* cache, mailstore::Folder& folder, std::uint32_t uid_validity,
+                         std::uint32_t uid) {
+  if (cache) {
+    if (const auto hit = cache->find(folder, uid_validity, uid)) return hit->header;
+  }
+  const auto data = folder.open_message(uid);
+  if (!data) return {};
+  const std::string_view bytes = data->bytes();
+  const std::string_view header = top_header_of(bytes);
+  if (cache && header.size() < bytes.size()) {
+    auto entry = std::make_shared<CachedMessage>();
+    entry->header = std::string(header);
+    cache->store(folder, uid_validity, uid, std::move(entry));
+  }
+  return std::string(header);
+}
 
 struct SearchReturn {
   bool extended = false;  // RETURN given: answer with ESEARCH
@@ -89,6 +110,7 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
   std::uint64_t highest_modseq = 0;  // of the messages found
   const auto max_seq = static_cast<std::uint32_t>(sel.messages.size());
   const std::uint32_t max_uid = sel.messages.empty() ? 0 : sel.messages.back().uid;
+  const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;
   for (std::size_t i = 0; i < sel.messages.size(); ++i) {
     const auto& info = sel.messages[i];
     SearchSubject subject;
@@ -98,6 +120,7 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
     subject.info = &info;
     subject.recent = sel.recent.count(info.uid) > 0;
     subject.load = [folder = sel.folder, u = info.uid] { return folder->open_message(u); };
+    subject.load_header = [&, u = info.uid] { return header_block(ctx_.fetch_cache, *sel.folder, uid_validity, u); };
     if (matches(*key, subject)) {
       found.push_back(uid ? info.uid : subject.seq);
       highest_modseq = std::max(highest_modseq, info.modseq);

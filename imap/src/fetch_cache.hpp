@@ -28,6 +28,13 @@
 
 namespace umstore::imap {
 
+// The header block up to and including the empty line that ends it; the
+// whole message when there is no CRLF CRLF (bare-LF mail gets the full parse).
+inline std::string_view top_header_of(std::string_view message) {
+  const auto end = message.find("\r\n\r\n");
+  return end == std::string_view::npos ? message : message.substr(0, end + 4);
+}
+
 struct CachedMessage {
   std::string header;  // the top-level header block with its final empty line
   std::optional<std::string> envelope, body, body_structure;

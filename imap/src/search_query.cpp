@@ -278,9 +278,14 @@ const mime::Part& SearchSubject::structure() {
 const mime::Part& SearchSubject::header_structure() {
   if (part_) return *part_;
   if (!header_part_) {
-    const std::string_view all = bytes();
-    const auto end = all.find("\r\n\r\n");
-    header_part_ = mime::parse_message(end == std::string_view::npos ? all : all.substr(0, end + 4));
+    if (load_header) {
+      header_ = load_header();
+      header_part_ = mime::parse_message(header_);
+    } else {
+      const std::string_view all = bytes();
+      const auto end = all.find("\r\n\r\n");
+      header_part_ = mime::parse_message(end == std::string_view::npos ? all : all.substr(0, end + 4));
+    }
   }
   return *header_part_;
 }

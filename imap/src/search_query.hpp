@@ -45,6 +45,8 @@ struct SearchSubject {
   const mailstore::MessageInfo* info = nullptr;
   bool recent = false;
   std::function<mailstore::MessageDataPtr()> load;
+  // The top-level header block (e.g. from the fetch cache); unset: cut from load().
+  std::function<std::string()> load_header;
 
   std::string_view bytes();
   const mime::Part& structure();
@@ -55,6 +57,7 @@ struct SearchSubject {
   mailstore::MessageDataPtr data_;
   std::optional<mime::Part> part_;
   std::optional<mime::Part> header_part_;
+  std::string header_;  // what header_part_ points into, when load_header gave it
   bool loaded_ = false;
 };
 

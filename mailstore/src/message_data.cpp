@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
 
 #include "common/durable_file.hpp"
 #include "maildir_folder.hpp"
@@ -29,6 +30,35 @@ class MappedMessage final : public MessageData {
   std::size_t length_;
 };
 
+// Small messages are read, not mapped: in a process whose threads serve
+// many sessions, each munmap is a TLB shootdown on every core and takes the
+// address-space lock, which costs more than copying a few hundred KB from
+// the page cache. Large ones (a long fax as PDF) stay mapped, never copied.
+constexpr std::size_t kReadLimit = 4u << 20;
+
+class ReadMessage final : public MessageData {
+ public:
+  explicit ReadMessage(std::string bytes) : bytes_(std::move(bytes)) {}
+  std::string_view bytes() const noexcept override { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+MessageDataPtr read_whole(int fd, std::size_t length, const std::filesystem::path& file) {
+  std::string bytes(length, '\0');
+  std::size_t done = 0;
+  while (done < length) {
+    const auto n = ::pread(fd, bytes.data() + done, length - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw IoError("cannot read message", file, errno);
+    if (n == 0) break;  // shortened meanwhile: Maildir files never are, but stay safe
+    done += static_cast<std::size_t>(n);
+  }
+  bytes.resize(done);
+  return std::make_shared<ReadMessage>(std::move(bytes));
+}
+
 }  // namespace
 
 MessageDataPtr map_message_file(const std::filesystem::path& file) {
@@ -40,7 +70,7 @@ MessageDataPtr map_message_file(const std::filesystem::path& file) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw IoError("cannot stat message", file, errno);
   const auto length = static_cast<std::size_t>(st.st_size);
-  if (length == 0) return std::make_shared<MappedMessage>(nullptr, 0);  // mmap refuses length 0
+  if (length <= kReadLimit) return read_whole(fd.get(), length, file);
   void* address = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE, fd.get(), 0);
   if (address == MAP_FAILED) throw IoError("cannot map message", file, errno);
   return std::make_shared<MappedMessage>(address, length);

@@ -87,6 +87,19 @@ BOOST_AUTO_TEST_CASE(empty_message_and_data_outliving_expunge) {
   BOOST_TEST(data->bytes() == message(7));
 }
 
+BOOST_AUTO_TEST_CASE(large_messages_are_mapped_and_outlive_an_expunge_too) {
+  Store s;
+  const auto inbox = s.inbox();
+  std::string big = message(8);
+  big.append(5u << 20, 'x');  // above the size up to which messages are read, not mapped
+  const auto uid = inbox->append(big, kDeleted);
+  const auto data = inbox->open_message(uid);
+  BOOST_REQUIRE(data);
+  BOOST_TEST(inbox->expunge() == std::vector<std::uint32_t>{uid});
+  BOOST_TEST(data->bytes().size() == big.size());
+  BOOST_TEST((data->bytes() == big));
+}
+
 BOOST_AUTO_TEST_CASE(same_folder_object_is_shared) {
   Store s;
   const auto user = s.store->user(kNumber);
