@@ -153,32 +153,26 @@ HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view
   return json_error(404, fmt::format("no such resource: {}", path));
 }
 
+// One Prometheus sample with its HELP and TYPE lines.
+void append_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+                   std::uint64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+}
+
 HttpResponse metrics_response(const IngestQueue& queue) {
   const IngestCounters c = queue.counters();
   std::string out;
-  out += "# HELP umstore_ingest_accepted_total Recordings accepted into the ingest queue.\n"
-         "# TYPE umstore_ingest_accepted_total counter\n";
-  out += fmt::format("umstore_ingest_accepted_total {}\n", c.accepted);
-  out += "# HELP umstore_ingest_duplicates_total Submissions answered from an earlier one (Idempotency-Key).\n"
-         "# TYPE umstore_ingest_duplicates_total counter\n";
-  out += fmt::format("umstore_ingest_duplicates_total {}\n", c.duplicates);
-  out += "# HELP umstore_ingest_delivered_total Messages delivered to a mailbox.\n"
-         "# TYPE umstore_ingest_delivered_total counter\n";
-  out += fmt::format("umstore_ingest_delivered_total {}\n", c.delivered);
-  out += "# HELP umstore_ingest_failed_total Recordings that failed for good.\n"
-         "# TYPE umstore_ingest_failed_total counter\n";
-  out += fmt::format("umstore_ingest_failed_total {}\n", c.failed);
-  out += "# HELP umstore_ingest_queue_depth Jobs waiting or in progress.\n# TYPE umstore_ingest_queue_depth gauge\n";
-  out += fmt::format("umstore_ingest_queue_depth {}\n", c.depth);
-  out += "# HELP umstore_ingest_webhooks_sent_total Webhooks a receiver answered with 2xx.\n"
-         "# TYPE umstore_ingest_webhooks_sent_total counter\n";
-  out += fmt::format("umstore_ingest_webhooks_sent_total {}\n", c.webhooks_sent);
-  out += "# HELP umstore_ingest_webhook_failures_total Webhook attempts that failed (each retry counts).\n"
-         "# TYPE umstore_ingest_webhook_failures_total counter\n";
-  out += fmt::format("umstore_ingest_webhook_failures_total {}\n", c.webhooks_failed);
-  out += "# HELP umstore_ingest_webhooks_pending Webhooks waiting for a (re)try.\n"
-         "# TYPE umstore_ingest_webhooks_pending gauge\n";
-  out += fmt::format("umstore_ingest_webhooks_pending {}\n", c.webhooks_pending);
+  append_metric(out, "umstore_ingest_accepted_total", "counter", "Recordings accepted into the ingest queue.", c.accepted);
+  append_metric(out, "umstore_ingest_duplicates_total", "counter",
+                "Submissions answered from an earlier one (Idempotency-Key).", c.duplicates);
+  append_metric(out, "umstore_ingest_delivered_total", "counter", "Messages delivered to a mailbox.", c.delivered);
+  append_metric(out, "umstore_ingest_failed_total", "counter", "Recordings that failed for good.", c.failed);
+  append_metric(out, "umstore_ingest_queue_depth", "gauge", "Jobs waiting or in progress.", c.depth);
+  append_metric(out, "umstore_ingest_webhooks_sent_total", "counter", "Webhooks a receiver answered with 2xx.",
+                c.webhooks_sent);
+  append_metric(out, "umstore_ingest_webhook_failures_total", "counter",
+                "Webhook attempts that failed (each retry counts).", c.webhooks_failed);
+  append_metric(out, "umstore_ingest_webhooks_pending", "gauge", "Webhooks waiting for a (re)try.", c.webhooks_pending);
   out += "# HELP umstore_ingest_latency_seconds From accept to delivery.\n"
          "# TYPE umstore_ingest_latency_seconds histogram\n";
   for (std::size_t i = 0; i < c.latency_bounds.size(); ++i)

@@ -794,7 +794,7 @@ void Call::hang_up(std::string reason) {
           self->retransmit.expires_after(interval);
           const auto [ec] = co_await self->retransmit.async_wait(net::use_nothrow);
           if (ec || self->state != State::Ending) co_return;
-          self->server->send(bye, self->peer);
+          if (!self->peer.tcp) self->server->send(bye, self->peer);  // TCP delivers it or breaks (RFC 3261 17.1.2.2)
           interval = std::min<Clock::duration>(interval * 2, kT2);
         }
         self->finish(self->end_reason);
