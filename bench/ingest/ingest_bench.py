@@ -31,6 +31,8 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(SOURCE / "tests" / "peers"))
+sys.path.insert(0, str(SOURCE / "tests" / "e2e"))
+import umstore_harness  # noqa: E402
 from postfix_peer import NOBODY_GID, NOBODY_UID, PostfixPeer, free_port, _wait_for_port  # noqa: E402
 
 MAILBOX = "+15550100"
@@ -214,39 +216,13 @@ def run_load(pipeline, first_seq, count, rate, concurrency, timeout):
     return latencies, len(visible) / done
 
 
-class UmstoreServer:
-    def __init__(self, binary, work, workers):
-        self.binary = binary
-        self.data = work / "umstore-data"
-        self.config = work / "umstore.conf"
-        self.config.write_text(f"[umstore]\ndomain = vm.bench.test\nlog_level = warning\n\n"
-                               f"[ingest]\nworkers = {workers}\n\n[gateways]\nbench = {TOKEN}\n")
-        subprocess.run([binary, "--data-dir", str(self.data), "mailbox", "add", MAILBOX, "--name", "Bench",
-                        "--password-stdin"], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
-        self.log = open(work / "umstore.log", "w")
-        self.process = subprocess.Popen(
-            [binary, "serve", "--config", str(self.config), "--data-dir", str(self.data), "--smtp", "127.0.0.1:0",
-             "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0"], stdout=self.log, stderr=subprocess.STDOUT)
-        info = self.data / "run" / "server.json"
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if info.exists():
-                try:
-                    self.info = json.loads(info.read_text())
-                    if self.info.get("pid") == self.process.pid:
-                        break
-                except json.JSONDecodeError:
-                    pass
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("umstore serve did not start")
-        self.http_port = int(self.info["http"].rsplit(":", 1)[1])
-        self.imap_port = int(self.info["imap"].rsplit(":", 1)[1])
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-        self.log.close()
+def start_umstore(binary, workers):
+    """umstore serve from the end-to-end harness, with the bench's gateway and workers."""
+    umstore_harness.UMSTORE = binary
+    server = umstore_harness.Umstore(f"[umstore]\nlog_level = warning\n\n[ingest]\nworkers = {workers}\n\n"
+                                     f"[gateways]\nbench = {TOKEN}\n")
+    server.add_mailbox(MAILBOX, "Bench", PASSWORD)
+    return server.start()
 
 
 def start_dovecot_imap(peer, work):
@@ -340,7 +316,7 @@ def main():
           f"{os.cpu_count()} cores", flush=True)
 
     results = {}
-    server = UmstoreServer(args.umstore, work, args.workers) if args.only != "classic" else None
+    server = start_umstore(args.umstore, args.workers) if args.only != "classic" else None
     peer = None
     imap_pid = None
     try:
@@ -350,7 +326,7 @@ def main():
                                            args.concurrency, 300)
             results["spool"], seq = measure(UmstoreSpool(server, wav), seq, args.burst, args.steady_seconds,
                                             args.concurrency, 300)
-            server.stop()
+            server.close()
             server = None
         if args.only == "umstore":
             return
@@ -360,7 +336,7 @@ def main():
                                           args.steady_seconds, args.classic_concurrency, 600)
     finally:
         if server:
-            server.stop()
+            server.close()
         if imap_pid:
             stop_pid_file(imap_pid)
         if peer:

@@ -20,24 +20,9 @@ FAX_SENDER=${FAX_SENDER:-$ROOT/build/tests/sip/sip_fax_sender}
 WORK=$(mktemp -d /tmp/umstore-fax-bench.XXXXXX)
 trap 'kill $SERVER_PID 2>/dev/null || true; wait $SERVER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-cat > "$WORK/umstore.ini" <<INI
-[umstore]
-data_dir = $WORK/data
-domain = vm.example.net
-[listen]
-smtp = 127.0.0.1:0
-imap = 127.0.0.1:0
-http = 127.0.0.1:0
-[sip]
-listen = 127.0.0.1:0
-gateways = 127.0.0.1
-max_calls = $((FAXES + 10))
-INI
-echo x | "$UMSTORE" mailbox add +15550100 --name Bench --password-stdin --config "$WORK/umstore.ini" >/dev/null
-"$UMSTORE" serve --config "$WORK/umstore.ini" 2> "$WORK/serve.log" &
-SERVER_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/data/run/server.json" ] && break; sleep 0.1; done
-SIP_PORT=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['sip'].rsplit(':',1)[1])" "$WORK/data/run/server.json")
+source "$ROOT/bench/sip/umstore-for-bench.sh"
+start_umstore_for_bench $((FAXES + 10))
+SIP_PORT=${SIP##*:}
 
 # PAGES pages: the 2-page sample repeated.
 files=()

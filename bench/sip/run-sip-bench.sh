@@ -17,19 +17,6 @@ UMSTORE=${UMSTORE:-$ROOT/build/app/umstore}
 WORK=$(mktemp -d /tmp/umstore-sip-bench.XXXXXX)
 trap 'kill $SERVER_PID 2>/dev/null || true; wait $SERVER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-cat > "$WORK/umstore.ini" <<INI
-[umstore]
-data_dir = $WORK/data
-domain = vm.example.net
-[listen]
-smtp = 127.0.0.1:0
-imap = 127.0.0.1:0
-http = 127.0.0.1:0
-[sip]
-listen = 127.0.0.1:0
-gateways = 127.0.0.1
-max_calls = $((CALLS + 10))
-INI
 if [ -n "${SIP_BENCH_SERVER:-}" ]; then
   # The SIP endpoint alone (bench/sip/sip_bench_server.cpp, see its header).
   mkdir -p "$WORK/data"
@@ -38,11 +25,8 @@ if [ -n "${SIP_BENCH_SERVER:-}" ]; then
   for _ in $(seq 100); do [ -s "$WORK/data/port" ] && break; sleep 0.1; done
   SIP=127.0.0.1:$(cat "$WORK/data/port")
 else
-  echo x | "$UMSTORE" mailbox add +15550100 --name Bench --password-stdin --config "$WORK/umstore.ini" >/dev/null
-  "$UMSTORE" serve --config "$WORK/umstore.ini" 2> "$WORK/serve.log" &
-  SERVER_PID=$!
-  for _ in $(seq 100); do [ -s "$WORK/data/run/server.json" ] && break; sleep 0.1; done
-  SIP=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['sip'])" "$WORK/data/run/server.json")
+  source "$ROOT/bench/sip/umstore-for-bench.sh"
+  start_umstore_for_bench $((CALLS + 10))
 fi
 
 # SECONDS of a 440 Hz tone as PCMU RTP in a pcap (what sipp's play_pcap_audio replays).

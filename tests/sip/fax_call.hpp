@@ -55,7 +55,7 @@ struct UdpPort {
 };
 
 struct FaxCallOptions {
-  std::filesystem::path tiff;
+  std::filesystem::path tiff = {};
   std::uint16_t server_port = 0;
   std::string to = "+15550100";
   std::string from = "+15550123";

@@ -33,66 +33,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string invite(std::string_view cseq, std::string_view extra = {}) {
-  return R"(
-  <send retrans="500"><![CDATA[
-INVITE sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:%TARGET%@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: )" + std::string(cseq) + R"( INVITE
-Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
-Max-Forwards: 70
-)" + std::string(extra) + R"(Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-
-  ]]></send>
-)";
-}
-
-std::string ack(std::string_view cseq) {
-  return R"(
-  <send><![CDATA[
-ACK sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:%TARGET%@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: )" + std::string(cseq) + R"( ACK
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
-)";
-}
-
-std::string bye(std::string_view cseq) {
-  return R"(
-  <send retrans="500"><![CDATA[
-BYE sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:%TARGET%@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: )" + std::string(cseq) + R"( BYE
-Max-Forwards: 70
-Content-Length: 0
-
-  ]]></send>
-  <recv response="200"/>
-)";
-}
-
 // The answer sipp sends to a request from the server (BYE, NOTIFY).
 const char* kOk = R"(
   <send><![CDATA[

@@ -116,6 +116,68 @@ inline void write_pcmu_pcap(const fs::path& path, double seconds) {
   }
 }
 
+// sipp scenario steps of a caller: %TARGET% is the called user, `extra`
+// headers go into the INVITE as they are.
+inline std::string invite(std::string_view cseq, std::string_view extra = {}) {
+  return R"(
+  <send retrans="500"><![CDATA[
+INVITE sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:%TARGET%@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: )" + std::string(cseq) + R"( INVITE
+Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+)" + std::string(extra) + R"(Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+
+  ]]></send>
+)";
+}
+
+inline std::string ack(std::string_view cseq) {
+  return R"(
+  <send><![CDATA[
+ACK sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:%TARGET%@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: )" + std::string(cseq) + R"( ACK
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+)";
+}
+
+inline std::string bye(std::string_view cseq) {
+  return R"(
+  <send retrans="500"><![CDATA[
+BYE sip:%TARGET%@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Bob Caller" <sip:+15550123@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:%TARGET%@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: )" + std::string(cseq) + R"( BYE
+Max-Forwards: 70
+Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+)";
+}
+
 struct SippRun {
   std::string options = "-m 1";        // calls, rate, transport (-t t1)
   std::string local_ip = "127.0.0.1";  // the gateway address sipp calls from
