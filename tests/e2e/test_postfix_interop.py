@@ -52,8 +52,6 @@ def field(block, name):
 class PostfixInterop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("a private Postfix needs root")
         cls.postfix_port = free_port()
         cls.server = Umstore(config_text=f"""
 [smtp]
@@ -305,4 +303,7 @@ delay_warning = 1
 
 
 if __name__ == "__main__":
+    if os.geteuid() != 0:
+        print("a private Postfix needs root: skipped")
+        sys.exit(77)  # CTest reports it as skipped, never as passed
     unittest.main(verbosity=2)

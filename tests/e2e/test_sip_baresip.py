@@ -50,8 +50,6 @@ module_app\t\tmenu.so
 
 class BaresipCall(unittest.TestCase):
     def setUp(self):
-        if not shutil.which("baresip") or not (MODULES / "aufile.so").exists():
-            raise unittest.SkipTest("baresip-core is not installed")
         self.server = Umstore(f"""
 [sip]
 listen = 127.0.0.1:{free_udp_port()}
@@ -104,4 +102,7 @@ gateways = 127.0.0.1
 
 
 if __name__ == "__main__":
+    if not shutil.which("baresip") or not (MODULES / "aufile.so").exists():
+        print("baresip-core is not installed: skipped")
+        sys.exit(77)  # CTest reports it as skipped, never as passed
     unittest.main()
