@@ -12,6 +12,7 @@
 #include <iterator>
 #include <memory>
 
+#include "adpcm32_lanes.hpp"
 #include "codecs/audio.hpp"
 
 namespace umstore::codecs {
@@ -253,6 +254,13 @@ std::vector<std::uint8_t> encode_32kadpcm(std::span<const std::int16_t> pcm_8khz
     const int second = encoder.encode(0);
     out.back() = static_cast<std::uint8_t>(first | (second << 4));
   }
+  return out;
+}
+
+std::vector<std::vector<std::uint8_t>> encode_32kadpcm_batch(std::span<const std::span<const std::int16_t>> streams) {
+  std::vector<std::vector<std::uint8_t>> out(streams.size());
+  if (streams.size() > 1 && detail::encode_32kadpcm_in_lanes(streams, out)) return out;
+  for (std::size_t i = 0; i < streams.size(); ++i) out[i] = encode_32kadpcm(streams[i]);
   return out;
 }
 

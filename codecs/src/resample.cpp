@@ -141,13 +141,60 @@ std::shared_ptr<const PolyphaseBank> bank_for(unsigned in_rate, unsigned out_rat
   return banks.try_emplace(key, std::move(bank)).first->second;
 }
 
-float dot(const float* coefficients, const float* samples, std::size_t count) {
+[[gnu::always_inline]] inline float dot(const float* coefficients, const float* samples, std::size_t count) {
   float partial[lanes] = {};
   for (std::size_t i = 0; i < count; i += lanes)
     for (std::size_t lane = 0; lane < lanes; ++lane) partial[lane] += coefficients[i + lane] * samples[i + lane];
   float sum = 0.0f;
   for (const float value : partial) sum += value;
   return sum;
+}
+
+// Rounds half away from zero, as std::round, without a library call or a
+// branch on the sign (which speech makes unpredictable); exact in double.
+[[gnu::always_inline]] inline std::int16_t to_sample(float value) {
+  const double clamped = std::clamp(static_cast<double>(value), -32768.0, 32767.0);
+  return static_cast<std::int16_t>(clamped + std::copysign(0.5, clamped));
+}
+
+// Output samples from a cached bank. base + phase / phases is output n's
+// source position; it advances by step / phases per output, split into
+// whole and fractional parts so the loop needs no division.
+struct BankFilter {
+  const float* coefficients;
+  std::size_t taps;
+  std::uint64_t phases, whole_step, fraction_step;
+};
+
+[[gnu::always_inline]] inline void filter(const BankFilter& f, const float* padded, std::int16_t* out,
+                                          std::uint64_t count) {
+  std::uint64_t base = 0, phase = 0;
+  for (std::uint64_t n = 0; n < count; ++n) {
+    out[n] = to_sample(dot(f.coefficients + phase * f.taps, padded + base, f.taps));
+    base += f.whole_step;
+    phase += f.fraction_step;
+    if (phase >= f.phases) {
+      phase -= f.phases;
+      ++base;
+    }
+  }
+}
+
+// The same loop with 256-bit vectors where the CPU has them: each lane
+// adds in the same order, so the output is identical, in about half the
+// time. (No FMA: fused rounding would change the last bit.)
+#if defined(__x86_64__)
+[[gnu::target("avx2")]] void filter_avx2(const BankFilter& f, const float* padded, std::int16_t* out,
+                                         std::uint64_t count) {
+  filter(f, padded, out, count);
+}
+#endif
+
+void filter_any(const BankFilter& f, const float* padded, std::int16_t* out, std::uint64_t count) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return filter_avx2(f, padded, out, count);
+#endif
+  filter(f, padded, out, count);
 }
 
 }  // namespace
@@ -171,25 +218,18 @@ PcmAudio resample(const PcmAudio& in, unsigned rate) {
   PcmAudio out;
   out.sample_rate = rate;
   out.samples.resize(out_count);
-  std::vector<float> scratch(bank->coefficients.empty() ? bank->taps : 0);
-  // base + phase / phases is output n's source position; it advances by
-  // step / phases per output, split into whole and fractional parts so the
-  // loop needs no division.
   const std::uint64_t whole_step = bank->step / bank->phases;
   const std::uint64_t fraction_step = bank->step % bank->phases;
+  if (!bank->coefficients.empty()) {
+    filter_any({bank->coefficients.data(), bank->taps, bank->phases, whole_step, fraction_step}, padded.data(),
+               out.samples.data(), out_count);
+    return out;
+  }
+  std::vector<float> scratch(bank->taps);
   std::uint64_t base = 0, phase = 0;
   for (std::uint64_t n = 0; n < out_count; ++n) {
-    const float* coefficients;
-    if (bank->coefficients.empty()) {
-      bank->fill_phase(phase, scratch.data());
-      coefficients = scratch.data();
-    } else {
-      coefficients = bank->coefficients.data() + phase * bank->taps;
-    }
-    const double value = std::clamp(static_cast<double>(dot(coefficients, padded.data() + base, bank->taps)), -32768.0, 32767.0);
-    // Rounds half away from zero, as std::round, without a library call or a
-    // branch on the sign (which speech makes unpredictable); exact in double.
-    out.samples[n] = static_cast<std::int16_t>(value + std::copysign(0.5, value));
+    bank->fill_phase(phase, scratch.data());
+    out.samples[n] = to_sample(dot(scratch.data(), padded.data() + base, bank->taps));
     base += whole_step;
     phase += fraction_step;
     if (phase >= bank->phases) {

@@ -45,27 +45,11 @@ std::vector<std::int16_t> voicemail_pcm() {
   return decode_audio(wav, "voicemail.wav").samples;
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(adpcm32)
-
-BOOST_AUTO_TEST_CASE(first_sample_goes_in_the_low_nibble) {
-  const auto pcm = sine(1000, 8000, 160, 8000);
-  const auto packed = encode_32kadpcm(pcm);
-  const auto codes = unpacked_codes(pcm);
-  BOOST_TEST_REQUIRE(packed.size() == 80u);
-  BOOST_TEST_REQUIRE(codes.size() == 160u);
-  for (std::size_t i = 0; i < packed.size(); ++i) {
-    BOOST_TEST((packed[i] & 0x0F) == codes[2 * i], "octet " << i << " low nibble");
-    BOOST_TEST((packed[i] >> 4) == codes[2 * i + 1], "octet " << i << " high nibble");
-  }
-}
-
-BOOST_AUTO_TEST_CASE(encoder_is_bit_exact_with_spandsp) {
-  // Inputs that drive every branch of the adaptation: speech, white noise and
-  // full-scale square waves (clipping, large steps, LIMB/LIMC limits), a sweep
-  // up to 4 kHz and high-frequency tone bursts (tone detector, TRANS reset of
-  // the predictor), level steps from -90 dBFS to full scale, and silence.
+// Inputs that drive every branch of the adaptation: speech, white noise and
+// full-scale square waves (clipping, large steps, LIMB/LIMC limits), a sweep
+// up to 4 kHz and high-frequency tone bursts (tone detector, TRANS reset of
+// the predictor), level steps from -90 dBFS to full scale, and silence.
+std::vector<std::vector<std::int16_t>> adaptation_inputs() {
   std::vector<std::vector<std::int16_t>> inputs;
   inputs.push_back(voicemail_pcm());
   std::uint32_t noise_state = 12345;  // fixed LCG: reproducible noise
@@ -92,6 +76,27 @@ BOOST_AUTO_TEST_CASE(encoder_is_bit_exact_with_spandsp) {
   }
   inputs.push_back(std::vector<std::int16_t>(3000, 0));
   inputs.push_back(std::vector<std::int16_t>(3000, -32768));
+  return inputs;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(adpcm32)
+
+BOOST_AUTO_TEST_CASE(first_sample_goes_in_the_low_nibble) {
+  const auto pcm = sine(1000, 8000, 160, 8000);
+  const auto packed = encode_32kadpcm(pcm);
+  const auto codes = unpacked_codes(pcm);
+  BOOST_TEST_REQUIRE(packed.size() == 80u);
+  BOOST_TEST_REQUIRE(codes.size() == 160u);
+  for (std::size_t i = 0; i < packed.size(); ++i) {
+    BOOST_TEST((packed[i] & 0x0F) == codes[2 * i], "octet " << i << " low nibble");
+    BOOST_TEST((packed[i] >> 4) == codes[2 * i + 1], "octet " << i << " high nibble");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(encoder_is_bit_exact_with_spandsp) {
+  const auto inputs = adaptation_inputs();
   for (std::size_t n = 0; n < inputs.size(); ++n) {
     const auto ours = encode_32kadpcm(inputs[n]);
     const auto reference = spandsp_packed(inputs[n]);
@@ -100,6 +105,23 @@ BOOST_AUTO_TEST_CASE(encoder_is_bit_exact_with_spandsp) {
     BOOST_TEST((mismatch.first == ours.end()),
                "input " << n << ": first difference at octet " << (mismatch.first - ours.begin()));
   }
+}
+
+BOOST_AUTO_TEST_CASE(batch_equals_one_stream_at_a_time) {
+  // More streams than SIMD lanes, of different lengths (odd, empty, one
+  // sample), so lanes finish at different times and take new streams.
+  auto inputs = adaptation_inputs();
+  inputs.push_back({});
+  inputs.push_back({1234});
+  inputs.push_back(sine(440, 8000, 8001, 5000));
+  std::vector<std::span<const std::int16_t>> streams(inputs.begin(), inputs.end());
+  const auto batch = encode_32kadpcm_batch(streams);
+  BOOST_TEST_REQUIRE(batch.size() == inputs.size());
+  for (std::size_t n = 0; n < inputs.size(); ++n)
+    BOOST_TEST((batch[n] == encode_32kadpcm(inputs[n])), "stream " << n << " of " << inputs.size());
+  BOOST_TEST(encode_32kadpcm_batch({}).empty());
+  BOOST_TEST(encode_32kadpcm_batch(std::span(streams).first(1)).front() == encode_32kadpcm(inputs.front()),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(pinned_byte_vector) {

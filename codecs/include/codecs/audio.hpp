@@ -68,6 +68,10 @@ PcmAudio resample(const PcmAudio& in, unsigned rate);
 // sample's code in the low nibble. Input must be 8 kHz; an odd sample count
 // is padded with one silent sample.
 std::vector<std::uint8_t> encode_32kadpcm(std::span<const std::int16_t> pcm_8khz);
+// Several independent streams at once, each output identical to
+// encode_32kadpcm of its input: the streams run side by side in SIMD lanes,
+// which is how a core converts many voicemails faster than one at a time.
+std::vector<std::vector<std::uint8_t>> encode_32kadpcm_batch(std::span<const std::span<const std::int16_t>> streams);
 std::vector<std::int16_t> decode_32kadpcm(std::span<const std::uint8_t> adpcm);
 
 // RIFF WAVE, 16-bit linear PCM, mono: the one WAV encoding every mail client
