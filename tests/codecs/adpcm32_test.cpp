@@ -115,10 +115,16 @@ BOOST_AUTO_TEST_CASE(batch_equals_one_stream_at_a_time) {
   inputs.push_back({1234});
   inputs.push_back(sine(440, 8000, 8001, 5000));
   std::vector<std::span<const std::int16_t>> streams(inputs.begin(), inputs.end());
-  const auto batch = encode_32kadpcm_batch(streams);
-  BOOST_TEST_REQUIRE(batch.size() == inputs.size());
-  for (std::size_t n = 0; n < inputs.size(); ++n)
-    BOOST_TEST((batch[n] == encode_32kadpcm(inputs[n])), "stream " << n << " of " << inputs.size());
+  // All at once (16 lanes where the CPU has AVX-512), then five at a time (8 lanes).
+  for (const std::size_t group : {streams.size(), std::size_t{5}}) {
+    for (std::size_t first = 0; first < streams.size(); first += group) {
+      const auto some = std::span(streams).subspan(first, std::min(group, streams.size() - first));
+      const auto batch = encode_32kadpcm_batch(some);
+      BOOST_TEST_REQUIRE(batch.size() == some.size());
+      for (std::size_t n = 0; n < some.size(); ++n)
+        BOOST_TEST((batch[n] == encode_32kadpcm(some[n])), "stream " << first + n << " in groups of " << group);
+    }
+  }
   BOOST_TEST(encode_32kadpcm_batch({}).empty());
   BOOST_TEST(encode_32kadpcm_batch(std::span(streams).first(1)).front() == encode_32kadpcm(inputs.front()),
              boost::test_tools::per_element());
