@@ -194,6 +194,7 @@ int run_import(std::span<const std::string> args) {
   config.settings.voice_limits = s.voice_limits;
   config.settings.fax_limits = s.fax_limits;
   config.workers = s.ingest_workers;
+  config.batch_size = s.ingest_batch;
   ingest::IngestQueue queue(config, *store);
   // Keys, not counts: a job resumed from an interrupted run may finish
   // before or after this run submits its duplicate.

@@ -153,6 +153,7 @@ int run_serve(std::span<const std::string> args) {
   queue_config.settings.voice_limits = s.voice_limits;
   queue_config.settings.fax_limits = s.fax_limits;
   queue_config.workers = s.ingest_workers;
+  queue_config.batch_size = s.ingest_batch;
   queue_config.max_age = std::chrono::seconds(s.ingest_max_age_seconds);
   queue_config.retry_intervals.clear();
   for (const unsigned seconds : s.ingest_retry_intervals) queue_config.retry_intervals.emplace_back(std::chrono::seconds(seconds));

@@ -21,7 +21,7 @@ OptionSpec with_global_options(OptionSpec spec) {
 
 namespace {
 
-// [ingest] spool_dir, workers, retry_intervals, max_age, webhook_attempts,
+// [ingest] spool_dir, workers, batch, retry_intervals, max_age, webhook_attempts,
 // webhook_retry_base, webhook_retry_max, return_path; [gateways] NAME = TOKEN;
 // [webhooks] NAME = URL; [routing] country_code,
 // national_prefix, international_prefix, extensions (comma-separated
@@ -29,6 +29,7 @@ namespace {
 void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.spool_dir = ini.getString("ingest.spool_dir", s.spool_dir.string());
   s.ingest_workers = ini.getUInt("ingest.workers", s.ingest_workers);
+  s.ingest_batch = std::max(1u, ini.getUInt("ingest.batch", s.ingest_batch));
   if (ini.has("ingest.retry_intervals")) {
     s.ingest_retry_intervals.clear();
     Poco::StringTokenizer intervals(ini.getString("ingest.retry_intervals"), ",",

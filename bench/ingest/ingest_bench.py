@@ -216,10 +216,11 @@ def run_load(pipeline, first_seq, count, rate, concurrency, timeout):
     return latencies, len(visible) / done
 
 
-def start_umstore(binary, workers):
-    """umstore serve from the end-to-end harness, with the bench's gateway and workers."""
+def start_umstore(binary, workers, batch):
+    """umstore serve from the end-to-end harness, with the bench's gateway, workers and batch size."""
     umstore_harness.UMSTORE = binary
-    server = umstore_harness.Umstore(f"[umstore]\nlog_level = warning\n\n[ingest]\nworkers = {workers}\n\n"
+    batch_line = f"batch = {batch}\n" if batch else ""
+    server = umstore_harness.Umstore(f"[umstore]\nlog_level = warning\n\n[ingest]\nworkers = {workers}\n{batch_line}\n"
                                      f"[gateways]\nbench = {TOKEN}\n")
     server.add_mailbox(MAILBOX, "Bench", PASSWORD)
     return server.start()
@@ -295,6 +296,7 @@ def main():
     parser.add_argument("--steady-seconds", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=60, help="voicemail length")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="umstore [ingest] workers")
+    parser.add_argument("--batch", type=int, help="umstore [ingest] batch (default: the server's)")
     parser.add_argument("--concurrency", type=int, default=8, help="clients submitting at once (umstore)")
     parser.add_argument("--classic-concurrency", type=int, default=os.cpu_count() or 2,
                         help="scripts running at once (classic)")
@@ -316,7 +318,7 @@ def main():
           f"{os.cpu_count()} cores", flush=True)
 
     results = {}
-    server = start_umstore(args.umstore, args.workers) if args.only != "classic" else None
+    server = start_umstore(args.umstore, args.workers, args.batch) if args.only != "classic" else None
     peer = None
     imap_pid = None
     try:

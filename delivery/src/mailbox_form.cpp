@@ -39,11 +39,9 @@ std::optional<std::string> voice_for_mailbox(const mime::Part& root, std::string
   return with_playable_audio(pure_root, pure, *audio, playable, mailbox.utc_offset_minutes);
 }
 
-}  // namespace
-
-MailboxForm form_for_mailbox(std::string_view composed, const MailboxProfile& mailbox, double max_playable_seconds) {
-  MailboxForm form;
-  form.message = std::string(composed);
+// form.message holds the composed message and becomes the mailbox's form.
+void shape_for_mailbox(MailboxForm& form, const MailboxProfile& mailbox, double max_playable_seconds) {
+  const std::string_view composed = form.message;
   const mime::Part root = mime::parse_message(composed);
   form.kind = mime::classify_message(root);
   form.folder = folder_for(form.kind, mailbox);
@@ -65,6 +63,21 @@ MailboxForm form_for_mailbox(std::string_view composed, const MailboxProfile& ma
   } catch (const codecs::CodecError& e) {
     form.notes.push_back(std::string("stored as composed: ") + e.what());
   }
+}
+
+}  // namespace
+
+MailboxForm form_for_mailbox(std::string_view composed, const MailboxProfile& mailbox, double max_playable_seconds) {
+  MailboxForm form;
+  form.message = std::string(composed);
+  shape_for_mailbox(form, mailbox, max_playable_seconds);
+  return form;
+}
+
+MailboxForm form_for_mailbox(std::string&& composed, const MailboxProfile& mailbox, double max_playable_seconds) {
+  MailboxForm form;
+  form.message = std::move(composed);
+  shape_for_mailbox(form, mailbox, max_playable_seconds);
   return form;
 }
 

@@ -148,6 +148,7 @@ struct HttpApi::Impl {
       if (ec != std::errc{} || p != len->data() + len->size()) co_return json_error(400, "bad Content-Length");
       if (n > config.max_body_bytes)
         co_return json_error(413, fmt::format("body of {} bytes exceeds the limit of {} bytes", n, config.max_body_bytes));
+      req.body.reserve(n);  // recordings are megabytes: no regrowing copies
       const bool complete = co_await conn.read_exact(n, req.body);
       if (!complete) co_return std::monostate{};
     }

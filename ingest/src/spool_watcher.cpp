@@ -16,6 +16,7 @@
 
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
+#include "file_bytes.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/recording_metadata.hpp"
 #include "ingest/routing.hpp"
@@ -27,6 +28,7 @@ namespace fs = std::filesystem;
 constexpr std::string_view kLog = "spool";
 constexpr std::uintmax_t kMaxFileBytes = 64u << 20;
 constexpr std::uintmax_t kMaxMetadataBytes = 64u << 10;
+constexpr std::size_t kMagicBytes = 16;  // enough for unsupported_format
 constexpr int kRescanMs = 5000;
 
 enum class Readiness { Ready, Busy };
@@ -145,11 +147,12 @@ struct SpoolWatcher::Impl {
       if (json.is_discarded()) throw InvalidMetadata("the .json file is not valid JSON");
       metadata = parse_metadata(json);
       if (metadata.kind) kind = *metadata.kind;
-      if (fs::file_size(file) > kMaxFileBytes) throw InvalidMetadata("the file is larger than 64 MiB");
-      const std::string bytes = read_file(file);
-      if (bytes.empty()) throw InvalidMetadata("the file is empty");
-      if (auto problem = unsupported_format(kind, bytes)) throw InvalidMetadata(*problem);
-      recording = make_recording(kind, metadata, router.route(metadata.to), name, bytes);
+      const std::uintmax_t size = fs::file_size(file);
+      if (size > kMaxFileBytes) throw InvalidMetadata("the file is larger than 64 MiB");
+      if (size == 0) throw InvalidMetadata("the file is empty");
+      // The queue takes the file itself (submit_file); here only its magic number is read.
+      if (auto problem = unsupported_format(kind, read_file_head(file, kMagicBytes))) throw InvalidMetadata(*problem);
+      recording = make_recording(kind, metadata, router.route(metadata.to), name, std::string_view());
     } catch (const InvalidMetadata& e) {
       return move_originals(name, false, e.what());
     } catch (const UnroutableNumber& e) {
@@ -163,7 +166,14 @@ struct SpoolWatcher::Impl {
       std::lock_guard lock(mutex);
       submitted.insert(name);
     }
-    const SubmitResult result = queue.submit(recording, options);
+    SubmitResult result;
+    try {
+      result = queue.submit_file(recording, file, options);
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      submitted.erase(name);  // so the next rescan tries it again
+      throw;
+    }
     log(LogLevel::Info, kLog, "{}: {} as id={}", name, result.duplicate ? "already queued" : "queued", result.id);
     if (result.duplicate) {
       // A retried drop (or a restart between the final status and the move):

@@ -8,6 +8,7 @@
 #include "mime/voice_message.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <ranges>
 #include <random>
 #include <thread>
@@ -24,6 +25,22 @@ constexpr std::size_t kMaxCallerIdDigits = 32;
 struct Entity {
   std::string headers;  // each field ends in CRLF
   std::string body;
+  // A base64 body is encoded only when the message is assembled, straight
+  // into it: recordings are megabytes, every intermediate copy costs. The
+  // bytes belong to the composer's input, which outlives every Entity.
+  std::span<const std::uint8_t> base64_source;
+  bool base64 = false;
+
+  std::size_t body_size() const {
+    return base64 ? base64_encoded_size(base64_source.size()) : body.size();
+  }
+  void append_body(std::string& out) const {
+    if (!base64) {
+      out += body;
+      return;
+    }
+    append_base64(out, std::string_view(reinterpret_cast<const char*>(base64_source.data()), base64_source.size()));
+  }
 };
 
 struct CommonInput {
@@ -228,7 +245,8 @@ Entity base64_entity(std::string content_type, std::string disposition, std::spa
   entity.headers = field("Content-Type", content_type) + field("Content-Transfer-Encoding", "base64") +
                    field("Content-Disposition", disposition);
   if (duration) entity.headers += field("Content-Duration", std::to_string(*duration));
-  entity.body = base64_encode(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  entity.base64_source = data;
+  entity.base64 = true;
   return entity;
 }
 
@@ -247,18 +265,43 @@ Entity text_entity(std::string_view utf8_text) {
   return entity;
 }
 
-std::string part_text(const Entity& entity) {
-  std::string out = entity.headers + std::string(kCrlf) + entity.body;
+// Multipart bodies are written into one buffer sized up front: a recording's
+// base64 is megabytes, and every intermediate string would copy it again.
+void append_part(std::string& out, const Entity& entity) {
+  out += entity.headers;
+  out += kCrlf;
+  entity.append_body(out);
   if (!out.ends_with(kCrlf)) out += kCrlf;  // this CRLF belongs to the next delimiter
-  return out;
+}
+
+std::size_t multipart_body_size(std::string_view boundary, const std::vector<Entity>& parts) {
+  std::size_t size = boundary.size() + 6;
+  for (const Entity& part : parts) size += boundary.size() + 4 + part.headers.size() + 2 + part.body_size() + 2;
+  return size;
+}
+
+void append_multipart_body(std::string& out, std::string_view boundary, const std::vector<Entity>& parts) {
+  for (const Entity& part : parts) {
+    out += "--";
+    out += boundary;
+    out += kCrlf;
+    append_part(out, part);
+  }
+  out += "--";
+  out += boundary;
+  out += "--\r\n";
+}
+
+std::string multipart_headers(const std::string& content_type, std::string_view boundary) {
+  return field("Content-Type", content_type + ";\r\n boundary=\"" + std::string(boundary) + "\"") +
+         field("Content-Transfer-Encoding", "7bit");
 }
 
 Entity multipart_entity(std::string content_type, std::string_view boundary, const std::vector<Entity>& parts) {
   Entity entity;
-  entity.headers = field("Content-Type", content_type + ";\r\n boundary=\"" + std::string(boundary) + "\"") +
-                   field("Content-Transfer-Encoding", "7bit");
-  for (const Entity& part : parts) entity.body += "--" + std::string(boundary) + "\r\n" + part_text(part);
-  entity.body += "--" + std::string(boundary) + "--\r\n";
+  entity.headers = multipart_headers(content_type, boundary);
+  entity.body.reserve(multipart_body_size(boundary, parts));
+  append_multipart_body(entity.body, boundary, parts);
   return entity;
 }
 
@@ -314,7 +357,26 @@ std::string common_headers(const CommonInput& in, std::string_view subject, std:
 }
 
 std::string assemble(const std::string& top_headers, const Entity& content) {
-  return top_headers + content.headers + std::string(kCrlf) + content.body;
+  std::string out;
+  out.reserve(top_headers.size() + content.headers.size() + kCrlf.size() + content.body_size());
+  out += top_headers;
+  out += content.headers;
+  out += kCrlf;
+  content.append_body(out);
+  return out;
+}
+
+// assemble(top_headers, multipart_entity(...)) without first copying every part into the entity.
+std::string assemble_multipart(const std::string& top_headers, const std::string& content_type,
+                               std::string_view boundary, const std::vector<Entity>& parts) {
+  const std::string headers = multipart_headers(content_type, boundary);
+  std::string out;
+  out.reserve(top_headers.size() + headers.size() + kCrlf.size() + multipart_body_size(boundary, parts));
+  out += top_headers;
+  out += headers;
+  out += kCrlf;
+  append_multipart_body(out, boundary, parts);
+  return out;
 }
 
 long long voice_duration(const VoiceMessageInput& in) {
@@ -423,17 +485,19 @@ std::string compose_ivm(const VoiceMessageInput& in, const std::string& headers,
   if (!in.ulaw || in.ulaw->empty())
     throw ComposeError("the IVM form needs the recording as G.711 mu-law (VoiceMessageInput::ulaw)");
   const long long duration = content_duration_seconds(static_cast<double>(in.ulaw->size()) / 8000.0);
-  const PlayableCopies copies = playable_copies(in, duration, ";\r\n handling=optional");
+  PlayableCopies copies = playable_copies(in, duration, ";\r\n handling=optional");
   std::vector<std::string> names{"voicemail.au"};
   names.insert(names.end(), copies.names.begin(), copies.names.end());
   Entity text = text_entity(voice_text(in, duration_text, names));
   text.headers.replace(text.headers.find("Content-Disposition: inline"), 27, "Content-Disposition: inline; handling=optional");
-  std::vector<Entity> parts{text, base64_entity("audio/basic",
-                                                "attachment; filename=\"voicemail.au\";\r\n voice=Voice-Message; handling=required",
-                                                *in.ulaw, duration)};
-  parts.insert(parts.end(), copies.parts.begin(), copies.parts.end());
+  std::vector<Entity> parts;
+  parts.push_back(std::move(text));
+  parts.push_back(base64_entity("audio/basic",
+                                "attachment; filename=\"voicemail.au\";\r\n voice=Voice-Message; handling=required",
+                                *in.ulaw, duration));
+  parts.insert(parts.end(), std::make_move_iterator(copies.parts.begin()), std::make_move_iterator(copies.parts.end()));
   for (Entity& forwarded : forwarded_entities(in)) parts.push_back(std::move(forwarded));
-  return assemble(headers, multipart_entity("multipart/mixed", "=_ivm_" + token, parts));
+  return assemble_multipart(headers, "multipart/mixed", "=_ivm_" + token, parts);
 }
 
 }  // namespace
@@ -447,14 +511,16 @@ std::string compose_voice_message(const VoiceMessageInput& in) {
   const VoiceForm form = resolved_form(in);
   if (form == VoiceForm::ivm) return compose_ivm(in, common_headers(common, subject, "1.0", "voice-message"), duration_text, token);
 
-  const Entity vpim = vpim_entity(in, duration, "=_vpim_" + token);
+  Entity vpim = vpim_entity(in, duration, "=_vpim_" + token);
   const std::string headers = common_headers(common, subject, "1.0 (Voice 2.0)", "voice-message");
   if (form == VoiceForm::vpim) return assemble(headers, vpim);
 
-  const PlayableCopies copies = playable_copies(in, duration, "");
-  std::vector<Entity> parts{text_entity(voice_text(in, duration_text, copies.names)), vpim};
-  parts.insert(parts.end(), copies.parts.begin(), copies.parts.end());
-  return assemble(headers, multipart_entity("multipart/mixed", "=_mixed_" + token, parts));
+  PlayableCopies copies = playable_copies(in, duration, "");
+  std::vector<Entity> parts;
+  parts.push_back(text_entity(voice_text(in, duration_text, copies.names)));
+  parts.push_back(std::move(vpim));
+  parts.insert(parts.end(), std::make_move_iterator(copies.parts.begin()), std::make_move_iterator(copies.parts.end()));
+  return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + token, parts);
 }
 
 std::string compose_fax_message(const FaxMessageInput& in) {
@@ -470,8 +536,10 @@ std::string compose_fax_message(const FaxMessageInput& in) {
   if (!in.pdf) {  // simple mode still: IFAX recipients must accept text/plain next to the TIFF (RFC 3965 2.2)
     const std::string text = "Fax from " + caller_label_long(in.caller) + (pages.empty() ? "" : ", " + pages) +
                              ", received " + readable_local_time(in.received, in.utc_offset_minutes) + "." + note;
-    const Entity tiff = base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt);
-    return assemble(headers, multipart_entity("multipart/mixed", "=_mixed_" + random_token(), {text_entity(text), tiff}));
+    std::vector<Entity> parts;
+    parts.push_back(text_entity(text));
+    parts.push_back(base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt));
+    return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + random_token(), parts);
   }
 
   const std::string pdf_name =
@@ -479,10 +547,12 @@ std::string compose_fax_message(const FaxMessageInput& in) {
   const std::string text = "Fax from " + caller_label_long(in.caller) + (pages.empty() ? "" : ", " + pages) +
                            ", received " + readable_local_time(in.received, in.utc_offset_minutes) +
                            ".\r\n\r\nThe fax is attached as " + pdf_name + " (PDF) and as fax.tif (TIFF).\r\n" + note;
-  const Entity tiff = base64_entity(std::string(kTiffType), "attachment; filename=\"fax.tif\"", in.tiff, std::nullopt);
-  const Entity pdf = base64_entity("application/pdf", "attachment;\r\n " + filename_parameter(pdf_name), *in.pdf, std::nullopt);
-  const Entity mixed = multipart_entity("multipart/mixed", "=_mixed_" + random_token(), {text_entity(text), tiff, pdf});
-  return assemble(headers, mixed);
+  std::vector<Entity> parts;
+  parts.push_back(text_entity(text));
+  parts.push_back(base64_entity(std::string(kTiffType), "attachment; filename=\"fax.tif\"", in.tiff, std::nullopt));
+  parts.push_back(
+      base64_entity("application/pdf", "attachment;\r\n " + filename_parameter(pdf_name), *in.pdf, std::nullopt));
+  return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + random_token(), parts);
 }
 
 }  // namespace umstore::mime

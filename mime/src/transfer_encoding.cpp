@@ -2,8 +2,10 @@
 #include "ascii.hpp"
 #include "mime/message_parser.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace umstore::mime {
 namespace {
@@ -19,6 +21,14 @@ constexpr std::array<std::int8_t, 256> base64_values() {
   return values;
 }
 constexpr auto kBase64Values = base64_values();
+
+// Two output characters per 12 input bits: half the lookups of one per 6.
+constexpr std::array<std::array<char, 2>, 4096> base64_pairs() {
+  std::array<std::array<char, 2>, 4096> pairs{};
+  for (std::size_t i = 0; i < pairs.size(); ++i) pairs[i] = {kBase64Alphabet[i >> 6], kBase64Alphabet[i & 0x3F]};
+  return pairs;
+}
+constexpr auto kBase64Pairs = base64_pairs();
 
 // A quoted-printable line may end in whitespace added by transports; RFC 2045
 // says to delete it, so find where the meaningful part of the line stops.
@@ -45,28 +55,58 @@ void decode_quoted_printable_line(std::string_view line, std::string& out) {
 
 }  // namespace
 
+std::size_t base64_encoded_size(std::size_t data_size, std::size_t line_length) {
+  line_length -= line_length % 4;
+  const std::size_t chars = (data_size + 2) / 3 * 4;
+  const std::size_t lines = line_length == 0 ? 0 : (chars + line_length - 1) / line_length;
+  return chars + 2 * lines;
+}
+
 std::string base64_encode(std::string_view data, std::size_t line_length) {
-  line_length -= line_length % 4;  // whole quanta per line
   std::string out;
-  out.reserve(data.size() * 4 / 3 + data.size() / 38 + 8);
-  std::size_t column = 0;
-  for (std::size_t i = 0; i < data.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, data.size() - i);
-    std::uint32_t group = static_cast<unsigned char>(data[i]) << 16;
-    if (n > 1) group |= static_cast<unsigned char>(data[i + 1]) << 8;
-    if (n > 2) group |= static_cast<unsigned char>(data[i + 2]);
-    if (line_length != 0 && column == line_length) {
-      out += "\r\n";
-      column = 0;
-    }
-    out.push_back(kBase64Alphabet[(group >> 18) & 0x3F]);
-    out.push_back(kBase64Alphabet[(group >> 12) & 0x3F]);
-    out.push_back(n > 1 ? kBase64Alphabet[(group >> 6) & 0x3F] : '=');
-    out.push_back(n > 2 ? kBase64Alphabet[group & 0x3F] : '=');
-    column += 4;
-  }
-  if (line_length != 0 && !out.empty()) out += "\r\n";
+  append_base64(out, data, line_length);
   return out;
+}
+
+void append_base64(std::string& out, std::string_view data, std::size_t line_length) {
+  line_length -= line_length % 4;  // whole quanta per line
+  // Every line, the last one too, ends in CRLF; the size is known up front,
+  // so the output is written in place (recordings make this megabytes).
+  const std::size_t start = out.size();
+  out.resize(start + base64_encoded_size(data.size(), line_length));
+  char* to = out.data() + start;
+  const auto* from = reinterpret_cast<const unsigned char*>(data.data());
+  const unsigned char* const whole_end = from + data.size() / 3 * 3;
+  const std::size_t quanta_per_line = line_length == 0 ? SIZE_MAX : line_length / 4;
+  const auto end_line = [&to] {
+    *to++ = '\r';
+    *to++ = '\n';
+  };
+  std::size_t quanta_in_line = 0;
+  while (from < whole_end) {
+    const std::size_t quanta =
+        std::min<std::size_t>(quanta_per_line - quanta_in_line, static_cast<std::size_t>(whole_end - from) / 3);
+    for (std::size_t q = 0; q < quanta; ++q, from += 3, to += 4) {
+      const std::uint32_t group = (std::uint32_t{from[0]} << 16) | (std::uint32_t{from[1]} << 8) | from[2];
+      std::memcpy(to, kBase64Pairs[group >> 12].data(), 2);
+      std::memcpy(to + 2, kBase64Pairs[group & 0xFFF].data(), 2);
+    }
+    quanta_in_line += quanta;
+    if (quanta_in_line == quanta_per_line) {
+      end_line();
+      quanta_in_line = 0;
+    }
+  }
+  const std::size_t rest = data.size() % 3;
+  if (rest != 0) {
+    const std::uint32_t group = (std::uint32_t{from[0]} << 16) | (rest > 1 ? std::uint32_t{from[1]} << 8 : 0u);
+    *to++ = kBase64Alphabet[group >> 18];
+    *to++ = kBase64Alphabet[(group >> 12) & 0x3F];
+    *to++ = rest > 1 ? kBase64Alphabet[(group >> 6) & 0x3F] : '=';
+    *to++ = '=';
+    ++quanta_in_line;
+  }
+  if (line_length != 0 && quanta_in_line != 0) end_line();
 }
 
 std::string base64_decode(std::string_view text) {

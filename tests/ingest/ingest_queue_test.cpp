@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "common/durable_file.hpp"
@@ -135,6 +136,36 @@ BOOST_AUTO_TEST_CASE(quota_exceeded_is_retried_not_failed) {
   BOOST_TEST(state_name(status->state) == "queued");
   BOOST_TEST(status->reason.find("quota") != std::string::npos);
   BOOST_TEST(inbox_messages(*store, "+15550100") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_submitted_by_path_is_linked_not_copied_and_delivered) {
+  TempDir dir;
+  auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
+  const Recording recording = sample_voicemail();
+  const auto dropped = dir.path() / "drop.wav";
+  {
+    std::ofstream out(dropped, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(recording.file.data()), static_cast<std::streamsize>(recording.file.size()));
+  }
+  Recording metadata = recording;
+  metadata.file.clear();
+  std::string id;
+  {
+    IngestQueue queue(config_in(dir), *store);  // not started: the job stays queued
+    id = queue.submit_file(metadata, dropped, {}).id;
+    const auto media = dir.path() / "ingest" / "jobs" / id;
+    BOOST_REQUIRE(std::filesystem::exists(media));
+    BOOST_TEST(std::filesystem::equivalent(media, dropped));  // one inode: the bytes were not written again
+    BOOST_TEST(std::filesystem::hard_link_count(dropped) == 2u);
+    BOOST_CHECK_THROW(queue.submit_file(metadata, dir.path() / "missing.wav", {}), IngestQueueError);
+  }
+  IngestQueue queue(config_in(dir), *store);
+  queue.start();
+  BOOST_REQUIRE(queue.wait_idle(30s));
+  BOOST_TEST(state_name(queue.status(id)->state) == "delivered");
+  BOOST_TEST(inbox_messages(*store, "+15550100") == 1u);
+  BOOST_TEST(std::filesystem::exists(dropped));  // the gateway's file is left to its owner (the spool moves it)
+  BOOST_TEST(std::filesystem::hard_link_count(dropped) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

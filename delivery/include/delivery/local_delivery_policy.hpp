@@ -116,6 +116,9 @@ struct MailboxForm {
 };
 MailboxForm form_for_mailbox(std::string_view composed, const MailboxProfile& mailbox,
                              double max_playable_seconds = 3600);
+// The same, taking the composed message over (no copy when it stays as it is).
+MailboxForm form_for_mailbox(std::string&& composed, const MailboxProfile& mailbox,
+                             double max_playable_seconds = 3600);
 
 // Throws PolicyError naming the first pattern of `rule` that is not a regular
 // expression, or when the rule names no sender; for checking configuration at start.

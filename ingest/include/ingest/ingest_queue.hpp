@@ -89,6 +89,9 @@ struct IngestQueueConfig {
   // unset: the composed form (WAV) in INBOX.
   std::function<delivery::MailboxProfile(std::string_view number)> mailbox_profiles;
   unsigned workers = 2;
+  // A worker takes up to this many due jobs at once and encodes their voice
+  // side by side (compose_batch); a lone due job still runs alone at once.
+  unsigned batch_size = 16;
   // Temporary failures (mailbox over quota, I/O errors) are retried after
   // these delays in turn (the last repeats) until max_age.
   std::chrono::seconds max_age = std::chrono::hours(24);
@@ -146,6 +149,11 @@ class IngestQueue {
 
   // Durable when it returns. Thread-safe. Throws IngestQueueError (disk).
   SubmitResult submit(const Recording& recording, const SubmitOptions& options);
+  // The same for a recording in a file (recording.file is not used), which
+  // must not change any more: the queue hard-links it (copies it across file
+  // systems) instead of writing its bytes again. For the spool.
+  SubmitResult submit_file(const Recording& recording, const std::filesystem::path& file,
+                           const SubmitOptions& options);
   std::optional<IngestStatus> status(std::string_view id) const;
   // The job of (source, idempotency key), if any.
   std::optional<IngestStatus> find(std::string_view source, std::string_view idempotency_key) const;

@@ -5,6 +5,8 @@
 // mailstore when no server runs).
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,5 +46,19 @@ struct ComposedMessage {
 // Throws codecs::CodecError (names the file and what is wrong) or
 // std::invalid_argument for bad numbers.
 ComposedMessage compose(const Recording& recording, const IngestSettings& settings);
+
+// One recording's result in compose_batch: the message, or why there is none.
+struct ComposeOutcome {
+  std::optional<ComposedMessage> message;
+  std::string error;  // compose()'s exception text when message is empty
+};
+
+// compose() for several recordings at once: their voice is encoded side by
+// side (codecs::encode_32kadpcm_batch), which costs a core less per
+// recording than one at a time. Outcome i is what compose(*recordings[i])
+// gives; a recording that cannot be composed fails alone. Throws only when
+// the batch as a whole cannot run (out of memory).
+std::vector<ComposeOutcome> compose_batch(std::span<const Recording* const> recordings,
+                                          const IngestSettings& settings);
 
 }  // namespace umstore::ingest

@@ -79,6 +79,9 @@ std::string encode_header_text(std::string_view utf8);   // RFC 2047 B-words onl
 
 // Transfer encodings.
 std::string base64_encode(std::string_view data, std::size_t line_length = 76);  // CRLF line ends
+// The same appended to `out` (no intermediate copy), and its length.
+void append_base64(std::string& out, std::string_view data, std::size_t line_length = 76);
+std::size_t base64_encoded_size(std::size_t data_size, std::size_t line_length = 76);
 std::string base64_decode(std::string_view text);  // skips whitespace and junk, stops at '='
 std::string quoted_printable_decode(std::string_view text);
 // Text with CRLF line ends -> quoted-printable (soft breaks keep lines <= 76).
