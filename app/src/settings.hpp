@@ -52,7 +52,7 @@ struct Settings {
   // Gateway ingest ([ingest], [gateways], [routing]).
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;
-  unsigned ingest_batch = 16;                         // due voice jobs a worker encodes side by side
+  unsigned ingest_batch = 8;                          // due voice jobs a worker encodes side by side
   std::map<std::string, std::string> gateway_tokens;  // token -> gateway name
   std::map<std::string, std::string> gateway_callbacks;  // gateway name -> webhook URL ([webhooks])
   std::vector<unsigned> ingest_retry_intervals = {60};  // seconds between retries; the last repeats

@@ -91,7 +91,7 @@ struct IngestQueueConfig {
   unsigned workers = 2;
   // A worker takes up to this many due jobs at once and encodes their voice
   // side by side (compose_batch); a lone due job still runs alone at once.
-  unsigned batch_size = 16;
+  unsigned batch_size = 8;
   // Temporary failures (mailbox over quota, I/O errors) are retried after
   // these delays in turn (the last repeats) until max_age.
   std::chrono::seconds max_age = std::chrono::hours(24);
