@@ -10,29 +10,12 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/pipeline.hpp"
 #include "mailstore/mail_store.hpp"
+#include "../mailstore/temp_dir.hpp"
 
 using namespace umstore::ingest;
 using namespace std::chrono_literals;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("umstore-ingest-batch-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A WAV of a tone, so every recording of a batch differs in rate, length and content.
 Recording tone_voicemail(unsigned rate, double seconds, double hz, std::string caller) {

@@ -10,25 +10,12 @@
 #include "ingest/ingest_queue.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/dsn.hpp"
+#include "../mailstore/temp_dir.hpp"
 
 using namespace umstore::ingest;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct ScratchDir {
-  ScratchDir() {
-    std::random_device random;
-    path = std::filesystem::temp_directory_path() /
-           ("umstore-forward-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
 
 Recording voicemail_for(std::string to) {
   Recording r;
@@ -74,10 +61,10 @@ BOOST_AUTO_TEST_CASE(a_dsn_gives_its_envelope_id_and_first_recipient_fields) {
 }
 
 BOOST_AUTO_TEST_CASE(a_forwarded_copy_carries_the_ingest_id_and_its_failure_dsn_fails_the_job) {
-  ScratchDir dir;
-  auto store = umstore::mailstore::open_maildir_store(dir.path / "mail");
+  TempDir dir;
+  auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
   IngestQueueConfig config;
-  config.dir = dir.path / "ingest";
+  config.dir = dir.path() / "ingest";
   config.settings.domain = "vm.example.net";
   config.workers = 1;
   std::mutex m;

@@ -9,29 +9,12 @@
 #include "common/durable_file.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "mailstore/mail_store.hpp"
+#include "../mailstore/temp_dir.hpp"
 
 using namespace umstore::ingest;
 using namespace std::chrono_literals;
 
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = std::filesystem::temp_directory_path() /
-            ("umstore-ingest-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const noexcept { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 Recording sample_voicemail(std::string to = "+15550100") {
   Recording r;
