@@ -1,4 +1,6 @@
 // encode_wav_pcm16: canonical 44-byte RIFF/WAVE header plus little-endian samples.
+#include <bit>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -48,10 +50,14 @@ std::vector<std::uint8_t> encode_wav_pcm16(const PcmAudio& audio) {
   const std::size_t header_bytes = out.size();
   out.resize(header_bytes + static_cast<std::size_t>(data_bytes));
   std::uint8_t* data = out.data() + header_bytes;
-  for (const std::int16_t sample : audio.samples) {
-    const auto value = static_cast<std::uint16_t>(sample);
-    *data++ = static_cast<std::uint8_t>(value & 0xFF);
-    *data++ = static_cast<std::uint8_t>(value >> 8);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(data, audio.samples.data(), static_cast<std::size_t>(data_bytes));  // already WAV's byte order
+  } else {
+    for (const std::int16_t sample : audio.samples) {
+      const auto value = static_cast<std::uint16_t>(sample);
+      *data++ = static_cast<std::uint8_t>(value & 0xFF);
+      *data++ = static_cast<std::uint8_t>(value >> 8);
+    }
   }
   return out;
 }
