@@ -2,7 +2,7 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework)
-find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Util Net)
+find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Util Net NetSSL)  # NetSSL: https:// webhooks
 find_package(TIFF REQUIRED)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(SQLite3 REQUIRED)

@@ -18,7 +18,8 @@ packages=(
   sip-tester  # sipp, for the SIP endpoint tests
   baresip-core  # a real SIP user agent calling in tests/e2e/test_sip_baresip.py
   neomutt tmux  # a terminal mail client driven through tmux in tests/e2e/test_imap_neomutt.py
-  postfix dovecot-lmtpd openssl  # the Postfix peer in the SMTP interoperability tests (tests/peers/postfix_peer.py)
+  postfix dovecot-lmtpd openssl  # the Postfix peer in the SMTP interoperability tests (tests/peers/postfix_peer.py); openssl also makes the test CA for https:// webhooks
+  ca-certificates  # the system CAs https:// webhook receivers are verified against
 )
 
 missing=()

@@ -160,6 +160,7 @@ int run_serve(std::span<const std::string> args) {
   queue_config.webhook_attempts = s.webhook_attempts;
   queue_config.webhook_retry_base = std::chrono::seconds(s.webhook_retry_base_seconds);
   queue_config.webhook_retry_max = std::chrono::seconds(s.webhook_retry_max_seconds);
+  queue_config.webhook_ca_file = s.webhook_ca_file;
   queue_config.forward_address = [&accounts](std::string_view number) {
     const auto account = accounts.find(number);
     return account ? account->email : std::string();

@@ -22,7 +22,7 @@ OptionSpec with_global_options(OptionSpec spec) {
 namespace {
 
 // [ingest] spool_dir, workers, batch, retry_intervals, max_age, webhook_attempts,
-// webhook_retry_base, webhook_retry_max, return_path; [gateways] NAME = TOKEN;
+// webhook_retry_base, webhook_retry_max, webhook_ca_file, return_path; [gateways] NAME = TOKEN;
 // [webhooks] NAME = URL; [routing] country_code,
 // national_prefix, international_prefix, extensions (comma-separated
 // FIRST-LAST=+PREFIX), catch_all.
@@ -46,11 +46,15 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   s.webhook_retry_base_seconds = ini.getUInt("ingest.webhook_retry_base", s.webhook_retry_base_seconds);
   s.webhook_retry_max_seconds = ini.getUInt("ingest.webhook_retry_max", s.webhook_retry_max_seconds);
   s.ingest_return_path = ini.getString("ingest.return_path", s.ingest_return_path);
+  s.webhook_ca_file = ini.getString("ingest.webhook_ca_file", s.webhook_ca_file.string());
+  if (!s.webhook_ca_file.empty() && !std::ifstream(s.webhook_ca_file))
+    throw UsageError("[ingest] webhook_ca_file: cannot read " + s.webhook_ca_file.string());
   Poco::Util::AbstractConfiguration::Keys callbacks;
   ini.keys("webhooks", callbacks);
   for (const auto& name : callbacks) {
     const std::string url = ini.getString("webhooks." + name);
-    if (!url.starts_with("http://")) throw UsageError("[webhooks] " + name + ": the URL must start with http://");
+    if (!url.starts_with("http://") && !url.starts_with("https://"))
+      throw UsageError("[webhooks] " + name + ": the URL must start with http:// or https://");
     s.gateway_callbacks[name] = url;
   }
   Poco::Util::AbstractConfiguration::Keys gateways;

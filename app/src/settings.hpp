@@ -60,6 +60,7 @@ struct Settings {
   unsigned webhook_attempts = 10;
   unsigned webhook_retry_base_seconds = 5;              // doubling up to webhook_retry_max
   unsigned webhook_retry_max_seconds = 600;
+  std::filesystem::path webhook_ca_file;                // PEM CAs for https:// webhooks besides the system CAs
   std::string ingest_return_path;                       // envelope sender of forwarded copies; empty: ingest-dsn@domain
   ingest::RoutingRules routing;
   // SIP endpoint ([sip]): listen empty = no SIP endpoint.

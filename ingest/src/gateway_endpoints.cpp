@@ -94,8 +94,8 @@ HttpResponse submit(const HttpRequest& request, Kind kind, const std::string& ga
   }
   if (s.file.empty()) return json_error(400, "the recording is empty");
   if (auto problem = unsupported_format(kind, s.file)) return json_error(415, *problem);
-  if (!s.callback_url.empty() && !s.callback_url.starts_with("http://"))
-    return json_error(400, "callback_url must be an http:// URL");
+  if (!s.callback_url.empty() && !s.callback_url.starts_with("http://") && !s.callback_url.starts_with("https://"))
+    return json_error(400, "callback_url must be an http:// or https:// URL");
   if (s.callback_url.size() > 2048) return json_error(400, "callback_url is longer than 2048 characters");
   if (s.callback_url.empty()) {
     if (auto fallback = context.callbacks.find(gateway); fallback != context.callbacks.end())

@@ -817,7 +817,7 @@ struct IngestQueue::Impl {
   void send_webhook(const OwedWebhook& owed) {
     const auto current = status(owed.job_id);
     const std::string body = current ? status_json(*current).dump() : nlohmann::json{{"id", owed.job_id}}.dump();
-    const auto error = post_json(owed.url, body, config.webhook_timeout);
+    const auto error = post_json(owed.url, body, {config.webhook_timeout, config.webhook_ca_file});
     const unsigned attempts = owed.attempts + 1;
     std::string state = "sent";
     std::int64_t next = 0;

@@ -1,40 +1,119 @@
 #include "webhook_post.hpp"
 
+#include <Poco/Delegate.h>
 #include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/IPAddress.h>
+#include <Poco/Net/SSLException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/VerificationErrorArgs.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
 #include <istream>
+#include <memory>
+#include <mutex>
 #include <ostream>
+#include <stdexcept>
 
 namespace umstore::ingest {
 
-std::optional<std::string> post_json(std::string_view url, std::string_view body, std::chrono::milliseconds timeout) {
+namespace {
+
+// Poco's SSLException says only "certificate verify failed"; the reason
+// OpenSSL gave (unknown issuer, host name mismatch, expired, ...) arrives
+// through SSLManager's verification event on the thread doing the handshake.
+thread_local std::string last_verification_error;
+
+void record_verification_error(const void*, Poco::Net::VerificationErrorArgs& args) {
+  // The error is left in force: the handshake fails.
+  last_verification_error = args.errorMessage() + " (certificate " + args.certificate().subjectName() + ", depth " +
+                            std::to_string(args.errorDepth()) + ")";
+}
+
+void initialize_tls_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Poco::Net::initializeSSL();
+    Poco::Net::SSLManager::instance().ClientVerificationError += Poco::delegate(&record_verification_error);
+  });
+}
+
+// A client context that trusts the system CAs (and ca_file) and lets only a
+// certificate for `host` through. OpenSSL checks the name during the
+// handshake (RFC 6125: subjectAltName DNS or IP entries); Poco's own
+// after-handshake check is off because it skips loopback hosts and matches
+// IP addresses by resolving DNS names.
+Poco::Net::Context::Ptr client_context(const std::string& host, const std::filesystem::path& ca_file) {
+  Poco::Net::Context::Params params;
+  params.caLocation = ca_file.string();
+  params.loadDefaultCAs = true;
+  params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;  // SSL_VERIFY_PEER: a client still requires the chain
+  params.cipherList = "DEFAULT";
+  Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  context->enableExtendedCertificateVerification(false);
+  X509_VERIFY_PARAM* const verify = SSL_CTX_get0_param(context->sslContext());
+  X509_VERIFY_PARAM_set_hostflags(verify, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  Poco::Net::IPAddress address;
+  const int named = Poco::Net::IPAddress::tryParse(host, address) ? X509_VERIFY_PARAM_set1_ip_asc(verify, host.c_str())
+                                                                 : X509_VERIFY_PARAM_set1_host(verify, host.c_str(), host.size());
+  if (named != 1) throw std::runtime_error("cannot check certificates for the host name '" + host + "'");
+  return context;
+}
+
+std::unique_ptr<Poco::Net::HTTPClientSession> open_session(const Poco::URI& uri, const WebhookTransport& transport) {
+  if (uri.getScheme() == "http") return std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+  initialize_tls_once();
+  return std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(),
+                                                         client_context(uri.getHost(), transport.ca_file));
+}
+
+std::string tls_failure(const std::string& host, const Poco::Exception& e) {
+  if (!last_verification_error.empty()) return "TLS: certificate of " + host + " rejected: " + last_verification_error;
+  return "TLS with " + host + " failed: " + e.displayText();
+}
+
+}  // namespace
+
+std::optional<std::string> post_json(std::string_view url, std::string_view body, const WebhookTransport& transport) {
+  std::string host;
   try {
     const Poco::URI uri{std::string(url)};
-    if (uri.getScheme() != "http") return "only http:// callback URLs are supported: " + std::string(url);
-    Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-    session.setTimeout(Poco::Timespan(static_cast<long>(timeout.count() / 1000), static_cast<long>(timeout.count() % 1000) * 1000));
+    if (uri.getScheme() != "http" && uri.getScheme() != "https")
+      return "only http:// and https:// callback URLs are supported: " + std::string(url);
+    host = uri.getHost();
+    last_verification_error.clear();
+    const auto session = open_session(uri, transport);
+    const auto ms = transport.timeout.count();
+    session->setTimeout(Poco::Timespan(static_cast<long>(ms / 1000), static_cast<long>(ms % 1000) * 1000));
     Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     request.setContentType("application/json");
     request.setContentLength(static_cast<std::streamsize>(body.size()));
     request.set("User-Agent", "umstore");
     request.setKeepAlive(false);
-    session.sendRequest(request).write(body.data(), static_cast<std::streamsize>(body.size()));
+    session->sendRequest(request).write(body.data(), static_cast<std::streamsize>(body.size()));
     Poco::Net::HTTPResponse response;
-    std::istream& in = session.receiveResponse(response);
+    std::istream& in = session->receiveResponse(response);
     // Read a bounded amount so the connection closes cleanly; the body is not used.
     char sink[4096];
     in.read(sink, sizeof sink);
     const int status = static_cast<int>(response.getStatus());
     if (status / 100 == 2) return std::nullopt;
     return "HTTP " + std::to_string(status) + " " + response.getReason();
+  } catch (const Poco::Net::SSLException& e) {
+    return tls_failure(host, e);
   } catch (const Poco::Exception& e) {
-    return e.displayText();
+    return last_verification_error.empty() ? e.displayText() : tls_failure(host, e);
   } catch (const std::exception& e) {
     return std::string(e.what());
   }

@@ -103,6 +103,8 @@ struct IngestQueueConfig {
   std::chrono::milliseconds webhook_retry_base = std::chrono::seconds(5);
   std::chrono::milliseconds webhook_retry_max = std::chrono::minutes(10);
   std::chrono::milliseconds webhook_timeout = std::chrono::seconds(10);
+  // CA certificates (PEM) trusted for https:// webhooks besides the system CAs; empty: none.
+  std::filesystem::path webhook_ca_file;
   // The mailbox's email address for a copy of each delivered message; empty
   // or unset: no forwarding.
   std::function<std::string(std::string_view number)> forward_address;
