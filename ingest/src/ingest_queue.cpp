@@ -492,12 +492,13 @@ struct IngestQueue::Impl {
 
   // Under `mutex`: the due jobs this worker runs now, at most batch_size,
   // sharing them with the idle workers so a few jobs still run in parallel.
-  // A batch costs about one SIMD pass (8 or 16 lanes) however full it is, so
-  // two or three side by side save little CPU but make the first wait for
-  // the others: they run one at a time until the backlog fills a batch.
+  // A batch costs about one SIMD pass (8 or 16 lanes) however full it is,
+  // about what two voicemails cost one at a time: two side by side would
+  // save nothing and make the first wait for the second, so fewer than
+  // three run one at a time.
   std::vector<std::string> take_due_batch() {
     const std::size_t limit = std::max(1u, config.batch_size);
-    const std::size_t smallest_batch = std::min<std::size_t>(4, limit);
+    const std::size_t smallest_batch = std::min<std::size_t>(3, limit);
     const std::size_t all = std::max(1u, config.workers);
     const std::size_t idle = std::max<std::size_t>(1, all - std::min(all, busy_workers));
     const auto now = Clock::now();
