@@ -291,7 +291,7 @@ def measure(pipeline, next_seq, burst, steady_seconds, concurrency, timeout, fix
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--umstore", default=str(SOURCE / "build" / "app" / "umstore"))
-    parser.add_argument("--burst", type=int, default=120, help="voicemails for the maximum-rate run (umstore)")
+    parser.add_argument("--burst", type=int, default=400, help="voicemails for the maximum-rate run (umstore)")
     parser.add_argument("--classic-burst", type=int, default=24, help="voicemails for the classic maximum-rate run")
     parser.add_argument("--steady-seconds", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=60, help="voicemail length")
