@@ -51,7 +51,8 @@ std::vector<std::uint8_t> encode_wav_pcm16(const PcmAudio& audio) {
   out.resize(header_bytes + static_cast<std::size_t>(data_bytes));
   std::uint8_t* data = out.data() + header_bytes;
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(data, audio.samples.data(), static_cast<std::size_t>(data_bytes));  // already WAV's byte order
+    // Already WAV's byte order. No samples may mean no buffer: memcpy wants a pointer even for 0 bytes.
+    if (data_bytes != 0) std::memcpy(data, audio.samples.data(), static_cast<std::size_t>(data_bytes));
   } else {
     for (const std::int16_t sample : audio.samples) {
       const auto value = static_cast<std::uint16_t>(sample);
