@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ SOURCE = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(SOURCE / "tests" / "peers"))
 sys.path.insert(0, str(SOURCE / "tests" / "e2e"))
 import umstore_harness  # noqa: E402
-from postfix_peer import NOBODY_GID, NOBODY_UID, PostfixPeer, free_port, _wait_for_port  # noqa: E402
+from postfix_peer import PostfixPeer  # noqa: E402
 
 MAILBOX = "+15550100"
 PASSWORD = "bench password"
@@ -226,52 +225,6 @@ def start_umstore(binary, workers, batch):
     return server.start()
 
 
-def start_dovecot_imap(peer, work):
-    """A second private Dovecot serving IMAP on the Maildirs the peer's LMTP writes."""
-    d = work / "dovecot-imap"
-    for sub in ("run", "state"):
-        (d / sub).mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    (d / "dovecot.conf").write_text(f"""\
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-auth_username_format = %Ln
-passdb {{
-  driver = static
-  args = nopassword=y
-}}
-userdb {{
-  driver = static
-  args = uid={NOBODY_UID} gid={NOBODY_GID} home={peer.dovecot_dir}/mail/%n allow_all_users=yes
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-}}
-""")
-    with open(d / "start.log", "w") as log:
-        subprocess.run(["dovecot", "-c", str(d / "dovecot.conf")], stdin=subprocess.DEVNULL, stdout=log,
-                       stderr=subprocess.STDOUT, check=True, timeout=30)
-    _wait_for_port(port, 30, "Dovecot IMAP")
-    return port, d / "run" / "master.pid"
-
-
-def stop_pid_file(pid_file):
-    try:
-        os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
-    except (OSError, ValueError):
-        pass
-
-
 def measure(pipeline, next_seq, burst, steady_seconds, concurrency, timeout, fixed_rate=None):
     print(f"{pipeline.name}:", flush=True)
     latencies, max_rate = run_load(pipeline, next_seq, burst, None, concurrency, timeout)
@@ -320,7 +273,6 @@ def main():
     results = {}
     server = start_umstore(args.umstore, args.workers, args.batch) if args.only != "classic" else None
     peer = None
-    imap_pid = None
     try:
         seq = 1
         if server:
@@ -332,15 +284,12 @@ def main():
             server = None
         if args.only == "umstore":
             return
-        peer = PostfixPeer(domain="peer.test", mailboxes=["vm"], delivery="lmtp").start()
-        imap_port, imap_pid = start_dovecot_imap(peer, work)
-        results["classic"], seq = measure(Classic(peer, imap_port, wav, work), seq, args.classic_burst,
+        peer = PostfixPeer(domain="peer.test", mailboxes=["vm"], delivery="lmtp", imap=True).start()
+        results["classic"], seq = measure(Classic(peer, peer.imap_port, wav, work), seq, args.classic_burst,
                                           args.steady_seconds, args.classic_concurrency, 600)
     finally:
         if server:
             server.close()
-        if imap_pid:
-            stop_pid_file(imap_pid)
         if peer:
             peer.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -1,16 +1,13 @@
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
-#include <random>
 
 #include "codecs/audio.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/pipeline.hpp"
 #include "mailstore/mail_store.hpp"
-#include "../mailstore/temp_dir.hpp"
+#include "ingest_test_support.hpp"
 
 using namespace umstore::ingest;
 using namespace std::chrono_literals;
@@ -123,10 +120,7 @@ BOOST_AUTO_TEST_CASE(a_bad_recording_fails_alone_with_the_reason_given_alone) {
 BOOST_AUTO_TEST_CASE(a_queued_batch_delivers_the_good_recordings_and_fails_the_bad_one) {
   TempDir dir;
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
-  IngestQueueConfig config;
-  config.dir = dir.path() / "ingest";
-  config.settings = settings();
-  config.workers = 1;
+  IngestQueueConfig config = ingest_test::queue_config_in(dir);
   config.batch_size = 8;
   std::vector<std::string> good, bad;
   {
@@ -138,12 +132,7 @@ BOOST_AUTO_TEST_CASE(a_queued_batch_delivers_the_good_recordings_and_fails_the_b
     }
   }
   IngestQueue queue(config, *store);
-  std::vector<IngestStatus> finals;
-  std::mutex m;
-  queue.on_final([&](const IngestStatus& s) {
-    std::lock_guard lock(m);
-    finals.push_back(s);
-  });
+  const ingest_test::FinalStatuses finals(queue);
   queue.start();
   BOOST_REQUIRE(queue.wait_idle(30s));
   for (const auto& id : good) {
@@ -160,8 +149,7 @@ BOOST_AUTO_TEST_CASE(a_queued_batch_delivers_the_good_recordings_and_fails_the_b
   BOOST_TEST(store->user("+15550100")->open("INBOX")->status().messages == 3u);
   BOOST_TEST(queue.counters().delivered == 3u);
   BOOST_TEST(queue.counters().failed == 1u);
-  std::lock_guard lock(m);
-  BOOST_TEST(finals.size() == 4u);
+  BOOST_TEST(finals.all().size() == 4u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

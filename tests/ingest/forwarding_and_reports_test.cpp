@@ -1,31 +1,18 @@
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <mutex>
-#include <random>
 
 #include "common/durable_file.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/dsn.hpp"
-#include "../mailstore/temp_dir.hpp"
+#include "ingest_test_support.hpp"
 
 using namespace umstore::ingest;
 using namespace std::chrono_literals;
 
 namespace {
-
-Recording voicemail_for(std::string to) {
-  Recording r;
-  r.to_number = std::move(to);
-  r.caller.number = "+15550123";
-  r.file_name = "voicemail.wav";
-  const std::string bytes = umstore::read_file(std::filesystem::path(UMSTORE_SOURCE_DIR) / "samples/voicemail.wav");
-  r.file.assign(bytes.begin(), bytes.end());
-  return r;
-}
 
 std::string failure_dsn(const std::string& envid, const std::string& diagnostic) {
   umstore::smtp::DsnRecipient recipient;
@@ -63,10 +50,7 @@ BOOST_AUTO_TEST_CASE(a_dsn_gives_its_envelope_id_and_first_recipient_fields) {
 BOOST_AUTO_TEST_CASE(a_forwarded_copy_carries_the_ingest_id_and_its_failure_dsn_fails_the_job) {
   TempDir dir;
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
-  IngestQueueConfig config;
-  config.dir = dir.path() / "ingest";
-  config.settings.domain = "vm.example.net";
-  config.workers = 1;
+  IngestQueueConfig config = ingest_test::queue_config_in(dir);
   std::mutex m;
   std::vector<ForwardRequest> copies;
   config.forward_address = [](std::string_view number) {
@@ -78,8 +62,8 @@ BOOST_AUTO_TEST_CASE(a_forwarded_copy_carries_the_ingest_id_and_its_failure_dsn_
   };
   IngestQueue queue(config, *store);
   queue.start();
-  const auto forwarded = queue.submit(voicemail_for("+15550100"), {});
-  const auto kept = queue.submit(voicemail_for("+15550101"), {});
+  const auto forwarded = queue.submit(ingest_test::sample_voicemail("+15550100"), {});
+  const auto kept = queue.submit(ingest_test::sample_voicemail("+15550101"), {});
   BOOST_REQUIRE(queue.wait_idle(60s));
 
   BOOST_REQUIRE_EQUAL(copies.size(), 1u);

@@ -1,39 +1,20 @@
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "common/durable_file.hpp"
 #include "ingest/ingest_queue.hpp"
+#include "ingest_test_support.hpp"
 #include "mailstore/mail_store.hpp"
-#include "../mailstore/temp_dir.hpp"
 
 using namespace umstore::ingest;
 using namespace std::chrono_literals;
+using ingest_test::FinalStatuses;
+using ingest_test::queue_config_in;
+using ingest_test::sample_voicemail;
 
 namespace {
-
-Recording sample_voicemail(std::string to = "+15550100") {
-  Recording r;
-  r.kind = Kind::Voice;
-  r.to_number = std::move(to);
-  r.caller.number = "+15550123";
-  r.file_name = "voicemail.wav";
-  const std::string bytes = umstore::read_file(std::filesystem::path(UMSTORE_SOURCE_DIR) / "samples/voicemail.wav");
-  r.file.assign(bytes.begin(), bytes.end());
-  return r;
-}
-
-IngestQueueConfig config_in(const TempDir& dir) {
-  IngestQueueConfig c;
-  c.dir = dir.path() / "ingest";
-  c.settings.domain = "vm.example.net";
-  c.workers = 1;
-  return c;
-}
 
 std::uint32_t inbox_messages(umstore::mailstore::MailStore& store, std::string_view number) {
   return store.user(number)->open("INBOX")->status().messages;
@@ -46,13 +27,8 @@ BOOST_AUTO_TEST_SUITE(ingest_queue)
 BOOST_AUTO_TEST_CASE(a_submitted_voicemail_is_delivered_once_per_idempotency_key) {
   TempDir dir;
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
-  IngestQueue queue(config_in(dir), *store);
-  std::vector<IngestStatus> finals;
-  std::mutex m;
-  queue.on_final([&](const IngestStatus& s) {
-    std::lock_guard lock(m);
-    finals.push_back(s);
-  });
+  IngestQueue queue(queue_config_in(dir), *store);
+  const FinalStatuses finals(queue);
   queue.start();
   SubmitOptions options;
   options.idempotency_key = "call-1";
@@ -67,9 +43,9 @@ BOOST_AUTO_TEST_CASE(a_submitted_voicemail_is_delivered_once_per_idempotency_key
   BOOST_TEST(state_name(status->state) == "delivered");
   BOOST_TEST(status->uid == 1u);
   BOOST_TEST(inbox_messages(*store, "+15550100") == 1u);
-  std::lock_guard lock(m);
-  BOOST_REQUIRE_EQUAL(finals.size(), 1u);
-  BOOST_TEST(finals[0].id == first.id);
+  const auto reported = finals.all();
+  BOOST_REQUIRE_EQUAL(reported.size(), 1u);
+  BOOST_TEST(reported[0].id == first.id);
   BOOST_TEST(queue.counters().delivered == 1u);
   BOOST_TEST(queue.counters().duplicates == 1u);
 }
@@ -77,7 +53,7 @@ BOOST_AUTO_TEST_CASE(a_submitted_voicemail_is_delivered_once_per_idempotency_key
 BOOST_AUTO_TEST_CASE(a_corrupt_recording_fails_with_a_reason_and_is_kept) {
   TempDir dir;
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
-  IngestQueue queue(config_in(dir), *store);
+  IngestQueue queue(queue_config_in(dir), *store);
   queue.start();
   Recording bad = sample_voicemail();
   bad.file.resize(20);
@@ -94,11 +70,11 @@ BOOST_AUTO_TEST_CASE(queued_jobs_resume_after_a_restart) {
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
   std::string id;
   {
-    IngestQueue queue(config_in(dir), *store);  // never started: as if killed before any worker ran
+    IngestQueue queue(queue_config_in(dir), *store);  // never started: as if killed before any worker ran
     id = queue.submit(sample_voicemail(), {}).id;
     BOOST_TEST(state_name(queue.status(id)->state) == "queued");
   }
-  IngestQueue queue(config_in(dir), *store);
+  IngestQueue queue(queue_config_in(dir), *store);
   queue.start();
   BOOST_REQUIRE(queue.wait_idle(30s));
   BOOST_TEST(state_name(queue.status(id)->state) == "delivered");
@@ -109,7 +85,7 @@ BOOST_AUTO_TEST_CASE(quota_exceeded_is_retried_not_failed) {
   TempDir dir;
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
   store->user("+15550100")->set_quota_limit(1000);
-  auto config = config_in(dir);
+  auto config = queue_config_in(dir);
   config.retry_intervals = {1h};
   IngestQueue queue(config, *store);
   queue.start();
@@ -134,7 +110,7 @@ BOOST_AUTO_TEST_CASE(a_file_submitted_by_path_is_linked_not_copied_and_delivered
   metadata.file.clear();
   std::string id;
   {
-    IngestQueue queue(config_in(dir), *store);  // not started: the job stays queued
+    IngestQueue queue(queue_config_in(dir), *store);  // not started: the job stays queued
     id = queue.submit_file(metadata, dropped, {}).id;
     const auto media = dir.path() / "ingest" / "jobs" / id;
     BOOST_REQUIRE(std::filesystem::exists(media));
@@ -142,7 +118,7 @@ BOOST_AUTO_TEST_CASE(a_file_submitted_by_path_is_linked_not_copied_and_delivered
     BOOST_TEST(std::filesystem::hard_link_count(dropped) == 2u);
     BOOST_CHECK_THROW(queue.submit_file(metadata, dir.path() / "missing.wav", {}), IngestQueueError);
   }
-  IngestQueue queue(config_in(dir), *store);
+  IngestQueue queue(queue_config_in(dir), *store);
   queue.start();
   BOOST_REQUIRE(queue.wait_idle(30s));
   BOOST_TEST(state_name(queue.status(id)->state) == "delivered");

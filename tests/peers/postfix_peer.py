@@ -107,9 +107,11 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class PostfixPeer:
     def __init__(self, *, port=0, domain="peer.test", mailboxes=(), delivery="maildir",
                  transports=None, relayhost="", tls=False, fast_retry=True, main_cf=None,
-                 durable=True, smtpd_processes=100, workdir=None):
+                 durable=True, smtpd_processes=100, workdir=None, imap=False):
         if delivery not in ("maildir", "lmtp"):
             raise ValueError("delivery must be 'maildir' or 'lmtp'")
+        if imap and delivery != "lmtp":
+            raise ValueError("imap needs delivery='lmtp' (Dovecot serves the Maildirs it writes)")
         self.port = port or free_port()
         self.domain = domain
         self.mailboxes = list(mailboxes)
@@ -133,6 +135,8 @@ class PostfixPeer:
         self.log_path = self.work / "postfix.log"
         self.dovecot_dir = self.work / "dovecot"
         self.lmtp_port = None
+        self.imap = imap
+        self.imap_port = None  # with imap=True: Dovecot IMAP on the same Maildirs, any password
         self._started = False
         self._dovecot_started = False
 
@@ -281,13 +285,24 @@ class PostfixPeer:
         os.chmod(d, 0o755)
         os.chown(d / "mail", NOBODY_UID, NOBODY_GID)
         self.lmtp_port = free_port()
+        imap_service = ""
+        if self.imap:
+            self.imap_port = free_port()
+            imap_service = f"""service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+}}
+"""
         (d / "dovecot.conf").write_text(f"""\
 base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
-protocols = lmtp
+protocols = lmtp{" imap" if self.imap else ""}
 listen = 127.0.0.1
 ssl = no
+disable_plaintext_auth = no
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
 auth_username_chars =
@@ -307,7 +322,7 @@ service lmtp {{
   }}
   process_min_avail = 2
 }}
-""")
+""" + imap_service)
         # Dovecot daemonizes; its children would keep a captured pipe open.
         with open(d / "start.log", "w") as start_log:
             r = subprocess.run(["dovecot", "-c", str(d / "dovecot.conf")], stdin=subprocess.DEVNULL,
@@ -316,6 +331,8 @@ service lmtp {{
             raise RuntimeError(f"dovecot failed to start: {(d / 'start.log').read_text()}")
         self._dovecot_started = True
         _wait_for_port(self.lmtp_port, 30, "Dovecot LMTP")
+        if self.imap:
+            _wait_for_port(self.imap_port, 30, "Dovecot IMAP")
 
     # -- observing -----------------------------------------------------------
     def maildir(self, user):
