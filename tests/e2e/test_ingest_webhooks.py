@@ -161,6 +161,15 @@ def post_voicemail(server, to, *extra):
     return body["id"]
 
 
+def check_gateway_webhook(test, server, receiver):
+    """A voicemail for BOB: the gateway's configured webhook reports it delivered."""
+    message_id = post_voicemail(server, BOB)
+    hook = wait_for(lambda: [b for b in receiver.received("/gateway") if b["id"] == message_id])[0]
+    test.assertEqual(hook["status"], "delivered", hook)
+    test.assertEqual(hook["mailbox"], BOB)
+    test.assertGreater(hook["imap_uid"], 0)
+
+
 class TestCertificates:
     """A CA and server certificates made with the openssl command."""
 
@@ -209,11 +218,7 @@ class WebhookTest(unittest.TestCase):
         cls.relay.server_close()
 
     def test_the_gateway_webhook_gets_the_final_status(self):
-        message_id = post_voicemail(self.server, BOB)
-        hook = wait_for(lambda: [b for b in self.receiver.received("/gateway") if b["id"] == message_id])[0]
-        self.assertEqual(hook["status"], "delivered", hook)
-        self.assertEqual(hook["mailbox"], BOB)
-        self.assertGreater(hook["imap_uid"], 0)
+        check_gateway_webhook(self, self.server, self.receiver)
 
     def test_a_receiver_that_fails_first_gets_the_webhook_again(self):
         message_id = post_voicemail(self.server, BOB, "-F", f"callback_url={self.receiver.url('/flaky')}")
@@ -273,11 +278,7 @@ class HttpsWebhookTest(unittest.TestCase):
         return [line for line in self.server.log_path.read_text().splitlines() if prefix in line]
 
     def test_the_gateway_webhook_goes_to_an_https_receiver_the_ca_file_trusts(self):
-        message_id = post_voicemail(self.server, BOB)
-        hook = wait_for(lambda: [b for b in self.receiver.received("/gateway") if b["id"] == message_id])[0]
-        self.assertEqual(hook["status"], "delivered", hook)
-        self.assertEqual(hook["mailbox"], BOB)
-        self.assertGreater(hook["imap_uid"], 0)
+        check_gateway_webhook(self, self.server, self.receiver)
 
     def test_an_https_callback_url_gets_the_final_status(self):
         message_id = post_voicemail(self.server, BOB, "-F", f"callback_url={self.receiver.url('/request')}")
