@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -262,13 +263,38 @@ struct IngestQueue::Impl {
   JobDatabase db;
   FinalListener listener;
 
+  struct LoadedJob {
+    Recording recording;
+    std::string source;
+    std::int64_t accepted_ms = 0;
+    std::string state;
+    std::size_t attempts = 0;
+  };
+
+  struct ComposedJob {
+    std::string id;
+    LoadedJob job;
+    ComposeOutcome outcome;
+  };
+
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
   std::multimap<Clock::time_point, std::string> due;  // ids by the time they may run
-  std::size_t in_progress = 0;
+  std::size_t in_progress = 0;  // taken by a worker, until stored or failed
   std::size_t busy_workers = 0;
   bool stopping = false;
   std::vector<std::jthread> workers;
+
+  // Workers compose (CPU) and hand each message to the storers, which write
+  // it to the mailbox and record the outcome (disk writes, fsyncs), so a
+  // worker composes the next recordings while the last ones are stored, and
+  // a batch's messages are stored side by side rather than one after the
+  // other. Job states on disk are the same either way: a composed message
+  // not yet stored when the process dies is composed again after a restart.
+  std::deque<ComposedJob> to_store;  // under `mutex`
+  std::condition_variable store_changed;
+  bool storers_stopping = false;
+  std::vector<std::jthread> storers;
 
   std::atomic<std::uint64_t> accepted{0}, duplicates{0}, delivered{0}, failed{0};
   std::atomic<std::uint64_t> webhooks_sent{0}, webhooks_failed{0};
@@ -382,7 +408,12 @@ struct IngestQueue::Impl {
       std::lock_guard lock(mutex);
       stopping = false;
     }
+    {
+      std::lock_guard lock(mutex);
+      storers_stopping = false;
+    }
     for (unsigned i = 0; i < std::max(1u, config.workers); ++i) workers.emplace_back([this] { work(); });
+    for (unsigned i = 0; i < 2 * std::max(1u, config.workers); ++i) storers.emplace_back([this] { store_composed(); });
     webhook_thread = std::jthread([this] { send_webhooks(); });
   }
 
@@ -392,8 +423,16 @@ struct IngestQueue::Impl {
       stopping = true;
     }
     changed.notify_all();
+    store_changed.notify_all();
     webhook_wakeup.notify_all();
     workers.clear();
+    // What the workers composed is stored before the storers stop.
+    {
+      std::lock_guard lock(mutex);
+      storers_stopping = true;
+    }
+    store_changed.notify_all();
+    storers.clear();
     if (webhook_thread.joinable()) webhook_thread.join();
   }
 
@@ -480,14 +519,52 @@ struct IngestQueue::Impl {
         in_progress += ids.size();
         ++busy_workers;
       }
-      run_batch(ids);
+      const std::size_t handed_over = run_batch(ids);
       {
         std::lock_guard lock(mutex);
-        in_progress -= ids.size();
+        in_progress -= ids.size() - handed_over;
         --busy_workers;
       }
       changed.notify_all();
     }
+  }
+
+  // The storers' loop: until stopped with nothing left to store.
+  void store_composed() {
+    for (;;) {
+      std::optional<ComposedJob> next;
+      {
+        std::unique_lock lock(mutex);
+        store_changed.wait(lock, [this] { return !to_store.empty() || storers_stopping; });
+        if (to_store.empty()) return;
+        next.emplace(std::move(to_store.front()));
+        to_store.pop_front();
+      }
+      store_changed.notify_all();  // room for a waiting worker
+      auto& [id, job, composed] = *next;
+      with_outcome_errors_logged(id, [&] {
+        if (!composed.message) return finish(id, IngestState::Failed, composed.error, 0);
+        deliver_and_finish(id, job, *composed.message);
+      });
+      next.reset();
+      {
+        std::lock_guard lock(mutex);
+        --in_progress;
+      }
+      changed.notify_all();
+    }
+  }
+
+  // Waits while the storers are this far behind, which bounds the composed
+  // messages held in memory.
+  void hand_to_storers(ComposedJob&& composed) {
+    const std::size_t limit = std::max<std::size_t>(2, std::size_t{config.batch_size} * std::max(1u, config.workers));
+    {
+      std::unique_lock lock(mutex);
+      store_changed.wait(lock, [&] { return to_store.size() < limit; });
+      to_store.push_back(std::move(composed));
+    }
+    store_changed.notify_all();
   }
 
   // Under `mutex`: the due jobs this worker runs now, at most batch_size,
@@ -498,7 +575,7 @@ struct IngestQueue::Impl {
   // three run one at a time.
   std::vector<std::string> take_due_batch() {
     const std::size_t limit = std::max(1u, config.batch_size);
-    const std::size_t smallest_batch = std::min<std::size_t>(3, limit);
+    const std::size_t smallest_batch = std::min<std::size_t>(2, limit);
     const std::size_t all = std::max(1u, config.workers);
     const std::size_t idle = std::max<std::size_t>(1, all - std::min(all, busy_workers));
     const auto now = Clock::now();
@@ -545,8 +622,9 @@ struct IngestQueue::Impl {
   }
 
   // Every job keeps its own outcome: one that cannot be read or composed
-  // fails alone, the others are delivered one by one as run alone.
-  void run_batch(const std::vector<std::string>& ids) {
+  // fails alone, the others are stored as if run alone. Returns how many
+  // jobs went to the storers (the others are finished here).
+  std::size_t run_batch(const std::vector<std::string>& ids) {
     std::vector<std::pair<std::string, LoadedJob>> jobs;
     for (const auto& id : ids) {
       with_outcome_errors_logged(id, [&] {
@@ -565,21 +643,10 @@ struct IngestQueue::Impl {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       auto& [id, job] = jobs[i];
       job.recording.file = {};  // no longer needed once composed
-      with_outcome_errors_logged(id, [&] {
-        if (!composed[i].message) return finish(id, IngestState::Failed, composed[i].error, 0);
-        deliver_and_finish(id, job, *composed[i].message);
-      });
-      composed[i] = {};
+      hand_to_storers({std::move(id), std::move(job), std::move(composed[i])});
     }
+    return jobs.size();
   }
-
-  struct LoadedJob {
-    Recording recording;
-    std::string source;
-    std::int64_t accepted_ms = 0;
-    std::string state;
-    std::size_t attempts = 0;
-  };
 
   std::optional<LoadedJob> load(const std::string& id) {
     LoadedJob job;
