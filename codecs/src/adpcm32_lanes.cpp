@@ -51,6 +51,11 @@ constexpr std::size_t lane_count = 8;
   return (V)_mm256_permutevar8x32_epi32((__m256i)table, (__m256i)index);
 }
 constexpr V table(const std::array<std::int32_t, 8>& t) { return V{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]}; }
+// -value where sign_source is negative (it is never zero).
+[[gnu::always_inline]] inline V negate_where_negative(V value, V sign_source) {
+  return (V)_mm256_sign_epi32((__m256i)value, (__m256i)sign_source);
+}
+[[gnu::always_inline]] inline bool any(V mask) { return !_mm256_testz_si256((__m256i)mask, (__m256i)mask); }
 
 #include "adpcm32_lanes_kernel.inc"
 
@@ -98,6 +103,12 @@ constexpr __mmask16 all_lanes = 0xFFFF;
 constexpr V table(const std::array<std::int32_t, 8>& t) {
   return V{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], 0, 0, 0, 0, 0, 0, 0, 0};
 }
+// AVX-512 has no vpsignd: a subtraction from zero in the lanes whose sign bit is set.
+[[gnu::always_inline]] inline V negate_where_negative(V value, V sign_source) {
+  return (V)_mm512_mask_sub_epi32((__m512i)value, _mm512_movepi32_mask((__m512i)sign_source), _mm512_setzero_si512(),
+                                  (__m512i)value);
+}
+[[gnu::always_inline]] inline bool any(V mask) { return _mm512_test_epi32_mask((__m512i)mask, (__m512i)mask) != 0; }
 
 #include "adpcm32_lanes_kernel.inc"
 
