@@ -254,6 +254,7 @@ def main():
     parser.add_argument("--classic-concurrency", type=int, default=os.cpu_count() or 2,
                         help="scripts running at once (classic)")
     parser.add_argument("--only", choices=("umstore", "classic"), help="run one side only")
+    parser.add_argument("--rate", type=float, help="umstore's steady rate (default: half its maximum)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("ingest_bench.py needs root for the private Postfix and Dovecot instances")
@@ -277,9 +278,9 @@ def main():
         seq = 1
         if server:
             results["http"], seq = measure(UmstoreHttp(server, wav), seq, args.burst, args.steady_seconds,
-                                           args.concurrency, 300)
+                                           args.concurrency, 300, args.rate)
             results["spool"], seq = measure(UmstoreSpool(server, wav), seq, args.burst, args.steady_seconds,
-                                            args.concurrency, 300)
+                                            args.concurrency, 300, args.rate)
             server.close()
             server = None
         if args.only == "umstore":
