@@ -48,6 +48,13 @@ void fsync_fd(int fd, const std::filesystem::path& for_errors) {
   if (::fsync(fd) != 0) throw IoError("cannot fsync", for_errors, errno);
 }
 
+void drop_cached_pages(int fd) noexcept { ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); }
+
+void drop_cached_pages(const std::filesystem::path& file) noexcept {
+  const UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd) drop_cached_pages(fd.get());
+}
+
 void fsync_directory(const std::filesystem::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) throw IoError("cannot open directory", dir, errno);

@@ -207,6 +207,7 @@ struct SpoolWatcher::Impl {
     std::error_code ec;
     fs::rename(incoming / (name + ".json"), target / (name + ".json"), ec);
     fs::rename(incoming / name, target / name, ec);
+    if (delivered) drop_cached_pages(target / name);  // kept for the gateway's records, not read again here
     // Written last, so a gateway that sees FILE.error finds the originals beside it.
     if (!delivered) replace_file_durably(failed / (name + ".error"), reason + "\n");
     fsync_directory(target);

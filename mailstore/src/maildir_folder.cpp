@@ -78,10 +78,7 @@ std::pair<Flags, std::vector<std::string>> changed_flags(Flags old_flags, const 
 }
 
 // Large messages (voicemail and fax with their playable forms) are written
-// once and read later, if at all: once on disk their pages leave the page
-// cache, so a burst of deliveries neither pushes the folders' indexes and the
-// queues out of memory nor pays for fresh cache pages for every megabyte
-// (about a third of the CPU of storing a 60 s voicemail, bench/ingest).
+// once and read later, if at all (drop_cached_pages).
 constexpr std::size_t kUncachedMessageBytes = 256 * 1024;
 
 void write_message_file(const fs::path& path, std::string_view bytes, std::int64_t internal_date) {
@@ -92,7 +89,7 @@ void write_message_file(const fs::path& path, std::string_view bytes, std::int64
     const timespec times[2] = {{static_cast<time_t>(internal_date), 0}, {static_cast<time_t>(internal_date), 0}};
     ::futimens(fd.get(), times);  // the received date other Maildir tools show; not worth failing over
     fsync_fd(fd.get(), path);
-    if (bytes.size() >= kUncachedMessageBytes) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED);  // a hint only
+    if (bytes.size() >= kUncachedMessageBytes) drop_cached_pages(fd.get());
   } catch (...) {
     ::unlink(path.c_str());
     throw;
