@@ -1,5 +1,5 @@
-// G.726-32 encoders side by side, one per 32-bit SIMD lane: 8 in AVX2
-// registers, 16 in AVX-512 ones.
+// G.726-32 encoders side by side, one per 32-bit SIMD lane: 8 in 256-bit
+// registers (AVX2, or AVX-512VL with its 32 registers), 16 in AVX-512 ones.
 //
 // One stream cannot be split: every code depends on the whole state left by
 // the sample before (predictor, step size, adaptation speed), so a single
@@ -34,33 +34,27 @@
 namespace umstore::codecs::detail::avx2 {
 namespace {
 
-using V = std::int32_t __attribute__((vector_size(32)));
-using F = float __attribute__((vector_size(32)));
-constexpr std::size_t lane_count = 8;
-
-[[gnu::always_inline]] inline V splat(std::int32_t value) { return V{} + value; }
-[[gnu::always_inline]] inline V select(V mask, V if_set, V if_clear) {
-  return (V)_mm256_blendv_epi8((__m256i)if_clear, (__m256i)if_set, (__m256i)mask);
-}
-[[gnu::always_inline]] inline V min(V a, V b) { return (V)_mm256_min_epi32((__m256i)a, (__m256i)b); }
-[[gnu::always_inline]] inline V max(V a, V b) { return (V)_mm256_max_epi32((__m256i)a, (__m256i)b); }
-[[gnu::always_inline]] inline F max(F a, F b) { return (F)_mm256_max_ps((__m256)a, (__m256)b); }
-[[gnu::always_inline]] inline V abs(V a) { return (V)_mm256_abs_epi32((__m256i)a); }
-// table[index] per lane, for eight-entry tables indexed by quantizer level.
-[[gnu::always_inline]] inline V lookup(V table, V index) {
-  return (V)_mm256_permutevar8x32_epi32((__m256i)table, (__m256i)index);
-}
-constexpr V table(const std::array<std::int32_t, 8>& t) { return V{t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]}; }
-// -value where sign_source is negative (it is never zero).
-[[gnu::always_inline]] inline V negate_where_negative(V value, V sign_source) {
-  return (V)_mm256_sign_epi32((__m256i)value, (__m256i)sign_source);
-}
-[[gnu::always_inline]] inline bool any(V mask) { return !_mm256_testz_si256((__m256i)mask, (__m256i)mask); }
-
-#include "adpcm32_lanes_kernel.inc"
+#include "adpcm32_lanes_256.inc"
 
 }  // namespace
 }  // namespace umstore::codecs::detail::avx2
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx2,avx512f,avx512vl,avx512dq,avx512bw"))), apply_to = function)
+#else
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx2,avx512f,avx512vl,avx512dq,avx512bw")
+#endif
+
+namespace umstore::codecs::detail::avx512vl {
+namespace {
+
+#include "adpcm32_lanes_256.inc"
+
+}  // namespace
+}  // namespace umstore::codecs::detail::avx512vl
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -124,17 +118,42 @@ constexpr V table(const std::array<std::int32_t, 8>& t) {
 namespace umstore::codecs::detail {
 
 // Outside the target regions: nothing here may use AVX before the checks.
+bool cpu_has(LaneKernel kernel) {
+  switch (kernel) {
+    case LaneKernel::avx2:
+      return __builtin_cpu_supports("avx2");
+    case LaneKernel::avx512vl:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512bw");
+    case LaneKernel::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  }
+  return false;
+}
+
+void encode_32kadpcm_in_lanes(LaneKernel kernel, std::span<const std::span<const std::int16_t>> streams,
+                              std::span<std::vector<std::uint8_t>> outputs) {
+  for (std::size_t i = 0; i < streams.size(); ++i) outputs[i].assign((streams[i].size() + 1) / 2, 0);
+  switch (kernel) {
+    case LaneKernel::avx2: return avx2::encode_in_lanes(streams, outputs);
+    case LaneKernel::avx512vl: return avx512vl::encode_in_lanes(streams, outputs);
+    case LaneKernel::avx512: return avx512::encode_in_lanes(streams, outputs);
+  }
+}
+
 bool encode_32kadpcm_in_lanes(std::span<const std::span<const std::int16_t>> streams,
                               std::span<std::vector<std::uint8_t>> outputs) {
-  const bool has_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-  if (!has_avx512 && !__builtin_cpu_supports("avx2")) return false;
-  for (std::size_t i = 0; i < streams.size(); ++i) outputs[i].assign((streams[i].size() + 1) / 2, 0);
-  // Eight streams or fewer would leave most of sixteen lanes idle.
-  if (has_avx512 && streams.size() > avx2::lane_count)
-    avx512::encode_in_lanes(streams, outputs);
-  else
-    avx2::encode_in_lanes(streams, outputs);
-  return true;
+  // Eight streams or fewer would leave most of sixteen lanes idle; eight
+  // lanes run about a tenth faster in AVX-512VL's forms than in AVX2's.
+  const LaneKernel preferred[] = {streams.size() > avx2::lane_count ? LaneKernel::avx512 : LaneKernel::avx512vl,
+                                  LaneKernel::avx512vl, LaneKernel::avx2};
+  for (const LaneKernel kernel : preferred) {
+    if (!cpu_has(kernel)) continue;
+    encode_32kadpcm_in_lanes(kernel, streams, outputs);
+    return true;
+  }
+  return false;
 }
 
 }  // namespace umstore::codecs::detail
@@ -142,6 +161,9 @@ bool encode_32kadpcm_in_lanes(std::span<const std::span<const std::int16_t>> str
 #else  // not x86-64: the caller encodes one stream at a time
 
 namespace umstore::codecs::detail {
+bool cpu_has(LaneKernel) { return false; }
+void encode_32kadpcm_in_lanes(LaneKernel, std::span<const std::span<const std::int16_t>>,
+                              std::span<std::vector<std::uint8_t>>) {}
 bool encode_32kadpcm_in_lanes(std::span<const std::span<const std::int16_t>>, std::span<std::vector<std::uint8_t>>) {
   return false;
 }

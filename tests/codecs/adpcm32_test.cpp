@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "adpcm32_lanes.hpp"  // white box: every lane kernel
 #include "codecs/audio.hpp"
 #include "codecs_test_support.hpp"
 
@@ -107,27 +108,58 @@ BOOST_AUTO_TEST_CASE(encoder_is_bit_exact_with_spandsp) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(batch_equals_one_stream_at_a_time) {
-  // More streams than SIMD lanes, of different lengths (odd, empty, one
-  // sample), so lanes finish at different times and take new streams.
+// More streams than SIMD lanes, of different lengths (odd, empty, one
+// sample), so lanes finish at different times and take new streams.
+std::vector<std::vector<std::int16_t>> batch_inputs() {
   auto inputs = adaptation_inputs();
   inputs.push_back({});
   inputs.push_back({1234});
   inputs.push_back(sine(440, 8000, 8001, 5000));
-  std::vector<std::span<const std::int16_t>> streams(inputs.begin(), inputs.end());
-  // All at once (16 lanes where the CPU has AVX-512), then five at a time (8 lanes).
-  for (const std::size_t group : {streams.size(), std::size_t{5}}) {
-    for (std::size_t first = 0; first < streams.size(); first += group) {
-      const auto some = std::span(streams).subspan(first, std::min(group, streams.size() - first));
-      const auto batch = encode_32kadpcm_batch(some);
-      BOOST_TEST_REQUIRE(batch.size() == some.size());
-      for (std::size_t n = 0; n < some.size(); ++n)
-        BOOST_TEST((batch[n] == encode_32kadpcm(some[n])), "stream " << first + n << " in groups of " << group);
-    }
+  return inputs;
+}
+
+BOOST_AUTO_TEST_CASE(batch_equals_one_stream_at_a_time) {
+  const auto inputs = batch_inputs();
+  const std::vector<std::span<const std::int16_t>> streams(inputs.begin(), inputs.end());
+  for (const std::size_t count : {streams.size(), std::size_t{5}, std::size_t{2}}) {
+    const auto some = std::span(streams).first(count);
+    const auto batch = encode_32kadpcm_batch(some);
+    BOOST_TEST_REQUIRE(batch.size() == count);
+    for (std::size_t n = 0; n < count; ++n)
+      BOOST_TEST((batch[n] == encode_32kadpcm(some[n])), "stream " << n << " of " << count);
   }
   BOOST_TEST(encode_32kadpcm_batch({}).empty());
   BOOST_TEST(encode_32kadpcm_batch(std::span(streams).first(1)).front() == encode_32kadpcm(inputs.front()),
              boost::test_tools::per_element());
+}
+
+// Every lane kernel this CPU has, not only the one the batch encoder picks
+// here: all streams at once, then five at a time.
+BOOST_AUTO_TEST_CASE(every_lane_kernel_equals_one_stream_at_a_time) {
+  using umstore::codecs::detail::LaneKernel;
+  const auto inputs = batch_inputs();
+  const std::vector<std::span<const std::int16_t>> streams(inputs.begin(), inputs.end());
+  std::vector<std::vector<std::uint8_t>> expected;
+  for (const auto& stream : streams) expected.push_back(encode_32kadpcm(stream));
+  int tried = 0;
+  for (const auto& [kernel, name] : {std::pair{LaneKernel::avx2, "AVX2"}, std::pair{LaneKernel::avx512vl, "AVX-512VL"},
+                                    std::pair{LaneKernel::avx512, "AVX-512"}}) {
+    if (!umstore::codecs::detail::cpu_has(kernel)) {
+      BOOST_TEST_MESSAGE("this CPU lacks the " << name << " lane kernel; not tested here");
+      continue;
+    }
+    ++tried;
+    for (const std::size_t group : {streams.size(), std::size_t{5}}) {
+      for (std::size_t first = 0; first < streams.size(); first += group) {
+        const auto some = std::span(streams).subspan(first, std::min(group, streams.size() - first));
+        std::vector<std::vector<std::uint8_t>> outputs(some.size());
+        umstore::codecs::detail::encode_32kadpcm_in_lanes(kernel, some, outputs);
+        for (std::size_t n = 0; n < some.size(); ++n)
+          BOOST_TEST((outputs[n] == expected[first + n]), name << ": stream " << first + n << " in groups of " << group);
+      }
+    }
+  }
+  BOOST_TEST_MESSAGE(tried << " lane kernel(s) tested");
 }
 
 BOOST_AUTO_TEST_CASE(pinned_byte_vector) {
