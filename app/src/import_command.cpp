@@ -195,9 +195,9 @@ int run_import(std::span<const std::string> args) {
   config.settings.fax_limits = s.fax_limits;
   config.workers = s.ingest_workers;
   config.batch_size = s.ingest_batch;
-  ingest::IngestQueue queue(config, *store);
   // Keys, not counts: a job resumed from an interrupted run may finish
-  // before or after this run submits its duplicate.
+  // before or after this run submits its duplicate. Declared before the
+  // queue, whose stop (in its destructor too) still reports what it stores.
   std::mutex finished_mutex;
   std::set<std::string> finished;
   std::atomic<std::size_t> failed{0};
@@ -210,6 +210,7 @@ int run_import(std::span<const std::string> args) {
     std::lock_guard lock(finished_mutex);
     return finished.size();
   };
+  ingest::IngestQueue queue(config, *store);
   queue.on_final([&](const ingest::IngestStatus& st) {
     if (st.source != "import") return;
     mark_finished(st.origin);

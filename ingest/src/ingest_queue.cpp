@@ -28,6 +28,8 @@ namespace {
 
 constexpr std::string_view kLog = "ingest";
 using Clock = std::chrono::system_clock;
+// About one lane pass over a 60 s voicemail (bench/codecs).
+constexpr auto kLeftToComposingWorker = std::chrono::milliseconds(30);
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
@@ -407,9 +409,6 @@ struct IngestQueue::Impl {
     {
       std::lock_guard lock(mutex);
       stopping = false;
-    }
-    {
-      std::lock_guard lock(mutex);
       storers_stopping = false;
     }
     for (unsigned i = 0; i < std::max(1u, config.workers); ++i) workers.emplace_back([this] { work(); });
@@ -423,7 +422,6 @@ struct IngestQueue::Impl {
       stopping = true;
     }
     changed.notify_all();
-    store_changed.notify_all();
     webhook_wakeup.notify_all();
     workers.clear();
     // What the workers composed is stored before the storers stop.
@@ -512,12 +510,15 @@ struct IngestQueue::Impl {
         for (;;) {
           if (stopping) return;
           if (!due.empty() && due.begin()->first <= Clock::now()) {
-            // A lone due job is left to the worker already composing, which
-            // takes it with whatever else comes meanwhile into one lane
-            // pass: at moderate rates that costs less CPU than two jobs
-            // composed alone side by side, and so less queueing.
-            if (busy_workers == 0 || ready_jobs(2) >= 2) break;
-            changed.wait(lock);
+            // A lone due job is left for a while to the worker already
+            // composing, which takes it with whatever else comes meanwhile
+            // into one lane pass: at moderate rates that costs less CPU
+            // than two jobs composed alone side by side, and so less
+            // queueing. Not for longer than a pass takes, should that
+            // worker be busy with something long (a large fax).
+            const auto left_until = due.begin()->first + kLeftToComposingWorker;
+            if (busy_workers == 0 || ready_jobs(2) >= 2 || Clock::now() >= left_until) break;
+            changed.wait_until(lock, left_until);
             continue;
           }
           if (due.empty()) changed.wait(lock);
@@ -549,10 +550,10 @@ struct IngestQueue::Impl {
         to_store.pop_front();
       }
       store_changed.notify_all();  // room for a waiting worker
-      auto& [id, job, composed] = *next;
+      auto& [id, job, outcome] = *next;
       with_outcome_errors_logged(id, [&] {
-        if (!composed.message) return finish(id, IngestState::Failed, composed.error, 0);
-        deliver_and_finish(id, job, *composed.message);
+        if (!outcome.message) return finish(id, IngestState::Failed, outcome.error, 0);
+        deliver_and_finish(id, job, *outcome.message);
       });
       next.reset();
       {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/durable_file.hpp"
 #include "ingest/ingest_queue.hpp"
@@ -79,6 +80,26 @@ BOOST_AUTO_TEST_CASE(queued_jobs_resume_after_a_restart) {
   BOOST_REQUIRE(queue.wait_idle(30s));
   BOOST_TEST(state_name(queue.status(id)->state) == "delivered");
   BOOST_TEST(inbox_messages(*store, "+15550100") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(stopping_with_messages_being_composed_and_stored_loses_and_doubles_none) {
+  TempDir dir;
+  auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
+  std::vector<std::string> ids;
+  {
+    IngestQueue queue(queue_config_in(dir), *store);
+    const FinalStatuses finals(queue);
+    queue.start();
+    for (int i = 0; i < 24; ++i) ids.push_back(queue.submit(sample_voicemail(), {}).id);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (finals.all().empty() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    BOOST_REQUIRE(!finals.all().empty());
+  }  // stopped with the rest queued, composing or waiting for a storer
+  IngestQueue queue(queue_config_in(dir), *store);
+  queue.start();
+  BOOST_REQUIRE(queue.wait_idle(60s));
+  for (const auto& id : ids) BOOST_TEST(state_name(queue.status(id)->state) == "delivered", id);
+  BOOST_TEST(inbox_messages(*store, "+15550100") == ids.size());
 }
 
 BOOST_AUTO_TEST_CASE(quota_exceeded_is_retried_not_failed) {

@@ -34,20 +34,26 @@ inline umstore::ingest::IngestQueueConfig queue_config_in(const TempDir& dir) {
 }
 
 // Every final status the queue reports, from whichever worker thread.
+// Declared after the queue, it stops the queue before going: stopping
+// stores what is already composed, which reports here.
 class FinalStatuses {
  public:
-  explicit FinalStatuses(umstore::ingest::IngestQueue& queue) {
+  explicit FinalStatuses(umstore::ingest::IngestQueue& queue) : queue_(queue) {
     queue.on_final([this](const umstore::ingest::IngestStatus& status) {
       std::lock_guard lock(mutex_);
       statuses_.push_back(status);
     });
   }
+  ~FinalStatuses() { queue_.stop(); }
+  FinalStatuses(const FinalStatuses&) = delete;
+  FinalStatuses& operator=(const FinalStatuses&) = delete;
   std::vector<umstore::ingest::IngestStatus> all() const {
     std::lock_guard lock(mutex_);
     return statuses_;
   }
 
  private:
+  umstore::ingest::IngestQueue& queue_;
   mutable std::mutex mutex_;
   std::vector<umstore::ingest::IngestStatus> statuses_;
 };

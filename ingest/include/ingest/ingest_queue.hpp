@@ -135,18 +135,20 @@ class IngestQueueError : public std::runtime_error {
 class IngestQueue {
  public:
   IngestQueue(IngestQueueConfig config, mailstore::MailStore& store);
-  ~IngestQueue();  // stops the workers; queued jobs stay on disk
+  ~IngestQueue();  // stop()
   IngestQueue(const IngestQueue&) = delete;
   IngestQueue& operator=(const IngestQueue&) = delete;
 
-  // Called from a worker thread with each job's final status (after it is
-  // recorded). Must be set before start().
+  // Called from a storer thread with each job's final status (after it is
+  // recorded), until stop() returns: what it uses must outlive that. Must be
+  // set before start().
   using FinalListener = std::function<void(const IngestStatus&)>;
   void on_final(FinalListener listener);
 
   // Resumes queued jobs (also those interrupted during delivery, without
   // delivering any twice) and starts the workers.
   void start();
+  // Stores what is already composed, then stops; queued jobs stay on disk.
   void stop();
 
   // Durable when it returns. Thread-safe. Throws IngestQueueError (disk).
