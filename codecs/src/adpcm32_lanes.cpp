@@ -24,12 +24,17 @@
 #include <cstddef>
 #include <utility>
 
+// Functions between these are compiled for one instruction set only.
+#define UMSTORE_PRAGMA(...) _Pragma(#__VA_ARGS__)
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#define UMSTORE_TARGET_BEGIN(isa) UMSTORE_PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
+#define UMSTORE_TARGET_END() UMSTORE_PRAGMA(clang attribute pop)
 #else
-#pragma GCC push_options
-#pragma GCC target("avx2")
+#define UMSTORE_TARGET_BEGIN(isa) UMSTORE_PRAGMA(GCC push_options) UMSTORE_PRAGMA(GCC target(isa))
+#define UMSTORE_TARGET_END() UMSTORE_PRAGMA(GCC pop_options)
 #endif
+
+UMSTORE_TARGET_BEGIN("avx2")
 
 namespace umstore::codecs::detail::avx2 {
 namespace {
@@ -39,14 +44,8 @@ namespace {
 }  // namespace
 }  // namespace umstore::codecs::detail::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#pragma clang attribute push(__attribute__((target("avx2,avx512f,avx512vl,avx512dq,avx512bw"))), apply_to = function)
-#else
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx2,avx512f,avx512vl,avx512dq,avx512bw")
-#endif
+UMSTORE_TARGET_END()
+UMSTORE_TARGET_BEGIN("avx2,avx512f,avx512vl,avx512dq,avx512bw")
 
 namespace umstore::codecs::detail::avx512vl {
 namespace {
@@ -56,14 +55,8 @@ namespace {
 }  // namespace
 }  // namespace umstore::codecs::detail::avx512vl
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq"))), apply_to = function)
-#else
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq")
-#endif
+UMSTORE_TARGET_END()
+UMSTORE_TARGET_BEGIN("avx512f,avx512dq")
 
 namespace umstore::codecs::detail::avx512 {
 namespace {
@@ -109,11 +102,7 @@ constexpr V table(const std::array<std::int32_t, 8>& t) {
 }  // namespace
 }  // namespace umstore::codecs::detail::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+UMSTORE_TARGET_END()
 
 namespace umstore::codecs::detail {
 

@@ -79,25 +79,60 @@ void replace_file_durably(const std::filesystem::path& target, std::string_view 
   fsync_directory(target.parent_path().empty() ? "." : target.parent_path());
 }
 
-std::string read_file(const std::filesystem::path& path) {
+namespace {
+
+UniqueFd open_for_reading(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw IoError("cannot open", path, errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw IoError("cannot stat", path, errno);
-  std::string out;
-  out.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (true) {
-    if (got == out.size()) out.resize(out.size() + 65536);
-    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+  return fd;
+}
+
+// Fills `buffer` from the file's current position; fewer bytes at its end.
+std::size_t read_up_to(int fd, char* buffer, std::size_t size, const std::filesystem::path& path) {
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, buffer + got, size - got);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw IoError("cannot read", path, errno);
     }
     if (n == 0) break;
-    got += static_cast<size_t>(n);
+    got += static_cast<std::size_t>(n);
+  }
+  return got;
+}
+
+// The size fstat gives, then more should the file have grown since.
+template <typename Bytes>
+Bytes read_whole_file(const std::filesystem::path& path) {
+  const UniqueFd fd = open_for_reading(path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw IoError("cannot stat", path, errno);
+  Bytes out(static_cast<std::size_t>(st.st_size), 0);
+  std::size_t got = 0;
+  for (;;) {
+    const std::size_t wanted = out.size() - got;
+    const std::size_t n = read_up_to(fd.get(), reinterpret_cast<char*>(out.data()) + got, wanted, path);
+    got += n;
+    if (n < wanted) break;
+    out.resize(out.size() + 65536);
   }
   out.resize(got);
+  return out;
+}
+
+}  // namespace
+
+std::string read_file(const std::filesystem::path& path) { return read_whole_file<std::string>(path); }
+
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  return read_whole_file<std::vector<std::uint8_t>>(path);
+}
+
+std::string read_file_head(const std::filesystem::path& path, std::size_t max_bytes) {
+  const UniqueFd fd = open_for_reading(path);
+  std::string out(max_bytes, '\0');
+  out.resize(read_up_to(fd.get(), out.data(), out.size(), path));
   return out;
 }
 

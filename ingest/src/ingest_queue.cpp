@@ -17,7 +17,6 @@
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
 #include "common/rfc5322_date.hpp"
-#include "file_bytes.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/dsn.hpp"
 #include "status_json.hpp"

@@ -16,7 +16,6 @@
 
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
-#include "file_bytes.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/recording_metadata.hpp"
 #include "ingest/routing.hpp"

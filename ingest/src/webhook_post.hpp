@@ -17,7 +17,7 @@ struct WebhookTransport {
 
 // nullopt when the receiver answered 2xx; otherwise what went wrong
 // ("HTTP 500 Internal Server Error", "Connection refused", "TLS: certificate
-// of 127.0.0.1 not trusted: ...", ...). https:// receivers must present a
+// of 127.0.0.1 rejected: unable to get local issuer certificate ...", ...). https:// receivers must present a
 // certificate chain to a trusted CA that names the URL's host.
 std::optional<std::string> post_json(std::string_view url, std::string_view body, const WebhookTransport& transport);
 

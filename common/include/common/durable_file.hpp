@@ -3,11 +3,13 @@
 // power loss, so every "commit" here ends with fsync of the file and of the
 // directory entry that names it.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace umstore {
 
@@ -57,8 +59,12 @@ void drop_cached_pages(const std::filesystem::path& file) noexcept;
 // content, never a torn one.
 void replace_file_durably(const std::filesystem::path& target, std::string_view data);
 
-// Reads a whole file; throws IoError.
+// Reads a whole file; throws IoError. The byte-vector form reads straight
+// into the vector a recording is kept in (megabytes: no intermediate copy).
 std::string read_file(const std::filesystem::path& path);
+std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
+// At most the first `max_bytes` (a magic number); throws IoError.
+std::string read_file_head(const std::filesystem::path& path, std::size_t max_bytes);
 
 // Creates a directory and its parents, fsyncing each new entry's parent.
 void create_directories_durably(const std::filesystem::path& dir);
