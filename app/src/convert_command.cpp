@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "codecs/audio.hpp"
+#include "common/ascii.hpp"
 #include "codecs/fax.hpp"
 #include "codecs/mp3.hpp"
 #include "commands.hpp"
@@ -35,7 +36,7 @@ Examples: umstore convert message.726 message.wav
 
 bool has_extension(const std::filesystem::path& p, std::initializer_list<std::string_view> exts) {
   std::string e = p.extension().string();
-  for (char& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  e = ascii_lower(e);
   for (auto x : exts)
     if (e == x) return true;
   return false;

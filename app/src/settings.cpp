@@ -1,4 +1,5 @@
 #include "settings.hpp"
+#include "common/ascii.hpp"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
@@ -156,7 +157,7 @@ void collect_aliases(const Poco::Util::AbstractConfiguration& ini, const std::st
   if (ini.hasProperty(key) && key != "aliases") {
     std::string name = key.substr(std::string("aliases.").size());
     name = name.substr(0, name.find('@'));
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    name = ascii_lower(name);
     auto numbers = comma_list(ini.getString(key));
     if (name.empty() || numbers.empty()) throw UsageError("[aliases] " + key + ": expected NAME = +NUMBER[, +NUMBER...]");
     s.smtp_aliases[name] = std::move(numbers);

@@ -8,6 +8,7 @@
 // costs no CPU at all. Only when the folder could not be watched does the
 // timer also fire every kPollInterval for a look at the disk.
 #include "session.hpp"
+#include "common/ascii.hpp"
 
 namespace umstore::imap {
 namespace {
@@ -61,7 +62,7 @@ net::Task<void> Session::cmd_idle(const Command& cmd) {
     logout_ = true;
     co_return;
   }
-  if (iequals(result->line, "DONE"))
+  if (ascii_iequals(result->line, "DONE"))
     reply(cmd, "OK", "IDLE terminated");
   else
     reply(cmd, "BAD", "Expected DONE");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mailbox_name.hpp"
+#include "common/ascii.hpp"
 #include "response_writer.hpp"
 #include "session.hpp"
 
@@ -254,7 +255,7 @@ net::Task<void> Session::cmd_status(const Command& cmd) {
       co_return;
     }
     if (!items.empty()) items += ' ';
-    items += to_upper(a.text) + " " + value;
+    items += ascii_upper(a.text) + " " + value;
   }
   untagged("STATUS " + quoted_mailbox(folder->name()) + " (" + items + ")");
   reply(cmd, "OK", "STATUS completed");

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "response_writer.hpp"
+#include "common/ascii.hpp"
 #include "sequence_set.hpp"
 #include "session.hpp"
 
@@ -19,7 +20,7 @@ bool collect_flag(const Arg& a, FlagArgs& out) {
     out.flags |= *f;
     return true;
   }
-  if (iequals(a.text, "\\Recent")) return true;  // not storable; ignored
+  if (ascii_iequals(a.text, "\\Recent")) return true;  // not storable; ignored
   if (a.text.starts_with('\\') || !is_valid_keyword(a.text)) return false;
   out.keywords.emplace_back(a.text);
   return true;
@@ -58,7 +59,7 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
     reply(cmd, "BAD", "STORE needs a sequence set, an item and flags");
     co_return;
   }
-  std::string item = to_upper(cmd.args[item_at].text);
+  std::string item = ascii_upper(cmd.args[item_at].text);
   bool silent = item.ends_with(".SILENT");
   if (silent) item.resize(item.size() - 7);
   mailstore::FlagChange how;

@@ -1,23 +1,11 @@
 #include "command_parser.hpp"
+#include "common/ascii.hpp"
 
 #include <cctype>
 
 namespace umstore::imap {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::toupper(static_cast<unsigned char>(a[i])) != std::toupper(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-std::string to_upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool Arg::is_atom(std::string_view upper) const { return kind == Kind::Atom && iequals(text, upper); }
+bool Arg::is_atom(std::string_view upper) const { return kind == Kind::Atom && ascii_iequals(text, upper); }
 
 std::optional<LiteralHeader> trailing_literal(std::string_view line) {
   if (line.size() < 3 || line.back() != '}') return std::nullopt;
@@ -176,7 +164,7 @@ class ArgParser {
     }
     if (pos_ == begin) return fail("unexpected character");
     a.text = s_.substr(begin, pos_ - begin);
-    a.kind = iequals(a.text, "NIL") ? Arg::Kind::Nil : Arg::Kind::Atom;
+    a.kind = ascii_iequals(a.text, "NIL") ? Arg::Kind::Nil : Arg::Kind::Atom;
     return true;
   }
 
@@ -238,14 +226,14 @@ ParseResult parse_command(std::string_view text, std::deque<std::string>& storag
     }
   Command cmd;
   cmd.tag = std::string(tag);
-  cmd.name = to_upper(name);
+  cmd.name = ascii_upper(name);
   if (cmd.name == "UID") {
     std::string_view sub = take_word(rest);
     if (sub.empty()) {
       r.error = "UID needs a command";
       return r;
     }
-    cmd.name += " " + to_upper(sub);
+    cmd.name += " " + ascii_upper(sub);
   }
   std::string error;
   auto args = parse_arguments(rest, storage, error);

@@ -56,7 +56,5 @@ std::optional<std::vector<Arg>> parse_arguments(std::string_view text, std::dequ
 // and CHANGEDSINCE 0 from lenient clients does no harm).
 std::optional<std::uint64_t> parse_mod_sequence(std::string_view text);
 
-bool iequals(std::string_view a, std::string_view b);
-std::string to_upper(std::string_view s);
 
 }  // namespace umstore::imap

@@ -1,4 +1,5 @@
 #include "fetch_attributes.hpp"
+#include "common/ascii.hpp"
 
 #include <cctype>
 
@@ -45,7 +46,7 @@ bool parse_section(std::string_view spec, Section& section, std::string& canonic
   for (std::size_t i = 0; i < section.part.size(); ++i) canonical += (i ? "." : "") + std::to_string(section.part[i]);
   if (rest.empty()) return true;
   auto sp = rest.find(' ');
-  std::string word = to_upper(rest.substr(0, sp));
+  std::string word = ascii_upper(rest.substr(0, sp));
   if (!canonical.empty()) canonical += '.';
   canonical += word;
   if (word == "HEADER") {
@@ -67,7 +68,7 @@ bool parse_section(std::string_view spec, Section& section, std::string& canonic
     canonical += " (";
     for (const Arg& a : *names) {
       if (!a.is_astring() || a.text.empty()) return false;
-      section.fields.push_back(to_upper(a.text));
+      section.fields.push_back(ascii_upper(a.text));
       if (canonical.back() != '(') canonical += ' ';
       canonical += section.fields.back();
     }
@@ -87,7 +88,7 @@ bool parse_binary_section(std::string_view spec, Section& section, std::string& 
 
 // BODY[...]<o.n> / BODY.PEEK[...] / BINARY[...]<o.n> / BINARY.PEEK[...] / BINARY.SIZE[...]
 bool parse_body_section(std::string_view atom, FetchItem& item, std::string& error) {
-  std::string upper = to_upper(atom.substr(0, atom.find('[')));
+  std::string upper = ascii_upper(atom.substr(0, atom.find('[')));
   item.peek = upper == "BODY.PEEK" || upper == "BINARY.PEEK" || upper == "BINARY.SIZE";
   const bool binary = upper == "BINARY" || upper == "BINARY.PEEK" || upper == "BINARY.SIZE";
   if (upper != "BODY" && upper != "BODY.PEEK" && !binary) {
@@ -134,7 +135,7 @@ bool parse_body_section(std::string_view atom, FetchItem& item, std::string& err
 }
 
 bool add_simple(std::string_view name, FetchRequest& req, std::string& error) {
-  std::string upper = to_upper(name);
+  std::string upper = ascii_upper(name);
   FetchItem item;
   item.label = upper;
   auto add = [&](FetchItem::Kind k) {
@@ -252,7 +253,7 @@ std::string_view slice(std::string_view message, std::size_t begin, std::size_t 
 
 bool field_listed(std::string_view name, const std::vector<std::string>& fields) {
   for (const auto& f : fields)
-    if (iequals(f, name)) return true;
+    if (ascii_iequals(f, name)) return true;
   return false;
 }
 

@@ -1,4 +1,5 @@
 #include "mailbox_name.hpp"
+#include "common/ascii.hpp"
 
 #include <cstdint>
 #include <vector>
@@ -147,8 +148,8 @@ std::optional<std::string> mailbox_from_wire(std::string_view wire) {
   auto name = decode_mutf7(wire);
   if (!name) return std::nullopt;
   if (name->size() > 1 && name->back() == kHierarchyDelimiter) name->pop_back();
-  if (iequals(*name, "INBOX")) return std::string("INBOX");
-  if (name->size() > 6 && iequals(name->substr(0, 6), "INBOX/")) name->replace(0, 5, "INBOX");
+  if (ascii_iequals(*name, "INBOX")) return std::string("INBOX");
+  if (name->size() > 6 && ascii_iequals(name->substr(0, 6), "INBOX/")) name->replace(0, 5, "INBOX");
   return name;
 }
 
@@ -177,7 +178,7 @@ bool matches_list_pattern(std::string_view pattern, std::string_view name) {
   std::string p(pattern);
   std::string n(name);
   auto fold_inbox = [](std::string& s) {
-    if (s.size() >= 5 && iequals(s.substr(0, 5), "INBOX") && (s.size() == 5 || s[5] == kHierarchyDelimiter))
+    if (s.size() >= 5 && ascii_iequals(s.substr(0, 5), "INBOX") && (s.size() == 5 || s[5] == kHierarchyDelimiter))
       s.replace(0, 5, "INBOX");
   };
   fold_inbox(p);

@@ -1,4 +1,5 @@
 #include "message_structure.hpp"
+#include "common/ascii.hpp"
 
 #include <cctype>
 
@@ -114,7 +115,7 @@ void append_address_list(std::string& out, const std::optional<std::string>& val
   out += ')';
 }
 
-void append_upper_string(std::string& out, std::string_view s) { append_string(out, to_upper(s)); }
+void append_upper_string(std::string& out, std::string_view s) { append_string(out, ascii_upper(s)); }
 
 void append_parameters(std::string& out, const mime::Parameters& params, bool default_charset) {
   if (params.items.empty() && !default_charset) {

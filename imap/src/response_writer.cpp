@@ -1,4 +1,5 @@
 #include "response_writer.hpp"
+#include "common/ascii.hpp"
 
 #include <array>
 #include <cctype>
@@ -40,7 +41,7 @@ std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
 
 std::optional<int> month_index(std::string_view m) {
   for (std::size_t i = 0; i < kMonths.size(); ++i)
-    if (iequals(kMonths[i], m)) return static_cast<int>(i) + 1;
+    if (ascii_iequals(kMonths[i], m)) return static_cast<int>(i) + 1;
   return std::nullopt;
 }
 
@@ -94,7 +95,7 @@ void append_nstring(std::string& out, std::optional<std::string_view> s) {
 }
 
 void append_astring(std::string& out, std::string_view s) {
-  bool atom = !s.empty() && !iequals(s, "NIL");
+  bool atom = !s.empty() && !ascii_iequals(s, "NIL");
   for (char c : s) atom = atom && is_atom_char(c);
   if (atom)
     out += s;
@@ -148,11 +149,11 @@ std::optional<std::int64_t> parse_date_time(std::string_view text) {
 }
 
 std::optional<mailstore::Flags> system_flag(std::string_view name) {
-  if (iequals(name, "\\Seen")) return mailstore::kSeen;
-  if (iequals(name, "\\Answered")) return mailstore::kAnswered;
-  if (iequals(name, "\\Flagged")) return mailstore::kFlagged;
-  if (iequals(name, "\\Deleted")) return mailstore::kDeleted;
-  if (iequals(name, "\\Draft")) return mailstore::kDraft;
+  if (ascii_iequals(name, "\\Seen")) return mailstore::kSeen;
+  if (ascii_iequals(name, "\\Answered")) return mailstore::kAnswered;
+  if (ascii_iequals(name, "\\Flagged")) return mailstore::kFlagged;
+  if (ascii_iequals(name, "\\Deleted")) return mailstore::kDeleted;
+  if (ascii_iequals(name, "\\Draft")) return mailstore::kDraft;
   return std::nullopt;
 }
 

@@ -1,4 +1,5 @@
 #include "search_query.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -58,7 +59,7 @@ class SearchParser {
       k.set = std::move(set);
       return k;
     }
-    std::string name = to_upper(a.text);
+    std::string name = ascii_upper(a.text);
     using Op = SearchKey::Op;
     struct FlagKey {
       std::string_view name;
@@ -119,7 +120,7 @@ class SearchParser {
       const Arg* v = f ? next_value() : nullptr;
       if (!v) return fail("HEADER needs a field name and a string");
       k.op = Op::Header;
-      k.field = to_upper(f->text);
+      k.field = ascii_upper(f->text);
       k.value = std::string(v->text);
       return k;
     }
@@ -200,7 +201,7 @@ class SearchParser {
 bool contains_nocase(std::string_view hay, std::string_view needle) {
   if (needle.empty()) return true;
   auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    return ascii_to_lower(a) == ascii_to_lower(b);
   });
   return it != hay.end();
 }
@@ -208,7 +209,7 @@ bool contains_nocase(std::string_view hay, std::string_view needle) {
 bool header_matches(SearchSubject& s, std::string_view field, std::string_view value) {
   const mime::Part& root = s.header_structure();
   for (const auto& h : root.headers) {
-    if (!iequals(h.name, field)) continue;
+    if (!ascii_iequals(h.name, field)) continue;
     if (value.empty()) return true;
     std::string text = mime::decode_encoded_words(mime::unfold(h.value));
     if (contains_nocase(text, value) || contains_nocase(h.value, value)) return true;
@@ -251,7 +252,7 @@ std::optional<SearchKey> parse_search(std::span<const Arg> args, std::string& er
       error = "CHARSET needs a name";
       return std::nullopt;
     }
-    if (!iequals(args[1].text, "UTF-8") && !iequals(args[1].text, "US-ASCII")) {
+    if (!ascii_iequals(args[1].text, "UTF-8") && !ascii_iequals(args[1].text, "US-ASCII")) {
       bad_charset = true;
       error = "unsupported charset";
       return std::nullopt;
@@ -304,7 +305,7 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::Keyword:
     case Op::Unkeyword: {
       bool has = std::any_of(info.keywords.begin(), info.keywords.end(),
-                             [&](const std::string& k) { return iequals(k, key.value); });
+                             [&](const std::string& k) { return ascii_iequals(k, key.value); });
       return key.op == Op::Keyword ? has : !has;
     }
     case Op::New: return s.recent && !(info.flags & mailstore::kSeen);

@@ -1,4 +1,5 @@
 #include "ingest/spool_watcher.hpp"
+#include "common/ascii.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -50,7 +51,7 @@ Readiness readiness(const fs::path& path) {
 
 Kind kind_from_extension(const fs::path& file) {
   auto ext = file.extension().string();
-  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  ext = ascii_lower(ext);
   return ext == ".tif" || ext == ".tiff" ? Kind::Fax : Kind::Voice;
 }
 

@@ -1,4 +1,5 @@
 #include "maildir_folder.hpp"
+#include "common/ascii.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,14 +22,8 @@ constexpr std::size_t kMaxKeywordLength = 128;
 constexpr std::size_t kMaxKeywordsPerMessage = 64;
 constexpr std::size_t kCopyBatch = 256;  // open descriptors per batch of copy_to
 
-bool keyword_equal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 bool has_keyword(std::span<const std::string> list, std::string_view keyword) {
-  return std::any_of(list.begin(), list.end(), [&](const std::string& k) { return keyword_equal(k, keyword); });
+  return std::any_of(list.begin(), list.end(), [&](const std::string& k) { return ascii_iequals(k, keyword); });
 }
 
 // IMAP atoms (RFC 3501 flag-keyword): no specials, no backslash.

@@ -1,15 +1,15 @@
 #pragma once
-// ASCII-only character helpers: MIME syntax is ASCII, and <cctype> depends on
-// the locale and is undefined for negative chars.
+// MIME's ASCII character classes; case folding and comparison are common/ascii.hpp's.
 #include <string>
 #include <string_view>
+
+#include "common/ascii.hpp"
 
 namespace umstore::mime::ascii {
 
 constexpr bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // RFC 2045 token characters: printable ASCII minus SP and tspecials.
 constexpr bool is_token_char(char c) {
@@ -20,19 +20,6 @@ constexpr bool is_token_char(char c) {
   return true;
 }
 
-inline std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = to_lower(c);
-  return out;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  }
-  return true;
-}
 
 inline std::string_view trim(std::string_view text) {
   const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

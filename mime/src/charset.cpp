@@ -10,7 +10,7 @@ namespace {
 enum class Charset { utf8, latin1, latin9, windows1252 };
 
 std::optional<Charset> charset_from_name(std::string_view name) {
-  const std::string lower = ascii::lower(ascii::trim(name));
+  const std::string lower = ascii_lower(ascii::trim(name));
   if (lower == "utf-8" || lower == "utf8" || lower == "us-ascii" || lower == "ascii") return Charset::utf8;
   if (lower == "iso-8859-1" || lower == "iso_8859-1" || lower == "latin1" || lower == "l1" ||
       lower == "iso8859-1")

@@ -80,7 +80,7 @@ class Checker {
   // --- message header -----------------------------------------------------
   std::size_t count(const Part& part, std::string_view name) const {
     return static_cast<std::size_t>(std::count_if(part.headers.begin(), part.headers.end(),
-                                                  [&](const HeaderField& f) { return ascii::iequals(f.name, name); }));
+                                                  [&](const HeaderField& f) { return ascii_iequals(f.name, name); }));
   }
 
   static std::string value_of(const Part& part, std::string_view name) {
@@ -150,7 +150,7 @@ class Checker {
   void check_message_context(const Part& root) {
     if (count(root, "Message-Context") > 1)
       error("RFC 3458", "header", "Message-Context appears more than once; at most one is allowed");
-    const std::string value = ascii::lower(value_of(root, "Message-Context"));
+    const std::string value = ascii_lower(value_of(root, "Message-Context"));
     static const std::vector<std::string> kKnown = {"voice-message", "fax-message", "pager-message",
                                                     "multimedia-message", "text-message", "none"};
     if (!value.empty() && std::find(kKnown.begin(), kKnown.end(), value) == kKnown.end())
@@ -176,12 +176,12 @@ class Checker {
       warning("RFC 3801 §4.2 (Subject)", "header", "no Subject; voice-only systems should insert e.g. \"Voice Message\"");
     if (root.header("Reply-To"))
       warning("RFC 3801 §4.2 (Reply-To)", "header", "VPIM senders should not send Reply-To");
-    const std::string sensitivity = ascii::lower(value_of(root, "Sensitivity"));
+    const std::string sensitivity = ascii_lower(value_of(root, "Sensitivity"));
     if (!sensitivity.empty() && sensitivity != "personal" && sensitivity != "private" &&
         sensitivity != "company-confidential")
       error("RFC 3801 §4.2.13 (Sensitivity)", "header",
             "Sensitivity \"" + printable(sensitivity) + "\" is not Personal, Private or Company-Confidential");
-    const std::string importance = ascii::lower(value_of(root, "Importance"));
+    const std::string importance = ascii_lower(value_of(root, "Importance"));
     if (!importance.empty() && importance != "low" && importance != "normal" && importance != "high")
       warning("RFC 3801 §4.2 (Importance)", "header",
               "Importance \"" + printable(importance) + "\" is not low, normal or high");
@@ -347,7 +347,7 @@ class Checker {
     }
     static const std::vector<std::string> kKnown = {"voice-message", "voice-message-notification",
                                                     "originator-spoken-name", "recipient-spoken-name", "spoken-subject"};
-    if (std::find(kKnown.begin(), kKnown.end(), ascii::lower(*voice)) == kKnown.end())
+    if (std::find(kKnown.begin(), kKnown.end(), ascii_lower(*voice)) == kKnown.end())
       warning("RFC 3801 §4.3 (voice=)", header_of(path), "voice=" + printable(*voice) + " is not a registered value");
   }
 
@@ -371,7 +371,7 @@ class Checker {
   void check_voice_labels(const Part& voice_message, const std::string& path) {
     std::map<std::string, int> seen;
     for (const Part& child : voice_message.children)
-      if (const auto voice = child.disposition.params.get("voice")) ++seen[ascii::lower(*voice)];
+      if (const auto voice = child.disposition.params.get("voice")) ++seen[ascii_lower(*voice)];
     for (const auto& [label, times] : seen)
       if (times > 1)
         warning("RFC 3801 §4.3 (voice=)", where(path),
@@ -440,7 +440,7 @@ bool is_fax_image(const Part& part) {
 
 bool has_voice_label(const Part& part) {
   const auto voice = part.disposition.params.get("voice");
-  return part.content_type.type == "audio" && voice && ascii::iequals(*voice, "Voice-Message");
+  return part.content_type.type == "audio" && voice && ascii_iequals(*voice, "Voice-Message");
 }
 
 }  // namespace
@@ -466,7 +466,7 @@ const Part* find_voice_message(const Part& root) {
 MessageKind classify_message(const Part& root) {
   if (find_voice_message(root)) return MessageKind::vpim_voice;
   const auto context = root.header("Message-Context");
-  const std::string context_value = context ? ascii::lower(ascii::trim(unfold(*context))) : std::string();
+  const std::string context_value = context ? ascii_lower(ascii::trim(unfold(*context))) : std::string();
   // Only the top level counts: an audio file forwarded inside a message is not a voicemail.
   const auto any_top = [&root](bool (*test)(const Part&)) {
     return root.is_multipart() ? std::any_of(root.children.begin(), root.children.end(), test) : test(root);

@@ -100,7 +100,7 @@ std::vector<RawParameter> scan_parameters(ValueScanner& scanner, std::size_t max
     if (scanner.at_end()) break;
     scanner.advance();  // ';'
     scanner.skip_cfws();
-    const std::string name = ascii::lower(scanner.token());
+    const std::string name = ascii_lower(scanner.token());
     scanner.skip_cfws();
     if (name.empty() || scanner.peek() != '=') continue;
     scanner.advance();
@@ -212,26 +212,26 @@ Parameters assemble_parameters(const std::vector<RawParameter>& raw, std::size_t
 
 std::optional<std::string> Parameters::get(std::string_view name) const {
   for (const auto& [key, value] : items) {
-    if (ascii::iequals(key, name)) return value;
+    if (ascii_iequals(key, name)) return value;
   }
   return std::nullopt;
 }
 
 bool ContentType::is(std::string_view t, std::string_view s) const {
-  return ascii::iequals(type, t) && ascii::iequals(subtype, s);
+  return ascii_iequals(type, t) && ascii_iequals(subtype, s);
 }
 
 ContentType parse_content_type(std::string_view value, std::size_t max_parameters) {
   const std::string text = unfold(value);
   ValueScanner scanner(text);
   scanner.skip_cfws();
-  const std::string type = ascii::lower(scanner.token());
+  const std::string type = ascii_lower(scanner.token());
   scanner.skip_cfws();
   std::string subtype;
   if (scanner.peek() == '/') {
     scanner.advance();
     scanner.skip_cfws();
-    subtype = ascii::lower(scanner.token());
+    subtype = ascii_lower(scanner.token());
   }
   ContentType result;
   if (type.empty() || subtype.empty()) {
@@ -250,7 +250,7 @@ Disposition parse_disposition(std::string_view value, std::size_t max_parameters
   ValueScanner scanner(text);
   scanner.skip_cfws();
   Disposition result;
-  result.type = ascii::lower(scanner.token());
+  result.type = ascii_lower(scanner.token());
   result.params = assemble_parameters(scan_parameters(scanner, max_parameters), max_parameters);
   return result;
 }

@@ -33,7 +33,7 @@ std::optional<EncodedWord> parse_encoded_word(std::string_view text, std::size_t
   const std::size_t charset_end = text.find('?', pos + 2);
   if (charset_end == std::string_view::npos || charset_end + 2 >= text.size() || text[charset_end + 2] != '?')
     return std::nullopt;
-  const char encoding = ascii::to_lower(text[charset_end + 1]);
+  const char encoding = ascii_to_lower(text[charset_end + 1]);
   if (encoding != 'b' && encoding != 'q') return std::nullopt;
   const std::size_t payload_begin = charset_end + 3;
   const std::size_t payload_end = text.find("?=", payload_begin);
@@ -131,7 +131,7 @@ std::string decode_encoded_words(std::string_view input) {
       pending.flush(out);
       out += gap;
     }
-    if (adjacent && !ascii::iequals(pending.charset, word->charset)) pending.flush(out);
+    if (adjacent && !ascii_iequals(pending.charset, word->charset)) pending.flush(out);
     if (pending.original.empty()) pending.charset = word->charset;
     pending.bytes += word->bytes;
     pending.original += text.substr(start, word->end - start);

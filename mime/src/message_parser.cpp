@@ -216,7 +216,7 @@ class PartParser {
 
 std::optional<std::string_view> Part::header(std::string_view name) const {
   for (const HeaderField& field : headers) {
-    if (ascii::iequals(field.name, name)) return field.value;
+    if (ascii_iequals(field.name, name)) return field.value;
   }
   return std::nullopt;
 }

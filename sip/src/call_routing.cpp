@@ -1,4 +1,5 @@
 #include "call_routing.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -54,7 +55,7 @@ mime::Caller caller_of(const SipMessage& invite) {
   caller.name = who.display_name;
   std::string number = who.user.substr(0, who.user.find(';'));
   std::string lower = number;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  lower = ascii_lower(lower);
   if (lower == "anonymous" || lower == "restricted" || lower == "unknown") number.clear();
   caller.number = number;
   if (caller.name == "Anonymous" && number.empty()) caller.name.clear();

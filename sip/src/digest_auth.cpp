@@ -1,4 +1,5 @@
 #include "digest_auth.hpp"
+#include "common/ascii.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -27,14 +28,6 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
-
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> buffer(bytes);
   if (RAND_bytes(buffer.data(), static_cast<int>(buffer.size())) != 1)
@@ -57,7 +50,7 @@ std::map<std::string, std::string> parse_digest_params(std::string_view value) {
     if (i == std::string_view::npos) break;
     const auto eq = value.find('=', i);
     if (eq == std::string_view::npos) break;
-    std::string name = lower(value.substr(i, eq - i));
+    std::string name = ascii_lower(value.substr(i, eq - i));
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
     i = value.find_first_not_of(" \t", eq + 1);
     if (i == std::string_view::npos) {
@@ -83,7 +76,7 @@ std::map<std::string, std::string> parse_digest_params(std::string_view value) {
 }
 
 std::string digest_hex(std::string_view algorithm, std::string_view data) {
-  const EVP_MD* md = iequals(algorithm, "MD5") ? EVP_md5() : iequals(algorithm, "SHA-256") ? EVP_sha256() : nullptr;
+  const EVP_MD* md = ascii_iequals(algorithm, "MD5") ? EVP_md5() : ascii_iequals(algorithm, "SHA-256") ? EVP_sha256() : nullptr;
   if (!md) return {};
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
@@ -137,16 +130,16 @@ DigestAuthenticator::Verdict DigestAuthenticator::check(std::string_view method,
                                                         Clock::time_point now) {
   if (authorization.empty()) return {Outcome::Challenge, {}, "no credentials"};
   auto p = parse_digest_params(authorization);
-  if (!iequals(p[""], "Digest")) return {Outcome::Challenge, {}, "not digest credentials"};
+  if (!ascii_iequals(p[""], "Digest")) return {Outcome::Challenge, {}, "not digest credentials"};
   const std::string user = p["username"];
   if (p["realm"] != settings_.realm) return {Outcome::Challenge, user, "credentials for another realm"};
   const std::string algorithm = p.contains("algorithm") ? p["algorithm"] : "MD5";
   bool offered = false;
-  for (const auto& a : settings_.algorithms) offered = offered || iequals(a, algorithm);
+  for (const auto& a : settings_.algorithms) offered = offered || ascii_iequals(a, algorithm);
   if (!offered) return {Outcome::Challenge, user, "algorithm " + algorithm + " not offered"};
   const auto issued = nonce_time(p["nonce"]);
   if (!issued) return {Outcome::Challenge, user, "a nonce we did not issue"};
-  if (!iequals(p["qop"], "auth") || p["nc"].empty() || p["cnonce"].empty())
+  if (!ascii_iequals(p["qop"], "auth") || p["nc"].empty() || p["cnonce"].empty())
     return {Outcome::Challenge, user, "qop=auth with nc and cnonce required"};
   const auto account = settings_.users.find(user);
   if (account == settings_.users.end()) return {Outcome::Refused, user, "unknown user"};
@@ -155,7 +148,7 @@ DigestAuthenticator::Verdict DigestAuthenticator::check(std::string_view method,
   const std::string ha2 = digest_hex(algorithm, std::string(method) + ":" + p["uri"]);
   const std::string expected =
       digest_hex(algorithm, ha1 + ":" + p["nonce"] + ":" + p["nc"] + ":" + p["cnonce"] + ":" + p["qop"] + ":" + ha2);
-  const std::string given = lower(p["response"]);
+  const std::string given = ascii_lower(p["response"]);
   if (given.size() != expected.size() || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0)
     return {Outcome::Refused, user, "wrong password"};
 

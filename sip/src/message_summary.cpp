@@ -1,4 +1,5 @@
 #include "message_summary.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +14,7 @@ constexpr std::size_t kHeaderScanBytes = 16 * 1024;
 bool is_fax(std::string_view message) {
   const auto end = message.find("\r\n\r\n");
   std::string header(message.substr(0, std::min({end, message.size(), kHeaderScanBytes})));
-  std::transform(header.begin(), header.end(), header.begin(), [](unsigned char c) { return std::tolower(c); });
+  header = ascii_lower(header);
   const auto at = header.find("\nmessage-context:");
   return at != std::string::npos && header.find("fax-message", at) < header.find('\n', at + 1);
 }

@@ -1,4 +1,5 @@
 #include "sdp.hpp"
+#include "common/ascii.hpp"
 
 #include <charconv>
 #include <sstream>
@@ -29,13 +30,6 @@ std::optional<T> number(std::string_view s) {
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
 }
 
 struct SdpLine {
@@ -82,7 +76,7 @@ std::optional<AudioOffer> parse_audio_offer(std::string_view sdp) {
       const auto words = split_words(value.substr(7));
       if (words.size() < 2) continue;
       const auto pt = number<unsigned>(words[0]);
-      if (pt && *pt < 128 && iequals(words[1].substr(0, words[1].find('/')), "telephone-event"))
+      if (pt && *pt < 128 && ascii_iequals(words[1].substr(0, words[1].find('/')), "telephone-event"))
         offer.telephone_event_pt = static_cast<std::uint8_t>(*pt);
     }
   }
@@ -143,7 +137,7 @@ std::optional<T38Offer> parse_t38_offer(std::string_view sdp) {
       in_image = false;
       const auto words = split_words(value);
       if (words.size() < 4) continue;
-      if (!seen_image && words[0] == "image" && iequals(words[2], "udptl") && iequals(words[3], "t38")) {
+      if (!seen_image && words[0] == "image" && ascii_iequals(words[2], "udptl") && ascii_iequals(words[3], "t38")) {
         const auto port = number<std::uint16_t>(words[1]);
         if (!port || *port == 0) continue;
         in_image = seen_image = true;
@@ -162,19 +156,19 @@ std::optional<T38Offer> parse_t38_offer(std::string_view sdp) {
       else if (!seen_image) session_address = address;
     } else if (type == 'a' && in_image) {
       const auto [name, v] = attribute(value);
-      if (iequals(name, "T38FaxVersion")) {
+      if (ascii_iequals(name, "T38FaxVersion")) {
         offer.version = number<unsigned>(v).value_or(0);
-      } else if (iequals(name, "T38MaxBitRate")) {
+      } else if (ascii_iequals(name, "T38MaxBitRate")) {
         offer.max_bit_rate = number<unsigned>(v).value_or(14400);
-      } else if (iequals(name, "T38FaxRateManagement")) {
-        offer.transferred_tcf = !iequals(v, "localTCF");
-      } else if (iequals(name, "T38FaxMaxDatagram")) {
+      } else if (ascii_iequals(name, "T38FaxRateManagement")) {
+        offer.transferred_tcf = !ascii_iequals(v, "localTCF");
+      } else if (ascii_iequals(name, "T38FaxMaxDatagram")) {
         offer.max_datagram = number<unsigned>(v).value_or(0);
-      } else if (iequals(name, "T38FaxUdpEC")) {
-        offer.error_correction = iequals(v, "t38UDPRedundancy") ? T38ErrorCorrection::Redundancy
-                                 : iequals(v, "t38UDPFEC")      ? T38ErrorCorrection::Fec
+      } else if (ascii_iequals(name, "T38FaxUdpEC")) {
+        offer.error_correction = ascii_iequals(v, "t38UDPRedundancy") ? T38ErrorCorrection::Redundancy
+                                 : ascii_iequals(v, "t38UDPFEC")      ? T38ErrorCorrection::Fec
                                                                 : T38ErrorCorrection::None;
-      } else if (iequals(name, "T38FaxFillBitRemoval")) {
+      } else if (ascii_iequals(name, "T38FaxFillBitRemoval")) {
         offer.fill_bit_removal = v.empty() || v == "1";
       }
     }

@@ -1,4 +1,5 @@
 #include "sip_message.hpp"
+#include "common/ascii.hpp"
 
 #include <osipparser2/osip_parser.h>
 
@@ -220,7 +221,7 @@ std::string SipMessage::content_type() const {
   const auto* ct = msg_->content_type;
   if (!ct || !ct->type || !ct->subtype) return {};
   std::string out = std::string(ct->type) + "/" + ct->subtype;
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  out = ascii_lower(out);
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "sip_transport.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -25,14 +26,6 @@ std::string endpoint_text(const udp::endpoint& ep) {
 
 udp::endpoint as_udp(const tcp::endpoint& ep) { return udp::endpoint(ep.address(), ep.port()); }
 tcp::endpoint as_tcp(const udp::endpoint& ep) { return tcp::endpoint(ep.address(), ep.port()); }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -62,7 +55,7 @@ std::optional<std::size_t> content_length_of(std::string_view headers) {
   std::optional<std::size_t> found;
   bool bad = false;
   for_each_header(headers, [&](std::string_view name, std::string_view value, std::string_view) {
-    if (!iequals(name, "content-length") && !iequals(name, "l")) return;
+    if (!ascii_iequals(name, "content-length") && !ascii_iequals(name, "l")) return;
     std::size_t n = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
     if (ec != std::errc() || end != value.data() + value.size() || value.empty() || (found && *found != n))
@@ -90,7 +83,7 @@ std::string response_from_headers(std::string_view headers, int code, std::strin
   for_each_header(headers, [&](std::string_view name, std::string_view, std::string_view line) {
     static constexpr std::string_view kCopied[] = {"via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"};
     for (const auto copied : kCopied)
-      if (iequals(name, copied)) {
+      if (ascii_iequals(name, copied)) {
         out += trim(line);
         out += "\r\n";
         return;

@@ -1,4 +1,5 @@
 #include "smtp/delivery_queue.hpp"
+#include "common/ascii.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -105,7 +106,7 @@ std::optional<NotifyRequest> parse_notify(std::string_view value) {
     auto comma = std::min(value.find(','), value.size());
     std::string word(value.substr(0, comma));
     value.remove_prefix(std::min(comma + 1, value.size()));
-    for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    word = ascii_upper(word);
     if (word == "NEVER") out.never = true;
     else if (word == "SUCCESS") out.success = true;
     else if (word == "FAILURE") out.failure = true;

@@ -1,4 +1,5 @@
 #include "smtp/dsn.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -11,12 +12,6 @@ namespace {
 
 // Returned messages larger than this go back as headers only (RFC 3461 §4.3 allows it).
 constexpr std::size_t kMaxReturnedBytes = 1u << 20;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -144,7 +139,7 @@ std::string compose_dsn(const DsnReport& report) {
 }
 
 std::optional<DeliveryStatus> parse_delivery_status(std::string_view message) {
-  std::string lowered = lower(message);
+  std::string lowered = ascii_lower(message);
   auto type = lowered.find("content-type: message/delivery-status");
   if (type == std::string::npos) return std::nullopt;
   auto body = lowered.find("\r\n\r\n", type);
@@ -178,7 +173,7 @@ std::optional<DeliveryStatus> parse_delivery_status(std::string_view message) {
     }
     auto colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    last_name = lower(trim(line.substr(0, colon)));
+    last_name = ascii_lower(trim(line.substr(0, colon)));
     block[last_name] = std::string(trim(line.substr(colon + 1)));
   }
   finish_block();

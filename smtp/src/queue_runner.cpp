@@ -18,7 +18,7 @@ constexpr std::string_view kLog = "queue";
 std::string domain_of(const std::string& address) {
   auto at = address.rfind('@');
   std::string domain = at == std::string::npos ? "" : address.substr(at + 1);
-  for (char& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  domain = ascii_lower(domain);
   return domain;
 }
 

@@ -1,4 +1,5 @@
 #include "smtp/relay_client.hpp"
+#include "common/ascii.hpp"
 
 #include <arpa/nameser.h>
 #include <netinet/in.h>
@@ -30,7 +31,7 @@ Extensions parse_extensions(const SmtpReply& ehlo) {
     std::string keyword(text.substr(0, std::min(nl, text.find(' '))));
     text.remove_prefix(std::min(nl + 1, text.size()));
     if (std::exchange(first, false)) continue;
-    for (char& c : keyword) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    keyword = ascii_upper(keyword);
     if (keyword == "DSN") out.dsn = true;
     else if (keyword == "SIZE") out.size = true;
     else if (keyword == "8BITMIME") out.eight_bit_mime = true;

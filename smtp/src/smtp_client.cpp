@@ -1,4 +1,5 @@
 #include "smtp/smtp_client.hpp"
+#include "common/ascii.hpp"
 
 #include "client_connection.hpp"
 
@@ -27,7 +28,7 @@ ServerExtensions parse_ehlo(const SmtpReply& reply) {
     std::string keyword(text.substr(0, std::min(nl, text.find(' '))));
     text.remove_prefix(std::min(nl + 1, text.size()));
     if (std::exchange(first, false)) continue;  // the greeting line
-    for (char& c : keyword) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    keyword = ascii_upper(keyword);
     if (keyword == "SIZE") out.size = true;
     if (keyword == "8BITMIME") out.eight_bit_mime = true;
   }

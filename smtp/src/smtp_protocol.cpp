@@ -1,4 +1,5 @@
 #include "smtp/smtp_protocol.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,25 +11,9 @@
 namespace umstore::smtp {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-bool istarts_with(std::string_view text, std::string_view prefix) noexcept {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
-
 std::string_view trim_trailing_spaces(std::string_view s) noexcept {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool is_alnum(char c) noexcept { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
@@ -110,7 +95,7 @@ Mailbox parse_mailbox(std::string_view text, bool allow_bare_postmaster) {
   } else {
     at = text.rfind('@');
     if (at == std::string_view::npos) {
-      if (allow_bare_postmaster && iequals(text, "postmaster")) {
+      if (allow_bare_postmaster && ascii_iequals(text, "postmaster")) {
         mailbox.local_part = std::string(text);
         return mailbox;
       }
@@ -145,7 +130,7 @@ std::vector<EsmtpParameter> parse_parameters(std::string_view text) {
     if (keyword.empty() || !is_alnum(keyword.front()) ||
         !std::all_of(keyword.begin(), keyword.end(), [](char c) { return is_alnum(c) || c == '-'; }))
       parameter_error("bad parameter '" + std::string(item) + "'");
-    EsmtpParameter parameter{upper(keyword), {}};
+    EsmtpParameter parameter{ascii_upper(keyword), {}};
     if (eq != std::string_view::npos) {
       std::string_view value = item.substr(eq + 1);
       if (value.empty() || !std::all_of(value.begin(), value.end(), [](char c) { return c > 32 && c < 127 && c != '='; }))
@@ -196,7 +181,7 @@ PathArgument parse_path(std::string_view text, bool reverse) {
 
 bool is_local_domain(std::string_view domain, std::span<const std::string> local_domains) {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  return std::any_of(local_domains.begin(), local_domains.end(), [&](const std::string& d) { return iequals(d, domain); });
+  return std::any_of(local_domains.begin(), local_domains.end(), [&](const std::string& d) { return ascii_iequals(d, domain); });
 }
 
 // Removes "/KEY=digits" qualifiers whose keywords `allowed` names; false
@@ -214,7 +199,7 @@ bool strip_qualifiers(std::string_view& text, std::span<const std::string_view> 
     auto eq = item.find('=');
     if (eq == std::string_view::npos || eq + 1 == item.size()) return false;
     std::string_view key = item.substr(0, eq);
-    if (std::none_of(allowed.begin(), allowed.end(), [&](std::string_view a) { return iequals(a, key); })) return false;
+    if (std::none_of(allowed.begin(), allowed.end(), [&](std::string_view a) { return ascii_iequals(a, key); })) return false;
     std::string_view value = item.substr(eq + 1);
     if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
   }
@@ -235,7 +220,7 @@ Command parse_command(std::string_view line) noexcept {
   Command command;
   if (space != std::string_view::npos) command.argument = trim_trailing_spaces(line.substr(space + 1));
   for (const auto& [name, verb] : verbs)
-    if (iequals(word, name)) command.verb = verb;
+    if (ascii_iequals(word, name)) command.verb = verb;
   return command;
 }
 
@@ -284,11 +269,11 @@ std::string format_reply(int code, std::string_view enhanced, std::string_view t
 std::optional<std::string> mailbox_number(std::string_view local) {
   // X.400 gateways wrap the address in slashes (RFC 3191 §2.1).
   if (local.size() >= 2 && local.front() == '/' && local.back() == '/') local = local.substr(1, local.size() - 2);
-  if (istarts_with(local, "FAX=")) {
+  if (ascii_istarts_with(local, "FAX=")) {
     local.remove_prefix(4);
     static constexpr std::array<std::string_view, 1> fax_qualifiers{"T33S"};
     if (!strip_qualifiers(local, fax_qualifiers)) return std::nullopt;
-  } else if (istarts_with(local, "VPIM=")) {
+  } else if (ascii_istarts_with(local, "VPIM=")) {
     local.remove_prefix(5);
     static constexpr std::array<std::string_view, 1> vpim_qualifiers{"EXT"};
     if (!strip_qualifiers(local, vpim_qualifiers)) return std::nullopt;
@@ -305,10 +290,10 @@ std::optional<std::string> mailbox_number(std::string_view local) {
 
 RecipientRoute route_recipient(const Mailbox& mailbox, std::span<const std::string> local_domains) {
   if (mailbox.domain.empty())
-    return {iequals(mailbox.local_part, "postmaster") ? RecipientKind::Postmaster : RecipientKind::Foreign, {}};
+    return {ascii_iequals(mailbox.local_part, "postmaster") ? RecipientKind::Postmaster : RecipientKind::Foreign, {}};
   if (!is_local_domain(mailbox.domain, local_domains)) return {RecipientKind::Foreign, {}};
-  if (iequals(mailbox.local_part, "postmaster")) return {RecipientKind::Postmaster, {}};
-  if (iequals(mailbox.local_part, "non-mail-user")) return {RecipientKind::NonMailUser, {}};
+  if (ascii_iequals(mailbox.local_part, "postmaster")) return {RecipientKind::Postmaster, {}};
+  if (ascii_iequals(mailbox.local_part, "non-mail-user")) return {RecipientKind::NonMailUser, {}};
   if (auto number = mailbox_number(mailbox.local_part)) return {RecipientKind::Number, std::move(*number)};
   return {RecipientKind::NotANumber, {}};
 }

@@ -1,4 +1,5 @@
 #include "smtp_session.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -25,16 +26,6 @@ constexpr unsigned kMaxErrors = 20;
 bool is_helo_domain(std::string_view name) {
   return !name.empty() && name.size() <= kMaxDomain &&
          std::all_of(name.begin(), name.end(), [](char c) { return c > 32 && c < 127; });
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
-         });
-}
-
-bool has_prefix_ci(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
 }
 
 // Verbs after which a pipelining client waits for our reply (RFC 2920 §3.1).
@@ -229,7 +220,7 @@ void SmtpSession::on_mail(std::string_view argument) {
   if (transaction_) return refuse(503, "5.5.1", "sender already given; send RSET to start over");
   if (server_.config.require_auth && authenticated_.empty())
     return refuse(530, "5.7.0", "authentication required: AUTH first");
-  if (!has_prefix_ci(argument, "FROM:")) return refuse(501, "5.5.2", "syntax: MAIL FROM:<address>");
+  if (!ascii_istarts_with(argument, "FROM:")) return refuse(501, "5.5.2", "syntax: MAIL FROM:<address>");
   PathArgument path;
   try {
     path = parse_reverse_path(argument.substr(5));
@@ -262,21 +253,21 @@ bool SmtpSession::check_mail_parameters(const std::vector<EsmtpParameter>& param
         return false;
       }
     } else if (parameter.keyword == "BODY") {
-      if (!iequals(parameter.value, "7BIT") && !iequals(parameter.value, "8BITMIME")) {
+      if (!ascii_iequals(parameter.value, "7BIT") && !ascii_iequals(parameter.value, "8BITMIME")) {
         refuse(501, "5.5.4", "BODY must be 7BIT or 8BITMIME");
         return false;
       }
-      transaction.body_8bit = !iequals(parameter.value, "7BIT");
+      transaction.body_8bit = !ascii_iequals(parameter.value, "7BIT");
     } else if (parameter.keyword == "SMTPUTF8" && parameter.value.empty()) {
       transaction.smtputf8 = true;
     } else if (parameter.keyword == "AUTH") {
       // RFC 4954 §5: an identity from an earlier hop; we keep nothing of it.
     } else if (parameter.keyword == "RET" && server_.config.queue) {
-      if (!iequals(parameter.value, "FULL") && !iequals(parameter.value, "HDRS")) {
+      if (!ascii_iequals(parameter.value, "FULL") && !ascii_iequals(parameter.value, "HDRS")) {
         refuse(501, "5.5.4", "RET must be FULL or HDRS");
         return false;
       }
-      transaction.ret = iequals(parameter.value, "FULL") ? "FULL" : "HDRS";
+      transaction.ret = ascii_iequals(parameter.value, "FULL") ? "FULL" : "HDRS";
     } else if (parameter.keyword == "ENVID" && server_.config.queue) {
       if (parameter.value.size() > 100 || !xtext_decode(parameter.value)) {
         refuse(501, "5.5.4", "ENVID must be xtext of at most 100 characters");
@@ -293,7 +284,7 @@ bool SmtpSession::check_mail_parameters(const std::vector<EsmtpParameter>& param
 
 void SmtpSession::on_rcpt(std::string_view argument) {
   if (!transaction_) return refuse(503, "5.5.1", "send MAIL FROM first");
-  if (!has_prefix_ci(argument, "TO:")) return refuse(501, "5.5.2", "syntax: RCPT TO:<address>");
+  if (!ascii_istarts_with(argument, "TO:")) return refuse(501, "5.5.2", "syntax: RCPT TO:<address>");
   PathArgument path;
   try {
     path = parse_forward_path(argument.substr(3));
@@ -317,7 +308,7 @@ void SmtpSession::on_rcpt(std::string_view argument) {
   accepted.address = mailbox.address();
   for (const auto& number : *numbers) {
     const bool duplicate = std::any_of(recipients.begin(), recipients.end(), [&](const auto& r) {
-      return number.empty() ? iequals(r.address, accepted.address) : r.number == number;
+      return number.empty() ? ascii_iequals(r.address, accepted.address) : r.number == number;
     });
     if (duplicate) continue;
     Recipient member = accepted;
@@ -369,7 +360,7 @@ std::optional<std::vector<std::string>> SmtpSession::mailboxes_for(const Mailbox
       return std::nullopt;
     case RecipientKind::NotANumber: {
       std::string alias = recipient.local_part;
-      for (char& c : alias) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      alias = ascii_lower(alias);
       if (const auto found = server_.config.aliases.find(alias); found != server_.config.aliases.end()) {
         Numbers members;
         for (const auto& number : found->second) {
@@ -383,7 +374,7 @@ std::optional<std::vector<std::string>> SmtpSession::mailboxes_for(const Mailbox
         return Numbers{std::string(kMailboxFromSubject)};
       // DSNs for copies the ingest queue forwarded: queued, and the runner hands them back.
       const auto& reports = server_.config.report_address;
-      if (server_.config.queue && !reports.empty() && iequals(recipient.address(), reports))
+      if (server_.config.queue && !reports.empty() && ascii_iequals(recipient.address(), reports))
         return Numbers{std::string()};
       refuse(550, "5.1.1", "no mailbox " + recipient.local_part +
                                " here: local parts are E.164 numbers such as +15550100");
@@ -465,7 +456,7 @@ net::Task<SmtpSession::After> SmtpSession::on_bdat(std::string_view argument) {
   const auto size = parse_size(argument.substr(0, space));
   std::string_view rest = space == std::string_view::npos ? std::string_view{} : argument.substr(space + 1);
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-  const bool last = iequals(rest, "LAST");
+  const bool last = ascii_iequals(rest, "LAST");
   if (!size || (!rest.empty() && !last)) {
     // Without a size we cannot tell where the chunk ends: give up on the connection.
     reply(501, "5.5.4", "syntax: BDAT <octets> [LAST]; closing the connection");
@@ -644,7 +635,7 @@ net::Task<SmtpSession::After> SmtpSession::on_auth(std::string_view argument) {
   std::optional<std::string> initial;
   if (space != std::string_view::npos) initial = std::string(argument.substr(space + 1));
   std::string user, password;
-  if (iequals(mechanism, "PLAIN")) {
+  if (ascii_iequals(mechanism, "PLAIN")) {
     std::optional<std::string> response = initial;
     if (!response) response = co_await read_auth_response("");
     if (!response) co_return After::Continue;  // cancelled; read_auth_response replied
@@ -662,7 +653,7 @@ net::Task<SmtpSession::After> SmtpSession::on_auth(std::string_view argument) {
       refuse(535, "5.7.8", "authentication credentials invalid");
       co_return After::Continue;
     }
-  } else if (iequals(mechanism, "LOGIN")) {
+  } else if (ascii_iequals(mechanism, "LOGIN")) {
     std::optional<std::string> name = initial;
     if (!name) name = co_await read_auth_response("VXNlcm5hbWU6");  // "Username:"
     if (!name) co_return After::Continue;
