@@ -10,6 +10,7 @@
 namespace {
 
 constexpr const char* kUsage = R"(usage: umstore [--data-dir DIR] [--config FILE] COMMAND ...
+       umstore --version
 
 commands:
   serve      run the SMTP, IMAP and HTTP servers
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args.front() == "--help" || args.front() == "-h" || args.front() == "help") {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
+  }
+  if (args.front() == "--version" || args.front() == "version") {
+    std::cout << "umstore " << UMSTORE_VERSION << "\n";
+    return 0;
   }
   const std::string command = args.front();
   std::vector<std::string> rest(args.begin() + 1, args.end());
