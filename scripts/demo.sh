@@ -5,11 +5,16 @@
 # HTTP 8025), ingests the sample voicemail and fax, and prints the commands
 # to try once the server answers /readyz. Ctrl-C stops the server; the next
 # run reuses the data directory, its passwords and token.
+# UMSTORE_DEMO_DIR: the data directory (default ./demo-data).
+# UMSTORE_DEMO_PREBUILT=1: skip installing and building (tests/e2e's README
+# walk runs this on the build CTest just made).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-scripts/build.sh umstore
-bin="$PWD/${UMSTORE_BUILD_DIR:-build}/app"
+if [ "${UMSTORE_DEMO_PREBUILT:-0}" != 1 ]; then
+  scripts/install-deps.sh
+  scripts/build.sh umstore
+fi
+bin=$(realpath "${UMSTORE_BUILD_DIR:-build}")/app
 umstore="$bin/umstore"
 data="${UMSTORE_DEMO_DIR:-$PWD/demo-data}"
 config="$data/umstore.conf"
