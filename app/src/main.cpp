@@ -20,6 +20,8 @@ commands:
   queue      list, show, retry and delete messages in the SMTP delivery queue
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
   validate   check messages against VPIM v2, Internet fax and MIME rules
+  backup     copy the data directory, consistently, while the server runs
+  restore    put a backup into an empty data directory
 
 Run 'umstore COMMAND --help' for the options of each command.
 The data directory defaults to $UMSTORE_DATA_DIR, else /var/lib/umstore.
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
     if (command == "convert") return umstore::app::run_convert(rest);
     if (command == "queue") return umstore::app::run_queue(rest);
     if (command == "validate") return umstore::app::run_validate(rest);
+    if (command == "backup") return umstore::app::run_backup(rest, false);
+    if (command == "restore") return umstore::app::run_backup(rest, true);
     std::cerr << "umstore: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const umstore::app::UsageError& e) {
