@@ -154,7 +154,6 @@ HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view
   return json_error(404, fmt::format("no such resource: {}", path));
 }
 
-// One Prometheus sample with its HELP and TYPE lines.
 HttpResponse metrics_response(const IngestQueue& queue) {
   const IngestCounters c = queue.counters();
   std::string out;
@@ -169,14 +168,8 @@ HttpResponse metrics_response(const IngestQueue& queue) {
   append_metric(out, "umstore_ingest_webhook_failures_total", MetricType::Counter,
                 "Webhook attempts that failed (each retry counts).", c.webhooks_failed);
   append_metric(out, "umstore_ingest_webhooks_pending", MetricType::Gauge, "Webhooks waiting for a (re)try.", c.webhooks_pending);
-  out += "# HELP umstore_ingest_latency_seconds From accept to delivery.\n"
-         "# TYPE umstore_ingest_latency_seconds histogram\n";
-  for (std::size_t i = 0; i < c.latency_bounds.size(); ++i)
-    out += fmt::format("umstore_ingest_latency_seconds_bucket{{le=\"{}\"}} {}\n", c.latency_bounds[i],
-                       c.latency_buckets[i]);
-  out += fmt::format("umstore_ingest_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", c.latency_count);
-  out += fmt::format("umstore_ingest_latency_seconds_sum {}\n", c.latency_sum);
-  out += fmt::format("umstore_ingest_latency_seconds_count {}\n", c.latency_count);
+  append_histogram(out, "umstore_ingest_latency_seconds", "From accept to delivery.", c.latency_bounds,
+                   c.latency_buckets, c.latency_count, c.latency_sum);
   return {200, std::string(kMetricsContentType), out, {}};
 }
 
