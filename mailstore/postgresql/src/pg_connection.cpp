@@ -103,7 +103,13 @@ Result Connection::exec(std::string_view sql) {
   return checked(r);
 }
 
-Result Connection::exec(std::string_view sql, std::span<const Param> params) {
+Result Connection::exec(std::string_view sql, std::span<const Param> params) { return run(sql, params, 0); }
+
+Result Connection::exec_binary(std::string_view sql, std::initializer_list<Param> params) {
+  return run(sql, std::span<const Param>(params.begin(), params.size()), 1);
+}
+
+Result Connection::run(std::string_view sql, std::span<const Param> params, int result_format) {
   std::vector<const char*> values(params.size());
   std::vector<int> lengths(params.size());
   std::vector<int> formats(params.size());
@@ -122,7 +128,7 @@ Result Connection::exec(std::string_view sql, std::span<const Param> params) {
   }
   const std::string statement(sql);
   pg_result* r = PQexecParams(c_, statement.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
-                              lengths.data(), formats.data(), 0);
+                              lengths.data(), formats.data(), result_format);
   return checked(r);
 }
 

@@ -96,11 +96,14 @@ class Connection {
   ~Connection();
 
   Result exec(std::string_view sql);
-  // Text results, parameters as given ($1, $2, ...).
+  // Parameters as given ($1, $2, ...); text results.
   Result exec(std::string_view sql, std::span<const Param> params);
   Result exec(std::string_view sql, std::initializer_list<Param> params) {
     return exec(sql, std::span<const Param>(params.begin(), params.size()));
   }
+  // Binary results: bytea columns arrive as their raw octets (message
+  // bodies without hex doubling); select only bytea columns with it.
+  Result exec_binary(std::string_view sql, std::initializer_list<Param> params);
 
   bool healthy() const noexcept;
   std::string host() const;  // the server this connection reached
@@ -112,6 +115,7 @@ class Connection {
   std::vector<Notification> take_notifications();
 
  private:
+  Result run(std::string_view sql, std::span<const Param> params, int result_format);
   Result checked(pg_result* result) const;
   [[noreturn]] void fail(pg_result* result, std::string_view what) const;
   pg_conn* c_ = nullptr;

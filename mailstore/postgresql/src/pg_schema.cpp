@@ -52,6 +52,7 @@ CREATE TABLE bodies (
   data       bytea NOT NULL,
   refs       bigint NOT NULL DEFAULT 0
 );
+CREATE INDEX bodies_unreferenced ON bodies (sha256) WHERE refs <= 0;
 
 CREATE TABLE messages (
   folder_id     bigint NOT NULL REFERENCES folders ON DELETE CASCADE,

@@ -7,30 +7,12 @@
 #include <string>
 #include <thread>
 
-#include "pg_connection.hpp"
 #include "pg_schema.hpp"
+#include "pg_test_support.hpp"
 
 using namespace umstore::mailstore::pg;
+using umstore::mailstore::pg::test_dsn;
 
-namespace {
-
-std::string dsn() {
-  const char* value = std::getenv("UMSTORE_TEST_PG_DSN");
-  BOOST_REQUIRE_MESSAGE(value, "UMSTORE_TEST_PG_DSN is not set: run through tests/peers/postgres_peer.py");
-  return value;
-}
-
-// A schema of its own per test, so tests do not see each other's tables.
-struct FreshSchema {
-  Connection c{dsn()};
-  explicit FreshSchema(const std::string& name) {
-    c.exec("DROP SCHEMA IF EXISTS " + quote_identifier(name) + " CASCADE");
-    c.exec("CREATE SCHEMA " + quote_identifier(name));
-    c.exec("SET search_path TO " + quote_identifier(name));
-  }
-};
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(migrations_apply_once_and_the_schema_is_then_current) {
   FreshSchema db("migrate_once");
@@ -104,8 +86,8 @@ BOOST_AUTO_TEST_CASE(an_unreachable_server_is_a_lost_connection_naming_the_host)
 }
 
 BOOST_AUTO_TEST_CASE(notifications_reach_a_listening_connection) {
-  Connection listener(dsn());
-  Connection sender(dsn());
+  Connection listener(test_dsn());
+  Connection sender(test_dsn());
   listener.listen("umstore_test");
   sender.exec("SELECT pg_notify('umstore_test', 'folder 7')");
   std::vector<Notification> got;
