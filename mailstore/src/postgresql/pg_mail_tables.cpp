@@ -115,12 +115,63 @@ FolderRow MailTables::create_folder(std::int64_t mailbox_id, std::string_view na
 
 std::vector<FolderEntry> MailTables::list_folders(std::int64_t mailbox_id) {
   const auto r = c_.exec(
-      "SELECT f.name, f.special_use, f.subscribed, EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = f.mailbox_id "
-      "AND starts_with(c.name, f.name || '/')) FROM folders f WHERE f.mailbox_id = $1 ORDER BY f.name",
+      "SELECT f.name, f.special_use, EXISTS (SELECT 1 FROM subscriptions s WHERE s.mailbox_id = f.mailbox_id "
+      "AND s.name = f.name), EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = f.mailbox_id "
+      "AND starts_with(c.name, f.name || '/')) FROM folders f WHERE f.mailbox_id = $1 "
+      "ORDER BY f.name <> 'INBOX' AND NOT starts_with(f.name, 'INBOX/'), f.name",
       {IntParam(mailbox_id)});
   std::vector<FolderEntry> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), special_use(r.view(i, 1)), r.boolean(i, 2), r.boolean(i, 3)});
   return out;
+}
+
+bool MailTables::create_default_folders(std::int64_t mailbox_id) {
+  Transaction t(c_);
+  c_.exec("SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE", {IntParam(mailbox_id)});
+  if (c_.exec("SELECT 1 FROM folders WHERE mailbox_id = $1 LIMIT 1", {IntParam(mailbox_id)}).rows() > 0) {
+    t.commit();
+    return false;
+  }
+  for (const auto& [name, use] : {std::pair{"INBOX", SpecialUse::None}, std::pair{"Sent", SpecialUse::Sent},
+                                  std::pair{"Trash", SpecialUse::Trash}}) {
+    create_folder(mailbox_id, name, use);
+    set_subscribed(mailbox_id, name, true);
+  }
+  t.commit();
+  return true;
+}
+
+void MailTables::set_subscribed(std::int64_t mailbox_id, std::string_view name, bool subscribed) {
+  if (subscribed)
+    c_.exec("INSERT INTO subscriptions (mailbox_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            {IntParam(mailbox_id), Param::text(name)});
+  else
+    c_.exec("DELETE FROM subscriptions WHERE mailbox_id = $1 AND name = $2", {IntParam(mailbox_id), Param::text(name)});
+}
+
+void MailTables::remove_folder(const FolderRow& folder) {
+  Transaction t(c_);
+  c_.exec("SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE", {IntParam(folder.mailbox_id)});
+  remove_rows(folder, {}, false);
+  c_.exec("DELETE FROM folders WHERE id = $1", {IntParam(folder.id)});
+  t.commit();
+}
+
+// A folder and everything below it take the new name; UIDVALIDITY and UIDs
+// stay (the messages did not change). Subscriptions follow.
+void MailTables::rename_folder(std::int64_t mailbox_id, std::string_view from, std::string_view to) {
+  Transaction t(c_);
+  const std::initializer_list<Param> names{IntParam(mailbox_id), Param::text(from), Param::text(to)};
+  const auto moved = c_.exec(
+      "UPDATE folders SET name = $3 || substr(name, length($2) + 1) "
+      "WHERE mailbox_id = $1 AND (name = $2 OR starts_with(name, $2 || '/')) RETURNING id",
+      names);
+  if (moved.rows() == 0) throw FolderNotFound("there is no folder '" + std::string(from) + "'");
+  c_.exec("UPDATE subscriptions SET name = $3 || substr(name, length($2) + 1) "
+          "WHERE mailbox_id = $1 AND (name = $2 OR starts_with(name, $2 || '/'))",
+          names);
+  for (int i = 0; i < moved.rows(); ++i) notify(moved.integer(i, 0));
+  t.commit();
 }
 
 Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {

@@ -72,7 +72,16 @@ class MailTables {
   std::optional<FolderRow> find_folder(std::int64_t mailbox_id, std::string_view name);
   // Throws FolderExists.
   FolderRow create_folder(std::int64_t mailbox_id, std::string_view name, SpecialUse use);
+  // INBOX first, then by name.
   std::vector<FolderEntry> list_folders(std::int64_t mailbox_id);
+  // INBOX, Sent and Trash, subscribed, for a mailbox with no folders yet;
+  // false when it had some.
+  bool create_default_folders(std::int64_t mailbox_id);
+  void set_subscribed(std::int64_t mailbox_id, std::string_view name, bool subscribed);
+  // The folder and its messages (children are folders of their own).
+  void remove_folder(const FolderRow& folder);
+  // Renames `from` and the folders below it; throws FolderNotFound.
+  void rename_folder(std::int64_t mailbox_id, std::string_view from, std::string_view to);
 
   // Throws QuotaExceeded naming the mailbox's usage and limit.
   Appended append(const FolderRow& folder, const NewMessage& message);

@@ -36,12 +36,19 @@ CREATE TABLE folders (
   mailbox_id     bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
   name           text NOT NULL,             -- IMAP name, UTF-8, '/' hierarchy
   special_use    text NOT NULL DEFAULT '',
-  subscribed     boolean NOT NULL DEFAULT false,
   uid_validity   bigint NOT NULL,
   uid_next       bigint NOT NULL DEFAULT 1,  -- allocated inside the append transaction
   highest_modseq bigint NOT NULL DEFAULT 1,
   first_recent   bigint NOT NULL DEFAULT 1,  -- \Recent: UIDs from here are unclaimed
   UNIQUE (mailbox_id, name)
+);
+
+-- IMAP subscriptions are names, not folders: a client may subscribe to a
+-- name that does not exist (yet), and a subscription outlives its folder.
+CREATE TABLE subscriptions (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
+  name       text NOT NULL,
+  PRIMARY KEY (mailbox_id, name)
 );
 
 -- Bodies are content-addressed: a voicemail sent to 200 mailboxes is stored

@@ -169,3 +169,29 @@ BOOST_AUTO_TEST_CASE(a_delivery_key_is_stored_once_per_mailbox) {
   }
   BOOST_TEST(tables.snapshot(inbox.id).size() == 1u);  // the failed append left nothing
 }
+
+BOOST_AUTO_TEST_CASE(a_new_mailbox_gets_its_default_folders_once_and_renames_carry_children_and_subscriptions) {
+  FreshSchema db("folders", true);
+  MailTables tables(db.c);
+  const auto box = tables.mailbox_id("+15550700");
+  BOOST_TEST(tables.create_default_folders(box));
+  BOOST_TEST(!tables.create_default_folders(box));
+  tables.create_folder(box, "Work", SpecialUse::None);
+  const FolderRow child = tables.create_folder(box, "Work/2026", SpecialUse::None);
+  tables.append(child, new_message(message(1)));
+  tables.set_subscribed(box, "Work/2026", true);
+  BOOST_CHECK_THROW(tables.create_folder(box, "Work", SpecialUse::None), FolderExists);
+  tables.rename_folder(box, "Work", "Jobs");
+  std::vector<std::string> names;
+  for (const auto& f : tables.list_folders(box)) names.push_back(f.name + (f.subscribed ? "+" : "") + (f.has_children ? "/" : ""));
+  BOOST_TEST(names == (std::vector<std::string>{"INBOX+", "Jobs/", "Jobs/2026+", "Sent+", "Trash+"}),
+             boost::test_tools::per_element());
+  const auto renamed = tables.find_folder(box, "Jobs/2026");
+  BOOST_REQUIRE(renamed);
+  BOOST_TEST(renamed->uid_validity == child.uid_validity);
+  BOOST_TEST(*tables.body(renamed->id, 1) == message(1));
+  tables.remove_folder(*renamed);
+  BOOST_TEST(!tables.find_folder(box, "Jobs/2026"));
+  BOOST_TEST(tables.quota(box).messages == 0u);
+  BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 0);
+}
