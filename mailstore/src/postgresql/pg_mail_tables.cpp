@@ -113,6 +113,17 @@ FolderRow MailTables::create_folder(std::int64_t mailbox_id, std::string_view na
   return FolderRow{r.integer(0, 0), mailbox_id, std::string(name), static_cast<std::uint32_t>(r.integer(0, 1))};
 }
 
+FolderRow MailTables::ensure_folder(std::int64_t mailbox_id, std::string_view name) {
+  for (std::size_t slash = name.find('/');; slash = name.find('/', slash + 1)) {
+    const std::string_view prefix = name.substr(0, slash);
+    c_.exec("INSERT INTO folders (mailbox_id, name, uid_validity) VALUES ($1, $2, $3) "
+            "ON CONFLICT (mailbox_id, name) DO NOTHING",
+            {IntParam(mailbox_id), Param::text(prefix), IntParam(new_uid_validity() & 0xffffffff)});
+    if (slash == std::string_view::npos) break;
+  }
+  return *find_folder(mailbox_id, name);
+}
+
 std::vector<FolderEntry> MailTables::list_folders(std::int64_t mailbox_id) {
   const auto r = c_.exec(
       "SELECT f.name, f.special_use, EXISTS (SELECT 1 FROM subscriptions s WHERE s.mailbox_id = f.mailbox_id "

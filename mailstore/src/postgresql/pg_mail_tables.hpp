@@ -70,6 +70,9 @@ class MailTables {
   // The mailbox of `number`, created when missing.
   std::int64_t mailbox_id(std::string_view number);
   std::optional<FolderRow> find_folder(std::int64_t mailbox_id, std::string_view name);
+  // The folder, created (with its parents) when missing; safe when several
+  // deliveries create it at once.
+  FolderRow ensure_folder(std::int64_t mailbox_id, std::string_view name);
   // Throws FolderExists.
   FolderRow create_folder(std::int64_t mailbox_id, std::string_view name, SpecialUse use);
   // INBOX first, then by name.

@@ -195,3 +195,12 @@ BOOST_AUTO_TEST_CASE(a_new_mailbox_gets_its_default_folders_once_and_renames_car
   BOOST_TEST(tables.quota(box).messages == 0u);
   BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 0);
 }
+
+BOOST_AUTO_TEST_CASE(ensure_folder_creates_a_missing_folder_and_its_parents_and_finds_an_existing_one) {
+  FreshSchema db("ensure", true);
+  MailTables tables(db.c);
+  const auto box = tables.mailbox_id("+15550800");
+  const FolderRow fax = tables.ensure_folder(box, "Archive/Fax");
+  BOOST_TEST(tables.find_folder(box, "Archive").has_value());
+  BOOST_TEST(tables.ensure_folder(box, "Archive/Fax").id == fax.id);
+}
