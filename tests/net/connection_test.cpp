@@ -232,3 +232,61 @@ BOOST_AUTO_TEST_CASE(one_address_gets_its_limit_and_then_the_refusal_while_other
   io.stop();
   server.join();
 }
+
+namespace {
+
+// What `openssl s_client` (with `options`) negotiates with a TLS listener:
+// its "New, TLSv1.3, Cipher is ..." line ("New, (NONE), Cipher is (NONE)"
+// when the handshake fails).
+std::string s_client(const std::string& options, const std::filesystem::path& dir) {
+  ensure_self_signed_certificate(dir / "cert.pem", dir / "key.pem", "vm.example.net");
+  auto ctx = make_server_tls_context(dir / "cert.pem", dir / "key.pem");
+  asio::io_context io;
+  Listener listener(io, parse_endpoint("127.0.0.1:0"), "tls",
+                    [&](tcp::socket s) -> Task<void> {
+                      Connection conn(std::move(s), 1024);
+                      if (co_await conn.start_tls(*ctx)) co_await conn.write("hello\n");
+                    },
+                    10);
+  listener.start();
+  const std::string cmd = "echo | timeout 10 openssl s_client -connect 127.0.0.1:" +
+                          std::to_string(listener.local_endpoint().port()) + " " + options +
+                          " 2>/dev/null | grep '^New, '";
+  std::string got;
+  std::thread client([&] {
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[256];
+    while (p && std::fgets(buf, sizeof buf, p)) got += buf;
+    if (p) ::pclose(p);
+    io.stop();
+  });
+  io.run();
+  client.join();
+  return got;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(tls_offers_1_2_with_aead_suites_and_1_3_and_nothing_older_or_weaker) {
+  auto dir = std::filesystem::temp_directory_path() / ("umstore-tls-suites-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  BOOST_TEST(s_client("-tls1_3", dir).starts_with("New, TLSv1.3, Cipher is TLS_"));
+  BOOST_TEST(s_client("-tls1_2", dir) == "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256\n");
+  // CBC with SHA-1, and TLS 1.1, are refused: no cipher is negotiated.
+  BOOST_TEST(s_client("-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA", dir) == "New, (NONE), Cipher is (NONE)\n");
+  BOOST_TEST(s_client("-tls1_1 -cipher DEFAULT@SECLEVEL=0", dir) == "New, (NONE), Cipher is (NONE)\n");
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(the_self_signed_certificate_names_the_host_in_subject_alt_name) {
+  auto dir = std::filesystem::temp_directory_path() / ("umstore-tls-san-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ensure_self_signed_certificate(dir / "cert.pem", dir / "key.pem", "vm.example.net");
+  FILE* p = ::popen(("openssl x509 -noout -ext subjectAltName -in " + (dir / "cert.pem").string()).c_str(), "r");
+  std::string text;
+  char buf[256];
+  while (p && std::fgets(buf, sizeof buf, p)) text += buf;
+  if (p) ::pclose(p);
+  BOOST_TEST(text.find("DNS:vm.example.net") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
