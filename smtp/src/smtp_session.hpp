@@ -1,7 +1,10 @@
 #pragma once
 // One SMTP conversation (RFC 5321 §4.1, §3.3) on one connection: one
 // member function per command, replies queued and flushed as RFC 2920
-// PIPELINING allows.
+// PIPELINING allows. The members are defined by concern, as Postfix splits
+// smtpd: smtp_session.cpp (state machine), session_data.cpp (DATA, BDAT,
+// handing over), session_auth.cpp (AUTH), recipient_checks.cpp (networks,
+// relay, aliases, drop addresses), envelope_parameters.cpp (ESMTP parameters).
 #include <asio/thread_pool.hpp>
 
 #include <atomic>
@@ -69,6 +72,11 @@ class SmtpSession {
  private:
   enum class After { Continue, Close };
 
+  static constexpr std::string_view kLog = "smtp";
+  // RFC 5321 §4.5.3.1.4 says 512 octets; clients with long ESMTP parameter
+  // lists (DSN ORCPT, RFC 3461 §5) exceed it, so we tolerate more.
+  static constexpr std::size_t kMaxCommandLine = 4096;
+
   struct Recipient {
     std::string address;  // as accepted, case preserved
     std::string number;   // local E.164 mailbox; empty for other domains (relay)
@@ -110,6 +118,7 @@ class SmtpSession {
   net::Task<std::optional<std::string>> read_auth_response(std::string_view challenge);
   net::Task<bool> verify(std::string number, std::string password);
   bool auth_offered() const;
+  bool peer_in_trusted_networks() const;
   bool may_relay() const;
   net::Task<void> finish_message(std::string_view queue_id, std::string_view message, std::size_t octets);
   void on_rset(std::string_view argument);
