@@ -88,7 +88,7 @@ std::optional<std::vector<std::string>> SmtpSession::mailboxes_for(const Mailbox
       }
       const auto& policy = server_.config.delivery_policy;
       if (policy && delivery::is_gateway_drop_address(*policy, recipient.address()))
-        return Numbers{std::string(kMailboxFromSubject)};
+        return Numbers{std::string(delivery::kMailboxFromSubject)};
       // DSNs for copies the ingest queue forwarded: queued, and the runner hands them back.
       const auto& reports = server_.config.report_address;
       if (server_.config.queue && !reports.empty() && ascii_iequals(recipient.address(), reports))

@@ -7,7 +7,6 @@
 
 #include "common/ascii.hpp"
 #include "common/log.hpp"
-#include "common/rfc5322_date.hpp"
 
 namespace umstore::smtp {
 namespace {
@@ -38,7 +37,7 @@ net::Task<SmtpSession::After> SmtpSession::on_data(std::string_view argument) {
   co_await flush();
 
   std::string queue_id = server_.next_queue_id();
-  std::string message = trace_headers(queue_id);
+  std::string message;
   BufferReservation reservation(server_);  // held until delivery is done
   DataResult data = co_await read_data(message, reservation);
   if (data.closed) co_return After::Close;
@@ -53,14 +52,14 @@ net::Task<SmtpSession::After> SmtpSession::on_data(std::string_view argument) {
     reply(554, "5.6.0", "message has a line longer than " + std::to_string(kMaxDataLine) +
                             " octets (RFC 5322 allows 998)");
   } else {
-    co_await finish_message(queue_id, message, data.octets);
+    co_await finish_message(queue_id, message);
   }
   transaction_.reset();
   co_return After::Continue;
 }
 
-net::Task<void> SmtpSession::finish_message(std::string_view queue_id, std::string_view message, std::size_t octets) {
-  auto result = co_await deliver(queue_id, message, octets);
+net::Task<void> SmtpSession::finish_message(std::string_view queue_id, std::string_view message) {
+  auto result = co_await deliver(queue_id, message);
   reply(result.code, result.enhanced, result.text);
   if (result.code / 100 == 2) ++messages_;
 }
@@ -86,7 +85,6 @@ net::Task<SmtpSession::After> SmtpSession::on_bdat(std::string_view argument) {
     if (!t.chunking) {
       t.chunking = true;
       t.queue_id = server_.next_queue_id();
-      t.chunks = trace_headers(t.queue_id);
       t.reservation = std::make_unique<BufferReservation>(server_);
     }
     t.chunk_octets += *size;
@@ -109,7 +107,7 @@ net::Task<SmtpSession::After> SmtpSession::on_bdat(std::string_view argument) {
   } else if (t.chunks.size() < t.chunk_octets) {
     reply(452, "4.3.1", "insufficient system storage, try again later");
   } else {
-    co_await finish_message(t.queue_id, t.chunks, t.chunk_octets);
+    co_await finish_message(t.queue_id, t.chunks);
   }
   transaction_.reset();
   co_return After::Continue;
@@ -151,16 +149,16 @@ net::Task<SmtpSession::DataResult> SmtpSession::read_data(std::string& message, 
   }
 }
 
-std::string SmtpSession::trace_headers(std::string_view queue_id) const {
-  const auto& recipients = transaction_->recipients;
-  std::string protocol = esmtp_ ? (connection_.is_tls() ? "ESMTPS" : "ESMTP") : "SMTP";
-  std::string headers = "Return-Path: " + format_path(transaction_->sender) + "\r\n";
-  headers += "Received: from " + helo_ + " ([" + connection_.peer_address() + "])\r\n\tby " +
-             server_.config.hostname + " (umstore) with " + protocol + " id " + std::string(queue_id) + "\r\n\t";
-  // Naming one recipient is useful for tracing; naming all would leak Bcc.
-  if (recipients.size() == 1) headers += "for <" + recipients.front().address + ">";
-  headers += "; " + format_rfc5322_date(std::chrono::system_clock::now()) + "\r\n";
-  return headers;
+// This hop, for the Received header local delivery or the queue adds.
+delivery::Trace SmtpSession::trace() const {
+  const std::string protocol = esmtp_ ? (connection_.is_tls() ? "ESMTPS" : "ESMTP") : "SMTP";
+  return {helo_ + " ([" + connection_.peer_address() + "])", server_.config.hostname, "umstore", protocol};
+}
+
+std::vector<delivery::LocalRecipient> SmtpSession::local_recipients() const {
+  std::vector<delivery::LocalRecipient> recipients;
+  for (const auto& r : transaction_->recipients) recipients.push_back({r.address, r.number});
+  return recipients;
 }
 
 // Mail for other domains, and mail whose sender asked to hear of its
@@ -171,28 +169,31 @@ bool SmtpSession::needs_queue() const {
                      [](const auto& r) { return r.number.empty() || r.notify.wants_success(); });
 }
 
-net::Task<SmtpReplyText> SmtpSession::deliver(std::string_view queue_id, std::string_view message,
-                                              std::size_t octets) {
-  std::string sender = format_path(transaction_->sender);
-  const bool queued = needs_queue();
-  std::vector<LocalRecipient> locals;
-  for (const auto& r : transaction_->recipients) locals.push_back({r.address, r.number});
-  DeliveryJob job{queue_id, sender, locals, message, octets,
-                  server_.config.delivery_policy ? &*server_.config.delivery_policy : nullptr};
-  // The mailstore and the queue fsync: run them on the delivery pool so
-  // this I/O thread keeps serving other connections meanwhile.
-  co_return co_await asio::co_spawn(
+net::Task<SmtpReply> SmtpSession::deliver(std::string_view queue_id, std::string_view message) {
+  if (needs_queue()) {
+    // The queue fsyncs: on the delivery pool, so this I/O thread keeps
+    // serving other connections meanwhile.
+    co_return co_await asio::co_spawn(
+        server_.delivery_pool, [&]() -> net::Task<SmtpReply> { co_return enqueue(queue_id, message); },
+        asio::use_awaitable);
+  }
+  const std::string sender = transaction_->sender ? transaction_->sender->address() : "";
+  const auto recipients = local_recipients();
+  const delivery::DeliveryRequest request{queue_id, delivery::MessageOrigin::Smtp, sender, recipients, message,
+                                          trace(), false};
+  // The mailstore fsyncs too.
+  const auto result = co_await asio::co_spawn(
       server_.delivery_pool,
-      [&]() -> net::Task<SmtpReplyText> {
-        co_return queued ? enqueue(queue_id, message) : deliver_locally(server_.store, job);
-      },
+      [&]() -> net::Task<delivery::DeliveryResult> { co_return server_.local_delivery.deliver(request); },
       asio::use_awaitable);
+  co_return local_delivery_reply(result, recipients, queue_id);
 }
 
-// Runs on the delivery pool. The queue keeps the message without our
-// Return-Path: that is added at final delivery, never sent to a next hop.
-SmtpReplyText SmtpSession::enqueue(std::string_view queue_id, std::string_view message) {
+// Runs on the delivery pool. The queued message starts with this hop's
+// Received; Return-Path is added at final delivery, never sent to a next hop.
+SmtpReply SmtpSession::enqueue(std::string_view queue_id, std::string_view message) {
   const auto& t = *transaction_;
+  const delivery::Trace hop = trace();
   QueuedEnvelope envelope;
   envelope.id = std::string(queue_id);
   envelope.sender = t.sender ? t.sender->address() : "";
@@ -200,7 +201,7 @@ SmtpReplyText SmtpSession::enqueue(std::string_view queue_id, std::string_view m
   envelope.envid = t.envid;
   envelope.smtputf8 = t.smtputf8;
   envelope.body_8bit = t.body_8bit;
-  envelope.received_from = helo_ + " ([" + connection_.peer_address() + "])";
+  envelope.received_from = hop.from;
   envelope.arrival = Clock::now();
   envelope.next_attempt = envelope.arrival;
   for (const auto& r : t.recipients) {
@@ -211,15 +212,17 @@ SmtpReplyText SmtpSession::enqueue(std::string_view queue_id, std::string_view m
     queued.orcpt = r.orcpt;
     envelope.recipients.push_back(std::move(queued));
   }
-  if (message.starts_with("Return-Path:")) message.remove_prefix(std::min(message.size(), message.find('\n') + 1));
+  const std::string traced =
+      delivery::received_header(hop, queue_id, local_recipients(), std::chrono::system_clock::now()) +
+      std::string(message);
   try {
-    server_.config.queue->enqueue(envelope, message);
+    server_.config.queue->enqueue(envelope, traced);
   } catch (const std::exception& e) {
     log(LogLevel::Error, kLog, "queue id={} from={} failed: {}", queue_id, envelope.sender, e.what());
     return {451, "4.3.0", "local error while queueing the message, try again later"};
   }
   log(LogLevel::Info, kLog, "queued id={} from=<{}> recipients={} size={}", queue_id, envelope.sender,
-      envelope.recipients.size(), message.size());
+      envelope.recipients.size(), traced.size());
   if (server_.config.queued) server_.config.queued();
   return {250, "2.0.0", "OK: queued as " + std::string(queue_id)};
 }

@@ -38,7 +38,8 @@ bool ends_pipelined_group(Verb verb) {
 
 ServerContext::ServerContext(SmtpServerConfig config_in, mailstore::MailStore& store_in,
                              const mailstore::AccountStore& accounts_in)
-    : config(std::move(config_in)), store(store_in), accounts(accounts_in),
+    : config(std::move(config_in)), accounts(accounts_in),
+      local_delivery(store_in, config.delivery_policy),
       delivery_pool(std::max<std::size_t>(1, config.delivery_threads)) {}
 
 std::string ServerContext::next_queue_id() {
