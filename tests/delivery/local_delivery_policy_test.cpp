@@ -3,30 +3,14 @@
 // and their audio decoded with the real codecs.
 #include <boost/test/unit_test.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include "codecs/audio.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "foreign_message.hpp"
 #include "mime/conformance.hpp"
 #include "mime/message_parser.hpp"
 
 namespace umstore::delivery {
 namespace {
-
-std::string read_message(const std::string& name) {
-  const std::string path = std::string(UMSTORE_TEST_DATA) + "/mime/foreign/" + name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string crlf;
-  for (const char c : content.str()) {
-    if (c == '\n') crlf.push_back('\r');
-    crlf.push_back(c);
-  }
-  return crlf;
-}
 
 DeliverySettings settings_with_gateways() {
   DeliverySettings settings;
