@@ -75,11 +75,14 @@ int ingest_here(const Settings& s, const mailstore::AccountStore& accounts, cons
   ingest::IngestQueueConfig config;
   config.dir = s.data.ingest_dir();
   config.settings = {s.domain, s.voice_limits, s.fax_limits};
-  config.mailbox_profiles = [&accounts](std::string_view number) { return delivery::mailbox_profile(accounts, number); };
+  config.mailbox_profiles = [&accounts](std::string_view number) {
+    return delivery::mailbox_profile(accounts, number);
+  };
   config.workers = 1;
   config.max_age = std::chrono::seconds(s.ingest_max_age_seconds);
   config.retry_intervals.clear();
-  for (const unsigned seconds : s.ingest_retry_intervals) config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
+  for (const unsigned seconds : s.ingest_retry_intervals)
+    config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
   ingest::IngestQueue queue(config, *store);
   set_log_level(LogLevel::Error);  // this command reports the job's outcome itself
   queue.start();  // also resumes what an interrupted run left queued
@@ -98,8 +101,9 @@ int ingest_here(const Settings& s, const mailstore::AccountStore& accounts, cons
               << " stays queued and is retried by the next 'umstore serve' or 'umstore ingest'\n";
     return kExitTemporaryFailure;
   }
-  std::cout << "delivered " << (recording.kind == ingest::Kind::Voice ? "voice" : "fax") << " message to " << status->mailbox << " (UID "
-            << status->uid << ", ingest id " << id << ", directly into the mailstore: no server running)\n";
+  const std::string_view kind = recording.kind == ingest::Kind::Voice ? "voice" : "fax";
+  std::cout << "delivered " << kind << " message to " << status->mailbox << " (UID " << status->uid << ", ingest id "
+            << id << ", directly into the mailstore: no server running)\n";
   return 0;
 }
 

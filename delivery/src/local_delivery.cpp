@@ -19,10 +19,8 @@ struct Copy {
   std::string folder = "INBOX";
 };
 
-std::string return_path(std::string_view sender) { return "Return-Path: <" + std::string(sender) + ">\r\n"; }
-
 std::string trace_headers(const DeliveryRequest& request) {
-  std::string headers = return_path(request.sender);
+  std::string headers = "Return-Path: <" + std::string(request.sender) + ">\r\n";
   if (!request.trace.from.empty())
     headers += received_header(request.trace, request.key, request.recipients, std::chrono::system_clock::now());
   if (request.origin == MessageOrigin::Ingest) headers += "X-Umstore-Ingest-Id: " + std::string(request.key) + "\r\n";
@@ -38,10 +36,12 @@ void log_notes(const DeliveryRequest& request, std::string_view number, const st
 }
 
 // A drop address's mailbox, from the plan made for it, or the refusal.
-std::variant<std::string, SmtpRefusal> mailbox_named_in_subject(const DeliveryPlan& plan, const DeliverySettings& policy,
+std::variant<std::string, SmtpRefusal> mailbox_named_in_subject(const DeliveryPlan& plan,
+                                                                const DeliverySettings& policy,
                                                                 const LocalRecipient& recipient) {
   if (plan.mailbox.empty())
-    return SmtpRefusal{550, "5.1.1", recipient.address + " takes gateway voicemail emails naming their mailbox in the subject"};
+    return SmtpRefusal{550, "5.1.1",
+                       recipient.address + " takes gateway voicemail emails naming their mailbox in the subject"};
   if (policy.mailbox_exists && !policy.mailbox_exists(plan.mailbox))
     return SmtpRefusal{550, "5.1.1", "mailbox " + plan.mailbox + " named in the subject does not exist here"};
   return plan.mailbox;
@@ -49,7 +49,7 @@ std::variant<std::string, SmtpRefusal> mailbox_named_in_subject(const DeliveryPl
 
 // Mail that arrived over SMTP, after the policy: the copy or the refusal.
 std::variant<Copy, SmtpRefusal> plan_arrived(const DeliveryRequest& request, const LocalRecipient& recipient,
-                                             std::string traced, const DeliverySettings& policy) {
+                                             std::string_view traced, const DeliverySettings& policy) {
   const InboundMessage in{traced, request.sender, recipient.address, std::chrono::system_clock::now()};
   Copy copy{0, recipient.number, {}, "INBOX"};
   DeliveryPlan plan = plan_local_delivery(in, profile_of_mailbox(policy, recipient.number), policy);
@@ -61,7 +61,7 @@ std::variant<Copy, SmtpRefusal> plan_arrived(const DeliveryRequest& request, con
   }
   if (plan.refusal) return std::move(*plan.refusal);
   log_notes(request, copy.number, plan.notes);
-  copy.message = plan.message == traced ? std::move(traced) : std::move(plan.message);
+  copy.message = std::move(plan.message);
   copy.folder = std::move(plan.folder);
   return copy;
 }
@@ -85,7 +85,7 @@ std::variant<std::vector<Copy>, SmtpRefusal> plan_copies(const DeliveryRequest& 
       copies.push_back({i, recipient.number, std::move(traced), "INBOX"});
       continue;
     }
-    auto planned = plan_arrived(request, recipient, std::move(traced), *policy);
+    auto planned = plan_arrived(request, recipient, traced, *policy);
     if (auto* refusal = std::get_if<SmtpRefusal>(&planned)) return std::move(*refusal);
     copies.push_back(std::get<Copy>(std::move(planned)));
     copies.back().index = i;
@@ -97,34 +97,15 @@ std::variant<std::vector<Copy>, SmtpRefusal> plan_copies(const DeliveryRequest& 
 // X-Umstore-Ingest-Id or a DSN's Message-ID.
 bool head_names(std::string_view message, std::string_view key) {
   const std::string_view head = message.substr(0, message.find("\r\n\r\n"));
-  const auto is_word = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  const auto is_word = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  };
   for (auto at = head.find(key); at != std::string_view::npos; at = head.find(key, at + 1)) {
     const auto end = at + key.size();
     if ((at == 0 || !is_word(head[at - 1])) && (end == head.size() || !is_word(head[end]))) return true;
   }
   return false;
 }
-
-}  // namespace
-
-std::string received_header(const Trace& trace, std::string_view id, std::span<const LocalRecipient> recipients,
-                            std::chrono::system_clock::time_point when) {
-  std::string header = "Received: from " + trace.from + "\r\n\tby " + trace.by + " (" + trace.agent + ")";
-  if (!trace.protocol.empty()) header += " with " + trace.protocol;
-  header += " id " + std::string(id) + "\r\n\t";
-  if (recipients.size() == 1) header += "for <" + recipients.front().address + ">";
-  return header + "; " + format_rfc5322_date(when) + "\r\n";
-}
-
-bool DeliveryResult::all_stored() const {
-  return std::all_of(recipients.begin(), recipients.end(),
-                     [](const RecipientResult& r) { return std::holds_alternative<Stored>(r); });
-}
-
-LocalDelivery::LocalDelivery(mailstore::MailStore& store, std::optional<DeliverySettings> policy)
-    : store_(store), policy_(std::move(policy)) {}
-
-namespace {
 
 // The UID of a copy an interrupted attempt stored under `key`; newest first,
 // as that is where it is.
@@ -163,6 +144,23 @@ void fail_rest(DeliveryResult& result, const RecipientResult& failure) {
 }
 
 }  // namespace
+
+std::string received_header(const Trace& trace, std::string_view id, std::span<const LocalRecipient> recipients,
+                            std::chrono::system_clock::time_point when) {
+  std::string header = "Received: from " + trace.from + "\r\n\tby " + trace.by + " (" + trace.agent + ")";
+  if (!trace.protocol.empty()) header += " with " + trace.protocol;
+  header += " id " + std::string(id) + "\r\n\t";
+  if (recipients.size() == 1) header += "for <" + recipients.front().address + ">";
+  return header + "; " + format_rfc5322_date(when) + "\r\n";
+}
+
+bool DeliveryResult::all_stored() const {
+  return std::all_of(recipients.begin(), recipients.end(),
+                     [](const RecipientResult& r) { return std::holds_alternative<Stored>(r); });
+}
+
+LocalDelivery::LocalDelivery(mailstore::MailStore& store, std::optional<DeliverySettings> policy)
+    : store_(store), policy_(std::move(policy)) {}
 
 DeliveryResult LocalDelivery::deliver(const DeliveryRequest& request) const {
   using Cause = TemporaryFailure::Cause;

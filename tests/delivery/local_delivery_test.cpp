@@ -91,7 +91,8 @@ BOOST_AUTO_TEST_CASE(a_composed_message_gets_the_null_sender_and_its_ingest_id) 
   const DeliveryResult result = delivery.deliver(request);
   BOOST_REQUIRE(result.all_stored());
   const auto stored = s.messages("+15550100")[0];
-  BOOST_TEST(stored.starts_with("Return-Path: <>\r\nReceived: from http:gw1\r\n\tby vm.example.net (umstore ingest) id job-7\r\n"));
+  BOOST_TEST(stored.starts_with("Return-Path: <>\r\nReceived: from http:gw1\r\n"
+                                "\tby vm.example.net (umstore ingest) id job-7\r\n"));
   BOOST_TEST(stored.find("\r\nX-Umstore-Ingest-Id: job-7\r\n") != std::string::npos);
   BOOST_TEST(count(stored, "Return-Path:") == 1u);
   BOOST_TEST(count(stored, "Received:") == 1u);
