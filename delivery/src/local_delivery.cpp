@@ -192,6 +192,7 @@ DeliveryResult LocalDelivery::deliver(const DeliveryRequest& request) const {
     }
     for (const auto& copy : copies) {
       current = copy.number;
+      if (request.on_storing) request.on_storing(copy.number, copy.folder);
       const auto uid = store_.deliver(copy.number, copy.message, copy.folder);
       result.recipients[copy.index] = Stored{copy.number, copy.folder, uid, false};
       log(LogLevel::Info, kLog, "delivery id={} from=<{}> to={} folder={} size={} uid={}", request.key, request.sender,

@@ -213,8 +213,12 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     r.delivering = true;
     queue_.update(envelope);
     const delivery::LocalRecipient recipient{r.address, r.mailbox};
-    const delivery::DeliveryRequest request{envelope.id, delivery::MessageOrigin::Smtp, envelope.sender,
-                                            std::span(&recipient, 1), message, {}, interrupted};
+    const delivery::DeliveryRequest request{.key = envelope.id,
+                                            .origin = delivery::MessageOrigin::Smtp,
+                                            .sender = envelope.sender,
+                                            .recipients = std::span(&recipient, 1),
+                                            .message = message,
+                                            .after_interruption = interrupted};
     const auto result = local_delivery_.deliver(request);
     r.delivering = false;
     settle(r, local_delivery_reply(result, request.recipients, envelope.id), "", false);

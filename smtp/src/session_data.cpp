@@ -179,8 +179,12 @@ net::Task<SmtpReply> SmtpSession::deliver(std::string_view queue_id, std::string
   }
   const std::string sender = transaction_->sender ? transaction_->sender->address() : "";
   const auto recipients = local_recipients();
-  const delivery::DeliveryRequest request{queue_id, delivery::MessageOrigin::Smtp, sender, recipients, message,
-                                          trace(), false};
+  const delivery::DeliveryRequest request{.key = queue_id,
+                                          .origin = delivery::MessageOrigin::Smtp,
+                                          .sender = sender,
+                                          .recipients = recipients,
+                                          .message = message,
+                                          .trace = trace()};
   // The mailstore fsyncs too.
   const auto result = co_await asio::co_spawn(
       server_.delivery_pool,

@@ -28,8 +28,12 @@ const std::vector<LocalRecipient> kTwo = {{"+15550100@vm.example.net", "+1555010
                                           {"+15550101@vm.example.net", "+15550101"}};
 
 DeliveryRequest smtp_request(std::span<const LocalRecipient> recipients, std::string_view message = kBody) {
-  return {"18A2B3C4D5E60001", MessageOrigin::Smtp, "a@example.org", recipients, message,
-          Trace{"client.example ([192.0.2.1])", "vm.example.net", "umstore", "ESMTP"}, false};
+  return {.key = "18A2B3C4D5E60001",
+          .origin = MessageOrigin::Smtp,
+          .sender = "a@example.org",
+          .recipients = recipients,
+          .message = message,
+          .trace = {"client.example ([192.0.2.1])", "vm.example.net", "umstore", "ESMTP"}};
 }
 
 std::size_t count(std::string_view text, std::string_view what) {
@@ -86,8 +90,11 @@ BOOST_AUTO_TEST_CASE(a_composed_message_gets_the_null_sender_and_its_ingest_id) 
   Store s;
   const LocalDelivery delivery(*s.store, std::nullopt);
   const LocalRecipient to{"+15550100@vm.example.net", "+15550100"};
-  const DeliveryRequest request{"job-7", MessageOrigin::Ingest, "", std::span(&to, 1), kBody,
-                                Trace{"http:gw1", "vm.example.net", "umstore ingest", ""}, false};
+  const DeliveryRequest request{.key = "job-7",
+                                .origin = MessageOrigin::Ingest,
+                                .recipients = std::span(&to, 1),
+                                .message = kBody,
+                                .trace = {"http:gw1", "vm.example.net", "umstore ingest", ""}};
   const DeliveryResult result = delivery.deliver(request);
   BOOST_REQUIRE(result.all_stored());
   const auto stored = s.messages("+15550100")[0];
@@ -97,6 +104,19 @@ BOOST_AUTO_TEST_CASE(a_composed_message_gets_the_null_sender_and_its_ingest_id) 
   BOOST_TEST(count(stored, "Return-Path:") == 1u);
   BOOST_TEST(count(stored, "Received:") == 1u);
   BOOST_TEST(count(stored, "X-Umstore-Ingest-Id:") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_caller_hears_of_each_copy_before_it_is_stored) {
+  Store s;
+  const LocalDelivery delivery(*s.store, std::nullopt);
+  DeliveryRequest request = smtp_request(kTwo);
+  std::vector<std::string> heard;
+  request.on_storing = [&](std::string_view number, std::string_view folder) {
+    heard.push_back(std::string(number) + " " + std::string(folder) + " " +
+                    std::to_string(s.messages(number).size()));
+  };
+  BOOST_TEST(delivery.deliver(request).all_stored());
+  BOOST_TEST(heard == (std::vector<std::string>{"+15550100 INBOX 0", "+15550101 INBOX 0"}));
 }
 
 BOOST_AUTO_TEST_CASE(a_full_mailbox_is_a_temporary_failure_for_all_and_stores_nothing) {

@@ -15,6 +15,7 @@
 // I/O thread.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -57,15 +58,19 @@ std::string received_header(const Trace& trace, std::string_view id, std::span<c
                             std::chrono::system_clock::time_point when);
 
 struct DeliveryRequest {
-  std::string_view key;     // idempotency key: the SMTP queue id, the ingest id
+  std::string_view key{};   // idempotency key: the SMTP queue id, the ingest id
   MessageOrigin origin = MessageOrigin::Smtp;
-  std::string_view sender;  // envelope sender without brackets; empty: <>
-  std::span<const LocalRecipient> recipients;  // distinct mailboxes
-  std::string_view message; // CRLF line ends, without our trace headers
-  Trace trace;
+  std::string_view sender{};  // envelope sender without brackets; empty: <>
+  std::span<const LocalRecipient> recipients{};  // distinct mailboxes
+  std::string_view message{};  // CRLF line ends, without our trace headers
+  Trace trace{};
   // An earlier attempt may have stored copies before the process died:
   // look for `key` in the target folders first.
   bool after_interruption = false;
+  // Called right before each copy is stored, with its mailbox and folder
+  // (the ingest queue records the attempt durably there); may throw, which
+  // fails the delivery as a local error.
+  std::function<void(std::string_view number, std::string_view folder)> on_storing{};
 };
 
 struct Stored {
