@@ -194,15 +194,12 @@ void Call::hang_up(std::string reason) {
   asio::co_spawn(
       server->strand,
       [self, bye]() -> asio::awaitable<void> {
-        auto interval = std::chrono::duration_cast<Clock::duration>(kT1);
-        for (int attempt = 0; attempt < 6 && self->state == State::Ending; ++attempt) {
-          self->retransmit.expires_after(interval);
-          const auto [ec] = co_await self->retransmit.async_wait(net::use_nothrow);
-          if (ec || self->state != State::Ending) co_return;
-          if (!self->peer.tcp) self->server->send(bye, self->peer);  // TCP delivers it or breaks (RFC 3261 17.1.2.2)
-          interval = std::min<Clock::duration>(interval * 2, kT2);
-        }
-        self->finish(self->end_reason);
+        const bool unanswered = co_await retransmit_until_answered(
+            self->retransmit, [&] { return self->state != State::Ending; },
+            [&] {
+              if (!self->peer.tcp) self->server->send(bye, self->peer);  // TCP delivers it or breaks (RFC 3261 17.1.2.2)
+            });
+        if (unanswered) self->finish(self->end_reason);
       },
       asio::detached);
   if (server->stopped) finish(end_reason);

@@ -8,7 +8,6 @@
 
 #include "call_routing.hpp"
 #include "common/log.hpp"
-#include "net/task.hpp"
 
 namespace umstore::sip {
 namespace {
@@ -117,19 +116,13 @@ void Subscription::send_notify(const MessageCounts& counts, const std::string& s
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   server->send(out, peer);
   if (peer.tcp) return;  // a reliable transport retransmits for us
-  // Non-INVITE retransmission over UDP (timer E), until answered.
   asio::co_spawn(
       server->strand,
       [self = shared_from_this(), out, n]() -> asio::awaitable<void> {
         asio::steady_timer wait(self->server->strand);
-        auto interval = std::chrono::duration_cast<Clock::duration>(kT1);
-        for (int attempt = 0; attempt < 6; ++attempt) {
-          wait.expires_after(interval);
-          const auto [ec] = co_await wait.async_wait(net::use_nothrow);
-          if (ec || self->answered_cseq >= n || !self->server->transport.is_open()) co_return;
-          self->server->send(out, self->peer);
-          interval = std::min<Clock::duration>(interval * 2, kT2);
-        }
+        co_await retransmit_until_answered(
+            wait, [&] { return self->answered_cseq >= n || !self->server->transport.is_open(); },
+            [&] { self->server->send(out, self->peer); });
       },
       asio::detached);
 }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -34,6 +35,12 @@ using Clock = std::chrono::steady_clock;
 // RFC 3261 17.1.1.1: retransmission intervals over UDP start at T1 and double up to T2.
 inline constexpr std::chrono::milliseconds kT1{500};
 inline constexpr std::chrono::milliseconds kT2{4000};
+// Non-INVITE retransmission over UDP (RFC 3261 17.1.2.2, timer E): `resend`
+// after T1, 2*T1, ... up to T2, six times, until `answered()`. True when the
+// retries ran out unanswered; false when answered or `timer` was cancelled.
+asio::awaitable<bool> retransmit_until_answered(asio::steady_timer& timer, std::function<bool()> answered,
+                                                std::function<void()> resend);
+
 inline constexpr std::string_view kAllow = "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE\r\n";
 
 struct Call;

@@ -8,6 +8,7 @@
 #include "call.hpp"
 #include "common/log.hpp"
 #include "mwi_subscription.hpp"
+#include "net/task.hpp"
 #include "sip_endpoint.hpp"
 
 namespace umstore::sip {
@@ -26,6 +27,19 @@ std::optional<DigestSettings> digest_settings(const SipServerConfig& config) {
 }
 
 }  // namespace
+
+asio::awaitable<bool> retransmit_until_answered(asio::steady_timer& timer, std::function<bool()> answered,
+                                                std::function<void()> resend) {
+  auto interval = std::chrono::duration_cast<Clock::duration>(kT1);
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    timer.expires_after(interval);
+    const auto [ec] = co_await timer.async_wait(net::use_nothrow);
+    if (ec || answered()) co_return false;
+    resend();
+    interval = std::min<Clock::duration>(interval * 2, kT2);
+  }
+  co_return true;
+}
 
 SipEndpoint::SipEndpoint(asio::io_context& io_, SipServerConfig config_, const mailstore::AccountStore& accounts_,
                          mailstore::MailStore& store_)
