@@ -38,8 +38,7 @@ Subscription::Subscription(std::shared_ptr<SipEndpoint> server_, const SipMessag
       their_from(subscribe.from_text()),
       our_from(subscribe.to_text()),
       routes(subscribe.record_routes()),
-      expiry(server->strand),
-      retransmit(server->strand) {
+      expiry(server->strand) {
   const auto contact = subscribe.contact();
   target = contact ? contact->uri : subscribe.from().uri;
 }

@@ -29,7 +29,7 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
   std::uint32_t cseq = 0;
   std::uint32_t answered_cseq = 0;
   Clock::time_point expires_at;
-  asio::steady_timer expiry, retransmit;
+  asio::steady_timer expiry;
   mailstore::FolderPtr inbox;
   mailstore::Folder::ListenerHandle listener;
   bool counting = false, recount = false, terminated = false;

@@ -83,7 +83,7 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   void reply(const SipMessage& m, const Peer& to, int code, std::string_view reason, std::string_view extra = {});
   std::string random_hex(int bytes);  // tags and branches
   // Over TCP the Contact says so, so the peer's requests in the dialog come over TCP too.
-  std::string contact_header(const Peer& toward = {}) const;
+  std::string contact_header(const Peer& toward) const;
   bool gateway_allowed(const asio::ip::address& a) const;
   asio::ip::address media_address_toward(const asio::ip::udp::endpoint& peer) const;
 

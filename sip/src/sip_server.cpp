@@ -3,6 +3,7 @@
 // jobs themselves are listed in sip_endpoint.hpp).
 #include "sip/sip_server.hpp"
 
+#include <algorithm>
 #include <future>
 
 #include "call.hpp"

@@ -301,7 +301,53 @@ bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string
   return false;
 }
 
+std::string subscribe_request(const UdpPort& phone, std::string_view call_id, std::string_view expires) {
+  return "SUBSCRIBE sip:+15550100@127.0.0.1 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(phone.port()) + ";branch=z9hG4bK" + std::string(call_id) +
+         "\r\nFrom: <sip:+15550100@127.0.0.1>;tag=ph1\r\nTo: <sip:+15550100@127.0.0.1>\r\n"
+         "Call-ID: " + std::string(call_id) + "\r\nCSeq: 1 SUBSCRIBE\r\n"
+         "Contact: <sip:phone@127.0.0.1:" + std::to_string(phone.port()) + ">\r\n"
+         "Event: message-summary\r\nExpires: " + std::string(expires) + "\r\nContent-Length: 0\r\n\r\n";
+}
+
+// The final response to the request with `call_id`, answering NOTIFYs meanwhile.
+std::optional<sip::SipMessage> wait_for_final_response(const UdpPort& port, std::uint16_t server_port,
+                                                       std::string_view call_id) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto datagram = port.receive();
+    if (!datagram) {
+      std::this_thread::sleep_for(10ms);
+      continue;
+    }
+    auto m = sip::SipMessage::parse(*datagram);
+    if (!m) continue;
+    if (m->is_request()) {
+      port.send_to(m->response(200, "OK", {}), server_port);
+      continue;
+    }
+    if (m->call_id() == call_id && m->status() >= 200) return m;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(message_summary_expires_is_clamped_and_a_non_number_refused) {
+  Fixture f;
+  UdpPort phone;
+  const auto server_port = f.server->local_endpoint().port();
+  phone.send_to(subscribe_request(phone, "mwi-bad@127.0.0.1", "soon"), server_port);
+  const auto refused = wait_for_final_response(phone, server_port, "mwi-bad@127.0.0.1");
+  BOOST_REQUIRE(refused);
+  BOOST_TEST(refused->status() == 400);
+
+  phone.send_to(subscribe_request(phone, "mwi-short@127.0.0.1", "5"), server_port);
+  const auto accepted = wait_for_final_response(phone, server_port, "mwi-short@127.0.0.1");
+  BOOST_REQUIRE(accepted);
+  BOOST_TEST(accepted->status() == 200);
+  BOOST_TEST(accepted->header("expires") == "60");
+}
 
 BOOST_AUTO_TEST_CASE(message_summary_subscriber_sees_the_lamp_go_on_and_off) {
   Fixture f;
