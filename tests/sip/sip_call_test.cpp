@@ -282,9 +282,10 @@ BOOST_AUTO_TEST_CASE(fax_cut_off_after_one_page_delivers_that_page_t38) {
 
 namespace {
 
-// Waits for a NOTIFY whose body contains `expected`, answering every NOTIFY.
-bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string_view expected,
-                     std::string& last_body) {
+// Receives for up to 10 s, answering every request (our NOTIFYs) with 200 OK,
+// until a message for which `wanted` is true.
+template <typename Wanted>
+std::optional<sip::SipMessage> receive_until(const UdpPort& port, std::uint16_t server_port, Wanted wanted) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
     const auto datagram = port.receive();
@@ -292,13 +293,22 @@ bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string
       std::this_thread::sleep_for(10ms);
       continue;
     }
-    const auto m = sip::SipMessage::parse(*datagram);
-    if (!m || !m->is_request() || m->method() != "NOTIFY") continue;
-    port.send_to(m->response(200, "OK", {}), server_port);
-    last_body = m->body();
-    if (last_body.find(expected) != std::string::npos) return true;
+    auto m = sip::SipMessage::parse(*datagram);
+    if (!m) continue;
+    if (m->is_request()) port.send_to(m->response(200, "OK", {}), server_port);
+    if (wanted(*m)) return m;
   }
-  return false;
+  return std::nullopt;
+}
+
+// Waits for a NOTIFY whose body contains `expected`.
+bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string_view expected,
+                     std::string& last_body) {
+  return receive_until(port, server_port, [&](const sip::SipMessage& m) {
+           if (!m.is_request() || m.method() != "NOTIFY") return false;
+           last_body = m.body();
+           return last_body.find(expected) != std::string::npos;
+         }).has_value();
 }
 
 std::string subscribe_request(const UdpPort& phone, std::string_view call_id, std::string_view expires) {
@@ -310,25 +320,12 @@ std::string subscribe_request(const UdpPort& phone, std::string_view call_id, st
          "Event: message-summary\r\nExpires: " + std::string(expires) + "\r\nContent-Length: 0\r\n\r\n";
 }
 
-// The final response to the request with `call_id`, answering NOTIFYs meanwhile.
+// The final response to the request with `call_id`.
 std::optional<sip::SipMessage> wait_for_final_response(const UdpPort& port, std::uint16_t server_port,
                                                        std::string_view call_id) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const auto datagram = port.receive();
-    if (!datagram) {
-      std::this_thread::sleep_for(10ms);
-      continue;
-    }
-    auto m = sip::SipMessage::parse(*datagram);
-    if (!m) continue;
-    if (m->is_request()) {
-      port.send_to(m->response(200, "OK", {}), server_port);
-      continue;
-    }
-    if (m->call_id() == call_id && m->status() >= 200) return m;
-  }
-  return std::nullopt;
+  return receive_until(port, server_port, [&](const sip::SipMessage& m) {
+    return !m.is_request() && m.call_id() == call_id && m.status() >= 200;
+  });
 }
 
 }  // namespace
