@@ -46,16 +46,11 @@ void deliver_fax_pages(const FaxOutcome& fax, const SipServerConfig& config) {
       fax.meta.caller.number, fax.result);
 }
 
-// Takes the recording out of `leftover`; its paths stay for the caller's log.
-void deliver_leftover(LeftoverRecording&& leftover, const SipServerConfig& config) {
-  if (!leftover.recording.file.empty() && config.deliver) {
-    log(LogLevel::Info, "sip", "delivering {} for {} left by an interrupted run",
-        leftover.recording.kind == ingest::Kind::Fax ? "the fax pages" : "voicemail", leftover.recording.to_number);
-    config.deliver(std::move(leftover.recording));
-  }
-  std::error_code ec;
-  std::filesystem::remove(leftover.json, ec);
-  std::filesystem::remove(leftover.pcm, ec);
+void deliver_leftover(ingest::Recording recording, const SipServerConfig& config) {
+  if (recording.file.empty() || !config.deliver) return;
+  log(LogLevel::Info, "sip", "delivering {} for {} left by an interrupted run",
+      recording.kind == ingest::Kind::Fax ? "the fax pages" : "voicemail", recording.to_number);
+  config.deliver(std::move(recording));
 }
 
 }  // namespace
@@ -86,7 +81,10 @@ void SipEndpoint::deliver_leftovers() {
   for (auto& leftover : find_leftover_recordings(config.recordings_dir)) {
     asio::post(workers, [self = shared_from_this(), leftover = std::move(leftover)]() mutable {
       try {
-        deliver_leftover(std::move(leftover), self->config);
+        deliver_leftover(std::move(leftover.recording), self->config);
+        std::error_code ec;
+        std::filesystem::remove(leftover.json, ec);
+        std::filesystem::remove(leftover.pcm, ec);
       } catch (const std::exception& e) {
         log(LogLevel::Error, "sip", "leftover {} not delivered: {}", leftover.pcm.string(), e.what());
       }

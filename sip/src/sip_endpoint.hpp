@@ -1,12 +1,12 @@
 #pragma once
 // What SipServer is underneath: the state every call and subscription shares,
 // on one strand. Its jobs live in one file each:
-//   sip_server.cpp        public face, start/stop and transaction dispatch
-//   call_signalling.cpp   INVITE to the end of the dialog (call.hpp)
-//   call_media.cpp        greeting, RTP in and out, the recording
-//   call_fax.cpp          fax over G.711 and the switch to T.38
-//   mwi_subscription.cpp  message-summary SUBSCRIBE and NOTIFY
-//   recording_delivery.cpp recordings and faxes handed to the voice pipeline
+//   sip_server.cpp          public face, start/stop and transaction dispatch
+//   call_signalling.cpp     INVITE to the end of the dialog (call.hpp)
+//   call_media.cpp          greeting, RTP in and out, the recording
+//   call_fax.cpp            fax over G.711 and the switch to T.38
+//   mwi_subscription.cpp    message-summary SUBSCRIBE and NOTIFY
+//   recording_delivery.cpp  recordings and faxes handed to the voice pipeline
 #include <asio.hpp>
 
 #include <atomic>

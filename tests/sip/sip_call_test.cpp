@@ -23,6 +23,7 @@
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "fax_call.hpp"
+#include "recording_file.hpp"
 #include "rtp.hpp"
 #include "sip/sip_server.hpp"
 #include "sip_test_support.hpp"
@@ -100,6 +101,27 @@ BOOST_AUTO_TEST_CASE(voicemail_from_forwarded_call_reaches_the_mailbox) {
   BOOST_TEST(messages[0].find("audio/32KADPCM") != std::string::npos);
   for (int i = 0; i < 50 && !fs::is_empty(f.dir / "recordings"); ++i) std::this_thread::sleep_for(20ms);
   BOOST_TEST(fs::is_empty(f.dir / "recordings"));
+}
+
+// A crash mid-call leaves <id>.json and <id>.pcm: the next start delivers
+// what was said and cleans up, also after a crash before any audio came.
+BOOST_AUTO_TEST_CASE(voicemail_left_by_a_crash_is_delivered_at_start) {
+  const sip::RecordingMeta meta{"+15550100", "Alice Example", {"+15550123", "Bob Caller"},
+                                std::chrono::system_clock::now()};
+  test::SipServerFixture f([&meta](sip::SipServerConfig& config) {
+    sip::RecordingFile spoken(config.recordings_dir, "spoken", meta);
+    spoken.append(sip::tone(440, 1500));
+    spoken.sync();
+    sip::RecordingFile silent(config.recordings_dir, "silent", meta);
+  });
+  BOOST_REQUIRE(f.wait_for_delivery(1));
+  const auto& r = f.delivered.front();
+  BOOST_TEST(r.to_number == "+15550100");
+  BOOST_TEST(r.caller.name == "Bob Caller");
+  BOOST_TEST(std::abs(codecs::decode_audio(r.file, "recording.wav").duration_seconds() - 1.5) < 0.01);
+  for (int i = 0; i < 50 && !fs::is_empty(f.dir / "recordings"); ++i) std::this_thread::sleep_for(20ms);
+  BOOST_TEST(fs::is_empty(f.dir / "recordings"));
+  BOOST_TEST(f.inbox().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(cancel_before_answer_ends_the_call_without_a_message) {
