@@ -41,7 +41,7 @@ struct Peer {
   std::string_view transport() const { return tcp ? "TCP" : "UDP"; }
 };
 
-// "address:port", for logs and Via/Contact headers.
+// "address:port" (an IPv6 address without brackets).
 std::string endpoint_text(const asio::ip::udp::endpoint& ep);
 
 struct SipTransportConfig {
