@@ -197,7 +197,8 @@ void Call::hang_up(std::string reason) {
         const bool unanswered = co_await retransmit_until_answered(
             self->retransmit, [&] { return self->state != State::Ending; },
             [&] {
-              if (!self->peer.tcp) self->server->send(bye, self->peer);  // TCP delivers it or breaks (RFC 3261 17.1.2.2)
+              // TCP delivers it or breaks (RFC 3261 17.1.2.2)
+              if (!self->peer.tcp) self->server->send(bye, self->peer);
             });
         if (unanswered) self->finish(self->end_reason);
       },

@@ -96,11 +96,11 @@ void Subscription::notify() {
 
 void Subscription::send_notify(const MessageCounts& counts, const std::string& state, bool with_body) {
   const std::uint32_t n = ++cseq;
+  const auto local = server->transport.local_endpoint();
   const std::string body =
-      with_body ? message_summary_body(counts, "sip:" + number + "@" + server->transport.local_endpoint().address().to_string())
-                : std::string();
+      with_body ? message_summary_body(counts, "sip:" + number + "@" + local.address().to_string()) : std::string();
   std::string out = "NOTIFY " + target + " SIP/2.0\r\n";
-  out += "Via: SIP/2.0/" + std::string(peer.transport()) + " " + endpoint_text(server->transport.local_endpoint()) + ";branch=z9hG4bK" +
+  out += "Via: SIP/2.0/" + std::string(peer.transport()) + " " + endpoint_text(local) + ";branch=z9hG4bK" +
          server->random_hex(8) + ";rport\r\n";
   out += "Max-Forwards: 70\r\n";
   for (const auto& route : routes) out += "Route: " + route + "\r\n";
