@@ -52,12 +52,7 @@ class MaildirMailbox final : public UserMailbox {
     bool created = false;
     for (const auto& [name, use] : {std::pair{"INBOX", SpecialUse::None}, std::pair{"Sent", SpecialUse::Sent},
                                     std::pair{"Trash", SpecialUse::Trash}}) {
-      if (exists(name)) continue;
-      try {
-        MaildirFolder::create_on_disk(folder_dir(name), use);
-        created = true;
-      } catch (const FolderExists&) {
-      }
+      if (!exists(name)) created = MaildirFolder::create_on_disk(folder_dir(name), use) || created;
     }
     if (created) write_subscriptions({"INBOX", "Sent", "Trash"});
     // Usage is kept incrementally from here on; this is the one full load.
@@ -99,11 +94,21 @@ class MaildirMailbox final : public UserMailbox {
     FileLock user_lock(dir_ / kLockFile);
     if (exists(canonical)) throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
     create_parents_locked(canonical);
-    try {
-      MaildirFolder::create_on_disk(folder_dir(canonical), use);
-    } catch (const FolderExists&) {
+    if (!MaildirFolder::create_on_disk(folder_dir(canonical), use))
       throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
+  }
+
+  // Local delivery's target: the folder, created first when missing.
+  FolderPtr open_or_create(std::string_view name) {
+    const std::string canonical = canonical_folder_name(name);
+    std::lock_guard lock(mutex_);
+    if (!exists(canonical)) {
+      FileLock user_lock(dir_ / kLockFile);
+      create_parents_locked(canonical);
+      // false: another process created it meanwhile, which is as good.
+      (void)MaildirFolder::create_on_disk(folder_dir(canonical), SpecialUse::None);
     }
+    return open_locked(canonical);
   }
 
   void remove(std::string_view name) override {
@@ -239,18 +244,15 @@ class MaildirMailbox final : public UserMailbox {
 
   void create_parents_locked(std::string_view canonical) {
     for (const auto& parent : parents_of(canonical)) {
-      if (exists(parent)) continue;
-      try {
-        MaildirFolder::create_on_disk(folder_dir(parent), SpecialUse::None);
-      } catch (const FolderExists&) {
-      }
+      if (!exists(parent)) (void)MaildirFolder::create_on_disk(folder_dir(parent), SpecialUse::None);  // false: made meanwhile
     }
   }
 
   // RFC 3501 RENAME INBOX: the messages move, INBOX stays and is empty.
   void move_inbox_locked(const std::string& new_name) {
     create_parents_locked(new_name);
-    MaildirFolder::create_on_disk(folder_dir(new_name), SpecialUse::None);
+    if (!MaildirFolder::create_on_disk(folder_dir(new_name), SpecialUse::None))
+      throw FolderExists("the folder " + in_quotes(new_name) + " already exists");
     const auto inbox = open_locked("INBOX");
     const auto target = open_locked(new_name);
     std::vector<std::uint32_t> uids;
@@ -328,7 +330,14 @@ class MaildirStore final : public MailStore {
  public:
   explicit MaildirStore(fs::path root) : root_(std::move(root)) { create_directories_durably(root_); }
 
-  UserMailboxPtr user(std::string_view number) override {
+  UserMailboxPtr user(std::string_view number) override { return mailbox(number); }
+
+  std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
+    return mailbox(number)->open_or_create(folder)->append(rfc822);
+  }
+
+ private:
+  std::shared_ptr<MaildirMailbox> mailbox(std::string_view number) {
     if (!umstore::is_e164(number))
       throw InvalidMailboxNumber("\"" + std::string(number) +
                                  "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
@@ -338,25 +347,9 @@ class MaildirStore final : public MailStore {
     return slot;
   }
 
-  std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
-    const UserMailboxPtr mailbox = user(number);
-    FolderPtr target;
-    try {
-      target = mailbox->open(folder);
-    } catch (const FolderNotFound&) {
-      try {
-        mailbox->create(folder);
-      } catch (const FolderExists&) {
-      }
-      target = mailbox->open(folder);
-    }
-    return target->append(rfc822);
-  }
-
- private:
   const fs::path root_;
   std::mutex mutex_;
-  std::map<std::string, UserMailboxPtr, std::less<>> users_;
+  std::map<std::string, std::shared_ptr<MaildirMailbox>, std::less<>> users_;
 };
 
 }  // namespace

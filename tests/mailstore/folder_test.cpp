@@ -439,9 +439,8 @@ BOOST_AUTO_TEST_CASE(mod_sequences_and_recent_mark_survive_reopen_and_compaction
   BOOST_TEST(keyworded[0].modseq > changed[0].modseq);
 
   // UNCHANGEDSINCE: the first message changed after changed[0].modseq.
-  std::vector<std::uint32_t> modified;
-  const auto conditional =
-      inbox->change_flags_unchanged_since(both, FlagChange::Add, kSeen, {}, changed[0].modseq, modified);
+  const auto [conditional, modified] =
+      inbox->change_flags_unchanged_since(both, FlagChange::Add, kSeen, {}, changed[0].modseq);
   BOOST_TEST(modified == just_first);
   BOOST_REQUIRE(conditional.size() == 1u);
   BOOST_TEST(conditional[0].uid == second);

@@ -50,6 +50,11 @@ struct FolderStatus {
 
 enum class FlagChange { Add, Remove, Replace };
 
+struct ConditionalFlagChange {
+  std::vector<MessageInfo> changed;     // as they are now
+  std::vector<std::uint32_t> modified;  // left alone: changed after `unchanged_since`, in the order of `uids`
+};
+
 class UserMailbox;
 
 class Folder {
@@ -67,7 +72,7 @@ class Folder {
   virtual std::uint64_t change_counter() const = 0;
   // Catches up with changes other processes or tools made on disk (a few
   // stat calls when there are none); listeners hear of what it finds.
-  virtual void refresh() const = 0;
+  virtual void refresh() = 0;
 
   // nullptr when the UID does not exist (any more).
   virtual MessageDataPtr open_message(std::uint32_t uid) const = 0;
@@ -83,12 +88,11 @@ class Folder {
                                                 std::span<const std::string> keywords = {}) = 0;
 
   // As change_flags, but a message whose mod-sequence is above
-  // `unchanged_since` is left alone and its UID added to `modified` (RFC 7162
-  // STORE UNCHANGEDSINCE), decided under the same lock as the change.
-  virtual std::vector<MessageInfo> change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
-                                                                Flags flags, std::span<const std::string> keywords,
-                                                                std::uint64_t unchanged_since,
-                                                                std::vector<std::uint32_t>& modified) = 0;
+  // `unchanged_since` is left alone and its UID reported in `modified`
+  // (RFC 7162 STORE UNCHANGEDSINCE), decided under the same lock as the change.
+  virtual ConditionalFlagChange change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
+                                                             Flags flags, std::span<const std::string> keywords,
+                                                             std::uint64_t unchanged_since) = 0;
 
   // \Recent (RFC 3501): a message is recent for exactly one session, the
   // first to see it. Messages with UID >= first_recent_uid() are still
