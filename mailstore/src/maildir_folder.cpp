@@ -13,6 +13,7 @@
 #include "flag_change.hpp"
 #include "maildir_folder_transaction.hpp"
 #include "maildir_format.hpp"
+#include "temporary_failure.hpp"
 
 namespace umstore::mailstore::detail {
 namespace fs = std::filesystem;
@@ -136,6 +137,12 @@ MaildirFolder::~MaildirFolder() {
   if (!mirror_.retired) quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()));
 }
 
+void MaildirFolder::refresh() try {
+  sync_if_changed();
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
+}
+
 void MaildirFolder::sync_if_changed() const {
   const Stamps now = current_stamps();
   {
@@ -175,16 +182,18 @@ std::uint32_t MaildirFolder::uid_validity() const {
   return mirror_.uid_validity;
 }
 
-std::vector<MessageInfo> MaildirFolder::snapshot() const {
+std::vector<MessageInfo> MaildirFolder::snapshot() const try {
   sync_if_changed();
   std::lock_guard lock(mutex_);
   std::vector<MessageInfo> out;
   out.reserve(mirror_.entries.size());
   for (const auto& [uid, e] : mirror_.entries) out.push_back(info(e));
   return out;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-FolderStatus MaildirFolder::status() const {
+FolderStatus MaildirFolder::status() const try {
   sync_if_changed();
   std::lock_guard lock(mutex_);
   FolderStatus s;
@@ -200,9 +209,11 @@ FolderStatus MaildirFolder::status() const {
   s.uid_validity = mirror_.uid_validity;
   s.size = mirror_.total_size;
   return s;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-MessageDataPtr MaildirFolder::open_message(std::uint32_t uid) const {
+MessageDataPtr MaildirFolder::open_message(std::uint32_t uid) const try {
   const auto path_of = [&]() -> std::optional<fs::path> {
     const auto it = mirror_.entries.find(uid);
     if (it == mirror_.entries.end()) return std::nullopt;
@@ -225,12 +236,14 @@ MessageDataPtr MaildirFolder::open_message(std::uint32_t uid) const {
   }
   if (changed) notify();
   return path ? map_message_file(*path) : nullptr;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 // --- changes -----------------------------------------------------------------------
 
 std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
-                                    std::optional<std::int64_t> internal_date) {
+                                    std::optional<std::int64_t> internal_date) try {
   validate_keywords(keywords);
   const std::vector<std::string> unique = unique_keywords(keywords);
   {
@@ -271,17 +284,23 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
   }
   notify();
   return uid;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
-                                                     std::span<const std::string> keywords) {
+                                                     std::span<const std::string> keywords) try {
   return store_flags(uids, how, flags, keywords, std::nullopt).changed;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 ConditionalFlagChange MaildirFolder::change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
                                                                   Flags flags, std::span<const std::string> keywords,
-                                                                  std::uint64_t unchanged_since) {
+                                                                  std::uint64_t unchanged_since) try {
   return store_flags(uids, how, flags, keywords, unchanged_since);
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 ConditionalFlagChange MaildirFolder::store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
@@ -343,7 +362,7 @@ ConditionalFlagChange MaildirFolder::store_flags(std::span<const std::uint32_t> 
   return result;
 }
 
-std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const std::uint32_t>> only_uids) {
+std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const std::uint32_t>> only_uids) try {
   std::vector<std::uint32_t> chosen;
   {
     std::lock_guard lock(mutex_);
@@ -380,15 +399,19 @@ std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const 
   }
   notify();
   return removed;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-std::uint32_t MaildirFolder::first_recent_uid() const {
+std::uint32_t MaildirFolder::first_recent_uid() const try {
   sync_if_changed();
   std::lock_guard lock(mutex_);
   return mirror_.first_recent_uid;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) {
+std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) try {
   if (first_recent_uid() >= up_to_uid) return up_to_uid;  // nothing to claim: no lock, no write
   Transaction write(*this);
   require_live();
@@ -398,6 +421,8 @@ std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) {
   write_log("R" + std::to_string(up_to_uid) + "\n", LogSync::Lazy);
   mirror_.first_recent_uid = up_to_uid;
   return first;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 void MaildirFolder::retire() const {

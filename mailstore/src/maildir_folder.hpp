@@ -86,7 +86,7 @@ class MaildirFolder final : public Folder {
   std::vector<MessageInfo> snapshot() const override;
   FolderStatus status() const override;
   std::uint64_t change_counter() const override { return mirror_.change_counter.load(); }
-  void refresh() override { sync_if_changed(); }
+  void refresh() override;
   MessageDataPtr open_message(std::uint32_t uid) const override;
   std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
                        std::optional<std::int64_t> internal_date) override;

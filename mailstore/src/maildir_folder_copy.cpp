@@ -10,6 +10,7 @@
 
 #include "common/durable_file.hpp"
 #include "maildir_folder.hpp"
+#include "temporary_failure.hpp"
 #include "maildir_folder_transaction.hpp"
 #include "maildir_format.hpp"
 
@@ -140,7 +141,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
 }
 
 std::vector<std::pair<std::uint32_t, std::uint32_t>> MaildirFolder::copy_to(Folder& target,
-                                                                           std::span<const std::uint32_t> uids) {
+                                                                           std::span<const std::uint32_t> uids) try {
   auto* maildir_target = dynamic_cast<MaildirFolder*>(&target);
   if (maildir_target == nullptr) throw std::invalid_argument("copy_to: the target folder is not in this Maildir store");
   std::uint64_t bytes = 0;
@@ -159,6 +160,8 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MaildirFolder::copy_to(Fold
     for (std::size_t i = 0; i < new_uids.size(); ++i) pairs.emplace_back(batch_sources[i].source_uid, new_uids[i]);
   }
   return pairs;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 }  // namespace umstore::mailstore::detail

@@ -13,6 +13,7 @@
 #include "mailstore/folder_name.hpp"
 #include "mailstore/mail_store.hpp"
 #include "maildir_folder.hpp"
+#include "temporary_failure.hpp"
 
 namespace umstore::mailstore {
 namespace fs = std::filesystem;
@@ -20,6 +21,7 @@ namespace {
 
 using detail::MaildirFolder;
 using detail::QuotaCounter;
+using detail::throw_temporary_failure;
 
 constexpr const char* kSubscriptionsFile = ".subscriptions";
 constexpr const char* kQuotaLimitFile = ".quota-limit";
@@ -61,7 +63,7 @@ class MaildirMailbox final : public UserMailbox {
 
   const std::string& number() const noexcept override { return number_; }
 
-  std::vector<FolderEntry> list() const override {
+  std::vector<FolderEntry> list() const override try {
     std::lock_guard lock(mutex_);
     const std::vector<std::string> names = refresh_locked();
     const std::set<std::string> subscribed = read_subscriptions();
@@ -76,9 +78,11 @@ class MaildirMailbox final : public UserMailbox {
       entries.push_back(std::move(entry));
     }
     return entries;
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  FolderPtr open(std::string_view name) override {
+  FolderPtr open(std::string_view name) override try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);
     if (!exists(canonical)) {
@@ -86,9 +90,11 @@ class MaildirMailbox final : public UserMailbox {
       throw FolderNotFound("there is no folder " + in_quotes(canonical));
     }
     return open_locked(canonical);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void create(std::string_view name, SpecialUse use) override {
+  void create(std::string_view name, SpecialUse use) override try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);
     FileLock user_lock(dir_ / kLockFile);
@@ -96,10 +102,12 @@ class MaildirMailbox final : public UserMailbox {
     create_parents_locked(canonical);
     if (!MaildirFolder::create_on_disk(folder_dir(canonical), use))
       throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
   // Local delivery's target: the folder, created first when missing.
-  FolderPtr open_or_create(std::string_view name) {
+  FolderPtr open_or_create(std::string_view name) try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);
     if (!exists(canonical)) {
@@ -109,9 +117,11 @@ class MaildirMailbox final : public UserMailbox {
       (void)MaildirFolder::create_on_disk(folder_dir(canonical), SpecialUse::None);
     }
     return open_locked(canonical);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void remove(std::string_view name) override {
+  void remove(std::string_view name) override try {
     const std::string canonical = canonical_folder_name(name);
     if (is_inbox(canonical)) throw InvalidFolderName("INBOX cannot be deleted; expunge its messages instead");
     std::lock_guard lock(mutex_);
@@ -129,9 +139,11 @@ class MaildirMailbox final : public UserMailbox {
     std::error_code ec;
     fs::remove_all(doomed, ec);
     if (ec) log(LogLevel::Warning, "mailstore", "cannot finish deleting {}: {}", doomed.string(), ec.message());
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void rename(std::string_view from, std::string_view to) override {
+  void rename(std::string_view from, std::string_view to) override try {
     const std::string old_name = canonical_folder_name(from);
     const std::string new_name = canonical_folder_name(to);
     if (is_inbox(new_name)) throw InvalidFolderName("a folder cannot be renamed to INBOX");
@@ -164,18 +176,22 @@ class MaildirMailbox final : public UserMailbox {
         subscriptions_changed = true;
       }
     if (subscriptions_changed) write_subscriptions(subscriptions);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void set_subscribed(std::string_view name, bool subscribed) override {
+  void set_subscribed(std::string_view name, bool subscribed) override try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);
     FileLock user_lock(dir_ / kLockFile);
     std::set<std::string> subscriptions = read_subscriptions();
     const bool changed = subscribed ? subscriptions.insert(canonical).second : subscriptions.erase(canonical) != 0;
     if (changed) write_subscriptions(subscriptions);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  QuotaUsage quota() const override {
+  QuotaUsage quota() const override try {
     std::lock_guard lock(mutex_);
     // status() brings each folder up to date with other processes' changes.
     for (const auto& name : refresh_locked()) folders_.at(name)->status();
@@ -183,13 +199,17 @@ class MaildirMailbox final : public UserMailbox {
     return QuotaUsage{static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->bytes.load())),
                       static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->messages.load())),
                       quota_->limit_bytes.load()};
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void set_quota_limit(std::uint64_t bytes) override {
+  void set_quota_limit(std::uint64_t bytes) override try {
     std::lock_guard lock(mutex_);
     if (bytes == quota_->limit_bytes.load()) return;
     replace_file_durably(dir_ / kQuotaLimitFile, std::to_string(bytes) + "\n");
     quota_->limit_bytes = bytes;
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
  private:
@@ -337,7 +357,7 @@ class MaildirStore final : public MailStore {
   }
 
  private:
-  std::shared_ptr<MaildirMailbox> mailbox(std::string_view number) {
+  std::shared_ptr<MaildirMailbox> mailbox(std::string_view number) try {
     if (!umstore::is_e164(number))
       throw InvalidMailboxNumber("\"" + std::string(number) +
                                  "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
@@ -345,6 +365,8 @@ class MaildirStore final : public MailStore {
     auto& slot = users_[std::string(number)];
     if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number));
     return slot;
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
   const fs::path root_;
@@ -354,8 +376,10 @@ class MaildirStore final : public MailStore {
 
 }  // namespace
 
-std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root) {
+std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root) try {
   return std::make_unique<MaildirStore>(root);
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 }  // namespace umstore::mailstore

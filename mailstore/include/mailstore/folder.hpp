@@ -20,6 +20,13 @@
 
 namespace umstore::mailstore {
 
+// The store cannot do it now (disk full or failing, database unreachable...)
+// but the same request may succeed later: SMTP answers 451 4.3.0, IMAP NO,
+// ingest retries. what() names the cause for the administrator. Every
+// backend throws this, never its own I/O error types.
+class TemporaryFailure : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 class QuotaExceeded : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
