@@ -18,7 +18,7 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/recording_metadata.hpp"
 #include "ingest/routing.hpp"
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "settings.hpp"
 
@@ -185,7 +185,7 @@ int run_import(std::span<const std::string> args) {
   std::vector<ImportItem> items = scan_archive(archive, problems);
   for (const auto& p : problems) std::cerr << "umstore import: skipped " << p << "\n";
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  mailstore::SqliteAccountStore accounts(s.data.accounts_db());
   auto store = mailstore::open_maildir_store(s.data.mail());
   ingest::Router router(s.routing, accounts);
   ingest::IngestQueueConfig config;

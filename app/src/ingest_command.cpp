@@ -7,7 +7,7 @@
 #include "common/e164.hpp"
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/pipeline.hpp"
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "settings.hpp"
 #include "smtp/smtp_client.hpp"
@@ -80,7 +80,7 @@ int run_ingest(std::span<const std::string> args) {
   recording.caller = caller_from(cmd);
   recording.file_name = pos[1];
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  mailstore::SqliteAccountStore accounts(s.data.accounts_db());
   const auto account = accounts.find(recording.to_number);
   if (!account) throw std::runtime_error("no mailbox " + recording.to_number + " (add it with 'umstore mailbox add')");
   recording.to_name = account->name;

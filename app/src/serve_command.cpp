@@ -12,7 +12,7 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
 #include "ingest/spool_watcher.hpp"
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
@@ -78,7 +78,7 @@ int run_serve(std::span<const std::string> args) {
     return 1;
   }
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  mailstore::SqliteAccountStore accounts(s.data.accounts_db());
   auto store = mailstore::open_maildir_store(s.data.mail());
   auto tls = tls_context(s);
 

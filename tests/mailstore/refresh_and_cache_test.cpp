@@ -4,7 +4,7 @@
 
 #include <atomic>
 
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "temp_dir.hpp"
 
@@ -32,13 +32,13 @@ BOOST_AUTO_TEST_CASE(refresh_notices_another_stores_delivery) {
 
 BOOST_AUTO_TEST_CASE(verified_password_is_forgotten_when_it_changes) {
   TempDir dir;
-  AccountStore store(dir.path() / "accounts.db");
+  SqliteAccountStore store(dir.path() / "accounts.db");
   store.add(Account{"+15550100", "Alice", "", 0}, "first secret");
   BOOST_TEST(store.verify_password("+15550100", "first secret"));
   BOOST_TEST(store.verify_password("+15550100", "first secret"));  // from memory
   BOOST_TEST(!store.verify_password("+15550100", "first secreT"));
   // A second store object (the admin CLI in another process) changes it.
-  AccountStore admin(dir.path() / "accounts.db");
+  SqliteAccountStore admin(dir.path() / "accounts.db");
   admin.set_password("+15550100", "second secret");
   BOOST_TEST(!store.verify_password("+15550100", "first secret"));
   BOOST_TEST(store.verify_password("+15550100", "second secret"));
