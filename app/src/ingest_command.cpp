@@ -7,8 +7,7 @@
 #include "common/e164.hpp"
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/pipeline.hpp"
-#include "mailstore/sqlite_account_store.hpp"
-#include "mailstore/mail_store.hpp"
+#include "mailstore/store.hpp"
 #include "settings.hpp"
 #include "smtp/smtp_client.hpp"
 
@@ -80,7 +79,8 @@ int run_ingest(std::span<const std::string> args) {
   recording.caller = caller_from(cmd);
   recording.file_name = pos[1];
 
-  mailstore::SqliteAccountStore accounts(s.data.accounts_db());
+  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *account_store;
   const auto account = accounts.find(recording.to_number);
   if (!account) throw std::runtime_error("no mailbox " + recording.to_number + " (add it with 'umstore mailbox add')");
   recording.to_name = account->name;
@@ -95,8 +95,7 @@ int run_ingest(std::span<const std::string> args) {
     // The mailbox's playable form, fax PDF and folder (`umstore mailbox set`).
     const delivery::MailboxForm form =
         delivery::form_for_mailbox(message.rfc822, delivery::mailbox_profile(accounts, message.recipient_number));
-    const auto uid = mailstore::open_maildir_store(s.data.mail())->deliver(message.recipient_number, form.message,
-                                                                            form.folder);
+    const auto uid = store->deliver(message.recipient_number, form.message, form.folder);
     std::cout << "delivered " << message.summary << " to " << message.recipient_number << " (UID " << uid
               << ", directly into the mailstore: no server running)\n";
     return 0;
