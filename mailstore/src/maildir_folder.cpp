@@ -90,6 +90,7 @@ bool MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
     write_message_file(building / kLogFile, log_header(new_uid_validity(), 1, 1, 1), std::time(nullptr));
     if (use != SpecialUse::None)
       write_message_file(building / kSpecialUseFile, special_use_to_string(use) + "\n", std::time(nullptr));
+    write_message_file(building / kFolderIdFile, new_folder_id() + "\n", std::time(nullptr));
     fsync_directory(building);
     // rename() of a directory onto an existing one fails, so two creators
     // cannot both win, and the folder appears complete or not at all.
@@ -117,6 +118,20 @@ MaildirFolder::MaildirFolder(fs::path dir, std::string name, std::shared_ptr<Quo
   for (const char* sub : {"tmp", "new", "cur"}) create_directories_durably(dir_ / sub);  // hand-made folders
   remove_stale_temporary_files();
   Transaction load(*this);
+  id_ = read_or_create_id();
+}
+
+std::string MaildirFolder::read_or_create_id() const {
+  const fs::path path = dir_ / kFolderIdFile;
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    std::string id = read_file(path);
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+    if (!id.empty()) return id;
+  }
+  std::string id = new_folder_id();
+  replace_file_durably(path, id + "\n");
+  return id;
 }
 
 void MaildirFolder::remove_stale_temporary_files() const {

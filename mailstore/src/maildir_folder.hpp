@@ -21,6 +21,8 @@
 //   umstore-uidlist.lock  flock held while reading or writing the log and
 //                         changing files, so a second process stays consistent
 //   umstore-special-use   "Sent", "Trash"... when the folder has a special use
+//   umstore-folder-id     the folder's id (Folder::id), written at creation
+//                         (or first open, for folders made by older versions)
 //
 // Crash rules: a message file reaches cur/ (fsync'ed, directory too) before
 // its "+" record; at the next scan a file without a record gets a fresh UID
@@ -82,6 +84,7 @@ class MaildirFolder final : public Folder {
   ~MaildirFolder() override;
 
   const std::string& name() const noexcept override { return name_; }
+  const std::string& id() const noexcept override { return id_; }
   std::uint32_t uid_validity() const override;
   std::vector<MessageInfo> snapshot() const override;
   FolderStatus status() const override;
@@ -140,6 +143,7 @@ class MaildirFolder final : public Folder {
   class Transaction;  // mutex + flock + caught up with the disk
 
   void remove_stale_temporary_files() const;
+  std::string read_or_create_id() const;  // with the flock held
   Stamps current_stamps() const;
   bool new_scan_due(const Stamps& now) const;
   bool cur_scan_due(const Stamps& now) const;
@@ -172,6 +176,7 @@ class MaildirFolder final : public Folder {
   const std::shared_ptr<QuotaCounter> quota_;
   const std::shared_ptr<ListenerRegistry> listeners_;
   SpecialUse special_use_ = SpecialUse::None;
+  std::string id_;  // set once, in the constructor
 
   // What this process knows of the folder on disk. The folder's state is
   // the disk's, which other processes change at any time; the mirror is a

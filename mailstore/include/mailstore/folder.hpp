@@ -69,6 +69,10 @@ class Folder {
   virtual ~Folder() = default;
 
   virtual const std::string& name() const noexcept = 0;  // IMAP name, UTF-8, "/" hierarchy
+  // Never changes for the folder's life (renames and restarts included) and
+  // never names another folder: the key for caches, unlike the object's
+  // address or the name. 32 lowercase hex digits.
+  virtual const std::string& id() const noexcept = 0;
   virtual std::uint32_t uid_validity() const = 0;
 
   // A consistent copy of all messages, ascending UID.
