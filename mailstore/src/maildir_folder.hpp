@@ -101,8 +101,8 @@ class MaildirFolder final : public Folder {
   std::uint32_t first_recent_uid() const override;
   std::uint32_t claim_recent(std::uint32_t up_to_uid) override;
   std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids) override;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> copy_to(Folder& target,
-                                                              std::span<const std::uint32_t> uids) override;
+  UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids) override;
+  UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override;
   ListenerHandle listen(Listener on_change) override;
 
   SpecialUse special_use() const noexcept { return special_use_; }
@@ -113,7 +113,7 @@ class MaildirFolder final : public Folder {
   // check (the caller's business); returns the new UIDs in source order.
   std::vector<std::uint32_t> add_copies(std::span<const MessageSource> sources);
   std::vector<MessageSource> sources(std::span<const std::uint32_t> uids) const;
-  // Removes messages whatever their flags (the INBOX rename).
+  // Removes messages whatever their flags (moves).
   void remove_messages(std::span<const std::uint32_t> uids);
   // The folder was deleted or renamed: it empties, refuses changes and
   // takes its messages out of the quota.
@@ -154,6 +154,8 @@ class MaildirFolder final : public Folder {
   // Flag changes may be lost in a crash (see above), so they skip the fsync
   // that made every STORE wait for the disk.
   enum class LogSync { Durable, Lazy };
+  enum class Transfer { Copy, Move };
+  UidPairs link_to(MaildirFolder& target, std::span<const std::uint32_t> uids, Transfer how);
   void write_log(std::string_view lines, LogSync sync = LogSync::Durable) const;
   void compact_log_if_needed() const;
   void remember_stamps() const;

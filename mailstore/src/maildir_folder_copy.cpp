@@ -140,10 +140,23 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
   return uids;
 }
 
-std::vector<std::pair<std::uint32_t, std::uint32_t>> MaildirFolder::copy_to(Folder& target,
-                                                                           std::span<const std::uint32_t> uids) try {
+Folder::UidPairs MaildirFolder::copy_to(Folder& target, std::span<const std::uint32_t> uids) try {
   auto* maildir_target = dynamic_cast<MaildirFolder*>(&target);
-  if (maildir_target == nullptr) throw std::invalid_argument("copy_to: the target folder is not in this Maildir store");
+  if (maildir_target == nullptr) return Folder::copy_to(target, uids);  // another backend's folder
+  return link_to(*maildir_target, uids, Transfer::Copy);
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
+}
+
+Folder::UidPairs MaildirFolder::move_to(Folder& target, std::span<const std::uint32_t> uids) try {
+  auto* maildir_target = dynamic_cast<MaildirFolder*>(&target);
+  if (maildir_target == nullptr) return Folder::move_to(target, uids);
+  return link_to(*maildir_target, uids, Transfer::Move);
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
+}
+
+Folder::UidPairs MaildirFolder::link_to(MaildirFolder& target, std::span<const std::uint32_t> uids, Transfer how) {
   std::uint64_t bytes = 0;
   {
     std::lock_guard lock(mutex_);
@@ -151,17 +164,23 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MaildirFolder::copy_to(Fold
     for (const std::uint32_t uid : uids)
       if (const auto it = mirror_.entries.find(uid); it != mirror_.entries.end()) bytes += it->second.size;
   }
-  const QuotaCounter::Reservation room(*maildir_target->quota_, bytes);  // the whole copy must fit
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
+  // The whole copy must fit; a move within one mailbox adds nothing to its
+  // usage (and must work when it is full, e.g. into Trash).
+  std::optional<QuotaCounter::Reservation> room;
+  if (how == Transfer::Copy || target.quota_ != quota_) room.emplace(*target.quota_, bytes);
+  UidPairs pairs;
   for (std::size_t start = 0; start < uids.size(); start += kCopyBatch) {
     const auto batch = uids.subspan(start, std::min(kCopyBatch, uids.size() - start));
     const std::vector<MessageSource> batch_sources = sources(batch);
-    const std::vector<std::uint32_t> new_uids = maildir_target->add_copies(batch_sources);
-    for (std::size_t i = 0; i < new_uids.size(); ++i) pairs.emplace_back(batch_sources[i].source_uid, new_uids[i]);
+    const std::vector<std::uint32_t> new_uids = target.add_copies(batch_sources);
+    std::vector<std::uint32_t> linked;
+    for (std::size_t i = 0; i < new_uids.size(); ++i) {
+      pairs.emplace_back(batch_sources[i].source_uid, new_uids[i]);
+      linked.push_back(batch_sources[i].source_uid);
+    }
+    if (how == Transfer::Move) remove_messages(linked);  // after the copies are durable: never in neither folder
   }
   return pairs;
-} catch (const IoError& e) {
-  throw_temporary_failure(e);
 }
 
 }  // namespace umstore::mailstore::detail

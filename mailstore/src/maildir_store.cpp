@@ -26,7 +26,6 @@ using detail::throw_temporary_failure;
 constexpr const char* kSubscriptionsFile = ".subscriptions";
 constexpr const char* kQuotaLimitFile = ".quota-limit";
 constexpr const char* kLockFile = ".lock";
-constexpr std::size_t kMoveBatch = 256;  // open descriptors per batch when INBOX is renamed
 
 std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
 
@@ -274,17 +273,9 @@ class MaildirMailbox final : public UserMailbox {
     if (!MaildirFolder::create_on_disk(folder_dir(new_name), SpecialUse::None))
       throw FolderExists("the folder " + in_quotes(new_name) + " already exists");
     const auto inbox = open_locked("INBOX");
-    const auto target = open_locked(new_name);
     std::vector<std::uint32_t> uids;
     for (const auto& message : inbox->snapshot()) uids.push_back(message.uid);
-    for (std::size_t start = 0; start < uids.size(); start += kMoveBatch) {
-      const auto batch = std::span(uids).subspan(start, std::min(kMoveBatch, uids.size() - start));
-      const auto sources = inbox->sources(batch);
-      target->add_copies(sources);
-      std::vector<std::uint32_t> moved;
-      for (const auto& s : sources) moved.push_back(s.source_uid);
-      inbox->remove_messages(moved);
-    }
+    inbox->move_to(*open_locked(new_name), uids);
   }
 
   std::set<std::string> read_subscriptions() const {

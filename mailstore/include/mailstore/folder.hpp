@@ -117,9 +117,19 @@ class Folder {
   // returns the removed UIDs, ascending.
   virtual std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids = std::nullopt) = 0;
 
-  // Copies messages (flags kept) into `target`; returns (source UID, new UID) pairs.
-  virtual std::vector<std::pair<std::uint32_t, std::uint32_t>> copy_to(Folder& target,
-                                                                      std::span<const std::uint32_t> uids) = 0;
+  // Copies messages (flags, keywords and internal date kept) into `target`;
+  // returns (source UID, new UID) pairs. UIDs that do not exist are
+  // skipped. QuotaExceeded leaves no copy behind. This generic path reads
+  // and appends each message (and takes back its copies on any failure); a
+  // backend overrides it with a faster one for targets of its own.
+  using UidPairs = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
+  virtual UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids);
+
+  // As copy_to, then removes the sources whatever their flags (IMAP MOVE,
+  // RFC 6851). A crash in between may leave a message in both folders,
+  // never in neither. The generic path marks the sources \Deleted and
+  // expunges them; backends do it in one step where they can.
+  virtual UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids);
 
   // Called after every change, from the thread that made it; the callback
   // must only schedule work (post to its own executor), never block.
