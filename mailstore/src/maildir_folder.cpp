@@ -208,6 +208,21 @@ std::vector<MessageInfo> MaildirFolder::snapshot() const try {
   throw_temporary_failure(e);
 }
 
+FolderChanges MaildirFolder::changes_since(std::uint64_t modseq) const try {
+  sync_if_changed();
+  std::lock_guard lock(mutex_);
+  FolderChanges changes;
+  changes.highest_modseq = mirror_.highest_modseq;
+  for (const auto& [uid, e] : mirror_.entries)
+    if (e.modseq > modseq) changes.changed.push_back(info(e));
+  for (const auto& [uid, removed_at] : mirror_.expunged)
+    if (removed_at > modseq) changes.expunged.push_back(uid);
+  changes.expunged_complete = modseq >= mirror_.expunges_known_since;
+  return changes;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
+}
+
 FolderStatus MaildirFolder::status() const try {
   sync_if_changed();
   std::lock_guard lock(mutex_);
@@ -404,10 +419,10 @@ std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const 
     if (!removed.empty()) fsync_directory(dir_ / "cur");
     // Files go first, then the record: a crash in between leaves records
     // whose files are gone, which the next scan drops; never a resurrection.
-    const std::string modseq = removed.empty() ? "" : std::to_string(next_modseq());
+    const std::uint64_t modseq = removed.empty() ? 0 : next_modseq();
     for (const std::uint32_t uid : removed) {
-      erase_entry(uid);
-      records += "-" + std::to_string(uid) + " " + modseq + "\n";
+      erase_entry(uid, modseq);
+      records += "-" + std::to_string(uid) + " " + std::to_string(modseq) + "\n";
     }
     write_log(records);
     if (!removed.empty() || write.changed()) changed();

@@ -88,6 +88,7 @@ class MaildirFolder final : public Folder {
   std::uint32_t uid_validity() const override;
   std::vector<MessageInfo> snapshot() const override;
   FolderStatus status() const override;
+  FolderChanges changes_since(std::uint64_t modseq) const override;
   std::uint64_t change_counter() const override { return mirror_.change_counter.load(); }
   void refresh() override;
   MessageDataPtr open_message(std::uint32_t uid) const override;
@@ -162,7 +163,7 @@ class MaildirFolder final : public Folder {
   void forget_disk_state() const noexcept;
 
   void add_entry(Entry entry) const;
-  void erase_entry(std::uint32_t uid) const;
+  void erase_entry(std::uint32_t uid, std::uint64_t modseq) const;  // modseq: of the removal
   bool apply_log_line(std::string_view line) const;
   std::uint64_t next_modseq() const;  // with the Transaction held
   ConditionalFlagChange store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
@@ -193,6 +194,10 @@ class MaildirFolder final : public Folder {
     std::uint64_t total_size = 0;
     std::uint64_t highest_modseq = 1;
     std::uint32_t first_recent_uid = 1;
+    // Expunged UIDs and their mod-sequences, complete for removals after
+    // expunges_known_since (the log keeps them until it is compacted).
+    std::map<std::uint32_t, std::uint64_t> expunged;
+    std::uint64_t expunges_known_since = 1;
     std::size_t log_lines = 0;
     off_t log_offset = 0;
     ino_t log_ino = 0;

@@ -49,15 +49,20 @@ void MaildirFolder::remove_messages(std::span<const std::uint32_t> uids) {
   {
     Transaction write(*this);
     std::string records;
+    std::vector<std::uint32_t> removed;
     for (const std::uint32_t uid : uids) {
       const auto it = mirror_.entries.find(uid);
       if (it == mirror_.entries.end()) continue;
       const fs::path path = dir_ / "cur" / it->second.file;
       if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw IoError("cannot remove message file", path, errno);
-      records += "-" + std::to_string(uid) + " " + std::to_string(next_modseq()) + "\n";
+      removed.push_back(uid);
     }
     fsync_directory(dir_ / "cur");
-    for (const std::uint32_t uid : uids) erase_entry(uid);
+    const std::uint64_t modseq = next_modseq();
+    for (const std::uint32_t uid : removed) {
+      erase_entry(uid, modseq);
+      records += "-" + std::to_string(uid) + " " + std::to_string(modseq) + "\n";
+    }
     write_log(records);
     changed();
   }

@@ -65,7 +65,8 @@ void MaildirFolder::add_entry(Entry entry) const {
   mirror_.entries.insert_or_assign(uid, std::move(entry));
 }
 
-void MaildirFolder::erase_entry(std::uint32_t uid) const {
+void MaildirFolder::erase_entry(std::uint32_t uid, std::uint64_t modseq) const {
+  mirror_.expunged[uid] = modseq;
   const auto it = mirror_.entries.find(uid);
   if (it == mirror_.entries.end()) return;
   mirror_.total_size -= it->second.size;
@@ -94,11 +95,12 @@ bool MaildirFolder::apply_log_line(std::string_view line) const {
     }
     case '-': {
       mirror_.uid_next = std::max(mirror_.uid_next, *uid + 1);
-      if (const auto modseq = parse_number<std::uint64_t>(next_field(rest)))
-        mirror_.highest_modseq = std::max(mirror_.highest_modseq, *modseq);
-      if (mirror_.entries.count(*uid) == 0) return false;
-      erase_entry(*uid);
-      return true;
+      const auto modseq = parse_number<std::uint64_t>(next_field(rest));
+      if (modseq) mirror_.highest_modseq = std::max(mirror_.highest_modseq, *modseq);
+      else mirror_.expunges_known_since = mirror_.highest_modseq;  // a record from before CONDSTORE: when is unknown
+      const bool known = mirror_.entries.count(*uid) != 0;
+      erase_entry(*uid, modseq.value_or(mirror_.highest_modseq));
+      return known;
     }
     case 'F': {
       const auto it = mirror_.entries.find(*uid);
@@ -183,6 +185,9 @@ bool MaildirFolder::catch_up_log() const {
       else if (field[0] == 'R')
         mirror_.first_recent_uid = std::max(mirror_.first_recent_uid, parse_number<std::uint32_t>(field.substr(1)).value_or(1));
     }
+    // A compacted log keeps no removals: only those after it was written are known.
+    mirror_.expunged.clear();
+    mirror_.expunges_known_since = mirror_.highest_modseq;
     if (complete == 0 || !validity || !next) {
       // Unreadable: start over with a new UIDVALIDITY (clients then
       // resynchronise) and let the directory scan give every file a UID.
@@ -242,6 +247,8 @@ void MaildirFolder::compact_log_if_needed() const {
   }
   const fs::path path = dir_ / kLogFile;
   replace_file_durably(path, content);
+  mirror_.expunged.clear();  // bounded memory; clients asking from before get expunged_complete = false
+  mirror_.expunges_known_since = mirror_.highest_modseq;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw IoError("cannot stat UID list", path, errno);
   mirror_.log_ino = st.st_ino;
@@ -340,8 +347,8 @@ bool MaildirFolder::scan_directories() const {
     for (const auto& [uid, e] : mirror_.entries)
       if (seen.count(uid) == 0) vanished.push_back(uid);
     for (const std::uint32_t uid : vanished) {
-      erase_entry(uid);
-      records += "-" + std::to_string(uid) + " " + std::to_string(scan_modseq()) + "\n";
+      erase_entry(uid, scan_modseq());
+      records += "-" + std::to_string(uid) + " " + std::to_string(modseq) + "\n";
       changed = true;
     }
   }

@@ -55,6 +55,16 @@ struct FolderStatus {
   std::uint64_t highest_modseq = 1;
 };
 
+// What changed in a folder after a mod-sequence (Folder::changes_since).
+struct FolderChanges {
+  std::uint64_t highest_modseq = 1;       // the state the changes lead to: ask from here next time
+  std::vector<MessageInfo> changed;       // added, or flags or keywords changed; ascending UID
+  std::vector<std::uint32_t> expunged;    // removed; ascending
+  // false: the store no longer knows every removal that far back (the
+  // backend forgets old ones); compare snapshot() with what you hold instead.
+  bool expunged_complete = true;
+};
+
 enum class FlagChange { Add, Remove, Replace };
 
 struct ConditionalFlagChange {
@@ -81,6 +91,9 @@ class Folder {
   // Increases with every change (append, flags, expunge): a cheap "anything new?".
   // Changes by other processes count once refresh(), snapshot() or status() noticed them.
   virtual std::uint64_t change_counter() const = 0;
+  // The incremental read (RFC 7162 QRESYNC, Dovecot's sync): messages
+  // added or changed and UIDs expunged after `modseq`, as of now.
+  virtual FolderChanges changes_since(std::uint64_t modseq) const = 0;
   // Catches up with changes other processes or tools made on disk (a few
   // stat calls when there are none); listeners hear of what it finds.
   virtual void refresh() = 0;
