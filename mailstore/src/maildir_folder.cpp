@@ -68,7 +68,14 @@ SpecialUse special_use_from_string(std::string_view text) {
 
 // --- listeners ---------------------------------------------------------------
 
-Folder::ListenerHandle MaildirFolder::listen(Listener on_change) { return listeners_->add(std::move(on_change)); }
+Folder::ListenerHandle MaildirFolder::listen(Listener on_change) {
+  ListenerHandle registration = listeners_->add(std::move(on_change));
+  const auto events = events_.lock();
+  FolderWatcher::Handle watch = events ? events->watch(shared_from_this()) : nullptr;
+  if (!watch) return registration;
+  // Watched (other processes' changes) while the listener is registered.
+  return std::make_shared<std::pair<ListenerHandle, FolderWatcher::Handle>>(std::move(registration), std::move(watch));
+}
 
 void MaildirFolder::notify() const { listeners_->notify(); }
 
@@ -108,11 +115,13 @@ bool MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
   return true;
 }
 
-MaildirFolder::MaildirFolder(fs::path dir, std::string name, std::shared_ptr<QuotaCounter> quota)
+MaildirFolder::MaildirFolder(fs::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
+                             std::weak_ptr<FolderEvents> events)
     : dir_(std::move(dir)),
       name_(std::move(name)),
       quota_(std::move(quota)),
-      listeners_(std::make_shared<ListenerRegistry>()) {
+      listeners_(std::make_shared<ListenerRegistry>()),
+      events_(std::move(events)) {
   std::error_code ec;
   if (fs::exists(dir_ / kSpecialUseFile, ec)) special_use_ = special_use_from_string(read_file(dir_ / kSpecialUseFile));
   for (const char* sub : {"tmp", "new", "cur"}) create_directories_durably(dir_ / sub);  // hand-made folders

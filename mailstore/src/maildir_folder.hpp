@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "common/durable_file.hpp"
+#include "folder_events.hpp"
 #include "listener_registry.hpp"
 #include "mailstore/folder.hpp"
 #include "quota_counter.hpp"
@@ -74,13 +75,15 @@ struct MessageSource {
   std::int64_t internal_date = 0;
 };
 
-class MaildirFolder final : public Folder {
+class MaildirFolder final : public Folder, public std::enable_shared_from_this<MaildirFolder> {
  public:
   // Creates the directory layout atomically (built under a temporary name
   // and renamed into place); false when `dir` already exists.
   [[nodiscard]] static bool create_on_disk(const std::filesystem::path& dir, SpecialUse use);
 
-  MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota);
+  // `events` (may be empty) watches the folder for other processes' changes while anyone listens.
+  MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
+                std::weak_ptr<FolderEvents> events);
   ~MaildirFolder() override;
 
   const std::string& name() const noexcept override { return name_; }
@@ -178,6 +181,7 @@ class MaildirFolder final : public Folder {
   const std::string name_;
   const std::shared_ptr<QuotaCounter> quota_;
   const std::shared_ptr<ListenerRegistry> listeners_;
+  const std::weak_ptr<FolderEvents> events_;
   SpecialUse special_use_ = SpecialUse::None;
   std::string id_;  // set once, in the constructor
 

@@ -43,7 +43,8 @@ std::vector<std::string> parents_of(std::string_view name) {
 
 class MaildirMailbox final : public UserMailbox {
  public:
-  MaildirMailbox(fs::path dir, std::string number) : dir_(std::move(dir)), number_(std::move(number)) {
+  MaildirMailbox(fs::path dir, std::string number, std::weak_ptr<detail::FolderEvents> events)
+      : dir_(std::move(dir)), number_(std::move(number)), events_(std::move(events)) {
     quota_->number = number_;
     create_directories_durably(dir_);
     remove_leftovers();
@@ -250,7 +251,8 @@ class MaildirMailbox final : public UserMailbox {
 
   std::shared_ptr<MaildirFolder> open_locked(const std::string& canonical) const {
     auto& slot = folders_[canonical];
-    if (!slot || slot->retired()) slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_);
+    if (!slot || slot->retired())
+      slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_, events_);
     return slot;
   }
 
@@ -332,6 +334,7 @@ class MaildirMailbox final : public UserMailbox {
   const fs::path dir_;
   const std::string number_;
   const std::shared_ptr<QuotaCounter> quota_ = std::make_shared<QuotaCounter>();
+  const std::weak_ptr<detail::FolderEvents> events_;
   mutable std::mutex mutex_;
   mutable fs::file_time_type quota_limit_stamp_{};
   mutable std::map<std::string, std::shared_ptr<MaildirFolder>> folders_;
@@ -354,13 +357,16 @@ class MaildirStore final : public MailStore {
                                  "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
     std::lock_guard lock(mutex_);
     auto& slot = users_[std::string(number)];
-    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number));
+    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_);
     return slot;
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
 
   const fs::path root_;
+  // Declared before the mailboxes: destroyed after them, its thread joined
+  // before anything it may refresh goes.
+  const std::shared_ptr<detail::FolderEvents> events_ = std::make_shared<detail::FolderEvents>();
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<MaildirMailbox>, std::less<>> users_;
 };
