@@ -1,6 +1,6 @@
 #pragma once
 // One IMAP mailbox ("folder", to keep it apart from the user's whole
-// mailbox) stored as a Maildir, with persistent UIDs and flags.
+// mailbox) in whichever backend keeps it, with persistent UIDs and flags.
 //
 // A Folder object is shared by every session of the process that has it
 // open and is safe to call from any thread. Changes are durable (fsync'ed)
@@ -89,7 +89,7 @@ class Folder {
   virtual std::vector<MessageInfo> snapshot() const = 0;
   virtual FolderStatus status() const = 0;
   // Increases with every change (append, flags, expunge): a cheap "anything new?".
-  // Changes by other processes count once refresh(), snapshot() or status() noticed them.
+  // Other processes' changes count once noticed (a read, refresh() or the backend's own watch).
   virtual std::uint64_t change_counter() const = 0;
   // The incremental read (RFC 7162 QRESYNC, Dovecot's sync): messages
   // added or changed and UIDs expunged after `modseq`, as of now.
@@ -144,9 +144,9 @@ class Folder {
   // expunges them; backends do it in one step where they can.
   virtual UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids);
 
-  // Called after every change, from the thread that made it; the callback
-  // must only schedule work (post to its own executor), never block.
-  // The listener stays registered while the returned handle lives.
+  // Called after every change, made here or by other processes (from the thread
+  // that made or noticed it); the callback must only schedule work (post to
+  // its own executor), never block. Registered while the handle lives.
   using Listener = std::function<void()>;
   using ListenerHandle = std::shared_ptr<void>;
   virtual ListenerHandle listen(Listener on_change) = 0;
