@@ -17,6 +17,7 @@
 
 #include "mailstore/mail_store.hpp"
 #include "temp_dir.hpp"
+#include "test_messages.hpp"
 
 using namespace umstore::mailstore;
 
@@ -30,17 +31,6 @@ struct MaildirBackend {
 };
 
 using Backends = boost::mpl::list<MaildirBackend>;
-
-std::string message(int n) {
-  return "From: caller@example.com\r\nSubject: contract " + std::to_string(n) + "\r\n\r\nbody " + std::to_string(n) +
-         "\r\n";
-}
-
-std::vector<std::uint32_t> uids_of(const std::vector<MessageInfo>& infos) {
-  std::vector<std::uint32_t> uids;
-  for (const auto& m : infos) uids.push_back(m.uid);
-  return uids;
-}
 
 const MessageInfo& info_of(const std::vector<MessageInfo>& infos, std::uint32_t uid) {
   const auto it = std::find_if(infos.begin(), infos.end(), [&](const MessageInfo& m) { return m.uid == uid; });
