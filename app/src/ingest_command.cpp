@@ -10,8 +10,7 @@
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/pipeline.hpp"
-#include "mailstore/account_store.hpp"
-#include "mailstore/mail_store.hpp"
+#include "mailstore/store.hpp"
 #include "settings.hpp"
 #include "smtp/smtp_client.hpp"
 
@@ -70,8 +69,8 @@ RunningServer running_server(const DataLayout& data) {
 // No server: the recording goes through the ingest queue in this process,
 // the same code the server runs (trace headers, the mailbox's forms and
 // folder, crash recovery, retries), until the job is done.
-int ingest_here(const Settings& s, const mailstore::AccountStore& accounts, const ingest::Recording& recording) {
-  const auto store = mailstore::open_maildir_store(s.data.mail());
+int ingest_here(const Settings& s, mailstore::MailStore& store, const mailstore::AccountStore& accounts,
+                const ingest::Recording& recording) {
   ingest::IngestQueueConfig config;
   config.dir = s.data.ingest_dir();
   config.settings = {s.domain, s.voice_limits, s.fax_limits};
@@ -83,7 +82,7 @@ int ingest_here(const Settings& s, const mailstore::AccountStore& accounts, cons
   config.retry_intervals.clear();
   for (const unsigned seconds : s.ingest_retry_intervals)
     config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
-  ingest::IngestQueue queue(config, *store);
+  ingest::IngestQueue queue(config, store);
   set_log_level(LogLevel::Error);  // this command reports the job's outcome itself
   queue.start();  // also resumes what an interrupted run left queued
   ingest::SubmitOptions options;
@@ -130,7 +129,8 @@ int run_ingest(std::span<const std::string> args) {
   recording.caller = caller_from(cmd);
   recording.file_name = pos[1];
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *account_store;
   const auto account = accounts.find(recording.to_number);
   if (!account) throw std::runtime_error("no mailbox " + recording.to_number + " (add it with 'umstore mailbox add')");
   recording.to_name = account->name;
@@ -140,7 +140,7 @@ int run_ingest(std::span<const std::string> args) {
 
   create_directories_durably(s.data.run_dir());
   FileLock no_server(s.data.serve_lock(), FileLock::Mode::Try);
-  if (no_server.held()) return ingest_here(s, accounts, recording);
+  if (no_server.held()) return ingest_here(s, *store, accounts, recording);
   const RunningServer server = running_server(s.data);
   const ingest::ComposedMessage message = ingest::compose(recording, {server.domain, s.voice_limits, s.fax_limits});
   // Call-answer messages have no one to return errors to; the sender stays

@@ -14,7 +14,7 @@
 #include "codecs/fax.hpp"
 #include "delivery/destination_profile.hpp"
 #include "delivery/local_delivery_policy.hpp"
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "mime/conformance.hpp"
 #include "mime/message_parser.hpp"
 #include "mime/voice_message.hpp"
@@ -321,7 +321,7 @@ BOOST_AUTO_TEST_CASE(the_stored_mailbox_settings_make_the_profile) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {
-    mailstore::AccountStore accounts(dir / "accounts.db");
+    mailstore::SqliteAccountStore accounts(dir / "accounts.db");
     accounts.add(mailstore::Account{"+15550100", "Alice", "", 0}, "secret password");
     BOOST_TEST((mailbox_profile(accounts, "+15550100").playable == mailstore::PlayableAudio::wav));
     accounts.set_delivery("+15550100", {mailstore::PlayableAudio::mp3, true, true});
