@@ -50,7 +50,8 @@ struct Settings {
   unsigned delay_warning_seconds = 4 * 3600;
   bool smarthost_requires_tls = false;       // else STARTTLS only when offered
   std::map<std::string, std::vector<std::string>> smtp_aliases;  // [aliases] local part -> mailboxes
-  std::string log_level = "info";
+  std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
+  std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
   // Gateway ingest ([ingest], [gateways], [routing]).
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;
