@@ -29,6 +29,16 @@ set_target_properties(mimetic::mimetic PROPERTIES
   IMPORTED_LOCATION "${MIMETIC_LIBRARY}"
   INTERFACE_INCLUDE_DIRECTORIES "${MIMETIC_INCLUDE_DIR}")
 
+# libphonenumber (libphonenumber-dev) ships neither a pkg-config file nor a
+# CMake config either; its headers pull in protobuf's (libprotobuf-dev, a
+# dependency of the package).
+find_path(PHONENUMBER_INCLUDE_DIR phonenumbers/phonenumberutil.h REQUIRED)
+find_library(PHONENUMBER_LIBRARY phonenumber REQUIRED)
+add_library(phonenumber::phonenumber UNKNOWN IMPORTED)
+set_target_properties(phonenumber::phonenumber PROPERTIES
+  IMPORTED_LOCATION "${PHONENUMBER_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${PHONENUMBER_INCLUDE_DIR}")
+
 # Boost.Test as a shared library: about 4x faster to compile than header-only.
 function(umstore_add_test name)
   add_executable(${name} ${ARGN})
