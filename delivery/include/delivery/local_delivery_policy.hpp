@@ -107,7 +107,8 @@ class PolicyError : public std::invalid_argument {
 
 // A message umstore composed itself (ingest, SIP: the desktop form with a
 // WAV, or a fax) in the form `mailbox` asks for: the WAV replaced by an MP3
-// or left out (pure VPIM), a PDF added to a fax; and the folder it goes to.
+// or left out (pure VPIM), a fax in people's form (text, TIFF attachment,
+// PDF when the mailbox wants one); and the folder it goes to.
 struct MailboxForm {
   std::string message;  // CRLF; the input unchanged when nothing was to do
   std::string folder = "INBOX";
