@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <ranges>
 #include <random>
 #include <thread>
 #include <unistd.h>

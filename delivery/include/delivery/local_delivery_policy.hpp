@@ -3,6 +3,8 @@
 // cleanup + local idea), decided right before the SMTP server stores it:
 //  - inbound VPIM v2 from other systems keeps every original part and gains
 //    a playable WAV for people's mail clients (audio/32KADPCM plays nowhere);
+//  - Internet faxes open with a short text and carry the TIFF as an
+//    attachment (people's form; a PDF too when the mailbox wants one);
 //  - plain voicemail emails from configured gateways (Asterisk and the like:
 //    a text part and a WAV attachment) become proper VPIM messages;
 //  - malformed voice/fax content is refused with an SMTP-ready reason;
