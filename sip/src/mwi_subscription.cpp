@@ -150,7 +150,7 @@ void SipEndpoint::handle_subscribe(const SipMessage& m, const Peer& from) {
   if (!m.to().tag.empty()) return reply(m, from, 481, "Call/Transaction Does Not Exist");
   std::optional<mailstore::Account> account;
   for (const auto& user : {m.request_uri_user(), m.to().user}) {
-    if (const auto number = normalize_number(user)) account = accounts.find(*number);
+    if (const auto number = normalise_e164(user, PlusSign::optional)) account = accounts.find(*number);
     if (account) break;
   }
   if (!account) return reply(m, from, 404, "Not Found");
