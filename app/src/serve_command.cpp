@@ -12,8 +12,7 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
 #include "ingest/spool_watcher.hpp"
-#include "mailstore/account_store.hpp"
-#include "mailstore/mail_store.hpp"
+#include "mailstore/store.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
 #include "reloadable_tls.hpp"
@@ -103,8 +102,8 @@ int run_serve(std::span<const std::string> args) {
   // while this one starts (readers also check its pid and the lock).
   std::filesystem::remove(s.data.server_info());
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
-  auto store = mailstore::open_maildir_store(s.data.mail());
+  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *account_store;
   ReloadableTls reloadable_tls(tls_files(s));
   const auto& tls = reloadable_tls.context();
 
