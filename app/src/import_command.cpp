@@ -184,7 +184,7 @@ int run_import(std::span<const std::string> args) {
   std::vector<ImportItem> items = scan_archive(archive, problems);
   for (const auto& p : problems) std::cerr << "umstore import: skipped " << p << "\n";
 
-  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  const auto [store, account_store] = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *account_store;
   ingest::Router router(s.routing, accounts);
   ingest::IngestQueueConfig config;

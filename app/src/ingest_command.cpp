@@ -129,7 +129,7 @@ int run_ingest(std::span<const std::string> args) {
   recording.caller = caller_from(cmd);
   recording.file_name = pos[1];
 
-  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  const auto [store, account_store] = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *account_store;
   const auto account = accounts.find(recording.to_number);
   if (!account) throw std::runtime_error("no mailbox " + recording.to_number + " (add it with 'umstore mailbox add')");

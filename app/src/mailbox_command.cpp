@@ -79,7 +79,7 @@ int add(const CommandLine& cmd, const Settings& s) {
     }
   }
   create_directories_durably(s.data.root);
-  const auto opened = mailstore::open_store(s.data.store());
+  const auto opened = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *opened.accounts;
   const auto [password, generated] = choose_password(cmd);
   accounts.add(account, password);
@@ -89,7 +89,7 @@ int add(const CommandLine& cmd, const Settings& s) {
 }
 
 int list(const Settings& s) {
-  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  const auto [store, account_store] = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *account_store;
   std::cout << std::left << std::setw(18) << "NUMBER" << std::setw(28) << "NAME" << std::setw(12) << "MESSAGES"
             << std::setw(14) << "USED BYTES" << std::setw(14) << "QUOTA BYTES" << std::setw(10) << "PLAYABLE"
@@ -107,7 +107,7 @@ int list(const Settings& s) {
 }
 
 int show(const CommandLine& cmd, const Settings& s) {
-  const auto opened = mailstore::open_store(s.data.store());
+  const auto opened = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   const auto account = accounts.find(number);
@@ -126,7 +126,7 @@ int show(const CommandLine& cmd, const Settings& s) {
 }
 
 int set(const CommandLine& cmd, const Settings& s) {
-  const auto opened = mailstore::open_store(s.data.store());
+  const auto opened = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   const auto playable = cmd.value("--playable");
@@ -150,7 +150,7 @@ int set(const CommandLine& cmd, const Settings& s) {
 }
 
 int remove(const CommandLine& cmd, const Settings& s) {
-  const auto opened = mailstore::open_store(s.data.store());
+  const auto opened = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   accounts.remove(number);
@@ -160,7 +160,7 @@ int remove(const CommandLine& cmd, const Settings& s) {
 }
 
 int passwd(const CommandLine& cmd, const Settings& s) {
-  const auto opened = mailstore::open_store(s.data.store());
+  const auto opened = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   const auto [password, generated] = choose_password(cmd);

@@ -18,6 +18,7 @@ commands:
   ingest     deliver a voicemail recording or a fax image to a mailbox
   import     migrate an archive of recordings (Asterisk voicemail spool, FILE + FILE.json)
   queue      list, show, retry and delete messages in the SMTP delivery queue
+  db         migrate the PostgreSQL backend's schema
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
   validate   check messages against VPIM v2, Internet fax and MIME rules
   backup     copy the data directory, consistently, while the server runs
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
     if (command == "import") return umstore::app::run_import(rest);
     if (command == "convert") return umstore::app::run_convert(rest);
     if (command == "queue") return umstore::app::run_queue(rest);
+    if (command == "db") return umstore::app::run_db(rest);
     if (command == "validate") return umstore::app::run_validate(rest);
     if (command == "backup") return umstore::app::run_backup(rest, false);
     if (command == "restore") return umstore::app::run_backup(rest, true);

@@ -102,7 +102,7 @@ int run_serve(std::span<const std::string> args) {
   // while this one starts (readers also check its pid and the lock).
   std::filesystem::remove(s.data.server_info());
 
-  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  const auto [store, account_store] = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *account_store;
   ReloadableTls reloadable_tls(tls_files(s));
   const auto& tls = reloadable_tls.context();

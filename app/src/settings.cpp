@@ -268,6 +268,13 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.log_level = ini->getString("umstore.log_level", s.log_level);
   if (!parse_log_level(s.log_level))
     throw UsageError("[umstore] log_level: '" + s.log_level + "' (debug, info, warning or error)");
+  const std::string backend = ini->getString("store.backend", "maildir");
+  if (backend != "maildir" && backend != "postgresql")
+    throw UsageError("[store] backend: '" + backend + "' (maildir or postgresql)");
+  s.store_backend = backend == "postgresql" ? mailstore::StoreBackend::postgresql : mailstore::StoreBackend::maildir;
+  s.store_dsn = ini->getString("store.dsn", s.store_dsn);
+  if (s.store_backend == mailstore::StoreBackend::postgresql && s.store_dsn.empty())
+    throw UsageError("[store] backend = postgresql needs [store] dsn (e.g. postgresql://umstore@db.example.net/umstore)");
   s.log_format = ini->getString("log.format", s.log_format);
   if (!parse_log_format(s.log_format)) throw UsageError("[log] format: '" + s.log_format + "' (text or json)");
   s.smtp_listen = ini->getString("listen.smtp", s.smtp_listen);

@@ -18,7 +18,6 @@ struct DataLayout {
   std::filesystem::path root;
   std::filesystem::path accounts_db() const { return root / "accounts.db"; }
   std::filesystem::path mail() const { return root / "mail"; }
-  mailstore::StoreSettings store() const { return {mailstore::StoreBackend::maildir, mail(), accounts_db()}; }
   std::filesystem::path tls_dir() const { return root / "tls"; }
   std::filesystem::path run_dir() const { return root / "run"; }
   std::filesystem::path serve_lock() const { return run_dir() / "serve.lock"; }
@@ -31,6 +30,11 @@ struct DataLayout {
 // command-line options, each overriding the one before.
 struct Settings {
   DataLayout data;
+  mailstore::StoreBackend store_backend = mailstore::StoreBackend::maildir;  // [store] backend
+  std::string store_dsn;                                                     // [store] dsn
+  mailstore::StoreSettings store() const {
+    return {store_backend, data.mail(), data.accounts_db(), store_dsn};
+  }
   std::string domain = "localhost";
   std::string smtp_listen = "127.0.0.1:2525";
   std::string imap_listen = "127.0.0.1:1143";

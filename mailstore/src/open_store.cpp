@@ -1,12 +1,30 @@
 #include "mailstore/store.hpp"
 
 #include "mailstore/sqlite_account_store.hpp"
+#include "postgresql/pg_schema.hpp"
 
 namespace umstore::mailstore {
 
 OpenedStore open_store(const StoreSettings& settings) {
-  // StoreBackend::maildir is the only backend so far.
-  return {open_maildir_store(settings.maildir_root), std::make_unique<SqliteAccountStore>(settings.accounts_db)};
+  auto accounts = std::make_unique<SqliteAccountStore>(settings.accounts_db);
+  switch (settings.backend) {
+    case StoreBackend::postgresql:
+      return {open_postgresql_store(settings.postgresql_dsn), std::move(accounts)};
+    case StoreBackend::maildir:
+      break;
+  }
+  return {open_maildir_store(settings.maildir_root), std::move(accounts)};
+}
+
+int migrate_store(const StoreSettings& settings) {
+  if (settings.backend != StoreBackend::postgresql) return 0;
+  try {
+    pg::Connection c(settings.postgresql_dsn);
+    return pg::migrate(c);
+  } catch (const pg::PgError& e) {
+    if (e.connection_lost()) throw TemporaryFailure(e.what());
+    throw;
+  }
 }
 
 }  // namespace umstore::mailstore

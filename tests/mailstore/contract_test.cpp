@@ -17,6 +17,9 @@
 
 #include "mailstore/mail_store.hpp"
 #include "temp_dir.hpp"
+#ifdef UMSTORE_CONTRACT_POSTGRESQL
+#include "pg_test_support.hpp"
+#endif
 #include "test_messages.hpp"
 
 using namespace umstore::mailstore;
@@ -25,12 +28,23 @@ namespace {
 
 constexpr const char* kNumber = "+15550100";
 
+#ifdef UMSTORE_CONTRACT_POSTGRESQL
+// Built into test_mailstore_postgresql, which runs on a private cluster.
+struct PostgresqlBackend {
+  static inline int instances = 0;
+  umstore::mailstore::pg::FreshSchema schema{"contract_" + std::to_string(++instances), true};
+  std::unique_ptr<MailStore> open() const {
+    return open_postgresql_store(umstore::mailstore::pg::dsn_in_schema(schema.name));
+  }
+};
+using Backends = boost::mpl::list<PostgresqlBackend>;
+#else
 struct MaildirBackend {
   TempDir dir;
   std::unique_ptr<MailStore> open() const { return open_maildir_store(dir.path() / "mail"); }
 };
-
 using Backends = boost::mpl::list<MaildirBackend>;
+#endif
 
 const MessageInfo& info_of(const std::vector<MessageInfo>& infos, std::uint32_t uid) {
   const auto it = std::find_if(infos.begin(), infos.end(), [&](const MessageInfo& m) { return m.uid == uid; });

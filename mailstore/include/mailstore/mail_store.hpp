@@ -40,4 +40,11 @@ class MailStore {
 // Mailboxes and folders, once opened, stay cached for the store's lifetime.
 std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root);
 
+// The PostgreSQL backend (mailstore/src/postgresql): every node on the same
+// database sees the same mailboxes, UIDs and changes. Throws
+// TemporaryFailure naming the host when the database cannot be reached, and
+// std::runtime_error when its schema is not the one this build knows
+// ("run 'umstore db migrate'", or a newer schema: upgrade umstore).
+std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo);
+
 }  // namespace umstore::mailstore

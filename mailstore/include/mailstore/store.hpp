@@ -11,13 +11,18 @@
 namespace umstore::mailstore {
 
 enum class StoreBackend {
-  maildir,  // the embedded store: messages in Maildir, accounts in SQLite
+  maildir,     // the embedded store: messages in Maildir, accounts in SQLite
+  postgresql,  // messages in PostgreSQL (accounts stay in SQLite for now)
 };
 
 struct StoreSettings {
   StoreBackend backend = StoreBackend::maildir;
   std::filesystem::path maildir_root;  // maildir: the directory of the mailboxes
-  std::filesystem::path accounts_db;   // maildir: the SQLite account database
+  std::filesystem::path accounts_db;   // the SQLite account database
+  // postgresql: a libpq connection string or URI; several hosts may be
+  // named ("host=a,b target_session_attrs=read-write"). The password comes
+  // from a passfile (passfile=...), ~/.pgpass or PGPASSWORD, never from here.
+  std::string postgresql_dsn;
 };
 
 struct OpenedStore {
@@ -28,5 +33,10 @@ struct OpenedStore {
 // Throws AccountError or TemporaryFailure with a sentence naming what
 // could not be opened.
 OpenedStore open_store(const StoreSettings& settings);
+
+// Brings the backend's schema up to what this build needs (PostgreSQL:
+// numbered migrations, safe to run from several nodes at once); returns
+// how many steps it applied. The Maildir backend has nothing to migrate.
+int migrate_store(const StoreSettings& settings);
 
 }  // namespace umstore::mailstore

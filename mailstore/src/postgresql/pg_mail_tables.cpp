@@ -334,9 +334,9 @@ std::vector<std::uint32_t> MailTables::remove_rows(const FolderRow& folder, std:
   return out;
 }
 
-ChangesSince MailTables::changes_since(std::int64_t folder_id, std::uint64_t modseq) {
+FolderChanges MailTables::changes_since(std::int64_t folder_id, std::uint64_t modseq) {
   const IntParam since(static_cast<std::int64_t>(modseq));
-  ChangesSince out;
+  FolderChanges out;
   out.changed = infos(c_.exec("SELECT " + std::string(kInfoColumns) +
                                   " FROM messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid",
                               {IntParam(folder_id), since}));

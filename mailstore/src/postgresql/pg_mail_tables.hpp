@@ -50,11 +50,6 @@ struct Appended {
   std::uint64_t modseq = 0;
 };
 
-struct ChangesSince {
-  std::vector<MessageInfo> changed;   // appended or flags changed after the mod-sequence, ascending UID
-  std::vector<std::uint32_t> expunged;  // ascending
-  std::uint64_t highest_modseq = 0;
-};
 
 struct NewMessage {
   std::string_view rfc822;
@@ -118,7 +113,7 @@ class MailTables {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> copy(const FolderRow& from, const FolderRow& to,
                                                             std::span<const std::uint32_t> uids, bool move);
 
-  ChangesSince changes_since(std::int64_t folder_id, std::uint64_t modseq);
+  FolderChanges changes_since(std::int64_t folder_id, std::uint64_t modseq);
   std::uint32_t first_recent_uid(std::int64_t folder_id);
   std::uint32_t claim_recent(std::int64_t folder_id, std::uint32_t up_to_uid);
 

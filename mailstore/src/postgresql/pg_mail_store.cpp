@@ -1,0 +1,295 @@
+// The PostgreSQL backend's MailStore, UserMailbox and Folder: thin objects
+// over MailTables (every statement) and ConnectionPool (every connection);
+// ChangeFeed brings other nodes' changes to listeners. Objects hold ids and
+// names only, so a folder open on one node never goes stale on another.
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "../flag_change.hpp"
+#include "mailstore/folder_name.hpp"
+#include "mailstore/mail_store.hpp"
+#include "pg_change_feed.hpp"
+#include "pg_connection_pool.hpp"
+#include "pg_mail_tables.hpp"
+#include "pg_schema.hpp"
+
+namespace umstore::mailstore {
+namespace pg {
+namespace {
+
+constexpr std::size_t kPoolSize = 16;
+
+std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
+
+class StoredMessage final : public MessageData {
+ public:
+  explicit StoredMessage(std::string bytes) : bytes_(std::move(bytes)) {}
+  std::string_view bytes() const noexcept override { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+struct Backend {
+  ConnectionPool pool;
+  ChangeFeed feed;
+  Backend(const std::string& conninfo) : pool(conninfo, kPoolSize), feed(conninfo) {}
+  template <typename Work>
+  auto run(Work&& work) {
+    return with_connection(pool, [&](Connection& c) {
+      MailTables tables(c);
+      return work(tables);
+    });
+  }
+};
+
+class PgFolder final : public Folder {
+ public:
+  PgFolder(std::shared_ptr<Backend> backend, FolderRow row)
+      : backend_(std::move(backend)), row_(std::move(row)), signals_(backend_->feed.signals(row_.id)) {}
+
+  const std::string& name() const noexcept override { return row_.name; }
+  const std::string& id() const noexcept override { return row_.guid; }
+  std::uint32_t uid_validity() const override { return row_.uid_validity; }
+  const FolderRow& row() const noexcept { return row_; }
+
+  std::vector<MessageInfo> snapshot() const override {
+    return backend_->run([&](MailTables& t) { return t.snapshot(row_.id); });
+  }
+  FolderStatus status() const override {
+    return backend_->run([&](MailTables& t) { return t.status(row_.id); });
+  }
+  std::uint64_t change_counter() const override { return signals_->changes.load(); }
+  FolderChanges changes_since(std::uint64_t modseq) const override {
+    return backend_->run([&](MailTables& t) { return t.changes_since(row_.id, modseq); });
+  }
+  void refresh() override {}  // the database is always current
+
+  MessageDataPtr open_message(std::uint32_t uid) const override {
+    auto bytes = backend_->run([&](MailTables& t) { return t.body(row_.id, uid); });
+    return bytes ? std::make_shared<StoredMessage>(std::move(*bytes)) : nullptr;
+  }
+
+  std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
+                       std::optional<std::int64_t> internal_date) override {
+    detail::validate_keywords(keywords);
+    const auto unique = detail::unique_keywords(keywords);
+    const NewMessage m{rfc822, flags, unique, internal_date.value_or(std::time(nullptr)), std::nullopt};
+    const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
+    signals_->changed();
+    return appended.uid;
+  }
+
+  std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                        std::span<const std::string> keywords) override {
+    return change(uids, how, flags, keywords, std::nullopt).changed;
+  }
+
+  ConditionalFlagChange change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
+                                                     Flags flags, std::span<const std::string> keywords,
+                                                     std::uint64_t unchanged_since) override {
+    auto result = change(uids, how, flags, keywords, unchanged_since);
+    return {std::move(result.changed), std::move(result.modified)};
+  }
+
+  std::uint32_t first_recent_uid() const override {
+    return backend_->run([&](MailTables& t) { return t.first_recent_uid(row_.id); });
+  }
+  std::uint32_t claim_recent(std::uint32_t up_to_uid) override {
+    return backend_->run([&](MailTables& t) { return t.claim_recent(row_.id, up_to_uid); });
+  }
+
+  std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids) override {
+    if (only_uids && only_uids->empty()) return {};  // "none of these", not "all"
+    auto removed = backend_->run([&](MailTables& t) {
+      return t.expunge(row_, only_uids.value_or(std::span<const std::uint32_t>{}), true);
+    });
+    if (!removed.empty()) signals_->changed();
+    return removed;
+  }
+
+  // Within the database: bodies shared, one transaction; a move removes the
+  // sources in the same transaction (never in both folders, nor in neither).
+  UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids) override { return copy(target, uids, false); }
+  UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override { return copy(target, uids, true); }
+
+  ListenerHandle listen(Listener on_change) override { return signals_->listeners->add(std::move(on_change)); }
+
+ private:
+  UidPairs copy(Folder& target, std::span<const std::uint32_t> uids, bool move) {
+    auto* here = dynamic_cast<PgFolder*>(&target);
+    if (!here || here->backend_ != backend_) return move ? Folder::move_to(target, uids) : Folder::copy_to(target, uids);
+    auto pairs = backend_->run([&](MailTables& t) { return t.copy(row_, here->row(), uids, move); });
+    if (!pairs.empty()) {
+      here->signals_->changed();
+      if (move) signals_->changed();
+    }
+    return pairs;
+  }
+
+  MailTables::FlagResult change(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                std::span<const std::string> keywords, std::optional<std::uint64_t> unchanged_since) {
+    detail::validate_keywords(keywords);
+    auto result = backend_->run([&](MailTables& t) {
+      return t.change_flags(row_.id, uids, unchanged_since, [&](std::span<const MessageInfo> now) {
+        std::vector<FlagUpdate> updates;
+        for (const auto& m : now) {
+          auto after = detail::changed_flags(m.flags, m.keywords, how, flags, keywords);
+          if (after.flags != m.flags || after.keywords != m.keywords)
+            updates.push_back({m.uid, after.flags, std::move(after.keywords)});
+        }
+        return updates;
+      });
+    });
+    if (!result.changed.empty()) signals_->changed();
+    return result;
+  }
+
+  std::shared_ptr<Backend> backend_;
+  FolderRow row_;
+  std::shared_ptr<FolderSignals> signals_;
+};
+
+class PgMailbox final : public UserMailbox {
+ public:
+  PgMailbox(std::shared_ptr<Backend> backend, std::string number)
+      : backend_(std::move(backend)), number_(std::move(number)) {
+    id_ = backend_->run([&](MailTables& t) {
+      const auto id = t.mailbox_id(number_);
+      t.create_default_folders(id);
+      return id;
+    });
+  }
+
+  const std::string& number() const noexcept override { return number_; }
+
+  std::vector<FolderEntry> list() const override {
+    return backend_->run([&](MailTables& t) { return t.list_folders(id_); });
+  }
+
+  FolderPtr open(std::string_view name) override {
+    const std::string canonical = canonical_folder_name(name);
+    auto row = backend_->run([&](MailTables& t) { return t.find_folder(id_, canonical); });
+    if (!row) throw FolderNotFound("there is no folder " + in_quotes(canonical));
+    return std::make_shared<PgFolder>(backend_, std::move(*row));
+  }
+
+  void create(std::string_view name, SpecialUse use) override {
+    const std::string canonical = canonical_folder_name(name);
+    backend_->run([&](MailTables& t) {
+      // Parents are created as needed, as in the Maildir backend.
+      for (std::size_t slash = canonical.find('/'); slash != std::string::npos; slash = canonical.find('/', slash + 1)) {
+        const std::string parent = canonical.substr(0, slash);
+        if (!t.find_folder(id_, parent)) t.create_folder(id_, parent, SpecialUse::None);
+      }
+      try {
+        t.create_folder(id_, canonical, use);
+      } catch (const FolderExists&) {
+        throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
+      }
+      return 0;
+    });
+  }
+
+  void remove(std::string_view name) override {
+    const std::string canonical = canonical_folder_name(name);
+    if (is_inbox(canonical)) throw InvalidFolderName("INBOX cannot be deleted; expunge its messages instead");
+    backend_->run([&](MailTables& t) {
+      const auto row = t.find_folder(id_, canonical);
+      if (!row) throw FolderNotFound("there is no folder " + in_quotes(canonical));
+      t.remove_folder(*row);
+      return 0;
+    });
+  }
+
+  void rename(std::string_view from, std::string_view to) override {
+    const std::string old_name = canonical_folder_name(from);
+    const std::string new_name = canonical_folder_name(to);
+    if (is_inbox(new_name)) throw InvalidFolderName("a folder cannot be renamed to INBOX");
+    if (!is_inbox(old_name) && new_name.starts_with(old_name + "/"))
+      throw InvalidFolderName("a folder cannot be moved inside itself");
+    backend_->run([&](MailTables& t) {
+      const auto source = t.find_folder(id_, old_name);
+      if (!source) throw FolderNotFound("there is no folder " + in_quotes(old_name));
+      if (t.find_folder(id_, new_name)) throw FolderExists("the folder " + in_quotes(new_name) + " already exists");
+      if (!is_inbox(old_name)) {
+        t.rename_folder(id_, old_name, new_name);
+        return 0;
+      }
+      // RFC 3501 RENAME INBOX: the messages move, INBOX stays and is empty.
+      const FolderRow target = t.create_folder(id_, new_name, SpecialUse::None);
+      std::vector<std::uint32_t> uids;
+      for (const auto& m : t.snapshot(source->id)) uids.push_back(m.uid);
+      t.copy(*source, target, uids, true);
+      return 0;
+    });
+  }
+
+  void set_subscribed(std::string_view name, bool subscribed) override {
+    const std::string canonical = canonical_folder_name(name);
+    backend_->run([&](MailTables& t) {
+      t.set_subscribed(id_, canonical, subscribed);
+      return 0;
+    });
+  }
+
+  QuotaUsage quota() const override {
+    return backend_->run([&](MailTables& t) { return t.quota(id_); });
+  }
+  void set_quota_limit(std::uint64_t bytes) override {
+    backend_->run([&](MailTables& t) {
+      t.set_quota_limit(id_, bytes);
+      return 0;
+    });
+  }
+
+ private:
+  std::shared_ptr<Backend> backend_;
+  std::string number_;
+  std::int64_t id_ = 0;
+};
+
+class PgMailStore final : public MailStore {
+ public:
+  explicit PgMailStore(const std::string& conninfo) : backend_(std::make_shared<Backend>(conninfo)) {
+    with_connection(backend_->pool, [](Connection& c) {
+      check_schema(c);
+      return 0;
+    });
+  }
+
+  UserMailboxPtr user(std::string_view number) override {
+    std::lock_guard lock(mutex_);
+    auto& slot = mailboxes_[std::string(number)];
+    if (auto existing = slot.lock()) return existing;
+    auto created = std::make_shared<PgMailbox>(backend_, std::string(number));
+    slot = created;
+    return created;
+  }
+
+  std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
+    const std::string canonical = canonical_folder_name(folder);
+    const NewMessage m{rfc822, 0, {}, std::time(nullptr), std::nullopt};
+    auto mailbox = user(number);
+    const auto appended = backend_->run([&](MailTables& t) {
+      const auto id = t.mailbox_id(number);
+      return t.append(t.ensure_folder(id, canonical), m);
+    });
+    return appended.uid;
+  }
+
+ private:
+  std::shared_ptr<Backend> backend_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::weak_ptr<UserMailbox>> mailboxes_;
+};
+
+}  // namespace
+}  // namespace pg
+
+std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo) {
+  return std::make_unique<pg::PgMailStore>(conninfo);
+}
+
+}  // namespace umstore::mailstore
