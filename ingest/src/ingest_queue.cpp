@@ -18,7 +18,7 @@
 #include "common/log.hpp"
 #include "common/rfc5322_date.hpp"
 #include "mailstore/mail_store.hpp"
-#include "smtp/dsn.hpp"
+#include "mime/dsn_report.hpp"
 #include "status_json.hpp"
 #include "webhook_post.hpp"
 
@@ -235,7 +235,7 @@ const std::vector<double> kLatencyBounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 }  // namespace
 
 std::optional<std::pair<std::string, DeliveryReport>> parse_delivery_report(std::string_view message) {
-  const auto parsed = smtp::parse_delivery_status(message);
+  const auto parsed = mime::parse_delivery_status(message);
   if (!parsed || parsed->recipients.empty()) return std::nullopt;
   auto value = [](const std::map<std::string, std::string>& fields, const char* name) {
     const auto it = fields.find(name);
