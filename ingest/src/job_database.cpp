@@ -9,6 +9,8 @@ IngestQueueError database_error(std::string_view what) {
   return IngestQueueError("ingest queue database: " + std::string(what));
 }
 
+Kind parse_kind(std::string_view s) { return s == "fax" ? Kind::Fax : Kind::Voice; }
+
 IngestState parse_state(std::string_view s) {
   if (s == "delivered") return IngestState::Delivered;
   if (s == "failed") return IngestState::Failed;
@@ -231,7 +233,7 @@ std::optional<IngestStatus> JobDatabase::status_where(Statement& query, std::str
   IngestStatus s;
   s.id = run.text(0);
   s.state = parse_state(run.text(1));
-  s.kind = run.text(2) == "fax" ? Kind::Fax : Kind::Voice;
+  s.kind = parse_kind(run.text(2));
   s.mailbox = run.text(3);
   s.reason = run.text(4);
   s.uid = static_cast<std::uint32_t>(run.integer(5));
@@ -263,7 +265,7 @@ std::optional<QueuedJob> JobDatabase::load(std::string_view id) {
   if (run.bind(1, id).step() != SQLITE_ROW) return std::nullopt;
   QueuedJob job;
   auto& r = job.recording;
-  r.kind = run.text(0) == "fax" ? Kind::Fax : Kind::Voice;
+  r.kind = parse_kind(run.text(0));
   r.to_number = run.text(1);
   r.to_name = run.text(2);
   r.caller.number = run.text(3);

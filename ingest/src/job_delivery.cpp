@@ -200,7 +200,7 @@ void JobDelivery::finish_recovered(const std::string& id, const std::string& num
 }
 
 std::uint32_t JobDelivery::find_delivered_uid(const std::string& id, const std::string& number,
-                                              std::uint32_t uid_next) {
+                                              std::uint32_t uid_next) const {
   const std::string marker = "\r\nX-Umstore-Ingest-Id: " + id + "\r\n";
   // uid_next is the target folder's; in the others the marker cannot be.
   for (const std::string& name : candidate_folders(number)) {
@@ -222,7 +222,7 @@ delivery::MailboxProfile JobDelivery::profile_of(const std::string& number) cons
 }
 
 // Where the store step may have put a message for `number` (filing by kind).
-std::vector<std::string> JobDelivery::candidate_folders(const std::string& number) {
+std::vector<std::string> JobDelivery::candidate_folders(const std::string& number) const {
   const delivery::MailboxProfile profile = profile_of(number);
   if (!profile.file_by_kind) return {"INBOX"};
   std::vector<std::string> names{"INBOX"};

@@ -80,8 +80,8 @@ class JobDelivery {
               const std::string& forwarded_to = {});
 
   void finish_recovered(const std::string& id, const std::string& number, std::uint32_t uid);
-  std::uint32_t find_delivered_uid(const std::string& id, const std::string& number, std::uint32_t uid_next);
-  std::vector<std::string> candidate_folders(const std::string& number);
+  std::uint32_t find_delivered_uid(const std::string& id, const std::string& number, std::uint32_t uid_next) const;
+  std::vector<std::string> candidate_folders(const std::string& number) const;
   delivery::MailboxProfile profile_of(const std::string& number) const;
 
   Parts parts_;
