@@ -6,6 +6,7 @@ find_package(Poco 1.11 REQUIRED COMPONENTS Foundation Util Net NetSSL)  # NetSSL
 find_package(TIFF REQUIRED)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(PostgreSQL REQUIRED)  # libpq: the PostgreSQL backend
 find_package(fmt REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
