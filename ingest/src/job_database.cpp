@@ -70,8 +70,8 @@ class JobDatabase::Statement {
     }
     std::string text(int col) const {
       const auto* p = sqlite3_column_text(stmt_, col);
-      return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-               : std::string();
+      if (!p) return {};
+      return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
     }
     std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
 
@@ -89,8 +89,8 @@ class JobDatabase::Statement {
 struct JobDatabase::Statements {
   explicit Statements(sqlite3* db)
       : insert_job(db,
-                   "INSERT INTO jobs(id, source, idem_key, origin, callback_url, kind, to_number, to_name, caller_number,"
-                   " caller_name, file_name, received_ms, accepted_ms, note, state)"
+                   "INSERT INTO jobs(id, source, idem_key, origin, callback_url, kind, to_number, to_name,"
+                   " caller_number, caller_name, file_name, received_ms, accepted_ms, note, state)"
                    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,'queued')"),
         status_by_id(db, select_status_where("id = ?")),
         status_by_key(db, select_status_where("source = ? AND idem_key = ?")),
@@ -104,7 +104,8 @@ struct JobDatabase::Statements {
         set_reason(db, "UPDATE jobs SET reason = ? WHERE id = ?"),
         record_retry(db, "UPDATE jobs SET state = 'queued', reason = ?, attempts = attempts + 1 WHERE id = ?"),
         record_outcome(db,
-                       "UPDATE jobs SET state = ?, reason = ?, uid = ?, finished_ms = ?, forwarded_to = ? WHERE id = ?"),
+                       "UPDATE jobs SET state = ?, reason = ?, uid = ?, finished_ms = ?, forwarded_to = ?"
+                       " WHERE id = ?"),
         record_report(db,
                       "UPDATE jobs SET dsn_action = ?, dsn_status = ?, dsn_diagnostic = ?, dsn_recipient = ?,"
                       " dsn_remote_mta = ?, state = CASE WHEN ? THEN 'failed' ELSE state END,"
@@ -116,7 +117,8 @@ struct JobDatabase::Statements {
                      "SELECT seq, job_id, url, attempts, next_ms FROM webhooks WHERE state = 'pending'"
                      " ORDER BY next_ms LIMIT 1"),
         record_webhook_attempt(db,
-                               "UPDATE webhooks SET attempts = ?, state = ?, next_ms = ?, last_error = ? WHERE seq = ?"),
+                               "UPDATE webhooks SET attempts = ?, state = ?, next_ms = ?, last_error = ?"
+                               " WHERE seq = ?"),
         pending_webhooks(db, "SELECT count(*) FROM webhooks WHERE state = 'pending'") {}
 
   Statement insert_job, status_by_id, status_by_key, load, queued_ids, interrupted, mark_queued, mark_delivering,
@@ -219,7 +221,8 @@ bool JobDatabase::insert(std::string_view id, const Recording& r, const SubmitOp
   else run.bind(3, o.idempotency_key);
   run.bind(4, o.origin).bind(5, o.callback_url).bind(6, kind_name(r.kind)).bind(7, r.to_number).bind(8, r.to_name);
   run.bind(9, r.caller.number).bind(10, r.caller.name).bind(11, r.file_name);
-  run.bind(12, std::int64_t{std::chrono::duration_cast<std::chrono::milliseconds>(r.received.time_since_epoch()).count()});
+  const auto received = std::chrono::duration_cast<std::chrono::milliseconds>(r.received.time_since_epoch());
+  run.bind(12, std::int64_t{received.count()});
   run.bind(13, accepted_ms).bind(14, r.note);
   return run.step() != SQLITE_CONSTRAINT;
 }

@@ -102,7 +102,8 @@ void JobDelivery::deliver_and_finish(const std::string& id, const QueuedJob& job
 std::uint32_t JobDelivery::store_message(StoreRequest request) {
   const std::string& number = request.recipient_number;
   const delivery::MailboxForm form = delivery::form_for_mailbox(std::move(request.message), profile_of(number));
-  for (const auto& note : form.notes) log(LogLevel::Info, kQueueLog, "id={} to={}: {}", request.ingest_id, number, note);
+  for (const auto& note : form.notes)
+    log(LogLevel::Info, kQueueLog, "id={} to={}: {}", request.ingest_id, number, note);
   std::uint32_t uid_next = 1;  // a folder the store creates on delivery starts at UID 1
   try {
     uid_next = parts_.store.user(number)->open(form.folder)->status().uid_next;
@@ -159,7 +160,8 @@ void JobDelivery::finish(const std::string& id, IngestState state, const std::st
   }
   const auto final_status = parts_.db.status(id);
   if (!final_status) return;
-  if (state == IngestState::Delivered) parts_.metrics.record_latency(final_status->finished_ms - final_status->accepted_ms);
+  if (state == IngestState::Delivered)
+    parts_.metrics.record_latency(final_status->finished_ms - final_status->accepted_ms);
   if (!listener_) return;
   try {
     listener_(*final_status);
