@@ -1,6 +1,7 @@
 #pragma once
-// What the parts of the ingest queue hand each other: a job as loaded from
-// the job database, and a job with its composed message (or why none).
+// What the parts of the ingest queue share: a job as loaded from the job
+// database, a job with its composed message (or why none), where a job's
+// recording is kept, and the queue's clock and log component.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +11,6 @@
 #include <string_view>
 
 #include "common/log.hpp"
-
 #include "ingest/pipeline.hpp"
 
 namespace umstore::ingest {
