@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "queued_job.hpp"
+
 namespace umstore::ingest {
 namespace {
 
@@ -20,7 +22,7 @@ std::string iso_time(std::int64_t ms) {
 nlohmann::json status_json(const IngestStatus& s) {
   nlohmann::json j = {{"id", s.id},
                       {"status", state_name(s.state)},
-                      {"kind", s.kind == Kind::Voice ? "voice" : "fax"},
+                      {"kind", kind_name(s.kind)},
                       {"mailbox", s.mailbox},
                       {"accepted_at", iso_time(s.accepted_ms)}};
   if (!s.reason.empty()) j["reason"] = s.reason;

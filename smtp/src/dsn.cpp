@@ -1,9 +1,7 @@
 #include "smtp/dsn.hpp"
-#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 
 #include "common/rfc5322_date.hpp"
 
@@ -12,12 +10,6 @@ namespace {
 
 // Returned messages larger than this go back as headers only (RFC 3461 §4.3 allows it).
 constexpr std::size_t kMaxReturnedBytes = 1u << 20;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 std::string_view header_block(std::string_view message) {
   auto end = message.find("\r\n\r\n");
@@ -135,48 +127,6 @@ std::string compose_dsn(const DsnReport& report) {
     out += "--" + boundary + "\r\nContent-Type: text/rfc822-headers\r\n\r\n" + headers;
   }
   out += "--" + boundary + "--\r\n";
-  return out;
-}
-
-std::optional<DeliveryStatus> parse_delivery_status(std::string_view message) {
-  std::string lowered = ascii_lower(message);
-  auto type = lowered.find("content-type: message/delivery-status");
-  if (type == std::string::npos) return std::nullopt;
-  auto body = lowered.find("\r\n\r\n", type);
-  if (body == std::string::npos) return std::nullopt;
-  body += 4;
-  auto end = message.find("\r\n--", body);
-  std::string_view part = message.substr(body, end == std::string_view::npos ? std::string_view::npos : end - body + 2);
-
-  DeliveryStatus out;
-  std::map<std::string, std::string> block;
-  bool first = true;
-  std::string last_name;
-  auto finish_block = [&] {
-    if (block.empty()) return;
-    if (first) out.message_fields = std::move(block);
-    else out.recipients.push_back(std::move(block));
-    first = false;
-    block.clear();
-  };
-  while (!part.empty()) {
-    auto nl = std::min(part.find("\r\n"), part.size());
-    std::string_view line = part.substr(0, nl);
-    part.remove_prefix(std::min(nl + 2, part.size()));
-    if (line.empty()) {
-      finish_block();
-      continue;
-    }
-    if ((line.front() == ' ' || line.front() == '\t') && !last_name.empty()) {
-      block[last_name] += " " + std::string(trim(line));
-      continue;
-    }
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    last_name = ascii_lower(trim(line.substr(0, colon)));
-    block[last_name] = std::string(trim(line.substr(colon + 1)));
-  }
-  finish_block();
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "mime/dsn_report.hpp"
 #include "smtp/delivery_queue.hpp"
 #include "smtp/dsn.hpp"
 #include "smtp/queue_runner.hpp"
@@ -16,6 +17,8 @@
 using namespace umstore;
 using namespace umstore::smtp;
 using namespace umstore::smtp::test;
+using umstore::mime::DeliveryStatus;
+using umstore::mime::parse_delivery_status;
 
 namespace {
 

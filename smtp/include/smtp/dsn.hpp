@@ -1,9 +1,8 @@
 #pragma once
 // Delivery status notifications (RFC 3464 message/delivery-status inside an
-// RFC 6522 multipart/report): composing the ones the queue sends, and
-// reading the machine-readable part back (tests, and anyone who needs it).
+// RFC 6522 multipart/report): composing the ones the queue sends. Reading
+// one back is mime/dsn_report.hpp's.
 #include <chrono>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,14 +38,5 @@ struct DsnReport {
 
 // The whole DSN message, CRLF line ends, 7bit, ready to queue with MAIL FROM:<>.
 std::string compose_dsn(const DsnReport& report);
-
-// The fields of the message/delivery-status part: the per-message block
-// and one map per recipient block. Field names are lower-cased; values are
-// unfolded and trimmed. nullopt when the message has no such part.
-struct DeliveryStatus {
-  std::map<std::string, std::string> message_fields;
-  std::vector<std::map<std::string, std::string>> recipients;
-};
-std::optional<DeliveryStatus> parse_delivery_status(std::string_view message);
 
 }  // namespace umstore::smtp

@@ -1,0 +1,387 @@
+#include "job_database.hpp"
+
+#include <sqlite3.h>
+
+namespace umstore::ingest {
+namespace {
+
+IngestQueueError database_error(std::string_view what) {
+  return IngestQueueError("ingest queue database: " + std::string(what));
+}
+
+Kind parse_kind(std::string_view s) { return s == "fax" ? Kind::Fax : Kind::Voice; }
+
+IngestState parse_state(std::string_view s) {
+  if (s == "delivered") return IngestState::Delivered;
+  if (s == "failed") return IngestState::Failed;
+  return IngestState::Queued;  // queued and delivering
+}
+
+// The columns status_where() reads, in its order.
+std::string select_status_where(std::string_view condition) {
+  return "SELECT id, state, kind, to_number, reason, uid, source, origin, callback_url, accepted_ms, finished_ms,"
+         " forwarded_to, dsn_action, dsn_status, dsn_diagnostic, dsn_recipient, dsn_remote_mta FROM jobs WHERE " +
+         std::string(condition);
+}
+
+}  // namespace
+
+// A prepared statement that finalises itself.
+class JobDatabase::Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
+      throw database_error(sqlite3_errmsg(db));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // One execution: values bound, rows read; reset when it ends, so that a
+  // SELECT does not hold its read snapshot (WAL) past its use.
+  class Run {
+   public:
+    explicit Run(Statement& statement) : stmt_(statement.stmt_), db_(statement.db_) {}
+    ~Run() {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+
+    Run& bind(int i, std::string_view v) {
+      sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      return *this;
+    }
+    Run& bind(int i, std::int64_t v) {
+      sqlite3_bind_int64(stmt_, i, v);
+      return *this;
+    }
+    Run& bind_null(int i) {
+      sqlite3_bind_null(stmt_, i);
+      return *this;
+    }
+    // SQLITE_ROW, SQLITE_DONE or SQLITE_CONSTRAINT; throws on anything else.
+    int step() {
+      const int rc = sqlite3_step(stmt_);
+      if (rc == SQLITE_ROW || rc == SQLITE_DONE) return rc;
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) return SQLITE_CONSTRAINT;
+      throw database_error(sqlite3_errmsg(db_));
+    }
+    std::string text(int col) const {
+      const auto* p = sqlite3_column_text(stmt_, col);
+      if (!p) return {};
+      return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+    }
+    std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+   private:
+    sqlite3_stmt* stmt_;
+    sqlite3* db_;
+  };
+  Run run() { return Run(*this); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+struct JobDatabase::Statements {
+  explicit Statements(sqlite3* db)
+      : insert_job(db,
+                   "INSERT INTO jobs(id, source, idem_key, origin, callback_url, kind, to_number, to_name,"
+                   " caller_number, caller_name, file_name, received_ms, accepted_ms, note, state)"
+                   " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,'queued')"),
+        status_by_id(db, select_status_where("id = ?")),
+        status_by_key(db, select_status_where("source = ? AND idem_key = ?")),
+        load(db,
+             "SELECT kind, to_number, to_name, caller_number, caller_name, file_name, received_ms, source, accepted_ms,"
+             " state, attempts, note FROM jobs WHERE id = ?"),
+        queued_ids(db, "SELECT id FROM jobs WHERE state = 'queued' ORDER BY accepted_ms"),
+        interrupted(db, "SELECT id, to_number, attempt_uid_next FROM jobs WHERE state = 'delivering'"),
+        mark_queued(db, "UPDATE jobs SET state = 'queued' WHERE id = ?"),
+        mark_delivering(db, "UPDATE jobs SET state = 'delivering', attempt_uid_next = ? WHERE id = ?"),
+        set_reason(db, "UPDATE jobs SET reason = ? WHERE id = ?"),
+        record_retry(db, "UPDATE jobs SET state = 'queued', reason = ?, attempts = attempts + 1 WHERE id = ?"),
+        record_outcome(db,
+                       "UPDATE jobs SET state = ?, reason = ?, uid = ?, finished_ms = ?, forwarded_to = ?"
+                       " WHERE id = ?"),
+        record_report(db,
+                      "UPDATE jobs SET dsn_action = ?, dsn_status = ?, dsn_diagnostic = ?, dsn_recipient = ?,"
+                      " dsn_remote_mta = ?, state = CASE WHEN ? THEN 'failed' ELSE state END,"
+                      " reason = CASE WHEN ? THEN ? ELSE reason END WHERE id = ?"),
+        owe_webhook(db,
+                    "INSERT INTO webhooks(job_id, url, next_ms) SELECT id, callback_url, ? FROM jobs"
+                    " WHERE id = ? AND callback_url != ''"),
+        next_webhook(db,
+                     "SELECT seq, job_id, url, attempts, next_ms FROM webhooks WHERE state = 'pending'"
+                     " ORDER BY next_ms LIMIT 1"),
+        record_webhook_attempt(db,
+                               "UPDATE webhooks SET attempts = ?, state = ?, next_ms = ?, last_error = ?"
+                               " WHERE seq = ?"),
+        pending_webhooks(db, "SELECT count(*) FROM webhooks WHERE state = 'pending'") {}
+
+  Statement insert_job, status_by_id, status_by_key, load, queued_ids, interrupted, mark_queued, mark_delivering,
+      set_reason, record_retry, record_outcome, record_report, owe_webhook, next_webhook, record_webhook_attempt,
+      pending_webhooks;
+};
+
+// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed. Under the mutex.
+class JobDatabase::Transaction {
+ public:
+  explicit Transaction(JobDatabase& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (committed_) return;
+    try {
+      db_.exec("ROLLBACK");
+    } catch (const std::exception&) {
+      // Nothing more to undo.
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit() {
+    db_.exec("COMMIT");
+    committed_ = true;
+  }
+
+ private:
+  JobDatabase& db_;
+  bool committed_ = false;
+};
+
+JobDatabase::JobDatabase(const std::filesystem::path& file) {
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const std::string error = sqlite3_errmsg(db_);
+    sqlite3_close_v2(db_);
+    throw IngestQueueError("cannot open the ingest queue " + file.string() + ": " + error);
+  }
+  try {
+    sqlite3_busy_timeout(db_, 10000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec(R"(CREATE TABLE IF NOT EXISTS jobs(
+      id TEXT PRIMARY KEY, source TEXT NOT NULL, idem_key TEXT, origin TEXT NOT NULL DEFAULT '',
+      callback_url TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, to_number TEXT NOT NULL,
+      to_name TEXT NOT NULL, caller_number TEXT NOT NULL, caller_name TEXT NOT NULL, file_name TEXT NOT NULL,
+      received_ms INTEGER NOT NULL, accepted_ms INTEGER NOT NULL, state TEXT NOT NULL,
+      reason TEXT NOT NULL DEFAULT '', uid INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,
+      attempt_uid_next INTEGER NOT NULL DEFAULT 0, UNIQUE(source, idem_key)))");
+    exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)");
+    // Columns added since the first version; existing databases gain them here.
+    for (const char* column : {"attempts INTEGER NOT NULL DEFAULT 0", "forwarded_to TEXT NOT NULL DEFAULT ''",
+                               "dsn_action TEXT NOT NULL DEFAULT ''", "dsn_status TEXT NOT NULL DEFAULT ''",
+                               "dsn_diagnostic TEXT NOT NULL DEFAULT ''", "dsn_recipient TEXT NOT NULL DEFAULT ''",
+                               "dsn_remote_mta TEXT NOT NULL DEFAULT ''", "note TEXT NOT NULL DEFAULT ''"})
+      add_column_if_missing(column);
+    // One row per webhook owed: written in the same transaction as the
+    // status it reports, so a crash cannot lose it.
+    exec(R"(CREATE TABLE IF NOT EXISTS webhooks(
+      seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, url TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+      last_error TEXT NOT NULL DEFAULT ''))");
+    exec("CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(state, next_ms)");
+    statements_ = std::make_unique<Statements>(db_);
+  } catch (...) {
+    sqlite3_close_v2(db_);
+    throw;
+  }
+}
+
+JobDatabase::~JobDatabase() {
+  statements_.reset();  // finalised before the connection closes
+  sqlite3_close_v2(db_);
+}
+
+void JobDatabase::exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    const std::string message = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw database_error(message);
+  }
+}
+
+void JobDatabase::add_column_if_missing(std::string_view definition) {
+  const std::string name(definition.substr(0, definition.find(' ')));
+  {
+    Statement exists(db_, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?");
+    auto run = exists.run();
+    if (run.bind(1, name).step() == SQLITE_ROW) return;
+  }
+  exec(("ALTER TABLE jobs ADD COLUMN " + std::string(definition)).c_str());
+}
+
+bool JobDatabase::insert(std::string_view id, const Recording& r, const SubmitOptions& o, std::int64_t accepted_ms) {
+  std::lock_guard lock(mutex_);
+  auto run = statements_->insert_job.run();
+  run.bind(1, id).bind(2, o.source);
+  if (o.idempotency_key.empty()) run.bind_null(3);
+  else run.bind(3, o.idempotency_key);
+  run.bind(4, o.origin).bind(5, o.callback_url).bind(6, kind_name(r.kind)).bind(7, r.to_number).bind(8, r.to_name);
+  run.bind(9, r.caller.number).bind(10, r.caller.name).bind(11, r.file_name);
+  const auto received = std::chrono::duration_cast<std::chrono::milliseconds>(r.received.time_since_epoch());
+  run.bind(12, std::int64_t{received.count()});
+  run.bind(13, accepted_ms).bind(14, r.note);
+  return run.step() != SQLITE_CONSTRAINT;
+}
+
+std::optional<IngestStatus> JobDatabase::status_where(Statement& query, std::string_view a, std::string_view b) {
+  std::lock_guard lock(mutex_);
+  auto run = query.run();
+  run.bind(1, a);
+  if (!b.empty()) run.bind(2, b);
+  if (run.step() != SQLITE_ROW) return std::nullopt;
+  IngestStatus s;
+  s.id = run.text(0);
+  s.state = parse_state(run.text(1));
+  s.kind = parse_kind(run.text(2));
+  s.mailbox = run.text(3);
+  s.reason = run.text(4);
+  s.uid = static_cast<std::uint32_t>(run.integer(5));
+  s.source = run.text(6);
+  s.origin = run.text(7);
+  s.callback_url = run.text(8);
+  s.accepted_ms = run.integer(9);
+  s.finished_ms = run.integer(10);
+  s.forwarded_to = run.text(11);
+  s.dsn.action = run.text(12);
+  s.dsn.status = run.text(13);
+  s.dsn.diagnostic_code = run.text(14);
+  s.dsn.final_recipient = run.text(15);
+  s.dsn.remote_mta = run.text(16);
+  return s;
+}
+
+std::optional<IngestStatus> JobDatabase::status(std::string_view id) {
+  return status_where(statements_->status_by_id, id, {});
+}
+
+std::optional<IngestStatus> JobDatabase::find(std::string_view source, std::string_view idempotency_key) {
+  return status_where(statements_->status_by_key, source, idempotency_key);
+}
+
+std::optional<QueuedJob> JobDatabase::load(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto run = statements_->load.run();
+  if (run.bind(1, id).step() != SQLITE_ROW) return std::nullopt;
+  QueuedJob job;
+  auto& r = job.recording;
+  r.kind = parse_kind(run.text(0));
+  r.to_number = run.text(1);
+  r.to_name = run.text(2);
+  r.caller.number = run.text(3);
+  r.caller.name = run.text(4);
+  r.file_name = run.text(5);
+  r.received = QueueClock::time_point(std::chrono::milliseconds(run.integer(6)));
+  job.source = run.text(7);
+  job.accepted_ms = run.integer(8);
+  job.state = run.text(9);
+  job.attempts = static_cast<std::size_t>(run.integer(10));
+  r.note = run.text(11);
+  return job;
+}
+
+std::vector<std::string> JobDatabase::queued_ids() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  auto run = statements_->queued_ids.run();
+  while (run.step() == SQLITE_ROW) ids.push_back(run.text(0));
+  return ids;
+}
+
+std::vector<InterruptedJob> JobDatabase::interrupted_jobs() {
+  std::lock_guard lock(mutex_);
+  std::vector<InterruptedJob> jobs;
+  auto run = statements_->interrupted.run();
+  while (run.step() == SQLITE_ROW)
+    jobs.push_back({run.text(0), run.text(1), static_cast<std::uint32_t>(run.integer(2))});
+  return jobs;
+}
+
+void JobDatabase::mark_queued(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  statements_->mark_queued.run().bind(1, id).step();
+}
+
+void JobDatabase::mark_delivering(std::string_view id, std::uint32_t uid_next) {
+  std::lock_guard lock(mutex_);
+  statements_->mark_delivering.run().bind(1, std::int64_t{uid_next}).bind(2, id).step();
+}
+
+void JobDatabase::set_reason(std::string_view id, std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  statements_->set_reason.run().bind(1, reason).bind(2, id).step();
+}
+
+void JobDatabase::record_retry(std::string_view id, std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  statements_->record_retry.run().bind(1, reason).bind(2, id).step();
+}
+
+void JobDatabase::owe_webhook(std::string_view id) {
+  statements_->owe_webhook.run().bind(1, now_ms()).bind(2, id).step();
+}
+
+void JobDatabase::record_outcome(std::string_view id, const JobOutcome& outcome) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(*this);
+  statements_->record_outcome.run()
+      .bind(1, state_name(outcome.state))
+      .bind(2, outcome.reason)
+      .bind(3, std::int64_t{outcome.uid})
+      .bind(4, outcome.finished_ms)
+      .bind(5, outcome.forwarded_to)
+      .bind(6, id)
+      .step();
+  owe_webhook(id);
+  transaction.commit();
+}
+
+void JobDatabase::record_report(std::string_view id, const ReportUpdate& update) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(*this);
+  const DeliveryReport& report = update.report;
+  const std::int64_t failure = update.failure;
+  statements_->record_report.run()
+      .bind(1, report.action)
+      .bind(2, report.status)
+      .bind(3, report.diagnostic_code)
+      .bind(4, report.final_recipient)
+      .bind(5, report.remote_mta)
+      .bind(6, failure)
+      .bind(7, failure)
+      .bind(8, update.reason)
+      .bind(9, id)
+      .step();
+  if (update.owes_webhook) owe_webhook(id);
+  transaction.commit();
+}
+
+std::optional<OwedWebhook> JobDatabase::next_webhook() {
+  std::lock_guard lock(mutex_);
+  auto run = statements_->next_webhook.run();
+  if (run.step() != SQLITE_ROW) return std::nullopt;
+  return OwedWebhook{run.integer(0), run.text(1), run.text(2), static_cast<unsigned>(run.integer(3)), run.integer(4)};
+}
+
+void JobDatabase::record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state,
+                                         std::int64_t next_ms, std::string_view error) {
+  std::lock_guard lock(mutex_);
+  statements_->record_webhook_attempt.run()
+      .bind(1, std::int64_t{attempts})
+      .bind(2, state)
+      .bind(3, next_ms)
+      .bind(4, error)
+      .bind(5, seq)
+      .step();
+}
+
+std::uint64_t JobDatabase::pending_webhooks() {
+  std::lock_guard lock(mutex_);
+  auto run = statements_->pending_webhooks.run();
+  return run.step() == SQLITE_ROW ? static_cast<std::uint64_t>(run.integer(0)) : 0;
+}
+
+}  // namespace umstore::ingest
