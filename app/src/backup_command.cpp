@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 
-#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
@@ -52,11 +51,15 @@ void backup_database(const fs::path& from, const fs::path& to) {
     sqlite3_close(source);
     sqlite3_close(target);
   };
-  if (sqlite3_open_v2(from.c_str(), &source, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
-      sqlite3_open_v2(to.c_str(), &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
-    const std::string why = sqlite3_errmsg(source ? (target ? target : source) : nullptr);
+  if (sqlite3_open_v2(from.c_str(), &source, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    const std::string why = sqlite3_errmsg(source);
     close();
-    throw std::runtime_error("cannot open database " + from.string() + " or " + to.string() + ": " + why);
+    throw std::runtime_error("cannot open database " + from.string() + ": " + why);
+  }
+  if (sqlite3_open_v2(to.c_str(), &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    const std::string why = sqlite3_errmsg(target);
+    close();
+    throw std::runtime_error("cannot create database " + to.string() + ": " + why);
   }
   sqlite3_busy_timeout(source, 10000);
   sqlite3_backup* backup = sqlite3_backup_init(target, "main", source, "main");
