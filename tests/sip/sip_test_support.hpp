@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "ingest/pipeline.hpp"
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "mailstore/message.hpp"
 #include "rtp.hpp"
@@ -187,7 +187,7 @@ struct SippRun {
 struct SipServerFixture {
   fs::path dir;
   fs::path db = prepare(dir);
-  mailstore::AccountStore accounts{db};
+  mailstore::SqliteAccountStore accounts{db};
   std::unique_ptr<mailstore::MailStore> store = mailstore::open_maildir_store(dir / "mail");
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
