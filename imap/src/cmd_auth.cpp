@@ -59,10 +59,17 @@ net::Task<void> Session::cmd_enable(const Command& cmd) {
     co_return;
   }
   // RFC 5161: names we do not know (or that need no enabling) are ignored.
-  const bool condstore =
-      std::any_of(cmd.args.begin(), cmd.args.end(), [](const Arg& a) { return a.is_atom("CONDSTORE"); });
-  if (condstore) enable_condstore();
-  untagged(condstore ? "ENABLED CONDSTORE" : "ENABLED");
+  std::string enabled = "ENABLED";
+  for (const Arg& a : cmd.args) {
+    if (a.is_atom("CONDSTORE") && enabled.find(" CONDSTORE") == std::string::npos) {
+      enable_condstore();
+      enabled += " CONDSTORE";
+    } else if (a.is_atom("UTF8=ACCEPT") && enabled.find(" UTF8=ACCEPT") == std::string::npos) {
+      utf8_ = true;  // RFC 6855: names in UTF-8 from now on
+      enabled += " UTF8=ACCEPT";
+    }
+  }
+  untagged(enabled);
   reply(cmd, "OK", "ENABLE completed");
 }
 

@@ -10,6 +10,15 @@
 namespace umstore::imap {
 namespace {
 
+// RFC 3501 §9: a plain literal holds no NUL. Content appended as literal8
+// keeps its NULs for BINARY; BODY sends them as 0x80, as Dovecot does.
+std::string_view without_nul(std::string_view bytes, std::string& storage) {
+  if (bytes.find('\0') == std::string_view::npos) return bytes;
+  storage.assign(bytes);
+  std::replace(storage.begin(), storage.end(), '\0', '\x80');
+  return storage;
+}
+
 std::string_view apply_partial(std::string_view bytes, const FetchItem& item) {
   if (!item.partial) return bytes;
   auto [origin, count] = *item.partial;
@@ -170,6 +179,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   const std::uint32_t uid_validity = cache ? sel.folder->uid_validity() : 0;
   bool some_expunged = false;
   std::string scratch;
+  std::string nul_free;  // a section with its NULs replaced
   for (std::size_t index : indexes) {
     const mailstore::MessageInfo info = sel.messages[index];
     mailstore::MessageDataPtr data;
@@ -258,7 +268,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
         case FetchItem::Kind::Section: {
           item_start(item.label);
           auto section = section_bytes(item.section, *root, bytes, scratch);
-          co_await append_literal(apply_partial(section.value_or(std::string_view{}), item));
+          co_await append_literal(without_nul(apply_partial(section.value_or(std::string_view{}), item), nul_free));
           break;
         }
         case FetchItem::Kind::Binary:
