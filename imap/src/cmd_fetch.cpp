@@ -166,11 +166,14 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     std::vector<std::uint32_t> unseen;
     for (std::size_t i : indexes)
       if (!(sel.messages[i].flags & mailstore::kSeen)) unseen.push_back(sel.messages[i].uid);
-    if (!unseen.empty())
-      for (const auto& info : sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen)) {
+    if (!unseen.empty()) {
+      const auto changed = sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen);
+      for (const auto& info : changed) {
         update_message(info);
         newly_seen.push_back(info.uid);
       }
+      announce_keywords(changed);  // another session's keyword may come along
+    }
   }
   bool wants_flags = std::any_of(request->items.begin(), request->items.end(),
                                  [](const FetchItem& i) { return i.kind == FetchItem::Kind::Flags; });

@@ -2,9 +2,7 @@
 // STATUS (LIST and LSUB are in cmd_list.cpp).
 #include <algorithm>
 
-#include "mailbox_name.hpp"
 #include "common/ascii.hpp"
-#include "response_writer.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {

@@ -32,8 +32,30 @@ std::vector<std::size_t> Session::matching_indexes(const SearchKey& key) {
   return found;
 }
 
-net::Task<void> Session::cmd_search(const Command& cmd) {
+void Session::send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,
+                                 const std::vector<std::size_t>& indexes, bool with_modseq) {
+  if (with_modseq) enable_condstore();
   const bool uid = is_uid_command(cmd);
+  const auto& sel = *selected_;
+  std::vector<std::uint32_t> found;
+  std::vector<std::uint64_t> modseqs;  // of the messages found, in the same order
+  for (const std::size_t i : indexes) {
+    found.push_back(uid ? sel.messages[i].uid : static_cast<std::uint32_t>(i + 1));
+    modseqs.push_back(sel.messages[i].modseq);
+  }
+  const auto modseq = with_modseq ? std::optional(reported_modseq(ret, modseqs)) : std::nullopt;
+  if (ret.extended) {
+    untagged(esearch_line(cmd.tag, uid, ret, found, modseq));
+  } else {
+    std::string result(name);
+    for (const std::uint32_t n : found) result += " " + std::to_string(n);
+    if (modseq && !found.empty()) result += " (MODSEQ " + std::to_string(*modseq) + ")";
+    untagged(result);
+  }
+  reply(cmd, "OK", cmd.name + " completed");
+}
+
+net::Task<void> Session::cmd_search(const Command& cmd) {
   std::string error;
   bool bad_charset = false;
   std::span<const Arg> args(cmd.args);
@@ -50,25 +72,7 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
       reply(cmd, "BAD", "Invalid search: " + error);
     co_return;
   }
-  const bool with_modseq = uses_modseq(*key);
-  if (with_modseq) enable_condstore();
-  const auto& sel = *selected_;
-  std::vector<std::uint32_t> found;
-  std::vector<std::uint64_t> modseqs;  // of the messages found, in the same order
-  for (const std::size_t i : matching_indexes(*key)) {
-    found.push_back(uid ? sel.messages[i].uid : static_cast<std::uint32_t>(i + 1));
-    modseqs.push_back(sel.messages[i].modseq);
-  }
-  const auto modseq = with_modseq ? std::optional(reported_modseq(ret, modseqs)) : std::nullopt;
-  if (ret.extended) {
-    untagged(esearch_line(cmd.tag, uid, ret, found, modseq));
-  } else {
-    std::string result = "SEARCH";
-    for (const std::uint32_t n : found) result += " " + std::to_string(n);
-    if (modseq && !found.empty()) result += " (MODSEQ " + std::to_string(*modseq) + ")";
-    untagged(result);
-  }
-  reply(cmd, "OK", cmd.name + " completed");
+  send_search_result(cmd, "SEARCH", ret, matching_indexes(*key), uses_modseq(*key));
 }
 
 }  // namespace umstore::imap

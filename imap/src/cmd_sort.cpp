@@ -150,7 +150,6 @@ int compare(const SortValues& a, const SortValues& b, SortKey key) {
 }  // namespace
 
 net::Task<void> Session::cmd_sort(const Command& cmd) {
-  const bool uid = is_uid_command(cmd);
   std::span<const Arg> args(cmd.args);
   SearchReturn ret;
   std::string error;
@@ -175,8 +174,6 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
       reply(cmd, "BAD", "Invalid search: " + error);
     co_return;
   }
-  const bool with_modseq = uses_modseq(*key);
-  if (with_modseq) enable_condstore();
   const auto& sel = *selected_;
   const bool header = needs_header(*criteria);
   const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;
@@ -207,22 +204,9 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
     }
     return a.index < b.index;
   });
-  std::vector<std::uint32_t> found;
-  std::vector<std::uint64_t> modseqs;
-  for (const auto& v : values) {
-    found.push_back(uid ? sel.messages[v.index].uid : static_cast<std::uint32_t>(v.index + 1));
-    modseqs.push_back(sel.messages[v.index].modseq);
-  }
-  const auto modseq = with_modseq ? std::optional(reported_modseq(ret, modseqs)) : std::nullopt;
-  if (ret.extended) {
-    untagged(esearch_line(cmd.tag, uid, ret, found, modseq));
-  } else {
-    std::string result = "SORT";
-    for (const std::uint32_t n : found) result += " " + std::to_string(n);
-    if (modseq && !found.empty()) result += " (MODSEQ " + std::to_string(*modseq) + ")";
-    untagged(result);
-  }
-  reply(cmd, "OK", cmd.name + " completed");
+  std::vector<std::size_t> sorted;
+  for (const auto& v : values) sorted.push_back(v.index);
+  send_search_result(cmd, "SORT", ret, sorted, uses_modseq(*key));
 }
 
 }  // namespace umstore::imap

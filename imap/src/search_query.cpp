@@ -390,19 +390,6 @@ bool parse_search_return(std::span<const Arg>& args, SearchReturn& ret, std::str
   return true;
 }
 
-std::string compact_set(const std::vector<std::uint32_t>& numbers) {
-  std::string out;
-  for (std::size_t i = 0; i < numbers.size();) {
-    std::size_t j = i;
-    while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(numbers[i]);
-    if (j > i) out += ':' + std::to_string(numbers[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
 std::uint64_t reported_modseq(const SearchReturn& ret, const std::vector<std::uint64_t>& modseqs) {
   if (modseqs.empty()) return 0;
   if (ret.extended && !ret.all && !ret.count) {
@@ -421,7 +408,7 @@ std::string esearch_line(std::string_view tag, bool uid, const SearchReturn& ret
   if (ret.min && !found.empty()) line += " MIN " + std::to_string(found.front());
   if (ret.max && !found.empty()) line += " MAX " + std::to_string(found.back());
   if (ret.count) line += " COUNT " + std::to_string(found.size());
-  if (ret.all && !found.empty()) line += " ALL " + compact_set(found);
+  if (ret.all && !found.empty()) line += " ALL " + format_uid_set(found);
   if (modseq && !found.empty()) line += " MODSEQ " + std::to_string(*modseq);
   return line;
 }

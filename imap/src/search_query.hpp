@@ -77,9 +77,6 @@ struct SearchReturn {
 // Consumes "RETURN (options)" at the front of `args`; false when malformed.
 bool parse_search_return(std::span<const Arg>& args, SearchReturn& ret, std::string& error);
 
-// Numbers as a sequence set, runs joined: "1:3,7,9:10" (order kept, for ESORT).
-std::string compact_set(const std::vector<std::uint32_t>& numbers);
-
 // RFC 4731 §3.2, RFC 7162 §3.1.5: with only MIN and/or MAX the MODSEQ data
 // belongs to the message(s) returned, else to all that matched; `modseqs`
 // in the order of the result.

@@ -117,6 +117,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
   std::vector<std::size_t> matching_indexes(const SearchKey& key);
+  // The SEARCH or SORT (`name`) response, or ESEARCH when RETURN was given,
+  // for the messages at `indexes` in result order, then the tagged OK.
+  void send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,
+                          const std::vector<std::size_t>& indexes, bool with_modseq);
   // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
   std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
 
