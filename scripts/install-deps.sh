@@ -11,6 +11,7 @@ packages=(
   libsndfile1-dev libspandsp-dev libtiff-dev libmp3lame-dev libpoppler-cpp-dev libpng-dev libjpeg-dev libsodium-dev libsqlite3-dev
   libfmt-dev nlohmann-json3-dev
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
+  zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
   clang libclang-rt-14-dev
   # real clients and checkers used by the tests

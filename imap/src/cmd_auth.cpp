@@ -1,5 +1,5 @@
 // Any-state and not-authenticated commands: CAPABILITY NOOP LOGOUT ID ENABLE
-// NAMESPACE STARTTLS LOGIN AUTHENTICATE.
+// NAMESPACE STARTTLS COMPRESS LOGIN AUTHENTICATE.
 #include <asio/post.hpp>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "mailbox_name.hpp"
 #include "mime/message_parser.hpp"
 #include "response_writer.hpp"
+#include "deflate_codec.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
@@ -71,6 +72,24 @@ net::Task<void> Session::cmd_enable(const Command& cmd) {
   }
   untagged(enabled);
   reply(cmd, "OK", "ENABLE completed");
+}
+
+net::Task<void> Session::cmd_compress(const Command& cmd) {
+  if (cmd.args.size() != 1 || !cmd.args[0].is_atom("DEFLATE")) {
+    reply(cmd, "BAD", "The only COMPRESS mechanism is DEFLATE");
+    co_return;
+  }
+  if (compressed_) {
+    reply(cmd, "NO", "[COMPRESSIONACTIVE] Compression is already on");
+    co_return;
+  }
+  // RFC 4978 §3: the tagged OK is the last thing sent uncompressed.
+  reply(cmd, "OK", "DEFLATE active");
+  out_ += pending_reply_;
+  pending_reply_.clear();
+  co_await flush();
+  compressed_ = true;
+  if (!conn_.set_codec(make_deflate_codec())) conn_.close();  // what followed the command was not DEFLATE
 }
 
 net::Task<void> Session::cmd_namespace(const Command& cmd) {

@@ -35,6 +35,7 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"LOGOUT", &Session::cmd_logout, any},
       {"ID", &Session::cmd_id, any},
       {"STARTTLS", &Session::cmd_starttls, kNotAuthenticated},
+      {"COMPRESS", &Session::cmd_compress, kAuthenticated | kSelected},
       {"LOGIN", &Session::cmd_login, kNotAuthenticated},
       {"AUTHENTICATE", &Session::cmd_authenticate, kNotAuthenticated},
       {"ENABLE", &Session::cmd_enable, authed},
@@ -91,7 +92,7 @@ bool Session::login_disabled() const { return ctx_.config.login_requires_tls && 
 std::string Session::capabilities() const {
   std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
       " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
-      " MULTIAPPEND UTF8=ACCEPT";
+      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";

@@ -135,6 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_enable(const Command& cmd);
   net::Task<void> cmd_namespace(const Command& cmd);
   net::Task<void> cmd_starttls(const Command& cmd);
+  net::Task<void> cmd_compress(const Command& cmd);
   net::Task<void> cmd_login(const Command& cmd);
   net::Task<void> cmd_authenticate(const Command& cmd);
   net::Task<void> cmd_select(const Command& cmd);
@@ -170,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned failed_logins_ = 0;
   bool condstore_ = false;  // a CONDSTORE enabling command was seen
   bool utf8_ = false;       // ENABLE UTF8=ACCEPT
+  bool compressed_ = false; // COMPRESS DEFLATE is on
 };
 
 // Shared helpers of the command files.

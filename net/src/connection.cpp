@@ -58,7 +58,28 @@ Task<std::size_t> Connection::fill() {
   }
   buffer_.resize(old + n);
   if (n == 0) close();
+  if (codec_ && n > 0) {
+    // Decoded bytes replace what was read; a read may decode to nothing yet.
+    coded_.assign(buffer_, old, n);
+    buffer_.resize(old);
+    if (!codec_->decode(coded_, buffer_)) {
+      close();
+      co_return 0;
+    }
+    if (buffer_.size() == old) {
+      const std::size_t more = co_await fill();  // (a statement: see read_line)
+      co_return more;
+    }
+    n = buffer_.size() - old;
+  }
   co_return n;
+}
+
+bool Connection::set_codec(std::unique_ptr<StreamCodec> codec) {
+  codec_ = std::move(codec);
+  coded_.assign(buffer_, start_);
+  buffer_.resize(start_);
+  return codec_->decode(coded_, buffer_);
 }
 
 Task<LineResult> Connection::read_line() {
@@ -114,6 +135,11 @@ Task<std::string_view> Connection::read_some() {
 }
 
 Task<void> Connection::write(std::string_view data) {
+  std::string coded;
+  if (codec_) {
+    codec_->encode(data, coded);
+    data = coded;
+  }
   std::error_code ec;
   if (tls_)
     std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), use_nothrow);

@@ -14,6 +14,17 @@
 
 namespace umstore::net {
 
+// A transform of the byte stream under the protocol (IMAP COMPRESS=DEFLATE,
+// RFC 4978): input is decoded before lines are cut, output encoded last.
+class StreamCodec {
+ public:
+  virtual ~StreamCodec() = default;
+  // Appends the plain bytes `wire` holds to `plain`; false on corrupt input.
+  virtual bool decode(std::string_view wire, std::string& plain) = 0;
+  // Appends the wire form of `plain` to `wire`, flushed so the peer can read all of it now.
+  virtual void encode(std::string_view plain, std::string& wire) = 0;
+};
+
 struct LineResult {
   enum class Status { Ok, TooLong, Closed };
   Status status = Status::Closed;
@@ -45,6 +56,10 @@ class Connection {
   Task<bool> start_tls(asio::ssl::context& tls);
   bool is_tls() const noexcept { return tls_ != nullptr; }
 
+  // Codes the stream from now on; input already buffered but not consumed
+  // was sent coded too, so it is decoded at once.
+  bool set_codec(std::unique_ptr<StreamCodec> codec);
+
   // Closes the connection when no input arrives for this long.
   void set_idle_timeout(std::chrono::steady_clock::duration timeout) noexcept { idle_timeout_ = timeout; }
 
@@ -63,6 +78,8 @@ class Connection {
 
   tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  std::unique_ptr<StreamCodec> codec_;
+  std::string coded_;  // wire bytes on their way through codec_
   std::string buffer_;
   std::size_t start_ = 0;
   std::size_t max_line_;
