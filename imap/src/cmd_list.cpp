@@ -97,7 +97,8 @@ bool matches_any(const std::vector<std::string>& patterns, std::string_view name
 }
 
 bool is_descendant(std::string_view name, std::string_view ancestor) {
-  return name.size() > ancestor.size() + 1 && name.starts_with(ancestor) && name[ancestor.size()] == kHierarchyDelimiter;
+  return name.size() > ancestor.size() + 1 && name.starts_with(ancestor) &&
+         name[ancestor.size()] == kHierarchyDelimiter;
 }
 
 // RFC 3501 §6.3.9: when "%" stops LSUB above a subscribed mailbox, its

@@ -34,7 +34,8 @@ std::optional<std::vector<SortCriterion>> parse_sort_criteria(const Arg& list) {
       reverse = true;
       continue;
     }
-    const auto* found = std::find_if(std::begin(kKeys), std::end(kKeys), [&](const auto& k) { return a.is_atom(k.first); });
+    const auto* found =
+        std::find_if(std::begin(kKeys), std::end(kKeys), [&](const auto& k) { return a.is_atom(k.first); });
     if (found == std::end(kKeys)) return std::nullopt;
     out.push_back({found->second, reverse});
     reverse = false;

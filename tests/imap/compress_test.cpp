@@ -88,7 +88,8 @@ BOOST_AUTO_TEST_CASE(deflate_both_ways_with_pipelined_input_and_large_literals) 
   BOOST_TEST(contains(z.until_tagged("a5"), "a5 NO [COMPRESSIONACTIVE]"));
   // A large message both ways: literals past the direct-write threshold.
   std::string body;
-  for (int i = 0; body.size() < 300 * 1024; ++i) body += "line " + std::to_string(i) + " of a long voicemail transcript\r\n";
+  for (int i = 0; body.size() < 300 * 1024; ++i)
+    body += "line " + std::to_string(i) + " of a long voicemail transcript\r\n";
   const std::string message = "Subject: big\r\n\r\n" + body;
   z.send("a6 APPEND INBOX {" + std::to_string(message.size()) + "+}\r\n" + message + "\r\n");
   BOOST_TEST(contains(z.until_tagged("a6"), "a6 OK [APPENDUID"));

@@ -68,7 +68,8 @@ bool glob_matches(std::string_view pattern, std::string_view text, Variables& va
     if (const auto bound = vars.find(name); bound != vars.end())
       return text.starts_with(bound->second) &&
              glob_matches(pattern.substr(end), text.substr(bound->second.size()), vars);
-    for (std::size_t n = 1; n <= text.size() && std::string_view(" ()").find(text[n - 1]) == std::string_view::npos; ++n) {
+    for (std::size_t n = 1; n <= text.size() && std::string_view(" ()").find(text[n - 1]) == std::string_view::npos;
+         ++n) {
       Variables tried = vars;
       tried[name] = std::string(text.substr(0, n));
       if (glob_matches(pattern.substr(end), text.substr(n), tried)) {
