@@ -89,7 +89,7 @@ net::Task<void> Session::cmd_compress(const Command& cmd) {
   pending_reply_.clear();
   co_await flush();
   compressed_ = true;
-  if (!conn_.set_codec(make_deflate_codec())) conn_.close();  // what followed the command was not DEFLATE
+  conn_.set_codec(make_deflate_codec());  // input that is not DEFLATE then ends the connection
 }
 
 net::Task<void> Session::cmd_namespace(const Command& cmd) {

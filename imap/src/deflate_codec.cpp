@@ -3,12 +3,13 @@
 #include <zlib.h>
 
 #include <stdexcept>
+#include <string>
 
 namespace umstore::imap {
 namespace {
 
 constexpr int kRawDeflate = -15;  // negative window bits: no zlib header (RFC 4978 §4)
-constexpr std::size_t kChunk = 16 * 1024;
+constexpr std::size_t kChunk = 16 * 1024;  // output per deflate() call
 
 class DeflateCodec final : public net::StreamCodec {
  public:
@@ -26,21 +27,25 @@ class DeflateCodec final : public net::StreamCodec {
   DeflateCodec(const DeflateCodec&) = delete;
   DeflateCodec& operator=(const DeflateCodec&) = delete;
 
-  bool decode(std::string_view wire, std::string& plain) override {
-    in_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(wire.data()));
-    in_.avail_in = static_cast<uInt>(wire.size());
-    do {  // until the input is used up and inflate has no output left
-      const std::size_t old = plain.size();
-      plain.resize(old + kChunk);
-      in_.next_out = reinterpret_cast<Bytef*>(plain.data() + old);
-      in_.avail_out = static_cast<uInt>(kChunk);
-      const int rc = inflate(&in_, Z_SYNC_FLUSH);
-      plain.resize(old + kChunk - in_.avail_out);
-      if (rc == Z_BUF_ERROR) return in_.avail_in == 0;  // nothing more to do
-      if (rc != Z_OK) return false;                     // corrupt, or the client ended the stream
-    } while (in_.avail_in > 0 || in_.avail_out == 0);
-    return true;
+  void feed(std::string_view wire) override { input_.append(wire); }
+
+  bool decode(std::string& plain, std::size_t limit) override {
+    const std::size_t old = plain.size();
+    plain.resize(old + limit);
+    in_.next_in = reinterpret_cast<Bytef*>(input_.data());
+    in_.avail_in = static_cast<uInt>(input_.size());
+    in_.next_out = reinterpret_cast<Bytef*>(plain.data() + old);
+    in_.avail_out = static_cast<uInt>(limit);
+    const int rc = inflate(&in_, Z_SYNC_FLUSH);
+    plain.resize(old + limit - in_.avail_out);
+    input_.erase(0, input_.size() - in_.avail_in);
+    more_output_ = in_.avail_out == 0;  // the limit stopped it: there may be more
+    // Z_BUF_ERROR: no progress possible until more input arrives. Z_STREAM_END
+    // (the client ended the stream) and the rest are errors.
+    return rc == Z_OK || rc == Z_BUF_ERROR;
   }
+
+  bool pending() const override { return !input_.empty() || more_output_; }
 
   void encode(std::string_view plain, std::string& wire) override {
     out_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
@@ -58,6 +63,8 @@ class DeflateCodec final : public net::StreamCodec {
  private:
   z_stream in_{};
   z_stream out_{};
+  std::string input_;  // coded input inflate has not taken yet
+  bool more_output_ = false;
 };
 
 }  // namespace

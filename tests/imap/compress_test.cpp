@@ -98,6 +98,9 @@ BOOST_AUTO_TEST_CASE(deflate_both_ways_with_pipelined_input_and_large_literals) 
   const std::string fetched = z.until_tagged("a8");
   BOOST_TEST(contains(fetched, "BODY[] {" + std::to_string(message.size()) + "}\r\n" + message + ")"));
   BOOST_TEST(contains(fetched, "a8 OK"));
+  // 32 MB of line in about 32 KB of DEFLATE: refused as too long, not buffered.
+  z.send("a9 NOOP " + std::string(32 * 1024 * 1024, 'x') + "\r\na10 NOOP\r\n");
+  BOOST_TEST(contains(z.until_tagged("a10"), "BAD [TOOBIG]"));
   z.send("a9 LOGOUT\r\n");
   BOOST_TEST(contains(z.until_tagged("a9"), "* BYE"));
 }

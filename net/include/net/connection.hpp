@@ -19,8 +19,13 @@ namespace umstore::net {
 class StreamCodec {
  public:
   virtual ~StreamCodec() = default;
-  // Appends the plain bytes `wire` holds to `plain`; false on corrupt input.
-  virtual bool decode(std::string_view wire, std::string& plain) = 0;
+  // Takes coded input; decode() hands out its plain bytes.
+  virtual void feed(std::string_view wire) = 0;
+  // Appends at most `limit` plain bytes to `plain` (so a small input cannot
+  // expand without bound); false on corrupt input.
+  virtual bool decode(std::string& plain, std::size_t limit) = 0;
+  // True when decode() may give more without new input.
+  virtual bool pending() const = 0;
   // Appends the wire form of `plain` to `wire`, flushed so the peer can read all of it now.
   virtual void encode(std::string_view plain, std::string& wire) = 0;
 };
@@ -57,8 +62,8 @@ class Connection {
   bool is_tls() const noexcept { return tls_ != nullptr; }
 
   // Codes the stream from now on; input already buffered but not consumed
-  // was sent coded too, so it is decoded at once.
-  bool set_codec(std::unique_ptr<StreamCodec> codec);
+  // was sent coded too, so it goes through the codec first.
+  void set_codec(std::unique_ptr<StreamCodec> codec);
 
   // Closes the connection when no input arrives for this long.
   void set_idle_timeout(std::chrono::steady_clock::duration timeout) noexcept { idle_timeout_ = timeout; }
@@ -79,7 +84,6 @@ class Connection {
   tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   std::unique_ptr<StreamCodec> codec_;
-  std::string coded_;  // wire bytes on their way through codec_
   std::string buffer_;
   std::size_t start_ = 0;
   std::size_t max_line_;
