@@ -11,6 +11,8 @@ packages=(
   libsndfile1-dev libspandsp-dev libtiff-dev libmp3lame-dev libpoppler-cpp-dev libpng-dev libjpeg-dev libsodium-dev libsqlite3-dev
   libfmt-dev nlohmann-json3-dev
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
+  libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
+  libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
   clang libclang-rt-14-dev
@@ -21,6 +23,7 @@ packages=(
   neomutt tmux  # a terminal mail client driven through tmux in tests/e2e/test_imap_neomutt.py
   postfix dovecot-lmtpd openssl  # the Postfix peer in the SMTP interoperability tests (tests/peers/postfix_peer.py); openssl also makes the test CA for https:// webhooks
   ca-certificates  # the system CAs https:// webhook receivers are verified against
+  postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
 )
 
 missing=()

@@ -40,7 +40,7 @@ void Connection::compact() {
   if (buffer_.capacity() > 4 * kReadChunk && buffer_.size() < kReadChunk) buffer_.shrink_to_fit();
 }
 
-Task<std::size_t> Connection::fill() {
+Task<std::size_t> Connection::fill(Clock::time_point by) {
   using namespace asio::experimental::awaitable_operators;
   compact();
   const std::size_t old = buffer_.size();
@@ -54,7 +54,8 @@ Task<std::size_t> Connection::fill() {
     }
     buffer_.resize(old + kReadChunk);
     asio::mutable_buffer into(buffer_.data() + old, kReadChunk);
-    asio::steady_timer timer(socket_.get_executor(), idle_timeout_);
+    asio::steady_timer timer(socket_.get_executor(),
+                             std::min({budget_end(Clock::now(), idle_timeout_), by, deadline_}));
     std::variant<std::tuple<std::error_code, std::size_t>, std::tuple<std::error_code>> r;
     if (tls_)
       r = co_await (tls_->async_read_some(into, use_nothrow) || timer.async_wait(use_nothrow));
@@ -64,6 +65,8 @@ Task<std::size_t> Connection::fill() {
     if (r.index() == 0) {
       auto [ec, got] = std::get<0>(r);
       if (!ec) n = got;
+    } else {
+      timed_out_ = true;
     }
     buffer_.resize(old + n);
     if (n == 0) close();
@@ -80,9 +83,17 @@ void Connection::set_codec(std::unique_ptr<StreamCodec> codec) {
   buffer_.resize(start_);
 }
 
+// When `started` plus `budget` ends (saturating: budgets may be "forever").
+Connection::Clock::time_point Connection::budget_end(Clock::time_point started, Clock::duration budget) {
+  return budget >= Clock::time_point::max() - started ? Clock::time_point::max() : started + budget;
+}
+
 Task<LineResult> Connection::read_line() {
   std::size_t scanned = start_;
   bool overflow = false;
+  // The line's clock starts with its first byte: waiting for a command is
+  // the idle timeout's business.
+  auto line_end = buffered() > 0 ? budget_end(Clock::now(), line_timeout_) : Clock::time_point::max();
   for (;;) {
     auto lf = buffer_.find('\n', scanned);
     if (lf != std::string::npos) {
@@ -102,16 +113,18 @@ Task<LineResult> Connection::read_line() {
     }
     std::size_t scanned_relative = buffer_.size() - start_;
     // g++ 12 miscompiles co_await inside conditions: await into a variable first.
-    const std::size_t got = co_await fill();
+    const std::size_t got = co_await fill(line_end);
     if (got == 0) co_return LineResult{LineResult::Status::Closed, {}};
+    if (line_end == Clock::time_point::max()) line_end = budget_end(Clock::now(), line_timeout_);
     scanned = start_ + scanned_relative;
   }
 }
 
 Task<bool> Connection::read_exact(std::size_t n, std::string& out) {
+  const auto end = budget_end(Clock::now(), line_timeout_ + std::chrono::seconds(n / std::max<std::size_t>(1, min_literal_rate_)));
   while (n > 0) {
     if (start_ == buffer_.size()) {
-      const std::size_t got = co_await fill();
+      const std::size_t got = co_await fill(end);
       if (got == 0) co_return false;
     }
     std::size_t take = std::min(n, buffer_.size() - start_);

@@ -1,7 +1,8 @@
 #include "net/listener.hpp"
 
-#include <atomic>
 #include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "common/log.hpp"
 
@@ -42,6 +43,56 @@ void Listener::stop() {
   acceptor_.close(ec);
 }
 
+namespace {
+constexpr std::size_t kMaxRefusing = 64;
+constexpr auto kRefusalTime = std::chrono::seconds(5);
+}  // namespace
+
+std::size_t Listener::active() const {
+  std::lock_guard lock(occupancy_->mutex);
+  return occupancy_->active;
+}
+
+std::optional<std::string> Listener::admit(const std::string& address) {
+  std::lock_guard lock(occupancy_->mutex);
+  if (occupancy_->active >= max_connections_) return fmt::format("connection limit {} reached", max_connections_);
+  auto& from_address = occupancy_->by_address[address];
+  if (max_per_address_ != 0 && from_address >= max_per_address_)
+    return fmt::format("{} already has {} connections (the limit per address)", address, from_address);
+  ++from_address;
+  ++occupancy_->active;
+  return std::nullopt;
+}
+
+// A flood of refusals is logged once every few seconds, with its count.
+void Listener::log_refusal(const std::string& why) {
+  ++refused_unlogged_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_refusal_log_ < std::chrono::seconds(10)) return;
+  log(LogLevel::Warning, name_, "refused {} connection(s), the last because {}", refused_unlogged_, why);
+  refused_unlogged_ = 0;
+  last_refusal_log_ = now;
+}
+
+// Tells the client why, within a few seconds, then closes.
+void Listener::refuse(tcp::socket socket) {
+  {
+    std::lock_guard lock(occupancy_->mutex);
+    if (refusal_.empty() || occupancy_->refusing >= kMaxRefusing) return;  // closed on destruction
+    ++occupancy_->refusing;
+  }
+  auto said = [](tcp::socket s, std::string text) -> Task<void> {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(s.get_executor(), kRefusalTime);
+    co_await (asio::async_write(s, asio::buffer(text), use_nothrow) || timer.async_wait(use_nothrow));
+  };
+  auto executor = socket.get_executor();
+  asio::co_spawn(executor, said(std::move(socket), refusal_), [occupancy = occupancy_](std::exception_ptr) {
+    std::lock_guard lock(occupancy->mutex);
+    --occupancy->refusing;
+  });
+}
+
 Task<void> Listener::accept_loop() {
   for (;;) {
     auto strand = asio::make_strand(io_);
@@ -51,14 +102,20 @@ Task<void> Listener::accept_loop() {
       log(LogLevel::Warning, name_, "accept failed: {}", ec.message());
       continue;
     }
-    if (*active_ >= max_connections_) {
-      log(LogLevel::Warning, name_, "connection limit {} reached, refusing a connection", max_connections_);
-      continue;  // socket closes on destruction
+    std::error_code peer_ec;
+    const std::string address = socket.remote_endpoint(peer_ec).address().to_string();
+    if (auto why = admit(address)) {
+      log_refusal(*why);
+      refuse(std::move(socket));
+      continue;
     }
-    ++*active_;
     asio::co_spawn(strand, handler_(std::move(socket)),
-                   [active = active_, name = name_](std::exception_ptr e) {
-                     --*active;
+                   [occupancy = occupancy_, address, name = name_](std::exception_ptr e) {
+                     {
+                       std::lock_guard lock(occupancy->mutex);
+                       --occupancy->active;
+                       if (--occupancy->by_address[address] == 0) occupancy->by_address.erase(address);
+                     }
                      if (!e) return;
                      try {
                        std::rethrow_exception(e);

@@ -1,5 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -133,5 +134,159 @@ BOOST_AUTO_TEST_CASE(self_signed_certificate_makes_a_usable_tls_context) {
   io.run();
   client.join();
   BOOST_TEST(got == "hello over tls\n");
+  std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// A blocking loopback client for the budget tests.
+struct RawClient {
+  asio::io_context io;
+  tcp::socket socket{io};
+  explicit RawClient(const tcp::endpoint& server, const char* from = "127.0.0.1") {
+    socket.open(tcp::v4());
+    socket.bind(tcp::endpoint(asio::ip::make_address(from), 0));
+    socket.connect(server);
+  }
+  // Everything until the server closes (or `limit` passes).
+  std::string read_all(std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+    std::string got;
+    const auto end = std::chrono::steady_clock::now() + limit;
+    socket.non_blocking(true);
+    while (std::chrono::steady_clock::now() < end) {
+      char buf[512];
+      std::error_code ec;
+      const auto n = socket.read_some(asio::buffer(buf), ec);
+      if (ec == asio::error::would_block) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      if (ec) break;
+      got.append(buf, n);
+    }
+    return got;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_line_sent_a_byte_at_a_time_is_cut_off_by_the_line_budget) {
+  asio::io_context io;
+  std::atomic<bool> timed_out = false;
+  Listener listener(io, parse_endpoint("127.0.0.1:0"), "test",
+                    [&](tcp::socket s) -> Task<void> {
+                      Connection conn(std::move(s), 1024);
+                      conn.set_idle_timeout(std::chrono::seconds(5));
+                      conn.set_line_timeout(std::chrono::milliseconds(400));
+                      auto line = co_await conn.read_line();
+                      timed_out = line.status == LineResult::Status::Closed && conn.timed_out();
+                    },
+                    10);
+  listener.start();
+  std::thread server([&] { io.run(); });
+  RawClient client(listener.local_endpoint());
+  const auto began = std::chrono::steady_clock::now();
+  std::error_code ec;
+  // Each byte comes well within the idle timeout, the line never ends.
+  for (int i = 0; i < 40 && !ec; ++i) {
+    asio::write(client.socket, asio::buffer("x", 1), ec);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const auto held = std::chrono::steady_clock::now() - began;
+  io.stop();
+  server.join();
+  BOOST_TEST(timed_out.load());
+  BOOST_TEST(held < std::chrono::seconds(5));
+}
+
+BOOST_AUTO_TEST_CASE(one_address_gets_its_limit_and_then_the_refusal_while_others_get_in) {
+  asio::io_context io;
+  Listener listener(io, parse_endpoint("127.0.0.1:0"), "test",
+                    [](tcp::socket s) -> Task<void> {
+                      Connection conn(std::move(s), 1024);
+                      co_await conn.write("hello\r\n");
+                      co_await conn.read_line();  // held until the client closes
+                    },
+                    10);
+  listener.limit_per_address(2);
+  listener.refuse_with("421 4.7.0 too many connections from your address\r\n");
+  listener.start();
+  std::thread server([&] { io.run(); });
+  std::vector<std::unique_ptr<RawClient>> held;
+  std::vector<std::string> greetings;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(listener.local_endpoint()));
+    greetings.push_back(held.back()->read_all(std::chrono::milliseconds(500)));
+  }
+  BOOST_TEST(greetings[0] == "hello\r\n");
+  BOOST_TEST(greetings[1] == "hello\r\n");
+  BOOST_TEST(greetings[2] == "421 4.7.0 too many connections from your address\r\n");
+  // Another loopback address is another client: it gets in.
+  RawClient other(listener.local_endpoint(), "127.0.0.2");
+  BOOST_TEST(other.read_all(std::chrono::milliseconds(500)) == "hello\r\n");
+  // A place freed is a place taken again.
+  held[0].reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  RawClient again(listener.local_endpoint());
+  BOOST_TEST(again.read_all(std::chrono::milliseconds(500)) == "hello\r\n");
+  io.stop();
+  server.join();
+}
+
+namespace {
+
+// What `openssl s_client` (with `options`) negotiates with a TLS listener:
+// its "New, TLSv1.3, Cipher is ..." line ("New, (NONE), Cipher is (NONE)"
+// when the handshake fails).
+std::string s_client(const std::string& options, const std::filesystem::path& dir) {
+  ensure_self_signed_certificate(dir / "cert.pem", dir / "key.pem", "vm.example.net");
+  auto ctx = make_server_tls_context(dir / "cert.pem", dir / "key.pem");
+  asio::io_context io;
+  Listener listener(io, parse_endpoint("127.0.0.1:0"), "tls",
+                    [&](tcp::socket s) -> Task<void> {
+                      Connection conn(std::move(s), 1024);
+                      if (co_await conn.start_tls(*ctx)) co_await conn.write("hello\n");
+                    },
+                    10);
+  listener.start();
+  const std::string cmd = "echo | timeout 10 openssl s_client -connect 127.0.0.1:" +
+                          std::to_string(listener.local_endpoint().port()) + " " + options +
+                          " 2>/dev/null | grep '^New, '";
+  std::string got;
+  std::thread client([&] {
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[256];
+    while (p && std::fgets(buf, sizeof buf, p)) got += buf;
+    if (p) ::pclose(p);
+    io.stop();
+  });
+  io.run();
+  client.join();
+  return got;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(tls_offers_1_2_with_aead_suites_and_1_3_and_nothing_older_or_weaker) {
+  auto dir = std::filesystem::temp_directory_path() / ("umstore-tls-suites-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  BOOST_TEST(s_client("-tls1_3", dir).starts_with("New, TLSv1.3, Cipher is TLS_"));
+  BOOST_TEST(s_client("-tls1_2", dir) == "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256\n");
+  // CBC with SHA-1, and TLS 1.1, are refused: no cipher is negotiated.
+  BOOST_TEST(s_client("-tls1_2 -cipher ECDHE-ECDSA-AES128-SHA", dir) == "New, (NONE), Cipher is (NONE)\n");
+  BOOST_TEST(s_client("-tls1_1 -cipher DEFAULT@SECLEVEL=0", dir) == "New, (NONE), Cipher is (NONE)\n");
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(the_self_signed_certificate_names_the_host_in_subject_alt_name) {
+  auto dir = std::filesystem::temp_directory_path() / ("umstore-tls-san-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ensure_self_signed_certificate(dir / "cert.pem", dir / "key.pem", "vm.example.net");
+  FILE* p = ::popen(("openssl x509 -noout -ext subjectAltName -in " + (dir / "cert.pem").string()).c_str(), "r");
+  std::string text;
+  char buf[256];
+  while (p && std::fgets(buf, sizeof buf, p)) text += buf;
+  if (p) ::pclose(p);
+  BOOST_TEST(text.find("DNS:vm.example.net") != std::string::npos);
   std::filesystem::remove_all(dir);
 }

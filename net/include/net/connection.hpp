@@ -1,7 +1,17 @@
 #pragma once
 // A client connection with a bounded input buffer, optional TLS (STARTTLS or
-// implicit), and an inactivity timeout. Protocol code reads lines and
-// counted octets from it and never sees raw sockets.
+// implicit), and time budgets. Protocol code reads lines and counted octets
+// from it and never sees raw sockets.
+//
+// Budgets are for a whole unit of input, not per read, so a client sending
+// one byte a second (slowloris) cannot hold a connection open:
+//  - idle timeout: no input at all for this long closes the connection;
+//  - line time: a line, once begun, must be complete within this time;
+//  - literal time: read_exact must average at least a minimum rate;
+//  - an operation deadline set by the protocol (DATA, a login dialogue, an
+//    HTTP request) that no read may pass.
+// A budget that runs out closes the connection; reads then report Closed and
+// timed_out() says why.
 #include <asio/ssl.hpp>
 
 #include <chrono>
@@ -65,8 +75,19 @@ class Connection {
   // was sent coded too, so it goes through the codec first.
   void set_codec(std::unique_ptr<StreamCodec> codec);
 
+  using Clock = std::chrono::steady_clock;
   // Closes the connection when no input arrives for this long.
-  void set_idle_timeout(std::chrono::steady_clock::duration timeout) noexcept { idle_timeout_ = timeout; }
+  void set_idle_timeout(Clock::duration timeout) noexcept { idle_timeout_ = timeout; }
+  // Closes the connection when a line begun is not complete within this long.
+  void set_line_timeout(Clock::duration timeout) noexcept { line_timeout_ = timeout; }
+  // read_exact(n) may take line_timeout + n / rate.
+  void set_min_literal_rate(std::size_t bytes_per_second) noexcept { min_literal_rate_ = bytes_per_second; }
+  // No read completes after `deadline` (a whole DATA, a login dialogue);
+  // clear it when the operation is done.
+  void set_deadline(Clock::time_point deadline) noexcept { deadline_ = deadline; }
+  void clear_deadline() noexcept { deadline_ = Clock::time_point::max(); }
+  // A budget ran out (rather than the peer closing).
+  bool timed_out() const noexcept { return timed_out_; }
 
   // Bytes already buffered but not consumed (for PIPELINING decisions).
   std::size_t buffered() const noexcept { return buffer_.size() - start_; }
@@ -78,8 +99,10 @@ class Connection {
   asio::any_io_executor executor() { return socket_.get_executor(); }
 
  private:
-  Task<std::size_t> fill();  // reads more input; 0 when closed or timed out
+  // Reads more input; 0 when closed or when `by` (or a budget) passed.
+  Task<std::size_t> fill(Clock::time_point by = Clock::time_point::max());
   void compact();
+  static Clock::time_point budget_end(Clock::time_point started, Clock::duration budget);
 
   tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
@@ -87,7 +110,11 @@ class Connection {
   std::string buffer_;
   std::size_t start_ = 0;
   std::size_t max_line_;
-  std::chrono::steady_clock::duration idle_timeout_ = std::chrono::minutes(5);
+  Clock::duration idle_timeout_ = std::chrono::minutes(5);
+  Clock::duration line_timeout_ = std::chrono::seconds(60);
+  std::size_t min_literal_rate_ = 4096;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool timed_out_ = false;
   std::string peer_;
 };
 

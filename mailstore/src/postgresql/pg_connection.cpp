@@ -1,0 +1,174 @@
+#include "pg_connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace umstore::mailstore::pg {
+namespace {
+
+std::string trimmed(const char* message) {
+  std::string s = message ? message : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// PQconnectdb reads connect_timeout from the string; add ours unless given.
+std::string with_timeout(const std::string& conninfo, std::chrono::seconds timeout) {
+  if (conninfo.find("connect_timeout") != std::string::npos) return conninfo;
+  const std::string value = std::to_string(std::max<long long>(2, timeout.count()));
+  if (conninfo.starts_with("postgresql://") || conninfo.starts_with("postgres://"))
+    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
+  return conninfo + " connect_timeout=" + value;
+}
+
+}  // namespace
+
+Result& Result::operator=(Result&& other) noexcept {
+  if (this != &other) {
+    PQclear(r_);
+    r_ = std::exchange(other.r_, nullptr);
+  }
+  return *this;
+}
+Result::~Result() { PQclear(r_); }
+int Result::rows() const noexcept { return PQntuples(r_); }
+int Result::columns() const noexcept { return PQnfields(r_); }
+bool Result::is_null(int row, int column) const noexcept { return PQgetisnull(r_, row, column) != 0; }
+std::string_view Result::view(int row, int column) const noexcept {
+  return {PQgetvalue(r_, row, column), static_cast<std::size_t>(PQgetlength(r_, row, column))};
+}
+std::int64_t Result::integer(int row, int column) const {
+  const auto s = view(row, column);
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size())
+    throw PgError("column " + std::to_string(column) + " is not an integer: '" + std::string(s) + "'", "", false);
+  return v;
+}
+std::int64_t Result::affected() const {
+  const char* n = PQcmdTuples(r_);
+  return n && *n ? std::stoll(n) : 0;
+}
+
+Connection::Connection(const std::string& conninfo, std::chrono::seconds timeout)
+    : c_(PQconnectdb(with_timeout(conninfo, timeout).c_str())) {
+  if (!c_) throw PgError("out of memory connecting to PostgreSQL", "", true);
+  if (PQstatus(c_) != CONNECTION_OK) {
+    // libpq's message names the host and port it tried ("connection to
+    // server at "127.0.0.1", port 5432 failed: ...").
+    const std::string message = "cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(c_));
+    PQfinish(c_);
+    c_ = nullptr;
+    throw PgError(message, "", true);
+  }
+  // Notices (e.g. "relation already exists, skipping") are not errors.
+  PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+}
+Connection::Connection(Connection&& other) noexcept : c_(std::exchange(other.c_, nullptr)) {}
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (c_) PQfinish(c_);
+    c_ = std::exchange(other.c_, nullptr);
+  }
+  return *this;
+}
+Connection::~Connection() {
+  if (c_) PQfinish(c_);
+}
+
+void Connection::fail(pg_result* result, std::string_view what) const {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = std::string(what) + ": " + trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(c_));
+  if (result) PQclear(result);
+  const bool lost = PQstatus(c_) != CONNECTION_OK;
+  std::string sqlstate = state ? state : "";
+  // Class 08 is "connection exception"; 57P01-03 the server shutting down.
+  const bool gone = lost || sqlstate.starts_with("08") || sqlstate.starts_with("57P");
+  throw PgError(message, std::move(sqlstate), gone);
+}
+
+Result Connection::checked(pg_result* r) const {
+  const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(r, "PostgreSQL statement failed");
+  return Result(r);
+}
+
+// Without parameters: the simple query protocol, which takes several
+// statements at once (migrations).
+Result Connection::exec(std::string_view sql) {
+  const std::string statement(sql);
+  pg_result* r = PQexec(c_, statement.c_str());
+  return checked(r);
+}
+
+Result Connection::exec(std::string_view sql, std::span<const Param> params) { return run(sql, params, 0); }
+
+Result Connection::exec_binary(std::string_view sql, std::initializer_list<Param> params) {
+  return run(sql, std::span<const Param>(params.begin(), params.size()), 1);
+}
+
+Result Connection::run(std::string_view sql, std::span<const Param> params, int result_format) {
+  std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size());
+  std::vector<int> formats(params.size());
+  std::vector<std::string> text_copies;  // text parameters must end in NUL
+  text_copies.reserve(params.size());
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const Param& p = params[i];
+    if (p.kind == Param::Kind::Null) continue;
+    if (p.kind == Param::Kind::Bytes) {
+      values[i] = p.data.data();
+      lengths[i] = static_cast<int>(p.data.size());
+      formats[i] = 1;
+    } else {
+      values[i] = text_copies.emplace_back(p.data).c_str();
+    }
+  }
+  const std::string statement(sql);
+  pg_result* r = PQexecParams(c_, statement.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
+                              lengths.data(), formats.data(), result_format);
+  return checked(r);
+}
+
+bool Connection::healthy() const noexcept { return c_ && PQstatus(c_) == CONNECTION_OK; }
+std::string Connection::host() const { return std::string(PQhost(c_)) + ":" + PQport(c_); }
+int Connection::socket() const noexcept { return PQsocket(c_); }
+
+void Connection::listen(std::string_view channel) { exec("LISTEN " + quote_identifier(channel)); }
+
+std::vector<Notification> Connection::take_notifications() {
+  if (PQconsumeInput(c_) == 0) fail(nullptr, "PostgreSQL connection lost while waiting for notifications");
+  std::vector<Notification> out;
+  while (PGnotify* n = PQnotifies(c_)) {
+    out.push_back({n->relname, n->extra ? n->extra : ""});
+    PQfreemem(n);
+  }
+  return out;
+}
+
+Transaction::Transaction(Connection& c, std::string_view begin) : c_(c) { c_.exec(begin); }
+Transaction::~Transaction() {
+  if (!open_) return;
+  try {
+    if (c_.healthy()) c_.exec("ROLLBACK");
+  } catch (...) {
+    // A broken connection has rolled back by itself.
+  }
+}
+void Transaction::commit() {
+  c_.exec("COMMIT");
+  open_ = false;
+}
+
+std::string quote_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char ch : name) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+}  // namespace umstore::mailstore::pg

@@ -1,0 +1,428 @@
+#include "pg_mail_tables.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace umstore::mailstore::pg {
+namespace {
+
+// Keywords are IMAP atoms (no spaces, checked before they get here), so a
+// space-separated list travels safely as text in both directions.
+std::string joined(std::span<const std::string> words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+std::vector<std::string> split(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const auto space = text.find(' ');
+    out.emplace_back(text.substr(0, space));
+    if (space == std::string_view::npos) break;
+    text.remove_prefix(space + 1);
+  }
+  return out;
+}
+
+std::string uid_array(std::span<const std::uint32_t> uids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < uids.size(); ++i) out += (i ? "," : "") + std::to_string(uids[i]);
+  return out + "}";
+}
+
+std::string_view header_block(std::string_view rfc822) {
+  const auto end = rfc822.find("\r\n\r\n");
+  return end == std::string_view::npos ? rfc822 : rfc822.substr(0, end + 4);
+}
+
+std::string_view to_text(SpecialUse use) {
+  switch (use) {
+    case SpecialUse::Sent: return "sent";
+    case SpecialUse::Trash: return "trash";
+    case SpecialUse::Drafts: return "drafts";
+    case SpecialUse::Junk: return "junk";
+    case SpecialUse::Archive: return "archive";
+    case SpecialUse::None: break;
+  }
+  return "";
+}
+
+SpecialUse special_use(std::string_view text) {
+  for (auto use : {SpecialUse::Sent, SpecialUse::Trash, SpecialUse::Drafts, SpecialUse::Junk, SpecialUse::Archive})
+    if (to_text(use) == text) return use;
+  return SpecialUse::None;
+}
+
+constexpr std::string_view kInfoColumns = "uid, flags, array_to_string(keywords, ' '), size, internal_date, modseq";
+
+MessageInfo info_at(const Result& r, int row) {
+  MessageInfo m;
+  m.uid = static_cast<std::uint32_t>(r.integer(row, 0));
+  m.flags = static_cast<Flags>(r.integer(row, 1));
+  m.keywords = split(r.view(row, 2));
+  m.size = static_cast<std::uint64_t>(r.integer(row, 3));
+  m.internal_date = r.integer(row, 4);
+  m.modseq = static_cast<std::uint64_t>(r.integer(row, 5));
+  return m;
+}
+
+std::vector<MessageInfo> infos(const Result& r) {
+  std::vector<MessageInfo> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(info_at(r, i));
+  return out;
+}
+
+std::vector<std::uint32_t> uids_of(const Result& r) {
+  std::vector<std::uint32_t> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(static_cast<std::uint32_t>(r.integer(i, 0)));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// UIDVALIDITY: seconds since the epoch, like the Maildir backend's, so a
+// folder removed and created again gets a new one.
+std::int64_t new_uid_validity() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::int64_t MailTables::mailbox_id(std::string_view number) {
+  const auto r = c_.exec(
+      "WITH inserted AS (INSERT INTO mailboxes (number) VALUES ($1) ON CONFLICT (number) DO NOTHING RETURNING id) "
+      "SELECT id FROM inserted UNION ALL SELECT id FROM mailboxes WHERE number = $1",
+      {Param::text(number)});
+  return r.integer(0, 0);
+}
+
+std::optional<FolderRow> MailTables::find_folder(std::int64_t mailbox_id, std::string_view name) {
+  const auto r = c_.exec("SELECT id, uid_validity, name, guid FROM folders WHERE mailbox_id = $1 AND name = $2",
+                         {IntParam(mailbox_id), Param::text(name)});
+  if (r.rows() == 0) return std::nullopt;
+  return FolderRow{r.integer(0, 0), mailbox_id, r.text(0, 2), static_cast<std::uint32_t>(r.integer(0, 1)), r.text(0, 3)};
+}
+
+FolderRow MailTables::create_folder(std::int64_t mailbox_id, std::string_view name, SpecialUse use) {
+  const auto r = c_.exec(
+      "INSERT INTO folders (mailbox_id, name, special_use, uid_validity) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (mailbox_id, name) DO NOTHING RETURNING id, uid_validity, guid",
+      {IntParam(mailbox_id), Param::text(name), Param::text(to_text(use)), IntParam(new_uid_validity() & 0xffffffff)});
+  if (r.rows() == 0) throw FolderExists("a folder named '" + std::string(name) + "' exists already");
+  return FolderRow{r.integer(0, 0), mailbox_id, std::string(name), static_cast<std::uint32_t>(r.integer(0, 1)),
+                   r.text(0, 2)};
+}
+
+FolderRow MailTables::ensure_folder(std::int64_t mailbox_id, std::string_view name) {
+  for (std::size_t slash = name.find('/');; slash = name.find('/', slash + 1)) {
+    const std::string_view prefix = name.substr(0, slash);
+    c_.exec("INSERT INTO folders (mailbox_id, name, uid_validity) VALUES ($1, $2, $3) "
+            "ON CONFLICT (mailbox_id, name) DO NOTHING",
+            {IntParam(mailbox_id), Param::text(prefix), IntParam(new_uid_validity() & 0xffffffff)});
+    if (slash == std::string_view::npos) break;
+  }
+  return *find_folder(mailbox_id, name);
+}
+
+std::vector<FolderEntry> MailTables::list_folders(std::int64_t mailbox_id) {
+  const auto r = c_.exec(
+      "SELECT f.name, f.special_use, EXISTS (SELECT 1 FROM subscriptions s WHERE s.mailbox_id = f.mailbox_id "
+      "AND s.name = f.name), EXISTS (SELECT 1 FROM folders c WHERE c.mailbox_id = f.mailbox_id "
+      "AND starts_with(c.name, f.name || '/')) FROM folders f WHERE f.mailbox_id = $1 "
+      "ORDER BY f.name <> 'INBOX' AND NOT starts_with(f.name, 'INBOX/'), f.name",
+      {IntParam(mailbox_id)});
+  std::vector<FolderEntry> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), special_use(r.view(i, 1)), r.boolean(i, 2), r.boolean(i, 3)});
+  return out;
+}
+
+bool MailTables::create_default_folders(std::int64_t mailbox_id) {
+  Transaction t(c_);
+  c_.exec("SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE", {IntParam(mailbox_id)});
+  if (c_.exec("SELECT 1 FROM folders WHERE mailbox_id = $1 LIMIT 1", {IntParam(mailbox_id)}).rows() > 0) {
+    t.commit();
+    return false;
+  }
+  for (const auto& [name, use] : {std::pair{"INBOX", SpecialUse::None}, std::pair{"Sent", SpecialUse::Sent},
+                                  std::pair{"Trash", SpecialUse::Trash}}) {
+    create_folder(mailbox_id, name, use);
+    set_subscribed(mailbox_id, name, true);
+  }
+  t.commit();
+  return true;
+}
+
+void MailTables::set_subscribed(std::int64_t mailbox_id, std::string_view name, bool subscribed) {
+  if (subscribed)
+    c_.exec("INSERT INTO subscriptions (mailbox_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            {IntParam(mailbox_id), Param::text(name)});
+  else
+    c_.exec("DELETE FROM subscriptions WHERE mailbox_id = $1 AND name = $2", {IntParam(mailbox_id), Param::text(name)});
+}
+
+void MailTables::remove_folder(const FolderRow& folder) {
+  Transaction t(c_);
+  c_.exec("SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE", {IntParam(folder.mailbox_id)});
+  remove_rows(folder, {}, false);
+  c_.exec("DELETE FROM folders WHERE id = $1", {IntParam(folder.id)});
+  t.commit();
+}
+
+// A folder and everything below it take the new name; UIDVALIDITY and UIDs
+// stay (the messages did not change). Subscriptions follow.
+void MailTables::rename_folder(std::int64_t mailbox_id, std::string_view from, std::string_view to) {
+  Transaction t(c_);
+  const std::initializer_list<Param> names{IntParam(mailbox_id), Param::text(from), Param::text(to)};
+  const auto moved = c_.exec(
+      "UPDATE folders SET name = $3 || substr(name, length($2) + 1) "
+      "WHERE mailbox_id = $1 AND (name = $2 OR starts_with(name, $2 || '/')) RETURNING id",
+      names);
+  if (moved.rows() == 0) throw FolderNotFound("there is no folder '" + std::string(from) + "'");
+  c_.exec("UPDATE subscriptions SET name = $3 || substr(name, length($2) + 1) "
+          "WHERE mailbox_id = $1 AND (name = $2 OR starts_with(name, $2 || '/'))",
+          names);
+  for (int i = 0; i < moved.rows(); ++i) notify(moved.integer(i, 0));
+  t.commit();
+}
+
+Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
+  Transaction t(c_);
+  const IntParam size(static_cast<std::int64_t>(m.rfc822.size()));
+  const auto charged = c_.exec(
+      "UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + 1 "
+      "WHERE id = $1 AND (quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) RETURNING id",
+      {IntParam(folder.mailbox_id), size});
+  if (charged.rows() == 0) {
+    const QuotaUsage usage = quota(folder.mailbox_id);
+    throw QuotaExceeded("the mailbox is full (" + std::to_string(usage.bytes) + " of " +
+                        std::to_string(usage.limit_bytes) + " bytes used, " + size.text +
+                        " more needed); delete messages or ask the administrator to raise the quota");
+  }
+  const auto allocated = c_.exec(
+      "UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = $1 "
+      "RETURNING uid_next - 1, highest_modseq",
+      {IntParam(folder.id)});
+  if (allocated.rows() == 0) throw FolderNotFound("folder '" + folder.name + "' was removed");
+  const Appended out{static_cast<std::uint32_t>(allocated.integer(0, 0)),
+                     static_cast<std::uint64_t>(allocated.integer(0, 1))};
+  c_.exec(
+      "INSERT INTO bodies (sha256, size, data, refs) VALUES (sha256($1), length($1), $1, 1) "
+      "ON CONFLICT (sha256) DO UPDATE SET refs = bodies.refs + 1",
+      {Param::bytes(m.rfc822)});
+  const std::string keywords = joined(m.keywords);
+  c_.exec(
+      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header) "
+      "VALUES ($1, $2, $3, $4, string_to_array($5, ' '), $6, extract(epoch FROM now())::bigint, $7, sha256($8), $9)",
+      {IntParam(folder.id), IntParam(out.uid), IntParam(static_cast<std::int64_t>(out.modseq)), IntParam(m.flags),
+       Param::text(keywords), IntParam(m.internal_date), size, Param::bytes(m.rfc822),
+       Param::bytes(header_block(m.rfc822))});
+  if (m.delivery_key)
+    c_.exec("INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES ($1, $2, $3, $4)",
+            {IntParam(folder.mailbox_id), Param::text(*m.delivery_key), IntParam(folder.id), IntParam(out.uid)});
+  notify(folder.id);
+  t.commit();
+  return out;
+}
+
+std::optional<std::pair<std::string, std::uint32_t>> MailTables::delivered(std::int64_t mailbox_id, std::string_view key) {
+  const auto r = c_.exec(
+      "SELECT f.name, d.uid FROM deliveries d JOIN folders f ON f.id = d.folder_id "
+      "WHERE d.mailbox_id = $1 AND d.key = $2",
+      {IntParam(mailbox_id), Param::text(key)});
+  if (r.rows() == 0) return std::nullopt;
+  return std::make_pair(r.text(0, 0), static_cast<std::uint32_t>(r.integer(0, 1)));
+}
+
+std::vector<MessageInfo> MailTables::snapshot(std::int64_t folder_id) {
+  return infos(c_.exec("SELECT " + std::string(kInfoColumns) + " FROM messages WHERE folder_id = $1 ORDER BY uid",
+                       {IntParam(folder_id)}));
+}
+
+FolderStatus MailTables::status(std::int64_t folder_id) {
+  const auto r = c_.exec(
+      "SELECT count(m.uid), count(m.uid) FILTER (WHERE m.flags & 1 = 0), count(m.uid) FILTER (WHERE m.flags & 8 <> 0), "
+      "f.uid_next, f.uid_validity, coalesce(sum(m.size), 0), count(m.uid) FILTER (WHERE m.uid >= f.first_recent), "
+      "f.highest_modseq FROM folders f LEFT JOIN messages m ON m.folder_id = f.id WHERE f.id = $1 GROUP BY f.id",
+      {IntParam(folder_id)});
+  if (r.rows() == 0) throw FolderNotFound("the folder was removed");
+  FolderStatus s;
+  s.messages = static_cast<std::uint32_t>(r.integer(0, 0));
+  s.unseen = static_cast<std::uint32_t>(r.integer(0, 1));
+  s.deleted = static_cast<std::uint32_t>(r.integer(0, 2));
+  s.uid_next = static_cast<std::uint32_t>(r.integer(0, 3));
+  s.uid_validity = static_cast<std::uint32_t>(r.integer(0, 4));
+  s.size = static_cast<std::uint64_t>(r.integer(0, 5));
+  s.recent = static_cast<std::uint32_t>(r.integer(0, 6));
+  s.highest_modseq = static_cast<std::uint64_t>(r.integer(0, 7));
+  return s;
+}
+
+std::optional<std::string> MailTables::body(std::int64_t folder_id, std::uint32_t uid) {
+  const auto r = c_.exec_binary(
+      "SELECT b.data FROM messages m JOIN bodies b ON b.sha256 = m.body_sha256 WHERE m.folder_id = $1 AND m.uid = $2",
+      {IntParam(folder_id), IntParam(uid)});
+  if (r.rows() == 0) return std::nullopt;
+  return r.text(0, 0);
+}
+
+std::optional<std::string> MailTables::header(std::int64_t folder_id, std::uint32_t uid) {
+  const auto r = c_.exec_binary("SELECT header FROM messages WHERE folder_id = $1 AND uid = $2",
+                                {IntParam(folder_id), IntParam(uid)});
+  if (r.rows() == 0) return std::nullopt;
+  return r.text(0, 0);
+}
+
+std::vector<MessageInfo> MailTables::locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids) {
+  c_.exec("SELECT 1 FROM folders WHERE id = $1 FOR UPDATE", {IntParam(folder_id)});
+  return infos(c_.exec("SELECT " + std::string(kInfoColumns) +
+                           " FROM messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+                       {IntParam(folder_id), Param::text(uid_array(uids))}));
+}
+
+std::uint64_t MailTables::next_modseq(std::int64_t folder_id) {
+  const auto r = c_.exec("UPDATE folders SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING highest_modseq",
+                         {IntParam(folder_id)});
+  return static_cast<std::uint64_t>(r.integer(0, 0));
+}
+
+void MailTables::write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates, std::uint64_t modseq) {
+  for (const auto& u : updates) {
+    c_.exec("UPDATE messages SET flags = $3, keywords = string_to_array($4, ' '), modseq = $5 "
+            "WHERE folder_id = $1 AND uid = $2",
+            {IntParam(folder_id), IntParam(u.uid), IntParam(u.flags), Param::text(joined(u.keywords)),
+             IntParam(static_cast<std::int64_t>(modseq))});
+  }
+}
+
+void MailTables::notify(std::int64_t folder_id) {
+  c_.exec("SELECT pg_notify($1, $2)", {Param::text(kFolderChannel), IntParam(folder_id)});
+}
+
+std::vector<std::uint32_t> MailTables::expunge(const FolderRow& folder, std::span<const std::uint32_t> uids,
+                                               bool only_deleted) {
+  Transaction t(c_);
+  c_.exec("SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE", {IntParam(folder.mailbox_id)});
+  std::vector<std::uint32_t> out = remove_rows(folder, uids, only_deleted);
+  t.commit();
+  return out;
+}
+
+// Inside the caller's transaction, the mailbox row locked.
+std::vector<std::uint32_t> MailTables::remove_rows(const FolderRow& folder, std::span<const std::uint32_t> uids,
+                                                   bool only_deleted) {
+  const std::uint64_t modseq = next_modseq(folder.id);
+  const auto removed = c_.exec(
+      "WITH removed AS (DELETE FROM messages WHERE folder_id = $1 AND ($2 = '' OR uid = ANY($2::bigint[])) "
+      "  AND (NOT $3::boolean OR flags & 8 <> 0) RETURNING uid, size, body_sha256), "
+      "released AS (UPDATE bodies b SET refs = b.refs - r.n FROM "
+      "  (SELECT body_sha256, count(*) AS n FROM removed GROUP BY 1) r WHERE b.sha256 = r.body_sha256) "
+      "SELECT uid, size FROM removed",
+      {IntParam(folder.id), Param::text(uids.empty() ? "" : uid_array(uids)), Param::text(only_deleted ? "t" : "f")});
+  std::vector<std::uint32_t> out = uids_of(removed);
+  if (out.empty()) return out;
+  c_.exec("DELETE FROM bodies WHERE refs <= 0");  // the partial index finds them
+  std::int64_t bytes = 0;
+  for (int i = 0; i < removed.rows(); ++i) bytes += removed.integer(i, 1);
+  c_.exec("UPDATE mailboxes SET used_bytes = greatest(0, used_bytes - $2), "
+          "used_messages = greatest(0, used_messages - $3) WHERE id = $1",
+          {IntParam(folder.mailbox_id), IntParam(bytes), IntParam(static_cast<std::int64_t>(out.size()))});
+  c_.exec("INSERT INTO expunged (folder_id, uid, modseq) SELECT $1, unnest($2::bigint[]), $3 "
+          "ON CONFLICT (folder_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
+          {IntParam(folder.id), Param::text(uid_array(out)), IntParam(static_cast<std::int64_t>(modseq))});
+  notify(folder.id);
+  return out;
+}
+
+ChangesSince MailTables::changes_since(std::int64_t folder_id, std::uint64_t modseq) {
+  const IntParam since(static_cast<std::int64_t>(modseq));
+  ChangesSince out;
+  out.changed = infos(c_.exec("SELECT " + std::string(kInfoColumns) +
+                                  " FROM messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid",
+                              {IntParam(folder_id), since}));
+  out.expunged = uids_of(c_.exec("SELECT uid FROM expunged WHERE folder_id = $1 AND modseq > $2",
+                                 {IntParam(folder_id), since}));
+  out.highest_modseq = static_cast<std::uint64_t>(
+      c_.exec("SELECT highest_modseq FROM folders WHERE id = $1", {IntParam(folder_id)}).integer(0, 0));
+  return out;
+}
+
+std::uint32_t MailTables::first_recent_uid(std::int64_t folder_id) {
+  return static_cast<std::uint32_t>(
+      c_.exec("SELECT first_recent FROM folders WHERE id = $1", {IntParam(folder_id)}).integer(0, 0));
+}
+
+std::uint32_t MailTables::claim_recent(std::int64_t folder_id, std::uint32_t up_to_uid) {
+  // The old value is what the caller got: UPDATE ... RETURNING sees the new
+  // row, so read the old one in the same statement.
+  const auto r = c_.exec(
+      "UPDATE folders f SET first_recent = greatest(old.first_recent, $2) FROM "
+      "(SELECT id, first_recent FROM folders WHERE id = $1 FOR UPDATE) old WHERE f.id = old.id RETURNING old.first_recent",
+      {IntParam(folder_id), IntParam(up_to_uid)});
+  return static_cast<std::uint32_t>(r.integer(0, 0));
+}
+
+std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const FolderRow& from, const FolderRow& to,
+                                                                      std::span<const std::uint32_t> uids, bool move) {
+  Transaction t(c_);
+  // Mailbox rows first (in id order when two), then folder rows: one lock order.
+  c_.exec("SELECT 1 FROM mailboxes WHERE id IN ($1, $2) ORDER BY id FOR UPDATE",
+          {IntParam(from.mailbox_id), IntParam(to.mailbox_id)});
+  const auto sources = c_.exec("SELECT uid, size FROM messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+                               {IntParam(from.id), Param::text(uid_array(uids))});
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  if (sources.rows() == 0) {
+    t.commit();
+    return out;
+  }
+  std::int64_t bytes = 0;
+  for (int i = 0; i < sources.rows(); ++i) bytes += sources.integer(i, 1);
+  const IntParam count(sources.rows());
+  // A move within one mailbox needs no room: the removal below gives it back.
+  const bool check_room = !move || from.mailbox_id != to.mailbox_id;
+  const auto charged = c_.exec(
+      "UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + $3 "
+      "WHERE id = $1 AND (NOT $4::boolean OR quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) RETURNING id",
+      {IntParam(to.mailbox_id), IntParam(bytes), count, Param::text(check_room ? "t" : "f")});
+  if (charged.rows() == 0)
+    throw QuotaExceeded("the target mailbox has no room for " + std::to_string(bytes) +
+                        " more bytes; delete messages or ask the administrator to raise the quota");
+  const auto allocated = c_.exec(
+      "UPDATE folders SET uid_next = uid_next + $2, highest_modseq = highest_modseq + 1 WHERE id = $1 "
+      "RETURNING uid_next - $2, highest_modseq",
+      {IntParam(to.id), count});
+  const std::int64_t first_uid = allocated.integer(0, 0);
+  const IntParam modseq(allocated.integer(0, 1));
+  const auto copied = c_.exec(
+      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, metadata) "
+      "SELECT $1, $3 + row_number() OVER (ORDER BY uid) - 1, $4, flags, keywords, internal_date, "
+      "extract(epoch FROM now())::bigint, size, body_sha256, header, metadata FROM messages "
+      "WHERE folder_id = $2 AND uid = ANY($5::bigint[]) RETURNING uid",
+      {IntParam(to.id), IntParam(from.id), IntParam(first_uid), modseq, Param::text(uid_array(uids))});
+  c_.exec("UPDATE bodies b SET refs = b.refs + n FROM (SELECT body_sha256, count(*) AS n FROM messages "
+          "WHERE folder_id = $1 AND uid = ANY($2::bigint[]) GROUP BY 1) s WHERE b.sha256 = s.body_sha256",
+          {IntParam(from.id), Param::text(uid_array(uids))});
+  const std::vector<std::uint32_t> new_uids = uids_of(copied);
+  for (int i = 0; i < sources.rows(); ++i)
+    out.emplace_back(static_cast<std::uint32_t>(sources.integer(i, 0)), new_uids.at(static_cast<std::size_t>(i)));
+  notify(to.id);
+  if (move) {
+    std::vector<std::uint32_t> moved;
+    for (const auto& [source, target] : out) moved.push_back(source);
+    remove_rows(from, moved, false);  // same transaction: both commit, or neither
+  }
+  t.commit();
+  return out;
+}
+
+QuotaUsage MailTables::quota(std::int64_t mailbox_id) {
+  const auto r = c_.exec("SELECT used_bytes, used_messages, quota_bytes FROM mailboxes WHERE id = $1", {IntParam(mailbox_id)});
+  return {static_cast<std::uint64_t>(r.integer(0, 0)), static_cast<std::uint64_t>(r.integer(0, 1)),
+          static_cast<std::uint64_t>(r.integer(0, 2))};
+}
+
+void MailTables::set_quota_limit(std::int64_t mailbox_id, std::uint64_t bytes) {
+  c_.exec("UPDATE mailboxes SET quota_bytes = $2 WHERE id = $1", {IntParam(mailbox_id), IntParam(static_cast<std::int64_t>(bytes))});
+}
+
+}  // namespace umstore::mailstore::pg

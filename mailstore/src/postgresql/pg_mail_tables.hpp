@@ -1,0 +1,166 @@
+#pragma once
+// Every statement the PostgreSQL backend runs on the mail tables (schema in
+// pg_schema.cpp), one function a transaction. The Folder and UserMailbox
+// objects of the backend call these; nothing else writes these tables.
+//
+// Invariants kept here:
+//  - UIDs come from folders.uid_next inside the append transaction, under
+//    the folder row's lock: strictly ascending, visible in commit order, and
+//    never handed out twice, whatever crashes;
+//  - every change raises folders.highest_modseq and stamps what it changed
+//    with the new value, so changes since a mod-sequence are one query;
+//  - quota usage is updated in the same transaction as the append or
+//    expunge, checked against the limit in the same statement;
+//  - bodies are shared by content (SHA-256) and counted; the last reference
+//    removes them;
+//  - locks are taken mailbox row first, then folder row (no deadlocks).
+// Each change ends with pg_notify('umstore_folder', folder id), delivered to
+// listeners on every node when the transaction commits.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mailstore/folder.hpp"
+#include "pg_connection.hpp"
+
+namespace umstore::mailstore::pg {
+
+inline constexpr std::string_view kFolderChannel = "umstore_folder";
+
+struct FolderRow {
+  std::int64_t id = 0;
+  std::int64_t mailbox_id = 0;
+  std::string name;
+  std::uint32_t uid_validity = 0;
+  std::string guid;  // 32 hex digits, for life
+};
+
+// A message's new state after a flag change, computed by the caller.
+struct FlagUpdate {
+  std::uint32_t uid = 0;
+  Flags flags = 0;
+  std::vector<std::string> keywords;
+};
+
+struct Appended {
+  std::uint32_t uid = 0;
+  std::uint64_t modseq = 0;
+};
+
+struct ChangesSince {
+  std::vector<MessageInfo> changed;   // appended or flags changed after the mod-sequence, ascending UID
+  std::vector<std::uint32_t> expunged;  // ascending
+  std::uint64_t highest_modseq = 0;
+};
+
+struct NewMessage {
+  std::string_view rfc822;
+  Flags flags = 0;
+  std::span<const std::string> keywords;
+  std::int64_t internal_date = 0;
+  std::optional<std::string_view> delivery_key;  // exactly-once delivery (SMTP queue id, ingest id)
+};
+
+class MailTables {
+ public:
+  explicit MailTables(Connection& c) : c_(c) {}
+
+  // The mailbox of `number`, created when missing.
+  std::int64_t mailbox_id(std::string_view number);
+  std::optional<FolderRow> find_folder(std::int64_t mailbox_id, std::string_view name);
+  // The folder, created (with its parents) when missing; safe when several
+  // deliveries create it at once.
+  FolderRow ensure_folder(std::int64_t mailbox_id, std::string_view name);
+  // Throws FolderExists.
+  FolderRow create_folder(std::int64_t mailbox_id, std::string_view name, SpecialUse use);
+  // INBOX first, then by name.
+  std::vector<FolderEntry> list_folders(std::int64_t mailbox_id);
+  // INBOX, Sent and Trash, subscribed, for a mailbox with no folders yet;
+  // false when it had some.
+  bool create_default_folders(std::int64_t mailbox_id);
+  void set_subscribed(std::int64_t mailbox_id, std::string_view name, bool subscribed);
+  // The folder and its messages (children are folders of their own).
+  void remove_folder(const FolderRow& folder);
+  // Renames `from` and the folders below it; throws FolderNotFound.
+  void rename_folder(std::int64_t mailbox_id, std::string_view from, std::string_view to);
+
+  // Throws QuotaExceeded naming the mailbox's usage and limit.
+  Appended append(const FolderRow& folder, const NewMessage& message);
+  // The UID a delivery key was stored under in this mailbox, if it was.
+  std::optional<std::pair<std::string, std::uint32_t>> delivered(std::int64_t mailbox_id, std::string_view key);
+
+  std::vector<MessageInfo> snapshot(std::int64_t folder_id);
+  FolderStatus status(std::int64_t folder_id);
+  std::optional<std::string> body(std::int64_t folder_id, std::uint32_t uid);
+  std::optional<std::string> header(std::int64_t folder_id, std::uint32_t uid);
+
+  // Under the folder's lock: `compute` gets the messages' current state and
+  // returns the updates to make (those that really change); returns what
+  // changed as it now is. Rows with a mod-sequence above `unchanged_since`
+  // are not given to `compute` but reported in `modified`.
+  struct FlagResult {
+    std::vector<MessageInfo> changed;
+    std::vector<std::uint32_t> modified;
+  };
+  template <typename Compute>
+  FlagResult change_flags(std::int64_t folder_id, std::span<const std::uint32_t> uids,
+                          std::optional<std::uint64_t> unchanged_since, Compute compute);
+
+  // Removes `uids` (every message when empty), only those flagged \Deleted
+  // when `only_deleted`; returns the removed UIDs, ascending.
+  std::vector<std::uint32_t> expunge(const FolderRow& folder, std::span<const std::uint32_t> uids, bool only_deleted);
+  // Copies (flags kept, bodies shared) in one transaction; with `move` the
+  // sources are expunged in the same transaction, so a crash can never leave
+  // a message in both folders or in neither.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> copy(const FolderRow& from, const FolderRow& to,
+                                                            std::span<const std::uint32_t> uids, bool move);
+
+  ChangesSince changes_since(std::int64_t folder_id, std::uint64_t modseq);
+  std::uint32_t first_recent_uid(std::int64_t folder_id);
+  std::uint32_t claim_recent(std::int64_t folder_id, std::uint32_t up_to_uid);
+
+  QuotaUsage quota(std::int64_t mailbox_id);
+  void set_quota_limit(std::int64_t mailbox_id, std::uint64_t bytes);
+
+ private:
+  std::vector<MessageInfo> locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids);
+  std::uint64_t next_modseq(std::int64_t folder_id);
+  std::vector<std::uint32_t> remove_rows(const FolderRow& folder, std::span<const std::uint32_t> uids, bool only_deleted);
+  void write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates, std::uint64_t modseq);
+  void notify(std::int64_t folder_id);
+  Connection& c_;
+};
+
+template <typename Compute>
+MailTables::FlagResult MailTables::change_flags(std::int64_t folder_id, std::span<const std::uint32_t> uids,
+                                                std::optional<std::uint64_t> unchanged_since, Compute compute) {
+  Transaction t(c_);
+  FlagResult result;
+  std::vector<MessageInfo> current = locked_infos(folder_id, uids);
+  std::erase_if(current, [&](const MessageInfo& m) {
+    if (!unchanged_since || m.modseq <= *unchanged_since) return false;
+    result.modified.push_back(m.uid);
+    return true;
+  });
+  const std::vector<FlagUpdate> updates = compute(std::span<const MessageInfo>(current));
+  if (!updates.empty()) {
+    const std::uint64_t modseq = next_modseq(folder_id);
+    write_flags(folder_id, updates, modseq);
+    for (const auto& u : updates) {
+      auto it = std::find_if(current.begin(), current.end(), [&](const MessageInfo& m) { return m.uid == u.uid; });
+      if (it == current.end()) continue;
+      it->flags = u.flags;
+      it->keywords = u.keywords;
+      it->modseq = modseq;
+      result.changed.push_back(*it);
+    }
+    notify(folder_id);
+  }
+  t.commit();
+  return result;
+}
+
+}  // namespace umstore::mailstore::pg

@@ -1,0 +1,149 @@
+#include "pg_schema.hpp"
+
+#include <array>
+#include <string_view>
+
+namespace umstore::mailstore::pg {
+namespace {
+
+// Never edit a migration once released: add the next one.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    // 1: messages and accounts.
+    R"sql(
+CREATE TABLE accounts (
+  number        text PRIMARY KEY CHECK (number ~ '^\+[0-9]{2,15}$'),
+  name          text NOT NULL,
+  email         text NOT NULL DEFAULT '',
+  password_hash text NOT NULL,          -- Argon2id, libsodium's string form
+  playable      text NOT NULL DEFAULT 'wav' CHECK (playable IN ('wav', 'mp3', 'none')),
+  fax_pdf       boolean NOT NULL DEFAULT false,
+  file_by_kind  boolean NOT NULL DEFAULT false,
+  created       timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per E.164 mailbox with messages; usage is updated in the same
+-- transaction as every append and expunge, so quota checks see every node.
+CREATE TABLE mailboxes (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  number        text NOT NULL UNIQUE,
+  quota_bytes   bigint NOT NULL DEFAULT 0,   -- 0 = unlimited
+  used_bytes    bigint NOT NULL DEFAULT 0,
+  used_messages bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE folders (
+  id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  mailbox_id     bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
+  guid           text NOT NULL UNIQUE DEFAULT replace(gen_random_uuid()::text, '-', ''),  -- Folder::id()
+  name           text NOT NULL,             -- IMAP name, UTF-8, '/' hierarchy
+  special_use    text NOT NULL DEFAULT '',
+  uid_validity   bigint NOT NULL,
+  uid_next       bigint NOT NULL DEFAULT 1,  -- allocated inside the append transaction
+  highest_modseq bigint NOT NULL DEFAULT 1,
+  first_recent   bigint NOT NULL DEFAULT 1,  -- \Recent: UIDs from here are unclaimed
+  UNIQUE (mailbox_id, name)
+);
+
+-- IMAP subscriptions are names, not folders: a client may subscribe to a
+-- name that does not exist (yet), and a subscription outlives its folder.
+CREATE TABLE subscriptions (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
+  name       text NOT NULL,
+  PRIMARY KEY (mailbox_id, name)
+);
+
+-- Bodies are content-addressed: a voicemail sent to 200 mailboxes is stored
+-- once; the last reference removes it.
+CREATE TABLE bodies (
+  sha256     bytea PRIMARY KEY,
+  size       bigint NOT NULL,
+  data       bytea NOT NULL,
+  refs       bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX bodies_unreferenced ON bodies (sha256) WHERE refs <= 0;
+
+CREATE TABLE messages (
+  folder_id     bigint NOT NULL REFERENCES folders ON DELETE CASCADE,
+  uid           bigint NOT NULL,
+  modseq        bigint NOT NULL,
+  flags         smallint NOT NULL DEFAULT 0,
+  keywords      text[] NOT NULL DEFAULT '{}',
+  internal_date bigint NOT NULL,             -- seconds since the epoch, UTC
+  save_date     bigint NOT NULL,
+  size          bigint NOT NULL,
+  body_sha256   bytea NOT NULL REFERENCES bodies,
+  header        bytea NOT NULL,              -- the header block, for FETCH without the body
+  metadata      jsonb NOT NULL DEFAULT '{}', -- ENVELOPE, BODYSTRUCTURE, sort keys: computed once at append
+  PRIMARY KEY (folder_id, uid)
+);
+CREATE INDEX messages_modseq ON messages (folder_id, modseq);
+
+-- What changed, for reading changes since a mod-sequence (IMAP resync,
+-- QRESYNC VANISHED). Appends and flag changes are the messages' own modseq;
+-- expunges leave a row here.
+CREATE TABLE expunged (
+  folder_id bigint NOT NULL REFERENCES folders ON DELETE CASCADE,
+  uid       bigint NOT NULL,
+  modseq    bigint NOT NULL,
+  PRIMARY KEY (folder_id, uid)
+);
+CREATE INDEX expunged_modseq ON expunged (folder_id, modseq);
+
+-- Exactly-once local delivery: a job retried after a crash finds its copy.
+CREATE TABLE deliveries (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
+  key        text NOT NULL,                  -- SMTP queue id or ingest id
+  folder_id  bigint NOT NULL,
+  uid        bigint NOT NULL,
+  delivered  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (mailbox_id, key)
+);
+)sql",
+};
+
+constexpr std::string_view kVersionTable =
+    "CREATE TABLE IF NOT EXISTS umstore_schema (version integer NOT NULL, applied timestamptz NOT NULL DEFAULT now())";
+// Any constant: nodes migrating at the same time take turns.
+constexpr std::string_view kMigrationLock = "SELECT pg_advisory_xact_lock(7220915)";
+
+}  // namespace
+
+int known_schema_version() noexcept { return static_cast<int>(kMigrations.size()); }
+
+int schema_version(Connection& c) {
+  const auto exists = c.exec("SELECT to_regclass('umstore_schema') IS NOT NULL");
+  if (!exists.boolean(0, 0)) return 0;
+  const auto r = c.exec("SELECT coalesce(max(version), 0) FROM umstore_schema");
+  return static_cast<int>(r.integer(0, 0));
+}
+
+int migrate(Connection& c) {
+  int applied = 0;
+  for (;;) {
+    Transaction t(c);
+    c.exec(kMigrationLock);
+    c.exec(kVersionTable);
+    const int version = schema_version(c);
+    if (version >= known_schema_version()) {
+      t.commit();
+      return applied;
+    }
+    c.exec(kMigrations[static_cast<std::size_t>(version)]);
+    c.exec("INSERT INTO umstore_schema (version) VALUES ($1)", {IntParam(version + 1)});
+    t.commit();
+    ++applied;
+  }
+}
+
+void check_schema(Connection& c) {
+  const int version = schema_version(c);
+  const int known = known_schema_version();
+  if (version > known)
+    throw SchemaMismatch("the database's schema is version " + std::to_string(version) + ", newer than this umstore (" +
+                         std::to_string(known) + ") knows: upgrade umstore on this node");
+  if (version < known)
+    throw SchemaMismatch("the database's schema is version " + std::to_string(version) + ", this umstore needs " +
+                         std::to_string(known) + ": run 'umstore db migrate'");
+}
+
+}  // namespace umstore::mailstore::pg
