@@ -13,6 +13,7 @@ packages=(
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
+  zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
   clang libclang-rt-14-dev
   # real clients and checkers used by the tests

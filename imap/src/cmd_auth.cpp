@@ -1,5 +1,5 @@
 // Any-state and not-authenticated commands: CAPABILITY NOOP LOGOUT ID ENABLE
-// NAMESPACE STARTTLS LOGIN AUTHENTICATE.
+// NAMESPACE STARTTLS COMPRESS LOGIN AUTHENTICATE.
 #include <asio/post.hpp>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include "mailbox_name.hpp"
 #include "mime/message_parser.hpp"
 #include "response_writer.hpp"
+#include "deflate_codec.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
@@ -59,11 +60,36 @@ net::Task<void> Session::cmd_enable(const Command& cmd) {
     co_return;
   }
   // RFC 5161: names we do not know (or that need no enabling) are ignored.
-  const bool condstore =
-      std::any_of(cmd.args.begin(), cmd.args.end(), [](const Arg& a) { return a.is_atom("CONDSTORE"); });
-  if (condstore) enable_condstore();
-  untagged(condstore ? "ENABLED CONDSTORE" : "ENABLED");
+  std::string enabled = "ENABLED";
+  for (const Arg& a : cmd.args) {
+    if (a.is_atom("CONDSTORE") && enabled.find(" CONDSTORE") == std::string::npos) {
+      enable_condstore();
+      enabled += " CONDSTORE";
+    } else if (a.is_atom("UTF8=ACCEPT") && enabled.find(" UTF8=ACCEPT") == std::string::npos) {
+      utf8_ = true;  // RFC 6855: names in UTF-8 from now on
+      enabled += " UTF8=ACCEPT";
+    }
+  }
+  untagged(enabled);
   reply(cmd, "OK", "ENABLE completed");
+}
+
+net::Task<void> Session::cmd_compress(const Command& cmd) {
+  if (cmd.args.size() != 1 || !cmd.args[0].is_atom("DEFLATE")) {
+    reply(cmd, "BAD", "The only COMPRESS mechanism is DEFLATE");
+    co_return;
+  }
+  if (compressed_) {
+    reply(cmd, "NO", "[COMPRESSIONACTIVE] Compression is already on");
+    co_return;
+  }
+  // RFC 4978 §3: the tagged OK is the last thing sent uncompressed.
+  reply(cmd, "OK", "DEFLATE active");
+  out_ += pending_reply_;
+  pending_reply_.clear();
+  co_await flush();
+  compressed_ = true;
+  conn_.set_codec(make_deflate_codec());  // input that is not DEFLATE then ends the connection
 }
 
 net::Task<void> Session::cmd_namespace(const Command& cmd) {

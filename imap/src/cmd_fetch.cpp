@@ -10,6 +10,15 @@
 namespace umstore::imap {
 namespace {
 
+// RFC 3501 §9: a plain literal holds no NUL. Content appended as literal8
+// keeps its NULs for BINARY; BODY sends them as 0x80, as Dovecot does.
+std::string_view without_nul(std::string_view bytes, std::string& storage) {
+  if (bytes.find('\0') == std::string_view::npos) return bytes;
+  storage.assign(bytes);
+  std::replace(storage.begin(), storage.end(), '\0', '\x80');
+  return storage;
+}
+
 std::string_view apply_partial(std::string_view bytes, const FetchItem& item) {
   if (!item.partial) return bytes;
   auto [origin, count] = *item.partial;
@@ -157,11 +166,14 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     std::vector<std::uint32_t> unseen;
     for (std::size_t i : indexes)
       if (!(sel.messages[i].flags & mailstore::kSeen)) unseen.push_back(sel.messages[i].uid);
-    if (!unseen.empty())
-      for (const auto& info : sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen)) {
+    if (!unseen.empty()) {
+      const auto changed = sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen);
+      for (const auto& info : changed) {
         update_message(info);
         newly_seen.push_back(info.uid);
       }
+      announce_keywords(changed);  // another session's keyword may come along
+    }
   }
   bool wants_flags = std::any_of(request->items.begin(), request->items.end(),
                                  [](const FetchItem& i) { return i.kind == FetchItem::Kind::Flags; });
@@ -170,6 +182,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   const std::uint32_t uid_validity = cache ? sel.folder->uid_validity() : 0;
   bool some_expunged = false;
   std::string scratch;
+  std::string nul_free;  // a section with its NULs replaced
   for (std::size_t index : indexes) {
     const mailstore::MessageInfo info = sel.messages[index];
     mailstore::MessageDataPtr data;
@@ -258,7 +271,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
         case FetchItem::Kind::Section: {
           item_start(item.label);
           auto section = section_bytes(item.section, *root, bytes, scratch);
-          co_await append_literal(apply_partial(section.value_or(std::string_view{}), item));
+          co_await append_literal(without_nul(apply_partial(section.value_or(std::string_view{}), item), nul_free));
           break;
         }
         case FetchItem::Kind::Binary:

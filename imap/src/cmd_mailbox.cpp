@@ -1,34 +1,12 @@
 // Mailbox commands: SELECT EXAMINE CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE
-// LIST LSUB STATUS.
+// STATUS (LIST and LSUB are in cmd_list.cpp).
 #include <algorithm>
 
-#include "mailbox_name.hpp"
 #include "common/ascii.hpp"
-#include "response_writer.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
 namespace {
-
-constexpr std::size_t kMaxPatternWildcards = 8;
-
-std::string_view special_use_attribute(mailstore::SpecialUse use) {
-  switch (use) {
-    case mailstore::SpecialUse::Sent: return "\\Sent";
-    case mailstore::SpecialUse::Trash: return "\\Trash";
-    case mailstore::SpecialUse::Drafts: return "\\Drafts";
-    case mailstore::SpecialUse::Junk: return "\\Junk";
-    case mailstore::SpecialUse::Archive: return "\\Archive";
-    case mailstore::SpecialUse::None: break;
-  }
-  return {};
-}
-
-std::string quoted_mailbox(std::string_view name) {
-  std::string out;
-  append_astring(out, encode_mutf7(name));
-  return out;
-}
 
 // Runs a store operation on named folders; a store error becomes the text
 // of the tagged NO (with its RFC 5530 response code), success nullopt.
@@ -77,29 +55,17 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   if (condstore) condstore_ = true;  // HIGHESTMODSEQ follows with the other SELECT data
   select_folder(std::move(folder), examine);
   const auto& sel = *selected_;
-  std::vector<std::string> keywords;
   std::uint32_t first_unseen = 0;
-  for (std::size_t i = 0; i < sel.messages.size(); ++i) {
-    const auto& m = sel.messages[i];
-    if (!first_unseen && !(m.flags & mailstore::kSeen)) first_unseen = static_cast<std::uint32_t>(i + 1);
-    for (const auto& k : m.keywords)
-      if (std::find(keywords.begin(), keywords.end(), k) == keywords.end() && keywords.size() < 100)
-        keywords.push_back(k);
-  }
-  std::string keyword_text;
-  for (const auto& k : keywords) keyword_text += " " + k;
+  for (std::size_t i = 0; i < sel.messages.size() && !first_unseen; ++i)
+    if (!(sel.messages[i].flags & mailstore::kSeen)) first_unseen = static_cast<std::uint32_t>(i + 1);
   auto status = sel.folder->status();
-  untagged("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft" + keyword_text + ")");
+  send_flags_responses();
   untagged(std::to_string(sel.messages.size()) + " EXISTS");
   untagged(std::to_string(sel.recent.size()) + " RECENT");
   if (first_unseen) untagged("OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen");
   untagged("OK [UIDVALIDITY " + std::to_string(sel.folder->uid_validity()) + "] UIDs valid");
   std::uint32_t uid_next = std::max(status.uid_next, sel.messages.empty() ? 1u : sel.messages.back().uid + 1);
   untagged("OK [UIDNEXT " + std::to_string(uid_next) + "] Predicted next UID");
-  if (examine)
-    untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
-  else
-    untagged("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted");
   // Sent to every client: mod-sequences are always kept, and clients that
   // do not know the code ignore it (RFC 3501 §7.1).
   untagged("OK [HIGHESTMODSEQ " + std::to_string(status.highest_modseq) + "] Highest");
@@ -155,73 +121,26 @@ net::Task<void> Session::cmd_subscribe(const Command& cmd) {
   reply(cmd, error ? "NO" : "OK", error.value_or(cmd.name + " completed"));
 }
 
-namespace {
-
-// LIST options: RFC 5258 selection ("(SUBSCRIBED)", "(SPECIAL-USE)") and
-// RETURN options, accepted because clients send them to SPECIAL-USE servers.
-struct ListOptions {
-  bool only_subscribed = false;
-  bool only_special_use = false;
-  bool return_subscribed = false;
-};
-
-bool parse_list_options(const std::vector<Arg>& args, std::size_t& first, ListOptions& options) {
-  first = 0;
-  if (!args.empty() && args[0].is_list()) {
-    for (const Arg& o : args[0].list) {
-      if (o.is_atom("SUBSCRIBED")) options.only_subscribed = options.return_subscribed = true;
-      else if (o.is_atom("SPECIAL-USE")) options.only_special_use = true;
-      else if (!o.is_atom("REMOTE") && !o.is_atom("RECURSIVEMATCH")) return false;
+std::optional<std::string> Session::status_items(const mailstore::FolderStatus& st, std::span<const Arg> names) {
+  std::string items;
+  for (const Arg& a : names) {
+    std::string value;
+    if (a.is_atom("MESSAGES")) value = std::to_string(st.messages);
+    else if (a.is_atom("RECENT")) value = std::to_string(st.recent);
+    else if (a.is_atom("UIDNEXT")) value = std::to_string(st.uid_next);
+    else if (a.is_atom("UIDVALIDITY")) value = std::to_string(st.uid_validity);
+    else if (a.is_atom("UNSEEN")) value = std::to_string(st.unseen);
+    else if (a.is_atom("DELETED")) value = std::to_string(st.deleted);
+    else if (a.is_atom("SIZE")) value = std::to_string(st.size);  // RFC 8438 STATUS=SIZE
+    else if (a.is_atom("HIGHESTMODSEQ")) {
+      value = std::to_string(st.highest_modseq);
+      enable_condstore();
     }
-    first = 1;
+    else return std::nullopt;
+    if (!items.empty()) items += ' ';
+    items += ascii_upper(a.text) + " " + value;
   }
-  if (args.size() == first + 4 && args[first + 2].is_atom("RETURN") && args[first + 3].is_list()) {
-    for (const Arg& o : args[first + 3].list) {
-      if (o.is_atom("SUBSCRIBED")) options.return_subscribed = true;
-      else if (!o.is_atom("CHILDREN") && !o.is_atom("SPECIAL-USE")) return false;
-    }
-  } else if (args.size() != first + 2) {
-    return false;
-  }
-  return args[first].is_astring() && args[first + 1].is_astring();
-}
-
-}  // namespace
-
-net::Task<void> Session::cmd_list(const Command& cmd) {
-  bool lsub = cmd.name == "LSUB";
-  ListOptions options;
-  std::size_t first = 0;
-  if (!parse_list_options(cmd.args, first, options) || (lsub && first != 0)) {
-    reply(cmd, "BAD", cmd.name + " needs a reference and a mailbox pattern");
-    co_return;
-  }
-  const Arg& reference = cmd.args[first];
-  const Arg& mailbox = cmd.args[first + 1];
-  std::string pattern_wire = std::string(reference.text) + std::string(mailbox.text);
-  auto pattern = decode_mutf7(pattern_wire);
-  if (!pattern ||
-      std::count_if(pattern->begin(), pattern->end(), [](char c) { return c == '*' || c == '%'; }) >
-          static_cast<long>(kMaxPatternWildcards)) {
-    reply(cmd, "BAD", "Invalid mailbox pattern");
-    co_return;
-  }
-  if (mailbox.text.empty()) {
-    untagged(cmd.name + " (\\Noselect) \"/\" \"\"");
-    reply(cmd, "OK", cmd.name + " completed");
-    co_return;
-  }
-  for (const auto& entry : user_->list()) {
-    if ((lsub || options.only_subscribed) && !entry.subscribed) continue;
-    auto use = special_use_attribute(entry.special_use);
-    if (options.only_special_use && use.empty()) continue;
-    if (!matches_list_pattern(*pattern, entry.name)) continue;
-    std::string attrs = entry.has_children ? "\\HasChildren" : "\\HasNoChildren";
-    if (options.return_subscribed && entry.subscribed) attrs += " \\Subscribed";
-    if (!use.empty()) attrs += " " + std::string(use);
-    untagged(cmd.name + " (" + attrs + ") \"/\" " + quoted_mailbox(entry.name));
-  }
-  reply(cmd, "OK", cmd.name + " completed");
+  return items;
 }
 
 net::Task<void> Session::cmd_status(const Command& cmd) {
@@ -235,29 +154,12 @@ net::Task<void> Session::cmd_status(const Command& cmd) {
     reply(cmd, "NO", *error);
     co_return;
   }
-  auto st = folder->status();
-  std::string items;
-  for (const Arg& a : cmd.args[1].list) {
-    std::string value;
-    if (a.is_atom("MESSAGES")) value = std::to_string(st.messages);
-    else if (a.is_atom("RECENT")) value = std::to_string(st.recent);
-    else if (a.is_atom("UIDNEXT")) value = std::to_string(st.uid_next);
-    else if (a.is_atom("UIDVALIDITY")) value = std::to_string(st.uid_validity);
-    else if (a.is_atom("UNSEEN")) value = std::to_string(st.unseen);
-    else if (a.is_atom("DELETED")) value = std::to_string(st.deleted);
-    else if (a.is_atom("SIZE")) value = std::to_string(st.size);
-    else if (a.is_atom("HIGHESTMODSEQ")) {
-      value = std::to_string(st.highest_modseq);
-      enable_condstore();
-    }
-    else {
-      reply(cmd, "BAD", "Unknown STATUS item");
-      co_return;
-    }
-    if (!items.empty()) items += ' ';
-    items += ascii_upper(a.text) + " " + value;
+  const auto items = status_items(folder->status(), cmd.args[1].list);
+  if (!items) {
+    reply(cmd, "BAD", "Unknown STATUS item");
+    co_return;
   }
-  untagged("STATUS " + quoted_mailbox(folder->name()) + " (" + items + ")");
+  untagged("STATUS " + mailbox_to_wire(folder->name()) + " (" + *items + ")");
   reply(cmd, "OK", "STATUS completed");
 }
 

@@ -15,7 +15,7 @@ struct FlagArgs {
 };
 
 bool collect_flag(const Arg& a, FlagArgs& out) {
-  if (a.kind != Arg::Kind::Atom) return false;
+  if (a.kind != Arg::Kind::Atom && a.kind != Arg::Kind::Nil) return false;  // NIL is a keyword atom
   if (auto f = system_flag(a.text)) {
     out.flags |= *f;
     return true;
@@ -92,6 +92,7 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
                                   : mailstore::ConditionalFlagChange{
                                         sel.folder->change_flags(uids, how, flags->first, flags->second), {}};
     for (const auto& info : result.changed) update_message(info);
+    announce_keywords(result.changed);
     modified = std::move(result.modified);
   }
   std::vector<std::uint32_t> modified_numbers;

@@ -41,6 +41,13 @@ namespace {
 constexpr std::size_t kMaxDepth = 16;
 constexpr std::size_t kMaxArgs = 100000;
 
+// Fetch attributes whose "[...]" section may hold spaces and parentheses.
+bool is_section_prefix(std::string_view atom) {
+  for (std::string_view name : {"BODY", "BODY.PEEK", "BINARY", "BINARY.PEEK", "BINARY.SIZE"})
+    if (ascii_iequals(atom, name)) return true;
+  return false;
+}
+
 class ArgParser {
  public:
   ArgParser(std::string_view text, std::deque<std::string>& storage) : s_(text), storage_(storage) {}
@@ -92,6 +99,7 @@ class ArgParser {
     if (c == '{') return parse_literal(a);
     if (c == '~' && s_.substr(pos_ + 1, 1) == "{") {  // literal8 (RFC 3516, APPEND of binary content)
       ++pos_;
+      a.literal8 = true;
       return parse_literal(a);
     }
     return parse_atom(a);
@@ -139,6 +147,7 @@ class ArgParser {
     std::size_t begin = close + 3;
     if (header->size > s_.size() - begin) return fail("literal shorter than announced");
     a.kind = Arg::Kind::String;
+    a.literal = true;
     a.text = s_.substr(begin, header->size);
     pos_ = begin + header->size;
     return true;
@@ -148,8 +157,9 @@ class ArgParser {
     std::size_t begin = pos_;
     while (pos_ < s_.size()) {
       char c = s_[pos_];
-      if (c == '[') {
-        // fetch sections: BODY[HEADER.FIELDS (A B)]<0.10> stays one atom
+      if (c == '[' && is_section_prefix(s_.substr(begin, pos_ - begin))) {
+        // fetch sections: BODY[HEADER.FIELDS (A B)]<0.10> stays one atom;
+        // elsewhere "[" is an ordinary atom character (mailbox "a[b")
         auto close = s_.find(']', pos_);
         if (close == std::string_view::npos) return fail("missing ']'");
         if (s_.substr(pos_, close - pos_).find_first_of("\r\n{") != std::string_view::npos)

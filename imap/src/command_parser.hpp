@@ -17,11 +17,14 @@ struct Arg {
   Kind kind = Kind::Atom;
   std::string_view text;  // atom text or string value (quoted strings unescaped)
   std::vector<Arg> list;
+  bool literal = false;   // a String sent as {n} or ~{n}, not quoted
+  bool literal8 = false;  // a String sent as ~{n} (RFC 3516)
 
   bool is_atom(std::string_view upper) const;  // case-insensitive
   bool is_list() const { return kind == Kind::List; }
-  // astring: atom or string.
-  bool is_astring() const { return kind == Kind::Atom || kind == Kind::String; }
+  // astring: atom or string. NIL is an atom too (RFC 3501 §9), so it names
+  // a mailbox, a keyword or a search string "NIL" where an astring goes.
+  bool is_astring() const { return kind != Kind::List; }
 };
 
 struct Command {

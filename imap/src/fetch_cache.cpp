@@ -51,4 +51,22 @@ void FetchCache::erase(std::unordered_map<Key, Slot, KeyHash>::iterator it) {
   slots_.erase(it);
 }
 
+std::string header_block(FetchCache* cache, mailstore::Folder& folder, std::uint32_t uid_validity,
+                         std::uint32_t uid) {
+  if (cache) {
+    if (const auto hit = cache->find(folder, uid_validity, uid)) return hit->header;
+  }
+  const auto data = folder.open_message(uid);
+  if (!data) return {};
+  const std::string_view bytes = data->bytes();
+  const std::string_view header = top_header_of(bytes);
+  if (cache && header.size() < bytes.size()) {
+    auto entry = std::make_shared<CachedMessage>();
+    entry->header = std::string(header);
+    cache->store(folder, uid_validity, uid, std::move(entry));
+  }
+  return std::string(header);
+}
+
+
 }  // namespace umstore::imap

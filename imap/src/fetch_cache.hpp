@@ -79,4 +79,11 @@ class FetchCache {
   std::size_t bytes_ = 0;
 };
 
+// A message's top-level header block (for SEARCH header keys and SORT): from
+// the cache that FETCH fills too, so neither need read the message files
+// again; stored in the cache when it was not. Empty when the message is gone;
+// `cache` may be nullptr.
+std::string header_block(FetchCache* cache, mailstore::Folder& folder, std::uint32_t uid_validity,
+                         std::uint32_t uid);
+
 }  // namespace umstore::imap

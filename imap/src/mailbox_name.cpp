@@ -144,8 +144,15 @@ std::string encode_mutf7(std::string_view utf8) {
   return out;
 }
 
-std::optional<std::string> mailbox_from_wire(std::string_view wire) {
-  auto name = decode_mutf7(wire);
+std::optional<std::string> pattern_from_wire(std::string_view wire, bool utf8) {
+  if (!utf8) return decode_mutf7(wire);
+  for (std::size_t i = 0; i < wire.size();)
+    if (next_utf8(wire, i) == 0xfffd) return std::nullopt;  // malformed (or a literal U+FFFD, refused too)
+  return std::string(wire);
+}
+
+std::optional<std::string> mailbox_from_wire(std::string_view wire, bool utf8) {
+  auto name = pattern_from_wire(wire, utf8);
   if (!name) return std::nullopt;
   if (name->size() > 1 && name->back() == kHierarchyDelimiter) name->pop_back();
   if (ascii_iequals(*name, "INBOX")) return std::string("INBOX");

@@ -13,9 +13,13 @@ inline constexpr char kHierarchyDelimiter = '/';
 std::optional<std::string> decode_mutf7(std::string_view wire);
 std::string encode_mutf7(std::string_view utf8);
 
-// Client name -> store name: decodes, maps any-case "INBOX" to "INBOX" and
-// strips one trailing delimiter.
-std::optional<std::string> mailbox_from_wire(std::string_view wire);
+// Client name -> store name: decodes (modified UTF-7, or UTF-8 as it is once
+// the client enabled UTF8=ACCEPT, RFC 6855), maps any-case "INBOX" to
+// "INBOX" and strips one trailing delimiter.
+std::optional<std::string> mailbox_from_wire(std::string_view wire, bool utf8 = false);
+
+// A LIST pattern (reference and mailbox joined) as a store name pattern.
+std::optional<std::string> pattern_from_wire(std::string_view wire, bool utf8);
 
 // RFC 3501 §6.3.8: "*" matches anything, "%" anything but the delimiter.
 // INBOX is matched case-insensitively.

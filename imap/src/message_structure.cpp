@@ -16,14 +16,53 @@ std::string_view trim(std::string_view s) {
 }
 
 struct Token {
-  enum class Kind { Word, Special, Angle } kind;
+  enum class Kind { Word, Special, Angle, Comment } kind;
   std::string text;
   char special = 0;
 };
 
-// Splits an address list into words (atoms with '.' and '@', quoted strings),
-// specials (',' ':' ';') and angle addresses; comments become `comment`.
-std::vector<Token> tokenize_addresses(std::string_view s, std::string& last_comment) {
+// The end of the comment opening at s[i] (nested, with quoted pairs).
+std::size_t comment_end(std::string_view s, std::size_t i) {
+  int depth = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '(') {
+      ++depth;
+    } else if (s[i] == ')' && --depth == 0) {
+      return i;
+    }
+  }
+  return s.size();
+}
+
+// An addr-spec without its CFWS (RFC 5322 §3.2.2): "carol (boss) @ x.org"
+// is "carol@x.org"; quoted local parts keep their spaces.
+std::string without_cfws(std::string_view s) {
+  std::string out;
+  bool quoted = false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (quoted) {
+      out += c;
+      if (c == '\\' && i + 1 < s.size()) out += s[++i];
+      else if (c == '"') quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+      out += c;
+    } else if (c == '(') {
+      i = comment_end(s, i);
+    } else if (!std::isspace(static_cast<unsigned char>(c))) {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Splits an address list into words (atoms with '.' and '@', quoted
+// strings), specials (',' ':' ';'), angle addresses (CFWS removed) and
+// comments.
+std::vector<Token> tokenize_addresses(std::string_view s) {
   std::vector<Token> out;
   std::size_t i = 0;
   while (i < s.size() && out.size() < 10000) {
@@ -31,19 +70,9 @@ std::vector<Token> tokenize_addresses(std::string_view s, std::string& last_comm
     if (std::isspace(static_cast<unsigned char>(c))) {
       ++i;
     } else if (c == '(') {
-      int depth = 0;
-      std::size_t b = i;
-      while (i < s.size()) {
-        if (s[i] == '\\') {
-          i += 2;
-          continue;
-        }
-        if (s[i] == '(') ++depth;
-        if (s[i] == ')' && --depth == 0) break;
-        ++i;
-      }
-      last_comment = std::string(trim(s.substr(b + 1, i > b ? i - b - 1 : 0)));
-      ++i;
+      const std::size_t end = comment_end(s, i);
+      out.push_back({Token::Kind::Comment, std::string(trim(s.substr(i + 1, end > i ? end - i - 1 : 0)))});
+      i = end + 1;
     } else if (c == '"') {
       std::string w;
       ++i;
@@ -56,7 +85,7 @@ std::vector<Token> tokenize_addresses(std::string_view s, std::string& last_comm
     } else if (c == '<') {
       auto close = s.find('>', i);
       if (close == std::string_view::npos) close = s.size();
-      out.push_back({Token::Kind::Angle, std::string(trim(s.substr(i + 1, close - i - 1)))});
+      out.push_back({Token::Kind::Angle, without_cfws(s.substr(i + 1, close - i - 1))});
       i = close + 1;
     } else if (c == ',' || c == ':' || c == ';') {
       out.push_back({Token::Kind::Special, {}, c});
@@ -73,8 +102,12 @@ std::vector<Token> tokenize_addresses(std::string_view s, std::string& last_comm
 }
 
 void split_addr_spec(std::string_view spec, Address& a) {
+  // obs-route "@relay1,@relay2:" goes to the adl field (RFC 3501 §7.4.2)
   auto route_end = spec.find(':');
-  if (!spec.empty() && spec.front() == '@' && route_end != std::string_view::npos) spec = spec.substr(route_end + 1);
+  if (!spec.empty() && spec.front() == '@' && route_end != std::string_view::npos) {
+    a.route = std::string(spec.substr(0, route_end));
+    spec = spec.substr(route_end + 1);
+  }
   auto at = spec.rfind('@');
   if (at == std::string_view::npos) {
     a.mailbox = std::string(spec);
@@ -84,12 +117,7 @@ void split_addr_spec(std::string_view spec, Address& a) {
   }
 }
 
-void append_address_list(std::string& out, const std::optional<std::string>& value) {
-  if (!value) {
-    out += "NIL";
-    return;
-  }
-  auto addresses = parse_address_list(*value);
+void append_address_list(std::string& out, const std::vector<Address>& addresses) {
   if (addresses.empty()) {
     out += "NIL";
     return;
@@ -98,7 +126,9 @@ void append_address_list(std::string& out, const std::optional<std::string>& val
   for (const Address& a : addresses) {
     out += '(';
     append_nstring(out, a.name.empty() ? std::nullopt : std::optional<std::string_view>(a.name));
-    out += " NIL ";
+    out += ' ';
+    append_nstring(out, a.route.empty() ? std::nullopt : std::optional<std::string_view>(a.route));
+    out += ' ';
     if (a.group_end) {
       out += "NIL NIL";
     } else {
@@ -171,13 +201,12 @@ void append_extension(std::string& out, const mime::Part& part) {
 }  // namespace
 
 std::vector<Address> parse_address_list(std::string_view unfolded) {
-  std::string comment;
-  auto tokens = tokenize_addresses(unfolded, comment);
+  auto tokens = tokenize_addresses(unfolded);
   std::vector<Address> out;
   std::vector<std::string> phrase;
   bool have_angle = false;
   bool in_group = false;
-  std::string item_comment;
+  std::string item_comment;  // the last comment of an addr-spec names it, as in Dovecot
   auto finish_item = [&] {
     if (!have_angle && !phrase.empty()) {
       Address a;
@@ -194,6 +223,8 @@ std::vector<Address> parse_address_list(std::string_view unfolded) {
   for (const Token& t : tokens) {
     if (t.kind == Token::Kind::Word) {
       phrase.push_back(t.text);
+    } else if (t.kind == Token::Kind::Comment) {
+      if (!t.text.empty()) item_comment = t.text;
     } else if (t.kind == Token::Kind::Angle) {
       Address a;
       std::string name;
@@ -209,6 +240,7 @@ std::vector<Address> parse_address_list(std::string_view unfolded) {
       g.group_start = true;
       out.push_back(std::move(g));
       phrase.clear();
+      item_comment.clear();
       in_group = true;
     } else if (t.special == ',') {
       finish_item();
@@ -223,7 +255,6 @@ std::vector<Address> parse_address_list(std::string_view unfolded) {
     }
     if (out.size() > 1000) break;
   }
-  item_comment = phrase.size() == 1 ? comment : std::string();
   finish_item();
   if (in_group) {
     Address e;
@@ -240,9 +271,16 @@ std::optional<std::string> header_value(const mime::Part& part, std::string_view
 }
 
 void append_envelope(std::string& out, const mime::Part& message, std::string_view) {
-  auto from = header_value(message, "From");
-  auto sender = header_value(message, "Sender");
-  auto reply_to = header_value(message, "Reply-To");
+  const auto addresses = [&](std::string_view field) {
+    const auto value = header_value(message, field);
+    return value ? parse_address_list(*value) : std::vector<Address>{};
+  };
+  const auto from = addresses("From");
+  // RFC 3501 §7.4.2: a missing or empty Sender/Reply-To is From
+  auto sender = addresses("Sender");
+  if (sender.empty()) sender = from;
+  auto reply_to = addresses("Reply-To");
+  if (reply_to.empty()) reply_to = from;
   out += '(';
   append_optional(out, header_value(message, "Date"));
   out += ' ';
@@ -250,15 +288,15 @@ void append_envelope(std::string& out, const mime::Part& message, std::string_vi
   out += ' ';
   append_address_list(out, from);
   out += ' ';
-  append_address_list(out, sender ? sender : from);
+  append_address_list(out, sender);
   out += ' ';
-  append_address_list(out, reply_to ? reply_to : from);
+  append_address_list(out, reply_to);
   out += ' ';
-  append_address_list(out, header_value(message, "To"));
+  append_address_list(out, addresses("To"));
   out += ' ';
-  append_address_list(out, header_value(message, "Cc"));
+  append_address_list(out, addresses("Cc"));
   out += ' ';
-  append_address_list(out, header_value(message, "Bcc"));
+  append_address_list(out, addresses("Bcc"));
   out += ' ';
   append_optional(out, header_value(message, "In-Reply-To"));
   out += ' ';

@@ -10,6 +10,7 @@ namespace umstore::imap {
 
 struct Address {
   std::string name;     // display name as written (encoded words kept); empty = NIL
+  std::string route;    // obsolete source route "@a,@b" (the adl field); empty = NIL
   std::string mailbox;  // local part; for a group start the group name
   std::string host;     // empty = NIL (group start/end)
   bool group_start = false;

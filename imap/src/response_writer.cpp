@@ -4,7 +4,9 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <algorithm>
 #include <ctime>
+#include <vector>
 
 #include "command_parser.hpp"
 #include "common/rfc5322_date.hpp"
@@ -128,6 +130,25 @@ std::optional<std::int64_t> parse_search_date(std::string_view text) {
   auto days = parse_day(text);
   if (!days) return std::nullopt;
   return *days * 86400;
+}
+
+std::optional<std::int64_t> parse_written_day(std::string_view text) {
+  // [day-name ","] day month year ...: words split at spaces and commas
+  std::vector<std::string_view> words;
+  for (std::size_t i = 0; i < text.size() && words.size() < 4;) {
+    const auto end = std::min(text.find_first_of(" \t,", i), text.size());
+    if (end > i) words.push_back(text.substr(i, end - i));
+    i = end + 1;
+  }
+  if (!words.empty() && !words[0].empty() && !std::isdigit(static_cast<unsigned char>(words[0][0])))
+    words.erase(words.begin());
+  if (words.size() < 3) return std::nullopt;
+  const auto day = digits(words[0], 1, 2);
+  const auto month = month_index(words[1]);
+  auto year = digits(words[2], 2, 4);
+  if (!day || !month || !year || *day < 1 || *day > 31) return std::nullopt;
+  if (words[2].size() < 4) *year += *year < 50 ? 2000 : 1900;  // RFC 5322 §4.3 obsolete years
+  return days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400;
 }
 
 std::optional<std::int64_t> parse_date_time(std::string_view text) {

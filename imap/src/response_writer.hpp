@@ -26,6 +26,10 @@ std::string format_internal_date(std::int64_t seconds);
 
 // Parses IMAP date ("1-Feb-1994") to the UTC midnight in seconds.
 std::optional<std::int64_t> parse_search_date(std::string_view text);
+// The day an RFC 5322 Date: value names as written ("Mon, 23 Nov 2026
+// 23:30 -0500" is 23 Nov, whatever the zone), as UTC midnight in seconds;
+// the comparison base of SENTON/SENTBEFORE/SENTSINCE (RFC 3501 §6.4.4).
+std::optional<std::int64_t> parse_written_day(std::string_view rfc5322_date);
 // Parses APPEND date-time ("21-Nov-2026 19:40:01 +0000") to seconds.
 std::optional<std::int64_t> parse_date_time(std::string_view text);
 

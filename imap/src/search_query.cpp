@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 
-#include "common/rfc5322_date.hpp"
 #include "message_structure.hpp"
 #include "response_writer.hpp"
 
@@ -13,6 +12,13 @@ namespace {
 
 constexpr std::size_t kMaxKeys = 1000;
 constexpr std::size_t kMaxDepth = 32;
+
+std::optional<std::int64_t> parse_number(std::string_view text) {
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return std::nullopt;
+  return std::stoll(std::string(text));
+}
 
 class SearchParser {
  public:
@@ -144,13 +150,20 @@ class SearchParser {
         k.number = *date;
         return k;
       }
+    if (name == "YOUNGER" || name == "OLDER") {
+      const Arg* v = next_value();
+      const auto seconds = v && v->kind == Arg::Kind::Atom ? parse_number(v->text) : std::nullopt;
+      if (!seconds) return fail("YOUNGER and OLDER need a number of seconds");
+      k.op = name == "YOUNGER" ? Op::Younger : Op::Older;
+      k.number = *seconds;
+      return k;
+    }
     if (name == "LARGER" || name == "SMALLER") {
       const Arg* v = next_value();
-      if (!v || v->text.empty() || v->text.size() > 18 ||
-          !std::all_of(v->text.begin(), v->text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
-        return fail("invalid size");
+      const auto size = v ? parse_number(v->text) : std::nullopt;
+      if (!size) return fail("invalid size");
       k.op = name == "LARGER" ? Op::Larger : Op::Smaller;
-      k.number = std::stoll(std::string(v->text));
+      k.number = *size;
       return k;
     }
     if (name == "MODSEQ") {
@@ -206,13 +219,31 @@ bool contains_nocase(std::string_view hay, std::string_view needle) {
   return it != hay.end();
 }
 
+// The addresses of an address field as "name mailbox@host" texts, so
+// comments and folding white space (RFC 5322 §3.2.2) do not hide them.
+bool addresses_match(std::string_view unfolded, std::string_view value) {
+  for (const Address& a : parse_address_list(unfolded)) {
+    const std::string text = mime::decode_encoded_words(a.name) + " " + a.mailbox + "@" + a.host;
+    if (contains_nocase(text, value)) return true;
+  }
+  return false;
+}
+
+bool is_address_field(std::string_view field) {
+  for (std::string_view name : {"FROM", "TO", "CC", "BCC", "SENDER", "REPLY-TO"})
+    if (ascii_iequals(field, name)) return true;
+  return false;
+}
+
 bool header_matches(SearchSubject& s, std::string_view field, std::string_view value) {
   const mime::Part& root = s.header_structure();
   for (const auto& h : root.headers) {
     if (!ascii_iequals(h.name, field)) continue;
     if (value.empty()) return true;
-    std::string text = mime::decode_encoded_words(mime::unfold(h.value));
+    const std::string unfolded = mime::unfold(h.value);
+    std::string text = mime::decode_encoded_words(unfolded);
     if (contains_nocase(text, value) || contains_nocase(h.value, value)) return true;
+    if (is_address_field(field) && addresses_match(unfolded, value)) return true;
   }
   return false;
 }
@@ -237,10 +268,7 @@ std::int64_t day_of(std::int64_t seconds) {
 
 std::optional<std::int64_t> sent_day(SearchSubject& s) {
   auto date = header_value(s.header_structure(), "Date");
-  if (!date) return std::nullopt;
-  auto t = parse_rfc5322_date(*date);
-  if (!t) return std::nullopt;
-  return day_of(std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count());
+  return date ? parse_written_day(*date) : std::nullopt;
 }
 
 }  // namespace
@@ -323,6 +351,9 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::SentBefore: { auto d = sent_day(s); return d && *d < key.number; }
     case Op::SentOn: { auto d = sent_day(s); return d && *d == key.number; }
     case Op::SentSince: { auto d = sent_day(s); return d && *d >= key.number; }
+    // RFC 5032 §3: YOUNGER n is "internal date within the last n seconds"
+    case Op::Younger: return info.internal_date > s.now - key.number;
+    case Op::Older: return info.internal_date <= s.now - key.number;
     case Op::Larger: return info.size > static_cast<std::uint64_t>(key.number);
     case Op::Smaller: return info.size < static_cast<std::uint64_t>(key.number);
     case Op::SequenceNumbers: return key.set->contains(s.seq, s.max_seq);
@@ -334,6 +365,52 @@ bool matches(const SearchKey& key, SearchSubject& s) {
 bool uses_modseq(const SearchKey& key) {
   return key.op == SearchKey::Op::Modseq ||
          std::any_of(key.children.begin(), key.children.end(), [](const SearchKey& c) { return uses_modseq(c); });
+}
+
+
+bool parse_search_return(std::span<const Arg>& args, SearchReturn& ret, std::string& error) {
+  if (args.empty() || !args[0].is_atom("RETURN")) return true;
+  if (args.size() < 2 || !args[1].is_list()) {
+    error = "RETURN needs a list of options";
+    return false;
+  }
+  ret.extended = true;
+  for (const Arg& option : args[1].list) {
+    if (option.is_atom("MIN")) ret.min = true;
+    else if (option.is_atom("MAX")) ret.max = true;
+    else if (option.is_atom("COUNT")) ret.count = true;
+    else if (option.is_atom("ALL")) ret.all = true;
+    else {
+      error = "unsupported RETURN option";
+      return false;
+    }
+  }
+  if (!ret.min && !ret.max && !ret.count && !ret.all) ret.all = true;  // "RETURN ()" means ALL
+  args = args.subspan(2);
+  return true;
+}
+
+std::uint64_t reported_modseq(const SearchReturn& ret, const std::vector<std::uint64_t>& modseqs) {
+  if (modseqs.empty()) return 0;
+  if (ret.extended && !ret.all && !ret.count) {
+    std::uint64_t highest = 0;
+    if (ret.min) highest = modseqs.front();
+    if (ret.max) highest = std::max(highest, modseqs.back());
+    return highest;
+  }
+  return *std::max_element(modseqs.begin(), modseqs.end());
+}
+
+std::string esearch_line(std::string_view tag, bool uid, const SearchReturn& ret,
+                         const std::vector<std::uint32_t>& found, std::optional<std::uint64_t> modseq) {
+  std::string line = "ESEARCH (TAG \"" + std::string(tag) + "\")";
+  if (uid) line += " UID";
+  if (ret.min && !found.empty()) line += " MIN " + std::to_string(found.front());
+  if (ret.max && !found.empty()) line += " MAX " + std::to_string(found.back());
+  if (ret.count) line += " COUNT " + std::to_string(found.size());
+  if (ret.all && !found.empty()) line += " ALL " + format_uid_set(found);
+  if (modseq && !found.empty()) line += " MODSEQ " + std::to_string(*modseq);
+  return line;
 }
 
 }  // namespace umstore::imap

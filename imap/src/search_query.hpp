@@ -24,6 +24,7 @@ struct SearchKey {
     Before, On, Since, SentBefore, SentOn, SentSince,
     Larger, Smaller, SequenceNumbers, Uids,
     Modseq,  // RFC 7162: mod-sequence >= number
+    Younger, Older,  // RFC 5032 WITHIN: internal date within / not within `number` seconds of now
   };
   Op op = Op::All;
   mailstore::Flags flag = 0;
@@ -42,6 +43,7 @@ struct SearchSubject {
   std::uint32_t seq = 0;
   std::uint32_t max_seq = 0;
   std::uint32_t max_uid = 0;
+  std::int64_t now = 0;  // seconds since the epoch, for YOUNGER/OLDER
   const mailstore::MessageInfo* info = nullptr;
   bool recent = false;
   std::function<mailstore::MessageDataPtr()> load;
@@ -63,8 +65,26 @@ struct SearchSubject {
 
 bool matches(const SearchKey& key, SearchSubject& subject);
 
-// True when the key uses MODSEQ anywhere: the answer then carries the
-// highest mod-sequence of the messages found (RFC 7162 §3.1.5).
+// True when the key uses MODSEQ anywhere: the answer then carries a
+// mod-sequence of the messages found (RFC 7162 §3.1.5).
 bool uses_modseq(const SearchKey& key);
+
+// ESEARCH result options (RFC 4731), for SEARCH and SORT (ESORT, RFC 5267).
+struct SearchReturn {
+  bool extended = false;  // RETURN given: answer with ESEARCH
+  bool min = false, max = false, count = false, all = false;
+};
+// Consumes "RETURN (options)" at the front of `args`; false when malformed.
+bool parse_search_return(std::span<const Arg>& args, SearchReturn& ret, std::string& error);
+
+// RFC 4731 §3.2, RFC 7162 §3.1.5: with only MIN and/or MAX the MODSEQ data
+// belongs to the message(s) returned, else to all that matched; `modseqs`
+// in the order of the result.
+std::uint64_t reported_modseq(const SearchReturn& ret, const std::vector<std::uint64_t>& modseqs);
+
+// "ESEARCH (TAG "t") [UID] MIN .. MAX .. COUNT .. ALL .. [MODSEQ ..]": MIN
+// and MAX are the first and last of `found`.
+std::string esearch_line(std::string_view tag, bool uid, const SearchReturn& ret,
+                         const std::vector<std::uint32_t>& found, std::optional<std::uint64_t> modseq);
 
 }  // namespace umstore::imap

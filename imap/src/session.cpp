@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "mailbox_name.hpp"
+#include "response_writer.hpp"
 
 namespace umstore::imap {
 namespace {
@@ -17,11 +18,6 @@ constexpr std::size_t kKeptBufferBytes = 4096;  // idle sessions keep small buff
 constexpr auto kPreAuthTimeout = std::chrono::seconds(60);
 
 }  // namespace
-
-std::optional<std::string> mailbox_arg(const Arg& arg) {
-  if (!arg.is_astring()) return std::nullopt;
-  return mailbox_from_wire(arg.text);
-}
 
 bool is_uid_command(const Command& cmd) { return cmd.name.starts_with("UID "); }
 
@@ -39,6 +35,7 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"LOGOUT", &Session::cmd_logout, any},
       {"ID", &Session::cmd_id, any},
       {"STARTTLS", &Session::cmd_starttls, kNotAuthenticated},
+      {"COMPRESS", &Session::cmd_compress, kAuthenticated | kSelected},
       {"LOGIN", &Session::cmd_login, kNotAuthenticated},
       {"AUTHENTICATE", &Session::cmd_authenticate, kNotAuthenticated},
       {"ENABLE", &Session::cmd_enable, authed},
@@ -62,6 +59,8 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"UID EXPUNGE", &Session::cmd_expunge, kSelected},
       {"SEARCH", &Session::cmd_search, kSelected},
       {"UID SEARCH", &Session::cmd_search, kSelected},
+      {"SORT", &Session::cmd_sort, kSelected},
+      {"UID SORT", &Session::cmd_sort, kSelected},
       {"FETCH", &Session::cmd_fetch, kSelected},
       {"UID FETCH", &Session::cmd_fetch, kSelected},
       {"STORE", &Session::cmd_store, kSelected},
@@ -77,11 +76,23 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
   return table;
 }
 
+std::optional<std::string> Session::mailbox_arg(const Arg& arg) const {
+  if (!arg.is_astring()) return std::nullopt;
+  return mailbox_from_wire(arg.text, utf8_);
+}
+
+std::string Session::mailbox_to_wire(std::string_view name) const {
+  std::string out;
+  append_astring(out, utf8_ ? std::string(name) : encode_mutf7(name));
+  return out;
+}
+
 bool Session::login_disabled() const { return ctx_.config.login_requires_tls && !conn_.is_tls(); }
 
 std::string Session::capabilities() const {
   std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
-      " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE";
+      " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
+      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";
@@ -210,7 +221,8 @@ net::Task<void> Session::dispatch(const Command& cmd) {
     }
     co_await (this->*spec.handler)(cmd);
     // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
-    bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") || cmd.name.ends_with("SEARCH");
+    bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
+                          cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
     if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
     co_return;
   }

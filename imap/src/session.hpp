@@ -22,6 +22,7 @@
 #include "mailstore/folder.hpp"
 #include "mailstore/folder_watcher.hpp"
 #include "net/connection.hpp"
+#include "search_query.hpp"
 #include "sequence_set.hpp"
 
 namespace umstore::imap {
@@ -48,6 +49,7 @@ struct SelectedFolder {
   bool read_only = false;
   std::vector<mailstore::MessageInfo> messages;  // index = sequence number - 1
   std::set<std::uint32_t> recent;                // UIDs that are \Recent in this session (see claim_recent)
+  std::vector<std::string> keywords;             // announced in FLAGS, in the order first seen
   std::uint64_t known_counter = 0;
   bool expunge_pending = false;  // messages gone from the store but not yet reported
   mailstore::Folder::ListenerHandle listener;
@@ -84,6 +86,10 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> append_literal(std::string_view bytes);
 
   std::string capabilities() const;
+  // Mailbox names on the wire: modified UTF-7, or UTF-8 once the client
+  // enabled UTF8=ACCEPT (RFC 6855); mailbox_to_wire quotes when needed.
+  std::optional<std::string> mailbox_arg(const Arg& arg) const;
+  std::string mailbox_to_wire(std::string_view name) const;
   bool login_disabled() const;
 
   // Selected folder bookkeeping (session_selected.cpp)
@@ -95,6 +101,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
   std::vector<std::size_t> resolve_arg(const Arg& arg, bool uid, bool& ok) const;
   void update_message(const mailstore::MessageInfo& info);
+  // RFC 3501 §7.2.6: keywords the client has not seen in a FLAGS response
+  // are announced (FLAGS, PERMANENTFLAGS) before a FETCH may carry them.
+  void announce_keywords(std::span<const mailstore::MessageInfo> messages);
+  void send_flags_responses();
   // "N FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])", MODSEQ once CONDSTORE is on.
   std::string fetch_flags_line(std::size_t index, bool with_uid) const;
   // Takes (read-write) or looks at (read-only) \Recent for the messages
@@ -104,6 +114,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // it reports HIGHESTMODSEQ.
   void enable_condstore();
 
+
+  // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
+  std::vector<std::size_t> matching_indexes(const SearchKey& key);
+  // The SEARCH or SORT (`name`) response, or ESEARCH when RETURN was given,
+  // for the messages at `indexes` in result order, then the tagged OK.
+  void send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,
+                          const std::vector<std::size_t>& indexes, bool with_modseq);
+  // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
+  std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
 
   net::Task<bool> verify_password(std::string user, std::string password);
   net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
@@ -116,6 +135,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_enable(const Command& cmd);
   net::Task<void> cmd_namespace(const Command& cmd);
   net::Task<void> cmd_starttls(const Command& cmd);
+  net::Task<void> cmd_compress(const Command& cmd);
   net::Task<void> cmd_login(const Command& cmd);
   net::Task<void> cmd_authenticate(const Command& cmd);
   net::Task<void> cmd_select(const Command& cmd);
@@ -131,6 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_close(const Command& cmd);
   net::Task<void> cmd_expunge(const Command& cmd);
   net::Task<void> cmd_search(const Command& cmd);
+  net::Task<void> cmd_sort(const Command& cmd);
   net::Task<void> cmd_fetch(const Command& cmd);
   net::Task<void> cmd_store(const Command& cmd);
   net::Task<void> cmd_copy(const Command& cmd);
@@ -149,10 +170,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ChangeNotifier> notifier_;
   unsigned failed_logins_ = 0;
   bool condstore_ = false;  // a CONDSTORE enabling command was seen
+  bool utf8_ = false;       // ENABLE UTF8=ACCEPT
+  bool compressed_ = false; // COMPRESS DEFLATE is on
 };
 
 // Shared helpers of the command files.
-std::optional<std::string> mailbox_arg(const Arg& arg);
 bool is_uid_command(const Command& cmd);
 
 }  // namespace umstore::imap

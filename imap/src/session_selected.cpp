@@ -15,6 +15,9 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
   sel.known_counter = sel.folder->change_counter();
   sel.messages = sel.folder->snapshot();
   if (ctx_.watcher) sel.watch = ctx_.watcher->watch(sel.folder);
+  for (const auto& m : sel.messages)
+    for (const auto& k : m.keywords)
+      if (std::find(sel.keywords.begin(), sel.keywords.end(), k) == sel.keywords.end()) sel.keywords.push_back(k);
   selected_ = std::move(sel);
   state_ = kSelected;
   note_recent(0);
@@ -63,6 +66,28 @@ void Session::update_message(const mailstore::MessageInfo& info) {
   auto it = std::lower_bound(msgs.begin(), msgs.end(), info.uid,
                              [](const mailstore::MessageInfo& m, std::uint32_t uid) { return m.uid < uid; });
   if (it != msgs.end() && it->uid == info.uid) *it = info;
+}
+
+void Session::announce_keywords(std::span<const mailstore::MessageInfo> messages) {
+  auto& known = selected_->keywords;
+  bool added = false;
+  for (const auto& m : messages)
+    for (const auto& k : m.keywords)
+      if (std::find(known.begin(), known.end(), k) == known.end()) {
+        known.push_back(k);
+        added = true;
+      }
+  if (added) send_flags_responses();
+}
+
+void Session::send_flags_responses() {
+  std::string flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+  for (const auto& k : selected_->keywords) flags += " " + k;
+  untagged("FLAGS (" + flags + ")");
+  if (selected_->read_only)
+    untagged("OK [PERMANENTFLAGS ()] Read-only mailbox");
+  else
+    untagged("OK [PERMANENTFLAGS (" + flags + " \\*)] Flags permitted");
 }
 
 std::string Session::fetch_flags_line(std::size_t index, bool with_uid) const {
@@ -117,6 +142,7 @@ void Session::report_changes(bool allow_expunge) {
   sel.messages = std::move(merged);
   note_recent(first_added);
   for (auto it = expunged.rbegin(); it != expunged.rend(); ++it) untagged(std::to_string(*it) + " EXPUNGE");
+  if (!flag_changes.empty() || added) announce_keywords(sel.messages);
   for (std::size_t index : flag_changes) untagged(fetch_flags_line(index, true));
   if (added) {
     untagged(std::to_string(sel.messages.size()) + " EXISTS");

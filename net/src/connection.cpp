@@ -5,6 +5,7 @@
 namespace umstore::net {
 namespace {
 constexpr std::size_t kReadChunk = 4096;
+constexpr std::size_t kDecodeChunk = 16 * kReadChunk;  // plain bytes per fill() from a codec
 }
 
 Connection::Connection(tcp::socket socket, std::size_t max_line_bytes)
@@ -42,25 +43,44 @@ void Connection::compact() {
 Task<std::size_t> Connection::fill(Clock::time_point by) {
   using namespace asio::experimental::awaitable_operators;
   compact();
-  std::size_t old = buffer_.size();
-  buffer_.resize(old + kReadChunk);
-  asio::mutable_buffer into(buffer_.data() + old, kReadChunk);
-  asio::steady_timer timer(socket_.get_executor(), std::min({budget_end(Clock::now(), idle_timeout_), by, deadline_}));
-  std::variant<std::tuple<std::error_code, std::size_t>, std::tuple<std::error_code>> r;
-  if (tls_)
-    r = co_await (tls_->async_read_some(into, use_nothrow) || timer.async_wait(use_nothrow));
-  else
-    r = co_await (socket_.async_read_some(into, use_nothrow) || timer.async_wait(use_nothrow));
-  std::size_t n = 0;
-  if (r.index() == 0) {
-    auto [ec, got] = std::get<0>(r);
-    if (!ec) n = got;
-  } else {
-    timed_out_ = true;
+  const std::size_t old = buffer_.size();
+  for (;;) {
+    if (codec_ && codec_->pending()) {
+      if (!codec_->decode(buffer_, kDecodeChunk)) {
+        close();
+        co_return 0;
+      }
+      if (buffer_.size() > old) co_return buffer_.size() - old;
+    }
+    buffer_.resize(old + kReadChunk);
+    asio::mutable_buffer into(buffer_.data() + old, kReadChunk);
+    asio::steady_timer timer(socket_.get_executor(),
+                             std::min({budget_end(Clock::now(), idle_timeout_), by, deadline_}));
+    std::variant<std::tuple<std::error_code, std::size_t>, std::tuple<std::error_code>> r;
+    if (tls_)
+      r = co_await (tls_->async_read_some(into, use_nothrow) || timer.async_wait(use_nothrow));
+    else
+      r = co_await (socket_.async_read_some(into, use_nothrow) || timer.async_wait(use_nothrow));
+    std::size_t n = 0;
+    if (r.index() == 0) {
+      auto [ec, got] = std::get<0>(r);
+      if (!ec) n = got;
+    } else {
+      timed_out_ = true;
+    }
+    buffer_.resize(old + n);
+    if (n == 0) close();
+    if (!codec_ || n == 0) co_return n;
+    // Coded input goes through the codec; a read may decode to nothing yet.
+    codec_->feed(std::string_view(buffer_).substr(old));
+    buffer_.resize(old);
   }
-  buffer_.resize(old + n);
-  if (n == 0) close();
-  co_return n;
+}
+
+void Connection::set_codec(std::unique_ptr<StreamCodec> codec) {
+  codec_ = std::move(codec);
+  codec_->feed(std::string_view(buffer_).substr(start_));
+  buffer_.resize(start_);
 }
 
 // When `started` plus `budget` ends (saturating: budgets may be "forever").
@@ -126,6 +146,11 @@ Task<std::string_view> Connection::read_some() {
 }
 
 Task<void> Connection::write(std::string_view data) {
+  std::string coded;
+  if (codec_) {
+    codec_->encode(data, coded);
+    data = coded;
+  }
   std::error_code ec;
   if (tls_)
     std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(data), use_nothrow);

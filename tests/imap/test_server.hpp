@@ -165,6 +165,14 @@ class Client {
     return until_tagged(tag);
   }
 
+  // Whatever is buffered, else what one read brings; "" when closed.
+  std::string some() {
+    if (buf_.empty()) fill();
+    std::string out;
+    out.swap(buf_);
+    return out;
+  }
+
   std::string until_tagged(std::string_view tag) {
     std::string all;
     for (;;) {

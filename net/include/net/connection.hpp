@@ -24,6 +24,22 @@
 
 namespace umstore::net {
 
+// A transform of the byte stream under the protocol (IMAP COMPRESS=DEFLATE,
+// RFC 4978): input is decoded before lines are cut, output encoded last.
+class StreamCodec {
+ public:
+  virtual ~StreamCodec() = default;
+  // Takes coded input; decode() hands out its plain bytes.
+  virtual void feed(std::string_view wire) = 0;
+  // Appends at most `limit` plain bytes to `plain` (so a small input cannot
+  // expand without bound); false on corrupt input.
+  virtual bool decode(std::string& plain, std::size_t limit) = 0;
+  // True when decode() may give more without new input.
+  virtual bool pending() const = 0;
+  // Appends the wire form of `plain` to `wire`, flushed so the peer can read all of it now.
+  virtual void encode(std::string_view plain, std::string& wire) = 0;
+};
+
 struct LineResult {
   enum class Status { Ok, TooLong, Closed };
   Status status = Status::Closed;
@@ -54,6 +70,10 @@ class Connection {
   // discarded (RFC 3207 / RFC 3501 command injection defence).
   Task<bool> start_tls(asio::ssl::context& tls);
   bool is_tls() const noexcept { return tls_ != nullptr; }
+
+  // Codes the stream from now on; input already buffered but not consumed
+  // was sent coded too, so it goes through the codec first.
+  void set_codec(std::unique_ptr<StreamCodec> codec);
 
   using Clock = std::chrono::steady_clock;
   // Closes the connection when no input arrives for this long.
@@ -86,6 +106,7 @@ class Connection {
 
   tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  std::unique_ptr<StreamCodec> codec_;
   std::string buffer_;
   std::size_t start_ = 0;
   std::size_t max_line_;

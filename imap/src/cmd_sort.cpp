@@ -1,0 +1,213 @@
+// SORT and UID SORT (RFC 5256) with ESORT result options (RFC 5267). The
+// sort keys come from the message metadata (ARRIVAL, SIZE) and from the
+// header blocks the fetch cache keeps (DATE, SUBJECT, FROM, TO, CC), so a
+// sort reads a message file only for a header not yet cached.
+#include <algorithm>
+
+#include "common/ascii.hpp"
+#include "common/rfc5322_date.hpp"
+#include "fetch_cache.hpp"
+#include "message_structure.hpp"
+#include "search_query.hpp"
+#include "session.hpp"
+
+namespace umstore::imap {
+namespace {
+
+enum class SortKey { Arrival, Cc, Date, From, Size, Subject, To };
+
+struct SortCriterion {
+  SortKey key;
+  bool reverse = false;
+};
+
+std::optional<std::vector<SortCriterion>> parse_sort_criteria(const Arg& list) {
+  static constexpr std::pair<std::string_view, SortKey> kKeys[] = {
+      {"ARRIVAL", SortKey::Arrival}, {"CC", SortKey::Cc},     {"DATE", SortKey::Date}, {"FROM", SortKey::From},
+      {"SIZE", SortKey::Size},       {"SUBJECT", SortKey::Subject}, {"TO", SortKey::To}};
+  if (!list.is_list() || list.list.empty()) return std::nullopt;
+  std::vector<SortCriterion> out;
+  bool reverse = false;
+  for (const Arg& a : list.list) {
+    if (a.is_atom("REVERSE")) {
+      if (reverse) return std::nullopt;
+      reverse = true;
+      continue;
+    }
+    const auto* found =
+        std::find_if(std::begin(kKeys), std::end(kKeys), [&](const auto& k) { return a.is_atom(k.first); });
+    if (found == std::end(kKeys)) return std::nullopt;
+    out.push_back({found->second, reverse});
+    reverse = false;
+  }
+  if (reverse) return std::nullopt;  // REVERSE must precede a key
+  return out;
+}
+
+std::string collapse_spaces(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\t' || c == '\r' || c == '\n') c = ' ';
+    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out += c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// Removes one leading "[blob]" plus spaces; false when there is none.
+bool strip_blob(std::string& s) {
+  if (s.empty() || s.front() != '[') return false;
+  const auto close = s.find(']');
+  if (close == std::string::npos || s.find('[', 1) < close) return false;
+  std::size_t end = close + 1;
+  while (end < s.size() && s[end] == ' ') ++end;
+  if (end == s.size()) return false;  // a blob that is the whole subject stays
+  s.erase(0, end);
+  return true;
+}
+
+// Removes one leading "re:", "fw:" or "fwd:" (with an optional blob before
+// the colon) plus spaces; false when there is none.
+bool strip_leader(std::string& s) {
+  std::size_t i = 0;
+  if (ascii_istarts_with(s, "re")) i = 2;
+  else if (ascii_istarts_with(s, "fwd")) i = 3;
+  else if (ascii_istarts_with(s, "fw")) i = 2;
+  else return false;
+  while (i < s.size() && s[i] == ' ') ++i;
+  if (i < s.size() && s[i] == '[') {
+    const auto close = s.find(']', i);
+    if (close == std::string::npos) return false;
+    i = close + 1;
+    while (i < s.size() && s[i] == ' ') ++i;
+  }
+  if (i >= s.size() || s[i] != ':') return false;
+  ++i;
+  while (i < s.size() && s[i] == ' ') ++i;
+  s.erase(0, i);
+  return true;
+}
+
+// RFC 5256 §2.1: the subject without "Re:", "Fwd:", "[list]" and "(fwd)"
+// decorations, in lower case for i;ascii-casemap comparison.
+std::string base_subject(std::string_view subject) {
+  std::string s = collapse_spaces(mime::decode_encoded_words(subject));
+  for (;;) {
+    for (bool trailer = true; trailer;) {  // (2) subj-trailer "(fwd)"
+      trailer = s.size() >= 5 && ascii_iequals(std::string_view(s).substr(s.size() - 5), "(fwd)");
+      if (trailer) s = collapse_spaces(s.substr(0, s.size() - 5));
+    }
+    bool changed = true;
+    while (changed) {  // (3)-(4) subj-leader and subj-blob
+      changed = strip_leader(s);
+      if (strip_blob(s)) changed = true;
+    }
+    // (6) "[fwd: ... ]" wraps a subject that may be decorated again
+    if (ascii_istarts_with(s, "[fwd:") && !s.empty() && s.back() == ']') {
+      s = collapse_spaces(std::string_view(s).substr(5, s.size() - 6));
+      while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+      continue;
+    }
+    return ascii_lower(s);
+  }
+}
+
+struct SortValues {
+  std::size_t index = 0;  // sequence number - 1: the final tie-break
+  std::int64_t arrival = 0, date = 0;
+  std::uint64_t size = 0;
+  std::string subject, from, to, cc;
+};
+
+std::string first_mailbox(const mime::Part& header, std::string_view field) {
+  const auto value = header_value(header, field);
+  if (!value) return {};
+  for (const Address& a : parse_address_list(*value))
+    if (!a.group_start && !a.group_end) return ascii_lower(a.mailbox);
+  return {};
+}
+
+bool needs_header(const std::vector<SortCriterion>& criteria) {
+  return std::any_of(criteria.begin(), criteria.end(), [](const SortCriterion& c) {
+    return c.key != SortKey::Arrival && c.key != SortKey::Size;
+  });
+}
+
+int compare(const SortValues& a, const SortValues& b, SortKey key) {
+  const auto three_way = [](const auto& x, const auto& y) { return x < y ? -1 : (y < x ? 1 : 0); };
+  switch (key) {
+    case SortKey::Arrival: return three_way(a.arrival, b.arrival);
+    case SortKey::Date: return three_way(a.date, b.date);
+    case SortKey::Size: return three_way(a.size, b.size);
+    case SortKey::Subject: return three_way(a.subject, b.subject);
+    case SortKey::From: return three_way(a.from, b.from);
+    case SortKey::To: return three_way(a.to, b.to);
+    case SortKey::Cc: return three_way(a.cc, b.cc);
+  }
+  return 0;
+}
+
+}  // namespace
+
+net::Task<void> Session::cmd_sort(const Command& cmd) {
+  std::span<const Arg> args(cmd.args);
+  SearchReturn ret;
+  std::string error;
+  if (!parse_search_return(args, ret, error)) {
+    reply(cmd, "BAD", "Invalid sort: " + error);
+    co_return;
+  }
+  const auto criteria = !args.empty() ? parse_sort_criteria(args[0]) : std::nullopt;
+  // SORT (criteria) charset search-key...: the charset is not optional here
+  if (!criteria || args.size() < 3 || !args[1].is_astring()) {
+    reply(cmd, "BAD", "SORT needs (sort criteria), a charset and search keys");
+    co_return;
+  }
+  std::vector<Arg> with_charset{Arg{Arg::Kind::Atom, "CHARSET", {}}};
+  with_charset.insert(with_charset.end(), args.begin() + 1, args.end());
+  bool bad_charset = false;
+  const auto key = parse_search(with_charset, error, bad_charset);
+  if (!key) {
+    if (bad_charset)
+      reply(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+    else
+      reply(cmd, "BAD", "Invalid search: " + error);
+    co_return;
+  }
+  const auto& sel = *selected_;
+  const bool header = needs_header(*criteria);
+  const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;
+  std::vector<SortValues> values;
+  for (const std::size_t i : matching_indexes(*key)) {
+    const auto& info = sel.messages[i];
+    SortValues v;
+    v.index = i;
+    v.arrival = v.date = info.internal_date;
+    v.size = info.size;
+    if (header) {
+      const std::string block = header_block(ctx_.fetch_cache, *sel.folder, uid_validity, info.uid);
+      const auto root = mime::parse_message(block);
+      // RFC 5256: without a usable Date: the internal date stands in
+      if (const auto date = header_value(root, "Date"))
+        if (const auto sent = parse_rfc5322_date(*date)) v.date = std::chrono::system_clock::to_time_t(*sent);
+      v.subject = base_subject(header_value(root, "Subject").value_or(""));
+      v.from = first_mailbox(root, "From");
+      v.to = first_mailbox(root, "To");
+      v.cc = first_mailbox(root, "Cc");
+    }
+    values.push_back(std::move(v));
+  }
+  std::sort(values.begin(), values.end(), [&](const SortValues& a, const SortValues& b) {
+    for (const auto& c : *criteria) {
+      const int order = compare(a, b, c.key);
+      if (order != 0) return c.reverse ? order > 0 : order < 0;
+    }
+    return a.index < b.index;
+  });
+  std::vector<std::size_t> sorted;
+  for (const auto& v : values) sorted.push_back(v.index);
+  send_search_result(cmd, "SORT", ret, sorted, uses_modseq(*key));
+}
+
+}  // namespace umstore::imap
