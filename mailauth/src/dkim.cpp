@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -53,12 +54,28 @@ std::string public_key_base64(EVP_PKEY* pkey) {
   return out;
 }
 
+// What a verification's key lookups need and found.
+struct KeyLookups {
+  Resolver& resolver;
+  std::vector<std::string> failed;  // names whose lookup failed temporarily
+};
+
+std::string key_name(DKIM_SIGINFO* sig) {
+  return std::string(reinterpret_cast<const char*>(dkim_sig_getselector(sig))) + "._domainkey." +
+         reinterpret_cast<const char*>(dkim_sig_getdomain(sig));
+}
+
 DKIM_CBSTAT lookup_key(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen) {
-  auto* resolver = static_cast<Resolver*>(dkim_get_user_context(dkim));
-  const std::string name = std::string(reinterpret_cast<const char*>(dkim_sig_getselector(sig))) + "._domainkey." +
-                           reinterpret_cast<const char*>(dkim_sig_getdomain(sig));
-  const DnsAnswer<std::string> answer = resolver->txt(name);
-  if (answer.status == DnsStatus::temporary_failure) return DKIM_CBSTAT_TRYAGAIN;
+  auto& lookups = *static_cast<KeyLookups*>(dkim_get_user_context(dkim));
+  const std::string name = key_name(sig);
+  const DnsAnswer<std::string> answer = lookups.resolver.txt(name);
+  if (answer.status == DnsStatus::temporary_failure) {
+    // Answering TRYAGAIN makes libopendkim abandon the whole message and
+    // list no signatures; "not found" keeps them, and this list tells
+    // verdict_of() which of them are temperror rather than permerror.
+    lookups.failed.push_back(name);
+    return DKIM_CBSTAT_NOTFOUND;
+  }
   if (!answer.found() || answer.records.empty()) return DKIM_CBSTAT_NOTFOUND;
   // RFC 6376 §3.6.2.2: several records for the name give undefined results;
   // the first is used, as libopendkim's own resolver does.
@@ -70,15 +87,11 @@ DKIM_CBSTAT lookup_key(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen
 }
 
 // One library handle for the process: libopendkim allows sharing it between
-// threads, and its options (our key lookup, CRLF repair) never change.
+// threads, and its one option (our key lookup) never changes.
 DKIM_LIB* library() {
   static DKIM_LIB* const lib = [] {
     DKIM_LIB* created = dkim_init(nullptr, nullptr);
     if (!created) throw std::runtime_error("cannot initialise libopendkim");
-    unsigned int flags = 0;
-    dkim_options(created, DKIM_OP_GETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
-    flags |= DKIM_LIBFLAGS_FIXCRLF;  // messages with bare LF line ends canonicalise as CRLF
-    dkim_options(created, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags);
     dkim_set_key_lookup(created, lookup_key);
     return created;
   }();
@@ -87,23 +100,43 @@ DKIM_LIB* library() {
 
 using DkimHandle = std::unique_ptr<DKIM, decltype(&dkim_free)>;
 
-void feed(DKIM* dkim, std::string_view message) {
-  auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(message.data()));
-  DKIM_STAT status = dkim_chunk(dkim, data, message.size());
-  if (status == DKIM_STAT_OK) status = dkim_chunk(dkim, nullptr, 0);
-  if (status != DKIM_STAT_OK && status != DKIM_STAT_NOSIG) {
-    const char* error = dkim_geterror(dkim);
-    throw std::runtime_error(std::string("DKIM cannot read the message: ") + (error ? error : dkim_getresultstr(status)));
+// CRLF for every bare LF. libopendkim canonicalises CRLF lines only (its
+// FIXCRLF option doubles the CR of lines that have one).
+std::string with_crlf(std::string_view message) {
+  std::string out;
+  out.reserve(message.size() + message.size() / 32);
+  for (std::size_t i = 0; i < message.size(); ++i) {
+    if (message[i] == '\n' && (i == 0 || message[i - 1] != '\r')) out += '\r';
+    out += message[i];
   }
+  return out;
 }
 
-AuthResult verdict_of(DKIM_SIGINFO* sig, std::string& reason) {
+// Hands the whole message to libopendkim. Its status says how reading went;
+// when verifying, a failed key lookup shows here already (at the end of the
+// header) and is reported per signature after dkim_eom.
+DKIM_STAT feed(DKIM* dkim, std::string_view message) {
+  std::string crlf = with_crlf(message);
+  const DKIM_STAT status = dkim_chunk(dkim, reinterpret_cast<unsigned char*>(crlf.data()), crlf.size());
+  return status == DKIM_STAT_OK ? dkim_chunk(dkim, nullptr, 0) : status;
+}
+
+std::string error_text(DKIM* dkim, DKIM_STAT status) {
+  const char* error = dkim_geterror(dkim);
+  return error ? error : dkim_getresultstr(status);
+}
+
+AuthResult verdict_of(DKIM_SIGINFO* sig, const KeyLookups& lookups, std::string& reason) {
   const unsigned int flags = dkim_sig_getflags(sig);
   const int error = dkim_sig_geterror(sig);
   if ((flags & DKIM_SIGFLAG_PASSED) && dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH) return AuthResult::pass;
   if (error == DKIM_SIGERROR_OK && dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
     reason = "body hash mismatch (the body changed after signing)";
     return AuthResult::fail;
+  }
+  if (error == DKIM_SIGERROR_NOKEY && std::find(lookups.failed.begin(), lookups.failed.end(), key_name(sig)) != lookups.failed.end()) {
+    reason = "key lookup failed (DNS)";
+    return AuthResult::temperror;
   }
   reason = error == DKIM_SIGERROR_OK ? "signature did not verify" : dkim_sig_geterrorstr(error);
   switch (error) {
@@ -172,33 +205,27 @@ std::string dkim_signature_field(const DkimSigningKey& key, std::string_view mes
                             -1, &status),
                   dkim_free);
   if (!dkim) throw std::runtime_error("DKIM signing for " + key.domain + ": " + dkim_getresultstr(status));
-  feed(dkim.get(), message);
-  if (status = dkim_eom(dkim.get(), nullptr); status != DKIM_STAT_OK) {
-    const char* error = dkim_geterror(dkim.get());
-    throw std::runtime_error("DKIM signing for " + key.domain + ": " + (error ? error : dkim_getresultstr(status)));
-  }
+  status = feed(dkim.get(), message);
+  if (status == DKIM_STAT_OK) status = dkim_eom(dkim.get(), nullptr);
+  if (status != DKIM_STAT_OK) throw std::runtime_error("DKIM signing for " + key.domain + ": " + error_text(dkim.get(), status));
   unsigned char* value = nullptr;
   std::size_t length = 0;
   constexpr std::string_view name = "DKIM-Signature: ";
   if (dkim_getsighdr_d(dkim.get(), name.size(), &value, &length) != DKIM_STAT_OK) {
     throw std::runtime_error("DKIM signing for " + key.domain + ": cannot format the signature");
   }
-  // libopendkim folds with bare LF; mail on the wire folds with CRLF.
-  std::string field(name);
-  for (char c : std::string_view(reinterpret_cast<const char*>(value), length)) {
-    if (c == '\n') field += '\r';
-    field += c;
-  }
-  return field + "\r\n";
+  // libopendkim folds with CRLF (with bare LF in some builds): CRLF always.
+  return with_crlf(std::string(name) + std::string(reinterpret_cast<const char*>(value), length)) + "\r\n";
 }
 
 std::vector<DkimVerdict> dkim_verify(Resolver& resolver, std::string_view message) {
   DKIM_STAT status = DKIM_STAT_OK;
   DkimHandle dkim(dkim_verify(library(), reinterpret_cast<const unsigned char*>("umstore"), nullptr, &status), dkim_free);
   if (!dkim) throw std::runtime_error(std::string("DKIM verification: ") + dkim_getresultstr(status));
-  dkim_set_user_context(dkim.get(), &resolver);
-  feed(dkim.get(), message);
-  status = dkim_eom(dkim.get(), nullptr);
+  KeyLookups lookups{resolver, {}};
+  dkim_set_user_context(dkim.get(), &lookups);
+  status = feed(dkim.get(), message);
+  if (status == DKIM_STAT_OK) status = dkim_eom(dkim.get(), nullptr);
   DKIM_SIGINFO** sigs = nullptr;
   int count = 0;
   std::vector<DkimVerdict> verdicts;
@@ -207,7 +234,7 @@ std::vector<DkimVerdict> dkim_verify(Resolver& resolver, std::string_view messag
     DKIM_SIGINFO* sig = sigs[i];
     if (dkim_sig_getflags(sig) & DKIM_SIGFLAG_IGNORE) continue;
     DkimVerdict verdict;
-    verdict.result = verdict_of(sig, verdict.reason);
+    verdict.result = verdict_of(sig, lookups, verdict.reason);
     if (const unsigned char* d = dkim_sig_getdomain(sig)) verdict.domain = reinterpret_cast<const char*>(d);
     if (const unsigned char* s = dkim_sig_getselector(sig)) verdict.selector = reinterpret_cast<const char*>(s);
     if (const unsigned char* a = dkim_sig_getalgorithm(sig)) verdict.algorithm = reinterpret_cast<const char*>(a);

@@ -51,8 +51,14 @@ u_char* uchars(const std::string& s) { return reinterpret_cast<u_char*>(const_ca
 
 std::string organizational_domain(const std::string& domain) {
   u_char buf[256] = {};
-  if (opendmarc_get_tld(uchars(domain), buf, sizeof buf) != 0) return domain;
-  return reinterpret_cast<const char*>(buf);
+  if (opendmarc_get_tld(uchars(domain), buf, sizeof buf) == 0 && buf[0] != '\0') {
+    return reinterpret_cast<const char*>(buf);
+  }
+  // A TLD the list does not name (test., a private one): the list's default
+  // rule "*" makes the organisational domain the last two labels.
+  const std::size_t last = domain.rfind('.');
+  const std::size_t before = last == std::string::npos || last == 0 ? std::string::npos : domain.rfind('.', last - 1);
+  return before == std::string::npos ? domain : domain.substr(before + 1);
 }
 
 struct Record {

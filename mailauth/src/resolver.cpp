@@ -111,6 +111,9 @@ Resolver::Resolver(const DnsConfig& config) : context_(std::make_unique<Context>
   // A server on loopback is a deliberate choice here (a local cache or a
   // test server), which libunbound refuses by default.
   set_option(ctx, "do-not-query-localhost:", "no");
+  // libunbound answers NXDOMAIN for test. itself (RFC 6761); a configured
+  // server is the one to ask, as test setups and private networks use it.
+  set_option(ctx, "local-zone:", "test. transparent");
   // Forget a failed server quickly, so a restarted one is used again.
   set_option(ctx, "infra-host-ttl:", "2");
 }

@@ -46,8 +46,12 @@ SPF_dns_rr_t* rr_from(SPF_dns_server_t* layer, const char* domain, ns_type type,
   return rr;
 }
 
-SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, const char* domain, ns_type type, int) {
-  auto& resolver = *static_cast<Resolver*>(layer->hook);
+struct Lookups {
+  Resolver& resolver;
+  bool temporary_failure = false;  // some lookup could not be answered
+};
+
+SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, Resolver& resolver, const char* domain, ns_type type) {
   switch (type) {
     case ns_t_a:
     case ns_t_aaaa: {
@@ -72,6 +76,13 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, const char* domain, ns_type type, 
   }
 }
 
+SPF_dns_rr_t* lookup_hook(SPF_dns_server_t* layer, const char* domain, ns_type type, int) {
+  auto& lookups = *static_cast<Lookups*>(layer->hook);
+  SPF_dns_rr_t* rr = lookup(layer, lookups.resolver, domain, type);
+  if (!rr || rr->herrno == TRY_AGAIN) lookups.temporary_failure = true;
+  return rr;
+}
+
 AuthResult auth_result_of(SPF_result_t result) {
   switch (result) {
     case SPF_RESULT_PASS: return AuthResult::pass;
@@ -94,10 +105,11 @@ SpfVerdict check_spf(Resolver& resolver, std::string_view client_ip, std::string
   verdict.domain = sender.substr(sender.rfind('@') + 1);
 
   // The layer is ours (destroy = nullptr: libspf2 does not free it).
+  Lookups lookups{resolver};
   SPF_dns_server_t layer{};
-  layer.lookup = lookup;
+  layer.lookup = lookup_hook;
   layer.name = "umstore";
-  layer.hook = &resolver;
+  layer.hook = &lookups;
   std::unique_ptr<SPF_server_t, decltype(&SPF_server_free)> server(SPF_server_new_dns(&layer, 0), SPF_server_free);
   if (!server) throw std::runtime_error("cannot initialise libspf2");
   std::unique_ptr<SPF_request_t, decltype(&SPF_request_free)> request(SPF_request_new(server.get()), SPF_request_free);
@@ -116,6 +128,11 @@ SpfVerdict check_spf(Resolver& resolver, std::string_view client_ip, std::string
   std::unique_ptr<SPF_response_t, decltype(&SPF_response_free)> response(raw, SPF_response_free);
   if (!response) return {AuthResult::temperror, verdict.domain, verdict.from_helo, "SPF check failed"};
   verdict.result = auth_result_of(SPF_response_result(response.get()));
+  // RFC 7208 §4.4, §5: a DNS failure during the evaluation is a temperror;
+  // libspf2 reports some of them as permerror or a later mechanism's result.
+  if (lookups.temporary_failure && verdict.result != AuthResult::pass) {
+    return {AuthResult::temperror, verdict.domain, verdict.from_helo, "DNS lookup failed"};
+  }
   if (const char* comment = SPF_response_get_header_comment(response.get())) verdict.reason = comment;
   return verdict;
 }
