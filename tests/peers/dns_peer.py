@@ -3,8 +3,8 @@
 system resolver or DNS server (/etc/knot is never read or changed).
 
 Needs the Debian package `knot` (knotd, knotc). Knot was chosen over NSD
-because it starts unprivileged from a config in a temporary directory in
-about 0.3 s and needs no zone compilation step.
+because it starts faster unprivileged from a temporary directory (about
+0.35 s here, NSD 4.6 0.7 s) and `knotc status` says when it is up.
 
     from dns_peer import DnsPeer                    # sys.path += [".../tests/peers"]
 
