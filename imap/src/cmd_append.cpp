@@ -1,28 +1,9 @@
 // APPEND with flags, date-time and [APPENDUID] (RFC 4315).
+#include "common/line_ends.hpp"
 #include "response_writer.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
-namespace {
-
-// The store wants CRLF line ends; clients sometimes send bare LF.
-std::string with_crlf(std::string_view message) {
-  std::string out;
-  out.reserve(message.size() + message.size() / 32);
-  for (std::size_t i = 0; i < message.size(); ++i) {
-    if (message[i] == '\n' && (i == 0 || message[i - 1] != '\r')) out += '\r';
-    out += message[i];
-  }
-  return out;
-}
-
-bool has_bare_lf(std::string_view message) {
-  for (std::size_t i = message.find('\n'); i != std::string_view::npos; i = message.find('\n', i + 1))
-    if (i == 0 || message[i - 1] != '\r') return true;
-  return false;
-}
-
-}  // namespace
 
 net::Task<void> Session::cmd_append(const Command& cmd) {
   const auto& args = cmd.args;

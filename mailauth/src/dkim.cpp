@@ -14,6 +14,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/line_ends.hpp"
+
 namespace umstore::mailauth {
 
 std::string_view to_string(DkimAlgorithm algorithm) {
@@ -100,24 +102,16 @@ DKIM_LIB* library() {
 
 using DkimHandle = std::unique_ptr<DKIM, decltype(&dkim_free)>;
 
-// CRLF for every bare LF. libopendkim canonicalises CRLF lines only (its
-// FIXCRLF option doubles the CR of lines that have one).
-std::string with_crlf(std::string_view message) {
-  std::string out;
-  out.reserve(message.size() + message.size() / 32);
-  for (std::size_t i = 0; i < message.size(); ++i) {
-    if (message[i] == '\n' && (i == 0 || message[i - 1] != '\r')) out += '\r';
-    out += message[i];
-  }
-  return out;
-}
-
 // Hands the whole message to libopendkim. Its status says how reading went;
 // when verifying, a failed key lookup shows here already (at the end of the
 // header) and is reported per signature after dkim_eom.
+// libopendkim canonicalises CRLF lines only (its FIXCRLF option doubles the
+// CR of lines that have one), so bare LF line ends are made CRLF first.
 DKIM_STAT feed(DKIM* dkim, std::string_view message) {
-  std::string crlf = with_crlf(message);
-  const DKIM_STAT status = dkim_chunk(dkim, reinterpret_cast<unsigned char*>(crlf.data()), crlf.size());
+  std::string converted;
+  if (has_bare_lf(message)) message = converted = with_crlf(message);
+  auto* data = reinterpret_cast<unsigned char*>(const_cast<char*>(message.data()));
+  const DKIM_STAT status = dkim_chunk(dkim, data, message.size());
   return status == DKIM_STAT_OK ? dkim_chunk(dkim, nullptr, 0) : status;
 }
 
@@ -214,8 +208,8 @@ std::string dkim_signature_field(const DkimSigningKey& key, std::string_view mes
   if (dkim_getsighdr_d(dkim.get(), name.size(), &value, &length) != DKIM_STAT_OK) {
     throw std::runtime_error("DKIM signing for " + key.domain + ": cannot format the signature");
   }
-  // libopendkim folds with CRLF (with bare LF in some builds): CRLF always.
-  return with_crlf(std::string(name) + std::string(reinterpret_cast<const char*>(value), length)) + "\r\n";
+  // libopendkim folds the value with CRLF already.
+  return std::string(name) + std::string(reinterpret_cast<const char*>(value), length) + "\r\n";
 }
 
 std::vector<DkimVerdict> dkim_verify(Resolver& resolver, std::string_view message) {
