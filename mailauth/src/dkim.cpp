@@ -102,11 +102,9 @@ DKIM_LIB* library() {
 
 using DkimHandle = std::unique_ptr<DKIM, decltype(&dkim_free)>;
 
-// Hands the whole message to libopendkim. Its status says how reading went;
-// when verifying, a failed key lookup shows here already (at the end of the
-// header) and is reported per signature after dkim_eom.
-// libopendkim canonicalises CRLF lines only (its FIXCRLF option doubles the
-// CR of lines that have one), so bare LF line ends are made CRLF first.
+// Hands the whole message to libopendkim, which canonicalises CRLF lines
+// only: bare LF line ends are made CRLF first (its own FIXCRLF option gave
+// wrong body hashes for CRLF messages here).
 DKIM_STAT feed(DKIM* dkim, std::string_view message) {
   std::string converted;
   if (has_bare_lf(message)) message = converted = with_crlf(message);
@@ -128,7 +126,8 @@ AuthResult verdict_of(DKIM_SIGINFO* sig, const KeyLookups& lookups, std::string&
     reason = "body hash mismatch (the body changed after signing)";
     return AuthResult::fail;
   }
-  if (error == DKIM_SIGERROR_NOKEY && std::find(lookups.failed.begin(), lookups.failed.end(), key_name(sig)) != lookups.failed.end()) {
+  const auto& failed = lookups.failed;
+  if (error == DKIM_SIGERROR_NOKEY && std::find(failed.begin(), failed.end(), key_name(sig)) != failed.end()) {
     reason = "key lookup failed (DNS)";
     return AuthResult::temperror;
   }
@@ -201,7 +200,9 @@ std::string dkim_signature_field(const DkimSigningKey& key, std::string_view mes
   if (!dkim) throw std::runtime_error("DKIM signing for " + key.domain + ": " + dkim_getresultstr(status));
   status = feed(dkim.get(), message);
   if (status == DKIM_STAT_OK) status = dkim_eom(dkim.get(), nullptr);
-  if (status != DKIM_STAT_OK) throw std::runtime_error("DKIM signing for " + key.domain + ": " + error_text(dkim.get(), status));
+  if (status != DKIM_STAT_OK) {
+    throw std::runtime_error("DKIM signing for " + key.domain + ": " + error_text(dkim.get(), status));
+  }
   unsigned char* value = nullptr;
   std::size_t length = 0;
   constexpr std::string_view name = "DKIM-Signature: ";

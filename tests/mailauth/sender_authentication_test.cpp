@@ -24,6 +24,9 @@ struct Zones {
     test::publish("sender.test", "@ TXT \"v=spf1 ip4:192.0.2.10 -all\"\n"
                                  "soft TXT \"v=spf1 ip4:192.0.2.10 ~all\"\n"
                                  "nospf A 192.0.2.10\n"
+                                 "viamx TXT \"v=spf1 mx -all\"\n"
+                                 "viamx MX 10 mail.sender.test.\n"
+                                 "mail A 192.0.2.10\n"
                                  "_dmarc TXT \"v=DMARC1; p=reject\"\n" +
                                      rsa.zone_line() + "\n" + ed.zone_line() + "\n");
     test::publish("quarantine.test", "@ TXT \"v=spf1 ip4:192.0.2.10 -all\"\n"
@@ -102,6 +105,14 @@ BOOST_AUTO_TEST_CASE(a_message_altered_after_signing_fails) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_message_with_bare_lf_is_signed_as_its_crlf_form) {
+  const std::string crlf = message("alice@sender.test", "Line one\r\nLine two\r\n");
+  std::string lf = crlf;
+  std::erase(lf, '\r');
+  const std::string field = dkim_signature_field(zones().rsa.key, lf);
+  BOOST_TEST(independent_verify(field + crlf) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(keys_load_from_pem_files_with_their_algorithm) {
   for (const DkimKeyPair* pair : {&zones().rsa, &zones().ed}) {
     const auto path = std::filesystem::temp_directory_path() / ("mailauth-key-" + std::to_string(::getpid()) + ".pem");
@@ -135,6 +146,9 @@ BOOST_AUTO_TEST_CASE(pass_fail_softfail_none) {
   BOOST_TEST(check_spf(resolver, other_ip, "h.test", "a@sender.test").result == AuthResult::fail);
   BOOST_TEST(check_spf(resolver, other_ip, "h.test", "a@soft.sender.test").result == AuthResult::softfail);
   BOOST_TEST(check_spf(resolver, other_ip, "h.test", "a@nospf.sender.test").result == AuthResult::none);
+  // The mx mechanism: MX, then A lookups through the same resolver.
+  BOOST_TEST(check_spf(resolver, good_ip, "h.test", "a@viamx.sender.test").result == AuthResult::pass);
+  BOOST_TEST(check_spf(resolver, other_ip, "h.test", "a@viamx.sender.test").result == AuthResult::fail);
   const SpfVerdict bounce = check_spf(resolver, good_ip, "sender.test", "");
   BOOST_TEST(bounce.result == AuthResult::pass);
   BOOST_TEST(bounce.from_helo);
