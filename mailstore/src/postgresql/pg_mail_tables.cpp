@@ -98,19 +98,20 @@ std::int64_t MailTables::mailbox_id(std::string_view number) {
 }
 
 std::optional<FolderRow> MailTables::find_folder(std::int64_t mailbox_id, std::string_view name) {
-  const auto r = c_.exec("SELECT id, uid_validity, name FROM folders WHERE mailbox_id = $1 AND name = $2",
+  const auto r = c_.exec("SELECT id, uid_validity, name, guid FROM folders WHERE mailbox_id = $1 AND name = $2",
                          {IntParam(mailbox_id), Param::text(name)});
   if (r.rows() == 0) return std::nullopt;
-  return FolderRow{r.integer(0, 0), mailbox_id, r.text(0, 2), static_cast<std::uint32_t>(r.integer(0, 1))};
+  return FolderRow{r.integer(0, 0), mailbox_id, r.text(0, 2), static_cast<std::uint32_t>(r.integer(0, 1)), r.text(0, 3)};
 }
 
 FolderRow MailTables::create_folder(std::int64_t mailbox_id, std::string_view name, SpecialUse use) {
   const auto r = c_.exec(
       "INSERT INTO folders (mailbox_id, name, special_use, uid_validity) VALUES ($1, $2, $3, $4) "
-      "ON CONFLICT (mailbox_id, name) DO NOTHING RETURNING id, uid_validity",
+      "ON CONFLICT (mailbox_id, name) DO NOTHING RETURNING id, uid_validity, guid",
       {IntParam(mailbox_id), Param::text(name), Param::text(to_text(use)), IntParam(new_uid_validity() & 0xffffffff)});
   if (r.rows() == 0) throw FolderExists("a folder named '" + std::string(name) + "' exists already");
-  return FolderRow{r.integer(0, 0), mailbox_id, std::string(name), static_cast<std::uint32_t>(r.integer(0, 1))};
+  return FolderRow{r.integer(0, 0), mailbox_id, std::string(name), static_cast<std::uint32_t>(r.integer(0, 1)),
+                   r.text(0, 2)};
 }
 
 FolderRow MailTables::ensure_folder(std::int64_t mailbox_id, std::string_view name) {

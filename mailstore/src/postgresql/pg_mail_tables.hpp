@@ -35,6 +35,7 @@ struct FolderRow {
   std::int64_t mailbox_id = 0;
   std::string name;
   std::uint32_t uid_validity = 0;
+  std::string guid;  // 32 hex digits, for life
 };
 
 // A message's new state after a flag change, computed by the caller.

@@ -34,6 +34,7 @@ CREATE TABLE mailboxes (
 CREATE TABLE folders (
   id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   mailbox_id     bigint NOT NULL REFERENCES mailboxes ON DELETE CASCADE,
+  guid           text NOT NULL UNIQUE DEFAULT replace(gen_random_uuid()::text, '-', ''),  -- Folder::id()
   name           text NOT NULL,             -- IMAP name, UTF-8, '/' hierarchy
   special_use    text NOT NULL DEFAULT '',
   uid_validity   bigint NOT NULL,

@@ -189,6 +189,8 @@ BOOST_AUTO_TEST_CASE(a_new_mailbox_gets_its_default_folders_once_and_renames_car
   const auto renamed = tables.find_folder(box, "Jobs/2026");
   BOOST_REQUIRE(renamed);
   BOOST_TEST(renamed->uid_validity == child.uid_validity);
+  BOOST_TEST(renamed->guid == child.guid);
+  BOOST_TEST(renamed->guid.size() == 32u);
   BOOST_TEST(*tables.body(renamed->id, 1) == message(1));
   tables.remove_folder(*renamed);
   BOOST_TEST(!tables.find_folder(box, "Jobs/2026"));
