@@ -7,7 +7,8 @@
 //
 // Calls block for up to the timeout: run them on a worker thread, never on an
 // I/O thread. One Resolver answers one query at a time (its calls are
-// serialised); it is safe to share between threads.
+// serialised, so one slow domain delays the others' lookups); it is safe to
+// share between threads, and a pool of workers may keep one each.
 #include <chrono>
 #include <cstdint>
 #include <memory>
