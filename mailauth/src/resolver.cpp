@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <unbound.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 
 namespace umstore::mailauth {
@@ -18,8 +20,14 @@ std::string_view to_string(DnsStatus status) {
   return "?";
 }
 
+// libunbound's context, and who waits for its answers. Any thread may
+// send queries; one at a time reads the answers (ub_process) for all of
+// them, and the callback wakes the thread each answer belongs to.
 struct Resolver::Context {
   ub_ctx* ctx = nullptr;
+  std::mutex mutex;
+  std::condition_variable answered;
+  bool reading = false;  // a thread is in poll/ub_process
   ~Context() {
     if (ctx) ub_ctx_delete(ctx);
   }
@@ -34,16 +42,21 @@ void set_option(ub_ctx* ctx, const char* name, const char* value) {
 }
 
 struct Pending {
+  std::mutex& mutex;
+  std::condition_variable& answered;
   bool done = false;
   int error = 0;
   ub_result* result = nullptr;
 };
 
+// Called inside ub_process, by whichever thread reads the answers.
 void on_result(void* arg, int error, ub_result* result) {
   auto* pending = static_cast<Pending*>(arg);
+  std::lock_guard lock(pending->mutex);
   pending->done = true;
   pending->error = error;
   pending->result = result;
+  pending->answered.notify_all();
 }
 
 // A domain name in uncompressed wire format at `pos`, advancing `pos`.
@@ -122,24 +135,41 @@ Resolver::~Resolver() = default;
 
 DnsAnswer<std::string> Resolver::query(std::string_view name, RrType type) {
   const std::string qname(name);
-  std::lock_guard lock(mutex_);
-  ub_ctx* ctx = context_->ctx;
-  Pending pending;
+  Context& context = *context_;
+  Pending pending{context.mutex, context.answered};
   int id = 0;
-  if (int rc = ub_resolve_async(ctx, qname.c_str(), static_cast<int>(type), 1, &pending, on_result, &id); rc != 0) {
+  if (int rc = ub_resolve_async(context.ctx, qname.c_str(), static_cast<int>(type), 1, &pending, on_result, &id);
+      rc != 0) {
     return {DnsStatus::temporary_failure, {}, 0, std::string("DNS query failed: ") + ub_strerror(rc)};
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  std::unique_lock lock(context.mutex);
   while (!pending.done) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      ub_cancel(ctx, id);
-      return {DnsStatus::temporary_failure, {}, 0,
-              "no DNS answer for " + qname + " within " + std::to_string(timeout_.count()) + " ms"};
+      // Cancelled, the callback will not run. Otherwise libunbound has
+      // taken the answer off its queue and the callback is about to run:
+      // wait for it, `pending` must outlive it.
+      if (ub_cancel(context.ctx, id) == UB_NOERROR) {
+        return {DnsStatus::temporary_failure, {}, 0,
+                "no DNS answer for " + qname + " within " + std::to_string(timeout_.count()) + " ms"};
+      }
+      context.answered.wait(lock, [&] { return pending.done; });
+      break;
     }
-    pollfd fd{ub_fd(ctx), POLLIN, 0};
-    if (::poll(&fd, 1, static_cast<int>(left.count())) > 0) ub_process(ctx);
+    if (context.reading) {
+      context.answered.wait_until(lock, deadline);
+      continue;
+    }
+    context.reading = true;
+    lock.unlock();
+    pollfd fd{ub_fd(context.ctx), POLLIN, 0};
+    if (::poll(&fd, 1, static_cast<int>(left.count())) > 0) ub_process(context.ctx);
+    lock.lock();
+    context.reading = false;
+    context.answered.notify_all();  // another waiter takes over reading
   }
+  lock.unlock();
   if (pending.error != 0) {
     return {DnsStatus::temporary_failure, {}, 0, std::string("DNS query failed: ") + ub_strerror(pending.error)};
   }

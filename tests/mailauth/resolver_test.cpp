@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <thread>
+#include <vector>
 
 #include "dns_peer_client.hpp"
 #include "mailauth/resolver.hpp"
@@ -68,6 +70,26 @@ BOOST_AUTO_TEST_CASE(answers_are_cached_for_their_ttl) {
   BOOST_TEST(fresh.txt("cache.test").records.at(0) == "second");
 }
 
+BOOST_AUTO_TEST_CASE(one_resolver_answers_many_threads_each_its_own_answers) {
+  std::string zone;
+  for (int i = 0; i < 40; ++i) zone += "n" + std::to_string(i) + " TXT \"value " + std::to_string(i) + "\"\n";
+  test::publish("many.test", zone);
+  Resolver resolver(test::peer_dns());
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(8, 0);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 40; ++k) {
+        const int i = (t * 7 + k) % 40;
+        const auto answer = resolver.txt("n" + std::to_string(i) + ".many.test");
+        if (!answer.found() || answer.records.at(0) != "value " + std::to_string(i)) ++wrong[t];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < 8; ++t) BOOST_TEST(wrong[t] == 0, "thread " << t);
+}
+
 BOOST_AUTO_TEST_CASE(a_stopped_server_is_a_temporary_failure_within_the_timeout) {
   test::publish("down.test", "@ TXT \"up\"\n");
   Resolver resolver(test::peer_dns(std::chrono::milliseconds(1500)));
@@ -75,7 +97,15 @@ BOOST_AUTO_TEST_CASE(a_stopped_server_is_a_temporary_failure_within_the_timeout)
   const auto started = std::chrono::steady_clock::now();
   const auto answer = resolver.txt("down.test");
   const auto waited = std::chrono::steady_clock::now() - started;
+  // Several threads timing out together each get their own failure.
+  std::vector<DnsStatus> statuses(4, DnsStatus::found);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < statuses.size(); ++t) {
+    threads.emplace_back([&, t] { statuses[t] = resolver.txt("t" + std::to_string(t) + ".down.test").status; });
+  }
+  for (auto& thread : threads) thread.join();
   test::start_dns();
+  for (DnsStatus status : statuses) BOOST_TEST(status == DnsStatus::temporary_failure);
   BOOST_TEST(answer.status == DnsStatus::temporary_failure);
   BOOST_TEST(!answer.error.empty());
   BOOST_TEST(waited < std::chrono::seconds(10));  // bounded by the timeout, not by libunbound's minutes of retries

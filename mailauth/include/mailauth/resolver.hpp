@@ -6,13 +6,11 @@
 // gives the timeout (a blocking ub_resolve retries for minutes).
 //
 // Calls block for up to the timeout: run them on a worker thread, never on an
-// I/O thread. One Resolver answers one query at a time (its calls are
-// serialised, so one slow domain delays the others' lookups); it is safe to
-// share between threads, and a pool of workers may keep one each.
+// I/O thread. One Resolver serves many threads at once (one cache for all):
+// a slow domain delays only the threads that asked for it.
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,7 +80,6 @@ class Resolver {
  private:
   struct Context;
   std::unique_ptr<Context> context_;
-  std::mutex mutex_;
   std::chrono::milliseconds timeout_;
 };
 
