@@ -3,7 +3,7 @@
 // libunbound: a stub to one configured server (or the system's resolvers),
 // a timeout per query, and libunbound's cache, which keeps answers for their
 // TTL. Chosen over ldns because ldns has no cache; libunbound's async API
-// gives the timeout (a blocking ub_resolve retries for minutes).
+// gives each query our timeout (its blocking ub_resolve has none).
 //
 // Calls block for up to the timeout: run them on a worker thread, never on an
 // I/O thread. One Resolver serves many threads at once (one cache for all):
