@@ -22,13 +22,20 @@ set_target_properties(asio::asio PROPERTIES
   INTERFACE_COMPILE_DEFINITIONS "ASIO_NO_DEPRECATED;ASIO_NO_TS_EXECUTORS"
   INTERFACE_LINK_LIBRARIES "Threads::Threads;OpenSSL::SSL;OpenSSL::Crypto")
 
-# mimetic ships neither a pkg-config file nor a CMake config.
-find_path(MIMETIC_INCLUDE_DIR mimetic/mimetic.h REQUIRED)
-find_library(MIMETIC_LIBRARY mimetic REQUIRED)
-add_library(mimetic::mimetic UNKNOWN IMPORTED)
-set_target_properties(mimetic::mimetic PROPERTIES
-  IMPORTED_LOCATION "${MIMETIC_LIBRARY}"
-  INTERFACE_INCLUDE_DIRECTORIES "${MIMETIC_INCLUDE_DIR}")
+# A library that ships neither a pkg-config file nor a CMake config, found by
+# a header and its name and imported as TARGET.
+function(umstore_import_library target header library)
+  find_path(${library}_INCLUDE_DIR ${header} REQUIRED)
+  find_library(${library}_LIBRARY ${library} REQUIRED)
+  add_library(${target} UNKNOWN IMPORTED)
+  set_target_properties(${target} PROPERTIES
+    IMPORTED_LOCATION "${${library}_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${${library}_INCLUDE_DIR}")
+endfunction()
+
+umstore_import_library(mimetic::mimetic mimetic/mimetic.h mimetic)
+# libphonenumber's headers pull in protobuf's (libprotobuf-dev, a dependency of libphonenumber-dev).
+umstore_import_library(phonenumber::phonenumber phonenumbers/phonenumberutil.h phonenumber)
 
 # Boost.Test as a shared library: about 4x faster to compile than header-only.
 function(umstore_add_test name)

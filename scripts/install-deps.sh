@@ -11,6 +11,7 @@ packages=(
   libsndfile1-dev libspandsp-dev libtiff-dev libmp3lame-dev libpoppler-cpp-dev libpng-dev libjpeg-dev libsodium-dev libsqlite3-dev
   libfmt-dev nlohmann-json3-dev
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
+  libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
   libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix

@@ -63,6 +63,10 @@ unsigned parse_unsigned(const std::optional<std::string>& text, unsigned fallbac
   throw UsageError(std::string(option) + " needs a positive number, not '" + *text + "'");
 }
 
+// The user's own file: the mode any program gives (0666 less the umask,
+// usually 0644), not the store's private 0600.
+void write_output(const std::filesystem::path& out, std::string_view bytes) { replace_file_durably(out, bytes, 0666); }
+
 codecs::PcmAudio read_audio(const std::filesystem::path& in, unsigned raw_rate, const codecs::AudioLimits& limits) {
   const auto bytes = as_bytes(read_file(in));
   const std::string name = in.string();
@@ -87,14 +91,14 @@ void convert_voice(const std::filesystem::path& in, const std::filesystem::path&
   const codecs::PcmAudio audio = read_audio(in, raw_rate, settings.voice_limits);
   if (mp3) {
     const unsigned kbps = parse_unsigned(cmd.value("--bitrate"), 32, "--bitrate");
-    replace_file_durably(out, as_text(codecs::encode_mp3(audio, kbps)));
+    write_output(out, as_text(codecs::encode_mp3(audio, kbps)));
     return;
   }
   const codecs::PcmAudio narrow = audio.sample_rate == 8000 ? audio : codecs::resample(audio, 8000);
   if (has_extension(out, {".wav"}))
-    replace_file_durably(out, as_text(codecs::encode_wav_pcm16(narrow)));
+    write_output(out, as_text(codecs::encode_wav_pcm16(narrow)));
   else
-    replace_file_durably(out, as_text(codecs::encode_32kadpcm(narrow.samples)));
+    write_output(out, as_text(codecs::encode_32kadpcm(narrow.samples)));
 }
 
 void print_pages(const std::vector<codecs::FaxPage>& pages) {
@@ -121,7 +125,7 @@ void convert_fax(const std::filesystem::path& in, const std::filesystem::path& o
     throw UsageError("OUTPUT must end in .tif, .tiff or .pdf for fax");
   }
   const codecs::FaxConversion result = codecs::convert_fax(as_bytes(read_file(in)), in.string(), options, settings.fax_limits);
-  replace_file_durably(out, as_text(options.want_pdf ? result.pdf : result.tiff));
+  write_output(out, as_text(options.want_pdf ? result.pdf : result.tiff));
   print_pages(result.pages);
 }
 

@@ -18,8 +18,7 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/recording_metadata.hpp"
 #include "ingest/routing.hpp"
-#include "mailstore/account_store.hpp"
-#include "mailstore/mail_store.hpp"
+#include "mailstore/store.hpp"
 #include "settings.hpp"
 
 namespace umstore::app {
@@ -185,8 +184,8 @@ int run_import(std::span<const std::string> args) {
   std::vector<ImportItem> items = scan_archive(archive, problems);
   for (const auto& p : problems) std::cerr << "umstore import: skipped " << p << "\n";
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
-  auto store = mailstore::open_maildir_store(s.data.mail());
+  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *account_store;
   ingest::Router router(s.routing, accounts);
   ingest::IngestQueueConfig config;
   config.dir = s.data.ingest_dir();

@@ -1,14 +1,16 @@
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <iostream>
 
 #include "commands.hpp"
 #include "common/durable_file.hpp"
 #include "common/e164.hpp"
+#include "common/log.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "ingest/ingest_queue.hpp"
 #include "ingest/pipeline.hpp"
-#include "mailstore/account_store.hpp"
-#include "mailstore/mail_store.hpp"
+#include "mailstore/store.hpp"
 #include "settings.hpp"
 #include "smtp/smtp_client.hpp"
 
@@ -22,10 +24,17 @@ constexpr const char* kIngestUsage = R"(usage:
 Transcodes FILE (voice: WAV, AU and the other formats libsndfile reads; fax:
 TIFF) into a VPIM v2 voice message or an Internet fax message and delivers it
 to mailbox NUMBER. When 'umstore serve' runs on the same data directory the
-message goes to it over SMTP like any other mail; otherwise it is written
-straight into the mailstore. FILE is never modified. CALLER is the calling
-number (E.164 or an extension); use --from "" for a withheld number.
+message goes to it over SMTP like any other mail; otherwise this process runs
+the ingest queue (as the server would) until the message is in the mailstore.
+FILE is never modified. CALLER is the calling number (E.164 or an extension);
+use --from "" for a withheld number.
+
+Exit status: 0 delivered, 1 failed (the reason on stderr), 75 not delivered
+yet (a temporary failure such as a full mailbox: the job stays queued and the
+next 'umstore serve' or 'umstore ingest' retries it).
 )";
+
+constexpr int kExitTemporaryFailure = 75;  // EX_TEMPFAIL
 
 mime::Caller caller_from(const CommandLine& cmd) {
   auto from = cmd.value("--from");
@@ -57,6 +66,46 @@ RunningServer running_server(const DataLayout& data) {
           info.at("domain").get<std::string>()};
 }
 
+// No server: the recording goes through the ingest queue in this process,
+// the same code the server runs (trace headers, the mailbox's forms and
+// folder, crash recovery, retries), until the job is done.
+int ingest_here(const Settings& s, mailstore::MailStore& store, const mailstore::AccountStore& accounts,
+                const ingest::Recording& recording) {
+  ingest::IngestQueueConfig config;
+  config.dir = s.data.ingest_dir();
+  config.settings = {s.domain, s.voice_limits, s.fax_limits};
+  config.mailbox_profiles = [&accounts](std::string_view number) {
+    return delivery::mailbox_profile(accounts, number);
+  };
+  config.workers = 1;
+  config.max_age = std::chrono::seconds(s.ingest_max_age_seconds);
+  config.retry_intervals.clear();
+  for (const unsigned seconds : s.ingest_retry_intervals)
+    config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
+  ingest::IngestQueue queue(config, store);
+  set_log_level(LogLevel::Error);  // this command reports the job's outcome itself
+  queue.start();  // also resumes what an interrupted run left queued
+  ingest::SubmitOptions options;
+  options.source = "cli";
+  options.origin = recording.file_name;
+  const std::string id = queue.submit(recording, options).id;
+  while (!queue.wait_idle(std::chrono::milliseconds(200))) {
+  }
+  queue.stop();
+  const auto status = queue.status(id);
+  if (!status) throw std::runtime_error("ingest job " + id + " vanished from the queue");
+  if (status->state == ingest::IngestState::Failed) throw std::runtime_error(status->reason);
+  if (status->state == ingest::IngestState::Queued) {
+    std::cerr << "umstore ingest: not delivered yet: " << status->reason << "; job " << id
+              << " stays queued and is retried by the next 'umstore serve' or 'umstore ingest'\n";
+    return kExitTemporaryFailure;
+  }
+  const std::string_view kind = recording.kind == ingest::Kind::Voice ? "voice" : "fax";
+  std::cout << "delivered " << kind << " message to " << status->mailbox << " (UID " << status->uid << ", ingest id "
+            << id << ", directly into the mailstore: no server running)\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_ingest(std::span<const std::string> args) {
@@ -80,7 +129,8 @@ int run_ingest(std::span<const std::string> args) {
   recording.caller = caller_from(cmd);
   recording.file_name = pos[1];
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *account_store;
   const auto account = accounts.find(recording.to_number);
   if (!account) throw std::runtime_error("no mailbox " + recording.to_number + " (add it with 'umstore mailbox add')");
   recording.to_name = account->name;
@@ -90,17 +140,7 @@ int run_ingest(std::span<const std::string> args) {
 
   create_directories_durably(s.data.run_dir());
   FileLock no_server(s.data.serve_lock(), FileLock::Mode::Try);
-  if (no_server.held()) {
-    const ingest::ComposedMessage message = ingest::compose(recording, {s.domain, s.voice_limits, s.fax_limits});
-    // The mailbox's playable form, fax PDF and folder (`umstore mailbox set`).
-    const delivery::MailboxForm form =
-        delivery::form_for_mailbox(message.rfc822, delivery::mailbox_profile(accounts, message.recipient_number));
-    const auto uid = mailstore::open_maildir_store(s.data.mail())->deliver(message.recipient_number, form.message,
-                                                                            form.folder);
-    std::cout << "delivered " << message.summary << " to " << message.recipient_number << " (UID " << uid
-              << ", directly into the mailstore: no server running)\n";
-    return 0;
-  }
+  if (no_server.held()) return ingest_here(s, *store, accounts, recording);
   const RunningServer server = running_server(s.data);
   const ingest::ComposedMessage message = ingest::compose(recording, {server.domain, s.voice_limits, s.fax_limits});
   // Call-answer messages have no one to return errors to; the sender stays

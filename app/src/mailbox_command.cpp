@@ -6,8 +6,7 @@
 
 #include "commands.hpp"
 #include "common/durable_file.hpp"
-#include "mailstore/account_store.hpp"
-#include "mailstore/mail_store.hpp"
+#include "mailstore/store.hpp"
 #include "settings.hpp"
 
 namespace umstore::app {
@@ -80,7 +79,8 @@ int add(const CommandLine& cmd, const Settings& s) {
     }
   }
   create_directories_durably(s.data.root);
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto opened = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *opened.accounts;
   const auto [password, generated] = choose_password(cmd);
   accounts.add(account, password);
   std::cout << "added mailbox " << account.number << " (" << account.name << ")\n";
@@ -89,8 +89,8 @@ int add(const CommandLine& cmd, const Settings& s) {
 }
 
 int list(const Settings& s) {
-  mailstore::AccountStore accounts(s.data.accounts_db());
-  auto store = mailstore::open_maildir_store(s.data.mail());
+  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *account_store;
   std::cout << std::left << std::setw(18) << "NUMBER" << std::setw(28) << "NAME" << std::setw(12) << "MESSAGES"
             << std::setw(14) << "USED BYTES" << std::setw(14) << "QUOTA BYTES" << std::setw(10) << "PLAYABLE"
             << std::setw(9) << "FAX PDF" << "BY KIND\n";
@@ -107,7 +107,8 @@ int list(const Settings& s) {
 }
 
 int show(const CommandLine& cmd, const Settings& s) {
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto opened = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   const auto account = accounts.find(number);
   const auto delivery = accounts.delivery(number);
@@ -125,7 +126,8 @@ int show(const CommandLine& cmd, const Settings& s) {
 }
 
 int set(const CommandLine& cmd, const Settings& s) {
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto opened = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   const auto playable = cmd.value("--playable");
   const auto fax_pdf = cmd.value("--fax-pdf");
@@ -148,7 +150,8 @@ int set(const CommandLine& cmd, const Settings& s) {
 }
 
 int remove(const CommandLine& cmd, const Settings& s) {
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto opened = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   accounts.remove(number);
   std::cout << "removed mailbox " << number << "; its messages stay in " << (s.data.mail() / number).string()
@@ -157,7 +160,8 @@ int remove(const CommandLine& cmd, const Settings& s) {
 }
 
 int passwd(const CommandLine& cmd, const Settings& s) {
-  mailstore::AccountStore accounts(s.data.accounts_db());
+  const auto opened = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   const auto [password, generated] = choose_password(cmd);
   accounts.set_password(number, password);

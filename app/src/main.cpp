@@ -10,6 +10,7 @@
 namespace {
 
 constexpr const char* kUsage = R"(usage: umstore [--data-dir DIR] [--config FILE] COMMAND ...
+       umstore --version
 
 commands:
   serve      run the SMTP, IMAP and HTTP servers
@@ -19,6 +20,8 @@ commands:
   queue      list, show, retry and delete messages in the SMTP delivery queue
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
   validate   check messages against VPIM v2, Internet fax and MIME rules
+  backup     copy the data directory, consistently, while the server runs
+  restore    put a backup into an empty data directory
 
 Run 'umstore COMMAND --help' for the options of each command.
 The data directory defaults to $UMSTORE_DATA_DIR, else /var/lib/umstore.
@@ -42,6 +45,10 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
   }
+  if (args.front() == "--version" || args.front() == "version") {
+    std::cout << "umstore " << UMSTORE_VERSION << "\n";
+    return 0;
+  }
   const std::string command = args.front();
   std::vector<std::string> rest(args.begin() + 1, args.end());
   rest.insert(rest.end(), globals.begin(), globals.end());
@@ -53,6 +60,8 @@ int main(int argc, char** argv) {
     if (command == "convert") return umstore::app::run_convert(rest);
     if (command == "queue") return umstore::app::run_queue(rest);
     if (command == "validate") return umstore::app::run_validate(rest);
+    if (command == "backup") return umstore::app::run_backup(rest, false);
+    if (command == "restore") return umstore::app::run_backup(rest, true);
     std::cerr << "umstore: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const umstore::app::UsageError& e) {

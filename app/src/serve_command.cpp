@@ -12,10 +12,12 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
 #include "ingest/spool_watcher.hpp"
-#include "mailstore/account_store.hpp"
-#include "mailstore/mail_store.hpp"
+#include "mailstore/store.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
+#include "reloadable_tls.hpp"
+#include "server_health.hpp"
+#include "service_notify.hpp"
 #include "settings.hpp"
 #include "sip/sip_server.hpp"
 #include "smtp/queue_runner.hpp"
@@ -30,25 +32,44 @@ constexpr const char* kServeUsage = R"(usage: umstore serve [--config FILE] [--d
 
 Runs the SMTP server (default 127.0.0.1:2525), the IMAP server (127.0.0.1:1143)
 and the HTTP API (127.0.0.1:8025) until SIGTERM or SIGINT. Port 0 picks a free
-port; the ports in use are written to DATA_DIR/run/server.json.
+port; the ports in use are written to DATA_DIR/run/server.json once every
+listener runs (and systemd is told READY=1 under Type=notify). SIGHUP reads
+the config file again: log level and format and the TLS certificate change at
+once, other settings at the next restart.
 )";
 
-std::shared_ptr<asio::ssl::context> tls_context(const Settings& s) {
-  auto cert = s.tls_cert, key = s.tls_key;
-  if (cert.empty() || key.empty()) {
-    create_directories_durably(s.data.tls_dir());
-    cert = s.data.tls_dir() / "cert.pem";
-    key = s.data.tls_dir() / "key.pem";
-    net::ensure_self_signed_certificate(cert, key, s.domain);
-  }
-  return net::make_server_tls_context(cert, key);
+// The configured certificate, else a self-signed one in DATA_DIR/tls.
+TlsFiles tls_files(const Settings& s) {
+  if (!s.tls_cert.empty() && !s.tls_key.empty()) return {s.tls_cert, s.tls_key};
+  create_directories_durably(s.data.tls_dir());
+  TlsFiles files{s.data.tls_dir() / "cert.pem", s.data.tls_dir() / "key.pem"};
+  net::ensure_self_signed_certificate(files.cert, files.key, s.domain);
+  return files;
 }
 
-LogLevel parse_log_level(const std::string& text) {
-  if (text == "debug") return LogLevel::Debug;
-  if (text == "warning") return LogLevel::Warning;
-  if (text == "error") return LogLevel::Error;
-  return LogLevel::Info;
+void apply_logging(const Settings& s) {
+  set_log_level(parse_log_level(s.log_level).value_or(LogLevel::Info));
+  set_log_format(parse_log_format(s.log_format).value_or(LogFormat::Text));
+}
+
+// SIGHUP: the config file is read again and what can change under running
+// connections does; a config that does not load changes nothing. The rest
+// (listeners, domain, limits the servers copied at start) needs a restart,
+// and the log line says so.
+void reload(const CommandLine& cmd, ReloadableTls& tls) {
+  notify_reloading();
+  try {
+    const Settings fresh = load_settings(cmd);
+    const TlsFiles files = tls_files(fresh);
+    tls.reload(files);
+    apply_logging(fresh);
+    log(LogLevel::Info, "serve",
+        "SIGHUP: reloaded log_level={} log_format={} tls_cert={}; other settings take effect at the next restart",
+        fresh.log_level, fresh.log_format, files.cert.string());
+  } catch (const std::exception& e) {
+    log(LogLevel::Error, "serve", "SIGHUP: reload failed, running on with the previous settings: {}", e.what());
+  }
+  notify_service_manager("READY=1");
 }
 
 std::string endpoint_text(const net::tcp::endpoint& ep) {
@@ -65,7 +86,7 @@ int run_serve(std::span<const std::string> args) {
   }
   if (!cmd.positionals().empty()) throw UsageError("serve takes no arguments");
   Settings s = load_settings(cmd);
-  set_log_level(parse_log_level(s.log_level));
+  apply_logging(s);
   create_directories_durably(s.data.run_dir());
   create_directories_durably(s.data.mail());
 
@@ -77,12 +98,27 @@ int run_serve(std::span<const std::string> args) {
               << "\n";
     return 1;
   }
+  // Left by a server that was killed: it must not point anyone at its ports
+  // while this one starts (readers also check its pid and the lock).
+  std::filesystem::remove(s.data.server_info());
 
-  mailstore::AccountStore accounts(s.data.accounts_db());
-  auto store = mailstore::open_maildir_store(s.data.mail());
-  auto tls = tls_context(s);
+  const auto [store, account_store] = mailstore::open_store(s.data.store());
+  mailstore::AccountStore& accounts = *account_store;
+  ReloadableTls reloadable_tls(tls_files(s));
+  const auto& tls = reloadable_tls.context();
 
   asio::io_context io;
+  // From here on SIGHUP reloads (when io runs) instead of ending the process.
+  asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangup.async_wait([&](const std::error_code& ec, int) {
+      if (ec) return;
+      reload(cmd, reloadable_tls);
+      await_hangup();
+    });
+  };
+  await_hangup();
+
   smtp::SmtpServerConfig smtp_config;
   smtp_config.hostname = s.domain;
   smtp_config.local_domains = {s.domain};
@@ -187,9 +223,13 @@ int run_serve(std::span<const std::string> args) {
   ingest::Router router(s.routing, accounts);
   ingest::SpoolWatcher spool(s.spool_dir, ingest_queue, router);
   ingest_queue.on_final([&spool](const ingest::IngestStatus& status) { spool.on_final(status); });
+  ServerHealth health(s.data, accounts, smtp_queue, ingest_queue);
   ingest::HttpApiConfig http_config;
   http_config.gateway_tokens = s.gateway_tokens;
   http_config.gateway_callbacks = s.gateway_callbacks;
+  http_config.probes["/healthz"] = [&health] { return health.health(); };
+  http_config.probes["/readyz"] = [&health] { return health.readiness(); };
+  http_config.more_metrics = [&health] { return health.metrics(); };
   ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), http_config, ingest_queue, router);
   ingest_queue.start();
   spool.start();
@@ -243,6 +283,8 @@ int run_serve(std::span<const std::string> args) {
     info["sip"] = sip_endpoint.address().to_string() + ":" + std::to_string(sip_endpoint.port());
   }
   replace_file_durably(s.data.server_info(), info.dump(2) + "\n");
+  health.set_ready(true);
+  notify_service_manager("READY=1\nMAINPID=" + std::to_string(::getpid()));
   log(LogLevel::Info, "serve", "umstore {} ready: smtp {} imap {} http {} domain {} data {}", UMSTORE_VERSION,
       info["smtp"].get<std::string>(), info["imap"].get<std::string>(), info["http"].get<std::string>(), s.domain,
       s.data.root.string());
@@ -251,11 +293,14 @@ int run_serve(std::span<const std::string> args) {
   signals.async_wait([&](const std::error_code& ec, int signal) {
     if (ec) return;
     log(LogLevel::Info, "serve", "signal {}: shutting down", signal);
+    health.set_ready(false);
+    notify_service_manager("STOPPING=1");
     smtp_server.stop();
     if (submission_server) submission_server->stop();
     imap_server.stop();
     http_api.stop();
     if (sip_server) sip_server->stop();
+    hangup.cancel();
     io.stop();
   });
 

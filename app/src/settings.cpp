@@ -1,5 +1,6 @@
 #include "settings.hpp"
 #include "common/ascii.hpp"
+#include "common/log.hpp"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
@@ -265,6 +266,10 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.data.root = ini->getString("umstore.data_dir", s.data.root.string());
   s.domain = ini->getString("umstore.domain", s.domain);
   s.log_level = ini->getString("umstore.log_level", s.log_level);
+  if (!parse_log_level(s.log_level))
+    throw UsageError("[umstore] log_level: '" + s.log_level + "' (debug, info, warning or error)");
+  s.log_format = ini->getString("log.format", s.log_format);
+  if (!parse_log_format(s.log_format)) throw UsageError("[log] format: '" + s.log_format + "' (text or json)");
   s.smtp_listen = ini->getString("listen.smtp", s.smtp_listen);
   s.imap_listen = ini->getString("listen.imap", s.imap_listen);
   s.http_listen = ini->getString("listen.http", s.http_listen);

@@ -9,6 +9,7 @@
 #include "command_line.hpp"
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/routing.hpp"
+#include "mailstore/store.hpp"
 
 namespace umstore::app {
 
@@ -17,6 +18,7 @@ struct DataLayout {
   std::filesystem::path root;
   std::filesystem::path accounts_db() const { return root / "accounts.db"; }
   std::filesystem::path mail() const { return root / "mail"; }
+  mailstore::StoreSettings store() const { return {mailstore::StoreBackend::maildir, mail(), accounts_db()}; }
   std::filesystem::path tls_dir() const { return root / "tls"; }
   std::filesystem::path run_dir() const { return root / "run"; }
   std::filesystem::path serve_lock() const { return run_dir() / "serve.lock"; }
@@ -48,7 +50,8 @@ struct Settings {
   unsigned delay_warning_seconds = 4 * 3600;
   bool smarthost_requires_tls = false;       // else STARTTLS only when offered
   std::map<std::string, std::vector<std::string>> smtp_aliases;  // [aliases] local part -> mailboxes
-  std::string log_level = "info";
+  std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
+  std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
   // Gateway ingest ([ingest], [gateways], [routing]).
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;

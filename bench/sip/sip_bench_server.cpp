@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "ingest/pipeline.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "sip/sip_server.hpp"
 
 using namespace umstore;
@@ -24,7 +25,7 @@ ingest::IngestSettings vm_settings() {
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   const std::filesystem::path dir = argv[1];
-  mailstore::AccountStore accounts(dir / "accounts.db");
+  mailstore::SqliteAccountStore accounts(dir / "accounts.db");
   if (!accounts.find("+15550100")) accounts.add({"+15550100", "Bench", "", 0}, "x");
   auto store = mailstore::open_maildir_store(dir / "mail");
   asio::io_context io;

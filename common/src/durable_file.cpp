@@ -61,12 +61,12 @@ void fsync_directory(const std::filesystem::path& dir) {
   fsync_fd(fd.get(), dir);
 }
 
-void replace_file_durably(const std::filesystem::path& target, std::string_view data) {
+void replace_file_durably(const std::filesystem::path& target, std::string_view data, unsigned mode) {
   static std::atomic<unsigned> counter{0};
   auto tmp = target;
   tmp += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   {
-    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (!fd) throw IoError("cannot create", tmp, errno);
     write_all(fd.get(), data, tmp);
     fsync_fd(fd.get(), tmp);

@@ -54,7 +54,7 @@ DestinationForm voice_for(const mime::Part& root, std::string_view raw, const mi
     if (profile == DestinationProfile::ivm)
       return changed(as_ivm(root, raw, *audio),
                      "IVM (RFC 4239) audio/basic, " + mime::format_duration(audio->duration_seconds()));
-    return changed(with_playable_audio(root, raw, *audio, mailstore::PlayableAudio::wav, 0),
+    return changed(with_playable_audio(root, raw, *audio, mailstore::PlayableAudio::wav),
                    "added a playable WAV (" + mime::format_duration(audio->duration_seconds()) + ")");
   } catch (const codecs::CodecError& e) {
     return unchanged(raw, std::string("voice audio cannot be decoded, relayed as it came: ") + e.what());
@@ -117,7 +117,8 @@ DestinationForm form_for_destination(std::string_view raw, DestinationProfile pr
   }
   if (kind == mime::MessageKind::internet_fax && profile == DestinationProfile::playable) {
     try {
-      if (auto with_pdf = with_fax_pdf(root, raw)) return changed(std::move(*with_pdf), "added a PDF copy of the fax");
+      if (auto with_pdf = as_people_fax(root, raw, true))
+        return changed(std::move(*with_pdf), "people's fax form with a PDF copy");
     } catch (const codecs::CodecError& e) {
       return unchanged(raw, std::string("fax image cannot be read, relayed as it came: ") + e.what());
     }

@@ -167,14 +167,14 @@ std::string findings_header(const mime::ConformanceReport& report) {
 // The playable forms the mailbox asked for, added to a message that passed the checks.
 void add_playable_forms(const Part& root, const InboundMessage& in, const MailboxProfile& mailbox,
                         const DeliverySettings& settings, const mime::ConformanceReport& report, DeliveryPlan& plan) {
-  if (report.kind == mime::MessageKind::internet_fax && mailbox.fax_pdf) {
+  if (report.kind == mime::MessageKind::internet_fax) {
     try {
-      if (auto with_pdf = with_fax_pdf(root, in.raw)) {
-        plan.message = findings_header(report) + *with_pdf;
-        plan.notes.push_back("added a PDF copy of the fax");
+      if (auto people = as_people_fax(root, in.raw, mailbox.fax_pdf)) {
+        plan.message = findings_header(report) + *people;
+        plan.notes.push_back(mailbox.fax_pdf ? "people's fax form with a PDF copy" : "people's fax form");
       }
     } catch (const codecs::CodecError& e) {
-      plan.notes.push_back(std::string("no PDF copy: ") + e.what());
+      plan.notes.push_back(std::string("fax stored as it came: ") + e.what());
     }
     return;
   }
@@ -183,7 +183,7 @@ void add_playable_forms(const Part& root, const InboundMessage& in, const Mailbo
   try {
     if (const auto audio = voice_audio(root, in.raw, settings.max_playable_seconds)) {
       plan.message = findings_header(report) +
-                     with_playable_audio(root, in.raw, *audio, mailbox.playable, mailbox.utc_offset_minutes);
+                     with_playable_audio(root, in.raw, *audio, mailbox.playable);
       plan.notes.push_back("added a playable " + std::string(mailstore::to_string(mailbox.playable)) + " (" +
                            mime::format_duration(audio->duration_seconds()) + ")");
     }

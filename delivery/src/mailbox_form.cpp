@@ -21,7 +21,7 @@ bool has_child(const mime::Part& root, std::string_view type, std::string_view s
 // The voice message with exactly the playable copy `playable` asks for.
 std::optional<std::string> voice_for_mailbox(const mime::Part& root, std::string_view raw,
                                              const mime::Part& voice_message, PlayableAudio playable,
-                                             const MailboxProfile& mailbox, double max_seconds) {
+                                             double max_seconds) {
   const bool top_level = &voice_message == &root;
   const bool has_wav = has_child(root, "audio", "wav");
   const bool has_mp3 = has_child(root, "audio", "mpeg");
@@ -33,10 +33,10 @@ std::optional<std::string> voice_for_mailbox(const mime::Part& root, std::string
   if (wanted_there) return std::nullopt;
   const auto audio = voice_audio(voice_message, raw, max_seconds);
   if (!audio) return std::nullopt;
-  if (top_level) return with_playable_audio(root, raw, *audio, playable, mailbox.utc_offset_minutes);
+  if (top_level) return with_playable_audio(root, raw, *audio, playable);
   const std::string pure = as_pure_vpim(root, voice_message, raw);
   const mime::Part pure_root = mime::parse_message(pure);
-  return with_playable_audio(pure_root, pure, *audio, playable, mailbox.utc_offset_minutes);
+  return with_playable_audio(pure_root, pure, *audio, playable);
 }
 
 // form.message holds the composed message and becomes the mailbox's form.
@@ -48,16 +48,15 @@ void shape_for_mailbox(MailboxForm& form, const MailboxProfile& mailbox, double 
   try {
     if (form.kind == mime::MessageKind::vpim_voice) {
       if (const mime::Part* voice_message = mime::find_voice_message(root)) {
-        if (auto rewritten = voice_for_mailbox(root, composed, *voice_message, mailbox.playable, mailbox,
-                                               max_playable_seconds)) {
+        if (auto rewritten = voice_for_mailbox(root, composed, *voice_message, mailbox.playable, max_playable_seconds)) {
           form.message = std::move(*rewritten);
           form.notes.push_back("playable copy: " + std::string(mailstore::to_string(mailbox.playable)));
         }
       }
-    } else if (form.kind == mime::MessageKind::internet_fax && mailbox.fax_pdf) {
-      if (auto with_pdf = with_fax_pdf(root, composed)) {
-        form.message = std::move(*with_pdf);
-        form.notes.push_back("added a PDF copy of the fax");
+    } else if (form.kind == mime::MessageKind::internet_fax) {
+      if (auto people = as_people_fax(root, composed, mailbox.fax_pdf)) {
+        form.message = std::move(*people);
+        form.notes.push_back(mailbox.fax_pdf ? "people's fax form with a PDF copy" : "people's fax form");
       }
     }
   } catch (const codecs::CodecError& e) {

@@ -6,7 +6,8 @@
 
 #include "codecs/fax.hpp"
 #include "codecs/mp3.hpp"
-#include "common/rfc5322_date.hpp"
+#include "mime/conformance.hpp"
+#include "mime/people_text.hpp"
 #include "mime/voice_message.hpp"
 
 namespace umstore::delivery::rewriting {
@@ -51,13 +52,6 @@ std::string message_fields(std::string_view header_block) {
   });
 }
 
-std::string text_part(const std::string& utf8, std::string_view disposition = "inline") {
-  const bool ascii = std::all_of(utf8.begin(), utf8.end(), [](char c) { return static_cast<unsigned char>(c) < 128; });
-  return "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: " +
-         std::string(ascii ? "7bit" : "quoted-printable") + "\r\nContent-Disposition: " + std::string(disposition) +
-         "\r\n\r\n" + (ascii ? utf8 : mime::quoted_printable_encode(utf8));
-}
-
 std::string base64_part(std::string_view content_type, std::string_view disposition,
                         std::span<const std::uint8_t> data, std::optional<long long> seconds) {
   std::string part = "Content-Type: " + std::string(content_type) + "\r\nContent-Transfer-Encoding: base64\r\n" +
@@ -76,11 +70,6 @@ std::string mixed_header(std::string_view boundary) {
          "\"\r\nContent-Transfer-Encoding: 7bit\r\n\r\n";
 }
 
-std::string sender_phrase(const Part& root) {
-  const std::string from = header_text(root, "From");
-  return from.empty() ? std::string("an unknown sender") : from;
-}
-
 // ITU-T G.711 mu-law (the classic biased-segment encoder).
 std::uint8_t mulaw_of(std::int16_t sample) {
   constexpr int kBias = 0x84;
@@ -93,6 +82,23 @@ std::uint8_t mulaw_of(std::int16_t sample) {
   for (int mask = 0x4000; (value & mask) == 0 && exponent > 0; mask >>= 1) --exponent;
   const int mantissa = (value >> (exponent + 3)) & 0x0F;
   return static_cast<std::uint8_t>(~(sign | (exponent << 4) | mantissa));
+}
+
+// A multipart/mixed message of `parts` (whole entities) under the fields of `root`'s header but its Content-*.
+std::string mixed_message(const Part& root, std::string_view raw, std::span<const std::string> parts,
+                          std::string_view default_mime_version) {
+  const std::string boundary = fresh_boundary(raw);
+  std::string body;
+  for (const std::string& part : parts) append_part(body, boundary, part);
+  body += "--" + boundary + "--\r\n";
+  std::string headers = message_fields(root.header_text(raw));
+  headers += "MIME-Version: " + trimmed(mime::unfold(root.header("MIME-Version").value_or(default_mime_version))) + "\r\n";
+  return headers + mixed_header(boundary) + body;
+}
+
+std::size_t forwarded_messages(const Part& voice_message) {
+  return static_cast<std::size_t>(
+      std::count_if(voice_message.children.begin(), voice_message.children.end(), [](const Part& p) { return p.is_message(); }));
 }
 
 bool is_tiff(const Part& part) {
@@ -174,64 +180,58 @@ std::optional<codecs::PcmAudio> voice_audio(const Part& voice_message, std::stri
 }
 
 std::string with_playable_audio(const Part& root, std::string_view raw, const codecs::PcmAudio& audio,
-                                mailstore::PlayableAudio playable, int utc_offset_minutes) {
+                                mailstore::PlayableAudio playable) {
   const long long seconds = mime::content_duration_seconds(audio.duration_seconds());
   const bool mp3 = playable == mailstore::PlayableAudio::mp3;
   const std::vector<std::uint8_t> file = mp3 ? codecs::encode_mp3(audio, kPlayableMp3Kbps) : codecs::encode_wav_pcm16(audio);
-  const std::string name = mp3 ? "voicemail.mp3" : "voicemail.wav";
-  std::string when;
-  if (const auto date = parse_rfc5322_date(header_text(root, "Date")))
-    when = ", sent " + format_rfc5322_date(*date, utc_offset_minutes);
-  const std::string text = "Voice message from " + sender_phrase(root) + ", " +
-                           mime::format_duration(static_cast<double>(seconds)) + when +
-                           ".\r\n\r\nThe recording is attached as " + name +
-                           "; the original VPIM message (audio/32KADPCM) is kept as it was sent.\r\n";
-  const std::string original = content_fields(root.header_text(raw)) + "\r\n" + std::string(root.body(raw));
-  const std::string boundary = fresh_boundary(raw);
-  std::string body;
-  append_part(body, boundary, text_part(text));
-  append_part(body, boundary, original);
-  append_part(body, boundary,
-              base64_part(mp3 ? "audio/mpeg" : "audio/wav", "attachment; filename=\"" + name + "\"", file, seconds));
-  body += "--" + boundary + "--\r\n";
-  std::string headers = message_fields(root.header_text(raw));
-  headers += "MIME-Version: " + trimmed(mime::unfold(root.header("MIME-Version").value_or("1.0 (Voice 2.0)"))) + "\r\n";
-  return headers + mixed_header(boundary) + body;
+  const mime::MessageOrigin origin = mime::origin_of(root);
+  const std::string name = mime::attachment_name(origin, "voicemail", mp3 ? ".mp3" : ".wav");
+  const std::string text = mime::voice_text(origin, static_cast<double>(seconds), forwarded_messages(root), {&name, 1});
+  const std::string parts[] = {
+      mime::text_entity(text),
+      content_fields(root.header_text(raw)) + "\r\n" + std::string(root.body(raw)),
+      base64_part(mp3 ? "audio/mpeg" : "audio/wav", mime::content_disposition("attachment", name), file, seconds)};
+  return mixed_message(root, raw, parts, "1.0 (Voice 2.0)");
 }
 
-std::optional<std::string> with_fax_pdf(const Part& root, std::string_view raw) {
+std::optional<std::string> as_people_fax(const Part& root, std::string_view raw, bool add_pdf) {
   const Part* tiff = is_tiff(root) ? &root : nullptr;
+  bool has_pdf = false;
   if (!tiff && root.content_type.is("multipart", "mixed")) {
     for (const Part& child : root.children) {
-      if (child.content_type.is("application", "pdf")) return std::nullopt;
+      has_pdf = has_pdf || child.content_type.is("application", "pdf");
       if (!tiff && is_tiff(child)) tiff = &child;
     }
   }
   if (!tiff) return std::nullopt;
   const std::string image = mime::decode_body(*tiff, raw);
-  const std::vector<std::uint8_t> pdf = codecs::to_fax_pdf(as_bytes(image), "fax.tif");
-  const std::string pdf_part = base64_part("application/pdf", "attachment; filename=\"fax.pdf\"", pdf, std::nullopt);
-  if (tiff != &root) {
+  const mime::MessageOrigin origin = mime::origin_of(root);
+  std::vector<std::string> names{mime::attachment_name(origin, "fax", ".tif")};
+  if (add_pdf && !has_pdf) names.push_back(mime::attachment_name(origin, "fax", ".pdf"));
+  const auto pdf_part = [&] {
+    return base64_part("application/pdf", mime::content_disposition("attachment", names.back()),
+                       codecs::to_fax_pdf(as_bytes(image), names.front()), std::nullopt);
+  };
+  if (tiff != &root && tiff->disposition.type == "attachment") {  // people's form already
+    if (names.size() == 1) return std::nullopt;
     // Insert before the close delimiter: every original octet stays where it was.
     const std::string boundary = root.content_type.params.get("boundary").value_or("");
     const std::string close = "\r\n--" + boundary + "--";
     const std::size_t at = raw.rfind(close, root.body_end);
     if (boundary.empty() || at == std::string_view::npos || at < root.body_begin) return std::nullopt;
-    return std::string(raw.substr(0, at)) + "\r\n--" + boundary + "\r\n" + pdf_part + std::string(raw.substr(at));
+    return std::string(raw.substr(0, at)) + "\r\n--" + boundary + "\r\n" + pdf_part() + std::string(raw.substr(at));
   }
-  const std::string text = "Fax from " + sender_phrase(root) +
-                           ".\r\n\r\nThe fax is attached as fax.pdf (PDF); the original TIFF image follows it "
-                           "unchanged.\r\n";
-  const std::string original = content_fields(root.header_text(raw)) + "\r\n" + std::string(root.body(raw));
-  const std::string boundary = fresh_boundary(raw);
-  std::string body;
-  append_part(body, boundary, text_part(text));
-  append_part(body, boundary, original);
-  append_part(body, boundary, pdf_part);
-  body += "--" + boundary + "--\r\n";
-  std::string headers = message_fields(root.header_text(raw));
-  headers += "MIME-Version: " + trimmed(mime::unfold(root.header("MIME-Version").value_or("1.0"))) + "\r\n";
-  return headers + mixed_header(boundary) + body;
+  const auto pages = static_cast<unsigned>(codecs::inspect_tiff(as_bytes(image), names.front()).pages.size());
+  std::vector<std::string> parts{mime::text_entity(mime::fax_text(origin, pages, names))};
+  for (const Part& child : root.children)  // a cover text or note the sender wrote, as it came
+    if (&child != tiff) parts.emplace_back(whole_part(child, raw));
+  // The image as it came, but offered as an attachment with a name that says from whom and when.
+  const std::string type_and_encoding = filtered_header(
+      tiff->header_text(raw), [](const std::string& name) { return name.starts_with("content-") && name != "content-disposition"; });
+  parts.push_back(type_and_encoding + "Content-Disposition: " + mime::content_disposition("attachment", names.front()) +
+                  "\r\n\r\n" + std::string(tiff->body(raw)));
+  if (names.size() == 2) parts.push_back(pdf_part());
+  return mixed_message(root, raw, parts, "1.0");
 }
 
 std::string as_pure_vpim(const Part& root, const Part& voice_message, std::string_view raw) {
@@ -245,14 +245,17 @@ std::string as_ivm(const Part& root, std::string_view raw, const codecs::PcmAudi
   std::vector<std::uint8_t> ulaw(audio.samples.size());
   std::transform(audio.samples.begin(), audio.samples.end(), ulaw.begin(), mulaw_of);
   const long long seconds = mime::content_duration_seconds(audio.duration_seconds());
-  const std::string text = "Voice message from " + sender_phrase(root) + ", " +
-                           mime::format_duration(static_cast<double>(seconds)) +
-                           ".\r\n\r\nThe recording is attached as voicemail.au (G.711 mu-law).\r\n";
+  const mime::MessageOrigin origin = mime::origin_of(root);
+  const std::string file_name = mime::attachment_name(origin, "voicemail", ".au");
+  const Part* voice_message = mime::find_voice_message(root);
+  const std::string text = mime::voice_text(origin, static_cast<double>(seconds),
+                                            voice_message ? forwarded_messages(*voice_message) : 0, {&file_name, 1});
   const std::string boundary = fresh_boundary(raw);
   std::string body;
-  append_part(body, boundary, text_part(text, "inline; handling=optional"));
+  append_part(body, boundary, mime::text_entity(text, "inline; handling=optional"));
   append_part(body, boundary,
-              base64_part("audio/basic", "attachment; filename=\"voicemail.au\";\r\n voice=Voice-Message; handling=required",
+              base64_part("audio/basic",
+                          mime::content_disposition("attachment", file_name) + ";\r\n voice=Voice-Message; handling=required",
                           ulaw, seconds));
   body += "--" + boundary + "--\r\n";
   const std::string headers =

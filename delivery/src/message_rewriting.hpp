@@ -35,17 +35,20 @@ std::string_view whole_part(const mime::Part& part, std::string_view raw);
 std::optional<codecs::PcmAudio> voice_audio(const mime::Part& voice_message, std::string_view raw,
                                             double max_seconds);
 
-// A multipart/mixed around `root`'s content (kept byte for byte) with a short
-// text first and the recording as WAV or MP3 last. `root` must be a
-// multipart/voice-message message.
+// A multipart/mixed around `root`'s content (kept byte for byte) with
+// people's text first (mime/people_text.hpp) and the recording as WAV or MP3
+// last. `root` must be a multipart/voice-message message.
 std::string with_playable_audio(const mime::Part& root, std::string_view raw, const codecs::PcmAudio& audio,
-                                mailstore::PlayableAudio playable, int utc_offset_minutes);
+                                mailstore::PlayableAudio playable);
 
-// The message with a PDF copy of its TIFF fax image: a top-level image/tiff
-// moves unchanged into a new multipart/mixed; a multipart/mixed gets the PDF
-// as its last part. nullopt when there is no TIFF or a PDF is already there.
-// Throws codecs::CodecError when the TIFF cannot be read.
-std::optional<std::string> with_fax_pdf(const mime::Part& root, std::string_view raw);
+// People's form of an Internet fax: a multipart/mixed of people's text (from
+// whom, how many pages, when, the file names), the other parts of a
+// multipart/mixed fax as they came (a cover text, a note), the TIFF as an
+// attachment named for caller and time (its Content-Type, encoding and body
+// byte for byte) and, with `add_pdf`, a PDF copy. A fax already in that form
+// only gains the PDF, inserted before its close delimiter. nullopt when there
+// is no TIFF or nothing to do. Throws codecs::CodecError when the TIFF cannot be read.
+std::optional<std::string> as_people_fax(const mime::Part& root, std::string_view raw, bool add_pdf);
 
 // The multipart/voice-message inside a multipart/mixed lifted to the top
 // level, byte for byte, with the original message header (RFC 3801: what a

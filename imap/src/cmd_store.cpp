@@ -87,11 +87,12 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
   for (std::size_t i : indexes) uids.push_back(sel.messages[i].uid);
   std::vector<std::uint32_t> modified;  // UIDs that failed the UNCHANGEDSINCE test
   if (!uids.empty()) {
-    const auto changed = unchanged_since ? sel.folder->change_flags_unchanged_since(uids, how, flags->first,
-                                                                                     flags->second, *unchanged_since,
-                                                                                     modified)
-                                         : sel.folder->change_flags(uids, how, flags->first, flags->second);
-    for (const auto& info : changed) update_message(info);
+    auto result = unchanged_since ? sel.folder->change_flags_unchanged_since(uids, how, flags->first, flags->second,
+                                                                             *unchanged_since)
+                                  : mailstore::ConditionalFlagChange{
+                                        sel.folder->change_flags(uids, how, flags->first, flags->second), {}};
+    for (const auto& info : result.changed) update_message(info);
+    modified = std::move(result.modified);
   }
   std::vector<std::uint32_t> modified_numbers;
   for (std::size_t i : indexes) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/metrics_text.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/multipart.hpp"
 #include "ingest/recording_metadata.hpp"
@@ -153,35 +154,23 @@ HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view
   return json_error(404, fmt::format("no such resource: {}", path));
 }
 
-// One Prometheus sample with its HELP and TYPE lines.
-void append_metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
-                   std::uint64_t value) {
-  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
-}
-
 HttpResponse metrics_response(const IngestQueue& queue) {
   const IngestCounters c = queue.counters();
   std::string out;
-  append_metric(out, "umstore_ingest_accepted_total", "counter", "Recordings accepted into the ingest queue.", c.accepted);
-  append_metric(out, "umstore_ingest_duplicates_total", "counter",
+  append_metric(out, "umstore_ingest_accepted_total", MetricType::Counter, "Recordings accepted into the ingest queue.", c.accepted);
+  append_metric(out, "umstore_ingest_duplicates_total", MetricType::Counter,
                 "Submissions answered from an earlier one (Idempotency-Key).", c.duplicates);
-  append_metric(out, "umstore_ingest_delivered_total", "counter", "Messages delivered to a mailbox.", c.delivered);
-  append_metric(out, "umstore_ingest_failed_total", "counter", "Recordings that failed for good.", c.failed);
-  append_metric(out, "umstore_ingest_queue_depth", "gauge", "Jobs waiting or in progress.", c.depth);
-  append_metric(out, "umstore_ingest_webhooks_sent_total", "counter", "Webhooks a receiver answered with 2xx.",
+  append_metric(out, "umstore_ingest_delivered_total", MetricType::Counter, "Messages delivered to a mailbox.", c.delivered);
+  append_metric(out, "umstore_ingest_failed_total", MetricType::Counter, "Recordings that failed for good.", c.failed);
+  append_metric(out, "umstore_ingest_queue_depth", MetricType::Gauge, "Jobs waiting or in progress.", c.depth);
+  append_metric(out, "umstore_ingest_webhooks_sent_total", MetricType::Counter, "Webhooks a receiver answered with 2xx.",
                 c.webhooks_sent);
-  append_metric(out, "umstore_ingest_webhook_failures_total", "counter",
+  append_metric(out, "umstore_ingest_webhook_failures_total", MetricType::Counter,
                 "Webhook attempts that failed (each retry counts).", c.webhooks_failed);
-  append_metric(out, "umstore_ingest_webhooks_pending", "gauge", "Webhooks waiting for a (re)try.", c.webhooks_pending);
-  out += "# HELP umstore_ingest_latency_seconds From accept to delivery.\n"
-         "# TYPE umstore_ingest_latency_seconds histogram\n";
-  for (std::size_t i = 0; i < c.latency_bounds.size(); ++i)
-    out += fmt::format("umstore_ingest_latency_seconds_bucket{{le=\"{}\"}} {}\n", c.latency_bounds[i],
-                       c.latency_buckets[i]);
-  out += fmt::format("umstore_ingest_latency_seconds_bucket{{le=\"+Inf\"}} {}\n", c.latency_count);
-  out += fmt::format("umstore_ingest_latency_seconds_sum {}\n", c.latency_sum);
-  out += fmt::format("umstore_ingest_latency_seconds_count {}\n", c.latency_count);
-  return {200, "text/plain; version=0.0.4", out, {}};
+  append_metric(out, "umstore_ingest_webhooks_pending", MetricType::Gauge, "Webhooks waiting for a (re)try.", c.webhooks_pending);
+  append_histogram(out, "umstore_ingest_latency_seconds", "From accept to delivery.", c.latency_bounds,
+                   c.latency_buckets, c.latency_count, c.latency_sum);
+  return {200, std::string(kMetricsContentType), out, {}};
 }
 
 }  // namespace umstore::ingest

@@ -100,7 +100,16 @@ struct HttpApi::Impl {
   ~Impl() { blocking_pool.join(); }
 
   net::Task<HttpResponse> route(const HttpRequest& request) {
-    if (auto inline_answer = route_inline(request, queue)) co_return std::move(*inline_answer);
+    if (const auto probe = config.probes.find(path_of(request)); probe != config.probes.end()) {
+      if (request.method != "GET" && request.method != "HEAD") co_return json_error(405, "use GET for " + probe->first);
+      co_return co_await asio::co_spawn(
+          blocking_pool, [&]() -> net::Task<HttpResponse> { co_return probe->second(); }, asio::use_awaitable);
+    }
+    if (auto inline_answer = route_inline(request, queue)) {
+      if (inline_answer->status == 200 && path_of(request) == "/metrics" && config.more_metrics)
+        inline_answer->body += config.more_metrics();
+      co_return std::move(*inline_answer);
+    }
     const std::string_view path = path_of(request);
     co_return co_await asio::co_spawn(
         blocking_pool,

@@ -706,6 +706,8 @@ struct IngestQueue::Impl {
       finish_delivered(id, job, composed, uid, forward_to);
     } catch (const mailstore::QuotaExceeded& e) {
       retry_or_fail(id, job, std::string("mailbox ") + job.recording.to_number + " is over its quota: " + e.what());
+    } catch (const mailstore::TemporaryFailure& e) {
+      retry_or_fail(id, job, std::string("local error while storing the message: ") + e.what());
     } catch (const IoError& e) {
       retry_or_fail(id, job, std::string("local error while storing the message: ") + e.what());
     } catch (const std::exception& e) {

@@ -12,18 +12,6 @@ bool all_digits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-// Drops the separators people and gateways write ("030 123-456", "(030)", "tel:").
-std::string dialled_digits(std::string_view written) {
-  if (written.starts_with("tel:")) written.remove_prefix(4);
-  if (auto semi = written.find(';'); semi != std::string_view::npos) written = written.substr(0, semi);
-  std::string out;
-  for (char c : written) {
-    if ((c >= '0' && c <= '9') || (c == '+' && out.empty())) out += c;
-    else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') return {};
-  }
-  return out;
-}
-
 std::optional<std::uint64_t> to_number(std::string_view digits) {
   std::uint64_t n = 0;
   auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);

@@ -1,76 +1,23 @@
 #include "maildir_folder.hpp"
-#include "common/ascii.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <ctime>
 
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
+#include "flag_change.hpp"
+#include "maildir_folder_transaction.hpp"
 #include "maildir_format.hpp"
+#include "temporary_failure.hpp"
 
 namespace umstore::mailstore::detail {
 namespace fs = std::filesystem;
 namespace {
-
-constexpr std::size_t kMaxKeywordLength = 128;
-constexpr std::size_t kMaxKeywordsPerMessage = 64;
-constexpr std::size_t kCopyBatch = 256;  // open descriptors per batch of copy_to
-
-bool has_keyword(std::span<const std::string> list, std::string_view keyword) {
-  return std::any_of(list.begin(), list.end(), [&](const std::string& k) { return ascii_iequals(k, keyword); });
-}
-
-// IMAP atoms (RFC 3501 flag-keyword): no specials, no backslash.
-void validate_keywords(std::span<const std::string> keywords) {
-  if (keywords.size() > kMaxKeywordsPerMessage)
-    throw InvalidKeyword("a message can carry at most " + std::to_string(kMaxKeywordsPerMessage) + " keywords");
-  for (const auto& keyword : keywords) {
-    if (keyword.empty() || keyword.size() > kMaxKeywordLength)
-      throw InvalidKeyword("keywords must be 1 to " + std::to_string(kMaxKeywordLength) + " characters long");
-    for (const char c : keyword) {
-      const auto u = static_cast<unsigned char>(c);
-      if (u <= 0x20 || u >= 0x7F || std::string_view("(){%*\"\\]").find(c) != std::string_view::npos)
-        throw InvalidKeyword("\"" + keyword + "\" is not a valid keyword: use letters, digits and $ only, e.g. $Forwarded");
-    }
-  }
-}
-
-std::vector<std::string> unique_keywords(std::span<const std::string> keywords) {
-  std::vector<std::string> out;
-  for (const auto& k : keywords)
-    if (!has_keyword(out, k)) out.push_back(k);
-  return out;
-}
-
-// A message's flags and keywords after a STORE-like change.
-std::pair<Flags, std::vector<std::string>> changed_flags(Flags old_flags, const std::vector<std::string>& old_keywords,
-                                                         FlagChange how, Flags flags,
-                                                         std::span<const std::string> keywords) {
-  switch (how) {
-    case FlagChange::Add: {
-      std::vector<std::string> out = old_keywords;
-      for (const auto& k : keywords)
-        if (!has_keyword(out, k)) out.push_back(k);
-      if (out.size() > kMaxKeywordsPerMessage)
-        throw InvalidKeyword("a message can carry at most " + std::to_string(kMaxKeywordsPerMessage) + " keywords");
-      return {static_cast<Flags>(old_flags | flags), std::move(out)};
-    }
-    case FlagChange::Remove: {
-      std::vector<std::string> out = old_keywords;
-      std::erase_if(out, [&](const std::string& k) { return has_keyword(keywords, k); });
-      return {static_cast<Flags>(old_flags & ~flags), std::move(out)};
-    }
-    case FlagChange::Replace:
-      break;
-  }
-  return {flags, unique_keywords(keywords)};
-}
 
 // Large messages (voicemail and fax with their playable forms) are written
 // once and read later, if at all (drop_cached_pages).
@@ -91,53 +38,13 @@ void write_message_file(const fs::path& path, std::string_view bytes, std::int64
   }
 }
 
-void copy_message_file(int from_fd, const fs::path& to, std::int64_t internal_date) {
-  UniqueFd fd(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd) throw IoError("cannot create message file", to, errno);
-  try {
-    char buffer[65536];
-    off_t offset = 0;
-    while (true) {
-      const ssize_t n = ::pread(from_fd, buffer, sizeof buffer, offset);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw IoError("cannot read message to copy it to", to, errno);
-      if (n == 0) break;
-      write_all(fd.get(), std::string_view(buffer, static_cast<std::size_t>(n)), to);
-      offset += n;
-    }
-    const timespec times[2] = {{static_cast<time_t>(internal_date), 0}, {static_cast<time_t>(internal_date), 0}};
-    ::futimens(fd.get(), times);
-    fsync_fd(fd.get(), to);
-  } catch (...) {
-    ::unlink(to.c_str());
-    throw;
-  }
-}
+}  // namespace
 
 void rename_or_throw(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) throw IoError("cannot move message to", to, errno);
 }
 
-
-}  // namespace
-
-// --- QuotaCounter, special use ---------------------------------------------
-
-QuotaCounter::Reservation::Reservation(QuotaCounter& quota, std::uint64_t bytes) : quota_(quota), bytes_(bytes) {
-  std::lock_guard lock(quota.mutex_);
-  const std::uint64_t limit = quota.limit_bytes.load();
-  const auto used = static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota.bytes.load()));
-  if (limit != 0 && used + quota.reserved_ + bytes > limit)
-    throw QuotaExceeded("the mailbox of " + quota.number + " is full (" + std::to_string(used) + " of " +
-                        std::to_string(limit) + " bytes used, " + std::to_string(bytes) +
-                        " more needed); delete messages or ask the administrator to raise the quota");
-  quota.reserved_ += bytes;
-}
-
-QuotaCounter::Reservation::~Reservation() {
-  std::lock_guard lock(quota_.mutex_);
-  quota_.reserved_ -= bytes_;
-}
+// --- special use ---------------------------------------------------------------
 
 std::string special_use_to_string(SpecialUse use) {
   switch (use) {
@@ -161,115 +68,22 @@ SpecialUse special_use_from_string(std::string_view text) {
 
 // --- listeners ---------------------------------------------------------------
 
-class MaildirFolder::ListenerRegistry {
- public:
-  std::uint64_t add(Listener listener) {
-    std::lock_guard lock(mutex_);
-    const std::uint64_t id = next_id_++;
-    listeners_.emplace(id, std::make_shared<Listener>(std::move(listener)));
-    return id;
-  }
-  void remove(std::uint64_t id) {
-    std::lock_guard lock(mutex_);
-    listeners_.erase(id);
-  }
-  std::vector<std::shared_ptr<Listener>> all() const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::shared_ptr<Listener>> out;
-    out.reserve(listeners_.size());
-    for (const auto& [id, listener] : listeners_) out.push_back(listener);
-    return out;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::uint64_t next_id_ = 0;
-  std::unordered_map<std::uint64_t, std::shared_ptr<Listener>> listeners_;
-};
-
-namespace {
-// Unregisters on destruction; the weak pointer makes it safe either way
-// round with the folder's lifetime.
-template <typename Registry>
-struct Registration {
-  Registration(std::weak_ptr<Registry> r, std::uint64_t i) : registry(std::move(r)), id(i) {}
-  Registration(const Registration&) = delete;
-  Registration& operator=(const Registration&) = delete;
-  std::weak_ptr<Registry> registry;
-  std::uint64_t id;
-  ~Registration() {
-    if (auto r = registry.lock()) r->remove(id);
-  }
-};
-}  // namespace
-
 Folder::ListenerHandle MaildirFolder::listen(Listener on_change) {
-  const std::uint64_t id = listeners_->add(std::move(on_change));
-  return std::make_shared<Registration<ListenerRegistry>>(listeners_, id);
+  ListenerHandle registration = listeners_->add(std::move(on_change));
+  const auto events = events_.lock();
+  FolderWatcher::Handle watch = events ? events->watch(shared_from_this()) : nullptr;
+  if (!watch) return registration;
+  // Watched (other processes' changes) while the listener is registered.
+  return std::make_shared<std::pair<ListenerHandle, FolderWatcher::Handle>>(std::move(registration), std::move(watch));
 }
 
-void MaildirFolder::notify() const {
-  for (const auto& listener : listeners_->all()) {
-    try {
-      (*listener)();
-    } catch (const std::exception& e) {
-      log(LogLevel::Error, "mailstore", "folder listener failed: {}", e.what());
-    }
-  }
-}
+void MaildirFolder::notify() const { listeners_->notify(); }
 
-void MaildirFolder::changed() const { ++change_counter_; }
-
-// --- transaction ---------------------------------------------------------------
-
-// Holds the folder mutex and the cross-process flock, with the in-memory
-// index brought up to date with the disk; remembers the disk's state when it ends.
-class MaildirFolder::Transaction {
- public:
-  explicit Transaction(const MaildirFolder& folder)
-      : folder_(folder), lock_(folder.mutex_) {
-    folder.require_live();
-    try {
-      file_lock_.emplace(folder.dir_ / kLockFile);
-    } catch (const IoError& e) {
-      if (e.error_code() == ENOENT)
-        throw FolderNotFound("the folder \"" + folder.name_ + "\" was deleted by another process");
-      throw;
-    }
-    changed_ = folder.catch_up_log();
-    changed_ = folder.scan_directories() || changed_;
-  }
-  ~Transaction() {
-    // After a failure half-way the index may disagree with the disk: the
-    // next transaction rebuilds it from the log and a full scan.
-    if (std::uncaught_exceptions() > exceptions_at_start_) {
-      folder_.forget_disk_state();
-      return;
-    }
-    try {
-      folder_.compact_log_if_needed();  // here, when the index holds every change made
-      folder_.remember_stamps();
-    } catch (const std::exception& e) {
-      log(LogLevel::Warning, "mailstore", "cannot compact UID list in {}: {}", folder_.dir_.string(), e.what());
-      folder_.forget_disk_state();
-    }
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  // True when the disk held changes this process had not seen.
-  bool changed() const noexcept { return changed_; }
-
- private:
-  const MaildirFolder& folder_;
-  std::lock_guard<std::mutex> lock_;
-  std::optional<FileLock> file_lock_;
-  bool changed_ = false;
-  const int exceptions_at_start_ = std::uncaught_exceptions();
-};
+void MaildirFolder::changed() const { ++mirror_.change_counter; }
 
 // --- construction ----------------------------------------------------------------
 
-void MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
+bool MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
   static std::atomic<unsigned> counter{0};
   const fs::path building = dir.parent_path() / (".creating." + dir.filename().string() + "." +
                                                  std::to_string(::getpid()) + "." + std::to_string(counter++));
@@ -283,31 +97,50 @@ void MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
     write_message_file(building / kLogFile, log_header(new_uid_validity(), 1, 1, 1), std::time(nullptr));
     if (use != SpecialUse::None)
       write_message_file(building / kSpecialUseFile, special_use_to_string(use) + "\n", std::time(nullptr));
+    write_message_file(building / kFolderIdFile, new_folder_id() + "\n", std::time(nullptr));
     fsync_directory(building);
     // rename() of a directory onto an existing one fails, so two creators
     // cannot both win, and the folder appears complete or not at all.
     if (::rename(building.c_str(), dir.c_str()) != 0) {
       const int err = errno;
-      if (err == EEXIST || err == ENOTEMPTY) throw FolderExists("the folder already exists");
-      throw IoError("cannot create folder", dir, err);
+      if (err != EEXIST && err != ENOTEMPTY) throw IoError("cannot create folder", dir, err);
+      fs::remove_all(building, ignored);
+      return false;
     }
     fsync_directory(dir.parent_path());
   } catch (...) {
     fs::remove_all(building, ignored);
     throw;
   }
+  return true;
 }
 
-MaildirFolder::MaildirFolder(fs::path dir, std::string name, std::shared_ptr<QuotaCounter> quota)
+MaildirFolder::MaildirFolder(fs::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
+                             std::weak_ptr<FolderEvents> events)
     : dir_(std::move(dir)),
       name_(std::move(name)),
       quota_(std::move(quota)),
-      listeners_(std::make_shared<ListenerRegistry>()) {
+      listeners_(std::make_shared<ListenerRegistry>()),
+      events_(std::move(events)) {
   std::error_code ec;
   if (fs::exists(dir_ / kSpecialUseFile, ec)) special_use_ = special_use_from_string(read_file(dir_ / kSpecialUseFile));
   for (const char* sub : {"tmp", "new", "cur"}) create_directories_durably(dir_ / sub);  // hand-made folders
   remove_stale_temporary_files();
   Transaction load(*this);
+  id_ = read_or_create_id();
+}
+
+std::string MaildirFolder::read_or_create_id() const {
+  const fs::path path = dir_ / kFolderIdFile;
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    std::string id = read_file(path);
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+    if (!id.empty()) return id;
+  }
+  std::string id = new_folder_id();
+  replace_file_durably(path, id + "\n");
+  return id;
 }
 
 void MaildirFolder::remove_stale_temporary_files() const {
@@ -325,15 +158,21 @@ void MaildirFolder::remove_stale_temporary_files() const {
 
 MaildirFolder::~MaildirFolder() {
   std::lock_guard lock(mutex_);
-  if (!retired_) adjust_quota(-static_cast<std::int64_t>(total_size_), -static_cast<std::int64_t>(entries_.size()));
+  if (!mirror_.retired) quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()));
+}
+
+void MaildirFolder::refresh() try {
+  sync_if_changed();
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 void MaildirFolder::sync_if_changed() const {
   const Stamps now = current_stamps();
   {
     std::lock_guard lock(mutex_);
-    if (retired_) return;
-    if (now.log == stamps_.log && !new_scan_due(now) && !cur_scan_due(now)) return;
+    if (mirror_.retired) return;
+    if (now.log == mirror_.stamps.log && !new_scan_due(now) && !cur_scan_due(now)) return;
   }
   bool changed = false;
   try {
@@ -351,11 +190,11 @@ void MaildirFolder::sync_if_changed() const {
 
 bool MaildirFolder::retired() const {
   std::lock_guard lock(mutex_);
-  return retired_;
+  return mirror_.retired;
 }
 
 void MaildirFolder::require_live() const {
-  if (retired_) throw FolderNotFound("the folder \"" + name_ + "\" was deleted or renamed");
+  if (mirror_.retired) throw FolderNotFound("the folder \"" + name_ + "\" was deleted or renamed");
 }
 
 MessageInfo MaildirFolder::info(const Entry& e) const {
@@ -364,40 +203,59 @@ MessageInfo MaildirFolder::info(const Entry& e) const {
 
 std::uint32_t MaildirFolder::uid_validity() const {
   std::lock_guard lock(mutex_);
-  return uid_validity_;
+  return mirror_.uid_validity;
 }
 
-std::vector<MessageInfo> MaildirFolder::snapshot() const {
+std::vector<MessageInfo> MaildirFolder::snapshot() const try {
   sync_if_changed();
   std::lock_guard lock(mutex_);
   std::vector<MessageInfo> out;
-  out.reserve(entries_.size());
-  for (const auto& [uid, e] : entries_) out.push_back(info(e));
+  out.reserve(mirror_.entries.size());
+  for (const auto& [uid, e] : mirror_.entries) out.push_back(info(e));
   return out;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-FolderStatus MaildirFolder::status() const {
+FolderChanges MaildirFolder::changes_since(std::uint64_t modseq) const try {
+  sync_if_changed();
+  std::lock_guard lock(mutex_);
+  FolderChanges changes;
+  changes.highest_modseq = mirror_.highest_modseq;
+  for (const auto& [uid, e] : mirror_.entries)
+    if (e.modseq > modseq) changes.changed.push_back(info(e));
+  for (const auto& [uid, removed_at] : mirror_.expunged)
+    if (removed_at > modseq) changes.expunged.push_back(uid);
+  changes.expunged_complete = modseq >= mirror_.expunges_known_since;
+  return changes;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
+}
+
+FolderStatus MaildirFolder::status() const try {
   sync_if_changed();
   std::lock_guard lock(mutex_);
   FolderStatus s;
-  s.messages = static_cast<std::uint32_t>(entries_.size());
-  for (const auto& [uid, e] : entries_) {
+  s.messages = static_cast<std::uint32_t>(mirror_.entries.size());
+  for (const auto& [uid, e] : mirror_.entries) {
     if (!(e.flags & kSeen)) ++s.unseen;
     if (e.flags & kDeleted) ++s.deleted;
   }
   s.recent = static_cast<std::uint32_t>(
-      std::distance(entries_.lower_bound(first_recent_uid_), entries_.end()));
-  s.highest_modseq = highest_modseq_;
-  s.uid_next = uid_next_;
-  s.uid_validity = uid_validity_;
-  s.size = total_size_;
+      std::distance(mirror_.entries.lower_bound(mirror_.first_recent_uid), mirror_.entries.end()));
+  s.highest_modseq = mirror_.highest_modseq;
+  s.uid_next = mirror_.uid_next;
+  s.uid_validity = mirror_.uid_validity;
+  s.size = mirror_.total_size;
   return s;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-MessageDataPtr MaildirFolder::open_message(std::uint32_t uid) const {
+MessageDataPtr MaildirFolder::open_message(std::uint32_t uid) const try {
   const auto path_of = [&]() -> std::optional<fs::path> {
-    const auto it = entries_.find(uid);
-    if (it == entries_.end()) return std::nullopt;
+    const auto it = mirror_.entries.find(uid);
+    if (it == mirror_.entries.end()) return std::nullopt;
     return dir_ / "cur" / it->second.file;
   };
   std::optional<fs::path> path;
@@ -417,12 +275,14 @@ MessageDataPtr MaildirFolder::open_message(std::uint32_t uid) const {
   }
   if (changed) notify();
   return path ? map_message_file(*path) : nullptr;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 // --- changes -----------------------------------------------------------------------
 
 std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
-                                    std::optional<std::int64_t> internal_date) {
+                                    std::optional<std::int64_t> internal_date) try {
   validate_keywords(keywords);
   const std::vector<std::string> unique = unique_keywords(keywords);
   {
@@ -440,12 +300,12 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
   try {
     Transaction write(*this);
     require_live();
-    if (uid_next_ == UINT32_MAX) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
+    if (mirror_.uid_next == UINT32_MAX) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
     const fs::path file = dir_ / "cur" / file_name(base, flags);
     rename_or_throw(tmp, file);
     try {
       fsync_directory(dir_ / "cur");
-      uid = uid_next_;
+      uid = mirror_.uid_next;
       modseq = next_modseq();
       std::string records = added_line(uid, rfc822.size(), date, flags, modseq, base);
       if (!unique.empty()) records += keyword_line(uid, unique);
@@ -463,27 +323,30 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
   }
   notify();
   return uid;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
-                                                     std::span<const std::string> keywords) {
-  return store_flags(uids, how, flags, keywords, std::nullopt, nullptr);
+                                                     std::span<const std::string> keywords) try {
+  return store_flags(uids, how, flags, keywords, std::nullopt).changed;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-std::vector<MessageInfo> MaildirFolder::change_flags_unchanged_since(std::span<const std::uint32_t> uids,
-                                                                     FlagChange how, Flags flags,
-                                                                     std::span<const std::string> keywords,
-                                                                     std::uint64_t unchanged_since,
-                                                                     std::vector<std::uint32_t>& modified) {
-  return store_flags(uids, how, flags, keywords, unchanged_since, &modified);
+ConditionalFlagChange MaildirFolder::change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
+                                                                  Flags flags, std::span<const std::string> keywords,
+                                                                  std::uint64_t unchanged_since) try {
+  return store_flags(uids, how, flags, keywords, unchanged_since);
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-std::vector<MessageInfo> MaildirFolder::store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
-                                                    std::span<const std::string> keywords,
-                                                    std::optional<std::uint64_t> unchanged_since,
-                                                    std::vector<std::uint32_t>* modified) {
+ConditionalFlagChange MaildirFolder::store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                                 std::span<const std::string> keywords,
+                                                 std::optional<std::uint64_t> unchanged_since) {
   validate_keywords(keywords);
-  std::vector<MessageInfo> result;
+  ConditionalFlagChange result;
   {
     Transaction write(*this);
     require_live();
@@ -495,18 +358,18 @@ std::vector<MessageInfo> MaildirFolder::store_flags(std::span<const std::uint32_
     // disk on every STORE held an I/O thread and the folder lock meanwhile.
     const auto flush = [&] {
       write_log(records, LogSync::Lazy);
-      if (!result.empty() || write.changed()) changed();
+      if (!result.changed.empty() || write.changed()) changed();
     };
     try {
       for (const std::uint32_t uid : uids) {
-        const auto it = entries_.find(uid);
-        if (it == entries_.end()) continue;
+        const auto it = mirror_.entries.find(uid);
+        if (it == mirror_.entries.end()) continue;
         Entry& e = it->second;
         if (unchanged_since && e.modseq > *unchanged_since) {
-          modified->push_back(uid);
+          result.modified.push_back(uid);
           continue;
         }
-        const auto [new_flags, new_keywords] = changed_flags(e.flags, e.keywords, how, flags, keywords);
+        auto [new_flags, new_keywords] = changed_flags(e.flags, e.keywords, how, flags, keywords);
         const bool flags_changed = new_flags != e.flags;
         const bool keywords_changed = new_keywords != e.keywords;
         if (!flags_changed && !keywords_changed) continue;
@@ -526,7 +389,7 @@ std::vector<MessageInfo> MaildirFolder::store_flags(std::span<const std::uint32_
         }
         e.modseq = modseq;
         records += flags_line(uid, e.flags, modseq);
-        result.push_back(info(e));
+        result.changed.push_back(info(e));
       }
     } catch (...) {
       flush();
@@ -538,11 +401,11 @@ std::vector<MessageInfo> MaildirFolder::store_flags(std::span<const std::uint32_
   return result;
 }
 
-std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const std::uint32_t>> only_uids) {
+std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const std::uint32_t>> only_uids) try {
   std::vector<std::uint32_t> chosen;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [uid, e] : entries_)
+    for (const auto& [uid, e] : mirror_.entries)
       if (e.flags & kDeleted) chosen.push_back(uid);
   }
   if (only_uids) {
@@ -556,8 +419,8 @@ std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const 
     require_live();
     std::string records;
     for (const std::uint32_t uid : chosen) {
-      const auto it = entries_.find(uid);
-      if (it == entries_.end() || !(it->second.flags & kDeleted)) continue;  // changed meanwhile
+      const auto it = mirror_.entries.find(uid);
+      if (it == mirror_.entries.end() || !(it->second.flags & kDeleted)) continue;  // changed meanwhile
       const fs::path path = dir_ / "cur" / it->second.file;
       if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw IoError("cannot remove message file", path, errno);
       removed.push_back(uid);
@@ -565,162 +428,51 @@ std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const 
     if (!removed.empty()) fsync_directory(dir_ / "cur");
     // Files go first, then the record: a crash in between leaves records
     // whose files are gone, which the next scan drops; never a resurrection.
-    const std::string modseq = removed.empty() ? "" : std::to_string(next_modseq());
+    const std::uint64_t modseq = removed.empty() ? 0 : next_modseq();
     for (const std::uint32_t uid : removed) {
-      erase_entry(uid);
-      records += "-" + std::to_string(uid) + " " + modseq + "\n";
+      erase_entry(uid, modseq);
+      records += "-" + std::to_string(uid) + " " + std::to_string(modseq) + "\n";
     }
     write_log(records);
     if (!removed.empty() || write.changed()) changed();
   }
   notify();
   return removed;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-void MaildirFolder::remove_messages(std::span<const std::uint32_t> uids) {
-  {
-    Transaction write(*this);
-    std::string records;
-    for (const std::uint32_t uid : uids) {
-      const auto it = entries_.find(uid);
-      if (it == entries_.end()) continue;
-      const fs::path path = dir_ / "cur" / it->second.file;
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw IoError("cannot remove message file", path, errno);
-      records += "-" + std::to_string(uid) + " " + std::to_string(next_modseq()) + "\n";
-    }
-    fsync_directory(dir_ / "cur");
-    for (const std::uint32_t uid : uids) erase_entry(uid);
-    write_log(records);
-    changed();
-  }
-  notify();
-}
-
-std::vector<MessageSource> MaildirFolder::sources(std::span<const std::uint32_t> uids) const {
-  Transaction read(*this);
-  std::vector<MessageSource> out;
-  for (const std::uint32_t uid : uids) {
-    const auto it = entries_.find(uid);
-    if (it == entries_.end()) continue;
-    const Entry& e = it->second;
-    const fs::path path = dir_ / "cur" / e.file;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) continue;  // vanished; not copied
-    out.push_back(MessageSource{uid, std::move(fd), e.flags, e.keywords, e.size, e.date});
-  }
-  return out;
-}
-
-std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSource> sources) {
-  // Prepare in tmp/ outside the locks: a hard link shares the (immutable)
-  // bytes; across file systems, or where links are refused, copy them.
-  std::vector<std::string> bases;
-  try {
-    for (const auto& s : sources) {
-      std::string base = unique_base(s.size);
-      const fs::path tmp = dir_ / "tmp" / base;
-      const std::string proc = "/proc/self/fd/" + std::to_string(s.fd.get());
-      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
-        copy_message_file(s.fd.get(), tmp, s.internal_date);
-      bases.push_back(std::move(base));
-    }
-  } catch (...) {
-    for (const auto& base : bases) ::unlink((dir_ / "tmp" / base).c_str());
-    throw;
-  }
-
-  std::vector<std::uint32_t> uids;
-  try {
-    Transaction write(*this);
-    require_live();
-    if (uid_next_ > UINT32_MAX - sources.size()) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
-    std::vector<std::string> names;
-    std::uint64_t modseq = 0;
-    try {
-      for (std::size_t i = 0; i < sources.size(); ++i) {
-        const std::string name = file_name(bases[i], sources[i].flags);
-        rename_or_throw(dir_ / "tmp" / bases[i], dir_ / "cur" / name);
-        names.push_back(name);
-      }
-      fsync_directory(dir_ / "cur");
-      std::string records;
-      modseq = next_modseq();
-      for (std::size_t i = 0; i < sources.size(); ++i) {
-        const MessageSource& s = sources[i];
-        const auto uid = static_cast<std::uint32_t>(uid_next_ + i);
-        records += added_line(uid, s.size, s.internal_date, s.flags, modseq, bases[i]);
-        if (!s.keywords.empty()) records += keyword_line(uid, s.keywords);
-      }
-      write_log(records);
-    } catch (...) {
-      for (const auto& name : names) ::unlink((dir_ / "cur" / name).c_str());  // reported as not copied
-      throw;
-    }
-    const std::uint32_t first_uid = uid_next_;
-    for (std::size_t i = 0; i < sources.size(); ++i) {
-      const MessageSource& s = sources[i];
-      const auto uid = static_cast<std::uint32_t>(first_uid + i);
-      add_entry(Entry{uid, bases[i], names[i], s.size, s.internal_date, s.flags, s.keywords, modseq});
-      uids.push_back(uid);
-    }
-    changed();
-  } catch (...) {
-    for (const auto& base : bases) ::unlink((dir_ / "tmp" / base).c_str());
-    throw;
-  }
-  notify();
-  return uids;
-}
-
-std::vector<std::pair<std::uint32_t, std::uint32_t>> MaildirFolder::copy_to(Folder& target,
-                                                                           std::span<const std::uint32_t> uids) {
-  auto* maildir_target = dynamic_cast<MaildirFolder*>(&target);
-  if (maildir_target == nullptr) throw std::invalid_argument("copy_to: the target folder is not in this Maildir store");
-  std::uint64_t bytes = 0;
-  {
-    std::lock_guard lock(mutex_);
-    require_live();
-    for (const std::uint32_t uid : uids)
-      if (const auto it = entries_.find(uid); it != entries_.end()) bytes += it->second.size;
-  }
-  const QuotaCounter::Reservation room(*maildir_target->quota_, bytes);  // the whole copy must fit
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
-  for (std::size_t start = 0; start < uids.size(); start += kCopyBatch) {
-    const auto batch = uids.subspan(start, std::min(kCopyBatch, uids.size() - start));
-    const std::vector<MessageSource> batch_sources = sources(batch);
-    const std::vector<std::uint32_t> new_uids = maildir_target->add_copies(batch_sources);
-    for (std::size_t i = 0; i < new_uids.size(); ++i) pairs.emplace_back(batch_sources[i].source_uid, new_uids[i]);
-  }
-  return pairs;
-}
-
-std::uint32_t MaildirFolder::first_recent_uid() const {
+std::uint32_t MaildirFolder::first_recent_uid() const try {
   sync_if_changed();
   std::lock_guard lock(mutex_);
-  return first_recent_uid_;
+  return mirror_.first_recent_uid;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
-std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) {
+std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) try {
   if (first_recent_uid() >= up_to_uid) return up_to_uid;  // nothing to claim: no lock, no write
   Transaction write(*this);
   require_live();
-  const std::uint32_t first = first_recent_uid_;
+  const std::uint32_t first = mirror_.first_recent_uid;
   if (first >= up_to_uid) return up_to_uid;
   // Lazy like flag changes: a crash may make these recent once more.
   write_log("R" + std::to_string(up_to_uid) + "\n", LogSync::Lazy);
-  first_recent_uid_ = up_to_uid;
+  mirror_.first_recent_uid = up_to_uid;
   return first;
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 void MaildirFolder::retire() const {
   {
     std::lock_guard lock(mutex_);
-    if (retired_) return;
-    retired_ = true;
-    adjust_quota(-static_cast<std::int64_t>(total_size_), -static_cast<std::int64_t>(entries_.size()));
-    entries_.clear();
-    uid_by_base_.clear();
-    total_size_ = 0;
+    if (mirror_.retired) return;
+    mirror_.retired = true;
+    quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()));
+    mirror_.entries.clear();
+    mirror_.uid_by_base.clear();
+    mirror_.total_size = 0;
     changed();
   }
   notify();

@@ -21,6 +21,8 @@
 //   umstore-uidlist.lock  flock held while reading or writing the log and
 //                         changing files, so a second process stays consistent
 //   umstore-special-use   "Sent", "Trash"... when the folder has a special use
+//   umstore-folder-id     the folder's id (Folder::id), written at creation
+//                         (or first open, for folders made by older versions)
 //
 // Crash rules: a message file reaches cur/ (fsync'ed, directory too) before
 // its "+" record; at the next scan a file without a record gets a fresh UID
@@ -52,36 +54,12 @@
 #include <vector>
 
 #include "common/durable_file.hpp"
+#include "folder_events.hpp"
+#include "listener_registry.hpp"
 #include "mailstore/folder.hpp"
+#include "quota_counter.hpp"
 
 namespace umstore::mailstore::detail {
-
-// Per-user quota state shared by the mailbox and its folders; folders add
-// the deltas of their totals so a quota check never rescans.
-struct QuotaCounter {
-  std::string number;
-  std::atomic<std::uint64_t> limit_bytes{0};
-  std::atomic<std::int64_t> bytes{0};
-  std::atomic<std::int64_t> messages{0};
-
-  // Holds room for bytes being stored, so concurrent appends to different
-  // folders of one user cannot all pass the check (within this process).
-  class Reservation {
-   public:
-    Reservation(QuotaCounter& quota, std::uint64_t bytes);  // throws QuotaExceeded
-    ~Reservation();
-    Reservation(const Reservation&) = delete;
-    Reservation& operator=(const Reservation&) = delete;
-
-   private:
-    QuotaCounter& quota_;
-    std::uint64_t bytes_;
-  };
-
- private:
-  std::mutex mutex_;
-  std::uint64_t reserved_ = 0;
-};
 
 std::string special_use_to_string(SpecialUse use);
 SpecialUse special_use_from_string(std::string_view text);
@@ -97,35 +75,38 @@ struct MessageSource {
   std::int64_t internal_date = 0;
 };
 
-class MaildirFolder final : public Folder {
+class MaildirFolder final : public Folder, public std::enable_shared_from_this<MaildirFolder> {
  public:
   // Creates the directory layout atomically (built under a temporary name
-  // and renamed into place). Throws FolderExists.
-  static void create_on_disk(const std::filesystem::path& dir, SpecialUse use);
+  // and renamed into place); false when `dir` already exists.
+  [[nodiscard]] static bool create_on_disk(const std::filesystem::path& dir, SpecialUse use);
 
-  MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota);
+  // `events` (may be empty) watches the folder for other processes' changes while anyone listens.
+  MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
+                std::weak_ptr<FolderEvents> events);
   ~MaildirFolder() override;
 
   const std::string& name() const noexcept override { return name_; }
+  const std::string& id() const noexcept override { return id_; }
   std::uint32_t uid_validity() const override;
   std::vector<MessageInfo> snapshot() const override;
   FolderStatus status() const override;
-  std::uint64_t change_counter() const override { return change_counter_.load(); }
-  void refresh() const override { sync_if_changed(); }
+  FolderChanges changes_since(std::uint64_t modseq) const override;
+  std::uint64_t change_counter() const override { return mirror_.change_counter.load(); }
+  void refresh() override;
   MessageDataPtr open_message(std::uint32_t uid) const override;
   std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
                        std::optional<std::int64_t> internal_date) override;
   std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
                                         std::span<const std::string> keywords) override;
-  std::vector<MessageInfo> change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
-                                                        Flags flags, std::span<const std::string> keywords,
-                                                        std::uint64_t unchanged_since,
-                                                        std::vector<std::uint32_t>& modified) override;
+  ConditionalFlagChange change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
+                                                     Flags flags, std::span<const std::string> keywords,
+                                                     std::uint64_t unchanged_since) override;
   std::uint32_t first_recent_uid() const override;
   std::uint32_t claim_recent(std::uint32_t up_to_uid) override;
   std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids) override;
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> copy_to(Folder& target,
-                                                              std::span<const std::uint32_t> uids) override;
+  UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids) override;
+  UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override;
   ListenerHandle listen(Listener on_change) override;
 
   SpecialUse special_use() const noexcept { return special_use_; }
@@ -136,7 +117,7 @@ class MaildirFolder final : public Folder {
   // check (the caller's business); returns the new UIDs in source order.
   std::vector<std::uint32_t> add_copies(std::span<const MessageSource> sources);
   std::vector<MessageSource> sources(std::span<const std::uint32_t> uids) const;
-  // Removes messages whatever their flags (the INBOX rename).
+  // Removes messages whatever their flags (moves).
   void remove_messages(std::span<const std::uint32_t> uids);
   // The folder was deleted or renamed: it empties, refuses changes and
   // takes its messages out of the quota.
@@ -163,10 +144,10 @@ class MaildirFolder final : public Folder {
     FileStamp log, new_dir, cur_dir;
     bool operator==(const Stamps&) const = default;
   };
-  class ListenerRegistry;
   class Transaction;  // mutex + flock + caught up with the disk
 
   void remove_stale_temporary_files() const;
+  std::string read_or_create_id() const;  // with the flock held
   Stamps current_stamps() const;
   bool new_scan_due(const Stamps& now) const;
   bool cur_scan_due(const Stamps& now) const;
@@ -177,20 +158,20 @@ class MaildirFolder final : public Folder {
   // Flag changes may be lost in a crash (see above), so they skip the fsync
   // that made every STORE wait for the disk.
   enum class LogSync { Durable, Lazy };
+  enum class Transfer { Copy, Move };
+  UidPairs link_to(MaildirFolder& target, std::span<const std::uint32_t> uids, Transfer how);
   void write_log(std::string_view lines, LogSync sync = LogSync::Durable) const;
   void compact_log_if_needed() const;
   void remember_stamps() const;
   void forget_disk_state() const noexcept;
 
   void add_entry(Entry entry) const;
-  void erase_entry(std::uint32_t uid) const;
+  void erase_entry(std::uint32_t uid, std::uint64_t modseq) const;  // modseq: of the removal
   bool apply_log_line(std::string_view line) const;
   std::uint64_t next_modseq() const;  // with the Transaction held
-  std::vector<MessageInfo> store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
-                                       std::span<const std::string> keywords,
-                                       std::optional<std::uint64_t> unchanged_since,
-                                       std::vector<std::uint32_t>* modified);
-  void adjust_quota(std::int64_t bytes, std::int64_t messages) const;
+  ConditionalFlagChange store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
+                                    std::span<const std::string> keywords,
+                                    std::optional<std::uint64_t> unchanged_since);
   void changed() const;  // bumps the counter; call notify() after unlocking
   void notify() const;
   void require_live() const;
@@ -200,23 +181,37 @@ class MaildirFolder final : public Folder {
   const std::string name_;
   const std::shared_ptr<QuotaCounter> quota_;
   const std::shared_ptr<ListenerRegistry> listeners_;
+  const std::weak_ptr<FolderEvents> events_;
   SpecialUse special_use_ = SpecialUse::None;
+  std::string id_;  // set once, in the constructor
 
+  // What this process knows of the folder on disk. The folder's state is
+  // the disk's, which other processes change at any time; the mirror is a
+  // cache of it that const reads (snapshot(), status()...) bring up to date
+  // first, which is why it is mutable. Guarded by mutex_ (the counter is
+  // also read without it).
+  struct Mirror {
+    std::map<std::uint32_t, Entry> entries;
+    std::unordered_map<std::string, std::uint32_t> uid_by_base;
+    std::uint32_t uid_validity = 0;
+    std::uint32_t uid_next = 1;
+    std::uint64_t total_size = 0;
+    std::uint64_t highest_modseq = 1;
+    std::uint32_t first_recent_uid = 1;
+    // Expunged UIDs and their mod-sequences, complete for removals after
+    // expunges_known_since (the log keeps them until it is compacted).
+    std::map<std::uint32_t, std::uint64_t> expunged;
+    std::uint64_t expunges_known_since = 1;
+    std::size_t log_lines = 0;
+    off_t log_offset = 0;
+    ino_t log_ino = 0;
+    Stamps stamps;
+    std::int64_t last_cur_scan_ns = 0;
+    bool retired = false;
+    std::atomic<std::uint64_t> change_counter{0};
+  };
   mutable std::mutex mutex_;
-  mutable std::map<std::uint32_t, Entry> entries_;
-  mutable std::unordered_map<std::string, std::uint32_t> uid_by_base_;
-  mutable std::uint32_t uid_validity_ = 0;
-  mutable std::uint32_t uid_next_ = 1;
-  mutable std::uint64_t total_size_ = 0;
-  mutable std::uint64_t highest_modseq_ = 1;
-  mutable std::uint32_t first_recent_uid_ = 1;
-  mutable std::size_t log_lines_ = 0;
-  mutable off_t log_offset_ = 0;
-  mutable ino_t log_ino_ = 0;
-  mutable Stamps stamps_;
-  mutable std::int64_t last_cur_scan_ns_ = 0;
-  mutable bool retired_ = false;
-  mutable std::atomic<std::uint64_t> change_counter_{0};
+  mutable Mirror mirror_;
 };
 
 }  // namespace umstore::mailstore::detail
@@ -224,4 +219,6 @@ class MaildirFolder final : public Folder {
 namespace umstore::mailstore::detail {
 // Maps a message file read-only; nullptr when the file does not exist.
 MessageDataPtr map_message_file(const std::filesystem::path& file);
+// rename(2), throwing IoError naming `to`.
+void rename_or_throw(const std::filesystem::path& from, const std::filesystem::path& to);
 }  // namespace umstore::mailstore::detail

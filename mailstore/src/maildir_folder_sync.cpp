@@ -56,27 +56,23 @@ std::string_view next_field(std::string_view& rest) {
 
 // --- the log ------------------------------------------------------------------
 
-void MaildirFolder::adjust_quota(std::int64_t bytes, std::int64_t messages) const {
-  quota_->bytes += bytes;
-  quota_->messages += messages;
-}
-
 void MaildirFolder::add_entry(Entry entry) const {
-  uid_next_ = std::max(uid_next_, entry.uid + 1);
-  total_size_ += entry.size;
-  adjust_quota(static_cast<std::int64_t>(entry.size), 1);
-  uid_by_base_[entry.base] = entry.uid;
+  mirror_.uid_next = std::max(mirror_.uid_next, entry.uid + 1);
+  mirror_.total_size += entry.size;
+  quota_->adjust(static_cast<std::int64_t>(entry.size), 1);
+  mirror_.uid_by_base[entry.base] = entry.uid;
   const std::uint32_t uid = entry.uid;
-  entries_.insert_or_assign(uid, std::move(entry));
+  mirror_.entries.insert_or_assign(uid, std::move(entry));
 }
 
-void MaildirFolder::erase_entry(std::uint32_t uid) const {
-  const auto it = entries_.find(uid);
-  if (it == entries_.end()) return;
-  total_size_ -= it->second.size;
-  adjust_quota(-static_cast<std::int64_t>(it->second.size), -1);
-  uid_by_base_.erase(it->second.base);
-  entries_.erase(it);
+void MaildirFolder::erase_entry(std::uint32_t uid, std::uint64_t modseq) const {
+  mirror_.expunged[uid] = modseq;
+  const auto it = mirror_.entries.find(uid);
+  if (it == mirror_.entries.end()) return;
+  mirror_.total_size -= it->second.size;
+  quota_->adjust(-static_cast<std::int64_t>(it->second.size), -1);
+  mirror_.uid_by_base.erase(it->second.base);
+  mirror_.entries.erase(it);
 }
 
 bool MaildirFolder::apply_log_line(std::string_view line) const {
@@ -91,37 +87,38 @@ bool MaildirFolder::apply_log_line(std::string_view line) const {
       const auto date = parse_number<std::int64_t>(next_field(rest));
       const auto [flags, modseq] = parse_log_flags(next_field(rest));
       if (!size || !date || rest.empty()) return false;
-      if (entries_.count(*uid) != 0 || uid_by_base_.count(std::string(rest)) != 0) return false;
-      highest_modseq_ = std::max(highest_modseq_, modseq);
+      if (mirror_.entries.count(*uid) != 0 || mirror_.uid_by_base.count(std::string(rest)) != 0) return false;
+      mirror_.highest_modseq = std::max(mirror_.highest_modseq, modseq);
       const std::uint64_t known_modseq = std::max<std::uint64_t>(1, modseq);  // 1 for records from before CONDSTORE
       add_entry(Entry{*uid, std::string(rest), file_name(rest, flags), *size, *date, flags, {}, known_modseq});
       return true;
     }
     case '-': {
-      uid_next_ = std::max(uid_next_, *uid + 1);
-      if (const auto modseq = parse_number<std::uint64_t>(next_field(rest)))
-        highest_modseq_ = std::max(highest_modseq_, *modseq);
-      if (entries_.count(*uid) == 0) return false;
-      erase_entry(*uid);
-      return true;
+      mirror_.uid_next = std::max(mirror_.uid_next, *uid + 1);
+      const auto modseq = parse_number<std::uint64_t>(next_field(rest));
+      if (modseq) mirror_.highest_modseq = std::max(mirror_.highest_modseq, *modseq);
+      else mirror_.expunges_known_since = mirror_.highest_modseq;  // a record from before CONDSTORE: when is unknown
+      const bool known = mirror_.entries.count(*uid) != 0;
+      erase_entry(*uid, modseq.value_or(mirror_.highest_modseq));
+      return known;
     }
     case 'F': {
-      const auto it = entries_.find(*uid);
-      if (it == entries_.end()) return false;
+      const auto it = mirror_.entries.find(*uid);
+      if (it == mirror_.entries.end()) return false;
       const auto [flags, modseq] = parse_log_flags(next_field(rest));
       it->second.flags = flags;
       it->second.file = file_name(it->second.base, it->second.flags);
       if (modseq != 0) it->second.modseq = modseq;
-      highest_modseq_ = std::max(highest_modseq_, modseq);
+      mirror_.highest_modseq = std::max(mirror_.highest_modseq, modseq);
       return true;
     }
     case 'R':
       // Claimed \Recent: no message changes, so no session needs telling.
-      first_recent_uid_ = std::max(first_recent_uid_, *uid);
+      mirror_.first_recent_uid = std::max(mirror_.first_recent_uid, *uid);
       return false;
     case 'K': {
-      const auto it = entries_.find(*uid);
-      if (it == entries_.end()) return false;
+      const auto it = mirror_.entries.find(*uid);
+      if (it == mirror_.entries.end()) return false;
       it->second.keywords.clear();
       while (!rest.empty()) it->second.keywords.emplace_back(next_field(rest));
       return true;
@@ -136,7 +133,7 @@ bool MaildirFolder::catch_up_log() const {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   if (!fd && errno == ENOENT) {
     // A folder made by hand or by another tool: start a UID list for it.
-    replace_file_durably(path, log_header(new_uid_validity(), 1, highest_modseq_, 1));
+    replace_file_durably(path, log_header(new_uid_validity(), 1, mirror_.highest_modseq, 1));
     fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
   }
   if (!fd) throw IoError("cannot open UID list", path, errno);
@@ -144,23 +141,23 @@ bool MaildirFolder::catch_up_log() const {
   if (::fstat(fd.get(), &st) != 0) throw IoError("cannot stat UID list", path, errno);
 
   bool changed = false;
-  if (st.st_ino != log_ino_ || st.st_size < log_offset_) {
+  if (st.st_ino != mirror_.log_ino || st.st_size < mirror_.log_offset) {
     // First load, or another process compacted the log: read it whole.
-    changed = log_ino_ != 0;
-    adjust_quota(-static_cast<std::int64_t>(total_size_), -static_cast<std::int64_t>(entries_.size()));
-    entries_.clear();
-    uid_by_base_.clear();
-    total_size_ = 0;
-    log_offset_ = 0;
-    log_lines_ = 0;
-    log_ino_ = st.st_ino;
+    changed = mirror_.log_ino != 0;
+    quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()));
+    mirror_.entries.clear();
+    mirror_.uid_by_base.clear();
+    mirror_.total_size = 0;
+    mirror_.log_offset = 0;
+    mirror_.log_lines = 0;
+    mirror_.log_ino = st.st_ino;
   }
-  if (st.st_size == log_offset_ && log_offset_ != 0) return changed;
+  if (st.st_size == mirror_.log_offset && mirror_.log_offset != 0) return changed;
 
-  std::string data(static_cast<std::size_t>(st.st_size - log_offset_), '\0');
+  std::string data(static_cast<std::size_t>(st.st_size - mirror_.log_offset), '\0');
   std::size_t got = 0;
   while (got < data.size()) {
-    const ssize_t n = ::pread(fd.get(), data.data() + got, data.size() - got, log_offset_ + static_cast<off_t>(got));
+    const ssize_t n = ::pread(fd.get(), data.data() + got, data.size() - got, mirror_.log_offset + static_cast<off_t>(got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw IoError("cannot read UID list", path, errno);
     if (n == 0) break;
@@ -169,7 +166,7 @@ bool MaildirFolder::catch_up_log() const {
   data.resize(got);
   const std::size_t complete = data.rfind('\n') + 1;  // npos + 1 == 0
   std::string_view lines(data.data(), complete);
-  if (log_offset_ == 0) {
+  if (mirror_.log_offset == 0) {
     const std::string_view header = lines.substr(0, lines.find('\n'));
     std::string_view rest = header.substr(std::min(header.size(), kLogMagic.size()));
     const bool magic_ok = header.substr(0, kLogMagic.size()) == kLogMagic && !rest.empty() && rest.front() == ' ';
@@ -179,41 +176,44 @@ bool MaildirFolder::catch_up_log() const {
     const std::string_view n = next_field(rest);
     const auto validity = v.size() > 1 && v[0] == 'V' ? parse_number<std::uint32_t>(v.substr(1)) : std::nullopt;
     const auto next = n.size() > 1 && n[0] == 'N' ? parse_number<std::uint32_t>(n.substr(1)) : std::nullopt;
-    first_recent_uid_ = 1;
+    mirror_.first_recent_uid = 1;
     while (!rest.empty()) {  // optional fields, absent in logs from older versions
       const std::string_view field = next_field(rest);
       if (field.size() < 2) continue;
       if (field[0] == 'M')
-        highest_modseq_ = std::max(highest_modseq_, parse_number<std::uint64_t>(field.substr(1)).value_or(0));
+        mirror_.highest_modseq = std::max(mirror_.highest_modseq, parse_number<std::uint64_t>(field.substr(1)).value_or(0));
       else if (field[0] == 'R')
-        first_recent_uid_ = std::max(first_recent_uid_, parse_number<std::uint32_t>(field.substr(1)).value_or(1));
+        mirror_.first_recent_uid = std::max(mirror_.first_recent_uid, parse_number<std::uint32_t>(field.substr(1)).value_or(1));
     }
+    // A compacted log keeps no removals: only those after it was written are known.
+    mirror_.expunged.clear();
+    mirror_.expunges_known_since = mirror_.highest_modseq;
     if (complete == 0 || !validity || !next) {
       // Unreadable: start over with a new UIDVALIDITY (clients then
       // resynchronise) and let the directory scan give every file a UID.
       log(LogLevel::Error, "mailstore", "UID list {} is damaged; assigning new UIDs", path.string());
-      replace_file_durably(path, log_header(new_uid_validity(), 1, highest_modseq_, 1));
-      log_ino_ = 0;
-      stamps_ = Stamps{};
+      replace_file_durably(path, log_header(new_uid_validity(), 1, mirror_.highest_modseq, 1));
+      mirror_.log_ino = 0;
+      mirror_.stamps = Stamps{};
       return catch_up_log() || true;
     }
-    uid_validity_ = *validity;
-    uid_next_ = std::max<std::uint32_t>(1, *next);
+    mirror_.uid_validity = *validity;
+    mirror_.uid_next = std::max<std::uint32_t>(1, *next);
     lines.remove_prefix(std::min(lines.size(), header.size() + 1));
-    log_lines_ = 1;
+    mirror_.log_lines = 1;
     changed = true;
   }
   while (!lines.empty()) {
     const auto end = lines.find('\n');
     changed = apply_log_line(lines.substr(0, end)) || changed;
     lines.remove_prefix(end + 1);
-    ++log_lines_;
+    ++mirror_.log_lines;
   }
-  log_offset_ += static_cast<off_t>(complete);
+  mirror_.log_offset += static_cast<off_t>(complete);
   if (complete < data.size()) {
     // A torn last line from a crash; we hold the lock, so no writer is
     // active: cut it off so the next record starts on a line of its own.
-    if (::ftruncate(fd.get(), log_offset_) != 0) throw IoError("cannot repair UID list", path, errno);
+    if (::ftruncate(fd.get(), mirror_.log_offset) != 0) throw IoError("cannot repair UID list", path, errno);
     fsync_fd(fd.get(), path);
   }
   return changed;
@@ -223,8 +223,8 @@ std::uint64_t MaildirFolder::next_modseq() const {
   const auto now_us = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
-  highest_modseq_ = std::max(highest_modseq_ + 1, now_us);
-  return highest_modseq_;
+  mirror_.highest_modseq = std::max(mirror_.highest_modseq + 1, now_us);
+  return mirror_.highest_modseq;
 }
 
 void MaildirFolder::write_log(std::string_view lines, LogSync sync) const {
@@ -234,24 +234,26 @@ void MaildirFolder::write_log(std::string_view lines, LogSync sync) const {
   if (!fd) throw IoError("cannot open UID list", path, errno);
   write_all(fd.get(), lines, path);
   if (sync == LogSync::Durable) fsync_fd(fd.get(), path);
-  log_offset_ += static_cast<off_t>(lines.size());
-  log_lines_ += static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n'));
+  mirror_.log_offset += static_cast<off_t>(lines.size());
+  mirror_.log_lines += static_cast<std::size_t>(std::count(lines.begin(), lines.end(), '\n'));
 }
 
 void MaildirFolder::compact_log_if_needed() const {
-  if (log_lines_ <= 2 * entries_.size() + 1024) return;
-  std::string content = log_header(uid_validity_, uid_next_, highest_modseq_, first_recent_uid_);
-  for (const auto& [uid, e] : entries_) {
+  if (mirror_.log_lines <= 2 * mirror_.entries.size() + 1024) return;
+  std::string content = log_header(mirror_.uid_validity, mirror_.uid_next, mirror_.highest_modseq, mirror_.first_recent_uid);
+  for (const auto& [uid, e] : mirror_.entries) {
     content += added_line(uid, e.size, e.date, e.flags, e.modseq, e.base);
     if (!e.keywords.empty()) content += keyword_line(uid, e.keywords);
   }
   const fs::path path = dir_ / kLogFile;
   replace_file_durably(path, content);
+  mirror_.expunged.clear();  // bounded memory; clients asking from before get expunged_complete = false
+  mirror_.expunges_known_since = mirror_.highest_modseq;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw IoError("cannot stat UID list", path, errno);
-  log_ino_ = st.st_ino;
-  log_offset_ = st.st_size;
-  log_lines_ = static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n'));
+  mirror_.log_ino = st.st_ino;
+  mirror_.log_offset = st.st_size;
+  mirror_.log_lines = static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n'));
 }
 
 // --- directory scans --------------------------------------------------------------
@@ -265,22 +267,22 @@ MaildirFolder::Stamps MaildirFolder::current_stamps() const {
   return Stamps{stamp(dir_ / kLogFile), stamp(dir_ / "new"), stamp(dir_ / "cur")};
 }
 
-void MaildirFolder::remember_stamps() const { stamps_ = current_stamps(); }
+void MaildirFolder::remember_stamps() const { mirror_.stamps = current_stamps(); }
 
 void MaildirFolder::forget_disk_state() const noexcept {
-  log_ino_ = 0;
-  stamps_ = Stamps{};
-  last_cur_scan_ns_ = 0;
+  mirror_.log_ino = 0;
+  mirror_.stamps = Stamps{};
+  mirror_.last_cur_scan_ns = 0;
 }
 
 bool MaildirFolder::new_scan_due(const Stamps& now) const {
-  return now.new_dir != stamps_.new_dir || now_ns() - now.new_dir.mtime_ns < kRecentNs;
+  return now.new_dir != mirror_.stamps.new_dir || now_ns() - now.new_dir.mtime_ns < kRecentNs;
 }
 
 bool MaildirFolder::cur_scan_due(const Stamps& now) const {
-  if (now.cur_dir != stamps_.cur_dir || now.cur_dir.mtime_ns < 0) return true;
+  if (now.cur_dir != mirror_.stamps.cur_dir || now.cur_dir.mtime_ns < 0) return true;
   const std::int64_t t = now_ns();
-  return last_cur_scan_ns_ < now.cur_dir.mtime_ns + kRecentNs && t - last_cur_scan_ns_ >= kRescanIntervalNs;
+  return mirror_.last_cur_scan_ns < now.cur_dir.mtime_ns + kRecentNs && t - mirror_.last_cur_scan_ns >= kRescanIntervalNs;
 }
 
 bool MaildirFolder::scan_directories() const {
@@ -304,8 +306,8 @@ bool MaildirFolder::scan_directories() const {
       const std::string target = file_name(base, flags_from_file_name(name));
       if (::rename((dir_ / "new" / name).c_str(), (dir_ / "cur" / target).c_str()) != 0) continue;
       moved = true;
-      const auto known = uid_by_base_.find(base);
-      if (known != uid_by_base_.end()) entries_[known->second].file = target;
+      const auto known = mirror_.uid_by_base.find(base);
+      if (known != mirror_.uid_by_base.end()) mirror_.entries[known->second].file = target;
       else if (!cur_changed) unknown.emplace_back(base, target);
     }
     if (moved) {
@@ -315,20 +317,20 @@ bool MaildirFolder::scan_directories() const {
   }
   bool changed = false;
   if (cur_changed) {
-    last_cur_scan_ns_ = now_ns();
+    mirror_.last_cur_scan_ns = now_ns();
     std::unordered_set<std::uint32_t> seen;
     std::vector<std::string> names = list_directory(dir_ / "cur");
     std::sort(names.begin(), names.end());  // names start with the delivery time: UIDs in arrival order
     for (const auto& name : names) {
       const std::string base(base_of(name));
-      const auto known = uid_by_base_.find(base);
-      if (known == uid_by_base_.end()) {
+      const auto known = mirror_.uid_by_base.find(base);
+      if (known == mirror_.uid_by_base.end()) {
         unknown.emplace_back(base, name);
-        uid_by_base_.emplace(base, 0);  // a second file with the same base is ignored
+        mirror_.uid_by_base.emplace(base, 0);  // a second file with the same base is ignored
         continue;
       }
       if (known->second == 0 || !seen.insert(known->second).second) continue;
-      Entry& e = entries_[known->second];
+      Entry& e = mirror_.entries[known->second];
       if (e.file == name) continue;
       // Another tool changed the flags in the file name.
       e.file = name;
@@ -340,23 +342,23 @@ bool MaildirFolder::scan_directories() const {
         changed = true;
       }
     }
-    for (const auto& [base, name] : unknown) uid_by_base_.erase(base);
+    for (const auto& [base, name] : unknown) mirror_.uid_by_base.erase(base);
     std::vector<std::uint32_t> vanished;
-    for (const auto& [uid, e] : entries_)
+    for (const auto& [uid, e] : mirror_.entries)
       if (seen.count(uid) == 0) vanished.push_back(uid);
     for (const std::uint32_t uid : vanished) {
-      erase_entry(uid);
-      records += "-" + std::to_string(uid) + " " + std::to_string(scan_modseq()) + "\n";
+      erase_entry(uid, scan_modseq());
+      records += "-" + std::to_string(uid) + " " + std::to_string(modseq) + "\n";
       changed = true;
     }
   }
   for (const auto& [base, name] : unknown) {
-    if (uid_by_base_.count(base) != 0) continue;
-    if (uid_next_ == UINT32_MAX) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
+    if (mirror_.uid_by_base.count(base) != 0) continue;
+    if (mirror_.uid_next == UINT32_MAX) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
     struct stat st {};
     if (::stat((dir_ / "cur" / name).c_str(), &st) != 0) continue;
     const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
-    const std::uint32_t uid = uid_next_;
+    const std::uint32_t uid = mirror_.uid_next;
     const Flags flags = flags_from_file_name(name);
     add_entry(Entry{uid, base, name, size, static_cast<std::int64_t>(st.st_mtim.tv_sec), flags, {}, scan_modseq()});
     records += added_line(uid, size, st.st_mtim.tv_sec, flags, modseq, base);

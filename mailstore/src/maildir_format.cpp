@@ -7,6 +7,7 @@
 #include <charconv>
 #include <ctime>
 #include <mutex>
+#include <random>
 #include <system_error>
 
 #include "common/durable_file.hpp"
@@ -124,6 +125,15 @@ std::uint32_t new_uid_validity() {
   std::lock_guard lock(mutex);
   last = std::max(last + 1, static_cast<std::uint32_t>(std::time(nullptr)));
   return last;
+}
+
+std::string new_folder_id() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::random_device random;
+  std::string id;
+  for (int word = 0; word < 4; ++word)
+    for (std::uint32_t bits = random(), i = 0; i < 8; ++i, bits >>= 4) id += kHex[bits & 0xF];
+  return id;
 }
 
 std::string log_header(std::uint32_t uid_validity, std::uint32_t uid_next, std::uint64_t highest_modseq,

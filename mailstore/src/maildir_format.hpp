@@ -14,6 +14,7 @@ namespace umstore::mailstore::detail {
 inline constexpr const char* kLogFile = "umstore-uidlist";
 inline constexpr const char* kLockFile = "umstore-uidlist.lock";
 inline constexpr const char* kSpecialUseFile = "umstore-special-use";
+inline constexpr const char* kFolderIdFile = "umstore-folder-id";
 inline constexpr std::string_view kLogMagic = "umstore-uidlist 1";
 
 // "DFRST" letters of the Maildir info suffix, in the spec's ASCII order.
@@ -40,5 +41,7 @@ std::string added_line(std::uint32_t uid, std::uint64_t size, std::int64_t date,
 std::string flags_line(std::uint32_t uid, Flags flags, std::uint64_t modseq);
 std::string keyword_line(std::uint32_t uid, const std::vector<std::string>& keywords);
 std::uint32_t new_uid_validity();
+// 128 random bits as 32 lowercase hex digits.
+std::string new_folder_id();
 
 }  // namespace umstore::mailstore::detail

@@ -13,6 +13,7 @@
 #include "mailstore/folder_name.hpp"
 #include "mailstore/mail_store.hpp"
 #include "maildir_folder.hpp"
+#include "temporary_failure.hpp"
 
 namespace umstore::mailstore {
 namespace fs = std::filesystem;
@@ -20,11 +21,11 @@ namespace {
 
 using detail::MaildirFolder;
 using detail::QuotaCounter;
+using detail::throw_temporary_failure;
 
 constexpr const char* kSubscriptionsFile = ".subscriptions";
 constexpr const char* kQuotaLimitFile = ".quota-limit";
 constexpr const char* kLockFile = ".lock";
-constexpr std::size_t kMoveBatch = 256;  // open descriptors per batch when INBOX is renamed
 
 std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
 
@@ -42,7 +43,8 @@ std::vector<std::string> parents_of(std::string_view name) {
 
 class MaildirMailbox final : public UserMailbox {
  public:
-  MaildirMailbox(fs::path dir, std::string number) : dir_(std::move(dir)), number_(std::move(number)) {
+  MaildirMailbox(fs::path dir, std::string number, std::weak_ptr<detail::FolderEvents> events)
+      : dir_(std::move(dir)), number_(std::move(number)), events_(std::move(events)) {
     quota_->number = number_;
     create_directories_durably(dir_);
     remove_leftovers();
@@ -52,12 +54,7 @@ class MaildirMailbox final : public UserMailbox {
     bool created = false;
     for (const auto& [name, use] : {std::pair{"INBOX", SpecialUse::None}, std::pair{"Sent", SpecialUse::Sent},
                                     std::pair{"Trash", SpecialUse::Trash}}) {
-      if (exists(name)) continue;
-      try {
-        MaildirFolder::create_on_disk(folder_dir(name), use);
-        created = true;
-      } catch (const FolderExists&) {
-      }
+      if (!exists(name)) created = MaildirFolder::create_on_disk(folder_dir(name), use) || created;
     }
     if (created) write_subscriptions({"INBOX", "Sent", "Trash"});
     // Usage is kept incrementally from here on; this is the one full load.
@@ -66,7 +63,7 @@ class MaildirMailbox final : public UserMailbox {
 
   const std::string& number() const noexcept override { return number_; }
 
-  std::vector<FolderEntry> list() const override {
+  std::vector<FolderEntry> list() const override try {
     std::lock_guard lock(mutex_);
     const std::vector<std::string> names = refresh_locked();
     const std::set<std::string> subscribed = read_subscriptions();
@@ -81,9 +78,11 @@ class MaildirMailbox final : public UserMailbox {
       entries.push_back(std::move(entry));
     }
     return entries;
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  FolderPtr open(std::string_view name) override {
+  FolderPtr open(std::string_view name) override try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);
     if (!exists(canonical)) {
@@ -91,22 +90,38 @@ class MaildirMailbox final : public UserMailbox {
       throw FolderNotFound("there is no folder " + in_quotes(canonical));
     }
     return open_locked(canonical);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void create(std::string_view name, SpecialUse use) override {
+  void create(std::string_view name, SpecialUse use) override try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);
     FileLock user_lock(dir_ / kLockFile);
     if (exists(canonical)) throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
     create_parents_locked(canonical);
-    try {
-      MaildirFolder::create_on_disk(folder_dir(canonical), use);
-    } catch (const FolderExists&) {
+    if (!MaildirFolder::create_on_disk(folder_dir(canonical), use))
       throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
-    }
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void remove(std::string_view name) override {
+  // Local delivery's target: the folder, created first when missing.
+  FolderPtr open_or_create(std::string_view name) try {
+    const std::string canonical = canonical_folder_name(name);
+    std::lock_guard lock(mutex_);
+    if (!exists(canonical)) {
+      FileLock user_lock(dir_ / kLockFile);
+      create_parents_locked(canonical);
+      // false: another process created it meanwhile, which is as good.
+      (void)MaildirFolder::create_on_disk(folder_dir(canonical), SpecialUse::None);
+    }
+    return open_locked(canonical);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
+  }
+
+  void remove(std::string_view name) override try {
     const std::string canonical = canonical_folder_name(name);
     if (is_inbox(canonical)) throw InvalidFolderName("INBOX cannot be deleted; expunge its messages instead");
     std::lock_guard lock(mutex_);
@@ -124,9 +139,11 @@ class MaildirMailbox final : public UserMailbox {
     std::error_code ec;
     fs::remove_all(doomed, ec);
     if (ec) log(LogLevel::Warning, "mailstore", "cannot finish deleting {}: {}", doomed.string(), ec.message());
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void rename(std::string_view from, std::string_view to) override {
+  void rename(std::string_view from, std::string_view to) override try {
     const std::string old_name = canonical_folder_name(from);
     const std::string new_name = canonical_folder_name(to);
     if (is_inbox(new_name)) throw InvalidFolderName("a folder cannot be renamed to INBOX");
@@ -159,18 +176,22 @@ class MaildirMailbox final : public UserMailbox {
         subscriptions_changed = true;
       }
     if (subscriptions_changed) write_subscriptions(subscriptions);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void set_subscribed(std::string_view name, bool subscribed) override {
+  void set_subscribed(std::string_view name, bool subscribed) override try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);
     FileLock user_lock(dir_ / kLockFile);
     std::set<std::string> subscriptions = read_subscriptions();
     const bool changed = subscribed ? subscriptions.insert(canonical).second : subscriptions.erase(canonical) != 0;
     if (changed) write_subscriptions(subscriptions);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  QuotaUsage quota() const override {
+  QuotaUsage quota() const override try {
     std::lock_guard lock(mutex_);
     // status() brings each folder up to date with other processes' changes.
     for (const auto& name : refresh_locked()) folders_.at(name)->status();
@@ -178,13 +199,17 @@ class MaildirMailbox final : public UserMailbox {
     return QuotaUsage{static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->bytes.load())),
                       static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->messages.load())),
                       quota_->limit_bytes.load()};
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  void set_quota_limit(std::uint64_t bytes) override {
+  void set_quota_limit(std::uint64_t bytes) override try {
     std::lock_guard lock(mutex_);
     if (bytes == quota_->limit_bytes.load()) return;
     replace_file_durably(dir_ / kQuotaLimitFile, std::to_string(bytes) + "\n");
     quota_->limit_bytes = bytes;
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
  private:
@@ -226,7 +251,8 @@ class MaildirMailbox final : public UserMailbox {
 
   std::shared_ptr<MaildirFolder> open_locked(const std::string& canonical) const {
     auto& slot = folders_[canonical];
-    if (!slot || slot->retired()) slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_);
+    if (!slot || slot->retired())
+      slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_, events_);
     return slot;
   }
 
@@ -239,30 +265,19 @@ class MaildirMailbox final : public UserMailbox {
 
   void create_parents_locked(std::string_view canonical) {
     for (const auto& parent : parents_of(canonical)) {
-      if (exists(parent)) continue;
-      try {
-        MaildirFolder::create_on_disk(folder_dir(parent), SpecialUse::None);
-      } catch (const FolderExists&) {
-      }
+      if (!exists(parent)) (void)MaildirFolder::create_on_disk(folder_dir(parent), SpecialUse::None);  // false: made meanwhile
     }
   }
 
   // RFC 3501 RENAME INBOX: the messages move, INBOX stays and is empty.
   void move_inbox_locked(const std::string& new_name) {
     create_parents_locked(new_name);
-    MaildirFolder::create_on_disk(folder_dir(new_name), SpecialUse::None);
+    if (!MaildirFolder::create_on_disk(folder_dir(new_name), SpecialUse::None))
+      throw FolderExists("the folder " + in_quotes(new_name) + " already exists");
     const auto inbox = open_locked("INBOX");
-    const auto target = open_locked(new_name);
     std::vector<std::uint32_t> uids;
     for (const auto& message : inbox->snapshot()) uids.push_back(message.uid);
-    for (std::size_t start = 0; start < uids.size(); start += kMoveBatch) {
-      const auto batch = std::span(uids).subspan(start, std::min(kMoveBatch, uids.size() - start));
-      const auto sources = inbox->sources(batch);
-      target->add_copies(sources);
-      std::vector<std::uint32_t> moved;
-      for (const auto& s : sources) moved.push_back(s.source_uid);
-      inbox->remove_messages(moved);
-    }
+    inbox->move_to(*open_locked(new_name), uids);
   }
 
   std::set<std::string> read_subscriptions() const {
@@ -319,6 +334,7 @@ class MaildirMailbox final : public UserMailbox {
   const fs::path dir_;
   const std::string number_;
   const std::shared_ptr<QuotaCounter> quota_ = std::make_shared<QuotaCounter>();
+  const std::weak_ptr<detail::FolderEvents> events_;
   mutable std::mutex mutex_;
   mutable fs::file_time_type quota_limit_stamp_{};
   mutable std::map<std::string, std::shared_ptr<MaildirFolder>> folders_;
@@ -328,41 +344,39 @@ class MaildirStore final : public MailStore {
  public:
   explicit MaildirStore(fs::path root) : root_(std::move(root)) { create_directories_durably(root_); }
 
-  UserMailboxPtr user(std::string_view number) override {
+  UserMailboxPtr user(std::string_view number) override { return mailbox(number); }
+
+  std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
+    return mailbox(number)->open_or_create(folder)->append(rfc822);
+  }
+
+ private:
+  std::shared_ptr<MaildirMailbox> mailbox(std::string_view number) try {
     if (!umstore::is_e164(number))
       throw InvalidMailboxNumber("\"" + std::string(number) +
                                  "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
     std::lock_guard lock(mutex_);
     auto& slot = users_[std::string(number)];
-    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number));
+    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_);
     return slot;
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
   }
 
-  std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
-    const UserMailboxPtr mailbox = user(number);
-    FolderPtr target;
-    try {
-      target = mailbox->open(folder);
-    } catch (const FolderNotFound&) {
-      try {
-        mailbox->create(folder);
-      } catch (const FolderExists&) {
-      }
-      target = mailbox->open(folder);
-    }
-    return target->append(rfc822);
-  }
-
- private:
   const fs::path root_;
+  // Declared before the mailboxes: destroyed after them, its thread joined
+  // before anything it may refresh goes.
+  const std::shared_ptr<detail::FolderEvents> events_ = std::make_shared<detail::FolderEvents>();
   std::mutex mutex_;
-  std::map<std::string, UserMailboxPtr, std::less<>> users_;
+  std::map<std::string, std::shared_ptr<MaildirMailbox>, std::less<>> users_;
 };
 
 }  // namespace
 
-std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root) {
+std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root) try {
   return std::make_unique<MaildirStore>(root);
+} catch (const IoError& e) {
+  throw_temporary_failure(e);
 }
 
 }  // namespace umstore::mailstore

@@ -20,6 +20,20 @@ constexpr bool is_token_char(char c) {
   return true;
 }
 
+// Printable ASCII only (no controls, no 8-bit).
+inline bool is_printable(std::string_view text) {
+  for (const char c : text)
+    if (c < 32 || c >= 127) return false;
+  return true;
+}
+
+// Control characters (CR, LF, TAB...) as spaces: for text placed in a header or a single line.
+inline std::string without_controls(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 32 || c == 127) c = ' ';
+  return out;
+}
 
 inline std::string_view trim(std::string_view text) {
   const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

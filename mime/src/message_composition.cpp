@@ -5,11 +5,11 @@
 #include "common/e164.hpp"
 #include "common/rfc5322_date.hpp"
 #include "mime/message_parser.hpp"
+#include "mime/people_text.hpp"
 #include "mime/voice_message.hpp"
 
 #include <algorithm>
 #include <iterator>
-#include <ranges>
 #include <random>
 #include <thread>
 #include <unistd.h>
@@ -19,7 +19,6 @@ namespace umstore::mime {
 namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
-constexpr std::size_t kMaxFilenameLabelBytes = 40;
 constexpr std::size_t kMaxCallerIdDigits = 32;
 
 struct Entity {
@@ -45,24 +44,19 @@ struct Entity {
 
 struct CommonInput {
   std::string_view domain;
-  const Caller& caller;
+  const MessageOrigin& origin;
   const Recipient& recipient;
-  SystemTime received;
-  int utc_offset_minutes;
   std::string_view message_id_hint;
   const MessageOptions& options;
 };
 
-std::string without_controls(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 32 || c == 127) c = ' ';
-  }
-  return out;
-}
-
-bool is_ascii_printable(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 32 && c < 127; });
+// Who the text names: the caller, else a subscriber who sent or forwarded it.
+MessageOrigin origin_of_input(const Caller& caller, const MessageOptions& options, SystemTime received,
+                              int utc_offset_minutes) {
+  MessageOrigin origin{caller, {}, received, utc_offset_minutes};
+  if (caller.name.empty() && caller.number.empty() && options.originator)
+    origin.sender = options.originator->name.empty() ? options.originator->address : options.originator->name;
+  return origin;
 }
 
 void require_domain(std::string_view domain) {
@@ -70,7 +64,7 @@ void require_domain(std::string_view domain) {
     return ascii::is_alpha(c) || ascii::is_digit(c) || c == '.' || c == '-';
   });
   if (!valid)
-    throw ComposeError("mail domain \"" + without_controls(domain) +
+    throw ComposeError("mail domain \"" + ascii::without_controls(domain) +
                        "\" is not a host name; set the domain umstore sends mail as (e.g. vm.example.net)");
 }
 
@@ -81,7 +75,7 @@ void require_address(std::string_view address) {
                      std::all_of(address.begin(), address.end(),
                                  [](char c) { return c > ' ' && c < 127 && c != '<' && c != '>' && c != ',' && c != '"'; });
   if (!valid)
-    throw ComposeError("recipient address \"" + without_controls(address) +
+    throw ComposeError("recipient address \"" + ascii::without_controls(address) +
                        "\" is not a plain local@domain address; fix the mailbox address");
 }
 
@@ -118,8 +112,8 @@ std::string message_id_token(std::string_view hint) {
 }
 
 std::string quoted_phrase(std::string_view name) {
-  const std::string clean = without_controls(name);
-  if (!is_ascii_printable(clean)) return encode_header_text(clean);  // RFC 2047 §5(3): encoded-words as a phrase
+  const std::string clean = ascii::without_controls(name);
+  if (!ascii::is_printable(clean)) return encode_header_text(clean);  // RFC 2047 §5(3): encoded-words as a phrase
   std::string out = "\"";
   for (const char c : clean) {
     if (c == '"' || c == '\\') out.push_back('\\');
@@ -133,18 +127,6 @@ std::string mailbox(std::string_view name, std::string_view address) {
   return quoted_phrase(name) + " <" + std::string(address) + ">";
 }
 
-std::string caller_label(const Caller& caller) {
-  if (!caller.name.empty()) return without_controls(caller.name);
-  if (!caller.number.empty()) return format_number_for_people(without_controls(caller.number));
-  return "Unknown caller";
-}
-
-// "Alice Example (+1 555 0123)" when both are known.
-std::string caller_label_long(const Caller& caller) {
-  if (caller.name.empty() || caller.number.empty()) return caller_label(caller);
-  return without_controls(caller.name) + " (" + format_number_for_people(without_controls(caller.number)) + ")";
-}
-
 // RFC 3939: digits only; the plan says whether they are a full E.164 number.
 std::optional<std::string> caller_id(const Caller& caller) {
   std::string digits = e164_digits(caller.number);
@@ -153,86 +135,6 @@ std::optional<std::string> caller_id(const Caller& caller) {
   const auto e164 = normalise_e164(caller.number);
   if (caller.number.starts_with('+') && e164) return digits + ",NumberingPlan=e164";
   return digits;
-}
-
-struct LocalTime {
-  std::chrono::year_month_day date;
-  std::chrono::hh_mm_ss<std::chrono::seconds> time;
-};
-
-LocalTime local_time(SystemTime when, int utc_offset_minutes) {
-  const auto local = std::chrono::floor<std::chrono::seconds>(when) + std::chrono::minutes(utc_offset_minutes);
-  const auto day = std::chrono::floor<std::chrono::days>(local);
-  return {std::chrono::year_month_day(day), std::chrono::hh_mm_ss<std::chrono::seconds>(local - day)};
-}
-
-std::string two_digits(unsigned value) { return (value < 10 ? "0" : "") + std::to_string(value); }
-
-// "20261121-1940", for file names.
-std::string compact_local_time(SystemTime when, int utc_offset_minutes) {
-  const LocalTime t = local_time(when, utc_offset_minutes);
-  return std::to_string(static_cast<int>(t.date.year())) + two_digits(static_cast<unsigned>(t.date.month())) +
-         two_digits(static_cast<unsigned>(t.date.day())) + "-" + two_digits(static_cast<unsigned>(t.time.hours().count())) +
-         two_digits(static_cast<unsigned>(t.time.minutes().count()));
-}
-
-// "Sat 21 Nov 2026 19:40 +0000": the RFC 5322 date without comma and seconds.
-std::string readable_local_time(SystemTime when, int utc_offset_minutes) {
-  std::string text = format_rfc5322_date(when, utc_offset_minutes);
-  if (const auto comma = text.find(','); comma != std::string::npos) text.erase(comma, 1);
-  const auto first_colon = text.find(':');
-  if (first_colon != std::string::npos) {
-    const auto second_colon = text.find(':', first_colon + 1);
-    if (second_colon != std::string::npos) text.erase(second_colon, 3);
-  }
-  return text;
-}
-
-std::string filename_label(const Caller& caller) {
-  const std::string source = !caller.name.empty() ? caller.name : !caller.number.empty() ? caller.number : "unknown";
-  std::string out;
-  for (std::size_t i = 0; i < source.size(); ++i) {
-    const char c = source[i];
-    const bool multibyte = static_cast<unsigned char>(c) >= 0x80;
-    if (multibyte || ascii::is_alpha(c) || ascii::is_digit(c) || c == '+' || c == '-' || c == '.') {
-      const bool starts_character = (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-      if (starts_character && out.size() >= kMaxFilenameLabelBytes) break;
-      out.push_back(c);
-    } else if ((c == ' ' || c == '_') && !out.empty() && out.back() != '_') {
-      out.push_back('_');
-    }
-  }
-  while (!out.empty() && (out.back() == '_' || out.back() == '.')) out.pop_back();
-  return out.empty() ? "unknown" : out;
-}
-
-// RFC 2231 attr-char, minus the ones some clients mishandle.
-bool is_attribute_char(char c) {
-  return ascii::is_alpha(c) || ascii::is_digit(c) || c == '-' || c == '.' || c == '_' || c == '+' || c == '!' ||
-         c == '~';
-}
-
-// filename="x" for ASCII; RFC 2231 filename*0*=utf-8''... sections otherwise,
-// each short enough for its own folded line.
-std::string filename_parameter(std::string_view filename) {
-  const std::string clean = without_controls(filename);
-  if (is_ascii_printable(clean) && clean.find_first_of("\"\\") == std::string::npos)
-    return "filename=\"" + clean + "\"";
-  constexpr std::string_view kHex = "0123456789ABCDEF";
-  constexpr std::size_t kSectionLength = 60;
-  std::vector<std::string> sections(1, "utf-8''");
-  for (const char c : clean) {
-    std::string piece = is_attribute_char(c) ? std::string(1, c) : std::string{'%', kHex[static_cast<unsigned char>(c) >> 4], kHex[c & 0x0F]};
-    if (sections.back().size() + piece.size() > kSectionLength) sections.emplace_back();
-    sections.back() += piece;
-  }
-  if (sections.size() == 1) return "filename*=" + sections.front();
-  std::string out;
-  for (std::size_t i = 0; i < sections.size(); ++i) {
-    if (i > 0) out += ";\r\n ";
-    out += "filename*" + std::to_string(i) + "*=" + sections[i];
-  }
-  return out;
 }
 
 std::string field(std::string_view name, std::string_view value) {
@@ -250,18 +152,12 @@ Entity base64_entity(std::string content_type, std::string disposition, std::spa
   return entity;
 }
 
-Entity text_entity(std::string_view utf8_text) {
+Entity text_part(std::string_view utf8_text, std::string_view disposition = "inline") {
+  const std::string whole = text_entity(utf8_text, disposition);
+  const std::size_t body = whole.find("\r\n\r\n") + 4;
   Entity entity;
-  const bool ascii_only =
-      std::all_of(utf8_text.begin(), utf8_text.end(), [](char c) { return static_cast<unsigned char>(c) < 128; });
-  // Quoted-printable also keeps long lines (long names) within 76 characters.
-  const bool short_lines = std::ranges::all_of(std::views::split(utf8_text, std::string_view(kCrlf)),
-                                               [](auto line) { return std::ranges::distance(line) <= 76; });
-  const bool plain = ascii_only && short_lines;
-  entity.headers = field("Content-Type", "text/plain; charset=utf-8") +
-                   field("Content-Transfer-Encoding", plain ? "7bit" : "quoted-printable") +
-                   field("Content-Disposition", "inline");
-  entity.body = plain ? std::string(utf8_text) : quoted_printable_encode(utf8_text);
+  entity.headers = whole.substr(0, body - 2);
+  entity.body = whole.substr(body);
   return entity;
 }
 
@@ -342,17 +238,17 @@ std::string common_headers(const CommonInput& in, std::string_view subject, std:
     require_address(in.options.originator->address);
     out += field("From", mailbox(in.options.originator->name, in.options.originator->address));
   } else {
-    out += field("From", mailbox(caller_label(in.caller), "non-mail-user@" + domain));
+    out += field("From", mailbox(origin_short(in.origin), "non-mail-user@" + domain));
   }
   out += field("To", mailbox(in.recipient.name, in.recipient.address));
-  out += field("Date", format_rfc5322_date(in.received, in.utc_offset_minutes));
+  out += field("Date", format_rfc5322_date(in.origin.received, in.origin.utc_offset_minutes));
   out += field("Message-ID", "<" + message_id_token(in.message_id_hint) + "@" + domain + ">");
   out += field("Subject", encode_header_text(subject));
   out += field("MIME-Version", mime_version);
   out += field("Message-Context", context);
   out += option_headers(in.options);
-  if (auto id = caller_id(in.caller)) out += field("Caller-ID", *id);
-  if (!in.caller.name.empty()) out += field("Caller-Name", encode_header_text(in.caller.name));
+  if (auto id = caller_id(in.origin.caller)) out += field("Caller-ID", *id);
+  if (!in.origin.caller.name.empty()) out += field("Caller-Name", encode_header_text(in.origin.caller.name));
   return out;
 }
 
@@ -423,19 +319,6 @@ Entity vpim_entity(const VoiceMessageInput& in, long long duration, std::string_
   return multipart_entity("multipart/voice-message; version=2.0", boundary, parts);
 }
 
-}  // namespace
-
-namespace {
-
-// Who the text names: the caller, else a subscriber who sent or forwarded it.
-std::string sender_label(const Caller& caller, const MessageOptions& options, bool long_form) {
-  if (caller.name.empty() && caller.number.empty() && options.originator) {
-    const Recipient& who = *options.originator;
-    return without_controls(who.name.empty() ? who.address : who.name);
-  }
-  return long_form ? caller_label_long(caller) : caller_label(caller);
-}
-
 VoiceForm resolved_form(const VoiceMessageInput& in) {
   if (in.form != VoiceForm::automatic) return in.form;
   return in.playable_wav || in.playable_mp3 ? VoiceForm::desktop : VoiceForm::vpim;
@@ -447,53 +330,34 @@ struct PlayableCopies {
 };
 
 // WAV and MP3 for people's clients; `extra` is appended to each disposition (IVM's handling=optional).
-PlayableCopies playable_copies(const VoiceMessageInput& in, long long duration, std::string_view extra) {
+PlayableCopies playable_copies(const VoiceMessageInput& in, const MessageOrigin& origin, long long duration,
+                               std::string_view extra) {
   PlayableCopies copies;
-  const std::string stem =
-      "voicemail-" + filename_label(in.caller) + "-" + compact_local_time(in.received, in.utc_offset_minutes);
   const auto add = [&](const std::optional<std::span<const std::uint8_t>>& data, std::string_view type, std::string_view ext) {
     if (!data) return;
-    const std::string name = stem + std::string(ext);
-    copies.parts.push_back(base64_entity(std::string(type), "attachment;\r\n " + filename_parameter(name) + std::string(extra),
-                                         *data, duration));
-    copies.names.push_back(name);
+    std::string name = attachment_name(origin, "voicemail", ext);
+    copies.parts.push_back(base64_entity(std::string(type), content_disposition("attachment", name) + std::string(extra), *data, duration));
+    copies.names.push_back(std::move(name));
   };
   add(in.playable_wav, "audio/wav", ".wav");
   add(in.playable_mp3, "audio/mpeg", ".mp3");
   return copies;
 }
 
-std::string attachment_sentence(const std::vector<std::string>& names) {
-  if (names.empty()) return "";
-  std::string out = "\r\nThe recording is attached as " + names.front();
-  for (std::size_t i = 1; i < names.size(); ++i) out += (i + 1 == names.size() ? " and " : ", ") + names[i];
-  return out + ".\r\n";
-}
-
-std::string voice_text(const VoiceMessageInput& in, const std::string& duration_text, const std::vector<std::string>& names) {
-  std::string text = "Voice message from " + sender_label(in.caller, in.options, true) + ", " + duration_text +
-                     ", received " + readable_local_time(in.received, in.utc_offset_minutes) + ".\r\n";
-  if (!in.forwarded.empty())
-    text += "\r\nIt forwards " + std::to_string(in.forwarded.size()) +
-            (in.forwarded.size() == 1 ? " earlier message.\r\n" : " earlier messages.\r\n");
-  return text + attachment_sentence(names);
-}
-
 // RFC 4239: audio/basic is the codec every IVM recipient plays; it carries the message (handling=required).
-std::string compose_ivm(const VoiceMessageInput& in, const std::string& headers, const std::string& duration_text,
+std::string compose_ivm(const VoiceMessageInput& in, const MessageOrigin& origin, const std::string& headers,
                         const std::string& token) {
   if (!in.ulaw || in.ulaw->empty())
     throw ComposeError("the IVM form needs the recording as G.711 mu-law (VoiceMessageInput::ulaw)");
   const long long duration = content_duration_seconds(static_cast<double>(in.ulaw->size()) / 8000.0);
-  PlayableCopies copies = playable_copies(in, duration, ";\r\n handling=optional");
-  std::vector<std::string> names{"voicemail.au"};
+  PlayableCopies copies = playable_copies(in, origin, duration, ";\r\n handling=optional");
+  std::vector<std::string> names{attachment_name(origin, "voicemail", ".au")};
   names.insert(names.end(), copies.names.begin(), copies.names.end());
-  Entity text = text_entity(voice_text(in, duration_text, names));
-  text.headers.replace(text.headers.find("Content-Disposition: inline"), 27, "Content-Disposition: inline; handling=optional");
   std::vector<Entity> parts;
-  parts.push_back(std::move(text));
+  parts.push_back(text_part(voice_text(origin, static_cast<double>(duration), in.forwarded.size(), names),
+                            "inline; handling=optional"));
   parts.push_back(base64_entity("audio/basic",
-                                "attachment; filename=\"voicemail.au\";\r\n voice=Voice-Message; handling=required",
+                                content_disposition("attachment", names.front()) + ";\r\n voice=Voice-Message; handling=required",
                                 *in.ulaw, duration));
   parts.insert(parts.end(), std::make_move_iterator(copies.parts.begin()), std::make_move_iterator(copies.parts.end()));
   for (Entity& forwarded : forwarded_entities(in)) parts.push_back(std::move(forwarded));
@@ -503,55 +367,56 @@ std::string compose_ivm(const VoiceMessageInput& in, const std::string& headers,
 }  // namespace
 
 std::string compose_voice_message(const VoiceMessageInput& in) {
+  const MessageOrigin origin = origin_of_input(in.caller, in.options, in.received, in.utc_offset_minutes);
   const long long duration = voice_duration(in);
-  const std::string duration_text = format_duration(static_cast<double>(duration));
-  const std::string subject = "Voice message from " + sender_label(in.caller, in.options, false) + " (" + duration_text + ")";
-  const CommonInput common{in.domain, in.caller, in.recipient, in.received, in.utc_offset_minutes, in.message_id_hint, in.options};
+  const std::string subject = "Voice message from " + origin_short(origin) + " (" +
+                              format_duration(static_cast<double>(duration)) + ")";
+  const CommonInput common{in.domain, origin, in.recipient, in.message_id_hint, in.options};
   const std::string token = random_token();
   const VoiceForm form = resolved_form(in);
-  if (form == VoiceForm::ivm) return compose_ivm(in, common_headers(common, subject, "1.0", "voice-message"), duration_text, token);
+  if (form == VoiceForm::ivm) return compose_ivm(in, origin, common_headers(common, subject, "1.0", "voice-message"), token);
 
   Entity vpim = vpim_entity(in, duration, "=_vpim_" + token);
   const std::string headers = common_headers(common, subject, "1.0 (Voice 2.0)", "voice-message");
   if (form == VoiceForm::vpim) return assemble(headers, vpim);
 
-  PlayableCopies copies = playable_copies(in, duration, "");
+  PlayableCopies copies = playable_copies(in, origin, duration, "");
   std::vector<Entity> parts;
-  parts.push_back(text_entity(voice_text(in, duration_text, copies.names)));
+  parts.push_back(text_part(voice_text(origin, static_cast<double>(duration), in.forwarded.size(), copies.names)));
   parts.push_back(std::move(vpim));
   parts.insert(parts.end(), std::make_move_iterator(copies.parts.begin()), std::make_move_iterator(copies.parts.end()));
   return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + token, parts);
 }
 
 std::string compose_fax_message(const FaxMessageInput& in) {
+  const MessageOrigin origin = origin_of_input(in.caller, in.options, in.received, in.utc_offset_minutes);
   const std::string pages =
-      in.pages == 0 ? std::string() : std::to_string(in.pages) + (in.pages == 1 ? " page" : " pages");
-  const std::string subject = "Fax from " + caller_label(in.caller) + (pages.empty() ? "" : " (" + pages + ")");
-  const CommonInput common{in.domain, in.caller, in.recipient, in.received, in.utc_offset_minutes, in.message_id_hint, in.options};
+      in.pages == 0 ? std::string() : " (" + std::to_string(in.pages) + (in.pages == 1 ? " page)" : " pages)");
+  const std::string subject = "Fax from " + origin_short(origin) + pages;
+  const CommonInput common{in.domain, origin, in.recipient, in.message_id_hint, in.options};
   const std::string headers = common_headers(common, subject, "1.0", "fax-message");
-  constexpr std::string_view kTiffType = "image/tiff; application=faxbw; name=\"fax.tif\"";
-  const std::string note = in.note.empty() ? std::string() : "\r\n\r\n" + in.note + "\r\n";
-  if (!in.pdf && note.empty())
-    return assemble(headers, base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt));
-  if (!in.pdf) {  // simple mode still: IFAX recipients must accept text/plain next to the TIFF (RFC 3965 2.2)
-    const std::string text = "Fax from " + caller_label_long(in.caller) + (pages.empty() ? "" : ", " + pages) +
-                             ", received " + readable_local_time(in.received, in.utc_offset_minutes) + "." + note;
-    std::vector<Entity> parts;
-    parts.push_back(text_entity(text));
-    parts.push_back(base64_entity(std::string(kTiffType), "inline; filename=\"fax.tif\"", in.tiff, std::nullopt));
+  const std::string tiff_name = attachment_name(origin, "fax", ".tif");
+  // name= for clients older than Content-Disposition, where the name needs no RFC 2231.
+  const bool plain_name = ascii::is_printable(tiff_name) && tiff_name.find_first_of("\"\\") == std::string::npos;
+  const std::string tiff_type =
+      "image/tiff; application=faxbw" + (plain_name ? ";\r\n name=\"" + tiff_name + "\"" : std::string());
+  const bool desktop = in.form == FaxForm::desktop || (in.form == FaxForm::automatic && in.pdf);
+  std::vector<Entity> parts;
+  if (!desktop) {
+    const Entity tiff = base64_entity(tiff_type, content_disposition("inline", tiff_name), in.tiff, std::nullopt);
+    if (in.note.empty()) return assemble(headers, tiff);
+    // Simple mode still: IFAX recipients must accept text/plain next to the TIFF (RFC 3965 2.2).
+    parts.push_back(text_part(in.note + "\r\n"));
+    parts.push_back(tiff);
     return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + random_token(), parts);
   }
-
-  const std::string pdf_name =
-      "fax-" + filename_label(in.caller) + "-" + compact_local_time(in.received, in.utc_offset_minutes) + ".pdf";
-  const std::string text = "Fax from " + caller_label_long(in.caller) + (pages.empty() ? "" : ", " + pages) +
-                           ", received " + readable_local_time(in.received, in.utc_offset_minutes) +
-                           ".\r\n\r\nThe fax is attached as " + pdf_name + " (PDF) and as fax.tif (TIFF).\r\n" + note;
-  std::vector<Entity> parts;
-  parts.push_back(text_entity(text));
-  parts.push_back(base64_entity(std::string(kTiffType), "attachment; filename=\"fax.tif\"", in.tiff, std::nullopt));
-  parts.push_back(
-      base64_entity("application/pdf", "attachment;\r\n " + filename_parameter(pdf_name), *in.pdf, std::nullopt));
+  // People's form: who, how many pages and when at first sight, the images as attachments.
+  std::vector<std::string> names{tiff_name};
+  if (in.pdf) names.push_back(attachment_name(origin, "fax", ".pdf"));
+  parts.push_back(text_part(fax_text(origin, in.pages, names)));
+  if (!in.note.empty()) parts.push_back(text_part(in.note + "\r\n"));
+  parts.push_back(base64_entity(tiff_type, content_disposition("attachment", tiff_name), in.tiff, std::nullopt));
+  if (in.pdf) parts.push_back(base64_entity("application/pdf", content_disposition("attachment", names.back()), *in.pdf, std::nullopt));
   return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + random_token(), parts);
 }
 

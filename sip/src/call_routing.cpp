@@ -1,14 +1,14 @@
 #include "call_routing.hpp"
 #include "common/ascii.hpp"
+#include "common/e164.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 namespace umstore::sip {
 namespace {
 
 void add_candidate(std::vector<std::string>& out, std::string_view user) {
-  auto number = normalize_number(user);
+  auto number = normalise_e164(user, PlusSign::optional);
   if (number && std::find(out.begin(), out.end(), *number) == out.end()) out.push_back(*number);
 }
 
@@ -18,20 +18,6 @@ std::string user_of(const std::string& header_value) {
 }
 
 }  // namespace
-
-std::optional<std::string> normalize_number(std::string_view user) {
-  if (user.starts_with("tel:")) user.remove_prefix(4);
-  user = user.substr(0, user.find(';'));
-  std::string digits;
-  for (const char c : user) {
-    if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
-    else if (c == '+' && digits.empty()) continue;
-    else if (c == '-' || c == '.' || c == '(' || c == ')' || c == ' ') continue;
-    else return std::nullopt;
-  }
-  if (digits.size() < 2 || digits.size() > 15) return std::nullopt;
-  return "+" + digits;
-}
 
 std::vector<std::string> mailbox_candidates(const SipMessage& invite) {
   std::vector<std::string> out;

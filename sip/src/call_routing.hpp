@@ -5,14 +5,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/e164.hpp"  // user parts become mailbox numbers by normalise_e164(user, PlusSign::optional)
 #include "mime/voice_message.hpp"
 #include "sip_message.hpp"
 
 namespace umstore::sip {
-
-// "+15550100", "15550100", "tel:+1-555-0100", "+15550100;phone-context=x"
-// -> "+15550100"; nullopt when it is not a number of 2..15 digits.
-std::optional<std::string> normalize_number(std::string_view user);
 
 // Mailbox numbers to try, best first: the diverting party (Diversion, RFC
 // 5806, or History-Info, RFC 7044), then the Request-URI user, then To.

@@ -114,6 +114,12 @@ void sync_fax_pages(const std::filesystem::path& tiff) {
   fsync_directory(tiff.parent_path());
 }
 
+void remove_fax_files(const std::filesystem::path& tiff) {
+  std::error_code ignored;
+  std::filesystem::remove(tiff, ignored);
+  std::filesystem::remove(std::filesystem::path(tiff).replace_extension(".fax.json"), ignored);
+}
+
 namespace {
 
 // The pages of a fax cut short by a crash: spandsp writes each page's

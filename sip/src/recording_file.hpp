@@ -50,6 +50,8 @@ class RecordingFile {
 void write_fax_meta(const std::filesystem::path& dir, const std::string& id, const RecordingMeta& meta);
 // fsync of the TIFF after a page, so a crash keeps the pages that arrived.
 void sync_fax_pages(const std::filesystem::path& tiff);
+// Removes the TIFF and its .fax.json, as far as they exist.
+void remove_fax_files(const std::filesystem::path& tiff);
 
 // Recordings and faxes a crash left behind in `dir`, ready to deliver (an
 // empty file: nothing to deliver, just clean up).

@@ -20,10 +20,6 @@ using namespace std::chrono_literals;
 constexpr std::size_t kMaxDatagram = 65535;
 constexpr auto kConnectTimeout = 5s;
 
-std::string endpoint_text(const udp::endpoint& ep) {
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 udp::endpoint as_udp(const tcp::endpoint& ep) { return udp::endpoint(ep.address(), ep.port()); }
 tcp::endpoint as_tcp(const udp::endpoint& ep) { return tcp::endpoint(ep.address(), ep.port()); }
 
@@ -64,6 +60,10 @@ std::optional<std::size_t> content_length_of(std::string_view headers) {
   });
   if (bad) return std::nullopt;
   return found;
+}
+
+std::string endpoint_text(const udp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
 std::optional<udp::endpoint> stream_target_of(const SipMessage& request) {

@@ -41,6 +41,9 @@ struct Peer {
   std::string_view transport() const { return tcp ? "TCP" : "UDP"; }
 };
 
+// "address:port" (an IPv6 address without brackets).
+std::string endpoint_text(const asio::ip::udp::endpoint& ep);
+
 struct SipTransportConfig {
   asio::ip::udp::endpoint listen{asio::ip::make_address("127.0.0.1"), 5060};
   bool tcp = true;

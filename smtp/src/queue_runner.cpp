@@ -5,7 +5,7 @@
 
 #include "common/ascii.hpp"
 #include "common/log.hpp"
-#include "local_delivery.hpp"
+#include "local_delivery_reply.hpp"
 #include "smtp/dsn.hpp"
 #include "smtp/relay_client.hpp"
 #include "smtp/smtp_protocol.hpp"
@@ -61,7 +61,7 @@ struct QueueRunner::Pass {
 
 QueueRunner::QueueRunner(QueueRunnerConfig config, DeliveryQueue& queue, mailstore::MailStore& store,
                          const mailstore::AccountStore& accounts)
-    : config_(std::move(config)), queue_(queue), store_(store), accounts_(accounts) {}
+    : config_(std::move(config)), queue_(queue), accounts_(accounts), local_delivery_(store, config_.delivery_policy) {}
 
 QueueRunner::~QueueRunner() { stop(); }
 
@@ -133,21 +133,6 @@ std::string QueueRunner::local_mailbox(const std::string& address) const {
   return {};
 }
 
-// Only after a crash between delivering and recording it: the queue id is
-// in our Received header (or the DSN's Message-ID) near the top.
-bool QueueRunner::already_delivered(const std::string& number, const std::string& id) const {
-  try {
-    auto folder = store_.user(number)->open("INBOX");
-    for (const auto& info : folder->snapshot()) {
-      auto data = folder->open_message(info.uid);
-      if (data && std::string_view(data->bytes()).substr(0, 8192).find(id) != std::string_view::npos) return true;
-    }
-  } catch (const std::exception& e) {
-    log(LogLevel::Warning, kLog, "cannot search mailbox {} for {}: {}", number, id, e.what());
-  }
-  return false;
-}
-
 void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
   std::string message;
   try {
@@ -201,10 +186,8 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     }
   };
 
-  // Local recipients: straight into the mailstore, with Return-Path as
-  // final delivery adds it (RFC 5321 §4.4).
-  const std::string sender_path = "<" + envelope.sender + ">";
-  const std::string local_copy = "Return-Path: " + sender_path + "\r\n" + message;
+  // Local recipients: straight into the mailstore; the message carries its
+  // Received from arrival, local delivery adds Return-Path (RFC 5321 §4.4).
   std::map<std::string, std::vector<std::size_t>> remote_groups;
   for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
     auto& r = envelope.recipients[i];
@@ -225,19 +208,20 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
       settle(r, {550, "5.1.1", "mailbox " + r.mailbox + " does not exist here"}, "", false);
       continue;
     }
-    if (r.delivering && already_delivered(r.mailbox, envelope.id)) {
-      log(LogLevel::Info, kLog, "id={} to={} was delivered before a restart", envelope.id, r.address);
-      settle(r, {250, "2.0.0", "delivered before a restart"}, "", false);
-      continue;
-    }
+    // Delivering already: the process died in an attempt, which may have stored the copy.
+    const bool interrupted = r.delivering;
     r.delivering = true;
     queue_.update(envelope);
-    const LocalRecipient recipient{r.address, r.mailbox};
-    const DeliveryJob job{envelope.id, sender_path, std::span(&recipient, 1), local_copy, message.size(),
-                          config_.delivery_policy ? &*config_.delivery_policy : nullptr};
-    const auto result = deliver_locally(store_, job);
+    const delivery::LocalRecipient recipient{r.address, r.mailbox};
+    const delivery::DeliveryRequest request{.key = envelope.id,
+                                            .origin = delivery::MessageOrigin::Smtp,
+                                            .sender = envelope.sender,
+                                            .recipients = std::span(&recipient, 1),
+                                            .message = message,
+                                            .after_interruption = interrupted};
+    const auto result = local_delivery_.deliver(request);
     r.delivering = false;
-    settle(r, {result.code, result.enhanced, result.text}, "", false);
+    settle(r, local_delivery_reply(result, request.recipients, envelope.id), "", false);
   }
 
   for (auto& [destination, indexes] : remote_groups) {

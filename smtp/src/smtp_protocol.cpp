@@ -242,6 +242,15 @@ std::string Mailbox::address() const {
 PathArgument parse_reverse_path(std::string_view text) { return parse_path(text, true); }
 PathArgument parse_forward_path(std::string_view text) { return parse_path(text, false); }
 
+std::optional<std::size_t> parse_octet_count(std::string_view digits) {
+  if (digits.empty() || digits.size() > 18 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  std::size_t n = 0;
+  for (char c : digits) n = n * 10 + static_cast<std::size_t>(c - '0');
+  return n;
+}
+
 std::string format_path(const std::optional<Mailbox>& mailbox) {
   return mailbox ? "<" + mailbox->address() + ">" : "<>";
 }

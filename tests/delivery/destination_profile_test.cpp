@@ -14,7 +14,7 @@
 #include "codecs/fax.hpp"
 #include "delivery/destination_profile.hpp"
 #include "delivery/local_delivery_policy.hpp"
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "mime/conformance.hpp"
 #include "mime/message_parser.hpp"
 #include "mime/voice_message.hpp"
@@ -51,7 +51,8 @@ codecs::PcmAudio tone() {
 }
 
 // What umstore composes for people (the desktop form: text, VPIM, WAV).
-std::string composed_voicemail(mime::Sensitivity sensitivity = mime::Sensitivity::normal) {
+std::string composed_voicemail(mime::Sensitivity sensitivity = mime::Sensitivity::normal,
+                               mime::VoiceForm form = mime::VoiceForm::automatic) {
   static const codecs::PcmAudio audio = tone();
   static const std::vector<std::uint8_t> adpcm = codecs::encode_32kadpcm(audio.samples);
   static const std::vector<std::uint8_t> wav = codecs::encode_wav_pcm16(audio);
@@ -65,12 +66,14 @@ std::string composed_voicemail(mime::Sensitivity sensitivity = mime::Sensitivity
   in.playable_wav = std::span<const std::uint8_t>(wav);
   in.message_id_hint = "destination-test";
   in.options.sensitivity = sensitivity;
+  in.form = form;
   return mime::compose_voice_message(in);
 }
 
-std::string composed_fax() {
+std::string composed_fax(mime::FaxForm form = mime::FaxForm::automatic, bool with_pdf = false) {
   static const std::vector<std::uint8_t> tiff =
       bytes_of(read_file(std::string(UMSTORE_TEST_DATA) + "/../../samples/fax.tif", false));
+  static const std::vector<std::uint8_t> pdf = codecs::to_fax_pdf(tiff, "fax.tif");
   mime::FaxMessageInput in;
   in.domain = "vm.example.net";
   in.caller = {"+15550123", ""};
@@ -78,6 +81,8 @@ std::string composed_fax() {
   in.received = std::chrono::system_clock::time_point(std::chrono::seconds(1'790'000'000));
   in.tiff = tiff;
   in.pages = 2;
+  in.form = form;
+  if (with_pdf) in.pdf = std::span<const std::uint8_t>(pdf);
   return mime::compose_fax_message(in);
 }
 
@@ -316,12 +321,95 @@ BOOST_AUTO_TEST_CASE(composed_messages_take_the_mailbox_form) {
   require_conformant(fax.message, mime::MessageKind::internet_fax);
 }
 
+// The first text part, decoded; and the file names of the attachments, in order.
+std::string opening_text(const std::string& message) {
+  const mime::Part root = mime::parse_message(message);
+  BOOST_REQUIRE(!root.children.empty());
+  BOOST_REQUIRE(root.children[0].content_type.is("text", "plain"));
+  return mime::decode_body(root.children[0], message);
+}
+
+std::vector<std::string> attachment_names(const std::string& message) {
+  std::vector<std::string> names;
+  for (const mime::Part& child : mime::parse_message(message).children)
+    if (child.disposition.type == "attachment") names.push_back(child.disposition.params.get("filename").value_or("?"));
+  return names;
+}
+
+std::string replaced(std::string text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+// Issue 15 item 4: the composed text, the MP3 form's, the IVM form's and
+// that of a pure VPIM message gaining its WAV on delivery are one text.
+BOOST_AUTO_TEST_CASE(one_voice_text_for_every_path) {
+  const std::string desktop = composed_voicemail();
+  const std::string composed = opening_text(desktop);
+  BOOST_TEST(composed ==
+             "Voice message from Carol Caller (+1 5550123), 0:02, received Mon 21 Sep 2026 14:13 +0000.\r\n\r\n"
+             "The recording is attached as voicemail-+15550123-2026-09-21-1413.wav.");
+  BOOST_TEST((attachment_names(desktop) == std::vector<std::string>{"voicemail-+15550123-2026-09-21-1413.wav"}));
+
+  MailboxProfile mp3_mailbox;
+  mp3_mailbox.playable = mailstore::PlayableAudio::mp3;
+  const MailboxForm mp3 = form_for_mailbox(desktop, mp3_mailbox);
+  BOOST_TEST(opening_text(mp3.message) == replaced(composed, ".wav", ".mp3"));
+  BOOST_TEST((attachment_names(mp3.message) == std::vector<std::string>{"voicemail-+15550123-2026-09-21-1413.mp3"}));
+
+  const DeliveryPlan inbound = plan_for(composed_voicemail(mime::Sensitivity::normal, mime::VoiceForm::vpim), {});
+  BOOST_TEST(opening_text(inbound.message) == composed);
+  BOOST_TEST(attachment_names(inbound.message) == attachment_names(desktop));
+
+  const DestinationForm ivm = form_for_destination(desktop, DestinationProfile::ivm);
+  BOOST_TEST(opening_text(ivm.message) == replaced(composed, ".wav", ".au"));
+}
+
+// Issue 15 items 4 and 6: a fax in a people's mailbox opens with a text
+// saying from whom, how many pages and when, and carries the TIFF as a named
+// attachment; the same whether composed so, shaped for the mailbox, or
+// arriving from an onramp. The relayed form stays simple mode.
+BOOST_AUTO_TEST_CASE(faxes_in_peoples_mailboxes_open_with_one_text_and_attach_the_tiff) {
+  const std::string simple = composed_fax();
+  BOOST_TEST(mime::parse_message(simple).content_type.is("image", "tiff"));
+  const std::string people = composed_fax(mime::FaxForm::desktop);
+  const std::string text = opening_text(people);
+  BOOST_TEST(text ==
+             "Fax from +1 5550123, 2 pages, received Mon 21 Sep 2026 14:13 +0000.\r\n\r\n"
+             "The fax is attached as fax-+15550123-2026-09-21-1413.tif.");
+  require_conformant(people, mime::MessageKind::internet_fax);
+
+  const MailboxForm shaped = form_for_mailbox(simple, MailboxProfile{});
+  BOOST_TEST(opening_text(shaped.message) == text);
+  BOOST_TEST(attachment_names(shaped.message) == attachment_names(people));
+  BOOST_TEST(mime::decode_body(*find_type(mime::parse_message(shaped.message), "image", "tiff"), shaped.message) ==
+             mime::decode_body(mime::parse_message(simple), simple));
+  require_conformant(shaped.message, mime::MessageKind::internet_fax);
+
+  MailboxProfile pdf_mailbox;
+  pdf_mailbox.fax_pdf = true;
+  const MailboxForm with_pdf = form_for_mailbox(simple, pdf_mailbox);
+  const std::string composed_with_pdf = composed_fax(mime::FaxForm::desktop, true);
+  BOOST_TEST(opening_text(with_pdf.message) == opening_text(composed_with_pdf));
+  BOOST_TEST((attachment_names(with_pdf.message) ==
+              std::vector<std::string>{"fax-+15550123-2026-09-21-1413.tif", "fax-+15550123-2026-09-21-1413.pdf"}));
+  BOOST_TEST(attachment_names(with_pdf.message) == attachment_names(composed_with_pdf));
+  BOOST_TEST(opening_text(with_pdf.message).find("follows") == std::string::npos);
+
+  const DeliveryPlan onramp = plan_for(foreign("ifax_profile_s.eml"), MailboxProfile{});
+  BOOST_TEST(opening_text(onramp.message) ==
+             "Fax from Fax Onramp, 2 pages, received Thu 16 Jan 2025 11:30 +0000.\r\n\r\n"
+             "The fax is attached as fax-Fax_Onramp-2025-01-16-1130.tif.");
+  require_conformant(onramp.message, mime::MessageKind::internet_fax);
+}
+
 BOOST_AUTO_TEST_CASE(the_stored_mailbox_settings_make_the_profile) {
   const auto dir = std::filesystem::temp_directory_path() / ("umstore-profile-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {
-    mailstore::AccountStore accounts(dir / "accounts.db");
+    mailstore::SqliteAccountStore accounts(dir / "accounts.db");
     accounts.add(mailstore::Account{"+15550100", "Alice", "", 0}, "secret password");
     BOOST_TEST((mailbox_profile(accounts, "+15550100").playable == mailstore::PlayableAudio::wav));
     accounts.set_delivery("+15550100", {mailstore::PlayableAudio::mp3, true, true});

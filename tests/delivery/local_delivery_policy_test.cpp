@@ -3,30 +3,14 @@
 // and their audio decoded with the real codecs.
 #include <boost/test/unit_test.hpp>
 
-#include <fstream>
-#include <sstream>
-
 #include "codecs/audio.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "foreign_message.hpp"
 #include "mime/conformance.hpp"
 #include "mime/message_parser.hpp"
 
 namespace umstore::delivery {
 namespace {
-
-std::string read_message(const std::string& name) {
-  const std::string path = std::string(UMSTORE_TEST_DATA) + "/mime/foreign/" + name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  std::ostringstream content;
-  content << in.rdbuf();
-  std::string crlf;
-  for (const char c : content.str()) {
-    if (c == '\n') crlf.push_back('\r');
-    crlf.push_back(c);
-  }
-  return crlf;
-}
 
 DeliverySettings settings_with_gateways() {
   DeliverySettings settings;
@@ -67,6 +51,11 @@ BOOST_AUTO_TEST_CASE(inbound_vpim_keeps_its_parts_and_gains_a_playable_wav) {
   BOOST_TEST(header(root, "Importance") == "high");
   BOOST_REQUIRE(root.children.size() == 3u);
   BOOST_TEST(root.children[0].content_type.is("text", "plain"));
+  // Issue 15 item 4: who and when as people read them, not the raw From field.
+  BOOST_TEST(mime::decode_body(root.children[0], result.message) ==
+             "Voice message from Lee Example, 0:03, received Tue 14 Jan 2025 09:12 +0100.\r\n\r\n"
+             "The recording is attached as voicemail-Lee_Example-2025-01-14-0912.wav.");
+  BOOST_TEST(root.children[2].disposition.params.get("filename").value() == "voicemail-Lee_Example-2025-01-14-0912.wav");
   const mime::Part& vpim = root.children[1];
   BOOST_TEST(vpim.content_type.is("multipart", "voice-message"));
   BOOST_REQUIRE(vpim.children.size() == 2u);
@@ -101,12 +90,28 @@ BOOST_AUTO_TEST_CASE(files_voice_and_fax_into_their_folders_when_asked) {
   BOOST_TEST(plan(read_message("ifax_profile_s.eml")).folder == "INBOX");
 }
 
-BOOST_AUTO_TEST_CASE(conforming_fax_is_stored_unchanged) {
+// Issue 15 item 6: a top-level TIFF shows as an empty message in Thunderbird;
+// people's mailboxes get a text first and the TIFF, as it came, as an attachment.
+BOOST_AUTO_TEST_CASE(conforming_fax_is_stored_in_peoples_form) {
   const std::string raw = read_message("ifax_profile_s.eml");
   const DeliveryPlan result = plan(raw);
   BOOST_TEST(!result.refusal);
-  BOOST_TEST(result.message == raw);
   BOOST_TEST((result.kind == mime::MessageKind::internet_fax));
+  const mime::Part root = mime::parse_message(result.message);
+  BOOST_TEST(root.content_type.is("multipart", "mixed"));
+  BOOST_TEST(header(root, "Message-ID") == "<ifax.20250116113000.1@onramp.example.com>");
+  BOOST_REQUIRE(root.children.size() == 2u);
+  BOOST_TEST(mime::decode_body(root.children[0], result.message).starts_with("Fax from Fax Onramp, 2 pages, received"));
+  const mime::Part& tiff = root.children[1];
+  BOOST_TEST(tiff.content_type.is("image", "tiff"));
+  BOOST_TEST(tiff.disposition.type == "attachment");
+  BOOST_TEST(tiff.disposition.params.get("filename").value() == "fax-Fax_Onramp-2025-01-16-1130.tif");
+  const mime::Part original = mime::parse_message(raw);
+  BOOST_TEST(original.body(raw).starts_with(tiff.body(result.message)));  // the image's base64 byte for byte
+  BOOST_TEST(mime::decode_body(tiff, result.message) == mime::decode_body(original, raw));
+  const mime::ConformanceReport report = mime::check_message(result.message);
+  BOOST_TEST(!report.has_errors());
+  BOOST_TEST((report.kind == mime::MessageKind::internet_fax));
 }
 
 BOOST_AUTO_TEST_CASE(asterisk_voicemail_email_becomes_vpim) {

@@ -63,6 +63,11 @@ class InboundVpimTest(unittest.TestCase):
             f.flush()
             info = subprocess.run(["soxi", "-D", f.name], capture_output=True, text=True, check=True)
             self.assertGreater(float(info.stdout), 0.5)
+        # Issue 15 item 4: the text a composed message would have, naming the file that is attached.
+        text = next(message.iter_parts()).get_content().replace("\r\n", "\n").strip()
+        self.assertEqual(wav.get_filename(), "voicemail-Lee_Example-2025-01-14-0912.wav")
+        self.assertEqual(text, "Voice message from Lee Example, 0:03, received Tue 14 Jan 2025 09:12 +0100.\n\n"
+                               "The recording is attached as voicemail-Lee_Example-2025-01-14-0912.wav.")
         # The original audio/32KADPCM bytes are kept exactly.
         original_msg = email.message_from_bytes(original, policy=email.policy.default)
         original_audio = [p.get_content() for p in original_msg.walk() if p.get_content_type() == "audio/32kadpcm"]

@@ -158,6 +158,19 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(int(data[0]), 1)
         conn.logout()
 
+    def test_ingest_without_server_stores_through_the_ingest_queue(self):
+        self.umstore.add_mailbox(NUMBER, "Alice", PASSWORD)
+        out = self.umstore.ingest("voice", NUMBER, "+15550123", SAMPLES / "voicemail.wav").stdout
+        job = out.split("ingest id ")[1].split(",")[0]
+        stored = [p for p in (self.umstore.data_dir / "mail").rglob("*") if p.is_file() and p.parent.name in ("new", "cur")]
+        self.assertEqual(len(stored), 1, out)
+        head = stored[0].read_bytes().split(b"\r\n\r\n")[0].decode()
+        self.assertRegex(head, r"^Return-Path: <>\r\nReceived: from cli\s")
+        self.assertEqual(head.count("Return-Path:"), 1)
+        self.assertEqual(head.count("Received:"), 1)
+        self.assertIn(f"\r\nX-Umstore-Ingest-Id: {job}\r\n", head)
+        self.assertIn(f"id {job}", head)
+
     def test_failed_ingest_says_why_and_keeps_the_file(self):
         self.umstore.add_mailbox(NUMBER, "Alice", PASSWORD)
         broken = self.umstore.work / "broken.wav"

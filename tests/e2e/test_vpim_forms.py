@@ -251,29 +251,62 @@ profiles = vpim.example.org=vpim, ivm.example.net=ivm, *=playable
             time.sleep(0.2)
         self.fail(f"{kind} {job['id']} not delivered within 60 s")
 
-    def test_gateway_recordings_take_the_mailbox_form(self):
-        self.ingest_http("voicemail", ["-F", f"file=@{SAMPLES / 'voicemail.wav'}", "-F", f"to={FORMS}",
-                                       "-F", "from=+15550123"])
-        stored = self.fetch_newest(FORMS, "Voicemail")
+    def ingested(self, kind, args, number, folder):
+        """The message an HTTP submission became, checked by `umstore validate`."""
+        self.ingest_http(kind, args)
+        stored = self.fetch_newest(number, folder)
         self.assert_valid(stored)
-        message = email.message_from_bytes(stored, policy=email.policy.default)
+        return email.message_from_bytes(stored, policy=email.policy.default)
+
+    def test_gateway_recordings_take_the_mailbox_form(self):
+        message = self.ingested("voicemail", ["-F", f"file=@{SAMPLES / 'voicemail.wav'}", "-F", f"to={FORMS}",
+                                              "-F", "from=+15550123"], FORMS, "Voicemail")
         self.assertIn("X-Umstore-Ingest-Id", message)
         self.assertIn("audio/32kadpcm", types_of(message))
         self.assertIn("audio/mpeg", types_of(message))
         self.assertNotIn("audio/wav", types_of(message))
+        # Issue 15 item 4: the MP3 form says who and when as the composed form does, and names the file it has.
+        text = list(message.iter_parts())[0].get_content()
+        self.assertRegex(text, r"^Voice message from \+1 5550123, 0:\d\d, received ")
+        mp3_name = part(message, "audio/mpeg").get_filename()
+        self.assertRegex(mp3_name, r"^voicemail-\+15550123-\d{4}-\d\d-\d\d-\d{4}\.mp3$")
+        self.assertIn(f"attached as {mp3_name}.", text)
+        self.assertNotIn("non-mail-user", text)
         # The ingest command submits in the mailbox's form too.
         self.server.ingest("voice", FORMS, "+15550124", SAMPLES / "voicemail.wav")
         message = email.message_from_bytes(self.fetch_newest(FORMS, "Voicemail"), policy=email.policy.default)
         self.assertTrue(str(message["Caller-ID"]).startswith("15550124"), message["Caller-ID"])
         self.assertIn("audio/mpeg", types_of(message))
         self.assertNotIn("audio/wav", types_of(message))
-        self.ingest_http("fax", ["--data-binary", f"@{SAMPLES / 'fax.tif'}", "-H", f"X-Umstore-To: {FORMS}"])
-        stored = self.fetch_newest(FORMS, "Fax")
-        self.assert_valid(stored)
-        message = email.message_from_bytes(stored, policy=email.policy.default)
+        message = self.ingested("fax", ["--data-binary", f"@{SAMPLES / 'fax.tif'}", "-H", f"X-Umstore-To: {FORMS}"],
+                                FORMS, "Fax")
         self.assertIn("X-Umstore-Ingest-Id", message)
         self.assertTrue(part(message, "application/pdf").get_content().startswith(b"%PDF-"))
         self.assertIn("image/tiff", types_of(message))
+        self.assert_peoples_fax(message, pdf=True)
+
+    def assert_peoples_fax(self, message, pdf):
+        """Issue 15 items 4 and 6: text first (who, pages), then the named attachments it lists, in order."""
+        parts = list(message.iter_parts())
+        self.assertEqual(parts[0].get_content_type(), "text/plain")
+        text = parts[0].get_content()
+        self.assertRegex(text, r"^Fax from [^\n]*, 2 pages, received ")
+        self.assertNotIn("non-mail-user", text)
+        attachments = [p for p in parts if p.get_content_disposition() == "attachment"]
+        self.assertEqual([p.get_content_type() for p in attachments],
+                         ["image/tiff", "application/pdf"] if pdf else ["image/tiff"])
+        names = [p.get_filename() for p in attachments]
+        for name, extension in zip(names, (".tif", ".pdf")):
+            self.assertRegex(name, r"^fax-[A-Za-z0-9+@._-]+-\d{4}-\d\d-\d\d-\d{4}" + re.escape(extension) + "$")
+        self.assertIn("attached as " + " and ".join(names) + ".", text)
+
+    def test_a_fax_in_a_default_mailbox_opens_with_a_text_and_attaches_the_tiff(self):
+        message = self.ingested("fax", ["--data-binary", f"@{SAMPLES / 'fax.tif'}", "-H", f"X-Umstore-To: {PLAIN}",
+                                        "-H", "X-Umstore-From: +4930123456"], PLAIN, "INBOX")
+        self.assertEqual(message.get_content_type(), "multipart/mixed")
+        self.assert_peoples_fax(message, pdf=False)
+        self.assertIn("Fax from +49 30 123456, 2 pages", list(message.iter_parts())[0].get_content())
+        self.assertEqual(str(message["Subject"]), "Fax from +49 30 123456 (2 pages)")
 
     def asterisk_email(self, wav_bytes, number, subject="[PBX]: New message 1 in mailbox 4401"):
         msg = EmailMessage()

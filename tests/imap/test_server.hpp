@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "imap/imap_server.hpp"
-#include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 
 namespace umstore::imap::test {
 
@@ -75,7 +75,7 @@ class TestServer {
     std::random_device rd;
     dir_ = std::filesystem::temp_directory_path() / ("umstore-imap-test-" + std::to_string(rd()));
     std::filesystem::create_directories(dir_);
-    accounts_ = std::make_unique<mailstore::AccountStore>(dir_ / "accounts.db");
+    accounts_ = std::make_unique<mailstore::SqliteAccountStore>(dir_ / "accounts.db");
     accounts_->add({kUser, "Alice Example", "", quota_bytes}, kPassword);
     store_ = mailstore::open_maildir_store(dir_ / "mail");
     server_ = std::make_unique<ImapServer>(io_, net::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),

@@ -1,6 +1,6 @@
 #include <boost/test/unit_test.hpp>
 
-#include "mailstore/account_store.hpp"
+#include "mailstore/sqlite_account_store.hpp"
 #include "temp_dir.hpp"
 
 #include <fstream>
@@ -20,7 +20,7 @@ BOOST_AUTO_TEST_SUITE(account_store)
 
 BOOST_AUTO_TEST_CASE(add_find_list_and_verify) {
   TempDir dir;
-  AccountStore store(dir.path() / "accounts.db");
+  SqliteAccountStore store(dir.path() / "accounts.db");
   store.add(alice(), "correct horse");
   store.add(Account{"+4930123456", "Bob", "", 0}, "battery staple");
 
@@ -46,7 +46,7 @@ BOOST_AUTO_TEST_CASE(password_is_hashed_and_can_be_changed) {
   TempDir dir;
   const auto db = dir.path() / "accounts.db";
   {
-    AccountStore store(db);
+    SqliteAccountStore store(db);
     store.add(alice(), "first-password");
     store.set_password("+15550100", "second-password");
     BOOST_TEST(!store.verify_password("+15550100", "first-password"));
@@ -67,7 +67,7 @@ BOOST_AUTO_TEST_CASE(password_is_hashed_and_can_be_changed) {
 
 BOOST_AUTO_TEST_CASE(update_and_remove) {
   TempDir dir;
-  AccountStore store(dir.path() / "accounts.db");
+  SqliteAccountStore store(dir.path() / "accounts.db");
   store.add(alice(), "pw");
   Account changed = alice();
   changed.name = "Alice Renamed";
@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(update_and_remove) {
 
 BOOST_AUTO_TEST_CASE(refuses_duplicates_unknown_and_bad_numbers) {
   TempDir dir;
-  AccountStore store(dir.path() / "accounts.db");
+  SqliteAccountStore store(dir.path() / "accounts.db");
   store.add(alice(), "pw");
   BOOST_CHECK_EXCEPTION(store.add(alice(), "pw"), AccountError,
                         [](const AccountError& e) { return message_contains(e, "already exists"); });
@@ -104,8 +104,8 @@ BOOST_AUTO_TEST_CASE(refuses_duplicates_unknown_and_bad_numbers) {
 
 BOOST_AUTO_TEST_CASE(two_stores_on_one_file_see_each_other) {
   TempDir dir;
-  AccountStore server(dir.path() / "accounts.db");
-  AccountStore cli(dir.path() / "accounts.db");
+  SqliteAccountStore server(dir.path() / "accounts.db");
+  SqliteAccountStore cli(dir.path() / "accounts.db");
   cli.add(alice(), "pw");
   BOOST_TEST(server.find("+15550100").has_value());
   Account changed = alice();

@@ -8,6 +8,7 @@
 
 #include "mailstore/mail_store.hpp"
 #include "temp_dir.hpp"
+#include "test_messages.hpp"
 
 using namespace umstore::mailstore;
 namespace fs = std::filesystem;
@@ -15,17 +16,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kNumber = "+15550100";
-
-std::string message(int n) {
-  return "From: caller@example.com\r\nSubject: voicemail " + std::to_string(n) + "\r\n\r\nbody " + std::to_string(n) +
-         "\r\n";
-}
-
-std::vector<std::uint32_t> uids_of(const std::vector<MessageInfo>& infos) {
-  std::vector<std::uint32_t> uids;
-  for (const auto& m : infos) uids.push_back(m.uid);
-  return uids;
-}
 
 std::vector<std::string> files_in(const fs::path& dir) {
   std::vector<std::string> names;
@@ -439,9 +429,8 @@ BOOST_AUTO_TEST_CASE(mod_sequences_and_recent_mark_survive_reopen_and_compaction
   BOOST_TEST(keyworded[0].modseq > changed[0].modseq);
 
   // UNCHANGEDSINCE: the first message changed after changed[0].modseq.
-  std::vector<std::uint32_t> modified;
-  const auto conditional =
-      inbox->change_flags_unchanged_since(both, FlagChange::Add, kSeen, {}, changed[0].modseq, modified);
+  const auto [conditional, modified] =
+      inbox->change_flags_unchanged_since(both, FlagChange::Add, kSeen, {}, changed[0].modseq);
   BOOST_TEST(modified == just_first);
   BOOST_REQUIRE(conditional.size() == 1u);
   BOOST_TEST(conditional[0].uid == second);

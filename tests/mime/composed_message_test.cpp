@@ -224,12 +224,12 @@ BOOST_FIXTURE_TEST_CASE(desktop_voice_message_wraps_the_vpim_content, VoiceFixtu
   BOOST_TEST(text.content_type.is("text", "plain"));
   BOOST_TEST(text.content_type.params.get("charset").value() == "utf-8");
   BOOST_TEST(decode_body(text, message).starts_with(
-      "Voice message from Alice Example (+1 555 0123), 0:23, received Sat 21 Nov 2026 19:40 +0000."));
+      "Voice message from Alice Example (+1 5550123), 0:23, received Sat 21 Nov 2026 19:40 +0000."));
   check_vpim_part(root.children[1], message, adpcm);
   const Part& playable = root.children[2];
   BOOST_TEST(playable.content_type.is("audio", "wav"));
   BOOST_TEST(playable.disposition.type == "attachment");
-  BOOST_TEST(playable.disposition.params.get("filename").value() == "voicemail-Alice_Example-20261121-1940.wav");
+  BOOST_TEST(playable.disposition.params.get("filename").value() == "voicemail-+15550123-2026-11-21-1940.wav");
   BOOST_TEST(playable.header("Content-Duration").value() == "23");
   BOOST_TEST(decode_body(playable, message) == as_string(wav));
 
@@ -253,7 +253,7 @@ BOOST_FIXTURE_TEST_CASE(desktop_voice_message_wraps_the_vpim_content, VoiceFixtu
   BOOST_TEST(python.parts.at("2.1").voice == "Voice-Message");
   BOOST_TEST(python.parts.at("2.1").payload_hex == hex(as_string(adpcm)));
   BOOST_TEST(python.parts.at("3").type == "audio/wav");
-  BOOST_TEST(python.parts.at("3").filename == "voicemail-Alice_Example-20261121-1940.wav");
+  BOOST_TEST(python.parts.at("3").filename == "voicemail-+15550123-2026-11-21-1940.wav");
   BOOST_TEST(python.parts.at("3").duration == "23");
   BOOST_TEST(python.parts.at("3").payload_hex == hex(as_string(wav)));
 }
@@ -272,7 +272,7 @@ BOOST_FIXTURE_TEST_CASE(non_ascii_caller_uses_rfc2047_and_rfc2231, VoiceFixture)
   BOOST_TEST(root.header("Date").value() == "Sat, 21 Nov 2026 20:40:01 +0100");
   BOOST_TEST(root.header("Caller-ID").value() == "441164960348,NumberingPlan=e164");
   BOOST_TEST_REQUIRE(root.children.size() == 3u);
-  const std::string filename = "voicemail-Jörg_Ünterwäßer-Müllerstraße_von_S-20261121-2040.wav";
+  const std::string filename = "voicemail-+441164960348-2026-11-21-2040.wav";
   BOOST_TEST(root.children[2].disposition.params.get("filename").value() == filename);
   BOOST_TEST(decode_body(root.children[0], message).find("Schönhausen (+44 116 496 0348), 0:23") != std::string::npos);
 
@@ -346,8 +346,8 @@ BOOST_FIXTURE_TEST_CASE(pure_simple_mode_fax, FaxFixture) {
   BOOST_TEST(root.content_type.params.get("application").value() == "faxbw");
   BOOST_TEST(root.header("Message-Context").value() == "fax-message");
   BOOST_TEST(root.header("MIME-Version").value() == "1.0");
-  BOOST_TEST(decoded_header(root, "Subject") == "Fax from +1 555 0123 (2 pages)");
-  BOOST_TEST(root.disposition.params.get("filename").value() == "fax.tif");
+  BOOST_TEST(decoded_header(root, "Subject") == "Fax from +1 5550123 (2 pages)");
+  BOOST_TEST(root.disposition.params.get("filename").value() == "fax-+15550123-2026-11-21-1940.tif");
   BOOST_TEST(decode_body(root, message) == as_string(tiff));
 
   const mimetic::MimeEntity entity(message.begin(), message.end());
@@ -387,11 +387,14 @@ BOOST_FIXTURE_TEST_CASE(desktop_fax_with_pdf, FaxFixture) {
   BOOST_TEST(decoded_header(root, "Subject") == "Fax from Alice Example (1 page)");
   BOOST_TEST_REQUIRE(root.children.size() == 3u);
   BOOST_TEST(decode_body(root.children[0], message).starts_with(
-      "Fax from Alice Example (+1 555 0123), 1 page, received Sat 21 Nov 2026 19:40 +0000."));
+      "Fax from Alice Example (+1 5550123), 1 page, received Sat 21 Nov 2026 19:40 +0000.\r\n\r\n"
+      "The fax is attached as fax-+15550123-2026-11-21-1940.tif and fax-+15550123-2026-11-21-1940.pdf."));
   BOOST_TEST(root.children[1].content_type.params.get("application").value() == "faxbw");
   BOOST_TEST(decode_body(root.children[1], message) == as_string(tiff));
+  BOOST_TEST(root.children[1].disposition.type == "attachment");
+  BOOST_TEST(root.children[1].disposition.params.get("filename").value() == "fax-+15550123-2026-11-21-1940.tif");
   BOOST_TEST(root.children[2].content_type.is("application", "pdf"));
-  BOOST_TEST(root.children[2].disposition.params.get("filename").value() == "fax-Alice_Example-20261121-1940.pdf");
+  BOOST_TEST(root.children[2].disposition.params.get("filename").value() == "fax-+15550123-2026-11-21-1940.pdf");
   BOOST_TEST(decode_body(root.children[2], message) == as_string(pdf));
 
   const PythonView python = python_view(message);
@@ -451,7 +454,7 @@ BOOST_FIXTURE_TEST_CASE(desktop_form_with_wav_and_mp3, VoiceFixture) {
   const Part root = parse_message(message);
   BOOST_TEST_REQUIRE(root.children.size() == 4u);
   BOOST_TEST(decode_body(root.children[0], message).find(
-                 "attached as voicemail-Alice_Example-20261121-1940.wav and voicemail-Alice_Example-20261121-1940.mp3") !=
+                 "attached as voicemail-+15550123-2026-11-21-1940.wav and voicemail-+15550123-2026-11-21-1940.mp3") !=
              std::string::npos);
   check_vpim_part(root.children[1], message, adpcm);
   BOOST_TEST(root.children[3].content_type.is("audio", "mpeg"));
@@ -464,7 +467,7 @@ BOOST_FIXTURE_TEST_CASE(desktop_form_with_wav_and_mp3, VoiceFixture) {
   BOOST_TEST(mimetic_decoded(*parts[3]) == as_string(mp3));
   const PythonView python = python_view(message);
   BOOST_TEST(python.defects.empty());
-  BOOST_TEST(python.parts.at("4").filename == "voicemail-Alice_Example-20261121-1940.mp3");
+  BOOST_TEST(python.parts.at("4").filename == "voicemail-+15550123-2026-11-21-1940.mp3");
 }
 
 BOOST_FIXTURE_TEST_CASE(ivm_form_uses_audio_basic, VoiceFixture) {
@@ -483,7 +486,7 @@ BOOST_FIXTURE_TEST_CASE(ivm_form_uses_audio_basic, VoiceFixture) {
   BOOST_TEST(root.children[0].disposition.params.get("handling").value() == "optional");
   const Part& audio = root.children[1];
   BOOST_TEST(audio.content_type.is("audio", "basic"));
-  BOOST_TEST(audio.disposition.params.get("filename").value() == "voicemail.au");
+  BOOST_TEST(audio.disposition.params.get("filename").value() == "voicemail-+15550123-2026-11-21-1940.au");
   BOOST_TEST(audio.disposition.params.get("voice").value() == "Voice-Message");
   BOOST_TEST(audio.disposition.params.get("handling").value() == "required");
   BOOST_TEST(audio.header("Content-Duration").value() == "2");

@@ -163,13 +163,16 @@ BOOST_AUTO_TEST_CASE(durations) {
 }
 
 BOOST_AUTO_TEST_CASE(numbers) {
-  BOOST_TEST(format_number_for_people("+15550123") == "+1 555 0123");
-  BOOST_TEST(format_number_for_people("+16135550142") == "+1 613 555 0142");
+  // libphonenumber's international format (issue 15 item 5): NANP numbers with dashes,
+  // a number too short for its plan as country code and national number.
+  BOOST_TEST(format_number_for_people("+15550123") == "+1 5550123");
+  BOOST_TEST(format_number_for_people("+16135550142") == "+1 613-555-0142");
   BOOST_TEST(format_number_for_people("+441164960348") == "+44 116 496 0348");
   BOOST_TEST(format_number_for_people("+3545551234") == "+354 555 1234");
   BOOST_TEST(format_number_for_people("4401") == "4401");
   BOOST_TEST(format_number_for_people("") == "");
-  BOOST_TEST(format_number_for_people("+1-555") == "+1-555");
+  BOOST_TEST(format_number_for_people("+1-555") == "+1 555");
+  BOOST_TEST(format_number_for_people("+1-55a") == "+1-55a");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,6 +23,7 @@
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "fax_call.hpp"
+#include "recording_file.hpp"
 #include "rtp.hpp"
 #include "sip/sip_server.hpp"
 #include "sip_test_support.hpp"
@@ -100,6 +101,27 @@ BOOST_AUTO_TEST_CASE(voicemail_from_forwarded_call_reaches_the_mailbox) {
   BOOST_TEST(messages[0].find("audio/32KADPCM") != std::string::npos);
   for (int i = 0; i < 50 && !fs::is_empty(f.dir / "recordings"); ++i) std::this_thread::sleep_for(20ms);
   BOOST_TEST(fs::is_empty(f.dir / "recordings"));
+}
+
+// A crash mid-call leaves <id>.json and <id>.pcm: the next start delivers
+// what was said and cleans up, also after a crash before any audio came.
+BOOST_AUTO_TEST_CASE(voicemail_left_by_a_crash_is_delivered_at_start) {
+  const sip::RecordingMeta meta{"+15550100", "Alice Example", {"+15550123", "Bob Caller"},
+                                std::chrono::system_clock::now()};
+  test::SipServerFixture f([&meta](sip::SipServerConfig& config) {
+    sip::RecordingFile spoken(config.recordings_dir, "spoken", meta);
+    spoken.append(sip::tone(440, 1500));
+    spoken.sync();
+    sip::RecordingFile silent(config.recordings_dir, "silent", meta);
+  });
+  BOOST_REQUIRE(f.wait_for_delivery(1));
+  const auto& r = f.delivered.front();
+  BOOST_TEST(r.to_number == "+15550100");
+  BOOST_TEST(r.caller.name == "Bob Caller");
+  BOOST_TEST(std::abs(codecs::decode_audio(r.file, "recording.wav").duration_seconds() - 1.5) < 0.01);
+  for (int i = 0; i < 50 && !fs::is_empty(f.dir / "recordings"); ++i) std::this_thread::sleep_for(20ms);
+  BOOST_TEST(fs::is_empty(f.dir / "recordings"));
+  BOOST_TEST(f.inbox().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(cancel_before_answer_ends_the_call_without_a_message) {
@@ -282,9 +304,10 @@ BOOST_AUTO_TEST_CASE(fax_cut_off_after_one_page_delivers_that_page_t38) {
 
 namespace {
 
-// Waits for a NOTIFY whose body contains `expected`, answering every NOTIFY.
-bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string_view expected,
-                     std::string& last_body) {
+// Receives for up to 10 s, answering every request (our NOTIFYs) with 200 OK,
+// until a message for which `wanted` is true.
+template <typename Wanted>
+std::optional<sip::SipMessage> receive_until(const UdpPort& port, std::uint16_t server_port, Wanted wanted) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
     const auto datagram = port.receive();
@@ -292,16 +315,58 @@ bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string
       std::this_thread::sleep_for(10ms);
       continue;
     }
-    const auto m = sip::SipMessage::parse(*datagram);
-    if (!m || !m->is_request() || m->method() != "NOTIFY") continue;
-    port.send_to(m->response(200, "OK", {}), server_port);
-    last_body = m->body();
-    if (last_body.find(expected) != std::string::npos) return true;
+    auto m = sip::SipMessage::parse(*datagram);
+    if (!m) continue;
+    if (m->is_request()) port.send_to(m->response(200, "OK", {}), server_port);
+    if (wanted(*m)) return m;
   }
-  return false;
+  return std::nullopt;
+}
+
+// Waits for a NOTIFY whose body contains `expected`.
+bool wait_for_notify(const UdpPort& port, std::uint16_t server_port, std::string_view expected,
+                     std::string& last_body) {
+  return receive_until(port, server_port, [&](const sip::SipMessage& m) {
+           if (!m.is_request() || m.method() != "NOTIFY") return false;
+           last_body = m.body();
+           return last_body.find(expected) != std::string::npos;
+         }).has_value();
+}
+
+std::string subscribe_request(const UdpPort& phone, std::string_view call_id, std::string_view expires) {
+  return "SUBSCRIBE sip:+15550100@127.0.0.1 SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(phone.port()) + ";branch=z9hG4bK" + std::string(call_id) +
+         "\r\nFrom: <sip:+15550100@127.0.0.1>;tag=ph1\r\nTo: <sip:+15550100@127.0.0.1>\r\n"
+         "Call-ID: " + std::string(call_id) + "\r\nCSeq: 1 SUBSCRIBE\r\n"
+         "Contact: <sip:phone@127.0.0.1:" + std::to_string(phone.port()) + ">\r\n"
+         "Event: message-summary\r\nExpires: " + std::string(expires) + "\r\nContent-Length: 0\r\n\r\n";
+}
+
+// The final response to the request with `call_id`.
+std::optional<sip::SipMessage> wait_for_final_response(const UdpPort& port, std::uint16_t server_port,
+                                                       std::string_view call_id) {
+  return receive_until(port, server_port, [&](const sip::SipMessage& m) {
+    return !m.is_request() && m.call_id() == call_id && m.status() >= 200;
+  });
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(message_summary_expires_is_clamped_and_a_non_number_refused) {
+  Fixture f;
+  UdpPort phone;
+  const auto server_port = f.server->local_endpoint().port();
+  phone.send_to(subscribe_request(phone, "mwi-bad@127.0.0.1", "soon"), server_port);
+  const auto refused = wait_for_final_response(phone, server_port, "mwi-bad@127.0.0.1");
+  BOOST_REQUIRE(refused);
+  BOOST_TEST(refused->status() == 400);
+
+  phone.send_to(subscribe_request(phone, "mwi-short@127.0.0.1", "5"), server_port);
+  const auto accepted = wait_for_final_response(phone, server_port, "mwi-short@127.0.0.1");
+  BOOST_REQUIRE(accepted);
+  BOOST_TEST(accepted->status() == 200);
+  BOOST_TEST(accepted->header("expires") == "60");
+}
 
 BOOST_AUTO_TEST_CASE(message_summary_subscriber_sees_the_lamp_go_on_and_off) {
   Fixture f;

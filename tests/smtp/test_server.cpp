@@ -7,6 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "mailstore/sqlite_account_store.hpp"
 #include "net/tls.hpp"
 
 namespace umstore::smtp::test {
@@ -18,7 +19,7 @@ TestServer::TestServer(bool with_tls, const std::function<void(SmtpServerConfig&
   std::filesystem::remove_all(dir_);
   std::filesystem::create_directories(dir_);
   store_ = mailstore::open_maildir_store(dir_ / "mail");
-  accounts_ = std::make_unique<mailstore::AccountStore>(dir_ / "accounts.db");
+  accounts_ = std::make_unique<mailstore::SqliteAccountStore>(dir_ / "accounts.db");
   accounts_->add({std::string(kNumber), "Test User", "", 0}, "secret");
 
   SmtpServerConfig config;

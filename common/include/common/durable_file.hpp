@@ -56,8 +56,10 @@ void drop_cached_pages(const std::filesystem::path& file) noexcept;
 
 // Writes `data` to a temporary file next to `target`, fsyncs it, renames it
 // over `target` and fsyncs the directory: readers see the old or the new
-// content, never a torn one.
-void replace_file_durably(const std::filesystem::path& target, std::string_view data);
+// content, never a torn one. `mode` is for the process umask to narrow: the
+// default keeps store and queue files private; files a user asked for (e.g.
+// `umstore convert` output) pass 0666 to get the usual 0644.
+void replace_file_durably(const std::filesystem::path& target, std::string_view data, unsigned mode = 0600);
 
 // Reads a whole file; throws IoError. The byte-vector form reads straight
 // into the vector a recording is kept in (megabytes: no intermediate copy).

@@ -3,6 +3,8 @@
 // cleanup + local idea), decided right before the SMTP server stores it:
 //  - inbound VPIM v2 from other systems keeps every original part and gains
 //    a playable WAV for people's mail clients (audio/32KADPCM plays nowhere);
+//  - Internet faxes open with a short text and carry the TIFF as an
+//    attachment (people's form; a PDF too when the mailbox wants one);
 //  - plain voicemail emails from configured gateways (Asterisk and the like:
 //    a text part and a WAV attachment) become proper VPIM messages;
 //  - malformed voice/fax content is refused with an SMTP-ready reason;
@@ -107,7 +109,8 @@ class PolicyError : public std::invalid_argument {
 
 // A message umstore composed itself (ingest, SIP: the desktop form with a
 // WAV, or a fax) in the form `mailbox` asks for: the WAV replaced by an MP3
-// or left out (pure VPIM), a PDF added to a fax; and the folder it goes to.
+// or left out (pure VPIM), a fax in people's form (text, TIFF attachment,
+// PDF when the mailbox wants one); and the folder it goes to.
 struct MailboxForm {
   std::string message;  // CRLF; the input unchanged when nothing was to do
   std::string folder = "INBOX";

@@ -1,18 +1,11 @@
 #pragma once
 // Mailbox accounts: who may log in and which E.164 numbers have a mailbox.
-// Kept in SQLite (<data-dir>/accounts.db) so the admin CLI can change them
-// while `umstore serve` runs; every lookup reads the current row.
 #include <cstdint>
-#include <filesystem>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-struct sqlite3;
 
 namespace umstore::mailstore {
 
@@ -42,39 +35,34 @@ class AccountError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Who may log in and which numbers have a mailbox, in whatever the backend
+// keeps them (SqliteAccountStore for the embedded store; open_store picks).
+// Every lookup reads the current state, so the admin CLI can change
+// accounts while `umstore serve` runs. Safe to call from any thread.
 class AccountStore {
  public:
-  explicit AccountStore(const std::filesystem::path& db_file);
-  ~AccountStore();
-  AccountStore(const AccountStore&) = delete;
-  AccountStore& operator=(const AccountStore&) = delete;
+  virtual ~AccountStore() = default;
 
   // number must be E.164 ("+" and 2..15 digits); the password is stored as an
   // Argon2id hash (libsodium crypto_pwhash_str), never in clear.
-  void add(const Account& account, std::string_view password);
-  void update(const Account& account);  // all fields but the password
+  virtual void add(const Account& account, std::string_view password) = 0;
+  virtual void update(const Account& account) = 0;  // all fields but the password
   // Voice/fax forms and folders of a mailbox; new accounts get the defaults.
-  void set_delivery(std::string_view number, const MailboxDelivery& delivery);
-  std::optional<MailboxDelivery> delivery(std::string_view number) const;  // nullopt: no such account
-  void remove(std::string_view number);
-  void set_password(std::string_view number, std::string_view password);
+  virtual void set_delivery(std::string_view number, const MailboxDelivery& delivery) = 0;
+  virtual std::optional<MailboxDelivery> delivery(std::string_view number) const = 0;  // nullopt: no such account
+  virtual void remove(std::string_view number) = 0;
+  virtual void set_password(std::string_view number, std::string_view password) = 0;
 
-  std::optional<Account> find(std::string_view number) const;
-  std::vector<Account> list() const;
+  virtual std::optional<Account> find(std::string_view number) const = 0;
+  virtual std::vector<Account> list() const = 0;
 
   // Argon2id verification: about 90 ms of CPU and 64 MiB by design, so
   // protocol code must call it off its I/O threads. A password verified
-  // once is remembered (as a keyed BLAKE2b digest, in memory only, tied to
-  // the stored hash so a password change forgets it): clients that open a
-  // connection per check (phones, mbsync, webmail) then log in in
-  // microseconds. Failures always pay the full Argon2id price.
-  bool verify_password(std::string_view number, std::string_view password) const;
-
- private:
-  struct VerifiedCache;
-  sqlite3* db_ = nullptr;
-  mutable std::mutex mutex_;
-  std::unique_ptr<VerifiedCache> verified_;
+  // once may be remembered (in memory only, tied to the stored hash so a
+  // password change forgets it): clients that open a connection per check
+  // (phones, mbsync, webmail) then log in in microseconds. Failures always
+  // pay the full Argon2id price.
+  virtual bool verify_password(std::string_view number, std::string_view password) const = 0;
 };
 
 }  // namespace umstore::mailstore

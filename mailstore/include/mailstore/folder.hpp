@@ -1,6 +1,6 @@
 #pragma once
 // One IMAP mailbox ("folder", to keep it apart from the user's whole
-// mailbox) stored as a Maildir, with persistent UIDs and flags.
+// mailbox) in whichever backend keeps it, with persistent UIDs and flags.
 //
 // A Folder object is shared by every session of the process that has it
 // open and is safe to call from any thread. Changes are durable (fsync'ed)
@@ -20,6 +20,13 @@
 
 namespace umstore::mailstore {
 
+// The store cannot do it now (disk full or failing, database unreachable...)
+// but the same request may succeed later: SMTP answers 451 4.3.0, IMAP NO,
+// ingest retries. what() names the cause for the administrator. Every
+// backend throws this, never its own I/O error types.
+class TemporaryFailure : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 class QuotaExceeded : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -48,7 +55,22 @@ struct FolderStatus {
   std::uint64_t highest_modseq = 1;
 };
 
+// What changed in a folder after a mod-sequence (Folder::changes_since).
+struct FolderChanges {
+  std::uint64_t highest_modseq = 1;       // the state the changes lead to: ask from here next time
+  std::vector<MessageInfo> changed;       // added, or flags or keywords changed; ascending UID
+  std::vector<std::uint32_t> expunged;    // removed; ascending
+  // false: the store no longer knows every removal that far back (the
+  // backend forgets old ones); compare snapshot() with what you hold instead.
+  bool expunged_complete = true;
+};
+
 enum class FlagChange { Add, Remove, Replace };
+
+struct ConditionalFlagChange {
+  std::vector<MessageInfo> changed;     // as they are now
+  std::vector<std::uint32_t> modified;  // left alone: changed after `unchanged_since`, in the order of `uids`
+};
 
 class UserMailbox;
 
@@ -57,17 +79,24 @@ class Folder {
   virtual ~Folder() = default;
 
   virtual const std::string& name() const noexcept = 0;  // IMAP name, UTF-8, "/" hierarchy
+  // Never changes for the folder's life (renames and restarts included) and
+  // never names another folder: the key for caches, unlike the object's
+  // address or the name. 32 lowercase hex digits.
+  virtual const std::string& id() const noexcept = 0;
   virtual std::uint32_t uid_validity() const = 0;
 
   // A consistent copy of all messages, ascending UID.
   virtual std::vector<MessageInfo> snapshot() const = 0;
   virtual FolderStatus status() const = 0;
   // Increases with every change (append, flags, expunge): a cheap "anything new?".
-  // Changes by other processes count once refresh(), snapshot() or status() noticed them.
+  // Other processes' changes count once noticed (a read, refresh() or the backend's own watch).
   virtual std::uint64_t change_counter() const = 0;
+  // The incremental read (RFC 7162 QRESYNC, Dovecot's sync): messages
+  // added or changed and UIDs expunged after `modseq`, as of now.
+  virtual FolderChanges changes_since(std::uint64_t modseq) const = 0;
   // Catches up with changes other processes or tools made on disk (a few
   // stat calls when there are none); listeners hear of what it finds.
-  virtual void refresh() const = 0;
+  virtual void refresh() = 0;
 
   // nullptr when the UID does not exist (any more).
   virtual MessageDataPtr open_message(std::uint32_t uid) const = 0;
@@ -83,12 +112,11 @@ class Folder {
                                                 std::span<const std::string> keywords = {}) = 0;
 
   // As change_flags, but a message whose mod-sequence is above
-  // `unchanged_since` is left alone and its UID added to `modified` (RFC 7162
-  // STORE UNCHANGEDSINCE), decided under the same lock as the change.
-  virtual std::vector<MessageInfo> change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
-                                                                Flags flags, std::span<const std::string> keywords,
-                                                                std::uint64_t unchanged_since,
-                                                                std::vector<std::uint32_t>& modified) = 0;
+  // `unchanged_since` is left alone and its UID reported in `modified`
+  // (RFC 7162 STORE UNCHANGEDSINCE), decided under the same lock as the change.
+  virtual ConditionalFlagChange change_flags_unchanged_since(std::span<const std::uint32_t> uids, FlagChange how,
+                                                             Flags flags, std::span<const std::string> keywords,
+                                                             std::uint64_t unchanged_since) = 0;
 
   // \Recent (RFC 3501): a message is recent for exactly one session, the
   // first to see it. Messages with UID >= first_recent_uid() are still
@@ -102,13 +130,23 @@ class Folder {
   // returns the removed UIDs, ascending.
   virtual std::vector<std::uint32_t> expunge(std::optional<std::span<const std::uint32_t>> only_uids = std::nullopt) = 0;
 
-  // Copies messages (flags kept) into `target`; returns (source UID, new UID) pairs.
-  virtual std::vector<std::pair<std::uint32_t, std::uint32_t>> copy_to(Folder& target,
-                                                                      std::span<const std::uint32_t> uids) = 0;
+  // Copies messages (flags, keywords and internal date kept) into `target`;
+  // returns (source UID, new UID) pairs. UIDs that do not exist are
+  // skipped. QuotaExceeded leaves no copy behind. This generic path reads
+  // and appends each message (and takes back its copies on any failure); a
+  // backend overrides it with a faster one for targets of its own.
+  using UidPairs = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
+  virtual UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids);
 
-  // Called after every change, from the thread that made it; the callback
-  // must only schedule work (post to its own executor), never block.
-  // The listener stays registered while the returned handle lives.
+  // As copy_to, then removes the sources whatever their flags (IMAP MOVE,
+  // RFC 6851). A crash in between may leave a message in both folders,
+  // never in neither. The generic path marks the sources \Deleted and
+  // expunges them; backends do it in one step where they can.
+  virtual UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids);
+
+  // Called after every change, made here or by other processes (from the thread
+  // that made or noticed it); the callback must only schedule work (post to
+  // its own executor), never block. Registered while the handle lives.
   using Listener = std::function<void()>;
   using ListenerHandle = std::shared_ptr<void>;
   virtual ListenerHandle listen(Listener on_change) = 0;

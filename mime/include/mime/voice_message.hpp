@@ -7,7 +7,8 @@
 //  - simple-mode Internet fax messages (RFC 3965): image/tiff; application=faxbw,
 //    Message-Context: fax-message.
 // A playable copy for people's mail clients (WAV, PDF) can be added; see
-// docs/message-structure.md for where it goes and why.
+// docs/message-structure.md for where it goes and why, and
+// mime/people_text.hpp for the text and file names people see.
 // Output uses CRLF line ends throughout.
 #include <chrono>
 #include <cstdint>
@@ -71,6 +72,14 @@ struct VoiceMessageInput {
   MessageOptions options;
 };
 
+// What a fax destination gets.
+enum class FaxForm {
+  automatic,  // desktop when a PDF is given, else ifax
+  ifax,       // simple-mode Internet fax (RFC 3965) for other systems: the TIFF at top level; a note adds a text part
+  desktop,    // people's mailboxes: multipart/mixed of a text saying from whom, how many pages and when,
+              // the note, the TIFF as an attachment and the PDF when given
+};
+
 struct FaxMessageInput {
   std::string domain;
   Caller caller;
@@ -83,6 +92,7 @@ struct FaxMessageInput {
   std::string note;  // a sentence for the reader (a reception that ended early); adds a text part
   std::string message_id_hint;
   MessageOptions options;
+  FaxForm form = FaxForm::automatic;
 };
 
 // Thrown when the input cannot make a valid message (no domain, no usable
@@ -95,9 +105,11 @@ class ComposeError : public std::invalid_argument {
 std::string compose_voice_message(const VoiceMessageInput& in);
 std::string compose_fax_message(const FaxMessageInput& in);
 
-// "Voice message from +1 555 0123 (0:23)" style helpers, shared by subject and body text.
+// Helpers shared by subjects and the text (mime/people_text.hpp has the rest).
 std::string format_duration(double seconds);       // "0:23", "1:02:03"
-std::string format_number_for_people(std::string_view e164);  // "+1 555 0123" best effort
+// International format by libphonenumber: "+4930123456" -> "+49 30 123456";
+// what is not E.164 (extensions, withheld) is returned as written.
+std::string format_number_for_people(std::string_view e164);
 
 // Whole seconds for Content-Duration (RFC 3803): rounded up, so 22.1 s of
 // audio says 23; at least 1 for any audio, at most 2^31-1.

@@ -21,6 +21,8 @@
 
 namespace umstore::sip {
 
+struct SipEndpoint;  // the state and jobs behind SipServer (sip/src/sip_endpoint.hpp)
+
 struct SipServerConfig {
   asio::ip::udp::endpoint listen{asio::ip::make_address("127.0.0.1"), 5060};
   // Only these addresses may INVITE (our gateways); an empty list refuses everyone.
@@ -69,10 +71,8 @@ class SipServer {
   asio::ip::udp::endpoint local_endpoint() const;
   std::size_t active_calls() const;
 
-  struct Impl;
-
  private:
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<SipEndpoint> endpoint_;
 };
 
 }  // namespace umstore::sip

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "delivery/local_delivery.hpp"
 #include "delivery/local_delivery_policy.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
@@ -65,12 +66,11 @@ class QueueRunner {
   struct Pass;
   void loop(std::stop_token stop);
   void attempt(Pass& pass, QueuedEnvelope envelope);
-  bool already_delivered(const std::string& number, const std::string& id) const;
 
   QueueRunnerConfig config_;
   DeliveryQueue& queue_;
-  mailstore::MailStore& store_;
   const mailstore::AccountStore& accounts_;
+  const delivery::LocalDelivery local_delivery_;  // after config_: built from its delivery_policy
   std::mutex mutex_;
   std::condition_variable_any wakeup_;
   bool woken_ = false;

@@ -71,6 +71,9 @@ struct PathArgument {
 PathArgument parse_reverse_path(std::string_view text);
 PathArgument parse_forward_path(std::string_view text);
 
+// A SIZE value or BDAT chunk size: decimal digits, at most 18; nullopt otherwise.
+std::optional<std::size_t> parse_octet_count(std::string_view digits);
+
 // "<a@b>" or "<>".
 std::string format_path(const std::optional<Mailbox>& mailbox);
 

@@ -1,0 +1,37 @@
+#include "reloadable_tls.hpp"
+
+#include "net/tls.hpp"
+
+namespace umstore::app {
+
+ReloadableTls::ReloadableTls(const TlsFiles& files)
+    : serving_(net::make_server_tls_context(files.cert, files.key)) {
+  // Called during each handshake (OpenSSL's certificate callback), before
+  // the server's certificate is sent.
+  SSL_CTX_set_cert_cb(serving_->native_handle(), &ReloadableTls::select_certificate, this);
+}
+
+void ReloadableTls::reload(const TlsFiles& files) {
+  auto loaded = net::make_server_tls_context(files.cert, files.key);
+  const std::lock_guard lock(mutex_);
+  newest_ = std::move(loaded);
+}
+
+int ReloadableTls::select_certificate(SSL* ssl, void* self) {
+  auto& tls = *static_cast<ReloadableTls*>(self);
+  std::shared_ptr<asio::ssl::context> newest;
+  {
+    const std::lock_guard lock(tls.mutex_);
+    newest = tls.newest_;
+  }
+  if (!newest) return 1;  // the context's own certificate
+  SSL_CTX* from = newest->native_handle();
+  STACK_OF(X509)* chain = nullptr;
+  SSL_CTX_get0_chain_certs(from, &chain);
+  // Each call takes its own reference: the SSL keeps them after a later reload.
+  const bool ok = SSL_use_certificate(ssl, SSL_CTX_get0_certificate(from)) == 1 &&
+                  SSL_use_PrivateKey(ssl, SSL_CTX_get0_privatekey(from)) == 1 && SSL_set1_chain(ssl, chain) == 1;
+  return ok ? 1 : 0;
+}
+
+}  // namespace umstore::app

@@ -1,0 +1,32 @@
+#pragma once
+// Opening the store a configuration names: every command in app/ calls
+// open_store, so a second backend is one more case here, not a change in
+// the commands.
+#include <filesystem>
+#include <memory>
+
+#include "mailstore/account_store.hpp"
+#include "mailstore/mail_store.hpp"
+
+namespace umstore::mailstore {
+
+enum class StoreBackend {
+  maildir,  // the embedded store: messages in Maildir, accounts in SQLite
+};
+
+struct StoreSettings {
+  StoreBackend backend = StoreBackend::maildir;
+  std::filesystem::path maildir_root;  // maildir: the directory of the mailboxes
+  std::filesystem::path accounts_db;   // maildir: the SQLite account database
+};
+
+struct OpenedStore {
+  std::unique_ptr<MailStore> mail;
+  std::unique_ptr<AccountStore> accounts;
+};
+
+// Throws AccountError or TemporaryFailure with a sentence naming what
+// could not be opened.
+OpenedStore open_store(const StoreSettings& settings);
+
+}  // namespace umstore::mailstore

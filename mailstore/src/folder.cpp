@@ -1,0 +1,43 @@
+// The generic copy and move any backend gets for free: read each message,
+// append it to the target, keep its flags, keywords and date.
+#include "mailstore/folder.hpp"
+
+#include <algorithm>
+
+namespace umstore::mailstore {
+
+Folder::UidPairs Folder::copy_to(Folder& target, std::span<const std::uint32_t> uids) {
+  std::vector<std::uint32_t> wanted(uids.begin(), uids.end());
+  std::sort(wanted.begin(), wanted.end());
+  UidPairs pairs;
+  try {
+    for (const MessageInfo& info : snapshot()) {
+      if (!std::binary_search(wanted.begin(), wanted.end(), info.uid)) continue;
+      const MessageDataPtr data = open_message(info.uid);
+      if (!data) continue;  // expunged meanwhile: not copied
+      pairs.emplace_back(info.uid, target.append(data->bytes(), info.flags, info.keywords, info.internal_date));
+    }
+  } catch (...) {
+    // All or nothing: take back the copies made so far.
+    std::vector<std::uint32_t> copies;
+    for (const auto& pair : pairs) copies.push_back(pair.second);
+    try {
+      target.change_flags(copies, FlagChange::Add, kDeleted);
+      target.expunge(copies);
+    } catch (...) {  // the first failure is the one to report
+    }
+    throw;
+  }
+  return pairs;
+}
+
+Folder::UidPairs Folder::move_to(Folder& target, std::span<const std::uint32_t> uids) {
+  UidPairs pairs = copy_to(target, uids);
+  std::vector<std::uint32_t> moved;
+  for (const auto& pair : pairs) moved.push_back(pair.first);
+  change_flags(moved, FlagChange::Add, kDeleted);
+  expunge(moved);
+  return pairs;
+}
+
+}  // namespace umstore::mailstore

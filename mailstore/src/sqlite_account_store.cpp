@@ -1,0 +1,315 @@
+#include "mailstore/sqlite_account_store.hpp"
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include <array>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/e164.hpp"
+
+namespace umstore::mailstore {
+
+namespace {
+
+constexpr std::size_t kMaxNameLength = 256;
+constexpr std::size_t kMaxEmailLength = 320;  // RFC 5321 path limits
+constexpr std::size_t kMaxPasswordLength = 1024;
+// Another process (admin CLI vs. server) may hold the write lock briefly.
+constexpr int kBusyTimeoutMs = 10'000;
+
+void init_sodium() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (sodium_init() < 0) throw AccountError("libsodium cannot be initialised; password hashing is unavailable");
+  });
+}
+
+// Owns a prepared statement.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
+      fail("cannot prepare statement");
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text) {
+    if (sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+      fail("cannot bind value");
+    return *this;
+  }
+  Statement& bind(int index, std::uint64_t value) {
+    if (sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value)) != SQLITE_OK) fail("cannot bind value");
+    return *this;
+  }
+  // True while there is a row to read.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail("statement failed");
+  }
+  std::string text(int column) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string();
+  }
+  std::uint64_t integer(int column) const { return static_cast<std::uint64_t>(sqlite3_column_int64(stmt_, column)); }
+  int changes() const { return sqlite3_changes(db_); }
+
+ private:
+  [[noreturn]] void fail(std::string_view what) const {
+    throw AccountError(std::string("account database: ") + std::string(what) + ": " + sqlite3_errmsg(db_));
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw AccountError("account database: " + message);
+  }
+}
+
+void require_e164(std::string_view number) {
+  if (!umstore::is_e164(number))
+    throw AccountError("\"" + std::string(number) +
+                       "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
+}
+
+void validate(const Account& account) {
+  require_e164(account.number);
+  if (account.name.size() > kMaxNameLength)
+    throw AccountError("the display name is longer than " + std::to_string(kMaxNameLength) + " bytes");
+  if (account.email.size() > kMaxEmailLength)
+    throw AccountError("the e-mail address is longer than " + std::to_string(kMaxEmailLength) + " bytes");
+  if (account.quota_bytes > static_cast<std::uint64_t>(INT64_MAX))
+    throw AccountError("the quota is too large; use 0 for unlimited");
+}
+
+std::string hash_password(std::string_view password) {
+  if (password.empty()) throw AccountError("the password must not be empty");
+  if (password.size() > kMaxPasswordLength)
+    throw AccountError("the password is longer than " + std::to_string(kMaxPasswordLength) + " bytes");
+  init_sodium();
+  char hash[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(hash, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    throw AccountError("cannot hash the password: out of memory");
+  return hash;
+}
+
+std::string unknown_number(std::string_view number) {
+  return "there is no account for " + std::string(number) + "; add it first";
+}
+
+// Columns added after the first release: databases created before get them
+// with their defaults (the settings every mailbox had then).
+bool has_column(sqlite3* db, std::string_view column) {
+  Statement columns(db, "PRAGMA table_info(accounts)");
+  while (columns.step())
+    if (columns.text(1) == column) return true;
+  return false;
+}
+
+void add_delivery_columns(sqlite3* db) {
+  if (has_column(db, "playable")) return;
+  // The server and the admin CLI may open an old database at the same time:
+  // check again under the write lock.
+  exec(db, "BEGIN IMMEDIATE");
+  try {
+    if (!has_column(db, "playable"))
+      exec(db,
+           "ALTER TABLE accounts ADD COLUMN playable TEXT NOT NULL DEFAULT 'wav';"
+           " ALTER TABLE accounts ADD COLUMN fax_pdf INTEGER NOT NULL DEFAULT 0;"
+           " ALTER TABLE accounts ADD COLUMN file_by_kind INTEGER NOT NULL DEFAULT 0");
+    exec(db, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+
+}  // namespace
+
+// user -> (stored Argon2id hash, keyed digest of the password that matched it).
+struct SqliteAccountStore::VerifiedCache {
+  static constexpr std::size_t kMaxEntries = 100'000;  // bounded: cleared when full
+  using Digest = std::array<unsigned char, crypto_generichash_BYTES>;
+  struct Entry {
+    std::string stored_hash;
+    Digest digest{};
+  };
+
+  VerifiedCache() { crypto_generichash_keygen(key.data()); }
+
+  Digest digest_of(std::string_view password) const {
+    Digest d{};
+    crypto_generichash(d.data(), d.size(), reinterpret_cast<const unsigned char*>(password.data()), password.size(),
+                       key.data(), key.size());
+    return d;
+  }
+  bool holds(const std::string& number, const std::string& stored_hash, std::string_view password) const {
+    const Digest d = digest_of(password);
+    std::lock_guard lock(mutex);
+    const auto it = entries.find(number);
+    return it != entries.end() && it->second.stored_hash == stored_hash &&
+           sodium_memcmp(it->second.digest.data(), d.data(), d.size()) == 0;
+  }
+  void remember(const std::string& number, const std::string& stored_hash, std::string_view password) {
+    Entry e{stored_hash, digest_of(password)};
+    std::lock_guard lock(mutex);
+    if (entries.size() >= kMaxEntries) entries.clear();
+    entries.insert_or_assign(number, std::move(e));
+  }
+
+  std::array<unsigned char, crypto_generichash_KEYBYTES> key{};
+  mutable std::mutex mutex;
+  std::unordered_map<std::string, Entry> entries;
+};
+
+SqliteAccountStore::SqliteAccountStore(const std::filesystem::path& db_file) {
+  init_sodium();
+  verified_ = std::make_unique<VerifiedCache>();  // its key needs libsodium initialised
+  if (sqlite3_open_v2(db_file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw AccountError("cannot open the account database " + db_file.string() + ": " + message);
+  }
+  try {
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    exec(db_, "PRAGMA journal_mode=WAL");
+    exec(db_, "PRAGMA synchronous=FULL");
+    exec(db_,
+         "CREATE TABLE IF NOT EXISTS accounts ("
+         " number TEXT PRIMARY KEY NOT NULL,"
+         " name TEXT NOT NULL,"
+         " email TEXT NOT NULL,"
+         " quota_bytes INTEGER NOT NULL,"
+         " password_hash TEXT NOT NULL)");
+    add_delivery_columns(db_);
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+SqliteAccountStore::~SqliteAccountStore() { sqlite3_close(db_); }
+
+void SqliteAccountStore::add(const Account& account, std::string_view password) {
+  validate(account);
+  const std::string hash = hash_password(password);  // slow: outside the lock
+  std::lock_guard lock(mutex_);
+  Statement insert(db_,
+                   "INSERT INTO accounts (number, name, email, quota_bytes, password_hash) VALUES (?, ?, ?, ?, ?)"
+                   " ON CONFLICT(number) DO NOTHING");
+  insert.bind(1, account.number).bind(2, account.name).bind(3, account.email).bind(4, account.quota_bytes).bind(5, hash);
+  insert.step();
+  if (insert.changes() == 0)
+    throw AccountError("an account for " + account.number + " already exists; use update or passwd to change it");
+}
+
+void SqliteAccountStore::update(const Account& account) {
+  validate(account);
+  std::lock_guard lock(mutex_);
+  Statement change(db_, "UPDATE accounts SET name = ?, email = ?, quota_bytes = ? WHERE number = ?");
+  change.bind(1, account.name).bind(2, account.email).bind(3, account.quota_bytes).bind(4, account.number);
+  change.step();
+  if (change.changes() == 0) throw AccountError(unknown_number(account.number));
+}
+
+void SqliteAccountStore::set_delivery(std::string_view number, const MailboxDelivery& delivery) {
+  require_e164(number);
+  std::lock_guard lock(mutex_);
+  Statement change(db_, "UPDATE accounts SET playable = ?, fax_pdf = ?, file_by_kind = ? WHERE number = ?");
+  change.bind(1, to_string(delivery.playable))
+      .bind(2, std::uint64_t{delivery.fax_pdf})
+      .bind(3, std::uint64_t{delivery.file_by_kind})
+      .bind(4, number);
+  change.step();
+  if (change.changes() == 0) throw AccountError(unknown_number(number));
+}
+
+std::optional<MailboxDelivery> SqliteAccountStore::delivery(std::string_view number) const {
+  if (!umstore::is_e164(number)) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  Statement query(db_, "SELECT playable, fax_pdf, file_by_kind FROM accounts WHERE number = ?");
+  query.bind(1, number);
+  if (!query.step()) return std::nullopt;
+  MailboxDelivery delivery;
+  delivery.playable = parse_playable(query.text(0)).value_or(PlayableAudio::wav);
+  delivery.fax_pdf = query.integer(1) != 0;
+  delivery.file_by_kind = query.integer(2) != 0;
+  return delivery;
+}
+
+void SqliteAccountStore::remove(std::string_view number) {
+  require_e164(number);
+  std::lock_guard lock(mutex_);
+  Statement erase(db_, "DELETE FROM accounts WHERE number = ?");
+  erase.bind(1, number);
+  erase.step();
+  if (erase.changes() == 0) throw AccountError(unknown_number(number));
+}
+
+void SqliteAccountStore::set_password(std::string_view number, std::string_view password) {
+  require_e164(number);
+  const std::string hash = hash_password(password);
+  std::lock_guard lock(mutex_);
+  Statement change(db_, "UPDATE accounts SET password_hash = ? WHERE number = ?");
+  change.bind(1, hash).bind(2, number);
+  change.step();
+  if (change.changes() == 0) throw AccountError(unknown_number(number));
+}
+
+std::optional<Account> SqliteAccountStore::find(std::string_view number) const {
+  if (!umstore::is_e164(number)) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  Statement query(db_, "SELECT number, name, email, quota_bytes FROM accounts WHERE number = ?");
+  query.bind(1, number);
+  if (!query.step()) return std::nullopt;
+  return Account{query.text(0), query.text(1), query.text(2), query.integer(3)};
+}
+
+std::vector<Account> SqliteAccountStore::list() const {
+  std::lock_guard lock(mutex_);
+  Statement query(db_, "SELECT number, name, email, quota_bytes FROM accounts ORDER BY number");
+  std::vector<Account> accounts;
+  while (query.step()) accounts.push_back(Account{query.text(0), query.text(1), query.text(2), query.integer(3)});
+  return accounts;
+}
+
+bool SqliteAccountStore::verify_password(std::string_view number, std::string_view password) const {
+  if (password.size() > kMaxPasswordLength) return false;
+  std::string hash;
+  if (umstore::is_e164(number)) {
+    std::lock_guard lock(mutex_);
+    Statement query(db_, "SELECT password_hash FROM accounts WHERE number = ?");
+    query.bind(1, number);
+    if (query.step()) hash = query.text(0);
+  }
+  if (hash.empty()) {
+    // Spend the same time as for a real account so the answer time does not
+    // tell an attacker which numbers exist.
+    static const std::string dummy = hash_password("umstore-no-such-account");
+    [[maybe_unused]] const int ignored = crypto_pwhash_str_verify(dummy.c_str(), password.data(), password.size());
+    return false;
+  }
+  const std::string key(number);
+  if (verified_->holds(key, hash, password)) return true;
+  if (crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) != 0) return false;
+  verified_->remember(key, hash, password);
+  return true;
+}
+
+}  // namespace umstore::mailstore

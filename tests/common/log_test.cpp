@@ -1,0 +1,31 @@
+#include <boost/test/unit_test.hpp>
+
+#include "common/log.hpp"
+
+using namespace umstore;
+
+BOOST_AUTO_TEST_CASE(text_lines_keep_the_familiar_form) {
+  BOOST_TEST(format_log_line(LogFormat::Text, "2026-01-02T03:04:05.678Z", LogLevel::Info, "smtp",
+                             "session peer=192.0.2.1:4711 helo=gw") ==
+             "2026-01-02T03:04:05.678Z info smtp: session peer=192.0.2.1:4711 helo=gw\n");
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_carry_key_value_words_as_fields) {
+  BOOST_TEST(format_log_line(LogFormat::Json, "T", LogLevel::Warning, "queue",
+                             "id=Q1 to=<a@b>, deferred: 451 \"busy\"\tnow") ==
+             R"({"time":"T","level":"warning","component":"queue","message":"id=Q1 to=<a@b>, deferred: 451 \"busy\"\tnow","id":"Q1","to":"<a@b>"})"
+             "\n");
+}
+
+BOOST_AUTO_TEST_CASE(json_fields_never_replace_the_fixed_ones_or_repeat) {
+  BOOST_TEST(format_log_line(LogFormat::Json, "T", LogLevel::Error, "x", "level=9 id=1 id=2 Bad=3 =4 e= \x01") ==
+             R"({"time":"T","level":"error","component":"x","message":"level=9 id=1 id=2 Bad=3 =4 e= \u0001","id":"1"})"
+             "\n");
+}
+
+BOOST_AUTO_TEST_CASE(levels_and_formats_parse_by_name_only) {
+  BOOST_TEST((parse_log_level("warning") == LogLevel::Warning));
+  BOOST_TEST(!parse_log_level("WARN").has_value());
+  BOOST_TEST((parse_log_format("json") == LogFormat::Json));
+  BOOST_TEST(!parse_log_format("xml").has_value());
+}

@@ -1,0 +1,347 @@
+// The backend contract: what every MailStore/Folder implementation must do,
+// written against the public interfaces only. Each test runs once per
+// backend in `Backends`; a second backend adds one fixture struct there
+// (fresh storage in its constructor, open() giving another independent
+// instance on that storage, as a second process would have).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "mailstore/mail_store.hpp"
+#include "temp_dir.hpp"
+#include "test_messages.hpp"
+
+using namespace umstore::mailstore;
+
+namespace {
+
+constexpr const char* kNumber = "+15550100";
+
+struct MaildirBackend {
+  TempDir dir;
+  std::unique_ptr<MailStore> open() const { return open_maildir_store(dir.path() / "mail"); }
+};
+
+using Backends = boost::mpl::list<MaildirBackend>;
+
+const MessageInfo& info_of(const std::vector<MessageInfo>& infos, std::uint32_t uid) {
+  const auto it = std::find_if(infos.begin(), infos.end(), [&](const MessageInfo& m) { return m.uid == uid; });
+  BOOST_REQUIRE(it != infos.end());
+  return *it;
+}
+
+// A backend under test with one mailbox opened.
+template <typename Backend>
+struct Opened {
+  Backend backend;
+  std::unique_ptr<MailStore> store = backend.open();
+  UserMailboxPtr mailbox = store->user(kNumber);
+  FolderPtr inbox = mailbox->open("INBOX");
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(backend_contract)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(uids_ascend_and_are_never_reused, Backend, Backends) {
+  Opened<Backend> s;
+  const std::uint32_t validity = s.inbox->uid_validity();
+  std::vector<std::uint32_t> uids;
+  for (int i = 0; i < 3; ++i) uids.push_back(s.inbox->append(message(i)));
+  BOOST_TEST(std::is_sorted(uids.begin(), uids.end()));
+  BOOST_TEST((std::adjacent_find(uids.begin(), uids.end()) == uids.end()));
+  const std::vector<std::uint32_t> last{uids.back()};
+  s.inbox->change_flags(last, FlagChange::Add, kDeleted);
+  BOOST_TEST(s.inbox->expunge() == last);
+  const std::uint32_t after_expunge = s.inbox->append(message(3));
+  BOOST_TEST(after_expunge > uids.back());
+
+  // Another instance (another process) sees the same UIDs and goes on from there.
+  const auto other = s.backend.open();
+  const auto inbox = other->user(kNumber)->open("INBOX");
+  BOOST_TEST(inbox->uid_validity() == validity);
+  BOOST_TEST(uids_of(inbox->snapshot()) == (std::vector<std::uint32_t>{uids[0], uids[1], after_expunge}));
+  BOOST_TEST(inbox->append(message(4)) > after_expunge);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(flags_and_keywords, Backend, Backends) {
+  Opened<Backend> s;
+  const std::vector<std::string> keywords{"$Forwarded", "$forwarded", "Work"};
+  const std::uint32_t uid = s.inbox->append(message(1), kSeen, keywords, 1'700'000'000);
+  MessageInfo m = s.inbox->snapshot().at(0);
+  BOOST_TEST(m.uid == uid);
+  BOOST_TEST(m.flags == kSeen);
+  BOOST_TEST(m.keywords == (std::vector<std::string>{"$Forwarded", "Work"}));  // case-insensitively once
+  BOOST_TEST(m.internal_date == 1'700'000'000);
+  BOOST_TEST(m.size == message(1).size());
+
+  const std::vector<std::uint32_t> one{uid};
+  const std::vector<std::string> junk{"$Junk"};
+  BOOST_TEST(s.inbox->change_flags(one, FlagChange::Add, kFlagged, junk).size() == 1u);
+  m = s.inbox->snapshot().at(0);
+  BOOST_TEST(m.flags == (kSeen | kFlagged));
+  BOOST_TEST(m.keywords.size() == 3u);
+  const std::vector<std::string> work{"WORK"};
+  s.inbox->change_flags(one, FlagChange::Remove, kSeen, work);
+  m = s.inbox->snapshot().at(0);
+  BOOST_TEST(m.flags == kFlagged);
+  BOOST_TEST(m.keywords == (std::vector<std::string>{"$Forwarded", "$Junk"}));
+  s.inbox->change_flags(one, FlagChange::Replace, kAnswered, {});
+  m = s.inbox->snapshot().at(0);
+  BOOST_TEST(m.flags == kAnswered);
+  BOOST_TEST(m.keywords.empty());
+  BOOST_TEST(s.inbox->change_flags(one, FlagChange::Add, kAnswered).empty());  // no change, none reported
+
+  const std::vector<std::string> bad{"two words"};
+  BOOST_CHECK_THROW(s.inbox->change_flags(one, FlagChange::Add, 0, bad), InvalidKeyword);
+  BOOST_CHECK_THROW(s.inbox->append(message(2), 0, bad), InvalidKeyword);
+  BOOST_TEST(s.inbox->status().messages == 1u);
+
+  // Flags are kept for other instances.
+  const auto other = s.backend.open();
+  BOOST_TEST(other->user(kNumber)->open("INBOX")->snapshot().at(0).flags == kAnswered);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(mod_sequences_rise_with_every_change, Backend, Backends) {
+  Opened<Backend> s;
+  const std::uint32_t first = s.inbox->append(message(1));
+  const std::uint32_t second = s.inbox->append(message(2));
+  const auto appended = s.inbox->snapshot();
+  BOOST_TEST(info_of(appended, second).modseq > info_of(appended, first).modseq);
+  const std::vector<std::uint32_t> both{first, second};
+  const auto changed = s.inbox->change_flags(both, FlagChange::Add, kSeen);
+  BOOST_REQUIRE(changed.size() == 2u);
+  BOOST_TEST(changed[0].modseq == changed[1].modseq);  // one per change
+  BOOST_TEST(changed[0].modseq > info_of(appended, second).modseq);
+  BOOST_TEST(s.inbox->status().highest_modseq >= changed[0].modseq);
+
+  const std::vector<std::uint32_t> just_first{first};
+  const auto flagged = s.inbox->change_flags(just_first, FlagChange::Add, kFlagged);
+  const auto [conditional, modified] =
+      s.inbox->change_flags_unchanged_since(both, FlagChange::Add, kAnswered, {}, changed[0].modseq);
+  BOOST_TEST(modified == just_first);
+  BOOST_REQUIRE(conditional.size() == 1u);
+  BOOST_TEST(conditional[0].uid == second);
+  BOOST_TEST(conditional[0].modseq > flagged.at(0).modseq);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(changes_since_a_mod_sequence, Backend, Backends) {
+  Opened<Backend> s;
+  const std::uint32_t kept = s.inbox->append(message(1));
+  const std::uint32_t doomed = s.inbox->append(message(2));
+  const std::uint32_t flagged = s.inbox->append(message(3));
+  const std::uint64_t since = s.inbox->status().highest_modseq;
+  BOOST_TEST(s.inbox->changes_since(since).changed.empty());
+
+  const std::vector<std::uint32_t> to_delete{doomed};
+  s.inbox->change_flags(to_delete, FlagChange::Add, kDeleted);
+  s.inbox->expunge();
+  const std::vector<std::uint32_t> to_flag{flagged};
+  s.inbox->change_flags(to_flag, FlagChange::Add, kSeen);
+  const std::uint32_t added = s.inbox->append(message(4));
+
+  const FolderChanges changes = s.inbox->changes_since(since);
+  BOOST_TEST(uids_of(changes.changed) == (std::vector<std::uint32_t>{flagged, added}));
+  BOOST_TEST(changes.changed.at(0).flags == kSeen);
+  BOOST_TEST(changes.expunged == to_delete);
+  BOOST_TEST(changes.expunged_complete);
+  BOOST_TEST(changes.highest_modseq == s.inbox->status().highest_modseq);
+  BOOST_TEST(info_of(s.inbox->snapshot(), kept).modseq <= since);  // unchanged, so not reported
+
+  const FolderChanges none = s.inbox->changes_since(changes.highest_modseq);
+  BOOST_TEST(none.changed.empty());
+  BOOST_TEST(none.expunged.empty());
+
+  // The same answer from another instance, which learnt of it all from storage.
+  const auto other = s.backend.open();
+  const FolderChanges seen_there = other->user(kNumber)->open("INBOX")->changes_since(since);
+  BOOST_TEST(uids_of(seen_there.changed) == uids_of(changes.changed));
+  if (seen_there.expunged_complete) BOOST_TEST(seen_there.expunged == to_delete);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(expunge_removes_only_deleted_messages, Backend, Backends) {
+  Opened<Backend> s;
+  const std::uint32_t a = s.inbox->append(message(1), kDeleted);
+  const std::uint32_t b = s.inbox->append(message(2), kDeleted);
+  const std::uint32_t c = s.inbox->append(message(3));
+  const std::vector<std::uint32_t> only_b{b};
+  BOOST_TEST(s.inbox->expunge(std::span<const std::uint32_t>(only_b)) == only_b);
+  BOOST_TEST(uids_of(s.inbox->snapshot()) == (std::vector<std::uint32_t>{a, c}));
+  BOOST_TEST(s.inbox->expunge() == (std::vector<std::uint32_t>{a}));
+  BOOST_TEST(s.inbox->open_message(a) == nullptr);
+  BOOST_TEST(s.inbox->open_message(c)->bytes() == message(3));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(copy_and_move_keep_flags_keywords_and_dates, Backend, Backends) {
+  Opened<Backend> s;
+  s.mailbox->create("Archive");
+  const auto archive = s.mailbox->open("Archive");
+  const std::vector<std::string> keyword{"$Forwarded"};
+  const std::uint32_t a = s.inbox->append(message(1), kSeen | kFlagged, keyword, 1'600'000'000);
+  const std::uint32_t b = s.inbox->append(message(2), 0, {}, 1'600'000'100);
+  const std::vector<std::uint32_t> both{a, b};
+
+  const auto check_copies = [&](const Folder::UidPairs& pairs) {
+    BOOST_REQUIRE(pairs.size() == 2u);
+    const auto copies = archive->snapshot();
+    const MessageInfo& copy_a = info_of(copies, pairs[0].second);
+    BOOST_TEST(pairs[0].first == a);
+    BOOST_TEST(copy_a.flags == (kSeen | kFlagged));
+    BOOST_TEST(copy_a.keywords == keyword);
+    BOOST_TEST(copy_a.internal_date == 1'600'000'000);
+    BOOST_TEST(archive->open_message(pairs[1].second)->bytes() == message(2));
+  };
+  check_copies(s.inbox->copy_to(*archive, both));
+  BOOST_TEST(s.inbox->status().messages == 2u);  // copies leave the sources
+  check_copies(s.inbox->Folder::copy_to(*archive, both));  // the generic path, as for a foreign target
+  BOOST_TEST(archive->status().messages == 4u);
+
+  const auto moved = s.inbox->move_to(*archive, both);
+  BOOST_TEST(moved.size() == 2u);
+  BOOST_TEST(s.inbox->status().messages == 0u);
+  BOOST_TEST(archive->status().messages == 6u);
+  BOOST_TEST(info_of(archive->snapshot(), moved[0].second).flags == (kSeen | kFlagged));
+
+  const std::uint32_t c = archive->append(message(3), kSeen);
+  const std::vector<std::uint32_t> just_c{c};
+  const auto back = archive->Folder::move_to(*s.inbox, just_c);  // the generic move
+  BOOST_REQUIRE(back.size() == 1u);
+  BOOST_TEST(archive->status().messages == 6u);
+  BOOST_TEST(s.inbox->snapshot().at(0).flags == kSeen);  // \Deleted was only the means of removal
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(renaming_inbox_moves_its_messages, Backend, Backends) {
+  Opened<Backend> s;
+  s.inbox->append(message(1), kSeen);
+  s.inbox->append(message(2));
+  const std::string inbox_id = s.inbox->id();
+  s.mailbox->rename("INBOX", "Old/Inbox");
+  const auto old = s.mailbox->open("Old/Inbox");
+  BOOST_TEST(old->status().messages == 2u);
+  BOOST_TEST(old->snapshot().at(0).flags == kSeen);
+  const auto inbox = s.mailbox->open("INBOX");
+  BOOST_TEST(inbox->status().messages == 0u);
+  BOOST_TEST(inbox->id() == inbox_id);  // INBOX stays itself
+  BOOST_TEST(old->id() != inbox_id);
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(folder_ids_are_stable_and_distinct, Backend, Backends) {
+  Opened<Backend> s;
+  s.mailbox->create("Work");
+  const std::string work_id = s.mailbox->open("Work")->id();
+  BOOST_TEST(!work_id.empty());
+  BOOST_TEST(work_id != s.inbox->id());
+  s.mailbox->rename("Work", "Projects");
+  BOOST_TEST(s.mailbox->open("Projects")->id() == work_id);
+  const auto other = s.backend.open();
+  BOOST_TEST(other->user(kNumber)->open("Projects")->id() == work_id);
+  BOOST_TEST(other->user(kNumber)->open("INBOX")->id() == s.inbox->id());
+  s.mailbox->remove("Projects");
+  s.mailbox->create("Projects");
+  BOOST_TEST(s.mailbox->open("Projects")->id() != work_id);  // a new folder under an old name
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(quota_refuses_what_does_not_fit, Backend, Backends) {
+  Opened<Backend> s;
+  const std::string one = message(1);
+  s.mailbox->set_quota_limit(2 * one.size() + 1);
+  s.inbox->append(one);
+  s.inbox->append(message(2));
+  BOOST_CHECK_THROW(s.inbox->append(message(3)), QuotaExceeded);
+  const QuotaUsage usage = s.mailbox->quota();
+  BOOST_TEST(usage.messages == 2u);
+  BOOST_TEST(usage.bytes == 2 * one.size());
+  BOOST_TEST(usage.limit_bytes == 2 * one.size() + 1);
+  s.mailbox->create("Archive");
+  const auto archive = s.mailbox->open("Archive");
+  const auto uids = uids_of(s.inbox->snapshot());
+  BOOST_CHECK_THROW(s.inbox->copy_to(*archive, uids), QuotaExceeded);
+  BOOST_TEST(archive->status().messages == 0u);  // nothing half-copied
+  BOOST_TEST(s.inbox->move_to(*archive, uids).size() == 2u);  // a move adds nothing to the mailbox
+  BOOST_TEST(s.mailbox->quota().bytes == 2 * one.size());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_in_threads, Backend, Backends) {
+  Opened<Backend> s;
+  constexpr int kThreads = 4;
+  constexpr int kEach = 25;
+  std::vector<std::vector<std::uint32_t>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) got[t].push_back(s.inbox->append(message(t * kEach + i)));
+    });
+  for (auto& thread : threads) thread.join();
+  std::set<std::uint32_t> all;
+  for (const auto& uids : got) {
+    BOOST_TEST(std::is_sorted(uids.begin(), uids.end()));  // each appender sees its UIDs rise
+    all.insert(uids.begin(), uids.end());
+  }
+  BOOST_TEST(all.size() == std::size_t{kThreads * kEach});
+  BOOST_TEST(uids_of(s.inbox->snapshot()) == std::vector<std::uint32_t>(all.begin(), all.end()));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_in_processes, Backend, Backends) {
+  Backend backend;
+  backend.open()->user(kNumber);  // the mailbox exists before the race
+  constexpr int kProcesses = 3;
+  constexpr int kEach = 20;
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int code = 0;
+      try {  // its own instance, as another umstore process has
+        const auto inbox = backend.open()->user(kNumber)->open("INBOX");
+        for (int i = 0; i < kEach; ++i) inbox->append(message(p * kEach + i));
+      } catch (...) {
+        code = 1;
+      }
+      ::_exit(code);
+    }
+    children.push_back(pid);
+  }
+  for (const pid_t pid : children) {
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+    BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  }
+  const auto snapshot = backend.open()->user(kNumber)->open("INBOX")->snapshot();
+  const auto uids = uids_of(snapshot);
+  BOOST_TEST(uids.size() == std::size_t{kProcesses * kEach});
+  BOOST_TEST(std::set<std::uint32_t>(uids.begin(), uids.end()).size() == uids.size());
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(listeners_hear_changes_from_here_and_elsewhere, Backend, Backends) {
+  Opened<Backend> s;
+  std::atomic<int> heard{0};
+  auto handle = s.inbox->listen([&] { ++heard; });
+  s.inbox->append(message(1));
+  BOOST_TEST(heard.load() >= 1);
+
+  const int before = heard.load();
+  const auto other = s.backend.open();
+  other->user(kNumber)->open("INBOX")->append(message(2));  // another process's delivery
+  // The backend tells by itself, without a refresh() or a read.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (heard.load() == before && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST(heard.load() > before);
+  BOOST_TEST(s.inbox->status().messages == 2u);
+
+  const int after_handle = heard.load();
+  handle.reset();
+  s.inbox->append(message(3));
+  BOOST_TEST(heard.load() == after_handle);  // no longer registered
+}
+
+BOOST_AUTO_TEST_SUITE_END()
