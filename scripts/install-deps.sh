@@ -14,6 +14,8 @@ packages=(
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
+  # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
+  libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
   clang libclang-rt-14-dev
   # real clients and checkers used by the tests
@@ -23,6 +25,8 @@ packages=(
   neomutt tmux  # a terminal mail client driven through tmux in tests/e2e/test_imap_neomutt.py
   postfix dovecot-lmtpd openssl  # the Postfix peer in the SMTP interoperability tests (tests/peers/postfix_peer.py); openssl also makes the test CA for https:// webhooks
   ca-certificates  # the system CAs https:// webhook receivers are verified against
+  knot  # the private authoritative DNS server of the mailauth tests (tests/peers/dns_peer.py)
+  python3-dkim python3-dnspython python3-nacl  # the independent DKIM verifier of the mailauth tests (nacl: Ed25519)
   postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
 )
 
