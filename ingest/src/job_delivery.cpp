@@ -9,7 +9,19 @@
 
 namespace umstore::ingest {
 
-JobDelivery::JobDelivery(Parts parts) : parts_(parts) {}
+namespace {
+
+// Composed messages take the forms and folders their mailboxes ask for.
+delivery::DeliverySettings composed_forms(const IngestQueueConfig& config) {
+  delivery::DeliverySettings settings;
+  settings.domain = config.settings.domain;
+  settings.mailbox_profiles = config.mailbox_profiles;
+  return settings;
+}
+
+}  // namespace
+
+JobDelivery::JobDelivery(Parts parts) : parts_(parts), local_delivery_(parts.store, composed_forms(parts.config)) {}
 
 JobDelivery::~JobDelivery() { stop(); }
 
@@ -80,42 +92,45 @@ void JobDelivery::deliver_and_finish(const std::string& id, const QueuedJob& job
     // the composed message itself becomes the stored form (no copy).
     const std::string forward_to = parts_.forwarding.address_for(message.recipient_number);
     const std::string composed = forward_to.empty() ? std::string() : message.rfc822;
-    const std::uint32_t uid =
-        store_message({id, "", message.recipient_number, trace_headers(id, job), std::move(message.rfc822)});
-    log(LogLevel::Info, kQueueLog, "delivered id={} {} to={} uid={}", id, message.summary, message.recipient_number,
-        uid);
-    finish_delivered(id, job, composed, uid, forward_to);
-  } catch (const mailstore::QuotaExceeded& e) {
-    retry_or_fail(id, job, std::string("mailbox ") + job.recording.to_number + " is over its quota: " + e.what());
-  } catch (const mailstore::TemporaryFailure& e) {
-    retry_or_fail(id, job, std::string("local error while storing the message: ") + e.what());
-  } catch (const IoError& e) {
-    retry_or_fail(id, job, std::string("local error while storing the message: ") + e.what());
+    const auto result = store_message({id, "", message.recipient_number, job.source, std::move(message.rfc822)});
+    if (const auto* stored = std::get_if<delivery::Stored>(&result)) {
+      log(LogLevel::Info, kQueueLog, "delivered id={} {} to={} uid={}", id, message.summary, message.recipient_number,
+          stored->uid);
+      finish_delivered(id, job, composed, stored->uid, forward_to);
+    } else if (const auto* failure = std::get_if<delivery::TemporaryFailure>(&result)) {
+      retry_or_fail(id, job, failure->reason);  // over quota, a local error
+    } else {
+      finish(id, IngestState::Failed, std::get<delivery::SmtpRefusal>(result).text, 0);
+    }
   } catch (const std::exception& e) {
     finish(id, IngestState::Failed, e.what(), 0);
   }
 }
 
-// The store step: the one place a composed message goes into a mailbox, in
-// the form the mailbox asks for (playable WAV, MP3 or none, fax PDF,
-// folder), with Return-Path and the trace headers. The attempt is recorded
-// first with the folder's UIDNEXT, so that recover_interrupted() can tell
-// whether a crash came before or after the store.
-std::uint32_t JobDelivery::store_message(StoreRequest request) {
+// The store step: the one place a composed message goes into a mailbox,
+// through the local-delivery service (the mailbox's forms and folder,
+// Return-Path, Received, X-Umstore-Ingest-Id). The attempt is recorded right
+// before the store with the folder's UIDNEXT, so that recover_interrupted()
+// can tell whether a crash came before or after it.
+delivery::RecipientResult JobDelivery::store_message(const StoreRequest& request) {
   const std::string& number = request.recipient_number;
-  const delivery::MailboxForm form = delivery::form_for_mailbox(std::move(request.message), profile_of(number));
-  for (const auto& note : form.notes)
-    log(LogLevel::Info, kQueueLog, "id={} to={}: {}", request.ingest_id, number, note);
-  std::uint32_t uid_next = 1;  // a folder the store creates on delivery starts at UID 1
-  try {
-    uid_next = parts_.store.user(number)->open(form.folder)->status().uid_next;
-  } catch (const mailstore::FolderNotFound&) {
-  }
-  parts_.db.mark_delivering(request.ingest_id, uid_next);
-  std::string stored = "Return-Path: <" + request.sender + ">\r\n" + request.trace_headers;
-  stored.reserve(stored.size() + form.message.size());
-  stored += form.message;
-  return parts_.store.deliver(number, stored, form.folder);
+  const std::string& domain = parts_.config.settings.domain;
+  const delivery::LocalRecipient to{number + "@" + domain, number};
+  delivery::DeliveryRequest delivery_request{.key = request.ingest_id,
+                                             .origin = delivery::MessageOrigin::Ingest,
+                                             .sender = request.sender,
+                                             .recipients = std::span(&to, 1),
+                                             .message = request.message,
+                                             .trace = {request.source, domain, "umstore ingest", ""}};
+  delivery_request.on_storing = [&](std::string_view, std::string_view folder) {
+    std::uint32_t uid_next = 1;  // a folder the store creates on delivery starts at UID 1
+    try {
+      uid_next = parts_.store.user(number)->open(folder)->status().uid_next;
+    } catch (const mailstore::FolderNotFound&) {
+    }
+    parts_.db.mark_delivering(request.ingest_id, uid_next);
+  };
+  return local_delivery_.deliver(delivery_request).recipients.front();
 }
 
 std::string JobDelivery::trace_headers(const std::string& id, const QueuedJob& job) const {

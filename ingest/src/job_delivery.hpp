@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "compose_workers.hpp"
+#include "delivery/local_delivery.hpp"
 #include "forwarding.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest_metrics.hpp"
@@ -32,7 +33,7 @@ struct StoreRequest {
   std::string ingest_id;            // marks the attempt; recovery looks for it
   std::string sender;               // the envelope sender; empty: the null sender
   std::string recipient_number;     // E.164
-  std::string trace_headers;        // Received and X-Umstore-Ingest-Id, CRLF
+  std::string source;               // who handed the recording over, for Received
   std::string message;              // as composed, CRLF
 };
 
@@ -71,7 +72,7 @@ class JobDelivery {
  private:
   void store_handed_over();
   void deliver_and_finish(const std::string& id, const QueuedJob& job, ComposedMessage& message);
-  std::uint32_t store_message(StoreRequest request);
+  delivery::RecipientResult store_message(const StoreRequest& request);
   std::string trace_headers(const std::string& id, const QueuedJob& job) const;
   void finish_delivered(const std::string& id, const QueuedJob& job, const std::string& composed, std::uint32_t uid,
                         const std::string& forward_to);
@@ -85,6 +86,7 @@ class JobDelivery {
   delivery::MailboxProfile profile_of(const std::string& number) const;
 
   Parts parts_;
+  const delivery::LocalDelivery local_delivery_;
   IngestQueue::FinalListener listener_;
 
   std::mutex mutex_;
