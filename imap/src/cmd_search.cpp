@@ -55,23 +55,26 @@ void Session::send_search_result(const Command& cmd, std::string_view name, cons
   reply(cmd, "OK", cmd.name + " completed");
 }
 
-net::Task<void> Session::cmd_search(const Command& cmd) {
+// The search key, or nullopt after the tagged reply saying what is wrong.
+std::optional<SearchKey> Session::search_key_or_reply(const Command& cmd, std::span<const Arg> args) {
   std::string error;
   bool bad_charset = false;
+  auto key = parse_search(args, error, bad_charset);
+  if (!key && bad_charset) reply(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+  if (!key && !bad_charset) reply(cmd, "BAD", "Invalid search: " + error);
+  return key;
+}
+
+net::Task<void> Session::cmd_search(const Command& cmd) {
+  std::string error;
   std::span<const Arg> args(cmd.args);
   SearchReturn ret;
   if (!parse_search_return(args, ret, error)) {
     reply(cmd, "BAD", "Invalid search: " + error);
     co_return;
   }
-  auto key = parse_search(args, error, bad_charset);
-  if (!key) {
-    if (bad_charset)
-      reply(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-    else
-      reply(cmd, "BAD", "Invalid search: " + error);
-    co_return;
-  }
+  const auto key = search_key_or_reply(cmd, args);
+  if (!key) co_return;
   send_search_result(cmd, "SEARCH", ret, matching_indexes(*key), uses_modseq(*key));
 }
 

@@ -166,15 +166,8 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
   }
   std::vector<Arg> with_charset{Arg{Arg::Kind::Atom, "CHARSET", {}}};
   with_charset.insert(with_charset.end(), args.begin() + 1, args.end());
-  bool bad_charset = false;
-  const auto key = parse_search(with_charset, error, bad_charset);
-  if (!key) {
-    if (bad_charset)
-      reply(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-    else
-      reply(cmd, "BAD", "Invalid search: " + error);
-    co_return;
-  }
+  const auto key = search_key_or_reply(cmd, with_charset);
+  if (!key) co_return;
   const auto& sel = *selected_;
   const bool header = needs_header(*criteria);
   const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;

@@ -117,6 +117,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
   std::vector<std::size_t> matching_indexes(const SearchKey& key);
+  std::optional<SearchKey> search_key_or_reply(const Command& cmd, std::span<const Arg> args);
   // The SEARCH or SORT (`name`) response, or ESEARCH when RETURN was given,
   // for the messages at `indexes` in result order, then the tagged OK.
   void send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,

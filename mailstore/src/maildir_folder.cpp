@@ -13,6 +13,7 @@
 #include "flag_change.hpp"
 #include "maildir_folder_transaction.hpp"
 #include "maildir_format.hpp"
+#include "special_use.hpp"
 #include "temporary_failure.hpp"
 
 namespace umstore::mailstore::detail {
@@ -42,28 +43,6 @@ void write_message_file(const fs::path& path, std::string_view bytes, std::int64
 
 void rename_or_throw(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) throw IoError("cannot move message to", to, errno);
-}
-
-// --- special use ---------------------------------------------------------------
-
-std::string special_use_to_string(SpecialUse use) {
-  switch (use) {
-    case SpecialUse::Sent: return "Sent";
-    case SpecialUse::Trash: return "Trash";
-    case SpecialUse::Drafts: return "Drafts";
-    case SpecialUse::Junk: return "Junk";
-    case SpecialUse::Archive: return "Archive";
-    case SpecialUse::None: break;
-  }
-  return "";
-}
-
-SpecialUse special_use_from_string(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  for (const SpecialUse use : {SpecialUse::Sent, SpecialUse::Trash, SpecialUse::Drafts, SpecialUse::Junk,
-                               SpecialUse::Archive})
-    if (text == special_use_to_string(use)) return use;
-  return SpecialUse::None;
 }
 
 // --- listeners ---------------------------------------------------------------

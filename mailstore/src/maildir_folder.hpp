@@ -61,9 +61,6 @@
 
 namespace umstore::mailstore::detail {
 
-std::string special_use_to_string(SpecialUse use);
-SpecialUse special_use_from_string(std::string_view text);
-
 // Where a copy's bytes come from: an open message file of a folder (open,
 // so a concurrent flag change renaming it cannot make the copy miss it).
 struct MessageSource {

@@ -1,5 +1,7 @@
 #include "pg_mail_tables.hpp"
 
+#include "../special_use.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -34,24 +36,6 @@ std::string uid_array(std::span<const std::uint32_t> uids) {
 std::string_view header_block(std::string_view rfc822) {
   const auto end = rfc822.find("\r\n\r\n");
   return end == std::string_view::npos ? rfc822 : rfc822.substr(0, end + 4);
-}
-
-std::string_view to_text(SpecialUse use) {
-  switch (use) {
-    case SpecialUse::Sent: return "sent";
-    case SpecialUse::Trash: return "trash";
-    case SpecialUse::Drafts: return "drafts";
-    case SpecialUse::Junk: return "junk";
-    case SpecialUse::Archive: return "archive";
-    case SpecialUse::None: break;
-  }
-  return "";
-}
-
-SpecialUse special_use(std::string_view text) {
-  for (auto use : {SpecialUse::Sent, SpecialUse::Trash, SpecialUse::Drafts, SpecialUse::Junk, SpecialUse::Archive})
-    if (to_text(use) == text) return use;
-  return SpecialUse::None;
 }
 
 constexpr std::string_view kInfoColumns = "uid, flags, array_to_string(keywords, ' '), size, internal_date, modseq";
@@ -108,7 +92,8 @@ FolderRow MailTables::create_folder(std::int64_t mailbox_id, std::string_view na
   const auto r = c_.exec(
       "INSERT INTO folders (mailbox_id, name, special_use, uid_validity) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (mailbox_id, name) DO NOTHING RETURNING id, uid_validity, guid",
-      {IntParam(mailbox_id), Param::text(name), Param::text(to_text(use)), IntParam(new_uid_validity() & 0xffffffff)});
+      {IntParam(mailbox_id), Param::text(name), Param::text(detail::special_use_to_string(use)),
+       IntParam(new_uid_validity() & 0xffffffff)});
   if (r.rows() == 0) throw FolderExists("a folder named '" + std::string(name) + "' exists already");
   return FolderRow{r.integer(0, 0), mailbox_id, std::string(name), static_cast<std::uint32_t>(r.integer(0, 1)),
                    r.text(0, 2)};
@@ -133,7 +118,8 @@ std::vector<FolderEntry> MailTables::list_folders(std::int64_t mailbox_id) {
       "ORDER BY f.name <> 'INBOX' AND NOT starts_with(f.name, 'INBOX/'), f.name",
       {IntParam(mailbox_id)});
   std::vector<FolderEntry> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), special_use(r.view(i, 1)), r.boolean(i, 2), r.boolean(i, 3)});
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({r.text(i, 0), detail::special_use_from_string(r.view(i, 1)), r.boolean(i, 2), r.boolean(i, 3)});
   return out;
 }
 
