@@ -1,5 +1,7 @@
 #include "common/durable_file.hpp"
 
+#include "common/metrics_text.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -44,8 +46,19 @@ void write_all(int fd, std::string_view data, const std::filesystem::path& for_e
   write_all(fd, std::as_bytes(std::span(data.data(), data.size())), for_errors);
 }
 
+namespace {
+LatencyHistogram g_fsync_latency;
+}  // namespace
+
+const LatencyHistogram& fsync_latency() noexcept { return g_fsync_latency; }
+
 void fsync_fd(int fd, const std::filesystem::path& for_errors) {
-  if (::fsync(fd) != 0) throw IoError("cannot fsync", for_errors, errno);
+  int result = 0;
+  {
+    const ScopedLatency timed(g_fsync_latency);
+    result = ::fsync(fd);
+  }
+  if (result != 0) throw IoError("cannot fsync", for_errors, errno);
 }
 
 void drop_cached_pages(int fd) noexcept { ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 
 namespace umstore {
@@ -66,6 +67,14 @@ void append_message_fields(std::string& out, std::string_view text) {
   }
 }
 }  // namespace
+
+std::string new_connection_id(char kind) {
+  // Started at a point that differs per process, so ids of one run are not
+  // mistaken for the previous run's in a log collector.
+  static std::atomic<std::uint32_t> next{static_cast<std::uint32_t>(
+      std::chrono::steady_clock::now().time_since_epoch().count() ^ ::getpid())};
+  return fmt::format("{}{:05x}", kind, next.fetch_add(1, std::memory_order_relaxed) & 0xFFFFF);
+}
 
 void set_log_level(LogLevel level) noexcept { g_level = level; }
 void set_log_format(LogFormat format) noexcept { g_format = format; }

@@ -29,3 +29,20 @@ BOOST_AUTO_TEST_CASE(levels_and_formats_parse_by_name_only) {
   BOOST_TEST((parse_log_format("json") == LogFormat::Json));
   BOOST_TEST(!parse_log_format("xml").has_value());
 }
+
+BOOST_AUTO_TEST_CASE(connection_ids_are_short_and_differ) {
+  const std::string a = new_connection_id('s');
+  const std::string b = new_connection_id('s');
+  BOOST_TEST(a.size() == 6u);
+  BOOST_TEST(a[0] == 's');
+  BOOST_TEST(a != b);
+  const ConnectionLog log("smtp", 'i');
+  BOOST_TEST(log.id().size() == 6u);
+  BOOST_TEST(log.id()[0] == 'i');
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_id_is_a_field_of_json_lines) {
+  BOOST_TEST(format_log_line(LogFormat::Json, "T", LogLevel::Info, "imap", "conn=i00a1f peer=1.2.3.4:5 login") ==
+             R"({"time":"T","level":"info","component":"imap","message":"conn=i00a1f peer=1.2.3.4:5 login","conn":"i00a1f","peer":"1.2.3.4:5"})"
+             "\n");
+}

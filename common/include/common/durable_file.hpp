@@ -13,6 +13,8 @@
 
 namespace umstore {
 
+class LatencyHistogram;  // common/metrics_text.hpp
+
 class IoError : public std::runtime_error {
  public:
   IoError(const std::string& what, const std::filesystem::path& path, int err);
@@ -43,6 +45,8 @@ class UniqueFd {
 void write_all(int fd, std::span<const std::byte> data, const std::filesystem::path& for_errors);
 void write_all(int fd, std::string_view data, const std::filesystem::path& for_errors);
 void fsync_fd(int fd, const std::filesystem::path& for_errors);
+// How long every fsync_fd of this process took (umstore_store_fsync_seconds).
+const LatencyHistogram& fsync_latency() noexcept;
 void fsync_directory(const std::filesystem::path& dir);
 
 // Large files written once and read later, if at all (stored voicemail, the

@@ -6,7 +6,8 @@
 //          "message":"session peer=...","peer":"192.0.2.1:4711",...}
 // In JSON every key=value word of the message (id=, peer=, to=, ...) is also
 // a field of its own, so a log collector can follow an SMTP session, a queue
-// id or a call without parsing the text.
+// id or a call without parsing the text. Every line about one connection or
+// call carries conn=<id> (ConnectionLog), so one session can be followed.
 #include <fmt/format.h>
 
 #include <optional>
@@ -30,6 +31,27 @@ std::optional<LogFormat> parse_log_format(std::string_view name);
 // The line log_line writes, without the time stamp's source (tests).
 std::string format_log_line(LogFormat format, std::string_view time, LogLevel level, std::string_view component,
                             std::string_view text);
+
+// A short id for one connection or call: `kind` (s SMTP, i IMAP, h HTTP,
+// c SIP call) and five hex digits, unique among the recent ones.
+std::string new_connection_id(char kind);
+
+// The log of one connection or call: every line starts with conn=<id>.
+class ConnectionLog {
+ public:
+  ConnectionLog(std::string_view component, char kind)
+      : component_(component), prefix_("conn=" + new_connection_id(kind) + " ") {}
+  std::string_view id() const { return std::string_view(prefix_).substr(5, prefix_.size() - 6); }
+
+  template <typename... Args>
+  void operator()(LogLevel level, fmt::format_string<Args...> f, Args&&... args) const {
+    if (log_enabled(level)) log_line(level, component_, prefix_ + fmt::format(f, std::forward<Args>(args)...));
+  }
+
+ private:
+  std::string_view component_;  // a literal
+  std::string prefix_;
+};
 
 template <typename... Args>
 void log(LogLevel level, std::string_view component, fmt::format_string<Args...> f, Args&&... args) {
