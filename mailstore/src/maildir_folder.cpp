@@ -13,6 +13,7 @@
 #include "flag_change.hpp"
 #include "maildir_folder_transaction.hpp"
 #include "maildir_format.hpp"
+#include "mailstore/store_metrics.hpp"
 #include "special_use.hpp"
 #include "temporary_failure.hpp"
 
@@ -300,6 +301,8 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
     ::unlink(tmp.c_str());
     throw;
   }
+  store_metrics().appends.add();
+  store_metrics().append_bytes.add(rfc822.size());
   notify();
   return uid;
 } catch (const IoError& e) {

@@ -1,6 +1,7 @@
 #include "pg_mail_tables.hpp"
 
 #include "../special_use.hpp"
+#include "mailstore/store_metrics.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -208,6 +209,8 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
             {IntParam(folder.mailbox_id), Param::text(*m.delivery_key), IntParam(folder.id), IntParam(out.uid)});
   notify(folder.id);
   t.commit();
+  store_metrics().appends.add();
+  store_metrics().append_bytes.add(m.rfc822.size());
   return out;
 }
 
