@@ -31,9 +31,9 @@ bool SmtpSession::check_mail_parameters(const std::vector<EsmtpParameter>& param
         refuse(501, "5.5.4", "SIZE needs a number of octets");
         return false;
       }
-      if (*size > server_.config.max_message_bytes) {
+      if (const std::size_t limit = server_.max_message_bytes; *size > limit) {
         reply(552, "5.3.4", "message size " + std::to_string(*size) + " exceeds the fixed maximum of " +
-                                std::to_string(server_.config.max_message_bytes) + " octets");
+                                std::to_string(limit) + " octets");
         return false;
       }
     } else if (parameter.keyword == "BODY") {

@@ -154,6 +154,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     DsnRecipient report{r.orcpt, r.address, DsnAction::Failed, r.status, remote, r.last_reply, now, std::nullopt};
     if (reply.code / 100 == 2) {
       r.state = remote.empty() ? RecipientState::Delivered : RecipientState::Relayed;
+      config_.metrics->count_delivery(remote.empty() ? DeliveryResult::Delivered : DeliveryResult::Relayed);
       log(LogLevel::Info, kLog, "id={} to={} {} via {}: {}", envelope.id, r.address, state_name(r.state),
           remote.empty() ? "mailstore" : remote, r.last_reply);
       // A DSN-capable next hop reports success itself (RFC 3461 §4.1).
@@ -166,6 +167,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     const bool expired = now - envelope.arrival >= config_.max_age;
     if (reply.code / 100 == 5 || expired) {
       r.state = RecipientState::Failed;
+      config_.metrics->count_delivery(DeliveryResult::Failed);
       if (expired && reply.code / 100 != 5) {
         r.status = "4.4.7";
         report.status = r.status;
@@ -176,6 +178,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
       if (r.notify.wants_failure() && !r.notify.never) reports.push_back(report);
       return;
     }
+    config_.metrics->count_delivery(DeliveryResult::Deferred);
     log(LogLevel::Info, kLog, "id={} to={} deferred (attempt {}): {}", envelope.id, r.address, r.attempts, r.last_reply);
     if (!r.delay_reported && now - envelope.arrival >= config_.delay_warning && r.notify.wants_delay() &&
         !r.notify.never) {
@@ -303,6 +306,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
       to.notify = *parse_notify("NEVER");
       dsn.recipients.push_back(std::move(to));
       queue_.enqueue(dsn, compose_dsn(report));
+      for (const auto& reported : report.recipients) config_.metrics->count_dsn(reported.action);
       log(LogLevel::Info, kLog, "id={} DSN queued as {} to {}", envelope.id, dsn.id, envelope.sender);
       wake();
     } catch (const std::exception& e) {

@@ -82,7 +82,7 @@ std::optional<std::vector<std::string>> SmtpSession::mailboxes_for(const Mailbox
         Numbers members;
         for (const auto& number : found->second) {
           if (server_.accounts.find(number)) members.push_back(number);
-          else log(LogLevel::Warning, kLog, "alias {} names {}, which has no mailbox", alias, number);
+          else log_(LogLevel::Warning, "alias {} names {}, which has no mailbox", alias, number);
         }
         if (!members.empty()) return members;
       }

@@ -69,12 +69,12 @@ net::Task<SmtpSession::After> SmtpSession::on_auth(std::string_view argument) {
   const auto number = normalise_e164(user);
   const bool valid = number ? co_await verify(*number, password) : false;
   if (!valid) {
-    log(LogLevel::Warning, kLog, "AUTH failed peer={} user={}", connection_.peer(), user.substr(0, 64));
+    log_(LogLevel::Warning, "AUTH failed peer={} user={}", connection_.peer(), user.substr(0, 64));
     refuse(535, "5.7.8", "authentication credentials invalid");
     co_return After::Continue;
   }
   authenticated_ = *number;
-  log(LogLevel::Info, kLog, "AUTH peer={} user={}", connection_.peer(), authenticated_);
+  log_(LogLevel::Info, "AUTH peer={} user={}", connection_.peer(), authenticated_);
   reply(235, "2.7.0", "authentication successful");
   co_return After::Continue;
 }

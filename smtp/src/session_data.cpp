@@ -42,14 +42,13 @@ net::Task<SmtpSession::After> SmtpSession::on_data(std::string_view argument) {
   DataResult data = co_await read_data(message, reservation);
   if (data.closed) co_return After::Close;
   if (data.too_big) {
-    reply(552, "5.3.4", "message exceeds the fixed maximum size of " +
-                            std::to_string(server_.config.max_message_bytes) + " octets");
+    message_reply(552, "5.3.4", "message exceeds the fixed maximum size of " + std::to_string(data.limit) + " octets");
   } else if (data.out_of_memory) {
-    log(LogLevel::Warning, kLog, "buffer budget of {} octets spent, deferring a message from {}",
-        server_.config.max_buffered_bytes, connection_.peer());
-    reply(452, "4.3.1", "insufficient system storage, try again later");
+    log_(LogLevel::Warning, "buffer budget of {} octets spent, deferring a message from {}",
+         server_.config.max_buffered_bytes, connection_.peer());
+    message_reply(452, "4.3.1", "insufficient system storage, try again later");
   } else if (data.line_too_long) {
-    reply(554, "5.6.0", "message has a line longer than " + std::to_string(kMaxDataLine) +
+    message_reply(554, "5.6.0", "message has a line longer than " + std::to_string(kMaxDataLine) +
                             " octets (RFC 5322 allows 998)");
   } else {
     co_await finish_message(queue_id, message);
@@ -60,7 +59,9 @@ net::Task<SmtpSession::After> SmtpSession::on_data(std::string_view argument) {
 
 net::Task<void> SmtpSession::finish_message(std::string_view queue_id, std::string_view message) {
   auto result = co_await deliver(queue_id, message);
-  reply(result.code, result.enhanced, result.text);
+  // Ties the session (conn=) to the message's id in the delivery and queue lines.
+  log_(LogLevel::Info, "message id={} size={} reply={}", queue_id, message.size(), result.code);
+  message_reply(result.code, result.enhanced, result.text);
   if (result.code / 100 == 2) ++messages_;
 }
 
@@ -78,17 +79,17 @@ net::Task<SmtpSession::After> SmtpSession::on_bdat(std::string_view argument) {
     co_return After::Close;
   }
   const bool usable = transaction_ && !transaction_->recipients.empty() && esmtp_;
-  const std::size_t limit = server_.config.max_message_bytes;
   bool keep = usable;
   if (usable) {
     auto& t = *transaction_;
     if (!t.chunking) {
       t.chunking = true;
+      t.size_limit = server_.max_message_bytes;
       t.queue_id = server_.next_queue_id();
       t.reservation = std::make_unique<BufferReservation>(server_);
     }
     t.chunk_octets += *size;
-    keep = t.chunk_octets <= limit && t.reservation->cover(t.chunks.size() + *size);
+    keep = t.chunk_octets <= t.size_limit && t.reservation->cover(t.chunks.size() + *size);
   }
   std::string discard;
   const bool complete = co_await input_.read_exact(*size, usable ? transaction_->chunks : discard, keep);
@@ -102,10 +103,10 @@ net::Task<SmtpSession::After> SmtpSession::on_bdat(std::string_view argument) {
     reply(250, "2.0.0", std::to_string(*size) + " octets received");
     co_return After::Continue;
   }
-  if (t.chunk_octets > limit) {
-    reply(552, "5.3.4", "message exceeds the fixed maximum size of " + std::to_string(limit) + " octets");
+  if (t.chunk_octets > t.size_limit) {
+    message_reply(552, "5.3.4", "message exceeds the fixed maximum size of " + std::to_string(t.size_limit) + " octets");
   } else if (t.chunks.size() < t.chunk_octets) {
-    reply(452, "4.3.1", "insufficient system storage, try again later");
+    message_reply(452, "4.3.1", "insufficient system storage, try again later");
   } else {
     co_await finish_message(t.queue_id, t.chunks);
   }
@@ -119,7 +120,7 @@ net::Task<SmtpSession::After> SmtpSession::on_bdat(std::string_view argument) {
 net::Task<SmtpSession::DataResult> SmtpSession::read_data(std::string& message, BufferReservation& reservation) {
   DataResult result;
   bool previous_crlf = true;  // the DATA line ended the previous "line"
-  const std::size_t limit = server_.config.max_message_bytes;
+  const std::size_t limit = result.limit = server_.max_message_bytes;
   for (;;) {
     auto line = co_await input_.read_line(kMaxDataLine);
     if (line.status == LineInput::Status::Closed) {
@@ -222,10 +223,10 @@ SmtpReply SmtpSession::enqueue(std::string_view queue_id, std::string_view messa
   try {
     server_.config.queue->enqueue(envelope, traced);
   } catch (const std::exception& e) {
-    log(LogLevel::Error, kLog, "queue id={} from={} failed: {}", queue_id, envelope.sender, e.what());
+    log_(LogLevel::Error, "queue id={} from={} failed: {}", queue_id, envelope.sender, e.what());
     return {451, "4.3.0", "local error while queueing the message, try again later"};
   }
-  log(LogLevel::Info, kLog, "queued id={} from=<{}> recipients={} size={}", queue_id, envelope.sender,
+  log_(LogLevel::Info, "queued id={} from=<{}> recipients={} size={}", queue_id, envelope.sender,
       envelope.recipients.size(), traced.size());
   if (server_.config.queued) server_.config.queued();
   return {250, "2.0.0", "OK: queued as " + std::string(queue_id)};

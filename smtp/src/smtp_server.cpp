@@ -15,7 +15,7 @@ constexpr std::size_t kConnectionLineLimit = 4096;
 // is gone never sees a dangling reference.
 net::Task<void> serve(std::shared_ptr<ServerContext> context, net::tcp::socket socket) {
   auto connection = std::make_shared<net::Connection>(std::move(socket), kConnectionLineLimit);
-  connection->set_idle_timeout(context->config.idle_timeout);
+  connection->set_idle_timeout(context->idle_timeout.load());
   context->remember(connection);
   SmtpSession session(*context, *connection);
   co_await session.run();
@@ -60,6 +60,18 @@ void SmtpServer::start() {
 }
 
 void SmtpServer::stop() { impl_->stop(); }
+
+void SmtpServer::set_limits(const SmtpLimits& limits) {
+  auto& context = *impl_->context;
+  context.max_message_bytes = limits.max_message_bytes;
+  context.max_recipients = limits.max_recipients;
+  context.idle_timeout = limits.idle_timeout;
+}
+
+SmtpLimits SmtpServer::limits() const {
+  const auto& context = *impl_->context;
+  return {context.max_message_bytes, context.max_recipients, context.idle_timeout};
+}
 
 net::tcp::endpoint SmtpServer::local_endpoint() const { return impl_->endpoint; }
 

@@ -40,7 +40,9 @@ ServerContext::ServerContext(SmtpServerConfig config_in, mailstore::MailStore& s
                              const mailstore::AccountStore& accounts_in)
     : config(std::move(config_in)), accounts(accounts_in),
       local_delivery(store_in, config.delivery_policy),
-      delivery_pool(std::max<std::size_t>(1, config.delivery_threads)) {}
+      delivery_pool(std::max<std::size_t>(1, config.delivery_threads)),
+      max_message_bytes(config.max_message_bytes), max_recipients(config.max_recipients),
+      idle_timeout(config.idle_timeout), metrics(*config.metrics) {}
 
 std::string ServerContext::next_queue_id() {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -80,6 +82,9 @@ SmtpSession::SmtpSession(ServerContext& server, net::Connection& connection)
 }
 
 net::Task<void> SmtpSession::run() {
+  server_.metrics.sessions.add();
+  const GaugeHold open(server_.metrics.sessions_open);
+  log_(LogLevel::Debug, "connect peer={}", connection_.peer());
   reply(220, "", server_.config.hostname + " ESMTP umstore ready");
   co_await flush();
   while (connection_.is_open()) {
@@ -102,7 +107,7 @@ net::Task<void> SmtpSession::run() {
     if (after == After::Close) break;
   }
   connection_.close();
-  log(LogLevel::Info, kLog, "session peer={} helo={} tls={} messages={} errors={}", connection_.peer(),
+  log_(LogLevel::Info, "session peer={} helo={} tls={} messages={} errors={}", connection_.peer(),
       helo_.empty() ? "-" : helo_, connection_.is_tls() ? "yes" : "no", messages_, errors_);
 }
 
@@ -149,7 +154,7 @@ void SmtpSession::on_ehlo(std::string_view argument, bool extended) {
     reply(250, "", greeting);
     return;
   }
-  std::string lines = greeting + "\nPIPELINING\nSIZE " + std::to_string(config.max_message_bytes) +
+  std::string lines = greeting + "\nPIPELINING\nSIZE " + std::to_string(server_.max_message_bytes.load()) +
                       "\n8BITMIME\nENHANCEDSTATUSCODES\nCHUNKING\nSMTPUTF8";
   if (config.queue) lines += "\nDSN";
   if (config.tls && !connection_.is_tls()) lines += "\nSTARTTLS";
@@ -188,14 +193,14 @@ void SmtpSession::on_rcpt(std::string_view argument) {
   Recipient accepted;
   if (!check_rcpt_parameters(path.parameters, accepted)) return;
   auto& recipients = transaction_->recipients;
-  if (recipients.size() >= server_.config.max_recipients)
+  if (recipients.size() >= server_.max_recipients.load())
     return reply(452, "4.5.3", "too many recipients; send the rest in another transaction");
   const Mailbox& mailbox = *path.mailbox;
   std::optional<std::vector<std::string>> numbers;
   try {
     numbers = mailboxes_for(mailbox);
   } catch (const std::exception& e) {
-    log(LogLevel::Error, kLog, "recipient lookup for {} failed: {}", mailbox.address(), e.what());
+    log_(LogLevel::Error, "recipient lookup for {} failed: {}", mailbox.address(), e.what());
     return reply(451, "4.3.0", "cannot look up the recipient now, try again later");
   }
   if (!numbers) return;  // mailboxes_for replied
@@ -252,7 +257,7 @@ net::Task<SmtpSession::After> SmtpSession::on_starttls(std::string_view argument
   // (g++ 12 miscompiles a co_await directly inside the if condition.)
   const bool secured = co_await connection_.start_tls(*server_.config.tls);
   if (!secured) {
-    log(LogLevel::Info, kLog, "TLS handshake with {} failed", connection_.peer());
+    log_(LogLevel::Info, "TLS handshake with {} failed", connection_.peer());
     co_return After::Close;
   }
   // Forget everything learned before TLS; the client must EHLO again.
@@ -264,7 +269,13 @@ net::Task<SmtpSession::After> SmtpSession::on_starttls(std::string_view argument
 }
 
 void SmtpSession::reply(int code, std::string_view enhanced, std::string_view text) {
+  server_.metrics.replies.count(code);
   pending_replies_ += format_reply(code, enhanced, text);
+}
+
+void SmtpSession::message_reply(int code, std::string_view enhanced, std::string_view text) {
+  server_.metrics.messages.count(code);
+  reply(code, enhanced, text);
 }
 
 void SmtpSession::refuse(int code, std::string_view enhanced, std::string_view text) {

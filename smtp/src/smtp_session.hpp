@@ -8,6 +8,7 @@
 #include <asio/thread_pool.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.hpp"
 #include "line_input.hpp"
 #include "delivery/local_delivery.hpp"
 #include "local_delivery_reply.hpp"
@@ -36,6 +38,12 @@ struct ServerContext {
 
   // Unique within the process and across restarts: time plus a counter.
   std::string next_queue_id();
+
+  // config's limits as SIGHUP last set them (SmtpServer::set_limits).
+  std::atomic<std::size_t> max_message_bytes;
+  std::atomic<std::size_t> max_recipients;
+  std::atomic<std::chrono::seconds> idle_timeout;
+  SmtpMetrics& metrics;
 
   // Bytes of messages being received or delivered, over all sessions.
   std::atomic<std::size_t> buffered_bytes{0};
@@ -96,6 +104,7 @@ class SmtpSession {
     bool chunking = false;
     std::string chunks;
     std::size_t chunk_octets = 0;
+    std::size_t size_limit = 0;  // max_message_bytes when the first chunk came
     std::unique_ptr<BufferReservation> reservation;
     std::string queue_id;
   };
@@ -106,6 +115,7 @@ class SmtpSession {
     bool line_too_long = false;
     bool out_of_memory = false;  // the server-wide budget, not this message's size
     std::size_t octets = 0;  // after dot-unstuffing
+    std::size_t limit = 0;   // the size limit it was read under
   };
 
   net::Task<After> dispatch(const Command& command);
@@ -140,11 +150,13 @@ class SmtpSession {
   bool needs_queue() const;
 
   void reply(int code, std::string_view enhanced, std::string_view text);
+  void message_reply(int code, std::string_view enhanced, std::string_view text);  // the end of DATA or BDAT LAST
   void refuse(int code, std::string_view enhanced, std::string_view text);  // counts towards the error limit
   net::Task<void> flush();
 
   ServerContext& server_;
   net::Connection& connection_;
+  ConnectionLog log_{kLog, 's'};
   LineInput input_;
   std::string helo_;  // empty until EHLO/HELO
   std::string authenticated_;  // the mailbox number after AUTH

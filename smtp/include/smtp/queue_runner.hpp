@@ -20,6 +20,7 @@
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/delivery_queue.hpp"
+#include "smtp/smtp_metrics.hpp"
 #include "smtp/relay_client.hpp"
 
 namespace umstore::smtp {
@@ -40,6 +41,8 @@ struct QueueRunnerConfig {
   // goes to report_sink instead of a mailbox; false from the sink: not ours (5.1.1).
   std::string report_address;
   std::function<bool(std::string_view message)> report_sink;
+  // Attempts and DSNs are counted here (shared with the SMTP servers').
+  std::shared_ptr<SmtpMetrics> metrics = std::make_shared<SmtpMetrics>();
 };
 
 class QueueRunner {

@@ -18,6 +18,7 @@
 #include "mailstore/mail_store.hpp"
 #include "net/task.hpp"
 #include "smtp/delivery_queue.hpp"
+#include "smtp/smtp_metrics.hpp"
 
 namespace umstore::smtp {
 
@@ -62,6 +63,18 @@ struct SmtpServerConfig {
   // Content processing for local mailboxes (delivery/): playable forms for
   // inbound VPIM, gateway voicemail emails, refusals. Unset: stored as received.
   std::optional<delivery::DeliverySettings> delivery_policy;
+
+  // Counted into by every session; servers given the same one count together.
+  std::shared_ptr<SmtpMetrics> metrics = std::make_shared<SmtpMetrics>();
+};
+
+// The limits SIGHUP may change under a running server: the next command
+// that checks one sees the new value (a message being received keeps the
+// size limit it started with).
+struct SmtpLimits {
+  std::size_t max_message_bytes;
+  std::size_t max_recipients;
+  std::chrono::seconds idle_timeout;
 };
 
 // Sessions run on the io_context's threads. Destroy the server only after
@@ -73,6 +86,8 @@ class SmtpServer {
   ~SmtpServer();
   void start();
   void stop();  // stops accepting and closes the open connections
+  void set_limits(const SmtpLimits& limits);
+  SmtpLimits limits() const;
   net::tcp::endpoint local_endpoint() const;
 
  private:
