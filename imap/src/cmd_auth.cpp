@@ -49,7 +49,7 @@ net::Task<void> Session::cmd_id(const Command& cmd) {
     co_return;
   }
   if (cmd.args[0].is_list() && !cmd.args[0].list.empty())
-    log(LogLevel::Debug, "imap", "{}: client ID with {} fields", conn_.peer(), cmd.args[0].list.size() / 2);
+    log_(LogLevel::Debug, "peer={} client ID with {} fields", conn_.peer(), cmd.args[0].list.size() / 2);
   untagged("ID (\"name\" \"umstore\" \"vendor\" \"umstore\")");
   reply(cmd, "OK", "ID completed");
 }
@@ -138,7 +138,8 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
     // Refused before the password check: guessing costs the attacker a
     // round trip and us nothing. The per-user limit also holds back the
     // real owner until the window passes: the price of stopping spraying.
-    log(LogLevel::Warning, "imap", "{}: login for '{}' refused after too many failures", conn_.peer(),
+    ctx_.metrics.logins_failed.add();
+    log_(LogLevel::Warning, "peer={} login for '{}' refused after too many failures", conn_.peer(),
         user.substr(0, 64));
     reply(cmd, "NO", "[UNAVAILABLE] Too many failed logins; try again later");
     co_return;
@@ -150,7 +151,8 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
   }
   if (!ok) {
     ++failed_logins_;
-    log(LogLevel::Info, "imap", "{}: failed login for '{}'", conn_.peer(), user.substr(0, 64));
+    ctx_.metrics.logins_failed.add();
+    log_(LogLevel::Info, "peer={} failed login for '{}'", conn_.peer(), user.substr(0, 64));
     asio::steady_timer delay(conn_.executor(), ctx_.login_throttle.record_failure(address, user));
     co_await delay.async_wait(net::use_nothrow);
     if (failed_logins_ >= kMaxFailedLogins) {
@@ -165,7 +167,8 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
   if (const auto account = ctx_.accounts.find(user)) user_->set_quota_limit(account->quota_bytes);
   state_ = kAuthenticated;
   conn_.set_idle_timeout(ctx_.config.idle_timeout);
-  log(LogLevel::Info, "imap", "{}: {} logged in", conn_.peer(), user);
+  ctx_.metrics.logins_ok.add();
+  log_(LogLevel::Info, "peer={} user={} logged in", conn_.peer(), user);
   reply(cmd, "OK", "[CAPABILITY " + capabilities() + "] Logged in");
 }
 

@@ -85,7 +85,7 @@ struct ImapServer::Impl {
       : throttle(config.login_limits),
         folder_events(FolderEvents::start(io)),
         context{std::move(config), store, accounts, pool, throttle,
-                folder_events ? &folder_events->watcher() : nullptr, &fetch_cache},
+                folder_events ? &folder_events->watcher() : nullptr, &fetch_cache, metrics},
         listener(io, where, "imap", [this](net::tcp::socket s) { return serve(std::move(s)); },
                  context.config.max_connections) {}
 
@@ -121,6 +121,7 @@ struct ImapServer::Impl {
   LoginThrottle throttle;  // before context: built from the config it moves
   std::shared_ptr<FolderEvents> folder_events;  // before context, which points into it
   FetchCache fetch_cache{kFetchCacheBytes};
+  ImapMetrics metrics{Session::command_names()};  // before context, which points to it
   ServerContext context;
   net::Listener listener;
   std::mutex mutex;
@@ -146,5 +147,7 @@ void ImapServer::stop() {
 }
 
 net::tcp::endpoint ImapServer::local_endpoint() const { return impl_->listener.local_endpoint(); }
+
+const ImapMetrics& ImapServer::metrics() const { return impl_->metrics; }
 
 }  // namespace umstore::imap

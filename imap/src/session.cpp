@@ -26,6 +26,12 @@ Session::Session(ServerContext& context, net::tcp::socket socket)
   conn_.set_idle_timeout(std::min<std::chrono::steady_clock::duration>(ctx_.config.idle_timeout, kPreAuthTimeout));
 }
 
+std::vector<std::string_view> Session::command_names() {
+  std::vector<std::string_view> names;
+  for (const CommandSpec& spec : command_table()) names.push_back(spec.name);
+  return names;
+}
+
 const std::vector<Session::CommandSpec>& Session::command_table() {
   constexpr unsigned any = kNotAuthenticated | kAuthenticated | kSelected;
   constexpr unsigned authed = kAuthenticated | kSelected;
@@ -179,6 +185,9 @@ net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
 
 net::Task<void> Session::run() {
   notifier_ = std::make_shared<ChangeNotifier>(conn_.executor());
+  ctx_.metrics.connections.add();
+  const GaugeHold open(ctx_.metrics.connections_open);
+  log_(LogLevel::Debug, "connect peer={}", conn_.peer());
   untagged("OK [CAPABILITY " + capabilities() + "] " + ctx_.config.hostname + " umstore IMAP4rev1 ready");
   co_await flush();
   std::string text;
@@ -198,7 +207,7 @@ net::Task<void> Session::run() {
         try {
           co_await dispatch(*parsed.command);
         } catch (const std::exception& e) {
-          log(LogLevel::Error, "imap", "{}: {} failed: {}", conn_.peer(), parsed.command->name, e.what());
+          log_(LogLevel::Error, "peer={} {} failed: {}", conn_.peer(), parsed.command->name, e.what());
           reply(*parsed.command, "NO", "[SERVERBUG] Internal error");
         }
         out_ += pending_reply_;
@@ -213,20 +222,22 @@ net::Task<void> Session::run() {
 }
 
 net::Task<void> Session::dispatch(const Command& cmd) {
-  for (const CommandSpec& spec : command_table()) {
-    if (spec.name != cmd.name) continue;
-    if (!(spec.states & state_)) {
-      reply(cmd, "BAD", state_ == kNotAuthenticated ? "Log in first" : "Command not valid in this state");
-      co_return;
-    }
-    co_await (this->*spec.handler)(cmd);
-    // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
-    bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
-                          cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
-    if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
+  const auto& table = command_table();
+  const auto spec = std::find_if(table.begin(), table.end(), [&](const CommandSpec& s) { return s.name == cmd.name; });
+  const ScopedLatency timed(ctx_.metrics.command(static_cast<std::size_t>(spec - table.begin())));
+  if (spec == table.end()) {
+    reply(cmd, "BAD", "Unknown command");
     co_return;
   }
-  reply(cmd, "BAD", "Unknown command");
+  if (!(spec->states & state_)) {
+    reply(cmd, "BAD", state_ == kNotAuthenticated ? "Log in first" : "Command not valid in this state");
+    co_return;
+  }
+  co_await (this->*spec->handler)(cmd);
+  // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
+  bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
+                        cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
+  if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
 }
 
 }  // namespace umstore::imap

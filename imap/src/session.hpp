@@ -18,6 +18,8 @@
 #include "command_parser.hpp"
 #include "fetch_cache.hpp"
 #include "login_throttle.hpp"
+#include "common/log.hpp"
+#include "imap/imap_metrics.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
 #include "mailstore/folder_watcher.hpp"
@@ -35,6 +37,7 @@ struct ServerContext {
   LoginThrottle& login_throttle;
   mailstore::FolderWatcher* watcher = nullptr;  // other processes' changes; nullptr = sessions poll in IDLE
   FetchCache* fetch_cache = nullptr;             // shared by all sessions; nullptr = none
+  ImapMetrics& metrics;
 };
 
 // Wakes a session waiting in IDLE; touched only on the session's strand.
@@ -62,6 +65,8 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> run();
   void shutdown() noexcept { conn_.close(); }
   asio::any_io_executor executor() { return conn_.executor(); }
+  // The commands the session knows, as ImapMetrics counts them.
+  static std::vector<std::string_view> command_names();
 
  private:
   enum State : unsigned { kNotAuthenticated = 1, kAuthenticated = 2, kSelected = 4 };
@@ -76,7 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Input
   enum class ReadStatus { Ok, Closed, TooLong, TooBig };
   net::Task<ReadStatus> read_command(std::string& text);
-  net::Task<void> dispatch(const Command& cmd);
+  net::Task<void> dispatch(const Command& cmd);  // runs the command and counts it
 
   // Output: queued in out_, written by flush(); large literals go straight
   // from the mapped message to the socket.
@@ -161,6 +166,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ServerContext& ctx_;
   net::Connection conn_;
+  ConnectionLog log_{"imap", 'i'};
   State state_ = kNotAuthenticated;
   bool logout_ = false;
   std::string out_;

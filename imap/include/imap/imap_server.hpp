@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "imap/imap_metrics.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/task.hpp"
@@ -41,6 +42,7 @@ class ImapServer {
   void start();
   void stop();
   net::tcp::endpoint local_endpoint() const;
+  const ImapMetrics& metrics() const;  // for /metrics
 
  private:
   struct Impl;
