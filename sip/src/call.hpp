@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.hpp"
 #include "fax_receiver.hpp"
 #include "mailstore/account_store.hpp"
 #include "recording_file.hpp"
@@ -69,6 +70,7 @@ struct Call : std::enable_shared_from_this<Call> {
   std::shared_ptr<T38Channel> t38;  // after the gateway's re-INVITE to T.38
   std::string t38_answer;
   std::uint64_t sdp_session = 0;
+  ConnectionLog call_log{"sip", 'c'};  // every line about this call carries its conn id
 
   bool ended() const { return state == State::Ending || state == State::Done; }
 

@@ -24,11 +24,11 @@ void Call::start_t38(const SipMessage& reinvite, const T38Offer& image) {
         if (auto self = weak.lock(); self && self->t38) self->hang_up("fax " + self->t38->receiver().result());
       });
     } catch (const std::exception& e) {
-      log(LogLevel::Error, "sip", "call {}: cannot start T.38: {}", invite.call_id(), e.what());
+      call_log(LogLevel::Error, "call_id={}: cannot start T.38: {}", invite.call_id(), e.what());
       server->send(reinvite.response(488, "Not Acceptable Here", local_tag), peer);
       return;
     }
-    log(LogLevel::Info, "sip", "call {}: switched to T.38, receiving a fax for {}", invite.call_id(), mailbox.number);
+    call_log(LogLevel::Info, "call_id={}: switched to T.38, receiving a fax for {}", invite.call_id(), mailbox.number);
     recording_active = false;
     watchdog.cancel();
     if (recording) recording->remove();
@@ -50,7 +50,7 @@ void Call::start_t38(const SipMessage& reinvite, const T38Offer& image) {
 }
 
 void Call::start_fax() {
-  log(LogLevel::Info, "sip", "call {}: fax tone heard, receiving a fax for {}", invite.call_id(), mailbox.number);
+  call_log(LogLevel::Info, "call_id={}: fax tone heard, receiving a fax for {}", invite.call_id(), mailbox.number);
   recording_active = false;
   const auto id = recording->id();
   const auto tiff = server->config.recordings_dir / (id + ".tif");
@@ -70,13 +70,13 @@ void Call::keep_pages_durable(FaxSession& session, const std::string& id) {
   try {
     write_fax_meta(server->config.recordings_dir, id, meta);
   } catch (const std::exception& e) {
-    log(LogLevel::Error, "sip", "call {}: fax pages will not survive a restart: {}", invite.call_id(), e.what());
+    call_log(LogLevel::Error, "call_id={}: fax pages will not survive a restart: {}", invite.call_id(), e.what());
   }
   session.on_page([weak = std::weak_ptr<SipEndpoint>(server), tiff = session.tiff(), call_id = invite.call_id(),
-                   &session] {
+                   call_log = call_log, &session] {
     const auto endpoint = weak.lock();
     if (!endpoint) return;
-    log(LogLevel::Info, "sip", "call {}: fax page {} received", call_id, session.pages());
+    call_log(LogLevel::Info, "call_id={}: fax page {} received", call_id, session.pages());
     asio::post(endpoint->workers, [tiff] {
       try {
         sync_fax_pages(tiff);
@@ -123,13 +123,14 @@ void Call::finish_fax(const std::string& reason) {
   session.terminate();  // closes the TIFF
   FaxOutcome outcome{meta, session.tiff(), session.pages(), session.result(), session.succeeded()};
   if (t38) {
-    log(LogLevel::Info, "sip", "call {}: T.38 UDPTL packets recovered from redundancy {}, lost {}",
+    call_log(LogLevel::Info, "call_id={}: T.38 UDPTL packets recovered from redundancy {}, lost {}",
         invite.call_id(), t38->receiver().packets_recovered(), t38->receiver().packets_lost());
     t38->stop();
   }
   fax.reset();
   t38.reset();
-  log(LogLevel::Info, "sip", "call {} ended ({}): fax of {} page(s), T.30: {}", invite.call_id(), reason,
+  (outcome.complete ? server->metrics.fax_pages_ok : server->metrics.fax_pages_failed).add(outcome.pages);
+  call_log(LogLevel::Info, "call_id={} ended ({}): fax of {} page(s), T.30: {}", invite.call_id(), reason,
       outcome.pages, outcome.result);
   server->deliver_fax(std::move(outcome));
 }

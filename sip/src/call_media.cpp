@@ -158,7 +158,7 @@ void Call::record(std::span<const std::int16_t> samples) {
 void Call::finish_recording(const std::string& reason) {
   if (!recording) return;
   if (recording_active) record(reorder.flush());
-  log(LogLevel::Info, "sip", "call {} ended ({}): {:.1f} s recorded, {} RTP packets lost, {} late", invite.call_id(),
+  call_log(LogLevel::Info, "call_id={} ended ({}): {:.1f} s recorded, {} RTP packets lost, {} late", invite.call_id(),
       reason, static_cast<double>(recording->samples()) / 8000.0, reorder.lost(), reorder.dropped());
   server->deliver_recording(std::move(recording));
 }

@@ -37,7 +37,7 @@ void SipEndpoint::handle_invite(const SipMessage& m, const Peer& from) {
   active = calls.size();
   send(m.response(100, "Trying", {}), from);
   send(m.response(180, "Ringing", call->local_tag), from);
-  log(LogLevel::Info, "sip", "call {} for {} from {} ({})", m.call_id(), mailbox->number, caller_of(m).number,
+  call->call_log(LogLevel::Info, "call_id={} for {} from {} ({})", m.call_id(), mailbox->number, caller_of(m).number,
       endpoint_text(from));
   call->answer_after_delay();
 }
@@ -78,7 +78,8 @@ void Call::answer() {
     recording = std::make_shared<RecordingFile>(server->config.recordings_dir, server->random_hex(12), meta);
     max_samples = static_cast<std::uint64_t>(server->config.max_recording.count()) * 8000;
   } catch (const std::exception& e) {
-    log(LogLevel::Error, "sip", "call {}: cannot answer: {}", invite.call_id(), e.what());
+    call_log(LogLevel::Error, "call_id={}: cannot answer: {}", invite.call_id(), e.what());
+    server->metrics.calls_failed.add();
     final_response = invite.response(500, "Server Internal Error", local_tag);
     server->send(final_response, peer);
     state = State::Done;
@@ -90,6 +91,7 @@ void Call::answer() {
   final_response = invite.response(200, "OK", local_tag, contact + std::string(kAllow), "application/sdp", sdp_answer);
   state = State::AwaitingAck;
   server->send(final_response, peer);
+  server->metrics.calls_answered.add();
   auto self = shared_from_this();
   asio::co_spawn(server->strand, [self] { return self->retransmit_final(); }, asio::detached);
   asio::co_spawn(server->strand, [self] { return self->play_prompt(); }, asio::detached);
@@ -126,7 +128,8 @@ void Call::on_cancel(const SipMessage& cancel) {
   timer.cancel();
   final_response = invite.response(487, "Request Terminated", local_tag);
   server->send(final_response, peer);
-  log(LogLevel::Info, "sip", "call {} cancelled before answer", invite.call_id());
+  call_log(LogLevel::Info, "call_id={} cancelled before answer", invite.call_id());
+  server->metrics.calls_cancelled.add();
   finish("cancelled");
 }
 

@@ -96,6 +96,7 @@ void Subscription::notify() {
 
 void Subscription::send_notify(const MessageCounts& counts, const std::string& state, bool with_body) {
   const std::uint32_t n = ++cseq;
+  server->metrics.notifies.add();
   const auto local = server->transport.local_endpoint();
   const std::string body =
       with_body ? message_summary_body(counts, "sip:" + number + "@" + local.address().to_string()) : std::string();

@@ -24,6 +24,7 @@
 
 #include "recording_file.hpp"
 #include "request_admission.hpp"
+#include "sip/sip_metrics.hpp"
 #include "sip/sip_server.hpp"
 #include "sip_message.hpp"
 #include "sip_transport.hpp"
@@ -72,6 +73,7 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   std::mt19937_64 rng;
   std::vector<std::int16_t> greeting_default;
   std::atomic<std::size_t> active{0};
+  SipMetrics metrics;
   bool stopped = false;
 
   // sip_server.cpp

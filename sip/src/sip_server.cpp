@@ -192,4 +192,6 @@ asio::ip::udp::endpoint SipServer::local_endpoint() const { return endpoint_->tr
 
 std::size_t SipServer::active_calls() const { return endpoint_->active; }
 
+void SipServer::append_metrics(std::string& out) const { endpoint_->metrics.append(out, endpoint_->active); }
+
 }  // namespace umstore::sip

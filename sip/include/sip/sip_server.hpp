@@ -70,6 +70,7 @@ class SipServer {
   void stop();
   asio::ip::udp::endpoint local_endpoint() const;
   std::size_t active_calls() const;
+  void append_metrics(std::string& out) const;  // umstore_sip_* for /metrics
 
  private:
   std::shared_ptr<SipEndpoint> endpoint_;
