@@ -13,7 +13,18 @@ constexpr auto kLeftToComposingWorker = std::chrono::milliseconds(30);
 }  // namespace
 
 ComposeWorkers::ComposeWorkers(const IngestQueueConfig& config, JobDatabase& db, Handlers handlers)
-    : config_(config), db_(db), handlers_(std::move(handlers)) {}
+    : config_(config), db_(db), handlers_(std::move(handlers)), settings_(config.settings) {}
+
+IngestSettings ComposeWorkers::settings() const {
+  std::lock_guard lock(mutex_);
+  return settings_;
+}
+
+void ComposeWorkers::set_codec_limits(const codecs::AudioLimits& voice, const codecs::FaxLimits& fax) {
+  std::lock_guard lock(mutex_);
+  settings_.voice_limits = voice;
+  settings_.fax_limits = fax;
+}
 
 ComposeWorkers::~ComposeWorkers() { stop(); }
 
@@ -164,8 +175,9 @@ std::size_t ComposeWorkers::run_batch(const std::vector<std::string>& ids) {
 // Side by side; should the batch as a whole fail (memory), one at a time,
 // so every job still gets its own outcome.
 std::vector<ComposeOutcome> ComposeWorkers::compose_each(std::span<const Recording* const> recordings) const {
+  const IngestSettings settings = this->settings();
   try {
-    return compose_batch(recordings, config_.settings);
+    return compose_batch(recordings, settings);
   } catch (const std::exception& e) {
     log(LogLevel::Warning, kQueueLog, "composing {} recordings together failed ({}); composing them one by one",
         recordings.size(), e.what());
@@ -173,7 +185,7 @@ std::vector<ComposeOutcome> ComposeWorkers::compose_each(std::span<const Recordi
   std::vector<ComposeOutcome> outcomes(recordings.size());
   for (std::size_t i = 0; i < recordings.size(); ++i) {
     try {
-      outcomes[i].message = compose(*recordings[i], config_.settings);
+      outcomes[i].message = compose(*recordings[i], settings);
     } catch (const std::exception& e) {
       outcomes[i].error = e.what();
     }

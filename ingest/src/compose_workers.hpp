@@ -45,6 +45,10 @@ class ComposeWorkers {
   // A handed-over job was stored, failed or left for a retry.
   void job_finished();
 
+  // What recordings are composed with: config.settings until SIGHUP changes its limits.
+  IngestSettings settings() const;
+  void set_codec_limits(const codecs::AudioLimits& voice, const codecs::FaxLimits& fax);
+
   std::uint64_t depth() const;  // jobs due, waiting or in progress
   bool wait_idle(std::chrono::milliseconds timeout) const;
 
@@ -62,6 +66,7 @@ class ComposeWorkers {
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
+  IngestSettings settings_;
   std::multimap<QueueClock::time_point, std::string> due_;  // ids by the time they may run
   std::size_t in_progress_ = 0;  // taken by a worker, until finished
   std::size_t busy_workers_ = 0;

@@ -99,15 +99,17 @@ struct HttpApi::Impl {
   }
   ~Impl() { blocking_pool.join(); }
 
-  net::Task<HttpResponse> route(const HttpRequest& request) {
+  net::Task<HttpResponse> route(const HttpRequest& request, const ConnectionLog& request_log) {
     if (const auto probe = config.probes.find(path_of(request)); probe != config.probes.end()) {
       if (request.method != "GET" && request.method != "HEAD") co_return json_error(405, "use GET for " + probe->first);
       co_return co_await asio::co_spawn(
           blocking_pool, [&]() -> net::Task<HttpResponse> { co_return probe->second(); }, asio::use_awaitable);
     }
     if (auto inline_answer = route_inline(request, queue)) {
+      // The program's metrics read the disk (free space, the SMTP queue).
       if (inline_answer->status == 200 && path_of(request) == "/metrics" && config.more_metrics)
-        inline_answer->body += config.more_metrics();
+        inline_answer->body += co_await asio::co_spawn(
+            blocking_pool, [&]() -> net::Task<std::string> { co_return config.more_metrics(); }, asio::use_awaitable);
       co_return std::move(*inline_answer);
     }
     const std::string_view path = path_of(request);
@@ -117,7 +119,7 @@ struct HttpApi::Impl {
           try {
             co_return handle_gateway_request(request, path, *gateway);
           } catch (const std::exception& e) {
-            log(LogLevel::Error, "http", "{} {}: {}", request.method, request.target, e.what());
+            request_log(LogLevel::Error, "{} {}: {}", request.method, request.target, e.what());
             co_return json_error(500, std::string("internal error: ") + e.what());
           }
         },
@@ -175,9 +177,10 @@ struct HttpApi::Impl {
         co_return;
       }
       const auto& req = std::get<HttpRequest>(got);
-      HttpResponse resp = co_await route(req);
+      const ConnectionLog request_log("http", 'h');
+      HttpResponse resp = co_await route(req, request_log);
       bool keep_alive = ascii_lower(req.header("connection").value_or("")) != "close";
-      log(LogLevel::Info, "http", "{} {} {} -> {}", conn.peer(), req.method, req.target, resp.status);
+      request_log(LogLevel::Info, "peer={} {} {} -> {}", conn.peer(), req.method, req.target, resp.status);
       if (req.method == "HEAD") resp.body.clear();
       co_await conn.write(serialise(resp, keep_alive));
       if (!keep_alive) co_return;

@@ -161,6 +161,10 @@ std::optional<IngestStatus> IngestQueue::find(std::string_view source, std::stri
 }
 bool IngestQueue::apply_report(std::string_view message) { return impl_->forwarding.apply_report(message); }
 
+void IngestQueue::set_codec_limits(const codecs::AudioLimits& voice, const codecs::FaxLimits& fax) {
+  impl_->workers.set_codec_limits(voice, fax);
+}
+
 IngestCounters IngestQueue::counters() const {
   return impl_->metrics.snapshot(impl_->workers.depth(), impl_->db.pending_webhooks());
 }

@@ -210,7 +210,7 @@ void JobDelivery::finish_recovered(const std::string& id, const std::string& num
     const std::string forward_to = job ? parts_.forwarding.address_for(number) : std::string();
     if (!forward_to.empty()) {
       job->recording.file = read_file_bytes(job_media_path(parts_.config.dir, id));
-      return finish_delivered(id, *job, compose(job->recording, parts_.config.settings).rfc822, uid, forward_to);
+      return finish_delivered(id, *job, compose(job->recording, parts_.workers.settings()).rfc822, uid, forward_to);
     }
   } catch (const std::exception& e) {
     log(LogLevel::Error, kQueueLog, "id={}: cannot remake the forwarded copy: {}", id, e.what());

@@ -167,6 +167,9 @@ class IngestQueue {
   // the job failed. False when the message is no DSN of ours.
   bool apply_report(std::string_view message);
 
+  // SIGHUP: recordings composed from now on are held to these ([codecs]).
+  void set_codec_limits(const codecs::AudioLimits& voice, const codecs::FaxLimits& fax);
+
   IngestCounters counters() const;
   // Blocks until no job is waiting or in progress (or the timeout passes); for the CLI and tests.
   bool wait_idle(std::chrono::milliseconds timeout) const;
