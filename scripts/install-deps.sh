@@ -28,6 +28,7 @@ packages=(
   knot  # the private authoritative DNS server of the mailauth tests (tests/peers/dns_peer.py)
   python3-dkim python3-dnspython python3-nacl  # the independent DKIM verifier of the mailauth tests (nacl: Ed25519)
   postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
+  python3-prometheus-client  # Prometheus' own parser reads GET /metrics in tests/e2e/test_metrics.py
 )
 
 missing=()

@@ -1,3 +1,4 @@
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
@@ -8,6 +9,7 @@
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
 #include "imap/imap_server.hpp"
+#include "mailstore/store_metrics.hpp"
 #include "ingest/http_api.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
@@ -19,6 +21,7 @@
 #include "server_health.hpp"
 #include "service_notify.hpp"
 #include "settings.hpp"
+#include "settings_reload.hpp"
 #include "sip/sip_server.hpp"
 #include "smtp/queue_runner.hpp"
 #include "smtp/smtp_server.hpp"
@@ -34,8 +37,9 @@ Runs the SMTP server (default 127.0.0.1:2525), the IMAP server (127.0.0.1:1143)
 and the HTTP API (127.0.0.1:8025) until SIGTERM or SIGINT. Port 0 picks a free
 port; the ports in use are written to DATA_DIR/run/server.json once every
 listener runs (and systemd is told READY=1 under Type=notify). SIGHUP reads
-the config file again: log level and format and the TLS certificate change at
-once, other settings at the next restart.
+the config file again: log level and format, the TLS certificate and the
+limits ([smtp] max_message_bytes, [codecs]) change at once, other settings
+at the next restart.
 )";
 
 // The configured certificate, else a self-signed one in DATA_DIR/tls.
@@ -52,20 +56,43 @@ void apply_logging(const Settings& s) {
   set_log_format(parse_log_format(s.log_format).value_or(LogFormat::Text));
 }
 
+// What SIGHUP changes under running connections, and the settings last applied.
+struct Reloadable {
+  ReloadableTls& tls;
+  std::vector<smtp::SmtpServer*> smtp_servers;
+  ingest::IngestQueue& ingest_queue;
+  Settings applied;
+};
+
+void apply_limits(const Settings& s, Reloadable& running) {
+  for (smtp::SmtpServer* server : running.smtp_servers) {
+    smtp::SmtpLimits limits = server->limits();
+    limits.max_message_bytes = s.max_message_bytes;
+    server->set_limits(limits);
+  }
+  running.ingest_queue.set_codec_limits(s.voice_limits, s.fax_limits);
+}
+
 // SIGHUP: the config file is read again and what can change under running
 // connections does; a config that does not load changes nothing. The rest
-// (listeners, domain, limits the servers copied at start) needs a restart,
-// and the log line says so.
-void reload(const CommandLine& cmd, ReloadableTls& tls) {
+// (listeners, domain, queue schedule) needs a restart, and the log line
+// names what changed of it.
+void reload(const CommandLine& cmd, Reloadable& running) {
   notify_reloading();
   try {
-    const Settings fresh = load_settings(cmd);
+    Settings fresh = load_settings(cmd);
     const TlsFiles files = tls_files(fresh);
-    tls.reload(files);
+    running.tls.reload(files);
     apply_logging(fresh);
-    log(LogLevel::Info, "serve",
-        "SIGHUP: reloaded log_level={} log_format={} tls_cert={}; other settings take effect at the next restart",
-        fresh.log_level, fresh.log_format, files.cert.string());
+    apply_limits(fresh, running);
+    const auto limits = changed_limits(running.applied, fresh);
+    const auto waiting = changed_needing_restart(running.applied, fresh);
+    log(LogLevel::Info, "serve", "SIGHUP: reloaded log_level={} log_format={} tls_cert={}; limits changed: {}",
+        fresh.log_level, fresh.log_format, files.cert.string(), describe(limits));
+    if (!waiting.empty())
+      log(LogLevel::Warning, "serve", "SIGHUP: changed but kept until the next restart: {}",
+          fmt::join(waiting, ", "));
+    running.applied = std::move(fresh);
   } catch (const std::exception& e) {
     log(LogLevel::Error, "serve", "SIGHUP: reload failed, running on with the previous settings: {}", e.what());
   }
@@ -108,18 +135,12 @@ int run_serve(std::span<const std::string> args) {
   const auto& tls = reloadable_tls.context();
 
   asio::io_context io;
-  // From here on SIGHUP reloads (when io runs) instead of ending the process.
+  // From here on SIGHUP is caught (reloading once io runs) instead of ending the process.
   asio::signal_set hangup(io, SIGHUP);
-  std::function<void()> await_hangup = [&] {
-    hangup.async_wait([&](const std::error_code& ec, int) {
-      if (ec) return;
-      reload(cmd, reloadable_tls);
-      await_hangup();
-    });
-  };
-  await_hangup();
 
+  const auto smtp_metrics = std::make_shared<smtp::SmtpMetrics>();  // SMTP, submission and the queue runner
   smtp::SmtpServerConfig smtp_config;
+  smtp_config.metrics = smtp_metrics;
   smtp_config.hostname = s.domain;
   smtp_config.local_domains = {s.domain};
   smtp_config.max_message_bytes = s.max_message_bytes;
@@ -148,6 +169,7 @@ int run_serve(std::span<const std::string> args) {
     return accounts.find(number).has_value();
   };
   runner_config.delivery_policy = delivery_policy;
+  runner_config.metrics = smtp_metrics;
   // Copies the ingest queue forwards to a mailbox's email address leave with
   // this return path and the ingest id as ENVID; DSNs to it update the job.
   const std::string ingest_return_path = s.ingest_return_path.empty() ? "ingest-dsn@" + s.domain : s.ingest_return_path;
@@ -229,13 +251,20 @@ int run_serve(std::span<const std::string> args) {
   http_config.gateway_callbacks = s.gateway_callbacks;
   http_config.probes["/healthz"] = [&health] { return health.health(); };
   http_config.probes["/readyz"] = [&health] { return health.readiness(); };
-  http_config.more_metrics = [&health] { return health.metrics(); };
+  std::unique_ptr<sip::SipServer> sip_server;  // set below when [sip] listen is
+  http_config.more_metrics = [&] {
+    std::string out = health.metrics();
+    smtp_metrics->append(out, smtp_queue);
+    imap_server.metrics().append(out);
+    if (sip_server) sip_server->append_metrics(out);
+    mailstore::append_store_metrics(out);
+    return out;
+  };
   ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), http_config, ingest_queue, router);
   ingest_queue.start();
   spool.start();
 
   // Calls forwarded by SIP gateways: recordings and faxes go through the ingest queue.
-  std::unique_ptr<sip::SipServer> sip_server;
   if (!s.sip_listen.empty()) {
     sip::SipServerConfig sip_config;
     const auto sip_endpoint = net::parse_endpoint(s.sip_listen);
@@ -263,6 +292,17 @@ int run_serve(std::span<const std::string> args) {
     sip_server = std::make_unique<sip::SipServer>(io, std::move(sip_config), accounts, *store);
     sip_server->start();
   }
+
+  Reloadable running{reloadable_tls, {&smtp_server}, ingest_queue, s};
+  if (submission_server) running.smtp_servers.push_back(submission_server.get());
+  std::function<void()> await_hangup = [&] {
+    hangup.async_wait([&](const std::error_code& ec, int) {
+      if (ec) return;
+      reload(cmd, running);
+      await_hangup();
+    });
+  };
+  await_hangup();
 
   smtp_server.start();
   if (submission_server) submission_server->start();

@@ -108,9 +108,6 @@ std::string ServerHealth::metrics() const {
     append_metric(out, "umstore_store_disk_size_bytes", MetricType::Gauge, "Size of the mail file system.",
                   std::uint64_t{fs.f_blocks} * fs.f_frsize);
   }
-  append_metric(out, "umstore_smtp_queue_messages", MetricType::Gauge,
-                "Messages in the SMTP delivery queue (relay, DSNs, forwarded copies).",
-                static_cast<std::uint64_t>(smtp_queue_.ids().size()));
   return out;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// What GET /healthz, GET /readyz and the store lines of GET /metrics report
+// What GET /healthz, GET /readyz and the disk lines of GET /metrics report
 // for a running server. Each check does what its name claims: the data
 // directory is written (a file fsynced, renamed and removed), the account
 // database answers a query, and the queues move.
@@ -32,7 +32,7 @@ class ServerHealth {
   // starts (and the account database answers), else 503.
   ingest::HttpResponse readiness() const;
   void set_ready(bool ready) noexcept;
-  // Prometheus lines: disk free and size under the data directory, SMTP queue length.
+  // Prometheus lines: disk free and size under the data directory.
   std::string metrics() const;
 
  private:

@@ -1,0 +1,63 @@
+#include "settings_reload.hpp"
+
+#include <fmt/format.h>
+
+namespace umstore::app {
+namespace {
+
+template <typename T>
+void compare(std::vector<SettingChange>& out, std::string key, const T& before, const T& after) {
+  if (before != after) out.push_back({std::move(key), fmt::format("{}", before), fmt::format("{}", after)});
+}
+
+template <typename T>
+void compare(std::vector<std::string>& out, std::string key, const T& before, const T& after) {
+  if (before != after) out.push_back(std::move(key));
+}
+
+}  // namespace
+
+std::vector<SettingChange> changed_limits(const Settings& b, const Settings& a) {
+  std::vector<SettingChange> out;
+  compare(out, "[smtp] max_message_bytes", b.max_message_bytes, a.max_message_bytes);
+  compare(out, "[codecs] max_voice_seconds", b.voice_limits.max_seconds, a.voice_limits.max_seconds);
+  compare(out, "[codecs] max_fax_pages", b.fax_limits.max_pages, a.fax_limits.max_pages);
+  compare(out, "[codecs] max_fax_width", b.fax_limits.max_width, a.fax_limits.max_width);
+  compare(out, "[codecs] max_fax_length", b.fax_limits.max_length, a.fax_limits.max_length);
+  compare(out, "[codecs] max_input_bytes (voice)", b.voice_limits.max_input_bytes, a.voice_limits.max_input_bytes);
+  compare(out, "[codecs] max_input_bytes (fax)", b.fax_limits.max_input_bytes, a.fax_limits.max_input_bytes);
+  return out;
+}
+
+std::vector<std::string> changed_needing_restart(const Settings& b, const Settings& a) {
+  std::vector<std::string> out;
+  compare(out, "[umstore] domain", b.domain, a.domain);
+  compare(out, "[store]", b.store_dsn, a.store_dsn);
+  compare(out, "[listen] smtp", b.smtp_listen, a.smtp_listen);
+  compare(out, "[listen] submission", b.submission_listen, a.submission_listen);
+  compare(out, "[listen] imap", b.imap_listen, a.imap_listen);
+  compare(out, "[listen] http", b.http_listen, a.http_listen);
+  compare(out, "[smtp] smarthost", b.smarthost, a.smarthost);
+  compare(out, "[smtp] trusted_networks", b.trusted_networks, a.trusted_networks);
+  compare(out, "[smtp] retry_base", b.retry_base_seconds, a.retry_base_seconds);
+  compare(out, "[smtp] retry_max", b.retry_max_seconds, a.retry_max_seconds);
+  compare(out, "[smtp] max_queue_age", b.max_queue_age_seconds, a.max_queue_age_seconds);
+  compare(out, "[smtp] delay_warning", b.delay_warning_seconds, a.delay_warning_seconds);
+  compare(out, "[aliases]", b.smtp_aliases, a.smtp_aliases);
+  compare(out, "[imap] login_requires_tls", b.imap_login_requires_tls, a.imap_login_requires_tls);
+  compare(out, "[ingest] workers", b.ingest_workers, a.ingest_workers);
+  compare(out, "[gateways]", b.gateway_tokens, a.gateway_tokens);
+  compare(out, "[sip] listen", b.sip_listen, a.sip_listen);
+  compare(out, "[sip] rate_limit", b.sip_rate_limit, a.sip_rate_limit);
+  compare(out, "[sip] rate_window", b.sip_rate_window, a.sip_rate_window);
+  return out;
+}
+
+std::string describe(const std::vector<SettingChange>& changes) {
+  if (changes.empty()) return "none";
+  std::string out;
+  for (const auto& c : changes) out += fmt::format("{}{} {} -> {}", out.empty() ? "" : ", ", c.key, c.before, c.after);
+  return out;
+}
+
+}  // namespace umstore::app
