@@ -12,14 +12,13 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import SAMPLES, UMSTORE, Umstore  # noqa: E402
+from umstore_harness import SAMPLES, UMSTORE, Umstore, wait_for  # noqa: E402
 
 
 def http_get(port, path):
@@ -28,15 +27,6 @@ def http_get(port, path):
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
-
-
-def wait_for(predicate, what, seconds=20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def served_certificate(port):

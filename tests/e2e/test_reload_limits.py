@@ -7,23 +7,13 @@ import re
 import signal
 import smtplib
 import sys
-import time
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, Umstore  # noqa: E402
+from umstore_harness import DOMAIN, Umstore, wait_for  # noqa: E402
 
 NUMBER = "+15550100"
-
-
-def wait_for(predicate, what, seconds=20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def advertised_size(port):

@@ -93,6 +93,15 @@ class Umstore:
         self.close()
 
 
+def wait_for(predicate, what, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def read_wav_mono16(path):
     """Samples and rate of a 16-bit mono PCM WAV (Python's wave module)."""
     import array
