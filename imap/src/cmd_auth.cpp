@@ -161,8 +161,10 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
     co_return;
   }
   ctx_.login_throttle.record_success(user);
-  user_ = ctx_.store.user(user);
-  if (const auto account = ctx_.accounts.find(user)) user_->set_quota_limit(account->quota_bytes);
+  co_await in_store([this, user] {
+    user_ = ctx_.store.user(user);
+    if (const auto account = ctx_.accounts.find(user)) user_->set_quota_limit(account->quota_bytes);
+  });
   state_ = kAuthenticated;
   conn_.set_idle_timeout(ctx_.config.idle_timeout);
   log(LogLevel::Info, "imap", "{}: {} logged in", conn_.peer(), user);

@@ -167,7 +167,8 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     for (std::size_t i : indexes)
       if (!(sel.messages[i].flags & mailstore::kSeen)) unseen.push_back(sel.messages[i].uid);
     if (!unseen.empty()) {
-      const auto changed = sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen);
+      const auto changed = co_await in_store(
+          [&] { return sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen); });
       for (const auto& info : changed) {
         update_message(info);
         newly_seen.push_back(info.uid);
@@ -192,7 +193,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     if (cache) {
       cached = cache->find(*sel.folder, uid_validity, info.uid);
       if (cache_entry_lacks(cached, *request)) {
-        data = sel.folder->open_message(info.uid);
+        data = co_await in_store([&] { return sel.folder->open_message(info.uid); });
         if (!data) {
           cache->forget(*sel.folder, info.uid);
           some_expunged = true;
@@ -209,7 +210,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       if (std::any_of(request->items.begin(), request->items.end(), is_top_header_section))
         root = mime::parse_message(bytes);
     } else if (request->needs_bytes) {
-      if (!data) data = sel.folder->open_message(info.uid);
+      if (!data) data = co_await in_store([&] { return sel.folder->open_message(info.uid); });
       if (!data) {
         some_expunged = true;
         continue;

@@ -30,16 +30,16 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
   constexpr unsigned any = kNotAuthenticated | kAuthenticated | kSelected;
   constexpr unsigned authed = kAuthenticated | kSelected;
   static const std::vector<CommandSpec> table{
-      {"CAPABILITY", &Session::cmd_capability, any},
-      {"NOOP", &Session::cmd_noop, any},
-      {"LOGOUT", &Session::cmd_logout, any},
-      {"ID", &Session::cmd_id, any},
-      {"STARTTLS", &Session::cmd_starttls, kNotAuthenticated},
-      {"COMPRESS", &Session::cmd_compress, kAuthenticated | kSelected},
-      {"LOGIN", &Session::cmd_login, kNotAuthenticated},
-      {"AUTHENTICATE", &Session::cmd_authenticate, kNotAuthenticated},
+      {"CAPABILITY", &Session::cmd_capability, any, Runs::Strand},
+      {"NOOP", &Session::cmd_noop, any, Runs::Strand},
+      {"LOGOUT", &Session::cmd_logout, any, Runs::Strand},
+      {"ID", &Session::cmd_id, any, Runs::Strand},
+      {"STARTTLS", &Session::cmd_starttls, kNotAuthenticated, Runs::Strand},
+      {"COMPRESS", &Session::cmd_compress, kAuthenticated | kSelected, Runs::Strand},
+      {"LOGIN", &Session::cmd_login, kNotAuthenticated, Runs::Strand},
+      {"AUTHENTICATE", &Session::cmd_authenticate, kNotAuthenticated, Runs::Strand},
       {"ENABLE", &Session::cmd_enable, authed},
-      {"NAMESPACE", &Session::cmd_namespace, authed},
+      {"NAMESPACE", &Session::cmd_namespace, authed, Runs::Strand},
       {"SELECT", &Session::cmd_select, authed},
       {"EXAMINE", &Session::cmd_select, authed},
       {"CREATE", &Session::cmd_create, authed},
@@ -51,7 +51,7 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"LSUB", &Session::cmd_list, authed},
       {"STATUS", &Session::cmd_status, authed},
       {"APPEND", &Session::cmd_append, authed},
-      {"IDLE", &Session::cmd_idle, authed},
+      {"IDLE", &Session::cmd_idle, authed, Runs::Strand},
       {"CHECK", &Session::cmd_check, kSelected},
       {"CLOSE", &Session::cmd_close, kSelected},
       {"UNSELECT", &Session::cmd_close, kSelected},
@@ -61,8 +61,8 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"UID SEARCH", &Session::cmd_search, kSelected},
       {"SORT", &Session::cmd_sort, kSelected},
       {"UID SORT", &Session::cmd_sort, kSelected},
-      {"FETCH", &Session::cmd_fetch, kSelected},
-      {"UID FETCH", &Session::cmd_fetch, kSelected},
+      {"FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
+      {"UID FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
       {"STORE", &Session::cmd_store, kSelected},
       {"UID STORE", &Session::cmd_store, kSelected},
       {"COPY", &Session::cmd_copy, kSelected},
@@ -197,6 +197,11 @@ net::Task<void> Session::run() {
       } else {
         try {
           co_await dispatch(*parsed.command);
+        } catch (const mailstore::TemporaryFailure& e) {  // disk full, database away: try again later
+          log(LogLevel::Warning, "imap", "{}: {} failed: {}", conn_.peer(), parsed.command->name, e.what());
+          reply(*parsed.command, "NO", "[UNAVAILABLE] The mail store is unavailable; try again later");
+        } catch (const mailstore::QuotaExceeded&) {
+          reply(*parsed.command, "NO", "[OVERQUOTA] Quota exceeded");
         } catch (const std::exception& e) {
           log(LogLevel::Error, "imap", "{}: {} failed: {}", conn_.peer(), parsed.command->name, e.what());
           reply(*parsed.command, "NO", "[SERVERBUG] Internal error");
@@ -219,11 +224,24 @@ net::Task<void> Session::dispatch(const Command& cmd) {
       reply(cmd, "BAD", state_ == kNotAuthenticated ? "Log in first" : "Command not valid in this state");
       co_return;
     }
-    co_await (this->*spec.handler)(cmd);
     // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
-    bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
-                          cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
-    if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
+    const bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
+                                cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
+    const auto catch_up = [this, numbers_in_use] {
+      if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
+    };
+    if (spec.runs == Runs::Strand) {
+      co_await (this->*spec.handler)(cmd);
+      if (state_ == kSelected && !logout_) co_await in_store(catch_up);
+      co_return;
+    }
+    co_await asio::co_spawn(
+        ctx_.store_pool,
+        [this, &spec, &cmd, &catch_up]() -> net::Task<void> {
+          co_await (this->*spec.handler)(cmd);
+          catch_up();
+        },
+        asio::use_awaitable);
     co_return;
   }
   reply(cmd, "BAD", "Unknown command");

@@ -5,6 +5,7 @@
 // Commands live in cmd_*.cpp, one file per command group.
 #include <asio/thread_pool.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "command_parser.hpp"
@@ -20,7 +22,6 @@
 #include "login_throttle.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
-#include "mailstore/folder_watcher.hpp"
 #include "net/connection.hpp"
 #include "search_query.hpp"
 #include "sequence_set.hpp"
@@ -32,8 +33,8 @@ struct ServerContext {
   mailstore::MailStore& store;
   const mailstore::AccountStore& accounts;
   asio::thread_pool& password_pool;  // Argon2id verification off the I/O threads
+  asio::thread_pool& store_pool;     // store and account calls off the I/O threads
   LoginThrottle& login_throttle;
-  mailstore::FolderWatcher* watcher = nullptr;  // other processes' changes; nullptr = sessions poll in IDLE
   FetchCache* fetch_cache = nullptr;             // shared by all sessions; nullptr = none
 };
 
@@ -41,7 +42,7 @@ struct ServerContext {
 struct ChangeNotifier {
   explicit ChangeNotifier(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
-  bool changed = false;
+  std::atomic<bool> changed = false;  // also read by commands running on the store pool
 };
 
 struct SelectedFolder {
@@ -50,10 +51,11 @@ struct SelectedFolder {
   std::vector<mailstore::MessageInfo> messages;  // index = sequence number - 1
   std::set<std::uint32_t> recent;                // UIDs that are \Recent in this session (see claim_recent)
   std::vector<std::string> keywords;             // announced in FLAGS, in the order first seen
-  std::uint64_t known_counter = 0;
-  bool expunge_pending = false;  // messages gone from the store but not yet reported
+  std::uint64_t known_counter = 0;  // Folder::change_counter() when last caught up: "anything new?"
+  std::uint64_t known_modseq = 0;   // the mod-sequence `messages` is up to date with
+  std::set<std::uint32_t> pending_expunges;  // gone from the store, not yet reported (RFC 3501 §7.4.1)
   mailstore::Folder::ListenerHandle listener;
-  mailstore::FolderWatcher::Handle watch;  // shared by every session of the process on this folder
+  bool hears_everyone = false;  // the listener hears other writers too; else IDLE polls
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -66,10 +68,17 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum State : unsigned { kNotAuthenticated = 1, kAuthenticated = 2, kSelected = 4 };
   using Handler = net::Task<void> (Session::*)(const Command&);
+  // Where a command runs. Most do store calls and no I/O of their own (the
+  // reply is written after them): they run on the store pool, so a slow
+  // disk or database never holds up the I/O threads. Those that talk to
+  // the client meanwhile stay on the session's strand and hand their store
+  // calls to the pool one by one (in_store).
+  enum class Runs { StorePool, Strand };
   struct CommandSpec {
     std::string_view name;
     Handler handler;
     unsigned states;
+    Runs runs = Runs::StorePool;
   };
   static const std::vector<CommandSpec>& command_table();
 
@@ -77,6 +86,14 @@ class Session : public std::enable_shared_from_this<Session> {
   enum class ReadStatus { Ok, Closed, TooLong, TooBig };
   net::Task<ReadStatus> read_command(std::string& text);
   net::Task<void> dispatch(const Command& cmd);
+
+  // Runs `work` on the store pool and resumes on the session's strand.
+  template <typename Work>
+  net::Task<std::invoke_result_t<Work&>> in_store(Work work) {
+    co_return co_await asio::co_spawn(
+        ctx_.store_pool, [&work]() -> net::Task<std::invoke_result_t<Work&>> { co_return work(); },
+        asio::use_awaitable);
+  }
 
   // Output: queued in out_, written by flush(); large literals go straight
   // from the mapped message to the socket.

@@ -150,6 +150,24 @@ class Folder {
   using Listener = std::function<void()>;
   using ListenerHandle = std::shared_ptr<void>;
   virtual ListenerHandle listen(Listener on_change) = 0;
+  // Whether listeners also hear other processes' and nodes' changes as they
+  // happen. false when the backend could not arrange it (a Maildir folder
+  // without inotify): a reader waiting for changes then calls refresh()
+  // now and then itself.
+  virtual bool listeners_hear_everyone() const noexcept = 0;
+
+  // Taking another store's folder with its UIDs (copy_store, `umstore db
+  // copy`), so IMAP clients keep their caches. A backend that cannot do it
+  // throws std::logic_error (the defaults here).
+  // Takes the source's UIDVALIDITY while this folder has never given out a
+  // UID; a no-op when it is the folder's already; else std::runtime_error.
+  virtual void adopt_uid_validity(std::uint32_t uid_validity);
+  // Appends with the UID the message had in the source, which must be at
+  // or above UIDNEXT (std::runtime_error otherwise); UIDNEXT becomes uid + 1.
+  virtual void append_keeping_uid(std::uint32_t uid, std::string_view rfc822, Flags flags,
+                                  std::span<const std::string> keywords, std::int64_t internal_date);
+  // UIDNEXT becomes at least `uid_next`: UIDs the source gave out are never given again.
+  virtual void raise_uid_next(std::uint32_t uid_next);
 };
 using FolderPtr = std::shared_ptr<Folder>;
 
