@@ -23,10 +23,7 @@ or PGPASSWORD, never from the command line.
 
 int run_db(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{}, {}}));
-  if (cmd.wants_help()) {
-    std::cout << kDbUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kDbUsage)) return 0;
   const auto& pos = cmd.positionals();
   if (pos.size() != 1 || pos[0] != "migrate") throw UsageError("db needs a subcommand: migrate");
   const Settings s = load_settings(cmd);
