@@ -47,10 +47,7 @@ void copy_embedded_store(const Settings& s) {
 
 int run_db(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{}, {}}));
-  if (cmd.wants_help()) {
-    std::cout << kDbUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kDbUsage)) return 0;
   const auto& pos = cmd.positionals();
   if (pos.size() != 1 || (pos[0] != "migrate" && pos[0] != "copy"))
     throw UsageError("db needs a subcommand: migrate or copy");

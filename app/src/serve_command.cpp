@@ -80,10 +80,7 @@ std::string endpoint_text(const net::tcp::endpoint& ep) {
 
 int run_serve(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{"--smtp", "--submission", "--imap", "--http", "--domain"}, {}}));
-  if (cmd.wants_help()) {
-    std::cout << kServeUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kServeUsage)) return 0;
   if (!cmd.positionals().empty()) throw UsageError("serve takes no arguments");
   Settings s = load_settings(cmd);
   apply_logging(s);

@@ -106,6 +106,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Mailbox names on the wire: modified UTF-7, or UTF-8 once the client
   // enabled UTF8=ACCEPT (RFC 6855); mailbox_to_wire quotes when needed.
   std::optional<std::string> mailbox_arg(const Arg& arg) const;
+  // The one mailbox name the command takes, or nullopt after the tagged BAD.
+  std::optional<std::string> one_mailbox_or_reply(const Command& cmd);
   std::string mailbox_to_wire(std::string_view name) const;
   bool login_disabled() const;
 
@@ -116,7 +118,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void report_changes(bool allow_expunge);
   // Indexes (sequence number - 1) the set names, ascending.
   std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
-  std::vector<std::size_t> resolve_arg(const Arg& arg, bool uid, bool& ok) const;
+  // The same for a sequence-set argument; nullopt when it is not one.
+  std::optional<std::vector<std::size_t>> resolve_arg(const Arg& arg, bool uid) const;
   void update_message(const mailstore::MessageInfo& info);
   // RFC 3501 §7.2.6: keywords the client has not seen in a FLAGS response
   // are announced (FLAGS, PERMANENTFLAGS) before a FETCH may carry them.
@@ -135,6 +138,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
   std::vector<std::size_t> matching_indexes(const SearchKey& key);
   std::optional<SearchKey> search_key_or_reply(const Command& cmd, std::span<const Arg> args);
+  // RETURN (options) at the front of a SEARCH or SORT, or nullopt after the tagged BAD.
+  std::optional<SearchReturnPrefix> search_return_or_reply(const Command& cmd, std::string_view what);
   // The SEARCH or SORT (`name`) response, or ESEARCH when RETURN was given,
   // for the messages at `indexes` in result order, then the tagged OK.
   void send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,

@@ -200,12 +200,10 @@ std::vector<std::size_t> Session::resolve(const SequenceSet& set, bool uid) cons
   return out;
 }
 
-std::vector<std::size_t> Session::resolve_arg(const Arg& arg, bool uid, bool& ok) const {
-  ok = false;
-  if (arg.kind != Arg::Kind::Atom) return {};
+std::optional<std::vector<std::size_t>> Session::resolve_arg(const Arg& arg, bool uid) const {
+  if (arg.kind != Arg::Kind::Atom) return std::nullopt;
   auto set = SequenceSet::parse(arg.text);
-  if (!set) return {};
-  ok = true;
+  if (!set) return std::nullopt;
   return resolve(*set, uid);
 }
 

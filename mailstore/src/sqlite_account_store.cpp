@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <mutex>
+#include <type_traits>
 
 #include "account_rules.hpp"
 #include "common/e164.hpp"
@@ -70,6 +71,24 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
+// Runs a statement that changes the account `number`; throws when there is none.
+void change_account(Statement& change, std::string_view number) {
+  change.step();
+  if (change.changes() == 0) throw AccountError(unknown_number(number));
+}
+
+// The account's `columns`, read by `read`; nullopt when there is no such account.
+template <typename Read>
+auto select_account(sqlite3* db, std::mutex& mutex, std::string_view number, std::string_view columns, Read read)
+    -> std::optional<std::invoke_result_t<Read, Statement&>> {
+  if (!umstore::is_e164(number)) return std::nullopt;
+  std::lock_guard lock(mutex);
+  Statement query(db, "SELECT " + std::string(columns) + " FROM accounts WHERE number = ?");
+  query.bind(1, number);
+  if (!query.step()) return std::nullopt;
+  return read(query);
+}
+
 // Columns added after the first release: databases created before get them
 // with their defaults (the settings every mailbox had then).
 bool has_column(sqlite3* db, std::string_view column) {
@@ -96,7 +115,6 @@ void add_delivery_columns(sqlite3* db) {
     throw;
   }
 }
-
 
 }  // namespace
 
@@ -156,8 +174,7 @@ void SqliteAccountStore::update(const Account& account) {
   std::lock_guard lock(mutex_);
   Statement change(db_, "UPDATE accounts SET name = ?, email = ?, quota_bytes = ? WHERE number = ?");
   change.bind(1, account.name).bind(2, account.email).bind(3, account.quota_bytes).bind(4, account.number);
-  change.step();
-  if (change.changes() == 0) throw AccountError(unknown_number(account.number));
+  change_account(change, account.number);
 }
 
 void SqliteAccountStore::set_delivery(std::string_view number, const MailboxDelivery& delivery) {
@@ -168,21 +185,14 @@ void SqliteAccountStore::set_delivery(std::string_view number, const MailboxDeli
       .bind(2, std::uint64_t{delivery.fax_pdf})
       .bind(3, std::uint64_t{delivery.file_by_kind})
       .bind(4, number);
-  change.step();
-  if (change.changes() == 0) throw AccountError(unknown_number(number));
+  change_account(change, number);
 }
 
 std::optional<MailboxDelivery> SqliteAccountStore::delivery(std::string_view number) const {
-  if (!umstore::is_e164(number)) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  Statement query(db_, "SELECT playable, fax_pdf, file_by_kind FROM accounts WHERE number = ?");
-  query.bind(1, number);
-  if (!query.step()) return std::nullopt;
-  MailboxDelivery delivery;
-  delivery.playable = parse_playable(query.text(0)).value_or(PlayableAudio::wav);
-  delivery.fax_pdf = query.integer(1) != 0;
-  delivery.file_by_kind = query.integer(2) != 0;
-  return delivery;
+  return select_account(db_, mutex_, number, "playable, fax_pdf, file_by_kind", [](Statement& row) {
+    return MailboxDelivery{parse_playable(row.text(0)).value_or(PlayableAudio::wav), row.integer(1) != 0,
+                           row.integer(2) != 0};
+  });
 }
 
 void SqliteAccountStore::remove(std::string_view number) {
@@ -190,8 +200,7 @@ void SqliteAccountStore::remove(std::string_view number) {
   std::lock_guard lock(mutex_);
   Statement erase(db_, "DELETE FROM accounts WHERE number = ?");
   erase.bind(1, number);
-  erase.step();
-  if (erase.changes() == 0) throw AccountError(unknown_number(number));
+  change_account(erase, number);
 }
 
 void SqliteAccountStore::set_password(std::string_view number, std::string_view password) {
@@ -200,17 +209,13 @@ void SqliteAccountStore::set_password(std::string_view number, std::string_view 
   std::lock_guard lock(mutex_);
   Statement change(db_, "UPDATE accounts SET password_hash = ? WHERE number = ?");
   change.bind(1, hash).bind(2, number);
-  change.step();
-  if (change.changes() == 0) throw AccountError(unknown_number(number));
+  change_account(change, number);
 }
 
 std::optional<Account> SqliteAccountStore::find(std::string_view number) const {
-  if (!umstore::is_e164(number)) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  Statement query(db_, "SELECT number, name, email, quota_bytes FROM accounts WHERE number = ?");
-  query.bind(1, number);
-  if (!query.step()) return std::nullopt;
-  return Account{query.text(0), query.text(1), query.text(2), query.integer(3)};
+  return select_account(db_, mutex_, number, "number, name, email, quota_bytes", [](Statement& row) {
+    return Account{row.text(0), row.text(1), row.text(2), row.integer(3)};
+  });
 }
 
 std::vector<Account> SqliteAccountStore::list() const {
@@ -228,12 +233,7 @@ bool SqliteAccountStore::verify_password(std::string_view number, std::string_vi
 }
 
 std::optional<std::string> SqliteAccountStore::password_hash(std::string_view number) const {
-  if (!umstore::is_e164(number)) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  Statement query(db_, "SELECT password_hash FROM accounts WHERE number = ?");
-  query.bind(1, number);
-  if (!query.step()) return std::nullopt;
-  return query.text(0);
+  return select_account(db_, mutex_, number, "password_hash", [](Statement& row) { return row.text(0); });
 }
 
 }  // namespace umstore::mailstore

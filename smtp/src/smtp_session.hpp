@@ -112,6 +112,7 @@ class SmtpSession {
   void on_ehlo(std::string_view argument, bool extended);
   void on_mail(std::string_view argument);
   void on_rcpt(std::string_view argument);
+  std::optional<PathArgument> parsed_path(PathArgument (*parse)(std::string_view), std::string_view text);
   net::Task<After> on_data(std::string_view argument);
   net::Task<After> on_starttls(std::string_view argument);
   net::Task<After> on_auth(std::string_view argument);
@@ -129,6 +130,7 @@ class SmtpSession {
 
   bool check_mail_parameters(const std::vector<EsmtpParameter>& parameters, Transaction& transaction);
   bool check_rcpt_parameters(const std::vector<EsmtpParameter>& parameters, Recipient& recipient);
+  bool refuse_parameter(int code, std::string_view text);
   // The local mailbox, "" for a permitted relay recipient, nullopt after refusing.
   std::optional<std::vector<std::string>> mailboxes_for(const Mailbox& recipient);
   std::optional<std::string> postmaster_mailbox() const;

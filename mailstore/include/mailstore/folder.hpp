@@ -24,25 +24,14 @@ namespace umstore::mailstore {
 // but the same request may succeed later: SMTP answers 451 4.3.0, IMAP NO,
 // ingest retries. what() names the cause for the administrator. Every
 // backend throws this, never its own I/O error types.
-class TemporaryFailure : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class QuotaExceeded : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class FolderNotFound : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class FolderExists : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class InvalidFolderName : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+class TemporaryFailure : public std::runtime_error { using std::runtime_error::runtime_error; };
+class QuotaExceeded : public std::runtime_error { using std::runtime_error::runtime_error; };
+// Named folders: the name is unknown, taken, or not a valid folder name.
+class FolderNotFound : public std::runtime_error { using std::runtime_error::runtime_error; };
+class FolderExists : public std::runtime_error { using std::runtime_error::runtime_error; };
+class InvalidFolderName : public std::runtime_error { using std::runtime_error::runtime_error; };
 // A keyword that is not an IMAP atom, too long, or too many on one message.
-class InvalidKeyword : public std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
+class InvalidKeyword : public std::invalid_argument { using std::invalid_argument::invalid_argument; };
 
 struct FolderStatus {
   std::uint32_t messages = 0;

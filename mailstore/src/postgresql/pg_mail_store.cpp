@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "../flag_change.hpp"
+#include "../message_bytes.hpp"
 #include "mailstore/folder_name.hpp"
 #include "mailstore/mail_store.hpp"
 #include "pg_change_feed.hpp"
@@ -21,15 +22,6 @@ namespace {
 constexpr std::size_t kPoolSize = 16;
 
 std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
-
-class StoredMessage final : public MessageData {
- public:
-  explicit StoredMessage(std::string bytes) : bytes_(std::move(bytes)) {}
-  std::string_view bytes() const noexcept override { return bytes_; }
-
- private:
-  std::string bytes_;
-};
 
 struct Backend {
   ConnectionPool pool;
@@ -68,7 +60,7 @@ class PgFolder final : public Folder {
 
   MessageDataPtr open_message(std::uint32_t uid) const override {
     auto bytes = backend_->run([&](MailTables& t) { return t.body(row_.id, uid); });
-    return bytes ? std::make_shared<StoredMessage>(std::move(*bytes)) : nullptr;
+    return bytes ? std::make_shared<detail::MessageBytes>(std::move(*bytes)) : nullptr;
   }
 
   std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
