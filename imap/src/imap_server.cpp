@@ -1,6 +1,5 @@
 #include "imap/imap_server.hpp"
 
-#include <asio/thread_pool.hpp>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,13 +7,14 @@
 #include <system_error>
 #include <unordered_map>
 
-#include "login_throttle.hpp"
 #include "net/listener.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
 namespace {
 constexpr std::size_t kPasswordThreads = 2;  // Argon2id: ~90 ms and 64 MiB each
+constexpr std::size_t kPasswordsWaiting = 8;
+constexpr std::size_t kLiteralBudget = 512u << 20;
 constexpr std::size_t kFetchCacheBytes = 32u << 20;  // see fetch_cache.hpp
 // A second look after a burst of folder events (FolderWatcher::settle); a
 // little over the folder's one-second cur/ rescan interval.
@@ -82,12 +82,18 @@ class FolderEvents : public std::enable_shared_from_this<FolderEvents> {
 struct ImapServer::Impl {
   Impl(asio::io_context& io, const net::tcp::endpoint& where, ImapServerConfig config, mailstore::MailStore& store,
        const mailstore::AccountStore& accounts)
-      : throttle(config.login_limits),
+      : throttle(config.login_throttle ? config.login_throttle : std::make_shared<auth::LoginThrottle>()),
+        pool(config.password_pool ? config.password_pool
+                                  : std::make_shared<auth::PasswordPool>(kPasswordThreads, kPasswordsWaiting)),
+        literal_budget(config.literal_budget ? config.literal_budget : std::make_shared<net::MemoryBudget>(kLiteralBudget)),
         folder_events(FolderEvents::start(io)),
-        context{std::move(config), store, accounts, pool, throttle,
+        context{std::move(config), store, accounts, *pool, *throttle, literal_budget,
                 folder_events ? &folder_events->watcher() : nullptr, &fetch_cache},
         listener(io, where, "imap", [this](net::tcp::socket s) { return serve(std::move(s)); },
-                 context.config.max_connections) {}
+                 context.config.max_connections) {
+    listener.limit_per_address(context.config.max_connections_per_address);
+    listener.refuse_with("* BYE [UNAVAILABLE] too many connections, try again later\r\n");
+  }
 
   net::Task<void> serve(net::tcp::socket socket) {
     auto session = std::make_shared<Session>(context, std::move(socket));
@@ -117,8 +123,10 @@ struct ImapServer::Impl {
       if (auto s = weak.lock()) asio::post(s->executor(), [s] { s->shutdown(); });
   }
 
-  asio::thread_pool pool{kPasswordThreads};
-  LoginThrottle throttle;  // before context: built from the config it moves
+  // Before context: built from the config it moves.
+  std::shared_ptr<auth::LoginThrottle> throttle;
+  std::shared_ptr<auth::PasswordPool> pool;
+  std::shared_ptr<net::MemoryBudget> literal_budget;
   std::shared_ptr<FolderEvents> folder_events;  // before context, which points into it
   FetchCache fetch_cache{kFetchCacheBytes};
   ServerContext context;
@@ -132,10 +140,7 @@ ImapServer::ImapServer(asio::io_context& io, const net::tcp::endpoint& where, Im
                        mailstore::MailStore& store, const mailstore::AccountStore& accounts)
     : impl_(std::make_unique<Impl>(io, where, std::move(config), store, accounts)) {}
 
-ImapServer::~ImapServer() {
-  stop();
-  impl_->pool.join();
-}
+ImapServer::~ImapServer() { stop(); }
 
 void ImapServer::start() { impl_->listener.start(); }
 

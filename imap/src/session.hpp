@@ -3,7 +3,6 @@
 // -> selected -> logout), the command loop and the per-session view of the
 // selected folder (sequence number <-> UID map, \Recent, pending changes).
 // Commands live in cmd_*.cpp, one file per command group.
-#include <asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -17,7 +16,6 @@
 
 #include "command_parser.hpp"
 #include "fetch_cache.hpp"
-#include "login_throttle.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
 #include "mailstore/folder_watcher.hpp"
@@ -31,8 +29,9 @@ struct ServerContext {
   ImapServerConfig config;
   mailstore::MailStore& store;
   const mailstore::AccountStore& accounts;
-  asio::thread_pool& password_pool;  // Argon2id verification off the I/O threads
-  LoginThrottle& login_throttle;
+  auth::PasswordPool& password_pool;  // Argon2id verification off the I/O threads
+  auth::LoginThrottle& login_throttle;
+  std::shared_ptr<net::MemoryBudget> literal_budget;
   mailstore::FolderWatcher* watcher = nullptr;  // other processes' changes; nullptr = sessions poll in IDLE
   FetchCache* fetch_cache = nullptr;             // shared by all sessions; nullptr = none
 };
@@ -74,8 +73,9 @@ class Session : public std::enable_shared_from_this<Session> {
   static const std::vector<CommandSpec>& command_table();
 
   // Input
-  enum class ReadStatus { Ok, Closed, TooLong, TooBig };
-  net::Task<ReadStatus> read_command(std::string& text);
+  enum class ReadStatus { Ok, Closed, TooLong, TooBig, OverBudget };
+  // Literals are held against `held` until the command is done.
+  net::Task<ReadStatus> read_command(std::string& text, net::MemoryReservation& held);
   net::Task<void> dispatch(const Command& cmd);
 
   // Output: queued in out_, written by flush(); large literals go straight
@@ -125,7 +125,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
   std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
 
-  net::Task<bool> verify_password(std::string user, std::string password);
   net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
 
   // Commands

@@ -46,7 +46,7 @@ net::Task<SmtpSession::After> SmtpSession::on_data(std::string_view argument) {
                             std::to_string(server_.config.max_message_bytes) + " octets");
   } else if (data.out_of_memory) {
     log(LogLevel::Warning, kLog, "buffer budget of {} octets spent, deferring a message from {}",
-        server_.config.max_buffered_bytes, connection_.peer());
+        server_.config.buffer_budget->limit(), connection_.peer());
     reply(452, "4.3.1", "insufficient system storage, try again later");
   } else if (data.line_too_long) {
     reply(554, "5.6.0", "message has a line longer than " + std::to_string(kMaxDataLine) +
@@ -120,9 +120,17 @@ net::Task<SmtpSession::DataResult> SmtpSession::read_data(std::string& message, 
   DataResult result;
   bool previous_crlf = true;  // the DATA line ended the previous "line"
   const std::size_t limit = server_.config.max_message_bytes;
+  const auto started = net::Connection::Clock::now();
   for (;;) {
     auto line = co_await input_.read_line(kMaxDataLine);
-    if (line.status == LineInput::Status::Closed) {
+    // The message as a whole must keep the minimum rate, not just each line.
+    if (line.status != LineInput::Status::Closed &&
+        net::Connection::Clock::now() > connection_.rate_deadline(started, result.octets)) {
+      log(LogLevel::Warning, kLog, "DATA from {} too slow: {} octets in {} s", connection_.peer(), result.octets,
+          std::chrono::duration_cast<std::chrono::seconds>(net::Connection::Clock::now() - started).count());
+      connection_.close();
+    }
+    if (line.status == LineInput::Status::Closed || !connection_.is_open()) {
       result.closed = true;
       co_return result;
     }
