@@ -2,6 +2,8 @@
 #include "common/ascii.hpp"
 #include "common/log.hpp"
 
+#include <fmt/format.h>
+
 #include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
 #include <Poco/StringTokenizer.h>
@@ -218,6 +220,30 @@ void apply_codecs_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   }
 }
 
+// [limits] PROTOCOL_connections and PROTOCOL_connections_per_address for
+// smtp, imap and http (the cap per address must be below the total);
+// auth_failures_per_address, password_threads, password_queue, buffered_bytes.
+void apply_limits_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  const auto apply = [&](const std::string& protocol, ConnectionLimit& limit) {
+    const std::string total_key = protocol + "_connections";
+    const std::string per_address_key = total_key + "_per_address";
+    limit.total = static_cast<std::size_t>(ini.getUInt64("limits." + total_key, limit.total));
+    limit.per_address = static_cast<std::size_t>(ini.getUInt64("limits." + per_address_key, limit.per_address));
+    if (limit.per_address == 0 || limit.per_address >= limit.total)
+      throw UsageError(fmt::format("[limits] {} = {} must be at least 1 and below {} = {}", per_address_key,
+                                   limit.per_address, total_key, limit.total));
+  };
+  apply("smtp", s.smtp_connections);
+  apply("imap", s.imap_connections);
+  apply("http", s.http_connections);
+  s.auth_failures_per_address = ini.getUInt("limits.auth_failures_per_address", s.auth_failures_per_address);
+  s.password_threads = ini.getUInt("limits.password_threads", s.password_threads);
+  s.password_queue = ini.getUInt("limits.password_queue", s.password_queue);
+  if (s.auth_failures_per_address == 0 || s.password_threads == 0)
+    throw UsageError("[limits] auth_failures_per_address and password_threads must be at least 1");
+  s.buffered_bytes = static_cast<std::size_t>(ini.getUInt64("limits.buffered_bytes", s.buffered_bytes));
+}
+
 std::string read_text_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw UsageError("cannot read config file " + file.string());
@@ -280,6 +306,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   apply_sip_config(*ini, s);
   apply_delivery_config(*ini, s);
   apply_codecs_config(*ini, s);
+  apply_limits_config(*ini, s);
 }
 
 }  // namespace

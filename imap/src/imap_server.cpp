@@ -5,7 +5,6 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "login_throttle.hpp"
 #include "net/listener.hpp"
 #include "session.hpp"
 
@@ -15,16 +14,24 @@ constexpr std::size_t kPasswordThreads = 2;  // Argon2id: ~90 ms and 64 MiB each
 // Store calls wait on the disk (fsync) or the database; more threads than
 // cores keep one slow call from holding up the rest.
 constexpr std::size_t kStoreThreads = 4;
+constexpr std::size_t kPasswordsWaiting = 8;
+constexpr std::size_t kLiteralBudget = 512u << 20;
 constexpr std::size_t kFetchCacheBytes = 32u << 20;  // see fetch_cache.hpp
 }  // namespace
 
 struct ImapServer::Impl {
   Impl(asio::io_context& io, const net::tcp::endpoint& where, ImapServerConfig config, mailstore::MailStore& store,
        const mailstore::AccountStore& accounts)
-      : throttle(config.login_limits),
-        context{std::move(config), store, accounts, pool, store_pool, throttle, &fetch_cache},
+      : throttle(config.login_throttle ? config.login_throttle : std::make_shared<auth::LoginThrottle>()),
+        pool(config.password_pool ? config.password_pool
+                                  : std::make_shared<auth::PasswordPool>(kPasswordThreads, kPasswordsWaiting)),
+        literal_budget(config.literal_budget ? config.literal_budget : std::make_shared<net::MemoryBudget>(kLiteralBudget)),
+        context{std::move(config), store, accounts, *pool, store_pool, *throttle, literal_budget, &fetch_cache},
         listener(io, where, "imap", [this](net::tcp::socket s) { return serve(std::move(s)); },
-                 context.config.max_connections) {}
+                 context.config.max_connections) {
+    listener.limit_per_address(context.config.max_connections_per_address);
+    listener.refuse_with("* BYE [UNAVAILABLE] too many connections, try again later\r\n");
+  }
 
   net::Task<void> serve(net::tcp::socket socket) {
     auto session = std::make_shared<Session>(context, std::move(socket));
@@ -54,9 +61,11 @@ struct ImapServer::Impl {
       if (auto s = weak.lock()) asio::post(s->executor(), [s] { s->shutdown(); });
   }
 
-  asio::thread_pool pool{kPasswordThreads};
+  // Before context: built from the config it moves.
+  std::shared_ptr<auth::LoginThrottle> throttle;
+  std::shared_ptr<auth::PasswordPool> pool;
+  std::shared_ptr<net::MemoryBudget> literal_budget;
   asio::thread_pool store_pool{kStoreThreads};
-  LoginThrottle throttle;  // before context: built from the config it moves
   FetchCache fetch_cache{kFetchCacheBytes};
   ServerContext context;
   net::Listener listener;
@@ -71,7 +80,6 @@ ImapServer::ImapServer(asio::io_context& io, const net::tcp::endpoint& where, Im
 
 ImapServer::~ImapServer() {
   stop();
-  impl_->pool.join();
   impl_->store_pool.join();
 }
 

@@ -24,6 +24,9 @@ bool is_uid_command(const Command& cmd) { return cmd.name.starts_with("UID "); }
 Session::Session(ServerContext& context, net::tcp::socket socket)
     : ctx_(context), conn_(std::move(socket), context.config.max_line_bytes) {
   conn_.set_idle_timeout(std::min<std::chrono::steady_clock::duration>(ctx_.config.idle_timeout, kPreAuthTimeout));
+  conn_.set_line_timeout(ctx_.config.line_timeout);
+  // Logging in, however slowly, must be done within this (cleared at login).
+  conn_.set_deadline(net::Connection::Clock::now() + ctx_.config.login_timeout);
 }
 
 const std::vector<Session::CommandSpec>& Session::command_table() {
@@ -137,7 +140,7 @@ net::Task<void> Session::append_literal(std::string_view bytes) {
   if (out_.size() > kFlushThreshold) co_await flush();
 }
 
-net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
+net::Task<Session::ReadStatus> Session::read_command(std::string& text, net::MemoryReservation& held) {
   text.clear();
   std::size_t literal_total = 0;
   const std::size_t literal_limit =
@@ -145,13 +148,21 @@ net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
   for (;;) {
     auto line = co_await conn_.read_line();
     if (line.status == net::LineResult::Status::Closed) co_return ReadStatus::Closed;
-    if (line.status == net::LineResult::Status::TooLong) co_return ReadStatus::TooLong;
+    if (line.status == net::LineResult::Status::TooLong) {
+      text += line.line;  // its head: the tag for the tagged BAD
+      co_return ReadStatus::TooLong;
+    }
     text += line.line;
     auto literal = trailing_literal(line.line);
     if (!literal) co_return ReadStatus::Ok;
     literal_total += literal->size;
-    if (literal_total > literal_limit) {
-      if (literal->synchronizing) co_return ReadStatus::TooBig;
+    auto refusal = ReadStatus::Ok;
+    if (literal_total > literal_limit)
+      refusal = ReadStatus::TooBig;
+    else if (!held.cover(static_cast<std::size_t>(literal_total)))
+      refusal = ReadStatus::OverBudget;
+    if (refusal != ReadStatus::Ok) {
+      if (literal->synchronizing) co_return refusal;
       // A non-synchronizing literal is on its way: drop it, or hang up when absurd.
       if (literal->size > 2 * literal_limit + kDiscardChunk) co_return ReadStatus::Closed;
       std::string sink;
@@ -164,7 +175,7 @@ net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
       }
       auto rest = co_await conn_.read_line();
       if (rest.status == net::LineResult::Status::Closed) co_return ReadStatus::Closed;
-      co_return ReadStatus::TooBig;
+      co_return refusal;
     }
     if (literal->synchronizing) {
       out_ += "+ Ready for literal data\r\n";
@@ -182,13 +193,16 @@ net::Task<void> Session::run() {
   untagged("OK [CAPABILITY " + capabilities() + "] " + ctx_.config.hostname + " umstore IMAP4rev1 ready");
   co_await flush();
   std::string text;
+  net::MemoryReservation held(ctx_.literal_budget);  // a command's literals, until it is done
   while (!logout_ && conn_.is_open()) {
-    auto status = co_await read_command(text);
+    auto status = co_await read_command(text, held);
     if (status == ReadStatus::Closed) break;
     if (status == ReadStatus::TooLong) {
       out_ += std::string(guess_tag(text)) + " BAD [TOOBIG] Command line too long\r\n";
     } else if (status == ReadStatus::TooBig) {
       out_ += std::string(guess_tag(text)) + " NO [TOOBIG] Literal too big\r\n";
+    } else if (status == ReadStatus::OverBudget) {
+      out_ += std::string(guess_tag(text)) + " NO [LIMIT] The server holds too much client data; try again later\r\n";
     } else if (!text.empty()) {
       arg_storage_.clear();
       auto parsed = parse_command(text, arg_storage_);
@@ -197,11 +211,14 @@ net::Task<void> Session::run() {
       } else {
         try {
           co_await dispatch(*parsed.command);
-        } catch (const mailstore::TemporaryFailure& e) {  // disk full, database away: try again later
+        } catch (const mailstore::TemporaryFailure& e) {
+          // Expected conditions get their RFC 5530 codes, not SERVERBUG.
           log(LogLevel::Warning, "imap", "{}: {} failed: {}", conn_.peer(), parsed.command->name, e.what());
-          reply(*parsed.command, "NO", "[UNAVAILABLE] The mail store is unavailable; try again later");
-        } catch (const mailstore::QuotaExceeded&) {
-          reply(*parsed.command, "NO", "[OVERQUOTA] Quota exceeded");
+          reply(*parsed.command, "NO", "[UNAVAILABLE] The mail store cannot do this now; try again later");
+        } catch (const mailstore::QuotaExceeded& e) {
+          reply(*parsed.command, "NO", std::string("[OVERQUOTA] ") + e.what());
+        } catch (const mailstore::InvalidKeyword& e) {
+          reply(*parsed.command, "NO", std::string("[LIMIT] ") + e.what());
         } catch (const std::exception& e) {
           log(LogLevel::Error, "imap", "{}: {} failed: {}", conn_.peer(), parsed.command->name, e.what());
           reply(*parsed.command, "NO", "[SERVERBUG] Internal error");
@@ -211,6 +228,7 @@ net::Task<void> Session::run() {
       }
     }
     co_await flush();
+    held.release();
     if (text.capacity() > kKeptBufferBytes) std::string().swap(text);  // e.g. after a large APPEND
   }
   deselect();

@@ -19,7 +19,6 @@
 
 #include "command_parser.hpp"
 #include "fetch_cache.hpp"
-#include "login_throttle.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
 #include "net/connection.hpp"
@@ -32,13 +31,14 @@ struct ServerContext {
   ImapServerConfig config;
   mailstore::MailStore& store;
   const mailstore::AccountStore& accounts;
-  asio::thread_pool& password_pool;  // Argon2id verification off the I/O threads
-  asio::thread_pool& store_pool;     // store and account calls off the I/O threads
-  LoginThrottle& login_throttle;
+  auth::PasswordPool& password_pool;  // Argon2id verification off the I/O threads
+  asio::thread_pool& store_pool;      // store and account calls off the I/O threads
+  auth::LoginThrottle& login_throttle;
+  std::shared_ptr<net::MemoryBudget> literal_budget;
   FetchCache* fetch_cache = nullptr;             // shared by all sessions; nullptr = none
 };
 
-// Wakes a session waiting in IDLE; touched only on the session's strand.
+// Wakes a session waiting in IDLE; the timer is touched only on the session's strand.
 struct ChangeNotifier {
   explicit ChangeNotifier(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
@@ -83,13 +83,17 @@ class Session : public std::enable_shared_from_this<Session> {
   static const std::vector<CommandSpec>& command_table();
 
   // Input
-  enum class ReadStatus { Ok, Closed, TooLong, TooBig };
-  net::Task<ReadStatus> read_command(std::string& text);
+  enum class ReadStatus { Ok, Closed, TooLong, TooBig, OverBudget };
+  // Literals are held against `held` until the command is done.
+  net::Task<ReadStatus> read_command(std::string& text, net::MemoryReservation& held);
   net::Task<void> dispatch(const Command& cmd);
 
   // Runs `work` on the store pool and resumes on the session's strand.
   template <typename Work>
   net::Task<std::invoke_result_t<Work&>> in_store(Work work) {
+    // g++ 12 destroys a non-trivial object passed into a coroutine call
+    // inside co_await twice: the work must capture by reference or trivially.
+    static_assert(std::is_trivially_destructible_v<Work>, "capture by reference");
     co_return co_await asio::co_spawn(
         ctx_.store_pool, [&work]() -> net::Task<std::invoke_result_t<Work&>> { co_return work(); },
         asio::use_awaitable);
@@ -147,7 +151,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
   std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
 
-  net::Task<bool> verify_password(std::string user, std::string password);
   net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
 
   // Commands

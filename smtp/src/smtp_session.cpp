@@ -62,18 +62,6 @@ void ServerContext::close_all() {
   connections_.clear();
 }
 
-bool BufferReservation::cover(std::size_t total) {
-  constexpr std::size_t kStep = 256 * 1024;  // few atomic operations per message
-  if (total <= held_) return true;
-  std::size_t more = std::max(kStep, total - held_);
-  if (server_.buffered_bytes.fetch_add(more) + more > server_.config.max_buffered_bytes) {
-    server_.buffered_bytes -= more;
-    return false;
-  }
-  held_ += more;
-  return true;
-}
-
 SmtpSession::SmtpSession(ServerContext& server, net::Connection& connection)
     : server_(server), connection_(connection), input_(connection) {
   trusted_peer_ = peer_in_trusted_networks();

@@ -37,9 +37,6 @@ struct ServerContext {
   // Unique within the process and across restarts: time plus a counter.
   std::string next_queue_id();
 
-  // Bytes of messages being received or delivered, over all sessions.
-  std::atomic<std::size_t> buffered_bytes{0};
-
   // Open connections, so that stopping the server can close them.
   void remember(const std::shared_ptr<net::Connection>& connection);
   void close_all();
@@ -50,19 +47,9 @@ struct ServerContext {
   std::vector<std::weak_ptr<net::Connection>> connections_;
 };
 
-// A share of config.max_buffered_bytes, given back on destruction.
-class BufferReservation {
- public:
-  explicit BufferReservation(ServerContext& server) : server_(server) {}
-  BufferReservation(const BufferReservation&) = delete;
-  BufferReservation& operator=(const BufferReservation&) = delete;
-  ~BufferReservation() { server_.buffered_bytes -= held_; }
-  // Makes sure `total` bytes are reserved; false when the budget is spent.
-  bool cover(std::size_t total);
-
- private:
-  ServerContext& server_;
-  std::size_t held_ = 0;
+// A share of config.buffer_budget, given back on destruction.
+struct BufferReservation : net::MemoryReservation {
+  explicit BufferReservation(ServerContext& server) : net::MemoryReservation(server.config.buffer_budget) {}
 };
 
 class SmtpSession {
@@ -118,7 +105,7 @@ class SmtpSession {
   net::Task<After> on_auth(std::string_view argument);
   net::Task<After> on_bdat(std::string_view argument);
   net::Task<std::optional<std::string>> read_auth_response(std::string_view challenge);
-  net::Task<bool> verify(std::string number, std::string password);
+  net::Task<auth::PasswordCheck> verify(std::string number, std::string password);
   bool auth_offered() const;
   bool peer_in_trusted_networks() const;
   bool may_relay() const;
