@@ -159,10 +159,7 @@ int restore(const DataLayout& data, const fs::path& source) {
 
 int run_backup(std::span<const std::string> args, bool restoring) {
   CommandLine cmd(args, with_global_options({}));
-  if (cmd.wants_help()) {
-    std::cout << kBackupUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kBackupUsage)) return 0;
   const Settings s = load_settings(cmd);
   const fs::path dir = fs::absolute(cmd.single(restoring ? "SOURCE directory" : "TARGET directory"));
   return restoring ? restore(s.data, dir) : backup(s.data, dir);

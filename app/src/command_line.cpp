@@ -1,6 +1,14 @@
 #include "command_line.hpp"
 
+#include <iostream>
+
 namespace umstore::app {
+
+bool CommandLine::printed_help(std::string_view usage) const {
+  if (!flag("--help")) return false;
+  std::cout << usage;
+  return true;
+}
 
 CommandLine::CommandLine(std::span<const std::string> args, const OptionSpec& spec) {
   for (std::size_t i = 0; i < args.size(); ++i) {

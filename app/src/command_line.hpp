@@ -7,6 +7,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace umstore::app {
@@ -27,7 +28,8 @@ class CommandLine {
   const std::vector<std::string>& positionals() const noexcept { return positionals_; }
   std::optional<std::string> value(const std::string& option) const;
   bool flag(const std::string& option) const { return flags_.contains(option); }
-  bool wants_help() const { return flag("--help"); }
+  // With --help: prints `usage` to stdout and is true (the command then ends).
+  bool printed_help(std::string_view usage) const;
   // The one positional argument a command needs; UsageError naming `what` otherwise.
   const std::string& single(const std::string& what) const;
 

@@ -133,10 +133,7 @@ void convert_fax(const std::filesystem::path& in, const std::filesystem::path& o
 
 int run_convert(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{"--rate", "--profile", "--bitrate"}, {}}));
-  if (cmd.wants_help()) {
-    std::cout << kConvertUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kConvertUsage)) return 0;
   if (cmd.positionals().size() != 2) throw UsageError("convert needs INPUT and OUTPUT");
   const std::filesystem::path in = cmd.positionals()[0], out = cmd.positionals()[1];
   const Settings settings = load_settings(cmd);  // [codecs] limits

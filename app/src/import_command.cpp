@@ -167,10 +167,7 @@ class Progress {
 
 int run_import(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{"--to"}, {}}));
-  if (cmd.wants_help()) {
-    std::cout << kImportUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kImportUsage)) return 0;
   const fs::path archive = cmd.single("ARCHIVE_DIR");
   if (!fs::is_directory(archive)) throw UsageError(archive.string() + " is not a directory");
   const Settings s = load_settings(cmd);

@@ -110,10 +110,7 @@ int ingest_here(const Settings& s, mailstore::MailStore& store, const mailstore:
 
 int run_ingest(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{"--to", "--from", "--caller-name"}, {}}));
-  if (cmd.wants_help()) {
-    std::cout << kIngestUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kIngestUsage)) return 0;
   const auto& pos = cmd.positionals();
   if (pos.size() != 2 || (pos[0] != "voice" && pos[0] != "fax"))
     throw UsageError("ingest needs a kind (voice or fax) and one FILE");

@@ -174,10 +174,7 @@ int passwd(const CommandLine& cmd, const Settings& s) {
 
 int run_mailbox(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota", "--playable", "--fax-pdf", "--file-by-kind"}, {"--password-stdin"}}));
-  if (cmd.wants_help()) {
-    std::cout << kMailboxUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kMailboxUsage)) return 0;
   const auto& pos = cmd.positionals();
   if (pos.empty()) throw UsageError("mailbox needs a subcommand: add, list, show, set, remove or passwd");
   const Settings s = load_settings(cmd);

@@ -18,7 +18,7 @@ commands:
   ingest     deliver a voicemail recording or a fax image to a mailbox
   import     migrate an archive of recordings (Asterisk voicemail spool, FILE + FILE.json)
   queue      list, show, retry and delete messages in the SMTP delivery queue
-  db         migrate the PostgreSQL backend's schema
+  db         the PostgreSQL backend: migrate its schema, copy the embedded store into it
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
   validate   check messages against VPIM v2, Internet fax and MIME rules
   backup     copy the data directory, consistently, while the server runs

@@ -79,10 +79,7 @@ int show(const smtp::DeliveryQueue& queue, const std::string& id) {
 
 int run_queue(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({}));
-  if (cmd.wants_help()) {
-    std::cout << kQueueUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kQueueUsage)) return 0;
   const auto& words = cmd.positionals();
   if (words.empty()) throw UsageError("queue needs a subcommand: list, show, retry or delete");
   const Settings s = load_settings(cmd);

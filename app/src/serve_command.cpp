@@ -107,10 +107,7 @@ std::string endpoint_text(const net::tcp::endpoint& ep) {
 
 int run_serve(std::span<const std::string> args) {
   CommandLine cmd(args, with_global_options({{"--smtp", "--submission", "--imap", "--http", "--domain"}, {}}));
-  if (cmd.wants_help()) {
-    std::cout << kServeUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kServeUsage)) return 0;
   if (!cmd.positionals().empty()) throw UsageError("serve takes no arguments");
   Settings s = load_settings(cmd);
   apply_logging(s);
@@ -138,13 +135,27 @@ int run_serve(std::span<const std::string> args) {
   // From here on SIGHUP is caught (reloading once io runs) instead of ending the process.
   asio::signal_set hangup(io, SIGHUP);
 
+  // One throttle and one password pool for every listener: a guesser
+  // switching protocols keeps its count, and Argon2id's memory is bounded once.
+  auth::ThrottleLimits throttle_limits;
+  throttle_limits.max_failures_per_address = s.auth_failures_per_address;
+  const auto login_throttle = std::make_shared<auth::LoginThrottle>(throttle_limits);
+  const auto password_pool = std::make_shared<auth::PasswordPool>(s.password_threads, s.password_queue);
+  // One memory budget for what clients make every listener hold.
+  const auto buffer_budget = std::make_shared<net::MemoryBudget>(s.buffered_bytes);
   const auto smtp_metrics = std::make_shared<smtp::SmtpMetrics>();  // SMTP, submission and the queue runner
+
   smtp::SmtpServerConfig smtp_config;
+  smtp_config.login_throttle = login_throttle;
+  smtp_config.password_pool = password_pool;
+  smtp_config.buffer_budget = buffer_budget;
   smtp_config.metrics = smtp_metrics;
   smtp_config.hostname = s.domain;
   smtp_config.local_domains = {s.domain};
   smtp_config.max_message_bytes = s.max_message_bytes;
   smtp_config.tls = tls;
+  smtp_config.max_connections = s.smtp_connections.total;
+  smtp_config.max_connections_per_address = s.smtp_connections.per_address;
   // Mail for other domains and DSNs wait in DATA_DIR/queue; the runner
   // picks up whatever a previous run (or crash) left there.
   smtp::DeliveryQueue smtp_queue(s.data.queue());
@@ -200,6 +211,11 @@ int run_serve(std::span<const std::string> args) {
   imap_config.hostname = s.domain;
   imap_config.tls = tls;
   imap_config.login_requires_tls = s.imap_login_requires_tls;
+  imap_config.max_connections = s.imap_connections.total;
+  imap_config.login_throttle = login_throttle;
+  imap_config.password_pool = password_pool;
+  imap_config.literal_budget = buffer_budget;
+  imap_config.max_connections_per_address = s.imap_connections.per_address;
   imap::ImapServer imap_server(io, net::parse_endpoint(s.imap_listen), imap_config, *store, accounts);
 
   // The ingest queue is the single point of durability for gateways: the
@@ -248,6 +264,10 @@ int run_serve(std::span<const std::string> args) {
   ServerHealth health(s.data, accounts, smtp_queue, ingest_queue);
   ingest::HttpApiConfig http_config;
   http_config.gateway_tokens = s.gateway_tokens;
+  http_config.max_connections = s.http_connections.total;
+  http_config.login_throttle = login_throttle;
+  http_config.body_budget = buffer_budget;
+  http_config.max_connections_per_address = s.http_connections.per_address;
   http_config.gateway_callbacks = s.gateway_callbacks;
   http_config.probes["/healthz"] = [&health] { return health.health(); };
   http_config.probes["/readyz"] = [&health] { return health.readiness(); };

@@ -2,6 +2,8 @@
 #include "common/ascii.hpp"
 #include "common/log.hpp"
 
+#include <fmt/format.h>
+
 #include <Poco/AutoPtr.h>
 #include <Poco/Exception.h>
 #include <Poco/StringTokenizer.h>
@@ -23,6 +25,12 @@ OptionSpec with_global_options(OptionSpec spec) {
 
 namespace {
 
+// "a, b,,c" -> {"a", "b", "c"}: the lists config values hold.
+std::vector<std::string> comma_list(const std::string& text) {
+  Poco::StringTokenizer items(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+  return {items.begin(), items.end()};
+}
+
 // [ingest] spool_dir, workers, batch, retry_intervals, max_age, webhook_attempts,
 // webhook_retry_base, webhook_retry_max, webhook_ca_file, return_path; [gateways] NAME = TOKEN;
 // [webhooks] NAME = URL; [routing] country_code,
@@ -34,8 +42,7 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   s.ingest_batch = std::max(1u, ini.getUInt("ingest.batch", s.ingest_batch));
   if (ini.has("ingest.retry_intervals")) {
     s.ingest_retry_intervals.clear();
-    Poco::StringTokenizer intervals(ini.getString("ingest.retry_intervals"), ",",
-                                    Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    const std::vector<std::string> intervals = comma_list(ini.getString("ingest.retry_intervals"));
     try {
       for (const auto& interval : intervals) s.ingest_retry_intervals.push_back(static_cast<unsigned>(std::stoul(interval)));
     } catch (const std::exception&) {
@@ -71,8 +78,7 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   r.national_prefix = ini.getString("routing.national_prefix", r.national_prefix);
   r.international_prefix = ini.getString("routing.international_prefix", r.international_prefix);
   r.catch_all = ini.getString("routing.catch_all", r.catch_all);
-  Poco::StringTokenizer ranges(ini.getString("routing.extensions", ""), ",",
-                               Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+  const std::vector<std::string> ranges = comma_list(ini.getString("routing.extensions", ""));
   try {
     for (const auto& range : ranges) r.extensions.push_back(ingest::parse_extension_range(range));
   } catch (const std::invalid_argument& e) {
@@ -85,9 +91,7 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
 void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.submission_listen = ini.getString("listen.submission", s.submission_listen);
   s.smarthost = ini.getString("smtp.smarthost", s.smarthost);
-  Poco::StringTokenizer networks(ini.getString("smtp.trusted_networks", ""), ",",
-                                 Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-  for (const auto& network : networks) s.trusted_networks.push_back(network);
+  s.trusted_networks = comma_list(ini.getString("smtp.trusted_networks", ""));
   s.auth_requires_tls = ini.getBool("smtp.auth_requires_tls", s.auth_requires_tls);
   s.retry_base_seconds = ini.getUInt("smtp.retry_base", s.retry_base_seconds);
   s.retry_max_seconds = ini.getUInt("smtp.retry_max", s.retry_max_seconds);
@@ -101,12 +105,7 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
 // auth_algorithms.
 void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.sip_listen = ini.getString("sip.listen", s.sip_listen);
-  if (ini.has("sip.gateways")) {
-    s.sip_gateways.clear();
-    Poco::StringTokenizer gateways(ini.getString("sip.gateways"), ",",
-                                   Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-    for (const auto& g : gateways) s.sip_gateways.push_back(g);
-  }
+  if (ini.has("sip.gateways")) s.sip_gateways = comma_list(ini.getString("sip.gateways"));
   s.sip_max_calls = ini.getUInt("sip.max_calls", s.sip_max_calls);
   s.sip_greeting_dir = ini.getString("sip.greeting_dir", s.sip_greeting_dir.string());
   s.sip_catch_all = ini.getString("sip.catch_all", s.sip_catch_all);
@@ -115,8 +114,7 @@ void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s)
   s.sip_rate_limit = ini.getUInt("sip.rate_limit", s.sip_rate_limit);
   s.sip_rate_window = ini.getUInt("sip.rate_window", s.sip_rate_window);
   s.sip_auth_realm = ini.getString("sip.auth_realm", s.sip_auth_realm);
-  Poco::StringTokenizer users(ini.getString("sip.auth_users", ""), ",",
-                              Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+  const std::vector<std::string> users = comma_list(ini.getString("sip.auth_users", ""));
   for (const auto& entry : users) {
     const auto colon = entry.find(':');
     if (colon == std::string::npos || colon == 0)
@@ -127,18 +125,12 @@ void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s)
     throw UsageError("[sip] auth_realm is set but auth_users names nobody");
   if (ini.has("sip.auth_algorithms")) {
     s.sip_auth_algorithms.clear();
-    Poco::StringTokenizer algorithms(ini.getString("sip.auth_algorithms"), ",",
-                                     Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    const std::vector<std::string> algorithms = comma_list(ini.getString("sip.auth_algorithms"));
     for (const auto& a : algorithms) {
       if (a != "SHA-256" && a != "MD5") throw UsageError("[sip] auth_algorithms: " + a + " (SHA-256 or MD5)");
       s.sip_auth_algorithms.push_back(a);
     }
   }
-}
-
-std::vector<std::string> comma_list(const std::string& text) {
-  Poco::StringTokenizer items(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-  return {items.begin(), items.end()};
 }
 
 // "+0100", "-0530", "UTC" -> minutes east of UTC.
@@ -228,6 +220,30 @@ void apply_codecs_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   }
 }
 
+// [limits] PROTOCOL_connections and PROTOCOL_connections_per_address for
+// smtp, imap and http (the cap per address must be below the total);
+// auth_failures_per_address, password_threads, password_queue, buffered_bytes.
+void apply_limits_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  const auto apply = [&](const std::string& protocol, ConnectionLimit& limit) {
+    const std::string total_key = protocol + "_connections";
+    const std::string per_address_key = total_key + "_per_address";
+    limit.total = static_cast<std::size_t>(ini.getUInt64("limits." + total_key, limit.total));
+    limit.per_address = static_cast<std::size_t>(ini.getUInt64("limits." + per_address_key, limit.per_address));
+    if (limit.per_address == 0 || limit.per_address >= limit.total)
+      throw UsageError(fmt::format("[limits] {} = {} must be at least 1 and below {} = {}", per_address_key,
+                                   limit.per_address, total_key, limit.total));
+  };
+  apply("smtp", s.smtp_connections);
+  apply("imap", s.imap_connections);
+  apply("http", s.http_connections);
+  s.auth_failures_per_address = ini.getUInt("limits.auth_failures_per_address", s.auth_failures_per_address);
+  s.password_threads = ini.getUInt("limits.password_threads", s.password_threads);
+  s.password_queue = ini.getUInt("limits.password_queue", s.password_queue);
+  if (s.auth_failures_per_address == 0 || s.password_threads == 0)
+    throw UsageError("[limits] auth_failures_per_address and password_threads must be at least 1");
+  s.buffered_bytes = static_cast<std::size_t>(ini.getUInt64("limits.buffered_bytes", s.buffered_bytes));
+}
+
 std::string read_text_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw UsageError("cannot read config file " + file.string());
@@ -290,6 +306,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   apply_sip_config(*ini, s);
   apply_delivery_config(*ini, s);
   apply_codecs_config(*ini, s);
+  apply_limits_config(*ini, s);
 }
 
 }  // namespace

@@ -26,6 +26,13 @@ struct DataLayout {
   std::filesystem::path ingest_dir() const { return root / "ingest"; }
 };
 
+// Connections one listener takes at once ([limits]): in all, and from one
+// IP address (below the total, so one client cannot lock the others out).
+struct ConnectionLimit {
+  std::size_t total;
+  std::size_t per_address;
+};
+
 // Configuration: built-in defaults, then the config file (INI), then
 // command-line options, each overriding the one before.
 struct Settings {
@@ -43,6 +50,13 @@ struct Settings {
   std::filesystem::path tls_key;
   bool imap_login_requires_tls = false;
   std::size_t max_message_bytes = 50u << 20;
+  ConnectionLimit smtp_connections{1000, 50};   // each of the SMTP and submission listeners
+  ConnectionLimit imap_connections{20000, 100};
+  ConnectionLimit http_connections{1000, 50};
+  unsigned auth_failures_per_address = 20;      // then the address is refused for 15 minutes
+  unsigned password_threads = 2;                // concurrent Argon2id checks (64 MiB each)
+  unsigned password_queue = 8;                  // checks waiting; more get a temporary failure
+  std::size_t buffered_bytes = 512u << 20;      // client input held in memory: SMTP, IMAP literals, HTTP bodies
   // SMTP relaying, submission and the queue ([smtp] and [listen] submission).
   std::string submission_listen;             // empty: no submission listener
   std::string smarthost;                     // host:port; empty: MX hosts

@@ -45,6 +45,16 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[smtp] delay_warning", b.delay_warning_seconds, a.delay_warning_seconds);
   compare(out, "[aliases]", b.smtp_aliases, a.smtp_aliases);
   compare(out, "[imap] login_requires_tls", b.imap_login_requires_tls, a.imap_login_requires_tls);
+  compare(out, "[limits] smtp_connections", b.smtp_connections.total, a.smtp_connections.total);
+  compare(out, "[limits] smtp_connections_per_address", b.smtp_connections.per_address, a.smtp_connections.per_address);
+  compare(out, "[limits] imap_connections", b.imap_connections.total, a.imap_connections.total);
+  compare(out, "[limits] imap_connections_per_address", b.imap_connections.per_address, a.imap_connections.per_address);
+  compare(out, "[limits] http_connections", b.http_connections.total, a.http_connections.total);
+  compare(out, "[limits] http_connections_per_address", b.http_connections.per_address, a.http_connections.per_address);
+  compare(out, "[limits] auth_failures_per_address", b.auth_failures_per_address, a.auth_failures_per_address);
+  compare(out, "[limits] password_threads", b.password_threads, a.password_threads);
+  compare(out, "[limits] password_queue", b.password_queue, a.password_queue);
+  compare(out, "[limits] buffered_bytes", b.buffered_bytes, a.buffered_bytes);
   compare(out, "[ingest] workers", b.ingest_workers, a.ingest_workers);
   compare(out, "[gateways]", b.gateway_tokens, a.gateway_tokens);
   compare(out, "[sip] listen", b.sip_listen, a.sip_listen);

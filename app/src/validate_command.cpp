@@ -66,10 +66,7 @@ int run_validate(std::span<const std::string> args) {
   OptionSpec spec = with_global_options({});
   spec.flags.insert("--quiet");
   CommandLine cmd(args, spec);
-  if (cmd.wants_help()) {
-    std::cout << kValidateUsage;
-    return 0;
-  }
+  if (cmd.printed_help(kValidateUsage)) return 0;
   if (cmd.positionals().empty()) throw UsageError("validate needs at least one FILE");
   int status = kClean;
   for (const std::string& file : cmd.positionals()) status = std::max(status, validate_file(file, cmd.flag("--quiet")));

@@ -48,6 +48,20 @@ with open(sys.argv[1], 'wb') as f:
         f.write(struct.pack('<IIII', i // 50, (i % 50) * 20000, len(frame), len(frame)) + frame)
 PY
 
+# A request in the call's dialog (after the 200 to the INVITE), without the
+# blank line that ends it: METHOD CSEQ.
+in_dialog() {
+  cat <<SIP
+$1 sip:+15550100@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Bench [call_number]" <sip:+1555[call_number]@[local_ip]:[local_port]>;tag=[pid]T[call_number]
+To: <sip:+15550100@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: $2 $1
+Content-Length: 0
+SIP
+}
+
 cat > "$WORK/call.xml" <<XML
 <?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="umstore bench">
@@ -76,26 +90,14 @@ a=rtpmap:0 PCMU/8000
   <recv response="180" optional="true"/>
   <recv response="200"/>
   <send><![CDATA[
-ACK sip:+15550100@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Bench [call_number]" <sip:+1555[call_number]@[local_ip]:[local_port]>;tag=[pid]T[call_number]
-To: <sip:+15550100@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Content-Length: 0
+$(in_dialog ACK 1)
 
   ]]></send>
   <pause milliseconds="2500"/>
   <nop><action><exec play_pcap_audio="$WORK/audio.pcap"/></action></nop>
   <pause milliseconds="$((SECONDS_PER_CALL * 1000 + 500))"/>
   <send retrans="500"><![CDATA[
-BYE sip:+15550100@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Bench [call_number]" <sip:+1555[call_number]@[local_ip]:[local_port]>;tag=[pid]T[call_number]
-To: <sip:+15550100@[remote_ip]:[remote_port]>[peer_tag_param]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Content-Length: 0
+$(in_dialog BYE 2)
 
   ]]></send>
   <recv response="200"/>

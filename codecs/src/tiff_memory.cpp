@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "codecs/audio.hpp"
 
@@ -44,56 +45,48 @@ std::unique_ptr<TIFFOpenOptions, OptionsFree> make_options(TiffDiagnostics& diag
   return options;
 }
 
-toff_t seek_to(std::uint64_t& position, std::uint64_t size, toff_t offset, int whence) {
+// The procs libtiff calls with the handle's Memory.
+template <typename Memory>
+tmsize_t read_proc(thandle_t handle, void* destination, tmsize_t count) {
+  auto* memory = static_cast<Memory*>(handle);
+  const std::uint64_t size = memory->bytes.size();
+  if (count <= 0 || memory->position >= size) return 0;
+  const auto n = static_cast<tmsize_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(count), size - memory->position));
+  std::memcpy(destination, memory->bytes.data() + memory->position, static_cast<std::size_t>(n));
+  memory->position += static_cast<std::uint64_t>(n);
+  return n;
+}
+
+template <typename Memory>
+toff_t seek_proc(thandle_t handle, toff_t offset, int whence) {
+  auto* memory = static_cast<Memory*>(handle);
   std::uint64_t base = 0;
-  if (whence == SEEK_CUR) base = position;
-  if (whence == SEEK_END) base = size;
-  position = base + offset;
-  return position;
+  if (whence == SEEK_CUR) base = memory->position;
+  if (whence == SEEK_END) base = memory->bytes.size();
+  memory->position = base + offset;
+  return memory->position;
 }
 
-// Reader procs.
-tmsize_t reader_read(thandle_t handle, void* destination, tmsize_t count) {
-  auto* cursor = static_cast<MemoryTiffReader::Cursor*>(handle);
-  const std::uint64_t size = cursor->bytes.size();
-  if (count <= 0 || cursor->position >= size) return 0;
-  const auto n = static_cast<tmsize_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(count), size - cursor->position));
-  std::memcpy(destination, cursor->bytes.data() + cursor->position, static_cast<std::size_t>(n));
-  cursor->position += static_cast<std::uint64_t>(n);
-  return n;
+template <typename Memory>
+toff_t size_proc(thandle_t handle) {
+  return static_cast<Memory*>(handle)->bytes.size();
 }
-tmsize_t reader_write(thandle_t, void*, tmsize_t) { return -1; }
-toff_t reader_seek(thandle_t handle, toff_t offset, int whence) {
-  auto* cursor = static_cast<MemoryTiffReader::Cursor*>(handle);
-  return seek_to(cursor->position, cursor->bytes.size(), offset, whence);
-}
-toff_t reader_size(thandle_t handle) { return static_cast<MemoryTiffReader::Cursor*>(handle)->bytes.size(); }
 
-// Writer procs.
-tmsize_t writer_read(thandle_t handle, void* destination, tmsize_t count) {
-  auto* buffer = static_cast<MemoryTiffWriter::Buffer*>(handle);
-  const std::uint64_t size = buffer->bytes.size();
-  if (count <= 0 || buffer->position >= size) return 0;
-  const auto n = static_cast<tmsize_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(count), size - buffer->position));
-  std::memcpy(destination, buffer->bytes.data() + buffer->position, static_cast<std::size_t>(n));
-  buffer->position += static_cast<std::uint64_t>(n);
-  return n;
+template <typename Memory>
+tmsize_t write_proc(thandle_t handle, void* source, tmsize_t count) {
+  if constexpr (std::is_same_v<Memory, TiffInput>) {
+    return -1;
+  } else {
+    auto* buffer = static_cast<TiffOutput*>(handle);
+    if (count <= 0) return 0;
+    const std::uint64_t end = buffer->position + static_cast<std::uint64_t>(count);
+    if (end > (std::uint64_t{1} << 32)) return -1;  // classic TIFF offsets are 32-bit
+    if (end > buffer->bytes.size()) buffer->bytes.resize(end);
+    std::memcpy(buffer->bytes.data() + buffer->position, source, static_cast<std::size_t>(count));
+    buffer->position = end;
+    return count;
+  }
 }
-tmsize_t writer_write(thandle_t handle, void* source, tmsize_t count) {
-  auto* buffer = static_cast<MemoryTiffWriter::Buffer*>(handle);
-  if (count <= 0) return 0;
-  const std::uint64_t end = buffer->position + static_cast<std::uint64_t>(count);
-  if (end > (std::uint64_t{1} << 32)) return -1;  // classic TIFF offsets are 32-bit
-  if (end > buffer->bytes.size()) buffer->bytes.resize(end);
-  std::memcpy(buffer->bytes.data() + buffer->position, source, static_cast<std::size_t>(count));
-  buffer->position = end;
-  return count;
-}
-toff_t writer_seek(thandle_t handle, toff_t offset, int whence) {
-  auto* buffer = static_cast<MemoryTiffWriter::Buffer*>(handle);
-  return seek_to(buffer->position, buffer->bytes.size(), offset, whence);
-}
-toff_t writer_size(thandle_t handle) { return static_cast<MemoryTiffWriter::Buffer*>(handle)->bytes.size(); }
 
 int no_close(thandle_t) { return 0; }
 int no_map(thandle_t, void**, toff_t*) { return 0; }
@@ -107,44 +100,41 @@ std::string with_libtiff_detail(std::string_view name, std::string_view problem,
 
 }  // namespace
 
+template <typename Memory>
+MemoryTiff<Memory>::MemoryTiff(Memory memory, std::string_view name, const char* mode, std::string_view failure)
+    : memory_(std::move(memory)), name_(name) {
+  const auto options = make_options(diagnostics_);
+  tiff_ = TIFFClientOpenExt(name_.c_str(), mode, &memory_, read_proc<Memory>, write_proc<Memory>, seek_proc<Memory>,
+                            no_close, size_proc<Memory>, no_map, no_unmap, options.get());
+  if (!tiff_) fail(failure);
+}
+
+template <typename Memory>
+MemoryTiff<Memory>::~MemoryTiff() {
+  if (tiff_) TIFFClose(tiff_);
+}
+
+template <typename Memory>
+void MemoryTiff<Memory>::fail(std::string_view problem) const {
+  throw CodecError(with_libtiff_detail(name_, problem, diagnostics_));
+}
+
+template class MemoryTiff<TiffInput>;
+template class MemoryTiff<TiffOutput>;
+
+// "m": the procs serve memory directly, so libtiff must not try to map a file.
 MemoryTiffReader::MemoryTiffReader(std::span<const std::uint8_t> bytes, std::string_view name)
-    : cursor_{bytes, 0}, name_(name) {
-  const auto options = make_options(diagnostics_);
-  // "m": the procs serve memory directly, so libtiff must not try to map a file.
-  tiff_ = TIFFClientOpenExt(name_.c_str(), "rm", &cursor_, reader_read, reader_write, reader_seek, no_close,
-                            reader_size, no_map, no_unmap, options.get());
-  if (!tiff_) fail("cannot read the header or first directory");
-}
+    : MemoryTiff(TiffInput{bytes, 0}, name, "rm", "cannot read the header or first directory") {}
 
-MemoryTiffReader::~MemoryTiffReader() {
-  if (tiff_) TIFFClose(tiff_);
-}
-
-void MemoryTiffReader::fail(std::string_view problem) const {
-  throw CodecError(with_libtiff_detail(name_, problem, diagnostics_));
-}
-
-MemoryTiffWriter::MemoryTiffWriter(std::string_view name) : name_(name) {
-  const auto options = make_options(diagnostics_);
-  tiff_ = TIFFClientOpenExt(name_.c_str(), "wl", &buffer_, writer_read, writer_write, writer_seek, no_close,
-                            writer_size, no_map, no_unmap, options.get());
-  if (!tiff_) fail("cannot create an in-memory TIFF");
-}
-
-MemoryTiffWriter::~MemoryTiffWriter() {
-  if (tiff_) TIFFClose(tiff_);
-}
-
-void MemoryTiffWriter::fail(std::string_view problem) const {
-  throw CodecError(with_libtiff_detail(name_, problem, diagnostics_));
-}
+MemoryTiffWriter::MemoryTiffWriter(std::string_view name)
+    : MemoryTiff(TiffOutput{}, name, "wl", "cannot create an in-memory TIFF") {}
 
 std::vector<std::uint8_t> MemoryTiffWriter::finish() {
   const int flushed = TIFFFlush(tiff_);
   TIFFClose(tiff_);
   tiff_ = nullptr;
   if (!flushed || !diagnostics_.first_error.empty()) fail("writing failed");
-  return std::move(buffer_.bytes);
+  return std::move(memory_.bytes);
 }
 
 }  // namespace umstore::codecs::detail

@@ -18,54 +18,55 @@ struct TiffDiagnostics {
   std::vector<std::string> warnings;
 };
 
-// Read-only TIFF over a caller-owned span. Throws CodecError if libtiff cannot
-// read the header and first directory.
-class MemoryTiffReader {
+// What libtiff reads from and writes to: a caller-owned span to read, or a
+// growable buffer to write, with the position libtiff seeks to.
+struct TiffInput {
+  std::span<const std::uint8_t> bytes;
+  std::uint64_t position = 0;
+};
+struct TiffOutput {
+  std::vector<std::uint8_t> bytes;
+  std::uint64_t position = 0;
+};
+
+// A libtiff handle over Memory (TiffInput or TiffOutput), closed before the
+// memory goes.
+template <typename Memory>
+class MemoryTiff {
  public:
-  MemoryTiffReader(std::span<const std::uint8_t> bytes, std::string_view name);
-  ~MemoryTiffReader();
-  MemoryTiffReader(const MemoryTiffReader&) = delete;
-  MemoryTiffReader& operator=(const MemoryTiffReader&) = delete;
+  ~MemoryTiff();
+  MemoryTiff(const MemoryTiff&) = delete;
+  MemoryTiff& operator=(const MemoryTiff&) = delete;
 
   TIFF* get() const { return tiff_; }
   const TiffDiagnostics& diagnostics() const { return diagnostics_; }
   // "<name>: TIFF: <problem> (libtiff: <first error>)"
   [[noreturn]] void fail(std::string_view problem) const;
 
-  struct Cursor {
-    std::span<const std::uint8_t> bytes;
-    std::uint64_t position = 0;
-  };
+ protected:
+  // Opens with TIFFClientOpen's `mode`; throws CodecError saying `failure` if libtiff cannot.
+  MemoryTiff(Memory memory, std::string_view name, const char* mode, std::string_view failure);
 
- private:
-  Cursor cursor_;
-  std::string name_;
+  Memory memory_;
   TiffDiagnostics diagnostics_;
   TIFF* tiff_ = nullptr;
+
+ private:
+  std::string name_;
+};
+
+// Read-only TIFF over a caller-owned span. Throws CodecError if libtiff cannot
+// read the header and first directory.
+class MemoryTiffReader : public MemoryTiff<TiffInput> {
+ public:
+  MemoryTiffReader(std::span<const std::uint8_t> bytes, std::string_view name);
 };
 
 // Write-only TIFF into a growable buffer; finish() closes it and returns the bytes.
-class MemoryTiffWriter {
+class MemoryTiffWriter : public MemoryTiff<TiffOutput> {
  public:
   explicit MemoryTiffWriter(std::string_view name);
-  ~MemoryTiffWriter();
-  MemoryTiffWriter(const MemoryTiffWriter&) = delete;
-  MemoryTiffWriter& operator=(const MemoryTiffWriter&) = delete;
-
-  TIFF* get() const { return tiff_; }
-  [[noreturn]] void fail(std::string_view problem) const;
   std::vector<std::uint8_t> finish();
-
-  struct Buffer {
-    std::vector<std::uint8_t> bytes;
-    std::uint64_t position = 0;
-  };
-
- private:
-  Buffer buffer_;
-  std::string name_;
-  TiffDiagnostics diagnostics_;
-  TIFF* tiff_ = nullptr;
 };
 
 // Bytes cap for any single allocation libtiff makes on our behalf.

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "codecs/audio.hpp"
+#include "common/enum_names.hpp"
 #include "message_rewriting.hpp"
 #include "mime/conformance.hpp"
 #include "mime/voice_message.hpp"
@@ -61,23 +62,16 @@ DestinationForm voice_for(const mime::Part& root, std::string_view raw, const mi
   }
 }
 
+constexpr EnumName<DestinationProfile> kProfileNames[] = {{DestinationProfile::playable, "playable"},
+                                                          {DestinationProfile::vpim, "vpim"},
+                                                          {DestinationProfile::ivm, "ivm"}};
+
 }  // namespace
 
-std::string_view to_string(DestinationProfile profile) {
-  switch (profile) {
-    case DestinationProfile::vpim: return "vpim";
-    case DestinationProfile::ivm: return "ivm";
-    case DestinationProfile::playable: break;
-  }
-  return "playable";
-}
+std::string_view to_string(DestinationProfile profile) { return name_of(kProfileNames, profile); }
 
 std::optional<DestinationProfile> parse_destination_profile(std::string_view text) {
-  const std::string name = lower(trimmed(text));
-  if (name == "vpim") return DestinationProfile::vpim;
-  if (name == "ivm") return DestinationProfile::ivm;
-  if (name == "playable") return DestinationProfile::playable;
-  return std::nullopt;
+  return value_named(kProfileNames, lower(trimmed(text)));
 }
 
 std::optional<DestinationProfile> profile_for(const DestinationRules& rules, std::string_view address) {

@@ -111,45 +111,35 @@ net::Task<void> Session::cmd_starttls(const Command& cmd) {
   if (!secured) logout_ = true;
 }
 
-net::Task<bool> Session::verify_password(std::string user, std::string password) {
-  const mailstore::AccountStore* accounts = &ctx_.accounts;
-  asio::thread_pool* pool = &ctx_.password_pool;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
-      [accounts, pool, &user, &password](auto handler) {
-        asio::post(*pool, [accounts, handler = std::move(handler), u = std::move(user),
-                           p = std::move(password)]() mutable {
-          bool ok = false;
-          try {
-            ok = accounts->verify_password(u, p);
-          } catch (const std::exception& e) {
-            log(LogLevel::Warning, "imap", "password check failed: {}", e.what());
-          }
-          std::fill(p.begin(), p.end(), '\0');
-          auto ex = asio::get_associated_executor(handler);
-          asio::dispatch(ex, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
-        });
-      },
-      asio::use_awaitable);
-}
-
 net::Task<void> Session::finish_login(const Command& cmd, std::string_view user, std::string_view password) {
   const std::string address = conn_.peer_address();
-  if (ctx_.login_throttle.refused(address, user)) {
+  if (ctx_.login_throttle.refused(address)) {
     // Refused before the password check: guessing costs the attacker a
-    // round trip and us nothing. The per-user limit also holds back the
-    // real owner until the window passes: the price of stopping spraying.
+    // round trip and us nothing. Only this address is refused: the owner
+    // still gets in from another one.
     ctx_.metrics.logins_failed.add();
-    log_(LogLevel::Warning, "peer={} login for '{}' refused after too many failures", conn_.peer(),
+    log_(LogLevel::Warning, "peer={} login for '{}' refused after too many failures from the address", conn_.peer(),
         user.substr(0, 64));
-    reply(cmd, "NO", "[UNAVAILABLE] Too many failed logins; try again later");
+    reply(cmd, "NO", "[UNAVAILABLE] Too many failed logins from your address; try again later");
     co_return;
   }
-  bool ok = false;
+  auto check = auth::PasswordCheck::Invalid;
   if (!user.empty() && user.size() <= 64 && !password.empty() && password.size() <= 1024) {
-    // g++ 12 miscompiles co_await inside conditions: keep each co_await a statement.
-    ok = co_await verify_password(std::string(user), std::string(password));
+    // g++ 12 miscompiles co_await inside conditions and temporaries across
+    // one: keep each co_await a statement, its argument a named variable.
+    std::function<bool()> verify = [accounts = &ctx_.accounts, u = std::string(user),
+                                    p = std::string(password)]() mutable {
+      const bool valid = accounts->verify_password(u, p);
+      std::fill(p.begin(), p.end(), '\0');
+      return valid;
+    };
+    check = co_await ctx_.password_pool.check(std::move(verify));
   }
-  if (!ok) {
+  if (check == auth::PasswordCheck::Busy) {
+    reply(cmd, "NO", "[UNAVAILABLE] Too many logins in progress; try again in a moment");
+    co_return;
+  }
+  if (check == auth::PasswordCheck::Invalid) {
     ++failed_logins_;
     ctx_.metrics.logins_failed.add();
     log_(LogLevel::Info, "peer={} failed login for '{}'", conn_.peer(), user.substr(0, 64));
@@ -162,10 +152,13 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
     reply(cmd, "NO", "[AUTHENTICATIONFAILED] Authentication failed");
     co_return;
   }
-  ctx_.login_throttle.record_success(user);
-  user_ = ctx_.store.user(user);
-  if (const auto account = ctx_.accounts.find(user)) user_->set_quota_limit(account->quota_bytes);
+  ctx_.login_throttle.record_success(address, user);
+  co_await in_store([this, user] {
+    user_ = ctx_.store.user(user);
+    if (const auto account = ctx_.accounts.find(user)) user_->set_quota_limit(account->quota_bytes);
+  });
   state_ = kAuthenticated;
+  conn_.clear_deadline();
   conn_.set_idle_timeout(ctx_.config.idle_timeout);
   ctx_.metrics.logins_ok.add();
   log_(LogLevel::Info, "peer={} user={} logged in", conn_.peer(), user);

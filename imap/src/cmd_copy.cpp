@@ -1,6 +1,7 @@
 // COPY, MOVE and their UID forms (RFC 4315 COPYUID, RFC 6851 MOVE).
 #include "sequence_set.hpp"
 #include "session.hpp"
+#include "store_error.hpp"
 
 namespace umstore::imap {
 
@@ -8,9 +9,8 @@ net::Task<void> Session::cmd_copy(const Command& cmd) {
   bool uid = is_uid_command(cmd);
   bool move = cmd.name.ends_with("MOVE");
   std::optional<std::string> target_name = cmd.args.size() == 2 ? mailbox_arg(cmd.args[1]) : std::nullopt;
-  bool set_ok = false;
-  auto indexes = cmd.args.size() == 2 ? resolve_arg(cmd.args[0], uid, set_ok) : std::vector<std::size_t>{};
-  if (!set_ok || !target_name) {
+  const auto indexes = cmd.args.size() == 2 ? resolve_arg(cmd.args[0], uid) : std::nullopt;
+  if (!indexes || !target_name) {
     reply(cmd, "BAD", cmd.name + " needs a sequence set and a mailbox");
     co_return;
   }
@@ -20,17 +20,12 @@ net::Task<void> Session::cmd_copy(const Command& cmd) {
     co_return;
   }
   mailstore::FolderPtr target;
-  try {
-    target = user_->open(*target_name);
-  } catch (const mailstore::FolderNotFound&) {
-    reply(cmd, "NO", "[TRYCREATE] No such mailbox");
-    co_return;
-  } catch (const mailstore::InvalidFolderName&) {
-    reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
+  if (const auto error = store_error_of([&] { target = user_->open(*target_name); }, kTryCreate)) {
+    reply(cmd, "NO", *error);
     co_return;
   }
   std::vector<std::uint32_t> uids;
-  for (std::size_t i : indexes) uids.push_back(sel.messages[i].uid);
+  for (std::size_t i : *indexes) uids.push_back(sel.messages[i].uid);
   if (uids.empty()) {
     reply(cmd, "OK", cmd.name + " completed (no messages)");
     co_return;

@@ -11,14 +11,13 @@ net::Task<void> Session::cmd_expunge(const Command& cmd) {
     co_return;
   }
   if (uid) {
-    bool set_ok = false;
-    auto indexes = cmd.args.size() == 1 ? resolve_arg(cmd.args[0], true, set_ok) : std::vector<std::size_t>{};
-    if (!set_ok) {
+    const auto indexes = cmd.args.size() == 1 ? resolve_arg(cmd.args[0], true) : std::nullopt;
+    if (!indexes) {
       reply(cmd, "BAD", "UID EXPUNGE needs a UID set");
       co_return;
     }
     std::vector<std::uint32_t> uids;
-    for (std::size_t i : indexes) uids.push_back(sel.messages[i].uid);
+    for (std::size_t i : *indexes) uids.push_back(sel.messages[i].uid);
     if (!uids.empty()) sel.folder->expunge(std::span<const std::uint32_t>(uids));
   } else {
     if (!cmd.args.empty()) {

@@ -1,5 +1,6 @@
 // FETCH and UID FETCH.
 #include <algorithm>
+#include <utility>
 
 #include "fetch_attributes.hpp"
 #include "fetch_cache.hpp"
@@ -140,22 +141,22 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     reply(cmd, "BAD", "FETCH needs a sequence set and attributes");
     co_return;
   }
-  std::string error;
-  auto request = parse_fetch_request(cmd.args[1], uid, error);
-  bool set_ok = false;
-  auto indexes = resolve_arg(cmd.args[0], uid, set_ok);
-  if (!set_ok || !request) {
-    reply(cmd, "BAD", set_ok ? error : "Invalid sequence set");
+  auto parsed = parse_fetch_request(cmd.args[1], uid);
+  auto* request = std::get_if<FetchRequest>(&parsed);
+  auto indexes = resolve_arg(cmd.args[0], uid);
+  if (!indexes || !request) {
+    reply(cmd, "BAD", indexes ? std::get<FetchSyntaxError>(parsed).text : "Invalid sequence set");
     co_return;
   }
   auto& sel = *selected_;
   const bool wants_modseq = std::any_of(request->items.begin(), request->items.end(),
                                         [](const FetchItem& i) { return i.kind == FetchItem::Kind::Modseq; });
   if (changed_since) {
-    std::erase_if(indexes, [&](std::size_t i) { return sel.messages[i].modseq <= *changed_since; });
+    std::erase_if(*indexes, [&](std::size_t i) { return sel.messages[i].modseq <= *changed_since; });
     if (!wants_modseq) {
       FetchItem modseq;
       modseq.kind = FetchItem::Kind::Modseq;
+      modseq.label = "MODSEQ";
       request->items.push_back(std::move(modseq));
     }
   }
@@ -164,10 +165,11 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   std::vector<std::uint32_t> newly_seen;
   if (request->sets_seen && !sel.read_only) {
     std::vector<std::uint32_t> unseen;
-    for (std::size_t i : indexes)
+    for (std::size_t i : *indexes)
       if (!(sel.messages[i].flags & mailstore::kSeen)) unseen.push_back(sel.messages[i].uid);
     if (!unseen.empty()) {
-      const auto changed = sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen);
+      const auto changed = co_await in_store(
+          [&] { return sel.folder->change_flags(unseen, mailstore::FlagChange::Add, mailstore::kSeen); });
       for (const auto& info : changed) {
         update_message(info);
         newly_seen.push_back(info.uid);
@@ -183,7 +185,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   bool some_expunged = false;
   std::string scratch;
   std::string nul_free;  // a section with its NULs replaced
-  for (std::size_t index : indexes) {
+  for (std::size_t index : *indexes) {
     const mailstore::MessageInfo info = sel.messages[index];
     mailstore::MessageDataPtr data;
     std::optional<mime::Part> root;
@@ -192,7 +194,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     if (cache) {
       cached = cache->find(*sel.folder, uid_validity, info.uid);
       if (cache_entry_lacks(cached, *request)) {
-        data = sel.folder->open_message(info.uid);
+        data = co_await in_store([&] { return sel.folder->open_message(info.uid); });
         if (!data) {
           cache->forget(*sel.folder, info.uid);
           some_expunged = true;
@@ -209,7 +211,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       if (std::any_of(request->items.begin(), request->items.end(), is_top_header_section))
         root = mime::parse_message(bytes);
     } else if (request->needs_bytes) {
-      if (!data) data = sel.folder->open_message(info.uid);
+      if (!data) data = co_await in_store([&] { return sel.folder->open_message(info.uid); });
       if (!data) {
         some_expunged = true;
         continue;
@@ -225,36 +227,19 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     }
     out_ += "* " + std::to_string(index + 1) + " FETCH (";
     bool first = true;
-    auto item_start = [&](std::string_view label) {
-      if (!first) out_ += ' ';
-      first = false;
-      out_ += label;
-      out_ += ' ';
-    };
     for (const FetchItem& item : request->items) {
+      if (!std::exchange(first, false)) out_ += ' ';
+      out_ += item.label;  // the name the request used, as the answer gives it
+      out_ += ' ';
       switch (item.kind) {
         case FetchItem::Kind::Flags:
-          item_start("FLAGS");
           out_ += format_flags(info.flags, info.keywords, sel.recent.count(info.uid) > 0);
           break;
-        case FetchItem::Kind::Uid:
-          item_start("UID");
-          out_ += std::to_string(info.uid);
-          break;
-        case FetchItem::Kind::InternalDate:
-          item_start("INTERNALDATE");
-          out_ += '"' + format_internal_date(info.internal_date) + '"';
-          break;
-        case FetchItem::Kind::Size:
-          item_start("RFC822.SIZE");
-          out_ += std::to_string(info.size);
-          break;
-        case FetchItem::Kind::Modseq:
-          item_start("MODSEQ");
-          out_ += "(" + std::to_string(info.modseq) + ")";
-          break;
+        case FetchItem::Kind::Uid: out_ += std::to_string(info.uid); break;
+        case FetchItem::Kind::InternalDate: out_ += '"' + format_internal_date(info.internal_date) + '"'; break;
+        case FetchItem::Kind::Size: out_ += std::to_string(info.size); break;
+        case FetchItem::Kind::Modseq: out_ += "(" + std::to_string(info.modseq) + ")"; break;
         case FetchItem::Kind::Envelope:
-          item_start("ENVELOPE");
           if (cached)
             out_ += *cached->envelope;
           else
@@ -262,21 +247,18 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
           break;
         case FetchItem::Kind::Body:
         case FetchItem::Kind::BodyStructure:
-          item_start(item.kind == FetchItem::Kind::Body ? "BODY" : "BODYSTRUCTURE");
           if (cached)
             out_ += item.kind == FetchItem::Kind::Body ? *cached->body : *cached->body_structure;
           else
             append_body_structure(out_, *root, bytes, item.kind == FetchItem::Kind::BodyStructure);
           break;
         case FetchItem::Kind::Section: {
-          item_start(item.label);
           auto section = section_bytes(item.section, *root, bytes, scratch);
           co_await append_literal(without_nul(apply_partial(section.value_or(std::string_view{}), item), nul_free));
           break;
         }
         case FetchItem::Kind::Binary:
         case FetchItem::Kind::BinarySize: {
-          item_start(item.label);
           std::string_view decoded;
           const bool found = binary_section(item.section, *root, bytes, scratch, decoded) == BinaryStatus::Ok;
           if (item.kind == FetchItem::Kind::BinarySize) {

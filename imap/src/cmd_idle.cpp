@@ -2,11 +2,12 @@
 // coroutine on the session's strand waits for "DONE"), so no input is lost
 // and TLS streams are never cancelled mid-record. The session waits on the
 // notifier's timer, which the folder listener or the reader cancel to wake it.
-// Changes made in this process reach the listener at once; other processes'
-// changes reach it through the server's folder watcher (inotify), which
-// refreshes the folder when its files change. An idle session therefore
-// costs no CPU at all. Only when the folder could not be watched does the
-// timer also fire every kPollInterval for a look at the disk.
+// The folder's listener hears this process's changes at once and, in every
+// backend that can (Folder::listeners_hear_everyone: the Maildir's inotify
+// watch, PostgreSQL's change feed), other processes' and nodes' changes
+// too. An idle session therefore costs no CPU at all. Only when the backend
+// cannot hear other writers does the timer also fire every kPollInterval
+// for a look at the store.
 #include "session.hpp"
 #include "common/ascii.hpp"
 
@@ -37,7 +38,7 @@ net::Task<void> Session::cmd_idle(const Command& cmd) {
     reply(cmd, "BAD", "IDLE takes no arguments");
     co_return;
   }
-  report_changes(true);
+  co_await in_store([this] { report_changes(true); });
   out_ += "+ idling\r\n";
   co_await flush();
   auto result = std::make_shared<IdleRead>();
@@ -45,7 +46,7 @@ net::Task<void> Session::cmd_idle(const Command& cmd) {
   for (;;) {
     bool poll_due = false;
     if (!result->done && !notifier_->changed) {
-      if (!selected_ || selected_->watch)  // nothing to look for, or the watcher looks
+      if (!selected_ || selected_->hears_everyone)  // nothing to look for, or the listener hears it
         notifier_->timer.expires_at(asio::steady_timer::time_point::max());
       else
         notifier_->timer.expires_after(kPollInterval);
@@ -53,7 +54,7 @@ net::Task<void> Session::cmd_idle(const Command& cmd) {
       poll_due = !std::get<0>(woke);  // expired, not cancelled
     }
     if (notifier_->changed || poll_due) {
-      report_changes(true);
+      co_await in_store([this] { report_changes(true); });
       co_await flush();
     }
     if (result->done) break;

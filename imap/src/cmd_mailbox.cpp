@@ -4,45 +4,35 @@
 
 #include "common/ascii.hpp"
 #include "session.hpp"
+#include "store_error.hpp"
 
 namespace umstore::imap {
 namespace {
 
-// Runs a store operation on named folders; a store error becomes the text
-// of the tagged NO (with its RFC 5530 response code), success nullopt.
-template <typename Operation>
-std::optional<std::string> store_error_of(Operation&& operation) {
-  try {
-    operation();
-    return std::nullopt;
-  } catch (const mailstore::FolderNotFound&) {
-    return "[NONEXISTENT] No such mailbox";
-  } catch (const mailstore::FolderExists&) {
-    return "[ALREADYEXISTS] Mailbox already exists";
-  } catch (const mailstore::InvalidFolderName&) {
-    return "[CANNOT] Invalid mailbox name";
-  }
-}
-
 // SELECT/EXAMINE parameters (RFC 4466): only CONDSTORE (RFC 7162 §3.1.8).
-bool parse_select_parameters(const std::vector<Arg>& args, bool& condstore) {
-  condstore = false;
-  if (args.size() == 1) return true;
-  if (args.size() != 2 || !args[1].is_list()) return false;
+struct SelectParameters {
+  bool condstore = false;
+};
+
+// The parameters after the mailbox name; nullopt when malformed.
+std::optional<SelectParameters> parse_select_parameters(const std::vector<Arg>& args) {
+  SelectParameters parameters;
+  if (args.size() == 1) return parameters;
+  if (args.size() != 2 || !args[1].is_list()) return std::nullopt;
   for (const Arg& parameter : args[1].list) {
-    if (!parameter.is_atom("CONDSTORE")) return false;
-    condstore = true;
+    if (!parameter.is_atom("CONDSTORE")) return std::nullopt;
+    parameters.condstore = true;
   }
-  return true;
+  return parameters;
 }
 
 }  // namespace
 
 net::Task<void> Session::cmd_select(const Command& cmd) {
   bool examine = cmd.name == "EXAMINE";
-  bool condstore = false;
   std::optional<std::string> name = !cmd.args.empty() ? mailbox_arg(cmd.args[0]) : std::nullopt;
-  if (!name || !parse_select_parameters(cmd.args, condstore)) {
+  const auto parameters = name ? parse_select_parameters(cmd.args) : std::nullopt;
+  if (!parameters) {
     reply(cmd, "BAD", cmd.name + " needs one mailbox name and optionally (CONDSTORE)");
     co_return;
   }
@@ -52,7 +42,7 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
     reply(cmd, "NO", *error);
     co_return;
   }
-  if (condstore) condstore_ = true;  // HIGHESTMODSEQ follows with the other SELECT data
+  if (parameters->condstore) condstore_ = true;  // HIGHESTMODSEQ follows with the other SELECT data
   select_folder(std::move(folder), examine);
   const auto& sel = *selected_;
   std::uint32_t first_unseen = 0;
@@ -72,9 +62,16 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   reply(cmd, "OK", examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
 }
 
+std::optional<std::string> Session::one_mailbox_or_reply(const Command& cmd) {
+  auto name = cmd.args.size() == 1 ? mailbox_arg(cmd.args[0]) : std::nullopt;
+  if (!name) reply(cmd, "BAD", cmd.name + " needs one mailbox name");
+  return name;
+}
+
 net::Task<void> Session::cmd_create(const Command& cmd) {
-  std::optional<std::string> name = cmd.args.size() == 1 ? mailbox_arg(cmd.args[0]) : std::nullopt;
-  if (!name || name->empty()) {
+  const auto name = one_mailbox_or_reply(cmd);
+  if (!name) co_return;
+  if (name->empty()) {
     reply(cmd, "BAD", "CREATE needs one mailbox name");
     co_return;
   }
@@ -86,11 +83,8 @@ net::Task<void> Session::cmd_create(const Command& cmd) {
 }
 
 net::Task<void> Session::cmd_delete(const Command& cmd) {
-  std::optional<std::string> name = cmd.args.size() == 1 ? mailbox_arg(cmd.args[0]) : std::nullopt;
-  if (!name) {
-    reply(cmd, "BAD", "DELETE needs one mailbox name");
-    co_return;
-  }
+  const auto name = one_mailbox_or_reply(cmd);
+  if (!name) co_return;
   if (*name == "INBOX") {
     reply(cmd, "NO", "[CANNOT] INBOX cannot be deleted");
     co_return;
@@ -112,11 +106,8 @@ net::Task<void> Session::cmd_rename(const Command& cmd) {
 }
 
 net::Task<void> Session::cmd_subscribe(const Command& cmd) {
-  std::optional<std::string> name = cmd.args.size() == 1 ? mailbox_arg(cmd.args[0]) : std::nullopt;
-  if (!name) {
-    reply(cmd, "BAD", "Mailbox name expected");
-    co_return;
-  }
+  const auto name = one_mailbox_or_reply(cmd);
+  if (!name) co_return;
   const auto error = store_error_of([&] { user_->set_subscribed(*name, cmd.name == "SUBSCRIBE"); });
   reply(cmd, error ? "NO" : "OK", error.value_or(cmd.name + " completed"));
 }

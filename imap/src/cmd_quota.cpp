@@ -4,6 +4,7 @@
 // (`umstore mailbox add --quota`), never over IMAP.
 #include "response_writer.hpp"
 #include "session.hpp"
+#include "store_error.hpp"
 
 namespace umstore::imap {
 namespace {
@@ -24,14 +25,12 @@ net::Task<void> Session::cmd_getquota(const Command& cmd) {
   }
   if (cmd.name == "GETQUOTAROOT") {
     std::optional<std::string> name = mailbox_arg(cmd.args[0]);
-    try {
+    const auto error = store_error_of([&] {
       if (!name) throw mailstore::InvalidFolderName("bad name");
       user_->open(*name);
-    } catch (const mailstore::FolderNotFound&) {
-      reply(cmd, "NO", "[NONEXISTENT] No such mailbox");
-      co_return;
-    } catch (const mailstore::InvalidFolderName&) {
-      reply(cmd, "NO", "[CANNOT] Invalid mailbox name");
+    });
+    if (error) {
+      reply(cmd, "NO", *error);
       co_return;
     }
     std::string root_line = "QUOTAROOT ";

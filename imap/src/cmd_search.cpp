@@ -57,22 +57,25 @@ void Session::send_search_result(const Command& cmd, std::string_view name, cons
 
 // The search key, or nullopt after the tagged reply saying what is wrong.
 std::optional<SearchKey> Session::search_key_or_reply(const Command& cmd, std::span<const Arg> args) {
-  std::string error;
-  bool bad_charset = false;
-  auto key = parse_search(args, error, bad_charset);
-  if (!key && bad_charset) reply(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
-  if (!key && !bad_charset) reply(cmd, "BAD", "Invalid search: " + error);
-  return key;
+  auto parsed = parse_search(args);
+  if (auto* key = std::get_if<SearchKey>(&parsed)) return std::move(*key);
+  const auto& error = std::get<SearchError>(parsed);
+  if (error.unsupported_charset) reply(cmd, "NO", "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+  else reply(cmd, "BAD", "Invalid search: " + error.text);
+  return std::nullopt;
+}
+
+std::optional<SearchReturnPrefix> Session::search_return_or_reply(const Command& cmd, std::string_view what) {
+  auto prefix = parse_search_return(cmd.args);
+  if (auto* options = std::get_if<SearchReturnPrefix>(&prefix)) return *options;
+  reply(cmd, "BAD", "Invalid " + std::string(what) + ": " + std::get<SearchError>(prefix).text);
+  return std::nullopt;
 }
 
 net::Task<void> Session::cmd_search(const Command& cmd) {
-  std::string error;
-  std::span<const Arg> args(cmd.args);
-  SearchReturn ret;
-  if (!parse_search_return(args, ret, error)) {
-    reply(cmd, "BAD", "Invalid search: " + error);
-    co_return;
-  }
+  const auto prefix = search_return_or_reply(cmd, "search");
+  if (!prefix) co_return;
+  const auto& [ret, args] = *prefix;
   const auto key = search_key_or_reply(cmd, args);
   if (!key) co_return;
   send_search_result(cmd, "SEARCH", ret, matching_indexes(*key), uses_modseq(*key));

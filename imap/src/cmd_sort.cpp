@@ -151,13 +151,9 @@ int compare(const SortValues& a, const SortValues& b, SortKey key) {
 }  // namespace
 
 net::Task<void> Session::cmd_sort(const Command& cmd) {
-  std::span<const Arg> args(cmd.args);
-  SearchReturn ret;
-  std::string error;
-  if (!parse_search_return(args, ret, error)) {
-    reply(cmd, "BAD", "Invalid sort: " + error);
-    co_return;
-  }
+  const auto prefix = search_return_or_reply(cmd, "sort");
+  if (!prefix) co_return;
+  const auto& [ret, args] = *prefix;
   const auto criteria = !args.empty() ? parse_sort_criteria(args[0]) : std::nullopt;
   // SORT (criteria) charset search-key...: the charset is not optional here
   if (!criteria || args.size() < 3 || !args[1].is_astring()) {

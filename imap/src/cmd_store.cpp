@@ -71,10 +71,9 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
     co_return;
   }
   auto flags = parse_flag_list(std::span<const Arg>(cmd.args).subspan(item_at + 1));
-  bool set_ok = false;
-  auto indexes = resolve_arg(cmd.args[0], uid, set_ok);
-  if (!set_ok || !flags) {
-    reply(cmd, "BAD", set_ok ? "Invalid flag" : "Invalid sequence set");
+  const auto indexes = resolve_arg(cmd.args[0], uid);
+  if (!indexes || !flags) {
+    reply(cmd, "BAD", indexes ? "Invalid flag" : "Invalid sequence set");
     co_return;
   }
   auto& sel = *selected_;
@@ -84,7 +83,7 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
   }
   if (unchanged_since) enable_condstore();
   std::vector<std::uint32_t> uids;
-  for (std::size_t i : indexes) uids.push_back(sel.messages[i].uid);
+  for (std::size_t i : *indexes) uids.push_back(sel.messages[i].uid);
   std::vector<std::uint32_t> modified;  // UIDs that failed the UNCHANGEDSINCE test
   if (!uids.empty()) {
     auto result = unchanged_since ? sel.folder->change_flags_unchanged_since(uids, how, flags->first, flags->second,
@@ -96,7 +95,7 @@ net::Task<void> Session::cmd_store(const Command& cmd) {
     modified = std::move(result.modified);
   }
   std::vector<std::uint32_t> modified_numbers;
-  for (std::size_t i : indexes) {
+  for (std::size_t i : *indexes) {
     const auto& m = sel.messages[i];
     if (std::binary_search(modified.begin(), modified.end(), m.uid)) {
       modified_numbers.push_back(uid ? m.uid : static_cast<std::uint32_t>(i + 1));

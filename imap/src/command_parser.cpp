@@ -200,15 +200,11 @@ std::string_view take_word(std::string_view& rest) {
 
 }  // namespace
 
-std::optional<std::vector<Arg>> parse_arguments(std::string_view text, std::deque<std::string>& storage,
-                                                std::string& error) {
+ArgumentsResult parse_arguments(std::string_view text, std::deque<std::string>& storage) {
   ArgParser p(text, storage);
   std::vector<Arg> args;
-  if (!p.parse_list_items(args, false, 0)) {
-    error = p.error();
-    return std::nullopt;
-  }
-  return args;
+  if (!p.parse_list_items(args, false, 0)) return {std::nullopt, p.error()};
+  return {std::move(args), {}};
 }
 
 ParseResult parse_command(std::string_view text, std::deque<std::string>& storage) {
@@ -245,13 +241,12 @@ ParseResult parse_command(std::string_view text, std::deque<std::string>& storag
     }
     cmd.name += " " + ascii_upper(sub);
   }
-  std::string error;
-  auto args = parse_arguments(rest, storage, error);
-  if (!args) {
-    r.error = error;
+  auto parsed = parse_arguments(rest, storage);
+  if (!parsed.args) {
+    r.error = std::move(parsed.error);
     return r;
   }
-  cmd.args = std::move(*args);
+  cmd.args = std::move(*parsed.args);
   r.command = std::move(cmd);
   return r;
 }

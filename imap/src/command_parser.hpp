@@ -51,9 +51,12 @@ struct ParseResult {
 };
 ParseResult parse_command(std::string_view text, std::deque<std::string>& storage);
 
-// Just the arguments (used by tests and by continuation lines such as AUTHENTICATE).
-std::optional<std::vector<Arg>> parse_arguments(std::string_view text, std::deque<std::string>& storage,
-                                                std::string& error);
+// Just the arguments (a command's, a FETCH section's header-field list).
+struct ArgumentsResult {
+  std::optional<std::vector<Arg>> args;
+  std::string error;  // why there are none
+};
+ArgumentsResult parse_arguments(std::string_view text, std::deque<std::string>& storage);
 
 // RFC 7162 mod-sequence-valzer: 0 to 2^63 - 1 (UNCHANGEDSINCE 0 is legal,
 // and CHANGEDSINCE 0 from lenient clients does no harm).

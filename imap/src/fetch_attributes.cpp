@@ -1,5 +1,7 @@
 #include "fetch_attributes.hpp"
 #include "common/ascii.hpp"
+#include "common/enum_names.hpp"
+#include "common/parse_number.hpp"
 
 #include <cctype>
 
@@ -8,24 +10,14 @@ namespace {
 
 constexpr std::size_t kMaxFetchItems = 100;
 
+// Section parts and partial ranges, kept to 9 and 18 digits: below IMAP's
+// number (2^32) and number64 (2^63) limits.
 std::optional<std::uint32_t> small_number(std::string_view s) {
-  if (s.empty() || s.size() > 9) return std::nullopt;
-  std::uint32_t v = 0;
-  for (char c : s) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    v = v * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  return v;
+  return s.size() <= 9 ? parse_number<std::uint32_t>(s) : std::nullopt;
 }
 
 std::optional<std::uint64_t> big_number(std::string_view s) {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
+  return s.size() <= 18 ? parse_number<std::uint64_t>(s) : std::nullopt;
 }
 
 // "1.2.HEADER.FIELDS (A B)" (the text between the brackets)
@@ -62,8 +54,7 @@ bool parse_section(std::string_view spec, Section& section, std::string& canonic
     std::string_view list = rest.substr(sp + 1);
     if (list.size() < 2 || list.front() != '(' || list.back() != ')') return false;
     std::deque<std::string> storage;
-    std::string error;
-    auto names = parse_arguments(list.substr(1, list.size() - 2), storage, error);
+    const auto names = parse_arguments(list.substr(1, list.size() - 2), storage).args;
     if (!names || names->empty()) return false;
     canonical += " (";
     for (const Arg& a : *names) {
@@ -87,23 +78,19 @@ bool parse_binary_section(std::string_view spec, Section& section, std::string& 
 }
 
 // BODY[...]<o.n> / BODY.PEEK[...] / BINARY[...]<o.n> / BINARY.PEEK[...] / BINARY.SIZE[...]
-bool parse_body_section(std::string_view atom, FetchItem& item, std::string& error) {
+std::variant<FetchItem, FetchSyntaxError> parse_body_section(std::string_view atom) {
+  FetchItem item;
   std::string upper = ascii_upper(atom.substr(0, atom.find('[')));
   item.peek = upper == "BODY.PEEK" || upper == "BINARY.PEEK" || upper == "BINARY.SIZE";
   const bool binary = upper == "BINARY" || upper == "BINARY.PEEK" || upper == "BINARY.SIZE";
-  if (upper != "BODY" && upper != "BODY.PEEK" && !binary) {
-    error = "unknown fetch attribute";
-    return false;
-  }
+  if (upper != "BODY" && upper != "BODY.PEEK" && !binary) return FetchSyntaxError{"unknown fetch attribute"};
   auto open = atom.find('[');
   auto close = atom.find(']', open);
   std::string canonical;
   const auto spec = close == std::string_view::npos ? std::string_view{} : atom.substr(open + 1, close - open - 1);
   if (close == std::string_view::npos ||
-      !(binary ? parse_binary_section(spec, item.section, canonical) : parse_section(spec, item.section, canonical))) {
-    error = "invalid section";
-    return false;
-  }
+      !(binary ? parse_binary_section(spec, item.section, canonical) : parse_section(spec, item.section, canonical)))
+    return FetchSyntaxError{"invalid section"};
   item.kind = !binary ? FetchItem::Kind::Section
               : upper == "BINARY.SIZE" ? FetchItem::Kind::BinarySize
                                        : FetchItem::Kind::Binary;
@@ -112,29 +99,34 @@ bool parse_body_section(std::string_view atom, FetchItem& item, std::string& err
                                                            : "BINARY[") +
                canonical + "]";
   std::string_view tail = atom.substr(close + 1);
-  if (tail.empty()) return true;
-  if (item.kind == FetchItem::Kind::BinarySize) {
-    error = "BINARY.SIZE takes no partial";
-    return false;
-  }
-  if (tail.size() < 5 || tail.front() != '<' || tail.back() != '>') {
-    error = "invalid partial";
-    return false;
-  }
+  if (tail.empty()) return item;
+  if (item.kind == FetchItem::Kind::BinarySize) return FetchSyntaxError{"BINARY.SIZE takes no partial"};
+  if (tail.size() < 5 || tail.front() != '<' || tail.back() != '>') return FetchSyntaxError{"invalid partial"};
   tail = tail.substr(1, tail.size() - 2);
   auto dot = tail.find('.');
   auto origin = big_number(tail.substr(0, dot));
   auto count = dot == std::string_view::npos ? std::nullopt : big_number(tail.substr(dot + 1));
-  if (!origin || !count || *count == 0) {
-    error = "invalid partial";
-    return false;
-  }
+  if (!origin || !count || *count == 0) return FetchSyntaxError{"invalid partial"};
   item.partial = std::make_pair(*origin, *count);
   item.label += "<" + std::to_string(*origin) + ">";
-  return true;
+  return item;
 }
 
-bool add_simple(std::string_view name, FetchRequest& req, std::string& error) {
+// The attributes that are answered under their own name and need nothing else.
+constexpr EnumName<FetchItem::Kind> kPlainAttributes[] = {
+    {FetchItem::Kind::Flags, "FLAGS"},
+    {FetchItem::Kind::Uid, "UID"},
+    {FetchItem::Kind::InternalDate, "INTERNALDATE"},
+    {FetchItem::Kind::Size, "RFC822.SIZE"},
+    {FetchItem::Kind::Modseq, "MODSEQ"},
+    {FetchItem::Kind::Envelope, "ENVELOPE"},
+    {FetchItem::Kind::Body, "BODY"},
+    {FetchItem::Kind::BodyStructure, "BODYSTRUCTURE"},
+    {FetchItem::Kind::Section, "RFC822"},
+};
+
+// Adds the items `name` stands for to `req`; what is wrong with it otherwise.
+std::optional<FetchSyntaxError> add_simple(std::string_view name, FetchRequest& req) {
   std::string upper = ascii_upper(name);
   FetchItem item;
   item.label = upper;
@@ -143,27 +135,11 @@ bool add_simple(std::string_view name, FetchRequest& req, std::string& error) {
     req.items.push_back(item);
   };
   if (upper == "ALL" || upper == "FAST" || upper == "FULL") {
-    for (std::string_view n : {"FLAGS", "INTERNALDATE", "RFC822.SIZE"}) add_simple(n, req, error);
-    if (upper != "FAST") add_simple("ENVELOPE", req, error);
-    if (upper == "FULL") add_simple("BODY", req, error);
-  } else if (upper == "FLAGS") {
-    add(FetchItem::Kind::Flags);
-  } else if (upper == "UID") {
-    add(FetchItem::Kind::Uid);
-  } else if (upper == "INTERNALDATE") {
-    add(FetchItem::Kind::InternalDate);
-  } else if (upper == "RFC822.SIZE") {
-    add(FetchItem::Kind::Size);
-  } else if (upper == "MODSEQ") {
-    add(FetchItem::Kind::Modseq);
-  } else if (upper == "ENVELOPE") {
-    add(FetchItem::Kind::Envelope);
-  } else if (upper == "BODY") {
-    add(FetchItem::Kind::Body);
-  } else if (upper == "BODYSTRUCTURE") {
-    add(FetchItem::Kind::BodyStructure);
-  } else if (upper == "RFC822") {
-    add(FetchItem::Kind::Section);
+    for (std::string_view n : {"FLAGS", "INTERNALDATE", "RFC822.SIZE"}) add_simple(n, req);
+    if (upper != "FAST") add_simple("ENVELOPE", req);
+    if (upper == "FULL") add_simple("BODY", req);
+  } else if (const auto kind = value_named(kPlainAttributes, upper)) {
+    add(*kind);
   } else if (upper == "RFC822.HEADER") {
     item.section.text = Section::Text::Header;
     item.peek = true;
@@ -172,39 +148,31 @@ bool add_simple(std::string_view name, FetchRequest& req, std::string& error) {
     item.section.text = Section::Text::Text;
     add(FetchItem::Kind::Section);
   } else if (name.find('[') != std::string_view::npos) {
-    FetchItem body;
-    if (!parse_body_section(name, body, error)) return false;
-    req.items.push_back(std::move(body));
+    auto body = parse_body_section(name);
+    if (auto* error = std::get_if<FetchSyntaxError>(&body)) return std::move(*error);
+    req.items.push_back(std::get<FetchItem>(std::move(body)));
   } else {
-    error = "unknown fetch attribute " + upper;
-    return false;
+    return FetchSyntaxError{"unknown fetch attribute " + upper};
   }
-  return true;
+  return std::nullopt;
 }
 
 bool is_macro(const Arg& a) { return a.is_atom("ALL") || a.is_atom("FAST") || a.is_atom("FULL"); }
 
 }  // namespace
 
-std::optional<FetchRequest> parse_fetch_request(const Arg& arg, bool uid_command, std::string& error) {
+std::variant<FetchRequest, FetchSyntaxError> parse_fetch_request(const Arg& arg, bool uid_command) {
   FetchRequest req;
   if (arg.is_list()) {
-    if (arg.list.empty() || arg.list.size() > kMaxFetchItems) {
-      error = "invalid fetch attribute list";
-      return std::nullopt;
-    }
+    if (arg.list.empty() || arg.list.size() > kMaxFetchItems) return FetchSyntaxError{"invalid fetch attribute list"};
     for (const Arg& a : arg.list) {
-      if (a.kind != Arg::Kind::Atom || is_macro(a)) {
-        error = "invalid fetch attribute";
-        return std::nullopt;
-      }
-      if (!add_simple(a.text, req, error)) return std::nullopt;
+      if (a.kind != Arg::Kind::Atom || is_macro(a)) return FetchSyntaxError{"invalid fetch attribute"};
+      if (auto error = add_simple(a.text, req)) return std::move(*error);
     }
   } else if (arg.kind == Arg::Kind::Atom) {
-    if (!add_simple(arg.text, req, error)) return std::nullopt;
+    if (auto error = add_simple(arg.text, req)) return std::move(*error);
   } else {
-    error = "invalid fetch attribute";
-    return std::nullopt;
+    return FetchSyntaxError{"invalid fetch attribute"};
   }
   bool has_uid = false;
   for (const FetchItem& i : req.items) {

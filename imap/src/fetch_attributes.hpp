@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "command_parser.hpp"
@@ -36,8 +37,13 @@ struct FetchRequest {
   bool has_binary = false;   // BINARY[...] or BINARY.SIZE[...]
 };
 
+// What is wrong with a FETCH's attributes: the text of the tagged BAD.
+struct FetchSyntaxError {
+  std::string text;
+};
+
 // `arg` is an atom (FLAGS, ALL, BODY[1]) or a list of atoms. Adds UID when `uid_command`.
-std::optional<FetchRequest> parse_fetch_request(const Arg& arg, bool uid_command, std::string& error);
+std::variant<FetchRequest, FetchSyntaxError> parse_fetch_request(const Arg& arg, bool uid_command);
 
 // The octets a section names, or nullopt when the part does not exist
 // (FETCH then returns an empty string). HEADER.FIELDS builds into `scratch`.

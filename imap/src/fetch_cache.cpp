@@ -12,7 +12,7 @@ std::size_t CachedMessage::bytes() const noexcept {
 
 CachedMessagePtr FetchCache::find(const mailstore::Folder& folder, std::uint32_t uid_validity, std::uint32_t uid) {
   std::lock_guard lock(mutex_);
-  const auto it = slots_.find(Key{&folder, uid});
+  const auto it = slots_.find(Key{folder.id(), uid});
   if (it == slots_.end()) return nullptr;
   if (it->second.uid_validity != uid_validity) {  // the folder was recreated
     erase(it);
@@ -27,7 +27,7 @@ void FetchCache::store(const mailstore::Folder& folder, std::uint32_t uid_validi
   const std::size_t size = entry->bytes();
   if (size > max_bytes_ / 4) return;  // a huge header is not worth crowding everything else out
   std::lock_guard lock(mutex_);
-  const Key key{&folder, uid};
+  const Key key{folder.id(), uid};
   if (auto it = slots_.find(key); it != slots_.end()) erase(it);
   while (bytes_ + size > max_bytes_ && !lru_.empty()) erase(slots_.find(lru_.back()));
   lru_.push_front(key);
@@ -37,7 +37,7 @@ void FetchCache::store(const mailstore::Folder& folder, std::uint32_t uid_validi
 
 void FetchCache::forget(const mailstore::Folder& folder, std::uint32_t uid) {
   std::lock_guard lock(mutex_);
-  if (auto it = slots_.find(Key{&folder, uid}); it != slots_.end()) erase(it);
+  if (auto it = slots_.find(Key{folder.id(), uid}); it != slots_.end()) erase(it);
 }
 
 std::size_t FetchCache::size_bytes() const {

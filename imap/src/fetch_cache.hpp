@@ -55,14 +55,16 @@ class FetchCache {
   std::size_t size_bytes() const;
 
  private:
+  // Folder::id(), not the object's address: a folder object can be
+  // dropped and another built at the same address for another folder.
   struct Key {
-    const mailstore::Folder* folder;
+    std::string folder_id;
     std::uint32_t uid;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
     std::size_t operator()(const Key& k) const noexcept {
-      return std::hash<const void*>{}(k.folder) ^ (std::size_t{k.uid} * 0x9E3779B97F4A7C15ull);
+      return std::hash<std::string>{}(k.folder_id) ^ (std::size_t{k.uid} * 0x9E3779B97F4A7C15ull);
     }
   };
   struct Slot {

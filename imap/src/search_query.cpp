@@ -22,7 +22,10 @@ std::optional<std::int64_t> parse_number(std::string_view text) {
 
 class SearchParser {
  public:
-  SearchParser(std::span<const Arg> args, std::string& error) : args_(args), error_(error) {}
+  explicit SearchParser(std::span<const Arg> args) : args_(args) {}
+
+  // Why parse_all() found no key.
+  const std::string& error() const { return error_; }
 
   std::optional<SearchKey> parse_all() {
     SearchKey all;
@@ -47,16 +50,28 @@ class SearchParser {
     return &args_[pos_++];
   }
 
+  // A key whose argument is one string (`field`: the header it searches).
+  std::optional<SearchKey> with_string(SearchKey::Op op, std::string field, std::string_view missing) {
+    const Arg* v = next_value();
+    if (!v) return fail(std::string(missing));
+    SearchKey k;
+    k.op = op;
+    k.field = std::move(field);
+    k.value = std::string(v->text);
+    return k;
+  }
+
   std::optional<SearchKey> parse_key(std::size_t depth) {
     if (depth > kMaxDepth || ++count_ > kMaxKeys) return fail("search too complex");
     if (pos_ >= args_.size()) return fail("missing search key");
     const Arg& a = args_[pos_++];
     SearchKey k;
     if (a.is_list()) {
-      SearchParser inner(a.list, error_);
+      SearchParser inner(a.list);
       inner.count_ = count_;
       auto r = inner.parse_all_nested(depth + 1);
       count_ = inner.count_;
+      if (!r) return fail(inner.error_);
       return r;
     }
     if (a.kind != Arg::Kind::Atom) return fail("invalid search key");
@@ -106,21 +121,10 @@ class SearchParser {
       k.children.push_back(std::move(*c2));
       return k;
     }
-    if (name == "KEYWORD" || name == "UNKEYWORD") {
-      const Arg* v = next_value();
-      if (!v) return fail("missing keyword");
-      k.op = name == "KEYWORD" ? Op::Keyword : Op::Unkeyword;
-      k.value = std::string(v->text);
-      return k;
-    }
-    if (name == "FROM" || name == "TO" || name == "CC" || name == "BCC" || name == "SUBJECT") {
-      const Arg* v = next_value();
-      if (!v) return fail("missing search string");
-      k.op = Op::Header;
-      k.field = name;
-      k.value = std::string(v->text);
-      return k;
-    }
+    if (name == "KEYWORD" || name == "UNKEYWORD")
+      return with_string(name == "KEYWORD" ? Op::Keyword : Op::Unkeyword, "", "missing keyword");
+    if (name == "FROM" || name == "TO" || name == "CC" || name == "BCC" || name == "SUBJECT")
+      return with_string(Op::Header, name, "missing search string");
     if (name == "HEADER") {
       const Arg* f = next_value();
       const Arg* v = f ? next_value() : nullptr;
@@ -130,13 +134,8 @@ class SearchParser {
       k.value = std::string(v->text);
       return k;
     }
-    if (name == "BODY" || name == "TEXT") {
-      const Arg* v = next_value();
-      if (!v) return fail("missing search string");
-      k.op = name == "BODY" ? Op::Body : Op::Text;
-      k.value = std::string(v->text);
-      return k;
-    }
+    if (name == "BODY" || name == "TEXT")
+      return with_string(name == "BODY" ? Op::Body : Op::Text, "", "missing search string");
     static constexpr std::pair<std::string_view, Op> kDateKeys[] = {
         {"BEFORE", Op::Before},         {"ON", Op::On},         {"SINCE", Op::Since},
         {"SENTBEFORE", Op::SentBefore}, {"SENTON", Op::SentOn}, {"SENTSINCE", Op::SentSince},
@@ -208,7 +207,7 @@ class SearchParser {
   std::span<const Arg> args_;
   std::size_t pos_ = 0;
   std::size_t count_ = 0;
-  std::string& error_;
+  std::string error_;
 };
 
 bool contains_nocase(std::string_view hay, std::string_view needle) {
@@ -273,22 +272,17 @@ std::optional<std::int64_t> sent_day(SearchSubject& s) {
 
 }  // namespace
 
-std::optional<SearchKey> parse_search(std::span<const Arg> args, std::string& error, bool& bad_charset) {
-  bad_charset = false;
+std::variant<SearchKey, SearchError> parse_search(std::span<const Arg> args) {
   if (!args.empty() && args[0].is_atom("CHARSET")) {
-    if (args.size() < 2 || !args[1].is_astring()) {
-      error = "CHARSET needs a name";
-      return std::nullopt;
-    }
-    if (!ascii_iequals(args[1].text, "UTF-8") && !ascii_iequals(args[1].text, "US-ASCII")) {
-      bad_charset = true;
-      error = "unsupported charset";
-      return std::nullopt;
-    }
+    if (args.size() < 2 || !args[1].is_astring()) return SearchError{false, "CHARSET needs a name"};
+    if (!ascii_iequals(args[1].text, "UTF-8") && !ascii_iequals(args[1].text, "US-ASCII"))
+      return SearchError{true, "unsupported charset"};
     args = args.subspan(2);
   }
-  SearchParser p(args, error);
-  return p.parse_all();
+  SearchParser parser(args);
+  auto key = parser.parse_all();
+  if (!key) return SearchError{false, parser.error()};
+  return std::move(*key);
 }
 
 std::string_view SearchSubject::bytes() {
@@ -368,26 +362,20 @@ bool uses_modseq(const SearchKey& key) {
 }
 
 
-bool parse_search_return(std::span<const Arg>& args, SearchReturn& ret, std::string& error) {
-  if (args.empty() || !args[0].is_atom("RETURN")) return true;
-  if (args.size() < 2 || !args[1].is_list()) {
-    error = "RETURN needs a list of options";
-    return false;
-  }
+std::variant<SearchReturnPrefix, SearchError> parse_search_return(std::span<const Arg> args) {
+  if (args.empty() || !args[0].is_atom("RETURN")) return SearchReturnPrefix{{}, args};
+  if (args.size() < 2 || !args[1].is_list()) return SearchError{false, "RETURN needs a list of options"};
+  SearchReturn ret;
   ret.extended = true;
   for (const Arg& option : args[1].list) {
     if (option.is_atom("MIN")) ret.min = true;
     else if (option.is_atom("MAX")) ret.max = true;
     else if (option.is_atom("COUNT")) ret.count = true;
     else if (option.is_atom("ALL")) ret.all = true;
-    else {
-      error = "unsupported RETURN option";
-      return false;
-    }
+    else return SearchError{false, "unsupported RETURN option"};
   }
   if (!ret.min && !ret.max && !ret.count && !ret.all) ret.all = true;  // "RETURN ()" means ALL
-  args = args.subspan(2);
-  return true;
+  return SearchReturnPrefix{ret, args.subspan(2)};
 }
 
 std::uint64_t reported_modseq(const SearchReturn& ret, const std::vector<std::uint64_t>& modseqs) {

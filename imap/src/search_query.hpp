@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "command_parser.hpp"
@@ -35,8 +36,16 @@ struct SearchKey {
   std::vector<SearchKey> children;
 };
 
+// Why there is no search key: the arguments are malformed (tagged BAD
+// saying `text`), or name a charset the server does not search in (tagged
+// NO [BADCHARSET]).
+struct SearchError {
+  bool unsupported_charset = false;
+  std::string text;
+};
+
 // Parses the arguments after SEARCH (with an optional CHARSET prefix).
-std::optional<SearchKey> parse_search(std::span<const Arg> args, std::string& error, bool& bad_charset);
+std::variant<SearchKey, SearchError> parse_search(std::span<const Arg> args);
 
 // What evaluation needs about one message; bytes are loaded on demand.
 struct SearchSubject {
@@ -74,8 +83,13 @@ struct SearchReturn {
   bool extended = false;  // RETURN given: answer with ESEARCH
   bool min = false, max = false, count = false, all = false;
 };
-// Consumes "RETURN (options)" at the front of `args`; false when malformed.
-bool parse_search_return(std::span<const Arg>& args, SearchReturn& ret, std::string& error);
+// "RETURN (options)" at the front of a SEARCH or SORT, and the arguments after it.
+struct SearchReturnPrefix {
+  SearchReturn options;
+  std::span<const Arg> rest;
+};
+// The options (none given: not extended) or, when malformed, what is wrong.
+std::variant<SearchReturnPrefix, SearchError> parse_search_return(std::span<const Arg> args);
 
 // RFC 4731 §3.2, RFC 7162 §3.1.5: with only MIN and/or MAX the MODSEQ data
 // belongs to the message(s) returned, else to all that matched; `modseqs`

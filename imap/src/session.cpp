@@ -24,6 +24,9 @@ bool is_uid_command(const Command& cmd) { return cmd.name.starts_with("UID "); }
 Session::Session(ServerContext& context, net::tcp::socket socket)
     : ctx_(context), conn_(std::move(socket), context.config.max_line_bytes) {
   conn_.set_idle_timeout(std::min<std::chrono::steady_clock::duration>(ctx_.config.idle_timeout, kPreAuthTimeout));
+  conn_.set_line_timeout(ctx_.config.line_timeout);
+  // Logging in, however slowly, must be done within this (cleared at login).
+  conn_.set_deadline(net::Connection::Clock::now() + ctx_.config.login_timeout);
 }
 
 std::vector<std::string_view> Session::command_names() {
@@ -36,16 +39,16 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
   constexpr unsigned any = kNotAuthenticated | kAuthenticated | kSelected;
   constexpr unsigned authed = kAuthenticated | kSelected;
   static const std::vector<CommandSpec> table{
-      {"CAPABILITY", &Session::cmd_capability, any},
-      {"NOOP", &Session::cmd_noop, any},
-      {"LOGOUT", &Session::cmd_logout, any},
-      {"ID", &Session::cmd_id, any},
-      {"STARTTLS", &Session::cmd_starttls, kNotAuthenticated},
-      {"COMPRESS", &Session::cmd_compress, kAuthenticated | kSelected},
-      {"LOGIN", &Session::cmd_login, kNotAuthenticated},
-      {"AUTHENTICATE", &Session::cmd_authenticate, kNotAuthenticated},
+      {"CAPABILITY", &Session::cmd_capability, any, Runs::Strand},
+      {"NOOP", &Session::cmd_noop, any, Runs::Strand},
+      {"LOGOUT", &Session::cmd_logout, any, Runs::Strand},
+      {"ID", &Session::cmd_id, any, Runs::Strand},
+      {"STARTTLS", &Session::cmd_starttls, kNotAuthenticated, Runs::Strand},
+      {"COMPRESS", &Session::cmd_compress, kAuthenticated | kSelected, Runs::Strand},
+      {"LOGIN", &Session::cmd_login, kNotAuthenticated, Runs::Strand},
+      {"AUTHENTICATE", &Session::cmd_authenticate, kNotAuthenticated, Runs::Strand},
       {"ENABLE", &Session::cmd_enable, authed},
-      {"NAMESPACE", &Session::cmd_namespace, authed},
+      {"NAMESPACE", &Session::cmd_namespace, authed, Runs::Strand},
       {"SELECT", &Session::cmd_select, authed},
       {"EXAMINE", &Session::cmd_select, authed},
       {"CREATE", &Session::cmd_create, authed},
@@ -57,7 +60,7 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"LSUB", &Session::cmd_list, authed},
       {"STATUS", &Session::cmd_status, authed},
       {"APPEND", &Session::cmd_append, authed},
-      {"IDLE", &Session::cmd_idle, authed},
+      {"IDLE", &Session::cmd_idle, authed, Runs::Strand},
       {"CHECK", &Session::cmd_check, kSelected},
       {"CLOSE", &Session::cmd_close, kSelected},
       {"UNSELECT", &Session::cmd_close, kSelected},
@@ -67,8 +70,8 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"UID SEARCH", &Session::cmd_search, kSelected},
       {"SORT", &Session::cmd_sort, kSelected},
       {"UID SORT", &Session::cmd_sort, kSelected},
-      {"FETCH", &Session::cmd_fetch, kSelected},
-      {"UID FETCH", &Session::cmd_fetch, kSelected},
+      {"FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
+      {"UID FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
       {"STORE", &Session::cmd_store, kSelected},
       {"UID STORE", &Session::cmd_store, kSelected},
       {"COPY", &Session::cmd_copy, kSelected},
@@ -143,7 +146,7 @@ net::Task<void> Session::append_literal(std::string_view bytes) {
   if (out_.size() > kFlushThreshold) co_await flush();
 }
 
-net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
+net::Task<Session::ReadStatus> Session::read_command(std::string& text, net::MemoryReservation& held) {
   text.clear();
   std::size_t literal_total = 0;
   const std::size_t literal_limit =
@@ -151,13 +154,21 @@ net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
   for (;;) {
     auto line = co_await conn_.read_line();
     if (line.status == net::LineResult::Status::Closed) co_return ReadStatus::Closed;
-    if (line.status == net::LineResult::Status::TooLong) co_return ReadStatus::TooLong;
+    if (line.status == net::LineResult::Status::TooLong) {
+      text += line.line;  // its head: the tag for the tagged BAD
+      co_return ReadStatus::TooLong;
+    }
     text += line.line;
     auto literal = trailing_literal(line.line);
     if (!literal) co_return ReadStatus::Ok;
     literal_total += literal->size;
-    if (literal_total > literal_limit) {
-      if (literal->synchronizing) co_return ReadStatus::TooBig;
+    auto refusal = ReadStatus::Ok;
+    if (literal_total > literal_limit)
+      refusal = ReadStatus::TooBig;
+    else if (!held.cover(static_cast<std::size_t>(literal_total)))
+      refusal = ReadStatus::OverBudget;
+    if (refusal != ReadStatus::Ok) {
+      if (literal->synchronizing) co_return refusal;
       // A non-synchronizing literal is on its way: drop it, or hang up when absurd.
       if (literal->size > 2 * literal_limit + kDiscardChunk) co_return ReadStatus::Closed;
       std::string sink;
@@ -170,7 +181,7 @@ net::Task<Session::ReadStatus> Session::read_command(std::string& text) {
       }
       auto rest = co_await conn_.read_line();
       if (rest.status == net::LineResult::Status::Closed) co_return ReadStatus::Closed;
-      co_return ReadStatus::TooBig;
+      co_return refusal;
     }
     if (literal->synchronizing) {
       out_ += "+ Ready for literal data\r\n";
@@ -191,13 +202,16 @@ net::Task<void> Session::run() {
   untagged("OK [CAPABILITY " + capabilities() + "] " + ctx_.config.hostname + " umstore IMAP4rev1 ready");
   co_await flush();
   std::string text;
+  net::MemoryReservation held(ctx_.literal_budget);  // a command's literals, until it is done
   while (!logout_ && conn_.is_open()) {
-    auto status = co_await read_command(text);
+    auto status = co_await read_command(text, held);
     if (status == ReadStatus::Closed) break;
     if (status == ReadStatus::TooLong) {
       out_ += std::string(guess_tag(text)) + " BAD [TOOBIG] Command line too long\r\n";
     } else if (status == ReadStatus::TooBig) {
       out_ += std::string(guess_tag(text)) + " NO [TOOBIG] Literal too big\r\n";
+    } else if (status == ReadStatus::OverBudget) {
+      out_ += std::string(guess_tag(text)) + " NO [LIMIT] The server holds too much client data; try again later\r\n";
     } else if (!text.empty()) {
       arg_storage_.clear();
       auto parsed = parse_command(text, arg_storage_);
@@ -206,6 +220,14 @@ net::Task<void> Session::run() {
       } else {
         try {
           co_await dispatch(*parsed.command);
+        } catch (const mailstore::TemporaryFailure& e) {
+          // Expected conditions get their RFC 5530 codes, not SERVERBUG.
+          log_(LogLevel::Warning, "peer={} {} failed: {}", conn_.peer(), parsed.command->name, e.what());
+          reply(*parsed.command, "NO", "[UNAVAILABLE] The mail store cannot do this now; try again later");
+        } catch (const mailstore::QuotaExceeded& e) {
+          reply(*parsed.command, "NO", std::string("[OVERQUOTA] ") + e.what());
+        } catch (const mailstore::InvalidKeyword& e) {
+          reply(*parsed.command, "NO", std::string("[LIMIT] ") + e.what());
         } catch (const std::exception& e) {
           log_(LogLevel::Error, "peer={} {} failed: {}", conn_.peer(), parsed.command->name, e.what());
           reply(*parsed.command, "NO", "[SERVERBUG] Internal error");
@@ -215,6 +237,7 @@ net::Task<void> Session::run() {
       }
     }
     co_await flush();
+    held.release();
     if (text.capacity() > kKeptBufferBytes) std::string().swap(text);  // e.g. after a large APPEND
   }
   deselect();
@@ -223,21 +246,36 @@ net::Task<void> Session::run() {
 
 net::Task<void> Session::dispatch(const Command& cmd) {
   const auto& table = command_table();
-  const auto spec = std::find_if(table.begin(), table.end(), [&](const CommandSpec& s) { return s.name == cmd.name; });
-  const ScopedLatency timed(ctx_.metrics.command(static_cast<std::size_t>(spec - table.begin())));
-  if (spec == table.end()) {
+  const auto found = std::find_if(table.begin(), table.end(), [&](const CommandSpec& s) { return s.name == cmd.name; });
+  // Counted and timed however the command ends; unknown ones as "other".
+  const ScopedLatency timed(ctx_.metrics.command(static_cast<std::size_t>(found - table.begin())));
+  if (found == table.end()) {
     reply(cmd, "BAD", "Unknown command");
     co_return;
   }
-  if (!(spec->states & state_)) {
+  const CommandSpec& spec = *found;
+  if (!(spec.states & state_)) {
     reply(cmd, "BAD", state_ == kNotAuthenticated ? "Log in first" : "Command not valid in this state");
     co_return;
   }
-  co_await (this->*spec->handler)(cmd);
   // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
-  bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
-                        cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
-  if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
+  const bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
+                              cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
+  const auto catch_up = [this, numbers_in_use] {
+    if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
+  };
+  if (spec.runs == Runs::Strand) {
+    co_await (this->*spec.handler)(cmd);
+    if (state_ == kSelected && !logout_) co_await in_store(catch_up);
+    co_return;
+  }
+  co_await asio::co_spawn(
+      ctx_.store_pool,
+      [this, &spec, &cmd, &catch_up]() -> net::Task<void> {
+        co_await (this->*spec.handler)(cmd);
+        catch_up();
+      },
+      asio::use_awaitable);
 }
 
 }  // namespace umstore::imap

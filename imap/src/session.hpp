@@ -5,6 +5,7 @@
 // Commands live in cmd_*.cpp, one file per command group.
 #include <asio/thread_pool.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -13,16 +14,15 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "command_parser.hpp"
 #include "fetch_cache.hpp"
-#include "login_throttle.hpp"
 #include "common/log.hpp"
 #include "imap/imap_metrics.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
-#include "mailstore/folder_watcher.hpp"
 #include "net/connection.hpp"
 #include "search_query.hpp"
 #include "sequence_set.hpp"
@@ -33,18 +33,19 @@ struct ServerContext {
   ImapServerConfig config;
   mailstore::MailStore& store;
   const mailstore::AccountStore& accounts;
-  asio::thread_pool& password_pool;  // Argon2id verification off the I/O threads
-  LoginThrottle& login_throttle;
-  mailstore::FolderWatcher* watcher = nullptr;  // other processes' changes; nullptr = sessions poll in IDLE
+  auth::PasswordPool& password_pool;  // Argon2id verification off the I/O threads
+  asio::thread_pool& store_pool;      // store and account calls off the I/O threads
+  auth::LoginThrottle& login_throttle;
+  std::shared_ptr<net::MemoryBudget> literal_budget;
   FetchCache* fetch_cache = nullptr;             // shared by all sessions; nullptr = none
   ImapMetrics& metrics;
 };
 
-// Wakes a session waiting in IDLE; touched only on the session's strand.
+// Wakes a session waiting in IDLE; the timer is touched only on the session's strand.
 struct ChangeNotifier {
   explicit ChangeNotifier(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
-  bool changed = false;
+  std::atomic<bool> changed = false;  // also read by commands running on the store pool
 };
 
 struct SelectedFolder {
@@ -53,10 +54,11 @@ struct SelectedFolder {
   std::vector<mailstore::MessageInfo> messages;  // index = sequence number - 1
   std::set<std::uint32_t> recent;                // UIDs that are \Recent in this session (see claim_recent)
   std::vector<std::string> keywords;             // announced in FLAGS, in the order first seen
-  std::uint64_t known_counter = 0;
-  bool expunge_pending = false;  // messages gone from the store but not yet reported
+  std::uint64_t known_counter = 0;  // Folder::change_counter() when last caught up: "anything new?"
+  std::uint64_t known_modseq = 0;   // the mod-sequence `messages` is up to date with
+  std::set<std::uint32_t> pending_expunges;  // gone from the store, not yet reported (RFC 3501 §7.4.1)
   mailstore::Folder::ListenerHandle listener;
-  mailstore::FolderWatcher::Handle watch;  // shared by every session of the process on this folder
+  bool hears_everyone = false;  // the listener hears other writers too; else IDLE polls
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -71,17 +73,36 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum State : unsigned { kNotAuthenticated = 1, kAuthenticated = 2, kSelected = 4 };
   using Handler = net::Task<void> (Session::*)(const Command&);
+  // Where a command runs. Most do store calls and no I/O of their own (the
+  // reply is written after them): they run on the store pool, so a slow
+  // disk or database never holds up the I/O threads. Those that talk to
+  // the client meanwhile stay on the session's strand and hand their store
+  // calls to the pool one by one (in_store).
+  enum class Runs { StorePool, Strand };
   struct CommandSpec {
     std::string_view name;
     Handler handler;
     unsigned states;
+    Runs runs = Runs::StorePool;
   };
   static const std::vector<CommandSpec>& command_table();
 
   // Input
-  enum class ReadStatus { Ok, Closed, TooLong, TooBig };
-  net::Task<ReadStatus> read_command(std::string& text);
+  enum class ReadStatus { Ok, Closed, TooLong, TooBig, OverBudget };
+  // Literals are held against `held` until the command is done.
+  net::Task<ReadStatus> read_command(std::string& text, net::MemoryReservation& held);
   net::Task<void> dispatch(const Command& cmd);  // runs the command and counts it
+
+  // Runs `work` on the store pool and resumes on the session's strand.
+  template <typename Work>
+  net::Task<std::invoke_result_t<Work&>> in_store(Work work) {
+    // g++ 12 destroys a non-trivial object passed into a coroutine call
+    // inside co_await twice: the work must capture by reference or trivially.
+    static_assert(std::is_trivially_destructible_v<Work>, "capture by reference");
+    co_return co_await asio::co_spawn(
+        ctx_.store_pool, [&work]() -> net::Task<std::invoke_result_t<Work&>> { co_return work(); },
+        asio::use_awaitable);
+  }
 
   // Output: queued in out_, written by flush(); large literals go straight
   // from the mapped message to the socket.
@@ -94,6 +115,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Mailbox names on the wire: modified UTF-7, or UTF-8 once the client
   // enabled UTF8=ACCEPT (RFC 6855); mailbox_to_wire quotes when needed.
   std::optional<std::string> mailbox_arg(const Arg& arg) const;
+  // The one mailbox name the command takes, or nullopt after the tagged BAD.
+  std::optional<std::string> one_mailbox_or_reply(const Command& cmd);
   std::string mailbox_to_wire(std::string_view name) const;
   bool login_disabled() const;
 
@@ -104,7 +127,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void report_changes(bool allow_expunge);
   // Indexes (sequence number - 1) the set names, ascending.
   std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
-  std::vector<std::size_t> resolve_arg(const Arg& arg, bool uid, bool& ok) const;
+  // The same for a sequence-set argument; nullopt when it is not one.
+  std::optional<std::vector<std::size_t>> resolve_arg(const Arg& arg, bool uid) const;
   void update_message(const mailstore::MessageInfo& info);
   // RFC 3501 §7.2.6: keywords the client has not seen in a FLAGS response
   // are announced (FLAGS, PERMANENTFLAGS) before a FETCH may carry them.
@@ -123,6 +147,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
   std::vector<std::size_t> matching_indexes(const SearchKey& key);
   std::optional<SearchKey> search_key_or_reply(const Command& cmd, std::span<const Arg> args);
+  // RETURN (options) at the front of a SEARCH or SORT, or nullopt after the tagged BAD.
+  std::optional<SearchReturnPrefix> search_return_or_reply(const Command& cmd, std::string_view what);
   // The SEARCH or SORT (`name`) response, or ESEARCH when RETURN was given,
   // for the messages at `indexes` in result order, then the tagged OK.
   void send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,
@@ -130,7 +156,6 @@ class Session : public std::enable_shared_from_this<Session> {
   // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
   std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
 
-  net::Task<bool> verify_password(std::string user, std::string password);
   net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
 
   // Commands

@@ -1,6 +1,7 @@
 // The session's view of its selected folder and how it catches up with
 // changes other sessions (or deliveries) made.
 #include <algorithm>
+#include <iterator>
 
 #include "response_writer.hpp"
 #include "session.hpp"
@@ -12,9 +13,11 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
   SelectedFolder sel;
   sel.folder = std::move(folder);
   sel.read_only = read_only;
+  // The mod-sequence before the snapshot: a change in between is reported
+  // once more by the first catch-up, which finds nothing to say about it.
   sel.known_counter = sel.folder->change_counter();
+  sel.known_modseq = sel.folder->status().highest_modseq;
   sel.messages = sel.folder->snapshot();
-  if (ctx_.watcher) sel.watch = ctx_.watcher->watch(sel.folder);
   for (const auto& m : sel.messages)
     for (const auto& k : m.keywords)
       if (std::find(sel.keywords.begin(), sel.keywords.end(), k) == sel.keywords.end()) sel.keywords.push_back(k);
@@ -32,6 +35,7 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
       }
     });
   });
+  selected.hears_everyone = selected.folder->listeners_hear_everyone();
 }
 
 void Session::note_recent(std::size_t from) {
@@ -100,52 +104,87 @@ std::string Session::fetch_flags_line(std::size_t index, bool with_uid) const {
   return line;
 }
 
+namespace {
+
+// What changed between the messages a session holds and the folder now,
+// from a whole snapshot: for when the store no longer knows every expunge
+// since the session's mod-sequence (FolderChanges::expunged_complete).
+mailstore::FolderChanges changes_by_snapshot(const mailstore::Folder& folder,
+                                             std::span<const mailstore::MessageInfo> held) {
+  mailstore::FolderChanges changes;
+  changes.highest_modseq = folder.status().highest_modseq;  // before the snapshot, as at select
+  changes.changed = folder.snapshot();
+  std::size_t j = 0;
+  for (const auto& m : held) {
+    while (j < changes.changed.size() && changes.changed[j].uid < m.uid) ++j;
+    if (j == changes.changed.size() || changes.changed[j].uid != m.uid) changes.expunged.push_back(m.uid);
+  }
+  return changes;
+}
+
+}  // namespace
+
+// Catches up with the store incrementally (Folder::changes_since): only
+// what changed after the session's mod-sequence is read and compared, so a
+// flag change in a folder of 100,000 messages costs one message, not a
+// snapshot. Reports expunges (when allowed), flag changes and new messages.
 void Session::report_changes(bool allow_expunge) {
   if (!selected_) return;
   auto& sel = *selected_;
   notifier_->changed = false;
-  sel.folder->refresh();  // other processes' changes (this process's arrive by counter)
-  std::uint64_t counter = sel.folder->change_counter();
-  if (counter == sel.known_counter && !(allow_expunge && sel.expunge_pending)) return;
-  auto now = sel.folder->snapshot();
+  sel.folder->refresh();  // other processes' changes now, not when the backend's watch gets to them
+  const std::uint64_t counter = sel.folder->change_counter();
+  const bool expunges_owed = allow_expunge && !sel.pending_expunges.empty();
+  if (counter == sel.known_counter && !expunges_owed) return;
+  auto changes = sel.folder->changes_since(sel.known_modseq);
+  if (!changes.expunged_complete) changes = changes_by_snapshot(*sel.folder, sel.messages);
   sel.known_counter = counter;
-  sel.expunge_pending = false;
+  sel.known_modseq = changes.highest_modseq;
 
-  std::vector<mailstore::MessageInfo> merged;
-  merged.reserve(std::max(now.size(), sel.messages.size()));
-  std::vector<std::size_t> expunged;       // old sequence numbers
-  std::vector<std::size_t> flag_changes;   // indexes into merged
-  std::size_t j = 0;
-  for (std::size_t i = 0; i < sel.messages.size(); ++i) {
-    const auto& old = sel.messages[i];
-    while (j < now.size() && now[j].uid < old.uid) ++j;  // cannot happen: new UIDs are larger
-    if (j < now.size() && now[j].uid == old.uid) {
-      if (now[j].flags != old.flags || now[j].keywords != old.keywords || (condstore_ && now[j].modseq != old.modseq))
-        flag_changes.push_back(merged.size());
-      merged.push_back(std::move(now[j]));
-      ++j;
-    } else if (allow_expunge) {
-      expunged.push_back(i + 1);
-      sel.recent.erase(old.uid);
-    } else {
-      merged.push_back(old);
-      sel.expunge_pending = true;
+  auto& msgs = sel.messages;
+  const auto find = [&msgs](std::uint32_t uid) {
+    auto it = std::lower_bound(msgs.begin(), msgs.end(), uid,
+                               [](const mailstore::MessageInfo& m, std::uint32_t u) { return m.uid < u; });
+    return it != msgs.end() && it->uid == uid ? it : msgs.end();
+  };
+  for (std::uint32_t uid : changes.expunged)
+    if (find(uid) != msgs.end()) sel.pending_expunges.insert(uid);
+
+  const std::uint32_t last_uid = msgs.empty() ? 0 : msgs.back().uid;
+  std::vector<std::uint32_t> flags_changed;
+  std::vector<mailstore::MessageInfo> added;
+  for (const auto& info : changes.changed) {
+    if (info.uid > last_uid) {
+      added.push_back(info);
+      continue;
     }
+    const auto it = find(info.uid);
+    if (it == msgs.end()) continue;  // expunged and already reported
+    if (it->flags != info.flags || it->keywords != info.keywords || (condstore_ && it->modseq != info.modseq))
+      flags_changed.push_back(info.uid);
+    *it = info;
   }
-  std::uint32_t last_uid = sel.messages.empty() ? 0 : sel.messages.back().uid;
-  const std::size_t first_added = merged.size();
-  for (; j < now.size(); ++j) {
-    if (now[j].uid <= last_uid) continue;
-    merged.push_back(std::move(now[j]));
+
+  if (allow_expunge && !sel.pending_expunges.empty()) {
+    // Highest sequence number first, so each number sent is still valid.
+    for (std::size_t i = msgs.size(); i-- > 0;) {
+      if (!sel.pending_expunges.contains(msgs[i].uid)) continue;
+      untagged(std::to_string(i + 1) + " EXPUNGE");
+      sel.recent.erase(msgs[i].uid);
+      msgs.erase(msgs.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    sel.pending_expunges.clear();
   }
-  const bool added = merged.size() > first_added;
-  sel.messages = std::move(merged);
+  const std::size_t first_added = msgs.size();
+  msgs.insert(msgs.end(), std::make_move_iterator(added.begin()), std::make_move_iterator(added.end()));
   note_recent(first_added);
-  for (auto it = expunged.rbegin(); it != expunged.rend(); ++it) untagged(std::to_string(*it) + " EXPUNGE");
-  if (!flag_changes.empty() || added) announce_keywords(sel.messages);
-  for (std::size_t index : flag_changes) untagged(fetch_flags_line(index, true));
-  if (added) {
-    untagged(std::to_string(sel.messages.size()) + " EXISTS");
+  if (!flags_changed.empty() || !added.empty()) announce_keywords(changes.changed);
+  for (std::uint32_t uid : flags_changed) {
+    const auto it = find(uid);
+    if (it != msgs.end()) untagged(fetch_flags_line(static_cast<std::size_t>(it - msgs.begin()), true));
+  }
+  if (!added.empty()) {
+    untagged(std::to_string(msgs.size()) + " EXISTS");
     untagged(std::to_string(sel.recent.size()) + " RECENT");
   }
 }
@@ -161,12 +200,10 @@ std::vector<std::size_t> Session::resolve(const SequenceSet& set, bool uid) cons
   return out;
 }
 
-std::vector<std::size_t> Session::resolve_arg(const Arg& arg, bool uid, bool& ok) const {
-  ok = false;
-  if (arg.kind != Arg::Kind::Atom) return {};
+std::optional<std::vector<std::size_t>> Session::resolve_arg(const Arg& arg, bool uid) const {
+  if (arg.kind != Arg::Kind::Atom) return std::nullopt;
   auto set = SequenceSet::parse(arg.text);
-  if (!set) return {};
-  ok = true;
+  if (!set) return std::nullopt;
   return resolve(*set, uid);
 }
 

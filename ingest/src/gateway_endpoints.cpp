@@ -19,23 +19,6 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxFieldBytes = 1024;
 
-// Constant-time comparison so a token cannot be guessed byte by byte.
-const std::string* gateway_for(const HttpRequest& request, const std::map<std::string, std::string>& tokens) {
-  const auto auth = request.header("authorization");
-  if (!auth || !auth->starts_with("Bearer ")) return nullptr;
-  const std::string_view token = auth->substr(7);
-  for (const auto& [known, gateway] : tokens)
-    if (known.size() == token.size() && sodium_memcmp(known.data(), token.data(), token.size()) == 0) return &gateway;
-  return nullptr;
-}
-
-HttpResponse unauthorised(const std::map<std::string, std::string>& tokens) {
-  auto r = json_error(401, tokens.empty() ? "no gateway tokens are configured ([gateways] in the config file)"
-                                          : "missing or unknown bearer token (Authorization: Bearer TOKEN)");
-  r.extra_headers = "WWW-Authenticate: Bearer realm=\"umstore\"\r\n";
-  return r;
-}
-
 // Metadata from form fields, or from X-Umstore-* headers for a raw body.
 struct Submission {
   RecordingMetadata metadata;
@@ -135,6 +118,23 @@ HttpResponse message_status(std::string_view id, const std::string& gateway, Gat
 }
 
 }  // namespace
+
+// Constant-time comparison so a token cannot be guessed byte by byte.
+const std::string* gateway_for(const HttpRequest& request, const std::map<std::string, std::string>& tokens) {
+  const auto auth = request.header("authorization");
+  if (!auth || !auth->starts_with("Bearer ")) return nullptr;
+  const std::string_view token = auth->substr(7);
+  for (const auto& [known, gateway] : tokens)
+    if (known.size() == token.size() && sodium_memcmp(known.data(), token.data(), token.size()) == 0) return &gateway;
+  return nullptr;
+}
+
+HttpResponse unauthorised(const std::map<std::string, std::string>& tokens) {
+  auto r = json_error(401, tokens.empty() ? "no gateway tokens are configured ([gateways] in the config file)"
+                                          : "missing or unknown bearer token (Authorization: Bearer TOKEN)");
+  r.extra_headers = "WWW-Authenticate: Bearer realm=\"umstore\"\r\n";
+  return r;
+}
 
 HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view path, GatewayContext& context) {
   const std::string* gateway = gateway_for(request, context.tokens);

@@ -18,6 +18,11 @@ struct GatewayContext {
   const std::map<std::string, std::string>& callbacks;  // gateway name -> default webhook URL
 };
 
+// The gateway a request's bearer token names; nullptr for none or an unknown one.
+const std::string* gateway_for(const HttpRequest& request, const std::map<std::string, std::string>& tokens);
+// 401 with WWW-Authenticate, saying what is missing.
+HttpResponse unauthorised(const std::map<std::string, std::string>& tokens);
+
 HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view path, GatewayContext& context);
 HttpResponse metrics_response(const IngestQueue& queue);
 

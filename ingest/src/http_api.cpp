@@ -20,6 +20,9 @@
 namespace umstore::ingest {
 namespace {
 
+constexpr int kRetryAfterSeconds = 10;
+constexpr std::size_t kBodyBudget = 512u << 20;
+
 const char* reason_phrase(int status) {
   switch (status) {
     case 200: return "OK";
@@ -32,6 +35,7 @@ const char* reason_phrase(int status) {
     case 413: return "Content Too Large";
     case 415: return "Unsupported Media Type";
     case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -71,6 +75,15 @@ std::optional<HttpResponse> route_inline(const HttpRequest& request, const Inges
   return json_error(404, fmt::format("no such resource: {}", path));
 }
 
+HttpResponse retry_later(int status, std::string_view reason) {
+  HttpResponse r = json_error(status, reason);
+  r.extra_headers = fmt::format("Retry-After: {}\r\n", kRetryAfterSeconds);
+  return r;
+}
+
+// Refused connections, and requests over a server-wide budget.
+HttpResponse busy() { return retry_later(503, "the server is busy; retry later"); }
+
 }  // namespace
 
 std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
@@ -86,6 +99,8 @@ HttpResponse json_error(int status, std::string_view reason) {
 struct HttpApi::Impl {
   HttpApiConfig config;
   IngestQueue* queue;
+  std::shared_ptr<auth::LoginThrottle> throttle;
+  std::shared_ptr<net::MemoryBudget> body_budget;
   std::optional<GatewayContext> gateway;
   // Submitting fsyncs and reads SQLite: kept off the I/O threads.
   asio::thread_pool blocking_pool{2};
@@ -94,7 +109,11 @@ struct HttpApi::Impl {
   Impl(asio::io_context& io, const net::tcp::endpoint& where, HttpApiConfig c, IngestQueue* q, const Router* router)
       : config(std::move(c)),
         queue(q),
+        throttle(config.login_throttle ? config.login_throttle : std::make_shared<auth::LoginThrottle>()),
+        body_budget(config.body_budget ? config.body_budget : std::make_shared<net::MemoryBudget>(kBodyBudget)),
         listener(io, where, "http", [this](net::tcp::socket s) { return serve(std::move(s)); }, config.max_connections) {
+    listener.limit_per_address(config.max_connections_per_address);
+    listener.refuse_with(serialise(busy(), false));
     if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens, config.gateway_callbacks});
   }
   ~Impl() { blocking_pool.join(); }
@@ -126,9 +145,11 @@ struct HttpApi::Impl {
         asio::use_awaitable);
   }
 
-  // Reads one request; nullopt when the connection ended, or a response to
-  // send (and then close) when the request is unacceptable.
-  net::Task<std::variant<std::monostate, HttpRequest, HttpResponse>> read_request(net::Connection& conn) {
+  // Reads one request, its body held against `held`; nullopt when the
+  // connection ended, or a response to send (and then close) when the
+  // request is unacceptable.
+  net::Task<std::variant<std::monostate, HttpRequest, HttpResponse>> read_request(net::Connection& conn,
+                                                                                  net::MemoryReservation& held) {
     auto first = co_await conn.read_line();
     if (first.status == net::LineResult::Status::Closed) co_return std::monostate{};
     if (first.status == net::LineResult::Status::TooLong) co_return json_error(431, "request line too long");
@@ -140,6 +161,8 @@ struct HttpApi::Impl {
       co_return json_error(400, "malformed request line");
     req.method = std::string(line.substr(0, sp1));
     req.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    // The header fields as a whole, not each line, so a trickle cannot hold the connection.
+    conn.set_deadline(net::Connection::Clock::now() + config.header_timeout);
     std::size_t header_bytes = line.size();
     for (;;) {
       auto h = co_await conn.read_line();
@@ -153,13 +176,25 @@ struct HttpApi::Impl {
       req.headers[ascii_lower(h.line.substr(0, colon))] = std::string(trim_blanks(h.line.substr(colon + 1)));
     }
     if (req.header("transfer-encoding")) co_return json_error(501, "chunked request bodies are not supported; send Content-Length");
+    // Before the body: a stranger's upload is refused unread, not buffered.
+    if (path_of(req).starts_with("/v1/")) {
+      const std::string address = conn.peer_address();
+      if (throttle->refused(address)) co_return retry_later(429, "too many unknown bearer tokens from your address");
+      if (!gateway_for(req, config.gateway_tokens)) {
+        asio::steady_timer delay(conn.executor(), throttle->record_failure(address, {}));
+        co_await delay.async_wait(net::use_nothrow);
+        co_return unauthorised(config.gateway_tokens);
+      }
+    }
     if (auto len = req.header("content-length")) {
       std::size_t n = 0;
       auto [p, ec] = std::from_chars(len->data(), len->data() + len->size(), n);
       if (ec != std::errc{} || p != len->data() + len->size()) co_return json_error(400, "bad Content-Length");
       if (n > config.max_body_bytes)
         co_return json_error(413, fmt::format("body of {} bytes exceeds the limit of {} bytes", n, config.max_body_bytes));
+      if (!held.cover(n)) co_return busy();
       req.body.reserve(n);  // recordings are megabytes: no regrowing copies
+      conn.clear_deadline();  // the body has its own budget: read_exact's minimum rate
       const bool complete = co_await conn.read_exact(n, req.body);
       if (!complete) co_return std::monostate{};
     }
@@ -169,11 +204,15 @@ struct HttpApi::Impl {
   net::Task<void> serve(net::tcp::socket socket) {
     net::Connection conn(std::move(socket), 8192);
     conn.set_idle_timeout(std::chrono::seconds(60));
+    conn.set_line_timeout(config.header_timeout);  // the request line
     for (;;) {
-      auto got = co_await read_request(conn);
+      net::MemoryReservation held(body_budget);
+      auto got = co_await read_request(conn, held);
+      conn.clear_deadline();
       if (std::holds_alternative<std::monostate>(got)) co_return;
       if (auto* refusal = std::get_if<HttpResponse>(&got)) {
         co_await conn.write(serialise(*refusal, false));
+        co_await conn.close_after_reply();
         co_return;
       }
       const auto& req = std::get<HttpRequest>(got);

@@ -13,8 +13,15 @@ namespace {
 
 constexpr unsigned kVpimRate = 8000;  // audio/32KADPCM is defined at 8 kHz
 
-mime::Recipient recipient_of(const Recording& r, const IngestSettings& s) {
-  return {r.to_number + "@" + s.domain, r.to_name};
+// A voice or fax message input with who it is from and to, and when it came.
+template <typename MessageInput>
+MessageInput addressed(const Recording& r, const IngestSettings& s) {
+  MessageInput in;
+  in.domain = s.domain;
+  in.caller = r.caller;
+  in.recipient = {r.to_number + "@" + s.domain, r.to_name};
+  in.received = r.received;
+  return in;
 }
 
 std::string caller_text(const mime::Caller& caller) {
@@ -38,11 +45,7 @@ ComposedMessage voice_message(const Recording& r, const IngestSettings& s, const
                               std::span<const std::uint8_t> adpcm) {
   const std::vector<std::uint8_t> wav = codecs::encode_wav_pcm16(audio);
 
-  mime::VoiceMessageInput in;
-  in.domain = s.domain;
-  in.caller = r.caller;
-  in.recipient = recipient_of(r, s);
-  in.received = r.received;
+  auto in = addressed<mime::VoiceMessageInput>(r, s);
   in.adpcm32k = adpcm;
   in.duration_seconds = audio.duration_seconds();
   in.playable_wav = std::span<const std::uint8_t>(wav);
@@ -59,11 +62,7 @@ ComposedMessage compose_fax(const Recording& r, const IngestSettings& s) {
   const std::vector<std::uint8_t> tiff = codecs::to_profile_s(r.file, r.file_name, s.fax_limits);
   const codecs::FaxDocument doc = codecs::inspect_tiff(tiff, r.file_name, s.fax_limits);
 
-  mime::FaxMessageInput in;
-  in.domain = s.domain;
-  in.caller = r.caller;
-  in.recipient = recipient_of(r, s);
-  in.received = r.received;
+  auto in = addressed<mime::FaxMessageInput>(r, s);
   in.tiff = tiff;
   in.pages = static_cast<unsigned>(doc.pages.size());
   in.note = r.note;

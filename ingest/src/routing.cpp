@@ -1,8 +1,7 @@
 #include "ingest/routing.hpp"
 
-#include <charconv>
-
 #include "common/e164.hpp"
+#include "common/parse_number.hpp"
 #include "mailstore/account_store.hpp"
 
 namespace umstore::ingest {
@@ -12,15 +11,8 @@ bool all_digits(std::string_view s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-std::optional<std::uint64_t> to_number(std::string_view digits) {
-  std::uint64_t n = 0;
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (ec != std::errc{} || p != digits.data() + digits.size()) return std::nullopt;
-  return n;
-}
-
 std::optional<std::string> as_extension(std::string_view digits, const RoutingRules& rules) {
-  const auto n = to_number(digits);
+  const auto n = parse_number<std::uint64_t>(digits);
   if (!n) return std::nullopt;
   for (const auto& range : rules.extensions)
     if (digits.size() == range.digits && *n >= range.first && *n <= range.last) {
@@ -44,7 +36,7 @@ ExtensionRange parse_extension_range(std::string_view text) {
                                 "': FIRST and LAST must be digits of the same length (at most 9)");
   if (!prefix.starts_with('+') || !all_digits(prefix.substr(1)))
     throw std::invalid_argument("extension range '" + std::string(text) + "': the prefix must be + and digits");
-  ExtensionRange r{*to_number(first), *to_number(last), first.size(), std::string(prefix)};
+  ExtensionRange r{*parse_number<std::uint64_t>(first), *parse_number<std::uint64_t>(last), first.size(), std::string(prefix)};
   if (r.first > r.last) throw std::invalid_argument("extension range '" + std::string(text) + "': FIRST > LAST");
   return r;
 }

@@ -219,25 +219,20 @@ DnsAnswer<std::string> Resolver::ptr(std::string_view name) {
 
 DnsAnswer<MxRecord> Resolver::mx(std::string_view name) {
   return map_records<MxRecord>(query(name, RrType::mx), [](std::string_view rdata) {
-    std::size_t pos = 0;
-    MxRecord mx;
-    mx.preference = read_u16(rdata, pos);
-    mx.exchange = read_name(rdata, pos);
-    return mx;
+    std::size_t pos = 0;  // a braced list is evaluated left to right: the fields in wire order
+    return MxRecord{.preference = read_u16(rdata, pos), .exchange = read_name(rdata, pos)};
   });
 }
 
 DnsAnswer<NaptrRecord> Resolver::naptr(std::string_view name) {
   return map_records<NaptrRecord>(query(name, RrType::naptr), [](std::string_view rdata) {
     std::size_t pos = 0;
-    NaptrRecord naptr;
-    naptr.order = read_u16(rdata, pos);
-    naptr.preference = read_u16(rdata, pos);
-    naptr.flags = read_character_string(rdata, pos);
-    naptr.services = read_character_string(rdata, pos);
-    naptr.regexp = read_character_string(rdata, pos);
-    naptr.replacement = read_name(rdata, pos);
-    return naptr;
+    return NaptrRecord{.order = read_u16(rdata, pos),
+                       .preference = read_u16(rdata, pos),
+                       .flags = read_character_string(rdata, pos),
+                       .services = read_character_string(rdata, pos),
+                       .regexp = read_character_string(rdata, pos),
+                       .replacement = read_name(rdata, pos)};
   });
 }
 

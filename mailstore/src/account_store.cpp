@@ -1,21 +1,17 @@
 #include "mailstore/account_store.hpp"
 
+#include "common/enum_names.hpp"
+
 namespace umstore::mailstore {
+namespace {
 
-std::string_view to_string(PlayableAudio playable) {
-  switch (playable) {
-    case PlayableAudio::mp3: return "mp3";
-    case PlayableAudio::none: return "none";
-    case PlayableAudio::wav: break;
-  }
-  return "wav";
-}
+constexpr EnumName<PlayableAudio> kPlayableNames[] = {
+    {PlayableAudio::wav, "wav"}, {PlayableAudio::mp3, "mp3"}, {PlayableAudio::none, "none"}};
 
-std::optional<PlayableAudio> parse_playable(std::string_view text) {
-  if (text == "wav") return PlayableAudio::wav;
-  if (text == "mp3") return PlayableAudio::mp3;
-  if (text == "none") return PlayableAudio::none;
-  return std::nullopt;
-}
+}  // namespace
+
+std::string_view to_string(PlayableAudio playable) { return name_of(kPlayableNames, playable); }
+
+std::optional<PlayableAudio> parse_playable(std::string_view text) { return value_named(kPlayableNames, text); }
 
 }  // namespace umstore::mailstore

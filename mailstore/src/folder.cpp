@@ -3,6 +3,7 @@
 #include "mailstore/folder.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace umstore::mailstore {
 
@@ -39,5 +40,17 @@ Folder::UidPairs Folder::move_to(Folder& target, std::span<const std::uint32_t> 
   expunge(moved);
   return pairs;
 }
+
+namespace {
+[[noreturn]] void cannot_keep_uids() {
+  throw std::logic_error("this backend cannot take messages with their UIDs; copy into the PostgreSQL backend");
+}
+}  // namespace
+
+void Folder::adopt_uid_validity(std::uint32_t) { cannot_keep_uids(); }
+void Folder::append_keeping_uid(std::uint32_t, std::string_view, Flags, std::span<const std::string>, std::int64_t) {
+  cannot_keep_uids();
+}
+void Folder::raise_uid_next(std::uint32_t) { cannot_keep_uids(); }
 
 }  // namespace umstore::mailstore

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/durable_file.hpp"
-#include "mailstore/folder_watcher.hpp"
+#include "folder_watcher.hpp"
 
 namespace umstore::mailstore::detail {
 

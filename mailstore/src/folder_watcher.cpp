@@ -1,4 +1,4 @@
-#include "mailstore/folder_watcher.hpp"
+#include "folder_watcher.hpp"
 
 #include <sys/inotify.h>
 #include <unistd.h>

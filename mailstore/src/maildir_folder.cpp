@@ -52,6 +52,7 @@ Folder::ListenerHandle MaildirFolder::listen(Listener on_change) {
   ListenerHandle registration = listeners_->add(std::move(on_change));
   const auto events = events_.lock();
   FolderWatcher::Handle watch = events ? events->watch(shared_from_this()) : nullptr;
+  watched_.store(watch != nullptr, std::memory_order_relaxed);
   if (!watch) return registration;
   // Watched (other processes' changes) while the listener is registered.
   return std::make_shared<std::pair<ListenerHandle, FolderWatcher::Handle>>(std::move(registration), std::move(watch));

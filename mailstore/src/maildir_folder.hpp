@@ -105,6 +105,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids) override;
   UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override;
   ListenerHandle listen(Listener on_change) override;
+  bool listeners_hear_everyone() const noexcept override { return watched_.load(std::memory_order_relaxed); }
 
   SpecialUse special_use() const noexcept { return special_use_; }
   bool retired() const;
@@ -179,6 +180,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   const std::shared_ptr<QuotaCounter> quota_;
   const std::shared_ptr<ListenerRegistry> listeners_;
   const std::weak_ptr<FolderEvents> events_;
+  std::atomic<bool> watched_{false};  // the last listen() got an inotify watch
   SpecialUse special_use_ = SpecialUse::None;
   std::string id_;  // set once, in the constructor
 

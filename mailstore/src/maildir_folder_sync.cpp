@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <unordered_set>
 
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
+#include "common/parse_number.hpp"
 #include "maildir_folder.hpp"
 #include "maildir_format.hpp"
 
@@ -34,14 +34,6 @@ std::int64_t mtime_ns(const struct stat& st) {
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-template <typename T>
-std::optional<T> parse_number(std::string_view text) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
 }
 
 // Splits off the first space-separated field.

@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <ctime>
 #include <mutex>
 #include <random>
 #include <system_error>
 
 #include "common/durable_file.hpp"
+#include "common/parse_number.hpp"
 
 namespace umstore::mailstore::detail {
 namespace fs = std::filesystem;
@@ -66,12 +66,8 @@ std::string log_flags(Flags flags, std::uint64_t modseq) {
 
 std::pair<Flags, std::uint64_t> parse_log_flags(std::string_view token) {
   const auto slash = token.find('/');
-  std::uint64_t modseq = 0;
-  if (slash != std::string_view::npos) {
-    const std::string_view digits = token.substr(slash + 1);
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), modseq);
-    if (ec != std::errc() || end != digits.data() + digits.size()) modseq = 0;
-  }
+  const std::uint64_t modseq =
+      slash == std::string_view::npos ? 0 : parse_number<std::uint64_t>(token.substr(slash + 1)).value_or(0);
   return {flags_from_letters(token.substr(0, slash)), modseq};
 }
 

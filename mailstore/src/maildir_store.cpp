@@ -48,8 +48,7 @@ class MaildirMailbox final : public UserMailbox {
     quota_->number = number_;
     create_directories_durably(dir_);
     remove_leftovers();
-    std::lock_guard lock(mutex_);
-    FileLock user_lock(dir_ / kLockFile);
+    const UserLock lock = lock_user();
     refresh_quota_limit_locked();
     bool created = false;
     for (const auto& [name, use] : {std::pair{"INBOX", SpecialUse::None}, std::pair{"Sent", SpecialUse::Sent},
@@ -96,8 +95,7 @@ class MaildirMailbox final : public UserMailbox {
 
   void create(std::string_view name, SpecialUse use) override try {
     const std::string canonical = canonical_folder_name(name);
-    std::lock_guard lock(mutex_);
-    FileLock user_lock(dir_ / kLockFile);
+    const UserLock lock = lock_user();
     if (exists(canonical)) throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
     create_parents_locked(canonical);
     if (!MaildirFolder::create_on_disk(folder_dir(canonical), use))
@@ -124,8 +122,7 @@ class MaildirMailbox final : public UserMailbox {
   void remove(std::string_view name) override try {
     const std::string canonical = canonical_folder_name(name);
     if (is_inbox(canonical)) throw InvalidFolderName("INBOX cannot be deleted; expunge its messages instead");
-    std::lock_guard lock(mutex_);
-    FileLock user_lock(dir_ / kLockFile);
+    const UserLock lock = lock_user();
     if (!exists(canonical)) throw FolderNotFound("there is no folder " + in_quotes(canonical));
     drop_locked(canonical);
     // Out of sight in one atomic step, then deleted at leisure: a crash
@@ -150,8 +147,7 @@ class MaildirMailbox final : public UserMailbox {
     // INBOX itself stays, so "INBOX/Old" is a fine place for its messages.
     if (!is_inbox(old_name) && is_inferior(new_name, old_name))
       throw InvalidFolderName("a folder cannot be moved inside itself");
-    std::lock_guard lock(mutex_);
-    FileLock user_lock(dir_ / kLockFile);
+    const UserLock lock = lock_user();
     if (!exists(old_name)) throw FolderNotFound("there is no folder " + in_quotes(old_name));
     if (exists(new_name)) throw FolderExists("the folder " + in_quotes(new_name) + " already exists");
     if (is_inbox(old_name)) return move_inbox_locked(new_name);
@@ -182,8 +178,7 @@ class MaildirMailbox final : public UserMailbox {
 
   void set_subscribed(std::string_view name, bool subscribed) override try {
     const std::string canonical = canonical_folder_name(name);
-    std::lock_guard lock(mutex_);
-    FileLock user_lock(dir_ / kLockFile);
+    const UserLock lock = lock_user();
     std::set<std::string> subscriptions = read_subscriptions();
     const bool changed = subscribed ? subscriptions.insert(canonical).second : subscriptions.erase(canonical) != 0;
     if (changed) write_subscriptions(subscriptions);
@@ -330,6 +325,14 @@ class MaildirMailbox final : public UserMailbox {
         fs::remove_all(it->path(), ignored);
     }
   }
+
+  // This process's threads, then other processes (the CLI, backup): taken
+  // together, in this order, by everything that changes the folder list.
+  struct UserLock {
+    std::lock_guard<std::mutex> threads;
+    FileLock processes;
+  };
+  UserLock lock_user() const { return UserLock{std::lock_guard(mutex_), FileLock(dir_ / kLockFile)}; }
 
   const fs::path dir_;
   const std::string number_;

@@ -8,6 +8,7 @@
 
 #include "common/durable_file.hpp"
 #include "maildir_folder.hpp"
+#include "message_bytes.hpp"
 
 namespace umstore::mailstore::detail {
 namespace {
@@ -36,15 +37,6 @@ class MappedMessage final : public MessageData {
 // the page cache. Large ones (a long fax as PDF) stay mapped, never copied.
 constexpr std::size_t kReadLimit = 4u << 20;
 
-class ReadMessage final : public MessageData {
- public:
-  explicit ReadMessage(std::string bytes) : bytes_(std::move(bytes)) {}
-  std::string_view bytes() const noexcept override { return bytes_; }
-
- private:
-  std::string bytes_;
-};
-
 MessageDataPtr read_whole(int fd, std::size_t length, const std::filesystem::path& file) {
   std::string bytes(length, '\0');
   std::size_t done = 0;
@@ -56,7 +48,7 @@ MessageDataPtr read_whole(int fd, std::size_t length, const std::filesystem::pat
     done += static_cast<std::size_t>(n);
   }
   bytes.resize(done);
-  return std::make_shared<ReadMessage>(std::move(bytes));
+  return std::make_shared<MessageBytes>(std::move(bytes));
 }
 
 }  // namespace

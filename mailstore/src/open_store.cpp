@@ -1,19 +1,21 @@
 #include "mailstore/store.hpp"
 
 #include "mailstore/sqlite_account_store.hpp"
+#include "postgresql/pg_account_store.hpp"
 #include "postgresql/pg_schema.hpp"
 
 namespace umstore::mailstore {
 
 OpenedStore open_store(const StoreSettings& settings) {
-  auto accounts = std::make_unique<SqliteAccountStore>(settings.accounts_db);
   switch (settings.backend) {
-    case StoreBackend::postgresql:
-      return {open_postgresql_store(settings.postgresql_dsn), std::move(accounts)};
+    case StoreBackend::postgresql: {
+      auto mail = open_postgresql_store(settings.postgresql_dsn);  // checks the schema first
+      return {std::move(mail), open_postgresql_accounts(settings.postgresql_dsn)};
+    }
     case StoreBackend::maildir:
       break;
   }
-  return {open_maildir_store(settings.maildir_root), std::move(accounts)};
+  return {open_maildir_store(settings.maildir_root), std::make_unique<SqliteAccountStore>(settings.accounts_db)};
 }
 
 int migrate_store(const StoreSettings& settings) {

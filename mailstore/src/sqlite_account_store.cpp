@@ -1,30 +1,24 @@
 #include "mailstore/sqlite_account_store.hpp"
 
-#include <sodium.h>
 #include <sqlite3.h>
 
-#include <array>
 #include <mutex>
-#include <unordered_map>
+#include <type_traits>
 
+#include "account_rules.hpp"
 #include "common/e164.hpp"
 
 namespace umstore::mailstore {
 
 namespace {
 
-constexpr std::size_t kMaxNameLength = 256;
-constexpr std::size_t kMaxEmailLength = 320;  // RFC 5321 path limits
-constexpr std::size_t kMaxPasswordLength = 1024;
+using detail::hash_password;
+using detail::require_e164;
+using detail::unknown_number;
+using detail::validate;
+
 // Another process (admin CLI vs. server) may hold the write lock briefly.
 constexpr int kBusyTimeoutMs = 10'000;
-
-void init_sodium() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (sodium_init() < 0) throw AccountError("libsodium cannot be initialised; password hashing is unavailable");
-  });
-}
 
 // Owns a prepared statement.
 class Statement {
@@ -77,36 +71,22 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
-void require_e164(std::string_view number) {
-  if (!umstore::is_e164(number))
-    throw AccountError("\"" + std::string(number) +
-                       "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
+// Runs a statement that changes the account `number`; throws when there is none.
+void change_account(Statement& change, std::string_view number) {
+  change.step();
+  if (change.changes() == 0) throw AccountError(unknown_number(number));
 }
 
-void validate(const Account& account) {
-  require_e164(account.number);
-  if (account.name.size() > kMaxNameLength)
-    throw AccountError("the display name is longer than " + std::to_string(kMaxNameLength) + " bytes");
-  if (account.email.size() > kMaxEmailLength)
-    throw AccountError("the e-mail address is longer than " + std::to_string(kMaxEmailLength) + " bytes");
-  if (account.quota_bytes > static_cast<std::uint64_t>(INT64_MAX))
-    throw AccountError("the quota is too large; use 0 for unlimited");
-}
-
-std::string hash_password(std::string_view password) {
-  if (password.empty()) throw AccountError("the password must not be empty");
-  if (password.size() > kMaxPasswordLength)
-    throw AccountError("the password is longer than " + std::to_string(kMaxPasswordLength) + " bytes");
-  init_sodium();
-  char hash[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(hash, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-    throw AccountError("cannot hash the password: out of memory");
-  return hash;
-}
-
-std::string unknown_number(std::string_view number) {
-  return "there is no account for " + std::string(number) + "; add it first";
+// The account's `columns`, read by `read`; nullopt when there is no such account.
+template <typename Read>
+auto select_account(sqlite3* db, std::mutex& mutex, std::string_view number, std::string_view columns, Read read)
+    -> std::optional<std::invoke_result_t<Read, Statement&>> {
+  if (!umstore::is_e164(number)) return std::nullopt;
+  std::lock_guard lock(mutex);
+  Statement query(db, "SELECT " + std::string(columns) + " FROM accounts WHERE number = ?");
+  query.bind(1, number);
+  if (!query.step()) return std::nullopt;
+  return read(query);
 }
 
 // Columns added after the first release: databases created before get them
@@ -136,48 +116,10 @@ void add_delivery_columns(sqlite3* db) {
   }
 }
 
-
 }  // namespace
 
-// user -> (stored Argon2id hash, keyed digest of the password that matched it).
-struct SqliteAccountStore::VerifiedCache {
-  static constexpr std::size_t kMaxEntries = 100'000;  // bounded: cleared when full
-  using Digest = std::array<unsigned char, crypto_generichash_BYTES>;
-  struct Entry {
-    std::string stored_hash;
-    Digest digest{};
-  };
-
-  VerifiedCache() { crypto_generichash_keygen(key.data()); }
-
-  Digest digest_of(std::string_view password) const {
-    Digest d{};
-    crypto_generichash(d.data(), d.size(), reinterpret_cast<const unsigned char*>(password.data()), password.size(),
-                       key.data(), key.size());
-    return d;
-  }
-  bool holds(const std::string& number, const std::string& stored_hash, std::string_view password) const {
-    const Digest d = digest_of(password);
-    std::lock_guard lock(mutex);
-    const auto it = entries.find(number);
-    return it != entries.end() && it->second.stored_hash == stored_hash &&
-           sodium_memcmp(it->second.digest.data(), d.data(), d.size()) == 0;
-  }
-  void remember(const std::string& number, const std::string& stored_hash, std::string_view password) {
-    Entry e{stored_hash, digest_of(password)};
-    std::lock_guard lock(mutex);
-    if (entries.size() >= kMaxEntries) entries.clear();
-    entries.insert_or_assign(number, std::move(e));
-  }
-
-  std::array<unsigned char, crypto_generichash_KEYBYTES> key{};
-  mutable std::mutex mutex;
-  std::unordered_map<std::string, Entry> entries;
-};
-
 SqliteAccountStore::SqliteAccountStore(const std::filesystem::path& db_file) {
-  init_sodium();
-  verified_ = std::make_unique<VerifiedCache>();  // its key needs libsodium initialised
+  passwords_ = std::make_unique<detail::PasswordCheck>();
   if (sqlite3_open_v2(db_file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -208,15 +150,23 @@ SqliteAccountStore::~SqliteAccountStore() { sqlite3_close(db_); }
 
 void SqliteAccountStore::add(const Account& account, std::string_view password) {
   validate(account);
-  const std::string hash = hash_password(password);  // slow: outside the lock
+  add_with_hash(account, hash_password(password));  // slow: outside the lock
+}
+
+void SqliteAccountStore::add_with_hash(const Account& account, std::string_view password_hash) {
+  validate(account);
+  detail::require_argon2id_hash(password_hash);
   std::lock_guard lock(mutex_);
   Statement insert(db_,
                    "INSERT INTO accounts (number, name, email, quota_bytes, password_hash) VALUES (?, ?, ?, ?, ?)"
                    " ON CONFLICT(number) DO NOTHING");
-  insert.bind(1, account.number).bind(2, account.name).bind(3, account.email).bind(4, account.quota_bytes).bind(5, hash);
+  insert.bind(1, account.number)
+      .bind(2, account.name)
+      .bind(3, account.email)
+      .bind(4, account.quota_bytes)
+      .bind(5, password_hash);
   insert.step();
-  if (insert.changes() == 0)
-    throw AccountError("an account for " + account.number + " already exists; use update or passwd to change it");
+  if (insert.changes() == 0) throw AccountError(detail::already_exists(account.number));
 }
 
 void SqliteAccountStore::update(const Account& account) {
@@ -224,8 +174,7 @@ void SqliteAccountStore::update(const Account& account) {
   std::lock_guard lock(mutex_);
   Statement change(db_, "UPDATE accounts SET name = ?, email = ?, quota_bytes = ? WHERE number = ?");
   change.bind(1, account.name).bind(2, account.email).bind(3, account.quota_bytes).bind(4, account.number);
-  change.step();
-  if (change.changes() == 0) throw AccountError(unknown_number(account.number));
+  change_account(change, account.number);
 }
 
 void SqliteAccountStore::set_delivery(std::string_view number, const MailboxDelivery& delivery) {
@@ -236,21 +185,14 @@ void SqliteAccountStore::set_delivery(std::string_view number, const MailboxDeli
       .bind(2, std::uint64_t{delivery.fax_pdf})
       .bind(3, std::uint64_t{delivery.file_by_kind})
       .bind(4, number);
-  change.step();
-  if (change.changes() == 0) throw AccountError(unknown_number(number));
+  change_account(change, number);
 }
 
 std::optional<MailboxDelivery> SqliteAccountStore::delivery(std::string_view number) const {
-  if (!umstore::is_e164(number)) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  Statement query(db_, "SELECT playable, fax_pdf, file_by_kind FROM accounts WHERE number = ?");
-  query.bind(1, number);
-  if (!query.step()) return std::nullopt;
-  MailboxDelivery delivery;
-  delivery.playable = parse_playable(query.text(0)).value_or(PlayableAudio::wav);
-  delivery.fax_pdf = query.integer(1) != 0;
-  delivery.file_by_kind = query.integer(2) != 0;
-  return delivery;
+  return select_account(db_, mutex_, number, "playable, fax_pdf, file_by_kind", [](Statement& row) {
+    return MailboxDelivery{parse_playable(row.text(0)).value_or(PlayableAudio::wav), row.integer(1) != 0,
+                           row.integer(2) != 0};
+  });
 }
 
 void SqliteAccountStore::remove(std::string_view number) {
@@ -258,8 +200,7 @@ void SqliteAccountStore::remove(std::string_view number) {
   std::lock_guard lock(mutex_);
   Statement erase(db_, "DELETE FROM accounts WHERE number = ?");
   erase.bind(1, number);
-  erase.step();
-  if (erase.changes() == 0) throw AccountError(unknown_number(number));
+  change_account(erase, number);
 }
 
 void SqliteAccountStore::set_password(std::string_view number, std::string_view password) {
@@ -268,17 +209,13 @@ void SqliteAccountStore::set_password(std::string_view number, std::string_view 
   std::lock_guard lock(mutex_);
   Statement change(db_, "UPDATE accounts SET password_hash = ? WHERE number = ?");
   change.bind(1, hash).bind(2, number);
-  change.step();
-  if (change.changes() == 0) throw AccountError(unknown_number(number));
+  change_account(change, number);
 }
 
 std::optional<Account> SqliteAccountStore::find(std::string_view number) const {
-  if (!umstore::is_e164(number)) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  Statement query(db_, "SELECT number, name, email, quota_bytes FROM accounts WHERE number = ?");
-  query.bind(1, number);
-  if (!query.step()) return std::nullopt;
-  return Account{query.text(0), query.text(1), query.text(2), query.integer(3)};
+  return select_account(db_, mutex_, number, "number, name, email, quota_bytes", [](Statement& row) {
+    return Account{row.text(0), row.text(1), row.text(2), row.integer(3)};
+  });
 }
 
 std::vector<Account> SqliteAccountStore::list() const {
@@ -290,26 +227,13 @@ std::vector<Account> SqliteAccountStore::list() const {
 }
 
 bool SqliteAccountStore::verify_password(std::string_view number, std::string_view password) const {
-  if (password.size() > kMaxPasswordLength) return false;
   std::string hash;
-  if (umstore::is_e164(number)) {
-    std::lock_guard lock(mutex_);
-    Statement query(db_, "SELECT password_hash FROM accounts WHERE number = ?");
-    query.bind(1, number);
-    if (query.step()) hash = query.text(0);
-  }
-  if (hash.empty()) {
-    // Spend the same time as for a real account so the answer time does not
-    // tell an attacker which numbers exist.
-    static const std::string dummy = hash_password("umstore-no-such-account");
-    [[maybe_unused]] const int ignored = crypto_pwhash_str_verify(dummy.c_str(), password.data(), password.size());
-    return false;
-  }
-  const std::string key(number);
-  if (verified_->holds(key, hash, password)) return true;
-  if (crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) != 0) return false;
-  verified_->remember(key, hash, password);
-  return true;
+  if (password.size() <= detail::kMaxPasswordLength) hash = password_hash(number).value_or("");
+  return passwords_->verify(number, hash, password);
+}
+
+std::optional<std::string> SqliteAccountStore::password_hash(std::string_view number) const {
+  return select_account(db_, mutex_, number, "password_hash", [](Statement& row) { return row.text(0); });
 }
 
 }  // namespace umstore::mailstore

@@ -10,6 +10,4 @@ namespace umstore::mime {
 // caller can keep the original text rather than show mojibake.
 std::optional<std::string> charset_to_utf8(std::string_view bytes, std::string_view charset);
 
-void append_utf8(std::string& out, char32_t code_point);
-
 }  // namespace umstore::mime

@@ -6,6 +6,12 @@ namespace umstore::net {
 namespace {
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::size_t kDecodeChunk = 16 * kReadChunk;  // plain bytes per fill() from a codec
+// What close_after_reply() lets the peer still send, at most.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 256 * 1024;
+// The start of an over-long line is kept for the protocol's error reply
+// (an IMAP tag); the rest is dropped as it arrives.
+constexpr std::size_t kTooLongHead = 64;
 }
 
 Connection::Connection(tcp::socket socket, std::size_t max_line_bytes)
@@ -30,6 +36,19 @@ void Connection::close() noexcept {
   std::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+}
+
+Task<void> Connection::close_after_reply() {
+  std::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  const auto until = Clock::now() + kLingerTime;
+  for (std::size_t discarded = 0; discarded < kLingerBytes;) {
+    start_ = buffer_.size();
+    const std::size_t got = co_await fill(until);
+    if (got == 0) break;
+    discarded += got;
+  }
+  close();
 }
 
 void Connection::compact() {
@@ -98,8 +117,9 @@ Task<LineResult> Connection::read_line() {
     auto lf = buffer_.find('\n', scanned);
     if (lf != std::string::npos) {
       if (overflow || lf - start_ > max_line_) {
+        const std::string_view head(buffer_.data() + start_, std::min({lf - start_, kTooLongHead, max_line_}));
         start_ = lf + 1;
-        co_return LineResult{LineResult::Status::TooLong, {}};
+        co_return LineResult{LineResult::Status::TooLong, head};
       }
       std::string_view line(buffer_.data() + start_, lf - start_);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -107,9 +127,9 @@ Task<LineResult> Connection::read_line() {
       co_return LineResult{LineResult::Status::Ok, line};
     }
     if (buffer_.size() - start_ > max_line_) {
-      // Drop what we have and keep reading until the LF that ends the line.
+      // Keep the head, drop the rest and keep reading until the LF that ends the line.
       overflow = true;
-      start_ = buffer_.size();
+      buffer_.resize(start_ + std::min(kTooLongHead, max_line_));
     }
     std::size_t scanned_relative = buffer_.size() - start_;
     // g++ 12 miscompiles co_await inside conditions: await into a variable first.
@@ -120,8 +140,12 @@ Task<LineResult> Connection::read_line() {
   }
 }
 
+Connection::Clock::time_point Connection::rate_deadline(Clock::time_point started, std::size_t n) const {
+  return budget_end(started, line_timeout_ + std::chrono::seconds(n / std::max<std::size_t>(1, min_literal_rate_)));
+}
+
 Task<bool> Connection::read_exact(std::size_t n, std::string& out) {
-  const auto end = budget_end(Clock::now(), line_timeout_ + std::chrono::seconds(n / std::max<std::size_t>(1, min_literal_rate_)));
+  const auto end = rate_deadline(Clock::now(), n);
   while (n > 0) {
     if (start_ == buffer_.size()) {
       const std::size_t got = co_await fill(end);
@@ -135,9 +159,9 @@ Task<bool> Connection::read_exact(std::size_t n, std::string& out) {
   co_return true;
 }
 
-Task<std::string_view> Connection::read_some() {
+Task<std::string_view> Connection::read_some(Clock::time_point by) {
   if (start_ == buffer_.size()) {
-    const std::size_t got = co_await fill();
+    const std::size_t got = co_await fill(by);
     if (got == 0) co_return std::string_view{};
   }
   std::string_view out(buffer_.data() + start_, buffer_.size() - start_);

@@ -1,7 +1,7 @@
 #include "sdp.hpp"
 #include "common/ascii.hpp"
+#include "common/parse_number.hpp"
 
-#include <charconv>
 #include <sstream>
 #include <vector>
 
@@ -24,14 +24,6 @@ std::vector<std::string_view> split_words(std::string_view s) {
   return out;
 }
 
-template <typename T>
-std::optional<T> number(std::string_view s) {
-  T v{};
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 struct SdpLine {
   char type;
   std::string_view value;
@@ -49,6 +41,13 @@ std::optional<SdpLine> next_line(std::string_view& sdp) {
   return std::nullopt;
 }
 
+// The address of a "c=" value: "IN IP4 192.0.2.1/127" -> "192.0.2.1".
+std::optional<std::string> connection_address(std::string_view value) {
+  const auto words = split_words(value);
+  if (words.size() < 3 || words[0] != "IN") return std::nullopt;
+  return std::string(words[2].substr(0, words[2].find('/')));
+}
+
 }  // namespace
 
 std::optional<AudioOffer> parse_audio_offer(std::string_view sdp) {
@@ -64,18 +63,15 @@ std::optional<AudioOffer> parse_audio_offer(std::string_view sdp) {
       const auto words = split_words(value);
       if (seen_audio || words.size() < 4 || words[0] != "audio") continue;
       in_audio = seen_audio = true;
-      offer.port = number<std::uint16_t>(words[1]).value_or(0);
+      offer.port = parse_number<std::uint16_t>(words[1]).value_or(0);
       for (std::size_t i = 3; i < words.size(); ++i)
-        if (auto pt = number<unsigned>(words[i]); pt && *pt < 128) payloads.push_back(static_cast<std::uint8_t>(*pt));
+        if (auto pt = parse_number<unsigned>(words[i]); pt && *pt < 128) payloads.push_back(static_cast<std::uint8_t>(*pt));
     } else if (type == 'c') {
-      const auto words = split_words(value);
-      if (words.size() < 3 || words[0] != "IN") continue;
-      std::string address(words[2].substr(0, words[2].find('/')));
-      (in_audio ? offer.address : session_address) = address;
+      if (auto address = connection_address(value)) (in_audio ? offer.address : session_address) = std::move(*address);
     } else if (type == 'a' && in_audio && value.starts_with("rtpmap:")) {
       const auto words = split_words(value.substr(7));
       if (words.size() < 2) continue;
-      const auto pt = number<unsigned>(words[0]);
+      const auto pt = parse_number<unsigned>(words[0]);
       if (pt && *pt < 128 && ascii_iequals(words[1].substr(0, words[1].find('/')), "telephone-event"))
         offer.telephone_event_pt = static_cast<std::uint8_t>(*pt);
     }
@@ -138,7 +134,7 @@ std::optional<T38Offer> parse_t38_offer(std::string_view sdp) {
       const auto words = split_words(value);
       if (words.size() < 4) continue;
       if (!seen_image && words[0] == "image" && ascii_iequals(words[2], "udptl") && ascii_iequals(words[3], "t38")) {
-        const auto port = number<std::uint16_t>(words[1]);
+        const auto port = parse_number<std::uint16_t>(words[1]);
         if (!port || *port == 0) continue;
         in_image = seen_image = true;
         offer.port = *port;
@@ -149,21 +145,20 @@ std::optional<T38Offer> parse_t38_offer(std::string_view sdp) {
       for (std::size_t i = 2; i < words.size(); ++i) rejected += " " + std::string(words[i]);
       offer.media.push_back(std::move(rejected));
     } else if (type == 'c') {
-      const auto words = split_words(value);
-      if (words.size() < 3 || words[0] != "IN") continue;
-      std::string address(words[2].substr(0, words[2].find('/')));
-      if (in_image) offer.address = address;
-      else if (!seen_image) session_address = address;
+      auto address = connection_address(value);
+      if (!address) continue;
+      if (in_image) offer.address = std::move(*address);
+      else if (!seen_image) session_address = std::move(*address);
     } else if (type == 'a' && in_image) {
       const auto [name, v] = attribute(value);
       if (ascii_iequals(name, "T38FaxVersion")) {
-        offer.version = number<unsigned>(v).value_or(0);
+        offer.version = parse_number<unsigned>(v).value_or(0);
       } else if (ascii_iequals(name, "T38MaxBitRate")) {
-        offer.max_bit_rate = number<unsigned>(v).value_or(14400);
+        offer.max_bit_rate = parse_number<unsigned>(v).value_or(14400);
       } else if (ascii_iequals(name, "T38FaxRateManagement")) {
         offer.transferred_tcf = !ascii_iequals(v, "localTCF");
       } else if (ascii_iequals(name, "T38FaxMaxDatagram")) {
-        offer.max_datagram = number<unsigned>(v).value_or(0);
+        offer.max_datagram = parse_number<unsigned>(v).value_or(0);
       } else if (ascii_iequals(name, "T38FaxUdpEC")) {
         offer.error_correction = ascii_iequals(v, "t38UDPRedundancy") ? T38ErrorCorrection::Redundancy
                                  : ascii_iequals(v, "t38UDPFEC")      ? T38ErrorCorrection::Fec

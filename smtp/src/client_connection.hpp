@@ -11,7 +11,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "common/ascii.hpp"
 #include "smtp/smtp_client.hpp"
 
 namespace umstore::smtp::detail {
@@ -71,6 +73,30 @@ inline void check_address(const std::string& address) {
                return c == '<' || c == '>' || c == '\r' || c == '\n' || c == '\0';
              });
   if (bad) throw SmtpError("cannot submit to or from address '" + address + "': not a plain mailbox", {});
+}
+
+// The extensions a server's EHLO reply lists that the clients use.
+struct ServerExtensions {
+  bool dsn = false, size = false, eight_bit_mime = false, smtputf8 = false, pipelining = false, starttls = false;
+};
+
+inline ServerExtensions parse_ehlo(const SmtpReply& ehlo) {
+  ServerExtensions out;
+  std::string_view text = ehlo.text;
+  bool first = true;
+  while (!text.empty()) {
+    auto nl = std::min(text.find('\n'), text.size());
+    const std::string keyword = ascii_upper(text.substr(0, std::min(nl, text.find(' '))));
+    text.remove_prefix(std::min(nl + 1, text.size()));
+    if (std::exchange(first, false)) continue;  // the greeting line
+    if (keyword == "DSN") out.dsn = true;
+    else if (keyword == "SIZE") out.size = true;
+    else if (keyword == "8BITMIME") out.eight_bit_mime = true;
+    else if (keyword == "SMTPUTF8") out.smtputf8 = true;
+    else if (keyword == "PIPELINING") out.pipelining = true;
+    else if (keyword == "STARTTLS") out.starttls = true;
+  }
+  return out;
 }
 
 class ClientConnection {

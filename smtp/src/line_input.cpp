@@ -10,6 +10,7 @@ void LineInput::discard() noexcept {
 }
 
 net::Task<bool> LineInput::read_exact(std::size_t n, std::string& out, bool keep) {
+  const auto end = connection_.rate_deadline(net::Connection::Clock::now(), n);  // a chunk as a whole
   for (;;) {
     const std::size_t take = std::min(n, buffer_.size() - start_);
     if (keep) out.append(buffer_, start_, take);
@@ -18,7 +19,7 @@ net::Task<bool> LineInput::read_exact(std::size_t n, std::string& out, bool keep
     if (n == 0) co_return true;
     buffer_.clear();
     start_ = 0;
-    std::string_view more = co_await connection_.read_some();
+    std::string_view more = co_await connection_.read_some(end);
     if (more.empty()) co_return false;
     buffer_.append(more);
   }
@@ -27,6 +28,10 @@ net::Task<bool> LineInput::read_exact(std::size_t n, std::string& out, bool keep
 net::Task<LineInput::Line> LineInput::read_line(std::size_t max_bytes) {
   std::size_t scanned = start_;
   bool overflow = false;
+  // A line as a whole, from its first byte (waiting for one is the idle
+  // timeout's business): one byte a second cannot hold the connection.
+  constexpr auto kNotBegun = net::Connection::Clock::time_point::max();
+  auto line_end = buffer_.size() > start_ ? connection_.line_deadline() : kNotBegun;
   for (;;) {
     auto lf = buffer_.find('\n', scanned);
     if (lf != std::string::npos) {
@@ -47,8 +52,9 @@ net::Task<LineInput::Line> LineInput::read_line(std::size_t max_bytes) {
     buffer_.erase(0, start_);
     start_ = 0;
     scanned = buffer_.size();
-    std::string_view more = co_await connection_.read_some();
+    std::string_view more = co_await connection_.read_some(line_end);
     if (more.empty()) co_return Line{Status::Closed, {}, false};
+    if (line_end == kNotBegun) line_end = connection_.line_deadline();
     buffer_.append(more);
   }
 }

@@ -1,5 +1,4 @@
 #include "smtp/relay_client.hpp"
-#include "common/ascii.hpp"
 
 #include <arpa/nameser.h>
 #include <netinet/in.h>
@@ -18,30 +17,6 @@ namespace {
 
 using namespace detail;
 
-struct Extensions {
-  bool dsn = false, size = false, eight_bit_mime = false, smtputf8 = false, pipelining = false, starttls = false;
-};
-
-Extensions parse_extensions(const SmtpReply& ehlo) {
-  Extensions out;
-  std::string_view text = ehlo.text;
-  bool first = true;
-  while (!text.empty()) {
-    auto nl = std::min(text.find('\n'), text.size());
-    std::string keyword(text.substr(0, std::min(nl, text.find(' '))));
-    text.remove_prefix(std::min(nl + 1, text.size()));
-    if (std::exchange(first, false)) continue;
-    keyword = ascii_upper(keyword);
-    if (keyword == "DSN") out.dsn = true;
-    else if (keyword == "SIZE") out.size = true;
-    else if (keyword == "8BITMIME") out.eight_bit_mime = true;
-    else if (keyword == "SMTPUTF8") out.smtputf8 = true;
-    else if (keyword == "PIPELINING") out.pipelining = true;
-    else if (keyword == "STARTTLS") out.starttls = true;
-  }
-  return out;
-}
-
 SmtpReply synthetic(int code, std::string enhanced, std::string text) { return {code, std::move(enhanced), std::move(text)}; }
 
 constexpr std::string_view kLog = "relay";
@@ -56,7 +31,7 @@ struct RelayConnection::Impl {
   Impl(const std::string& host, unsigned short port, std::chrono::seconds timeout)
       : connection(host, port, timeout) {}
   ClientConnection connection;
-  Extensions extensions;
+  ServerExtensions extensions;
   bool broken = false;
   bool used = false;
 };
@@ -86,7 +61,7 @@ void RelayConnection::open(unsigned short port, const std::string& helo_name, st
     if (helo.code / 100 != 2) throw SmtpError(host_ + " refused HELO: " + describe(helo), helo);
     return;
   }
-  impl_->extensions = parse_extensions(ehlo);
+  impl_->extensions = parse_ehlo(ehlo);
   if (tls == RelayTls::Off) return;
   if (!impl_->extensions.starttls) {
     if (tls == RelayTls::Required) throw SmtpError(host_ + " does not offer STARTTLS, which is required", {});
@@ -105,7 +80,7 @@ void RelayConnection::open(unsigned short port, const std::string& helo_name, st
   // RFC 3207 §4.2: forget what was learnt before TLS and ask again.
   SmtpReply again = connection.command("EHLO " + helo_name);
   if (again.code / 100 != 2) throw SmtpError(host_ + " refused EHLO after STARTTLS: " + describe(again), again);
-  impl_->extensions = parse_extensions(again);
+  impl_->extensions = parse_ehlo(again);
 }
 
 RelayConnection::~RelayConnection() = default;

@@ -14,6 +14,17 @@ namespace {
 // RFC 5321 §4.5.3.1.6 says 1000 octets per text line; real mail breaks that.
 constexpr std::size_t kMaxDataLine = 64 * 1024;
 
+// A line of DATA and its CRLF. RFC 5322 allows CR only before LF: a bare CR
+// is stored as a line end, as a bare LF is, never as is (readers disagree
+// on what it means).
+void append_line(std::string& message, std::string_view text) {
+  for (auto cr = text.find('\r'); cr != std::string_view::npos; cr = text.find('\r')) {
+    message.append(text.substr(0, cr)).append("\r\n");
+    text.remove_prefix(cr + 1);
+  }
+  message.append(text).append("\r\n");
+}
+
 }  // namespace
 
 net::Task<SmtpSession::After> SmtpSession::on_data(std::string_view argument) {
@@ -45,7 +56,7 @@ net::Task<SmtpSession::After> SmtpSession::on_data(std::string_view argument) {
     message_reply(552, "5.3.4", "message exceeds the fixed maximum size of " + std::to_string(data.limit) + " octets");
   } else if (data.out_of_memory) {
     log_(LogLevel::Warning, "buffer budget of {} octets spent, deferring a message from {}",
-         server_.config.max_buffered_bytes, connection_.peer());
+         server_.config.buffer_budget->limit(), connection_.peer());
     message_reply(452, "4.3.1", "insufficient system storage, try again later");
   } else if (data.line_too_long) {
     message_reply(554, "5.6.0", "message has a line longer than " + std::to_string(kMaxDataLine) +
@@ -121,9 +132,17 @@ net::Task<SmtpSession::DataResult> SmtpSession::read_data(std::string& message, 
   DataResult result;
   bool previous_crlf = true;  // the DATA line ended the previous "line"
   const std::size_t limit = result.limit = server_.max_message_bytes;
+  const auto started = net::Connection::Clock::now();
   for (;;) {
     auto line = co_await input_.read_line(kMaxDataLine);
-    if (line.status == LineInput::Status::Closed) {
+    // The message as a whole must keep the minimum rate, not just each line.
+    if (line.status != LineInput::Status::Closed &&
+        net::Connection::Clock::now() > connection_.rate_deadline(started, result.octets)) {
+      log_(LogLevel::Warning, "DATA from {} too slow: {} octets in {} s", connection_.peer(), result.octets,
+           std::chrono::duration_cast<std::chrono::seconds>(net::Connection::Clock::now() - started).count());
+      connection_.close();
+    }
+    if (line.status == LineInput::Status::Closed || !connection_.is_open()) {
       result.closed = true;
       co_return result;
     }
@@ -136,17 +155,17 @@ net::Task<SmtpSession::DataResult> SmtpSession::read_data(std::string& message, 
     if (text == "." && line.crlf && previous_crlf) co_return result;
     previous_crlf = line.crlf;
     if (!text.empty() && text.front() == '.') text.remove_prefix(1);
-    result.octets += text.size() + 2;
+    const auto bare_crs = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\r'));
+    result.octets += text.size() + bare_crs + 2;
     if (result.octets > limit) {
       result.too_big = true;
       continue;
     }
-    if (result.out_of_memory || !reservation.cover(message.size() + text.size() + 2)) {
+    if (result.out_of_memory || !reservation.cover(message.size() + text.size() + bare_crs + 2)) {
       result.out_of_memory = true;
       continue;
     }
-    message.append(text);
-    message.append("\r\n");
+    append_line(message, text);
   }
 }
 

@@ -1,5 +1,4 @@
 #include "smtp/smtp_client.hpp"
-#include "common/ascii.hpp"
 
 #include "client_connection.hpp"
 
@@ -13,27 +12,6 @@ namespace umstore::smtp {
 namespace {
 
 using namespace detail;
-
-struct ServerExtensions {
-  bool size = false;
-  bool eight_bit_mime = false;
-};
-
-ServerExtensions parse_ehlo(const SmtpReply& reply) {
-  ServerExtensions out;
-  std::string_view text = reply.text;
-  bool first = true;
-  while (!text.empty()) {
-    auto nl = std::min(text.find('\n'), text.size());
-    std::string keyword(text.substr(0, std::min(nl, text.find(' '))));
-    text.remove_prefix(std::min(nl + 1, text.size()));
-    if (std::exchange(first, false)) continue;  // the greeting line
-    keyword = ascii_upper(keyword);
-    if (keyword == "SIZE") out.size = true;
-    if (keyword == "8BITMIME") out.eight_bit_mime = true;
-  }
-  return out;
-}
 
 class Submitter {
  public:

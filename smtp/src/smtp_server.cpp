@@ -1,5 +1,7 @@
 #include "smtp/smtp_server.hpp"
 
+#include <fmt/format.h>
+
 #include "common/log.hpp"
 #include "net/listener.hpp"
 #include "smtp_session.hpp"
@@ -11,11 +13,23 @@ namespace {
 // line limit is never used.
 constexpr std::size_t kConnectionLineLimit = 4096;
 
+constexpr std::size_t kPasswordThreads = 2;  // Argon2id: ~90 ms and 64 MiB each
+constexpr std::size_t kPasswordsWaiting = 8;
+
+// What the program shares between listeners, else the server's own.
+SmtpServerConfig with_own_shared_parts(SmtpServerConfig config) {
+  if (!config.buffer_budget) config.buffer_budget = std::make_shared<net::MemoryBudget>(config.max_buffered_bytes);
+  if (!config.login_throttle) config.login_throttle = std::make_shared<auth::LoginThrottle>();
+  if (!config.password_pool) config.password_pool = std::make_shared<auth::PasswordPool>(kPasswordThreads, kPasswordsWaiting);
+  return config;
+}
+
 // Sessions share the context so that one still unwinding after the server
 // is gone never sees a dangling reference.
 net::Task<void> serve(std::shared_ptr<ServerContext> context, net::tcp::socket socket) {
   auto connection = std::make_shared<net::Connection>(std::move(socket), kConnectionLineLimit);
   connection->set_idle_timeout(context->idle_timeout.load());
+  connection->set_line_timeout(context->config.line_timeout);
   context->remember(connection);
   SmtpSession session(*context, *connection);
   co_await session.run();
@@ -26,11 +40,14 @@ net::Task<void> serve(std::shared_ptr<ServerContext> context, net::tcp::socket s
 struct SmtpServer::Impl {
   Impl(asio::io_context& io, const net::tcp::endpoint& where, SmtpServerConfig config, mailstore::MailStore& store,
        const mailstore::AccountStore& accounts)
-      : context(std::make_shared<ServerContext>(std::move(config), store, accounts)),
+      : context(std::make_shared<ServerContext>(with_own_shared_parts(std::move(config)), store, accounts)),
         listener(io, where, "smtp",
                  [shared = context](net::tcp::socket socket) { return serve(shared, std::move(socket)); },
                  context->config.max_connections),
-        endpoint(listener.local_endpoint()) {}
+        endpoint(listener.local_endpoint()) {
+    listener.limit_per_address(context->config.max_connections_per_address);
+    listener.refuse_with(fmt::format("421 4.7.0 {} too many connections, try again later\r\n", context->config.hostname));
+  }
 
   ~Impl() {
     stop();

@@ -64,18 +64,6 @@ void ServerContext::close_all() {
   connections_.clear();
 }
 
-bool BufferReservation::cover(std::size_t total) {
-  constexpr std::size_t kStep = 256 * 1024;  // few atomic operations per message
-  if (total <= held_) return true;
-  std::size_t more = std::max(kStep, total - held_);
-  if (server_.buffered_bytes.fetch_add(more) + more > server_.config.max_buffered_bytes) {
-    server_.buffered_bytes -= more;
-    return false;
-  }
-  held_ += more;
-  return true;
-}
-
 SmtpSession::SmtpSession(ServerContext& server, net::Connection& connection)
     : server_(server), connection_(connection), input_(connection) {
   trusted_peer_ = peer_in_trusted_networks();
@@ -168,34 +156,36 @@ void SmtpSession::on_mail(std::string_view argument) {
   if (server_.config.require_auth && authenticated_.empty())
     return refuse(530, "5.7.0", "authentication required: AUTH first");
   if (!ascii_istarts_with(argument, "FROM:")) return refuse(501, "5.5.2", "syntax: MAIL FROM:<address>");
-  PathArgument path;
-  try {
-    path = parse_reverse_path(argument.substr(5));
-  } catch (const SmtpSyntaxError& e) {
-    return refuse(e.reply_code(), e.enhanced(), e.what());
-  }
+  auto path = parsed_path(parse_reverse_path, argument.substr(5));
+  if (!path) return;
   Transaction transaction;
-  if (!check_mail_parameters(path.parameters, transaction)) return;
-  transaction.sender = std::move(path.mailbox);
+  if (!check_mail_parameters(path->parameters, transaction)) return;
+  transaction.sender = std::move(path->mailbox);
   transaction_.emplace(std::move(transaction));
   reply(250, "2.1.0", "sender " + format_path(transaction_->sender) + " OK");
+}
+
+// parse(text), or nullopt after refusing the command with what is wrong in it.
+std::optional<PathArgument> SmtpSession::parsed_path(PathArgument (*parse)(std::string_view), std::string_view text) {
+  try {
+    return parse(text);
+  } catch (const SmtpSyntaxError& e) {
+    refuse(e.reply_code(), e.enhanced(), e.what());
+    return std::nullopt;
+  }
 }
 
 void SmtpSession::on_rcpt(std::string_view argument) {
   if (!transaction_) return refuse(503, "5.5.1", "send MAIL FROM first");
   if (!ascii_istarts_with(argument, "TO:")) return refuse(501, "5.5.2", "syntax: RCPT TO:<address>");
-  PathArgument path;
-  try {
-    path = parse_forward_path(argument.substr(3));
-  } catch (const SmtpSyntaxError& e) {
-    return refuse(e.reply_code(), e.enhanced(), e.what());
-  }
+  const auto path = parsed_path(parse_forward_path, argument.substr(3));
+  if (!path) return;
   Recipient accepted;
-  if (!check_rcpt_parameters(path.parameters, accepted)) return;
+  if (!check_rcpt_parameters(path->parameters, accepted)) return;
   auto& recipients = transaction_->recipients;
   if (recipients.size() >= server_.max_recipients.load())
     return reply(452, "4.5.3", "too many recipients; send the rest in another transaction");
-  const Mailbox& mailbox = *path.mailbox;
+  const Mailbox& mailbox = *path->mailbox;
   std::optional<std::vector<std::string>> numbers;
   try {
     numbers = mailboxes_for(mailbox);

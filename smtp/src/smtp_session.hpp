@@ -45,9 +45,6 @@ struct ServerContext {
   std::atomic<std::chrono::seconds> idle_timeout;
   SmtpMetrics& metrics;
 
-  // Bytes of messages being received or delivered, over all sessions.
-  std::atomic<std::size_t> buffered_bytes{0};
-
   // Open connections, so that stopping the server can close them.
   void remember(const std::shared_ptr<net::Connection>& connection);
   void close_all();
@@ -58,19 +55,9 @@ struct ServerContext {
   std::vector<std::weak_ptr<net::Connection>> connections_;
 };
 
-// A share of config.max_buffered_bytes, given back on destruction.
-class BufferReservation {
- public:
-  explicit BufferReservation(ServerContext& server) : server_(server) {}
-  BufferReservation(const BufferReservation&) = delete;
-  BufferReservation& operator=(const BufferReservation&) = delete;
-  ~BufferReservation() { server_.buffered_bytes -= held_; }
-  // Makes sure `total` bytes are reserved; false when the budget is spent.
-  bool cover(std::size_t total);
-
- private:
-  ServerContext& server_;
-  std::size_t held_ = 0;
+// A share of config.buffer_budget, given back on destruction.
+struct BufferReservation : net::MemoryReservation {
+  explicit BufferReservation(ServerContext& server) : net::MemoryReservation(server.config.buffer_budget) {}
 };
 
 class SmtpSession {
@@ -122,12 +109,13 @@ class SmtpSession {
   void on_ehlo(std::string_view argument, bool extended);
   void on_mail(std::string_view argument);
   void on_rcpt(std::string_view argument);
+  std::optional<PathArgument> parsed_path(PathArgument (*parse)(std::string_view), std::string_view text);
   net::Task<After> on_data(std::string_view argument);
   net::Task<After> on_starttls(std::string_view argument);
   net::Task<After> on_auth(std::string_view argument);
   net::Task<After> on_bdat(std::string_view argument);
   net::Task<std::optional<std::string>> read_auth_response(std::string_view challenge);
-  net::Task<bool> verify(std::string number, std::string password);
+  net::Task<auth::PasswordCheck> verify(std::string number, std::string password);
   bool auth_offered() const;
   bool peer_in_trusted_networks() const;
   bool may_relay() const;
@@ -139,6 +127,7 @@ class SmtpSession {
 
   bool check_mail_parameters(const std::vector<EsmtpParameter>& parameters, Transaction& transaction);
   bool check_rcpt_parameters(const std::vector<EsmtpParameter>& parameters, Recipient& recipient);
+  bool refuse_parameter(int code, std::string_view text);
   // The local mailbox, "" for a permitted relay recipient, nullopt after refusing.
   std::optional<std::vector<std::string>> mailboxes_for(const Mailbox& recipient);
   std::optional<std::string> postmaster_mailbox() const;

@@ -125,7 +125,7 @@ class CommandLineTest(unittest.TestCase):
         self.assertNotIn("+15550100", listing)
         self.assertIn("+4930123456", listing)
         # The stored hash is Argon2id, never the password.
-        db = (self.umstore.data_dir / "accounts.db").read_bytes()
+        db = self.umstore.stored_accounts()
         self.assertIn(b"$argon2id$", db)
         self.assertNotIn(b"new pw", db)
 
@@ -162,9 +162,9 @@ class CommandLineTest(unittest.TestCase):
         self.umstore.add_mailbox(NUMBER, "Alice", PASSWORD)
         out = self.umstore.ingest("voice", NUMBER, "+15550123", SAMPLES / "voicemail.wav").stdout
         job = out.split("ingest id ")[1].split(",")[0]
-        stored = [p for p in (self.umstore.data_dir / "mail").rglob("*") if p.is_file() and p.parent.name in ("new", "cur")]
+        stored = self.umstore.stored_messages()
         self.assertEqual(len(stored), 1, out)
-        head = stored[0].read_bytes().split(b"\r\n\r\n")[0].decode()
+        head = stored[0].split(b"\r\n\r\n")[0].decode()
         self.assertRegex(head, r"^Return-Path: <>\r\nReceived: from cli\s")
         self.assertEqual(head.count("Return-Path:"), 1)
         self.assertEqual(head.count("Received:"), 1)

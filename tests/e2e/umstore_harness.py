@@ -1,7 +1,13 @@
 """Starts the real umstore program in a temporary data directory on free
-loopback ports, and drives its command line, for the end-to-end tests."""
+loopback ports, and drives its command line, for the end-to-end tests.
+
+With UMSTORE_TEST_PG_DSN set (tests/peers/postgres_peer.py run -- ...), every
+instance keeps its messages in a database of its own on that PostgreSQL
+cluster ([store] backend = postgresql) instead of the Maildir, so the same
+test runs on both backends."""
 import json
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -12,23 +18,43 @@ UMSTORE = os.environ.get("UMSTORE_BIN", "umstore")
 SOURCE_DIR = Path(os.environ.get("UMSTORE_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 SAMPLES = SOURCE_DIR / "samples"
 DOMAIN = "vm.example.net"
+PG_DSN = os.environ.get("UMSTORE_TEST_PG_DSN")
+
+
+def psql(dsn, sql):
+    """Runs one statement with the psql client; returns its unaligned rows."""
+    return subprocess.run(["psql", dsn, "-qAtc", sql], check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+
+
+def private_database(dsn):
+    """A new, empty database on the cluster `dsn` names; returns its DSN."""
+    name = "e2e_" + secrets.token_hex(6)
+    psql(dsn, f"CREATE DATABASE {name}")
+    return dsn.rsplit("/", 1)[0] + "/" + name
 
 
 class Umstore:
-    def __init__(self, config_text=None):
+    def __init__(self, config_text=None, pg_cluster=PG_DSN):
         self._tmp = tempfile.TemporaryDirectory(prefix="umstore-e2e-")
         self.data_dir = Path(self._tmp.name) / "data"
         self.work = Path(self._tmp.name)
         self.config = None
+        self.store_dsn = private_database(pg_cluster) if pg_cluster else None
+        if self.store_dsn:
+            config_text = (config_text or "") + f"\n[store]\nbackend = postgresql\ndsn = {self.store_dsn}\n"
         if config_text:
             self.config = self.work / "umstore.conf"
             self.config.write_text(config_text)
+        if self.store_dsn:
+            self.run("db", "migrate")
         self.process = None
         self.log_path = self.work / "serve.log"
 
     # -- command line -----------------------------------------------------
     def run(self, *args, stdin=None, check=True):
-        cmd = [UMSTORE, "--data-dir", str(self.data_dir), *args]
+        cmd = [UMSTORE, "--data-dir", str(self.data_dir), *(["--config", str(self.config)] if self.config else []),
+               *args]
         result = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}: {result.stderr}")
@@ -42,6 +68,22 @@ class Umstore:
         if caller_name:
             args += ["--caller-name", caller_name]
         return self.run(*args, str(path), check=check)
+
+    # -- what the store holds, whichever backend ---------------------------
+    def stored_messages(self):
+        """The octets of every stored message copy, read where the backend keeps them."""
+        if self.store_dsn:
+            rows = psql(self.store_dsn, "SELECT encode(b.data, 'hex') FROM messages m "
+                                        "JOIN bodies b ON b.sha256 = m.body_sha256 ORDER BY m.folder_id, m.uid")
+            return [bytes.fromhex(row) for row in rows.split()]
+        return [p.read_bytes() for p in sorted((self.data_dir / "mail").rglob("*"))
+                if p.is_file() and p.parent.name in ("new", "cur")]
+
+    def stored_accounts(self):
+        """Everything the backend keeps about accounts, as bytes (to look for secrets in)."""
+        if self.store_dsn:
+            return psql(self.store_dsn, "SELECT * FROM accounts").encode()
+        return (self.data_dir / "accounts.db").read_bytes()
 
     # -- server -------------------------------------------------------------
     def start(self):

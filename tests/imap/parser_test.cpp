@@ -30,15 +30,16 @@ BOOST_AUTO_TEST_CASE(keeps_fetch_sections_as_one_atom) {
   BOOST_TEST(r.command->name == "UID FETCH");
   BOOST_REQUIRE(r.command->args[1].is_list());
   BOOST_TEST(r.command->args[1].list[1].text == "BODY.PEEK[HEADER.FIELDS (FROM TO)]<0.100>");
-  std::string error;
-  auto req = parse_fetch_request(r.command->args[1], true, error);
+  const auto parsed = parse_fetch_request(r.command->args[1], true);
+  const auto* req = std::get_if<FetchRequest>(&parsed);
   BOOST_REQUIRE(req);
   BOOST_TEST(req->items.size() == 3u);  // UID added
   BOOST_TEST(req->items[2].label == "BODY[HEADER.FIELDS (FROM TO)]<0>");
   BOOST_TEST(!req->sets_seen);
   auto quoted = parse_command("y FETCH 1 BODY[HEADER.FIELDS (\"Subject\")]", storage);
   BOOST_REQUIRE(quoted.command);
-  auto req2 = parse_fetch_request(quoted.command->args[1], false, error);
+  const auto parsed2 = parse_fetch_request(quoted.command->args[1], false);
+  const auto* req2 = std::get_if<FetchRequest>(&parsed2);
   BOOST_REQUIRE(req2);
   BOOST_TEST(req2->items[0].label == "BODY[HEADER.FIELDS (SUBJECT)]");
   BOOST_TEST(req2->sets_seen);

@@ -18,6 +18,7 @@
 #include "imap/imap_server.hpp"
 #include "mailstore/mail_store.hpp"
 #include "mailstore/sqlite_account_store.hpp"
+#include "../net/loopback_socket.hpp"
 
 namespace umstore::imap::test {
 
@@ -113,27 +114,25 @@ class TestServer {
 // server fails the test instead of hanging it.
 class Client {
  public:
-  explicit Client(unsigned short port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  // `from`: the local address to connect from (127.0.0.2 is another client).
+  explicit Client(unsigned short port, const char* from = "127.0.0.1")
+      : fd_(umstore::test::connect_loopback(port, from)) {
     greeting = line();
   }
   ~Client() { ::close(fd_); }
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  void send(std::string_view data) {
+  void send(std::string_view data) { BOOST_REQUIRE(try_send(data)); }
+
+  // False once the server no longer takes bytes (it closed).
+  bool try_send(std::string_view data) {
     while (!data.empty()) {
       auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      BOOST_REQUIRE(n > 0);
+      if (n <= 0) return false;
       data.remove_prefix(static_cast<std::size_t>(n));
     }
+    return true;
   }
 
   // One line without CRLF; "" when the connection closed or timed out.

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "mailstore/folder_name.hpp"
-#include "mailstore/folder_watcher.hpp"
+#include "folder_watcher.hpp"
 #include "mailstore/mail_store.hpp"
 #include "temp_dir.hpp"
 

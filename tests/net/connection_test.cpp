@@ -74,6 +74,18 @@ BOOST_AUTO_TEST_CASE(overlong_line_is_skipped_and_the_next_one_read) {
   BOOST_TEST(out == "toolong,short");
 }
 
+BOOST_AUTO_TEST_CASE(overlong_line_reports_its_head_for_the_reply) {
+  // Long enough to arrive in several reads: the head survives the dropping.
+  std::string input = "t1 " + std::string(10000, 'x') + "\r\nshort\r\n";
+  auto out = talk_to_server(input, [](Connection& c) -> Task<void> {
+    auto first = co_await c.read_line();
+    co_await c.write(std::string(first.line) + ",");
+    auto second = co_await c.read_line();
+    co_await c.write(std::string(second.line));
+  });
+  BOOST_TEST(out == "t1 " + std::string(61, 'x') + ",short");
+}
+
 BOOST_AUTO_TEST_CASE(read_exact_takes_counted_octets_after_a_line) {
   auto out = talk_to_server("APPEND {5}\r\nab\r\ncREST\r\n", [](Connection& c) -> Task<void> {
     auto cmd = co_await c.read_line();

@@ -18,6 +18,7 @@ Everything lives in one temporary directory (`pg.work`): the data directory
 Constructor (keyword arguments):
   port=0          TCP port on 127.0.0.1 (0: a free one; `pg.port`)
   database="umstore", user="umstore"   created at start, `user` owns `database`
+                  and may create more (CREATEDB: a database per test instance)
   settings={}     further postgresql.conf parameters, e.g. {"fsync": "off"}
   primary=None    another PostgresPeer: start as its streaming standby
                   (pg_basebackup), synchronous when `synchronous=True` was
@@ -133,7 +134,7 @@ class PostgresPeer:
         self._spawn()
         self.wait_ready()
         if self.primary is None and not getattr(self, "_created", False):
-            self.psql(f"CREATE ROLE {self.user} LOGIN", user="postgres", dbname="postgres")
+            self.psql(f"CREATE ROLE {self.user} LOGIN CREATEDB", user="postgres", dbname="postgres")
             self.psql(f"CREATE DATABASE {self.database} OWNER {self.user}", user="postgres", dbname="postgres")
             self._created = True
         return self

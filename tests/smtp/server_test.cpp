@@ -297,6 +297,20 @@ BOOST_AUTO_TEST_CASE(bare_lf_dot_does_not_end_the_data) {
   BOOST_TEST(inbox.front().ends_with("\r\nevil\r\n\r\nMAIL FROM:<spoof@example.org>\r\n"));
 }
 
+BOOST_AUTO_TEST_CASE(bare_cr_in_data_is_stored_as_a_line_end_not_as_is) {
+  TestServer server;
+  RawClient client(server.port());
+  greet(client);
+  client.command("MAIL FROM:<a@b.example>");
+  client.command("RCPT TO:<" + local_address() + ">");
+  BOOST_TEST(client.command("DATA").starts_with("354"));
+  client.send("Subject: s\r\n\r\none\rtwo\r\n.\r\n");
+  BOOST_TEST(client.read_reply().starts_with("250 2.0.0"));
+  auto inbox = server.inbox();
+  BOOST_REQUIRE(inbox.size() == 1u);
+  BOOST_TEST(inbox.front().ends_with("\r\none\r\ntwo\r\n"));
+}
+
 BOOST_AUTO_TEST_CASE(full_mailbox_gives_452_and_no_copy) {
   TestServer server;
   server.store().user(kNumber)->set_quota_limit(200);

@@ -67,7 +67,9 @@ ProcessResult run_process(const std::string& command) {
   return result;
 }
 
-RawClient::RawClient(unsigned short port) : socket_(io_) {
+RawClient::RawClient(unsigned short port, std::string_view from) : socket_(io_) {
+  socket_.open(asio::ip::tcp::v4());
+  socket_.bind({asio::ip::make_address(from), 0});
   socket_.connect({asio::ip::make_address("127.0.0.1"), port});
 }
 

@@ -58,7 +58,8 @@ ProcessResult run_process(const std::string& command);
 // would never send (pipelined groups, bad syntax, overlong lines).
 class RawClient {
  public:
-  explicit RawClient(unsigned short port);
+  // `from`: the local address to connect from (127.0.0.2 is another client).
+  explicit RawClient(unsigned short port, std::string_view from = "127.0.0.1");
   void send(std::string_view bytes);
   // One complete reply, multi-line replies joined with "\r\n".
   std::string read_reply();

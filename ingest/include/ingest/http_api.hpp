@@ -1,6 +1,7 @@
 #pragma once
 // The HTTP side of ingest (gateways POST recordings here) plus health and
 // metrics endpoints. HTTP/1.1 with keep-alive; every size is bounded.
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -9,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "auth/login_throttle.hpp"
+#include "net/memory_budget.hpp"
 #include "net/task.hpp"
 
 namespace umstore::ingest {
@@ -34,11 +37,22 @@ struct HttpResponse {
 
 struct HttpApiConfig {
   std::size_t max_connections = 1000;
+  // From one IP address; over either limit a client gets 503 with Retry-After.
+  std::size_t max_connections_per_address = 50;
   std::size_t max_header_bytes = 16 * 1024;
+  // The request line, then all header fields, each within this; the body
+  // must then average 4 KiB/s (net::Connection's literal rate).
+  std::chrono::seconds header_timeout{30};
   std::size_t max_body_bytes = 64u << 20;
+  // Request bodies held in memory over all connections (shared with the
+  // other listeners); past it a request gets 503. Unset: 512 MiB of its own.
+  std::shared_ptr<net::MemoryBudget> body_budget;
   // Bearer token -> gateway name. POST /v1/* and GET /v1/messages/* need
   // one; with none configured those endpoints refuse every request.
   std::map<std::string, std::string> gateway_tokens;
+  // Failed bearer tokens, by client address; shared with the other
+  // listeners. Unset: the server's own with default limits.
+  std::shared_ptr<auth::LoginThrottle> login_throttle;
   // Gateway name -> webhook URL for final statuses when a POST names no callback_url.
   std::map<std::string, std::string> gateway_callbacks;
   // Checks the program adds, by path (GET /healthz, GET /readyz), run off

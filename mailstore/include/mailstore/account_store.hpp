@@ -63,6 +63,12 @@ class AccountStore {
   // (phones, mbsync, webmail) then log in in microseconds. Failures always
   // pay the full Argon2id price.
   virtual bool verify_password(std::string_view number, std::string_view password) const = 0;
+
+  // Moving accounts between backends (copy_store): the Argon2id hash as
+  // stored, never a password. add_with_hash refuses anything but an
+  // Argon2id hash in libsodium's string form.
+  virtual std::optional<std::string> password_hash(std::string_view number) const = 0;
+  virtual void add_with_hash(const Account& account, std::string_view password_hash) = 0;
 };
 
 }  // namespace umstore::mailstore

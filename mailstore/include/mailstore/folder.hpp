@@ -24,25 +24,14 @@ namespace umstore::mailstore {
 // but the same request may succeed later: SMTP answers 451 4.3.0, IMAP NO,
 // ingest retries. what() names the cause for the administrator. Every
 // backend throws this, never its own I/O error types.
-class TemporaryFailure : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class QuotaExceeded : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class FolderNotFound : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class FolderExists : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-class InvalidFolderName : public std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+class TemporaryFailure : public std::runtime_error { using std::runtime_error::runtime_error; };
+class QuotaExceeded : public std::runtime_error { using std::runtime_error::runtime_error; };
+// Named folders: the name is unknown, taken, or not a valid folder name.
+class FolderNotFound : public std::runtime_error { using std::runtime_error::runtime_error; };
+class FolderExists : public std::runtime_error { using std::runtime_error::runtime_error; };
+class InvalidFolderName : public std::runtime_error { using std::runtime_error::runtime_error; };
 // A keyword that is not an IMAP atom, too long, or too many on one message.
-class InvalidKeyword : public std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
+class InvalidKeyword : public std::invalid_argument { using std::invalid_argument::invalid_argument; };
 
 struct FolderStatus {
   std::uint32_t messages = 0;
@@ -150,6 +139,24 @@ class Folder {
   using Listener = std::function<void()>;
   using ListenerHandle = std::shared_ptr<void>;
   virtual ListenerHandle listen(Listener on_change) = 0;
+  // Whether listeners also hear other processes' and nodes' changes as they
+  // happen. false when the backend could not arrange it (a Maildir folder
+  // without inotify): a reader waiting for changes then calls refresh()
+  // now and then itself.
+  virtual bool listeners_hear_everyone() const noexcept = 0;
+
+  // Taking another store's folder with its UIDs (copy_store, `umstore db
+  // copy`), so IMAP clients keep their caches. A backend that cannot do it
+  // throws std::logic_error (the defaults here).
+  // Takes the source's UIDVALIDITY while this folder has never given out a
+  // UID; a no-op when it is the folder's already; else std::runtime_error.
+  virtual void adopt_uid_validity(std::uint32_t uid_validity);
+  // Appends with the UID the message had in the source, which must be at
+  // or above UIDNEXT (std::runtime_error otherwise); UIDNEXT becomes uid + 1.
+  virtual void append_keeping_uid(std::uint32_t uid, std::string_view rfc822, Flags flags,
+                                  std::span<const std::string> keywords, std::int64_t internal_date);
+  // UIDNEXT becomes at least `uid_next`: UIDs the source gave out are never given again.
+  virtual void raise_uid_next(std::uint32_t uid_next);
 };
 using FolderPtr = std::shared_ptr<Folder>;
 

@@ -11,6 +11,9 @@
 struct sqlite3;
 
 namespace umstore::mailstore {
+namespace detail {
+class PasswordCheck;
+}
 
 class SqliteAccountStore final : public AccountStore {
  public:
@@ -28,12 +31,13 @@ class SqliteAccountStore final : public AccountStore {
   std::optional<Account> find(std::string_view number) const override;
   std::vector<Account> list() const override;
   bool verify_password(std::string_view number, std::string_view password) const override;
+  std::optional<std::string> password_hash(std::string_view number) const override;
+  void add_with_hash(const Account& account, std::string_view password_hash) override;
 
  private:
-  struct VerifiedCache;
   sqlite3* db_ = nullptr;
   mutable std::mutex mutex_;  // one statement at a time on the connection, also in const lookups
-  std::unique_ptr<VerifiedCache> verified_;
+  std::unique_ptr<detail::PasswordCheck> passwords_;
 };
 
 }  // namespace umstore::mailstore

@@ -12,13 +12,13 @@ namespace umstore::mailstore {
 
 enum class StoreBackend {
   maildir,     // the embedded store: messages in Maildir, accounts in SQLite
-  postgresql,  // messages in PostgreSQL (accounts stay in SQLite for now)
+  postgresql,  // messages and accounts in PostgreSQL
 };
 
 struct StoreSettings {
   StoreBackend backend = StoreBackend::maildir;
   std::filesystem::path maildir_root;  // maildir: the directory of the mailboxes
-  std::filesystem::path accounts_db;   // the SQLite account database
+  std::filesystem::path accounts_db;   // maildir: the SQLite account database
   // postgresql: a libpq connection string or URI; several hosts may be
   // named ("host=a,b target_session_attrs=read-write"). The password comes
   // from a passfile (passfile=...), ~/.pgpass or PGPASSWORD, never from here.

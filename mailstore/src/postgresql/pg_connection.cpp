@@ -3,7 +3,8 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <charconv>
+
+#include "common/parse_number.hpp"
 
 namespace umstore::mailstore::pg {
 namespace {
@@ -41,11 +42,10 @@ std::string_view Result::view(int row, int column) const noexcept {
 }
 std::int64_t Result::integer(int row, int column) const {
   const auto s = view(row, column);
-  std::int64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size())
+  const auto v = parse_number<std::int64_t>(s);
+  if (!v)
     throw PgError("column " + std::to_string(column) + " is not an integer: '" + std::string(s) + "'", "", false);
-  return v;
+  return *v;
 }
 std::int64_t Result::affected() const {
   const char* n = PQcmdTuples(r_);

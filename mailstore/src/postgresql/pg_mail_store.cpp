@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "../flag_change.hpp"
+#include "../message_bytes.hpp"
 #include "mailstore/folder_name.hpp"
 #include "mailstore/mail_store.hpp"
 #include "pg_change_feed.hpp"
@@ -21,15 +22,6 @@ namespace {
 constexpr std::size_t kPoolSize = 16;
 
 std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
-
-class StoredMessage final : public MessageData {
- public:
-  explicit StoredMessage(std::string bytes) : bytes_(std::move(bytes)) {}
-  std::string_view bytes() const noexcept override { return bytes_; }
-
- private:
-  std::string bytes_;
-};
 
 struct Backend {
   ConnectionPool pool;
@@ -68,17 +60,24 @@ class PgFolder final : public Folder {
 
   MessageDataPtr open_message(std::uint32_t uid) const override {
     auto bytes = backend_->run([&](MailTables& t) { return t.body(row_.id, uid); });
-    return bytes ? std::make_shared<StoredMessage>(std::move(*bytes)) : nullptr;
+    return bytes ? std::make_shared<detail::MessageBytes>(std::move(*bytes)) : nullptr;
   }
 
   std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
                        std::optional<std::int64_t> internal_date) override {
-    detail::validate_keywords(keywords);
-    const auto unique = detail::unique_keywords(keywords);
-    const NewMessage m{rfc822, flags, unique, internal_date.value_or(std::time(nullptr)), std::nullopt};
-    const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
-    signals_->changed();
-    return appended.uid;
+    return append_as(std::nullopt, rfc822, flags, keywords, internal_date.value_or(std::time(nullptr)));
+  }
+
+  void adopt_uid_validity(std::uint32_t uid_validity) override {
+    backend_->run([&](MailTables& t) { t.adopt_uid_validity(row_, uid_validity); });
+    row_.uid_validity = uid_validity;
+  }
+  void append_keeping_uid(std::uint32_t uid, std::string_view rfc822, Flags flags,
+                          std::span<const std::string> keywords, std::int64_t internal_date) override {
+    append_as(uid, rfc822, flags, keywords, internal_date);
+  }
+  void raise_uid_next(std::uint32_t uid_next) override {
+    backend_->run([&](MailTables& t) { t.raise_uid_next(row_.id, uid_next); });
   }
 
   std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
@@ -115,8 +114,20 @@ class PgFolder final : public Folder {
   UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override { return copy(target, uids, true); }
 
   ListenerHandle listen(Listener on_change) override { return signals_->listeners->add(std::move(on_change)); }
+  // Every node's commits reach the change feed (and a reconnect tells everyone).
+  bool listeners_hear_everyone() const noexcept override { return true; }
 
  private:
+  std::uint32_t append_as(std::optional<std::uint32_t> uid, std::string_view rfc822, Flags flags,
+                          std::span<const std::string> keywords, std::int64_t internal_date) {
+    detail::validate_keywords(keywords);
+    const auto unique = detail::unique_keywords(keywords);
+    const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid};
+    const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
+    signals_->changed();
+    return appended.uid;
+  }
+
   UidPairs copy(Folder& target, std::span<const std::uint32_t> uids, bool move) {
     auto* here = dynamic_cast<PgFolder*>(&target);
     if (!here || here->backend_ != backend_) return move ? Folder::move_to(target, uids) : Folder::copy_to(target, uids);
@@ -270,7 +281,7 @@ class PgMailStore final : public MailStore {
 
   std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
     const std::string canonical = canonical_folder_name(folder);
-    const NewMessage m{rfc822, 0, {}, std::time(nullptr), std::nullopt};
+    const NewMessage m{rfc822, 0, {}, std::time(nullptr), std::nullopt, std::nullopt};
     auto mailbox = user(number);
     const auto appended = backend_->run([&](MailTables& t) {
       const auto id = t.mailbox_id(number);

@@ -186,10 +186,16 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
                         std::to_string(usage.limit_bytes) + " bytes used, " + size.text +
                         " more needed); delete messages or ask the administrator to raise the quota");
   }
-  const auto allocated = c_.exec(
-      "UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = $1 "
-      "RETURNING uid_next - 1, highest_modseq",
-      {IntParam(folder.id)});
+  const IntParam kept_uid(m.uid.value_or(0));
+  const auto allocated =
+      m.uid ? c_.exec("UPDATE folders SET uid_next = $2 + 1, highest_modseq = highest_modseq + 1 "
+                      "WHERE id = $1 AND uid_next <= $2 RETURNING uid_next - 1, highest_modseq",
+                      {IntParam(folder.id), kept_uid})
+            : c_.exec("UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = $1 "
+                      "RETURNING uid_next - 1, highest_modseq",
+                      {IntParam(folder.id)});
+  if (allocated.rows() == 0 && m.uid && find_folder(folder.mailbox_id, folder.name))
+    throw std::runtime_error("folder '" + folder.name + "' has given out UID " + kept_uid.text + " or above already");
   if (allocated.rows() == 0) throw FolderNotFound("folder '" + folder.name + "' was removed");
   const Appended out{static_cast<std::uint32_t>(allocated.integer(0, 0)),
                      static_cast<std::uint64_t>(allocated.integer(0, 1))};
@@ -212,6 +218,20 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
   store_metrics().appends.add();
   store_metrics().append_bytes.add(m.rfc822.size());
   return out;
+}
+
+void MailTables::adopt_uid_validity(const FolderRow& folder, std::uint32_t uid_validity) {
+  const auto r = c_.exec("UPDATE folders SET uid_validity = $2 WHERE id = $1 AND (uid_next = 1 OR uid_validity = $2) "
+                         "RETURNING id",
+                         {IntParam(folder.id), IntParam(uid_validity)});
+  if (r.rows() == 0)
+    throw std::runtime_error("folder '" + folder.name + "' already holds messages under UIDVALIDITY " +
+                             std::to_string(folder.uid_validity) + ", not " + std::to_string(uid_validity) +
+                             ": remove it from the database first");
+}
+
+void MailTables::raise_uid_next(std::int64_t folder_id, std::uint32_t uid_next) {
+  c_.exec("UPDATE folders SET uid_next = greatest(uid_next, $2) WHERE id = $1", {IntParam(folder_id), IntParam(uid_next)});
 }
 
 std::optional<std::pair<std::string, std::uint32_t>> MailTables::delivered(std::int64_t mailbox_id, std::string_view key) {

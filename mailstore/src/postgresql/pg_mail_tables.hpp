@@ -57,6 +57,7 @@ struct NewMessage {
   std::span<const std::string> keywords;
   std::int64_t internal_date = 0;
   std::optional<std::string_view> delivery_key;  // exactly-once delivery (SMTP queue id, ingest id)
+  std::optional<std::uint32_t> uid;  // keep this UID (copy_store): at or above the folder's UIDNEXT
 };
 
 class MailTables {
@@ -84,6 +85,11 @@ class MailTables {
 
   // Throws QuotaExceeded naming the mailbox's usage and limit.
   Appended append(const FolderRow& folder, const NewMessage& message);
+  // copy_store: the source's UIDVALIDITY, taken only while the folder has
+  // never given out a UID (runtime_error otherwise, unless it is the same);
+  // UIDNEXT raised to at least `uid_next`.
+  void adopt_uid_validity(const FolderRow& folder, std::uint32_t uid_validity);
+  void raise_uid_next(std::int64_t folder_id, std::uint32_t uid_next);
   // The UID a delivery key was stored under in this mailbox, if it was.
   std::optional<std::pair<std::string, std::uint32_t>> delivered(std::int64_t mailbox_id, std::string_view key);
 

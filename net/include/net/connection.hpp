@@ -43,7 +43,9 @@ class StreamCodec {
 struct LineResult {
   enum class Status { Ok, TooLong, Closed };
   Status status = Status::Closed;
-  std::string_view line;  // without CR LF; valid until the next read call
+  // Without CR LF (TooLong: its first 64 octets at most, so a reply can
+  // name the command's tag); valid until the next read call.
+  std::string_view line;
 };
 
 class Connection {
@@ -61,8 +63,9 @@ class Connection {
   // Returns false when the peer closed first.
   Task<bool> read_exact(std::size_t n, std::string& out);
 
-  // Up to what is buffered or arrives with one read; empty when closed.
-  Task<std::string_view> read_some();
+  // Up to what is buffered or arrives with one read; empty when closed or
+  // when `by` passed (a budget kept by a protocol's own framing).
+  Task<std::string_view> read_some(std::chrono::steady_clock::time_point by = std::chrono::steady_clock::time_point::max());
 
   Task<void> write(std::string_view data);
 
@@ -88,11 +91,20 @@ class Connection {
   void clear_deadline() noexcept { deadline_ = Clock::time_point::max(); }
   // A budget ran out (rather than the peer closing).
   bool timed_out() const noexcept { return timed_out_; }
+  // For protocols that frame input themselves: when a line begun now must
+  // be complete, and when `n` octets begun at `started` must have arrived.
+  Clock::time_point line_deadline() const { return budget_end(Clock::now(), line_timeout_); }
+  Clock::time_point rate_deadline(Clock::time_point started, std::size_t n) const;
 
   // Bytes already buffered but not consumed (for PIPELINING decisions).
   std::size_t buffered() const noexcept { return buffer_.size() - start_; }
 
   void close() noexcept;
+  // Half-closes, then discards what the peer still sends for a moment (a
+  // body it was told not to send) before closing: closing with unread input
+  // resets the connection and can lose the reply just written (RFC 9112
+  // §9.6). Nothing read is kept.
+  Task<void> close_after_reply();
   bool is_open() const noexcept { return socket_.is_open(); }
   const std::string& peer() const noexcept { return peer_; }
   std::string peer_address() const;

@@ -13,9 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "auth/login_throttle.hpp"
+#include "auth/password_pool.hpp"
 #include "delivery/local_delivery_policy.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
+#include "net/memory_budget.hpp"
 #include "net/task.hpp"
 #include "smtp/delivery_queue.hpp"
 #include "smtp/smtp_metrics.hpp"
@@ -28,19 +31,28 @@ struct SmtpServerConfig {
   std::size_t max_message_bytes = 50u << 20;     // SIZE
   std::size_t max_recipients = 100;
   std::size_t max_connections = 1000;
+  // From one IP address, so one client cannot lock the others out; over
+  // either limit a client hears 421 4.7.0 and is closed.
+  std::size_t max_connections_per_address = 50;
   std::shared_ptr<asio::ssl::context> tls;       // STARTTLS when set
   // Where postmaster@<local domain> goes (RFC 5321 §4.5.1 requires it to
   // exist). Empty: the account with the lowest number; with no accounts at
   // all postmaster is refused with 550 5.1.1.
   std::string postmaster_number;
   std::chrono::seconds idle_timeout{300};        // RFC 5321 §4.5.3.2: at least 5 minutes
+  // A command line, once begun, must be complete within this; DATA and BDAT
+  // as a whole must then average 4 KiB/s (net::Connection's literal rate).
+  std::chrono::seconds line_timeout{60};
   // Mailstore and queue fsyncs run here, off the I/O threads. Many, because
   // they wait on the disk, not the CPU: concurrent fsyncs share journal
   // commits (the file system's group commit), two threads would serialise them.
   std::size_t delivery_threads = 16;
   // Messages are held in memory from DATA to delivery; past this total over
-  // all connections a message gets 452 4.3.1 (RFC 1870 §6) instead.
+  // all connections a message gets 452 4.3.1 (RFC 1870 §6) instead. The
+  // budget may be shared with the other listeners; unset: one of
+  // max_buffered_bytes for this server.
   std::size_t max_buffered_bytes = 512u << 20;
+  std::shared_ptr<net::MemoryBudget> buffer_budget;
 
   // Relaying. Mail for other domains is accepted only from authenticated
   // clients and from these networks (gateways), and only with a queue.
@@ -59,6 +71,10 @@ struct SmtpServerConfig {
   bool auth = false;                             // offer AUTH (the submission listener)
   bool auth_requires_tls = true;                 // only after STARTTLS
   bool require_auth = false;                     // MAIL needs AUTH first (RFC 6409 submission)
+  // Failed AUTH handling and the password checks, shared with the other
+  // listeners; unset: the server's own (default limits; 2 threads, 8 waiting).
+  std::shared_ptr<auth::LoginThrottle> login_throttle;
+  std::shared_ptr<auth::PasswordPool> password_pool;
 
   // Content processing for local mailboxes (delivery/): playable forms for
   // inbound VPIM, gateway voicemail emails, refusals. Unset: stored as received.

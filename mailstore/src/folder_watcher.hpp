@@ -1,7 +1,8 @@
 #pragma once
-// Notices changes that other processes make to folders (`umstore ingest`
-// writing into the Maildir, a second server, a tool dropping files into new/)
-// without polling, through Linux inotify.
+// The Maildir backend's way (internal) of noticing changes that other
+// processes make to folders (`umstore ingest` writing into the Maildir, a
+// second server, a tool dropping files into new/) without polling, through
+// Linux inotify.
 //
 // One set of watches per folder (the folder directory for the UID list,
 // new/ and cur/), shared by everyone watching that folder and removed when
