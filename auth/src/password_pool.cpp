@@ -23,21 +23,21 @@ struct CheckJob {
 net::Task<PasswordCheck> run_check(asio::thread_pool& pool, CheckJob* raw) {
   const std::shared_ptr<CheckJob> job(raw);
   // A plain post and a dispatch back to the caller's executor (its strand).
-  const bool valid = co_await asio::async_initiate<decltype(asio::use_awaitable), void(bool)>(
+  const PasswordCheck result = co_await asio::async_initiate<decltype(asio::use_awaitable), void(PasswordCheck)>(
       [&pool, &job](auto handler) {
         asio::post(pool, [job, handler = std::move(handler)]() mutable {
-          bool ok = false;
+          PasswordCheck outcome = PasswordCheck::Unavailable;
           try {
-            ok = job->verify();
+            outcome = job->verify() ? PasswordCheck::Valid : PasswordCheck::Invalid;
           } catch (const std::exception& e) {
             log(LogLevel::Warning, "auth", "password check failed: {}", e.what());
           }
           const auto executor = asio::get_associated_executor(handler);
-          asio::dispatch(executor, [handler = std::move(handler), ok]() mutable { std::move(handler)(ok); });
+          asio::dispatch(executor, [handler = std::move(handler), outcome]() mutable { std::move(handler)(outcome); });
         });
       },
       asio::use_awaitable);
-  co_return valid ? PasswordCheck::Valid : PasswordCheck::Invalid;
+  co_return result;
 }
 
 net::Task<PasswordCheck> busy() { co_return PasswordCheck::Busy; }

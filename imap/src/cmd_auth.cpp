@@ -139,6 +139,10 @@ net::Task<void> Session::finish_login(const Command& cmd, std::string_view user,
     reply(cmd, "NO", "[UNAVAILABLE] Too many logins in progress; try again in a moment");
     co_return;
   }
+  if (check == auth::PasswordCheck::Unavailable) {  // the account store is unreachable: not the client's fault
+    reply(cmd, "NO", "[UNAVAILABLE] Cannot check credentials now; try again later");
+    co_return;
+  }
   if (check == auth::PasswordCheck::Invalid) {
     ++failed_logins_;
     ctx_.metrics.logins_failed.add();

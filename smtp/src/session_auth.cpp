@@ -82,6 +82,10 @@ net::Task<SmtpSession::After> SmtpSession::on_auth(std::string_view argument) {
     refuse(454, "4.7.0", "too many authentications in progress; try again in a moment");
     co_return After::Continue;
   }
+  if (check == auth::PasswordCheck::Unavailable) {  // the account store is unreachable: not the client's fault
+    refuse(454, "4.7.0", "cannot check credentials now; try again later");
+    co_return After::Continue;
+  }
   if (check == auth::PasswordCheck::Invalid) {
     log_(LogLevel::Warning, "AUTH failed peer={} user={}", connection_.peer(), user.substr(0, 64));
     asio::steady_timer delay(connection_.executor(), throttle.record_failure(address, number.value_or(user)));

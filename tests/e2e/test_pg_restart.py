@@ -1,7 +1,7 @@
 """The PostgreSQL backend through a database restart: while SMTP clients
 submit and IMAP clients read, the database is stopped and started again.
 umstore must answer the outage with temporary failures (SMTP 451 4.3.0,
-IMAP NO [UNAVAILABLE]), never crash, reconnect by itself, and afterwards
+IMAP NO [UNAVAILABLE], also for a LOGIN), never crash, reconnect by itself, and afterwards
 every message that got 250 is in the mailbox exactly once."""
 import imaplib
 import re
@@ -83,7 +83,17 @@ def main():
         time.sleep(2)
         acked_before = sum(1 for r in results.values() if r == "ok")
         pg.stop(mode="fast")
-        time.sleep(2)  # an outage long enough for every client to meet it
+        time.sleep(0.5)
+        # A login the account store cannot answer is a temporary failure, never
+        # a wrong password (which the throttle would count against the user).
+        outage_login = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=30)
+        try:
+            outage_login.login(NUMBER, PASSWORD)
+            login_answer = "OK"
+        except imaplib.IMAP4.error as e:
+            login_answer = str(e)
+        outage_login.shutdown()
+        time.sleep(1.5)  # an outage long enough for every client to meet it
         pg.start()
         time.sleep(3)
         stop.set()
@@ -102,6 +112,7 @@ def main():
         refused = [a for a in answers if a != "OK" and "UNAVAILABLE" not in a and not a.startswith("connection")]
         assert not refused, f"IMAP answered the outage otherwise than NO [UNAVAILABLE]: {refused[:3]}"
         assert unavailable, "no IMAP command met the outage"
+        assert "UNAVAILABLE" in login_answer, f"LOGIN during the outage answered: {login_answer}"
 
         counts = {}
         for message in server.stored_messages():

@@ -16,7 +16,9 @@
 
 namespace umstore::auth {
 
-enum class PasswordCheck { Valid, Invalid, Busy };
+// Unavailable: the check itself failed (the account store is unreachable):
+// a temporary failure, never counted against the client as a wrong password.
+enum class PasswordCheck { Valid, Invalid, Busy, Unavailable };
 
 class PasswordPool {
  public:
@@ -25,7 +27,7 @@ class PasswordPool {
   PasswordPool(const PasswordPool&) = delete;
   PasswordPool& operator=(const PasswordPool&) = delete;
 
-  // Runs `verify` on the pool; an exception from it counts as Invalid.
+  // Runs `verify` on the pool; an exception from it is Unavailable.
   net::Task<PasswordCheck> check(std::function<bool()> verify);
 
  private:
