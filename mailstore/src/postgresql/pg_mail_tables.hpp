@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "mailstore/folder.hpp"
-#include "pg_connection.hpp"
+#include "pg_connection_pool.hpp"
 
 namespace umstore::mailstore::pg {
 
