@@ -9,7 +9,9 @@ are finished by another, exactly once.
   node B when A is killed with SIGKILL, and stored once.
 - A burst of voicemails posted to node A, which is killed with SIGKILL right
   after the last 202: every acknowledged job ends delivered, each stored once.
-- `umstore cluster status` lists both nodes and their heartbeats."""
+- A message for another domain, queued on node A while the next hop is
+  down, is relayed by node B once A is killed: once.
+- `umstore cluster status` lists both nodes and their heartbeats.""" 
 import imaplib
 import json
 import re
@@ -24,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import postgres_peer  # noqa: E402
+from smtp_sink import SmtpSink  # noqa: E402
 from umstore_harness import DOMAIN, SAMPLES, Umstore, private_database  # noqa: E402
 
 NUMBER = "+15550100"
@@ -33,10 +36,22 @@ LEASE_SECONDS = 2
 VOICE = SAMPLES / "voicemail.wav"
 
 
-def config(node):
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def config(node, smarthost_port):
     return f"""
 [umstore]
 domain = {DOMAIN}
+
+[smtp]
+smarthost = 127.0.0.1:{smarthost_port}
+trusted_networks = 127.0.0.1/32
+retry_base = 1
+retry_max = 1
 
 [gateways]
 gw1 = {TOKEN}
@@ -123,7 +138,8 @@ def main():
         sys.exit(77)
     with postgres_peer.PostgresPeer() as pg:
         dsn = private_database(pg.dsn)
-        with Umstore(config("a"), store_dsn=dsn) as a, Umstore(config("b"), store_dsn=dsn) as b:
+        next_hop = free_port()  # nothing listens there until the relay test starts its sink
+        with Umstore(config("a", next_hop), store_dsn=dsn) as a, Umstore(config("b", next_hop), store_dsn=dsn) as b:
             a.add_mailbox(NUMBER, "Cluster Test", PASSWORD)
             a.start()
             b.start()
@@ -166,12 +182,33 @@ def main():
             assert not lost, f"acknowledged but not stored: {lost}"
             assert not duplicated, f"stored more than once: {duplicated}"
 
+            # The SMTP queue: a relayed message node a holds while the next hop is down.
+            a.start()
+            with smtplib.SMTP("127.0.0.1", a.smtp_port, timeout=30) as smtp:
+                smtp.sendmail(f"{NUMBER}@{DOMAIN}", ["someone@example.org"],
+                              "From: a@vm.example.net\r\nSubject: relay\r\nX-Token: relay-1\r\n\r\nhi\r\n")
+            time.sleep(1.5)  # node a tried once and holds it for the next try
+            a.stop(signal.SIGKILL)
+            killed = time.monotonic()
+            sink = SmtpSink(next_hop)
+            relayed = sink.wait_for("someone@example.org", timeout=60)
+            relay_seconds = time.monotonic() - killed
+            assert b"X-Token: relay-1" in relayed
+            time.sleep(3)  # room for a second copy, were there one
+            copies = sum(1 for _, data in sink.messages if b"X-Token: relay-1" in data)
+            assert copies == 1, f"relayed {copies} times"
+            deadline = time.time() + 10  # finished envelopes leave the shared queue
+            while "0 message(s) queued" not in b.run("queue", "list").stdout:
+                assert time.time() < deadline, b.run("queue", "list").stdout
+                time.sleep(0.2)
+
             nodes = b.run("cluster", "status").stdout
             assert re.search(r"^a\s", nodes, re.M) and re.search(r"^b\s", nodes, re.M), nodes
             print(f"cluster: IDLE on b heard a's SMTP delivery in {seen * 1000:.0f} ms; held job taken over "
                   f"{takeover_seconds:.1f} s after SIGKILL (lease {LEASE_SECONDS} s); burst: {len(acknowledged)} "
                   f"acknowledged, {sum(counts.get(j, 0) for j in acknowledged)} stored, {len(lost)} lost, "
-                  f"{len(duplicated)} duplicated, all final {recover_seconds:.1f} s after SIGKILL")
+                  f"{len(duplicated)} duplicated, all final {recover_seconds:.1f} s after SIGKILL; relayed message "
+                  f"taken over and sent once {relay_seconds:.1f} s after SIGKILL")
             print(nodes)
 
 

@@ -283,6 +283,8 @@ class PgMailStore final : public MailStore {
     return deliver_keyed(number, rfc822, folder, std::nullopt).uid;
   }
 
+  bool keeps_delivery_keys() const noexcept override { return true; }
+
   DeliveredCopy deliver_once(std::string_view number, std::string_view rfc822, std::string_view folder,
                              std::string_view key) override {
     return deliver_keyed(number, rfc822, folder, key);
