@@ -3,6 +3,8 @@ or gateway reaches, it sees the same store, and the jobs of a node that dies
 are finished by another, exactly once.
 
 - IMAP IDLE on node B sees, within 1 s, a message delivered by SMTP to node A.
+- A phone subscribed (SIP SUBSCRIBE, message-summary) on node B gets the
+  NOTIFY for a voicemail posted to node A.
 - An HTTP POST on node A is visible by GET on node B; the same idempotency
   key posted on node B names the same job.
 - A voicemail job held by node A (retrying a full mailbox) is taken over by
@@ -36,16 +38,24 @@ LEASE_SECONDS = 2
 VOICE = SAMPLES / "voicemail.wav"
 
 
-def free_port():
-    with socket.socket() as s:
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def config(node, smarthost_port):
+def free_udp_port():
+    return free_port(socket.SOCK_DGRAM)
+
+
+def config(node, smarthost_port, sip_port):
     return f"""
 [umstore]
 domain = {DOMAIN}
+
+[sip]
+listen = 127.0.0.1:{sip_port}
+gateways = 127.0.0.1
 
 [smtp]
 smarthost = 127.0.0.1:{smarthost_port}
@@ -132,6 +142,55 @@ def idle_sees_smtp_delivery(a, b):
     return seen
 
 
+class Phone:
+    """A SIP phone on UDP that subscribes to its message summary (RFC 3842)
+    and answers the NOTIFYs."""
+
+    def __init__(self, server_port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(10)
+        port = self.sock.getsockname()[1]
+        self.sock.sendto((f"SUBSCRIBE sip:{NUMBER}@127.0.0.1 SIP/2.0\r\n"
+                          f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKcluster1\r\n"
+                          f"From: <sip:{NUMBER}@127.0.0.1>;tag=ph1\r\nTo: <sip:{NUMBER}@127.0.0.1>\r\n"
+                          "Call-ID: mwi-cluster@127.0.0.1\r\nCSeq: 1 SUBSCRIBE\r\n"
+                          f"Contact: <sip:phone@127.0.0.1:{port}>\r\nEvent: message-summary\r\n"
+                          "Accept: application/simple-message-summary\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n")
+                         .encode(), ("127.0.0.1", server_port))
+
+    def next_summary(self):
+        """The body of the next NOTIFY (answered 200 OK)."""
+        while True:
+            data, peer = self.sock.recvfrom(65535)
+            text = data.decode("utf-8", "replace")
+            if not text.startswith("NOTIFY "):
+                continue
+            head, _, body = text.partition("\r\n\r\n")
+            copied = [line for line in head.split("\r\n")[1:]
+                      if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+            self.sock.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(copied) + "\r\nContent-Length: 0\r\n\r\n")
+                             .encode(), peer)
+            return body
+
+    def new_voice_messages(self):
+        return int(re.search(r"Voice-Message: (\d+)/", self.next_summary()).group(1))
+
+
+def mwi_across_nodes(a, b_sip_port):
+    phone = Phone(b_sip_port)
+    before = phone.new_voice_messages()
+    posted = time.monotonic()
+    job = post_voicemail(a.http_port)
+    while (count := phone.new_voice_messages()) <= before:
+        pass
+    heard = time.monotonic() - posted
+    assert count == before + 1, (before, count)
+    assert heard < 2.0, f"the phone on node b heard of node a's voicemail after {heard:.2f} s"
+    phone.sock.close()
+    return job, heard
+
+
 def main():
     if not postgres_peer.available():
         print("SKIP: PostgreSQL 15 is not installed", file=sys.stderr)
@@ -139,12 +198,15 @@ def main():
     with postgres_peer.PostgresPeer() as pg:
         dsn = private_database(pg.dsn)
         next_hop = free_port()  # nothing listens there until the relay test starts its sink
-        with Umstore(config("a", next_hop), store_dsn=dsn) as a, Umstore(config("b", next_hop), store_dsn=dsn) as b:
+        sip_a, sip_b = free_udp_port(), free_udp_port()
+        with Umstore(config("a", next_hop, sip_a), store_dsn=dsn) as a, \
+                Umstore(config("b", next_hop, sip_b), store_dsn=dsn) as b:
             a.add_mailbox(NUMBER, "Cluster Test", PASSWORD)
             a.start()
             b.start()
 
             seen = idle_sees_smtp_delivery(a, b)
+            mwi_job, mwi_seconds = mwi_across_nodes(a, sip_b)
 
             # A POST on one node, a GET on the other; the idempotency key is the cluster's.
             job = post_voicemail(a.http_port, "-H", "Idempotency-Key: call-1")
@@ -175,7 +237,7 @@ def main():
             finals = {job: wait_status(b.http_port, job, 60)["status"] for job in burst}
             recover_seconds = time.monotonic() - killed
             counts = ingest_ids(b)
-            acknowledged = [job, held] + burst
+            acknowledged = [mwi_job, job, held] + burst
             lost = [j for j in acknowledged if counts.get(j, 0) == 0]
             duplicated = [j for j, n in counts.items() if n > 1]
             assert all(s == "delivered" for s in finals.values()), finals
@@ -204,7 +266,8 @@ def main():
 
             nodes = b.run("cluster", "status").stdout
             assert re.search(r"^a\s", nodes, re.M) and re.search(r"^b\s", nodes, re.M), nodes
-            print(f"cluster: IDLE on b heard a's SMTP delivery in {seen * 1000:.0f} ms; held job taken over "
+            print(f"cluster: IDLE on b heard a's SMTP delivery in {seen * 1000:.0f} ms; the phone on b heard of a "
+                  f"voicemail posted to a {mwi_seconds * 1000:.0f} ms after the POST; held job taken over "
                   f"{takeover_seconds:.1f} s after SIGKILL (lease {LEASE_SECONDS} s); burst: {len(acknowledged)} "
                   f"acknowledged, {sum(counts.get(j, 0) for j in acknowledged)} stored, {len(lost)} lost, "
                   f"{len(duplicated)} duplicated, all final {recover_seconds:.1f} s after SIGKILL; relayed message "
