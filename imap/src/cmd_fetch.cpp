@@ -126,14 +126,28 @@ bool has_unknown_encoding(const FetchRequest& request, const mime::Part& root, s
 
 net::Task<void> Session::cmd_fetch(const Command& cmd) {
   bool uid = is_uid_command(cmd);
-  // FETCH set attributes [(CHANGEDSINCE n)] (RFC 7162 §3.1.4.1)
+  // FETCH set attributes [(CHANGEDSINCE n)], UID FETCH also [(CHANGEDSINCE n VANISHED)] (RFC 7162 §3.1.4.1, §3.2.6)
   std::optional<std::uint64_t> changed_since;
+  bool vanished = false;
   if (cmd.args.size() == 3) {
     const auto& modifiers = cmd.args[2];
-    if (!modifiers.is_list() || modifiers.list.size() != 2 || !modifiers.list[0].is_atom("CHANGEDSINCE") ||
-        modifiers.list[1].kind != Arg::Kind::Atom ||
-        !(changed_since = parse_mod_sequence(modifiers.list[1].text))) {
-      reply(cmd, "BAD", "The only FETCH modifier is (CHANGEDSINCE mod-sequence)");
+    bool valid = modifiers.is_list();
+    for (std::size_t i = 0; valid && i < modifiers.list.size(); ++i) {
+      const Arg& m = modifiers.list[i];
+      if (m.is_atom("CHANGEDSINCE") && !changed_since && i + 1 < modifiers.list.size() &&
+          modifiers.list[i + 1].kind == Arg::Kind::Atom)
+        valid = (changed_since = parse_mod_sequence(modifiers.list[++i].text)).has_value();
+      else if (m.is_atom("VANISHED") && !vanished)
+        vanished = true;
+      else
+        valid = false;
+    }
+    if (!valid || !changed_since) {
+      reply(cmd, "BAD", "FETCH modifiers are (CHANGEDSINCE mod-sequence) and, with UID FETCH, VANISHED");
+      co_return;
+    }
+    if (vanished && (!uid || !qresync_)) {
+      reply(cmd, "BAD", uid ? "[CLIENTBUG] VANISHED needs ENABLE QRESYNC first" : "VANISHED needs UID FETCH");
       co_return;
     }
   }
@@ -161,6 +175,11 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     }
   }
   if (changed_since || wants_modseq) enable_condstore();
+  if (vanished) {
+    // Before any FETCH response, so the client maps numbers to UIDs right (§3.2.6).
+    const auto uids = *SequenceSet::parse(cmd.args[0].text);
+    co_await in_store([&] { send_vanished_earlier(uids, *changed_since); });
+  }
   // BODY[...] without PEEK sets \Seen first, so the FLAGS we send are current.
   std::vector<std::uint32_t> newly_seen;
   if (request->sets_seen && !sel.read_only) {

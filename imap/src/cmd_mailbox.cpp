@@ -9,19 +9,64 @@
 namespace umstore::imap {
 namespace {
 
-// SELECT/EXAMINE parameters (RFC 4466): only CONDSTORE (RFC 7162 §3.1.8).
+// SELECT/EXAMINE parameters (RFC 4466): CONDSTORE (RFC 7162 §3.1.8) and QRESYNC (§3.2.5).
 struct SelectParameters {
   bool condstore = false;
+  std::optional<QresyncParameters> qresync;
 };
+
+std::optional<std::uint32_t> parse_uid_validity(const Arg& arg) {
+  const auto n = arg.kind == Arg::Kind::Atom ? parse_mod_sequence(arg.text) : std::nullopt;
+  if (!n || *n == 0 || *n > UINT32_MAX) return std::nullopt;
+  return static_cast<std::uint32_t>(*n);
+}
+
+std::optional<SequenceSet> parse_set(const Arg& arg) {
+  return arg.kind == Arg::Kind::Atom ? SequenceSet::parse(arg.text) : std::nullopt;
+}
+
+// (uidvalidity mod-sequence [known-uids] [(known-sequence-set known-uid-set)])
+std::optional<QresyncParameters> parse_qresync(const Arg& arg) {
+  if (!arg.is_list() || arg.list.size() < 2 || arg.list.size() > 4) return std::nullopt;
+  const auto& items = arg.list;
+  QresyncParameters q;
+  const auto validity = parse_uid_validity(items[0]);
+  const auto modseq = items[1].kind == Arg::Kind::Atom ? parse_mod_sequence(items[1].text) : std::nullopt;
+  if (!validity || !modseq) return std::nullopt;
+  q.uid_validity = *validity;
+  q.modseq = *modseq;
+  std::size_t next = 2;
+  if (next < items.size() && !items[next].is_list()) {
+    if (!(q.known_uids = parse_set(items[next]))) return std::nullopt;
+    ++next;
+  }
+  if (next < items.size()) {
+    const Arg& match = items[next];
+    if (!match.is_list() || match.list.size() != 2) return std::nullopt;
+    auto numbers = parse_set(match.list[0]);
+    auto uids = parse_set(match.list[1]);
+    if (!numbers || !uids) return std::nullopt;
+    q.seq_match.emplace(std::move(*numbers), std::move(*uids));
+    ++next;
+  }
+  if (next != items.size()) return std::nullopt;
+  return q;
+}
 
 // The parameters after the mailbox name; nullopt when malformed.
 std::optional<SelectParameters> parse_select_parameters(const std::vector<Arg>& args) {
   SelectParameters parameters;
   if (args.size() == 1) return parameters;
   if (args.size() != 2 || !args[1].is_list()) return std::nullopt;
-  for (const Arg& parameter : args[1].list) {
-    if (!parameter.is_atom("CONDSTORE")) return std::nullopt;
-    parameters.condstore = true;
+  const auto& list = args[1].list;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (list[i].is_atom("CONDSTORE")) {
+      parameters.condstore = true;
+    } else if (list[i].is_atom("QRESYNC") && i + 1 < list.size() && !parameters.qresync) {
+      if (!(parameters.qresync = parse_qresync(list[++i]))) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
   }
   return parameters;
 }
@@ -33,9 +78,16 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   std::optional<std::string> name = !cmd.args.empty() ? mailbox_arg(cmd.args[0]) : std::nullopt;
   const auto parameters = name ? parse_select_parameters(cmd.args) : std::nullopt;
   if (!parameters) {
-    reply(cmd, "BAD", cmd.name + " needs one mailbox name and optionally (CONDSTORE)");
+    reply(cmd, "BAD",
+          cmd.name + " needs one mailbox name and optionally (CONDSTORE) or (QRESYNC (uidvalidity modseq ...))");
     co_return;
   }
+  if (parameters->qresync && !qresync_) {
+    reply(cmd, "BAD", "[CLIENTBUG] QRESYNC needs ENABLE QRESYNC first");  // RFC 7162 §3.2.5
+    co_return;
+  }
+  // RFC 7162 §3.2.11: the boundary between the old mailbox's responses and the new one's.
+  if (selected_) untagged("OK [CLOSED] Previous mailbox closed");
   deselect();
   mailstore::FolderPtr folder;
   if (const auto error = store_error_of([&] { folder = user_->open(*name); })) {
@@ -59,6 +111,7 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   // Sent to every client: mod-sequences are always kept, and clients that
   // do not know the code ignore it (RFC 3501 §7.1).
   untagged("OK [HIGHESTMODSEQ " + std::to_string(status.highest_modseq) + "] Highest");
+  if (parameters->qresync) resync_selected(*parameters->qresync);
   reply(cmd, "OK", examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
 }
 

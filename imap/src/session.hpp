@@ -5,6 +5,7 @@
 // Commands live in cmd_*.cpp, one file per command group.
 #include <asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -56,9 +57,21 @@ struct SelectedFolder {
   std::vector<std::string> keywords;             // announced in FLAGS, in the order first seen
   std::uint64_t known_counter = 0;  // Folder::change_counter() when last caught up: "anything new?"
   std::uint64_t known_modseq = 0;   // the mod-sequence `messages` is up to date with
+  std::uint32_t uid_next = 1;       // UIDNEXT before the snapshot was taken
   std::set<std::uint32_t> pending_expunges;  // gone from the store, not yet reported (RFC 3501 §7.4.1)
   mailstore::Folder::ListenerHandle listener;
   bool hears_everyone = false;  // the listener hears other writers too; else IDLE polls
+
+  // UIDs below this were given out before the session's view was taken, or are in it.
+  std::uint32_t uid_bound() const { return std::max(uid_next, messages.empty() ? 1u : messages.back().uid + 1); }
+};
+
+// SELECT/EXAMINE (QRESYNC (uidvalidity modseq [known-uids] [(known-seqs known-uids)])) (RFC 7162 §3.2.5).
+struct QresyncParameters {
+  std::uint32_t uid_validity = 0;
+  std::uint64_t modseq = 0;
+  std::optional<SequenceSet> known_uids;  // all UIDs below UIDNEXT when absent
+  std::optional<std::pair<SequenceSet, SequenceSet>> seq_match;  // message numbers and their UIDs
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -142,6 +155,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // RFC 7162: the first CONDSTORE enabling command; with a folder selected
   // it reports HIGHESTMODSEQ.
   void enable_condstore();
+  // RFC 7162 QRESYNC (qresync.cpp). Sends "VANISHED (EARLIER)" for the UIDs
+  // of `uids` from `floor` up that left the folder after `modseq` and are
+  // not in the session's view; all such UIDs when the store no longer knows
+  // that far back (§3.2.6: then it reports every one it lacks).
+  void send_vanished_earlier(const SequenceSet& uids, std::uint64_t modseq, std::uint32_t floor = 1);
+  // After SELECT (QRESYNC ...): VANISHED (EARLIER), then the changed messages' flags.
+  void resync_selected(const QresyncParameters& q);
 
 
   // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
@@ -202,6 +222,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ChangeNotifier> notifier_;
   unsigned failed_logins_ = 0;
   bool condstore_ = false;  // a CONDSTORE enabling command was seen
+  bool qresync_ = false;    // ENABLE QRESYNC: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10)
   bool utf8_ = false;       // ENABLE UTF8=ACCEPT
   bool compressed_ = false; // COMPRESS DEFLATE is on
 };

@@ -16,7 +16,9 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
   // The mod-sequence before the snapshot: a change in between is reported
   // once more by the first catch-up, which finds nothing to say about it.
   sel.known_counter = sel.folder->change_counter();
-  sel.known_modseq = sel.folder->status().highest_modseq;
+  const auto status = sel.folder->status();
+  sel.known_modseq = status.highest_modseq;
+  sel.uid_next = status.uid_next;
   sel.messages = sel.folder->snapshot();
   for (const auto& m : sel.messages)
     for (const auto& k : m.keywords)
@@ -166,13 +168,20 @@ void Session::report_changes(bool allow_expunge) {
   }
 
   if (allow_expunge && !sel.pending_expunges.empty()) {
-    // Highest sequence number first, so each number sent is still valid.
+    // Highest sequence number first, so each number sent is still valid;
+    // once QRESYNC is on, one VANISHED by UID instead (RFC 7162 §3.2.10.2).
+    std::vector<std::uint32_t> vanished;
     for (std::size_t i = msgs.size(); i-- > 0;) {
       if (!sel.pending_expunges.contains(msgs[i].uid)) continue;
-      untagged(std::to_string(i + 1) + " EXPUNGE");
+      if (qresync_)
+        vanished.push_back(msgs[i].uid);
+      else
+        untagged(std::to_string(i + 1) + " EXPUNGE");
       sel.recent.erase(msgs[i].uid);
       msgs.erase(msgs.begin() + static_cast<std::ptrdiff_t>(i));
     }
+    std::reverse(vanished.begin(), vanished.end());
+    if (!vanished.empty()) untagged("VANISHED " + format_uid_set(vanished));
     sel.pending_expunges.clear();
   }
   const std::size_t first_added = msgs.size();
