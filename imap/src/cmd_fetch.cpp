@@ -177,7 +177,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   if (changed_since || wants_modseq) enable_condstore();
   if (vanished) {
     // Before any FETCH response, so the client maps numbers to UIDs right (§3.2.6).
-    const auto uids = *SequenceSet::parse(cmd.args[0].text);
+    const auto uids = *sequence_set_arg(cmd.args[0]);
     co_await in_store([&] { send_vanished_earlier(uids, *changed_since); });
   }
   // BODY[...] without PEEK sets \Seen first, so the FLAGS we send are current.
@@ -252,7 +252,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       out_ += ' ';
       switch (item.kind) {
         case FetchItem::Kind::Flags:
-          out_ += format_flags(info.flags, info.keywords, sel.recent.count(info.uid) > 0);
+          out_ += format_flags(info.flags, info.keywords, shows_recent(info.uid));
           break;
         case FetchItem::Kind::Uid: out_ += std::to_string(info.uid); break;
         case FetchItem::Kind::InternalDate: out_ += '"' + format_internal_date(info.internal_date) + '"'; break;
@@ -294,7 +294,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       }
     }
     if (std::find(newly_seen.begin(), newly_seen.end(), info.uid) != newly_seen.end()) {
-      if (!wants_flags) out_ += " FLAGS " + format_flags(info.flags, info.keywords, sel.recent.count(info.uid) > 0);
+      if (!wants_flags) out_ += " FLAGS " + format_flags(info.flags, info.keywords, shows_recent(info.uid));
       // RFC 7162 §3.1: CONDSTORE-aware clients get MODSEQ with every flag change.
       if (condstore_ && !wants_modseq && !changed_since) out_ += " MODSEQ (" + std::to_string(info.modseq) + ")";
     }

@@ -103,8 +103,17 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   auto status = sel.folder->status();
   send_flags_responses();
   untagged(std::to_string(sel.messages.size()) + " EXISTS");
-  untagged(std::to_string(sel.recent.size()) + " RECENT");
-  if (first_unseen) untagged("OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen");
+  if (rev2_) {
+    // RFC 9051 §6.3.2: the mailbox's LIST response; no RECENT or UNSEEN (Appendix E items 11, 12).
+    const auto entries = user_->list();
+    const auto entry = std::find_if(entries.begin(), entries.end(),
+                                    [&](const mailstore::FolderEntry& e) { return e.name == sel.folder->name(); });
+    if (entry != entries.end())
+      untagged("LIST (" + list_attributes(*entry, false) + ") \"/\" " + mailbox_to_wire(entry->name));
+  } else {
+    untagged(std::to_string(sel.recent.size()) + " RECENT");
+    if (first_unseen) untagged("OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen");
+  }
   untagged("OK [UIDVALIDITY " + std::to_string(sel.folder->uid_validity()) + "] UIDs valid");
   std::uint32_t uid_next = std::max(status.uid_next, sel.messages.empty() ? 1u : sel.messages.back().uid + 1);
   untagged("OK [UIDNEXT " + std::to_string(uid_next) + "] Predicted next UID");

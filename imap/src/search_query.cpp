@@ -75,6 +75,10 @@ class SearchParser {
       return r;
     }
     if (a.kind != Arg::Kind::Atom) return fail("invalid search key");
+    if (a.text == "$") {
+      k.op = SearchKey::Op::SavedResult;
+      return k;
+    }
     if (auto set = SequenceSet::parse(a.text)) {
       k.op = SearchKey::Op::SequenceNumbers;
       k.set = std::move(set);
@@ -183,6 +187,10 @@ class SearchParser {
     }
     if (name == "UID") {
       const Arg* v = next_value();
+      if (v && v->kind == Arg::Kind::Atom && v->text == "$") {
+        k.op = Op::SavedResult;
+        return k;
+      }
       auto set = v ? SequenceSet::parse(v->text) : std::nullopt;
       if (!set) return fail("invalid UID set");
       k.op = Op::Uids;
@@ -352,6 +360,7 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::Smaller: return info.size < static_cast<std::uint64_t>(key.number);
     case Op::SequenceNumbers: return key.set->contains(s.seq, s.max_seq);
     case Op::Uids: return key.set->contains(info.uid, s.max_uid);
+    case Op::SavedResult: return std::binary_search(s.saved.begin(), s.saved.end(), info.uid);
   }
   return false;
 }
@@ -372,9 +381,10 @@ std::variant<SearchReturnPrefix, SearchError> parse_search_return(std::span<cons
     else if (option.is_atom("MAX")) ret.max = true;
     else if (option.is_atom("COUNT")) ret.count = true;
     else if (option.is_atom("ALL")) ret.all = true;
+    else if (option.is_atom("SAVE")) ret.save = true;
     else return SearchError{false, "unsupported RETURN option"};
   }
-  if (!ret.min && !ret.max && !ret.count && !ret.all) ret.all = true;  // "RETURN ()" means ALL
+  if (!ret.min && !ret.max && !ret.count && !ret.all && !ret.save) ret.all = true;  // "RETURN ()" means ALL
   return SearchReturnPrefix{ret, args.subspan(2)};
 }
 

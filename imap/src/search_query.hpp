@@ -26,6 +26,7 @@ struct SearchKey {
     Larger, Smaller, SequenceNumbers, Uids,
     Modseq,  // RFC 7162: mod-sequence >= number
     Younger, Older,  // RFC 5032 WITHIN: internal date within / not within `number` seconds of now
+    SavedResult,     // RFC 5182 "$": the messages the last SEARCH RETURN (SAVE) kept
   };
   Op op = Op::All;
   mailstore::Flags flag = 0;
@@ -55,6 +56,7 @@ struct SearchSubject {
   std::int64_t now = 0;  // seconds since the epoch, for YOUNGER/OLDER
   const mailstore::MessageInfo* info = nullptr;
   bool recent = false;
+  std::span<const std::uint32_t> saved;  // the UIDs "$" names, ascending
   std::function<mailstore::MessageDataPtr()> load;
   // The top-level header block (e.g. from the fetch cache); unset: cut from load().
   std::function<std::string()> load_header;
@@ -80,8 +82,9 @@ bool uses_modseq(const SearchKey& key);
 
 // ESEARCH result options (RFC 4731), for SEARCH and SORT (ESORT, RFC 5267).
 struct SearchReturn {
-  bool extended = false;  // RETURN given: answer with ESEARCH
+  bool extended = false;  // RETURN given: answer with ESEARCH (unless SAVE is all it asks)
   bool min = false, max = false, count = false, all = false;
+  bool save = false;  // RFC 5182 SEARCHRES: keep the result as "$"
 };
 // "RETURN (options)" at the front of a SEARCH or SORT, and the arguments after it.
 struct SearchReturnPrefix {

@@ -50,6 +50,17 @@ std::optional<SequenceSet> SequenceSet::parse(std::string_view text) {
   return set;
 }
 
+SequenceSet SequenceSet::of(std::span<const std::uint32_t> ascending) {
+  SequenceSet set;
+  for (const std::uint32_t n : ascending) {
+    if (!set.ranges_.empty() && set.ranges_.back().last + 1 == n)
+      set.ranges_.back().last = n;
+    else
+      set.ranges_.push_back({n, n});
+  }
+  return set;
+}
+
 bool SequenceSet::contains(std::uint32_t n, std::uint32_t star) const {
   for (const Range& r : ranges_) {
     std::uint32_t a = r.first == 0 ? star : r.first;

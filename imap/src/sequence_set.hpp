@@ -13,6 +13,8 @@ namespace umstore::imap {
 class SequenceSet {
  public:
   static std::optional<SequenceSet> parse(std::string_view text);
+  // The set of exactly these numbers, ascending (none: an empty set).
+  static SequenceSet of(std::span<const std::uint32_t> ascending);
 
   // `star` is the value "*" stands for (largest number in use; 0 when none).
   bool contains(std::uint32_t n, std::uint32_t star) const;

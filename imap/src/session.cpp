@@ -92,16 +92,21 @@ std::optional<std::string> Session::mailbox_arg(const Arg& arg) const {
 
 std::string Session::mailbox_to_wire(std::string_view name) const {
   std::string out;
-  append_astring(out, utf8_ ? std::string(name) : encode_mutf7(name));
+  // UTF-8 goes quoted to IMAP4rev2 clients (RFC 9051 §4.3), as a literal
+  // to UTF8=ACCEPT ones, which either grammar allows.
+  if (utf8_)
+    append_astring(out, name, rev2_);
+  else
+    append_astring(out, encode_mutf7(name));
   return out;
 }
 
 bool Session::login_disabled() const { return ctx_.config.login_requires_tls && !conn_.is_tls(); }
 
 std::string Session::capabilities() const {
-  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
+  std::string caps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
       " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
-      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC";
+      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";

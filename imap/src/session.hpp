@@ -59,6 +59,7 @@ struct SelectedFolder {
   std::uint64_t known_modseq = 0;   // the mod-sequence `messages` is up to date with
   std::uint32_t uid_next = 1;       // UIDNEXT before the snapshot was taken
   std::set<std::uint32_t> pending_expunges;  // gone from the store, not yet reported (RFC 3501 §7.4.1)
+  std::vector<std::uint32_t> saved;  // RFC 5182 "$": UIDs of the last SEARCH RETURN (SAVE), ascending
   mailstore::Folder::ListenerHandle listener;
   bool hears_everyone = false;  // the listener hears other writers too; else IDLE polls
 
@@ -126,7 +127,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::string capabilities() const;
   // Mailbox names on the wire: modified UTF-7, or UTF-8 once the client
-  // enabled UTF8=ACCEPT (RFC 6855); mailbox_to_wire quotes when needed.
+  // enabled UTF8=ACCEPT (RFC 6855) or IMAP4rev2; mailbox_to_wire quotes when needed.
   std::optional<std::string> mailbox_arg(const Arg& arg) const;
   // The one mailbox name the command takes, or nullopt after the tagged BAD.
   std::optional<std::string> one_mailbox_or_reply(const Command& cmd);
@@ -141,12 +142,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // Indexes (sequence number - 1) the set names, ascending.
   std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
   // The same for a sequence-set argument; nullopt when it is not one.
+  // "$" (RFC 5182) is the saved search result, by UID in any command.
   std::optional<std::vector<std::size_t>> resolve_arg(const Arg& arg, bool uid) const;
+  std::optional<SequenceSet> sequence_set_arg(const Arg& arg) const;
   void update_message(const mailstore::MessageInfo& info);
   // RFC 3501 §7.2.6: keywords the client has not seen in a FLAGS response
   // are announced (FLAGS, PERMANENTFLAGS) before a FETCH may carry them.
   void announce_keywords(std::span<const mailstore::MessageInfo> messages);
   void send_flags_responses();
+  // \Recent as FETCH FLAGS shows it: never to an IMAP4rev2 client (RFC 9051 Appendix E item 12).
+  bool shows_recent(std::uint32_t uid) const { return !rev2_ && selected_->recent.contains(uid); }
   // "N FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])", MODSEQ once CONDSTORE is on.
   std::string fetch_flags_line(std::size_t index, bool with_uid) const;
   // Takes (read-write) or looks at (read-only) \Recent for the messages
@@ -173,6 +178,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // for the messages at `indexes` in result order, then the tagged OK.
   void send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,
                           const std::vector<std::size_t>& indexes, bool with_modseq);
+  // RETURN (SAVE): keeps the result (or its MIN/MAX) as "$" (RFC 5182).
+  void save_result(const SearchReturn& ret, const std::vector<std::size_t>& indexes);
   // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
   std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
 
@@ -223,12 +230,15 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned failed_logins_ = 0;
   bool condstore_ = false;  // a CONDSTORE enabling command was seen
   bool qresync_ = false;    // ENABLE QRESYNC: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10)
+  bool rev2_ = false;       // ENABLE IMAP4rev2: RFC 9051's differences from RFC 3501 (Appendix E)
   bool utf8_ = false;       // ENABLE UTF8=ACCEPT
   bool compressed_ = false; // COMPRESS DEFLATE is on
 };
 
 // Shared helpers of the command files.
 bool is_uid_command(const Command& cmd);
+// "\HasNoChildren \Sent" for a LIST response (and SELECT's in IMAP4rev2).
+std::string list_attributes(const mailstore::FolderEntry& entry, bool with_subscribed);
 
 }  // namespace umstore::imap
 

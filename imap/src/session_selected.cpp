@@ -100,7 +100,7 @@ std::string Session::fetch_flags_line(std::size_t index, bool with_uid) const {
   const auto& m = selected_->messages[index];
   std::string line = std::to_string(index + 1) + " FETCH (";
   if (with_uid) line += "UID " + std::to_string(m.uid) + " ";
-  line += "FLAGS " + format_flags(m.flags, m.keywords, selected_->recent.count(m.uid) > 0);
+  line += "FLAGS " + format_flags(m.flags, m.keywords, shows_recent(m.uid));
   if (condstore_) line += " MODSEQ (" + std::to_string(m.modseq) + ")";
   line += ")";
   return line;
@@ -194,7 +194,7 @@ void Session::report_changes(bool allow_expunge) {
   }
   if (!added.empty()) {
     untagged(std::to_string(msgs.size()) + " EXISTS");
-    untagged(std::to_string(sel.recent.size()) + " RECENT");
+    if (!rev2_) untagged(std::to_string(sel.recent.size()) + " RECENT");
   }
 }
 
@@ -209,11 +209,16 @@ std::vector<std::size_t> Session::resolve(const SequenceSet& set, bool uid) cons
   return out;
 }
 
-std::optional<std::vector<std::size_t>> Session::resolve_arg(const Arg& arg, bool uid) const {
+std::optional<SequenceSet> Session::sequence_set_arg(const Arg& arg) const {
   if (arg.kind != Arg::Kind::Atom) return std::nullopt;
-  auto set = SequenceSet::parse(arg.text);
+  if (arg.text == "$") return SequenceSet::of(selected_->saved);
+  return SequenceSet::parse(arg.text);
+}
+
+std::optional<std::vector<std::size_t>> Session::resolve_arg(const Arg& arg, bool uid) const {
+  const auto set = sequence_set_arg(arg);
   if (!set) return std::nullopt;
-  return resolve(*set, uid);
+  return resolve(*set, uid || arg.text == "$");
 }
 
 }  // namespace umstore::imap
