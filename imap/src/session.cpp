@@ -70,6 +70,8 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"UID SEARCH", &Session::cmd_search, kSelected},
       {"SORT", &Session::cmd_sort, kSelected},
       {"UID SORT", &Session::cmd_sort, kSelected},
+      {"THREAD", &Session::cmd_thread, kSelected},
+      {"UID THREAD", &Session::cmd_thread, kSelected},
       {"FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
       {"UID FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
       {"STORE", &Session::cmd_store, kSelected},
@@ -106,7 +108,8 @@ bool Session::login_disabled() const { return ctx_.config.login_requires_tls && 
 std::string Session::capabilities() const {
   std::string caps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
       " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
-      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES";
+      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES"
+      " THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";
@@ -265,7 +268,8 @@ net::Task<void> Session::dispatch(const Command& cmd) {
   }
   // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
   const bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
-                              cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
+                              cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT") ||
+                              cmd.name.ends_with("THREAD");
   const auto catch_up = [this, numbers_in_use] {
     if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
   };

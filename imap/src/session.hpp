@@ -210,6 +210,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_expunge(const Command& cmd);
   net::Task<void> cmd_search(const Command& cmd);
   net::Task<void> cmd_sort(const Command& cmd);
+  net::Task<void> cmd_thread(const Command& cmd);
   net::Task<void> cmd_fetch(const Command& cmd);
   net::Task<void> cmd_store(const Command& cmd);
   net::Task<void> cmd_copy(const Command& cmd);
