@@ -5,6 +5,7 @@
 #include "fetch_attributes.hpp"
 #include "fetch_cache.hpp"
 #include "message_structure.hpp"
+#include "object_id.hpp"
 #include "response_writer.hpp"
 #include "session.hpp"
 
@@ -40,6 +41,8 @@ bool needs_only_top_header(const FetchRequest& request) {
       case FetchItem::Kind::InternalDate:
       case FetchItem::Kind::Size:
       case FetchItem::Kind::Modseq:
+      case FetchItem::Kind::EmailId:  // the octets, not their structure
+      case FetchItem::Kind::ThreadId:
         return true;
       case FetchItem::Kind::Section: {
         const Section::Text text = item.section.text;
@@ -70,6 +73,7 @@ bool answerable_from_cache(const FetchRequest& request) {
         return is_top_header_section(item);
       case FetchItem::Kind::Binary:
       case FetchItem::Kind::BinarySize:
+      case FetchItem::Kind::EmailId:  // a digest of the whole message
         return false;
       default:
         return true;
@@ -258,6 +262,8 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
         case FetchItem::Kind::InternalDate: out_ += '"' + format_internal_date(info.internal_date) + '"'; break;
         case FetchItem::Kind::Size: out_ += std::to_string(info.size); break;
         case FetchItem::Kind::Modseq: out_ += "(" + std::to_string(info.modseq) + ")"; break;
+        case FetchItem::Kind::EmailId: out_ += "(" + email_object_id(bytes) + ")"; break;
+        case FetchItem::Kind::ThreadId: out_ += "NIL"; break;  // RFC 8474 §5.2: no THREADID kept
         case FetchItem::Kind::Envelope:
           if (cached)
             out_ += *cached->envelope;

@@ -136,7 +136,7 @@ net::Task<void> Session::cmd_list(const Command& cmd) {
     reply(cmd, "BAD", cmd.name + " " + error);
     co_return;
   }
-  if (request.status_items && !status_items({}, request.status_items->list)) {
+  if (request.status_items && !status_items({}, {}, request.status_items->list)) {
     reply(cmd, "BAD", "Unknown STATUS item");
     co_return;
   }
@@ -168,7 +168,7 @@ net::Task<void> Session::cmd_list(const Command& cmd) {
       } catch (const mailstore::FolderNotFound&) {
         continue;  // removed meanwhile
       }
-      const auto items = status_items(opened->status(), request.status_items->list);
+      const auto items = status_items(opened->status(), opened->id(), request.status_items->list);
       untagged("STATUS " + mailbox_to_wire(entry.name) + " (" + items.value_or("") + ")");
     }
   }

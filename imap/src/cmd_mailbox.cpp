@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/ascii.hpp"
+#include "object_id.hpp"
 #include "session.hpp"
 #include "store_error.hpp"
 
@@ -120,6 +121,7 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   // Sent to every client: mod-sequences are always kept, and clients that
   // do not know the code ignore it (RFC 3501 §7.1).
   untagged("OK [HIGHESTMODSEQ " + std::to_string(status.highest_modseq) + "] Highest");
+  untagged("OK [MAILBOXID (" + mailbox_object_id(sel.folder->id()) + ")] Mailbox id");  // RFC 8474 §4.2
   if (parameters->qresync) resync_selected(*parameters->qresync);
   reply(cmd, "OK", examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
 }
@@ -137,11 +139,14 @@ net::Task<void> Session::cmd_create(const Command& cmd) {
     reply(cmd, "BAD", "CREATE needs one mailbox name");
     co_return;
   }
+  std::string id;
   const auto error = store_error_of([&] {
     if (*name == "INBOX") throw mailstore::FolderExists("INBOX");
     user_->create(*name);
+    id = user_->open(*name)->id();
   });
-  reply(cmd, error ? "NO" : "OK", error.value_or("CREATE completed"));
+  // RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK
+  reply(cmd, error ? "NO" : "OK", error.value_or("[MAILBOXID (" + mailbox_object_id(id) + ")] CREATE completed"));
 }
 
 net::Task<void> Session::cmd_delete(const Command& cmd) {
@@ -174,7 +179,8 @@ net::Task<void> Session::cmd_subscribe(const Command& cmd) {
   reply(cmd, error ? "NO" : "OK", error.value_or(cmd.name + " completed"));
 }
 
-std::optional<std::string> Session::status_items(const mailstore::FolderStatus& st, std::span<const Arg> names) {
+std::optional<std::string> Session::status_items(const mailstore::FolderStatus& st, std::string_view folder_id,
+                                                 std::span<const Arg> names) {
   std::string items;
   for (const Arg& a : names) {
     std::string value;
@@ -185,6 +191,7 @@ std::optional<std::string> Session::status_items(const mailstore::FolderStatus& 
     else if (a.is_atom("UNSEEN")) value = std::to_string(st.unseen);
     else if (a.is_atom("DELETED")) value = std::to_string(st.deleted);
     else if (a.is_atom("SIZE")) value = std::to_string(st.size);  // RFC 8438 STATUS=SIZE
+    else if (a.is_atom("MAILBOXID")) value = "(" + mailbox_object_id(folder_id) + ")";  // RFC 8474
     else if (a.is_atom("HIGHESTMODSEQ")) {
       value = std::to_string(st.highest_modseq);
       enable_condstore();
@@ -207,7 +214,7 @@ net::Task<void> Session::cmd_status(const Command& cmd) {
     reply(cmd, "NO", *error);
     co_return;
   }
-  const auto items = status_items(folder->status(), cmd.args[1].list);
+  const auto items = status_items(folder->status(), folder->id(), cmd.args[1].list);
   if (!items) {
     reply(cmd, "BAD", "Unknown STATUS item");
     co_return;

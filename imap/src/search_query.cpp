@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "message_structure.hpp"
+#include "object_id.hpp"
 #include "response_writer.hpp"
 
 namespace umstore::imap {
@@ -185,6 +186,13 @@ class SearchParser {
       k.number = static_cast<std::int64_t>(*modseq);
       return k;
     }
+    if (name == "EMAILID" || name == "THREADID") {
+      const Arg* v = next_value();
+      if (!v || v->kind != Arg::Kind::Atom) return fail("missing object id");
+      k.op = name == "EMAILID" ? Op::EmailId : Op::ThreadId;
+      k.value = std::string(v->text);
+      return k;
+    }
     if (name == "UID") {
       const Arg* v = next_value();
       if (v && v->kind == Arg::Kind::Atom && v->text == "$") {
@@ -361,6 +369,8 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::SequenceNumbers: return key.set->contains(s.seq, s.max_seq);
     case Op::Uids: return key.set->contains(info.uid, s.max_uid);
     case Op::SavedResult: return std::binary_search(s.saved.begin(), s.saved.end(), info.uid);
+    case Op::EmailId: return key.value.starts_with('M') && email_object_id(s.bytes()) == key.value;
+    case Op::ThreadId: return false;  // RFC 8474 §5.2: without THREADIDs nothing matches
   }
   return false;
 }

@@ -27,6 +27,7 @@ struct SearchKey {
     Modseq,  // RFC 7162: mod-sequence >= number
     Younger, Older,  // RFC 5032 WITHIN: internal date within / not within `number` seconds of now
     SavedResult,     // RFC 5182 "$": the messages the last SEARCH RETURN (SAVE) kept
+    EmailId, ThreadId,  // RFC 8474 OBJECTID: `value` is the objectid
   };
   Op op = Op::All;
   mailstore::Flags flag = 0;

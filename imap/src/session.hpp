@@ -181,7 +181,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // RETURN (SAVE): keeps the result (or its MIN/MAX) as "$" (RFC 5182).
   void save_result(const SearchReturn& ret, const std::vector<std::size_t>& indexes);
   // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
-  std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
+  std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::string_view folder_id,
+                                          std::span<const Arg> names);
 
   net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
 
