@@ -7,6 +7,7 @@
 #include "message_structure.hpp"
 #include "object_id.hpp"
 #include "response_writer.hpp"
+#include "search_query.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
@@ -132,6 +133,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   bool uid = is_uid_command(cmd);
   // FETCH set attributes [(CHANGEDSINCE n)], UID FETCH also [(CHANGEDSINCE n VANISHED)] (RFC 7162 §3.1.4.1, §3.2.6)
   std::optional<std::uint64_t> changed_since;
+  std::optional<PartialRange> partial;  // RFC 9394 §3.3, UID FETCH only
   bool vanished = false;
   if (cmd.args.size() == 3) {
     const auto& modifiers = cmd.args[2];
@@ -143,11 +145,15 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
         valid = (changed_since = parse_mod_sequence(modifiers.list[++i].text)).has_value();
       else if (m.is_atom("VANISHED") && !vanished)
         vanished = true;
+      else if (m.is_atom("PARTIAL") && uid && !partial && i + 1 < modifiers.list.size() &&
+               modifiers.list[i + 1].kind == Arg::Kind::Atom)
+        valid = (partial = parse_partial_range(modifiers.list[++i].text)).has_value();
       else
         valid = false;
     }
-    if (!valid || !changed_since) {
-      reply(cmd, "BAD", "FETCH modifiers are (CHANGEDSINCE mod-sequence) and, with UID FETCH, VANISHED");
+    if (!valid || (!changed_since && !partial) || (vanished && !changed_since)) {
+      reply(cmd, "BAD",
+            "FETCH modifiers are CHANGEDSINCE mod-sequence and, with UID FETCH, VANISHED and PARTIAL range");
       co_return;
     }
     if (vanished && (!uid || !qresync_)) {
@@ -155,7 +161,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       co_return;
     }
   }
-  if (cmd.args.size() != 2 && !changed_since) {
+  if (cmd.args.size() != 2 && !changed_since && !partial) {
     reply(cmd, "BAD", "FETCH needs a sequence set and attributes");
     co_return;
   }
@@ -167,6 +173,11 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     co_return;
   }
   auto& sel = *selected_;
+  if (partial) {  // the range of the set first, then CHANGEDSINCE within it (RFC 9394 §3.4)
+    const auto [begin, end] = partial->slice(indexes->size());
+    *indexes = std::vector<std::size_t>(indexes->begin() + static_cast<std::ptrdiff_t>(begin),
+                                        indexes->begin() + static_cast<std::ptrdiff_t>(end));
+  }
   const bool wants_modseq = std::any_of(request->items.begin(), request->items.end(),
                                         [](const FetchItem& i) { return i.kind == FetchItem::Kind::Modseq; });
   if (changed_since) {

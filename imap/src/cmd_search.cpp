@@ -48,7 +48,7 @@ void Session::send_search_result(const Command& cmd, std::string_view name, cons
   if (ret.save) save_result(ret, indexes);
   if (ret.extended) {
     // RFC 5182 §2.1: SAVE alone asks for no ESEARCH response.
-    if (ret.min || ret.max || ret.count || ret.all) untagged(esearch_line(cmd.tag, uid, ret, found, modseq));
+    if (ret.answers()) untagged(esearch_line(cmd.tag, uid, ret, found, modseq));
   } else {
     std::string result(name);
     for (const std::uint32_t n : found) result += " " + std::to_string(n);
@@ -61,10 +61,12 @@ void Session::send_search_result(const Command& cmd, std::string_view name, cons
 void Session::save_result(const SearchReturn& ret, const std::vector<std::size_t>& indexes) {
   auto& sel = *selected_;
   sel.saved.clear();
-  // RFC 5182 §2.1: with MIN and/or MAX but neither ALL nor COUNT, only those are kept.
-  const bool only_ends = (ret.min || ret.max) && !ret.all && !ret.count;
+  // RFC 5182 §2.1, RFC 9394 §3.2: with MIN, MAX or PARTIAL but neither
+  // ALL nor COUNT, only the messages those return are kept.
+  const bool only_returned = (ret.min || ret.max || ret.partial) && !ret.all && !ret.count;
+  const auto [begin, end] = ret.partial ? ret.partial->slice(indexes.size()) : std::pair<std::size_t, std::size_t>{};
   for (std::size_t n = 0; n < indexes.size(); ++n)
-    if (!only_ends || (ret.min && n == 0) || (ret.max && n + 1 == indexes.size()))
+    if (!only_returned || (ret.min && n == 0) || (ret.max && n + 1 == indexes.size()) || (n >= begin && n < end))
       sel.saved.push_back(sel.messages[indexes[n]].uid);
   std::sort(sel.saved.begin(), sel.saved.end());  // SORT gives them in its own order
 }
