@@ -39,8 +39,9 @@ struct Settings {
   DataLayout data;
   mailstore::StoreBackend store_backend = mailstore::StoreBackend::maildir;  // [store] backend
   std::string store_dsn;                                                     // [store] dsn
+  std::size_t store_pool_size = 16;                                          // [store] pool_size
   mailstore::StoreSettings store() const {
-    return {store_backend, data.mail(), data.accounts_db(), store_dsn};
+    return {store_backend, data.mail(), data.accounts_db(), store_dsn, store_pool_size};
   }
   std::string domain = "localhost";
   std::string smtp_listen = "127.0.0.1:2525";
