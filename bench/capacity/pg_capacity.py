@@ -9,6 +9,7 @@
   - appends per second: small SMTP messages (the database-bound path) from
     C clients for S seconds, with the CPU seconds of the node and of the
     PostgreSQL processes per append;
+  - bytes per mailbox without messages (account, mailbox and folder rows);
   - connections: what the node holds open on the database.
 
     bench/capacity/pg_capacity.py [--voicemails 40] [--clients 8] [--seconds 20]
@@ -106,6 +107,11 @@ def main():
             node.add_mailbox(f"+1555020{i:04d}", f"Capacity {i}", "capacity-password")
         node.start()
         dsn = node.store_dsn
+        empty = psql(dsn, "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                          "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public' "
+                          "AND c.relname IN ('accounts', 'mailboxes', 'folders')").strip()
+        print(f"mailbox without messages: {int(empty) / MAILBOXES:,.0f} B (accounts, mailboxes, folders with "
+              f"indexes; {MAILBOXES} mailboxes, pages not full)")
 
         before = sizes(dsn)
         ingest_voicemails(node, args.voicemails)

@@ -187,7 +187,7 @@ def main():
                   f"+ {len(http_acked)} HTTP; stored {sum(smtp_counts.values()) + sum(http_counts.values())}; "
                   f"lost {len(lost)}; duplicated {len(duplicated)}; {len(in_doubt)} stored though the answer was lost; "
                   f"answers during the outage: SMTP {len(temporary)} temporary, {len(other)} other, "
-                  f"HTTP {len(http_refused)} refused; "
+                  f"HTTP {len(http_refused)} refused {sorted({r[:3] for r in http_refused})}; "
                   f"seconds to recover after the promotion: "
                   + ", ".join(f"node {n} {s:.1f}" for n, s in sorted(recover.items()))
                   + f" (promotion {promoted - killed:.1f} s after the kill)")
