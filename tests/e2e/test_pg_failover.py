@@ -27,7 +27,8 @@ from umstore_harness import DOMAIN, Umstore, private_database, wait_for  # noqa:
 NUMBER = "+15550100"
 PASSWORD = "failover-password"
 TOKEN = "failover-gateway-token-0123"
-CONFIG = f"[umstore]\ndomain = {DOMAIN}\n\n[gateways]\ngw = {TOKEN}\n"
+# A small pool: connections are leased per statement, not per client.
+CONFIG = f"[umstore]\ndomain = {DOMAIN}\n\n[gateways]\ngw = {TOKEN}\n\n[store]\npool_size = 4\n"
 SMTP_CLIENTS_PER_NODE = 2
 RESUME_SECONDS = 30
 
@@ -119,6 +120,10 @@ def main():
                "?target_session_attrs=read-write")
         with Umstore(CONFIG, pg_cluster=None, store_dsn=dsn) as a, Umstore(CONFIG, pg_cluster=None, store_dsn=dsn) as b:
             a.add_mailbox(NUMBER, "Failover Test", PASSWORD)
+            a.config.write_text(a.config.read_text().replace("pool_size = 4", "pool_size = 0"))
+            refused = a.run("mailbox", "list", check=False)
+            assert refused.returncode != 0 and "[store] pool_size" in refused.stderr, refused.stderr
+            a.config.write_text(a.config.read_text().replace("pool_size = 0", "pool_size = 4"))
             a.start()
             b.start()
             loads = [Load(a, "a"), Load(b, "b")]
