@@ -36,8 +36,8 @@ def private_database(dsn):
 
 class Umstore:
     def __init__(self, config_text=None, pg_cluster=PG_DSN, store_dsn=None):
-        """`store_dsn`: a database shared with other instances (several nodes);
-        else a private database on `pg_cluster`, else the Maildir."""
+        """store_dsn: share that database (another node of a cluster) instead
+        of making one on pg_cluster."""
         self._tmp = tempfile.TemporaryDirectory(prefix="umstore-e2e-")
         self.data_dir = Path(self._tmp.name) / "data"
         self.work = Path(self._tmp.name)
