@@ -29,7 +29,7 @@ ConnectionPool::Lease ConnectionPool::lease() {
     if (open_ < max_) return Lease(*this, connect(lock));
     if (returned_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= max_)
       throw PgError("no database connection came free within " + std::to_string(whole_seconds(lease_timeout_)) +
-                        " s (all " + std::to_string(max_) + " of the pool in use; [store] pool_size)",
+                        " s (all " + std::to_string(max_) + " of the pool in use)",
                     "", true);
   }
 }
@@ -63,6 +63,11 @@ std::unique_ptr<Connection> ConnectionPool::connect(std::unique_lock<std::mutex>
       next_attempt_ = Clock::now() + backoff_;
       last_failure_ = e.what();
     }
+    returned_.notify_one();
+    throw;
+  } catch (...) {  // out of memory
+    lock.lock();
+    --open_;
     returned_.notify_one();
     throw;
   }

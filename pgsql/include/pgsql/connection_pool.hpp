@@ -1,9 +1,9 @@
 #pragma once
 // Connections to the database, shared by every thread of the process: a
-// call leases one for its duration. Opened lazily up to a maximum
-// ([store] pool_size). A connection that broke, or that the server closed
-// while it sat idle, is dropped and replaced by the next lease, which is
-// how the pool follows a failover: a multi-host DSN with
+// call leases one for its duration. Opened lazily up to a maximum (the
+// message store's is [store] pool_size). A connection that broke, or that
+// the server closed while it sat idle, is dropped and replaced by the next
+// lease, which is how the pool follows a failover: a multi-host DSN with
 // target_session_attrs=read-write reconnects to whichever server takes
 // writes now. Nothing waits forever on a dead database: a lease waits for a
 // free connection only until its deadline, and after a failed connect the
