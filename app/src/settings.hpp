@@ -1,6 +1,7 @@
 #pragma once
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
 #include "mailstore/store.hpp"
+#include "smtp/delivery_queue.hpp"
 
 namespace umstore::app {
 
@@ -52,6 +54,8 @@ struct Settings {
   // The ingest queue as configured: jobs in the database with the
   // PostgreSQL backend (shared by the nodes), else under the data directory.
   ingest::IngestQueueConfig ingest_queue() const;
+  // The SMTP delivery queue, where the ingest queue's jobs are kept too.
+  std::unique_ptr<smtp::DeliveryQueue> delivery_queue() const;
   std::string domain = "localhost";
   std::string smtp_listen = "127.0.0.1:2525";
   std::string imap_listen = "127.0.0.1:1143";

@@ -4,6 +4,7 @@
 #include "mailstore/store_metrics.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 namespace umstore::mailstore::pg {
@@ -216,9 +217,15 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
       {IntParam(folder.id), IntParam(out.uid), IntParam(static_cast<std::int64_t>(out.modseq)), IntParam(m.flags),
        Param::text(keywords), IntParam(m.internal_date), size, Param::bytes(m.rfc822),
        Param::bytes(header_block(m.rfc822))});
-  if (m.delivery_key)
+  if (m.delivery_key) {
     c_.exec("INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES ($1, $2, $3, $4)",
             {IntParam(folder.mailbox_id), Param::text(*m.delivery_key), IntParam(folder.id), IntParam(out.uid)});
+    // Now and then, the keys no retry can ask for any more: the SMTP queue
+    // gives up after 5 days and the ingest queue after one, by default.
+    static std::atomic<unsigned> keyed_appends{0};
+    if (keyed_appends.fetch_add(1) % 1024 == 0)
+      c_.exec("DELETE FROM deliveries WHERE delivered < now() - interval '14 days'");
+  }
   notify(folder.id);
   t.commit();
   store_metrics().appends.add();
