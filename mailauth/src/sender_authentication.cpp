@@ -96,6 +96,39 @@ std::string authentication_results_field(std::string_view authserv_id, const Spf
   return field + "\r\n";
 }
 
+std::string exempt_authentication_results_field(std::string_view authserv_id, std::string_view smtp_auth) {
+  if (smtp_auth.empty()) return "Authentication-Results: " + std::string(authserv_id) + "; none (trusted network)\r\n";
+  return "Authentication-Results: " + std::string(authserv_id) + ";\r\n\tauth=pass smtp.auth=" +
+         property_value(smtp_auth) + "\r\n";
+}
+
+std::string without_our_authentication_results(std::string_view message, std::string_view authserv_id) {
+  std::string out;
+  out.reserve(message.size());
+  std::size_t pos = 0;
+  const auto line_end = [&](std::size_t from) {
+    const std::size_t lf = message.find('\n', from);
+    return lf == std::string_view::npos ? message.size() : lf + 1;
+  };
+  while (pos < message.size() && message[pos] != '\r' && message[pos] != '\n') {
+    // One field: its first line and the folded lines after it.
+    std::size_t end = line_end(pos);
+    while (end < message.size() && (message[end] == ' ' || message[end] == '\t')) end = line_end(end);
+    const std::string_view field = message.substr(pos, end - pos);
+    pos = end;
+    const std::size_t colon = field.find(':');
+    if (colon != std::string_view::npos && ascii_iequals(trim_blanks(field.substr(0, colon)), "Authentication-Results")) {
+      // authserv-id: the value's first word, up to ';' or a blank (RFC 8601 §2.2).
+      std::string_view value = field.substr(colon + 1);
+      value.remove_prefix(std::min(value.size(), value.find_first_not_of(" \t\r\n")));
+      if (ascii_iequals(value.substr(0, value.find_first_of("; \t\r\n(")), authserv_id)) continue;
+    }
+    out.append(field);
+  }
+  out.append(message.substr(pos));  // the blank line and the body, as they are
+  return out;
+}
+
 SenderAuthentication authenticate_sender(Resolver& resolver, std::string_view authserv_id,
                                          const SmtpEnvelope& envelope, std::string_view message) {
   SenderAuthentication result;
