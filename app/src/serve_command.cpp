@@ -180,6 +180,8 @@ int run_serve(std::span<const std::string> args) {
     return accounts.find(number).has_value();
   };
   runner_config.delivery_policy = delivery_policy;
+  for (const auto& key : s.dkim_keys)  // a key that cannot be used stops the start, naming the file
+    runner_config.dkim_keys.push_back(mailauth::load_dkim_key(key.domain, key.selector, key.key));
   runner_config.metrics = smtp_metrics;
   // Copies the ingest queue forwards to a mailbox's email address leave with
   // this return path and the ingest id as ENVID; DSNs to it update the job.
@@ -196,6 +198,9 @@ int run_serve(std::span<const std::string> args) {
   smtp_config.aliases = s.smtp_aliases;
   smtp_config.report_address = ingest_return_path;
   smtp_config.delivery_policy = delivery_policy;
+  if (s.mailauth_enabled)
+    smtp_config.sender_checks = smtp::SenderChecks{std::make_shared<mailauth::Resolver>(s.mailauth_dns),
+                                                   s.mailauth_authserv_id.empty() ? s.domain : s.mailauth_authserv_id};
   smtp_config.auth = true;
   smtp_config.auth_requires_tls = s.auth_requires_tls;
   std::unique_ptr<smtp::SmtpServer> submission_server;

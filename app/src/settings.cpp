@@ -100,6 +100,40 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
   s.smarthost_requires_tls = ini.getBool("smtp.smarthost_requires_tls", s.smarthost_requires_tls);
 }
 
+// [mailauth] enabled, authserv_id, resolver (IP or IP:PORT; unset: the
+// system's), dns_timeout (seconds); [dkim] and [dkim.NAME] domain (default:
+// the server's for [dkim]), selector, key.
+void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  s.mailauth_enabled = ini.getBool("mailauth.enabled", s.mailauth_enabled);
+  s.mailauth_authserv_id = ini.getString("mailauth.authserv_id", s.mailauth_authserv_id);
+  const std::string resolver = ini.getString("mailauth.resolver", "");
+  const auto colon = resolver.rfind(':');
+  // One colon: IPv4:PORT; [IPv6]:PORT; else the address alone.
+  const bool has_port = colon != std::string::npos &&
+                        (resolver.front() == '[' || resolver.find(':') == colon);
+  s.mailauth_dns.server = has_port ? resolver.substr(0, colon) : resolver;
+  if (s.mailauth_dns.server.starts_with('[') && s.mailauth_dns.server.ends_with(']'))
+    s.mailauth_dns.server = s.mailauth_dns.server.substr(1, s.mailauth_dns.server.size() - 2);
+  try {
+    if (has_port) s.mailauth_dns.port = static_cast<std::uint16_t>(std::stoul(resolver.substr(colon + 1)));
+  } catch (const std::exception&) {
+    throw UsageError("[mailauth] resolver: '" + resolver + "' (an IP address, optionally with :PORT)");
+  }
+  s.mailauth_dns.timeout = std::chrono::seconds(ini.getUInt("mailauth.dns_timeout", 5));
+  const auto add_key = [&](const std::string& section, const std::string& default_domain) {
+    DkimKeySetting key{ini.getString(section + ".domain", default_domain), ini.getString(section + ".selector", ""),
+                       ini.getString(section + ".key", "")};
+    if (key.domain.empty() || key.selector.empty() || key.key.empty())
+      throw UsageError("[" + section + "] needs domain, selector and key (the PEM file 'umstore dkim keygen' writes)");
+    s.dkim_keys.push_back(std::move(key));
+  };
+  if (ini.has("dkim.selector") || ini.has("dkim.key")) add_key("dkim", s.domain);
+  Poco::Util::AbstractConfiguration::Keys names;
+  ini.keys("dkim", names);
+  for (const auto& name : names)
+    if (ini.has("dkim." + name + ".selector") || ini.has("dkim." + name + ".key")) add_key("dkim." + name, "");
+}
+
 // [sip] listen, gateways (comma-separated addresses), max_calls, greeting_dir, catch_all,
 // tcp, tcp_idle_timeout, rate_limit, rate_window, auth_realm, auth_users (user:password, ...),
 // auth_algorithms.
@@ -304,6 +338,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   collect_aliases(*ini, "aliases", s);
   apply_ingest_config(*ini, s);
   apply_sip_config(*ini, s);
+  apply_trust_config(*ini, s);
   apply_delivery_config(*ini, s);
   apply_codecs_config(*ini, s);
   apply_limits_config(*ini, s);

@@ -9,6 +9,7 @@
 #include "command_line.hpp"
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/routing.hpp"
+#include "mailauth/resolver.hpp"
 #include "mailstore/store.hpp"
 
 namespace umstore::app {
@@ -31,6 +32,13 @@ struct DataLayout {
 struct ConnectionLimit {
   std::size_t total;
   std::size_t per_address;
+};
+
+// A DKIM signing key ([dkim] or [dkim.NAME]): read when the server starts.
+struct DkimKeySetting {
+  std::string domain;
+  std::string selector;
+  std::filesystem::path key;
 };
 
 // Configuration: built-in defaults, then the config file (INI), then
@@ -68,6 +76,12 @@ struct Settings {
   unsigned delay_warning_seconds = 4 * 3600;
   bool smarthost_requires_tls = false;       // else STARTTLS only when offered
   std::map<std::string, std::vector<std::string>> smtp_aliases;  // [aliases] local part -> mailboxes
+  // Sender authentication of inbound SMTP ([mailauth]) and DKIM signing of
+  // what leaves ([dkim]).
+  bool mailauth_enabled = false;
+  std::string mailauth_authserv_id;   // empty: the domain
+  mailauth::DnsConfig mailauth_dns;   // [mailauth] resolver, dns_timeout
+  std::vector<DkimKeySetting> dkim_keys;
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
   // Gateway ingest ([ingest], [gateways], [routing]).

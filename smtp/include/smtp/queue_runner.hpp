@@ -17,6 +17,7 @@
 
 #include "delivery/local_delivery.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "mailauth/dkim.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/delivery_queue.hpp"
@@ -37,6 +38,9 @@ struct QueueRunnerConfig {
   std::chrono::seconds poll_interval{5};       // rescan the queue (CLI retry/delete) this often
   std::chrono::seconds timeout{60};            // per SMTP command to a next hop
   std::optional<delivery::DeliverySettings> delivery_policy;  // as SmtpServerConfig's, for local copies
+  // What leaves for another system (relayed, forwarded, DSNs) is DKIM-signed
+  // with the key of its From: domain (or a parent domain) when one is here.
+  std::vector<mailauth::DkimSigningKey> dkim_keys;
   // Mail to report_address (DSNs for the ingest queue's forwarded copies)
   // goes to report_sink instead of a mailbox; false from the sink: not ours (5.1.1).
   std::string report_address;
