@@ -120,18 +120,19 @@ void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& 
     throw UsageError("[mailauth] resolver: '" + resolver + "' (an IP address, optionally with :PORT)");
   }
   s.mailauth_dns.timeout = std::chrono::seconds(ini.getUInt("mailauth.dns_timeout", 5));
-  const auto add_key = [&](const std::string& section, const std::string& default_domain) {
-    DkimKeySetting key{ini.getString(section + ".domain", default_domain), ini.getString(section + ".selector", ""),
+  // An empty domain in [dkim] is the server's, known once --domain is read.
+  const auto add_key = [&](const std::string& section, bool domain_optional) {
+    DkimKeySetting key{ini.getString(section + ".domain", ""), ini.getString(section + ".selector", ""),
                        ini.getString(section + ".key", "")};
-    if (key.domain.empty() || key.selector.empty() || key.key.empty())
+    if ((key.domain.empty() && !domain_optional) || key.selector.empty() || key.key.empty())
       throw UsageError("[" + section + "] needs domain, selector and key (the PEM file 'umstore dkim keygen' writes)");
     s.dkim_keys.push_back(std::move(key));
   };
-  if (ini.has("dkim.selector") || ini.has("dkim.key")) add_key("dkim", s.domain);
+  if (ini.has("dkim.selector") || ini.has("dkim.key")) add_key("dkim", true);
   Poco::Util::AbstractConfiguration::Keys names;
   ini.keys("dkim", names);
   for (const auto& name : names)
-    if (ini.has("dkim." + name + ".selector") || ini.has("dkim." + name + ".key")) add_key("dkim." + name, "");
+    if (ini.has("dkim." + name + ".selector") || ini.has("dkim." + name + ".key")) add_key("dkim." + name, false);
 }
 
 // [sip] listen, gateways (comma-separated addresses), max_calls, greeting_dir, catch_all,
@@ -359,6 +360,8 @@ Settings load_settings(const CommandLine& cmd) {
   if (auto v = cmd.value("--http")) s.http_listen = *v;
   s.data.root = std::filesystem::absolute(s.data.root);
   if (s.spool_dir.empty()) s.spool_dir = s.data.root / "spool";
+  for (auto& key : s.dkim_keys)
+    if (key.domain.empty()) key.domain = s.domain;
   return s;
 }
 
