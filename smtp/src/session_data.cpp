@@ -183,10 +183,14 @@ std::vector<delivery::LocalRecipient> SmtpSession::local_recipients() const {
 
 // Mail for other domains, and mail whose sender asked to hear of its
 // delivery, goes through the queue; the rest straight into the mailstore.
-bool SmtpSession::needs_queue() const {
+// A quarantined message goes straight into Junk: its success DSN would go
+// to a sender DMARC says is forged (backscatter), and the queue would file
+// it as planned.
+bool SmtpSession::needs_queue(bool quarantined) const {
   if (!server_.config.queue) return false;
-  return std::any_of(transaction_->recipients.begin(), transaction_->recipients.end(),
-                     [](const auto& r) { return r.number.empty() || r.notify.wants_success(); });
+  return std::any_of(transaction_->recipients.begin(), transaction_->recipients.end(), [&](const auto& r) {
+    return r.number.empty() || (!quarantined && r.notify.wants_success());
+  });
 }
 
 // The sender checks wait on DNS: on their own pool, off this I/O thread.
@@ -223,7 +227,7 @@ net::Task<SmtpReply> SmtpSession::deliver(std::string_view queue_id, std::string
     if (sender.refusal) co_return *sender.refusal;
     message = sender.message;
   }
-  if (needs_queue()) {
+  if (needs_queue(sender.quarantine)) {
     // The queue fsyncs: on the delivery pool, so this I/O thread keeps
     // serving other connections meanwhile.
     co_return co_await asio::co_spawn(

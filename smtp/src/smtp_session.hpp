@@ -139,7 +139,7 @@ class SmtpSession {
   net::Task<SmtpReply> deliver(std::string_view queue_id, std::string_view message);
   net::Task<SenderVerdict> check_sender(std::string_view queue_id, std::string_view message);
   SmtpReply enqueue(std::string_view queue_id, std::string_view message);
-  bool needs_queue() const;
+  bool needs_queue(bool quarantined) const;
 
   void reply(int code, std::string_view enhanced, std::string_view text);
   void message_reply(int code, std::string_view enhanced, std::string_view text);  // the end of DATA or BDAT LAST

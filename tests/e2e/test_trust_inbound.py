@@ -110,14 +110,14 @@ submission = 127.0.0.1:0
         cls.server.start()
         cls.submission_port = int(cls.server.info["submission"].rsplit(":", 1)[1])
 
-    def send(self, sender, raw, port=None, source=None, login=False):
+    def send(self, sender, raw, port=None, source=None, login=False, rcpt_options=()):
         """The reply to the end of DATA: (code, text); 250 when accepted."""
         with smtplib.SMTP("127.0.0.1", port or self.server.smtp_port, local_hostname="client.test",
                           source_address=(source or CLIENT_IP, 0), timeout=30) as smtp:
             if login:
                 smtp.login(USER, PASSWORD)
             try:
-                smtp.sendmail(sender, [RCPT], raw)
+                smtp.sendmail(sender, [RCPT], raw, rcpt_options=list(rcpt_options))
             except smtplib.SMTPDataError as e:
                 return e.smtp_code, e.smtp_error.decode()
             return 250, ""
@@ -167,11 +167,15 @@ submission = 127.0.0.1:0
                          r"sender check id=\S+ from=<ceo@reject.test> spf=fail dkim=none dmarc=fail p=reject")
 
     def test_quarantine_policy_files_into_junk(self):
-        subject = "quarantined " + uuid.uuid4().hex
-        self.assertEqual(self.send("ceo@quarantine.test", message("ceo@quarantine.test", subject))[0], 250)
-        [results] = self.our_results(self.stored(subject))
-        self.assertIn("spf=fail", results)
-        self.assertIn("dmarc=fail (p=quarantine) header.from=quarantine.test", results)
+        # Asking for a success DSN changes nothing: no report goes to a forged sender.
+        subjects = ["quarantined " + uuid.uuid4().hex, "quarantined notify " + uuid.uuid4().hex]
+        self.assertEqual(self.send("ceo@quarantine.test", message("ceo@quarantine.test", subjects[0]))[0], 250)
+        self.assertEqual(self.send("ceo@quarantine.test", message("ceo@quarantine.test", subjects[1]),
+                                   rcpt_options=["NOTIFY=SUCCESS"])[0], 250)
+        for subject in subjects:
+            [results] = self.our_results(self.stored(subject))
+            self.assertIn("spf=fail", results)
+            self.assertIn("dmarc=fail (p=quarantine) header.from=quarantine.test", results)
         imap = imaplib.IMAP4("127.0.0.1", self.server.imap_port)
         try:
             imap.login(USER, PASSWORD)
@@ -179,12 +183,13 @@ submission = 127.0.0.1:0
             junk = [line.decode() for line in listing if b"\\Junk" in line]
             self.assertEqual(len(junk), 1, listing)
             name = junk[0].rsplit(" ", 1)[1].strip('"')
-            imap.select(name, readonly=True)
-            _, found = imap.search(None, "SUBJECT", f'"{subject}"')
-            self.assertEqual(len(found[0].split()), 1, "the quarantined message is not in the \\Junk folder")
-            imap.select("INBOX", readonly=True)
-            _, found = imap.search(None, "SUBJECT", f'"{subject}"')
-            self.assertEqual(found[0].split(), [], "the quarantined message is in INBOX too")
+            for subject in subjects:
+                imap.select(name, readonly=True)
+                _, found = imap.search(None, "SUBJECT", f'"{subject}"')
+                self.assertEqual(len(found[0].split()), 1, f"{subject} is not in the \\Junk folder")
+                imap.select("INBOX", readonly=True)
+                _, found = imap.search(None, "SUBJECT", f'"{subject}"')
+                self.assertEqual(found[0].split(), [], f"{subject} is in INBOX too")
         finally:
             imap.logout()
 
