@@ -163,7 +163,7 @@ int run_serve(std::span<const std::string> args) {
   runner_config.hostname = s.domain;
   runner_config.local_domains = {s.domain};
   runner_config.smarthost = s.smarthost;
-  runner_config.smarthost_requires_tls = s.smarthost_requires_tls;
+  runner_config.smarthost_tls = s.smarthost_tls;
   runner_config.retry_base = std::chrono::seconds(s.retry_base_seconds);
   runner_config.retry_max = std::chrono::seconds(s.retry_max_seconds);
   runner_config.max_age = std::chrono::seconds(s.max_queue_age_seconds);

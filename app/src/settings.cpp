@@ -87,7 +87,8 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
 }
 
 // [smtp] smarthost, trusted_networks (comma-separated CIDR), auth_requires_tls,
-// retry_base, retry_max, max_queue_age, delay_warning (seconds); [listen] submission.
+// retry_base, retry_max, max_queue_age, delay_warning (seconds), smarthost_tls,
+// smarthost_ca_file; [listen] submission.
 void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.submission_listen = ini.getString("listen.submission", s.submission_listen);
   s.smarthost = ini.getString("smtp.smarthost", s.smarthost);
@@ -97,7 +98,19 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
   s.retry_max_seconds = ini.getUInt("smtp.retry_max", s.retry_max_seconds);
   s.max_queue_age_seconds = ini.getUInt("smtp.max_queue_age", s.max_queue_age_seconds);
   s.delay_warning_seconds = ini.getUInt("smtp.delay_warning", s.delay_warning_seconds);
-  s.smarthost_requires_tls = ini.getBool("smtp.smarthost_requires_tls", s.smarthost_requires_tls);
+  // smarthost_requires_tls = true, the older key, is smarthost_tls = encrypt.
+  std::string level = ini.getBool("smtp.smarthost_requires_tls", false) ? "encrypt" : "may";
+  level = ini.getString("smtp.smarthost_tls", level);
+  const std::map<std::string, smtp::RelayTls> levels{{"none", smtp::RelayTls::Off},
+                                                     {"may", smtp::RelayTls::Opportunistic},
+                                                     {"encrypt", smtp::RelayTls::Required},
+                                                     {"verify", smtp::RelayTls::Verified}};
+  const auto found = levels.find(level);
+  if (found == levels.end()) throw UsageError("[smtp] smarthost_tls: '" + level + "' (none, may, encrypt or verify)");
+  s.smarthost_tls.level = found->second;
+  s.smarthost_tls.ca_file = ini.getString("smtp.smarthost_ca_file", "");
+  if (!s.smarthost_tls.ca_file.empty() && !std::ifstream(s.smarthost_tls.ca_file))
+    throw UsageError("[smtp] smarthost_ca_file: cannot read " + s.smarthost_tls.ca_file.string());
 }
 
 // [mailauth] enabled, authserv_id, resolver (IP or IP:PORT; unset: the

@@ -11,6 +11,7 @@
 #include "ingest/routing.hpp"
 #include "mailauth/resolver.hpp"
 #include "mailstore/store.hpp"
+#include "smtp/relay_client.hpp"
 
 namespace umstore::app {
 
@@ -74,7 +75,7 @@ struct Settings {
   unsigned retry_max_seconds = 3600;
   unsigned max_queue_age_seconds = 5 * 24 * 3600;
   unsigned delay_warning_seconds = 4 * 3600;
-  bool smarthost_requires_tls = false;       // else STARTTLS only when offered
+  smtp::RelayTlsPolicy smarthost_tls;        // [smtp] smarthost_tls, smarthost_ca_file
   std::map<std::string, std::vector<std::string>> smtp_aliases;  // [aliases] local part -> mailboxes
   // Sender authentication of inbound SMTP ([mailauth]) and DKIM signing of
   // what leaves ([dkim]).

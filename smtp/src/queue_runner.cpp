@@ -264,8 +264,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
           std::string errors;
           for (const auto& [name, port] : hosts) {
             try {
-              const auto tls = !config_.smarthost.empty() && config_.smarthost_requires_tls ? RelayTls::Required
-                                                                                             : RelayTls::Opportunistic;
+              const RelayTlsPolicy tls = config_.smarthost.empty() ? RelayTlsPolicy{} : config_.smarthost_tls;
               connection = std::make_unique<RelayConnection>(name, port, config_.hostname, config_.timeout, tls);
               log(LogLevel::Debug, kLog, "connected to {}:{}{}", name, port,
                   connection->encrypted() ? " with TLS" : "");

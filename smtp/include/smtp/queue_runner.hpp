@@ -30,7 +30,7 @@ struct QueueRunnerConfig {
   std::string hostname = "localhost";          // EHLO name, Reporting-MTA
   std::vector<std::string> local_domains;      // where DSN recipients may be local mailboxes
   std::string smarthost;                       // "host:port"; empty: MX hosts of each domain, port 25
-  bool smarthost_requires_tls = false;         // STARTTLS to the smarthost or a 4xx; else opportunistic
+  RelayTlsPolicy smarthost_tls;                // STARTTLS to the smarthost (MX hosts: opportunistic)
   std::chrono::seconds retry_base{60};         // first retry after this, doubling each time
   std::chrono::seconds retry_max{3600};        // backoff cap
   std::chrono::seconds max_age{5 * 24 * 3600}; // then temporary failures become final
