@@ -1,5 +1,7 @@
 #include "mailauth/sender_authentication.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "common/ascii.hpp"
@@ -31,6 +33,15 @@ std::vector<std::string> header_values(std::string_view message, std::string_vie
     }
   }
   return values;
+}
+
+// An IPv4 client on a dual-stack listener appears as ::ffff:a.b.c.d; SPF's
+// ip4: mechanisms and DMARC see it as the IPv4 address it is.
+std::string unmapped(const std::string& ip) {
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, ip.c_str(), &v6) != 1 || !IN6_IS_ADDR_V4MAPPED(&v6)) return ip;
+  char text[INET_ADDRSTRLEN] = {};
+  return ::inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof text) ? std::string(text) : ip;
 }
 
 // RFC 8601 §2.2: a value that is not a plain token is quoted.
@@ -132,9 +143,10 @@ std::string without_our_authentication_results(std::string_view message, std::st
 SenderAuthentication authenticate_sender(Resolver& resolver, std::string_view authserv_id,
                                          const SmtpEnvelope& envelope, std::string_view message) {
   SenderAuthentication result;
-  result.spf = check_spf(resolver, envelope.client_ip, envelope.helo, envelope.mail_from);
+  const std::string client_ip = unmapped(envelope.client_ip);
+  result.spf = check_spf(resolver, client_ip, envelope.helo, envelope.mail_from);
   result.dkim = dkim_verify(resolver, message);
-  result.dmarc = check_dmarc(resolver, envelope.client_ip, from_domain(message), result.spf, result.dkim);
+  result.dmarc = check_dmarc(resolver, client_ip, from_domain(message), result.spf, result.dkim);
   result.header = authentication_results_field(authserv_id, result.spf, result.dkim, result.dmarc);
   return result;
 }

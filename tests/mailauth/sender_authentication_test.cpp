@@ -214,6 +214,13 @@ BOOST_AUTO_TEST_CASE(spoofed_from_fails_with_the_domains_policy) {
   BOOST_TEST(unaligned.dmarc.result == AuthResult::fail);
 }
 
+BOOST_AUTO_TEST_CASE(an_ipv4_client_on_a_dual_stack_listener_is_its_ipv4_address) {
+  zones();
+  const auto mapped = authenticate(std::string("::ffff:") + good_ip, "alice@sender.test", message("alice@sender.test"));
+  BOOST_TEST(mapped.spf.result == AuthResult::pass);
+  BOOST_TEST(mapped.dmarc.result == AuthResult::pass);
+}
+
 BOOST_AUTO_TEST_CASE(no_record_is_none) {
   zones();
   const auto none = authenticate(other_ip, "carol@nodmarc.test", message("carol@nodmarc.test"));

@@ -16,7 +16,7 @@
 namespace umstore::mailauth {
 
 struct SmtpEnvelope {
-  std::string client_ip;  // the connecting client's address, IPv4 or IPv6 text
+  std::string client_ip;  // the connecting client's address, IPv4 or IPv6 text (::ffff:a.b.c.d taken as IPv4)
   std::string helo;       // the EHLO/HELO name
   std::string mail_from;  // MAIL FROM's address without <>, empty for a null sender
 };
