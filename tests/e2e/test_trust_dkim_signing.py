@@ -7,12 +7,14 @@ tests/mailauth/dkim_verify.py) against the key Knot publishes.
 
 Checks: a relayed message From: our domain verifies (RSA); one From: a
 subdomain with a key of its own is signed with that key (Ed25519); a DSN
-umstore sends verifies; a copy altered after delivery fails; mail From: a
+umstore sends and a voicemail forwarded to a mailbox's email address verify;
+a copy altered after delivery fails; mail From: a
 domain without a key leaves unsigned; keygen writes the key owner-only and
 never overwrites one.
 
 Needs root, Postfix, Knot and python3-dkim (with python3-nacl): exit 77 (a
 visible skip) without them."""
+import json
 import os
 import re
 import shutil
@@ -35,6 +37,8 @@ VERIFIER = SOURCE_DIR / "tests" / "mailauth" / "dkim_verify.py"
 SUBDOMAIN = f"fax.{DOMAIN}"
 PEER = "peer.test"
 USER = "+15550100"
+FORWARDING = "+15550101"  # a mailbox with an email address: voicemails also go there as a copy
+TOKEN = "trust-gateway-token-0123456789"
 
 
 class DkimSigning(unittest.TestCase):
@@ -53,6 +57,9 @@ trusted_networks = 127.0.0.0/8
 retry_base = 1
 retry_max = 2
 
+[gateways]
+gw1 = {TOKEN}
+
 [dkim]
 selector = s2026
 key = {cls.rsa_key}
@@ -68,6 +75,8 @@ key = {cls.ed_key}
                                   "--key", str(cls.ed_key)).stdout]
         cls.dns.publish(DOMAIN, "\n".join(records))
         cls.server.add_mailbox(USER, "Signing User", "signing-password")
+        cls.server.run("mailbox", "add", FORWARDING, "--name", "Forwarding User", "--email", f"alice@{PEER}",
+                       "--password-stdin", stdin="forwarding-password\n")
         cls.server.start()
         cls.postfix = PostfixPeer(port=cls.postfix_port, domain=PEER, mailboxes=["alice"])
         cls.postfix.start()
@@ -132,6 +141,18 @@ key = {cls.ed_key}
         self.assertIn(b"report-type=delivery-status", raw)
         self.assertEqual(self.signature(raw)["d"], DOMAIN)
         self.assertTrue(self.verify(raw), "the DSN does not verify")
+
+    def test_forwarded_voicemail_is_signed(self):
+        posted = subprocess.run(["curl", "-sS", "--fail-with-body", "-H", f"Authorization: Bearer {TOKEN}",
+                                 "-F", f"file=@{SOURCE_DIR / 'samples' / 'voicemail.wav'}", "-F", f"to={FORWARDING}",
+                                 "-F", "from=+15550123", f"http://127.0.0.1:{self.server.http_port}/v1/voicemail"],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(posted.returncode, 0, posted.stdout + posted.stderr)
+        message_id = json.loads(posted.stdout)["id"]
+        raw = self.at_postfix(message_id, timeout=60)  # the copy carries the ingest id (X-Umstore-Ingest-Id)
+        self.assertIn(b"audio/", raw)
+        self.assertEqual(self.signature(raw)["d"], DOMAIN)
+        self.assertTrue(self.verify(raw), "the forwarded copy does not verify")
 
     def test_other_domains_leave_unsigned(self):
         subject = "unsigned " + uuid.uuid4().hex
