@@ -22,7 +22,6 @@ import smtplib
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import uuid
 from pathlib import Path
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import dns_peer  # noqa: E402
 from postfix_peer import PostfixPeer, free_port  # noqa: E402
-from umstore_harness import DOMAIN, SOURCE_DIR, Umstore  # noqa: E402
+from umstore_harness import DOMAIN, SOURCE_DIR, Umstore, wait_for  # noqa: E402
 
 VERIFIER = SOURCE_DIR / "tests" / "mailauth" / "dkim_verify.py"
 SUBDOMAIN = f"fax.{DOMAIN}"
@@ -90,15 +89,12 @@ key = {cls.ed_key}
             self.assertEqual(smtp.sendmail(sender, [rcpt], message.encode()), {})
 
     def at_postfix(self, marker, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            found = [m for m in self.postfix.messages("alice") if marker.encode() in m]
-            if found:
-                self.assertEqual(len(found), 1)
-                return found[0]
-            self.assertLess(time.time(), deadline, f"{marker} not delivered to alice@{PEER}; umstore log:\n"
-                                                   f"{self.server.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+        """The one message at alice@peer.test that carries marker."""
+        arrived = lambda: [m for m in self.postfix.messages("alice") if marker.encode() in m]  # noqa: E731
+        wait_for(arrived, f"{marker} at alice@{PEER}; umstore log:\n{self.server.log_path.read_text()[-3000:]}",
+                 timeout)
+        [raw] = arrived()
+        return raw
 
     def verify(self, raw):
         """python3-dkim's verdict: True when every signature verifies."""
@@ -156,7 +152,7 @@ key = {cls.ed_key}
 
     def test_other_domains_leave_unsigned(self):
         subject = "unsigned " + uuid.uuid4().hex
-        self.relay(f"someone@elsewhere.test", f"alice@{PEER}", subject)
+        self.relay("someone@elsewhere.test", f"alice@{PEER}", subject)
         self.assertNotIn(b"DKIM-Signature", self.at_postfix(subject))
 
     def test_keygen_keeps_keys_private_and_never_overwrites(self):

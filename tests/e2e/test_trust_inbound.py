@@ -13,7 +13,6 @@ trusted_networks and an authenticated submission user exempt.
 
 Needs Knot (knot) and python3-dkim: exit 77 (a visible skip) without them."""
 import imaplib
-import json
 import os
 import re
 import smtplib

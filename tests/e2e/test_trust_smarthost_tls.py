@@ -17,7 +17,6 @@ import shutil
 import smtplib
 import sys
 import tempfile
-import time
 import unittest
 import uuid
 from pathlib import Path
@@ -80,11 +79,10 @@ delay_warning = 1
 
     def delayed_diagnostic(self, envid):
         """The Diagnostic-Code of the delayed DSN umstore sent the sender for envid."""
-        reports = []
-        wait_for(lambda: reports.extend(m for m in self.server.stored_messages()
-                                        if b"report-type=delivery-status" in m and envid.encode() in m) or reports,
-                 f"a delayed DSN for {envid}; umstore log:\n{self.server.log_path.read_text()[-3000:]}", 40)
-        report = email.message_from_bytes(reports[0], policy=email.policy.compat32)
+        reports = lambda: [m for m in self.server.stored_messages()  # noqa: E731
+                           if b"report-type=delivery-status" in m and envid.encode() in m]
+        wait_for(reports, f"a delayed DSN for {envid}; umstore log:\n{self.server.log_path.read_text()[-3000:]}", 40)
+        report = email.message_from_bytes(reports()[0], policy=email.policy.compat32)
         for part in report.walk():
             if part.get_content_type() == "message/delivery-status":
                 recipient = part.get_payload()[1]
