@@ -184,13 +184,7 @@ int run_import(std::span<const std::string> args) {
   const auto [store, account_store] = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *account_store;
   ingest::Router router(s.routing, accounts);
-  ingest::IngestQueueConfig config;
-  config.dir = s.data.ingest_dir();
-  config.settings.domain = s.domain;
-  config.settings.voice_limits = s.voice_limits;
-  config.settings.fax_limits = s.fax_limits;
-  config.workers = s.ingest_workers;
-  config.batch_size = s.ingest_batch;
+  ingest::IngestQueueConfig config = s.ingest_queue();
   // Keys, not counts: a job resumed from an interrupted run may finish
   // before or after this run submits its duplicate. Declared before the
   // queue, whose stop (in its destructor too) still reports what it stores.

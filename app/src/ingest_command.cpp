@@ -71,17 +71,11 @@ RunningServer running_server(const DataLayout& data) {
 // folder, crash recovery, retries), until the job is done.
 int ingest_here(const Settings& s, mailstore::MailStore& store, const mailstore::AccountStore& accounts,
                 const ingest::Recording& recording) {
-  ingest::IngestQueueConfig config;
-  config.dir = s.data.ingest_dir();
-  config.settings = {s.domain, s.voice_limits, s.fax_limits};
+  ingest::IngestQueueConfig config = s.ingest_queue();
   config.mailbox_profiles = [&accounts](std::string_view number) {
     return delivery::mailbox_profile(accounts, number);
   };
   config.workers = 1;
-  config.max_age = std::chrono::seconds(s.ingest_max_age_seconds);
-  config.retry_intervals.clear();
-  for (const unsigned seconds : s.ingest_retry_intervals)
-    config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
   ingest::IngestQueue queue(config, store);
   set_log_level(LogLevel::Error);  // this command reports the job's outcome itself
   queue.start();  // also resumes what an interrupted run left queued

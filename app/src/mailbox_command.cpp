@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "common/durable_file.hpp"
 #include "mailstore/store.hpp"
+#include "common/parse_number.hpp"
 #include "settings.hpp"
 
 namespace umstore::app {
@@ -17,6 +18,7 @@ constexpr const char* kMailboxUsage = R"(usage:
   umstore [--data-dir DIR] mailbox list
   umstore [--data-dir DIR] mailbox show NUMBER
   umstore [--data-dir DIR] mailbox set NUMBER [--playable wav|mp3|none] [--fax-pdf yes|no] [--file-by-kind yes|no]
+                                              [--quota BYTES]
   umstore [--data-dir DIR] mailbox remove NUMBER
   umstore [--data-dir DIR] mailbox passwd NUMBER [--password-stdin]
 
@@ -64,6 +66,12 @@ std::pair<std::string, bool> choose_password(const CommandLine& cmd) {
   return {generate_password(), true};
 }
 
+std::uint64_t parse_quota(const std::string& text) {
+  const auto bytes = parse_number<std::uint64_t>(text);
+  if (!bytes) throw UsageError("--quota takes a number of bytes (0: unlimited), e.g. 104857600");
+  return *bytes;
+}
+
 int add(const CommandLine& cmd, const Settings& s) {
   mailstore::Account account;
   account.number = cmd.positionals().at(1);
@@ -71,13 +79,7 @@ int add(const CommandLine& cmd, const Settings& s) {
   if (!name || name->empty()) throw UsageError("mailbox add needs --name NAME");
   account.name = *name;
   account.email = cmd.value("--email").value_or("");
-  if (auto quota = cmd.value("--quota")) {
-    try {
-      account.quota_bytes = std::stoull(*quota);
-    } catch (const std::exception&) {
-      throw UsageError("--quota takes a number of bytes, e.g. 104857600");
-    }
-  }
+  if (auto quota = cmd.value("--quota")) account.quota_bytes = parse_quota(*quota);
   create_directories_durably(s.data.root);
   const auto opened = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *opened.accounts;
@@ -132,10 +134,17 @@ int set(const CommandLine& cmd, const Settings& s) {
   const auto playable = cmd.value("--playable");
   const auto fax_pdf = cmd.value("--fax-pdf");
   const auto by_kind = cmd.value("--file-by-kind");
-  if (!playable && !fax_pdf && !by_kind)
-    throw UsageError("mailbox set needs at least one of --playable, --fax-pdf, --file-by-kind");
+  const auto quota = cmd.value("--quota");
+  if (!playable && !fax_pdf && !by_kind && !quota)
+    throw UsageError("mailbox set needs at least one of --playable, --fax-pdf, --file-by-kind, --quota");
   auto delivery = accounts.delivery(number);
   if (!delivery) throw mailstore::AccountError("there is no account for " + number + "; add it first");
+  if (quota) {
+    auto account = accounts.find(number).value();
+    account.quota_bytes = parse_quota(*quota);
+    accounts.update(account);
+    opened.mail->user(number)->set_quota_limit(account.quota_bytes);  // enforced from the next delivery
+  }
   if (playable) {
     const auto parsed = mailstore::parse_playable(*playable);
     if (!parsed) throw UsageError("--playable takes wav, mp3 or none, not '" + *playable + "'");
@@ -144,8 +153,10 @@ int set(const CommandLine& cmd, const Settings& s) {
   if (fax_pdf) delivery->fax_pdf = parse_yes_no("--fax-pdf", *fax_pdf);
   if (by_kind) delivery->file_by_kind = parse_yes_no("--file-by-kind", *by_kind);
   accounts.set_delivery(number, *delivery);
+  const auto limit = accounts.find(number).value().quota_bytes;
   std::cout << "mailbox " << number << ": playable " << mailstore::to_string(delivery->playable) << ", fax-pdf "
-            << yes_no(delivery->fax_pdf) << ", file-by-kind " << yes_no(delivery->file_by_kind) << "\n";
+            << yes_no(delivery->fax_pdf) << ", file-by-kind " << yes_no(delivery->file_by_kind) << ", quota "
+            << (limit ? std::to_string(limit) + " bytes" : "unlimited") << "\n";
   return 0;
 }
 

@@ -225,21 +225,8 @@ int run_serve(std::span<const std::string> args) {
 
   // The ingest queue is the single point of durability for gateways: the
   // HTTP API and the spool both submit into it, workers deliver into the store.
-  ingest::IngestQueueConfig queue_config;
-  queue_config.dir = s.data.ingest_dir();
-  queue_config.settings.domain = s.domain;
+  ingest::IngestQueueConfig queue_config = s.ingest_queue();
   queue_config.mailbox_profiles = delivery_policy.mailbox_profiles;  // forms and folders, as for SMTP
-  queue_config.settings.voice_limits = s.voice_limits;
-  queue_config.settings.fax_limits = s.fax_limits;
-  queue_config.workers = s.ingest_workers;
-  queue_config.batch_size = s.ingest_batch;
-  queue_config.max_age = std::chrono::seconds(s.ingest_max_age_seconds);
-  queue_config.retry_intervals.clear();
-  for (const unsigned seconds : s.ingest_retry_intervals) queue_config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
-  queue_config.webhook_attempts = s.webhook_attempts;
-  queue_config.webhook_retry_base = std::chrono::seconds(s.webhook_retry_base_seconds);
-  queue_config.webhook_retry_max = std::chrono::seconds(s.webhook_retry_max_seconds);
-  queue_config.webhook_ca_file = s.webhook_ca_file;
   queue_config.forward_address = [&accounts](std::string_view number) {
     const auto account = accounts.find(number);
     return account ? account->email : std::string();

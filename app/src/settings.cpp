@@ -9,6 +9,8 @@
 #include <Poco/StringTokenizer.h>
 #include <Poco/Util/IniFileConfiguration.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -339,6 +341,8 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.store_dsn = ini->getString("store.dsn", s.store_dsn);
   if (s.store_backend == mailstore::StoreBackend::postgresql && s.store_dsn.empty())
     throw UsageError("[store] backend = postgresql needs [store] dsn (e.g. postgresql://umstore@db.example.net/umstore)");
+  s.node_id = ini->getString("cluster.node_id", s.node_id);
+  s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
   s.log_format = ini->getString("log.format", s.log_format);
   if (!parse_log_format(s.log_format)) throw UsageError("[log] format: '" + s.log_format + "' (text or json)");
   s.smtp_listen = ini->getString("listen.smtp", s.smtp_listen);
@@ -375,7 +379,30 @@ Settings load_settings(const CommandLine& cmd) {
   if (s.spool_dir.empty()) s.spool_dir = s.data.root / "spool";
   for (auto& key : s.dkim_keys)
     if (key.domain.empty()) key.domain = s.domain;
+  if (s.node_id.empty()) {
+    char host[256] = {};
+    s.node_id = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "umstore";
+  }
   return s;
+}
+
+ingest::IngestQueueConfig Settings::ingest_queue() const {
+  ingest::IngestQueueConfig config;
+  config.dir = data.ingest_dir();
+  if (store_backend == mailstore::StoreBackend::postgresql) config.postgresql_dsn = store_dsn;
+  config.node_id = node_id;
+  config.lease = std::chrono::seconds(lease_seconds);
+  config.settings = {domain, voice_limits, fax_limits};
+  config.workers = ingest_workers;
+  config.batch_size = ingest_batch;
+  config.max_age = std::chrono::seconds(ingest_max_age_seconds);
+  config.retry_intervals.clear();
+  for (const unsigned seconds : ingest_retry_intervals) config.retry_intervals.emplace_back(std::chrono::seconds(seconds));
+  config.webhook_attempts = webhook_attempts;
+  config.webhook_retry_base = std::chrono::seconds(webhook_retry_base_seconds);
+  config.webhook_retry_max = std::chrono::seconds(webhook_retry_max_seconds);
+  config.webhook_ca_file = webhook_ca_file;
+  return config;
 }
 
 }  // namespace umstore::app

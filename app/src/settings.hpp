@@ -8,6 +8,7 @@
 #include "codecs/fax.hpp"
 #include "command_line.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
 #include "mailauth/resolver.hpp"
 #include "mailstore/store.hpp"
@@ -51,6 +52,14 @@ struct Settings {
   mailstore::StoreSettings store() const {
     return {store_backend, data.mail(), data.accounts_db(), store_dsn};
   }
+  // [cluster]: this node's name among the nodes sharing one database (unique
+  // per node; default: the host name), and how long a job stays with a node
+  // that stopped renewing its leases before another takes it over.
+  std::string node_id;
+  unsigned lease_seconds = 30;
+  // The ingest queue as configured: jobs in the database with the
+  // PostgreSQL backend (shared by the nodes), else under the data directory.
+  ingest::IngestQueueConfig ingest_queue() const;
   std::string domain = "localhost";
   std::string smtp_listen = "127.0.0.1:2525";
   std::string imap_listen = "127.0.0.1:1143";

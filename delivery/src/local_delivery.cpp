@@ -209,10 +209,16 @@ DeliveryResult LocalDelivery::deliver(const DeliveryRequest& request) const {
     for (const auto& copy : copies) {
       current = copy.number;
       if (request.on_storing) request.on_storing(copy.number, copy.folder);
-      const auto uid = store_.deliver(copy.number, copy.message, copy.folder);
-      result.recipients[copy.index] = Stored{copy.number, copy.folder, uid, false};
-      log(LogLevel::Info, kLog, "delivery id={} from=<{}> to={} folder={} size={} uid={}", request.key, request.sender,
-          copy.number, copy.folder, copy.message.size(), uid);
+      const auto stored = request.key.empty()
+                              ? mailstore::DeliveredCopy{store_.deliver(copy.number, copy.message, copy.folder), copy.folder}
+                              : store_.deliver_once(copy.number, copy.message, copy.folder, request.key);
+      result.recipients[copy.index] = Stored{copy.number, stored.folder, stored.uid, stored.earlier};
+      if (stored.earlier)
+        log(LogLevel::Info, kLog, "delivery id={} to={} was stored before (folder={} uid={}): not stored again",
+            request.key, copy.number, stored.folder, stored.uid);
+      else
+        log(LogLevel::Info, kLog, "delivery id={} from=<{}> to={} folder={} size={} uid={}", request.key,
+            request.sender, copy.number, copy.folder, copy.message.size(), stored.uid);
     }
   } catch (const mailstore::QuotaExceeded& e) {
     // Another delivery filled the mailbox since the check above.

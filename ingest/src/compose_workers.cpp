@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "common/durable_file.hpp"
 
 namespace umstore::ingest {
 namespace {
@@ -12,7 +11,7 @@ constexpr auto kLeftToComposingWorker = std::chrono::milliseconds(30);
 
 }  // namespace
 
-ComposeWorkers::ComposeWorkers(const IngestQueueConfig& config, JobDatabase& db, Handlers handlers)
+ComposeWorkers::ComposeWorkers(const IngestQueueConfig& config, JobStore& db, Handlers handlers)
     : config_(config), db_(db), handlers_(std::move(handlers)), settings_(config.settings) {}
 
 IngestSettings ComposeWorkers::settings() const {
@@ -154,7 +153,7 @@ std::size_t ComposeWorkers::run_batch(const std::vector<std::string>& ids) {
       std::optional<QueuedJob> job;
       try {
         job = db_.load(id);
-        if (job) job->recording.file = read_file_bytes(job_media_path(config_.dir, id));
+        if (job) job->recording.file = db_.read_media(id);
       } catch (const std::exception& e) {
         return handlers_.fail(id, std::string("the queued recording cannot be read: ") + e.what());
       }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "ingest/ingest_queue.hpp"
-#include "job_database.hpp"
+#include "job_store.hpp"
 #include "queued_job.hpp"
 
 namespace umstore::ingest {
@@ -33,7 +33,7 @@ class ComposeWorkers {
   };
 
   // `config` and `db` must outlive the workers.
-  ComposeWorkers(const IngestQueueConfig& config, JobDatabase& db, Handlers handlers);
+  ComposeWorkers(const IngestQueueConfig& config, JobStore& db, Handlers handlers);
   ~ComposeWorkers();  // stop()
   ComposeWorkers(const ComposeWorkers&) = delete;
   ComposeWorkers& operator=(const ComposeWorkers&) = delete;
@@ -61,7 +61,7 @@ class ComposeWorkers {
   std::vector<ComposeOutcome> compose_each(std::span<const Recording* const> recordings) const;
 
   const IngestQueueConfig& config_;
-  JobDatabase& db_;
+  JobStore& db_;
   Handlers handlers_;
 
   mutable std::mutex mutex_;

@@ -24,7 +24,7 @@ std::optional<std::pair<std::string, DeliveryReport>> parse_delivery_report(std:
   return std::pair{envid, report};
 }
 
-Forwarding::Forwarding(const IngestQueueConfig& config, JobDatabase& db, WebhookSender& webhooks)
+Forwarding::Forwarding(const IngestQueueConfig& config, JobStore& db, WebhookSender& webhooks)
     : config_(config), db_(db), webhooks_(webhooks) {}
 
 std::string Forwarding::address_for(const std::string& number) const {

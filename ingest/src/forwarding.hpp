@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "ingest/ingest_queue.hpp"
-#include "job_database.hpp"
+#include "job_store.hpp"
 #include "webhook_sender.hpp"
 
 namespace umstore::ingest {
@@ -14,7 +14,7 @@ namespace umstore::ingest {
 class Forwarding {
  public:
   // All three must outlive this.
-  Forwarding(const IngestQueueConfig& config, JobDatabase& db, WebhookSender& webhooks);
+  Forwarding(const IngestQueueConfig& config, JobStore& db, WebhookSender& webhooks);
 
   // The mailbox's email address; empty: no copy (none set, no forwarder, or
   // the lookup failed).
@@ -28,7 +28,7 @@ class Forwarding {
 
  private:
   const IngestQueueConfig& config_;
-  JobDatabase& db_;
+  JobStore& db_;
   WebhookSender& webhooks_;
 };
 

@@ -1,22 +1,20 @@
 #include "ingest/ingest_queue.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <random>
 
-#include "common/durable_file.hpp"
 #include "common/log.hpp"
 #include "compose_workers.hpp"
 #include "forwarding.hpp"
 #include "ingest_metrics.hpp"
-#include "job_database.hpp"
 #include "job_delivery.hpp"
+#include "job_leases.hpp"
+#include "pg_job_store.hpp"
+#include "sqlite_job_store.hpp"
 #include "queued_job.hpp"
 #include "webhook_sender.hpp"
 
-// The queue's parts, each in its own file: the job database (all SQL), the
+// The queue's parts, each in its own file: the job store (all SQL: SQLite
+// for one node, PostgreSQL shared by several, with the leases' upkeep), the
 // compose workers (due jobs, lane batching), job delivery (storers, the
 // store step, outcomes, retries, crash recovery), forwarding and DSNs, the
 // webhook sender and the metrics. Here: submitting, and wiring them.
@@ -29,28 +27,9 @@ std::string new_id() {
   return fmt::format("{:016x}{:08x}", random(), static_cast<std::uint32_t>(random()));
 }
 
-void write_file_durably(const std::filesystem::path& path, std::span<const std::uint8_t> data) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-  if (!fd) throw IoError("cannot create", path, errno);
-  write_all(fd.get(), std::as_bytes(data), path);
-  fsync_fd(fd.get(), path);
-}
-
-// A spool drop under the queue's name: a hard link where both are on one
-// file system (its bytes are not written a second time), else a copy;
-// fsync'ed either way. Returns the size.
-std::uintmax_t link_or_copy_durably(const std::filesystem::path& from, const std::filesystem::path& to) {
-  if (::link(from.c_str(), to.c_str()) != 0) {
-    const std::vector<std::uint8_t> bytes = read_file_bytes(from);
-    write_file_durably(to, bytes);
-    return bytes.size();
-  }
-  UniqueFd fd(::open(to.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw IoError("cannot open", to, errno);
-  fsync_fd(fd.get(), to);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw IoError("cannot stat", to, errno);
-  return static_cast<std::uintmax_t>(st.st_size);
+std::unique_ptr<JobStore> open_job_store(const IngestQueueConfig& config) {
+  if (config.postgresql_dsn.empty()) return std::make_unique<SqliteJobStore>(config.dir);
+  return std::make_unique<PgJobStore>(config.postgresql_dsn, config.node_id, config.lease);
 }
 
 }  // namespace
@@ -66,21 +45,24 @@ std::string_view state_name(IngestState state) noexcept {
 
 struct IngestQueue::Impl {
   IngestQueueConfig config;
-  JobDatabase db;
+  std::unique_ptr<JobStore> job_store;
+  JobStore& db;
   IngestMetrics metrics;
   WebhookSender webhooks{config, db, metrics};
   Forwarding forwarding{config, db, webhooks};
   ComposeWorkers workers;
   JobDelivery delivery;
+  JobLeases leases;
 
   Impl(IngestQueueConfig c, mailstore::MailStore& store)
       : config(std::move(c)),
-        db((create_directories_durably(config.dir / "jobs"), create_directories_durably(config.dir / "failed"),
-            config.dir / "queue.db")),
+        job_store(open_job_store(config)),
+        db(*job_store),
         workers(config, db,
                 {[this](ComposedJob&& composed) { delivery.hand_over(std::move(composed)); },
                  [this](const std::string& id, const std::string& reason) { delivery.fail(id, reason); }}),
-        delivery({config, store, db, workers, forwarding, webhooks, metrics}) {}
+        delivery({config, store, db, workers, forwarding, webhooks, metrics}),
+        leases(db, config.lease, [this](const std::string& id) { workers.schedule(id, QueueClock::now()); }) {}
 
   // Stops the parts in the order that matters before the members go in
   // reverse order: the workers before the storers, which store what the
@@ -89,25 +71,24 @@ struct IngestQueue::Impl {
 
   void start() {
     delivery.recover_interrupted();
-    const std::vector<std::string> queued = db.queued_ids();
+    const std::vector<std::string> queued = db.take_queued(true);
     for (const auto& id : queued) workers.schedule(id, QueueClock::now());
     if (!queued.empty()) log(LogLevel::Info, kQueueLog, "resuming {} queued job(s)", queued.size());
     workers.start();
     delivery.start();
     webhooks.start();
+    if (db.shared()) leases.start();
   }
 
   void stop() {
+    leases.stop();
     webhooks.request_stop();
     workers.stop();
     delivery.stop();
     webhooks.stop();
   }
 
-  // `store_media` puts the recording's bytes at the path it is given, durably,
-  // and returns their size.
-  template <typename StoreMedia>
-  SubmitResult submit(const Recording& r, const SubmitOptions& o, StoreMedia&& store_media) {
+  SubmitResult submit(const Recording& r, const SubmitOptions& o, const JobMedia& media) {
     if (!o.idempotency_key.empty()) {
       if (auto existing = db.find(o.source, o.idempotency_key)) {
         ++metrics.duplicates;
@@ -115,23 +96,14 @@ struct IngestQueue::Impl {
       }
     }
     const std::string id = new_id();
-    const auto media = job_media_path(config.dir, id);
-    std::uintmax_t size = 0;
-    try {
-      size = store_media(media);
-      fsync_directory(media.parent_path());
-    } catch (const IoError& e) {
-      std::filesystem::remove(media);
-      throw IngestQueueError(std::string("cannot queue the recording: ") + e.what());
-    }
-    if (!db.insert(id, r, o, now_ms())) {  // the same key raced in from another connection
-      std::filesystem::remove(media);
+    const auto size = db.insert(id, r, o, now_ms(), media);
+    if (!size) {  // the same key raced in from another connection
       ++metrics.duplicates;
       return {db.find(o.source, o.idempotency_key).value().id, true};
     }
     ++metrics.accepted;
     log(LogLevel::Info, kQueueLog, "queued id={} {} to={} from={} source={} size={}", id, kind_name(r.kind),
-        r.to_number, r.caller.number, o.source, size);
+        r.to_number, r.caller.number, o.source, *size);
     workers.schedule(id, QueueClock::now());
     return {id, false};
   }
@@ -145,14 +117,11 @@ void IngestQueue::start() { impl_->start(); }
 void IngestQueue::stop() { impl_->stop(); }
 
 SubmitResult IngestQueue::submit(const Recording& r, const SubmitOptions& o) {
-  return impl_->submit(r, o, [&r](const std::filesystem::path& media) {
-    write_file_durably(media, r.file);
-    return std::uintmax_t{r.file.size()};
-  });
+  return impl_->submit(r, o, std::span<const std::uint8_t>(r.file));
 }
 
 SubmitResult IngestQueue::submit_file(const Recording& r, const std::filesystem::path& file, const SubmitOptions& o) {
-  return impl_->submit(r, o, [&file](const std::filesystem::path& media) { return link_or_copy_durably(file, media); });
+  return impl_->submit(r, o, file);
 }
 
 std::optional<IngestStatus> IngestQueue::status(std::string_view id) const { return impl_->db.status(id); }

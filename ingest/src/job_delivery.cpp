@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "common/durable_file.hpp"
 #include "common/log.hpp"
 #include "common/rfc5322_date.hpp"
 #include "mailstore/mail_store.hpp"
@@ -156,22 +155,20 @@ void JobDelivery::retry_or_fail(const std::string& id, const QueuedJob& job, con
   const auto delay = intervals.empty() ? std::chrono::milliseconds(std::chrono::seconds(60))
                                        : intervals[std::min<std::size_t>(job.attempts, intervals.size() - 1)];
   log(LogLevel::Warning, kQueueLog, "id={} will be retried in {} ms: {}", id, delay.count(), reason);
-  parts_.db.record_retry(id, reason);
+  parts_.db.record_retry(id, reason, delay);
   parts_.workers.schedule(id, QueueClock::now() + delay);
 }
 
 void JobDelivery::finish(const std::string& id, IngestState state, const std::string& reason, std::uint32_t uid,
                          const std::string& forwarded_to) {
-  parts_.db.record_outcome(id, {state, reason, uid, now_ms(), forwarded_to});
+  if (!parts_.db.record_outcome(id, {state, reason, uid, now_ms(), forwarded_to})) {
+    log(LogLevel::Info, kQueueLog, "id={} was finished by another node already", id);
+    return;
+  }
   parts_.webhooks.wake();
-  const auto media = job_media_path(parts_.config.dir, id);
-  std::error_code ec;
   if (state == IngestState::Delivered) {
-    std::filesystem::remove(media, ec);
     ++parts_.metrics.delivered;
   } else {
-    // The original is kept so an administrator can see what was refused.
-    std::filesystem::rename(media, parts_.config.dir / "failed" / id, ec);
     ++parts_.metrics.failed;
     log(LogLevel::Warning, kQueueLog, "failed id={}: {}", id, reason);
   }
@@ -209,7 +206,7 @@ void JobDelivery::finish_recovered(const std::string& id, const std::string& num
     auto job = parts_.db.load(id);
     const std::string forward_to = job ? parts_.forwarding.address_for(number) : std::string();
     if (!forward_to.empty()) {
-      job->recording.file = read_file_bytes(job_media_path(parts_.config.dir, id));
+      job->recording.file = parts_.db.read_media(id);
       return finish_delivered(id, *job, compose(job->recording, parts_.workers.settings()).rfc822, uid, forward_to);
     }
   } catch (const std::exception& e) {

@@ -18,7 +18,7 @@
 #include "forwarding.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest_metrics.hpp"
-#include "job_database.hpp"
+#include "job_store.hpp"
 #include "queued_job.hpp"
 #include "webhook_sender.hpp"
 
@@ -43,7 +43,7 @@ class JobDelivery {
   struct Parts {
     const IngestQueueConfig& config;
     mailstore::MailStore& store;
-    JobDatabase& db;
+    JobStore& db;
     ComposeWorkers& workers;
     Forwarding& forwarding;
     WebhookSender& webhooks;

@@ -1,7 +1,7 @@
 #pragma once
 // What the parts of the ingest queue share: a job as loaded from the job
-// database, a job with its composed message (or why none), where a job's
-// recording is kept, and the queue's clock and log component.
+// database, a job with its composed message (or why none),
+// and the queue's clock and log component.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -23,11 +23,6 @@ inline std::int64_t now_ms() {
 }
 
 inline std::string_view kind_name(Kind kind) { return kind == Kind::Voice ? "voice" : "fax"; }
-
-// Where a queued job's recording is kept: DATA_DIR/ingest/jobs/ID.
-inline std::filesystem::path job_media_path(const std::filesystem::path& queue_dir, std::string_view id) {
-  return queue_dir / "jobs" / std::string(id);
-}
 
 // A job that cannot record its outcome stays queued on disk and resumes after a restart.
 template <typename Step>

@@ -9,7 +9,7 @@
 
 namespace umstore::ingest {
 
-WebhookSender::WebhookSender(const IngestQueueConfig& config, JobDatabase& db, IngestMetrics& metrics)
+WebhookSender::WebhookSender(const IngestQueueConfig& config, JobStore& db, IngestMetrics& metrics)
     : config_(config), db_(db), metrics_(metrics) {}
 
 WebhookSender::~WebhookSender() { stop(); }

@@ -11,14 +11,14 @@
 
 #include "ingest/ingest_queue.hpp"
 #include "ingest_metrics.hpp"
-#include "job_database.hpp"
+#include "job_store.hpp"
 
 namespace umstore::ingest {
 
 class WebhookSender {
  public:
   // All three must outlive the sender.
-  WebhookSender(const IngestQueueConfig& config, JobDatabase& db, IngestMetrics& metrics);
+  WebhookSender(const IngestQueueConfig& config, JobStore& db, IngestMetrics& metrics);
   ~WebhookSender();  // stop()
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
@@ -36,7 +36,7 @@ class WebhookSender {
   std::chrono::milliseconds backoff(unsigned attempts) const;
 
   const IngestQueueConfig& config_;
-  JobDatabase& db_;
+  JobStore& db_;
   IngestMetrics& metrics_;
   std::mutex mutex_;
   std::condition_variable wakeup_;

@@ -35,12 +35,14 @@ def private_database(dsn):
 
 
 class Umstore:
-    def __init__(self, config_text=None, pg_cluster=PG_DSN):
+    def __init__(self, config_text=None, pg_cluster=PG_DSN, store_dsn=None):
+        """store_dsn: share that database (another node of a cluster) instead
+        of making one on pg_cluster."""
         self._tmp = tempfile.TemporaryDirectory(prefix="umstore-e2e-")
         self.data_dir = Path(self._tmp.name) / "data"
         self.work = Path(self._tmp.name)
         self.config = None
-        self.store_dsn = private_database(pg_cluster) if pg_cluster else None
+        self.store_dsn = store_dsn or (private_database(pg_cluster) if pg_cluster else None)
         if self.store_dsn:
             config_text = (config_text or "") + f"\n[store]\nbackend = postgresql\ndsn = {self.store_dsn}\n"
         if config_text:

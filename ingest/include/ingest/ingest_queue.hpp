@@ -1,7 +1,8 @@
 #pragma once
 // The durable ingest queue: the single point of durability between a
 // gateway and the mailstore (Postfix's idea). submit() returns only after
-// the recording and its metadata are on disk (fsync'ed file, SQLite commit),
+// the recording and its metadata are durable (fsync'ed file and SQLite
+// commit, or a PostgreSQL commit),
 // so whoever answers the gateway may do so right after it. Worker threads
 // transcode, compose and deliver; every job ends delivered or failed with a
 // reason, and queued jobs resume after a restart.
@@ -83,7 +84,14 @@ struct ForwardRequest {
 };
 
 struct IngestQueueConfig {
-  std::filesystem::path dir;        // <data>/ingest
+  std::filesystem::path dir;        // <data>/ingest: the jobs when there is no database
+  // The PostgreSQL backend's connection string: jobs, recordings and
+  // webhooks owed are kept in its database and shared by every node (a node
+  // runs a job while it holds its lease; the jobs of a node gone are taken
+  // over once their leases run out). Empty: kept in `dir`, for this node.
+  std::string postgresql_dsn;
+  std::string node_id;              // this node's name in leases ([cluster] node_id)
+  std::chrono::milliseconds lease = std::chrono::seconds(30);
   IngestSettings settings;
   // The mailbox's stored forms and folders (`umstore mailbox set`, delivery/);
   // unset: the composed form (WAV) in INBOX.

@@ -6,6 +6,7 @@
 // and folder metadata files next to them.
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <stdexcept>
 #include <string_view>
 
@@ -16,6 +17,13 @@ namespace umstore::mailstore {
 // user()/deliver() with a number that is not E.164.
 class InvalidMailboxNumber : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
+};
+
+// What deliver_once stored, or found stored earlier under the same key.
+struct DeliveredCopy {
+  std::uint32_t uid = 0;
+  std::string folder;
+  bool earlier = false;
 };
 
 class MailStore {
@@ -29,6 +37,17 @@ class MailStore {
   // Local delivery: appends to `folder` (created when missing) and returns the UID.
   virtual std::uint32_t deliver(std::string_view number, std::string_view rfc822,
                                 std::string_view folder = "INBOX") = 0;
+
+  // Exactly-once local delivery: as deliver(), keyed by `key` (SMTP queue
+  // id, ingest id) in the same transaction as the append, so a job retried
+  // after a crash, or run by two nodes, finds the copy stored before in this
+  // mailbox instead of storing again (even if it was moved or deleted since).
+  // A backend that keeps no keys (Maildir, one node) stores; its callers
+  // look for the key in the folder after a crash instead.
+  virtual DeliveredCopy deliver_once(std::string_view number, std::string_view rfc822, std::string_view folder,
+                                     std::string_view /*key*/) {
+    return {deliver(number, rfc822, folder), std::string(folder), false};
+  }
 };
 
 // The embedded Maildir backend. Per user directory: one directory per

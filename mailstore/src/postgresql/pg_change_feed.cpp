@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common/log.hpp"
-#include "pg_connection.hpp"
+#include "pg_connection_pool.hpp"
 #include "pg_mail_tables.hpp"
 
 namespace umstore::mailstore::pg {

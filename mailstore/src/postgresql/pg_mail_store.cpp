@@ -280,17 +280,28 @@ class PgMailStore final : public MailStore {
   }
 
   std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
-    const std::string canonical = canonical_folder_name(folder);
-    const NewMessage m{rfc822, 0, {}, std::time(nullptr), std::nullopt, std::nullopt};
-    auto mailbox = user(number);
-    const auto appended = backend_->run([&](MailTables& t) {
-      const auto id = t.mailbox_id(number);
-      return t.append(t.ensure_folder(id, canonical), m);
-    });
-    return appended.uid;
+    return deliver_keyed(number, rfc822, folder, std::nullopt).uid;
+  }
+
+  DeliveredCopy deliver_once(std::string_view number, std::string_view rfc822, std::string_view folder,
+                             std::string_view key) override {
+    return deliver_keyed(number, rfc822, folder, key);
   }
 
  private:
+  DeliveredCopy deliver_keyed(std::string_view number, std::string_view rfc822, std::string_view folder,
+                              std::optional<std::string_view> key) {
+    const std::string canonical = canonical_folder_name(folder);
+    const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt};
+    auto mailbox = user(number);
+    return backend_->run([&](MailTables& t) {
+      const auto id = t.mailbox_id(number);
+      const auto appended = t.append(t.ensure_folder(id, canonical), m);
+      if (appended.earlier) return DeliveredCopy{appended.uid, appended.earlier_folder, true};
+      return DeliveredCopy{appended.uid, canonical, false};
+    });
+  }
+
   std::shared_ptr<Backend> backend_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::weak_ptr<UserMailbox>> mailboxes_;

@@ -180,6 +180,12 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
       "UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + 1 "
       "WHERE id = $1 AND (quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) RETURNING id",
       {IntParam(folder.mailbox_id), size});
+  if (m.delivery_key) {
+    // The mailbox row is locked by now (charged or not): a concurrent
+    // delivery under the same key has committed or waits for this one.
+    if (auto earlier = delivered(folder.mailbox_id, *m.delivery_key))
+      return Appended{earlier->second, 0, true, std::move(earlier->first)};  // rolled back: nothing charged
+  }
   if (charged.rows() == 0) {
     const QuotaUsage usage = quota(folder.mailbox_id);
     throw QuotaExceeded("the mailbox is full (" + std::to_string(usage.bytes) + " of " +
@@ -198,7 +204,7 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
     throw std::runtime_error("folder '" + folder.name + "' has given out UID " + kept_uid.text + " or above already");
   if (allocated.rows() == 0) throw FolderNotFound("folder '" + folder.name + "' was removed");
   const Appended out{static_cast<std::uint32_t>(allocated.integer(0, 0)),
-                     static_cast<std::uint64_t>(allocated.integer(0, 1))};
+                     static_cast<std::uint64_t>(allocated.integer(0, 1)), false, {}};
   c_.exec(
       "INSERT INTO bodies (sha256, size, data, refs) VALUES (sha256($1), length($1), $1, 1) "
       "ON CONFLICT (sha256) DO UPDATE SET refs = bodies.refs + 1",

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "mailstore/folder.hpp"
-#include "pg_connection.hpp"
+#include "pg_connection_pool.hpp"
 
 namespace umstore::mailstore::pg {
 
@@ -48,6 +48,9 @@ struct FlagUpdate {
 struct Appended {
   std::uint32_t uid = 0;
   std::uint64_t modseq = 0;
+  // The delivery key was stored before: nothing appended; uid and folder are the earlier copy's.
+  bool earlier = false;
+  std::string earlier_folder;
 };
 
 
@@ -83,7 +86,9 @@ class MailTables {
   // Renames `from` and the folders below it; throws FolderNotFound.
   void rename_folder(std::int64_t mailbox_id, std::string_view from, std::string_view to);
 
-  // Throws QuotaExceeded naming the mailbox's usage and limit.
+  // Throws QuotaExceeded naming the mailbox's usage and limit. With a
+  // delivery key stored before in the mailbox, appends nothing and returns
+  // the earlier copy (decided under the mailbox row's lock).
   Appended append(const FolderRow& folder, const NewMessage& message);
   // copy_store: the source's UIDVALIDITY, taken only while the folder has
   // never given out a UID (runtime_error otherwise, unless it is the same);

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "pg_connection.hpp"
+#include "pg_connection_pool.hpp"
 
 namespace umstore::mailstore::pg {
 

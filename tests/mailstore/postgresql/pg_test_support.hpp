@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "pg_connection.hpp"
+#include "pg_connection_pool.hpp"
 #include "pg_schema.hpp"
 
 namespace umstore::mailstore::pg {

@@ -1,4 +1,6 @@
 #pragma once
+// The PostgreSQL connection every part that keeps state in the database
+// shares (the mailstore backend, the ingest queue, the cluster registry).
 // A thin RAII layer over libpq, the PostgreSQL protocol's reference client.
 // libpq rather than libpqxx: Debian 12 ships libpqxx 6 (the old API), and
 // libpq gives what the backend needs directly: parameters in binary for
@@ -20,7 +22,7 @@
 struct pg_conn;
 struct pg_result;
 
-namespace umstore::mailstore::pg {
+namespace umstore::pgsql {
 
 // A statement or the connection failed. `sqlstate` is PostgreSQL's five-
 // character code ("" when the connection broke before the server answered).
@@ -139,4 +141,4 @@ class Transaction {
 // SQL identifiers and literals built from names we chose (never from input).
 std::string quote_identifier(std::string_view name);
 
-}  // namespace umstore::mailstore::pg
+}  // namespace umstore::pgsql

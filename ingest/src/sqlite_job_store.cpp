@@ -1,12 +1,59 @@
-#include "job_database.hpp"
+#include "sqlite_job_store.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/durable_file.hpp"
 
 namespace umstore::ingest {
 namespace {
 
 IngestQueueError database_error(std::string_view what) {
   return IngestQueueError("ingest queue database: " + std::string(what));
+}
+
+// Where a queued job's recording is kept: DATA_DIR/ingest/jobs/ID.
+inline std::filesystem::path job_media_path(const std::filesystem::path& queue_dir, std::string_view id) {
+  return queue_dir / "jobs" / std::string(id);
+}
+
+void write_file_durably(const std::filesystem::path& path, std::span<const std::uint8_t> data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+  if (!fd) throw IoError("cannot create", path, errno);
+  write_all(fd.get(), std::as_bytes(data), path);
+  fsync_fd(fd.get(), path);
+}
+
+// A spool drop under the queue's name: a hard link where both are on one
+// file system (its bytes are not written a second time), else a copy;
+// fsync'ed either way. Returns the size.
+std::uintmax_t link_or_copy_durably(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    const std::vector<std::uint8_t> bytes = read_file_bytes(from);
+    write_file_durably(to, bytes);
+    return bytes.size();
+  }
+  UniqueFd fd(::open(to.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw IoError("cannot open", to, errno);
+  fsync_fd(fd.get(), to);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw IoError("cannot stat", to, errno);
+  return static_cast<std::uintmax_t>(st.st_size);
+}
+
+// Puts the recording at `path`, durably (its directory entry too); returns its size.
+std::uintmax_t keep_media(const JobMedia& media, const std::filesystem::path& path) {
+  std::uintmax_t size = 0;
+  if (const auto* bytes = std::get_if<std::span<const std::uint8_t>>(&media)) {
+    write_file_durably(path, *bytes);
+    size = bytes->size();
+  } else {
+    size = link_or_copy_durably(std::get<std::filesystem::path>(media), path);
+  }
+  fsync_directory(path.parent_path());
+  return size;
 }
 
 Kind parse_kind(std::string_view s) { return s == "fax" ? Kind::Fax : Kind::Voice; }
@@ -27,7 +74,7 @@ std::string select_status_where(std::string_view condition) {
 }  // namespace
 
 // A prepared statement that finalises itself.
-class JobDatabase::Statement {
+class SqliteJobStore::Statement {
  public:
   Statement(sqlite3* db, std::string_view sql) : db_(db) {
     if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
@@ -86,7 +133,7 @@ class JobDatabase::Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-struct JobDatabase::Statements {
+struct SqliteJobStore::Statements {
   explicit Statements(sqlite3* db)
       : insert_job(db,
                    "INSERT INTO jobs(id, source, idem_key, origin, callback_url, kind, to_number, to_name,"
@@ -127,9 +174,9 @@ struct JobDatabase::Statements {
 };
 
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed. Under the mutex.
-class JobDatabase::Transaction {
+class SqliteJobStore::Transaction {
  public:
-  explicit Transaction(JobDatabase& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+  explicit Transaction(SqliteJobStore& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
   ~Transaction() {
     if (committed_) return;
     try {
@@ -146,11 +193,14 @@ class JobDatabase::Transaction {
   }
 
  private:
-  JobDatabase& db_;
+  SqliteJobStore& db_;
   bool committed_ = false;
 };
 
-JobDatabase::JobDatabase(const std::filesystem::path& file) {
+SqliteJobStore::SqliteJobStore(const std::filesystem::path& queue_dir) : dir_(queue_dir) {
+  create_directories_durably(dir_ / "jobs");
+  create_directories_durably(dir_ / "failed");
+  const std::filesystem::path file = dir_ / "queue.db";
   if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string error = sqlite3_errmsg(db_);
@@ -189,12 +239,12 @@ JobDatabase::JobDatabase(const std::filesystem::path& file) {
   }
 }
 
-JobDatabase::~JobDatabase() {
+SqliteJobStore::~SqliteJobStore() {
   statements_.reset();  // finalised before the connection closes
   sqlite3_close_v2(db_);
 }
 
-void JobDatabase::exec(const char* sql) {
+void SqliteJobStore::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     const std::string message = err ? err : "unknown error";
@@ -203,7 +253,7 @@ void JobDatabase::exec(const char* sql) {
   }
 }
 
-void JobDatabase::add_column_if_missing(std::string_view definition) {
+void SqliteJobStore::add_column_if_missing(std::string_view definition) {
   const std::string name(definition.substr(0, definition.find(' ')));
   {
     Statement exists(db_, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?");
@@ -213,7 +263,16 @@ void JobDatabase::add_column_if_missing(std::string_view definition) {
   exec(("ALTER TABLE jobs ADD COLUMN " + std::string(definition)).c_str());
 }
 
-bool JobDatabase::insert(std::string_view id, const Recording& r, const SubmitOptions& o, std::int64_t accepted_ms) {
+std::optional<std::uintmax_t> SqliteJobStore::insert(std::string_view id, const Recording& r, const SubmitOptions& o,
+                                                     std::int64_t accepted_ms, const JobMedia& media) {
+  const auto path = job_media_path(dir_, id);
+  std::uintmax_t size = 0;
+  try {
+    size = keep_media(media, path);
+  } catch (const IoError& e) {
+    std::filesystem::remove(path);
+    throw IngestQueueError(std::string("cannot queue the recording: ") + e.what());
+  }
   std::lock_guard lock(mutex_);
   auto run = statements_->insert_job.run();
   run.bind(1, id).bind(2, o.source);
@@ -224,10 +283,16 @@ bool JobDatabase::insert(std::string_view id, const Recording& r, const SubmitOp
   const auto received = std::chrono::duration_cast<std::chrono::milliseconds>(r.received.time_since_epoch());
   run.bind(12, std::int64_t{received.count()});
   run.bind(13, accepted_ms).bind(14, r.note);
-  return run.step() != SQLITE_CONSTRAINT;
+  if (run.step() != SQLITE_CONSTRAINT) return size;
+  std::filesystem::remove(path);  // the same key raced in from another connection
+  return std::nullopt;
 }
 
-std::optional<IngestStatus> JobDatabase::status_where(Statement& query, std::string_view a, std::string_view b) {
+std::vector<std::uint8_t> SqliteJobStore::read_media(std::string_view id) {
+  return read_file_bytes(job_media_path(dir_, id));
+}
+
+std::optional<IngestStatus> SqliteJobStore::status_where(Statement& query, std::string_view a, std::string_view b) {
   std::lock_guard lock(mutex_);
   auto run = query.run();
   run.bind(1, a);
@@ -254,15 +319,15 @@ std::optional<IngestStatus> JobDatabase::status_where(Statement& query, std::str
   return s;
 }
 
-std::optional<IngestStatus> JobDatabase::status(std::string_view id) {
+std::optional<IngestStatus> SqliteJobStore::status(std::string_view id) {
   return status_where(statements_->status_by_id, id, {});
 }
 
-std::optional<IngestStatus> JobDatabase::find(std::string_view source, std::string_view idempotency_key) {
+std::optional<IngestStatus> SqliteJobStore::find(std::string_view source, std::string_view idempotency_key) {
   return status_where(statements_->status_by_key, source, idempotency_key);
 }
 
-std::optional<QueuedJob> JobDatabase::load(std::string_view id) {
+std::optional<QueuedJob> SqliteJobStore::load(std::string_view id) {
   std::lock_guard lock(mutex_);
   auto run = statements_->load.run();
   if (run.bind(1, id).step() != SQLITE_ROW) return std::nullopt;
@@ -283,15 +348,17 @@ std::optional<QueuedJob> JobDatabase::load(std::string_view id) {
   return job;
 }
 
-std::vector<std::string> JobDatabase::queued_ids() {
-  std::lock_guard lock(mutex_);
+// One node: every queued job is this node's, taken once at start.
+std::vector<std::string> SqliteJobStore::take_queued(bool starting) {
   std::vector<std::string> ids;
+  if (!starting) return ids;
+  std::lock_guard lock(mutex_);
   auto run = statements_->queued_ids.run();
   while (run.step() == SQLITE_ROW) ids.push_back(run.text(0));
   return ids;
 }
 
-std::vector<InterruptedJob> JobDatabase::interrupted_jobs() {
+std::vector<InterruptedJob> SqliteJobStore::interrupted_jobs() {
   std::lock_guard lock(mutex_);
   std::vector<InterruptedJob> jobs;
   auto run = statements_->interrupted.run();
@@ -300,32 +367,33 @@ std::vector<InterruptedJob> JobDatabase::interrupted_jobs() {
   return jobs;
 }
 
-void JobDatabase::mark_queued(std::string_view id) {
+void SqliteJobStore::mark_queued(std::string_view id) {
   std::lock_guard lock(mutex_);
   statements_->mark_queued.run().bind(1, id).step();
 }
 
-void JobDatabase::mark_delivering(std::string_view id, std::uint32_t uid_next) {
+void SqliteJobStore::mark_delivering(std::string_view id, std::uint32_t uid_next) {
   std::lock_guard lock(mutex_);
   statements_->mark_delivering.run().bind(1, std::int64_t{uid_next}).bind(2, id).step();
 }
 
-void JobDatabase::set_reason(std::string_view id, std::string_view reason) {
+void SqliteJobStore::set_reason(std::string_view id, std::string_view reason) {
   std::lock_guard lock(mutex_);
   statements_->set_reason.run().bind(1, reason).bind(2, id).step();
 }
 
-void JobDatabase::record_retry(std::string_view id, std::string_view reason) {
+// The delay is kept by the caller's schedule: one node runs every job.
+void SqliteJobStore::record_retry(std::string_view id, std::string_view reason, std::chrono::milliseconds) {
   std::lock_guard lock(mutex_);
   statements_->record_retry.run().bind(1, reason).bind(2, id).step();
 }
 
-void JobDatabase::owe_webhook(std::string_view id) {
+void SqliteJobStore::owe_webhook(std::string_view id) {
   statements_->owe_webhook.run().bind(1, now_ms()).bind(2, id).step();
 }
 
-void JobDatabase::record_outcome(std::string_view id, const JobOutcome& outcome) {
-  std::lock_guard lock(mutex_);
+bool SqliteJobStore::record_outcome(std::string_view id, const JobOutcome& outcome) {
+  std::unique_lock lock(mutex_);
   Transaction transaction(*this);
   statements_->record_outcome.run()
       .bind(1, state_name(outcome.state))
@@ -337,9 +405,17 @@ void JobDatabase::record_outcome(std::string_view id, const JobOutcome& outcome)
       .step();
   owe_webhook(id);
   transaction.commit();
+  lock.unlock();
+  const auto media = job_media_path(dir_, id);
+  std::error_code ec;
+  if (outcome.state == IngestState::Delivered)
+    std::filesystem::remove(media, ec);
+  else  // the original is kept so an administrator can see what was refused
+    std::filesystem::rename(media, dir_ / "failed" / std::string(id), ec);
+  return true;
 }
 
-void JobDatabase::record_report(std::string_view id, const ReportUpdate& update) {
+void SqliteJobStore::record_report(std::string_view id, const ReportUpdate& update) {
   std::lock_guard lock(mutex_);
   Transaction transaction(*this);
   const DeliveryReport& report = update.report;
@@ -359,14 +435,14 @@ void JobDatabase::record_report(std::string_view id, const ReportUpdate& update)
   transaction.commit();
 }
 
-std::optional<OwedWebhook> JobDatabase::next_webhook() {
+std::optional<OwedWebhook> SqliteJobStore::next_webhook() {
   std::lock_guard lock(mutex_);
   auto run = statements_->next_webhook.run();
   if (run.step() != SQLITE_ROW) return std::nullopt;
   return OwedWebhook{run.integer(0), run.text(1), run.text(2), static_cast<unsigned>(run.integer(3)), run.integer(4)};
 }
 
-void JobDatabase::record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state,
+void SqliteJobStore::record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state,
                                          std::int64_t next_ms, std::string_view error) {
   std::lock_guard lock(mutex_);
   statements_->record_webhook_attempt.run()
@@ -378,7 +454,7 @@ void JobDatabase::record_webhook_attempt(std::int64_t seq, unsigned attempts, st
       .step();
 }
 
-std::uint64_t JobDatabase::pending_webhooks() {
+std::uint64_t SqliteJobStore::pending_webhooks() {
   std::lock_guard lock(mutex_);
   auto run = statements_->pending_webhooks.run();
   return run.step() == SQLITE_ROW ? static_cast<std::uint64_t>(run.integer(0)) : 0;

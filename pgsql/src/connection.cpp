@@ -1,4 +1,4 @@
-#include "pg_connection.hpp"
+#include "pgsql/connection.hpp"
 
 #include <libpq-fe.h>
 
@@ -6,7 +6,7 @@
 
 #include "common/parse_number.hpp"
 
-namespace umstore::mailstore::pg {
+namespace umstore::pgsql {
 namespace {
 
 std::string trimmed(const char* message) {
@@ -171,4 +171,4 @@ std::string quote_identifier(std::string_view name) {
   return out + "\"";
 }
 
-}  // namespace umstore::mailstore::pg
+}  // namespace umstore::pgsql

@@ -1,6 +1,6 @@
-#include "pg_connection_pool.hpp"
+#include "pgsql/connection_pool.hpp"
 
-namespace umstore::mailstore::pg {
+namespace umstore::pgsql {
 
 ConnectionPool::ConnectionPool(std::string conninfo, std::size_t max_connections)
     : conninfo_(std::move(conninfo)), max_(std::max<std::size_t>(1, max_connections)) {}
@@ -38,4 +38,4 @@ void ConnectionPool::give_back(std::unique_ptr<Connection> c) {
   returned_.notify_one();
 }
 
-}  // namespace umstore::mailstore::pg
+}  // namespace umstore::pgsql
