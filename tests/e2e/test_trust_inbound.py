@@ -5,7 +5,8 @@ real SMTP connections from 127.0.0.1 (not a trusted network), signed by an
 independent signer (Debian's python3-dkim) where they should pass, and read
 back from the store and over IMAP.
 
-Checks: Authentication-Results for pass, fail, none and temperror (the DNS
+Checks: Authentication-Results for pass, fail, none and temperror (a DKIM
+key lookup failing while SPF passes aligned: stored, dkim=temperror; the DNS
 server stopped: 451 4.7.0, accepted once it is back); DMARC p=reject refused
 with 550 5.7.1 and the reason; p=quarantine filed into the \\Junk folder;
 a forged Authentication-Results with our authserv-id removed; a gateway in
@@ -215,6 +216,18 @@ submission = 127.0.0.1:0
         self.assertEqual(self.send("ceo@reject.test", message("ceo@reject.test", subject),
                                    port=self.submission_port, login=True)[0], 250)
         self.assertEqual(self.our_results(self.stored(subject)), [f"mx.{DOMAIN}; auth=pass smtp.auth={USER}"])
+
+    def test_temperror_that_does_not_decide_dmarc_is_stored_visible(self):
+        # A signature whose key lookup fails (Knot refuses a zone it does not
+        # serve), while SPF passes aligned: DMARC passes, the message is stored.
+        subject = "dkim temperror " + uuid.uuid4().hex
+        raw = message("alice@pass.test", subject)
+        raw = dkim.sign(raw, b"sel", b"unserved.test", self.key, include_headers=[b"from", b"subject"]) + raw
+        self.assertEqual(self.send("alice@pass.test", raw)[0], 250)
+        [results] = self.our_results(self.stored(subject))
+        self.assertIn("spf=pass", results)
+        self.assertRegex(results, r"dkim=temperror( \([^)]*\))? header.d=unserved.test")
+        self.assertIn("dmarc=pass", results)
 
     def test_temperror_when_dns_is_down(self):
         subject = "temperror " + uuid.uuid4().hex
