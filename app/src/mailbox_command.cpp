@@ -85,6 +85,8 @@ int add(const CommandLine& cmd, const Settings& s) {
   mailstore::AccountStore& accounts = *opened.accounts;
   const auto [password, generated] = choose_password(cmd);
   accounts.add(account, password);
+  // Enforced from the first delivery, not from the owner's first login.
+  if (account.quota_bytes) opened.mail->user(account.number)->set_quota_limit(account.quota_bytes);
   std::cout << "added mailbox " << account.number << " (" << account.name << ")\n";
   if (generated) std::cout << "password for " << account.number << ": " << password << "\n";
   return 0;

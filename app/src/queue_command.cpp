@@ -29,7 +29,7 @@ std::string when(smtp::Clock::time_point t) {
 smtp::QueuedEnvelope load(const smtp::DeliveryQueue& queue, const std::string& id) {
   if (!smtp::is_queue_id(id)) throw UsageError("'" + id + "' is not a queue id (letters and digits)");
   auto envelope = queue.envelope(id);
-  if (!envelope) throw std::runtime_error("no message " + id + " in the queue " + queue.directory().string());
+  if (!envelope) throw std::runtime_error("no message " + id + " in the " + queue.location());
   return *envelope;
 }
 
@@ -83,7 +83,8 @@ int run_queue(std::span<const std::string> args) {
   const auto& words = cmd.positionals();
   if (words.empty()) throw UsageError("queue needs a subcommand: list, show, retry or delete");
   const Settings s = load_settings(cmd);
-  smtp::DeliveryQueue queue(s.data.queue());
+  const auto opened = s.delivery_queue();
+  smtp::DeliveryQueue& queue = *opened;
   const std::string& action = words[0];
   if (action == "list") {
     if (words.size() != 1) throw UsageError("queue list takes no arguments");

@@ -158,7 +158,8 @@ int run_serve(std::span<const std::string> args) {
   smtp_config.max_connections_per_address = s.smtp_connections.per_address;
   // Mail for other domains and DSNs wait in DATA_DIR/queue; the runner
   // picks up whatever a previous run (or crash) left there.
-  smtp::DeliveryQueue smtp_queue(s.data.queue());
+  const auto opened_queue = s.delivery_queue();
+  smtp::DeliveryQueue& smtp_queue = *opened_queue;
   smtp::QueueRunnerConfig runner_config;
   runner_config.hostname = s.domain;
   runner_config.local_domains = {s.domain};

@@ -386,6 +386,12 @@ Settings load_settings(const CommandLine& cmd) {
   return s;
 }
 
+std::unique_ptr<smtp::DeliveryQueue> Settings::delivery_queue() const {
+  if (store_backend == mailstore::StoreBackend::postgresql)
+    return smtp::open_postgresql_queue(store_dsn, node_id, std::chrono::seconds(lease_seconds));
+  return std::make_unique<smtp::FileDeliveryQueue>(data.queue());
+}
+
 ingest::IngestQueueConfig Settings::ingest_queue() const {
   ingest::IngestQueueConfig config;
   config.dir = data.ingest_dir();

@@ -1,6 +1,7 @@
 #pragma once
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "mailauth/resolver.hpp"
 #include "mailstore/store.hpp"
 #include "smtp/relay_client.hpp"
+#include "smtp/delivery_queue.hpp"
 
 namespace umstore::app {
 
@@ -60,6 +62,8 @@ struct Settings {
   // The ingest queue as configured: jobs in the database with the
   // PostgreSQL backend (shared by the nodes), else under the data directory.
   ingest::IngestQueueConfig ingest_queue() const;
+  // The SMTP delivery queue, where the ingest queue's jobs are kept too.
+  std::unique_ptr<smtp::DeliveryQueue> delivery_queue() const;
   std::string domain = "localhost";
   std::string smtp_listen = "127.0.0.1:2525";
   std::string imap_listen = "127.0.0.1:1143";

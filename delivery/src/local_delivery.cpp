@@ -191,7 +191,8 @@ DeliveryResult LocalDelivery::deliver(const DeliveryRequest& request) const {
     auto& copies = std::get<std::vector<Copy>>(planned);
     if (request.filing == Filing::Quarantine)
       for (auto& copy : copies) copy.folder = junk_folder(store_, copy.number);
-    if (request.after_interruption) {
+    // A store that keeps delivery keys finds earlier copies itself (deliver_once).
+    if (request.after_interruption && !store_.keeps_delivery_keys()) {
       std::erase_if(copies, [&](const Copy& copy) {
         const auto uid = find_earlier(store_, copy, request.key);
         if (!uid) return false;

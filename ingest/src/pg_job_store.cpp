@@ -2,8 +2,6 @@
 
 #include <unistd.h>
 
-#include <fmt/format.h>
-
 #include "common/durable_file.hpp"
 
 namespace umstore::ingest {
@@ -15,9 +13,6 @@ using pgsql::Param;
 using pgsql::PgError;
 using pgsql::Result;
 using pgsql::Transaction;
-
-// The database's clock in Unix milliseconds: leases compare against one clock.
-constexpr std::string_view kNow = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
 // IF NOT EXISTS throughout: every node runs this at start.
 constexpr std::string_view kSchema = R"sql(
@@ -99,7 +94,7 @@ std::string host_name() {
   return ::gethostname(name, sizeof name - 1) == 0 ? std::string(name) : std::string("unknown");
 }
 
-std::string sql(std::string_view text) { return fmt::format(fmt::runtime(text), fmt::arg("now", kNow)); }
+std::string sql(std::string_view text) { return pgsql::with_database_clock(text); }
 
 }  // namespace
 

@@ -171,4 +171,15 @@ std::string quote_identifier(std::string_view name) {
   return out + "\"";
 }
 
+std::string with_database_clock(std::string_view sql) {
+  constexpr std::string_view marker = "{now}";
+  constexpr std::string_view clock = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+  std::string out;
+  for (auto at = sql.find(marker); at != std::string_view::npos; at = sql.find(marker)) {
+    out.append(sql.substr(0, at)).append(clock);
+    sql.remove_prefix(at + marker.size());
+  }
+  return out.append(sql);
+}
+
 }  // namespace umstore::pgsql

@@ -58,7 +58,9 @@ QueuedRecipient recipient_from(const json& j) {
   return r;
 }
 
-std::string serialise(const QueuedEnvelope& e) {
+}  // namespace
+
+std::string serialise_envelope(const QueuedEnvelope& e) {
   json recipients = json::array();
   for (const auto& r : e.recipients) recipients.push_back(to_json(r));
   json j = {{"id", e.id}, {"sender", e.sender}, {"ret", e.ret}, {"envid", e.envid},
@@ -68,7 +70,7 @@ std::string serialise(const QueuedEnvelope& e) {
   return j.dump(1) + "\n";
 }
 
-QueuedEnvelope deserialise(std::string_view text) {
+QueuedEnvelope parse_envelope(std::string_view text) {
   json j = json::parse(text);
   QueuedEnvelope e;
   e.id = j.at("id").get<std::string>();
@@ -83,6 +85,8 @@ QueuedEnvelope deserialise(std::string_view text) {
   for (const auto& r : j.at("recipients")) e.recipients.push_back(recipient_from(r));
   return e;
 }
+
+namespace {
 
 // Writes and fsyncs `data` to `path` (a fresh temporary name).
 void write_synced(const std::filesystem::path& path, std::string_view data) {
@@ -193,18 +197,18 @@ std::optional<std::string> xtext_decode(std::string_view xtext) {
   return out;
 }
 
-DeliveryQueue::DeliveryQueue(std::filesystem::path directory) : directory_(std::move(directory)) {
+FileDeliveryQueue::FileDeliveryQueue(std::filesystem::path directory) : directory_(std::move(directory)) {
   create_directories_durably(directory_);
 }
 
-std::filesystem::path DeliveryQueue::envelope_path(std::string_view id) const {
+std::filesystem::path FileDeliveryQueue::envelope_path(std::string_view id) const {
   return directory_ / (std::string(id) + std::string(kEnvelopeSuffix));
 }
-std::filesystem::path DeliveryQueue::message_path(std::string_view id) const {
+std::filesystem::path FileDeliveryQueue::message_path(std::string_view id) const {
   return directory_ / (std::string(id) + std::string(kMessageSuffix));
 }
 
-void DeliveryQueue::enqueue(const QueuedEnvelope& envelope, std::string_view message) {
+void FileDeliveryQueue::enqueue(const QueuedEnvelope& envelope, std::string_view message) {
   if (!is_queue_id(envelope.id)) throw QueueError("bad queue id '" + envelope.id + "'");
   // The envelope is renamed into place last: a message file without one is
   // an interrupted enqueue, never answered 250, and is dropped on restart.
@@ -212,18 +216,18 @@ void DeliveryQueue::enqueue(const QueuedEnvelope& envelope, std::string_view mes
   auto message_tmp = directory_ / ("tmp." + envelope.id + std::string(kMessageSuffix));
   auto envelope_tmp = directory_ / ("tmp." + envelope.id + std::string(kEnvelopeSuffix));
   write_synced(message_tmp, message);
-  write_synced(envelope_tmp, serialise(envelope));
+  write_synced(envelope_tmp, serialise_envelope(envelope));
   rename_or_throw(message_tmp, message_path(envelope.id));
   rename_or_throw(envelope_tmp, envelope_path(envelope.id));
   fsync_directory(directory_);
 }
 
-void DeliveryQueue::update(const QueuedEnvelope& envelope) {
+void FileDeliveryQueue::update(const QueuedEnvelope& envelope) {
   if (!is_queue_id(envelope.id)) throw QueueError("bad queue id '" + envelope.id + "'");
-  replace_file_durably(envelope_path(envelope.id), serialise(envelope));
+  replace_file_durably(envelope_path(envelope.id), serialise_envelope(envelope));
 }
 
-bool DeliveryQueue::remove(std::string_view id) {
+bool FileDeliveryQueue::remove(std::string_view id) {
   if (!is_queue_id(id)) return false;
   std::error_code ec;
   // The envelope goes first: without it the message file is an orphan.
@@ -233,7 +237,7 @@ bool DeliveryQueue::remove(std::string_view id) {
   return existed;
 }
 
-std::vector<std::string> DeliveryQueue::ids() const {
+std::vector<std::string> FileDeliveryQueue::ids() const {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
@@ -248,7 +252,7 @@ std::vector<std::string> DeliveryQueue::ids() const {
   return out;
 }
 
-std::optional<QueuedEnvelope> DeliveryQueue::envelope(std::string_view id) const {
+std::optional<QueuedEnvelope> FileDeliveryQueue::envelope(std::string_view id) const {
   if (!is_queue_id(id)) return std::nullopt;
   std::string text;
   try {
@@ -257,18 +261,18 @@ std::optional<QueuedEnvelope> DeliveryQueue::envelope(std::string_view id) const
     return std::nullopt;
   }
   try {
-    return deserialise(text);
+    return parse_envelope(text);
   } catch (const std::exception& e) {
     throw QueueError("queue envelope " + envelope_path(id).string() + " is damaged: " + e.what());
   }
 }
 
-std::string DeliveryQueue::message(std::string_view id) const {
+std::string FileDeliveryQueue::message(std::string_view id) const {
   if (!is_queue_id(id)) throw QueueError("bad queue id '" + std::string(id) + "'");
   return read_file(message_path(id));
 }
 
-void DeliveryQueue::remove_orphans() {
+void FileDeliveryQueue::remove_orphans() {
   std::error_code ec;
   std::vector<std::filesystem::path> doomed;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {

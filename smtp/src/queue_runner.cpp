@@ -101,7 +101,7 @@ void QueueRunner::loop(std::stop_token stop) {
 std::size_t QueueRunner::run_once() {
   Pass pass;
   std::size_t attempted = 0;
-  for (const auto& id : queue_.ids()) {
+  for (const auto& id : queue_.take_due()) {
     std::optional<QueuedEnvelope> envelope;
     try {
       envelope = queue_.envelope(id);

@@ -14,17 +14,16 @@ import email.policy
 import imaplib
 import re
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from smtp_sink import SmtpSink  # noqa: E402
 from umstore_harness import DOMAIN, SAMPLES, SOURCE_DIR, Umstore  # noqa: E402
 
 FORMS = "+15550100"
@@ -36,70 +35,6 @@ FOREIGN = SOURCE_DIR / "tests" / "data" / "mime" / "foreign"
 
 def crlf(path):
     return path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-class SmtpSink:
-    """A minimal SMTP server standing in for the next hop (the smarthost)."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.messages = []  # (recipients, bytes)
-        self.lock = threading.Lock()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
-
-    def _session(self, conn):
-        f = conn.makefile("rb")
-        conn.sendall(b"220 sink ESMTP\r\n")
-        recipients = []
-        while True:
-            line = f.readline()
-            if not line:
-                return
-            verb = line[:4].upper()
-            if verb in (b"EHLO", b"HELO"):
-                conn.sendall(b"250-sink\r\n250 8BITMIME\r\n")
-            elif verb == b"MAIL":
-                recipients = []
-                conn.sendall(b"250 ok\r\n")
-            elif verb == b"RCPT":
-                recipients.append(re.search(rb"<([^>]*)>", line).group(1).decode())
-                conn.sendall(b"250 ok\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 go\r\n")
-                data = bytearray()
-                while True:
-                    chunk = f.readline()
-                    if chunk in (b".\r\n", b""):
-                        break
-                    data += chunk[1:] if chunk.startswith(b"..") else chunk
-                with self.lock:
-                    self.messages.append((recipients, bytes(data)))
-                conn.sendall(b"250 queued\r\n")
-            elif verb == b"QUIT":
-                conn.sendall(b"221 bye\r\n")
-                conn.close()
-                return
-            else:
-                conn.sendall(b"250 ok\r\n")
-
-    def wait_for(self, recipient, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            with self.lock:
-                for recipients, data in self.messages:
-                    if recipient in recipients:
-                        return data
-            time.sleep(0.1)
-        raise AssertionError(f"nothing relayed to {recipient} within {timeout} s")
 
 
 def types_of(message):

@@ -56,7 +56,7 @@ struct Relay {
     return c;
   }
 
-  DeliveryQueue queue;
+  FileDeliveryQueue queue;
   TestServer front;
 };
 
@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(xtext_and_notify_round_trip) {
 BOOST_AUTO_TEST_CASE(queue_survives_reopening_and_drops_orphans) {
   auto dir = fresh_dir("store");
   {
-    DeliveryQueue queue(dir);
+    FileDeliveryQueue queue(dir);
     QueuedEnvelope e;
     e.id = new_queue_id();
     e.sender = "a@example.org";
@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(queue_survives_reopening_and_drops_orphans) {
     queue.enqueue(e, "Subject: x\r\n\r\nbody\r\n");
   }
   { std::ofstream(dir / "ORPHAN1.eml") << "half-written"; }
-  DeliveryQueue reopened(dir);
+  FileDeliveryQueue reopened(dir);
   reopened.remove_orphans();
   BOOST_TEST_REQUIRE(reopened.ids().size() == 1u);
   auto e = reopened.envelope(reopened.ids()[0]);
@@ -274,7 +274,7 @@ BOOST_AUTO_TEST_CASE(auth_plain_and_login_allow_relaying) {
 }
 
 BOOST_AUTO_TEST_CASE(submission_requires_auth_and_swaks_authenticates_over_starttls) {
-  DeliveryQueue queue(fresh_dir("submission"));
+  FileDeliveryQueue queue(fresh_dir("submission"));
   TestServer submission(true, [&](SmtpServerConfig& c) {
     c.queue = &queue;
     c.auth = true;

@@ -44,6 +44,8 @@ class MailStore {
   // mailbox instead of storing again (even if it was moved or deleted since).
   // A backend that keeps no keys (Maildir, one node) stores; its callers
   // look for the key in the folder after a crash instead.
+  // Whether deliver_once keeps keys (then nobody needs to search folders for them).
+  virtual bool keeps_delivery_keys() const noexcept { return false; }
   virtual DeliveredCopy deliver_once(std::string_view number, std::string_view rfc822, std::string_view folder,
                                      std::string_view /*key*/) {
     return {deliver(number, rfc822, folder), std::string(folder), false};

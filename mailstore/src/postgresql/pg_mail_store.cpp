@@ -10,6 +10,7 @@
 #include "../message_bytes.hpp"
 #include "mailstore/folder_name.hpp"
 #include "mailstore/mail_store.hpp"
+#include "pg_body_cache.hpp"
 #include "pg_change_feed.hpp"
 #include "pg_connection_pool.hpp"
 #include "pg_mail_tables.hpp"
@@ -20,12 +21,15 @@ namespace pg {
 namespace {
 
 constexpr std::size_t kPoolSize = 16;
+// Bodies read recently, kept for the FETCHes that follow (pg_body_cache.hpp).
+constexpr std::size_t kBodyCacheBytes = 64u << 20;
 
 std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
 
 struct Backend {
   ConnectionPool pool;
   ChangeFeed feed;
+  BodyCache bodies{kBodyCacheBytes};
   Backend(const std::string& conninfo) : pool(conninfo, kPoolSize), feed(conninfo) {}
   template <typename Work>
   auto run(Work&& work) {
@@ -59,8 +63,12 @@ class PgFolder final : public Folder {
   void refresh() override {}  // the database is always current
 
   MessageDataPtr open_message(std::uint32_t uid) const override {
+    if (auto cached = backend_->bodies.find(row_.id, uid)) return cached;
     auto bytes = backend_->run([&](MailTables& t) { return t.body(row_.id, uid); });
-    return bytes ? std::make_shared<detail::MessageBytes>(std::move(*bytes)) : nullptr;
+    if (!bytes) return nullptr;
+    MessageDataPtr data = std::make_shared<detail::MessageBytes>(std::move(*bytes));
+    backend_->bodies.store(row_.id, uid, data);
+    return data;
   }
 
   std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
@@ -282,6 +290,8 @@ class PgMailStore final : public MailStore {
   std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
     return deliver_keyed(number, rfc822, folder, std::nullopt).uid;
   }
+
+  bool keeps_delivery_keys() const noexcept override { return true; }
 
   DeliveredCopy deliver_once(std::string_view number, std::string_view rfc822, std::string_view folder,
                              std::string_view key) override {

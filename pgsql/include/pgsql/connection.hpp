@@ -141,4 +141,9 @@ class Transaction {
 // SQL identifiers and literals built from names we chose (never from input).
 std::string quote_identifier(std::string_view name);
 
+// `sql` with every "{now}" replaced by the database's clock in Unix
+// milliseconds: leases shared by several nodes compare against one clock,
+// whatever the nodes' own clocks say.
+std::string with_database_clock(std::string_view sql);
+
 }  // namespace umstore::pgsql

@@ -6,6 +6,7 @@
 // Storage only: the queue knows nothing about sockets or SMTP sessions.
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -75,28 +76,53 @@ class QueueError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where the queue keeps its messages: files in a directory (one node), or
+// the PostgreSQL backend's database, shared by the nodes (a node works on
+// an envelope while it holds its lease; those of a node gone are taken
+// over once their leases run out). Every method is thread-safe.
 class DeliveryQueue {
  public:
-  explicit DeliveryQueue(std::filesystem::path directory);
+  virtual ~DeliveryQueue() = default;
+
+  // Keeps the message and its envelope durably before it returns (so the
+  // server may answer 250). Throws IoError/QueueError.
+  virtual void enqueue(const QueuedEnvelope& envelope, std::string_view message) = 0;
+  // Rewrites the envelope durably (after a delivery attempt).
+  virtual void update(const QueuedEnvelope& envelope) = 0;
+  // Removes the message and envelope; false when it was not there.
+  virtual bool remove(std::string_view id) = 0;
+
+  virtual std::vector<std::string> ids() const = 0;  // every message, ascending (ids sort by arrival)
+  // The envelopes this node should attempt now (a superset: the runner
+  // checks next_attempt): every one on one node; on a shared queue those
+  // due that this node holds or takes over, leased to it.
+  virtual std::vector<std::string> take_due() { return ids(); }
+  virtual std::optional<QueuedEnvelope> envelope(std::string_view id) const = 0;
+  virtual std::string message(std::string_view id) const = 0;  // throws IoError/QueueError when gone
+
+  // Drops what a crash in enqueue() left behind.
+  virtual void remove_orphans() {}
+  // For messages to people: "queue directory /var/lib/umstore/queue".
+  virtual std::string location() const = 0;
+};
+
+// The queue in a directory: ID.eml (the message) and ID.env (the envelope,
+// JSON), each fsync'ed, the envelope renamed into place last.
+class FileDeliveryQueue final : public DeliveryQueue {
+ public:
+  explicit FileDeliveryQueue(std::filesystem::path directory);
 
   const std::filesystem::path& directory() const noexcept { return directory_; }
 
-  // Writes the message and its envelope, fsyncs both and the directory.
-  // Thread-safe. Throws IoError/QueueError.
-  void enqueue(const QueuedEnvelope& envelope, std::string_view message);
-
-  // Rewrites the envelope durably (after a delivery attempt).
-  void update(const QueuedEnvelope& envelope);
-
-  // Removes the message and envelope; false when it was not there.
-  bool remove(std::string_view id);
-
-  std::vector<std::string> ids() const;  // ascending (ids sort by arrival)
-  std::optional<QueuedEnvelope> envelope(std::string_view id) const;
-  std::string message(std::string_view id) const;  // throws IoError when gone
-
+  void enqueue(const QueuedEnvelope& envelope, std::string_view message) override;
+  void update(const QueuedEnvelope& envelope) override;
+  bool remove(std::string_view id) override;
+  std::vector<std::string> ids() const override;
+  std::optional<QueuedEnvelope> envelope(std::string_view id) const override;
+  std::string message(std::string_view id) const override;
   // Drops message files left without an envelope by a crash in enqueue().
-  void remove_orphans();
+  void remove_orphans() override;
+  std::string location() const override { return "queue directory " + directory_.string(); }
 
  private:
   std::filesystem::path envelope_path(std::string_view id) const;
@@ -104,6 +130,17 @@ class DeliveryQueue {
 
   std::filesystem::path directory_;
 };
+
+// The queue in the PostgreSQL backend's database (table smtp_queue, made at
+// start), shared by every node on it; `lease`: how long an envelope stays
+// with a node that stopped renewing before another takes it over. Throws
+// QueueError naming the database when it cannot be reached.
+std::unique_ptr<DeliveryQueue> open_postgresql_queue(const std::string& conninfo, const std::string& node_id,
+                                                     std::chrono::milliseconds lease);
+
+// The envelope's stored form (JSON), shared by both queues.
+std::string serialise_envelope(const QueuedEnvelope& envelope);
+QueuedEnvelope parse_envelope(std::string_view text);  // throws on damage
 
 // A fresh id: hex microseconds plus a process-wide counter, so ids sort by
 // arrival and stay unique across restarts.
