@@ -184,7 +184,7 @@ int run_import(std::span<const std::string> args) {
   const auto [store, account_store] = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *account_store;
   ingest::Router router(s.routing, accounts);
-  ingest::IngestQueueConfig config = s.ingest_queue();
+  ingest::IngestQueueConfig config = s.ingest_queue(Settings::QueueOwner::command);
   // Keys, not counts: a job resumed from an interrupted run may finish
   // before or after this run submits its duplicate. Declared before the
   // queue, whose stop (in its destructor too) still reports what it stores.

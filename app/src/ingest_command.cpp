@@ -71,7 +71,7 @@ RunningServer running_server(const DataLayout& data) {
 // folder, crash recovery, retries), until the job is done.
 int ingest_here(const Settings& s, mailstore::MailStore& store, const mailstore::AccountStore& accounts,
                 const ingest::Recording& recording) {
-  ingest::IngestQueueConfig config = s.ingest_queue();
+  ingest::IngestQueueConfig config = s.ingest_queue(Settings::QueueOwner::command);
   config.mailbox_profiles = [&accounts](std::string_view number) {
     return delivery::mailbox_profile(accounts, number);
   };

@@ -392,11 +392,11 @@ std::unique_ptr<smtp::DeliveryQueue> Settings::delivery_queue() const {
   return std::make_unique<smtp::FileDeliveryQueue>(data.queue());
 }
 
-ingest::IngestQueueConfig Settings::ingest_queue() const {
+ingest::IngestQueueConfig Settings::ingest_queue(QueueOwner owner) const {
   ingest::IngestQueueConfig config;
   config.dir = data.ingest_dir();
   if (store_backend == mailstore::StoreBackend::postgresql) config.postgresql_dsn = store_dsn;
-  config.node_id = node_id;
+  config.node_id = owner == QueueOwner::server ? node_id : node_id + "/command-" + std::to_string(::getpid());
   config.lease = std::chrono::seconds(lease_seconds);
   config.settings = {domain, voice_limits, fax_limits};
   config.workers = ingest_workers;

@@ -61,7 +61,11 @@ struct Settings {
   unsigned lease_seconds = 30;
   // The ingest queue as configured: jobs in the database with the
   // PostgreSQL backend (shared by the nodes), else under the data directory.
-  ingest::IngestQueueConfig ingest_queue() const;
+  // A command that runs a queue of its own for a while (ingest, import) is
+  // a node of its own: its jobs must not look like the server's, whose
+  // heartbeat would then keep them leased after the command is gone.
+  enum class QueueOwner { server, command };
+  ingest::IngestQueueConfig ingest_queue(QueueOwner owner = QueueOwner::server) const;
   // The SMTP delivery queue, where the ingest queue's jobs are kept too.
   std::unique_ptr<smtp::DeliveryQueue> delivery_queue() const;
   std::string domain = "localhost";

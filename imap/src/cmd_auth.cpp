@@ -65,6 +65,14 @@ net::Task<void> Session::cmd_enable(const Command& cmd) {
     if (a.is_atom("CONDSTORE") && enabled.find(" CONDSTORE") == std::string::npos) {
       enable_condstore();
       enabled += " CONDSTORE";
+    } else if (a.is_atom("QRESYNC") && enabled.find(" QRESYNC") == std::string::npos) {
+      enable_condstore();  // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE
+      qresync_ = true;
+      enabled += " QRESYNC";
+    } else if (a.is_atom("IMAP4REV2") && enabled.find(" IMAP4rev2") == std::string::npos) {
+      rev2_ = true;
+      utf8_ = true;  // RFC 9051 §5.1: mailbox names in UTF-8
+      enabled += " IMAP4rev2";
     } else if (a.is_atom("UTF8=ACCEPT") && enabled.find(" UTF8=ACCEPT") == std::string::npos) {
       utf8_ = true;  // RFC 6855: names in UTF-8 from now on
       enabled += " UTF8=ACCEPT";

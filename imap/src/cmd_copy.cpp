@@ -52,7 +52,11 @@ net::Task<void> Session::cmd_copy(const Command& cmd) {
   sel.folder->change_flags(from, mailstore::FlagChange::Add, mailstore::kDeleted);
   sel.folder->expunge(std::span<const std::uint32_t>(from));
   report_changes(true);
-  reply(cmd, "OK", cmd.name + " completed");
+  // RFC 6851 §4.4: the mod-sequence the move leads to, for CONDSTORE-aware clients.
+  if (condstore_)
+    reply(cmd, "OK", "[HIGHESTMODSEQ " + std::to_string(sel.known_modseq) + "] " + cmd.name + " completed");
+  else
+    reply(cmd, "OK", cmd.name + " completed");
 }
 
 }  // namespace umstore::imap

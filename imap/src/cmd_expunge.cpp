@@ -10,6 +10,7 @@ net::Task<void> Session::cmd_expunge(const Command& cmd) {
     reply(cmd, "NO", "[READ-ONLY] Mailbox is read-only");
     co_return;
   }
+  bool removed = false;
   if (uid) {
     const auto indexes = cmd.args.size() == 1 ? resolve_arg(cmd.args[0], true) : std::nullopt;
     if (!indexes) {
@@ -18,16 +19,20 @@ net::Task<void> Session::cmd_expunge(const Command& cmd) {
     }
     std::vector<std::uint32_t> uids;
     for (std::size_t i : *indexes) uids.push_back(sel.messages[i].uid);
-    if (!uids.empty()) sel.folder->expunge(std::span<const std::uint32_t>(uids));
+    if (!uids.empty()) removed = !sel.folder->expunge(std::span<const std::uint32_t>(uids)).empty();
   } else {
     if (!cmd.args.empty()) {
       reply(cmd, "BAD", "EXPUNGE takes no arguments");
       co_return;
     }
-    sel.folder->expunge();
+    removed = !sel.folder->expunge().empty();
   }
   report_changes(true);
-  reply(cmd, "OK", cmd.name + " completed");
+  // RFC 7162 §3.2.7: a QRESYNC client learns the mod-sequence its VANISHED leads to.
+  if (qresync_ && removed)
+    reply(cmd, "OK", "[HIGHESTMODSEQ " + std::to_string(sel.known_modseq) + "] " + cmd.name + " completed");
+  else
+    reply(cmd, "OK", cmd.name + " completed");
 }
 
 net::Task<void> Session::cmd_close(const Command& cmd) {

@@ -5,7 +5,9 @@
 #include "fetch_attributes.hpp"
 #include "fetch_cache.hpp"
 #include "message_structure.hpp"
+#include "object_id.hpp"
 #include "response_writer.hpp"
+#include "search_query.hpp"
 #include "session.hpp"
 
 namespace umstore::imap {
@@ -40,6 +42,8 @@ bool needs_only_top_header(const FetchRequest& request) {
       case FetchItem::Kind::InternalDate:
       case FetchItem::Kind::Size:
       case FetchItem::Kind::Modseq:
+      case FetchItem::Kind::EmailId:  // the octets, not their structure
+      case FetchItem::Kind::ThreadId:
         return true;
       case FetchItem::Kind::Section: {
         const Section::Text text = item.section.text;
@@ -70,6 +74,7 @@ bool answerable_from_cache(const FetchRequest& request) {
         return is_top_header_section(item);
       case FetchItem::Kind::Binary:
       case FetchItem::Kind::BinarySize:
+      case FetchItem::Kind::EmailId:  // a digest of the whole message
         return false;
       default:
         return true;
@@ -126,18 +131,37 @@ bool has_unknown_encoding(const FetchRequest& request, const mime::Part& root, s
 
 net::Task<void> Session::cmd_fetch(const Command& cmd) {
   bool uid = is_uid_command(cmd);
-  // FETCH set attributes [(CHANGEDSINCE n)] (RFC 7162 §3.1.4.1)
+  // FETCH set attributes [(CHANGEDSINCE n)], UID FETCH also [(CHANGEDSINCE n VANISHED)] (RFC 7162 §3.1.4.1, §3.2.6)
   std::optional<std::uint64_t> changed_since;
+  std::optional<PartialRange> partial;  // RFC 9394 §3.3, UID FETCH only
+  bool vanished = false;
   if (cmd.args.size() == 3) {
     const auto& modifiers = cmd.args[2];
-    if (!modifiers.is_list() || modifiers.list.size() != 2 || !modifiers.list[0].is_atom("CHANGEDSINCE") ||
-        modifiers.list[1].kind != Arg::Kind::Atom ||
-        !(changed_since = parse_mod_sequence(modifiers.list[1].text))) {
-      reply(cmd, "BAD", "The only FETCH modifier is (CHANGEDSINCE mod-sequence)");
+    bool valid = modifiers.is_list();
+    for (std::size_t i = 0; valid && i < modifiers.list.size(); ++i) {
+      const Arg& m = modifiers.list[i];
+      if (m.is_atom("CHANGEDSINCE") && !changed_since && i + 1 < modifiers.list.size() &&
+          modifiers.list[i + 1].kind == Arg::Kind::Atom)
+        valid = (changed_since = parse_mod_sequence(modifiers.list[++i].text)).has_value();
+      else if (m.is_atom("VANISHED") && !vanished)
+        vanished = true;
+      else if (m.is_atom("PARTIAL") && uid && !partial && i + 1 < modifiers.list.size() &&
+               modifiers.list[i + 1].kind == Arg::Kind::Atom)
+        valid = (partial = parse_partial_range(modifiers.list[++i].text)).has_value();
+      else
+        valid = false;
+    }
+    if (!valid || (!changed_since && !partial) || (vanished && !changed_since)) {
+      reply(cmd, "BAD",
+            "FETCH modifiers are CHANGEDSINCE mod-sequence and, with UID FETCH, VANISHED and PARTIAL range");
+      co_return;
+    }
+    if (vanished && (!uid || !qresync_)) {
+      reply(cmd, "BAD", uid ? "[CLIENTBUG] VANISHED needs ENABLE QRESYNC first" : "VANISHED needs UID FETCH");
       co_return;
     }
   }
-  if (cmd.args.size() != 2 && !changed_since) {
+  if (cmd.args.size() != 2 && !changed_since && !partial) {
     reply(cmd, "BAD", "FETCH needs a sequence set and attributes");
     co_return;
   }
@@ -149,6 +173,11 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     co_return;
   }
   auto& sel = *selected_;
+  if (partial) {  // the range of the set first, then CHANGEDSINCE within it (RFC 9394 §3.4)
+    const auto [begin, end] = partial->slice(indexes->size());
+    *indexes = std::vector<std::size_t>(indexes->begin() + static_cast<std::ptrdiff_t>(begin),
+                                        indexes->begin() + static_cast<std::ptrdiff_t>(end));
+  }
   const bool wants_modseq = std::any_of(request->items.begin(), request->items.end(),
                                         [](const FetchItem& i) { return i.kind == FetchItem::Kind::Modseq; });
   if (changed_since) {
@@ -161,6 +190,11 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     }
   }
   if (changed_since || wants_modseq) enable_condstore();
+  if (vanished) {
+    // Before any FETCH response, so the client maps numbers to UIDs right (§3.2.6).
+    const auto uids = *sequence_set_arg(cmd.args[0]);
+    co_await in_store([&] { send_vanished_earlier(uids, *changed_since); });
+  }
   // BODY[...] without PEEK sets \Seen first, so the FLAGS we send are current.
   std::vector<std::uint32_t> newly_seen;
   if (request->sets_seen && !sel.read_only) {
@@ -233,12 +267,14 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       out_ += ' ';
       switch (item.kind) {
         case FetchItem::Kind::Flags:
-          out_ += format_flags(info.flags, info.keywords, sel.recent.count(info.uid) > 0);
+          out_ += format_flags(info.flags, info.keywords, shows_recent(info.uid));
           break;
         case FetchItem::Kind::Uid: out_ += std::to_string(info.uid); break;
         case FetchItem::Kind::InternalDate: out_ += '"' + format_internal_date(info.internal_date) + '"'; break;
         case FetchItem::Kind::Size: out_ += std::to_string(info.size); break;
         case FetchItem::Kind::Modseq: out_ += "(" + std::to_string(info.modseq) + ")"; break;
+        case FetchItem::Kind::EmailId: out_ += "(" + email_object_id(bytes) + ")"; break;
+        case FetchItem::Kind::ThreadId: out_ += "NIL"; break;  // RFC 8474 §5.2: no THREADID kept
         case FetchItem::Kind::Envelope:
           if (cached)
             out_ += *cached->envelope;
@@ -275,7 +311,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       }
     }
     if (std::find(newly_seen.begin(), newly_seen.end(), info.uid) != newly_seen.end()) {
-      if (!wants_flags) out_ += " FLAGS " + format_flags(info.flags, info.keywords, sel.recent.count(info.uid) > 0);
+      if (!wants_flags) out_ += " FLAGS " + format_flags(info.flags, info.keywords, shows_recent(info.uid));
       // RFC 7162 §3.1: CONDSTORE-aware clients get MODSEQ with every flag change.
       if (condstore_ && !wants_modseq && !changed_since) out_ += " MODSEQ (" + std::to_string(info.modseq) + ")";
     }

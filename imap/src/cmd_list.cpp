@@ -122,6 +122,13 @@ std::vector<std::string> unsubscribed_parents(const std::vector<mailstore::Folde
 
 }  // namespace
 
+std::string list_attributes(const mailstore::FolderEntry& entry, bool with_subscribed) {
+  std::string attrs = entry.has_children ? "\\HasChildren" : "\\HasNoChildren";
+  if (with_subscribed && entry.subscribed) attrs += " \\Subscribed";
+  if (const auto use = special_use_attribute(entry.special_use); !use.empty()) attrs += " " + std::string(use);
+  return attrs;
+}
+
 net::Task<void> Session::cmd_list(const Command& cmd) {
   const bool lsub = cmd.name == "LSUB";
   ListRequest request;
@@ -129,7 +136,7 @@ net::Task<void> Session::cmd_list(const Command& cmd) {
     reply(cmd, "BAD", cmd.name + " " + error);
     co_return;
   }
-  if (request.status_items && !status_items({}, request.status_items->list)) {
+  if (request.status_items && !status_items({}, {}, request.status_items->list)) {
     reply(cmd, "BAD", "Unknown STATUS item");
     co_return;
   }
@@ -150,10 +157,8 @@ net::Task<void> Session::cmd_list(const Command& cmd) {
     const bool selected = (!by_subscription || entry.subscribed) &&
                           (!request.only_special_use || entry.special_use != mailstore::SpecialUse::None);
     if (!selected && !child_info) continue;
-    std::string attrs = entry.has_children ? "\\HasChildren" : "\\HasNoChildren";
-    if (request.return_subscribed && entry.subscribed) attrs += " \\Subscribed";
-    if (const auto use = special_use_attribute(entry.special_use); !use.empty()) attrs += " " + std::string(use);
-    std::string line = cmd.name + " (" + attrs + ") \"/\" " + mailbox_to_wire(entry.name);
+    std::string line = cmd.name + " (" + list_attributes(entry, request.return_subscribed) + ") \"/\" " +
+                       mailbox_to_wire(entry.name);
     if (child_info) line += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     untagged(line);
     if (request.status_items) {
@@ -163,7 +168,7 @@ net::Task<void> Session::cmd_list(const Command& cmd) {
       } catch (const mailstore::FolderNotFound&) {
         continue;  // removed meanwhile
       }
-      const auto items = status_items(opened->status(), request.status_items->list);
+      const auto items = status_items(opened->status(), opened->id(), request.status_items->list);
       untagged("STATUS " + mailbox_to_wire(entry.name) + " (" + items.value_or("") + ")");
     }
   }

@@ -25,6 +25,7 @@ std::vector<std::size_t> Session::matching_indexes(const SearchKey& key) {
     subject.now = now;
     subject.info = &info;
     subject.recent = sel.recent.count(info.uid) > 0;
+    subject.saved = sel.saved;
     subject.load = [folder = sel.folder, u = info.uid] { return folder->open_message(u); };
     subject.load_header = [&, u = info.uid] { return header_block(ctx_.fetch_cache, *sel.folder, uid_validity, u); };
     if (matches(key, subject)) found.push_back(i);
@@ -44,8 +45,10 @@ void Session::send_search_result(const Command& cmd, std::string_view name, cons
     modseqs.push_back(sel.messages[i].modseq);
   }
   const auto modseq = with_modseq ? std::optional(reported_modseq(ret, modseqs)) : std::nullopt;
+  if (ret.save) save_result(ret, indexes);
   if (ret.extended) {
-    untagged(esearch_line(cmd.tag, uid, ret, found, modseq));
+    // RFC 5182 §2.1: SAVE alone asks for no ESEARCH response.
+    if (ret.answers()) untagged(esearch_line(cmd.tag, uid, ret, found, modseq));
   } else {
     std::string result(name);
     for (const std::uint32_t n : found) result += " " + std::to_string(n);
@@ -53,6 +56,19 @@ void Session::send_search_result(const Command& cmd, std::string_view name, cons
     untagged(result);
   }
   reply(cmd, "OK", cmd.name + " completed");
+}
+
+void Session::save_result(const SearchReturn& ret, const std::vector<std::size_t>& indexes) {
+  auto& sel = *selected_;
+  sel.saved.clear();
+  // RFC 5182 §2.1, RFC 9394 §3.2: with MIN, MAX or PARTIAL but neither
+  // ALL nor COUNT, only the messages those return are kept.
+  const bool only_returned = (ret.min || ret.max || ret.partial) && !ret.all && !ret.count;
+  const auto [begin, end] = ret.partial ? ret.partial->slice(indexes.size()) : std::pair<std::size_t, std::size_t>{};
+  for (std::size_t n = 0; n < indexes.size(); ++n)
+    if (!only_returned || (ret.min && n == 0) || (ret.max && n + 1 == indexes.size()) || (n >= begin && n < end))
+      sel.saved.push_back(sel.messages[indexes[n]].uid);
+  std::sort(sel.saved.begin(), sel.saved.end());  // SORT gives them in its own order
 }
 
 // The search key, or nullopt after the tagged reply saying what is wrong.
@@ -75,9 +91,14 @@ std::optional<SearchReturnPrefix> Session::search_return_or_reply(const Command&
 net::Task<void> Session::cmd_search(const Command& cmd) {
   const auto prefix = search_return_or_reply(cmd, "search");
   if (!prefix) co_return;
-  const auto& [ret, args] = *prefix;
+  auto [ret, args] = *prefix;
   const auto key = search_key_or_reply(cmd, args);
-  if (!key) co_return;
+  if (!key) {
+    if (ret.save) selected_->saved.clear();  // RFC 5182 §2.1: a failed SAVE empties "$"
+    co_return;
+  }
+  // RFC 9051 §6.4.4: an IMAP4rev2 client hears ESEARCH, as if it had asked RETURN (ALL).
+  if (rev2_ && !ret.extended) ret.extended = ret.all = true;
   send_search_result(cmd, "SEARCH", ret, matching_indexes(*key), uses_modseq(*key));
 }
 

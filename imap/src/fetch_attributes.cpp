@@ -119,6 +119,8 @@ constexpr EnumName<FetchItem::Kind> kPlainAttributes[] = {
     {FetchItem::Kind::InternalDate, "INTERNALDATE"},
     {FetchItem::Kind::Size, "RFC822.SIZE"},
     {FetchItem::Kind::Modseq, "MODSEQ"},
+    {FetchItem::Kind::EmailId, "EMAILID"},
+    {FetchItem::Kind::ThreadId, "THREADID"},
     {FetchItem::Kind::Envelope, "ENVELOPE"},
     {FetchItem::Kind::Body, "BODY"},
     {FetchItem::Kind::BodyStructure, "BODYSTRUCTURE"},
@@ -179,7 +181,8 @@ std::variant<FetchRequest, FetchSyntaxError> parse_fetch_request(const Arg& arg,
     has_uid = has_uid || i.kind == FetchItem::Kind::Uid;
     if (i.kind == FetchItem::Kind::Envelope || i.kind == FetchItem::Kind::Body ||
         i.kind == FetchItem::Kind::BodyStructure || i.kind == FetchItem::Kind::Section ||
-        i.kind == FetchItem::Kind::Binary || i.kind == FetchItem::Kind::BinarySize)
+        i.kind == FetchItem::Kind::Binary || i.kind == FetchItem::Kind::BinarySize ||
+        i.kind == FetchItem::Kind::EmailId)
       req.needs_bytes = true;
     if ((i.kind == FetchItem::Kind::Section || i.kind == FetchItem::Kind::Binary) && !i.peek) req.sets_seen = true;
     if (i.kind == FetchItem::Kind::Binary || i.kind == FetchItem::Kind::BinarySize) req.has_binary = true;

@@ -21,8 +21,11 @@ struct Section {
 
 struct FetchItem {
   // Binary and BinarySize (RFC 3516) use `section.part` only.
-  // Modseq: RFC 7162 (CONDSTORE).
-  enum class Kind { Flags, Uid, InternalDate, Size, Envelope, Body, BodyStructure, Section, Binary, BinarySize, Modseq };
+  // Modseq: RFC 7162 (CONDSTORE). EmailId, ThreadId: RFC 8474 (OBJECTID).
+  enum class Kind {
+    Flags, Uid, InternalDate, Size, Envelope, Body, BodyStructure, Section, Binary, BinarySize, Modseq,
+    EmailId, ThreadId,
+  };
   Kind kind = Kind::Flags;
   Section section;
   bool peek = false;

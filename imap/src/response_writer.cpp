@@ -23,11 +23,11 @@ bool is_atom_char(char c) {
          c != '*' && c != ']';
 }
 
-bool quotable(std::string_view s) {
+bool quotable(std::string_view s, bool utf8) {
   if (s.size() > 1024) return false;
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
-    if (u == 0 || c == '\r' || c == '\n' || u >= 0x80) return false;
+    if (u == 0 || c == '\r' || c == '\n' || (u >= 0x80 && !utf8)) return false;
   }
   return true;
 }
@@ -74,8 +74,8 @@ std::optional<std::int64_t> parse_day(std::string_view text) {
 
 }  // namespace
 
-void append_string(std::string& out, std::string_view s) {
-  if (quotable(s)) {
+void append_string(std::string& out, std::string_view s, bool utf8) {
+  if (quotable(s, utf8)) {
     out.push_back('"');
     for (char c : s) {
       if (c == '"' || c == '\\') out.push_back('\\');
@@ -96,13 +96,13 @@ void append_nstring(std::string& out, std::optional<std::string_view> s) {
   append_string(out, *s);
 }
 
-void append_astring(std::string& out, std::string_view s) {
+void append_astring(std::string& out, std::string_view s, bool utf8) {
   bool atom = !s.empty() && !ascii_iequals(s, "NIL");
   for (char c : s) atom = atom && is_atom_char(c);
   if (atom)
     out += s;
   else
-    append_string(out, s);
+    append_string(out, s, utf8);
 }
 
 std::string format_flags(mailstore::Flags flags, std::span<const std::string> keywords, bool recent) {

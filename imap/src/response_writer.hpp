@@ -11,12 +11,13 @@
 
 namespace umstore::imap {
 
-// Quoted when possible, else a literal.
-void append_string(std::string& out, std::string_view s);
+// Quoted when possible, else a literal. `utf8`: the client accepts UTF-8 in
+// quoted strings (RFC 9051 after ENABLE IMAP4rev2, RFC 6855 UTF8=ACCEPT).
+void append_string(std::string& out, std::string_view s, bool utf8 = false);
 // NIL for nullopt.
 void append_nstring(std::string& out, std::optional<std::string_view> s);
 // Atom when the text is a valid atom, else as append_string.
-void append_astring(std::string& out, std::string_view s);
+void append_astring(std::string& out, std::string_view s, bool utf8 = false);
 
 // "(\Seen \Flagged $Forwarded)" (with \Recent when asked).
 std::string format_flags(mailstore::Flags flags, std::span<const std::string> keywords, bool recent = false);

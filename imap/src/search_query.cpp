@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "message_structure.hpp"
+#include "object_id.hpp"
 #include "response_writer.hpp"
 
 namespace umstore::imap {
@@ -75,6 +76,10 @@ class SearchParser {
       return r;
     }
     if (a.kind != Arg::Kind::Atom) return fail("invalid search key");
+    if (a.text == "$") {
+      k.op = SearchKey::Op::SavedResult;
+      return k;
+    }
     if (auto set = SequenceSet::parse(a.text)) {
       k.op = SearchKey::Op::SequenceNumbers;
       k.set = std::move(set);
@@ -181,8 +186,19 @@ class SearchParser {
       k.number = static_cast<std::int64_t>(*modseq);
       return k;
     }
+    if (name == "EMAILID" || name == "THREADID") {
+      const Arg* v = next_value();
+      if (!v || v->kind != Arg::Kind::Atom) return fail("missing object id");
+      k.op = name == "EMAILID" ? Op::EmailId : Op::ThreadId;
+      k.value = std::string(v->text);
+      return k;
+    }
     if (name == "UID") {
       const Arg* v = next_value();
+      if (v && v->kind == Arg::Kind::Atom && v->text == "$") {
+        k.op = Op::SavedResult;
+        return k;
+      }
       auto set = v ? SequenceSet::parse(v->text) : std::nullopt;
       if (!set) return fail("invalid UID set");
       k.op = Op::Uids;
@@ -352,6 +368,9 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::Smaller: return info.size < static_cast<std::uint64_t>(key.number);
     case Op::SequenceNumbers: return key.set->contains(s.seq, s.max_seq);
     case Op::Uids: return key.set->contains(info.uid, s.max_uid);
+    case Op::SavedResult: return std::binary_search(s.saved.begin(), s.saved.end(), info.uid);
+    case Op::EmailId: return key.value.starts_with('M') && email_object_id(s.bytes()) == key.value;
+    case Op::ThreadId: return false;  // RFC 8474 §5.2: without THREADIDs nothing matches
   }
   return false;
 }
@@ -362,19 +381,56 @@ bool uses_modseq(const SearchKey& key) {
 }
 
 
+std::optional<PartialRange> parse_partial_range(std::string_view text) {
+  PartialRange range;
+  range.text = std::string(text);
+  range.from_end = text.starts_with('-');
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string_view a = text.substr(0, colon), b = text.substr(colon + 1);
+  if (range.from_end) {
+    if (!b.starts_with('-')) return std::nullopt;
+    a.remove_prefix(1);
+    b.remove_prefix(1);
+  }
+  // nz-numbers only ("*" is not allowed), so a sequence set of one range parses them
+  const auto set = SequenceSet::parse(std::string(a) + ":" + std::string(b));
+  if (!set || set->uses_star()) return std::nullopt;
+  const auto ranges = set->ranges(0);
+  if (ranges.size() != 1) return std::nullopt;
+  std::tie(range.first, range.last) = ranges.front();
+  return range;
+}
+
+std::pair<std::size_t, std::size_t> PartialRange::slice(std::size_t count) const {
+  if (!from_end) return {std::min<std::size_t>(first - 1, count), std::min<std::size_t>(last, count)};
+  // -first is the (first)th from the end: index count - first
+  const std::size_t begin = count >= last ? count - last : 0;
+  const std::size_t end = count >= first ? count - first + 1 : 0;
+  return {std::min(begin, end), end};
+}
+
 std::variant<SearchReturnPrefix, SearchError> parse_search_return(std::span<const Arg> args) {
   if (args.empty() || !args[0].is_atom("RETURN")) return SearchReturnPrefix{{}, args};
   if (args.size() < 2 || !args[1].is_list()) return SearchError{false, "RETURN needs a list of options"};
   SearchReturn ret;
   ret.extended = true;
-  for (const Arg& option : args[1].list) {
+  const auto& options = args[1].list;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    const Arg& option = options[i];
     if (option.is_atom("MIN")) ret.min = true;
     else if (option.is_atom("MAX")) ret.max = true;
     else if (option.is_atom("COUNT")) ret.count = true;
     else if (option.is_atom("ALL")) ret.all = true;
-    else return SearchError{false, "unsupported RETURN option"};
+    else if (option.is_atom("SAVE")) ret.save = true;
+    else if (option.is_atom("PARTIAL") && i + 1 < options.size() && !ret.partial) {
+      const Arg& range = options[++i];
+      ret.partial = range.kind == Arg::Kind::Atom ? parse_partial_range(range.text) : std::nullopt;
+      if (!ret.partial) return SearchError{false, "PARTIAL needs a range such as 1:100 or -1:-100"};
+    } else return SearchError{false, "unsupported RETURN option"};
   }
-  if (!ret.min && !ret.max && !ret.count && !ret.all) ret.all = true;  // "RETURN ()" means ALL
+  if (ret.partial && ret.all) return SearchError{false, "PARTIAL and ALL exclude each other"};  // RFC 9394 §3.1
+  if (!ret.answers() && !ret.save) ret.all = true;  // "RETURN ()" means ALL
   return SearchReturnPrefix{ret, args.subspan(2)};
 }
 
@@ -397,6 +453,11 @@ std::string esearch_line(std::string_view tag, bool uid, const SearchReturn& ret
   if (ret.max && !found.empty()) line += " MAX " + std::to_string(found.back());
   if (ret.count) line += " COUNT " + std::to_string(found.size());
   if (ret.all && !found.empty()) line += " ALL " + format_uid_set(found);
+  if (ret.partial) {
+    const auto [begin, end] = ret.partial->slice(found.size());
+    const auto part = std::span(found).subspan(begin, end - begin);
+    line += " PARTIAL (" + ret.partial->text + " " + (part.empty() ? "NIL" : format_uid_set(part)) + ")";
+  }
   if (modseq && !found.empty()) line += " MODSEQ " + std::to_string(*modseq);
   return line;
 }

@@ -26,6 +26,8 @@ struct SearchKey {
     Larger, Smaller, SequenceNumbers, Uids,
     Modseq,  // RFC 7162: mod-sequence >= number
     Younger, Older,  // RFC 5032 WITHIN: internal date within / not within `number` seconds of now
+    SavedResult,     // RFC 5182 "$": the messages the last SEARCH RETURN (SAVE) kept
+    EmailId, ThreadId,  // RFC 8474 OBJECTID: `value` is the objectid
   };
   Op op = Op::All;
   mailstore::Flags flag = 0;
@@ -55,6 +57,7 @@ struct SearchSubject {
   std::int64_t now = 0;  // seconds since the epoch, for YOUNGER/OLDER
   const mailstore::MessageInfo* info = nullptr;
   bool recent = false;
+  std::span<const std::uint32_t> saved;  // the UIDs "$" names, ascending
   std::function<mailstore::MessageDataPtr()> load;
   // The top-level header block (e.g. from the fetch cache); unset: cut from load().
   std::function<std::string()> load_header;
@@ -78,10 +81,23 @@ bool matches(const SearchKey& key, SearchSubject& subject);
 // mod-sequence of the messages found (RFC 7162 §3.1.5).
 bool uses_modseq(const SearchKey& key);
 
+// RFC 9394 PARTIAL "1:100" (the first hundred results) or "-1:-100" (the last hundred).
+struct PartialRange {
+  bool from_end = false;
+  std::uint32_t first = 1, last = 1;  // first <= last, counted from the end when from_end
+  std::string text;                   // as the client wrote it, for the answer
+  // [begin, end) of the `count` results it names.
+  std::pair<std::size_t, std::size_t> slice(std::size_t count) const;
+};
+std::optional<PartialRange> parse_partial_range(std::string_view text);
+
 // ESEARCH result options (RFC 4731), for SEARCH and SORT (ESORT, RFC 5267).
 struct SearchReturn {
-  bool extended = false;  // RETURN given: answer with ESEARCH
+  bool extended = false;  // RETURN given: answer with ESEARCH (unless SAVE is all it asks)
   bool min = false, max = false, count = false, all = false;
+  bool save = false;  // RFC 5182 SEARCHRES: keep the result as "$"
+  std::optional<PartialRange> partial;  // RFC 9394
+  bool answers() const { return min || max || count || all || partial; }
 };
 // "RETURN (options)" at the front of a SEARCH or SORT, and the arguments after it.
 struct SearchReturnPrefix {

@@ -50,6 +50,17 @@ std::optional<SequenceSet> SequenceSet::parse(std::string_view text) {
   return set;
 }
 
+SequenceSet SequenceSet::of(std::span<const std::uint32_t> ascending) {
+  SequenceSet set;
+  for (const std::uint32_t n : ascending) {
+    if (!set.ranges_.empty() && set.ranges_.back().last + 1 == n)
+      set.ranges_.back().last = n;
+    else
+      set.ranges_.push_back({n, n});
+  }
+  return set;
+}
+
 bool SequenceSet::contains(std::uint32_t n, std::uint32_t star) const {
   for (const Range& r : ranges_) {
     std::uint32_t a = r.first == 0 ? star : r.first;
@@ -64,17 +75,42 @@ bool SequenceSet::uses_star() const {
   return std::any_of(ranges_.begin(), ranges_.end(), [](const Range& r) { return r.first == 0 || r.last == 0; });
 }
 
+std::vector<std::pair<std::uint32_t, std::uint32_t>> SequenceSet::ranges(std::uint32_t star) const {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  for (const Range& r : ranges_) {
+    std::uint32_t a = r.first == 0 ? star : r.first;
+    std::uint32_t b = r.last == 0 ? star : r.last;
+    if (a > b) std::swap(a, b);
+    if (a > 0) out.emplace_back(a, b);  // "*" in an empty mailbox names nothing
+  }
+  std::sort(out.begin(), out.end());
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> merged;
+  for (const auto& r : out) {
+    if (!merged.empty() && static_cast<std::uint64_t>(merged.back().second) + 1 >= r.first)
+      merged.back().second = std::max(merged.back().second, r.second);
+    else
+      merged.push_back(r);
+  }
+  return merged;
+}
+
 std::string format_uid_set(std::span<const std::uint32_t> values) {
-  std::vector<std::uint32_t> v(values.begin(), values.end());
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges;
+  for (std::uint32_t v : values) {
+    if (!ranges.empty() && ranges.back().second + 1 == v)
+      ranges.back().second = v;
+    else
+      ranges.emplace_back(v, v);
+  }
+  return format_uid_set(ranges);
+}
+
+std::string format_uid_set(std::span<const std::pair<std::uint32_t, std::uint32_t>> ranges) {
   std::string out;
-  std::size_t i = 0;
-  while (i < v.size()) {
-    std::size_t j = i;
-    while (j + 1 < v.size() && v[j + 1] == v[j] + 1) ++j;
+  for (const auto& [first, last] : ranges) {
     if (!out.empty()) out += ',';
-    out += std::to_string(v[i]);
-    if (j > i) out += ':' + std::to_string(v[j]);
-    i = j + 1;
+    out += std::to_string(first);
+    if (last > first) out += ':' + std::to_string(last);
   }
   return out;
 }

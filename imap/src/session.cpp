@@ -70,6 +70,8 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"UID SEARCH", &Session::cmd_search, kSelected},
       {"SORT", &Session::cmd_sort, kSelected},
       {"UID SORT", &Session::cmd_sort, kSelected},
+      {"THREAD", &Session::cmd_thread, kSelected},
+      {"UID THREAD", &Session::cmd_thread, kSelected},
       {"FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
       {"UID FETCH", &Session::cmd_fetch, kSelected, Runs::Strand},
       {"STORE", &Session::cmd_store, kSelected},
@@ -92,16 +94,22 @@ std::optional<std::string> Session::mailbox_arg(const Arg& arg) const {
 
 std::string Session::mailbox_to_wire(std::string_view name) const {
   std::string out;
-  append_astring(out, utf8_ ? std::string(name) : encode_mutf7(name));
+  // UTF-8 goes quoted to IMAP4rev2 clients (RFC 9051 §4.3), as a literal
+  // to UTF8=ACCEPT ones, which either grammar allows.
+  if (utf8_)
+    append_astring(out, name, rev2_);
+  else
+    append_astring(out, encode_mutf7(name));
   return out;
 }
 
 bool Session::login_disabled() const { return ctx_.config.login_requires_tls && !conn_.is_tls(); }
 
 std::string Session::capabilities() const {
-  std::string caps = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
+  std::string caps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
       " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
-      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE";
+      " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES"
+      " THREAD=ORDEREDSUBJECT THREAD=REFERENCES OBJECTID PARTIAL";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";
@@ -260,7 +268,8 @@ net::Task<void> Session::dispatch(const Command& cmd) {
   }
   // RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH.
   const bool numbers_in_use = cmd.name.ends_with("FETCH") || cmd.name.ends_with("STORE") ||
-                              cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT");
+                              cmd.name.ends_with("SEARCH") || cmd.name.ends_with("SORT") ||
+                              cmd.name.ends_with("THREAD");
   const auto catch_up = [this, numbers_in_use] {
     if (state_ == kSelected && !logout_) report_changes(!numbers_in_use);
   };

@@ -5,6 +5,7 @@
 // Commands live in cmd_*.cpp, one file per command group.
 #include <asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -56,9 +57,22 @@ struct SelectedFolder {
   std::vector<std::string> keywords;             // announced in FLAGS, in the order first seen
   std::uint64_t known_counter = 0;  // Folder::change_counter() when last caught up: "anything new?"
   std::uint64_t known_modseq = 0;   // the mod-sequence `messages` is up to date with
+  std::uint32_t uid_next = 1;       // UIDNEXT before the snapshot was taken
   std::set<std::uint32_t> pending_expunges;  // gone from the store, not yet reported (RFC 3501 §7.4.1)
+  std::vector<std::uint32_t> saved;  // RFC 5182 "$": UIDs of the last SEARCH RETURN (SAVE), ascending
   mailstore::Folder::ListenerHandle listener;
   bool hears_everyone = false;  // the listener hears other writers too; else IDLE polls
+
+  // UIDs below this were given out before the session's view was taken, or are in it.
+  std::uint32_t uid_bound() const { return std::max(uid_next, messages.empty() ? 1u : messages.back().uid + 1); }
+};
+
+// SELECT/EXAMINE (QRESYNC (uidvalidity modseq [known-uids] [(known-seqs known-uids)])) (RFC 7162 §3.2.5).
+struct QresyncParameters {
+  std::uint32_t uid_validity = 0;
+  std::uint64_t modseq = 0;
+  std::optional<SequenceSet> known_uids;  // all UIDs below UIDNEXT when absent
+  std::optional<std::pair<SequenceSet, SequenceSet>> seq_match;  // message numbers and their UIDs
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -113,7 +127,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::string capabilities() const;
   // Mailbox names on the wire: modified UTF-7, or UTF-8 once the client
-  // enabled UTF8=ACCEPT (RFC 6855); mailbox_to_wire quotes when needed.
+  // enabled UTF8=ACCEPT (RFC 6855) or IMAP4rev2; mailbox_to_wire quotes when needed.
   std::optional<std::string> mailbox_arg(const Arg& arg) const;
   // The one mailbox name the command takes, or nullopt after the tagged BAD.
   std::optional<std::string> one_mailbox_or_reply(const Command& cmd);
@@ -128,12 +142,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // Indexes (sequence number - 1) the set names, ascending.
   std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
   // The same for a sequence-set argument; nullopt when it is not one.
+  // "$" (RFC 5182) is the saved search result, by UID in any command.
   std::optional<std::vector<std::size_t>> resolve_arg(const Arg& arg, bool uid) const;
+  std::optional<SequenceSet> sequence_set_arg(const Arg& arg) const;
   void update_message(const mailstore::MessageInfo& info);
   // RFC 3501 §7.2.6: keywords the client has not seen in a FLAGS response
   // are announced (FLAGS, PERMANENTFLAGS) before a FETCH may carry them.
   void announce_keywords(std::span<const mailstore::MessageInfo> messages);
   void send_flags_responses();
+  // \Recent as FETCH FLAGS shows it: never to an IMAP4rev2 client (RFC 9051 Appendix E item 12).
+  bool shows_recent(std::uint32_t uid) const { return !rev2_ && selected_->recent.contains(uid); }
   // "N FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])", MODSEQ once CONDSTORE is on.
   std::string fetch_flags_line(std::size_t index, bool with_uid) const;
   // Takes (read-write) or looks at (read-only) \Recent for the messages
@@ -142,6 +160,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // RFC 7162: the first CONDSTORE enabling command; with a folder selected
   // it reports HIGHESTMODSEQ.
   void enable_condstore();
+  // RFC 7162 QRESYNC (qresync.cpp). Sends "VANISHED (EARLIER)" for the UIDs
+  // of `uids` from `floor` up that left the folder after `modseq` and are
+  // not in the session's view; all such UIDs when the store no longer knows
+  // that far back (§3.2.6: then it reports every one it lacks).
+  void send_vanished_earlier(const SequenceSet& uids, std::uint64_t modseq, std::uint32_t floor = 1);
+  // After SELECT (QRESYNC ...): VANISHED (EARLIER), then the changed messages' flags.
+  void resync_selected(const QresyncParameters& q);
 
 
   // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
@@ -153,8 +178,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // for the messages at `indexes` in result order, then the tagged OK.
   void send_search_result(const Command& cmd, std::string_view name, const SearchReturn& ret,
                           const std::vector<std::size_t>& indexes, bool with_modseq);
+  // RETURN (SAVE): keeps the result (or its MIN/MAX) as "$" (RFC 5182).
+  void save_result(const SearchReturn& ret, const std::vector<std::size_t>& indexes);
   // "MESSAGES 3 UNSEEN 1" for STATUS and LIST-STATUS; nullopt for an unknown item.
-  std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::span<const Arg> names);
+  std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::string_view folder_id,
+                                          std::span<const Arg> names);
 
   net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
 
@@ -183,6 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_expunge(const Command& cmd);
   net::Task<void> cmd_search(const Command& cmd);
   net::Task<void> cmd_sort(const Command& cmd);
+  net::Task<void> cmd_thread(const Command& cmd);
   net::Task<void> cmd_fetch(const Command& cmd);
   net::Task<void> cmd_store(const Command& cmd);
   net::Task<void> cmd_copy(const Command& cmd);
@@ -202,12 +231,16 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ChangeNotifier> notifier_;
   unsigned failed_logins_ = 0;
   bool condstore_ = false;  // a CONDSTORE enabling command was seen
+  bool qresync_ = false;    // ENABLE QRESYNC: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10)
+  bool rev2_ = false;       // ENABLE IMAP4rev2: RFC 9051's differences from RFC 3501 (Appendix E)
   bool utf8_ = false;       // ENABLE UTF8=ACCEPT
   bool compressed_ = false; // COMPRESS DEFLATE is on
 };
 
 // Shared helpers of the command files.
 bool is_uid_command(const Command& cmd);
+// "\HasNoChildren \Sent" for a LIST response (and SELECT's in IMAP4rev2).
+std::string list_attributes(const mailstore::FolderEntry& entry, bool with_subscribed);
 
 }  // namespace umstore::imap
 

@@ -16,7 +16,9 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
   // The mod-sequence before the snapshot: a change in between is reported
   // once more by the first catch-up, which finds nothing to say about it.
   sel.known_counter = sel.folder->change_counter();
-  sel.known_modseq = sel.folder->status().highest_modseq;
+  const auto status = sel.folder->status();
+  sel.known_modseq = status.highest_modseq;
+  sel.uid_next = status.uid_next;
   sel.messages = sel.folder->snapshot();
   for (const auto& m : sel.messages)
     for (const auto& k : m.keywords)
@@ -98,7 +100,7 @@ std::string Session::fetch_flags_line(std::size_t index, bool with_uid) const {
   const auto& m = selected_->messages[index];
   std::string line = std::to_string(index + 1) + " FETCH (";
   if (with_uid) line += "UID " + std::to_string(m.uid) + " ";
-  line += "FLAGS " + format_flags(m.flags, m.keywords, selected_->recent.count(m.uid) > 0);
+  line += "FLAGS " + format_flags(m.flags, m.keywords, shows_recent(m.uid));
   if (condstore_) line += " MODSEQ (" + std::to_string(m.modseq) + ")";
   line += ")";
   return line;
@@ -166,13 +168,20 @@ void Session::report_changes(bool allow_expunge) {
   }
 
   if (allow_expunge && !sel.pending_expunges.empty()) {
-    // Highest sequence number first, so each number sent is still valid.
+    // Highest sequence number first, so each number sent is still valid;
+    // once QRESYNC is on, one VANISHED by UID instead (RFC 7162 §3.2.10.2).
+    std::vector<std::uint32_t> vanished;
     for (std::size_t i = msgs.size(); i-- > 0;) {
       if (!sel.pending_expunges.contains(msgs[i].uid)) continue;
-      untagged(std::to_string(i + 1) + " EXPUNGE");
+      if (qresync_)
+        vanished.push_back(msgs[i].uid);
+      else
+        untagged(std::to_string(i + 1) + " EXPUNGE");
       sel.recent.erase(msgs[i].uid);
       msgs.erase(msgs.begin() + static_cast<std::ptrdiff_t>(i));
     }
+    std::reverse(vanished.begin(), vanished.end());
+    if (!vanished.empty()) untagged("VANISHED " + format_uid_set(vanished));
     sel.pending_expunges.clear();
   }
   const std::size_t first_added = msgs.size();
@@ -185,7 +194,7 @@ void Session::report_changes(bool allow_expunge) {
   }
   if (!added.empty()) {
     untagged(std::to_string(msgs.size()) + " EXISTS");
-    untagged(std::to_string(sel.recent.size()) + " RECENT");
+    if (!rev2_) untagged(std::to_string(sel.recent.size()) + " RECENT");
   }
 }
 
@@ -200,11 +209,16 @@ std::vector<std::size_t> Session::resolve(const SequenceSet& set, bool uid) cons
   return out;
 }
 
-std::optional<std::vector<std::size_t>> Session::resolve_arg(const Arg& arg, bool uid) const {
+std::optional<SequenceSet> Session::sequence_set_arg(const Arg& arg) const {
   if (arg.kind != Arg::Kind::Atom) return std::nullopt;
-  auto set = SequenceSet::parse(arg.text);
+  if (arg.text == "$") return SequenceSet::of(selected_->saved);
+  return SequenceSet::parse(arg.text);
+}
+
+std::optional<std::vector<std::size_t>> Session::resolve_arg(const Arg& arg, bool uid) const {
+  const auto set = sequence_set_arg(arg);
   if (!set) return std::nullopt;
-  return resolve(*set, uid);
+  return resolve(*set, uid || arg.text == "$");
 }
 
 }  // namespace umstore::imap

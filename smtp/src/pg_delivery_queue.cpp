@@ -70,7 +70,6 @@ class PgDeliveryQueue final : public DeliveryQueue {
       c.exec(kSchema);
       t.commit();
     });
-    renewer_ = std::jthread([this](std::stop_token stop) { renew_leases(stop); });
   }
 
   ~PgDeliveryQueue() override {
@@ -107,8 +106,11 @@ class PgDeliveryQueue final : public DeliveryQueue {
     });
   }
 
-  // Those due that this node holds, or whose holder's lease ran out.
+  // Those due that this node holds, or whose holder's lease ran out. Only
+  // a node that works the queue holds leases, so the renewals start here
+  // (not for `umstore queue`, which only looks and edits).
   std::vector<std::string> take_due() override {
+    std::call_once(renewing_, [this] { renewer_ = std::jthread([this](std::stop_token stop) { renew_leases(stop); }); });
     return run([&](Connection& c) {
       const Result r = c.exec(with_database_clock(
           "WITH due AS (SELECT id, lease_owner FROM smtp_queue WHERE next_ms <= $3"
@@ -181,6 +183,7 @@ class PgDeliveryQueue final : public DeliveryQueue {
   const std::chrono::milliseconds period_;
   std::mutex mutex_;
   std::condition_variable_any renewed_;
+  std::once_flag renewing_;
   std::jthread renewer_;  // last: stops before the members it uses go
 };
 

@@ -14,7 +14,7 @@ BOOST_AUTO_TEST_CASE(greeting_capability_noop_logout_and_errors) {
   BOOST_TEST(c.greeting.starts_with("* OK [CAPABILITY IMAP4rev1 "));
   BOOST_TEST(contains(c.greeting, "AUTH=PLAIN"));
   auto caps = c.command("a1", "CAPABILITY");
-  BOOST_TEST(contains(caps, "* CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT"));
+  BOOST_TEST(contains(caps, "* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT"));
   BOOST_TEST(contains(caps, "a1 OK"));
   BOOST_TEST(!contains(caps, "STARTTLS"));  // no TLS configured
   BOOST_TEST(contains(c.command("a2", "NOOP"), "a2 OK"));

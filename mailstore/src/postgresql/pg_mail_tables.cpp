@@ -4,6 +4,7 @@
 #include "mailstore/store_metrics.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 namespace umstore::mailstore::pg {
@@ -31,6 +32,20 @@ std::vector<std::string> split(std::string_view text) {
 std::string uid_array(std::span<const std::uint32_t> uids) {
   std::string out = "{";
   for (std::size_t i = 0; i < uids.size(); ++i) out += (i ? "," : "") + std::to_string(uids[i]);
+  return out + "}";
+}
+
+// A text[] literal: every element quoted, so commas (allowed in IMAP atoms) stay inside.
+std::string text_array(std::span<const std::string> items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += i ? ",\"" : "\"";
+    for (const char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
   return out + "}";
 }
 
@@ -216,9 +231,15 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
       {IntParam(folder.id), IntParam(out.uid), IntParam(static_cast<std::int64_t>(out.modseq)), IntParam(m.flags),
        Param::text(keywords), IntParam(m.internal_date), size, Param::bytes(m.rfc822),
        Param::bytes(header_block(m.rfc822))});
-  if (m.delivery_key)
+  if (m.delivery_key) {
     c_.exec("INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES ($1, $2, $3, $4)",
             {IntParam(folder.mailbox_id), Param::text(*m.delivery_key), IntParam(folder.id), IntParam(out.uid)});
+    // Now and then, the keys no retry can ask for any more: the SMTP queue
+    // gives up after 5 days and the ingest queue after one, by default.
+    static std::atomic<unsigned> keyed_appends{0};
+    if (keyed_appends.fetch_add(1) % 1024 == 0)
+      c_.exec("DELETE FROM deliveries WHERE delivered < now() - interval '14 days'");
+  }
   notify(folder.id);
   t.commit();
   store_metrics().appends.add();
@@ -289,9 +310,12 @@ std::optional<std::string> MailTables::header(std::int64_t folder_id, std::uint3
 }
 
 std::vector<MessageInfo> MailTables::locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids) {
-  c_.exec("SELECT 1 FROM folders WHERE id = $1 FOR UPDATE", {IntParam(folder_id)});
-  return infos(c_.exec("SELECT " + std::string(kInfoColumns) +
-                           " FROM messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+  // The folder row's lock and the read in one round trip: the scalar
+  // subquery takes the lock before any message row is read.
+  return infos(c_.exec("WITH locked AS (SELECT id FROM folders WHERE id = $1 FOR UPDATE) SELECT " +
+                           std::string(kInfoColumns) +
+                           " FROM messages WHERE folder_id = (SELECT id FROM locked) AND uid = ANY($2::bigint[])"
+                           " ORDER BY uid",
                        {IntParam(folder_id), Param::text(uid_array(uids))}));
 }
 
@@ -302,12 +326,19 @@ std::uint64_t MailTables::next_modseq(std::int64_t folder_id) {
 }
 
 void MailTables::write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates, std::uint64_t modseq) {
+  // One statement for every message of the STORE, not one each.
+  std::vector<std::uint32_t> uids;
+  std::vector<std::string> flags, keywords;
   for (const auto& u : updates) {
-    c_.exec("UPDATE messages SET flags = $3, keywords = string_to_array($4, ' '), modseq = $5 "
-            "WHERE folder_id = $1 AND uid = $2",
-            {IntParam(folder_id), IntParam(u.uid), IntParam(u.flags), Param::text(joined(u.keywords)),
-             IntParam(static_cast<std::int64_t>(modseq))});
+    uids.push_back(u.uid);
+    flags.push_back(std::to_string(u.flags));
+    keywords.push_back(joined(u.keywords));
   }
+  c_.exec("UPDATE messages m SET flags = v.flags, keywords = string_to_array(v.keywords, ' '), modseq = $2 "
+          "FROM unnest($3::bigint[], $4::smallint[], $5::text[]) AS v(uid, flags, keywords) "
+          "WHERE m.folder_id = $1 AND m.uid = v.uid",
+          {IntParam(folder_id), IntParam(static_cast<std::int64_t>(modseq)), Param::text(uid_array(uids)),
+           Param::text(text_array(flags)), Param::text(text_array(keywords))});
 }
 
 void MailTables::notify(std::int64_t folder_id) {

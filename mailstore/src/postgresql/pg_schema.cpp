@@ -7,7 +7,7 @@ namespace umstore::mailstore::pg {
 namespace {
 
 // Never edit a migration once released: add the next one.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     // 1: messages and accounts.
     R"sql(
 CREATE TABLE accounts (
@@ -98,6 +98,10 @@ CREATE TABLE deliveries (
   delivered  timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (mailbox_id, key)
 );
+)sql",
+    // 2: delivery keys age out once no retry can ask for them (MailTables::append).
+    R"sql(
+CREATE INDEX deliveries_age ON deliveries (delivered);
 )sql",
 };
 
