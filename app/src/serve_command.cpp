@@ -164,7 +164,7 @@ int run_serve(std::span<const std::string> args) {
   runner_config.hostname = s.domain;
   runner_config.local_domains = {s.domain};
   runner_config.smarthost = s.smarthost;
-  runner_config.smarthost_requires_tls = s.smarthost_requires_tls;
+  runner_config.smarthost_tls = s.smarthost_tls;
   runner_config.retry_base = std::chrono::seconds(s.retry_base_seconds);
   runner_config.retry_max = std::chrono::seconds(s.retry_max_seconds);
   runner_config.max_age = std::chrono::seconds(s.max_queue_age_seconds);
@@ -181,6 +181,8 @@ int run_serve(std::span<const std::string> args) {
     return accounts.find(number).has_value();
   };
   runner_config.delivery_policy = delivery_policy;
+  for (const auto& key : s.dkim_keys)  // a key that cannot be used stops the start, naming the file
+    runner_config.dkim_keys.push_back(mailauth::load_dkim_key(key.domain, key.selector, key.key));
   runner_config.metrics = smtp_metrics;
   // Copies the ingest queue forwards to a mailbox's email address leave with
   // this return path and the ingest id as ENVID; DSNs to it update the job.
@@ -197,6 +199,9 @@ int run_serve(std::span<const std::string> args) {
   smtp_config.aliases = s.smtp_aliases;
   smtp_config.report_address = ingest_return_path;
   smtp_config.delivery_policy = delivery_policy;
+  if (s.mailauth_enabled)
+    smtp_config.sender_checks = smtp::SenderChecks{std::make_shared<mailauth::Resolver>(s.mailauth_dns),
+                                                   s.mailauth_authserv_id.empty() ? s.domain : s.mailauth_authserv_id};
   smtp_config.auth = true;
   smtp_config.auth_requires_tls = s.auth_requires_tls;
   std::unique_ptr<smtp::SmtpServer> submission_server;

@@ -89,7 +89,8 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
 }
 
 // [smtp] smarthost, trusted_networks (comma-separated CIDR), auth_requires_tls,
-// retry_base, retry_max, max_queue_age, delay_warning (seconds); [listen] submission.
+// retry_base, retry_max, max_queue_age, delay_warning (seconds), smarthost_tls,
+// smarthost_ca_file; [listen] submission.
 void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.submission_listen = ini.getString("listen.submission", s.submission_listen);
   s.smarthost = ini.getString("smtp.smarthost", s.smarthost);
@@ -99,7 +100,54 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
   s.retry_max_seconds = ini.getUInt("smtp.retry_max", s.retry_max_seconds);
   s.max_queue_age_seconds = ini.getUInt("smtp.max_queue_age", s.max_queue_age_seconds);
   s.delay_warning_seconds = ini.getUInt("smtp.delay_warning", s.delay_warning_seconds);
-  s.smarthost_requires_tls = ini.getBool("smtp.smarthost_requires_tls", s.smarthost_requires_tls);
+  // smarthost_requires_tls = true, the older key, is smarthost_tls = encrypt.
+  std::string level = ini.getBool("smtp.smarthost_requires_tls", false) ? "encrypt" : "may";
+  level = ini.getString("smtp.smarthost_tls", level);
+  const std::map<std::string, smtp::RelayTls> levels{{"none", smtp::RelayTls::Off},
+                                                     {"may", smtp::RelayTls::Opportunistic},
+                                                     {"encrypt", smtp::RelayTls::Required},
+                                                     {"verify", smtp::RelayTls::Verified}};
+  const auto found = levels.find(level);
+  if (found == levels.end()) throw UsageError("[smtp] smarthost_tls: '" + level + "' (none, may, encrypt or verify)");
+  s.smarthost_tls.level = found->second;
+  s.smarthost_tls.ca_file = ini.getString("smtp.smarthost_ca_file", "");
+  if (!s.smarthost_tls.ca_file.empty() && !std::ifstream(s.smarthost_tls.ca_file))
+    throw UsageError("[smtp] smarthost_ca_file: cannot read " + s.smarthost_tls.ca_file.string());
+}
+
+// [mailauth] enabled, authserv_id, resolver (IP or IP:PORT; unset: the
+// system's), dns_timeout (seconds); [dkim] and [dkim.NAME] domain (default:
+// the server's for [dkim]), selector, key.
+void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  s.mailauth_enabled = ini.getBool("mailauth.enabled", s.mailauth_enabled);
+  s.mailauth_authserv_id = ini.getString("mailauth.authserv_id", s.mailauth_authserv_id);
+  const std::string resolver = ini.getString("mailauth.resolver", "");
+  const auto colon = resolver.rfind(':');
+  // One colon: IPv4:PORT; [IPv6]:PORT; else the address alone.
+  const bool has_port = colon != std::string::npos &&
+                        (resolver.front() == '[' || resolver.find(':') == colon);
+  s.mailauth_dns.server = has_port ? resolver.substr(0, colon) : resolver;
+  if (s.mailauth_dns.server.starts_with('[') && s.mailauth_dns.server.ends_with(']'))
+    s.mailauth_dns.server = s.mailauth_dns.server.substr(1, s.mailauth_dns.server.size() - 2);
+  try {
+    if (has_port) s.mailauth_dns.port = static_cast<std::uint16_t>(std::stoul(resolver.substr(colon + 1)));
+  } catch (const std::exception&) {
+    throw UsageError("[mailauth] resolver: '" + resolver + "' (an IP address, optionally with :PORT)");
+  }
+  s.mailauth_dns.timeout = std::chrono::seconds(ini.getUInt("mailauth.dns_timeout", 5));
+  // An empty domain in [dkim] is the server's, known once --domain is read.
+  const auto add_key = [&](const std::string& section, bool domain_optional) {
+    DkimKeySetting key{ini.getString(section + ".domain", ""), ini.getString(section + ".selector", ""),
+                       ini.getString(section + ".key", "")};
+    if ((key.domain.empty() && !domain_optional) || key.selector.empty() || key.key.empty())
+      throw UsageError("[" + section + "] needs domain, selector and key (the PEM file 'umstore dkim keygen' writes)");
+    s.dkim_keys.push_back(std::move(key));
+  };
+  if (ini.has("dkim.selector") || ini.has("dkim.key")) add_key("dkim", true);
+  Poco::Util::AbstractConfiguration::Keys names;
+  ini.keys("dkim", names);
+  for (const auto& name : names)
+    if (ini.has("dkim." + name + ".selector") || ini.has("dkim." + name + ".key")) add_key("dkim." + name, false);
 }
 
 // [sip] listen, gateways (comma-separated addresses), max_calls, greeting_dir, catch_all,
@@ -311,6 +359,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   collect_aliases(*ini, "aliases", s);
   apply_ingest_config(*ini, s);
   apply_sip_config(*ini, s);
+  apply_trust_config(*ini, s);
   apply_delivery_config(*ini, s);
   apply_codecs_config(*ini, s);
   apply_limits_config(*ini, s);
@@ -331,6 +380,8 @@ Settings load_settings(const CommandLine& cmd) {
   if (auto v = cmd.value("--http")) s.http_listen = *v;
   s.data.root = std::filesystem::absolute(s.data.root);
   if (s.spool_dir.empty()) s.spool_dir = s.data.root / "spool";
+  for (auto& key : s.dkim_keys)
+    if (key.domain.empty()) key.domain = s.domain;
   if (s.node_id.empty()) {
     char host[256] = {};
     s.node_id = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "umstore";

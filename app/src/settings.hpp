@@ -11,7 +11,9 @@
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
+#include "mailauth/resolver.hpp"
 #include "mailstore/store.hpp"
+#include "smtp/relay_client.hpp"
 #include "smtp/delivery_queue.hpp"
 
 namespace umstore::app {
@@ -34,6 +36,13 @@ struct DataLayout {
 struct ConnectionLimit {
   std::size_t total;
   std::size_t per_address;
+};
+
+// A DKIM signing key ([dkim] or [dkim.NAME]): read when the server starts.
+struct DkimKeySetting {
+  std::string domain;
+  std::string selector;
+  std::filesystem::path key;
 };
 
 // Configuration: built-in defaults, then the config file (INI), then
@@ -84,8 +93,14 @@ struct Settings {
   unsigned retry_max_seconds = 3600;
   unsigned max_queue_age_seconds = 5 * 24 * 3600;
   unsigned delay_warning_seconds = 4 * 3600;
-  bool smarthost_requires_tls = false;       // else STARTTLS only when offered
+  smtp::RelayTlsPolicy smarthost_tls;        // [smtp] smarthost_tls, smarthost_ca_file
   std::map<std::string, std::vector<std::string>> smtp_aliases;  // [aliases] local part -> mailboxes
+  // Sender authentication of inbound SMTP ([mailauth]) and DKIM signing of
+  // what leaves ([dkim]).
+  bool mailauth_enabled = false;
+  std::string mailauth_authserv_id;   // empty: the domain
+  mailauth::DnsConfig mailauth_dns;   // [mailauth] resolver, dns_timeout
+  std::vector<DkimKeySetting> dkim_keys;
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
   // Gateway ingest ([ingest], [gateways], [routing]).

@@ -45,6 +45,8 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[smtp] max_queue_age", b.max_queue_age_seconds, a.max_queue_age_seconds);
   compare(out, "[smtp] delay_warning", b.delay_warning_seconds, a.delay_warning_seconds);
   compare(out, "[aliases]", b.smtp_aliases, a.smtp_aliases);
+  compare(out, "[mailauth] enabled", b.mailauth_enabled, a.mailauth_enabled);
+  compare(out, "[mailauth] authserv_id", b.mailauth_authserv_id, a.mailauth_authserv_id);
   compare(out, "[imap] login_requires_tls", b.imap_login_requires_tls, a.imap_login_requires_tls);
   compare(out, "[limits] smtp_connections", b.smtp_connections.total, a.smtp_connections.total);
   compare(out, "[limits] smtp_connections_per_address", b.smtp_connections.per_address, a.smtp_connections.per_address);

@@ -123,6 +123,20 @@ std::optional<std::uint32_t> find_earlier(mailstore::MailStore& store, const Cop
   return std::nullopt;
 }
 
+// The mailbox's \Junk folder, made when it has none.
+std::string junk_folder(mailstore::MailStore& store, std::string_view number) {
+  constexpr std::string_view kJunk = "Junk";
+  const auto mailbox = store.user(number);
+  for (const auto& entry : mailbox->list())
+    if (entry.special_use == mailstore::SpecialUse::Junk) return entry.name;
+  try {
+    mailbox->create(kJunk, mailstore::SpecialUse::Junk);
+  } catch (const mailstore::FolderExists&) {
+    // A folder named Junk without the attribute (made by a client): still the one meant.
+  }
+  return std::string(kJunk);
+}
+
 // The first copy its mailbox cannot take, or nullptr.
 const Copy* first_over_quota(mailstore::MailStore& store, std::span<const Copy> copies) {
   for (const auto& copy : copies) {
@@ -175,6 +189,8 @@ DeliveryResult LocalDelivery::deliver(const DeliveryRequest& request) const {
       return result;
     }
     auto& copies = std::get<std::vector<Copy>>(planned);
+    if (request.filing == Filing::Quarantine)
+      for (auto& copy : copies) copy.folder = junk_folder(store_, copy.number);
     // A store that keeps delivery keys finds earlier copies itself (deliver_once).
     if (request.after_interruption && !store_.keeps_delivery_keys()) {
       std::erase_if(copies, [&](const Copy& copy) {

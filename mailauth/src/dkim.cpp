@@ -14,7 +14,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/ascii.hpp"
 #include "common/line_ends.hpp"
+#include "mailauth/sender_authentication.hpp"
 
 namespace umstore::mailauth {
 
@@ -211,6 +213,17 @@ std::string dkim_signature_field(const DkimSigningKey& key, std::string_view mes
   }
   // libopendkim folds the value with CRLF already.
   return std::string(name) + std::string(reinterpret_cast<const char*>(value), length) + "\r\n";
+}
+
+std::string dkim_signature_for_author(std::span<const DkimSigningKey> keys, std::string_view message) {
+  const std::string author = from_domain(message);
+  const DkimSigningKey* best = nullptr;
+  for (const DkimSigningKey& key : keys) {
+    const std::string domain = ascii_lower(key.domain);
+    const bool covers = author == domain || (author.size() > domain.size() && author.ends_with("." + domain));
+    if (covers && (!best || key.domain.size() > best->domain.size())) best = &key;
+  }
+  return best ? dkim_signature_field(*best, message) : std::string();
 }
 
 std::vector<DkimVerdict> dkim_verify(Resolver& resolver, std::string_view message) {

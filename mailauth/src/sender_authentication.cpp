@@ -1,5 +1,7 @@
 #include "mailauth/sender_authentication.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "common/ascii.hpp"
@@ -31,6 +33,15 @@ std::vector<std::string> header_values(std::string_view message, std::string_vie
     }
   }
   return values;
+}
+
+// An IPv4 client on a dual-stack listener appears as ::ffff:a.b.c.d; SPF's
+// ip4: mechanisms and DMARC see it as the IPv4 address it is.
+std::string unmapped(const std::string& ip) {
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, ip.c_str(), &v6) != 1 || !IN6_IS_ADDR_V4MAPPED(&v6)) return ip;
+  char text[INET_ADDRSTRLEN] = {};
+  return ::inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof text) ? std::string(text) : ip;
 }
 
 // RFC 8601 §2.2: a value that is not a plain token is quoted.
@@ -96,12 +107,46 @@ std::string authentication_results_field(std::string_view authserv_id, const Spf
   return field + "\r\n";
 }
 
+std::string exempt_authentication_results_field(std::string_view authserv_id, std::string_view smtp_auth) {
+  if (smtp_auth.empty()) return "Authentication-Results: " + std::string(authserv_id) + "; none (trusted network)\r\n";
+  return "Authentication-Results: " + std::string(authserv_id) + ";\r\n\tauth=pass smtp.auth=" +
+         property_value(smtp_auth) + "\r\n";
+}
+
+std::string without_our_authentication_results(std::string_view message, std::string_view authserv_id) {
+  std::string out;
+  out.reserve(message.size());
+  std::size_t pos = 0;
+  const auto line_end = [&](std::size_t from) {
+    const std::size_t lf = message.find('\n', from);
+    return lf == std::string_view::npos ? message.size() : lf + 1;
+  };
+  while (pos < message.size() && message[pos] != '\r' && message[pos] != '\n') {
+    // One field: its first line and the folded lines after it.
+    std::size_t end = line_end(pos);
+    while (end < message.size() && (message[end] == ' ' || message[end] == '\t')) end = line_end(end);
+    const std::string_view field = message.substr(pos, end - pos);
+    pos = end;
+    const std::size_t colon = field.find(':');
+    if (colon != std::string_view::npos && ascii_iequals(trim_blanks(field.substr(0, colon)), "Authentication-Results")) {
+      // authserv-id: the value's first word, up to ';' or a blank (RFC 8601 §2.2).
+      std::string_view value = field.substr(colon + 1);
+      value.remove_prefix(std::min(value.size(), value.find_first_not_of(" \t\r\n")));
+      if (ascii_iequals(value.substr(0, value.find_first_of("; \t\r\n(")), authserv_id)) continue;
+    }
+    out.append(field);
+  }
+  out.append(message.substr(pos));  // the blank line and the body, as they are
+  return out;
+}
+
 SenderAuthentication authenticate_sender(Resolver& resolver, std::string_view authserv_id,
                                          const SmtpEnvelope& envelope, std::string_view message) {
   SenderAuthentication result;
-  result.spf = check_spf(resolver, envelope.client_ip, envelope.helo, envelope.mail_from);
+  const std::string client_ip = unmapped(envelope.client_ip);
+  result.spf = check_spf(resolver, client_ip, envelope.helo, envelope.mail_from);
   result.dkim = dkim_verify(resolver, message);
-  result.dmarc = check_dmarc(resolver, envelope.client_ip, from_domain(message), result.spf, result.dkim);
+  result.dmarc = check_dmarc(resolver, client_ip, from_domain(message), result.spf, result.dkim);
   result.header = authentication_results_field(authserv_id, result.spf, result.dkim, result.dmarc);
   return result;
 }

@@ -239,8 +239,17 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
       for (auto i : indexes) settle(envelope.recipients[i], {554, "5.6.0", *relayed.refusal}, "", false);
       continue;
     }
+    // Signed in the form it leaves in, so the signature covers what the next hop gets.
+    std::string signature;
+    try {
+      signature = mailauth::dkim_signature_for_author(config_.dkim_keys, relayed.message);
+    } catch (const std::exception& e) {
+      for (auto i : indexes) settle(envelope.recipients[i], {451, "4.7.0", std::string("cannot DKIM-sign: ") + e.what()}, "", false);
+      continue;
+    }
+    const std::string leaving = signature + relayed.message;
     const RelayTransaction transaction{envelope.sender, envelope.ret, envelope.envid, envelope.body_8bit,
-                                       envelope.smtputf8, batch, relayed.message};
+                                       envelope.smtputf8, batch, leaving};
     std::optional<RelayOutcome> outcome;
     std::string failure;
     std::string host = destination;
@@ -255,8 +264,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
           std::string errors;
           for (const auto& [name, port] : hosts) {
             try {
-              const auto tls = !config_.smarthost.empty() && config_.smarthost_requires_tls ? RelayTls::Required
-                                                                                             : RelayTls::Opportunistic;
+              const RelayTlsPolicy tls = config_.smarthost.empty() ? RelayTlsPolicy{} : config_.smarthost_tls;
               connection = std::make_unique<RelayConnection>(name, port, config_.hostname, config_.timeout, tls);
               log(LogLevel::Debug, kLog, "connected to {}:{}{}", name, port,
                   connection->encrypted() ? " with TLS" : "");

@@ -37,43 +37,45 @@ struct RelayConnection::Impl {
 };
 
 RelayConnection::RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
-                                 std::chrono::seconds timeout, RelayTls tls)
+                                 std::chrono::seconds timeout, const RelayTlsPolicy& tls)
     : host_(host) {
   try {
     open(port, helo_name, timeout, tls);
   } catch (const TlsHandshakeFailed& e) {
-    if (tls == RelayTls::Required) throw SmtpError(e.what(), {});
+    if (tls.level != RelayTls::Opportunistic) throw SmtpError(e.what(), {});
     log(LogLevel::Warning, kLog, "{}; trying again without TLS", e.what());
-    open(port, helo_name, timeout, RelayTls::Off);
+    open(port, helo_name, timeout, {RelayTls::Off, {}});
   }
 }
 
 void RelayConnection::open(unsigned short port, const std::string& helo_name, std::chrono::seconds timeout,
-                           RelayTls tls) {
+                           const RelayTlsPolicy& tls) {
   impl_ = std::make_unique<Impl>(host_, port, timeout);
   auto& connection = impl_->connection;
+  const bool required = tls.level == RelayTls::Required || tls.level == RelayTls::Verified;
   SmtpReply greeting = connection.read_reply();
   if (greeting.code / 100 != 2) throw SmtpError(host_ + " refused the connection: " + describe(greeting), greeting);
   SmtpReply ehlo = connection.command("EHLO " + helo_name);
   if (ehlo.code / 100 != 2) {
-    if (tls == RelayTls::Required) throw SmtpError(host_ + " refused EHLO, so no STARTTLS, which is required", {});
+    if (required) throw SmtpError(host_ + " refused EHLO, so no STARTTLS, which is required", {});
     SmtpReply helo = connection.command("HELO " + helo_name);
     if (helo.code / 100 != 2) throw SmtpError(host_ + " refused HELO: " + describe(helo), helo);
     return;
   }
   impl_->extensions = parse_ehlo(ehlo);
-  if (tls == RelayTls::Off) return;
+  if (tls.level == RelayTls::Off) return;
   if (!impl_->extensions.starttls) {
-    if (tls == RelayTls::Required) throw SmtpError(host_ + " does not offer STARTTLS, which is required", {});
+    if (required) throw SmtpError(host_ + " does not offer STARTTLS, which is required", {});
     return;
   }
   SmtpReply ready = connection.command("STARTTLS");
   if (ready.code != 220) {
-    if (tls == RelayTls::Required) throw SmtpError(host_ + " refused STARTTLS: " + describe(ready), {});
+    if (required) throw SmtpError(host_ + " refused STARTTLS: " + describe(ready), {});
     return;  // still in plain text and in the same state (RFC 3207 §4)
   }
   try {
-    connection.start_tls(host_);
+    if (tls.level == RelayTls::Verified) connection.start_verified_tls(host_, tls.ca_file);
+    else connection.start_tls(host_);
   } catch (const SmtpError& e) {
     throw TlsHandshakeFailed(e.what());
   }

@@ -183,28 +183,67 @@ std::vector<delivery::LocalRecipient> SmtpSession::local_recipients() const {
 
 // Mail for other domains, and mail whose sender asked to hear of its
 // delivery, goes through the queue; the rest straight into the mailstore.
-bool SmtpSession::needs_queue() const {
+// A quarantined message goes straight into Junk: its success DSN would go
+// to a sender DMARC says is forged (backscatter), and the queue would file
+// it as planned.
+bool SmtpSession::needs_queue(bool quarantined) const {
   if (!server_.config.queue) return false;
-  return std::any_of(transaction_->recipients.begin(), transaction_->recipients.end(),
-                     [](const auto& r) { return r.number.empty() || r.notify.wants_success(); });
+  return std::any_of(transaction_->recipients.begin(), transaction_->recipients.end(), [&](const auto& r) {
+    return r.number.empty() || (!quarantined && r.notify.wants_success());
+  });
 }
 
-net::Task<SmtpReply> SmtpSession::deliver(std::string_view queue_id, std::string_view message) {
-  if (needs_queue()) {
+// The sender checks wait on DNS: on their own pool, off this I/O thread.
+net::Task<SenderVerdict> SmtpSession::check_sender(std::string_view queue_id, std::string_view message) {
+  const SenderChecks& checks = *server_.config.sender_checks;
+  if (trusted_peer_ || !authenticated_.empty()) co_return exempt_sender(checks.authserv_id, authenticated_, message);
+  const mailauth::SmtpEnvelope envelope{connection_.peer_address(), helo_,
+                                        transaction_->sender ? transaction_->sender->address() : ""};
+  SenderVerdict verdict = co_await asio::co_spawn(
+      *server_.sender_check_pool,
+      [&]() -> net::Task<SenderVerdict> {
+        try {
+          co_return judge_sender(mailauth::authenticate_sender(*checks.resolver, checks.authserv_id, envelope, message),
+                                 checks.authserv_id, message);
+        } catch (const std::exception& e) {
+          log_(LogLevel::Error, "sender check id={} failed: {}", queue_id, e.what());
+          SenderVerdict failed;
+          failed.refusal = SmtpReply{451, "4.7.0", "local error while checking the sender, try again later"};
+          failed.summary = "check failed";
+          co_return failed;
+        }
+      },
+      asio::use_awaitable);
+  log_(LogLevel::Info, "sender check id={} from=<{}> {}{}", queue_id, envelope.mail_from, verdict.summary,
+       verdict.refusal ? ": refused " + std::to_string(verdict.refusal->code) : verdict.quarantine ? ": quarantined" : "");
+  co_return verdict;
+}
+
+net::Task<SmtpReply> SmtpSession::deliver(std::string_view queue_id, std::string_view received) {
+  SenderVerdict sender;
+  std::string_view message = received;
+  if (server_.config.sender_checks) {
+    sender = co_await check_sender(queue_id, received);
+    if (sender.refusal) co_return *sender.refusal;
+    message = sender.message;
+  }
+  if (needs_queue(sender.quarantine)) {
     // The queue fsyncs: on the delivery pool, so this I/O thread keeps
     // serving other connections meanwhile.
     co_return co_await asio::co_spawn(
         server_.delivery_pool, [&]() -> net::Task<SmtpReply> { co_return enqueue(queue_id, message); },
         asio::use_awaitable);
   }
-  const std::string sender = transaction_->sender ? transaction_->sender->address() : "";
+  const std::string sender_address = transaction_->sender ? transaction_->sender->address() : "";
   const auto recipients = local_recipients();
   const delivery::DeliveryRequest request{.key = queue_id,
                                           .origin = delivery::MessageOrigin::Smtp,
-                                          .sender = sender,
+                                          .sender = sender_address,
                                           .recipients = recipients,
                                           .message = message,
-                                          .trace = trace()};
+                                          .trace = trace(),
+                                          .filing = sender.quarantine ? delivery::Filing::Quarantine
+                                                                      : delivery::Filing::AsPlanned};
   // The mailstore fsyncs too.
   const auto result = co_await asio::co_spawn(
       server_.delivery_pool,

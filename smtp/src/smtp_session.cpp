@@ -42,7 +42,9 @@ ServerContext::ServerContext(SmtpServerConfig config_in, mailstore::MailStore& s
       local_delivery(store_in, config.delivery_policy),
       delivery_pool(std::max<std::size_t>(1, config.delivery_threads)),
       max_message_bytes(config.max_message_bytes), max_recipients(config.max_recipients),
-      idle_timeout(config.idle_timeout), metrics(*config.metrics) {}
+      idle_timeout(config.idle_timeout), metrics(*config.metrics) {
+  if (config.sender_checks) sender_check_pool.emplace(std::max<std::size_t>(1, config.sender_checks->threads));
+}
 
 std::string ServerContext::next_queue_id() {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -20,6 +20,7 @@
 #include "line_input.hpp"
 #include "delivery/local_delivery.hpp"
 #include "local_delivery_reply.hpp"
+#include "sender_verdict.hpp"
 #include "smtp/delivery_queue.hpp"
 #include "smtp/smtp_protocol.hpp"
 #include "smtp/smtp_server.hpp"
@@ -35,6 +36,7 @@ struct ServerContext {
   const mailstore::AccountStore& accounts;
   const delivery::LocalDelivery local_delivery;  // after config: built from its delivery_policy
   asio::thread_pool delivery_pool;
+  std::optional<asio::thread_pool> sender_check_pool;  // when config.sender_checks is set
 
   // Unique within the process and across restarts: time plus a counter.
   std::string next_queue_id();
@@ -135,8 +137,9 @@ class SmtpSession {
   delivery::Trace trace() const;
   std::vector<delivery::LocalRecipient> local_recipients() const;
   net::Task<SmtpReply> deliver(std::string_view queue_id, std::string_view message);
+  net::Task<SenderVerdict> check_sender(std::string_view queue_id, std::string_view message);
   SmtpReply enqueue(std::string_view queue_id, std::string_view message);
-  bool needs_queue() const;
+  bool needs_queue(bool quarantined) const;
 
   void reply(int code, std::string_view enhanced, std::string_view text);
   void message_reply(int code, std::string_view enhanced, std::string_view text);  // the end of DATA or BDAT LAST

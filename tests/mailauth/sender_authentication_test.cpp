@@ -126,6 +126,29 @@ BOOST_AUTO_TEST_CASE(keys_load_from_pem_files_with_their_algorithm) {
   BOOST_CHECK_THROW(load_dkim_key("sender.test", "x", "/nonexistent/key.pem"), std::runtime_error);
 }
 
+BOOST_AUTO_TEST_CASE(the_author_domain_or_its_nearest_parent_picks_the_key) {
+  DkimSigningKey parent = zones().rsa.key;
+  DkimSigningKey child = zones().ed.key;
+  child.domain = "fax.sender.test";
+  child.selector = "child";
+  const std::vector<DkimSigningKey> keys{parent, child};
+  const auto signer = [&](const std::string& from) {
+    const std::string field = dkim_signature_for_author(keys, message(from));
+    if (field.empty()) return std::string("unsigned");
+    const auto d = field.find(" d=");
+    return field.substr(d + 3, field.find(';', d) - d - 3);
+  };
+  BOOST_TEST(signer("alice@sender.test") == "sender.test");
+  BOOST_TEST(signer("alice@SENDER.test") == "sender.test");
+  BOOST_TEST(signer("gw@fax.sender.test") == "fax.sender.test");
+  BOOST_TEST(signer("gw@voice.sender.test") == "sender.test");  // relaxed alignment accepts the parent's
+  BOOST_TEST(signer("mallory@notsender.test") == "unsigned");
+  BOOST_TEST(signer("bob@elsewhere.test") == "unsigned");
+  // What it signs verifies independently.
+  const std::string text = message("alice@sender.test");
+  BOOST_TEST(independent_verify(dkim_signature_for_author(keys, text) + text) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(the_txt_record_splits_into_strings_of_255_octets) {
   const DkimKeyPair& rsa = zones().rsa;
   BOOST_TEST(rsa.dns_name == "rsa._domainkey.sender.test");
@@ -191,6 +214,13 @@ BOOST_AUTO_TEST_CASE(spoofed_from_fails_with_the_domains_policy) {
   BOOST_TEST(unaligned.dmarc.result == AuthResult::fail);
 }
 
+BOOST_AUTO_TEST_CASE(an_ipv4_client_on_a_dual_stack_listener_is_its_ipv4_address) {
+  zones();
+  const auto mapped = authenticate(std::string("::ffff:") + good_ip, "alice@sender.test", message("alice@sender.test"));
+  BOOST_TEST(mapped.spf.result == AuthResult::pass);
+  BOOST_TEST(mapped.dmarc.result == AuthResult::pass);
+}
+
 BOOST_AUTO_TEST_CASE(no_record_is_none) {
   zones();
   const auto none = authenticate(other_ip, "carol@nodmarc.test", message("carol@nodmarc.test"));
@@ -239,6 +269,34 @@ BOOST_AUTO_TEST_CASE(from_domain_of_the_header) {
   BOOST_TEST(from_domain("From: a@x.test, b@y.test\r\n\r\n").empty());
   BOOST_TEST(from_domain("From: a@x.test\r\nFrom: b@y.test\r\n\r\n").empty());
   BOOST_TEST(from_domain("To: a@x.test\r\n\r\nFrom: b@y.test\r\n").empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(results_header)
+
+BOOST_AUTO_TEST_CASE(forged_results_with_our_id_are_removed_and_others_kept) {
+  const std::string body = "\r\nAuthentication-Results: mx.umstore.test; in the body stays\r\n";
+  const std::string text = "Authentication-Results: MX.umstore.test; dkim=pass header.d=bank.test\r\n"
+                           "Received: from a\r\n"
+                           "Authentication-Results:\r\n mx.umstore.test;\r\n\tspf=pass\r\n"
+                           "Authentication-Results: mx.umstore.test.evil; spf=pass\r\n"
+                           "Authentication-Results: other.test; dkim=pass\r\n"
+                           "Subject: hi\r\n" + body;
+  const std::string cleaned = without_our_authentication_results(text, "mx.umstore.test");
+  BOOST_TEST(cleaned == "Received: from a\r\n"
+                        "Authentication-Results: mx.umstore.test.evil; spf=pass\r\n"
+                        "Authentication-Results: other.test; dkim=pass\r\n"
+                        "Subject: hi\r\n" + body);
+  BOOST_TEST(without_our_authentication_results("Subject: none\r\n\r\nbody\r\n", "mx.umstore.test") ==
+             "Subject: none\r\n\r\nbody\r\n");
+}
+
+BOOST_AUTO_TEST_CASE(exempt_senders_get_none_or_auth) {
+  BOOST_TEST(exempt_authentication_results_field("mx.umstore.test", "") ==
+             "Authentication-Results: mx.umstore.test; none (trusted network)\r\n");
+  BOOST_TEST(exempt_authentication_results_field("mx.umstore.test", "+15550100") ==
+             "Authentication-Results: mx.umstore.test;\r\n\tauth=pass smtp.auth=+15550100\r\n");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -57,6 +57,12 @@ struct Trace {
 std::string received_header(const Trace& trace, std::string_view id, std::span<const LocalRecipient> recipients,
                             std::chrono::system_clock::time_point when);
 
+// Where the copies go: the folders the policy plans (INBOX, Voicemail, Fax),
+// or every copy into the mailbox's \Junk folder (RFC 6154; made as "Junk"
+// when the mailbox has none): mail whose sender failed DMARC with
+// p=quarantine.
+enum class Filing { AsPlanned, Quarantine };
+
 struct DeliveryRequest {
   std::string_view key{};   // idempotency key: the SMTP queue id, the ingest id
   MessageOrigin origin = MessageOrigin::Smtp;
@@ -64,6 +70,7 @@ struct DeliveryRequest {
   std::span<const LocalRecipient> recipients{};  // distinct mailboxes
   std::string_view message{};  // CRLF line ends, without our trace headers
   Trace trace{};
+  Filing filing = Filing::AsPlanned;
   // An earlier attempt may have stored copies before the process died:
   // look for `key` in the target folders first.
   bool after_interruption = false;

@@ -3,6 +3,7 @@
 // canonicalisation, rsa-sha256 and ed25519-sha256 (RFC 8463). Keys are PEM
 // private keys (PKCS#8 or traditional), one per domain and selector.
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,12 @@ DkimKeyPair make_dkim_key(DkimAlgorithm algorithm, std::string_view domain, std:
 // The DKIM-Signature header field for `message` (header and body, CRLF or
 // LF line ends), ending in CRLF, to be put above the message's first line.
 std::string dkim_signature_field(const DkimSigningKey& key, std::string_view message);
+
+// The DKIM-Signature field for `message` by the key of its From: domain, or
+// of a parent domain (which relaxed DMARC alignment accepts; the most
+// specific wins); empty when no key is for that domain. Throws as
+// dkim_signature_field does.
+std::string dkim_signature_for_author(std::span<const DkimSigningKey> keys, std::string_view message);
 
 struct DkimVerdict {
   AuthResult result = AuthResult::none;  // pass, fail, permerror, temperror

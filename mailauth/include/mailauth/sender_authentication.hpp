@@ -16,7 +16,7 @@
 namespace umstore::mailauth {
 
 struct SmtpEnvelope {
-  std::string client_ip;  // the connecting client's address, IPv4 or IPv6 text
+  std::string client_ip;  // the connecting client's address, IPv4 or IPv6 text (::ffff:a.b.c.d taken as IPv4)
   std::string helo;       // the EHLO/HELO name
   std::string mail_from;  // MAIL FROM's address without <>, empty for a null sender
 };
@@ -40,6 +40,16 @@ SenderAuthentication authenticate_sender(Resolver& resolver, std::string_view au
 // The Authentication-Results header field, ending in CRLF.
 std::string authentication_results_field(std::string_view authserv_id, const SpfVerdict& spf,
                                          std::span<const DkimVerdict> dkim, const DmarcVerdict& dmarc);
+
+// The field for a sender we do not check (RFC 8601 §2.2 "none"): a gateway in
+// trusted_networks, or with `smtp_auth` set, a client that authenticated
+// (§2.7.4 "auth=pass smtp.auth=USER").
+std::string exempt_authentication_results_field(std::string_view authserv_id, std::string_view smtp_auth);
+
+// `message` without the Authentication-Results fields that claim to be ours
+// (their authserv-id is `authserv_id`): a sender could forge one that
+// readers would trust (RFC 8601 §5).
+std::string without_our_authentication_results(std::string_view message, std::string_view authserv_id);
 
 // The domain of the message's single From: address; empty when there is no
 // From:, more than one, or a From: with several addresses (RFC 7489 §6.6.1).

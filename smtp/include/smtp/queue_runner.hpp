@@ -17,6 +17,7 @@
 
 #include "delivery/local_delivery.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "mailauth/dkim.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/delivery_queue.hpp"
@@ -29,7 +30,7 @@ struct QueueRunnerConfig {
   std::string hostname = "localhost";          // EHLO name, Reporting-MTA
   std::vector<std::string> local_domains;      // where DSN recipients may be local mailboxes
   std::string smarthost;                       // "host:port"; empty: MX hosts of each domain, port 25
-  bool smarthost_requires_tls = false;         // STARTTLS to the smarthost or a 4xx; else opportunistic
+  RelayTlsPolicy smarthost_tls;                // STARTTLS to the smarthost (MX hosts: opportunistic)
   std::chrono::seconds retry_base{60};         // first retry after this, doubling each time
   std::chrono::seconds retry_max{3600};        // backoff cap
   std::chrono::seconds max_age{5 * 24 * 3600}; // then temporary failures become final
@@ -37,6 +38,9 @@ struct QueueRunnerConfig {
   std::chrono::seconds poll_interval{5};       // rescan the queue (CLI retry/delete) this often
   std::chrono::seconds timeout{60};            // per SMTP command to a next hop
   std::optional<delivery::DeliverySettings> delivery_policy;  // as SmtpServerConfig's, for local copies
+  // What leaves for another system (relayed, forwarded, DSNs) is DKIM-signed
+  // with the key of its From: domain (or a parent domain) when one is here.
+  std::vector<mailauth::DkimSigningKey> dkim_keys;
   // Mail to report_address (DSNs for the ingest queue's forwarded copies)
   // goes to report_sink instead of a mailbox; false from the sink: not ours (5.1.1).
   std::string report_address;

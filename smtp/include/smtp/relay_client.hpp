@@ -4,6 +4,7 @@
 // with per-recipient replies and RFC 3461 DSN parameters passed on when the
 // next hop offers DSN. Blocking; the queue runner calls it on its thread.
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -30,11 +31,20 @@ struct RelayOutcome {
   bool dsn_passed_on = false;      // the next hop took our NOTIFY/ORCPT/ENVID/RET
 };
 
-// STARTTLS to the next hop (RFC 3207). Opportunistic: when offered; a
-// failed handshake is retried once in plain text. Required: no STARTTLS or
-// a failed handshake is a temporary failure (the message stays queued).
-// Either way encryption only, the certificate is not verified.
-enum class RelayTls { Off, Opportunistic, Required };
+// STARTTLS to the next hop (RFC 3207), the levels of Postfix's
+// smtp_tls_security_level. A failure at Required or Verified is a temporary
+// failure (the message stays queued) naming the reason.
+enum class RelayTls {
+  Off,            // none: never
+  Opportunistic,  // may: when offered; a failed handshake is retried once in plain text
+  Required,       // encrypt: STARTTLS must be offered and complete; the certificate is not verified
+  Verified,       // verify: as encrypt, and the certificate chains to a trusted CA and names the host we dialled
+};
+
+struct RelayTlsPolicy {
+  RelayTls level = RelayTls::Opportunistic;
+  std::filesystem::path ca_file;  // PEM CAs trusted besides the system's (Verified); empty: the system's only
+};
 
 class RelayConnection {
  public:
@@ -42,7 +52,7 @@ class RelayConnection {
   // starts TLS as `tls` says. Throws SmtpError (code 0: network trouble;
   // else the refusal).
   RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
-                  std::chrono::seconds timeout, RelayTls tls = RelayTls::Opportunistic);
+                  std::chrono::seconds timeout, const RelayTlsPolicy& tls = {});
   ~RelayConnection();
   RelayConnection(const RelayConnection&) = delete;
   RelayConnection& operator=(const RelayConnection&) = delete;
@@ -59,7 +69,7 @@ class RelayConnection {
 
  private:
   struct Impl;
-  void open(unsigned short port, const std::string& helo_name, std::chrono::seconds timeout, RelayTls tls);
+  void open(unsigned short port, const std::string& helo_name, std::chrono::seconds timeout, const RelayTlsPolicy& tls);
   std::unique_ptr<Impl> impl_;
   std::string host_;
 };

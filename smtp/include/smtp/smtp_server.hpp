@@ -16,6 +16,7 @@
 #include "auth/login_throttle.hpp"
 #include "auth/password_pool.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "mailauth/resolver.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/memory_budget.hpp"
@@ -24,6 +25,19 @@
 #include "smtp/smtp_metrics.hpp"
 
 namespace umstore::smtp {
+
+// Inbound sender authentication (SPF, DKIM, DMARC: mailauth/) of mail from
+// clients that neither authenticated nor are in trusted_networks. Every
+// message stored or queued then carries our Authentication-Results; DMARC
+// fail with p=reject is refused (550 5.7.1), with p=quarantine filed into
+// the mailbox's \Junk folder, a DNS failure deferred (451 4.7.0).
+struct SenderChecks {
+  std::shared_ptr<mailauth::Resolver> resolver;
+  std::string authserv_id;  // our name in Authentication-Results (RFC 8601 §2.5)
+  // The checks wait on DNS: here, so a slow domain holds up neither the
+  // I/O threads nor the delivery pool's fsyncs.
+  std::size_t threads = 8;
+};
 
 struct SmtpServerConfig {
   std::string hostname = "localhost";            // our name in the greeting and Received:
@@ -79,6 +93,7 @@ struct SmtpServerConfig {
   // Content processing for local mailboxes (delivery/): playable forms for
   // inbound VPIM, gateway voicemail emails, refusals. Unset: stored as received.
   std::optional<delivery::DeliverySettings> delivery_policy;
+  std::optional<SenderChecks> sender_checks;     // unset: no sender authentication
 
   // Counted into by every session; servers given the same one count together.
   std::shared_ptr<SmtpMetrics> metrics = std::make_shared<SmtpMetrics>();
