@@ -350,7 +350,7 @@ std::optional<OwedWebhook> PgJobStore::next_webhook() {
 void PgJobStore::record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state,
                                         std::int64_t next_ms, std::string_view error) {
   run([&](Connection& c) {
-    c.exec(sql("UPDATE ingest_webhooks SET attempts = $2, state = $3, next_ms = {now} + ($4 - $5), last_error = $6"
+    c.exec(sql("UPDATE ingest_webhooks SET attempts = $2, state = $3, next_ms = {now} + ($4::bigint - $5::bigint), last_error = $6"
                " WHERE seq = $1"),
            {IntParam(seq), IntParam(attempts), Param::text(state), IntParam(next_ms), IntParam(now_ms()),
             Param::text(error)});

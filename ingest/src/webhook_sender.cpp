@@ -66,6 +66,9 @@ void WebhookSender::run() {
       send(*owed);
     } catch (const std::exception& e) {
       log(LogLevel::Error, kQueueLog, "webhook for id={}: {}", owed->job_id, e.what());
+      // The attempt may not be recorded (the job store is away): not again at once.
+      std::unique_lock lock(mutex_);
+      wakeup_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
     }
   }
 }

@@ -44,12 +44,15 @@ class Umstore:
         self.config = None
         self.store_dsn = store_dsn or (private_database(pg_cluster) if pg_cluster else None)
         if self.store_dsn:
-            config_text = (config_text or "") + f"\n[store]\nbackend = postgresql\ndsn = {self.store_dsn}\n"
+            store = f"\n[store]\nbackend = postgresql\ndsn = {self.store_dsn}\n"
+            # Migrated with the store's keys alone: a test may give a config serve must refuse.
+            (self.work / "store.conf").write_text(store)
+            subprocess.run([UMSTORE, "--config", str(self.work / "store.conf"), "db", "migrate"], check=True,
+                           capture_output=True, timeout=120)
+            config_text = (config_text or "") + store
         if config_text:
             self.config = self.work / "umstore.conf"
             self.config.write_text(config_text)
-        if self.store_dsn:
-            self.run("db", "migrate")
         self.process = None
         self.log_path = self.work / "serve.log"
 
