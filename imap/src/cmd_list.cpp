@@ -161,7 +161,7 @@ net::Task<void> Session::cmd_list(const Command& cmd) {
     co_return;
   }
   std::set<std::string, std::less<>> nonexistent;
-  const auto entries = folders_and_subscriptions(*user_, nonexistent);  // parents of existing folders included
+  const auto entries = folders_and_subscriptions(*user_, nonexistent);
   const bool by_subscription = lsub || request.only_subscribed;
   for (const auto& entry : entries) {
     if (!matches_any(request.patterns, entry.name)) continue;

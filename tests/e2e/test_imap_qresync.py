@@ -76,15 +76,13 @@ class PhoneImap(imaplib.IMAP4):
 
 def response_code(conn, name):
     """The number an untagged `* OK [NAME n]` carried."""
-    typ, data = conn.response(name)
-    return int(data[-1])
+    return int(conn.response(name)[1][-1])
 
 
 def fetch_lines(conn):
     """The untagged FETCH responses imaplib collected, as {UID: text}."""
-    typ, data = conn.response("FETCH")
     lines = {}
-    for item in data or []:
+    for item in conn.response("FETCH")[1] or []:
         text = (item[0] if isinstance(item, tuple) else item).decode()
         lines[int(re.search(r"UID (\d+)", text).group(1))] = text
     return lines
@@ -104,8 +102,7 @@ class ImapQresyncPhoneTest(unittest.TestCase):
     def phone(self):
         conn = PhoneImap(self.server.imap_port)
         conn.login(USER, PASSWORD)
-        typ, data = conn.enable("QRESYNC")
-        self.assertEqual(typ, "OK")
+        self.assertEqual(conn.enable("QRESYNC")[0], "OK")
         self.assertIn(b"QRESYNC", conn.response("ENABLED")[1][-1] or b"")
         return conn
 

@@ -183,7 +183,6 @@ class UserMailbox {
   virtual ~UserMailbox() = default;
   virtual const std::string& number() const noexcept = 0;
 
-  // Every folder, and the parents of folders (which exist as folders too).
   virtual std::vector<FolderEntry> list() const = 0;
   // Every subscribed name, ascending, whether a folder of that name exists
   // or not: RFC 3501 keeps a subscription when its folder goes, and lets a
