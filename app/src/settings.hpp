@@ -42,8 +42,9 @@ struct Settings {
   DataLayout data;
   mailstore::StoreBackend store_backend = mailstore::StoreBackend::maildir;  // [store] backend
   std::string store_dsn;                                                     // [store] dsn
+  std::size_t store_pool_size = 16;                                          // [store] pool_size
   mailstore::StoreSettings store() const {
-    return {store_backend, data.mail(), data.accounts_db(), store_dsn};
+    return {store_backend, data.mail(), data.accounts_db(), store_dsn, store_pool_size};
   }
   // [cluster]: this node's name among the nodes sharing one database (unique
   // per node; default: the host name), and how long a job stays with a node

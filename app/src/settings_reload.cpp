@@ -33,6 +33,7 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   std::vector<std::string> out;
   compare(out, "[umstore] domain", b.domain, a.domain);
   compare(out, "[store]", b.store_dsn, a.store_dsn);
+  compare(out, "[store] pool_size", b.store_pool_size, a.store_pool_size);
   compare(out, "[listen] smtp", b.smtp_listen, a.smtp_listen);
   compare(out, "[listen] submission", b.submission_listen, a.submission_listen);
   compare(out, "[listen] imap", b.imap_listen, a.imap_listen);

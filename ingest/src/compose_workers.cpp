@@ -27,9 +27,11 @@ void ComposeWorkers::set_codec_limits(const codecs::AudioLimits& voice, const co
 
 ComposeWorkers::~ComposeWorkers() { stop(); }
 
-void ComposeWorkers::schedule(const std::string& id, QueueClock::time_point when) {
+void ComposeWorkers::schedule(const std::string& id, QueueClock::time_point when, Run run) {
   {
     std::lock_guard lock(mutex_);
+    if (waiting_.contains(id) || (run == Run::once && running_.contains(id))) return;
+    waiting_.insert(id);
     due_.emplace(when, id);
   }
   changed_.notify_one();
@@ -52,10 +54,11 @@ void ComposeWorkers::stop() {
   threads_.clear();
 }
 
-void ComposeWorkers::job_finished() {
+void ComposeWorkers::job_finished(const std::string& id) {
   {
     std::lock_guard lock(mutex_);
     --in_progress_;
+    running_.erase(id);
   }
   changed_.notify_all();
 }
@@ -139,6 +142,8 @@ std::vector<std::string> ComposeWorkers::take_due_batch() {
   while (ids.size() < share && !due_.empty() && due_.begin()->first <= now) {
     ids.push_back(std::move(due_.begin()->second));
     due_.erase(due_.begin());
+    waiting_.erase(ids.back());
+    running_.insert(ids.back());
   }
   return ids;
 }
@@ -154,11 +159,19 @@ std::size_t ComposeWorkers::run_batch(const std::vector<std::string>& ids) {
       try {
         job = db_.load(id);
         if (job) job->recording.file = db_.read_media(id);
+      } catch (const JobStoreUnavailable& e) {
+        // Not the job's fault: it stays queued, and the lease upkeep offers it again.
+        return log(LogLevel::Warning, kQueueLog, "id={} waits for the job store: {}", id, e.what());
       } catch (const std::exception& e) {
         return handlers_.fail(id, std::string("the queued recording cannot be read: ") + e.what());
       }
       if (job && job->state == "queued") jobs.emplace_back(id, std::move(*job));
     });
+  }
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& id : ids)
+      if (std::none_of(jobs.begin(), jobs.end(), [&](const auto& job) { return job.first == id; })) running_.erase(id);
   }
   std::vector<const Recording*> recordings;
   for (const auto& [id, job] : jobs) recordings.push_back(&job.recording);

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "ingest/ingest_queue.hpp"
@@ -38,12 +39,16 @@ class ComposeWorkers {
   ComposeWorkers(const ComposeWorkers&) = delete;
   ComposeWorkers& operator=(const ComposeWorkers&) = delete;
 
-  void schedule(const std::string& id, QueueClock::time_point when);
+  // Once per job: a job already waiting or being run is not scheduled
+  // again (a shared store's lease upkeep offers this node's due jobs over
+  // and over), except for its retry, scheduled while it is still running.
+  enum class Run { once, retry };
+  void schedule(const std::string& id, QueueClock::time_point when, Run run = Run::once);
   void start();
   // Returns once every batch taken is handed over; jobs not taken stay queued on disk.
   void stop();
   // A handed-over job was stored, failed or left for a retry.
-  void job_finished();
+  void job_finished(const std::string& id);
 
   // What recordings are composed with: config.settings until SIGHUP changes its limits.
   IngestSettings settings() const;
@@ -68,6 +73,8 @@ class ComposeWorkers {
   mutable std::condition_variable changed_;
   IngestSettings settings_;
   std::multimap<QueueClock::time_point, std::string> due_;  // ids by the time they may run
+  std::unordered_set<std::string> waiting_;                 // the ids in due_
+  std::unordered_set<std::string> running_;                 // taken by a worker, until finished
   std::size_t in_progress_ = 0;  // taken by a worker, until finished
   std::size_t busy_workers_ = 0;
   bool stopping_ = false;

@@ -1,5 +1,7 @@
 #include "gateway_endpoints.hpp"
 
+#include "mailstore/folder.hpp"
+
 #include <fmt/format.h>
 #include <sodium.h>
 
@@ -139,17 +141,21 @@ HttpResponse unauthorised(const std::map<std::string, std::string>& tokens) {
 HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view path, GatewayContext& context) {
   const std::string* gateway = gateway_for(request, context.tokens);
   if (!gateway) return unauthorised(context.tokens);
-  if (path == "/v1/voicemail" || path == "/v1/fax") {
-    if (request.method != "POST") return json_error(405, fmt::format("use POST for {}", path));
-    try {
+  // The queue or the accounts cannot be reached (a disk, the database during
+  // a failover): nothing was accepted, and the gateway may try again.
+  try {
+    if (path == "/v1/voicemail" || path == "/v1/fax") {
+      if (request.method != "POST") return json_error(405, fmt::format("use POST for {}", path));
       return submit(request, path == "/v1/fax" ? Kind::Fax : Kind::Voice, *gateway, context);
-    } catch (const IngestQueueError& e) {
-      return json_error(503, std::string(e.what()) + "; retry later");
     }
-  }
-  if (path.starts_with("/v1/messages/")) {
-    if (request.method != "GET" && request.method != "HEAD") return json_error(405, "use GET for /v1/messages/{id}");
-    return message_status(path.substr(13), *gateway, context);
+    if (path.starts_with("/v1/messages/")) {
+      if (request.method != "GET" && request.method != "HEAD") return json_error(405, "use GET for /v1/messages/{id}");
+      return message_status(path.substr(13), *gateway, context);
+    }
+  } catch (const IngestQueueError& e) {
+    return json_error(503, std::string(e.what()) + "; retry later");
+  } catch (const mailstore::TemporaryFailure& e) {
+    return json_error(503, std::string(e.what()) + "; retry later");
   }
   return json_error(404, fmt::format("no such resource: {}", path));
 }

@@ -80,8 +80,9 @@ void JobDelivery::store_handed_over() {
       if (!outcome.message) return finish(id, IngestState::Failed, outcome.error, 0);
       deliver_and_finish(id, job, *outcome.message);
     });
+    const std::string finished = id;
     next.reset();
-    parts_.workers.job_finished();
+    parts_.workers.job_finished(finished);
   }
 }
 
@@ -156,7 +157,7 @@ void JobDelivery::retry_or_fail(const std::string& id, const QueuedJob& job, con
                                        : intervals[std::min<std::size_t>(job.attempts, intervals.size() - 1)];
   log(LogLevel::Warning, kQueueLog, "id={} will be retried in {} ms: {}", id, delay.count(), reason);
   parts_.db.record_retry(id, reason, delay);
-  parts_.workers.schedule(id, QueueClock::now() + delay);
+  parts_.workers.schedule(id, QueueClock::now() + delay, ComposeWorkers::Run::retry);
 }
 
 void JobDelivery::finish(const std::string& id, IngestState state, const std::string& reason, std::uint32_t uid,

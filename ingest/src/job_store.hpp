@@ -60,6 +60,12 @@ struct ReportUpdate {
 // any more (kept by hard link where the store can, else copied).
 using JobMedia = std::variant<std::span<const std::uint8_t>, std::filesystem::path>;
 
+// The store cannot be reached now (a shared store's database is away): the
+// job is fine and runs once it is back.
+class JobStoreUnavailable : public IngestQueueError {
+  using IngestQueueError::IngestQueueError;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -79,10 +85,11 @@ class JobStore {
   virtual std::optional<QueuedJob> load(std::string_view id) = 0;
   virtual std::vector<std::uint8_t> read_media(std::string_view id) = 0;
 
-  // The queued jobs this node should schedule now, oldest first: at start
-  // (`starting`), every one (SQLite) or, shared, those due whose lease ran
-  // out or is this node's; later (shared only), those due whose lease ran
-  // out, taken over from a node that is gone. Leased to this node.
+  // The queued jobs this node should schedule now, oldest first, leased to
+  // it: at start (`starting`) every one (SQLite); on a shared store, at
+  // start and then a few times per lease, those due that are this node's
+  // (a retry whose recording met an outage) or whose lease ran out (taken
+  // over from a node that is gone).
   virtual std::vector<std::string> take_queued(bool starting) = 0;
   virtual std::vector<InterruptedJob> interrupted_jobs() = 0;
   // Shared: this node is alive; its leases (jobs, webhooks) are renewed.

@@ -104,6 +104,7 @@ auto PgJobStore::run(Work&& work) {
     auto c = pool_.lease();
     return work(*c);
   } catch (const PgError& e) {
+    if (e.connection_lost()) throw JobStoreUnavailable(std::string("ingest queue database: ") + e.what());
     throw database_error(e);
   }
 }
@@ -231,16 +232,16 @@ std::vector<std::uint8_t> PgJobStore::read_media(std::string_view id) {
 
 // SKIP LOCKED: nodes taking over at the same moment take different jobs
 // and never wait for each other.
-std::vector<std::string> PgJobStore::take_queued(bool starting) {
+std::vector<std::string> PgJobStore::take_queued(bool) {
   return run([&](Connection& c) {
     const Result r = c.exec(
         sql("WITH due AS (SELECT id, lease_owner FROM ingest_jobs WHERE state IN ('queued', 'delivering')"
-            " AND next_ms <= {now} AND (lease_until < {now} OR ($3 AND lease_owner = $1))"
+            " AND next_ms <= {now} AND (lease_until < {now} OR lease_owner = $1)"
             " ORDER BY next_ms LIMIT 256 FOR UPDATE SKIP LOCKED),"
             " taken AS (UPDATE ingest_jobs j SET lease_owner = $1, lease_until = {now} + $2 FROM due"
             " WHERE j.id = due.id RETURNING j.id, due.lease_owner AS previous, j.accepted_ms)"
             " SELECT id, previous FROM taken ORDER BY accepted_ms"),
-        {Param::text(node_id_), Param::text(lease_ms_), Param::text(starting ? "true" : "false")});
+        {Param::text(node_id_), Param::text(lease_ms_)});
     std::vector<std::string> ids;
     for (int i = 0; i < r.rows(); ++i) {
       ids.push_back(r.text(i, 0));

@@ -9,7 +9,8 @@ namespace umstore::mailstore {
 OpenedStore open_store(const StoreSettings& settings) {
   switch (settings.backend) {
     case StoreBackend::postgresql: {
-      auto mail = open_postgresql_store(settings.postgresql_dsn);  // checks the schema first
+      // checks the schema first
+      auto mail = open_postgresql_store(settings.postgresql_dsn, settings.postgresql_pool_size);
       return {std::move(mail), open_postgresql_accounts(settings.postgresql_dsn)};
     }
     case StoreBackend::maildir:

@@ -1,6 +1,7 @@
 #include "pgsql/connection.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 
@@ -15,13 +16,26 @@ std::string trimmed(const char* message) {
   return s;
 }
 
-// PQconnectdb reads connect_timeout from the string; add ours unless given.
-std::string with_timeout(const std::string& conninfo, std::chrono::seconds timeout) {
-  if (conninfo.find("connect_timeout") != std::string::npos) return conninfo;
-  const std::string value = std::to_string(std::max<long long>(2, timeout.count()));
-  if (conninfo.starts_with("postgresql://") || conninfo.starts_with("postgres://"))
-    return conninfo + (conninfo.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
-  return conninfo + " connect_timeout=" + value;
+// libpq reads these from the connection string; ours are added unless the
+// operator gave them. Keepalives notice a peer that vanished while we wait
+// for an answer (about 11 s); the user timeout one that stopped taking
+// what we send (10 s).
+std::string with_defaults(std::string conninfo, std::chrono::seconds timeout) {
+  const bool uri = conninfo.starts_with("postgresql://") || conninfo.starts_with("postgres://");
+  const auto add = [&](std::string_view key, const std::string& value) {
+    if (conninfo.find(key) != std::string::npos) return;
+    if (uri)
+      conninfo += (conninfo.find('?') == std::string::npos ? "?" : "&");
+    else
+      conninfo += ' ';
+    conninfo += std::string(key) + "=" + value;
+  };
+  add("connect_timeout", std::to_string(std::max<long long>(2, timeout.count())));
+  add("keepalives_idle", "5");
+  add("keepalives_interval", "2");
+  add("keepalives_count", "3");
+  add("tcp_user_timeout", "10000");
+  return conninfo;
 }
 
 }  // namespace
@@ -53,7 +67,7 @@ std::int64_t Result::affected() const {
 }
 
 Connection::Connection(const std::string& conninfo, std::chrono::seconds timeout)
-    : c_(PQconnectdb(with_timeout(conninfo, timeout).c_str())) {
+    : c_(PQconnectdb(with_defaults(conninfo, timeout).c_str())) {
   if (!c_) throw PgError("out of memory connecting to PostgreSQL", "", true);
   if (PQstatus(c_) != CONNECTION_OK) {
     // libpq's message names the host and port it tried ("connection to
@@ -66,11 +80,13 @@ Connection::Connection(const std::string& conninfo, std::chrono::seconds timeout
   // Notices (e.g. "relation already exists, skipping") are not errors.
   PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
 }
-Connection::Connection(Connection&& other) noexcept : c_(std::exchange(other.c_, nullptr)) {}
+Connection::Connection(Connection&& other) noexcept
+    : c_(std::exchange(other.c_, nullptr)), broken_(std::exchange(other.broken_, false)) {}
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     if (c_) PQfinish(c_);
     c_ = std::exchange(other.c_, nullptr);
+    broken_ = std::exchange(other.broken_, false);
   }
   return *this;
 }
@@ -78,18 +94,22 @@ Connection::~Connection() {
   if (c_) PQfinish(c_);
 }
 
-void Connection::fail(pg_result* result, std::string_view what) const {
+void Connection::fail(pg_result* result, std::string_view what) {
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   std::string message = std::string(what) + ": " + trimmed(result ? PQresultErrorMessage(result) : PQerrorMessage(c_));
   if (result) PQclear(result);
   const bool lost = PQstatus(c_) != CONNECTION_OK;
   std::string sqlstate = state ? state : "";
-  // Class 08 is "connection exception"; 57P01-03 the server shutting down.
-  const bool gone = lost || sqlstate.starts_with("08") || sqlstate.starts_with("57P");
+  // Class 08 is "connection exception"; 57P01-03 the server shutting down;
+  // 25006 a read-only server: a standby, or the old primary come back as
+  // one. Either way this connection is done: the pool drops it and the next
+  // connection looks for the server that takes writes.
+  const bool gone = lost || sqlstate.starts_with("08") || sqlstate.starts_with("57P") || sqlstate == "25006";
+  broken_ = broken_ || gone;
   throw PgError(message, std::move(sqlstate), gone);
 }
 
-Result Connection::checked(pg_result* r) const {
+Result Connection::checked(pg_result* r) {
   const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(r, "PostgreSQL statement failed");
   return Result(r);
@@ -132,7 +152,20 @@ Result Connection::run(std::string_view sql, std::span<const Param> params, int 
   return checked(r);
 }
 
-bool Connection::healthy() const noexcept { return c_ && PQstatus(c_) == CONNECTION_OK; }
+bool Connection::healthy() const noexcept { return c_ && !broken_ && PQstatus(c_) == CONNECTION_OK; }
+
+bool Connection::still_open() {
+  if (!healthy()) return false;
+  // An idle connection that does not LISTEN has nothing to read unless the
+  // server is closing it: end of file, or a FATAL (57P01) before it, which
+  // libpq would read as a success and only fail on the next statement.
+  // Anything readable retires it; a new connection is cheap beside a
+  // statement failing.
+  pollfd p{PQsocket(c_), POLLIN, 0};
+  if (::poll(&p, 1, 0) == 0) return true;
+  broken_ = true;
+  return false;
+}
 std::string Connection::host() const { return std::string(PQhost(c_)) + ":" + PQport(c_); }
 int Connection::socket() const noexcept { return PQsocket(c_); }
 

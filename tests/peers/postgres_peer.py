@@ -107,8 +107,6 @@ class PostgresPeer:
             "max_wal_senders": "5",
             "logging_collector": "off",
         }
-        if self.synchronous:
-            conf["synchronous_standby_names"] = "'*'"
         conf.update({k: str(v) for k, v in self.settings.items()})
         with open(self.data / "postgresql.auto.conf", "a") as f:
             for key, value in conf.items():
@@ -129,7 +127,8 @@ class PostgresPeer:
                            "--no-sync", "-E", "UTF8", "--locale", "C"])
             else:
                 self._run([str(BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port),
-                           "-U", "postgres", "-D", str(self.data), "-R", "--no-sync", "-X", "stream"])
+                           "-U", "postgres", "-D", str(self.data), "-R", "--no-sync", "-X", "stream",
+                           "--checkpoint=fast"])  # a spread checkpoint takes minutes
             self._configure()
         self._spawn()
         self.wait_ready()
@@ -137,6 +136,11 @@ class PostgresPeer:
             self.psql(f"CREATE ROLE {self.user} LOGIN CREATEDB", user="postgres", dbname="postgres")
             self.psql(f"CREATE DATABASE {self.database} OWNER {self.user}", user="postgres", dbname="postgres")
             self._created = True
+            if self.synchronous:
+                # Only now: with it set, every commit (the CREATE ROLE above
+                # too) waits for a standby that cannot exist yet.
+                self.psql("ALTER SYSTEM SET synchronous_standby_names = '*'", user="postgres", dbname="postgres")
+                self.psql("SELECT pg_reload_conf()", user="postgres", dbname="postgres")
         return self
 
     def _spawn(self):

@@ -66,6 +66,7 @@ std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root)
 // TemporaryFailure naming the host when the database cannot be reached, and
 // std::runtime_error when its schema is not the one this build knows
 // ("run 'umstore db migrate'", or a newer schema: upgrade umstore).
-std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo);
+// `pool_size`: the connections it keeps for message work.
+std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo, std::size_t pool_size = 16);
 
 }  // namespace umstore::mailstore

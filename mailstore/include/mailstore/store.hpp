@@ -23,6 +23,7 @@ struct StoreSettings {
   // named ("host=a,b target_session_attrs=read-write"). The password comes
   // from a passfile (passfile=...), ~/.pgpass or PGPASSWORD, never from here.
   std::string postgresql_dsn;
+  std::size_t postgresql_pool_size = 16;  // connections for message work, per process
 };
 
 struct OpenedStore {

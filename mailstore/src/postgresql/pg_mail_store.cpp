@@ -20,7 +20,6 @@ namespace umstore::mailstore {
 namespace pg {
 namespace {
 
-constexpr std::size_t kPoolSize = 16;
 // Bodies read recently, kept for the FETCHes that follow (pg_body_cache.hpp).
 constexpr std::size_t kBodyCacheBytes = 64u << 20;
 
@@ -30,7 +29,7 @@ struct Backend {
   ConnectionPool pool;
   ChangeFeed feed;
   BodyCache bodies{kBodyCacheBytes};
-  Backend(const std::string& conninfo) : pool(conninfo, kPoolSize), feed(conninfo) {}
+  Backend(const std::string& conninfo, std::size_t pool_size) : pool(conninfo, pool_size), feed(conninfo) {}
   template <typename Work>
   auto run(Work&& work) {
     return with_connection(pool, [&](Connection& c) {
@@ -275,7 +274,8 @@ class PgMailbox final : public UserMailbox {
 
 class PgMailStore final : public MailStore {
  public:
-  explicit PgMailStore(const std::string& conninfo) : backend_(std::make_shared<Backend>(conninfo)) {
+  PgMailStore(const std::string& conninfo, std::size_t pool_size)
+      : backend_(std::make_shared<Backend>(conninfo, pool_size)) {
     with_connection(backend_->pool, [](Connection& c) {
       check_schema(c);
       return 0;
@@ -324,8 +324,8 @@ class PgMailStore final : public MailStore {
 }  // namespace
 }  // namespace pg
 
-std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo) {
-  return std::make_unique<pg::PgMailStore>(conninfo);
+std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo, std::size_t pool_size) {
+  return std::make_unique<pg::PgMailStore>(conninfo, pool_size);
 }
 
 }  // namespace umstore::mailstore

@@ -31,7 +31,10 @@ class PgError : public std::runtime_error {
   PgError(const std::string& message, std::string sqlstate, bool connection_lost)
       : std::runtime_error(message), sqlstate_(std::move(sqlstate)), connection_lost_(connection_lost) {}
   const std::string& sqlstate() const noexcept { return sqlstate_; }
-  // The server went away or the network failed: retrying later may work.
+  // This connection is of no more use: the server went away, the network
+  // failed, the server is shutting down (57P01-03) or no longer takes
+  // writes (25006, a primary turned standby). A new connection, perhaps to
+  // another host of the DSN, may work.
   bool connection_lost() const noexcept { return connection_lost_; }
   // Serialization failure or deadlock: the transaction may simply be retried.
   bool retryable() const noexcept { return sqlstate_ == "40001" || sqlstate_ == "40P01"; }
@@ -90,8 +93,12 @@ struct Notification {
 class Connection {
  public:
   // `conninfo`: a URI or key=value string, several hosts allowed
-  // ("host=a,b target_session_attrs=read-write"). Throws PgError naming the
-  // host when it cannot connect within `timeout`.
+  // ("host=a,b port=5432,5433 target_session_attrs=read-write": libpq tries
+  // them in order and keeps the first that takes writes, which is how a
+  // node follows a promotion). Throws PgError naming the host when it
+  // cannot connect within `timeout` per host. TCP keepalives and a TCP
+  // user timeout are added unless given, so a statement sent to a host
+  // that vanished fails in seconds instead of hanging.
   explicit Connection(const std::string& conninfo, std::chrono::seconds timeout = std::chrono::seconds(10));
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
@@ -107,7 +114,13 @@ class Connection {
   // bodies without hex doubling); select only bytea columns with it.
   Result exec_binary(std::string_view sql, std::initializer_list<Param> params);
 
+  // False once the connection broke or a statement failed in a way that
+  // makes it useless (PgError::connection_lost()).
   bool healthy() const noexcept;
+  // For an idle connection that does not LISTEN: checks without blocking
+  // that the server has not closed it since its last use (killed, shut
+  // down, failed over).
+  bool still_open();
   std::string host() const;  // the server this connection reached
   int socket() const noexcept;
 
@@ -118,9 +131,10 @@ class Connection {
 
  private:
   Result run(std::string_view sql, std::span<const Param> params, int result_format);
-  Result checked(pg_result* result) const;
-  [[noreturn]] void fail(pg_result* result, std::string_view what) const;
+  Result checked(pg_result* result);
+  [[noreturn]] void fail(pg_result* result, std::string_view what);
   pg_conn* c_ = nullptr;
+  bool broken_ = false;
 };
 
 // BEGIN on construction; ROLLBACK unless commit() was called.
