@@ -120,6 +120,21 @@ std::vector<std::string> unsubscribed_parents(const std::vector<mailstore::Folde
   return {parents.begin(), parents.end()};
 }
 
+// The folders, then the subscribed names no folder has (`nonexistent`):
+// RFC 5258 §3 lists those \NonExistent for LIST (SUBSCRIBED), \Noselect for LSUB.
+std::vector<mailstore::FolderEntry> folders_and_subscriptions(const mailstore::UserMailbox& user,
+                                                              std::set<std::string, std::less<>>& nonexistent) {
+  auto entries = user.list();
+  std::set<std::string, std::less<>> names;
+  for (const auto& entry : entries) names.insert(entry.name);
+  for (auto& name : user.subscriptions()) {
+    if (names.contains(name)) continue;
+    nonexistent.insert(name);
+    entries.push_back({std::move(name), mailstore::SpecialUse::None, true, false});
+  }
+  return entries;
+}
+
 }  // namespace
 
 std::string list_attributes(const mailstore::FolderEntry& entry, bool with_subscribed) {
@@ -145,10 +160,17 @@ net::Task<void> Session::cmd_list(const Command& cmd) {
     reply(cmd, "OK", cmd.name + " completed");
     co_return;
   }
-  const auto entries = user_->list();  // parents of existing folders included
+  std::set<std::string, std::less<>> nonexistent;
+  const auto entries = folders_and_subscriptions(*user_, nonexistent);
   const bool by_subscription = lsub || request.only_subscribed;
   for (const auto& entry : entries) {
     if (!matches_any(request.patterns, entry.name)) continue;
+    if (nonexistent.contains(entry.name)) {
+      if (by_subscription && !request.only_special_use)
+        untagged(cmd.name + (lsub ? " (\\Noselect) \"/\" " : " (\\NonExistent \\Subscribed) \"/\" ") +
+                 mailbox_to_wire(entry.name));
+      continue;
+    }
     // RFC 5258 §3.5: a parent of selected mailboxes, selected itself or not
     const bool child_info = request.recursive_match && request.only_subscribed &&
                             std::any_of(entries.begin(), entries.end(), [&](const mailstore::FolderEntry& other) {

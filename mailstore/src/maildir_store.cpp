@@ -81,6 +81,14 @@ class MaildirMailbox final : public UserMailbox {
     throw_temporary_failure(e);
   }
 
+  std::vector<std::string> subscriptions() const override try {
+    std::lock_guard lock(mutex_);
+    const std::set<std::string> names = read_subscriptions();
+    return {names.begin(), names.end()};
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
+  }
+
   FolderPtr open(std::string_view name) override try {
     const std::string canonical = canonical_folder_name(name);
     std::lock_guard lock(mutex_);

@@ -263,6 +263,21 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(folder_ids_are_stable_and_distinct, Backend, Backe
   BOOST_TEST(s.mailbox->open("Projects")->id() != work_id);  // a new folder under an old name
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(subscriptions_outlive_their_folders, Backend, Backends) {
+  Opened<Backend> s;
+  s.mailbox->create("Work");
+  s.mailbox->set_subscribed("Work", true);
+  s.mailbox->set_subscribed("Later/Maybe", true);  // no such folder yet
+  s.mailbox->remove("Work");
+  const std::vector<std::string> expected{"INBOX", "Later/Maybe", "Sent", "Trash", "Work"};
+  BOOST_TEST(s.mailbox->subscriptions() == expected, boost::test_tools::per_element());
+  BOOST_TEST(s.backend.open()->user(kNumber)->subscriptions() == expected, boost::test_tools::per_element());
+  const auto folders = s.mailbox->list();
+  BOOST_TEST(std::none_of(folders.begin(), folders.end(), [](const FolderEntry& f) { return f.name == "Work"; }));
+  s.mailbox->set_subscribed("Work", false);
+  BOOST_TEST(s.mailbox->subscriptions().size() == expected.size() - 1);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(quota_refuses_what_does_not_fit, Backend, Backends) {
   Opened<Backend> s;
   const std::string one = message(1);

@@ -184,6 +184,10 @@ class UserMailbox {
   virtual const std::string& number() const noexcept = 0;
 
   virtual std::vector<FolderEntry> list() const = 0;
+  // Every subscribed name, ascending, whether a folder of that name exists
+  // or not: RFC 3501 keeps a subscription when its folder goes, and lets a
+  // client subscribe to a name before it exists (LIST \NonExistent, RFC 5258).
+  virtual std::vector<std::string> subscriptions() const = 0;
   virtual FolderPtr open(std::string_view name) = 0;  // throws FolderNotFound
   virtual void create(std::string_view name, SpecialUse use = SpecialUse::None) = 0;  // throws FolderExists
   virtual void remove(std::string_view name) = 0;

@@ -244,6 +244,10 @@ class PgMailbox final : public UserMailbox {
     });
   }
 
+  std::vector<std::string> subscriptions() const override {
+    return backend_->run([&](MailTables& t) { return t.subscriptions(id_); });
+  }
+
   void set_subscribed(std::string_view name, bool subscribed) override {
     const std::string canonical = canonical_folder_name(name);
     backend_->run([&](MailTables& t) {

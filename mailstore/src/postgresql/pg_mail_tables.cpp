@@ -163,6 +163,14 @@ void MailTables::set_subscribed(std::int64_t mailbox_id, std::string_view name, 
     c_.exec("DELETE FROM subscriptions WHERE mailbox_id = $1 AND name = $2", {IntParam(mailbox_id), Param::text(name)});
 }
 
+std::vector<std::string> MailTables::subscriptions(std::int64_t mailbox_id) {
+  const auto r = c_.exec("SELECT name FROM subscriptions WHERE mailbox_id = $1 ORDER BY name COLLATE \"C\"",
+                         {IntParam(mailbox_id)});
+  std::vector<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+  return out;
+}
+
 void MailTables::remove_folder(const FolderRow& folder) {
   Transaction t(c_);
   c_.exec("SELECT 1 FROM mailboxes WHERE id = $1 FOR UPDATE", {IntParam(folder.mailbox_id)});

@@ -81,6 +81,8 @@ class MailTables {
   // false when it had some.
   bool create_default_folders(std::int64_t mailbox_id);
   void set_subscribed(std::int64_t mailbox_id, std::string_view name, bool subscribed);
+  // Ascending; names without a folder included.
+  std::vector<std::string> subscriptions(std::int64_t mailbox_id);
   // The folder and its messages (children are folders of their own).
   void remove_folder(const FolderRow& folder);
   // Renames `from` and the folders below it; throws FolderNotFound.
