@@ -62,7 +62,16 @@ struct IngestQueue::Impl {
                 {[this](ComposedJob&& composed) { delivery.hand_over(std::move(composed)); },
                  [this](const std::string& id, const std::string& reason) { delivery.fail(id, reason); }}),
         delivery({config, store, db, workers, forwarding, webhooks, metrics}),
-        leases(db, config.lease, [this](const std::string& id) { workers.schedule(id, QueueClock::now()); }) {}
+        leases(db, config.lease, [this] { return room(); },
+               [this](const std::string& id) { workers.schedule(id, QueueClock::now()); }) {}
+
+  // Jobs this node takes from a shared store beyond those it runs: a few
+  // batches' worth, as the storers hold (JobDelivery::hand_over).
+  std::size_t room() const {
+    const std::size_t capacity = 4 * std::size_t{std::max(1u, config.batch_size)} * std::max(1u, config.workers);
+    const std::size_t depth = workers.depth();
+    return depth >= capacity ? 0 : capacity - depth;
+  }
 
   // Stops the parts in the order that matters before the members go in
   // reverse order: the workers before the storers, which store what the
@@ -71,7 +80,7 @@ struct IngestQueue::Impl {
 
   void start() {
     delivery.recover_interrupted();
-    const std::vector<std::string> queued = db.take_queued(true);
+    const std::vector<std::string> queued = db.take_queued(true, room());
     for (const auto& id : queued) workers.schedule(id, QueueClock::now());
     if (!queued.empty()) log(LogLevel::Info, kQueueLog, "resuming {} queued job(s)", queued.size());
     workers.start();

@@ -8,9 +8,10 @@ namespace umstore::ingest {
 
 // Three renewals per lease: one missed (a slow query, a database restart)
 // does not lose the jobs.
-JobLeases::JobLeases(JobStore& store, std::chrono::milliseconds lease, Schedule schedule)
+JobLeases::JobLeases(JobStore& store, std::chrono::milliseconds lease, Room room, Schedule schedule)
     : store_(store),
       period_(std::max(std::chrono::milliseconds(100), lease / 3)),
+      room_(std::move(room)),
       schedule_(std::move(schedule)) {}
 
 JobLeases::~JobLeases() { stop(); }
@@ -46,7 +47,7 @@ void JobLeases::run() {
 void JobLeases::renew_and_take_over() {
   try {
     store_.heartbeat();
-    for (const auto& id : store_.take_queued(false)) schedule_(id);
+    for (const auto& id : store_.take_queued(false, room_())) schedule_(id);
     if (failing_) log(LogLevel::Info, kQueueLog, "leases: the database answers again");
     failing_ = false;
   } catch (const std::exception& e) {

@@ -18,8 +18,9 @@ namespace umstore::ingest {
 class JobLeases {
  public:
   using Schedule = std::function<void(const std::string& id)>;
+  using Room = std::function<std::size_t()>;  // how many more jobs this node takes now
   // `store` must outlive this.
-  JobLeases(JobStore& store, std::chrono::milliseconds lease, Schedule schedule);
+  JobLeases(JobStore& store, std::chrono::milliseconds lease, Room room, Schedule schedule);
   ~JobLeases();  // stop()
   JobLeases(const JobLeases&) = delete;
   JobLeases& operator=(const JobLeases&) = delete;
@@ -33,6 +34,7 @@ class JobLeases {
 
   JobStore& store_;
   const std::chrono::milliseconds period_;
+  Room room_;
   Schedule schedule_;
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -89,8 +89,10 @@ class JobStore {
   // it: at start (`starting`) every one (SQLite); on a shared store, at
   // start and then a few times per lease, those due that are this node's
   // (a retry whose recording met an outage) or whose lease ran out (taken
-  // over from a node that is gone).
-  virtual std::vector<std::string> take_queued(bool starting) = 0;
+  // over from a node that is gone). A shared store hands out at most
+  // `at_most`, so a busy node does not hoard the cluster's backlog (its
+  // heartbeat would keep the leases); the one-node store gives every job.
+  virtual std::vector<std::string> take_queued(bool starting, std::size_t at_most) = 0;
   virtual std::vector<InterruptedJob> interrupted_jobs() = 0;
   // Shared: this node is alive; its leases (jobs, webhooks) are renewed.
   virtual void heartbeat() = 0;

@@ -232,16 +232,17 @@ std::vector<std::uint8_t> PgJobStore::read_media(std::string_view id) {
 
 // SKIP LOCKED: nodes taking over at the same moment take different jobs
 // and never wait for each other.
-std::vector<std::string> PgJobStore::take_queued(bool) {
+std::vector<std::string> PgJobStore::take_queued(bool, std::size_t at_most) {
+  if (at_most == 0) return {};
   return run([&](Connection& c) {
     const Result r = c.exec(
         sql("WITH due AS (SELECT id, lease_owner FROM ingest_jobs WHERE state IN ('queued', 'delivering')"
             " AND next_ms <= {now} AND (lease_until < {now} OR lease_owner = $1)"
-            " ORDER BY next_ms LIMIT 256 FOR UPDATE SKIP LOCKED),"
+            " ORDER BY next_ms LIMIT $3 FOR UPDATE SKIP LOCKED),"
             " taken AS (UPDATE ingest_jobs j SET lease_owner = $1, lease_until = {now} + $2 FROM due"
             " WHERE j.id = due.id RETURNING j.id, due.lease_owner AS previous, j.accepted_ms)"
             " SELECT id, previous FROM taken ORDER BY accepted_ms"),
-        {Param::text(node_id_), Param::text(lease_ms_)});
+        {Param::text(node_id_), Param::text(lease_ms_), IntParam(static_cast<std::int64_t>(at_most))});
     std::vector<std::string> ids;
     for (int i = 0; i < r.rows(); ++i) {
       ids.push_back(r.text(i, 0));

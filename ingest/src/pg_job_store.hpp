@@ -26,7 +26,7 @@ class PgJobStore final : public JobStore {
   std::optional<IngestStatus> find(std::string_view source, std::string_view idempotency_key) override;
   std::optional<QueuedJob> load(std::string_view id) override;
   std::vector<std::uint8_t> read_media(std::string_view id) override;
-  std::vector<std::string> take_queued(bool starting) override;
+  std::vector<std::string> take_queued(bool starting, std::size_t at_most) override;
   // Nothing to recover: a job taken over in the middle of its delivery is
   // simply run again, and the delivery key finds its copy.
   std::vector<InterruptedJob> interrupted_jobs() override { return {}; }

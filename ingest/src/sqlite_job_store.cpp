@@ -349,7 +349,7 @@ std::optional<QueuedJob> SqliteJobStore::load(std::string_view id) {
 }
 
 // One node: every queued job is this node's, taken once at start.
-std::vector<std::string> SqliteJobStore::take_queued(bool starting) {
+std::vector<std::string> SqliteJobStore::take_queued(bool starting, std::size_t) {
   std::vector<std::string> ids;
   if (!starting) return ids;
   std::lock_guard lock(mutex_);

@@ -37,7 +37,7 @@ class SqliteJobStore final : public JobStore {
   std::optional<IngestStatus> find(std::string_view source, std::string_view idempotency_key) override;
   std::optional<QueuedJob> load(std::string_view id) override;
   std::vector<std::uint8_t> read_media(std::string_view id) override;
-  std::vector<std::string> take_queued(bool starting) override;
+  std::vector<std::string> take_queued(bool starting, std::size_t at_most) override;
   std::vector<InterruptedJob> interrupted_jobs() override;
   void heartbeat() override {}
 

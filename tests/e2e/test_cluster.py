@@ -183,7 +183,7 @@ def mwi_across_nodes(a, b_sip_port):
     posted = time.monotonic()
     job = post_voicemail(a.http_port)
     while (count := phone.new_voice_messages()) <= before:
-        pass
+        assert time.monotonic() - posted < 10, "the phone on node b never heard of node a's voicemail"
     heard = time.monotonic() - posted
     assert count == before + 1, (before, count)
     assert heard < 2.0, f"the phone on node b heard of node a's voicemail after {heard:.2f} s"
