@@ -270,6 +270,7 @@ int run_serve(std::span<const std::string> args) {
     smtp_metrics->append(out, smtp_queue);
     imap_server.metrics().append(out);
     if (sip_server) sip_server->append_metrics(out);
+    if (queue_config.settings.recognition.pool) queue_config.settings.recognition.pool->append_metrics(out);
     mailstore::append_store_metrics(out);
     return out;
   };

@@ -363,6 +363,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   apply_delivery_config(*ini, s);
   apply_codecs_config(*ini, s);
   apply_limits_config(*ini, s);
+  apply_recognition_config(*ini, s.recognition);
 }
 
 }  // namespace
@@ -401,7 +402,7 @@ ingest::IngestQueueConfig Settings::ingest_queue(QueueOwner owner) const {
   if (store_backend == mailstore::StoreBackend::postgresql) config.postgresql_dsn = store_dsn;
   config.node_id = owner == QueueOwner::server ? node_id : node_id + "/command-" + std::to_string(::getpid());
   config.lease = std::chrono::seconds(lease_seconds);
-  config.settings = {domain, voice_limits, fax_limits};
+  config.settings = {domain, voice_limits, fax_limits, start_recognition(recognition)};
   config.workers = ingest_workers;
   config.batch_size = ingest_batch;
   config.max_age = std::chrono::seconds(ingest_max_age_seconds);

@@ -13,6 +13,7 @@
 #include "ingest/routing.hpp"
 #include "mailauth/resolver.hpp"
 #include "mailstore/store.hpp"
+#include "recognition_settings.hpp"
 #include "smtp/relay_client.hpp"
 #include "smtp/delivery_queue.hpp"
 
@@ -138,6 +139,7 @@ struct Settings {
   // them are refused with an error naming the file and the limit.
   codecs::AudioLimits voice_limits;
   codecs::FaxLimits fax_limits;
+  RecognitionConfig recognition;  // [transcription], [fax_ocr]
 };
 
 // Options every command takes.

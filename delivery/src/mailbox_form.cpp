@@ -36,7 +36,7 @@ std::optional<std::string> voice_for_mailbox(const mime::Part& root, std::string
   if (top_level) return with_playable_audio(root, raw, *audio, playable);
   const std::string pure = as_pure_vpim(root, voice_message, raw);
   const mime::Part pure_root = mime::parse_message(pure);
-  return with_playable_audio(pure_root, pure, *audio, playable);
+  return with_playable_audio(pure_root, pure, *audio, playable, transcript_parts(root, raw));
 }
 
 // form.message holds the composed message and becomes the mailbox's form.

@@ -84,14 +84,15 @@ std::uint8_t mulaw_of(std::int16_t sample) {
   return static_cast<std::uint8_t>(~(sign | (exponent << 4) | mantissa));
 }
 
-// A multipart/mixed message of `parts` (whole entities) under the fields of `root`'s header but its Content-*.
+// A multipart/mixed message of `parts` (whole entities) under the fields of
+// `root`'s header but its Content-*, and `more_fields` (whole, CRLF).
 std::string mixed_message(const Part& root, std::string_view raw, std::span<const std::string> parts,
-                          std::string_view default_mime_version) {
+                          std::string_view default_mime_version, std::string_view more_fields = {}) {
   const std::string boundary = fresh_boundary(raw);
   std::string body;
   for (const std::string& part : parts) append_part(body, boundary, part);
   body += "--" + boundary + "--\r\n";
-  std::string headers = message_fields(root.header_text(raw));
+  std::string headers = message_fields(root.header_text(raw)) + std::string(more_fields);
   headers += "MIME-Version: " + trimmed(mime::unfold(root.header("MIME-Version").value_or(default_mime_version))) + "\r\n";
   return headers + mixed_header(boundary) + body;
 }
@@ -179,19 +180,35 @@ std::optional<codecs::PcmAudio> voice_audio(const Part& voice_message, std::stri
   return audio;
 }
 
+TranscriptParts transcript_parts(const Part& root, std::string_view raw) {
+  TranscriptParts out;
+  const std::string field_name = lower(mime::kTranscriptField);
+  out.field = filtered_header(root.header_text(raw), [&](const std::string& name) { return name == field_name; });
+  if (out.field.empty() || !root.content_type.is("multipart", "mixed")) return out;
+  for (const Part& child : root.children) {
+    if (child.content_type.is("text", "plain") && mime::decode_body(child, raw).starts_with("Transcript (automatic")) {
+      out.part = std::string(whole_part(child, raw));
+      break;
+    }
+  }
+  return out;
+}
+
 std::string with_playable_audio(const Part& root, std::string_view raw, const codecs::PcmAudio& audio,
-                                mailstore::PlayableAudio playable) {
+                                mailstore::PlayableAudio playable, const TranscriptParts& transcript) {
   const long long seconds = mime::content_duration_seconds(audio.duration_seconds());
   const bool mp3 = playable == mailstore::PlayableAudio::mp3;
   const std::vector<std::uint8_t> file = mp3 ? codecs::encode_mp3(audio, kPlayableMp3Kbps) : codecs::encode_wav_pcm16(audio);
   const mime::MessageOrigin origin = mime::origin_of(root);
   const std::string name = mime::attachment_name(origin, "voicemail", mp3 ? ".mp3" : ".wav");
   const std::string text = mime::voice_text(origin, static_cast<double>(seconds), forwarded_messages(root), {&name, 1});
-  const std::string parts[] = {
-      mime::text_entity(text),
-      content_fields(root.header_text(raw)) + "\r\n" + std::string(root.body(raw)),
-      base64_part(mp3 ? "audio/mpeg" : "audio/wav", mime::content_disposition("attachment", name), file, seconds)};
-  return mixed_message(root, raw, parts, "1.0 (Voice 2.0)");
+  std::vector<std::string> parts;
+  if (!transcript.part.empty()) parts.push_back(transcript.part);
+  parts.push_back(mime::text_entity(text));
+  parts.push_back(content_fields(root.header_text(raw)) + "\r\n" + std::string(root.body(raw)));
+  parts.push_back(
+      base64_part(mp3 ? "audio/mpeg" : "audio/wav", mime::content_disposition("attachment", name), file, seconds));
+  return mixed_message(root, raw, parts, "1.0 (Voice 2.0)", transcript.part.empty() ? "" : transcript.field);
 }
 
 std::optional<std::string> as_people_fax(const Part& root, std::string_view raw, bool add_pdf) {
@@ -235,7 +252,11 @@ std::optional<std::string> as_people_fax(const Part& root, std::string_view raw,
 }
 
 std::string as_pure_vpim(const Part& root, const Part& voice_message, std::string_view raw) {
-  std::string out = message_fields(root.header_text(raw)) + "MIME-Version: 1.0 (Voice 2.0)\r\n";
+  const std::string transcript = lower(mime::kTranscriptField);
+  std::string out = filtered_header(root.header_text(raw), [&](const std::string& name) {
+                      return !name.starts_with("content-") && name != "mime-version" && name != transcript;
+                    }) +
+                    "MIME-Version: 1.0 (Voice 2.0)\r\n";
   out += whole_part(voice_message, raw);
   if (!out.ends_with(kCrlf)) out += kCrlf;
   return out;

@@ -35,11 +35,20 @@ std::string_view whole_part(const mime::Part& part, std::string_view raw);
 std::optional<codecs::PcmAudio> voice_audio(const mime::Part& voice_message, std::string_view raw,
                                             double max_seconds);
 
+// A voice message's automatic transcript as composed: its header field and
+// its text part, each whole (CRLF); empty when it has none.
+struct TranscriptParts {
+  std::string field;
+  std::string part;
+};
+TranscriptParts transcript_parts(const mime::Part& root, std::string_view raw);
+
 // A multipart/mixed around `root`'s content (kept byte for byte) with
-// people's text first (mime/people_text.hpp) and the recording as WAV or MP3
-// last. `root` must be a multipart/voice-message message.
+// people's text first (mime/people_text.hpp), after `transcript` when
+// given, and the recording as WAV or MP3 last. `root` must be a
+// multipart/voice-message message.
 std::string with_playable_audio(const mime::Part& root, std::string_view raw, const codecs::PcmAudio& audio,
-                                mailstore::PlayableAudio playable);
+                                mailstore::PlayableAudio playable, const TranscriptParts& transcript = {});
 
 // People's form of an Internet fax: a multipart/mixed of people's text (from
 // whom, how many pages, when, the file names), the other parts of a
@@ -51,8 +60,8 @@ std::string with_playable_audio(const mime::Part& root, std::string_view raw, co
 std::optional<std::string> as_people_fax(const mime::Part& root, std::string_view raw, bool add_pdf);
 
 // The multipart/voice-message inside a multipart/mixed lifted to the top
-// level, byte for byte, with the original message header (RFC 3801: what a
-// VPIM system expects). `voice_message` is a child of `root`.
+// level, byte for byte, with the original message header but the transcript
+// field (RFC 3801: what a VPIM system expects). `voice_message` is a child of `root`.
 std::string as_pure_vpim(const mime::Part& root, const mime::Part& voice_message, std::string_view raw);
 
 // RFC 4239 IVM: multipart/mixed with a text part (handling=optional) and the

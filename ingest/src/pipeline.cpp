@@ -7,6 +7,7 @@
 #include "codecs/audio.hpp"
 #include "codecs/fax.hpp"
 #include "common/e164.hpp"
+#include "recognised_text.hpp"
 
 namespace umstore::ingest {
 namespace {
@@ -41,33 +42,60 @@ codecs::PcmAudio voice_at_vpim_rate(const Recording& r, const IngestSettings& s)
   return audio;
 }
 
+std::string summary_with(std::string summary, const std::string& note) {
+  return note.empty() ? summary : summary + ", " + note;
+}
+
+// Waits for the transcript (TextUnderway), then composes.
 ComposedMessage voice_message(const Recording& r, const IngestSettings& s, const codecs::PcmAudio& audio,
-                              std::span<const std::uint8_t> adpcm) {
+                              std::span<const std::uint8_t> adpcm, TextUnderway& transcript) {
   const std::vector<std::uint8_t> wav = codecs::encode_wav_pcm16(audio);
 
   auto in = addressed<mime::VoiceMessageInput>(r, s);
   in.adpcm32k = adpcm;
   in.duration_seconds = audio.duration_seconds();
   in.playable_wav = std::span<const std::uint8_t>(wav);
+  in.transcript = transcript.await().text;
   return {r.to_number, in.recipient.address, mime::compose_voice_message(in),
-          fmt::format("voice {} from {}", mime::format_duration(in.duration_seconds), caller_text(r.caller))};
+          summary_with(fmt::format("voice {} from {}", mime::format_duration(in.duration_seconds), caller_text(r.caller)),
+                       transcript.note())};
 }
 
 ComposedMessage compose_voice(const Recording& r, const IngestSettings& s) {
   const codecs::PcmAudio audio = voice_at_vpim_rate(r, s);
-  return voice_message(r, s, audio, codecs::encode_32kadpcm(audio.samples));
+  TextUnderway transcript = TextUnderway::for_voice(s.recognition, r, audio);
+  return voice_message(r, s, audio, codecs::encode_32kadpcm(audio.samples), transcript);
+}
+
+// A fax converted, its text being recognised.
+struct FaxUnderway {
+  std::vector<std::uint8_t> tiff;
+  unsigned pages = 0;
+  TextUnderway text;
+};
+
+FaxUnderway start_fax(const Recording& r, const IngestSettings& s) {
+  std::vector<std::uint8_t> tiff = codecs::to_profile_s(r.file, r.file_name, s.fax_limits);
+  const auto pages = static_cast<unsigned>(codecs::inspect_tiff(tiff, r.file_name, s.fax_limits).pages.size());
+  TextUnderway text = TextUnderway::for_fax(s.recognition, r, tiff);
+  return {std::move(tiff), pages, std::move(text)};
+}
+
+ComposedMessage fax_message(const Recording& r, const IngestSettings& s, FaxUnderway& fax) {
+  auto in = addressed<mime::FaxMessageInput>(r, s);
+  in.tiff = fax.tiff;
+  in.pages = fax.pages;
+  in.note = r.note;
+  recognition::RecognisedText text = fax.text.await();
+  in.text_first_lines = std::move(text.first_lines);
+  in.recognised_text = std::move(text.text);
+  return {r.to_number, in.recipient.address, mime::compose_fax_message(in),
+          summary_with(fmt::format("fax {} page(s) from {}", in.pages, caller_text(r.caller)), fax.text.note())};
 }
 
 ComposedMessage compose_fax(const Recording& r, const IngestSettings& s) {
-  const std::vector<std::uint8_t> tiff = codecs::to_profile_s(r.file, r.file_name, s.fax_limits);
-  const codecs::FaxDocument doc = codecs::inspect_tiff(tiff, r.file_name, s.fax_limits);
-
-  auto in = addressed<mime::FaxMessageInput>(r, s);
-  in.tiff = tiff;
-  in.pages = static_cast<unsigned>(doc.pages.size());
-  in.note = r.note;
-  return {r.to_number, in.recipient.address, mime::compose_fax_message(in),
-          fmt::format("fax {} page(s) from {}", in.pages, caller_text(r.caller))};
+  FaxUnderway fax = start_fax(r, s);
+  return fax_message(r, s, fax);
 }
 
 }  // namespace
@@ -80,20 +108,23 @@ ComposedMessage compose(const Recording& recording, const IngestSettings& settin
 std::vector<ComposeOutcome> compose_batch(std::span<const Recording* const> recordings,
                                           const IngestSettings& settings) {
   std::vector<ComposeOutcome> outcomes(recordings.size());
-  // Voice recordings decoded to 8 kHz, waiting for their 32KADPCM.
-  std::vector<std::size_t> voice_index;
+  // Voice recordings decoded to 8 kHz, waiting for their 32KADPCM, and
+  // faxes converted; the text of each is being recognised meanwhile.
+  std::vector<std::size_t> voice_index, fax_index;
   std::vector<codecs::PcmAudio> voice_audio;
-  voice_index.reserve(recordings.size());
-  voice_audio.reserve(recordings.size());
+  std::vector<TextUnderway> transcripts;
+  std::vector<FaxUnderway> faxes;
   for (std::size_t i = 0; i < recordings.size(); ++i) {
     const Recording& r = *recordings[i];
     try {
       check_mailbox_number(r);
       if (r.kind == Kind::Voice) {
         voice_audio.push_back(voice_at_vpim_rate(r, settings));
+        transcripts.push_back(TextUnderway::for_voice(settings.recognition, r, voice_audio.back()));
         voice_index.push_back(i);
       } else {
-        outcomes[i].message = compose_fax(r, settings);
+        faxes.push_back(start_fax(r, settings));
+        fax_index.push_back(i);
       }
     } catch (const std::exception& e) {
       outcomes[i].error = e.what();
@@ -106,13 +137,21 @@ std::vector<ComposeOutcome> compose_batch(std::span<const Recording* const> reco
   for (std::size_t v = 0; v < voice_index.size(); ++v) {
     const std::size_t i = voice_index[v];
     try {
-      outcomes[i].message = voice_message(*recordings[i], settings, voice_audio[v], adpcm[v]);
+      outcomes[i].message = voice_message(*recordings[i], settings, voice_audio[v], adpcm[v], transcripts[v]);
     } catch (const std::exception& e) {
       outcomes[i].error = e.what();
     }
     // The PCM and 32KADPCM of a composed recording are no longer needed.
     voice_audio[v] = {};
     adpcm[v] = {};
+  }
+  for (std::size_t f = 0; f < fax_index.size(); ++f) {
+    try {
+      outcomes[fax_index[f]].message = fax_message(*recordings[fax_index[f]], settings, faxes[f]);
+    } catch (const std::exception& e) {
+      outcomes[fax_index[f]].error = e.what();
+    }
+    faxes[f].tiff = {};  // no longer needed once composed
   }
   return outcomes;
 }

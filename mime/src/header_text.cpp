@@ -171,4 +171,34 @@ std::string encode_header_text(std::string_view utf8) {
   return out;
 }
 
+std::string encode_long_header_text(std::string_view utf8, std::size_t max_bytes) {
+  std::string text(utf8.substr(0, utf8_prefix_length(utf8, max_bytes)));
+  if (text.size() < utf8.size()) {
+    const std::size_t blank = text.rfind(' ');
+    if (blank != std::string::npos && blank > 0) text.resize(blank);
+    text += " ...";
+  }
+  std::string encoded = encode_header_text(text);
+  if (encoded.find("=?") == 0) return encoded;  // encoded-words come folded
+  // Plain text: fold before the blank that would take a line past 76
+  // (a field name of up to 24 characters comes before the first).
+  constexpr std::size_t kLine = 76;
+  std::string out;
+  std::size_t line = 24;
+  std::size_t pos = 0;
+  while (pos < encoded.size()) {
+    std::size_t end = encoded.find(' ', pos + 1);
+    if (end == std::string::npos) end = encoded.size();
+    const std::string_view word = std::string_view(encoded).substr(pos, end - pos);  // with its leading blank
+    if (!out.empty() && line + word.size() > kLine && word.starts_with(' ')) {
+      out += "\r\n";
+      line = 0;
+    }
+    out += word;
+    line += word.size();
+    pos = end;
+  }
+  return out;
+}
+
 }  // namespace umstore::mime

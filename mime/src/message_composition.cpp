@@ -377,11 +377,15 @@ std::string compose_voice_message(const VoiceMessageInput& in) {
   if (form == VoiceForm::ivm) return compose_ivm(in, origin, common_headers(common, subject, "1.0", "voice-message"), token);
 
   Entity vpim = vpim_entity(in, duration, "=_vpim_" + token);
-  const std::string headers = common_headers(common, subject, "1.0 (Voice 2.0)", "voice-message");
+  std::string headers = common_headers(common, subject, "1.0 (Voice 2.0)", "voice-message");
   if (form == VoiceForm::vpim) return assemble(headers, vpim);
 
   PlayableCopies copies = playable_copies(in, origin, duration, "");
   std::vector<Entity> parts;
+  if (!in.transcript.empty()) {
+    headers += field(kTranscriptField, encode_long_header_text(in.transcript, kTranscriptFieldBytes));
+    parts.push_back(text_part(transcript_text(in.transcript)));
+  }
   parts.push_back(text_part(voice_text(origin, static_cast<double>(duration), in.forwarded.size(), copies.names)));
   parts.push_back(std::move(vpim));
   parts.insert(parts.end(), std::make_move_iterator(copies.parts.begin()), std::make_move_iterator(copies.parts.end()));
@@ -402,11 +406,16 @@ std::string compose_fax_message(const FaxMessageInput& in) {
       "image/tiff; application=faxbw" + (plain_name ? ";\r\n name=\"" + tiff_name + "\"" : std::string());
   const bool desktop = in.form == FaxForm::desktop || (in.form == FaxForm::automatic && in.pdf);
   std::vector<Entity> parts;
+  const auto add_recognised_text = [&] {
+    if (!in.text_first_lines.empty()) parts.push_back(text_part(fax_first_lines_text(in.text_first_lines)));
+    if (!in.recognised_text.empty()) parts.push_back(text_part(fax_recognised_text(in.recognised_text)));
+  };
   if (!desktop) {
     const Entity tiff = base64_entity(tiff_type, content_disposition("inline", tiff_name), in.tiff, std::nullopt);
-    if (in.note.empty()) return assemble(headers, tiff);
+    if (in.note.empty() && in.text_first_lines.empty() && in.recognised_text.empty()) return assemble(headers, tiff);
     // Simple mode still: IFAX recipients must accept text/plain next to the TIFF (RFC 3965 2.2).
-    parts.push_back(text_part(in.note + "\r\n"));
+    if (!in.note.empty()) parts.push_back(text_part(in.note + "\r\n"));
+    add_recognised_text();
     parts.push_back(tiff);
     return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + random_token(), parts);
   }
@@ -415,6 +424,7 @@ std::string compose_fax_message(const FaxMessageInput& in) {
   if (in.pdf) names.push_back(attachment_name(origin, "fax", ".pdf"));
   parts.push_back(text_part(fax_text(origin, in.pages, names)));
   if (!in.note.empty()) parts.push_back(text_part(in.note + "\r\n"));
+  add_recognised_text();
   parts.push_back(base64_entity(tiff_type, content_disposition("attachment", tiff_name), in.tiff, std::nullopt));
   if (in.pdf) parts.push_back(base64_entity("application/pdf", content_disposition("attachment", names.back()), *in.pdf, std::nullopt));
   return assemble_multipart(headers, "multipart/mixed", "=_mixed_" + random_token(), parts);

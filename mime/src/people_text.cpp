@@ -14,6 +14,7 @@
 
 #include "ascii.hpp"
 #include "common/e164.hpp"
+#include "common/line_ends.hpp"
 
 namespace umstore::mime {
 namespace {
@@ -212,6 +213,35 @@ std::string fax_text(const MessageOrigin& origin, unsigned pages, std::span<cons
   return "Fax from " + origin_for_people(origin) + page_count + ", received " +
          readable_time(origin.received, origin.utc_offset_minutes) + ".\r\n" +
          with_attachments("The fax is attached as", attachments);
+}
+
+std::string transcript_text(std::string_view transcript) {
+  // Wrapped at blanks, so the part stays 7bit and reads well in any client.
+  constexpr std::size_t kLine = 76;
+  std::string text = "Transcript (automatic, may contain errors):\r\n\r\n";
+  std::size_t line = 0;
+  for (const auto word_range : std::views::split(transcript, ' ')) {
+    const std::string_view word(word_range.begin(), word_range.end());
+    if (word.empty()) continue;
+    if (line > 0 && line + 1 + word.size() > kLine) {
+      text += kCrlf;
+      line = 0;
+    } else if (line > 0) {
+      text += ' ';
+      ++line;
+    }
+    text += word;
+    line += word.size();
+  }
+  return text + std::string(kCrlf);
+}
+
+std::string fax_first_lines_text(std::string_view lines) {
+  return "First lines of the fax (automatic text recognition, may contain errors):\r\n\r\n" + with_crlf(lines);
+}
+
+std::string fax_recognised_text(std::string_view text) {
+  return "Text recognised on the pages (automatic, may contain errors):\r\n\r\n" + with_crlf(text);
 }
 
 std::string text_entity(std::string_view utf8_text, std::string_view disposition) {

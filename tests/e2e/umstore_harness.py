@@ -50,6 +50,12 @@ class Umstore:
             subprocess.run([UMSTORE, "--config", str(self.work / "store.conf"), "db", "migrate"], check=True,
                            capture_output=True, timeout=120)
             config_text = (config_text or "") + store
+        # Transcription and fax text recognition cost seconds of CPU per
+        # message and hold delivery up to [transcription] wait_seconds: off
+        # unless a test asks for them (test_recognition*.py).
+        config_text = config_text or ""
+        if "[transcription]" not in config_text and "[fax_ocr]" not in config_text:
+            config_text += "\n[transcription]\nenabled = false\n[fax_ocr]\nenabled = false\n"
         if config_text:
             self.config = self.work / "umstore.conf"
             self.config.write_text(config_text)

@@ -13,6 +13,9 @@
 #include "codecs/audio.hpp"
 #include "codecs/fax.hpp"
 #include "mime/voice_message.hpp"
+#include "recognition/fax_text_reader.hpp"
+#include "recognition/recognition_pool.hpp"
+#include "recognition/transcriber.hpp"
 
 namespace umstore::ingest {
 
@@ -29,10 +32,27 @@ struct Recording {
   std::string note;                 // told to the reader, e.g. why a fax ended before its last page
 };
 
+// Transcripts and fax text ([transcription], [fax_ocr]). How delivery and
+// recognition meet: composing submits the recording to the pool, encodes
+// it meanwhile, then waits for the text up to `wait` and composes the
+// message with the text or, when the engine failed, timed out or the pool
+// was full, without it (the log says why). So a voicemail is never lost
+// or held for longer than `wait` by its engine, and arrives with its text
+// when the engine keeps up.
+struct RecognitionSettings {
+  std::shared_ptr<recognition::RecognitionPool> pool;           // null: neither runs
+  std::shared_ptr<const recognition::Transcriber> transcriber;  // null: no transcripts
+  std::shared_ptr<const recognition::FaxTextReader> fax_reader; // null: no fax text
+  std::chrono::milliseconds wait = std::chrono::seconds(20);
+  std::vector<std::string> transcription_off_for;  // mailbox numbers that want no transcript
+  std::vector<std::string> fax_text_off_for;       // mailbox numbers that want no fax text
+};
+
 struct IngestSettings {
   std::string domain = "localhost";  // mail domain of local mailboxes
   codecs::AudioLimits voice_limits;  // [codecs]: longer or larger recordings are refused
   codecs::FaxLimits fax_limits;      // [codecs]: more pages, larger pages or files are refused
+  RecognitionSettings recognition;
 };
 
 // A composed message ready for delivery.
@@ -40,7 +60,7 @@ struct ComposedMessage {
   std::string recipient_number;
   std::string recipient_address;  // "+15550100@domain"
   std::string rfc822;             // CRLF line ends
-  std::string summary;            // "voice 0:23 from +15550123" for logs and the CLI
+  std::string summary;            // "voice 0:23 from +15550123, transcript 12 words" for logs and the CLI
 };
 
 // Throws codecs::CodecError (names the file and what is wrong) or

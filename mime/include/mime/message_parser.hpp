@@ -76,6 +76,10 @@ Disposition parse_disposition(std::string_view value, std::size_t max_parameters
 std::string unfold(std::string_view raw);                // removes CRLF before WSP
 std::string decode_encoded_words(std::string_view text); // RFC 2047 -> UTF-8 (Q and B, common charsets)
 std::string encode_header_text(std::string_view utf8);   // RFC 2047 B-words only when non-ASCII
+// encode_header_text of at most `max_bytes` of `utf8` (cut at a word, then
+// " ..."), folded at blanks so lines stay within 78 characters: for long
+// free text such as a transcript.
+std::string encode_long_header_text(std::string_view utf8, std::size_t max_bytes);
 
 // Transfer encodings.
 std::string base64_encode(std::string_view data, std::size_t line_length = 76);  // CRLF line ends

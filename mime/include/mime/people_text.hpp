@@ -51,6 +51,25 @@ std::string voice_text(const MessageOrigin& origin, double seconds, std::size_t 
 // `pages` 0: not said.
 std::string fax_text(const MessageOrigin& origin, unsigned pages, std::span<const std::string> attachments);
 
+// Automatic text recognition (recognition/), in the messages people read:
+// a voice message's transcript opens it, in a text part and in this header
+// field (RFC 2047 when non-ASCII, folded, at most kTranscriptFieldBytes of
+// it); never in the pure VPIM form sent to voice-mail systems.
+inline constexpr std::string_view kTranscriptField = "X-Voicemail-Transcript";
+inline constexpr std::size_t kTranscriptFieldBytes = 900;
+//   Transcript (automatic, may contain errors):
+//
+//   hello this is john calling about the meeting ...   (wrapped at 76)
+std::string transcript_text(std::string_view transcript);
+//   First lines of the fax (automatic text recognition, may contain errors):
+//
+//   INVOICE 2024-0117 ...
+std::string fax_first_lines_text(std::string_view lines);
+//   Text recognised on the pages (automatic, may contain errors):
+//
+//   (every page, as recognised)
+std::string fax_recognised_text(std::string_view text);
+
 // A whole text/plain; charset=utf-8 entity (header fields, empty line, body):
 // 7bit when ASCII with lines of at most 76 characters, else quoted-printable.
 // `disposition` is the Content-Disposition value.

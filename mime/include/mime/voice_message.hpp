@@ -70,6 +70,9 @@ struct VoiceMessageInput {
   std::optional<std::string> originator_vcard;  // text/directory (RFC 2426); RFC 3801 SHOULD NOT: only for peers that ask
   std::vector<std::string_view> forwarded;      // whole messages (CRLF) forwarded as message/rfc822 (RFC 3801 §4.8)
   MessageOptions options;
+  // An automatic transcript (recognition/); empty: none. Desktop form only:
+  // a text part at the top and the X-Voicemail-Transcript field (people_text.hpp).
+  std::string transcript;
 };
 
 // What a fax destination gets.
@@ -93,6 +96,10 @@ struct FaxMessageInput {
   std::string message_id_hint;
   MessageOptions options;
   FaxForm form = FaxForm::automatic;
+  // Automatic text recognition of the pages (recognition/); empty: none.
+  // Each becomes a text part before the TIFF, in either form.
+  std::string text_first_lines;  // the first lines of page 1
+  std::string recognised_text;   // every page
 };
 
 // Thrown when the input cannot make a valid message (no domain, no usable
