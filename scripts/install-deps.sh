@@ -13,6 +13,8 @@ packages=(
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
+  libpocketsphinx-dev pocketsphinx-en-us  # offline voicemail transcription and its US English model (recognition/)
+  libtesseract-dev libleptonica-dev tesseract-ocr-eng  # fax text recognition, its image library and English data (recognition/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
   libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix
@@ -29,6 +31,7 @@ packages=(
   python3-dkim python3-dnspython python3-nacl  # the independent DKIM verifier of the mailauth tests (nacl: Ed25519)
   postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
   python3-prometheus-client  # Prometheus' own parser reads GET /metrics in tests/e2e/test_metrics.py
+  festival festvox-kallpc16k  # a second synthetic voice (after espeak-ng) for the transcription tests (tests/e2e/test_recognition.py)
 )
 
 exec "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"

@@ -80,6 +80,13 @@ Transcriber::Transcriber(TranscriberConfig config) : config_(std::move(config)),
 Transcriber::~Transcriber() = default;
 
 Transcript Transcriber::transcribe(const codecs::PcmAudio& audio) const {
+  const auto limit = static_cast<std::size_t>(config_.max_seconds * audio.sample_rate);
+  if (audio.samples.size() > limit) {
+    const codecs::PcmAudio start{audio.sample_rate, {audio.samples.begin(), audio.samples.begin() + limit}};
+    Transcript heard = transcribe(start);
+    if (!heard.text.empty()) heard.text += " ...";
+    return heard;
+  }
   return config_.command.empty() ? transcribe_builtin(audio) : transcribe_with_command(audio);
 }
 

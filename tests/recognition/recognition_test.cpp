@@ -73,6 +73,14 @@ BOOST_AUTO_TEST_CASE(a_command_gets_the_recording_as_wav_and_its_words_are_the_t
   BOOST_TEST(heard.text == "RIFF said hello");
 }
 
+BOOST_AUTO_TEST_CASE(only_the_first_max_seconds_are_transcribed) {
+  TranscriberConfig config;
+  config.command = "wc -c";
+  config.max_seconds = 1;
+  // A 44-byte WAV header and one second of 16-bit samples at 8 kHz.
+  BOOST_TEST(Transcriber(config).transcribe(white_noise(3, 100)).text == "16044 ...");
+}
+
 BOOST_AUTO_TEST_CASE(a_failing_hung_or_verbose_command_throws_saying_why) {
   const auto run = [](std::string command, std::chrono::milliseconds timeout, std::size_t cap = 65536) {
     TranscriberConfig config;

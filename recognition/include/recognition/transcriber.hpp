@@ -31,6 +31,9 @@ struct TranscriberConfig {
   std::chrono::milliseconds command_timeout = std::chrono::seconds(60);
   std::size_t max_output_bytes = 64 * 1024;
   std::filesystem::path model_dir;  // empty: Debian's pocketsphinx-en-us
+  // Longer recordings are transcribed up to here: a transcript is for
+  // reading at a glance, and the built-in engine's memory grows with length.
+  double max_seconds = 600;
   // The built-in engine's hypothesis is taken for noise when its mean word
   // posterior (0..1) is below min_confidence, or it has fewer than
   // min_words_per_second over the recording's sound (10 ms frames of at
