@@ -1,7 +1,8 @@
 #pragma once
 // The ingest pipeline: a gateway's recording or fax image in, a standard
-// message out. Transcoding and composition are pure; handing the message on
-// is a separate step (SMTP to the running server, or straight into the
+// message out. Transcoding and composition are pure but for waiting on the
+// recognition pool for a transcript or fax text (RecognitionSettings);
+// handing the message on is a separate step (SMTP to the running server, or straight into the
 // mailstore when no server runs).
 #include <chrono>
 #include <cstdint>
