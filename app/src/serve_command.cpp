@@ -200,7 +200,7 @@ int run_serve(std::span<const std::string> args) {
   smtp_config.report_address = ingest_return_path;
   smtp_config.delivery_policy = delivery_policy;
   if (s.mailauth_enabled)
-    smtp_config.sender_checks = smtp::SenderChecks{std::make_shared<mailauth::Resolver>(s.mailauth_dns),
+    smtp_config.sender_checks = smtp::SenderChecks{std::make_shared<dns::Resolver>(s.mailauth_dns),
                                                    s.mailauth_authserv_id.empty() ? s.domain : s.mailauth_authserv_id};
   smtp_config.auth = true;
   smtp_config.auth_requires_tls = s.auth_requires_tls;

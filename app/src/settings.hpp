@@ -11,7 +11,7 @@
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailstore/store.hpp"
 #include "smtp/relay_client.hpp"
 #include "smtp/delivery_queue.hpp"
@@ -99,7 +99,7 @@ struct Settings {
   // what leaves ([dkim]).
   bool mailauth_enabled = false;
   std::string mailauth_authserv_id;   // empty: the domain
-  mailauth::DnsConfig mailauth_dns;   // [mailauth] resolver, dns_timeout
+  dns::DnsConfig mailauth_dns;   // [mailauth] resolver, dns_timeout
   std::vector<DkimKeySetting> dkim_keys;
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)

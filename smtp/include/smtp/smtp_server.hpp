@@ -16,7 +16,7 @@
 #include "auth/login_throttle.hpp"
 #include "auth/password_pool.hpp"
 #include "delivery/local_delivery_policy.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/memory_budget.hpp"
@@ -32,7 +32,7 @@ namespace umstore::smtp {
 // fail with p=reject is refused (550 5.7.1), with p=quarantine filed into
 // the mailbox's \Junk folder, a DNS failure deferred (451 4.7.0).
 struct SenderChecks {
-  std::shared_ptr<mailauth::Resolver> resolver;
+  std::shared_ptr<dns::Resolver> resolver;
   std::string authserv_id;  // our name in Authentication-Results (RFC 8601 §2.5)
   // The checks wait on DNS: here, so a slow domain holds up neither the
   // I/O threads nor the delivery pool's fsyncs.
