@@ -99,7 +99,8 @@ struct Settings {
   // what leaves ([dkim]).
   bool mailauth_enabled = false;
   std::string mailauth_authserv_id;   // empty: the domain
-  dns::DnsConfig mailauth_dns;   // [mailauth] resolver, dns_timeout
+  dns::DnsConfig dns;                   // [dns] resolver, timeout
+  std::vector<std::string> enum_trees;  // [enum] domains, in the order to ask them
   std::vector<DkimKeySetting> dkim_keys;
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
@@ -144,5 +145,8 @@ struct Settings {
 OptionSpec with_global_options(OptionSpec spec);
 
 Settings load_settings(const CommandLine& cmd);
+
+// "a, b,,c" -> {"a", "b", "c"}: the lists config values (and some options) hold.
+std::vector<std::string> comma_list(const std::string& text);
 
 }  // namespace umstore::app

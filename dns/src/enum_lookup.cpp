@@ -142,8 +142,8 @@ std::string_view to_string(EnumStatus status) {
   return "?";
 }
 
-EnumLookup::EnumLookup(Resolver& resolver, std::vector<std::string> trees)
-    : resolver_(resolver), trees_(std::move(trees)) {}
+EnumLookup::EnumLookup(std::shared_ptr<Resolver> resolver, std::vector<std::string> trees)
+    : resolver_(std::move(resolver)), trees_(std::move(trees)) {}
 
 EnumAnswer EnumLookup::find(std::string_view number, std::string_view service) const {
   std::string temporary;  // why a tree could not be asked
@@ -151,7 +151,7 @@ EnumAnswer EnumLookup::find(std::string_view number, std::string_view service) c
     auto name = enum_domain(number, tree);
     if (!name) return {EnumStatus::no_route, {}, {}, 0, std::string(number) + " is not an E.164 number"};
     for (int hop = 0; hop <= kMaxHops && name; ++hop) {
-      const auto answer = resolver_.naptr(*name);
+      const auto answer = resolver_->naptr(*name);
       if (answer.status == DnsStatus::temporary_failure) {
         temporary += (temporary.empty() ? "" : "; ") + *name + ": " + answer.error;
         break;
@@ -182,7 +182,7 @@ EnumLookup::Listing EnumLookup::list(std::string_view number) const {
       out.errors.push_back(std::string(number) + " is not an E.164 number");
       break;
     }
-    const auto answer = resolver_.naptr(*name);
+    const auto answer = resolver_->naptr(*name);
     if (answer.status == DnsStatus::temporary_failure) out.errors.push_back(*name + ": " + answer.error);
     for (const auto& record : in_processing_order(answer.records)) {
       std::optional<std::string> uri;

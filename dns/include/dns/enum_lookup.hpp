@@ -13,6 +13,7 @@
 //
 // Blocks for up to the resolver's timeout per query: call off I/O threads.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,7 +69,7 @@ struct EnumRecord {
 class EnumLookup {
  public:
   // `trees`: ENUM suffixes in the order to ask them ("e164.arpa").
-  EnumLookup(Resolver& resolver, std::vector<std::string> trees);
+  EnumLookup(std::shared_ptr<Resolver> resolver, std::vector<std::string> trees);
 
   const std::vector<std::string>& trees() const noexcept { return trees_; }
 
@@ -84,7 +85,7 @@ class EnumLookup {
   Listing list(std::string_view number) const;
 
  private:
-  Resolver& resolver_;
+  std::shared_ptr<Resolver> resolver_;
   std::vector<std::string> trees_;
 };
 

@@ -21,6 +21,7 @@
 #include "mailstore/mail_store.hpp"
 #include "net/memory_budget.hpp"
 #include "net/task.hpp"
+#include "dns/enum_lookup.hpp"
 #include "smtp/delivery_queue.hpp"
 #include "smtp/smtp_metrics.hpp"
 
@@ -80,6 +81,10 @@ struct SmtpServerConfig {
   // queue's return path); accepted from anyone and queued for the runner's
   // report_sink. Empty: none.
   std::string report_address;
+  // A number in our domains without a mailbox here, from a client that may
+  // relay, is accepted and queued when ENUM trees are configured: the queue
+  // runner looks up its E2U+vpim:mailto address (RFC 4238). Unset: 5.1.1.
+  std::shared_ptr<const dns::EnumLookup> enum_routes;
 
   // AUTH PLAIN and LOGIN (RFC 4954) against the AccountStore.
   bool auth = false;                             // offer AUTH (the submission listener)
