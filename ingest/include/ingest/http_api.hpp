@@ -1,6 +1,6 @@
 #pragma once
 // The HTTP side of ingest (gateways POST recordings here) plus health and
-// metrics endpoints. HTTP/1.1 with keep-alive; every size is bounded.
+// metrics endpoints, on the shared HTTP/1.1 server (http/server.hpp).
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "auth/login_throttle.hpp"
+#include "http/message.hpp"
 #include "net/memory_budget.hpp"
 #include "net/task.hpp"
 
@@ -20,20 +21,9 @@ namespace umstore::ingest {
 class IngestQueue;
 class Router;
 
-struct HttpRequest {
-  std::string method;
-  std::string target;
-  std::map<std::string, std::string> headers;  // names lower-case
-  std::string body;
-  std::optional<std::string_view> header(std::string_view name) const;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::string extra_headers;  // complete "Name: value\r\n" lines
-};
+using HttpRequest = http::Request;
+using HttpResponse = http::Response;
+using http::json_error;
 
 struct HttpApiConfig {
   std::size_t max_connections = 1000;
@@ -62,9 +52,6 @@ struct HttpApiConfig {
   // Prometheus text appended to GET /metrics (metrics of the program's own).
   std::function<std::string()> more_metrics;
 };
-
-// {"error": reason} with the given status: every refusal says why.
-HttpResponse json_error(int status, std::string_view reason);
 
 class HttpApi {
  public:
