@@ -14,6 +14,7 @@ packages=(
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
+  liboath-dev libqrencode-dev  # admin console: TOTP second factor (RFC 6238) and its enrolment QR code (admin/)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
   libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
@@ -29,6 +30,7 @@ packages=(
   python3-dkim python3-dnspython python3-nacl  # the independent DKIM verifier of the mailauth tests (nacl: Ed25519)
   postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
   python3-prometheus-client  # Prometheus' own parser reads GET /metrics in tests/e2e/test_metrics.py
+  chromium chromium-driver python3-selenium  # the admin console in a headless browser (tests/e2e/test_admin_console.py)
 )
 
 exec "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"

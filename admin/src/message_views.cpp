@@ -39,12 +39,20 @@ std::vector<std::uint8_t> decoded(const mime::Part& part, std::string_view messa
   return {body.begin(), body.end()};
 }
 
+// RFC 3939 "15550123,NumberingPlan=e164" as "+15550123"; other plans as written.
+std::string caller_number(std::string_view caller_id) {
+  const auto comma = caller_id.find(',');
+  const std::string_view number = trim_blanks(caller_id.substr(0, comma));
+  const bool e164 = comma != std::string_view::npos && ascii_iequals(trim_blanks(caller_id.substr(comma + 1)), "NumberingPlan=e164");
+  return e164 && !number.starts_with('+') ? "+" + std::string(number) : std::string(number);
+}
+
 MessageSummary summarise(std::string_view message) {
   const auto root = mime::parse_message(message);
   MessageSummary s;
   const std::string context = ascii_lower(header_value(root, "Message-Context"));
   s.kind = context == "voice-message" ? "voice" : context == "fax-message" ? "fax" : "mail";
-  s.caller = header_value(root, "Caller-ID");
+  s.caller = caller_number(header_value(root, "Caller-ID"));
   if (s.caller.empty()) s.caller = header_value(root, "From");
   s.caller_name = header_value(root, "Caller-Name");
   s.subject = header_value(root, "Subject");
