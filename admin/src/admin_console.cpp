@@ -94,6 +94,10 @@ struct AdminConsole::Impl {
   net::Task<http::Response> handle(const http::Request& request) {
     const std::string_view path = request.path();
     if (!path.starts_with("/api/")) co_return static_asset(request);
+    // A body is JSON: a cross-site HTML form cannot send that without the
+    // browser asking first, so it cannot log a victim in to its own session.
+    if (!request.body.empty() && !request.header("content-type").value_or("").starts_with("application/json"))
+      co_return http::json_error(415, "send the request body as application/json");
     if (path == "/api/session" && request.method == "POST") co_return co_await login(request);
     co_return co_await asio::co_spawn(
         blocking_pool, [&]() -> net::Task<http::Response> { co_return api(request); }, asio::use_awaitable);

@@ -6,7 +6,6 @@
 
 #include "common/log.hpp"
 #include "gateway_endpoints.hpp"
-#include "http/server.hpp"
 #include "ingest/ingest_queue.hpp"
 
 namespace umstore::ingest {
@@ -31,18 +30,6 @@ std::optional<HttpResponse> route_inline(const HttpRequest& request, const Inges
   return json_error(404, fmt::format("no such resource: {}", path));
 }
 
-http::ServerConfig server_config(const HttpApiConfig& c) {
-  http::ServerConfig s;
-  s.name = "http";
-  s.max_connections = c.max_connections;
-  s.max_connections_per_address = c.max_connections_per_address;
-  s.max_header_bytes = c.max_header_bytes;
-  s.header_timeout = c.header_timeout;
-  s.max_body_bytes = c.max_body_bytes;
-  s.body_budget = c.body_budget;
-  return s;
-}
-
 }  // namespace
 
 struct HttpApi::Impl {
@@ -58,7 +45,7 @@ struct HttpApi::Impl {
       : config(std::move(c)),
         queue(q),
         throttle(config.login_throttle ? config.login_throttle : std::make_shared<auth::LoginThrottle>()),
-        server(io, where, server_config(config), [this](const HttpRequest& r) { return route(r); },
+        server(io, where, config, [this](const HttpRequest& r) { return route(r); },
                [this](const HttpRequest& r) { return screen(r); }) {
     if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens, config.gateway_callbacks});
   }

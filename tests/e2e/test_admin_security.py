@@ -9,6 +9,8 @@ import time
 import unittest
 from pathlib import Path
 
+import requests
+
 sys.path.insert(0, str(Path(__file__).parent))
 from admin_client import AdminClient, add_admin, fresh_totp  # noqa: E402
 from umstore_harness import Umstore  # noqa: E402
@@ -90,6 +92,10 @@ class AdminSecurityTest(unittest.TestCase):
         self.assertEqual(r.status_code, 403, r.text)
         self.assertEqual(self.root.call("GET", f"/api/mailboxes/{number}").status_code, 422)
         self.assertEqual(self.server.run("mailbox", "show", number, check=False).returncode, 1)
+        # Nor can a cross-site form log anyone in: bodies must be JSON, which forms cannot send.
+        form = requests.post(self.root.base + "/api/session", data='{"name":"root","password":"x","totp":""}',
+                             headers={"Content-Type": "text/plain"}, timeout=10)
+        self.assertEqual(form.status_code, 415, form.text)
         r = self.root.call("POST", "/api/mailboxes", {"number": number, "name": "With Token"})
         self.assertEqual(r.status_code, 201, r.text)
         self.assertTrue(any(e["outcome"] == "refused: no CSRF token" and e["actor"] == "root" for e in self.audit()))
