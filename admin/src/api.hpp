@@ -3,6 +3,7 @@
 // to a response, run on the console's blocking pool, never an I/O thread.
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <map>

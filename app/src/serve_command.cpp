@@ -5,13 +5,13 @@
 #include <iostream>
 #include <thread>
 
+#include "admin/admin_console.hpp"
+#include "admin/admin_store.hpp"
 #include "commands.hpp"
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/store_metrics.hpp"
-#include "admin/admin_console.hpp"
-#include "admin/admin_store.hpp"
 #include "ingest/http_api.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "admin/admin_store.hpp"
 #include "auth/login_throttle.hpp"
