@@ -20,6 +20,7 @@ commands:
   queue      list, show, retry and delete messages in the SMTP delivery queue
   db         the PostgreSQL backend: migrate its schema, copy the embedded store into it
   dkim       make a DKIM signing key and print the DNS record to publish (dkim keygen)
+  enum       what ENUM publishes for a number, and where voice and fax for it would go
   cluster    the nodes sharing the PostgreSQL database: heartbeats and jobs held
   admin      add and list the accounts of the admin console (password and TOTP)
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
     if (command == "queue") return umstore::app::run_queue(rest);
     if (command == "db") return umstore::app::run_db(rest);
     if (command == "dkim") return umstore::app::run_dkim(rest);
+    if (command == "enum") return umstore::app::run_enum(rest);
     if (command == "cluster") return umstore::app::run_cluster(rest);
     if (command == "admin") return umstore::app::run_admin(rest);
     if (command == "validate") return umstore::app::run_validate(rest);

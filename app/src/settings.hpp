@@ -11,7 +11,7 @@
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailstore/store.hpp"
 #include "smtp/relay_client.hpp"
 #include "smtp/delivery_queue.hpp"
@@ -105,7 +105,8 @@ struct Settings {
   // what leaves ([dkim]).
   bool mailauth_enabled = false;
   std::string mailauth_authserv_id;   // empty: the domain
-  mailauth::DnsConfig mailauth_dns;   // [mailauth] resolver, dns_timeout
+  dns::DnsConfig dns;                   // [dns] resolver, timeout
+  std::vector<std::string> enum_trees;  // [enum] domains, in the order to ask them
   std::vector<DkimKeySetting> dkim_keys;
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
@@ -153,5 +154,8 @@ Settings load_settings(const CommandLine& cmd);
 
 // The admin accounts and audit log, next to the mailbox accounts of the configured backend.
 std::unique_ptr<admin::AdminStore> open_admin_store(const Settings& s);
+
+// "a, b,,c" -> {"a", "b", "c"}: the lists config values (and some options) hold.
+std::vector<std::string> comma_list(const std::string& text);
 
 }  // namespace umstore::app
