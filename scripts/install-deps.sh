@@ -13,6 +13,7 @@ packages=(
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
+  libarchive-dev  # mailbox exports as tar, tar.gz or zip (privacy/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   liboath-dev libqrencode-dev  # admin console: TOTP second factor (RFC 6238) and its enrolment QR code (admin/)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs

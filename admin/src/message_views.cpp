@@ -5,20 +5,14 @@
 
 #include "codecs/audio.hpp"
 #include "codecs/fax.hpp"
-#include "common/ascii.hpp"
-#include "common/parse_number.hpp"
 #include "common/rfc5322_date.hpp"
 #include "mime/message_parser.hpp"
+#include "mime/message_summary.hpp"
 
 namespace umstore::admin {
 namespace {
 
 constexpr std::string_view kFolders[] = {"INBOX", "Voicemail", "Fax"};
-
-std::string header_value(const mime::Part& part, std::string_view name) {
-  auto raw = part.header(name);
-  return raw ? mime::decode_encoded_words(trim_blanks(mime::unfold(*raw))) : std::string();
-}
 
 // Depth-first: the first part for which `wanted` holds.
 const mime::Part* find_part(const mime::Part& part, bool (*wanted)(const mime::Part&)) {
@@ -39,34 +33,17 @@ std::vector<std::uint8_t> decoded(const mime::Part& part, std::string_view messa
   return {body.begin(), body.end()};
 }
 
-// RFC 3939 "15550123,NumberingPlan=e164" as "+15550123"; other plans as written.
-std::string caller_number(std::string_view caller_id) {
-  const auto comma = caller_id.find(',');
-  const std::string_view number = trim_blanks(caller_id.substr(0, comma));
-  const bool e164 = comma != std::string_view::npos && ascii_iequals(trim_blanks(caller_id.substr(comma + 1)), "NumberingPlan=e164");
-  return e164 && !number.starts_with('+') ? "+" + std::string(number) : std::string(number);
-}
-
 MessageSummary summarise(std::string_view message) {
-  const auto root = mime::parse_message(message);
+  const auto read = mime::summarise_message(message);
   MessageSummary s;
-  const std::string context = ascii_lower(header_value(root, "Message-Context"));
-  s.kind = context == "voice-message" ? "voice" : context == "fax-message" ? "fax" : "mail";
-  s.caller = caller_number(header_value(root, "Caller-ID"));
-  if (s.caller.empty()) s.caller = header_value(root, "From");
-  s.caller_name = header_value(root, "Caller-Name");
-  s.subject = header_value(root, "Subject");
-  if (auto date = parse_rfc5322_date(header_value(root, "Date")))
+  s.kind = read.kind;
+  s.caller = read.caller;
+  s.caller_name = read.caller_name;
+  s.subject = read.subject;
+  if (auto date = parse_rfc5322_date(read.date))
     s.date_ms = std::chrono::duration_cast<std::chrono::milliseconds>(date->time_since_epoch()).count();
-  if (const auto* audio = find_part(root, is_adpcm))
-    s.duration_seconds = parse_number<long long>(trim_blanks(header_value(*audio, "Content-Duration"))).value_or(0);
-  if (const auto* tiff = find_part(root, is_tiff)) {
-    try {
-      s.pages = static_cast<unsigned>(codecs::inspect_tiff(decoded(*tiff, message), "fax").pages.size());
-    } catch (const std::exception&) {
-      s.pages = 0;  // a damaged TIFF: listed, with no page count
-    }
-  }
+  s.duration_seconds = read.seconds.value_or(0);
+  s.pages = read.pages.value_or(0);
   return s;
 }
 

@@ -1,8 +1,7 @@
 #pragma once
 // What the console shows of a mailbox's messages: a summary per message
-// (kind, caller, time, duration or pages) read from the headers umstore
-// composes (Message-Context, Caller-ID, Caller-Name, Content-Duration),
-// and the content a browser can play or show: WAV for voice, PDF for fax.
+// (kind, caller, time, duration or pages: mime::summarise_message) and the
+// content a browser can play or show: WAV for voice, PDF for fax.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -57,6 +57,7 @@ TlsFiles tls_files(const Settings& s) {
 void apply_logging(const Settings& s) {
   set_log_level(parse_log_level(s.log_level).value_or(LogLevel::Info));
   set_log_format(parse_log_format(s.log_format).value_or(LogFormat::Text));
+  set_log_redact_numbers(s.log_redact_numbers);
 }
 
 // What SIGHUP changes under running connections, and the settings last applied.

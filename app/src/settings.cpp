@@ -358,6 +358,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.node_id = ini->getString("cluster.node_id", s.node_id);
   s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
   s.log_format = ini->getString("log.format", s.log_format);
+  s.log_redact_numbers = ini->getBool("log.redact_numbers", s.log_redact_numbers);
   if (!parse_log_format(s.log_format)) throw UsageError("[log] format: '" + s.log_format + "' (text or json)");
   s.smtp_listen = ini->getString("listen.smtp", s.smtp_listen);
   s.imap_listen = ini->getString("listen.imap", s.imap_listen);

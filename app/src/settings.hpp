@@ -110,6 +110,7 @@ struct Settings {
   std::vector<DkimKeySetting> dkim_keys;
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
+  bool log_redact_numbers = false;    // [log] redact_numbers: mask E.164 numbers in the log
   // Gateway ingest ([ingest], [gateways], [routing]).
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;

@@ -137,6 +137,21 @@ std::string QueueRunner::local_mailbox(const std::string& address) const {
   return {};
 }
 
+std::string QueueRunner::as_voice_message(const std::string& message, const QueuedEnvelope& envelope,
+                                          const QueuedRecipient& r) const {
+  if (!config_.delivery_policy) return message;
+  std::string original = r.address;  // the address the sender wrote, before an ENUM route replaced it
+  if (ascii_istarts_with(r.orcpt, "rfc822;"))
+    original = xtext_decode(std::string_view(r.orcpt).substr(7)).value_or(r.address);
+  delivery::MailboxProfile pure;
+  pure.playable = mailstore::PlayableAudio::none;
+  auto plan = delivery::plan_local_delivery({message, envelope.sender, original, Clock::now()}, pure,
+                                            *config_.delivery_policy);
+  if (plan.refusal || plan.kind == mime::MessageKind::plain) return message;
+  for (const auto& note : plan.notes) log(LogLevel::Info, kLog, "id={} to={}: {}", envelope.id, r.address, note);
+  return std::move(plan.message);
+}
+
 std::optional<SmtpReply> QueueRunner::follow_enum(const std::string& id, QueuedRecipient& r,
                                                   const std::string& number) const {
   if (!config_.enum_routes) return SmtpReply{550, "5.1.1", "mailbox " + number + " does not exist here"};
@@ -276,7 +291,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     // What this destination's system takes (pure VPIM, IVM, playable copies): delivery/destination_profile.hpp.
     const auto& first = batch.front();
     const auto named = delivery::parse_destination_profile(first.profile);
-    const auto relayed = named ? delivery::form_for_destination(message, *named)
+    const auto relayed = named ? delivery::form_for_destination(as_voice_message(message, envelope, first), *named)
                          : config_.delivery_policy
                              ? delivery::form_for_recipient(message, first.address, config_.delivery_policy->destinations)
                              : delivery::DestinationForm{message, false, {}, std::nullopt};

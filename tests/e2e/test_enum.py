@@ -6,7 +6,8 @@ Checks:
 - a voicemail for a number of our domain without a mailbox here leaves for
   the E2U+vpim:mailto address its ENUM record names, as pure VPIM v2
   (RFC 4238: a VPIM system takes it), and the sender's success DSN names
-  the number the sender wrote (ORCPT);
+  the number the sender wrote (ORCPT); a PBX's voicemail email
+  ([gateway_email]) for such a number leaves as VPIM too;
 - a number without a record fails with a DSN (5.1.1, "no VPIM route");
 - while the DNS server is down the message waits (4.4.3) and leaves once
   it is back: a DNS failure is temporary, never a bounce;
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import dns_peer  # noqa: E402
 from postfix_peer import PostfixPeer, free_port  # noqa: E402
-from umstore_harness import DOMAIN, SAMPLES, Umstore, wait_for  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, SOURCE_DIR, Umstore, wait_for  # noqa: E402
 
 PEER = "peer.test"
 USER = "+15550100"           # a mailbox here: sends, and gets the DSNs
@@ -69,6 +70,10 @@ timeout = 1
 
 [enum]
 domains = {TREE}
+
+[gateway_email.asterisk]
+senders = @pbx.example.org
+recipients = @{DOMAIN}
 """)
         cls.addClassCleanup(cls.server.close)
         cls.server.add_mailbox(USER, "Enum User", PASSWORD)
@@ -121,6 +126,17 @@ domains = {TREE}
         self.assertIn(f"Final-Recipient: rfc822; vm15557770001@{PEER}", report)
         log = self.server.log_path.read_text()
         self.assertIn(f"ENUM 1.0.0.0.7.7.7.5.5.5.1.{TREE} names vm15557770001@{PEER}", log)
+
+    def test_a_pbx_voicemail_email_leaves_as_vpim(self):
+        raw = (SOURCE_DIR / "tests" / "data" / "mime" / "foreign" / "gateway_asterisk.eml").read_bytes()
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n").replace(b"Caller-ID-Num: 15550123", b"Caller-ID-Num: 15550177")
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as smtp:
+            smtp.sendmail("asterisk@pbx.example.org", [f"{ROUTED}@{DOMAIN}"], raw)
+        relayed = self.at_postfix("vm15557770001", "Caller-ID: 15550177")
+        types = types_of(relayed)
+        self.assertEqual(types[0], "multipart/voice-message")
+        self.assertEqual(types.count("audio/32kadpcm"), 1)
+        self.assertNotIn("audio/x-wav", types)
 
     def test_number_without_a_record_bounces_with_5_1_1(self):
         subject = "unlisted-" + uuid.uuid4().hex

@@ -83,6 +83,10 @@ class QueueRunner {
   // Points `r` at the address ENUM publishes for `number`, or the reply
   // that settles it (no route: 5.1.1; DNS trouble: 4.4.3).
   std::optional<SmtpReply> follow_enum(const std::string& id, QueuedRecipient& r, const std::string& number) const;
+  // A PBX's voicemail email ([gateway_email.*]) for an ENUM-routed number
+  // made VPIM, as it would be for a mailbox here; anything else as it is.
+  std::string as_voice_message(const std::string& message, const QueuedEnvelope& envelope,
+                               const QueuedRecipient& r) const;
 
   QueueRunnerConfig config_;
   DeliveryQueue& queue_;
