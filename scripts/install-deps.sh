@@ -17,6 +17,7 @@ packages=(
   libtesseract-dev libleptonica-dev tesseract-ocr-eng  # fax text recognition, its image library and English data (recognition/)
   libarchive-dev  # mailbox exports as tar, tar.gz or zip (privacy/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
+  liboath-dev libqrencode-dev  # admin console: TOTP second factor (RFC 6238) and its enrolment QR code (admin/)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
   libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
@@ -33,6 +34,7 @@ packages=(
   postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
   python3-prometheus-client  # Prometheus' own parser reads GET /metrics in tests/e2e/test_metrics.py
   festival festvox-kallpc16k  # a second synthetic voice (after espeak-ng) for the transcription tests (tests/e2e/test_recognition.py)
+  chromium chromium-driver python3-selenium  # the admin console in a headless browser (tests/e2e/test_admin_console.py)
 )
 
 exec "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"
