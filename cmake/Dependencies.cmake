@@ -12,6 +12,7 @@ find_package(nlohmann_json 3.11 REQUIRED)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(XAPIAN REQUIRED IMPORTED_TARGET xapian-core)  # the full-text index (mailstore/)
 
 # Standalone Asio (libasio-dev 1.22): Boost 1.74's bundled Asio does not build
 # C++20 coroutines with g++ 12, and coroutines are our I/O model.

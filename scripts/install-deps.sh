@@ -14,6 +14,7 @@ packages=(
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
+  libxapian-dev  # the Maildir backend's full-text index for IMAP SEARCH BODY/TEXT (mailstore/src/text_index.cpp)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
   libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes

@@ -14,6 +14,7 @@ int run_queue(std::span<const std::string> args);
 int run_db(std::span<const std::string> args);
 int run_dkim(std::span<const std::string> args);  // dkim keygen
 int run_cluster(std::span<const std::string> args);
+int run_index(std::span<const std::string> args);  // index rebuild
 // backup TARGET, or restore SOURCE when `restoring`.
 int run_backup(std::span<const std::string> args, bool restoring);
 // Exit code by severity instead: 0 clean, 1 warnings, 2 errors.

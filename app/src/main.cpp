@@ -21,6 +21,7 @@ commands:
   db         the PostgreSQL backend: migrate its schema, copy the embedded store into it
   dkim       make a DKIM signing key and print the DNS record to publish (dkim keygen)
   cluster    the nodes sharing the PostgreSQL database: heartbeats and jobs held
+  index      rebuild the full-text index IMAP SEARCH BODY/TEXT uses
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
   validate   check messages against VPIM v2, Internet fax and MIME rules
   backup     copy the data directory, consistently, while the server runs
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
     if (command == "db") return umstore::app::run_db(rest);
     if (command == "dkim") return umstore::app::run_dkim(rest);
     if (command == "cluster") return umstore::app::run_cluster(rest);
+    if (command == "index") return umstore::app::run_index(rest);
     if (command == "validate") return umstore::app::run_validate(rest);
     if (command == "backup") return umstore::app::run_backup(rest, false);
     if (command == "restore") return umstore::app::run_backup(rest, true);

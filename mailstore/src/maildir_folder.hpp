@@ -23,6 +23,7 @@
 //   umstore-special-use   "Sent", "Trash"... when the folder has a special use
 //   umstore-folder-id     the folder's id (Folder::id), written at creation
 //                         (or first open, for folders made by older versions)
+//   umstore-fts/          the full-text index, a cache of the messages (text_index.hpp)
 //
 // Crash rules: a message file reaches cur/ (fsync'ed, directory too) before
 // its "+" record; at the next scan a file without a record gets a fresh UID
@@ -58,6 +59,7 @@
 #include "listener_registry.hpp"
 #include "mailstore/folder.hpp"
 #include "quota_counter.hpp"
+#include "text_index.hpp"
 
 namespace umstore::mailstore::detail {
 
@@ -106,6 +108,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override;
   ListenerHandle listen(Listener on_change) override;
   bool listeners_hear_everyone() const noexcept override { return watched_.load(std::memory_order_relaxed); }
+  std::optional<std::vector<std::uint32_t>> text_candidates(std::string_view needle,
+                                                            std::span<const std::uint32_t> uids) const override;
+  std::size_t rebuild_text_index() override;
 
   SpecialUse special_use() const noexcept { return special_use_; }
   bool retired() const;
@@ -174,6 +179,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   void notify() const;
   void require_live() const;
   MessageInfo info(const Entry& e) const;
+  void index_text(std::span<const std::uint32_t> uids) const;  // of messages just added
 
   const std::filesystem::path dir_;
   const std::string name_;
@@ -183,6 +189,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   std::atomic<bool> watched_{false};  // the last listen() got an inotify watch
   SpecialUse special_use_ = SpecialUse::None;
   std::string id_;  // set once, in the constructor
+  mutable TextIndex text_index_;
 
   // What this process knows of the folder on disk. The folder's state is
   // the disk's, which other processes change at any time; the mirror is a
