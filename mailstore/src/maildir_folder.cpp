@@ -97,13 +97,13 @@ bool MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
 }
 
 MaildirFolder::MaildirFolder(fs::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
-                             std::weak_ptr<FolderEvents> events)
+                             std::weak_ptr<FolderEvents> events, bool text_index)
     : dir_(std::move(dir)),
       name_(std::move(name)),
       quota_(std::move(quota)),
       listeners_(std::make_shared<ListenerRegistry>()),
       events_(std::move(events)),
-      text_index_(dir_ / TextIndex::kDirectory) {
+      text_index_(text_index ? dir_ / TextIndex::kDirectory : fs::path()) {
   std::error_code ec;
   if (fs::exists(dir_ / kSpecialUseFile, ec)) special_use_ = special_use_from_string(read_file(dir_ / kSpecialUseFile));
   for (const char* sub : {"tmp", "new", "cur"}) create_directories_durably(dir_ / sub);  // hand-made folders

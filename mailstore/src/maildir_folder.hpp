@@ -81,8 +81,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   [[nodiscard]] static bool create_on_disk(const std::filesystem::path& dir, SpecialUse use);
 
   // `events` (may be empty) watches the folder for other processes' changes while anyone listens.
+  // `text_index`: keep the folder's full-text index (MaildirOptions).
   MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
-                std::weak_ptr<FolderEvents> events);
+                std::weak_ptr<FolderEvents> events, bool text_index = true);
   ~MaildirFolder() override;
 
   const std::string& name() const noexcept override { return name_; }

@@ -130,7 +130,7 @@ std::vector<std::uint32_t> without(std::span<const std::uint32_t> all, const std
 }  // namespace
 
 void TextIndex::add(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load) noexcept {
-  if (uids.empty()) return;
+  if (uids.empty() || dir_.empty()) return;
   try {
     std::lock_guard lock(writer_);
     Xapian::WritableDatabase db = open_writer(dir_, uid_validity);
@@ -146,7 +146,7 @@ void TextIndex::add(std::uint32_t uid_validity, std::span<const std::uint32_t> u
 }
 
 void TextIndex::remove(std::span<const std::uint32_t> uids) noexcept {
-  if (uids.empty()) return;
+  if (uids.empty() || dir_.empty()) return;
   try {
     std::lock_guard lock(writer_);
     Xapian::WritableDatabase db(dir_.string(), Xapian::DB_OPEN | Xapian::DB_NO_SYNC);
@@ -167,7 +167,7 @@ std::optional<std::vector<std::uint32_t>> TextIndex::candidates(std::string_view
                                                                 const Loader& load) noexcept {
   std::vector<std::string> terms;
   add_trigrams(needle, terms);
-  if (terms.empty()) return std::nullopt;
+  if (terms.empty() || dir_.empty()) return std::nullopt;
   sort_unique(terms);
   try {
     std::vector<std::uint32_t> unread(uids.begin(), uids.end());
@@ -210,6 +210,7 @@ std::optional<std::vector<std::uint32_t>> TextIndex::candidates(std::string_view
 }
 
 std::size_t TextIndex::rebuild(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load) try {
+  if (dir_.empty()) return 0;
   std::lock_guard lock(writer_);
   const fs::path fresh = dir_.string() + ".new", old = dir_.string() + ".old";
   remove_directory(fresh);
@@ -226,7 +227,11 @@ std::size_t TextIndex::rebuild(std::uint32_t uid_validity, std::span<const std::
   remove_directory(old);
   std::error_code ec;
   fs::rename(dir_, old, ec);
-  fs::rename(fresh, dir_);
+  fs::rename(fresh, dir_, ec);
+  if (ec) {  // a search in another process started an index meanwhile
+    remove_directory(dir_);
+    fs::rename(fresh, dir_);
+  }
   remove_directory(old);
   return count;
 } catch (const Xapian::Error& e) {

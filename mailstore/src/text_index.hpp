@@ -34,6 +34,7 @@ class TextIndex {
   using Loader = std::function<MessageDataPtr(std::uint32_t uid)>;
   static constexpr const char* kDirectory = "umstore-fts";
 
+  // An empty `dir`: no index (MaildirOptions::text_index off); searches read every message.
   explicit TextIndex(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
   // Indexes messages just stored. Left to the next search when another
