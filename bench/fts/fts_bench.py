@@ -60,6 +60,8 @@ def main():
     with Umstore() as server:
         server.add_mailbox(USER, "Bench", PASSWORD)
         inbox = server.data_dir / "mail" / USER / "INBOX"
+        for sub in ("new", "cur", "tmp"):
+            (inbox / sub).mkdir(parents=True, exist_ok=True)  # a folder another agent made: adopted
         total = 0
         for n, message in enumerate(corpus(count), 1):
             (inbox / "new" / f"1764583200.M{n}P1.bench").write_bytes(message)

@@ -60,6 +60,7 @@
 #include "mailstore/folder.hpp"
 #include "quota_counter.hpp"
 #include "text_index.hpp"
+#include "text_indexer.hpp"
 
 namespace umstore::mailstore::detail {
 
@@ -81,9 +82,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   [[nodiscard]] static bool create_on_disk(const std::filesystem::path& dir, SpecialUse use);
 
   // `events` (may be empty) watches the folder for other processes' changes while anyone listens.
-  // `text_index`: keep the folder's full-text index (MaildirOptions).
+  // `indexer` (may be empty: no full-text index) keeps the folder's index up to date.
   MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
-                std::weak_ptr<FolderEvents> events, bool text_index = true);
+                std::weak_ptr<FolderEvents> events, std::weak_ptr<TextIndexer> indexer = {});
   ~MaildirFolder() override;
 
   const std::string& name() const noexcept override { return name_; }
@@ -112,6 +113,8 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   std::optional<std::vector<std::uint32_t>> text_candidates(std::string_view needle,
                                                             std::span<const std::uint32_t> uids) const override;
   std::size_t rebuild_text_index() override;
+  // The indexer's call: what was added and removed since it last called.
+  void update_text_index(std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed) const;
 
   SpecialUse special_use() const noexcept { return special_use_; }
   bool retired() const;
@@ -180,7 +183,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   void notify() const;
   void require_live() const;
   MessageInfo info(const Entry& e) const;
-  void index_text(std::span<const std::uint32_t> uids) const;  // of messages just added
+  // Hands the change to the indexer; outside the folder's lock, which the
+  // index takes after its own when it reads messages.
+  void queue_text_update(std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed) const;
 
   const std::filesystem::path dir_;
   const std::string name_;
@@ -191,6 +196,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   SpecialUse special_use_ = SpecialUse::None;
   std::string id_;  // set once, in the constructor
   mutable TextIndex text_index_;
+  const std::weak_ptr<TextIndexer> indexer_;
 
   // What this process knows of the folder on disk. The folder's state is
   // the disk's, which other processes change at any time; the mirror is a

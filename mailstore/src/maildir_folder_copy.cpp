@@ -67,7 +67,7 @@ void MaildirFolder::remove_messages(std::span<const std::uint32_t> uids) {
     changed();
   }
   notify();
-  text_index_.remove(removed);  // outside the folder's lock, which the index's searches take after their own
+  queue_text_update({}, removed);
 }
 
 std::vector<MessageSource> MaildirFolder::sources(std::span<const std::uint32_t> uids) const {
@@ -143,7 +143,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
     throw;
   }
   notify();
-  index_text(uids);
+  queue_text_update(uids, {});
   return uids;
 }
 

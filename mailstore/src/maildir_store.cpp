@@ -43,8 +43,9 @@ std::vector<std::string> parents_of(std::string_view name) {
 
 class MaildirMailbox final : public UserMailbox {
  public:
-  MaildirMailbox(fs::path dir, std::string number, std::weak_ptr<detail::FolderEvents> events, MaildirOptions options)
-      : dir_(std::move(dir)), number_(std::move(number)), events_(std::move(events)), options_(options) {
+  MaildirMailbox(fs::path dir, std::string number, std::weak_ptr<detail::FolderEvents> events,
+                 std::weak_ptr<detail::TextIndexer> indexer)
+      : dir_(std::move(dir)), number_(std::move(number)), events_(std::move(events)), indexer_(std::move(indexer)) {
     quota_->number = number_;
     create_directories_durably(dir_);
     remove_leftovers();
@@ -255,7 +256,7 @@ class MaildirMailbox final : public UserMailbox {
   std::shared_ptr<MaildirFolder> open_locked(const std::string& canonical) const {
     auto& slot = folders_[canonical];
     if (!slot || slot->retired())
-      slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_, events_, options_.text_index);
+      slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_, events_, indexer_);
     return slot;
   }
 
@@ -346,7 +347,7 @@ class MaildirMailbox final : public UserMailbox {
   const std::string number_;
   const std::shared_ptr<QuotaCounter> quota_ = std::make_shared<QuotaCounter>();
   const std::weak_ptr<detail::FolderEvents> events_;
-  const MaildirOptions options_;
+  const std::weak_ptr<detail::TextIndexer> indexer_;
   mutable std::mutex mutex_;
   mutable fs::file_time_type quota_limit_stamp_{};
   mutable std::map<std::string, std::shared_ptr<MaildirFolder>> folders_;
@@ -354,7 +355,8 @@ class MaildirMailbox final : public UserMailbox {
 
 class MaildirStore final : public MailStore {
  public:
-  MaildirStore(fs::path root, MaildirOptions options) : root_(std::move(root)), options_(options) {
+  MaildirStore(fs::path root, MaildirOptions options)
+      : root_(std::move(root)), indexer_(options.text_index ? std::make_shared<detail::TextIndexer>() : nullptr) {
     create_directories_durably(root_);
   }
 
@@ -371,14 +373,16 @@ class MaildirStore final : public MailStore {
                                  "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
     std::lock_guard lock(mutex_);
     auto& slot = users_[std::string(number)];
-    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_, options_);
+    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_, indexer_);
     return slot;
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
 
   const fs::path root_;
-  const MaildirOptions options_;
+  // Declared before the mailboxes: its thread stops after them (dropping
+  // work for folders gone; searches catch up).
+  const std::shared_ptr<detail::TextIndexer> indexer_;
   // Declared before the mailboxes: destroyed after them, its thread joined
   // before anything it may refresh goes.
   const std::shared_ptr<detail::FolderEvents> events_ = std::make_shared<detail::FolderEvents>();

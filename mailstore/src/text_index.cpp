@@ -129,36 +129,27 @@ std::vector<std::uint32_t> without(std::span<const std::uint32_t> all, const std
 
 }  // namespace
 
-void TextIndex::add(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load) noexcept {
-  if (uids.empty() || dir_.empty()) return;
+void TextIndex::update(std::uint32_t uid_validity, std::span<const std::uint32_t> added,
+                       std::span<const std::uint32_t> removed, const Loader& load) noexcept {
+  if ((added.empty() && removed.empty()) || dir_.empty()) return;
   try {
     std::lock_guard lock(writer_);
     Xapian::WritableDatabase db = open_writer(dir_, uid_validity);
-    index_messages(db, uids, load);
-  } catch (const Xapian::DatabaseLockError&) {
-    // another process writes it: the next search catches up
-  } catch (const std::exception& e) {
-    log(LogLevel::Warning, "mailstore", "full-text index {}: {} (searches read these messages)", dir_.string(), e.what());
-  } catch (const Xapian::Error& e) {
-    log(LogLevel::Warning, "mailstore", "full-text index {}: {} (searches read these messages)", dir_.string(),
-        e.get_description());
-  }
-}
-
-void TextIndex::remove(std::span<const std::uint32_t> uids) noexcept {
-  if (uids.empty() || dir_.empty()) return;
-  try {
-    std::lock_guard lock(writer_);
-    Xapian::WritableDatabase db(dir_.string(), Xapian::DB_OPEN | Xapian::DB_NO_SYNC);
-    for (const std::uint32_t uid : uids) {
+    for (const std::uint32_t uid : removed) {
       try {
         db.delete_document(uid);
       } catch (const Xapian::DocNotFoundError&) {
       }
     }
-    db.commit();
-  } catch (const Xapian::Error&) {
-    // missing, locked or damaged: a stale document names a UID no search asks about
+    index_messages(db, added, load);  // commits
+  } catch (const Xapian::DatabaseLockError&) {
+    // another process writes it: the next search catches up (a stale
+    // document names a UID no search asks about)
+  } catch (const std::exception& e) {
+    log(LogLevel::Warning, "mailstore", "full-text index {}: {} (searches read these messages)", dir_.string(), e.what());
+  } catch (const Xapian::Error& e) {
+    log(LogLevel::Warning, "mailstore", "full-text index {}: {} (searches read these messages)", dir_.string(),
+        e.get_description());
   }
 }
 

@@ -37,10 +37,10 @@ class TextIndex {
   // An empty `dir`: no index (MaildirOptions::text_index off); searches read every message.
   explicit TextIndex(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-  // Indexes messages just stored. Left to the next search when another
-  // process holds the index; never throws.
-  void add(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load) noexcept;
-  void remove(std::span<const std::uint32_t> uids) noexcept;
+  // Indexes messages just stored and drops removed ones, in one commit.
+  // Left to the next search when another process holds the index; never throws.
+  void update(std::uint32_t uid_validity, std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed,
+              const Loader& load) noexcept;
   // Of `uids` (ascending), those whose text may contain `needle` (ASCII
   // case-insensitive) and those the index could not read; nullopt when it
   // cannot narrow this needle (or fails: the caller then reads them all).

@@ -24,7 +24,7 @@ USER = "+15550100"
 PASSWORD = "full-text-secret"
 COUNT = int(os.environ.get("FTS_MESSAGES", "3000"))
 PG = bool(PG_DSN)
-NEEDLES = ["zebracorn", "ZebraCorn", "ebraco", "brontosaurus", "xylophonist transcript", "Transcript:", "café",
+NEEDLES = ["zebracorn", "ZebraCorn", "ebraco", "brontosaurus", "xylophonist", "Transcript:", "café",
            "CAFÉ crème", "naïve façade", "smörgåsbord", "Übermorgen", "“quoted”", "Grüße", "grüße 4",
            "caller17@example.com", "Message 2999", "contract", "r mor", "see attachment", "voice.726", "ab", "q",
            "call back about", "nothing-like-this"]
@@ -81,7 +81,7 @@ class FullTextSearch(unittest.TestCase):
         hits = self.check_every_needle()
         # The corpus puts these where only decoding finds them: not a vacuous comparison.
         for key, needle in (("BODY", "zebracorn"), ("BODY", "café"), ("BODY", "“quoted”"), ("TEXT", "Grüße"),
-                            ("BODY", "xylophonist transcript"), ("TEXT", "caller17@example.com")):
+                            ("BODY", "Transcript:"), ("TEXT", "caller17@example.com")):
             self.assertGreater(hits[key, needle], 0, f"{key} {needle}")
         self.assertEqual(hits["BODY", "Grüße"], 0)  # only in subjects
         self.assertEqual(hits["BODY", "nothing-like-this"], 0)

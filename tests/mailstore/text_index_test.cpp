@@ -6,7 +6,9 @@
 #include <xapian.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "common/ascii.hpp"
 #include "mailstore/folder_name.hpp"
@@ -40,6 +42,22 @@ const std::string kDeep =
 const std::string kEncodedSubject =
     "From: d@example.com\r\nSubject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=\r\n\r\nhello\r\n";
 
+std::uint32_t documents_in(const fs::path& index) { return Xapian::Database(index.string()).get_doccount(); }
+
+// Changes reach the index from a background thread, within a few hundred milliseconds.
+void wait_for_documents(const fs::path& index, std::uint32_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::uint32_t now = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      if ((now = documents_in(index)) == count) return;
+    } catch (const Xapian::DatabaseOpeningError&) {  // not made yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_FAIL("the index " << index << " holds " << now << " documents, not " << count);
+}
+
 struct Indexed {
   TempDir dir;
   std::unique_ptr<MailStore> store = open_maildir_store(dir.path());
@@ -47,6 +65,7 @@ struct Indexed {
   std::vector<std::uint32_t> uids;
   Indexed() {
     for (const auto* m : {&kPlain, &kLatin1, &kDeep, &kEncodedSubject}) uids.push_back(inbox->append(*m));
+    wait_for_documents(index_dir(), 4);
   }
   fs::path index_dir() const { return dir.path() / kNumber / "INBOX" / "umstore-fts"; }
   std::vector<std::uint32_t> candidates(std::string_view needle) const {
@@ -79,8 +98,6 @@ struct Indexed {
   }
 };
 
-std::uint32_t documents_in(const fs::path& index) { return Xapian::Database(index.string()).get_doccount(); }
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(text_index)
@@ -97,8 +114,7 @@ BOOST_AUTO_TEST_CASE(message_text_decodes_parts_and_charsets) {
 }
 
 BOOST_AUTO_TEST_CASE(appends_are_indexed_and_narrow_the_candidates) {
-  Indexed s;
-  BOOST_TEST(documents_in(s.index_dir()) == 4u);
+  Indexed s;  // waits for the four appends to be indexed
   BOOST_TEST(s.candidates("zebracorn") == std::vector<std::uint32_t>{s.uids[2]});
   BOOST_TEST(s.candidates("QUICK brown") == std::vector<std::uint32_t>{s.uids[0]});
   BOOST_TEST(s.candidates("café") == std::vector<std::uint32_t>{s.uids[1]});
@@ -113,7 +129,7 @@ BOOST_AUTO_TEST_CASE(expunged_messages_leave_the_index) {
   Indexed s;
   s.inbox->change_flags(std::vector<std::uint32_t>{s.uids[2]}, FlagChange::Add, kDeleted);
   BOOST_TEST(s.inbox->expunge() == std::vector<std::uint32_t>{s.uids[2]});
-  BOOST_TEST(documents_in(s.index_dir()) == 3u);
+  wait_for_documents(s.index_dir(), 3);
   s.uids.erase(s.uids.begin() + 2);
   BOOST_TEST(s.candidates("zebracorn").empty());
 }
@@ -134,7 +150,7 @@ BOOST_AUTO_TEST_CASE(a_deleted_or_damaged_index_is_built_again) {
 BOOST_AUTO_TEST_CASE(messages_the_index_lacks_are_candidates_or_indexed_by_the_search) {
   Indexed s;
   {
-    // Another process holds the index: appends and searches cannot write it.
+    // Another writer holds the index: the indexer and searches cannot write it.
     Xapian::WritableDatabase other(s.index_dir().string(), Xapian::DB_OPEN);
     s.uids.push_back(s.inbox->append(
         "From: e@example.com\r\nSubject: late\r\n\r\nzebracorn again\r\n"));
@@ -156,8 +172,8 @@ BOOST_AUTO_TEST_CASE(rebuild_indexes_every_message_and_copies_are_indexed) {
   const auto archive = s.store->user(kNumber)->open("Archive");
   const auto pairs = s.inbox->move_to(*archive, std::vector<std::uint32_t>{s.uids[2]});
   BOOST_REQUIRE(pairs.size() == 1u);
-  BOOST_TEST(documents_in(s.dir.path() / kNumber / folder_directory_name("Archive") / "umstore-fts") == 1u);
-  BOOST_TEST(documents_in(s.index_dir()) == 3u);
+  wait_for_documents(s.dir.path() / kNumber / folder_directory_name("Archive") / "umstore-fts", 1);
+  wait_for_documents(s.index_dir(), 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
