@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,6 +25,7 @@ USER = "+15550100"
 PASSWORD = "full-text-secret"
 COUNT = int(os.environ.get("FTS_MESSAGES", "3000"))
 PG = bool(PG_DSN)
+APPENDERS = 4
 NEEDLES = ["zebracorn", "ZebraCorn", "ebraco", "brontosaurus", "xylophonist", "Transcript:", "café",
            "CAFÉ crème", "naïve façade", "smörgåsbord", "Übermorgen", "“quoted”", "Grüße", "grüße 4",
            "caller17@example.com", "Message 2999", "contract", "r mor", "see attachment", "voice.726", "ab", "q",
@@ -37,13 +39,21 @@ class FullTextSearch(unittest.TestCase):
         cls.server.add_mailbox(USER, "Full Text", PASSWORD)
         cls.messages = corpus(COUNT)
         cls.texts = [searchable(m) for m in cls.messages]
+        cls.uids = [0] * COUNT
+
+        def append(positions):  # one connection each: the appends wait for the disk side by side
+            client = imaplib.IMAP4("127.0.0.1", cls.server.imap_port)
+            client.login(USER, PASSWORD)
+            for i in positions:
+                typ, data = client.append("INBOX", None, None, cls.messages[i])
+                assert typ == "OK", data
+                cls.uids[i] = int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+            client.logout()
+
+        with ThreadPoolExecutor(APPENDERS) as pool:
+            list(pool.map(append, [range(n, COUNT, APPENDERS) for n in range(APPENDERS)]))
         cls.imap = imaplib.IMAP4("127.0.0.1", cls.server.imap_port)
         cls.imap.login(USER, PASSWORD)
-        cls.uids = []
-        for m in cls.messages:
-            typ, data = cls.imap.append("INBOX", None, None, m)
-            assert typ == "OK", data
-            cls.uids.append(int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1)))
         cls.imap.select("INBOX")
         cls.present = set(cls.uids)
         cls.index_dir = cls.server.data_dir / "mail" / USER / "INBOX" / "umstore-fts"
