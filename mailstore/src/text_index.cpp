@@ -3,6 +3,7 @@
 #include <xapian.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -161,35 +162,42 @@ std::optional<std::vector<std::uint32_t>> TextIndex::candidates(std::string_view
   if (terms.empty() || dir_.empty()) return std::nullopt;
   sort_unique(terms);
   try {
-    std::vector<std::uint32_t> unread(uids.begin(), uids.end());
-    try {
-      const Xapian::Database db(dir_.string());
-      if (current(db, uid_validity)) unread = without(uids, indexed_uids(db));
-    } catch (const Xapian::DatabaseError&) {
-      // missing or damaged: the writer below starts it over
-    }
-    if (!unread.empty()) {
-      std::lock_guard lock(writer_);
-      try {
-        Xapian::WritableDatabase db = open_writer(dir_, uid_validity);
-        unread = without(unread, index_messages(db, unread, load));
-      } catch (const Xapian::DatabaseLockError&) {
-        // another process writes it: what it lacks is read instead
-      }
-    }
+    // Which messages the index holds and which of them match come from one
+    // revision of it (a rebuild or a catch-up may write meanwhile).
     for (int attempt = 0;; ++attempt) {
       try {
-        const Xapian::Database db(dir_.string());
+        std::optional<Xapian::Database> db;
+        std::vector<std::uint32_t> unread(uids.begin(), uids.end());
+        try {
+          db.emplace(dir_.string());
+          if (current(*db, uid_validity)) unread = without(uids, indexed_uids(*db));
+          else db.reset();
+        } catch (const Xapian::DatabaseModifiedError&) {
+          throw;
+        } catch (const Xapian::DatabaseError&) {
+          db.reset();  // missing or damaged: the catch-up starts it over
+        }
+        if (!unread.empty() && attempt == 0) {
+          catch_up(uid_validity, unread, load);
+          continue;
+        }
         std::vector<std::uint32_t> found;
-        const auto matched = matching(db, terms);
-        std::set_intersection(matched.begin(), matched.end(), uids.begin(), uids.end(), std::back_inserter(found));
+        if (db) {
+          const auto matched = matching(*db, terms);
+          std::set_intersection(matched.begin(), matched.end(), uids.begin(), uids.end(), std::back_inserter(found));
+        }
         std::vector<std::uint32_t> result;
         std::set_union(found.begin(), found.end(), unread.begin(), unread.end(), std::back_inserter(result));
         return result;
       } catch (const Xapian::DatabaseModifiedError&) {
-        if (attempt == 2) throw;  // written to while read, again and again
+        if (attempt >= 3) throw;  // written to while read, again and again
       }
     }
+  } catch (const Xapian::DatabaseCorruptError& e) {
+    log(LogLevel::Warning, "mailstore", "full-text index {} is damaged ({}): this search reads every message, the next "
+        "builds it again", dir_.string(), e.get_msg());
+    std::lock_guard lock(writer_);
+    remove_directory(dir_);
   } catch (const Xapian::Error& e) {
     log(LogLevel::Warning, "mailstore", "full-text index {}: {} (this search reads every message)", dir_.string(),
         e.get_description());
@@ -198,6 +206,16 @@ std::optional<std::vector<std::uint32_t>> TextIndex::candidates(std::string_view
         e.what());
   }
   return std::nullopt;
+}
+
+void TextIndex::catch_up(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load) {
+  std::lock_guard lock(writer_);
+  try {
+    Xapian::WritableDatabase db = open_writer(dir_, uid_validity);
+    index_messages(db, uids, load);
+  } catch (const Xapian::DatabaseLockError&) {
+    // another process writes it: what it lacks is read instead
+  }
 }
 
 std::size_t TextIndex::rebuild(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load) try {

@@ -51,6 +51,9 @@ class TextIndex {
   std::size_t rebuild(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load);
 
  private:
+  // Indexes `uids`, unless another process holds the index.
+  void catch_up(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load);
+
   std::filesystem::path dir_;
   std::mutex writer_;  // one writer in this process; Xapian's lock keeps other processes out
 };
