@@ -380,14 +380,14 @@ class MaildirStore final : public MailStore {
   }
 
   const fs::path root_;
-  // Declared before the mailboxes: its thread stops after them (dropping
-  // work for folders gone; searches catch up).
-  const std::shared_ptr<detail::TextIndexer> indexer_;
   // Declared before the mailboxes: destroyed after them, its thread joined
   // before anything it may refresh goes.
   const std::shared_ptr<detail::FolderEvents> events_ = std::make_shared<detail::FolderEvents>();
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<MaildirMailbox>, std::less<>> users_;
+  // Declared after the mailboxes: its thread finishes what is queued while
+  // their folders still exist.
+  const std::shared_ptr<detail::TextIndexer> indexer_;
 };
 
 }  // namespace

@@ -63,9 +63,12 @@ void remove_directory(const fs::path& dir) {
 }
 
 // The index for writing, started over when it is corrupt or belongs to
-// another UIDVALIDITY or format. Throws Xapian::DatabaseLockError when another process writes.
-Xapian::WritableDatabase open_writer(const fs::path& dir, std::uint32_t uid_validity) {
-  constexpr int kFlags = Xapian::DB_CREATE_OR_OPEN | Xapian::DB_NO_SYNC | Xapian::DB_BACKEND_GLASS;
+// another UIDVALIDITY or format. Throws Xapian::DatabaseLockError when
+// another process writes, unless `wait` (then it waits for that process).
+enum class LockWait { no, yes };
+Xapian::WritableDatabase open_writer(const fs::path& dir, std::uint32_t uid_validity, LockWait wait = LockWait::no) {
+  const int kFlags = Xapian::DB_CREATE_OR_OPEN | Xapian::DB_NO_SYNC | Xapian::DB_BACKEND_GLASS |
+                     (wait == LockWait::yes ? Xapian::DB_RETRY_LOCK : 0);
   try {
     Xapian::WritableDatabase db(dir.string(), kFlags);
     if (current(db, uid_validity)) return db;
@@ -135,7 +138,8 @@ void TextIndex::update(std::uint32_t uid_validity, std::span<const std::uint32_t
   if ((added.empty() && removed.empty()) || dir_.empty()) return;
   try {
     std::lock_guard lock(writer_);
-    Xapian::WritableDatabase db = open_writer(dir_, uid_validity);
+    // Waits for another process's writer: a removal (an erasure) must not be skipped.
+    Xapian::WritableDatabase db = open_writer(dir_, uid_validity, LockWait::yes);
     for (const std::uint32_t uid : removed) {
       try {
         db.delete_document(uid);
@@ -143,9 +147,6 @@ void TextIndex::update(std::uint32_t uid_validity, std::span<const std::uint32_t
       }
     }
     index_messages(db, added, load);  // commits
-  } catch (const Xapian::DatabaseLockError&) {
-    // another process writes it: the next search catches up (a stale
-    // document names a UID no search asks about)
   } catch (const std::exception& e) {
     log(LogLevel::Warning, "mailstore", "full-text index {}: {} (searches read these messages)", dir_.string(), e.what());
   } catch (const Xapian::Error& e) {

@@ -37,8 +37,8 @@ class TextIndex {
   // An empty `dir`: no index (MaildirOptions::text_index off); searches read every message.
   explicit TextIndex(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-  // Indexes messages just stored and drops removed ones, in one commit.
-  // Left to the next search when another process holds the index; never throws.
+  // Indexes messages just stored and drops removed ones, in one commit,
+  // waiting for another process that holds the index; never throws.
   void update(std::uint32_t uid_validity, std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed,
               const Loader& load) noexcept;
   // Of `uids` (ascending), those whose text may contain `needle` (ASCII

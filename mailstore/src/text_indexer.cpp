@@ -38,9 +38,8 @@ void TextIndexer::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-    if (stopping_) return;
-    wake_.wait_for(lock, kGather, [&] { return stopping_; });
-    if (stopping_) return;
+    if (!stopping_) wake_.wait_for(lock, kGather, [&] { return stopping_; });
+    if (pending_.empty()) return;  // stopping, and nothing left to do
     PendingByFolder batch;
     batch.swap(pending_);
     lock.unlock();

@@ -5,8 +5,9 @@
 // touch, which costs more than the fsync'ed append itself; one thread
 // gathering what arrived in the last moment commits once per folder
 // instead. Nothing waits for it: a search indexes first whatever the index
-// still lacks (text_index.hpp), and work pending when the store closes is
-// left to those searches.
+// still lacks (text_index.hpp). Work pending when the store closes is done
+// before it closes, so an expunge (`umstore privacy erase`) leaves no
+// trace of the message in the index even when the process ends at once.
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -23,7 +24,7 @@ class MaildirFolder;
 class TextIndexer {
  public:
   TextIndexer();
-  ~TextIndexer();
+  ~TextIndexer();  // after finishing what is queued
   TextIndexer(const TextIndexer&) = delete;
   TextIndexer& operator=(const TextIndexer&) = delete;
 
