@@ -13,6 +13,7 @@ packages=(
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
+  libarchive-dev  # mailbox exports as tar, tar.gz or zip (privacy/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   libxapian-dev  # the Maildir backend's full-text index for IMAP SEARCH BODY/TEXT (mailstore/src/text_index.cpp)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs

@@ -13,6 +13,8 @@ int run_import(std::span<const std::string> args);
 int run_queue(std::span<const std::string> args);
 int run_db(std::span<const std::string> args);
 int run_dkim(std::span<const std::string> args);  // dkim keygen
+int run_enum(std::span<const std::string> args);  // enum lookup
+int run_privacy(std::span<const std::string> args);  // privacy erase
 int run_cluster(std::span<const std::string> args);
 int run_index(std::span<const std::string> args);  // index rebuild
 // backup TARGET, or restore SOURCE when `restoring`.

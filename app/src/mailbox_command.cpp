@@ -7,6 +7,7 @@
 #include "commands.hpp"
 #include "common/durable_file.hpp"
 #include "mailstore/store.hpp"
+#include "privacy/mailbox_export.hpp"
 #include "common/parse_number.hpp"
 #include "settings.hpp"
 
@@ -21,6 +22,7 @@ constexpr const char* kMailboxUsage = R"(usage:
                                               [--quota BYTES]
   umstore [--data-dir DIR] mailbox remove NUMBER
   umstore [--data-dir DIR] mailbox passwd NUMBER [--password-stdin]
+  umstore [--data-dir DIR] mailbox export NUMBER FILE
 
 NUMBER is an E.164 number: + and 2 to 15 digits, e.g. +15550100. It is also the
 IMAP login name. Without --password-stdin a random password is generated and
@@ -33,6 +35,14 @@ mail clients play next to the VPIM audio/32KADPCM part (default wav; none
 keeps pure VPIM), --fax-pdf adds a PDF next to each fax's TIFF (default no),
 --file-by-kind files voice messages into the folder "Voicemail" and faxes
 into "Fax" instead of INBOX (default no; folders are created when needed).
+
+'remove' removes the account (no more logins or deliveries); its messages
+stay until 'umstore privacy erase --mailbox NUMBER' erases them.
+
+'export' writes every message of the mailbox as FOLDER/UID.eml with a
+manifest.json (folder, flags, arrival, caller, kind, duration, pages) into
+FILE: a zip for .zip, gzip'ed tar for .tar.gz or .tgz, else tar. FILE
+appears only once complete.
 )";
 
 std::string yes_no(bool value) { return value ? "yes" : "no"; }
@@ -167,8 +177,19 @@ int remove(const CommandLine& cmd, const Settings& s) {
   mailstore::AccountStore& accounts = *opened.accounts;
   const std::string& number = cmd.positionals().at(1);
   accounts.remove(number);
-  std::cout << "removed mailbox " << number << "; its messages stay in " << (s.data.mail() / number).string()
-            << " until deleted by hand\n";
+  std::cout << "removed mailbox " << number << "; its messages stay until 'umstore privacy erase --mailbox "
+            << number << "' erases them\n";
+  return 0;
+}
+
+int export_messages(const CommandLine& cmd, const Settings& s) {
+  const auto opened = mailstore::open_store(s.store());
+  const std::string& number = cmd.positionals().at(1);
+  if (!opened.accounts->find(number)) throw std::runtime_error("no mailbox " + number);
+  const std::filesystem::path file = cmd.positionals().at(2);
+  const auto counts = privacy::export_mailbox(*opened.mail->user(number), file);
+  std::cout << "exported " << counts.messages << " message(s) (" << counts.bytes << " bytes) of " << number << " to "
+            << file.string() << "\n";
   return 0;
 }
 
@@ -192,16 +213,19 @@ int run_mailbox(std::span<const std::string> args) {
   if (pos.empty()) throw UsageError("mailbox needs a subcommand: add, list, show, set, remove or passwd");
   const Settings s = load_settings(cmd);
   const std::string& sub = pos.front();
-  const std::size_t wanted = sub == "list" ? 1 : 2;
+  const std::size_t wanted = sub == "list" ? 1 : sub == "export" ? 3 : 2;
   if (pos.size() != wanted)
-    throw UsageError(wanted == 1 ? "mailbox list takes no arguments" : "mailbox " + sub + " needs one NUMBER");
+    throw UsageError(wanted == 1   ? "mailbox list takes no arguments"
+                     : wanted == 3 ? "mailbox export needs NUMBER FILE"
+                                   : "mailbox " + sub + " needs one NUMBER");
   if (sub == "add") return add(cmd, s);
   if (sub == "list") return list(s);
   if (sub == "show") return show(cmd, s);
   if (sub == "set") return set(cmd, s);
   if (sub == "remove") return remove(cmd, s);
   if (sub == "passwd") return passwd(cmd, s);
-  throw UsageError("unknown mailbox subcommand '" + sub + "': use add, list, show, set, remove or passwd");
+  if (sub == "export") return export_messages(cmd, s);
+  throw UsageError("unknown mailbox subcommand '" + sub + "': use add, list, show, set, remove, passwd or export");
 }
 
 }  // namespace umstore::app

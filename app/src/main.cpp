@@ -14,12 +14,14 @@ constexpr const char* kUsage = R"(usage: umstore [--data-dir DIR] [--config FILE
 
 commands:
   serve      run the SMTP, IMAP and HTTP servers
-  mailbox    add, list, remove mailboxes and set passwords
+  mailbox    add, list, remove, export mailboxes and set passwords
   ingest     deliver a voicemail recording or a fax image to a mailbox
   import     migrate an archive of recordings (Asterisk voicemail spool, FILE + FILE.json)
   queue      list, show, retry and delete messages in the SMTP delivery queue
   db         the PostgreSQL backend: migrate its schema, copy the embedded store into it
   dkim       make a DKIM signing key and print the DNS record to publish (dkim keygen)
+  enum       what ENUM publishes for a number, and where voice and fax for it would go
+  privacy    erase a caller's messages everywhere, or a whole mailbox, for real (privacy erase)
   cluster    the nodes sharing the PostgreSQL database: heartbeats and jobs held
   index      rebuild the full-text index IMAP SEARCH BODY/TEXT uses
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
@@ -65,6 +67,8 @@ int main(int argc, char** argv) {
     if (command == "queue") return umstore::app::run_queue(rest);
     if (command == "db") return umstore::app::run_db(rest);
     if (command == "dkim") return umstore::app::run_dkim(rest);
+    if (command == "enum") return umstore::app::run_enum(rest);
+    if (command == "privacy") return umstore::app::run_privacy(rest);
     if (command == "cluster") return umstore::app::run_cluster(rest);
     if (command == "index") return umstore::app::run_index(rest);
     if (command == "validate") return umstore::app::run_validate(rest);

@@ -54,6 +54,7 @@ TlsFiles tls_files(const Settings& s) {
 void apply_logging(const Settings& s) {
   set_log_level(parse_log_level(s.log_level).value_or(LogLevel::Info));
   set_log_format(parse_log_format(s.log_format).value_or(LogFormat::Text));
+  set_log_redact_numbers(s.log_redact_numbers);
 }
 
 // What SIGHUP changes under running connections, and the settings last applied.
@@ -184,6 +185,9 @@ int run_serve(std::span<const std::string> args) {
   for (const auto& key : s.dkim_keys)  // a key that cannot be used stops the start, naming the file
     runner_config.dkim_keys.push_back(mailauth::load_dkim_key(key.domain, key.selector, key.key));
   runner_config.metrics = smtp_metrics;
+  // One resolver (one cache) for sender authentication and ENUM.
+  const auto resolver = std::make_shared<dns::Resolver>(s.dns);
+  if (!s.enum_trees.empty()) runner_config.enum_routes = std::make_shared<dns::EnumLookup>(resolver, s.enum_trees);
   // Copies the ingest queue forwards to a mailbox's email address leave with
   // this return path and the ingest id as ENVID; DSNs to it update the job.
   const std::string ingest_return_path = s.ingest_return_path.empty() ? "ingest-dsn@" + s.domain : s.ingest_return_path;
@@ -199,8 +203,9 @@ int run_serve(std::span<const std::string> args) {
   smtp_config.aliases = s.smtp_aliases;
   smtp_config.report_address = ingest_return_path;
   smtp_config.delivery_policy = delivery_policy;
+  smtp_config.enum_routes = runner_config.enum_routes;
   if (s.mailauth_enabled)
-    smtp_config.sender_checks = smtp::SenderChecks{std::make_shared<mailauth::Resolver>(s.mailauth_dns),
+    smtp_config.sender_checks = smtp::SenderChecks{resolver,
                                                    s.mailauth_authserv_id.empty() ? s.domain : s.mailauth_authserv_id};
   smtp_config.auth = true;
   smtp_config.auth_requires_tls = s.auth_requires_tls;

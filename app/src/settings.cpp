@@ -25,13 +25,12 @@ OptionSpec with_global_options(OptionSpec spec) {
   return spec;
 }
 
-namespace {
-
-// "a, b,,c" -> {"a", "b", "c"}: the lists config values hold.
 std::vector<std::string> comma_list(const std::string& text) {
   Poco::StringTokenizer items(text, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
   return {items.begin(), items.end()};
 }
+
+namespace {
 
 // [ingest] spool_dir, workers, batch, retry_intervals, max_age, webhook_attempts,
 // webhook_retry_base, webhook_retry_max, webhook_ca_file, return_path; [gateways] NAME = TOKEN;
@@ -115,26 +114,38 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
     throw UsageError("[smtp] smarthost_ca_file: cannot read " + s.smarthost_tls.ca_file.string());
 }
 
-// [mailauth] enabled, authserv_id, resolver (IP or IP:PORT; unset: the
-// system's), dns_timeout (seconds); [dkim] and [dkim.NAME] domain (default:
-// the server's for [dkim]), selector, key.
-void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
-  s.mailauth_enabled = ini.getBool("mailauth.enabled", s.mailauth_enabled);
-  s.mailauth_authserv_id = ini.getString("mailauth.authserv_id", s.mailauth_authserv_id);
-  const std::string resolver = ini.getString("mailauth.resolver", "");
+// [dns] resolver (IP or IP:PORT; unset: the system's) and timeout
+// (seconds), for sender authentication and ENUM alike; [mailauth] resolver
+// and dns_timeout are their older names. [enum] domains: the ENUM trees.
+void apply_dns_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  const std::string resolver = ini.getString("dns.resolver", ini.getString("mailauth.resolver", ""));
   const auto colon = resolver.rfind(':');
   // One colon: IPv4:PORT; [IPv6]:PORT; else the address alone.
   const bool has_port = colon != std::string::npos &&
                         (resolver.front() == '[' || resolver.find(':') == colon);
-  s.mailauth_dns.server = has_port ? resolver.substr(0, colon) : resolver;
-  if (s.mailauth_dns.server.starts_with('[') && s.mailauth_dns.server.ends_with(']'))
-    s.mailauth_dns.server = s.mailauth_dns.server.substr(1, s.mailauth_dns.server.size() - 2);
+  s.dns.server = has_port ? resolver.substr(0, colon) : resolver;
+  if (s.dns.server.starts_with('[') && s.dns.server.ends_with(']'))
+    s.dns.server = s.dns.server.substr(1, s.dns.server.size() - 2);
   try {
-    if (has_port) s.mailauth_dns.port = static_cast<std::uint16_t>(std::stoul(resolver.substr(colon + 1)));
+    if (has_port) s.dns.port = static_cast<std::uint16_t>(std::stoul(resolver.substr(colon + 1)));
   } catch (const std::exception&) {
-    throw UsageError("[mailauth] resolver: '" + resolver + "' (an IP address, optionally with :PORT)");
+    throw UsageError("[dns] resolver: '" + resolver + "' (an IP address, optionally with :PORT)");
   }
-  s.mailauth_dns.timeout = std::chrono::seconds(ini.getUInt("mailauth.dns_timeout", 5));
+  s.dns.timeout = std::chrono::seconds(ini.getUInt("dns.timeout", ini.getUInt("mailauth.dns_timeout", 5)));
+  s.enum_trees.clear();
+  for (auto tree : comma_list(ini.getString("enum.domains", ""))) {
+    while (tree.ends_with('.')) tree.pop_back();
+    if (tree.empty() || tree.find_first_of(" /@") != std::string::npos)
+      throw UsageError("[enum] domains: '" + tree + "' is not a domain (e.g. e164.arpa)");
+    s.enum_trees.push_back(ascii_lower(tree));
+  }
+}
+
+// [mailauth] enabled, authserv_id; [dkim] and [dkim.NAME] domain (default:
+// the server's for [dkim]), selector, key.
+void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  s.mailauth_enabled = ini.getBool("mailauth.enabled", s.mailauth_enabled);
+  s.mailauth_authserv_id = ini.getString("mailauth.authserv_id", s.mailauth_authserv_id);
   // An empty domain in [dkim] is the server's, known once --domain is read.
   const auto add_key = [&](const std::string& section, bool domain_optional) {
     DkimKeySetting key{ini.getString(section + ".domain", ""), ini.getString(section + ".selector", ""),
@@ -348,6 +359,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.node_id = ini->getString("cluster.node_id", s.node_id);
   s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
   s.log_format = ini->getString("log.format", s.log_format);
+  s.log_redact_numbers = ini->getBool("log.redact_numbers", s.log_redact_numbers);
   if (!parse_log_format(s.log_format)) throw UsageError("[log] format: '" + s.log_format + "' (text or json)");
   s.smtp_listen = ini->getString("listen.smtp", s.smtp_listen);
   s.imap_listen = ini->getString("listen.imap", s.imap_listen);
@@ -360,6 +372,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   collect_aliases(*ini, "aliases", s);
   apply_ingest_config(*ini, s);
   apply_sip_config(*ini, s);
+  apply_dns_config(*ini, s);
   apply_trust_config(*ini, s);
   apply_delivery_config(*ini, s);
   apply_codecs_config(*ini, s);

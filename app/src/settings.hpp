@@ -11,7 +11,7 @@
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailstore/store.hpp"
 #include "smtp/relay_client.hpp"
 #include "smtp/delivery_queue.hpp"
@@ -100,10 +100,12 @@ struct Settings {
   // what leaves ([dkim]).
   bool mailauth_enabled = false;
   std::string mailauth_authserv_id;   // empty: the domain
-  mailauth::DnsConfig mailauth_dns;   // [mailauth] resolver, dns_timeout
+  dns::DnsConfig dns;                   // [dns] resolver, timeout
+  std::vector<std::string> enum_trees;  // [enum] domains, in the order to ask them
   std::vector<DkimKeySetting> dkim_keys;
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
+  bool log_redact_numbers = false;    // [log] redact_numbers: mask E.164 numbers in the log
   // Gateway ingest ([ingest], [gateways], [routing]).
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;
@@ -145,5 +147,8 @@ struct Settings {
 OptionSpec with_global_options(OptionSpec spec);
 
 Settings load_settings(const CommandLine& cmd);
+
+// "a, b,,c" -> {"a", "b", "c"}: the lists config values (and some options) hold.
+std::vector<std::string> comma_list(const std::string& text);
 
 }  // namespace umstore::app

@@ -47,6 +47,9 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[aliases]", b.smtp_aliases, a.smtp_aliases);
   compare(out, "[mailauth] enabled", b.mailauth_enabled, a.mailauth_enabled);
   compare(out, "[mailauth] authserv_id", b.mailauth_authserv_id, a.mailauth_authserv_id);
+  compare(out, "[dns] resolver", b.dns.server + ":" + std::to_string(b.dns.port), a.dns.server + ":" + std::to_string(a.dns.port));
+  compare(out, "[dns] timeout", b.dns.timeout.count(), a.dns.timeout.count());
+  compare(out, "[enum] domains", b.enum_trees, a.enum_trees);
   compare(out, "[imap] login_requires_tls", b.imap_login_requires_tls, a.imap_login_requires_tls);
   compare(out, "[limits] smtp_connections", b.smtp_connections.total, a.smtp_connections.total);
   compare(out, "[limits] smtp_connections_per_address", b.smtp_connections.per_address, a.smtp_connections.per_address);

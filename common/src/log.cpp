@@ -11,6 +11,7 @@ namespace umstore {
 namespace {
 std::atomic<LogLevel> g_level{LogLevel::Info};
 std::atomic<LogFormat> g_format{LogFormat::Text};
+std::atomic<bool> g_redact_numbers{false};
 
 const char* level_name(LogLevel level) {
   switch (level) {
@@ -78,6 +79,28 @@ std::string new_connection_id(char kind) {
 
 void set_log_level(LogLevel level) noexcept { g_level = level; }
 void set_log_format(LogFormat format) noexcept { g_format = format; }
+void set_log_redact_numbers(bool redact) noexcept { g_redact_numbers = redact; }
+
+std::string redact_numbers(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t end = i + 1;
+    if (text[i] == '+')
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    const std::size_t digits = end - i - 1;
+    if (digits < 6 || digits > 15) {
+      out.append(text.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    out += text.substr(i, 3);
+    out.append(digits - 4, '*');
+    out += text.substr(end - 2, 2);
+    i = end;
+  }
+  return out;
+}
 bool log_enabled(LogLevel level) noexcept { return level >= g_level.load(std::memory_order_relaxed); }
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
@@ -119,7 +142,9 @@ void log_line(LogLevel level, std::string_view component, std::string_view text)
   auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
   const std::string time = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  const std::string line = format_log_line(g_format.load(std::memory_order_relaxed), time, level, component, text);
+  const std::string redacted = g_redact_numbers.load(std::memory_order_relaxed) ? redact_numbers(text) : std::string();
+  const std::string line = format_log_line(g_format.load(std::memory_order_relaxed), time, level, component,
+                                           redacted.empty() ? text : std::string_view(redacted));
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
 }

@@ -60,7 +60,7 @@ std::string public_key_base64(EVP_PKEY* pkey) {
 
 // What a verification's key lookups need and found.
 struct KeyLookups {
-  Resolver& resolver;
+  dns::Resolver& resolver;
   std::vector<std::string> failed;  // names whose lookup failed temporarily
 };
 
@@ -72,8 +72,8 @@ std::string key_name(DKIM_SIGINFO* sig) {
 DKIM_CBSTAT lookup_key(DKIM* dkim, DKIM_SIGINFO* sig, u_char* buf, size_t buflen) {
   auto& lookups = *static_cast<KeyLookups*>(dkim_get_user_context(dkim));
   const std::string name = key_name(sig);
-  const DnsAnswer<std::string> answer = lookups.resolver.txt(name);
-  if (answer.status == DnsStatus::temporary_failure) {
+  const dns::DnsAnswer<std::string> answer = lookups.resolver.txt(name);
+  if (answer.status == dns::DnsStatus::temporary_failure) {
     // Answering TRYAGAIN makes libopendkim abandon the whole message and
     // list no signatures; "not found" keeps them, and this list tells
     // verdict_of() which of them are temperror rather than permerror.
@@ -226,7 +226,7 @@ std::string dkim_signature_for_author(std::span<const DkimSigningKey> keys, std:
   return best ? dkim_signature_field(*best, message) : std::string();
 }
 
-std::vector<DkimVerdict> dkim_verify(Resolver& resolver, std::string_view message) {
+std::vector<DkimVerdict> dkim_verify(dns::Resolver& resolver, std::string_view message) {
   DKIM_STAT status = DKIM_STAT_OK;
   DkimHandle dkim(dkim_verify(library(), reinterpret_cast<const unsigned char*>("umstore"), nullptr, &status), dkim_free);
   if (!dkim) throw std::runtime_error(std::string("DKIM verification: ") + dkim_getresultstr(status));

@@ -62,20 +62,20 @@ std::string organizational_domain(const std::string& domain) {
 }
 
 struct Record {
-  DnsStatus status = DnsStatus::no_data;
+  dns::DnsStatus status = dns::DnsStatus::no_data;
   std::string text;
   std::string error;
 };
 
 // RFC 7489 §6.6.3: the one record starting "v=DMARC1" at _dmarc.DOMAIN.
-Record dmarc_record(Resolver& resolver, const std::string& domain) {
+Record dmarc_record(dns::Resolver& resolver, const std::string& domain) {
   auto answer = resolver.txt("_dmarc." + domain);
-  if (answer.status == DnsStatus::temporary_failure) return {answer.status, {}, answer.error};
+  if (answer.status == dns::DnsStatus::temporary_failure) return {answer.status, {}, answer.error};
   Record record;
   for (const std::string& text : answer.records) {
     if (!ascii_istarts_with(text, "v=DMARC1")) continue;
-    if (record.status == DnsStatus::found) return {DnsStatus::no_data, {}, "several DMARC records"};
-    record = {DnsStatus::found, text, {}};
+    if (record.status == dns::DnsStatus::found) return {dns::DnsStatus::no_data, {}, "several DMARC records"};
+    record = {dns::DnsStatus::found, text, {}};
   }
   return record;
 }
@@ -108,7 +108,7 @@ DmarcPolicy policy_of(int p) {
 
 }  // namespace
 
-DmarcVerdict check_dmarc(Resolver& resolver, std::string_view client_ip, std::string_view from_domain,
+DmarcVerdict check_dmarc(dns::Resolver& resolver, std::string_view client_ip, std::string_view from_domain,
                          const SpfVerdict& spf, std::span<const DkimVerdict> dkim) {
   init_library();
   DmarcVerdict verdict;
@@ -119,13 +119,13 @@ DmarcVerdict check_dmarc(Resolver& resolver, std::string_view client_ip, std::st
   }
   const std::string org = organizational_domain(verdict.from_domain);
   Record record = dmarc_record(resolver, verdict.from_domain);
-  if (record.status != DnsStatus::found && record.status != DnsStatus::temporary_failure && org != verdict.from_domain) {
+  if (record.status != dns::DnsStatus::found && record.status != dns::DnsStatus::temporary_failure && org != verdict.from_domain) {
     record = dmarc_record(resolver, org);
   }
-  if (record.status == DnsStatus::temporary_failure) {
+  if (record.status == dns::DnsStatus::temporary_failure) {
     return {AuthResult::temperror, DmarcPolicy::absent, verdict.from_domain, record.error};
   }
-  if (record.status != DnsStatus::found) {
+  if (record.status != dns::DnsStatus::found) {
     verdict.reason = record.error.empty() ? "no DMARC record" : record.error;
     return verdict;
   }

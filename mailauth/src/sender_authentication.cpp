@@ -140,7 +140,7 @@ std::string without_our_authentication_results(std::string_view message, std::st
   return out;
 }
 
-SenderAuthentication authenticate_sender(Resolver& resolver, std::string_view authserv_id,
+SenderAuthentication authenticate_sender(dns::Resolver& resolver, std::string_view authserv_id,
                                          const SmtpEnvelope& envelope, std::string_view message) {
   SenderAuthentication result;
   const std::string client_ip = unmapped(envelope.client_ip);

@@ -20,19 +20,19 @@ namespace umstore::mailauth {
 
 namespace {
 
-SPF_dns_stat_t herrno_of(DnsStatus status) {
+SPF_dns_stat_t herrno_of(dns::DnsStatus status) {
   switch (status) {
-    case DnsStatus::found: return NETDB_SUCCESS;
-    case DnsStatus::no_data: return NO_DATA;
-    case DnsStatus::nxdomain: return HOST_NOT_FOUND;
-    case DnsStatus::temporary_failure: return TRY_AGAIN;
+    case dns::DnsStatus::found: return NETDB_SUCCESS;
+    case dns::DnsStatus::no_data: return NO_DATA;
+    case dns::DnsStatus::nxdomain: return HOST_NOT_FOUND;
+    case dns::DnsStatus::temporary_failure: return TRY_AGAIN;
   }
   return TRY_AGAIN;
 }
 
 // Records in the form libspf2's own resolver layer gives them: addresses
 // binary, names and TXT text NUL-terminated.
-SPF_dns_rr_t* rr_from(SPF_dns_server_t* layer, const char* domain, ns_type type, DnsStatus status,
+SPF_dns_rr_t* rr_from(SPF_dns_server_t* layer, const char* domain, ns_type type, dns::DnsStatus status,
                       std::uint32_t ttl, const std::vector<std::string>& records, bool text) {
   SPF_dns_rr_t* rr = SPF_dns_rr_new_init(layer, domain, type, static_cast<int>(ttl), herrno_of(status));
   if (!rr) return nullptr;
@@ -42,20 +42,20 @@ SPF_dns_rr_t* rr_from(SPF_dns_server_t* layer, const char* domain, ns_type type,
     std::memcpy(rr->rr[rr->num_rr], record.c_str(), size);
     ++rr->num_rr;
   }
-  if (status == DnsStatus::found && rr->num_rr == 0) rr->herrno = NO_DATA;
+  if (status == dns::DnsStatus::found && rr->num_rr == 0) rr->herrno = NO_DATA;
   return rr;
 }
 
 struct Lookups {
-  Resolver& resolver;
+  dns::Resolver& resolver;
   bool temporary_failure = false;  // some lookup could not be answered
 };
 
-SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, Resolver& resolver, const char* domain, ns_type type) {
+SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, dns::Resolver& resolver, const char* domain, ns_type type) {
   switch (type) {
     case ns_t_a:
     case ns_t_aaaa: {
-      auto answer = resolver.query(domain, type == ns_t_a ? RrType::a : RrType::aaaa);
+      auto answer = resolver.query(domain, type == ns_t_a ? dns::RrType::a : dns::RrType::aaaa);
       return rr_from(layer, domain, type, answer.status, answer.ttl, answer.records, false);
     }
     case ns_t_txt: {
@@ -69,7 +69,7 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* layer, Resolver& resolver, const char* do
     case ns_t_mx: {
       auto answer = resolver.mx(domain);
       std::vector<std::string> names;
-      for (const MxRecord& mx : answer.records) names.push_back(mx.exchange);
+      for (const dns::MxRecord& mx : answer.records) names.push_back(mx.exchange);
       return rr_from(layer, domain, type, answer.status, answer.ttl, names, true);
     }
     default: return SPF_dns_rr_new_init(layer, domain, type, 0, NO_DATA);
@@ -97,7 +97,7 @@ AuthResult auth_result_of(SPF_result_t result) {
 
 }  // namespace
 
-SpfVerdict check_spf(Resolver& resolver, std::string_view client_ip, std::string_view helo, std::string_view mail_from) {
+SpfVerdict check_spf(dns::Resolver& resolver, std::string_view client_ip, std::string_view helo, std::string_view mail_from) {
   SpfVerdict verdict;
   // RFC 7208 §2.4: a null reverse-path is checked as postmaster@HELO.
   verdict.from_helo = mail_from.empty();

@@ -35,7 +35,7 @@ RecipientState state_from(std::string_view name) {
 }
 
 json to_json(const QueuedRecipient& r) {
-  return {{"address", r.address}, {"mailbox", r.mailbox}, {"orcpt", r.orcpt}, {"notify", format_notify(r.notify)},
+  return {{"address", r.address}, {"mailbox", r.mailbox}, {"profile", r.profile}, {"orcpt", r.orcpt}, {"notify", format_notify(r.notify)},
           {"state", state_name(r.state)}, {"attempts", r.attempts}, {"last_reply", r.last_reply},
           {"status", r.status}, {"remote_mta", r.remote_mta}, {"last_attempt", to_seconds(r.last_attempt)},
           {"delay_reported", r.delay_reported}, {"delivering", r.delivering}};
@@ -45,6 +45,7 @@ QueuedRecipient recipient_from(const json& j) {
   QueuedRecipient r;
   r.address = j.at("address").get<std::string>();
   r.mailbox = j.value("mailbox", "");
+  r.profile = j.value("profile", "");
   r.orcpt = j.value("orcpt", "");
   r.notify = parse_notify(j.value("notify", "")).value_or(NotifyRequest{});
   r.state = state_from(j.value("state", "pending"));

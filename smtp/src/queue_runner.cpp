@@ -116,21 +116,65 @@ std::size_t QueueRunner::run_once() {
   return attempted;
 }
 
-std::string QueueRunner::local_mailbox(const std::string& address) const {
+std::optional<RecipientRoute> QueueRunner::local_route(const std::string& address) const {
   try {
     const auto path = parse_forward_path("<" + address + ">");
-    const auto route = route_recipient(*path.mailbox, config_.local_domains);
-    if (route.kind == RecipientKind::Number) return route.number;
-    if (route.kind == RecipientKind::Postmaster) {
-      auto accounts = accounts_.list();
-      auto lowest = std::min_element(accounts.begin(), accounts.end(),
-                                     [](const auto& a, const auto& b) { return a.number < b.number; });
-      if (lowest != accounts.end()) return lowest->number;
-    }
+    return route_recipient(*path.mailbox, config_.local_domains);
   } catch (const SmtpSyntaxError&) {
-    // Not an address we can route: treated as remote, where it will fail visibly.
+    return std::nullopt;  // not an address we can route: treated as remote, where it will fail visibly
+  }
+}
+
+std::string QueueRunner::local_mailbox(const std::string& address) const {
+  const auto route = local_route(address);
+  if (route && route->kind == RecipientKind::Number) return route->number;
+  if (route && route->kind == RecipientKind::Postmaster) {
+    auto accounts = accounts_.list();
+    auto lowest = std::min_element(accounts.begin(), accounts.end(),
+                                   [](const auto& a, const auto& b) { return a.number < b.number; });
+    if (lowest != accounts.end()) return lowest->number;
   }
   return {};
+}
+
+std::string QueueRunner::as_voice_message(const std::string& message, const QueuedEnvelope& envelope,
+                                          const QueuedRecipient& r) const {
+  if (!config_.delivery_policy) return message;
+  std::string original = r.address;  // the address the sender wrote, before an ENUM route replaced it
+  if (ascii_istarts_with(r.orcpt, "rfc822;"))
+    original = xtext_decode(std::string_view(r.orcpt).substr(7)).value_or(r.address);
+  delivery::MailboxProfile pure;
+  pure.playable = mailstore::PlayableAudio::none;
+  auto plan = delivery::plan_local_delivery({message, envelope.sender, original, Clock::now()}, pure,
+                                            *config_.delivery_policy);
+  if (plan.refusal || plan.kind == mime::MessageKind::plain) return message;
+  for (const auto& note : plan.notes) log(LogLevel::Info, kLog, "id={} to={}: {}", envelope.id, r.address, note);
+  return std::move(plan.message);
+}
+
+std::optional<SmtpReply> QueueRunner::follow_enum(const std::string& id, QueuedRecipient& r,
+                                                  const std::string& number) const {
+  if (!config_.enum_routes) return SmtpReply{550, "5.1.1", "mailbox " + number + " does not exist here"};
+  const auto answer = config_.enum_routes->find(number, dns::kVpimService);
+  if (answer.status == dns::EnumStatus::temporary_failure) return SmtpReply{451, "4.4.3", answer.reason};
+  if (answer.status == dns::EnumStatus::no_route)
+    return SmtpReply{550, "5.1.1", "no VPIM route for " + number + ": " + answer.reason};
+  const auto address = dns::mailto_address(answer.uri);
+  if (!address)
+    return SmtpReply{550, "5.1.1", "no VPIM route for " + number + ": " + answer.domain + " names " + answer.uri};
+  if (const auto back = local_route(*address); back && back->kind != RecipientKind::Foreign) {
+    // ENUM names this system: a mailbox here takes it, anything else would loop.
+    if (back->kind == RecipientKind::Number && accounts_.find(back->number)) {
+      r.mailbox = back->number;
+      return std::nullopt;
+    }
+    return SmtpReply{550, "5.4.6", "ENUM routes " + number + " to " + *address + ", which loops back here"};
+  }
+  log(LogLevel::Info, kLog, "id={} to={}: ENUM {} names {} (VPIM)", id, r.address, answer.domain, *address);
+  if (r.orcpt.empty()) r.orcpt = "rfc822;" + xtext_encode(r.address);  // DSNs name what the sender wrote
+  r.address = *address;
+  r.profile = std::string(delivery::to_string(delivery::DestinationProfile::vpim));
+  return std::nullopt;
 }
 
 void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
@@ -191,10 +235,21 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
 
   // Local recipients: straight into the mailstore; the message carries its
   // Received from arrival, local delivery adds Return-Path (RFC 5321 §4.4).
-  std::map<std::string, std::vector<std::size_t>> remote_groups;
+  // (next hop, form) -> recipients: one transaction each.
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> remote_groups;
   for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
     auto& r = envelope.recipients[i];
     if (r.state != RecipientState::Pending) continue;
+    // A number of ours without a mailbox (accepted for ENUM): one made since, or its ENUM route.
+    if (const auto route = local_route(r.address);
+        r.mailbox.empty() && route && route->kind == RecipientKind::Number) {
+      if (accounts_.find(route->number)) {
+        r.mailbox = route->number;
+      } else if (auto refusal = follow_enum(envelope.id, r, route->number)) {
+        settle(r, *refusal, "", false);
+        continue;
+      }
+    }
     if (config_.report_sink && !config_.report_address.empty() && ascii_lower(r.address) == ascii_lower(config_.report_address)) {
       const bool taken = config_.report_sink(message);
       settle(r, taken ? SmtpReply{250, "2.0.0", "delivery report recorded"}
@@ -202,9 +257,11 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
       continue;
     }
     if (r.mailbox.empty()) {
-      // Through a smarthost, recipients whose domains get different forms (delivery/) travel separately.
-      const std::string form = config_.delivery_policy ? delivery::relay_group(config_.delivery_policy->destinations, r.address) : "";
-      remote_groups[config_.smarthost.empty() ? domain_of(r.address) : config_.smarthost + (form.empty() ? "" : " (" + form + ")")].push_back(i);
+      // Recipients that get different forms (delivery/) travel separately.
+      const std::string form = !r.profile.empty()           ? r.profile
+                               : config_.delivery_policy ? delivery::relay_group(config_.delivery_policy->destinations, r.address)
+                                                         : "";
+      remote_groups[{config_.smarthost.empty() ? domain_of(r.address) : config_.smarthost, form}].push_back(i);
       continue;
     }
     if (!accounts_.find(r.mailbox)) {
@@ -227,12 +284,16 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     settle(r, local_delivery_reply(result, request.recipients, envelope.id), "", false);
   }
 
-  for (auto& [destination, indexes] : remote_groups) {
+  for (auto& [group, indexes] : remote_groups) {
+    const std::string& destination = group.first;
     std::vector<QueuedRecipient> batch;
     for (auto i : indexes) batch.push_back(envelope.recipients[i]);
     // What this destination's system takes (pure VPIM, IVM, playable copies): delivery/destination_profile.hpp.
-    const auto relayed = config_.delivery_policy
-                             ? delivery::form_for_recipient(message, batch.front().address, config_.delivery_policy->destinations)
+    const auto& first = batch.front();
+    const auto named = delivery::parse_destination_profile(first.profile);
+    const auto relayed = named ? delivery::form_for_destination(as_voice_message(message, envelope, first), *named)
+                         : config_.delivery_policy
+                             ? delivery::form_for_recipient(message, first.address, config_.delivery_policy->destinations)
                              : delivery::DestinationForm{message, false, {}, std::nullopt};
     for (const auto& note : relayed.notes) log(LogLevel::Info, kLog, "id={} to {}: {}", envelope.id, destination, note);
     if (relayed.refusal) {

@@ -103,6 +103,10 @@ std::optional<std::vector<std::string>> SmtpSession::mailboxes_for(const Mailbox
       return std::nullopt;
     case RecipientKind::Number:
       if (server_.accounts.find(route.number)) return Numbers{route.number};
+      if (server_.config.enum_routes && may_relay()) {
+        log_(LogLevel::Info, "{} has no mailbox here: queued for an ENUM route", route.number);
+        return Numbers{std::string()};
+      }
       refuse(550, "5.1.1", "mailbox " + route.number + " does not exist here");
       return std::nullopt;
   }

@@ -46,3 +46,11 @@ BOOST_AUTO_TEST_CASE(a_connection_id_is_a_field_of_json_lines) {
              R"({"time":"T","level":"info","component":"imap","message":"conn=i00a1f peer=1.2.3.4:5 login","conn":"i00a1f","peer":"1.2.3.4:5"})"
              "\n");
 }
+
+BOOST_AUTO_TEST_CASE(redaction_masks_e164_numbers_only) {
+  BOOST_TEST(redact_numbers("delivery to=+15550100 caller=+4930123456 size=97606") ==
+             "delivery to=+15****00 caller=+49******56 size=97606");
+  BOOST_TEST(redact_numbers("path /mail/+15550100/cur") == "path /mail/+15****00/cur");
+  // Too short or too long for E.164, and bare digits, stay as they are.
+  BOOST_TEST(redact_numbers("+12345 +1234567890123456 15550100 +") == "+12345 +1234567890123456 15550100 +");
+}

@@ -63,7 +63,7 @@ int independent_verify(const std::string& text) {
 }
 
 SenderAuthentication authenticate(const std::string& ip, const std::string& mail_from, const std::string& text) {
-  Resolver resolver(test::peer_dns());
+  umstore::dns::Resolver resolver(test::peer_dns());
   return authenticate_sender(resolver, "mx.umstore.test", {ip, "client.sender.test", mail_from}, text);
 }
 
@@ -77,7 +77,7 @@ BOOST_AUTO_TEST_CASE(rsa_and_ed25519_signatures_verify_independently_and_here) {
       const std::string text = signed_message(pair->key, "alice@sender.test");
       BOOST_TEST(text.find("c=relaxed/relaxed") != std::string::npos);
       BOOST_TEST(independent_verify(text) == 0);
-      Resolver resolver(test::peer_dns());
+      umstore::dns::Resolver resolver(test::peer_dns());
       const auto verdicts = dkim_verify(resolver, text);
       BOOST_REQUIRE_EQUAL(verdicts.size(), 1u);
       BOOST_TEST(verdicts[0].result == AuthResult::pass);
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(a_message_altered_after_signing_fails) {
       std::string text = signed_message(pair->key, "alice@sender.test");
       text.replace(text.find("Hello"), 5, "Howdy");
       BOOST_TEST(independent_verify(text) == 1);
-      Resolver resolver(test::peer_dns());
+      umstore::dns::Resolver resolver(test::peer_dns());
       const auto verdicts = dkim_verify(resolver, text);
       BOOST_REQUIRE_EQUAL(verdicts.size(), 1u);
       BOOST_TEST(verdicts[0].result == AuthResult::fail);
@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(keys_load_from_pem_files_with_their_algorithm) {
     const DkimSigningKey loaded = load_dkim_key("sender.test", pair->key.selector, path);
     std::filesystem::remove(path);
     BOOST_TEST(loaded.algorithm == pair->key.algorithm);
-    Resolver resolver(test::peer_dns());
+    umstore::dns::Resolver resolver(test::peer_dns());
     BOOST_TEST(dkim_verify(resolver, signed_message(loaded, "alice@sender.test")).at(0).result == AuthResult::pass);
   }
   BOOST_CHECK_THROW(load_dkim_key("sender.test", "x", "/nonexistent/key.pem"), std::runtime_error);
@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_SUITE(spf)
 
 BOOST_AUTO_TEST_CASE(pass_fail_softfail_none) {
   zones();
-  Resolver resolver(test::peer_dns());
+  umstore::dns::Resolver resolver(test::peer_dns());
   BOOST_TEST(check_spf(resolver, good_ip, "h.test", "a@sender.test").result == AuthResult::pass);
   BOOST_TEST(check_spf(resolver, other_ip, "h.test", "a@sender.test").result == AuthResult::fail);
   BOOST_TEST(check_spf(resolver, other_ip, "h.test", "a@soft.sender.test").result == AuthResult::softfail);

@@ -148,7 +148,14 @@ class DnsPeer:
                     return
             time.sleep(0.05)
         raise RuntimeError(f"knotd not ready on 127.0.0.1:{self.port} after {timeout} s:\n"
-                           + (self.log.read_text()[-2000:] if self.log.exists() else ""))
+                           + self._log_tail())
+
+    def _log_tail(self):
+        """The end of knotd's log without the control socket's chatter."""
+        if not self.log.exists():
+            return ""
+        lines = [l for l in self.log.read_text().splitlines() if "received command 'status'" not in l]
+        return "\n".join(lines[-30:])
 
     def _answers(self, zone):
         """True when the server answers the zone's SOA authoritatively."""

@@ -21,6 +21,12 @@ enum class LogFormat { Text, Json };
 
 void set_log_level(LogLevel level) noexcept;
 void set_log_format(LogFormat format) noexcept;
+// [log] redact_numbers: telephone numbers in E.164 form (+ and 6 to 15
+// digits: callers, mailboxes) are masked in every line, keeping the first
+// and last two digits ("+15550123" -> "+15****23"), so logs can be kept
+// and shared without holding who called whom.
+void set_log_redact_numbers(bool redact) noexcept;
+std::string redact_numbers(std::string_view text);
 bool log_enabled(LogLevel level) noexcept;
 void log_line(LogLevel level, std::string_view component, std::string_view text);
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailauth/result.hpp"
 
 namespace umstore::mailauth {
@@ -61,6 +61,6 @@ struct DkimVerdict {
 
 // One verdict per DKIM-Signature in `message` (none: no signature), keys
 // looked up with `resolver`.
-std::vector<DkimVerdict> dkim_verify(Resolver& resolver, std::string_view message);
+std::vector<DkimVerdict> dkim_verify(dns::Resolver& resolver, std::string_view message);
 
 }  // namespace umstore::mailauth

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "mailauth/dkim.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailauth/result.hpp"
 #include "mailauth/spf.hpp"
 
@@ -26,7 +26,7 @@ struct DmarcVerdict {
   std::string reason;
 };
 
-DmarcVerdict check_dmarc(Resolver& resolver, std::string_view client_ip, std::string_view from_domain,
+DmarcVerdict check_dmarc(dns::Resolver& resolver, std::string_view client_ip, std::string_view from_domain,
                          const SpfVerdict& spf, std::span<const DkimVerdict> dkim);
 
 }  // namespace umstore::mailauth

@@ -10,7 +10,7 @@
 
 #include "mailauth/dkim.hpp"
 #include "mailauth/dmarc.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailauth/spf.hpp"
 
 namespace umstore::mailauth {
@@ -34,7 +34,7 @@ struct SenderAuthentication {
 
 // `authserv_id` names this server in the header (RFC 8601 §2.5), normally
 // its host name. `message` is header and body as received.
-SenderAuthentication authenticate_sender(Resolver& resolver, std::string_view authserv_id,
+SenderAuthentication authenticate_sender(dns::Resolver& resolver, std::string_view authserv_id,
                                          const SmtpEnvelope& envelope, std::string_view message);
 
 // The Authentication-Results header field, ending in CRLF.

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailauth/result.hpp"
 
 namespace umstore::mailauth {
@@ -17,6 +17,6 @@ struct SpfVerdict {
 };
 
 // `client_ip` is IPv4 or IPv6 text; `mail_from` may be empty (a bounce).
-SpfVerdict check_spf(Resolver& resolver, std::string_view client_ip, std::string_view helo, std::string_view mail_from);
+SpfVerdict check_spf(dns::Resolver& resolver, std::string_view client_ip, std::string_view helo, std::string_view mail_from);
 
 }  // namespace umstore::mailauth

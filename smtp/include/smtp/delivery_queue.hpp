@@ -42,6 +42,9 @@ std::string_view state_name(RecipientState state) noexcept;
 struct QueuedRecipient {
   std::string address;        // envelope address as accepted, case preserved
   std::string mailbox;        // the local E.164 mailbox it maps to; empty for other domains
+  // The form it leaves in ("vpim": an ENUM route named a VPIM system);
+  // empty: by the [relay] profiles of its domain.
+  std::string profile;
   std::string orcpt;          // RFC 3461 ORCPT as received ("rfc822;a@b", xtext), may be empty
   NotifyRequest notify;
   RecipientState state = RecipientState::Pending;

@@ -17,12 +17,14 @@
 
 #include "delivery/local_delivery.hpp"
 #include "delivery/local_delivery_policy.hpp"
+#include "dns/enum_lookup.hpp"
 #include "mailauth/dkim.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/delivery_queue.hpp"
 #include "smtp/smtp_metrics.hpp"
 #include "smtp/relay_client.hpp"
+#include "smtp/smtp_protocol.hpp"
 
 namespace umstore::smtp {
 
@@ -45,6 +47,10 @@ struct QueueRunnerConfig {
   // goes to report_sink instead of a mailbox; false from the sink: not ours (5.1.1).
   std::string report_address;
   std::function<bool(std::string_view message)> report_sink;
+  // Numbers in local_domains without a mailbox here leave for the address
+  // ENUM publishes for them as VPIM v2 (E2U+vpim:mailto); no record: a
+  // failure DSN (5.1.1), a DNS failure: retried. Unset: 5.1.1 at once.
+  std::shared_ptr<const dns::EnumLookup> enum_routes;
   // Attempts and DSNs are counted here (shared with the SMTP servers').
   std::shared_ptr<SmtpMetrics> metrics = std::make_shared<SmtpMetrics>();
 };
@@ -73,6 +79,14 @@ class QueueRunner {
   struct Pass;
   void loop(std::stop_token stop);
   void attempt(Pass& pass, QueuedEnvelope envelope);
+  std::optional<RecipientRoute> local_route(const std::string& address) const;
+  // Points `r` at the address ENUM publishes for `number`, or the reply
+  // that settles it (no route: 5.1.1; DNS trouble: 4.4.3).
+  std::optional<SmtpReply> follow_enum(const std::string& id, QueuedRecipient& r, const std::string& number) const;
+  // A PBX's voicemail email ([gateway_email.*]) for an ENUM-routed number
+  // made VPIM, as it would be for a mailbox here; anything else as it is.
+  std::string as_voice_message(const std::string& message, const QueuedEnvelope& envelope,
+                               const QueuedRecipient& r) const;
 
   QueueRunnerConfig config_;
   DeliveryQueue& queue_;

@@ -16,11 +16,12 @@
 #include "auth/login_throttle.hpp"
 #include "auth/password_pool.hpp"
 #include "delivery/local_delivery_policy.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "net/memory_budget.hpp"
 #include "net/task.hpp"
+#include "dns/enum_lookup.hpp"
 #include "smtp/delivery_queue.hpp"
 #include "smtp/smtp_metrics.hpp"
 
@@ -32,7 +33,7 @@ namespace umstore::smtp {
 // fail with p=reject is refused (550 5.7.1), with p=quarantine filed into
 // the mailbox's \Junk folder, a DNS failure deferred (451 4.7.0).
 struct SenderChecks {
-  std::shared_ptr<mailauth::Resolver> resolver;
+  std::shared_ptr<dns::Resolver> resolver;
   std::string authserv_id;  // our name in Authentication-Results (RFC 8601 §2.5)
   // The checks wait on DNS: here, so a slow domain holds up neither the
   // I/O threads nor the delivery pool's fsyncs.
@@ -80,6 +81,10 @@ struct SmtpServerConfig {
   // queue's return path); accepted from anyone and queued for the runner's
   // report_sink. Empty: none.
   std::string report_address;
+  // A number in our domains without a mailbox here, from a client that may
+  // relay, is accepted and queued when ENUM trees are configured: the queue
+  // runner looks up its E2U+vpim:mailto address (RFC 4238). Unset: 5.1.1.
+  std::shared_ptr<const dns::EnumLookup> enum_routes;
 
   // AUTH PLAIN and LOGIN (RFC 4954) against the AccountStore.
   bool auth = false;                             // offer AUTH (the submission listener)

@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "dns_peer_client.hpp"
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 
-using namespace umstore::mailauth;
+using namespace umstore::dns;
 
 BOOST_AUTO_TEST_SUITE(resolver)
 

@@ -1,4 +1,4 @@
-#include "mailauth/resolver.hpp"
+#include "dns/resolver.hpp"
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <stdexcept>
 
-namespace umstore::mailauth {
+namespace umstore::dns {
 
 std::string_view to_string(DnsStatus status) {
   switch (status) {
@@ -244,4 +244,4 @@ DnsAnswer<TlsaRecord> Resolver::tlsa(std::string_view name) {
   });
 }
 
-}  // namespace umstore::mailauth
+}  // namespace umstore::dns

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace umstore::mailauth {
+namespace umstore::dns {
 
 enum class DnsStatus {
   found,              // records of the type asked
@@ -83,4 +83,4 @@ class Resolver {
   std::chrono::milliseconds timeout_;
 };
 
-}  // namespace umstore::mailauth
+}  // namespace umstore::dns

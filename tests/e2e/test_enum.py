@@ -1,0 +1,192 @@
+"""ENUM routes (RFC 6116) end to end: a private Knot (tests/peers/dns_peer.py)
+serves a test ENUM tree, umstore relays to a private Postfix
+(tests/peers/postfix_peer.py) as its smarthost.
+
+Checks:
+- a voicemail for a number of our domain without a mailbox here leaves for
+  the E2U+vpim:mailto address its ENUM record names, as pure VPIM v2
+  (RFC 4238: a VPIM system takes it), and the sender's success DSN names
+  the number the sender wrote (ORCPT); a PBX's voicemail email
+  ([gateway_email]) for such a number leaves as VPIM too;
+- a number without a record fails with a DSN (5.1.1, "no VPIM route");
+- while the DNS server is down the message waits (4.4.3) and leaves once
+  it is back: a DNS failure is temporary, never a bounce;
+- a client that may not relay gets 550 5.1.1 at RCPT: ENUM opens no relay;
+- `umstore enum lookup` prints the records and both routes.
+
+Needs root, Postfix and Knot: exit 77 (a visible skip) without them."""
+import email
+import email.policy
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
+import dns_peer  # noqa: E402
+from postfix_peer import PostfixPeer, free_port  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, SOURCE_DIR, Umstore, wait_for  # noqa: E402
+
+PEER = "peer.test"
+USER = "+15550100"           # a mailbox here: sends, and gets the DSNs
+ROUTED = "+15557770001"      # ENUM: E2U+vpim:mailto -> vm15557770001@peer.test
+UNLISTED = "+15557770002"    # no record
+WAITING = "+15557770003"     # routed, sent while the DNS server is down
+TREE = "e164.test"
+PASSWORD = "enum-password"
+
+
+def types_of(raw):
+    return [p.get_content_type() for p in email.message_from_bytes(raw, policy=email.policy.default).walk()]
+
+
+class EnumRoutes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = dns_peer.DnsPeer().start()
+        cls.addClassCleanup(cls.dns.cleanup)
+        cls.dns.publish(TREE, r"""
+1.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+sip" "!^.*$!sip:+15557770001@sip.peer.test!" .
+1.0.0.0.7.7.7.5.5.5.1 NAPTR 20 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
+3.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
+""")
+        cls.postfix_port = free_port()
+        cls.server = Umstore(config_text=f"""
+[smtp]
+smarthost = 127.0.0.1:{cls.postfix_port}
+trusted_networks = 127.0.0.1/32
+retry_base = 1
+retry_max = 2
+
+[dns]
+resolver = 127.0.0.1:{cls.dns.port}
+timeout = 1
+
+[enum]
+domains = {TREE}
+
+[gateway_email.asterisk]
+senders = @pbx.example.org
+recipients = @{DOMAIN}
+""")
+        cls.addClassCleanup(cls.server.close)
+        cls.server.add_mailbox(USER, "Enum User", PASSWORD)
+        cls.server.start()
+        # Postfix's own DSNs for our domain come back to umstore.
+        cls.postfix = PostfixPeer(port=cls.postfix_port, domain=PEER,
+                                  mailboxes=["vm15557770001", "vm15557770003"],
+                                  transports={DOMAIN: f"smtp:[127.0.0.1]:{cls.server.smtp_port}"})
+        cls.postfix.start()
+        cls.addClassCleanup(cls.postfix.stop)
+        # A voicemail in the desktop form (text, VPIM, WAV), as a user would forward it.
+        cls.server.ingest("voice", USER, "+15550123", SAMPLES / "voicemail.wav")
+        [cls.voicemail] = cls.server.stored_messages()
+
+    def send(self, rcpt, subject, notify=None):
+        raw = self.voicemail.replace(b"\r\nSubject: ", f"\r\nSubject: {subject} ".encode(), 1)
+        self.assertIn(subject.encode(), raw)
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as smtp:
+            smtp.ehlo()
+            smtp.sendmail(f"{USER}@{DOMAIN}", [rcpt], raw, rcpt_options=[f"NOTIFY={notify}"] if notify else [])
+
+    def at_postfix(self, user, marker, timeout=30):
+        arrived = lambda: [m for m in self.postfix.messages(user) if marker.encode() in m]  # noqa: E731
+        wait_for(arrived, f"{marker} at {user}@{PEER}; umstore log:\n{self.server.log_path.read_text()[-3000:]}",
+                 timeout)
+        return arrived()[0]
+
+    def dsn_to_user(self, marker, timeout=30):
+        """The DSN in the sender's mailbox that reports on the message carrying marker."""
+        def found():
+            return [m for m in self.server.stored_messages()
+                    if b"report-type=delivery-status" in m and marker.encode() in m]
+        wait_for(found, f"a DSN about {marker}; umstore log:\n{self.server.log_path.read_text()[-3000:]}", timeout)
+        return found()[0].decode(errors="replace")
+
+    def test_number_with_a_vpim_record_leaves_as_pure_vpim(self):
+        subject = "routed-" + uuid.uuid4().hex
+        self.send(f"{ROUTED}@{DOMAIN}", subject, notify="SUCCESS")
+        raw = self.at_postfix("vm15557770001", subject)
+        types = types_of(raw)
+        self.assertEqual(types[0], "multipart/voice-message")
+        self.assertEqual(types.count("audio/32kadpcm"), 1)
+        self.assertNotIn("audio/wav", types)
+        self.assertNotIn("text/plain", types)
+        # Postfix reports the delivery itself (DSN-capable next hop), naming
+        # the number the sender wrote: umstore passed it on as ORCPT.
+        report = self.dsn_to_user(subject)
+        self.assertIn("Action: delivered", report)
+        self.assertIn(f"Original-Recipient: rfc822;{ROUTED}@{DOMAIN}", report)
+        self.assertIn(f"Final-Recipient: rfc822; vm15557770001@{PEER}", report)
+        log = self.server.log_path.read_text()
+        self.assertIn(f"ENUM 1.0.0.0.7.7.7.5.5.5.1.{TREE} names vm15557770001@{PEER}", log)
+
+    def test_a_pbx_voicemail_email_leaves_as_vpim(self):
+        raw = (SOURCE_DIR / "tests" / "data" / "mime" / "foreign" / "gateway_asterisk.eml").read_bytes()
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n").replace(b"Caller-ID-Num: 15550123", b"Caller-ID-Num: 15550177")
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as smtp:
+            smtp.sendmail("asterisk@pbx.example.org", [f"{ROUTED}@{DOMAIN}"], raw)
+        relayed = self.at_postfix("vm15557770001", "Caller-ID: 15550177")
+        types = types_of(relayed)
+        self.assertEqual(types[0], "multipart/voice-message")
+        self.assertEqual(types.count("audio/32kadpcm"), 1)
+        self.assertNotIn("audio/x-wav", types)
+
+    def test_number_without_a_record_bounces_with_5_1_1(self):
+        subject = "unlisted-" + uuid.uuid4().hex
+        self.send(f"{UNLISTED}@{DOMAIN}", subject)
+        report = self.dsn_to_user(subject)
+        self.assertIn("Action: failed", report)
+        self.assertIn("Status: 5.1.1", report)
+        self.assertIn(f"no VPIM route for {UNLISTED}", report)
+        self.assertIn(f"Final-Recipient: rfc822;{UNLISTED}@{DOMAIN}", report)
+
+    def test_dns_outage_defers_and_the_message_leaves_later(self):
+        subject = "waiting-" + uuid.uuid4().hex
+        self.dns.stop()
+        try:
+            self.send(f"{WAITING}@{DOMAIN}", subject)
+            deferred = lambda: "4.4.3" in self.server.run("queue", "list").stdout  # noqa: E731
+            wait_for(deferred, f"a deferral with 4.4.3 in the queue; log:\n{self.server.log_path.read_text()[-3000:]}",
+                     30)
+        finally:
+            self.dns.start()
+        raw = self.at_postfix("vm15557770003", subject, timeout=60)
+        self.assertEqual(types_of(raw)[0], "multipart/voice-message")
+        self.assertFalse([m for m in self.server.stored_messages() if b"delivery-status" in m and subject.encode() in m],
+                         "a DNS outage bounced the message")
+
+    def test_enum_is_no_open_relay(self):
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port, source_address=("127.0.0.2", 0)) as smtp:
+            smtp.ehlo()
+            smtp.mail("someone@elsewhere.test")
+            code, text = smtp.rcpt(f"{ROUTED}@{DOMAIN}")
+        self.assertEqual(code, 550)
+        self.assertIn(b"5.1.1", text)
+
+    def test_enum_lookup_command(self):
+        out = self.server.run("enum", "lookup", ROUTED)
+        self.assertIn('"E2U+sip"', out.stdout)
+        self.assertIn("-> sip:+15557770001@sip.peer.test", out.stdout)
+        self.assertRegex(out.stdout, r"voice \(VPIM\)\s+vm15557770001@peer.test \(from 1\.0\.0\.0\.7\.7\.7\.5\.5\.5\.1\.e164\.test")
+        self.assertRegex(out.stdout, r"fax \(IFAX\)\s+none \(no E2U\+ifax:mailto record")
+        self.assertIn("no NAPTR records", self.server.run("enum", "lookup", UNLISTED).stdout)
+        bad = self.server.run("enum", "lookup", "5557770001", check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("not an E.164 number", bad.stderr)
+
+
+if __name__ == "__main__":
+    missing = [what for what, ok in [("Knot DNS (knot)", dns_peer.available()),
+                                     ("postfix", shutil.which("postfix") or os.path.exists("/usr/sbin/postfix")),
+                                     ("root", os.geteuid() == 0)] if not ok]
+    if missing:
+        print("SKIP: needs " + ", ".join(missing), file=sys.stderr)
+        sys.exit(77)
+    unittest.main()
