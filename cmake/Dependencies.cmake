@@ -13,6 +13,8 @@ pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(XAPIAN REQUIRED IMPORTED_TARGET xapian-core)  # the full-text index (mailstore/)
+pkg_check_modules(OATH REQUIRED IMPORTED_TARGET liboath)          # admin TOTP (RFC 6238)
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)  # admin TOTP enrolment QR code
 
 # Standalone Asio (libasio-dev 1.22): Boost 1.74's bundled Asio does not build
 # C++20 coroutines with g++ 12, and coroutines are our I/O model.

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Builds the codecs libFuzzer targets (clang, ASan + UBSan) in build-fuzz and
+# Builds the libFuzzer targets (codecs, MIME, ENUM fields) (clang, ASan + UBSan) in build-fuzz and
 # runs each for a bounded time, starting from fuzz/seeds/<target>. Exits
 # non-zero on the first crash, leak or sanitizer report; the reproducer is
 # left in build-fuzz/artifacts/. FUZZ_SECONDS sets the time per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${FUZZ_SECONDS:-30}"  # 4 targets: about 2 minutes in all
+seconds="${FUZZ_SECONDS:-30}"  # 6 targets: about 3 minutes in all
 build="${UMSTORE_FUZZ_BUILD_DIR:-build-fuzz}"
 CXX=clang++ cmake -S fuzz -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
 mkdir -p "$build/artifacts"
-for target in decode_audio decode_raw_audio inspect_tiff convert_fax; do
+for target in decode_audio decode_raw_audio inspect_tiff convert_fax parse_message enum_fields; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   echo "fuzzing $target for ${seconds}s" >&2

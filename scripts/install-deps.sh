@@ -16,6 +16,7 @@ packages=(
   libarchive-dev  # mailbox exports as tar, tar.gz or zip (privacy/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   libxapian-dev  # the Maildir backend's full-text index for IMAP SEARCH BODY/TEXT (mailstore/src/text_index.cpp)
+  liboath-dev libqrencode-dev  # admin console: TOTP second factor (RFC 6238) and its enrolment QR code (admin/)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
   libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix
   # codecs fuzz targets (scripts/fuzz.sh): clang with libFuzzer, ASan and UBSan runtimes
@@ -31,6 +32,7 @@ packages=(
   python3-dkim python3-dnspython python3-nacl  # the independent DKIM verifier of the mailauth tests (nacl: Ed25519)
   postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
   python3-prometheus-client  # Prometheus' own parser reads GET /metrics in tests/e2e/test_metrics.py
+  chromium chromium-driver python3-selenium  # the admin console in a headless browser (tests/e2e/test_admin_console.py)
 )
 
 exec "$(dirname "$0")/apt-install-missing.sh" "${packages[@]}"

@@ -1,5 +1,8 @@
 #include "command_line.hpp"
 
+#include <termios.h>
+#include <unistd.h>
+
 #include <iostream>
 
 namespace umstore::app {
@@ -47,6 +50,27 @@ const std::string& CommandLine::single(const std::string& what) const {
   if (positionals_.size() != 1)
     throw UsageError(positionals_.empty() ? "missing " + what : "expected only " + what + ", got extra arguments");
   return positionals_.front();
+}
+
+std::string read_password_from_stdin() {
+  // On a terminal: asked for, without echo.
+  const bool terminal = ::isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (terminal && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::cerr << "password: " << std::flush;
+  }
+  std::string password;
+  std::getline(std::cin, password);
+  if (terminal) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::cerr << "\n";
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) throw UsageError("no password on standard input");
+  return password;
 }
 
 }  // namespace umstore::app

@@ -39,4 +39,8 @@ class CommandLine {
   std::set<std::string> flags_;
 };
 
+// One line from standard input (asked for without echo on a terminal);
+// UsageError when it is empty.
+std::string read_password_from_stdin();
+
 }  // namespace umstore::app

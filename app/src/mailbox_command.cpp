@@ -53,14 +53,6 @@ bool parse_yes_no(const std::string& option, const std::string& text) {
   throw UsageError(option + " takes yes or no, not '" + text + "'");
 }
 
-std::string read_password_from_stdin() {
-  std::string password;
-  std::getline(std::cin, password);
-  if (!password.empty() && password.back() == '\r') password.pop_back();
-  if (password.empty()) throw UsageError("--password-stdin: no password on standard input");
-  return password;
-}
-
 // 16 characters from an alphabet without look-alikes: about 90 bits.
 std::string generate_password() {
   static constexpr std::string_view kAlphabet = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";

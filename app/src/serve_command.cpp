@@ -5,6 +5,8 @@
 #include <iostream>
 #include <thread>
 
+#include "admin/admin_console.hpp"
+#include "admin/admin_store.hpp"
 #include "commands.hpp"
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
@@ -31,10 +33,11 @@ namespace {
 
 constexpr const char* kServeUsage = R"(usage: umstore serve [--config FILE] [--data-dir DIR] [--smtp ADDR:PORT]
                      [--imap ADDR:PORT] [--http ADDR:PORT] [--domain DOMAIN]
-                     [--submission ADDR:PORT]
+                     [--submission ADDR:PORT] [--admin ADDR:PORT]
 
-Runs the SMTP server (default 127.0.0.1:2525), the IMAP server (127.0.0.1:1143)
-and the HTTP API (127.0.0.1:8025) until SIGTERM or SIGINT. Port 0 picks a free
+Runs the SMTP server (default 127.0.0.1:2525), the IMAP server (127.0.0.1:1143),
+the HTTP API (127.0.0.1:8025) and the admin console (127.0.0.1:8026; an empty
+[listen] admin turns it off) until SIGTERM or SIGINT. Port 0 picks a free
 port; the ports in use are written to DATA_DIR/run/server.json once every
 listener runs (and systemd is told READY=1 under Type=notify). SIGHUP reads
 the config file again: log level and format, the TLS certificate and the
@@ -107,7 +110,7 @@ std::string endpoint_text(const net::tcp::endpoint& ep) {
 }  // namespace
 
 int run_serve(std::span<const std::string> args) {
-  CommandLine cmd(args, with_global_options({{"--smtp", "--submission", "--imap", "--http", "--domain"}, {}}));
+  CommandLine cmd(args, with_global_options({{"--smtp", "--submission", "--imap", "--http", "--admin", "--domain"}, {}}));
   if (cmd.printed_help(kServeUsage)) return 0;
   if (!cmd.positionals().empty()) throw UsageError("serve takes no arguments");
   Settings s = load_settings(cmd);
@@ -258,7 +261,12 @@ int run_serve(std::span<const std::string> args) {
   ingest_reports = &ingest_queue;
   ingest::Router router(s.routing, accounts);
   ingest::SpoolWatcher spool(s.spool_dir, ingest_queue, router);
-  ingest_queue.on_final([&spool](const ingest::IngestStatus& status) { spool.on_final(status); });
+  const std::unique_ptr<admin::AdminStore> admin_store = s.admin_listen.empty() ? nullptr : open_admin_store(s);
+  std::unique_ptr<admin::AdminConsole> admin_console;  // set below when [listen] admin is
+  ingest_queue.on_final([&spool, &admin_console](const ingest::IngestStatus& status) {
+    spool.on_final(status);
+    if (admin_console) admin_console->record_final(status);
+  });
   ServerHealth health(s.data, accounts, smtp_queue, ingest_queue);
   ingest::HttpApiConfig http_config;
   http_config.gateway_tokens = s.gateway_tokens;
@@ -279,6 +287,21 @@ int run_serve(std::span<const std::string> args) {
     return out;
   };
   ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), http_config, ingest_queue, router);
+  if (admin_store) {
+    admin::AdminConsoleConfig admin_config;
+    admin_config.server.name = "admin";
+    admin_config.server.max_connections = s.http_connections.total;
+    admin_config.server.max_connections_per_address = s.http_connections.per_address;
+    admin_config.server.body_budget = buffer_budget;
+    admin_config.server.max_body_bytes = 1u << 20;  // JSON only
+    if (s.admin_tls) admin_config.server.tls = tls;
+    std::vector<std::string> gateways;
+    for (const auto& [token, name] : s.gateway_tokens) gateways.push_back(name);
+    admin_console = std::make_unique<admin::AdminConsole>(
+        io, net::parse_endpoint(s.admin_listen), admin_config,
+        admin::AdminServices{*admin_store, accounts, *store, smtp_queue, ingest_queue, gateways, login_throttle,
+                             [&queue_runner] { queue_runner.wake(); }});
+  }
   ingest_queue.start();
   spool.start();
 
@@ -327,6 +350,7 @@ int run_serve(std::span<const std::string> args) {
   queue_runner.start();
   imap_server.start();
   http_api.start();
+  if (admin_console) admin_console->start();
 
   nlohmann::json info = {{"pid", ::getpid()},
                          {"data_dir", s.data.root.string()},
@@ -335,6 +359,7 @@ int run_serve(std::span<const std::string> args) {
                          {"imap", endpoint_text(imap_server.local_endpoint())},
                          {"http", endpoint_text(http_api.local_endpoint())},
                          {"spool", s.spool_dir.string()}};
+  if (admin_console) info["admin"] = endpoint_text(admin_console->local_endpoint());
   if (submission_server) info["submission"] = endpoint_text(submission_server->local_endpoint());
   if (sip_server) {
     const auto sip_endpoint = sip_server->local_endpoint();
@@ -357,6 +382,7 @@ int run_serve(std::span<const std::string> args) {
     if (submission_server) submission_server->stop();
     imap_server.stop();
     http_api.stop();
+    if (admin_console) admin_console->stop();
     if (sip_server) sip_server->stop();
     hangup.cancel();
     io.stop();

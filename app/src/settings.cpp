@@ -364,6 +364,8 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.smtp_listen = ini->getString("listen.smtp", s.smtp_listen);
   s.imap_listen = ini->getString("listen.imap", s.imap_listen);
   s.http_listen = ini->getString("listen.http", s.http_listen);
+  s.admin_listen = ini->getString("listen.admin", s.admin_listen);
+  s.admin_tls = ini->getBool("admin.tls", s.admin_tls);
   s.tls_cert = ini->getString("tls.cert", s.tls_cert.string());
   s.tls_key = ini->getString("tls.key", s.tls_key.string());
   s.imap_login_requires_tls = ini->getBool("imap.login_requires_tls", s.imap_login_requires_tls);
@@ -392,6 +394,7 @@ Settings load_settings(const CommandLine& cmd) {
   if (auto v = cmd.value("--submission")) s.submission_listen = *v;
   if (auto v = cmd.value("--imap")) s.imap_listen = *v;
   if (auto v = cmd.value("--http")) s.http_listen = *v;
+  if (auto v = cmd.value("--admin")) s.admin_listen = *v;
   s.data.root = std::filesystem::absolute(s.data.root);
   if (s.spool_dir.empty()) s.spool_dir = s.data.root / "spool";
   for (auto& key : s.dkim_keys)

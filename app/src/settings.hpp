@@ -16,6 +16,10 @@
 #include "smtp/relay_client.hpp"
 #include "smtp/delivery_queue.hpp"
 
+namespace umstore::admin {
+class AdminStore;
+}
+
 namespace umstore::app {
 
 // Where everything lives below the data directory.
@@ -74,6 +78,8 @@ struct Settings {
   std::string smtp_listen = "127.0.0.1:2525";
   std::string imap_listen = "127.0.0.1:1143";
   std::string http_listen = "127.0.0.1:8025";
+  std::string admin_listen = "127.0.0.1:8026";  // the admin console and API; empty: none
+  bool admin_tls = false;                        // [admin] tls: https on the admin listener ([tls] certificate)
   std::filesystem::path tls_cert;  // empty: a self-signed one in <data>/tls
   std::filesystem::path tls_key;
   bool imap_login_requires_tls = false;
@@ -147,6 +153,9 @@ struct Settings {
 OptionSpec with_global_options(OptionSpec spec);
 
 Settings load_settings(const CommandLine& cmd);
+
+// The admin accounts and audit log, next to the mailbox accounts of the configured backend.
+std::unique_ptr<admin::AdminStore> open_admin_store(const Settings& s);
 
 // "a, b,,c" -> {"a", "b", "c"}: the lists config values (and some options) hold.
 std::vector<std::string> comma_list(const std::string& text);

@@ -38,6 +38,8 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[listen] submission", b.submission_listen, a.submission_listen);
   compare(out, "[listen] imap", b.imap_listen, a.imap_listen);
   compare(out, "[listen] http", b.http_listen, a.http_listen);
+  compare(out, "[listen] admin", b.admin_listen, a.admin_listen);
+  compare(out, "[admin] tls", b.admin_tls, a.admin_tls);
   compare(out, "[smtp] smarthost", b.smarthost, a.smarthost);
   compare(out, "[smtp] trusted_networks", b.trusted_networks, a.trusted_networks);
   compare(out, "[smtp] retry_base", b.retry_base_seconds, a.retry_base_seconds);

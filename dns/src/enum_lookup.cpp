@@ -1,7 +1,7 @@
 #include "dns/enum_lookup.hpp"
 
 #include <algorithm>
-#include <regex>
+#include <regex.h>
 
 #include "common/ascii.hpp"
 
@@ -61,20 +61,38 @@ std::optional<std::string> enum_domain(std::string_view number, std::string_view
 }
 
 std::optional<std::string> apply_naptr_regexp(std::string_view field, std::string_view subject) {
+  // One DNS character-string holds the field (RFC 3403): anything longer is not one.
+  if (field.size() > 255) return std::nullopt;
   const auto parts = split_regexp_field(field);
   if (!parts) return std::nullopt;
   const std::string& flags = (*parts)[2];
   if (!flags.empty() && !ascii_iequals(flags, "i")) return std::nullopt;
-  std::regex pattern;
-  try {
-    auto syntax = std::regex::extended;
-    if (!flags.empty()) syntax |= std::regex::icase;
-    pattern = std::regex((*parts)[0], syntax);
-  } catch (const std::regex_error&) {
-    return std::nullopt;
+  // POSIX EREs as RFC 3402 says, through libc's matcher: it tracks sets of
+  // states instead of backtracking, so a record crafted to explode (as
+  // std::regex does on "(a*)*b") costs little, whoever serves it. What
+  // would still let a record cost much is refused (found by fuzzing):
+  // back-references (a GNU extension, matched by backtracking), counted
+  // repetitions ("((a{99}){99}){99}" compiles to a million states) and
+  // many repetition operators (each adds to the compiler's epsilon
+  // closures). ENUM's own patterns ("^.*$", "^\\+(.*)$") use two or three.
+  constexpr int kMaxRepetitions = 8;
+  const std::string& expression = (*parts)[0];
+  if (expression.find('{') != std::string::npos) return std::nullopt;
+  int repetitions = 0;
+  for (std::size_t i = 0; i < expression.size(); ++i) {
+    const char c = expression[i];
+    if (c == '\\' && i + 1 < expression.size() && expression[i + 1] >= '0' && expression[i + 1] <= '9') return std::nullopt;
+    if ((c == '*' || c == '+' || c == '?') && ++repetitions > kMaxRepetitions) return std::nullopt;
   }
-  std::match_results<std::string_view::const_iterator> match;
-  if (!std::regex_search(subject.begin(), subject.end(), match, pattern)) return std::nullopt;
+  regex_t pattern;
+  if (::regcomp(&pattern, expression.c_str(), REG_EXTENDED | (flags.empty() ? 0 : REG_ICASE)) != 0)
+    return std::nullopt;
+  const std::string text(subject);
+  regmatch_t match[10];
+  const bool matched = ::regexec(&pattern, text.c_str(), 10, match, 0) == 0;
+  const std::size_t groups = pattern.re_nsub + 1;
+  ::regfree(&pattern);
+  if (!matched) return std::nullopt;
   // RFC 3402: the replacement replaces the whole subject, not just the match.
   const std::string& replacement = (*parts)[1];
   std::string out;
@@ -87,8 +105,10 @@ std::optional<std::string> apply_naptr_regexp(std::string_view field, std::strin
     const char next = replacement[++i];
     if (next >= '1' && next <= '9') {
       const auto group = static_cast<std::size_t>(next - '0');
-      if (group >= match.size()) return std::nullopt;
-      out += match[group].str();
+      if (group >= groups || group >= 10) return std::nullopt;
+      if (match[group].rm_so >= 0)
+        out += text.substr(static_cast<std::size_t>(match[group].rm_so),
+                           static_cast<std::size_t>(match[group].rm_eo - match[group].rm_so));
     } else {
       out += next;
     }

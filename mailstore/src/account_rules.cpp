@@ -1,4 +1,5 @@
 #include "account_rules.hpp"
+#include "mailstore/password_hash.hpp"
 
 #include "common/e164.hpp"
 
@@ -102,3 +103,16 @@ bool PasswordCheck::verify(std::string_view number, const std::string& stored_ha
 }
 
 }  // namespace umstore::mailstore::detail
+
+namespace umstore::mailstore {
+
+std::string hash_password(std::string_view password) { return detail::hash_password(password); }
+
+bool password_matches(const std::string& stored_hash, std::string_view password) {
+  static const std::string dummy = detail::hash_password("umstore-no-such-account");
+  const std::string& hash = stored_hash.empty() ? dummy : stored_hash;
+  const bool match = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+  return match && !stored_hash.empty();
+}
+
+}  // namespace umstore::mailstore

@@ -28,6 +28,11 @@ BOOST_AUTO_TEST_CASE(domain_names_and_regexp_fields) {
   BOOST_TEST(!apply_naptr_regexp("!^(.*$!x!", "+15550100"));            // broken pattern
   BOOST_TEST(!apply_naptr_regexp("!^.*$!mailto:\\3@b!", "+15550100"));  // no such group
   BOOST_TEST(!apply_naptr_regexp("!^.*$!x!q", "+15550100"));            // unknown flag
+  // What would let a record cost much is refused: back-references, counted repetitions.
+  BOOST_TEST(!apply_naptr_regexp("!^\\+(1)\\1!x!", "+115550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^\\+1{1,2}!x!", "+15550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^*********.*$!x!", "+15550100"));
+  BOOST_TEST(*apply_naptr_regexp("!^(((.*)*)*)*0$!ok!", "+15550100") == "ok");  // explodes std::regex, not libc's
 
   BOOST_TEST(offers_service("E2U+vpim:mailto", kVpimService));
   BOOST_TEST(offers_service("e2u+voice:sip+VPIM:MAILTO", kVpimService));

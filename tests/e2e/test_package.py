@@ -130,7 +130,8 @@ class PackageTest(unittest.TestCase):
         os.chmod(notify_path, 0o777)
         notify.settimeout(60)
         cmd = ["runuser", "-u", "umstore", "--", "env", f"UMSTORE_DATA_DIR={DATA_DIR}", f"NOTIFY_SOCKET={notify_path}",
-               *shlex.split(exec_start), "--smtp", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0"]
+               *shlex.split(exec_start), "--smtp", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0",
+               "--admin", "127.0.0.1:0"]
         log = open(Path(self.tmp.name) / "serve.log", "w")
         self.addCleanup(log.close)
         type(self).server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

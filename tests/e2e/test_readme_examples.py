@@ -3,7 +3,7 @@ made, in a fresh data directory) must print its banner only once the server
 is ready, and then every fenced `sh` example in README.md, run verbatim
 after the banner's `export` line, must succeed. Kept in CTest so the README
 cannot drift from what works. The demo listens on the README's fixed ports
-(2525, 1143, 8025); when one is taken the test is skipped (exit 77) saying
+(2525, 1143, 8025, 8026); when one is taken the test is skipped (exit 77) saying
 which."""
 import os
 import re
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from umstore_harness import SOURCE_DIR, UMSTORE  # noqa: E402
 
 README = SOURCE_DIR / "README.md"
-DEMO_PORTS = (2525, 1143, 8025)
+DEMO_PORTS = (2525, 1143, 8025, 8026)
 # Blocks that install or build (the demo is what this test runs).
 NOT_RUN = ("scripts/demo.sh", "scripts/test.sh")
 

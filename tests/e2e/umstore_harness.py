@@ -93,7 +93,8 @@ class Umstore:
     # -- server -------------------------------------------------------------
     def start(self):
         args = [UMSTORE, "serve", "--data-dir", str(self.data_dir), "--domain", DOMAIN,
-                "--smtp", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0"]
+                "--smtp", "127.0.0.1:0", "--imap", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                "--admin", "127.0.0.1:0"]
         if self.config:
             args[2:2] = ["--config", str(self.config)]
         self.log = open(self.log_path, "w")
@@ -116,6 +117,7 @@ class Umstore:
         self.smtp_port = int(self.info["smtp"].rsplit(":", 1)[1])
         self.imap_port = int(self.info["imap"].rsplit(":", 1)[1])
         self.http_port = int(self.info["http"].rsplit(":", 1)[1])
+        self.admin_port = int(self.info["admin"].rsplit(":", 1)[1])
         return self
 
     def stop(self, sig=signal.SIGTERM):

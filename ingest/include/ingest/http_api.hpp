@@ -1,6 +1,6 @@
 #pragma once
 // The HTTP side of ingest (gateways POST recordings here) plus health and
-// metrics endpoints. HTTP/1.1 with keep-alive; every size is bounded.
+// metrics endpoints, on the shared HTTP/1.1 server (http/server.hpp).
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "auth/login_throttle.hpp"
+#include "http/server.hpp"
 #include "net/memory_budget.hpp"
 #include "net/task.hpp"
 
@@ -20,33 +21,13 @@ namespace umstore::ingest {
 class IngestQueue;
 class Router;
 
-struct HttpRequest {
-  std::string method;
-  std::string target;
-  std::map<std::string, std::string> headers;  // names lower-case
-  std::string body;
-  std::optional<std::string_view> header(std::string_view name) const;
-};
+using HttpRequest = http::Request;
+using HttpResponse = http::Response;
+using http::json_error;
 
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::string extra_headers;  // complete "Name: value\r\n" lines
-};
-
-struct HttpApiConfig {
-  std::size_t max_connections = 1000;
-  // From one IP address; over either limit a client gets 503 with Retry-After.
-  std::size_t max_connections_per_address = 50;
-  std::size_t max_header_bytes = 16 * 1024;
-  // The request line, then all header fields, each within this; the body
-  // must then average 4 KiB/s (net::Connection's literal rate).
-  std::chrono::seconds header_timeout{30};
-  std::size_t max_body_bytes = 64u << 20;
-  // Request bodies held in memory over all connections (shared with the
-  // other listeners); past it a request gets 503. Unset: 512 MiB of its own.
-  std::shared_ptr<net::MemoryBudget> body_budget;
+// The server's limits (connections, header size and time, body size and
+// budget: http::ServerConfig) and what the gateway endpoints need.
+struct HttpApiConfig : http::ServerConfig {
   // Bearer token -> gateway name. POST /v1/* and GET /v1/messages/* need
   // one; with none configured those endpoints refuse every request.
   std::map<std::string, std::string> gateway_tokens;
@@ -62,9 +43,6 @@ struct HttpApiConfig {
   // Prometheus text appended to GET /metrics (metrics of the program's own).
   std::function<std::string()> more_metrics;
 };
-
-// {"error": reason} with the given status: every refusal says why.
-HttpResponse json_error(int status, std::string_view reason);
 
 class HttpApi {
  public:

@@ -1,0 +1,232 @@
+// The admin console: one page, sections shown by the URL's #fragment, data
+// from the JSON admin API (docs/admin-api.yaml). Live views poll every 3 s.
+'use strict';
+
+let csrf = '';
+let timer = null;
+const $ = (id) => document.getElementById(id);
+
+function status(text) { $('status').textContent = text; }
+
+async function api(method, path, body) {
+  const options = { method, headers: {}, credentials: 'same-origin' };
+  if (method !== 'GET') options.headers['X-CSRF-Token'] = csrf;
+  if (body !== undefined) {
+    options.headers['Content-Type'] = 'application/json';
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && path !== '/api/session') { show('login'); throw new Error('log in again'); }
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
+}
+
+function cell(row, text) {
+  const td = document.createElement('td');
+  td.textContent = text;
+  row.appendChild(td);
+  return td;
+}
+
+function button(parent, label, action, danger) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  if (danger) b.className = 'danger';
+  b.addEventListener('click', () => action().catch((e) => status(e.message)));
+  parent.appendChild(b);
+  return b;
+}
+
+function when(ms) { return new Date(ms).toLocaleString(); }
+
+function show(view) {
+  for (const s of document.querySelectorAll('main > section')) s.hidden = s.id !== view + '-view';
+  $('nav').hidden = view === 'login' || view === 'enrol';
+  if (timer) { clearInterval(timer); timer = null; }
+}
+
+function every(seconds, load) {
+  load().catch((e) => status(e.message));
+  timer = setInterval(() => load().catch((e) => status(e.message)), seconds * 1000);
+}
+
+async function loadDashboard() {
+  const d = await api('GET', '/api/dashboard');
+  $('dash-mailboxes').textContent = d.mailboxes;
+  $('dash-ingest-depth').textContent = d.ingest.depth;
+  $('dash-delivered').textContent = d.ingest.delivered;
+  $('dash-failed').textContent = d.failed_jobs;
+  $('dash-smtp-depth').textContent = d.smtp_queue_depth;
+  $('dash-failed-logins').textContent = d.failed_admin_logins;
+  const rows = $('dash-hours');
+  rows.replaceChildren();
+  for (const h of d.messages_per_hour) {
+    const tr = document.createElement('tr');
+    cell(tr, new Date(h.hour * 1000).toLocaleString());
+    cell(tr, h.kind); cell(tr, h.source); cell(tr, h.delivered); cell(tr, h.failed);
+    rows.appendChild(tr);
+  }
+}
+
+async function loadMailboxes() {
+  const q = $('search-q').value;
+  const list = await api('GET', '/api/mailboxes' + (q ? '?q=' + encodeURIComponent(q) : ''));
+  const rows = $('mailbox-rows');
+  rows.replaceChildren();
+  for (const m of list) {
+    const tr = document.createElement('tr');
+    const link = document.createElement('a');
+    link.href = '#/mailbox/' + encodeURIComponent(m.number);
+    link.textContent = m.number;
+    cell(tr, '').appendChild(link);
+    cell(tr, m.name); cell(tr, m.email); cell(tr, m.quota_bytes);
+    rows.appendChild(tr);
+  }
+}
+
+function play(number, m) {
+  $('fax').hidden = true;
+  $('player').hidden = false;
+  $('player-title').textContent = `${m.caller} ${when(m.date_ms)}`;
+  $('player-duration').textContent = '-';
+  const audio = $('player-audio');
+  audio.onloadedmetadata = () => { $('player-duration').textContent = audio.duration.toFixed(1); };
+  audio.src = `/api/mailboxes/${encodeURIComponent(number)}/messages/${encodeURIComponent(m.folder)}/${m.uid}/audio`;
+  audio.focus();
+  return audio.play().catch(() => {});
+}
+
+function viewFax(number, m) {
+  $('player').hidden = true;
+  $('fax').hidden = false;
+  $('fax-title').textContent = `${m.caller} ${when(m.date_ms)}, ${m.pages} page(s)`;
+  const url = `/api/mailboxes/${encodeURIComponent(number)}/messages/${encodeURIComponent(m.folder)}/${m.uid}/fax`;
+  $('fax-link').href = url;
+  $('fax-object').data = url;
+  return Promise.resolve();
+}
+
+async function loadMessages(number) {
+  const list = await api('GET', `/api/mailboxes/${encodeURIComponent(number)}/messages`);
+  const rows = $('message-rows');
+  rows.replaceChildren();
+  for (const m of list) {
+    const tr = document.createElement('tr');
+    tr.dataset.kind = m.kind;
+    cell(tr, when(m.date_ms));
+    cell(tr, m.kind);
+    cell(tr, m.caller_name ? `${m.caller_name} (${m.caller})` : m.caller);
+    cell(tr, m.kind === 'voice' ? `${m.duration_seconds} s` : m.kind === 'fax' ? `${m.pages} page(s)` : '');
+    cell(tr, m.folder);
+    const open = cell(tr, '');
+    if (m.kind === 'voice') button(open, 'Play', () => play(number, m)).setAttribute('aria-label', `Play voicemail from ${m.caller}`);
+    if (m.kind === 'fax') button(open, 'View fax', () => viewFax(number, m)).setAttribute('aria-label', `View fax from ${m.caller}`);
+    rows.appendChild(tr);
+  }
+}
+
+async function openMailbox(number) {
+  const m = await api('GET', '/api/mailboxes/' + encodeURIComponent(number));
+  $('mb-number').textContent = m.number;
+  $('mb-name').value = m.name;
+  $('mb-email').value = m.email;
+  $('mb-quota').value = m.quota_bytes;
+  $('mb-playable').value = m.profile ? m.profile.playable : 'wav';
+  $('edit-form').onsubmit = (e) => {
+    e.preventDefault();
+    api('PATCH', '/api/mailboxes/' + encodeURIComponent(number), {
+      name: $('mb-name').value, email: $('mb-email').value, quota_bytes: Number($('mb-quota').value),
+      profile: { playable: $('mb-playable').value },
+    }).then(() => status('Saved.')).catch((err) => status(err.message));
+  };
+  $('mb-reset').onclick = () => api('POST', `/api/mailboxes/${encodeURIComponent(number)}/password`)
+    .then((r) => status(`New password for ${r.number}: ${r.password}`)).catch((err) => status(err.message));
+  $('mb-remove').onclick = () => {
+    if (!confirm(`Remove mailbox ${number}? Its messages stay on disk.`)) return;
+    api('DELETE', '/api/mailboxes/' + encodeURIComponent(number))
+      .then(() => { status(`${number} removed.`); location.hash = '#/mailboxes'; }).catch((err) => status(err.message));
+  };
+  every(3, () => loadMessages(number));
+}
+
+async function loadQueues() {
+  const q = await api('GET', '/api/queues');
+  $('queue-ingest').textContent = `${q.ingest.depth} waiting, ${q.ingest.delivered} delivered, ${q.ingest.failed} failed since the start`;
+  const rows = $('smtp-rows');
+  rows.replaceChildren();
+  for (const e of q.smtp) {
+    const tr = document.createElement('tr');
+    cell(tr, e.id); cell(tr, e.sender || '<>');
+    cell(tr, e.recipients.map((r) => `${r.address}: ${r.state}${r.last_reply ? ' (' + r.last_reply + ')' : ''}`).join('; '));
+    const actions = cell(tr, '');
+    button(actions, 'Retry', () => api('POST', `/api/queues/smtp/${e.id}/retry`).then(loadQueues));
+    button(actions, 'Delete', () => api('DELETE', `/api/queues/smtp/${e.id}`).then(loadQueues), true);
+    rows.appendChild(tr);
+  }
+  const g = await api('GET', '/api/gateways');
+  $('gateways').textContent = `${g.gateways.join(', ') || 'none'} (${g.tokens})`;
+}
+
+async function loadAudit() {
+  const rows = $('audit-rows');
+  const list = await api('GET', '/api/audit?limit=200');
+  rows.replaceChildren();
+  for (const e of list) {
+    const tr = document.createElement('tr');
+    cell(tr, when(e.at_ms)); cell(tr, e.actor); cell(tr, e.action); cell(tr, e.target); cell(tr, e.address); cell(tr, e.outcome);
+    rows.appendChild(tr);
+  }
+}
+
+async function enrol() {
+  show('enrol');
+  const e = await api('GET', '/api/enrolment');
+  $('enrol-qr').innerHTML = e.qr_svg;  // our own SVG (libqrencode), no script
+  $('enrol-secret').textContent = e.secret;
+  $('enrol-code').focus();
+}
+
+async function route() {
+  status('');
+  const [, view, arg] = (location.hash || '#/dashboard').split('/');
+  let session;
+  try { session = await api('GET', '/api/session'); } catch (e) { show('login'); $('login-name').focus(); return; }
+  csrf = session.csrf;
+  if (session.enrolling) return enrol();
+  if (view === 'mailboxes') { show('mailboxes'); return loadMailboxes(); }
+  if (view === 'mailbox') { show('mailbox'); return openMailbox(decodeURIComponent(arg)); }
+  if (view === 'queues') { show('queues'); return every(5, loadQueues); }
+  if (view === 'audit') { show('audit'); return every(5, loadAudit); }
+  show('dashboard');
+  every(3, loadDashboard);
+}
+
+function init() {
+  $('login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    api('POST', '/api/session', { name: $('login-name').value, password: $('login-password').value, totp: $('login-totp').value })
+      .then((s) => { csrf = s.csrf; $('login-password').value = ''; $('login-totp').value = ''; return route(); })
+      .catch((err) => status(`Login refused: ${err.message}`));
+  });
+  $('enrol-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    api('POST', '/api/enrolment', { code: $('enrol-code').value })
+      .then(() => { status('Authenticator confirmed.'); return route(); }).catch((err) => status(err.message));
+  });
+  $('search-form').addEventListener('submit', (e) => { e.preventDefault(); loadMailboxes().catch((err) => status(err.message)); });
+  $('create-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    api('POST', '/api/mailboxes', {
+      number: $('new-number').value, name: $('new-name').value, email: $('new-email').value,
+      quota_bytes: Number($('new-quota').value),
+    }).then((m) => { status(`Created ${m.number}; its password: ${m.password}`); return loadMailboxes(); })
+      .catch((err) => status(err.message));
+  });
+  $('logout').addEventListener('click', () => api('DELETE', '/api/session').finally(() => { csrf = ''; show('login'); }));
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+init();

@@ -1,0 +1,68 @@
+#pragma once
+// The admin listener ([listen] admin): the web console (static files
+// compiled into the program) and the JSON admin API it uses
+// (docs/admin-api.yaml), on the shared HTTP server. Admins log in with an
+// Argon2id password and a TOTP code; sessions are HttpOnly, SameSite=Strict
+// cookies (Secure over TLS) with expiry; every state change needs the
+// session's CSRF token; every action and every view of a message's content
+// is written to the audit log.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/admin_store.hpp"
+#include "auth/login_throttle.hpp"
+#include "http/server.hpp"
+
+namespace umstore::mailstore {
+class AccountStore;
+class MailStore;
+}  // namespace umstore::mailstore
+namespace umstore::smtp {
+class DeliveryQueue;
+}
+namespace umstore::ingest {
+class IngestQueue;
+struct IngestStatus;
+}  // namespace umstore::ingest
+
+namespace umstore::admin {
+
+struct AdminServices {
+  AdminStore& admins;
+  mailstore::AccountStore& accounts;
+  mailstore::MailStore& store;
+  smtp::DeliveryQueue& smtp_queue;
+  ingest::IngestQueue& ingest_queue;
+  std::vector<std::string> gateways;  // names from [gateways]; tokens live in the config file
+  // Failed logins by address and name, shared with the other listeners.
+  std::shared_ptr<auth::LoginThrottle> throttle;
+  std::function<void()> wake_smtp_queue;  // after a retry
+};
+
+struct AdminConsoleConfig {
+  http::ServerConfig server;
+  std::chrono::seconds session_idle{30 * 60};
+  std::chrono::seconds session_lifetime{12 * 60 * 60};
+};
+
+class AdminConsole {
+ public:
+  AdminConsole(asio::io_context& io, const net::tcp::endpoint& where, AdminConsoleConfig config, AdminServices services);
+  ~AdminConsole();
+  // Counts a finished ingest job for the dashboard's messages per hour.
+  // Thread-safe (called from the ingest queue's storer threads).
+  void record_final(const ingest::IngestStatus& status);
+  void start();
+  void stop();
+  net::tcp::endpoint local_endpoint() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace umstore::admin

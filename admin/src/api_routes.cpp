@@ -1,0 +1,262 @@
+// The admin API's resources: mailboxes and their messages, the queues,
+// gateways, the audit log and the dashboard (docs/admin-api.yaml).
+#include <sodium.h>
+
+#include <fmt/format.h>
+
+#include "api.hpp"
+#include "common/ascii.hpp"
+#include "ingest/ingest_queue.hpp"
+#include "mailstore/account_store.hpp"
+#include "mailstore/folder.hpp"
+#include "mailstore/mail_store.hpp"
+#include "message_views.hpp"
+#include "smtp/delivery_queue.hpp"
+
+namespace umstore::admin {
+namespace {
+
+using nlohmann::json;
+using mailstore::Account;
+
+std::string new_password() {
+  unsigned char bytes[12];
+  randombytes_buf(bytes, sizeof bytes);
+  char b64[sodium_base64_ENCODED_LEN(sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(b64, sizeof b64, bytes, sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  return b64;
+}
+
+json account_json(const Account& a, const std::optional<mailstore::MailboxDelivery>& d) {
+  json j{{"number", a.number}, {"name", a.name}, {"email", a.email}, {"quota_bytes", a.quota_bytes}};
+  if (d) j["profile"] = {{"playable", mailstore::to_string(d->playable)}, {"fax_pdf", d->fax_pdf}, {"file_by_kind", d->file_by_kind}};
+  return j;
+}
+
+Account existing(const Call& call) {
+  auto a = call.context.services.accounts.find(call.params.at(0));
+  if (!a) throw mailstore::AccountError("there is no mailbox " + call.params.at(0));
+  return *a;
+}
+
+// Account fields from a JSON body onto `a`; the delivery profile onto `d`.
+void apply_fields(const json& body, Account& a, mailstore::MailboxDelivery& d) {
+  try {
+    if (body.contains("name")) a.name = body["name"].get<std::string>();
+    if (body.contains("email")) a.email = body["email"].get<std::string>();
+    if (body.contains("quota_bytes")) a.quota_bytes = body["quota_bytes"].get<std::uint64_t>();
+    if (!body.contains("profile")) return;
+    const auto& p = body["profile"];
+    if (p.contains("playable")) {
+      auto playable = mailstore::parse_playable(p["playable"].get<std::string>());
+      if (!playable) throw BadRequest("profile.playable is wav, mp3 or none");
+      d.playable = *playable;
+    }
+    if (p.contains("fax_pdf")) d.fax_pdf = p["fax_pdf"].get<bool>();
+    if (p.contains("file_by_kind")) d.file_by_kind = p["file_by_kind"].get<bool>();
+  } catch (const json::exception&) {
+    throw BadRequest("name and email are strings, quota_bytes a number, profile.fax_pdf and file_by_kind true or false");
+  }
+}
+
+template <typename F>
+http::Response account_action(F&& action) {
+  try {
+    return action();
+  } catch (const mailstore::AccountError& e) {
+    return http::json_error(422, e.what());
+  }
+}
+
+http::Response list_mailboxes(const Call& call) {
+  const std::string q = ascii_lower(call.request.query("q").value_or(""));
+  json out = json::array();
+  for (const auto& a : call.context.services.accounts.list())
+    if (q.empty() || a.number.find(q) != std::string::npos || ascii_lower(a.name).find(q) != std::string::npos)
+      out.push_back(account_json(a, std::nullopt));
+  return json_response(200, out);
+}
+
+http::Response get_mailbox(const Call& call) {
+  return account_action([&] {
+    const auto a = existing(call);
+    json j = account_json(a, call.context.services.accounts.delivery(a.number));
+    const auto usage = call.context.services.store.user(a.number)->quota();
+    j["usage"] = {{"bytes", usage.bytes}, {"messages", usage.messages}};
+    return json_response(200, j);
+  });
+}
+
+http::Response create_mailbox(const Call& call) {
+  const json body = call.body();
+  return account_action([&] {
+    Account a;
+    a.number = body.value("number", "");
+    mailstore::MailboxDelivery d;
+    apply_fields(body, a, d);
+    const std::string password = new_password();
+    call.context.services.accounts.add(a, password);
+    call.context.services.accounts.set_delivery(a.number, d);
+    call.context.services.store.user(a.number)->set_quota_limit(a.quota_bytes);
+    call.audit("mailbox.create", a.number);
+    json j = account_json(a, d);
+    j["password"] = password;  // shown once
+    return json_response(201, j);
+  });
+}
+
+http::Response edit_mailbox(const Call& call) {
+  const json body = call.body();
+  return account_action([&] {
+    Account a = existing(call);
+    auto d = call.context.services.accounts.delivery(a.number).value_or(mailstore::MailboxDelivery{});
+    apply_fields(body, a, d);
+    call.context.services.accounts.update(a);
+    call.context.services.accounts.set_delivery(a.number, d);
+    call.context.services.store.user(a.number)->set_quota_limit(a.quota_bytes);
+    call.audit("mailbox.edit", a.number);
+    return json_response(200, account_json(a, d));
+  });
+}
+
+http::Response reset_password(const Call& call) {
+  return account_action([&] {
+    const auto a = existing(call);
+    const std::string password = new_password();
+    call.context.services.accounts.set_password(a.number, password);
+    call.audit("mailbox.password_reset", a.number);
+    return json_response(200, {{"number", a.number}, {"password", password}});
+  });
+}
+
+http::Response remove_mailbox(const Call& call) {
+  return account_action([&] {
+    const auto a = existing(call);
+    call.context.services.accounts.remove(a.number);
+    call.audit("mailbox.remove", a.number);
+    return json_response(200, {{"number", a.number}, {"status", "removed; its messages stay on disk"}});
+  });
+}
+
+http::Response list_mailbox_messages(const Call& call) {
+  return account_action([&] {
+    const auto a = existing(call);
+    json out = json::array();
+    for (const auto& m : list_messages(*call.context.services.store.user(a.number)))
+      out.push_back({{"folder", m.folder}, {"uid", m.uid}, {"kind", m.kind}, {"caller", m.caller},
+                     {"caller_name", m.caller_name}, {"subject", m.subject}, {"date_ms", m.date_ms},
+                     {"duration_seconds", m.duration_seconds}, {"pages", m.pages}, {"seen", m.seen}});
+    return json_response(200, out);
+  });
+}
+
+// GET .../messages/{folder}/{uid}/audio or /fax: audited before it answers.
+http::Response message_content(const Call& call, bool voice) {
+  return account_action([&] {
+    const auto a = existing(call);
+    const std::string& folder_name = call.params.at(1);
+    if (!is_message_folder(folder_name)) return http::json_error(404, "messages are in INBOX, Voicemail or Fax");
+    const auto uid = std::strtoul(call.params.at(2).c_str(), nullptr, 10);
+    const std::string target = fmt::format("{}/{}/{}", a.number, folder_name, uid);
+    mailstore::MessageDataPtr data;
+    try {
+      data = call.context.services.store.user(a.number)->open(folder_name)->open_message(static_cast<std::uint32_t>(uid));
+    } catch (const mailstore::FolderNotFound&) {
+    }
+    if (!data) return http::json_error(404, "no message " + target);
+    auto content = voice ? voice_audio(data->bytes()) : fax_pdf(data->bytes());
+    if (!content) return http::json_error(404, fmt::format("message {} has no {}", target, voice ? "voice part" : "fax part"));
+    call.audit(voice ? "message.play" : "message.view_fax", target);
+    return http::Response{200, content->content_type, std::move(content->bytes), "Cache-Control: no-store\r\n"};
+  });
+}
+
+json envelope_json(const smtp::QueuedEnvelope& e) {
+  json recipients = json::array();
+  for (const auto& r : e.recipients)
+    recipients.push_back({{"address", r.address}, {"state", smtp::state_name(r.state)}, {"attempts", r.attempts},
+                          {"last_reply", r.last_reply}});
+  auto seconds = [](smtp::Clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  };
+  return {{"id", e.id}, {"sender", e.sender}, {"arrival", seconds(e.arrival)}, {"next_attempt", seconds(e.next_attempt)},
+          {"recipients", recipients}};
+}
+
+json ingest_json(const ingest::IngestCounters& c) {
+  return {{"depth", c.depth}, {"accepted", c.accepted}, {"delivered", c.delivered}, {"failed", c.failed},
+          {"duplicates", c.duplicates}, {"webhooks_pending", c.webhooks_pending}};
+}
+
+http::Response list_queues(const Call& call) {
+  auto& queue = call.context.services.smtp_queue;
+  json smtp = json::array();
+  for (const auto& id : queue.ids())
+    if (auto e = queue.envelope(id)) smtp.push_back(envelope_json(*e));
+  return json_response(200, {{"smtp", smtp}, {"ingest", ingest_json(call.context.services.ingest_queue.counters())}});
+}
+
+http::Response queue_action(const Call& call, bool retry) {
+  auto& queue = call.context.services.smtp_queue;
+  const std::string& id = call.params.at(0);
+  auto e = smtp::is_queue_id(id) ? queue.envelope(id) : std::nullopt;
+  if (!e) return http::json_error(404, "no message " + id + " in the SMTP queue");
+  if (retry) {
+    e->next_attempt = smtp::Clock::now();
+    queue.update(*e);
+    if (call.context.services.wake_smtp_queue) call.context.services.wake_smtp_queue();
+  } else {
+    queue.remove(id);
+  }
+  call.audit(retry ? "queue.retry" : "queue.delete", id);
+  return json_response(200, {{"id", id}, {"status", retry ? "retrying now" : "deleted"}});
+}
+
+http::Response list_gateways(const Call& call) {
+  json names = json::array();
+  for (const auto& g : call.context.services.gateways) names.push_back(g);
+  return json_response(200, {{"gateways", names}, {"tokens", "read-only: set in [gateways] of the config file"}});
+}
+
+http::Response audit_log(const Call& call) {
+  const auto before = std::strtoll(call.request.query("before").value_or("0").c_str(), nullptr, 10);
+  const auto limit = std::clamp<long long>(std::strtoll(call.request.query("limit").value_or("100").c_str(), nullptr, 10), 1, 1000);
+  json out = json::array();
+  for (const auto& e : call.context.services.admins.audit(static_cast<std::size_t>(limit), before))
+    out.push_back({{"id", e.id}, {"at_ms", e.at_ms}, {"actor", e.actor}, {"action", e.action}, {"target", e.target},
+                   {"address", e.address}, {"outcome", e.outcome}});
+  return json_response(200, out);
+}
+
+http::Response dashboard(const Call& call) {
+  const auto& services = call.context.services;
+  const auto counters = services.ingest_queue.counters();
+  return json_response(200, {{"messages_per_hour", call.context.activity.per_hour(now_ms())},
+                             {"ingest", ingest_json(counters)},
+                             {"smtp_queue_depth", services.smtp_queue.ids().size()},
+                             {"failed_jobs", counters.failed},
+                             {"mailboxes", services.accounts.list().size()},
+                             {"failed_admin_logins", call.context.failed_logins.load()}});
+}
+
+}  // namespace
+
+void add_api_routes(ApiRouter& router) {
+  router.add("GET", "/api/dashboard", {dashboard});
+  router.add("GET", "/api/mailboxes", {list_mailboxes});
+  router.add("POST", "/api/mailboxes", {create_mailbox, true});
+  router.add("GET", "/api/mailboxes/{}", {get_mailbox});
+  router.add("PATCH", "/api/mailboxes/{}", {edit_mailbox, true});
+  router.add("DELETE", "/api/mailboxes/{}", {remove_mailbox, true});
+  router.add("POST", "/api/mailboxes/{}/password", {reset_password});
+  router.add("GET", "/api/mailboxes/{}/messages", {list_mailbox_messages});
+  router.add("GET", "/api/mailboxes/{}/messages/{}/{}/audio", {[](const Call& c) { return message_content(c, true); }});
+  router.add("GET", "/api/mailboxes/{}/messages/{}/{}/fax", {[](const Call& c) { return message_content(c, false); }});
+  router.add("GET", "/api/queues", {list_queues});
+  router.add("POST", "/api/queues/smtp/{}/retry", {[](const Call& c) { return queue_action(c, true); }, true});
+  router.add("DELETE", "/api/queues/smtp/{}", {[](const Call& c) { return queue_action(c, false); }, true});
+  router.add("GET", "/api/gateways", {list_gateways});
+  router.add("GET", "/api/audit", {audit_log});
+}
+
+}  // namespace umstore::admin

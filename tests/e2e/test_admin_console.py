@@ -1,0 +1,201 @@
+"""The admin console in a real browser: headless Chromium from Debian driven
+by Selenium (chromium-driver, python3-selenium) against `umstore serve`.
+Enrols TOTP from the key the page shows (codes computed here with hmac),
+logs in with password and TOTP, creates a mailbox, then ingests a voicemail
+and a fax over the gateway API and sees them on the dashboard and in the
+mailbox's messages without a reload, plays the voicemail (the audio
+element reports its duration) and opens the fax as PDF; every view of a
+message's content is in the audit log. Screenshots go to
+build/test-artefacts/admin-console/. Exit 77 when Chromium, its driver or
+Selenium is missing."""
+import os
+import shutil
+import sys
+import unittest
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).parent))
+from admin_client import add_admin, fresh_totp  # noqa: E402
+from umstore_harness import SAMPLES, UMSTORE, Umstore  # noqa: E402
+
+try:
+    from selenium import webdriver
+except ImportError:  # Debian's python3-selenium, when another interpreter runs the tests
+    sys.path.append("/usr/lib/python3/dist-packages")
+    try:
+        from selenium import webdriver
+    except ImportError:
+        webdriver = None
+if webdriver:
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM = shutil.which("chromium")
+DRIVER = shutil.which("chromedriver")
+TOKEN = "console-gateway-token-0123"
+PASSWORD = "console admin password"
+NUMBER = "+15550177"
+ARTEFACTS = Path(os.environ.get("UMSTORE_ARTEFACT_DIR",
+                                Path(shutil.which(UMSTORE) or UMSTORE).resolve().parents[1] / "test-artefacts"))
+
+
+class AdminConsoleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Umstore(f"[gateways]\nconsole-gw = {TOKEN}\n")
+        add_admin(cls.server, "root", "admin", PASSWORD)
+        cls.server.start()
+        cls.base = f"http://127.0.0.1:{cls.server.admin_port}/"
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900",
+                    "--autoplay-policy=no-user-gesture-required", "--disable-gpu", "--no-first-run"):
+            options.add_argument(arg)
+        cls.browser = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+        cls.shots = ARTEFACTS / "admin-console"
+        cls.shots.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.browser.quit()
+        cls.server.close()
+
+    def wait(self, condition, timeout=60, message=""):
+        return WebDriverWait(self.browser, timeout, poll_frequency=0.2).until(lambda b: condition(), message)
+
+    def el(self, element_id):
+        return self.browser.find_element(By.ID, element_id)
+
+    def visible(self, section):
+        return self.el(section).is_displayed()
+
+    def shot(self, name):
+        self.browser.save_screenshot(str(self.shots / f"{name}.png"))
+
+    def fill(self, element_id, text):
+        field = self.el(element_id)
+        field.clear()
+        field.send_keys(text)
+
+    def submit_login(self, totp=""):
+        self.fill("login-name", "root")
+        self.fill("login-password", PASSWORD)
+        self.fill("login-totp", totp)
+        self.el("login-form").submit()
+
+    def ingest(self, kind, path, content_type):
+        with open(path, "rb") as f:
+            r = requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/{kind}",
+                              headers={"Authorization": f"Bearer {TOKEN}"},
+                              files={"file": (path.name, f, content_type)},
+                              data={"to": NUMBER, "from": "+15550123", "caller_name": "Carol Caller"}, timeout=60)
+        self.assertEqual(r.status_code, 202, r.text)
+
+    def test_console(self):
+        b = self.browser
+        b.get(self.base)
+        self.wait(lambda: self.visible("login-view"), message="the login form")
+        self.assertEqual(b.switch_to.active_element.get_attribute("id"), "login-name")  # keyboard starts there
+        for field in ("login-name", "login-password", "login-totp"):  # every control has a label
+            self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, f"label[for='{field}']")), 1)
+        self.shot("01-login")
+
+        # First login: the password, then the key the page shows (also as a QR code).
+        self.submit_login()
+        self.wait(lambda: self.visible("enrol-view") and self.el("enrol-secret").text, message="the enrolment")
+        self.assertTrue(b.find_elements(By.CSS_SELECTOR, "#enrol-qr svg path"))
+        secret = self.el("enrol-secret").text
+        self.shot("02-enrolment")
+        self.fill("enrol-code", fresh_totp(secret))
+        self.el("enrol-form").submit()
+        self.wait(lambda: self.visible("dashboard-view"), message="the dashboard after enrolment")
+
+        # Log out, and in with password and TOTP.
+        self.el("logout").click()
+        self.wait(lambda: self.visible("login-view"), message="logged out")
+        self.submit_login(fresh_totp(secret))
+        self.wait(lambda: self.visible("dashboard-view"), message="the dashboard after login")
+
+        # A mailbox made in the console.
+        self.browser.find_element(By.LINK_TEXT, "Mailboxes").click()
+        self.wait(lambda: self.visible("mailboxes-view"))
+        self.fill("new-number", NUMBER)
+        self.fill("new-name", "Console Person")
+        self.el("create-form").submit()
+        self.wait(lambda: "Created " + NUMBER in self.el("status").text, message="the mailbox created")
+        self.assertEqual(self.server.run("mailbox", "show", NUMBER).returncode, 0)
+
+        # The dashboard, live: a voicemail and a fax arrive over the gateway API.
+        self.browser.find_element(By.LINK_TEXT, "Dashboard").click()
+        self.wait(lambda: self.visible("dashboard-view") and self.el("dash-mailboxes").text == "1")
+        b.execute_script("window.notReloaded = true")
+        self.ingest("voicemail", SAMPLES / "voicemail.wav", "audio/wav")
+        self.ingest("fax", SAMPLES / "fax.tif", "image/tiff")
+        self.wait(lambda: self.el("dash-delivered").text == "2", message="two deliveries on the dashboard")
+        rows = self.el("dash-hours").text
+        self.assertIn("voice", rows)
+        self.assertIn("fax", rows)
+        self.assertIn("http:console-gw", rows)
+        self.shot("03-dashboard")
+
+        # The mailbox's messages, reached by keyboard-free links, no reload.
+        self.browser.find_element(By.LINK_TEXT, "Mailboxes").click()
+        self.wait(lambda: b.find_elements(By.LINK_TEXT, NUMBER))
+        b.find_element(By.LINK_TEXT, NUMBER).click()
+        self.wait(lambda: len(b.find_elements(By.CSS_SELECTOR, "#message-rows tr")) == 2, message="two messages")
+        self.assertTrue(b.execute_script("return window.notReloaded === true"))
+        voice = b.find_element(By.CSS_SELECTOR, "#message-rows tr[data-kind='voice']")
+        self.assertIn("Carol Caller", voice.text)
+        fax = b.find_element(By.CSS_SELECTOR, "#message-rows tr[data-kind='fax']")
+        self.assertIn("2 page(s)", fax.text)
+
+        # Play it: the audio element loads the WAV and reports its duration.
+        voice.find_element(By.TAG_NAME, "button").click()
+        self.wait(lambda: self.el("player-duration").text not in ("", "-"), message="the audio's duration")
+        duration = b.execute_script("return document.getElementById('player-audio').duration")
+        listed = int(voice.text.split(" s")[0].split()[-1])
+        self.assertGreater(duration, 1.0)
+        self.assertAlmostEqual(duration, listed, delta=1.0)
+        self.shot("04-voicemail")
+
+        # The fax as PDF.
+        fax.find_element(By.TAG_NAME, "button").click()
+        self.wait(lambda: self.visible("fax"))
+        pdf = b.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch(document.getElementById('fax-link').href).then(async (r) => {
+              const bytes = new Uint8Array(await r.arrayBuffer());
+              done({status: r.status, type: r.headers.get('Content-Type'),
+                    magic: String.fromCharCode(...bytes.slice(0, 5)), size: bytes.length});
+            });""")
+        self.assertEqual(pdf["status"], 200)
+        self.assertEqual(pdf["type"], "application/pdf")
+        self.assertEqual(pdf["magic"], "%PDF-")
+        self.shot("05-fax")
+
+        # Every view of content is in the audit log.
+        self.browser.find_element(By.LINK_TEXT, "Audit log").click()
+        self.wait(lambda: "message.view_fax" in self.el("audit-rows").text, message="the audit entries")
+        audit = self.el("audit-rows").text
+        self.assertIn("message.play", audit)
+        self.assertIn(f"{NUMBER}/INBOX/", audit)
+        self.assertIn("mailbox.create", audit)
+        self.shot("06-audit")
+
+        # A phone-sized screen: the table rows stack, nothing needs sideways scrolling.
+        b.set_window_size(390, 844)
+        self.browser.find_element(By.LINK_TEXT, "Dashboard").click()
+        self.wait(lambda: self.visible("dashboard-view"))
+        width = b.execute_script("return document.documentElement.scrollWidth")
+        self.assertLessEqual(width, b.execute_script("return window.innerWidth"))
+        self.shot("07-phone-dashboard")
+
+
+if __name__ == "__main__":
+    if not (webdriver and CHROMIUM and DRIVER):
+        print("skipped: needs chromium, chromium-driver and python3-selenium (scripts/install-deps.sh)")
+        sys.exit(77)
+    unittest.main()

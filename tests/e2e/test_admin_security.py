@@ -1,0 +1,179 @@
+"""The admin listener's defences, over real HTTP against `umstore serve`:
+every API path without a session answers 401; a state change without the
+CSRF token gets 403 and changes nothing; a wrong TOTP code is refused and
+counted; a helpdesk account cannot delete or edit; the session cookie is
+HttpOnly and SameSite=Strict; every admin action is in the audit log with
+who, what, when and from where."""
+import sys
+import time
+import unittest
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).parent))
+from admin_client import AdminClient, add_admin, fresh_totp  # noqa: E402
+from umstore_harness import Umstore  # noqa: E402
+
+ROOT_PASSWORD = "root password one"
+DESK_PASSWORD = "desk password two"
+MAILBOX = "+15550142"
+
+API_PATHS = [
+    ("GET", "/api/session"), ("DELETE", "/api/session"), ("GET", "/api/enrolment"), ("POST", "/api/enrolment"),
+    ("GET", "/api/dashboard"), ("GET", "/api/mailboxes"), ("POST", "/api/mailboxes"),
+    ("GET", f"/api/mailboxes/{MAILBOX}"), ("PATCH", f"/api/mailboxes/{MAILBOX}"),
+    ("DELETE", f"/api/mailboxes/{MAILBOX}"), ("POST", f"/api/mailboxes/{MAILBOX}/password"),
+    ("GET", f"/api/mailboxes/{MAILBOX}/messages"), ("GET", f"/api/mailboxes/{MAILBOX}/messages/INBOX/1/audio"),
+    ("GET", f"/api/mailboxes/{MAILBOX}/messages/INBOX/1/fax"), ("GET", "/api/queues"),
+    ("POST", "/api/queues/smtp/ABC123/retry"), ("DELETE", "/api/queues/smtp/ABC123"), ("GET", "/api/gateways"),
+    ("GET", "/api/audit"), ("GET", "/api/no-such-path"),
+]
+
+
+class AdminSecurityTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Umstore("[gateways]\ngw1 = gateway-token-0123456789\n")
+        cls.root_secret_printed = add_admin(cls.server, "root", "admin", ROOT_PASSWORD)
+        add_admin(cls.server, "desk", "helpdesk", DESK_PASSWORD)
+        cls.server.start()
+        cls.root = AdminClient(cls.server.admin_port)
+        cls.root_secret = cls.root.enrol("root", ROOT_PASSWORD)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def audit(self):
+        r = self.root.call("GET", "/api/audit?limit=1000")
+        self.assertEqual(r.status_code, 200, r.text)
+        return r.json()
+
+    def test_enrolment_shows_the_key_the_cli_printed(self):
+        self.assertEqual(self.root_secret, self.root_secret_printed)
+
+    def test_every_api_path_needs_a_session(self):
+        stranger = AdminClient(self.server.admin_port)
+        for method, path in API_PATHS:
+            with self.subTest(method=method, path=path):
+                r = stranger.call(method, path, json={})
+                self.assertEqual(r.status_code, 401, r.text)
+                self.assertIn("error", r.json())
+        # A forged cookie is no session either.
+        stranger.http.cookies.set("umstore_admin", "0" * 64)
+        self.assertEqual(stranger.call("GET", "/api/mailboxes").status_code, 401)
+        # The console's page itself holds no data: it is the login form.
+        page = stranger.http.get(stranger.base + "/", timeout=10)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn('id="login-form"', page.text)
+        self.assertIn("default-src 'self'", page.headers["Content-Security-Policy"])
+
+    def test_session_cookie_attributes(self):
+        client = AdminClient(self.server.admin_port)
+        r = client.login("root", ROOT_PASSWORD, self.root_secret)
+        self.assertEqual(r.status_code, 200, r.text)
+        cookie = r.headers["Set-Cookie"]
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=Strict", cookie)
+        self.assertIn("Max-Age=", cookie)
+        self.assertNotIn("Secure", cookie)  # plain HTTP on loopback: a Secure cookie would never come back
+        r = client.call("DELETE", "/api/session")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(client.call("GET", "/api/mailboxes").status_code, 401)
+
+    def test_state_change_without_csrf_token_is_forbidden(self):
+        number = "+15550143"
+        r = self.root.call("POST", "/api/mailboxes", {"number": number, "name": "No Token"}, csrf=False)
+        self.assertEqual(r.status_code, 403, r.text)
+        self.root.http.headers["X-CSRF-Token"] = "wrong"
+        r = self.root.http.post(self.root.base + "/api/mailboxes", json={"number": number, "name": "Bad"}, timeout=10)
+        del self.root.http.headers["X-CSRF-Token"]
+        self.assertEqual(r.status_code, 403, r.text)
+        self.assertEqual(self.root.call("GET", f"/api/mailboxes/{number}").status_code, 422)
+        self.assertEqual(self.server.run("mailbox", "show", number, check=False).returncode, 1)
+        # Nor can a cross-site form log anyone in: bodies must be JSON, which forms cannot send.
+        form = requests.post(self.root.base + "/api/session", data='{"name":"root","password":"x","totp":""}',
+                             headers={"Content-Type": "text/plain"}, timeout=10)
+        self.assertEqual(form.status_code, 415, form.text)
+        r = self.root.call("POST", "/api/mailboxes", {"number": number, "name": "With Token"})
+        self.assertEqual(r.status_code, 201, r.text)
+        self.assertTrue(any(e["outcome"] == "refused: no CSRF token" and e["actor"] == "root" for e in self.audit()))
+
+    def test_wrong_totp_is_refused_and_counted(self):
+        before = self.root.call("GET", "/api/dashboard").json()["failed_admin_logins"]
+        client = AdminClient(self.server.admin_port)
+        good = fresh_totp(self.root_secret)
+        wrong = str((int(good) + 1) % 1000000).zfill(6)
+        started = time.monotonic()
+        r = client.call("POST", "/api/session", {"name": "root", "password": ROOT_PASSWORD, "totp": wrong}, csrf=False)
+        self.assertEqual(r.status_code, 401, r.text)
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)  # failures are slowed
+        r = client.call("POST", "/api/session", {"name": "root", "password": ROOT_PASSWORD, "totp": ""}, csrf=False)
+        self.assertEqual(r.status_code, 401, r.text)
+        after = self.root.call("GET", "/api/dashboard").json()["failed_admin_logins"]
+        self.assertEqual(after, before + 2)
+        refused = [e for e in self.audit() if e["action"] == "login" and e["outcome"] == "refused: wrong TOTP code"]
+        self.assertGreaterEqual(len(refused), 2)
+        self.assertEqual(refused[0]["actor"], "root")
+        self.assertEqual(refused[0]["address"], "127.0.0.1")
+        # The right code still works (the owner is slowed, never locked out), once.
+        r = client.login("root", ROOT_PASSWORD, self.root_secret)
+        self.assertEqual(r.status_code, 200, r.text)
+
+    def test_helpdesk_reads_and_resets_but_cannot_delete_or_edit(self):
+        number = "+15550144"
+        self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Desk Case"}).status_code, 201)
+        desk = AdminClient(self.server.admin_port)
+        desk.enrol("desk", DESK_PASSWORD)
+        self.assertEqual(desk.call("GET", f"/api/mailboxes/{number}").status_code, 200)
+        r = desk.call("POST", f"/api/mailboxes/{number}/password")
+        self.assertEqual(r.status_code, 200, r.text)
+        new_password = r.json()["password"]
+        self.assertEqual(desk.call("DELETE", f"/api/mailboxes/{number}").status_code, 403)
+        self.assertEqual(desk.call("PATCH", f"/api/mailboxes/{number}", {"name": "Changed"}).status_code, 403)
+        self.assertEqual(desk.call("POST", "/api/mailboxes", {"number": "+15550145", "name": "X"}).status_code, 403)
+        shown = self.root.call("GET", f"/api/mailboxes/{number}").json()
+        self.assertEqual(shown["name"], "Desk Case")
+        # The reset password is the one that works now (IMAP login through the account store).
+        import imaplib
+        imap = imaplib.IMAP4("127.0.0.1", self.server.imap_port)
+        imap.login(number, new_password)
+        imap.logout()
+        actions = [(e["actor"], e["action"], e["target"], e["outcome"]) for e in self.audit()]
+        self.assertIn(("desk", "mailbox.password_reset", number, "ok"), actions)
+        self.assertIn(("desk", f"DELETE /api/mailboxes/{number}", "", "refused: helpdesk role"), actions)
+
+    def test_every_admin_action_is_audited(self):
+        number = "+15550146"
+        started = int(time.time() * 1000)
+        steps = [
+            ("POST", "/api/mailboxes", {"number": number, "name": "Audit Me"}, 201, "mailbox.create"),
+            ("PATCH", f"/api/mailboxes/{number}", {"name": "Audited", "quota_bytes": 1000000}, 200, "mailbox.edit"),
+            ("POST", f"/api/mailboxes/{number}/password", None, 200, "mailbox.password_reset"),
+            ("DELETE", f"/api/mailboxes/{number}", None, 200, "mailbox.remove"),
+        ]
+        for method, path, body, status, _ in steps:
+            r = self.root.call(method, path, body)
+            self.assertEqual(r.status_code, status, f"{method} {path}: {r.text}")
+        entries = self.audit()
+        for *_, action in steps:
+            with self.subTest(action=action):
+                match = [e for e in entries if e["action"] == action and e["target"] == number]
+                self.assertEqual(len(match), 1, entries[:10])
+                self.assertEqual(match[0]["actor"], "root")
+                self.assertEqual(match[0]["address"], "127.0.0.1")
+                self.assertGreaterEqual(match[0]["at_ms"], started)
+        self.assertTrue(any(e["action"] == "totp.enrol" and e["actor"] == "root" for e in entries))
+        self.assertTrue(any(e["action"] == "login" and e["actor"] == "root" and e["outcome"].startswith("ok") for e in entries))
+        # Durable: the server restarted keeps it.
+        self.server.stop()
+        self.server.start()
+        self.root.base = f"http://127.0.0.1:{self.server.admin_port}"
+        self.assertEqual(self.root.call("GET", "/api/audit").status_code, 401)  # sessions end with the process
+        self.assertEqual(self.root.login("root", ROOT_PASSWORD, self.root_secret).status_code, 200)
+        self.assertTrue(any(e["action"] == "mailbox.remove" and e["target"] == number for e in self.audit()))
+
+
+if __name__ == "__main__":
+    unittest.main()
