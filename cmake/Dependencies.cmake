@@ -12,6 +12,7 @@ find_package(nlohmann_json 3.11 REQUIRED)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SPANDSP REQUIRED IMPORTED_TARGET spandsp)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+pkg_check_modules(XAPIAN REQUIRED IMPORTED_TARGET xapian-core)  # the full-text index (mailstore/)
 pkg_check_modules(OATH REQUIRED IMPORTED_TARGET liboath)          # admin TOTP (RFC 6238)
 pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)  # admin TOTP enrolment QR code
 

@@ -17,6 +17,7 @@ packages=(
   libtesseract-dev libleptonica-dev tesseract-ocr-eng  # fax text recognition, its image library and English data (recognition/)
   libarchive-dev  # mailbox exports as tar, tar.gz or zip (privacy/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
+  libxapian-dev  # the Maildir backend's full-text index for IMAP SEARCH BODY/TEXT (mailstore/src/text_index.cpp)
   liboath-dev libqrencode-dev  # admin console: TOTP second factor (RFC 6238) and its enrolment QR code (admin/)
   # sender authentication (mailauth/): DNS resolver, DKIM, SPF, DMARC and the Public Suffix List DMARC needs
   libunbound-dev libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix

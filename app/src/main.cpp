@@ -23,6 +23,7 @@ commands:
   enum       what ENUM publishes for a number, and where voice and fax for it would go
   privacy    erase a caller's messages everywhere, or a whole mailbox, for real (privacy erase)
   cluster    the nodes sharing the PostgreSQL database: heartbeats and jobs held
+  index      rebuild the full-text index IMAP SEARCH BODY/TEXT uses
   admin      add and list the accounts of the admin console (password and TOTP)
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
   validate   check messages against VPIM v2, Internet fax and MIME rules
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     if (command == "enum") return umstore::app::run_enum(rest);
     if (command == "privacy") return umstore::app::run_privacy(rest);
     if (command == "cluster") return umstore::app::run_cluster(rest);
+    if (command == "index") return umstore::app::run_index(rest);
     if (command == "admin") return umstore::app::run_admin(rest);
     if (command == "validate") return umstore::app::run_validate(rest);
     if (command == "backup") return umstore::app::run_backup(rest, false);

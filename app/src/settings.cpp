@@ -355,6 +355,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.store_pool_size = ini->getUInt("store.pool_size", static_cast<unsigned>(s.store_pool_size));
   if (s.store_pool_size < 1 || s.store_pool_size > 1000)
     throw UsageError("[store] pool_size: " + std::to_string(s.store_pool_size) + " (1 to 1000 connections)");
+  s.store_fulltext_index = ini->getBool("store.fulltext_index", s.store_fulltext_index);
   s.node_id = ini->getString("cluster.node_id", s.node_id);
   s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
   s.log_format = ini->getString("log.format", s.log_format);

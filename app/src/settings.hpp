@@ -57,8 +57,9 @@ struct Settings {
   mailstore::StoreBackend store_backend = mailstore::StoreBackend::maildir;  // [store] backend
   std::string store_dsn;                                                     // [store] dsn
   std::size_t store_pool_size = 16;                                          // [store] pool_size
+  bool store_fulltext_index = true;                                          // [store] fulltext_index
   mailstore::StoreSettings store() const {
-    return {store_backend, data.mail(), data.accounts_db(), store_dsn, store_pool_size};
+    return {store_backend, data.mail(), data.accounts_db(), store_dsn, store_pool_size, store_fulltext_index};
   }
   // [cluster]: this node's name among the nodes sharing one database (unique
   // per node; default: the host name), and how long a job stays with a node

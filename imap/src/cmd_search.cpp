@@ -8,6 +8,28 @@
 #include "session.hpp"
 
 namespace umstore::imap {
+namespace {
+
+// What the folder's full-text index narrows each BODY and TEXT string to.
+void collect_text_candidates(const SearchKey& key, const mailstore::Folder& folder,
+                             std::span<const std::uint32_t> uids, TextCandidates& out) {
+  if (key.op == SearchKey::Op::Body || key.op == SearchKey::Op::Text)
+    if (auto candidates = folder.text_candidates(key.value, uids)) out.emplace(&key, std::move(*candidates));
+  for (const SearchKey& child : key.children) collect_text_candidates(child, folder, uids, out);
+}
+
+// A search is an AND of its keys: only the candidates of one of its BODY
+// or TEXT keys can match it (the fewest, when there are several).
+const std::vector<std::uint32_t>* narrowest_candidates(const SearchKey& key, const TextCandidates& candidates) {
+  const std::vector<std::uint32_t>* narrowest = nullptr;
+  if (key.op != SearchKey::Op::And) return nullptr;
+  for (const SearchKey& child : key.children)
+    if (const auto it = candidates.find(&child); it != candidates.end())
+      if (!narrowest || it->second.size() < narrowest->size()) narrowest = &it->second;
+  return narrowest;
+}
+
+}  // namespace
 
 std::vector<std::size_t> Session::matching_indexes(const SearchKey& key) {
   const auto& sel = *selected_;
@@ -16,7 +38,14 @@ std::vector<std::size_t> Session::matching_indexes(const SearchKey& key) {
   const std::uint32_t max_uid = sel.messages.empty() ? 0 : sel.messages.back().uid;
   const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;
   const std::int64_t now = std::time(nullptr);
-  for (std::size_t i = 0; i < sel.messages.size(); ++i) {
+  TextCandidates text_candidates;
+  if (!sel.messages.empty()) {
+    std::vector<std::uint32_t> uids;
+    uids.reserve(sel.messages.size());
+    for (const auto& info : sel.messages) uids.push_back(info.uid);
+    collect_text_candidates(key, *sel.folder, uids, text_candidates);
+  }
+  const auto evaluate = [&](std::size_t i) {
     const auto& info = sel.messages[i];
     SearchSubject subject;
     subject.seq = static_cast<std::uint32_t>(i + 1);
@@ -26,9 +55,19 @@ std::vector<std::size_t> Session::matching_indexes(const SearchKey& key) {
     subject.info = &info;
     subject.recent = sel.recent.count(info.uid) > 0;
     subject.saved = sel.saved;
+    subject.text_candidates = &text_candidates;
     subject.load = [folder = sel.folder, u = info.uid] { return folder->open_message(u); };
     subject.load_header = [&, u = info.uid] { return header_block(ctx_.fetch_cache, *sel.folder, uid_validity, u); };
     if (matches(key, subject)) found.push_back(i);
+  };
+  if (const auto* only = narrowest_candidates(key, text_candidates)) {
+    const auto by_uid = [](const mailstore::MessageInfo& m, std::uint32_t uid) { return m.uid < uid; };
+    for (const std::uint32_t uid : *only) {
+      const auto it = std::lower_bound(sel.messages.begin(), sel.messages.end(), uid, by_uid);
+      if (it != sel.messages.end() && it->uid == uid) evaluate(static_cast<std::size_t>(it - sel.messages.begin()));
+    }
+  } else {
+    for (std::size_t i = 0; i < sel.messages.size(); ++i) evaluate(i);
   }
   return found;
 }

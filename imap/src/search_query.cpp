@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "mailstore/message_text.hpp"
 #include "message_structure.hpp"
 #include "object_id.hpp"
 #include "response_writer.hpp"
@@ -263,18 +264,21 @@ bool header_matches(SearchSubject& s, std::string_view field, std::string_view v
   return false;
 }
 
-bool body_matches(SearchSubject& s, const mime::Part& part, std::string_view value, std::size_t depth) {
-  std::string_view bytes = s.bytes();
-  if (part.is_multipart() || (part.is_message() && !part.children.empty())) {
-    if (depth > 16) return false;
-    for (const auto& c : part.children)
-      if (body_matches(s, c, value, depth + 1)) return true;
-    return false;
+// BODY and TEXT (RFC 3501 §6.4.4: substrings, ASCII letters without case)
+// in the text the store's full-text index reads too, so that narrowing by
+// the index never changes an answer.
+bool text_matches(SearchSubject& s, const SearchKey& key) {
+  if (s.text_candidates) {
+    const auto candidates = s.text_candidates->find(&key);
+    if (candidates != s.text_candidates->end() &&
+        !std::binary_search(candidates->second.begin(), candidates->second.end(), s.info->uid))
+      return false;
   }
-  if (part.content_type.type != "text" && part.content_type.type != "message") return false;
-  if (part.transfer_encoding == "base64" || part.transfer_encoding == "quoted-printable")
-    return contains_nocase(mime::decode_body(part, bytes), value);
-  return contains_nocase(part.body(bytes), value);
+  const auto text = mailstore::message_text(s.structure(), s.bytes());
+  const auto has = [&](const std::vector<std::string>& parts) {
+    return std::any_of(parts.begin(), parts.end(), [&](const std::string& part) { return contains_nocase(part, key.value); });
+  };
+  return (key.op == SearchKey::Op::Text && has(text.header)) || has(text.body);
 }
 
 std::int64_t day_of(std::int64_t seconds) {
@@ -351,10 +355,8 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::Recent: return s.recent;
     case Op::Modseq: return info.modseq >= static_cast<std::uint64_t>(key.number);
     case Op::Header: return header_matches(s, key.field, key.value);
-    case Op::Body: return body_matches(s, s.structure(), key.value, 0);
-    case Op::Text:
-      return contains_nocase(s.structure().header_text(s.bytes()), key.value) ||
-             body_matches(s, s.structure(), key.value, 0);
+    case Op::Body:
+    case Op::Text: return text_matches(s, key);
     case Op::Before: return day_of(info.internal_date) < key.number;
     case Op::On: return day_of(info.internal_date) == key.number;
     case Op::Since: return day_of(info.internal_date) >= key.number;

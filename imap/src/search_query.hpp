@@ -2,6 +2,7 @@
 // SEARCH keys (RFC 3501 §6.4.4): parsed into a tree, evaluated per message.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -49,6 +50,11 @@ struct SearchError {
 // Parses the arguments after SEARCH (with an optional CHARSET prefix).
 std::variant<SearchKey, SearchError> parse_search(std::span<const Arg> args);
 
+// Per BODY or TEXT key, the UIDs the store's full-text index says may
+// match (mailstore::Folder::text_candidates), ascending; a key not named
+// here is checked on every message.
+using TextCandidates = std::map<const SearchKey*, std::vector<std::uint32_t>>;
+
 // What evaluation needs about one message; bytes are loaded on demand.
 struct SearchSubject {
   std::uint32_t seq = 0;
@@ -58,6 +64,7 @@ struct SearchSubject {
   const mailstore::MessageInfo* info = nullptr;
   bool recent = false;
   std::span<const std::uint32_t> saved;  // the UIDs "$" names, ascending
+  const TextCandidates* text_candidates = nullptr;
   std::function<mailstore::MessageDataPtr()> load;
   // The top-level header block (e.g. from the fetch cache); unset: cut from load().
   std::function<std::string()> load_header;

@@ -97,12 +97,14 @@ bool MaildirFolder::create_on_disk(const fs::path& dir, SpecialUse use) {
 }
 
 MaildirFolder::MaildirFolder(fs::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
-                             std::weak_ptr<FolderEvents> events)
+                             std::weak_ptr<FolderEvents> events, std::weak_ptr<TextIndexer> indexer)
     : dir_(std::move(dir)),
       name_(std::move(name)),
       quota_(std::move(quota)),
       listeners_(std::make_shared<ListenerRegistry>()),
-      events_(std::move(events)) {
+      events_(std::move(events)),
+      text_index_(indexer.expired() ? fs::path() : dir_ / TextIndex::kDirectory),
+      indexer_(std::move(indexer)) {
   std::error_code ec;
   if (fs::exists(dir_ / kSpecialUseFile, ec)) special_use_ = special_use_from_string(read_file(dir_ / kSpecialUseFile));
   for (const char* sub : {"tmp", "new", "cur"}) create_directories_durably(dir_ / sub);  // hand-made folders
@@ -305,6 +307,7 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
   store_metrics().appends.add();
   store_metrics().append_bytes.add(rfc822.size());
   notify();
+  queue_text_update({&uid, 1}, {});
   return uid;
 } catch (const IoError& e) {
   throw_temporary_failure(e);
@@ -420,6 +423,7 @@ std::vector<std::uint32_t> MaildirFolder::expunge(std::optional<std::span<const 
     if (!removed.empty() || write.changed()) changed();
   }
   notify();
+  queue_text_update({}, removed);
   return removed;
 } catch (const IoError& e) {
   throw_temporary_failure(e);
@@ -445,6 +449,31 @@ std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) try {
   return first;
 } catch (const IoError& e) {
   throw_temporary_failure(e);
+}
+
+// --- full-text index ------------------------------------------------------------
+// Always outside the folder's lock: the index's own lock comes first when a
+// search reads messages it lacks.
+
+void MaildirFolder::queue_text_update(std::span<const std::uint32_t> added,
+                                      std::span<const std::uint32_t> removed) const {
+  if (const auto indexer = indexer_.lock()) indexer->queue(weak_from_this(), added, removed);
+}
+
+void MaildirFolder::update_text_index(std::span<const std::uint32_t> added,
+                                      std::span<const std::uint32_t> removed) const {
+  text_index_.update(uid_validity(), added, removed, [this](std::uint32_t uid) { return open_message(uid); });
+}
+
+std::optional<std::vector<std::uint32_t>> MaildirFolder::text_candidates(std::string_view needle,
+                                                                         std::span<const std::uint32_t> uids) const {
+  return text_index_.candidates(needle, uid_validity(), uids, [this](std::uint32_t uid) { return open_message(uid); });
+}
+
+std::size_t MaildirFolder::rebuild_text_index() {
+  std::vector<std::uint32_t> uids;
+  for (const MessageInfo& m : snapshot()) uids.push_back(m.uid);
+  return text_index_.rebuild(uid_validity(), uids, [this](std::uint32_t uid) { return open_message(uid); });
 }
 
 void MaildirFolder::retire() const {

@@ -23,6 +23,7 @@
 //   umstore-special-use   "Sent", "Trash"... when the folder has a special use
 //   umstore-folder-id     the folder's id (Folder::id), written at creation
 //                         (or first open, for folders made by older versions)
+//   umstore-fts/          the full-text index, a cache of the messages (text_index.hpp)
 //
 // Crash rules: a message file reaches cur/ (fsync'ed, directory too) before
 // its "+" record; at the next scan a file without a record gets a fresh UID
@@ -58,6 +59,8 @@
 #include "listener_registry.hpp"
 #include "mailstore/folder.hpp"
 #include "quota_counter.hpp"
+#include "text_index.hpp"
+#include "text_indexer.hpp"
 
 namespace umstore::mailstore::detail {
 
@@ -79,8 +82,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   [[nodiscard]] static bool create_on_disk(const std::filesystem::path& dir, SpecialUse use);
 
   // `events` (may be empty) watches the folder for other processes' changes while anyone listens.
+  // `indexer` (may be empty: no full-text index) keeps the folder's index up to date.
   MaildirFolder(std::filesystem::path dir, std::string name, std::shared_ptr<QuotaCounter> quota,
-                std::weak_ptr<FolderEvents> events);
+                std::weak_ptr<FolderEvents> events, std::weak_ptr<TextIndexer> indexer = {});
   ~MaildirFolder() override;
 
   const std::string& name() const noexcept override { return name_; }
@@ -106,6 +110,11 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override;
   ListenerHandle listen(Listener on_change) override;
   bool listeners_hear_everyone() const noexcept override { return watched_.load(std::memory_order_relaxed); }
+  std::optional<std::vector<std::uint32_t>> text_candidates(std::string_view needle,
+                                                            std::span<const std::uint32_t> uids) const override;
+  std::size_t rebuild_text_index() override;
+  // The indexer's call: what was added and removed since it last called.
+  void update_text_index(std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed) const;
 
   SpecialUse special_use() const noexcept { return special_use_; }
   bool retired() const;
@@ -174,6 +183,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   void notify() const;
   void require_live() const;
   MessageInfo info(const Entry& e) const;
+  // Hands the change to the indexer; outside the folder's lock, which the
+  // index takes after its own when it reads messages.
+  void queue_text_update(std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed) const;
 
   const std::filesystem::path dir_;
   const std::string name_;
@@ -183,6 +195,8 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   std::atomic<bool> watched_{false};  // the last listen() got an inotify watch
   SpecialUse special_use_ = SpecialUse::None;
   std::string id_;  // set once, in the constructor
+  mutable TextIndex text_index_;
+  const std::weak_ptr<TextIndexer> indexer_;
 
   // What this process knows of the folder on disk. The folder's state is
   // the disk's, which other processes change at any time; the mirror is a

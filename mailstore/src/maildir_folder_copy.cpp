@@ -46,10 +46,10 @@ void copy_message_file(int from_fd, const fs::path& to, std::int64_t internal_da
 }  // namespace
 
 void MaildirFolder::remove_messages(std::span<const std::uint32_t> uids) {
+  std::vector<std::uint32_t> removed;
   {
     Transaction write(*this);
     std::string records;
-    std::vector<std::uint32_t> removed;
     for (const std::uint32_t uid : uids) {
       const auto it = mirror_.entries.find(uid);
       if (it == mirror_.entries.end()) continue;
@@ -67,6 +67,7 @@ void MaildirFolder::remove_messages(std::span<const std::uint32_t> uids) {
     changed();
   }
   notify();
+  queue_text_update({}, removed);
 }
 
 std::vector<MessageSource> MaildirFolder::sources(std::span<const std::uint32_t> uids) const {
@@ -142,6 +143,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
     throw;
   }
   notify();
+  queue_text_update(uids, {});
   return uids;
 }
 

@@ -43,8 +43,9 @@ std::vector<std::string> parents_of(std::string_view name) {
 
 class MaildirMailbox final : public UserMailbox {
  public:
-  MaildirMailbox(fs::path dir, std::string number, std::weak_ptr<detail::FolderEvents> events)
-      : dir_(std::move(dir)), number_(std::move(number)), events_(std::move(events)) {
+  MaildirMailbox(fs::path dir, std::string number, std::weak_ptr<detail::FolderEvents> events,
+                 std::weak_ptr<detail::TextIndexer> indexer)
+      : dir_(std::move(dir)), number_(std::move(number)), events_(std::move(events)), indexer_(std::move(indexer)) {
     quota_->number = number_;
     create_directories_durably(dir_);
     remove_leftovers();
@@ -255,7 +256,7 @@ class MaildirMailbox final : public UserMailbox {
   std::shared_ptr<MaildirFolder> open_locked(const std::string& canonical) const {
     auto& slot = folders_[canonical];
     if (!slot || slot->retired())
-      slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_, events_);
+      slot = std::make_shared<MaildirFolder>(folder_dir(canonical), canonical, quota_, events_, indexer_);
     return slot;
   }
 
@@ -346,6 +347,7 @@ class MaildirMailbox final : public UserMailbox {
   const std::string number_;
   const std::shared_ptr<QuotaCounter> quota_ = std::make_shared<QuotaCounter>();
   const std::weak_ptr<detail::FolderEvents> events_;
+  const std::weak_ptr<detail::TextIndexer> indexer_;
   mutable std::mutex mutex_;
   mutable fs::file_time_type quota_limit_stamp_{};
   mutable std::map<std::string, std::shared_ptr<MaildirFolder>> folders_;
@@ -353,7 +355,10 @@ class MaildirMailbox final : public UserMailbox {
 
 class MaildirStore final : public MailStore {
  public:
-  explicit MaildirStore(fs::path root) : root_(std::move(root)) { create_directories_durably(root_); }
+  MaildirStore(fs::path root, MaildirOptions options)
+      : root_(std::move(root)), indexer_(options.text_index ? std::make_shared<detail::TextIndexer>() : nullptr) {
+    create_directories_durably(root_);
+  }
 
   UserMailboxPtr user(std::string_view number) override { return mailbox(number); }
 
@@ -368,7 +373,7 @@ class MaildirStore final : public MailStore {
                                  "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
     std::lock_guard lock(mutex_);
     auto& slot = users_[std::string(number)];
-    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_);
+    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_, indexer_);
     return slot;
   } catch (const IoError& e) {
     throw_temporary_failure(e);
@@ -380,12 +385,15 @@ class MaildirStore final : public MailStore {
   const std::shared_ptr<detail::FolderEvents> events_ = std::make_shared<detail::FolderEvents>();
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<MaildirMailbox>, std::less<>> users_;
+  // Declared after the mailboxes: its thread finishes what is queued while
+  // their folders still exist.
+  const std::shared_ptr<detail::TextIndexer> indexer_;
 };
 
 }  // namespace
 
-std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root) try {
-  return std::make_unique<MaildirStore>(root);
+std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root, MaildirOptions options) try {
+  return std::make_unique<MaildirStore>(root, options);
 } catch (const IoError& e) {
   throw_temporary_failure(e);
 }

@@ -133,6 +133,21 @@ class Folder {
   // expunges them; backends do it in one step where they can.
   virtual UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids);
 
+  // Full-text search (IMAP SEARCH BODY and TEXT): of `uids` (ascending),
+  // those whose text (mailstore/message_text.hpp) may contain `needle`,
+  // ASCII letters without case: the ones the backend's index names and
+  // every one it has not indexed (yet). The caller checks each of them
+  // exactly and knows that the others do not match. nullopt: no index
+  // narrows this needle (the backend keeps none, or the needle has no word
+  // of three bytes): every message is to be read.
+  virtual std::optional<std::vector<std::uint32_t>> text_candidates(std::string_view /*needle*/,
+                                                                    std::span<const std::uint32_t> /*uids*/) const {
+    return std::nullopt;
+  }
+  // Builds the full-text index again from the messages (`umstore index
+  // rebuild`); returns how many it indexed, 0 for a backend without one.
+  virtual std::size_t rebuild_text_index() { return 0; }
+
   // Called after every change, made here or by other processes (from the thread
   // that made or noticed it); the callback must only schedule work (post to
   // its own executor), never block. Registered while the handle lives.

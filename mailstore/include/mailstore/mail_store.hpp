@@ -58,8 +58,14 @@ class MailStore {
 //   .subscriptions   subscribed IMAP names, one per line
 //   .quota-limit     the byte limit set by set_quota_limit (absent = unlimited)
 //   .lock            flock for create/rename/remove/subscribe across processes
+//   <folder>/umstore-fts  the folder's full-text index (Xapian), a cache of its messages
 // Mailboxes and folders, once opened, stay cached for the store's lifetime.
-std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root);
+struct MaildirOptions {
+  // Keep a full-text index per folder for SEARCH BODY/TEXT (Folder::text_candidates);
+  // false: those searches read every message, and no index is written.
+  bool text_index = true;
+};
+std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root, MaildirOptions options = {});
 
 // The PostgreSQL backend (mailstore/src/postgresql): every node on the same
 // database sees the same mailboxes, UIDs and changes. Throws
