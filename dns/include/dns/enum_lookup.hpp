@@ -71,8 +71,6 @@ class EnumLookup {
   // `trees`: ENUM suffixes in the order to ask them ("e164.arpa").
   EnumLookup(std::shared_ptr<Resolver> resolver, std::vector<std::string> trees);
 
-  const std::vector<std::string>& trees() const noexcept { return trees_; }
-
   // The number's address for `service` (kVpimService, kIfaxService).
   EnumAnswer find(std::string_view number, std::string_view service) const;
 
