@@ -142,6 +142,11 @@ std::optional<SystemTime> parse_rfc5322_date(std::string_view text) {
   tm.tm_min = *minute;
   tm.tm_sec = second;
   std::time_t t = timegm(&tm) - *zone * 60;
+  // system_clock counts nanoseconds in 64 bits (years 1677 to 2262): a
+  // date outside that (found by fuzzing: year 4050) is no date it can hold.
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 86400;
+  if (t > kLimit || t < -kLimit) return std::nullopt;
   return std::chrono::system_clock::from_time_t(t);
 }
 

@@ -14,3 +14,8 @@ BOOST_AUTO_TEST_CASE(formats_and_parses_back) {
   BOOST_TEST((parse_rfc5322_date("Sat, 21 Nov 2026 19:40 +0000").value() == t - std::chrono::seconds(1)));
   BOOST_TEST(!parse_rfc5322_date("yesterday").has_value());
 }
+
+BOOST_AUTO_TEST_CASE(dates_the_clock_cannot_hold_are_no_dates) {
+  BOOST_TEST(!parse_rfc5322_date("Thu, 16 Jan 4050 12:00:00 +0000"));  // past 2262: nanoseconds overflow
+  BOOST_TEST(parse_rfc5322_date("Thu, 16 Jan 2200 12:00:00 +0000").has_value());
+}
