@@ -85,6 +85,8 @@ struct Settings {
   std::filesystem::path tls_key;
   bool imap_login_requires_tls = false;
   std::size_t max_message_bytes = 50u << 20;
+  unsigned smtp_max_recipients = 100;            // [smtp] max_recipients: RCPTs per message
+  unsigned smtp_idle_timeout_seconds = 300;      // [smtp] idle_timeout: RFC 5321 4.5.3.2 asks for 5 minutes
   ConnectionLimit smtp_connections{1000, 50};   // each of the SMTP and submission listeners
   ConnectionLimit imap_connections{20000, 100};
   ConnectionLimit http_connections{1000, 50};
