@@ -54,7 +54,8 @@ std::string_view header_block(std::string_view rfc822) {
   return end == std::string_view::npos ? rfc822 : rfc822.substr(0, end + 4);
 }
 
-constexpr std::string_view kInfoColumns = "uid, flags, array_to_string(keywords, ' '), size, internal_date, modseq";
+constexpr std::string_view kInfoColumns =
+    "uid, flags, array_to_string(keywords, ' '), size, internal_date, modseq, save_date";
 
 MessageInfo info_at(const Result& r, int row) {
   MessageInfo m;
@@ -64,6 +65,7 @@ MessageInfo info_at(const Result& r, int row) {
   m.size = static_cast<std::uint64_t>(r.integer(row, 3));
   m.internal_date = r.integer(row, 4);
   m.modseq = static_cast<std::uint64_t>(r.integer(row, 5));
+  m.save_date = r.integer(row, 6);
   return m;
 }
 
