@@ -38,7 +38,8 @@ int run_aging(std::span<const std::string> args) {
       run_aging_once(*opened.mail, *opened.accounts, s.aging, audit.get(), words.size() == 2 ? words[1] : "");
   std::cout << report.mailboxes << " mailbox(es) with aging: moved " << report.moved << " to Trash, purged "
             << report.purged << " from Trash\n";
-  for (const auto& failure : report.failures) std::cout << "not aged: " << failure << "\n";
+  for (const auto& failure : report.failures)
+    std::cout << "not aged: " << failure.number << ": " << failure.reason << "\n";
   return report.failures.empty() ? 0 : 1;
 }
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <map>
 
@@ -60,7 +59,8 @@ mailstore::AgingReport run_aging_once(mailstore::MailStore& store, const mailsto
         }
       },
       number);
-  for (const auto& failure : report.failures) log(LogLevel::Error, "aging", "not aged: {}", failure);
+  for (const auto& failure : report.failures)
+    log(LogLevel::Error, "aging", "not aged mailbox={}: {}", failure.number, failure.reason);
   const Counts total{report.moved, report.purged};
   log(LogLevel::Info, "aging", "run: {} mailbox(es) with aging, {}, {} failure(s)", report.mailboxes, describe(total),
       report.failures.size());
@@ -68,7 +68,7 @@ mailstore::AgingReport run_aging_once(mailstore::MailStore& store, const mailsto
   // mailbox it changed, one per failure, one for the run when it did anything.
   if (audit) {
     for (const auto& [n, counts] : per_mailbox) record(*audit, n, describe(counts));
-    for (const auto& failure : report.failures) record(*audit, failure.substr(0, failure.find(':')), "failed: " + failure);
+    for (const auto& failure : report.failures) record(*audit, failure.number, "failed: " + failure.reason);
     if (!per_mailbox.empty() || !report.failures.empty() || !number.empty())
       record(*audit, number.empty() ? "all mailboxes" : number,
              fmt::format("{} mailbox(es): {}{}", report.mailboxes, describe(total),

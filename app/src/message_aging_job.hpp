@@ -9,6 +9,7 @@
 // Test hook: UMSTORE_TEST_CLOCK_OFFSET_DAYS (an integer, may be negative)
 // moves the clock of the aging job only, so tests can age messages without
 // waiting days. Nothing else reads it.
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>

@@ -30,8 +30,8 @@ std::vector<std::uint32_t> saved_before(const Folder& folder, std::int64_t cutof
 }
 
 // The mailbox's Trash (special use), created as "Trash" when it has none.
-FolderPtr trash_of(UserMailbox& mailbox) {
-  for (const auto& entry : mailbox.list())
+FolderPtr trash_of(UserMailbox& mailbox, const std::vector<FolderEntry>& folders) {
+  for (const auto& entry : folders)
     if (entry.special_use == SpecialUse::Trash) return mailbox.open(entry.name);
   try {
     mailbox.create("Trash", SpecialUse::Trash);
@@ -40,9 +40,8 @@ FolderPtr trash_of(UserMailbox& mailbox) {
   return mailbox.open("Trash");
 }
 
-bool has_folder(const UserMailbox& mailbox, std::string_view name) {
-  const auto entries = mailbox.list();
-  return std::any_of(entries.begin(), entries.end(), [&](const FolderEntry& e) { return e.name == name; });
+bool has_folder(const std::vector<FolderEntry>& folders, std::string_view name) {
+  return std::any_of(folders.begin(), folders.end(), [&](const FolderEntry& e) { return e.name == name; });
 }
 
 }  // namespace
@@ -50,7 +49,8 @@ bool has_folder(const UserMailbox& mailbox, std::string_view name) {
 void age_mailbox(UserMailbox& mailbox, const AgingDays& days, std::int64_t now,
                  const std::function<void(const AgedMessage&)>& on_each, AgingReport& report) {
   if (days.move_to_trash == 0 && days.purge_trash == 0) return;
-  const FolderPtr trash = trash_of(mailbox);
+  const auto folders = mailbox.list();
+  const FolderPtr trash = trash_of(mailbox, folders);
   // Purge first: what this run moves into Trash has a fresh save date anyway.
   if (days.purge_trash != 0) {
     const auto uids = saved_before(*trash, now - days.purge_trash * kDay, [](std::uint32_t) { return true; });
@@ -64,7 +64,7 @@ void age_mailbox(UserMailbox& mailbox, const AgingDays& days, std::int64_t now,
   }
   if (days.move_to_trash == 0) return;
   for (const std::string_view name : kAgedFolders) {
-    if (!has_folder(mailbox, name) || name == trash->name()) continue;
+    if (!has_folder(folders, name) || name == trash->name()) continue;
     const FolderPtr folder = mailbox.open(name);
     const auto uids = saved_before(*folder, now - days.move_to_trash * kDay,
                                    [&](std::uint32_t uid) { return is_voice_or_fax(*folder, uid); });
@@ -102,7 +102,7 @@ AgingReport run_message_aging(MailStore& store, const AccountStore& accounts, co
       age_mailbox(*store.user(n), days, now, on_each, report);
     } catch (const std::exception& e) {
       // One mailbox's trouble (a full disk, a lost database) must not stop the others.
-      report.failures.push_back(n + ": " + e.what());
+      report.failures.push_back({n, e.what()});
     }
   }
   return report;

@@ -33,11 +33,17 @@ struct AgedMessage {
   std::uint32_t trash_uid = 0;  // moved: its UID in Trash
 };
 
+// A mailbox that could not be aged this time, and why.
+struct AgingFailure {
+  std::string number;
+  std::string reason;
+};
+
 struct AgingReport {
   std::size_t mailboxes = 0;  // with aging on, looked at
   std::size_t moved = 0;
   std::size_t purged = 0;
-  std::vector<std::string> failures;  // "+15550100: why", one per mailbox that could not be aged
+  std::vector<AgingFailure> failures;
 };
 
 // Ages one mailbox: purges Trash, then moves what is due into it.
