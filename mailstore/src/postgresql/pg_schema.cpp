@@ -103,12 +103,10 @@ CREATE TABLE deliveries (
     R"sql(
 CREATE INDEX deliveries_age ON deliveries (delivered);
 )sql",
-    // 3: message aging: a mailbox's own days (NULL: the configured default),
-    // and the messages due by save date found without reading every row.
+    // 3: message aging: a mailbox's own days (NULL: the configured default).
     R"sql(
 ALTER TABLE accounts ADD COLUMN age_days integer CHECK (age_days >= 0),
                      ADD COLUMN trash_days integer CHECK (trash_days >= 0);
-CREATE INDEX messages_save_date ON messages (folder_id, save_date);
 )sql",
 };
 
