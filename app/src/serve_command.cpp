@@ -12,6 +12,7 @@
 #include "common/log.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/store_metrics.hpp"
+#include "message_aging_job.hpp"
 #include "ingest/http_api.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
@@ -308,10 +309,11 @@ int run_serve(std::span<const std::string> args) {
     admin_console = std::make_unique<admin::AdminConsole>(
         io, net::parse_endpoint(s.admin_listen), admin_config,
         admin::AdminServices{*admin_store, accounts, *store, smtp_queue, ingest_queue, gateways, login_throttle,
-                             [&queue_runner] { queue_runner.wake(); }});
+                             [&queue_runner] { queue_runner.wake(); }, s.aging});
   }
   ingest_queue.start();
   spool.start();
+  const AgingSchedule aging(*store, accounts, s.aging, admin_store.get(), std::chrono::seconds(s.aging_interval_seconds));
 
   // Calls forwarded by SIP gateways: recordings and faxes go through the ingest queue.
   if (!s.sip_listen.empty()) {

@@ -384,6 +384,10 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   apply_codecs_config(*ini, s);
   apply_limits_config(*ini, s);
   apply_recognition_config(*ini, s.recognition);
+  s.aging.move_to_trash = ini->getUInt("aging.move_to_trash_days", s.aging.move_to_trash);
+  s.aging.purge_trash = ini->getUInt("aging.purge_trash_days", s.aging.purge_trash);
+  s.aging_interval_seconds = ini->getUInt("aging.interval_seconds", s.aging_interval_seconds);
+  if (s.aging_interval_seconds == 0) throw UsageError("[aging] interval_seconds: 0 (at least 1)");
 }
 
 }  // namespace

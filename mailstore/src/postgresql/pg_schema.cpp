@@ -7,7 +7,7 @@ namespace umstore::mailstore::pg {
 namespace {
 
 // Never edit a migration once released: add the next one.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     // 1: messages and accounts.
     R"sql(
 CREATE TABLE accounts (
@@ -102,6 +102,11 @@ CREATE TABLE deliveries (
     // 2: delivery keys age out once no retry can ask for them (MailTables::append).
     R"sql(
 CREATE INDEX deliveries_age ON deliveries (delivered);
+)sql",
+    // 3: message aging: a mailbox's own days (NULL: the configured default).
+    R"sql(
+ALTER TABLE accounts ADD COLUMN age_days integer CHECK (age_days >= 0),
+                     ADD COLUMN trash_days integer CHECK (trash_days >= 0);
 )sql",
 };
 
