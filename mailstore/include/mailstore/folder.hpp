@@ -184,10 +184,15 @@ struct FolderEntry {
   bool has_children = false;
 };
 
+// A mailbox's quota counts bytes, messages and seconds of voice (each
+// stored message's audio Content-Duration); every limit 0 = unlimited.
 struct QuotaUsage {
   std::uint64_t bytes = 0;
   std::uint64_t messages = 0;
-  std::uint64_t limit_bytes = 0;  // 0 = unlimited
+  std::uint64_t limit_bytes = 0;
+  std::uint64_t seconds = 0;
+  std::uint64_t limit_messages = 0;
+  std::uint64_t limit_seconds = 0;
 };
 
 // All folders of one E.164 mailbox. Folder names are IMAP names (UTF-8,
@@ -212,6 +217,8 @@ class UserMailbox {
 
   virtual QuotaUsage quota() const = 0;
   virtual void set_quota_limit(std::uint64_t bytes) = 0;  // 0 = unlimited
+  // The message and voice limits beside the byte limit (0 = unlimited).
+  virtual void set_count_limits(std::uint64_t messages, std::uint64_t seconds) = 0;
 };
 using UserMailboxPtr = std::shared_ptr<UserMailbox>;
 

@@ -56,7 +56,8 @@ class MailStore {
 // folder (see folder_name.hpp for the flat name encoding and
 // maildir_folder.hpp in src/ for the files inside one), plus
 //   .subscriptions   subscribed IMAP names, one per line
-//   .quota-limit     the byte limit set by set_quota_limit (absent = unlimited)
+//   .quota-limit     "BYTES MESSAGES SECONDS", the limits set by set_quota_limit and
+//                    set_count_limits (absent or 0 = unlimited)
 //   .lock            flock for create/rename/remove/subscribe across processes
 //   <folder>/umstore-fts  the folder's full-text index (Xapian), a cache of its messages
 // Mailboxes and folders, once opened, stay cached for the store's lifetime.

@@ -7,7 +7,7 @@ namespace umstore::mailstore::pg {
 namespace {
 
 // Never edit a migration once released: add the next one.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     // 1: messages and accounts.
     R"sql(
 CREATE TABLE accounts (
@@ -102,6 +102,15 @@ CREATE TABLE deliveries (
     // 2: delivery keys age out once no retry can ask for them (MailTables::append).
     R"sql(
 CREATE INDEX deliveries_age ON deliveries (delivered);
+)sql",
+    // 3: quotas in messages and seconds of voice beside bytes; a message's
+    // seconds (its audio Content-Duration) are kept so expunge gives them back.
+    // Messages stored before this count no seconds.
+    R"sql(
+ALTER TABLE mailboxes ADD COLUMN quota_messages bigint NOT NULL DEFAULT 0,
+                      ADD COLUMN quota_seconds  bigint NOT NULL DEFAULT 0,
+                      ADD COLUMN used_seconds   bigint NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN seconds bigint NOT NULL DEFAULT 0;
 )sql",
 };
 
