@@ -272,9 +272,9 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
     std::lock_guard lock(mutex_);
     require_live();
   }
-  const std::uint64_t seconds = voice_seconds(rfc822);
-  const QuotaCounter::Reservation room(*quota_, {rfc822.size(), 1, seconds});
-  const std::string base = unique_base(rfc822.size(), seconds);
+  const QuotaCharge charge = quota_charge(rfc822);
+  const QuotaCounter::Reservation room(*quota_, charge);
+  const std::string base = unique_base(rfc822.size(), charge.seconds);
   const std::int64_t date = internal_date.value_or(static_cast<std::int64_t>(std::time(nullptr)));
   const fs::path tmp = dir_ / "tmp" / base;
   write_message_file(tmp, rfc822, date);  // the slow part, outside every lock

@@ -2,33 +2,68 @@
 
 #include <algorithm>
 
+#include "mailstore/mail_store.hpp"
 #include "mime/message_summary.hpp"
 
-namespace umstore::mailstore::detail {
+namespace umstore::mailstore {
 namespace {
 
 std::uint64_t used(const std::atomic<std::int64_t>& counter) {
   return static_cast<std::uint64_t>(std::max<std::int64_t>(0, counter.load()));
 }
 
-void check(std::string_view who, const char* unit, std::uint64_t limit, std::uint64_t used, std::uint64_t more) {
-  if (limit == 0 || more == 0 || used + more <= limit) return;
-  throw QuotaExceeded(std::string(who) + " is full (" + std::to_string(used) + " of " + std::to_string(limit) + " " +
-                      unit + " used, " + std::to_string(more) +
-                      " more needed); delete messages or ask the administrator to raise the quota");
-}
+thread_local int exemptions = 0;
 
 }  // namespace
 
-std::uint64_t voice_seconds(std::string_view rfc822) {
-  return mime::summarise_message(rfc822).seconds.value_or(0);
+std::uint32_t MailStore::deliver_notice(std::string_view number, std::string_view rfc822) {
+  const detail::QuotaExemption exempt;
+  return deliver(number, rfc822, "INBOX");
 }
 
-void require_room(std::string_view who, const QuotaUsage& usage, const QuotaCharge& more) {
-  check(who, "bytes", usage.limit_bytes, usage.bytes, more.bytes);
-  check(who, "messages", usage.limit_messages, usage.messages, more.messages);
-  check(who, "seconds of voice", usage.limit_seconds, usage.seconds, more.seconds);
+QuotaCharge quota_charge(std::string_view rfc822) {
+  return {rfc822.size(), 1, mime::summarise_message(rfc822).seconds.value_or(0)};
 }
+
+std::string_view unit_name(QuotaResource resource) {
+  switch (resource) {
+    case QuotaResource::Bytes: return "bytes";
+    case QuotaResource::Messages: return "messages";
+    case QuotaResource::Seconds: return "seconds of voice";
+  }
+  return "";
+}
+
+std::array<QuotaLevel, 3> levels(const QuotaUsage& u) {
+  return {QuotaLevel{QuotaResource::Bytes, u.bytes, u.limit_bytes},
+          QuotaLevel{QuotaResource::Messages, u.messages, u.limit_messages},
+          QuotaLevel{QuotaResource::Seconds, u.seconds, u.limit_seconds}};
+}
+
+std::optional<QuotaLevel> first_exceeded(const QuotaUsage& usage, const QuotaCharge& more) {
+  const std::uint64_t adds[] = {more.bytes, more.messages, more.seconds};
+  const auto all = levels(usage);
+  for (std::size_t i = 0; i < all.size(); ++i)
+    if (all[i].limit != 0 && adds[i] != 0 && all[i].used + adds[i] > all[i].limit) return all[i];
+  return std::nullopt;
+}
+
+namespace detail {
+
+void require_room(std::string_view who, const QuotaUsage& usage, const QuotaCharge& more) {
+  if (QuotaExemption::active()) return;
+  const auto full = first_exceeded(usage, more);
+  if (!full) return;
+  const std::uint64_t adds[] = {more.bytes, more.messages, more.seconds};
+  throw QuotaExceeded(std::string(who) + " is full (" + std::to_string(full->used) + " of " +
+                      std::to_string(full->limit) + " " + std::string(unit_name(full->resource)) + " used, " +
+                      std::to_string(adds[static_cast<int>(full->resource)]) +
+                      " more needed); delete messages or ask the administrator to raise the quota");
+}
+
+QuotaExemption::QuotaExemption() { ++exemptions; }
+QuotaExemption::~QuotaExemption() { --exemptions; }
+bool QuotaExemption::active() noexcept { return exemptions > 0; }
 
 QuotaCounter::Reservation::Reservation(QuotaCounter& quota, QuotaCharge charge) : quota_(quota), charge_(charge) {
   std::lock_guard lock(quota.mutex_);
@@ -51,4 +86,5 @@ QuotaCounter::Reservation::~Reservation() {
   quota_.reserved_.seconds -= charge_.seconds;
 }
 
-}  // namespace umstore::mailstore::detail
+}  // namespace detail
+}  // namespace umstore::mailstore

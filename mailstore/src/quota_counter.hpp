@@ -8,24 +8,25 @@
 #include <string>
 #include <string_view>
 
-#include "mailstore/folder.hpp"
+#include "mailstore/quota.hpp"
 
 namespace umstore::mailstore::detail {
 
-// What storing some messages adds to a mailbox's usage.
-struct QuotaCharge {
-  std::uint64_t bytes = 0;
-  std::uint64_t messages = 0;
-  std::uint64_t seconds = 0;  // of voice
-};
-
-// Seconds of voice a message counts for: a voice message's (RFC 3458
-// Message-Context) audio Content-Duration, as mime::summarise_message reads it.
-std::uint64_t voice_seconds(std::string_view rfc822);
-
 // Throws QuotaExceeded naming the first limit that `more` on top of `usage`
-// passes (who: "the mailbox of +15550100"); returns when all fit.
+// passes (who: "the mailbox of +15550100"); returns when all fit, or while
+// a QuotaExemption is alive on this thread.
 void require_room(std::string_view who, const QuotaUsage& usage, const QuotaCharge& more);
+
+// While alive, appends on this thread are counted but never refused for
+// quota: notices from the system (quota warnings) about a full mailbox.
+class QuotaExemption {
+ public:
+  QuotaExemption();
+  ~QuotaExemption();
+  QuotaExemption(const QuotaExemption&) = delete;
+  QuotaExemption& operator=(const QuotaExemption&) = delete;
+  static bool active() noexcept;
+};
 
 struct QuotaCounter {
   std::string number;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mailstore/message.hpp"
+#include "mailstore/quota.hpp"
 
 namespace umstore::mailstore {
 
@@ -184,16 +185,6 @@ struct FolderEntry {
   bool has_children = false;
 };
 
-// A mailbox's quota counts bytes, messages and seconds of voice (each
-// stored message's audio Content-Duration); every limit 0 = unlimited.
-struct QuotaUsage {
-  std::uint64_t bytes = 0;
-  std::uint64_t messages = 0;
-  std::uint64_t limit_bytes = 0;
-  std::uint64_t seconds = 0;
-  std::uint64_t limit_messages = 0;
-  std::uint64_t limit_seconds = 0;
-};
 
 // All folders of one E.164 mailbox. Folder names are IMAP names (UTF-8,
 // "/" as hierarchy delimiter, "INBOX" case-insensitive); the mapping to

@@ -37,6 +37,9 @@ class MailStore {
   // Local delivery: appends to `folder` (created when missing) and returns the UID.
   virtual std::uint32_t deliver(std::string_view number, std::string_view rfc822,
                                 std::string_view folder = "INBOX") = 0;
+  // A notice from the system about the mailbox (a quota warning) into
+  // INBOX: counted in the quota, but never refused for it.
+  std::uint32_t deliver_notice(std::string_view number, std::string_view rfc822);
 
   // Exactly-once local delivery: as deliver(), keyed by `key` (SMTP queue
   // id, ingest id) in the same transaction as the append, so a job retried

@@ -1,5 +1,6 @@
 #include "pg_mail_tables.hpp"
 
+#include "../quota_counter.hpp"
 #include "../special_use.hpp"
 #include "mailstore/store_metrics.hpp"
 
@@ -207,10 +208,10 @@ void MailTables::rename_folder(std::int64_t mailbox_id, std::string_view from, s
 Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
   Transaction t(c_);
   const IntParam size(static_cast<std::int64_t>(m.rfc822.size()));
-  const detail::QuotaCharge charge{m.rfc822.size(), 1, detail::voice_seconds(m.rfc822)};
+  const QuotaCharge charge = quota_charge(m.rfc822);
   const IntParam seconds(static_cast<std::int64_t>(charge.seconds));
-  const auto charged =
-      c_.exec(kChargeMailbox, {IntParam(folder.mailbox_id), size, IntParam(1), seconds, Param::text("t")});
+  const auto charged = c_.exec(kChargeMailbox, {IntParam(folder.mailbox_id), size, IntParam(1), seconds,
+                                                Param::text(detail::QuotaExemption::active() ? "f" : "t")});
   if (m.delivery_key) {
     // The mailbox row is locked by now (charged or not): a concurrent
     // delivery under the same key has committed or waits for this one.
@@ -437,7 +438,7 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const Fold
     t.commit();
     return out;
   }
-  detail::QuotaCharge charge;
+  QuotaCharge charge;
   for (int i = 0; i < sources.rows(); ++i) {
     charge.bytes += static_cast<std::uint64_t>(sources.integer(i, 1));
     charge.seconds += static_cast<std::uint64_t>(sources.integer(i, 2));
@@ -488,7 +489,7 @@ QuotaUsage MailTables::quota(std::int64_t mailbox_id) {
 }
 
 // After the charge did not fit: says which limit (the caller's transaction rolls back).
-void MailTables::refuse(std::int64_t mailbox_id, const detail::QuotaCharge& charge) {
+void MailTables::refuse(std::int64_t mailbox_id, const QuotaCharge& charge) {
   const auto number = c_.exec("SELECT number FROM mailboxes WHERE id = $1", {IntParam(mailbox_id)});
   const std::string who = "the mailbox of " + (number.rows() ? number.text(0, 0) : std::string("this number"));
   detail::require_room(who, quota(mailbox_id), charge);

@@ -23,7 +23,6 @@
 #include <string_view>
 #include <vector>
 
-#include "../quota_counter.hpp"
 #include "mailstore/folder.hpp"
 #include "pg_connection_pool.hpp"
 
@@ -136,7 +135,7 @@ class MailTables {
   void set_count_limits(std::int64_t mailbox_id, std::uint64_t messages, std::uint64_t seconds);
 
  private:
-  [[noreturn]] void refuse(std::int64_t mailbox_id, const detail::QuotaCharge& charge);
+  [[noreturn]] void refuse(std::int64_t mailbox_id, const QuotaCharge& charge);
   std::vector<MessageInfo> locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids);
   std::uint64_t next_modseq(std::int64_t folder_id);
   std::vector<std::uint32_t> remove_rows(const FolderRow& folder, std::span<const std::uint32_t> uids, bool only_deleted);
