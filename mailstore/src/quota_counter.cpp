@@ -48,6 +48,13 @@ std::optional<QuotaLevel> first_exceeded(const QuotaUsage& usage, const QuotaCha
   return std::nullopt;
 }
 
+std::optional<QuotaLevel> first_full(const QuotaUsage& usage, bool voice) {
+  for (const auto& level : levels(usage))
+    if (level.limit != 0 && level.used >= level.limit && (voice || level.resource != QuotaResource::Seconds))
+      return level;
+  return std::nullopt;
+}
+
 namespace detail {
 
 void require_room(std::string_view who, const QuotaUsage& usage, const QuotaCharge& more) {

@@ -44,4 +44,10 @@ std::array<QuotaLevel, 3> levels(const QuotaUsage& usage);
 // The first limit that `more` on top of `usage` passes; nullopt when all fit.
 std::optional<QuotaLevel> first_exceeded(const QuotaUsage& usage, const QuotaCharge& more);
 
+// The limit already reached, so that no message (voice: no voice message)
+// fits any more whatever its size; nullopt when there is room. What a
+// protocol refuses before the message arrives (SMTP RCPT, a gateway's POST,
+// a call).
+std::optional<QuotaLevel> first_full(const QuotaUsage& usage, bool voice);
+
 }  // namespace umstore::mailstore
