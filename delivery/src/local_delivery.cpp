@@ -10,6 +10,7 @@
 #include "common/log.hpp"
 #include "common/rfc5322_date.hpp"
 #include "quota_warning.hpp"
+#include "spoken_notice.hpp"
 
 namespace umstore::delivery {
 namespace {
@@ -167,7 +168,10 @@ void warn_if_crossed(mailstore::MailStore& store, const Copy& copy, std::string_
   const auto usage = store.user(copy.number)->quota();
   const auto warning = crossed_threshold(usage, mailstore::quota_charge(copy.message));
   if (!warning) return;
-  const auto uid = store.deliver_notice(copy.number, quota_warning_message(copy.number, *warning, host));
+  // Voice users (a minutes limit, or voice stored) also hear it.
+  const bool voice = usage.limit_seconds != 0 || usage.seconds != 0;
+  const auto spoken = voice ? spoken_notice(spoken_warning(*warning)) : std::nullopt;
+  const auto uid = store.deliver_notice(copy.number, quota_warning_message(copy.number, *warning, host, spoken));
   log(LogLevel::Info, kLog, "to={}: quota warning, {}% of {} {} used (uid={})", copy.number, warning->threshold,
       warning->level.limit, mailstore::unit_name(warning->level.resource), uid);
 } catch (const std::exception& e) {

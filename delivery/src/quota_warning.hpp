@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mailstore/quota.hpp"
 
@@ -21,8 +22,12 @@ struct QuotaWarning {
 // usage past (after = the usage with it); nullopt when none was crossed.
 std::optional<QuotaWarning> crossed_threshold(const mailstore::QuotaUsage& after, const mailstore::QuotaCharge& charge);
 
+// What a voice user hears: how full, what to do.
+std::string spoken_warning(const QuotaWarning& warning);
+
 // The warning as a message (RFC 5322, CRLF, Auto-Submitted): which limit,
-// how full, what to do.
-std::string quota_warning_message(std::string_view number, const QuotaWarning& warning, std::string_view host);
+// how full, what to do; with `spoken` (a WAV) also as audio.
+std::string quota_warning_message(std::string_view number, const QuotaWarning& warning, std::string_view host,
+                                  const std::optional<std::vector<std::uint8_t>>& spoken = std::nullopt);
 
 }  // namespace umstore::delivery

@@ -9,6 +9,7 @@ the harness chooses (Maildir, or PostgreSQL through tests/peers/postgres_peer.py
 - the gateway API answers 507 with a JSON reason when the mailbox is full."""
 import imaplib
 import json
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -48,18 +49,16 @@ class QuotaTest(unittest.TestCase):
         self.addCleanup(client.logout)
         return client
 
-    def warnings(self, number):
-        """Subjects of the quota warnings in INBOX, over IMAP."""
+    def warning_messages(self, number):
+        """The quota warnings in INBOX, over IMAP."""
         client = self.imap(number)
         client.select("INBOX", readonly=True)
-        _, data = client.uid("FETCH", "1:*", "(BODY.PEEK[HEADER])")
-        out = []
-        for item in data:
-            if isinstance(item, tuple):
-                header = message_from_bytes(item[1])
-                if header["X-Umstore-Quota-Warning"]:
-                    out.append(header["Subject"])
-        return out
+        _, data = client.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        messages = [message_from_bytes(item[1]) for item in data if isinstance(item, tuple)]
+        return [m for m in messages if m["X-Umstore-Quota-Warning"]]
+
+    def warnings(self, number):
+        return [m["Subject"] for m in self.warning_messages(number)]
 
     def send(self, number, body="Subject: hello\r\n\r\nhello\r\n", sender="a@example.org"):
         with smtplib.SMTP("127.0.0.1", self.server.smtp_port, timeout=30) as smtp:
@@ -89,6 +88,15 @@ class QuotaTest(unittest.TestCase):
     def test_2_minutes_of_voice_452_after_data(self):
         self.send(BOB, voice_message(50), sender="+15550123@example.org")  # 50 of 60 s: past 80%
         self.assertEqual(self.warnings(BOB), ["Your mailbox is 83% full (minutes of voice)"])
+        # A voice user also hears it, when a TTS program is installed.
+        parts = [p.get_content_type() for p in self.warning_messages(BOB)[0].walk()]
+        if shutil.which("espeak-ng"):
+            self.assertIn("audio/wav", parts)
+            self.assertIn("text/plain", parts)
+        else:
+            print("espeak-ng not installed: the spoken warning is not checked", file=sys.stderr)
+        # A mailbox without voice gets text only.
+        self.assertEqual([p.get_content_type() for p in self.warning_messages(ALICE)[0].walk()], ["text/plain"])
         with self.assertRaises(smtplib.SMTPDataError) as refused:
             self.send(BOB, voice_message(11), sender="+15550123@example.org")
         self.assertEqual(refused.exception.smtp_code, 452)
