@@ -90,15 +90,10 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> count_limits(const Comman
 
 std::string limit_text(std::uint64_t limit) { return limit ? std::to_string(limit) : "unlimited"; }
 
-// Seconds of voice as minutes with one decimal, "12.5".
-std::string minutes_text(std::uint64_t seconds) {
-  return std::to_string(seconds / 60) + "." + std::to_string(seconds % 60 / 6);
-}
-
 std::string quota_text(const mailstore::QuotaUsage& u) {
   return std::to_string(u.bytes) + " of " + limit_text(u.limit_bytes) + " bytes, " + std::to_string(u.messages) +
-         " of " + limit_text(u.limit_messages) + " messages, " + minutes_text(u.seconds) + " of " +
-         (u.limit_seconds ? minutes_text(u.limit_seconds) : "unlimited") + " minutes of voice";
+         " of " + limit_text(u.limit_messages) + " messages, " + mailstore::minutes_text(u.seconds) + " of " +
+         (u.limit_seconds ? mailstore::minutes_text(u.limit_seconds) : "unlimited") + " minutes of voice";
 }
 
 int add(const CommandLine& cmd, const Settings& s) {
@@ -135,8 +130,8 @@ int list(const Settings& s) {
     const auto delivery = accounts.delivery(a.number).value_or(mailstore::MailboxDelivery{});
     std::cout << std::left << std::setw(18) << a.number << std::setw(28) << a.name << std::setw(12) << usage.messages
               << std::setw(14) << limit_text(usage.limit_messages) << std::setw(14) << usage.bytes << std::setw(14)
-              << limit_text(a.quota_bytes) << std::setw(10) << minutes_text(usage.seconds) << std::setw(11)
-              << (usage.limit_seconds ? minutes_text(usage.limit_seconds) : "unlimited") << std::setw(10)
+              << limit_text(a.quota_bytes) << std::setw(10) << mailstore::minutes_text(usage.seconds) << std::setw(11)
+              << (usage.limit_seconds ? mailstore::minutes_text(usage.limit_seconds) : "unlimited") << std::setw(10)
               << mailstore::to_string(delivery.playable) << std::setw(9) << yes_no(delivery.fax_pdf)
               << yes_no(delivery.file_by_kind) << "\n";
   }

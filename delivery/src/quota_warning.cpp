@@ -12,8 +12,7 @@ constexpr unsigned kThresholds[] = {95, 80};  // highest first
 
 // Used and limit as people read them: minutes of voice rather than seconds.
 std::string amount(const mailstore::QuotaLevel& level, std::uint64_t value) {
-  if (level.resource != mailstore::QuotaResource::Seconds) return std::to_string(value);
-  return std::to_string(value / 60) + "." + std::to_string(value % 60 / 6);
+  return level.resource == mailstore::QuotaResource::Seconds ? mailstore::minutes_text(value) : std::to_string(value);
 }
 
 std::string_view unit(const mailstore::QuotaLevel& level) {

@@ -34,6 +34,10 @@ std::string_view unit_name(QuotaResource resource) {
   return "";
 }
 
+std::string minutes_text(std::uint64_t seconds) {
+  return std::to_string(seconds / 60) + "." + std::to_string(seconds % 60 / 6);
+}
+
 std::array<QuotaLevel, 3> levels(const QuotaUsage& u) {
   return {QuotaLevel{QuotaResource::Bytes, u.bytes, u.limit_bytes},
           QuotaLevel{QuotaResource::Messages, u.messages, u.limit_messages},

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace umstore::mailstore {
@@ -32,6 +33,8 @@ QuotaCharge quota_charge(std::string_view rfc822);
 
 enum class QuotaResource { Bytes, Messages, Seconds };
 std::string_view unit_name(QuotaResource resource);  // "bytes", "messages", "seconds of voice"
+// Seconds of voice as people read them: minutes with one decimal, "12.5".
+std::string minutes_text(std::uint64_t seconds);
 
 struct QuotaLevel {
   QuotaResource resource = QuotaResource::Bytes;
