@@ -151,6 +151,10 @@ async function openMailbox(number) {
   $('mb-name').value = m.name;
   $('mb-email').value = m.email;
   $('mb-quota').value = m.quota_bytes;
+  $('mb-quota-messages').value = m.quota_messages;
+  $('mb-quota-minutes').value = m.quota_minutes;
+  $('mb-usage').textContent = `In use: ${m.usage.bytes} bytes, ${m.usage.messages} messages, ` +
+    `${(m.usage.seconds / 60).toFixed(1)} minutes of voice`;
   $('mb-playable').value = m.profile ? m.profile.playable : 'wav';
   showAging(m);
   $('aging-form').onsubmit = (e) => {
@@ -165,6 +169,7 @@ async function openMailbox(number) {
     e.preventDefault();
     api('PATCH', '/api/mailboxes/' + encodeURIComponent(number), {
       name: $('mb-name').value, email: $('mb-email').value, quota_bytes: Number($('mb-quota').value),
+      quota_messages: Number($('mb-quota-messages').value), quota_minutes: Number($('mb-quota-minutes').value),
       profile: { playable: $('mb-playable').value },
     }).then(() => status('Saved.')).catch((err) => status(err.message));
   };

@@ -77,6 +77,32 @@ void apply_fields(const json& body, Account& a, mailstore::MailboxDelivery& d) {
   }
 }
 
+// quota_messages and quota_minutes from a JSON body, kept by the store
+// beside the byte quota (which is the account's); nullopt when neither is given.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> count_limits(const json& body,
+                                                                    const mailstore::QuotaUsage& current) {
+  if (!body.contains("quota_messages") && !body.contains("quota_minutes")) return std::nullopt;
+  try {
+    return std::pair{body.value("quota_messages", current.limit_messages),
+                     body.contains("quota_minutes") ? body["quota_minutes"].get<std::uint64_t>() * 60
+                                                    : current.limit_seconds};
+  } catch (const json::exception&) {
+    throw BadRequest("quota_messages and quota_minutes are numbers (0: unlimited)");
+  }
+}
+
+void set_limits(const Call& call, const Account& a, const json& body) {
+  const auto mailbox = call.context.services.store.user(a.number);
+  mailbox->set_quota_limit(a.quota_bytes);
+  if (const auto counts = count_limits(body, mailbox->quota())) mailbox->set_count_limits(counts->first, counts->second);
+}
+
+json quota_json(const mailstore::QuotaUsage& u) {
+  return {{"quota_messages", u.limit_messages},
+          {"quota_minutes", u.limit_seconds / 60},
+          {"usage", {{"bytes", u.bytes}, {"messages", u.messages}, {"seconds", u.seconds}}}};
+}
+
 template <typename F>
 http::Response account_action(F&& action) {
   try {
@@ -99,8 +125,7 @@ http::Response get_mailbox(const Call& call) {
   return account_action([&] {
     const auto a = existing(call);
     json j = account_json(a, call.context.services.accounts.delivery(a.number));
-    const auto usage = call.context.services.store.user(a.number)->quota();
-    j["usage"] = {{"bytes", usage.bytes}, {"messages", usage.messages}};
+    j.update(quota_json(call.context.services.store.user(a.number)->quota()));
     const auto aging = call.context.services.accounts.aging(a.number).value_or(mailstore::MailboxAging{});
     j["aging"] = aging_json(aging, call.context.services.aging_defaults);
     j["last_aging"] = last_aging_run(call.context.services.admins, a.number);
@@ -118,9 +143,10 @@ http::Response create_mailbox(const Call& call) {
     const std::string password = new_password();
     call.context.services.accounts.add(a, password);
     call.context.services.accounts.set_delivery(a.number, d);
-    call.context.services.store.user(a.number)->set_quota_limit(a.quota_bytes);
+    set_limits(call, a, body);
     call.audit("mailbox.create", a.number);
     json j = account_json(a, d);
+    j.update(quota_json(call.context.services.store.user(a.number)->quota()));
     j["password"] = password;  // shown once
     return json_response(201, j);
   });
@@ -134,9 +160,11 @@ http::Response edit_mailbox(const Call& call) {
     apply_fields(body, a, d);
     call.context.services.accounts.update(a);
     call.context.services.accounts.set_delivery(a.number, d);
-    call.context.services.store.user(a.number)->set_quota_limit(a.quota_bytes);
+    set_limits(call, a, body);
     call.audit("mailbox.edit", a.number);
-    return json_response(200, account_json(a, d));
+    json j = account_json(a, d);
+    j.update(quota_json(call.context.services.store.user(a.number)->quota()));
+    return json_response(200, j);
   });
 }
 

@@ -15,18 +15,21 @@ namespace umstore::app {
 namespace {
 
 constexpr const char* kMailboxUsage = R"(usage:
-  umstore [--data-dir DIR] mailbox add NUMBER --name NAME [--email ADDR] [--quota BYTES] [--password-stdin]
+  umstore [--data-dir DIR] mailbox add NUMBER --name NAME [--email ADDR] [--quota BYTES] [--quota-messages N]
+                                              [--quota-minutes M] [--password-stdin]
   umstore [--data-dir DIR] mailbox list
   umstore [--data-dir DIR] mailbox show NUMBER
   umstore [--data-dir DIR] mailbox set NUMBER [--playable wav|mp3|none] [--fax-pdf yes|no] [--file-by-kind yes|no]
-                                              [--quota BYTES] [--age-days N|default] [--trash-days N|default]
+                                              [--quota BYTES] [--quota-messages N] [--quota-minutes M]
+                                              [--age-days N|default] [--trash-days N|default]
   umstore [--data-dir DIR] mailbox remove NUMBER
   umstore [--data-dir DIR] mailbox passwd NUMBER [--password-stdin]
   umstore [--data-dir DIR] mailbox export NUMBER FILE
 
 NUMBER is an E.164 number: + and 2 to 15 digits, e.g. +15550100. It is also the
 IMAP login name. Without --password-stdin a random password is generated and
-printed. Passwords are stored as Argon2id hashes. These commands are safe to
+printed. Passwords are stored as Argon2id hashes. Quotas: --quota in bytes,
+--quota-messages in messages, --quota-minutes in minutes of voice (0: unlimited). These commands are safe to
 use while 'umstore serve' runs.
 
 'set' chooses what the mailbox gets with voice and fax messages (the next
@@ -86,10 +89,30 @@ std::pair<std::string, bool> choose_password(const CommandLine& cmd) {
   return {generate_password(), true};
 }
 
-std::uint64_t parse_quota(const std::string& text) {
-  const auto bytes = parse_number<std::uint64_t>(text);
-  if (!bytes) throw UsageError("--quota takes a number of bytes (0: unlimited), e.g. 104857600");
-  return *bytes;
+std::uint64_t parse_quota(const std::string& option, const std::string& text, const char* example) {
+  const auto value = parse_number<std::uint64_t>(text);
+  if (!value || *value > static_cast<std::uint64_t>(INT64_MAX) / 60)
+    throw UsageError(option + " takes a number (0: unlimited), e.g. " + example);
+  return *value;
+}
+
+// --quota-messages and --quota-minutes, kept in the store beside the byte
+// limit; nullopt when neither is given.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> count_limits(const CommandLine& cmd,
+                                                                    const mailstore::QuotaUsage& current) {
+  const auto messages = cmd.value("--quota-messages");
+  const auto minutes = cmd.value("--quota-minutes");
+  if (!messages && !minutes) return std::nullopt;
+  return std::pair{messages ? parse_quota("--quota-messages", *messages, "500") : current.limit_messages,
+                   minutes ? parse_quota("--quota-minutes", *minutes, "60") * 60 : current.limit_seconds};
+}
+
+std::string limit_text(std::uint64_t limit) { return limit ? std::to_string(limit) : "unlimited"; }
+
+std::string quota_text(const mailstore::QuotaUsage& u) {
+  return std::to_string(u.bytes) + " of " + limit_text(u.limit_bytes) + " bytes, " + std::to_string(u.messages) +
+         " of " + limit_text(u.limit_messages) + " messages, " + mailstore::minutes_text(u.seconds) + " of " +
+         (u.limit_seconds ? mailstore::minutes_text(u.limit_seconds) : "unlimited") + " minutes of voice";
 }
 
 int add(const CommandLine& cmd, const Settings& s) {
@@ -99,14 +122,16 @@ int add(const CommandLine& cmd, const Settings& s) {
   if (!name || name->empty()) throw UsageError("mailbox add needs --name NAME");
   account.name = *name;
   account.email = cmd.value("--email").value_or("");
-  if (auto quota = cmd.value("--quota")) account.quota_bytes = parse_quota(*quota);
+  if (auto quota = cmd.value("--quota")) account.quota_bytes = parse_quota("--quota", *quota, "104857600");
   create_directories_durably(s.data.root);
   const auto opened = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *opened.accounts;
   const auto [password, generated] = choose_password(cmd);
   accounts.add(account, password);
   // Enforced from the first delivery, not from the owner's first login.
-  if (account.quota_bytes) opened.mail->user(account.number)->set_quota_limit(account.quota_bytes);
+  const auto mailbox = opened.mail->user(account.number);
+  if (account.quota_bytes) mailbox->set_quota_limit(account.quota_bytes);
+  if (const auto counts = count_limits(cmd, {})) mailbox->set_count_limits(counts->first, counts->second);
   std::cout << "added mailbox " << account.number << " (" << account.name << ")\n";
   if (generated) std::cout << "password for " << account.number << ": " << password << "\n";
   return 0;
@@ -116,14 +141,16 @@ int list(const Settings& s) {
   const auto [store, account_store] = mailstore::open_store(s.store());
   mailstore::AccountStore& accounts = *account_store;
   std::cout << std::left << std::setw(18) << "NUMBER" << std::setw(28) << "NAME" << std::setw(12) << "MESSAGES"
-            << std::setw(14) << "USED BYTES" << std::setw(14) << "QUOTA BYTES" << std::setw(10) << "PLAYABLE"
+            << std::setw(14) << "QUOTA MSGS" << std::setw(14) << "USED BYTES" << std::setw(14) << "QUOTA BYTES"
+            << std::setw(10) << "USED MIN" << std::setw(11) << "QUOTA MIN" << std::setw(10) << "PLAYABLE"
             << std::setw(9) << "FAX PDF" << "BY KIND\n";
   for (const auto& a : accounts.list()) {
     auto usage = store->user(a.number)->quota();
     const auto delivery = accounts.delivery(a.number).value_or(mailstore::MailboxDelivery{});
     std::cout << std::left << std::setw(18) << a.number << std::setw(28) << a.name << std::setw(12) << usage.messages
-              << std::setw(14) << usage.bytes << std::setw(14)
-              << (a.quota_bytes ? std::to_string(a.quota_bytes) : "unlimited") << std::setw(10)
+              << std::setw(14) << limit_text(usage.limit_messages) << std::setw(14) << usage.bytes << std::setw(14)
+              << limit_text(a.quota_bytes) << std::setw(10) << mailstore::minutes_text(usage.seconds) << std::setw(11)
+              << (usage.limit_seconds ? mailstore::minutes_text(usage.limit_seconds) : "unlimited") << std::setw(10)
               << mailstore::to_string(delivery.playable) << std::setw(9) << yes_no(delivery.fax_pdf)
               << yes_no(delivery.file_by_kind) << "\n";
   }
@@ -141,8 +168,7 @@ int show(const CommandLine& cmd, const Settings& s) {
   std::cout << "number:       " << account->number << "\n"
             << "name:         " << account->name << "\n"
             << "email:        " << account->email << "\n"
-            << "quota:        " << (account->quota_bytes ? std::to_string(account->quota_bytes) + " bytes" : "unlimited")
-            << "\n"
+            << "quota:        " << quota_text(opened.mail->user(number)->quota()) << "\n"
             << "playable:     " << mailstore::to_string(delivery->playable) << "\n"
             << "fax-pdf:      " << yes_no(delivery->fax_pdf) << "\n"
             << "file-by-kind: " << yes_no(delivery->file_by_kind)
@@ -162,17 +188,21 @@ int set(const CommandLine& cmd, const Settings& s) {
   const auto quota = cmd.value("--quota");
   const auto age_days = cmd.value("--age-days");
   const auto trash_days = cmd.value("--trash-days");
-  if (!playable && !fax_pdf && !by_kind && !quota && !age_days && !trash_days)
+  const auto mailbox = opened.mail->user(number);
+  const auto counts = count_limits(cmd, mailbox->quota());
+  if (!playable && !fax_pdf && !by_kind && !quota && !counts && !age_days && !trash_days)
     throw UsageError(
-        "mailbox set needs at least one of --playable, --fax-pdf, --file-by-kind, --quota, --age-days, --trash-days");
+        "mailbox set needs at least one of --playable, --fax-pdf, --file-by-kind, --quota, --quota-messages, "
+        "--quota-minutes, --age-days, --trash-days");
   auto delivery = accounts.delivery(number);
   if (!delivery) throw mailstore::AccountError("there is no account for " + number + "; add it first");
   if (quota) {
     auto account = accounts.find(number).value();
-    account.quota_bytes = parse_quota(*quota);
+    account.quota_bytes = parse_quota("--quota", *quota, "104857600");
     accounts.update(account);
-    opened.mail->user(number)->set_quota_limit(account.quota_bytes);  // enforced from the next delivery
+    mailbox->set_quota_limit(account.quota_bytes);  // enforced from the next delivery
   }
+  if (counts) mailbox->set_count_limits(counts->first, counts->second);
   if (playable) {
     const auto parsed = mailstore::parse_playable(*playable);
     if (!parsed) throw UsageError("--playable takes wav, mp3 or none, not '" + *playable + "'");
@@ -185,11 +215,10 @@ int set(const CommandLine& cmd, const Settings& s) {
   if (age_days) aging.move_to_trash_days = parse_days("--age-days", *age_days);
   if (trash_days) aging.purge_trash_days = parse_days("--trash-days", *trash_days);
   if (age_days || trash_days) accounts.set_aging(number, aging);
-  const auto limit = accounts.find(number).value().quota_bytes;
   std::cout << "mailbox " << number << ": playable " << mailstore::to_string(delivery->playable) << ", fax-pdf "
             << yes_no(delivery->fax_pdf) << ", file-by-kind " << yes_no(delivery->file_by_kind) << ", quota "
-            << (limit ? std::to_string(limit) + " bytes" : "unlimited") << ", age-days "
-            << days_text(aging.move_to_trash_days) << ", trash-days " << days_text(aging.purge_trash_days) << "\n";
+            << quota_text(mailbox->quota()) << ", age-days " << days_text(aging.move_to_trash_days) << ", trash-days "
+            << days_text(aging.purge_trash_days) << "\n";
   return 0;
 }
 
@@ -228,7 +257,8 @@ int passwd(const CommandLine& cmd, const Settings& s) {
 }  // namespace
 
 int run_mailbox(std::span<const std::string> args) {
-  CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota", "--playable", "--fax-pdf", "--file-by-kind", "--age-days", "--trash-days"},
+  CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota", "--quota-messages", "--quota-minutes",
+                                              "--playable", "--fax-pdf", "--file-by-kind", "--age-days", "--trash-days"},
                                              {"--password-stdin"}}));
   if (cmd.printed_help(kMailboxUsage)) return 0;
   const auto& pos = cmd.positionals();

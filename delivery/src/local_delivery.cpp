@@ -2,9 +2,15 @@
 #include "delivery/local_delivery.hpp"
 
 #include <algorithm>
+#include <array>
+#include <functional>
+#include <mutex>
+#include <set>
 
 #include "common/log.hpp"
 #include "common/rfc5322_date.hpp"
+#include "quota_warning.hpp"
+#include "spoken_notice.hpp"
 
 namespace umstore::delivery {
 namespace {
@@ -137,13 +143,39 @@ std::string junk_folder(mailstore::MailStore& store, std::string_view number) {
   return std::string(kJunk);
 }
 
-// The first copy its mailbox cannot take, or nullptr.
-const Copy* first_over_quota(mailstore::MailStore& store, std::span<const Copy> copies) {
+// The first copy its mailbox cannot take (by bytes, messages or seconds of
+// voice), or nullptr; `limited` gets the mailboxes that have a limit.
+const Copy* first_over_quota(mailstore::MailStore& store, std::span<const Copy> copies,
+                             std::set<std::string>& limited) {
   for (const auto& copy : copies) {
     const auto usage = store.user(copy.number)->quota();
-    if (usage.limit_bytes != 0 && usage.bytes + copy.message.size() > usage.limit_bytes) return &copy;
+    if (usage.limit_bytes || usage.limit_messages || usage.limit_seconds) limited.insert(copy.number);
+    if (mailstore::first_exceeded(usage, mailstore::quota_charge(copy.message))) return &copy;
   }
   return nullptr;
+}
+
+// Deliveries to one mailbox take turns between storing and reading the
+// usage after, so two of them never both see the same threshold crossed
+// (within this process).
+std::mutex& mailbox_turn(std::string_view number) {
+  static std::array<std::mutex, 64> stripes;
+  return stripes[std::hash<std::string_view>{}(number) % stripes.size()];
+}
+
+// After a copy was stored: the warning when it took the mailbox past 80% or 95%.
+void warn_if_crossed(mailstore::MailStore& store, const Copy& copy, std::string_view host) try {
+  const auto usage = store.user(copy.number)->quota();
+  const auto warning = crossed_threshold(usage, mailstore::quota_charge(copy.message));
+  if (!warning) return;
+  // Voice users (a minutes limit, or voice stored) also hear it.
+  const bool voice = usage.limit_seconds != 0 || usage.seconds != 0;
+  const auto spoken = voice ? spoken_notice(spoken_warning(*warning)) : std::nullopt;
+  const auto uid = store.deliver_notice(copy.number, quota_warning_message(copy.number, *warning, host, spoken));
+  log(LogLevel::Info, kLog, "to={}: quota warning, {}% of {} {} used (uid={})", copy.number, warning->threshold,
+      warning->level.limit, mailstore::unit_name(warning->level.resource), uid);
+} catch (const std::exception& e) {
+  log(LogLevel::Warning, kLog, "to={}: the quota warning was not stored: {}", copy.number, e.what());
 }
 
 void log_failure(const DeliveryRequest& request, std::string_view number, std::string_view error) {
@@ -202,7 +234,8 @@ DeliveryResult LocalDelivery::deliver(const DeliveryRequest& request) const {
         return true;
       });
     }
-    if (const Copy* full = first_over_quota(store_, copies)) {
+    std::set<std::string> limited;
+    if (const Copy* full = first_over_quota(store_, copies, limited)) {
       log_failure(request, full->number, "over quota");
       fail_rest(result, TemporaryFailure{Cause::OverQuota, "mailbox " + full->number + " is over its quota"});
       return result;
@@ -210,9 +243,13 @@ DeliveryResult LocalDelivery::deliver(const DeliveryRequest& request) const {
     for (const auto& copy : copies) {
       current = copy.number;
       if (request.on_storing) request.on_storing(copy.number, copy.folder);
+      const bool warns = limited.count(copy.number) != 0;
+      std::unique_lock turn(mailbox_turn(copy.number), std::defer_lock);
+      if (warns) turn.lock();
       const auto stored = request.key.empty()
                               ? mailstore::DeliveredCopy{store_.deliver(copy.number, copy.message, copy.folder), copy.folder}
                               : store_.deliver_once(copy.number, copy.message, copy.folder, request.key);
+      if (warns && !stored.earlier) warn_if_crossed(store_, copy, request.trace.by);
       result.recipients[copy.index] = Stored{copy.number, stored.folder, stored.uid, stored.earlier};
       if (stored.earlier)
         log(LogLevel::Info, kLog, "delivery id={} to={} was stored before (folder={} uid={}): not stored again",

@@ -1,7 +1,8 @@
 // QUOTA (RFC 9208): one quota root, "", per user, covering all folders.
-// Only STORAGE (in units of 1024 octets) has a limit, so only
-// QUOTA=RES-STORAGE is advertised; limits are set by the administrator
-// (`umstore mailbox add --quota`), never over IMAP.
+// STORAGE (in units of 1024 octets) and MESSAGE have limits, so
+// QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE are advertised (minutes of voice
+// have no IMAP resource); limits are set by the administrator
+// (`umstore mailbox set --quota --quota-messages`), never over IMAP.
 #include "response_writer.hpp"
 #include "session.hpp"
 #include "store_error.hpp"
@@ -13,6 +14,9 @@ std::string quota_line(const mailstore::QuotaUsage& usage) {
   std::string resources;
   if (usage.limit_bytes)
     resources = "STORAGE " + std::to_string((usage.bytes + 1023) / 1024) + " " + std::to_string(usage.limit_bytes / 1024);
+  if (usage.limit_messages)
+    resources += std::string(resources.empty() ? "" : " ") + "MESSAGE " + std::to_string(usage.messages) + " " +
+                 std::to_string(usage.limit_messages);
   return "QUOTA \"\" (" + resources + ")";
 }
 

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "common/log.hpp"
+#include "mailstore/mail_store.hpp"
 #include "compose_workers.hpp"
 #include "forwarding.hpp"
 #include "ingest_metrics.hpp"
@@ -53,17 +54,19 @@ struct IngestQueue::Impl {
   ComposeWorkers workers;
   JobDelivery delivery;
   JobLeases leases;
+  mailstore::MailStore& store;
 
-  Impl(IngestQueueConfig c, mailstore::MailStore& store)
+  Impl(IngestQueueConfig c, mailstore::MailStore& store_in)
       : config(std::move(c)),
         job_store(open_job_store(config)),
         db(*job_store),
         workers(config, db,
                 {[this](ComposedJob&& composed) { delivery.hand_over(std::move(composed)); },
                  [this](const std::string& id, const std::string& reason) { delivery.fail(id, reason); }}),
-        delivery({config, store, db, workers, forwarding, webhooks, metrics}),
+        delivery({config, store_in, db, workers, forwarding, webhooks, metrics}),
         leases(db, config.lease, [this] { return room(); },
-               [this](const std::string& id) { workers.schedule(id, QueueClock::now()); }) {}
+               [this](const std::string& id) { workers.schedule(id, QueueClock::now()); }),
+        store(store_in) {}
 
   // Jobs this node takes from a shared store beyond those it runs: a few
   // batches' worth, as the storers hold (JobDelivery::hand_over).
@@ -137,6 +140,14 @@ std::optional<IngestStatus> IngestQueue::status(std::string_view id) const { ret
 std::optional<IngestStatus> IngestQueue::find(std::string_view source, std::string_view key) const {
   return impl_->db.find(source, key);
 }
+std::optional<std::string> IngestQueue::quota_refusal(std::string_view mailbox, Kind kind) const {
+  const auto full = mailstore::first_full(impl_->store.user(mailbox)->quota(), kind == Kind::Voice);
+  if (!full) return std::nullopt;
+  return "mailbox " + std::string(mailbox) + " is full (" + std::to_string(full->used) + " of " +
+         std::to_string(full->limit) + " " + std::string(mailstore::unit_name(full->resource)) +
+         " used); submit again once its owner has made room";
+}
+
 bool IngestQueue::apply_report(std::string_view message) { return impl_->forwarding.apply_report(message); }
 
 void IngestQueue::set_codec_limits(const codecs::AudioLimits& voice, const codecs::FaxLimits& fax) {

@@ -141,7 +141,7 @@ void MaildirFolder::remove_stale_temporary_files() const {
 
 MaildirFolder::~MaildirFolder() {
   std::lock_guard lock(mutex_);
-  if (!mirror_.retired) quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()));
+  if (!mirror_.retired) uncount_all();
 }
 
 void MaildirFolder::refresh() try {
@@ -272,8 +272,9 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
     std::lock_guard lock(mutex_);
     require_live();
   }
-  const QuotaCounter::Reservation room(*quota_, rfc822.size());
-  const std::string base = unique_base(rfc822.size());
+  const QuotaCharge charge = quota_charge(rfc822);
+  const QuotaCounter::Reservation room(*quota_, charge);
+  const std::string base = unique_base(rfc822.size(), charge.seconds);
   const auto saved = static_cast<std::int64_t>(std::time(nullptr));
   const std::int64_t date = internal_date.value_or(saved);
   const fs::path tmp = dir_ / "tmp" / base;
@@ -482,10 +483,9 @@ void MaildirFolder::retire() const {
     std::lock_guard lock(mutex_);
     if (mirror_.retired) return;
     mirror_.retired = true;
-    quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()));
+    uncount_all();
     mirror_.entries.clear();
     mirror_.uid_by_base.clear();
-    mirror_.total_size = 0;
     changed();
   }
   notify();

@@ -75,6 +75,7 @@ struct MessageSource {
   std::vector<std::string> keywords;
   std::uint64_t size = 0;
   std::int64_t internal_date = 0;
+  std::uint64_t seconds = 0;  // of voice, for the quota
 };
 
 class MaildirFolder final : public Folder, public std::enable_shared_from_this<MaildirFolder> {
@@ -177,6 +178,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
 
   void add_entry(Entry entry) const;
   void erase_entry(std::uint32_t uid, std::uint64_t modseq) const;  // modseq: of the removal
+  void uncount_all() const;  // takes the mirror's totals out of the quota and zeroes them
   bool apply_log_line(std::string_view line) const;
   std::uint64_t next_modseq() const;  // with the Transaction held
   ConditionalFlagChange store_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
@@ -212,6 +214,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
     std::uint32_t uid_validity = 0;
     std::uint32_t uid_next = 1;
     std::uint64_t total_size = 0;
+    std::uint64_t total_seconds = 0;  // of voice, for the quota
     std::uint64_t highest_modseq = 1;
     std::uint32_t first_recent_uid = 1;
     // Expunged UIDs and their mod-sequences, complete for removals after

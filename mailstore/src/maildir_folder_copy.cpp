@@ -81,7 +81,7 @@ std::vector<MessageSource> MaildirFolder::sources(std::span<const std::uint32_t>
     const fs::path path = dir_ / "cur" / e.file;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) continue;  // vanished; not copied
-    out.push_back(MessageSource{uid, std::move(fd), e.flags, e.keywords, e.size, e.date});
+    out.push_back(MessageSource{uid, std::move(fd), e.flags, e.keywords, e.size, e.date, seconds_of_base(e.base)});
   }
   return out;
 }
@@ -92,7 +92,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
   std::vector<std::string> bases;
   try {
     for (const auto& s : sources) {
-      std::string base = unique_base(s.size);
+      std::string base = unique_base(s.size, s.seconds);
       const fs::path tmp = dir_ / "tmp" / base;
       const std::string proc = "/proc/self/fd/" + std::to_string(s.fd.get());
       if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
@@ -166,17 +166,18 @@ Folder::UidPairs MaildirFolder::move_to(Folder& target, std::span<const std::uin
 }
 
 Folder::UidPairs MaildirFolder::link_to(MaildirFolder& target, std::span<const std::uint32_t> uids, Transfer how) {
-  std::uint64_t bytes = 0;
+  QuotaCharge charge;
   {
     std::lock_guard lock(mutex_);
     require_live();
     for (const std::uint32_t uid : uids)
-      if (const auto it = mirror_.entries.find(uid); it != mirror_.entries.end()) bytes += it->second.size;
+      if (const auto it = mirror_.entries.find(uid); it != mirror_.entries.end())
+        charge = {charge.bytes + it->second.size, charge.messages + 1, charge.seconds + seconds_of_base(it->second.base)};
   }
   // The whole copy must fit; a move within one mailbox adds nothing to its
   // usage (and must work when it is full, e.g. into Trash).
   std::optional<QuotaCounter::Reservation> room;
-  if (how == Transfer::Copy || target.quota_ != quota_) room.emplace(*target.quota_, bytes);
+  if (how == Transfer::Copy || target.quota_ != quota_) room.emplace(*target.quota_, charge);
   UidPairs pairs;
   for (std::size_t start = 0; start < uids.size(); start += kCopyBatch) {
     const auto batch = uids.subspan(start, std::min(kCopyBatch, uids.size() - start));

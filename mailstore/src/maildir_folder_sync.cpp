@@ -50,19 +50,30 @@ std::string_view next_field(std::string_view& rest) {
 
 void MaildirFolder::add_entry(Entry entry) const {
   mirror_.uid_next = std::max(mirror_.uid_next, entry.uid + 1);
+  const std::uint64_t seconds = seconds_of_base(entry.base);
   mirror_.total_size += entry.size;
-  quota_->adjust(static_cast<std::int64_t>(entry.size), 1);
+  mirror_.total_seconds += seconds;
+  quota_->adjust(static_cast<std::int64_t>(entry.size), 1, static_cast<std::int64_t>(seconds));
   mirror_.uid_by_base[entry.base] = entry.uid;
   const std::uint32_t uid = entry.uid;
   mirror_.entries.insert_or_assign(uid, std::move(entry));
+}
+
+void MaildirFolder::uncount_all() const {
+  quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()),
+                 -static_cast<std::int64_t>(mirror_.total_seconds));
+  mirror_.total_size = 0;
+  mirror_.total_seconds = 0;
 }
 
 void MaildirFolder::erase_entry(std::uint32_t uid, std::uint64_t modseq) const {
   mirror_.expunged[uid] = modseq;
   const auto it = mirror_.entries.find(uid);
   if (it == mirror_.entries.end()) return;
+  const std::uint64_t seconds = seconds_of_base(it->second.base);
   mirror_.total_size -= it->second.size;
-  quota_->adjust(-static_cast<std::int64_t>(it->second.size), -1);
+  mirror_.total_seconds -= seconds;
+  quota_->adjust(-static_cast<std::int64_t>(it->second.size), -1, -static_cast<std::int64_t>(seconds));
   mirror_.uid_by_base.erase(it->second.base);
   mirror_.entries.erase(it);
 }
@@ -142,10 +153,9 @@ bool MaildirFolder::catch_up_log() const {
   if (st.st_ino != mirror_.log_ino || st.st_size < mirror_.log_offset) {
     // First load, or another process compacted the log: read it whole.
     changed = mirror_.log_ino != 0;
-    quota_->adjust(-static_cast<std::int64_t>(mirror_.total_size), -static_cast<std::int64_t>(mirror_.entries.size()));
+    uncount_all();
     mirror_.entries.clear();
     mirror_.uid_by_base.clear();
-    mirror_.total_size = 0;
     mirror_.log_offset = 0;
     mirror_.log_lines = 0;
     mirror_.log_ino = st.st_ino;

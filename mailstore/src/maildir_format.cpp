@@ -76,15 +76,24 @@ std::string flags_line(std::uint32_t uid, Flags flags, std::uint64_t modseq) {
 }
 
 
-// "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>": unique per the Maildir spec,
-// and the size lets a rescan skip stat().
-std::string unique_base(std::uint64_t size) {
+// "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>[,D=<seconds>]": unique per the
+// Maildir spec; the size lets a rescan skip stat() and the seconds of voice
+// let the quota count minutes without reading messages.
+std::string unique_base(std::uint64_t size, std::uint64_t seconds) {
   static const std::string host = host_name();
   static std::atomic<std::uint64_t> counter{0};
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
   return std::to_string(now.tv_sec) + ".M" + std::to_string(now.tv_nsec / 1000) + "P" + std::to_string(::getpid()) +
-         "Q" + std::to_string(counter++) + "." + host + ",S=" + std::to_string(size);
+         "Q" + std::to_string(counter++) + "." + host + ",S=" + std::to_string(size) +
+         (seconds != 0 ? ",D=" + std::to_string(seconds) : "");
+}
+
+std::uint64_t seconds_of_base(std::string_view base) {
+  const auto at = base.rfind(",D=");
+  if (at == std::string_view::npos) return 0;
+  const std::string_view digits = base.substr(at + 3, base.find(',', at + 3) - (at + 3));
+  return parse_number<std::uint64_t>(digits).value_or(0);
 }
 
 std::vector<std::string> list_directory(const fs::path& dir) {

@@ -25,8 +25,11 @@ Flags flags_from_file_name(std::string_view name);
 // The file name without its ":2,..." info: what stays when flags change.
 std::string_view base_of(std::string_view name);
 std::string file_name(std::string_view base, Flags flags);
-// "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>", unique per the Maildir spec.
-std::string unique_base(std::uint64_t size);
+// "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>[,D=<seconds>]", unique per the
+// Maildir spec; D= is the seconds of voice the message counts for in the quota.
+std::string unique_base(std::uint64_t size, std::uint64_t seconds = 0);
+// The D= seconds of a base name (0 without one: files from other tools).
+std::uint64_t seconds_of_base(std::string_view base);
 // Message-like entries of a directory: no dot files, no newlines.
 std::vector<std::string> list_directory(const std::filesystem::path& dir);
 

@@ -200,18 +200,29 @@ class MaildirMailbox final : public UserMailbox {
     // status() brings each folder up to date with other processes' changes.
     for (const auto& name : refresh_locked()) folders_.at(name)->status();
     refresh_quota_limit_locked();
-    return QuotaUsage{static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->bytes.load())),
-                      static_cast<std::uint64_t>(std::max<std::int64_t>(0, quota_->messages.load())),
-                      quota_->limit_bytes.load()};
+    const auto used = [](const std::atomic<std::int64_t>& n) {
+      return static_cast<std::uint64_t>(std::max<std::int64_t>(0, n.load()));
+    };
+    return QuotaUsage{used(quota_->bytes),          used(quota_->messages),         quota_->limit_bytes.load(),
+                      used(quota_->seconds),        quota_->limit_messages.load(), quota_->limit_seconds.load()};
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
 
   void set_quota_limit(std::uint64_t bytes) override try {
     std::lock_guard lock(mutex_);
+    refresh_quota_limit_locked();
     if (bytes == quota_->limit_bytes.load()) return;
-    replace_file_durably(dir_ / kQuotaLimitFile, std::to_string(bytes) + "\n");
-    quota_->limit_bytes = bytes;
+    write_quota_limits_locked(bytes, quota_->limit_messages, quota_->limit_seconds);
+  } catch (const IoError& e) {
+    throw_temporary_failure(e);
+  }
+
+  void set_count_limits(std::uint64_t messages, std::uint64_t seconds) override try {
+    std::lock_guard lock(mutex_);
+    refresh_quota_limit_locked();
+    if (messages == quota_->limit_messages.load() && seconds == quota_->limit_seconds.load()) return;
+    write_quota_limits_locked(quota_->limit_bytes, messages, seconds);
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
@@ -311,15 +322,31 @@ class MaildirMailbox final : public UserMailbox {
     std::error_code ec;
     const auto stamp = fs::last_write_time(dir_ / kQuotaLimitFile, ec);
     if (ec) {
-      quota_->limit_bytes = 0;
+      quota_->limit_bytes = quota_->limit_messages = quota_->limit_seconds = 0;
       return;
     }
     if (stamp == quota_limit_stamp_) return;
+    // "BYTES MESSAGES SECONDS"; files from before message and voice limits hold BYTES only.
     const std::string text = read_file(dir_ / kQuotaLimitFile);
-    std::uint64_t value = 0;
-    std::from_chars(text.data(), text.data() + text.size(), value);
-    quota_->limit_bytes = value;
+    std::uint64_t values[3] = {};
+    const char* at = text.data();
+    const char* const end = text.data() + text.size();
+    for (std::uint64_t& value : values) {
+      while (at != end && *at == ' ') ++at;
+      at = std::from_chars(at, end, value).ptr;
+    }
+    quota_->limit_bytes = values[0];
+    quota_->limit_messages = values[1];
+    quota_->limit_seconds = values[2];
     quota_limit_stamp_ = stamp;
+  }
+
+  void write_quota_limits_locked(std::uint64_t bytes, std::uint64_t messages, std::uint64_t seconds) const {
+    replace_file_durably(dir_ / kQuotaLimitFile,
+                         std::to_string(bytes) + " " + std::to_string(messages) + " " + std::to_string(seconds) + "\n");
+    quota_->limit_bytes = bytes;
+    quota_->limit_messages = messages;
+    quota_->limit_seconds = seconds;
   }
 
   // Directories a crash left behind in remove() or create().

@@ -56,6 +56,7 @@ struct Call : std::enable_shared_from_this<Call> {
   std::shared_ptr<RecordingFile> recording;
   ReorderBuffer reorder;
   bool recording_active = false;
+  bool mailbox_full = false;  // by quota when the call came: the notice, then BYE; nothing recorded
   Clock::time_point last_voice;
   std::uint64_t max_samples = 0;
   std::string end_reason;

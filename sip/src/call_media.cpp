@@ -48,6 +48,14 @@ std::vector<std::int16_t> default_greeting() {
   return out;
 }
 
+std::vector<std::int16_t> mailbox_full_notice() {
+  std::vector<std::int16_t> out;
+  for (int repeat = 0; repeat < 2; ++repeat)
+    for (const auto& part : {tone(950, 330), tone(1400, 330), tone(1800, 330), silence(1000)})
+      out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
 std::vector<std::int16_t> SipEndpoint::prompt_for(const std::string& number) const {
   auto prompt = admin_greeting(config, number).value_or(greeting_default);
   const auto beep = tone(1000, 400, 10000);
@@ -85,6 +93,10 @@ asio::awaitable<void> Call::play_prompt() {
     if (ec) co_return;
   }
   if (ended() || fax || t38) co_return;
+  if (mailbox_full) {
+    hang_up("mailbox full");
+    co_return;
+  }
   recording_active = true;
   last_voice = Clock::now();
   asio::co_spawn(server->strand, [self] { return self->watch_recording(); }, asio::detached);

@@ -4,6 +4,7 @@
 #include "call.hpp"
 #include "call_routing.hpp"
 #include "common/log.hpp"
+#include "mailstore/mail_store.hpp"
 #include "net/task.hpp"
 
 namespace umstore::sip {
@@ -50,9 +51,21 @@ std::optional<mailstore::Account> SipEndpoint::find_mailbox(const SipMessage& in
 }
 
 void Call::answer_after_delay() {
-  timer.expires_after(server->config.answer_delay);
-  timer.async_wait([self = shared_from_this()](const std::error_code& ec) {
-    if (!ec && self->state == State::Ringing) self->answer();
+  // Whether the mailbox is full is a store read: on the workers, while it rings.
+  asio::post(server->workers, [self = shared_from_this(), number = mailbox.number] {
+    bool full = false;
+    try {
+      full = mailstore::first_full(self->server->store.user(number)->quota(), true).has_value();
+    } catch (const std::exception& e) {
+      log(LogLevel::Warning, "sip", "quota of {} unknown, taking the call: {}", number, e.what());
+    }
+    asio::post(self->server->strand, [self, full] {
+      self->mailbox_full = full;
+      self->timer.expires_after(self->server->config.answer_delay);
+      self->timer.async_wait([self](const std::error_code& ec) {
+        if (!ec && self->state == State::Ringing) self->answer();
+      });
+    });
   });
 }
 
@@ -69,13 +82,14 @@ void Call::answer() {
     a.telephone_event_pt = offer.telephone_event_pt;
     a.session_id = sdp_session = server->rng() >> 12;
     sdp_answer = make_audio_answer(a);
-    prompt = server->prompt_for(mailbox.number);
+    prompt = mailbox_full ? mailbox_full_notice() : server->prompt_for(mailbox.number);
     meta = RecordingMeta{mailbox.number, mailbox.name, caller_of(invite), std::chrono::system_clock::now()};
     cng = std::make_unique<CngDetector>();
     tx_ssrc = static_cast<std::uint32_t>(server->rng());
     tx_sequence = static_cast<std::uint16_t>(server->rng());
     tx_timestamp = static_cast<std::uint32_t>(server->rng());
-    recording = std::make_shared<RecordingFile>(server->config.recordings_dir, server->random_hex(12), meta);
+    if (mailbox_full) call_log(LogLevel::Info, "call_id={}: mailbox {} is full: notice, then BYE", invite.call_id(), mailbox.number);
+    else recording = std::make_shared<RecordingFile>(server->config.recordings_dir, server->random_hex(12), meta);
     max_samples = static_cast<std::uint64_t>(server->config.max_recording.count()) * 8000;
   } catch (const std::exception& e) {
     call_log(LogLevel::Error, "call_id={}: cannot answer: {}", invite.call_id(), e.what());
@@ -144,9 +158,10 @@ void Call::on_bye_answered() {
 }
 
 void Call::on_reinvite(const SipMessage& reinvite) {
-  if (reinvite.content_type() == "application/sdp" && (state == State::Connected || state == State::AwaitingAck))
+  if (reinvite.content_type() == "application/sdp" && (state == State::Connected || state == State::AwaitingAck) &&
+      !mailbox_full)  // a full mailbox takes no fax either: the re-INVITE is refused below
     if (const auto image = parse_t38_offer(reinvite.body())) return start_t38(reinvite, *image);
-  if (t38) {  // back to audio after T.38 is not something a fax needs
+  if (t38 || mailbox_full) {  // back to audio after T.38 is not something a fax needs
     server->send(reinvite.response(488, "Not Acceptable Here", local_tag), peer);
     return;
   }

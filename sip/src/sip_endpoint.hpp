@@ -110,5 +110,9 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
 
 // A short rising chime: the prompt when the admin set no greeting (call_media.cpp).
 std::vector<std::int16_t> default_greeting();
+// What a caller to a full mailbox hears before the call is hung up: the
+// special information tone (ITU-T E.180: 950, 1400, 1800 Hz, "cannot be
+// completed") twice.
+std::vector<std::int16_t> mailbox_full_notice();
 
 }  // namespace umstore::sip

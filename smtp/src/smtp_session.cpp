@@ -38,7 +38,7 @@ bool ends_pipelined_group(Verb verb) {
 
 ServerContext::ServerContext(SmtpServerConfig config_in, mailstore::MailStore& store_in,
                              const mailstore::AccountStore& accounts_in)
-    : config(std::move(config_in)), accounts(accounts_in),
+    : config(std::move(config_in)), accounts(accounts_in), store(store_in),
       local_delivery(store_in, config.delivery_policy),
       delivery_pool(std::max<std::size_t>(1, config.delivery_threads)),
       max_message_bytes(config.max_message_bytes), max_recipients(config.max_recipients),
@@ -106,7 +106,7 @@ net::Task<SmtpSession::After> SmtpSession::dispatch(const Command& command) {
     case Verb::Ehlo: on_ehlo(command.argument, true); break;
     case Verb::Helo: on_ehlo(command.argument, false); break;
     case Verb::Mail: on_mail(command.argument); break;
-    case Verb::Rcpt: on_rcpt(command.argument); break;
+    case Verb::Rcpt: co_await on_rcpt(command.argument); break;
     case Verb::Data: co_return co_await on_data(command.argument);
     case Verb::Rset: on_rset(command.argument); break;
     case Verb::Noop: on_noop(); break;
@@ -177,25 +177,29 @@ std::optional<PathArgument> SmtpSession::parsed_path(PathArgument (*parse)(std::
   }
 }
 
-void SmtpSession::on_rcpt(std::string_view argument) {
-  if (!transaction_) return refuse(503, "5.5.1", "send MAIL FROM first");
-  if (!ascii_istarts_with(argument, "TO:")) return refuse(501, "5.5.2", "syntax: RCPT TO:<address>");
+net::Task<void> SmtpSession::on_rcpt(std::string_view argument) {
+  if (!transaction_) co_return refuse(503, "5.5.1", "send MAIL FROM first");
+  if (!ascii_istarts_with(argument, "TO:")) co_return refuse(501, "5.5.2", "syntax: RCPT TO:<address>");
   const auto path = parsed_path(parse_forward_path, argument.substr(3));
-  if (!path) return;
+  if (!path) co_return;
   Recipient accepted;
-  if (!check_rcpt_parameters(path->parameters, accepted)) return;
+  if (!check_rcpt_parameters(path->parameters, accepted)) co_return;
   auto& recipients = transaction_->recipients;
   if (recipients.size() >= server_.max_recipients.load())
-    return reply(452, "4.5.3", "too many recipients; send the rest in another transaction");
+    co_return reply(452, "4.5.3", "too many recipients; send the rest in another transaction");
   const Mailbox& mailbox = *path->mailbox;
   std::optional<std::vector<std::string>> numbers;
   try {
     numbers = mailboxes_for(mailbox);
   } catch (const std::exception& e) {
     log_(LogLevel::Error, "recipient lookup for {} failed: {}", mailbox.address(), e.what());
-    return reply(451, "4.3.0", "cannot look up the recipient now, try again later");
+    co_return reply(451, "4.3.0", "cannot look up the recipient now, try again later");
   }
-  if (!numbers) return;  // mailboxes_for replied
+  if (!numbers) co_return;  // mailboxes_for replied
+  // Already full: refused now rather than after the whole message arrived
+  // (a message that would not fit gets 452 4.2.2 after DATA).
+  if (const auto full = co_await full_mailbox(*numbers))
+    co_return reply(452, "4.2.2", "mailbox " + *full + " is full; try again later");
   accepted.address = mailbox.address();
   for (const auto& number : *numbers) {
     const bool duplicate = std::any_of(recipients.begin(), recipients.end(), [&](const auto& r) {
@@ -207,6 +211,26 @@ void SmtpSession::on_rcpt(std::string_view argument) {
     recipients.push_back(std::move(member));
   }
   reply(250, "2.1.5", "recipient <" + mailbox.address() + "> OK");
+}
+
+net::Task<std::optional<std::string>> SmtpSession::full_mailbox(const std::vector<std::string>& numbers) {
+  std::vector<std::string> local;
+  for (const auto& number : numbers)
+    if (!number.empty() && number != delivery::kMailboxFromSubject) local.push_back(number);
+  if (local.empty()) co_return std::nullopt;
+  co_return co_await asio::co_spawn(
+      server_.delivery_pool,
+      [&]() -> net::Task<std::optional<std::string>> {
+        for (const auto& number : local) {
+          try {
+            if (mailstore::first_full(server_.store.user(number)->quota(), false)) co_return number;
+          } catch (const std::exception& e) {
+            log_(LogLevel::Warning, "quota of {} unknown at RCPT ({}): checked after DATA", number, e.what());
+          }
+        }
+        co_return std::nullopt;
+      },
+      asio::use_awaitable);
 }
 
 

@@ -34,6 +34,7 @@ struct ServerContext {
 
   SmtpServerConfig config;
   const mailstore::AccountStore& accounts;
+  mailstore::MailStore& store;  // for quota checks at RCPT, on the delivery pool
   const delivery::LocalDelivery local_delivery;  // after config: built from its delivery_policy
   asio::thread_pool delivery_pool;
   std::optional<asio::thread_pool> sender_check_pool;  // when config.sender_checks is set
@@ -110,7 +111,9 @@ class SmtpSession {
   net::Task<After> dispatch(const Command& command);
   void on_ehlo(std::string_view argument, bool extended);
   void on_mail(std::string_view argument);
-  void on_rcpt(std::string_view argument);
+  net::Task<void> on_rcpt(std::string_view argument);
+  // The first of `numbers` whose mailbox is full already, asked on the delivery pool.
+  net::Task<std::optional<std::string>> full_mailbox(const std::vector<std::string>& numbers);
   std::optional<PathArgument> parsed_path(PathArgument (*parse)(std::string_view), std::string_view text);
   net::Task<After> on_data(std::string_view argument);
   net::Task<After> on_starttls(std::string_view argument);

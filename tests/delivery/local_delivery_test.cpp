@@ -134,6 +134,58 @@ BOOST_AUTO_TEST_CASE(a_full_mailbox_is_a_temporary_failure_for_all_and_stores_no
   BOOST_TEST(s.messages("+15550101").empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_full_mailbox_by_message_count_stores_nothing) {
+  Store s;
+  s.store->user("+15550101")->set_count_limits(1, 0);
+  s.store->deliver("+15550101", kBody);
+  const LocalDelivery delivery(*s.store, std::nullopt);
+  const DeliveryResult result = delivery.deliver(smtp_request(kTwo));
+  BOOST_TEST(!result.all_stored());
+  BOOST_TEST((std::get<TemporaryFailure>(result.recipients[0]).cause == TemporaryFailure::Cause::OverQuota));
+  BOOST_TEST(s.messages("+15550100").empty());
+  BOOST_TEST(s.messages("+15550101").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(one_warning_per_threshold_crossed_and_again_only_after_dropping_below) {
+  Store s;
+  const std::string number = "+15550100";
+  const std::vector<LocalRecipient> one = {{number + "@vm.example.net", number}};
+  s.store->user(number)->set_count_limits(10, 0);
+  const LocalDelivery delivery(*s.store, std::nullopt);
+  const auto warnings = [&] {
+    std::vector<std::string> subjects;
+    for (const auto& m : s.messages(number))
+      if (m.find("X-Umstore-Quota-Warning: ") != std::string::npos)
+        subjects.push_back(m.substr(m.find("Subject: ") + 9, m.find("\r\n", m.find("Subject: ")) - m.find("Subject: ") - 9));
+    return subjects;
+  };
+  for (int i = 0; i < 7; ++i) BOOST_TEST(delivery.deliver(smtp_request(one)).all_stored());
+  BOOST_TEST(warnings().empty());
+  BOOST_TEST(delivery.deliver(smtp_request(one)).all_stored());  // 8 of 10
+  BOOST_TEST(warnings() == (std::vector<std::string>{"Your mailbox is 80% full (messages)"}));
+  // The warning counts (9 of 10) and was never refused; the next delivery
+  // reaches 10: 100%, past 95%.
+  BOOST_TEST(delivery.deliver(smtp_request(one)).all_stored());
+  BOOST_TEST(warnings().size() == 2u);
+  BOOST_TEST(warnings().back() == "Your mailbox is 100% full (messages)");
+  BOOST_TEST(s.store->user(number)->quota().messages == 11u);  // the warning itself was stored
+  BOOST_TEST(!delivery.deliver(smtp_request(one)).all_stored());  // full now
+  BOOST_TEST(warnings().size() == 2u);                            // no warning per refused delivery
+
+  // Below 80% again, then past it: one more warning.
+  const auto inbox = s.store->user(number)->open("INBOX");
+  std::vector<std::uint32_t> uids;
+  for (const auto& m : inbox->snapshot()) uids.push_back(m.uid);
+  uids.resize(5);
+  inbox->change_flags(uids, mailstore::FlagChange::Add, mailstore::kDeleted, {});
+  inbox->expunge();
+  BOOST_TEST(s.store->user(number)->quota().messages == 6u);
+  BOOST_TEST(delivery.deliver(smtp_request(one)).all_stored());  // 7
+  BOOST_TEST(delivery.deliver(smtp_request(one)).all_stored());  // 8: 80% again
+  BOOST_TEST(warnings().size() == 3u);
+  BOOST_TEST(warnings().back() == "Your mailbox is 80% full (messages)");
+}
+
 BOOST_AUTO_TEST_CASE(a_store_error_is_a_temporary_failure_naming_the_mailbox) {
   Store s;
   const LocalDelivery delivery(*s.store, std::nullopt);

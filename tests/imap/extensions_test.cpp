@@ -46,6 +46,21 @@ BOOST_AUTO_TEST_CASE(quota_from_the_account_and_errors) {
   BOOST_TEST(server.mailbox()->quota().limit_bytes == 20u * 1024);
 }
 
+BOOST_AUTO_TEST_CASE(quota_reports_messages_beside_storage) {
+  TestServer server({}, 20 * 1024);
+  server.mailbox()->set_count_limits(2, 0);
+  server.mailbox()->open("INBOX")->append(text_message("one", std::string(3000, 'q') + "\n"));
+  Client c(server.port());
+  BOOST_TEST(contains(c.greeting, " QUOTA=RES-MESSAGE"));
+  c.login();
+  auto root = c.command("m1", "GETQUOTAROOT INBOX");
+  BOOST_TEST(contains(root, "* QUOTA \"\" (STORAGE 4 20 MESSAGE 1 2)\r\n"), root);
+  server.mailbox()->open("INBOX")->append(text_message("two"));
+  const std::string third = text_message("three");
+  c.send("m2 APPEND INBOX {" + std::to_string(third.size()) + "+}\r\n" + third + "\r\n");
+  BOOST_TEST(contains(c.until_tagged("m2"), "m2 NO [OVERQUOTA]"));
+}
+
 BOOST_AUTO_TEST_CASE(unlimited_quota_has_no_resources) {
   TestServer server;
   Client c(server.port());

@@ -299,6 +299,48 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(quota_refuses_what_does_not_fit, Backend, Backends
   BOOST_TEST(s.mailbox->quota().bytes == 2 * one.size());
 }
 
+namespace {
+std::string voicemail(int n, unsigned seconds) {
+  return "From: +15550123@example.com\r\nSubject: voicemail " + std::to_string(n) +
+         "\r\nMessage-Context: voice-message\r\nMIME-Version: 1.0\r\nContent-Type: audio/32KADPCM\r\nContent-Duration: " + std::to_string(seconds) +
+         "\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n";
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(quota_counts_messages_and_seconds_of_voice, Backend, Backends) {
+  Opened<Backend> s;
+  s.mailbox->set_quota_limit(1'000'000);
+  s.mailbox->set_count_limits(3, 50);
+  s.inbox->append(voicemail(1, 30));
+  s.inbox->append(message(2));
+  BOOST_CHECK_THROW(s.inbox->append(voicemail(3, 21)), QuotaExceeded);  // 51 seconds
+  s.inbox->append(voicemail(4, 20));                                     // 50: exactly full
+  BOOST_CHECK_THROW(s.inbox->append(message(5)), QuotaExceeded);       // a 4th message
+  QuotaUsage usage = s.mailbox->quota();
+  BOOST_TEST(usage.messages == 3u);
+  BOOST_TEST(usage.seconds == 50u);
+  BOOST_TEST(usage.limit_messages == 3u);
+  BOOST_TEST(usage.limit_seconds == 50u);
+  BOOST_TEST(usage.limit_bytes == 1'000'000u);  // the other limits kept
+
+  s.mailbox->create("Archive");
+  const auto archive = s.mailbox->open("Archive");
+  const auto uids = uids_of(s.inbox->snapshot());
+  BOOST_CHECK_THROW(s.inbox->copy_to(*archive, uids), QuotaExceeded);
+  BOOST_TEST(s.inbox->move_to(*archive, uids).size() == 3u);  // seconds move along
+  BOOST_TEST(s.mailbox->quota().seconds == 50u);
+  const std::vector<std::uint32_t> first{uids_of(archive->snapshot()).front()};
+  archive->change_flags(first, FlagChange::Add, kDeleted, {});
+  archive->expunge();
+  usage = s.backend.open()->user(kNumber)->quota();  // what another process sees
+  BOOST_TEST(usage.messages == 2u);
+  BOOST_TEST(usage.seconds == 20u);
+  BOOST_TEST(usage.limit_seconds == 50u);
+  s.mailbox->set_count_limits(0, 0);
+  s.inbox->append(voicemail(6, 600));
+  BOOST_TEST(s.mailbox->quota().seconds == 620u);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_in_threads, Backend, Backends) {
   Opened<Backend> s;
   constexpr int kThreads = 4;

@@ -152,6 +152,42 @@ BOOST_AUTO_TEST_CASE(bye_during_the_greeting_leaves_no_message) {
   BOOST_TEST(f.inbox().empty());
 }
 
+// Over quota: the caller hears the notice (RTP arrives at the port the
+// INVITE's SDP names), the endpoint hangs up, and nothing is recorded.
+BOOST_AUTO_TEST_CASE(a_full_mailbox_plays_a_notice_hangs_up_and_stores_nothing) {
+  Fixture f;
+  f.store->user("+15550100")->set_count_limits(1, 0);
+  f.store->deliver("+15550100", "Subject: fills it\r\n\r\nx\r\n");
+  write_pcmu_pcap(f.dir / "audio.pcap", 2.0);
+  const int media = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::bind(media, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0);
+  socklen_t length = sizeof at;
+  ::getsockname(media, reinterpret_cast<sockaddr*>(&at), &length);
+  const std::string body = replace_all(invite("1", "%EXTRA%"), "m=audio [media_port]",
+                                       "m=audio " + std::to_string(ntohs(at.sin_port))) +
+                           R"(<recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="200"/>
+)" + ack("1") + R"(
+  <nop><action><exec play_pcap_audio="%PCAP%"/></action></nop>
+  <recv request="BYE" timeout="15000"/>
+)" + kOk;
+  BOOST_TEST(f.run_sipp(body, "+15550100") == 0);
+  std::size_t packets = 0;
+  std::uint8_t buffer[2048];
+  while (::recv(media, buffer, sizeof buffer, 0) > 0) ++packets;
+  ::close(media);
+  BOOST_TEST(packets >= 150u, packets << " RTP packets of notice");  // 4 s at 20 ms
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(f.server->active_calls() == 0u);
+  BOOST_TEST(f.delivered.empty());
+  BOOST_TEST(f.inbox().size() == 1u);
+  BOOST_TEST((!fs::exists(f.dir / "recordings") || fs::is_empty(f.dir / "recordings")));
+}
+
 BOOST_AUTO_TEST_CASE(unknown_mailbox_gets_404) {
   Fixture f;
   const std::string body = invite("1", "%EXTRA%") + R"(<recv response="100" optional="true"/>

@@ -34,19 +34,6 @@ using namespace std::chrono_literals;
 namespace {
 
 // The answer sipp sends to a request from the server (BYE, NOTIFY).
-const char* kOk = R"(
-  <send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-  ]]></send>
-)";
 
 struct Fixture : test::SipServerFixture {
   using SipServerFixture::SipServerFixture;

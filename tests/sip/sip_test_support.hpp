@@ -145,6 +145,21 @@ a=rtpmap:101 telephone-event/8000
 )";
 }
 
+// sipp's 200 OK to the request it received last (a BYE from the endpoint).
+inline constexpr const char* kOk = R"(
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+  ]]></send>
+)";
+
 inline std::string ack(std::string_view cseq) {
   return R"(
   <send><![CDATA[

@@ -326,6 +326,30 @@ BOOST_AUTO_TEST_CASE(full_mailbox_gives_452_and_no_copy) {
   BOOST_TEST(server.inbox().empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_mailbox_full_by_count_is_refused_at_rcpt_and_by_minutes_after_data) {
+  TestServer server;
+  server.store().user(kNumber)->set_count_limits(1, 60);
+  server.store().deliver(kNumber, "Subject: one\r\n\r\nfirst\r\n");
+  RawClient client(server.port());
+  greet(client);
+  client.command("MAIL FROM:<a@b.example>");
+  const std::string rcpt = client.command("RCPT TO:<" + local_address() + ">");
+  BOOST_TEST(rcpt.starts_with("452 4.2.2"), rcpt);
+  BOOST_TEST(contains(rcpt, "+15550100"));
+
+  server.store().user(kNumber)->set_count_limits(0, 60);  // room for messages, 60 s of voice
+  client.command("RSET");
+  client.command("MAIL FROM:<a@b.example>");
+  BOOST_TEST(client.command("RCPT TO:<" + local_address() + ">").starts_with("250"));
+  BOOST_TEST(client.command("DATA").starts_with("354"));
+  client.send("Subject: voice\r\nMessage-Context: voice-message\r\nMIME-Version: 1.0\r\n"
+              "Content-Type: audio/32KADPCM\r\nContent-Duration: 61\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+              "AAAA\r\n.\r\n");
+  const std::string after_data = client.read_reply();
+  BOOST_TEST(after_data.starts_with("452 4.2.2"), after_data);
+  BOOST_TEST(server.inbox().size() == 1u);  // nothing half-stored
+}
+
 BOOST_AUTO_TEST_CASE(starttls_with_swaks) {
   TestServer server(true);
   auto data = write_temp_file(server.directory() / "message.eml", kBody);

@@ -167,6 +167,10 @@ class IngestQueue {
   SubmitResult submit_file(const Recording& recording, const std::filesystem::path& file,
                            const SubmitOptions& options);
   std::optional<IngestStatus> status(std::string_view id) const;
+  // Why `mailbox` cannot take a recording of `kind` now (a quota limit is
+  // reached already), or nullopt: refused at submission instead of accepted
+  // and failed later. Blocking (reads the store).
+  std::optional<std::string> quota_refusal(std::string_view mailbox, Kind kind) const;
   // The job of (source, idempotency key), if any.
   std::optional<IngestStatus> find(std::string_view source, std::string_view idempotency_key) const;
 

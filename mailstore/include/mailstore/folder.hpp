@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mailstore/message.hpp"
+#include "mailstore/quota.hpp"
 
 namespace umstore::mailstore {
 
@@ -184,11 +185,6 @@ struct FolderEntry {
   bool has_children = false;
 };
 
-struct QuotaUsage {
-  std::uint64_t bytes = 0;
-  std::uint64_t messages = 0;
-  std::uint64_t limit_bytes = 0;  // 0 = unlimited
-};
 
 // All folders of one E.164 mailbox. Folder names are IMAP names (UTF-8,
 // "/" as hierarchy delimiter, "INBOX" case-insensitive); the mapping to
@@ -212,6 +208,8 @@ class UserMailbox {
 
   virtual QuotaUsage quota() const = 0;
   virtual void set_quota_limit(std::uint64_t bytes) = 0;  // 0 = unlimited
+  // The message and voice limits beside the byte limit (0 = unlimited).
+  virtual void set_count_limits(std::uint64_t messages, std::uint64_t seconds) = 0;
 };
 using UserMailboxPtr = std::shared_ptr<UserMailbox>;
 

@@ -37,6 +37,9 @@ class MailStore {
   // Local delivery: appends to `folder` (created when missing) and returns the UID.
   virtual std::uint32_t deliver(std::string_view number, std::string_view rfc822,
                                 std::string_view folder = "INBOX") = 0;
+  // A notice from the system about the mailbox (a quota warning) into
+  // INBOX: counted in the quota, but never refused for it.
+  std::uint32_t deliver_notice(std::string_view number, std::string_view rfc822);
 
   // Exactly-once local delivery: as deliver(), keyed by `key` (SMTP queue
   // id, ingest id) in the same transaction as the append, so a job retried
@@ -56,7 +59,8 @@ class MailStore {
 // folder (see folder_name.hpp for the flat name encoding and
 // maildir_folder.hpp in src/ for the files inside one), plus
 //   .subscriptions   subscribed IMAP names, one per line
-//   .quota-limit     the byte limit set by set_quota_limit (absent = unlimited)
+//   .quota-limit     "BYTES MESSAGES SECONDS", the limits set by set_quota_limit and
+//                    set_count_limits (absent or 0 = unlimited)
 //   .lock            flock for create/rename/remove/subscribe across processes
 //   <folder>/umstore-fts  the folder's full-text index (Xapian), a cache of its messages
 // Mailboxes and folders, once opened, stay cached for the store's lifetime.

@@ -265,6 +265,12 @@ class PgMailbox final : public UserMailbox {
       return 0;
     });
   }
+  void set_count_limits(std::uint64_t messages, std::uint64_t seconds) override {
+    backend_->run([&](MailTables& t) {
+      t.set_count_limits(id_, messages, seconds);
+      return 0;
+    });
+  }
 
  private:
   std::shared_ptr<Backend> backend_;

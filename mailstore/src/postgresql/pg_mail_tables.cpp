@@ -1,5 +1,6 @@
 #include "pg_mail_tables.hpp"
 
+#include "../quota_counter.hpp"
 #include "../special_use.hpp"
 #include "mailstore/store_metrics.hpp"
 
@@ -9,6 +10,14 @@
 
 namespace umstore::mailstore::pg {
 namespace {
+
+// Charges $2 bytes, $3 messages and $4 seconds of voice to mailbox $1 when
+// they fit (or when $5 is false); RETURNING a row only then.
+constexpr std::string_view kChargeMailbox =
+    "UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + $3, "
+    "used_seconds = used_seconds + $4 WHERE id = $1 AND (NOT $5::boolean OR ("
+    "(quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) AND (quota_messages = 0 OR used_messages + $3 <= quota_messages) "
+    "AND ($4 = 0 OR quota_seconds = 0 OR used_seconds + $4 <= quota_seconds))) RETURNING id";
 
 // Keywords are IMAP atoms (no spaces, checked before they get here), so a
 // space-separated list travels safely as text in both directions.
@@ -201,22 +210,17 @@ void MailTables::rename_folder(std::int64_t mailbox_id, std::string_view from, s
 Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
   Transaction t(c_);
   const IntParam size(static_cast<std::int64_t>(m.rfc822.size()));
-  const auto charged = c_.exec(
-      "UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + 1 "
-      "WHERE id = $1 AND (quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) RETURNING id",
-      {IntParam(folder.mailbox_id), size});
+  const QuotaCharge charge = quota_charge(m.rfc822);
+  const IntParam seconds(static_cast<std::int64_t>(charge.seconds));
+  const auto charged = c_.exec(kChargeMailbox, {IntParam(folder.mailbox_id), size, IntParam(1), seconds,
+                                                Param::text(detail::QuotaExemption::active() ? "f" : "t")});
   if (m.delivery_key) {
     // The mailbox row is locked by now (charged or not): a concurrent
     // delivery under the same key has committed or waits for this one.
     if (auto earlier = delivered(folder.mailbox_id, *m.delivery_key))
       return Appended{earlier->second, 0, true, std::move(earlier->first)};  // rolled back: nothing charged
   }
-  if (charged.rows() == 0) {
-    const QuotaUsage usage = quota(folder.mailbox_id);
-    throw QuotaExceeded("the mailbox is full (" + std::to_string(usage.bytes) + " of " +
-                        std::to_string(usage.limit_bytes) + " bytes used, " + size.text +
-                        " more needed); delete messages or ask the administrator to raise the quota");
-  }
+  if (charged.rows() == 0) refuse(folder.mailbox_id, charge);
   const IntParam kept_uid(m.uid.value_or(0));
   const auto allocated =
       m.uid ? c_.exec("UPDATE folders SET uid_next = $2 + 1, highest_modseq = highest_modseq + 1 "
@@ -236,11 +240,11 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
       {Param::bytes(m.rfc822)});
   const std::string keywords = joined(m.keywords);
   c_.exec(
-      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header) "
-      "VALUES ($1, $2, $3, $4, string_to_array($5, ' '), $6, floor(extract(epoch FROM now()))::bigint, $7, sha256($8), $9)",
+      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, seconds) "
+      "VALUES ($1, $2, $3, $4, string_to_array($5, ' '), $6, floor(extract(epoch FROM now()))::bigint, $7, sha256($8), $9, $10)",
       {IntParam(folder.id), IntParam(out.uid), IntParam(static_cast<std::int64_t>(out.modseq)), IntParam(m.flags),
        Param::text(keywords), IntParam(m.internal_date), size, Param::bytes(m.rfc822),
-       Param::bytes(header_block(m.rfc822))});
+       Param::bytes(header_block(m.rfc822)), seconds});
   if (m.delivery_key) {
     c_.exec("INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES ($1, $2, $3, $4)",
             {IntParam(folder.mailbox_id), Param::text(*m.delivery_key), IntParam(folder.id), IntParam(out.uid)});
@@ -370,19 +374,24 @@ std::vector<std::uint32_t> MailTables::remove_rows(const FolderRow& folder, std:
   const std::uint64_t modseq = next_modseq(folder.id);
   const auto removed = c_.exec(
       "WITH removed AS (DELETE FROM messages WHERE folder_id = $1 AND ($2 = '' OR uid = ANY($2::bigint[])) "
-      "  AND (NOT $3::boolean OR flags & 8 <> 0) RETURNING uid, size, body_sha256), "
+      "  AND (NOT $3::boolean OR flags & 8 <> 0) RETURNING uid, size, body_sha256, seconds), "
       "released AS (UPDATE bodies b SET refs = b.refs - r.n FROM "
       "  (SELECT body_sha256, count(*) AS n FROM removed GROUP BY 1) r WHERE b.sha256 = r.body_sha256) "
-      "SELECT uid, size FROM removed",
+      "SELECT uid, size, seconds FROM removed",
       {IntParam(folder.id), Param::text(uids.empty() ? "" : uid_array(uids)), Param::text(only_deleted ? "t" : "f")});
   std::vector<std::uint32_t> out = uids_of(removed);
   if (out.empty()) return out;
   c_.exec("DELETE FROM bodies WHERE refs <= 0");  // the partial index finds them
   std::int64_t bytes = 0;
-  for (int i = 0; i < removed.rows(); ++i) bytes += removed.integer(i, 1);
+  std::int64_t seconds = 0;
+  for (int i = 0; i < removed.rows(); ++i) {
+    bytes += removed.integer(i, 1);
+    seconds += removed.integer(i, 2);
+  }
   c_.exec("UPDATE mailboxes SET used_bytes = greatest(0, used_bytes - $2), "
-          "used_messages = greatest(0, used_messages - $3) WHERE id = $1",
-          {IntParam(folder.mailbox_id), IntParam(bytes), IntParam(static_cast<std::int64_t>(out.size()))});
+          "used_messages = greatest(0, used_messages - $3), used_seconds = greatest(0, used_seconds - $4) WHERE id = $1",
+          {IntParam(folder.mailbox_id), IntParam(bytes), IntParam(static_cast<std::int64_t>(out.size())),
+           IntParam(seconds)});
   c_.exec("INSERT INTO expunged (folder_id, uid, modseq) SELECT $1, unnest($2::bigint[]), $3 "
           "ON CONFLICT (folder_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
           {IntParam(folder.id), Param::text(uid_array(out)), IntParam(static_cast<std::int64_t>(modseq))});
@@ -424,25 +433,26 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const Fold
   // Mailbox rows first (in id order when two), then folder rows: one lock order.
   c_.exec("SELECT 1 FROM mailboxes WHERE id IN ($1, $2) ORDER BY id FOR UPDATE",
           {IntParam(from.mailbox_id), IntParam(to.mailbox_id)});
-  const auto sources = c_.exec("SELECT uid, size FROM messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
+  const auto sources = c_.exec("SELECT uid, size, seconds FROM messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
                                {IntParam(from.id), Param::text(uid_array(uids))});
   std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
   if (sources.rows() == 0) {
     t.commit();
     return out;
   }
-  std::int64_t bytes = 0;
-  for (int i = 0; i < sources.rows(); ++i) bytes += sources.integer(i, 1);
+  QuotaCharge charge;
+  for (int i = 0; i < sources.rows(); ++i) {
+    charge.bytes += static_cast<std::uint64_t>(sources.integer(i, 1));
+    charge.seconds += static_cast<std::uint64_t>(sources.integer(i, 2));
+  }
+  charge.messages = static_cast<std::uint64_t>(sources.rows());
   const IntParam count(sources.rows());
   // A move within one mailbox needs no room: the removal below gives it back.
   const bool check_room = !move || from.mailbox_id != to.mailbox_id;
-  const auto charged = c_.exec(
-      "UPDATE mailboxes SET used_bytes = used_bytes + $2, used_messages = used_messages + $3 "
-      "WHERE id = $1 AND (NOT $4::boolean OR quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) RETURNING id",
-      {IntParam(to.mailbox_id), IntParam(bytes), count, Param::text(check_room ? "t" : "f")});
-  if (charged.rows() == 0)
-    throw QuotaExceeded("the target mailbox has no room for " + std::to_string(bytes) +
-                        " more bytes; delete messages or ask the administrator to raise the quota");
+  const auto charged = c_.exec(kChargeMailbox, {IntParam(to.mailbox_id), IntParam(static_cast<std::int64_t>(charge.bytes)),
+                                                count, IntParam(static_cast<std::int64_t>(charge.seconds)),
+                                                Param::text(check_room ? "t" : "f")});
+  if (charged.rows() == 0) refuse(to.mailbox_id, charge);
   const auto allocated = c_.exec(
       "UPDATE folders SET uid_next = uid_next + $2, highest_modseq = highest_modseq + 1 WHERE id = $1 "
       "RETURNING uid_next - $2, highest_modseq",
@@ -450,9 +460,9 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const Fold
   const std::int64_t first_uid = allocated.integer(0, 0);
   const IntParam modseq(allocated.integer(0, 1));
   const auto copied = c_.exec(
-      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, metadata) "
+      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, metadata, seconds) "
       "SELECT $1, $3 + row_number() OVER (ORDER BY uid) - 1, $4, flags, keywords, internal_date, "
-      "floor(extract(epoch FROM now()))::bigint, size, body_sha256, header, metadata FROM messages "
+      "floor(extract(epoch FROM now()))::bigint, size, body_sha256, header, metadata, seconds FROM messages "
       "WHERE folder_id = $2 AND uid = ANY($5::bigint[]) RETURNING uid",
       {IntParam(to.id), IntParam(from.id), IntParam(first_uid), modseq, Param::text(uid_array(uids))});
   c_.exec("UPDATE bodies b SET refs = b.refs + n FROM (SELECT body_sha256, count(*) AS n FROM messages "
@@ -472,13 +482,29 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const Fold
 }
 
 QuotaUsage MailTables::quota(std::int64_t mailbox_id) {
-  const auto r = c_.exec("SELECT used_bytes, used_messages, quota_bytes FROM mailboxes WHERE id = $1", {IntParam(mailbox_id)});
-  return {static_cast<std::uint64_t>(r.integer(0, 0)), static_cast<std::uint64_t>(r.integer(0, 1)),
-          static_cast<std::uint64_t>(r.integer(0, 2))};
+  const auto r = c_.exec(
+      "SELECT used_bytes, used_messages, quota_bytes, used_seconds, quota_messages, quota_seconds FROM mailboxes "
+      "WHERE id = $1",
+      {IntParam(mailbox_id)});
+  const auto column = [&](int i) { return static_cast<std::uint64_t>(r.integer(0, i)); };
+  return {column(0), column(1), column(2), column(3), column(4), column(5)};
+}
+
+// After the charge did not fit: says which limit (the caller's transaction rolls back).
+void MailTables::refuse(std::int64_t mailbox_id, const QuotaCharge& charge) {
+  const auto number = c_.exec("SELECT number FROM mailboxes WHERE id = $1", {IntParam(mailbox_id)});
+  const std::string who = "the mailbox of " + (number.rows() ? number.text(0, 0) : std::string("this number"));
+  detail::require_room(who, quota(mailbox_id), charge);
+  throw QuotaExceeded(who + " is full; delete messages or ask the administrator to raise the quota");
 }
 
 void MailTables::set_quota_limit(std::int64_t mailbox_id, std::uint64_t bytes) {
   c_.exec("UPDATE mailboxes SET quota_bytes = $2 WHERE id = $1", {IntParam(mailbox_id), IntParam(static_cast<std::int64_t>(bytes))});
+}
+
+void MailTables::set_count_limits(std::int64_t mailbox_id, std::uint64_t messages, std::uint64_t seconds) {
+  c_.exec("UPDATE mailboxes SET quota_messages = $2, quota_seconds = $3 WHERE id = $1",
+          {IntParam(mailbox_id), IntParam(static_cast<std::int64_t>(messages)), IntParam(static_cast<std::int64_t>(seconds))});
 }
 
 }  // namespace umstore::mailstore::pg

@@ -132,8 +132,10 @@ class MailTables {
 
   QuotaUsage quota(std::int64_t mailbox_id);
   void set_quota_limit(std::int64_t mailbox_id, std::uint64_t bytes);
+  void set_count_limits(std::int64_t mailbox_id, std::uint64_t messages, std::uint64_t seconds);
 
  private:
+  [[noreturn]] void refuse(std::int64_t mailbox_id, const QuotaCharge& charge);
   std::vector<MessageInfo> locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids);
   std::uint64_t next_modseq(std::int64_t folder_id);
   std::vector<std::uint32_t> remove_rows(const FolderRow& folder, std::span<const std::uint32_t> uids, bool only_deleted);

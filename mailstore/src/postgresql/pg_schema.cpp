@@ -108,6 +108,15 @@ CREATE INDEX deliveries_age ON deliveries (delivered);
 ALTER TABLE accounts ADD COLUMN age_days integer CHECK (age_days >= 0),
                      ADD COLUMN trash_days integer CHECK (trash_days >= 0);
 )sql",
+    // 4: quotas in messages and seconds of voice beside bytes; a message's
+    // seconds (its audio Content-Duration) are kept so expunge gives them back.
+    // Messages stored before this count no seconds.
+    R"sql(
+ALTER TABLE mailboxes ADD COLUMN quota_messages bigint NOT NULL DEFAULT 0,
+                      ADD COLUMN quota_seconds  bigint NOT NULL DEFAULT 0,
+                      ADD COLUMN used_seconds   bigint NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN seconds bigint NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr std::string_view kVersionTable =

@@ -1,0 +1,64 @@
+#include "spoken_notice.hpp"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "codecs/audio.hpp"
+#include "common/durable_file.hpp"
+#include "common/log.hpp"
+
+extern char** environ;
+
+namespace umstore::delivery {
+namespace {
+
+constexpr std::string_view kLog = "delivery";
+
+// Runs espeak-ng writing `wav`; its exit status, or -1 when it cannot start.
+int speak_to_file(std::string_view text, const std::string& wav) {
+  std::string words(text);
+  std::string program = "espeak-ng", voice = "en-us", speed = "150";
+  std::string v = "-v", s = "-s", w = "-w";
+  char* argv[] = {program.data(), v.data(), voice.data(), s.data(), speed.data(), w.data(),
+                  const_cast<char*>(wav.c_str()), words.data(), nullptr};
+  pid_t pid = 0;
+  if (::posix_spawnp(&pid, "espeak-ng", nullptr, nullptr, argv, environ) != 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::uint8_t>> spoken_notice(std::string_view text) try {
+  std::string path = (std::filesystem::temp_directory_path() / "umstore-notice-XXXXXX").string();
+  const int fd = ::mkstemp(path.data());
+  if (fd < 0) throw std::runtime_error("cannot make a temporary file");
+  ::close(fd);
+  const int status = speak_to_file(text, path);
+  const std::string bytes = status == 0 ? read_file(path) : std::string();
+  std::filesystem::remove(path);
+  if (status == -1) {
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true))
+      log(LogLevel::Warning, kLog, "espeak-ng is not installed: quota warnings to voice users are text only");
+    return std::nullopt;
+  }
+  if (status != 0) throw std::runtime_error("espeak-ng exited with " + std::to_string(status));
+  const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  auto audio = codecs::decode_audio(std::span(data, bytes.size()), "notice.wav");
+  if (audio.sample_rate != 8000) audio = codecs::resample(audio, 8000);
+  return codecs::encode_wav_pcm16(audio);
+} catch (const std::exception& e) {
+  log(LogLevel::Warning, kLog, "spoken notice not rendered, text only: {}", e.what());
+  return std::nullopt;
+}
+
+}  // namespace umstore::delivery
