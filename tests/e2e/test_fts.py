@@ -128,7 +128,7 @@ class FullTextSearch(unittest.TestCase):
         self.assertEqual(found, self.expected("zebracorn", False))
         self.check_every_needle()
 
-    @unittest.skipIf(PG, "the PostgreSQL backend keeps no index")
+    @unittest.skipIf(PG, "the PostgreSQL backend keeps no index directory")
     def test_3_a_deleted_index_changes_no_answer(self):
         shutil.rmtree(self.index_dir)
         self.check_every_needle()
