@@ -20,6 +20,7 @@ OK; the figure is the median of RUNS (of 3 for the scan)."""
 import imaplib
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -115,7 +116,9 @@ def postgresql(count, runs):
         server.config.write_text(database)
         server.run("db", "migrate")
         start = time.perf_counter()
-        server.run("db", "copy")
+        # Not server.run: its time limit is for tests, and this takes minutes.
+        subprocess.run([os.environ["UMSTORE_BIN"], "--data-dir", str(server.data_dir), "--config", str(server.config),
+                        "db", "copy"], check=True, capture_output=True)
         copied = time.perf_counter() - start
         psql(dsn, "VACUUM ANALYZE")
         text_bytes = int(psql(dsn, "SELECT sum(pg_column_size(search_text)) FROM bodies"))
