@@ -71,7 +71,7 @@ struct Indexed {
   std::vector<std::uint32_t> candidates(std::string_view needle) const {
     auto found = inbox->text_candidates(needle, uids);
     BOOST_REQUIRE(found);
-    return *found;
+    return found->possible;
   }
   // What a scan finds: the UIDs whose text contains the needle.
   std::vector<std::uint32_t> scan(std::string_view needle) const {
@@ -123,6 +123,21 @@ BOOST_AUTO_TEST_CASE(appends_are_indexed_and_narrow_the_candidates) {
   BOOST_TEST(!s.inbox->text_candidates("ox", s.uids));  // no word of three bytes: read every message
   BOOST_TEST(!s.inbox->text_candidates("a b c", s.uids));
   s.require_superset_of_scan();
+}
+
+BOOST_AUTO_TEST_CASE(whole_words_are_proven_without_reading) {
+  Indexed s;
+  const auto in = [&](std::string_view needle) { return *s.inbox->text_candidates(needle, s.uids); };
+  BOOST_TEST(in("ZebraCorn").in_body == std::vector<std::uint32_t>{s.uids[2]});  // base64, two multiparts deep
+  BOOST_TEST(in("zebracorn").in_header.empty());
+  BOOST_TEST(in("quick").in_body == std::vector<std::uint32_t>{s.uids[0]});
+  BOOST_TEST(in("grüße").in_header == std::vector<std::uint32_t>{s.uids[3]});  // only in the decoded subject
+  BOOST_TEST(in("grüße").in_body.empty());
+  BOOST_TEST(in("ebraco").in_body.empty());  // inside a word: read to be sure
+  BOOST_TEST(in("ebraco").possible == std::vector<std::uint32_t>{s.uids[2]});
+  BOOST_TEST(in("quick brown").in_body.empty());  // not one word
+  const std::vector<std::uint32_t> others{s.uids[0], s.uids[1]};
+  BOOST_TEST(s.inbox->text_candidates("zebracorn", others)->in_body.empty());  // only those asked about
 }
 
 BOOST_AUTO_TEST_CASE(expunged_messages_leave_the_index) {

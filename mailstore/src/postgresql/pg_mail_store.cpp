@@ -136,8 +136,8 @@ class PgFolder final : public Folder {
 
   // The trigram index names the messages whose text holds the needle,
   // after the folder's bodies without text (from before the index) got it.
-  std::optional<std::vector<std::uint32_t>> text_candidates(std::string_view needle,
-                                                            std::span<const std::uint32_t> uids) const override {
+  std::optional<TextCandidates> text_candidates(std::string_view needle,
+                                                std::span<const std::uint32_t> uids) const override {
     const auto pattern = search_pattern(needle);
     if (!backend_->text_index || !pattern) return std::nullopt;
     try {
@@ -145,8 +145,9 @@ class PgFolder final : public Folder {
         fill_search_text(c, row_.id, FillScope::missing);
         return text_matches(c, row_.id, *pattern);
       });
-      std::vector<std::uint32_t> found;
-      std::set_intersection(matched.begin(), matched.end(), uids.begin(), uids.end(), std::back_inserter(found));
+      TextCandidates found;
+      std::set_intersection(matched.begin(), matched.end(), uids.begin(), uids.end(),
+                            std::back_inserter(found.possible));
       return found;
     } catch (const PgError& e) {  // not an outage (that is TemporaryFailure): the scan still answers
       log(LogLevel::Warning, "mailstore", "full-text search in folder {} failed ({}): this search reads every message",

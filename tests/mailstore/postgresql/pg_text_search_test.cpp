@@ -30,7 +30,7 @@ std::vector<std::uint32_t> uids_of(std::initializer_list<std::uint32_t> uids) { 
 std::vector<std::uint32_t> narrowed(const Folder& folder, std::string_view needle, std::span<const std::uint32_t> uids) {
   auto found = folder.text_candidates(needle, uids);
   BOOST_REQUIRE_MESSAGE(found, needle << " was not narrowed");
-  return *found;
+  return found->possible;
 }
 
 struct Searchable {
