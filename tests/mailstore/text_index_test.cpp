@@ -24,11 +24,8 @@ namespace {
 
 constexpr const char* kNumber = "+15550100";
 
-const std::string kPlain = "From: a@example.com\r\nSubject: plain\r\n\r\nThe quick brown fox jumps.\r\n";
-const std::string kLatin1 =
-    "From: b@example.com\r\nSubject: latin\r\nMIME-Version: 1.0\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-    "Un caf=E9 cr=E8me, s'il vous pla=EEt.\r\n";
+const std::string& kPlain = kQuickBrownFox;
+const std::string kLatin1 = latin1_message("Un caf=E9 cr=E8me, s'il vous pla=EEt.");
 // "zebracorn transcript" in base64, in a text part two multiparts deep
 const std::string kDeep =
     "From: c@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"

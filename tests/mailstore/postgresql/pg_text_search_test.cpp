@@ -9,6 +9,7 @@
 #include "mailstore/mail_store.hpp"
 #include "pg_test_support.hpp"
 #include "pg_text_search.hpp"
+#include "test_messages.hpp"
 
 using namespace umstore::mailstore;
 
@@ -16,16 +17,13 @@ namespace {
 
 constexpr const char* kNumber = "+15550100";
 
-const std::string kPlain = "From: a@example.com\r\nSubject: plain\r\n\r\nThe quick brown fox jumps.\r\n";
-const std::string kLatin1 =
-    "From: b@example.com\r\nSubject: latin\r\nMIME-Version: 1.0\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-    "Un caf=E9 cr=E8me, 100% s_r.\r\n";
+const std::string& kPlain = kQuickBrownFox;
+const std::string kLatin1 = latin1_message("Un caf=E9 cr=E8me, 100% s_r.");
 // Undeclared 8-bit bytes (not UTF-8) and a NUL around words still to be found.
 const char kRawBytes[] = "From: c@example.com\r\nSubject: raw\r\n\r\nna\xEFve\xFF zebracorn\0end\r\n";
 const std::string kRaw(kRawBytes, sizeof kRawBytes - 1);
 
-std::vector<std::uint32_t> uids_of(std::initializer_list<std::uint32_t> uids) { return uids; }
+std::vector<std::uint32_t> uid_list(std::initializer_list<std::uint32_t> uids) { return uids; }
 
 std::vector<std::uint32_t> narrowed(const Folder& folder, std::string_view needle, std::span<const std::uint32_t> uids) {
   auto found = folder.text_candidates(needle, uids);
@@ -66,18 +64,18 @@ BOOST_AUTO_TEST_CASE(the_kept_text_is_lower_case_utf8_with_every_word) {
 BOOST_AUTO_TEST_CASE(the_index_narrows_the_candidates) {
   Searchable s("text_search_narrows");
   BOOST_TEST(s.bodies_without_text() == 0);
-  BOOST_TEST(s.candidates("QUICK brown") == uids_of({s.uids[0]}));
-  BOOST_TEST(s.candidates("CAFÉ") == uids_of({}));  // only ASCII letters match without case
-  BOOST_TEST(s.candidates("café crème") == uids_of({s.uids[1]}));
-  BOOST_TEST(s.candidates("100% s_r") == uids_of({s.uids[1]}));
-  BOOST_TEST(s.candidates("zebracorn") == uids_of({s.uids[2]}));
-  BOOST_TEST(s.candidates("ox") == uids_of({s.uids[0]}));  // short strings narrow too
+  BOOST_TEST(s.candidates("QUICK brown") == uid_list({s.uids[0]}));
+  BOOST_TEST(s.candidates("CAFÉ") == uid_list({}));  // only ASCII letters match without case
+  BOOST_TEST(s.candidates("café crème") == uid_list({s.uids[1]}));
+  BOOST_TEST(s.candidates("100% s_r") == uid_list({s.uids[1]}));
+  BOOST_TEST(s.candidates("zebracorn") == uid_list({s.uids[2]}));
+  BOOST_TEST(s.candidates("ox") == uid_list({s.uids[0]}));  // short strings narrow too
   BOOST_TEST(s.candidates("example.com") == s.uids);
   BOOST_TEST(s.candidates("absent").empty());
-  BOOST_TEST(narrowed(*s.inbox, "zebracorn", uids_of({s.uids[0], s.uids[1]})).empty());  // only those asked about
+  BOOST_TEST(narrowed(*s.inbox, "zebracorn", uid_list({s.uids[0], s.uids[1]})).empty());  // only those asked about
   BOOST_TEST(!s.inbox->text_candidates("na\xEFve", s.uids));
 
-  s.inbox->change_flags(uids_of({s.uids[2]}), FlagChange::Add, kDeleted);
+  s.inbox->change_flags(uid_list({s.uids[2]}), FlagChange::Add, kDeleted);
   s.inbox->expunge();
   BOOST_TEST(s.candidates("zebracorn").empty());
 }
@@ -85,11 +83,11 @@ BOOST_AUTO_TEST_CASE(the_index_narrows_the_candidates) {
 BOOST_AUTO_TEST_CASE(bodies_without_text_are_filled_by_the_search) {
   Searchable s("text_search_fills");
   s.schema.c.exec("UPDATE bodies SET search_text = NULL");  // as migration 3 leaves older bodies
-  BOOST_TEST(s.candidates("zebracorn") == uids_of({s.uids[2]}));
+  BOOST_TEST(s.candidates("zebracorn") == uid_list({s.uids[2]}));
   BOOST_TEST(s.bodies_without_text() == 0);
   s.schema.c.exec("UPDATE bodies SET search_text = 'stale'");
   BOOST_TEST(s.inbox->rebuild_text_index() == 3u);
-  BOOST_TEST(s.candidates("quick") == uids_of({s.uids[0]}));
+  BOOST_TEST(s.candidates("quick") == uid_list({s.uids[0]}));
 }
 
 BOOST_AUTO_TEST_CASE(without_the_index_every_message_is_read_until_rebuild_makes_it) {
@@ -102,7 +100,7 @@ BOOST_AUTO_TEST_CASE(without_the_index_every_message_is_read_until_rebuild_makes
   BOOST_TEST(s.bodies_without_text() == 1);
   BOOST_TEST(inbox->rebuild_text_index() == 4u);
   BOOST_TEST(s.bodies_without_text() == 0);
-  BOOST_TEST(narrowed(*inbox, "quick", s.uids) == uids_of({s.uids[0]}));
+  BOOST_TEST(narrowed(*inbox, "quick", s.uids) == uid_list({s.uids[0]}));
 }
 
 BOOST_AUTO_TEST_CASE(an_index_turned_off_keeps_no_text) {
