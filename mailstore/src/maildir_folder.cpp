@@ -466,7 +466,7 @@ void MaildirFolder::update_text_index(std::span<const std::uint32_t> added,
 }
 
 std::optional<TextCandidates> MaildirFolder::text_candidates(std::string_view needle,
-                                                                         std::span<const std::uint32_t> uids) const {
+                                                             std::span<const std::uint32_t> uids) const {
   return text_index_.candidates(needle, uid_validity(), uids, [this](std::uint32_t uid) { return open_message(uid); });
 }
 
