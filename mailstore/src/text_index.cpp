@@ -41,7 +41,8 @@ void add_terms(std::string_view text, std::vector<std::string>& out, std::option
     const std::size_t start = i;
     while (i < text.size() && is_word_byte(text[i])) ++i;
     for (std::size_t j = start; j + kGram <= i; ++j) out.push_back(ascii_lower(text.substr(j, kGram)));
-    if (word_prefix && i > start && i - start <= kMaxWord) out.push_back(*word_prefix + ascii_lower(text.substr(start, i - start)));
+    if (word_prefix && i > start && i - start <= kMaxWord)
+      out.push_back(*word_prefix + ascii_lower(text.substr(start, i - start)));
   }
 }
 
