@@ -25,7 +25,8 @@ const std::string kRaw(kRawBytes, sizeof kRawBytes - 1);
 
 std::vector<std::uint32_t> uid_list(std::initializer_list<std::uint32_t> uids) { return uids; }
 
-std::vector<std::uint32_t> narrowed(const Folder& folder, std::string_view needle, std::span<const std::uint32_t> uids) {
+std::vector<std::uint32_t> narrowed(const Folder& folder, std::string_view needle,
+                                    std::span<const std::uint32_t> uids) {
   auto found = folder.text_candidates(needle, uids);
   BOOST_REQUIRE_MESSAGE(found, needle << " was not narrowed");
   return found->possible;
