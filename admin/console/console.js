@@ -41,6 +41,23 @@ function button(parent, label, action, danger) {
 
 function when(ms) { return new Date(ms).toLocaleString(); }
 
+function agingRun(run) { return `${when(run.at_ms)}, ${run.target}: ${run.outcome}`; }
+
+function days(value) { return value === 0 ? 'never' : `${value} day${value === 1 ? '' : 's'}`; }
+
+function showAging(m) {
+  $('mb-age-days').value = m.aging.age_days ?? '';
+  $('mb-trash-days').value = m.aging.trash_days ?? '';
+  $('mb-age-effective').textContent = `now: ${days(m.aging.effective.age_days)}`;
+  $('mb-trash-effective').textContent = `now: ${days(m.aging.effective.trash_days)}`;
+  $('mb-last-aging').textContent = m.last_aging ? agingRun(m.last_aging) : 'none recorded';
+}
+
+async function loadAgingRun(number) {
+  const m = await api('GET', '/api/mailboxes/' + encodeURIComponent(number));
+  $('mb-last-aging').textContent = m.last_aging ? agingRun(m.last_aging) : 'none recorded';
+}
+
 function show(view) {
   for (const s of document.querySelectorAll('main > section')) s.hidden = s.id !== view + '-view';
   $('nav').hidden = view === 'login' || view === 'enrol';
@@ -60,6 +77,7 @@ async function loadDashboard() {
   $('dash-failed').textContent = d.failed_jobs;
   $('dash-smtp-depth').textContent = d.smtp_queue_depth;
   $('dash-failed-logins').textContent = d.failed_admin_logins;
+  $('dash-aging').textContent = d.last_aging ? agingRun(d.last_aging) : 'No aging run recorded.';
   const rows = $('dash-hours');
   rows.replaceChildren();
   for (const h of d.messages_per_hour) {
@@ -134,6 +152,15 @@ async function openMailbox(number) {
   $('mb-email').value = m.email;
   $('mb-quota').value = m.quota_bytes;
   $('mb-playable').value = m.profile ? m.profile.playable : 'wav';
+  showAging(m);
+  $('aging-form').onsubmit = (e) => {
+    e.preventDefault();
+    const field = (id) => ($(id).value === '' ? null : Number($(id).value));
+    api('PUT', `/api/mailboxes/${encodeURIComponent(number)}/aging`, {
+      age_days: field('mb-age-days'), trash_days: field('mb-trash-days'),
+    }).then((aging) => { showAging({ aging, last_aging: null }); return loadAgingRun(number); })
+      .then(() => status('Aging saved.')).catch((err) => status(err.message));
+  };
   $('edit-form').onsubmit = (e) => {
     e.preventDefault();
     api('PATCH', '/api/mailboxes/' + encodeURIComponent(number), {
@@ -148,7 +175,7 @@ async function openMailbox(number) {
     api('DELETE', '/api/mailboxes/' + encodeURIComponent(number))
       .then(() => { status(`${number} removed.`); location.hash = '#/mailboxes'; }).catch((err) => status(err.message));
   };
-  every(3, () => loadMessages(number));
+  every(3, () => Promise.all([loadMessages(number), loadAgingRun(number)]));
 }
 
 async function loadQueues() {

@@ -33,6 +33,24 @@ json account_json(const Account& a, const std::optional<mailstore::MailboxDelive
   return j;
 }
 
+json days_json(std::optional<unsigned> days) { return days ? json(*days) : json(nullptr); }
+
+// A mailbox's own aging days (null: the default) and what applies.
+json aging_json(const mailstore::MailboxAging& own, const mailstore::AgingDays& defaults) {
+  const auto applied = mailstore::effective_aging(own, defaults);
+  return {{"age_days", days_json(own.move_to_trash_days)},
+          {"trash_days", days_json(own.purge_trash_days)},
+          {"effective", {{"age_days", applied.move_to_trash}, {"trash_days", applied.purge_trash}}}};
+}
+
+// The newest entry the aging job wrote (message_aging_job.hpp) for `target`, or for any when empty.
+json last_aging_run(const AdminStore& admins, std::string_view target = {}) {
+  for (const auto& e : admins.audit(1000))
+    if (e.action == "aging.run" && (target.empty() || e.target == target))
+      return {{"at_ms", e.at_ms}, {"target", e.target}, {"outcome", e.outcome}};
+  return nullptr;
+}
+
 Account existing(const Call& call) {
   auto a = call.context.services.accounts.find(call.params.at(0));
   if (!a) throw mailstore::AccountError("there is no mailbox " + call.params.at(0));
@@ -83,6 +101,9 @@ http::Response get_mailbox(const Call& call) {
     json j = account_json(a, call.context.services.accounts.delivery(a.number));
     const auto usage = call.context.services.store.user(a.number)->quota();
     j["usage"] = {{"bytes", usage.bytes}, {"messages", usage.messages}};
+    const auto aging = call.context.services.accounts.aging(a.number).value_or(mailstore::MailboxAging{});
+    j["aging"] = aging_json(aging, call.context.services.aging_defaults);
+    j["last_aging"] = last_aging_run(call.context.services.admins, a.number);
     return json_response(200, j);
   });
 }
@@ -116,6 +137,27 @@ http::Response edit_mailbox(const Call& call) {
     call.context.services.store.user(a.number)->set_quota_limit(a.quota_bytes);
     call.audit("mailbox.edit", a.number);
     return json_response(200, account_json(a, d));
+  });
+}
+
+// PUT .../aging {"age_days": N|null, "trash_days": N|null}: retention, so admin only.
+http::Response set_aging(const Call& call) {
+  const json body = call.body();
+  return account_action([&] {
+    const auto a = existing(call);
+    mailstore::MailboxAging aging;
+    const auto days = [&](const char* key) -> std::optional<unsigned> {
+      if (!body.contains(key) || body[key].is_null()) return std::nullopt;
+      if (!body[key].is_number_unsigned()) throw BadRequest(std::string(key) + " is a number of days (0: never) or null (the default)");
+      return body[key].get<unsigned>();
+    };
+    aging.move_to_trash_days = days("age_days");
+    aging.purge_trash_days = days("trash_days");
+    call.context.services.accounts.set_aging(a.number, aging);
+    call.audit("mailbox.aging", a.number,
+               fmt::format("ok: age_days {}, trash_days {}", days_json(aging.move_to_trash_days).dump(),
+                           days_json(aging.purge_trash_days).dump()));
+    return json_response(200, aging_json(aging, call.context.services.aging_defaults));
   });
 }
 
@@ -236,7 +278,8 @@ http::Response dashboard(const Call& call) {
                              {"smtp_queue_depth", services.smtp_queue.ids().size()},
                              {"failed_jobs", counters.failed},
                              {"mailboxes", services.accounts.list().size()},
-                             {"failed_admin_logins", call.context.failed_logins.load()}});
+                             {"failed_admin_logins", call.context.failed_logins.load()},
+                             {"last_aging", last_aging_run(services.admins)}});
 }
 
 }  // namespace
@@ -249,6 +292,7 @@ void add_api_routes(ApiRouter& router) {
   router.add("PATCH", "/api/mailboxes/{}", {edit_mailbox, true});
   router.add("DELETE", "/api/mailboxes/{}", {remove_mailbox, true});
   router.add("POST", "/api/mailboxes/{}/password", {reset_password});
+  router.add("PUT", "/api/mailboxes/{}/aging", {set_aging, true});
   router.add("GET", "/api/mailboxes/{}/messages", {list_mailbox_messages});
   router.add("GET", "/api/mailboxes/{}/messages/{}/{}/audio", {[](const Call& c) { return message_content(c, true); }});
   router.add("GET", "/api/mailboxes/{}/messages/{}/{}/fax", {[](const Call& c) { return message_content(c, false); }});

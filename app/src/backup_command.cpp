@@ -9,15 +9,23 @@
 //     for the copy of that one folder);
 //   - everything else (queue files, TLS keys, spool) as files: each is
 //     written whole and renamed into place by its writer.
+// With [store] backend = postgresql the messages, accounts and queues are in
+// the database: pg_dump takes them as one snapshot (a repeatable-read
+// transaction, so the server goes on writing) into DIR/database.pgdump, and
+// restore gives them to pg_restore in a single transaction.
 // run/ (this server's lock and ports) is not copied. Written files are
 // fsynced, and the backup is complete only when DIR/umstore-backup exists.
 #include <fcntl.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include "commands.hpp"
 #include "common/durable_file.hpp"
+#include "external_program.hpp"
+#include "pgsql/connection.hpp"
 #include "settings.hpp"
 
 namespace umstore::app {
@@ -31,13 +39,17 @@ constexpr const char* kBackupUsage = R"(usage: umstore [--data-dir DIR] backup T
 backup copies the data directory into TARGET (new or empty) while the server
 runs: databases through SQLite's online backup, each mail folder with its UID
 list under the folder's lock (so every message keeps its UID and flags),
-queues and keys as files. restore copies a complete backup into an empty (or
-new) data directory; no server may run on it.
+queues and keys as files. With [store] backend = postgresql the database is
+taken by pg_dump as one snapshot. restore copies a complete backup into an
+empty (or new) data directory, and a database into the configured one, which
+must be new (createdb; no 'umstore db migrate'); no server may run on either.
 )";
 
 constexpr const char* kCompleteMark = "umstore-backup";
 constexpr const char* kUidList = "umstore-uidlist";
 constexpr const char* kUidListLock = "umstore-uidlist.lock";
+constexpr const char* kDatabaseDump = "database.pgdump";
+constexpr const char* kPostgresClient = "apt-get install postgresql-client";
 
 void copy_file_durably(const fs::path& from, const fs::path& to) {
   replace_file_durably(to, read_file(from));
@@ -86,7 +98,7 @@ bool is_database_journal(const fs::path& file) {
   return name.ends_with(".db-wal") || name.ends_with(".db-shm") || name.ends_with(".db-journal");
 }
 
-void copy_tree(const fs::path& from, const fs::path& to, const fs::path& skip = {});
+void copy_tree(const fs::path& from, const fs::path& to, const std::vector<fs::path>& skip = {});
 
 // A Maildir folder: its UID list and message files under its lock; tmp/
 // (files not yet delivered) stays behind.
@@ -112,12 +124,12 @@ void copy_folder(const fs::path& from, const fs::path& to) {
 }
 
 // Everything below `from` but `skip`, each kind as the header says.
-void copy_tree(const fs::path& from, const fs::path& to, const fs::path& skip) {
+void copy_tree(const fs::path& from, const fs::path& to, const std::vector<fs::path>& skip) {
   if (fs::exists(from / kUidList)) return copy_folder(from, to);
   create_directories_durably(to);
   for (const auto& entry : fs::directory_iterator(from)) {
     const fs::path target = to / entry.path().filename();
-    if (entry.path() == skip) {
+    if (std::find(skip.begin(), skip.end(), entry.path()) != skip.end()) {
       continue;
     } else if (entry.is_directory()) {
       copy_tree(entry.path(), target);
@@ -137,21 +149,63 @@ void require_empty(const fs::path& dir, const std::string& what) {
     throw std::runtime_error(what + " " + dir.string() + " is not empty; give a new or empty directory");
 }
 
-int backup(const DataLayout& data, const fs::path& target) {
-  if (!fs::exists(data.accounts_db())) throw std::runtime_error("no umstore data in " + data.root.string());
+bool in_database(const Settings& s) { return s.store_backend == mailstore::StoreBackend::postgresql; }
+
+// The database pg_restore restores into: the DSN's, or libpq's default (the user's name).
+std::string database_name(const Environment& env) {
+  for (const char* key : {"PGDATABASE", "PGUSER"})
+    for (const auto& [name, value] : env)
+      if (name == key) return value;
+  const char* user = std::getenv("USER");
+  return user ? user : "postgres";
+}
+
+void dump_database(const std::string& dsn, const fs::path& file) {
+  run_program({"pg_dump", "--format=custom", "--no-owner", "--file=" + file.string()}, pgsql::client_environment(dsn),
+              kPostgresClient);
+  const UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  fsync_fd(fd.get(), file);
+}
+
+// Into a new database only: restoring over umstore tables would mix two stores.
+void restore_database(const std::string& dsn, const fs::path& file) {
+  {
+    pgsql::Connection c(dsn);
+    if (c.exec("SELECT 1 FROM pg_tables WHERE schemaname = 'public' LIMIT 1").rows() > 0)
+      throw std::runtime_error("the [store] database already holds tables; restore into a new database (createdb)");
+  }
+  const Environment env = pgsql::client_environment(dsn);
+  run_program({"pg_restore", "--no-owner", "--exit-on-error", "--single-transaction",
+               "--dbname=" + database_name(env), file.string()},
+              env, kPostgresClient);
+}
+
+int backup(const Settings& s, const fs::path& target) {
+  const DataLayout& data = s.data;
+  if (!in_database(s) && !fs::exists(data.accounts_db()))
+    throw std::runtime_error("no umstore data in " + data.root.string());
   require_empty(target, "backup directory");
-  copy_tree(data.root, target, data.run_dir());
+  copy_tree(data.root, target, {data.run_dir()});
+  if (in_database(s)) dump_database(s.store_dsn, target / kDatabaseDump);
   replace_file_durably(target / kCompleteMark, "umstore backup of " + data.root.string() + "\n");
-  std::cout << "backed up " << data.root.string() << " to " << target.string() << "\n";
+  std::cout << "backed up " << data.root.string() << (in_database(s) ? " and the database" : "") << " to "
+            << target.string() << "\n";
   return 0;
 }
 
-int restore(const DataLayout& data, const fs::path& source) {
+int restore(const Settings& s, const fs::path& source) {
+  const DataLayout& data = s.data;
   if (!fs::exists(source / kCompleteMark))
     throw std::runtime_error(source.string() + " is no complete umstore backup (" + kCompleteMark + " is missing)");
+  const bool dumped = fs::exists(source / kDatabaseDump);
+  if (dumped != in_database(s))
+    throw std::runtime_error(dumped ? "this backup holds a PostgreSQL database: restore it with [store] backend = postgresql"
+                                    : "this backup holds a Maildir store: restore it with [store] backend = maildir");
   require_empty(data.root, "data directory");
-  copy_tree(source, data.root, source / kCompleteMark);
-  std::cout << "restored " << source.string() << " into " << data.root.string() << "\n";
+  if (dumped) restore_database(s.store_dsn, source / kDatabaseDump);
+  copy_tree(source, data.root, {source / kCompleteMark, source / kDatabaseDump});
+  std::cout << "restored " << source.string() << " into " << data.root.string() << (dumped ? " and the database" : "")
+            << "\n";
   return 0;
 }
 
@@ -162,7 +216,7 @@ int run_backup(std::span<const std::string> args, bool restoring) {
   if (cmd.printed_help(kBackupUsage)) return 0;
   const Settings s = load_settings(cmd);
   const fs::path dir = fs::absolute(cmd.single(restoring ? "SOURCE directory" : "TARGET directory"));
-  return restoring ? restore(s.data, dir) : backup(s.data, dir);
+  return restoring ? restore(s, dir) : backup(s, dir);
 }
 
 }  // namespace umstore::app

@@ -15,6 +15,7 @@ int run_db(std::span<const std::string> args);
 int run_dkim(std::span<const std::string> args);  // dkim keygen
 int run_enum(std::span<const std::string> args);  // enum lookup
 int run_privacy(std::span<const std::string> args);  // privacy erase
+int run_aging(std::span<const std::string> args);    // aging run
 int run_cluster(std::span<const std::string> args);
 int run_index(std::span<const std::string> args);  // index rebuild
 int run_admin(std::span<const std::string> args);  // admin add, admin list

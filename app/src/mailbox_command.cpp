@@ -19,7 +19,7 @@ constexpr const char* kMailboxUsage = R"(usage:
   umstore [--data-dir DIR] mailbox list
   umstore [--data-dir DIR] mailbox show NUMBER
   umstore [--data-dir DIR] mailbox set NUMBER [--playable wav|mp3|none] [--fax-pdf yes|no] [--file-by-kind yes|no]
-                                              [--quota BYTES]
+                                              [--quota BYTES] [--age-days N|default] [--trash-days N|default]
   umstore [--data-dir DIR] mailbox remove NUMBER
   umstore [--data-dir DIR] mailbox passwd NUMBER [--password-stdin]
   umstore [--data-dir DIR] mailbox export NUMBER FILE
@@ -35,6 +35,11 @@ mail clients play next to the VPIM audio/32KADPCM part (default wav; none
 keeps pure VPIM), --fax-pdf adds a PDF next to each fax's TIFF (default no),
 --file-by-kind files voice messages into the folder "Voicemail" and faxes
 into "Fax" instead of INBOX (default no; folders are created when needed).
+Message aging: --age-days moves voice and fax messages in INBOX, Voicemail
+and Fax to Trash N days after they were saved, --trash-days removes
+messages from Trash N days after they were saved there; 0 is never, and
+"default" follows [aging] move_to_trash_days and purge_trash_days of the
+config (see 'umstore aging --help').
 
 'remove' removes the account (no more logins or deliveries); its messages
 stay until 'umstore privacy erase --mailbox NUMBER' erases them.
@@ -46,6 +51,19 @@ appears only once complete.
 )";
 
 std::string yes_no(bool value) { return value ? "yes" : "no"; }
+
+// --age-days and --trash-days: a number of days, or "default" (nullopt).
+std::optional<unsigned> parse_days(const std::string& option, const std::string& text) {
+  if (text == "default") return std::nullopt;
+  if (const auto days = parse_number<unsigned>(text)) return days;
+  throw UsageError(option + " takes a number of days (0: never) or default, not '" + text + "'");
+}
+
+std::string days_text(std::optional<unsigned> days) {
+  if (!days) return "default";
+  if (*days == 0) return "never";
+  return std::to_string(*days) + (*days == 1 ? " day" : " days");
+}
 
 bool parse_yes_no(const std::string& option, const std::string& text) {
   if (text == "yes") return true;
@@ -118,7 +136,8 @@ int show(const CommandLine& cmd, const Settings& s) {
   const std::string& number = cmd.positionals().at(1);
   const auto account = accounts.find(number);
   const auto delivery = accounts.delivery(number);
-  if (!account || !delivery) throw mailstore::AccountError("there is no account for " + number + "; add it first");
+  const auto aging = accounts.aging(number);
+  if (!account || !delivery || !aging) throw mailstore::AccountError("there is no account for " + number + "; add it first");
   std::cout << "number:       " << account->number << "\n"
             << "name:         " << account->name << "\n"
             << "email:        " << account->email << "\n"
@@ -127,7 +146,9 @@ int show(const CommandLine& cmd, const Settings& s) {
             << "playable:     " << mailstore::to_string(delivery->playable) << "\n"
             << "fax-pdf:      " << yes_no(delivery->fax_pdf) << "\n"
             << "file-by-kind: " << yes_no(delivery->file_by_kind)
-            << (delivery->file_by_kind ? " (voice into Voicemail, fax into Fax)" : " (everything into INBOX)") << "\n";
+            << (delivery->file_by_kind ? " (voice into Voicemail, fax into Fax)" : " (everything into INBOX)") << "\n"
+            << "age-days:     " << days_text(aging->move_to_trash_days) << " (voice and fax to Trash)\n"
+            << "trash-days:   " << days_text(aging->purge_trash_days) << " (Trash purged)\n";
   return 0;
 }
 
@@ -139,8 +160,11 @@ int set(const CommandLine& cmd, const Settings& s) {
   const auto fax_pdf = cmd.value("--fax-pdf");
   const auto by_kind = cmd.value("--file-by-kind");
   const auto quota = cmd.value("--quota");
-  if (!playable && !fax_pdf && !by_kind && !quota)
-    throw UsageError("mailbox set needs at least one of --playable, --fax-pdf, --file-by-kind, --quota");
+  const auto age_days = cmd.value("--age-days");
+  const auto trash_days = cmd.value("--trash-days");
+  if (!playable && !fax_pdf && !by_kind && !quota && !age_days && !trash_days)
+    throw UsageError(
+        "mailbox set needs at least one of --playable, --fax-pdf, --file-by-kind, --quota, --age-days, --trash-days");
   auto delivery = accounts.delivery(number);
   if (!delivery) throw mailstore::AccountError("there is no account for " + number + "; add it first");
   if (quota) {
@@ -157,10 +181,15 @@ int set(const CommandLine& cmd, const Settings& s) {
   if (fax_pdf) delivery->fax_pdf = parse_yes_no("--fax-pdf", *fax_pdf);
   if (by_kind) delivery->file_by_kind = parse_yes_no("--file-by-kind", *by_kind);
   accounts.set_delivery(number, *delivery);
+  auto aging = accounts.aging(number).value_or(mailstore::MailboxAging{});
+  if (age_days) aging.move_to_trash_days = parse_days("--age-days", *age_days);
+  if (trash_days) aging.purge_trash_days = parse_days("--trash-days", *trash_days);
+  if (age_days || trash_days) accounts.set_aging(number, aging);
   const auto limit = accounts.find(number).value().quota_bytes;
   std::cout << "mailbox " << number << ": playable " << mailstore::to_string(delivery->playable) << ", fax-pdf "
             << yes_no(delivery->fax_pdf) << ", file-by-kind " << yes_no(delivery->file_by_kind) << ", quota "
-            << (limit ? std::to_string(limit) + " bytes" : "unlimited") << "\n";
+            << (limit ? std::to_string(limit) + " bytes" : "unlimited") << ", age-days "
+            << days_text(aging.move_to_trash_days) << ", trash-days " << days_text(aging.purge_trash_days) << "\n";
   return 0;
 }
 
@@ -199,7 +228,8 @@ int passwd(const CommandLine& cmd, const Settings& s) {
 }  // namespace
 
 int run_mailbox(std::span<const std::string> args) {
-  CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota", "--playable", "--fax-pdf", "--file-by-kind"}, {"--password-stdin"}}));
+  CommandLine cmd(args, with_global_options({{"--name", "--email", "--quota", "--playable", "--fax-pdf", "--file-by-kind", "--age-days", "--trash-days"},
+                                             {"--password-stdin"}}));
   if (cmd.printed_help(kMailboxUsage)) return 0;
   const auto& pos = cmd.positionals();
   if (pos.empty()) throw UsageError("mailbox needs a subcommand: add, list, show, set, remove or passwd");

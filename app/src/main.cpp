@@ -22,6 +22,7 @@ commands:
   dkim       make a DKIM signing key and print the DNS record to publish (dkim keygen)
   enum       what ENUM publishes for a number, and where voice and fax for it would go
   privacy    erase a caller's messages everywhere, or a whole mailbox, for real (privacy erase)
+  aging      move old voice and fax messages to Trash and purge Trash now (aging run)
   cluster    the nodes sharing the PostgreSQL database: heartbeats and jobs held
   index      rebuild the full-text index IMAP SEARCH BODY/TEXT uses
   admin      add and list the accounts of the admin console (password and TOTP)
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
     if (command == "dkim") return umstore::app::run_dkim(rest);
     if (command == "enum") return umstore::app::run_enum(rest);
     if (command == "privacy") return umstore::app::run_privacy(rest);
+    if (command == "aging") return umstore::app::run_aging(rest);
     if (command == "cluster") return umstore::app::run_cluster(rest);
     if (command == "index") return umstore::app::run_index(rest);
     if (command == "admin") return umstore::app::run_admin(rest);

@@ -12,6 +12,7 @@
 #include "common/log.hpp"
 #include "imap/imap_server.hpp"
 #include "mailstore/store_metrics.hpp"
+#include "message_aging_job.hpp"
 #include "ingest/http_api.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
@@ -40,9 +41,11 @@ the HTTP API (127.0.0.1:8025) and the admin console (127.0.0.1:8026; an empty
 [listen] admin turns it off) until SIGTERM or SIGINT. Port 0 picks a free
 port; the ports in use are written to DATA_DIR/run/server.json once every
 listener runs (and systemd is told READY=1 under Type=notify). SIGHUP reads
-the config file again: log level and format, the TLS certificate and the
-limits ([smtp] max_message_bytes, [codecs]) change at once, other settings
-at the next restart.
+the config file again: log level and format, the TLS certificate, the
+limits ([smtp] max_message_bytes, max_recipients, idle_timeout, [codecs],
+[sip] rate_limit, rate_window) and the retry schedule ([smtp] retry_base,
+retry_max, max_queue_age, delay_warning) change at once, other settings at
+the next restart.
 )";
 
 // The configured certificate, else a self-signed one in DATA_DIR/tls.
@@ -60,21 +63,27 @@ void apply_logging(const Settings& s) {
   set_log_redact_numbers(s.log_redact_numbers);
 }
 
+smtp::RetrySchedule retry_schedule(const Settings& s) {
+  return {std::chrono::seconds(s.retry_base_seconds), std::chrono::seconds(s.retry_max_seconds),
+          std::chrono::seconds(s.max_queue_age_seconds), std::chrono::seconds(s.delay_warning_seconds)};
+}
+
 // What SIGHUP changes under running connections, and the settings last applied.
 struct Reloadable {
   ReloadableTls& tls;
   std::vector<smtp::SmtpServer*> smtp_servers;
+  smtp::QueueRunner& queue_runner;
   ingest::IngestQueue& ingest_queue;
+  sip::SipServer* sip_server;  // null without [sip] listen
   Settings applied;
 };
 
 void apply_limits(const Settings& s, Reloadable& running) {
-  for (smtp::SmtpServer* server : running.smtp_servers) {
-    smtp::SmtpLimits limits = server->limits();
-    limits.max_message_bytes = s.max_message_bytes;
-    server->set_limits(limits);
-  }
+  for (smtp::SmtpServer* server : running.smtp_servers)
+    server->set_limits({s.max_message_bytes, s.smtp_max_recipients, std::chrono::seconds(s.smtp_idle_timeout_seconds)});
+  running.queue_runner.set_schedule(retry_schedule(s));
   running.ingest_queue.set_codec_limits(s.voice_limits, s.fax_limits);
+  if (running.sip_server) running.sip_server->set_rate_limit(s.sip_rate_limit, std::chrono::seconds(s.sip_rate_window));
 }
 
 // SIGHUP: the config file is read again and what can change under running
@@ -157,6 +166,8 @@ int run_serve(std::span<const std::string> args) {
   smtp_config.hostname = s.domain;
   smtp_config.local_domains = {s.domain};
   smtp_config.max_message_bytes = s.max_message_bytes;
+  smtp_config.max_recipients = s.smtp_max_recipients;
+  smtp_config.idle_timeout = std::chrono::seconds(s.smtp_idle_timeout_seconds);
   smtp_config.tls = tls;
   smtp_config.max_connections = s.smtp_connections.total;
   smtp_config.max_connections_per_address = s.smtp_connections.per_address;
@@ -169,10 +180,7 @@ int run_serve(std::span<const std::string> args) {
   runner_config.local_domains = {s.domain};
   runner_config.smarthost = s.smarthost;
   runner_config.smarthost_tls = s.smarthost_tls;
-  runner_config.retry_base = std::chrono::seconds(s.retry_base_seconds);
-  runner_config.retry_max = std::chrono::seconds(s.retry_max_seconds);
-  runner_config.max_age = std::chrono::seconds(s.max_queue_age_seconds);
-  runner_config.delay_warning = std::chrono::seconds(s.delay_warning_seconds);
+  runner_config.schedule = retry_schedule(s);
   // Local copies get playable forms and folder filing (delivery/).
   delivery::DeliverySettings delivery_policy;
   delivery_policy.domain = s.domain;
@@ -301,10 +309,11 @@ int run_serve(std::span<const std::string> args) {
     admin_console = std::make_unique<admin::AdminConsole>(
         io, net::parse_endpoint(s.admin_listen), admin_config,
         admin::AdminServices{*admin_store, accounts, *store, smtp_queue, ingest_queue, gateways, login_throttle,
-                             [&queue_runner] { queue_runner.wake(); }});
+                             [&queue_runner] { queue_runner.wake(); }, s.aging});
   }
   ingest_queue.start();
   spool.start();
+  const AgingSchedule aging(*store, accounts, s.aging, admin_store.get(), std::chrono::seconds(s.aging_interval_seconds));
 
   // Calls forwarded by SIP gateways: recordings and faxes go through the ingest queue.
   if (!s.sip_listen.empty()) {
@@ -335,7 +344,7 @@ int run_serve(std::span<const std::string> args) {
     sip_server->start();
   }
 
-  Reloadable running{reloadable_tls, {&smtp_server}, ingest_queue, s};
+  Reloadable running{reloadable_tls, {&smtp_server}, queue_runner, ingest_queue, sip_server.get(), s};
   if (submission_server) running.smtp_servers.push_back(submission_server.get());
   std::function<void()> await_hangup = [&] {
     hangup.async_wait([&](const std::error_code& ec, int) {

@@ -89,7 +89,7 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
 
 // [smtp] smarthost, trusted_networks (comma-separated CIDR), auth_requires_tls,
 // retry_base, retry_max, max_queue_age, delay_warning (seconds), smarthost_tls,
-// smarthost_ca_file; [listen] submission.
+// smarthost_ca_file, max_recipients, idle_timeout (seconds); [listen] submission.
 void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.submission_listen = ini.getString("listen.submission", s.submission_listen);
   s.smarthost = ini.getString("smtp.smarthost", s.smarthost);
@@ -99,6 +99,10 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
   s.retry_max_seconds = ini.getUInt("smtp.retry_max", s.retry_max_seconds);
   s.max_queue_age_seconds = ini.getUInt("smtp.max_queue_age", s.max_queue_age_seconds);
   s.delay_warning_seconds = ini.getUInt("smtp.delay_warning", s.delay_warning_seconds);
+  s.smtp_max_recipients = ini.getUInt("smtp.max_recipients", s.smtp_max_recipients);
+  if (s.smtp_max_recipients == 0) throw UsageError("[smtp] max_recipients: must be at least 1");
+  s.smtp_idle_timeout_seconds = ini.getUInt("smtp.idle_timeout", s.smtp_idle_timeout_seconds);
+  if (s.smtp_idle_timeout_seconds < 10) throw UsageError("[smtp] idle_timeout: at least 10 seconds (RFC 5321 asks for 300)");
   // smarthost_requires_tls = true, the older key, is smarthost_tls = encrypt.
   std::string level = ini.getBool("smtp.smarthost_requires_tls", false) ? "encrypt" : "may";
   level = ini.getString("smtp.smarthost_tls", level);
@@ -380,6 +384,10 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   apply_codecs_config(*ini, s);
   apply_limits_config(*ini, s);
   apply_recognition_config(*ini, s.recognition);
+  s.aging.move_to_trash = ini->getUInt("aging.move_to_trash_days", s.aging.move_to_trash);
+  s.aging.purge_trash = ini->getUInt("aging.purge_trash_days", s.aging.purge_trash);
+  s.aging_interval_seconds = ini->getUInt("aging.interval_seconds", s.aging_interval_seconds);
+  if (s.aging_interval_seconds == 0) throw UsageError("[aging] interval_seconds: 0 (at least 1)");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
 #include "dns/resolver.hpp"
+#include "mailstore/message_aging.hpp"
 #include "mailstore/store.hpp"
 #include "recognition_settings.hpp"
 #include "smtp/relay_client.hpp"
@@ -85,6 +86,8 @@ struct Settings {
   std::filesystem::path tls_key;
   bool imap_login_requires_tls = false;
   std::size_t max_message_bytes = 50u << 20;
+  unsigned smtp_max_recipients = 100;            // [smtp] max_recipients: RCPTs per message
+  unsigned smtp_idle_timeout_seconds = 300;      // [smtp] idle_timeout: RFC 5321 4.5.3.2 asks for 5 minutes
   ConnectionLimit smtp_connections{1000, 50};   // each of the SMTP and submission listeners
   ConnectionLimit imap_connections{20000, 100};
   ConnectionLimit http_connections{1000, 50};
@@ -113,6 +116,10 @@ struct Settings {
   std::string log_level = "info";     // [umstore] log_level: debug, info, warning, error
   std::string log_format = "text";    // [log] format: text or json (common/log.hpp)
   bool log_redact_numbers = false;    // [log] redact_numbers: mask E.164 numbers in the log
+  // Message aging ([aging]): the days of a mailbox without its own setting
+  // (0 = never), and how often `serve` runs it.
+  mailstore::AgingDays aging;                   // move_to_trash_days, purge_trash_days
+  unsigned aging_interval_seconds = 3600;       // interval_seconds
   // Gateway ingest ([ingest], [gateways], [routing]).
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;

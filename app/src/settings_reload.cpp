@@ -20,6 +20,14 @@ void compare(std::vector<std::string>& out, std::string key, const T& before, co
 std::vector<SettingChange> changed_limits(const Settings& b, const Settings& a) {
   std::vector<SettingChange> out;
   compare(out, "[smtp] max_message_bytes", b.max_message_bytes, a.max_message_bytes);
+  compare(out, "[smtp] max_recipients", b.smtp_max_recipients, a.smtp_max_recipients);
+  compare(out, "[smtp] idle_timeout", b.smtp_idle_timeout_seconds, a.smtp_idle_timeout_seconds);
+  compare(out, "[smtp] retry_base", b.retry_base_seconds, a.retry_base_seconds);
+  compare(out, "[smtp] retry_max", b.retry_max_seconds, a.retry_max_seconds);
+  compare(out, "[smtp] max_queue_age", b.max_queue_age_seconds, a.max_queue_age_seconds);
+  compare(out, "[smtp] delay_warning", b.delay_warning_seconds, a.delay_warning_seconds);
+  compare(out, "[sip] rate_limit", b.sip_rate_limit, a.sip_rate_limit);
+  compare(out, "[sip] rate_window", b.sip_rate_window, a.sip_rate_window);
   compare(out, "[codecs] max_voice_seconds", b.voice_limits.max_seconds, a.voice_limits.max_seconds);
   compare(out, "[codecs] max_fax_pages", b.fax_limits.max_pages, a.fax_limits.max_pages);
   compare(out, "[codecs] max_fax_width", b.fax_limits.max_width, a.fax_limits.max_width);
@@ -42,10 +50,6 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[admin] tls", b.admin_tls, a.admin_tls);
   compare(out, "[smtp] smarthost", b.smarthost, a.smarthost);
   compare(out, "[smtp] trusted_networks", b.trusted_networks, a.trusted_networks);
-  compare(out, "[smtp] retry_base", b.retry_base_seconds, a.retry_base_seconds);
-  compare(out, "[smtp] retry_max", b.retry_max_seconds, a.retry_max_seconds);
-  compare(out, "[smtp] max_queue_age", b.max_queue_age_seconds, a.max_queue_age_seconds);
-  compare(out, "[smtp] delay_warning", b.delay_warning_seconds, a.delay_warning_seconds);
   compare(out, "[aliases]", b.smtp_aliases, a.smtp_aliases);
   compare(out, "[mailauth] enabled", b.mailauth_enabled, a.mailauth_enabled);
   compare(out, "[mailauth] authserv_id", b.mailauth_authserv_id, a.mailauth_authserv_id);
@@ -66,8 +70,6 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[ingest] workers", b.ingest_workers, a.ingest_workers);
   compare(out, "[gateways]", b.gateway_tokens, a.gateway_tokens);
   compare(out, "[sip] listen", b.sip_listen, a.sip_listen);
-  compare(out, "[sip] rate_limit", b.sip_rate_limit, a.sip_rate_limit);
-  compare(out, "[sip] rate_window", b.sip_rate_window, a.sip_rate_window);
   return out;
 }
 

@@ -16,7 +16,8 @@ struct SettingChange {
   std::string after;
 };
 
-// Reloadable limits that differ: [smtp] max_message_bytes and the [codecs] limits.
+// Reloadable settings that differ: the [smtp] limits and retry schedule, the
+// [codecs] limits and the [sip] request rate.
 std::vector<SettingChange> changed_limits(const Settings& before, const Settings& after);
 // Keys that differ but keep their old value until the next restart.
 std::vector<std::string> changed_needing_restart(const Settings& before, const Settings& after);

@@ -84,13 +84,19 @@ void LatencyHistogram::observe(double seconds) noexcept {
   count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void LatencyHistogram::append_samples(std::string& out, std::string_view name, std::string_view labels) const {
-  std::array<std::uint64_t, kBounds.size()> cumulative{};
+LatencyHistogram::Snapshot LatencyHistogram::snapshot() const noexcept {
+  Snapshot s;
   std::uint64_t running = 0;
-  for (std::size_t i = 0; i < kBounds.size(); ++i) cumulative[i] = running += buckets_[i].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kBounds.size(); ++i) s.cumulative[i] = running += buckets_[i].load(std::memory_order_relaxed);
   // The +Inf bucket must not be below the last bound's.
-  const std::uint64_t count = std::max(count_.load(std::memory_order_relaxed), running);
-  append_histogram_samples(out, name, labels, kBounds, cumulative, count, sum_.load(std::memory_order_relaxed));
+  s.count = std::max(count_.load(std::memory_order_relaxed), running);
+  s.sum = sum_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void LatencyHistogram::append_samples(std::string& out, std::string_view name, std::string_view labels) const {
+  const Snapshot s = snapshot();
+  append_histogram_samples(out, name, labels, kBounds, s.cumulative, s.count, s.sum);
 }
 
 }  // namespace umstore

@@ -40,6 +40,7 @@ bool needs_only_top_header(const FetchRequest& request) {
       case FetchItem::Kind::Flags:
       case FetchItem::Kind::Uid:
       case FetchItem::Kind::InternalDate:
+      case FetchItem::Kind::SaveDate:
       case FetchItem::Kind::Size:
       case FetchItem::Kind::Modseq:
       case FetchItem::Kind::EmailId:  // the octets, not their structure
@@ -271,6 +272,8 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
           break;
         case FetchItem::Kind::Uid: out_ += std::to_string(info.uid); break;
         case FetchItem::Kind::InternalDate: out_ += '"' + format_internal_date(info.internal_date) + '"'; break;
+        // RFC 8514 §4: every message here has a save date (the internal date for older ones), never NIL
+        case FetchItem::Kind::SaveDate: out_ += '"' + format_internal_date(info.save_date) + '"'; break;
         case FetchItem::Kind::Size: out_ += std::to_string(info.size); break;
         case FetchItem::Kind::Modseq: out_ += "(" + std::to_string(info.modseq) + ")"; break;
         case FetchItem::Kind::EmailId: out_ += "(" + email_object_id(bytes) + ")"; break;

@@ -117,6 +117,7 @@ constexpr EnumName<FetchItem::Kind> kPlainAttributes[] = {
     {FetchItem::Kind::Flags, "FLAGS"},
     {FetchItem::Kind::Uid, "UID"},
     {FetchItem::Kind::InternalDate, "INTERNALDATE"},
+    {FetchItem::Kind::SaveDate, "SAVEDATE"},
     {FetchItem::Kind::Size, "RFC822.SIZE"},
     {FetchItem::Kind::Modseq, "MODSEQ"},
     {FetchItem::Kind::EmailId, "EMAILID"},

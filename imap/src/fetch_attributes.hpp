@@ -21,10 +21,10 @@ struct Section {
 
 struct FetchItem {
   // Binary and BinarySize (RFC 3516) use `section.part` only.
-  // Modseq: RFC 7162 (CONDSTORE). EmailId, ThreadId: RFC 8474 (OBJECTID).
+  // Modseq: RFC 7162 (CONDSTORE). EmailId, ThreadId: RFC 8474 (OBJECTID). SaveDate: RFC 8514.
   enum class Kind {
     Flags, Uid, InternalDate, Size, Envelope, Body, BodyStructure, Section, Binary, BinarySize, Modseq,
-    EmailId, ThreadId,
+    EmailId, ThreadId, SaveDate,
   };
   Kind kind = Kind::Flags;
   Section section;
@@ -35,7 +35,7 @@ struct FetchItem {
 
 struct FetchRequest {
   std::vector<FetchItem> items;
-  bool needs_bytes = false;  // anything but FLAGS/UID/INTERNALDATE/RFC822.SIZE
+  bool needs_bytes = false;  // anything but FLAGS/UID/INTERNALDATE/SAVEDATE/RFC822.SIZE
   bool sets_seen = false;    // a non-PEEK body section
   bool has_binary = false;   // BINARY[...] or BINARY.SIZE[...]
 };

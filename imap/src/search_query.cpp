@@ -145,6 +145,7 @@ class SearchParser {
     static constexpr std::pair<std::string_view, Op> kDateKeys[] = {
         {"BEFORE", Op::Before},         {"ON", Op::On},         {"SINCE", Op::Since},
         {"SENTBEFORE", Op::SentBefore}, {"SENTON", Op::SentOn}, {"SENTSINCE", Op::SentSince},
+        {"SAVEDBEFORE", Op::SavedBefore}, {"SAVEDON", Op::SavedOn}, {"SAVEDSINCE", Op::SavedSince},
     };
     for (const auto& [n, op] : kDateKeys)
       if (name == n) {
@@ -155,6 +156,7 @@ class SearchParser {
         k.number = *date;
         return k;
       }
+    if (name == "SAVEDATESUPPORTED") return k;  // RFC 8514 §5: every folder keeps save dates, so all
     if (name == "YOUNGER" || name == "OLDER") {
       const Arg* v = next_value();
       const auto seconds = v && v->kind == Arg::Kind::Atom ? parse_number(v->text) : std::nullopt;
@@ -364,6 +366,9 @@ bool matches(const SearchKey& key, SearchSubject& s) {
     case Op::Before: return day_of(info.internal_date) < key.number;
     case Op::On: return day_of(info.internal_date) == key.number;
     case Op::Since: return day_of(info.internal_date) >= key.number;
+    case Op::SavedBefore: return day_of(info.save_date) < key.number;
+    case Op::SavedOn: return day_of(info.save_date) == key.number;
+    case Op::SavedSince: return day_of(info.save_date) >= key.number;
     case Op::SentBefore: { auto d = sent_day(s); return d && *d < key.number; }
     case Op::SentOn: { auto d = sent_day(s); return d && *d == key.number; }
     case Op::SentSince: { auto d = sent_day(s); return d && *d >= key.number; }

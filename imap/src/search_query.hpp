@@ -30,6 +30,7 @@ struct SearchKey {
     Younger, Older,  // RFC 5032 WITHIN: internal date within / not within `number` seconds of now
     SavedResult,     // RFC 5182 "$": the messages the last SEARCH RETURN (SAVE) kept
     EmailId, ThreadId,  // RFC 8474 OBJECTID: `value` is the objectid
+    SavedBefore, SavedOn, SavedSince,  // RFC 8514 SAVEDATE: as BEFORE/ON/SINCE on the save date
   };
   Op op = Op::All;
   mailstore::Flags flag = 0;

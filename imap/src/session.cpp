@@ -109,7 +109,7 @@ std::string Session::capabilities() const {
   std::string caps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
       " ESEARCH QUOTA QUOTA=RES-STORAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
       " MULTIAPPEND UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES"
-      " THREAD=ORDEREDSUBJECT THREAD=REFERENCES OBJECTID PARTIAL";
+      " THREAD=ORDEREDSUBJECT THREAD=REFERENCES OBJECTID PARTIAL SAVEDATE";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";
@@ -207,6 +207,8 @@ net::Task<void> Session::run() {
   ctx_.metrics.connections.add();
   const GaugeHold open(ctx_.metrics.connections_open);
   log_(LogLevel::Debug, "connect peer={}", conn_.peer());
+  const auto began = std::chrono::steady_clock::now();
+  std::size_t commands = 0;
   untagged("OK [CAPABILITY " + capabilities() + "] " + ctx_.config.hostname + " umstore IMAP4rev1 ready");
   co_await flush();
   std::string text;
@@ -221,6 +223,7 @@ net::Task<void> Session::run() {
     } else if (status == ReadStatus::OverBudget) {
       out_ += std::string(guess_tag(text)) + " NO [LIMIT] The server holds too much client data; try again later\r\n";
     } else if (!text.empty()) {
+      ++commands;
       arg_storage_.clear();
       auto parsed = parse_command(text, arg_storage_);
       if (!parsed.command) {
@@ -249,6 +252,11 @@ net::Task<void> Session::run() {
     if (text.capacity() > kKeptBufferBytes) std::string().swap(text);  // e.g. after a large APPEND
   }
   deselect();
+  // One line per session at info level, so a login can be followed to its end.
+  const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  log_(LogLevel::Info, "peer={} user={} ended: {} after {} command(s) in {:.1f} s", conn_.peer(),
+       user_ ? user_->number() : "-", logout_ ? "logout" : conn_.timed_out() ? "timed out" : "connection closed",
+       commands, seconds);
   conn_.close();
 }
 

@@ -1,7 +1,6 @@
 #include "sqlite_job_store.hpp"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +9,15 @@
 namespace umstore::ingest {
 namespace {
 
-IngestQueueError database_error(std::string_view what) {
-  return IngestQueueError("ingest queue database: " + std::string(what));
+// A database failure on a gateway's request path (a full disk) is the
+// queue's: the gateway is told to retry (503), nothing was accepted.
+template <typename Work>
+auto as_queue_error(Work&& work) {
+  try {
+    return work();
+  } catch (const sqlite::SqliteError& e) {
+    throw IngestQueueError(e.what());
+  }
 }
 
 // Where a queued job's recording is kept: DATA_DIR/ingest/jobs/ID.
@@ -73,68 +79,8 @@ std::string select_status_where(std::string_view condition) {
 
 }  // namespace
 
-// A prepared statement that finalises itself.
-class SqliteJobStore::Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
-      throw database_error(sqlite3_errmsg(db));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  // One execution: values bound, rows read; reset when it ends, so that a
-  // SELECT does not hold its read snapshot (WAL) past its use.
-  class Run {
-   public:
-    explicit Run(Statement& statement) : stmt_(statement.stmt_), db_(statement.db_) {}
-    ~Run() {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-    }
-    Run(const Run&) = delete;
-    Run& operator=(const Run&) = delete;
-
-    Run& bind(int i, std::string_view v) {
-      sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-      return *this;
-    }
-    Run& bind(int i, std::int64_t v) {
-      sqlite3_bind_int64(stmt_, i, v);
-      return *this;
-    }
-    Run& bind_null(int i) {
-      sqlite3_bind_null(stmt_, i);
-      return *this;
-    }
-    // SQLITE_ROW, SQLITE_DONE or SQLITE_CONSTRAINT; throws on anything else.
-    int step() {
-      const int rc = sqlite3_step(stmt_);
-      if (rc == SQLITE_ROW || rc == SQLITE_DONE) return rc;
-      if ((rc & 0xff) == SQLITE_CONSTRAINT) return SQLITE_CONSTRAINT;
-      throw database_error(sqlite3_errmsg(db_));
-    }
-    std::string text(int col) const {
-      const auto* p = sqlite3_column_text(stmt_, col);
-      if (!p) return {};
-      return std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
-    }
-    std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-
-   private:
-    sqlite3_stmt* stmt_;
-    sqlite3* db_;
-  };
-  Run run() { return Run(*this); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
 struct SqliteJobStore::Statements {
-  explicit Statements(sqlite3* db)
+  explicit Statements(sqlite::Database& db)
       : insert_job(db,
                    "INSERT INTO jobs(id, source, idem_key, origin, callback_url, kind, to_number, to_name,"
                    " caller_number, caller_name, file_name, received_ms, accepted_ms, note, state)"
@@ -168,99 +114,43 @@ struct SqliteJobStore::Statements {
                                " WHERE seq = ?"),
         pending_webhooks(db, "SELECT count(*) FROM webhooks WHERE state = 'pending'") {}
 
-  Statement insert_job, status_by_id, status_by_key, load, queued_ids, interrupted, mark_queued, mark_delivering,
+  sqlite::Statement insert_job, status_by_id, status_by_key, load, queued_ids, interrupted, mark_queued, mark_delivering,
       set_reason, record_retry, record_outcome, record_report, owe_webhook, next_webhook, record_webhook_attempt,
       pending_webhooks;
 };
 
-// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed. Under the mutex.
-class SqliteJobStore::Transaction {
- public:
-  explicit Transaction(SqliteJobStore& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
-  ~Transaction() {
-    if (committed_) return;
-    try {
-      db_.exec("ROLLBACK");
-    } catch (const std::exception&) {
-      // Nothing more to undo.
-    }
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  void commit() {
-    db_.exec("COMMIT");
-    committed_ = true;
-  }
-
- private:
-  SqliteJobStore& db_;
-  bool committed_ = false;
-};
-
-SqliteJobStore::SqliteJobStore(const std::filesystem::path& queue_dir) : dir_(queue_dir) {
-  create_directories_durably(dir_ / "jobs");
-  create_directories_durably(dir_ / "failed");
-  const std::filesystem::path file = dir_ / "queue.db";
-  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    const std::string error = sqlite3_errmsg(db_);
-    sqlite3_close_v2(db_);
-    throw IngestQueueError("cannot open the ingest queue " + file.string() + ": " + error);
-  }
-  try {
-    sqlite3_busy_timeout(db_, 10000);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=FULL");
-    exec(R"(CREATE TABLE IF NOT EXISTS jobs(
-      id TEXT PRIMARY KEY, source TEXT NOT NULL, idem_key TEXT, origin TEXT NOT NULL DEFAULT '',
-      callback_url TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, to_number TEXT NOT NULL,
-      to_name TEXT NOT NULL, caller_number TEXT NOT NULL, caller_name TEXT NOT NULL, file_name TEXT NOT NULL,
-      received_ms INTEGER NOT NULL, accepted_ms INTEGER NOT NULL, state TEXT NOT NULL,
-      reason TEXT NOT NULL DEFAULT '', uid INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,
-      attempt_uid_next INTEGER NOT NULL DEFAULT 0, UNIQUE(source, idem_key)))");
-    exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)");
-    // Columns added since the first version; existing databases gain them here.
-    for (const char* column : {"attempts INTEGER NOT NULL DEFAULT 0", "forwarded_to TEXT NOT NULL DEFAULT ''",
-                               "dsn_action TEXT NOT NULL DEFAULT ''", "dsn_status TEXT NOT NULL DEFAULT ''",
-                               "dsn_diagnostic TEXT NOT NULL DEFAULT ''", "dsn_recipient TEXT NOT NULL DEFAULT ''",
-                               "dsn_remote_mta TEXT NOT NULL DEFAULT ''", "note TEXT NOT NULL DEFAULT ''"})
-      add_column_if_missing(column);
-    // One row per webhook owed: written in the same transaction as the
-    // status it reports, so a crash cannot lose it.
-    exec(R"(CREATE TABLE IF NOT EXISTS webhooks(
-      seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, url TEXT NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
-      last_error TEXT NOT NULL DEFAULT ''))");
-    exec("CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(state, next_ms)");
-    statements_ = std::make_unique<Statements>(db_);
-  } catch (...) {
-    sqlite3_close_v2(db_);
-    throw;
-  }
+SqliteJobStore::SqliteJobStore(const std::filesystem::path& queue_dir)
+    : dir_((create_directories_durably(queue_dir / "jobs"), create_directories_durably(queue_dir / "failed"), queue_dir)),
+      db_(dir_ / "queue.db", "ingest queue database") {
+  db_.exec(R"(CREATE TABLE IF NOT EXISTS jobs(
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, idem_key TEXT, origin TEXT NOT NULL DEFAULT '',
+    callback_url TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, to_number TEXT NOT NULL,
+    to_name TEXT NOT NULL, caller_number TEXT NOT NULL, caller_name TEXT NOT NULL, file_name TEXT NOT NULL,
+    received_ms INTEGER NOT NULL, accepted_ms INTEGER NOT NULL, state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '', uid INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0,
+    attempt_uid_next INTEGER NOT NULL DEFAULT 0, UNIQUE(source, idem_key)))");
+  db_.exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state)");
+  // Columns added since the first version; existing databases gain them here.
+  for (const char* column : {"attempts INTEGER NOT NULL DEFAULT 0", "forwarded_to TEXT NOT NULL DEFAULT ''",
+                             "dsn_action TEXT NOT NULL DEFAULT ''", "dsn_status TEXT NOT NULL DEFAULT ''",
+                             "dsn_diagnostic TEXT NOT NULL DEFAULT ''", "dsn_recipient TEXT NOT NULL DEFAULT ''",
+                             "dsn_remote_mta TEXT NOT NULL DEFAULT ''", "note TEXT NOT NULL DEFAULT ''"})
+    add_column_if_missing(column);
+  // One row per webhook owed: written in the same transaction as the
+  // status it reports, so a crash cannot lose it.
+  db_.exec(R"(CREATE TABLE IF NOT EXISTS webhooks(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, url TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+    last_error TEXT NOT NULL DEFAULT ''))");
+  db_.exec("CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks(state, next_ms)");
+  statements_ = std::make_unique<Statements>(db_);
 }
 
-SqliteJobStore::~SqliteJobStore() {
-  statements_.reset();  // finalised before the connection closes
-  sqlite3_close_v2(db_);
-}
-
-void SqliteJobStore::exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    const std::string message = err ? err : "unknown error";
-    sqlite3_free(err);
-    throw database_error(message);
-  }
-}
+SqliteJobStore::~SqliteJobStore() = default;  // statements_ (declared after db_) are finalised first
 
 void SqliteJobStore::add_column_if_missing(std::string_view definition) {
   const std::string name(definition.substr(0, definition.find(' ')));
-  {
-    Statement exists(db_, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?");
-    auto run = exists.run();
-    if (run.bind(1, name).step() == SQLITE_ROW) return;
-  }
-  exec(("ALTER TABLE jobs ADD COLUMN " + std::string(definition)).c_str());
+  if (!db_.has_column("jobs", name)) db_.exec("ALTER TABLE jobs ADD COLUMN " + std::string(definition));
 }
 
 std::optional<std::uintmax_t> SqliteJobStore::insert(std::string_view id, const Recording& r, const SubmitOptions& o,
@@ -283,21 +173,26 @@ std::optional<std::uintmax_t> SqliteJobStore::insert(std::string_view id, const 
   const auto received = std::chrono::duration_cast<std::chrono::milliseconds>(r.received.time_since_epoch());
   run.bind(12, std::int64_t{received.count()});
   run.bind(13, accepted_ms).bind(14, r.note);
-  if (run.step() != SQLITE_CONSTRAINT) return size;
-  std::filesystem::remove(path);  // the same key raced in from another connection
-  return std::nullopt;
+  try {
+    run.step();
+    return size;
+  } catch (const sqlite::SqliteError& e) {
+    std::filesystem::remove(path);
+    if (!e.constraint()) throw IngestQueueError(e.what());
+  }
+  return std::nullopt;  // the same key raced in from another connection
 }
 
 std::vector<std::uint8_t> SqliteJobStore::read_media(std::string_view id) {
   return read_file_bytes(job_media_path(dir_, id));
 }
 
-std::optional<IngestStatus> SqliteJobStore::status_where(Statement& query, std::string_view a, std::string_view b) {
+std::optional<IngestStatus> SqliteJobStore::status_where(sqlite::Statement& query, std::string_view a, std::string_view b) {
   std::lock_guard lock(mutex_);
   auto run = query.run();
   run.bind(1, a);
   if (!b.empty()) run.bind(2, b);
-  if (run.step() != SQLITE_ROW) return std::nullopt;
+  if (!run.step()) return std::nullopt;
   IngestStatus s;
   s.id = run.text(0);
   s.state = parse_state(run.text(1));
@@ -320,17 +215,17 @@ std::optional<IngestStatus> SqliteJobStore::status_where(Statement& query, std::
 }
 
 std::optional<IngestStatus> SqliteJobStore::status(std::string_view id) {
-  return status_where(statements_->status_by_id, id, {});
+  return as_queue_error([&] { return status_where(statements_->status_by_id, id, {}); });
 }
 
 std::optional<IngestStatus> SqliteJobStore::find(std::string_view source, std::string_view idempotency_key) {
-  return status_where(statements_->status_by_key, source, idempotency_key);
+  return as_queue_error([&] { return status_where(statements_->status_by_key, source, idempotency_key); });
 }
 
 std::optional<QueuedJob> SqliteJobStore::load(std::string_view id) {
   std::lock_guard lock(mutex_);
   auto run = statements_->load.run();
-  if (run.bind(1, id).step() != SQLITE_ROW) return std::nullopt;
+  if (!run.bind(1, id).step()) return std::nullopt;
   QueuedJob job;
   auto& r = job.recording;
   r.kind = parse_kind(run.text(0));
@@ -354,7 +249,7 @@ std::vector<std::string> SqliteJobStore::take_queued(bool starting, std::size_t)
   if (!starting) return ids;
   std::lock_guard lock(mutex_);
   auto run = statements_->queued_ids.run();
-  while (run.step() == SQLITE_ROW) ids.push_back(run.text(0));
+  while (run.step()) ids.push_back(run.text(0));
   return ids;
 }
 
@@ -362,7 +257,7 @@ std::vector<InterruptedJob> SqliteJobStore::interrupted_jobs() {
   std::lock_guard lock(mutex_);
   std::vector<InterruptedJob> jobs;
   auto run = statements_->interrupted.run();
-  while (run.step() == SQLITE_ROW)
+  while (run.step())
     jobs.push_back({run.text(0), run.text(1), static_cast<std::uint32_t>(run.integer(2))});
   return jobs;
 }
@@ -394,7 +289,7 @@ void SqliteJobStore::owe_webhook(std::string_view id) {
 
 bool SqliteJobStore::record_outcome(std::string_view id, const JobOutcome& outcome) {
   std::unique_lock lock(mutex_);
-  Transaction transaction(*this);
+  sqlite::Transaction transaction(db_);
   statements_->record_outcome.run()
       .bind(1, state_name(outcome.state))
       .bind(2, outcome.reason)
@@ -417,7 +312,7 @@ bool SqliteJobStore::record_outcome(std::string_view id, const JobOutcome& outco
 
 void SqliteJobStore::record_report(std::string_view id, const ReportUpdate& update) {
   std::lock_guard lock(mutex_);
-  Transaction transaction(*this);
+  sqlite::Transaction transaction(db_);
   const DeliveryReport& report = update.report;
   const std::int64_t failure = update.failure;
   statements_->record_report.run()
@@ -438,7 +333,7 @@ void SqliteJobStore::record_report(std::string_view id, const ReportUpdate& upda
 std::optional<OwedWebhook> SqliteJobStore::next_webhook() {
   std::lock_guard lock(mutex_);
   auto run = statements_->next_webhook.run();
-  if (run.step() != SQLITE_ROW) return std::nullopt;
+  if (!run.step()) return std::nullopt;
   return OwedWebhook{run.integer(0), run.text(1), run.text(2), static_cast<unsigned>(run.integer(3)), run.integer(4)};
 }
 
@@ -457,7 +352,7 @@ void SqliteJobStore::record_webhook_attempt(std::int64_t seq, unsigned attempts,
 std::uint64_t SqliteJobStore::pending_webhooks() {
   std::lock_guard lock(mutex_);
   auto run = statements_->pending_webhooks.run();
-  return run.step() == SQLITE_ROW ? static_cast<std::uint64_t>(run.integer(0)) : 0;
+  return run.step() ? static_cast<std::uint64_t>(run.integer(0)) : 0;
 }
 
 }  // namespace umstore::ingest

@@ -15,8 +15,7 @@
 #include <vector>
 
 #include "job_store.hpp"
-
-struct sqlite3;
+#include "sqlite/database.hpp"
 
 namespace umstore::ingest {
 
@@ -54,18 +53,15 @@ class SqliteJobStore final : public JobStore {
   std::uint64_t pending_webhooks() override;
 
  private:
-  class Statement;
   struct Statements;
-  class Transaction;
 
-  void exec(const char* sql);
   void add_column_if_missing(std::string_view definition);
   void owe_webhook(std::string_view id);  // inside the transaction that changed the job
-  std::optional<IngestStatus> status_where(Statement& query, std::string_view a, std::string_view b);
+  std::optional<IngestStatus> status_where(sqlite::Statement& query, std::string_view a, std::string_view b);
 
   std::filesystem::path dir_;
-  sqlite3* db_ = nullptr;
-  std::unique_ptr<Statements> statements_;
+  sqlite::Database db_;
+  std::unique_ptr<Statements> statements_;  // after db_: finalised before it closes
   std::mutex mutex_;
 };
 

@@ -181,7 +181,7 @@ void MaildirFolder::require_live() const {
 }
 
 MessageInfo MaildirFolder::info(const Entry& e) const {
-  return MessageInfo{e.uid, e.flags, e.keywords, e.size, e.date, e.modseq};
+  return MessageInfo{e.uid, e.flags, e.keywords, e.size, e.date, e.modseq, e.saved != 0 ? e.saved : e.date};
 }
 
 std::uint32_t MaildirFolder::uid_validity() const {
@@ -274,7 +274,8 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
   }
   const QuotaCounter::Reservation room(*quota_, rfc822.size());
   const std::string base = unique_base(rfc822.size());
-  const std::int64_t date = internal_date.value_or(static_cast<std::int64_t>(std::time(nullptr)));
+  const auto saved = static_cast<std::int64_t>(std::time(nullptr));
+  const std::int64_t date = internal_date.value_or(saved);
   const fs::path tmp = dir_ / "tmp" / base;
   write_message_file(tmp, rfc822, date);  // the slow part, outside every lock
 
@@ -290,7 +291,7 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
       fsync_directory(dir_ / "cur");
       uid = mirror_.uid_next;
       modseq = next_modseq();
-      std::string records = added_line(uid, rfc822.size(), date, flags, modseq, base);
+      std::string records = added_line(uid, rfc822.size(), date, flags, modseq, base) + save_date_line(uid, saved);
       if (!unique.empty()) records += keyword_line(uid, unique);
       write_log(records);
     } catch (...) {
@@ -298,7 +299,7 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
       ::unlink(file.c_str());
       throw;
     }
-    add_entry(Entry{uid, base, file.filename().string(), rfc822.size(), date, flags, unique, modseq});
+    add_entry(Entry{uid, base, file.filename().string(), rfc822.size(), date, flags, unique, modseq, saved});
     changed();
   } catch (...) {
     ::unlink(tmp.c_str());

@@ -13,6 +13,8 @@
 //                                                                          (an F line with the new
 //                                                                          mod-sequence follows)
 //                           "R<uid>"                                       \Recent claimed below uid
+//                           "S<uid> <date>"                                save date (right after "+";
+//                                                                          none: the internal date)
 //                         where <flags> is "<DFRST letters|->/<modseq>". The
 //                         M and R header fields and the "/<modseq>" suffix
 //                         are optional (logs from before CONDSTORE: modseq 1,
@@ -140,6 +142,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
     Flags flags = 0;
     std::vector<std::string> keywords;
     std::uint64_t modseq = 1;
+    std::int64_t saved = 0;  // save date; 0: unknown (files and records from before), the internal date
   };
   struct FileStamp {
     ino_t ino = 0;

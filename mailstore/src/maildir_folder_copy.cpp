@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "common/durable_file.hpp"
 #include "maildir_folder.hpp"
@@ -110,6 +111,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
     if (mirror_.uid_next > UINT32_MAX - sources.size()) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
     std::vector<std::string> names;
     std::uint64_t modseq = 0;
+    const auto saved = static_cast<std::int64_t>(std::time(nullptr));  // a copy's save date restarts (RFC 8514)
     try {
       for (std::size_t i = 0; i < sources.size(); ++i) {
         const std::string name = file_name(bases[i], sources[i].flags);
@@ -122,7 +124,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
       for (std::size_t i = 0; i < sources.size(); ++i) {
         const MessageSource& s = sources[i];
         const auto uid = static_cast<std::uint32_t>(mirror_.uid_next + i);
-        records += added_line(uid, s.size, s.internal_date, s.flags, modseq, bases[i]);
+        records += added_line(uid, s.size, s.internal_date, s.flags, modseq, bases[i]) + save_date_line(uid, saved);
         if (!s.keywords.empty()) records += keyword_line(uid, s.keywords);
       }
       write_log(records);
@@ -134,7 +136,7 @@ std::vector<std::uint32_t> MaildirFolder::add_copies(std::span<const MessageSour
     for (std::size_t i = 0; i < sources.size(); ++i) {
       const MessageSource& s = sources[i];
       const auto uid = static_cast<std::uint32_t>(first_uid + i);
-      add_entry(Entry{uid, bases[i], names[i], s.size, s.internal_date, s.flags, s.keywords, modseq});
+      add_entry(Entry{uid, bases[i], names[i], s.size, s.internal_date, s.flags, s.keywords, modseq, saved});
       uids.push_back(uid);
     }
     changed();

@@ -108,6 +108,12 @@ bool MaildirFolder::apply_log_line(std::string_view line) const {
       // Claimed \Recent: no message changes, so no session needs telling.
       mirror_.first_recent_uid = std::max(mirror_.first_recent_uid, *uid);
       return false;
+    case 'S': {
+      const auto it = mirror_.entries.find(*uid);
+      const auto saved = parse_number<std::int64_t>(next_field(rest));
+      if (it != mirror_.entries.end() && saved) it->second.saved = *saved;
+      return false;  // follows its "+" record, which told the sessions
+    }
     case 'K': {
       const auto it = mirror_.entries.find(*uid);
       if (it == mirror_.entries.end()) return false;
@@ -235,6 +241,7 @@ void MaildirFolder::compact_log_if_needed() const {
   std::string content = log_header(mirror_.uid_validity, mirror_.uid_next, mirror_.highest_modseq, mirror_.first_recent_uid);
   for (const auto& [uid, e] : mirror_.entries) {
     content += added_line(uid, e.size, e.date, e.flags, e.modseq, e.base);
+    if (e.saved != 0) content += save_date_line(uid, e.saved);
     if (!e.keywords.empty()) content += keyword_line(uid, e.keywords);
   }
   const fs::path path = dir_ / kLogFile;

@@ -101,6 +101,10 @@ std::vector<std::string> list_directory(const fs::path& dir) {
   return names;
 }
 
+std::string save_date_line(std::uint32_t uid, std::int64_t date) {
+  return "S" + std::to_string(uid) + " " + std::to_string(date) + "\n";
+}
+
 std::string keyword_line(std::uint32_t uid, const std::vector<std::string>& keywords) {
   std::string line = "K" + std::to_string(uid);
   for (const auto& k : keywords) line += " " + k;

@@ -39,6 +39,8 @@ std::pair<Flags, std::uint64_t> parse_log_flags(std::string_view token);
 std::string added_line(std::uint32_t uid, std::uint64_t size, std::int64_t date, Flags flags, std::uint64_t modseq,
                        std::string_view base);
 std::string flags_line(std::uint32_t uid, Flags flags, std::uint64_t modseq);
+// "S<uid> <date>": when the message was saved into the folder (Folder::save_date).
+std::string save_date_line(std::uint32_t uid, std::int64_t date);
 std::string keyword_line(std::uint32_t uid, const std::vector<std::string>& keywords);
 std::uint32_t new_uid_validity();
 // 128 random bits as 32 lowercase hex digits.

@@ -98,22 +98,38 @@ bool has_column(sqlite3* db, std::string_view column) {
   return false;
 }
 
-void add_delivery_columns(sqlite3* db) {
-  if (has_column(db, "playable")) return;
+// Adds columns (`alter`, whose first column is `first`) unless they are there.
+void add_columns(sqlite3* db, std::string_view first, const char* alter) {
+  if (has_column(db, first)) return;
   // The server and the admin CLI may open an old database at the same time:
   // check again under the write lock.
   exec(db, "BEGIN IMMEDIATE");
   try {
-    if (!has_column(db, "playable"))
-      exec(db,
-           "ALTER TABLE accounts ADD COLUMN playable TEXT NOT NULL DEFAULT 'wav';"
-           " ALTER TABLE accounts ADD COLUMN fax_pdf INTEGER NOT NULL DEFAULT 0;"
-           " ALTER TABLE accounts ADD COLUMN file_by_kind INTEGER NOT NULL DEFAULT 0");
+    if (!has_column(db, first)) exec(db, alter);
     exec(db, "COMMIT");
   } catch (...) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
+}
+
+void add_later_columns(sqlite3* db) {
+  add_columns(db, "playable",
+              "ALTER TABLE accounts ADD COLUMN playable TEXT NOT NULL DEFAULT 'wav';"
+              " ALTER TABLE accounts ADD COLUMN fax_pdf INTEGER NOT NULL DEFAULT 0;"
+              " ALTER TABLE accounts ADD COLUMN file_by_kind INTEGER NOT NULL DEFAULT 0");
+  // NULL: the configuration's [aging] default.
+  add_columns(db, "age_days",
+              "ALTER TABLE accounts ADD COLUMN age_days INTEGER;"
+              " ALTER TABLE accounts ADD COLUMN trash_days INTEGER");
+}
+
+// A MailboxAging day count as bound to SQL: -1 for "the default" (NULL in the table).
+std::uint64_t days_param(std::optional<unsigned> days) {
+  return days ? std::uint64_t{*days} : static_cast<std::uint64_t>(-1);
+}
+std::optional<unsigned> days_column(std::uint64_t value) {
+  return static_cast<std::int64_t>(value) < 0 ? std::nullopt : std::optional<unsigned>(static_cast<unsigned>(value));
 }
 
 }  // namespace
@@ -138,7 +154,7 @@ SqliteAccountStore::SqliteAccountStore(const std::filesystem::path& db_file) {
          " email TEXT NOT NULL,"
          " quota_bytes INTEGER NOT NULL,"
          " password_hash TEXT NOT NULL)");
-    add_delivery_columns(db_);
+    add_later_columns(db_);
   } catch (...) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -192,6 +208,20 @@ std::optional<MailboxDelivery> SqliteAccountStore::delivery(std::string_view num
   return select_account(db_, mutex_, number, "playable, fax_pdf, file_by_kind", [](Statement& row) {
     return MailboxDelivery{parse_playable(row.text(0)).value_or(PlayableAudio::wav), row.integer(1) != 0,
                            row.integer(2) != 0};
+  });
+}
+
+void SqliteAccountStore::set_aging(std::string_view number, const MailboxAging& aging) {
+  require_e164(number);
+  std::lock_guard lock(mutex_);
+  Statement change(db_, "UPDATE accounts SET age_days = NULLIF(?, -1), trash_days = NULLIF(?, -1) WHERE number = ?");
+  change.bind(1, days_param(aging.move_to_trash_days)).bind(2, days_param(aging.purge_trash_days)).bind(3, number);
+  change_account(change, number);
+}
+
+std::optional<MailboxAging> SqliteAccountStore::aging(std::string_view number) const {
+  return select_account(db_, mutex_, number, "coalesce(age_days, -1), coalesce(trash_days, -1)", [](Statement& row) {
+    return MailboxAging{days_column(row.integer(0)), days_column(row.integer(1))};
   });
 }
 

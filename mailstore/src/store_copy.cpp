@@ -15,6 +15,7 @@ void copy_account(const Account& account, StoreSide from, StoreSide to, StoreCop
   }
   if (const auto delivery = from.accounts.delivery(account.number))
     to.accounts.set_delivery(account.number, *delivery);
+  if (const auto aging = from.accounts.aging(account.number)) to.accounts.set_aging(account.number, *aging);
 }
 
 // The folder's messages above what the target already has, with their UIDs.

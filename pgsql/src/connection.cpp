@@ -215,4 +215,18 @@ std::string with_database_clock(std::string_view sql) {
   return out.append(sql);
 }
 
+std::vector<std::pair<std::string, std::string>> client_environment(const std::string& dsn) {
+  char* error = nullptr;
+  const std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(dsn.c_str(), &error),
+                                                                              &PQconninfoFree);
+  if (!options) {
+    PQfreemem(error);  // libpq's reason quotes the DSN, which may hold a password
+    throw PgError("the PostgreSQL DSN does not parse (key=value pairs or a postgresql:// URI)", "", false);
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const PQconninfoOption* o = options.get(); o->keyword; ++o)
+    if (o->val && *o->val && o->envvar) out.emplace_back(o->envvar, o->val);
+  return out;
+}
+
 }  // namespace umstore::pgsql

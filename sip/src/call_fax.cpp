@@ -132,7 +132,7 @@ void Call::finish_fax(const std::string& reason) {
   (outcome.complete ? server->metrics.fax_pages_ok : server->metrics.fax_pages_failed).add(outcome.pages);
   call_log(LogLevel::Info, "call_id={} ended ({}): fax of {} page(s), T.30: {}", invite.call_id(), reason,
       outcome.pages, outcome.result);
-  server->deliver_fax(std::move(outcome));
+  server->deliver_fax(std::move(outcome), call_log);
 }
 
 }  // namespace umstore::sip

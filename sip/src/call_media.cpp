@@ -160,7 +160,7 @@ void Call::finish_recording(const std::string& reason) {
   if (recording_active) record(reorder.flush());
   call_log(LogLevel::Info, "call_id={} ended ({}): {:.1f} s recorded, {} RTP packets lost, {} late", invite.call_id(),
       reason, static_cast<double>(recording->samples()) / 8000.0, reorder.lost(), reorder.dropped());
-  server->deliver_recording(std::move(recording));
+  server->deliver_recording(std::move(recording), call_log);
 }
 
 }  // namespace umstore::sip

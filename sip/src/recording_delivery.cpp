@@ -9,7 +9,7 @@
 namespace umstore::sip {
 namespace {
 
-void deliver_voicemail(RecordingFile& file, const SipServerConfig& config) {
+void deliver_voicemail(RecordingFile& file, const SipServerConfig& config, const ConnectionLog& call_log) {
   if (file.samples() == 0) {
     file.remove();
     return;
@@ -18,15 +18,15 @@ void deliver_voicemail(RecordingFile& file, const SipServerConfig& config) {
   const double seconds = static_cast<double>(file.samples()) / 8000.0;
   if (config.deliver) config.deliver(std::move(recording));
   file.remove();
-  log(LogLevel::Info, "sip", "voicemail {:.1f} s for {} from {} delivered", seconds, file.meta().to_number,
-      file.meta().caller.number);
+  call_log(LogLevel::Info, "voicemail {:.1f} s for {} from {} delivered", seconds, file.meta().to_number,
+           file.meta().caller.number);
 }
 
 // A fax cut short still goes out with the pages that arrived.
-void deliver_fax_pages(const FaxOutcome& fax, const SipServerConfig& config) {
+void deliver_fax_pages(const FaxOutcome& fax, const SipServerConfig& config, const ConnectionLog& call_log) {
   if (fax.pages == 0) {
-    log(LogLevel::Warning, "sip", "fax for {} from {} failed before any page arrived: {}", fax.meta.to_number,
-        fax.meta.caller.number, fax.result);
+    call_log(LogLevel::Warning, "fax for {} from {} failed before any page arrived: {}", fax.meta.to_number,
+             fax.meta.caller.number, fax.result);
     return;
   }
   ingest::Recording r;
@@ -42,8 +42,8 @@ void deliver_fax_pages(const FaxOutcome& fax, const SipServerConfig& config) {
   const std::string bytes = read_file(fax.tiff);
   r.file.assign(bytes.begin(), bytes.end());
   if (config.deliver) config.deliver(std::move(r));
-  log(LogLevel::Info, "sip", "fax of {} page(s) for {} from {} delivered (T.30: {})", fax.pages, fax.meta.to_number,
-      fax.meta.caller.number, fax.result);
+  call_log(LogLevel::Info, "fax of {} page(s) for {} from {} delivered (T.30: {})", fax.pages, fax.meta.to_number,
+           fax.meta.caller.number, fax.result);
 }
 
 void deliver_leftover(ingest::Recording recording, const SipServerConfig& config) {
@@ -55,24 +55,24 @@ void deliver_leftover(ingest::Recording recording, const SipServerConfig& config
 
 }  // namespace
 
-void SipEndpoint::deliver_recording(std::shared_ptr<RecordingFile> file) {
-  asio::post(workers, [self = shared_from_this(), file] {
+void SipEndpoint::deliver_recording(std::shared_ptr<RecordingFile> file, ConnectionLog call_log) {
+  asio::post(workers, [self = shared_from_this(), file, call_log] {
     try {
-      deliver_voicemail(*file, self->config);
+      deliver_voicemail(*file, self->config, call_log);
     } catch (const std::exception& e) {
-      log(LogLevel::Error, "sip", "voicemail {} not delivered, kept in {}: {}", file->id(),
-          self->config.recordings_dir.string(), e.what());
+      call_log(LogLevel::Error, "voicemail {} not delivered, kept in {}: {}", file->id(),
+               self->config.recordings_dir.string(), e.what());
     }
   });
 }
 
-void SipEndpoint::deliver_fax(FaxOutcome fax) {
-  asio::post(workers, [self = shared_from_this(), fax = std::move(fax)] {
+void SipEndpoint::deliver_fax(FaxOutcome fax, ConnectionLog call_log) {
+  asio::post(workers, [self = shared_from_this(), fax = std::move(fax), call_log] {
     try {
-      deliver_fax_pages(fax, self->config);
+      deliver_fax_pages(fax, self->config, call_log);
       remove_fax_files(fax.tiff);
     } catch (const std::exception& e) {
-      log(LogLevel::Error, "sip", "fax {} not delivered, kept: {}", fax.tiff.string(), e.what());
+      call_log(LogLevel::Error, "fax {} not delivered, kept: {}", fax.tiff.string(), e.what());
     }
   });
 }

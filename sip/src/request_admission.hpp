@@ -29,6 +29,11 @@ class SourceRateLimit {
 
   SourceRateLimit(std::size_t limit, std::chrono::seconds window) : limit_(limit), window_(window) {}
   Verdict take(const asio::ip::address& source, Clock::time_point now);
+  // SIGHUP: windows already open keep their start; the new limit counts at once.
+  void set_limit(std::size_t limit, std::chrono::seconds window) {
+    limit_ = limit;
+    window_ = window;
+  }
 
  private:
   struct Window {
@@ -54,6 +59,9 @@ class RequestAdmission {
   RequestAdmission(std::size_t requests_per_window, std::chrono::seconds window, std::optional<DigestSettings> digest);
   // nullopt: go on. Logs refusals (rate refusals once per source and window).
   std::optional<Refusal> check(const SipMessage& request, const asio::ip::address& source);
+  void set_rate_limit(std::size_t requests_per_window, std::chrono::seconds window) {
+    rate_.set_limit(requests_per_window, window);
+  }
 
  private:
   SourceRateLimit rate_;

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log.hpp"
 #include "recording_file.hpp"
 #include "request_admission.hpp"
 #include "sip/sip_metrics.hpp"
@@ -101,8 +102,9 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   void on_notify_response(const SipMessage& response);
 
   // recording_delivery.cpp: on the workers, the files removed once delivered.
-  void deliver_recording(std::shared_ptr<RecordingFile> file);
-  void deliver_fax(FaxOutcome fax);
+  // call_log: the call's, so delivery lines carry its conn id.
+  void deliver_recording(std::shared_ptr<RecordingFile> file, ConnectionLog call_log);
+  void deliver_fax(FaxOutcome fax, ConnectionLog call_log);
   void deliver_leftovers();
 };
 

@@ -175,6 +175,12 @@ SipServer::~SipServer() {
 
 void SipServer::start() { endpoint_->start(); }
 
+void SipServer::set_rate_limit(std::size_t requests_per_window, std::chrono::seconds window) {
+  asio::post(endpoint_->strand, [endpoint = endpoint_, requests_per_window, window] {
+    endpoint->admission.set_rate_limit(requests_per_window, window);
+  });
+}
+
 void SipServer::stop() {
   // Calls and sockets belong to the strand; wait until it has run the stop.
   if (endpoint_->strand.running_in_this_thread()) return endpoint_->stop();

@@ -51,8 +51,12 @@ std::chrono::seconds retry_delay(unsigned attempts, std::chrono::seconds base, s
 
 // What one pass shares: open connections to next hops, reused across messages.
 struct QueueRunner::Pass {
+  RetrySchedule schedule;  // as it was when the pass began
   std::map<std::string, std::unique_ptr<RelayConnection>> connections;
   std::map<std::string, std::string> unreachable;  // destination -> why, so one dead host costs one timeout
+  // Why ENUM could not be asked (a DNS timeout, SERVFAIL): the numbers after
+  // it wait for the next pass instead of each costing the DNS timeout again.
+  std::optional<std::string> enum_trouble;
 
   ~Pass() {
     for (auto& [destination, connection] : connections) connection->quit();
@@ -98,8 +102,17 @@ void QueueRunner::loop(std::stop_token stop) {
   }
 }
 
+void QueueRunner::set_schedule(const RetrySchedule& schedule) {
+  std::lock_guard lock(mutex_);
+  config_.schedule = schedule;
+}
+
 std::size_t QueueRunner::run_once() {
   Pass pass;
+  {
+    std::lock_guard lock(mutex_);
+    pass.schedule = config_.schedule;
+  }
   std::size_t attempted = 0;
   for (const auto& id : queue_.take_due()) {
     std::optional<QueuedEnvelope> envelope;
@@ -152,11 +165,15 @@ std::string QueueRunner::as_voice_message(const std::string& message, const Queu
   return std::move(plan.message);
 }
 
-std::optional<SmtpReply> QueueRunner::follow_enum(const std::string& id, QueuedRecipient& r,
+std::optional<SmtpReply> QueueRunner::follow_enum(Pass& pass, const std::string& id, QueuedRecipient& r,
                                                   const std::string& number) const {
   if (!config_.enum_routes) return SmtpReply{550, "5.1.1", "mailbox " + number + " does not exist here"};
+  if (pass.enum_trouble) return SmtpReply{451, "4.4.3", *pass.enum_trouble + " (not asked again until the next pass)"};
   const auto answer = config_.enum_routes->find(number, dns::kVpimService);
-  if (answer.status == dns::EnumStatus::temporary_failure) return SmtpReply{451, "4.4.3", answer.reason};
+  if (answer.status == dns::EnumStatus::temporary_failure) {
+    pass.enum_trouble = answer.reason;
+    return SmtpReply{451, "4.4.3", answer.reason};
+  }
   if (answer.status == dns::EnumStatus::no_route)
     return SmtpReply{550, "5.1.1", "no VPIM route for " + number + ": " + answer.reason};
   const auto address = dns::mailto_address(answer.uri);
@@ -208,7 +225,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
       }
       return;
     }
-    const bool expired = now - envelope.arrival >= config_.max_age;
+    const bool expired = now - envelope.arrival >= pass.schedule.max_age;
     if (reply.code / 100 == 5 || expired) {
       r.state = RecipientState::Failed;
       config_.metrics->count_delivery(DeliveryResult::Failed);
@@ -216,7 +233,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
         r.status = "4.4.7";
         report.status = r.status;
         report.diagnostic = r.last_reply + " (gave up after " +
-                            std::to_string(config_.max_age.count() / 3600) + " hours)";
+                            std::to_string(pass.schedule.max_age.count() / 3600) + " hours)";
       }
       log(LogLevel::Warning, kLog, "id={} to={} failed: {}", envelope.id, r.address, r.last_reply);
       if (r.notify.wants_failure() && !r.notify.never) reports.push_back(report);
@@ -224,11 +241,11 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     }
     config_.metrics->count_delivery(DeliveryResult::Deferred);
     log(LogLevel::Info, kLog, "id={} to={} deferred (attempt {}): {}", envelope.id, r.address, r.attempts, r.last_reply);
-    if (!r.delay_reported && now - envelope.arrival >= config_.delay_warning && r.notify.wants_delay() &&
+    if (!r.delay_reported && now - envelope.arrival >= pass.schedule.delay_warning && r.notify.wants_delay() &&
         !r.notify.never) {
       r.delay_reported = true;
       report.action = DsnAction::Delayed;
-      report.will_retry_until = envelope.arrival + config_.max_age;
+      report.will_retry_until = envelope.arrival + pass.schedule.max_age;
       reports.push_back(report);
     }
   };
@@ -245,7 +262,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
         r.mailbox.empty() && route && route->kind == RecipientKind::Number) {
       if (accounts_.find(route->number)) {
         r.mailbox = route->number;
-      } else if (auto refusal = follow_enum(envelope.id, r, route->number)) {
+      } else if (auto refusal = follow_enum(pass, envelope.id, r, route->number)) {
         settle(r, *refusal, "", false);
         continue;
       }
@@ -392,7 +409,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
   unsigned most = 0;
   for (const auto& r : envelope.recipients)
     if (r.state == RecipientState::Pending) most = std::max(most, r.attempts);
-  envelope.next_attempt = now + retry_delay(most, config_.retry_base, config_.retry_max);
+  envelope.next_attempt = now + retry_delay(most, pass.schedule.retry_base, pass.schedule.retry_max);
   queue_.update(envelope);
 }
 

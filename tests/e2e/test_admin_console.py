@@ -5,11 +5,14 @@ logs in with password and TOTP, creates a mailbox, then ingests a voicemail
 and a fax over the gateway API and sees them on the dashboard and in the
 mailbox's messages without a reload, plays the voicemail (the audio
 element reports its duration) and opens the fax as PDF; every view of a
-message's content is in the audit log. Screenshots go to
+message's content is in the audit log; sets the mailbox's message aging
+and sees a run (its test clock two days ahead) move the messages out of
+INBOX, without a reload. Screenshots go to
 build/test-artefacts/admin-console/. Exit 77 when Chromium, its driver or
 Selenium is missing."""
 import os
 import shutil
+import subprocess
 import sys
 import unittest
 from pathlib import Path
@@ -185,13 +188,35 @@ class AdminConsoleTest(unittest.TestCase):
         self.assertIn("mailbox.create", audit)
         self.shot("06-audit")
 
+        # Message aging, set in the console and applied by a run whose test
+        # clock is two days ahead: the page shows the messages gone from
+        # INBOX and what the run did, without a reload.
+        b.find_element(By.LINK_TEXT, "Mailboxes").click()
+        self.wait(lambda: b.find_elements(By.LINK_TEXT, NUMBER))
+        b.find_element(By.LINK_TEXT, NUMBER).click()
+        self.wait(lambda: len(b.find_elements(By.CSS_SELECTOR, "#message-rows tr")) == 2, message="the messages")
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "label[for='mb-age-days']")), 1)
+        self.fill("mb-age-days", "1")
+        self.el("aging-form").submit()
+        self.wait(lambda: self.el("status").text == "Aging saved.", message="aging saved")
+        self.assertIn("now: 1 day", self.el("mb-age-effective").text)
+        self.assertIn("age-days:     1 day", self.server.run("mailbox", "show", NUMBER).stdout)
+        subprocess.run([UMSTORE, "--data-dir", str(self.server.data_dir), "--config", str(self.server.config),
+                        "aging", "run"], check=True, capture_output=True, timeout=120,
+                       env=dict(os.environ, UMSTORE_TEST_CLOCK_OFFSET_DAYS="2"))
+        self.wait(lambda: not b.find_elements(By.CSS_SELECTOR, "#message-rows tr"), message="the messages aged out")
+        self.wait(lambda: "moved 2 to Trash" in self.el("mb-last-aging").text, message="the run on the page")
+        self.assertTrue(b.execute_script("return window.notReloaded === true"))
+        self.shot("07-aging")
+
         # A phone-sized screen: the table rows stack, nothing needs sideways scrolling.
         b.set_window_size(390, 844)
         self.browser.find_element(By.LINK_TEXT, "Dashboard").click()
         self.wait(lambda: self.visible("dashboard-view"))
         width = b.execute_script("return document.documentElement.scrollWidth")
         self.assertLessEqual(width, b.execute_script("return window.innerWidth"))
-        self.shot("07-phone-dashboard")
+        self.assertIn("moved 2 to Trash", self.el("dash-aging").text)
+        self.shot("08-phone-dashboard")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Backup of a live server under load, restored into an empty data
-directory: every account, and every message, UID, UIDVALIDITY and flag that
-existed when the backup started, is there; messages delivered during the
-backup are there whole with their UIDs, or not at all."""
+directory (and, on the PostgreSQL backend, a new database): every account,
+and every message, UID, UIDVALIDITY and flag that existed when the backup
+started, is there; messages delivered during the backup are there whole with
+their UIDs, or not at all."""
 import email
 import imaplib
 import smtplib
@@ -12,7 +13,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, UMSTORE, Umstore  # noqa: E402
+from umstore_harness import DOMAIN, PG_DSN, Umstore  # noqa: E402
 
 ACCOUNTS = {"+15550100": "alice password", "+15550101": "bob password", "+15550102": "carol password"}
 
@@ -52,7 +53,7 @@ def mailbox_state(port, number):
 
 class BackupRestoreTest(unittest.TestCase):
     def test_backup_under_load_restores_every_message_flag_uid_and_account(self):
-        with Umstore() as live, Umstore() as restored:
+        with Umstore() as live, Umstore(migrate=False) as restored:
             for number, password in ACCOUNTS.items():
                 live.add_mailbox(number, number, password)
             live.start()
@@ -94,6 +95,7 @@ class BackupRestoreTest(unittest.TestCase):
                 target = live.work / "backup"
                 out = live.run("backup", str(target))
                 self.assertIn("backed up", out.stdout)
+                self.assertEqual((target / "database.pgdump").exists(), bool(PG_DSN))
             finally:
                 stop.set()
                 loader.join()
@@ -102,6 +104,12 @@ class BackupRestoreTest(unittest.TestCase):
             # A backup refuses a non-empty target; restore refuses a non-empty data dir.
             self.assertNotEqual(live.run("backup", str(target), check=False).returncode, 0)
             self.assertNotEqual(live.run("restore", str(target), check=False).returncode, 0)
+            if PG_DSN:  # nor into a database that holds a store already
+                refused = Umstore()
+                with refused:
+                    result = refused.run("restore", str(target), check=False)
+                    self.assertNotEqual(result.returncode, 0)
+                    self.assertIn("already holds tables", result.stderr)
 
             out = restored.run("restore", str(target))
             self.assertIn("restored", out.stdout)

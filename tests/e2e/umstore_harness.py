@@ -35,9 +35,10 @@ def private_database(dsn):
 
 
 class Umstore:
-    def __init__(self, config_text=None, pg_cluster=PG_DSN, store_dsn=None):
+    def __init__(self, config_text=None, pg_cluster=PG_DSN, store_dsn=None, migrate=True):
         """store_dsn: share that database (another node of a cluster) instead
-        of making one on pg_cluster."""
+        of making one on pg_cluster. migrate=False leaves a new database
+        empty (what `umstore restore` wants)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="umstore-e2e-")
         self.data_dir = Path(self._tmp.name) / "data"
         self.work = Path(self._tmp.name)
@@ -47,8 +48,9 @@ class Umstore:
             store = f"\n[store]\nbackend = postgresql\ndsn = {self.store_dsn}\n"
             # Migrated with the store's keys alone: a test may give a config serve must refuse.
             (self.work / "store.conf").write_text(store)
-            subprocess.run([UMSTORE, "--config", str(self.work / "store.conf"), "db", "migrate"], check=True,
-                           capture_output=True, timeout=120)
+            if migrate:
+                subprocess.run([UMSTORE, "--config", str(self.work / "store.conf"), "db", "migrate"], check=True,
+                               capture_output=True, timeout=120)
             config_text = (config_text or "") + store
         # Transcription and fax text recognition cost seconds of CPU per
         # message and hold delivery up to [transcription] wait_seconds: off

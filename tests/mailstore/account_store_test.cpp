@@ -157,6 +157,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(two_instances_see_each_other, Backend, Backends) {
   cli->set_delivery("+15550100", delivery);
   BOOST_TEST((server->delivery("+15550100") == delivery));
   BOOST_TEST(!server->delivery("+15550199").has_value());
+  BOOST_TEST((server->aging("+15550100") == MailboxAging{}));  // new accounts follow the configured default
+  const MailboxAging aging{30, 0};
+  cli->set_aging("+15550100", aging);
+  BOOST_TEST((server->aging("+15550100") == aging));
+  cli->set_aging("+15550100", MailboxAging{std::nullopt, 7});
+  BOOST_TEST((server->aging("+15550100") == MailboxAging{std::nullopt, 7}));
+  BOOST_TEST(!server->aging("+15550199").has_value());
+  BOOST_CHECK_THROW(cli->set_aging("+15550199", aging), AccountError);
   cli->remove("+15550100");
   BOOST_TEST(!server->find("+15550100").has_value());
   BOOST_TEST(!server->verify_password("+15550100", "pw"));

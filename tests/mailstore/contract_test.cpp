@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "mailstore/mail_store.hpp"
+#include "mailstore/message_aging.hpp"
 #include "temp_dir.hpp"
 #ifdef UMSTORE_CONTRACT_POSTGRESQL
 #include "pg_test_support.hpp"
@@ -371,6 +372,74 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(listeners_hear_changes_from_here_and_elsewhere, Ba
   handle.reset();
   s.inbox->append(message(3));
   BOOST_TEST(heard.load() == after_handle);  // no longer registered
+}
+
+// RFC 8514: the save date is when the message came into this folder, not
+// its internal date; a copy or a move starts its own.
+BOOST_AUTO_TEST_CASE_TEMPLATE(save_dates_are_when_a_folder_got_the_message, Backend, Backends) {
+  Opened<Backend> s;
+  s.mailbox->create("Archive");
+  const auto archive = s.mailbox->open("Archive");
+  const auto before = static_cast<std::int64_t>(std::time(nullptr));
+  const std::uint32_t a = s.inbox->append(message(1), 0, {}, 1'600'000'000);
+  const auto after = static_cast<std::int64_t>(std::time(nullptr));
+  const MessageInfo saved = info_of(s.inbox->snapshot(), a);
+  BOOST_TEST(saved.internal_date == 1'600'000'000);
+  BOOST_TEST(saved.save_date >= before);
+  BOOST_TEST(saved.save_date <= after);
+  const std::vector<std::uint32_t> just_a{a};
+  const auto copied = s.inbox->copy_to(*archive, just_a);
+  BOOST_REQUIRE(copied.size() == 1u);
+  BOOST_TEST(info_of(archive->snapshot(), copied[0].second).save_date >= saved.save_date);
+  BOOST_TEST(info_of(s.backend.open()->user(kNumber)->open("Archive")->snapshot(), copied[0].second).save_date >=
+             before);  // kept, as another process reads it
+  BOOST_TEST(info_of(s.inbox->changes_since(0).changed, a).save_date == saved.save_date);
+}
+
+namespace {
+std::string voice_message(int n) {
+  return "From: +15550123@vpim.example\r\nMessage-Context: voice-message\r\nSubject: voice " + std::to_string(n) +
+         "\r\nContent-Type: text/plain\r\n\r\nrecording " + std::to_string(n) + "\r\n";
+}
+}  // namespace
+
+// Message aging over the seam: voice and fax past their days move to Trash
+// (their save date restarts there), other mail stays, Trash is purged.
+BOOST_AUTO_TEST_CASE_TEMPLATE(message_aging_moves_voice_to_trash_and_purges_trash, Backend, Backends) {
+  Opened<Backend> s;
+  const std::uint32_t voice = s.inbox->append(voice_message(1));
+  const std::uint32_t mail = s.inbox->append(message(2));
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  constexpr std::int64_t kDay = 24 * 3600;
+  std::vector<AgedMessage> heard;
+  const auto record = [&](const AgedMessage& m) { heard.push_back(m); };
+
+  AgingReport report;
+  age_mailbox(*s.mailbox, AgingDays{30, 60}, now + 29 * kDay, record, report);  // not yet
+  BOOST_TEST(report.moved == 0u);
+  BOOST_TEST(s.inbox->status().messages == 2u);
+
+  age_mailbox(*s.mailbox, AgingDays{30, 60}, now + 31 * kDay, record, report);
+  BOOST_TEST(report.moved == 1u);
+  BOOST_TEST(report.purged == 0u);
+  BOOST_TEST(uids_of(s.inbox->snapshot()) == std::vector<std::uint32_t>{mail});  // mail is never aged
+  const auto trash = s.mailbox->open("Trash");
+  const auto in_trash = trash->snapshot();
+  BOOST_REQUIRE(in_trash.size() == 1u);
+  BOOST_TEST(in_trash[0].save_date >= now);  // restarts in Trash
+  BOOST_REQUIRE(heard.size() == 1u);
+  BOOST_TEST((heard[0].action == AgedMessage::Action::moved_to_trash));
+  BOOST_TEST(heard[0].folder == "INBOX");
+  BOOST_TEST(heard[0].uid == voice);
+  BOOST_TEST(heard[0].trash_uid == in_trash[0].uid);
+
+  age_mailbox(*s.mailbox, AgingDays{0, 60}, now + 59 * kDay, record, report);  // Trash not due yet
+  BOOST_TEST(trash->status().messages == 1u);
+  age_mailbox(*s.mailbox, AgingDays{0, 60}, now + 61 * kDay, record, report);
+  BOOST_TEST(trash->status().messages == 0u);
+  BOOST_TEST(report.purged == 1u);
+  BOOST_TEST((heard.back().action == AgedMessage::Action::purged));
+  BOOST_TEST(s.inbox->status().messages == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -183,8 +183,8 @@ BOOST_AUTO_TEST_CASE(unreachable_next_hop_is_retried_then_delayed_then_failed) {
   }
   send_raw(relay.front.port(), {"MAIL FROM:<" + kSender + ">", "RCPT TO:<someone@elsewhere.example> NOTIFY=DELAY,FAILURE"}, kBody);
   auto config = relay.runner_config(closed_port);
-  config.delay_warning = std::chrono::seconds(0);
-  config.retry_base = std::chrono::seconds(0);
+  config.schedule.delay_warning = std::chrono::seconds(0);
+  config.schedule.retry_base = std::chrono::seconds(0);
   {
     QueueRunner runner(config, relay.queue, relay.front.store(), relay.front.accounts());
     runner.run_once();  // fails, reports the delay, stays queued
@@ -205,7 +205,7 @@ BOOST_AUTO_TEST_CASE(unreachable_next_hop_is_retried_then_delayed_then_failed) {
   BOOST_TEST(e->recipients[0].attempts == 2u);
   BOOST_TEST(e->recipients[0].delay_reported);
 
-  config.max_age = std::chrono::seconds(0);
+  config.schedule.max_age = std::chrono::seconds(0);
   QueueRunner expiring(config, relay.queue, relay.front.store(), relay.front.accounts());
   expiring.run_once();
   expiring.run_once();

@@ -16,11 +16,8 @@
 #include "admin/admin_store.hpp"
 #include "auth/login_throttle.hpp"
 #include "http/server.hpp"
+#include "mailstore/message_aging.hpp"
 
-namespace umstore::mailstore {
-class AccountStore;
-class MailStore;
-}  // namespace umstore::mailstore
 namespace umstore::smtp {
 class DeliveryQueue;
 }
@@ -41,6 +38,7 @@ struct AdminServices {
   // Failed logins by address and name, shared with the other listeners.
   std::shared_ptr<auth::LoginThrottle> throttle;
   std::function<void()> wake_smtp_queue;  // after a retry
+  mailstore::AgingDays aging_defaults;     // [aging]: what a mailbox without its own days gets
 };
 
 struct AdminConsoleConfig {

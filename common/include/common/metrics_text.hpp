@@ -79,8 +79,14 @@ class LatencyHistogram {
  public:
   static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                      0.1,    0.25,  0.5,    1,     2.5,  10,   60};
+  struct Snapshot {
+    std::array<std::uint64_t, kBounds.size()> cumulative{};  // observations <= kBounds[i]
+    std::uint64_t count = 0;                                 // all of them (the +Inf bucket)
+    double sum = 0;
+  };
   void observe(double seconds) noexcept;
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+  Snapshot snapshot() const noexcept;
   void append_samples(std::string& out, std::string_view name, std::string_view labels) const;
 
  private:

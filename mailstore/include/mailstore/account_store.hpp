@@ -19,6 +19,16 @@ struct MailboxDelivery {
   bool operator==(const MailboxDelivery&) const = default;
 };
 
+// Message aging of one mailbox (set with `umstore mailbox set --age-days
+// --trash-days`): after how many days of their save date voice and fax
+// messages move to Trash, and Trash is purged. nullopt: the [aging]
+// default of the configuration; 0: never.
+struct MailboxAging {
+  std::optional<unsigned> move_to_trash_days;
+  std::optional<unsigned> purge_trash_days;
+  bool operator==(const MailboxAging&) const = default;
+};
+
 std::string_view to_string(PlayableAudio playable);           // "wav", "mp3", "none"
 std::optional<PlayableAudio> parse_playable(std::string_view text);
 
@@ -50,6 +60,8 @@ class AccountStore {
   // Voice/fax forms and folders of a mailbox; new accounts get the defaults.
   virtual void set_delivery(std::string_view number, const MailboxDelivery& delivery) = 0;
   virtual std::optional<MailboxDelivery> delivery(std::string_view number) const = 0;  // nullopt: no such account
+  virtual void set_aging(std::string_view number, const MailboxAging& aging) = 0;
+  virtual std::optional<MailboxAging> aging(std::string_view number) const = 0;  // nullopt: no such account
   virtual void remove(std::string_view number) = 0;
   virtual void set_password(std::string_view number, std::string_view password) = 0;
 

@@ -25,6 +25,10 @@ struct MessageInfo {
   std::uint64_t size = 0;             // octets as stored (CRLF line ends) = RFC822.SIZE
   std::int64_t internal_date = 0;     // seconds since the epoch, UTC
   std::uint64_t modseq = 1;           // RFC 7162 mod-sequence: raised by every flag or keyword change
+  // When the message was saved into this folder (APPEND, delivery, COPY or
+  // MOVE target), seconds since the epoch: RFC 8514 SAVEDATE and message
+  // aging. Messages stored before save dates were kept have their internal date.
+  std::int64_t save_date = 0;
 };
 
 // The bytes of one stored message, memory-mapped read-only: FETCH streams

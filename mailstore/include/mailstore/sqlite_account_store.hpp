@@ -26,6 +26,8 @@ class SqliteAccountStore final : public AccountStore {
   void update(const Account& account) override;
   void set_delivery(std::string_view number, const MailboxDelivery& delivery) override;
   std::optional<MailboxDelivery> delivery(std::string_view number) const override;
+  void set_aging(std::string_view number, const MailboxAging& aging) override;
+  std::optional<MailboxAging> aging(std::string_view number) const override;
   void remove(std::string_view number) override;
   void set_password(std::string_view number, std::string_view password) override;
   std::optional<Account> find(std::string_view number) const override;

@@ -79,6 +79,29 @@ class PgAccountStore final : public AccountStore {
     });
   }
 
+  void set_aging(std::string_view number, const MailboxAging& aging) override {
+    detail::require_e164(number);
+    // -1 for "the default": NULL in the table.
+    auto days = [](std::optional<unsigned> d) { return IntParam(d ? static_cast<std::int64_t>(*d) : -1); };
+    change_one(number, "UPDATE accounts SET age_days = NULLIF($2::integer, -1), trash_days = NULLIF($3::integer, -1) "
+               "WHERE number = $1",
+               {Param::text(number), days(aging.move_to_trash_days), days(aging.purge_trash_days)});
+  }
+
+  std::optional<MailboxAging> aging(std::string_view number) const override {
+    if (!umstore::is_e164(number)) return std::nullopt;
+    return with_connection(pool_, [&](Connection& c) -> std::optional<MailboxAging> {
+      const auto r = c.exec("SELECT coalesce(age_days, -1), coalesce(trash_days, -1) FROM accounts WHERE number = $1",
+                            {Param::text(number)});
+      if (r.rows() == 0) return std::nullopt;
+      auto days = [&](int column) {
+        const auto d = r.integer(0, column);
+        return d < 0 ? std::nullopt : std::optional<unsigned>(static_cast<unsigned>(d));
+      };
+      return MailboxAging{days(0), days(1)};
+    });
+  }
+
   // The account only: its messages stay until an administrator removes them.
   void remove(std::string_view number) override {
     detail::require_e164(number);

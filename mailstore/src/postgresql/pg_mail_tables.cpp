@@ -54,7 +54,8 @@ std::string_view header_block(std::string_view rfc822) {
   return end == std::string_view::npos ? rfc822 : rfc822.substr(0, end + 4);
 }
 
-constexpr std::string_view kInfoColumns = "uid, flags, array_to_string(keywords, ' '), size, internal_date, modseq";
+constexpr std::string_view kInfoColumns =
+    "uid, flags, array_to_string(keywords, ' '), size, internal_date, modseq, save_date";
 
 MessageInfo info_at(const Result& r, int row) {
   MessageInfo m;
@@ -64,6 +65,7 @@ MessageInfo info_at(const Result& r, int row) {
   m.size = static_cast<std::uint64_t>(r.integer(row, 3));
   m.internal_date = r.integer(row, 4);
   m.modseq = static_cast<std::uint64_t>(r.integer(row, 5));
+  m.save_date = r.integer(row, 6);
   return m;
 }
 
@@ -236,7 +238,7 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
   const std::string keywords = joined(m.keywords);
   c_.exec(
       "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header) "
-      "VALUES ($1, $2, $3, $4, string_to_array($5, ' '), $6, extract(epoch FROM now())::bigint, $7, sha256($8), $9)",
+      "VALUES ($1, $2, $3, $4, string_to_array($5, ' '), $6, floor(extract(epoch FROM now()))::bigint, $7, sha256($8), $9)",
       {IntParam(folder.id), IntParam(out.uid), IntParam(static_cast<std::int64_t>(out.modseq)), IntParam(m.flags),
        Param::text(keywords), IntParam(m.internal_date), size, Param::bytes(m.rfc822),
        Param::bytes(header_block(m.rfc822))});
@@ -451,7 +453,7 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const Fold
   const auto copied = c_.exec(
       "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, metadata) "
       "SELECT $1, $3 + row_number() OVER (ORDER BY uid) - 1, $4, flags, keywords, internal_date, "
-      "extract(epoch FROM now())::bigint, size, body_sha256, header, metadata FROM messages "
+      "floor(extract(epoch FROM now()))::bigint, size, body_sha256, header, metadata FROM messages "
       "WHERE folder_id = $2 AND uid = ANY($5::bigint[]) RETURNING uid",
       {IntParam(to.id), IntParam(from.id), IntParam(first_uid), modseq, Param::text(uid_array(uids))});
   c_.exec("UPDATE bodies b SET refs = b.refs + n FROM (SELECT body_sha256, count(*) AS n FROM messages "

@@ -7,7 +7,7 @@ namespace umstore::mailstore::pg {
 namespace {
 
 // Never edit a migration once released: add the next one.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     // 1: messages and accounts.
     R"sql(
 CREATE TABLE accounts (
@@ -103,7 +103,12 @@ CREATE TABLE deliveries (
     R"sql(
 CREATE INDEX deliveries_age ON deliveries (delivered);
 )sql",
-    // 3: full-text search (pg_text_search.hpp): each body's searchable text,
+    // 3: message aging: a mailbox's own days (NULL: the configured default).
+    R"sql(
+ALTER TABLE accounts ADD COLUMN age_days integer CHECK (age_days >= 0),
+                     ADD COLUMN trash_days integer CHECK (trash_days >= 0);
+)sql",
+    // 4: full-text search (pg_text_search.hpp): each body's searchable text,
     // NULL until computed (bodies stored before this step get theirs from
     // the first search of their folder or `umstore index rebuild`), and a
     // trigram index on it where pg_trgm can be created. Without the rights

@@ -3,7 +3,7 @@
 // through Folder::text_candidates): each body keeps its searchable text
 // (mailstore/message_text.hpp) in bodies.search_text, and a pg_trgm GIN
 // index on that column answers `LIKE '%needle%'` without reading the
-// folder (schema migration 3).
+// folder (schema migration 4).
 //
 // The column holds the header and body texts joined by newlines, ASCII
 // letters lower-cased and what is not valid UTF-8 (or is NUL, which text
@@ -14,7 +14,7 @@
 // the caller checks candidates exactly, as for the Maildir index. A needle
 // that is not valid UTF-8 is not narrowed.
 //
-// NULL text means "not computed": bodies stored before migration 3, or
+// NULL text means "not computed": bodies stored before migration 4, or
 // while the index was missing. A search first fills those of its folder;
 // `umstore index rebuild` computes the folder's again.
 #include <cstdint>
@@ -35,7 +35,7 @@ std::string search_text(std::string_view rfc822);
 std::optional<std::string> search_pattern(std::string_view needle);
 
 // Whether this database has the trigram index (pg_trgm could be created by
-// migration 3, or by create_text_index since) and holds text as UTF-8.
+// migration 4, or by create_text_index since) and holds text as UTF-8.
 bool text_index_present(Connection& c);
 
 // Creates pg_trgm and the index when missing; throws std::runtime_error

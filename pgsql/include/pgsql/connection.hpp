@@ -160,4 +160,10 @@ std::string quote_identifier(std::string_view name);
 // whatever the nodes' own clocks say.
 std::string with_database_clock(std::string_view sql);
 
+// The settings a DSN gives, as the PG* environment variables libpq's own
+// programs read (pg_dump, pg_restore, psql: PGHOST, PGPASSWORD...), so that
+// running one never puts a password on a command line where `ps` shows it.
+// Throws PgError for a DSN libpq cannot parse.
+std::vector<std::pair<std::string, std::string>> client_environment(const std::string& dsn);
+
 }  // namespace umstore::pgsql

@@ -66,6 +66,9 @@ class SipServer {
   SipServer& operator=(const SipServer&) = delete;
 
   void start();
+  // SIGHUP: the per-source request limit changes for the next INVITE or
+  // SUBSCRIBE. Thread-safe (runs on the endpoint's strand).
+  void set_rate_limit(std::size_t requests_per_window, std::chrono::seconds window);
   // Ends every call (BYE), delivers what was recorded and closes the socket.
   void stop();
   asio::ip::udp::endpoint local_endpoint() const;

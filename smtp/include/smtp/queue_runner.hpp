@@ -28,15 +28,21 @@
 
 namespace umstore::smtp {
 
+// When a deferred message is tried again, warned about and given up on.
+struct RetrySchedule {
+  std::chrono::seconds retry_base{60};         // first retry after this, doubling each time
+  std::chrono::seconds retry_max{3600};        // backoff cap
+  std::chrono::seconds max_age{5 * 24 * 3600}; // then temporary failures become final
+  std::chrono::seconds delay_warning{4 * 3600};// delayed DSN once a message is this old
+  bool operator==(const RetrySchedule&) const = default;
+};
+
 struct QueueRunnerConfig {
   std::string hostname = "localhost";          // EHLO name, Reporting-MTA
   std::vector<std::string> local_domains;      // where DSN recipients may be local mailboxes
   std::string smarthost;                       // "host:port"; empty: MX hosts of each domain, port 25
   RelayTlsPolicy smarthost_tls;                // STARTTLS to the smarthost (MX hosts: opportunistic)
-  std::chrono::seconds retry_base{60};         // first retry after this, doubling each time
-  std::chrono::seconds retry_max{3600};        // backoff cap
-  std::chrono::seconds max_age{5 * 24 * 3600}; // then temporary failures become final
-  std::chrono::seconds delay_warning{4 * 3600};// delayed DSN once a message is this old
+  RetrySchedule schedule;                      // SIGHUP may change it (set_schedule)
   std::chrono::seconds poll_interval{5};       // rescan the queue (CLI retry/delete) this often
   std::chrono::seconds timeout{60};            // per SMTP command to a next hop
   std::optional<delivery::DeliverySettings> delivery_policy;  // as SmtpServerConfig's, for local copies
@@ -66,6 +72,8 @@ class QueueRunner {
   void start();
   void stop();
   void wake();  // something was enqueued or changed: look now
+  // SIGHUP: the next pass (and the next retry time it sets) uses it.
+  void set_schedule(const RetrySchedule& schedule);
 
   // One pass over every message that is due; returns how many were
   // attempted. Used by the thread, and by tests without it.
@@ -81,8 +89,10 @@ class QueueRunner {
   void attempt(Pass& pass, QueuedEnvelope envelope);
   std::optional<RecipientRoute> local_route(const std::string& address) const;
   // Points `r` at the address ENUM publishes for `number`, or the reply
-  // that settles it (no route: 5.1.1; DNS trouble: 4.4.3).
-  std::optional<SmtpReply> follow_enum(const std::string& id, QueuedRecipient& r, const std::string& number) const;
+  // that settles it (no route: 5.1.1; DNS trouble: 4.4.3, and for the rest
+  // of the pass without asking again).
+  std::optional<SmtpReply> follow_enum(Pass& pass, const std::string& id, QueuedRecipient& r,
+                                       const std::string& number) const;
   // A PBX's voicemail email ([gateway_email.*]) for an ENUM-routed number
   // made VPIM, as it would be for a mailbox here; anything else as it is.
   std::string as_voice_message(const std::string& message, const QueuedEnvelope& envelope,

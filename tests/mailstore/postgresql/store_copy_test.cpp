@@ -4,6 +4,10 @@
 // resumes and copies only what is new.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "mailstore/sqlite_account_store.hpp"
 #include "mailstore/store_copy.hpp"
 #include "pg_account_store.hpp"
@@ -95,7 +99,12 @@ BOOST_AUTO_TEST_CASE(refuses_a_folder_with_another_uidvalidity) {
   Embedded from;
   Database to;
   from.accounts.add(Account{kNumber, "Alice", "", 0}, "pw");
-  from.mail->user(kNumber)->open("INBOX")->append(message(1));
+  const auto from_inbox = from.mail->user(kNumber)->open("INBOX");
+  from_inbox->append(message(1));
+  // UIDVALIDITY counts seconds in both backends: a folder made in the same
+  // second could get the same one, and the copy would rightly accept it.
+  while (std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) <= from_inbox->uid_validity())
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   to.mail->user(kNumber)->open("INBOX")->append(message(2));  // made in the database by other means
   BOOST_CHECK_EXCEPTION(copy_store({*from.mail, from.accounts}, {*to.mail, *to.accounts}), std::runtime_error,
                         [](const std::runtime_error& e) {
