@@ -17,8 +17,9 @@ namespace {
 constexpr const char* kIndexUsage = R"(usage:
   umstore index rebuild [NUMBER]    build the full-text index (IMAP SEARCH BODY/TEXT) of every folder again
 
-Without NUMBER, every mailbox. Safe while the server runs. The PostgreSQL
-backend keeps no index: its searches read the messages.
+Without NUMBER, every mailbox. Safe while the server runs. With the
+PostgreSQL backend: creates the pg_trgm index when it is missing and
+computes every body's searchable text again.
 )";
 
 }  // namespace
@@ -29,10 +30,6 @@ int run_index(std::span<const std::string> args) {
   const auto& pos = cmd.positionals();
   if (pos.empty() || pos.size() > 2 || pos[0] != "rebuild") throw UsageError("index needs a subcommand: rebuild [NUMBER]");
   const Settings s = load_settings(cmd);
-  if (s.store_backend == mailstore::StoreBackend::postgresql) {
-    std::cout << "the PostgreSQL backend keeps no full-text index: its searches read the messages\n";
-    return 0;
-  }
   if (!s.store_fulltext_index) throw UsageError("the full-text index is off ([store] fulltext_index = false)");
   const auto opened = mailstore::open_store(s.store());
   std::vector<std::string> numbers;

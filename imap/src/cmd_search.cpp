@@ -25,7 +25,7 @@ const std::vector<std::uint32_t>* narrowest_candidates(const SearchKey& key, con
   if (key.op != SearchKey::Op::And) return nullptr;
   for (const SearchKey& child : key.children)
     if (const auto it = candidates.find(&child); it != candidates.end())
-      if (!narrowest || it->second.size() < narrowest->size()) narrowest = &it->second;
+      if (!narrowest || it->second.possible.size() < narrowest->size()) narrowest = &it->second.possible;
   return narrowest;
 }
 

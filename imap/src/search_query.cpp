@@ -271,10 +271,14 @@ bool header_matches(SearchSubject& s, std::string_view field, std::string_view v
 // the index never changes an answer.
 bool text_matches(SearchSubject& s, const SearchKey& key) {
   if (s.text_candidates) {
-    const auto candidates = s.text_candidates->find(&key);
-    if (candidates != s.text_candidates->end() &&
-        !std::binary_search(candidates->second.begin(), candidates->second.end(), s.info->uid))
-      return false;
+    if (const auto found = s.text_candidates->find(&key); found != s.text_candidates->end()) {
+      const auto& [possible, in_body, in_header] = found->second;
+      const auto has = [&](const std::vector<std::uint32_t>& uids) {
+        return std::binary_search(uids.begin(), uids.end(), s.info->uid);
+      };
+      if (!has(possible)) return false;
+      if (has(in_body) || (key.op == SearchKey::Op::Text && has(in_header))) return true;
+    }
   }
   const auto text = mailstore::message_text(s.structure(), s.bytes());
   const auto has = [&](const std::vector<std::string>& parts) {

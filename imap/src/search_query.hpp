@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "command_parser.hpp"
+#include "mailstore/folder.hpp"
 #include "mailstore/message.hpp"
 #include "mime/message_parser.hpp"
 #include "sequence_set.hpp"
@@ -52,9 +53,9 @@ struct SearchError {
 std::variant<SearchKey, SearchError> parse_search(std::span<const Arg> args);
 
 // Per BODY or TEXT key, the UIDs the store's full-text index says may
-// match (mailstore::Folder::text_candidates), ascending; a key not named
-// here is checked on every message.
-using TextCandidates = std::map<const SearchKey*, std::vector<std::uint32_t>>;
+// match and those it proves (mailstore::Folder::text_candidates); a key
+// not named here is checked on every message.
+using TextCandidates = std::map<const SearchKey*, mailstore::TextCandidates>;
 
 // What evaluation needs about one message; bytes are loaded on demand.
 struct SearchSubject {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/utf8.hpp"
 #include "mailstore/folder.hpp"
 
 namespace umstore::mailstore {
@@ -16,34 +17,12 @@ bool is_safe(unsigned char c) {
          c == '+' || c == ',' || c == '=' || c == '-';
 }
 
-// Length of the UTF-8 sequence starting at `s[0]`, or 0 when it is invalid
-// (overlong, surrogate, beyond U+10FFFF, truncated).
-std::size_t utf8_sequence(std::string_view s) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  if (b0 < 0x80) return 1;
-  std::size_t len = 0;
-  std::uint32_t cp = 0;
-  if ((b0 & 0xE0) == 0xC0) { len = 2; cp = b0 & 0x1F; }
-  else if ((b0 & 0xF0) == 0xE0) { len = 3; cp = b0 & 0x0F; }
-  else if ((b0 & 0xF8) == 0xF0) { len = 4; cp = b0 & 0x07; }
-  else return 0;
-  if (s.size() < len) return 0;
-  for (std::size_t i = 1; i < len; ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  static constexpr std::uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinimum[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
 void check_characters(std::string_view name) {
   for (std::size_t i = 0; i < name.size();) {
     const auto c = static_cast<unsigned char>(name[i]);
     if (c == 0) throw InvalidFolderName("folder names cannot contain NUL characters");
     if (c < 0x20 || c == 0x7F) throw InvalidFolderName("folder names cannot contain control characters");
-    const std::size_t len = utf8_sequence(name.substr(i));
+    const std::size_t len = utf8_sequence_length(name.substr(i));
     if (len == 0) throw InvalidFolderName("the folder name is not valid UTF-8");
     i += len;
   }

@@ -467,8 +467,8 @@ void MaildirFolder::update_text_index(std::span<const std::uint32_t> added,
   text_index_.update(uid_validity(), added, removed, [this](std::uint32_t uid) { return open_message(uid); });
 }
 
-std::optional<std::vector<std::uint32_t>> MaildirFolder::text_candidates(std::string_view needle,
-                                                                         std::span<const std::uint32_t> uids) const {
+std::optional<TextCandidates> MaildirFolder::text_candidates(std::string_view needle,
+                                                             std::span<const std::uint32_t> uids) const {
   return text_index_.candidates(needle, uid_validity(), uids, [this](std::uint32_t uid) { return open_message(uid); });
 }
 

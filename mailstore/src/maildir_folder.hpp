@@ -113,7 +113,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override;
   ListenerHandle listen(Listener on_change) override;
   bool listeners_hear_everyone() const noexcept override { return watched_.load(std::memory_order_relaxed); }
-  std::optional<std::vector<std::uint32_t>> text_candidates(std::string_view needle,
+  std::optional<TextCandidates> text_candidates(std::string_view needle,
                                                             std::span<const std::uint32_t> uids) const override;
   std::size_t rebuild_text_index() override;
   // The indexer's call: what was added and removed since it last called.

@@ -10,7 +10,7 @@ OpenedStore open_store(const StoreSettings& settings) {
   switch (settings.backend) {
     case StoreBackend::postgresql: {
       // checks the schema first
-      auto mail = open_postgresql_store(settings.postgresql_dsn, settings.postgresql_pool_size);
+      auto mail = open_postgresql_store(settings.postgresql_dsn, settings.postgresql_pool_size, settings.text_index);
       return {std::move(mail), open_postgresql_accounts(settings.postgresql_dsn)};
     }
     case StoreBackend::maildir:

@@ -16,23 +16,41 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bumped whenever the terms change: an index with another format is rebuilt.
-constexpr std::string_view kFormat = "trigrams-1";
+constexpr std::string_view kFormat = "trigrams-words-2";
 constexpr std::size_t kGram = 3;
+// Whole words as terms too, prefixed by where they are (trigrams are lower
+// case, so an upper-case prefix never collides): a search for a single word
+// finds the messages that hold it as a word without reading them. Longer
+// words (base64 left in a text part, say) are only trigrams: Xapian's terms
+// are bounded.
+constexpr char kBodyWord = 'B';
+constexpr char kHeaderWord = 'H';
+constexpr std::size_t kMaxWord = 64;
 
 bool is_word_byte(char c) {
   const auto b = static_cast<unsigned char>(c);
   return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || b >= 0x80;
 }
 
-// The lower-cased trigrams of every word of `text`, appended (with repeats).
-void add_trigrams(std::string_view text, std::vector<std::string>& out) {
+// The lower-cased trigrams of every word of `text`, appended (with
+// repeats), and with a `word_prefix` the words themselves.
+void add_terms(std::string_view text, std::vector<std::string>& out, std::optional<char> word_prefix = std::nullopt) {
   std::size_t i = 0;
   while (i < text.size()) {
     while (i < text.size() && !is_word_byte(text[i])) ++i;
     const std::size_t start = i;
     while (i < text.size() && is_word_byte(text[i])) ++i;
     for (std::size_t j = start; j + kGram <= i; ++j) out.push_back(ascii_lower(text.substr(j, kGram)));
+    if (word_prefix && i > start && i - start <= kMaxWord)
+      out.push_back(*word_prefix + ascii_lower(text.substr(start, i - start)));
   }
+}
+
+// The needle itself when it is one word that may be a term.
+std::optional<std::string> single_word(std::string_view needle) {
+  if (needle.empty() || needle.size() > kMaxWord || !std::all_of(needle.begin(), needle.end(), is_word_byte))
+    return std::nullopt;
+  return ascii_lower(needle);
 }
 
 void sort_unique(std::vector<std::string>& terms) {
@@ -43,8 +61,8 @@ void sort_unique(std::vector<std::string>& terms) {
 Xapian::Document document_of(std::string_view message) {
   const MessageText text = message_text(mime::parse_message(message), message);
   std::vector<std::string> terms;
-  for (const auto& part : text.header) add_trigrams(part, terms);
-  for (const auto& part : text.body) add_trigrams(part, terms);
+  for (const auto& part : text.header) add_terms(part, terms, kHeaderWord);
+  for (const auto& part : text.body) add_terms(part, terms, kBodyWord);
   sort_unique(terms);
   Xapian::Document doc;
   for (const auto& term : terms) doc.add_boolean_term(term);
@@ -125,6 +143,15 @@ std::vector<std::uint32_t> matching(const Xapian::Database& db, const std::vecto
   return uids;
 }
 
+// The messages of `uids` holding `term`.
+std::vector<std::uint32_t> holding(const Xapian::Database& db, const std::string& term,
+                                   std::span<const std::uint32_t> uids) {
+  std::vector<std::uint32_t> found;
+  for (auto it = db.postlist_begin(term); it != db.postlist_end(term); ++it)
+    if (std::binary_search(uids.begin(), uids.end(), *it)) found.push_back(*it);
+  return found;
+}
+
 std::vector<std::uint32_t> without(std::span<const std::uint32_t> all, const std::vector<std::uint32_t>& some) {
   std::vector<std::uint32_t> rest;
   std::set_difference(all.begin(), all.end(), some.begin(), some.end(), std::back_inserter(rest));
@@ -155,11 +182,11 @@ void TextIndex::update(std::uint32_t uid_validity, std::span<const std::uint32_t
   }
 }
 
-std::optional<std::vector<std::uint32_t>> TextIndex::candidates(std::string_view needle, std::uint32_t uid_validity,
-                                                                std::span<const std::uint32_t> uids,
-                                                                const Loader& load) noexcept {
+std::optional<TextCandidates> TextIndex::candidates(std::string_view needle, std::uint32_t uid_validity,
+                                                    std::span<const std::uint32_t> uids, const Loader& load) noexcept {
   std::vector<std::string> terms;
-  add_trigrams(needle, terms);
+  add_terms(needle, terms);
+  const auto word = single_word(needle);
   if (terms.empty() || dir_.empty()) return std::nullopt;
   sort_unique(terms);
   try {
@@ -183,12 +210,16 @@ std::optional<std::vector<std::uint32_t>> TextIndex::candidates(std::string_view
           continue;
         }
         std::vector<std::uint32_t> found;
+        TextCandidates result;
         if (db) {
           const auto matched = matching(*db, terms);
           std::set_intersection(matched.begin(), matched.end(), uids.begin(), uids.end(), std::back_inserter(found));
+          if (word) {
+            result.in_body = holding(*db, kBodyWord + *word, found);
+            result.in_header = holding(*db, kHeaderWord + *word, found);
+          }
         }
-        std::vector<std::uint32_t> result;
-        std::set_union(found.begin(), found.end(), unread.begin(), unread.end(), std::back_inserter(result));
+        std::set_union(found.begin(), found.end(), unread.begin(), unread.end(), std::back_inserter(result.possible));
         return result;
       } catch (const Xapian::DatabaseModifiedError&) {
         if (attempt >= 3) throw;  // written to while read, again and again

@@ -9,7 +9,9 @@
 // every message that contains the string, and some that do not (the
 // caller checks those exactly, as Dovecot's fts-flatcurve checks its
 // substring candidates). Strings with no word of three bytes are not
-// narrowed at all.
+// narrowed at all. Each word of up to 64 bytes is a term too, marked as
+// from the header or a body part: a string that is one such word is proven
+// in the messages holding that term, which the caller then need not read.
 //
 // The index is a cache of the messages, never their record: it is written
 // without fsync, may lag (another process holding it, a crash), and a
@@ -25,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mailstore/folder.hpp"
 #include "mailstore/message.hpp"
 
 namespace umstore::mailstore::detail {
@@ -42,10 +45,11 @@ class TextIndex {
   void update(std::uint32_t uid_validity, std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed,
               const Loader& load) noexcept;
   // Of `uids` (ascending), those whose text may contain `needle` (ASCII
-  // case-insensitive) and those the index could not read; nullopt when it
-  // cannot narrow this needle (or fails: the caller then reads them all).
-  std::optional<std::vector<std::uint32_t>> candidates(std::string_view needle, std::uint32_t uid_validity,
-                                                       std::span<const std::uint32_t> uids, const Loader& load) noexcept;
+  // case-insensitive) and those the index could not read, and those it
+  // proves; nullopt when it cannot narrow this needle (or fails: the caller
+  // then reads them all).
+  std::optional<TextCandidates> candidates(std::string_view needle, std::uint32_t uid_validity,
+                                           std::span<const std::uint32_t> uids, const Loader& load) noexcept;
   // Builds the index anew beside the old one and swaps it in; returns the
   // messages indexed. Throws std::runtime_error when that cannot be done.
   std::size_t rebuild(std::uint32_t uid_validity, std::span<const std::uint32_t> uids, const Loader& load);

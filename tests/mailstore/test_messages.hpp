@@ -11,6 +11,14 @@ inline std::string message(int n) {
          "\r\n";
 }
 
+// For the full-text searches: plain ASCII, and ISO-8859-1 in quoted-printable.
+inline const std::string kQuickBrownFox = "From: a@example.com\r\nSubject: plain\r\n\r\nThe quick brown fox jumps.\r\n";
+inline std::string latin1_message(const std::string& quoted_printable_body) {
+  return "From: b@example.com\r\nSubject: latin\r\nMIME-Version: 1.0\r\n"
+         "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+         quoted_printable_body + "\r\n";
+}
+
 inline std::vector<std::uint32_t> uids_of(const std::vector<umstore::mailstore::MessageInfo>& infos) {
   std::vector<std::uint32_t> uids;
   for (const auto& m : infos) uids.push_back(m.uid);

@@ -24,11 +24,8 @@ namespace {
 
 constexpr const char* kNumber = "+15550100";
 
-const std::string kPlain = "From: a@example.com\r\nSubject: plain\r\n\r\nThe quick brown fox jumps.\r\n";
-const std::string kLatin1 =
-    "From: b@example.com\r\nSubject: latin\r\nMIME-Version: 1.0\r\n"
-    "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-    "Un caf=E9 cr=E8me, s'il vous pla=EEt.\r\n";
+const std::string& kPlain = kQuickBrownFox;
+const std::string kLatin1 = latin1_message("Un caf=E9 cr=E8me, s'il vous pla=EEt.");
 // "zebracorn transcript" in base64, in a text part two multiparts deep
 const std::string kDeep =
     "From: c@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
@@ -71,7 +68,7 @@ struct Indexed {
   std::vector<std::uint32_t> candidates(std::string_view needle) const {
     auto found = inbox->text_candidates(needle, uids);
     BOOST_REQUIRE(found);
-    return *found;
+    return found->possible;
   }
   // What a scan finds: the UIDs whose text contains the needle.
   std::vector<std::uint32_t> scan(std::string_view needle) const {
@@ -123,6 +120,21 @@ BOOST_AUTO_TEST_CASE(appends_are_indexed_and_narrow_the_candidates) {
   BOOST_TEST(!s.inbox->text_candidates("ox", s.uids));  // no word of three bytes: read every message
   BOOST_TEST(!s.inbox->text_candidates("a b c", s.uids));
   s.require_superset_of_scan();
+}
+
+BOOST_AUTO_TEST_CASE(whole_words_are_proven_without_reading) {
+  Indexed s;
+  const auto in = [&](std::string_view needle) { return *s.inbox->text_candidates(needle, s.uids); };
+  BOOST_TEST(in("ZebraCorn").in_body == std::vector<std::uint32_t>{s.uids[2]});  // base64, two multiparts deep
+  BOOST_TEST(in("zebracorn").in_header.empty());
+  BOOST_TEST(in("quick").in_body == std::vector<std::uint32_t>{s.uids[0]});
+  BOOST_TEST(in("grüße").in_header == std::vector<std::uint32_t>{s.uids[3]});  // only in the decoded subject
+  BOOST_TEST(in("grüße").in_body.empty());
+  BOOST_TEST(in("ebraco").in_body.empty());  // inside a word: read to be sure
+  BOOST_TEST(in("ebraco").possible == std::vector<std::uint32_t>{s.uids[2]});
+  BOOST_TEST(in("quick brown").in_body.empty());  // not one word
+  const std::vector<std::uint32_t> others{s.uids[0], s.uids[1]};
+  BOOST_TEST(s.inbox->text_candidates("zebracorn", others)->in_body.empty());  // only those asked about
 }
 
 BOOST_AUTO_TEST_CASE(expunged_messages_leave_the_index) {

@@ -57,6 +57,16 @@ struct FolderChanges {
 
 enum class FlagChange { Add, Remove, Replace };
 
+// What a full-text index says of a BODY or TEXT string (Folder::text_candidates).
+struct TextCandidates {
+  // The messages that may contain it: every other one does not. Ascending.
+  std::vector<std::uint32_t> possible;
+  // Of those, the ones the index proves contain it (the string is a whole
+  // word of a body part / of the header): no need to read them. Ascending.
+  std::vector<std::uint32_t> in_body;
+  std::vector<std::uint32_t> in_header;
+};
+
 struct ConditionalFlagChange {
   std::vector<MessageInfo> changed;     // as they are now
   std::vector<std::uint32_t> modified;  // left alone: changed after `unchanged_since`, in the order of `uids`
@@ -138,11 +148,11 @@ class Folder {
   // those whose text (mailstore/message_text.hpp) may contain `needle`,
   // ASCII letters without case: the ones the backend's index names and
   // every one it has not indexed (yet). The caller checks each of them
-  // exactly and knows that the others do not match. nullopt: no index
-  // narrows this needle (the backend keeps none, or the needle has no word
-  // of three bytes): every message is to be read.
-  virtual std::optional<std::vector<std::uint32_t>> text_candidates(std::string_view /*needle*/,
-                                                                    std::span<const std::uint32_t> /*uids*/) const {
+  // exactly, unless the index proves it, and knows that the others do not
+  // match. nullopt: no index narrows this needle (the backend keeps none,
+  // or the needle has no word of three bytes): every message is to be read.
+  virtual std::optional<TextCandidates> text_candidates(std::string_view /*needle*/,
+                                                        std::span<const std::uint32_t> /*uids*/) const {
     return std::nullopt;
   }
   // Builds the full-text index again from the messages (`umstore index

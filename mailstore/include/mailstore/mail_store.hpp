@@ -76,7 +76,10 @@ std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root,
 // TemporaryFailure naming the host when the database cannot be reached, and
 // std::runtime_error when its schema is not the one this build knows
 // ("run 'umstore db migrate'", or a newer schema: upgrade umstore).
-// `pool_size`: the connections it keeps for message work.
-std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo, std::size_t pool_size = 16);
+// `pool_size`: the connections it keeps for message work. `text_index`:
+// keep each body's searchable text for SEARCH BODY/TEXT (a pg_trgm index,
+// src/postgresql/pg_text_search.hpp); false: those searches read every message.
+std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo, std::size_t pool_size = 16,
+                                                 bool text_index = true);
 
 }  // namespace umstore::mailstore

@@ -24,7 +24,7 @@ struct StoreSettings {
   // from a passfile (passfile=...), ~/.pgpass or PGPASSWORD, never from here.
   std::string postgresql_dsn;
   std::size_t postgresql_pool_size = 16;  // connections for message work, per process
-  bool text_index = true;  // maildir: a full-text index per folder (MaildirOptions)
+  bool text_index = true;  // a full-text index per folder (MaildirOptions; postgresql: open_postgresql_store)
 };
 
 struct OpenedStore {

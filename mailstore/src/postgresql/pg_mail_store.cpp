@@ -1,13 +1,17 @@
 // The PostgreSQL backend's MailStore, UserMailbox and Folder: thin objects
 // over MailTables (every statement) and ConnectionPool (every connection);
-// ChangeFeed brings other nodes' changes to listeners. Objects hold ids and
-// names only, so a folder open on one node never goes stale on another.
+// ChangeFeed brings other nodes' changes to listeners; pg_text_search
+// narrows SEARCH BODY/TEXT. Objects hold ids and names only, so a folder
+// open on one node never goes stale on another.
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
 
 #include "../flag_change.hpp"
 #include "../message_bytes.hpp"
+#include "common/log.hpp"
 #include "mailstore/folder_name.hpp"
 #include "mailstore/mail_store.hpp"
 #include "pg_body_cache.hpp"
@@ -15,6 +19,7 @@
 #include "pg_connection_pool.hpp"
 #include "pg_mail_tables.hpp"
 #include "pg_schema.hpp"
+#include "pg_text_search.hpp"
 
 namespace umstore::mailstore {
 namespace pg {
@@ -29,7 +34,16 @@ struct Backend {
   ConnectionPool pool;
   ChangeFeed feed;
   BodyCache bodies{kBodyCacheBytes};
+  // Whether bodies.search_text is kept and searched: asked for
+  // ([store] fulltext_index) and its trigram index is in the database.
+  std::atomic<bool> text_index{false};
   Backend(const std::string& conninfo, std::size_t pool_size) : pool(conninfo, pool_size), feed(conninfo) {}
+  // What a new body's search_text column gets: nothing without the index
+  // (a search or rebuild computes it once there is one).
+  std::optional<std::string> text_of(std::string_view rfc822) const {
+    if (!text_index) return std::nullopt;
+    return search_text(rfc822);
+  }
   template <typename Work>
   auto run(Work&& work) {
     return with_connection(pool, [&](Connection& c) {
@@ -120,6 +134,41 @@ class PgFolder final : public Folder {
   UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids) override { return copy(target, uids, false); }
   UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override { return copy(target, uids, true); }
 
+  // The trigram index names the messages whose text holds the needle,
+  // after the folder's bodies without text (from before the index) got it.
+  std::optional<TextCandidates> text_candidates(std::string_view needle,
+                                                std::span<const std::uint32_t> uids) const override {
+    const auto pattern = search_pattern(needle);
+    if (!backend_->text_index || !pattern) return std::nullopt;
+    try {
+      const auto matched = with_connection(backend_->pool, [&](Connection& c) {
+        fill_search_text(c, row_.id, FillScope::missing);
+        return text_matches(c, row_.id, *pattern);
+      });
+      TextCandidates found;
+      std::set_intersection(matched.begin(), matched.end(), uids.begin(), uids.end(),
+                            std::back_inserter(found.possible));
+      return found;
+    } catch (const PgError& e) {  // not an outage (that is TemporaryFailure): the scan still answers
+      log(LogLevel::Warning, "mailstore", "full-text search in folder {} failed ({}): this search reads every message",
+          row_.guid, e.what());
+      return std::nullopt;
+    }
+  }
+
+  // Creates the index when it is missing and computes the text of every
+  // body of the folder again.
+  std::size_t rebuild_text_index() override {
+    return with_connection(backend_->pool, [&](Connection& c) {
+      if (!backend_->text_index) {
+        create_text_index(c);
+        backend_->text_index = true;
+      }
+      fill_search_text(c, row_.id, FillScope::all);
+      return messages_with_text(c, row_.id);
+    });
+  }
+
   ListenerHandle listen(Listener on_change) override { return signals_->listeners->add(std::move(on_change)); }
   // Every node's commits reach the change feed (and a reconnect tells everyone).
   bool listeners_hear_everyone() const noexcept override { return true; }
@@ -129,7 +178,8 @@ class PgFolder final : public Folder {
                           std::span<const std::string> keywords, std::int64_t internal_date) {
     detail::validate_keywords(keywords);
     const auto unique = detail::unique_keywords(keywords);
-    const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid};
+    const auto text = backend_->text_of(rfc822);
+    const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid, text};
     const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
     signals_->changed();
     return appended.uid;
@@ -280,12 +330,17 @@ class PgMailbox final : public UserMailbox {
 
 class PgMailStore final : public MailStore {
  public:
-  PgMailStore(const std::string& conninfo, std::size_t pool_size)
+  PgMailStore(const std::string& conninfo, std::size_t pool_size, bool text_index)
       : backend_(std::make_shared<Backend>(conninfo, pool_size)) {
-    with_connection(backend_->pool, [](Connection& c) {
+    with_connection(backend_->pool, [&](Connection& c) {
       check_schema(c);
+      backend_->text_index = text_index && text_index_present(c);
       return 0;
     });
+    if (text_index && !backend_->text_index)
+      log(LogLevel::Warning, "mailstore",
+          "the database has no full-text index (pg_trgm could not be created, or the database is not UTF8): IMAP "
+          "SEARCH BODY and TEXT read every message; 'umstore index rebuild' creates it once pg_trgm can be");
   }
 
   UserMailboxPtr user(std::string_view number) override {
@@ -312,7 +367,8 @@ class PgMailStore final : public MailStore {
   DeliveredCopy deliver_keyed(std::string_view number, std::string_view rfc822, std::string_view folder,
                               std::optional<std::string_view> key) {
     const std::string canonical = canonical_folder_name(folder);
-    const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt};
+    const auto text = backend_->text_of(rfc822);
+    const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt, text};
     auto mailbox = user(number);
     return backend_->run([&](MailTables& t) {
       const auto id = t.mailbox_id(number);
@@ -330,8 +386,8 @@ class PgMailStore final : public MailStore {
 }  // namespace
 }  // namespace pg
 
-std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo, std::size_t pool_size) {
-  return std::make_unique<pg::PgMailStore>(conninfo, pool_size);
+std::unique_ptr<MailStore> open_postgresql_store(const std::string& conninfo, std::size_t pool_size, bool text_index) {
+  return std::make_unique<pg::PgMailStore>(conninfo, pool_size, text_index);
 }
 
 }  // namespace umstore::mailstore

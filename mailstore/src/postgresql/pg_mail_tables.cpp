@@ -235,9 +235,10 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
   const Appended out{static_cast<std::uint32_t>(allocated.integer(0, 0)),
                      static_cast<std::uint64_t>(allocated.integer(0, 1)), false, {}};
   c_.exec(
-      "INSERT INTO bodies (sha256, size, data, refs) VALUES (sha256($1), length($1), $1, 1) "
-      "ON CONFLICT (sha256) DO UPDATE SET refs = bodies.refs + 1",
-      {Param::bytes(m.rfc822)});
+      "INSERT INTO bodies (sha256, size, data, refs, search_text) VALUES (sha256($1), length($1), $1, 1, $2) "
+      "ON CONFLICT (sha256) DO UPDATE SET refs = bodies.refs + 1, "
+      "search_text = coalesce(bodies.search_text, EXCLUDED.search_text)",
+      {Param::bytes(m.rfc822), m.search_text ? Param::text(*m.search_text) : Param::null()});
   const std::string keywords = joined(m.keywords);
   c_.exec(
       "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, seconds) "

@@ -7,7 +7,7 @@ namespace umstore::mailstore::pg {
 namespace {
 
 // Never edit a migration once released: add the next one.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     // 1: messages and accounts.
     R"sql(
 CREATE TABLE accounts (
@@ -116,6 +116,29 @@ ALTER TABLE mailboxes ADD COLUMN quota_messages bigint NOT NULL DEFAULT 0,
                       ADD COLUMN quota_seconds  bigint NOT NULL DEFAULT 0,
                       ADD COLUMN used_seconds   bigint NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN seconds bigint NOT NULL DEFAULT 0;
+)sql",
+    // 5: full-text search (pg_text_search.hpp): each body's searchable text,
+    // NULL until computed (bodies stored before this step get theirs from
+    // the first search of their folder or `umstore index rebuild`), and a
+    // trigram index on it where pg_trgm can be created. Without the rights
+    // or the extension, the step still applies and searches read the
+    // messages (the server logs why); `umstore index rebuild` tries again.
+    R"sql(
+ALTER TABLE bodies ADD COLUMN search_text text;
+CREATE INDEX bodies_without_text ON bodies (sha256) WHERE search_text IS NULL;
+-- From a body to its messages: the search's join, and the check of the
+-- foreign key when unreferenced bodies are deleted.
+CREATE INDEX messages_body ON messages (body_sha256);
+DO $$
+BEGIN
+  CREATE EXTENSION IF NOT EXISTS pg_trgm;
+  EXECUTE format('CREATE INDEX bodies_search_text ON bodies USING gin (search_text %I.gin_trgm_ops)',
+                 (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                  WHERE e.extname = 'pg_trgm'));
+EXCEPTION WHEN insufficient_privilege OR undefined_file OR undefined_object OR feature_not_supported THEN
+  RAISE WARNING 'no full-text index (%): searches read every message', SQLERRM;
+END
+$$;
 )sql",
 };
 
