@@ -8,7 +8,7 @@ after the index directory is deleted under the running server, and after
 `umstore index rebuild`, the answers are still the same. On PostgreSQL
 (e2e_pg_test_fts) the same answers come through the pg_trgm index (its
 scans counted by the server's statistics), also for bodies stored without
-text (as before migration 4), which a search fills."""
+text (as before migration 5), which a search fills."""
 import imaplib
 import os
 import re
@@ -136,7 +136,7 @@ class FullTextSearch(unittest.TestCase):
 
     @unittest.skipUnless(PG, "bodies.search_text is the PostgreSQL backend's")
     def test_3_bodies_without_text_are_filled_by_a_search(self):
-        self.sql("UPDATE bodies SET search_text = NULL")  # as migration 4 leaves the bodies stored before it
+        self.sql("UPDATE bodies SET search_text = NULL")  # as migration 5 leaves the bodies stored before it
         self.check_every_needle()
         self.assertEqual(self.sql("SELECT count(*) FROM bodies WHERE search_text IS NULL"), "0")
 

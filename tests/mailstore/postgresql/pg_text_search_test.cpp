@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(the_index_narrows_the_candidates) {
 
 BOOST_AUTO_TEST_CASE(bodies_without_text_are_filled_by_the_search) {
   Searchable s("text_search_fills");
-  s.schema.c.exec("UPDATE bodies SET search_text = NULL");  // as migration 4 leaves older bodies
+  s.schema.c.exec("UPDATE bodies SET search_text = NULL");  // as migration 5 leaves older bodies
   BOOST_TEST(s.candidates("zebracorn") == uid_list({s.uids[2]}));
   BOOST_TEST(s.bodies_without_text() == 0);
   s.schema.c.exec("UPDATE bodies SET search_text = 'stale'");
