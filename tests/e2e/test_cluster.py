@@ -215,9 +215,11 @@ def main():
                                "-F", f"to={NUMBER}", "-H", "Idempotency-Key: call-1")
             assert code == 202 and again["id"] == job and again.get("duplicate") is True, (code, again)
 
-            # A job node a holds (the mailbox is full: it retries every second)
-            # is finished by node b once a is killed and its lease runs out.
-            a.run("mailbox", "set", NUMBER, "--quota", "1000")
+            # A job node a holds (the mailbox has too little room left: it
+            # retries every second) is finished by node b once a is killed
+            # and its lease runs out. Not full yet, or the POST gets 507.
+            used = int(re.search(r"(\d+) of \S+ bytes", a.run("mailbox", "show", NUMBER).stdout).group(1))
+            a.run("mailbox", "set", NUMBER, "--quota", str(used + 1000))
             held = post_voicemail(a.http_port)
             time.sleep(1.5)
             assert status(b.http_port, held)["status"] == "queued"
