@@ -23,8 +23,8 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "common/child_process.hpp"
 #include "common/durable_file.hpp"
-#include "external_program.hpp"
 #include "pgsql/connection.hpp"
 #include "settings.hpp"
 
@@ -49,7 +49,6 @@ constexpr const char* kCompleteMark = "umstore-backup";
 constexpr const char* kUidList = "umstore-uidlist";
 constexpr const char* kUidListLock = "umstore-uidlist.lock";
 constexpr const char* kDatabaseDump = "database.pgdump";
-constexpr const char* kPostgresClient = "apt-get install postgresql-client";
 
 void copy_file_durably(const fs::path& from, const fs::path& to) {
   replace_file_durably(to, read_file(from));
@@ -149,6 +148,14 @@ void require_empty(const fs::path& dir, const std::string& what) {
     throw std::runtime_error(what + " " + dir.string() + " is not empty; give a new or empty directory");
 }
 
+// pg_dump or pg_restore to a successful end, or an error a user can act on.
+void run_postgresql_tool(const std::vector<std::string>& argv, const Environment& env) {
+  const auto status = run_program(argv, env);
+  if (!status) throw std::runtime_error(argv[0] + " is not installed (apt-get install postgresql-client)");
+  if (*status != 0)
+    throw std::runtime_error(argv[0] + " failed (exit status " + std::to_string(*status) + "; its messages are above)");
+}
+
 bool in_database(const Settings& s) { return s.store_backend == mailstore::StoreBackend::postgresql; }
 
 // The database pg_restore restores into: the DSN's, or libpq's default (the user's name).
@@ -161,8 +168,8 @@ std::string database_name(const Environment& env) {
 }
 
 void dump_database(const std::string& dsn, const fs::path& file) {
-  run_program({"pg_dump", "--format=custom", "--no-owner", "--file=" + file.string()}, pgsql::client_environment(dsn),
-              kPostgresClient);
+  run_postgresql_tool({"pg_dump", "--format=custom", "--no-owner", "--file=" + file.string()},
+                      pgsql::client_environment(dsn));
   const UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   fsync_fd(fd.get(), file);
 }
@@ -175,9 +182,9 @@ void restore_database(const std::string& dsn, const fs::path& file) {
       throw std::runtime_error("the [store] database already holds tables; restore into a new database (createdb)");
   }
   const Environment env = pgsql::client_environment(dsn);
-  run_program({"pg_restore", "--no-owner", "--exit-on-error", "--single-transaction",
-               "--dbname=" + database_name(env), file.string()},
-              env, kPostgresClient);
+  run_postgresql_tool({"pg_restore", "--no-owner", "--exit-on-error", "--single-transaction",
+                       "--dbname=" + database_name(env), file.string()},
+                      env);
 }
 
 int backup(const Settings& s, const fs::path& target) {

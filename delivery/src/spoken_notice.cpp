@@ -1,7 +1,5 @@
 #include "spoken_notice.hpp"
 
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,30 +8,14 @@
 #include <string>
 
 #include "codecs/audio.hpp"
+#include "common/child_process.hpp"
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
-
-extern char** environ;
 
 namespace umstore::delivery {
 namespace {
 
 constexpr std::string_view kLog = "delivery";
-
-// Runs espeak-ng writing `wav`; its exit status, or -1 when it cannot start.
-int speak_to_file(std::string_view text, const std::string& wav) {
-  std::string words(text);
-  std::string program = "espeak-ng", voice = "en-us", speed = "150";
-  std::string v = "-v", s = "-s", w = "-w";
-  char* argv[] = {program.data(), v.data(), voice.data(), s.data(), speed.data(), w.data(),
-                  const_cast<char*>(wav.c_str()), words.data(), nullptr};
-  pid_t pid = 0;
-  if (::posix_spawnp(&pid, "espeak-ng", nullptr, nullptr, argv, environ) != 0) return -1;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
 
 }  // namespace
 
@@ -42,16 +24,16 @@ std::optional<std::vector<std::uint8_t>> spoken_notice(std::string_view text) tr
   const int fd = ::mkstemp(path.data());
   if (fd < 0) throw std::runtime_error("cannot make a temporary file");
   ::close(fd);
-  const int status = speak_to_file(text, path);
+  const auto status = run_program({"espeak-ng", "-v", "en-us", "-s", "150", "-w", path, std::string(text)});
   const std::string bytes = status == 0 ? read_file(path) : std::string();
   std::filesystem::remove(path);
-  if (status == -1) {
+  if (!status) {
     static std::atomic<bool> told{false};
     if (!told.exchange(true))
       log(LogLevel::Warning, kLog, "espeak-ng is not installed: quota warnings to voice users are text only");
     return std::nullopt;
   }
-  if (status != 0) throw std::runtime_error("espeak-ng exited with " + std::to_string(status));
+  if (*status != 0) throw std::runtime_error("espeak-ng exited with " + std::to_string(*status));
   const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
   auto audio = codecs::decode_audio(std::span(data, bytes.size()), "notice.wav");
   if (audio.sample_rate != 8000) audio = codecs::resample(audio, 8000);

@@ -1,4 +1,4 @@
-#include "external_program.hpp"
+#include "common/child_process.hpp"
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -7,12 +7,13 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 extern char** environ;
 
-namespace umstore::app {
+namespace umstore {
 
-void run_program(const std::vector<std::string>& argv, const Environment& extra, const std::string& install_hint) {
+std::optional<int> run_program(const std::vector<std::string>& argv, const Environment& extra) {
   std::vector<std::string> env_text;
   for (char** e = environ; *e; ++e) {
     const std::string_view entry(*e);
@@ -31,14 +32,13 @@ void run_program(const std::vector<std::string>& argv, const Environment& extra,
 
   pid_t pid = 0;
   const int rc = ::posix_spawnp(&pid, args[0].c_str(), nullptr, nullptr, arg_pointers.data(), env.data());
-  if (rc == ENOENT) throw std::runtime_error(args[0] + " is not installed (" + install_hint + ")");
+  if (rc == ENOENT) return std::nullopt;
   if (rc != 0) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(rc));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) throw std::runtime_error("waiting for " + args[0] + ": " + std::strerror(errno));
   if (WIFSIGNALED(status)) throw std::runtime_error(args[0] + " was killed by signal " + std::to_string(WTERMSIG(status)));
-  if (WEXITSTATUS(status) != 0)
-    throw std::runtime_error(args[0] + " failed (exit status " + std::to_string(WEXITSTATUS(status)) + "; its messages are above)");
+  return WEXITSTATUS(status);
 }
 
-}  // namespace umstore::app
+}  // namespace umstore
