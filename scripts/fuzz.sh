@@ -3,9 +3,13 @@
 # runs each for a bounded time, starting from fuzz/seeds/<target>. Exits
 # non-zero on the first crash, leak or sanitizer report; the reproducer is
 # left in build-fuzz/artifacts/. FUZZ_SECONDS sets the time per target.
+# FUZZ_SEED (default 1) fixes libFuzzer's random choices, so a commit's run
+# is repeatable: CI judges the commit, not the luck of the draw. FUZZ_SEED=0
+# draws a new seed each run, for fuzzing longer to find new inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-30}"  # 6 targets: about 3 minutes in all
+seed="${FUZZ_SEED:-1}"
 build="${UMSTORE_FUZZ_BUILD_DIR:-build-fuzz}"
 CXX=clang++ cmake -S fuzz -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
@@ -15,7 +19,7 @@ for target in decode_audio decode_raw_audio inspect_tiff convert_fax parse_messa
   mkdir -p "$corpus"
   echo "fuzzing $target for ${seconds}s" >&2
   # The corpus grows in build-fuzz; the seeds in the tree stay as committed.
-  if ! "$build/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 \
+  if ! "$build/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=20 -seed="$seed" \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$corpus" "fuzz/seeds/$target" \
       >"$build/$target.log" 2>&1; then
     tail -n 60 "$build/$target.log" >&2

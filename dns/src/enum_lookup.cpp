@@ -4,6 +4,7 @@
 #include <regex.h>
 
 #include "common/ascii.hpp"
+#include "naptr_pattern.hpp"
 
 namespace umstore::dns {
 namespace {
@@ -68,22 +69,11 @@ std::optional<std::string> apply_naptr_regexp(std::string_view field, std::strin
   const std::string& flags = (*parts)[2];
   if (!flags.empty() && !ascii_iequals(flags, "i")) return std::nullopt;
   // POSIX EREs as RFC 3402 says, through libc's matcher: it tracks sets of
-  // states instead of backtracking, so a record crafted to explode (as
-  // std::regex does on "(a*)*b") costs little, whoever serves it. What
-  // would still let a record cost much is refused (found by fuzzing):
-  // back-references (a GNU extension, matched by backtracking), counted
-  // repetitions ("((a{99}){99}){99}" compiles to a million states) and
-  // many repetition operators (each adds to the compiler's epsilon
-  // closures). ENUM's own patterns ("^.*$", "^\\+(.*)$") use two or three.
-  constexpr int kMaxRepetitions = 8;
+  // states instead of backtracking, so matching costs little (std::regex
+  // backtracks without bound on "(a*)*b"). Compiling is what a crafted
+  // pattern could make dear; is_bounded_pattern refuses those first.
   const std::string& expression = (*parts)[0];
-  if (expression.find('{') != std::string::npos) return std::nullopt;
-  int repetitions = 0;
-  for (std::size_t i = 0; i < expression.size(); ++i) {
-    const char c = expression[i];
-    if (c == '\\' && i + 1 < expression.size() && expression[i + 1] >= '0' && expression[i + 1] <= '9') return std::nullopt;
-    if ((c == '*' || c == '+' || c == '?') && ++repetitions > kMaxRepetitions) return std::nullopt;
-  }
+  if (!is_bounded_pattern(expression)) return std::nullopt;
   regex_t pattern;
   if (::regcomp(&pattern, expression.c_str(), REG_EXTENDED | (flags.empty() ? 0 : REG_ICASE)) != 0)
     return std::nullopt;

@@ -33,6 +33,21 @@ BOOST_AUTO_TEST_CASE(domain_names_and_regexp_fields) {
   BOOST_TEST(!apply_naptr_regexp("!^\\+1{1,2}!x!", "+15550100"));
   BOOST_TEST(!apply_naptr_regexp("!^*********.*$!x!", "+15550100"));
   BOOST_TEST(*apply_naptr_regexp("!^(((.*)*)*)*0$!ok!", "+15550100") == "ok");  // explodes std::regex, not libc's
+  // What makes libc's regcomp dear is refused: chains of empty transitions,
+  // deep nesting, doubled operators, GNU escapes.
+  BOOST_TEST(!apply_naptr_regexp("!^()+1!x!", "+15550100"));
+  // Found by fuzzing (in this shape): regcomp ran for minutes on these 124 bytes, '+' doubling what it repeats.
+  std::string doubling = "!" + std::string(8, '(');
+  for (int i = 0; i < 50; ++i) doubling += "()";
+  for (int i = 0; i < 8; ++i) doubling += ")+";
+  BOOST_TEST(!apply_naptr_regexp(doubling + "!x!", "+15550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^(|\\+)1!x!", "+15550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^\\+1**!x!", "+15550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^^^^^\\+1!x!", "+15550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^(((((1)))))!x!", "+15550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^\\w!x!", "+15550100"));
+  BOOST_TEST(!apply_naptr_regexp("!^[[=a=]]!x!", "+15550100"));
+  BOOST_TEST(*apply_naptr_regexp("!^\\+([[:digit:]]+)$!mailto:\\1@b!", "+15550100") == "mailto:15550100@b");
 
   BOOST_TEST(offers_service("E2U+vpim:mailto", kVpimService));
   BOOST_TEST(offers_service("e2u+voice:sip+VPIM:MAILTO", kVpimService));
