@@ -134,21 +134,18 @@ class PgFolder final : public Folder {
   UidPairs copy_to(Folder& target, std::span<const std::uint32_t> uids) override { return copy(target, uids, false); }
   UidPairs move_to(Folder& target, std::span<const std::uint32_t> uids) override { return copy(target, uids, true); }
 
-  // The trigram index names the messages whose text holds the needle,
-  // after the folder's bodies without text (from before the index) got it.
+  // The trigram index names the messages whose text holds the needle, and
+  // proves most of them, after the folder's bodies without text (from
+  // before the index) got it.
   std::optional<TextCandidates> text_candidates(std::string_view needle,
                                                 std::span<const std::uint32_t> uids) const override {
     const auto pattern = search_pattern(needle);
     if (!backend_->text_index || !pattern) return std::nullopt;
     try {
-      const auto matched = with_connection(backend_->pool, [&](Connection& c) {
+      return with_connection(backend_->pool, [&](Connection& c) {
         fill_search_text(c, row_.id, FillScope::missing);
-        return text_matches(c, row_.id, *pattern);
+        return text_matches(c, row_.id, *pattern, match_is_exact(needle), uids);
       });
-      TextCandidates found;
-      std::set_intersection(matched.begin(), matched.end(), uids.begin(), uids.end(),
-                            std::back_inserter(found.possible));
-      return found;
     } catch (const PgError& e) {  // not an outage (that is TemporaryFailure): the scan still answers
       log(LogLevel::Warning, "mailstore", "full-text search in folder {} failed ({}): this search reads every message",
           row_.guid, e.what());

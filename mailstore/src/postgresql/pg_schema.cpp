@@ -7,7 +7,7 @@ namespace umstore::mailstore::pg {
 namespace {
 
 // Never edit a migration once released: add the next one.
-constexpr std::array<std::string_view, 5> kMigrations = {
+constexpr std::array<std::string_view, 6> kMigrations = {
     // 1: messages and accounts.
     R"sql(
 CREATE TABLE accounts (
@@ -139,6 +139,13 @@ EXCEPTION WHEN insufficient_privilege OR undefined_file OR undefined_object OR f
   RAISE WARNING 'no full-text index (%): searches read every message', SQLERRM;
 END
 $$;
+)sql",
+    // 6: the search text marks the header's end and the parts' bounds, and
+    // holds U+FFFD for what it cannot hold (pg_text_search.hpp), so that the
+    // database's match is the search's answer; text of the earlier form is
+    // computed again by the first search of its folder or `umstore index rebuild`.
+    R"sql(
+UPDATE bodies SET search_text = NULL WHERE search_text IS NOT NULL;
 )sql",
 };
 

@@ -15,15 +15,27 @@ namespace {
 // commit per body does not dominate.
 constexpr std::size_t kFillBatch = 200;
 
-// `text`, ASCII lower-cased, appended with what text columns cannot hold
-// (invalid UTF-8, NUL) as spaces. A valid sequence is never consumed as
-// part of an invalid one (a lead byte is never a continuation byte), so
-// every valid needle found in the bytes is found in the result.
+// What the text marks parts with, and what stands for a byte it cannot hold.
+constexpr char kPartSeparator = '\x1F';
+constexpr char kBodySeparator = '\x1E';
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// The length of the character at the start of `text` (not empty) when the
+// search text holds it as it is, else 0: not UTF-8, NUL or a separator.
+std::size_t kept_length(std::string_view text) {
+  if (text[0] == '\0' || text[0] == kPartSeparator || text[0] == kBodySeparator) return 0;
+  return utf8_sequence_length(text);
+}
+
+// `text`, ASCII lower-cased, appended with what the search text does not
+// hold as U+FFFD, byte by byte. A valid sequence is never consumed as part
+// of an invalid one (a lead byte is never a continuation byte), so every
+// needle found in the bytes is found in the result.
 void append_searchable(std::string& out, std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t len = text[i] == '\0' ? 0 : utf8_sequence_length(text.substr(i));
+    const std::size_t len = kept_length(text.substr(i));
     if (len == 0) {
-      out += ' ';
+      out += kReplacement;
       ++i;
       continue;
     }
@@ -34,11 +46,18 @@ void append_searchable(std::string& out, std::string_view text) {
 
 bool storable(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t len = text[i] == '\0' ? 0 : utf8_sequence_length(text.substr(i));
+    const std::size_t len = kept_length(text.substr(i));
     if (len == 0) return false;
     i += len;
   }
   return true;
+}
+
+void append_parts(std::string& out, const std::vector<std::string>& parts) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += kPartSeparator;
+    append_searchable(out, parts[i]);
+  }
 }
 
 }  // namespace
@@ -46,12 +65,9 @@ bool storable(std::string_view text) {
 std::string search_text(std::string_view rfc822) {
   const MessageText text = message_text(mime::parse_message(rfc822), rfc822);
   std::string out;
-  for (const auto* parts : {&text.header, &text.body}) {
-    for (const auto& part : *parts) {
-      if (!out.empty()) out += '\n';
-      append_searchable(out, part);
-    }
-  }
+  append_parts(out, text.header);
+  out += kBodySeparator;
+  append_parts(out, text.body);
   return out;
 }
 
@@ -63,6 +79,10 @@ std::optional<std::string> search_pattern(std::string_view needle) {
     pattern += ascii_to_lower(c);
   }
   return pattern + "%";
+}
+
+bool match_is_exact(std::string_view needle) {
+  return !needle.empty() && needle.find(kReplacement) == std::string_view::npos;
 }
 
 bool text_index_present(Connection& c) {
@@ -87,15 +107,24 @@ void create_text_index(Connection& c) {
   }
 }
 
-std::vector<std::uint32_t> text_matches(Connection& c, std::int64_t folder_id, const std::string& pattern) {
+TextCandidates text_matches(Connection& c, std::int64_t folder_id, const std::string& pattern, bool exact,
+                            std::span<const std::uint32_t> uids) {
+  // The trigram index finds the bodies; chr(30) is kBodySeparator.
   const auto r = c.exec(
-      "SELECT m.uid FROM messages m JOIN bodies b ON b.sha256 = m.body_sha256 "
+      "SELECT m.uid, $3 AND split_part(b.search_text, chr(30), 1) LIKE $2, "
+      "$3 AND split_part(b.search_text, chr(30), 2) LIKE $2 "
+      "FROM messages m JOIN bodies b ON b.sha256 = m.body_sha256 "
       "WHERE m.folder_id = $1 AND b.search_text LIKE $2 ORDER BY m.uid",
-      {IntParam(folder_id), Param::text(pattern)});
-  std::vector<std::uint32_t> uids;
-  uids.reserve(static_cast<std::size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) uids.push_back(static_cast<std::uint32_t>(r.integer(i, 0)));
-  return uids;
+      {IntParam(folder_id), Param::text(pattern), Param::text(exact ? "t" : "f")});
+  TextCandidates found;
+  for (int i = 0; i < r.rows(); ++i) {
+    const auto uid = static_cast<std::uint32_t>(r.integer(i, 0));
+    if (!std::binary_search(uids.begin(), uids.end(), uid)) continue;
+    found.possible.push_back(uid);
+    if (r.boolean(i, 1)) found.in_header.push_back(uid);
+    if (r.boolean(i, 2)) found.in_body.push_back(uid);
+  }
+  return found;
 }
 
 void fill_search_text(Connection& c, std::int64_t folder_id, FillScope scope) {

@@ -3,22 +3,30 @@
 // through Folder::text_candidates): each body keeps its searchable text
 // (mailstore/message_text.hpp) in bodies.search_text, and a pg_trgm GIN
 // index on that column answers `LIKE '%needle%'` without reading the
-// folder (schema migration 5).
+// folder (schema migration 5; the form below since migration 6).
 //
-// The column holds the header and body texts joined by newlines, ASCII
-// letters lower-cased and what is not valid UTF-8 (or is NUL, which text
-// cannot hold) as spaces; the needle is lower-cased the same way, so LIKE
-// finds exactly the bodies whose text contains it as the scan compares
-// (ASCII letters without case, other bytes exactly), plus a few where it
-// spans two parts, a header-only hit of a BODY search or a replaced byte:
-// the caller checks candidates exactly, as for the Maildir index. A needle
-// that is not valid UTF-8 is not narrowed.
+// The column holds the header parts joined by U+001F, then U+001E, then
+// the body parts joined by U+001F; ASCII letters lower-cased; U+001E,
+// U+001F, NUL and bytes that are not UTF-8 as U+FFFD. The needle is
+// lower-cased the same way, so LIKE finds every body whose text contains
+// it as the scan compares (ASCII letters without case, other bytes
+// exactly). A needle holding U+001E, U+001F, NUL or bytes that are not
+// UTF-8 (which the text never holds) is not narrowed.
 //
-// NULL text means "not computed": bodies stored before migration 5, or
-// while the index was missing. A search first fills those of its folder;
-// `umstore index rebuild` computes the folder's again.
+// The match is also the scan's answer, checked in the same statement, for
+// a needle that is not empty and holds no U+FFFD: such a match lies inside
+// one part (the needle holds no separator), on text copied from the part
+// (no replaced byte is in it), so LIKE on the header portion proves a TEXT
+// hit and on the body portion a BODY hit, and no message is read. A needle
+// with U+FFFD may have met a replaced byte: its candidates are read.
+//
+// NULL text means "not computed": bodies stored before migration 5, text
+// of the earlier form that migration 6 dropped, or bodies stored while the
+// index was missing. A search first fills those of its folder; `umstore
+// index rebuild` computes the folder's again.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,8 +39,11 @@ namespace umstore::mailstore::pg {
 std::string search_text(std::string_view rfc822);
 
 // The LIKE pattern that finds `needle` in search_text; nullopt when the
-// needle is not valid UTF-8 (or holds NUL), which LIKE cannot look for.
+// text cannot hold the needle (see above), so LIKE cannot look for it.
 std::optional<std::string> search_pattern(std::string_view needle);
+
+// Whether the database's match of `needle` is the scan's answer (above).
+bool match_is_exact(std::string_view needle);
 
 // Whether this database has the trigram index (pg_trgm could be created by
 // migration 5, or by create_text_index since) and holds text as UTF-8.
@@ -42,8 +53,11 @@ bool text_index_present(Connection& c);
 // saying what the database user lacks when it cannot.
 void create_text_index(Connection& c);
 
-// UIDs of the folder's messages whose text matches `pattern`, ascending.
-std::vector<std::uint32_t> text_matches(Connection& c, std::int64_t folder_id, const std::string& pattern);
+// Of `uids` (ascending), the folder's messages whose text matches
+// `pattern`; with `exact`, also those it proves in the header and in the
+// body, in the same statement.
+TextCandidates text_matches(Connection& c, std::int64_t folder_id, const std::string& pattern, bool exact,
+                            std::span<const std::uint32_t> uids);
 
 // Computes the text of the folder's bodies that have none (every body of
 // the folder when `all`), a batch per transaction.
