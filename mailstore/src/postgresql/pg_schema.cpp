@@ -144,8 +144,12 @@ $$;
     // holds U+FFFD for what it cannot hold (pg_text_search.hpp), so that the
     // database's match is the search's answer; text of the earlier form is
     // computed again by the first search of its folder or `umstore index rebuild`.
+    // From a body to its messages without reading them: a search's join
+    // names thousands of bodies, a page of messages each.
     R"sql(
 UPDATE bodies SET search_text = NULL WHERE search_text IS NOT NULL;
+DROP INDEX messages_body;
+CREATE INDEX messages_body ON messages (body_sha256) INCLUDE (folder_id, uid);
 )sql",
 };
 

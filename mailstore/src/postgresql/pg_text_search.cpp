@@ -109,10 +109,10 @@ void create_text_index(Connection& c) {
 
 TextCandidates text_matches(Connection& c, std::int64_t folder_id, const std::string& pattern, bool exact,
                             std::span<const std::uint32_t> uids) {
-  // The trigram index finds the bodies; chr(30) is kBodySeparator.
+  // The trigram index finds the bodies; chr(30) is kBodySeparator. An
+  // exact match that is not in the body portion is in the header's.
   const auto r = c.exec(
-      "SELECT m.uid, $3 AND split_part(b.search_text, chr(30), 1) LIKE $2, "
-      "$3 AND split_part(b.search_text, chr(30), 2) LIKE $2 "
+      "SELECT m.uid, $3 AND split_part(b.search_text, chr(30), 2) LIKE $2 "
       "FROM messages m JOIN bodies b ON b.sha256 = m.body_sha256 "
       "WHERE m.folder_id = $1 AND b.search_text LIKE $2 ORDER BY m.uid",
       {IntParam(folder_id), Param::text(pattern), Param::text(exact ? "t" : "f")});
@@ -121,8 +121,8 @@ TextCandidates text_matches(Connection& c, std::int64_t folder_id, const std::st
     const auto uid = static_cast<std::uint32_t>(r.integer(i, 0));
     if (!std::binary_search(uids.begin(), uids.end(), uid)) continue;
     found.possible.push_back(uid);
-    if (r.boolean(i, 1)) found.in_header.push_back(uid);
-    if (r.boolean(i, 2)) found.in_body.push_back(uid);
+    if (!exact) continue;
+    (r.boolean(i, 1) ? found.in_body : found.in_header).push_back(uid);
   }
   return found;
 }

@@ -54,8 +54,8 @@ bool text_index_present(Connection& c);
 void create_text_index(Connection& c);
 
 // Of `uids` (ascending), the folder's messages whose text matches
-// `pattern`; with `exact`, also those it proves in the header and in the
-// body, in the same statement.
+// `pattern`; with `exact`, each also proven in the body, or else in the
+// header, by the same statement.
 TextCandidates text_matches(Connection& c, std::int64_t folder_id, const std::string& pattern, bool exact,
                             std::span<const std::uint32_t> uids);
 

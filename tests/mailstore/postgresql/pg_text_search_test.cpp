@@ -87,6 +87,7 @@ BOOST_AUTO_TEST_CASE(the_database_proves_what_the_scan_would_find) {
   BOOST_TEST(subject.in_header == uid_list({s.uids[0]}));
   BOOST_TEST(subject.in_body.empty());
   BOOST_TEST(found("example.com").in_header == s.uids);
+  BOOST_TEST(found("example.com").in_body.empty());
   BOOST_TEST(found("zebracorn").in_body == uid_list({s.uids[2]}));
   BOOST_TEST(found("ve zebracorn").possible.empty());  // 0xFF stood between them
   // U+FFFD in the needle may have met a replaced byte: a candidate, read to decide.
