@@ -16,23 +16,12 @@ using detail::unknown_number;
 using detail::validate;
 using sqlite::Statement;
 
-// A failure of the database itself (a full disk, a damaged file) is the
-// account store's error, with SQLite's reason ("account database: ...").
-template <typename Work>
-auto as_account_error(Work&& work) {
-  try {
-    return work();
-  } catch (const sqlite::SqliteError& e) {
-    throw AccountError(e.what());
-  }
-}
-
 // Runs `sql`, its values bound by `bind`, on the account `number`; throws
 // when there is no such account.
 template <typename Bind>
 void change_account(sqlite::Database& db, std::mutex& mutex, std::string_view number, std::string_view sql, Bind bind) {
   std::lock_guard lock(mutex);
-  as_account_error([&] {
+  sqlite::errors_as<AccountError>([&] {
     Statement change(db, sql);
     bind(change);
     change.step();
@@ -46,7 +35,7 @@ auto select_account(sqlite::Database& db, std::mutex& mutex, std::string_view nu
                     Read read) -> std::optional<std::invoke_result_t<Read, Statement&>> {
   if (!umstore::is_e164(number)) return std::nullopt;
   std::lock_guard lock(mutex);
-  return as_account_error([&]() -> std::optional<std::invoke_result_t<Read, Statement&>> {
+  return sqlite::errors_as<AccountError>([&]() -> std::optional<std::invoke_result_t<Read, Statement&>> {
     Statement query(db, "SELECT " + std::string(columns) + " FROM accounts WHERE number = ?");
     query.bind(1, number);
     if (!query.step()) return std::nullopt;
@@ -97,9 +86,12 @@ Account account_from(const Statement& row) {
 
 }  // namespace
 
+// A failure of the database itself (a full disk, a damaged file) is an
+// AccountError with SQLite's reason ("account database: ..."), as the
+// store's other errors are.
 SqliteAccountStore::SqliteAccountStore(const std::filesystem::path& db_file)
     : passwords_(std::make_unique<detail::PasswordCheck>()) {
-  as_account_error([&] {
+  sqlite::errors_as<AccountError>([&] {
     db_ = std::make_unique<sqlite::Database>(db_file, "account database");
     db_->exec(
         "CREATE TABLE IF NOT EXISTS accounts ("
@@ -123,7 +115,7 @@ void SqliteAccountStore::add_with_hash(const Account& account, std::string_view 
   validate(account);
   detail::require_argon2id_hash(password_hash);
   std::lock_guard lock(mutex_);
-  as_account_error([&] {
+  sqlite::errors_as<AccountError>([&] {
     Statement insert(*db_,
                      "INSERT INTO accounts (number, name, email, quota_bytes, password_hash) VALUES (?, ?, ?, ?, ?)"
                      " ON CONFLICT(number) DO NOTHING");
@@ -199,7 +191,7 @@ std::optional<Account> SqliteAccountStore::find(std::string_view number) const {
 
 std::vector<Account> SqliteAccountStore::list() const {
   std::lock_guard lock(mutex_);
-  return as_account_error([&] {
+  return sqlite::errors_as<AccountError>([&] {
     Statement query(*db_, "SELECT number, name, email, quota_bytes FROM accounts ORDER BY number");
     std::vector<Account> accounts;
     while (query.step()) accounts.push_back(account_from(query));
