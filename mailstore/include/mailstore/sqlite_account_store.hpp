@@ -39,7 +39,7 @@ class SqliteAccountStore final : public AccountStore {
   void add_with_hash(const Account& account, std::string_view password_hash) override;
 
  private:
-  std::unique_ptr<sqlite::Database> db_;  // statements change it even to read
+  std::unique_ptr<sqlite::Database> db_;  // behind a pointer: sqlite/ stays a private dependency
   mutable std::mutex mutex_;  // one statement at a time on the connection, also in const lookups
   std::unique_ptr<detail::PasswordCheck> passwords_;
 };
