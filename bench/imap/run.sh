@@ -65,7 +65,13 @@ rm -f "$inbox_cur"/*
 rm -rf "$work/umstore/mail"
 echo "$pass" | "$umstore" mailbox add "$user" --name "Bench User" --password-stdin >/dev/null
 mkdir -p "$work/dovecot/home/Maildir/"{cur,new,tmp} "$work/dovecot/home/Maildir/.Sort/"{cur,new,tmp}
-"$umstore" serve --imap 127.0.0.1:0 --smtp 127.0.0.1:0 --http 127.0.0.1:0 2>"$work/umstore.log" &
+# Every client comes from 127.0.0.1, as with Dovecot's raised per-user-and-address limit below.
+cat >"$work/umstore.conf" <<CONF
+[limits]
+imap_connections_per_address = 19999
+password_queue = 1000
+CONF
+"$umstore" serve --config "$work/umstore.conf" --data-dir "$work/umstore" --imap 127.0.0.1:0 --smtp 127.0.0.1:0 --http 127.0.0.1:0 2>"$work/umstore.log" &
 umstore_pid=$!
 pids+=("$umstore_pid")
 for _ in $(seq 50); do [ -f "$work/umstore/run/server.json" ] && break; sleep 0.2; done
