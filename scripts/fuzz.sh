@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (codecs, MIME, ENUM fields) (clang, ASan + UBSan) in build-fuzz and
+# Builds the libFuzzer targets (codecs, MIME, ENUM fields, protocol parsers) (clang, ASan + UBSan) in build-fuzz and
 # runs each for a bounded time, starting from fuzz/seeds/<target>. Exits
 # non-zero on the first crash, leak or sanitizer report; the reproducer is
 # left in build-fuzz/artifacts/. FUZZ_SECONDS sets the time per target.
@@ -8,13 +8,14 @@
 # draws a new seed each run, for fuzzing longer to find new inputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${FUZZ_SECONDS:-30}"  # 6 targets: about 3 minutes in all
+seconds="${FUZZ_SECONDS:-30}"  # 11 targets: about 6 minutes in all
 seed="${FUZZ_SEED:-1}"
 build="${UMSTORE_FUZZ_BUILD_DIR:-build-fuzz}"
 CXX=clang++ cmake -S fuzz -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j"$(nproc)"
 mkdir -p "$build/artifacts"
-for target in decode_audio decode_raw_audio inspect_tiff convert_fax parse_message enum_fields; do
+for target in decode_audio decode_raw_audio inspect_tiff convert_fax parse_message enum_fields \
+    imap_command smtp_command sip_message media_packets form_upload; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   echo "fuzzing $target for ${seconds}s" >&2

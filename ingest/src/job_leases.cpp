@@ -1,6 +1,8 @@
 #include "job_leases.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include "common/log.hpp"
 
@@ -17,28 +19,22 @@ JobLeases::JobLeases(JobStore& store, std::chrono::milliseconds lease, Room room
 JobLeases::~JobLeases() { stop(); }
 
 void JobLeases::start() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  thread_ = std::jthread([this] { run(); });
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
 
 void JobLeases::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  changed_.notify_all();
+  thread_.request_stop();
   if (thread_.joinable()) thread_.join();
 }
 
-void JobLeases::run() {
+void JobLeases::run(std::stop_token stop) {
+  // Only the wait uses them: a stop request ends it early.
+  std::mutex mutex;
+  std::condition_variable_any stopped;
+  std::unique_lock lock(mutex);
   for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      if (changed_.wait_for(lock, period_, [this] { return stopping_; })) return;
-    }
+    stopped.wait_for(lock, stop, period_, [] { return false; });
+    if (stop.stop_requested()) return;
     renew_and_take_over();
   }
 }

@@ -5,9 +5,8 @@
 // whose leases ran out. A node that stops renewing (killed, cut off from
 // the database) loses its jobs to the others within one lease.
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 
@@ -29,16 +28,13 @@ class JobLeases {
   void stop();
 
  private:
-  void run();
+  void run(std::stop_token stop);
   void renew_and_take_over();
 
   JobStore& store_;
   const std::chrono::milliseconds period_;
   Room room_;
   Schedule schedule_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool stopping_ = false;
   bool failing_ = false;  // the last renewal failed (logged once); the thread's own
   std::jthread thread_;
 };

@@ -9,17 +9,6 @@
 namespace umstore::ingest {
 namespace {
 
-// A database failure on a gateway's request path (a full disk) is the
-// queue's: the gateway is told to retry (503), nothing was accepted.
-template <typename Work>
-auto as_queue_error(Work&& work) {
-  try {
-    return work();
-  } catch (const sqlite::SqliteError& e) {
-    throw IngestQueueError(e.what());
-  }
-}
-
 // Where a queued job's recording is kept: DATA_DIR/ingest/jobs/ID.
 inline std::filesystem::path job_media_path(const std::filesystem::path& queue_dir, std::string_view id) {
   return queue_dir / "jobs" / std::string(id);
@@ -215,11 +204,13 @@ std::optional<IngestStatus> SqliteJobStore::status_where(sqlite::Statement& quer
 }
 
 std::optional<IngestStatus> SqliteJobStore::status(std::string_view id) {
-  return as_queue_error([&] { return status_where(statements_->status_by_id, id, {}); });
+  // A database failure on a gateway's request path (a full disk) is the
+  // queue's: the gateway is told to retry (503), nothing was accepted.
+  return sqlite::errors_as<IngestQueueError>([&] { return status_where(statements_->status_by_id, id, {}); });
 }
 
 std::optional<IngestStatus> SqliteJobStore::find(std::string_view source, std::string_view idempotency_key) {
-  return as_queue_error([&] { return status_where(statements_->status_by_key, source, idempotency_key); });
+  return sqlite::errors_as<IngestQueueError>([&] { return status_where(statements_->status_by_key, source, idempotency_key); });
 }
 
 std::optional<QueuedJob> SqliteJobStore::load(std::string_view id) {

@@ -15,20 +15,10 @@ WebhookSender::WebhookSender(const IngestQueueConfig& config, JobStore& db, Inge
 WebhookSender::~WebhookSender() { stop(); }
 
 void WebhookSender::start() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = false;
-  }
-  thread_ = std::jthread([this] { run(); });
+  thread_ = std::jthread([this](std::stop_token stop) { run(stop); });
 }
 
-void WebhookSender::request_stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wakeup_.notify_all();
-}
+void WebhookSender::request_stop() { thread_.request_stop(); }
 
 void WebhookSender::stop() {
   request_stop();
@@ -43,7 +33,7 @@ void WebhookSender::wake() {
   wakeup_.notify_all();
 }
 
-void WebhookSender::run() {
+void WebhookSender::run(std::stop_token stop) {
   for (;;) {
     std::optional<OwedWebhook> owed;
     try {
@@ -53,11 +43,11 @@ void WebhookSender::run() {
     }
     {
       std::unique_lock lock(mutex_);
-      if (stopping_) return;
+      if (stop.stop_requested()) return;
       const auto now = now_ms();
       if (!owed || owed->next_ms > now) {
         const auto wait = owed ? std::chrono::milliseconds(owed->next_ms - now) : std::chrono::milliseconds(60000);
-        wakeup_.wait_for(lock, wait, [this] { return stopping_ || woken_; });
+        wakeup_.wait_for(lock, stop, wait, [this] { return woken_; });
         woken_ = false;
         continue;
       }
@@ -68,7 +58,7 @@ void WebhookSender::run() {
       log(LogLevel::Error, kQueueLog, "webhook for id={}: {}", owed->job_id, e.what());
       // The attempt may not be recorded (the job store is away): not again at once.
       std::unique_lock lock(mutex_);
-      wakeup_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      wakeup_.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
     }
   }
 }

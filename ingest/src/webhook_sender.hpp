@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 
 #include "ingest/ingest_queue.hpp"
@@ -31,7 +32,7 @@ class WebhookSender {
   void wake();
 
  private:
-  void run();
+  void run(std::stop_token stop);
   void send(const OwedWebhook& owed);
   std::chrono::milliseconds backoff(unsigned attempts) const;
 
@@ -39,9 +40,8 @@ class WebhookSender {
   JobStore& db_;
   IngestMetrics& metrics_;
   std::mutex mutex_;
-  std::condition_variable wakeup_;
+  std::condition_variable_any wakeup_;  // a stop request wakes it too
   bool woken_ = false;
-  bool stopping_ = false;
   std::jthread thread_;
 };
 

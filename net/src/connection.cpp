@@ -184,11 +184,18 @@ Task<void> Connection::write(std::string_view data) {
 }
 
 Task<bool> Connection::start_tls(asio::ssl::context& tls) {
+  using namespace asio::experimental::awaitable_operators;
   buffer_.clear();
   start_ = 0;
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, tls);
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
-  if (ec) {
+  // A handshake is held to a line's budget (and the session's deadline):
+  // a client that connects to an implicit-TLS port, or says STARTTLS, and
+  // then sends nothing or a byte at a time must not hold the connection.
+  asio::steady_timer timer(socket_.get_executor(), std::min(budget_end(Clock::now(), line_timeout_), deadline_));
+  const auto r = co_await (tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow) ||
+                           timer.async_wait(use_nothrow));
+  if (r.index() == 1) timed_out_ = true;
+  if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
     close();
     co_return false;
   }

@@ -3,7 +3,9 @@ installed with dpkg on this machine, the service started (by systemd when it
 is PID 1, else the unit's ExecStart by hand as the service user, with
 NOTIFY_SOCKET as systemd would give it), a voicemail delivered and read back
 over IMAP; then the package is purged. Needs root (dpkg); exits 77 (skipped)
-otherwise, or when an umstore package is already installed here."""
+otherwise, or when an umstore package this test did not install is already
+installed here. One this test installed (a run killed by CTest's timeout
+leaves it: tearDownClass never ran) is purged first, with its data."""
 import imaplib
 import json
 import os
@@ -22,6 +24,8 @@ from umstore_harness import SAMPLES, UMSTORE  # noqa: E402
 
 BUILD_DIR = Path(UMSTORE).resolve().parents[1]
 DATA_DIR = Path("/var/lib/umstore")
+# Outside the package's files, so only this test writes and reads it.
+OWN_INSTALL_MARK = Path("/var/lib/umstore-package-test")
 NUMBER, PASSWORD = "+15550100", "package test password"
 
 
@@ -43,6 +47,16 @@ def systemd_is_running():
     return Path("/run/systemd/system").is_dir() and Path("/proc/1/comm").read_text().strip() == "systemd"
 
 
+def remove_own_install():
+    if systemd_is_running():
+        subprocess.run(["systemctl", "stop", "umstore"], capture_output=True)
+    subprocess.run(["pkill", "-u", "umstore"], capture_output=True)  # a by-hand service left by a killed run
+    run("dpkg", "--purge", "umstore")
+    # The package keeps mail data on purge, as mail servers do; this was the test's own.
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
+    OWN_INSTALL_MARK.unlink(missing_ok=True)
+
+
 class PackageTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -53,6 +67,7 @@ class PackageTest(unittest.TestCase):
         debs = list(out.glob("umstore_*.deb"))
         assert len(debs) == 1, f"cpack made {debs}"
         cls.deb = debs[0]
+        OWN_INSTALL_MARK.write_text(str(cls.deb) + "\n")
         run("dpkg", "-i", str(cls.deb))
         cls.server = None
 
@@ -61,10 +76,7 @@ class PackageTest(unittest.TestCase):
         if cls.server and cls.server.poll() is None:
             cls.server.terminate()
             cls.server.wait(timeout=30)
-        if systemd_is_running():
-            subprocess.run(["systemctl", "stop", "umstore"], capture_output=True)
-        run("dpkg", "--purge", "umstore")
-        shutil.rmtree(DATA_DIR, ignore_errors=True)
+        remove_own_install()
         cls.tmp.cleanup()
 
     def as_service_user(self, *args, stdin=None):
@@ -148,6 +160,9 @@ if __name__ == "__main__":
         print("skipped: installing a package needs root, dpkg and cpack")
         sys.exit(77)
     if subprocess.run(["dpkg", "-s", "umstore"], capture_output=True).returncode == 0:
-        print("skipped: an umstore package is already installed on this machine; not touching it")
-        sys.exit(77)
+        if not OWN_INSTALL_MARK.exists():
+            print("skipped: an umstore package is already installed on this machine; not touching it")
+            sys.exit(77)
+        print("purging the package an earlier, interrupted run of this test installed")
+        remove_own_install()
     unittest.main()

@@ -211,6 +211,36 @@ BOOST_AUTO_TEST_CASE(a_line_sent_a_byte_at_a_time_is_cut_off_by_the_line_budget)
   BOOST_TEST(held < std::chrono::seconds(5));
 }
 
+BOOST_AUTO_TEST_CASE(a_tls_handshake_that_never_comes_is_cut_off_by_the_line_budget) {
+  auto dir = std::filesystem::temp_directory_path() / ("umstore-tls-stall-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  ensure_self_signed_certificate(dir / "cert.pem", dir / "key.pem", "vm.example.net");
+  const auto ctx = make_server_tls_context(dir / "cert.pem", dir / "key.pem");
+  asio::io_context io;
+  std::atomic<bool> timed_out = false;
+  Listener listener(io, parse_endpoint("127.0.0.1:0"), "test",
+                    [&](tcp::socket s) -> Task<void> {
+                      Connection conn(std::move(s), 1024);
+                      conn.set_line_timeout(std::chrono::milliseconds(400));
+                      const bool secured = co_await conn.start_tls(*ctx);
+                      timed_out = !secured && conn.timed_out();
+                    },
+                    10);
+  listener.start();
+  std::thread server([&] { io.run(); });
+  RawClient client(listener.local_endpoint());
+  // A ClientHello's first byte, then nothing: the server must give up.
+  asio::write(client.socket, asio::buffer("\x16", 1));
+  const auto began = std::chrono::steady_clock::now();
+  client.read_all(std::chrono::seconds(10));  // returns when the server closes
+  const auto held = std::chrono::steady_clock::now() - began;
+  io.stop();
+  server.join();
+  std::filesystem::remove_all(dir);
+  BOOST_TEST(timed_out.load());
+  BOOST_TEST(held < std::chrono::seconds(5));
+}
+
 BOOST_AUTO_TEST_CASE(one_address_gets_its_limit_and_then_the_refusal_while_others_get_in) {
   asio::io_context io;
   Listener listener(io, parse_endpoint("127.0.0.1:0"), "test",

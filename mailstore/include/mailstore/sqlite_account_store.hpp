@@ -8,7 +8,9 @@
 
 #include "mailstore/account_store.hpp"
 
-struct sqlite3;
+namespace umstore::sqlite {
+class Database;
+}
 
 namespace umstore::mailstore {
 namespace detail {
@@ -37,7 +39,7 @@ class SqliteAccountStore final : public AccountStore {
   void add_with_hash(const Account& account, std::string_view password_hash) override;
 
  private:
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<sqlite::Database> db_;  // behind a pointer: sqlite/ stays a private dependency
   mutable std::mutex mutex_;  // one statement at a time on the connection, also in const lookups
   std::unique_ptr<detail::PasswordCheck> passwords_;
 };

@@ -29,6 +29,17 @@ class SqliteError : public std::runtime_error {
   int code_;
 };
 
+// Runs `work`; a SqliteError from it becomes `Error` with the same message,
+// the owner's error type that its callers already handle.
+template <typename Error, typename Work>
+auto errors_as(Work&& work) {
+  try {
+    return work();
+  } catch (const SqliteError& e) {
+    throw Error(e.what());
+  }
+}
+
 class Database {
  public:
   // Opens (creating when missing) `file`; `name` starts every error message.
