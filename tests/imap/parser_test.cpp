@@ -98,6 +98,17 @@ BOOST_AUTO_TEST_CASE(list_patterns) {
   BOOST_TEST(matches_list_pattern("Archive/%", "Archive/2026"));
   BOOST_TEST(matches_list_pattern("inbox", "INBOX"));
   BOOST_TEST(!matches_list_pattern("Tr%h", "Sent"));
+  BOOST_TEST(matches_list_pattern("%/%", "Archive/2026"));
+  BOOST_TEST(!matches_list_pattern("%/%", "Archive/2026/Q1"));
+  BOOST_TEST(matches_list_pattern("*%/2026", "A/B/2026"));      // a run holding '*' is '*'
+  BOOST_TEST(!matches_list_pattern("%%/2026", "A/B/2026"));     // a run of '%' is '%'
+  BOOST_TEST(matches_list_pattern("A*2*6", "Archive/2026"));
+  BOOST_TEST(!matches_list_pattern("Archive/2026x", "Archive/2026"));
+  // Found by fuzzing: backtracking took minutes on this; now it is a pass per character.
+  std::string stars;
+  for (int i = 0; i < 4000; ++i) stars += "*a";
+  BOOST_TEST(!matches_list_pattern(stars + "b", std::string(5000, 'a')));
+  BOOST_TEST(matches_list_pattern(stars, std::string(5000, 'a')));
 }
 
 BOOST_AUTO_TEST_CASE(strings_and_dates) {
