@@ -1,15 +1,24 @@
-// IMAP load generator for bench/imap/run.sh: the same command mix against
-// any IMAP4rev1 server (umstore, Dovecot), one blocking connection per
-// client thread (cheap for the client side: 10-100 clients), and an idle
-// mode that parks many connections in IDLE for the memory measurement.
+// IMAP load generator for bench/imap/run.sh: the same commands against any
+// IMAP4rev1 server with QRESYNC, SORT and THREAD (umstore, Dovecot), one
+// blocking connection per client thread (cheap for the client side: 10-100
+// clients), and an idle mode that parks many connections in IDLE for the
+// memory measurement.
 //
-//   imap_load mix  PORT USER PASS CLIENTS SECONDS relogin|stay
-//   imap_load idle PORT USER PASS CONNECTIONS
+//   imap_load mix    PORT USER PASS CLIENTS SECONDS relogin|stay
+//   imap_load append PORT USER PASS CLIENTS SECONDS MAILBOX
+//   imap_load sort   PORT USER PASS MAILBOX REPEATS
+//   imap_load idle   PORT USER PASS CONNECTIONS
 //
 // mix prints "commands=N seconds=S ops_per_s=R errors=E". A session is
-// LOGIN, SELECT INBOX, FETCH 1:* (UID FLAGS RFC822.SIZE header fields),
-// two BODY.PEEK[] fetches, STORE +FLAGS/-FLAGS, UID SEARCH, LOGOUT; with
-// "stay" the clients log in once and repeat everything between.
+// LOGIN, ENABLE QRESYNC, SELECT INBOX, FETCH 1:* (UID FLAGS RFC822.SIZE
+// header fields), two BODY.PEEK[] fetches, STORE +FLAGS/-FLAGS, UID SEARCH,
+// SORT, THREAD, a QRESYNC resync (SELECT INBOX (QRESYNC (UIDVALIDITY
+// MODSEQ)) from the mod-sequence the session last saw), LOGOUT; with "stay"
+// the clients log in once and repeat everything between.
+// append: each client APPENDs a 3 KB message to MAILBOX (created first)
+// again and again; prints the rate and the latency percentiles of APPEND.
+// sort: SELECT MAILBOX, then SORT (DATE) of ALL REPEATS times; prints the
+// SELECT's time, the first SORT's and the median of the rest.
 // idle prints "ready N" once all connections are in IDLE, then waits for a
 // line on stdin (the measurement) and hangs up.
 #include <arpa/inet.h>
@@ -18,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -50,11 +60,20 @@ class ImapClient {
   ImapClient(const ImapClient&) = delete;
   ImapClient& operator=(const ImapClient&) = delete;
 
-  // Sends a command and reads through its tagged reply; true when OK.
-  bool command(const std::string& text) {
-    const std::string tag = "t" + std::to_string(++tag_);
+  // Sends a command and reads through its tagged reply; true when OK. The
+  // untagged lines (literals skipped) and the tagged one go to *lines.
+  bool command(const std::string& text, std::vector<std::string>* lines = nullptr) {
+    const std::string tag = next_tag();
     send(tag + " " + text + "\r\n");
-    return until_tagged(tag);
+    return until_tagged(tag, lines);
+  }
+  // A command ending in one synchronizing literal (APPEND).
+  bool command_with_literal(const std::string& text, const std::string& literal) {
+    const std::string tag = next_tag();
+    send(tag + " " + text + " {" + std::to_string(literal.size()) + "}\r\n");
+    if (line().rfind("+", 0) != 0) return until_tagged(tag, nullptr);
+    send(literal + "\r\n");
+    return until_tagged(tag, nullptr);
   }
   void send(const std::string& data) {
     std::size_t done = 0;
@@ -77,7 +96,8 @@ class ImapClient {
   }
 
  private:
-  bool until_tagged(const std::string& tag) {
+  std::string next_tag() { return "t" + std::to_string(++tag_); }
+  bool until_tagged(const std::string& tag, std::vector<std::string>* lines) {
     for (;;) {
       const std::string l = line();
       if (l.size() > 2 && l.back() == '}') {
@@ -85,6 +105,7 @@ class ImapClient {
         if (open != std::string::npos) skip(std::stoull(l.substr(open + 1)));
         continue;
       }
+      if (lines) lines->push_back(l);
       if (l.compare(0, tag.size() + 1, tag + " ") == 0) return l.compare(tag.size() + 1, 2, "OK") == 0;
     }
   }
@@ -119,8 +140,32 @@ struct Counters {
   std::atomic<std::uint64_t> errors{0};
 };
 
+// What a QRESYNC resync starts from: the mailbox's UIDVALIDITY and the
+// highest mod-sequence the session has seen.
+struct SyncState {
+  std::string uid_validity = "1", modseq = "1";
+  void read(const std::vector<std::string>& lines) {
+    for (const auto& l : lines) {
+      take(l, "[UIDVALIDITY ", uid_validity);
+      take(l, "[HIGHESTMODSEQ ", modseq);
+    }
+  }
+  static void take(const std::string& line, const std::string& code, std::string& into) {
+    const auto at = line.find(code);
+    if (at == std::string::npos) return;
+    const auto start = at + code.size();
+    into = line.substr(start, line.find(']', start) - start);
+  }
+};
+
+bool count(bool ok, Counters& counters) {
+  ++counters.commands;
+  if (!ok) ++counters.errors;
+  return ok;
+}
+
 // The part of a session between SELECT and LOGOUT.
-void work(ImapClient& c, std::mt19937& random, unsigned messages, Counters& counters) {
+void work(ImapClient& c, std::mt19937& random, unsigned messages, SyncState& sync, Counters& counters) {
   const auto n = [&] { return std::to_string(1 + random() % messages); };
   const std::string one = n();
   const std::vector<std::string> commands{
@@ -130,20 +175,26 @@ void work(ImapClient& c, std::mt19937& random, unsigned messages, Counters& coun
       "STORE " + one + " +FLAGS (\\Flagged)",
       "STORE " + one + " -FLAGS (\\Flagged)",
       "UID SEARCH UNSEEN FROM \"voice\"",
+      "UID SORT (REVERSE DATE) UTF-8 ALL",
+      "UID THREAD REFERENCES UTF-8 ALL",
   };
-  for (const auto& cmd : commands) {
-    const bool ok = c.command(cmd);
-    ++counters.commands;
-    if (!ok) ++counters.errors;
-  }
+  for (const auto& cmd : commands) count(c.command(cmd), counters);
+  // The resync a phone does when it comes back: what changed since it last looked.
+  std::vector<std::string> lines;
+  if (count(c.command("SELECT INBOX (QRESYNC (" + sync.uid_validity + " " + sync.modseq + "))", &lines), counters))
+    sync.read(lines);
 }
 
-void login_select(ImapClient& c, const std::string& user, const std::string& pass, Counters& counters) {
-  for (const std::string& cmd : {"LOGIN " + quoted(user) + " " + quoted(pass), std::string("SELECT INBOX")}) {
-    const bool ok = c.command(cmd);
-    ++counters.commands;
-    if (!ok) ++counters.errors;
-  }
+void login(ImapClient& c, const std::string& user, const std::string& pass, Counters& counters) {
+  count(c.command("LOGIN " + quoted(user) + " " + quoted(pass)), counters);
+}
+
+void login_select(ImapClient& c, const std::string& user, const std::string& pass, SyncState& sync,
+                  Counters& counters) {
+  login(c, user, pass, counters);
+  count(c.command("ENABLE QRESYNC"), counters);
+  std::vector<std::string> lines;
+  if (count(c.command("SELECT INBOX", &lines), counters)) sync.read(lines);
 }
 
 int run_mix(unsigned short port, const std::string& user, const std::string& pass, unsigned clients,
@@ -159,15 +210,17 @@ int run_mix(unsigned short port, const std::string& user, const std::string& pas
         if (relogin) {
           while (!stop) {
             ImapClient c(port);
-            login_select(c, user, pass, counters);
-            work(c, random, messages, counters);
+            SyncState sync;
+            login_select(c, user, pass, sync, counters);
+            work(c, random, messages, sync, counters);
             c.command("LOGOUT");
             ++counters.commands;
           }
         } else {
           ImapClient c(port);
-          login_select(c, user, pass, counters);
-          while (!stop) work(c, random, messages, counters);
+          SyncState sync;
+          login_select(c, user, pass, sync, counters);
+          while (!stop) work(c, random, messages, sync, counters);
           c.command("LOGOUT");
         }
       } catch (const std::exception& e) {
@@ -185,13 +238,110 @@ int run_mix(unsigned short port, const std::string& user, const std::string& pas
   return counters.errors.load() ? 1 : 0;
 }
 
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// A voicemail-sized notification with a 3 KB body, different per client and append.
+std::string append_message(unsigned client, unsigned n) {
+  std::string m = "From: Bench Caller <caller@example.org>\r\nTo: +15550100@example.org\r\n"
+                  "Subject: append " + std::to_string(client) + "." + std::to_string(n) +
+                  "\r\nDate: Sun, 6 Dec 2026 05:00:00 +0000\r\nMessage-ID: <a" + std::to_string(client) + "." +
+                  std::to_string(n) + "@bench>\r\n\r\n";
+  for (int i = 0; i < 40; ++i) m += std::string(74, static_cast<char>('a' + (i + n) % 26)) + "\r\n";
+  return m;
+}
+
+int run_append(unsigned short port, const std::string& user, const std::string& pass, unsigned clients,
+               double seconds, const std::string& mailbox) {
+  {
+    ImapClient c(port);
+    Counters ignored;
+    login(c, user, pass, ignored);
+    c.command("CREATE " + quoted(mailbox));  // NO when it exists: fine
+    c.command("LOGOUT");
+  }
+  Counters counters;
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(clients);
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (unsigned i = 0; i < clients; ++i)
+    threads.emplace_back([&, i] {
+      try {
+        ImapClient c(port);
+        login(c, user, pass, counters);
+        for (unsigned n = 0; !stop; ++n) {
+          const std::string message = append_message(i, n);
+          const auto t = Clock::now();
+          count(c.command_with_literal("APPEND " + quoted(mailbox), message), counters);
+          if (!stop) latencies[i].push_back(ms_since(t));
+        }
+        c.command("LOGOUT");
+      } catch (const std::exception& e) {
+        ++counters.errors;
+        std::fprintf(stderr, "client %u: %s\n", i, e.what());
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  const double elapsed = ms_since(start) / 1000;
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::printf("appends=%zu seconds=%.1f ops_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f errors=%llu\n", all.size(),
+              elapsed, static_cast<double>(all.size()) / elapsed, percentile(all, 0.5), percentile(all, 0.9),
+              percentile(all, 0.99), static_cast<unsigned long long>(counters.errors.load()));
+  return counters.errors.load() ? 1 : 0;
+}
+
+int run_sort(unsigned short port, const std::string& user, const std::string& pass, const std::string& mailbox,
+             unsigned repeats) {
+  ImapClient c(port);
+  Counters counters;
+  login(c, user, pass, counters);
+  auto t = Clock::now();
+  std::vector<std::string> lines;
+  count(c.command("SELECT " + quoted(mailbox), &lines), counters);
+  const double select_ms = ms_since(t);
+  std::string exists = "?";
+  for (const auto& l : lines)
+    if (l.size() > 9 && l.compare(l.size() - 7, 7, " EXISTS") == 0) exists = l.substr(2, l.size() - 9);
+  std::vector<double> times;
+  std::size_t results = 0;
+  for (unsigned i = 0; i <= repeats; ++i) {
+    lines.clear();
+    t = Clock::now();
+    count(c.command("SORT (DATE) UTF-8 ALL", &lines), counters);
+    times.push_back(ms_since(t));
+    for (const auto& l : lines)
+      if (l.rfind("* SORT", 0) == 0) results = static_cast<std::size_t>(std::count(l.begin(), l.end(), ' ')) - 1;
+  }
+  const double first = times.front();
+  times.erase(times.begin());
+  c.command("LOGOUT");
+  std::printf("messages=%s select_ms=%.0f first_sort_ms=%.0f sort_p50_ms=%.0f sorted=%zu errors=%llu\n",
+              exists.c_str(), select_ms, first, percentile(times, 0.5), results,
+              static_cast<unsigned long long>(counters.errors.load()));
+  return counters.errors.load() ? 1 : 0;
+}
+
 int run_idle(unsigned short port, const std::string& user, const std::string& pass, unsigned connections) {
   std::vector<std::unique_ptr<ImapClient>> idle;
   idle.reserve(connections);
   Counters counters;
   for (unsigned i = 0; i < connections; ++i) {
     auto c = std::make_unique<ImapClient>(port);
-    login_select(*c, user, pass, counters);
+    SyncState sync;
+    login_select(*c, user, pass, sync, counters);
     c->send("i IDLE\r\n");
     if (c->line().rfind("+", 0) != 0) throw std::runtime_error("IDLE refused");
     idle.push_back(std::move(c));
@@ -211,11 +361,18 @@ int main(int argc, char** argv) {
     if (a.size() == 7 && a[0] == "mix")
       return run_mix(static_cast<unsigned short>(std::stoi(a[1])), a[2], a[3], std::stoul(a[4]), std::stod(a[5]),
                      a[6] == "relogin", std::getenv("BENCH_MESSAGES") ? std::stoul(std::getenv("BENCH_MESSAGES")) : 40);
+    if (a.size() == 7 && a[0] == "append")
+      return run_append(static_cast<unsigned short>(std::stoi(a[1])), a[2], a[3], std::stoul(a[4]), std::stod(a[5]),
+                        a[6]);
+    if (a.size() == 6 && a[0] == "sort")
+      return run_sort(static_cast<unsigned short>(std::stoi(a[1])), a[2], a[3], a[4], std::stoul(a[5]));
     if (a.size() == 5 && a[0] == "idle")
       return run_idle(static_cast<unsigned short>(std::stoi(a[1])), a[2], a[3], std::stoul(a[4]));
     std::fprintf(stderr,
-                 "usage: imap_load mix PORT USER PASS CLIENTS SECONDS relogin|stay\n"
-                 "       imap_load idle PORT USER PASS CONNECTIONS\n");
+                 "usage: imap_load mix    PORT USER PASS CLIENTS SECONDS relogin|stay\n"
+                 "       imap_load append PORT USER PASS CLIENTS SECONDS MAILBOX\n"
+                 "       imap_load sort   PORT USER PASS MAILBOX REPEATS\n"
+                 "       imap_load idle   PORT USER PASS CONNECTIONS\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "imap_load: %s\n", e.what());

@@ -3,21 +3,28 @@
 # /work/shared/notes/performance-anchors.md describes: Maildir, passwd-file
 # with a plain password, ssl = no, one imap process per session) over the
 # same 40 messages (20 voicemails, 20 faxes composed by umstore), in one run.
-#   1. command mix, every session logs in and out, CLIENTS clients
+#   1. command mix (fetches, STORE, SEARCH, SORT, THREAD, a QRESYNC resync),
+#      every session logs in and out, at each of CLIENTS clients
 #   2. the same mix with sessions that stay logged in
-#   3. memory per idle connection (LOGIN, SELECT, IDLE), IDLE_CONNECTIONS each
+#   3. APPEND latency and rate, APPEND_CLIENTS clients, into a mailbox of its own
+#   4. SORT (DATE) of a mailbox of SORT_MESSAGES synthetic messages (dropped
+#      into both Maildirs before the servers first see the folder)
+#   5. memory per idle connection (LOGIN, SELECT, IDLE), IDLE_CONNECTIONS each
 #      (PSS growth of all the server's processes; the server's CPU use while idle)
-#   4. umstore alone with SCALE_CONNECTIONS idle connections (the 10,000 goal;
+#   6. umstore alone with SCALE_CONNECTIONS idle connections (the 10,000 goal;
 #      RSS growth and CPU use while idle)
 # Needs: dovecot-imapd (bench/install-bench-deps.sh), root (Dovecot drops to
 # "nobody" for the mail processes). Env: UMSTORE_BENCH_BUILD_DIR (default
-# build-bench-imap), CLIENTS (10), SECONDS_PER_RUN (10), IDLE_CONNECTIONS
-# (500), SCALE_CONNECTIONS (10000, 0 to skip).
+# build-bench-imap), CLIENTS ("10 100"), SECONDS_PER_RUN (10), APPEND_CLIENTS
+# (10), SORT_MESSAGES (100000, 0 to skip), IDLE_CONNECTIONS (500),
+# SCALE_CONNECTIONS (10000, 0 to skip).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 build="${UMSTORE_BENCH_BUILD_DIR:-build-bench-imap}"
-clients="${CLIENTS:-10}"
+clients_list="${CLIENTS:-10 100}"
+append_clients="${APPEND_CLIENTS:-10}"
+sort_n="${SORT_MESSAGES:-100000}"
 seconds="${SECONDS_PER_RUN:-10}"
 idle_n="${IDLE_CONNECTIONS:-500}"
 scale_n="${SCALE_CONNECTIONS:-10000}"
@@ -57,8 +64,14 @@ rm -f "$inbox_cur"/*
 "$umstore" mailbox remove "$user" >/dev/null
 rm -rf "$work/umstore/mail"
 echo "$pass" | "$umstore" mailbox add "$user" --name "Bench User" --password-stdin >/dev/null
-mkdir -p "$work/dovecot/home/Maildir/"{cur,new,tmp}
-"$umstore" serve --imap 127.0.0.1:0 --smtp 127.0.0.1:0 --http 127.0.0.1:0 2>"$work/umstore.log" &
+mkdir -p "$work/dovecot/home/Maildir/"{cur,new,tmp} "$work/dovecot/home/Maildir/.Sort/"{cur,new,tmp}
+# Every client comes from 127.0.0.1, as with Dovecot's raised per-user-and-address limit below.
+cat >"$work/umstore.conf" <<CONF
+[limits]
+imap_connections_per_address = 19999
+password_queue = 1000
+CONF
+"$umstore" serve --config "$work/umstore.conf" --data-dir "$work/umstore" --imap 127.0.0.1:0 --smtp 127.0.0.1:0 --http 127.0.0.1:0 2>"$work/umstore.log" &
 umstore_pid=$!
 pids+=("$umstore_pid")
 for _ in $(seq 50); do [ -f "$work/umstore/run/server.json" ] && break; sleep 0.2; done
@@ -74,8 +87,31 @@ for i in range(20):
         data = open(os.path.join(src, p), "rb").read()
         m.append("INBOX", None, None, data)
         shutil.copy(os.path.join(src, p), os.path.join(dovecot_cur, "%d.bench%d_%s,S=%d:2," % (1700000000 + i, i, p, len(data))))
+m.create("Sort")
 m.logout()
 PY
+# The SORT mailbox: SORT_MESSAGES small messages with dates, subjects and
+# senders spread out, written straight into both Maildirs (umstore picks up
+# files dropped into new/ and gives them UIDs when the folder is next read).
+if [ "$sort_n" -gt 0 ]; then
+  sort_new=$(find "$work/umstore/mail" -type d -path '*Sort*/new' | head -1)
+  [ -n "$sort_new" ] || { echo "no Maildir folder for Sort under $work/umstore/mail" >&2; exit 1; }
+  python3 - "$sort_n" "$sort_new" "$work/dovecot/home/Maildir/.Sort/cur" <<'PY'
+import email.utils, os, random, sys
+n, umstore_new, dovecot_cur = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+rnd = random.Random(1)
+words = "voicemail fax callback meeting invoice order delivery account reminder report".split()
+for i in range(n):
+    date = email.utils.formatdate(1600000000 + rnd.randrange(100_000_000), localtime=False)
+    subject = rnd.choice(["", "Re: ", "Fwd: "]) + " ".join(rnd.choice(words) for _ in range(3)) + " %d" % rnd.randrange(1000)
+    sender = "caller%d@example.org" % rnd.randrange(5000)
+    data = ("From: %s\r\nTo: +15550100@example.org\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <s%d@bench>\r\n\r\n"
+            "Message %d of the sort mailbox.\r\n" % (sender, subject, date, i, i)).encode()
+    name = "%d.sort%d.bench" % (1700000000 + i, i)
+    with open(os.path.join(umstore_new, name), "wb") as f: f.write(data)
+    with open(os.path.join(dovecot_cur, "%s,S=%d:2," % (name, len(data))), "wb") as f: f.write(data)
+PY
+fi
 mkdir -p "$work/dovecot/run" "$work/dovecot/state"
 chown -R nobody:nogroup "$work/dovecot/home"
 echo "$user:{PLAIN}$pass:65534:65534::$work/dovecot/home::" >"$work/dovecot/users"
@@ -136,15 +172,32 @@ dovecot_pss_kb() {  # every process of this Dovecot instance (master, login, aut
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else 0))" "$1" "$2"; }
 ops() { sed -n 's/.*ops_per_s=\([0-9]*\).*/\1/p' <<<"$1"; }
 
-echo "IMAP benchmark: $clients clients, ${seconds}s per run, 40 messages (voicemail + fax), 2 cores shared"
-for mode in relogin stay; do
-  sync; sleep 1
-  u=$("$work/imap_load" mix "$umstore_port" "$user" "$pass" "$clients" "$seconds" "$mode" || true)
-  sync; sleep 1
-  d=$("$work/imap_load" mix "$dovecot_port" "$user" "$pass" "$clients" "$seconds" "$mode" || true)
-  printf '%-8s umstore %7s cmd/s   dovecot %7s cmd/s   ratio %s   (umstore: %s | dovecot: %s)\n' \
-    "$mode" "$(ops "$u")" "$(ops "$d")" "$(ratio "$(ops "$u")" "$(ops "$d")")" "$u" "$d"
+echo "IMAP benchmark: ${seconds}s per run, 40 messages (voicemail + fax), 2 cores shared"
+for clients in $clients_list; do
+  for mode in relogin stay; do
+    sync; sleep 1
+    u=$("$work/imap_load" mix "$umstore_port" "$user" "$pass" "$clients" "$seconds" "$mode" || true)
+    sync; sleep 1
+    d=$("$work/imap_load" mix "$dovecot_port" "$user" "$pass" "$clients" "$seconds" "$mode" || true)
+    printf '%-8s %3s clients  umstore %7s cmd/s   dovecot %7s cmd/s   ratio %s   (umstore: %s | dovecot: %s)\n' \
+      "$mode" "$clients" "$(ops "$u")" "$(ops "$d")" "$(ratio "$(ops "$u")" "$(ops "$d")")" "$u" "$d"
+  done
 done
+
+p50() { sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p' <<<"$1"; }
+sync; sleep 1
+u=$("$work/imap_load" append "$umstore_port" "$user" "$pass" "$append_clients" "$seconds" Appended || true)
+sync; sleep 1
+d=$("$work/imap_load" append "$dovecot_port" "$user" "$pass" "$append_clients" "$seconds" Appended || true)
+printf 'append   %3s clients  umstore p50 %s ms, %s/s   dovecot p50 %s ms, %s/s   (umstore: %s | dovecot: %s)\n' \
+  "$append_clients" "$(p50 "$u")" "$(ops "$u")" "$(p50 "$d")" "$(ops "$d")" "$u" "$d"
+
+if [ "$sort_n" -gt 0 ]; then
+  sync; sleep 1
+  u=$("$work/imap_load" sort "$umstore_port" "$user" "$pass" Sort 5 || true)
+  d=$("$work/imap_load" sort "$dovecot_port" "$user" "$pass" Sort 5 || true)
+  printf 'sort     %s messages  (umstore: %s | dovecot: %s)\n' "$sort_n" "$u" "$d"
+fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # user + system, in clock ticks
 idle_test() {  # name port rss-function connections [server-pid] -> prints KB per connection

@@ -1,8 +1,11 @@
 // APPEND with flags, date-time and [APPENDUID] (RFC 4315), several messages
-// in one command (MULTIAPPEND, RFC 3502: all of them or none).
+// in one command (MULTIAPPEND, RFC 3502: all of them or none), messages
+// built from literals and parts of stored messages (CATENATE, RFC 4469).
 #include <algorithm>
 #include <variant>
 
+#include "fetch_attributes.hpp"
+#include "imap_url.hpp"
 #include "response_writer.hpp"
 #include "sequence_set.hpp"
 #include "session.hpp"
@@ -10,11 +13,38 @@
 namespace umstore::imap {
 namespace {
 
+// A CATENATE part: TEXT literal octets, or a URL naming (part of) a stored message.
+struct CatenatePart {
+  bool url = false;
+  std::string_view text;
+};
+
 struct AppendMessage {
   std::pair<mailstore::Flags, std::vector<std::string>> flags;
   std::optional<std::int64_t> date;
   std::string_view bytes;  // stored as sent, bare LF included, so BODY[] gives it back (RFC 3501 §6.3.11)
+  std::vector<CatenatePart> catenate;  // when non-empty, `bytes` is built from these
+  std::string catenated;               // what `bytes` then views
 };
+
+const char* const kNulInLiteral = "NUL octet in a literal: send binary content as literal8 (~{n})";  // RFC 3501 §9 CHAR8
+
+// RFC 4469 §5: CATENATE (TEXT literal / URL url ...); the BAD text otherwise.
+std::variant<std::vector<CatenatePart>, std::string> parse_catenate(const std::vector<Arg>& list) {
+  std::vector<CatenatePart> out;
+  for (std::size_t i = 0; i < list.size(); i += 2) {
+    const bool text = list[i].is_atom("TEXT"), url = list[i].is_atom("URL");
+    if ((!text && !url) || i + 1 == list.size()) return std::string("CATENATE needs TEXT literal and URL url parts");
+    const Arg& value = list[i + 1];
+    if (text && (value.kind != Arg::Kind::String || !value.literal))
+      return std::string("CATENATE TEXT needs a literal");
+    if (url && !value.is_astring()) return std::string("CATENATE URL needs a URL");
+    if (text && !value.literal8 && value.text.find('\0') != std::string_view::npos) return std::string(kNulInLiteral);
+    out.push_back({url, value.text});
+  }
+  if (out.empty()) return std::string("CATENATE needs at least one part");
+  return out;
+}
 
 // "[flags] [date-time] literal" groups after the mailbox name; the error
 // text for a tagged BAD otherwise.
@@ -30,13 +60,21 @@ std::variant<std::vector<AppendMessage>, std::string> parse_messages(std::span<c
       ++at;
     }
     if (at + 1 < args.size() && args[at].kind == Arg::Kind::String && !args[at].literal &&
-        (args[at + 1].kind == Arg::Kind::String || args[at + 1].is_atom("UTF8"))) {
+        (args[at + 1].kind == Arg::Kind::String || args[at + 1].is_atom("UTF8") || args[at + 1].is_atom("CATENATE"))) {
       m.date = parse_date_time(args[at].text);
       if (!m.date) return std::string("Invalid date-time");
       ++at;
     }
     const auto missing = std::string("APPEND needs a mailbox and, per message, optional flags and date and a literal");
     if (at >= args.size()) return missing;
+    if (args[at].is_atom("CATENATE") && at + 1 < args.size() && args[at + 1].is_list()) {
+      auto parts = parse_catenate(args[at + 1].list);
+      if (auto* error = std::get_if<std::string>(&parts)) return std::move(*error);
+      m.catenate = std::move(std::get<std::vector<CatenatePart>>(parts));
+      at += 2;
+      out.push_back(std::move(m));
+      continue;
+    }
     // RFC 6855 §4: UTF8 (~{n}...) carries a message with UTF-8 headers
     const bool utf8_data = utf8 && at + 1 < args.size() && args[at].is_atom("UTF8") && args[at + 1].is_list() &&
                            args[at + 1].list.size() == 1 && args[at + 1].list[0].literal8;
@@ -44,12 +82,58 @@ std::variant<std::vector<AppendMessage>, std::string> parse_messages(std::span<c
     const Arg& literal = utf8_data ? args[at].list.front() : args[at];
     if (literal.kind != Arg::Kind::String) return missing;
     m.bytes = literal.text;
-    if (!literal.literal8 && m.bytes.find('\0') != std::string_view::npos)
-      return std::string("NUL octet in a literal: send binary content as literal8 (~{n})");  // RFC 3501 §9 CHAR8
+    if (!literal.literal8 && m.bytes.find('\0') != std::string_view::npos) return std::string(kNulInLiteral);
     ++at;
     out.push_back(std::move(m));
   }
   if (out.empty()) return std::string("APPEND needs a message literal");
+  return out;
+}
+
+// The octets an IMAP URL names in the user's own mailboxes (RFC 4469 §5:
+// same-user URLs), appended to `out`; false when it names nothing readable.
+bool append_url_part(mailstore::UserMailbox& user, std::string_view url_text, std::string& out) {
+  const auto url = parse_message_part_url(url_text);
+  if (!url || (url->user && *url->user != user.number())) return false;
+  mailstore::FolderPtr folder;
+  try {
+    folder = user.open(url->mailbox);
+  } catch (const mailstore::FolderNotFound&) {
+    return false;
+  } catch (const mailstore::InvalidFolderName&) {
+    return false;
+  }
+  if (url->uid_validity && *url->uid_validity != folder->uid_validity()) return false;
+  const auto data = folder->open_message(url->uid);
+  if (!data) return false;
+  std::string_view bytes = data->bytes();
+  std::string scratch;
+  if (!url->section.empty()) {  // the section as FETCH BODY[...] reads it
+    std::deque<std::string> storage;
+    const std::string item = "BODY.PEEK[" + url->section + "]";
+    const auto parsed = parse_arguments(item, storage);
+    if (!parsed.args || parsed.args->size() != 1) return false;
+    const auto request = parse_fetch_request(parsed.args->front(), false);
+    const auto* fetch = std::get_if<FetchRequest>(&request);
+    if (!fetch || fetch->items.size() != 1 || fetch->items[0].kind != FetchItem::Kind::Section) return false;
+    const auto root = mime::parse_message(bytes);
+    const auto part = section_bytes(fetch->items[0].section, root, bytes, scratch);
+    if (!part) return false;
+    bytes = *part;
+  }
+  if (url->partial_offset) {
+    if (*url->partial_offset > bytes.size()) return false;
+    bytes = bytes.substr(*url->partial_offset, url->partial_length.value_or(std::string_view::npos));
+  }
+  out.append(bytes);
+  return true;
+}
+
+// A URL as a response code may carry it: no ']', CR or LF (RFC 4469 §6 url-resp-text).
+std::string url_resp_text(std::string_view url) {
+  std::string out;
+  for (const char c : url)
+    if (c != ']' && c != '\r' && c != '\n' && c != '\0' && static_cast<unsigned char>(c) < 0x80) out += c;
   return out;
 }
 
@@ -64,7 +148,22 @@ net::Task<void> Session::cmd_append(const Command& cmd) {
     reply(cmd, "BAD", *error);
     co_return;
   }
-  const auto& messages = std::get<std::vector<AppendMessage>>(parsed);
+  auto& messages = std::get<std::vector<AppendMessage>>(parsed);
+  for (auto& m : messages) {  // CATENATE: every part is read before anything is stored
+    for (const auto& part : m.catenate) {
+      if (!part.url) m.catenated.append(part.text);
+      else if (!append_url_part(*user_, part.text, m.catenated)) {
+        reply(cmd, "NO", "[BADURL " + url_resp_text(part.text) + "] CATENATE URL names no message part of yours");
+        co_return;
+      }
+      if (m.catenated.size() > ctx_.config.max_literal_bytes) {
+        reply(cmd, "NO", "[TOOBIG] CATENATE message larger than " + std::to_string(ctx_.config.max_literal_bytes) +
+                             " octets");
+        co_return;
+      }
+    }
+    if (!m.catenate.empty()) m.bytes = m.catenated;
+  }
   if (std::any_of(messages.begin(), messages.end(), [](const AppendMessage& m) { return m.bytes.empty(); })) {
     reply(cmd, "NO", "Empty message");
     co_return;

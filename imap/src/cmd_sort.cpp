@@ -59,10 +59,8 @@ std::string first_mailbox(const mime::Part& header, std::string_view field) {
   return {};
 }
 
-bool needs_header(const std::vector<SortCriterion>& criteria) {
-  return std::any_of(criteria.begin(), criteria.end(), [](const SortCriterion& c) {
-    return c.key != SortKey::Arrival && c.key != SortKey::Size;
-  });
+bool uses(const std::vector<SortCriterion>& criteria, SortKey key) {
+  return std::any_of(criteria.begin(), criteria.end(), [key](const SortCriterion& c) { return c.key == key; });
 }
 
 int compare(const SortValues& a, const SortValues& b, SortKey key) {
@@ -96,7 +94,11 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
   const auto key = search_key_or_reply(cmd, with_charset);
   if (!key) co_return;
   const auto& sel = *selected_;
-  const bool header = needs_header(*criteria);
+  // Only the keys asked for are worked out: a SORT (DATE) of a large mailbox
+  // parses no address lists.
+  const bool date = uses(*criteria, SortKey::Date), subject = uses(*criteria, SortKey::Subject),
+             from = uses(*criteria, SortKey::From), to = uses(*criteria, SortKey::To), cc = uses(*criteria, SortKey::Cc);
+  const bool header = date || subject || from || to || cc;
   const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;
   std::vector<SortValues> values;
   for (const std::size_t i : matching_indexes(*key)) {
@@ -108,11 +110,11 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
     if (header) {
       const std::string block = header_block(ctx_.fetch_cache, *sel.folder, uid_validity, info.uid);
       const auto root = mime::parse_message(block);
-      v.date = sent_date(root, info);
-      v.subject = base_subject(header_value(root, "Subject").value_or("")).text;
-      v.from = first_mailbox(root, "From");
-      v.to = first_mailbox(root, "To");
-      v.cc = first_mailbox(root, "Cc");
+      if (date) v.date = sent_date(root, info);
+      if (subject) v.subject = base_subject(header_value(root, "Subject").value_or("")).text;
+      if (from) v.from = first_mailbox(root, "From");
+      if (to) v.to = first_mailbox(root, "To");
+      if (cc) v.cc = first_mailbox(root, "Cc");
     }
     values.push_back(std::move(v));
   }

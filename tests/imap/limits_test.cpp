@@ -132,4 +132,20 @@ BOOST_AUTO_TEST_CASE(too_many_keywords_get_no_limit_not_serverbug) {
   BOOST_TEST(contains(reply, "s2 NO [LIMIT] "), reply);
 }
 
+// RFC 4469 §5: a CATENATE message over the literal limit is refused with
+// TOOBIG, though every part of it is within the limit; nothing is stored.
+BOOST_AUTO_TEST_CASE(a_catenated_message_over_the_literal_limit_gets_no_toobig) {
+  ImapServerConfig config;
+  config.max_literal_bytes = 1000;
+  TestServer server(config);
+  server.mailbox()->open("INBOX")->append(text_message("source", std::string(600, 'x') + "\n"));
+  Client c(server.port());
+  c.login();
+  const std::string fits = c.command("a1", "APPEND INBOX CATENATE (URL \"/INBOX/;UID=1/;SECTION=TEXT\")");
+  BOOST_TEST(contains(fits, "a1 OK [APPENDUID "), fits);
+  const std::string refused = c.command("a2", "APPEND INBOX CATENATE (URL \"/INBOX/;UID=1\" URL \"/INBOX/;UID=1\")");
+  BOOST_TEST(contains(refused, "a2 NO [TOOBIG] "), refused);
+  BOOST_TEST(server.mailbox()->open("INBOX")->snapshot().size() == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
