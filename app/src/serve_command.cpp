@@ -35,10 +35,13 @@ namespace {
 constexpr const char* kServeUsage = R"(usage: umstore serve [--config FILE] [--data-dir DIR] [--smtp ADDR:PORT]
                      [--imap ADDR:PORT] [--http ADDR:PORT] [--domain DOMAIN]
                      [--submission ADDR:PORT] [--admin ADDR:PORT]
+                     [--imaps ADDR:PORT] [--submissions ADDR:PORT]
 
 Runs the SMTP server (default 127.0.0.1:2525), the IMAP server (127.0.0.1:1143),
 the HTTP API (127.0.0.1:8025) and the admin console (127.0.0.1:8026; an empty
-[listen] admin turns it off) until SIGTERM or SIGINT. Port 0 picks a free
+[listen] admin turns it off), and when configured submission (AUTH
+required), IMAPS and submission over implicit TLS (RFC 8314: TLS from the
+first byte, as ports 993 and 465), until SIGTERM or SIGINT. Port 0 picks a free
 port; the ports in use are written to DATA_DIR/run/server.json once every
 listener runs (and systemd is told READY=1 under Type=notify). SIGHUP reads
 the config file again: log level and format, the TLS certificate, the
@@ -119,7 +122,7 @@ std::string endpoint_text(const net::tcp::endpoint& ep) {
 }  // namespace
 
 int run_serve(std::span<const std::string> args) {
-  CommandLine cmd(args, with_global_options({{"--smtp", "--submission", "--imap", "--http", "--admin", "--domain"}, {}}));
+  CommandLine cmd(args, with_global_options({{"--smtp", "--submission", "--submissions", "--imap", "--imaps", "--http", "--admin", "--domain"}, {}}));
   if (cmd.printed_help(kServeUsage)) return 0;
   if (!cmd.positionals().empty()) throw UsageError("serve takes no arguments");
   Settings s = load_settings(cmd);
@@ -227,6 +230,14 @@ int run_serve(std::span<const std::string> args) {
     submission_server = std::make_unique<smtp::SmtpServer>(io, net::parse_endpoint(s.submission_listen),
                                                            submission_config, *store, accounts);
   }
+  std::unique_ptr<smtp::SmtpServer> submissions_server;  // RFC 8314: submission with TLS from the first byte
+  if (!s.submissions_listen.empty()) {
+    auto submissions_config = smtp_config;
+    submissions_config.require_auth = true;
+    submissions_config.implicit_tls = true;
+    submissions_server = std::make_unique<smtp::SmtpServer>(io, net::parse_endpoint(s.submissions_listen),
+                                                            submissions_config, *store, accounts);
+  }
   smtp::SmtpServer smtp_server(io, net::parse_endpoint(s.smtp_listen), smtp_config, *store, accounts);
 
   imap::ImapServerConfig imap_config;
@@ -238,6 +249,7 @@ int run_serve(std::span<const std::string> args) {
   imap_config.password_pool = password_pool;
   imap_config.literal_budget = buffer_budget;
   imap_config.max_connections_per_address = s.imap_connections.per_address;
+  if (!s.imaps_listen.empty()) imap_config.implicit_tls_listen = net::parse_endpoint(s.imaps_listen);
   imap::ImapServer imap_server(io, net::parse_endpoint(s.imap_listen), imap_config, *store, accounts);
 
   // The ingest queue is the single point of durability for gateways: the
@@ -346,6 +358,7 @@ int run_serve(std::span<const std::string> args) {
 
   Reloadable running{reloadable_tls, {&smtp_server}, queue_runner, ingest_queue, sip_server.get(), s};
   if (submission_server) running.smtp_servers.push_back(submission_server.get());
+  if (submissions_server) running.smtp_servers.push_back(submissions_server.get());
   std::function<void()> await_hangup = [&] {
     hangup.async_wait([&](const std::error_code& ec, int) {
       if (ec) return;
@@ -357,6 +370,7 @@ int run_serve(std::span<const std::string> args) {
 
   smtp_server.start();
   if (submission_server) submission_server->start();
+  if (submissions_server) submissions_server->start();
   queue_runner.start();
   imap_server.start();
   http_api.start();
@@ -371,6 +385,8 @@ int run_serve(std::span<const std::string> args) {
                          {"spool", s.spool_dir.string()}};
   if (admin_console) info["admin"] = endpoint_text(admin_console->local_endpoint());
   if (submission_server) info["submission"] = endpoint_text(submission_server->local_endpoint());
+  if (submissions_server) info["submissions"] = endpoint_text(submissions_server->local_endpoint());
+  if (const auto imaps = imap_server.implicit_tls_endpoint()) info["imaps"] = endpoint_text(*imaps);
   if (sip_server) {
     const auto sip_endpoint = sip_server->local_endpoint();
     info["sip"] = sip_endpoint.address().to_string() + ":" + std::to_string(sip_endpoint.port());
@@ -390,6 +406,7 @@ int run_serve(std::span<const std::string> args) {
     notify_service_manager("STOPPING=1");
     smtp_server.stop();
     if (submission_server) submission_server->stop();
+    if (submissions_server) submissions_server->stop();
     imap_server.stop();
     http_api.stop();
     if (admin_console) admin_console->stop();

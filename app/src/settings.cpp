@@ -89,9 +89,10 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
 
 // [smtp] smarthost, trusted_networks (comma-separated CIDR), auth_requires_tls,
 // retry_base, retry_max, max_queue_age, delay_warning (seconds), smarthost_tls,
-// smarthost_ca_file, max_recipients, idle_timeout (seconds); [listen] submission.
+// smarthost_ca_file, max_recipients, idle_timeout (seconds); [listen] submission and submissions.
 void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.submission_listen = ini.getString("listen.submission", s.submission_listen);
+  s.submissions_listen = ini.getString("listen.submissions", s.submissions_listen);
   s.smarthost = ini.getString("smtp.smarthost", s.smarthost);
   s.trusted_networks = comma_list(ini.getString("smtp.trusted_networks", ""));
   s.auth_requires_tls = ini.getBool("smtp.auth_requires_tls", s.auth_requires_tls);
@@ -367,6 +368,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   if (!parse_log_format(s.log_format)) throw UsageError("[log] format: '" + s.log_format + "' (text or json)");
   s.smtp_listen = ini->getString("listen.smtp", s.smtp_listen);
   s.imap_listen = ini->getString("listen.imap", s.imap_listen);
+  s.imaps_listen = ini->getString("listen.imaps", s.imaps_listen);
   s.http_listen = ini->getString("listen.http", s.http_listen);
   s.admin_listen = ini->getString("listen.admin", s.admin_listen);
   s.admin_tls = ini->getBool("admin.tls", s.admin_tls);
@@ -402,6 +404,8 @@ Settings load_settings(const CommandLine& cmd) {
   if (auto v = cmd.value("--smtp")) s.smtp_listen = *v;
   if (auto v = cmd.value("--submission")) s.submission_listen = *v;
   if (auto v = cmd.value("--imap")) s.imap_listen = *v;
+  if (auto v = cmd.value("--imaps")) s.imaps_listen = *v;
+  if (auto v = cmd.value("--submissions")) s.submissions_listen = *v;
   if (auto v = cmd.value("--http")) s.http_listen = *v;
   if (auto v = cmd.value("--admin")) s.admin_listen = *v;
   s.data.root = std::filesystem::absolute(s.data.root);

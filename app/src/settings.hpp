@@ -79,6 +79,7 @@ struct Settings {
   std::string domain = "localhost";
   std::string smtp_listen = "127.0.0.1:2525";
   std::string imap_listen = "127.0.0.1:1143";
+  std::string imaps_listen;                  // IMAP over implicit TLS (993); empty: none
   std::string http_listen = "127.0.0.1:8025";
   std::string admin_listen = "127.0.0.1:8026";  // the admin console and API; empty: none
   bool admin_tls = false;                        // [admin] tls: https on the admin listener ([tls] certificate)
@@ -97,6 +98,7 @@ struct Settings {
   std::size_t buffered_bytes = 512u << 20;      // client input held in memory: SMTP, IMAP literals, HTTP bodies
   // SMTP relaying, submission and the queue ([smtp] and [listen] submission).
   std::string submission_listen;             // empty: no submission listener
+  std::string submissions_listen;            // submission over implicit TLS (465); empty: none
   std::string smarthost;                     // host:port; empty: MX hosts
   std::vector<std::string> trusted_networks; // may relay without AUTH
   bool auth_requires_tls = true;

@@ -45,6 +45,8 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[listen] smtp", b.smtp_listen, a.smtp_listen);
   compare(out, "[listen] submission", b.submission_listen, a.submission_listen);
   compare(out, "[listen] imap", b.imap_listen, a.imap_listen);
+  compare(out, "[listen] imaps", b.imaps_listen, a.imaps_listen);
+  compare(out, "[listen] submissions", b.submissions_listen, a.submissions_listen);
   compare(out, "[listen] http", b.http_listen, a.http_listen);
   compare(out, "[listen] admin", b.admin_listen, a.admin_listen);
   compare(out, "[admin] tls", b.admin_tls, a.admin_tls);

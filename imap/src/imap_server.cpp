@@ -3,6 +3,7 @@
 #include <asio/thread_pool.hpp>
 
 #include <mutex>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "net/listener.hpp"
@@ -31,10 +32,18 @@ struct ImapServer::Impl {
                  context.config.max_connections) {
     listener.limit_per_address(context.config.max_connections_per_address);
     listener.refuse_with("* BYE [UNAVAILABLE] too many connections, try again later\r\n");
+    if (const auto& where_tls = context.config.implicit_tls_listen) {
+      if (!context.config.tls) throw std::invalid_argument("IMAPS needs a TLS certificate");
+      tls_listener = std::make_unique<net::Listener>(
+          io, *where_tls, "imaps", [this](net::tcp::socket s) { return serve(std::move(s), Session::Tls::Implicit); },
+          context.config.max_connections);
+      tls_listener->limit_per_address(context.config.max_connections_per_address);
+      // No refusal text: the client expects a TLS handshake, not words.
+    }
   }
 
-  net::Task<void> serve(net::tcp::socket socket) {
-    auto session = std::make_shared<Session>(context, std::move(socket));
+  net::Task<void> serve(net::tcp::socket socket, Session::Tls tls = Session::Tls::OnRequest) {
+    auto session = std::make_shared<Session>(context, std::move(socket), tls);
     std::uint64_t id = 0;
     {
       std::lock_guard lock(mutex);
@@ -70,6 +79,7 @@ struct ImapServer::Impl {
   ImapMetrics metrics{Session::command_names()};  // before context, which points to it
   ServerContext context;
   net::Listener listener;
+  std::unique_ptr<net::Listener> tls_listener;  // IMAPS, when configured
   std::mutex mutex;
   std::uint64_t next_id = 0;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> live;
@@ -84,14 +94,23 @@ ImapServer::~ImapServer() {
   impl_->store_pool.join();
 }
 
-void ImapServer::start() { impl_->listener.start(); }
+void ImapServer::start() {
+  impl_->listener.start();
+  if (impl_->tls_listener) impl_->tls_listener->start();
+}
 
 void ImapServer::stop() {
   impl_->listener.stop();
+  if (impl_->tls_listener) impl_->tls_listener->stop();
   impl_->close_all();
 }
 
 net::tcp::endpoint ImapServer::local_endpoint() const { return impl_->listener.local_endpoint(); }
+
+std::optional<net::tcp::endpoint> ImapServer::implicit_tls_endpoint() const {
+  if (!impl_->tls_listener) return std::nullopt;
+  return impl_->tls_listener->local_endpoint();
+}
 
 const ImapMetrics& ImapServer::metrics() const { return impl_->metrics; }
 

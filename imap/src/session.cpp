@@ -21,8 +21,8 @@ constexpr auto kPreAuthTimeout = std::chrono::seconds(60);
 
 bool is_uid_command(const Command& cmd) { return cmd.name.starts_with("UID "); }
 
-Session::Session(ServerContext& context, net::tcp::socket socket)
-    : ctx_(context), conn_(std::move(socket), context.config.max_line_bytes) {
+Session::Session(ServerContext& context, net::tcp::socket socket, Tls tls)
+    : ctx_(context), conn_(std::move(socket), context.config.max_line_bytes), implicit_tls_(tls == Tls::Implicit) {
   conn_.set_idle_timeout(std::min<std::chrono::steady_clock::duration>(ctx_.config.idle_timeout, kPreAuthTimeout));
   conn_.set_line_timeout(ctx_.config.line_timeout);
   // Logging in, however slowly, must be done within this (cleared at login).
@@ -207,6 +207,13 @@ net::Task<void> Session::run() {
   ctx_.metrics.connections.add();
   const GaugeHold open(ctx_.metrics.connections_open);
   log_(LogLevel::Debug, "connect peer={}", conn_.peer());
+  if (implicit_tls_) {
+    const bool secured = co_await conn_.start_tls(*ctx_.config.tls);  // not in the if: g++ 12 bug
+    if (!secured) {
+      log_(LogLevel::Info, "TLS handshake with {} failed{}", conn_.peer(), conn_.timed_out() ? " (timed out)" : "");
+      co_return;
+    }
+  }
   const auto began = std::chrono::steady_clock::now();
   std::size_t commands = 0;
   untagged("OK [CAPABILITY " + capabilities() + "] " + ctx_.config.hostname + " umstore IMAP4rev1 ready");

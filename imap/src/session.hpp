@@ -77,7 +77,9 @@ struct QresyncParameters {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerContext& context, net::tcp::socket socket);
+  // Implicit: IMAPS, TLS before the greeting; OnRequest: STARTTLS when configured.
+  enum class Tls { OnRequest, Implicit };
+  Session(ServerContext& context, net::tcp::socket socket, Tls tls = Tls::OnRequest);
   net::Task<void> run();
   void shutdown() noexcept { conn_.close(); }
   asio::any_io_executor executor() { return conn_.executor(); }
@@ -220,6 +222,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ServerContext& ctx_;
   net::Connection conn_;
+  const bool implicit_tls_;
   ConnectionLog log_{"imap", 'i'};
   State state_ = kNotAuthenticated;
   bool logout_ = false;

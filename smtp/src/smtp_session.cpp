@@ -75,6 +75,14 @@ net::Task<void> SmtpSession::run() {
   server_.metrics.sessions.add();
   const GaugeHold open(server_.metrics.sessions_open);
   log_(LogLevel::Debug, "connect peer={}", connection_.peer());
+  if (server_.config.implicit_tls) {
+    const bool secured = co_await connection_.start_tls(*server_.config.tls);  // not in the if: g++ 12 bug
+    if (!secured) {
+      log_(LogLevel::Info, "TLS handshake with {} failed{}", connection_.peer(),
+           connection_.timed_out() ? " (timed out)" : "");
+      co_return;
+    }
+  }
   reply(220, "", server_.config.hostname + " ESMTP umstore ready");
   co_await flush();
   while (connection_.is_open()) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "auth/login_throttle.hpp"
@@ -33,6 +34,9 @@ struct ImapServerConfig {
   std::chrono::seconds line_timeout{60};          // a command line, once begun; literals then at 4 KiB/s
   std::chrono::seconds login_timeout{120};        // from connecting to a successful login, as a whole
   std::shared_ptr<asio::ssl::context> tls;        // STARTTLS when set
+  // IMAPS (RFC 8314 implicit TLS, port 993) on this endpoint as well: the
+  // handshake comes before the greeting, within the line budget; needs `tls`.
+  std::optional<net::tcp::endpoint> implicit_tls_listen;
   bool login_requires_tls = false;                // LOGINDISABLED before STARTTLS
   // Failed LOGIN/AUTHENTICATE handling and the password checks, shared with
   // the other listeners; unset: the server's own (default limits; 2 threads,
@@ -49,6 +53,7 @@ class ImapServer {
   void start();
   void stop();
   net::tcp::endpoint local_endpoint() const;
+  std::optional<net::tcp::endpoint> implicit_tls_endpoint() const;
   const ImapMetrics& metrics() const;  // for /metrics
 
  private:

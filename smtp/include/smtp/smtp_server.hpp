@@ -50,6 +50,9 @@ struct SmtpServerConfig {
   // either limit a client hears 421 4.7.0 and is closed.
   std::size_t max_connections_per_address = 50;
   std::shared_ptr<asio::ssl::context> tls;       // STARTTLS when set
+  // Submission over implicit TLS (RFC 8314, port 465): the handshake comes
+  // before the greeting, within the line budget; needs `tls`.
+  bool implicit_tls = false;
   // Where postmaster@<local domain> goes (RFC 5321 §4.5.1 requires it to
   // exist). Empty: the account with the lowest number; with no accounts at
   // all postmaster is refused with 550 5.1.1.
