@@ -38,6 +38,7 @@ struct ImapServer::Impl {
           io, *where_tls, "imaps", [this](net::tcp::socket s) { return serve(std::move(s), Session::Tls::Implicit); },
           context.config.max_connections);
       tls_listener->limit_per_address(context.config.max_connections_per_address);
+      tls_listener->share_limits_with(listener);
       // No refusal text: the client expects a TLS handshake, not words.
     }
   }

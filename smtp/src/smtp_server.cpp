@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include "common/log.hpp"
 #include "net/listener.hpp"
 #include "smtp_session.hpp"
@@ -45,8 +47,12 @@ struct SmtpServer::Impl {
                  [shared = context](net::tcp::socket socket) { return serve(shared, std::move(socket)); },
                  context->config.max_connections),
         endpoint(listener.local_endpoint()) {
+    if (context->config.implicit_tls && !context->config.tls)
+      throw std::invalid_argument("submission over implicit TLS needs a TLS certificate");
     listener.limit_per_address(context->config.max_connections_per_address);
-    listener.refuse_with(fmt::format("421 4.7.0 {} too many connections, try again later\r\n", context->config.hostname));
+    // Over implicit TLS the client expects a handshake, not words: closed silently.
+    if (!context->config.implicit_tls)
+      listener.refuse_with(fmt::format("421 4.7.0 {} too many connections, try again later\r\n", context->config.hostname));
   }
 
   ~Impl() {

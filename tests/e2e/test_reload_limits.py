@@ -38,6 +38,14 @@ def send(port, body_bytes):
             return e.smtp_code
 
 
+def reload_with(server, config_text):
+    """Writes the config, sends SIGHUP, waits for the reload's log line; returns the log."""
+    server.config.write_text(config_text)
+    server.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: reloaded" in server.log_path.read_text(), "the reload's log line")
+    return server.log_path.read_text()
+
+
 def recipient_replies(port, count):
     """RCPT replies for `count` different addresses (relayed: the client is trusted)."""
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
@@ -65,11 +73,8 @@ class ReloadLimitsTest(unittest.TestCase):
             wait_for(lambda: "pending=1/1" in server.run("queue", "list").stdout, "the deferred message")
             wait_for(lambda: "deferred (attempt 1)" in server.log_path.read_text(), "the first attempt")
 
-            server.config.write_text(relay + "max_recipients = 2\nmax_queue_age = 1\n"
-                                     "[imap]\nlogin_requires_tls = true\n")
-            server.process.send_signal(signal.SIGHUP)
-            wait_for(lambda: "SIGHUP: reloaded" in server.log_path.read_text(), "the reload's log line")
-            log = server.log_path.read_text()
+            log = reload_with(server, relay + "max_recipients = 2\nmax_queue_age = 1\n"
+                                      "[imap]\nlogin_requires_tls = true\n")
             self.assertIn("[smtp] max_recipients 5 -> 2", log)
             self.assertIn("[smtp] max_queue_age 432000 -> 1", log)
             self.assertIn("changed but kept until the next restart: [imap] login_requires_tls", log)
@@ -94,11 +99,8 @@ class ReloadLimitsTest(unittest.TestCase):
             # Both sessions ended (and logged so) before the switch to JSON below.
             wait_for(lambda: server.log_path.read_text().count(" session peer=") >= 2, "the sessions' end lines")
 
-            server.config.write_text("[log]\nformat = json\n[smtp]\nmax_message_bytes = 20000\n"
-                                     "retry_base = 30\n[enum]\ndomains = e164.arpa\n")
-            server.process.send_signal(signal.SIGHUP)
-            wait_for(lambda: "SIGHUP: reloaded" in server.log_path.read_text(), "the reload's log line")
-            log = server.log_path.read_text()
+            log = reload_with(server, "[log]\nformat = json\n[smtp]\nmax_message_bytes = 20000\n"
+                                      "retry_base = 30\n[enum]\ndomains = e164.arpa\n")
             self.assertIn("limits changed: [smtp] max_message_bytes 100000 -> 20000", log)
             self.assertIn("[smtp] retry_base 60 -> 30", log)
             self.assertIn("changed but kept until the next restart: [enum] domains", log)

@@ -275,6 +275,35 @@ BOOST_AUTO_TEST_CASE(one_address_gets_its_limit_and_then_the_refusal_while_other
   server.join();
 }
 
+BOOST_AUTO_TEST_CASE(two_listeners_that_share_limits_are_one_budget) {
+  asio::io_context io;
+  const auto greet_and_hold = [](tcp::socket s) -> Task<void> {
+    Connection conn(std::move(s), 1024);
+    co_await conn.write("hello\r\n");
+    co_await conn.read_line();  // held until the client closes
+  };
+  Listener plain(io, parse_endpoint("127.0.0.1:0"), "plain", greet_and_hold, 10);
+  Listener second(io, parse_endpoint("127.0.0.1:0"), "second", greet_and_hold, 10);
+  plain.limit_per_address(1);
+  second.limit_per_address(1);
+  second.refuse_with("refused\r\n");
+  second.share_limits_with(plain);
+  plain.start();
+  second.start();
+  std::thread server([&] { io.run(); });
+  auto first = std::make_unique<RawClient>(plain.local_endpoint());
+  BOOST_TEST(first->read_all(std::chrono::milliseconds(500)) == "hello\r\n");
+  // The address's one place is taken on the other port.
+  RawClient refused(second.local_endpoint());
+  BOOST_TEST(refused.read_all(std::chrono::milliseconds(500)) == "refused\r\n");
+  first.reset();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  RawClient admitted(second.local_endpoint());
+  BOOST_TEST(admitted.read_all(std::chrono::milliseconds(500)) == "hello\r\n");
+  io.stop();
+  server.join();
+}
+
 namespace {
 
 // What `openssl s_client` (with `options`) negotiates with a TLS listener:

@@ -35,6 +35,10 @@ class Listener {
   void limit_per_address(std::size_t max_per_address) noexcept { max_per_address_ = max_per_address; }
   // What a refused connection is told, with its line ends; empty: closed silently.
   void refuse_with(std::string refusal) { refusal_ = std::move(refusal); }
+  // Counts this listener's connections together with `other`'s (one server
+  // on two ports, as IMAP and IMAPS): both limits hold for the two at once,
+  // so a second port is not a second budget. Before start().
+  void share_limits_with(const Listener& other) { occupancy_ = other.occupancy_; }
 
  private:
   struct Occupancy {
