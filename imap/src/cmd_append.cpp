@@ -6,6 +6,7 @@
 
 #include "fetch_attributes.hpp"
 #include "imap_url.hpp"
+#include "net/memory_budget.hpp"
 #include "response_writer.hpp"
 #include "sequence_set.hpp"
 #include "session.hpp"
@@ -149,8 +150,14 @@ net::Task<void> Session::cmd_append(const Command& cmd) {
     co_return;
   }
   auto& messages = std::get<std::vector<AppendMessage>>(parsed);
+  // What CATENATE builds from stored messages costs the client a few bytes
+  // of URL each: it is held against the literal budget all sessions share,
+  // as literals are, so a MULTIAPPEND of many large copies cannot grow memory.
+  net::MemoryReservation catenated(ctx_.literal_budget);
+  std::size_t catenated_total = 0;
   for (auto& m : messages) {  // CATENATE: every part is read before anything is stored
     for (const auto& part : m.catenate) {
+      const std::size_t before = m.catenated.size();
       if (!part.url) m.catenated.append(part.text);
       else if (!append_url_part(*user_, part.text, m.catenated)) {
         reply(cmd, "NO", "[BADURL " + url_resp_text(part.text) + "] CATENATE URL names no message part of yours");
@@ -159,6 +166,11 @@ net::Task<void> Session::cmd_append(const Command& cmd) {
       if (m.catenated.size() > ctx_.config.max_literal_bytes) {
         reply(cmd, "NO", "[TOOBIG] CATENATE message larger than " + std::to_string(ctx_.config.max_literal_bytes) +
                              " octets");
+        co_return;
+      }
+      catenated_total += m.catenated.size() - before;
+      if (!catenated.cover(catenated_total)) {
+        reply(cmd, "NO", "[LIMIT] The server holds too much client data; try again later");
         co_return;
       }
     }

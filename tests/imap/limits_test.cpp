@@ -148,4 +148,23 @@ BOOST_AUTO_TEST_CASE(a_catenated_message_over_the_literal_limit_gets_no_toobig) 
   BOOST_TEST(server.mailbox()->open("INBOX")->snapshot().size() == 2u);
 }
 
+// A few bytes of URL can name megabytes of stored message: what CATENATE
+// builds counts against the shared literal budget, so a MULTIAPPEND of
+// many copies gets NO [LIMIT] instead of growing the server; nothing is stored.
+BOOST_AUTO_TEST_CASE(catenated_copies_over_the_shared_memory_budget_get_no_limit) {
+  ImapServerConfig config;
+  config.literal_budget = std::make_shared<umstore::net::MemoryBudget>(100 * 1024);
+  TestServer server(config);
+  server.mailbox()->open("INBOX")->append(text_message("source", std::string(30 * 1024, 'x') + "\n"));
+  Client c(server.port());
+  c.login();
+  const std::string one = c.command("a1", "APPEND INBOX CATENATE (URL \"/INBOX/;UID=1\")");
+  BOOST_TEST(contains(one, "a1 OK [APPENDUID "), one);
+  std::string copies = "APPEND INBOX";
+  for (int i = 0; i < 4; ++i) copies += " CATENATE (URL \"/INBOX/;UID=1\")";  // 4 x 30 KB > 100 KB
+  const std::string refused = c.command("a2", copies);
+  BOOST_TEST(contains(refused, "a2 NO [LIMIT] "), refused);
+  BOOST_TEST(server.mailbox()->open("INBOX")->snapshot().size() == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
