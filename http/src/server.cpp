@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <variant>
 
 #include "common/ascii.hpp"
 #include "common/log.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
+#include "request_head.hpp"
 
 namespace umstore::http {
 namespace {
@@ -50,13 +50,8 @@ struct Server::Impl {
     Request req;
     req.peer_address = conn.peer_address();
     req.secure = conn.is_tls();
-    std::string_view line = first.line;
-    auto sp1 = line.find(' ');
-    auto sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 == sp1 || !line.substr(sp2 + 1).starts_with("HTTP/1."))
-      co_return json_error(400, "malformed request line");
-    req.method = std::string(line.substr(0, sp1));
-    req.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    const std::string_view line = first.line;
+    if (!parse_request_line(line, req)) co_return json_error(400, "malformed request line");
     // The header fields as a whole, not each line, so a trickle cannot hold the connection.
     conn.set_deadline(net::Connection::Clock::now() + config.header_timeout);
     std::size_t header_bytes = line.size();
@@ -67,18 +62,16 @@ struct Server::Impl {
       if (h.status == net::LineResult::Status::TooLong || header_bytes > config.max_header_bytes || req.headers.size() > 100)
         co_return json_error(431, "request headers too large");
       if (h.line.empty()) break;
-      auto colon = h.line.find(':');
-      if (colon == std::string_view::npos || colon == 0) co_return json_error(400, "malformed header field");
-      req.headers[ascii_lower(h.line.substr(0, colon))] = std::string(trim_blanks(h.line.substr(colon + 1)));
+      if (!add_header_field(h.line, req)) co_return json_error(400, "malformed header field");
     }
     if (req.header("transfer-encoding")) co_return json_error(501, "chunked request bodies are not supported; send Content-Length");
     if (screen) {
       if (auto refusal = co_await screen(req)) co_return std::move(*refusal);
     }
     if (auto len = req.header("content-length")) {
-      std::size_t n = 0;
-      auto [p, ec] = std::from_chars(len->data(), len->data() + len->size(), n);
-      if (ec != std::errc{} || p != len->data() + len->size()) co_return json_error(400, "bad Content-Length");
+      const auto length = parse_content_length(*len);
+      if (!length) co_return json_error(400, "bad Content-Length");
+      const std::size_t n = *length;
       if (n > config.max_body_bytes)
         co_return json_error(413, fmt::format("body of {} bytes exceeds the limit of {} bytes", n, config.max_body_bytes));
       if (!held.cover(n)) co_return busy();
