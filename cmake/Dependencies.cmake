@@ -18,11 +18,15 @@ pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)  # admin TOTP e
 
 # Standalone Asio (libasio-dev 1.22): Boost 1.74's bundled Asio does not build
 # C++20 coroutines with g++ 12, and coroutines are our I/O model.
+# ASIO_HAS_STD_ALIGNED_ALLOC: Asio decides it from a macro libstdc++ defines
+# only once one of its headers is in, so files that include asio first got
+# operator new/delete and the others aligned_alloc/free for the same inline
+# functions; which pair the linker kept mixed them (ASan: alloc-dealloc-mismatch).
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 add_library(asio::asio INTERFACE IMPORTED)
 set_target_properties(asio::asio PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${ASIO_INCLUDE_DIR}"
-  INTERFACE_COMPILE_DEFINITIONS "ASIO_NO_DEPRECATED;ASIO_NO_TS_EXECUTORS"
+  INTERFACE_COMPILE_DEFINITIONS "ASIO_NO_DEPRECATED;ASIO_NO_TS_EXECUTORS;ASIO_HAS_STD_ALIGNED_ALLOC=1"
   INTERFACE_LINK_LIBRARIES "Threads::Threads;OpenSSL::SSL;OpenSSL::Crypto")
 
 # A library that ships neither a pkg-config file nor a CMake config, found by
