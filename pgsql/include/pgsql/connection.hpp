@@ -110,9 +110,9 @@ class Connection {
   // prepared on this connection the first time it is run (up to
   // kMaxPrepared of them) and executed by name after: parsed once per
   // connection, not once per statement (each run is still planned for its
-  // values). Statement texts are
-  // constants of the code, a few dozen per part; the limit only keeps a
-  // text built with values in it from growing the server's memory.
+  // values). Statement texts are constants of the code, a few dozen per
+  // part; the limit only keeps a text built with values in it from growing
+  // the server's memory.
   static constexpr std::size_t kMaxPrepared = 256;
   Result exec(std::string_view sql, std::span<const Param> params);
   Result exec(std::string_view sql, std::initializer_list<Param> params) {
