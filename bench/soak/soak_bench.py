@@ -54,6 +54,7 @@ class Refused(Exception):
 class Stats:
     def __init__(self):
         self.latencies = {"smtp": [], "imap": []}
+        self.finished = {"smtp": [], "imap": []}  # when each latency was taken (monotonic seconds)
         self.refused = {"smtp": 0, "imap": 0}
         self.reasons = {}
         self.closed = {}  # idle/slow connections the server ended, by kind
@@ -174,6 +175,7 @@ async def well_behaved(proto, port, source, pause, stop, stats, counter):
         try:
             await asyncio.wait_for(TRANSACTIONS[proto](port, source, counter[0]), 60)
             stats.latencies[proto].append(time.monotonic() - start)
+            stats.finished[proto].append(time.monotonic())
         except (Refused, ConnectionError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
             stats.refuse(proto, str(e) or type(e).__name__)
         await asyncio.sleep(pause)
@@ -363,6 +365,12 @@ async def soak(args, server):
     print("connections the server ended (then reconnected): "
           + (", ".join(f"{k} {v}" for k, v in sorted(stats.closed.items())) or "none"))
     print_latencies("well-behaved under load", stats, base, " (goal <= 2)")
+    for proto in ("smtp", "imap"):  # a trend tells a growing mailbox or heap from a steady cost
+        minutes = {}
+        for at, latency in zip(stats.finished[proto], stats.latencies[proto]):
+            minutes.setdefault(int((at - start) // 60), []).append(latency)
+        print(f"{proto} p50 per minute (ms): "
+              + " ".join(f"{1000 * percentile(v, 50):.0f}" for _, v in sorted(minutes.items())))
 
 
 def main():
