@@ -32,6 +32,24 @@ std::vector<std::string> comma_list(const std::string& text) {
 
 namespace {
 
+// [ingest] sandbox, decode_cpu_seconds, decode_memory_mb, decode_wall_seconds:
+// the decoder process and its limits, each at least 1.
+void apply_decode_config(const Poco::Util::AbstractConfiguration& ini, ingest::DecodeSandbox& decode) {
+  decode.enabled = ini.getBool("ingest.sandbox", decode.enabled);
+  const auto positive = [&](const std::string& key, std::uint64_t fallback) -> std::uint64_t {
+    if (!ini.has("ingest." + key)) return fallback;
+    try {
+      if (const std::uint64_t value = ini.getUInt64("ingest." + key); value > 0 && value <= 1u << 20) return value;
+    } catch (const Poco::Exception&) {
+    }
+    throw UsageError("[ingest] " + key + " must be a whole number from 1 to 1048576, not '" +
+                     ini.getString("ingest." + key) + "'");
+  };
+  decode.cpu = std::chrono::seconds(positive("decode_cpu_seconds", static_cast<std::uint64_t>(decode.cpu.count())));
+  decode.memory_mb = static_cast<std::size_t>(positive("decode_memory_mb", decode.memory_mb));
+  decode.wall = std::chrono::seconds(positive("decode_wall_seconds", static_cast<std::uint64_t>(decode.wall.count())));
+}
+
 // [ingest] spool_dir, workers, batch, retry_intervals, max_age, webhook_attempts,
 // webhook_retry_base, webhook_retry_max, webhook_ca_file, return_path; [gateways] NAME = TOKEN;
 // [webhooks] NAME = URL; [routing] country_code,
@@ -41,6 +59,7 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   s.spool_dir = ini.getString("ingest.spool_dir", s.spool_dir.string());
   s.ingest_workers = ini.getUInt("ingest.workers", s.ingest_workers);
   s.ingest_batch = std::max(1u, ini.getUInt("ingest.batch", s.ingest_batch));
+  apply_decode_config(ini, s.decode);
   if (ini.has("ingest.retry_intervals")) {
     s.ingest_retry_intervals.clear();
     const std::vector<std::string> intervals = comma_list(ini.getString("ingest.retry_intervals"));
@@ -398,6 +417,9 @@ Settings load_settings(const CommandLine& cmd) {
   Settings s;
   const char* env_dir = std::getenv("UMSTORE_DATA_DIR");
   s.data.root = env_dir ? env_dir : "/var/lib/umstore";
+  std::error_code no_link;
+  s.decode.enabled = true;
+  s.decode.worker = std::filesystem::read_symlink("/proc/self/exe", no_link).parent_path() / "umstore-decode";
   if (auto config = cmd.value("--config")) apply_config_file(*config, s);
   if (auto dir = cmd.value("--data-dir")) s.data.root = *dir;
   if (auto v = cmd.value("--domain")) s.domain = *v;
@@ -431,7 +453,10 @@ ingest::IngestQueueConfig Settings::ingest_queue(QueueOwner owner) const {
   if (store_backend == mailstore::StoreBackend::postgresql) config.postgresql_dsn = store_dsn;
   config.node_id = owner == QueueOwner::server ? node_id : node_id + "/command-" + std::to_string(::getpid());
   config.lease = std::chrono::seconds(lease_seconds);
-  config.settings = {domain, voice_limits, fax_limits, start_recognition(recognition)};
+  if (decode.enabled && ::access(decode.worker.c_str(), X_OK) != 0)
+    throw UsageError("[ingest] sandbox = true needs the decoder " + decode.worker.string() +
+                     " (installed beside umstore); it is missing or not executable");
+  config.settings = {domain, voice_limits, fax_limits, decode, start_recognition(recognition)};
   config.workers = ingest_workers;
   config.batch_size = ingest_batch;
   config.max_age = std::chrono::seconds(ingest_max_age_seconds);

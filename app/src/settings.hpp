@@ -126,6 +126,10 @@ struct Settings {
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;
   unsigned ingest_batch = 8;                          // due voice jobs a worker encodes side by side
+  // [ingest] sandbox, decode_cpu_seconds, decode_memory_mb, decode_wall_seconds:
+  // recordings decoded by umstore-decode beside this program, confined
+  // (load_settings turns it on).
+  ingest::DecodeSandbox decode;
   std::map<std::string, std::string> gateway_tokens;  // token -> gateway name
   std::map<std::string, std::string> gateway_callbacks;  // gateway name -> webhook URL ([webhooks])
   std::vector<unsigned> ingest_retry_intervals = {60};  // seconds between retries; the last repeats
