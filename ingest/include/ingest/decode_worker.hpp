@@ -45,8 +45,10 @@ DecodedFax decode_fax_input(std::span<const std::uint8_t> file, std::string_view
 struct DecodeSandbox {
   bool enabled = false;            // false: decode in the calling process
   std::filesystem::path worker;    // the umstore-decode program
-  std::chrono::seconds cpu{60};
-  std::size_t memory_mb = 1024;    // address space
+  // About 4 times what the longest recording the [codecs] limits allow
+  // costs (an hour at 48 kHz: 7.5 s of CPU, 1.3 GB as it is resampled).
+  std::chrono::seconds cpu{30};
+  std::size_t memory_mb = 2048;    // address space
   std::chrono::seconds wall{120};
 };
 
