@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "common/child_process.hpp"
@@ -15,8 +16,19 @@ namespace {
 std::string argument(std::string_view key, const auto& value) { return fmt::format("{}={}", key, value); }
 
 std::vector<std::string> worker_command(std::string_view verb, std::string_view name, const DecodeSandbox& sandbox) {
-  return {sandbox.worker.string(), std::string(verb), argument(kArgName, name), argument(kArgCpu, sandbox.cpu.count()),
+  return {std::string(verb), argument(kArgName, name), argument(kArgCpu, sandbox.cpu.count()),
           argument(kArgMemory, sandbox.memory_mb << 20)};
+}
+
+// The calling thread's umstore-decode fork server: started once, it forks
+// a decoder per job, which costs about a millisecond where starting the
+// program and loading its codec libraries for every job costs about 25.
+ForkServer& fork_server(const std::filesystem::path& worker) {
+  thread_local std::map<std::filesystem::path, ForkServer> servers;
+  auto it = servers.find(worker);
+  if (it == servers.end())
+    it = servers.try_emplace(worker, std::vector<std::string>{worker.string(), std::string(kVerbForkServer)}).first;
+  return it->second;
 }
 
 std::string last_line(std::string text) {
@@ -58,7 +70,7 @@ std::string run_worker(std::vector<std::string> command, std::span<const std::ui
                        const DecodeSandbox& sandbox) {
   ChildRun run;
   try {
-    run = run_with_deadline(command, file, sandbox.wall, sandbox.memory_mb << 20);
+    run = fork_server(sandbox.worker).run(command, file, sandbox.wall, sandbox.memory_mb << 20);
   } catch (const std::exception& e) {
     throw codecs::CodecError(fmt::format("{}: cannot run the decoder: {}", name, e.what()));
   }

@@ -13,6 +13,7 @@ inline constexpr unsigned kDecodedVoiceRate = 8000;
 inline constexpr std::string_view kVerbVoice = "voice";
 inline constexpr std::string_view kVerbFax = "fax";
 inline constexpr std::string_view kVerbSelftest = "selftest";
+inline constexpr std::string_view kVerbForkServer = "fork-server";  // forks a child per request (common/child_process.hpp)
 
 inline constexpr std::string_view kArgName = "name";
 inline constexpr std::string_view kArgCpu = "cpu_seconds";

@@ -146,13 +146,24 @@ int selftest(const std::string& path) {
 
 int decode_worker_main(int argc, char** argv) {
   const std::string_view verb = argc > 1 ? argv[1] : "";
+  if (verb == kVerbForkServer && argc == 2) {
+    return serve_forks([](const std::vector<std::string>& args) {
+      std::vector<std::string> child_args{"umstore-decode"};
+      child_args.insert(child_args.end(), args.begin(), args.end());
+      std::vector<char*> child_argv;
+      for (auto& arg : child_args) child_argv.push_back(arg.data());
+      child_argv.push_back(nullptr);
+      return decode_worker_main(static_cast<int>(child_args.size()), child_argv.data());
+    });
+  }
   try {
     if (verb == kVerbSelftest && argc == 3) {
       confine_this_process(Confinement{});
       return selftest(argv[2]);
     }
     if (verb != kVerbVoice && verb != kVerbFax) {
-      std::fprintf(stderr, "usage: umstore-decode voice|fax NAME=VALUE... < INPUT > OUTPUT (run by umstore serve)\n");
+      std::fprintf(stderr, "usage: umstore-decode fork-server | voice|fax NAME=VALUE... < INPUT > OUTPUT | selftest FILE"
+                           " (run by umstore serve)\n");
       return kExitUsage;
     }
     const Arguments args = arguments_of(argc, argv);

@@ -170,7 +170,8 @@ BOOST_AUTO_TEST_CASE(the_worker_can_open_no_socket_file_process_or_thread) {
   TempDir dir;
   const auto secret = dir.path() / "secret";
   umstore::replace_file_durably(secret, "not for the decoder");
-  const auto run = umstore::run_with_deadline({UMSTORE_DECODE_WORKER, "selftest", secret.string()}, {}, 30s, 1 << 16);
+  umstore::ForkServer server({UMSTORE_DECODE_WORKER, "fork-server"});
+  const auto run = server.run({"selftest", secret.string()}, {}, 30s, 1 << 16);
   BOOST_TEST_INFO(run.output + run.errors);
   BOOST_TEST(run.exit_code == 0);
   for (const char* act : {"socket", "open for reading", "create a file", "fork", "exec", "signal the parent", "thread"})

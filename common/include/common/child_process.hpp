@@ -4,14 +4,17 @@
 //   and error and extra environment variables (secrets go there, never into
 //   argv where `ps` shows them): pg_dump and pg_restore for backups,
 //   espeak-ng for spoken notices.
-// - run_with_deadline: a program fed bytes on its standard input, its
-//   output collected, killed at a wall-clock deadline; for workers that
-//   parse untrusted input (the ingest decoder).
+// - ForkServer and serve_forks: a program started once that forks a child
+//   per job, fed bytes on its standard input, its output collected, killed
+//   at a wall-clock deadline; for workers that parse untrusted input (the
+//   ingest decoder).
 // - confine_this_process: what such a worker calls on itself before it
 //   reads its input: resource limits and a seccomp filter.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,7 +30,7 @@ using Environment = std::vector<std::pair<std::string, std::string>>;
 // is killed by a signal.
 std::optional<int> run_program(const std::vector<std::string>& argv, const Environment& extra = {});
 
-// How a run_with_deadline child ended, and what it wrote.
+// How a ForkServer child ended, and what it wrote.
 struct ChildRun {
   enum class End { exited, killed_by_signal, deadline_passed, output_too_large };
   End end = End::exited;
@@ -37,13 +40,40 @@ struct ChildRun {
   std::string errors;     // the last 4 KiB of standard error
 };
 
-// Runs argv[0] (a path, not searched in PATH) with an empty environment, no
-// file descriptors but `input` as its standard input (a memory file) and
-// pipes as its standard output and error. Kills it (SIGKILL) at the
-// deadline or once it writes more than max_output bytes. Blocks the calling
-// thread. Throws std::runtime_error when the program cannot be started.
-ChildRun run_with_deadline(const std::vector<std::string>& argv, std::span<const std::uint8_t> input,
-                           std::chrono::milliseconds deadline, std::size_t max_output);
+// A program started once (posix_spawn, no shell, an empty environment, a
+// socket as its standard input) that forks a child for each run(): loading
+// a program and its libraries costs far more than a fork of one already
+// loaded, so a worker per job stays cheap. The server side is serve_forks.
+// Not thread-safe: one per thread. Closing it ends the server.
+class ForkServer {
+ public:
+  explicit ForkServer(std::vector<std::string> argv);  // started at the first run()
+  ~ForkServer();
+  ForkServer(const ForkServer&) = delete;
+  ForkServer& operator=(const ForkServer&) = delete;
+
+  // A child running child_main(args) (serve_forks) with `input` as its
+  // standard input (a memory file) and pipes as its standard output and
+  // error, killed (SIGKILL) at the deadline or once it writes more than
+  // max_output bytes. Blocks the calling thread. A server that died is
+  // started again. Throws std::runtime_error when it cannot be started.
+  ChildRun run(const std::vector<std::string>& args, std::span<const std::uint8_t> input,
+               std::chrono::milliseconds deadline, std::size_t max_output);
+
+ private:
+  struct Connection;
+  ChildRun run_once(Connection& server, const std::vector<std::string>& args, std::span<const std::uint8_t> input,
+                    std::chrono::steady_clock::time_point until, std::size_t max_output);
+  std::vector<std::string> argv_;
+  std::unique_ptr<Connection> server_;
+};
+
+// The fork server's main loop, on the socket that is its standard input:
+// for each request it forks a child that runs child_main(args) with the
+// request's input, output and error as descriptors 0, 1 and 2 and exits
+// with what it returns. Returns 0 once the socket closes (the ForkServer
+// went). Single-threaded: call it before any thread starts.
+int serve_forks(const std::function<int(const std::vector<std::string>& args)>& child_main);
 
 struct Confinement {
   std::chrono::seconds cpu{60};        // RLIMIT_CPU: SIGXCPU then, SIGKILL a second later

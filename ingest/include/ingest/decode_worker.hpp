@@ -4,7 +4,9 @@
 // and the spool; a crafted file can make them run for minutes, take
 // gigabytes or worse. So ingest decodes in a worker process,
 // `umstore-decode` (beside `umstore`), one per recording, as Postfix
-// isolates its risky parsing: the worker confines itself before it reads
+// isolates its risky parsing (forked by an `umstore-decode fork-server`
+// per thread, which costs far less than starting the program for every
+// job): the worker confines itself before it reads
 // its input (common/child_process.hpp: CPU seconds, address space, no
 // network, no new processes or threads, no files opened but for reading a
 // PDF's fonts), reads the input from its standard input and writes the
