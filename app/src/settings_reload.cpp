@@ -70,6 +70,10 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[limits] password_queue", b.password_queue, a.password_queue);
   compare(out, "[limits] buffered_bytes", b.buffered_bytes, a.buffered_bytes);
   compare(out, "[ingest] workers", b.ingest_workers, a.ingest_workers);
+  compare(out, "[ingest] sandbox", b.decode.enabled, a.decode.enabled);
+  compare(out, "[ingest] decode_cpu_seconds", b.decode.cpu.count(), a.decode.cpu.count());
+  compare(out, "[ingest] decode_memory_mb", b.decode.memory_mb, a.decode.memory_mb);
+  compare(out, "[ingest] decode_wall_seconds", b.decode.wall.count(), a.decode.wall.count());
   compare(out, "[gateways]", b.gateway_tokens, a.gateway_tokens);
   compare(out, "[sip] listen", b.sip_listen, a.sip_listen);
   return out;

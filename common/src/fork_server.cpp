@@ -25,29 +25,13 @@
 #include <utility>
 
 #include "common/child_process.hpp"
+#include "common/durable_file.hpp"
 
 namespace umstore {
 namespace {
 
 constexpr std::size_t kMaxErrors = 4096;
 constexpr std::size_t kMaxRequest = 65536;
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void fail_errno(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
 
@@ -56,8 +40,8 @@ struct ServerGone {};
 
 // The input as a memory file: the child reads it at its own pace, and the
 // client needs no writer beside its reader.
-Fd memory_file_with(std::span<const std::uint8_t> input) {
-  Fd fd(::memfd_create("umstore-input", MFD_CLOEXEC));
+UniqueFd memory_file_with(std::span<const std::uint8_t> input) {
+  UniqueFd fd(::memfd_create("umstore-input", MFD_CLOEXEC));
   if (fd.get() < 0) fail_errno("memfd_create");
   for (std::size_t done = 0; done < input.size();) {
     const ssize_t n = ::write(fd.get(), input.data() + done, input.size() - done);
@@ -70,13 +54,13 @@ Fd memory_file_with(std::span<const std::uint8_t> input) {
 }
 
 struct Pipe {
-  Fd read, write;
+  UniqueFd read, write;
 };
 
 Pipe make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) fail_errno("pipe");
-  return {Fd(fds[0]), Fd(fds[1])};
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 // Sends one message with `fds` attached. False when the peer is gone.
@@ -103,7 +87,7 @@ bool send_message(int socket, std::string_view data, std::span<const int> fds) {
 }
 
 // Receives one message into `data`, its descriptors into `fds`; 0 when the peer is gone.
-std::size_t receive_message(int socket, std::span<char> data, std::vector<Fd>& fds) {
+std::size_t receive_message(int socket, std::span<char> data, std::vector<UniqueFd>& fds) {
   iovec io{data.data(), data.size()};
   msghdr message{};
   message.msg_iov = &io;
@@ -128,7 +112,7 @@ std::size_t receive_message(int socket, std::span<char> data, std::vector<Fd>& f
   return static_cast<std::size_t>(n);
 }
 
-std::int32_t receive_number(int socket, std::vector<Fd>& fds) {
+std::int32_t receive_number(int socket, std::vector<UniqueFd>& fds) {
   std::int32_t value = 0;
   if (receive_message(socket, {reinterpret_cast<char*>(&value), sizeof value}, fds) != sizeof value) throw ServerGone{};
   return value;
@@ -182,13 +166,13 @@ void kill_process(int pidfd) { ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, 
 }  // namespace
 
 struct ForkServer::Connection {
-  Connection(Fd s, pid_t p) : socket(std::move(s)), pid(p) {}
+  Connection(UniqueFd s, pid_t p) : socket(std::move(s)), pid(p) {}
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
-  Fd socket;
+  UniqueFd socket;
   pid_t pid = 0;
   ~Connection() {
-    socket.reset();  // the server sees the end of its requests and exits
+    socket = UniqueFd();  // the server sees the end of its requests and exits
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -204,10 +188,10 @@ namespace {
 // caller's threads may block or ignore signals (a server's SIGTERM and
 // SIGPIPE); the server, and so its children, start with the defaults, so
 // SIGXCPU ends a child.
-std::pair<pid_t, Fd> start_server(const std::vector<std::string>& argv) {
+std::pair<pid_t, UniqueFd> start_server(const std::vector<std::string>& argv) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) fail_errno("socketpair");
-  Fd ours(pair[0]), theirs(pair[1]);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, theirs.get(), 0);
@@ -230,7 +214,7 @@ std::pair<pid_t, Fd> start_server(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (rc != 0) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(rc));
-  return std::pair<pid_t, Fd>(pid, std::move(ours));
+  return std::pair<pid_t, UniqueFd>(pid, std::move(ours));
 }
 
 }  // namespace
@@ -263,13 +247,13 @@ ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>
   if (request.size() > kMaxRequest) throw std::runtime_error("the arguments for " + argv_[0] + " are too long");
   Pipe out = make_pipe(), err = make_pipe();
   {
-    const Fd in = memory_file_with(input);
+    const UniqueFd in = memory_file_with(input);
     const std::array<int, 3> fds{in.get(), out.write.get(), err.write.get()};
     if (!send_message(server.socket.get(), request, fds)) throw ServerGone{};
   }
-  out.write.reset();
-  err.write.reset();
-  std::vector<Fd> received;
+  out.write = UniqueFd();
+  err.write = UniqueFd();
+  std::vector<UniqueFd> received;
   const std::int32_t pid = receive_number(server.socket.get(), received);
   if (pid < 0) throw std::runtime_error("fork in " + argv_[0] + ": " + std::strerror(-pid));
   if (received.size() != 1) throw std::runtime_error(argv_[0] + " sent no pidfd");
@@ -281,7 +265,7 @@ ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>
   // which the deadline still bounds.
   if (run.end == ChildRun::End::exited && !ends_before(child, until)) run.end = ChildRun::End::deadline_passed;
   if (run.end != ChildRun::End::exited) kill_process(child);
-  std::vector<Fd> none;
+  std::vector<UniqueFd> none;
   const std::int32_t status = receive_number(server.socket.get(), none);
   if (run.end == ChildRun::End::output_too_large) run.output.clear();
   if (run.end != ChildRun::End::exited) return run;
@@ -297,7 +281,7 @@ ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>
 int serve_forks(const std::function<int(const std::vector<std::string>& args)>& child_main) {
   std::vector<char> request(kMaxRequest);
   for (;;) {
-    std::vector<Fd> fds;
+    std::vector<UniqueFd> fds;
     const std::size_t size = receive_message(0, request, fds);
     if (size == 0) return 0;
     if (fds.size() != 3) return 1;
@@ -325,7 +309,7 @@ int serve_forks(const std::function<int(const std::vector<std::string>& args)>& 
       if (!send_number(0, -errno)) return 0;
       continue;
     }
-    const Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     const std::array<int, 1> attached{pidfd.get()};
     const bool told = send_number(0, pid, pidfd.get() >= 0 ? std::span<const int>(attached) : std::span<const int>());
     int status = 0;
