@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS sip_subscriptions (
   owner         text NOT NULL            -- the node sending its NOTIFYs
 );
 CREATE INDEX IF NOT EXISTS sip_subscriptions_owner ON sip_subscriptions (owner);
+CREATE INDEX IF NOT EXISTS sip_subscriptions_expiry ON sip_subscriptions (expires_ms);
 )sql";
 // Any constant, apart from the mail schema's and the queues': nodes starting at once take turns.
 constexpr std::string_view kSchemaLock = "SELECT pg_advisory_xact_lock(7220918)";
@@ -149,15 +150,16 @@ void SubscriptionStore::remove(std::string_view call_id) {
 
 // SKIP LOCKED: nodes adopting at the same moment take different rows and
 // never wait for each other. A node is stale by the rule its jobs' leases
-// follow: no heartbeat for a lease.
+// follow: no heartbeat for a lease. The stale nodes are found first, so
+// only their rows are read (the owner index), not every subscription.
 std::vector<StoredSubscription> SubscriptionStore::adopt(bool starting, std::size_t at_most) {
   auto c = pool_.lease();
   c->exec(sql("DELETE FROM sip_subscriptions WHERE expires_ms < {now} - $1"), {Param::text(lease_ms_)});
   if (at_most == 0) return {};
   const Result r = c->exec(
       sql("WITH stale AS (SELECT s.call_id, s.owner FROM sip_subscriptions s WHERE s.expires_ms > {now} AND"
-          " CASE WHEN $4 THEN s.owner = $1 ELSE s.owner <> $1 AND NOT EXISTS (SELECT 1 FROM cluster_nodes n"
-          " WHERE n.node_id = s.owner AND n.heartbeat_ms >= {now} - $2) END"
+          " s.owner IN (SELECT $1::text WHERE $4::boolean UNION ALL SELECT node_id FROM cluster_nodes WHERE NOT $4"
+          " AND node_id <> $1 AND heartbeat_ms < {now} - $2)"
           " LIMIT $3 FOR UPDATE OF s SKIP LOCKED),"
           " taken AS (UPDATE sip_subscriptions s SET owner = $1 FROM stale WHERE s.call_id = stale.call_id"
           " RETURNING s.*, stale.owner AS previous)"

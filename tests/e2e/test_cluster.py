@@ -359,6 +359,7 @@ def main():
             a.start()
             refreshed, refreshed_count = refresh_moves_subscription(b.http_port, sip_a, sip_b)
             survivor, survivor_count, sub_takeover_seconds = subscription_taken_over(a, b.http_port, sip_a, sip_b)
+            assert f"subscription {survivor.call_id} for {NUMBER}: taken over from node a" in b.log_path.read_text()
             hear_more(refreshed, sip_b, refreshed_count, 5)  # node a held it too
             # Node a restarted with its node_id takes its own back at once, and
             # node b's (stopped, not killed: it ends none) once b's heartbeat is old.
