@@ -78,6 +78,11 @@ gw1 = {TOKEN}
 node_id = {node}
 lease_seconds = {LEASE_SECONDS}
 
+[store]
+accounts_pool_size = 2
+ingest_pool_size = 3
+smtp_queue_pool_size = 1
+
 [ingest]
 retry_intervals = 1
 workers = 1
