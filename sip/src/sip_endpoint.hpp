@@ -6,6 +6,7 @@
 //   call_media.cpp          greeting, RTP in and out, the recording
 //   call_fax.cpp            fax over G.711 and the switch to T.38
 //   mwi_subscription.cpp    message-summary SUBSCRIBE and NOTIFY
+//   subscription_store.cpp  subscriptions as rows, with the PostgreSQL backend
 //   recording_delivery.cpp  recordings and faxes handed to the voice pipeline
 #include <asio.hpp>
 
@@ -70,7 +71,7 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   mailstore::MailStore& store;
   SipTransport transport;
   RequestAdmission admission;  // rate limit and digest authentication, on the strand
-  asio::thread_pool workers{2};  // fsync and delivery: blocking work off the I/O threads
+  asio::thread_pool workers{2};  // fsync, delivery, mailbox counts, subscription rows: blocking work off the I/O threads
   std::unordered_map<std::string, std::shared_ptr<Call>> calls;
   std::unordered_map<std::string, std::shared_ptr<Subscription>> subscriptions;
   // The PostgreSQL backend's: subscriptions are rows too; null: in memory only.

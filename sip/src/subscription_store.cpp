@@ -2,6 +2,7 @@
 
 #include "common/log.hpp"
 #include "common/parse_number.hpp"
+#include "sip_message.hpp"
 #include "sip_transport.hpp"
 
 namespace umstore::sip {
@@ -20,7 +21,7 @@ CREATE TABLE IF NOT EXISTS sip_subscriptions (
   their_from    text NOT NULL,
   our_from      text NOT NULL,
   target        text NOT NULL,
-  routes        text NOT NULL,           -- the route set, one per line
+  routes        text NOT NULL,           -- the route set, as a Route header's value
   transport     text NOT NULL,           -- udp or tcp
   peer          text NOT NULL,           -- address:port the SUBSCRIBE came from
   stream_target text NOT NULL,           -- tcp: address:port to connect to, or ''
@@ -41,19 +42,10 @@ constexpr std::string_view kColumns =
 
 std::string sql(std::string_view text) { return pgsql::with_database_clock(text); }
 
-std::string join_lines(const std::vector<std::string>& lines) {
+// The route set as one Route header value: what record_routes() split it from.
+std::string route_header(const std::vector<std::string>& routes) {
   std::string out;
-  for (const auto& line : lines) out += (out.empty() ? "" : "\n") + line;
-  return out;
-}
-
-std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> out;
-  while (!text.empty()) {
-    const auto end = text.find('\n');
-    out.emplace_back(text.substr(0, end));
-    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-  }
+  for (const auto& route : routes) out += (out.empty() ? "" : ", ") + route;
   return out;
 }
 
@@ -82,7 +74,7 @@ std::vector<StoredSubscription> rows_of(const Result& r) {
     s.their_from = r.text(i, 2);
     s.our_from = r.text(i, 3);
     s.target = r.text(i, 4);
-    s.routes = split_lines(r.view(i, 5));
+    if (!r.view(i, 5).empty()) s.routes = split_header_list(r.view(i, 5));
     s.tcp = r.view(i, 6) == "tcp";
     s.peer = *peer;
     s.stream_target = parse_endpoint(r.view(i, 8));
@@ -108,7 +100,7 @@ SubscriptionStore::SubscriptionStore(const std::string& conninfo, std::string no
 
 void SubscriptionStore::save(const StoredSubscription& s) {
   const IntParam cseq(s.cseq), expires(s.expires_in.count());
-  const std::string peer = endpoint_text(s.peer), routes = join_lines(s.routes);
+  const std::string peer = endpoint_text(s.peer), routes = route_header(s.routes);
   const std::string stream_target = s.stream_target ? endpoint_text(*s.stream_target) : std::string();
   pool_.lease()->exec(
       sql("INSERT INTO sip_subscriptions (call_id, local_tag, their_from, our_from, target, routes, transport, peer,"
