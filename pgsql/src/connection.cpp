@@ -81,12 +81,15 @@ Connection::Connection(const std::string& conninfo, std::chrono::seconds timeout
   PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
 }
 Connection::Connection(Connection&& other) noexcept
-    : c_(std::exchange(other.c_, nullptr)), broken_(std::exchange(other.broken_, false)) {}
+    : c_(std::exchange(other.c_, nullptr)),
+      broken_(std::exchange(other.broken_, false)),
+      prepared_(std::move(other.prepared_)) {}
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
     if (c_) PQfinish(c_);
     c_ = std::exchange(other.c_, nullptr);
     broken_ = std::exchange(other.broken_, false);
+    prepared_ = std::move(other.prepared_);
   }
   return *this;
 }
@@ -147,9 +150,21 @@ Result Connection::run(std::string_view sql, std::span<const Param> params, int 
     }
   }
   const std::string statement(sql);
-  pg_result* r = PQexecParams(c_, statement.c_str(), static_cast<int>(params.size()), nullptr, values.data(),
-                              lengths.data(), formats.data(), result_format);
+  const int count = static_cast<int>(params.size());
+  const char* name = prepared(statement, count);
+  pg_result* r = name ? PQexecPrepared(c_, name, count, values.data(), lengths.data(), formats.data(), result_format)
+                      : PQexecParams(c_, statement.c_str(), count, nullptr, values.data(), lengths.data(),
+                                     formats.data(), result_format);
   return checked(r);
+}
+
+const char* Connection::prepared(const std::string& sql, int parameters) {
+  if (const auto it = prepared_.find(sql); it != prepared_.end()) return it->second.c_str();
+  if (prepared_.size() >= kMaxPrepared) return nullptr;
+  std::string name = "umstore_" + std::to_string(prepared_.size());
+  // Parameter types as PQexecParams would infer them: from the statement.
+  checked(PQprepare(c_, name.c_str(), sql.c_str(), parameters, nullptr));
+  return prepared_.emplace(sql, std::move(name)).first->second.c_str();
 }
 
 bool Connection::healthy() const noexcept { return c_ && !broken_ && PQstatus(c_) == CONNECTION_OK; }

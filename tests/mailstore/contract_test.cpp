@@ -264,6 +264,25 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(folder_ids_are_stable_and_distinct, Backend, Backe
   BOOST_TEST(s.mailbox->open("Projects")->id() != work_id);  // a new folder under an old name
 }
 
+// Delivery goes to the folder that has the name now: not to one renamed
+// away, nor to one removed, even when another instance (another process or
+// node) did the renaming after this one had delivered there.
+BOOST_AUTO_TEST_CASE_TEMPLATE(delivery_follows_folder_names, Backend, Backends) {
+  Opened<Backend> s;
+  s.store->deliver(kNumber, message(1), "Voicemail");
+  const auto other = s.backend.open();
+  other->user(kNumber)->rename("Voicemail", "Kept");
+  const std::uint32_t uid = s.store->deliver(kNumber, message(2), "Voicemail");
+  BOOST_TEST(s.mailbox->open("Kept")->status().messages == 1u);
+  const auto voicemail = s.mailbox->open("Voicemail");
+  BOOST_TEST(voicemail->status().messages == 1u);
+  BOOST_TEST(voicemail->snapshot().at(0).uid == uid);
+  other->user(kNumber)->remove("Voicemail");
+  s.store->deliver(kNumber, message(3), "Voicemail");
+  BOOST_TEST(s.mailbox->open("Voicemail")->status().messages == 1u);
+  BOOST_TEST(s.mailbox->open("Kept")->status().messages == 1u);
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(subscriptions_outlive_their_folders, Backend, Backends) {
   Opened<Backend> s;
   s.mailbox->create("Work");

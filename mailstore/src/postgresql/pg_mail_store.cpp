@@ -53,6 +53,33 @@ struct Backend {
   }
 };
 
+// Where deliveries go, (number + '\n' + folder) -> the folder's row, so a
+// delivery does not look its mailbox and folder up every time. A row
+// removed since (on any node) shows as FolderNotFound at the append, which
+// forgets it. Bounded: forgets everything at kLimit rows.
+class DeliveryFolders {
+ public:
+  std::optional<FolderRow> find(const std::string& where) const {
+    std::lock_guard lock(mutex_);
+    const auto it = rows_.find(where);
+    return it == rows_.end() ? std::nullopt : std::optional<FolderRow>(it->second);
+  }
+  void remember(const std::string& where, const FolderRow& row) {
+    std::lock_guard lock(mutex_);
+    if (rows_.size() >= kLimit) rows_.clear();
+    rows_.insert_or_assign(where, row);
+  }
+  void forget(const std::string& where) {
+    std::lock_guard lock(mutex_);
+    rows_.erase(where);
+  }
+
+ private:
+  static constexpr std::size_t kLimit = 100'000;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, FolderRow> rows_;
+};
+
 class PgFolder final : public Folder {
  public:
   PgFolder(std::shared_ptr<Backend> backend, FolderRow row)
@@ -367,15 +394,27 @@ class PgMailStore final : public MailStore {
     const auto text = backend_->text_of(rfc822);
     const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt, text};
     auto mailbox = user(number);
+    const std::string where = std::string(number) + '\n' + canonical;
     return backend_->run([&](MailTables& t) {
-      const auto id = t.mailbox_id(number);
-      const auto appended = t.append(t.ensure_folder(id, canonical), m);
-      if (appended.earlier) return DeliveredCopy{appended.uid, appended.earlier_folder, true};
-      return DeliveredCopy{appended.uid, canonical, false};
+      for (bool again = false;; again = true) {
+        const auto known = delivery_folders_.find(where);
+        const FolderRow row = known ? *known : t.ensure_folder(t.mailbox_id(number), canonical);
+        try {
+          const auto appended = t.append(row, m);
+          delivery_folders_.remember(where, row);
+          if (appended.earlier) return DeliveredCopy{appended.uid, appended.earlier_folder, true};
+          return DeliveredCopy{appended.uid, canonical, false};
+        } catch (const FolderNotFound&) {
+          // Removed (the folder, or the whole mailbox) since it was looked up.
+          delivery_folders_.forget(where);
+          if (again) throw;
+        }
+      }
     });
   }
 
   std::shared_ptr<Backend> backend_;
+  DeliveryFolders delivery_folders_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::weak_ptr<UserMailbox>> mailboxes_;
 };

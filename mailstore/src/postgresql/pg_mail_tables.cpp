@@ -19,6 +19,13 @@ constexpr std::string_view kChargeMailbox =
     "(quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) AND (quota_messages = 0 OR used_messages + $3 <= quota_messages) "
     "AND ($4 = 0 OR quota_seconds = 0 OR used_seconds + $4 <= quota_seconds))) RETURNING id";
 
+// Migration 7's function: the whole append in one statement.
+constexpr std::string_view kStoreMessage =
+    "SELECT o_outcome, o_uid, o_modseq, o_folder FROM umstore_store_message($1::bigint, $2::text, $3::bigint, "
+    "$4::bigint, $5::bytea, $6::text, $7::smallint, $8::text, $9::bigint, $10::bytea, $11::bigint, $12::text, "
+    "$13::boolean, $14::text)";
+constexpr std::string_view kFolderChangedUnderfoot = "UM001";  // raised by umstore_store_message
+
 // Keywords are IMAP atoms (no spaces, checked before they get here), so a
 // space-separated list travels safely as text in both directions.
 std::string joined(std::span<const std::string> words) {
@@ -66,15 +73,16 @@ std::string_view header_block(std::string_view rfc822) {
 constexpr std::string_view kInfoColumns =
     "uid, flags, array_to_string(keywords, ' '), size, internal_date, modseq, save_date";
 
-MessageInfo info_at(const Result& r, int row) {
+// kInfoColumns from `first` on.
+MessageInfo info_at(const Result& r, int row, int first = 0) {
   MessageInfo m;
-  m.uid = static_cast<std::uint32_t>(r.integer(row, 0));
-  m.flags = static_cast<Flags>(r.integer(row, 1));
-  m.keywords = split(r.view(row, 2));
-  m.size = static_cast<std::uint64_t>(r.integer(row, 3));
-  m.internal_date = r.integer(row, 4);
-  m.modseq = static_cast<std::uint64_t>(r.integer(row, 5));
-  m.save_date = r.integer(row, 6);
+  m.uid = static_cast<std::uint32_t>(r.integer(row, first));
+  m.flags = static_cast<Flags>(r.integer(row, first + 1));
+  m.keywords = split(r.view(row, first + 2));
+  m.size = static_cast<std::uint64_t>(r.integer(row, first + 3));
+  m.internal_date = r.integer(row, first + 4);
+  m.modseq = static_cast<std::uint64_t>(r.integer(row, first + 5));
+  m.save_date = r.integer(row, first + 6);
   return m;
 }
 
@@ -208,55 +216,41 @@ void MailTables::rename_folder(std::int64_t mailbox_id, std::string_view from, s
 }
 
 Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
-  Transaction t(c_);
-  const IntParam size(static_cast<std::int64_t>(m.rfc822.size()));
   const QuotaCharge charge = quota_charge(m.rfc822);
-  const IntParam seconds(static_cast<std::int64_t>(charge.seconds));
-  const auto charged = c_.exec(kChargeMailbox, {IntParam(folder.mailbox_id), size, IntParam(1), seconds,
-                                                Param::text(detail::QuotaExemption::active() ? "f" : "t")});
-  if (m.delivery_key) {
-    // The mailbox row is locked by now (charged or not): a concurrent
-    // delivery under the same key has committed or waits for this one.
-    if (auto earlier = delivered(folder.mailbox_id, *m.delivery_key))
-      return Appended{earlier->second, 0, true, std::move(earlier->first)};  // rolled back: nothing charged
-  }
-  if (charged.rows() == 0) refuse(folder.mailbox_id, charge);
   const IntParam kept_uid(m.uid.value_or(0));
-  const auto allocated =
-      m.uid ? c_.exec("UPDATE folders SET uid_next = $2 + 1, highest_modseq = highest_modseq + 1 "
-                      "WHERE id = $1 AND uid_next <= $2 RETURNING uid_next - 1, highest_modseq",
-                      {IntParam(folder.id), kept_uid})
-            : c_.exec("UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 WHERE id = $1 "
-                      "RETURNING uid_next - 1, highest_modseq",
-                      {IntParam(folder.id)});
-  if (allocated.rows() == 0 && m.uid && find_folder(folder.mailbox_id, folder.name))
-    throw std::runtime_error("folder '" + folder.name + "' has given out UID " + kept_uid.text + " or above already");
-  if (allocated.rows() == 0) throw FolderNotFound("folder '" + folder.name + "' was removed");
-  const Appended out{static_cast<std::uint32_t>(allocated.integer(0, 0)),
-                     static_cast<std::uint64_t>(allocated.integer(0, 1)), false, {}};
-  c_.exec(
-      "INSERT INTO bodies (sha256, size, data, refs, search_text) VALUES (sha256($1), length($1), $1, 1, $2) "
-      "ON CONFLICT (sha256) DO UPDATE SET refs = bodies.refs + 1, "
-      "search_text = coalesce(bodies.search_text, EXCLUDED.search_text)",
-      {Param::bytes(m.rfc822), m.search_text ? Param::text(*m.search_text) : Param::null()});
   const std::string keywords = joined(m.keywords);
-  c_.exec(
-      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, seconds) "
-      "VALUES ($1, $2, $3, $4, string_to_array($5, ' '), $6, floor(extract(epoch FROM now()))::bigint, $7, sha256($8), $9, $10)",
-      {IntParam(folder.id), IntParam(out.uid), IntParam(static_cast<std::int64_t>(out.modseq)), IntParam(m.flags),
-       Param::text(keywords), IntParam(m.internal_date), size, Param::bytes(m.rfc822),
-       Param::bytes(header_block(m.rfc822)), seconds});
+  const auto stored = [&] {
+    try {
+      return c_.exec(kStoreMessage, {IntParam(folder.id), Param::text(folder.name), IntParam(folder.mailbox_id),
+                                     kept_uid, Param::bytes(m.rfc822),
+                                     m.search_text ? Param::text(*m.search_text) : Param::null(), IntParam(m.flags),
+                                     Param::text(keywords), IntParam(m.internal_date),
+                                     Param::bytes(header_block(m.rfc822)),
+                                     IntParam(static_cast<std::int64_t>(charge.seconds)),
+                                     m.delivery_key ? Param::text(*m.delivery_key) : Param::null(),
+                                     Param::text(detail::QuotaExemption::active() ? "f" : "t"),
+                                     Param::text(kFolderChannel)});
+    } catch (const PgError& e) {
+      if (e.sqlstate() != kFolderChangedUnderfoot) throw;
+      if (m.uid && find_folder(folder.mailbox_id, folder.name))
+        throw std::runtime_error("folder '" + folder.name + "' has given out UID " + kept_uid.text + " or above already");
+      throw FolderNotFound("folder '" + folder.name + "' was removed or renamed");
+    }
+  }();
+  const std::string_view outcome = stored.view(0, 0);
+  if (outcome == "gone") throw FolderNotFound("the mailbox was removed");
+  if (outcome == "full") refuse(folder.mailbox_id, charge);
+  if (outcome == "earlier")
+    return Appended{static_cast<std::uint32_t>(stored.integer(0, 1)), 0, true, stored.text(0, 3)};
+  const Appended out{static_cast<std::uint32_t>(stored.integer(0, 1)),
+                     static_cast<std::uint64_t>(stored.integer(0, 2)), false, {}};
   if (m.delivery_key) {
-    c_.exec("INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES ($1, $2, $3, $4)",
-            {IntParam(folder.mailbox_id), Param::text(*m.delivery_key), IntParam(folder.id), IntParam(out.uid)});
     // Now and then, the keys no retry can ask for any more: the SMTP queue
     // gives up after 5 days and the ingest queue after one, by default.
     static std::atomic<unsigned> keyed_appends{0};
     if (keyed_appends.fetch_add(1) % 1024 == 0)
       c_.exec("DELETE FROM deliveries WHERE delivered < now() - interval '14 days'");
   }
-  notify(folder.id);
-  t.commit();
   store_metrics().appends.add();
   store_metrics().append_bytes.add(m.rfc822.size());
   return out;
@@ -340,8 +334,9 @@ std::uint64_t MailTables::next_modseq(std::int64_t folder_id) {
   return static_cast<std::uint64_t>(r.integer(0, 0));
 }
 
-void MailTables::write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates, std::uint64_t modseq) {
-  // One statement for every message of the STORE, not one each.
+std::uint64_t MailTables::write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates) {
+  // One statement for every message of the STORE, its mod-sequence and the
+  // notification: one round trip.
   std::vector<std::uint32_t> uids;
   std::vector<std::string> flags, keywords;
   for (const auto& u : updates) {
@@ -349,11 +344,17 @@ void MailTables::write_flags(std::int64_t folder_id, std::span<const FlagUpdate>
     flags.push_back(std::to_string(u.flags));
     keywords.push_back(joined(u.keywords));
   }
-  c_.exec("UPDATE messages m SET flags = v.flags, keywords = string_to_array(v.keywords, ' '), modseq = $2 "
-          "FROM unnest($3::bigint[], $4::smallint[], $5::text[]) AS v(uid, flags, keywords) "
-          "WHERE m.folder_id = $1 AND m.uid = v.uid",
-          {IntParam(folder_id), IntParam(static_cast<std::int64_t>(modseq)), Param::text(uid_array(uids)),
-           Param::text(text_array(flags)), Param::text(text_array(keywords))});
+  const auto r = c_.exec(
+      "WITH f AS (UPDATE folders SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING id, highest_modseq), "
+      "u AS (UPDATE messages m SET flags = v.flags, keywords = string_to_array(v.keywords, ' '), "
+      "  modseq = (SELECT highest_modseq FROM f) "
+      "  FROM unnest($2::bigint[], $3::smallint[], $4::text[]) AS v(uid, flags, keywords) "
+      "  WHERE m.folder_id = $1 AND m.uid = v.uid) "
+      "SELECT highest_modseq, pg_notify($5, id::text) FROM f",
+      {IntParam(folder_id), Param::text(uid_array(uids)), Param::text(text_array(flags)),
+       Param::text(text_array(keywords)), Param::text(kFolderChannel)});
+  if (r.rows() == 0) throw FolderNotFound("the folder was removed");
+  return static_cast<std::uint64_t>(r.integer(0, 0));
 }
 
 void MailTables::notify(std::int64_t folder_id) {
@@ -400,16 +401,27 @@ std::vector<std::uint32_t> MailTables::remove_rows(const FolderRow& folder, std:
   return out;
 }
 
+// One statement, so one snapshot: the highest mod-sequence read with the
+// changes is exactly the state they lead to (read apart, a change committed
+// in between could be counted as seen and never reported).
 FolderChanges MailTables::changes_since(std::int64_t folder_id, std::uint64_t modseq) {
-  const IntParam since(static_cast<std::int64_t>(modseq));
+  const auto r = c_.exec(
+      "SELECT 0 AS kind, " + std::string(kInfoColumns) + " FROM messages WHERE folder_id = $1 AND modseq > $2 "
+      "UNION ALL SELECT 1, uid, 0, '', 0, 0, modseq, 0 FROM expunged WHERE folder_id = $1 AND modseq > $2 "
+      "UNION ALL SELECT 2, 0, 0, '', 0, 0, highest_modseq, 0 FROM folders WHERE id = $1 ORDER BY kind, uid",
+      {IntParam(folder_id), IntParam(static_cast<std::int64_t>(modseq))});
   FolderChanges out;
-  out.changed = infos(c_.exec("SELECT " + std::string(kInfoColumns) +
-                                  " FROM messages WHERE folder_id = $1 AND modseq > $2 ORDER BY uid",
-                              {IntParam(folder_id), since}));
-  out.expunged = uids_of(c_.exec("SELECT uid FROM expunged WHERE folder_id = $1 AND modseq > $2",
-                                 {IntParam(folder_id), since}));
-  out.highest_modseq = static_cast<std::uint64_t>(
-      c_.exec("SELECT highest_modseq FROM folders WHERE id = $1", {IntParam(folder_id)}).integer(0, 0));
+  bool folder_found = false;
+  for (int row = 0; row < r.rows(); ++row) {
+    switch (r.integer(row, 0)) {
+      case 0: out.changed.push_back(info_at(r, row, 1)); break;
+      case 1: out.expunged.push_back(static_cast<std::uint32_t>(r.integer(row, 1))); break;
+      default:
+        out.highest_modseq = static_cast<std::uint64_t>(r.integer(row, 6));
+        folder_found = true;
+    }
+  }
+  if (!folder_found) throw FolderNotFound("the folder was removed");
   return out;
 }
 
@@ -494,7 +506,9 @@ QuotaUsage MailTables::quota(std::int64_t mailbox_id) {
 // After the charge did not fit: says which limit (the caller's transaction rolls back).
 void MailTables::refuse(std::int64_t mailbox_id, const QuotaCharge& charge) {
   const auto number = c_.exec("SELECT number FROM mailboxes WHERE id = $1", {IntParam(mailbox_id)});
-  const std::string who = "the mailbox of " + (number.rows() ? number.text(0, 0) : std::string("this number"));
+  // Removed since the caller looked it up: its folders went with it.
+  if (number.rows() == 0) throw FolderNotFound("the mailbox was removed");
+  const std::string who = "the mailbox of " + number.text(0, 0);
   detail::require_room(who, quota(mailbox_id), charge);
   throw QuotaExceeded(who + " is full; delete messages or ask the administrator to raise the quota");
 }

@@ -140,7 +140,8 @@ class MailTables {
   std::vector<MessageInfo> locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids);
   std::uint64_t next_modseq(std::int64_t folder_id);
   std::vector<std::uint32_t> remove_rows(const FolderRow& folder, std::span<const std::uint32_t> uids, bool only_deleted);
-  void write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates, std::uint64_t modseq);
+  // Under a new mod-sequence, which it returns; notifies the folder's watchers.
+  std::uint64_t write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates);
   void notify(std::int64_t folder_id);
   Connection& c_;
 };
@@ -158,8 +159,7 @@ MailTables::FlagResult MailTables::change_flags(std::int64_t folder_id, std::spa
   });
   const std::vector<FlagUpdate> updates = compute(std::span<const MessageInfo>(current));
   if (!updates.empty()) {
-    const std::uint64_t modseq = next_modseq(folder_id);
-    write_flags(folder_id, updates, modseq);
+    const std::uint64_t modseq = write_flags(folder_id, updates);
     for (const auto& u : updates) {
       auto it = std::find_if(current.begin(), current.end(), [&](const MessageInfo& m) { return m.uid == u.uid; });
       if (it == current.end()) continue;
@@ -168,7 +168,6 @@ MailTables::FlagResult MailTables::change_flags(std::int64_t folder_id, std::spa
       it->modseq = modseq;
       result.changed.push_back(*it);
     }
-    notify(folder_id);
   }
   t.commit();
   return result;

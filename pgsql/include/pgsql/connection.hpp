@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -105,7 +106,15 @@ class Connection {
   ~Connection();
 
   Result exec(std::string_view sql);
-  // Parameters as given ($1, $2, ...); text results.
+  // Parameters as given ($1, $2, ...); text results. Each statement text is
+  // prepared on this connection the first time it is run (up to
+  // kMaxPrepared of them) and executed by name after: parsed once per
+  // connection (and planned once, when the server finds a generic plan as
+  // good), not once per statement, which is much of what a short statement
+  // costs the server. Statement texts are
+  // constants of the code, a few dozen per part; the limit only keeps a
+  // text built with values in it from growing the server's memory.
+  static constexpr std::size_t kMaxPrepared = 256;
   Result exec(std::string_view sql, std::span<const Param> params);
   Result exec(std::string_view sql, std::initializer_list<Param> params) {
     return exec(sql, std::span<const Param>(params.begin(), params.size()));
@@ -131,10 +140,13 @@ class Connection {
 
  private:
   Result run(std::string_view sql, std::span<const Param> params, int result_format);
+  // The name `sql` is prepared under, preparing it now; nullptr past the limit.
+  const char* prepared(const std::string& sql, int parameters);
   Result checked(pg_result* result);
   [[noreturn]] void fail(pg_result* result, std::string_view what);
   pg_conn* c_ = nullptr;
   bool broken_ = false;
+  std::unordered_map<std::string, std::string> prepared_;  // statement text -> name
 };
 
 // BEGIN on construction; ROLLBACK unless commit() was called.
