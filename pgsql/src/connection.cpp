@@ -79,6 +79,18 @@ Connection::Connection(const std::string& conninfo, std::chrono::seconds timeout
   }
   // Notices (e.g. "relation already exists, skipping") are not errors.
   PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+  // Prepared statements (run()) keep their parse, but each execution is
+  // planned for its own values: a generic plan cannot see that a LIKE
+  // pattern suits the trigram index, nor how selective an id is.
+  pg_result* r = PQexec(c_, "SET plan_cache_mode = force_custom_plan");
+  const bool set = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!set) {
+    const std::string message = "cannot set up the PostgreSQL session: " + trimmed(PQerrorMessage(c_));
+    PQfinish(c_);
+    c_ = nullptr;
+    throw PgError(message, "", true);
+  }
 }
 Connection::Connection(Connection&& other) noexcept
     : c_(std::exchange(other.c_, nullptr)),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -301,6 +302,10 @@ BOOST_AUTO_TEST_CASE(mail_dropped_into_new_by_hand_appears) {
   BOOST_TEST(snapshot[1].uid == 2u);
   BOOST_TEST(snapshot[1].size == message(2).size());
   BOOST_TEST(inbox->open_message(2)->bytes() == message(2));
+  // Listeners are told from the folder's watch, not from snapshot(): wait for it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (calls.load() < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   BOOST_TEST(calls.load() >= 1);
   BOOST_TEST(files_in(s.folder_dir("INBOX") / "new").empty());
   s.reopen();

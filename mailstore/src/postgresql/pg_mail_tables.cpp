@@ -318,13 +318,9 @@ std::optional<std::string> MailTables::header(std::int64_t folder_id, std::uint3
   return r.text(0, 0);
 }
 
-std::vector<MessageInfo> MailTables::locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids) {
-  // The folder row's lock and the read in one round trip: the scalar
-  // subquery takes the lock before any message row is read.
-  return infos(c_.exec("WITH locked AS (SELECT id FROM folders WHERE id = $1 FOR UPDATE) SELECT " +
-                           std::string(kInfoColumns) +
-                           " FROM messages WHERE folder_id = (SELECT id FROM locked) AND uid = ANY($2::bigint[])"
-                           " ORDER BY uid",
+std::vector<MessageInfo> MailTables::infos_of(std::int64_t folder_id, std::span<const std::uint32_t> uids) {
+  return infos(c_.exec("SELECT " + std::string(kInfoColumns) +
+                           " FROM messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid",
                        {IntParam(folder_id), Param::text(uid_array(uids))}));
 }
 
@@ -334,26 +330,22 @@ std::uint64_t MailTables::next_modseq(std::int64_t folder_id) {
   return static_cast<std::uint64_t>(r.integer(0, 0));
 }
 
-std::uint64_t MailTables::write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates) {
-  // One statement for every message of the STORE, its mod-sequence and the
-  // notification: one round trip.
+std::uint64_t MailTables::write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates,
+                                      std::span<const MessageInfo> seen) {
   std::vector<std::uint32_t> uids;
-  std::vector<std::string> flags, keywords;
+  std::vector<std::string> seen_modseqs, flags, keywords;
   for (const auto& u : updates) {
+    const auto it = std::find_if(seen.begin(), seen.end(), [&](const MessageInfo& m) { return m.uid == u.uid; });
     uids.push_back(u.uid);
+    seen_modseqs.push_back(std::to_string(it == seen.end() ? 0 : it->modseq));
     flags.push_back(std::to_string(u.flags));
     keywords.push_back(joined(u.keywords));
   }
-  const auto r = c_.exec(
-      "WITH f AS (UPDATE folders SET highest_modseq = highest_modseq + 1 WHERE id = $1 RETURNING id, highest_modseq), "
-      "u AS (UPDATE messages m SET flags = v.flags, keywords = string_to_array(v.keywords, ' '), "
-      "  modseq = (SELECT highest_modseq FROM f) "
-      "  FROM unnest($2::bigint[], $3::smallint[], $4::text[]) AS v(uid, flags, keywords) "
-      "  WHERE m.folder_id = $1 AND m.uid = v.uid) "
-      "SELECT highest_modseq, pg_notify($5, id::text) FROM f",
-      {IntParam(folder_id), Param::text(uid_array(uids)), Param::text(text_array(flags)),
-       Param::text(text_array(keywords)), Param::text(kFolderChannel)});
-  if (r.rows() == 0) throw FolderNotFound("the folder was removed");
+  const auto r = c_.exec("SELECT umstore_write_flags($1::bigint, $2::bigint[], $3::bigint[], $4::smallint[], "
+                         "$5::text[], $6::text)",
+                         {IntParam(folder_id), Param::text(uid_array(uids)), Param::text(text_array(seen_modseqs)),
+                          Param::text(text_array(flags)), Param::text(text_array(keywords)),
+                          Param::text(kFolderChannel)});
   return static_cast<std::uint64_t>(r.integer(0, 0));
 }
 

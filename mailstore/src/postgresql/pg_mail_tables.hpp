@@ -1,7 +1,9 @@
 #pragma once
 // Every statement the PostgreSQL backend runs on the mail tables (schema in
-// pg_schema.cpp), one function a transaction. The Folder and UserMailbox
-// objects of the backend call these; nothing else writes these tables.
+// pg_schema.cpp), one function a transaction (the append and the STORE
+// write are single statements calling migration 7's functions). The Folder
+// and UserMailbox objects of the backend call these; nothing else writes
+// these tables.
 //
 // Invariants kept here:
 //  - UIDs come from folders.uid_next inside the append transaction, under
@@ -106,9 +108,9 @@ class MailTables {
   std::optional<std::string> body(std::int64_t folder_id, std::uint32_t uid);
   std::optional<std::string> header(std::int64_t folder_id, std::uint32_t uid);
 
-  // Under the folder's lock: `compute` gets the messages' current state and
-  // returns the updates to make (those that really change); returns what
-  // changed as it now is. Rows with a mod-sequence above `unchanged_since`
+  // `compute` gets the messages' current state and returns the updates to
+  // make (those that really change), written only if none of those
+  // messages changed meanwhile; returns what changed as it now is. Rows with a mod-sequence above `unchanged_since`
   // are not given to `compute` but reported in `modified`.
   struct FlagResult {
     std::vector<MessageInfo> changed;
@@ -137,29 +139,40 @@ class MailTables {
 
  private:
   [[noreturn]] void refuse(std::int64_t mailbox_id, const QuotaCharge& charge);
-  std::vector<MessageInfo> locked_infos(std::int64_t folder_id, std::span<const std::uint32_t> uids);
+  std::vector<MessageInfo> infos_of(std::int64_t folder_id, std::span<const std::uint32_t> uids);
+  static constexpr int kFlagAttempts = 16;
   std::uint64_t next_modseq(std::int64_t folder_id);
   std::vector<std::uint32_t> remove_rows(const FolderRow& folder, std::span<const std::uint32_t> uids, bool only_deleted);
-  // Under a new mod-sequence, which it returns; notifies the folder's watchers.
-  std::uint64_t write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates);
+  // Under a new mod-sequence, which it returns, if every updated message is
+  // still as `seen` has it (0 otherwise: nothing written); notifies the
+  // folder's watchers.
+  std::uint64_t write_flags(std::int64_t folder_id, std::span<const FlagUpdate> updates,
+                            std::span<const MessageInfo> seen);
   void notify(std::int64_t folder_id);
   Connection& c_;
 };
 
+// Optimistic: the flags are read without a lock and written only if no
+// message changed since (one round trip each, no transaction held across
+// them); a message changed in between makes it read again.
 template <typename Compute>
 MailTables::FlagResult MailTables::change_flags(std::int64_t folder_id, std::span<const std::uint32_t> uids,
                                                 std::optional<std::uint64_t> unchanged_since, Compute compute) {
-  Transaction t(c_);
-  FlagResult result;
-  std::vector<MessageInfo> current = locked_infos(folder_id, uids);
-  std::erase_if(current, [&](const MessageInfo& m) {
-    if (!unchanged_since || m.modseq <= *unchanged_since) return false;
-    result.modified.push_back(m.uid);
-    return true;
-  });
-  const std::vector<FlagUpdate> updates = compute(std::span<const MessageInfo>(current));
-  if (!updates.empty()) {
-    const std::uint64_t modseq = write_flags(folder_id, updates);
+  for (int attempt = 0;; ++attempt) {
+    FlagResult result;
+    std::vector<MessageInfo> current = infos_of(folder_id, uids);
+    std::erase_if(current, [&](const MessageInfo& m) {
+      if (!unchanged_since || m.modseq <= *unchanged_since) return false;
+      result.modified.push_back(m.uid);
+      return true;
+    });
+    const std::vector<FlagUpdate> updates = compute(std::span<const MessageInfo>(current));
+    if (updates.empty()) return result;
+    const std::uint64_t modseq = write_flags(folder_id, updates, current);
+    if (modseq == 0) {
+      if (attempt == kFlagAttempts) throw TemporaryFailure("the flags kept changing under other sessions; try again");
+      continue;
+    }
     for (const auto& u : updates) {
       auto it = std::find_if(current.begin(), current.end(), [&](const MessageInfo& m) { return m.uid == u.uid; });
       if (it == current.end()) continue;
@@ -168,9 +181,8 @@ MailTables::FlagResult MailTables::change_flags(std::int64_t folder_id, std::spa
       it->modseq = modseq;
       result.changed.push_back(*it);
     }
+    return result;
   }
-  t.commit();
-  return result;
 }
 
 }  // namespace umstore::mailstore::pg

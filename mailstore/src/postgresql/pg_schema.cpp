@@ -220,6 +220,28 @@ BEGIN
   o_outcome := 'stored';
 END
 $$;
+-- A STORE's write in one round trip, after an unlocked read of the flags
+-- (MailTables::change_flags): the new flags go in only if every message
+-- still has the mod-sequence the read saw; otherwise o_modseq is 0 and the
+-- caller reads again. 0 too when the folder is gone.
+CREATE FUNCTION umstore_write_flags(p_folder bigint, p_uids bigint[], p_seen bigint[], p_flags smallint[],
+                                    p_keywords text[], p_channel text, OUT o_modseq bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+  o_modseq := 0;
+  PERFORM 1 FROM folders WHERE id = p_folder FOR UPDATE;
+  IF NOT FOUND OR (SELECT count(*) FROM messages m JOIN unnest(p_uids, p_seen) AS v(uid, modseq)
+                     ON m.uid = v.uid AND m.modseq = v.modseq WHERE m.folder_id = p_folder)
+                  <> cardinality(p_uids) THEN
+    RETURN;
+  END IF;
+  UPDATE folders SET highest_modseq = highest_modseq + 1 WHERE id = p_folder RETURNING highest_modseq INTO o_modseq;
+  UPDATE messages m SET flags = v.flags, keywords = string_to_array(v.keywords, ' '), modseq = o_modseq
+    FROM unnest(p_uids, p_flags, p_keywords) AS v(uid, flags, keywords)
+    WHERE m.folder_id = p_folder AND m.uid = v.uid;
+  PERFORM pg_notify(p_channel, p_folder::text);
+END
+$$;
 -- Bodies and their text are compressed as they are stored (TOAST): LZ4
 -- costs a fraction of the default pglz's CPU for about the same ratio on
 -- mail. Servers built without LZ4 keep pglz.

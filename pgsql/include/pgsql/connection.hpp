@@ -109,11 +109,10 @@ class Connection {
   // Parameters as given ($1, $2, ...); text results. Each statement text is
   // prepared on this connection the first time it is run (up to
   // kMaxPrepared of them) and executed by name after: parsed once per
-  // connection (and planned once, when the server finds a generic plan as
-  // good), not once per statement, which is much of what a short statement
-  // costs the server. Statement texts are
-  // constants of the code, a few dozen per part; the limit only keeps a
-  // text built with values in it from growing the server's memory.
+  // connection, not once per statement (each run is still planned for its
+  // values). Statement texts are constants of the code, a few dozen per
+  // part; the limit only keeps a text built with values in it from growing
+  // the server's memory.
   static constexpr std::size_t kMaxPrepared = 256;
   Result exec(std::string_view sql, std::span<const Param> params);
   Result exec(std::string_view sql, std::initializer_list<Param> params) {
