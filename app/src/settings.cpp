@@ -376,9 +376,13 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.store_dsn = ini->getString("store.dsn", s.store_dsn);
   if (s.store_backend == mailstore::StoreBackend::postgresql && s.store_dsn.empty())
     throw UsageError("[store] backend = postgresql needs [store] dsn (e.g. postgresql://umstore@db.example.net/umstore)");
-  s.store_pool_size = ini->getUInt("store.pool_size", static_cast<unsigned>(s.store_pool_size));
-  if (s.store_pool_size < 1 || s.store_pool_size > 1000)
-    throw UsageError("[store] pool_size: " + std::to_string(s.store_pool_size) + " (1 to 1000 connections)");
+  for (auto [key, size] : {std::pair{"pool_size", &s.store_pool_size}, {"accounts_pool_size", &s.accounts_pool_size},
+                            {"ingest_pool_size", &s.ingest_pool_size},
+                            {"smtp_queue_pool_size", &s.smtp_queue_pool_size}}) {
+    *size = ini->getUInt(std::string("store.") + key, static_cast<unsigned>(*size));
+    if (*size < 1 || *size > 1000)
+      throw UsageError(std::string("[store] ") + key + ": " + std::to_string(*size) + " (1 to 1000 connections)");
+  }
   s.store_fulltext_index = ini->getBool("store.fulltext_index", s.store_fulltext_index);
   s.node_id = ini->getString("cluster.node_id", s.node_id);
   s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
@@ -443,7 +447,7 @@ Settings load_settings(const CommandLine& cmd) {
 
 std::unique_ptr<smtp::DeliveryQueue> Settings::delivery_queue() const {
   if (store_backend == mailstore::StoreBackend::postgresql)
-    return smtp::open_postgresql_queue(store_dsn, node_id, std::chrono::seconds(lease_seconds));
+    return smtp::open_postgresql_queue(store_dsn, node_id, std::chrono::seconds(lease_seconds), smtp_queue_pool_size);
   return std::make_unique<smtp::FileDeliveryQueue>(data.queue());
 }
 
@@ -451,6 +455,7 @@ ingest::IngestQueueConfig Settings::ingest_queue(QueueOwner owner) const {
   ingest::IngestQueueConfig config;
   config.dir = data.ingest_dir();
   if (store_backend == mailstore::StoreBackend::postgresql) config.postgresql_dsn = store_dsn;
+  config.postgresql_pool_size = ingest_pool_size;
   config.node_id = owner == QueueOwner::server ? node_id : node_id + "/command-" + std::to_string(::getpid());
   config.lease = std::chrono::seconds(lease_seconds);
   if (decode.enabled && ::access(decode.worker.c_str(), X_OK) != 0)

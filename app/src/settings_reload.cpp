@@ -42,6 +42,9 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[umstore] domain", b.domain, a.domain);
   compare(out, "[store]", b.store_dsn, a.store_dsn);
   compare(out, "[store] pool_size", b.store_pool_size, a.store_pool_size);
+  compare(out, "[store] accounts_pool_size", b.accounts_pool_size, a.accounts_pool_size);
+  compare(out, "[store] ingest_pool_size", b.ingest_pool_size, a.ingest_pool_size);
+  compare(out, "[store] smtp_queue_pool_size", b.smtp_queue_pool_size, a.smtp_queue_pool_size);
   compare(out, "[listen] smtp", b.smtp_listen, a.smtp_listen);
   compare(out, "[listen] submission", b.submission_listen, a.submission_listen);
   compare(out, "[listen] imap", b.imap_listen, a.imap_listen);
