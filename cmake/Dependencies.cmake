@@ -15,6 +15,7 @@ pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(XAPIAN REQUIRED IMPORTED_TARGET xapian-core)  # the full-text index (mailstore/)
 pkg_check_modules(OATH REQUIRED IMPORTED_TARGET liboath)          # admin TOTP (RFC 6238)
 pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)  # admin TOTP enrolment QR code
+pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)    # the ingest decoder's system-call filter (common/)
 
 # Standalone Asio (libasio-dev 1.22): Boost 1.74's bundled Asio does not build
 # C++20 coroutines with g++ 12, and coroutines are our I/O model.

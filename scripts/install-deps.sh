@@ -15,6 +15,7 @@ packages=(
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   libpocketsphinx-dev pocketsphinx-en-us  # offline voicemail transcription and its US English model (recognition/)
   libtesseract-dev libleptonica-dev tesseract-ocr-eng  # fax text recognition, its image library and English data (recognition/)
+  libseccomp-dev  # the system-call filter of the ingest decoder process (common/src/process_confinement.cpp)
   libarchive-dev  # mailbox exports as tar, tar.gz or zip (privacy/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)
   libxapian-dev  # the Maildir backend's full-text index for IMAP SEARCH BODY/TEXT (mailstore/src/text_index.cpp)

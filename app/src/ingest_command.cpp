@@ -133,7 +133,7 @@ int run_ingest(std::span<const std::string> args) {
   FileLock no_server(s.data.serve_lock(), FileLock::Mode::Try);
   if (no_server.held()) return ingest_here(s, *store, accounts, recording);
   const RunningServer server = running_server(s.data);
-  const ingest::ComposedMessage message = ingest::compose(recording, {server.domain, s.voice_limits, s.fax_limits, start_recognition(s.recognition)});
+  const ingest::ComposedMessage message = ingest::compose(recording, {server.domain, s.voice_limits, s.fax_limits, s.decode, start_recognition(s.recognition)});
   // Call-answer messages have no one to return errors to; the sender stays
   // null until ingest tracks delivery status itself (RFC 3801 section 4.2.6).
   const delivery::MailboxForm form =

@@ -352,6 +352,11 @@ int run_serve(std::span<const std::string> args) {
       options.source = "sip";
       ingest_queue.submit(recording, options);
     };
+    if (s.store_backend == mailstore::StoreBackend::postgresql) {  // subscriptions outlive this node
+      sip_config.subscriptions_dsn = s.store_dsn;
+      sip_config.node_id = s.node_id;
+      sip_config.subscription_lease = std::chrono::seconds(s.lease_seconds);
+    }
     sip_server = std::make_unique<sip::SipServer>(io, std::move(sip_config), accounts, *store);
     sip_server->start();
   }

@@ -32,6 +32,24 @@ std::vector<std::string> comma_list(const std::string& text) {
 
 namespace {
 
+// [ingest] sandbox, decode_cpu_seconds, decode_memory_mb, decode_wall_seconds:
+// the decoder process and its limits, each at least 1.
+void apply_decode_config(const Poco::Util::AbstractConfiguration& ini, ingest::DecodeSandbox& decode) {
+  decode.enabled = ini.getBool("ingest.sandbox", decode.enabled);
+  const auto positive = [&](const std::string& key, std::uint64_t fallback) -> std::uint64_t {
+    if (!ini.has("ingest." + key)) return fallback;
+    try {
+      if (const std::uint64_t value = ini.getUInt64("ingest." + key); value > 0 && value <= 1u << 20) return value;
+    } catch (const Poco::Exception&) {
+    }
+    throw UsageError("[ingest] " + key + " must be a whole number from 1 to 1048576, not '" +
+                     ini.getString("ingest." + key) + "'");
+  };
+  decode.cpu = std::chrono::seconds(positive("decode_cpu_seconds", static_cast<std::uint64_t>(decode.cpu.count())));
+  decode.memory_mb = static_cast<std::size_t>(positive("decode_memory_mb", decode.memory_mb));
+  decode.wall = std::chrono::seconds(positive("decode_wall_seconds", static_cast<std::uint64_t>(decode.wall.count())));
+}
+
 // [ingest] spool_dir, workers, batch, retry_intervals, max_age, webhook_attempts,
 // webhook_retry_base, webhook_retry_max, webhook_ca_file, return_path; [gateways] NAME = TOKEN;
 // [webhooks] NAME = URL; [routing] country_code,
@@ -41,6 +59,7 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   s.spool_dir = ini.getString("ingest.spool_dir", s.spool_dir.string());
   s.ingest_workers = ini.getUInt("ingest.workers", s.ingest_workers);
   s.ingest_batch = std::max(1u, ini.getUInt("ingest.batch", s.ingest_batch));
+  apply_decode_config(ini, s.decode);
   if (ini.has("ingest.retry_intervals")) {
     s.ingest_retry_intervals.clear();
     const std::vector<std::string> intervals = comma_list(ini.getString("ingest.retry_intervals"));
@@ -357,9 +376,13 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.store_dsn = ini->getString("store.dsn", s.store_dsn);
   if (s.store_backend == mailstore::StoreBackend::postgresql && s.store_dsn.empty())
     throw UsageError("[store] backend = postgresql needs [store] dsn (e.g. postgresql://umstore@db.example.net/umstore)");
-  s.store_pool_size = ini->getUInt("store.pool_size", static_cast<unsigned>(s.store_pool_size));
-  if (s.store_pool_size < 1 || s.store_pool_size > 1000)
-    throw UsageError("[store] pool_size: " + std::to_string(s.store_pool_size) + " (1 to 1000 connections)");
+  for (auto [key, size] : {std::pair{"pool_size", &s.store_pool_size}, {"accounts_pool_size", &s.accounts_pool_size},
+                            {"ingest_pool_size", &s.ingest_pool_size},
+                            {"smtp_queue_pool_size", &s.smtp_queue_pool_size}}) {
+    *size = ini->getUInt(std::string("store.") + key, static_cast<unsigned>(*size));
+    if (*size < 1 || *size > 1000)
+      throw UsageError(std::string("[store] ") + key + ": " + std::to_string(*size) + " (1 to 1000 connections)");
+  }
   s.store_fulltext_index = ini->getBool("store.fulltext_index", s.store_fulltext_index);
   s.node_id = ini->getString("cluster.node_id", s.node_id);
   s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
@@ -398,6 +421,9 @@ Settings load_settings(const CommandLine& cmd) {
   Settings s;
   const char* env_dir = std::getenv("UMSTORE_DATA_DIR");
   s.data.root = env_dir ? env_dir : "/var/lib/umstore";
+  std::error_code no_link;
+  s.decode.enabled = true;
+  s.decode.worker = std::filesystem::read_symlink("/proc/self/exe", no_link).parent_path() / "umstore-decode";
   if (auto config = cmd.value("--config")) apply_config_file(*config, s);
   if (auto dir = cmd.value("--data-dir")) s.data.root = *dir;
   if (auto v = cmd.value("--domain")) s.domain = *v;
@@ -421,7 +447,7 @@ Settings load_settings(const CommandLine& cmd) {
 
 std::unique_ptr<smtp::DeliveryQueue> Settings::delivery_queue() const {
   if (store_backend == mailstore::StoreBackend::postgresql)
-    return smtp::open_postgresql_queue(store_dsn, node_id, std::chrono::seconds(lease_seconds));
+    return smtp::open_postgresql_queue(store_dsn, node_id, std::chrono::seconds(lease_seconds), smtp_queue_pool_size);
   return std::make_unique<smtp::FileDeliveryQueue>(data.queue());
 }
 
@@ -429,9 +455,13 @@ ingest::IngestQueueConfig Settings::ingest_queue(QueueOwner owner) const {
   ingest::IngestQueueConfig config;
   config.dir = data.ingest_dir();
   if (store_backend == mailstore::StoreBackend::postgresql) config.postgresql_dsn = store_dsn;
+  config.postgresql_pool_size = ingest_pool_size;
   config.node_id = owner == QueueOwner::server ? node_id : node_id + "/command-" + std::to_string(::getpid());
   config.lease = std::chrono::seconds(lease_seconds);
-  config.settings = {domain, voice_limits, fax_limits, start_recognition(recognition)};
+  if (decode.enabled && ::access(decode.worker.c_str(), X_OK) != 0)
+    throw UsageError("[ingest] sandbox = true needs the decoder " + decode.worker.string() +
+                     " (installed beside umstore); it is missing or not executable");
+  config.settings = {domain, voice_limits, fax_limits, decode, start_recognition(recognition)};
   config.workers = ingest_workers;
   config.batch_size = ingest_batch;
   config.max_age = std::chrono::seconds(ingest_max_age_seconds);

@@ -59,8 +59,12 @@ struct Settings {
   std::string store_dsn;                                                     // [store] dsn
   std::size_t store_pool_size = 16;                                          // [store] pool_size
   bool store_fulltext_index = true;                                          // [store] fulltext_index
+  std::size_t accounts_pool_size = 4;                                        // [store] accounts_pool_size
+  std::size_t ingest_pool_size = 4;                                          // [store] ingest_pool_size
+  std::size_t smtp_queue_pool_size = 2;                                      // [store] smtp_queue_pool_size
   mailstore::StoreSettings store() const {
-    return {store_backend, data.mail(), data.accounts_db(), store_dsn, store_pool_size, store_fulltext_index};
+    return {store_backend,   data.mail(),          data.accounts_db(), store_dsn,
+            store_pool_size, store_fulltext_index, accounts_pool_size};
   }
   // [cluster]: this node's name among the nodes sharing one database (unique
   // per node; default: the host name), and how long a job stays with a node
@@ -126,6 +130,10 @@ struct Settings {
   std::filesystem::path spool_dir;                    // empty: <data>/spool
   unsigned ingest_workers = 2;
   unsigned ingest_batch = 8;                          // due voice jobs a worker encodes side by side
+  // [ingest] sandbox, decode_cpu_seconds, decode_memory_mb, decode_wall_seconds:
+  // recordings decoded by umstore-decode beside this program, confined
+  // (load_settings turns it on).
+  ingest::DecodeSandbox decode;
   std::map<std::string, std::string> gateway_tokens;  // token -> gateway name
   std::map<std::string, std::string> gateway_callbacks;  // gateway name -> webhook URL ([webhooks])
   std::vector<unsigned> ingest_retry_intervals = {60};  // seconds between retries; the last repeats

@@ -42,6 +42,9 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[umstore] domain", b.domain, a.domain);
   compare(out, "[store]", b.store_dsn, a.store_dsn);
   compare(out, "[store] pool_size", b.store_pool_size, a.store_pool_size);
+  compare(out, "[store] accounts_pool_size", b.accounts_pool_size, a.accounts_pool_size);
+  compare(out, "[store] ingest_pool_size", b.ingest_pool_size, a.ingest_pool_size);
+  compare(out, "[store] smtp_queue_pool_size", b.smtp_queue_pool_size, a.smtp_queue_pool_size);
   compare(out, "[listen] smtp", b.smtp_listen, a.smtp_listen);
   compare(out, "[listen] submission", b.submission_listen, a.submission_listen);
   compare(out, "[listen] imap", b.imap_listen, a.imap_listen);
@@ -70,6 +73,10 @@ std::vector<std::string> changed_needing_restart(const Settings& b, const Settin
   compare(out, "[limits] password_queue", b.password_queue, a.password_queue);
   compare(out, "[limits] buffered_bytes", b.buffered_bytes, a.buffered_bytes);
   compare(out, "[ingest] workers", b.ingest_workers, a.ingest_workers);
+  compare(out, "[ingest] sandbox", b.decode.enabled, a.decode.enabled);
+  compare(out, "[ingest] decode_cpu_seconds", b.decode.cpu.count(), a.decode.cpu.count());
+  compare(out, "[ingest] decode_memory_mb", b.decode.memory_mb, a.decode.memory_mb);
+  compare(out, "[ingest] decode_wall_seconds", b.decode.wall.count(), a.decode.wall.count());
   compare(out, "[gateways]", b.gateway_tokens, a.gateway_tokens);
   compare(out, "[sip] listen", b.sip_listen, a.sip_listen);
   return out;

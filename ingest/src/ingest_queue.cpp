@@ -30,7 +30,8 @@ std::string new_id() {
 
 std::unique_ptr<JobStore> open_job_store(const IngestQueueConfig& config) {
   if (config.postgresql_dsn.empty()) return std::make_unique<SqliteJobStore>(config.dir);
-  return std::make_unique<PgJobStore>(config.postgresql_dsn, config.node_id, config.lease);
+  return std::make_unique<PgJobStore>(config.postgresql_dsn, config.postgresql_pool_size, config.node_id,
+                                      config.lease);
 }
 
 }  // namespace

@@ -109,8 +109,9 @@ auto PgJobStore::run(Work&& work) {
   }
 }
 
-PgJobStore::PgJobStore(const std::string& conninfo, std::string node_id, std::chrono::milliseconds lease)
-    : pool_(conninfo, 4),
+PgJobStore::PgJobStore(const std::string& conninfo, std::size_t pool_size, std::string node_id,
+                       std::chrono::milliseconds lease)
+    : pool_(conninfo, pool_size),
       node_id_(std::move(node_id)),
       lease_ms_(std::to_string(lease.count())),
       started_ms_(std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -16,7 +16,8 @@ namespace umstore::ingest {
 class PgJobStore final : public JobStore {
  public:
   // Throws IngestQueueError naming the database when it cannot be reached.
-  PgJobStore(const std::string& conninfo, std::string node_id, std::chrono::milliseconds lease);
+  PgJobStore(const std::string& conninfo, std::size_t pool_size, std::string node_id,
+             std::chrono::milliseconds lease);
 
   bool shared() const noexcept override { return true; }
 

@@ -12,8 +12,6 @@
 namespace umstore::ingest {
 namespace {
 
-constexpr unsigned kVpimRate = 8000;  // audio/32KADPCM is defined at 8 kHz
-
 // A voice or fax message input with who it is from and to, and when it came.
 template <typename MessageInput>
 MessageInput addressed(const Recording& r, const IngestSettings& s) {
@@ -37,9 +35,8 @@ void check_mailbox_number(const Recording& r) {
 
 // The recording as 8 kHz PCM, the rate audio/32KADPCM is defined at.
 codecs::PcmAudio voice_at_vpim_rate(const Recording& r, const IngestSettings& s) {
-  codecs::PcmAudio audio = codecs::decode_audio(r.file, r.file_name, s.voice_limits);
-  if (audio.sample_rate != kVpimRate) audio = codecs::resample(audio, kVpimRate);
-  return audio;
+  if (s.decode.enabled) return decode_voice_confined(r.file, r.file_name, s.voice_limits, s.decode);
+  return decode_voice_input(r.file, r.file_name, s.voice_limits);
 }
 
 std::string summary_with(std::string summary, const std::string& note) {
@@ -75,10 +72,10 @@ struct FaxUnderway {
 };
 
 FaxUnderway start_fax(const Recording& r, const IngestSettings& s) {
-  std::vector<std::uint8_t> tiff = codecs::to_profile_s(r.file, r.file_name, s.fax_limits);
-  const auto pages = static_cast<unsigned>(codecs::inspect_tiff(tiff, r.file_name, s.fax_limits).pages.size());
-  TextUnderway text = TextUnderway::for_fax(s.recognition, r, tiff);
-  return {std::move(tiff), pages, std::move(text)};
+  DecodedFax fax = s.decode.enabled ? decode_fax_confined(r.file, r.file_name, s.fax_limits, s.decode)
+                                    : decode_fax_input(r.file, r.file_name, s.fax_limits);
+  TextUnderway text = TextUnderway::for_fax(s.recognition, r, fax.tiff);
+  return {std::move(fax.tiff), fax.pages, std::move(text)};
 }
 
 ComposedMessage fax_message(const Recording& r, const IngestSettings& s, FaxUnderway& fax) {

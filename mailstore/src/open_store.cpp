@@ -11,7 +11,7 @@ OpenedStore open_store(const StoreSettings& settings) {
     case StoreBackend::postgresql: {
       // checks the schema first
       auto mail = open_postgresql_store(settings.postgresql_dsn, settings.postgresql_pool_size, settings.text_index);
-      return {std::move(mail), open_postgresql_accounts(settings.postgresql_dsn)};
+      return {std::move(mail), open_postgresql_accounts(settings.postgresql_dsn, settings.postgresql_accounts_pool_size)};
     }
     case StoreBackend::maildir:
       break;

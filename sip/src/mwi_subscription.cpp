@@ -43,6 +43,28 @@ Subscription::Subscription(std::shared_ptr<SipEndpoint> server_, const SipMessag
   target = contact ? contact->uri : subscribe.from().uri;
 }
 
+Subscription::Subscription(std::shared_ptr<SipEndpoint> server_, const StoredSubscription& row)
+    : server(std::move(server_)),
+      peer(row.peer),
+      call_id(row.call_id),
+      local_tag(row.local_tag),
+      number(row.mailbox),
+      their_from(row.their_from),
+      our_from(row.our_from),
+      target(row.target),
+      routes(row.routes),
+      cseq(row.cseq),
+      answered_cseq(row.cseq),
+      expiry(server->strand) {
+  peer.tcp = row.tcp;
+  peer.stream_target = row.stream_target;
+}
+
+StoredSubscription Subscription::record(std::chrono::milliseconds expires_in) const {
+  return {call_id, local_tag, their_from, our_from, target, routes, peer.tcp, peer.endpoint, peer.stream_target,
+          number, cseq, expires_in};
+}
+
 void Subscription::watch() {
   std::weak_ptr<Subscription> weak = shared_from_this();
   // Folder listeners run on the thread that changed the folder: only post.
@@ -53,21 +75,41 @@ void Subscription::watch() {
   });
 }
 
-void Subscription::set_expiry(std::chrono::seconds seconds) {
-  expires_at = Clock::now() + seconds;
+void Subscription::set_expiry(std::chrono::milliseconds from_now) {
+  expires_at = Clock::now() + from_now;
   expiry.expires_at(expires_at);
   expiry.async_wait([weak = std::weak_ptr<Subscription>(shared_from_this())](const std::error_code& ec) {
-    if (auto self = weak.lock(); self && !ec) self->terminate("timeout");
+    if (auto self = weak.lock(); self && !ec) self->expire();
+  });
+}
+
+void Subscription::expire() {
+  auto* rows = server->subscription_store.get();
+  if (!rows) return terminate("timeout");
+  asio::post(server->workers, [self = shared_from_this(), rows] {
+    bool ours = true;  // the database away: end it here all the same
+    try {
+      ours = rows->remove_if_owned(self->call_id);
+    } catch (const std::exception& e) {
+      log(LogLevel::Warning, "sip", "subscription {}: cannot remove it from the database: {}", self->call_id, e.what());
+    }
+    asio::post(self->server->strand, [self, ours] { ours ? self->terminate("timeout") : self->forget(); });
   });
 }
 
 void Subscription::terminate(std::string_view reason) {
   if (terminated) return;
+  send_notify(MessageCounts{}, std::string("terminated;reason=") + std::string(reason), false);
+  forget();
+}
+
+void Subscription::forget() {
+  const auto keep = shared_from_this();  // the map may hold the last reference
   terminated = true;
   listener.reset();
   expiry.cancel();
-  send_notify(MessageCounts{}, std::string("terminated;reason=") + std::string(reason), false);
-  server->subscriptions.erase(call_id);
+  if (const auto it = server->subscriptions.find(call_id); it != server->subscriptions.end() && it->second == keep)
+    server->subscriptions.erase(it);
 }
 
 void Subscription::notify() {
@@ -77,16 +119,26 @@ void Subscription::notify() {
     return;
   }
   counting = true;
-  asio::post(server->workers, [self = shared_from_this()] {
+  asio::post(server->workers, [self = shared_from_this(), next = cseq + 1] {
     MessageCounts counts;
     try {
       counts = count_messages(*self->inbox);
     } catch (const std::exception& e) {
       log(LogLevel::Warning, "sip", "message summary for {}: {}", self->number, e.what());
     }
-    asio::post(self->server->strand, [self, counts] {
+    bool ours = true;  // the database away: notify all the same
+    if (auto* rows = self->server->subscription_store.get()) try {
+        ours = rows->record_cseq(self->call_id, next);
+      } catch (const std::exception& e) {
+        log(LogLevel::Warning, "sip", "subscription {}: cannot record its CSeq: {}", self->call_id, e.what());
+      }
+    asio::post(self->server->strand, [self, counts, ours] {
       self->counting = false;
       if (self->terminated) return;
+      if (!ours) {
+        log(LogLevel::Info, "sip", "subscription {} for {}: another node serves it now", self->call_id, self->number);
+        return self->forget();
+      }
       const auto left = std::chrono::duration_cast<std::chrono::seconds>(self->expires_at - Clock::now());
       self->send_notify(counts, "active;expires=" + std::to_string(std::max<long long>(0, left.count())), true);
       if (std::exchange(self->recount, false)) self->notify();
@@ -138,40 +190,141 @@ void SipEndpoint::handle_subscribe(const SipMessage& m, const Peer& from) {
   if (!requested) return reply(m, from, 400, "Bad Expires");
   long expires = *requested;
   if (expires != 0) expires = std::clamp(expires, 60L, 3600L);
-  const std::string expires_header = "Expires: " + std::to_string(expires) + "\r\n";
 
-  if (const auto it = subscriptions.find(m.call_id()); it != subscriptions.end()) {  // refresh or unsubscribe
-    auto sub = it->second;
-    sub->peer = from;  // a phone that reconnected over TCP is reached on its new connection
-    send(m.response(200, "OK", sub->local_tag, expires_header + contact_header(from)), from);
-    if (expires == 0) return sub->terminate("timeout");
-    sub->set_expiry(std::chrono::seconds(expires));
-    return sub->notify();
+  const std::string call_id = m.call_id();
+  // A retransmission while the first is looked up or written: the first's answer will do.
+  if (subscribing.contains(call_id)) return;
+  const auto it = subscriptions.find(call_id);
+  const auto held = it == subscriptions.end() ? nullptr : it->second;  // a refresh or an unsubscribe
+  if (held) {
+    held->peer = from;  // a phone that reconnected over TCP is reached on its new connection
+    if (!subscription_store) return accept_subscription(held, m, from, expires);
+  } else if (!m.to().tag.empty() && !subscription_store) {
+    return reply(m, from, 481, "Call/Transaction Does Not Exist");
+  } else if (subscriptions.size() + subscribing.size() >= kMaxSubscriptions) {
+    return reply(m, from, 503, "Service Unavailable");
   }
-  if (!m.to().tag.empty()) return reply(m, from, 481, "Call/Transaction Does Not Exist");
+  // The mailbox, the dialog's row and writing it block: on a worker. The
+  // answer waits for the row, so a subscription acknowledged is one another
+  // node can go on with.
+  subscribing.insert(call_id);
+  std::optional<StoredSubscription> held_row;  // read here: `held` belongs to the strand
+  if (held) held_row = held->record(std::chrono::seconds(expires));
+  asio::post(workers, [self = shared_from_this(), m, from, expires, held, held_row = std::move(held_row),
+                       local_tag = random_hex(6)] {
+    auto sub = held;
+    std::optional<std::pair<int, std::string_view>> refusal;
+    try {
+      if (!sub) sub = m.to().tag.empty() ? self->new_subscription(m, from, local_tag) : self->stored_subscription(m, from);
+      if (!sub) {
+        refusal = m.to().tag.empty() ? std::pair(404, "Not Found") : std::pair(481, "Call/Transaction Does Not Exist");
+      } else if (auto* rows = self->subscription_store.get()) {
+        if (expires == 0)
+          rows->remove(sub->call_id);
+        else
+          rows->save(held_row ? *held_row : sub->record(std::chrono::seconds(expires)));
+      }
+    } catch (const std::exception& e) {
+      log(LogLevel::Warning, "sip", "SUBSCRIBE {}: {}", m.call_id(), e.what());
+      refusal = std::pair(503, "Service Unavailable");
+    }
+    asio::post(self->strand, [self, m, from, expires, sub, refusal] {
+      self->subscribing.erase(m.call_id());
+      if (refusal)
+        return self->reply(m, from, refusal->first, refusal->second, refusal->first == 503 ? "Retry-After: 5\r\n" : "");
+      if (sub->terminated) return self->reply(m, from, 481, "Call/Transaction Does Not Exist");
+      self->accept_subscription(sub, m, from, expires);
+    });
+  });
+}
+
+std::shared_ptr<Subscription> SipEndpoint::new_subscription(const SipMessage& m, const Peer& from,
+                                                            const std::string& local_tag) {
   std::optional<mailstore::Account> account;
   for (const auto& user : {m.request_uri_user(), m.to().user}) {
     if (const auto number = normalise_e164(user, PlusSign::optional)) account = accounts.find(*number);
     if (account) break;
   }
-  if (!account) return reply(m, from, 404, "Not Found");
-  if (subscriptions.size() >= kMaxSubscriptions) return reply(m, from, 503, "Service Unavailable");
-
+  if (!account) return nullptr;
   auto sub = std::make_shared<Subscription>(shared_from_this(), m, from);
-  sub->local_tag = random_hex(6);
+  sub->local_tag = local_tag;
   sub->number = account->number;
   sub->inbox = store.user(account->number)->open("INBOX");
-  send(m.response(200, "OK", sub->local_tag, expires_header + contact_header(from)), from);
-  if (expires == 0) {  // a one-off poll (RFC 6665 fetch)
-    sub->expires_at = Clock::now();
-    subscriptions.emplace(sub->call_id, sub);
-    return sub->terminate("timeout");
+  return sub;
+}
+
+// A dialog this node does not hold: another node's (alive or not) or this
+// node's previous run's. Taking the row makes this node its owner.
+std::shared_ptr<Subscription> SipEndpoint::stored_subscription(const SipMessage& m, const Peer& from) {
+  const auto row = subscription_store->take(m.call_id(), m.to().tag);
+  if (!row) return nullptr;
+  auto sub = std::make_shared<Subscription>(shared_from_this(), *row);
+  sub->peer = from;
+  sub->inbox = store.user(row->mailbox)->open("INBOX");
+  log(LogLevel::Info, "sip", "subscription {} for {}: in-dialog SUBSCRIBE from {}, served here from now on",
+      sub->call_id, sub->number, endpoint_text(from));
+  return sub;
+}
+
+void SipEndpoint::accept_subscription(const std::shared_ptr<Subscription>& sub, const SipMessage& m,
+                                      const Peer& from, long expires) {
+  send(m.response(200, "OK", sub->local_tag,
+                  "Expires: " + std::to_string(expires) + "\r\n" + contact_header(from)),
+       from);
+  if (!sub->listener) {  // not served here until now
+    subscriptions.insert_or_assign(sub->call_id, sub);
+    if (expires != 0) {
+      sub->watch();
+      log(LogLevel::Info, "sip", "message-summary subscription for {} from {}", sub->number, endpoint_text(from));
+    }
   }
-  subscriptions.emplace(sub->call_id, sub);
-  sub->watch();
+  if (expires == 0) return sub->terminate("timeout");  // an unsubscribe, or a one-off poll (RFC 6665 fetch)
   sub->set_expiry(std::chrono::seconds(expires));
-  log(LogLevel::Info, "sip", "message-summary subscription for {} from {}", account->number, endpoint_text(from));
   sub->notify();
+}
+
+// SKIP LOCKED in the store keeps nodes adopting at once apart; here a
+// subscription someone refreshed meanwhile (it is in memory) is left alone.
+void SipEndpoint::adopt_subscriptions(bool starting) {
+  if (stopped) return;
+  const std::size_t room =
+      kMaxSubscriptions - std::min(kMaxSubscriptions, subscriptions.size() + subscribing.size());
+  asio::post(workers, [self = shared_from_this(), starting, room] {
+    std::vector<std::pair<std::shared_ptr<Subscription>, std::chrono::milliseconds>> adopted;
+    try {
+      for (const auto& row : self->subscription_store->adopt(starting, room)) {
+        auto sub = std::make_shared<Subscription>(self, row);
+        try {
+          sub->inbox = self->store.user(row.mailbox)->open("INBOX");
+          adopted.emplace_back(std::move(sub), row.expires_in);
+        } catch (const std::exception& e) {  // the mailbox is gone: the row expires unserved
+          log(LogLevel::Warning, "sip", "subscription {} for {}: {}", row.call_id, row.mailbox, e.what());
+        }
+      }
+      if (std::exchange(self->adoption_failing, false))
+        log(LogLevel::Info, "sip", "subscriptions: the database answers again");
+    } catch (const std::exception& e) {
+      if (!std::exchange(self->adoption_failing, true))
+        log(LogLevel::Warning, "sip", "subscriptions: cannot look for those of stopped nodes: {}", e.what());
+    }
+    asio::post(self->strand, [self, starting, adopted = std::move(adopted)] {
+      if (self->stopped) return;
+      for (const auto& [sub, left] : adopted) {
+        if (self->subscriptions.contains(sub->call_id) || self->subscribing.contains(sub->call_id)) continue;
+        self->subscriptions.emplace(sub->call_id, sub);
+        sub->watch();
+        sub->set_expiry(left);
+        sub->notify();  // the subscriber hears the counts now, from this node
+      }
+      if (starting && !adopted.empty())
+        log(LogLevel::Info, "sip", "{} subscription(s) this node held before its restart served again",
+            adopted.size());
+      self->adoption.expires_after(std::max(std::chrono::milliseconds(100), self->config.subscription_lease / 3));
+      self->adoption.async_wait([weak = std::weak_ptr<SipEndpoint>(self)](const std::error_code& ec) {
+        if (auto endpoint = weak.lock(); endpoint && !ec) endpoint->adopt_subscriptions(false);
+      });
+    });
+  });
 }
 
 void SipEndpoint::on_notify_response(const SipMessage& response) {
@@ -180,10 +333,16 @@ void SipEndpoint::on_notify_response(const SipMessage& response) {
   auto subscription = it->second;
   subscription->answered_cseq = std::max(subscription->answered_cseq, response.cseq_number());
   // The subscriber forgot the dialog: stop notifying it.
-  if (response.status() == 481 || response.status() == 404) {
-    subscription->terminated = true;
-    subscriptions.erase(it);
-  }
+  if (response.status() != 481 && response.status() != 404) return;
+  subscription->forget();
+  if (auto* rows = subscription_store.get())
+    asio::post(workers, [rows, call_id = subscription->call_id] {
+      try {
+        rows->remove_if_owned(call_id);
+      } catch (const std::exception& e) {  // left to expire
+        log(LogLevel::Warning, "sip", "subscription {}: cannot remove it from the database: {}", call_id, e.what());
+      }
+    });
 }
 
 }  // namespace umstore::sip

@@ -2,6 +2,8 @@
 // A phone's (or PBX's) message-summary subscription (RFC 3842, RFC 6665):
 // a NOTIFY now and after every change to the mailbox's INBOX. Lives on the
 // server's strand; SUBSCRIBE itself is handled by SipEndpoint::handle_subscribe.
+// With the PostgreSQL backend each one is also a row (subscription_store.hpp)
+// written before SUBSCRIBE is answered, so another node can go on with it.
 #include <asio.hpp>
 
 #include <chrono>
@@ -16,11 +18,14 @@
 #include "sip_endpoint.hpp"
 #include "sip_message.hpp"
 #include "sip_transport.hpp"
+#include "subscription_store.hpp"
 
 namespace umstore::sip {
 
 struct Subscription : std::enable_shared_from_this<Subscription> {
   Subscription(std::shared_ptr<SipEndpoint> server, const SipMessage& subscribe, Peer peer);
+  // One another node (or this node's previous run) accepted, from the database.
+  Subscription(std::shared_ptr<SipEndpoint> server, const StoredSubscription& row);
 
   std::shared_ptr<SipEndpoint> server;
   Peer peer;
@@ -34,10 +39,16 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
   mailstore::Folder::ListenerHandle listener;
   bool counting = false, recount = false, terminated = false;
 
+  StoredSubscription record(std::chrono::milliseconds expires_in) const;
   void watch();  // notify after each change to the INBOX
-  void set_expiry(std::chrono::seconds seconds);
+  void set_expiry(std::chrono::milliseconds from_now);
+  void expire();  // its time ran out: ends it, unless another node took it (then forget)
   void terminate(std::string_view reason);
-  // Counting reads the mailbox: done on a worker, coalescing bursts of changes.
+  // Stops serving it without a word: another node does now, or this one stops.
+  void forget();
+  // Counting reads the mailbox: done on a worker, coalescing bursts of
+  // changes. With a database, the NOTIFY's CSeq is recorded first, and a
+  // row found to be another node's is forgotten instead of notified.
   void notify();
   void send_notify(const MessageCounts& counts, const std::string& state, bool with_body);
 };

@@ -6,6 +6,7 @@
 //   call_media.cpp          greeting, RTP in and out, the recording
 //   call_fax.cpp            fax over G.711 and the switch to T.38
 //   mwi_subscription.cpp    message-summary SUBSCRIBE and NOTIFY
+//   subscription_store.cpp  subscriptions as rows, with the PostgreSQL backend
 //   recording_delivery.cpp  recordings and faxes handed to the voice pipeline
 #include <asio.hpp>
 
@@ -20,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/log.hpp"
@@ -29,6 +31,7 @@
 #include "sip/sip_server.hpp"
 #include "sip_message.hpp"
 #include "sip_transport.hpp"
+#include "subscription_store.hpp"
 
 namespace umstore::sip {
 
@@ -68,9 +71,14 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   mailstore::MailStore& store;
   SipTransport transport;
   RequestAdmission admission;  // rate limit and digest authentication, on the strand
-  asio::thread_pool workers{2};  // fsync and delivery: blocking work off the I/O threads
+  asio::thread_pool workers{2};  // fsync, delivery, mailbox counts, subscription rows: blocking work off the I/O threads
   std::unordered_map<std::string, std::shared_ptr<Call>> calls;
   std::unordered_map<std::string, std::shared_ptr<Subscription>> subscriptions;
+  // The PostgreSQL backend's: subscriptions are rows too; null: in memory only.
+  std::unique_ptr<SubscriptionStore> subscription_store;
+  std::unordered_set<std::string> subscribing;  // Call-IDs whose SUBSCRIBE a worker looks up or writes
+  asio::steady_timer adoption;                  // the next look for subscriptions of stopped nodes
+  bool adoption_failing = false;                // logged once until the database answers; the workers'
   std::mt19937_64 rng;
   std::vector<std::int16_t> greeting_default;
   std::atomic<std::size_t> active{0};
@@ -99,6 +107,15 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
 
   // mwi_subscription.cpp
   void handle_subscribe(const SipMessage& m, const Peer& from);
+  // On a worker: the subscription a SUBSCRIBE starts, or one this node does
+  // not hold found in the database; null when there is no such mailbox or row.
+  std::shared_ptr<Subscription> new_subscription(const SipMessage& m, const Peer& from, const std::string& local_tag);
+  std::shared_ptr<Subscription> stored_subscription(const SipMessage& m, const Peer& from);
+  // 200 OK, then notifying (its row, if any, written).
+  void accept_subscription(const std::shared_ptr<Subscription>& sub, const SipMessage& m, const Peer& from,
+                           long expires);
+  // At start this node's own rows, then every lease/3 those of stopped nodes.
+  void adopt_subscriptions(bool starting);
   void on_notify_response(const SipMessage& response);
 
   // recording_delivery.cpp: on the workers, the files removed once delivered.

@@ -52,8 +52,13 @@ SipEndpoint::SipEndpoint(asio::io_context& io_, SipServerConfig config_, const m
       transport(strand, SipTransportConfig{config.listen, config.tcp, config.max_tcp_connections,
                                            config.tcp_idle_timeout}),
       admission(config.requests_per_window, config.rate_window, digest_settings(config)),
+      adoption(strand),
       rng(std::random_device{}()),
-      greeting_default(default_greeting()) {}
+      greeting_default(default_greeting()) {
+  if (!config.subscriptions_dsn.empty())
+    subscription_store =
+        std::make_unique<SubscriptionStore>(config.subscriptions_dsn, config.node_id, config.subscription_lease);
+}
 
 void SipEndpoint::start() {
   std::weak_ptr<SipEndpoint> weak = shared_from_this();
@@ -61,6 +66,7 @@ void SipEndpoint::start() {
     if (auto self = weak.lock()) self->handle(message, from);
   });
   if (!config.recordings_dir.empty()) deliver_leftovers();
+  if (subscription_store) asio::post(strand, [self = shared_from_this()] { self->adopt_subscriptions(true); });
   log(LogLevel::Info, "sip", "listening on udp{} {}", config.tcp ? " and tcp" : "",
       endpoint_text(transport.local_endpoint()));
 }
@@ -71,7 +77,9 @@ void SipEndpoint::stop() {
   auto remaining = calls;
   for (auto& [id, call] : remaining) call->hang_up("server stopping");
   auto subs = subscriptions;
-  for (auto& [id, sub] : subs) sub->terminate("noresource");
+  // Rows in the database live on: this node's next run or another node goes on with them.
+  for (auto& [id, sub] : subs) subscription_store ? sub->forget() : sub->terminate("noresource");
+  adoption.cancel();
   transport.stop();
 }
 

@@ -61,8 +61,9 @@ class PgDeliveryQueue final : public DeliveryQueue {
   }
 
  public:
-  PgDeliveryQueue(const std::string& conninfo, std::string node_id, std::chrono::milliseconds lease)
-      : pool_(conninfo, 2), node_id_(std::move(node_id)), lease_ms_(std::to_string(lease.count())),
+  PgDeliveryQueue(const std::string& conninfo, std::string node_id, std::chrono::milliseconds lease,
+                  std::size_t pool_size)
+      : pool_(conninfo, pool_size), node_id_(std::move(node_id)), lease_ms_(std::to_string(lease.count())),
         period_(std::max(std::chrono::milliseconds(100), lease / 3)) {
     run([](Connection& c) {
       pgsql::Transaction t(c);
@@ -190,9 +191,9 @@ class PgDeliveryQueue final : public DeliveryQueue {
 }  // namespace
 
 std::unique_ptr<DeliveryQueue> open_postgresql_queue(const std::string& conninfo, const std::string& node_id,
-                                                     std::chrono::milliseconds lease) {
+                                                     std::chrono::milliseconds lease, std::size_t pool_size) {
   try {
-    return std::make_unique<PgDeliveryQueue>(conninfo, node_id, lease);
+    return std::make_unique<PgDeliveryQueue>(conninfo, node_id, lease, pool_size);
   } catch (const PgError& e) {
     throw QueueError(std::string("the queue's database: ") + e.what());
   }

@@ -13,6 +13,14 @@ are finished by another, exactly once.
   after the last 202: every acknowledged job ends delivered, each stored once.
 - A message for another domain, queued on node A while the next hop is
   down, is relayed by node B once A is killed: once.
+- A phone's subscription moves to node a when its in-dialog re-SUBSCRIBE
+  reaches a (which finds the dialog in the database); node b, which held it,
+  sends no more NOTIFYs.
+- A phone subscribed on node a, which is killed with SIGKILL, hears of a
+  voicemail posted to node b from node b, in the same dialog (its CSeq
+  following a's), once a's heartbeat is older than the lease.
+- Node a restarted with the same node_id takes back the subscriptions it
+  held, and adopts those of node b once b is stopped.
 - `umstore cluster status` lists both nodes and their heartbeats.""" 
 import imaplib
 import json
@@ -69,6 +77,11 @@ gw1 = {TOKEN}
 [cluster]
 node_id = {node}
 lease_seconds = {LEASE_SECONDS}
+
+[store]
+accounts_pool_size = 2
+ingest_pool_size = 3
+smtp_queue_pool_size = 1
 
 [ingest]
 retry_intervals = 1
@@ -146,35 +159,75 @@ class Phone:
     """A SIP phone on UDP that subscribes to its message summary (RFC 3842)
     and answers the NOTIFYs."""
 
-    def __init__(self, server_port):
+    def __init__(self, server_port, call_id="mwi-cluster@127.0.0.1"):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(10)
-        port = self.sock.getsockname()[1]
+        self.port = self.sock.getsockname()[1]
+        self.call_id = call_id
+        self.cseq = 1
+        self.responses = []  # (status line, the node's SIP port, To tag) of answers to our SUBSCRIBEs
+        self.subscribe(server_port)
+
+    def subscribe(self, server_port, to_tag=""):
+        """SUBSCRIBE (in the dialog when to_tag is given) with Expires: 600."""
+        to = f"<sip:{NUMBER}@127.0.0.1>" + (f";tag={to_tag}" if to_tag else "")
         self.sock.sendto((f"SUBSCRIBE sip:{NUMBER}@127.0.0.1 SIP/2.0\r\n"
-                          f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKcluster1\r\n"
-                          f"From: <sip:{NUMBER}@127.0.0.1>;tag=ph1\r\nTo: <sip:{NUMBER}@127.0.0.1>\r\n"
-                          "Call-ID: mwi-cluster@127.0.0.1\r\nCSeq: 1 SUBSCRIBE\r\n"
-                          f"Contact: <sip:phone@127.0.0.1:{port}>\r\nEvent: message-summary\r\n"
+                          f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKcluster{self.cseq}\r\n"
+                          f"From: <sip:{NUMBER}@127.0.0.1>;tag=ph1\r\nTo: {to}\r\n"
+                          f"Call-ID: {self.call_id}\r\nCSeq: {self.cseq} SUBSCRIBE\r\n"
+                          f"Contact: <sip:phone@127.0.0.1:{self.port}>\r\nEvent: message-summary\r\n"
                           "Accept: application/simple-message-summary\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n")
                          .encode(), ("127.0.0.1", server_port))
+        self.cseq += 1
 
-    def next_summary(self):
-        """The body of the next NOTIFY (answered 200 OK)."""
+    def next_notify(self, seconds=10):
+        """The next NOTIFY (answered 200 OK): (body, the node's SIP port, its CSeq, its From tag)."""
+        deadline = time.monotonic() + seconds
         while True:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
             data, peer = self.sock.recvfrom(65535)
             text = data.decode("utf-8", "replace")
+            head, _, body = text.partition("\r\n\r\n")
+            if text.startswith("SIP/2.0 "):
+                to_tag = re.search(r"^To: .*;tag=([^;\s]+)", head, re.M)
+                self.responses.append((head.split("\r\n", 1)[0], peer[1], to_tag and to_tag.group(1)))
             if not text.startswith("NOTIFY "):
                 continue
-            head, _, body = text.partition("\r\n\r\n")
             copied = [line for line in head.split("\r\n")[1:]
                       if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")]
             self.sock.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(copied) + "\r\nContent-Length: 0\r\n\r\n")
                              .encode(), peer)
-            return body
+            assert re.search(r"^Call-ID: ([^\r\n]*)", head, re.M).group(1) == self.call_id, head
+            cseq = int(re.search(r"^CSeq: (\d+) NOTIFY", head, re.M).group(1))
+            tag = re.search(r"^From: .*;tag=([^;\s]+)", head, re.M).group(1)
+            return body, peer[1], cseq, tag
+
+    def next_summary(self):
+        """The body of the next NOTIFY (answered 200 OK)."""
+        return self.next_notify()[0]
 
     def new_voice_messages(self):
-        return int(re.search(r"Voice-Message: (\d+)/", self.next_summary()).group(1))
+        return voice_messages(self.next_summary())
+
+
+def voice_messages(summary):
+    return int(re.search(r"Voice-Message: (\d+)/", summary).group(1))
+
+
+def hear_more(phone, node_port, than, seconds):
+    """Reads NOTIFYs until one from `node_port` counts more new voice
+    messages than `than`; returns (count, CSeq, From tag, seconds taken)."""
+    start = time.monotonic()
+    while True:
+        left = seconds - (time.monotonic() - start)
+        assert left > 0, f"no NOTIFY from port {node_port} counting more than {than} new voice messages in {seconds} s"
+        try:
+            body, port, cseq, tag = phone.next_notify(left)
+        except socket.timeout:
+            continue
+        if port == node_port and "Messages-Waiting: yes" in body and voice_messages(body) > than:
+            return voice_messages(body), cseq, tag, time.monotonic() - start
 
 
 def mwi_across_nodes(a, b_sip_port):
@@ -189,6 +242,46 @@ def mwi_across_nodes(a, b_sip_port):
     assert heard < 2.0, f"the phone on node b heard of node a's voicemail after {heard:.2f} s"
     phone.sock.close()
     return job, heard
+
+
+def refresh_moves_subscription(b_http, sip_a, sip_b):
+    """A phone subscribed on node b refreshes its subscription through node
+    a, which has the dialog only in the database: a answers 200 in the
+    dialog and sends the NOTIFYs from then on; b stays quiet."""
+    phone = Phone(sip_b, "mwi-refresh@127.0.0.1")
+    body, port, cseq, tag = phone.next_notify()
+    assert port == sip_b, port
+    before = voice_messages(body)
+    phone.subscribe(sip_a, to_tag=tag)
+    body, port, refreshed_cseq, refreshed_tag = phone.next_notify()
+    assert (port, refreshed_tag) == (sip_a, tag) and refreshed_cseq > cseq, (port, refreshed_tag, refreshed_cseq)
+    assert ("SIP/2.0 200 OK", sip_a, tag) in phone.responses, phone.responses
+    post_voicemail(b_http)
+    count, heard_cseq, heard_tag, _ = hear_more(phone, sip_a, before, 10)
+    assert heard_tag == tag and heard_cseq > refreshed_cseq and count == before + 1, (heard_tag, heard_cseq, count)
+    try:
+        _, port, _, _ = phone.next_notify(1.5)
+        assert port != sip_b, "node b still notifies a subscription node a took"
+    except socket.timeout:
+        pass
+    return phone, count
+
+
+def subscription_taken_over(a, b_http, sip_a, sip_b):
+    """A phone subscribed on node a, which is killed: node b sends the
+    NOTIFY for a voicemail posted to it, in the same dialog."""
+    phone = Phone(sip_a, "mwi-takeover@127.0.0.1")
+    body, port, cseq, tag = phone.next_notify()
+    assert port == sip_a, port
+    before = voice_messages(body)
+    a.stop(signal.SIGKILL)
+    killed = time.monotonic()
+    post_voicemail(b_http)
+    count, heard_cseq, heard_tag, _ = hear_more(phone, sip_b, before, LEASE_SECONDS + 8)
+    seconds = time.monotonic() - killed
+    assert heard_tag == tag and heard_cseq > cseq, (tag, heard_tag, cseq, heard_cseq)
+    assert count == before + 1, (before, count)
+    return phone, count, seconds
 
 
 def main():
@@ -266,6 +359,29 @@ def main():
                 assert time.time() < deadline, b.run("queue", "list").stdout
                 time.sleep(0.2)
 
+            # SIP subscriptions are rows too: a refresh through another node
+            # moves one, and the nodes take over those of a node that died.
+            a.start()
+            refreshed, refreshed_count = refresh_moves_subscription(b.http_port, sip_a, sip_b)
+            survivor, survivor_count, sub_takeover_seconds = subscription_taken_over(a, b.http_port, sip_a, sip_b)
+            assert f"subscription {survivor.call_id} for {NUMBER}: taken over from node a" in b.log_path.read_text()
+            hear_more(refreshed, sip_b, refreshed_count, 5)  # node a held it too
+            # Node a restarted with its node_id takes its own back at once, and
+            # node b's (stopped, not killed: it ends none) once b's heartbeat is old.
+            a.start()
+            own = Phone(sip_a, "mwi-restart@127.0.0.1")
+            body, port, own_cseq, own_tag = own.next_notify()
+            assert port == sip_a, port
+            own_count = voice_messages(body)
+            b.stop()
+            a.stop(signal.SIGKILL)
+            a.start()
+            post_voicemail(a.http_port)
+            count, cseq, tag, _ = hear_more(own, sip_a, own_count, 10)
+            assert (count, tag) == (own_count + 1, own_tag) and cseq > own_cseq, (count, tag, cseq)
+            count, _, _, adopted_seconds = hear_more(survivor, sip_a, survivor_count, LEASE_SECONDS + 8)
+            assert count == survivor_count + 1, (survivor_count, count)
+
             nodes = b.run("cluster", "status").stdout
             assert re.search(r"^a\s", nodes, re.M) and re.search(r"^b\s", nodes, re.M), nodes
             print(f"cluster: IDLE on b heard a's SMTP delivery in {seen * 1000:.0f} ms; the phone on b heard of a "
@@ -273,7 +389,8 @@ def main():
                   f"{takeover_seconds:.1f} s after SIGKILL (lease {LEASE_SECONDS} s); burst: {len(acknowledged)} "
                   f"acknowledged, {sum(counts.get(j, 0) for j in acknowledged)} stored, {len(lost)} lost, "
                   f"{len(duplicated)} duplicated, all final {recover_seconds:.1f} s after SIGKILL; relayed message "
-                  f"taken over and sent once {relay_seconds:.1f} s after SIGKILL")
+                  f"taken over and sent once {relay_seconds:.1f} s after SIGKILL; a phone subscribed on a heard of a "
+                  f"voicemail posted to b from b {sub_takeover_seconds:.1f} s after a's SIGKILL")
             print(nodes)
 
 

@@ -90,6 +90,7 @@ struct IngestQueueConfig {
   // runs a job while it holds its lease; the jobs of a node gone are taken
   // over once their leases run out). Empty: kept in `dir`, for this node.
   std::string postgresql_dsn;
+  std::size_t postgresql_pool_size = 4;  // its connections, per process
   std::string node_id;              // this node's name in leases ([cluster] node_id)
   std::chrono::milliseconds lease = std::chrono::seconds(30);
   IngestSettings settings;

@@ -13,6 +13,7 @@
 
 #include "codecs/audio.hpp"
 #include "codecs/fax.hpp"
+#include "ingest/decode_worker.hpp"
 #include "mime/voice_message.hpp"
 #include "recognition/fax_text_reader.hpp"
 #include "recognition/recognition_pool.hpp"
@@ -53,6 +54,7 @@ struct IngestSettings {
   std::string domain = "localhost";  // mail domain of local mailboxes
   codecs::AudioLimits voice_limits;  // [codecs]: longer or larger recordings are refused
   codecs::FaxLimits fax_limits;      // [codecs]: more pages, larger pages or files are refused
+  DecodeSandbox decode;              // [ingest] sandbox: where the file is decoded (default: in this process)
   RecognitionSettings recognition;
 };
 
@@ -64,8 +66,8 @@ struct ComposedMessage {
   std::string summary;            // "voice 0:23 from +15550123, transcript 12 words" for logs and the CLI
 };
 
-// Throws codecs::CodecError (names the file and what is wrong) or
-// std::invalid_argument for bad numbers.
+// Throws codecs::CodecError (names the file and what is wrong, or which
+// decode limit it exceeded) or std::invalid_argument for bad numbers.
 ComposedMessage compose(const Recording& recording, const IngestSettings& settings);
 
 // One recording's result in compose_batch: the message, or why there is none.

@@ -25,6 +25,7 @@ struct StoreSettings {
   std::string postgresql_dsn;
   std::size_t postgresql_pool_size = 16;  // connections for message work, per process
   bool text_index = true;  // a full-text index per folder (MaildirOptions; postgresql: open_postgresql_store)
+  std::size_t postgresql_accounts_pool_size = 4;  // connections for accounts (logins), per process
 };
 
 struct OpenedStore {

@@ -8,9 +8,6 @@ namespace umstore::mailstore {
 namespace pg {
 namespace {
 
-// Logins and the admin CLI only: a few connections are plenty.
-constexpr std::size_t kPoolSize = 4;
-
 constexpr std::string_view kSelectAccount =
     "SELECT a.number, a.name, a.email, coalesce(m.quota_bytes, 0) FROM accounts a "
     "LEFT JOIN mailboxes m ON m.number = a.number";
@@ -23,7 +20,7 @@ std::string_view sql_bool(bool b) { return b ? "true" : "false"; }
 
 class PgAccountStore final : public AccountStore {
  public:
-  explicit PgAccountStore(const std::string& conninfo) : pool_(conninfo, kPoolSize) {}
+  PgAccountStore(const std::string& conninfo, std::size_t pool_size) : pool_(conninfo, pool_size) {}
 
   void add(const Account& account, std::string_view password) override {
     detail::validate(account);
@@ -168,8 +165,8 @@ class PgAccountStore final : public AccountStore {
 }  // namespace
 }  // namespace pg
 
-std::unique_ptr<AccountStore> open_postgresql_accounts(const std::string& conninfo) {
-  return std::make_unique<pg::PgAccountStore>(conninfo);
+std::unique_ptr<AccountStore> open_postgresql_accounts(const std::string& conninfo, std::size_t pool_size) {
+  return std::make_unique<pg::PgAccountStore>(conninfo, pool_size);
 }
 
 }  // namespace umstore::mailstore

@@ -10,6 +10,7 @@
 namespace umstore::mailstore {
 
 // Throws TemporaryFailure naming the host when the database cannot be reached.
-std::unique_ptr<AccountStore> open_postgresql_accounts(const std::string& conninfo);
+// Logins and the admin CLI only: a few connections are plenty.
+std::unique_ptr<AccountStore> open_postgresql_accounts(const std::string& conninfo, std::size_t pool_size = 4);
 
 }  // namespace umstore::mailstore

@@ -55,6 +55,13 @@ struct SipServerConfig {
   std::chrono::seconds max_recording{180};
   std::chrono::seconds max_silence{10};          // silence or no RTP this long ends the recording
   std::string user_agent = "umstore";
+  // The PostgreSQL backend's database: message-summary subscriptions are
+  // kept there too, and this node (`node_id`) sends the NOTIFYs of those
+  // whose node's heartbeat is older than `subscription_lease`. Empty: in
+  // memory only (a restart loses them; phones subscribe again).
+  std::string subscriptions_dsn;
+  std::string node_id;
+  std::chrono::milliseconds subscription_lease{30000};
 };
 
 class SipServer {

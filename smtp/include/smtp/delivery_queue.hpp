@@ -136,10 +136,11 @@ class FileDeliveryQueue final : public DeliveryQueue {
 
 // The queue in the PostgreSQL backend's database (table smtp_queue, made at
 // start), shared by every node on it; `lease`: how long an envelope stays
-// with a node that stopped renewing before another takes it over. Throws
-// QueueError naming the database when it cannot be reached.
+// with a node that stopped renewing before another takes it over;
+// `pool_size`: its connections. Throws QueueError naming the database when
+// it cannot be reached.
 std::unique_ptr<DeliveryQueue> open_postgresql_queue(const std::string& conninfo, const std::string& node_id,
-                                                     std::chrono::milliseconds lease);
+                                                     std::chrono::milliseconds lease, std::size_t pool_size = 2);
 
 // The envelope's stored form (JSON), shared by both queues.
 std::string serialise_envelope(const QueuedEnvelope& envelope);
