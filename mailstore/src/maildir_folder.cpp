@@ -205,8 +205,11 @@ FolderChanges MaildirFolder::changes_since(std::uint64_t modseq) const try {
   std::lock_guard lock(mutex_);
   FolderChanges changes;
   changes.highest_modseq = mirror_.highest_modseq;
-  for (const auto& [uid, e] : mirror_.entries)
-    if (e.modseq > modseq) changes.changed.push_back(info(e));
+  std::vector<std::uint32_t> uids;
+  for (auto it = mirror_.by_modseq.upper_bound({modseq, UINT32_MAX}); it != mirror_.by_modseq.end(); ++it)
+    uids.push_back(it->second);
+  std::sort(uids.begin(), uids.end());
+  for (const std::uint32_t uid : uids) changes.changed.push_back(info(mirror_.entries.at(uid)));
   for (const auto& [uid, removed_at] : mirror_.expunged)
     if (removed_at > modseq) changes.expunged.push_back(uid);
   changes.expunged_complete = modseq >= mirror_.expunges_known_since;
@@ -375,7 +378,7 @@ ConditionalFlagChange MaildirFolder::store_flags(std::span<const std::uint32_t> 
           e.keywords = new_keywords;
           records += keyword_line(uid, e.keywords);
         }
-        e.modseq = modseq;
+        set_modseq(e, modseq);
         records += flags_line(uid, e.flags, modseq);
         result.changed.push_back(info(e));
       }
@@ -484,8 +487,7 @@ void MaildirFolder::retire() const {
     if (mirror_.retired) return;
     mirror_.retired = true;
     uncount_all();
-    mirror_.entries.clear();
-    mirror_.uid_by_base.clear();
+    clear_entries();
     changed();
   }
   notify();

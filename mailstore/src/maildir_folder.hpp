@@ -52,6 +52,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -178,6 +179,8 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
 
   void add_entry(Entry entry) const;
   void erase_entry(std::uint32_t uid, std::uint64_t modseq) const;  // modseq: of the removal
+  void set_modseq(Entry& e, std::uint64_t modseq) const;  // keeps by_modseq in step
+  void clear_entries() const;
   void uncount_all() const;  // takes the mirror's totals out of the quota and zeroes them
   bool apply_log_line(std::string_view line) const;
   std::uint64_t next_modseq() const;  // with the Transaction held
@@ -210,6 +213,11 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   // also read without it).
   struct Mirror {
     std::map<std::uint32_t, Entry> entries;
+    // (modseq, uid) of every entry, so changes since a mod-sequence cost what
+    // changed, not a walk of every message: each IDLE session on a folder
+    // asks after every delivery. Changed only through add_entry,
+    // erase_entry, set_modseq and clear_entries.
+    std::set<std::pair<std::uint64_t, std::uint32_t>> by_modseq;
     std::unordered_map<std::string, std::uint32_t> uid_by_base;
     std::uint32_t uid_validity = 0;
     std::uint32_t uid_next = 1;

@@ -56,7 +56,22 @@ void MaildirFolder::add_entry(Entry entry) const {
   quota_->adjust(static_cast<std::int64_t>(entry.size), 1, static_cast<std::int64_t>(seconds));
   mirror_.uid_by_base[entry.base] = entry.uid;
   const std::uint32_t uid = entry.uid;
+  if (const auto it = mirror_.entries.find(uid); it != mirror_.entries.end())
+    mirror_.by_modseq.erase({it->second.modseq, uid});
+  mirror_.by_modseq.emplace(entry.modseq, uid);
   mirror_.entries.insert_or_assign(uid, std::move(entry));
+}
+
+void MaildirFolder::set_modseq(Entry& e, std::uint64_t modseq) const {
+  mirror_.by_modseq.erase({e.modseq, e.uid});
+  e.modseq = modseq;
+  mirror_.by_modseq.emplace(modseq, e.uid);
+}
+
+void MaildirFolder::clear_entries() const {
+  mirror_.entries.clear();
+  mirror_.by_modseq.clear();
+  mirror_.uid_by_base.clear();
 }
 
 void MaildirFolder::uncount_all() const {
@@ -75,6 +90,7 @@ void MaildirFolder::erase_entry(std::uint32_t uid, std::uint64_t modseq) const {
   mirror_.total_seconds -= seconds;
   quota_->adjust(-static_cast<std::int64_t>(it->second.size), -1, -static_cast<std::int64_t>(seconds));
   mirror_.uid_by_base.erase(it->second.base);
+  mirror_.by_modseq.erase({it->second.modseq, uid});
   mirror_.entries.erase(it);
 }
 
@@ -111,7 +127,7 @@ bool MaildirFolder::apply_log_line(std::string_view line) const {
       const auto [flags, modseq] = parse_log_flags(next_field(rest));
       it->second.flags = flags;
       it->second.file = file_name(it->second.base, it->second.flags);
-      if (modseq != 0) it->second.modseq = modseq;
+      if (modseq != 0) set_modseq(it->second, modseq);
       mirror_.highest_modseq = std::max(mirror_.highest_modseq, modseq);
       return true;
     }
@@ -154,8 +170,7 @@ bool MaildirFolder::catch_up_log() const {
     // First load, or another process compacted the log: read it whole.
     changed = mirror_.log_ino != 0;
     uncount_all();
-    mirror_.entries.clear();
-    mirror_.uid_by_base.clear();
+    clear_entries();
     mirror_.log_offset = 0;
     mirror_.log_lines = 0;
     mirror_.log_ino = st.st_ino;
@@ -346,7 +361,7 @@ bool MaildirFolder::scan_directories() const {
       const Flags flags = flags_from_file_name(name);
       if (flags != e.flags) {
         e.flags = flags;
-        e.modseq = scan_modseq();
+        set_modseq(e, scan_modseq());
         records += flags_line(e.uid, flags, e.modseq);
         changed = true;
       }

@@ -155,6 +155,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(changes_since_a_mod_sequence, Backend, Backends) {
   const std::uint32_t flagged = s.inbox->append(message(3));
   const std::uint64_t since = s.inbox->status().highest_modseq;
   BOOST_TEST(s.inbox->changes_since(since).changed.empty());
+  // An instance that knew the folder before the changes, and catches up on them.
+  const auto early = s.backend.open();
+  const auto early_inbox = early->user(kNumber)->open("INBOX");
+  BOOST_TEST(early_inbox->changes_since(since).changed.empty());
 
   const std::vector<std::uint32_t> to_delete{doomed};
   s.inbox->change_flags(to_delete, FlagChange::Add, kDeleted);
@@ -180,6 +184,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(changes_since_a_mod_sequence, Backend, Backends) {
   const FolderChanges seen_there = other->user(kNumber)->open("INBOX")->changes_since(since);
   BOOST_TEST(uids_of(seen_there.changed) == uids_of(changes.changed));
   if (seen_there.expunged_complete) BOOST_TEST(seen_there.expunged == to_delete);
+  const FolderChanges caught_up = early_inbox->changes_since(since);
+  BOOST_TEST(uids_of(caught_up.changed) == uids_of(changes.changed));
+  BOOST_TEST(info_of(caught_up.changed, flagged).flags == kSeen);
+  BOOST_TEST(caught_up.expunged == to_delete);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(expunge_removes_only_deleted_messages, Backend, Backends) {

@@ -348,6 +348,7 @@ BOOST_AUTO_TEST_CASE(changes_by_other_maildir_tools_are_seen) {
   const auto inbox = s.inbox();
   inbox->append(message(1));
   inbox->append(message(2));
+  const std::uint64_t before = inbox->status().highest_modseq;
   const fs::path cur = s.folder_dir("INBOX") / "cur";
   auto names = files_in(cur);
   BOOST_REQUIRE(names.size() == 2u);
@@ -361,6 +362,10 @@ BOOST_AUTO_TEST_CASE(changes_by_other_maildir_tools_are_seen) {
   BOOST_REQUIRE(snapshot.size() == 1u);
   BOOST_TEST(snapshot[0].uid == 1u);
   BOOST_TEST(snapshot[0].flags == kSeen);
+  // A session resyncing from before hears of both.
+  const auto changes = inbox->changes_since(before);
+  BOOST_TEST(uids_of(changes.changed) == std::vector<std::uint32_t>{1});
+  BOOST_TEST(changes.expunged == std::vector<std::uint32_t>{2});
   BOOST_TEST(inbox->open_message(1)->bytes() == message(1));
   s.reopen();
   BOOST_TEST(uids_of(s.inbox()->snapshot()) == std::vector<std::uint32_t>{1});
