@@ -388,6 +388,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
       throw UsageError(std::string("[store] ") + key + ": " + std::to_string(*size) + " (1 to 1000 connections)");
   }
   s.store_fulltext_index = ini->getBool("store.fulltext_index", s.store_fulltext_index);
+  s.mailboxes_in_memory = std::max(1u, ini->getUInt("store.mailboxes_in_memory", static_cast<unsigned>(s.mailboxes_in_memory)));
   s.node_id = ini->getString("cluster.node_id", s.node_id);
   s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
   s.log_format = ini->getString("log.format", s.log_format);
