@@ -5,12 +5,13 @@
 // input, output and error descriptors attached; the first reply is the
 // child's pid with a pidfd for it attached (or a negative errno), so the
 // client can wait for and kill exactly that process; the second is its
-// wait status, once the server has reaped it.
+// wait status and peak resident memory, once the server has reaped it.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -120,6 +121,19 @@ std::int32_t receive_number(int socket, std::vector<UniqueFd>& fds) {
 
 bool send_number(int socket, std::int32_t value, std::span<const int> fds = {}) {
   return send_message(socket, {reinterpret_cast<const char*>(&value), sizeof value}, fds);
+}
+
+// The second reply: how the child ended.
+struct Ending {
+  std::int64_t status = 0;        // as waitpid gives it (64 bits: no padding goes out uninitialised)
+  std::int64_t peak_rss_kib = 0;  // ru_maxrss
+};
+
+Ending receive_ending(int socket) {
+  Ending ending;
+  std::vector<UniqueFd> none;
+  if (receive_message(socket, {reinterpret_cast<char*>(&ending), sizeof ending}, none) != sizeof ending) throw ServerGone{};
+  return ending;
 }
 
 // Reads standard output and error until both close; stops early at the
@@ -265,10 +279,11 @@ ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>
   // which the deadline still bounds.
   if (run.end == ChildRun::End::exited && !ends_before(child, until)) run.end = ChildRun::End::deadline_passed;
   if (run.end != ChildRun::End::exited) kill_process(child);
-  std::vector<UniqueFd> none;
-  const std::int32_t status = receive_number(server.socket.get(), none);
+  const Ending ending = receive_ending(server.socket.get());
+  run.peak_memory_bytes = static_cast<std::size_t>(ending.peak_rss_kib) * 1024;
   if (run.end == ChildRun::End::output_too_large) run.output.clear();
   if (run.end != ChildRun::End::exited) return run;
+  const auto status = static_cast<int>(ending.status);
   if (WIFSIGNALED(status)) {
     run.end = ChildRun::End::killed_by_signal;
     run.signal = WTERMSIG(status);
@@ -312,10 +327,14 @@ int serve_forks(const std::function<int(const std::vector<std::string>& args)>& 
     const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     const std::array<int, 1> attached{pidfd.get()};
     const bool told = send_number(0, pid, pidfd.get() >= 0 ? std::span<const int>(attached) : std::span<const int>());
+    Ending ending;
+    rusage usage{};
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
     }
-    if (!told || !send_number(0, status)) return 0;
+    ending.status = status;
+    ending.peak_rss_kib = usage.ru_maxrss;
+    if (!told || !send_message(0, {reinterpret_cast<const char*>(&ending), sizeof ending}, {})) return 0;
   }
 }
 

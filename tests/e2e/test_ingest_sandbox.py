@@ -1,9 +1,9 @@
 """Ingest decodes uploads in confined worker processes (umstore-decode,
 [ingest] sandbox): through the real `umstore serve` and its HTTP API, a
 voicemail and a fax come out the same as decoded in-process; a fax that
-would cost minutes of CPU and a recording that would take hundreds of MB
-fail naming the limit and key, keep their original files, and do not hold
-up a voicemail sent after them."""
+would cost minutes of CPU and a recording whose
+8 kHz samples alone pass the memory limit fail naming the limit and key,
+keep their original files, and do not hold up a voicemail sent after them."""
 import email
 import json
 import shutil
@@ -132,8 +132,8 @@ class IngestSandboxTest(unittest.TestCase):
     def test_a_recording_over_the_memory_limit_fails_naming_it_and_keeps_its_file(self):
         if not shutil.which("sox"):
             self.skipTest("sox is not installed")
-        server = self.serve("decode_memory_mb = 256")
-        # Half an hour of 48 kHz silence: a small FLAC that decodes into far more than 256 MiB.
+        server = self.serve("decode_memory_mb = 32")
+        # Half an hour of 48 kHz silence: a small FLAC whose 8 kHz samples alone take 29 MB.
         silence = self.dir / "silence.flac"
         subprocess.run(["sox", "-D", "-n", "-r", "48000", "-c", "1", "-b", "16", str(silence), "trim", "0", "1800"],
                        check=True, timeout=120)
@@ -142,7 +142,7 @@ class IngestSandboxTest(unittest.TestCase):
         failed = final_status(server, big)
         self.assertEqual(failed["status"], "failed")
         self.assertEqual(failed["reason"],
-                         "silence.flac: decoding exceeded the memory limit of 256 MiB ([ingest] decode_memory_mb)")
+                         "silence.flac: decoding exceeded the memory limit of 32 MiB ([ingest] decode_memory_mb)")
         self.assertEqual((server.data_dir / "ingest" / "failed" / big).read_bytes(), silence.read_bytes())
         self.assertEqual(final_status(server, voice)["status"], "delivered")
 

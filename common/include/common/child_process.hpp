@@ -38,6 +38,7 @@ struct ChildRun {
   int signal = 0;         // End::killed_by_signal
   std::string output;     // standard output, at most max_output bytes
   std::string errors;     // the last 4 KiB of standard error
+  std::size_t peak_memory_bytes = 0;  // its peak resident memory (getrusage's ru_maxrss)
 };
 
 // A program started once (posix_spawn, no shell, an empty environment, a

@@ -48,7 +48,7 @@ struct DecodeSandbox {
   bool enabled = false;            // false: decode in the calling process
   std::filesystem::path worker;    // the umstore-decode program
   // About 4 times what the longest recording the [codecs] limits allow
-  // costs (an hour at 48 kHz: 7.5 s of CPU, 1.3 GB as it is resampled).
+  // costs (an hour of 48 kHz FLAC: about 2.5 s of CPU).
   std::chrono::seconds cpu{30};
   std::size_t memory_mb = 2048;    // address space
   std::chrono::seconds wall{120};
