@@ -99,6 +99,7 @@ DecodedFax decode_fax_confined(std::span<const std::uint8_t> file, std::string_v
   command.push_back(argument(kArgMaxPages, limits.max_pages));
   command.push_back(argument(kArgMaxWidth, limits.max_width));
   command.push_back(argument(kArgMaxLength, limits.max_length));
+  command.push_back(argument(kArgMaxPixels, limits.max_pixels));
   command.push_back(argument(kArgMaxInput, limits.max_input_bytes));
   // poppler finds the fonts a PDF names but does not embed through
   // fontconfig, which opens its configuration and font files as it goes.

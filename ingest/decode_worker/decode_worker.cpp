@@ -128,6 +128,7 @@ void decode(std::string_view verb, const Arguments& args) {
   limits.max_pages = static_cast<unsigned>(number(args, kArgMaxPages));
   limits.max_width = static_cast<std::uint32_t>(number(args, kArgMaxWidth));
   limits.max_length = static_cast<std::uint32_t>(number(args, kArgMaxLength));
+  limits.max_pixels = number(args, kArgMaxPixels);
   limits.max_input_bytes = number(args, kArgMaxInput);
   const DecodedFax fax = decode_fax_input(input, name, limits);
   const std::uint32_t pages = fax.pages;

@@ -1,7 +1,7 @@
 """Ingest decodes uploads in confined worker processes (umstore-decode,
 [ingest] sandbox): through the real `umstore serve` and its HTTP API, a
 voicemail and a fax come out the same as decoded in-process; a fax that
-would cost minutes of CPU and a recording whose
+would cost minutes of CPU, one over the pixel budget and a recording whose
 8 kHz samples alone pass the memory limit fail naming the limit and key,
 keep their original files, and do not hold up a voicemail sent after them."""
 import email
@@ -145,6 +145,17 @@ class IngestSandboxTest(unittest.TestCase):
                          "silence.flac: decoding exceeded the memory limit of 32 MiB ([ingest] decode_memory_mb)")
         self.assertEqual((server.data_dir / "ingest" / "failed" / big).read_bytes(), silence.read_bytes())
         self.assertEqual(final_status(server, voice)["status"], "delivered")
+
+    def test_a_fax_over_the_pixel_budget_fails_before_it_is_decoded(self):
+        server = self.serve("")
+        white = self.dir / "white.tif"
+        white.write_bytes(white_g4_tiff(200))  # 35 KB, 19 billion pixels
+        fax = post(server, "/v1/fax", white, "image/tiff")
+        failed = final_status(server, fax, seconds=20)
+        self.assertEqual(failed["status"], "failed")
+        self.assertEqual(failed["reason"], "white.tif: TIFF: 11 pages of 1070080000 pixels exceed the limit of "
+                                           "1000000000 pixels ([codecs] max_fax_pixels)")
+        self.assertEqual((server.data_dir / "ingest" / "failed" / fax).read_bytes(), white.read_bytes())
 
     def test_a_limit_of_zero_is_a_config_error(self):
         conf = self.dir / "bad.conf"

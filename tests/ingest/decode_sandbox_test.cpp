@@ -221,6 +221,30 @@ BOOST_AUTO_TEST_CASE(a_recording_over_the_duration_limit_fails_naming_its_key) {
   BOOST_TEST(failure_of([&] { decode_voice_confined(voice, "voicemail.wav", limits, sandbox()); }) == expected);
 }
 
+// Issue #19's 35 KB TIFF of 200 white pages at the page-size limits, which
+// cost 150 s of CPU: refused from its directory tags, before a page is decoded.
+BOOST_AUTO_TEST_CASE(a_fax_over_the_pixel_budget_fails_before_decoding_naming_its_key) {
+  const auto tiff = white_g4_tiff(200);
+  const umstore::codecs::FaxLimits limits;
+  const std::string expected =
+      "white.tif: TIFF: 11 pages of 1070080000 pixels exceed the limit of 1000000000 pixels ([codecs] max_fax_pixels)";
+  BOOST_TEST(failure_of([&] { decode_fax_input(tiff, "white.tif", limits); }) == expected);
+  BOOST_TEST(failure_of([&] { decode_fax_confined(tiff, "white.tif", limits, sandbox(5s)); }) == expected);
+}
+
+// A PDF's pages are counted at the resolution they would be rendered at,
+// from their boxes, before poppler draws one.
+BOOST_AUTO_TEST_CASE(a_pdf_over_the_pixel_budget_fails_before_rendering) {
+  const auto pdf = umstore::codecs::to_fax_pdf(sample("fax.tif"), "fax.tif");  // 2 pages, 1728 x 2287 at fine resolution
+  umstore::codecs::FaxLimits limits;
+  limits.max_pixels = 1728 * 2287 * 3 / 2;
+  const std::string failure = failure_of([&] { decode_fax_input(pdf, "fax.pdf", limits); });
+  BOOST_TEST(failure.starts_with("fax.pdf: PDF: 2 pages of "), failure);
+  BOOST_TEST(failure.ends_with(" pixels exceed the limit of 5927904 pixels ([codecs] max_fax_pixels)"), failure);
+  limits.max_pixels = 1728 * 2287 * 2 + 10000;
+  BOOST_TEST(decode_fax_input(pdf, "fax.pdf", limits).pages == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(the_worker_can_open_no_socket_file_process_or_thread) {
   TempDir dir;
   const auto secret = dir.path() / "secret";
