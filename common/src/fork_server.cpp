@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -137,16 +138,18 @@ Ending receive_ending(int socket) {
 }
 
 // Reads standard output and error until both close; stops early at the
-// deadline or past max_output and says which.
-ChildRun::End collect(int out_fd, int err_fd, ChildRun& run, std::size_t max_output,
+// deadline, past max_output or once `interrupted_fd` (or -1) is readable,
+// and says which.
+ChildRun::End collect(int out_fd, int err_fd, int interrupted_fd, ChildRun& run, std::size_t max_output,
                       std::chrono::steady_clock::time_point until) {
-  std::array<pollfd, 2> fds{{{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}}};
+  std::array<pollfd, 3> fds{{{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {interrupted_fd, POLLIN, 0}}};
   std::array<char, 65536> buffer;
   while (fds[0].fd >= 0 || fds[1].fd >= 0) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return ChildRun::End::deadline_passed;
     if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) fail_errno("poll");
-    for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (fds[2].revents != 0) return ChildRun::End::interrupted;
+    for (std::size_t i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       const ssize_t n = ::read(fds[i].fd, buffer.data(), buffer.size());
       if (n < 0 && errno == EINTR) continue;
@@ -193,6 +196,20 @@ struct ForkServer::Connection {
   }
 };
 
+Interruption::Interruption() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!fd_) fail_errno("eventfd");
+}
+
+void Interruption::raise() const {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto n = ::write(fd_.get(), &one, sizeof one);  // fails only when already raised 2^64 times
+}
+
+void Interruption::lower() const {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto n = ::read(fd_.get(), &count, sizeof count);  // EAGAIN: not raised
+}
+
 ForkServer::ForkServer(std::vector<std::string> argv) : argv_(std::move(argv)) {}
 ForkServer::~ForkServer() = default;
 
@@ -234,7 +251,8 @@ std::pair<pid_t, UniqueFd> start_server(const std::vector<std::string>& argv) {
 }  // namespace
 
 ChildRun ForkServer::run(const std::vector<std::string>& args, std::span<const std::uint8_t> input,
-                         std::chrono::milliseconds deadline, std::size_t max_output) {
+                         std::chrono::milliseconds deadline, std::size_t max_output,
+                         const Interruption* interruption) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   for (int attempt = 0;; ++attempt) {
     if (!server_) {
@@ -242,7 +260,7 @@ ChildRun ForkServer::run(const std::vector<std::string>& args, std::span<const s
       server_ = std::make_unique<Connection>(std::move(socket), pid);
     }
     try {
-      return run_once(*server_, args, input, until, max_output);
+      return run_once(*server_, args, input, until, max_output, interruption);
     } catch (const ServerGone&) {
       server_.reset();
       if (attempt > 0) throw std::runtime_error(argv_[0] + " ended without an answer");
@@ -255,7 +273,7 @@ ChildRun ForkServer::run(const std::vector<std::string>& args, std::span<const s
 
 ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>& args,
                               std::span<const std::uint8_t> input, std::chrono::steady_clock::time_point until,
-                              std::size_t max_output) {
+                              std::size_t max_output, const Interruption* interruption) {
   std::string request;
   for (const auto& arg : args) request.append(arg).push_back('\0');
   if (request.size() > kMaxRequest) throw std::runtime_error("the arguments for " + argv_[0] + " are too long");
@@ -274,7 +292,7 @@ ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>
   const int child = received.front().get();
 
   ChildRun run;
-  run.end = collect(out.read.get(), err.read.get(), run, max_output, until);
+  run.end = collect(out.read.get(), err.read.get(), interruption ? interruption->fd() : -1, run, max_output, until);
   // Both pipes closed: the child is exiting, or closed them and lingers,
   // which the deadline still bounds.
   if (run.end == ChildRun::End::exited && !ends_before(child, until)) run.end = ChildRun::End::deadline_passed;

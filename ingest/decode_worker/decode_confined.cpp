@@ -54,6 +54,7 @@ std::string failure_of(const ChildRun& run, std::string_view name, const DecodeS
                            sandbox.cpu.count());
       return fmt::format("{}: the decoder crashed (signal {}, {})", name, run.signal, ::strsignal(run.signal));
     case End::exited:
+    case End::interrupted:  // run_worker's
       break;
   }
   if (run.exit_code == kExitOutOfMemory)
@@ -70,10 +71,13 @@ std::string run_worker(std::vector<std::string> command, std::span<const std::ui
                        const DecodeSandbox& sandbox) {
   ChildRun run;
   try {
-    run = fork_server(sandbox.worker).run(command, file, sandbox.wall, sandbox.memory_mb << 20);
+    run = fork_server(sandbox.worker)
+              .run(command, file, sandbox.wall, sandbox.memory_mb << 20, sandbox.interruption.get());
   } catch (const std::exception& e) {
     throw codecs::CodecError(fmt::format("{}: cannot run the decoder: {}", name, e.what()));
   }
+  if (run.end == ChildRun::End::interrupted)
+    throw DecodeInterrupted(fmt::format("{}: decoding interrupted: the server is stopping", name));
   if (run.end != ChildRun::End::exited || run.exit_code != 0) throw codecs::CodecError(failure_of(run, name, sandbox));
   return std::move(run.output);
 }

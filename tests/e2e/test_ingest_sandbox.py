@@ -3,10 +3,13 @@
 voicemail and a fax come out the same as decoded in-process; a fax that
 would cost minutes of CPU, one over the pixel budget and a recording whose
 8 kHz samples alone pass the memory limit fail naming the limit and key,
-keep their original files, and do not hold up a voicemail sent after them."""
+keep their original files, and do not hold up a voicemail sent after them;
+stopping the server kills a decode in progress and leaves its job queued
+for the restart."""
 import email
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,7 +18,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, SAMPLES, UMSTORE, Umstore  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, UMSTORE, Umstore, wait_for  # noqa: E402
 
 BOB = "+15550100"
 TOKEN = "gw-one-token-0123456789"
@@ -76,6 +79,19 @@ def final_status(server, job_id, seconds=120):
             return s
         time.sleep(0.1)
     raise AssertionError(f"{job_id} still queued after {seconds} s")
+
+
+def decoders(server_pid):
+    """The decoders running for a server: the children of its fork servers."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        parents[int(text.split()[0])] = int(text.rsplit(")", 1)[1].split()[1])
+    fork_servers = {pid for pid, parent in parents.items() if parent == server_pid}
+    return [pid for pid, parent in parents.items() if parent in fork_servers]
 
 
 def media_parts(message_bytes):
@@ -156,6 +172,27 @@ class IngestSandboxTest(unittest.TestCase):
         self.assertEqual(failed["reason"], "white.tif: TIFF: 11 pages of 1070080000 pixels exceed the limit of "
                                            "1000000000 pixels ([codecs] max_fax_pixels)")
         self.assertEqual((server.data_dir / "ingest" / "failed" / fax).read_bytes(), white.read_bytes())
+
+    def test_stopping_the_server_kills_a_running_decode_and_the_job_stays_queued(self):
+        # 40 white pages under a raised pixel budget: about 40 s of CPU to decode.
+        server = self.serve("decode_cpu_seconds = 600\ndecode_wall_seconds = 600\n[codecs]\nmax_fax_pixels = 4000000000")
+        white = self.dir / "white.tif"
+        white.write_bytes(white_g4_tiff(40))
+        fax = post(server, "/v1/fax", white, "image/tiff")
+        wait_for(lambda: decoders(server.process.pid), "the fax's decoder to start")
+        running = decoders(server.process.pid)
+        stopping = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=60)
+        self.assertLess(time.monotonic() - stopping, 10, "the server waited for the decoder")
+        self.assertEqual(server.process.returncode, 0, server.log_path.read_text())
+        self.assertFalse([pid for pid in running if Path(f"/proc/{pid}").exists()], "the decoder was killed")
+        self.assertIn("stays queued: the server stopped while it was decoded", server.log_path.read_text())
+        server.log.close()
+        server.start()
+        self.assertEqual(status(server, fax)["status"], "queued")
+        self.assertFalse((server.data_dir / "ingest" / "failed" / fax).exists())
+        wait_for(lambda: decoders(server.process.pid), "the fax to be decoded again after the restart")
 
     def test_a_limit_of_zero_is_a_config_error(self):
         conf = self.dir / "bad.conf"
