@@ -133,7 +133,8 @@ struct Ending {
 Ending receive_ending(int socket) {
   Ending ending;
   std::vector<UniqueFd> none;
-  if (receive_message(socket, {reinterpret_cast<char*>(&ending), sizeof ending}, none) != sizeof ending) throw ServerGone{};
+  const std::size_t size = receive_message(socket, {reinterpret_cast<char*>(&ending), sizeof ending}, none);
+  if (size != sizeof ending) throw ServerGone{};
   return ending;
 }
 
