@@ -283,7 +283,8 @@ void apply_delivery_config(const Poco::Util::AbstractConfiguration& ini, Setting
 }
 
 // [codecs] max_voice_seconds, max_fax_pages, max_fax_width, max_fax_length
-// (pixels), max_input_bytes (voice and fax files alike). Zero is refused: it
+// (pixels), max_fax_pixels (all pages together), max_input_bytes (voice and
+// fax files alike). Zero is refused: it
 // would reject every file.
 void apply_codecs_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   const auto positive = [&](const std::string& key, std::uint64_t fallback) -> std::uint64_t {
@@ -302,6 +303,7 @@ void apply_codecs_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   s.fax_limits.max_pages = static_cast<unsigned>(positive("max_fax_pages", s.fax_limits.max_pages));
   s.fax_limits.max_width = static_cast<std::uint32_t>(positive("max_fax_width", s.fax_limits.max_width));
   s.fax_limits.max_length = static_cast<std::uint32_t>(positive("max_fax_length", s.fax_limits.max_length));
+  s.fax_limits.max_pixels = positive("max_fax_pixels", s.fax_limits.max_pixels);
   if (ini.has("codecs.max_input_bytes")) {
     const auto bytes = static_cast<std::size_t>(positive("max_input_bytes", 0));
     s.voice_limits.max_input_bytes = bytes;
