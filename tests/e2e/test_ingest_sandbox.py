@@ -7,7 +7,6 @@ keep their original files, and do not hold up a voicemail sent after them;
 stopping the server kills a decode in progress and leaves its job queued
 for the restart."""
 import email
-import json
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, SAMPLES, UMSTORE, Umstore, wait_for  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, UMSTORE, Umstore, gateway_api, job_outcome, wait_for  # noqa: E402
 
 BOB = "+15550100"
 TOKEN = "gw-one-token-0123456789"
@@ -56,29 +55,18 @@ def white_g4_tiff(pages, width=4864, length=20000):
 
 
 def post(server, endpoint, path, content_type):
-    r = subprocess.run(["curl", "-sS", "-w", "\n%{http_code}", "-H", f"Authorization: Bearer {TOKEN}",
-                        "-F", f"file=@{path};type={content_type}", "-F", f"to={BOB}", "-F", "from=+15550123",
-                        f"http://127.0.0.1:{server.http_port}{endpoint}"], capture_output=True, text=True, timeout=60)
-    body, _, code = r.stdout.rpartition("\n")
-    assert code == "202", r.stdout + r.stderr
-    return json.loads(body)["id"]
+    code, body = gateway_api(server.http_port, endpoint, "-F", f"file=@{path};type={content_type}", "-F", f"to={BOB}",
+                             "-F", "from=+15550123", token=TOKEN)
+    assert code == 202, (code, body)
+    return body["id"]
 
 
 def status(server, job_id):
-    r = subprocess.run(["curl", "-sS", "-H", f"Authorization: Bearer {TOKEN}",
-                        f"http://127.0.0.1:{server.http_port}/v1/messages/{job_id}"],
-                       capture_output=True, text=True, timeout=60)
-    return json.loads(r.stdout)
+    return gateway_api(server.http_port, f"/v1/messages/{job_id}", token=TOKEN)[1]
 
 
 def final_status(server, job_id, seconds=120):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        s = status(server, job_id)
-        if s["status"] != "queued":
-            return s
-        time.sleep(0.1)
-    raise AssertionError(f"{job_id} still queued after {seconds} s")
+    return job_outcome(server.http_port, job_id, TOKEN, seconds)
 
 
 def decoders(server_pid):
