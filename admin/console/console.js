@@ -11,7 +11,10 @@ function status(text) { $('status').textContent = text; }
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: 'same-origin' };
   if (method !== 'GET') options.headers['X-CSRF-Token'] = csrf;
-  if (body !== undefined) {
+  if (body instanceof Blob) {  // a file as it is (a greeting)
+    options.headers['Content-Type'] = body.type || 'application/octet-stream';
+    options.body = body;
+  } else if (body !== undefined) {
     options.headers['Content-Type'] = 'application/json';
     options.body = JSON.stringify(body);
   }
@@ -145,6 +148,34 @@ async function loadMessages(number) {
   }
 }
 
+function showGreeting(number, present) {
+  const audio = $('greeting-audio');
+  $('greeting-state').textContent = present ? 'Callers hear this greeting:' : 'No greeting of its own: callers hear the built-in chime.';
+  $('greeting-duration').textContent = '-';
+  $('greeting-delete').disabled = !present;
+  audio.hidden = !present;
+  audio.onloadedmetadata = () => { $('greeting-duration').textContent = audio.duration.toFixed(1); };
+  if (present) audio.src = `/api/mailboxes/${encodeURIComponent(number)}/greeting?at=${Date.now()}`;
+  else audio.removeAttribute('src');
+}
+
+function greetingControls(number, present) {
+  const path = `/api/mailboxes/${encodeURIComponent(number)}/greeting`;
+  showGreeting(number, present);
+  $('greeting-form').onsubmit = (e) => {
+    e.preventDefault();
+    const file = $('greeting-file').files[0];
+    if (!file) return;
+    api('PUT', path, file).then((g) => {
+      showGreeting(number, true);
+      $('greeting-file').value = '';
+      status(`Greeting saved (${g.seconds.toFixed(1)} s).`);
+    }).catch((err) => status(`Greeting refused: ${err.message}`));
+  };
+  $('greeting-delete').onclick = () => api('DELETE', path)
+    .then(() => { showGreeting(number, false); status('Greeting deleted.'); }).catch((err) => status(err.message));
+}
+
 async function openMailbox(number) {
   const m = await api('GET', '/api/mailboxes/' + encodeURIComponent(number));
   $('mb-number').textContent = m.number;
@@ -157,6 +188,7 @@ async function openMailbox(number) {
     `${(m.usage.seconds / 60).toFixed(1)} minutes of voice`;
   $('mb-playable').value = m.profile ? m.profile.playable : 'wav';
   showAging(m);
+  greetingControls(number, m.greeting);
   $('aging-form').onsubmit = (e) => {
     e.preventDefault();
     const field = (id) => ($(id).value === '' ? null : Number($(id).value));

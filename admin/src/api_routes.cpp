@@ -129,6 +129,7 @@ http::Response get_mailbox(const Call& call) {
     const auto aging = call.context.services.accounts.aging(a.number).value_or(mailstore::MailboxAging{});
     j["aging"] = aging_json(aging, call.context.services.aging_defaults);
     j["last_aging"] = last_aging_run(call.context.services.admins, a.number);
+    j["greeting"] = has_greeting(call.context.services, a.number);
     return json_response(200, j);
   });
 }

@@ -4,7 +4,8 @@ Enrols TOTP from the key the page shows (codes computed here with hmac),
 logs in with password and TOTP, creates a mailbox, then ingests a voicemail
 and a fax over the gateway API and sees them on the dashboard and in the
 mailbox's messages without a reload, plays the voicemail (the audio
-element reports its duration) and opens the fax as PDF; every view of a
+element reports its duration) and opens the fax as PDF; uploads a
+greeting, listens to it (its duration shown) and deletes it; every view of a
 message's content is in the audit log; sets the mailbox's message aging
 and sees a run (its test clock two days ahead) move the messages out of
 INBOX, without a reload. Screenshots go to
@@ -14,7 +15,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
+import wave
 from pathlib import Path
 
 import requests
@@ -48,7 +51,8 @@ ARTEFACTS = Path(os.environ.get("UMSTORE_ARTEFACT_DIR",
 class AdminConsoleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Umstore(f"[gateways]\nconsole-gw = {TOKEN}\n")
+        cls.greetings = Path(tempfile.mkdtemp(prefix="umstore-greetings-"))
+        cls.server = Umstore(f"[gateways]\nconsole-gw = {TOKEN}\n[sip]\ngreeting_dir = {cls.greetings}\n")
         add_admin(cls.server, "root", "admin", PASSWORD)
         cls.server.start()
         cls.base = f"http://127.0.0.1:{cls.server.admin_port}/"
@@ -65,6 +69,7 @@ class AdminConsoleTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.browser.quit()
         cls.server.close()
+        shutil.rmtree(cls.greetings, ignore_errors=True)
 
     def wait(self, condition, timeout=60, message=""):
         return WebDriverWait(self.browser, timeout, poll_frequency=0.2).until(lambda b: condition(), message)
@@ -179,6 +184,24 @@ class AdminConsoleTest(unittest.TestCase):
         self.assertEqual(pdf["magic"], "%PDF-")
         self.shot("05-fax")
 
+        # A greeting: uploaded from a file, heard in the page, deleted; the
+        # SIP endpoint's file (<greeting_dir>/<NUMBER>.wav) follows.
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "label[for='greeting-file']")), 1)
+        self.assertIn("built-in", self.el("greeting-state").text)
+        self.el("greeting-file").send_keys(str(SAMPLES / "voicemail.wav"))
+        self.el("greeting-form").submit()
+        self.wait(lambda: self.el("greeting-duration").text not in ("", "-"), message="the greeting's duration")
+        self.assertAlmostEqual(float(self.el("greeting-duration").text), 17.6, delta=0.2)
+        self.assertTrue(self.el("greeting-audio").is_displayed())
+        stored = self.greetings / f"{NUMBER}.wav"
+        with wave.open(str(stored)) as w:
+            self.assertEqual((w.getframerate(), w.getnchannels()), (8000, 1))
+        self.shot("09-greeting")
+        self.el("greeting-delete").click()
+        self.wait(lambda: self.el("status").text == "Greeting deleted.", message="the greeting deleted")
+        self.assertFalse(stored.exists())
+        self.assertFalse(self.el("greeting-audio").is_displayed())
+
         # Every view of content is in the audit log.
         self.browser.find_element(By.LINK_TEXT, "Audit log").click()
         self.wait(lambda: "message.view_fax" in self.el("audit-rows").text, message="the audit entries")
@@ -186,6 +209,8 @@ class AdminConsoleTest(unittest.TestCase):
         self.assertIn("message.play", audit)
         self.assertIn(f"{NUMBER}/INBOX/", audit)
         self.assertIn("mailbox.create", audit)
+        self.assertIn("greeting.upload", audit)
+        self.assertIn("greeting.delete", audit)
         self.shot("06-audit")
 
         # Message aging, set in the console and applied by a run whose test

@@ -3,9 +3,14 @@ every API path without a session answers 401; a state change without the
 CSRF token gets 403 and changes nothing; a wrong TOTP code is refused and
 counted; a helpdesk account cannot delete or edit; the session cookie is
 HttpOnly and SameSite=Strict; every admin action is in the audit log with
-who, what, when and from where."""
+who, what, when and from where. A greeting uploaded in any audio the codecs
+read is stored where the SIP endpoint looks for it, in the form it loads."""
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+import wave
 import unittest
 from pathlib import Path
 
@@ -13,7 +18,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 from admin_client import AdminClient, add_admin, fresh_totp  # noqa: E402
-from umstore_harness import Umstore  # noqa: E402
+from umstore_harness import SAMPLES, Umstore  # noqa: E402
 
 ROOT_PASSWORD = "root password one"
 DESK_PASSWORD = "desk password two"
@@ -28,27 +33,41 @@ API_PATHS = [
     ("GET", f"/api/mailboxes/{MAILBOX}/messages/INBOX/1/fax"), ("GET", "/api/queues"),
     ("POST", "/api/queues/smtp/ABC123/retry"), ("DELETE", "/api/queues/smtp/ABC123"), ("GET", "/api/gateways"),
     ("GET", "/api/audit"), ("GET", "/api/no-such-path"),
+    ("GET", f"/api/mailboxes/{MAILBOX}/greeting"), ("PUT", f"/api/mailboxes/{MAILBOX}/greeting"),
+    ("DELETE", f"/api/mailboxes/{MAILBOX}/greeting"),
 ]
 
 
 class AdminSecurityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Umstore("[gateways]\ngw1 = gateway-token-0123456789\n")
+        cls.greetings = Path(tempfile.mkdtemp(prefix="umstore-greetings-"))
+        cls.server = Umstore(f"[gateways]\ngw1 = gateway-token-0123456789\n[sip]\ngreeting_dir = {cls.greetings}\n")
         cls.root_secret_printed = add_admin(cls.server, "root", "admin", ROOT_PASSWORD)
         add_admin(cls.server, "desk", "helpdesk", DESK_PASSWORD)
         cls.server.start()
         cls.root = AdminClient(cls.server.admin_port)
         cls.root_secret = cls.root.enrol("root", ROOT_PASSWORD)
+        cls.desk_secret = None
 
     @classmethod
     def tearDownClass(cls):
         cls.server.close()
+        shutil.rmtree(cls.greetings, ignore_errors=True)
 
     def audit(self):
         r = self.root.call("GET", "/api/audit?limit=1000")
         self.assertEqual(r.status_code, 200, r.text)
         return r.json()
+
+    def desk(self):
+        """The helpdesk account, logged in now (enrolled at the first call): the server may have restarted."""
+        desk = AdminClient(self.server.admin_port)
+        if type(self).desk_secret is None:
+            type(self).desk_secret = desk.enrol("desk", DESK_PASSWORD)
+        else:
+            self.assertEqual(desk.login("desk", DESK_PASSWORD, self.desk_secret).status_code, 200)
+        return desk
 
     def test_enrolment_shows_the_key_the_cli_printed(self):
         self.assertEqual(self.root_secret, self.root_secret_printed)
@@ -121,11 +140,54 @@ class AdminSecurityTest(unittest.TestCase):
         r = client.login("root", ROOT_PASSWORD, self.root_secret)
         self.assertEqual(r.status_code, 200, r.text)
 
+    def test_greeting_is_stored_as_the_sip_endpoint_loads_it(self):
+        number = "+15550147"
+        path = f"/api/mailboxes/{number}/greeting"
+        desk = self.desk()
+        self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Greeter"}).status_code, 201)
+        self.assertEqual(self.root.call("GET", path).status_code, 404)
+        # An MP3 at 44.1 kHz stereo, as a phone's recorder might give.
+        # (to a file: ffmpeg writes the frame count into the header once it knows it.)
+        encoded = self.greetings.parent / f"{self.greetings.name}.mp3"
+        subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(SAMPLES / "voicemail.wav"), "-ar", "44100", "-ac", "2",
+                        str(encoded)], check=True, timeout=60)
+        mp3 = encoded.read_bytes()
+        encoded.unlink()
+        self.assertEqual(self.root.upload("PUT", path, mp3, "audio/mpeg", csrf=False).status_code, 403)
+        self.assertEqual(desk.upload("PUT", path, mp3, "audio/mpeg").status_code, 403)
+        r = self.root.upload("PUT", path, mp3, "audio/mpeg")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertAlmostEqual(r.json()["seconds"], 17.6, delta=0.2)
+        # Where [sip] greeting_dir says (<dir>/<NUMBER>.wav), in the form the endpoint loads: 8 kHz 16-bit mono WAV.
+        stored = self.greetings / f"{number}.wav"
+        with wave.open(str(stored)) as w:
+            self.assertEqual((w.getframerate(), w.getnchannels(), w.getsampwidth()), (8000, 1, 2))
+            self.assertAlmostEqual(w.getnframes() / 8000, 17.6, delta=0.2)
+        self.assertEqual([p.name for p in self.greetings.iterdir()], [stored.name])  # no temporary file left
+        r = desk.call("GET", path)  # helpdesk may listen
+        self.assertEqual((r.status_code, r.headers["Content-Type"]), (200, "audio/wav"))
+        self.assertEqual(r.content, stored.read_bytes())
+        # Not audio: refused with the reason, the greeting kept.
+        r = self.root.upload("PUT", path, b"this is not audio at all " * 40, "audio/wav")
+        self.assertEqual(r.status_code, 422, r.text)
+        self.assertIn("greeting", r.json()["error"])
+        self.assertEqual(r.headers["Content-Type"], "application/json")
+        self.assertTrue(stored.exists())
+        self.assertTrue(self.root.call("GET", f"/api/mailboxes/{number}").json()["greeting"])
+        self.assertEqual(desk.call("DELETE", path).status_code, 403)
+        self.assertTrue(stored.exists())
+        self.assertEqual(self.root.call("DELETE", path).status_code, 200)
+        self.assertFalse(stored.exists())
+        self.assertEqual(self.root.call("GET", path).status_code, 404)
+        actions = [(e["actor"], e["action"], e["target"], e["outcome"].split(":")[0]) for e in self.audit()]
+        for entry in [("root", "greeting.upload", number, "ok"), ("root", "greeting.upload", number, "refused"),
+                      ("root", "greeting.delete", number, "ok"), ("desk", f"PUT {path}", "", "refused")]:
+            self.assertIn(entry, actions)
+
     def test_helpdesk_reads_and_resets_but_cannot_delete_or_edit(self):
         number = "+15550144"
         self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Desk Case"}).status_code, 201)
-        desk = AdminClient(self.server.admin_port)
-        desk.enrol("desk", DESK_PASSWORD)
+        desk = self.desk()
         self.assertEqual(desk.call("GET", f"/api/mailboxes/{number}").status_code, 200)
         r = desk.call("POST", f"/api/mailboxes/{number}/password")
         self.assertEqual(r.status_code, 200, r.text)

@@ -7,6 +7,9 @@
 // session's CSRF token; every action and every view of a message's content
 // is written to the audit log.
 #include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string_view>
 #include <functional>
 #include <map>
 #include <memory>
@@ -39,7 +42,14 @@ struct AdminServices {
   std::shared_ptr<auth::LoginThrottle> throttle;
   std::function<void()> wake_smtp_queue;  // after a retry
   mailstore::AgingDays aging_defaults;     // [aging]: what a mailbox without its own days gets
+  // Where the SIP endpoint looks for a mailbox's greeting (its greeting_for);
+  // unset when greetings are off ([sip] greeting_dir empty).
+  std::function<std::optional<std::filesystem::path>(std::string_view number)> greeting_for;
 };
+
+// The largest greeting upload (PUT /api/mailboxes/{number}/greeting), and so
+// the admin listener's body limit.
+constexpr std::size_t kMaxGreetingUploadBytes = 8u << 20;
 
 struct AdminConsoleConfig {
   http::ServerConfig server;
