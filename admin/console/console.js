@@ -218,6 +218,24 @@ async function openMailbox(number) {
 async function loadQueues() {
   const q = await api('GET', '/api/queues');
   $('queue-ingest').textContent = `${q.ingest.depth} waiting, ${q.ingest.delivered} delivered, ${q.ingest.failed} failed since the start`;
+  const jobs = $('ingest-rows');
+  jobs.replaceChildren();
+  for (const j of q.ingest_jobs) {
+    const tr = document.createElement('tr');
+    Object.assign(tr.dataset, { id: j.id, state: j.state, finished: j.finished_ms });
+    cell(tr, when(j.accepted_ms)); cell(tr, j.state); cell(tr, j.kind); cell(tr, j.mailbox); cell(tr, j.source);
+    cell(tr, j.reason);
+    const actions = cell(tr, '');
+    if (j.state === 'failed') {
+      const retry = button(actions, 'Retry', () => api('POST', `/api/queues/ingest/${j.id}/retry`).then(loadQueues));
+      retry.setAttribute('aria-label', `Retry ingest job ${j.id}`);
+      retry.dataset.action = 'retry';
+      const remove = button(actions, 'Delete', () => api('DELETE', `/api/queues/ingest/${j.id}`).then(loadQueues), true);
+      remove.setAttribute('aria-label', `Delete ingest job ${j.id} and its recording`);
+      remove.dataset.action = 'delete';
+    }
+    jobs.appendChild(tr);
+  }
   const rows = $('smtp-rows');
   rows.replaceChildren();
   for (const e of q.smtp) {

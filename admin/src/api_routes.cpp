@@ -259,12 +259,35 @@ json ingest_json(const ingest::IngestCounters& c) {
           {"duplicates", c.duplicates}, {"webhooks_pending", c.webhooks_pending}};
 }
 
+// Waiting or failed: what an administrator may need to act on.
+json ingest_job_json(const ingest::IngestStatus& s) {
+  return {{"id", s.id}, {"state", ingest::state_name(s.state)}, {"kind", s.kind == ingest::Kind::Voice ? "voice" : "fax"},
+          {"mailbox", s.mailbox}, {"source", s.source}, {"reason", s.reason}, {"accepted_ms", s.accepted_ms},
+          {"finished_ms", s.finished_ms}};
+}
+
+constexpr std::size_t kListedIngestJobs = 200;
+
 http::Response list_queues(const Call& call) {
   auto& queue = call.context.services.smtp_queue;
   json smtp = json::array();
   for (const auto& id : queue.ids())
     if (auto e = queue.envelope(id)) smtp.push_back(envelope_json(*e));
-  return json_response(200, {{"smtp", smtp}, {"ingest", ingest_json(call.context.services.ingest_queue.counters())}});
+  json jobs = json::array();
+  for (const auto& s : call.context.services.ingest_queue.open_jobs(kListedIngestJobs)) jobs.push_back(ingest_job_json(s));
+  return json_response(200, {{"smtp", smtp},
+                             {"ingest", ingest_json(call.context.services.ingest_queue.counters())},
+                             {"ingest_jobs", jobs}});
+}
+
+// POST .../retry: a failed job runs again; DELETE: it and its original are gone.
+http::Response ingest_job_action(const Call& call, bool retry) {
+  auto& queue = call.context.services.ingest_queue;
+  const std::string& id = call.params.at(0);
+  if (!(retry ? queue.retry_failed(id) : queue.remove_failed(id)))
+    return http::json_error(404, "no failed ingest job " + id + " (only failed jobs can be retried or deleted)");
+  call.audit(retry ? "ingest.retry" : "ingest.delete", id);
+  return json_response(200, {{"id", id}, {"status", retry ? "queued again" : "deleted with its recording"}});
 }
 
 http::Response queue_action(const Call& call, bool retry) {
@@ -328,6 +351,8 @@ void add_api_routes(ApiRouter& router) {
   router.add("GET", "/api/queues", {list_queues});
   router.add("POST", "/api/queues/smtp/{}/retry", {[](const Call& c) { return queue_action(c, true); }, true});
   router.add("DELETE", "/api/queues/smtp/{}", {[](const Call& c) { return queue_action(c, false); }, true});
+  router.add("POST", "/api/queues/ingest/{}/retry", {[](const Call& c) { return ingest_job_action(c, true); }, true});
+  router.add("DELETE", "/api/queues/ingest/{}", {[](const Call& c) { return ingest_job_action(c, false); }, true});
   router.add("GET", "/api/gateways", {list_gateways});
   router.add("GET", "/api/audit", {audit_log});
 }

@@ -8,7 +8,8 @@ element reports its duration) and opens the fax as PDF; uploads a
 greeting, listens to it (its duration shown) and deletes it; every view of a
 message's content is in the audit log; sets the mailbox's message aging
 and sees a run (its test clock two days ahead) move the messages out of
-INBOX, without a reload. Screenshots go to
+INBOX, without a reload; lists a failed ingest job with its reason on the
+queues page, retries and deletes it. Screenshots go to
 build/test-artefacts/admin-console/. Exit 77 when Chromium, its driver or
 Selenium is missing."""
 import os
@@ -37,6 +38,7 @@ except ImportError:  # Debian's python3-selenium, when another interpreter runs 
 if webdriver:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = shutil.which("chromium")
@@ -101,6 +103,7 @@ class AdminConsoleTest(unittest.TestCase):
                               files={"file": (path.name, f, content_type)},
                               data={"to": NUMBER, "from": "+15550123", "caller_name": "Carol Caller"}, timeout=60)
         self.assertEqual(r.status_code, 202, r.text)
+        return r.json()["id"]
 
     def test_console(self):
         b = self.browser
@@ -233,6 +236,35 @@ class AdminConsoleTest(unittest.TestCase):
         self.wait(lambda: "moved 2 to Trash" in self.el("mb-last-aging").text, message="the run on the page")
         self.assertTrue(b.execute_script("return window.notReloaded === true"))
         self.shot("07-aging")
+
+        # Ingest jobs on the queues page: a recording the codecs cannot read
+        # fails with its reason; Retry runs it again in the running queue
+        # (it fails again, later); Delete removes it and the original kept.
+        corrupt = self.server.work / "corrupt.wav"
+        corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunkjunkjunk")
+        job = self.ingest("voicemail", corrupt, "audio/wav")
+        row = f"#ingest-rows tr[data-id='{job}'][data-state='failed']"
+        b.find_element(By.LINK_TEXT, "Queues").click()
+        self.wait(lambda: b.find_elements(By.CSS_SELECTOR, row), message="the failed job listed")
+        cells = [td.text for td in b.find_elements(By.CSS_SELECTOR, row + " td")]
+        self.assertEqual(cells[1:5], ["failed", "voice", NUMBER, "http:console-gw"])
+        self.assertTrue(cells[5], "the reason")
+        kept = self.server.data_dir / "ingest" / "failed" / job
+        self.assertTrue(kept.exists())
+        self.shot("10-queues")
+        finished = b.find_element(By.CSS_SELECTOR, row).get_attribute("data-finished")
+        b.execute_script(f'document.querySelector("{row} button[data-action=retry]").focus()')
+        b.switch_to.active_element.send_keys(Keys.ENTER)  # by keyboard
+        # (read in the page: the list is redrawn every few seconds, elements go stale)
+        self.wait(lambda: b.execute_script(f'const r = document.querySelector("{row}"); return r && r.dataset.finished')
+                  not in (None, finished), message="the job run again")
+        self.assertTrue(kept.exists())
+        b.execute_script(f'document.querySelector("{row} button[data-action=delete]").click()')
+        self.wait(lambda: not b.find_elements(By.CSS_SELECTOR, f"#ingest-rows tr[data-id='{job}']"), message="the job gone")
+        self.assertFalse(kept.exists())
+        b.find_element(By.LINK_TEXT, "Audit log").click()
+        self.wait(lambda: "ingest.delete" in self.el("audit-rows").text, message="the job's audit entries")
+        self.assertIn("ingest.retry", self.el("audit-rows").text)
 
         # A phone-sized screen: the table rows stack, nothing needs sideways scrolling.
         b.set_window_size(390, 844)

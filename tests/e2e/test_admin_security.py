@@ -23,6 +23,7 @@ from umstore_harness import SAMPLES, Umstore  # noqa: E402
 ROOT_PASSWORD = "root password one"
 DESK_PASSWORD = "desk password two"
 MAILBOX = "+15550142"
+GATEWAY_TOKEN = "gateway-token-0123456789"
 
 API_PATHS = [
     ("GET", "/api/session"), ("DELETE", "/api/session"), ("GET", "/api/enrolment"), ("POST", "/api/enrolment"),
@@ -34,7 +35,8 @@ API_PATHS = [
     ("POST", "/api/queues/smtp/ABC123/retry"), ("DELETE", "/api/queues/smtp/ABC123"), ("GET", "/api/gateways"),
     ("GET", "/api/audit"), ("GET", "/api/no-such-path"),
     ("GET", f"/api/mailboxes/{MAILBOX}/greeting"), ("PUT", f"/api/mailboxes/{MAILBOX}/greeting"),
-    ("DELETE", f"/api/mailboxes/{MAILBOX}/greeting"),
+    ("DELETE", f"/api/mailboxes/{MAILBOX}/greeting"), ("POST", "/api/queues/ingest/0123abcd/retry"),
+    ("DELETE", "/api/queues/ingest/0123abcd"),
 ]
 
 
@@ -42,7 +44,7 @@ class AdminSecurityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.greetings = Path(tempfile.mkdtemp(prefix="umstore-greetings-"))
-        cls.server = Umstore(f"[gateways]\ngw1 = gateway-token-0123456789\n[sip]\ngreeting_dir = {cls.greetings}\n")
+        cls.server = Umstore(f"[gateways]\ngw1 = {GATEWAY_TOKEN}\n[sip]\ngreeting_dir = {cls.greetings}\n")
         cls.root_secret_printed = add_admin(cls.server, "root", "admin", ROOT_PASSWORD)
         add_admin(cls.server, "desk", "helpdesk", DESK_PASSWORD)
         cls.server.start()
@@ -182,6 +184,63 @@ class AdminSecurityTest(unittest.TestCase):
         actions = [(e["actor"], e["action"], e["target"], e["outcome"].split(":")[0]) for e in self.audit()]
         for entry in [("root", "greeting.upload", number, "ok"), ("root", "greeting.upload", number, "refused"),
                       ("root", "greeting.delete", number, "ok"), ("desk", f"PUT {path}", "", "refused")]:
+            self.assertIn(entry, actions)
+
+    def failed_ingest_job(self, number):
+        """The id of a voicemail the codecs cannot read, sent over the gateway API, once it has failed."""
+        r = requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/voicemail",
+                          headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+                          files={"file": ("corrupt.wav", b"RIFF\x24\x00\x00\x00WAVEjunkjunkjunk", "audio/wav")},
+                          data={"to": number}, timeout=30)
+        self.assertEqual(r.status_code, 202, r.text)
+        return r.json()["id"]
+
+    def ingest_job(self, client, job):
+        """The job as the queues page lists it, once it is failed; None when it is not listed."""
+        for _ in range(100):
+            jobs = {j["id"]: j for j in client.call("GET", "/api/queues").json()["ingest_jobs"]}
+            if job not in jobs or jobs[job]["state"] == "failed":
+                return jobs.get(job)
+            time.sleep(0.2)
+        self.fail(f"job {job} never failed")
+
+    def test_failed_ingest_jobs_are_listed_retried_and_deleted_by_admins_only(self):
+        number = "+15550148"
+        self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Jobs"}).status_code, 201)
+        job = self.failed_ingest_job(number)
+        desk = self.desk()
+        listed = self.ingest_job(desk, job)  # helpdesk reads
+        self.assertEqual((listed["mailbox"], listed["source"], listed["kind"]), (number, "http:gw1", "voice"))
+        self.assertTrue(listed["reason"])
+        self.assertGreater(listed["finished_ms"], 0)
+        kept = self.server.data_dir / "ingest" / "failed" / job
+        if not self.server.store_dsn:  # the embedded store keeps the original as a file; PostgreSQL as a row
+            self.assertTrue(kept.exists())
+        self.assertEqual(desk.call("DELETE", f"/api/queues/ingest/{job}").status_code, 403)
+        self.assertEqual(desk.call("POST", f"/api/queues/ingest/{job}/retry").status_code, 403)
+        self.assertEqual(self.root.call("DELETE", f"/api/queues/ingest/{job}", csrf=False).status_code, 403)
+        # Retry: the running queue takes it up again (and it fails again, later, for the same reason).
+        failed_before = self.root.call("GET", "/api/dashboard").json()["failed_jobs"]
+        r = self.root.call("POST", f"/api/queues/ingest/{job}/retry")
+        self.assertEqual(r.status_code, 200, r.text)
+        again = self.ingest_job(self.root, job)
+        self.assertGreater(again["finished_ms"], listed["finished_ms"])
+        for _ in range(50):  # counted just after the status is recorded
+            if self.root.call("GET", "/api/dashboard").json()["failed_jobs"] == failed_before + 1:
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.root.call("GET", "/api/dashboard").json()["failed_jobs"], failed_before + 1)
+        r = self.root.call("DELETE", f"/api/queues/ingest/{job}")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertIsNone(self.ingest_job(self.root, job))
+        self.assertFalse(kept.exists())
+        r = requests.get(f"http://127.0.0.1:{self.server.http_port}/v1/messages/{job}",
+                         headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"}, timeout=10)
+        self.assertEqual(r.status_code, 404, r.text)
+        self.assertEqual(self.root.call("DELETE", f"/api/queues/ingest/{job}").status_code, 404)
+        actions = [(e["actor"], e["action"], e["target"], e["outcome"].split(":")[0]) for e in self.audit()]
+        for entry in [("root", "ingest.retry", job, "ok"), ("root", "ingest.delete", job, "ok"),
+                      ("desk", f"DELETE /api/queues/ingest/{job}", "", "refused")]:
             self.assertIn(entry, actions)
 
     def test_helpdesk_reads_and_resets_but_cannot_delete_or_edit(self):
