@@ -247,8 +247,29 @@ async function loadQueues() {
     button(actions, 'Delete', () => api('DELETE', `/api/queues/smtp/${e.id}`).then(loadQueues), true);
     rows.appendChild(tr);
   }
+}
+
+async function loadGateways() {
   const g = await api('GET', '/api/gateways');
-  $('gateways').textContent = `${g.gateways.join(', ') || 'none'} (${g.tokens})`;
+  const rows = $('gateway-rows');
+  rows.replaceChildren();
+  for (const gw of g.gateways) {
+    const tr = document.createElement('tr');
+    tr.dataset.name = gw.name;
+    cell(tr, gw.name);
+    cell(tr, gw.source === 'config' ? 'in [gateways] of the config file'
+      : `issued by ${gw.created_by}, ${when(gw.created_ms)}`);
+    const actions = cell(tr, '');
+    if (gw.source === 'console') {
+      button(actions, 'Revoke', () => (!confirm(`Revoke the token of ${gw.name}? Its requests get 401 from now on.`) ? Promise.resolve()
+        : api('DELETE', `/api/gateways/${encodeURIComponent(gw.name)}`).then(() => {
+        $('gateway-token-box').hidden = true;
+        status(`Token of ${gw.name} revoked.`);
+        return loadGateways();
+      })), true).setAttribute('aria-label', `Revoke the token of gateway ${gw.name}`);
+    }
+    rows.appendChild(tr);
+  }
 }
 
 async function loadAudit() {
@@ -280,6 +301,7 @@ async function route() {
   if (view === 'mailboxes') { show('mailboxes'); return loadMailboxes(); }
   if (view === 'mailbox') { show('mailbox'); return openMailbox(decodeURIComponent(arg)); }
   if (view === 'queues') { show('queues'); return every(5, loadQueues); }
+  if (view === 'gateways') { show('gateways'); return loadGateways(); }
   if (view === 'audit') { show('audit'); return every(5, loadAudit); }
   show('dashboard');
   every(3, loadDashboard);
@@ -305,6 +327,19 @@ function init() {
       quota_bytes: Number($('new-quota').value),
     }).then((m) => { status(`Created ${m.number}; its password: ${m.password}`); return loadMailboxes(); })
       .catch((err) => status(err.message));
+  });
+  $('gateway-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    api('POST', '/api/gateways', { name: $('gateway-name').value }).then((t) => {
+      $('gateway-token-name').textContent = t.name;
+      $('gateway-token').value = t.token;
+      $('gateway-token-box').hidden = false;
+      $('gateway-token').focus();
+      $('gateway-token').select();
+      $('gateway-name').value = '';
+      status(`Token for ${t.name} created; copy it now.`);
+      return loadGateways();
+    }).catch((err) => status(err.message));
   });
   $('logout').addEventListener('click', () => api('DELETE', '/api/session').finally(() => { csrf = ''; show('login'); }));
   window.addEventListener('hashchange', route);

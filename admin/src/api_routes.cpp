@@ -2,9 +2,12 @@
 // gateways, the audit log and the dashboard (docs/admin-api.yaml).
 #include <sodium.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "api.hpp"
+#include "auth/gateway_tokens.hpp"
 #include "common/ascii.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "mailstore/account_store.hpp"
@@ -306,10 +309,54 @@ http::Response queue_action(const Call& call, bool retry) {
   return json_response(200, {{"id", id}, {"status", retry ? "retrying now" : "deleted"}});
 }
 
+bool configured_gateway(const Call& call, std::string_view name) {
+  const auto& names = call.context.services.gateways;
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Those of [gateways] (tokens in the config file) and those issued here (tokens hashed in the store).
 http::Response list_gateways(const Call& call) {
-  json names = json::array();
-  for (const auto& g : call.context.services.gateways) names.push_back(g);
-  return json_response(200, {{"gateways", names}, {"tokens", "read-only: set in [gateways] of the config file"}});
+  json out = json::array();
+  for (const auto& g : call.context.services.gateways) out.push_back({{"name", g}, {"source", "config"}});
+  for (const auto& t : call.context.services.admins.gateway_tokens())
+    out.push_back({{"name", t.gateway}, {"source", "console"}, {"created_ms", t.created_ms}, {"created_by", t.created_by}});
+  return json_response(200, {{"gateways", out}});
+}
+
+// POST /api/gateways {"name"}: a new token, shown in full this once.
+http::Response create_gateway_token(const Call& call) {
+  const json body = call.body();
+  if (!body.contains("name") || !body["name"].is_string()) throw BadRequest("send {\"name\": the gateway's name}");
+  const std::string name = body["name"].get<std::string>();
+  try {
+    require_admin_name(name);
+  } catch (const AdminError&) {
+    return http::json_error(422, "a gateway's name is 1 to 64 letters, digits, '.', '_' or '-'");
+  }
+  if (configured_gateway(call, name))
+    return http::json_error(409, "gateway " + name + " has its token in [gateways] of the config file; pick another name");
+  const std::string token = auth::new_gateway_token();
+  const IssuedGatewayToken issued{name, auth::gateway_token_hash(token), now_ms(), call.session.user};
+  try {
+    call.context.services.admins.add_gateway_token(issued);
+  } catch (const AdminError& e) {
+    return http::json_error(409, e.what());
+  }
+  if (call.context.services.issued_tokens) call.context.services.issued_tokens->add(issued.token_hash, name);
+  call.audit("gateway.token_create", name);
+  return json_response(201, {{"name", name}, {"token", token}, {"source", "console"}});
+}
+
+http::Response revoke_gateway_token(const Call& call) {
+  const std::string& name = call.params.at(0);
+  if (!call.context.services.admins.remove_gateway_token(name)) {
+    if (configured_gateway(call, name))
+      return http::json_error(409, "gateway " + name + "'s token is in [gateways] of the config file: remove it there and reload");
+    return http::json_error(404, "no token issued for gateway " + name);
+  }
+  if (call.context.services.issued_tokens) call.context.services.issued_tokens->remove(name);
+  call.audit("gateway.token_revoke", name);
+  return json_response(200, {{"name", name}, {"status", "revoked: its requests now get 401"}});
 }
 
 http::Response audit_log(const Call& call) {
@@ -354,6 +401,8 @@ void add_api_routes(ApiRouter& router) {
   router.add("POST", "/api/queues/ingest/{}/retry", {[](const Call& c) { return ingest_job_action(c, true); }, true});
   router.add("DELETE", "/api/queues/ingest/{}", {[](const Call& c) { return ingest_job_action(c, false); }, true});
   router.add("GET", "/api/gateways", {list_gateways});
+  router.add("POST", "/api/gateways", {create_gateway_token, true});
+  router.add("DELETE", "/api/gateways/{}", {revoke_gateway_token, true});
   router.add("GET", "/api/audit", {audit_log});
 }
 

@@ -290,6 +290,11 @@ int run_serve(std::span<const std::string> args) {
   ServerHealth health(s.data, accounts, smtp_queue, ingest_queue);
   ingest::HttpApiConfig http_config;
   http_config.gateway_tokens = s.gateway_tokens;
+  // Gateway tokens issued in the admin console: kept (hashed) in the admin store.
+  auto issued_tokens = std::make_shared<auth::GatewayTokens>();
+  if (admin_store)
+    for (const auto& t : admin_store->gateway_tokens()) issued_tokens->add(t.token_hash, t.gateway);
+  http_config.issued_tokens = issued_tokens;
   http_config.max_connections = s.http_connections.total;
   http_config.login_throttle = login_throttle;
   http_config.body_budget = buffer_budget;
@@ -327,7 +332,8 @@ int run_serve(std::span<const std::string> args) {
     admin_console = std::make_unique<admin::AdminConsole>(
         io, net::parse_endpoint(s.admin_listen), admin_config,
         admin::AdminServices{*admin_store, accounts, *store, smtp_queue, ingest_queue, gateways, login_throttle,
-                             [&queue_runner] { queue_runner.wake(); }, s.aging, greeting_for});
+                             [&queue_runner] { queue_runner.wake(); }, s.aging, greeting_for,
+                             issued_tokens});
   }
   ingest_queue.start();
   spool.start();

@@ -9,7 +9,8 @@ greeting, listens to it (its duration shown) and deletes it; every view of a
 message's content is in the audit log; sets the mailbox's message aging
 and sees a run (its test clock two days ahead) move the messages out of
 INBOX, without a reload; lists a failed ingest job with its reason on the
-queues page, retries and deletes it. Screenshots go to
+queues page, retries and deletes it; creates a gateway token that the
+gateway API accepts, revokes it and sees it refused. Screenshots go to
 build/test-artefacts/admin-console/. Exit 77 when Chromium, its driver or
 Selenium is missing."""
 import os
@@ -96,12 +97,15 @@ class AdminConsoleTest(unittest.TestCase):
         self.fill("login-totp", totp)
         self.el("login-form").submit()
 
-    def ingest(self, kind, path, content_type):
+    def submit(self, kind, path, content_type, token=TOKEN):
         with open(path, "rb") as f:
-            r = requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/{kind}",
-                              headers={"Authorization": f"Bearer {TOKEN}"},
-                              files={"file": (path.name, f, content_type)},
-                              data={"to": NUMBER, "from": "+15550123", "caller_name": "Carol Caller"}, timeout=60)
+            return requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/{kind}",
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 files={"file": (path.name, f, content_type)},
+                                 data={"to": NUMBER, "from": "+15550123", "caller_name": "Carol Caller"}, timeout=60)
+
+    def ingest(self, kind, path, content_type):
+        r = self.submit(kind, path, content_type)
         self.assertEqual(r.status_code, 202, r.text)
         return r.json()["id"]
 
@@ -265,6 +269,31 @@ class AdminConsoleTest(unittest.TestCase):
         b.find_element(By.LINK_TEXT, "Audit log").click()
         self.wait(lambda: "ingest.delete" in self.el("audit-rows").text, message="the job's audit entries")
         self.assertIn("ingest.retry", self.el("audit-rows").text)
+
+        # Gateways: a token created in the console (shown once, stored only
+        # hashed) authenticates the gateway API; revoked, it gets 401.
+        b.find_element(By.LINK_TEXT, "Gateways").click()
+        self.wait(lambda: b.find_elements(By.CSS_SELECTOR, "#gateway-rows tr[data-name='console-gw']"), message="the gateways")
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "label[for='gateway-name']")), 1)
+        self.fill("gateway-name", "branch-office")
+        self.el("gateway-form").submit()
+        self.wait(lambda: self.el("gateway-token").get_attribute("value"), message="the new token")
+        token = self.el("gateway-token").get_attribute("value")
+        self.assertEqual(b.switch_to.active_element.get_attribute("id"), "gateway-token")
+        self.wait(lambda: b.find_elements(By.CSS_SELECTOR, "#gateway-rows tr[data-name='branch-office']"))
+        self.shot("11-gateways")
+        for stored in self.server.data_dir.rglob("*"):
+            if stored.is_file():
+                self.assertNotIn(token.encode(), stored.read_bytes(), stored)
+        r = self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav", token=token)
+        self.assertEqual(r.status_code, 202, r.text)
+        b.execute_script("document.querySelector(\"#gateway-rows tr[data-name='branch-office'] button\").click()")
+        self.wait(lambda: self.browser.switch_to.alert, message="the confirmation").accept()
+        self.wait(lambda: not b.find_elements(By.CSS_SELECTOR, "#gateway-rows tr[data-name='branch-office']"),
+                  message="the token revoked")
+        r = self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav", token=token)
+        self.assertEqual(r.status_code, 401, r.text)
+        self.assertEqual(self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav").status_code, 202)
 
         # A phone-sized screen: the table rows stack, nothing needs sideways scrolling.
         b.set_window_size(390, 844)

@@ -36,7 +36,7 @@ API_PATHS = [
     ("GET", "/api/audit"), ("GET", "/api/no-such-path"),
     ("GET", f"/api/mailboxes/{MAILBOX}/greeting"), ("PUT", f"/api/mailboxes/{MAILBOX}/greeting"),
     ("DELETE", f"/api/mailboxes/{MAILBOX}/greeting"), ("POST", "/api/queues/ingest/0123abcd/retry"),
-    ("DELETE", "/api/queues/ingest/0123abcd"),
+    ("DELETE", "/api/queues/ingest/0123abcd"), ("POST", "/api/gateways"), ("DELETE", "/api/gateways/gw1"),
 ]
 
 
@@ -242,6 +242,45 @@ class AdminSecurityTest(unittest.TestCase):
         for entry in [("root", "ingest.retry", job, "ok"), ("root", "ingest.delete", job, "ok"),
                       ("desk", f"DELETE /api/queues/ingest/{job}", "", "refused")]:
             self.assertIn(entry, actions)
+
+    def test_gateway_tokens_are_issued_and_revoked_by_admins_only(self):
+        desk = self.desk()
+        self.assertEqual(desk.call("POST", "/api/gateways", {"name": "desk-gw"}).status_code, 403)
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "gw-x"}, csrf=False).status_code, 403)
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "gw1"}).status_code, 409)  # the config's
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "no spaces"}).status_code, 422)
+        r = self.root.call("POST", "/api/gateways", {"name": "gw-issued"})
+        self.assertEqual(r.status_code, 201, r.text)
+        token = r.json()["token"]
+        self.assertGreaterEqual(len(token), 40)
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "gw-issued"}).status_code, 409)
+        listed = {g["name"]: g for g in desk.call("GET", "/api/gateways").json()["gateways"]}
+        self.assertEqual(listed["gw1"]["source"], "config")
+        self.assertEqual((listed["gw-issued"]["source"], listed["gw-issued"]["created_by"]), ("console", "root"))
+        self.assertNotIn(token, desk.call("GET", "/api/gateways").text)
+        status = f"http://127.0.0.1:{self.server.http_port}/v1/messages/0123456789abcdef01234567"
+        self.assertEqual(requests.get(status, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code, 404)
+        self.assertEqual(desk.call("DELETE", "/api/gateways/gw-issued").status_code, 403)
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw1").status_code, 409)
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-issued").status_code, 200)
+        self.assertEqual(requests.get(status, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code, 401)
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-issued").status_code, 404)
+        actions = [(e["actor"], e["action"], e["target"]) for e in self.audit()]
+        for entry in [("root", "gateway.token_create", "gw-issued"), ("root", "gateway.token_revoke", "gw-issued"),
+                      ("desk", "DELETE /api/gateways/gw-issued", "")]:
+            self.assertIn(entry, actions)
+
+    def test_issued_gateway_token_survives_a_restart(self):
+        r = self.root.call("POST", "/api/gateways", {"name": "gw-lasting"})
+        self.assertEqual(r.status_code, 201, r.text)
+        self.server.stop()
+        self.server.start()
+        self.root.base = f"http://127.0.0.1:{self.server.admin_port}"
+        self.assertEqual(self.root.login("root", ROOT_PASSWORD, self.root_secret).status_code, 200)
+        status = f"http://127.0.0.1:{self.server.http_port}/v1/messages/0123456789abcdef01234567"
+        auth = {"Authorization": f"Bearer {r.json()['token']}"}
+        self.assertEqual(requests.get(status, headers=auth, timeout=10).status_code, 404)  # known gateway, no such message
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-lasting").status_code, 200)
 
     def test_helpdesk_reads_and_resets_but_cannot_delete_or_edit(self):
         number = "+15550144"

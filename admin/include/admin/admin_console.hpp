@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "admin/admin_store.hpp"
+#include "auth/gateway_tokens.hpp"
 #include "auth/login_throttle.hpp"
 #include "http/server.hpp"
 #include "mailstore/message_aging.hpp"
@@ -37,7 +38,7 @@ struct AdminServices {
   mailstore::MailStore& store;
   smtp::DeliveryQueue& smtp_queue;
   ingest::IngestQueue& ingest_queue;
-  std::vector<std::string> gateways;  // names from [gateways]; tokens live in the config file
+  std::vector<std::string> gateways;  // names from [gateways]; their tokens live in the config file
   // Failed logins by address and name, shared with the other listeners.
   std::shared_ptr<auth::LoginThrottle> throttle;
   std::function<void()> wake_smtp_queue;  // after a retry
@@ -45,6 +46,9 @@ struct AdminServices {
   // Where the SIP endpoint looks for a mailbox's greeting (its greeting_for);
   // unset when greetings are off ([sip] greeting_dir empty).
   std::function<std::optional<std::filesystem::path>(std::string_view number)> greeting_for;
+  // The tokens issued in the console, as the gateway API checks them
+  // (loaded from `admins` at start); kept in step with the store here.
+  std::shared_ptr<auth::GatewayTokens> issued_tokens;
 };
 
 // The largest greeting upload (PUT /api/mailboxes/{number}/greeting), and so
