@@ -1,7 +1,5 @@
 // The admin API's resources: mailboxes and their messages, the queues,
 // gateways, the audit log and the dashboard (docs/admin-api.yaml).
-#include <sodium.h>
-
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -22,13 +20,7 @@ namespace {
 using nlohmann::json;
 using mailstore::Account;
 
-std::string new_password() {
-  unsigned char bytes[12];
-  randombytes_buf(bytes, sizeof bytes);
-  char b64[sodium_base64_ENCODED_LEN(sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(b64, sizeof b64, bytes, sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  return b64;
-}
+std::string new_password() { return auth::random_token(12); }
 
 json account_json(const Account& a, const std::optional<mailstore::MailboxDelivery>& d) {
   json j{{"number", a.number}, {"name", a.name}, {"email", a.email}, {"quota_bytes", a.quota_bytes}};

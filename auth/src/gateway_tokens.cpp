@@ -2,15 +2,20 @@
 
 #include <sodium.h>
 
+#include <vector>
+
 namespace umstore::auth {
 
-std::string new_gateway_token() {
-  unsigned char bytes[32];
-  randombytes_buf(bytes, sizeof bytes);
-  char b64[sodium_base64_ENCODED_LEN(sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(b64, sizeof b64, bytes, sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+std::string random_token(std::size_t bytes) {
+  std::vector<unsigned char> random(bytes);
+  randombytes_buf(random.data(), random.size());
+  std::string b64(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), random.data(), random.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  b64.resize(b64.size() - 1);  // the terminating NUL
   return b64;
 }
+
+std::string new_gateway_token() { return random_token(32); }
 
 std::string gateway_token_hash(std::string_view token) {
   unsigned char digest[crypto_hash_sha256_BYTES];

@@ -270,18 +270,6 @@ class AdminSecurityTest(unittest.TestCase):
                       ("desk", "DELETE /api/gateways/gw-issued", "")]:
             self.assertIn(entry, actions)
 
-    def test_issued_gateway_token_survives_a_restart(self):
-        r = self.root.call("POST", "/api/gateways", {"name": "gw-lasting"})
-        self.assertEqual(r.status_code, 201, r.text)
-        self.server.stop()
-        self.server.start()
-        self.root.base = f"http://127.0.0.1:{self.server.admin_port}"
-        self.assertEqual(self.root.login("root", ROOT_PASSWORD, self.root_secret).status_code, 200)
-        status = f"http://127.0.0.1:{self.server.http_port}/v1/messages/0123456789abcdef01234567"
-        auth = {"Authorization": f"Bearer {r.json()['token']}"}
-        self.assertEqual(requests.get(status, headers=auth, timeout=10).status_code, 404)  # known gateway, no such message
-        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-lasting").status_code, 200)
-
     def test_helpdesk_reads_and_resets_but_cannot_delete_or_edit(self):
         number = "+15550144"
         self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Desk Case"}).status_code, 201)
@@ -326,13 +314,19 @@ class AdminSecurityTest(unittest.TestCase):
                 self.assertGreaterEqual(match[0]["at_ms"], started)
         self.assertTrue(any(e["action"] == "totp.enrol" and e["actor"] == "root" for e in entries))
         self.assertTrue(any(e["action"] == "login" and e["actor"] == "root" and e["outcome"].startswith("ok") for e in entries))
-        # Durable: the server restarted keeps it.
+        # Durable: the server restarted keeps it, and a gateway token issued before.
+        r = self.root.call("POST", "/api/gateways", {"name": "gw-lasting"})
+        self.assertEqual(r.status_code, 201, r.text)
         self.server.stop()
         self.server.start()
         self.root.base = f"http://127.0.0.1:{self.server.admin_port}"
         self.assertEqual(self.root.call("GET", "/api/audit").status_code, 401)  # sessions end with the process
         self.assertEqual(self.root.login("root", ROOT_PASSWORD, self.root_secret).status_code, 200)
         self.assertTrue(any(e["action"] == "mailbox.remove" and e["target"] == number for e in self.audit()))
+        status = f"http://127.0.0.1:{self.server.http_port}/v1/messages/0123456789abcdef01234567"
+        auth = {"Authorization": f"Bearer {r.json()['token']}"}
+        self.assertEqual(requests.get(status, headers=auth, timeout=10).status_code, 404)  # a known gateway; no such message
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-lasting").status_code, 200)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 // is as safe as a slow one, and a lookup by hash compares nothing secret
 // byte by byte. Thread-safe: the admin API changes it while gateways are
 // checked.
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -14,7 +15,8 @@
 
 namespace umstore::auth {
 
-std::string new_gateway_token();                          // 32 random bytes, URL-safe base64
+std::string random_token(std::size_t bytes);             // that many random bytes, URL-safe base64
+std::string new_gateway_token();                          // random_token(32)
 std::string gateway_token_hash(std::string_view token);  // SHA-256, lower-case hex
 
 class GatewayTokens {
