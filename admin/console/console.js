@@ -11,7 +11,10 @@ function status(text) { $('status').textContent = text; }
 async function api(method, path, body) {
   const options = { method, headers: {}, credentials: 'same-origin' };
   if (method !== 'GET') options.headers['X-CSRF-Token'] = csrf;
-  if (body !== undefined) {
+  if (body instanceof Blob) {  // a file as it is (a greeting)
+    options.headers['Content-Type'] = body.type || 'application/octet-stream';
+    options.body = body;
+  } else if (body !== undefined) {
     options.headers['Content-Type'] = 'application/json';
     options.body = JSON.stringify(body);
   }
@@ -145,6 +148,34 @@ async function loadMessages(number) {
   }
 }
 
+function showGreeting(number, present) {
+  const audio = $('greeting-audio');
+  $('greeting-state').textContent = present ? 'Callers hear this greeting:' : 'No greeting of its own: callers hear the built-in chime.';
+  $('greeting-duration').textContent = '-';
+  $('greeting-delete').disabled = !present;
+  audio.hidden = !present;
+  audio.onloadedmetadata = () => { $('greeting-duration').textContent = audio.duration.toFixed(1); };
+  if (present) audio.src = `/api/mailboxes/${encodeURIComponent(number)}/greeting?at=${Date.now()}`;
+  else audio.removeAttribute('src');
+}
+
+function greetingControls(number, present) {
+  const path = `/api/mailboxes/${encodeURIComponent(number)}/greeting`;
+  showGreeting(number, present);
+  $('greeting-form').onsubmit = (e) => {
+    e.preventDefault();
+    const file = $('greeting-file').files[0];
+    if (!file) return;
+    api('PUT', path, file).then((g) => {
+      showGreeting(number, true);
+      $('greeting-file').value = '';
+      status(`Greeting saved (${g.seconds.toFixed(1)} s).`);
+    }).catch((err) => status(`Greeting refused: ${err.message}`));
+  };
+  $('greeting-delete').onclick = () => api('DELETE', path)
+    .then(() => { showGreeting(number, false); status('Greeting deleted.'); }).catch((err) => status(err.message));
+}
+
 async function openMailbox(number) {
   const m = await api('GET', '/api/mailboxes/' + encodeURIComponent(number));
   $('mb-number').textContent = m.number;
@@ -157,6 +188,7 @@ async function openMailbox(number) {
     `${(m.usage.seconds / 60).toFixed(1)} minutes of voice`;
   $('mb-playable').value = m.profile ? m.profile.playable : 'wav';
   showAging(m);
+  greetingControls(number, m.greeting);
   $('aging-form').onsubmit = (e) => {
     e.preventDefault();
     const field = (id) => ($(id).value === '' ? null : Number($(id).value));
@@ -186,6 +218,24 @@ async function openMailbox(number) {
 async function loadQueues() {
   const q = await api('GET', '/api/queues');
   $('queue-ingest').textContent = `${q.ingest.depth} waiting, ${q.ingest.delivered} delivered, ${q.ingest.failed} failed since the start`;
+  const jobs = $('ingest-rows');
+  jobs.replaceChildren();
+  for (const j of q.ingest_jobs) {
+    const tr = document.createElement('tr');
+    Object.assign(tr.dataset, { id: j.id, state: j.state, finished: j.finished_ms });
+    cell(tr, when(j.accepted_ms)); cell(tr, j.state); cell(tr, j.kind); cell(tr, j.mailbox); cell(tr, j.source);
+    cell(tr, j.reason);
+    const actions = cell(tr, '');
+    if (j.state === 'failed') {
+      const retry = button(actions, 'Retry', () => api('POST', `/api/queues/ingest/${j.id}/retry`).then(loadQueues));
+      retry.setAttribute('aria-label', `Retry ingest job ${j.id}`);
+      retry.dataset.action = 'retry';
+      const remove = button(actions, 'Delete', () => api('DELETE', `/api/queues/ingest/${j.id}`).then(loadQueues), true);
+      remove.setAttribute('aria-label', `Delete ingest job ${j.id} and its recording`);
+      remove.dataset.action = 'delete';
+    }
+    jobs.appendChild(tr);
+  }
   const rows = $('smtp-rows');
   rows.replaceChildren();
   for (const e of q.smtp) {
@@ -197,8 +247,29 @@ async function loadQueues() {
     button(actions, 'Delete', () => api('DELETE', `/api/queues/smtp/${e.id}`).then(loadQueues), true);
     rows.appendChild(tr);
   }
+}
+
+async function loadGateways() {
   const g = await api('GET', '/api/gateways');
-  $('gateways').textContent = `${g.gateways.join(', ') || 'none'} (${g.tokens})`;
+  const rows = $('gateway-rows');
+  rows.replaceChildren();
+  for (const gw of g.gateways) {
+    const tr = document.createElement('tr');
+    tr.dataset.name = gw.name;
+    cell(tr, gw.name);
+    cell(tr, gw.source === 'config' ? 'in [gateways] of the config file'
+      : `issued by ${gw.created_by}, ${when(gw.created_ms)}`);
+    const actions = cell(tr, '');
+    if (gw.source === 'console') {
+      button(actions, 'Revoke', () => (!confirm(`Revoke the token of ${gw.name}? Its requests get 401 from now on.`) ? Promise.resolve()
+        : api('DELETE', `/api/gateways/${encodeURIComponent(gw.name)}`).then(() => {
+        $('gateway-token-box').hidden = true;
+        status(`Token of ${gw.name} revoked.`);
+        return loadGateways();
+      })), true).setAttribute('aria-label', `Revoke the token of gateway ${gw.name}`);
+    }
+    rows.appendChild(tr);
+  }
 }
 
 async function loadAudit() {
@@ -230,6 +301,7 @@ async function route() {
   if (view === 'mailboxes') { show('mailboxes'); return loadMailboxes(); }
   if (view === 'mailbox') { show('mailbox'); return openMailbox(decodeURIComponent(arg)); }
   if (view === 'queues') { show('queues'); return every(5, loadQueues); }
+  if (view === 'gateways') { show('gateways'); return loadGateways(); }
   if (view === 'audit') { show('audit'); return every(5, loadAudit); }
   show('dashboard');
   every(3, loadDashboard);
@@ -255,6 +327,19 @@ function init() {
       quota_bytes: Number($('new-quota').value),
     }).then((m) => { status(`Created ${m.number}; its password: ${m.password}`); return loadMailboxes(); })
       .catch((err) => status(err.message));
+  });
+  $('gateway-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    api('POST', '/api/gateways', { name: $('gateway-name').value }).then((t) => {
+      $('gateway-token-name').textContent = t.name;
+      $('gateway-token').value = t.token;
+      $('gateway-token-box').hidden = false;
+      $('gateway-token').focus();
+      $('gateway-token').select();
+      $('gateway-name').value = '';
+      status(`Token for ${t.name} created; copy it now.`);
+      return loadGateways();
+    }).catch((err) => status(err.message));
   });
   $('logout').addEventListener('click', () => api('DELETE', '/api/session').finally(() => { csrf = ''; show('login'); }));
   window.addEventListener('hashchange', route);

@@ -84,6 +84,7 @@ struct AdminConsole::Impl {
         sessions(config.session_idle, config.session_lifetime),
         server(io, where, config.server, [this](const http::Request& r) { return handle(r); }) {
     add_api_routes(router);
+    add_greeting_routes(router);
   }
   ~Impl() { blocking_pool.join(); }
 
@@ -96,7 +97,9 @@ struct AdminConsole::Impl {
     if (!path.starts_with("/api/")) co_return static_asset(request);
     // A body is JSON: a cross-site HTML form cannot send that without the
     // browser asking first, so it cannot log a victim in to its own session.
-    if (!request.body.empty() && !request.header("content-type").value_or("").starts_with("application/json"))
+    // A greeting is audio, PUT (no form can) with the CSRF token.
+    const bool greeting = request.method == "PUT" && path.ends_with("/greeting");
+    if (!request.body.empty() && !greeting && !request.header("content-type").value_or("").starts_with("application/json"))
       co_return http::json_error(415, "send the request body as application/json");
     if (path == "/api/session" && request.method == "POST") co_return co_await login(request);
     co_return co_await asio::co_spawn(

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <map>
 #include <tuple>
+#include <variant>
 
 #include "admin/admin_console.hpp"
 #include "http/router.hpp"
@@ -61,5 +62,8 @@ std::int64_t now_ms();
 
 // Mailboxes, messages, queues, gateways, the audit log and the dashboard.
 void add_api_routes(ApiRouter& router);
+// A mailbox's greeting: GET, PUT (any audio the codecs read), DELETE (greetings.cpp).
+void add_greeting_routes(ApiRouter& router);
+bool has_greeting(const AdminServices& services, std::string_view number);
 
 }  // namespace umstore::admin

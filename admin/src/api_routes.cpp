@@ -1,10 +1,11 @@
 // The admin API's resources: mailboxes and their messages, the queues,
 // gateways, the audit log and the dashboard (docs/admin-api.yaml).
-#include <sodium.h>
+#include <algorithm>
 
 #include <fmt/format.h>
 
 #include "api.hpp"
+#include "auth/gateway_tokens.hpp"
 #include "common/ascii.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "mailstore/account_store.hpp"
@@ -19,13 +20,7 @@ namespace {
 using nlohmann::json;
 using mailstore::Account;
 
-std::string new_password() {
-  unsigned char bytes[12];
-  randombytes_buf(bytes, sizeof bytes);
-  char b64[sodium_base64_ENCODED_LEN(sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-  sodium_bin2base64(b64, sizeof b64, bytes, sizeof bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  return b64;
-}
+std::string new_password() { return auth::random_token(12); }
 
 json account_json(const Account& a, const std::optional<mailstore::MailboxDelivery>& d) {
   json j{{"number", a.number}, {"name", a.name}, {"email", a.email}, {"quota_bytes", a.quota_bytes}};
@@ -129,6 +124,7 @@ http::Response get_mailbox(const Call& call) {
     const auto aging = call.context.services.accounts.aging(a.number).value_or(mailstore::MailboxAging{});
     j["aging"] = aging_json(aging, call.context.services.aging_defaults);
     j["last_aging"] = last_aging_run(call.context.services.admins, a.number);
+    j["greeting"] = has_greeting(call.context.services, a.number);
     return json_response(200, j);
   });
 }
@@ -258,12 +254,35 @@ json ingest_json(const ingest::IngestCounters& c) {
           {"duplicates", c.duplicates}, {"webhooks_pending", c.webhooks_pending}};
 }
 
+// Waiting or failed: what an administrator may need to act on.
+json ingest_job_json(const ingest::IngestStatus& s) {
+  return {{"id", s.id}, {"state", ingest::state_name(s.state)}, {"kind", s.kind == ingest::Kind::Voice ? "voice" : "fax"},
+          {"mailbox", s.mailbox}, {"source", s.source}, {"reason", s.reason}, {"accepted_ms", s.accepted_ms},
+          {"finished_ms", s.finished_ms}};
+}
+
+constexpr std::size_t kListedIngestJobs = 200;
+
 http::Response list_queues(const Call& call) {
   auto& queue = call.context.services.smtp_queue;
   json smtp = json::array();
   for (const auto& id : queue.ids())
     if (auto e = queue.envelope(id)) smtp.push_back(envelope_json(*e));
-  return json_response(200, {{"smtp", smtp}, {"ingest", ingest_json(call.context.services.ingest_queue.counters())}});
+  json jobs = json::array();
+  for (const auto& s : call.context.services.ingest_queue.open_jobs(kListedIngestJobs)) jobs.push_back(ingest_job_json(s));
+  return json_response(200, {{"smtp", smtp},
+                             {"ingest", ingest_json(call.context.services.ingest_queue.counters())},
+                             {"ingest_jobs", jobs}});
+}
+
+// POST .../retry: a failed job runs again; DELETE: it and its original are gone.
+http::Response ingest_job_action(const Call& call, bool retry) {
+  auto& queue = call.context.services.ingest_queue;
+  const std::string& id = call.params.at(0);
+  if (!(retry ? queue.retry_failed(id) : queue.remove_failed(id)))
+    return http::json_error(404, "no failed ingest job " + id + " (only failed jobs can be retried or deleted)");
+  call.audit(retry ? "ingest.retry" : "ingest.delete", id);
+  return json_response(200, {{"id", id}, {"status", retry ? "queued again" : "deleted with its recording"}});
 }
 
 http::Response queue_action(const Call& call, bool retry) {
@@ -282,10 +301,54 @@ http::Response queue_action(const Call& call, bool retry) {
   return json_response(200, {{"id", id}, {"status", retry ? "retrying now" : "deleted"}});
 }
 
+bool configured_gateway(const Call& call, std::string_view name) {
+  const auto& names = call.context.services.gateways;
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Those of [gateways] (tokens in the config file) and those issued here (tokens hashed in the store).
 http::Response list_gateways(const Call& call) {
-  json names = json::array();
-  for (const auto& g : call.context.services.gateways) names.push_back(g);
-  return json_response(200, {{"gateways", names}, {"tokens", "read-only: set in [gateways] of the config file"}});
+  json out = json::array();
+  for (const auto& g : call.context.services.gateways) out.push_back({{"name", g}, {"source", "config"}});
+  for (const auto& t : call.context.services.admins.gateway_tokens())
+    out.push_back({{"name", t.gateway}, {"source", "console"}, {"created_ms", t.created_ms}, {"created_by", t.created_by}});
+  return json_response(200, {{"gateways", out}});
+}
+
+// POST /api/gateways {"name"}: a new token, shown in full this once.
+http::Response create_gateway_token(const Call& call) {
+  const json body = call.body();
+  if (!body.contains("name") || !body["name"].is_string()) throw BadRequest("send {\"name\": the gateway's name}");
+  const std::string name = body["name"].get<std::string>();
+  try {
+    require_admin_name(name);
+  } catch (const AdminError&) {
+    return http::json_error(422, "a gateway's name is 1 to 64 letters, digits, '.', '_' or '-'");
+  }
+  if (configured_gateway(call, name))
+    return http::json_error(409, "gateway " + name + " has its token in [gateways] of the config file; pick another name");
+  const std::string token = auth::new_gateway_token();
+  const IssuedGatewayToken issued{name, auth::gateway_token_hash(token), now_ms(), call.session.user};
+  try {
+    call.context.services.admins.add_gateway_token(issued);
+  } catch (const AdminError& e) {
+    return http::json_error(409, e.what());
+  }
+  if (call.context.services.issued_tokens) call.context.services.issued_tokens->add(issued.token_hash, name);
+  call.audit("gateway.token_create", name);
+  return json_response(201, {{"name", name}, {"token", token}, {"source", "console"}});
+}
+
+http::Response revoke_gateway_token(const Call& call) {
+  const std::string& name = call.params.at(0);
+  if (!call.context.services.admins.remove_gateway_token(name)) {
+    if (configured_gateway(call, name))
+      return http::json_error(409, "gateway " + name + "'s token is in [gateways] of the config file: remove it there and reload");
+    return http::json_error(404, "no token issued for gateway " + name);
+  }
+  if (call.context.services.issued_tokens) call.context.services.issued_tokens->remove(name);
+  call.audit("gateway.token_revoke", name);
+  return json_response(200, {{"name", name}, {"status", "revoked: its requests now get 401"}});
 }
 
 http::Response audit_log(const Call& call) {
@@ -327,7 +390,11 @@ void add_api_routes(ApiRouter& router) {
   router.add("GET", "/api/queues", {list_queues});
   router.add("POST", "/api/queues/smtp/{}/retry", {[](const Call& c) { return queue_action(c, true); }, true});
   router.add("DELETE", "/api/queues/smtp/{}", {[](const Call& c) { return queue_action(c, false); }, true});
+  router.add("POST", "/api/queues/ingest/{}/retry", {[](const Call& c) { return ingest_job_action(c, true); }, true});
+  router.add("DELETE", "/api/queues/ingest/{}", {[](const Call& c) { return ingest_job_action(c, false); }, true});
   router.add("GET", "/api/gateways", {list_gateways});
+  router.add("POST", "/api/gateways", {create_gateway_token, true});
+  router.add("DELETE", "/api/gateways/{}", {revoke_gateway_token, true});
   router.add("GET", "/api/audit", {audit_log});
 }
 

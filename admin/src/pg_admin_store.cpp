@@ -42,6 +42,8 @@ class PgAdminStore final : public AdminStore {
            " password_hash TEXT NOT NULL, totp_secret TEXT NOT NULL, totp_confirmed BOOLEAN NOT NULL DEFAULT false)");
     c.exec("CREATE TABLE IF NOT EXISTS admin_audit (id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL,"
            " actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, address TEXT NOT NULL, outcome TEXT NOT NULL)");
+    c.exec("CREATE TABLE IF NOT EXISTS gateway_tokens (gateway TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+           " created_ms BIGINT NOT NULL, created_by TEXT NOT NULL)");
   }
 
   void add(const AdminUser& u) override {
@@ -95,6 +97,31 @@ class PgAdminStore final : public AdminStore {
     std::vector<AuditEntry> out;
     for (int i = 0; i < r.rows(); ++i)
       out.push_back({r.integer(i, 0), r.integer(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), r.text(i, 6)});
+    return out;
+  }
+
+  void add_gateway_token(const IssuedGatewayToken& t) override {
+    std::lock_guard lock(mutex_);
+    try {
+      connection().exec("INSERT INTO gateway_tokens (gateway, token_hash, created_ms, created_by) VALUES ($1,$2,$3,$4)",
+                        {Param::text(t.gateway), Param::text(t.token_hash), pgsql::IntParam(t.created_ms),
+                         Param::text(t.created_by)});
+    } catch (const pgsql::PgError& e) {
+      if (e.unique_violation()) throw AdminError("gateway " + t.gateway + " has a token already; revoke it first");
+      throw;
+    }
+  }
+
+  bool remove_gateway_token(std::string_view gateway) override {
+    std::lock_guard lock(mutex_);
+    return connection().exec("DELETE FROM gateway_tokens WHERE gateway = $1 RETURNING gateway", {Param::text(gateway)}).rows() > 0;
+  }
+
+  std::vector<IssuedGatewayToken> gateway_tokens() const override {
+    std::lock_guard lock(mutex_);
+    auto r = connection().exec("SELECT gateway, token_hash, created_ms, created_by FROM gateway_tokens ORDER BY gateway");
+    std::vector<IssuedGatewayToken> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.text(i, 1), r.integer(i, 2), r.text(i, 3)});
     return out;
   }
 

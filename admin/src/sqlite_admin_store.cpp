@@ -1,5 +1,5 @@
-// Admin accounts and the audit log in the embedded store's accounts.db
-// (tables admin_users and admin_audit, made when missing), WAL with
+// Admin accounts, the audit log and the gateway tokens issued in the console in the embedded store's accounts.db
+// (tables admin_users, admin_audit and gateway_tokens, made when missing), WAL with
 // synchronous=FULL so an audit entry is on disk before the action answers.
 #include <mutex>
 
@@ -23,6 +23,8 @@ class SqliteAdminStore final : public AdminStore {
     db_.exec("CREATE TABLE IF NOT EXISTS admin_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,"
              " actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL, address TEXT NOT NULL,"
              " outcome TEXT NOT NULL)");
+    db_.exec("CREATE TABLE IF NOT EXISTS gateway_tokens (gateway TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE,"
+             " created_ms INTEGER NOT NULL, created_by TEXT NOT NULL)");
   }
 
   void add(const AdminUser& user) override {
@@ -78,6 +80,34 @@ class SqliteAdminStore final : public AdminStore {
     std::vector<AuditEntry> out;
     while (s.step())
       out.push_back({s.integer(0), s.integer(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6)});
+    return out;
+  }
+
+  void add_gateway_token(const IssuedGatewayToken& t) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "INSERT INTO gateway_tokens (gateway, token_hash, created_ms, created_by) VALUES (?,?,?,?)");
+    s.bind(1, t.gateway).bind(2, t.token_hash).bind(3, t.created_ms).bind(4, t.created_by);
+    try {
+      s.step();
+    } catch (const sqlite::SqliteError& e) {
+      if (e.constraint()) throw AdminError("gateway " + t.gateway + " has a token already; revoke it first");
+      throw;
+    }
+  }
+
+  bool remove_gateway_token(std::string_view gateway) override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "DELETE FROM gateway_tokens WHERE gateway = ?");
+    s.bind(1, gateway);
+    s.step();
+    return db_.changes() > 0;
+  }
+
+  std::vector<IssuedGatewayToken> gateway_tokens() const override {
+    std::lock_guard lock(mutex_);
+    Statement s(db_, "SELECT gateway, token_hash, created_ms, created_by FROM gateway_tokens ORDER BY gateway");
+    std::vector<IssuedGatewayToken> out;
+    while (s.step()) out.push_back({s.text(0), s.text(1), s.integer(2), s.text(3)});
     return out;
   }
 

@@ -290,6 +290,11 @@ int run_serve(std::span<const std::string> args) {
   ServerHealth health(s.data, accounts, smtp_queue, ingest_queue);
   ingest::HttpApiConfig http_config;
   http_config.gateway_tokens = s.gateway_tokens;
+  // Gateway tokens issued in the admin console: kept (hashed) in the admin store.
+  auto issued_tokens = std::make_shared<auth::GatewayTokens>();
+  if (admin_store)
+    for (const auto& t : admin_store->gateway_tokens()) issued_tokens->add(t.token_hash, t.gateway);
+  http_config.issued_tokens = issued_tokens;
   http_config.max_connections = s.http_connections.total;
   http_config.login_throttle = login_throttle;
   http_config.body_budget = buffer_budget;
@@ -308,20 +313,27 @@ int run_serve(std::span<const std::string> args) {
     return out;
   };
   ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), http_config, ingest_queue, router);
+  // A mailbox's greeting file, <greeting_dir>/<NUMBER>.wav: the SIP endpoint plays it, the console sets it.
+  std::function<std::optional<std::filesystem::path>(std::string_view)> greeting_for;
+  if (!s.sip_greeting_dir.empty())
+    greeting_for = [dir = s.sip_greeting_dir](std::string_view number) {
+      return std::optional<std::filesystem::path>(dir / (std::string(number) + ".wav"));
+    };
   if (admin_store) {
     admin::AdminConsoleConfig admin_config;
     admin_config.server.name = "admin";
     admin_config.server.max_connections = s.http_connections.total;
     admin_config.server.max_connections_per_address = s.http_connections.per_address;
     admin_config.server.body_budget = buffer_budget;
-    admin_config.server.max_body_bytes = 1u << 20;  // JSON only
+    admin_config.server.max_body_bytes = admin::kMaxGreetingUploadBytes;  // JSON, and greetings
     if (s.admin_tls) admin_config.server.tls = tls;
     std::vector<std::string> gateways;
     for (const auto& [token, name] : s.gateway_tokens) gateways.push_back(name);
     admin_console = std::make_unique<admin::AdminConsole>(
         io, net::parse_endpoint(s.admin_listen), admin_config,
         admin::AdminServices{*admin_store, accounts, *store, smtp_queue, ingest_queue, gateways, login_throttle,
-                             [&queue_runner] { queue_runner.wake(); }, s.aging});
+                             [&queue_runner] { queue_runner.wake(); }, s.aging, greeting_for,
+                             issued_tokens});
   }
   ingest_queue.start();
   spool.start();
@@ -345,10 +357,7 @@ int run_serve(std::span<const std::string> args) {
     sip_config.auth_realm = s.sip_auth_realm;
     sip_config.auth_users = s.sip_auth_users;
     sip_config.auth_algorithms = s.sip_auth_algorithms;
-    if (!s.sip_greeting_dir.empty())
-      sip_config.greeting_for = [dir = s.sip_greeting_dir](std::string_view number) {
-        return std::optional<std::filesystem::path>(dir / (std::string(number) + ".wav"));
-      };
+    sip_config.greeting_for = greeting_for;
     sip_config.deliver = [&ingest_queue](ingest::Recording recording) {
       ingest::SubmitOptions options;
       options.source = "sip";

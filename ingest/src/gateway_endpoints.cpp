@@ -126,25 +126,27 @@ HttpResponse message_status(std::string_view id, const std::string& gateway, Gat
 }  // namespace
 
 // Constant-time comparison so a token cannot be guessed byte by byte.
-const std::string* gateway_for(const HttpRequest& request, const std::map<std::string, std::string>& tokens) {
+std::optional<std::string> gateway_for(const HttpRequest& request, const std::map<std::string, std::string>& tokens,
+                                       const auth::GatewayTokens* issued) {
   const auto auth = request.header("authorization");
-  if (!auth || !auth->starts_with("Bearer ")) return nullptr;
+  if (!auth || !auth->starts_with("Bearer ")) return std::nullopt;
   const std::string_view token = auth->substr(7);
   for (const auto& [known, gateway] : tokens)
-    if (known.size() == token.size() && sodium_memcmp(known.data(), token.data(), token.size()) == 0) return &gateway;
-  return nullptr;
+    if (known.size() == token.size() && sodium_memcmp(known.data(), token.data(), token.size()) == 0) return gateway;
+  return issued ? issued->gateway_for(token) : std::nullopt;
 }
 
-HttpResponse unauthorised(const std::map<std::string, std::string>& tokens) {
-  auto r = json_error(401, tokens.empty() ? "no gateway tokens are configured ([gateways] in the config file)"
-                                          : "missing or unknown bearer token (Authorization: Bearer TOKEN)");
+HttpResponse unauthorised(const std::map<std::string, std::string>& tokens, const auth::GatewayTokens* issued) {
+  auto r = json_error(401, tokens.empty() && (!issued || issued->empty())
+                               ? "no gateway tokens are configured ([gateways] in the config file, or the admin console)"
+                               : "missing or unknown bearer token (Authorization: Bearer TOKEN)");
   r.extra_headers = "WWW-Authenticate: Bearer realm=\"umstore\"\r\n";
   return r;
 }
 
 HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view path, GatewayContext& context) {
-  const std::string* gateway = gateway_for(request, context.tokens);
-  if (!gateway) return unauthorised(context.tokens);
+  const auto gateway = gateway_for(request, context.tokens, context.issued);
+  if (!gateway) return unauthorised(context.tokens, context.issued);
   // The queue or the accounts cannot be reached (a disk, the database during
   // a failover): nothing was accepted, and the gateway may try again.
   try {

@@ -47,7 +47,7 @@ struct HttpApi::Impl {
         throttle(config.login_throttle ? config.login_throttle : std::make_shared<auth::LoginThrottle>()),
         server(io, where, config, [this](const HttpRequest& r) { return route(r); },
                [this](const HttpRequest& r) { return screen(r); }) {
-    if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens, config.gateway_callbacks});
+    if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens, config.issued_tokens.get(), config.gateway_callbacks});
   }
   ~Impl() { blocking_pool.join(); }
 
@@ -55,10 +55,10 @@ struct HttpApi::Impl {
   net::Task<std::optional<HttpResponse>> screen(const HttpRequest& req) {
     if (!req.path().starts_with("/v1/")) co_return std::nullopt;
     if (throttle->refused(req.peer_address)) co_return http::retry_later(429, "too many unknown bearer tokens from your address");
-    if (gateway_for(req, config.gateway_tokens)) co_return std::nullopt;
+    if (gateway_for(req, config.gateway_tokens, config.issued_tokens.get())) co_return std::nullopt;
     asio::steady_timer delay(co_await asio::this_coro::executor, throttle->record_failure(req.peer_address, {}));
     co_await delay.async_wait(net::use_nothrow);
-    co_return unauthorised(config.gateway_tokens);
+    co_return unauthorised(config.gateway_tokens, config.issued_tokens.get());
   }
 
   net::Task<HttpResponse> route(const HttpRequest& request) {

@@ -153,6 +153,21 @@ std::optional<std::string> IngestQueue::quota_refusal(std::string_view mailbox, 
          " used); submit again once its owner has made room";
 }
 
+std::vector<IngestStatus> IngestQueue::open_jobs(std::size_t limit) const { return impl_->db.open_jobs(limit); }
+
+bool IngestQueue::retry_failed(std::string_view id) {
+  if (!impl_->db.requeue_failed(id)) return false;
+  log(LogLevel::Info, kQueueLog, "id={}: failed job queued again by an administrator", id);
+  impl_->workers.schedule(std::string(id), QueueClock::now());
+  return true;
+}
+
+bool IngestQueue::remove_failed(std::string_view id) {
+  if (!impl_->db.remove_failed(id)) return false;
+  log(LogLevel::Info, kQueueLog, "id={}: failed job and its recording removed by an administrator", id);
+  return true;
+}
+
 bool IngestQueue::apply_report(std::string_view message) { return impl_->forwarding.apply_report(message); }
 
 void IngestQueue::set_codec_limits(const codecs::AudioLimits& voice, const codecs::FaxLimits& fax) {

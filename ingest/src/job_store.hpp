@@ -109,6 +109,15 @@ class JobStore {
   virtual bool record_outcome(std::string_view id, const JobOutcome& outcome) = 0;
   virtual void record_report(std::string_view id, const ReportUpdate& update) = 0;
 
+  // For the administrator: the jobs waiting and failed, newest first, at most `limit`.
+  virtual std::vector<IngestStatus> open_jobs(std::size_t limit) = 0;
+  // A failed job queued again with its kept recording (leased to this node
+  // when shared); the caller schedules it. False when no failed job has this id.
+  virtual bool requeue_failed(std::string_view id) = 0;
+  // A failed job, its kept recording and any webhook owed for it, gone.
+  // False when no failed job has this id.
+  virtual bool remove_failed(std::string_view id) = 0;
+
   // The pending webhook due first (leased to this node when shared).
   virtual std::optional<OwedWebhook> next_webhook() = 0;
   // state: sent, pending (next_ms: when to try again) or gave_up.

@@ -96,6 +96,29 @@ std::string host_name() {
 
 std::string sql(std::string_view text) { return pgsql::with_database_clock(text); }
 
+// Row `i` of a query of kStatusColumns.
+IngestStatus status_row(const Result& r, int i) {
+  IngestStatus s;
+  s.id = r.text(i, 0);
+  s.state = parse_state(r.view(i, 1));
+  s.kind = parse_kind(r.view(i, 2));
+  s.mailbox = r.text(i, 3);
+  s.reason = r.text(i, 4);
+  s.uid = static_cast<std::uint32_t>(r.integer(i, 5));
+  s.source = r.text(i, 6);
+  s.origin = r.text(i, 7);
+  s.callback_url = r.text(i, 8);
+  s.accepted_ms = r.integer(i, 9);
+  s.finished_ms = r.integer(i, 10);
+  s.forwarded_to = r.text(i, 11);
+  s.dsn.action = r.text(i, 12);
+  s.dsn.status = r.text(i, 13);
+  s.dsn.diagnostic_code = r.text(i, 14);
+  s.dsn.final_recipient = r.text(i, 15);
+  s.dsn.remote_mta = r.text(i, 16);
+  return s;
+}
+
 }  // namespace
 
 template <typename Work>
@@ -167,25 +190,7 @@ std::optional<IngestStatus> PgJobStore::status_where(std::string_view condition,
   return run([&](Connection& c) -> std::optional<IngestStatus> {
     const Result r = b.empty() ? c.exec(query, {Param::text(a)}) : c.exec(query, {Param::text(a), Param::text(b)});
     if (r.rows() == 0) return std::nullopt;
-    IngestStatus s;
-    s.id = r.text(0, 0);
-    s.state = parse_state(r.view(0, 1));
-    s.kind = parse_kind(r.view(0, 2));
-    s.mailbox = r.text(0, 3);
-    s.reason = r.text(0, 4);
-    s.uid = static_cast<std::uint32_t>(r.integer(0, 5));
-    s.source = r.text(0, 6);
-    s.origin = r.text(0, 7);
-    s.callback_url = r.text(0, 8);
-    s.accepted_ms = r.integer(0, 9);
-    s.finished_ms = r.integer(0, 10);
-    s.forwarded_to = r.text(0, 11);
-    s.dsn.action = r.text(0, 12);
-    s.dsn.status = r.text(0, 13);
-    s.dsn.diagnostic_code = r.text(0, 14);
-    s.dsn.final_recipient = r.text(0, 15);
-    s.dsn.remote_mta = r.text(0, 16);
-    return s;
+    return status_row(r, 0);
   });
 }
 
@@ -335,6 +340,39 @@ void PgJobStore::record_report(std::string_view id, const ReportUpdate& u) {
 }
 
 // This node's pending webhook due first, or one whose owner is gone.
+std::vector<IngestStatus> PgJobStore::open_jobs(std::size_t limit) {
+  return run([&](Connection& c) {
+    const Result r = c.exec("SELECT " + std::string(kStatusColumns) +
+                                " FROM ingest_jobs WHERE state != 'delivered' ORDER BY accepted_ms DESC LIMIT $1",
+                            {IntParam(static_cast<std::int64_t>(limit))});
+    std::vector<IngestStatus> jobs;
+    for (int i = 0; i < r.rows(); ++i) jobs.push_back(status_row(r, i));
+    return jobs;
+  });
+}
+
+// Its recording row stayed with it (only delivery clears it).
+bool PgJobStore::requeue_failed(std::string_view id) {
+  return run([&](Connection& c) {
+    return c.exec(sql("UPDATE ingest_jobs SET state = 'queued', reason = '', finished_ms = 0, attempts = 0,"
+                      " next_ms = {now}, lease_owner = $2, lease_until = {now} + $3"
+                      " WHERE id = $1 AND state = 'failed' RETURNING id"),
+                  {Param::text(id), Param::text(node_id_), Param::text(lease_ms_)})
+               .rows() > 0;
+  });
+}
+
+bool PgJobStore::remove_failed(std::string_view id) {
+  return run([&](Connection& c) {
+    Transaction t(c);
+    if (c.exec("DELETE FROM ingest_jobs WHERE id = $1 AND state = 'failed' RETURNING id", {Param::text(id)}).rows() == 0)
+      return false;
+    c.exec("DELETE FROM ingest_webhooks WHERE job_id = $1", {Param::text(id)});
+    t.commit();
+    return true;
+  });
+}
+
 std::optional<OwedWebhook> PgJobStore::next_webhook() {
   return run([&](Connection& c) -> std::optional<OwedWebhook> {
     const Result r = c.exec(

@@ -40,6 +40,10 @@ class PgJobStore final : public JobStore {
   bool record_outcome(std::string_view id, const JobOutcome& outcome) override;
   void record_report(std::string_view id, const ReportUpdate& update) override;
 
+  std::vector<IngestStatus> open_jobs(std::size_t limit) override;
+  bool requeue_failed(std::string_view id) override;
+  bool remove_failed(std::string_view id) override;
+
   std::optional<OwedWebhook> next_webhook() override;
   void record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state, std::int64_t next_ms,
                               std::string_view error) override;

@@ -66,6 +66,29 @@ std::string select_status_where(std::string_view condition) {
          std::string(condition);
 }
 
+// A row of select_status_where().
+IngestStatus status_row(const sqlite::Statement::Run& run) {
+  IngestStatus s;
+  s.id = run.text(0);
+  s.state = parse_state(run.text(1));
+  s.kind = parse_kind(run.text(2));
+  s.mailbox = run.text(3);
+  s.reason = run.text(4);
+  s.uid = static_cast<std::uint32_t>(run.integer(5));
+  s.source = run.text(6);
+  s.origin = run.text(7);
+  s.callback_url = run.text(8);
+  s.accepted_ms = run.integer(9);
+  s.finished_ms = run.integer(10);
+  s.forwarded_to = run.text(11);
+  s.dsn.action = run.text(12);
+  s.dsn.status = run.text(13);
+  s.dsn.diagnostic_code = run.text(14);
+  s.dsn.final_recipient = run.text(15);
+  s.dsn.remote_mta = run.text(16);
+  return s;
+}
+
 }  // namespace
 
 struct SqliteJobStore::Statements {
@@ -182,25 +205,7 @@ std::optional<IngestStatus> SqliteJobStore::status_where(sqlite::Statement& quer
   run.bind(1, a);
   if (!b.empty()) run.bind(2, b);
   if (!run.step()) return std::nullopt;
-  IngestStatus s;
-  s.id = run.text(0);
-  s.state = parse_state(run.text(1));
-  s.kind = parse_kind(run.text(2));
-  s.mailbox = run.text(3);
-  s.reason = run.text(4);
-  s.uid = static_cast<std::uint32_t>(run.integer(5));
-  s.source = run.text(6);
-  s.origin = run.text(7);
-  s.callback_url = run.text(8);
-  s.accepted_ms = run.integer(9);
-  s.finished_ms = run.integer(10);
-  s.forwarded_to = run.text(11);
-  s.dsn.action = run.text(12);
-  s.dsn.status = run.text(13);
-  s.dsn.diagnostic_code = run.text(14);
-  s.dsn.final_recipient = run.text(15);
-  s.dsn.remote_mta = run.text(16);
-  return s;
+  return status_row(run);
 }
 
 std::optional<IngestStatus> SqliteJobStore::status(std::string_view id) {
@@ -319,6 +324,51 @@ void SqliteJobStore::record_report(std::string_view id, const ReportUpdate& upda
       .step();
   if (update.owes_webhook) owe_webhook(id);
   transaction.commit();
+}
+
+std::vector<IngestStatus> SqliteJobStore::open_jobs(std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  sqlite::Statement query(db_, select_status_where("state != 'delivered' ORDER BY accepted_ms DESC LIMIT ?"));
+  auto run = query.run();
+  run.bind(1, static_cast<std::int64_t>(limit));
+  std::vector<IngestStatus> jobs;
+  while (run.step()) jobs.push_back(status_row(run));
+  return jobs;
+}
+
+bool SqliteJobStore::is_failed(std::string_view id) {
+  sqlite::Statement query(db_, "SELECT 1 FROM jobs WHERE id = ? AND state = 'failed'");
+  return query.run().bind(1, id).step();
+}
+
+// The kept recording goes back first: a crash between the two leaves a
+// failed job whose recording is in jobs/, which a second retry takes as it is.
+bool SqliteJobStore::requeue_failed(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  if (!is_failed(id)) return false;
+  const auto kept = dir_ / "failed" / std::string(id);
+  if (std::filesystem::exists(kept)) {
+    std::filesystem::rename(kept, job_media_path(dir_, id));
+    fsync_directory(dir_ / "jobs");
+  }
+  sqlite::Statement update(db_, "UPDATE jobs SET state = 'queued', reason = '', finished_ms = 0, attempts = 0 WHERE id = ?");
+  update.run().bind(1, id).step();
+  return true;
+}
+
+bool SqliteJobStore::remove_failed(std::string_view id) {
+  std::unique_lock lock(mutex_);
+  if (!is_failed(id)) return false;
+  sqlite::Transaction transaction(db_);
+  for (const char* sql : {"DELETE FROM webhooks WHERE job_id = ?", "DELETE FROM jobs WHERE id = ?"}) {
+    sqlite::Statement remove(db_, sql);
+    remove.run().bind(1, id).step();
+  }
+  transaction.commit();
+  lock.unlock();
+  for (const auto& file : {dir_ / "failed" / std::string(id), job_media_path(dir_, id)})
+    if (std::filesystem::remove(file)) fsync_directory(file.parent_path());
+  return true;
 }
 
 std::optional<OwedWebhook> SqliteJobStore::next_webhook() {

@@ -47,6 +47,10 @@ class SqliteJobStore final : public JobStore {
   bool record_outcome(std::string_view id, const JobOutcome& outcome) override;
   void record_report(std::string_view id, const ReportUpdate& update) override;
 
+  std::vector<IngestStatus> open_jobs(std::size_t limit) override;
+  bool requeue_failed(std::string_view id) override;
+  bool remove_failed(std::string_view id) override;
+
   std::optional<OwedWebhook> next_webhook() override;
   void record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state, std::int64_t next_ms,
                               std::string_view error) override;
@@ -59,6 +63,7 @@ class SqliteJobStore final : public JobStore {
   void add_column_if_missing(std::string_view definition);
   void owe_webhook(std::string_view id);  // inside the transaction that changed the job
   std::optional<IngestStatus> status_where(sqlite::Statement& query, std::string_view a, std::string_view b);
+  bool is_failed(std::string_view id);  // under mutex_
 
   std::filesystem::path dir_;
   sqlite::Database db_;

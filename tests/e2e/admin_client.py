@@ -49,6 +49,11 @@ class AdminClient:
         headers = {"X-CSRF-Token": self.csrf} if csrf and method != "GET" else {}
         return self.http.request(method, self.base + path, json=json, headers=headers, timeout=30)
 
+    def upload(self, method, path, data, content_type="application/octet-stream", csrf=True):
+        """A request whose body is a file's bytes (a greeting), not JSON."""
+        headers = {"Content-Type": content_type, **({"X-CSRF-Token": self.csrf} if csrf else {})}
+        return self.http.request(method, self.base + path, data=data, headers=headers, timeout=30)
+
     def login(self, name, password, secret=None):
         code = fresh_totp(secret) if secret else ""
         r = self.call("POST", "/api/session", {"name": name, "password": password, "totp": code}, csrf=False)

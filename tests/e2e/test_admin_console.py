@@ -4,17 +4,22 @@ Enrols TOTP from the key the page shows (codes computed here with hmac),
 logs in with password and TOTP, creates a mailbox, then ingests a voicemail
 and a fax over the gateway API and sees them on the dashboard and in the
 mailbox's messages without a reload, plays the voicemail (the audio
-element reports its duration) and opens the fax as PDF; every view of a
+element reports its duration) and opens the fax as PDF; uploads a
+greeting, listens to it (its duration shown) and deletes it; every view of a
 message's content is in the audit log; sets the mailbox's message aging
 and sees a run (its test clock two days ahead) move the messages out of
-INBOX, without a reload. Screenshots go to
+INBOX, without a reload; lists a failed ingest job with its reason on the
+queues page, retries and deletes it; creates a gateway token that the
+gateway API accepts, revokes it and sees it refused. Screenshots go to
 build/test-artefacts/admin-console/. Exit 77 when Chromium, its driver or
 Selenium is missing."""
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
+import wave
 from pathlib import Path
 
 import requests
@@ -34,6 +39,7 @@ except ImportError:  # Debian's python3-selenium, when another interpreter runs 
 if webdriver:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = shutil.which("chromium")
@@ -48,7 +54,8 @@ ARTEFACTS = Path(os.environ.get("UMSTORE_ARTEFACT_DIR",
 class AdminConsoleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Umstore(f"[gateways]\nconsole-gw = {TOKEN}\n")
+        cls.greetings = Path(tempfile.mkdtemp(prefix="umstore-greetings-"))
+        cls.server = Umstore(f"[gateways]\nconsole-gw = {TOKEN}\n[sip]\ngreeting_dir = {cls.greetings}\n")
         add_admin(cls.server, "root", "admin", PASSWORD)
         cls.server.start()
         cls.base = f"http://127.0.0.1:{cls.server.admin_port}/"
@@ -65,6 +72,7 @@ class AdminConsoleTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.browser.quit()
         cls.server.close()
+        shutil.rmtree(cls.greetings, ignore_errors=True)
 
     def wait(self, condition, timeout=60, message=""):
         return WebDriverWait(self.browser, timeout, poll_frequency=0.2).until(lambda b: condition(), message)
@@ -89,13 +97,17 @@ class AdminConsoleTest(unittest.TestCase):
         self.fill("login-totp", totp)
         self.el("login-form").submit()
 
-    def ingest(self, kind, path, content_type):
+    def submit(self, kind, path, content_type, token=TOKEN):
         with open(path, "rb") as f:
-            r = requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/{kind}",
-                              headers={"Authorization": f"Bearer {TOKEN}"},
-                              files={"file": (path.name, f, content_type)},
-                              data={"to": NUMBER, "from": "+15550123", "caller_name": "Carol Caller"}, timeout=60)
+            return requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/{kind}",
+                                 headers={"Authorization": f"Bearer {token}"},
+                                 files={"file": (path.name, f, content_type)},
+                                 data={"to": NUMBER, "from": "+15550123", "caller_name": "Carol Caller"}, timeout=60)
+
+    def ingest(self, kind, path, content_type):
+        r = self.submit(kind, path, content_type)
         self.assertEqual(r.status_code, 202, r.text)
+        return r.json()["id"]
 
     def test_console(self):
         b = self.browser
@@ -179,6 +191,24 @@ class AdminConsoleTest(unittest.TestCase):
         self.assertEqual(pdf["magic"], "%PDF-")
         self.shot("05-fax")
 
+        # A greeting: uploaded from a file, heard in the page, deleted; the
+        # SIP endpoint's file (<greeting_dir>/<NUMBER>.wav) follows.
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "label[for='greeting-file']")), 1)
+        self.assertIn("built-in", self.el("greeting-state").text)
+        self.el("greeting-file").send_keys(str(SAMPLES / "voicemail.wav"))
+        self.el("greeting-form").submit()
+        self.wait(lambda: self.el("greeting-duration").text not in ("", "-"), message="the greeting's duration")
+        self.assertAlmostEqual(float(self.el("greeting-duration").text), 17.6, delta=0.2)
+        self.assertTrue(self.el("greeting-audio").is_displayed())
+        stored = self.greetings / f"{NUMBER}.wav"
+        with wave.open(str(stored)) as w:
+            self.assertEqual((w.getframerate(), w.getnchannels()), (8000, 1))
+        self.shot("09-greeting")
+        self.el("greeting-delete").click()
+        self.wait(lambda: self.el("status").text == "Greeting deleted.", message="the greeting deleted")
+        self.assertFalse(stored.exists())
+        self.assertFalse(self.el("greeting-audio").is_displayed())
+
         # Every view of content is in the audit log.
         self.browser.find_element(By.LINK_TEXT, "Audit log").click()
         self.wait(lambda: "message.view_fax" in self.el("audit-rows").text, message="the audit entries")
@@ -186,6 +216,8 @@ class AdminConsoleTest(unittest.TestCase):
         self.assertIn("message.play", audit)
         self.assertIn(f"{NUMBER}/INBOX/", audit)
         self.assertIn("mailbox.create", audit)
+        self.assertIn("greeting.upload", audit)
+        self.assertIn("greeting.delete", audit)
         self.shot("06-audit")
 
         # Message aging, set in the console and applied by a run whose test
@@ -208,6 +240,60 @@ class AdminConsoleTest(unittest.TestCase):
         self.wait(lambda: "moved 2 to Trash" in self.el("mb-last-aging").text, message="the run on the page")
         self.assertTrue(b.execute_script("return window.notReloaded === true"))
         self.shot("07-aging")
+
+        # Ingest jobs on the queues page: a recording the codecs cannot read
+        # fails with its reason; Retry runs it again in the running queue
+        # (it fails again, later); Delete removes it and the original kept.
+        corrupt = self.server.work / "corrupt.wav"
+        corrupt.write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunkjunkjunk")
+        job = self.ingest("voicemail", corrupt, "audio/wav")
+        row = f"#ingest-rows tr[data-id='{job}'][data-state='failed']"
+        b.find_element(By.LINK_TEXT, "Queues").click()
+        self.wait(lambda: b.find_elements(By.CSS_SELECTOR, row), message="the failed job listed")
+        cells = [td.text for td in b.find_elements(By.CSS_SELECTOR, row + " td")]
+        self.assertEqual(cells[1:5], ["failed", "voice", NUMBER, "http:console-gw"])
+        self.assertTrue(cells[5], "the reason")
+        kept = self.server.data_dir / "ingest" / "failed" / job
+        self.assertTrue(kept.exists())
+        self.shot("10-queues")
+        finished = b.find_element(By.CSS_SELECTOR, row).get_attribute("data-finished")
+        b.execute_script(f'document.querySelector("{row} button[data-action=retry]").focus()')
+        b.switch_to.active_element.send_keys(Keys.ENTER)  # by keyboard
+        # (read in the page: the list is redrawn every few seconds, elements go stale)
+        self.wait(lambda: b.execute_script(f'const r = document.querySelector("{row}"); return r && r.dataset.finished')
+                  not in (None, finished), message="the job run again")
+        self.assertTrue(kept.exists())
+        b.execute_script(f'document.querySelector("{row} button[data-action=delete]").click()')
+        self.wait(lambda: not b.find_elements(By.CSS_SELECTOR, f"#ingest-rows tr[data-id='{job}']"), message="the job gone")
+        self.assertFalse(kept.exists())
+        b.find_element(By.LINK_TEXT, "Audit log").click()
+        self.wait(lambda: "ingest.delete" in self.el("audit-rows").text, message="the job's audit entries")
+        self.assertIn("ingest.retry", self.el("audit-rows").text)
+
+        # Gateways: a token created in the console (shown once, stored only
+        # hashed) authenticates the gateway API; revoked, it gets 401.
+        b.find_element(By.LINK_TEXT, "Gateways").click()
+        self.wait(lambda: b.find_elements(By.CSS_SELECTOR, "#gateway-rows tr[data-name='console-gw']"), message="the gateways")
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "label[for='gateway-name']")), 1)
+        self.fill("gateway-name", "branch-office")
+        self.el("gateway-form").submit()
+        self.wait(lambda: self.el("gateway-token").get_attribute("value"), message="the new token")
+        token = self.el("gateway-token").get_attribute("value")
+        self.assertEqual(b.switch_to.active_element.get_attribute("id"), "gateway-token")
+        self.wait(lambda: b.find_elements(By.CSS_SELECTOR, "#gateway-rows tr[data-name='branch-office']"))
+        self.shot("11-gateways")
+        for stored in self.server.data_dir.rglob("*"):
+            if stored.is_file():
+                self.assertNotIn(token.encode(), stored.read_bytes(), stored)
+        r = self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav", token=token)
+        self.assertEqual(r.status_code, 202, r.text)
+        b.execute_script("document.querySelector(\"#gateway-rows tr[data-name='branch-office'] button\").click()")
+        self.wait(lambda: self.browser.switch_to.alert, message="the confirmation").accept()
+        self.wait(lambda: not b.find_elements(By.CSS_SELECTOR, "#gateway-rows tr[data-name='branch-office']"),
+                  message="the token revoked")
+        r = self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav", token=token)
+        self.assertEqual(r.status_code, 401, r.text)
+        self.assertEqual(self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav").status_code, 202)
 
         # A phone-sized screen: the table rows stack, nothing needs sideways scrolling.
         b.set_window_size(390, 844)

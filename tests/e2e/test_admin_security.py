@@ -3,9 +3,14 @@ every API path without a session answers 401; a state change without the
 CSRF token gets 403 and changes nothing; a wrong TOTP code is refused and
 counted; a helpdesk account cannot delete or edit; the session cookie is
 HttpOnly and SameSite=Strict; every admin action is in the audit log with
-who, what, when and from where."""
+who, what, when and from where. A greeting uploaded in any audio the codecs
+read is stored where the SIP endpoint looks for it, in the form it loads."""
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+import wave
 import unittest
 from pathlib import Path
 
@@ -13,11 +18,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 from admin_client import AdminClient, add_admin, fresh_totp  # noqa: E402
-from umstore_harness import Umstore  # noqa: E402
+from umstore_harness import SAMPLES, Umstore  # noqa: E402
 
 ROOT_PASSWORD = "root password one"
 DESK_PASSWORD = "desk password two"
 MAILBOX = "+15550142"
+GATEWAY_TOKEN = "gateway-token-0123456789"
 
 API_PATHS = [
     ("GET", "/api/session"), ("DELETE", "/api/session"), ("GET", "/api/enrolment"), ("POST", "/api/enrolment"),
@@ -28,27 +34,42 @@ API_PATHS = [
     ("GET", f"/api/mailboxes/{MAILBOX}/messages/INBOX/1/fax"), ("GET", "/api/queues"),
     ("POST", "/api/queues/smtp/ABC123/retry"), ("DELETE", "/api/queues/smtp/ABC123"), ("GET", "/api/gateways"),
     ("GET", "/api/audit"), ("GET", "/api/no-such-path"),
+    ("GET", f"/api/mailboxes/{MAILBOX}/greeting"), ("PUT", f"/api/mailboxes/{MAILBOX}/greeting"),
+    ("DELETE", f"/api/mailboxes/{MAILBOX}/greeting"), ("POST", "/api/queues/ingest/0123abcd/retry"),
+    ("DELETE", "/api/queues/ingest/0123abcd"), ("POST", "/api/gateways"), ("DELETE", "/api/gateways/gw1"),
 ]
 
 
 class AdminSecurityTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = Umstore("[gateways]\ngw1 = gateway-token-0123456789\n")
+        cls.greetings = Path(tempfile.mkdtemp(prefix="umstore-greetings-"))
+        cls.server = Umstore(f"[gateways]\ngw1 = {GATEWAY_TOKEN}\n[sip]\ngreeting_dir = {cls.greetings}\n")
         cls.root_secret_printed = add_admin(cls.server, "root", "admin", ROOT_PASSWORD)
         add_admin(cls.server, "desk", "helpdesk", DESK_PASSWORD)
         cls.server.start()
         cls.root = AdminClient(cls.server.admin_port)
         cls.root_secret = cls.root.enrol("root", ROOT_PASSWORD)
+        cls.desk_secret = None
 
     @classmethod
     def tearDownClass(cls):
         cls.server.close()
+        shutil.rmtree(cls.greetings, ignore_errors=True)
 
     def audit(self):
         r = self.root.call("GET", "/api/audit?limit=1000")
         self.assertEqual(r.status_code, 200, r.text)
         return r.json()
+
+    def desk(self):
+        """The helpdesk account, logged in now (enrolled at the first call): the server may have restarted."""
+        desk = AdminClient(self.server.admin_port)
+        if type(self).desk_secret is None:
+            type(self).desk_secret = desk.enrol("desk", DESK_PASSWORD)
+        else:
+            self.assertEqual(desk.login("desk", DESK_PASSWORD, self.desk_secret).status_code, 200)
+        return desk
 
     def test_enrolment_shows_the_key_the_cli_printed(self):
         self.assertEqual(self.root_secret, self.root_secret_printed)
@@ -121,11 +142,138 @@ class AdminSecurityTest(unittest.TestCase):
         r = client.login("root", ROOT_PASSWORD, self.root_secret)
         self.assertEqual(r.status_code, 200, r.text)
 
+    def test_greeting_is_stored_as_the_sip_endpoint_loads_it(self):
+        number = "+15550147"
+        path = f"/api/mailboxes/{number}/greeting"
+        desk = self.desk()
+        self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Greeter"}).status_code, 201)
+        self.assertEqual(self.root.call("GET", path).status_code, 404)
+        # An MP3 at 44.1 kHz stereo, as a phone's recorder might give.
+        # (to a file: ffmpeg writes the frame count into the header once it knows it.)
+        encoded = self.greetings.parent / f"{self.greetings.name}.mp3"
+        subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(SAMPLES / "voicemail.wav"), "-ar", "44100", "-ac", "2",
+                        str(encoded)], check=True, timeout=60)
+        mp3 = encoded.read_bytes()
+        encoded.unlink()
+        self.assertEqual(self.root.upload("PUT", path, mp3, "audio/mpeg", csrf=False).status_code, 403)
+        self.assertEqual(desk.upload("PUT", path, mp3, "audio/mpeg").status_code, 403)
+        r = self.root.upload("PUT", path, mp3, "audio/mpeg")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertAlmostEqual(r.json()["seconds"], 17.6, delta=0.2)
+        # Where [sip] greeting_dir says (<dir>/<NUMBER>.wav), in the form the endpoint loads: 8 kHz 16-bit mono WAV.
+        stored = self.greetings / f"{number}.wav"
+        with wave.open(str(stored)) as w:
+            self.assertEqual((w.getframerate(), w.getnchannels(), w.getsampwidth()), (8000, 1, 2))
+            self.assertAlmostEqual(w.getnframes() / 8000, 17.6, delta=0.2)
+        self.assertEqual([p.name for p in self.greetings.iterdir()], [stored.name])  # no temporary file left
+        r = desk.call("GET", path)  # helpdesk may listen
+        self.assertEqual((r.status_code, r.headers["Content-Type"]), (200, "audio/wav"))
+        self.assertEqual(r.content, stored.read_bytes())
+        # Not audio: refused with the reason, the greeting kept.
+        r = self.root.upload("PUT", path, b"this is not audio at all " * 40, "audio/wav")
+        self.assertEqual(r.status_code, 422, r.text)
+        self.assertIn("greeting", r.json()["error"])
+        self.assertEqual(r.headers["Content-Type"], "application/json")
+        self.assertTrue(stored.exists())
+        self.assertTrue(self.root.call("GET", f"/api/mailboxes/{number}").json()["greeting"])
+        self.assertEqual(desk.call("DELETE", path).status_code, 403)
+        self.assertTrue(stored.exists())
+        self.assertEqual(self.root.call("DELETE", path).status_code, 200)
+        self.assertFalse(stored.exists())
+        self.assertEqual(self.root.call("GET", path).status_code, 404)
+        actions = [(e["actor"], e["action"], e["target"], e["outcome"].split(":")[0]) for e in self.audit()]
+        for entry in [("root", "greeting.upload", number, "ok"), ("root", "greeting.upload", number, "refused"),
+                      ("root", "greeting.delete", number, "ok"), ("desk", f"PUT {path}", "", "refused")]:
+            self.assertIn(entry, actions)
+
+    def failed_ingest_job(self, number):
+        """The id of a voicemail the codecs cannot read, sent over the gateway API, once it has failed."""
+        r = requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/voicemail",
+                          headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+                          files={"file": ("corrupt.wav", b"RIFF\x24\x00\x00\x00WAVEjunkjunkjunk", "audio/wav")},
+                          data={"to": number}, timeout=30)
+        self.assertEqual(r.status_code, 202, r.text)
+        return r.json()["id"]
+
+    def ingest_job(self, client, job):
+        """The job as the queues page lists it, once it is failed; None when it is not listed."""
+        for _ in range(100):
+            jobs = {j["id"]: j for j in client.call("GET", "/api/queues").json()["ingest_jobs"]}
+            if job not in jobs or jobs[job]["state"] == "failed":
+                return jobs.get(job)
+            time.sleep(0.2)
+        self.fail(f"job {job} never failed")
+
+    def test_failed_ingest_jobs_are_listed_retried_and_deleted_by_admins_only(self):
+        number = "+15550148"
+        self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Jobs"}).status_code, 201)
+        job = self.failed_ingest_job(number)
+        desk = self.desk()
+        listed = self.ingest_job(desk, job)  # helpdesk reads
+        self.assertEqual((listed["mailbox"], listed["source"], listed["kind"]), (number, "http:gw1", "voice"))
+        self.assertTrue(listed["reason"])
+        self.assertGreater(listed["finished_ms"], 0)
+        kept = self.server.data_dir / "ingest" / "failed" / job
+        if not self.server.store_dsn:  # the embedded store keeps the original as a file; PostgreSQL as a row
+            self.assertTrue(kept.exists())
+        self.assertEqual(desk.call("DELETE", f"/api/queues/ingest/{job}").status_code, 403)
+        self.assertEqual(desk.call("POST", f"/api/queues/ingest/{job}/retry").status_code, 403)
+        self.assertEqual(self.root.call("DELETE", f"/api/queues/ingest/{job}", csrf=False).status_code, 403)
+        # Retry: the running queue takes it up again (and it fails again, later, for the same reason).
+        failed_before = self.root.call("GET", "/api/dashboard").json()["failed_jobs"]
+        r = self.root.call("POST", f"/api/queues/ingest/{job}/retry")
+        self.assertEqual(r.status_code, 200, r.text)
+        again = self.ingest_job(self.root, job)
+        self.assertGreater(again["finished_ms"], listed["finished_ms"])
+        for _ in range(50):  # counted just after the status is recorded
+            if self.root.call("GET", "/api/dashboard").json()["failed_jobs"] == failed_before + 1:
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.root.call("GET", "/api/dashboard").json()["failed_jobs"], failed_before + 1)
+        r = self.root.call("DELETE", f"/api/queues/ingest/{job}")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertIsNone(self.ingest_job(self.root, job))
+        self.assertFalse(kept.exists())
+        r = requests.get(f"http://127.0.0.1:{self.server.http_port}/v1/messages/{job}",
+                         headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"}, timeout=10)
+        self.assertEqual(r.status_code, 404, r.text)
+        self.assertEqual(self.root.call("DELETE", f"/api/queues/ingest/{job}").status_code, 404)
+        actions = [(e["actor"], e["action"], e["target"], e["outcome"].split(":")[0]) for e in self.audit()]
+        for entry in [("root", "ingest.retry", job, "ok"), ("root", "ingest.delete", job, "ok"),
+                      ("desk", f"DELETE /api/queues/ingest/{job}", "", "refused")]:
+            self.assertIn(entry, actions)
+
+    def test_gateway_tokens_are_issued_and_revoked_by_admins_only(self):
+        desk = self.desk()
+        self.assertEqual(desk.call("POST", "/api/gateways", {"name": "desk-gw"}).status_code, 403)
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "gw-x"}, csrf=False).status_code, 403)
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "gw1"}).status_code, 409)  # the config's
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "no spaces"}).status_code, 422)
+        r = self.root.call("POST", "/api/gateways", {"name": "gw-issued"})
+        self.assertEqual(r.status_code, 201, r.text)
+        token = r.json()["token"]
+        self.assertGreaterEqual(len(token), 40)
+        self.assertEqual(self.root.call("POST", "/api/gateways", {"name": "gw-issued"}).status_code, 409)
+        listed = {g["name"]: g for g in desk.call("GET", "/api/gateways").json()["gateways"]}
+        self.assertEqual(listed["gw1"]["source"], "config")
+        self.assertEqual((listed["gw-issued"]["source"], listed["gw-issued"]["created_by"]), ("console", "root"))
+        self.assertNotIn(token, desk.call("GET", "/api/gateways").text)
+        status = f"http://127.0.0.1:{self.server.http_port}/v1/messages/0123456789abcdef01234567"
+        self.assertEqual(requests.get(status, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code, 404)
+        self.assertEqual(desk.call("DELETE", "/api/gateways/gw-issued").status_code, 403)
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw1").status_code, 409)
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-issued").status_code, 200)
+        self.assertEqual(requests.get(status, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code, 401)
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-issued").status_code, 404)
+        actions = [(e["actor"], e["action"], e["target"]) for e in self.audit()]
+        for entry in [("root", "gateway.token_create", "gw-issued"), ("root", "gateway.token_revoke", "gw-issued"),
+                      ("desk", "DELETE /api/gateways/gw-issued", "")]:
+            self.assertIn(entry, actions)
+
     def test_helpdesk_reads_and_resets_but_cannot_delete_or_edit(self):
         number = "+15550144"
         self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": number, "name": "Desk Case"}).status_code, 201)
-        desk = AdminClient(self.server.admin_port)
-        desk.enrol("desk", DESK_PASSWORD)
+        desk = self.desk()
         self.assertEqual(desk.call("GET", f"/api/mailboxes/{number}").status_code, 200)
         r = desk.call("POST", f"/api/mailboxes/{number}/password")
         self.assertEqual(r.status_code, 200, r.text)
@@ -166,13 +314,19 @@ class AdminSecurityTest(unittest.TestCase):
                 self.assertGreaterEqual(match[0]["at_ms"], started)
         self.assertTrue(any(e["action"] == "totp.enrol" and e["actor"] == "root" for e in entries))
         self.assertTrue(any(e["action"] == "login" and e["actor"] == "root" and e["outcome"].startswith("ok") for e in entries))
-        # Durable: the server restarted keeps it.
+        # Durable: the server restarted keeps it, and a gateway token issued before.
+        r = self.root.call("POST", "/api/gateways", {"name": "gw-lasting"})
+        self.assertEqual(r.status_code, 201, r.text)
         self.server.stop()
         self.server.start()
         self.root.base = f"http://127.0.0.1:{self.server.admin_port}"
         self.assertEqual(self.root.call("GET", "/api/audit").status_code, 401)  # sessions end with the process
         self.assertEqual(self.root.login("root", ROOT_PASSWORD, self.root_secret).status_code, 200)
         self.assertTrue(any(e["action"] == "mailbox.remove" and e["target"] == number for e in self.audit()))
+        status = f"http://127.0.0.1:{self.server.http_port}/v1/messages/0123456789abcdef01234567"
+        auth = {"Authorization": f"Bearer {r.json()['token']}"}
+        self.assertEqual(requests.get(status, headers=auth, timeout=10).status_code, 404)  # a known gateway; no such message
+        self.assertEqual(self.root.call("DELETE", "/api/gateways/gw-lasting").status_code, 200)
 
 
 if __name__ == "__main__":

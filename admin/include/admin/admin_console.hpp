@@ -7,6 +7,9 @@
 // session's CSRF token; every action and every view of a message's content
 // is written to the audit log.
 #include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string_view>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "admin/admin_store.hpp"
+#include "auth/gateway_tokens.hpp"
 #include "auth/login_throttle.hpp"
 #include "http/server.hpp"
 #include "mailstore/message_aging.hpp"
@@ -34,12 +38,22 @@ struct AdminServices {
   mailstore::MailStore& store;
   smtp::DeliveryQueue& smtp_queue;
   ingest::IngestQueue& ingest_queue;
-  std::vector<std::string> gateways;  // names from [gateways]; tokens live in the config file
+  std::vector<std::string> gateways;  // names from [gateways]; their tokens live in the config file
   // Failed logins by address and name, shared with the other listeners.
   std::shared_ptr<auth::LoginThrottle> throttle;
   std::function<void()> wake_smtp_queue;  // after a retry
   mailstore::AgingDays aging_defaults;     // [aging]: what a mailbox without its own days gets
+  // Where the SIP endpoint looks for a mailbox's greeting (its greeting_for);
+  // unset when greetings are off ([sip] greeting_dir empty).
+  std::function<std::optional<std::filesystem::path>(std::string_view number)> greeting_for;
+  // The tokens issued in the console, as the gateway API checks them
+  // (loaded from `admins` at start); kept in step with the store here.
+  std::shared_ptr<auth::GatewayTokens> issued_tokens;
 };
+
+// The largest greeting upload (PUT /api/mailboxes/{number}/greeting), and so
+// the admin listener's body limit.
+constexpr std::size_t kMaxGreetingUploadBytes = 8u << 20;
 
 struct AdminConsoleConfig {
   http::ServerConfig server;

@@ -37,6 +37,15 @@ struct AuditEntry {
   std::string outcome;        // "ok" or why it was refused
 };
 
+// A gateway's bearer token issued in the console: only its hash is kept
+// (auth/gateway_tokens.hpp); the token itself is shown once.
+struct IssuedGatewayToken {
+  std::string gateway;        // its name, as in [gateways]
+  std::string token_hash;     // SHA-256, hex
+  std::int64_t created_ms = 0;
+  std::string created_by;     // the admin
+};
+
 // A request the store refuses; what() is a sentence an administrator can act on.
 class AdminError : public std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -54,6 +63,10 @@ class AdminStore {
   virtual void record(const AuditEntry& entry) = 0;
   // Newest first, ids below `before_id` (0: from the newest).
   virtual std::vector<AuditEntry> audit(std::size_t limit, std::int64_t before_id = 0) const = 0;
+  // Throws AdminError when the gateway has an issued token already.
+  virtual void add_gateway_token(const IssuedGatewayToken& token) = 0;
+  virtual bool remove_gateway_token(std::string_view gateway) = 0;  // false: it had none
+  virtual std::vector<IssuedGatewayToken> gateway_tokens() const = 0;
 };
 
 std::unique_ptr<AdminStore> open_sqlite_admin_store(const std::filesystem::path& db_file);

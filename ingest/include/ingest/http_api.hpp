@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/gateway_tokens.hpp"
 #include "auth/login_throttle.hpp"
 #include "http/server.hpp"
 #include "net/memory_budget.hpp"
@@ -31,6 +32,9 @@ struct HttpApiConfig : http::ServerConfig {
   // Bearer token -> gateway name. POST /v1/* and GET /v1/messages/* need
   // one; with none configured those endpoints refuse every request.
   std::map<std::string, std::string> gateway_tokens;
+  // Tokens an admin issued in the console (kept hashed), checked after
+  // those; unset: none.
+  std::shared_ptr<const auth::GatewayTokens> issued_tokens;
   // Failed bearer tokens, by client address; shared with the other
   // listeners. Unset: the server's own with default limits.
   std::shared_ptr<auth::LoginThrottle> login_throttle;

@@ -183,6 +183,16 @@ class IngestQueue {
   // The job of (source, idempotency key), if any.
   std::optional<IngestStatus> find(std::string_view source, std::string_view idempotency_key) const;
 
+  // For the administrator (the console): the jobs waiting and failed, with
+  // their reasons, newest first. Blocking (reads the job store).
+  std::vector<IngestStatus> open_jobs(std::size_t limit) const;
+  // A failed job queued again with its kept recording and run now, by a
+  // running queue. False when no failed job has this id. Blocking.
+  bool retry_failed(std::string_view id);
+  // A failed job and its kept recording (the original the gateway sent)
+  // removed for good. False when no failed job has this id. Blocking.
+  bool remove_failed(std::string_view id);
+
   // A DSN (multipart/report) for a forwarded copy: its Original-Envelope-Id
   // names the job, whose status takes the report's fields; a failure makes
   // the job failed. False when the message is no DSN of ours.
