@@ -360,15 +360,23 @@ bool SqliteJobStore::remove_failed(std::string_view id) {
   std::unique_lock lock(mutex_);
   if (!is_failed(id)) return false;
   sqlite::Transaction transaction(db_);
+  delete_rows(id);
+  transaction.commit();
+  lock.unlock();
+  remove_files(id);
+  return true;
+}
+
+void SqliteJobStore::delete_rows(std::string_view id) {
   for (const char* sql : {"DELETE FROM webhooks WHERE job_id = ?", "DELETE FROM jobs WHERE id = ?"}) {
     sqlite::Statement remove(db_, sql);
     remove.run().bind(1, id).step();
   }
-  transaction.commit();
-  lock.unlock();
+}
+
+void SqliteJobStore::remove_files(std::string_view id) {
   for (const auto& file : {dir_ / "failed" / std::string(id), job_media_path(dir_, id)})
     if (std::filesystem::remove(file)) fsync_directory(file.parent_path());
-  return true;
 }
 
 std::optional<OwedWebhook> SqliteJobStore::next_webhook() {
@@ -396,7 +404,6 @@ std::uint64_t SqliteJobStore::pending_webhooks() {
   return run.step() ? static_cast<std::uint64_t>(run.integer(0)) : 0;
 }
 
-
 std::vector<ErasedJob> SqliteJobStore::erase_caller(std::string_view caller_number, bool dry_run) {
   std::vector<ErasedJob> erased;
   std::unique_lock lock(mutex_);
@@ -409,24 +416,10 @@ std::vector<ErasedJob> SqliteJobStore::erase_caller(std::string_view caller_numb
   while (run.step())
     erased.push_back({run.text(0), run.text(1), run.text(2), run.integer(3)});
   if (dry_run) return erased;
-  sqlite::Statement drop_webhooks(db_, "DELETE FROM webhooks WHERE job_id = ?");
-  sqlite::Statement drop_job(db_, "DELETE FROM jobs WHERE id = ?");
-  for (const auto& job : erased) {
-    drop_webhooks.run().bind(1, job.id).step();
-    drop_job.run().bind(1, job.id).step();
-  }
+  for (const auto& job : erased) delete_rows(job.id);
   transaction.commit();
   lock.unlock();
-  // After the commit: a crash in between leaves files no row names, never a row without its file.
-  for (const auto& job : erased) {
-    std::error_code ec;
-    std::filesystem::remove(job_media_path(dir_, job.id), ec);
-    std::filesystem::remove(dir_ / "failed" / job.id, ec);
-  }
-  if (!erased.empty()) {
-    fsync_directory(dir_ / "jobs");
-    fsync_directory(dir_ / "failed");
-  }
+  for (const auto& job : erased) remove_files(job.id);
   return erased;
 }
 

@@ -64,6 +64,11 @@ class SqliteJobStore final : public JobStore {
   void owe_webhook(std::string_view id);  // inside the transaction that changed the job
   std::optional<IngestStatus> status_where(sqlite::Statement& query, std::string_view a, std::string_view b);
   bool is_failed(std::string_view id);  // under mutex_
+  // Under mutex_, inside a transaction: the job's row and the webhooks it owes.
+  void delete_rows(std::string_view id);
+  // After the commit: a crash in between leaves files no row names, never a
+  // row without its file.
+  void remove_files(std::string_view id);
 
   std::filesystem::path dir_;
   sqlite::Database db_;
