@@ -18,8 +18,8 @@ namespace umstore::http {
 class RequestParser {
  public:
   // The head (request line and header fields) must fit max_header_bytes;
-  // a chunked body may not pass max_body_bytes (a Content-Length is the
-  // server's to judge, after its screen: Beast would refuse it first).
+  // the body (counted or chunked) may not pass max_body_bytes, judged only
+  // once read_body() is called, after the server's screen.
   RequestParser(std::size_t max_header_bytes, std::size_t max_body_bytes);
   ~RequestParser();
   RequestParser(const RequestParser&) = delete;
@@ -29,7 +29,8 @@ class RequestParser {
   // read_body() was called, of the body. Returns the octets used; the rest
   // must be offered again with more input after it.
   std::size_t parse(std::string_view input);
-  // The caller has looked at the head: the body may be read.
+  // The caller has looked at the head: the body may be read, unless its
+  // Content-Length is over the limit (then refusal() says so).
   void read_body();
 
   bool head_done() const;

@@ -1,7 +1,5 @@
 #include "http/server.hpp"
 
-#include <fmt/format.h>
-
 #include <variant>
 
 #include "common/log.hpp"
@@ -66,14 +64,13 @@ struct Server::Impl {
     if (screen) {
       if (auto refusal = co_await screen(req)) co_return std::move(*refusal);
     }
-    const auto length = parser.content_length();
-    if (length && *length > config.max_body_bytes)
-      co_return json_error(413, fmt::format("body of {} bytes exceeds the limit of {} bytes", *length, config.max_body_bytes));
+    parser.read_body();
+    if (parser.refusal()) co_return *parser.refusal();  // over the size limit
     // A Content-Length is held whole before any of it is read (recordings
     // are megabytes: Beast reserves it, no regrowing copies); a chunked body
     // as it arrives, at most what is buffered ahead of it.
+    const auto length = parser.content_length();
     if (length && !held.cover(*length)) co_return busy();
-    parser.read_body();
     const auto started = net::Connection::Clock::now();
     bool more = false;
     while (!parser.done()) {
