@@ -113,6 +113,22 @@ class IngestTest(unittest.TestCase):
         self.assertIn("Received: from http:gw1", headers[-1])
         self.assertIn("Carol Caller", headers[-1])
 
+    def test_chunked_multipart_voicemail_is_delivered(self):
+        # curl sends the form in chunks (RFC 9112 §7.1), with no Content-Length.
+        r = subprocess.run(["curl", "-sS", "-v", "-o", "-", "-w", "\n%{http_code}",
+                            f"http://127.0.0.1:{self.server.http_port}/v1/voicemail",
+                            "-H", f"Authorization: Bearer {TOKEN}", "-H", "Transfer-Encoding: chunked", "-H", "Expect:",
+                            "-F", f"file=@{VOICE};type=audio/wav", "-F", f"to={BOB}", "-F", "from=+15550123"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("> Transfer-Encoding: chunked", r.stderr)
+        self.assertNotIn("> Content-Length", r.stderr)
+        body, _, code = r.stdout.rpartition("\n")
+        self.assertEqual(code, "202", body)
+        final = self.final_status(json.loads(body)["id"])
+        self.assertEqual(final["status"], "delivered", final)
+        self.assertEqual(final["mailbox"], BOB)
+
     def test_raw_fax_with_metadata_headers(self):
         code, body = curl(self.server.http_port, "/v1/fax", "--data-binary", f"@{FAX}",
                           "-H", "Content-Type: image/tiff", "-H", "X-Umstore-To: 0049 30 123 150",
