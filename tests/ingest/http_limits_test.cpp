@@ -98,6 +98,19 @@ class Client {
 bool contains(const std::string& hay, std::string_view needle) { return hay.find(needle) != std::string::npos; }
 
 const std::string kHealth = "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+const std::string kChunkedUpload = std::string("POST /v1/voicemail HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ") +
+                                   kToken + "\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+// An authenticated upload of 2 MiB in 64 KiB chunks, sent until the server
+// stops taking it; what it answered.
+std::string answer_to_a_long_chunked_upload(unsigned short port) {
+  Client client(port);
+  BOOST_REQUIRE(client.send(kChunkedUpload));
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
+  for (int i = 0; i < 32 && client.send(chunk); ++i) {
+  }
+  return client.until_closed();
+}
 
 }  // namespace
 
@@ -250,8 +263,7 @@ BOOST_AUTO_TEST_CASE(a_head_over_the_header_limit_gets_431) {
 BOOST_AUTO_TEST_CASE(a_chunked_upload_is_read_to_its_end_and_the_connection_kept) {
   ApiUnderTest api({});
   Client client(api.port());
-  BOOST_REQUIRE(client.send(std::string("POST /v1/voicemail HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ") + kToken +
-                            "\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  BOOST_REQUIRE(client.send(kChunkedUpload));
   for (int i = 0; i < 3; ++i) {
     BOOST_REQUIRE(client.send("1000\r\n" + std::string(0x1000, 'a') + "\r\n"));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -269,13 +281,7 @@ BOOST_AUTO_TEST_CASE(a_chunked_body_over_the_body_limit_is_refused_with_413) {
   HttpApiConfig config;
   config.max_body_bytes = 1u << 20;
   ApiUnderTest api(config);
-  Client client(api.port());
-  BOOST_REQUIRE(client.send(std::string("POST /v1/voicemail HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ") + kToken +
-                            "\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n"));
-  const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
-  for (int i = 0; i < 32 && client.send(chunk); ++i) {
-  }
-  const std::string answer = client.until_closed();
+  const std::string answer = answer_to_a_long_chunked_upload(api.port());
   BOOST_TEST_INFO(answer);
   BOOST_TEST(answer.starts_with("HTTP/1.1 413 "));
   BOOST_TEST(contains(answer, "exceeds the limit of 1048576 bytes"));
@@ -285,13 +291,7 @@ BOOST_AUTO_TEST_CASE(a_chunked_body_over_the_shared_memory_budget_gets_503) {
   HttpApiConfig config;
   config.body_budget = std::make_shared<net::MemoryBudget>(1u << 20);
   ApiUnderTest api(config);
-  Client client(api.port());
-  BOOST_REQUIRE(client.send(std::string("POST /v1/voicemail HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ") + kToken +
-                            "\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n"));
-  const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
-  for (int i = 0; i < 32 && client.send(chunk); ++i) {
-  }
-  const std::string answer = client.until_closed();
+  const std::string answer = answer_to_a_long_chunked_upload(api.port());
   BOOST_TEST_INFO(answer);
   BOOST_TEST(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
   BOOST_TEST(contains(answer, "\r\nRetry-After: 10\r\n"));
