@@ -1,8 +1,11 @@
 // umstore privacy erase: data-protection erasure, a caller's messages in
-// every mailbox or a whole mailbox, removed for real; says what it removed.
+// every mailbox (and their recordings in the ingest queue and the spool) or
+// a whole mailbox, removed for real; says what it removed.
 #include <iostream>
 
 #include "commands.hpp"
+#include "ingest/ingest_queue.hpp"
+#include "ingest/spool_watcher.hpp"
 #include "mailstore/store.hpp"
 #include "privacy/erasure.hpp"
 #include "settings.hpp"
@@ -15,7 +18,11 @@ constexpr const char* kPrivacyUsage = R"(usage:
   umstore [--data-dir DIR] privacy erase --mailbox NUMBER [--dry-run]
 
 --caller removes every message whose caller is NUMBER (its Caller-ID, or a
-VPIM sender +NUMBER@...) from every folder of every mailbox. --mailbox
+VPIM sender +NUMBER@...) from every folder of every mailbox, and the
+recordings that NUMBER left which are not in a mailbox: ingest jobs
+(queued, failed, or finished, with their kept originals and webhooks owed)
+and spool files (incoming/, done/, failed/ whose FILE.json says "from":
+NUMBER, exactly as the gateway wrote it). --mailbox
 removes every message and folder of the mailbox, then its account. Both
 remove for real (files unlinked, database rows and unreferenced bodies
 deleted), not into Trash, and print one line per message removed.
@@ -48,9 +55,19 @@ int run_privacy(std::span<const std::string> args) {
   const bool dry_run = cmd.flag("--dry-run");
   const Settings s = load_settings(cmd);
   const auto opened = mailstore::open_store(s.store());
-  print(caller ? privacy::erase_caller(*opened.mail, *opened.accounts, number, dry_run)
-               : privacy::erase_mailbox(*opened.mail, *opened.accounts, number, dry_run),
-        dry_run);
+  if (mailbox) {
+    print(privacy::erase_mailbox(*opened.mail, *opened.accounts, number, dry_run), dry_run);
+    return 0;
+  }
+  // The spool first, then the queue, then the mailboxes: each step removes
+  // what the one before could still have handed on to it.
+  const char* verb = dry_run ? "would erase" : "erased";
+  for (const auto& file : ingest::erase_spool_caller(s.spool_dir, number, dry_run))
+    std::cout << verb << " spool file " << file.string() << "\n";
+  ingest::IngestQueue queue(s.ingest_queue(Settings::QueueOwner::command), *opened.mail);
+  for (const auto& job : queue.erase_caller(number, dry_run))
+    std::cout << verb << " ingest job " << job.id << " (" << job.kind << ", " << job.state << ")\n";
+  print(privacy::erase_caller(*opened.mail, *opened.accounts, number, dry_run), dry_run);
   return 0;
 }
 

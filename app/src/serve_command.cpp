@@ -334,6 +334,8 @@ int run_serve(std::span<const std::string> args) {
     sip_config.listen = asio::ip::udp::endpoint(sip_endpoint.address(), sip_endpoint.port());
     for (const auto& g : s.sip_gateways) sip_config.allowed_gateways.push_back(asio::ip::make_address(g));
     sip_config.max_calls = s.sip_max_calls;
+    sip_config.max_subscriptions = s.sip_max_subscriptions;
+    sip_config.max_subscriptions_per_address = s.sip_max_subscriptions_per_address;
     sip_config.recordings_dir = s.data.root / "sip" / "recordings";
     sip_config.catch_all_mailbox = s.sip_catch_all;
     sip_config.tcp = s.sip_tcp;

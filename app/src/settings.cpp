@@ -185,13 +185,17 @@ void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& 
     if (ini.has("dkim." + name + ".selector") || ini.has("dkim." + name + ".key")) add_key("dkim." + name, false);
 }
 
-// [sip] listen, gateways (comma-separated addresses), max_calls, greeting_dir, catch_all,
+// [sip] listen, gateways (comma-separated addresses), max_calls, max_subscriptions,
+// max_subscriptions_per_address, greeting_dir, catch_all,
 // tcp, tcp_idle_timeout, rate_limit, rate_window, auth_realm, auth_users (user:password, ...),
 // auth_algorithms.
 void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.sip_listen = ini.getString("sip.listen", s.sip_listen);
   if (ini.has("sip.gateways")) s.sip_gateways = comma_list(ini.getString("sip.gateways"));
   s.sip_max_calls = ini.getUInt("sip.max_calls", s.sip_max_calls);
+  s.sip_max_subscriptions = ini.getUInt("sip.max_subscriptions", s.sip_max_subscriptions);
+  s.sip_max_subscriptions_per_address =
+      ini.getUInt("sip.max_subscriptions_per_address", s.sip_max_subscriptions_per_address);
   s.sip_greeting_dir = ini.getString("sip.greeting_dir", s.sip_greeting_dir.string());
   s.sip_catch_all = ini.getString("sip.catch_all", s.sip_catch_all);
   s.sip_tcp = ini.getBool("sip.tcp", s.sip_tcp);

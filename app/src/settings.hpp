@@ -148,6 +148,8 @@ struct Settings {
   std::string sip_listen;                                // e.g. 0.0.0.0:5060 (UDP)
   std::vector<std::string> sip_gateways = {"127.0.0.1"}; // addresses that may INVITE/SUBSCRIBE
   unsigned sip_max_calls = 200;
+  unsigned sip_max_subscriptions = 10000;                // live message-summary subscriptions
+  unsigned sip_max_subscriptions_per_address = 2000;     // of them from one source address
   std::filesystem::path sip_greeting_dir;                // <dir>/<+NUMBER>.wav per mailbox
   std::string sip_catch_all;                             // mailbox for unknown targets; empty: 404
   bool sip_tcp = true;                                   // TCP on the listen port number too

@@ -138,6 +138,10 @@ SubmitResult IngestQueue::submit_file(const Recording& r, const std::filesystem:
 }
 
 std::optional<IngestStatus> IngestQueue::status(std::string_view id) const { return impl_->db.status(id); }
+
+std::vector<ErasedJob> IngestQueue::erase_caller(std::string_view caller_number, bool dry_run) {
+  return impl_->db.erase_caller(caller_number, dry_run);
+}
 std::optional<IngestStatus> IngestQueue::find(std::string_view source, std::string_view key) const {
   return impl_->db.find(source, key);
 }

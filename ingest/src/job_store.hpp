@@ -115,6 +115,10 @@ class JobStore {
   virtual void record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state,
                                       std::int64_t next_ms, std::string_view error) = 0;
   virtual std::uint64_t pending_webhooks() = 0;
+
+  // IngestQueue::erase_caller: the rows, recordings and webhooks of every
+  // job of that caller not being delivered now, in one transaction.
+  virtual std::vector<ErasedJob> erase_caller(std::string_view caller_number, bool dry_run) = 0;
 };
 
 }  // namespace umstore::ingest

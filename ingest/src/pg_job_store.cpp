@@ -367,4 +367,21 @@ std::uint64_t PgJobStore::pending_webhooks() {
   });
 }
 
+std::vector<ErasedJob> PgJobStore::erase_caller(std::string_view caller_number, bool dry_run) {
+  return run([&](Connection& c) {
+    const Result r = c.exec(
+        dry_run ? "SELECT id, state, kind, accepted_ms FROM ingest_jobs"
+                  " WHERE caller_number = $1 AND state <> 'delivering' ORDER BY accepted_ms"
+                : "WITH gone AS (DELETE FROM ingest_jobs WHERE caller_number = $1 AND state <> 'delivering'"
+                  "   RETURNING id, state, kind, accepted_ms),"
+                  " hooks AS (DELETE FROM ingest_webhooks w USING gone WHERE w.job_id = gone.id)"
+                  " SELECT id, state, kind, accepted_ms FROM gone ORDER BY accepted_ms",
+        {Param::text(caller_number)});
+    std::vector<ErasedJob> erased;
+    for (int row = 0; row < r.rows(); ++row)
+      erased.push_back({r.text(row, 0), r.text(row, 1), r.text(row, 2), r.integer(row, 3)});
+    return erased;
+  });
+}
+
 }  // namespace umstore::ingest

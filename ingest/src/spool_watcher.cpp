@@ -227,4 +227,31 @@ void SpoolWatcher::start() { impl_->start(); }
 void SpoolWatcher::stop() { impl_->stop(); }
 void SpoolWatcher::on_final(const IngestStatus& status) { impl_->on_final(status); }
 
+std::vector<fs::path> erase_spool_caller(const fs::path& spool_dir, std::string_view caller_number, bool dry_run) {
+  std::vector<fs::path> erased;
+  for (const auto* folder : {"incoming", "done", "failed"}) {
+    const fs::path dir = spool_dir / folder;
+    std::error_code listing, ignored;
+    for (const auto& entry : fs::directory_iterator(dir, listing)) {
+      const fs::path& metadata = entry.path();
+      if (metadata.extension() != ".json" || fs::file_size(metadata, ignored) > kMaxMetadataBytes) continue;
+      nlohmann::json json;
+      try {
+        json = nlohmann::json::parse(read_file(metadata), nullptr, false);
+      } catch (const IoError&) {
+        continue;  // moved by the server meanwhile: found in done/ or failed/
+      }
+      const auto from = json.is_object() ? json.find("from") : json.end();
+      if (from == json.end() || !from->is_string() || from->get<std::string>() != caller_number) continue;
+      fs::path file = metadata;
+      file.replace_extension();
+      erased.push_back(file);
+      if (dry_run) continue;
+      for (const auto& path : {file, metadata, fs::path(file.string() + ".error")}) fs::remove(path, ignored);
+    }
+    if (!dry_run && !listing) fsync_directory(dir);
+  }
+  return erased;
+}
+
 }  // namespace umstore::ingest

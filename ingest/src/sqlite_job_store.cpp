@@ -346,4 +346,38 @@ std::uint64_t SqliteJobStore::pending_webhooks() {
   return run.step() ? static_cast<std::uint64_t>(run.integer(0)) : 0;
 }
 
+
+std::vector<ErasedJob> SqliteJobStore::erase_caller(std::string_view caller_number, bool dry_run) {
+  std::vector<ErasedJob> erased;
+  std::unique_lock lock(mutex_);
+  sqlite::Transaction transaction(db_);
+  sqlite::Statement pick(db_,
+                         "SELECT id, state, kind, accepted_ms FROM jobs WHERE caller_number = ? AND state != 'delivering'"
+                         " ORDER BY accepted_ms");
+  auto run = pick.run();
+  run.bind(1, caller_number);
+  while (run.step())
+    erased.push_back({run.text(0), run.text(1), run.text(2), run.integer(3)});
+  if (dry_run) return erased;
+  sqlite::Statement drop_webhooks(db_, "DELETE FROM webhooks WHERE job_id = ?");
+  sqlite::Statement drop_job(db_, "DELETE FROM jobs WHERE id = ?");
+  for (const auto& job : erased) {
+    drop_webhooks.run().bind(1, job.id).step();
+    drop_job.run().bind(1, job.id).step();
+  }
+  transaction.commit();
+  lock.unlock();
+  // After the commit: a crash in between leaves files no row names, never a row without its file.
+  for (const auto& job : erased) {
+    std::error_code ec;
+    std::filesystem::remove(job_media_path(dir_, job.id), ec);
+    std::filesystem::remove(dir_ / "failed" / job.id, ec);
+  }
+  if (!erased.empty()) {
+    fsync_directory(dir_ / "jobs");
+    fsync_directory(dir_ / "failed");
+  }
+  return erased;
+}
+
 }  // namespace umstore::ingest

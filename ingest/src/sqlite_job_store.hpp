@@ -51,6 +51,7 @@ class SqliteJobStore final : public JobStore {
   void record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state, std::int64_t next_ms,
                               std::string_view error) override;
   std::uint64_t pending_webhooks() override;
+  std::vector<ErasedJob> erase_caller(std::string_view caller_number, bool dry_run) override;
 
  private:
   struct Statements;

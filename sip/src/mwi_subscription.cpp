@@ -12,8 +12,6 @@
 namespace umstore::sip {
 namespace {
 
-constexpr std::size_t kMaxSubscriptions = 10000;
-
 // The Expires header's seconds, 3600 when absent; nullopt when it holds no
 // number or one too large for a long. Lenient: blanks and a sign before the
 // digits are allowed, anything after them is ignored.
@@ -34,6 +32,7 @@ std::optional<long> expires_of(const SipMessage& subscribe) {
 Subscription::Subscription(std::shared_ptr<SipEndpoint> server_, const SipMessage& subscribe, Peer peer_)
     : server(std::move(server_)),
       peer(std::move(peer_)),
+      source(peer.address()),
       call_id(subscribe.call_id()),
       their_from(subscribe.from_text()),
       our_from(subscribe.to_text()),
@@ -46,6 +45,7 @@ Subscription::Subscription(std::shared_ptr<SipEndpoint> server_, const SipMessag
 Subscription::Subscription(std::shared_ptr<SipEndpoint> server_, const StoredSubscription& row)
     : server(std::move(server_)),
       peer(row.peer),
+      source(peer.address()),
       call_id(row.call_id),
       local_tag(row.local_tag),
       number(row.mailbox),
@@ -109,7 +109,7 @@ void Subscription::forget() {
   listener.reset();
   expiry.cancel();
   if (const auto it = server->subscriptions.find(call_id); it != server->subscriptions.end() && it->second == keep)
-    server->subscriptions.erase(it);
+    server->release_subscription(call_id);
 }
 
 void Subscription::notify() {
@@ -201,13 +201,18 @@ void SipEndpoint::handle_subscribe(const SipMessage& m, const Peer& from) {
     if (!subscription_store) return accept_subscription(held, m, from, expires);
   } else if (!m.to().tag.empty() && !subscription_store) {
     return reply(m, from, 481, "Call/Transaction Does Not Exist");
-  } else if (subscriptions.size() + subscribing.size() >= kMaxSubscriptions) {
-    return reply(m, from, 503, "Service Unavailable");
+  } else if (const auto refusal = subscription_refusal(from.address())) {
+    // Once a minute: a source at its cap retries all the time.
+    if (const auto now = Clock::now(); now - subscription_cap_logged > std::chrono::minutes(1)) {
+      subscription_cap_logged = now;
+      log(LogLevel::Warning, "sip", "SUBSCRIBE from {} refused with 503: {}", endpoint_text(from), *refusal);
+    }
+    return reply(m, from, 503, "Service Unavailable", "Retry-After: 60\r\n");
   }
   // The mailbox, the dialog's row and writing it block: on a worker. The
   // answer waits for the row, so a subscription acknowledged is one another
   // node can go on with.
-  subscribing.insert(call_id);
+  subscribing.emplace(call_id, from.address());
   std::optional<StoredSubscription> held_row;  // read here: `held` belongs to the strand
   if (held) held_row = held->record(std::chrono::seconds(expires));
   asio::post(workers, [self = shared_from_this(), m, from, expires, held, held_row = std::move(held_row),
@@ -266,13 +271,40 @@ std::shared_ptr<Subscription> SipEndpoint::stored_subscription(const SipMessage&
   return sub;
 }
 
+std::optional<std::string> SipEndpoint::subscription_refusal(const asio::ip::address& source) const {
+  if (subscriptions.size() + subscribing.size() >= config.max_subscriptions)
+    return fmt::format("{} live subscriptions, the most this node holds ([sip] max_subscriptions)",
+                       config.max_subscriptions);
+  const auto held = subscriptions_by_address.find(source);
+  const std::size_t pending = std::count_if(subscribing.begin(), subscribing.end(),
+                                            [&](const auto& entry) { return entry.second == source; });
+  if ((held == subscriptions_by_address.end() ? 0 : held->second) + pending >= config.max_subscriptions_per_address)
+    return fmt::format("{} live subscriptions from {}, the most one address holds ([sip] max_subscriptions_per_address)",
+                       config.max_subscriptions_per_address, source.to_string());
+  return std::nullopt;
+}
+
+void SipEndpoint::hold_subscription(const std::shared_ptr<Subscription>& sub) {
+  release_subscription(sub->call_id);  // a row taken over from memory's own: counted once
+  subscriptions.emplace(sub->call_id, sub);
+  ++subscriptions_by_address[sub->source];
+}
+
+void SipEndpoint::release_subscription(const std::string& call_id) {
+  const auto it = subscriptions.find(call_id);
+  if (it == subscriptions.end()) return;
+  const auto counted = subscriptions_by_address.find(it->second->source);
+  if (counted != subscriptions_by_address.end() && --counted->second == 0) subscriptions_by_address.erase(counted);
+  subscriptions.erase(it);
+}
+
 void SipEndpoint::accept_subscription(const std::shared_ptr<Subscription>& sub, const SipMessage& m,
                                       const Peer& from, long expires) {
   send(m.response(200, "OK", sub->local_tag,
                   "Expires: " + std::to_string(expires) + "\r\n" + contact_header(from)),
        from);
   if (!sub->listener) {  // not served here until now
-    subscriptions.insert_or_assign(sub->call_id, sub);
+    hold_subscription(sub);
     if (expires != 0) {
       sub->watch();
       log(LogLevel::Info, "sip", "message-summary subscription for {} from {}", sub->number, endpoint_text(from));
@@ -288,7 +320,7 @@ void SipEndpoint::accept_subscription(const std::shared_ptr<Subscription>& sub, 
 void SipEndpoint::adopt_subscriptions(bool starting) {
   if (stopped) return;
   const std::size_t room =
-      kMaxSubscriptions - std::min(kMaxSubscriptions, subscriptions.size() + subscribing.size());
+      config.max_subscriptions - std::min(config.max_subscriptions, subscriptions.size() + subscribing.size());
   asio::post(workers, [self = shared_from_this(), starting, room] {
     std::vector<std::pair<std::shared_ptr<Subscription>, std::chrono::milliseconds>> adopted;
     try {
@@ -311,7 +343,7 @@ void SipEndpoint::adopt_subscriptions(bool starting) {
       if (self->stopped) return;
       for (const auto& [sub, left] : adopted) {
         if (self->subscriptions.contains(sub->call_id) || self->subscribing.contains(sub->call_id)) continue;
-        self->subscriptions.emplace(sub->call_id, sub);
+        self->hold_subscription(sub);
         sub->watch();
         sub->set_expiry(left);
         sub->notify();  // the subscriber hears the counts now, from this node

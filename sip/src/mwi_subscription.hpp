@@ -29,6 +29,7 @@ struct Subscription : std::enable_shared_from_this<Subscription> {
 
   std::shared_ptr<SipEndpoint> server;
   Peer peer;
+  asio::ip::address source;  // the address it is counted against (peer's may change on refresh)
   std::string call_id, local_tag, number, their_from, our_from, target;
   std::vector<std::string> routes;
   std::uint32_t cseq = 0;

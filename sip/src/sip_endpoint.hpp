@@ -76,7 +76,10 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   std::unordered_map<std::string, std::shared_ptr<Subscription>> subscriptions;
   // The PostgreSQL backend's: subscriptions are rows too; null: in memory only.
   std::unique_ptr<SubscriptionStore> subscription_store;
-  std::unordered_set<std::string> subscribing;  // Call-IDs whose SUBSCRIBE a worker looks up or writes
+  // Call-IDs whose SUBSCRIBE a worker looks up or writes, with their source.
+  std::unordered_map<std::string, asio::ip::address> subscribing;
+  std::unordered_map<asio::ip::address, std::size_t> subscriptions_by_address;  // of `subscriptions`
+  Clock::time_point subscription_cap_logged{};   // the last refusal at a cap logged
   asio::steady_timer adoption;                  // the next look for subscriptions of stopped nodes
   bool adoption_failing = false;                // logged once until the database answers; the workers'
   std::mt19937_64 rng;
@@ -114,6 +117,11 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   // 200 OK, then notifying (its row, if any, written).
   void accept_subscription(const std::shared_ptr<Subscription>& sub, const SipMessage& m, const Peer& from,
                            long expires);
+  // Into `subscriptions` and out of it, counted by source address.
+  void hold_subscription(const std::shared_ptr<Subscription>& sub);
+  void release_subscription(const std::string& call_id);
+  // 503's reason when a new subscription from `source` would pass a cap.
+  std::optional<std::string> subscription_refusal(const asio::ip::address& source) const;
   // At start this node's own rows, then every lease/3 those of stopped nodes.
   void adopt_subscriptions(bool starting);
   void on_notify_response(const SipMessage& response);

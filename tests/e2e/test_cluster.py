@@ -23,12 +23,10 @@ are finished by another, exactly once.
   held, and adopts those of node b once b is stopped.
 - `umstore cluster status` lists both nodes and their heartbeats.""" 
 import imaplib
-import json
 import re
 import signal
 import smtplib
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import postgres_peer  # noqa: E402
 from smtp_sink import SmtpSink  # noqa: E402
-from umstore_harness import DOMAIN, SAMPLES, Umstore, private_database  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, Umstore, gateway_api, job_outcome, private_database  # noqa: E402
 
 NUMBER = "+15550100"
 PASSWORD = "cluster-password"
@@ -90,12 +88,7 @@ workers = 1
 
 
 def curl(port, path, *args):
-    r = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", f"http://127.0.0.1:{port}{path}",
-                        "-H", f"Authorization: Bearer {TOKEN}", *args],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    body, _, code = r.stdout.rpartition("\n")
-    return int(code), json.loads(body)
+    return gateway_api(port, path, *args, token=TOKEN)
 
 
 def post_voicemail(port, *extra):
@@ -112,13 +105,7 @@ def status(port, job):
 
 
 def wait_status(port, job, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        body = status(port, job)
-        if body["status"] != "queued":
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"job {job} still queued after {seconds} s: {body}")
+    return job_outcome(port, job, TOKEN, seconds)
 
 
 def ingest_ids(server):

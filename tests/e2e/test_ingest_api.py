@@ -6,14 +6,13 @@ import imaplib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, SAMPLES, Umstore  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, Umstore, gateway_api, job_outcome  # noqa: E402
 
 ALICE = "+4930123150"
 BOB = "+15550100"
@@ -41,16 +40,7 @@ extensions = 100-199=+4930123
 
 
 def curl(port, path, *args, token=TOKEN):
-    cmd = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", f"http://127.0.0.1:{port}{path}", *args]
-    if token:
-        cmd += ["-H", f"Authorization: Bearer {token}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    body, _, code = r.stdout.rpartition("\n")
-    try:
-        return int(code), json.loads(body) if body.startswith("{") else body
-    except json.JSONDecodeError:
-        return int(code), body
+    return gateway_api(port, path, *args, token=token)
 
 
 def inbox(server, number):
@@ -90,11 +80,7 @@ class IngestTest(unittest.TestCase):
         cls.server.close()
 
     def final_status(self, message_id, token=TOKEN):
-        def done():
-            code, body = curl(self.server.http_port, f"/v1/messages/{message_id}", token=token)
-            self.assertEqual(code, 200, body)
-            return body if body["status"] != "queued" else None
-        return wait_for(done)
+        return job_outcome(self.server.http_port, message_id, token)
 
     # -- HTTP API ---------------------------------------------------------
     def test_multipart_voicemail_is_delivered_and_visible_over_imap(self):

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, SAMPLES, Umstore  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, Umstore, gateway_api  # noqa: E402
 
 BOB = "+15550100"
 CAROL = "+15550101"
@@ -136,12 +136,7 @@ retry_base = 1
 
 
 def curl(port, path, *args):
-    cmd = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", f"http://127.0.0.1:{port}{path}",
-           "-H", f"Authorization: Bearer {TOKEN}", *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    body, _, code = r.stdout.rpartition("\n")
-    return int(code), json.loads(body) if body.startswith("{") else body
+    return gateway_api(port, path, *args, token=TOKEN)
 
 
 def wait_for(predicate, timeout=45):

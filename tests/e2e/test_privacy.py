@@ -5,8 +5,10 @@
   as zip;
 - `umstore privacy erase --caller` removes that caller's messages from every
   mailbox for real (IMAP sees them expunged, the store holds no copy; in
-  the database no row and no body), leaves everyone else's, and --dry-run
-  removes nothing;
+  the database no row and no body), and their recordings outside the
+  mailboxes (a failed ingest job with its kept original, spool files in
+  incoming/ and failed/); it leaves everyone else's, and --dry-run removes
+  nothing;
 - `umstore privacy erase --mailbox` removes a mailbox's messages, folders and
   account;
 - with `[log] redact_numbers = true` the server's log holds no caller number."""
@@ -22,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import SAMPLES, Umstore, psql, wait_for  # noqa: E402
+from umstore_harness import SAMPLES, Umstore, gateway_api, job_outcome, psql, wait_for  # noqa: E402
 
 ALICE, BOB = "+15550100", "+15550101"
 CALLER, OTHER = "+15550123", "+15550199"
@@ -103,14 +105,48 @@ class PrivacyTest(unittest.TestCase):
             self.assertGreaterEqual(fax["pages"], 1)
             self.assertEqual(len(z.read(fax["file"])), fax["size"])
 
+    def undecodable_recordings(self):
+        """A failed ingest job of CALLER's, and spool pairs of CALLER's and OTHER's: what only the
+        queue and the spool hold of them. Returns (job id, the job's kept original or None, the
+        spool files of CALLER's, the spool files of OTHER's)."""
+        bad = Path(tempfile.mkdtemp(prefix="umstore-bad-")) / "bad.wav"
+        bad.write_bytes(b"RIFF\x24\x00\x00\x00WAVEjunk" + bytes(range(256)) * 4)
+        code, body = gateway_api(self.server.http_port, "/v1/voicemail", "-F", f"file=@{bad}", "-F", f"to={ALICE}",
+                                 "-F", f"from={CALLER}", token=TOKEN)
+        self.assertEqual(code, 202, body)
+        job = body["id"]
+        self.assertEqual(job_outcome(self.server.http_port, job, TOKEN)["status"], "failed")
+        original = None if self.server.store_dsn else self.server.data_dir / "ingest" / "failed" / job
+        spool = Path(self.server.info["spool"])
+        for name, caller in (("theirs.wav", CALLER), ("other.wav", OTHER)):
+            (spool / "incoming" / name).write_bytes(bad.read_bytes())
+            (spool / "incoming" / f"{name}.json").write_text(json.dumps({"to": ALICE, "from": caller}))
+        wait_for(lambda: (spool / "failed" / "theirs.wav.error").exists() and (spool / "failed" / "other.wav.error").exists(),
+                 "the spool's failed pairs", 60)
+        # A pair the gateway is still writing: its metadata arrived, its recording not yet.
+        (spool / "incoming" / "pending.wav.json").write_text(json.dumps({"to": BOB, "from": CALLER}))
+        theirs = [spool / "failed" / "theirs.wav", spool / "failed" / "theirs.wav.json",
+                  spool / "failed" / "theirs.wav.error", spool / "incoming" / "pending.wav.json"]
+        others = [spool / "failed" / "other.wav", spool / "failed" / "other.wav.json", spool / "failed" / "other.wav.error"]
+        return job, original, theirs, others
+
     def test_2_erase_caller_removes_theirs_everywhere_and_nothing_else(self):
+        job, original, theirs, others = self.undecodable_recordings()
+        everything = theirs + others + ([original] if original else [])
         dry = self.server.run("privacy", "erase", "--caller", CALLER, "--dry-run").stdout
         self.assertIn("4 message(s) would be erased", dry)
+        self.assertIn(f"would erase ingest job {job} (voice, failed)", dry)
+        self.assertEqual(dry.count("would erase spool file"), 2)
         self.assertEqual(len(self.server.stored_messages()), 5)
+        self.assertEqual([p for p in everything if not p.exists()], [])
 
         kept = [raw for raw in self.inbox(ALICE).values() if b"5550199" in raw]
         out = self.server.run("privacy", "erase", "--caller", CALLER).stdout
         self.assertIn("4 message(s) erased", out)
+        self.assertIn(f"erased ingest job {job}", out)
+        self.assertEqual(gateway_api(self.server.http_port, f"/v1/messages/{job}", token=TOKEN)[0], 404)
+        self.assertEqual([p for p in theirs + ([original] if original else []) if p.exists()], [])
+        self.assertEqual([p for p in others if not p.exists()], [])
         self.assertEqual(out.count(f"erased {ALICE} INBOX"), 2)
         self.assertEqual(out.count(f"erased {BOB} INBOX"), 2)
         self.assertEqual(list(self.inbox(ALICE).values()), kept)

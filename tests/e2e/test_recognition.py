@@ -8,7 +8,6 @@ carries one."""
 import email
 import email.policy
 import imaplib
-import json
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, Umstore, wait_for  # noqa: E402
+from umstore_harness import DOMAIN, Umstore, gateway_api, wait_for  # noqa: E402
 
 PASSWORD = "secret one"
 TOKEN = "gw-recognition-token-0123"
@@ -68,11 +67,7 @@ off_for = {OFF}
 
 # -- what test_recognition_engines.py shares --------------------------------
 def curl(port, path, token, *args):
-    r = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", f"http://127.0.0.1:{port}{path}",
-                        "-H", f"Authorization: Bearer {token}", *args], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    body, _, code = r.stdout.rpartition("\n")
-    return int(code), json.loads(body) if body.startswith("{") else body
+    return gateway_api(port, path, *args, token=token)
 
 
 def speech_file(work, voice, text, name):

@@ -159,6 +159,32 @@ def wait_for(predicate, what, seconds=20):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def gateway_api(port, path, *curl_args, token):
+    """One gateway API request with curl: (HTTP status, the body as JSON, else as text)."""
+    r = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", f"http://127.0.0.1:{port}{path}",
+                        *(["-H", f"Authorization: Bearer {token}"] if token else []), *curl_args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    body, _, code = r.stdout.rpartition("\n")
+    try:
+        return int(code), json.loads(body) if body.startswith("{") else body
+    except json.JSONDecodeError:
+        return int(code), body
+
+
+def job_outcome(port, job, token, seconds=120):
+    """The job's status once it has left `queued` (delivered, failed, ...)."""
+    deadline = time.time() + seconds
+    while True:
+        code, body = gateway_api(port, f"/v1/messages/{job}", token=token)
+        assert code == 200, (code, body)
+        if body["status"] != "queued":
+            return body
+        if time.time() > deadline:
+            raise AssertionError(f"job {job} still queued after {seconds} s: {body}")
+        time.sleep(0.1)
+
+
 def read_wav_mono16(path):
     """Samples and rate of a 16-bit mono PCM WAV (Python's wave module)."""
     import array

@@ -404,6 +404,33 @@ BOOST_AUTO_TEST_CASE(message_summary_expires_is_clamped_and_a_non_number_refused
   BOOST_TEST(accepted->header("expires") == "60");
 }
 
+// A source at its cap gets 503 with Retry-After for a new subscription, while
+// the ones it holds are still refreshed; ending one makes room again.
+BOOST_AUTO_TEST_CASE(message_summary_subscriptions_are_capped_per_address_and_in_all) {
+  for (const bool per_address : {true, false}) {
+    test::SipServerFixture f([per_address](sip::SipServerConfig& config) {
+      config.max_subscriptions = per_address ? 100 : 2;
+      config.max_subscriptions_per_address = per_address ? 2 : 100;
+    });
+    UdpPort phone;
+    const auto server_port = f.server->local_endpoint().port();
+    const auto answer = [&](std::string_view call_id, std::string_view expires) {
+      phone.send_to(subscribe_request(phone, call_id, expires), server_port);
+      const auto response = wait_for_final_response(phone, server_port, call_id);
+      BOOST_REQUIRE(response);
+      return *response;
+    };
+    BOOST_TEST(answer("cap-1@127.0.0.1", "600").status() == 200);
+    BOOST_TEST(answer("cap-2@127.0.0.1", "600").status() == 200);
+    const auto refused = answer("cap-3@127.0.0.1", "600");
+    BOOST_TEST(refused.status() == 503);
+    BOOST_TEST(refused.header("retry-after") == "60");
+    BOOST_TEST(answer("cap-1@127.0.0.1", "600").status() == 200);  // a refresh of one held
+    BOOST_TEST(answer("cap-2@127.0.0.1", "0").status() == 200);    // ended: room for one more
+    BOOST_TEST(answer("cap-3@127.0.0.1", "600").status() == 200);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(message_summary_subscriber_sees_the_lamp_go_on_and_off) {
   Fixture f;
   UdpPort phone;

@@ -137,6 +137,14 @@ struct IngestCounters {
   double latency_sum = 0;                        // seconds from accept to delivered
 };
 
+// A job removed for a data-protection request (umstore privacy erase).
+struct ErasedJob {
+  std::string id;
+  std::string state;  // queued, delivered, failed
+  std::string kind;   // voice, fax
+  std::int64_t accepted_ms = 0;
+};
+
 class IngestQueueError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -179,6 +187,13 @@ class IngestQueue {
   // names the job, whose status takes the report's fields; a failure makes
   // the job failed. False when the message is no DSN of ours.
   bool apply_report(std::string_view message);
+
+  // Every job whose caller is `caller_number` removed, with its recording
+  // (queued, or kept because it failed) and the webhooks it owes; a job
+  // removed while queued is never delivered. One being delivered at this
+  // moment is left (its message is in the mailbox: erase there, then again
+  // here). dry_run: lists them only. Works without start().
+  std::vector<ErasedJob> erase_caller(std::string_view caller_number, bool dry_run);
 
   // SIGHUP: recordings composed from now on are held to these ([codecs]).
   void set_codec_limits(const codecs::AudioLimits& voice, const codecs::FaxLimits& fax);

@@ -9,6 +9,8 @@
 // catches anything else. Originals stay in incoming/ until their final status.
 #include <filesystem>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 namespace umstore::ingest {
 
@@ -34,5 +36,12 @@ class SpoolWatcher {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// For a data-protection request: every FILE in incoming/, done/ and failed/
+// whose FILE.json has "from": `caller_number`, removed with FILE.json and
+// FILE.error; returns each FILE removed (dry_run: would remove). A pair the
+// server took already is a queued job: erase it there too.
+std::vector<std::filesystem::path> erase_spool_caller(const std::filesystem::path& spool_dir,
+                                                      std::string_view caller_number, bool dry_run);
 
 }  // namespace umstore::ingest

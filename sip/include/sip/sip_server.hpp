@@ -28,6 +28,12 @@ struct SipServerConfig {
   // Only these addresses may INVITE (our gateways); an empty list refuses everyone.
   std::vector<asio::ip::address> allowed_gateways;
   std::size_t max_calls = 200;
+  // Live message-summary subscriptions, in all and per source address (a
+  // PBX subscribes for all its phones from one address); beyond: 503 with
+  // Retry-After, so one source cannot fill the server's memory or the
+  // database's rows.
+  std::size_t max_subscriptions = 10000;
+  std::size_t max_subscriptions_per_address = 2000;
   // INVITEs and SUBSCRIBEs per source address per window, so one gateway
   // gone wild cannot starve the others; beyond: 503 with Retry-After.
   std::size_t requests_per_window = 200;
