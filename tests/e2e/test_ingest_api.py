@@ -101,17 +101,15 @@ class IngestTest(unittest.TestCase):
 
     def test_chunked_multipart_voicemail_is_delivered(self):
         # curl sends the form in chunks (RFC 9112 §7.1), with no Content-Length.
-        r = subprocess.run(["curl", "-sS", "-v", "-o", "-", "-w", "\n%{http_code}",
-                            f"http://127.0.0.1:{self.server.http_port}/v1/voicemail",
-                            "-H", f"Authorization: Bearer {TOKEN}", "-H", "Transfer-Encoding: chunked", "-H", "Expect:",
-                            "-F", f"file=@{VOICE};type=audio/wav", "-F", f"to={BOB}", "-F", "from=+15550123"],
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("> Transfer-Encoding: chunked", r.stderr)
-        self.assertNotIn("> Content-Length", r.stderr)
-        body, _, code = r.stdout.rpartition("\n")
-        self.assertEqual(code, "202", body)
-        final = self.final_status(json.loads(body)["id"])
+        trace = self.server.work / "chunked-upload.trace"
+        code, body = curl(self.server.http_port, "/v1/voicemail", "--trace-ascii", str(trace),
+                          "-H", "Transfer-Encoding: chunked", "-H", "Expect:",
+                          "-F", f"file=@{VOICE};type=audio/wav", "-F", f"to={BOB}", "-F", "from=+15550123")
+        sent_head = trace.read_text().split("=> Send data")[0]
+        self.assertIn("Transfer-Encoding: chunked", sent_head)
+        self.assertNotIn("Content-Length", sent_head)
+        self.assertEqual(code, 202, body)
+        final = self.final_status(body["id"])
         self.assertEqual(final["status"], "delivered", final)
         self.assertEqual(final["mailbox"], BOB)
 
