@@ -94,7 +94,6 @@ std::optional<std::uint64_t> RequestParser::content_length() const {
   const auto length = beast_->parser.content_length();
   return length ? std::optional(*length) : std::nullopt;
 }
-bool RequestParser::chunked() const { return beast_->parser.chunked(); }
 bool RequestParser::keep_alive() const { return beast_->parser.keep_alive(); }
 std::size_t RequestParser::body_size() const { return beast_->parser.get().body().size(); }
 std::string RequestParser::take_body() { return std::move(beast_->parser.get().body()); }

@@ -41,7 +41,6 @@ class RequestParser {
   // After head_done(): the method, target and header fields (no body).
   Request head() const;
   std::optional<std::uint64_t> content_length() const;
-  bool chunked() const;
   bool keep_alive() const;
   // The body read so far, and (after done()) all of it.
   std::size_t body_size() const;
