@@ -283,7 +283,8 @@ void apply_delivery_config(const Poco::Util::AbstractConfiguration& ini, Setting
 }
 
 // [codecs] max_voice_seconds, max_fax_pages, max_fax_width, max_fax_length
-// (pixels), max_input_bytes (voice and fax files alike). Zero is refused: it
+// (pixels), max_fax_pixels (all pages together), max_input_bytes (voice and
+// fax files alike). Zero is refused: it
 // would reject every file.
 void apply_codecs_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   const auto positive = [&](const std::string& key, std::uint64_t fallback) -> std::uint64_t {
@@ -302,6 +303,7 @@ void apply_codecs_config(const Poco::Util::AbstractConfiguration& ini, Settings&
   s.fax_limits.max_pages = static_cast<unsigned>(positive("max_fax_pages", s.fax_limits.max_pages));
   s.fax_limits.max_width = static_cast<std::uint32_t>(positive("max_fax_width", s.fax_limits.max_width));
   s.fax_limits.max_length = static_cast<std::uint32_t>(positive("max_fax_length", s.fax_limits.max_length));
+  s.fax_limits.max_pixels = positive("max_fax_pixels", s.fax_limits.max_pixels);
   if (ini.has("codecs.max_input_bytes")) {
     const auto bytes = static_cast<std::size_t>(positive("max_input_bytes", 0));
     s.voice_limits.max_input_bytes = bytes;
@@ -388,6 +390,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
       throw UsageError(std::string("[store] ") + key + ": " + std::to_string(*size) + " (1 to 1000 connections)");
   }
   s.store_fulltext_index = ini->getBool("store.fulltext_index", s.store_fulltext_index);
+  s.mailboxes_in_memory = std::max(1u, ini->getUInt("store.mailboxes_in_memory", static_cast<unsigned>(s.mailboxes_in_memory)));
   s.node_id = ini->getString("cluster.node_id", s.node_id);
   s.lease_seconds = std::max(1u, ini->getUInt("cluster.lease_seconds", s.lease_seconds));
   s.log_format = ini->getString("log.format", s.log_format);

@@ -62,9 +62,10 @@ struct Settings {
   std::size_t accounts_pool_size = 4;                                        // [store] accounts_pool_size
   std::size_t ingest_pool_size = 4;                                          // [store] ingest_pool_size
   std::size_t smtp_queue_pool_size = 2;                                      // [store] smtp_queue_pool_size
+  std::size_t mailboxes_in_memory = 1000;                                    // [store] mailboxes_in_memory
   mailstore::StoreSettings store() const {
     return {store_backend,   data.mail(),          data.accounts_db(), store_dsn,
-            store_pool_size, store_fulltext_index, accounts_pool_size};
+            store_pool_size, store_fulltext_index, accounts_pool_size, mailboxes_in_memory};
   }
   // [cluster]: this node's name among the nodes sharing one database (unique
   // per node; default: the host name), and how long a job stays with a node

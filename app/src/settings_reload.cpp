@@ -32,6 +32,7 @@ std::vector<SettingChange> changed_limits(const Settings& b, const Settings& a) 
   compare(out, "[codecs] max_fax_pages", b.fax_limits.max_pages, a.fax_limits.max_pages);
   compare(out, "[codecs] max_fax_width", b.fax_limits.max_width, a.fax_limits.max_width);
   compare(out, "[codecs] max_fax_length", b.fax_limits.max_length, a.fax_limits.max_length);
+  compare(out, "[codecs] max_fax_pixels", b.fax_limits.max_pixels, a.fax_limits.max_pixels);
   compare(out, "[codecs] max_input_bytes (voice)", b.voice_limits.max_input_bytes, a.voice_limits.max_input_bytes);
   compare(out, "[codecs] max_input_bytes (fax)", b.fax_limits.max_input_bytes, a.fax_limits.max_input_bytes);
   return out;

@@ -84,33 +84,33 @@ void check_header(const SF_INFO& info, std::string_view name, std::string_view f
   if (info.frames <= 0) fail(name, format, "contains no audio samples");
   const double seconds = static_cast<double>(info.frames) / info.samplerate;
   if (seconds > limits.max_seconds)
-    fail(name, format,
-         "too long: " + std::to_string(static_cast<long long>(seconds)) + " s, limit " +
-             std::to_string(static_cast<long long>(limits.max_seconds)) + " s");
+    throw LimitExceeded(LimitExceeded::Limit::voice_seconds,
+                        std::string(name) + ": " + std::string(format) + ": too long: " +
+                            std::to_string(static_cast<long long>(seconds)) + " s, limit " +
+                            std::to_string(static_cast<long long>(limits.max_seconds)) + " s");
 }
 
-// Reads all frames, averaging the channels; float reads give every format the same scale.
-std::vector<std::int16_t> read_mono(SNDFILE* file, const SF_INFO& info, std::string_view name,
-                                    std::string_view format) {
+// Reads all frames a block at a time, averaging the channels, and hands
+// each block of mono samples to `sink`; float reads give every format the
+// same scale.
+template <typename Sink>
+void read_mono(SNDFILE* file, const SF_INFO& info, std::string_view name, std::string_view format, Sink&& sink) {
   constexpr sf_count_t frames_per_block = 4096;
   const auto channels = static_cast<std::size_t>(info.channels);
-  std::vector<double> block(static_cast<std::size_t>(frames_per_block) * channels);
-  std::vector<std::int16_t> mono;
-  // A header may promise far more frames than the bytes can hold; grow on demand past this.
-  mono.reserve(static_cast<std::size_t>(std::min<sf_count_t>(info.frames, 1 << 22)));
+  std::vector<std::int16_t> mono(static_cast<std::size_t>(frames_per_block));
   sf_count_t remaining = info.frames;
   if (channels == 1 && (info.format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16) {
     // What most gateways write: 16-bit mono needs no conversion, and reading
     // it as short gives exactly what the double path below rounds back to,
     // without two conversions and a round() per sample.
-    std::vector<std::int16_t> shorts(static_cast<std::size_t>(frames_per_block));
     while (remaining > 0) {
-      const sf_count_t got = sf_readf_short(file, shorts.data(), std::min(remaining, frames_per_block));
+      const sf_count_t got = sf_readf_short(file, mono.data(), std::min(remaining, frames_per_block));
       if (got <= 0) break;
-      mono.insert(mono.end(), shorts.begin(), shorts.begin() + static_cast<std::ptrdiff_t>(got));
+      sink(std::span<const std::int16_t>(mono.data(), static_cast<std::size_t>(got)));
       remaining -= got;
     }
   }
+  std::vector<double> block(static_cast<std::size_t>(frames_per_block) * channels);
   while (remaining > 0) {
     const sf_count_t wanted = std::min(remaining, frames_per_block);
     const sf_count_t got = sf_readf_double(file, block.data(), wanted);
@@ -119,8 +119,9 @@ std::vector<std::int16_t> read_mono(SNDFILE* file, const SF_INFO& info, std::str
       double sum = 0;
       for (std::size_t channel = 0; channel < channels; ++channel)
         sum += block[static_cast<std::size_t>(frame) * channels + channel];
-      mono.push_back(to_pcm16(sum / static_cast<double>(channels)));
+      mono[static_cast<std::size_t>(frame)] = to_pcm16(sum / static_cast<double>(channels));
     }
+    sink(std::span<const std::int16_t>(mono.data(), static_cast<std::size_t>(got)));
     remaining -= got;
   }
   if (sf_error(file) != SF_ERR_NO_ERROR) fail(name, format, std::string("decoding failed: ") + sf_strerror(file));
@@ -128,7 +129,6 @@ std::vector<std::int16_t> read_mono(SNDFILE* file, const SF_INFO& info, std::str
     fail(name, format,
          "truncated: header announces " + std::to_string(info.frames) + " frames, only " +
              std::to_string(info.frames - remaining) + " present");
-  return mono;
 }
 
 // libsndfile silently shortens a RIFF data chunk that runs past the end of the
@@ -169,26 +169,59 @@ std::string_view container_by_magic(std::span<const std::uint8_t> file) {
   return "unrecognised audio";
 }
 
+// An open libsndfile reader over the file, its header checked.
+struct OpenAudio {
+  MemoryFile memory;
+  SF_VIRTUAL_IO io{memory_length, memory_seek, memory_read, memory_write, memory_tell};
+  SF_INFO info{};
+  SndfilePtr sndfile;
+  std::string format;
+
+  OpenAudio(std::span<const std::uint8_t> file, std::string_view name, const AudioLimits& limits) : memory{file, 0} {
+    if (file.empty()) fail(name, "no data", "empty input");
+    if (file.size() > limits.max_input_bytes)
+      fail(name, container_by_magic(file), "input is " + std::to_string(file.size()) + " bytes, limit " +
+                                                std::to_string(limits.max_input_bytes));
+    sndfile.reset(sf_open_virtual(&io, SFM_READ, &info, &memory));
+    if (!sndfile)
+      fail(name, "unrecognised format", std::string("not a readable audio file (libsndfile: ") +
+                                            sf_error_number(sf_error(nullptr)) + ")");
+    format = format_name(info.format);
+    check_header(info, name, format, limits);
+    check_riff_data_chunk(file, name, format);
+  }
+  OpenAudio(const OpenAudio&) = delete;
+  OpenAudio& operator=(const OpenAudio&) = delete;
+};
+
 }  // namespace
 
 PcmAudio decode_audio(std::span<const std::uint8_t> file, std::string_view name, const AudioLimits& limits) {
-  if (file.empty()) fail(name, "no data", "empty input");
-  if (file.size() > limits.max_input_bytes)
-    fail(name, container_by_magic(file), "input is " + std::to_string(file.size()) + " bytes, limit " +
-                                              std::to_string(limits.max_input_bytes));
-  MemoryFile memory{file, 0};
-  SF_VIRTUAL_IO io{memory_length, memory_seek, memory_read, memory_write, memory_tell};
-  SF_INFO info{};
-  SndfilePtr sndfile(sf_open_virtual(&io, SFM_READ, &info, &memory));
-  if (!sndfile)
-    fail(name, "unrecognised format", std::string("not a readable audio file (libsndfile: ") +
-                                          sf_error_number(sf_error(nullptr)) + ")");
-  const std::string format = format_name(info.format);
-  check_header(info, name, format, limits);
-  check_riff_data_chunk(file, name, format);
+  OpenAudio audio_file(file, name, limits);
   PcmAudio audio;
-  audio.sample_rate = static_cast<unsigned>(info.samplerate);
-  audio.samples = read_mono(sndfile.get(), info, name, format);
+  audio.sample_rate = static_cast<unsigned>(audio_file.info.samplerate);
+  // A header may promise far more frames than the bytes can hold; grow on demand past this.
+  audio.samples.reserve(static_cast<std::size_t>(std::min<sf_count_t>(audio_file.info.frames, 1 << 22)));
+  read_mono(audio_file.sndfile.get(), audio_file.info, name, audio_file.format, [&](std::span<const std::int16_t> block) {
+    audio.samples.insert(audio.samples.end(), block.begin(), block.end());
+  });
+  return audio;
+}
+
+PcmAudio decode_audio_at(unsigned rate, std::span<const std::uint8_t> file, std::string_view name,
+                         const AudioLimits& limits) {
+  OpenAudio audio_file(file, name, limits);
+  StreamResampler resampler(static_cast<unsigned>(audio_file.info.samplerate), rate);
+  PcmAudio audio;
+  audio.sample_rate = rate;
+  // The header's length is within the limit (check_header), so reserving
+  // it all is bounded; a header promising more than the bytes hold only
+  // reserves address space, which stays untouched.
+  const auto frames = static_cast<std::uint64_t>(audio_file.info.frames);
+  audio.samples.reserve(static_cast<std::size_t>(resampler.output_count(frames)));
+  read_mono(audio_file.sndfile.get(), audio_file.info, name, audio_file.format,
+            [&](std::span<const std::int16_t> block) { resampler.feed(block, audio.samples); });
+  resampler.finish(audio.samples);
   return audio;
 }
 

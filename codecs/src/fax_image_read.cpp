@@ -12,6 +12,7 @@
 #include <poppler-page.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csetjmp>
 #include <cstring>
 #include <limits>
@@ -50,27 +51,43 @@ void silence_poppler() {
   (void)silenced;
 }
 
-GreyPage render_pdf_page(poppler::document& document, int index, const FaxLimits& limits, std::string_view name) {
-  const std::unique_ptr<poppler::page> page(document.create_page(index));
+// Where a page is rendered: its size in points at the resolution it is
+// rendered at, known from the page's box before anything is drawn.
+struct PdfRendering {
+  std::unique_ptr<poppler::page> page;
+  double x_dpi = 0, y_dpi = 0;
+  std::uint64_t pixels = 0;  // width x length at that resolution
+};
+
+PdfRendering plan_pdf_page(poppler::document& document, int index, const FaxLimits& limits, std::string_view name) {
+  PdfRendering plan{std::unique_ptr<poppler::page>(document.create_page(index))};
   const std::string where = "page " + std::to_string(index + 1) + ": ";
-  if (!page) fail(name, "PDF", where + "cannot be read");
-  const poppler::rectf box = page->page_rect(poppler::media_box);
+  if (!plan.page) fail(name, "PDF", where + "cannot be read");
+  const poppler::rectf box = plan.page->page_rect(poppler::media_box);
   const double width_points = box.width(), length_points = box.height();
   if (!(width_points > 1 && length_points > 1)) fail(name, "PDF", where + "has no size");
   // Render no wider than the fax paper: scaling down afterwards would only lose detail.
-  const double x_dpi = std::min(fax_x_dpi, fax_width * 72.0 / width_points);
-  const double y_dpi = x_dpi * 196.0 / fax_x_dpi;
-  const double length_pixels = length_points * y_dpi / 72.0;
+  plan.x_dpi = std::min(fax_x_dpi, fax_width * 72.0 / width_points);
+  plan.y_dpi = plan.x_dpi * 196.0 / fax_x_dpi;
+  const double length_pixels = length_points * plan.y_dpi / 72.0;
   if (length_pixels > limits.max_length)
     fail(name, "PDF", where + "would be " + std::to_string(static_cast<long long>(length_pixels)) +
                           " lines at fax resolution, limit " + std::to_string(limits.max_length));
+  plan.pixels = static_cast<std::uint64_t>(std::ceil(width_points * plan.x_dpi / 72.0)) *
+                static_cast<std::uint64_t>(std::ceil(length_pixels));
+  return plan;
+}
+
+GreyPage render_pdf_page(const PdfRendering& plan, int index, const FaxLimits& limits, std::string_view name) {
+  const std::string where = "page " + std::to_string(index + 1) + ": ";
   poppler::page_renderer renderer;
   renderer.set_image_format(poppler::image::format_gray8);
   renderer.set_render_hint(poppler::page_renderer::antialiasing, true);
   renderer.set_render_hint(poppler::page_renderer::text_antialiasing, true);
-  const poppler::image image = renderer.render_page(page.get(), x_dpi, y_dpi);
+  const poppler::image image = renderer.render_page(plan.page.get(), plan.x_dpi, plan.y_dpi);
   if (!image.is_valid() || image.format() != poppler::image::format_gray8) fail(name, "PDF", where + "cannot be rendered");
-  GreyPage grey{static_cast<std::uint32_t>(image.width()), static_cast<std::uint32_t>(image.height()), x_dpi, y_dpi, {}};
+  GreyPage grey{static_cast<std::uint32_t>(image.width()), static_cast<std::uint32_t>(image.height()), plan.x_dpi,
+                plan.y_dpi, {}};
   check_dimensions(grey.width, grey.length, limits, name, "PDF");
   grey.luminance.resize(static_cast<std::size_t>(grey.width) * grey.length);
   for (std::uint32_t row = 0; row < grey.length; ++row)
@@ -194,9 +211,17 @@ std::vector<BilevelPage> rasterise_pdf(std::span<const std::uint8_t> pdf, std::s
   if (count <= 0) fail(name, "PDF", "has no pages");
   if (static_cast<unsigned>(count) > limits.max_pages)
     fail(name, "PDF", std::to_string(count) + " pages, more than " + std::to_string(limits.max_pages) + " pages");
+  // Every page's size first: the pixel budget is checked before any is drawn.
+  std::vector<PdfRendering> plans;
+  std::uint64_t pixels = 0;
+  for (int index = 0; index < count; ++index) {
+    plans.push_back(plan_pdf_page(*document, index, limits, name));
+    pixels += plans.back().pixels;
+    check_fax_pixels(pixels, plans.size(), limits, name, "PDF");
+  }
   std::vector<BilevelPage> pages;
   for (int index = 0; index < count; ++index)
-    pages.push_back(fit_to_fax(render_pdf_page(*document, index, limits, name), limits, name));
+    pages.push_back(fit_to_fax(render_pdf_page(plans[static_cast<std::size_t>(index)], index, limits, name), limits, name));
   return pages;
 }
 

@@ -63,8 +63,10 @@ PcmAudio decode_raw_audio(std::span<const std::uint8_t> bytes, RawAudioFormat fo
                            (adpcm ? std::string("G.726 is 8000 Hz only") : "8000..48000 Hz") + ")");
   const double seconds = static_cast<double>(bytes.size()) * (adpcm ? 2 : 1) / sample_rate;
   if (seconds > limits.max_seconds)
-    fail(name, format, "too long: " + std::to_string(static_cast<long long>(seconds)) + " s, limit " +
-                           std::to_string(static_cast<long long>(limits.max_seconds)) + " s");
+    throw LimitExceeded(LimitExceeded::Limit::voice_seconds,
+                        std::string(name) + ": " + format_label(format) + ": too long: " +
+                            std::to_string(static_cast<long long>(seconds)) + " s, limit " +
+                            std::to_string(static_cast<long long>(limits.max_seconds)) + " s");
   PcmAudio audio;
   audio.sample_rate = sample_rate;
   if (adpcm) {

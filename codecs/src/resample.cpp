@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <numbers>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -159,16 +160,17 @@ std::shared_ptr<const PolyphaseBank> bank_for(unsigned in_rate, unsigned out_rat
 
 // Output samples from a cached bank. base + phase / phases is output n's
 // source position; it advances by step / phases per output, split into
-// whole and fractional parts so the loop needs no division.
+// whole and fractional parts so the loop needs no division. Returns where
+// the next output's taps begin; `phase` becomes its phase.
 struct BankFilter {
   const float* coefficients;
   std::size_t taps;
   std::uint64_t phases, whole_step, fraction_step;
 };
 
-[[gnu::always_inline]] inline void filter(const BankFilter& f, const float* padded, std::int16_t* out,
-                                          std::uint64_t count) {
-  std::uint64_t base = 0, phase = 0;
+[[gnu::always_inline]] inline std::uint64_t filter(const BankFilter& f, const float* padded, std::int16_t* out,
+                                                   std::uint64_t count, std::uint64_t& phase) {
+  std::uint64_t base = 0;
   for (std::uint64_t n = 0; n < count; ++n) {
     out[n] = to_sample(dot(f.coefficients + phase * f.taps, padded + base, f.taps));
     base += f.whole_step;
@@ -178,65 +180,125 @@ struct BankFilter {
       ++base;
     }
   }
+  return base;
 }
 
 // The same loop with 256-bit vectors where the CPU has them: each lane
 // adds in the same order, so the output is identical, in about half the
 // time. (No FMA: fused rounding would change the last bit.)
 #if defined(__x86_64__)
-[[gnu::target("avx2")]] void filter_avx2(const BankFilter& f, const float* padded, std::int16_t* out,
-                                         std::uint64_t count) {
-  filter(f, padded, out, count);
+[[gnu::target("avx2")]] std::uint64_t filter_avx2(const BankFilter& f, const float* padded, std::int16_t* out,
+                                                  std::uint64_t count, std::uint64_t& phase) {
+  return filter(f, padded, out, count, phase);
 }
 #endif
 
-void filter_any(const BankFilter& f, const float* padded, std::int16_t* out, std::uint64_t count) {
+std::uint64_t filter_any(const BankFilter& f, const float* padded, std::int16_t* out, std::uint64_t count,
+                         std::uint64_t& phase) {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2")) return filter_avx2(f, padded, out, count);
+  if (__builtin_cpu_supports("avx2")) return filter_avx2(f, padded, out, count, phase);
 #endif
-  filter(f, padded, out, count);
+  return filter(f, padded, out, count, phase);
 }
 
 }  // namespace
+
+// The input not yet used up, as float, starting where the next output's
+// taps begin; at the start that is reach - 1 zeros in front of the input,
+// and finish() adds enough zeros behind that every output's taps lie
+// inside: zeros contribute nothing, so the loop needs no edge cases (the
+// same result as skipping samples outside the input).
+struct StreamResampler::State {
+  std::shared_ptr<const PolyphaseBank> bank;
+  unsigned in_rate = 0, out_rate = 0;
+  std::vector<float> pending;
+  std::uint64_t phase = 0;
+  std::uint64_t fed = 0, emitted = 0;
+
+  // Appends the outputs whose taps lie inside `pending`, at most `limit`.
+  void emit(std::vector<std::int16_t>& out, std::uint64_t limit) {
+    const std::size_t taps = bank->taps;
+    if (pending.size() < taps) return;
+    // Output n's taps begin at floor((phase + n * step) / phases), which
+    // must not pass pending.size() - taps.
+    const std::uint64_t last_base = pending.size() - taps;
+    const std::uint64_t count = std::min(limit, ((last_base + 1) * bank->phases - phase - 1) / bank->step + 1);
+    const std::size_t first = out.size();
+    out.resize(first + count);
+    const std::uint64_t whole_step = bank->step / bank->phases;
+    const std::uint64_t fraction_step = bank->step % bank->phases;
+    std::uint64_t base = 0;
+    if (!bank->coefficients.empty()) {
+      base = filter_any({bank->coefficients.data(), taps, bank->phases, whole_step, fraction_step}, pending.data(),
+                        out.data() + first, count, phase);
+    } else {
+      std::vector<float> scratch(taps);
+      for (std::uint64_t n = 0; n < count; ++n) {
+        bank->fill_phase(phase, scratch.data());
+        out[first + n] = to_sample(dot(scratch.data(), pending.data() + base, taps));
+        base += whole_step;
+        phase += fraction_step;
+        if (phase >= bank->phases) {
+          phase -= bank->phases;
+          ++base;
+        }
+      }
+    }
+    emitted += count;
+    // base never passes the end: a step is shorter than the taps.
+    const auto used = static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(base, pending.size()));
+    pending.erase(pending.begin(), pending.begin() + used);
+  }
+};
+
+StreamResampler::StreamResampler(unsigned in_rate, unsigned out_rate) : state_(std::make_unique<State>()) {
+  check_rate(in_rate, "input");
+  check_rate(out_rate, "output");
+  state_->in_rate = in_rate;
+  state_->out_rate = out_rate;
+  if (in_rate == out_rate) return;
+  state_->bank = bank_for(in_rate, out_rate);
+  state_->pending.assign(static_cast<std::size_t>(state_->bank->reach - 1), 0.0f);
+}
+
+StreamResampler::~StreamResampler() = default;
+StreamResampler::StreamResampler(StreamResampler&&) noexcept = default;
+StreamResampler& StreamResampler::operator=(StreamResampler&&) noexcept = default;
+
+void StreamResampler::feed(std::span<const std::int16_t> in, std::vector<std::int16_t>& out) {
+  State& s = *state_;
+  s.fed += in.size();
+  if (!s.bank) {
+    out.insert(out.end(), in.begin(), in.end());
+    return;
+  }
+  s.pending.insert(s.pending.end(), in.begin(), in.end());
+  s.emit(out, std::numeric_limits<std::uint64_t>::max());
+}
+
+void StreamResampler::finish(std::vector<std::int16_t>& out) {
+  State& s = *state_;
+  if (!s.bank) return;
+  const std::uint64_t total = output_count(s.fed);
+  s.pending.resize(s.pending.size() + s.bank->taps + 1, 0.0f);
+  s.emit(out, total - std::min(total, s.emitted));
+  s.pending.clear();
+}
+
+std::uint64_t StreamResampler::output_count(std::uint64_t input_count) const {
+  return (input_count * state_->out_rate + state_->in_rate / 2) / state_->in_rate;
+}
 
 PcmAudio resample(const PcmAudio& in, unsigned rate) {
   check_rate(in.sample_rate, "input");
   check_rate(rate, "output");
   if (rate == in.sample_rate) return in;
-
-  const auto bank = bank_for(in.sample_rate, rate);
-  const std::uint64_t in_count = in.samples.size();
-  const std::uint64_t out_count = (in_count * rate + in.sample_rate / 2) / in.sample_rate;
-
-  // The input as float with reach - 1 zeros in front and enough behind that
-  // every output's taps lie inside: zeros contribute nothing, so the loop
-  // needs no edge cases (same result as skipping samples outside the input).
-  const auto lead = static_cast<std::size_t>(bank->reach - 1);
-  std::vector<float> padded(lead + in_count + bank->taps + 1, 0.0f);
-  std::copy(in.samples.begin(), in.samples.end(), padded.begin() + static_cast<std::ptrdiff_t>(lead));
-
+  StreamResampler resampler(in.sample_rate, rate);
   PcmAudio out;
   out.sample_rate = rate;
-  out.samples.resize(out_count);
-  const std::uint64_t whole_step = bank->step / bank->phases;
-  const std::uint64_t fraction_step = bank->step % bank->phases;
-  if (!bank->coefficients.empty()) {
-    filter_any({bank->coefficients.data(), bank->taps, bank->phases, whole_step, fraction_step}, padded.data(),
-               out.samples.data(), out_count);
-    return out;
-  }
-  std::vector<float> scratch(bank->taps);
-  std::uint64_t base = 0, phase = 0;
-  for (std::uint64_t n = 0; n < out_count; ++n) {
-    bank->fill_phase(phase, scratch.data());
-    out.samples[n] = to_sample(dot(scratch.data(), padded.data() + base, bank->taps));
-    base += whole_step;
-    phase += fraction_step;
-    if (phase >= bank->phases) {
-      phase -= bank->phases;
-      ++base;
-    }
-  }
+  out.samples.reserve(resampler.output_count(in.samples.size()));
+  resampler.feed(in.samples, out.samples);
+  resampler.finish(out.samples);
   return out;
 }
 

@@ -150,15 +150,27 @@ void check_file_layout(std::span<const std::uint8_t> tiff, const std::vector<Pag
 
 }  // namespace
 
+void check_fax_pixels(std::uint64_t pixels, std::size_t pages, const FaxLimits& limits, std::string_view name,
+                      std::string_view format) {
+  if (pixels <= limits.max_pixels) return;
+  throw LimitExceeded(LimitExceeded::Limit::fax_pixels,
+                      std::string(name) + ": " + std::string(format) + ": " + std::to_string(pages) +
+                          (pages == 1 ? " page" : " pages") + " of " + std::to_string(pixels) +
+                          " pixels exceed the limit of " + std::to_string(limits.max_pixels) + " pixels");
+}
+
 FaxDocument inspect_tiff(std::span<const std::uint8_t> tiff, std::string_view name, const FaxLimits& limits) {
   check_header(tiff, name, limits);
   detail::MemoryTiffReader reader(tiff, name);
   TIFF* tif = reader.get();
   FaxDocument document;
   std::vector<PageLayout> layouts;
+  std::uint64_t pixels = 0;
   for (std::size_t index = 0;; ++index) {
     if (index >= limits.max_pages) fail(name, "TIFF: more than " + std::to_string(limits.max_pages) + " pages");
     const FaxPage page = read_page(tif, index, name, limits);
+    pixels += std::uint64_t{page.width} * page.length;
+    check_fax_pixels(pixels, index + 1, limits, name, "TIFF");
     layouts.push_back(read_layout(tif, index, name, tiff.size()));
     const std::string label = page_label(index);
     std::uint16_t unit = RESUNIT_INCH;

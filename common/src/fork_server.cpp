@@ -5,12 +5,14 @@
 // input, output and error descriptors attached; the first reply is the
 // child's pid with a pidfd for it attached (or a negative errno), so the
 // client can wait for and kill exactly that process; the second is its
-// wait status, once the server has reaped it.
+// wait status and peak resident memory, once the server has reaped it.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -122,17 +124,33 @@ bool send_number(int socket, std::int32_t value, std::span<const int> fds = {}) 
   return send_message(socket, {reinterpret_cast<const char*>(&value), sizeof value}, fds);
 }
 
+// The second reply: how the child ended.
+struct Ending {
+  std::int64_t status = 0;        // as waitpid gives it (64 bits: no padding goes out uninitialised)
+  std::int64_t peak_rss_kib = 0;  // ru_maxrss
+};
+
+Ending receive_ending(int socket) {
+  Ending ending;
+  std::vector<UniqueFd> none;
+  const std::size_t size = receive_message(socket, {reinterpret_cast<char*>(&ending), sizeof ending}, none);
+  if (size != sizeof ending) throw ServerGone{};
+  return ending;
+}
+
 // Reads standard output and error until both close; stops early at the
-// deadline or past max_output and says which.
-ChildRun::End collect(int out_fd, int err_fd, ChildRun& run, std::size_t max_output,
+// deadline, past max_output or once `interrupted_fd` (or -1) is readable,
+// and says which.
+ChildRun::End collect(int out_fd, int err_fd, int interrupted_fd, ChildRun& run, std::size_t max_output,
                       std::chrono::steady_clock::time_point until) {
-  std::array<pollfd, 2> fds{{{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}}};
+  std::array<pollfd, 3> fds{{{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {interrupted_fd, POLLIN, 0}}};
   std::array<char, 65536> buffer;
   while (fds[0].fd >= 0 || fds[1].fd >= 0) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return ChildRun::End::deadline_passed;
     if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) fail_errno("poll");
-    for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (fds[2].revents != 0) return ChildRun::End::interrupted;
+    for (std::size_t i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       const ssize_t n = ::read(fds[i].fd, buffer.data(), buffer.size());
       if (n < 0 && errno == EINTR) continue;
@@ -179,6 +197,20 @@ struct ForkServer::Connection {
   }
 };
 
+Interruption::Interruption() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (!fd_) fail_errno("eventfd");
+}
+
+void Interruption::raise() const {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto n = ::write(fd_.get(), &one, sizeof one);  // fails only when already raised 2^64 times
+}
+
+void Interruption::lower() const {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto n = ::read(fd_.get(), &count, sizeof count);  // EAGAIN: not raised
+}
+
 ForkServer::ForkServer(std::vector<std::string> argv) : argv_(std::move(argv)) {}
 ForkServer::~ForkServer() = default;
 
@@ -220,7 +252,8 @@ std::pair<pid_t, UniqueFd> start_server(const std::vector<std::string>& argv) {
 }  // namespace
 
 ChildRun ForkServer::run(const std::vector<std::string>& args, std::span<const std::uint8_t> input,
-                         std::chrono::milliseconds deadline, std::size_t max_output) {
+                         std::chrono::milliseconds deadline, std::size_t max_output,
+                         const Interruption* interruption) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   for (int attempt = 0;; ++attempt) {
     if (!server_) {
@@ -228,7 +261,7 @@ ChildRun ForkServer::run(const std::vector<std::string>& args, std::span<const s
       server_ = std::make_unique<Connection>(std::move(socket), pid);
     }
     try {
-      return run_once(*server_, args, input, until, max_output);
+      return run_once(*server_, args, input, until, max_output, interruption);
     } catch (const ServerGone&) {
       server_.reset();
       if (attempt > 0) throw std::runtime_error(argv_[0] + " ended without an answer");
@@ -241,7 +274,7 @@ ChildRun ForkServer::run(const std::vector<std::string>& args, std::span<const s
 
 ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>& args,
                               std::span<const std::uint8_t> input, std::chrono::steady_clock::time_point until,
-                              std::size_t max_output) {
+                              std::size_t max_output, const Interruption* interruption) {
   std::string request;
   for (const auto& arg : args) request.append(arg).push_back('\0');
   if (request.size() > kMaxRequest) throw std::runtime_error("the arguments for " + argv_[0] + " are too long");
@@ -260,15 +293,16 @@ ChildRun ForkServer::run_once(Connection& server, const std::vector<std::string>
   const int child = received.front().get();
 
   ChildRun run;
-  run.end = collect(out.read.get(), err.read.get(), run, max_output, until);
+  run.end = collect(out.read.get(), err.read.get(), interruption ? interruption->fd() : -1, run, max_output, until);
   // Both pipes closed: the child is exiting, or closed them and lingers,
   // which the deadline still bounds.
   if (run.end == ChildRun::End::exited && !ends_before(child, until)) run.end = ChildRun::End::deadline_passed;
   if (run.end != ChildRun::End::exited) kill_process(child);
-  std::vector<UniqueFd> none;
-  const std::int32_t status = receive_number(server.socket.get(), none);
+  const Ending ending = receive_ending(server.socket.get());
+  run.peak_memory_bytes = static_cast<std::size_t>(ending.peak_rss_kib) * 1024;
   if (run.end == ChildRun::End::output_too_large) run.output.clear();
   if (run.end != ChildRun::End::exited) return run;
+  const auto status = static_cast<int>(ending.status);
   if (WIFSIGNALED(status)) {
     run.end = ChildRun::End::killed_by_signal;
     run.signal = WTERMSIG(status);
@@ -312,10 +346,14 @@ int serve_forks(const std::function<int(const std::vector<std::string>& args)>& 
     const UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
     const std::array<int, 1> attached{pidfd.get()};
     const bool told = send_number(0, pid, pidfd.get() >= 0 ? std::span<const int>(attached) : std::span<const int>());
+    Ending ending;
+    rusage usage{};
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
     }
-    if (!told || !send_number(0, status)) return 0;
+    ending.status = status;
+    ending.peak_rss_kib = usage.ru_maxrss;
+    if (!told || !send_message(0, {reinterpret_cast<const char*>(&ending), sizeof ending}, {})) return 0;
   }
 }
 

@@ -54,6 +54,7 @@ std::string failure_of(const ChildRun& run, std::string_view name, const DecodeS
                            sandbox.cpu.count());
       return fmt::format("{}: the decoder crashed (signal {}, {})", name, run.signal, ::strsignal(run.signal));
     case End::exited:
+    case End::interrupted:  // run_worker's
       break;
   }
   if (run.exit_code == kExitOutOfMemory)
@@ -70,10 +71,13 @@ std::string run_worker(std::vector<std::string> command, std::span<const std::ui
                        const DecodeSandbox& sandbox) {
   ChildRun run;
   try {
-    run = fork_server(sandbox.worker).run(command, file, sandbox.wall, sandbox.memory_mb << 20);
+    run = fork_server(sandbox.worker)
+              .run(command, file, sandbox.wall, sandbox.memory_mb << 20, sandbox.interruption.get());
   } catch (const std::exception& e) {
     throw codecs::CodecError(fmt::format("{}: cannot run the decoder: {}", name, e.what()));
   }
+  if (run.end == ChildRun::End::interrupted)
+    throw DecodeInterrupted(fmt::format("{}: decoding interrupted: the server is stopping", name));
   if (run.end != ChildRun::End::exited || run.exit_code != 0) throw codecs::CodecError(failure_of(run, name, sandbox));
   return std::move(run.output);
 }
@@ -99,6 +103,7 @@ DecodedFax decode_fax_confined(std::span<const std::uint8_t> file, std::string_v
   command.push_back(argument(kArgMaxPages, limits.max_pages));
   command.push_back(argument(kArgMaxWidth, limits.max_width));
   command.push_back(argument(kArgMaxLength, limits.max_length));
+  command.push_back(argument(kArgMaxPixels, limits.max_pixels));
   command.push_back(argument(kArgMaxInput, limits.max_input_bytes));
   // poppler finds the fonts a PDF names but does not embed through
   // fontconfig, which opens its configuration and font files as it goes.

@@ -24,6 +24,7 @@ inline constexpr std::string_view kArgMaxInput = "max_input_bytes";
 inline constexpr std::string_view kArgMaxPages = "max_pages";
 inline constexpr std::string_view kArgMaxWidth = "max_width";
 inline constexpr std::string_view kArgMaxLength = "max_length";
+inline constexpr std::string_view kArgMaxPixels = "max_pixels";
 
 inline constexpr int kExitRefused = 1;      // the input (a codec error) or the arguments; stderr says which
 inline constexpr int kExitUsage = 2;

@@ -25,18 +25,41 @@
 
 namespace umstore::ingest {
 
+namespace {
+
+// The configuration key behind each codecs limit, which a job failing on
+// it names (the limits come from [codecs], see app/src/settings.cpp).
+std::string_view key_of(codecs::LimitExceeded::Limit limit) {
+  switch (limit) {
+    case codecs::LimitExceeded::Limit::voice_seconds: return "[codecs] max_voice_seconds";
+    case codecs::LimitExceeded::Limit::fax_pixels: return "[codecs] max_fax_pixels";
+  }
+  return "[codecs]";
+}
+
+template <typename Decode>
+auto naming_the_key(Decode&& decode) {
+  try {
+    return decode();
+  } catch (const codecs::LimitExceeded& e) {
+    throw codecs::CodecError(std::string(e.what()) + " (" + std::string(key_of(e.limit())) + ")");
+  }
+}
+
+}  // namespace
+
 codecs::PcmAudio decode_voice_input(std::span<const std::uint8_t> file, std::string_view name,
                                     const codecs::AudioLimits& limits) {
-  codecs::PcmAudio audio = codecs::decode_audio(file, name, limits);
-  if (audio.sample_rate != kDecodedVoiceRate) audio = codecs::resample(audio, kDecodedVoiceRate);
-  return audio;
+  return naming_the_key([&] { return codecs::decode_audio_at(kDecodedVoiceRate, file, name, limits); });
 }
 
 DecodedFax decode_fax_input(std::span<const std::uint8_t> file, std::string_view name, const codecs::FaxLimits& limits) {
-  DecodedFax fax;
-  fax.tiff = codecs::to_profile_s(file, name, limits);
-  fax.pages = static_cast<unsigned>(codecs::inspect_tiff(fax.tiff, name, limits).pages.size());
-  return fax;
+  return naming_the_key([&] {
+    DecodedFax fax;
+    fax.tiff = codecs::to_profile_s(file, name, limits);
+    fax.pages = static_cast<unsigned>(codecs::inspect_tiff(fax.tiff, name, limits).pages.size());
+    return fax;
+  });
 }
 
 namespace {
@@ -105,6 +128,7 @@ void decode(std::string_view verb, const Arguments& args) {
   limits.max_pages = static_cast<unsigned>(number(args, kArgMaxPages));
   limits.max_width = static_cast<std::uint32_t>(number(args, kArgMaxWidth));
   limits.max_length = static_cast<std::uint32_t>(number(args, kArgMaxLength));
+  limits.max_pixels = number(args, kArgMaxPixels);
   limits.max_input_bytes = number(args, kArgMaxInput);
   const DecodedFax fax = decode_fax_input(input, name, limits);
   const std::uint32_t pages = fax.pages;

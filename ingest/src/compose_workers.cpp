@@ -12,7 +12,9 @@ constexpr auto kLeftToComposingWorker = std::chrono::milliseconds(30);
 }  // namespace
 
 ComposeWorkers::ComposeWorkers(const IngestQueueConfig& config, JobStore& db, Handlers handlers)
-    : config_(config), db_(db), handlers_(std::move(handlers)), settings_(config.settings) {}
+    : config_(config), db_(db), handlers_(std::move(handlers)), settings_(config.settings) {
+  settings_.decode.interruption = interruption_;
+}
 
 IngestSettings ComposeWorkers::settings() const {
   std::lock_guard lock(mutex_);
@@ -42,14 +44,18 @@ void ComposeWorkers::start() {
     std::lock_guard lock(mutex_);
     stopping_ = false;
   }
+  interruption_->lower();
   for (unsigned i = 0; i < std::max(1u, config_.workers); ++i) threads_.emplace_back([this] { work(); });
 }
 
+// A decode in progress is killed rather than waited for (it may take
+// decode_cpu_seconds); its job stays queued for the next start.
 void ComposeWorkers::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
+  interruption_->raise();
   changed_.notify_all();
   threads_.clear();
 }
@@ -176,12 +182,20 @@ std::size_t ComposeWorkers::run_batch(const std::vector<std::string>& ids) {
   std::vector<const Recording*> recordings;
   for (const auto& [id, job] : jobs) recordings.push_back(&job.recording);
   std::vector<ComposeOutcome> composed = compose_each(recordings);
+  std::size_t handed_over = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     auto& [id, job] = jobs[i];
+    if (composed[i].interrupted) {
+      log(LogLevel::Info, kQueueLog, "id={} stays queued: the server stopped while it was decoded", id);
+      std::lock_guard lock(mutex_);
+      running_.erase(id);
+      continue;
+    }
     job.recording.file = {};  // no longer needed once composed
     handlers_.hand_over({std::move(id), std::move(job), std::move(composed[i])});
+    ++handed_over;
   }
-  return jobs.size();
+  return handed_over;
 }
 
 // Side by side; should the batch as a whole fail (memory), one at a time,
@@ -198,6 +212,8 @@ std::vector<ComposeOutcome> ComposeWorkers::compose_each(std::span<const Recordi
   for (std::size_t i = 0; i < recordings.size(); ++i) {
     try {
       outcomes[i].message = compose(*recordings[i], settings);
+    } catch (const DecodeInterrupted&) {
+      outcomes[i].interrupted = true;
     } catch (const std::exception& e) {
       outcomes[i].error = e.what();
     }

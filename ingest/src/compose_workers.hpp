@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -45,7 +46,9 @@ class ComposeWorkers {
   enum class Run { once, retry };
   void schedule(const std::string& id, QueueClock::time_point when, Run run = Run::once);
   void start();
-  // Returns once every batch taken is handed over; jobs not taken stay queued on disk.
+  // Kills the decoders running (DecodeSandbox::interruption) and returns
+  // once every batch taken is handed over; jobs not taken, and those whose
+  // decoding was cut short, stay queued on disk.
   void stop();
   // A handed-over job was stored, failed or left for a retry.
   void job_finished(const std::string& id);
@@ -69,6 +72,7 @@ class ComposeWorkers {
   JobStore& db_;
   Handlers handlers_;
 
+  const std::shared_ptr<Interruption> interruption_ = std::make_shared<Interruption>();
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   IngestSettings settings_;

@@ -123,6 +123,8 @@ std::vector<ComposeOutcome> compose_batch(std::span<const Recording* const> reco
         faxes.push_back(start_fax(r, settings));
         fax_index.push_back(i);
       }
+    } catch (const DecodeInterrupted&) {
+      outcomes[i].interrupted = true;
     } catch (const std::exception& e) {
       outcomes[i].error = e.what();
     }

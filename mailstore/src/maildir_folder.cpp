@@ -462,7 +462,8 @@ std::uint32_t MaildirFolder::claim_recent(std::uint32_t up_to_uid) try {
 
 void MaildirFolder::queue_text_update(std::span<const std::uint32_t> added,
                                       std::span<const std::uint32_t> removed) const {
-  if (const auto indexer = indexer_.lock()) indexer->queue(weak_from_this(), added, removed);
+  const auto self = weak_from_this().lock();  // none while the folder is being built
+  if (const auto indexer = indexer_.lock(); indexer && self) indexer->queue(self, added, removed);
 }
 
 void MaildirFolder::update_text_index(std::span<const std::uint32_t> added,

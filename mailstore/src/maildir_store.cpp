@@ -12,6 +12,7 @@
 #include "common/log.hpp"
 #include "mailstore/folder_name.hpp"
 #include "mailstore/mail_store.hpp"
+#include "mailstore/store_metrics.hpp"
 #include "maildir_folder.hpp"
 #include "temporary_failure.hpp"
 
@@ -227,6 +228,13 @@ class MaildirMailbox final : public UserMailbox {
     throw_temporary_failure(e);
   }
 
+  // No one but the store holds a folder of it: no session, no listener, no
+  // index work pending (the indexer holds the folders it has work for).
+  bool unheld() const {
+    std::lock_guard lock(mutex_);
+    return std::all_of(folders_.begin(), folders_.end(), [](const auto& entry) { return entry.second.use_count() == 1; });
+  }
+
  private:
   fs::path folder_dir(std::string_view canonical) const { return dir_ / folder_directory_name(canonical); }
 
@@ -375,6 +383,7 @@ class MaildirMailbox final : public UserMailbox {
   const std::shared_ptr<QuotaCounter> quota_ = std::make_shared<QuotaCounter>();
   const std::weak_ptr<detail::FolderEvents> events_;
   const std::weak_ptr<detail::TextIndexer> indexer_;
+  const GaugeHold in_memory_{store_metrics().mailboxes_in_memory};
   mutable std::mutex mutex_;
   mutable fs::file_time_type quota_limit_stamp_{};
   mutable std::map<std::string, std::shared_ptr<MaildirFolder>> folders_;
@@ -383,7 +392,9 @@ class MaildirMailbox final : public UserMailbox {
 class MaildirStore final : public MailStore {
  public:
   MaildirStore(fs::path root, MaildirOptions options)
-      : root_(std::move(root)), indexer_(options.text_index ? std::make_shared<detail::TextIndexer>() : nullptr) {
+      : root_(std::move(root)),
+        mailboxes_kept_(std::max<std::size_t>(1, options.mailboxes_in_memory)),
+        indexer_(options.text_index ? std::make_shared<detail::TextIndexer>() : nullptr) {
     create_directories_durably(root_);
   }
 
@@ -399,19 +410,45 @@ class MaildirStore final : public MailStore {
       throw InvalidMailboxNumber("\"" + std::string(number) +
                                  "\" is not an E.164 number: write it as + and 2 to 15 digits, e.g. +15550100");
     std::lock_guard lock(mutex_);
-    auto& slot = users_[std::string(number)];
-    if (!slot) slot = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_, indexer_);
-    return slot;
+    auto& kept = users_[std::string(number)];
+    kept.last_use = ++uses_;
+    if (kept.mailbox) return kept.mailbox;
+    auto opened = std::make_shared<MaildirMailbox>(root_ / std::string(number), std::string(number), events_, indexer_);
+    kept.mailbox = opened;
+    if (users_.size() > mailboxes_kept_) let_go_of_unheld_locked();
+    return opened;
   } catch (const IoError& e) {
     throw_temporary_failure(e);
+  }
+
+  // Past the limit, the mailboxes no one holds leave memory, least recently
+  // used first, down to 3/4 of it, so this runs once per many openings; the
+  // next user() reads one from disk again. A mailbox someone holds stays:
+  // two objects for one folder would split its listeners and its lock.
+  void let_go_of_unheld_locked() {
+    std::vector<std::pair<std::uint64_t, std::string>> unheld;
+    for (const auto& [number, kept] : users_)
+      if (kept.mailbox.use_count() == 1 && kept.mailbox->unheld()) unheld.emplace_back(kept.last_use, number);
+    std::sort(unheld.begin(), unheld.end());
+    const std::size_t target = mailboxes_kept_ - mailboxes_kept_ / 4;
+    for (const auto& entry : unheld) {
+      if (users_.size() <= target) break;
+      users_.erase(entry.second);
+    }
   }
 
   const fs::path root_;
   // Declared before the mailboxes: destroyed after them, its thread joined
   // before anything it may refresh goes.
   const std::shared_ptr<detail::FolderEvents> events_ = std::make_shared<detail::FolderEvents>();
+  struct KeptMailbox {
+    std::shared_ptr<MaildirMailbox> mailbox;
+    std::uint64_t last_use = 0;
+  };
+  const std::size_t mailboxes_kept_;
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<MaildirMailbox>, std::less<>> users_;
+  std::map<std::string, KeptMailbox, std::less<>> users_;
+  std::uint64_t uses_ = 0;
   // Declared after the mailboxes: its thread finishes what is queued while
   // their folders still exist.
   const std::shared_ptr<detail::TextIndexer> indexer_;

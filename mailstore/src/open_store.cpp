@@ -16,7 +16,7 @@ OpenedStore open_store(const StoreSettings& settings) {
     case StoreBackend::maildir:
       break;
   }
-  return {open_maildir_store(settings.maildir_root, {settings.text_index}), std::make_unique<SqliteAccountStore>(settings.accounts_db)};
+  return {open_maildir_store(settings.maildir_root, {settings.text_index, settings.mailboxes_in_memory}), std::make_unique<SqliteAccountStore>(settings.accounts_db)};
 }
 
 int migrate_store(const StoreSettings& settings) {

@@ -22,7 +22,7 @@ TextIndexer::~TextIndexer() {
   thread_.join();
 }
 
-void TextIndexer::queue(std::weak_ptr<const MaildirFolder> folder, std::span<const std::uint32_t> added,
+void TextIndexer::queue(std::shared_ptr<const MaildirFolder> folder, std::span<const std::uint32_t> added,
                         std::span<const std::uint32_t> removed) {
   if (added.empty() && removed.empty()) return;
   {
@@ -43,8 +43,8 @@ void TextIndexer::run() {
     PendingByFolder batch;
     batch.swap(pending_);
     lock.unlock();
-    for (auto& [weak, work] : batch)
-      if (const auto folder = weak.lock()) folder->update_text_index(work.added, work.removed);
+    for (auto& [folder, work] : batch) folder->update_text_index(work.added, work.removed);
+    batch.clear();  // the folders let go before the lock is taken again
     lock.lock();
   }
 }

@@ -28,15 +28,17 @@ class TextIndexer {
   TextIndexer(const TextIndexer&) = delete;
   TextIndexer& operator=(const TextIndexer&) = delete;
 
-  // UIDs just stored in, or removed from, `folder`.
-  void queue(std::weak_ptr<const MaildirFolder> folder, std::span<const std::uint32_t> added,
+  // UIDs just stored in, or removed from, `folder`. The folder is held
+  // until its batch is done: the store keeps in memory a folder whose index
+  // work is pending, so no removal is lost from the index.
+  void queue(std::shared_ptr<const MaildirFolder> folder, std::span<const std::uint32_t> added,
              std::span<const std::uint32_t> removed);
 
  private:
   struct Pending {
     std::vector<std::uint32_t> added, removed;
   };
-  using PendingByFolder = std::map<std::weak_ptr<const MaildirFolder>, Pending, std::owner_less<>>;
+  using PendingByFolder = std::map<std::shared_ptr<const MaildirFolder>, Pending>;
   void run();
 
   std::mutex mutex_;

@@ -171,6 +171,32 @@ BOOST_AUTO_TEST_CASE(sox_reads_our_header) {
   BOOST_TEST(run("soxi -e " + path) == "Signed Integer PCM\n");
 }
 
+// decode_audio_at resamples while it decodes, block by block; what it
+// gives must not differ by a sample from decoding whole, then resampling.
+BOOST_AUTO_TEST_CASE(decoding_at_a_rate_equals_decoding_then_resampling) {
+  for (const std::string options : {"-r 44100 -c 2", "-r 48000 -c 6 -b 24", "-r 16000", "-r 11025 -c 2 -e u-law"}) {
+    BOOST_TEST_CONTEXT(options) {
+      const auto file = sox_convert(options);
+      const auto whole = resample(decode_audio(file, "vm.wav"), 8000);
+      const auto streamed = decode_audio_at(8000, file, "vm.wav");
+      BOOST_TEST(streamed.sample_rate == 8000u);
+      BOOST_TEST(streamed.samples == whole.samples);
+    }
+  }
+  const auto same_rate = decode_audio_at(8000, voicemail_bytes(), "voicemail.wav");
+  BOOST_TEST(same_rate.samples == decode_audio(voicemail_bytes(), "voicemail.wav").samples);
+}
+
+BOOST_AUTO_TEST_CASE(a_recording_over_the_duration_limit_names_the_limit) {
+  try {
+    decode_audio_at(8000, voicemail_bytes(), "vm.wav", {.max_seconds = 5});
+    BOOST_FAIL("no error");
+  } catch (const LimitExceeded& e) {
+    BOOST_TEST((e.limit() == LimitExceeded::Limit::voice_seconds));
+    BOOST_TEST(contains(e.what(), "vm.wav: WAV (Microsoft) (Signed 16 bit PCM): too long: 17 s, limit 5 s"));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Found by the decode_audio fuzzer (its input is kept as a fuzz seed): float

@@ -101,4 +101,27 @@ BOOST_AUTO_TEST_CASE(same_rate_is_identity_and_bad_rates_throw) {
   BOOST_CHECK_THROW(resample(PcmAudio{0, {1, 2, 3}}, 8000), CodecError);
 }
 
+// Fed in pieces of any size, the stream gives resample()'s output sample
+// for sample (both the cached polyphase bank and the on-the-fly kernel of
+// an odd ratio).
+BOOST_AUTO_TEST_CASE(a_stream_fed_in_pieces_equals_resampling_whole) {
+  for (const unsigned rate : {48000u, 44100u, 16000u, 11025u, 44101u, 6000u}) {
+    BOOST_TEST_CONTEXT(rate << " Hz -> 8000 Hz") {
+      const auto in = tone(440, rate, rate / 2 + 123);
+      const auto whole = resample(in, 8000);
+      StreamResampler stream(rate, 8000);
+      std::vector<std::int16_t> out;
+      std::size_t at = 0;
+      for (std::size_t piece = 1; at < in.samples.size(); piece = piece * 3 + 7) {
+        const std::size_t n = std::min(piece, in.samples.size() - at);
+        stream.feed(std::span(in.samples).subspan(at, n), out);
+        at += n;
+      }
+      stream.finish(out);
+      BOOST_TEST(out.size() == stream.output_count(in.samples.size()));
+      BOOST_TEST(out == whole.samples);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,12 +1,15 @@
 """Ingest decodes uploads in confined worker processes (umstore-decode,
 [ingest] sandbox): through the real `umstore serve` and its HTTP API, a
 voicemail and a fax come out the same as decoded in-process; a fax that
-would cost minutes of CPU and a recording that would take hundreds of MB
-fail naming the limit and key, keep their original files, and do not hold
-up a voicemail sent after them."""
+would cost minutes of CPU, one over the pixel budget and a recording whose
+8 kHz samples alone pass the memory limit fail naming the limit and key,
+keep their original files, and do not hold up a voicemail sent after them;
+stopping the server kills a decode in progress and leaves its job queued
+for the restart."""
 import email
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,7 +18,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from umstore_harness import DOMAIN, SAMPLES, UMSTORE, Umstore  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, UMSTORE, Umstore, wait_for  # noqa: E402
 
 BOB = "+15550100"
 TOKEN = "gw-one-token-0123456789"
@@ -78,6 +81,19 @@ def final_status(server, job_id, seconds=120):
     raise AssertionError(f"{job_id} still queued after {seconds} s")
 
 
+def decoders(server_pid):
+    """The decoders running for a server: the children of its fork servers."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        parents[int(text.split()[0])] = int(text.rsplit(")", 1)[1].split()[1])
+    fork_servers = {pid for pid, parent in parents.items() if parent == server_pid}
+    return [pid for pid, parent in parents.items() if parent in fork_servers]
+
+
 def media_parts(message_bytes):
     """The decoded payloads of the audio/32KADPCM and image/tiff parts."""
     message = email.message_from_bytes(message_bytes)
@@ -132,8 +148,8 @@ class IngestSandboxTest(unittest.TestCase):
     def test_a_recording_over_the_memory_limit_fails_naming_it_and_keeps_its_file(self):
         if not shutil.which("sox"):
             self.skipTest("sox is not installed")
-        server = self.serve("decode_memory_mb = 256")
-        # Half an hour of 48 kHz silence: a small FLAC that decodes into far more than 256 MiB.
+        server = self.serve("decode_memory_mb = 32")
+        # Half an hour of 48 kHz silence: a small FLAC whose 8 kHz samples alone take 29 MB.
         silence = self.dir / "silence.flac"
         subprocess.run(["sox", "-D", "-n", "-r", "48000", "-c", "1", "-b", "16", str(silence), "trim", "0", "1800"],
                        check=True, timeout=120)
@@ -142,9 +158,41 @@ class IngestSandboxTest(unittest.TestCase):
         failed = final_status(server, big)
         self.assertEqual(failed["status"], "failed")
         self.assertEqual(failed["reason"],
-                         "silence.flac: decoding exceeded the memory limit of 256 MiB ([ingest] decode_memory_mb)")
+                         "silence.flac: decoding exceeded the memory limit of 32 MiB ([ingest] decode_memory_mb)")
         self.assertEqual((server.data_dir / "ingest" / "failed" / big).read_bytes(), silence.read_bytes())
         self.assertEqual(final_status(server, voice)["status"], "delivered")
+
+    def test_a_fax_over_the_pixel_budget_fails_before_it_is_decoded(self):
+        server = self.serve("")
+        white = self.dir / "white.tif"
+        white.write_bytes(white_g4_tiff(200))  # 35 KB, 19 billion pixels
+        fax = post(server, "/v1/fax", white, "image/tiff")
+        failed = final_status(server, fax, seconds=20)
+        self.assertEqual(failed["status"], "failed")
+        self.assertEqual(failed["reason"], "white.tif: TIFF: 11 pages of 1070080000 pixels exceed the limit of "
+                                           "1000000000 pixels ([codecs] max_fax_pixels)")
+        self.assertEqual((server.data_dir / "ingest" / "failed" / fax).read_bytes(), white.read_bytes())
+
+    def test_stopping_the_server_kills_a_running_decode_and_the_job_stays_queued(self):
+        # 40 white pages under a raised pixel budget: about 40 s of CPU to decode.
+        server = self.serve("decode_cpu_seconds = 600\ndecode_wall_seconds = 600\n[codecs]\nmax_fax_pixels = 4000000000")
+        white = self.dir / "white.tif"
+        white.write_bytes(white_g4_tiff(40))
+        fax = post(server, "/v1/fax", white, "image/tiff")
+        wait_for(lambda: decoders(server.process.pid), "the fax's decoder to start")
+        running = decoders(server.process.pid)
+        stopping = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=60)
+        self.assertLess(time.monotonic() - stopping, 10, "the server waited for the decoder")
+        self.assertEqual(server.process.returncode, 0, server.log_path.read_text())
+        self.assertFalse([pid for pid in running if Path(f"/proc/{pid}").exists()], "the decoder was killed")
+        self.assertIn("stays queued: the server stopped while it was decoded", server.log_path.read_text())
+        server.log.close()
+        server.start()
+        self.assertEqual(status(server, fax)["status"], "queued")
+        self.assertFalse((server.data_dir / "ingest" / "failed" / fax).exists())
+        wait_for(lambda: decoders(server.process.pid), "the fax to be decoded again after the restart")
 
     def test_a_limit_of_zero_is_a_config_error(self):
         conf = self.dir / "bad.conf"

@@ -3,6 +3,7 @@
 // reach the network or files, and a queue that keeps serving other jobs
 // while one exceeds its limits.
 #include <boost/test/unit_test.hpp>
+#include <sndfile.h>
 
 #include <cstring>
 #include <filesystem>
@@ -29,7 +30,13 @@ std::vector<std::uint8_t> sample(const char* name) {
 }
 
 DecodeSandbox sandbox(std::chrono::seconds cpu = 60s, std::size_t memory_mb = 1024, std::chrono::seconds wall = 120s) {
-  return {true, UMSTORE_DECODE_WORKER, cpu, memory_mb, wall};
+  DecodeSandbox confined;
+  confined.enabled = true;
+  confined.worker = UMSTORE_DECODE_WORKER;
+  confined.cpu = cpu;
+  confined.memory_mb = memory_mb;
+  confined.wall = wall;
+  return confined;
 }
 
 void put16(std::vector<std::uint8_t>& out, std::uint16_t v) {
@@ -105,6 +112,25 @@ std::vector<std::uint8_t> wav_8khz(unsigned seconds) {
   return wav;
 }
 
+// A FLAC of `seconds` of silence at `rate` Hz in `channels` channels: a few
+// KiB that took 6 bytes per frame in memory when decoded whole (16-bit
+// mono at its own rate, then the resampler's floats): issue #19's item 7.
+std::vector<std::uint8_t> silent_flac(unsigned seconds, int rate, int channels) {
+  TempDir dir;
+  const auto path = dir.path() / "silence.flac";
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = channels;
+  info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+  SNDFILE* file = sf_open(path.c_str(), SFM_WRITE, &info);
+  BOOST_REQUIRE_MESSAGE(file, sf_strerror(nullptr));
+  const std::vector<short> second(static_cast<std::size_t>(rate * channels), 0);
+  for (unsigned i = 0; i < seconds; ++i) sf_writef_short(file, second.data(), rate);
+  sf_close(file);
+  const std::string bytes = umstore::read_file(path);
+  return {bytes.begin(), bytes.end()};
+}
+
 std::string failure_of(auto&& decode) {
   try {
     decode();
@@ -164,6 +190,59 @@ BOOST_AUTO_TEST_CASE(a_recording_over_the_memory_limit_fails_naming_it) {
              "long.wav: decoding exceeded the memory limit of 48 MiB ([ingest] decode_memory_mb)");
   const auto short_wav = wav_8khz(1);
   BOOST_TEST(decode_voice_confined(short_wav, "short.wav", limits, sandbox(60s, 48)).samples.size() == 8000u);
+}
+
+// The decoder resamples as it decodes: its memory is the 8 kHz output and
+// a constant, not the recording at its own rate.
+BOOST_AUTO_TEST_CASE(a_long_high_rate_recording_costs_the_decoder_little_more_than_its_output) {
+  constexpr std::size_t seconds = 600;
+  const auto flac = silent_flac(seconds, 48000, 4);
+  umstore::ForkServer server({UMSTORE_DECODE_WORKER, "fork-server"});
+  const auto run = server.run({"voice", "name=silence.flac", "cpu_seconds=60", "memory_bytes=4294967296",
+                               "max_seconds=3600", "max_input_bytes=536870912"},
+                              flac, 120s, 1u << 30);
+  BOOST_TEST_INFO(run.errors);
+  BOOST_REQUIRE(run.exit_code == 0);
+  const std::size_t output = seconds * 8000 * 2;
+  const std::size_t whole = seconds * 48000 * 6;
+  BOOST_TEST(run.output.size() == output);
+  BOOST_TEST_MESSAGE("decoding " << flac.size() << " bytes of FLAC (" << seconds << " s at 48 kHz, 4 channels): peak RSS "
+                                 << (run.peak_memory_bytes >> 20) << " MiB, output " << (output >> 20)
+                                 << " MiB, decoded whole " << (whole >> 20) << " MiB");
+  BOOST_TEST(run.peak_memory_bytes < output + (32u << 20));
+}
+
+BOOST_AUTO_TEST_CASE(a_recording_over_the_duration_limit_fails_naming_its_key) {
+  const auto voice = sample("voicemail.wav");  // 17.6 s
+  const umstore::codecs::AudioLimits limits{.max_seconds = 5};
+  const std::string expected =
+      "voicemail.wav: WAV (Microsoft) (Signed 16 bit PCM): too long: 17 s, limit 5 s ([codecs] max_voice_seconds)";
+  BOOST_TEST(failure_of([&] { decode_voice_input(voice, "voicemail.wav", limits); }) == expected);
+  BOOST_TEST(failure_of([&] { decode_voice_confined(voice, "voicemail.wav", limits, sandbox()); }) == expected);
+}
+
+// Issue #19's 35 KB TIFF of 200 white pages at the page-size limits, which
+// cost 150 s of CPU: refused from its directory tags, before a page is decoded.
+BOOST_AUTO_TEST_CASE(a_fax_over_the_pixel_budget_fails_before_decoding_naming_its_key) {
+  const auto tiff = white_g4_tiff(200);
+  const umstore::codecs::FaxLimits limits;
+  const std::string expected =
+      "white.tif: TIFF: 11 pages of 1070080000 pixels exceed the limit of 1000000000 pixels ([codecs] max_fax_pixels)";
+  BOOST_TEST(failure_of([&] { decode_fax_input(tiff, "white.tif", limits); }) == expected);
+  BOOST_TEST(failure_of([&] { decode_fax_confined(tiff, "white.tif", limits, sandbox(5s)); }) == expected);
+}
+
+// A PDF's pages are counted at the resolution they would be rendered at,
+// from their boxes, before poppler draws one.
+BOOST_AUTO_TEST_CASE(a_pdf_over_the_pixel_budget_fails_before_rendering) {
+  const auto pdf = umstore::codecs::to_fax_pdf(sample("fax.tif"), "fax.tif");  // 2 pages, 1728 x 2287 at fine resolution
+  umstore::codecs::FaxLimits limits;
+  limits.max_pixels = 1728 * 2287 * 3 / 2;
+  const std::string failure = failure_of([&] { decode_fax_input(pdf, "fax.pdf", limits); });
+  BOOST_TEST(failure.starts_with("fax.pdf: PDF: 2 pages of "), failure);
+  BOOST_TEST(failure.ends_with(" pixels exceed the limit of 5927904 pixels ([codecs] max_fax_pixels)"), failure);
+  limits.max_pixels = 1728 * 2287 * 2 + 10000;
+  BOOST_TEST(decode_fax_input(pdf, "fax.pdf", limits).pages == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(the_worker_can_open_no_socket_file_process_or_thread) {

@@ -1,5 +1,6 @@
-// Folder::refresh() across store instances (as across processes) and the
-// AccountStore's memory of verified passwords.
+// Folder::refresh() across store instances (as across processes), the
+// Maildir store's bound on mailboxes kept in memory, and the AccountStore's
+// memory of verified passwords.
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 
 #include "mailstore/sqlite_account_store.hpp"
 #include "mailstore/mail_store.hpp"
+#include "mailstore/store_metrics.hpp"
 #include "temp_dir.hpp"
 
 using namespace umstore::mailstore;
@@ -34,6 +36,36 @@ BOOST_AUTO_TEST_CASE(refresh_notices_another_stores_delivery) {
   inbox->refresh();  // nothing new: no second notice
   BOOST_TEST(heard.load() == 1);
   BOOST_TEST(inbox->snapshot().size() == 1u);
+}
+
+// Many mailboxes delivered to: those no one holds leave memory past the
+// limit and come back whole; one a session holds stays the same object, so
+// its listener still hears deliveries.
+BOOST_AUTO_TEST_CASE(mailboxes_no_one_holds_leave_memory_past_the_limit) {
+  TempDir dir;
+  const auto before = store_metrics().mailboxes_in_memory.value();
+  auto store = open_maildir_store(dir.path(), {.text_index = true, .mailboxes_in_memory = 8});
+  auto held = store->user("+15550100")->open("INBOX");
+  std::atomic<int> heard{0};
+  auto handle = held->listen([&heard] { ++heard; });
+  for (int n = 1; n <= 40; ++n) {
+    const std::string number = "+1555020" + std::to_string(1000 + n);
+    store->deliver(number, "Subject: first\r\n\r\nbody\r\n");
+    store->deliver(number, "Subject: second\r\n\r\nbody\r\n");
+    BOOST_TEST(store_metrics().mailboxes_in_memory.value() - before <= 8 + 1);
+  }
+  // Read again from disk: both messages, in order, with their UIDs.
+  const auto first = store->user("+15550201001")->open("INBOX")->snapshot();
+  BOOST_REQUIRE(first.size() == 2u);
+  BOOST_TEST(first[0].uid == 1u);
+  BOOST_TEST(first[1].uid == 2u);
+  BOOST_TEST(store->user("+15550201001")->open("INBOX")->append("Subject: third\r\n\r\nbody\r\n") == 3u);
+  store->deliver("+15550100", "Subject: to the held one\r\n\r\nbody\r\n");
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (heard.load() == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST(heard.load() == 1);
+  BOOST_TEST(held->snapshot().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(verified_password_is_forgotten_when_it_changes) {

@@ -1,6 +1,7 @@
 #pragma once
 // Voice codecs: pure functions, bytes in and bytes out, no files, no sockets.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,19 @@ namespace umstore::codecs {
 // and what is wrong, e.g. "voicemail.wav: WAV (IMA ADPCM): truncated data chunk".
 class CodecError : public std::runtime_error {
   using std::runtime_error::runtime_error;
+};
+
+// An input over a limit the caller set (AudioLimits, FaxLimits). `limit`
+// says which, so a caller that took it from its configuration can name the
+// setting.
+class LimitExceeded : public CodecError {
+ public:
+  enum class Limit { voice_seconds, fax_pixels };
+  LimitExceeded(Limit limit, const std::string& message) : CodecError(message), limit_(limit) {}
+  Limit limit() const { return limit_; }
+
+ private:
+  Limit limit_;
 };
 
 struct PcmAudio {
@@ -31,6 +45,12 @@ struct AudioLimits {
 // Any container/encoding libsndfile reads (WAV PCM/float/u-law/A-law/ADPCM/GSM,
 // AU, ...); stereo is mixed down to mono. `name` is used in error messages only.
 PcmAudio decode_audio(std::span<const std::uint8_t> file, std::string_view name, const AudioLimits& limits = {});
+// The same, resampled to `rate` (as resample() would, sample for sample)
+// while it decodes: block by block, so it holds the output and a block,
+// never the whole recording at its own rate (an hour of 48 kHz would take
+// 345 MB as 16-bit mono, twice that as the resampler's floats).
+PcmAudio decode_audio_at(unsigned rate, std::span<const std::uint8_t> file, std::string_view name,
+                         const AudioLimits& limits = {});
 
 // Headerless audio as gateways write it.
 enum class RawAudioFormat {
@@ -63,6 +83,27 @@ PcmAudio trim_trailing_noise(const PcmAudio& audio, const TrimOptions& options =
 
 // Band-limited resampling (anti-alias low-pass) to `rate`.
 PcmAudio resample(const PcmAudio& in, unsigned rate);
+
+// resample() over an input that comes in pieces: feed() appends what it can
+// compute so far, finish() the rest; the concatenated output equals
+// resample() of the concatenated input. It holds one filter's length of
+// input beyond what it was last fed.
+class StreamResampler {
+ public:
+  StreamResampler(unsigned in_rate, unsigned out_rate);  // throws CodecError for a rate out of range
+  ~StreamResampler();
+  StreamResampler(StreamResampler&&) noexcept;
+  StreamResampler& operator=(StreamResampler&&) noexcept;
+
+  void feed(std::span<const std::int16_t> in, std::vector<std::int16_t>& out);
+  void finish(std::vector<std::int16_t>& out);
+  // How many outputs `input_count` inputs make.
+  std::uint64_t output_count(std::uint64_t input_count) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // G.726 32 kbit/s (ITU-T G.726 via spandsp) with RFC 3802 packing: the first
 // sample's code in the low nibble. Input must be 8 kHz; an odd sample count

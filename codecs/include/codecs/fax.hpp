@@ -29,7 +29,18 @@ struct FaxLimits {
   std::uint32_t max_width = 4864;
   std::uint32_t max_length = 20000;
   std::size_t max_input_bytes = 256u << 20;
+  // Pixels of all pages together as they are decoded (a TIFF's own, a PDF's
+  // at the resolution it is rendered at), checked from the page sizes
+  // before any page is decoded: what decoding costs grows with them, and a
+  // TIFF of white pages holds a hundred million of them in a few hundred
+  // bytes. About 2.5 times a 100-page fax at fine resolution (1728 x 2292).
+  std::uint64_t max_pixels = 1'000'000'000;
 };
+
+// Throws LimitExceeded when `pixels`, those of the first `pages` pages,
+// pass limits.max_pixels; `format` is for the message.
+void check_fax_pixels(std::uint64_t pixels, std::size_t pages, const FaxLimits& limits, std::string_view name,
+                      std::string_view format);
 
 // Reads every page (IFD) of a TIFF; throws CodecError for non-TIFF or corrupt input.
 FaxDocument inspect_tiff(std::span<const std::uint8_t> tiff, std::string_view name, const FaxLimits& limits = {});

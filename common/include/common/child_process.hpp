@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/durable_file.hpp"
+
 namespace umstore {
 
 using Environment = std::vector<std::pair<std::string, std::string>>;
@@ -32,12 +34,27 @@ std::optional<int> run_program(const std::vector<std::string>& argv, const Envir
 
 // How a ForkServer child ended, and what it wrote.
 struct ChildRun {
-  enum class End { exited, killed_by_signal, deadline_passed, output_too_large };
+  enum class End { exited, killed_by_signal, deadline_passed, output_too_large, interrupted };
   End end = End::exited;
   int exit_code = 0;      // End::exited
   int signal = 0;         // End::killed_by_signal
   std::string output;     // standard output, at most max_output bytes
   std::string errors;     // the last 4 KiB of standard error
+  std::size_t peak_memory_bytes = 0;  // its peak resident memory (getrusage's ru_maxrss)
+};
+
+// Lets another thread give up ForkServer runs at once (a server shutting
+// down): a run in progress, or started while it is raised, kills its child
+// and ends as End::interrupted. Stays raised until lowered.
+class Interruption {
+ public:
+  Interruption();  // throws std::runtime_error when it cannot make its eventfd
+  void raise() const;  // from any thread
+  void lower() const;
+  int fd() const noexcept { return fd_.get(); }  // readable while raised
+
+ private:
+  UniqueFd fd_;
 };
 
 // A program started once (posix_spawn, no shell, an empty environment, a
@@ -55,15 +72,17 @@ class ForkServer {
   // A child running child_main(args) (serve_forks) with `input` as its
   // standard input (a memory file) and pipes as its standard output and
   // error, killed (SIGKILL) at the deadline or once it writes more than
-  // max_output bytes. Blocks the calling thread. A server that died is
-  // started again. Throws std::runtime_error when it cannot be started.
+  // max_output bytes, or once `interruption` is raised. Blocks the calling
+  // thread. A server that died is started again. Throws std::runtime_error
+  // when it cannot be started.
   ChildRun run(const std::vector<std::string>& args, std::span<const std::uint8_t> input,
-               std::chrono::milliseconds deadline, std::size_t max_output);
+               std::chrono::milliseconds deadline, std::size_t max_output, const Interruption* interruption = nullptr);
 
  private:
   struct Connection;
   ChildRun run_once(Connection& server, const std::vector<std::string>& args, std::span<const std::uint8_t> input,
-                    std::chrono::steady_clock::time_point until, std::size_t max_output);
+                    std::chrono::steady_clock::time_point until, std::size_t max_output,
+                    const Interruption* interruption);
   std::vector<std::string> argv_;
   std::unique_ptr<Connection> server_;
 };

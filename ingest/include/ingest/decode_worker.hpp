@@ -23,12 +23,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
+#include <stdexcept>
 #include <string_view>
 #include <vector>
 
 #include "codecs/audio.hpp"
 #include "codecs/fax.hpp"
+#include "common/child_process.hpp"
 
 namespace umstore::ingest {
 
@@ -48,16 +51,26 @@ struct DecodeSandbox {
   bool enabled = false;            // false: decode in the calling process
   std::filesystem::path worker;    // the umstore-decode program
   // About 4 times what the longest recording the [codecs] limits allow
-  // costs (an hour at 48 kHz: 7.5 s of CPU, 1.3 GB as it is resampled).
+  // costs (an hour of 48 kHz FLAC: about 2.5 s of CPU).
   std::chrono::seconds cpu{30};
   std::size_t memory_mb = 2048;    // address space
   std::chrono::seconds wall{120};
+  // Raised when the server stops: a decode in progress is killed at once
+  // and throws DecodeInterrupted (the compose workers set it).
+  std::shared_ptr<const Interruption> interruption;
+};
+
+// A confined decode given up because the server is stopping: not the
+// input's fault, so its job stays queued and runs after the restart.
+class DecodeInterrupted : public std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 // decode_voice_input and decode_fax_input in a confined worker (blocking
 // the calling thread until it ends). Throws codecs::CodecError: what the
 // decoder found wrong with the input, or which limit it exceeded, e.g.
-// "fax.tif: decoding exceeded the CPU limit of 30 s ([ingest] decode_cpu_seconds)".
+// "fax.tif: decoding exceeded the CPU limit of 30 s ([ingest] decode_cpu_seconds)";
+// DecodeInterrupted once sandbox.interruption is raised.
 codecs::PcmAudio decode_voice_confined(std::span<const std::uint8_t> file, std::string_view name,
                                        const codecs::AudioLimits& limits, const DecodeSandbox& sandbox);
 DecodedFax decode_fax_confined(std::span<const std::uint8_t> file, std::string_view name,

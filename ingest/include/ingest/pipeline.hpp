@@ -74,6 +74,7 @@ ComposedMessage compose(const Recording& recording, const IngestSettings& settin
 struct ComposeOutcome {
   std::optional<ComposedMessage> message;
   std::string error;  // compose()'s exception text when message is empty
+  bool interrupted = false;  // the server stopped while it was decoded: neither message nor error
 };
 
 // compose() for several recordings at once: their voice is encoded side by

@@ -68,6 +68,10 @@ struct MaildirOptions {
   // Keep a full-text index per folder for SEARCH BODY/TEXT (Folder::text_candidates);
   // false: those searches read every message, and no index is written.
   bool text_index = true;
+  // Mailboxes whose folder indexes stay in memory once no one holds them
+  // (no session, no delivery in progress), so a store with many mailboxes
+  // does not grow with every one ever opened; held ones always stay.
+  std::size_t mailboxes_in_memory = 1000;
 };
 std::unique_ptr<MailStore> open_maildir_store(const std::filesystem::path& root, MaildirOptions options = {});
 

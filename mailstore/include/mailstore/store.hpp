@@ -26,6 +26,7 @@ struct StoreSettings {
   std::size_t postgresql_pool_size = 16;  // connections for message work, per process
   bool text_index = true;  // a full-text index per folder (MaildirOptions; postgresql: open_postgresql_store)
   std::size_t postgresql_accounts_pool_size = 4;  // connections for accounts (logins), per process
+  std::size_t mailboxes_in_memory = 1000;  // maildir: MaildirOptions::mailboxes_in_memory
 };
 
 struct OpenedStore {

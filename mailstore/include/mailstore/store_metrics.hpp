@@ -11,6 +11,7 @@ namespace umstore::mailstore {
 struct StoreMetrics {
   Counter appends;        // messages added by APPEND, delivery or copy-in
   Counter append_bytes;
+  Gauge mailboxes_in_memory;  // Maildir mailboxes whose indexes this process holds
 };
 
 StoreMetrics& store_metrics() noexcept;
