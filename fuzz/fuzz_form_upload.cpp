@@ -1,5 +1,6 @@
 // A gateway's multipart/form-data upload (the HTTP API's voicemail and fax
-// POSTs): the boundary from the Content-Type, then the parts. The input is
+// POSTs): the boundary from the Content-Type, then the parts, split by the
+// MIME parser (mime::parse_body) and checked as a form. The input is
 // split at the first NUL: Content-Type, body. MalformedForm is the 400 the
 // API answers; anything else escaping, a crash or a hang is a bug.
 #include <cstddef>

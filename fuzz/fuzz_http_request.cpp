@@ -1,33 +1,52 @@
-// An HTTP request head as a gateway or a stranger sends it to the gateway
-// API or the admin listener: the request line, the header fields (one per
-// CRLF-ended line, up to the empty line), Content-Length, then what the
-// handlers read from them (the route and its percent-decoded path
-// segments, query parameters, cookies). None may crash, hang or read past the input.
+// An HTTP request as a gateway or a stranger sends it to the gateway API or
+// the admin listener, through the parser the server uses (Boost.Beast's,
+// with our limits): the head, then a Content-Length or chunked body, fed in
+// reads of a size the first octet chooses, as the server feeds what each
+// read brings; then what the handlers read from the head (the route and its
+// percent-decoded path segments, query parameters, cookies). None may
+// crash, hang or read past the input.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "http/message.hpp"
 #include "http/router.hpp"
-#include "request_head.hpp"
+#include "request_parser.hpp"
+
+namespace {
+
+using namespace umstore::http;
+
+// Offers `input` a read at a time, keeping what the parser leaves unused
+// (as net::Connection does); false when the input ran out first.
+bool feed(RequestParser& parser, std::string_view& input, std::size_t& offered, std::size_t read_size,
+          bool (RequestParser::*finished)() const) {
+  while (!(parser.*finished)() && !parser.refusal()) {
+    const std::size_t used = parser.parse(input.substr(0, offered));
+    input.remove_prefix(used);
+    offered -= used;
+    if ((parser.*finished)() || parser.refusal()) break;
+    if (offered == input.size()) return false;
+    offered = std::min(input.size(), offered + read_size);
+  }
+  return !parser.refusal();
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using namespace umstore::http;
-  std::string_view rest(reinterpret_cast<const char*>(data), size);
-  const auto next_line = [&rest] {
-    const auto end = rest.find("\r\n");
-    const std::string_view line = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 2);
-    return line;
-  };
-  Request req;
-  if (!parse_request_line(next_line(), req)) return 0;
-  while (!rest.empty()) {
-    const std::string_view line = next_line();
-    if (line.empty()) break;
-    if (!add_header_field(line, req)) return 0;
-  }
-  if (const auto length = req.header("content-length")) (void)parse_content_length(*length);
+  if (size == 0) return 0;
+  const std::size_t read_size = 1 + data[0] % 64;
+  std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  RequestParser parser(4096, 1u << 16);  // small limits so the fuzzer reaches them
+  std::size_t offered = std::min(input.size(), read_size);
+  if (!feed(parser, input, offered, read_size, &RequestParser::head_done)) return 0;
+  const Request req = parser.head();
+  (void)parser.content_length();
+  (void)parser.keep_alive();
+  parser.read_body();
+  if (feed(parser, input, offered, read_size, &RequestParser::done)) (void)parser.take_body();
   static const auto router = [] {
     Router<int> r;  // patterns shaped as the admin API's
     r.add("GET", "/api/mailboxes/{}", 1);

@@ -10,6 +10,7 @@ packages=(
   libasio-dev libssl-dev libboost-test-dev libpoco-dev libmimetic-dev
   libsndfile1-dev libspandsp-dev libtiff-dev libmp3lame-dev libpoppler-cpp-dev libpng-dev libjpeg-dev libsodium-dev libsqlite3-dev
   libfmt-dev nlohmann-json3-dev
+  libboost1.74-dev  # Boost.Beast's HTTP parser, header-only (http/); also what libboost-test-dev brings
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)

@@ -1,14 +1,11 @@
 #include "http/server.hpp"
 
-#include <fmt/format.h>
-
 #include <variant>
 
-#include "common/ascii.hpp"
 #include "common/log.hpp"
 #include "net/connection.hpp"
 #include "net/listener.hpp"
-#include "request_head.hpp"
+#include "request_parser.hpp"
 
 namespace umstore::http {
 namespace {
@@ -41,52 +38,60 @@ struct Server::Impl {
 
   // Reads one request, its body held against `held`; nullopt when the
   // connection ended, or a response to send (and then close) when the
-  // request is unacceptable.
+  // request is unacceptable. Beast parses; the budgets are kept here.
   net::Task<std::variant<std::monostate, Request, Response>> read_request(net::Connection& conn,
-                                                                          net::MemoryReservation& held) {
-    auto first = co_await conn.read_line();
-    if (first.status == net::LineResult::Status::Closed) co_return std::monostate{};
-    if (first.status == net::LineResult::Status::TooLong) co_return json_error(431, "request line too long");
-    Request req;
+                                                                          net::MemoryReservation& held,
+                                                                          bool& keep_alive) {
+    RequestParser parser(config.max_header_bytes, config.max_body_bytes);
+    // Waiting for a request is the idle timeout's business; once it has
+    // begun, the head as a whole has a deadline, so a trickle cannot hold
+    // the connection (slowloris).
+    std::string_view input = co_await conn.peek(false);
+    if (input.empty()) co_return std::monostate{};
+    conn.set_deadline(net::Connection::Clock::now() + config.header_timeout);
+    for (;;) {
+      conn.consume(parser.parse(input));
+      if (parser.refusal()) co_return *parser.refusal();
+      if (parser.head_done()) break;
+      input = co_await conn.peek(true);
+      if (input.empty()) co_return std::monostate{};
+    }
+    conn.clear_deadline();  // the body has its own budget: a minimum rate
+    Request req = parser.head();
     req.peer_address = conn.peer_address();
     req.secure = conn.is_tls();
-    const std::string_view line = first.line;
-    if (!parse_request_line(line, req)) co_return json_error(400, "malformed request line");
-    // The header fields as a whole, not each line, so a trickle cannot hold the connection.
-    conn.set_deadline(net::Connection::Clock::now() + config.header_timeout);
-    std::size_t header_bytes = line.size();
-    for (;;) {
-      auto h = co_await conn.read_line();
-      if (h.status == net::LineResult::Status::Closed) co_return std::monostate{};
-      header_bytes += h.line.size();
-      if (h.status == net::LineResult::Status::TooLong || header_bytes > config.max_header_bytes || req.headers.size() > 100)
-        co_return json_error(431, "request headers too large");
-      if (h.line.empty()) break;
-      if (!add_header_field(h.line, req)) co_return json_error(400, "malformed header field");
-    }
-    if (req.header("transfer-encoding")) co_return json_error(501, "chunked request bodies are not supported; send Content-Length");
+    keep_alive = parser.keep_alive();
     if (screen) {
       if (auto refusal = co_await screen(req)) co_return std::move(*refusal);
     }
-    if (auto len = req.header("content-length")) {
-      const auto length = parse_content_length(*len);
-      if (!length) co_return json_error(400, "bad Content-Length");
-      const std::size_t n = *length;
-      if (n > config.max_body_bytes)
-        co_return json_error(413, fmt::format("body of {} bytes exceeds the limit of {} bytes", n, config.max_body_bytes));
-      if (!held.cover(n)) co_return busy();
-      req.body.reserve(n);  // recordings are megabytes: no regrowing copies
-      conn.clear_deadline();  // the body has its own budget: read_exact's minimum rate
-      const bool complete = co_await conn.read_exact(n, req.body);
-      if (!complete) co_return std::monostate{};
+    parser.read_body();
+    if (parser.refusal()) co_return *parser.refusal();  // over the size limit
+    // A Content-Length is held whole before any of it is read (recordings
+    // are megabytes: Beast reserves it, no regrowing copies); a chunked body
+    // as it arrives, at most what is buffered ahead of it.
+    const auto length = parser.content_length();
+    if (length && !held.cover(*length)) co_return busy();
+    const auto started = net::Connection::Clock::now();
+    bool more = false;
+    while (!parser.done()) {
+      // The body must average net::Connection's literal rate: the whole
+      // announced length, or what a chunked body has brought so far.
+      const auto by = conn.rate_deadline(started, std::max<std::size_t>(length.value_or(0), parser.body_size()));
+      input = co_await conn.peek(more, by);
+      if (input.empty()) co_return std::monostate{};
+      if (!length && !held.cover(parser.body_size() + input.size())) co_return busy();
+      conn.consume(parser.parse(input));
+      if (parser.refusal()) co_return *parser.refusal();
+      more = true;
     }
+    req.body = parser.take_body();
     co_return req;
   }
 
   net::Task<void> serve(net::tcp::socket socket) {
     net::Connection conn(std::move(socket), 8192);
     conn.set_idle_timeout(std::chrono::seconds(60));
-    conn.set_line_timeout(config.header_timeout);  // the request line
+    conn.set_line_timeout(config.header_timeout);  // a TLS handshake; a body's first bytes
     if (config.tls) {
       conn.set_deadline(net::Connection::Clock::now() + config.header_timeout);
       if (!co_await conn.start_tls(*config.tls)) co_return;
@@ -94,7 +99,8 @@ struct Server::Impl {
     }
     for (;;) {
       net::MemoryReservation held(body_budget);
-      auto got = co_await read_request(conn, held);
+      bool keep_alive = true;
+      auto got = co_await read_request(conn, held, keep_alive);
       conn.clear_deadline();
       if (std::holds_alternative<std::monostate>(got)) co_return;
       if (auto* refusal = std::get_if<Response>(&got)) {
@@ -105,7 +111,6 @@ struct Server::Impl {
       const auto& req = std::get<Request>(got);
       const ConnectionLog request_log(config.name, 'h');
       Response resp = co_await handler(req);
-      bool keep_alive = ascii_lower(req.header("connection").value_or("")) != "close";
       request_log(LogLevel::Info, "peer={} {} {} -> {}", conn.peer(), req.method, req.target, resp.status);
       if (req.method == "HEAD") resp.body.clear();
       co_await conn.write(serialise(resp, keep_alive));

@@ -61,6 +61,16 @@ class PartParser {
  public:
   PartParser(std::string_view message, const ParseLimits& limits) : message_(message), limits_(limits) {}
 
+  // The root of a body whose header is elsewhere.
+  Part parse_body(ContentType type) {
+    ++parts_;
+    Part part;
+    part.body_end = message_.size();
+    part.content_type = std::move(type);
+    if (part.is_multipart() && limits_.max_depth > 0) split_multipart(part, 0);
+    return part;
+  }
+
   Part parse(std::size_t begin, std::size_t end, std::size_t depth, bool in_digest) {
     ++parts_;
     Part part;
@@ -236,6 +246,11 @@ std::string_view Part::body(std::string_view message) const {
 Part parse_message(std::string_view message, const ParseLimits& limits) {
   PartParser parser(message, limits);
   return parser.parse(0, message.size(), 0, false);
+}
+
+Part parse_body(std::string_view body, ContentType type, const ParseLimits& limits) {
+  PartParser parser(body, limits);
+  return parser.parse_body(std::move(type));
 }
 
 }  // namespace umstore::mime

@@ -169,6 +169,14 @@ Task<std::string_view> Connection::read_some(Clock::time_point by) {
   co_return out;
 }
 
+Task<std::string_view> Connection::peek(bool more, Clock::time_point by) {
+  if (more || start_ == buffer_.size()) {
+    const std::size_t got = co_await fill(by);
+    if (got == 0) co_return std::string_view{};
+  }
+  co_return std::string_view(buffer_.data() + start_, buffer_.size() - start_);
+}
+
 Task<void> Connection::write(std::string_view data) {
   std::string coded;
   if (codec_) {

@@ -99,6 +99,20 @@ class IngestTest(unittest.TestCase):
         self.assertIn("Received: from http:gw1", headers[-1])
         self.assertIn("Carol Caller", headers[-1])
 
+    def test_chunked_multipart_voicemail_is_delivered(self):
+        # curl sends the form in chunks (RFC 9112 §7.1), with no Content-Length.
+        trace = self.server.work / "chunked-upload.trace"
+        code, body = curl(self.server.http_port, "/v1/voicemail", "--trace-ascii", str(trace),
+                          "-H", "Transfer-Encoding: chunked", "-H", "Expect:",
+                          "-F", f"file=@{VOICE};type=audio/wav", "-F", f"to={BOB}", "-F", "from=+15550123")
+        sent_head = trace.read_text().split("=> Send data")[0]
+        self.assertIn("Transfer-Encoding: chunked", sent_head)
+        self.assertNotIn("Content-Length", sent_head)
+        self.assertEqual(code, 202, body)
+        final = self.final_status(body["id"])
+        self.assertEqual(final["status"], "delivered", final)
+        self.assertEqual(final["mailbox"], BOB)
+
     def test_raw_fax_with_metadata_headers(self):
         code, body = curl(self.server.http_port, "/v1/fax", "--data-binary", f"@{FAX}",
                           "-H", "Content-Type: image/tiff", "-H", "X-Umstore-To: 0049 30 123 150",

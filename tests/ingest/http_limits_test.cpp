@@ -1,5 +1,6 @@
-// The HTTP API's budgets over real TCP: connections per address, and what
-// an unauthenticated client may make the server read.
+// The HTTP API's budgets over real TCP: connections per address, what an
+// unauthenticated client may make the server read, the head's size and
+// time, and chunked bodies under the same limits as counted ones.
 #include <boost/test/unit_test.hpp>
 
 #include <asio.hpp>
@@ -97,6 +98,19 @@ class Client {
 bool contains(const std::string& hay, std::string_view needle) { return hay.find(needle) != std::string::npos; }
 
 const std::string kHealth = "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+const std::string kChunkedUpload = std::string("POST /v1/voicemail HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer ") +
+                                   kToken + "\r\nContent-Type: audio/wav\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+// An authenticated upload of 2 MiB in 64 KiB chunks, sent until the server
+// stops taking it; what it answered.
+std::string answer_to_a_long_chunked_upload(unsigned short port) {
+  Client client(port);
+  BOOST_REQUIRE(client.send(kChunkedUpload));
+  const std::string chunk = "10000\r\n" + std::string(0x10000, 'a') + "\r\n";
+  for (int i = 0; i < 32 && client.send(chunk); ++i) {
+  }
+  return client.until_closed();
+}
 
 }  // namespace
 
@@ -214,6 +228,73 @@ BOOST_AUTO_TEST_CASE(header_fields_trickled_in_are_cut_off_at_the_header_budget)
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   BOOST_TEST(!open);
+}
+
+// The head as a whole has the budget, from its first octet: a request line
+// trickled in never reaches its header fields.
+BOOST_AUTO_TEST_CASE(a_request_line_trickled_in_is_cut_off_at_the_header_budget) {
+  HttpApiConfig config;
+  config.header_timeout = std::chrono::seconds(1);
+  ApiUnderTest api(config);
+  Client client(api.port());
+  const std::string line = "GET /healthz?padding=" + std::string(40, 'x') + " HTTP/1.1\r\n";
+  bool open = true;
+  for (std::size_t i = 0; i < line.size() && open; ++i) {
+    open = client.send(line.substr(i, 1));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST(!open);
+}
+
+BOOST_AUTO_TEST_CASE(a_head_over_the_header_limit_gets_431) {
+  HttpApiConfig config;
+  config.max_header_bytes = 4096;
+  ApiUnderTest api(config);
+  Client client(api.port());
+  BOOST_REQUIRE(client.send("GET /healthz HTTP/1.1\r\nHost: test\r\nX-Big: " + std::string(8000, 'b') + "\r\n\r\n"));
+  const std::string answer = client.until_closed();
+  BOOST_TEST_INFO(answer);
+  BOOST_TEST(answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+  BOOST_TEST(contains(answer, "request headers too large"));
+}
+
+// Chunked (RFC 9112 §7.1): the chunks make one body, the final chunk ends
+// it, and the connection goes on with the next request.
+BOOST_AUTO_TEST_CASE(a_chunked_upload_is_read_to_its_end_and_the_connection_kept) {
+  ApiUnderTest api({});
+  Client client(api.port());
+  BOOST_REQUIRE(client.send(kChunkedUpload));
+  for (int i = 0; i < 3; ++i) {
+    BOOST_REQUIRE(client.send("1000\r\n" + std::string(0x1000, 'a') + "\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // The next request right behind the final chunk.
+  BOOST_REQUIRE(client.send("0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"));
+  const std::string answers = client.until_closed();
+  BOOST_TEST_INFO(answers);
+  BOOST_TEST(answers.starts_with("HTTP/1.1 503 "));
+  BOOST_TEST(contains(answers, "the ingest queue is not running"));  // the handler had the whole request
+  BOOST_TEST(contains(answers, "\r\n\r\n{\"error\":\"the ingest queue is not running\"}HTTP/1.1 200 OK\r\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_chunked_body_over_the_body_limit_is_refused_with_413) {
+  HttpApiConfig config;
+  config.max_body_bytes = 1u << 20;
+  ApiUnderTest api(config);
+  const std::string answer = answer_to_a_long_chunked_upload(api.port());
+  BOOST_TEST_INFO(answer);
+  BOOST_TEST(answer.starts_with("HTTP/1.1 413 "));
+  BOOST_TEST(contains(answer, "exceeds the limit of 1048576 bytes"));
+}
+
+BOOST_AUTO_TEST_CASE(a_chunked_body_over_the_shared_memory_budget_gets_503) {
+  HttpApiConfig config;
+  config.body_budget = std::make_shared<net::MemoryBudget>(1u << 20);
+  ApiUnderTest api(config);
+  const std::string answer = answer_to_a_long_chunked_upload(api.port());
+  BOOST_TEST_INFO(answer);
+  BOOST_TEST(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+  BOOST_TEST(contains(answer, "\r\nRetry-After: 10\r\n"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,9 @@
 #pragma once
 // The HTTP/1.1 server both the gateway API (ingest/) and the admin listener
-// (admin/) run on: keep-alive, Content-Length bodies only, every size and
-// every wait bounded. Hand-written on standalone Asio rather than
-// Boost.Beast, whose Boost.Asio types do not mix with ours (README,
-// "Dependencies").
+// (admin/) run on: keep-alive, Content-Length or chunked bodies, every size
+// and every wait bounded. Boost.Beast's parser reads the requests; the
+// connection loop is ours, on standalone Asio, because Beast's sockets are
+// Boost.Asio's and do not mix with ours (README, "Dependencies").
 #include <asio/ssl/context.hpp>
 
 #include <chrono>
@@ -25,8 +25,8 @@ struct ServerConfig {
   // From one IP address; over either limit a client gets 503 with Retry-After.
   std::size_t max_connections_per_address = 50;
   std::size_t max_header_bytes = 16 * 1024;
-  // The request line, then all header fields, each within this; the body
-  // must then average 4 KiB/s (net::Connection's literal rate).
+  // The request line and header fields together, from their first octet;
+  // the body must then average 4 KiB/s (net::Connection's literal rate).
   std::chrono::seconds header_timeout{30};
   std::size_t max_body_bytes = 64u << 20;
   // Request bodies held in memory over all connections (shared with the

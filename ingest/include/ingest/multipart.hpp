@@ -1,6 +1,8 @@
 #pragma once
-// A bounded multipart/form-data parser (RFC 7578) over a body already in
-// memory: parts are views into it, nothing is copied.
+// multipart/form-data (RFC 7578) over a body already in memory, split by
+// the MIME parser all mail goes through (mime::parse_body: form-data is
+// MIME multipart) and held to a form's stricter rules: parts are views
+// into the body, nothing is copied.
 #include <optional>
 #include <stdexcept>
 #include <string>

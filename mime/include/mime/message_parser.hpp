@@ -67,6 +67,10 @@ struct ParseLimits {
 // boundary, no delimiter found, a limit reached, or a base64/QP-encoded
 // message/rfc822 (RFC 2046 §5.2.1 forbids that encoding).
 Part parse_message(std::string_view message, const ParseLimits& limits = {});
+// The body of an entity whose header came apart from it (an HTTP request's
+// multipart/form-data, RFC 7578): the root part has `type` and no header
+// fields, and every offset is into `body`, which is never copied.
+Part parse_body(std::string_view body, ContentType type, const ParseLimits& limits = {});
 
 // Parses a Content-Type / Content-Disposition style value: "type/sub; a=b; c*0=..."
 ContentType parse_content_type(std::string_view value, std::size_t max_parameters = 64);

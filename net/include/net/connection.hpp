@@ -14,6 +14,7 @@
 // timed_out() says why.
 #include <asio/ssl.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -66,6 +67,15 @@ class Connection {
   // Up to what is buffered or arrives with one read; empty when closed or
   // when `by` passed (a budget kept by a protocol's own framing).
   Task<std::string_view> read_some(std::chrono::steady_clock::time_point by = std::chrono::steady_clock::time_point::max());
+
+  // For a protocol whose parser takes input as it comes (HTTP, through
+  // Boost.Beast's parser): all input buffered and not yet consumed, after
+  // one more read when `more` is set or nothing is buffered; empty when
+  // closed or when `by` (or a budget) passed. consume(n) marks the first n
+  // octets used; the rest is offered again, with the next read's after it.
+  // The caller bounds what it leaves unconsumed.
+  Task<std::string_view> peek(bool more, std::chrono::steady_clock::time_point by = std::chrono::steady_clock::time_point::max());
+  void consume(std::size_t n) noexcept { start_ += std::min(n, buffered()); }
 
   Task<void> write(std::string_view data);
 
