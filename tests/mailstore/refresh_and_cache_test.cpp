@@ -44,7 +44,8 @@ BOOST_AUTO_TEST_CASE(refresh_notices_another_stores_delivery) {
 BOOST_AUTO_TEST_CASE(mailboxes_no_one_holds_leave_memory_past_the_limit) {
   TempDir dir;
   const auto before = store_metrics().mailboxes_in_memory.value();
-  auto store = open_maildir_store(dir.path(), {.text_index = true, .mailboxes_in_memory = 8});
+  // No text index: its pending work holds folders for a moment (by design), which would make this timing-dependent.
+  auto store = open_maildir_store(dir.path(), {.text_index = false, .mailboxes_in_memory = 8});
   auto held = store->user("+15550100")->open("INBOX");
   std::atomic<int> heard{0};
   auto handle = held->listen([&heard] { ++heard; });
