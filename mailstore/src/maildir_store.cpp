@@ -198,8 +198,9 @@ class MaildirMailbox final : public UserMailbox {
 
   QuotaUsage quota() const override try {
     std::lock_guard lock(mutex_);
-    // status() brings each folder up to date with other processes' changes.
-    for (const auto& name : refresh_locked()) folders_.at(name)->status();
+    // Each folder brought up to date with other processes' changes; not
+    // status(), whose counts walk every message (this runs per delivery).
+    for (const auto& name : refresh_locked()) folders_.at(name)->refresh();
     refresh_quota_limit_locked();
     const auto used = [](const std::atomic<std::int64_t>& n) {
       return static_cast<std::uint64_t>(std::max<std::int64_t>(0, n.load()));
