@@ -4,6 +4,7 @@
 
 let csrf = '';
 let timer = null;
+let notice = '';  // shown by the next view, after an action that moves to it
 const $ = (id) => document.getElementById(id);
 
 function status(text) { $('status').textContent = text; }
@@ -72,6 +73,47 @@ function every(seconds, load) {
   timer = setInterval(() => load().catch((e) => status(e.message)), seconds * 1000);
 }
 
+function bytes(n) {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
+function showStorage(s) {
+  if (!s) { $('dash-storage').textContent = '?'; $('dash-storage-detail').textContent = 'The store\'s usage cannot be read now.'; return; }
+  if (s.size_bytes) {
+    $('dash-storage').textContent = `${Math.round((100 * s.used_bytes) / s.size_bytes)}%`;
+    $('dash-storage-detail').textContent = `File system of ${s.name}: ${bytes(s.used_bytes)} used of ${bytes(s.size_bytes)}, ` +
+      `${bytes(s.free_bytes)} free for umstore.`;
+  } else {
+    $('dash-storage').textContent = bytes(s.used_bytes);
+    $('dash-storage-detail').textContent = `PostgreSQL database ${s.name}: ${bytes(s.used_bytes)}.`;
+  }
+}
+
+// Messages per gateway (source) from the hourly counts: this clock hour's and the last 24 hours'.
+function showSources(hours) {
+  const now = Date.now() / 1000;
+  const sources = new Map();
+  for (const h of hours) {
+    if (h.hour < now - 24 * 3600) continue;
+    const s = sources.get(h.source) || { hour: 0, delivered: 0, failed: 0 };
+    if (h.hour + 3600 > now) s.hour += h.delivered;
+    s.delivered += h.delivered;
+    s.failed += h.failed;
+    sources.set(h.source, s);
+  }
+  const rows = $('dash-sources');
+  rows.replaceChildren();
+  for (const [source, s] of [...sources].sort()) {
+    const tr = document.createElement('tr');
+    tr.dataset.source = source;
+    cell(tr, source); cell(tr, s.hour); cell(tr, s.delivered); cell(tr, s.failed);
+    rows.appendChild(tr);
+  }
+}
+
 async function loadDashboard() {
   const d = await api('GET', '/api/dashboard');
   $('dash-mailboxes').textContent = d.mailboxes;
@@ -81,6 +123,8 @@ async function loadDashboard() {
   $('dash-smtp-depth').textContent = d.smtp_queue_depth;
   $('dash-failed-logins').textContent = d.failed_admin_logins;
   $('dash-aging').textContent = d.last_aging ? agingRun(d.last_aging) : 'No aging run recorded.';
+  showStorage(d.storage);
+  showSources(d.messages_per_hour);
   const rows = $('dash-hours');
   rows.replaceChildren();
   for (const h of d.messages_per_hour) {
@@ -207,10 +251,21 @@ async function openMailbox(number) {
   };
   $('mb-reset').onclick = () => api('POST', `/api/mailboxes/${encodeURIComponent(number)}/password`)
     .then((r) => status(`New password for ${r.number}: ${r.password}`)).catch((err) => status(err.message));
+  const exportLink = () => {
+    $('export-link').href = `/api/mailboxes/${encodeURIComponent(number)}/export?format=${$('export-format').value}`;
+  };
+  $('export-format').onchange = exportLink;
+  exportLink();
+  $('mb-erase').onclick = () => {
+    if (!confirm(`Erase mailbox ${number}: every message, folder and greeting, for real? This cannot be undone.`)) return;
+    api('POST', `/api/mailboxes/${encodeURIComponent(number)}/erase`)
+      .then((r) => { notice = `${number} erased: ${r.messages.length} message(s).`; location.hash = '#/mailboxes'; })
+      .catch((err) => status(err.message));
+  };
   $('mb-remove').onclick = () => {
     if (!confirm(`Remove mailbox ${number}? Its messages stay on disk.`)) return;
     api('DELETE', '/api/mailboxes/' + encodeURIComponent(number))
-      .then(() => { status(`${number} removed.`); location.hash = '#/mailboxes'; }).catch((err) => status(err.message));
+      .then(() => { notice = `${number} removed.`; location.hash = '#/mailboxes'; }).catch((err) => status(err.message));
   };
   every(3, () => Promise.all([loadMessages(number), loadAgingRun(number)]));
 }
@@ -230,10 +285,10 @@ async function loadQueues() {
       const retry = button(actions, 'Retry', () => api('POST', `/api/queues/ingest/${j.id}/retry`).then(loadQueues));
       retry.setAttribute('aria-label', `Retry ingest job ${j.id}`);
       retry.dataset.action = 'retry';
-      const remove = button(actions, 'Delete', () => api('DELETE', `/api/queues/ingest/${j.id}`).then(loadQueues), true);
-      remove.setAttribute('aria-label', `Delete ingest job ${j.id} and its recording`);
-      remove.dataset.action = 'delete';
     }
+    const remove = button(actions, 'Delete', () => api('DELETE', `/api/queues/ingest/${j.id}`).then(loadQueues), true);
+    remove.setAttribute('aria-label', `Delete ingest job ${j.id} and its recording`);
+    remove.dataset.action = 'delete';
     jobs.appendChild(tr);
   }
   const rows = $('smtp-rows');
@@ -272,6 +327,19 @@ async function loadGateways() {
   }
 }
 
+function showErasure(r) {
+  const what = r.dry_run ? 'would be erased' : 'erased';
+  $('erase-summary').textContent = `${r.caller}: ${r.messages.length} message(s), ${r.ingest_jobs.length} ingest job(s) ` +
+    `and ${r.spool_files.length} spool file(s) ${what}.`;
+  const rows = $('erase-rows');
+  rows.replaceChildren();
+  for (const m of r.messages) {
+    const tr = document.createElement('tr');
+    cell(tr, m.mailbox); cell(tr, m.folder); cell(tr, m.uid); cell(tr, m.kind); cell(tr, m.date);
+    rows.appendChild(tr);
+  }
+}
+
 async function loadAudit() {
   const rows = $('audit-rows');
   const list = await api('GET', '/api/audit?limit=200');
@@ -292,7 +360,8 @@ async function enrol() {
 }
 
 async function route() {
-  status('');
+  status(notice);
+  notice = '';
   const [, view, arg] = (location.hash || '#/dashboard').split('/');
   let session;
   try { session = await api('GET', '/api/session'); } catch (e) { show('login'); $('login-name').focus(); return; }
@@ -302,6 +371,7 @@ async function route() {
   if (view === 'mailbox') { show('mailbox'); return openMailbox(decodeURIComponent(arg)); }
   if (view === 'queues') { show('queues'); return every(5, loadQueues); }
   if (view === 'gateways') { show('gateways'); return loadGateways(); }
+  if (view === 'privacy') { show('privacy'); return undefined; }
   if (view === 'audit') { show('audit'); return every(5, loadAudit); }
   show('dashboard');
   every(3, loadDashboard);
@@ -340,6 +410,13 @@ function init() {
       status(`Token for ${t.name} created; copy it now.`);
       return loadGateways();
     }).catch((err) => status(err.message));
+  });
+  $('erase-caller-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const caller = $('erase-caller').value;
+    const dryRun = $('erase-dry-run').checked;
+    if (!dryRun && !confirm(`Erase every message and recording from ${caller}, for real?`)) return;
+    api('POST', '/api/privacy/erase-caller', { caller, dry_run: dryRun }).then(showErasure).catch((err) => status(err.message));
   });
   $('logout').addEventListener('click', () => api('DELETE', '/api/session').finally(() => { csrf = ''; show('login'); }));
   window.addEventListener('hashchange', route);

@@ -85,6 +85,7 @@ struct AdminConsole::Impl {
         server(io, where, config.server, [this](const http::Request& r) { return handle(r); }) {
     add_api_routes(router);
     add_greeting_routes(router);
+    add_privacy_routes(router);
   }
   ~Impl() { blocking_pool.join(); }
 

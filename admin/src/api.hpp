@@ -65,5 +65,7 @@ void add_api_routes(ApiRouter& router);
 // A mailbox's greeting: GET, PUT (any audio the codecs read), DELETE (greetings.cpp).
 void add_greeting_routes(ApiRouter& router);
 bool has_greeting(const AdminServices& services, std::string_view number);
+// A mailbox's export and erasure, a caller's erasure (privacy_routes.cpp).
+void add_privacy_routes(ApiRouter& router);
 
 }  // namespace umstore::admin

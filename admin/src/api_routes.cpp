@@ -7,6 +7,7 @@
 #include "api.hpp"
 #include "auth/gateway_tokens.hpp"
 #include "common/ascii.hpp"
+#include "common/log.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/folder.hpp"
@@ -275,12 +276,16 @@ http::Response list_queues(const Call& call) {
                              {"ingest_jobs", jobs}});
 }
 
-// POST .../retry: a failed job runs again; DELETE: it and its original are gone.
+// POST .../retry: a failed job runs again. DELETE: a queued or failed job
+// and its original are gone (a queued one is never delivered).
 http::Response ingest_job_action(const Call& call, bool retry) {
   auto& queue = call.context.services.ingest_queue;
   const std::string& id = call.params.at(0);
-  if (!(retry ? queue.retry_failed(id) : queue.remove_failed(id)))
-    return http::json_error(404, "no failed ingest job " + id + " (only failed jobs can be retried or deleted)");
+  if (retry && !queue.retry_failed(id))
+    return http::json_error(404, "no failed ingest job " + id + " (only failed jobs can be retried)");
+  if (!retry && !queue.remove(id))
+    return http::json_error(404, "no queued or failed ingest job " + id +
+                                     " (one being stored right now is finished: erase its message in the mailbox)");
   call.audit(retry ? "ingest.retry" : "ingest.delete", id);
   return json_response(200, {{"id", id}, {"status", retry ? "queued again" : "deleted with its recording"}});
 }
@@ -361,10 +366,25 @@ http::Response audit_log(const Call& call) {
   return json_response(200, out);
 }
 
+// The store's file system or database; null (and logged) when it cannot be read.
+json storage_json(mailstore::MailStore& store) {
+  try {
+    const auto u = store.storage_usage();
+    json j{{"kind", u.kind}, {"name", u.name}, {"used_bytes", u.used_bytes}};
+    j["free_bytes"] = u.free_bytes ? json(*u.free_bytes) : json(nullptr);
+    j["size_bytes"] = u.size_bytes ? json(*u.size_bytes) : json(nullptr);
+    return j;
+  } catch (const std::exception& e) {
+    log(LogLevel::Warning, "admin", "the dashboard cannot read the store's usage: {}", e.what());
+    return nullptr;
+  }
+}
+
 http::Response dashboard(const Call& call) {
   const auto& services = call.context.services;
   const auto counters = services.ingest_queue.counters();
   return json_response(200, {{"messages_per_hour", call.context.activity.per_hour(now_ms())},
+                             {"storage", storage_json(services.store)},
                              {"ingest", ingest_json(counters)},
                              {"smtp_queue_depth", services.smtp_queue.ids().size()},
                              {"failed_jobs", counters.failed},

@@ -1,9 +1,11 @@
 // A mailbox's greeting, as the SIP endpoint plays it: an upload in any
-// audio the codecs read is converted to what the endpoint loads (8 kHz
-// 16-bit mono WAV, at most 60 s: sip/src/call_media.cpp) and replaces the
-// file where it looks (AdminServices::greeting_for) atomically, so a call
-// finds the old greeting or the new one, never half of one.
+// audio the codecs read is decoded as ingest decodes a gateway's recording
+// (in the umstore-decode sandbox when [ingest] sandbox is on) to what the
+// endpoint loads (8 kHz 16-bit mono WAV, at most 60 s: sip/src/call_media.cpp)
+// and replaces the file where it looks (AdminServices::greeting_for)
+// atomically, so a call finds the old greeting or the new one, never half of one.
 #include "codecs/audio.hpp"
+#include "ingest/decode_worker.hpp"
 #include "common/durable_file.hpp"
 #include "api.hpp"
 #include "mailstore/account_store.hpp"
@@ -11,7 +13,6 @@
 namespace umstore::admin {
 namespace {
 
-constexpr unsigned kGreetingRate = 8000;
 constexpr double kGreetingMaxSeconds = 60;  // longer greetings the SIP endpoint refuses to load
 
 // The greeting file of an existing mailbox, or the response that refuses.
@@ -32,9 +33,10 @@ http::Response put_greeting(const Call& call) {
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(call.request.body.data());
   codecs::PcmAudio audio;
   try {
-    audio = codecs::decode_audio(std::span(bytes, call.request.body.size()), "the greeting",
-                                 codecs::AudioLimits{kGreetingMaxSeconds, kMaxGreetingUploadBytes});
-    if (audio.sample_rate != kGreetingRate) audio = codecs::resample(audio, kGreetingRate);
+    // At 8 kHz, in the decode sandbox when [ingest] sandbox is on: an upload is as untrusted as a gateway's file.
+    audio = ingest::decode_voice(std::span(bytes, call.request.body.size()), "the greeting",
+                                 codecs::AudioLimits{kGreetingMaxSeconds, kMaxGreetingUploadBytes},
+                                 call.context.services.decode);
   } catch (const codecs::CodecError& e) {
     call.audit("greeting.upload", number, std::string("refused: ") + e.what());
     return http::json_error(422, e.what());

@@ -19,6 +19,7 @@ int run_aging(std::span<const std::string> args);    // aging run
 int run_cluster(std::span<const std::string> args);
 int run_index(std::span<const std::string> args);  // index rebuild
 int run_admin(std::span<const std::string> args);  // admin add, admin list
+int run_gateway(std::span<const std::string> args);  // gateway list, issue, revoke
 // backup TARGET, or restore SOURCE when `restoring`.
 int run_backup(std::span<const std::string> args, bool restoring);
 // Exit code by severity instead: 0 clean, 1 warnings, 2 errors.

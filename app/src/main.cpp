@@ -26,6 +26,7 @@ commands:
   cluster    the nodes sharing the PostgreSQL database: heartbeats and jobs held
   index      rebuild the full-text index IMAP SEARCH BODY/TEXT uses
   admin      add and list the accounts of the admin console (password and TOTP)
+  gateway    list, issue and revoke the gateway API's bearer tokens
   convert    transcode audio (WAV/AU/... <-> audio/32KADPCM) or fax (TIFF -> TIFF-F)
   validate   check messages against VPIM v2, Internet fax and MIME rules
   backup     copy the data directory, consistently, while the server runs
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     if (command == "cluster") return umstore::app::run_cluster(rest);
     if (command == "index") return umstore::app::run_index(rest);
     if (command == "admin") return umstore::app::run_admin(rest);
+    if (command == "gateway") return umstore::app::run_gateway(rest);
     if (command == "validate") return umstore::app::run_validate(rest);
     if (command == "backup") return umstore::app::run_backup(rest, false);
     if (command == "restore") return umstore::app::run_backup(rest, true);

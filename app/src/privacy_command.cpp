@@ -5,9 +5,8 @@
 
 #include "commands.hpp"
 #include "ingest/ingest_queue.hpp"
-#include "ingest/spool_watcher.hpp"
 #include "mailstore/store.hpp"
-#include "privacy/erasure.hpp"
+#include "privacy/caller_erasure.hpp"
 #include "settings.hpp"
 
 namespace umstore::app {
@@ -23,7 +22,8 @@ recordings that NUMBER left which are not in a mailbox: ingest jobs
 (queued, failed, or finished, with their kept originals and webhooks owed)
 and spool files (incoming/, done/, failed/ whose FILE.json says "from":
 NUMBER, exactly as the gateway wrote it). --mailbox
-removes every message and folder of the mailbox, then its account. Both
+removes every message and folder of the mailbox, its greeting ([sip]
+greeting_dir), then its account. Both
 remove for real (files unlinked, database rows and unreferenced bodies
 deleted), not into Trash, and print one line per message removed.
 --dry-run prints the same without removing anything. Safe while 'umstore
@@ -57,17 +57,19 @@ int run_privacy(std::span<const std::string> args) {
   const auto opened = mailstore::open_store(s.store());
   if (mailbox) {
     print(privacy::erase_mailbox(*opened.mail, *opened.accounts, number, dry_run), dry_run);
+    if (s.sip_greeting_dir.empty()) return 0;
+    const auto greeting = greeting_file(s.sip_greeting_dir, number);
+    if (dry_run ? std::filesystem::exists(greeting) : std::filesystem::remove(greeting))
+      std::cout << (dry_run ? "would erase" : "erased") << " greeting " << greeting.string() << "\n";
     return 0;
   }
-  // The spool first, then the queue, then the mailboxes: each step removes
-  // what the one before could still have handed on to it.
-  const char* verb = dry_run ? "would erase" : "erased";
-  for (const auto& file : ingest::erase_spool_caller(s.spool_dir, number, dry_run))
-    std::cout << verb << " spool file " << file.string() << "\n";
   ingest::IngestQueue queue(s.ingest_queue(Settings::QueueOwner::command), *opened.mail);
-  for (const auto& job : queue.erase_caller(number, dry_run))
+  const auto erased = privacy::erase_caller_everywhere(s.spool_dir, queue, *opened.mail, *opened.accounts, number, dry_run);
+  const char* verb = dry_run ? "would erase" : "erased";
+  for (const auto& file : erased.spool_files) std::cout << verb << " spool file " << file.string() << "\n";
+  for (const auto& job : erased.jobs)
     std::cout << verb << " ingest job " << job.id << " (" << job.kind << ", " << job.state << ")\n";
-  print(privacy::erase_caller(*opened.mail, *opened.accounts, number, dry_run), dry_run);
+  print(erased.mailboxes, dry_run);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include "admin/admin_console.hpp"
 #include "admin/admin_store.hpp"
+#include "admin/issued_token_sync.hpp"
 #include "commands.hpp"
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
@@ -31,6 +32,10 @@
 
 namespace umstore::app {
 namespace {
+
+// How soon a gateway token issued or revoked elsewhere (`umstore gateway`,
+// another node's console) takes effect on this node's gateway API.
+constexpr std::chrono::seconds kIssuedTokenRefresh{10};
 
 constexpr const char* kServeUsage = R"(usage: umstore serve [--config FILE] [--data-dir DIR] [--smtp ADDR:PORT]
                      [--imap ADDR:PORT] [--http ADDR:PORT] [--domain DOMAIN]
@@ -281,7 +286,8 @@ int run_serve(std::span<const std::string> args) {
   ingest_reports = &ingest_queue;
   ingest::Router router(s.routing, accounts);
   ingest::SpoolWatcher spool(s.spool_dir, ingest_queue, router);
-  const std::unique_ptr<admin::AdminStore> admin_store = s.admin_listen.empty() ? nullptr : open_admin_store(s);
+  // Admin accounts, the audit log and the gateway tokens issued in the console or with `umstore gateway`.
+  const std::unique_ptr<admin::AdminStore> admin_store = open_admin_store(s);
   std::unique_ptr<admin::AdminConsole> admin_console;  // set below when [listen] admin is
   ingest_queue.on_final([&spool, &admin_console](const ingest::IngestStatus& status) {
     spool.on_final(status);
@@ -290,10 +296,9 @@ int run_serve(std::span<const std::string> args) {
   ServerHealth health(s.data, accounts, smtp_queue, ingest_queue);
   ingest::HttpApiConfig http_config;
   http_config.gateway_tokens = s.gateway_tokens;
-  // Gateway tokens issued in the admin console: kept (hashed) in the admin store.
+  // Gateway tokens issued in a console or with `umstore gateway`: kept (hashed) in the admin store.
   auto issued_tokens = std::make_shared<auth::GatewayTokens>();
-  if (admin_store)
-    for (const auto& t : admin_store->gateway_tokens()) issued_tokens->add(t.token_hash, t.gateway);
+  const admin::IssuedTokenSync token_sync(*admin_store, issued_tokens, kIssuedTokenRefresh);
   http_config.issued_tokens = issued_tokens;
   http_config.max_connections = s.http_connections.total;
   http_config.login_throttle = login_throttle;
@@ -313,13 +318,13 @@ int run_serve(std::span<const std::string> args) {
     return out;
   };
   ingest::HttpApi http_api(io, net::parse_endpoint(s.http_listen), http_config, ingest_queue, router);
-  // A mailbox's greeting file, <greeting_dir>/<NUMBER>.wav: the SIP endpoint plays it, the console sets it.
+  // A mailbox's greeting file: the SIP endpoint plays it, the console sets it.
   std::function<std::optional<std::filesystem::path>(std::string_view)> greeting_for;
   if (!s.sip_greeting_dir.empty())
     greeting_for = [dir = s.sip_greeting_dir](std::string_view number) {
-      return std::optional<std::filesystem::path>(dir / (std::string(number) + ".wav"));
+      return std::optional<std::filesystem::path>(greeting_file(dir, number));
     };
-  if (admin_store) {
+  if (!s.admin_listen.empty()) {
     admin::AdminConsoleConfig admin_config;
     admin_config.server.name = "admin";
     admin_config.server.max_connections = s.http_connections.total;
@@ -333,7 +338,7 @@ int run_serve(std::span<const std::string> args) {
         io, net::parse_endpoint(s.admin_listen), admin_config,
         admin::AdminServices{*admin_store, accounts, *store, smtp_queue, ingest_queue, gateways, login_throttle,
                              [&queue_runner] { queue_runner.wake(); }, s.aging, greeting_for,
-                             issued_tokens});
+                             issued_tokens, s.spool_dir, s.data.root / "tmp", queue_config.settings.decode});
   }
   ingest_queue.start();
   spool.start();

@@ -25,6 +25,12 @@ class AdminStore;
 namespace umstore::app {
 
 // Where everything lives below the data directory.
+// A mailbox's greeting, <greeting_dir>/<NUMBER>.wav: the SIP endpoint
+// plays it, the console sets it, an erasure of the mailbox removes it.
+inline std::filesystem::path greeting_file(const std::filesystem::path& greeting_dir, std::string_view number) {
+  return greeting_dir / (std::string(number) + ".wav");
+}
+
 struct DataLayout {
   std::filesystem::path root;
   std::filesystem::path accounts_db() const { return root / "accounts.db"; }

@@ -43,6 +43,11 @@ void GatewayTokens::remove(std::string_view gateway) {
   std::erase_if(by_hash_, [&](const auto& entry) { return entry.second == gateway; });
 }
 
+void GatewayTokens::replace(std::map<std::string, std::string, std::less<>> by_hash) {
+  std::lock_guard lock(mutex_);
+  by_hash_ = std::move(by_hash);
+}
+
 bool GatewayTokens::empty() const {
   std::lock_guard lock(mutex_);
   return by_hash_.empty();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace umstore {
@@ -147,6 +148,17 @@ std::string read_file_head(const std::filesystem::path& path, std::size_t max_by
   std::string out(max_bytes, '\0');
   out.resize(read_up_to(fd.get(), out.data(), out.size(), path));
   return out;
+}
+
+UniqueFd open_unnamed_file(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (fd) return fd;
+  if (errno != EOPNOTSUPP && errno != EISDIR) throw IoError("cannot create a file in", dir, errno);
+  std::string name = (dir / "unnamed.XXXXXX").string();
+  fd = UniqueFd(::mkostemp(name.data(), O_CLOEXEC));
+  if (!fd) throw IoError("cannot create a file in", dir, errno);
+  ::unlink(name.c_str());
+  return fd;
 }
 
 void create_directories_durably(const std::filesystem::path& dir) {

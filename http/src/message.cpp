@@ -90,8 +90,8 @@ std::string_view reason_phrase(int status) {
 
 std::string serialise(const Response& r, bool keep_alive) {
   return fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n{}\r\n{}",
-                     r.status, reason_phrase(r.status), r.content_type, r.body.size(),
-                     keep_alive ? "keep-alive" : "close", r.extra_headers, r.body);
+                     r.status, reason_phrase(r.status), r.content_type, r.file ? r.file->size : r.body.size(),
+                     keep_alive ? "keep-alive" : "close", r.extra_headers, r.file ? std::string() : r.body);
 }
 
 std::string percent_decode(std::string_view text, bool plus_is_space) {

@@ -115,4 +115,14 @@ DecodedFax decode_fax_confined(std::span<const std::uint8_t> file, std::string_v
   return {std::vector<std::uint8_t>(output.begin() + sizeof pages, output.end()), pages};
 }
 
+codecs::PcmAudio decode_voice(std::span<const std::uint8_t> file, std::string_view name,
+                              const codecs::AudioLimits& limits, const DecodeSandbox& sandbox) {
+  return sandbox.enabled ? decode_voice_confined(file, name, limits, sandbox) : decode_voice_input(file, name, limits);
+}
+
+DecodedFax decode_fax(std::span<const std::uint8_t> file, std::string_view name, const codecs::FaxLimits& limits,
+                      const DecodeSandbox& sandbox) {
+  return sandbox.enabled ? decode_fax_confined(file, name, limits, sandbox) : decode_fax_input(file, name, limits);
+}
+
 }  // namespace umstore::ingest

@@ -39,6 +39,12 @@ void ComposeWorkers::schedule(const std::string& id, QueueClock::time_point when
   changed_.notify_one();
 }
 
+void ComposeWorkers::unschedule(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (!waiting_.erase(id)) return;
+  std::erase_if(due_, [&](const auto& entry) { return entry.second == id; });
+}
+
 void ComposeWorkers::start() {
   {
     std::lock_guard lock(mutex_);

@@ -45,6 +45,9 @@ class ComposeWorkers {
   // and over), except for its retry, scheduled while it is still running.
   enum class Run { once, retry };
   void schedule(const std::string& id, QueueClock::time_point when, Run run = Run::once);
+  // A job removed from the store while it waits: out of the schedule, so
+  // the depth is right at once (one already taken finds it gone itself).
+  void unschedule(const std::string& id);
   void start();
   // Kills the decoders running (DecodeSandbox::interruption) and returns
   // once every batch taken is handed over; jobs not taken, and those whose

@@ -140,7 +140,10 @@ SubmitResult IngestQueue::submit_file(const Recording& r, const std::filesystem:
 std::optional<IngestStatus> IngestQueue::status(std::string_view id) const { return impl_->db.status(id); }
 
 std::vector<ErasedJob> IngestQueue::erase_caller(std::string_view caller_number, bool dry_run) {
-  return impl_->db.erase_caller(caller_number, dry_run);
+  auto erased = impl_->db.erase_caller(caller_number, dry_run);
+  if (!dry_run)
+    for (const auto& job : erased) impl_->workers.unschedule(job.id);
+  return erased;
 }
 std::optional<IngestStatus> IngestQueue::find(std::string_view source, std::string_view key) const {
   return impl_->db.find(source, key);
@@ -162,9 +165,10 @@ bool IngestQueue::retry_failed(std::string_view id) {
   return true;
 }
 
-bool IngestQueue::remove_failed(std::string_view id) {
-  if (!impl_->db.remove_failed(id)) return false;
-  log(LogLevel::Info, kQueueLog, "id={}: failed job and its recording removed by an administrator", id);
+bool IngestQueue::remove(std::string_view id) {
+  if (!impl_->db.remove(id)) return false;
+  impl_->workers.unschedule(std::string(id));
+  log(LogLevel::Info, kQueueLog, "id={}: job and its recording removed by an administrator", id);
   return true;
 }
 

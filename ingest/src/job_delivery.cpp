@@ -98,6 +98,8 @@ void JobDelivery::deliver_and_finish(const std::string& id, const QueuedJob& job
           stored->uid);
       finish_delivered(id, job, composed, stored->uid, forward_to);
     } else if (const auto* failure = std::get_if<delivery::TemporaryFailure>(&result)) {
+      if (!parts_.db.status(id))
+        return log(LogLevel::Info, kQueueLog, "id={} was removed while it was composed: not delivered", id);
       retry_or_fail(id, job, failure->reason);  // over quota, a local error
     } else {
       finish(id, IngestState::Failed, std::get<delivery::SmtpRefusal>(result).text, 0);
@@ -128,7 +130,8 @@ delivery::RecipientResult JobDelivery::store_message(const StoreRequest& request
       uid_next = parts_.store.user(number)->open(folder)->status().uid_next;
     } catch (const mailstore::FolderNotFound&) {
     }
-    parts_.db.mark_delivering(request.ingest_id, uid_next);
+    if (!parts_.db.mark_delivering(request.ingest_id, uid_next))
+      throw std::runtime_error("the job was removed while it was composed");
   };
   return local_delivery_.deliver(delivery_request).recipients.front();
 }

@@ -98,8 +98,10 @@ class JobStore {
   virtual void heartbeat() = 0;
 
   virtual void mark_queued(std::string_view id) = 0;
-  // Recorded before the message goes into the mailbox, for recovery.
-  virtual void mark_delivering(std::string_view id, std::uint32_t uid_next) = 0;
+  // Recorded before the message goes into the mailbox, for recovery. False
+  // when the job is gone (an administrator or an erasure removed it while it
+  // was composed): it must not be delivered.
+  virtual bool mark_delivering(std::string_view id, std::uint32_t uid_next) = 0;
   virtual void set_reason(std::string_view id, std::string_view reason) = 0;
   // Queued again, due after `delay` (the lease stays: this node retries it).
   virtual void record_retry(std::string_view id, std::string_view reason, std::chrono::milliseconds delay) = 0;
@@ -114,9 +116,10 @@ class JobStore {
   // A failed job queued again with its kept recording (leased to this node
   // when shared); the caller schedules it. False when no failed job has this id.
   virtual bool requeue_failed(std::string_view id) = 0;
-  // A failed job, its kept recording and any webhook owed for it, gone.
-  // False when no failed job has this id.
-  virtual bool remove_failed(std::string_view id) = 0;
+  // A queued or failed job, its recording and any webhook owed for it,
+  // gone. False when no such job has this id (unknown, delivered, or being
+  // delivered right now).
+  virtual bool remove(std::string_view id) = 0;
 
   // The pending webhook due first (leased to this node when shared).
   virtual std::optional<OwedWebhook> next_webhook() = 0;

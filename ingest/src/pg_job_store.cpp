@@ -279,9 +279,12 @@ void PgJobStore::mark_queued(std::string_view id) {
   run([&](Connection& c) { c.exec("UPDATE ingest_jobs SET state = 'queued' WHERE id = $1", {Param::text(id)}); });
 }
 
-void PgJobStore::mark_delivering(std::string_view id, std::uint32_t) {
-  run([&](Connection& c) {
-    c.exec("UPDATE ingest_jobs SET state = 'delivering' WHERE id = $1 AND state = 'queued'", {Param::text(id)});
+bool PgJobStore::mark_delivering(std::string_view id, std::uint32_t) {
+  return run([&](Connection& c) {
+    return c.exec("UPDATE ingest_jobs SET state = 'delivering' WHERE id = $1 AND state IN ('queued', 'delivering')"
+                  " RETURNING id",
+                  {Param::text(id)})
+               .rows() > 0;
   });
 }
 
@@ -362,10 +365,11 @@ bool PgJobStore::requeue_failed(std::string_view id) {
   });
 }
 
-bool PgJobStore::remove_failed(std::string_view id) {
+bool PgJobStore::remove(std::string_view id) {
   return run([&](Connection& c) {
     Transaction t(c);
-    if (c.exec("DELETE FROM ingest_jobs WHERE id = $1 AND state = 'failed' RETURNING id", {Param::text(id)}).rows() == 0)
+    if (c.exec("DELETE FROM ingest_jobs WHERE id = $1 AND state IN ('queued', 'failed') RETURNING id", {Param::text(id)})
+            .rows() == 0)
       return false;
     c.exec("DELETE FROM ingest_webhooks WHERE job_id = $1", {Param::text(id)});
     t.commit();

@@ -35,8 +35,7 @@ void check_mailbox_number(const Recording& r) {
 
 // The recording as 8 kHz PCM, the rate audio/32KADPCM is defined at.
 codecs::PcmAudio voice_at_vpim_rate(const Recording& r, const IngestSettings& s) {
-  if (s.decode.enabled) return decode_voice_confined(r.file, r.file_name, s.voice_limits, s.decode);
-  return decode_voice_input(r.file, r.file_name, s.voice_limits);
+  return decode_voice(r.file, r.file_name, s.voice_limits, s.decode);
 }
 
 std::string summary_with(std::string summary, const std::string& note) {
@@ -72,8 +71,7 @@ struct FaxUnderway {
 };
 
 FaxUnderway start_fax(const Recording& r, const IngestSettings& s) {
-  DecodedFax fax = s.decode.enabled ? decode_fax_confined(r.file, r.file_name, s.fax_limits, s.decode)
-                                    : decode_fax_input(r.file, r.file_name, s.fax_limits);
+  DecodedFax fax = decode_fax(r.file, r.file_name, s.fax_limits, s.decode);
   TextUnderway text = TextUnderway::for_fax(s.recognition, r, fax.tiff);
   return {std::move(fax.tiff), fax.pages, std::move(text)};
 }

@@ -105,7 +105,9 @@ struct SqliteJobStore::Statements {
         queued_ids(db, "SELECT id FROM jobs WHERE state = 'queued' ORDER BY accepted_ms"),
         interrupted(db, "SELECT id, to_number, attempt_uid_next FROM jobs WHERE state = 'delivering'"),
         mark_queued(db, "UPDATE jobs SET state = 'queued' WHERE id = ?"),
-        mark_delivering(db, "UPDATE jobs SET state = 'delivering', attempt_uid_next = ? WHERE id = ?"),
+        mark_delivering(db,
+                        "UPDATE jobs SET state = 'delivering', attempt_uid_next = ?"
+                        " WHERE id = ? AND state IN ('queued', 'delivering')"),
         set_reason(db, "UPDATE jobs SET reason = ? WHERE id = ?"),
         record_retry(db, "UPDATE jobs SET state = 'queued', reason = ?, attempts = attempts + 1 WHERE id = ?"),
         record_outcome(db,
@@ -263,9 +265,10 @@ void SqliteJobStore::mark_queued(std::string_view id) {
   statements_->mark_queued.run().bind(1, id).step();
 }
 
-void SqliteJobStore::mark_delivering(std::string_view id, std::uint32_t uid_next) {
+bool SqliteJobStore::mark_delivering(std::string_view id, std::uint32_t uid_next) {
   std::lock_guard lock(mutex_);
   statements_->mark_delivering.run().bind(1, std::int64_t{uid_next}).bind(2, id).step();
+  return db_.changes() > 0;
 }
 
 void SqliteJobStore::set_reason(std::string_view id, std::string_view reason) {
@@ -356,9 +359,10 @@ bool SqliteJobStore::requeue_failed(std::string_view id) {
   return true;
 }
 
-bool SqliteJobStore::remove_failed(std::string_view id) {
+bool SqliteJobStore::remove(std::string_view id) {
   std::unique_lock lock(mutex_);
-  if (!is_failed(id)) return false;
+  sqlite::Statement query(db_, "SELECT 1 FROM jobs WHERE id = ? AND state IN ('queued', 'failed')");
+  if (!query.run().bind(1, id).step()) return false;
   sqlite::Transaction transaction(db_);
   delete_rows(id);
   transaction.commit();

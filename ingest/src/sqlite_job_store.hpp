@@ -41,7 +41,7 @@ class SqliteJobStore final : public JobStore {
   void heartbeat() override {}
 
   void mark_queued(std::string_view id) override;
-  void mark_delivering(std::string_view id, std::uint32_t uid_next) override;
+  bool mark_delivering(std::string_view id, std::uint32_t uid_next) override;
   void set_reason(std::string_view id, std::string_view reason) override;
   void record_retry(std::string_view id, std::string_view reason, std::chrono::milliseconds delay) override;
   bool record_outcome(std::string_view id, const JobOutcome& outcome) override;
@@ -49,7 +49,7 @@ class SqliteJobStore final : public JobStore {
 
   std::vector<IngestStatus> open_jobs(std::size_t limit) override;
   bool requeue_failed(std::string_view id) override;
-  bool remove_failed(std::string_view id) override;
+  bool remove(std::string_view id) override;
 
   std::optional<OwedWebhook> next_webhook() override;
   void record_webhook_attempt(std::int64_t seq, unsigned attempts, std::string_view state, std::int64_t next_ms,

@@ -1,3 +1,4 @@
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -403,6 +404,15 @@ class MaildirStore final : public MailStore {
 
   std::uint32_t deliver(std::string_view number, std::string_view rfc822, std::string_view folder) override {
     return mailbox(number)->open_or_create(folder)->append(rfc822);
+  }
+
+  StorageUsage storage_usage() override {
+    struct statvfs fs {};
+    if (::statvfs(root_.c_str(), &fs) != 0) throw IoError("cannot read the file system state of", root_, errno);
+    const std::uint64_t size = std::uint64_t{fs.f_blocks} * fs.f_frsize;
+    const std::uint64_t free = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    const std::uint64_t used = size - std::uint64_t{fs.f_bfree} * fs.f_frsize;
+    return {"file system", root_.string(), used, free, size};
   }
 
  private:

@@ -48,19 +48,12 @@ nlohmann::json flag_names(const mailstore::MessageInfo& info) {
 
 class ArchiveFile {
  public:
-  ArchiveFile(const std::filesystem::path& file, const std::filesystem::path& partial)
-      : archive_(archive_write_new(), &archive_write_free), partial_(partial) {
-    const std::string name = file.filename().string();
-    const bool zip = name.ends_with(".zip");
-    const bool gzip = name.ends_with(".tar.gz") || name.ends_with(".tgz");
-    check(zip ? archive_write_set_format_zip(archive_.get()) : archive_write_set_format_pax_restricted(archive_.get()));
-    if (gzip) check(archive_write_add_filter_gzip(archive_.get()));
-    fd_ = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw std::runtime_error("cannot create " + partial.string() + ": " + std::strerror(errno));
-    check(archive_write_open_fd(archive_.get(), fd_));
-  }
-  ~ArchiveFile() {
-    if (fd_ >= 0) ::close(fd_);
+  ArchiveFile(int fd, ArchiveFormat format, const std::filesystem::path& for_errors)
+      : archive_(archive_write_new(), &archive_write_free), name_(for_errors) {
+    check(format == ArchiveFormat::Zip ? archive_write_set_format_zip(archive_.get())
+                                       : archive_write_set_format_pax_restricted(archive_.get()));
+    if (format == ArchiveFormat::TarGz) check(archive_write_add_filter_gzip(archive_.get()));
+    check(archive_write_open_fd(archive_.get(), fd));
   }
 
   void add(const std::string& path, std::string_view data, std::int64_t mtime) {
@@ -75,30 +68,31 @@ class ArchiveFile {
       check(ARCHIVE_FATAL);
   }
 
-  // Ends the archive and makes it durable.
-  void finish() {
-    check(archive_write_close(archive_.get()));
-    fsync_fd(fd_, partial_);
-  }
+  void finish() { check(archive_write_close(archive_.get())); }
 
  private:
   void check(int rc) const {
     if (rc != ARCHIVE_OK)
-      throw std::runtime_error("cannot write " + partial_.string() + ": " +
+      throw std::runtime_error("cannot write " + name_.string() + ": " +
                                (archive_error_string(archive_.get()) ? archive_error_string(archive_.get()) : "libarchive error"));
   }
 
   ArchivePtr archive_;
-  std::filesystem::path partial_;
-  int fd_ = -1;
+  std::filesystem::path name_;
 };
 
 }  // namespace
 
-ExportCounts export_mailbox(mailstore::UserMailbox& mailbox, const std::filesystem::path& file) {
-  std::filesystem::path partial = file;
-  partial += ".partial";
-  ArchiveFile out(file, partial);
+ArchiveFormat archive_format_for(const std::filesystem::path& file) {
+  const std::string name = file.filename().string();
+  if (name.ends_with(".zip")) return ArchiveFormat::Zip;
+  if (name.ends_with(".tar.gz") || name.ends_with(".tgz")) return ArchiveFormat::TarGz;
+  return ArchiveFormat::Tar;
+}
+
+ExportCounts write_mailbox_archive(mailstore::UserMailbox& mailbox, int fd, ArchiveFormat format,
+                                   const std::filesystem::path& for_errors) {
+  ArchiveFile out(fd, format, for_errors);
   ExportCounts counts;
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& entry : mailbox.list()) {
@@ -130,6 +124,16 @@ ExportCounts export_mailbox(mailstore::UserMailbox& mailbox, const std::filesyst
   const nlohmann::json manifest = {{"mailbox", mailbox.number()}, {"exported_at", now}, {"messages", std::move(messages)}};
   out.add("manifest.json", manifest.dump(2) + "\n", now);
   out.finish();
+  return counts;
+}
+
+ExportCounts export_mailbox(mailstore::UserMailbox& mailbox, const std::filesystem::path& file) {
+  std::filesystem::path partial = file;
+  partial += ".partial";
+  const UniqueFd fd(::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) throw std::runtime_error("cannot create " + partial.string() + ": " + std::strerror(errno));
+  const auto counts = write_mailbox_archive(mailbox, fd.get(), archive_format_for(file), partial);
+  fsync_fd(fd.get(), partial);
   std::filesystem::rename(partial, file);
   fsync_directory(file.has_parent_path() ? file.parent_path() : std::filesystem::path("."));
   return counts;

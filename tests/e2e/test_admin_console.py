@@ -10,9 +10,13 @@ message's content is in the audit log; sets the mailbox's message aging
 and sees a run (its test clock two days ahead) move the messages out of
 INBOX, without a reload; lists a failed ingest job with its reason on the
 queues page, retries and deletes it; creates a gateway token that the
-gateway API accepts, revokes it and sees it refused. Screenshots go to
+gateway API accepts, revokes it and sees it refused; downloads the
+mailbox's export (a zip of every message and a manifest), erases one
+caller's messages (a dry run first) and then the whole mailbox, and finds
+on disk exactly what should be left. Screenshots go to
 build/test-artefacts/admin-console/. Exit 77 when Chromium, its driver or
 Selenium is missing."""
+import json
 import os
 import shutil
 import subprocess
@@ -20,13 +24,14 @@ import sys
 import tempfile
 import unittest
 import wave
+import zipfile
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 from admin_client import add_admin, fresh_totp  # noqa: E402
-from umstore_harness import SAMPLES, UMSTORE, Umstore  # noqa: E402
+from umstore_harness import SAMPLES, UMSTORE, Umstore, wait_for  # noqa: E402
 
 try:
     from selenium import webdriver
@@ -64,7 +69,11 @@ class AdminConsoleTest(unittest.TestCase):
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900",
                     "--autoplay-policy=no-user-gesture-required", "--disable-gpu", "--no-first-run"):
             options.add_argument(arg)
+        cls.downloads = Path(tempfile.mkdtemp(prefix="umstore-downloads-"))
+        options.add_experimental_option("prefs", {"download.default_directory": str(cls.downloads),
+                                                  "download.prompt_for_download": False})
         cls.browser = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+        cls.browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(cls.downloads)})
         cls.shots = ARTEFACTS / "admin-console"
         cls.shots.mkdir(parents=True, exist_ok=True)
 
@@ -73,6 +82,7 @@ class AdminConsoleTest(unittest.TestCase):
         cls.browser.quit()
         cls.server.close()
         shutil.rmtree(cls.greetings, ignore_errors=True)
+        shutil.rmtree(cls.downloads, ignore_errors=True)
 
     def wait(self, condition, timeout=60, message=""):
         return WebDriverWait(self.browser, timeout, poll_frequency=0.2).until(lambda b: condition(), message)
@@ -97,15 +107,15 @@ class AdminConsoleTest(unittest.TestCase):
         self.fill("login-totp", totp)
         self.el("login-form").submit()
 
-    def submit(self, kind, path, content_type, token=TOKEN):
+    def submit(self, kind, path, content_type, token=TOKEN, caller="+15550123"):
         with open(path, "rb") as f:
             return requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/{kind}",
                                  headers={"Authorization": f"Bearer {token}"},
                                  files={"file": (path.name, f, content_type)},
-                                 data={"to": NUMBER, "from": "+15550123", "caller_name": "Carol Caller"}, timeout=60)
+                                 data={"to": NUMBER, "from": caller, "caller_name": "Carol Caller"}, timeout=60)
 
-    def ingest(self, kind, path, content_type):
-        r = self.submit(kind, path, content_type)
+    def ingest(self, kind, path, content_type, caller="+15550123"):
+        r = self.submit(kind, path, content_type, caller=caller)
         self.assertEqual(r.status_code, 202, r.text)
         return r.json()["id"]
 
@@ -154,6 +164,11 @@ class AdminConsoleTest(unittest.TestCase):
         self.assertIn("voice", rows)
         self.assertIn("fax", rows)
         self.assertIn("http:console-gw", rows)
+        self.wait(lambda: b.find_elements(By.CSS_SELECTOR, "#dash-sources tr[data-source='http:console-gw']"))
+        per_gateway = [td.text for td in b.find_elements(By.CSS_SELECTOR, "#dash-sources tr[data-source='http:console-gw'] td")]
+        self.assertEqual(per_gateway[1:], ["2", "2", "0"])
+        self.assertRegex(self.el("dash-storage").text, r"^\d+%$")
+        self.assertIn("File system of ", self.el("dash-storage-detail").text)
         self.shot("03-dashboard")
 
         # The mailbox's messages, reached by keyboard-free links, no reload.
@@ -294,6 +309,63 @@ class AdminConsoleTest(unittest.TestCase):
         r = self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav", token=token)
         self.assertEqual(r.status_code, 401, r.text)
         self.assertEqual(self.submit("voicemail", SAMPLES / "voicemail.wav", "audio/wav").status_code, 202)
+
+        # Export: the browser downloads a zip of every message (Trash too),
+        # octet for octet as stored, with its manifest.
+        self.ingest("voicemail", SAMPLES / "voicemail.wav", "audio/wav", caller="+15550987")
+        wait_for(lambda: len(self.server.stored_messages()) == 5, "five messages stored", 60)
+        stored = self.server.stored_messages()
+        b.find_element(By.LINK_TEXT, "Mailboxes").click()
+        self.wait(lambda: b.find_elements(By.LINK_TEXT, NUMBER))
+        b.find_element(By.LINK_TEXT, NUMBER).click()
+        self.wait(lambda: len(b.find_elements(By.CSS_SELECTOR, "#message-rows tr")) == 3, message="the new messages")
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "label[for='export-format']")), 1)
+        self.el("export-link").click()
+        self.wait(lambda: list(self.downloads.glob("mailbox-*.zip")) and not list(self.downloads.glob("*.crdownload")),
+                  message="the export downloaded")
+        with zipfile.ZipFile(next(self.downloads.glob("mailbox-*.zip"))) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            self.assertEqual(len(manifest["messages"]), 5)
+            self.assertEqual(sorted(archive.read(m["file"]) for m in manifest["messages"]), sorted(stored))
+        self.assertEqual(sum(m["folder"] == "Trash" for m in manifest["messages"]), 2)
+        self.shot("12-export")
+
+        # A caller erased from the privacy page: a dry run lists, then the
+        # erasure removes theirs only.
+        b.find_element(By.LINK_TEXT, "Privacy").click()
+        self.wait(lambda: self.visible("privacy-view"))
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "label[for='erase-caller']")), 1)
+        self.fill("erase-caller", "+15550123")
+        self.el("erase-caller-form").submit()
+        self.wait(lambda: "would be erased" in self.el("erase-summary").text, message="the dry run")
+        self.assertEqual(len(b.find_elements(By.CSS_SELECTOR, "#erase-rows tr")), 4)
+        self.assertEqual(len(self.server.stored_messages()), 5)
+        self.el("erase-dry-run").click()
+        self.el("erase-caller-form").submit()
+        self.wait(lambda: self.browser.switch_to.alert, message="the confirmation").accept()
+        self.wait(lambda: " erased." in self.el("erase-summary").text, message="the erasure")
+        self.assertIn("4 message(s)", self.el("erase-summary").text)
+        left = self.server.stored_messages()
+        self.assertEqual(len(left), 1)
+        self.assertIn(b"+15550987", left[0])
+        self.shot("13-privacy")
+
+        # The mailbox erased from its page: nothing of it is left.
+        b.find_element(By.LINK_TEXT, "Mailboxes").click()
+        self.wait(lambda: b.find_elements(By.LINK_TEXT, NUMBER))
+        b.find_element(By.LINK_TEXT, NUMBER).click()
+        self.wait(lambda: len(b.find_elements(By.CSS_SELECTOR, "#message-rows tr")) == 1, message="the one left")
+        self.el("mb-erase").click()
+        self.wait(lambda: self.browser.switch_to.alert, message="the confirmation").accept()
+        self.wait(lambda: f"{NUMBER} erased: 1 message(s)." == self.el("status").text, message="the mailbox erased")
+        self.wait(lambda: self.visible("mailboxes-view"))
+        self.assertEqual(self.server.stored_messages(), [])
+        self.assertNotEqual(self.server.run("mailbox", "show", NUMBER, check=False).returncode, 0)
+        b.find_element(By.LINK_TEXT, "Audit log").click()
+        self.wait(lambda: "mailbox.erase" in self.el("audit-rows").text, message="the erasure audited")
+        for action in ("mailbox.export", "privacy.erase_caller_dry_run", "privacy.erase_caller"):
+            self.assertIn(action, self.el("audit-rows").text)
+        self.shot("14-erased")
 
         # A phone-sized screen: the table rows stack, nothing needs sideways scrolling.
         b.set_window_size(390, 844)

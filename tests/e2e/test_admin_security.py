@@ -4,7 +4,13 @@ CSRF token gets 403 and changes nothing; a wrong TOTP code is refused and
 counted; a helpdesk account cannot delete or edit; the session cookie is
 HttpOnly and SameSite=Strict; every admin action is in the audit log with
 who, what, when and from where. A greeting uploaded in any audio the codecs
-read is stored where the SIP endpoint looks for it, in the form it loads."""
+read is stored where the SIP endpoint looks for it, in the form it loads.
+A mailbox's export (a zip of .eml files and a manifest) and the erasure of
+a mailbox or a caller are for admins only, audited, and leave exactly what
+should stay. Gateway tokens issued and revoked with `umstore gateway` reach
+the running server within its refresh (10 s)."""
+import io
+import json
 import shutil
 import subprocess
 import sys
@@ -12,13 +18,14 @@ import tempfile
 import time
 import wave
 import unittest
+import zipfile
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
 from admin_client import AdminClient, add_admin, fresh_totp  # noqa: E402
-from umstore_harness import SAMPLES, Umstore  # noqa: E402
+from umstore_harness import SAMPLES, Umstore, wait_for  # noqa: E402
 
 ROOT_PASSWORD = "root password one"
 DESK_PASSWORD = "desk password two"
@@ -37,6 +44,8 @@ API_PATHS = [
     ("GET", f"/api/mailboxes/{MAILBOX}/greeting"), ("PUT", f"/api/mailboxes/{MAILBOX}/greeting"),
     ("DELETE", f"/api/mailboxes/{MAILBOX}/greeting"), ("POST", "/api/queues/ingest/0123abcd/retry"),
     ("DELETE", "/api/queues/ingest/0123abcd"), ("POST", "/api/gateways"), ("DELETE", "/api/gateways/gw1"),
+    ("GET", f"/api/mailboxes/{MAILBOX}/export"), ("POST", f"/api/mailboxes/{MAILBOX}/erase"),
+    ("POST", "/api/privacy/erase-caller"),
 ]
 
 
@@ -63,12 +72,17 @@ class AdminSecurityTest(unittest.TestCase):
         return r.json()
 
     def desk(self):
-        """The helpdesk account, logged in now (enrolled at the first call): the server may have restarted."""
+        """The helpdesk account, logged in (enrolled at the first call). Its session is kept while it
+        lasts: a login takes a TOTP code of a new 30 s step, and the server may have restarted."""
+        kept = getattr(type(self), "desk_client", None)
+        if kept and kept.base.endswith(f":{self.server.admin_port}") and kept.call("GET", "/api/session").status_code == 200:
+            return kept
         desk = AdminClient(self.server.admin_port)
         if type(self).desk_secret is None:
             type(self).desk_secret = desk.enrol("desk", DESK_PASSWORD)
         else:
             self.assertEqual(desk.login("desk", DESK_PASSWORD, self.desk_secret).status_code, 200)
+        type(self).desk_client = desk
         return desk
 
     def test_enrolment_shows_the_key_the_cli_printed(self):
@@ -269,6 +283,108 @@ class AdminSecurityTest(unittest.TestCase):
         for entry in [("root", "gateway.token_create", "gw-issued"), ("root", "gateway.token_revoke", "gw-issued"),
                       ("desk", "DELETE /api/gateways/gw-issued", "")]:
             self.assertIn(entry, actions)
+
+    def gateway_status(self, token):
+        """What the gateway API answers a bearer token (404: known, no such message; 401: unknown)."""
+        return requests.get(f"http://127.0.0.1:{self.server.http_port}/v1/messages/0123456789abcdef01234567",
+                            headers={"Authorization": f"Bearer {token}"}, timeout=60).status_code
+
+    def test_gateway_tokens_from_the_command_line_reach_the_running_server(self):
+        self.assertNotEqual(self.server.run("gateway", "issue", "gw1", check=False).returncode, 0)  # the config's
+        self.assertEqual(self.server.run("gateway", "issue", "no spaces", check=False).returncode, 2)
+        token = self.server.run("gateway", "issue", "cli-gw").stdout.strip()
+        self.assertGreaterEqual(len(token), 40)
+        deadline = time.time() + 20
+        while self.gateway_status(token) != 404 and time.time() < deadline:
+            time.sleep(0.5)
+        self.assertEqual(self.gateway_status(token), 404)  # accepted, without a restart
+        listed = self.server.run("gateway", "list").stdout
+        self.assertIn("gw1  in [gateways] of the config file", listed)
+        self.assertIn("cli-gw  issued by cli", listed)
+        self.assertNotIn(token, listed)
+        console = {g["name"]: g for g in self.root.call("GET", "/api/gateways").json()["gateways"]}
+        self.assertEqual(console["cli-gw"]["created_by"], "cli")
+        self.assertIn("refuses it within 10 seconds", self.server.run("gateway", "revoke", "cli-gw").stdout)
+        time.sleep(12)  # one refresh and some; then asked once (a refused token is slowed like a failed login)
+        self.assertEqual(self.gateway_status(token), 401)
+        self.assertNotEqual(self.server.run("gateway", "revoke", "cli-gw", check=False).returncode, 0)
+        actions = [(e["actor"], e["action"], e["target"]) for e in self.audit()]
+        self.assertIn(("cli", "gateway.token_create", "cli-gw"), actions)
+        self.assertIn(("cli", "gateway.token_revoke", "cli-gw"), actions)
+
+    def test_export_and_erasure_are_admin_only_audited_and_exact(self):
+        number, other = "+15550152", "+15550153"
+        for n in (number, other):
+            self.assertEqual(self.root.call("POST", "/api/mailboxes", {"number": n, "name": "Private"}).status_code, 201)
+        stored_at_start = len(self.server.stored_messages())
+        for kind, to, caller in [("voicemail", number, "+15550801"), ("fax", number, "+15550802"),
+                                 ("voicemail", other, "+15550801")]:
+            sample = SAMPLES / ("voicemail.wav" if kind == "voicemail" else "fax.tif")
+            r = requests.post(f"http://127.0.0.1:{self.server.http_port}/v1/{kind}",
+                              headers={"Authorization": f"Bearer {GATEWAY_TOKEN}"},
+                              files={"file": (sample.name, sample.read_bytes())}, data={"to": to, "from": caller},
+                              timeout=60)
+            self.assertEqual(r.status_code, 202, r.text)
+        wait_for(lambda: len(self.server.stored_messages()) == stored_at_start + 3, "three messages stored", 60)
+        desk = self.desk()
+        self.assertEqual(desk.call("GET", f"/api/mailboxes/{number}/export").status_code, 403)
+        self.assertEqual(desk.call("POST", f"/api/mailboxes/{number}/erase").status_code, 403)
+        self.assertEqual(desk.call("POST", "/api/privacy/erase-caller", {"caller": "+15550801"}).status_code, 403)
+        self.assertEqual(self.root.call("GET", f"/api/mailboxes/{number}/export?format=rar").status_code, 400)
+        self.assertEqual(self.root.call("GET", "/api/mailboxes/+15550999/export").status_code, 404)
+
+        # The export: every message as .eml, octet for octet, and the manifest.
+        r = self.root.call("GET", f"/api/mailboxes/{number}/export?format=zip")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(r.headers["Content-Type"], "application/zip")
+        self.assertIn(f'filename="mailbox-{number}.zip"', r.headers["Content-Disposition"])
+        with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            self.assertEqual(sorted(m["kind"] for m in manifest["messages"]), ["fax", "voice"])
+            for m in manifest["messages"]:
+                self.assertIn(archive.read(m["file"]), self.server.stored_messages())
+        tgz = self.root.call("GET", f"/api/mailboxes/{number}/export?format=tar.gz")
+        self.assertEqual((tgz.status_code, tgz.content[:2]), (200, b"\x1f\x8b"))
+
+        # A caller erased: a dry run lists, changes nothing; without the CSRF token, refused.
+        stored_before = len(self.server.stored_messages())
+        r = self.root.call("POST", "/api/privacy/erase-caller", {"caller": "+15550801", "dry_run": True})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(sorted(m["mailbox"] for m in r.json()["messages"]), [number, other])
+        self.assertEqual(len(self.server.stored_messages()), stored_before)
+        r = self.root.call("POST", "/api/privacy/erase-caller", {"caller": "+15550801"}, csrf=False)
+        self.assertEqual(r.status_code, 403)
+        self.assertEqual(self.root.call("POST", "/api/privacy/erase-caller", {}).status_code, 400)
+        r = self.root.call("POST", "/api/privacy/erase-caller", {"caller": "+15550801"})
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(len(r.json()["messages"]), 2)
+        self.assertEqual(len(self.server.stored_messages()), stored_before - 2)
+        left = self.root.call("GET", f"/api/mailboxes/{number}/messages").json()
+        self.assertEqual([(m["kind"], m["caller"]) for m in left], [("fax", "+15550802")])
+
+        # The mailbox erased: its messages, folders and account, for real.
+        r = self.root.call("POST", f"/api/mailboxes/{number}/erase")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertTrue(r.json()["account_removed"])
+        self.assertEqual(len(r.json()["messages"]), 1)
+        self.assertEqual(len(self.server.stored_messages()), stored_before - 3)
+        self.assertEqual(self.root.call("GET", f"/api/mailboxes/{number}").status_code, 422)
+        self.assertEqual(self.root.call("POST", f"/api/mailboxes/{number}/erase").status_code, 404)
+        self.assertEqual(self.root.call("GET", f"/api/mailboxes/{other}").status_code, 200)
+        actions = [(e["actor"], e["action"], e["target"]) for e in self.audit()]
+        for entry in [("root", "mailbox.export", number), ("root", "privacy.erase_caller_dry_run", "+15550801"),
+                      ("root", "privacy.erase_caller", "+15550801"), ("root", "mailbox.erase", number),
+                      ("desk", f"GET /api/mailboxes/{number}/export", "")]:
+            self.assertIn(entry, actions)
+
+    def test_the_dashboard_shows_what_the_store_uses(self):
+        storage = self.desk().call("GET", "/api/dashboard").json()["storage"]
+        self.assertGreater(storage["used_bytes"], 0)
+        if self.server.store_dsn:
+            self.assertEqual((storage["kind"], storage["free_bytes"]), ("database", None))
+        else:
+            self.assertEqual(storage["kind"], "file system")
+            self.assertGreater(storage["size_bytes"], storage["free_bytes"])
 
     def test_helpdesk_reads_and_resets_but_cannot_delete_or_edit(self):
         number = "+15550144"

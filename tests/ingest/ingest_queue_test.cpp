@@ -66,6 +66,29 @@ BOOST_AUTO_TEST_CASE(a_corrupt_recording_fails_with_a_reason_and_is_kept) {
   BOOST_TEST(std::filesystem::exists(dir.path() / "ingest" / "failed" / id));
 }
 
+BOOST_AUTO_TEST_CASE(a_removed_queued_job_is_never_delivered_and_a_delivered_one_cannot_be_removed) {
+  TempDir dir;
+  auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");
+  IngestQueue queue(queue_config_in(dir), *store);  // not started yet: the job waits
+  const auto removed = queue.submit(sample_voicemail(), {}).id;
+  const auto kept = queue.submit(sample_voicemail(), {}).id;
+  BOOST_TEST(queue.counters().depth == 2u);
+  BOOST_TEST(queue.remove(removed));
+  BOOST_TEST(!queue.status(removed).has_value());
+  BOOST_TEST(queue.counters().depth == 1u);
+  BOOST_TEST(!queue.remove(removed));
+  BOOST_TEST(!queue.remove("no-such-job"));
+  queue.start();
+  BOOST_REQUIRE(queue.wait_idle(30s));
+  BOOST_TEST(inbox_messages(*store, "+15550100") == 1u);
+  BOOST_TEST(state_name(queue.status(kept)->state) == "delivered");
+  BOOST_TEST(!queue.remove(kept));
+  BOOST_TEST(state_name(queue.status(kept)->state) == "delivered");
+  std::size_t recordings = 0;
+  for ([[maybe_unused]] const auto& f : std::filesystem::directory_iterator(dir.path() / "ingest" / "jobs")) ++recordings;
+  BOOST_TEST(recordings == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(queued_jobs_resume_after_a_restart) {
   TempDir dir;
   auto store = umstore::mailstore::open_maildir_store(dir.path() / "mail");

@@ -87,6 +87,23 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(uids_ascend_and_are_never_reused, Backend, Backend
   BOOST_TEST(inbox->append(message(4)) > after_expunge);
 }
 
+BOOST_AUTO_TEST_CASE_TEMPLATE(storage_usage_names_where_messages_are_kept, Backend, Backends) {
+  Opened<Backend> s;
+  s.inbox->append(message(0));
+  const StorageUsage u = s.store->storage_usage();
+  BOOST_TEST(!u.name.empty());
+  BOOST_TEST(u.used_bytes > 0u);
+  if (u.kind == "file system") {
+    BOOST_REQUIRE(u.size_bytes.has_value());
+    BOOST_REQUIRE(u.free_bytes.has_value());
+    BOOST_TEST(*u.free_bytes <= *u.size_bytes);
+    BOOST_TEST(u.used_bytes <= *u.size_bytes);
+  } else {
+    BOOST_TEST(u.kind == "database");
+    BOOST_TEST(!u.free_bytes.has_value());
+  }
+}
+
 BOOST_AUTO_TEST_CASE_TEMPLATE(flags_and_keywords, Backend, Backends) {
   Opened<Backend> s;
   const std::vector<std::string> keywords{"$Forwarded", "$forwarded", "Work"};

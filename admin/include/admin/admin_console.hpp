@@ -20,6 +20,7 @@
 #include "auth/gateway_tokens.hpp"
 #include "auth/login_throttle.hpp"
 #include "http/server.hpp"
+#include "ingest/decode_worker.hpp"
 #include "mailstore/message_aging.hpp"
 
 namespace umstore::smtp {
@@ -49,6 +50,12 @@ struct AdminServices {
   // The tokens issued in the console, as the gateway API checks them
   // (loaded from `admins` at start); kept in step with the store here.
   std::shared_ptr<auth::GatewayTokens> issued_tokens;
+  // The ingest spool, for erasing a caller's files there (empty: none).
+  std::filesystem::path spool_dir;
+  // Where a mailbox's export is written (as a file with no name) before it is sent.
+  std::filesystem::path scratch_dir;
+  // [ingest] sandbox: greeting uploads are decoded as gateways' recordings are.
+  ingest::DecodeSandbox decode;
 };
 
 // The largest greeting upload (PUT /api/mailboxes/{number}/greeting), and so

@@ -25,6 +25,9 @@ class GatewayTokens {
   std::optional<std::string> gateway_for(std::string_view token) const;
   void add(std::string token_hash, std::string gateway);
   void remove(std::string_view gateway);
+  // Every token at once (hash -> gateway name), as the admin store holds
+  // them now: tokens issued or revoked elsewhere (the CLI, another node).
+  void replace(std::map<std::string, std::string, std::less<>> by_hash);
   bool empty() const;
 
  private:

@@ -72,6 +72,11 @@ std::vector<std::uint8_t> read_file_bytes(const std::filesystem::path& path);
 // At most the first `max_bytes` (a magic number); throws IoError.
 std::string read_file_head(const std::filesystem::path& path, std::size_t max_bytes);
 
+// A new, empty, private (0600) file in `dir` that has no name, so nothing
+// of it is left after a crash: it is gone when the descriptor closes
+// (O_TMPFILE; where the file system lacks it, a named file unlinked at once).
+UniqueFd open_unnamed_file(const std::filesystem::path& dir);
+
 // Creates a directory and its parents, fsyncing each new entry's parent.
 void create_directories_durably(const std::filesystem::path& dir);
 

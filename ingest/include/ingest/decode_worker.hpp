@@ -76,6 +76,13 @@ codecs::PcmAudio decode_voice_confined(std::span<const std::uint8_t> file, std::
 DecodedFax decode_fax_confined(std::span<const std::uint8_t> file, std::string_view name,
                                const codecs::FaxLimits& limits, const DecodeSandbox& sandbox);
 
+// The two above in a confined worker when sandbox.enabled, else in this
+// process: what every decoder of untrusted input calls (ingest, greetings).
+codecs::PcmAudio decode_voice(std::span<const std::uint8_t> file, std::string_view name,
+                              const codecs::AudioLimits& limits, const DecodeSandbox& sandbox);
+DecodedFax decode_fax(std::span<const std::uint8_t> file, std::string_view name, const codecs::FaxLimits& limits,
+                      const DecodeSandbox& sandbox);
+
 // umstore-decode's main. `umstore-decode selftest FILE` confines itself as
 // for a decode, then tries what the confinement forbids (a socket, opening
 // FILE, creating a file, a process, a thread, a signal to its parent) and

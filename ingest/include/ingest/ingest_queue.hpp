@@ -189,9 +189,11 @@ class IngestQueue {
   // A failed job queued again with its kept recording and run now, by a
   // running queue. False when no failed job has this id. Blocking.
   bool retry_failed(std::string_view id);
-  // A failed job and its kept recording (the original the gateway sent)
-  // removed for good. False when no failed job has this id. Blocking.
-  bool remove_failed(std::string_view id);
+  // A queued or failed job and its recording (the original the gateway
+  // sent) removed for good; a queued one is never delivered. False when no
+  // queued or failed job has this id (one being stored this moment is
+  // finished: erase its message in the mailbox). Blocking.
+  bool remove(std::string_view id);
 
   // A DSN (multipart/report) for a forwarded copy: its Original-Envelope-Id
   // names the job, whose status takes the report's fields; a failure makes

@@ -6,6 +6,7 @@
 // and folder metadata files next to them.
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <stdexcept>
 #include <string_view>
@@ -26,9 +27,23 @@ struct DeliveredCopy {
   bool earlier = false;
 };
 
+// Where the store keeps messages and how full it is, for the admin
+// console's dashboard: the file system under the Maildir root, or the
+// PostgreSQL database.
+struct StorageUsage {
+  std::string kind;   // "file system" or "database"
+  std::string name;   // the Maildir root, or the database's name
+  std::uint64_t used_bytes = 0;             // of the whole file system; the database's size
+  std::optional<std::uint64_t> free_bytes;  // a file system's (for umstore); unknown for a database
+  std::optional<std::uint64_t> size_bytes;  // a file system's
+};
+
 class MailStore {
  public:
   virtual ~MailStore() = default;
+
+  // Blocking (a system call, or a query). Throws when it cannot be read.
+  virtual StorageUsage storage_usage() = 0;
 
   // The mailbox of an E.164 number; created (with INBOX, Sent, Trash) on
   // first use. One shared object per number within the process.

@@ -382,6 +382,13 @@ class PgMailStore final : public MailStore {
 
   bool keeps_delivery_keys() const noexcept override { return true; }
 
+  StorageUsage storage_usage() override {
+    return with_connection(backend_->pool, [](Connection& c) {
+      const Result r = c.exec("SELECT current_database(), pg_database_size(current_database())");
+      return StorageUsage{"database", r.text(0, 0), static_cast<std::uint64_t>(r.integer(0, 1)), std::nullopt, std::nullopt};
+    });
+  }
+
   DeliveredCopy deliver_once(std::string_view number, std::string_view rfc822, std::string_view folder,
                              std::string_view key) override {
     return deliver_keyed(number, rfc822, folder, key);
