@@ -11,22 +11,15 @@ void load_issued_tokens(const AdminStore& store, auth::GatewayTokens& tokens) {
 }
 
 IssuedTokenSync::IssuedTokenSync(const AdminStore& store, std::shared_ptr<auth::GatewayTokens> tokens,
-                                 std::chrono::seconds interval) {
-  load_issued_tokens(store, *tokens);
-  thread_ = std::jthread([this, &store, tokens = std::move(tokens), interval](std::stop_token stop) {
-    for (;;) {
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, stop, interval, [] { return false; });  // woken early only by the stop
-        if (stop.stop_requested()) return;
-      }
-      try {
-        load_issued_tokens(store, *tokens);
-      } catch (const std::exception& e) {
-        log(LogLevel::Warning, "admin", "cannot reload the issued gateway tokens (the ones loaded stay): {}", e.what());
-      }
-    }
-  });
+                                 std::chrono::seconds interval)
+    : reload_(interval, interval, [&store, tokens] {
+        try {
+          load_issued_tokens(store, *tokens);
+        } catch (const std::exception& e) {
+          log(LogLevel::Warning, "admin", "cannot reload the issued gateway tokens (the ones loaded stay): {}", e.what());
+        }
+      }) {
+  load_issued_tokens(store, *tokens);  // the first, which throws
 }
 
 }  // namespace umstore::admin

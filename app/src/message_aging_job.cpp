@@ -79,18 +79,11 @@ mailstore::AgingReport run_aging_once(mailstore::MailStore& store, const mailsto
 
 AgingSchedule::AgingSchedule(mailstore::MailStore& store, const mailstore::AccountStore& accounts,
                              mailstore::AgingDays defaults, admin::AdminStore* audit, std::chrono::seconds interval)
-    : thread_([this, &store, &accounts, defaults, audit, interval](std::stop_token stop) {
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, stop, kFirstRunDelay, [] { return false; });  // false: timed out or stopped
-        while (!stop.stop_requested()) {
-          lock.unlock();
-          try {
-            run_aging_once(store, accounts, defaults, audit);
-          } catch (const std::exception& e) {
-            log(LogLevel::Error, "aging", "run failed, trying again in {} s: {}", interval.count(), e.what());
-          }
-          lock.lock();
-          wake_.wait_for(lock, stop, interval, [] { return false; });
+    : runs_(kFirstRunDelay, interval, [&store, &accounts, defaults, audit, interval] {
+        try {
+          run_aging_once(store, accounts, defaults, audit);
+        } catch (const std::exception& e) {
+          log(LogLevel::Error, "aging", "run failed, trying again in {} s: {}", interval.count(), e.what());
         }
       }) {}
 

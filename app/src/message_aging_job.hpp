@@ -10,11 +10,9 @@
 // moves the clock of the aging job only, so tests can age messages without
 // waiting days. Nothing else reads it.
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
 
+#include "common/periodic_task.hpp"
 #include "mailstore/message_aging.hpp"
 
 namespace umstore::admin {
@@ -28,19 +26,14 @@ mailstore::AgingReport run_aging_once(mailstore::MailStore& store, const mailsto
                                       const mailstore::AgingDays& defaults, admin::AdminStore* audit,
                                       const std::string& number = {});
 
-// Runs aging every `interval` from a few seconds after it starts until
-// destroyed (the jthread's stop wakes its wait at once).
+// Runs aging every `interval` from a few seconds after it starts until destroyed.
 class AgingSchedule {
  public:
   AgingSchedule(mailstore::MailStore& store, const mailstore::AccountStore& accounts, mailstore::AgingDays defaults,
                 admin::AdminStore* audit, std::chrono::seconds interval);
-  AgingSchedule(const AgingSchedule&) = delete;
-  AgingSchedule& operator=(const AgingSchedule&) = delete;
 
  private:
-  std::mutex mutex_;
-  std::condition_variable_any wake_;
-  std::jthread thread_;  // last: stops first
+  PeriodicTask runs_;
 };
 
 }  // namespace umstore::app

@@ -234,6 +234,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
     ino_t log_ino = 0;
     Stamps stamps;
     std::int64_t last_cur_scan_ns = 0;
+    std::int64_t last_cur_scan_cost_ns = 0;  // how long that scan took
     bool retired = false;
     std::atomic<std::uint64_t> change_counter{0};
   };

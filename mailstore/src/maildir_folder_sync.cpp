@@ -23,9 +23,29 @@ namespace {
 // systems): a change by another tool in the same tick as one we already saw
 // leaves the mtime as it was. So a directory changed this recently is not
 // trusted: new/ (usually empty) is re-read on every sync, cur/ once more
-// after the tick has surely passed, at most once per kRescanIntervalNs.
+// after the tick has surely passed, at most once per kRescanIntervalNs, and
+// no more often than its cost allows: a folder receiving mail all the time
+// stays recent, and reading a cur/ of 30,000 files under the folder's lock
+// every second held every delivery to it up (bench/soak: the SMTP p50 rose
+// with the mailbox). kScanShare caps the time rescans take at 1/50.
 constexpr std::int64_t kRecentNs = 2'000'000'000;
 constexpr std::int64_t kRescanIntervalNs = 1'000'000'000;
+constexpr std::int64_t kScanShare = 50;
+
+// Measures a cur/ scan into `cost_ns` when it ends.
+class ScanTimer {
+ public:
+  explicit ScanTimer(std::int64_t& cost_ns) : cost_ns_(cost_ns), start_(std::chrono::steady_clock::now()) {}
+  ~ScanTimer() {
+    cost_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count();
+  }
+  ScanTimer(const ScanTimer&) = delete;
+  ScanTimer& operator=(const ScanTimer&) = delete;
+
+ private:
+  std::int64_t& cost_ns_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 std::int64_t mtime_ns(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -306,7 +326,8 @@ bool MaildirFolder::new_scan_due(const Stamps& now) const {
 bool MaildirFolder::cur_scan_due(const Stamps& now) const {
   if (now.cur_dir != mirror_.stamps.cur_dir || now.cur_dir.mtime_ns < 0) return true;
   const std::int64_t t = now_ns();
-  return mirror_.last_cur_scan_ns < now.cur_dir.mtime_ns + kRecentNs && t - mirror_.last_cur_scan_ns >= kRescanIntervalNs;
+  return mirror_.last_cur_scan_ns < now.cur_dir.mtime_ns + kRecentNs &&
+         t - mirror_.last_cur_scan_ns >= std::max(kRescanIntervalNs, kScanShare * mirror_.last_cur_scan_cost_ns);
 }
 
 bool MaildirFolder::scan_directories() const {
@@ -342,6 +363,7 @@ bool MaildirFolder::scan_directories() const {
   bool changed = false;
   if (cur_changed) {
     mirror_.last_cur_scan_ns = now_ns();
+    const ScanTimer timer(mirror_.last_cur_scan_cost_ns);
     std::unordered_set<std::uint32_t> seen;
     std::vector<std::string> names = list_directory(dir_ / "cur");
     std::sort(names.begin(), names.end());  // names start with the delivery time: UIDs in arrival order

@@ -198,11 +198,18 @@ class MaildirMailbox final : public UserMailbox {
   }
 
   QuotaUsage quota() const override try {
-    std::lock_guard lock(mutex_);
-    // Each folder brought up to date with other processes' changes; not
-    // status(), whose counts walk every message (this runs per delivery).
-    for (const auto& name : refresh_locked()) folders_.at(name)->refresh();
-    refresh_quota_limit_locked();
+    std::vector<std::shared_ptr<MaildirFolder>> folders;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& name : refresh_locked()) folders.push_back(folders_.at(name));
+      refresh_quota_limit_locked();
+    }
+    // Each folder brought up to date with other processes' changes (not
+    // status(), whose counts walk every message: this runs per delivery),
+    // outside the mailbox's lock: a folder's refresh waits for a delivery
+    // storing into it, and every other delivery's check must not queue
+    // behind the two.
+    for (const auto& folder : folders) folder->refresh();
     const auto used = [](const std::atomic<std::int64_t>& n) {
       return static_cast<std::uint64_t>(std::max<std::int64_t>(0, n.load()));
     };

@@ -5,13 +5,11 @@
 // console of another node sharing the database, takes effect here within
 // that time. The console's own changes apply at once (admin_console.cpp).
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "admin/admin_store.hpp"
 #include "auth/gateway_tokens.hpp"
+#include "common/periodic_task.hpp"
 
 namespace umstore::admin {
 
@@ -23,13 +21,9 @@ class IssuedTokenSync {
   // The first load runs here (a failure throws); the later ones log a
   // failure and keep the tokens they had.
   IssuedTokenSync(const AdminStore& store, std::shared_ptr<auth::GatewayTokens> tokens, std::chrono::seconds interval);
-  IssuedTokenSync(const IssuedTokenSync&) = delete;
-  IssuedTokenSync& operator=(const IssuedTokenSync&) = delete;
 
  private:
-  std::mutex mutex_;
-  std::condition_variable_any wake_;
-  std::jthread thread_;  // last: stops first
+  PeriodicTask reload_;
 };
 
 }  // namespace umstore::admin

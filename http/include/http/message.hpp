@@ -1,6 +1,7 @@
 #pragma once
 // HTTP/1.1 requests and responses as the server (http/server.hpp) reads and
-// writes them: whole bodies in memory, bounded by the server's limits.
+// writes them: whole bodies in memory, bounded by the server's limits; a
+// response may instead send its body from a file (FileBody).
 #include <cstdint>
 #include <map>
 #include <memory>
