@@ -99,8 +99,8 @@ class JobStore {
 
   virtual void mark_queued(std::string_view id) = 0;
   // Recorded before the message goes into the mailbox, for recovery. False
-  // when the job is gone (an administrator or an erasure removed it while it
-  // was composed): it must not be delivered.
+  // only when the job is gone (an administrator or an erasure removed it
+  // while it was composed): it must not be delivered.
   virtual bool mark_delivering(std::string_view id, std::uint32_t uid_next) = 0;
   virtual void set_reason(std::string_view id, std::string_view reason) = 0;
   // Queued again, due after `delay` (the lease stays: this node retries it).

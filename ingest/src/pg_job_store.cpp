@@ -281,8 +281,10 @@ void PgJobStore::mark_queued(std::string_view id) {
 
 bool PgJobStore::mark_delivering(std::string_view id, std::uint32_t) {
   return run([&](Connection& c) {
-    return c.exec("UPDATE ingest_jobs SET state = 'delivering' WHERE id = $1 AND state IN ('queued', 'delivering')"
-                  " RETURNING id",
+    // Only a queued job changes state (another node may have finished it:
+    // the delivery key then finds its copy); a row at all means it exists.
+    return c.exec("UPDATE ingest_jobs SET state = CASE WHEN state = 'queued' THEN 'delivering' ELSE state END"
+                  " WHERE id = $1 RETURNING id",
                   {Param::text(id)})
                .rows() > 0;
   });

@@ -105,9 +105,7 @@ struct SqliteJobStore::Statements {
         queued_ids(db, "SELECT id FROM jobs WHERE state = 'queued' ORDER BY accepted_ms"),
         interrupted(db, "SELECT id, to_number, attempt_uid_next FROM jobs WHERE state = 'delivering'"),
         mark_queued(db, "UPDATE jobs SET state = 'queued' WHERE id = ?"),
-        mark_delivering(db,
-                        "UPDATE jobs SET state = 'delivering', attempt_uid_next = ?"
-                        " WHERE id = ? AND state IN ('queued', 'delivering')"),
+        mark_delivering(db, "UPDATE jobs SET state = 'delivering', attempt_uid_next = ? WHERE id = ?"),
         set_reason(db, "UPDATE jobs SET reason = ? WHERE id = ?"),
         record_retry(db, "UPDATE jobs SET state = 'queued', reason = ?, attempts = attempts + 1 WHERE id = ?"),
         record_outcome(db,
