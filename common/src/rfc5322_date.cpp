@@ -52,12 +52,16 @@ class Scanner {
       ++pos_;
     return s_.substr(b, pos_ - b);
   }
+  static constexpr std::size_t kMaxDigits = 9;
   std::optional<int> number(char after = 0) {
     skip_cfws();
     size_t b = pos_;
     int v = 0;
-    while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) v = v * 10 + (s_[pos_++] - '0');
-    if (pos_ == b) return std::nullopt;
+    while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
+      if (pos_ - b < kMaxDigits) v = v * 10 + (s_[pos_] - '0');
+      ++pos_;
+    }
+    if (pos_ == b || pos_ - b > kMaxDigits) return std::nullopt;  // no date field has more: and no int overflow
     if (after) {
       if (pos_ >= s_.size() || s_[pos_] != after) return std::nullopt;
       ++pos_;
