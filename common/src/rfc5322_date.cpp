@@ -111,6 +111,7 @@ std::optional<SystemTime> parse_rfc5322_date(std::string_view text) {
   if (!first.empty() && std::isalpha(static_cast<unsigned char>(first[0]))) {
     day = sc.number();
   } else {
+    if (first.size() > Scanner::kMaxDigits) return std::nullopt;
     int v = 0;
     for (char c : first) {
       if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
