@@ -5,6 +5,8 @@
 // All three are for admins only, and audited.
 #include <sys/stat.h>
 
+#include <atomic>
+
 #include <fmt/format.h>
 
 #include "api.hpp"
@@ -51,6 +53,14 @@ http::Response refusing_unknown(F&& action) {
 // from it, never held in memory whole.
 http::Response export_mailbox(const Call& call) {
   const auto format = export_format(call.request.query("format").value_or("zip"));
+  // One export at a time: it holds one of the console's two blocking
+  // threads for as long as the mailbox takes to read, and the other must
+  // stay free for everything else the console does.
+  static std::atomic<bool> exporting{false};
+  if (exporting.exchange(true)) return http::retry_later(503, "another export is being written; try again shortly", 30);
+  struct Done {
+    ~Done() { exporting = false; }
+  } done;
   return refusing_unknown([&] {
     const std::string number = existing_number(call);
     const auto& scratch = call.context.services.scratch_dir;
