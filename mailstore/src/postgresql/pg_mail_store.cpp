@@ -19,6 +19,7 @@
 #include "pg_connection_pool.hpp"
 #include "pg_mail_tables.hpp"
 #include "pg_schema.hpp"
+#include "pg_text_filler.hpp"
 #include "pg_text_search.hpp"
 
 namespace umstore::mailstore {
@@ -37,12 +38,12 @@ struct Backend {
   // Whether bodies.search_text is kept and searched: asked for
   // ([store] fulltext_index) and its trigram index is in the database.
   std::atomic<bool> text_index{false};
+  TextFiller texts{pool};  // after the pool: stops before it
   Backend(const std::string& conninfo, std::size_t pool_size) : pool(conninfo, pool_size), feed(conninfo) {}
-  // What a new body's search_text column gets: nothing without the index
-  // (a search or rebuild computes it once there is one).
-  std::optional<std::string> text_of(std::string_view rfc822) const {
-    if (!text_index) return std::nullopt;
-    return search_text(rfc822);
+  // New bodies get their text after the commit; without the index, a
+  // search or rebuild computes it once there is one.
+  void text_later(std::int64_t folder_id) {
+    if (text_index) texts.queue(folder_id);
   }
   template <typename Work>
   auto run(Work&& work) {
@@ -202,9 +203,9 @@ class PgFolder final : public Folder {
                           std::span<const std::string> keywords, std::int64_t internal_date) {
     detail::validate_keywords(keywords);
     const auto unique = detail::unique_keywords(keywords);
-    const auto text = backend_->text_of(rfc822);
-    const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid, text};
+    const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid};
     const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
+    backend_->text_later(row_.id);
     signals_->changed();
     return appended.uid;
   }
@@ -398,8 +399,7 @@ class PgMailStore final : public MailStore {
   DeliveredCopy deliver_keyed(std::string_view number, std::string_view rfc822, std::string_view folder,
                               std::optional<std::string_view> key) {
     const std::string canonical = canonical_folder_name(folder);
-    const auto text = backend_->text_of(rfc822);
-    const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt, text};
+    const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt};
     auto mailbox = user(number);
     const std::string where = std::string(number) + '\n' + canonical;
     return backend_->run([&](MailTables& t) {
@@ -409,6 +409,7 @@ class PgMailStore final : public MailStore {
         try {
           const auto appended = t.append(row, m);
           delivery_folders_.remember(where, row);
+          backend_->text_later(row.id);
           if (appended.earlier) return DeliveredCopy{appended.uid, appended.earlier_folder, true};
           return DeliveredCopy{appended.uid, canonical, false};
         } catch (const FolderNotFound&) {

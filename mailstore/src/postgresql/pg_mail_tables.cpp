@@ -223,7 +223,8 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
     try {
       return c_.exec(kStoreMessage, {IntParam(folder.id), Param::text(folder.name), IntParam(folder.mailbox_id),
                                      kept_uid, Param::bytes(m.rfc822),
-                                     m.search_text ? Param::text(*m.search_text) : Param::null(), IntParam(m.flags),
+                                     Param::null(),  // the search text: computed after the commit (pg_text_filler.hpp)
+                                     IntParam(m.flags),
                                      Param::text(keywords), IntParam(m.internal_date),
                                      Param::bytes(header_block(m.rfc822)),
                                      IntParam(static_cast<std::int64_t>(charge.seconds)),
@@ -424,12 +425,16 @@ std::uint32_t MailTables::first_recent_uid(std::int64_t folder_id) {
 
 std::uint32_t MailTables::claim_recent(std::int64_t folder_id, std::uint32_t up_to_uid) {
   // The old value is what the caller got: UPDATE ... RETURNING sees the new
-  // row, so read the old one in the same statement.
+  // row, so read the old one in the same statement. A folder with nothing
+  // left to claim is not locked: PostgreSQL checks `first_recent < $2` on
+  // the row it sees before waiting for its lock, so a SELECT does not queue
+  // behind flag changes holding the folder row until their commit.
   const auto r = c_.exec(
-      "UPDATE folders f SET first_recent = greatest(old.first_recent, $2) FROM "
-      "(SELECT id, first_recent FROM folders WHERE id = $1 FOR UPDATE) old WHERE f.id = old.id RETURNING old.first_recent",
+      "UPDATE folders f SET first_recent = $2 FROM "
+      "(SELECT id, first_recent FROM folders WHERE id = $1 AND first_recent < $2 FOR UPDATE) old "
+      "WHERE f.id = old.id RETURNING old.first_recent",
       {IntParam(folder_id), IntParam(up_to_uid)});
-  return static_cast<std::uint32_t>(r.integer(0, 0));
+  return r.rows() == 0 ? up_to_uid : static_cast<std::uint32_t>(r.integer(0, 0));
 }
 
 std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const FolderRow& from, const FolderRow& to,

@@ -63,7 +63,6 @@ struct NewMessage {
   std::int64_t internal_date = 0;
   std::optional<std::string_view> delivery_key;  // exactly-once delivery (SMTP queue id, ingest id)
   std::optional<std::uint32_t> uid;  // keep this UID (copy_store): at or above the folder's UIDNEXT
-  std::optional<std::string_view> search_text;  // pg_text_search.hpp; none: computed later
 };
 
 class MailTables {

@@ -129,11 +129,15 @@ TextCandidates text_matches(Connection& c, std::int64_t folder_id, const std::st
 
 void fill_search_text(Connection& c, std::int64_t folder_id, FillScope scope) {
   // The missing ones through the partial index bodies_without_text: a search
-  // asks this every time, and almost always gets nothing.
+  // asks this every time, and almost always gets nothing. In one order, so
+  // that two fillers (a search and the TextFiller, or two nodes) lock the
+  // same bodies in the same order and never deadlock.
   const auto bodies = c.exec(scope == FillScope::missing
                                  ? "SELECT DISTINCT encode(b.sha256, 'hex') FROM bodies b JOIN messages m "
-                                   "ON m.body_sha256 = b.sha256 WHERE m.folder_id = $1 AND b.search_text IS NULL"
-                                 : "SELECT DISTINCT encode(body_sha256, 'hex') FROM messages WHERE folder_id = $1",
+                                   "ON m.body_sha256 = b.sha256 WHERE m.folder_id = $1 AND b.search_text IS NULL "
+                                   "ORDER BY 1"
+                                 : "SELECT DISTINCT encode(body_sha256, 'hex') FROM messages WHERE folder_id = $1 "
+                                   "ORDER BY 1",
                              {IntParam(folder_id)});
   for (int first = 0; first < bodies.rows(); first += static_cast<int>(kFillBatch)) {
     Transaction t(c);

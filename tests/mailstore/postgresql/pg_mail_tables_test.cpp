@@ -19,7 +19,7 @@ std::string message(int n, std::size_t body_bytes = 20) {
   return "Subject: test " + std::to_string(n) + "\r\nFrom: a@example.org\r\n\r\n" + std::string(body_bytes, 'x') + "\r\n";
 }
 
-NewMessage new_message(std::string_view bytes, Flags flags = 0) { return {bytes, flags, {}, 1700000000, std::nullopt, std::nullopt, std::nullopt}; }
+NewMessage new_message(std::string_view bytes, Flags flags = 0) { return {bytes, flags, {}, 1700000000, std::nullopt, std::nullopt}; }
 
 std::int64_t count(Connection& c, const std::string& sql) { return c.exec(sql).integer(0, 0); }
 
