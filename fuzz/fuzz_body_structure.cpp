@@ -1,7 +1,7 @@
-// What FETCH writes from a stored message: ENVELOPE (from the header block,
-// as the fetch cache builds it, and from the whole message), BODY and
-// BODYSTRUCTURE from the MIME tree, and the octets of BODY[section] and
-// BINARY[part]. The input is split at the first NUL into the FETCH items
+// What FETCH writes from a stored message: the metadata the store keeps
+// (ENVELOPE from the header block, BODY and BODYSTRUCTURE from the MIME
+// tree) and its stored form, ENVELOPE from the whole message, and the
+// octets of BODY[section] and BINARY[part]. The input is split at the first NUL into the FETCH items
 // ("(BODY[1.2.MIME] BINARY[2]<0.10>)") and the message; without a NUL it
 // is all message and a fixed list of items is fetched. None may crash,
 // hang or read past the input.
@@ -14,7 +14,8 @@
 
 #include "command_parser.hpp"
 #include "fetch_attributes.hpp"
-#include "message_structure.hpp"
+#include "mailstore/message_metadata.hpp"
+#include "mime/imap_structure.hpp"
 #include "mime/message_parser.hpp"
 
 namespace {
@@ -52,18 +53,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view items = nul == std::string_view::npos ? kDefaultItems : input.substr(0, nul);
   const std::string_view message = nul == std::string_view::npos ? input : input.substr(nul + 1);
 
-  const auto end = message.find("\r\n\r\n");
-  const std::string_view header = end == std::string_view::npos ? message : message.substr(0, end + 4);
-  std::string out;
-  imap::append_envelope(out, mime::parse_message(header), header);
+  // What the store keeps at append (the envelope from the header block),
+  // which must read back as written; and the input itself as a kept file
+  // (a Maildir metadata file is read from disk: it may be anything).
+  const mailstore::MessageMetadata kept = mailstore::compute_metadata(message);
+  const auto read = mailstore::decode_metadata(mailstore::encode_metadata(kept));
+  if (!read || read->header != kept.header || read->envelope != kept.envelope || read->body != kept.body ||
+      read->body_structure != kept.body_structure)
+    __builtin_trap();
+  (void)mailstore::decode_metadata(input);
 
   const auto root = mime::parse_message(message);
-  out.clear();
-  imap::append_envelope(out, root, message);
-  out.clear();
-  imap::append_body_structure(out, root, message, false);
-  out.clear();
-  imap::append_body_structure(out, root, message, true);
+  std::string out;
+  mime::append_envelope(out, root, message);
   fetch_sections(items, root, message);
   return 0;
 }

@@ -106,7 +106,8 @@ void copy_folder(const fs::path& from, const fs::path& to) {
   const FileLock lock(from / kUidListLock);
   for (const auto& entry : fs::directory_iterator(from)) {
     const std::string name = entry.path().filename().string();
-    if (name == kUidListLock || name == "tmp" || name == "umstore-fts") continue;  // the index: rebuilt when missing
+    // The full-text index and the metadata files are caches, made again when missing.
+    if (name == kUidListLock || name == "tmp" || name == "umstore-fts" || name == "umstore-metadata") continue;
     if (name == "cur" || name == "new") {
       create_directories_durably(to / name);
       for (const auto& message : fs::directory_iterator(entry.path()))

@@ -4,7 +4,7 @@
 
 #include "fetch_attributes.hpp"
 #include "fetch_cache.hpp"
-#include "message_structure.hpp"
+#include "mime/imap_structure.hpp"
 #include "object_id.hpp"
 #include "response_writer.hpp"
 #include "search_query.hpp"
@@ -83,41 +83,13 @@ bool answerable_from_cache(const FetchRequest& request) {
   });
 }
 
-bool wants(const FetchRequest& request, FetchItem::Kind kind) {
-  return std::any_of(request.items.begin(), request.items.end(), [kind](const FetchItem& i) { return i.kind == kind; });
-}
-
-// What the request needs that `cached` (may be null) lacks.
-bool cache_entry_lacks(const CachedMessagePtr& cached, const FetchRequest& request) {
-  if (!cached) return true;
-  return (wants(request, FetchItem::Kind::Envelope) && !cached->envelope) ||
-         (wants(request, FetchItem::Kind::Body) && !cached->body) ||
-         (wants(request, FetchItem::Kind::BodyStructure) && !cached->body_structure);
-}
-
-// A fuller entry from the message's bytes: the header block always, and
-// what the request asks for (BODY/BODYSTRUCTURE take the full MIME parse).
-// nullptr when the message has no CRLF CRLF header end (left uncached).
-CachedMessagePtr fill_cache_entry(const CachedMessagePtr& cached, const FetchRequest& request,
-                                  std::string_view bytes) {
-  const std::string_view header = top_header_of(bytes);
-  if (header.size() == bytes.size() && !bytes.ends_with("\r\n\r\n")) return nullptr;
-  auto entry = cached ? std::make_shared<CachedMessage>(*cached) : std::make_shared<CachedMessage>();
-  if (!cached) entry->header = std::string(header);
-  if (wants(request, FetchItem::Kind::Envelope) && !entry->envelope) {
-    const auto root = mime::parse_message(header);
-    entry->envelope.emplace();
-    append_envelope(*entry->envelope, root, header);
-  }
-  const bool body = wants(request, FetchItem::Kind::Body) && !entry->body;
-  const bool structure = wants(request, FetchItem::Kind::BodyStructure) && !entry->body_structure;
-  if (body || structure) {
-    const auto root = mime::parse_message(bytes);
-    if (body) append_body_structure(entry->body.emplace(), root, bytes, false);
-    if (structure) append_body_structure(entry->body_structure.emplace(), root, bytes, true);
-  }
-  return entry;
-}
+// Metadata asked of the store in one call when the cache lacks a message's:
+// that one and the next ones the cache lacks, so a FETCH 1:* after a
+// restart costs a round trip per batch, not per message, on a database.
+// Bounded by the messages' sizes too: metadata is a few KB, but the header
+// of a message without an empty line is the whole message.
+constexpr std::size_t kMetadataBatch = 256;
+constexpr std::uint64_t kMetadataBatchBytes = 16u << 20;
 
 bool has_unknown_encoding(const FetchRequest& request, const mime::Part& root, std::string_view bytes) {
   std::string scratch;
@@ -220,7 +192,8 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
   bool some_expunged = false;
   std::string scratch;
   std::string nul_free;  // a section with its NULs replaced
-  for (std::size_t index : *indexes) {
+  for (std::size_t pos = 0; pos < indexes->size(); ++pos) {
+    const std::size_t index = (*indexes)[pos];
     const mailstore::MessageInfo info = sel.messages[index];
     mailstore::MessageDataPtr data;
     std::optional<mime::Part> root;
@@ -228,15 +201,27 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     CachedMessagePtr cached;
     if (cache) {
       cached = cache->find(*sel.folder, uid_validity, info.uid);
-      if (cache_entry_lacks(cached, *request)) {
-        data = co_await in_store([&] { return sel.folder->open_message(info.uid); });
-        if (!data) {
+      if (!cached) {
+        std::vector<std::uint32_t> batch{info.uid};
+        std::uint64_t batch_bytes = info.size;
+        for (std::size_t p = pos + 1; p < indexes->size() && batch.size() < kMetadataBatch; ++p) {
+          const mailstore::MessageInfo& next = sel.messages[(*indexes)[p]];
+          if (cache->find(*sel.folder, uid_validity, next.uid)) continue;
+          if ((batch_bytes += next.size) > kMetadataBatchBytes) break;
+          batch.push_back(next.uid);
+        }
+        std::sort(batch.begin(), batch.end());
+        auto found = co_await in_store([&] { return sel.folder->metadata(batch); });
+        for (auto& [stored_uid, metadata] : found) {
+          auto entry = std::make_shared<const mailstore::MessageMetadata>(std::move(metadata));
+          if (stored_uid == info.uid) cached = entry;
+          cache->store(*sel.folder, uid_validity, stored_uid, std::move(entry));
+        }
+        if (!cached) {
           cache->forget(*sel.folder, info.uid);
           some_expunged = true;
           continue;
         }
-        cached = fill_cache_entry(cached, *request, data->bytes());
-        if (cached) cache->store(*sel.folder, uid_validity, info.uid, cached);
       }
     }
     if (cached) {
@@ -253,7 +238,7 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       }
       bytes = data->bytes();
       // Header views point into `bytes` either way, so sections slice it alike.
-      root = mime::parse_message(header_only ? top_header_of(bytes) : bytes);
+      root = mime::parse_message(header_only ? mime::header_block(bytes) : bytes);
     }
     // RFC 3516: an encoding the server cannot undo fails the whole FETCH.
     if (request->has_binary && has_unknown_encoding(*request, *root, bytes)) {
@@ -280,16 +265,16 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
         case FetchItem::Kind::ThreadId: out_ += "NIL"; break;  // RFC 8474 §5.2: no THREADID kept
         case FetchItem::Kind::Envelope:
           if (cached)
-            out_ += *cached->envelope;
+            out_ += cached->envelope;
           else
-            append_envelope(out_, *root, bytes);
+            mime::append_envelope(out_, *root, bytes);
           break;
         case FetchItem::Kind::Body:
         case FetchItem::Kind::BodyStructure:
           if (cached)
-            out_ += item.kind == FetchItem::Kind::Body ? *cached->body : *cached->body_structure;
+            out_ += item.kind == FetchItem::Kind::Body ? cached->body : cached->body_structure;
           else
-            append_body_structure(out_, *root, bytes, item.kind == FetchItem::Kind::BodyStructure);
+            mime::append_body_structure(out_, *root, bytes, item.kind == FetchItem::Kind::BodyStructure);
           break;
         case FetchItem::Kind::Section: {
           auto section = section_bytes(item.section, *root, bytes, scratch);

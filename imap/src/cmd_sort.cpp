@@ -7,7 +7,7 @@
 #include "common/ascii.hpp"
 #include "fetch_cache.hpp"
 #include "sort_keys.hpp"
-#include "message_structure.hpp"
+#include "mime/imap_structure.hpp"
 #include "search_query.hpp"
 #include "session.hpp"
 
@@ -52,9 +52,9 @@ struct SortValues {
 };
 
 std::string first_mailbox(const mime::Part& header, std::string_view field) {
-  const auto value = header_value(header, field);
+  const auto value = mime::header_value(header, field);
   if (!value) return {};
-  for (const Address& a : parse_address_list(*value))
+  for (const mime::Address& a : mime::parse_address_list(*value))
     if (!a.group_start && !a.group_end) return ascii_lower(a.mailbox);
   return {};
 }
@@ -111,7 +111,7 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
       const std::string block = header_block(ctx_.fetch_cache, *sel.folder, uid_validity, info.uid);
       const auto root = mime::parse_message(block);
       if (date) v.date = sent_date(root, info);
-      if (subject) v.subject = base_subject(header_value(root, "Subject").value_or("")).text;
+      if (subject) v.subject = base_subject(mime::header_value(root, "Subject").value_or("")).text;
       if (from) v.from = first_mailbox(root, "From");
       if (to) v.to = first_mailbox(root, "To");
       if (cc) v.cc = first_mailbox(root, "Cc");

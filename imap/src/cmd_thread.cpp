@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "fetch_cache.hpp"
-#include "message_structure.hpp"
+#include "mime/imap_structure.hpp"
 #include "sort_keys.hpp"
 #include "session.hpp"
 
@@ -268,16 +268,16 @@ net::Task<void> Session::cmd_thread(const Command& cmd) {
     m.index = i;
     m.number = uid ? info.uid : static_cast<std::uint32_t>(i + 1);
     m.sent = sent_date(root, info);
-    m.subject = base_subject(header_value(root, "Subject").value_or(""));
+    m.subject = base_subject(mime::header_value(root, "Subject").value_or(""));
     if (by_references) {
-      const auto ids = message_ids(header_value(root, "Message-ID").value_or(""));
+      const auto ids = message_ids(mime::header_value(root, "Message-ID").value_or(""));
       if (!ids.empty()) m.message_id = ids.front();
-      m.references = message_ids(header_value(root, "References").value_or(""));
+      m.references = message_ids(mime::header_value(root, "References").value_or(""));
       // The nearest ancestors are last; a bound keeps crafted chains from making deep trees.
       if (m.references.size() > kMaxReferences)
         m.references.erase(m.references.begin(), m.references.end() - kMaxReferences);
       if (m.references.empty()) {
-        auto in_reply_to = message_ids(header_value(root, "In-Reply-To").value_or(""));
+        auto in_reply_to = message_ids(mime::header_value(root, "In-Reply-To").value_or(""));
         if (!in_reply_to.empty()) m.references.push_back(std::move(in_reply_to.front()));
       }
     }

@@ -3,12 +3,11 @@
 namespace umstore::imap {
 namespace {
 constexpr std::size_t kSlotOverhead = 128;  // map node, list node, control block
-}
 
-std::size_t CachedMessage::bytes() const noexcept {
-  return kSlotOverhead + header.size() + (envelope ? envelope->size() : 0) + (body ? body->size() : 0) +
-         (body_structure ? body_structure->size() : 0);
+std::size_t bytes_of(const mailstore::MessageMetadata& m) noexcept {
+  return kSlotOverhead + m.header.size() + m.envelope.size() + m.body.size() + m.body_structure.size();
 }
+}  // namespace
 
 CachedMessagePtr FetchCache::find(const mailstore::Folder& folder, std::uint32_t uid_validity, std::uint32_t uid) {
   std::lock_guard lock(mutex_);
@@ -24,7 +23,7 @@ CachedMessagePtr FetchCache::find(const mailstore::Folder& folder, std::uint32_t
 
 void FetchCache::store(const mailstore::Folder& folder, std::uint32_t uid_validity, std::uint32_t uid,
                        CachedMessagePtr entry) {
-  const std::size_t size = entry->bytes();
+  const std::size_t size = bytes_of(*entry);
   if (size > max_bytes_ / 4) return;  // a huge header is not worth crowding everything else out
   std::lock_guard lock(mutex_);
   const Key key{folder.id(), uid};
@@ -46,7 +45,7 @@ std::size_t FetchCache::size_bytes() const {
 }
 
 void FetchCache::erase(std::unordered_map<Key, Slot, KeyHash>::iterator it) {
-  bytes_ -= it->second.entry->bytes();
+  bytes_ -= bytes_of(*it->second.entry);
   lru_.erase(it->second.age);
   slots_.erase(it);
 }
@@ -56,17 +55,11 @@ std::string header_block(FetchCache* cache, mailstore::Folder& folder, std::uint
   if (cache) {
     if (const auto hit = cache->find(folder, uid_validity, uid)) return hit->header;
   }
-  const auto data = folder.open_message(uid);
-  if (!data) return {};
-  const std::string_view bytes = data->bytes();
-  const std::string_view header = top_header_of(bytes);
-  if (cache && header.size() < bytes.size()) {
-    auto entry = std::make_shared<CachedMessage>();
-    entry->header = std::string(header);
-    cache->store(folder, uid_validity, uid, std::move(entry));
-  }
-  return std::string(header);
+  auto found = folder.metadata(std::span<const std::uint32_t>(&uid, 1));
+  if (found.empty()) return {};
+  auto entry = std::make_shared<const mailstore::MessageMetadata>(std::move(found.front().second));
+  if (cache) cache->store(folder, uid_validity, uid, entry);
+  return entry->header;
 }
-
 
 }  // namespace umstore::imap

@@ -1,20 +1,22 @@
 #pragma once
-// What IMAP clients fetch again and again, kept so that a FETCH 1:* of
-// headers, ENVELOPE or BODYSTRUCTURE need not open and parse every message
-// file each time: the top-level header block and the ENVELOPE, BODY and
-// BODYSTRUCTURE answers, per (folder, UIDVALIDITY, UID).
+// What IMAP clients fetch again and again, kept in memory so that a FETCH
+// 1:* of headers, ENVELOPE or BODYSTRUCTURE, a SEARCH of header keys or a
+// SORT need not ask the store for each message each time: the metadata the
+// store keeps per message (mailstore/message_metadata.hpp: the header block
+// and the ENVELOPE, BODY and BODYSTRUCTURE answers), per (folder,
+// UIDVALIDITY, UID).
 //
-// Why in memory and not on disk like dovecot.index.cache: umstore is one
-// long-lived process serving every session, so one copy in memory is shared
-// by all of them (Dovecot's per-session processes need a file to share), and
-// filling it again after a restart costs one read of each message's header
-// block. A message's bytes never change under its UID (flags live elsewhere
-// and UIDs are never reused within a UIDVALIDITY), so entries need no
-// invalidation on flag changes; an expunged message's entry is never asked
-// for again and ages out of the least-recently-used order, or is dropped at
-// once when a FETCH finds the message gone. The whole cache has one byte
-// bound (voicemail and fax headers are about 1 KB, so 32 MiB keeps about
-// 20,000 messages), independent of the number of connections.
+// The store computes the metadata once, when a message is stored, and
+// keeps it (a Maildir file per message, a PostgreSQL column); this cache
+// saves the read of it. One copy in memory is shared by every session of
+// the process (Dovecot's per-session processes need dovecot.index.cache
+// for that). A message's bytes never change under its UID (flags live
+// elsewhere and UIDs are never reused within a UIDVALIDITY), so entries
+// need no invalidation on flag changes; an expunged message's entry is
+// never asked for again and ages out of the least-recently-used order, or
+// is dropped at once when a FETCH finds the message gone. The whole cache
+// has one byte bound (voicemail and fax headers are about 1 KB, so 32 MiB
+// keeps about 20,000 messages), independent of the number of connections.
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -28,27 +30,13 @@
 
 namespace umstore::imap {
 
-// The header block up to and including the empty line that ends it; the
-// whole message when there is no CRLF CRLF (bare-LF mail gets the full parse).
-inline std::string_view top_header_of(std::string_view message) {
-  const auto end = message.find("\r\n\r\n");
-  return end == std::string_view::npos ? message : message.substr(0, end + 4);
-}
-
-struct CachedMessage {
-  std::string header;  // the top-level header block with its final empty line
-  std::optional<std::string> envelope, body, body_structure;
-  std::size_t bytes() const noexcept;
-};
-using CachedMessagePtr = std::shared_ptr<const CachedMessage>;
+using CachedMessagePtr = std::shared_ptr<const mailstore::MessageMetadata>;
 
 class FetchCache {
  public:
   explicit FetchCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
   CachedMessagePtr find(const mailstore::Folder& folder, std::uint32_t uid_validity, std::uint32_t uid);
-  // Replaces what is cached for the message (entries are immutable: a fuller
-  // one replaces the first).
   void store(const mailstore::Folder& folder, std::uint32_t uid_validity, std::uint32_t uid, CachedMessagePtr entry);
   void forget(const mailstore::Folder& folder, std::uint32_t uid);
 
@@ -81,10 +69,10 @@ class FetchCache {
   std::size_t bytes_ = 0;
 };
 
-// A message's top-level header block (for SEARCH header keys and SORT): from
-// the cache that FETCH fills too, so neither need read the message files
-// again; stored in the cache when it was not. Empty when the message is gone;
-// `cache` may be nullptr.
+// A message's top-level header block (for SEARCH header keys, SORT and
+// THREAD): from the cache that FETCH fills too, else from the store's
+// metadata, then cached. Empty when the message is gone; `cache` may be
+// nullptr.
 std::string header_block(FetchCache* cache, mailstore::Folder& folder, std::uint32_t uid_validity,
                          std::uint32_t uid);
 

@@ -23,15 +23,6 @@ bool is_atom_char(char c) {
          c != '*' && c != ']';
 }
 
-bool quotable(std::string_view s, bool utf8) {
-  if (s.size() > 1024) return false;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (u == 0 || c == '\r' || c == '\n' || (u >= 0x80 && !utf8)) return false;
-  }
-  return true;
-}
-
 std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int era = (y >= 0 ? y : y - 399) / 400;
@@ -73,28 +64,6 @@ std::optional<std::int64_t> parse_day(std::string_view text) {
 }
 
 }  // namespace
-
-void append_string(std::string& out, std::string_view s, bool utf8) {
-  if (quotable(s, utf8)) {
-    out.push_back('"');
-    for (char c : s) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      out.push_back(c);
-    }
-    out.push_back('"');
-    return;
-  }
-  out += '{' + std::to_string(s.size()) + "}\r\n";
-  out += s;
-}
-
-void append_nstring(std::string& out, std::optional<std::string_view> s) {
-  if (!s) {
-    out += "NIL";
-    return;
-  }
-  append_string(out, *s);
-}
 
 void append_astring(std::string& out, std::string_view s, bool utf8) {
   bool atom = !s.empty() && !ascii_iequals(s, "NIL");

@@ -8,14 +8,14 @@
 #include <string_view>
 
 #include "mailstore/message.hpp"
+#include "mime/imap_structure.hpp"
 
 namespace umstore::imap {
 
-// Quoted when possible, else a literal. `utf8`: the client accepts UTF-8 in
-// quoted strings (RFC 9051 after ENABLE IMAP4rev2, RFC 6855 UTF8=ACCEPT).
-void append_string(std::string& out, std::string_view s, bool utf8 = false);
-// NIL for nullopt.
-void append_nstring(std::string& out, std::optional<std::string_view> s);
+// Strings and NIL-or-strings: written once, in mime/ (ENVELOPE and
+// BODYSTRUCTURE are written with them when a message is stored).
+using mime::append_nstring;
+using mime::append_string;
 // Atom when the text is a valid atom, else as append_string.
 void append_astring(std::string& out, std::string_view s, bool utf8 = false);
 

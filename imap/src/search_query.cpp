@@ -5,7 +5,7 @@
 #include <cctype>
 
 #include "mailstore/message_text.hpp"
-#include "message_structure.hpp"
+#include "mime/imap_structure.hpp"
 #include "object_id.hpp"
 #include "response_writer.hpp"
 
@@ -240,7 +240,7 @@ bool contains_nocase(std::string_view hay, std::string_view needle) {
 // The addresses of an address field as "name mailbox@host" texts, so
 // comments and folding white space (RFC 5322 §3.2.2) do not hide them.
 bool addresses_match(std::string_view unfolded, std::string_view value) {
-  for (const Address& a : parse_address_list(unfolded)) {
+  for (const mime::Address& a : mime::parse_address_list(unfolded)) {
     const std::string text = mime::decode_encoded_words(a.name) + " " + a.mailbox + "@" + a.host;
     if (contains_nocase(text, value)) return true;
   }
@@ -292,7 +292,7 @@ std::int64_t day_of(std::int64_t seconds) {
 }
 
 std::optional<std::int64_t> sent_day(SearchSubject& s) {
-  auto date = header_value(s.header_structure(), "Date");
+  auto date = mime::header_value(s.header_structure(), "Date");
   return date ? parse_written_day(*date) : std::nullopt;
 }
 

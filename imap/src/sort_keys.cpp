@@ -4,7 +4,7 @@
 
 #include "common/ascii.hpp"
 #include "common/rfc5322_date.hpp"
-#include "message_structure.hpp"
+#include "mime/imap_structure.hpp"
 
 namespace umstore::imap {
 namespace {
@@ -86,7 +86,7 @@ BaseSubject base_subject(std::string_view subject) {
 }
 
 std::int64_t sent_date(const mime::Part& header, const mailstore::MessageInfo& info) {
-  if (const auto date = header_value(header, "Date"))
+  if (const auto date = mime::header_value(header, "Date"))
     if (const auto sent = parse_rfc5322_date(*date)) return std::chrono::system_clock::to_time_t(*sent);
   return info.internal_date;
 }

@@ -1,11 +1,19 @@
-// The generic copy and move any backend gets for free: read each message,
-// append it to the target, keep its flags, keywords and date.
+// The generic paths any backend gets for free: copy and move (read each
+// message, append it to the target, keep its flags, keywords and date) and
+// metadata computed from the message.
 #include "mailstore/folder.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 
 namespace umstore::mailstore {
+
+Folder::UidMetadata Folder::metadata(std::span<const std::uint32_t> uids) const {
+  UidMetadata out;
+  for (const std::uint32_t uid : uids)
+    if (const MessageDataPtr data = open_message(uid)) out.emplace_back(uid, compute_metadata(data->bytes()));
+  return out;
+}
 
 Folder::UidPairs Folder::copy_to(Folder& target, std::span<const std::uint32_t> uids) {
   std::vector<std::uint32_t> wanted(uids.begin(), uids.end());

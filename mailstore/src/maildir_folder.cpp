@@ -282,6 +282,7 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
   const std::int64_t date = internal_date.value_or(saved);
   const fs::path tmp = dir_ / "tmp" / base;
   write_message_file(tmp, rfc822, date);  // the slow part, outside every lock
+  const fs::path metadata = write_pending_metadata(base, compute_metadata(rfc822));
 
   std::uint32_t uid = 0;
   std::uint64_t modseq = 0;
@@ -304,9 +305,11 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
       throw;
     }
     add_entry(Entry{uid, base, file.filename().string(), rfc822.size(), date, flags, unique, modseq, saved});
+    keep_pending_metadata(metadata, base);
     changed();
   } catch (...) {
     ::unlink(tmp.c_str());
+    if (!metadata.empty()) ::unlink(metadata.c_str());
     throw;
   }
   store_metrics().appends.add();

@@ -26,6 +26,8 @@
 //   umstore-folder-id     the folder's id (Folder::id), written at creation
 //                         (or first open, for folders made by older versions)
 //   umstore-fts/          the full-text index, a cache of the messages (text_index.hpp)
+//   umstore-metadata/     a file per message (by base name) with its header, ENVELOPE,
+//                         BODY and BODYSTRUCTURE: a cache too (maildir_folder_metadata.cpp)
 //
 // Crash rules: a message file reaches cur/ (fsync'ed, directory too) before
 // its "+" record; at the next scan a file without a record gets a fresh UID
@@ -100,6 +102,7 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   std::uint64_t change_counter() const override { return mirror_.change_counter.load(); }
   void refresh() override;
   MessageDataPtr open_message(std::uint32_t uid) const override;
+  UidMetadata metadata(std::span<const std::uint32_t> uids) const override;
   std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
                        std::optional<std::int64_t> internal_date) override;
   std::vector<MessageInfo> change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
@@ -191,6 +194,14 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   void notify() const;
   void require_live() const;
   MessageInfo info(const Entry& e) const;
+  // The metadata files (maildir_folder_metadata.cpp). Written into tmp/
+  // (an empty path when that failed) and moved into place with the
+  // folder's lock held, only for a message that is there.
+  std::filesystem::path metadata_file(std::string_view base) const;
+  std::filesystem::path write_pending_metadata(std::string_view base, const MessageMetadata& metadata) const;
+  void keep_pending_metadata(const std::filesystem::path& pending, std::string_view base) const;
+  void keep_computed_metadata(std::span<const std::pair<std::string, std::filesystem::path>> computed) const;
+  void forget_metadata(std::string_view base) const;
   // Hands the change to the indexer; outside the folder's lock, which the
   // index takes after its own when it reads messages.
   void queue_text_update(std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed) const;

@@ -109,6 +109,7 @@ void MaildirFolder::erase_entry(std::uint32_t uid, std::uint64_t modseq) const {
   mirror_.total_size -= it->second.size;
   mirror_.total_seconds -= seconds;
   quota_->adjust(-static_cast<std::int64_t>(it->second.size), -1, -static_cast<std::int64_t>(seconds));
+  forget_metadata(it->second.base);  // gone from the disk with the message, whoever removed it
   mirror_.uid_by_base.erase(it->second.base);
   mirror_.by_modseq.erase({it->second.modseq, uid});
   mirror_.entries.erase(it);

@@ -47,6 +47,14 @@ struct MaildirBackend {
 using Backends = boost::mpl::list<MaildirBackend>;
 #endif
 
+void check_metadata_of(const MessageMetadata& kept, std::string_view rfc822) {
+  const MessageMetadata expected = compute_metadata(rfc822);
+  BOOST_TEST(kept.header == expected.header);
+  BOOST_TEST(kept.envelope == expected.envelope);
+  BOOST_TEST(kept.body == expected.body);
+  BOOST_TEST(kept.body_structure == expected.body_structure);
+}
+
 const MessageInfo& info_of(const std::vector<MessageInfo>& infos, std::uint32_t uid) {
   const auto it = std::find_if(infos.begin(), infos.end(), [&](const MessageInfo& m) { return m.uid == uid; });
   BOOST_REQUIRE(it != infos.end());
@@ -218,6 +226,35 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(expunge_removes_only_deleted_messages, Backend, Ba
   BOOST_TEST(s.inbox->expunge() == (std::vector<std::uint32_t>{a}));
   BOOST_TEST(s.inbox->open_message(a) == nullptr);
   BOOST_TEST(s.inbox->open_message(c)->bytes() == message(3));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(metadata_is_kept_from_the_append_and_goes_with_the_message, Backend, Backends) {
+  Opened<Backend> s;
+  const std::uint32_t a = s.inbox->append(kVoiceMultipart);
+  const std::uint32_t b = s.store->deliver(kNumber, message(2), "INBOX");
+  const std::vector<std::uint32_t> asked{a, b, b + 100};
+  const auto other = s.backend.open();  // kept by the backend, not this instance's memory
+  for (const FolderPtr& folder : {s.inbox, other->user(kNumber)->open("INBOX")}) {
+    const auto kept = folder->metadata(asked);
+    BOOST_REQUIRE_EQUAL(kept.size(), 2u);
+    BOOST_TEST(kept[0].first == a);
+    BOOST_TEST(kept[1].first == b);
+    check_metadata_of(kept[0].second, kVoiceMultipart);
+    check_metadata_of(kept[1].second, message(2));
+  }
+  const auto voice = s.inbox->metadata(std::vector<std::uint32_t>{a}).at(0).second;
+  BOOST_TEST(voice.envelope.find("\"Voice message\"") != std::string::npos);
+  BOOST_TEST(voice.body_structure.find("\"32KADPCM\"") != std::string::npos);
+
+  s.mailbox->create("Archive");
+  const auto archive = s.mailbox->open("Archive");
+  const auto pairs = s.inbox->copy_to(*archive, std::vector<std::uint32_t>{a});
+  BOOST_REQUIRE_EQUAL(pairs.size(), 1u);
+  check_metadata_of(archive->metadata(std::vector<std::uint32_t>{pairs[0].second}).at(0).second, kVoiceMultipart);
+
+  s.inbox->change_flags(std::vector<std::uint32_t>{a}, FlagChange::Add, kDeleted);
+  s.inbox->expunge();
+  BOOST_TEST(s.inbox->metadata(std::vector<std::uint32_t>{a}).empty());
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(copy_and_move_keep_flags_keywords_and_dates, Backend, Backends) {

@@ -25,6 +25,11 @@ std::vector<std::string> files_in(const fs::path& dir) {
   return names;
 }
 
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 struct Store {
   TempDir dir;
   std::unique_ptr<MailStore> store = open_maildir_store(dir.path());
@@ -89,6 +94,31 @@ BOOST_AUTO_TEST_CASE(large_messages_are_mapped_and_outlive_an_expunge_too) {
   BOOST_TEST(inbox->expunge() == std::vector<std::uint32_t>{uid});
   BOOST_TEST(data->bytes().size() == big.size());
   BOOST_TEST((data->bytes() == big));
+}
+
+BOOST_AUTO_TEST_CASE(metadata_files_are_kept_checked_and_removed_with_their_message) {
+  Store s;
+  const std::uint32_t uid = s.inbox()->append(message(1));
+  const fs::path kept = s.folder_dir("INBOX") / "umstore-metadata";
+  BOOST_REQUIRE_EQUAL(files_in(kept).size(), 1u);
+  const fs::path file = kept / files_in(kept)[0];
+  BOOST_TEST(decode_metadata(read_file(file)).has_value());
+  BOOST_TEST(files_in(s.folder_dir("INBOX") / "tmp").empty());
+
+  { std::ofstream(file, std::ios::binary | std::ios::trunc) << "torn by a crash"; }
+  s.reopen();
+  const auto read = s.inbox()->metadata(std::vector<std::uint32_t>{uid});
+  BOOST_REQUIRE_EQUAL(read.size(), 1u);
+  BOOST_TEST(read[0].second.header == "From: caller@example.com\r\nSubject: voicemail 1\r\n\r\n");
+  BOOST_TEST(decode_metadata(read_file(file)).has_value());  // computed again and written anew
+
+  fs::remove(file);  // as a backup without it leaves the folder
+  BOOST_TEST(s.inbox()->metadata(std::vector<std::uint32_t>{uid}).size() == 1u);
+  BOOST_TEST(fs::exists(file));
+
+  s.inbox()->change_flags(std::vector<std::uint32_t>{uid}, FlagChange::Add, kDeleted);
+  s.inbox()->expunge();
+  BOOST_TEST(files_in(kept).empty());  // nothing of the message's header stays behind
 }
 
 BOOST_AUTO_TEST_CASE(same_folder_object_is_shared) {

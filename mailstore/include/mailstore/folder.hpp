@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "mailstore/message.hpp"
+#include "mailstore/message_metadata.hpp"
 #include "mailstore/quota.hpp"
 
 namespace umstore::mailstore {
@@ -100,6 +101,14 @@ class Folder {
 
   // nullptr when the UID does not exist (any more).
   virtual MessageDataPtr open_message(std::uint32_t uid) const = 0;
+
+  // The header, ENVELOPE, BODY and BODYSTRUCTURE (message_metadata.hpp) of
+  // each of `uids` (ascending) that exists, ascending: kept by the backend
+  // since the message was stored; for one stored before it kept them,
+  // computed from the message now and kept from then on. This generic path
+  // computes them from open_message every time.
+  using UidMetadata = std::vector<std::pair<std::uint32_t, MessageMetadata>>;
+  virtual UidMetadata metadata(std::span<const std::uint32_t> uids) const;
 
   // Stores a message durably and returns its UID. `rfc822` should use CRLF
   // line ends. Throws QuotaExceeded when the user's quota would be exceeded.

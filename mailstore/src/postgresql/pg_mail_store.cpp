@@ -31,6 +31,13 @@ constexpr std::size_t kBodyCacheBytes = 64u << 20;
 
 std::string in_quotes(std::string_view name) { return "\"" + std::string(name) + "\""; }
 
+// messages.imap_metadata: the metadata without the header, which the
+// header column holds.
+std::string stored_metadata(MessageMetadata metadata) {
+  metadata.header.clear();
+  return encode_metadata(metadata);
+}
+
 struct Backend {
   ConnectionPool pool;
   ChangeFeed feed;
@@ -110,6 +117,25 @@ class PgFolder final : public Folder {
     MessageDataPtr data = std::make_shared<detail::MessageBytes>(std::move(*bytes));
     backend_->bodies.store(row_.id, uid, data);
     return data;
+  }
+
+  // Kept since the append; computed once for messages stored before.
+  UidMetadata metadata(std::span<const std::uint32_t> uids) const override {
+    auto rows = backend_->run([&](MailTables& t) { return t.metadata(row_.id, uids); });
+    UidMetadata out;
+    for (StoredMetadata& row : rows) {
+      std::optional<MessageMetadata> m;
+      if (row.metadata) m = decode_metadata(*row.metadata);
+      if (!m) {
+        const MessageDataPtr data = open_message(row.uid);
+        if (!data) continue;  // expunged meanwhile
+        m = compute_metadata(data->bytes());
+        backend_->run([&](MailTables& t) { t.keep_metadata(row_.id, row.uid, stored_metadata(*m)); });
+      }
+      m->header = std::move(row.header);
+      out.emplace_back(row.uid, std::move(*m));
+    }
+    return out;
   }
 
   std::uint32_t append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
@@ -203,7 +229,8 @@ class PgFolder final : public Folder {
                           std::span<const std::string> keywords, std::int64_t internal_date) {
     detail::validate_keywords(keywords);
     const auto unique = detail::unique_keywords(keywords);
-    const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid};
+    const std::string metadata = stored_metadata(compute_metadata(rfc822));
+    const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid, metadata};
     const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
     backend_->text_later(row_.id);
     signals_->changed();
@@ -399,7 +426,8 @@ class PgMailStore final : public MailStore {
   DeliveredCopy deliver_keyed(std::string_view number, std::string_view rfc822, std::string_view folder,
                               std::optional<std::string_view> key) {
     const std::string canonical = canonical_folder_name(folder);
-    const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt};
+    const std::string metadata = stored_metadata(compute_metadata(rfc822));
+    const NewMessage m{rfc822, 0, {}, std::time(nullptr), key, std::nullopt, metadata};
     auto mailbox = user(number);
     const std::string where = std::string(number) + '\n' + canonical;
     return backend_->run([&](MailTables& t) {

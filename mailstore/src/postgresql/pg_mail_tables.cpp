@@ -3,6 +3,7 @@
 #include "../quota_counter.hpp"
 #include "../special_use.hpp"
 #include "mailstore/store_metrics.hpp"
+#include "mime/message_parser.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -22,7 +23,7 @@ constexpr std::string_view kChargeMailbox =
 // Migration 7's function: the whole append in one statement.
 constexpr std::string_view kStoreMessage =
     "SELECT o_outcome, o_uid, o_modseq, o_folder FROM umstore_store_message($1::bigint, $2::text, $3::bigint, "
-    "$4::bigint, $5::bytea, $6::text, $7::smallint, $8::text, $9::bigint, $10::bytea, $11::bigint, $12::text, "
+    "$4::bigint, $5::bytea, $6::bytea, $7::smallint, $8::text, $9::bigint, $10::bytea, $11::bigint, $12::text, "
     "$13::boolean, $14::text)";
 constexpr std::string_view kFolderChangedUnderfoot = "UM001";  // raised by umstore_store_message
 
@@ -63,11 +64,6 @@ std::string text_array(std::span<const std::string> items) {
     out += '"';
   }
   return out + "}";
-}
-
-std::string_view header_block(std::string_view rfc822) {
-  const auto end = rfc822.find("\r\n\r\n");
-  return end == std::string_view::npos ? rfc822 : rfc822.substr(0, end + 4);
 }
 
 constexpr std::string_view kInfoColumns =
@@ -223,10 +219,9 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
     try {
       return c_.exec(kStoreMessage, {IntParam(folder.id), Param::text(folder.name), IntParam(folder.mailbox_id),
                                      kept_uid, Param::bytes(m.rfc822),
-                                     Param::null(),  // the search text: computed after the commit (pg_text_filler.hpp)
-                                     IntParam(m.flags),
+                                     m.metadata.empty() ? Param::null() : Param::bytes(m.metadata), IntParam(m.flags),
                                      Param::text(keywords), IntParam(m.internal_date),
-                                     Param::bytes(header_block(m.rfc822)),
+                                     Param::bytes(mime::header_block(m.rfc822)),
                                      IntParam(static_cast<std::int64_t>(charge.seconds)),
                                      m.delivery_key ? Param::text(*m.delivery_key) : Param::null(),
                                      Param::text(detail::QuotaExemption::active() ? "f" : "t"),
@@ -312,11 +307,27 @@ std::optional<std::string> MailTables::body(std::int64_t folder_id, std::uint32_
   return r.text(0, 0);
 }
 
-std::optional<std::string> MailTables::header(std::int64_t folder_id, std::uint32_t uid) {
-  const auto r = c_.exec_binary("SELECT header FROM messages WHERE folder_id = $1 AND uid = $2",
-                                {IntParam(folder_id), IntParam(uid)});
-  if (r.rows() == 0) return std::nullopt;
-  return r.text(0, 0);
+std::vector<StoredMetadata> MailTables::metadata(std::int64_t folder_id, std::span<const std::uint32_t> uids) {
+  // Binary results (the header is bytea): the UID as an 8-byte big-endian bigint.
+  const auto r = c_.exec_binary(
+      "SELECT uid, header, imap_metadata FROM messages WHERE folder_id = $1 AND uid = ANY($2::bigint[]) "
+      "ORDER BY uid",
+      {IntParam(folder_id), Param::text(uid_array(uids))});
+  std::vector<StoredMetadata> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    std::uint32_t uid = 0;
+    for (const char byte : r.view(i, 0)) uid = (uid << 8) | static_cast<unsigned char>(byte);
+    StoredMetadata row{uid, r.text(i, 1), std::nullopt};
+    if (!r.is_null(i, 2)) row.metadata = r.text(i, 2);
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+void MailTables::keep_metadata(std::int64_t folder_id, std::uint32_t uid, std::string_view encoded) {
+  c_.exec("UPDATE messages SET imap_metadata = $3 WHERE folder_id = $1 AND uid = $2 AND imap_metadata IS NULL",
+          {IntParam(folder_id), IntParam(uid), Param::bytes(encoded)});
 }
 
 std::vector<MessageInfo> MailTables::infos_of(std::int64_t folder_id, std::span<const std::uint32_t> uids) {
@@ -470,9 +481,9 @@ std::vector<std::pair<std::uint32_t, std::uint32_t>> MailTables::copy(const Fold
   const std::int64_t first_uid = allocated.integer(0, 0);
   const IntParam modseq(allocated.integer(0, 1));
   const auto copied = c_.exec(
-      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, metadata, seconds) "
+      "INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256, header, imap_metadata, seconds) "
       "SELECT $1, $3 + row_number() OVER (ORDER BY uid) - 1, $4, flags, keywords, internal_date, "
-      "floor(extract(epoch FROM now()))::bigint, size, body_sha256, header, metadata, seconds FROM messages "
+      "floor(extract(epoch FROM now()))::bigint, size, body_sha256, header, imap_metadata, seconds FROM messages "
       "WHERE folder_id = $2 AND uid = ANY($5::bigint[]) RETURNING uid",
       {IntParam(to.id), IntParam(from.id), IntParam(first_uid), modseq, Param::text(uid_array(uids))});
   c_.exec("UPDATE bodies b SET refs = b.refs + n FROM (SELECT body_sha256, count(*) AS n FROM messages "

@@ -63,6 +63,14 @@ struct NewMessage {
   std::int64_t internal_date = 0;
   std::optional<std::string_view> delivery_key;  // exactly-once delivery (SMTP queue id, ingest id)
   std::optional<std::uint32_t> uid;  // keep this UID (copy_store): at or above the folder's UIDNEXT
+  std::string_view metadata;  // encode_metadata without the header (the header column holds it); empty: none
+};
+
+// A message's row of what FETCH lists it with (Folder::metadata).
+struct StoredMetadata {
+  std::uint32_t uid = 0;
+  std::string header;
+  std::optional<std::string> metadata;  // encoded; none for messages stored before migration 8
 };
 
 class MailTables {
@@ -105,7 +113,10 @@ class MailTables {
   std::vector<MessageInfo> snapshot(std::int64_t folder_id);
   FolderStatus status(std::int64_t folder_id);
   std::optional<std::string> body(std::int64_t folder_id, std::uint32_t uid);
-  std::optional<std::string> header(std::int64_t folder_id, std::uint32_t uid);
+  // Of `uids` (ascending), those that exist, ascending.
+  std::vector<StoredMetadata> metadata(std::int64_t folder_id, std::span<const std::uint32_t> uids);
+  // Keeps metadata computed for a message stored without it.
+  void keep_metadata(std::int64_t folder_id, std::uint32_t uid, std::string_view encoded);
 
   // `compute` gets the messages' current state and returns the updates to
   // make (those that really change), written only if none of those

@@ -62,6 +62,13 @@ struct ParseLimits {
   std::size_t max_parameters = 64;
 };
 
+// The top-level header block up to and including the empty line that ends
+// it; the whole message when there is no CRLF CRLF (bare-LF mail).
+inline std::string_view header_block(std::string_view message) {
+  const auto end = message.find("\r\n\r\n");
+  return end == std::string_view::npos ? message : message.substr(0, end + 4);
+}
+
 // The whole message is the root part (header_begin 0).
 // A multipart or message/rfc822 part with no children was left opaque: no
 // boundary, no delimiter found, a limit reached, or a base64/QP-encoded

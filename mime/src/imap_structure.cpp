@@ -1,13 +1,20 @@
-#include "message_structure.hpp"
-#include "common/ascii.hpp"
+#include "mime/imap_structure.hpp"
 
 #include <cctype>
 
-#include "command_parser.hpp"
-#include "response_writer.hpp"
+#include "common/ascii.hpp"
 
-namespace umstore::imap {
+namespace umstore::mime {
 namespace {
+
+bool quotable(std::string_view s, bool utf8) {
+  if (s.size() > 1024) return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u == 0 || c == '\r' || c == '\n' || (u >= 0x80 && !utf8)) return false;
+  }
+  return true;
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -147,7 +154,7 @@ void append_address_list(std::string& out, const std::vector<Address>& addresses
 
 void append_upper_string(std::string& out, std::string_view s) { append_string(out, ascii_upper(s)); }
 
-void append_parameters(std::string& out, const mime::Parameters& params, bool default_charset) {
+void append_parameters(std::string& out, const Parameters& params, bool default_charset) {
   if (params.items.empty() && !default_charset) {
     out += "NIL";
     return;
@@ -172,7 +179,7 @@ void append_optional(std::string& out, const std::optional<std::string>& s) {
   append_nstring(out, s ? std::optional<std::string_view>(*s) : std::nullopt);
 }
 
-void append_extension(std::string& out, const mime::Part& part) {
+void append_extension(std::string& out, const Part& part) {
   out += ' ';
   if (part.disposition.type.empty()) {
     out += "NIL";
@@ -199,6 +206,28 @@ void append_extension(std::string& out, const mime::Part& part) {
 }
 
 }  // namespace
+
+void append_string(std::string& out, std::string_view s, bool utf8) {
+  if (quotable(s, utf8)) {
+    out.push_back('"');
+    for (char c : s) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+    return;
+  }
+  out += '{' + std::to_string(s.size()) + "}\r\n";
+  out += s;
+}
+
+void append_nstring(std::string& out, std::optional<std::string_view> s) {
+  if (!s) {
+    out += "NIL";
+    return;
+  }
+  append_string(out, *s);
+}
 
 std::vector<Address> parse_address_list(std::string_view unfolded) {
   auto tokens = tokenize_addresses(unfolded);
@@ -264,13 +293,13 @@ std::vector<Address> parse_address_list(std::string_view unfolded) {
   return out;
 }
 
-std::optional<std::string> header_value(const mime::Part& part, std::string_view name) {
+std::optional<std::string> header_value(const Part& part, std::string_view name) {
   auto raw = part.header(name);
   if (!raw) return std::nullopt;
-  return std::string(trim(mime::unfold(*raw)));
+  return std::string(trim(unfold(*raw)));
 }
 
-void append_envelope(std::string& out, const mime::Part& message, std::string_view) {
+void append_envelope(std::string& out, const Part& message, std::string_view) {
   const auto addresses = [&](std::string_view field) {
     const auto value = header_value(message, field);
     return value ? parse_address_list(*value) : std::vector<Address>{};
@@ -304,7 +333,7 @@ void append_envelope(std::string& out, const mime::Part& message, std::string_vi
   out += ')';
 }
 
-void append_body_structure(std::string& out, const mime::Part& part, std::string_view bytes, bool extended) {
+void append_body_structure(std::string& out, const Part& part, std::string_view bytes, bool extended) {
   const auto& ct = part.content_type;
   if (part.is_multipart()) {
     out += '(';
@@ -352,4 +381,4 @@ void append_body_structure(std::string& out, const mime::Part& part, std::string
   out += ')';
 }
 
-}  // namespace umstore::imap
+}  // namespace umstore::mime
