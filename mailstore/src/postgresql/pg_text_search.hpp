@@ -20,9 +20,10 @@
 // hit and on the body portion a BODY hit, and no message is read. A needle
 // with U+FFFD may have met a replaced byte: its candidates are read.
 //
-// NULL text means "not computed": bodies stored before migration 5, text
-// of the earlier form that migration 6 dropped, or bodies stored while the
-// index was missing. A search first fills those of its folder; `umstore
+// NULL text means "not computed": bodies the TextFiller has not reached
+// yet (pg_text_filler.hpp: appends leave it to that thread), bodies stored
+// before migration 5, text of the earlier form that migration 6 dropped, or
+// bodies stored while the index was missing. A search first fills those of its folder; `umstore
 // index rebuild` computes the folder's again.
 #include <cstdint>
 #include <optional>
