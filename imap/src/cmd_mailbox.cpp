@@ -101,7 +101,6 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
   std::uint32_t first_unseen = 0;
   for (std::size_t i = 0; i < sel.messages.size() && !first_unseen; ++i)
     if (!(sel.messages[i].flags & mailstore::kSeen)) first_unseen = static_cast<std::uint32_t>(i + 1);
-  auto status = sel.folder->status();
   send_flags_responses();
   untagged(std::to_string(sel.messages.size()) + " EXISTS");
   if (rev2_) {
@@ -116,11 +115,14 @@ net::Task<void> Session::cmd_select(const Command& cmd) {
     if (first_unseen) untagged("OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen");
   }
   untagged("OK [UIDVALIDITY " + std::to_string(sel.folder->uid_validity()) + "] UIDs valid");
-  std::uint32_t uid_next = std::max(status.uid_next, sel.messages.empty() ? 1u : sel.messages.back().uid + 1);
-  untagged("OK [UIDNEXT " + std::to_string(uid_next) + "] Predicted next UID");
+  // Both as select_folder read them before its snapshot: no second read of
+  // the folder's status. UIDNEXT is above every UID the snapshot holds; a
+  // change made in between is reported again at the first catch-up, which
+  // finds nothing new to say about it.
+  untagged("OK [UIDNEXT " + std::to_string(sel.uid_bound()) + "] Predicted next UID");
   // Sent to every client: mod-sequences are always kept, and clients that
   // do not know the code ignore it (RFC 3501 §7.1).
-  untagged("OK [HIGHESTMODSEQ " + std::to_string(status.highest_modseq) + "] Highest");
+  untagged("OK [HIGHESTMODSEQ " + std::to_string(sel.known_modseq) + "] Highest");
   untagged("OK [MAILBOXID (" + mailbox_object_id(sel.folder->id()) + ")] Mailbox id");  // RFC 8474 §4.2
   if (parameters->qresync) resync_selected(*parameters->qresync);
   reply(cmd, "OK", examine ? "[READ-ONLY] EXAMINE completed" : "[READ-WRITE] SELECT completed");
