@@ -65,7 +65,8 @@ void MaildirFolder::keep_pending_metadata(const fs::path& pending, std::string_v
   if (pending.empty()) return;
   const fs::path kept = metadata_file(base);
   if (::rename(pending.c_str(), kept.c_str()) == 0) return;
-  if (errno == ENOENT && ::mkdir((dir_ / kMetadataDir).c_str(), 0700) == 0 &&
+  // The directory comes with the first message (folders made before it existed lack it).
+  if (errno == ENOENT && (::mkdir((dir_ / kMetadataDir).c_str(), 0700) == 0 || errno == EEXIST) &&
       ::rename(pending.c_str(), kept.c_str()) == 0)
     return;
   ::unlink(pending.c_str());
