@@ -79,18 +79,6 @@ Connection::Connection(const std::string& conninfo, std::chrono::seconds timeout
   }
   // Notices (e.g. "relation already exists, skipping") are not errors.
   PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
-  // Prepared statements (run()) keep their parse, but each execution is
-  // planned for its own values: a generic plan cannot see that a LIKE
-  // pattern suits the trigram index, nor how selective an id is.
-  pg_result* r = PQexec(c_, "SET plan_cache_mode = force_custom_plan");
-  const bool set = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
-  if (!set) {
-    const std::string message = "cannot set up the PostgreSQL session: " + trimmed(PQerrorMessage(c_));
-    PQfinish(c_);
-    c_ = nullptr;
-    throw PgError(message, "", true);
-  }
 }
 Connection::Connection(Connection&& other) noexcept
     : c_(std::exchange(other.c_, nullptr)),
@@ -138,13 +126,17 @@ Result Connection::exec(std::string_view sql) {
   return checked(r);
 }
 
-Result Connection::exec(std::string_view sql, std::span<const Param> params) { return run(sql, params, 0); }
+Result Connection::exec(std::string_view sql, std::span<const Param> params) { return run(sql, params, 0, true); }
 
-Result Connection::exec_binary(std::string_view sql, std::initializer_list<Param> params) {
-  return run(sql, std::span<const Param>(params.begin(), params.size()), 1);
+Result Connection::exec_planned_for_values(std::string_view sql, std::initializer_list<Param> params) {
+  return run(sql, std::span<const Param>(params.begin(), params.size()), 0, false);
 }
 
-Result Connection::run(std::string_view sql, std::span<const Param> params, int result_format) {
+Result Connection::exec_binary(std::string_view sql, std::initializer_list<Param> params) {
+  return run(sql, std::span<const Param>(params.begin(), params.size()), 1, true);
+}
+
+Result Connection::run(std::string_view sql, std::span<const Param> params, int result_format, bool prepare) {
   std::vector<const char*> values(params.size());
   std::vector<int> lengths(params.size());
   std::vector<int> formats(params.size());
@@ -163,7 +155,7 @@ Result Connection::run(std::string_view sql, std::span<const Param> params, int 
   }
   const std::string statement(sql);
   const int count = static_cast<int>(params.size());
-  const char* name = prepared(statement, count);
+  const char* name = prepare ? prepared(statement, count) : nullptr;
   pg_result* r = name ? PQexecPrepared(c_, name, count, values.data(), lengths.data(), formats.data(), result_format)
                       : PQexecParams(c_, statement.c_str(), count, nullptr, values.data(), lengths.data(),
                                      formats.data(), result_format);

@@ -111,7 +111,8 @@ TextCandidates text_matches(Connection& c, std::int64_t folder_id, const std::st
                             std::span<const std::uint32_t> uids) {
   // The trigram index finds the bodies; chr(30) is kBodySeparator. An
   // exact match that is not in the body portion is in the header's.
-  const auto r = c.exec(
+  // Planned for the pattern: one with few trigrams goes without the index.
+  const auto r = c.exec_planned_for_values(
       "SELECT m.uid, $3 AND split_part(b.search_text, chr(30), 2) LIKE $2 "
       "FROM messages m JOIN bodies b ON b.sha256 = m.body_sha256 "
       "WHERE m.folder_id = $1 AND b.search_text LIKE $2 ORDER BY m.uid",

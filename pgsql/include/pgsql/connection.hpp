@@ -109,15 +109,20 @@ class Connection {
   // Parameters as given ($1, $2, ...); text results. Each statement text is
   // prepared on this connection the first time it is run (up to
   // kMaxPrepared of them) and executed by name after: parsed once per
-  // connection, not once per statement (each run is still planned for its
-  // values). Statement texts are constants of the code, a few dozen per
-  // part; the limit only keeps a text built with values in it from growing
-  // the server's memory.
+  // connection, and planned once too when PostgreSQL finds a plan for any
+  // values as good as one for each (plan_cache_mode = auto): planning the
+  // hot statements every time cost more than running them. Statement texts
+  // are constants of the code, a few dozen per part; the limit only keeps a
+  // text built with values in it from growing the server's memory.
   static constexpr std::size_t kMaxPrepared = 256;
   Result exec(std::string_view sql, std::span<const Param> params);
   Result exec(std::string_view sql, std::initializer_list<Param> params) {
     return exec(sql, std::span<const Param>(params.begin(), params.size()));
   }
+  // Not prepared: planned for these values every time, for a statement
+  // whose best plan depends on them (a LIKE pattern that suits a trigram
+  // index or not), which a plan made once would not see.
+  Result exec_planned_for_values(std::string_view sql, std::initializer_list<Param> params);
   // Binary results: bytea columns arrive as their raw octets (message
   // bodies without hex doubling); select only bytea columns with it.
   Result exec_binary(std::string_view sql, std::initializer_list<Param> params);
@@ -138,7 +143,7 @@ class Connection {
   std::vector<Notification> take_notifications();
 
  private:
-  Result run(std::string_view sql, std::span<const Param> params, int result_format);
+  Result run(std::string_view sql, std::span<const Param> params, int result_format, bool prepare);
   // The name `sql` is prepared under, preparing it now; nullptr past the limit.
   const char* prepared(const std::string& sql, int parameters);
   Result checked(pg_result* result);
