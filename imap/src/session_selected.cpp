@@ -138,7 +138,7 @@ void Session::report_changes(bool allow_expunge) {
   const std::uint64_t counter = sel.folder->change_counter();
   const bool expunges_owed = allow_expunge && !sel.pending_expunges.empty();
   if (counter == sel.known_counter && !expunges_owed) return;
-  auto changes = sel.folder->changes_since(sel.known_modseq);
+  auto changes = sel.folder->changes_heard_since(sel.known_modseq);
   if (!changes.expunged_complete) changes = changes_by_snapshot(*sel.folder, sel.messages);
   sel.known_counter = counter;
   sel.known_modseq = changes.highest_modseq;

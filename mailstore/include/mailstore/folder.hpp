@@ -95,6 +95,12 @@ class Folder {
   // The incremental read (RFC 7162 QRESYNC, Dovecot's sync): messages
   // added or changed and UIDs expunged after `modseq`, as of now.
   virtual FolderChanges changes_since(std::uint64_t modseq) const = 0;
+  // As changes_since, but only as current as the changes this process has
+  // heard of (change_counter()): for a reader that catches up when its
+  // listener tells it of a change. A backend whose changes_since costs a
+  // round trip answers from what it holds while nothing new was heard, so
+  // sessions woken by the same change ask the store once between them.
+  virtual FolderChanges changes_heard_since(std::uint64_t modseq) const { return changes_since(modseq); }
   // Catches up with changes other processes or tools made on disk (a few
   // stat calls when there are none); listeners hear of what it finds.
   virtual void refresh() = 0;

@@ -14,14 +14,18 @@
 #include <unordered_map>
 
 #include "../listener_registry.hpp"
+#include "pg_folder_mirror.hpp"
 
 namespace umstore::mailstore::pg {
 
-// What the feed keeps per folder id: who listens, and a counter raised by
-// every change heard of (Folder::change_counter without a round trip).
+// What the process keeps per folder id while any folder object has it:
+// who listens, a counter raised by every change heard of
+// (Folder::change_counter without a round trip), and the node's copy of
+// the message list.
 struct FolderSignals {
   std::shared_ptr<detail::ListenerRegistry> listeners = std::make_shared<detail::ListenerRegistry>();
   std::atomic<std::uint64_t> changes{0};
+  FolderMirror mirror{changes};
   void changed() {
     ++changes;
     listeners->notify();

@@ -98,14 +98,20 @@ class PgFolder final : public Folder {
   std::uint32_t uid_validity() const override { return row_.uid_validity; }
   const FolderRow& row() const noexcept { return row_; }
 
-  std::vector<MessageInfo> snapshot() const override {
-    return backend_->run([&](MailTables& t) { return t.snapshot(row_.id); });
-  }
+  // The node's copy of the message list answers these once it is up to
+  // date (pg_folder_mirror.hpp).
+  std::vector<MessageInfo> snapshot() const override { return signals_->mirror.snapshot(delta_reader()); }
   FolderStatus status() const override {
+    if (auto s = signals_->mirror.status(delta_reader())) return *s;
     return backend_->run([&](MailTables& t) { return t.status(row_.id); });
   }
   std::uint64_t change_counter() const override { return signals_->changes.load(); }
   FolderChanges changes_since(std::uint64_t modseq) const override {
+    if (auto c = signals_->mirror.changes_since(modseq, delta_reader())) return std::move(*c);
+    return backend_->run([&](MailTables& t) { return t.changes_since(row_.id, modseq); });
+  }
+  FolderChanges changes_heard_since(std::uint64_t modseq) const override {
+    if (auto c = signals_->mirror.changes_heard_since(modseq, delta_reader())) return std::move(*c);
     return backend_->run([&](MailTables& t) { return t.changes_since(row_.id, modseq); });
   }
   void refresh() override {}  // the database is always current
@@ -225,6 +231,12 @@ class PgFolder final : public Folder {
   bool listeners_hear_everyone() const noexcept override { return true; }
 
  private:
+  FolderMirror::Read delta_reader() const {
+    return [this](std::uint64_t since, MailTables::Expunges expunges) {
+      return backend_->run([&](MailTables& t) { return t.delta_since(row_.id, since, expunges); });
+    };
+  }
+
   std::uint32_t append_as(std::optional<std::uint32_t> uid, std::string_view rfc822, Flags flags,
                           std::span<const std::string> keywords, std::int64_t internal_date) {
     detail::validate_keywords(keywords);

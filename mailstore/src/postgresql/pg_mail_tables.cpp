@@ -405,27 +405,45 @@ std::vector<std::uint32_t> MailTables::remove_rows(const FolderRow& folder, std:
   return out;
 }
 
-// One statement, so one snapshot: the highest mod-sequence read with the
-// changes is exactly the state they lead to (read apart, a change committed
-// in between could be counted as seen and never reported).
-FolderChanges MailTables::changes_since(std::int64_t folder_id, std::uint64_t modseq) {
+// One statement, so one snapshot: the highest mod-sequence and counters
+// read with the changes are exactly the state they lead to (read apart, a
+// change committed in between could be counted as seen and never reported).
+FolderDelta MailTables::delta_since(std::int64_t folder_id, std::uint64_t modseq, Expunges expunges) {
   const auto r = c_.exec(
       "SELECT 0 AS kind, " + std::string(kInfoColumns) + " FROM messages WHERE folder_id = $1 AND modseq > $2 "
-      "UNION ALL SELECT 1, uid, 0, '', 0, 0, modseq, 0 FROM expunged WHERE folder_id = $1 AND modseq > $2 "
-      "UNION ALL SELECT 2, 0, 0, '', 0, 0, highest_modseq, 0 FROM folders WHERE id = $1 ORDER BY kind, uid",
-      {IntParam(folder_id), IntParam(static_cast<std::int64_t>(modseq))});
-  FolderChanges out;
+      "UNION ALL SELECT 1, uid, 0, '', 0, 0, modseq, 0 FROM expunged WHERE folder_id = $1 AND modseq > $2 AND $3 "
+      "UNION ALL SELECT 2, uid_next, 0, '', uid_validity, first_recent, highest_modseq, 0 FROM folders WHERE id = $1 "
+      "ORDER BY kind, uid",
+      {IntParam(folder_id), IntParam(static_cast<std::int64_t>(modseq)),
+       Param::text(expunges == Expunges::with ? "t" : "f")});
+  FolderDelta out;
+  out.since = modseq;
   bool folder_found = false;
   for (int row = 0; row < r.rows(); ++row) {
     switch (r.integer(row, 0)) {
       case 0: out.changed.push_back(info_at(r, row, 1)); break;
-      case 1: out.expunged.push_back(static_cast<std::uint32_t>(r.integer(row, 1))); break;
+      case 1:
+        out.expunged.push_back(
+            {static_cast<std::uint32_t>(r.integer(row, 1)), static_cast<std::uint64_t>(r.integer(row, 6))});
+        break;
       default:
+        out.uid_next = static_cast<std::uint32_t>(r.integer(row, 1));
+        out.uid_validity = static_cast<std::uint32_t>(r.integer(row, 4));
+        out.first_recent = static_cast<std::uint32_t>(r.integer(row, 5));
         out.highest_modseq = static_cast<std::uint64_t>(r.integer(row, 6));
         folder_found = true;
     }
   }
   if (!folder_found) throw FolderNotFound("the folder was removed");
+  return out;
+}
+
+FolderChanges MailTables::changes_since(std::int64_t folder_id, std::uint64_t modseq) {
+  auto delta = delta_since(folder_id, modseq, Expunges::with);
+  FolderChanges out;
+  out.highest_modseq = delta.highest_modseq;
+  out.changed = std::move(delta.changed);
+  for (const auto& e : delta.expunged) out.expunged.push_back(e.uid);
   return out;
 }
 

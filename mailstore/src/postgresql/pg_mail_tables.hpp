@@ -66,6 +66,22 @@ struct NewMessage {
   std::string_view metadata;  // encode_metadata without the header (the header column holds it); empty: none
 };
 
+// What changed in a folder after a mod-sequence, with the folder row's
+// counters as of the same moment (MailTables::delta_since).
+struct FolderDelta {
+  std::uint64_t since = 0;
+  std::uint64_t highest_modseq = 1;
+  std::uint32_t uid_next = 1;
+  std::uint32_t uid_validity = 0;
+  std::uint32_t first_recent = 1;
+  std::vector<MessageInfo> changed;  // ascending UID
+  struct Expunged {
+    std::uint32_t uid = 0;
+    std::uint64_t modseq = 0;
+  };
+  std::vector<Expunged> expunged;  // ascending UID
+};
+
 // A message's row of what FETCH lists it with (Folder::metadata).
 struct StoredMetadata {
   std::uint32_t uid = 0;
@@ -140,6 +156,10 @@ class MailTables {
                                                             std::span<const std::uint32_t> uids, bool move);
 
   FolderChanges changes_since(std::int64_t folder_id, std::uint64_t modseq);
+  // As changes_since with the folder row's counters; without_expunged
+  // leaves the expunged UIDs out (a whole copy from modseq 0 needs none).
+  enum class Expunges { with, without };
+  FolderDelta delta_since(std::int64_t folder_id, std::uint64_t modseq, Expunges expunges);
   std::uint32_t first_recent_uid(std::int64_t folder_id);
   std::uint32_t claim_recent(std::int64_t folder_id, std::uint32_t up_to_uid);
 

@@ -1,0 +1,130 @@
+#include "pg_folder_mirror.hpp"
+
+#include <algorithm>
+
+namespace umstore::mailstore::pg {
+
+void FolderMirror::catch_up(const Read& read) {
+  bool loaded = false;
+  std::uint64_t since = 0;
+  const std::uint64_t heard = heard_.load();
+  {
+    std::lock_guard lock(mutex_);
+    loaded = loaded_;
+    since = modseq_;
+  }
+  // A first read takes every message and no expunges: they are of no use
+  // to a copy that starts now.
+  FolderDelta delta = loaded ? read(since, MailTables::Expunges::with) : read(0, MailTables::Expunges::without);
+  std::lock_guard lock(mutex_);
+  // uid_next and first_recent only grow; first_recent moves without a
+  // mod-sequence (a session claiming \Recent), so take the larger.
+  uid_next_ = std::max(uid_next_, delta.uid_next);
+  first_recent_ = std::max(first_recent_, delta.first_recent);
+  // Whichever read is applied, the state here is at least as new as this one's.
+  heard_when_read_ = std::max(heard_when_read_, heard);
+  if (loaded_ && delta.highest_modseq <= modseq_) return;  // another read got this far first
+  uid_validity_ = delta.uid_validity;
+  if (!loaded) {
+    // A whole list, newer than what is here (if anything is): it replaces
+    // it, and the expunges before it are not known here.
+    messages_ = std::move(delta.changed);
+    modseq_ = expunges_from_ = delta.highest_modseq;
+    expunged_.clear();
+    loaded_ = true;
+    return;
+  }
+  apply(std::move(delta));
+}
+
+void FolderMirror::apply(FolderDelta delta) {
+  // The delta reads the folder as of delta.highest_modseq, later than
+  // this copy, and from at most this copy's mod-sequence: its rows are the
+  // messages' newest states.
+  for (MessageInfo& m : delta.changed) {
+    if (messages_.empty() || messages_.back().uid < m.uid) {
+      messages_.push_back(std::move(m));
+      continue;
+    }
+    const auto it = std::lower_bound(messages_.begin(), messages_.end(), m.uid,
+                                     [](const MessageInfo& a, std::uint32_t uid) { return a.uid < uid; });
+    if (it != messages_.end() && it->uid == m.uid)
+      *it = std::move(m);
+    else
+      messages_.insert(it, std::move(m));
+  }
+  if (!delta.expunged.empty()) {
+    std::vector<std::uint32_t> gone;  // ascending, as the delta lists them
+    for (const auto& e : delta.expunged) gone.push_back(e.uid);
+    std::erase_if(messages_,
+                  [&](const MessageInfo& m) { return std::binary_search(gone.begin(), gone.end(), m.uid); });
+    std::sort(delta.expunged.begin(), delta.expunged.end(),
+              [](const FolderDelta::Expunged& a, const FolderDelta::Expunged& b) { return a.modseq < b.modseq; });
+    for (const auto& e : delta.expunged)
+      if (e.modseq > modseq_) expunged_.push_back(e);
+    forget_old_expunges();
+  }
+  modseq_ = delta.highest_modseq;
+}
+
+void FolderMirror::forget_old_expunges() {
+  if (expunged_.size() <= kExpungesKept) return;
+  const auto dropped = expunged_.begin() + static_cast<std::ptrdiff_t>(expunged_.size() / 2);
+  expunges_from_ = std::prev(dropped)->modseq;
+  expunged_.erase(expunged_.begin(), dropped);
+}
+
+std::vector<MessageInfo> FolderMirror::snapshot(const Read& read) {
+  catch_up(read);
+  std::lock_guard lock(mutex_);
+  return messages_;
+}
+
+std::optional<FolderStatus> FolderMirror::status(const Read& read) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!loaded_) return std::nullopt;
+  }
+  catch_up(read);
+  std::lock_guard lock(mutex_);
+  FolderStatus s;
+  s.messages = static_cast<std::uint32_t>(messages_.size());
+  for (const auto& m : messages_) {
+    if (!(m.flags & kSeen)) ++s.unseen;
+    if (m.flags & kDeleted) ++s.deleted;
+    if (m.uid >= first_recent_) ++s.recent;
+    s.size += m.size;
+  }
+  s.uid_next = uid_next_;
+  s.uid_validity = uid_validity_;
+  s.highest_modseq = modseq_;
+  return s;
+}
+
+std::optional<FolderChanges> FolderMirror::changes_since(std::uint64_t modseq, const Read& read) {
+  catch_up(read);
+  std::lock_guard lock(mutex_);
+  return changes_after(modseq);
+}
+
+std::optional<FolderChanges> FolderMirror::changes_heard_since(std::uint64_t modseq, const Read& read) {
+  {
+    std::lock_guard lock(mutex_);
+    if (loaded_ && heard_.load() == heard_when_read_ && modseq <= modseq_) return changes_after(modseq);
+  }
+  return changes_since(modseq, read);
+}
+
+std::optional<FolderChanges> FolderMirror::changes_after(std::uint64_t modseq) const {
+  if (modseq < expunges_from_) return std::nullopt;
+  FolderChanges changes;
+  changes.highest_modseq = modseq_;
+  for (const auto& m : messages_)
+    if (m.modseq > modseq) changes.changed.push_back(m);
+  for (const auto& e : expunged_)
+    if (e.modseq > modseq) changes.expunged.push_back(e.uid);
+  std::sort(changes.expunged.begin(), changes.expunged.end());
+  return changes;
+}
+
+}  // namespace umstore::mailstore::pg
