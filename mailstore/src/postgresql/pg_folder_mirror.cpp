@@ -110,9 +110,24 @@ std::optional<FolderChanges> FolderMirror::changes_since(std::uint64_t modseq, c
 std::optional<FolderChanges> FolderMirror::changes_heard_since(std::uint64_t modseq, const Read& read) {
   {
     std::lock_guard lock(mutex_);
-    if (loaded_ && heard_.load() == heard_when_read_ && modseq <= modseq_) return changes_after(modseq);
+    if (current_as_heard() && modseq <= modseq_) return changes_after(modseq);
   }
   return changes_since(modseq, read);
+}
+
+bool FolderMirror::current_as_heard() const { return loaded_ && heard_.load() == heard_when_read_; }
+
+std::optional<std::vector<MessageInfo>> FolderMirror::heard_states(std::span<const std::uint32_t> uids) const {
+  std::lock_guard lock(mutex_);
+  if (!current_as_heard()) return std::nullopt;
+  std::vector<MessageInfo> out;
+  auto from = messages_.begin();
+  for (const std::uint32_t uid : uids) {
+    from = std::lower_bound(from, messages_.end(), uid,
+                            [](const MessageInfo& m, std::uint32_t u) { return m.uid < u; });
+    if (from != messages_.end() && from->uid == uid) out.push_back(*from);
+  }
+  return out;
 }
 
 std::optional<FolderChanges> FolderMirror::changes_after(std::uint64_t modseq) const {

@@ -21,6 +21,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "mailstore/folder.hpp"
@@ -45,6 +46,10 @@ class FolderMirror {
   std::optional<FolderChanges> changes_since(std::uint64_t modseq, const Read& read);
   // The same, read from the database only if a change was heard of since the last read.
   std::optional<FolderChanges> changes_heard_since(std::uint64_t modseq, const Read& read);
+  // The messages of `uids` (ascending) as held here, without a read: only
+  // while nothing new was heard, and only those held. A guess for a write
+  // that checks each message's mod-sequence (MailTables::change_flags).
+  std::optional<std::vector<MessageInfo>> heard_states(std::span<const std::uint32_t> uids) const;
 
  private:
   // Up to date with the database as of the call (loads on first use).
@@ -52,6 +57,7 @@ class FolderMirror {
   void apply(FolderDelta delta);  // under mutex_
   void forget_old_expunges();     // under mutex_
   std::optional<FolderChanges> changes_after(std::uint64_t modseq) const;  // under mutex_
+  bool current_as_heard() const;                                           // under mutex_
 
   // Expunges kept for changes_since; older ones are forgotten in halves.
   static constexpr std::size_t kExpungesKept = 10'000;

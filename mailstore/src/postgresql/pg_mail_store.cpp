@@ -272,7 +272,7 @@ class PgFolder final : public Folder {
             updates.push_back({m.uid, after.flags, std::move(after.keywords)});
         }
         return updates;
-      });
+      }, signals_->mirror.heard_states(uids));
     });
     if (!result.changed.empty()) signals_->changed();
     return result;

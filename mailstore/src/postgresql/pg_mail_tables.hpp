@@ -136,15 +136,19 @@ class MailTables {
 
   // `compute` gets the messages' current state and returns the updates to
   // make (those that really change), written only if none of those
-  // messages changed meanwhile; returns what changed as it now is. Rows with a mod-sequence above `unchanged_since`
-  // are not given to `compute` but reported in `modified`.
+  // messages changed meanwhile; returns what changed as it now is. Rows
+  // with a mod-sequence above `unchanged_since` are not given to `compute`
+  // but reported in `modified`. `guess`: the messages' states as the
+  // caller believes them (FolderMirror::heard_states), tried first instead
+  // of a read; it only ever leads to a write, which checks it.
   struct FlagResult {
     std::vector<MessageInfo> changed;
     std::vector<std::uint32_t> modified;
   };
   template <typename Compute>
   FlagResult change_flags(std::int64_t folder_id, std::span<const std::uint32_t> uids,
-                          std::optional<std::uint64_t> unchanged_since, Compute compute);
+                          std::optional<std::uint64_t> unchanged_since, Compute compute,
+                          std::optional<std::vector<MessageInfo>> guess = std::nullopt);
 
   // Removes `uids` (every message when empty), only those flagged \Deleted
   // when `only_deleted`; returns the removed UIDs, ascending.
@@ -187,16 +191,20 @@ class MailTables {
 // them); a message changed in between makes it read again.
 template <typename Compute>
 MailTables::FlagResult MailTables::change_flags(std::int64_t folder_id, std::span<const std::uint32_t> uids,
-                                                std::optional<std::uint64_t> unchanged_since, Compute compute) {
+                                                std::optional<std::uint64_t> unchanged_since, Compute compute,
+                                                std::optional<std::vector<MessageInfo>> guess) {
   for (int attempt = 0;; ++attempt) {
     FlagResult result;
-    std::vector<MessageInfo> current = infos_of(folder_id, uids);
+    const bool guessed = attempt == 0 && guess && guess->size() == uids.size();
+    std::vector<MessageInfo> current = guessed ? std::move(*guess) : infos_of(folder_id, uids);
     std::erase_if(current, [&](const MessageInfo& m) {
       if (!unchanged_since || m.modseq <= *unchanged_since) return false;
       result.modified.push_back(m.uid);
       return true;
     });
     const std::vector<FlagUpdate> updates = compute(std::span<const MessageInfo>(current));
+    // Nothing to write, or messages left alone, is the database's own rows' answer.
+    if (guessed && (updates.empty() || !result.modified.empty())) continue;
     if (updates.empty()) return result;
     const std::uint64_t modseq = write_flags(folder_id, updates, current);
     if (modseq == 0) {
