@@ -144,6 +144,53 @@ BOOST_AUTO_TEST_CASE(changes_since_a_modseq_report_flag_changes_appends_and_expu
   BOOST_TEST(refused.modified == first, boost::test_tools::per_element());
 }
 
+// A STORE's write checks what its caller believed (a guess from the node's
+// copy, or its own read) against each message's mod-sequence, on both of
+// umstore_write_flags' paths (one message at a time up to 16, set-based
+// beyond): a stale guess writes nothing and the flags are read again.
+BOOST_AUTO_TEST_CASE(a_stale_guess_writes_nothing_and_the_flags_are_read_again) {
+  FreshSchema db("stale_guess", true);
+  MailTables tables(db.c);
+  const FolderRow inbox = tables.create_folder(tables.mailbox_id("+15550401"), "INBOX", SpecialUse::None);
+  for (int i = 0; i < 20; ++i) tables.append(inbox, new_message(message(i)));
+  for (const std::uint32_t n : {2u, 20u}) {
+    std::vector<std::uint32_t> uids;
+    for (std::uint32_t uid = 1; uid <= n; ++uid) uids.push_back(uid);
+    std::vector<MessageInfo> guess = tables.snapshot(inbox.id);
+    guess.resize(n);
+    // Another session labels message 1 after the guess was taken.
+    const std::string theirs = "$Theirs" + std::to_string(n), ours = "$Ours" + std::to_string(n);
+    const auto add = [](const MessageInfo& m, const std::string& keyword) {
+      auto keywords = m.keywords;
+      keywords.push_back(keyword);
+      return FlagUpdate{m.uid, m.flags, keywords};
+    };
+    const std::vector<std::uint32_t> first{1};
+    tables.change_flags(inbox.id, first, std::nullopt, [&](std::span<const MessageInfo> now) {
+      return std::vector<FlagUpdate>{add(now[0], theirs)};
+    });
+    int computed = 0;
+    const auto result = tables.change_flags(
+        inbox.id, uids, std::nullopt,
+        [&](std::span<const MessageInfo> now) {
+          ++computed;
+          std::vector<FlagUpdate> out;
+          for (const auto& m : now) out.push_back(add(m, ours));
+          return out;
+        },
+        guess);
+    BOOST_TEST(computed == 2);  // the guess, refused; then the database's rows
+    BOOST_REQUIRE_EQUAL(result.changed.size(), n);
+    const auto now = tables.snapshot(inbox.id);
+    const auto has = [](const MessageInfo& m, const std::string& keyword) {
+      return std::find(m.keywords.begin(), m.keywords.end(), keyword) != m.keywords.end();
+    };
+    BOOST_TEST(has(now[0], theirs));  // not lost to the stale guess
+    BOOST_TEST(has(now[0], ours));
+    BOOST_TEST(has(now[n - 1], ours));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(recent_is_claimed_once) {
   FreshSchema db("recent", true);
   MailTables tables(db.c);
