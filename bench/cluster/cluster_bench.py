@@ -4,7 +4,14 @@ IMAP command mix, side by side in one run, for
 
   1. one node on the embedded store (Maildir + SQLite), the default;
   2. one node on PostgreSQL (a private cluster, tests/peers/postgres_peer.py);
-  3. two nodes on the same PostgreSQL database, the clients split between them.
+  3. two nodes on the same PostgreSQL database, the clients split between them;
+  4. the peers: Postfix -> Dovecot LMTP -> Maildir for the intake (counted
+     until the last message is in the Maildir), Dovecot IMAP on the same
+     Maildir for the mix (tests/peers/postfix_peer.py, a private instance).
+
+For the umstore setups it also prints the memory an idle IMAP connection
+costs (IDLE_CONNECTIONS logged in, INBOX selected, in IDLE: the growth of
+the node's PSS, per connection).
 
 Besides each rate it prints where the CPU went during the run: the umstore
 processes' and PostgreSQL's (all its processes), in CPU seconds, from
@@ -12,10 +19,13 @@ processes' and PostgreSQL's (all its processes), in CPU seconds, from
 each backend does after answering is included. Everything shares the machine's cores, so two nodes here
 cannot show what two machines would; the CPU split says what they predict.
 
-Needs root (initdb runs as the postgres user) and PostgreSQL 15.
+Needs root (initdb runs as the postgres user), PostgreSQL 15, and for the
+peers postfix + dovecot-imapd + dovecot-lmtpd (bench/install-bench-deps.sh;
+without them that row says so).
 usage: UMSTORE_BIN=build/app/umstore bench/cluster/cluster_bench.py [SMTP_CLIENTS] [MESSAGES_PER_CLIENT] [IMAP_CLIENTS] [IMAP_SECONDS]
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +44,9 @@ from umstore_harness import DOMAIN, Umstore, private_database  # noqa: E402
 NUMBER = "+15550100"
 PASSWORD = "bench-password"
 TICK = os.sysconf("SC_CLK_TCK")
+IDLE_CONNECTIONS = int(os.environ.get("IDLE_CONNECTIONS", "500"))
+# Every client comes from 127.0.0.1.
+LIMITS = "[limits]\nimap_connections_per_address = 5000\n"
 
 
 def cpu_seconds(pids):
@@ -102,17 +115,57 @@ def smtp_intake(nodes, clients, per_client):
     return clients * per_client / (time.time() - start)
 
 
-def imap_mix(nodes, imap_load, clients, seconds):
-    """Commands per second over all nodes, sessions staying logged in."""
-    shares = [clients // len(nodes) + (1 if i < clients % len(nodes) else 0) for i in range(len(nodes))]
-    procs = [subprocess.Popen([imap_load, "mix", str(node.imap_port), NUMBER, PASSWORD, str(n), str(seconds), "stay"],
+def imap_mix(ports, user, imap_load, clients, seconds):
+    """Commands per second over all servers (IMAP ports), sessions staying logged in."""
+    shares = [clients // len(ports) + (1 if i < clients % len(ports) else 0) for i in range(len(ports))]
+    procs = [subprocess.Popen([imap_load, "mix", str(port), user, PASSWORD, str(n), str(seconds), "stay"],
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "BENCH_MESSAGES": "40"})
-             for node, n in zip(nodes, shares)]
+             for port, n in zip(ports, shares)]
     total = 0.0
     for p in procs:
         out, _ = p.communicate(timeout=seconds + 120)
         total += float(out.split("ops_per_s=")[1].split()[0])
     return total
+
+
+def pss_kb(pid):
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
+
+
+def idle_memory(node, imap_load, connections):
+    """KB of the node's PSS per connection logged in, INBOX selected, in IDLE."""
+    before = pss_kb(node.process.pid)
+    client = subprocess.Popen([imap_load, "idle", str(node.imap_port), NUMBER, PASSWORD, str(connections)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ready = client.stdout.readline()
+    if not ready.startswith("ready") or "errors=0" not in ready:
+        raise RuntimeError(f"idle connections failed: {ready!r}")
+    time.sleep(2)
+    after = pss_kb(node.process.pid)
+    client.communicate("done\n", timeout=60)
+    return (after - before) / connections
+
+
+def peers(smtp_clients, per_client, imap_load, imap_clients, imap_seconds):
+    """(SMTP msg/s until every message is in Dovecot's Maildir, IMAP cmd/s), or a reason string."""
+    if not (shutil.which("postfix") or os.path.exists("/usr/sbin/postfix")) or not shutil.which("dovecot"):
+        return "not installed here (bench/install-bench-deps.sh)"
+    from postfix_peer import PostfixPeer
+    total = smtp_clients * per_client
+    with PostfixPeer(domain="peer.test", mailboxes=["bench"], delivery="lmtp", imap=True, fast_retry=False) as peer:
+        os.sync()
+        start, _ = send_all(peer.port, smtp_clients, per_client, "bench@peer.test")
+        new = peer.maildir("bench") / "new"
+        deadline = time.time() + 600
+        while sum(1 for _ in os.scandir(new)) < total:
+            if time.time() > deadline:
+                return f"only {sum(1 for _ in os.scandir(new))} of {total} messages delivered after 600 s"
+            time.sleep(0.02)
+        smtp_rate = total / (time.time() - start)
+        return smtp_rate, imap_mix([peer.imap_port], "bench", imap_load, imap_clients, imap_seconds)
 
 
 def main():
@@ -128,10 +181,10 @@ def main():
     with postgres_peer.PostgresPeer() as pg:
         dsn = private_database(pg.dsn)
         setups = [
-            ("1 node, Maildir + SQLite", lambda: [Umstore(pg_cluster=None)], None),
-            ("1 node, PostgreSQL", lambda: [Umstore(pg_cluster=pg.dsn)], pg),
-            ("2 nodes, one PostgreSQL", lambda: [Umstore("[cluster]\nnode_id = a\n", store_dsn=dsn),
-                                                 Umstore("[cluster]\nnode_id = b\n", store_dsn=dsn)], pg),
+            ("1 node, Maildir + SQLite", lambda: [Umstore(LIMITS, pg_cluster=None)], None),
+            ("1 node, PostgreSQL", lambda: [Umstore(LIMITS, pg_cluster=pg.dsn)], pg),
+            ("2 nodes, one PostgreSQL", lambda: [Umstore(LIMITS + "[cluster]\nnode_id = a\n", store_dsn=dsn),
+                                                 Umstore(LIMITS + "[cluster]\nnode_id = b\n", store_dsn=dsn)], pg),
         ]
         for name, make, peer in setups:
             nodes = make()
@@ -144,27 +197,39 @@ def main():
                     smtp_rate = smtp_intake(nodes, smtp_clients, per_client)
                 # The IMAP mix reads the first 40 messages the intake stored.
                 with Measured(nodes, peer) as imap_cpu:
-                    imap_rate = imap_mix(nodes, imap_load, imap_clients, imap_seconds)
-                rows.append((name, smtp_rate, smtp_cpu, imap_rate, imap_cpu))
+                    imap_rate = imap_mix([n.imap_port for n in nodes], NUMBER, imap_load, imap_clients, imap_seconds)
+                idle_kb = idle_memory(nodes[0], imap_load, IDLE_CONNECTIONS)
+                rows.append((name, smtp_rate, smtp_cpu, imap_rate, imap_cpu, idle_kb))
                 print(f"{name}: SMTP {smtp_rate:.0f} msg/s (CPU s: umstore {smtp_cpu.umstore:.1f}, "
                       f"PostgreSQL {smtp_cpu.database:.1f}); IMAP {imap_rate:.0f} cmd/s (CPU s: umstore "
-                      f"{imap_cpu.umstore:.1f}, PostgreSQL {imap_cpu.database:.1f})", flush=True)
+                      f"{imap_cpu.umstore:.1f}, PostgreSQL {imap_cpu.database:.1f}); idle IMAP connection "
+                      f"{idle_kb:.1f} KB", flush=True)
             finally:
                 for node in nodes:
                     node.close()
+    peer = peers(smtp_clients, per_client, imap_load, imap_clients, imap_seconds)
     base_smtp, base_imap = rows[0][1], rows[0][3]
     print(f"\n{smtp_clients} SMTP clients x {per_client} messages of 40 KB, durable; IMAP mix, {imap_clients} "
-          f"clients staying logged in, {imap_seconds} s; {os.cpu_count()} cores shared by everything")
+          f"clients staying logged in, {imap_seconds} s; {os.cpu_count()} cores shared by everything; "
+          f"idle: {IDLE_CONNECTIONS} connections in IDLE on the first node")
     print(f"{'setup':<26} {'SMTP msg/s':>10} {'ratio':>6} {'CPU ms/msg umstore+db':>22} "
-          f"{'IMAP cmd/s':>10} {'ratio':>6} {'CPU us/cmd umstore+db':>22}")
-    for name, smtp_rate, smtp_cpu, imap_rate, imap_cpu in rows:
+          f"{'IMAP cmd/s':>10} {'ratio':>6} {'CPU us/cmd umstore+db':>22} {'KB/idle':>8}")
+    for name, smtp_rate, smtp_cpu, imap_rate, imap_cpu, idle_kb in rows:
         messages = smtp_clients * per_client
         commands = imap_rate * imap_seconds
         print(f"{name:<26} {smtp_rate:>10.0f} {smtp_rate / base_smtp:>6.2f} "
               f"{1000 * smtp_cpu.umstore / messages:>11.2f}+{1000 * smtp_cpu.database / messages:<10.2f} "
               f"{imap_rate:>10.0f} {imap_rate / base_imap:>6.2f} "
-              f"{1e6 * imap_cpu.umstore / commands:>11.0f}+{1e6 * imap_cpu.database / commands:<10.0f}")
-
+              f"{1e6 * imap_cpu.umstore / commands:>11.0f}+{1e6 * imap_cpu.database / commands:<10.0f} "
+              f"{idle_kb:>8.1f}")
+    if isinstance(peer, str):
+        print(f"{'Postfix -> Dovecot':<26} {peer}")
+        return
+    peer_smtp, peer_imap = peer
+    print(f"{'Postfix -> Dovecot':<26} {peer_smtp:>10.0f} {peer_smtp / base_smtp:>6.2f} {'':>22} "
+          f"{peer_imap:>10.0f} {peer_imap / base_imap:>6.2f}")
+    print("each umstore setup against the peers (SMTP, IMAP): " + "; ".join(
+        f"{name} {smtp_rate / peer_smtp:.2f}x, {imap_rate / peer_imap:.2f}x" for name, smtp_rate, _, imap_rate, _, _ in rows))
 
 if __name__ == "__main__":
     main()

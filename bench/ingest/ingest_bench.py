@@ -10,8 +10,12 @@ voicemails, completed messages per second) and p50/p99 latency at a steady
 rate of half that maximum. Visibility is polled with IMAP NOOP every 5 ms on
 an open, selected INBOX for both servers.
 
+With --postgresql, umstore's HTTP run is repeated on the PostgreSQL backend
+(a private cluster, tests/peers/postgres_peer.py) in the same run.
+
 Needs root (Postfix, Dovecot), ffmpeg, sox, postfix, dovecot-imapd,
-dovecot-lmtpd (bench/install-bench-deps.sh) and a built umstore."""
+dovecot-lmtpd (bench/install-bench-deps.sh) and a built umstore; PostgreSQL
+15 for --postgresql."""
 import argparse
 import http.client
 import imaplib
@@ -31,6 +35,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(SOURCE / "tests" / "peers"))
 sys.path.insert(0, str(SOURCE / "tests" / "e2e"))
+import postgres_peer  # noqa: E402
 import umstore_harness  # noqa: E402
 from postfix_peer import PostfixPeer  # noqa: E402
 
@@ -215,12 +220,13 @@ def run_load(pipeline, first_seq, count, rate, concurrency, timeout):
     return latencies, len(visible) / done
 
 
-def start_umstore(binary, workers, batch):
-    """umstore serve from the end-to-end harness, with the bench's gateway, workers and batch size."""
+def start_umstore(binary, workers, batch, pg_dsn=None):
+    """umstore serve from the end-to-end harness, with the bench's gateway, workers and batch size;
+    on the PostgreSQL cluster at pg_dsn when given (Maildir + SQLite otherwise)."""
     umstore_harness.UMSTORE = binary
     batch_line = f"batch = {batch}\n" if batch else ""
     server = umstore_harness.Umstore(f"[umstore]\nlog_level = warning\n\n[ingest]\nworkers = {workers}\n{batch_line}\n"
-                                     f"[gateways]\nbench = {TOKEN}\n")
+                                     f"[gateways]\nbench = {TOKEN}\n", pg_cluster=pg_dsn)
     server.add_mailbox(MAILBOX, "Bench", PASSWORD)
     return server.start()
 
@@ -255,6 +261,7 @@ def main():
                         help="scripts running at once (classic)")
     parser.add_argument("--only", choices=("umstore", "classic"), help="run one side only")
     parser.add_argument("--rate", type=float, help="umstore's steady rate (default: half its maximum)")
+    parser.add_argument("--postgresql", action="store_true", help="repeat umstore's HTTP run on PostgreSQL")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("ingest_bench.py needs root for the private Postfix and Dovecot instances")
@@ -283,6 +290,13 @@ def main():
                                             args.concurrency, 300, args.rate)
             server.close()
             server = None
+            if args.postgresql:
+                with postgres_peer.PostgresPeer() as pg:
+                    server = start_umstore(args.umstore, args.workers, args.batch, pg.dsn)
+                    results["http_pg"], seq = measure(UmstoreHttp(server, wav), seq, args.burst, args.steady_seconds,
+                                                      args.concurrency, 300, args.rate)
+                    server.close()
+                    server = None
         if args.only == "umstore":
             return
         peer = PostfixPeer(domain="peer.test", mailboxes=["vm"], delivery="lmtp", imap=True).start()
@@ -294,13 +308,18 @@ def main():
         if peer:
             peer.stop()
         shutil.rmtree(work, ignore_errors=True)
-    if len(results) < 3:
+    if "classic" not in results:
         return
     classic = results["classic"]["max_rate"]
     print("\nsummary (voicemails/s at most; latency at half of each one's maximum):")
-    for key, label in (("http", "umstore HTTP"), ("spool", "umstore spool"), ("classic", "classic pipeline")):
+    for key, label in (("http", "umstore HTTP"), ("spool", "umstore spool"), ("http_pg", "umstore HTTP, PG"),
+                       ("classic", "classic pipeline")):
+        if key not in results:
+            continue
         r = results[key]
         ratio = f"  {r['max_rate'] / classic:.1f}x classic" if key != "classic" else ""
+        if key == "http_pg":
+            ratio += f", {r['max_rate'] / results['http']['max_rate']:.2f}x umstore HTTP on Maildir"
         print(f"  {label:17} {r['max_rate']:7.2f}/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
               f" at {r['rate']:.2f}/s{ratio}")
     print("goals: >= 10x the classic throughput; p99 <= 100 ms at half of umstore's maximum rate")
