@@ -49,8 +49,8 @@ struct Backend {
   Backend(const std::string& conninfo, std::size_t pool_size) : pool(conninfo, pool_size), feed(conninfo) {}
   // New bodies get their text after the commit; without the index, a
   // search or rebuild computes it once there is one.
-  void text_later(std::int64_t folder_id) {
-    if (text_index) texts.queue(folder_id);
+  void text_later(std::int64_t folder_id, std::string_view rfc822) {
+    if (text_index) texts.queue(folder_id, rfc822);
   }
   template <typename Work>
   auto run(Work&& work) {
@@ -244,7 +244,7 @@ class PgFolder final : public Folder {
     const std::string metadata = stored_metadata(compute_metadata(rfc822));
     const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid, metadata};
     const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
-    backend_->text_later(row_.id);
+    backend_->text_later(row_.id, rfc822);
     signals_->changed();
     return appended.uid;
   }
@@ -449,7 +449,7 @@ class PgMailStore final : public MailStore {
         try {
           const auto appended = t.append(row, m);
           delivery_folders_.remember(where, row);
-          backend_->text_later(row.id);
+          if (!appended.earlier) backend_->text_later(row.id, rfc822);
           if (appended.earlier) return DeliveredCopy{appended.uid, appended.earlier_folder, true};
           return DeliveredCopy{appended.uid, canonical, false};
         } catch (const FolderNotFound&) {

@@ -1,5 +1,8 @@
 #include "pg_text_filler.hpp"
 
+#include <sodium.h>
+
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.hpp"
@@ -23,10 +26,15 @@ TextFiller::~TextFiller() {
   thread_.join();
 }
 
-void TextFiller::queue(std::int64_t folder_id) {
+void TextFiller::queue(std::int64_t folder_id, std::string_view rfc822) {
   {
     std::lock_guard lock(mutex_);
-    if (!pending_.insert(folder_id).second) return;
+    if (held_bytes_ + rfc822.size() > kHeldBytes) {
+      pending_.insert(folder_id);
+    } else {
+      held_.emplace_back(rfc822);
+      held_bytes_ += rfc822.size();
+    }
   }
   wake_.notify_all();
 }
@@ -34,14 +42,47 @@ void TextFiller::queue(std::int64_t folder_id) {
 void TextFiller::run() {
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+    wake_.wait(lock, [&] { return stopping_ || !pending_.empty() || !held_.empty(); });
     if (!stopping_) wake_.wait_for(lock, kGather, [&] { return stopping_; });
-    if (pending_.empty()) return;  // stopping, and nothing left to do
+    if (pending_.empty() && held_.empty()) return;  // stopping, and nothing left to do
     std::set<std::int64_t> batch;
     batch.swap(pending_);
+    std::vector<std::string> bodies;
+    bodies.swap(held_);
+    held_bytes_ = 0;
     lock.unlock();
+    if (!bodies.empty()) write_texts(std::move(bodies));
     for (const std::int64_t folder_id : batch) fill(folder_id);
     lock.lock();
+  }
+}
+
+// Each body's row by its SHA-256, in that order (as fill_search_text locks
+// them, so the two never deadlock); only where no text is there yet. One
+// transaction without waiting for the WAL flush: the text can always be
+// computed again, and a search does so for a body without it.
+void TextFiller::write_texts(std::vector<std::string> bodies) {
+  std::vector<std::pair<std::string, std::string>> rows;  // (sha256, text)
+  for (const std::string& body : bodies) {
+    std::string sha(crypto_hash_sha256_BYTES, '\0');
+    crypto_hash_sha256(reinterpret_cast<unsigned char*>(sha.data()),
+                       reinterpret_cast<const unsigned char*>(body.data()), body.size());
+    rows.emplace_back(std::move(sha), search_text(body));
+  }
+  std::sort(rows.begin(), rows.end());
+  try {
+    with_connection(pool_, [&](Connection& c) {
+      Transaction t(c);
+      c.exec("SET LOCAL synchronous_commit = off");
+      for (const auto& [sha, text] : rows)
+        c.exec("UPDATE bodies SET search_text = $2 WHERE sha256 = $1 AND search_text IS NULL",
+               {Param::bytes(sha), Param::text(text)});
+      t.commit();
+      return 0;
+    });
+  } catch (const std::exception& e) {
+    log(LogLevel::Warning, "mailstore", "search text of {} new bodies not written now ({}): their next search does it",
+        rows.size(), e.what());
   }
 }
 

@@ -7,11 +7,19 @@
 // (text_indexer.hpp) nothing depends on it being done: a search first fills
 // the folder's bodies still without text (pg_text_search.hpp). Work queued
 // when the store closes is done before it closes.
+//
+// A body whose bytes the appending node still has is given with them: its
+// text is computed from them rather than read back from the database, which
+// for a voicemail moved a megabyte out of PostgreSQL again. Up to
+// kHeldBytes wait in memory; past that, bodies are read back as before.
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "pg_connection_pool.hpp"
 
@@ -24,17 +32,23 @@ class TextFiller {
   TextFiller(const TextFiller&) = delete;
   TextFiller& operator=(const TextFiller&) = delete;
 
-  // The folder just got messages whose bodies may lack their text.
-  void queue(std::int64_t folder_id);
+  // A message just stored in the folder, with its bytes: its body gets its
+  // text from them, or (past kHeldBytes waiting) the folder's bodies
+  // without text are read back and get theirs.
+  void queue(std::int64_t folder_id, std::string_view rfc822);
 
  private:
+  static constexpr std::size_t kHeldBytes = 64u << 20;
   void run();
   void fill(std::int64_t folder_id);
+  void write_texts(std::vector<std::string> bodies);
 
   ConnectionPool& pool_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::set<std::int64_t> pending_;
+  std::set<std::int64_t> pending_;    // folders to fill from the database
+  std::vector<std::string> held_;     // bodies to compute the text of
+  std::size_t held_bytes_ = 0;
   bool stopping_ = false;
   std::thread thread_;  // last: starts once the members above exist
 };
