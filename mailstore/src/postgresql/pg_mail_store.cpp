@@ -1,8 +1,10 @@
 // The PostgreSQL backend's MailStore, UserMailbox and Folder: thin objects
 // over MailTables (every statement) and ConnectionPool (every connection);
 // ChangeFeed brings other nodes' changes to listeners; pg_text_search
-// narrows SEARCH BODY/TEXT. Objects hold ids and names only, so a folder
-// open on one node never goes stale on another.
+// narrows SEARCH BODY/TEXT. Objects hold ids and names, and the node's
+// copy of a folder's message list (pg_folder_mirror.hpp) asks the database
+// what changed at every read, so a folder open on one node never goes stale
+// on another.
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -449,8 +451,8 @@ class PgMailStore final : public MailStore {
         try {
           const auto appended = t.append(row, m);
           delivery_folders_.remember(where, row);
-          if (!appended.earlier) backend_->text_later(row.id, rfc822);
           if (appended.earlier) return DeliveredCopy{appended.uid, appended.earlier_folder, true};
+          backend_->text_later(row.id, rfc822);
           return DeliveredCopy{appended.uid, canonical, false};
         } catch (const FolderNotFound&) {
           // Removed (the folder, or the whole mailbox) since it was looked up.
