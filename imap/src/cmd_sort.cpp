@@ -1,13 +1,9 @@
 // SORT and UID SORT (RFC 5256) with ESORT result options (RFC 5267). The
-// sort keys come from the message metadata (ARRIVAL, SIZE) and from the
-// header blocks the fetch cache keeps (DATE, SUBJECT, FROM, TO, CC), so a
-// sort reads a message file only for a header not yet cached.
+// sort keys come from the message listing (ARRIVAL, SIZE) and from the keys
+// the sort key cache works out once per message from its header block
+// (DATE, SUBJECT, FROM, TO, CC; sort_key_cache.hpp).
 #include <algorithm>
 
-#include "common/ascii.hpp"
-#include "fetch_cache.hpp"
-#include "sort_keys.hpp"
-#include "mime/imap_structure.hpp"
 #include "search_query.hpp"
 #include "session.hpp"
 
@@ -46,33 +42,21 @@ std::optional<std::vector<SortCriterion>> parse_sort_criteria(const Arg& list) {
 
 struct SortValues {
   std::size_t index = 0;  // sequence number - 1: the final tie-break
-  std::int64_t arrival = 0, date = 0;
+  std::int64_t arrival = 0;
   std::uint64_t size = 0;
-  std::string subject, from, to, cc;
+  const MessageSortKeys* keys = nullptr;  // when a header key is asked for
 };
-
-std::string first_mailbox(const mime::Part& header, std::string_view field) {
-  const auto value = mime::header_value(header, field);
-  if (!value) return {};
-  for (const mime::Address& a : mime::parse_address_list(*value))
-    if (!a.group_start && !a.group_end) return ascii_lower(a.mailbox);
-  return {};
-}
-
-bool uses(const std::vector<SortCriterion>& criteria, SortKey key) {
-  return std::any_of(criteria.begin(), criteria.end(), [key](const SortCriterion& c) { return c.key == key; });
-}
 
 int compare(const SortValues& a, const SortValues& b, SortKey key) {
   const auto three_way = [](const auto& x, const auto& y) { return x < y ? -1 : (y < x ? 1 : 0); };
   switch (key) {
     case SortKey::Arrival: return three_way(a.arrival, b.arrival);
-    case SortKey::Date: return three_way(a.date, b.date);
+    case SortKey::Date: return three_way(a.keys->sent, b.keys->sent);
     case SortKey::Size: return three_way(a.size, b.size);
-    case SortKey::Subject: return three_way(a.subject, b.subject);
-    case SortKey::From: return three_way(a.from, b.from);
-    case SortKey::To: return three_way(a.to, b.to);
-    case SortKey::Cc: return three_way(a.cc, b.cc);
+    case SortKey::Subject: return a.keys->subject.compare(b.keys->subject);
+    case SortKey::From: return a.keys->from.compare(b.keys->from);
+    case SortKey::To: return a.keys->to.compare(b.keys->to);
+    case SortKey::Cc: return a.keys->cc.compare(b.keys->cc);
   }
   return 0;
 }
@@ -94,30 +78,20 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
   const auto key = search_key_or_reply(cmd, with_charset);
   if (!key) co_return;
   const auto& sel = *selected_;
-  // Only the keys asked for are worked out: a SORT (DATE) of a large mailbox
-  // parses no address lists.
-  const bool date = uses(*criteria, SortKey::Date), subject = uses(*criteria, SortKey::Subject),
-             from = uses(*criteria, SortKey::From), to = uses(*criteria, SortKey::To), cc = uses(*criteria, SortKey::Cc);
-  const bool header = date || subject || from || to || cc;
-  const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;
+  const bool header = std::any_of(criteria->begin(), criteria->end(), [](const SortCriterion& c) {
+    return c.key != SortKey::Arrival && c.key != SortKey::Size;
+  });
+  const auto matching = matching_indexes(*key);
+  std::vector<const mailstore::MessageInfo*> infos;
+  for (const std::size_t i : matching) infos.push_back(&sel.messages[i]);
+  const std::uint32_t uid_validity = ctx_.fetch_cache || ctx_.sort_keys ? sel.folder->uid_validity() : 0;
+  const SortKeyList keys = header ? sort_keys(ctx_.sort_keys, ctx_.fetch_cache, *sel.folder, uid_validity, infos,
+                                              sel.messages.size())
+                                  : SortKeyList{};
   std::vector<SortValues> values;
-  for (const std::size_t i : matching_indexes(*key)) {
-    const auto& info = sel.messages[i];
-    SortValues v;
-    v.index = i;
-    v.arrival = v.date = info.internal_date;
-    v.size = info.size;
-    if (header) {
-      const std::string block = header_block(ctx_.fetch_cache, *sel.folder, uid_validity, info.uid);
-      const auto root = mime::parse_message(block);
-      if (date) v.date = sent_date(root, info);
-      if (subject) v.subject = base_subject(mime::header_value(root, "Subject").value_or("")).text;
-      if (from) v.from = first_mailbox(root, "From");
-      if (to) v.to = first_mailbox(root, "To");
-      if (cc) v.cc = first_mailbox(root, "Cc");
-    }
-    values.push_back(std::move(v));
-  }
+  values.reserve(matching.size());
+  for (std::size_t n = 0; n < matching.size(); ++n)
+    values.push_back({matching[n], infos[n]->internal_date, infos[n]->size, header ? keys.keys[n] : nullptr});
   std::sort(values.begin(), values.end(), [&](const SortValues& a, const SortValues& b) {
     for (const auto& c : *criteria) {
       const int order = compare(a, b, c.key);

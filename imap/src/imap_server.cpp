@@ -18,6 +18,7 @@ constexpr std::size_t kStoreThreads = 4;
 constexpr std::size_t kPasswordsWaiting = 8;
 constexpr std::size_t kLiteralBudget = 512u << 20;
 constexpr std::size_t kFetchCacheBytes = 32u << 20;  // see fetch_cache.hpp
+constexpr std::size_t kSortKeyCacheBytes = 64u << 20;  // see sort_key_cache.hpp
 }  // namespace
 
 struct ImapServer::Impl {
@@ -27,7 +28,8 @@ struct ImapServer::Impl {
         pool(config.password_pool ? config.password_pool
                                   : std::make_shared<auth::PasswordPool>(kPasswordThreads, kPasswordsWaiting)),
         literal_budget(config.literal_budget ? config.literal_budget : std::make_shared<net::MemoryBudget>(kLiteralBudget)),
-        context{std::move(config), store, accounts, *pool, store_pool, *throttle, literal_budget, &fetch_cache, metrics},
+        context{std::move(config), store, accounts, *pool, store_pool, *throttle, literal_budget, &fetch_cache, metrics,
+                &sort_key_cache},
         listener(io, where, "imap", [this](net::tcp::socket s) { return serve(std::move(s)); },
                  context.config.max_connections) {
     listener.limit_per_address(context.config.max_connections_per_address);
@@ -77,6 +79,7 @@ struct ImapServer::Impl {
   std::shared_ptr<net::MemoryBudget> literal_budget;
   asio::thread_pool store_pool{kStoreThreads};
   FetchCache fetch_cache{kFetchCacheBytes};
+  SortKeyCache sort_key_cache{kSortKeyCacheBytes};
   ImapMetrics metrics{Session::command_names()};  // before context, which points to it
   ServerContext context;
   net::Listener listener;

@@ -20,6 +20,7 @@
 
 #include "command_parser.hpp"
 #include "fetch_cache.hpp"
+#include "sort_key_cache.hpp"
 #include "common/log.hpp"
 #include "imap/imap_metrics.hpp"
 #include "imap/imap_server.hpp"
@@ -40,6 +41,7 @@ struct ServerContext {
   std::shared_ptr<net::MemoryBudget> literal_budget;
   FetchCache* fetch_cache = nullptr;             // shared by all sessions; nullptr = none
   ImapMetrics& metrics;
+  SortKeyCache* sort_keys = nullptr;             // shared by all sessions; nullptr = none
 };
 
 // Wakes a session waiting in IDLE; the timer is touched only on the session's strand.
