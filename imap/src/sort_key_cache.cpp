@@ -1,5 +1,7 @@
 #include "sort_key_cache.hpp"
 
+#include <deque>
+
 #include "common/ascii.hpp"
 #include "mime/imap_structure.hpp"
 #include "sort_keys.hpp"
@@ -51,7 +53,7 @@ namespace {
 // What a SortKeyList's pointers point into.
 struct KeyOwner {
   std::shared_ptr<const void> table;
-  std::vector<MessageSortKeys> uncached;  // reserved before use: its elements never move
+  std::deque<MessageSortKeys> uncached;  // growing at the end moves none of its elements
 };
 
 }  // namespace
@@ -74,7 +76,6 @@ SortKeyList SortKeyCache::keys(FetchCache* headers, mailstore::Folder& folder, s
     }
   }
   if (!missing.empty()) {
-    owner->uncached.reserve(missing.size());
     std::vector<std::pair<std::size_t, MessageSortKeys>> worked;
     worked.reserve(missing.size());
     for (const std::size_t i : missing) {
@@ -158,7 +159,6 @@ SortKeyList sort_keys(SortKeyCache* cache, FetchCache* headers, mailstore::Folde
                       std::size_t folder_size) {
   if (cache) return cache->keys(headers, folder, uid_validity, messages, folder_size);
   auto owner = std::make_shared<KeyOwner>();
-  owner->uncached.reserve(messages.size());
   SortKeyList out;
   for (const auto* info : messages) {
     owner->uncached.push_back(sort_keys_of(header_block(headers, folder, uid_validity, info->uid), *info));
