@@ -276,7 +276,8 @@ int run_serve(std::span<const std::string> args) {
     const auto account = accounts.find(number);
     return account ? account->email : std::string();
   };
-  queue_config.forward = [&smtp_queue, &queue_runner, &ingest_return_path](const ingest::ForwardRequest& copy) {
+  queue_config.forward = [&smtp_queue, &queue_runner, &ingest_return_path,
+                          &accounts](const ingest::ForwardRequest& copy) {
     smtp::QueuedEnvelope envelope;
     // One queue entry per ingest job: queued again after a crash, it is not doubled.
     envelope.id = "F" + copy.id;
@@ -289,13 +290,24 @@ int run_serve(std::span<const std::string> args) {
     smtp::QueuedRecipient to;
     to.address = copy.to;
     to.mailbox = queue_runner.local_mailbox(copy.to);
+    // A number of ours without a mailbox (enum_address): left to the runner, which follows its ENUM route.
+    if (!to.mailbox.empty() && !accounts.find(to.mailbox)) to.mailbox.clear();
     envelope.recipients.push_back(std::move(to));
     smtp_queue.enqueue(envelope, copy.rfc822);
     queue_runner.wake();
   };
+  // Gateways' voicemail for a number of ours without a mailbox follows the
+  // number's ENUM route through the SMTP queue, as SMTP mail to it does.
+  const bool enum_routing = runner_config.enum_routes != nullptr;
+  if (enum_routing)
+    queue_config.enum_address = [&accounts, domain = s.domain](std::string_view number) {
+      return accounts.find(number) ? std::string() : std::string(number) + "@" + domain;
+    };
   ingest::IngestQueue ingest_queue(queue_config, *store);
   ingest_reports = &ingest_queue;
-  ingest::Router router(s.routing, accounts);
+  ingest::RoutingRules routing = s.routing;
+  routing.enum_for_unknown = enum_routing;
+  ingest::Router router(routing, accounts);
   ingest::SpoolWatcher spool(s.spool_dir, ingest_queue, router);
   // Admin accounts, the audit log and the gateway tokens issued in the console or with `umstore gateway`.
   const std::unique_ptr<admin::AdminStore> admin_store = open_admin_store(s);

@@ -92,13 +92,13 @@ HttpResponse submit(const HttpRequest& request, Kind kind, const std::string& ga
 
   Route route;
   try {
-    route = context.router.route(s.metadata.to);
+    route = context.router.route(s.metadata.to, kind);
   } catch (const UnroutableNumber& e) {
     return json_error(422, e.what());
   }
   // A repeated submission answers with its job whatever the mailbox holds now.
   const bool repeated = !key.empty() && context.queue.find("http:" + gateway, key);
-  if (auto full = repeated ? std::nullopt : context.queue.quota_refusal(route.mailbox, kind))
+  if (auto full = repeated || route.by_enum ? std::nullopt : context.queue.quota_refusal(route.mailbox, kind))
     return {507, "application/json", json{{"error", *full}, {"reason", "over_quota"}, {"mailbox", route.mailbox}}.dump(), {}};
   Recording recording = make_recording(kind, s.metadata, route, s.file_name, s.file);
   SubmitOptions options;

@@ -87,6 +87,13 @@ void JobDelivery::store_handed_over() {
 }
 
 void JobDelivery::deliver_and_finish(const std::string& id, const QueuedJob& job, ComposedMessage& message) {
+  std::string by_enum;
+  try {
+    by_enum = enum_address(message.recipient_number);
+  } catch (const std::exception& e) {
+    return retry_or_fail(id, job, std::string("cannot look up the mailbox: ") + e.what());
+  }
+  if (!by_enum.empty()) return queue_for_enum(id, job, message, by_enum);
   try {
     // The forwarded copy is made from the composed message; without one,
     // the composed message itself becomes the stored form (no copy).
@@ -107,6 +114,30 @@ void JobDelivery::deliver_and_finish(const std::string& id, const QueuedJob& job
   } catch (const std::exception& e) {
     finish(id, IngestState::Failed, e.what(), 0);
   }
+}
+
+std::string JobDelivery::enum_address(const std::string& number) const {
+  return parts_.config.enum_address && parts_.config.forward ? parts_.config.enum_address(number) : std::string();
+}
+
+// A number without a mailbox here, routed by ENUM ([enum] domains): the
+// composed message goes into the SMTP queue for number@domain, whose runner
+// asks ENUM for the number's E2U+vpim:mailto address and sends it there as
+// VPIM v2, as it does for SMTP mail to such a number. The job is delivered
+// once it is queued (durably); the DSNs that follow (failure, "no VPIM
+// route" among them) come back to it like a forwarded copy's. Queued again
+// after a crash, the entry is not doubled (its id is the job's).
+void JobDelivery::queue_for_enum(const std::string& id, const QueuedJob& job, const ComposedMessage& message,
+                                 const std::string& address) {
+  if (!parts_.db.status(id))
+    return log(LogLevel::Info, kQueueLog, "id={} was removed while it was composed: not sent", id);
+  try {
+    parts_.config.forward(ForwardRequest{id, address, trace_headers(id, job) + message.rfc822});
+  } catch (const std::exception& e) {
+    return retry_or_fail(id, job, std::string("cannot queue the message for its ENUM route: ") + e.what());
+  }
+  log(LogLevel::Info, kQueueLog, "queued id={} {} to={} for its ENUM route", id, message.summary, address);
+  finish(id, IngestState::Delivered, "", 0, address);
 }
 
 // The store step: the one place a composed message goes into a mailbox,

@@ -72,6 +72,9 @@ class JobDelivery {
  private:
   void store_handed_over();
   void deliver_and_finish(const std::string& id, const QueuedJob& job, ComposedMessage& message);
+  std::string enum_address(const std::string& number) const;
+  void queue_for_enum(const std::string& id, const QueuedJob& job, const ComposedMessage& message,
+                      const std::string& address);
   delivery::RecipientResult store_message(const StoreRequest& request);
   std::string trace_headers(const std::string& id, const QueuedJob& job) const;
   void finish_delivered(const std::string& id, const QueuedJob& job, const std::string& composed, std::uint32_t uid,

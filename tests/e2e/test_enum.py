@@ -12,6 +12,10 @@ Checks:
 - while the DNS server is down the message waits (4.4.3) and leaves once
   it is back: a DNS failure is temporary, never a bounce;
 - a client that may not relay gets 550 5.1.1 at RCPT: ENUM opens no relay;
+- a gateway's voicemail (HTTP API) for a number without a mailbox leaves
+  for its ENUM address as VPIM and the job says where it went; for a number
+  without a record the job ends failed with the 5.1.1 DSN; a fax for such a
+  number is refused (422: no fax path follows ENUM yet);
 - `umstore enum lookup` prints the records and both routes.
 
 Needs root, Postfix and Knot: exit 77 (a visible skip) without them."""
@@ -31,15 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import dns_peer  # noqa: E402
 from postfix_peer import PostfixPeer, free_port  # noqa: E402
-from umstore_harness import DOMAIN, SAMPLES, SOURCE_DIR, Umstore, wait_for  # noqa: E402
+from umstore_harness import DOMAIN, SAMPLES, SOURCE_DIR, Umstore, gateway_api, job_outcome, wait_for  # noqa: E402
 
 PEER = "peer.test"
 USER = "+15550100"           # a mailbox here: sends, and gets the DSNs
 ROUTED = "+15557770001"      # ENUM: E2U+vpim:mailto -> vm15557770001@peer.test
 UNLISTED = "+15557770002"    # no record
 WAITING = "+15557770003"     # routed, sent while the DNS server is down
+GATEWAY_ROUTED = "+15557770004"    # routed, posted by a gateway over HTTP
+GATEWAY_UNLISTED = "+15557770005"  # no record, posted by a gateway
 TREE = "e164.test"
 PASSWORD = "enum-password"
+TOKEN = "enum-gateway-token-0123456789"
 
 
 def types_of(raw):
@@ -55,6 +62,7 @@ class EnumRoutes(unittest.TestCase):
 1.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+sip" "!^.*$!sip:+15557770001@sip.peer.test!" .
 1.0.0.0.7.7.7.5.5.5.1 NAPTR 20 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
 3.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
+4.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
 """)
         cls.postfix_port = free_port()
         cls.server = Umstore(config_text=f"""
@@ -71,6 +79,9 @@ timeout = 1
 [enum]
 domains = {TREE}
 
+[gateways]
+pbx = {TOKEN}
+
 [gateway_email.asterisk]
 senders = @pbx.example.org
 recipients = @{DOMAIN}
@@ -80,7 +91,7 @@ recipients = @{DOMAIN}
         cls.server.start()
         # Postfix's own DSNs for our domain come back to umstore.
         cls.postfix = PostfixPeer(port=cls.postfix_port, domain=PEER,
-                                  mailboxes=["vm15557770001", "vm15557770003"],
+                                  mailboxes=["vm15557770001", "vm15557770003", "vm15557770004"],
                                   transports={DOMAIN: f"smtp:[127.0.0.1]:{cls.server.smtp_port}"})
         cls.postfix.start()
         cls.addClassCleanup(cls.postfix.stop)
@@ -174,6 +185,45 @@ recipients = @{DOMAIN}
             code, text = smtp.rcpt(f"{ROUTED}@{DOMAIN}")
         self.assertEqual(code, 550)
         self.assertIn(b"5.1.1", text)
+
+    def post_voicemail(self, number, kind="voicemail", sample="voicemail.wav"):
+        code, body = gateway_api(self.server.http_port, f"/v1/{kind}", "-F", f"file=@{SAMPLES / sample}",
+                                 "-F", f"to={number}", "-F", "from=+15550188", token=TOKEN)
+        return code, body
+
+    def job(self, job_id):
+        code, body = gateway_api(self.server.http_port, f"/v1/messages/{job_id}", token=TOKEN)
+        self.assertEqual(code, 200, body)
+        return body
+
+    def test_gateway_voicemail_for_a_routed_number_leaves_as_vpim(self):
+        code, body = self.post_voicemail(GATEWAY_ROUTED)
+        self.assertEqual(code, 202, body)
+        final = job_outcome(self.server.http_port, body["id"], TOKEN)
+        self.assertEqual(final["status"], "delivered", final)
+        self.assertEqual(final["forwarded_to"], f"{GATEWAY_ROUTED}@{DOMAIN}", final)
+        self.assertNotIn("imap_uid", final)
+        raw = self.at_postfix("vm15557770004", f"X-Umstore-Ingest-Id: {body['id']}")
+        types = types_of(raw)
+        self.assertEqual(types[0], "multipart/voice-message")
+        self.assertEqual(types.count("audio/32kadpcm"), 1)
+        self.assertIn(b"15550188", raw)
+        # No mailbox was made for the number on the way.
+        self.assertNotIn(GATEWAY_ROUTED, self.server.run("mailbox", "list").stdout)
+
+    def test_gateway_voicemail_for_an_unlisted_number_fails_with_the_dsn(self):
+        code, body = self.post_voicemail(GATEWAY_UNLISTED)
+        self.assertEqual(code, 202, body)
+        failed = lambda: self.job(body["id"])["status"] == "failed"  # noqa: E731
+        wait_for(failed, f"job {body['id']} failed; umstore log:\n{self.server.log_path.read_text()[-3000:]}", 60)
+        final = self.job(body["id"])
+        self.assertEqual(final["dsn"]["status"], "5.1.1", final)
+        self.assertIn(f"no VPIM route for {GATEWAY_UNLISTED}", final["reason"])
+
+    def test_gateway_fax_for_a_number_without_a_mailbox_is_refused(self):
+        code, body = self.post_voicemail(GATEWAY_UNLISTED, kind="fax", sample="fax.tif")
+        self.assertEqual(code, 422, body)
+        self.assertIn(f"no mailbox for {GATEWAY_UNLISTED}", body["error"])
 
     def test_enum_lookup_command(self):
         out = self.server.run("enum", "lookup", ROUTED)

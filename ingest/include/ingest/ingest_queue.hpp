@@ -75,11 +75,12 @@ struct SubmitResult {
   bool duplicate = false;           // the idempotency key was seen before: nothing new was queued
 };
 
-// A copy of a delivered message for the mailbox's email address. The
-// ingest id travels as the ENVID, so DSNs find their way back (apply_report).
+// A copy of a delivered message for the mailbox's email address, or the
+// message itself for a number routed by ENUM. The ingest id travels as the
+// ENVID, so DSNs find their way back (apply_report).
 struct ForwardRequest {
   std::string id;                   // the ingest id (ENVID)
-  std::string to;                   // the email address
+  std::string to;                   // the email address (number@domain for ENUM)
   std::string rfc822;               // CRLF line ends
 };
 
@@ -119,6 +120,11 @@ struct IngestQueueConfig {
   std::function<std::string(std::string_view number)> forward_address;
   // Queues the copy for relaying (durably, before it returns). Throws on failure.
   std::function<void(const ForwardRequest&)> forward;
+  // For a number with no mailbox here (Route::by_enum), the address whose
+  // queue entry follows the number's ENUM route (number@domain: the SMTP
+  // queue asks ENUM for its E2U+vpim:mailto record); empty or unset: none,
+  // and such a job fails. Asked at delivery, so a mailbox made since wins.
+  std::function<std::string(std::string_view number)> enum_address;
 };
 
 // Counters for /metrics; monotonic since the process started, except depth.

@@ -1,7 +1,7 @@
 #pragma once
 // From the number a gateway says was called to a mailbox: normalisation to
 // E.164 with the site's dialling rules, then the account lookup, with a
-// catch-all mailbox for numbers nobody owns.
+// catch-all mailbox for numbers nobody owns, or else ENUM.
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -14,6 +14,8 @@ class AccountStore;
 }
 
 namespace umstore::ingest {
+
+enum class Kind;  // pipeline.hpp
 
 // Extensions first..last (same number of digits) map to e164_prefix + the
 // extension: "100-199=+4930123" sends 150 to +4930123150.
@@ -33,28 +35,33 @@ struct RoutingRules {
   std::string international_prefix = "00"; // "011" in North America
   std::vector<ExtensionRange> extensions;
   std::string catch_all;                   // E.164 mailbox for unknown numbers; empty: refuse them
+  // [enum] domains are set: without a catch-all, voicemail for an E.164
+  // number with no mailbox here is accepted and sent where ENUM says (its
+  // E2U+vpim:mailto record). Faxes are not: no fax path follows ENUM yet.
+  bool enum_for_unknown = false;
 };
 
 // "+49 30 123-456", "tel:+4930123456", "0049...", "030 123456" (national),
 // "150" (extension) -> "+4930123456"...; nullopt when no rule applies.
 std::optional<std::string> normalise_called_number(std::string_view called, const RoutingRules& rules);
 
-// The called number has no mailbox and no catch-all is configured, or it
-// cannot be read as a number: what() says which and why.
+// The called number has no mailbox and neither a catch-all nor ENUM is
+// configured, or it cannot be read as a number: what() says which and why.
 class UnroutableNumber : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
 struct Route {
-  std::string mailbox;     // E.164 of an existing account
+  std::string mailbox;     // E.164 of an existing account; with by_enum, the number called
   std::string owner_name;  // its display name
   bool catch_all = false;
+  bool by_enum = false;    // no mailbox here: the message goes where ENUM says
 };
 
 class Router {
  public:
   Router(RoutingRules rules, const mailstore::AccountStore& accounts);
-  Route route(std::string_view called) const;  // throws UnroutableNumber
+  Route route(std::string_view called, Kind kind) const;  // throws UnroutableNumber
   const RoutingRules& rules() const noexcept { return rules_; }
 
  private:
