@@ -378,6 +378,7 @@ int run_serve(std::span<const std::string> args) {
     sip_config.max_subscriptions_per_address = s.sip_max_subscriptions_per_address;
     sip_config.recordings_dir = s.data.root / "sip" / "recordings";
     sip_config.catch_all_mailbox = s.sip_catch_all;
+    sip_config.enum_for_unknown = enum_routing && s.sip_catch_all.empty();
     sip_config.tcp = s.sip_tcp;
     sip_config.tcp_idle_timeout = std::chrono::seconds(s.sip_tcp_idle_timeout);
     sip_config.requests_per_window = s.sip_rate_limit;

@@ -89,7 +89,8 @@ void JobDelivery::store_handed_over() {
 void JobDelivery::deliver_and_finish(const std::string& id, const QueuedJob& job, ComposedMessage& message) {
   std::string by_enum;
   try {
-    by_enum = enum_address(message.recipient_number);
+    // Voice only: ENUM's fax route (E2U+ifax:mailto) has no path yet.
+    if (job.recording.kind == Kind::Voice) by_enum = enum_address(message.recipient_number);
   } catch (const std::exception& e) {
     return retry_or_fail(id, job, std::string("cannot look up the mailbox: ") + e.what());
   }

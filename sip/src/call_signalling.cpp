@@ -47,6 +47,9 @@ std::optional<mailstore::Account> SipEndpoint::find_mailbox(const SipMessage& in
   for (const auto& number : mailbox_candidates(invite))
     if (auto account = accounts.find(number)) return account;
   if (!config.catch_all_mailbox.empty()) return accounts.find(config.catch_all_mailbox);
+  // The first candidate is whose voicemail it is (the diverting party, if any).
+  if (const auto candidates = mailbox_candidates(invite); config.enum_for_unknown && !candidates.empty())
+    return mailstore::Account{candidates.front(), "", "", 0};
   return std::nullopt;
 }
 
@@ -55,7 +58,9 @@ void Call::answer_after_delay() {
   asio::post(server->workers, [self = shared_from_this(), number = mailbox.number] {
     bool full = false;
     try {
-      full = mailstore::first_full(self->server->store.user(number)->quota(), true).has_value();
+      // A number routed by ENUM has no mailbox here, so no quota either.
+      full = self->server->accounts.find(number) &&
+             mailstore::first_full(self->server->store.user(number)->quota(), true).has_value();
     } catch (const std::exception& e) {
       log(LogLevel::Warning, "sip", "quota of {} unknown, taking the call: {}", number, e.what());
     }

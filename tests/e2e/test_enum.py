@@ -16,9 +16,11 @@ Checks:
   for its ENUM address as VPIM and the job says where it went; for a number
   without a record the job ends failed with the 5.1.1 DSN; a fax for such a
   number is refused (422: no fax path follows ENUM yet);
+- a call from baresip (a real SIP user agent) to such a number is
+  answered, and the voicemail it leaves goes the same way;
 - `umstore enum lookup` prints the records and both routes.
 
-Needs root, Postfix and Knot: exit 77 (a visible skip) without them."""
+Needs root, Postfix, Knot and baresip: exit 77 (a visible skip) without them."""
 import email
 import email.policy
 import os
@@ -34,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import dns_peer  # noqa: E402
+from test_sip_baresip import MODULES as BARESIP_MODULES, write_baresip_config  # noqa: E402
 from postfix_peer import PostfixPeer, free_port  # noqa: E402
 from umstore_harness import DOMAIN, SAMPLES, SOURCE_DIR, Umstore, gateway_api, job_outcome, wait_for  # noqa: E402
 
@@ -44,6 +47,7 @@ UNLISTED = "+15557770002"    # no record
 WAITING = "+15557770003"     # routed, sent while the DNS server is down
 GATEWAY_ROUTED = "+15557770004"    # routed, posted by a gateway over HTTP
 GATEWAY_UNLISTED = "+15557770005"  # no record, posted by a gateway
+CALLED = "+15557770006"            # routed, called over SIP
 TREE = "e164.test"
 PASSWORD = "enum-password"
 TOKEN = "enum-gateway-token-0123456789"
@@ -63,6 +67,7 @@ class EnumRoutes(unittest.TestCase):
 1.0.0.0.7.7.7.5.5.5.1 NAPTR 20 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
 3.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
 4.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
+6.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
 """)
         cls.postfix_port = free_port()
         cls.server = Umstore(config_text=f"""
@@ -82,6 +87,10 @@ domains = {TREE}
 [gateways]
 pbx = {TOKEN}
 
+[sip]
+listen = 127.0.0.1:0
+gateways = 127.0.0.1
+
 [gateway_email.asterisk]
 senders = @pbx.example.org
 recipients = @{DOMAIN}
@@ -91,7 +100,8 @@ recipients = @{DOMAIN}
         cls.server.start()
         # Postfix's own DSNs for our domain come back to umstore.
         cls.postfix = PostfixPeer(port=cls.postfix_port, domain=PEER,
-                                  mailboxes=["vm15557770001", "vm15557770003", "vm15557770004"],
+                                  mailboxes=["vm15557770001", "vm15557770003", "vm15557770004",
+                                             "vm15557770006"],
                                   transports={DOMAIN: f"smtp:[127.0.0.1]:{cls.server.smtp_port}"})
         cls.postfix.start()
         cls.addClassCleanup(cls.postfix.stop)
@@ -225,6 +235,22 @@ recipients = @{DOMAIN}
         self.assertEqual(code, 422, body)
         self.assertIn(f"no mailbox for {GATEWAY_UNLISTED}", body["error"])
 
+    def test_a_call_to_a_routed_number_leaves_its_voicemail_as_vpim(self):
+        wav = self.server.work / "speech-8k.wav"
+        subprocess.run(["sox", str(SAMPLES / "voicemail.wav"), "-r", "8000", "-c", "1", "-b", "16", str(wav)],
+                       check=True, timeout=60)
+        home = self.server.work / "baresip"
+        sip_port = int(self.server.info["sip"].rsplit(":", 1)[1])
+        write_baresip_config(home, sip_port, wav)
+        run = subprocess.run(["baresip", "-f", str(home), "-t", "12", "-e", f"/dial sip:{CALLED}@127.0.0.1:{sip_port}"],
+                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        self.assertIn("Call established", run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:])
+        raw = self.at_postfix("vm15557770006", "Caller-ID: 15550123", timeout=60)
+        types = types_of(raw)
+        self.assertEqual(types[0], "multipart/voice-message")
+        self.assertEqual(types.count("audio/32kadpcm"), 1)
+        self.assertNotIn(CALLED, self.server.run("mailbox", "list").stdout)
+
     def test_enum_lookup_command(self):
         out = self.server.run("enum", "lookup", ROUTED)
         self.assertIn('"E2U+sip"', out.stdout)
@@ -240,6 +266,8 @@ recipients = @{DOMAIN}
 if __name__ == "__main__":
     missing = [what for what, ok in [("Knot DNS (knot)", dns_peer.available()),
                                      ("postfix", shutil.which("postfix") or os.path.exists("/usr/sbin/postfix")),
+                                     ("baresip-core", shutil.which("baresip") and
+                                      (BARESIP_MODULES / "aufile.so").exists()),
                                      ("root", os.geteuid() == 0)] if not ok]
     if missing:
         print("SKIP: needs " + ", ".join(missing), file=sys.stderr)
