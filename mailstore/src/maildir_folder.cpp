@@ -223,10 +223,8 @@ FolderStatus MaildirFolder::status() const try {
   std::lock_guard lock(mutex_);
   FolderStatus s;
   s.messages = static_cast<std::uint32_t>(mirror_.entries.size());
-  for (const auto& [uid, e] : mirror_.entries) {
-    if (!(e.flags & kSeen)) ++s.unseen;
-    if (e.flags & kDeleted) ++s.deleted;
-  }
+  s.unseen = mirror_.unseen;
+  s.deleted = mirror_.deleted;
   s.recent = static_cast<std::uint32_t>(
       std::distance(mirror_.entries.lower_bound(mirror_.first_recent_uid), mirror_.entries.end()));
   s.highest_modseq = mirror_.highest_modseq;
@@ -375,7 +373,7 @@ ConditionalFlagChange MaildirFolder::store_flags(std::span<const std::uint32_t> 
             throw IoError("cannot change flags of message file", dir_ / "cur" / e.file, errno);
           }
           e.file = name;
-          e.flags = new_flags;
+          set_flags(e, new_flags);
         }
         if (keywords_changed) {
           e.keywords = new_keywords;

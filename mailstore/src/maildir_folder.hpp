@@ -183,6 +183,8 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   void add_entry(Entry entry) const;
   void erase_entry(std::uint32_t uid, std::uint64_t modseq) const;  // modseq: of the removal
   void set_modseq(Entry& e, std::uint64_t modseq) const;  // keeps by_modseq in step
+  void set_flags(Entry& e, Flags flags) const;             // keeps the unseen and deleted counts in step
+  void count_flags(Flags flags, int sign) const;
   void clear_entries() const;
   void uncount_all() const;  // takes the mirror's totals out of the quota and zeroes them
   bool apply_log_line(std::string_view line) const;
@@ -234,6 +236,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
     std::uint32_t uid_next = 1;
     std::uint64_t total_size = 0;
     std::uint64_t total_seconds = 0;  // of voice, for the quota
+    // Kept with every entry's flags (set_flags), so status() need not walk the entries.
+    std::uint32_t unseen = 0;
+    std::uint32_t deleted = 0;
     std::uint64_t highest_modseq = 1;
     std::uint32_t first_recent_uid = 1;
     // Expunged UIDs and their mod-sequences, complete for removals after

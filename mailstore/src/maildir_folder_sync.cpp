@@ -76,10 +76,24 @@ void MaildirFolder::add_entry(Entry entry) const {
   quota_->adjust(static_cast<std::int64_t>(entry.size), 1, static_cast<std::int64_t>(seconds));
   mirror_.uid_by_base[entry.base] = entry.uid;
   const std::uint32_t uid = entry.uid;
-  if (const auto it = mirror_.entries.find(uid); it != mirror_.entries.end())
+  if (const auto it = mirror_.entries.find(uid); it != mirror_.entries.end()) {
     mirror_.by_modseq.erase({it->second.modseq, uid});
+    count_flags(it->second.flags, -1);
+  }
   mirror_.by_modseq.emplace(entry.modseq, uid);
+  count_flags(entry.flags, 1);
   mirror_.entries.insert_or_assign(uid, std::move(entry));
+}
+
+void MaildirFolder::count_flags(Flags flags, int sign) const {
+  if (!(flags & kSeen)) mirror_.unseen += static_cast<std::uint32_t>(sign);
+  if (flags & kDeleted) mirror_.deleted += static_cast<std::uint32_t>(sign);
+}
+
+void MaildirFolder::set_flags(Entry& e, Flags flags) const {
+  count_flags(e.flags, -1);
+  e.flags = flags;
+  count_flags(flags, 1);
 }
 
 void MaildirFolder::set_modseq(Entry& e, std::uint64_t modseq) const {
@@ -92,6 +106,7 @@ void MaildirFolder::clear_entries() const {
   mirror_.entries.clear();
   mirror_.by_modseq.clear();
   mirror_.uid_by_base.clear();
+  mirror_.unseen = mirror_.deleted = 0;
 }
 
 void MaildirFolder::uncount_all() const {
@@ -112,6 +127,7 @@ void MaildirFolder::erase_entry(std::uint32_t uid, std::uint64_t modseq) const {
   forget_metadata(it->second.base);  // gone from the disk with the message, whoever removed it
   mirror_.uid_by_base.erase(it->second.base);
   mirror_.by_modseq.erase({it->second.modseq, uid});
+  count_flags(it->second.flags, -1);
   mirror_.entries.erase(it);
 }
 
@@ -146,7 +162,7 @@ bool MaildirFolder::apply_log_line(std::string_view line) const {
       const auto it = mirror_.entries.find(*uid);
       if (it == mirror_.entries.end()) return false;
       const auto [flags, modseq] = parse_log_flags(next_field(rest));
-      it->second.flags = flags;
+      set_flags(it->second, flags);
       it->second.file = file_name(it->second.base, it->second.flags);
       if (modseq != 0) set_modseq(it->second, modseq);
       mirror_.highest_modseq = std::max(mirror_.highest_modseq, modseq);
@@ -383,7 +399,7 @@ bool MaildirFolder::scan_directories() const {
       e.file = name;
       const Flags flags = flags_from_file_name(name);
       if (flags != e.flags) {
-        e.flags = flags;
+        set_flags(e, flags);
         set_modseq(e, scan_modseq());
         records += flags_line(e.uid, flags, e.modseq);
         changed = true;

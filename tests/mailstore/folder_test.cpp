@@ -317,6 +317,50 @@ BOOST_AUTO_TEST_CASE(two_stores_on_one_root_behave_like_two_processes) {
   BOOST_TEST(first->status().unseen == 39u);
 }
 
+// status() keeps its unseen and deleted counts as flags change rather than
+// counting every message each time: the counts must follow every way a
+// flag changes.
+BOOST_AUTO_TEST_CASE(status_counts_follow_every_flag_change) {
+  Store s;
+  const auto inbox = s.inbox();
+  const auto agrees = [](const Folder& f) {
+    const auto all = f.snapshot();
+    const auto unseen = std::count_if(all.begin(), all.end(), [](const MessageInfo& m) { return !(m.flags & kSeen); });
+    const auto deleted = std::count_if(all.begin(), all.end(), [](const MessageInfo& m) { return m.flags & kDeleted; });
+    const FolderStatus st = f.status();
+    BOOST_TEST(st.messages == all.size());
+    BOOST_TEST(st.unseen == static_cast<std::uint32_t>(unseen));
+    BOOST_TEST(st.deleted == static_cast<std::uint32_t>(deleted));
+    return std::pair(st.unseen, st.deleted);
+  };
+  for (int i = 0; i < 6; ++i) inbox->append(message(i), i == 0 ? Flags{kSeen} : Flags{0});
+  BOOST_TEST((agrees(*inbox) == std::pair(5u, 0u)));
+  const std::vector<std::uint32_t> two{2, 3};
+  inbox->change_flags(two, FlagChange::Add, kSeen | kDeleted);
+  BOOST_TEST((agrees(*inbox) == std::pair(3u, 2u)));
+  // Another process: its own counts from the UID list, and ours from its records.
+  auto other_store = open_maildir_store(s.dir.path());
+  const auto other = other_store->user(kNumber)->open("INBOX");
+  BOOST_TEST((agrees(*other) == std::pair(3u, 2u)));
+  const std::vector<std::uint32_t> first{1};
+  other->change_flags(first, FlagChange::Replace, kDeleted);
+  BOOST_TEST((agrees(*inbox) == std::pair(4u, 3u)));
+  // Another Maildir tool renames a file: message 4 read.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const fs::path cur = s.folder_dir("INBOX") / "cur";
+  const auto names = files_in(cur);
+  const auto fourth = std::find_if(names.begin(), names.end(), [&](const auto& n) { return read_file(cur / n) == message(3); });
+  BOOST_REQUIRE(fourth != names.end());
+  fs::rename(cur / *fourth, cur / (fourth->substr(0, fourth->find(':')) + ":2,S"));
+  BOOST_TEST((agrees(*inbox) == std::pair(3u, 3u)));
+  BOOST_TEST((agrees(*other) == std::pair(3u, 3u)));
+  inbox->expunge();
+  BOOST_TEST((agrees(*inbox) == std::pair(2u, 0u)));
+  BOOST_TEST((agrees(*other) == std::pair(2u, 0u)));
+  s.reopen();
+  BOOST_TEST((agrees(*s.inbox()) == std::pair(2u, 0u)));
+}
+
 BOOST_AUTO_TEST_CASE(mail_dropped_into_new_by_hand_appears) {
   Store s;
   const auto inbox = s.inbox();
