@@ -220,7 +220,7 @@ int run_import(std::span<const std::string> args) {
     options.idempotency_key = item.key;
     options.origin = item.key;
     try {
-      const auto route = router.route(cmd.value("--to").value_or(item.metadata.to), item.kind);
+      const auto route = router.route(cmd.value("--to").value_or(item.metadata.to));
       const std::string bytes = read_file(item.media);
       const auto recording = ingest::make_recording(item.kind, item.metadata, route, item.key, bytes);
       const auto result = queue.submit(recording, options);

@@ -92,7 +92,7 @@ HttpResponse submit(const HttpRequest& request, Kind kind, const std::string& ga
 
   Route route;
   try {
-    route = context.router.route(s.metadata.to, kind);
+    route = context.router.route(s.metadata.to);
   } catch (const UnroutableNumber& e) {
     return json_error(422, e.what());
   }

@@ -89,8 +89,7 @@ void JobDelivery::store_handed_over() {
 void JobDelivery::deliver_and_finish(const std::string& id, const QueuedJob& job, ComposedMessage& message) {
   std::string by_enum;
   try {
-    // Voice only: ENUM's fax route (E2U+ifax:mailto) has no path yet.
-    if (job.recording.kind == Kind::Voice) by_enum = enum_address(message.recipient_number);
+    by_enum = enum_address(message.recipient_number);
   } catch (const std::exception& e) {
     return retry_or_fail(id, job, std::string("cannot look up the mailbox: ") + e.what());
   }
@@ -123,8 +122,9 @@ std::string JobDelivery::enum_address(const std::string& number) const {
 
 // A number without a mailbox here, routed by ENUM ([enum] domains): the
 // composed message goes into the SMTP queue for number@domain, whose runner
-// asks ENUM for the number's E2U+vpim:mailto address and sends it there as
-// VPIM v2, as it does for SMTP mail to such a number. The job is delivered
+// asks ENUM for the number's E2U+vpim:mailto address (E2U+ifax:mailto for a
+// fax) and sends it there as VPIM v2 (simple-mode IFAX), as it does for
+// SMTP mail to such a number. The job is delivered
 // once it is queued (durably); the DSNs that follow (failure, "no VPIM
 // route" among them) come back to it like a forwarded copy's. Queued again
 // after a crash, the entry is not doubled (its id is the job's).

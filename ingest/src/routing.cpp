@@ -2,7 +2,6 @@
 
 #include "common/e164.hpp"
 #include "common/parse_number.hpp"
-#include "ingest/pipeline.hpp"
 #include "mailstore/account_store.hpp"
 
 namespace umstore::ingest {
@@ -57,7 +56,7 @@ std::optional<std::string> normalise_called_number(std::string_view called, cons
 Router::Router(RoutingRules rules, const mailstore::AccountStore& accounts)
     : rules_(std::move(rules)), accounts_(accounts) {}
 
-Route Router::route(std::string_view called, Kind kind) const {
+Route Router::route(std::string_view called) const {
   const auto number = normalise_called_number(called, rules_);
   if (number) {
     if (auto account = accounts_.find(*number)) return {account->number, account->name, false};
@@ -68,7 +67,7 @@ Route Router::route(std::string_view called, Kind kind) const {
   if (!number)
     throw UnroutableNumber("called number '" + std::string(called) +
                            "' is neither E.164 (+ and digits) nor a national number or extension the routing rules know");
-  if (rules_.enum_for_unknown && kind == Kind::Voice) return {*number, "", false, true};
+  if (rules_.enum_for_unknown) return {*number, "", false, true};
   throw UnroutableNumber("no mailbox for " + *number + " (called number '" + std::string(called) +
                          "') and no catch-all mailbox is configured");
 }

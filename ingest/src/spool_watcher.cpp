@@ -152,7 +152,7 @@ struct SpoolWatcher::Impl {
       if (size == 0) throw InvalidMetadata("the file is empty");
       // The queue takes the file itself (submit_file); here only its magic number is read.
       if (auto problem = unsupported_format(kind, read_file_head(file, kMagicBytes))) throw InvalidMetadata(*problem);
-      recording = make_recording(kind, metadata, router.route(metadata.to, kind), name, std::string_view());
+      recording = make_recording(kind, metadata, router.route(metadata.to), name, std::string_view());
     } catch (const InvalidMetadata& e) {
       return move_originals(name, false, e.what());
     } catch (const UnroutableNumber& e) {

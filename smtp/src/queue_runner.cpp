@@ -6,6 +6,8 @@
 #include "common/ascii.hpp"
 #include "common/log.hpp"
 #include "local_delivery_reply.hpp"
+#include "mime/conformance.hpp"
+#include "mime/message_parser.hpp"
 #include "smtp/dsn.hpp"
 #include "smtp/relay_client.hpp"
 #include "smtp/smtp_protocol.hpp"
@@ -150,6 +152,12 @@ std::string QueueRunner::local_mailbox(const std::string& address) const {
   return {};
 }
 
+namespace {
+bool is_internet_fax(std::string_view message) {
+  return mime::classify_message(mime::parse_message(message)) == mime::MessageKind::internet_fax;
+}
+}  // namespace
+
 std::string QueueRunner::as_voice_message(const std::string& message, const QueuedEnvelope& envelope,
                                           const QueuedRecipient& r) const {
   if (!config_.delivery_policy) return message;
@@ -166,19 +174,20 @@ std::string QueueRunner::as_voice_message(const std::string& message, const Queu
 }
 
 std::optional<SmtpReply> QueueRunner::follow_enum(Pass& pass, const std::string& id, QueuedRecipient& r,
-                                                  const std::string& number) const {
+                                                  const std::string& number, bool fax) const {
   if (!config_.enum_routes) return SmtpReply{550, "5.1.1", "mailbox " + number + " does not exist here"};
   if (pass.enum_trouble) return SmtpReply{451, "4.4.3", *pass.enum_trouble + " (not asked again until the next pass)"};
-  const auto answer = config_.enum_routes->find(number, dns::kVpimService);
+  const std::string what = fax ? "IFAX" : "VPIM";
+  const auto answer = config_.enum_routes->find(number, fax ? dns::kIfaxService : dns::kVpimService);
   if (answer.status == dns::EnumStatus::temporary_failure) {
     pass.enum_trouble = answer.reason;
     return SmtpReply{451, "4.4.3", answer.reason};
   }
   if (answer.status == dns::EnumStatus::no_route)
-    return SmtpReply{550, "5.1.1", "no VPIM route for " + number + ": " + answer.reason};
+    return SmtpReply{550, "5.1.1", "no " + what + " route for " + number + ": " + answer.reason};
   const auto address = dns::mailto_address(answer.uri);
   if (!address)
-    return SmtpReply{550, "5.1.1", "no VPIM route for " + number + ": " + answer.domain + " names " + answer.uri};
+    return SmtpReply{550, "5.1.1", "no " + what + " route for " + number + ": " + answer.domain + " names " + answer.uri};
   if (const auto back = local_route(*address); back && back->kind != RecipientKind::Foreign) {
     // ENUM names this system: a mailbox here takes it, anything else would loop.
     if (back->kind == RecipientKind::Number && accounts_.find(back->number)) {
@@ -187,9 +196,11 @@ std::optional<SmtpReply> QueueRunner::follow_enum(Pass& pass, const std::string&
     }
     return SmtpReply{550, "5.4.6", "ENUM routes " + number + " to " + *address + ", which loops back here"};
   }
-  log(LogLevel::Info, kLog, "id={} to={}: ENUM {} names {} (VPIM)", id, r.address, answer.domain, *address);
+  log(LogLevel::Info, kLog, "id={} to={}: ENUM {} names {} ({})", id, r.address, answer.domain, *address, what);
   if (r.orcpt.empty()) r.orcpt = "rfc822;" + xtext_encode(r.address);  // DSNs name what the sender wrote
   r.address = *address;
+  // The pure form either way: the vpim profile leaves a fax in the form a
+  // mailbox without a PDF copy gets (simple-mode IFAX, RFC 3965).
   r.profile = std::string(delivery::to_string(delivery::DestinationProfile::vpim));
   return std::nullopt;
 }
@@ -254,6 +265,11 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
   // Received from arrival, local delivery adds Return-Path (RFC 5321 §4.4).
   // (next hop, form) -> recipients: one transaction each.
   std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> remote_groups;
+  std::optional<bool> fax;  // the message is an Internet fax: parsed once, when an ENUM route needs it
+  const auto message_is_fax = [&] {
+    if (!fax) fax = is_internet_fax(message);
+    return *fax;
+  };
   for (std::size_t i = 0; i < envelope.recipients.size(); ++i) {
     auto& r = envelope.recipients[i];
     if (r.state != RecipientState::Pending) continue;
@@ -262,7 +278,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
         r.mailbox.empty() && route && route->kind == RecipientKind::Number) {
       if (accounts_.find(route->number)) {
         r.mailbox = route->number;
-      } else if (auto refusal = follow_enum(pass, envelope.id, r, route->number)) {
+      } else if (auto refusal = follow_enum(pass, envelope.id, r, route->number, message_is_fax())) {
         settle(r, *refusal, "", false);
         continue;
       }

@@ -15,7 +15,8 @@ Checks:
 - a gateway's voicemail (HTTP API) for a number without a mailbox leaves
   for its ENUM address as VPIM and the job says where it went; for a number
   without a record the job ends failed with the 5.1.1 DSN; a fax for such a
-  number is refused (422: no fax path follows ENUM yet);
+  number leaves for its E2U+ifax:mailto address as simple-mode Internet fax
+  (RFC 3965: the TIFF-F image, no PDF), or fails without a record;
 - a call from baresip (a real SIP user agent) to such a number is
   answered, and the voicemail it leaves goes the same way;
 - `umstore enum lookup` prints the records and both routes.
@@ -48,6 +49,7 @@ WAITING = "+15557770003"     # routed, sent while the DNS server is down
 GATEWAY_ROUTED = "+15557770004"    # routed, posted by a gateway over HTTP
 GATEWAY_UNLISTED = "+15557770005"  # no record, posted by a gateway
 CALLED = "+15557770006"            # routed, called over SIP
+FAXED = "+15557770007"             # E2U+ifax:mailto -> fax15557770007@peer.test
 TREE = "e164.test"
 PASSWORD = "enum-password"
 TOKEN = "enum-gateway-token-0123456789"
@@ -68,6 +70,8 @@ class EnumRoutes(unittest.TestCase):
 3.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
 4.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
 6.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
+7.0.0.0.7.7.7.5.5.5.1 NAPTR 10 10 "u" "E2U+vpim:mailto" "!^\\+(.*)$!mailto:vm\\1@peer.test!" .
+7.0.0.0.7.7.7.5.5.5.1 NAPTR 20 10 "u" "E2U+ifax:mailto" "!^\\+(.*)$!mailto:fax\\1@peer.test!" .
 """)
         cls.postfix_port = free_port()
         cls.server = Umstore(config_text=f"""
@@ -101,7 +105,7 @@ recipients = @{DOMAIN}
         # Postfix's own DSNs for our domain come back to umstore.
         cls.postfix = PostfixPeer(port=cls.postfix_port, domain=PEER,
                                   mailboxes=["vm15557770001", "vm15557770003", "vm15557770004",
-                                             "vm15557770006"],
+                                             "vm15557770006", "fax15557770007"],
                                   transports={DOMAIN: f"smtp:[127.0.0.1]:{cls.server.smtp_port}"})
         cls.postfix.start()
         cls.addClassCleanup(cls.postfix.stop)
@@ -230,10 +234,27 @@ recipients = @{DOMAIN}
         self.assertEqual(final["dsn"]["status"], "5.1.1", final)
         self.assertIn(f"no VPIM route for {GATEWAY_UNLISTED}", final["reason"])
 
-    def test_gateway_fax_for_a_number_without_a_mailbox_is_refused(self):
+    def test_gateway_fax_for_a_routed_number_leaves_as_internet_fax(self):
+        code, body = self.post_voicemail(FAXED, kind="fax", sample="fax.tif")
+        self.assertEqual(code, 202, body)
+        final = job_outcome(self.server.http_port, body["id"], TOKEN)
+        self.assertEqual(final["status"], "delivered", final)
+        raw = self.at_postfix("fax15557770007", f"X-Umstore-Ingest-Id: {body['id']}")
+        types = types_of(raw)
+        self.assertIn("image/tiff", types)
+        self.assertNotIn("application/pdf", types)
+        self.assertNotIn("multipart/voice-message", types)
+        self.assertIn(b"application=faxbw", raw)
+        self.assertIn(b"Message-Context: fax-message", raw)
+        self.assertIn(f"ENUM 7.0.0.0.7.7.7.5.5.5.1.{TREE} names fax15557770007@{PEER} (IFAX)",
+                      self.server.log_path.read_text())
+
+    def test_gateway_fax_for_a_number_without_a_record_fails(self):
         code, body = self.post_voicemail(GATEWAY_UNLISTED, kind="fax", sample="fax.tif")
-        self.assertEqual(code, 422, body)
-        self.assertIn(f"no mailbox for {GATEWAY_UNLISTED}", body["error"])
+        self.assertEqual(code, 202, body)
+        failed = lambda: self.job(body["id"])["status"] == "failed"  # noqa: E731
+        wait_for(failed, f"job {body['id']} failed; umstore log:\n{self.server.log_path.read_text()[-3000:]}", 60)
+        self.assertIn(f"no IFAX route for {GATEWAY_UNLISTED}", self.job(body["id"])["reason"])
 
     def test_a_call_to_a_routed_number_leaves_its_voicemail_as_vpim(self):
         wav = self.server.work / "speech-8k.wav"

@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "ingest/multipart.hpp"
-#include "ingest/pipeline.hpp"
 #include "ingest/recording_metadata.hpp"
 #include "ingest/routing.hpp"
 #include "mailstore/sqlite_account_store.hpp"
@@ -53,29 +52,28 @@ BOOST_AUTO_TEST_CASE(bad_extension_ranges_are_refused) {
   BOOST_TEST(range.digits == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(without_a_mailbox_voicemail_follows_enum_and_a_catch_all_comes_first) {
+BOOST_AUTO_TEST_CASE(without_a_mailbox_a_number_follows_enum_and_a_catch_all_comes_first) {
   TempDir dir;
   umstore::mailstore::SqliteAccountStore accounts(dir.path() / "accounts.db");
   accounts.add({"+4930123150", "Alice", "", 0}, "a password of some length");
   accounts.add({"+4930123199", "Operator", "", 0}, "a password of some length");
   RoutingRules rules = german_office();
-  BOOST_CHECK_THROW(Router(rules, accounts).route("160", Kind::Voice), UnroutableNumber);
+  BOOST_CHECK_THROW(Router(rules, accounts).route("160"), UnroutableNumber);
 
   rules.enum_for_unknown = true;
   const Router by_enum(rules, accounts);
-  const Route known = by_enum.route("150", Kind::Voice);
+  const Route known = by_enum.route("150");
   BOOST_TEST(known.mailbox == "+4930123150");
   BOOST_TEST(!known.by_enum);
-  const Route unknown = by_enum.route("160", Kind::Voice);
+  const Route unknown = by_enum.route("160");
   BOOST_TEST(unknown.mailbox == "+4930123160");
   BOOST_TEST(unknown.by_enum);
   BOOST_TEST(unknown.owner_name.empty());
-  // No fax path follows ENUM yet, and a number must be one to look it up.
-  BOOST_CHECK_THROW(by_enum.route("160", Kind::Fax), UnroutableNumber);
-  BOOST_CHECK_THROW(by_enum.route("not a number", Kind::Voice), UnroutableNumber);
+  // A number must be one to look it up.
+  BOOST_CHECK_THROW(by_enum.route("not a number"), UnroutableNumber);
 
   rules.catch_all = "+4930123199";
-  const Route caught = Router(rules, accounts).route("160", Kind::Voice);
+  const Route caught = Router(rules, accounts).route("160");
   BOOST_TEST(caught.mailbox == "+4930123199");
   BOOST_TEST(caught.catch_all);
   BOOST_TEST(!caught.by_enum);

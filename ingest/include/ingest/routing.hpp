@@ -15,8 +15,6 @@ class AccountStore;
 
 namespace umstore::ingest {
 
-enum class Kind;  // pipeline.hpp
-
 // Extensions first..last (same number of digits) map to e164_prefix + the
 // extension: "100-199=+4930123" sends 150 to +4930123150.
 struct ExtensionRange {
@@ -35,9 +33,9 @@ struct RoutingRules {
   std::string international_prefix = "00"; // "011" in North America
   std::vector<ExtensionRange> extensions;
   std::string catch_all;                   // E.164 mailbox for unknown numbers; empty: refuse them
-  // [enum] domains are set: without a catch-all, voicemail for an E.164
-  // number with no mailbox here is accepted and sent where ENUM says (its
-  // E2U+vpim:mailto record). Faxes are not: no fax path follows ENUM yet.
+  // [enum] domains are set: without a catch-all, voicemail and fax for an
+  // E.164 number with no mailbox here are accepted and sent where ENUM says
+  // (its E2U+vpim:mailto or E2U+ifax:mailto record).
   bool enum_for_unknown = false;
 };
 
@@ -61,7 +59,7 @@ struct Route {
 class Router {
  public:
   Router(RoutingRules rules, const mailstore::AccountStore& accounts);
-  Route route(std::string_view called, Kind kind) const;  // throws UnroutableNumber
+  Route route(std::string_view called) const;  // throws UnroutableNumber
   const RoutingRules& rules() const noexcept { return rules_; }
 
  private:

@@ -90,9 +90,11 @@ class QueueRunner {
   std::optional<RecipientRoute> local_route(const std::string& address) const;
   // Points `r` at the address ENUM publishes for `number`, or the reply
   // that settles it (no route: 5.1.1; DNS trouble: 4.4.3, and for the rest
-  // of the pass without asking again).
+  // of the pass without asking again). An Internet fax (`fax`) follows the
+  // number's E2U+ifax:mailto record (RFC 4143), anything else its
+  // E2U+vpim:mailto record (RFC 4238).
   std::optional<SmtpReply> follow_enum(Pass& pass, const std::string& id, QueuedRecipient& r,
-                                       const std::string& number) const;
+                                       const std::string& number, bool fax) const;
   // A PBX's voicemail email ([gateway_email.*]) for an ENUM-routed number
   // made VPIM, as it would be for a mailbox here; anything else as it is.
   std::string as_voice_message(const std::string& message, const QueuedEnvelope& envelope,
