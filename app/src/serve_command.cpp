@@ -296,8 +296,8 @@ int run_serve(std::span<const std::string> args) {
     smtp_queue.enqueue(envelope, copy.rfc822);
     queue_runner.wake();
   };
-  // Gateways' voicemail for a number of ours without a mailbox follows the
-  // number's ENUM route through the SMTP queue, as SMTP mail to it does.
+  // Gateways' voicemail and fax for a number without a mailbox here follow
+  // the number's ENUM route through the SMTP queue, as SMTP mail to it does.
   const bool enum_routing = runner_config.enum_routes != nullptr;
   if (enum_routing)
     queue_config.enum_address = [&accounts, domain = s.domain](std::string_view number) {

@@ -124,10 +124,10 @@ std::string JobDelivery::enum_address(const std::string& number) const {
 // composed message goes into the SMTP queue for number@domain, whose runner
 // asks ENUM for the number's E2U+vpim:mailto address (E2U+ifax:mailto for a
 // fax) and sends it there as VPIM v2 (simple-mode IFAX), as it does for
-// SMTP mail to such a number. The job is delivered
-// once it is queued (durably); the DSNs that follow (failure, "no VPIM
-// route" among them) come back to it like a forwarded copy's. Queued again
-// after a crash, the entry is not doubled (its id is the job's).
+// SMTP mail to such a number. The job is delivered once it is queued
+// (durably); the DSNs that follow ("no VPIM route" among them) come back to
+// it like a forwarded copy's. Queued again after a crash, the entry is not
+// doubled (its id is the job's).
 void JobDelivery::queue_for_enum(const std::string& id, const QueuedJob& job, const ComposedMessage& message,
                                  const std::string& address) {
   if (!parts_.db.status(id))

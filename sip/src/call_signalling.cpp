@@ -44,12 +44,12 @@ void SipEndpoint::handle_invite(const SipMessage& m, const Peer& from) {
 }
 
 std::optional<mailstore::Account> SipEndpoint::find_mailbox(const SipMessage& invite) const {
-  for (const auto& number : mailbox_candidates(invite))
+  const auto candidates = mailbox_candidates(invite);
+  for (const auto& number : candidates)
     if (auto account = accounts.find(number)) return account;
   if (!config.catch_all_mailbox.empty()) return accounts.find(config.catch_all_mailbox);
-  // The first candidate is whose voicemail it is (the diverting party, if any).
-  if (const auto candidates = mailbox_candidates(invite); config.enum_for_unknown && !candidates.empty())
-    return mailstore::Account{candidates.front(), "", "", 0};
+  // The first candidate is whose message it is (the diverting party, if any).
+  if (config.enum_for_unknown && !candidates.empty()) return mailstore::Account{candidates.front(), "", "", 0};
   return std::nullopt;
 }
 

@@ -122,8 +122,9 @@ struct IngestQueueConfig {
   std::function<void(const ForwardRequest&)> forward;
   // For a number with no mailbox here (Route::by_enum), the address whose
   // queue entry follows the number's ENUM route (number@domain: the SMTP
-  // queue asks ENUM for its E2U+vpim:mailto record); empty or unset: none,
-  // and such a job fails. Asked at delivery, so a mailbox made since wins.
+  // queue asks ENUM for its E2U+vpim:mailto or, for a fax, E2U+ifax:mailto
+  // record); empty or unset: none, and such a job fails. Asked at delivery,
+  // so a mailbox made since wins.
   std::function<std::string(std::string_view number)> enum_address;
 };
 

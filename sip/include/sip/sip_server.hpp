@@ -56,8 +56,8 @@ struct SipServerConfig {
   // Mailbox for calls whose target has none; empty: answer 404.
   std::string catch_all_mailbox;
   // Without a catch-all: a call for an E.164 number with no mailbox here is
-  // answered all the same, and its voicemail follows the number's ENUM
-  // route (the ingest queue's enum_address; [enum] domains are set).
+  // answered all the same, and its voicemail or fax follows the number's
+  // ENUM route (the ingest queue's enum_address; [enum] domains are set).
   bool enum_for_unknown = false;
   // Called (on a worker thread, may block) with each finished recording.
   std::function<void(ingest::Recording)> deliver;
