@@ -29,6 +29,7 @@ void FolderMirror::catch_up(const Read& read) {
     // A whole list, newer than what is here (if anything is): it replaces
     // it, and the expunges before it are not known here.
     messages_ = std::move(delta.changed);
+    recount();
     modseq_ = expunges_from_ = delta.highest_modseq;
     expunged_.clear();
     loaded_ = true;
@@ -42,22 +43,24 @@ void FolderMirror::apply(FolderDelta delta) {
   // this copy, and from at most this copy's mod-sequence: its rows are the
   // messages' newest states.
   for (MessageInfo& m : delta.changed) {
-    if (messages_.empty() || messages_.back().uid < m.uid) {
-      messages_.push_back(std::move(m));
-      continue;
-    }
-    const auto it = std::lower_bound(messages_.begin(), messages_.end(), m.uid,
-                                     [](const MessageInfo& a, std::uint32_t uid) { return a.uid < uid; });
-    if (it != messages_.end() && it->uid == m.uid)
-      *it = std::move(m);
-    else
-      messages_.insert(it, std::move(m));
+    auto it = messages_.end();
+    if (!messages_.empty() && m.uid <= messages_.back().uid)
+      it = std::lower_bound(messages_.begin(), messages_.end(), m.uid,
+                            [](const MessageInfo& a, std::uint32_t uid) { return a.uid < uid; });
+    const bool held = it != messages_.end() && it->uid == m.uid;
+    if (held) count(*it, -1);  // first: the row may come again with the same mod-sequence
+    count(m, 1);
+    if (held) *it = std::move(m);
+    else messages_.insert(it, std::move(m));
   }
   if (!delta.expunged.empty()) {
     std::vector<std::uint32_t> gone;  // ascending, as the delta lists them
     for (const auto& e : delta.expunged) gone.push_back(e.uid);
-    std::erase_if(messages_,
-                  [&](const MessageInfo& m) { return std::binary_search(gone.begin(), gone.end(), m.uid); });
+    std::erase_if(messages_, [&](const MessageInfo& m) {
+      const bool expunged = std::binary_search(gone.begin(), gone.end(), m.uid);
+      if (expunged) count(m, -1);
+      return expunged;
+    });
     std::sort(delta.expunged.begin(), delta.expunged.end(),
               [](const FolderDelta::Expunged& a, const FolderDelta::Expunged& b) { return a.modseq < b.modseq; });
     for (const auto& e : delta.expunged)
@@ -65,6 +68,22 @@ void FolderMirror::apply(FolderDelta delta) {
     forget_old_expunges();
   }
   modseq_ = delta.highest_modseq;
+}
+
+void FolderMirror::count(const MessageInfo& m, int sign) {
+  if (sign > 0) by_modseq_.emplace(m.modseq, m.uid);
+  else by_modseq_.erase({m.modseq, m.uid});
+  const auto step = static_cast<std::uint32_t>(sign);
+  if (!(m.flags & kSeen)) unseen_ += step;
+  if (m.flags & kDeleted) deleted_ += step;
+  size_ += static_cast<std::uint64_t>(static_cast<std::int64_t>(sign) * static_cast<std::int64_t>(m.size));
+}
+
+void FolderMirror::recount() {
+  unseen_ = deleted_ = 0;
+  size_ = 0;
+  by_modseq_.clear();
+  for (const auto& m : messages_) count(m, 1);
 }
 
 void FolderMirror::forget_old_expunges() {
@@ -89,12 +108,12 @@ std::optional<FolderStatus> FolderMirror::status(const Read& read) {
   std::lock_guard lock(mutex_);
   FolderStatus s;
   s.messages = static_cast<std::uint32_t>(messages_.size());
-  for (const auto& m : messages_) {
-    if (!(m.flags & kSeen)) ++s.unseen;
-    if (m.flags & kDeleted) ++s.deleted;
-    if (m.uid >= first_recent_) ++s.recent;
-    s.size += m.size;
-  }
+  s.unseen = unseen_;
+  s.deleted = deleted_;
+  s.size = size_;
+  const auto first_recent = std::lower_bound(messages_.begin(), messages_.end(), first_recent_,
+                                             [](const MessageInfo& m, std::uint32_t uid) { return m.uid < uid; });
+  s.recent = static_cast<std::uint32_t>(std::distance(first_recent, messages_.end()));
   s.uid_next = uid_next_;
   s.uid_validity = uid_validity_;
   s.highest_modseq = modseq_;
@@ -134,10 +153,17 @@ std::optional<FolderChanges> FolderMirror::changes_after(std::uint64_t modseq) c
   if (modseq < expunges_from_) return std::nullopt;
   FolderChanges changes;
   changes.highest_modseq = modseq_;
-  for (const auto& m : messages_)
-    if (m.modseq > modseq) changes.changed.push_back(m);
-  for (const auto& e : expunged_)
-    if (e.modseq > modseq) changes.expunged.push_back(e.uid);
+  std::vector<std::uint32_t> uids;
+  for (auto it = by_modseq_.upper_bound({modseq, UINT32_MAX}); it != by_modseq_.end(); ++it) uids.push_back(it->second);
+  std::sort(uids.begin(), uids.end());
+  auto from = messages_.begin();
+  for (const std::uint32_t uid : uids) {
+    from = std::lower_bound(from, messages_.end(), uid, [](const MessageInfo& m, std::uint32_t u) { return m.uid < u; });
+    changes.changed.push_back(*from);  // by_modseq_ indexes messages_
+  }
+  const auto after = std::upper_bound(expunged_.begin(), expunged_.end(), modseq,
+                                      [](std::uint64_t s, const FolderDelta::Expunged& e) { return s < e.modseq; });
+  for (auto it = after; it != expunged_.end(); ++it) changes.expunged.push_back(it->uid);
   std::sort(changes.expunged.begin(), changes.expunged.end());
   return changes;
 }

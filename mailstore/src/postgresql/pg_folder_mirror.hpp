@@ -21,7 +21,9 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "mailstore/folder.hpp"
@@ -56,6 +58,10 @@ class FolderMirror {
   void catch_up(const Read& read);
   void apply(FolderDelta delta);  // under mutex_
   void forget_old_expunges();     // under mutex_
+  // Keeps the counts and the mod-sequence index in step with messages_
+  // (under mutex_): `m` joins (+1) or leaves (-1) the list.
+  void count(const MessageInfo& m, int sign);
+  void recount();  // after messages_ was replaced whole
   std::optional<FolderChanges> changes_after(std::uint64_t modseq) const;  // under mutex_
   bool current_as_heard() const;                                           // under mutex_
 
@@ -75,6 +81,10 @@ class FolderMirror {
   std::uint32_t first_recent_ = 1;
   std::vector<MessageInfo> messages_;           // ascending UID
   std::vector<FolderDelta::Expunged> expunged_;  // ascending mod-sequence
+  // So that status() and changes_since() cost what changed, not the folder's size.
+  std::uint32_t unseen_ = 0, deleted_ = 0;
+  std::uint64_t size_ = 0;
+  std::set<std::pair<std::uint64_t, std::uint32_t>> by_modseq_;  // (mod-sequence, UID) of messages_
 };
 
 }  // namespace umstore::mailstore::pg

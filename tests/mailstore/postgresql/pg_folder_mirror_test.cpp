@@ -177,6 +177,61 @@ BOOST_AUTO_TEST_CASE(sends_a_caller_to_the_database_for_expunges_older_than_it_k
 
 // Two stores on one database, as two nodes: what one commits, the other's
 // reads show at once, without waiting for its notification.
+// status() and changes_since() answer from counts and a mod-sequence index
+// kept as deltas are applied: after every delta they must say what
+// counting and filtering the whole list says, including when a delta read
+// from an older mod-sequence brings rows the copy already holds.
+BOOST_AUTO_TEST_CASE(kept_counts_and_index_agree_with_the_list_after_every_delta) {
+  std::atomic<std::uint64_t> heard{0};
+  FolderMirror mirror(heard);
+  ScriptedDatabase db;
+  const auto agree = [&] {
+    const auto all = mirror.snapshot(db.reader());
+    const auto st = mirror.status(db.reader());
+    BOOST_REQUIRE(st.has_value());
+    std::uint32_t unseen = 0, deleted = 0, recent = 0;
+    std::uint64_t size = 0;
+    for (const auto& m : all) {
+      unseen += !(m.flags & kSeen);
+      deleted += (m.flags & kDeleted) != 0;
+      recent += m.uid >= 4;  // first_recent below
+      size += m.size;
+    }
+    BOOST_TEST(st->messages == all.size());
+    BOOST_TEST(st->unseen == unseen);
+    BOOST_TEST(st->deleted == deleted);
+    BOOST_TEST(st->recent == recent);
+    BOOST_TEST(st->size == size);
+    for (std::uint64_t since = 0; since <= st->highest_modseq; ++since) {
+      const auto changes = mirror.changes_since(since, db.reader());
+      if (!changes) continue;  // from before the expunges kept
+      std::vector<std::uint32_t> expected;
+      for (const auto& m : all)
+        if (m.modseq > since) expected.push_back(m.uid);
+      BOOST_TEST(uids(changes->changed) == expected, "changed since " << since);
+    }
+  };
+  const auto next = [&](FolderDelta d) {
+    d.first_recent = 4;
+    db.next = [d](std::uint64_t, MailTables::Expunges) { return d; };
+  };
+  next(delta(0, 5, {message(1, 2, kSeen), message(2, 3), message(3, 5, kDeleted)}));
+  agree();
+  // New messages, and message 1 marked unread.
+  next(delta(5, 8, {message(1, 6), message(4, 7), message(5, 8, kSeen)}));
+  agree();
+  // A read from an older mod-sequence: rows the copy holds, unchanged, and one change.
+  next(delta(5, 9, {message(1, 6), message(4, 7), message(5, 9, kSeen | kDeleted)}));
+  agree();
+  // Messages 3 and 5 expunged, 2 read.
+  next(delta(9, 11, {message(2, 11, kSeen)}, {{3, 10}, {5, 10}}));
+  agree();
+  const auto changes = mirror.changes_since(9, db.reader());
+  BOOST_REQUIRE(changes.has_value());
+  BOOST_TEST(changes->expunged == (std::vector<std::uint32_t>{3, 5}));
+  BOOST_TEST(mirror.changes_since(10, db.reader())->expunged.empty());
+}
+
 BOOST_AUTO_TEST_CASE(another_nodes_commit_is_in_the_next_read) {
   pg::FreshSchema schema("mirror_two_nodes", true);
   const auto node_a = open_postgresql_store(pg::dsn_in_schema(schema.name), 2);
