@@ -9,7 +9,7 @@
 // Like the fetch cache (fetch_cache.hpp): shared by every session of the
 // process, per (Folder::id(), UIDVALIDITY, UID); no invalidation, as a
 // message's bytes never change under its UID; one byte bound for the whole
-// cache (about 150 bytes a message, so 64 MiB keeps about 400,000), the
+// cache (about 200 bytes a message, so 64 MiB keeps about 300,000), the
 // least recently sorted folder dropped first. The fetch cache alone could
 // not do this: its header blocks are about 1 KB, so 100,000 of them crowd
 // each other out and every sort reads them again.
