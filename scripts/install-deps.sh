@@ -16,6 +16,7 @@ packages=(
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   libpocketsphinx-dev pocketsphinx-en-us  # offline voicemail transcription and its US English model (recognition/)
   libtesseract-dev libleptonica-dev tesseract-ocr-eng  # fax text recognition, its image library and English data (recognition/)
+  libpango1.0-dev libcairo2-dev fonts-dejavu-core  # the text and cover page of faxes sent from email, laid out by a real text library in its default font (codecs/)
   libseccomp-dev  # the system-call filter of the ingest decoder process (common/src/process_confinement.cpp)
   libarchive-dev  # mailbox exports as tar, tar.gz or zip (privacy/)
   zlib1g-dev  # IMAP COMPRESS=DEFLATE (imap/src/deflate_codec.cpp)

@@ -21,8 +21,18 @@ bool looks_like_pdf(std::span<const std::uint8_t> bytes) {
   return head.find("%PDF-") != std::string_view::npos;
 }
 
-std::vector<detail::BilevelPage> rasterise(std::span<const std::uint8_t> input, FaxInputFormat format,
-                                           std::string_view name, const FaxLimits& limits) {
+std::vector<detail::EncodedPage> encode_all(const std::vector<detail::BilevelPage>& pages, detail::CcittCoding coding,
+                                            std::uint16_t fill_order, std::string_view name) {
+  std::vector<detail::EncodedPage> encoded;
+  encoded.reserve(pages.size());
+  for (const auto& page : pages) encoded.push_back({&page, detail::encode_ccitt(page, coding, fill_order, name)});
+  return encoded;
+}
+
+}  // namespace
+
+std::vector<detail::BilevelPage> detail::rasterise_input(std::span<const std::uint8_t> input, FaxInputFormat format,
+                                                         std::string_view name, const FaxLimits& limits) {
   if (input.size() > limits.max_input_bytes)
     throw CodecError(std::string(name) + ": " + std::string(to_string(format)) + ": input is " +
                      std::to_string(input.size()) + " bytes, limit " + std::to_string(limits.max_input_bytes));
@@ -34,16 +44,6 @@ std::vector<detail::BilevelPage> rasterise(std::span<const std::uint8_t> input, 
   }
   return detail::rasterise_tiff(input, name, limits);
 }
-
-std::vector<detail::EncodedPage> encode_all(const std::vector<detail::BilevelPage>& pages, detail::CcittCoding coding,
-                                            std::uint16_t fill_order, std::string_view name) {
-  std::vector<detail::EncodedPage> encoded;
-  encoded.reserve(pages.size());
-  for (const auto& page : pages) encoded.push_back({&page, detail::encode_ccitt(page, coding, fill_order, name)});
-  return encoded;
-}
-
-}  // namespace
 
 std::string_view to_string(FaxInputFormat format) {
   switch (format) {
@@ -68,7 +68,7 @@ FaxConversion convert_fax(std::span<const std::uint8_t> input, std::string_view 
                           const FaxConversionOptions& options, const FaxLimits& limits) {
   FaxConversion result;
   result.input_format = detect_fax_input(input, name);
-  const std::vector<detail::BilevelPage> pages = rasterise(input, result.input_format, name, limits);
+  const std::vector<detail::BilevelPage> pages = detail::rasterise_input(input, result.input_format, name, limits);
   if (pages.empty()) throw CodecError(std::string(name) + ": " + std::string(to_string(result.input_format)) + ": no pages");
   const bool mmr_tiff = options.want_tiff && options.profile == TiffFProfile::f;
   // MMR with FillOrder 1 is what PDF wants, so a profile F TIFF and the PDF share one encoding.

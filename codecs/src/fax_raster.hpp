@@ -2,7 +2,9 @@
 // Fax pages in memory between a decoder (TIFF, PDF, PNG, JPEG) and an encoder
 // (TIFF-F profile S/F, PDF). Internal to codecs.
 #include <cstdint>
+#include <deque>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,6 +52,10 @@ std::vector<BilevelPage> rasterise_png(std::span<const std::uint8_t> png, std::s
 std::vector<BilevelPage> rasterise_jpeg(std::span<const std::uint8_t> jpeg, std::string_view name,
                                         const FaxLimits& limits);
 
+// The pages of an input detect_fax_input found to be `format`, at fax geometry.
+std::vector<BilevelPage> rasterise_input(std::span<const std::uint8_t> input, FaxInputFormat format,
+                                         std::string_view name, const FaxLimits& limits);
+
 enum class CcittCoding { mh, mmr };
 
 // One page's CCITT strip, coded by libtiff's fax coder. MH gets byte-aligned
@@ -67,6 +73,22 @@ struct EncodedPage {
 // values then its strip, page after page). MH pages give profile S, MMR pages
 // profile F.
 std::vector<std::uint8_t> write_tiff_f(std::span<const EncodedPage> pages, CcittCoding coding, std::uint16_t fill_order);
+
+// TIFF-F profile S (MH, FillOrder 2) built a page at a time: each page is
+// coded as it is added and its pixels let go, so a long fax holds one page's.
+class ProfileSWriter {
+ public:
+  explicit ProfileSWriter(std::string_view name) : name_(name) {}
+  void add(BilevelPage page);
+  std::size_t pages() const { return strips_.size(); }
+  // The file; empty when no page was added.
+  std::vector<std::uint8_t> finish() const;
+
+ private:
+  std::string name_;
+  std::deque<BilevelPage> geometry_;  // pages without their rows: EncodedPage points at them
+  std::vector<std::vector<std::uint8_t>> strips_;
+};
 
 // A PDF 1.4 with one page per fax page, each an image XObject holding the MMR
 // strip unchanged (/CCITTFaxDecode /K -1), at the page's physical size.

@@ -1,6 +1,8 @@
 // write_tiff_f: TIFF-F in the layout RFC 3949 §3.5 prescribes for profile S
 // (libtiff itself writes each IFD after its image data, which profile S
 // forbids); profile F output uses the same layout, which it allows.
+#include <tiffio.h>
+
 #include <string>
 
 #include "fax_raster.hpp"
@@ -81,6 +83,20 @@ std::vector<std::uint8_t> write_tiff_f(std::span<const EncodedPage> pages, Ccitt
   const auto total = static_cast<std::uint16_t>(pages.size());
   for (std::uint16_t index = 0; index < total; ++index) out.add_page(pages[index], coding, fill_order, index, total);
   return out.take();
+}
+
+void ProfileSWriter::add(BilevelPage page) {
+  strips_.push_back(encode_ccitt(page, CcittCoding::mh, FILLORDER_LSB2MSB, name_));
+  page.rows = {};
+  geometry_.push_back(std::move(page));
+}
+
+std::vector<std::uint8_t> ProfileSWriter::finish() const {
+  if (strips_.empty()) return {};
+  std::vector<EncodedPage> encoded;
+  encoded.reserve(strips_.size());
+  for (std::size_t index = 0; index < strips_.size(); ++index) encoded.push_back({&geometry_[index], strips_[index]});
+  return write_tiff_f(encoded, CcittCoding::mh, FILLORDER_LSB2MSB);
 }
 
 }  // namespace umstore::codecs::detail
