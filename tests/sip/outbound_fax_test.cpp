@@ -271,4 +271,31 @@ BOOST_AUTO_TEST_CASE(a_missing_tiff_is_refused_before_any_call) {
   BOOST_TEST(r.sip_reason.find("cannot read the TIFF /nonexistent/fax.tif") == 0u, r.sip_reason);
 }
 
+// The queue hears of every fax it handed over, also of those the stop cut short.
+BOOST_AUTO_TEST_CASE(a_call_ringing_when_the_server_stops_is_reported_as_stopped) {
+  SipServerFixture server;
+  std::atomic<bool> stop{false};
+  FaxTerminal terminal({.out_dir = server.dir, .no_answer = true, .calls = 1});
+  std::promise<ReceivedFax> cancelled;
+  std::jthread peer([&] { terminal.run([&](const ReceivedFax& r) { cancelled.set_value(r); }, stop); });
+  std::promise<sip::FaxCallResult> p;
+  sip::OutboundFax fax;
+  fax.number = "+12025550123";
+  fax.tiff = kSampleFax;
+  server.server->send_fax(fax, {.uri = "sip:127.0.0.1:" + std::to_string(terminal.port())},
+                          [&p](sip::FaxCallResult r) { p.set_value(r); });
+  std::this_thread::sleep_for(1s);  // ringing by now
+  server.server->stop();
+  auto f = p.get_future();
+  BOOST_REQUIRE(f.wait_for(10s) == std::future_status::ready);
+  const auto r = f.get();
+  BOOST_TEST(sip::to_string(r.outcome) == "unreachable");
+  BOOST_TEST(r.sip_reason == "stopped");
+  BOOST_TEST(r.retry_may_help());
+  auto terminal_saw = cancelled.get_future();
+  BOOST_REQUIRE(terminal_saw.wait_for(10s) == std::future_status::ready);
+  BOOST_TEST(terminal_saw.get().result == "cancelled");  // the CANCEL went out as the server stopped
+  stop = true;
+}
+
 BOOST_AUTO_TEST_SUITE_END()
