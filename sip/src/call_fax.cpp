@@ -21,7 +21,7 @@ void Call::start_t38(const SipMessage& reinvite, const T38Offer& image) {
     try {
       std::weak_ptr<Call> weak = shared_from_this();
       t38 = std::make_shared<T38Channel>(server->strand, server->media_address_toward(peer), image, tiff, [weak] {
-        if (auto self = weak.lock(); self && self->t38) self->hang_up("fax " + self->t38->receiver().result());
+        if (auto self = weak.lock(); self && self->t38) self->hang_up("fax " + self->t38->terminal().result());
       });
     } catch (const std::exception& e) {
       call_log(LogLevel::Error, "call_id={}: cannot start T.38: {}", invite.call_id(), e.what());
@@ -39,7 +39,7 @@ void Call::start_t38(const SipMessage& reinvite, const T38Offer& image) {
       fax.reset();
       remove_fax_files(old);
     }
-    keep_pages_durable(t38->receiver(), id);
+    keep_pages_durable(t38->terminal(), id);
     auto answer = t38->agreed();
     answer.session_id = sdp_session;
     answer.session_version = sdp_session + 1;
@@ -119,12 +119,12 @@ void Call::on_fax_audio(std::vector<std::int16_t> samples, const RtpPacket& p) {
 }
 
 void Call::finish_fax(const std::string& reason) {
-  FaxSession& session = t38 ? static_cast<FaxSession&>(t38->receiver()) : *fax;
+  FaxSession& session = t38 ? static_cast<FaxSession&>(t38->terminal()) : *fax;
   session.terminate();  // closes the TIFF
   FaxOutcome outcome{meta, session.tiff(), session.pages(), session.result(), session.succeeded()};
   if (t38) {
     call_log(LogLevel::Info, "call_id={}: T.38 UDPTL packets recovered from redundancy {}, lost {}",
-        invite.call_id(), t38->receiver().packets_recovered(), t38->receiver().packets_lost());
+        invite.call_id(), t38->terminal().packets_recovered(), t38->terminal().packets_lost());
     t38->stop();
   }
   fax.reset();

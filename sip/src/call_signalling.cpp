@@ -19,7 +19,7 @@ void SipEndpoint::handle_invite(const SipMessage& m, const Peer& from) {
   if (stopped) return reply(m, from, 503, "Service Unavailable", "Retry-After: 30\r\n");
   if (const auto refusal = admission.check(m, from.address()))
     return reply(m, from, refusal->code, refusal->reason, refusal->headers);
-  if (calls.size() >= config.max_calls) return reply(m, from, 486, "Busy Here");
+  if (calls.size() + outbound.size() >= config.max_calls) return reply(m, from, 486, "Busy Here");
   const auto mailbox = find_mailbox(m);
   if (!mailbox) {
     log(LogLevel::Info, "sip", "INVITE {} from {}: no such mailbox", m.request_uri_user(), endpoint_text(from));
@@ -35,7 +35,7 @@ void SipEndpoint::handle_invite(const SipMessage& m, const Peer& from) {
   call->offer = *offer;
   call->codec = *offer->codec;
   calls.emplace(m.call_id(), call);
-  active = calls.size();
+  count_calls();
   send(m.response(100, "Trying", {}), from);
   send(m.response(180, "Ringing", call->local_tag), from);
   call->call_log(LogLevel::Info, "call_id={} for {} from {} ({})", m.call_id(), mailbox->number, caller_of(m).number,
@@ -103,7 +103,7 @@ void Call::answer() {
     server->send(final_response, peer);
     state = State::Done;
     server->calls.erase(invite.call_id());
-    server->active = server->calls.size();
+    server->count_calls();
     return;
   }
   const std::string contact = server->contact_header(peer);
@@ -238,7 +238,7 @@ void Call::finish(std::string reason) {
   retransmit.cancel();
   watchdog.cancel();
   server->calls.erase(invite.call_id());
-  server->active = server->calls.size();
+  server->count_calls();
   if (fax || t38) return finish_fax(reason);
   finish_recording(reason);
 }

@@ -1,5 +1,6 @@
 #include "digest_auth.hpp"
 #include "common/ascii.hpp"
+#include "sip_message.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -82,6 +83,40 @@ std::string digest_hex(std::string_view algorithm, std::string_view data) {
   unsigned int size = 0;
   if (EVP_Digest(data.data(), data.size(), out, &size, md, nullptr) != 1) return {};
   return to_hex(out, size);
+}
+
+std::optional<std::string> digest_credentials(const std::vector<std::string>& challenges, std::string_view method,
+                                              std::string_view uri, std::string_view user,
+                                              std::string_view password, std::string_view cnonce) {
+  std::optional<std::map<std::string, std::string>> chosen;
+  for (const auto& challenge : challenges) {
+    auto p = parse_digest_params(challenge);
+    if (!ascii_iequals(p[""], "Digest") || !p.contains("nonce")) continue;
+    const std::string algorithm = p.contains("algorithm") ? p["algorithm"] : "MD5";
+    if (ascii_iequals(algorithm, "SHA-256")) {
+      chosen = std::move(p);
+      break;
+    }
+    if (ascii_iequals(algorithm, "MD5") && !chosen) chosen = std::move(p);
+  }
+  if (!chosen) return std::nullopt;
+  auto& p = *chosen;
+  const std::string algorithm = p.contains("algorithm") ? p["algorithm"] : "MD5";
+  // qop is a list ("auth,auth-int"); we only do auth.
+  bool qop_auth = false;
+  for (const auto& option : split_header_list(p["qop"])) qop_auth = qop_auth || ascii_iequals(option, "auth");
+  const std::string ha1 = digest_hex(algorithm, std::string(user) + ":" + p["realm"] + ":" + std::string(password));
+  const std::string ha2 = digest_hex(algorithm, std::string(method) + ":" + std::string(uri));
+  const std::string nc = "00000001";
+  const std::string response =
+      qop_auth ? digest_hex(algorithm, ha1 + ":" + p["nonce"] + ":" + nc + ":" + std::string(cnonce) + ":auth:" + ha2)
+               : digest_hex(algorithm, ha1 + ":" + p["nonce"] + ":" + ha2);
+  std::string out = "Digest username=\"" + std::string(user) + "\", realm=\"" + p["realm"] + "\", nonce=\"" +
+                    p["nonce"] + "\", uri=\"" + std::string(uri) + "\", response=\"" + response +
+                    "\", algorithm=" + algorithm;
+  if (qop_auth) out += ", qop=auth, nc=" + nc + ", cnonce=\"" + std::string(cnonce) + "\"";
+  if (p.contains("opaque")) out += ", opaque=\"" + p["opaque"] + "\"";
+  return out;
 }
 
 DigestAuthenticator::DigestAuthenticator(DigestSettings settings)

@@ -29,6 +29,15 @@ std::map<std::string, std::string> parse_digest_params(std::string_view value);
 // Hex digest of `data` with "MD5" or "SHA-256"; empty for another algorithm.
 std::string digest_hex(std::string_view algorithm, std::string_view data);
 
+// The client side (RFC 2617 3.2.2, RFC 8760): the Authorization (or
+// Proxy-Authorization) value answering the strongest challenge we can
+// (SHA-256 before MD5) among `challenges` of a 401/407, for `method` to
+// `uri`; with qop=auth when offered (nc 00000001, `cnonce`). nullopt when no
+// challenge is a Digest one with an algorithm we know.
+std::optional<std::string> digest_credentials(const std::vector<std::string>& challenges, std::string_view method,
+                                              std::string_view uri, std::string_view user,
+                                              std::string_view password, std::string_view cnonce);
+
 class DigestAuthenticator {
  public:
   using Clock = std::chrono::steady_clock;

@@ -26,6 +26,12 @@ void FaxSession::configure(t30_state_t* t30, const std::string& local_ident) {
   t30_ = t30;
   t30_set_tx_ident(t30, local_ident.c_str());
   t30_set_rx_file(t30, tiff_.c_str(), -1);
+  // Sub-addressing announced in DIS, so a sender's SUB (T.33) reaches us.
+  t30_set_supported_t30_features(t30, T30_SUPPORT_IDENTIFICATION | T30_SUPPORT_SUB_ADDRESSING);
+  configure_common(t30);
+}
+
+void FaxSession::configure_common(t30_state_t* t30) {
   t30_set_ecm_capability(t30, 1);
   t30_set_supported_compressions(t30, T30_SUPPORT_T4_1D_COMPRESSION | T30_SUPPORT_T4_2D_COMPRESSION |
                                           T30_SUPPORT_T6_COMPRESSION);
@@ -60,7 +66,18 @@ bool FaxSession::succeeded() const { return completion_code_ == T30_ERR_OK; }
 unsigned FaxSession::pages() const {
   t30_stats_t stats{};
   t30_get_transfer_statistics(t30_, &stats);
-  return stats.pages_rx > 0 ? static_cast<unsigned>(stats.pages_rx) : 0;
+  const int pages = sending_ ? stats.pages_tx : stats.pages_rx;
+  return pages > 0 ? static_cast<unsigned>(pages) : 0;
+}
+
+std::string FaxSession::remote_station() const {
+  const char* ident = t30_get_rx_ident(t30_);
+  return ident ? ident : "";
+}
+
+std::string FaxSession::remote_sub_address() const {
+  const char* sub = t30_get_rx_sub_address(t30_);
+  return sub ? sub : "";
 }
 
 std::string FaxSession::result() const {

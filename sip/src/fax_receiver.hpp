@@ -30,8 +30,18 @@ class CngDetector {
   bool heard_ = false;
 };
 
-// One fax being received: T.30 as the answering terminal writing the pages
-// to a TIFF, over G.711 audio (FaxReceiver) or T.38 (T38FaxReceiver).
+// What a calling terminal sends (fax_sender.hpp): the pages and how it
+// introduces itself.
+struct FaxToSend {
+  std::filesystem::path tiff;
+  std::string station_id;   // TSI
+  std::string sub_address;  // SUB, may be empty
+  std::string page_header;  // may be empty
+};
+
+// One fax session with spandsp's T.30: the answering terminal writing the
+// pages to a TIFF (FaxReceiver over G.711, T38FaxTerminal over T.38), or the
+// calling terminal sending a TIFF (FaxSender, T38FaxTerminal).
 class FaxSession {
  public:
   virtual ~FaxSession() = default;
@@ -43,7 +53,10 @@ class FaxSession {
 
   bool finished() const { return finished_; }
   bool succeeded() const;
-  unsigned pages() const;
+  int completion_code() const { return completion_code_; }  // -1 until T.30 ends
+  unsigned pages() const;  // received, or sent when sending
+  std::string remote_station() const;  // the far end's CSI (we send) or TSI (we receive)
+  std::string remote_sub_address() const;
   std::string result() const;  // T.30 completion text, e.g. "OK" or why it failed
   const std::filesystem::path& tiff() const { return tiff_; }
   // Called (on the thread feeding the fax) each time a page is complete.
@@ -53,10 +66,15 @@ class FaxSession {
   explicit FaxSession(std::filesystem::path tiff) : tiff_(std::move(tiff)) {}
   // Sets T.30 up to receive into tiff_ and to report its end to us.
   void configure(t30_state_s* t30, const std::string& local_ident);
+  // Sets T.30 up to send `fax` (fax_sender.cpp).
+  void configure_sending(t30_state_s* t30, const FaxToSend& fax);
+  // What both directions share: ECM, compressions, the phase D and E handlers.
+  void configure_common(t30_state_s* t30);
 
   std::filesystem::path tiff_;
   t30_state_s* t30_ = nullptr;
   bool finished_ = false;
+  bool sending_ = false;
   int completion_code_ = -1;
   std::function<void()> on_page_;
 };

@@ -8,6 +8,8 @@
 //   mwi_subscription.cpp    message-summary SUBSCRIBE and NOTIFY
 //   subscription_store.cpp  subscriptions as rows, with the PostgreSQL backend
 //   recording_delivery.cpp  recordings and faxes handed to the voice pipeline
+//   outbound_call.cpp       faxes we send: the call we place (outbound_call.hpp)
+//   outbound_call_media.cpp and its fax over G.711 or T.38
 #include <asio.hpp>
 
 #include <atomic>
@@ -27,6 +29,7 @@
 #include "common/log.hpp"
 #include "recording_file.hpp"
 #include "request_admission.hpp"
+#include "sip/fax_dialer.hpp"
 #include "sip/sip_metrics.hpp"
 #include "sip/sip_server.hpp"
 #include "sip_message.hpp"
@@ -49,6 +52,7 @@ asio::awaitable<bool> retransmit_until_answered(asio::steady_timer& timer, std::
 inline constexpr std::string_view kAllow = "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, SUBSCRIBE\r\n";
 
 struct Call;
+struct OutboundCall;
 struct Subscription;
 
 // A fax reception that ended, as it goes to delivery.
@@ -73,6 +77,7 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   RequestAdmission admission;  // rate limit and digest authentication, on the strand
   asio::thread_pool workers{2};  // fsync, delivery, mailbox counts, subscription rows: blocking work off the I/O threads
   std::unordered_map<std::string, std::shared_ptr<Call>> calls;
+  std::unordered_map<std::string, std::shared_ptr<OutboundCall>> outbound;  // faxes we send, by Call-ID
   std::unordered_map<std::string, std::shared_ptr<Subscription>> subscriptions;
   // The PostgreSQL backend's: subscriptions are rows too; null: in memory only.
   std::unique_ptr<SubscriptionStore> subscription_store;
@@ -84,7 +89,7 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   bool adoption_failing = false;                // logged once until the database answers; the workers'
   std::mt19937_64 rng;
   std::vector<std::int16_t> greeting_default;
-  std::atomic<std::size_t> active{0};
+  std::atomic<std::size_t> active{0};  // calls and outbound: both count against max_calls
   SipMetrics metrics;
   bool stopped = false;
 
@@ -96,6 +101,7 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
   void handle_request(const SipMessage& m, const Peer& from);
   void reply(const SipMessage& m, const Peer& to, int code, std::string_view reason, std::string_view extra = {});
   std::string random_hex(int bytes);  // tags and branches
+  void count_calls() { active = calls.size() + outbound.size(); }
   // Over TCP the Contact says so, so the peer's requests in the dialog come over TCP too.
   std::string contact_header(const Peer& toward) const;
   bool gateway_allowed(const asio::ip::address& a) const;
@@ -107,6 +113,9 @@ struct SipEndpoint : std::enable_shared_from_this<SipEndpoint> {
 
   // call_media.cpp: the greeting (the admin's or the built-in one) and the beep.
   std::vector<std::int16_t> prompt_for(const std::string& number) const;
+
+  // outbound_call.cpp: on the strand, the TIFF's pages counted already.
+  void dial_fax(OutboundFax fax, FaxGateway gateway, std::function<void(FaxCallResult)> done, unsigned pages_total);
 
   // mwi_subscription.cpp
   void handle_subscribe(const SipMessage& m, const Peer& from);

@@ -217,6 +217,19 @@ std::string SipMessage::authorization() const {
   return take_osip_string(s);
 }
 
+std::string SipMessage::reason() const { return or_empty(osip_message_get_reason_phrase(msg_.get())); }
+
+std::vector<std::string> SipMessage::challenges(bool proxy) const {
+  std::vector<std::string> out;
+  auto* list = proxy ? &msg_->proxy_authenticates : &msg_->www_authenticates;
+  for (int i = 0; i < osip_list_size(list); ++i) {
+    auto* challenge = static_cast<osip_www_authenticate_t*>(osip_list_get(list, i));
+    char* s = nullptr;
+    if (challenge && osip_www_authenticate_to_str(challenge, &s) == 0) out.push_back(take_osip_string(s));
+  }
+  return out;
+}
+
 std::string SipMessage::content_type() const {
   const auto* ct = msg_->content_type;
   if (!ct || !ct->type || !ct->subtype) return {};

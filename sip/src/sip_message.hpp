@@ -36,6 +36,7 @@ class SipMessage {
   bool is_request() const;
   std::string method() const;  // requests
   int status() const;          // responses
+  std::string reason() const;  // responses: the reason phrase
   std::string call_id() const;
   std::uint32_t cseq_number() const;
   std::string cseq_method() const;
@@ -55,6 +56,9 @@ class SipMessage {
   std::string header(std::string_view name) const;  // first value or ""
   // The first Authorization header value as sent ("Digest username=..."), or "".
   std::string authorization() const;
+  // Every WWW-Authenticate (with `proxy`: Proxy-Authenticate) value of a
+  // 401 (407), "Digest realm=..." as sent; osip keeps them apart from other headers.
+  std::vector<std::string> challenges(bool proxy) const;
   std::string content_type() const;                 // "application/sdp" or ""
   std::string body() const;
 

@@ -13,6 +13,12 @@ void SipMetrics::append(std::string& out, std::size_t active) const {
                        "Fax pages received, by whether the fax's T.30 session succeeded.");
   append_sample(out, "umstore_sip_fax_pages_total", label("result", "ok"), fax_pages_ok.value());
   append_sample(out, "umstore_sip_fax_pages_total", label("result", "failed"), fax_pages_failed.value());
+  append_metric_header(out, "umstore_sip_faxes_sent_total", MetricType::Counter,
+                       "Faxes sent from mail over SIP, by whether they went.");
+  append_sample(out, "umstore_sip_faxes_sent_total", label("result", "sent"), faxes_sent.value());
+  append_sample(out, "umstore_sip_faxes_sent_total", label("result", "not_sent"), faxes_not_sent.value());
+  append_metric(out, "umstore_sip_fax_pages_sent_total", MetricType::Counter, "Fax pages sent from mail over SIP.",
+                fax_pages_sent.value());
   append_metric(out, "umstore_sip_notifies_total", MetricType::Counter,
                 "Message-summary NOTIFYs sent to subscribers (RFC 3842).", notifies.value());
 }

@@ -9,6 +9,7 @@
 #include "call.hpp"
 #include "common/log.hpp"
 #include "mwi_subscription.hpp"
+#include "outbound_call.hpp"
 #include "net/task.hpp"
 #include "sip_endpoint.hpp"
 
@@ -76,6 +77,8 @@ void SipEndpoint::stop() {
   stopped = true;
   auto remaining = calls;
   for (auto& [id, call] : remaining) call->hang_up("server stopping");
+  auto dialling = outbound;
+  for (auto& [id, call] : dialling) call->abandon("stopped");
   auto subs = subscriptions;
   // Rows in the database live on: this node's next run or another node goes on with them.
   for (auto& [id, sub] : subs) subscription_store ? sub->forget() : sub->terminate("noresource");
@@ -116,13 +119,21 @@ void SipEndpoint::handle(std::string_view datagram, const Peer& source) {
   Peer from = source;
   if (from.tcp && m->is_request()) from.stream_target = stream_target_of(*m);
   if (m->is_request()) return handle_request(*m, from);
-  // Responses: to our NOTIFYs and BYEs.
+  // Responses: to our NOTIFYs, BYEs and the requests of calls we placed.
   if (m->cseq_method() == "NOTIFY") return on_notify_response(*m);
+  if (const auto placed = outbound.find(m->call_id()); placed != outbound.end()) {
+    const auto call = placed->second;  // it may leave the table while handling this
+    return call->on_response(*m);
+  }
   const auto it = calls.find(m->call_id());
   if (it != calls.end() && m->cseq_method() == "BYE" && m->status() >= 200) it->second->on_bye_answered();
 }
 
 void SipEndpoint::handle_request(const SipMessage& m, const Peer& from) {
+  if (const auto placed = outbound.find(m.call_id()); placed != outbound.end()) {
+    const auto call = placed->second;
+    return call->on_request(m, from);
+  }
   const std::string method = m.method();
   const auto it = calls.find(m.call_id());
   const auto call = it == calls.end() ? nullptr : it->second;

@@ -30,14 +30,25 @@ T38Answer negotiate_t38(const T38Offer& offer) {
   return a;
 }
 
-T38FaxReceiver::T38FaxReceiver(const std::filesystem::path& tiff, const T38Answer& agreed, SendDatagram send,
+T38FaxTerminal::T38FaxTerminal(const std::filesystem::path& tiff, const T38Answer& agreed, SendDatagram send,
                                const std::string& local_ident)
+    : T38FaxTerminal(tiff, agreed, std::move(send), false) {
+  configure(t38_terminal_get_t30_state(terminal_), local_ident);
+}
+
+T38FaxTerminal::T38FaxTerminal(const FaxToSend& fax, const T38Answer& agreed, SendDatagram send)
+    : T38FaxTerminal(fax.tiff, agreed, std::move(send), true) {
+  configure_sending(t38_terminal_get_t30_state(terminal_), fax);
+}
+
+T38FaxTerminal::T38FaxTerminal(const std::filesystem::path& tiff, const T38Answer& agreed, SendDatagram send,
+                               bool calling)
     : FaxSession(tiff),
       send_(std::move(send)),
       udptl_tx_(agreed.error_correction == T38ErrorCorrection::None ? 0 : kRedundancy,
                 agreed.peer_max_datagram) {
   terminal_ = t38_terminal_init(
-      nullptr, 0 /* answering */,
+      nullptr, calling ? 1 : 0,
       [](t38_core_state_t*, void* self, const uint8_t* buf, int len, int count) {
         return on_ifp(self, buf, len, count);
       },
@@ -51,13 +62,12 @@ T38FaxReceiver::T38FaxReceiver(const std::filesystem::path& tiff, const T38Answe
   t38_set_max_datagram_size(core, static_cast<int>(std::min<std::size_t>(agreed.peer_max_datagram, kMaxIfpBytes)));
   t38_terminal_set_tep_mode(terminal_, 0);
   t38_terminal_set_fill_bit_removal(terminal_, 0);
-  configure(t38_terminal_get_t30_state(terminal_), local_ident);
 }
 
-T38FaxReceiver::~T38FaxReceiver() { t38_terminal_free(terminal_); }
+T38FaxTerminal::~T38FaxTerminal() { t38_terminal_free(terminal_); }
 
-int T38FaxReceiver::on_ifp(void* self, const std::uint8_t* buf, int len, int count) {
-  auto* me = static_cast<T38FaxReceiver*>(self);
+int T38FaxTerminal::on_ifp(void* self, const std::uint8_t* buf, int len, int count) {
+  auto* me = static_cast<T38FaxTerminal*>(self);
   if (len <= 0) return 0;
   // spandsp asks for `count` copies of indicators; each goes in its own
   // datagram (a new sequence number), so a lost datagram costs nothing.
@@ -66,19 +76,31 @@ int T38FaxReceiver::on_ifp(void* self, const std::uint8_t* buf, int len, int cou
   return 0;
 }
 
-void T38FaxReceiver::receive(std::span<const std::uint8_t> datagram) {
+void T38FaxTerminal::receive(std::span<const std::uint8_t> datagram) {
   if (finished_) return;
   t38_core_state_t* core = t38_terminal_get_t38_core_state(terminal_);
   for (auto& ifp : udptl_rx_.receive(datagram))
     t38_core_rx_ifp_packet(core, ifp.data.data(), static_cast<int>(ifp.data.size()), ifp.sequence);
 }
 
-void T38FaxReceiver::advance(int samples) {
+void T38FaxTerminal::advance(int samples) {
   if (!finished_) t38_terminal_send_timeout(terminal_, samples);
 }
 
 T38Channel::T38Channel(Strand strand, const asio::ip::address& local, const T38Offer& offer,
                        const std::filesystem::path& tiff, std::function<void()> on_finished)
+    : T38Channel(std::move(strand), local, offer, std::move(on_finished)) {
+  terminal_ = std::make_unique<T38FaxTerminal>(tiff, agreed_, sender());
+}
+
+T38Channel::T38Channel(Strand strand, const asio::ip::address& local, const T38Offer& offer, const FaxToSend& fax,
+                       std::function<void()> on_finished)
+    : T38Channel(std::move(strand), local, offer, std::move(on_finished)) {
+  terminal_ = std::make_unique<T38FaxTerminal>(fax, agreed_, sender());
+}
+
+T38Channel::T38Channel(Strand strand, const asio::ip::address& local, const T38Offer& offer,
+                       std::function<void()> on_finished)
     : socket_(strand),
       pace_(strand),
       peer_(asio::ip::make_address(offer.address), offer.port),
@@ -89,11 +111,14 @@ T38Channel::T38Channel(Strand strand, const asio::ip::address& local, const T38O
   agreed_.address = local.to_string();
   agreed_.port = socket_.local_endpoint().port();
   agreed_.peer_max_datagram = offer.max_datagram == 0 ? 400 : offer.max_datagram;
-  receiver_ = std::make_unique<T38FaxReceiver>(tiff, agreed_, [this](std::vector<std::uint8_t> datagram) {
+}
+
+T38FaxTerminal::SendDatagram T38Channel::sender() {
+  return [this](std::vector<std::uint8_t> datagram) {
     if (stopped_) return;
     auto buffer = std::make_shared<std::vector<std::uint8_t>>(std::move(datagram));
     socket_.async_send_to(asio::buffer(*buffer), peer_, [buffer](const std::error_code&, std::size_t) {});
-  });
+  };
 }
 
 void T38Channel::start() {
@@ -122,7 +147,7 @@ asio::awaitable<void> T38Channel::receive_loop() {
     }
     // Only the gateway's media address may feed the fax.
     if (from.address() != peer_.address()) continue;
-    receiver_->receive(std::span(buffer.data(), n));
+    terminal_->receive(std::span(buffer.data(), n));
   }
 }
 
@@ -135,9 +160,9 @@ asio::awaitable<void> T38Channel::pace_loop() {
     pace_.expires_at(next);
     const auto [ec] = co_await pace_.async_wait(net::use_nothrow);
     if (ec || stopped_) co_return;
-    receiver_->advance(160);
-    if (receiver_->finished() || std::chrono::steady_clock::now() > give_up) {
-      if (!receiver_->finished()) receiver_->terminate();
+    terminal_->advance(160);
+    if (terminal_->finished() || std::chrono::steady_clock::now() > give_up) {
+      if (!terminal_->finished()) terminal_->terminate();
       on_finished_();
       co_return;
     }

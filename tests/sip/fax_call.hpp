@@ -25,9 +25,11 @@ namespace umstore::test {
 struct UdpPort {
   int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
   sockaddr_in self{};
-  UdpPort() {
+  // `port` 0: any free one.
+  explicit UdpPort(std::uint16_t port = 0) {
     self.sin_family = AF_INET;
     self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    self.sin_port = htons(port);
     ::bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self);
     socklen_t len = sizeof self;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &len);
@@ -51,6 +53,15 @@ struct UdpPort {
     const auto n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) return std::nullopt;
     return std::string(buf, static_cast<std::size_t>(n));
+  }
+  // A datagram and the port it came from (peers are on 127.0.0.1).
+  std::optional<std::pair<std::string, std::uint16_t>> receive_from() const {
+    char buf[4096];
+    sockaddr_in from{};
+    socklen_t len = sizeof from;
+    const auto n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n <= 0) return std::nullopt;
+    return std::pair(std::string(buf, static_cast<std::size_t>(n)), ntohs(from.sin_port));
   }
 };
 

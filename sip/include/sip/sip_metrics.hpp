@@ -15,6 +15,9 @@ struct SipMetrics {
   Counter fax_pages_ok;     // pages of faxes whose T.30 session succeeded
   Counter fax_pages_failed; // pages of faxes that ended in a T.30 failure (still delivered)
   Counter notifies;         // NOTIFYs sent (retransmissions not counted)
+  Counter faxes_sent;       // faxes we sent (send_fax) whose T.30 session succeeded
+  Counter faxes_not_sent;   // and those that ended otherwise (busy, no answer, T.30 failure...)
+  Counter fax_pages_sent;   // pages those sent, either way
 
   // umstore_sip_* lines; `active` is the calls in progress now.
   void append(std::string& out, std::size_t active) const;

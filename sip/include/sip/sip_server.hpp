@@ -18,6 +18,7 @@
 #include "ingest/pipeline.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
+#include "sip/fax_dialer.hpp"
 
 namespace umstore::sip {
 
@@ -91,6 +92,10 @@ class SipServer {
   asio::ip::udp::endpoint local_endpoint() const;
   std::size_t active_calls() const;
   void append_metrics(std::string& out) const;  // umstore_sip_* for /metrics
+  // Calls `gateway` and sends the fax as the calling terminal (T.30 over
+  // G.711, or T.38 when the gateway switches). Thread-safe; `done` is called
+  // exactly once, on a worker thread, also when the server stops first.
+  void send_fax(OutboundFax fax, FaxGateway gateway, std::function<void(FaxCallResult)> done);
 
  private:
   std::shared_ptr<SipEndpoint> endpoint_;

@@ -1,0 +1,160 @@
+// The fax of a call we placed (outbound_call.hpp): our SDP offer (PCMU and
+// PCMA), T.30 as the calling terminal over G.711 RTP paced at 20 ms as
+// call_fax.cpp does for reception, and the switch to T.38 when the gateway
+// re-INVITEs with m=image udptl t38.
+#include "net/task.hpp"
+#include "outbound_call.hpp"
+
+namespace umstore::sip {
+
+using namespace std::chrono_literals;
+using asio::ip::udp;
+
+namespace {
+constexpr std::size_t kSamplesPerPacket = 160;  // 20 ms at 8 kHz
+}  // namespace
+
+std::string OutboundCall::make_offer() {
+  rtp.open(local.is_v6() ? udp::v6() : udp::v4());
+  rtp.bind(udp::endpoint(local, 0));
+  sdp_session = server->rng() >> 12;
+  const std::string ip = local.is_v6() ? "IP6 " : "IP4 ";
+  const std::string session = std::to_string(sdp_session);
+  return "v=0\r\no=umstore " + session + " " + session + " IN " + ip + local.to_string() + "\r\ns=umstore\r\nc=IN " +
+         ip + local.to_string() + "\r\nt=0 0\r\nm=audio " + std::to_string(rtp.local_endpoint().port()) +
+         " RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+}
+
+bool OutboundCall::start_media(const SipMessage& ok) {
+  const auto answer = ok.content_type() == "application/sdp" ? parse_audio_offer(ok.body()) : std::nullopt;
+  if (!answer || !answer->codec || answer->port == 0 || answer->address.empty()) {
+    hang_up("the gateway answered without PCMU or PCMA audio");
+    return false;
+  }
+  std::error_code ec;
+  const auto media_address = asio::ip::make_address(answer->address, ec);
+  if (ec) {
+    hang_up("the gateway's media address '" + answer->address + "' is not an IP address");
+    return false;
+  }
+  codec = *answer->codec;
+  rtp_peer = udp::endpoint(media_address, answer->port);
+  try {
+    sender = std::make_unique<FaxSender>(to_send());
+  } catch (const std::exception& e) {
+    hang_up(e.what());
+    return false;
+  }
+  tx_ssrc = static_cast<std::uint32_t>(server->rng());
+  tx_sequence = static_cast<std::uint16_t>(server->rng());
+  tx_timestamp = static_cast<std::uint32_t>(server->rng());
+  last_audio = Clock::now();
+  auto self = shared_from_this();
+  asio::co_spawn(server->strand, [self] { return self->receive_media(); }, asio::detached);
+  asio::co_spawn(server->strand, [self] { return self->send_fax_audio(); }, asio::detached);
+  return true;
+}
+
+FaxSession* OutboundCall::session() {
+  if (t38) return &t38->terminal();
+  return sender.get();
+}
+
+asio::awaitable<void> OutboundCall::send_fax_audio() {
+  auto self = shared_from_this();
+  asio::steady_timer pace(server->strand);
+  auto next = Clock::now();
+  while (sender && !t38 && state == State::Connected) {
+    if (sender->finished()) {
+      hang_up("fax " + sender->result());
+      co_return;
+    }
+    // A gateway gone silent would leave T.30 waiting: its timers advance only with received samples.
+    if (Clock::now() - last_audio > 10s) {
+      hang_up("no fax audio for 10 s");
+      co_return;
+    }
+    const auto samples = sender->transmit(kSamplesPerPacket);
+    const auto payload = encode_g711(codec, samples);
+    RtpPacket p;
+    p.payload_type = static_cast<std::uint8_t>(codec);
+    p.sequence = tx_sequence++;
+    p.timestamp = tx_timestamp;
+    p.ssrc = tx_ssrc;
+    p.payload = payload;
+    tx_timestamp += static_cast<std::uint32_t>(samples.size());
+    const auto datagram = build_rtp(p);
+    const auto [send_error, sent] = co_await rtp.async_send_to(asio::buffer(datagram), rtp_peer, net::use_nothrow);
+    (void)send_error;  // a lost packet is T.30's to recover from
+    (void)sent;
+    next += 20ms;
+    pace.expires_at(next);
+    const auto [ec] = co_await pace.async_wait(net::use_nothrow);
+    if (ec) co_return;
+  }
+}
+
+asio::awaitable<void> OutboundCall::receive_media() {
+  auto self = shared_from_this();
+  std::vector<std::uint8_t> buffer(2048);
+  while (state == State::Connected && rtp.is_open()) {
+    udp::endpoint from;
+    const auto [ec, n] = co_await rtp.async_receive_from(asio::buffer(buffer), from, net::use_nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !rtp.is_open()) co_return;
+      continue;
+    }
+    // Only the gateway's media may feed the fax.
+    if (from.address() != rtp_peer.address() && from.address() != peer.address()) continue;
+    const auto p = parse_rtp(std::span(buffer.data(), n));
+    if (!p || !sender || t38 || p->payload_type != static_cast<std::uint8_t>(codec) || p->payload.size() > 1600)
+      continue;
+    last_audio = Clock::now();
+    sender->receive(reorder.push(p->sequence, p->timestamp, decode_g711(codec, p->payload)));
+  }
+}
+
+void OutboundCall::on_reinvite(const SipMessage& m) {
+  if (m.cseq_number() == reinvite_cseq && !reinvite_answer.empty())  // a retransmission
+    return server->send(reinvite_answer, peer);
+  reinvite_cseq = m.cseq_number();
+  const bool sdp = m.content_type() == "application/sdp";
+  if (state == State::Connected && sdp && gateway.t38 != FaxGateway::T38::off)
+    if (const auto image = parse_t38_offer(m.body())) return start_t38(m, *image);
+  if (state != State::Connected || t38 || (sdp && !parse_audio_offer(m.body()))) {
+    reinvite_answer = m.response(488, "Not Acceptable Here", local_tag);
+  } else {  // a session refresh or hold: our media stays as it is
+    reinvite_answer = m.response(200, "OK", local_tag, contact(), "application/sdp", sdp_offer);
+  }
+  server->send(reinvite_answer, peer);
+}
+
+// The gateway heard the fax and moves the call to T.38 (T.38 Annex D): T.30
+// starts again on a T.38 terminal over UDPTL, the G.711 attempt is dropped.
+void OutboundCall::start_t38(const SipMessage& reinvite, const T38Offer& image) {
+  try {
+    std::weak_ptr<OutboundCall> weak = shared_from_this();
+    t38 = std::make_shared<T38Channel>(server->strand, local, image, to_send(), [weak] {
+      if (const auto self = weak.lock(); self && self->t38) self->hang_up("fax " + self->t38->terminal().result());
+    });
+  } catch (const std::exception& e) {
+    call_log(LogLevel::Error, "call_id={}: cannot start T.38: {}", call_id, e.what());
+    reinvite_answer = reinvite.response(488, "Not Acceptable Here", local_tag);
+    return server->send(reinvite_answer, peer);
+  }
+  if (sender) sender->terminate();
+  sender.reset();
+  std::error_code ignored;
+  rtp.close(ignored);
+  result.t38 = true;
+  auto answer = t38->agreed();
+  answer.session_id = sdp_session;
+  answer.session_version = sdp_session + 1;
+  reinvite_answer =
+      reinvite.response(200, "OK", local_tag, contact(), "application/sdp", make_t38_answer(answer));
+  server->send(reinvite_answer, peer);
+  t38->start();
+  call_log(LogLevel::Info, "call_id={}: switched to T.38 at the gateway's request", call_id);
+}
+
+}  // namespace umstore::sip
