@@ -29,6 +29,7 @@
 #include "settings.hpp"
 #include "settings_reload.hpp"
 #include "sip/sip_server.hpp"
+#include "fax_out_service.hpp"
 #include "smtp/queue_runner.hpp"
 #include "smtp/smtp_server.hpp"
 
@@ -239,6 +240,11 @@ int run_serve(std::span<const std::string> args) {
                                                    s.mailauth_authserv_id.empty() ? s.domain : s.mailauth_authserv_id};
   smtp_config.auth = true;
   smtp_config.auth_requires_tls = s.auth_requires_tls;
+  std::unique_ptr<FaxOutService> fax_out;  // [fax_out]: its dialler starts with the SIP endpoint
+  if (s.fax_out) {
+    fax_out = std::make_unique<FaxOutService>(s);
+    smtp_config.fax_outbox = fax_out->outbox();
+  }
   std::unique_ptr<smtp::SmtpServer> submission_server;
   if (!s.submission_listen.empty()) {
     auto submission_config = smtp_config;
@@ -399,6 +405,7 @@ int run_serve(std::span<const std::string> args) {
     }
     sip_server = std::make_unique<sip::SipServer>(io, std::move(sip_config), accounts, *store);
     sip_server->start();
+    if (fax_out) fax_out->start(*sip_server, queue_runner);
   }
 
   Reloadable running{reloadable_tls, {&smtp_server}, queue_runner, ingest_queue, sip_server.get(), s};
@@ -467,6 +474,7 @@ int run_serve(std::span<const std::string> args) {
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   pool.clear();
+  if (fax_out) fax_out->stop();
   queue_runner.stop();
   spool.stop();
   ingest_queue.stop();

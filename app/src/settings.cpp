@@ -416,6 +416,9 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   apply_codecs_config(*ini, s);
   apply_limits_config(*ini, s);
   apply_recognition_config(*ini, s.recognition);
+  s.fax_out = read_fax_out_config(*ini);
+  if (s.fax_out && s.sip_listen.empty())
+    throw UsageError("[fax_out] gateway needs [sip] listen: faxes are dialled from the SIP endpoint");
   s.aging.move_to_trash = ini->getUInt("aging.move_to_trash_days", s.aging.move_to_trash);
   s.aging.purge_trash = ini->getUInt("aging.purge_trash_days", s.aging.purge_trash);
   s.aging_interval_seconds = ini->getUInt("aging.interval_seconds", s.aging_interval_seconds);

@@ -8,6 +8,7 @@
 #include "codecs/audio.hpp"
 #include "codecs/fax.hpp"
 #include "command_line.hpp"
+#include "fax_out_settings.hpp"
 #include "delivery/local_delivery_policy.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "ingest/routing.hpp"
@@ -175,6 +176,8 @@ struct Settings {
   codecs::AudioLimits voice_limits;
   codecs::FaxLimits fax_limits;
   RecognitionConfig recognition;  // [transcription], [fax_ocr]
+  std::optional<FaxOutSettings> fax_out;  // [fax_out]: unset without a gateway
+  std::filesystem::path fax_queue() const { return data.queue() / "fax"; }
 };
 
 // Options every command takes.

@@ -41,13 +41,15 @@ std::string human_text(const DsnReport& report) {
   std::string text = "This is the mail system at " + report.reporting_mta + ".\r\n\r\n";
   for (const auto& r : report.recipients) {
     text += "<" + seven_bit(r.final_recipient) + ">: ";
-    switch (r.action) {
+    if (!r.outcome_text.empty()) text += seven_bit(r.outcome_text);
+    else switch (r.action) {
       case DsnAction::Failed: text += "could not be delivered; no further attempts will be made"; break;
       case DsnAction::Delayed: text += "not delivered yet; delivery is still being attempted"; break;
       case DsnAction::Delivered: text += "delivered to the mailbox"; break;
       case DsnAction::Relayed: text += "passed on to a system that does not report delivery"; break;
     }
     if (!r.diagnostic.empty()) text += "\r\n    " + seven_bit(r.diagnostic);
+    for (const auto& [name, value] : r.extension_fields) text += "\r\n    " + name + ": " + seven_bit(value);
     text += "\r\n";
   }
   return text;
@@ -60,11 +62,12 @@ std::string recipient_block(const DsnRecipient& r) {
   out += "Action: " + std::string(action_name(r.action)) + "\r\n";
   out += "Status: " + r.status + "\r\n";
   if (!r.remote_mta.empty()) out += "Remote-MTA: dns;" + seven_bit(r.remote_mta) + "\r\n";
-  if (!r.diagnostic.empty()) out += "Diagnostic-Code: smtp;" + seven_bit(r.diagnostic) + "\r\n";
+  if (!r.diagnostic.empty()) out += "Diagnostic-Code: " + r.diagnostic_type + ";" + seven_bit(r.diagnostic) + "\r\n";
   if (r.last_attempt != std::chrono::system_clock::time_point{})
     out += "Last-Attempt-Date: " + format_rfc5322_date(r.last_attempt) + "\r\n";
   if (r.action == DsnAction::Delayed && r.will_retry_until)
     out += "Will-Retry-Until: " + format_rfc5322_date(*r.will_retry_until) + "\r\n";
+  for (const auto& [name, value] : r.extension_fields) out += name + ": " + seven_bit(value) + "\r\n";
   return out;
 }
 
@@ -92,7 +95,7 @@ std::string compose_dsn(const DsnReport& report) {
   out += "Date: " + format_rfc5322_date(now) + "\r\n";
   out += "From: Mail Delivery System <MAILER-DAEMON@" + report.reporting_mta + ">\r\n";
   out += "To: " + seven_bit(report.to) + "\r\n";
-  out += "Subject: " + subject_for(report) + "\r\n";
+  out += "Subject: " + (report.subject.empty() ? subject_for(report) : seven_bit(report.subject)) + "\r\n";
   out += "Message-ID: " +
          (report.message_id.empty()
               ? "<dsn." + std::to_string(stamp) + "." + std::to_string(counter) + "@" + report.reporting_mta + ">"

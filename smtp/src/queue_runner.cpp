@@ -152,6 +152,19 @@ std::string QueueRunner::local_mailbox(const std::string& address) const {
   return {};
 }
 
+void QueueRunner::queue_report(const std::string& id, const std::string& to, std::string_view message) {
+  QueuedEnvelope report;
+  report.id = id;
+  report.arrival = report.next_attempt = Clock::now();
+  QueuedRecipient recipient;
+  recipient.address = to;
+  recipient.mailbox = local_mailbox(to);
+  recipient.notify = *parse_notify("NEVER");
+  report.recipients.push_back(std::move(recipient));
+  queue_.enqueue(report, message);
+  wake();
+}
+
 namespace {
 bool is_internet_fax(std::string_view message) {
   return mime::classify_message(mime::parse_message(message)) == mime::MessageKind::internet_fax;
@@ -223,7 +236,7 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
     r.last_reply = reply_line(reply);
     r.status = status_of(reply);
     r.remote_mta = remote;
-    DsnRecipient report{r.orcpt, r.address, DsnAction::Failed, r.status, remote, r.last_reply, now, std::nullopt};
+    DsnRecipient report{r.orcpt, r.address, DsnAction::Failed, r.status, remote, r.last_reply, now, std::nullopt, "smtp", {}, {}};
     if (reply.code / 100 == 2) {
       r.state = remote.empty() ? RecipientState::Delivered : RecipientState::Relayed;
       config_.metrics->count_delivery(remote.empty() ? DeliveryResult::Delivered : DeliveryResult::Relayed);
@@ -395,22 +408,12 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
   if (!reports.empty() && !envelope.sender.empty()) {
     try {
       DsnReport report{config_.hostname, envelope.sender, xtext_decode(envelope.envid).value_or(envelope.envid),
-                       envelope.received_from, envelope.arrival, std::move(reports), envelope.ret == "FULL", message, {}};
-      QueuedEnvelope dsn;
-      dsn.id = new_queue_id();
-      report.message_id = "<dsn." + dsn.id + "@" + config_.hostname + ">";
-      dsn.arrival = now;
-      dsn.next_attempt = now;
-      dsn.received_from.clear();
-      QueuedRecipient to;
-      to.address = envelope.sender;
-      to.mailbox = local_mailbox(envelope.sender);
-      to.notify = *parse_notify("NEVER");
-      dsn.recipients.push_back(std::move(to));
-      queue_.enqueue(dsn, compose_dsn(report));
+                       envelope.received_from, envelope.arrival, std::move(reports), envelope.ret == "FULL", message, {}, {}};
+      const std::string dsn_id = new_queue_id();
+      report.message_id = "<dsn." + dsn_id + "@" + config_.hostname + ">";
+      queue_report(dsn_id, envelope.sender, compose_dsn(report));
       for (const auto& reported : report.recipients) config_.metrics->count_dsn(reported.action);
-      log(LogLevel::Info, kLog, "id={} DSN queued as {} to {}", envelope.id, dsn.id, envelope.sender);
-      wake();
+      log(LogLevel::Info, kLog, "id={} DSN queued as {} to {}", envelope.id, dsn_id, envelope.sender);
     } catch (const std::exception& e) {
       log(LogLevel::Error, kLog, "id={} cannot queue a DSN to {}: {}", envelope.id, envelope.sender, e.what());
     }

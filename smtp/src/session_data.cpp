@@ -220,6 +220,12 @@ net::Task<SenderVerdict> SmtpSession::check_sender(std::string_view queue_id, st
 }
 
 net::Task<SmtpReply> SmtpSession::deliver(std::string_view queue_id, std::string_view received) {
+  if (is_fax_transaction()) {
+    // Rendering pages and the outbox's fsyncs: on the delivery pool.
+    co_return co_await asio::co_spawn(
+        server_.delivery_pool, [&]() -> net::Task<SmtpReply> { co_return submit_fax(queue_id, received); },
+        asio::use_awaitable);
+  }
   SenderVerdict sender;
   std::string_view message = received;
   if (server_.config.sender_checks) {

@@ -81,6 +81,9 @@ class SmtpSession {
     std::string number;   // local E.164 mailbox; empty for other domains (relay)
     NotifyRequest notify;
     std::string orcpt;    // RFC 3461 ORCPT as received
+    // A fax recipient (config.fax_outbox): the number dialled, never a mailbox.
+    std::string fax_number;
+    std::string fax_sub_address;
   };
 
   struct Transaction {
@@ -143,6 +146,10 @@ class SmtpSession {
   net::Task<SenderVerdict> check_sender(std::string_view queue_id, std::string_view message);
   SmtpReply enqueue(std::string_view queue_id, std::string_view message);
   bool needs_queue(bool quarantined) const;
+  // A fax address's verdict replied to; false when it is not one.
+  bool took_fax_recipient(const Mailbox& mailbox, Recipient& accepted);
+  bool is_fax_transaction() const;
+  SmtpReply submit_fax(std::string_view queue_id, std::string_view message);
 
   void reply(int code, std::string_view enhanced, std::string_view text);
   void message_reply(int code, std::string_view enhanced, std::string_view text);  // the end of DATA or BDAT LAST

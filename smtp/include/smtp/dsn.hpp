@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace umstore::smtp {
@@ -22,6 +23,12 @@ struct DsnRecipient {
   std::string diagnostic;          // the SMTP reply "550 5.1.1 ...", empty if none
   std::chrono::system_clock::time_point last_attempt{};
   std::optional<std::chrono::system_clock::time_point> will_retry_until;  // delayed only
+  // Reports of what is not mail (faxes sent over the telephone network):
+  // the diagnostic's type (RFC 3464 §2.3.6, "X-FAX"), the people's line
+  // instead of the action's usual one, and extension fields ("X-Fax-Pages").
+  std::string diagnostic_type = "smtp";
+  std::string outcome_text;
+  std::vector<std::pair<std::string, std::string>> extension_fields;
 };
 
 struct DsnReport {
@@ -34,6 +41,7 @@ struct DsnReport {
   bool return_full = false;        // RET=FULL on a failure report: whole message
   std::string_view original;       // the message as queued (CRLF)
   std::string message_id;          // "<id@host>"; empty: one is made up
+  std::string subject;             // empty: the usual one for the actions reported
 };
 
 // The whole DSN message, CRLF line ends, 7bit, ready to queue with MAIL FROM:<>.

@@ -83,6 +83,11 @@ class QueueRunner {
   // or empty when it is not ours.
   std::string local_mailbox(const std::string& address) const;
 
+  // Queues `message` (a report: DSNs, the fax dialler's) with the null
+  // sender and NOTIFY=NEVER to `to`, a mailbox here when it is one of ours,
+  // under queue id `id`; then wakes the runner. Throws QueueError/IoError.
+  void queue_report(const std::string& id, const std::string& to, std::string_view message);
+
  private:
   struct Pass;
   void loop(std::stop_token stop);

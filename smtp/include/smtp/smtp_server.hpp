@@ -23,6 +23,7 @@
 #include "net/task.hpp"
 #include "dns/enum_lookup.hpp"
 #include "smtp/delivery_queue.hpp"
+#include "smtp/fax_outbox.hpp"
 #include "smtp/smtp_metrics.hpp"
 
 namespace umstore::smtp {
@@ -88,6 +89,9 @@ struct SmtpServerConfig {
   // relay, is accepted and queued when ENUM trees are configured: the queue
   // runner looks up its E2U+vpim:mailto address (RFC 4238). Unset: 5.1.1.
   std::shared_ptr<const dns::EnumLookup> enum_routes;
+  // Faxes from email ([fax_out]): fax addresses are the outbox's to accept
+  // or refuse, and their messages go to it. Unset: they are ordinary addresses.
+  std::shared_ptr<FaxOutbox> fax_outbox;
 
   // AUTH PLAIN and LOGIN (RFC 4954) against the AccountStore.
   bool auth = false;                             // offer AUTH (the submission listener)

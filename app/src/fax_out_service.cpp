@@ -1,0 +1,43 @@
+#include "fax_out_service.hpp"
+
+namespace umstore::app {
+namespace {
+
+FaxOutSettings completed(const Settings& s) {
+  FaxOutSettings f = *s.fax_out;
+  f.outbox.addressing.domains = {s.domain};
+  f.outbox.addressing.routing = s.routing;
+  f.outbox.document.limits = s.fax_limits;
+  f.dialler.hostname = s.domain;
+  return f;
+}
+
+}  // namespace
+
+FaxOutService::FaxOutService(const Settings& s)
+    : settings_(completed(s)),
+      jobs_(s.fax_queue()),
+      budget_(s.fax_queue() / "page-budget.json", settings_.outbox.policy.pages_per_day),
+      outbox_(std::make_shared<faxout::Outbox>(settings_.outbox, jobs_, budget_, [this] {
+        if (dialler_) dialler_->wake();
+      })) {}
+
+FaxOutService::~FaxOutService() { stop(); }
+
+void FaxOutService::start(sip::SipServer& sip, smtp::QueueRunner& reports) {
+  auto send_report = [&reports](const std::string& to, std::string_view message) {
+    reports.queue_report(smtp::new_queue_id(), to, message);
+  };
+  auto place_call = [&sip](sip::OutboundFax fax, sip::FaxGateway gateway,
+                           std::function<void(sip::FaxCallResult)> done) {
+    sip.send_fax(std::move(fax), std::move(gateway), std::move(done));
+  };
+  dialler_ = std::make_unique<faxout::FaxDialler>(settings_.dialler, jobs_, send_report, place_call);
+  dialler_->start();
+}
+
+void FaxOutService::stop() {
+  if (dialler_) dialler_->stop();
+}
+
+}  // namespace umstore::app

@@ -1,0 +1,31 @@
+#pragma once
+// [fax_out] in a running server: the outbox the SMTP servers hand faxes
+// to (made before them), and its dialler once the SIP endpoint and the SMTP
+// queue runner are up.
+#include <memory>
+
+#include "faxout/fax_dialler.hpp"
+#include "faxout/fax_outbox.hpp"
+#include "settings.hpp"
+#include "sip/sip_server.hpp"
+#include "smtp/queue_runner.hpp"
+
+namespace umstore::app {
+
+class FaxOutService {
+ public:
+  explicit FaxOutService(const Settings& s);
+  ~FaxOutService();
+  std::shared_ptr<smtp::FaxOutbox> outbox() const { return outbox_; }
+  void start(sip::SipServer& sip, smtp::QueueRunner& reports);
+  void stop();
+
+ private:
+  FaxOutSettings settings_;
+  faxout::FaxJobs jobs_;
+  faxout::PageBudget budget_;
+  std::unique_ptr<faxout::FaxDialler> dialler_;
+  std::shared_ptr<faxout::Outbox> outbox_;
+};
+
+}  // namespace umstore::app

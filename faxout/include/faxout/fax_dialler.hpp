@@ -1,0 +1,92 @@
+#pragma once
+// Works off the fax jobs (fax_jobs.hpp) on its own thread: each due job is
+// dialled through the SIP endpoint (sip/fax_dialer.hpp), at most
+// `max_calls` at once; busy, no answer, an unreachable gateway and failed
+// T.30 sessions are tried again on `retry_after` until `max_attempts`. The
+// sender hears how it ended by an RFC 3464 DSN with the fax's details,
+// queued in the SMTP queue like every other report.
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "faxout/fax_jobs.hpp"
+#include "sip/fax_dialer.hpp"
+
+namespace umstore::faxout {
+
+struct DiallerConfig {
+  sip::FaxGateway gateway;
+  std::string hostname = "localhost";  // Reporting-MTA of the DSNs
+  std::string station_id;              // T.30 TSI when the sender's number is not one (20 characters)
+  std::string page_header;             // T.30 page header text, e.g. the company's name
+  unsigned max_calls = 4;              // at once, to the gateway
+  unsigned max_attempts = 4;
+  // The wait before attempt 2, 3, ...; the last one repeats.
+  std::vector<std::chrono::seconds> retry_after{std::chrono::seconds(60), std::chrono::seconds(300),
+                                                std::chrono::seconds(900)};
+  // Most people sending a fax want to know it went through: a success DSN
+  // unless NOTIFY said otherwise. false: only with NOTIFY=SUCCESS (RFC 3461).
+  bool confirm_success = true;
+  std::chrono::seconds poll_interval{5};
+};
+
+// Places one call: the SIP endpoint's send_fax, or anything that dials the same way.
+using PlaceCall = std::function<void(sip::OutboundFax, sip::FaxGateway, std::function<void(sip::FaxCallResult)>)>;
+// Queues a report with the null sender to `to` (the SMTP queue runner's
+// queue_report); throws when it cannot.
+using SendReport = std::function<void(const std::string& to, std::string_view message)>;
+
+class FaxDialler {
+ public:
+  FaxDialler(DiallerConfig config, FaxJobs& jobs, SendReport send_report, PlaceCall place_call);
+  ~FaxDialler();  // stop()
+  FaxDialler(const FaxDialler&) = delete;
+  FaxDialler& operator=(const FaxDialler&) = delete;
+
+  void start();
+  // Waits for the calls in progress to end (their results are kept).
+  void stop();
+  void wake();
+
+ private:
+  struct Finished {
+    std::string id;
+    sip::FaxCallResult result;
+  };
+  // What calls hand back: shared with their callbacks, which may outlive us.
+  struct Inbox {
+    std::mutex mutex;
+    std::condition_variable_any wakeup;
+    bool woken = false;
+    std::vector<Finished> finished;
+  };
+  void loop(std::stop_token stop);
+  // Dials what is due (up to max_calls); returns when the next job falls due.
+  Clock::time_point dial_due_jobs();
+  void settle_finished();  // what the calls handed back so far
+  void settle(const Finished& finished);
+  void finish(const FaxJob& job);         // reported (when wanted) and removed
+  void finish_logged(const FaxJob& job);  // the same, errors logged for the next pass
+  void report(const FaxJob& job);
+
+  DiallerConfig config_;
+  FaxJobs& jobs_;
+  SendReport send_report_;
+  PlaceCall place_call_;
+  std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
+  std::set<std::string> in_flight_;  // the dialler's thread's own
+  std::jthread thread_;
+};
+
+// The DSN for a job that ended (sent or failed), RFC 3464 with the fax's
+// details as extension fields; `message` the fax's email as it was queued.
+std::string fax_dsn(const FaxJob& job, std::string_view message, const std::string& hostname,
+                    const std::string& message_id);
+
+}  // namespace umstore::faxout

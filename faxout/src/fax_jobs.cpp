@@ -1,0 +1,164 @@
+#include "faxout/fax_jobs.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "common/durable_file.hpp"
+#include "common/log.hpp"
+
+namespace umstore::faxout {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t to_seconds(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+Clock::time_point from_seconds(std::int64_t s) { return Clock::time_point(std::chrono::seconds(s)); }
+
+JobState state_from(std::string_view name) {
+  if (name == "sent") return JobState::sent;
+  if (name == "failed") return JobState::failed;
+  return JobState::pending;
+}
+
+json to_json(const CallReport& c) {
+  return {{"outcome", c.outcome},       {"sip_status", c.sip_status},         {"sip_reason", c.sip_reason},
+          {"t30_result", c.t30_result}, {"pages_sent", c.pages_sent},         {"remote_station", c.remote_station},
+          {"duration_ms", c.duration.count()}, {"t38", c.t38},                {"at", to_seconds(c.at)}};
+}
+
+CallReport call_from(const json& j) {
+  CallReport c;
+  c.outcome = j.value("outcome", "");
+  c.sip_status = j.value("sip_status", 0);
+  c.sip_reason = j.value("sip_reason", "");
+  c.t30_result = j.value("t30_result", "");
+  c.pages_sent = j.value("pages_sent", 0u);
+  c.remote_station = j.value("remote_station", "");
+  c.duration = std::chrono::milliseconds(j.value("duration_ms", std::int64_t{0}));
+  c.t38 = j.value("t38", false);
+  c.at = from_seconds(j.value("at", std::int64_t{0}));
+  return c;
+}
+
+}  // namespace
+
+std::string_view to_string(JobState state) noexcept {
+  switch (state) {
+    case JobState::pending: return "pending";
+    case JobState::sent: return "sent";
+    case JobState::failed: return "failed";
+  }
+  return "pending";
+}
+
+std::string serialise_job(const FaxJob& job) {
+  json j = {{"id", job.id},         {"smtp_id", job.smtp_id},   {"sender", job.sender},
+            {"user", job.user},     {"address", job.address},   {"orcpt", job.orcpt},
+            {"notify", smtp::format_notify(job.notify)},         {"ret", job.ret},
+            {"envid", job.envid},   {"received_from", job.received_from},
+            {"number", job.number}, {"sub_address", job.sub_address},
+            {"pages", job.pages},   {"state", to_string(job.state)},
+            {"attempts", job.attempts}, {"arrival", to_seconds(job.arrival)},
+            {"next_attempt", to_seconds(job.next_attempt)}};
+  if (job.last_call) j["last_call"] = to_json(*job.last_call);
+  return j.dump(1) + "\n";
+}
+
+FaxJob parse_job(std::string_view text) {
+  const json j = json::parse(text);
+  FaxJob job;
+  job.id = j.at("id").get<std::string>();
+  job.smtp_id = j.value("smtp_id", "");
+  job.sender = j.value("sender", "");
+  job.user = j.value("user", "");
+  job.address = j.at("address").get<std::string>();
+  job.orcpt = j.value("orcpt", "");
+  job.notify = smtp::parse_notify(j.value("notify", "")).value_or(smtp::NotifyRequest{});
+  job.ret = j.value("ret", "");
+  job.envid = j.value("envid", "");
+  job.received_from = j.value("received_from", "");
+  job.number = j.at("number").get<std::string>();
+  job.sub_address = j.value("sub_address", "");
+  job.pages = j.value("pages", 0u);
+  job.state = state_from(j.value("state", "pending"));
+  job.attempts = j.value("attempts", 0u);
+  job.arrival = from_seconds(j.value("arrival", std::int64_t{0}));
+  job.next_attempt = from_seconds(j.value("next_attempt", std::int64_t{0}));
+  if (j.contains("last_call")) job.last_call = call_from(j.at("last_call"));
+  return job;
+}
+
+FaxJobs::FaxJobs(std::filesystem::path directory) : directory_(std::move(directory)) {
+  create_directories_durably(directory_);
+}
+
+std::filesystem::path FaxJobs::path(std::string_view id, std::string_view extension) const {
+  return directory_ / (std::string(id) + std::string(extension));
+}
+
+void FaxJobs::add(const FaxJob& job, std::string_view tiff, std::string_view message) {
+  if (!smtp::is_queue_id(job.id)) throw std::invalid_argument("fax job id " + job.id + " is not a queue id");
+  replace_file_durably(path(job.id, ".tif"), tiff);
+  replace_file_durably(path(job.id, ".eml"), message);
+  replace_file_durably(path(job.id, ".json"), serialise_job(job));
+}
+
+void FaxJobs::update(const FaxJob& job) { replace_file_durably(path(job.id, ".json"), serialise_job(job)); }
+
+void FaxJobs::remove(std::string_view id) {
+  std::error_code ec;
+  // The job first: a crash in between leaves pages without a job, which remove_orphans() clears.
+  std::filesystem::remove(path(id, ".json"), ec);
+  std::filesystem::remove(path(id, ".tif"), ec);
+  std::filesystem::remove(path(id, ".eml"), ec);
+  fsync_directory(directory_);
+}
+
+std::vector<FaxJob> FaxJobs::all() const {
+  std::vector<FaxJob> jobs;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
+    const auto name = entry.path().filename().string();
+    const auto dot = name.find('.');
+    if (dot == std::string::npos || !smtp::is_queue_id(name.substr(0, dot))) continue;
+    const std::string id = name.substr(0, dot), extension = name.substr(dot);
+    if (extension == ".json") {
+      try {
+        jobs.push_back(parse_job(read_file(entry.path())));
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, "fax", "job {} is damaged ({}): left in {}", id, e.what(), directory_.string());
+      }
+    }
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const FaxJob& a, const FaxJob& b) { return a.id < b.id; });
+  return jobs;
+}
+
+void FaxJobs::remove_orphans() {
+  std::error_code ec;
+  std::vector<std::filesystem::path> orphans;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
+    const auto name = entry.path().filename().string();
+    const auto dot = name.find('.');
+    if (dot == std::string::npos || !smtp::is_queue_id(name.substr(0, dot))) continue;
+    const std::string extension = name.substr(dot);
+    if ((extension == ".tif" || extension == ".eml") && !std::filesystem::exists(path(name.substr(0, dot), ".json")))
+      orphans.push_back(entry.path());
+  }
+  for (const auto& orphan : orphans) std::filesystem::remove(orphan, ec);
+}
+
+std::optional<FaxJob> FaxJobs::find(std::string_view id) const {
+  if (!smtp::is_queue_id(id)) return std::nullopt;
+  std::error_code ec;
+  if (!std::filesystem::exists(path(id, ".json"), ec)) return std::nullopt;
+  return parse_job(read_file(path(id, ".json")));
+}
+
+std::filesystem::path FaxJobs::pages(std::string_view id) const { return path(id, ".tif"); }
+std::string FaxJobs::message(std::string_view id) const { return read_file(path(id, ".eml")); }
+
+}  // namespace umstore::faxout

@@ -1,0 +1,216 @@
+"""Faxes from email through the real `umstore serve`: an authenticated user
+mails FAX=+number@domain with a text and the 2-page sample TIFF; umstore
+renders a cover page and the text, dials the fax gateway over SIP and sends
+the pages with T.30, and a receiving fax terminal (sip_fax_receiver,
+spandsp's answering terminal behind a SIP endpoint) gets every page; the
+sender's mailbox gets a success DSN with the fax's details. A busy line is
+tried again and ends in a failure DSN; strangers, refused prefixes and
+messages with nothing to fax are refused at once with the rule that refused
+them."""
+import email
+import email.policy
+import imaplib
+import json
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from email.message import EmailMessage
+from pathlib import Path
+
+from umstore_harness import DOMAIN, SAMPLES, Umstore, wait_for
+
+NUMBER = "+15550100"
+PASSWORD = "fax-out-e2e-secret"
+FAX_TO = "+15550199"
+RECEIVER = os.environ.get("SIP_FAX_RECEIVER", "sip_fax_receiver")
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def page_geometry(tiff_path):
+    info = subprocess.run(["tiffinfo", str(tiff_path)], capture_output=True, text=True, check=True).stdout
+    return [(int(w), int(h)) for w, h in re.findall(r"Image Width: (\d+) Image Length: (\d+)", info)]
+
+
+class Terminal:
+    """sip_fax_receiver on a free port; its JSON lines, one per call."""
+
+    def __init__(self, out_dir, *flags):
+        self.port = free_udp_port()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([RECEIVER, "--port", str(self.port), "--out", str(out_dir), *flags],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.calls, self.lines = [], []
+        ready = threading.Event()
+
+        def read():
+            for line in self.process.stdout:
+                self.lines.append(line)
+                if line.strip() == "ready":
+                    ready.set()
+                elif line.startswith("{"):
+                    self.calls.append(json.loads(line))
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(10):
+            raise AssertionError("sip_fax_receiver did not start: " + "".join(self.lines))
+
+    def close(self):
+        self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+
+
+def config(gateway_port, extra=""):
+    return (f"[sip]\nlisten = 127.0.0.1:0\ngateways = 127.0.0.1\n"
+            f"[smtp]\nauth_requires_tls = false\n"
+            f"[routing]\ncountry_code = 1\n"
+            f"[fax_out]\ngateway = sip:127.0.0.1:{gateway_port}\nallowed_prefixes = +1555\n"
+            f"page_header = umstore e2e\nretry_intervals = 1\nring_timeout = 5\n{extra}")
+
+
+def fax_message(text, attach_sample=True):
+    m = EmailMessage()
+    m["From"] = f"Alice Example <{NUMBER}@{DOMAIN}>"
+    m["To"] = f"FAX={FAX_TO}@{DOMAIN}"
+    m["Subject"] = "Order 42"
+    m.set_content(text)
+    if attach_sample:
+        m.add_attachment((SAMPLES / "fax.tif").read_bytes(), maintype="image", subtype="tiff", filename="scan.tif")
+    return m
+
+
+class FaxOutTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which(RECEIVER) is None and not os.path.exists(RECEIVER):
+            print(f"SKIP: {RECEIVER} (the receiving fax terminal) is not built", file=sys.stderr)
+            sys.exit(77)
+
+    def start(self, terminal, extra=""):
+        server = Umstore(config(terminal.port, extra))
+        server.add_mailbox(NUMBER, "Alice Example", PASSWORD)
+        server.start()
+        self.addCleanup(server.close)
+        return server
+
+    def terminal(self, name, *flags):
+        t = Terminal(self.work / name, *flags)
+        self.addCleanup(t.close)
+        return t
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="fax-out-e2e-")
+        self.addCleanup(self.tmp.cleanup)
+        self.work = Path(self.tmp.name)
+
+    def submit(self, server, message, to=None, login=True):
+        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=60) as s:
+            if login:
+                s.login(NUMBER, PASSWORD)
+            return s.send_message(message, from_addr=f"{NUMBER}@{DOMAIN}", to_addrs=[to or f"FAX={FAX_TO}@{DOMAIN}"])
+
+    def reports(self, server, count, seconds=120):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            conn = imaplib.IMAP4("127.0.0.1", server.imap_port)
+            try:
+                conn.login(NUMBER, PASSWORD)
+                typ, data = conn.select("INBOX", readonly=True)
+                if int(data[0]) >= count:
+                    out = []
+                    for i in range(1, count + 1):
+                        typ, data = conn.fetch(str(i).encode(), "(BODY.PEEK[])")
+                        out.append(email.message_from_bytes(data[0][1], policy=email.policy.default))
+                    return out
+            finally:
+                conn.logout()
+            time.sleep(0.5)
+        self.fail("no report in the sender's mailbox; server log:\n" + server.log_path.read_text())
+
+    def delivery_status(self, report):
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        part = next(p for p in report.walk() if p.get_content_type() == "message/delivery-status")
+        blocks = part.get_payload()
+        return {k.lower(): str(v) for k, v in blocks[1].items()}
+
+    def test_a_text_and_a_tiff_arrive_page_for_page_and_the_sender_hears_of_it(self):
+        terminal = self.terminal("ok")
+        server = self.start(terminal)
+        self.submit(server, fax_message("Please deliver 3 boxes of paper.\nThank you."))
+        wait_for(lambda: terminal.calls, "the fax call", seconds=240)
+        call = terminal.calls[0]
+        self.assertEqual(call["result"], "OK", call)
+        sample = page_geometry(SAMPLES / "fax.tif")
+        self.assertEqual(call["pages"], 2 + len(sample), call)  # cover page, the text, the sample's pages
+        self.assertEqual(call["to"], FAX_TO)
+        self.assertEqual(call["remote_station"].strip(), NUMBER)  # the sender's number as TSI
+        received = page_geometry(call["tiff"])
+        self.assertEqual(len(received), call["pages"])
+        for (w, h), (sw, sh) in zip(received[2:], sample):
+            self.assertEqual(w, sw)
+            # spandsp puts the page header line (page_header, the time, page n/m) above each page.
+            self.assertTrue(0 < h - sh <= 64, (h, sh))
+        [report] = self.reports(server, 1)
+        self.assertIn("sent", report["Subject"])
+        fields = self.delivery_status(report)
+        self.assertEqual(fields["action"], "delivered")
+        self.assertEqual(fields["status"], "2.0.0")
+        self.assertEqual(fields["x-fax-pages-sent"], str(call["pages"]))
+        self.assertEqual(fields["x-fax-attempts"], "1")
+        self.assertIn("OK", fields["diagnostic-code"])
+
+    def test_a_busy_line_is_tried_again_and_ends_in_a_failure_report(self):
+        terminal = self.terminal("busy", "--busy")
+        server = self.start(terminal, "max_attempts = 2\n")
+        self.submit(server, fax_message("Nobody will read this.", attach_sample=False))
+        [report] = self.reports(server, 1, seconds=60)
+        fields = self.delivery_status(report)
+        self.assertEqual(fields["action"], "failed")
+        self.assertEqual(fields["status"], "4.4.7")
+        self.assertEqual(fields["x-fax-attempts"], "2")
+        self.assertIn("busy", fields["diagnostic-code"])
+        self.assertIn("486", fields["diagnostic-code"])
+
+    def test_refusals_name_the_rule(self):
+        terminal = self.terminal("refusals")
+        server = self.start(terminal, "pages_per_day = 3\n")
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as stranger:
+            self.submit(server, fax_message("hi"), login=False)
+        code, text = stranger.exception.recipients[f"FAX={FAX_TO}@{DOMAIN}"]
+        self.assertEqual(code, 550)
+        self.assertIn(b"5.7.1", text)
+        abroad = f"FAX=+442079460000@{DOMAIN}"
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as refused:
+            self.submit(server, fax_message("hi"), to=abroad)
+        code, text = refused.exception.recipients[abroad]
+        self.assertEqual((code, text[:5]), (550, b"5.7.1"))
+        self.assertIn(b"allowed_prefixes", text)
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as bad:
+            self.submit(server, fax_message("hi"), to=f"FAX=call-me@{DOMAIN}")
+        self.assertIn(b"5.1.3", bad.exception.recipients[f"FAX=call-me@{DOMAIN}"][1])
+        with self.assertRaises(smtplib.SMTPDataError) as nothing:
+            self.submit(server, fax_message("   ", attach_sample=False))
+        self.assertEqual(nothing.exception.smtp_code, 550)
+        self.assertIn(b"5.6.0", nothing.exception.smtp_error)
+        # Cover page, text and the two sample pages pass the day's 3 pages.
+        with self.assertRaises(smtplib.SMTPDataError) as budget:
+            self.submit(server, fax_message("hi"))
+        self.assertIn(b"5.7.1", budget.exception.smtp_error)
+        self.assertIn(b"pages_per_day", budget.exception.smtp_error)
+        self.assertEqual(terminal.calls, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
