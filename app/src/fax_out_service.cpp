@@ -24,15 +24,25 @@ FaxOutService::FaxOutService(const Settings& s)
 
 FaxOutService::~FaxOutService() { stop(); }
 
-void FaxOutService::start(sip::SipServer& sip, smtp::QueueRunner& reports) {
-  auto send_report = [&reports](const std::string& to, std::string_view message) {
-    reports.queue_report(smtp::new_queue_id(), to, message);
+void FaxOutService::start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp::QueueRunner& runner,
+                          std::shared_ptr<const dns::EnumLookup> enum_routes) {
+  auto send_report = [&runner](const std::string& to, std::string_view message) {
+    runner.queue_report(smtp::new_queue_id(), to, message);
   };
   auto place_call = [&sip](sip::OutboundFax fax, sip::FaxGateway gateway,
                            std::function<void(sip::FaxCallResult)> done) {
     sip.send_fax(std::move(fax), std::move(gateway), std::move(done));
   };
-  dialler_ = std::make_unique<faxout::FaxDialler>(settings_.dialler, jobs_, send_report, place_call);
+  auto config = settings_.dialler;
+  if (enum_routes) {
+    config.enum_routing.lookup = std::move(enum_routes);
+    config.enum_routing.domain = config.hostname;
+    config.enum_routing.relay = [&queue, &runner](const smtp::QueuedEnvelope& envelope, std::string_view message) {
+      queue.enqueue(envelope, message);
+      runner.wake();
+    };
+  }
+  dialler_ = std::make_unique<faxout::FaxDialler>(config, jobs_, send_report, place_call);
   dialler_->start();
 }
 

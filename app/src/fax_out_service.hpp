@@ -17,7 +17,10 @@ class FaxOutService {
   explicit FaxOutService(const Settings& s);
   ~FaxOutService();
   std::shared_ptr<smtp::FaxOutbox> outbox() const { return outbox_; }
-  void start(sip::SipServer& sip, smtp::QueueRunner& reports);
+  // `queue` and `runner`: the SMTP queue the reports (and Internet faxes for
+  // numbers ENUM routes, when `enum_routes` is set) go to.
+  void start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp::QueueRunner& runner,
+             std::shared_ptr<const dns::EnumLookup> enum_routes);
   void stop();
 
  private:

@@ -143,7 +143,7 @@ void FaxDialler::loop(std::stop_token stop) {
 Clock::time_point FaxDialler::dial_due_jobs() {
   const auto now = Clock::now();
   auto next = Clock::time_point::max();
-  for (const auto& job : jobs_.all()) {
+  for (auto& job : jobs_.all()) {
     if (job.state != JobState::pending) {
       finish_logged(job);  // ended, its report not queued yet (the SMTP queue failed, or a crash)
       continue;
@@ -154,6 +154,7 @@ Clock::time_point FaxDialler::dial_due_jobs() {
       continue;
     }
     if (in_flight_.size() >= config_.max_calls) continue;
+    if (config_.enum_routing.lookup && routed_by_enum(job)) continue;
     sip::OutboundFax fax;
     fax.number = job.number;
     fax.sub_address = job.sub_address;
@@ -182,27 +183,32 @@ void FaxDialler::settle(const Finished& finished) {
   ++job->attempts;
   job->last_call = report_of(finished.result);
   const auto& call = *job->last_call;
-  if (finished.result.outcome == sip::FaxCallOutcome::sent) {
-    job->state = JobState::sent;
-    log(LogLevel::Info, kLog, "id={} to={} sent: {} of {} pages, remote station '{}', {} ms{}", job->id, job->number,
-        call.pages_sent, job->pages, call.remote_station, call.duration.count(), call.t38 ? ", T.38" : "");
-  } else if (finished.result.retry_may_help() && job->attempts < config_.max_attempts) {
-    const auto& waits = config_.retry_after;
-    const auto wait = waits.empty() ? std::chrono::seconds(60) : waits[std::min<std::size_t>(job->attempts - 1, waits.size() - 1)];
-    job->next_attempt = Clock::now() + wait;
-    jobs_.update(*job);
-    log(LogLevel::Info, kLog, "id={} to={} attempt {} failed ({}): again in {} s", job->id, job->number,
-        job->attempts, failure_text(call), wait.count());
-    return;
-  } else {
-    job->state = JobState::failed;
-    log(LogLevel::Warning, kLog, "id={} to={} failed after {} attempts: {}", job->id, job->number, job->attempts,
-        failure_text(call));
-  }
+  if (finished.result.outcome != sip::FaxCallOutcome::sent) return retry_or_fail(*job, finished.result.retry_may_help());
+  job->state = JobState::sent;
+  log(LogLevel::Info, kLog, "id={} to={} sent: {} of {} pages, remote station '{}', {} ms{}", job->id, job->number,
+      call.pages_sent, job->pages, call.remote_station, call.duration.count(), call.t38 ? ", T.38" : "");
   // Recorded before it is reported: a fax that went through is never dialled again,
   // whatever happens to its report.
   jobs_.update(*job);
   finish(*job);
+}
+
+void FaxDialler::retry_or_fail(FaxJob& job, bool retry_may_help) {
+  const auto& call = *job.last_call;
+  if (retry_may_help && job.attempts < config_.max_attempts) {
+    const auto& waits = config_.retry_after;
+    const auto wait = waits.empty() ? std::chrono::seconds(60) : waits[std::min<std::size_t>(job.attempts - 1, waits.size() - 1)];
+    job.next_attempt = Clock::now() + wait;
+    jobs_.update(job);
+    log(LogLevel::Info, kLog, "id={} to={} attempt {} failed ({}): again in {} s", job.id, job.number, job.attempts,
+        failure_text(call), wait.count());
+    return;
+  }
+  job.state = JobState::failed;
+  log(LogLevel::Warning, kLog, "id={} to={} failed after {} attempts: {}", job.id, job.number, job.attempts,
+      failure_text(call));
+  jobs_.update(job);
+  finish(job);
 }
 
 // The report is queued before the job goes: a crash in between repeats a

@@ -19,6 +19,10 @@ Checks:
   (RFC 3965: the TIFF-F image, no PDF), or fails without a record;
 - a call from baresip (a real SIP user agent) to such a number is
   answered, and the voicemail it leaves goes the same way;
+- a fax sent from email (FAX=+number@domain) to a number with an
+  E2U+ifax:mailto record leaves for that address as an Internet fax
+  instead of being dialled; one to a number without a record is dialled
+  (sip_fax_receiver, a spandsp answering terminal, gets the call);
 - `umstore enum lookup` prints the records and both routes.
 
 Needs root, Postfix, Knot and baresip: exit 77 (a visible skip) without them."""
@@ -39,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import dns_peer  # noqa: E402
 from test_sip_baresip import MODULES as BARESIP_MODULES, write_baresip_config  # noqa: E402
 from postfix_peer import PostfixPeer, free_port  # noqa: E402
+from test_fax_out import RECEIVER, Terminal  # noqa: E402
 from umstore_harness import DOMAIN, SAMPLES, SOURCE_DIR, Umstore, gateway_api, job_outcome, wait_for  # noqa: E402
 
 PEER = "peer.test"
@@ -50,6 +55,7 @@ GATEWAY_ROUTED = "+15557770004"    # routed, posted by a gateway over HTTP
 GATEWAY_UNLISTED = "+15557770005"  # no record, posted by a gateway
 CALLED = "+15557770006"            # routed, called over SIP
 FAXED = "+15557770007"             # E2U+ifax:mailto -> fax15557770007@peer.test
+FAX_DIALLED = "+15557770008"       # no record: a fax sent from email to it is dialled
 TREE = "e164.test"
 PASSWORD = "enum-password"
 TOKEN = "enum-gateway-token-0123456789"
@@ -74,6 +80,8 @@ class EnumRoutes(unittest.TestCase):
 7.0.0.0.7.7.7.5.5.5.1 NAPTR 20 10 "u" "E2U+ifax:mailto" "!^\\+(.*)$!mailto:fax\\1@peer.test!" .
 """)
         cls.postfix_port = free_port()
+        cls.terminal = Terminal(cls.dns.work / "fax-terminal")
+        cls.addClassCleanup(cls.terminal.close)
         cls.server = Umstore(config_text=f"""
 [smtp]
 smarthost = 127.0.0.1:{cls.postfix_port}
@@ -98,6 +106,14 @@ gateways = 127.0.0.1
 [gateway_email.asterisk]
 senders = @pbx.example.org
 recipients = @{DOMAIN}
+
+[routing]
+country_code = 1
+
+[fax_out]
+gateway = sip:127.0.0.1:{cls.terminal.port}
+trusted_networks = true
+allowed_prefixes = +1555
 """)
         cls.addClassCleanup(cls.server.close)
         cls.server.add_mailbox(USER, "Enum User", PASSWORD)
@@ -272,6 +288,30 @@ recipients = @{DOMAIN}
         self.assertEqual(types.count("audio/32kadpcm"), 1)
         self.assertNotIn(CALLED, self.server.run("mailbox", "list").stdout)
 
+    def send_fax(self, number, text):
+        message = (f"From: {USER}@{DOMAIN}\r\nTo: FAX={number}@{DOMAIN}\r\nSubject: {text}\r\n"
+                   f"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n{text}\r\n")
+        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as smtp:
+            smtp.sendmail(f"{USER}@{DOMAIN}", [f"FAX={number}@{DOMAIN}"], message)
+
+    def test_a_fax_from_email_to_an_ifax_number_leaves_by_mail_not_by_phone(self):
+        self.send_fax(FAXED, "by-enum-" + uuid.uuid4().hex)
+        raw = self.at_postfix("fax15557770007", "Message-Context: fax-message", timeout=60)
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        tiffs = [p for p in message.walk() if p.get_content_type() == "image/tiff"]
+        self.assertEqual(len(tiffs), 1)
+        self.assertEqual(tiffs[0].get_param("application"), "faxbw")
+        self.assertIn(f"names fax15557770007@{PEER}: sent as an Internet fax", self.server.log_path.read_text())
+        self.assertFalse([c for c in self.terminal.calls if c["to"] == FAXED])
+
+    def test_a_fax_from_email_to_a_number_without_a_record_is_dialled(self):
+        self.send_fax(FAX_DIALLED, "dialled")
+        wait_for(lambda: [c for c in self.terminal.calls if c["to"] == FAX_DIALLED],
+                 f"the call to {FAX_DIALLED}; umstore log:\n{self.server.log_path.read_text()[-3000:]}", 120)
+        [call] = [c for c in self.terminal.calls if c["to"] == FAX_DIALLED]
+        self.assertEqual(call["result"], "OK")
+        self.assertEqual(call["pages"], 2)  # the cover page and the text
+
     def test_enum_lookup_command(self):
         out = self.server.run("enum", "lookup", ROUTED)
         self.assertIn('"E2U+sip"', out.stdout)
@@ -289,6 +329,7 @@ if __name__ == "__main__":
                                      ("postfix", shutil.which("postfix") or os.path.exists("/usr/sbin/postfix")),
                                      ("baresip-core", shutil.which("baresip") and
                                       (BARESIP_MODULES / "aufile.so").exists()),
+                                     ("sip_fax_receiver", shutil.which(RECEIVER) or os.path.exists(RECEIVER)),
                                      ("root", os.geteuid() == 0)] if not ok]
     if missing:
         print("SKIP: needs " + ", ".join(missing), file=sys.stderr)

@@ -16,9 +16,21 @@
 #include <vector>
 
 #include "faxout/fax_jobs.hpp"
+#include "dns/enum_lookup.hpp"
 #include "sip/fax_dialer.hpp"
+#include "smtp/delivery_queue.hpp"
 
 namespace umstore::faxout {
+
+// RFC 4143: a number whose owner publishes an E2U+ifax:mailto address in
+// ENUM gets its fax by mail, as a simple-mode Internet fax, instead of a call.
+struct EnumRouting {
+  std::shared_ptr<const dns::EnumLookup> lookup;  // null: every fax is dialled
+  std::string domain;                             // ours, for the Message-ID
+  // Queues the Internet fax in the SMTP queue and wakes its runner; throws
+  // when it cannot.
+  std::function<void(const smtp::QueuedEnvelope&, std::string_view message)> relay;
+};
 
 struct DiallerConfig {
   sip::FaxGateway gateway;
@@ -34,6 +46,7 @@ struct DiallerConfig {
   // unless NOTIFY said otherwise. false: only with NOTIFY=SUCCESS (RFC 3461).
   bool confirm_success = true;
   std::chrono::seconds poll_interval{5};
+  EnumRouting enum_routing;
 };
 
 // Places one call: the SIP endpoint's send_fax, or anything that dials the same way.
@@ -69,8 +82,13 @@ class FaxDialler {
   void loop(std::stop_token stop);
   // Dials what is due (up to max_calls); returns when the next job falls due.
   Clock::time_point dial_due_jobs();
+  // Before a call: the job handed to the SMTP queue when ENUM names an
+  // Internet fax address (true), or put off when ENUM cannot be asked (true).
+  bool routed_by_enum(FaxJob& job);
   void settle_finished();  // what the calls handed back so far
   void settle(const Finished& finished);
+  // After an attempt that did not send: again later, or failed for good.
+  void retry_or_fail(FaxJob& job, bool retry_may_help);
   void finish(const FaxJob& job);         // reported (when wanted) and removed
   void finish_logged(const FaxJob& job);  // the same, errors logged for the next pass
   void report(const FaxJob& job);
