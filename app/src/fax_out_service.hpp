@@ -16,7 +16,7 @@ class FaxOutService {
  public:
   explicit FaxOutService(const Settings& s);
   ~FaxOutService();
-  std::shared_ptr<smtp::FaxOutbox> outbox() const { return outbox_; }
+  std::shared_ptr<faxout::Outbox> outbox() const { return outbox_; }
   // `queue` and `runner`: the SMTP queue the reports (and Internet faxes for
   // numbers ENUM routes, when `enum_routes` is set) go to.
   void start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp::QueueRunner& runner,

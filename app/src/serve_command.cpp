@@ -30,6 +30,7 @@
 #include "settings_reload.hpp"
 #include "sip/sip_server.hpp"
 #include "fax_out_service.hpp"
+#include "faxout/fax_out_api.hpp"
 #include "smtp/queue_runner.hpp"
 #include "smtp/smtp_server.hpp"
 
@@ -334,6 +335,12 @@ int run_serve(std::span<const std::string> args) {
   http_config.body_budget = buffer_budget;
   http_config.max_connections_per_address = s.http_connections.per_address;
   http_config.gateway_callbacks = s.gateway_callbacks;
+  if (fax_out)
+    http_config.gateway_endpoints["/v1/fax-out"] = [outbox = fax_out->outbox()](
+                                                       const http::Request& request, std::string_view path,
+                                                       const std::string& gateway) {
+      return faxout::handle_fax_out_request(request, path, gateway, *outbox);
+    };
   http_config.probes["/healthz"] = [&health] { return health.health(); };
   http_config.probes["/readyz"] = [&health] { return health.readiness(); };
   std::unique_ptr<sip::SipServer> sip_server;  // set below when [sip] listen is

@@ -62,7 +62,9 @@ bool FaxDialler::routed_by_enum(FaxJob& job) {
   routing.relay(envelope, mime::compose_fax_message(in));
   log(LogLevel::Info, kLog, "id={} to={}: ENUM {} names {}: sent as an Internet fax, queued as {}", job.id,
       job.number, answer.domain, *address, envelope.id);
-  jobs_.remove(job.id);
+  job.state = JobState::relayed;
+  job.relayed_to = *address;
+  jobs_.archive(job);
   return true;
 }
 

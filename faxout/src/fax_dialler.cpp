@@ -129,6 +129,10 @@ void FaxDialler::wake() {
 void FaxDialler::loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     settle_finished();
+    if (const auto now = Clock::now(); now >= next_expiry_) {
+      jobs_.expire_archive(config_.keep_records);
+      next_expiry_ = now + std::chrono::hours(1);
+    }
     auto next = Clock::now() + config_.poll_interval;
     try {
       next = std::min(next, dial_due_jobs());
@@ -215,7 +219,7 @@ void FaxDialler::retry_or_fail(FaxJob& job, bool retry_may_help) {
 // report rather than losing one.
 void FaxDialler::finish(const FaxJob& job) {
   report(job);
-  jobs_.remove(job.id);
+  jobs_.archive(job);
 }
 
 void FaxDialler::finish_logged(const FaxJob& job) {

@@ -1,6 +1,7 @@
 #include "faxout/fax_document.hpp"
 
 #include <algorithm>
+#include <deque>
 
 #include "common/ascii.hpp"
 #include "mime/message_parser.hpp"
@@ -58,47 +59,38 @@ unsigned page_count(const std::vector<std::uint8_t>& tiff, std::string_view name
 
 }  // namespace
 
-FaxDocument render_fax(std::string_view message, std::string_view to, const DocumentOptions& options) {
-  const mime::Part root = mime::parse_message(message);
-  std::vector<const mime::Part*> parts;
-  collect(root, parts);
-
+FaxDocument render_parts(std::span<const DocumentPart> parts, const CoverDetails& details,
+                         const DocumentOptions& options) {
   FaxDocument out;
   std::vector<std::vector<std::uint8_t>> documents;
-  for (const mime::Part* part : parts) {
-    if (is_plain_text(*part)) {
-      const std::string text = utf8_text(*part, message);
-      if (only_whitespace(text)) continue;
-      documents.push_back(codecs::render_text_pages(text, options.text, options.limits));
-      out.parts.push_back("text (" + std::to_string(page_count(documents.back(), "text", options.limits)) + " pages)");
-      continue;
+  for (const auto& part : parts) {
+    if (part.text) {
+      if (only_whitespace(part.bytes)) continue;
+      documents.push_back(codecs::render_text_pages(part.bytes, options.text, options.limits));
+    } else {
+      const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(part.bytes.data()),
+                                                part.bytes.size());
+      try {
+        codecs::detect_fax_input(bytes, part.name);
+      } catch (const codecs::CodecError&) {
+        throw UnfaxableMessage("5.6.1", part.name + " cannot be faxed: send PDF, TIFF, PNG or JPEG documents");
+      }
+      documents.push_back(codecs::to_profile_s(bytes, part.name, options.limits));
     }
-    // An HTML body (its text/plain twin, when there is one, was taken above).
-    if (part->content_type.type == "text" && part->disposition.type != "attachment") continue;
-    const std::string name = file_name_of(*part);
-    const std::string body = mime::decode_body(*part, message);
-    const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
-    try {
-      codecs::detect_fax_input(bytes, name);
-    } catch (const codecs::CodecError&) {
-      throw UnfaxableMessage("5.6.1", "the attachment " + name + " (" + part->content_type.type + "/" +
-                                          part->content_type.subtype +
-                                          ") cannot be faxed: send PDF, TIFF, PNG or JPEG documents");
-    }
-    documents.push_back(codecs::to_profile_s(bytes, name, options.limits));
-    out.parts.push_back(name + " (" + std::to_string(page_count(documents.back(), name, options.limits)) + " pages)");
+    out.parts.push_back(part.name + " (" + std::to_string(page_count(documents.back(), part.name, options.limits)) +
+                        " pages)");
   }
   if (documents.empty())
-    throw UnfaxableMessage("5.6.0", "nothing to fax: the message has no text and no PDF, TIFF, PNG or JPEG attachment");
+    throw UnfaxableMessage("5.6.0", "nothing to fax: no text and no PDF, TIFF, PNG or JPEG document");
 
   if (options.cover_page) {
     unsigned pages = 1;
     for (const auto& d : documents) pages += page_count(d, "page", options.limits);
     codecs::CoverPage cover;
-    cover.from = header_text(root, "From");
-    cover.to = mime::format_number_for_people(to);
-    cover.date = header_text(root, "Date");
-    cover.subject = header_text(root, "Subject");
+    cover.from = details.from;
+    cover.to = details.to;
+    cover.date = details.date;
+    cover.subject = details.subject;
     cover.pages = pages;
     documents.insert(documents.begin(), codecs::render_cover_page(cover, options.text));
     out.parts.insert(out.parts.begin(), "cover page");
@@ -106,6 +98,28 @@ FaxDocument render_fax(std::string_view message, std::string_view to, const Docu
   out.tiff = codecs::join_fax_documents(documents, options.limits);
   out.pages = page_count(out.tiff, "fax", options.limits);
   return out;
+}
+
+FaxDocument render_fax(std::string_view message, std::string_view to, const DocumentOptions& options) {
+  const mime::Part root = mime::parse_message(message);
+  std::vector<const mime::Part*> leaves;
+  collect(root, leaves);
+  std::deque<std::string> bodies;  // decoded, where the parts point (a deque does not move them)
+  std::vector<DocumentPart> parts;
+  for (const mime::Part* part : leaves) {
+    if (is_plain_text(*part)) {
+      bodies.push_back(utf8_text(*part, message));
+      parts.push_back({part->disposition.type == "attachment" ? file_name_of(*part) : "text", bodies.back(), true});
+      continue;
+    }
+    // An HTML body (its text/plain twin, when there is one, was taken above).
+    if (part->content_type.type == "text" && part->disposition.type != "attachment") continue;
+    bodies.push_back(mime::decode_body(*part, message));
+    parts.push_back({file_name_of(*part), bodies.back(), false});
+  }
+  const CoverDetails cover{header_text(root, "From"), mime::format_number_for_people(to), header_text(root, "Date"),
+                           header_text(root, "Subject")};
+  return render_parts(parts, cover, options);
 }
 
 }  // namespace umstore::faxout

@@ -20,6 +20,7 @@ Clock::time_point from_seconds(std::int64_t s) { return Clock::time_point(std::c
 JobState state_from(std::string_view name) {
   if (name == "sent") return JobState::sent;
   if (name == "failed") return JobState::failed;
+  if (name == "relayed") return JobState::relayed;
   return JobState::pending;
 }
 
@@ -50,12 +51,14 @@ std::string_view to_string(JobState state) noexcept {
     case JobState::pending: return "pending";
     case JobState::sent: return "sent";
     case JobState::failed: return "failed";
+    case JobState::relayed: return "relayed";
   }
   return "pending";
 }
 
 std::string serialise_job(const FaxJob& job) {
-  json j = {{"id", job.id},         {"smtp_id", job.smtp_id},   {"sender", job.sender},
+  json j = {{"id", job.id},         {"source", job.source},     {"idempotency_key", job.idempotency_key},
+            {"relayed_to", job.relayed_to}, {"smtp_id", job.smtp_id}, {"sender", job.sender},
             {"user", job.user},     {"address", job.address},   {"orcpt", job.orcpt},
             {"notify", smtp::format_notify(job.notify)},         {"ret", job.ret},
             {"envid", job.envid},   {"received_from", job.received_from},
@@ -71,6 +74,9 @@ FaxJob parse_job(std::string_view text) {
   const json j = json::parse(text);
   FaxJob job;
   job.id = j.at("id").get<std::string>();
+  job.source = j.value("source", "smtp");
+  job.idempotency_key = j.value("idempotency_key", "");
+  job.relayed_to = j.value("relayed_to", "");
   job.smtp_id = j.value("smtp_id", "");
   job.sender = j.value("sender", "");
   job.user = j.value("user", "");
@@ -154,8 +160,43 @@ void FaxJobs::remove_orphans() {
 std::optional<FaxJob> FaxJobs::find(std::string_view id) const {
   if (!smtp::is_queue_id(id)) return std::nullopt;
   std::error_code ec;
-  if (!std::filesystem::exists(path(id, ".json"), ec)) return std::nullopt;
-  return parse_job(read_file(path(id, ".json")));
+  for (const auto& file : {path(id, ".json"), record(id)})
+    if (std::filesystem::exists(file, ec)) return parse_job(read_file(file));
+  return std::nullopt;
+}
+
+std::filesystem::path FaxJobs::record(std::string_view id) const { return directory_ / "done" / (std::string(id) + ".json"); }
+
+void FaxJobs::archive(const FaxJob& job) {
+  create_directories_durably(directory_ / "done");
+  replace_file_durably(record(job.id), serialise_job(job));
+  remove(job.id);
+}
+
+void FaxJobs::expire_archive(std::chrono::seconds age) {
+  std::error_code ec;
+  const auto cutoff = std::filesystem::file_time_type::clock::now() - age;
+  std::vector<std::filesystem::path> old;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_ / "done", ec))
+    if (entry.last_write_time(ec) < cutoff) old.push_back(entry.path());
+  for (const auto& file : old) std::filesystem::remove(file, ec);
+}
+
+std::optional<FaxJob> FaxJobs::find_by_key(std::string_view source, std::string_view key) const {
+  if (key.empty()) return std::nullopt;
+  std::error_code ec;
+  for (const auto& dir : {directory_, directory_ / "done"}) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (entry.path().extension() != ".json") continue;
+      try {
+        auto job = parse_job(read_file(entry.path()));
+        if (job.source == source && job.idempotency_key == key) return job;
+      } catch (const std::exception&) {
+        continue;  // all() logs damaged jobs
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 std::filesystem::path FaxJobs::pages(std::string_view id) const { return path(id, ".tif"); }

@@ -158,6 +158,8 @@ HttpResponse handle_gateway_request(const HttpRequest& request, std::string_view
       if (request.method != "GET" && request.method != "HEAD") return json_error(405, "use GET for /v1/messages/{id}");
       return message_status(path.substr(13), *gateway, context);
     }
+    for (const auto& [prefix, endpoint] : context.more)
+      if (path == prefix || (path.starts_with(prefix) && path[prefix.size()] == '/')) return endpoint(request, path, *gateway);
   } catch (const IngestQueueError& e) {
     return json_error(503, std::string(e.what()) + "; retry later");
   } catch (const mailstore::TemporaryFailure& e) {

@@ -18,6 +18,7 @@ struct GatewayContext {
   const std::map<std::string, std::string>& tokens;     // bearer token -> gateway name
   const auth::GatewayTokens* issued;                     // issued in the console; may be null
   const std::map<std::string, std::string>& callbacks;  // gateway name -> default webhook URL
+  const std::map<std::string, HttpApiConfig::GatewayEndpoint, std::less<>>& more;  // the program's, by path prefix
 };
 
 // The gateway a request's bearer token names (configured or issued); nullopt for none or an unknown one.

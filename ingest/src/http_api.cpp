@@ -47,7 +47,8 @@ struct HttpApi::Impl {
         throttle(config.login_throttle ? config.login_throttle : std::make_shared<auth::LoginThrottle>()),
         server(io, where, config, [this](const HttpRequest& r) { return route(r); },
                [this](const HttpRequest& r) { return screen(r); }) {
-    if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens, config.issued_tokens.get(), config.gateway_callbacks});
+    if (queue && router) gateway.emplace(GatewayContext{*queue, *router, config.gateway_tokens, config.issued_tokens.get(), config.gateway_callbacks,
+                                                    config.gateway_endpoints});
   }
   ~Impl() { blocking_pool.join(); }
 

@@ -25,12 +25,14 @@ import unittest
 from email.message import EmailMessage
 from pathlib import Path
 
-from umstore_harness import DOMAIN, SAMPLES, Umstore, wait_for
+from umstore_harness import DOMAIN, SAMPLES, Umstore, gateway_api, wait_for
 
 NUMBER = "+15550100"
 PASSWORD = "fax-out-e2e-secret"
 FAX_TO = "+15550199"
 RECEIVER = os.environ.get("SIP_FAX_RECEIVER", "sip_fax_receiver")
+APP_TOKEN = "fax-out-app-token-0123456789"
+OTHER_TOKEN = "fax-out-other-token-0123456789"
 
 
 def free_udp_port():
@@ -77,7 +79,8 @@ def config(gateway_port, extra=""):
             f"[smtp]\nauth_requires_tls = false\n"
             f"[routing]\ncountry_code = 1\n"
             f"[fax_out]\ngateway = sip:127.0.0.1:{gateway_port}\nallowed_prefixes = +1555\n"
-            f"page_header = umstore e2e\nretry_intervals = 1\nring_timeout = 5\n{extra}")
+            f"page_header = umstore e2e\nretry_intervals = 1\nring_timeout = 5\n{extra}"
+            f"[gateways]\napp = {APP_TOKEN}\nother = {OTHER_TOKEN}\n")
 
 
 def fax_message(text, attach_sample=True):
@@ -182,6 +185,43 @@ class FaxOutTest(unittest.TestCase):
         self.assertEqual(fields["x-fax-attempts"], "2")
         self.assertIn("busy", fields["diagnostic-code"])
         self.assertIn("486", fields["diagnostic-code"])
+
+    def test_an_application_sends_a_fax_over_http_and_follows_its_status(self):
+        terminal = self.terminal("http")
+        server = self.start(terminal)
+        form = ["-F", f"to={FAX_TO}", "-F", "text=Invoice 7 attached.", "-F", "subject=Invoice 7",
+                "-F", f"file=@{SAMPLES / 'fax.tif'};type=image/tiff", "-H", "Idempotency-Key: invoice-7"]
+        code, body = gateway_api(server.http_port, "/v1/fax-out", *form, token=APP_TOKEN)
+        self.assertEqual(code, 202, body)
+        self.assertEqual(body["status"], "queued")
+        self.assertEqual(body["pages"], 2 + len(page_geometry(SAMPLES / "fax.tif")))
+        fax_id = body["id"]
+        code, again = gateway_api(server.http_port, "/v1/fax-out", *form, token=APP_TOKEN)
+        self.assertEqual((code, again["id"], again.get("duplicate")), (200, fax_id, True))
+        # Another application cannot see it.
+        self.assertEqual(gateway_api(server.http_port, f"/v1/fax-out/{fax_id}", token=OTHER_TOKEN)[0], 404)
+        wait_for(lambda: terminal.calls, "the fax call", seconds=240)
+        self.assertEqual(len(terminal.calls), 1)  # the repeated request placed no second call
+
+        def ended():
+            return gateway_api(server.http_port, f"/v1/fax-out/{fax_id}", token=APP_TOKEN)[1]["status"] == "sent"
+        wait_for(ended, "the fax's status to say sent", seconds=30)
+        code, status = gateway_api(server.http_port, f"/v1/fax-out/{fax_id}", token=APP_TOKEN)
+        self.assertEqual(status["last_call"]["pages_sent"], body["pages"])
+        self.assertEqual(status["last_call"]["t30_result"], "OK")
+        self.assertEqual(status["attempts"], 1)
+        self.assertEqual(terminal.calls[0]["pages"], body["pages"])
+        # Refusals are JSON with the reason.
+        code, refused = gateway_api(server.http_port, "/v1/fax-out", "-F", "to=+442079460000", "-F", "text=hi",
+                                    token=APP_TOKEN)
+        self.assertEqual(code, 403)
+        self.assertIn("allowed_prefixes", refused["error"])
+        code, refused = gateway_api(server.http_port, "/v1/fax-out", "-F", "text=hi", token=APP_TOKEN)
+        self.assertEqual(code, 400)
+        code, refused = gateway_api(server.http_port, "/v1/fax-out", "-F", f"to={FAX_TO}", token=APP_TOKEN)
+        self.assertEqual(code, 422)
+        self.assertIn("nothing to fax", refused["error"])
+        self.assertEqual(gateway_api(server.http_port, "/v1/fax-out", "-F", f"to={FAX_TO}", token=None)[0], 401)
 
     def test_refusals_name_the_rule(self):
         terminal = self.terminal("refusals")

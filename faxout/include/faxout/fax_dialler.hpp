@@ -46,6 +46,8 @@ struct DiallerConfig {
   // unless NOTIFY said otherwise. false: only with NOTIFY=SUCCESS (RFC 3461).
   bool confirm_success = true;
   std::chrono::seconds poll_interval{5};
+  // How long an ended job's record answers GET /v1/fax-out/{id}.
+  std::chrono::seconds keep_records{7 * 24 * 3600};
   EnumRouting enum_routing;
 };
 
@@ -89,7 +91,7 @@ class FaxDialler {
   void settle(const Finished& finished);
   // After an attempt that did not send: again later, or failed for good.
   void retry_or_fail(FaxJob& job, bool retry_may_help);
-  void finish(const FaxJob& job);         // reported (when wanted) and removed
+  void finish(const FaxJob& job);         // reported (when wanted) and archived
   void finish_logged(const FaxJob& job);  // the same, errors logged for the next pass
   void report(const FaxJob& job);
 
@@ -99,6 +101,7 @@ class FaxDialler {
   PlaceCall place_call_;
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
   std::set<std::string> in_flight_;  // the dialler's thread's own
+  Clock::time_point next_expiry_{};  // of the ended jobs' records
   std::jthread thread_;
 };
 

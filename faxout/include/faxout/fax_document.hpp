@@ -3,6 +3,7 @@
 // codecs reads (PDF, TIFF, PNG, JPEG) in the order they come, behind an
 // optional cover page; all as one TIFF-F (RFC 3949 profile S) file.
 #include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -37,7 +38,22 @@ class UnfaxableMessage : public std::runtime_error {
   std::string status_;
 };
 
-// `to` is the number as the cover page shows it.
+// One thing to fax: a text (UTF-8), or a document codecs reads.
+struct DocumentPart {
+  std::string name;        // the file's name, for messages
+  std::string_view bytes;
+  bool text = false;
+};
+
+// What the cover page says besides the page count.
+struct CoverDetails {
+  std::string from, to, date, subject;
+};
+
+// The parts in order behind the cover page (options.cover_page).
+FaxDocument render_parts(std::span<const DocumentPart> parts, const CoverDetails& cover, const DocumentOptions& options);
+
+// An email's text and documents; `to` is the number as the cover page shows it.
 FaxDocument render_fax(std::string_view message, std::string_view to, const DocumentOptions& options);
 
 }  // namespace umstore::faxout

@@ -16,7 +16,8 @@ namespace umstore::faxout {
 
 using Clock = std::chrono::system_clock;
 
-enum class JobState { pending, sent, failed };
+// relayed: ENUM named an Internet fax address, and the SMTP queue took it.
+enum class JobState { pending, sent, failed, relayed };
 std::string_view to_string(JobState state) noexcept;
 
 // The last call's outcome, as the DSN and the HTTP status report it.
@@ -34,6 +35,8 @@ struct CallReport {
 
 struct FaxJob {
   std::string id;
+  std::string source = "smtp";  // or "http:GATEWAY" for the HTTP API's
+  std::string idempotency_key;  // the HTTP API's Idempotency-Key, may be empty
   std::string smtp_id;          // the message's SMTP queue id
   std::string sender;           // envelope sender, empty for <>
   std::string user;             // the submitting mailbox, empty for a trusted network
@@ -49,6 +52,7 @@ struct FaxJob {
   Clock::time_point arrival{};
   Clock::time_point next_attempt{};
   std::optional<CallReport> last_call;
+  std::string relayed_to;       // the Internet fax address ENUM named
 };
 
 std::string serialise_job(const FaxJob& job);
@@ -63,8 +67,15 @@ class FaxJobs {
   void add(const FaxJob& job, std::string_view tiff, std::string_view message);
   void update(const FaxJob& job);  // durably
   void remove(std::string_view id);
+  // An ended job (sent, failed, relayed) kept as a record for its status
+  // (done/ID.json) while its pages and message go.
+  void archive(const FaxJob& job);
+  // Records older than `age` go.
+  void expire_archive(std::chrono::seconds age);
+  // The job or record a source's Idempotency-Key made, if any.
+  std::optional<FaxJob> find_by_key(std::string_view source, std::string_view key) const;
   std::vector<FaxJob> all() const;  // by id (arrival order); damaged jobs logged and skipped
-  std::optional<FaxJob> find(std::string_view id) const;
+  std::optional<FaxJob> find(std::string_view id) const;  // pending, or a record
   // Pages and messages a crash in add() or remove() left without a job; at
   // start, before anything adds.
   void remove_orphans();
@@ -74,6 +85,7 @@ class FaxJobs {
 
  private:
   std::filesystem::path path(std::string_view id, std::string_view extension) const;
+  std::filesystem::path record(std::string_view id) const;
   std::filesystem::path directory_;
 };
 

@@ -21,6 +21,23 @@ struct OutboxConfig {
   DocumentOptions document;
 };
 
+// A fax an application asks for over HTTP (POST /v1/fax-out).
+struct FaxRequest {
+  std::string gateway;          // whose token: the owner and the budget holder
+  std::string idempotency_key;  // may be empty
+  std::string number;           // as written
+  std::string sub_address;      // digits, may be empty
+  std::vector<DocumentPart> parts;
+  CoverDetails cover;
+};
+
+struct FaxRequestOutcome {
+  int status = 202;             // HTTP: 202, or 400, 403, 413, 415, 422 with `error`
+  std::string error;
+  FaxJob job;
+  bool duplicate = false;       // an earlier request with the same key made it
+};
+
 class Outbox final : public smtp::FaxOutbox {
  public:
   // `budget` is shared with nothing else; `queued` wakes the dialler.
@@ -29,8 +46,16 @@ class Outbox final : public smtp::FaxOutbox {
   smtp::FaxRecipientVerdict check_recipient(std::string_view address,
                                             const smtp::FaxSubmitter& submitter) const override;
   smtp::SmtpReply submit(const smtp::FaxSubmission& submission, std::string_view message) override;
+  // On a blocking thread: renders, checks and keeps the job durably.
+  FaxRequestOutcome submit_request(const FaxRequest& request);
+  FaxJobs& jobs() { return jobs_; }
 
  private:
+  // The refusal of dialling `address` for `holder` (its budget), or nullopt.
+  std::optional<smtp::SmtpReply> refusal(const FaxAddress& address, const std::string& holder) const;
+  // The pages, a job per number, kept before it returns.
+  std::vector<FaxJob> keep(std::vector<FaxJob> jobs, const FaxDocument& document, std::string_view message);
+
   OutboxConfig config_;
   FaxJobs& jobs_;
   PageBudget& budget_;

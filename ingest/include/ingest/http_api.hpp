@@ -46,6 +46,10 @@ struct HttpApiConfig : http::ServerConfig {
   std::map<std::string, std::function<HttpResponse()>, std::less<>> probes;
   // Prometheus text appended to GET /metrics (metrics of the program's own).
   std::function<std::string()> more_metrics;
+  // More /v1 endpoints the program adds, by path prefix ("/v1/fax-out"):
+  // called after the bearer token named `gateway`, on the blocking pool.
+  using GatewayEndpoint = std::function<HttpResponse(const HttpRequest&, std::string_view path, const std::string& gateway)>;
+  std::map<std::string, GatewayEndpoint, std::less<>> gateway_endpoints;
 };
 
 class HttpApi {
