@@ -12,13 +12,24 @@ FaxOutSettings completed(const Settings& s) {
   return f;
 }
 
+std::unique_ptr<faxout::FaxJobs> open_jobs(const Settings& s) {
+  if (s.store_backend != mailstore::StoreBackend::postgresql) return std::make_unique<faxout::FileFaxJobs>(s.fax_queue());
+  return faxout::open_postgresql_fax_jobs(s.store_dsn, s.node_id, std::chrono::seconds(s.lease_seconds), s.fax_queue());
+}
+
+std::unique_ptr<faxout::PageBudget> open_budget(const Settings& s, unsigned pages_per_day) {
+  if (s.store_backend != mailstore::StoreBackend::postgresql)
+    return std::make_unique<faxout::FilePageBudget>(s.fax_queue() / "page-budget.json", pages_per_day);
+  return faxout::open_postgresql_page_budget(s.store_dsn, pages_per_day);
+}
+
 }  // namespace
 
 FaxOutService::FaxOutService(const Settings& s)
     : settings_(completed(s)),
-      jobs_(s.fax_queue()),
-      budget_(s.fax_queue() / "page-budget.json", settings_.outbox.policy.pages_per_day),
-      outbox_(std::make_shared<faxout::Outbox>(settings_.outbox, jobs_, budget_, [this] {
+      jobs_(open_jobs(s)),
+      budget_(open_budget(s, settings_.outbox.policy.pages_per_day)),
+      outbox_(std::make_shared<faxout::Outbox>(settings_.outbox, *jobs_, *budget_, [this] {
         if (dialler_) dialler_->wake();
       })) {}
 
@@ -42,7 +53,7 @@ void FaxOutService::start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp:
       runner.wake();
     };
   }
-  dialler_ = std::make_unique<faxout::FaxDialler>(config, jobs_, send_report, place_call);
+  dialler_ = std::make_unique<faxout::FaxDialler>(config, *jobs_, send_report, place_call);
   dialler_->start();
 }
 

@@ -25,8 +25,10 @@ class FaxOutService {
 
  private:
   FaxOutSettings settings_;
-  faxout::FaxJobs jobs_;
-  faxout::PageBudget budget_;
+  // In the PostgreSQL backend's database with that backend (shared by the
+  // nodes), else under the data directory.
+  std::unique_ptr<faxout::FaxJobs> jobs_;
+  std::unique_ptr<faxout::PageBudget> budget_;
   std::unique_ptr<faxout::FaxDialler> dialler_;
   std::shared_ptr<faxout::Outbox> outbox_;
 };

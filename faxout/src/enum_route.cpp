@@ -32,6 +32,7 @@ bool FaxDialler::routed_by_enum(FaxJob& job) {
   if (!address) return false;
 
   const auto tiff = read_file_bytes(jobs_.pages(job.id));
+  jobs_.release_pages(job.id);
   mime::FaxMessageInput in;
   in.domain = routing.domain;
   in.caller.number = job.user;

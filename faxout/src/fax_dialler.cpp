@@ -137,7 +137,7 @@ void FaxDialler::loop(std::stop_token stop) {
     try {
       next = std::min(next, dial_due_jobs());
     } catch (const std::exception& e) {
-      log(LogLevel::Error, kLog, "cannot read the fax jobs in {}: {}", jobs_.directory().string(), e.what());
+      log(LogLevel::Error, kLog, "cannot read the fax jobs ({}): {}", jobs_.location(), e.what());
     }
     std::unique_lock lock(inbox_->mutex);
     inbox_->wakeup.wait_until(lock, stop, next, [&] { return inbox_->woken || !inbox_->finished.empty(); });
@@ -147,7 +147,7 @@ void FaxDialler::loop(std::stop_token stop) {
 Clock::time_point FaxDialler::dial_due_jobs() {
   const auto now = Clock::now();
   auto next = Clock::time_point::max();
-  for (auto& job : jobs_.all()) {
+  for (auto& job : jobs_.take()) {
     if (job.state != JobState::pending) {
       finish_logged(job);  // ended, its report not queued yet (the SMTP queue failed, or a crash)
       continue;
@@ -182,8 +182,9 @@ Clock::time_point FaxDialler::dial_due_jobs() {
 }
 
 void FaxDialler::settle(const Finished& finished) {
+  jobs_.release_pages(finished.id);
   auto job = jobs_.find(finished.id);
-  if (!job) return;  // deleted while it was being dialled
+  if (!job || job->state != JobState::pending) return;  // deleted while it was being dialled
   ++job->attempts;
   job->last_call = report_of(finished.result);
   const auto& call = *job->last_call;

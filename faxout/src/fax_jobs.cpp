@@ -97,24 +97,24 @@ FaxJob parse_job(std::string_view text) {
   return job;
 }
 
-FaxJobs::FaxJobs(std::filesystem::path directory) : directory_(std::move(directory)) {
+FileFaxJobs::FileFaxJobs(std::filesystem::path directory) : directory_(std::move(directory)) {
   create_directories_durably(directory_);
 }
 
-std::filesystem::path FaxJobs::path(std::string_view id, std::string_view extension) const {
+std::filesystem::path FileFaxJobs::path(std::string_view id, std::string_view extension) const {
   return directory_ / (std::string(id) + std::string(extension));
 }
 
-void FaxJobs::add(const FaxJob& job, std::string_view tiff, std::string_view message) {
+void FileFaxJobs::add(const FaxJob& job, std::string_view tiff, std::string_view message) {
   if (!smtp::is_queue_id(job.id)) throw std::invalid_argument("fax job id " + job.id + " is not a queue id");
   replace_file_durably(path(job.id, ".tif"), tiff);
   replace_file_durably(path(job.id, ".eml"), message);
   replace_file_durably(path(job.id, ".json"), serialise_job(job));
 }
 
-void FaxJobs::update(const FaxJob& job) { replace_file_durably(path(job.id, ".json"), serialise_job(job)); }
+void FileFaxJobs::update(const FaxJob& job) { replace_file_durably(path(job.id, ".json"), serialise_job(job)); }
 
-void FaxJobs::remove(std::string_view id) {
+void FileFaxJobs::remove(std::string_view id) {
   std::error_code ec;
   // The job first: a crash in between leaves pages without a job, which remove_orphans() clears.
   std::filesystem::remove(path(id, ".json"), ec);
@@ -123,7 +123,7 @@ void FaxJobs::remove(std::string_view id) {
   fsync_directory(directory_);
 }
 
-std::vector<FaxJob> FaxJobs::all() const {
+std::vector<FaxJob> FileFaxJobs::take() {
   std::vector<FaxJob> jobs;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
@@ -143,7 +143,7 @@ std::vector<FaxJob> FaxJobs::all() const {
   return jobs;
 }
 
-void FaxJobs::remove_orphans() {
+void FileFaxJobs::remove_orphans() {
   std::error_code ec;
   std::vector<std::filesystem::path> orphans;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
@@ -157,7 +157,7 @@ void FaxJobs::remove_orphans() {
   for (const auto& orphan : orphans) std::filesystem::remove(orphan, ec);
 }
 
-std::optional<FaxJob> FaxJobs::find(std::string_view id) const {
+std::optional<FaxJob> FileFaxJobs::find(std::string_view id) const {
   if (!smtp::is_queue_id(id)) return std::nullopt;
   std::error_code ec;
   for (const auto& file : {path(id, ".json"), record(id)})
@@ -165,15 +165,15 @@ std::optional<FaxJob> FaxJobs::find(std::string_view id) const {
   return std::nullopt;
 }
 
-std::filesystem::path FaxJobs::record(std::string_view id) const { return directory_ / "done" / (std::string(id) + ".json"); }
+std::filesystem::path FileFaxJobs::record(std::string_view id) const { return directory_ / "done" / (std::string(id) + ".json"); }
 
-void FaxJobs::archive(const FaxJob& job) {
+void FileFaxJobs::archive(const FaxJob& job) {
   create_directories_durably(directory_ / "done");
   replace_file_durably(record(job.id), serialise_job(job));
   remove(job.id);
 }
 
-void FaxJobs::expire_archive(std::chrono::seconds age) {
+void FileFaxJobs::expire_archive(std::chrono::seconds age) {
   std::error_code ec;
   const auto cutoff = std::filesystem::file_time_type::clock::now() - age;
   std::vector<std::filesystem::path> old;
@@ -182,7 +182,7 @@ void FaxJobs::expire_archive(std::chrono::seconds age) {
   for (const auto& file : old) std::filesystem::remove(file, ec);
 }
 
-std::optional<FaxJob> FaxJobs::find_by_key(std::string_view source, std::string_view key) const {
+std::optional<FaxJob> FileFaxJobs::find_by_key(std::string_view source, std::string_view key) const {
   if (key.empty()) return std::nullopt;
   std::error_code ec;
   for (const auto& dir : {directory_, directory_ / "done"}) {
@@ -199,7 +199,6 @@ std::optional<FaxJob> FaxJobs::find_by_key(std::string_view source, std::string_
   return std::nullopt;
 }
 
-std::filesystem::path FaxJobs::pages(std::string_view id) const { return path(id, ".tif"); }
-std::string FaxJobs::message(std::string_view id) const { return read_file(path(id, ".eml")); }
+std::string FileFaxJobs::message(std::string_view id) const { return read_file(path(id, ".eml")); }
 
 }  // namespace umstore::faxout

@@ -65,7 +65,7 @@ std::optional<std::string> destination_refusal(const SendPolicy& policy, std::st
   return std::nullopt;
 }
 
-PageBudget::PageBudget(std::filesystem::path file, unsigned pages_per_day)
+FilePageBudget::FilePageBudget(std::filesystem::path file, unsigned pages_per_day)
     : file_(std::move(file)), pages_per_day_(pages_per_day) {
   std::error_code ec;
   if (!std::filesystem::exists(file_, ec)) return;
@@ -78,14 +78,14 @@ PageBudget::PageBudget(std::filesystem::path file, unsigned pages_per_day)
   }
 }
 
-void PageBudget::roll_over() const {
+void FilePageBudget::roll_over() const {
   const auto today = utc_day();
   if (today == day_) return;
   day_ = today;
   used_.clear();
 }
 
-bool PageBudget::exhausted(const std::string& user) const {
+bool FilePageBudget::exhausted(const std::string& user) const {
   if (pages_per_day_ == 0) return false;
   std::lock_guard lock(mutex_);
   roll_over();
@@ -93,7 +93,7 @@ bool PageBudget::exhausted(const std::string& user) const {
   return found != used_.end() && found->second >= pages_per_day_;
 }
 
-bool PageBudget::take(const std::string& user, unsigned pages, unsigned& left) {
+bool FilePageBudget::take(const std::string& user, unsigned pages, unsigned& left) {
   std::lock_guard lock(mutex_);
   roll_over();
   const unsigned used = used_.count(user) ? used_.at(user) : 0;

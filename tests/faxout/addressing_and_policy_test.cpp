@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(the_page_budget_is_per_user_and_survives_a_restart) {
   const auto file = dir.path / "budget.json";
   unsigned left = 0;
   {
-    PageBudget budget(file, 10);
+    FilePageBudget budget(file, 10);
     BOOST_TEST(budget.take("+4930111", 6, left));
     BOOST_TEST(left == 10u);
     BOOST_TEST(!budget.take("+4930111", 5, left));
@@ -96,12 +96,12 @@ BOOST_AUTO_TEST_CASE(the_page_budget_is_per_user_and_survives_a_restart) {
     BOOST_TEST(budget.exhausted("+4930222"));
     BOOST_TEST(!budget.exhausted("+4930111"));
   }
-  PageBudget reopened(file, 10);
+  FilePageBudget reopened(file, 10);
   BOOST_TEST(reopened.exhausted("+4930222"));
   BOOST_TEST(!reopened.take("+4930111", 5, left));
   BOOST_TEST(reopened.take("+4930111", 4, left));
   BOOST_TEST(reopened.exhausted("+4930111"));
-  PageBudget unlimited(dir.path / "none.json", 0);
+  FilePageBudget unlimited(dir.path / "none.json", 0);
   BOOST_TEST(unlimited.take("+4930111", 1000, left));
   BOOST_TEST(!unlimited.exhausted("+4930111"));
 }

@@ -21,8 +21,8 @@ namespace {
 
 struct Fixture {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / ("faxout-outbox-" + std::to_string(::getpid()));
-  FaxJobs jobs{dir / "fax"};
-  PageBudget budget{dir / "budget.json", 20};
+  FileFaxJobs jobs{dir / "fax"};
+  FilePageBudget budget{dir / "budget.json", 20};
   int woken = 0;
   Outbox outbox{config(), jobs, budget, [this] { ++woken; }};
 
@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(a_text_becomes_a_job_with_its_pages_on_disk) {
   const auto reply = outbox.submit(submission({"+4930222", "+4930333"}), text_message("Please send 3 boxes."));
   BOOST_TEST(reply.code == 250, reply.text);
   BOOST_TEST(woken == 1);
-  const auto all = jobs.all();
+  const auto all = jobs.take();
   BOOST_REQUIRE(all.size() == 2u);
   BOOST_TEST(all[0].number == "+4930222");
   BOOST_TEST(all[0].pages == 2u);  // the cover page and the text
@@ -115,7 +115,7 @@ BOOST_AUTO_TEST_CASE(what_cannot_be_faxed_is_refused_at_the_end_of_data) {
   for (int i = 0; i < 600; ++i) long_text += "line " + std::to_string(i) + "\r\n";
   reply = outbox.submit(submission({"+4930222"}), text_message(long_text));
   BOOST_TEST(reply.enhanced == "5.3.4", reply.text);  // more than max_pages
-  BOOST_TEST(jobs.all().empty());
+  BOOST_TEST(jobs.take().empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_attached_tiff_is_sent_behind_the_cover_page) {
@@ -124,8 +124,8 @@ BOOST_AUTO_TEST_CASE(an_attached_tiff_is_sent_behind_the_cover_page) {
                          .pages.size();
   const auto reply = outbox.submit(submission({"+4930222"}), with_attachment("image/tiff", "fax.tif", tiff));
   BOOST_TEST(reply.code == 250, reply.text);
-  BOOST_REQUIRE(jobs.all().size() == 1u);
-  BOOST_TEST(jobs.all()[0].pages == pages + 1);
+  BOOST_REQUIRE(jobs.take().size() == 1u);
+  BOOST_TEST(jobs.take()[0].pages == pages + 1);
 }
 
 BOOST_AUTO_TEST_CASE(jobs_round_trip_and_orphans_go) {
@@ -146,12 +146,12 @@ BOOST_AUTO_TEST_CASE(jobs_round_trip_and_orphans_go) {
   BOOST_TEST(back->last_call->sip_status == 486);
   BOOST_TEST(jobs.message(job.id) == "MESSAGE");
   // A crash between the pages and the job leaves pages alone: they go at start.
-  { std::ofstream(jobs.directory() / "0ABC.tif") << "x"; }
+  { std::ofstream(dir / "fax" / "0ABC.tif") << "x"; }
   jobs.remove_orphans();
-  BOOST_TEST(!std::filesystem::exists(jobs.directory() / "0ABC.tif"));
+  BOOST_TEST(!std::filesystem::exists(dir / "fax" / "0ABC.tif"));
   BOOST_TEST(std::filesystem::exists(jobs.pages(job.id)));
   jobs.remove(job.id);
-  BOOST_TEST(jobs.all().empty());
+  BOOST_TEST(jobs.take().empty());
 }
 
 BOOST_AUTO_TEST_CASE(the_dsn_carries_the_fax_details) {

@@ -5,7 +5,9 @@
 // place last, so a job on disk always has its pages. Thread-safe.
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,35 +60,73 @@ struct FaxJob {
 std::string serialise_job(const FaxJob& job);
 FaxJob parse_job(std::string_view json);  // throws on damage
 
+// Where fax jobs are kept: files in a directory (one node), or the
+// PostgreSQL backend's database, shared by the nodes (a node dials a job
+// while it holds its lease; those of a node gone are taken over once their
+// leases run out). Every method is thread-safe; errors are IoError or
+// FaxQueueError with a message naming where.
 class FaxJobs {
  public:
-  explicit FaxJobs(std::filesystem::path directory);
+  virtual ~FaxJobs() = default;
 
   // The pages and message, then the job: durable before it returns (the
-  // SMTP server then answers 250). Throws IoError.
-  void add(const FaxJob& job, std::string_view tiff, std::string_view message);
-  void update(const FaxJob& job);  // durably
-  void remove(std::string_view id);
+  // SMTP server then answers 250).
+  virtual void add(const FaxJob& job, std::string_view tiff, std::string_view message) = 0;
+  virtual void update(const FaxJob& job) = 0;  // durably
+  virtual void remove(std::string_view id) = 0;
   // An ended job (sent, failed, relayed) kept as a record for its status
-  // (done/ID.json) while its pages and message go.
-  void archive(const FaxJob& job);
-  // Records older than `age` go.
-  void expire_archive(std::chrono::seconds age);
+  // while its pages and message go.
+  virtual void archive(const FaxJob& job) = 0;
+  virtual void expire_archive(std::chrono::seconds age) = 0;  // records older than `age` go
   // The job or record a source's Idempotency-Key made, if any.
-  std::optional<FaxJob> find_by_key(std::string_view source, std::string_view key) const;
-  std::vector<FaxJob> all() const;  // by id (arrival order); damaged jobs logged and skipped
-  std::optional<FaxJob> find(std::string_view id) const;  // pending, or a record
-  // Pages and messages a crash in add() or remove() left without a job; at
-  // start, before anything adds.
-  void remove_orphans();
-  std::filesystem::path pages(std::string_view id) const;
-  std::string message(std::string_view id) const;
-  const std::filesystem::path& directory() const noexcept { return directory_; }
+  virtual std::optional<FaxJob> find_by_key(std::string_view source, std::string_view key) const = 0;
+  // The jobs this node should work on, by id (arrival order): every one on
+  // one node; on a shared queue those it holds or takes over, leased to it.
+  virtual std::vector<FaxJob> take() = 0;
+  virtual std::optional<FaxJob> find(std::string_view id) const = 0;  // a job, or a record
+  // The pages as a file the SIP endpoint reads, until release_pages(id).
+  virtual std::filesystem::path pages(std::string_view id) = 0;
+  virtual void release_pages(std::string_view id) { (void)id; }
+  virtual std::string message(std::string_view id) const = 0;
+  // What a crash left half-written; at start, before anything adds.
+  virtual void remove_orphans() {}
+  virtual std::string location() const = 0;  // for logs: "fax queue directory ..."
+};
+
+class FaxQueueError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// ID.tif, ID.eml and ID.json in `directory`, each fsync'ed, the job renamed
+// into place last; ended jobs' records in done/ID.json.
+class FileFaxJobs final : public FaxJobs {
+ public:
+  explicit FileFaxJobs(std::filesystem::path directory);
+
+  void add(const FaxJob& job, std::string_view tiff, std::string_view message) override;
+  void update(const FaxJob& job) override;
+  void remove(std::string_view id) override;
+  void archive(const FaxJob& job) override;
+  void expire_archive(std::chrono::seconds age) override;
+  std::optional<FaxJob> find_by_key(std::string_view source, std::string_view key) const override;
+  std::vector<FaxJob> take() override;  // damaged jobs logged and left
+  std::optional<FaxJob> find(std::string_view id) const override;
+  std::filesystem::path pages(std::string_view id) override { return path(id, ".tif"); }
+  std::string message(std::string_view id) const override;
+  void remove_orphans() override;
+  std::string location() const override { return "fax queue directory " + directory_.string(); }
 
  private:
   std::filesystem::path path(std::string_view id, std::string_view extension) const;
   std::filesystem::path record(std::string_view id) const;
   std::filesystem::path directory_;
 };
+
+// The jobs in the PostgreSQL backend's database (tables fax_jobs and
+// fax_records, made at start); `work_dir` holds the pages of the calls in
+// progress on this node. Throws FaxQueueError naming the database.
+std::unique_ptr<FaxJobs> open_postgresql_fax_jobs(const std::string& conninfo, const std::string& node_id,
+                                                  std::chrono::milliseconds lease, std::filesystem::path work_dir);
 
 }  // namespace umstore::faxout

@@ -6,6 +6,7 @@
 // refused unless an admin lists them; each user has a page budget per day.
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,16 +29,24 @@ struct SendPolicy {
 std::optional<std::string> destination_refusal(const SendPolicy& policy, std::string_view country_code,
                                                std::string_view number);
 
-// Pages sent per user and UTC day, kept in a file so a restart does not
-// hand out a fresh budget. Thread-safe.
+// Pages sent per user and UTC day, kept so a restart does not hand out a
+// fresh budget. Thread-safe.
 class PageBudget {
  public:
-  PageBudget(std::filesystem::path file, unsigned pages_per_day);
-  // Whether `user` has any pages left today.
-  bool exhausted(const std::string& user) const;
+  virtual ~PageBudget() = default;
+  // Whether `user` has no pages left today.
+  virtual bool exhausted(const std::string& user) const = 0;
   // Takes `pages` from today's budget, durably; false (and nothing taken)
   // when they do not fit. `left` is set to what was left before.
-  bool take(const std::string& user, unsigned pages, unsigned& left);
+  virtual bool take(const std::string& user, unsigned pages, unsigned& left) = 0;
+};
+
+// In a file (one node).
+class FilePageBudget final : public PageBudget {
+ public:
+  FilePageBudget(std::filesystem::path file, unsigned pages_per_day);
+  bool exhausted(const std::string& user) const override;
+  bool take(const std::string& user, unsigned pages, unsigned& left) override;
 
  private:
   void roll_over() const;  // a new day starts empty
@@ -48,5 +57,9 @@ class PageBudget {
   mutable std::string day_;
   mutable std::map<std::string, unsigned> used_;
 };
+
+// In the PostgreSQL backend's database (table fax_page_budget), shared by
+// the nodes; the day is the database's UTC day.
+std::unique_ptr<PageBudget> open_postgresql_page_budget(const std::string& conninfo, unsigned pages_per_day);
 
 }  // namespace umstore::faxout
