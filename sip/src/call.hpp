@@ -61,9 +61,7 @@ struct Call : std::enable_shared_from_this<Call> {
   std::uint64_t max_samples = 0;
   std::string end_reason;
   RecordingMeta meta;
-  std::uint32_t tx_ssrc = 0;
-  std::uint16_t tx_sequence = 0;
-  std::uint32_t tx_timestamp = 0;
+  RtpStream rtp_out;
   std::unique_ptr<CngDetector> cng;
   std::unique_ptr<FaxReceiver> fax;
   ReorderBuffer fax_reorder{3};  // fax is real time: hold packets only briefly

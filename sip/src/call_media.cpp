@@ -64,16 +64,7 @@ std::vector<std::int16_t> SipEndpoint::prompt_for(const std::string& number) con
 }
 
 asio::awaitable<void> Call::send_packet(std::span<const std::int16_t> samples, bool marker) {
-  const auto payload = encode_g711(codec, samples);
-  RtpPacket p;
-  p.payload_type = static_cast<std::uint8_t>(codec);
-  p.marker = marker;
-  p.sequence = tx_sequence++;
-  p.timestamp = tx_timestamp;
-  p.ssrc = tx_ssrc;
-  p.payload = payload;
-  tx_timestamp += static_cast<std::uint32_t>(samples.size());
-  const auto datagram = build_rtp(p);
+  const auto datagram = rtp_out.next(codec, samples, marker);
   const auto [ec, sent] = co_await rtp.async_send_to(asio::buffer(datagram), rtp_peer, net::use_nothrow);
   (void)ec;  // a lost packet of prompt is not worth ending the call for
   (void)sent;

@@ -90,9 +90,7 @@ void Call::answer() {
     prompt = mailbox_full ? mailbox_full_notice() : server->prompt_for(mailbox.number);
     meta = RecordingMeta{mailbox.number, mailbox.name, caller_of(invite), std::chrono::system_clock::now()};
     cng = std::make_unique<CngDetector>();
-    tx_ssrc = static_cast<std::uint32_t>(server->rng());
-    tx_sequence = static_cast<std::uint16_t>(server->rng());
-    tx_timestamp = static_cast<std::uint32_t>(server->rng());
+    rtp_out.start(server->rng);
     if (mailbox_full) call_log(LogLevel::Info, "call_id={}: mailbox {} is full: notice, then BYE", invite.call_id(), mailbox.number);
     else recording = std::make_shared<RecordingFile>(server->config.recordings_dir, server->random_hex(12), meta);
     max_samples = static_cast<std::uint64_t>(server->config.max_recording.count()) * 8000;

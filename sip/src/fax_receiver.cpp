@@ -85,28 +85,34 @@ std::string FaxSession::result() const {
   return t30_completion_code_to_str(completion_code_);
 }
 
-FaxReceiver::FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident) : FaxSession(tiff) {
-  fax_ = fax_init(nullptr, 0 /* answering */);
-  if (!fax_) throw std::runtime_error("spandsp: cannot create a fax receiver");
+AudioFaxSession::AudioFaxSession(std::filesystem::path tiff, bool calling) : FaxSession(std::move(tiff)) {
+  fax_ = fax_init(nullptr, calling ? 1 : 0);
+  if (!fax_) throw std::runtime_error(std::string("spandsp: cannot create a fax ") + (calling ? "sender" : "receiver"));
   fax_set_transmit_on_idle(fax_, 1);
-  configure(fax_get_t30_state(fax_), local_ident);
 }
 
-FaxReceiver::~FaxReceiver() { fax_free(fax_); }
+AudioFaxSession::~AudioFaxSession() { fax_free(fax_); }
 
-void FaxReceiver::receive(std::span<const std::int16_t> samples) {
+t30_state_s* AudioFaxSession::t30() const { return fax_get_t30_state(fax_); }
+
+void AudioFaxSession::receive(std::span<const std::int16_t> samples) {
   if (finished_ || samples.empty()) return;
   std::vector<std::int16_t> copy(samples.begin(), samples.end());  // spandsp wants a mutable buffer
   fax_rx(fax_, copy.data(), static_cast<int>(copy.size()));
 }
 
-std::vector<std::int16_t> FaxReceiver::transmit(std::size_t samples) {
+std::vector<std::int16_t> AudioFaxSession::transmit(std::size_t samples) {
   std::vector<std::int16_t> out(samples, 0);
   if (!finished_) {
     const int n = fax_tx(fax_, out.data(), static_cast<int>(out.size()));
     if (n < 0) out.assign(samples, 0);
   }
   return out;
+}
+
+FaxReceiver::FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident)
+    : AudioFaxSession(tiff, false) {
+  configure(t30(), local_ident);
 }
 
 }  // namespace umstore::sip

@@ -79,16 +79,24 @@ class FaxSession {
   std::function<void()> on_page_;
 };
 
-class FaxReceiver : public FaxSession {
+// T.30 over G.711 audio, either end: spandsp's modems fed and drained in samples.
+class AudioFaxSession : public FaxSession {
  public:
-  explicit FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident = "umstore");
-  ~FaxReceiver() override;
-
+  ~AudioFaxSession() override;
   void receive(std::span<const std::int16_t> samples);
   std::vector<std::int16_t> transmit(std::size_t samples);
 
+ protected:
+  AudioFaxSession(std::filesystem::path tiff, bool calling);
+  t30_state_s* t30() const;
+
  private:
   fax_state_s* fax_ = nullptr;
+};
+
+class FaxReceiver : public AudioFaxSession {
+ public:
+  explicit FaxReceiver(const std::filesystem::path& tiff, const std::string& local_ident = "umstore");
 };
 
 }  // namespace umstore::sip

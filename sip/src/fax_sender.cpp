@@ -18,28 +18,6 @@ void FaxSession::configure_sending(t30_state_t* t30, const FaxToSend& fax) {
   configure_common(t30);
 }
 
-FaxSender::FaxSender(const FaxToSend& fax) : FaxSession(fax.tiff) {
-  fax_ = fax_init(nullptr, 1 /* calling */);
-  if (!fax_) throw std::runtime_error("spandsp: cannot create a fax sender");
-  fax_set_transmit_on_idle(fax_, 1);
-  configure_sending(fax_get_t30_state(fax_), fax);
-}
-
-FaxSender::~FaxSender() { fax_free(fax_); }
-
-void FaxSender::receive(std::span<const std::int16_t> samples) {
-  if (finished_ || samples.empty()) return;
-  std::vector<std::int16_t> copy(samples.begin(), samples.end());  // spandsp wants a mutable buffer
-  fax_rx(fax_, copy.data(), static_cast<int>(copy.size()));
-}
-
-std::vector<std::int16_t> FaxSender::transmit(std::size_t samples) {
-  std::vector<std::int16_t> out(samples, 0);
-  if (!finished_) {
-    const int n = fax_tx(fax_, out.data(), static_cast<int>(out.size()));
-    if (n < 0) out.assign(samples, 0);
-  }
-  return out;
-}
+FaxSender::FaxSender(const FaxToSend& fax) : AudioFaxSession(fax.tiff, true) { configure_sending(t30(), fax); }
 
 }  // namespace umstore::sip

@@ -71,9 +71,7 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
   asio::steady_timer retransmit, ring, cap;
   std::uint64_t sdp_session = 0;
   std::string sdp_offer;
-  std::uint32_t tx_ssrc = 0;
-  std::uint16_t tx_sequence = 0;
-  std::uint32_t tx_timestamp = 0;
+  RtpStream rtp_out;
   std::unique_ptr<FaxSender> sender;  // over G.711
   std::shared_ptr<T38Channel> t38;    // after the gateway's re-INVITE to T.38
   std::string end_reason;  // why the answered call ended, for the log

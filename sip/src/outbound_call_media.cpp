@@ -45,9 +45,7 @@ bool OutboundCall::start_media(const SipMessage& ok) {
     hang_up(e.what());
     return false;
   }
-  tx_ssrc = static_cast<std::uint32_t>(server->rng());
-  tx_sequence = static_cast<std::uint16_t>(server->rng());
-  tx_timestamp = static_cast<std::uint32_t>(server->rng());
+  rtp_out.start(server->rng);
   last_audio = Clock::now();
   auto self = shared_from_this();
   asio::co_spawn(server->strand, [self] { return self->receive_media(); }, asio::detached);
@@ -74,16 +72,7 @@ asio::awaitable<void> OutboundCall::send_fax_audio() {
       hang_up("no fax audio for 10 s");
       co_return;
     }
-    const auto samples = sender->transmit(kSamplesPerPacket);
-    const auto payload = encode_g711(codec, samples);
-    RtpPacket p;
-    p.payload_type = static_cast<std::uint8_t>(codec);
-    p.sequence = tx_sequence++;
-    p.timestamp = tx_timestamp;
-    p.ssrc = tx_ssrc;
-    p.payload = payload;
-    tx_timestamp += static_cast<std::uint32_t>(samples.size());
-    const auto datagram = build_rtp(p);
+    const auto datagram = rtp_out.next(codec, sender->transmit(kSamplesPerPacket));
     const auto [send_error, sent] = co_await rtp.async_send_to(asio::buffer(datagram), rtp_peer, net::use_nothrow);
     (void)send_error;  // a lost packet is T.30's to recover from
     (void)sent;

@@ -132,4 +132,17 @@ void ReorderBuffer::release(const Entry& entry, std::vector<std::int16_t>& out) 
   written_ = static_cast<std::uint64_t>(std::max(written, offset + static_cast<std::int64_t>(entry.samples.size())));
 }
 
+std::vector<std::uint8_t> RtpStream::next(G711 codec, std::span<const std::int16_t> samples, bool marker) {
+  const auto payload = encode_g711(codec, samples);  // RtpPacket::payload only points at it
+  RtpPacket p;
+  p.payload_type = static_cast<std::uint8_t>(codec);
+  p.marker = marker;
+  p.sequence = sequence++;
+  p.timestamp = timestamp;
+  p.ssrc = ssrc;
+  p.payload = payload;
+  timestamp += static_cast<std::uint32_t>(samples.size());
+  return build_rtp(p);
+}
+
 }  // namespace umstore::sip

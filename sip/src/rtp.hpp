@@ -24,6 +24,22 @@ struct RtpPacket {
 std::optional<RtpPacket> parse_rtp(std::span<const std::uint8_t> datagram);
 std::vector<std::uint8_t> build_rtp(const RtpPacket& header_and_payload);
 
+// The sending side of one RTP stream of G.711: each packet numbered and
+// timed after the one before, from random starting points (RFC 3550 §5.1).
+struct RtpStream {
+  std::uint32_t ssrc = 0;
+  std::uint16_t sequence = 0;
+  std::uint32_t timestamp = 0;
+  template <typename Random>
+  void start(Random& random) {
+    ssrc = static_cast<std::uint32_t>(random());
+    sequence = static_cast<std::uint16_t>(random());
+    timestamp = static_cast<std::uint32_t>(random());
+  }
+  // The datagram carrying `samples`; the stream moves past them.
+  std::vector<std::uint8_t> next(G711 codec, std::span<const std::int16_t> samples, bool marker = false);
+};
+
 std::vector<std::int16_t> decode_g711(G711 codec, std::span<const std::uint8_t> payload);
 std::vector<std::uint8_t> encode_g711(G711 codec, std::span<const std::int16_t> samples);
 

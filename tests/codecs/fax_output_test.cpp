@@ -9,6 +9,7 @@
 
 #include "codecs/fax.hpp"
 #include "codecs_test_support.hpp"
+#include "tiff_bitmap.hpp"
 
 using namespace umstore::codecs;
 using namespace codecs_test;
@@ -17,38 +18,7 @@ namespace {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// A page as one byte per pixel, 1 = black.
-struct Bitmap {
-  std::uint32_t width = 0, length = 0;
-  std::vector<std::uint8_t> black;
-  std::size_t ink() const { return static_cast<std::size_t>(std::count(black.begin(), black.end(), 1)); }
-};
 
-struct TiffCloser {
-  void operator()(TIFF* tif) const { TIFFClose(tif); }
-};
-using TiffFile = std::unique_ptr<TIFF, TiffCloser>;
-
-std::vector<Bitmap> tiff_pages(const std::filesystem::path& path) {
-  TiffFile tif(TIFFOpen(path.c_str(), "r"));
-  BOOST_TEST_REQUIRE(tif.get() != nullptr);
-  std::vector<Bitmap> pages;
-  do {
-    Bitmap page;
-    std::uint16_t photometric = 0;
-    TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &page.width);
-    TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &page.length);
-    TIFFGetField(tif.get(), TIFFTAG_PHOTOMETRIC, &photometric);
-    std::vector<std::uint8_t> line(static_cast<std::size_t>(TIFFScanlineSize(tif.get())));
-    for (std::uint32_t row = 0; row < page.length; ++row) {
-      BOOST_TEST_REQUIRE(TIFFReadScanline(tif.get(), line.data(), row, 0) == 1);
-      for (std::uint32_t x = 0; x < page.width; ++x)
-        page.black.push_back(((line[x / 8] & (0x80 >> (x % 8))) != 0) == (photometric == PHOTOMETRIC_MINISWHITE));
-    }
-    pages.push_back(std::move(page));
-  } while (TIFFReadDirectory(tif.get()));
-  return pages;
-}
 
 // pdftoppm -mono writes PBM (P4): 1 = black, rows padded to bytes.
 Bitmap read_pbm(const std::filesystem::path& path) {

@@ -115,30 +115,6 @@ ReceivedFax terminal_result_of(const std::string& name) {
   return f.get();
 }
 
-// Every page as rows of bytes, one per pixel (1: black).
-std::vector<std::vector<std::vector<std::uint8_t>>> decode_pages(const fs::path& path) {
-  std::vector<std::vector<std::vector<std::uint8_t>>> pages;
-  TIFF* tif = TIFFOpen(path.c_str(), "r");
-  BOOST_REQUIRE(tif);
-  do {
-    std::uint32_t width = 0, length = 0;
-    std::uint16_t photometric = PHOTOMETRIC_MINISWHITE;
-    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width);
-    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &length);
-    TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
-    std::vector<std::uint8_t> line(static_cast<std::size_t>(TIFFScanlineSize(tif)));
-    auto& page = pages.emplace_back();
-    for (std::uint32_t row = 0; row < length && TIFFReadScanline(tif, line.data(), row, 0) >= 0; ++row) {
-      auto& pixels = page.emplace_back(width);
-      for (std::uint32_t x = 0; x < width; ++x) {
-        const bool bit = (line[x / 8] >> (7 - x % 8)) & 1;
-        pixels[x] = photometric == PHOTOMETRIC_MINISWHITE ? bit : !bit;
-      }
-    }
-  } while (TIFFReadDirectory(tif));
-  TIFFClose(tif);
-  return pages;
-}
 
 // A fax that went: both ends agree on the pages, and the pages are the ones sent.
 void check_sent(const std::string& name, bool t38) {

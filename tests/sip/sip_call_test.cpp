@@ -220,34 +220,6 @@ codecs::FaxDocument inspect_file(const fs::path& tiff) {
                               tiff.filename().string());
 }
 
-// Every page decoded by libtiff: one byte per pixel, 1 for black.
-using Page = std::vector<std::vector<std::uint8_t>>;
-std::vector<Page> decode_pages(const fs::path& path) {
-  std::vector<Page> pages;
-  TIFF* tif = TIFFOpen(path.c_str(), "r");
-  BOOST_REQUIRE(tif);
-  do {
-    std::uint32_t width = 0, length = 0;
-    std::uint16_t photometric = PHOTOMETRIC_MINISWHITE;
-    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width);
-    TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &length);
-    TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photometric);
-    std::vector<std::uint8_t> line(static_cast<std::size_t>(TIFFScanlineSize(tif)));
-    Page page;
-    for (std::uint32_t row = 0; row < length; ++row) {
-      if (TIFFReadScanline(tif, line.data(), row, 0) < 0) break;
-      std::vector<std::uint8_t> pixels(width);
-      for (std::uint32_t x = 0; x < width; ++x) {
-        const bool bit = (line[x / 8] >> (7 - x % 8)) & 1;
-        pixels[x] = (photometric == PHOTOMETRIC_MINISWHITE) ? bit : !bit;
-      }
-      page.push_back(std::move(pixels));
-    }
-    pages.push_back(std::move(page));
-  } while (TIFFReadDirectory(tif));
-  TIFFClose(tif);
-  return pages;
-}
 
 // Share of pixels that differ over the rows both pages have.
 double pixels_differing(const Page& a, const Page& b) {
