@@ -1,19 +1,28 @@
 #pragma once
 // A fax machine behind a SIP gateway that answers: the receiving terminal
-// the tests send faxes to (SipServer::send_fax), the counterpart of
-// fax_call.hpp. Takes one call at a time on 127.0.0.1 over UDP, answers it
-// (or says busy, or only rings, or challenges with digest first), receives
-// with spandsp's T.30 answering terminal over G.711 or, after its own
-// re-INVITE, over T.38, and writes DIR/<n>.tif. Blocking sockets, real-time
-// pacing (20 ms): a test peer, not production code.
+// the tests and the outbound fax benchmark send faxes to
+// (SipServer::send_fax), the counterpart of fax_call.hpp. Listens on one
+// SIP socket on 127.0.0.1 over UDP and takes up to `max_calls` calls at
+// once (more get 486), each on a thread of its own with its own media
+// socket: answers it (or says busy, or only rings, or challenges with digest
+// first), receives with spandsp's T.30 answering terminal over G.711 or,
+// after its own re-INVITE, over T.38, and writes DIR/<n>.tif. Real-time
+// pacing (20 ms) per call: a test peer, not production code.
+#include <poll.h>
 #include <spandsp.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -36,6 +45,7 @@ struct FaxTerminalOptions {
   std::string auth_user = {}, auth_password = {};  // challenge with 401 first when set
   unsigned calls = 0;      // stop after this many calls; 0: never
   std::string station_id = "+15550199 TERMINAL";  // our CSI
+  unsigned max_calls = 64;  // calls at once; an INVITE beyond gets 486 Busy Here
 };
 
 struct ReceivedFax {
@@ -47,6 +57,8 @@ struct ReceivedFax {
   std::filesystem::path tiff;
   bool t38 = false;
   std::string sub_address, remote_station;
+  double invite_at = 0;  // Unix time (s) when the call's first INVITE arrived
+  double ended_at = 0;   // and when the call was over
 
   std::string json() const {
     auto q = [](const std::string& s) {
@@ -57,10 +69,16 @@ struct ReceivedFax {
       }
       return out + "\"";
     };
+    auto t = [](double seconds) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6f", seconds);
+      return std::string(buf);
+    };
     return "{\"call\": " + std::to_string(call) + ", \"to\": " + q(to) + ", \"from\": " + q(from) +
            ", \"result\": " + q(result) + ", \"code\": " + std::to_string(code) + ", \"pages\": " +
            std::to_string(pages) + ", \"tiff\": " + q(tiff.string()) + ", \"t38\": " + (t38 ? "true" : "false") +
-           ", \"sub_address\": " + q(sub_address) + ", \"remote_station\": " + q(remote_station) + "}";
+           ", \"sub_address\": " + q(sub_address) + ", \"remote_station\": " + q(remote_station) +
+           ", \"invite_at\": " + t(invite_at) + ", \"ended_at\": " + t(ended_at) + "}";
   }
 };
 
@@ -78,23 +96,46 @@ class FaxTerminal {
   }
   std::uint16_t port() const { return sip_.port(); }
 
-  // Until `stop` or `calls` calls; `report` gets each finished call.
+  // Until `stop` or `calls` calls; `report` gets each finished call, from
+  // the call's thread, one at a time. Calls still going at `stop` end then.
   void run(const std::function<void(const ReceivedFax&)>& report, const std::atomic<bool>& stop) {
+    report_ = &report;
+    stop_ = &stop;
     unsigned n = 0;
-    while (!stop && (o_.calls == 0 || n < o_.calls)) {
+    std::map<std::string, std::unique_ptr<Call>> active;  // by Call-ID
+    std::set<std::string> finished;                       // Call-IDs whose retransmissions we ignore
+    std::map<std::string, double> first_seen;             // challenged INVITEs: when the first came
+    for (;;) {
+      for (auto it = active.begin(); it != active.end();) {
+        if (!it->second->done) {
+          ++it;
+          continue;
+        }
+        it->second->thread.join();
+        finished.insert(it->first);
+        it = active.erase(it);
+      }
+      if (stop || (o_.calls != 0 && n >= o_.calls && active.empty())) break;
+      pollfd p{sip_.fd, POLLIN, 0};
+      if (::poll(&p, 1, 5) <= 0) continue;
       const auto in = sip_.receive_from();
-      if (!in) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (!in) continue;
+      const double arrived = unix_now();
+      auto m = sip::SipMessage::parse(in->first);
+      if (!m) continue;
+      const std::string call_id = m->call_id();
+      if (const auto it = active.find(call_id); it != active.end()) {
+        it->second->deliver(std::move(*m));
         continue;
       }
-      const auto m = sip::SipMessage::parse(in->first);
-      peer_ = in->second;
-      if (!m || !m->is_request()) continue;
+      if (!m->is_request()) continue;
       if (m->method() != "INVITE") {
-        if (m->method() != "ACK") sip_.send_to(m->response(481, "Call/Transaction Does Not Exist", "t0"), peer_);
+        if (m->method() != "ACK") sip_.send_to(m->response(481, "Call/Transaction Does Not Exist", "t0"), in->second);
         continue;
       }
-      if (m->call_id() == finished_call_id_) continue;  // a late retransmission
+      if (finished.contains(call_id)) continue;   // a late retransmission
+      if (o_.calls != 0 && n >= o_.calls) continue;  // we take no more calls
+      const double invite_at = first_seen.emplace(call_id, arrived).first->second;
       if (auth_) {
         const auto verdict = auth_->check("INVITE", m->authorization(), std::chrono::steady_clock::now());
         if (verdict.outcome == sip::DigestAuthenticator::Outcome::Challenge ||
@@ -102,73 +143,129 @@ class FaxTerminal {
           sip_.send_to(m->response(401, "Unauthorized", "t401",
                                    auth_->challenge(verdict.outcome == sip::DigestAuthenticator::Outcome::Stale,
                                                     std::chrono::steady_clock::now())),
-                       peer_);
+                       in->second);
           continue;
         }
         if (verdict.outcome == sip::DigestAuthenticator::Outcome::Refused) {
-          sip_.send_to(m->response(403, "Forbidden", "t403"), peer_);
-          report(finished(*m, ++n, "refused: " + verdict.reason));
+          sip_.send_to(m->response(403, "Forbidden", "t403"), in->second);
+          finished.insert(call_id);
+          first_seen.erase(call_id);
+          publish(outcome(*m, ++n, "refused: " + verdict.reason, invite_at));
           continue;
         }
       }
-      ReceivedFax r = take_call(*m, ++n);
-      report(r);
+      first_seen.erase(call_id);
+      if (active.size() >= o_.max_calls) {
+        sip_.send_to(m->response(486, "Busy Here", "tmax"), in->second);
+        finished.insert(call_id);
+        publish(outcome(*m, ++n, "busy: max calls", invite_at));
+        continue;
+      }
+      auto call = std::make_unique<Call>(std::move(*m), ++n, in->second, invite_at);
+      Call& c = *call;
+      c.thread = std::thread([this, &c] {
+        ReceivedFax r = take_call(c);
+        publish(std::move(r));
+        c.done = true;
+      });
+      active.emplace(call_id, std::move(call));
     }
+    for (auto& [id, call] : active) call->thread.join();
   }
 
  private:
-  ReceivedFax finished(const sip::SipMessage& invite, unsigned n, std::string result) {
-    finished_call_id_ = invite.call_id();
+  // One call: its INVITE, its own media sockets and the SIP messages the
+  // dispatcher hands it.
+  struct Call {
+    Call(sip::SipMessage m, unsigned number, std::uint16_t from_port, double at)
+        : invite(std::move(m)), n(number), peer(from_port), invite_at(at), tag("term" + std::to_string(number)) {}
+    sip::SipMessage invite;
+    unsigned n;
+    std::uint16_t peer;
+    double invite_at;
+    std::string tag;
+    UdpPort media, udptl;
+    bool bye_received = false;
+    std::uint16_t sequence = 0;
+    std::uint32_t timestamp = 0;
+    std::mutex mutex;
+    std::condition_variable arrived;
+    std::deque<sip::SipMessage> inbox;
+    std::atomic<bool> done{false};
+    std::thread thread;
+
+    void deliver(sip::SipMessage m) {
+      {
+        const std::lock_guard lock(mutex);
+        inbox.push_back(std::move(m));
+      }
+      arrived.notify_one();
+    }
+  };
+
+  static double unix_now() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  void publish(ReceivedFax r) {
+    r.ended_at = unix_now();
+    const std::lock_guard lock(report_mutex_);
+    (*report_)(r);
+  }
+
+  ReceivedFax outcome(const sip::SipMessage& invite, unsigned n, std::string result, double invite_at) const {
     ReceivedFax r;
     r.call = n;
     r.to = invite.request_uri_user();
     r.from = invite.from().user;
     r.result = std::move(result);
+    r.invite_at = invite_at;
     return r;
   }
 
-  ReceivedFax take_call(const sip::SipMessage& invite, unsigned n) {
-    tag_ = "term" + std::to_string(n);
-    sip_.send_to(invite.response(100, "Trying", {}), peer_);
+  bool stopping() const { return *stop_; }
+
+  ReceivedFax take_call(Call& c) {
+    const sip::SipMessage& invite = c.invite;
+    sip_.send_to(invite.response(100, "Trying", {}), c.peer);
     if (o_.busy) {
-      sip_.send_to(invite.response(486, "Busy Here", tag_), peer_);
-      return finished(invite, n, "busy");
+      sip_.send_to(invite.response(486, "Busy Here", c.tag), c.peer);
+      return outcome(invite, c.n, "busy", c.invite_at);
     }
-    sip_.send_to(invite.response(180, "Ringing", tag_), peer_);
+    sip_.send_to(invite.response(180, "Ringing", c.tag), c.peer);
     if (o_.no_answer) {
-      for (const auto deadline = now() + std::chrono::seconds(120); now() < deadline;)
-        if (const auto m = next_request(invite.call_id()); m && m->method() == "CANCEL") {
-          sip_.send_to(m->response(200, "OK", tag_), peer_);
-          sip_.send_to(invite.response(487, "Request Terminated", tag_), peer_);
-          return finished(invite, n, "cancelled");
+      for (const auto deadline = now() + std::chrono::seconds(120); now() < deadline && !stopping();)
+        if (const auto m = next_request(c); m && m->is_request() && m->method() == "CANCEL") {
+          sip_.send_to(m->response(200, "OK", c.tag), c.peer);
+          sip_.send_to(invite.response(487, "Request Terminated", c.tag), c.peer);
+          return outcome(invite, c.n, "cancelled", c.invite_at);
         }
-      return finished(invite, n, "never cancelled");
+      return outcome(invite, c.n, "never cancelled", c.invite_at);
     }
     const auto offer = sip::parse_audio_offer(invite.body());
     if (!offer || !offer->codec) {
-      sip_.send_to(invite.response(488, "Not Acceptable Here", tag_), peer_);
-      return finished(invite, n, "no G.711 offered");
+      sip_.send_to(invite.response(488, "Not Acceptable Here", c.tag), c.peer);
+      return outcome(invite, c.n, "no G.711 offered", c.invite_at);
     }
     sip::AudioAnswer a;
     a.address = "127.0.0.1";
-    a.port = media_.port();
+    a.port = c.media.port();
     a.codec = *offer->codec;
     a.session_id = 42;
-    const std::string ok = invite.response(200, "OK", tag_, contact(), "application/sdp", sip::make_audio_answer(a));
-    if (!await_ack(invite, ok)) return finished(invite, n, "no ACK");
-    ReceivedFax r = finished(invite, n, "no fax");
-    r.tiff = o_.out_dir / (std::to_string(n) + ".tif");
-    bye_received_ = false;
+    const std::string ok = invite.response(200, "OK", c.tag, contact(), "application/sdp", sip::make_audio_answer(a));
+    if (!await_ack(c, ok)) return outcome(invite, c.n, "no ACK", c.invite_at);
+    ReceivedFax r = outcome(invite, c.n, "no fax", c.invite_at);
+    r.tiff = o_.out_dir / (std::to_string(c.n) + ".tif");
     if (o_.no_fax) {
-      silence_until_bye(invite.call_id());
+      silence_until_bye(c);
     } else if (o_.t38) {
-      r.t38 = receive_t38(invite, r);
+      r.t38 = receive_t38(c, r);
     } else {
       sip::FaxReceiver fax(r.tiff, o_.station_id);
-      run_g711(fax, *offer, invite.call_id());
+      run_g711(c, fax, *offer);
       collect(fax, r);
     }
-    if (!bye_received_) send_bye(invite);
+    if (!c.bye_received) send_bye(c);
     return r;
   }
 
@@ -176,47 +273,48 @@ class FaxTerminal {
 
   std::string contact() const { return "Contact: <sip:fax@127.0.0.1:" + std::to_string(sip_.port()) + ">\r\n"; }
 
-  // The next request of call `call_id` (waits up to 20 ms); BYE is answered here.
-  std::optional<sip::SipMessage> next_request(const std::string& call_id) {
-    for (int i = 0; i < 4; ++i) {
-      if (const auto in = sip_.receive_from()) {
-        auto m = sip::SipMessage::parse(in->first);
-        if (!m || m->call_id() != call_id) continue;
-        if (m->is_request() && m->method() == "BYE") {
-          sip_.send_to(m->response(200, "OK", tag_), peer_);
-          bye_received_ = true;
-        }
-        return m;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // The call's next SIP message (waits up to `wait`); a BYE is answered here.
+  std::optional<sip::SipMessage> next_request(Call& c,
+                                              std::chrono::milliseconds wait = std::chrono::milliseconds(20)) {
+    std::unique_lock lock(c.mutex);
+    if (!c.arrived.wait_for(lock, wait, [&] { return !c.inbox.empty(); })) return std::nullopt;
+    auto m = std::move(c.inbox.front());
+    c.inbox.pop_front();
+    lock.unlock();
+    if (m.is_request() && m.method() == "BYE") {
+      sip_.send_to(m.response(200, "OK", c.tag), c.peer);
+      c.bye_received = true;
     }
-    return std::nullopt;
+    return m;
   }
 
-  bool await_ack(const sip::SipMessage& invite, const std::string& ok) {
-    sip_.send_to(ok, peer_);
+  bool await_ack(Call& c, const std::string& ok) {
+    sip_.send_to(ok, c.peer);
     auto resend = now() + std::chrono::milliseconds(500);
-    for (const auto deadline = now() + std::chrono::seconds(8); now() < deadline;) {
-      const auto m = next_request(invite.call_id());
+    for (const auto deadline = now() + std::chrono::seconds(8); now() < deadline && !stopping();) {
+      const auto m = next_request(c);
       if (m && m->is_request() && m->method() == "ACK") return true;
       if ((m && m->is_request() && m->method() == "INVITE") || now() > resend) {
-        sip_.send_to(ok, peer_);
+        sip_.send_to(ok, c.peer);
         resend = now() + std::chrono::milliseconds(500);
       }
     }
     return false;
   }
 
-  void send_bye(const sip::SipMessage& invite) {
-    const auto c = invite.contact();
-    std::string bye = "BYE " + (c ? c->uri : invite.from().uri) + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" +
-                      std::to_string(sip_.port()) + ";branch=z9hG4bKbye" + tag_ + "\r\nFrom: " + invite.to_text() +
-                      ";tag=" + tag_ + "\r\nTo: " + invite.from_text() + "\r\nCall-ID: " + invite.call_id() +
-                      "\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
-    sip_.send_to(bye, peer_);
+  // Towards the caller: its Contact, our tag on From.
+  std::string in_dialog(const Call& c, std::string_view method, std::string_view branch, unsigned cseq) const {
+    const auto contact_uri = c.invite.contact();
+    return std::string(method) + " " + (contact_uri ? contact_uri->uri : c.invite.from().uri) +
+           " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(sip_.port()) + ";branch=z9hG4bK" +
+           std::string(branch) + c.tag + "\r\nFrom: " + c.invite.to_text() + ";tag=" + c.tag +
+           "\r\nTo: " + c.invite.from_text() + "\r\nCall-ID: " + c.invite.call_id() + "\r\nCSeq: " +
+           std::to_string(cseq) + " " + std::string(method) + "\r\nMax-Forwards: 70\r\n";
   }
 
-  void collect(sip::FaxSession& fax, ReceivedFax& r) {
+  void send_bye(const Call& c) { sip_.send_to(in_dialog(c, "BYE", "bye", 2) + "Content-Length: 0\r\n\r\n", c.peer); }
+
+  static void collect(sip::FaxSession& fax, ReceivedFax& r) {
     fax.terminate();
     r.code = fax.completion_code();
     r.result = fax.result();
@@ -227,36 +325,37 @@ class FaxTerminal {
 
   // Paced at 20 ms until the caller's BYE, or 15 s after our T.30 ended.
   template <typename Step>
-  void paced(const std::string& call_id, const std::function<bool()>& t30_done, Step step) {
+  void paced(Call& c, const std::function<bool()>& t30_done, Step step) {
     auto next = now();
     std::optional<std::chrono::steady_clock::time_point> give_up;
     const auto deadline = next + std::chrono::minutes(3);
-    while (!bye_received_ && now() < deadline && (!give_up || now() < *give_up)) {
+    while (!c.bye_received && now() < deadline && (!give_up || now() < *give_up) && !stopping()) {
       step();
-      next_request(call_id);
+      while (next_request(c, std::chrono::milliseconds(0))) {
+      }
       if (!give_up && t30_done()) give_up = now() + std::chrono::seconds(15);
       next += std::chrono::milliseconds(20);
       std::this_thread::sleep_until(next);
     }
   }
 
-  void send_audio(const sip::AudioOffer& offer, std::span<const std::int16_t> samples) {
+  static void send_audio(Call& c, const sip::AudioOffer& offer, std::span<const std::int16_t> samples) {
     const auto payload = sip::encode_g711(*offer.codec, samples);
     sip::RtpPacket p;
     p.payload_type = static_cast<std::uint8_t>(*offer.codec);
-    p.sequence = sequence_++;
-    p.timestamp = timestamp_;
+    p.sequence = c.sequence++;
+    p.timestamp = c.timestamp;
     p.ssrc = 99;
     p.payload = payload;
-    timestamp_ += 160;
-    media_.send_to(sip::build_rtp(p), offer.port);
+    c.timestamp += 160;
+    c.media.send_to(sip::build_rtp(p), offer.port);
   }
 
-  void run_g711(sip::FaxReceiver& fax, const sip::AudioOffer& offer, const std::string& call_id) {
-    paced(call_id, [&] { return fax.finished(); }, [&] {
+  void run_g711(Call& c, sip::FaxReceiver& fax, const sip::AudioOffer& offer) {
+    paced(c, [&] { return fax.finished(); }, [&] {
       const auto out = fax.transmit(160);
-      send_audio(offer, out);
-      while (const auto in = media_.receive()) {
+      send_audio(c, offer, out);
+      while (const auto in = c.media.receive()) {
         const auto* bytes = reinterpret_cast<const std::uint8_t*>(in->data());
         if (const auto rtp = sip::parse_rtp(std::span(bytes, in->size())))
           fax.receive(sip::decode_g711(*offer.codec, rtp->payload));
@@ -265,58 +364,49 @@ class FaxTerminal {
   }
 
   // Like a line whose far end went dead: no RTP at all.
-  void silence_until_bye(const std::string& call_id) {
-    paced(call_id, [] { return false; }, [&] {
-      while (media_.receive()) {
+  void silence_until_bye(Call& c) {
+    paced(c, [] { return false; }, [&] {
+      while (c.media.receive()) {
       }
     });
   }
 
   // Our re-INVITE to T.38 (as a gateway sends it on hearing the fax), then T.30 over UDPTL.
-  bool receive_t38(const sip::SipMessage& invite, ReceivedFax& r) {
-    const auto c = invite.contact();
+  bool receive_t38(Call& c, ReceivedFax& r) {
     const std::string sdp =
         "v=0\r\no=term 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=image " +
-        std::to_string(udptl_.port()) +
+        std::to_string(c.udptl.port()) +
         " udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\n"
         "a=T38FaxMaxBuffer:2000\r\na=T38FaxMaxDatagram:400\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n";
-    const std::string head = "INVITE " + (c ? c->uri : invite.from().uri) +
-                             " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(sip_.port()) +
-                             ";branch=z9hG4bKre" + tag_ + "\r\nFrom: " + invite.to_text() + ";tag=" + tag_ +
-                             "\r\nTo: " + invite.from_text() + "\r\nCall-ID: " + invite.call_id() +
-                             "\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n" + contact();
-    const std::string reinvite = head + "Content-Type: application/sdp\r\nContent-Length: " +
-                                 std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
-    sip_.send_to(reinvite, peer_);
+    const std::string reinvite = in_dialog(c, "INVITE", "re", 1) + contact() +
+                                 "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
+                                 "\r\n\r\n" + sdp;
+    sip_.send_to(reinvite, c.peer);
     std::optional<sip::T38Offer> image;
     auto resend = now() + std::chrono::milliseconds(500);
-    for (const auto deadline = now() + std::chrono::seconds(8); !image && now() < deadline;) {
-      const auto m = next_request(invite.call_id());
+    for (const auto deadline = now() + std::chrono::seconds(8); !image && now() < deadline && !stopping();) {
+      const auto m = next_request(c);
       if (m && !m->is_request() && m->cseq_method() == "INVITE" && m->cseq_number() == 1 && m->status() >= 200) {
         if (m->status() >= 300) return false;
         image = sip::parse_t38_offer(m->body());
         if (!image) return false;
       } else if (now() > resend) {
-        sip_.send_to(reinvite, peer_);
+        sip_.send_to(reinvite, c.peer);
         resend = now() + std::chrono::milliseconds(500);
       }
     }
     if (!image) return false;
-    std::string ack = "ACK " + (c ? c->uri : invite.from().uri) + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" +
-                      std::to_string(sip_.port()) + ";branch=z9hG4bKack" + tag_ + "\r\nFrom: " + invite.to_text() +
-                      ";tag=" + tag_ + "\r\nTo: " + invite.from_text() + "\r\nCall-ID: " + invite.call_id() +
-                      "\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
-    sip_.send_to(ack, peer_);
+    sip_.send_to(in_dialog(c, "ACK", "ack", 1) + "Content-Length: 0\r\n\r\n", c.peer);
     sip::T38Answer agreed;
     agreed.version = 0;
     agreed.transferred_tcf = true;
     agreed.peer_max_datagram = image->max_datagram == 0 ? 400 : image->max_datagram;
     const auto udptl_peer = image->port;
-    sip::T38FaxTerminal fax(r.tiff, agreed, [&](std::vector<std::uint8_t> d) { udptl_.send_to(d, udptl_peer); },
+    sip::T38FaxTerminal fax(r.tiff, agreed, [&](std::vector<std::uint8_t> d) { c.udptl.send_to(d, udptl_peer); },
                             o_.station_id);
-    paced(invite.call_id(), [&] { return fax.finished(); }, [&] {
+    paced(c, [&] { return fax.finished(); }, [&] {
       fax.advance(160);
-      while (const auto in = udptl_.receive())
+      while (const auto in = c.udptl.receive())
         fax.receive(std::span(reinterpret_cast<const std::uint8_t*>(in->data()), in->size()));
     });
     collect(fax, r);
@@ -325,12 +415,10 @@ class FaxTerminal {
 
   FaxTerminalOptions o_;
   std::optional<sip::DigestAuthenticator> auth_;
-  UdpPort sip_, media_, udptl_;
-  std::uint16_t peer_ = 0;
-  std::string tag_, finished_call_id_;
-  bool bye_received_ = false;
-  std::uint16_t sequence_ = 0;
-  std::uint32_t timestamp_ = 0;
+  UdpPort sip_;
+  const std::function<void(const ReceivedFax&)>* report_ = nullptr;
+  const std::atomic<bool>* stop_ = nullptr;
+  std::mutex report_mutex_;
 };
 
 }  // namespace umstore::test

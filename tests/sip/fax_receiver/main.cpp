@@ -1,10 +1,13 @@
 // sip_fax_receiver: the fax machine behind a SIP gateway that answers
 // (tests/sip/fax_terminal.hpp) as a program, for the end-to-end tests of
 // faxes sent from mail. Prints "ready" once bound, then one JSON line per
-// finished call; runs until killed or N calls.
+// finished call (printed whole, with "invite_at" and "ended_at" in Unix
+// seconds); takes up to --max-calls calls at once (64; beyond them: 486);
+// runs until killed or N calls.
 //
 //   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38]
-//                    [--auth USER:PASS] [--calls N] [--station-id CSI]
+//                    [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N]
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <string_view>
@@ -33,6 +36,7 @@ int main(int argc, char** argv) {
     else if (arg == "--t38") o.t38 = true;
     else if (arg == "--calls") o.calls = static_cast<unsigned>(std::stoul(take()));
     else if (arg == "--station-id") o.station_id = take();
+    else if (arg == "--max-calls") o.max_calls = std::max(1u, static_cast<unsigned>(std::stoul(take())));
     else if (arg == "--auth") {
       const std::string credentials = take();
       const auto colon = credentials.find(':');
@@ -44,7 +48,7 @@ int main(int argc, char** argv) {
       o.auth_password = credentials.substr(colon + 1);
     } else {
       std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38]"
-                   " [--auth USER:PASS] [--calls N] [--station-id CSI]\n";
+                   " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N]\n";
       return 2;
     }
   }
