@@ -26,7 +26,8 @@ std::string failure_text(const CallReport& c) {
   if (c.outcome == "t30_failed")
     return "the fax machines did not complete the transfer: " + c.t30_result + " (" + std::to_string(c.pages_sent) +
            " pages sent)";
-  return "the fax gateway could not be reached" + sip + (c.t30_result.empty() ? "" : ": " + c.t30_result);
+  // Without a SIP answer the reason says what happened instead ("no response from ...", "stopped").
+  return "the fax gateway could not be reached" + (c.sip_status ? sip : c.sip_reason.empty() ? "" : ": " + c.sip_reason);
 }
 
 // RFC 3463 codes: a number the network says does not exist is 5.1.1, one
@@ -129,12 +130,12 @@ void FaxDialler::wake() {
 void FaxDialler::loop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     settle_finished();
-    if (const auto now = Clock::now(); now >= next_expiry_) {
-      jobs_.expire_archive(config_.keep_records);
-      next_expiry_ = now + std::chrono::hours(1);
-    }
     auto next = Clock::now() + config_.poll_interval;
     try {
+      if (const auto now = Clock::now(); now >= next_expiry_) {
+        jobs_.expire_archive(config_.keep_records);
+        next_expiry_ = now + std::chrono::hours(1);
+      }
       next = std::min(next, dial_due_jobs());
     } catch (const std::exception& e) {
       log(LogLevel::Error, kLog, "cannot read the fax jobs ({}): {}", jobs_.location(), e.what());

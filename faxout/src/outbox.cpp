@@ -62,6 +62,10 @@ std::optional<smtp::SmtpReply> Outbox::refusal(const FaxAddress& address, const 
   return std::nullopt;
 }
 
+bool Outbox::is_fax_address(std::string_view address) const {
+  return parse_fax_address(address, config_.addressing).has_value();
+}
+
 smtp::FaxRecipientVerdict Outbox::check_recipient(std::string_view address,
                                                   const smtp::FaxSubmitter& submitter) const {
   const auto parsed = parse_fax_address(address, config_.addressing);

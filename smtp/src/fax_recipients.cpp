@@ -15,20 +15,29 @@ bool SmtpSession::is_fax_transaction() const {
   return !recipients.empty() && !recipients.front().fax_number.empty();
 }
 
-bool SmtpSession::took_fax_recipient(const Mailbox& mailbox, Recipient& accepted) {
+net::Task<bool> SmtpSession::took_fax_recipient(const Mailbox& mailbox, Recipient& accepted) {
   const auto& outbox = server_.config.fax_outbox;
-  if (!outbox) return false;
+  if (!outbox || !outbox->is_fax_address(mailbox.address())) co_return false;
   const FaxSubmitter submitter{authenticated_, trusted_peer_};
-  const auto verdict = outbox->check_recipient(mailbox.address(), submitter);
-  if (!verdict.is_fax) return false;
+  FaxRecipientVerdict verdict;
+  try {
+    verdict = co_await asio::co_spawn(
+        server_.delivery_pool,
+        [&]() -> net::Task<FaxRecipientVerdict> { co_return outbox->check_recipient(mailbox.address(), submitter); },
+        asio::use_awaitable);
+  } catch (const std::exception& e) {
+    log_(LogLevel::Error, "fax recipient check for {} failed: {}", mailbox.address(), e.what());
+    reply(451, "4.3.0", "cannot check the fax recipient now, try again later");
+    co_return true;
+  }
   if (verdict.refused) {
     refuse(verdict.reply.code, verdict.reply.enhanced, verdict.reply.text);
-    return true;
+    co_return true;
   }
   auto& recipients = transaction_->recipients;
   if (!recipients.empty() && !is_fax_transaction()) {
     reply(452, "4.5.3", "a fax goes in a transaction of its own; send this recipient in another one");
-    return true;
+    co_return true;
   }
   const bool duplicate = std::any_of(recipients.begin(), recipients.end(), [&](const Recipient& r) {
     return r.fax_number == verdict.number && r.fax_sub_address == verdict.sub_address;
@@ -40,7 +49,7 @@ bool SmtpSession::took_fax_recipient(const Mailbox& mailbox, Recipient& accepted
     recipients.push_back(accepted);
   }
   reply(250, "2.1.5", "fax recipient " + verdict.number + " OK");
-  return true;
+  co_return true;
 }
 
 // On the delivery pool.

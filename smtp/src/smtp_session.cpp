@@ -196,7 +196,7 @@ net::Task<void> SmtpSession::on_rcpt(std::string_view argument) {
   if (recipients.size() >= server_.max_recipients.load())
     co_return reply(452, "4.5.3", "too many recipients; send the rest in another transaction");
   const Mailbox& mailbox = *path->mailbox;
-  if (took_fax_recipient(mailbox, accepted)) co_return;
+  if (co_await took_fax_recipient(mailbox, accepted)) co_return;
   if (is_fax_transaction())
     co_return reply(452, "4.5.3", "a fax goes in a transaction of its own; send this recipient in another one");
   std::optional<std::vector<std::string>> numbers;

@@ -147,7 +147,7 @@ class SmtpSession {
   SmtpReply enqueue(std::string_view queue_id, std::string_view message);
   bool needs_queue(bool quarantined) const;
   // A fax address's verdict replied to; false when it is not one.
-  bool took_fax_recipient(const Mailbox& mailbox, Recipient& accepted);
+  net::Task<bool> took_fax_recipient(const Mailbox& mailbox, Recipient& accepted);
   bool is_fax_transaction() const;
   SmtpReply submit_fax(std::string_view queue_id, std::string_view message);
 

@@ -43,6 +43,7 @@ class Outbox final : public smtp::FaxOutbox {
   // `budget` is shared with nothing else; `queued` wakes the dialler.
   Outbox(OutboxConfig config, FaxJobs& jobs, PageBudget& budget, std::function<void()> queued);
 
+  bool is_fax_address(std::string_view address) const override;
   smtp::FaxRecipientVerdict check_recipient(std::string_view address,
                                             const smtp::FaxSubmitter& submitter) const override;
   smtp::SmtpReply submit(const smtp::FaxSubmission& submission, std::string_view message) override;

@@ -46,7 +46,9 @@ struct FaxSubmission {
 class FaxOutbox {
  public:
   virtual ~FaxOutbox() = default;
-  // At RCPT, on an I/O thread: nothing here may block.
+  // At RCPT, on an I/O thread (parsing only): whether it names a fax number at all.
+  virtual bool is_fax_address(std::string_view address) const = 0;
+  // Then, on the delivery pool (a page budget may be a database row).
   virtual FaxRecipientVerdict check_recipient(std::string_view address, const FaxSubmitter& submitter) const = 0;
   // At the end of DATA, on the delivery pool: renders the pages and keeps
   // the job durably; the reply to give (250 only once it is on disk).
