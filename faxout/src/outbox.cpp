@@ -86,11 +86,21 @@ std::vector<FaxJob> Outbox::keep(std::vector<FaxJob> jobs, const FaxDocument& do
   std::string parts;
   for (const auto& part : document.parts) parts += (parts.empty() ? "" : ", ") + part;
   const auto now = Clock::now();
-  for (auto& job : jobs) {
-    job.id = smtp::new_queue_id();
-    job.pages = document.pages;
-    job.arrival = job.next_attempt = now;
-    jobs_.add(job, tiff, message);
+  std::size_t kept = 0;
+  try {
+    for (; kept < jobs.size(); ++kept) {
+      auto& job = jobs[kept];
+      job.id = smtp::new_queue_id();
+      job.pages = document.pages;
+      job.arrival = job.next_attempt = now;
+      jobs_.add(job, tiff, message);
+    }
+  } catch (...) {
+    // All or none: the sender is told to try again, which must not fax some numbers twice.
+    for (std::size_t i = 0; i < kept; ++i) jobs_.remove(jobs[i].id);
+    throw;
+  }
+  for (const auto& job : jobs) {
     log(LogLevel::Info, kLog, "id={} source={} from=<{}> to={}{} pages={} ({})", job.id, job.source, job.sender,
         job.number, job.sub_address.empty() ? "" : "/T33S=" + job.sub_address, job.pages, parts);
   }
