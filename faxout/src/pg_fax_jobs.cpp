@@ -99,10 +99,12 @@ class PgFaxJobs final : public FaxJobs {
 
   void add(const FaxJob& job, std::string_view tiff, std::string_view message) override {
     db_.run([&](Connection& c) {
+      // Leased to the node that accepted it, whose dialler was just woken for it.
       c.exec(with_database_clock("INSERT INTO fax_jobs (id, job, pages, message, source, idempotency_key, next_ms,"
-                                 " lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, '', 0)"),
+                                 " lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {now} + $9)"),
              {Param::text(job.id), Param::text(serialise_job(job)), Param::bytes(tiff), Param::bytes(message),
-              Param::text(job.source), Param::text(job.idempotency_key), IntParam(to_ms(job.next_attempt))});
+              Param::text(job.source), Param::text(job.idempotency_key), IntParam(to_ms(job.next_attempt)),
+              Param::text(node_id_), Param::text(lease_ms_)});
     });
   }
 
