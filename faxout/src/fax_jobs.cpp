@@ -159,9 +159,16 @@ void FileFaxJobs::remove_orphans() {
 
 std::optional<FaxJob> FileFaxJobs::find(std::string_view id) const {
   if (!smtp::is_queue_id(id)) return std::nullopt;
-  std::error_code ec;
-  for (const auto& file : {path(id, ".json"), record(id)})
-    if (std::filesystem::exists(file, ec)) return parse_job(read_file(file));
+  // A job archived meanwhile is gone from the first place and found in the second.
+  for (const auto& file : {path(id, ".json"), record(id)}) {
+    std::string text;
+    try {
+      text = read_file(file);
+    } catch (const IoError&) {
+      continue;
+    }
+    return parse_job(text);
+  }
   return std::nullopt;
 }
 
@@ -192,7 +199,7 @@ std::optional<FaxJob> FileFaxJobs::find_by_key(std::string_view source, std::str
         auto job = parse_job(read_file(entry.path()));
         if (job.source == source && job.idempotency_key == key) return job;
       } catch (const std::exception&) {
-        continue;  // all() logs damaged jobs
+        continue;  // take() logs damaged jobs
       }
     }
   }

@@ -161,6 +161,9 @@ FaxRequestOutcome Outbox::submit_request(const FaxRequest& request) {
   if (document.pages > config_.policy.max_pages)
     return fail({552, "5.3.4", "the fax has " + std::to_string(document.pages) + " pages; at most " +
                                    std::to_string(config_.policy.max_pages) + " may be sent ([fax_out] max_pages)"});
+  // Two requests with one key at once: the second, checking again here, answers with the first's job.
+  const std::lock_guard one_at_a_time(requests_);
+  if (auto earlier = jobs_.find_by_key(source, request.idempotency_key)) return {200, "", std::move(*earlier), true};
   unsigned left = 0;
   if (!budget_.take(source, document.pages, left))
     return fail({550, "5.7.1", "the fax needs " + std::to_string(document.pages) + " pages and " + source + " has " +

@@ -57,7 +57,8 @@ std::optional<std::string> destination_refusal(const SendPolicy& policy, std::st
     return std::string(number) + " is outside the prefixes faxes may go to (" +
            (allowed.empty() ? std::string("none configured") : allowed.front() + (allowed.size() > 1 ? ", ..." : "")) +
            "; [fax_out] allowed_prefixes)";
-  // A number the admin named by a prefix longer than its country's is allowed whatever it costs.
+  // A number the admin named by a prefix longer than any country code (+ and
+  // up to 3 digits) is allowed whatever it costs.
   const bool named = listed && allow.size() > 4;
   if (!named)
     if (auto kind = costly_kind(number))

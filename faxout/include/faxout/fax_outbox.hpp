@@ -5,6 +5,7 @@
 // (fax_jobs.hpp) before the 250. The dialling is FaxDialler's.
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "faxout/fax_address.hpp"
@@ -61,6 +62,7 @@ class Outbox final : public smtp::FaxOutbox {
   FaxJobs& jobs_;
   PageBudget& budget_;
   std::function<void()> queued_;
+  std::mutex requests_;  // HTTP requests are kept one at a time (their idempotency keys)
 };
 
 // Whose page budget a submission draws on: the user, or the trusted
