@@ -141,6 +141,8 @@ void OutboundCall::on_response(const SipMessage& m) {
     if (state == State::Ending && m.status() >= 200) conclude(end_reason);
     return;
   }
+  if (method == "INVITE" && offer_cseq != 0 && m.cseq_number() == offer_cseq && m.via_branch() == offer_branch)
+    return on_t38_answer(m);
   // Only answers to our current INVITE: not the challenged one's, not a stranger's.
   if (method != "INVITE" || m.cseq_number() != cseq || m.via_branch() != invite_branch) return;
   const int status = m.status();
@@ -242,7 +244,8 @@ void OutboundCall::hang_up(std::string why) {
   if (state != State::Connected) return;
   state = State::Ending;
   end_reason = std::move(why);
-  const std::string bye = request_head("BYE", remote_target, "z9hG4bK" + server->random_hex(8), cseq + 1) +
+  const std::string bye = request_head("BYE", remote_target, "z9hG4bK" + server->random_hex(8),
+                                       std::max(cseq, offer_cseq) + 1) +
                           "Content-Length: 0\r\n\r\n";
   server->send(bye, peer);
   std::error_code ignored;

@@ -64,6 +64,10 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
   bool cancel_answered = false;
   std::uint32_t reinvite_cseq = 0;  // the gateway's last re-INVITE, and our answer to it
   std::string reinvite_answer;
+  // Our re-INVITE offering T.38 (t38 = offer): its CSeq (cseq + 1), text, branch, ACK.
+  std::uint32_t offer_cseq = 0;
+  std::string offer_text, offer_branch, offer_ack;
+  std::shared_ptr<T38Channel> t38_offered;  // bound, waiting for the answer
   asio::ip::udp::resolver resolver;
   asio::ip::udp::socket rtp;
   asio::ip::udp::endpoint rtp_peer;
@@ -102,6 +106,9 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
   bool start_media(const SipMessage& ok);
   void on_reinvite(const SipMessage& m);
   void start_t38(const SipMessage& reinvite, const T38Offer& image);
+  void offer_t38();                              // our re-INVITE to T.38, once G.711 runs
+  void on_t38_answer(const SipMessage& m);       // the gateway's answer to it
+  void switch_to_t38(std::shared_ptr<T38Channel> channel);  // G.711 dropped, T.30 over UDPTL
   asio::awaitable<void> receive_media();
   asio::awaitable<void> send_fax_audio();
   FaxSession* session();  // the T.30 terminal running now, if any

@@ -1,7 +1,7 @@
 // The fax of a call we placed (outbound_call.hpp): our SDP offer (PCMU and
 // PCMA), T.30 as the calling terminal over G.711 RTP paced at 20 ms as
 // call_fax.cpp does for reception, and the switch to T.38 when the gateway
-// re-INVITEs with m=image udptl t38.
+// re-INVITEs with m=image udptl t38, or (t38 = offer) when it accepts ours.
 #include "net/task.hpp"
 #include "outbound_call.hpp"
 
@@ -50,7 +50,92 @@ bool OutboundCall::start_media(const SipMessage& ok) {
   auto self = shared_from_this();
   asio::co_spawn(server->strand, [self] { return self->receive_media(); }, asio::detached);
   asio::co_spawn(server->strand, [self] { return self->send_fax_audio(); }, asio::detached);
+  if (gateway.t38 == FaxGateway::T38::offer) offer_t38();
   return true;
+}
+
+// t38 = offer: we move the call to T.38 ourselves (T.38 Annex D), the
+// gateway's answer says where; until it comes the fax runs over G.711.
+void OutboundCall::offer_t38() {
+  try {
+    t38_offered = std::make_shared<T38Channel>(server->strand, local, to_send());
+  } catch (const std::exception& e) {
+    call_log(LogLevel::Warning, "call_id={}: cannot offer T.38 ({}): staying on G.711", call_id, e.what());
+    return;
+  }
+  T38Answer ours;
+  ours.address = local.to_string();
+  ours.port = t38_offered->local_port();
+  ours.session_id = sdp_session;
+  ours.session_version = sdp_session + 1;
+  const std::string sdp = make_t38_answer(ours);
+  offer_cseq = cseq + 1;
+  offer_branch = "z9hG4bK" + server->random_hex(8);
+  offer_text = request_head("INVITE", remote_target, offer_branch, offer_cseq) + contact() + std::string(kAllow) +
+               "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+  server->send(offer_text, peer);
+  auto self = shared_from_this();
+  asio::co_spawn(
+      server->strand,
+      [self]() -> asio::awaitable<void> {
+        asio::steady_timer wait(self->server->strand);
+        const bool unanswered = co_await retransmit_until_answered(
+            wait, [&] { return !self->t38_offered || self->state != State::Connected; },
+            [&] {
+              if (!self->peer.tcp) self->server->send(self->offer_text, self->peer);
+            });
+        if (unanswered && self->t38_offered) {
+          self->call_log(LogLevel::Info, "call_id={}: no answer to our T.38 offer: staying on G.711", self->call_id);
+          self->t38_offered.reset();
+        }
+      },
+      asio::detached);
+  call_log(LogLevel::Info, "call_id={}: offering T.38", call_id);
+}
+
+void OutboundCall::on_t38_answer(const SipMessage& m) {
+  const int status = m.status();
+  if (status < 200) return;
+  if (!offer_ack.empty()) return server->send(offer_ack, peer);  // the answer again: our ACK was lost
+  // A 2xx's ACK is a transaction of its own; a refusal's belongs to the INVITE's (same branch, the answer's To).
+  std::string ack = request_head("ACK", remote_target, status < 300 ? "z9hG4bK" + server->random_hex(8) : offer_branch,
+                                 offer_cseq);
+  if (status >= 300) {
+    const auto to_at = ack.find("To: ");
+    ack.replace(to_at, ack.find("\r\n", to_at) - to_at, "To: " + m.to_text());
+  }
+  offer_ack = ack + "Content-Length: 0\r\n\r\n";
+  server->send(offer_ack, peer);
+  auto channel = std::move(t38_offered);
+  if (!channel || state != State::Connected || t38) return;
+  const auto image = status < 300 ? parse_t38_offer(m.body()) : std::nullopt;
+  if (!image) {
+    call_log(LogLevel::Info, "call_id={}: the gateway declined T.38 ({} {}): staying on G.711", call_id, status,
+             m.reason());
+    return;
+  }
+  std::weak_ptr<OutboundCall> weak = shared_from_this();
+  try {
+    channel->connect(*image, [weak] {
+      if (const auto self = weak.lock(); self && self->t38) self->hang_up("fax " + self->t38->terminal().result());
+    });
+  } catch (const std::exception& e) {
+    call_log(LogLevel::Warning, "call_id={}: the gateway's T.38 answer is unusable ({}): staying on G.711", call_id,
+             e.what());
+    return;
+  }
+  switch_to_t38(std::move(channel));
+  call_log(LogLevel::Info, "call_id={}: switched to T.38 on our offer", call_id);
+}
+
+void OutboundCall::switch_to_t38(std::shared_ptr<T38Channel> channel) {
+  t38 = std::move(channel);
+  if (sender) sender->terminate();
+  sender.reset();
+  std::error_code ignored;
+  rtp.close(ignored);
+  result.t38 = true;
+  t38->start();
 }
 
 FaxSession* OutboundCall::session() {
@@ -121,9 +206,10 @@ void OutboundCall::on_reinvite(const SipMessage& m) {
 // The gateway heard the fax and moves the call to T.38 (T.38 Annex D): T.30
 // starts again on a T.38 terminal over UDPTL, the G.711 attempt is dropped.
 void OutboundCall::start_t38(const SipMessage& reinvite, const T38Offer& image) {
+  std::shared_ptr<T38Channel> channel;
   try {
     std::weak_ptr<OutboundCall> weak = shared_from_this();
-    t38 = std::make_shared<T38Channel>(server->strand, local, image, to_send(), [weak] {
+    channel = std::make_shared<T38Channel>(server->strand, local, image, to_send(), [weak] {
       if (const auto self = weak.lock(); self && self->t38) self->hang_up("fax " + self->t38->terminal().result());
     });
   } catch (const std::exception& e) {
@@ -131,18 +217,13 @@ void OutboundCall::start_t38(const SipMessage& reinvite, const T38Offer& image) 
     reinvite_answer = reinvite.response(488, "Not Acceptable Here", local_tag);
     return server->send(reinvite_answer, peer);
   }
-  if (sender) sender->terminate();
-  sender.reset();
-  std::error_code ignored;
-  rtp.close(ignored);
-  result.t38 = true;
-  auto answer = t38->agreed();
+  auto answer = channel->agreed();
   answer.session_id = sdp_session;
   answer.session_version = sdp_session + 1;
   reinvite_answer =
       reinvite.response(200, "OK", local_tag, contact(), "application/sdp", make_t38_answer(answer));
   server->send(reinvite_answer, peer);
-  t38->start();
+  switch_to_t38(std::move(channel));
   call_log(LogLevel::Info, "call_id={}: switched to T.38 at the gateway's request", call_id);
 }
 

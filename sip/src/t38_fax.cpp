@@ -113,6 +113,24 @@ T38Channel::T38Channel(Strand strand, const asio::ip::address& local, const T38O
   agreed_.peer_max_datagram = offer.max_datagram == 0 ? 400 : offer.max_datagram;
 }
 
+T38Channel::T38Channel(Strand strand, const asio::ip::address& local, const FaxToSend& fax)
+    : T38Channel(std::move(strand), local, T38Offer{local.to_string(), 0, 0, 14400, true, 0,
+                                                    T38ErrorCorrection::Redundancy, false, {"image"}},
+                 {}) {
+  offered_ = fax;
+}
+
+void T38Channel::connect(const T38Offer& answer, std::function<void()> on_finished) {
+  peer_ = asio::ip::udp::endpoint(asio::ip::make_address(answer.address), answer.port);
+  const auto port = agreed_.port;
+  agreed_ = negotiate_t38(answer);
+  agreed_.address = socket_.local_endpoint().address().to_string();
+  agreed_.port = port;
+  agreed_.peer_max_datagram = answer.max_datagram == 0 ? 400 : answer.max_datagram;
+  on_finished_ = std::move(on_finished);
+  terminal_ = std::make_unique<T38FaxTerminal>(*offered_, agreed_, sender());
+}
+
 T38FaxTerminal::SendDatagram T38Channel::sender() {
   return [this](std::vector<std::uint8_t> datagram) {
     if (stopped_) return;

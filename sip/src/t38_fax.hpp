@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "fax_receiver.hpp"
 #include "sdp.hpp"
@@ -54,6 +55,13 @@ class T38Channel : public std::enable_shared_from_this<T38Channel> {
   T38Channel(Strand strand, const asio::ip::address& local, const T38Offer& offer, const FaxToSend& fax,
              std::function<void()> on_finished);
 
+  // Calling with T.38 offered by us (a re-INVITE): the port is ours now,
+  // the peer and what was agreed come with its answer (connect).
+  T38Channel(Strand strand, const asio::ip::address& local, const FaxToSend& fax);
+  // The answer to our offer: where the gateway's UDPTL is and its
+  // parameters; the terminal is made here. Before start().
+  void connect(const T38Offer& answer, std::function<void()> on_finished);
+
   std::uint16_t local_port() const { return socket_.local_endpoint().port(); }
   const T38Answer& agreed() const { return agreed_; }
   void start();
@@ -72,6 +80,7 @@ class T38Channel : public std::enable_shared_from_this<T38Channel> {
   T38Answer agreed_;
   std::unique_ptr<T38FaxTerminal> terminal_;
   std::function<void()> on_finished_;
+  std::optional<FaxToSend> offered_;  // what to send once our offer is answered
   bool stopped_ = false;
 };
 

@@ -42,6 +42,7 @@ struct FaxTerminalOptions {
   bool no_answer = false;  // 180 Ringing until CANCEL
   bool no_fax = false;     // answers, sends no media, never runs T.30
   bool t38 = false;        // re-INVITEs to T.38 once answered
+  bool refuse_t38 = false; // answers the caller's re-INVITE to T.38 with 488 (else: switches)
   std::string auth_user = {}, auth_password = {};  // challenge with 401 first when set
   unsigned calls = 0;      // stop after this many calls; 0: never
   std::string station_id = "+15550199 TERMINAL";  // our CSI
@@ -262,8 +263,13 @@ class FaxTerminal {
       r.t38 = receive_t38(c, r);
     } else {
       sip::FaxReceiver fax(r.tiff, o_.station_id);
-      run_g711(c, fax, *offer);
-      collect(fax, r);
+      const auto image = run_g711(c, fax, *offer);
+      if (image) {
+        r.t38 = true;
+        run_t38(c, r, *image);
+      } else {
+        collect(fax, r);
+      }
     }
     if (!c.bye_received) send_bye(c);
     return r;
@@ -323,16 +329,18 @@ class FaxTerminal {
     r.sub_address = fax.remote_sub_address();
   }
 
-  // Paced at 20 ms until the caller's BYE, or 15 s after our T.30 ended.
+  // Paced at 20 ms until the caller's BYE, or 15 s after our T.30 ended,
+  // or `on_request` says a request ends it.
   template <typename Step>
-  void paced(Call& c, const std::function<bool()>& t30_done, Step step) {
+  void paced(Call& c, const std::function<bool()>& t30_done, Step step,
+             const std::function<bool(const sip::SipMessage&)>& on_request = {}) {
     auto next = now();
     std::optional<std::chrono::steady_clock::time_point> give_up;
     const auto deadline = next + std::chrono::minutes(3);
     while (!c.bye_received && now() < deadline && (!give_up || now() < *give_up) && !stopping()) {
       step();
-      while (next_request(c, std::chrono::milliseconds(0))) {
-      }
+      while (const auto m = next_request(c, std::chrono::milliseconds(0)))
+        if (on_request && m->is_request() && on_request(*m)) return;
       if (!give_up && t30_done()) give_up = now() + std::chrono::seconds(15);
       next += std::chrono::milliseconds(20);
       std::this_thread::sleep_until(next);
@@ -351,16 +359,41 @@ class FaxTerminal {
     c.media.send_to(sip::build_rtp(p), offer.port);
   }
 
-  void run_g711(Call& c, sip::FaxReceiver& fax, const sip::AudioOffer& offer) {
-    paced(c, [&] { return fax.finished(); }, [&] {
-      const auto out = fax.transmit(160);
-      send_audio(c, offer, out);
-      while (const auto in = c.media.receive()) {
-        const auto* bytes = reinterpret_cast<const std::uint8_t*>(in->data());
-        if (const auto rtp = sip::parse_rtp(std::span(bytes, in->size())))
-          fax.receive(sip::decode_g711(*offer.codec, rtp->payload));
-      }
-    });
+  // Until T.30 ends, or the caller moves the call to T.38 (its re-INVITE,
+  // answered here): then the caller's T.38 parameters.
+  std::optional<sip::T38Offer> run_g711(Call& c, sip::FaxReceiver& fax, const sip::AudioOffer& offer) {
+    std::optional<sip::T38Offer> image;
+    paced(
+        c, [&] { return fax.finished(); },
+        [&] {
+          const auto out = fax.transmit(160);
+          send_audio(c, offer, out);
+          while (const auto in = c.media.receive()) {
+            const auto* bytes = reinterpret_cast<const std::uint8_t*>(in->data());
+            if (const auto rtp = sip::parse_rtp(std::span(bytes, in->size())))
+              fax.receive(sip::decode_g711(*offer.codec, rtp->payload));
+          }
+        },
+        [&](const sip::SipMessage& m) {
+          if (m.method() != "INVITE") return false;
+          const auto t38 = sip::parse_t38_offer(m.body());
+          if (!t38 || o_.refuse_t38) {
+            sip_.send_to(m.response(488, "Not Acceptable Here", c.tag), c.peer);
+            return false;
+          }
+          const std::string sdp = t38_sdp(c);
+          if (!await_ack(c, m.response(200, "OK", c.tag, contact(), "application/sdp", sdp))) return false;
+          image = t38;
+          return true;
+        });
+    return image;
+  }
+
+  static std::string t38_sdp(const Call& c) {
+    return "v=0\r\no=term 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=image " +
+           std::to_string(c.udptl.port()) +
+           " udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\n"
+           "a=T38FaxMaxBuffer:2000\r\na=T38FaxMaxDatagram:400\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n";
   }
 
   // Like a line whose far end went dead: no RTP at all.
@@ -373,11 +406,7 @@ class FaxTerminal {
 
   // Our re-INVITE to T.38 (as a gateway sends it on hearing the fax), then T.30 over UDPTL.
   bool receive_t38(Call& c, ReceivedFax& r) {
-    const std::string sdp =
-        "v=0\r\no=term 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=image " +
-        std::to_string(c.udptl.port()) +
-        " udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\n"
-        "a=T38FaxMaxBuffer:2000\r\na=T38FaxMaxDatagram:400\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n";
+    const std::string sdp = t38_sdp(c);
     const std::string reinvite = in_dialog(c, "INVITE", "re", 1) + contact() +
                                  "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
                                  "\r\n\r\n" + sdp;
@@ -397,11 +426,17 @@ class FaxTerminal {
     }
     if (!image) return false;
     sip_.send_to(in_dialog(c, "ACK", "ack", 1) + "Content-Length: 0\r\n\r\n", c.peer);
+    run_t38(c, r, *image);
+    return true;
+  }
+
+  // T.30 over UDPTL with the far end at `image`.
+  void run_t38(Call& c, ReceivedFax& r, const sip::T38Offer& image) {
     sip::T38Answer agreed;
     agreed.version = 0;
     agreed.transferred_tcf = true;
-    agreed.peer_max_datagram = image->max_datagram == 0 ? 400 : image->max_datagram;
-    const auto udptl_peer = image->port;
+    agreed.peer_max_datagram = image.max_datagram == 0 ? 400 : image.max_datagram;
+    const auto udptl_peer = image.port;
     sip::T38FaxTerminal fax(r.tiff, agreed, [&](std::vector<std::uint8_t> d) { c.udptl.send_to(d, udptl_peer); },
                             o_.station_id);
     paced(c, [&] { return fax.finished(); }, [&] {
@@ -410,7 +445,6 @@ class FaxTerminal {
         fax.receive(std::span(reinterpret_cast<const std::uint8_t*>(in->data()), in->size()));
     });
     collect(fax, r);
-    return true;
   }
 
   FaxTerminalOptions o_;

@@ -56,6 +56,8 @@ struct OutboundCalls {
     add("wrong_password", {.auth_user = "gw-user", .auth_password = "gw-secret"},
         {.user = "gw-user", .password = "not-it"});
     add("t38", {.t38 = true}, {});
+    add("t38_offered", {}, {.t38 = sip::FaxGateway::T38::offer});
+    add("t38_offer_refused", {.refuse_t38 = true}, {.t38 = sip::FaxGateway::T38::offer});
     // Nobody at this port: the INVITE goes unanswered until Timer B (32 s).
     const auto nobody = free_port();
     auto& s = *scenarios.emplace("unreachable", std::make_unique<Scenario>()).first->second;
@@ -193,6 +195,12 @@ BOOST_AUTO_TEST_CASE(a_fax_over_g711_arrives_page_for_page) {
 BOOST_AUTO_TEST_CASE(a_fax_after_the_gateways_reinvite_to_t38_arrives_page_for_page) { check_sent("t38", true); }
 
 BOOST_AUTO_TEST_CASE(a_gateway_asking_for_digest_credentials_gets_them) { check_sent("digest", false); }
+
+BOOST_AUTO_TEST_CASE(a_fax_after_our_reinvite_to_t38_arrives_page_for_page) { check_sent("t38_offered", true); }
+
+BOOST_AUTO_TEST_CASE(a_gateway_refusing_our_t38_offer_gets_the_fax_over_g711) {
+  check_sent("t38_offer_refused", false);
+}
 
 BOOST_AUTO_TEST_CASE(a_busy_line_is_busy_and_worth_a_retry) {
   const auto r = result_of("busy");

@@ -12,8 +12,8 @@ namespace umstore::sip {
 struct FaxGateway {
   std::string uri = {};         // "sip:127.0.0.1:5070" or "sip:gw.example.net;transport=tcp"
   std::string user = {}, password = {};  // digest credentials (RFC 8760: SHA-256 or MD5); empty: none
-  // accept: switch to T.38 when the gateway re-INVITEs; offer: re-INVITE to
-  // T.38 ourselves once answered (not implemented yet: acts as accept);
+  // accept: switch to T.38 when the gateway re-INVITEs; offer: also
+  // re-INVITE to T.38 ourselves once answered (a refusal keeps G.711);
   // off: refuse the gateway's re-INVITE and stay on G.711.
   enum class T38 { accept, offer, off } t38 = T38::accept;
   std::chrono::seconds ring_timeout{60};  // no final answer in this time: CANCEL, outcome no_answer

@@ -5,7 +5,7 @@
 // seconds); takes up to --max-calls calls at once (64; beyond them: 486);
 // runs until killed or N calls.
 //
-//   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38]
+//   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]
 //                    [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N]
 #include <algorithm>
 #include <cstdio>
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     else if (arg == "--no-answer") o.no_answer = true;
     else if (arg == "--no-fax") o.no_fax = true;
     else if (arg == "--t38") o.t38 = true;
+    else if (arg == "--refuse-t38") o.refuse_t38 = true;
     else if (arg == "--calls") o.calls = static_cast<unsigned>(std::stoul(take()));
     else if (arg == "--station-id") o.station_id = take();
     else if (arg == "--max-calls") o.max_calls = std::max(1u, static_cast<unsigned>(std::stoul(take())));
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
       o.auth_user = credentials.substr(0, colon);
       o.auth_password = credentials.substr(colon + 1);
     } else {
-      std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38]"
+      std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]"
                    " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N]\n";
       return 2;
     }
