@@ -63,6 +63,7 @@ FaxDocument render_parts(std::span<const DocumentPart> parts, const CoverDetails
                          const DocumentOptions& options) {
   FaxDocument out;
   std::vector<std::vector<std::uint8_t>> documents;
+  unsigned pages = 0;  // each document counted once; the join keeps every page
   for (const auto& part : parts) {
     if (part.text) {
       if (only_whitespace(part.bytes)) continue;
@@ -77,15 +78,15 @@ FaxDocument render_parts(std::span<const DocumentPart> parts, const CoverDetails
       }
       documents.push_back(codecs::to_profile_s(bytes, part.name, options.limits));
     }
-    out.parts.push_back(part.name + " (" + std::to_string(page_count(documents.back(), part.name, options.limits)) +
-                        " pages)");
+    const unsigned counted = page_count(documents.back(), part.name, options.limits);
+    pages += counted;
+    out.parts.push_back(part.name + " (" + std::to_string(counted) + " pages)");
   }
   if (documents.empty())
     throw UnfaxableMessage("5.6.0", "nothing to fax: no text and no PDF, TIFF, PNG or JPEG document");
 
   if (options.cover_page) {
-    unsigned pages = 1;
-    for (const auto& d : documents) pages += page_count(d, "page", options.limits);
+    ++pages;
     codecs::CoverPage cover;
     cover.from = details.from;
     cover.to = details.to;
@@ -96,7 +97,7 @@ FaxDocument render_parts(std::span<const DocumentPart> parts, const CoverDetails
     out.parts.insert(out.parts.begin(), "cover page");
   }
   out.tiff = codecs::join_fax_documents(documents, options.limits);
-  out.pages = page_count(out.tiff, "fax", options.limits);
+  out.pages = pages;
   return out;
 }
 

@@ -39,11 +39,13 @@ int http_status_of(const smtp::SmtpReply& reply) {
   return 422;
 }
 
-}  // namespace
-
+// Whose page budget a submission draws on: the user, or the trusted
+// networks together.
 std::string budget_holder(const smtp::FaxSubmitter& submitter) {
   return submitter.user.empty() ? "trusted networks" : submitter.user;
 }
+
+}  // namespace
 
 Outbox::Outbox(OutboxConfig config, FaxJobs& jobs, PageBudget& budget, std::function<void()> queued)
     : config_(std::move(config)), jobs_(jobs), budget_(budget), queued_(std::move(queued)) {}

@@ -58,10 +58,6 @@ CREATE TABLE IF NOT EXISTS fax_page_budget (
 )sql";
 constexpr std::string_view kSchemaLock = "SELECT pg_advisory_xact_lock(7220918)";
 
-std::int64_t to_ms(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 // A pool whose errors name the database and whose schema is made once.
 class FaxDatabase {
  public:
@@ -103,13 +99,13 @@ class PgFaxJobs final : public FaxJobs {
       c.exec(with_database_clock("INSERT INTO fax_jobs (id, job, pages, message, source, idempotency_key, next_ms,"
                                  " lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {now} + $9)"),
              {Param::text(job.id), Param::text(serialise_job(job)), Param::bytes(tiff), Param::bytes(message),
-              Param::text(job.source), Param::text(job.idempotency_key), IntParam(to_ms(job.next_attempt)),
+              Param::text(job.source), Param::text(job.idempotency_key), IntParam(pgsql::unix_ms(job.next_attempt)),
               Param::text(node_id_), Param::text(lease_ms_)});
     });
   }
 
   void update(const FaxJob& job) override {
-    const std::int64_t next = job.state == JobState::pending ? to_ms(job.next_attempt) : 0;
+    const std::int64_t next = job.state == JobState::pending ? pgsql::unix_ms(job.next_attempt) : 0;
     db_.run([&](Connection& c) {
       c.exec("UPDATE fax_jobs SET job = $2, next_ms = $3 WHERE id = $1",
              {Param::text(job.id), Param::text(serialise_job(job)), IntParam(next)});
@@ -160,7 +156,7 @@ class PgFaxJobs final : public FaxJobs {
                         " FOR UPDATE SKIP LOCKED)"
                         " UPDATE fax_jobs f SET lease_owner = $1, lease_until = {now} + $2 FROM due"
                         " WHERE f.id = due.id RETURNING f.id, f.job"),
-                    {Param::text(node_id_), Param::text(lease_ms_), IntParam(to_ms(Clock::now()))});
+                    {Param::text(node_id_), Param::text(lease_ms_), IntParam(pgsql::unix_ms(Clock::now()))});
     });
     std::vector<FaxJob> jobs;
     for (int i = 0; i < r.rows(); ++i) {

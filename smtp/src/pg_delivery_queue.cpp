@@ -39,10 +39,6 @@ CREATE INDEX IF NOT EXISTS smtp_queue_due ON smtp_queue (next_ms);
 constexpr std::string_view kSchemaLock = "SELECT pg_advisory_xact_lock(7220917)";
 using pgsql::with_database_clock;
 
-std::int64_t to_ms(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
 class PgDeliveryQueue final : public DeliveryQueue {
   static std::vector<std::string> column(const Result& r) {
     std::vector<std::string> out;
@@ -84,14 +80,14 @@ class PgDeliveryQueue final : public DeliveryQueue {
       c.exec(with_database_clock("INSERT INTO smtp_queue (id, envelope, message, next_ms, lease_owner, lease_until)"
                                  " VALUES ($1, $2, $3, $4, $5, {now} + $6)"),
              {Param::text(e.id), Param::text(serialise_envelope(e)), Param::bytes(message),
-              IntParam(to_ms(e.next_attempt)), Param::text(node_id_), Param::text(lease_ms_)});
+              IntParam(pgsql::unix_ms(e.next_attempt)), Param::text(node_id_), Param::text(lease_ms_)});
     });
   }
 
   void update(const QueuedEnvelope& e) override {
     run([&](Connection& c) {
       c.exec("UPDATE smtp_queue SET envelope = $2, next_ms = $3 WHERE id = $1",
-             {Param::text(e.id), Param::text(serialise_envelope(e)), IntParam(to_ms(e.next_attempt))});
+             {Param::text(e.id), Param::text(serialise_envelope(e)), IntParam(pgsql::unix_ms(e.next_attempt))});
     });
   }
 
@@ -120,7 +116,7 @@ class PgDeliveryQueue final : public DeliveryQueue {
           " taken AS (UPDATE smtp_queue q SET lease_owner = $1, lease_until = {now} + $2 FROM due"
           " WHERE q.id = due.id RETURNING q.id, due.lease_owner AS previous)"
           " SELECT id, previous FROM taken ORDER BY length(id), id"),
-          {Param::text(node_id_), Param::text(lease_ms_), IntParam(to_ms(Clock::now()))});
+          {Param::text(node_id_), Param::text(lease_ms_), IntParam(pgsql::unix_ms(Clock::now()))});
       std::vector<std::string> taken;
       for (int i = 0; i < r.rows(); ++i) {
         taken.push_back(r.text(i, 0));

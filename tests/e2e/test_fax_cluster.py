@@ -6,9 +6,6 @@ runs out, and the sender hears of it once.
 Node a's gateway never answers (nothing listens on its port: its INVITE
 goes unanswered for 32 s), node b's is a receiving fax terminal
 (sip_fax_receiver). Needs PostgreSQL 15 and the terminal: exit 77 without."""
-import email
-import email.policy
-import imaplib
 import os
 import shutil
 import signal
@@ -22,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import postgres_peer  # noqa: E402
-from test_fax_out import RECEIVER, Terminal, free_udp_port  # noqa: E402
+from test_fax_out import RECEIVER, Terminal, free_udp_port, inbox, recipient_fields  # noqa: E402
 from umstore_harness import DOMAIN, Umstore, private_database, wait_for  # noqa: E402
 
 NUMBER = "+15550100"
@@ -51,26 +48,6 @@ retry_intervals = 1
 node_id = {node}
 lease_seconds = 2
 """
-
-
-def reports(server, seconds):
-    """The DSNs in the sender's INBOX once there is one, read on `server`."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        conn = imaplib.IMAP4("127.0.0.1", server.imap_port)
-        try:
-            conn.login(NUMBER, PASSWORD)
-            typ, data = conn.select("INBOX", readonly=True)
-            if int(data[0]) >= 1:
-                out = []
-                for i in range(1, int(data[0]) + 1):
-                    typ, data = conn.fetch(str(i).encode(), "(BODY.PEEK[])")
-                    out.append(email.message_from_bytes(data[0][1], policy=email.policy.default))
-                return out
-        finally:
-            conn.logout()
-        time.sleep(0.5)
-    raise AssertionError("no report in the sender's mailbox; node b's log:\n" + server.log_path.read_text()[-3000:])
 
 
 def main():
@@ -106,14 +83,13 @@ def main():
                 took_over = time.monotonic() - killed
                 [call] = terminal.calls
                 assert call["result"] == "OK" and call["pages"] == 2, call
-                [report] = reports(b, 60)
-                part = next(p for p in report.walk() if p.get_content_type() == "message/delivery-status")
-                fields = {k.lower(): str(v) for k, v in part.get_payload()[1].items()}
+                [report] = inbox(b, PASSWORD, 1, 60)
+                fields = recipient_fields(report)
                 assert fields["action"] == "delivered", fields
                 assert fields["x-fax-pages-sent"] == "2", fields
                 time.sleep(3)  # a second call or report would have come by now
                 assert len(terminal.calls) == 1, terminal.calls
-                assert len(reports(b, 5)) == 1
+                assert len(inbox(b, PASSWORD, 1, 5)) == 1
                 print(f"node a's fax arrived from node b {took_over:.1f} s after a was killed (the call included);"
                       " one call, one report")
         finally:

@@ -94,6 +94,33 @@ def fax_message(text, attach_sample=True):
     return m
 
 
+def inbox(server, password, count, seconds=120):
+    """Every message in the sender's INBOX once there are `count`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        conn = imaplib.IMAP4("127.0.0.1", server.imap_port)
+        try:
+            conn.login(NUMBER, password)
+            typ, data = conn.select("INBOX", readonly=True)
+            if int(data[0]) >= count:
+                out = []
+                for i in range(1, int(data[0]) + 1):
+                    typ, data = conn.fetch(str(i).encode(), "(BODY.PEEK[])")
+                    out.append(email.message_from_bytes(data[0][1], policy=email.policy.default))
+                return out
+        finally:
+            conn.logout()
+        time.sleep(0.5)
+    raise AssertionError("no report in the sender's mailbox; server log:\n" + server.log_path.read_text()[-3000:])
+
+
+def recipient_fields(report):
+    """The per-recipient fields of a DSN (RFC 3464), names lower-cased."""
+    assert report.get_content_type() == "multipart/report", report.get_content_type()
+    part = next(p for p in report.walk() if p.get_content_type() == "message/delivery-status")
+    return {k.lower(): str(v) for k, v in part.get_payload()[1].items()}
+
+
 class FaxOutTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -124,30 +151,6 @@ class FaxOutTest(unittest.TestCase):
                 s.login(NUMBER, PASSWORD)
             return s.send_message(message, from_addr=f"{NUMBER}@{DOMAIN}", to_addrs=[to or f"FAX={FAX_TO}@{DOMAIN}"])
 
-    def reports(self, server, count, seconds=120):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            conn = imaplib.IMAP4("127.0.0.1", server.imap_port)
-            try:
-                conn.login(NUMBER, PASSWORD)
-                typ, data = conn.select("INBOX", readonly=True)
-                if int(data[0]) >= count:
-                    out = []
-                    for i in range(1, count + 1):
-                        typ, data = conn.fetch(str(i).encode(), "(BODY.PEEK[])")
-                        out.append(email.message_from_bytes(data[0][1], policy=email.policy.default))
-                    return out
-            finally:
-                conn.logout()
-            time.sleep(0.5)
-        self.fail("no report in the sender's mailbox; server log:\n" + server.log_path.read_text())
-
-    def delivery_status(self, report):
-        self.assertEqual(report.get_content_type(), "multipart/report")
-        part = next(p for p in report.walk() if p.get_content_type() == "message/delivery-status")
-        blocks = part.get_payload()
-        return {k.lower(): str(v) for k, v in blocks[1].items()}
-
     def test_a_text_and_a_tiff_arrive_page_for_page_and_the_sender_hears_of_it(self):
         terminal = self.terminal("ok")
         server = self.start(terminal)
@@ -165,9 +168,9 @@ class FaxOutTest(unittest.TestCase):
             self.assertEqual(w, sw)
             # spandsp puts the page header line (page_header, the time, page n/m) above each page.
             self.assertTrue(0 < h - sh <= 64, (h, sh))
-        [report] = self.reports(server, 1)
+        [report] = inbox(server, PASSWORD, 1)
         self.assertIn("sent", report["Subject"])
-        fields = self.delivery_status(report)
+        fields = recipient_fields(report)
         self.assertEqual(fields["action"], "delivered")
         self.assertEqual(fields["status"], "2.0.0")
         self.assertEqual(fields["x-fax-pages-sent"], str(call["pages"]))
@@ -178,8 +181,8 @@ class FaxOutTest(unittest.TestCase):
         terminal = self.terminal("busy", "--busy")
         server = self.start(terminal, "max_attempts = 2\n")
         self.submit(server, fax_message("Nobody will read this.", attach_sample=False))
-        [report] = self.reports(server, 1, seconds=60)
-        fields = self.delivery_status(report)
+        [report] = inbox(server, PASSWORD, 1, seconds=60)
+        fields = recipient_fields(report)
         self.assertEqual(fields["action"], "failed")
         self.assertEqual(fields["status"], "4.4.7")
         self.assertEqual(fields["x-fax-attempts"], "2")

@@ -65,8 +65,5 @@ class Outbox final : public smtp::FaxOutbox {
   std::mutex requests_;  // HTTP requests are kept one at a time (their idempotency keys)
 };
 
-// Whose page budget a submission draws on: the user, or the trusted
-// networks together.
-std::string budget_holder(const smtp::FaxSubmitter& submitter);
 
 }  // namespace umstore::faxout

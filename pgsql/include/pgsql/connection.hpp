@@ -176,6 +176,11 @@ std::string quote_identifier(std::string_view name);
 // whatever the nodes' own clocks say.
 std::string with_database_clock(std::string_view sql);
 
+// A wall-clock time as the Unix milliseconds the queues' due columns hold.
+inline std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 // The settings a DSN gives, as the PG* environment variables libpq's own
 // programs read (pg_dump, pg_restore, psql: PGHOST, PGPASSWORD...), so that
 // running one never puts a password on a command line where `ps` shows it.
