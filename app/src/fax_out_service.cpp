@@ -23,12 +23,21 @@ std::unique_ptr<faxout::PageBudget> open_budget(const Settings& s, unsigned page
   return faxout::open_postgresql_page_budget(s.store_dsn, pages_per_day);
 }
 
+faxout::WebhookConfig webhook_config(const Settings& s) {
+  faxout::WebhookConfig c;
+  c.retry = {s.webhook_attempts, std::chrono::seconds(s.webhook_retry_base_seconds),
+             std::chrono::seconds(s.webhook_retry_max_seconds)};
+  c.post.ca_file = s.webhook_ca_file;
+  return c;
+}
+
 }  // namespace
 
 FaxOutService::FaxOutService(const Settings& s)
     : settings_(completed(s)),
       jobs_(open_jobs(s)),
       budget_(open_budget(s, settings_.outbox.policy.pages_per_day)),
+      webhooks_(webhook_config(s), *jobs_),
       outbox_(std::make_shared<faxout::Outbox>(settings_.outbox, *jobs_, *budget_, [this] {
         if (dialler_) dialler_->wake();
       })) {}
@@ -53,12 +62,15 @@ void FaxOutService::start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp:
       runner.wake();
     };
   }
+  config.ended = [this] { webhooks_.wake(); };
   dialler_ = std::make_unique<faxout::FaxDialler>(config, *jobs_, send_report, place_call);
+  webhooks_.start();
   dialler_->start();
 }
 
 void FaxOutService::stop() {
   if (dialler_) dialler_->stop();
+  webhooks_.stop();
 }
 
 }  // namespace umstore::app

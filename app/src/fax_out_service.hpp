@@ -1,11 +1,12 @@
 #pragma once
 // [fax_out] in a running server: the outbox the SMTP servers hand faxes
-// to (made before them), and its dialler once the SIP endpoint and the SMTP
-// queue runner are up.
+// to (made before them), and its dialler and webhook sender once the SIP
+// endpoint and the SMTP queue runner are up.
 #include <memory>
 
 #include "faxout/fax_dialler.hpp"
 #include "faxout/fax_outbox.hpp"
+#include "faxout/fax_webhooks.hpp"
 #include "settings.hpp"
 #include "sip/sip_server.hpp"
 #include "smtp/queue_runner.hpp"
@@ -29,6 +30,7 @@ class FaxOutService {
   // nodes), else under the data directory.
   std::unique_ptr<faxout::FaxJobs> jobs_;
   std::unique_ptr<faxout::PageBudget> budget_;
+  faxout::FaxWebhooks webhooks_;  // [ingest] webhook_* settings, like the gateway API's other webhooks
   std::unique_ptr<faxout::FaxDialler> dialler_;
   std::shared_ptr<faxout::Outbox> outbox_;
 };

@@ -336,10 +336,12 @@ int run_serve(std::span<const std::string> args) {
   http_config.max_connections_per_address = s.http_connections.per_address;
   http_config.gateway_callbacks = s.gateway_callbacks;
   if (fax_out)
-    http_config.gateway_endpoints["/v1/fax-out"] = [outbox = fax_out->outbox()](
+    http_config.gateway_endpoints["/v1/fax-out"] = [outbox = fax_out->outbox(), callbacks = s.gateway_callbacks](
                                                        const http::Request& request, std::string_view path,
                                                        const std::string& gateway) {
-      return faxout::handle_fax_out_request(request, path, gateway, *outbox);
+      const auto callback = callbacks.find(gateway);
+      return faxout::handle_fax_out_request(request, path, gateway,
+                                            callback == callbacks.end() ? "" : callback->second, *outbox);
     };
   http_config.probes["/healthz"] = [&health] { return health.health(); };
   http_config.probes["/readyz"] = [&health] { return health.readiness(); };

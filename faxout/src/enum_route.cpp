@@ -65,7 +65,7 @@ bool FaxDialler::routed_by_enum(FaxJob& job) {
       job.number, answer.domain, *address, envelope.id);
   job.state = JobState::relayed;
   job.relayed_to = *address;
-  jobs_.archive(job);
+  archive(job);
   return true;
 }
 

@@ -221,7 +221,12 @@ void FaxDialler::retry_or_fail(FaxJob& job, bool retry_may_help) {
 // report rather than losing one.
 void FaxDialler::finish(const FaxJob& job) {
   report(job);
+  archive(job);
+}
+
+void FaxDialler::archive(const FaxJob& job) {
   jobs_.archive(job);
+  if (config_.ended) config_.ended();
 }
 
 void FaxDialler::finish_logged(const FaxJob& job) {

@@ -66,6 +66,7 @@ std::string serialise_job(const FaxJob& job) {
             {"pages", job.pages},   {"state", to_string(job.state)},
             {"attempts", job.attempts}, {"arrival", to_seconds(job.arrival)},
             {"next_attempt", to_seconds(job.next_attempt)}};
+  if (!job.callback_url.empty()) j["callback_url"] = job.callback_url;
   if (job.last_call) j["last_call"] = to_json(*job.last_call);
   return j.dump(1) + "\n";
 }
@@ -93,6 +94,7 @@ FaxJob parse_job(std::string_view text) {
   job.attempts = j.value("attempts", 0u);
   job.arrival = from_seconds(j.value("arrival", std::int64_t{0}));
   job.next_attempt = from_seconds(j.value("next_attempt", std::int64_t{0}));
+  job.callback_url = j.value("callback_url", "");
   if (j.contains("last_call")) job.last_call = call_from(j.at("last_call"));
   return job;
 }
@@ -174,10 +176,50 @@ std::optional<FaxJob> FileFaxJobs::find(std::string_view id) const {
 
 std::filesystem::path FileFaxJobs::record(std::string_view id) const { return directory_ / "done" / (std::string(id) + ".json"); }
 
+std::filesystem::path FileFaxJobs::webhook(std::string_view id) const {
+  return directory_ / "webhooks" / (std::string(id) + ".json");
+}
+
 void FileFaxJobs::archive(const FaxJob& job) {
+  // The webhook first: a crash before the record is written leaves the job
+  // to end again, and the webhook waits for that (FaxWebhooks skips a job
+  // still pending); the other way round a crash would lose the webhook.
+  if (!job.callback_url.empty()) {
+    create_directories_durably(directory_ / "webhooks");
+    replace_file_durably(webhook(job.id), json{{"url", job.callback_url}, {"attempts", 0}, {"next_ms", 0}}.dump() + "\n");
+  }
   create_directories_durably(directory_ / "done");
   replace_file_durably(record(job.id), serialise_job(job));
   remove(job.id);
+}
+
+// One thread sends webhooks on one node: nothing to claim against.
+std::optional<OwedWebhook> FileFaxJobs::next_webhook(std::chrono::milliseconds) {
+  std::error_code ec;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  for (const auto& entry : std::filesystem::directory_iterator(directory_ / "webhooks", ec)) {
+    const auto id = entry.path().stem().string();
+    if (entry.path().extension() != ".json" || !smtp::is_queue_id(id)) continue;
+    try {
+      const json j = json::parse(read_file(entry.path()));
+      if (j.value("next_ms", std::int64_t{0}) <= now) return OwedWebhook{id, j.at("url").get<std::string>(), j.value("attempts", 0u)};
+    } catch (const std::exception& e) {
+      log(LogLevel::Error, "fax", "webhook {} is damaged ({}): left in {}", id, e.what(), entry.path().string());
+    }
+  }
+  return std::nullopt;
+}
+
+void FileFaxJobs::webhook_attempted(std::string_view id, unsigned attempts, std::optional<Clock::time_point> retry_at) {
+  if (!retry_at) {
+    std::error_code ec;
+    std::filesystem::remove(webhook(id), ec);
+    fsync_directory(directory_ / "webhooks");
+    return;
+  }
+  const auto owed = json::parse(read_file(webhook(id)));
+  const auto next = std::chrono::duration_cast<std::chrono::milliseconds>(retry_at->time_since_epoch()).count();
+  replace_file_durably(webhook(id), json{{"url", owed.at("url")}, {"attempts", attempts}, {"next_ms", next}}.dump() + "\n");
 }
 
 void FileFaxJobs::expire_archive(std::chrono::seconds age) {

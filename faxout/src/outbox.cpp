@@ -173,6 +173,7 @@ FaxRequestOutcome Outbox::submit_request(const FaxRequest& request) {
   FaxJob job;
   job.source = source;
   job.idempotency_key = request.idempotency_key;
+  job.callback_url = request.callback_url;
   job.address = "FAX=" + *address.number + (address.sub_address.empty() ? "" : "/T33S=" + address.sub_address);
   job.number = *address.number;
   job.sub_address = address.sub_address;

@@ -4,7 +4,7 @@
 // a few times per lease; the jobs of a node that died are taken over once
 // their leases run out (SKIP LOCKED: nodes never wait for each other).
 // Lease times are the database's clock. Ended jobs leave a record row for
-// their status.
+// their status, and the webhook they owe a row of its own.
 #include <fcntl.h>
 
 #include <atomic>
@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS fax_records (
   ended       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS fax_records_key ON fax_records (source, idempotency_key);
+CREATE TABLE IF NOT EXISTS fax_webhooks (
+  id          text PRIMARY KEY,             -- the ended job's
+  url         text NOT NULL,
+  attempts    integer NOT NULL DEFAULT 0,
+  next_ms     bigint NOT NULL DEFAULT 0     -- Unix ms: due, or claimed by a node until then
+);
 CREATE TABLE IF NOT EXISTS fax_page_budget (
   holder      text NOT NULL,
   day         date NOT NULL,
@@ -123,8 +129,32 @@ class PgFaxJobs final : public FaxJobs {
              " ON CONFLICT (id) DO UPDATE SET job = EXCLUDED.job",
              {Param::text(job.id), Param::text(serialise_job(job)), Param::text(job.source),
               Param::text(job.idempotency_key)});
+      if (!job.callback_url.empty())
+        c.exec("INSERT INTO fax_webhooks (id, url) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+               {Param::text(job.id), Param::text(job.callback_url)});
       c.exec("DELETE FROM fax_jobs WHERE id = $1", {Param::text(job.id)});
       t.commit();
+    });
+  }
+
+  // Claimed by moving its due time past the claim: a node that dies while
+  // sending leaves it to the others once that passes.
+  std::optional<OwedWebhook> next_webhook(std::chrono::milliseconds claim) override {
+    const auto now = pgsql::unix_ms(Clock::now());
+    const Result r = db_.run([&](Connection& c) {
+      return c.exec("UPDATE fax_webhooks SET next_ms = $2 WHERE id = (SELECT id FROM fax_webhooks WHERE next_ms <= $1"
+                    " ORDER BY next_ms LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, url, attempts",
+                    {IntParam(now), IntParam(now + claim.count())});
+    });
+    if (r.rows() == 0) return std::nullopt;
+    return OwedWebhook{r.text(0, 0), r.text(0, 1), static_cast<unsigned>(std::stoul(r.text(0, 2)))};
+  }
+
+  void webhook_attempted(std::string_view id, unsigned attempts, std::optional<Clock::time_point> retry_at) override {
+    db_.run([&](Connection& c) {
+      if (!retry_at) return c.exec("DELETE FROM fax_webhooks WHERE id = $1", {Param::text(id)});
+      return c.exec("UPDATE fax_webhooks SET attempts = $2, next_ms = $3 WHERE id = $1",
+                    {Param::text(id), IntParam(attempts), IntParam(pgsql::unix_ms(*retry_at))});
     });
   }
 

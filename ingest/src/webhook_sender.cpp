@@ -1,11 +1,9 @@
 #include "webhook_sender.hpp"
 
-#include <algorithm>
-
 #include "common/log.hpp"
 #include "queued_job.hpp"
 #include "status_json.hpp"
-#include "webhook_post.hpp"
+#include "http/post_json.hpp"
 
 namespace umstore::ingest {
 
@@ -64,15 +62,14 @@ void WebhookSender::run(std::stop_token stop) {
 }
 
 std::chrono::milliseconds WebhookSender::backoff(unsigned attempts) const {
-  auto delay = config_.webhook_retry_base;
-  for (unsigned i = 1; i < attempts && delay < config_.webhook_retry_max; ++i) delay *= 2;
-  return std::min(delay, config_.webhook_retry_max);
+  return http::RetrySchedule{config_.webhook_attempts, config_.webhook_retry_base, config_.webhook_retry_max}.wait_after(
+      attempts);
 }
 
 void WebhookSender::send(const OwedWebhook& owed) {
   const auto current = db_.status(owed.job_id);
   const std::string body = current ? status_json(*current).dump() : nlohmann::json{{"id", owed.job_id}}.dump();
-  const auto error = post_json(owed.url, body, {config_.webhook_timeout, config_.webhook_ca_file});
+  const auto error = http::post_json(owed.url, body, {config_.webhook_timeout, config_.webhook_ca_file});
   const unsigned attempts = owed.attempts + 1;
   std::string_view state = "sent";
   std::int64_t next = 0;

@@ -25,6 +25,7 @@ import unittest
 from email.message import EmailMessage
 from pathlib import Path
 
+from test_ingest_webhooks import Receiver
 from umstore_harness import DOMAIN, SAMPLES, Umstore, gateway_api, wait_for
 
 NUMBER = "+15550100"
@@ -78,6 +79,7 @@ def config(gateway_port, extra=""):
     return (f"[sip]\nlisten = 127.0.0.1:0\ngateways = 127.0.0.1\n"
             f"[smtp]\nauth_requires_tls = false\n"
             f"[routing]\ncountry_code = 1\n"
+            f"[ingest]\nwebhook_retry_base = 1\n"
             f"[fax_out]\ngateway = sip:127.0.0.1:{gateway_port}\nallowed_prefixes = +1555\n"
             f"page_header = umstore e2e\nretry_intervals = 1\nring_timeout = 5\n{extra}"
             f"[gateways]\napp = {APP_TOKEN}\nother = {OTHER_TOKEN}\n")
@@ -192,8 +194,11 @@ class FaxOutTest(unittest.TestCase):
     def test_an_application_sends_a_fax_over_http_and_follows_its_status(self):
         terminal = self.terminal("http")
         server = self.start(terminal)
+        receiver = Receiver()  # its first answer is a 500: the webhook is tried again
+        self.addCleanup(receiver.close)
         form = ["-F", f"to={FAX_TO}", "-F", "text=Invoice 7 attached.", "-F", "subject=Invoice 7",
-                "-F", f"file=@{SAMPLES / 'fax.tif'};type=image/tiff", "-H", "Idempotency-Key: invoice-7"]
+                "-F", f"file=@{SAMPLES / 'fax.tif'};type=image/tiff", "-H", "Idempotency-Key: invoice-7",
+                "-F", f"callback_url={receiver.url('/flaky')}"]
         code, body = gateway_api(server.http_port, "/v1/fax-out", *form, token=APP_TOKEN)
         self.assertEqual(code, 202, body)
         self.assertEqual(body["status"], "queued")
@@ -214,6 +219,10 @@ class FaxOutTest(unittest.TestCase):
         self.assertEqual(status["last_call"]["t30_result"], "OK")
         self.assertEqual(status["attempts"], 1)
         self.assertEqual(terminal.calls[0]["pages"], body["pages"])
+        # The webhook: the same status, POSTed once the fax ended, again after the receiver's 500.
+        wait_for(lambda: receiver.received("/flaky"), "the webhook", seconds=30)
+        self.assertEqual(receiver.received("/flaky"), [status])
+        self.assertEqual(len(receiver.received("/flaky", 500)), 1)
         # Refusals are JSON with the reason.
         code, refused = gateway_api(server.http_port, "/v1/fax-out", "-F", "to=+442079460000", "-F", "text=hi",
                                     token=APP_TOKEN)
@@ -221,6 +230,10 @@ class FaxOutTest(unittest.TestCase):
         self.assertIn("allowed_prefixes", refused["error"])
         code, refused = gateway_api(server.http_port, "/v1/fax-out", "-F", "text=hi", token=APP_TOKEN)
         self.assertEqual(code, 400)
+        code, refused = gateway_api(server.http_port, "/v1/fax-out", "-F", f"to={FAX_TO}", "-F", "text=hi",
+                                    "-F", "callback_url=ftp://127.0.0.1/", token=APP_TOKEN)
+        self.assertEqual(code, 400)
+        self.assertIn("callback_url", refused["error"])
         code, refused = gateway_api(server.http_port, "/v1/fax-out", "-F", f"to={FAX_TO}", token=APP_TOKEN)
         self.assertEqual(code, 422)
         self.assertIn("nothing to fax", refused["error"])

@@ -154,6 +154,40 @@ BOOST_AUTO_TEST_CASE(jobs_round_trip_and_orphans_go) {
   BOOST_TEST(jobs.take().empty());
 }
 
+BOOST_AUTO_TEST_CASE(an_ended_job_owes_its_webhook_until_it_is_sent_or_given_up) {
+  FaxJob job;
+  job.id = smtp::new_queue_id();
+  job.address = "FAX=+4930222@example.net";
+  job.number = "+4930222";
+  job.callback_url = "http://127.0.0.1:9/done";
+  jobs.add(job, "TIFF", "MESSAGE");
+  BOOST_TEST(!jobs.next_webhook(std::chrono::seconds(30)));  // nothing owed while the job runs
+  job.state = JobState::sent;
+  jobs.archive(job);
+  auto owed = jobs.next_webhook(std::chrono::seconds(30));
+  BOOST_REQUIRE(owed);
+  BOOST_TEST(owed->id == job.id);
+  BOOST_TEST(owed->url == "http://127.0.0.1:9/done");
+  BOOST_TEST(owed->attempts == 0u);
+  BOOST_TEST(jobs.find(job.id)->callback_url == job.callback_url);
+  // A failed attempt: not due until its retry time, which a restart keeps.
+  jobs.webhook_attempted(job.id, 1, Clock::now() + std::chrono::hours(1));
+  BOOST_TEST(!jobs.next_webhook(std::chrono::seconds(30)));
+  jobs.webhook_attempted(job.id, 1, Clock::now() - std::chrono::seconds(1));
+  FileFaxJobs reopened{dir / "fax"};
+  owed = reopened.next_webhook(std::chrono::seconds(30));
+  BOOST_REQUIRE(owed);
+  BOOST_TEST(owed->attempts == 1u);
+  reopened.webhook_attempted(job.id, 2, std::nullopt);
+  BOOST_TEST(!jobs.next_webhook(std::chrono::seconds(30)));
+  // A job without a callback owes nothing.
+  FaxJob quiet = job;
+  quiet.id = smtp::new_queue_id();
+  quiet.callback_url.clear();
+  jobs.archive(quiet);
+  BOOST_TEST(!jobs.next_webhook(std::chrono::seconds(30)));
+}
+
 BOOST_AUTO_TEST_CASE(the_dsn_carries_the_fax_details) {
   FaxJob job;
   job.id = "0123";

@@ -49,6 +49,8 @@ struct DiallerConfig {
   // How long an ended job's record answers GET /v1/fax-out/{id}.
   std::chrono::seconds keep_records{7 * 24 * 3600};
   EnumRouting enum_routing;
+  // Called once a job ended and its record is kept (its webhook may be owed).
+  std::function<void()> ended;
 };
 
 // Places one call: the SIP endpoint's send_fax, or anything that dials the same way.
@@ -92,6 +94,7 @@ class FaxDialler {
   // After an attempt that did not send: again later, or failed for good.
   void retry_or_fail(FaxJob& job, bool retry_may_help);
   void finish(const FaxJob& job);         // reported (when wanted) and archived
+  void archive(const FaxJob& job);        // kept as a record, and `ended` told
   void finish_logged(const FaxJob& job);  // the same, errors logged for the next pass
   void report(const FaxJob& job);
 

@@ -55,6 +55,14 @@ struct FaxJob {
   Clock::time_point next_attempt{};
   std::optional<CallReport> last_call;
   std::string relayed_to;       // the Internet fax address ENUM named
+  std::string callback_url;     // the HTTP API's webhook for the end, may be empty
+};
+
+// A webhook an ended job owes: its status, POSTed to `url`.
+struct OwedWebhook {
+  std::string id;
+  std::string url;
+  unsigned attempts = 0;  // made so far
 };
 
 std::string serialise_job(const FaxJob& job);
@@ -75,8 +83,14 @@ class FaxJobs {
   virtual void update(const FaxJob& job) = 0;  // durably
   virtual void remove(std::string_view id) = 0;
   // An ended job (sent, failed, relayed) kept as a record for its status
-  // while its pages and message go.
+  // while its pages and message go; with a callback_url, the webhook it
+  // owes is kept with it.
   virtual void archive(const FaxJob& job) = 0;
+  // A webhook due now, claimed for `claim` (no other node sends it
+  // meanwhile), or nullopt.
+  virtual std::optional<OwedWebhook> next_webhook(std::chrono::milliseconds claim) = 0;
+  // After an attempt: due again at `retry_at`, or done with (nullopt: sent or given up).
+  virtual void webhook_attempted(std::string_view id, unsigned attempts, std::optional<Clock::time_point> retry_at) = 0;
   virtual void expire_archive(std::chrono::seconds age) = 0;  // records older than `age` go
   // The job or record a source's Idempotency-Key made, if any.
   virtual std::optional<FaxJob> find_by_key(std::string_view source, std::string_view key) const = 0;
@@ -99,7 +113,8 @@ class FaxQueueError : public std::runtime_error {
 };
 
 // ID.tif, ID.eml and ID.json in `directory`, each fsync'ed, the job renamed
-// into place last; ended jobs' records in done/ID.json.
+// into place last; ended jobs' records in done/ID.json, the webhooks they
+// owe in webhooks/ID.json.
 class FileFaxJobs final : public FaxJobs {
  public:
   explicit FileFaxJobs(std::filesystem::path directory);
@@ -108,6 +123,8 @@ class FileFaxJobs final : public FaxJobs {
   void update(const FaxJob& job) override;
   void remove(std::string_view id) override;
   void archive(const FaxJob& job) override;
+  std::optional<OwedWebhook> next_webhook(std::chrono::milliseconds claim) override;
+  void webhook_attempted(std::string_view id, unsigned attempts, std::optional<Clock::time_point> retry_at) override;
   void expire_archive(std::chrono::seconds age) override;
   std::optional<FaxJob> find_by_key(std::string_view source, std::string_view key) const override;
   std::vector<FaxJob> take() override;  // damaged jobs logged and left
@@ -120,11 +137,12 @@ class FileFaxJobs final : public FaxJobs {
  private:
   std::filesystem::path path(std::string_view id, std::string_view extension) const;
   std::filesystem::path record(std::string_view id) const;
+  std::filesystem::path webhook(std::string_view id) const;
   std::filesystem::path directory_;
 };
 
-// The jobs in the PostgreSQL backend's database (tables fax_jobs and
-// fax_records, made at start); `work_dir` holds the pages of the calls in
+// The jobs in the PostgreSQL backend's database (tables fax_jobs,
+// fax_records and fax_webhooks, made at start); `work_dir` holds the pages of the calls in
 // progress on this node. Throws FaxQueueError naming the database.
 std::unique_ptr<FaxJobs> open_postgresql_fax_jobs(const std::string& conninfo, const std::string& node_id,
                                                   std::chrono::milliseconds lease, std::filesystem::path work_dir);

@@ -26,6 +26,7 @@ struct OutboxConfig {
 struct FaxRequest {
   std::string gateway;          // whose token: the owner and the budget holder
   std::string idempotency_key;  // may be empty
+  std::string callback_url;     // webhook when it ends, may be empty
   std::string number;           // as written
   std::string sub_address;      // digits, may be empty
   std::vector<DocumentPart> parts;

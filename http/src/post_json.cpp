@@ -1,4 +1,4 @@
-#include "webhook_post.hpp"
+#include "http/post_json.hpp"
 
 #include <Poco/Delegate.h>
 #include <Poco/Exception.h>
@@ -18,13 +18,14 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <istream>
 #include <memory>
 #include <mutex>
 #include <ostream>
 #include <stdexcept>
 
-namespace umstore::ingest {
+namespace umstore::http {
 
 namespace {
 
@@ -70,7 +71,7 @@ Poco::Net::Context::Ptr client_context(const std::string& host, const std::files
   return context;
 }
 
-std::unique_ptr<Poco::Net::HTTPClientSession> open_session(const Poco::URI& uri, const WebhookTransport& transport) {
+std::unique_ptr<Poco::Net::HTTPClientSession> open_session(const Poco::URI& uri, const PostOptions& transport) {
   if (uri.getScheme() == "http") return std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
   initialize_tls_once();
   return std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(),
@@ -84,7 +85,7 @@ std::string tls_failure(const std::string& host, const Poco::Exception& e) {
 
 }  // namespace
 
-std::optional<std::string> post_json(std::string_view url, std::string_view body, const WebhookTransport& transport) {
+std::optional<std::string> post_json(std::string_view url, std::string_view body, const PostOptions& transport) {
   std::string host;
   try {
     const Poco::URI uri{std::string(url)};
@@ -119,4 +120,10 @@ std::optional<std::string> post_json(std::string_view url, std::string_view body
   }
 }
 
-}  // namespace umstore::ingest
+std::chrono::milliseconds RetrySchedule::wait_after(unsigned failed_attempts) const {
+  auto delay = first;
+  for (unsigned i = 1; i < failed_attempts && delay < longest; ++i) delay *= 2;
+  return std::min(delay, longest);
+}
+
+}  // namespace umstore::http
