@@ -8,6 +8,8 @@
 #include "auth/gateway_tokens.hpp"
 #include "common/ascii.hpp"
 #include "common/log.hpp"
+#include "faxout/fax_jobs.hpp"
+#include "faxout/fax_status.hpp"
 #include "ingest/ingest_queue.hpp"
 #include "mailstore/account_store.hpp"
 #include "mailstore/folder.hpp"
@@ -264,6 +266,16 @@ json ingest_job_json(const ingest::IngestStatus& s) {
 
 constexpr std::size_t kListedIngestJobs = 200;
 
+// A fax as its sender's application sees it, and who sent it.
+json fax_json(const faxout::FaxJob& job) {
+  json j = faxout::status_json(job);
+  j["source"] = job.source;  // "smtp" or "http:GATEWAY"
+  j["user"] = job.user;
+  j["sender"] = job.sender;
+  j["smtp_id"] = job.smtp_id;
+  return j;
+}
+
 http::Response list_queues(const Call& call) {
   auto& queue = call.context.services.smtp_queue;
   json smtp = json::array();
@@ -271,9 +283,23 @@ http::Response list_queues(const Call& call) {
     if (auto e = queue.envelope(id)) smtp.push_back(envelope_json(*e));
   json jobs = json::array();
   for (const auto& s : call.context.services.ingest_queue.open_jobs(kListedIngestJobs)) jobs.push_back(ingest_job_json(s));
+  json faxes = json::array();
+  if (const auto* fax_jobs = call.context.services.fax_jobs)
+    for (const auto& job : fax_jobs->list(kListedIngestJobs)) faxes.push_back(fax_json(job));
   return json_response(200, {{"smtp", smtp},
                              {"ingest", ingest_json(call.context.services.ingest_queue.counters())},
-                             {"ingest_jobs", jobs}});
+                             {"ingest_jobs", jobs},
+                             {"fax_out", faxes}});
+}
+
+// Any fax, queued or ended (records are kept 7 days): what its sender's
+// DSN (X-Fax-Job-Id) or the 250 reply named.
+http::Response fax_status(const Call& call) {
+  const auto* fax_jobs = call.context.services.fax_jobs;
+  if (!fax_jobs) return http::json_error(404, "faxes are not sent here ([fax_out] is not configured)");
+  const auto job = fax_jobs->find(call.params.at(0));
+  if (!job) return http::json_error(404, "no fax with id " + call.params.at(0));
+  return json_response(200, fax_json(*job));
 }
 
 // POST .../retry: a failed job runs again. DELETE: a queued or failed job
@@ -412,6 +438,7 @@ void add_api_routes(ApiRouter& router) {
   router.add("DELETE", "/api/queues/smtp/{}", {[](const Call& c) { return queue_action(c, false); }, true});
   router.add("POST", "/api/queues/ingest/{}/retry", {[](const Call& c) { return ingest_job_action(c, true); }, true});
   router.add("DELETE", "/api/queues/ingest/{}", {[](const Call& c) { return ingest_job_action(c, false); }, true});
+  router.add("GET", "/api/fax-out/{}", {fax_status});
   router.add("GET", "/api/gateways", {list_gateways});
   router.add("POST", "/api/gateways", {create_gateway_token, true});
   router.add("DELETE", "/api/gateways/{}", {revoke_gateway_token, true});

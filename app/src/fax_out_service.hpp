@@ -18,6 +18,7 @@ class FaxOutService {
   explicit FaxOutService(const Settings& s);
   ~FaxOutService();
   std::shared_ptr<faxout::Outbox> outbox() const { return outbox_; }
+  faxout::FaxJobs& jobs() const { return *jobs_; }
   // `queue` and `runner`: the SMTP queue the reports (and Internet faxes for
   // numbers ENUM routes, when `enum_routes` is set) go to.
   void start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp::QueueRunner& runner,

@@ -376,7 +376,8 @@ int run_serve(std::span<const std::string> args) {
         io, net::parse_endpoint(s.admin_listen), admin_config,
         admin::AdminServices{*admin_store, accounts, *store, smtp_queue, ingest_queue, gateways, login_throttle,
                              [&queue_runner] { queue_runner.wake(); }, s.aging, greeting_for,
-                             issued_tokens, s.spool_dir, s.data.root / "tmp", queue_config.settings.decode});
+                             issued_tokens, s.spool_dir, s.data.root / "tmp", queue_config.settings.decode,
+                             fax_out ? &fax_out->jobs() : nullptr});
   }
   ingest_queue.start();
   spool.start();

@@ -60,7 +60,8 @@ std::string fax_dsn(const FaxJob& job, std::string_view message, const std::stri
   r.outcome_text = sent ? "faxed to " + number + ", " + pages + " pages"
                         : "could not be faxed to " + number + " after " + std::to_string(job.attempts) +
                               (job.attempts == 1 ? " attempt" : " attempts");
-  r.extension_fields = {{"X-Fax-Number", job.number},
+  r.extension_fields = {{"X-Fax-Job-Id", job.id},
+                        {"X-Fax-Number", job.number},
                         {"X-Fax-Pages-Sent", std::to_string(call.pages_sent)},
                         {"X-Fax-Pages", std::to_string(job.pages)},
                         {"X-Fax-Attempts", std::to_string(job.attempts)},

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
@@ -125,7 +126,9 @@ void FileFaxJobs::remove(std::string_view id) {
   fsync_directory(directory_);
 }
 
-std::vector<FaxJob> FileFaxJobs::take() {
+std::vector<FaxJob> FileFaxJobs::take() { return list(std::numeric_limits<std::size_t>::max()); }
+
+std::vector<FaxJob> FileFaxJobs::list(std::size_t limit) const {
   std::vector<FaxJob> jobs;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
@@ -142,6 +145,7 @@ std::vector<FaxJob> FileFaxJobs::take() {
     }
   }
   std::sort(jobs.begin(), jobs.end(), [](const FaxJob& a, const FaxJob& b) { return a.id < b.id; });
+  if (jobs.size() > limit) jobs.resize(limit);
   return jobs;
 }
 

@@ -6,7 +6,7 @@
 
 #include "common/rfc5322_date.hpp"
 #include "ingest/multipart.hpp"
-#include "status_json.hpp"
+#include "faxout/fax_status.hpp"
 
 namespace umstore::faxout {
 namespace {

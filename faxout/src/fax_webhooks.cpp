@@ -1,7 +1,7 @@
 #include "faxout/fax_webhooks.hpp"
 
 #include "common/log.hpp"
-#include "status_json.hpp"
+#include "faxout/fax_status.hpp"
 
 namespace umstore::faxout {
 namespace {

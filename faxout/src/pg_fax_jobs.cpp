@@ -188,14 +188,7 @@ class PgFaxJobs final : public FaxJobs {
                         " WHERE f.id = due.id RETURNING f.id, f.job"),
                     {Param::text(node_id_), Param::text(lease_ms_), IntParam(pgsql::unix_ms(Clock::now()))});
     });
-    std::vector<FaxJob> jobs;
-    for (int i = 0; i < r.rows(); ++i) {
-      try {
-        jobs.push_back(parse_job(r.view(i, 1)));
-      } catch (const std::exception& e) {
-        log(LogLevel::Error, kLog, "job {} in the database is damaged ({}): left there", r.view(i, 0), e.what());
-      }
-    }
+    auto jobs = parsed(r);
     std::sort(jobs.begin(), jobs.end(), [](const FaxJob& a, const FaxJob& b) { return a.id < b.id; });
     return jobs;
   }
@@ -203,6 +196,13 @@ class PgFaxJobs final : public FaxJobs {
   std::optional<FaxJob> find(std::string_view id) const override {
     return one("SELECT job FROM fax_jobs WHERE id = $1 UNION ALL SELECT job FROM fax_records WHERE id = $2 LIMIT 1",
                id, id);
+  }
+
+  std::vector<FaxJob> list(std::size_t limit) const override {
+    const Result r = db_.run([&](Connection& c) {
+      return c.exec("SELECT id, job FROM fax_jobs ORDER BY id LIMIT $1", {IntParam(static_cast<std::int64_t>(limit))});
+    });
+    return parsed(r);
   }
 
   // Written for the call and gone after it: the SIP endpoint reads a file.
@@ -239,6 +239,19 @@ class PgFaxJobs final : public FaxJobs {
   std::string location() const override { return "the database's fax queue"; }
 
  private:
+  // Rows of (id, job); damaged ones logged and left out.
+  static std::vector<FaxJob> parsed(const Result& r) {
+    std::vector<FaxJob> jobs;
+    for (int i = 0; i < r.rows(); ++i) {
+      try {
+        jobs.push_back(parse_job(r.view(i, 1)));
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, kLog, "job {} in the database is damaged ({}): left there", r.view(i, 0), e.what());
+      }
+    }
+    return jobs;
+  }
+
   std::optional<FaxJob> one(std::string_view sql, std::string_view a, std::string_view b) const {
     const Result r = db_.run([&](Connection& c) { return c.exec(sql, {Param::text(a), Param::text(b)}); });
     if (r.rows() == 0) return std::nullopt;

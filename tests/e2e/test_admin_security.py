@@ -45,7 +45,7 @@ API_PATHS = [
     ("DELETE", f"/api/mailboxes/{MAILBOX}/greeting"), ("POST", "/api/queues/ingest/0123abcd/retry"),
     ("DELETE", "/api/queues/ingest/0123abcd"), ("POST", "/api/gateways"), ("DELETE", "/api/gateways/gw1"),
     ("GET", f"/api/mailboxes/{MAILBOX}/export"), ("POST", f"/api/mailboxes/{MAILBOX}/erase"),
-    ("POST", "/api/privacy/erase-caller"),
+    ("POST", "/api/privacy/erase-caller"), ("GET", "/api/fax-out/0ABC123"),
 ]
 
 

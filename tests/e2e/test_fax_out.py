@@ -25,6 +25,7 @@ import unittest
 from email.message import EmailMessage
 from pathlib import Path
 
+from admin_client import AdminClient, add_admin
 from test_ingest_webhooks import Receiver
 from umstore_harness import DOMAIN, SAMPLES, Umstore, gateway_api, wait_for
 
@@ -34,6 +35,7 @@ FAX_TO = "+15550199"
 RECEIVER = os.environ.get("SIP_FAX_RECEIVER", "sip_fax_receiver")
 APP_TOKEN = "fax-out-app-token-0123456789"
 OTHER_TOKEN = "fax-out-other-token-0123456789"
+ADMIN_PASSWORD = "fax-out-admin-password"
 
 
 def free_udp_port():
@@ -130,11 +132,16 @@ class FaxOutTest(unittest.TestCase):
             print(f"SKIP: {RECEIVER} (the receiving fax terminal) is not built", file=sys.stderr)
             sys.exit(77)
 
-    def start(self, terminal, extra=""):
+    def start(self, terminal, extra="", admin=False):
         server = Umstore(config(terminal.port, extra))
         server.add_mailbox(NUMBER, "Alice Example", PASSWORD)
+        if admin:
+            add_admin(server, "root", "helpdesk", ADMIN_PASSWORD)
         server.start()
         self.addCleanup(server.close)
+        if admin:
+            server.admin = AdminClient(server.admin_port)
+            server.admin.enrol("root", ADMIN_PASSWORD)
         return server
 
     def terminal(self, name, *flags):
@@ -155,8 +162,11 @@ class FaxOutTest(unittest.TestCase):
 
     def test_a_text_and_a_tiff_arrive_page_for_page_and_the_sender_hears_of_it(self):
         terminal = self.terminal("ok")
-        server = self.start(terminal)
+        server = self.start(terminal, admin=True)
         self.submit(server, fax_message("Please deliver 3 boxes of paper.\nThank you."))
+        # Admins see it in the queue while it is dialled (a real-time fax takes half a minute).
+        [queued] = server.admin.call("GET", "/api/queues").json()["fax_out"]
+        self.assertEqual((queued["number"], queued["user"], queued["source"]), (FAX_TO, NUMBER, "smtp"))
         wait_for(lambda: terminal.calls, "the fax call", seconds=240)
         call = terminal.calls[0]
         self.assertEqual(call["result"], "OK", call)
@@ -178,6 +188,12 @@ class FaxOutTest(unittest.TestCase):
         self.assertEqual(fields["x-fax-pages-sent"], str(call["pages"]))
         self.assertEqual(fields["x-fax-attempts"], "1")
         self.assertIn("OK", fields["diagnostic-code"])
+        # The report's job id finds the fax's record in the admin API, as JSON.
+        self.assertEqual(fields["x-fax-job-id"], queued["id"])
+        ended = server.admin.call("GET", f"/api/fax-out/{queued['id']}").json()
+        self.assertEqual((ended["status"], ended["last_call"]["pages_sent"]), ("sent", call["pages"]))
+        self.assertEqual(server.admin.call("GET", "/api/queues").json()["fax_out"], [])
+        self.assertEqual(server.admin.call("GET", "/api/fax-out/0NOSUCHID").status_code, 404)
 
     def test_a_busy_line_is_tried_again_and_ends_in_a_failure_report(self):
         terminal = self.terminal("busy", "--busy")

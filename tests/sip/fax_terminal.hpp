@@ -2,13 +2,14 @@
 // A fax machine behind a SIP gateway that answers: the receiving terminal
 // the tests and the outbound fax benchmark send faxes to
 // (SipServer::send_fax), the counterpart of fax_call.hpp. Listens on one
-// SIP socket on 127.0.0.1 over UDP and takes up to `max_calls` calls at
+// SIP port on 127.0.0.1 over UDP (and TCP with `tcp`) and takes up to `max_calls` calls at
 // once (more get 486), each on a thread of its own with its own media
 // socket: answers it (or says busy, or only rings, or challenges with digest
 // first), receives with spandsp's T.30 answering terminal over G.711 or,
 // after its own re-INVITE, over T.38, and writes DIR/<n>.tif. Real-time
 // pacing (20 ms) per call: a test peer, not production code.
 #include <poll.h>
+#include <sys/socket.h>
 #include <spandsp.h>
 
 #include <atomic>
@@ -32,6 +33,7 @@
 #include "rtp.hpp"
 #include "sdp.hpp"
 #include "sip_message.hpp"
+#include "sip_transport.hpp"
 #include "t38_fax.hpp"
 
 namespace umstore::test {
@@ -47,6 +49,83 @@ struct FaxTerminalOptions {
   unsigned calls = 0;      // stop after this many calls; 0: never
   std::string station_id = "+15550199 TERMINAL";  // our CSI
   unsigned max_calls = 64;  // calls at once; an INVITE beyond gets 486 Busy Here
+  bool tcp = false;         // also listen on TCP, the same port (one connection at a time)
+};
+
+// SIP on 127.0.0.1: UDP, and TCP on the same port when asked. A message's
+// peer is the UDP port it came from, or kTcp for the TCP connection, and
+// the answer goes back the same way.
+class SipPort {
+ public:
+  static constexpr std::uint16_t kTcp = 0;
+
+  SipPort(std::uint16_t port, bool tcp) : udp_(port) {
+    if (!tcp) return;
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int on = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    ::bind(listener_, reinterpret_cast<const sockaddr*>(&udp_.self), sizeof udp_.self);
+    ::listen(listener_, 4);
+  }
+  ~SipPort() {
+    if (connection_ >= 0) ::close(connection_);
+    if (listener_ >= 0) ::close(listener_);
+  }
+  SipPort(const SipPort&) = delete;
+  SipPort& operator=(const SipPort&) = delete;
+
+  std::uint16_t port() const { return udp_.port(); }
+  bool tcp() const { return listener_ >= 0; }
+
+  // The next whole message, waiting up to `wait` for one.
+  std::optional<std::pair<std::string, std::uint16_t>> receive(std::chrono::milliseconds wait) {
+    if (auto framed = next_framed()) return std::pair(std::move(*framed), kTcp);
+    pollfd p[3] = {{udp_.fd, POLLIN, 0}, {listener_, POLLIN, 0}, {connection_, POLLIN, 0}};
+    if (::poll(p, 3, static_cast<int>(wait.count())) <= 0) return std::nullopt;
+    if (p[0].revents & POLLIN) return udp_.receive_from();
+    if (p[1].revents & POLLIN) {
+      const int accepted = ::accept(listener_, nullptr, nullptr);
+      const std::lock_guard lock(send_mutex_);
+      if (connection_ >= 0) ::close(connection_);
+      connection_ = accepted;
+      stream_.clear();
+    }
+    if (p[2].revents & (POLLIN | POLLHUP)) {
+      char buf[4096];
+      const auto n = ::recv(connection_, buf, sizeof buf, 0);
+      if (n > 0) stream_.append(buf, static_cast<std::size_t>(n));
+    }
+    if (auto framed = next_framed()) return std::pair(std::move(*framed), kTcp);
+    return std::nullopt;
+  }
+
+  void send_to(std::string_view text, std::uint16_t peer) {
+    if (peer != kTcp) return udp_.send_to(text, peer);
+    const std::lock_guard lock(send_mutex_);
+    for (std::size_t sent = 0; sent < text.size() && connection_ >= 0;) {
+      const auto n = ::send(connection_, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  // One message off the stream, framed by its Content-Length (or "l").
+  std::optional<std::string> next_framed() {
+    const auto end = stream_.find("\r\n\r\n");
+    if (end == std::string::npos) return std::nullopt;
+    const std::size_t body = sip::content_length_of(std::string_view(stream_).substr(0, end + 2)).value_or(0);
+    if (stream_.size() < end + 4 + body) return std::nullopt;
+    std::string out = stream_.substr(0, end + 4 + body);
+    stream_.erase(0, end + 4 + body);
+    return out;
+  }
+
+  UdpPort udp_;
+  int listener_ = -1;
+  int connection_ = -1;
+  std::string stream_;
+  std::mutex send_mutex_;
 };
 
 struct ReceivedFax {
@@ -57,6 +136,7 @@ struct ReceivedFax {
   unsigned pages = 0;
   std::filesystem::path tiff;
   bool t38 = false;
+  bool tcp = false;  // every SIP message of the call came over TCP
   std::string sub_address, remote_station;
   double invite_at = 0;  // Unix time (s) when the call's first INVITE arrived
   double ended_at = 0;   // and when the call was over
@@ -87,7 +167,7 @@ class FaxTerminal {
  public:
   // SIP on 127.0.0.1:`sip_port` (0: any free port).
   explicit FaxTerminal(FaxTerminalOptions options, std::uint16_t sip_port = 0)
-      : o_(std::move(options)), sip_(sip_port) {
+      : o_(std::move(options)), sip_(sip_port, o_.tcp) {
     if (!o_.auth_user.empty()) {
       sip::DigestSettings settings;
       settings.realm = "fax-gateway";
@@ -117,15 +197,14 @@ class FaxTerminal {
         it = active.erase(it);
       }
       if (stop || (o_.calls != 0 && n >= o_.calls && active.empty())) break;
-      pollfd p{sip_.fd, POLLIN, 0};
-      if (::poll(&p, 1, 5) <= 0) continue;
-      const auto in = sip_.receive_from();
+      const auto in = sip_.receive(std::chrono::milliseconds(5));
       if (!in) continue;
       const double arrived = unix_now();
       auto m = sip::SipMessage::parse(in->first);
       if (!m) continue;
       const std::string call_id = m->call_id();
       if (const auto it = active.find(call_id); it != active.end()) {
+        if (in->second != it->second->peer) it->second->strayed = true;
         it->second->deliver(std::move(*m));
         continue;
       }
@@ -166,6 +245,7 @@ class FaxTerminal {
       Call& c = *call;
       c.thread = std::thread([this, &c] {
         ReceivedFax r = take_call(c);
+        r.tcp = c.peer == SipPort::kTcp && !c.strayed;
         publish(std::move(r));
         c.done = true;
       });
@@ -187,6 +267,7 @@ class FaxTerminal {
     std::string tag;
     UdpPort media, udptl;
     bool bye_received = false;
+    std::atomic<bool> strayed{false};  // a message of the call came another way than its INVITE
     std::uint16_t sequence = 0;
     std::uint32_t timestamp = 0;
     std::mutex mutex;
@@ -277,7 +358,9 @@ class FaxTerminal {
 
   static std::chrono::steady_clock::time_point now() { return std::chrono::steady_clock::now(); }
 
-  std::string contact() const { return "Contact: <sip:fax@127.0.0.1:" + std::to_string(sip_.port()) + ">\r\n"; }
+  std::string contact() const {
+    return "Contact: <sip:fax@127.0.0.1:" + std::to_string(sip_.port()) + (sip_.tcp() ? ";transport=tcp" : "") + ">\r\n";
+  }
 
   // The call's next SIP message (waits up to `wait`); a BYE is answered here.
   std::optional<sip::SipMessage> next_request(Call& c,
@@ -312,7 +395,8 @@ class FaxTerminal {
   std::string in_dialog(const Call& c, std::string_view method, std::string_view branch, unsigned cseq) const {
     const auto contact_uri = c.invite.contact();
     return std::string(method) + " " + (contact_uri ? contact_uri->uri : c.invite.from().uri) +
-           " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(sip_.port()) + ";branch=z9hG4bK" +
+           " SIP/2.0\r\nVia: SIP/2.0/" + (c.peer == SipPort::kTcp ? "TCP" : "UDP") + " 127.0.0.1:" +
+           std::to_string(sip_.port()) + ";branch=z9hG4bK" +
            std::string(branch) + c.tag + "\r\nFrom: " + c.invite.to_text() + ";tag=" + c.tag +
            "\r\nTo: " + c.invite.from_text() + "\r\nCall-ID: " + c.invite.call_id() + "\r\nCSeq: " +
            std::to_string(cseq) + " " + std::string(method) + "\r\nMax-Forwards: 70\r\n";
@@ -449,7 +533,7 @@ class FaxTerminal {
 
   FaxTerminalOptions o_;
   std::optional<sip::DigestAuthenticator> auth_;
-  UdpPort sip_;
+  SipPort sip_;
   const std::function<void(const ReceivedFax&)>* report_ = nullptr;
   const std::atomic<bool>* stop_ = nullptr;
   std::mutex report_mutex_;

@@ -1,6 +1,7 @@
 // Faxes sent from mail (SipServer::send_fax) to a receiving fax terminal
 // behind a "gateway" on 127.0.0.1 (fax_terminal.hpp): sent over G.711 and
-// T.38 with every page arriving intact, with digest authentication, and the
+// T.38 with every page arriving intact, with digest authentication, with
+// the gateway's SIP over TCP, and the
 // calls that do not get through: busy, no answer, no fax at the far end,
 // wrong password, nobody there. Faxes over G.711 run in real time, so every
 // call is placed at once when the suite starts and each case waits for its
@@ -58,6 +59,7 @@ struct OutboundCalls {
     add("t38", {.t38 = true}, {});
     add("t38_offered", {}, {.t38 = sip::FaxGateway::T38::offer});
     add("t38_offer_refused", {.refuse_t38 = true}, {.t38 = sip::FaxGateway::T38::offer});
+    add("tcp", {.t38 = true, .tcp = true}, {});
     // Nobody at this port: the INVITE goes unanswered until Timer B (32 s).
     const auto nobody = free_port();
     auto& s = *scenarios.emplace("unreachable", std::make_unique<Scenario>()).first->second;
@@ -75,7 +77,8 @@ struct OutboundCalls {
     s.thread = std::jthread([&s] {
       s.terminal->run([&s](const ReceivedFax& r) { s.received.set_value(r); }, s.stop);
     });
-    send(s, "sip:127.0.0.1:" + std::to_string(s.terminal->port()), std::move(gateway));
+    send(s, "sip:127.0.0.1:" + std::to_string(s.terminal->port()) + (options.tcp ? ";transport=tcp" : ""),
+         std::move(gateway));
   }
 
   void send(Scenario& s, std::string uri, sip::FaxGateway gateway) {
@@ -118,8 +121,9 @@ ReceivedFax terminal_result_of(const std::string& name) {
 }
 
 
-// A fax that went: both ends agree on the pages, and the pages are the ones sent.
-void check_sent(const std::string& name, bool t38) {
+// A fax that went: both ends agree on the pages, and the pages are the ones
+// sent. Returns what the terminal reported.
+ReceivedFax check_sent(const std::string& name, bool t38) {
   const auto r = result_of(name);
   const auto got = terminal_result_of(name);
   BOOST_TEST(sip::to_string(r.outcome) == "sent");
@@ -156,6 +160,7 @@ void check_sent(const std::string& name, bool t38) {
     }
     BOOST_TEST(differing == 0u, "page " << i + 1 << ": " << differing << " rows differ");
   }
+  return got;
 }
 
 }  // namespace
@@ -200,6 +205,11 @@ BOOST_AUTO_TEST_CASE(a_fax_after_our_reinvite_to_t38_arrives_page_for_page) { ch
 
 BOOST_AUTO_TEST_CASE(a_gateway_refusing_our_t38_offer_gets_the_fax_over_g711) {
   check_sent("t38_offer_refused", false);
+}
+
+// The INVITE, the gateway's re-INVITE to T.38 and both BYEs' exchanges on one TCP connection.
+BOOST_AUTO_TEST_CASE(a_gateway_reached_over_tcp_gets_the_fax) {
+  BOOST_TEST(check_sent("tcp", true).tcp);
 }
 
 BOOST_AUTO_TEST_CASE(a_busy_line_is_busy_and_worth_a_retry) {

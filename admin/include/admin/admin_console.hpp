@@ -30,6 +30,9 @@ namespace umstore::ingest {
 class IngestQueue;
 struct IngestStatus;
 }  // namespace umstore::ingest
+namespace umstore::faxout {
+class FaxJobs;
+}
 
 namespace umstore::admin {
 
@@ -56,6 +59,8 @@ struct AdminServices {
   std::filesystem::path scratch_dir;
   // [ingest] sandbox: greeting uploads are decoded as gateways' recordings are.
   ingest::DecodeSandbox decode;
+  // The outbound fax queue, for its jobs and ended faxes' records; null without [fax_out].
+  faxout::FaxJobs* fax_jobs = nullptr;
 };
 
 // The largest greeting upload (PUT /api/mailboxes/{number}/greeting), and so

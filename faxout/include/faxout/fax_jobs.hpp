@@ -98,6 +98,8 @@ class FaxJobs {
   // one node; on a shared queue those it holds or takes over, leased to it.
   virtual std::vector<FaxJob> take() = 0;
   virtual std::optional<FaxJob> find(std::string_view id) const = 0;  // a job, or a record
+  // The jobs not ended yet, whoever holds them, by id (at most `limit`): for admins.
+  virtual std::vector<FaxJob> list(std::size_t limit) const = 0;
   // The pages as a file the SIP endpoint reads, until release_pages(id).
   virtual std::filesystem::path pages(std::string_view id) = 0;
   virtual void release_pages(std::string_view id) { (void)id; }
@@ -129,6 +131,7 @@ class FileFaxJobs final : public FaxJobs {
   std::optional<FaxJob> find_by_key(std::string_view source, std::string_view key) const override;
   std::vector<FaxJob> take() override;  // damaged jobs logged and left
   std::optional<FaxJob> find(std::string_view id) const override;
+  std::vector<FaxJob> list(std::size_t limit) const override;
   std::filesystem::path pages(std::string_view id) override { return path(id, ".tif"); }
   std::string message(std::string_view id) const override;
   void remove_orphans() override;

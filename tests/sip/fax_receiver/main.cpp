@@ -6,7 +6,7 @@
 // runs until killed or N calls.
 //
 //   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]
-//                    [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N]
+//                    [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     else if (arg == "--no-fax") o.no_fax = true;
     else if (arg == "--t38") o.t38 = true;
     else if (arg == "--refuse-t38") o.refuse_t38 = true;
+    else if (arg == "--tcp") o.tcp = true;
     else if (arg == "--calls") o.calls = static_cast<unsigned>(std::stoul(take()));
     else if (arg == "--station-id") o.station_id = take();
     else if (arg == "--max-calls") o.max_calls = std::max(1u, static_cast<unsigned>(std::stoul(take())));
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
       o.auth_password = credentials.substr(colon + 1);
     } else {
       std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]"
-                   " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N]\n";
+                   " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]\n";
       return 2;
     }
   }

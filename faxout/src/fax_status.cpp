@@ -1,4 +1,4 @@
-#include "status_json.hpp"
+#include "faxout/fax_status.hpp"
 
 namespace umstore::faxout {
 namespace {
