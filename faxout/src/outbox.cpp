@@ -110,6 +110,20 @@ std::vector<FaxJob> Outbox::keep(std::vector<FaxJob> jobs, const FaxDocument& do
   return jobs;
 }
 
+std::vector<FaxJob> Outbox::kept_or_given_back(const std::string& holder, unsigned pages,
+                                               const std::function<std::vector<FaxJob>()>& keeping) {
+  try {
+    return keeping();
+  } catch (...) {
+    try {
+      budget_.give_back(holder, pages);
+    } catch (const std::exception& e) {
+      log(LogLevel::Warning, kLog, "{} page(s) of {} not given back: {}", pages, holder, e.what());
+    }
+    throw;
+  }
+}
+
 smtp::SmtpReply Outbox::submit(const smtp::FaxSubmission& submission, std::string_view message) {
   std::string to;
   for (const auto& r : submission.recipients) to += (to.empty() ? "" : ", ") + r.number;
@@ -141,7 +155,8 @@ smtp::SmtpReply Outbox::submit(const smtp::FaxSubmission& submission, std::strin
     jobs.push_back(std::move(job));
   }
   std::string ids;
-  for (const auto& job : keep(std::move(jobs), document, message)) ids += (ids.empty() ? "" : " ") + job.id;
+  for (const auto& job : kept_or_given_back(holder, pages, [&] { return keep(std::move(jobs), document, message); }))
+    ids += (ids.empty() ? "" : " ") + job.id;
   return {250, "2.0.0", "OK: fax of " + std::to_string(document.pages) + " pages queued as " + ids};
 }
 
@@ -178,7 +193,13 @@ FaxRequestOutcome Outbox::submit_request(const FaxRequest& request) {
   job.number = *address.number;
   job.sub_address = address.sub_address;
   job.notify = *smtp::parse_notify("NEVER");
-  return {202, "", std::move(keep({job}, document, "")[0]), false};
+  try {
+    return {202, "", std::move(kept_or_given_back(source, document.pages, [&] { return keep({job}, document, ""); })[0]),
+            false};
+  } catch (const DuplicateRequest&) {
+    if (auto earlier = jobs_.find_by_key(source, request.idempotency_key)) return {200, "", std::move(*earlier), true};
+    throw;
+  }
 }
 
 }  // namespace umstore::faxout

@@ -49,6 +49,15 @@ CREATE TABLE IF NOT EXISTS fax_records (
   ended       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS fax_records_key ON fax_records (source, idempotency_key);
+-- One job per source and Idempotency-Key, across the nodes (a job moves
+-- from fax_jobs to fax_records, so neither table can say it alone).
+CREATE TABLE IF NOT EXISTS fax_request_keys (
+  source      text NOT NULL,
+  key         text NOT NULL,
+  id          text NOT NULL,
+  created     timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (source, key)
+);
 CREATE TABLE IF NOT EXISTS fax_webhooks (
   id          text PRIMARY KEY,             -- the ended job's
   url         text NOT NULL,
@@ -101,12 +110,19 @@ class PgFaxJobs final : public FaxJobs {
 
   void add(const FaxJob& job, std::string_view tiff, std::string_view message) override {
     db_.run([&](Connection& c) {
+      pgsql::Transaction t(c);
+      if (!job.idempotency_key.empty() &&
+          c.exec("INSERT INTO fax_request_keys (source, key, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                 {Param::text(job.source), Param::text(job.idempotency_key), Param::text(job.id)})
+                  .affected() == 0)
+        throw DuplicateRequest("another request with Idempotency-Key " + job.idempotency_key + " made a fax job");
       // Leased to the node that accepted it, whose dialler was just woken for it.
       c.exec(with_database_clock("INSERT INTO fax_jobs (id, job, pages, message, source, idempotency_key, next_ms,"
                                  " lease_owner, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {now} + $9)"),
              {Param::text(job.id), Param::text(serialise_job(job)), Param::bytes(tiff), Param::bytes(message),
               Param::text(job.source), Param::text(job.idempotency_key), IntParam(pgsql::unix_ms(job.next_attempt)),
               Param::text(node_id_), Param::text(lease_ms_)});
+      t.commit();
     });
   }
 
@@ -161,6 +177,9 @@ class PgFaxJobs final : public FaxJobs {
   void expire_archive(std::chrono::seconds age) override {
     db_.run([&](Connection& c) {
       c.exec("DELETE FROM fax_records WHERE ended < now() - make_interval(secs => $1)", {IntParam(age.count())});
+      c.exec("DELETE FROM fax_request_keys k WHERE created < now() - make_interval(secs => $1)"
+             " AND NOT EXISTS (SELECT 1 FROM fax_jobs j WHERE j.id = k.id)",
+             {IntParam(age.count())});
     });
   }
 
@@ -301,6 +320,14 @@ class PgPageBudget final : public PageBudget {
                     " WHERE b.used + EXCLUDED.used <= $3",
                     {Param::text(user), IntParam(pages), IntParam(limit)})
                  .affected() > 0;
+    });
+  }
+
+  void give_back(const std::string& user, unsigned pages) override {
+    db_.run([&](Connection& c) {
+      c.exec("UPDATE fax_page_budget SET used = greatest(0, used - $2) WHERE holder = $1"
+             " AND day = (now() AT TIME ZONE 'UTC')::date",
+             {Param::text(user), IntParam(pages)});
     });
   }
 

@@ -1,5 +1,7 @@
 #include "faxout/send_policy.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <phonenumbers/phonenumberutil.h>
 
@@ -101,8 +103,19 @@ bool FilePageBudget::take(const std::string& user, unsigned pages, unsigned& lef
   left = pages_per_day_ == 0 ? pages : (used >= pages_per_day_ ? 0 : pages_per_day_ - used);
   if (pages_per_day_ != 0 && pages > left) return false;
   used_[user] = used + pages;
-  replace_file_durably(file_, nlohmann::json{{"day", day_}, {"used", used_}}.dump());
+  save();
   return true;
 }
+
+void FilePageBudget::give_back(const std::string& user, unsigned pages) {
+  std::lock_guard lock(mutex_);
+  roll_over();
+  const auto found = used_.find(user);
+  if (found == used_.end()) return;
+  found->second -= std::min(found->second, pages);
+  save();
+}
+
+void FilePageBudget::save() const { replace_file_durably(file_, nlohmann::json{{"day", day_}, {"used", used_}}.dump()); }
 
 }  // namespace umstore::faxout

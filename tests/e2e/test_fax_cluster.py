@@ -2,7 +2,8 @@
 PostgreSQL database: the fax queue is in the database, so faxes node a
 accepted and is dialling when it is killed with SIGKILL are dialled by node
 b once a's lease runs out; the email's sender hears of it once, and the
-application's webhook (owed in the database) arrives once, from node b.
+application's webhooks (owed in the database) arrive once each. Requests
+with one Idempotency-Key sent to both nodes at once make one fax.
 
 Node a's gateway never answers (nothing listens on its port: its INVITE
 goes unanswered for 32 s), node b's is a receiving fax terminal
@@ -13,6 +14,7 @@ import signal
 import smtplib
 import sys
 import tempfile
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -89,10 +91,24 @@ def main():
                 code, queued = gateway_api(a.http_port, "/v1/fax-out", "-F", f"to={FAX_TO}", "-F", "text=Invoice 9",
                                            token=APP_TOKEN)
                 assert code == 202, queued
-                wait_for(lambda: a.log_path.read_text().count("dialling " + FAX_TO) >= 2, "node a dialling both", 20)
+                # The same request to both nodes at once: one job, the others answered with it.
+                answers = []
+
+                def post(node):
+                    answers.append(gateway_api(node.http_port, "/v1/fax-out", "-F", f"to={FAX_TO}", "-F",
+                                               "text=Order 11", "-H", "Idempotency-Key: order-11", token=APP_TOKEN))
+                posts = [threading.Thread(target=post, args=(node,)) for node in (a, b, a, b, a, b)]
+                for t in posts:
+                    t.start()
+                for t in posts:
+                    t.join()
+                assert sorted(code for code, _ in answers) == [200] * 5 + [202], answers
+                assert len({body["id"] for _, body in answers}) == 1, answers
+                keyed = answers[0][1]["id"]
+                wait_for(lambda: a.log_path.read_text().count("dialling " + FAX_TO) >= 2, "node a dialling", 20)
                 a.stop(signal.SIGKILL)
                 killed = time.monotonic()
-                wait_for(lambda: len(terminal.calls) == 2, "node b's calls to the terminal; node b's log:\n" +
+                wait_for(lambda: len(terminal.calls) == 3, "node b's calls to the terminal; node b's log:\n" +
                          b.log_path.read_text()[-3000:], 120)
                 took_over = time.monotonic() - killed
                 assert all(call["result"] == "OK" and call["pages"] == 2 for call in terminal.calls), terminal.calls
@@ -100,14 +116,15 @@ def main():
                 fields = recipient_fields(report)
                 assert fields["action"] == "delivered", fields
                 assert fields["x-fax-pages-sent"] == "2", fields
-                wait_for(lambda: receiver.received("/fax"), "the application's webhook", 30)
+                wait_for(lambda: len(receiver.received("/fax")) == 2, "the application's webhooks", 30)
                 time.sleep(3)  # a second call, report or webhook would have come by now
-                assert len(terminal.calls) == 2, terminal.calls
+                assert len(terminal.calls) == 3, terminal.calls
                 assert len(inbox(b, PASSWORD, 1, 5)) == 1
-                [hook] = receiver.received("/fax")
-                assert (hook["id"], hook["status"], hook["last_call"]["pages_sent"]) == (queued["id"], "sent", 2), hook
+                hooks = {hook["id"]: hook for hook in receiver.received("/fax")}
+                assert sorted(hooks) == sorted([queued["id"], keyed]), hooks
+                assert all(h["status"] == "sent" and h["last_call"]["pages_sent"] == 2 for h in hooks.values()), hooks
                 print(f"node a's faxes arrived from node b {took_over:.1f} s after a was killed (the calls included);"
-                      " one call each, one report, one webhook")
+                      " one call each, one report, one webhook each")
         finally:
             terminal.close()
             receiver.close()

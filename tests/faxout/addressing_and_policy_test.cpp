@@ -101,6 +101,10 @@ BOOST_AUTO_TEST_CASE(the_page_budget_is_per_user_and_survives_a_restart) {
   BOOST_TEST(!reopened.take("+4930111", 5, left));
   BOOST_TEST(reopened.take("+4930111", 4, left));
   BOOST_TEST(reopened.exhausted("+4930111"));
+  // A fax that could not be kept gives its pages back, durably.
+  reopened.give_back("+4930111", 3);
+  BOOST_TEST(!FilePageBudget(file, 10).exhausted("+4930111"));
+  BOOST_TEST(FilePageBudget(file, 10).take("+4930111", 3, left));
   FilePageBudget unlimited(dir.path / "none.json", 0);
   BOOST_TEST(unlimited.take("+4930111", 1000, left));
   BOOST_TEST(!unlimited.exhausted("+4930111"));

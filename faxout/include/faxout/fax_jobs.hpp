@@ -114,6 +114,13 @@ class FaxQueueError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// add() of a job whose source and Idempotency-Key another job has (made on
+// another node meanwhile): nothing was added.
+class DuplicateRequest : public FaxQueueError {
+ public:
+  using FaxQueueError::FaxQueueError;
+};
+
 // ID.tif, ID.eml and ID.json in `directory`, each fsync'ed, the job renamed
 // into place last; ended jobs' records in done/ID.json, the webhooks they
 // owe in webhooks/ID.json.

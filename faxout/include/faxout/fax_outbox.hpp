@@ -58,6 +58,10 @@ class Outbox final : public smtp::FaxOutbox {
   std::optional<smtp::SmtpReply> refusal(const FaxAddress& address, const std::string& holder) const;
   // The pages, a job per number, kept before it returns.
   std::vector<FaxJob> keep(std::vector<FaxJob> jobs, const FaxDocument& document, std::string_view message);
+  // What `keeping` kept; when it throws, the `pages` taken from `holder`'s
+  // budget for them are given back first.
+  std::vector<FaxJob> kept_or_given_back(const std::string& holder, unsigned pages,
+                                         const std::function<std::vector<FaxJob>()>& keeping);
 
   OutboxConfig config_;
   FaxJobs& jobs_;

@@ -39,6 +39,8 @@ class PageBudget {
   // Takes `pages` from today's budget, durably; false (and nothing taken)
   // when they do not fit. `left` is set to what was left before.
   virtual bool take(const std::string& user, unsigned pages, unsigned& left) = 0;
+  // Pages taken for a fax that was not kept after all (today's, if still today).
+  virtual void give_back(const std::string& user, unsigned pages) = 0;
 };
 
 // In a file (one node).
@@ -47,9 +49,11 @@ class FilePageBudget final : public PageBudget {
   FilePageBudget(std::filesystem::path file, unsigned pages_per_day);
   bool exhausted(const std::string& user) const override;
   bool take(const std::string& user, unsigned pages, unsigned& left) override;
+  void give_back(const std::string& user, unsigned pages) override;
 
  private:
-  void roll_over() const;  // a new day starts empty
+  void roll_over() const;
+  void save() const;  // a new day starts empty
 
   std::filesystem::path file_;
   unsigned pages_per_day_;
