@@ -265,6 +265,7 @@ json ingest_job_json(const ingest::IngestStatus& s) {
 }
 
 constexpr std::size_t kListedIngestJobs = 200;
+constexpr std::size_t kListedFaxJobs = 200;
 
 // A fax as its sender's application sees it, and who sent it.
 json fax_json(const faxout::FaxJob& job) {
@@ -285,7 +286,7 @@ http::Response list_queues(const Call& call) {
   for (const auto& s : call.context.services.ingest_queue.open_jobs(kListedIngestJobs)) jobs.push_back(ingest_job_json(s));
   json faxes = json::array();
   if (const auto* fax_jobs = call.context.services.fax_jobs)
-    for (const auto& job : fax_jobs->list(kListedIngestJobs)) faxes.push_back(fax_json(job));
+    for (const auto& job : fax_jobs->list(kListedFaxJobs)) faxes.push_back(fax_json(job));
   return json_response(200, {{"smtp", smtp},
                              {"ingest", ingest_json(call.context.services.ingest_queue.counters())},
                              {"ingest_jobs", jobs},

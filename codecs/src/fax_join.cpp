@@ -12,8 +12,8 @@ namespace {
 
 void check_total_pages(std::size_t pages, const FaxLimits& limits) {
   if (pages > limits.max_pages)
-    throw CodecError("fax: the documents together have more than the limit of " + std::to_string(limits.max_pages) +
-                     " pages");
+    throw LimitExceeded(LimitExceeded::Limit::fax_pages, "fax: the documents together have more than the limit of " +
+                                                             std::to_string(limits.max_pages) + " pages");
 }
 
 }  // namespace

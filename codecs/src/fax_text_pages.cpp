@@ -62,8 +62,9 @@ std::vector<PlacedLine> place_lines(PangoLayout* layout, const detail::PaperSize
 
 void check_page_count(std::size_t pages, const FaxLimits& limits) {
   if (pages > limits.max_pages)
-    throw CodecError(std::string(document_name) + ": the text makes " + std::to_string(pages) +
-                     " fax pages, more than the limit of " + std::to_string(limits.max_pages) + " pages");
+    throw LimitExceeded(LimitExceeded::Limit::fax_pages, std::string(document_name) + ": the text makes " +
+                                                             std::to_string(pages) + " fax pages, more than the limit of " +
+                                                             std::to_string(limits.max_pages) + " pages");
 }
 
 }  // namespace

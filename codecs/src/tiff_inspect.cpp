@@ -167,7 +167,9 @@ FaxDocument inspect_tiff(std::span<const std::uint8_t> tiff, std::string_view na
   std::vector<PageLayout> layouts;
   std::uint64_t pixels = 0;
   for (std::size_t index = 0;; ++index) {
-    if (index >= limits.max_pages) fail(name, "TIFF: more than " + std::to_string(limits.max_pages) + " pages");
+    if (index >= limits.max_pages)
+      throw LimitExceeded(LimitExceeded::Limit::fax_pages,
+                          std::string(name) + ": TIFF: more than " + std::to_string(limits.max_pages) + " pages");
     const FaxPage page = read_page(tif, index, name, limits);
     pixels += std::uint64_t{page.width} * page.length;
     check_fax_pixels(pixels, index + 1, limits, name, "TIFF");

@@ -17,9 +17,26 @@ constexpr std::string_view kLog = "fax";
 
 }  // namespace
 
-bool FaxDialler::routed_by_enum(FaxJob& job) {
+void FaxDialler::look_up(const FaxJob& job) {
+  in_flight_.insert(job.id);
+  lookups_[job.id] = std::jthread([inbox = inbox_, lookup = config_.enum_routing.lookup, id = job.id,
+                                   number = job.number] {
+    Finished done{id, {}, std::nullopt};
+    try {
+      done.enum_answer = lookup->find(number, dns::kIfaxService);
+    } catch (const std::exception& e) {
+      done.enum_answer = dns::EnumAnswer{dns::EnumStatus::temporary_failure, "", "", 0, e.what()};
+    }
+    {
+      std::lock_guard lock(inbox->mutex);
+      inbox->finished.push_back(std::move(done));
+    }
+    inbox->wakeup.notify_all();
+  });
+}
+
+bool FaxDialler::routed_by_enum(FaxJob& job, const dns::EnumAnswer& answer) {
   const auto& routing = config_.enum_routing;
-  const auto answer = routing.lookup->find(job.number, dns::kIfaxService);
   if (answer.status == dns::EnumStatus::temporary_failure) {
     // Counted as an attempt, so a DNS outage cannot keep a fax forever.
     ++job.attempts;

@@ -100,6 +100,7 @@ void FaxDialler::stop() {
   if (!thread_.joinable()) return;
   thread_.request_stop();
   thread_.join();
+  lookups_.clear();   // each ends within the resolver's timeout
   settle_finished();  // calls the endpoint ended as it stopped
 }
 
@@ -160,7 +161,10 @@ Clock::time_point FaxDialler::dial_due_jobs() {
       continue;
     }
     if (in_flight_.size() >= config_.max_calls) continue;
-    if (config_.enum_routing.lookup && routed_by_enum(job)) continue;
+    if (config_.enum_routing.lookup && !enum_cleared_.erase(job.id)) {
+      look_up(job);
+      continue;
+    }
     sip::OutboundFax fax;
     fax.number = job.number;
     fax.sub_address = job.sub_address;
@@ -175,7 +179,7 @@ Clock::time_point FaxDialler::dial_due_jobs() {
     place_call_(std::move(fax), config_.gateway, [inbox = inbox_, id = job.id](sip::FaxCallResult result) {
       {
         std::lock_guard lock(inbox->mutex);
-        inbox->finished.push_back({id, std::move(result)});
+        inbox->finished.push_back({id, std::move(result), std::nullopt});
       }
       inbox->wakeup.notify_all();
     });
@@ -184,6 +188,13 @@ Clock::time_point FaxDialler::dial_due_jobs() {
 }
 
 void FaxDialler::settle(const Finished& finished) {
+  if (finished.enum_answer) {
+    lookups_.erase(finished.id);  // joined: it has handed its answer over
+    auto job = jobs_.find(finished.id);
+    if (job && job->state == JobState::pending && !routed_by_enum(*job, *finished.enum_answer))
+      enum_cleared_.insert(job->id);  // dialled in this pass
+    return;
+  }
   jobs_.release_pages(finished.id);
   auto job = jobs_.find(finished.id);
   if (!job || job->state != JobState::pending) return;  // deleted while it was being dialled

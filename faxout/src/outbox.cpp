@@ -1,5 +1,7 @@
 #include "faxout/fax_outbox.hpp"
 
+#include <algorithm>
+
 #include "common/log.hpp"
 #include "mime/voice_message.hpp"
 
@@ -17,7 +19,7 @@ smtp::FaxRecipientVerdict refused(smtp::SmtpReply reply) {
 }
 
 // What cannot be faxed, as the SMTP reply at the end of DATA.
-std::optional<smtp::SmtpReply> render(std::string_view what, const std::function<FaxDocument()>& rendering,
+std::optional<smtp::SmtpReply> render(const std::function<FaxDocument()>& rendering, unsigned max_pages,
                                       FaxDocument& out) {
   try {
     out = rendering();
@@ -25,7 +27,10 @@ std::optional<smtp::SmtpReply> render(std::string_view what, const std::function
   } catch (const UnfaxableMessage& e) {
     return smtp::SmtpReply{550, e.status(), e.what()};
   } catch (const codecs::LimitExceeded& e) {
-    return smtp::SmtpReply{552, "5.3.4", std::string(what) + " is too large: " + e.what()};
+    std::string text = std::string("the fax is too large: ") + e.what();
+    if (e.limit() == codecs::LimitExceeded::Limit::fax_pages)
+      text += " (at most " + std::to_string(max_pages) + " pages may be sent: [fax_out] max_pages)";
+    return smtp::SmtpReply{552, "5.3.4", text};
   } catch (const codecs::CodecError& e) {
     return smtp::SmtpReply{554, "5.6.1", std::string("a document cannot be faxed: ") + e.what()};
   }
@@ -48,7 +53,11 @@ std::string budget_holder(const smtp::FaxSubmitter& submitter) {
 }  // namespace
 
 Outbox::Outbox(OutboxConfig config, FaxJobs& jobs, PageBudget& budget, std::function<void()> queued)
-    : config_(std::move(config)), jobs_(jobs), budget_(budget), queued_(std::move(queued)) {}
+    : config_(std::move(config)), jobs_(jobs), budget_(budget), queued_(std::move(queued)) {
+  // Rendering stops at the first page that could not be sent: a 200-page
+  // PDF to a 50-page limit costs a count of its pages, not 200 renderings.
+  config_.document.limits.max_pages = std::min(config_.document.limits.max_pages, config_.policy.max_pages);
+}
 
 std::optional<smtp::SmtpReply> Outbox::refusal(const FaxAddress& address, const std::string& holder) const {
   if (!address.number)
@@ -128,7 +137,8 @@ smtp::SmtpReply Outbox::submit(const smtp::FaxSubmission& submission, std::strin
   std::string to;
   for (const auto& r : submission.recipients) to += (to.empty() ? "" : ", ") + r.number;
   FaxDocument document;
-  if (auto why = render("the fax", [&] { return render_fax(message, to, config_.document); }, document)) return *why;
+  if (auto why = render([&] { return render_fax(message, to, config_.document); }, page_limit(), document))
+    return *why;
   if (document.pages > config_.policy.max_pages)
     return {552, "5.3.4", "the fax has " + std::to_string(document.pages) + " pages; at most " +
                               std::to_string(config_.policy.max_pages) + " may be sent ([fax_out] max_pages)"};
@@ -173,7 +183,7 @@ FaxRequestOutcome Outbox::submit_request(const FaxRequest& request) {
   FaxDocument document;
   CoverDetails cover = request.cover;
   if (cover.to.empty()) cover.to = mime::format_number_for_people(*address.number);
-  if (auto why = render("the fax", [&] { return render_parts(request.parts, cover, config_.document); }, document))
+  if (auto why = render([&] { return render_parts(request.parts, cover, config_.document); }, page_limit(), document))
     return fail(*why);
   if (document.pages > config_.policy.max_pages)
     return fail({552, "5.3.4", "the fax has " + std::to_string(document.pages) + " pages; at most " +

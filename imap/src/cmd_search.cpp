@@ -31,13 +31,28 @@ const std::vector<std::uint32_t>* narrowest_candidates(const SearchKey& key, con
 
 }  // namespace
 
+bool Session::message_matches(const SearchKey& key, std::size_t index, const TextCandidates* candidates) {
+  const auto& sel = *selected_;
+  const auto& info = sel.messages[index];
+  SearchSubject subject;
+  subject.seq = static_cast<std::uint32_t>(index + 1);
+  subject.max_seq = static_cast<std::uint32_t>(sel.messages.size());
+  subject.max_uid = sel.messages.back().uid;
+  subject.now = std::time(nullptr);
+  subject.info = &info;
+  subject.recent = sel.recent.count(info.uid) > 0;
+  subject.saved = sel.saved;
+  subject.text_candidates = candidates;
+  subject.load = [folder = sel.folder, u = info.uid] { return folder->open_message(u); };
+  subject.load_header = [&, u = info.uid] {
+    return header_block(ctx_.fetch_cache, *sel.folder, ctx_.fetch_cache ? sel.folder->uid_validity() : 0, u);
+  };
+  return matches(key, subject);
+}
+
 std::vector<std::size_t> Session::matching_indexes(const SearchKey& key) {
   const auto& sel = *selected_;
   std::vector<std::size_t> found;
-  const auto max_seq = static_cast<std::uint32_t>(sel.messages.size());
-  const std::uint32_t max_uid = sel.messages.empty() ? 0 : sel.messages.back().uid;
-  const std::uint32_t uid_validity = ctx_.fetch_cache ? sel.folder->uid_validity() : 0;
-  const std::int64_t now = std::time(nullptr);
   TextCandidates text_candidates;
   if (!sel.messages.empty()) {
     std::vector<std::uint32_t> uids;
@@ -46,19 +61,7 @@ std::vector<std::size_t> Session::matching_indexes(const SearchKey& key) {
     collect_text_candidates(key, *sel.folder, uids, text_candidates);
   }
   const auto evaluate = [&](std::size_t i) {
-    const auto& info = sel.messages[i];
-    SearchSubject subject;
-    subject.seq = static_cast<std::uint32_t>(i + 1);
-    subject.max_seq = max_seq;
-    subject.max_uid = max_uid;
-    subject.now = now;
-    subject.info = &info;
-    subject.recent = sel.recent.count(info.uid) > 0;
-    subject.saved = sel.saved;
-    subject.text_candidates = &text_candidates;
-    subject.load = [folder = sel.folder, u = info.uid] { return folder->open_message(u); };
-    subject.load_header = [&, u = info.uid] { return header_block(ctx_.fetch_cache, *sel.folder, uid_validity, u); };
-    if (matches(key, subject)) found.push_back(i);
+    if (message_matches(key, i, &text_candidates)) found.push_back(i);
   };
   if (const auto* only = narrowest_candidates(key, text_candidates)) {
     const auto by_uid = [](const mailstore::MessageInfo& m, std::uint32_t uid) { return m.uid < uid; };
@@ -131,6 +134,11 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
   const auto prefix = search_return_or_reply(cmd, "search");
   if (!prefix) co_return;
   auto [ret, args] = *prefix;
+  const auto& live = selected_->live_searches;
+  if (ret.update && std::any_of(live.begin(), live.end(), [&](const LiveSearch& s) { return s.tag == cmd.tag; })) {
+    reply(cmd, "BAD", "A search with tag " + cmd.tag + " is kept up to date already: CANCELUPDATE it first");
+    co_return;
+  }
   const auto key = search_key_or_reply(cmd, args);
   if (!key) {
     if (ret.save) selected_->saved.clear();  // RFC 5182 §2.1: a failed SAVE empties "$"
@@ -138,7 +146,10 @@ net::Task<void> Session::cmd_search(const Command& cmd) {
   }
   // RFC 9051 §6.4.4: an IMAP4rev2 client hears ESEARCH, as if it had asked RETURN (ALL).
   if (rev2_ && !ret.extended) ret.extended = ret.all = true;
-  send_search_result(cmd, "SEARCH", ret, matching_indexes(*key), uses_modseq(*key));
+  const auto indexes = matching_indexes(*key);
+  const bool with_modseq = uses_modseq(*key);
+  if (ret.update) keep_live_search(cmd, std::move(*key), indexes);
+  send_search_result(cmd, "SEARCH", ret, indexes, with_modseq);
 }
 
 }  // namespace umstore::imap

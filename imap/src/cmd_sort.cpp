@@ -67,6 +67,10 @@ net::Task<void> Session::cmd_sort(const Command& cmd) {
   const auto prefix = search_return_or_reply(cmd, "sort");
   if (!prefix) co_return;
   const auto& [ret, args] = *prefix;
+  if (ret.update) {
+    reply(cmd, "BAD", "RETURN (UPDATE) is for SEARCH only (CONTEXT=SORT is not offered)");
+    co_return;
+  }
   const auto criteria = !args.empty() ? parse_sort_criteria(args[0]) : std::nullopt;
   // SORT (criteria) charset search-key...: the charset is not optional here
   if (!criteria || args.size() < 3 || !args[1].is_astring()) {

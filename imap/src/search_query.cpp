@@ -434,6 +434,8 @@ std::variant<SearchReturnPrefix, SearchError> parse_search_return(std::span<cons
     else if (option.is_atom("COUNT")) ret.count = true;
     else if (option.is_atom("ALL")) ret.all = true;
     else if (option.is_atom("SAVE")) ret.save = true;
+    else if (option.is_atom("CONTEXT")) continue;  // RFC 5267 §4.2: a hint that UPDATE or PARTIAL may follow
+    else if (option.is_atom("UPDATE") && !ret.update) ret.update = true;
     else if (option.is_atom("PARTIAL") && i + 1 < options.size() && !ret.partial) {
       const Arg& range = options[++i];
       ret.partial = range.kind == Arg::Kind::Atom ? parse_partial_range(range.text) : std::nullopt;
@@ -441,7 +443,8 @@ std::variant<SearchReturnPrefix, SearchError> parse_search_return(std::span<cons
     } else return SearchError{false, "unsupported RETURN option"};
   }
   if (ret.partial && ret.all) return SearchError{false, "PARTIAL and ALL exclude each other"};  // RFC 9394 §3.1
-  if (!ret.answers() && !ret.save) ret.all = true;  // "RETURN ()" means ALL
+  // "RETURN ()" means ALL; so does UPDATE alone: the client needs the result its updates amend.
+  if (!ret.answers() && (!ret.save || ret.update)) ret.all = true;
   return SearchReturnPrefix{ret, args.subspan(2)};
 }
 

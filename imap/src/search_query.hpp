@@ -106,6 +106,7 @@ struct SearchReturn {
   bool min = false, max = false, count = false, all = false;
   bool save = false;  // RFC 5182 SEARCHRES: keep the result as "$"
   std::optional<PartialRange> partial;  // RFC 9394
+  bool update = false;  // RFC 5267 §4.3: the result kept current (ADDTO, REMOVEFROM) until CANCELUPDATE
   bool answers() const { return min || max || count || all || partial; }
 };
 // "RETURN (options)" at the front of a SEARCH or SORT, and the arguments after it.

@@ -68,6 +68,7 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"UID EXPUNGE", &Session::cmd_expunge, kSelected},
       {"SEARCH", &Session::cmd_search, kSelected},
       {"UID SEARCH", &Session::cmd_search, kSelected},
+      {"CANCELUPDATE", &Session::cmd_cancelupdate, kSelected, Runs::Strand},
       {"SORT", &Session::cmd_sort, kSelected},
       {"UID SORT", &Session::cmd_sort, kSelected},
       {"THREAD", &Session::cmd_thread, kSelected},
@@ -108,7 +109,7 @@ bool Session::login_disabled() const { return ctx_.config.login_requires_tls && 
 std::string Session::capabilities() const {
   std::string caps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
       " ESEARCH QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
-      " MULTIAPPEND CATENATE UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES"
+      " MULTIAPPEND CATENATE UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES CONTEXT=SEARCH"
       " THREAD=ORDEREDSUBJECT THREAD=REFERENCES OBJECTID PARTIAL SAVEDATE";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";

@@ -51,6 +51,15 @@ struct ChangeNotifier {
   std::atomic<bool> changed = false;  // also read by commands running on the store pool
 };
 
+// RFC 5267 §4: a SEARCH RETURN (UPDATE) whose result the session keeps
+// current, telling the client in ESEARCH ADDTO and REMOVEFROM responses.
+struct LiveSearch {
+  std::string tag;
+  SearchKey key;
+  bool uid = false;              // UID SEARCH: updates by UID, else by message number
+  std::set<std::uint32_t> uids;  // the result now
+};
+
 struct SelectedFolder {
   mailstore::FolderPtr folder;
   bool read_only = false;
@@ -62,6 +71,8 @@ struct SelectedFolder {
   std::uint32_t uid_next = 1;       // UIDNEXT before the snapshot was taken
   std::set<std::uint32_t> pending_expunges;  // gone from the store, not yet reported (RFC 3501 §7.4.1)
   std::vector<std::uint32_t> saved;  // RFC 5182 "$": UIDs of the last SEARCH RETURN (SAVE), ascending
+  std::vector<LiveSearch> live_searches;
+  std::set<std::uint32_t> live_touched;  // changed since the live searches were last brought up to date
   mailstore::Folder::ListenerHandle listener;
   bool hears_everyone = false;  // the listener hears other writers too; else IDLE polls
 
@@ -175,6 +186,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Indexes (sequence number - 1) of the selected messages the key matches, ascending.
   std::vector<std::size_t> matching_indexes(const SearchKey& key);
+  // Whether the message at `index` matches; `candidates` from the full-text index, may be null.
+  bool message_matches(const SearchKey& key, std::size_t index, const TextCandidates* candidates);
+  // CONTEXT=SEARCH (live_search.cpp): a search kept current, what expunges
+  // take from the results (before the EXPUNGE responses, while their
+  // numbers hold), and what the messages in live_touched now add or take.
+  void keep_live_search(const Command& cmd, SearchKey key, const std::vector<std::size_t>& indexes);
+  void report_live_removals(const std::set<std::uint32_t>& expunged);
+  void report_live_changes();
   std::optional<SearchKey> search_key_or_reply(const Command& cmd, std::span<const Arg> args);
   // RETURN (options) at the front of a SEARCH or SORT, or nullopt after the tagged BAD.
   std::optional<SearchReturnPrefix> search_return_or_reply(const Command& cmd, std::string_view what);
@@ -214,6 +233,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_close(const Command& cmd);
   net::Task<void> cmd_expunge(const Command& cmd);
   net::Task<void> cmd_search(const Command& cmd);
+  net::Task<void> cmd_cancelupdate(const Command& cmd);
   net::Task<void> cmd_sort(const Command& cmd);
   net::Task<void> cmd_thread(const Command& cmd);
   net::Task<void> cmd_fetch(const Command& cmd);

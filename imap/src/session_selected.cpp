@@ -72,6 +72,8 @@ void Session::update_message(const mailstore::MessageInfo& info) {
   auto it = std::lower_bound(msgs.begin(), msgs.end(), info.uid,
                              [](const mailstore::MessageInfo& m, std::uint32_t uid) { return m.uid < uid; });
   if (it != msgs.end() && it->uid == info.uid) *it = info;
+  // This session's own changes move its live searches too (RFC 5267 §4.3).
+  if (!selected_->live_searches.empty()) selected_->live_touched.insert(info.uid);
 }
 
 void Session::announce_keywords(std::span<const mailstore::MessageInfo> messages) {
@@ -137,7 +139,7 @@ void Session::report_changes(bool allow_expunge) {
   sel.folder->refresh();  // other processes' changes now, not when the backend's watch gets to them
   const std::uint64_t counter = sel.folder->change_counter();
   const bool expunges_owed = allow_expunge && !sel.pending_expunges.empty();
-  if (counter == sel.known_counter && !expunges_owed) return;
+  if (counter == sel.known_counter && !expunges_owed) return report_live_changes();
   auto changes = sel.folder->changes_heard_since(sel.known_modseq);
   if (!changes.expunged_complete) changes = changes_by_snapshot(*sel.folder, sel.messages);
   sel.known_counter = counter;
@@ -170,6 +172,7 @@ void Session::report_changes(bool allow_expunge) {
   if (allow_expunge && !sel.pending_expunges.empty()) {
     // Highest sequence number first, so each number sent is still valid;
     // once QRESYNC is on, one VANISHED by UID instead (RFC 7162 §3.2.10.2).
+    report_live_removals(sel.pending_expunges);
     std::vector<std::uint32_t> vanished;
     for (std::size_t i = msgs.size(); i-- > 0;) {
       if (!sel.pending_expunges.contains(msgs[i].uid)) continue;
@@ -196,6 +199,11 @@ void Session::report_changes(bool allow_expunge) {
     untagged(std::to_string(msgs.size()) + " EXISTS");
     if (!rev2_) untagged(std::to_string(sel.recent.size()) + " RECENT");
   }
+  if (!sel.live_searches.empty()) {
+    sel.live_touched.insert(flags_changed.begin(), flags_changed.end());
+    for (std::size_t i = first_added; i < msgs.size(); ++i) sel.live_touched.insert(msgs[i].uid);
+  }
+  report_live_changes();
 }
 
 std::vector<std::size_t> Session::resolve(const SequenceSet& set, bool uid) const {

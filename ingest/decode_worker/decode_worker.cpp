@@ -33,6 +33,7 @@ std::string_view key_of(codecs::LimitExceeded::Limit limit) {
   switch (limit) {
     case codecs::LimitExceeded::Limit::voice_seconds: return "[codecs] max_voice_seconds";
     case codecs::LimitExceeded::Limit::fax_pixels: return "[codecs] max_fax_pixels";
+    case codecs::LimitExceeded::Limit::fax_pages: return "[codecs] max_fax_pages";
   }
   return "[codecs]";
 }

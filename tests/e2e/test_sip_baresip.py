@@ -22,16 +22,25 @@ PASSWORD = "secret one"
 MODULES = Path("/usr/lib/baresip/modules")
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_sip_port():
+    """A port free for UDP and TCP alike: baresip listens on both, and gives up at once when either is taken
+    (other tests running beside this one hold TCP ports a free UDP port may share)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def write_baresip_config(home, sip_port, wav):
     home.mkdir(parents=True, exist_ok=True)
     (home / "config").write_text(f"""poll_method\t\tepoll
-sip_listen\t\t127.0.0.1:{free_udp_port()}
+sip_listen\t\t127.0.0.1:{free_sip_port()}
 audio_player\t\taufile,{home / 'heard.wav'}
 audio_source\t\taufile,{wav}
 audio_alert\t\taufile,{home / 'alert.wav'}

@@ -59,6 +59,14 @@ std::string with_attachment(std::string_view type, std::string_view name, std::s
          std::string(name) + "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + mime::base64_encode(bytes) + "--b--\r\n";
 }
 
+FaxJob new_job() {
+  FaxJob job;
+  job.id = smtp::new_queue_id();
+  job.address = "FAX=+4930222@example.net";
+  job.number = "+4930222";
+  return job;
+}
+
 std::string read(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream s;
@@ -115,6 +123,8 @@ BOOST_AUTO_TEST_CASE(what_cannot_be_faxed_is_refused_at_the_end_of_data) {
   for (int i = 0; i < 600; ++i) long_text += "line " + std::to_string(i) + "\r\n";
   reply = outbox.submit(submission({"+4930222"}), text_message(long_text));
   BOOST_TEST(reply.enhanced == "5.3.4", reply.text);  // more than max_pages
+  BOOST_TEST(reply.code == 552);
+  BOOST_TEST(reply.text.find("[fax_out] max_pages") != std::string::npos, reply.text);
   BOOST_TEST(jobs.take().empty());
 }
 
@@ -129,10 +139,7 @@ BOOST_AUTO_TEST_CASE(an_attached_tiff_is_sent_behind_the_cover_page) {
 }
 
 BOOST_AUTO_TEST_CASE(jobs_round_trip_and_orphans_go) {
-  FaxJob job;
-  job.id = smtp::new_queue_id();
-  job.address = "FAX=+4930222@example.net";
-  job.number = "+4930222";
+  FaxJob job = new_job();
   job.sub_address = "12";
   job.notify = *smtp::parse_notify("SUCCESS,FAILURE");
   job.pages = 3;
@@ -155,10 +162,7 @@ BOOST_AUTO_TEST_CASE(jobs_round_trip_and_orphans_go) {
 }
 
 BOOST_AUTO_TEST_CASE(an_ended_job_owes_its_webhook_until_it_is_sent_or_given_up) {
-  FaxJob job;
-  job.id = smtp::new_queue_id();
-  job.address = "FAX=+4930222@example.net";
-  job.number = "+4930222";
+  FaxJob job = new_job();
   job.callback_url = "http://127.0.0.1:9/done";
   jobs.add(job, "TIFF", "MESSAGE");
   BOOST_TEST(!jobs.next_webhook(std::chrono::seconds(30)));  // nothing owed while the job runs

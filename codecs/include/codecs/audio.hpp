@@ -21,7 +21,7 @@ class CodecError : public std::runtime_error {
 // setting.
 class LimitExceeded : public CodecError {
  public:
-  enum class Limit { voice_seconds, fax_pixels };
+  enum class Limit { voice_seconds, fax_pixels, fax_pages };
   LimitExceeded(Limit limit, const std::string& message) : CodecError(message), limit_(limit) {}
   Limit limit() const { return limit_; }
 

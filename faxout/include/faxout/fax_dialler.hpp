@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -75,6 +76,7 @@ class FaxDialler {
   struct Finished {
     std::string id;
     sip::FaxCallResult result;
+    std::optional<dns::EnumAnswer> enum_answer;  // set when an ENUM lookup finished, not a call
   };
   // What calls hand back: shared with their callbacks, which may outlive us.
   struct Inbox {
@@ -86,9 +88,13 @@ class FaxDialler {
   void loop(std::stop_token stop);
   // Dials what is due (up to max_calls); returns when the next job falls due.
   Clock::time_point dial_due_jobs();
-  // Before a call: the job handed to the SMTP queue when ENUM names an
-  // Internet fax address (true), or put off when ENUM cannot be asked (true).
-  bool routed_by_enum(FaxJob& job);
+  // Before a call, on a thread of its own (a slow DNS server holds up
+  // nobody else): ENUM asked for the number's Internet fax address.
+  void look_up(const FaxJob& job);
+  // After it: the job handed to the SMTP queue when ENUM names an Internet
+  // fax address (true), or put off when ENUM cannot be asked (true); false:
+  // the number is dialled.
+  bool routed_by_enum(FaxJob& job, const dns::EnumAnswer& answer);
   void settle_finished();  // what the calls handed back so far
   void settle(const Finished& finished);
   // After an attempt that did not send: again later, or failed for good.
@@ -103,7 +109,9 @@ class FaxDialler {
   SendReport send_report_;
   PlaceCall place_call_;
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
-  std::set<std::string> in_flight_;  // the dialler's thread's own
+  std::set<std::string> in_flight_;  // calls and lookups; the dialler's thread's own
+  std::set<std::string> enum_cleared_;  // jobs ENUM gave no address for: dialled next
+  std::map<std::string, std::jthread> lookups_;  // by job id
   Clock::time_point next_expiry_{};  // of the ended jobs' records
   std::jthread thread_;
 };

@@ -152,7 +152,8 @@ class FileFaxJobs final : public FaxJobs {
 };
 
 // The jobs in the PostgreSQL backend's database (tables fax_jobs,
-// fax_records and fax_webhooks, made at start); `work_dir` holds the pages of the calls in
+// fax_records, fax_request_keys and fax_webhooks, made at start);
+// `work_dir` holds the pages of the calls in
 // progress on this node. Throws FaxQueueError naming the database.
 std::unique_ptr<FaxJobs> open_postgresql_fax_jobs(const std::string& conninfo, const std::string& node_id,
                                                   std::chrono::milliseconds lease, std::filesystem::path work_dir);

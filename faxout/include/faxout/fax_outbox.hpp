@@ -52,6 +52,8 @@ class Outbox final : public smtp::FaxOutbox {
   // On a blocking thread: renders, checks and keeps the job durably.
   FaxRequestOutcome submit_request(const FaxRequest& request);
   FaxJobs& jobs() { return jobs_; }
+  // The most pages a fax may have: [fax_out] max_pages, or the codecs' limit when lower.
+  unsigned page_limit() const { return config_.document.limits.max_pages; }
 
  private:
   // The refusal of dialling `address` for `holder` (its budget), or nullopt.
