@@ -100,7 +100,12 @@ void FaxDialler::stop() {
   if (!thread_.joinable()) return;
   thread_.request_stop();
   thread_.join();
-  lookups_.clear();   // each ends within the resolver's timeout
+  lookups_.clear();  // each ends within the resolver's timeout
+  {
+    // Nothing is relayed once stopped: those numbers are looked up again at the next start.
+    std::lock_guard lock(inbox_->mutex);
+    std::erase_if(inbox_->finished, [](const Finished& f) { return f.enum_answer.has_value(); });
+  }
   settle_finished();  // calls the endpoint ended as it stopped
 }
 
