@@ -211,7 +211,8 @@ std::vector<BilevelPage> rasterise_pdf(std::span<const std::uint8_t> pdf, std::s
   if (count <= 0) fail(name, "PDF", "has no pages");
   if (static_cast<unsigned>(count) > limits.max_pages)
     throw LimitExceeded(LimitExceeded::Limit::fax_pages, std::string(name) + ": PDF: " + std::to_string(count) +
-                                                             " pages, more than " + std::to_string(limits.max_pages) + " pages");
+                                                             " pages, more than " + std::to_string(limits.max_pages) +
+                                                             " pages");
   // Every page's size first: the pixel budget is checked before any is drawn.
   std::vector<PdfRendering> plans;
   std::uint64_t pixels = 0;

@@ -206,9 +206,13 @@ std::optional<OwedWebhook> FileFaxJobs::next_webhook(std::chrono::milliseconds) 
     if (entry.path().extension() != ".json" || !smtp::is_queue_id(id)) continue;
     try {
       const json j = json::parse(read_file(entry.path()));
-      if (j.value("next_ms", std::int64_t{0}) <= now) return OwedWebhook{id, j.at("url").get<std::string>(), j.value("attempts", 0u)};
+      if (j.value("next_ms", std::int64_t{0}) <= now)
+        return OwedWebhook{id, j.at("url").get<std::string>(), j.value("attempts", 0u)};
     } catch (const std::exception& e) {
-      log(LogLevel::Error, "fax", "webhook {} is damaged ({}): left in {}", id, e.what(), entry.path().string());
+      // Set aside, so it is reported once and not at every poll.
+      const auto aside = entry.path().string() + ".damaged";
+      log(LogLevel::Error, "fax", "webhook {} is damaged ({}): kept as {}", id, e.what(), aside);
+      std::filesystem::rename(entry.path(), aside, ec);
     }
   }
   return std::nullopt;

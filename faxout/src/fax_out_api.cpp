@@ -49,7 +49,9 @@ http::Response submit(const http::Request& request, const std::string& gateway, 
     else if (part.name == "subject") fax.cover.subject = value;
     else if (part.name == "callback_url") fax.callback_url = value;
     else if (part.name == "text") fax.parts.insert(fax.parts.begin(), DocumentPart{"text", part.data, true});
-    else return http::json_error(400, "unknown form field '" + part.name + "' (to, sub_address, from, subject, text, callback_url)");
+    else
+      return http::json_error(400, "unknown form field '" + part.name +
+                                       "' (to, sub_address, from, subject, text, callback_url)");
   }
   if (fax.number.empty()) return http::json_error(400, "the form has no 'to' field (the number to fax)");
   if (!std::all_of(fax.sub_address.begin(), fax.sub_address.end(), [](char c) { return c >= '0' && c <= '9'; }))
