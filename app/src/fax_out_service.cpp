@@ -45,7 +45,8 @@ FaxOutService::FaxOutService(const Settings& s)
 FaxOutService::~FaxOutService() { stop(); }
 
 void FaxOutService::start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp::QueueRunner& runner,
-                          std::shared_ptr<const dns::EnumLookup> enum_routes) {
+                          std::shared_ptr<const dns::EnumLookup> enum_routes,
+                          std::shared_ptr<dns::Resolver> resolver) {
   auto send_report = [&runner](const std::string& to, std::string_view message) {
     runner.queue_report(smtp::new_queue_id(), to, message);
   };
@@ -54,6 +55,7 @@ void FaxOutService::start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp:
     sip.send_fax(std::move(fax), std::move(gateway), std::move(done));
   };
   auto config = settings_.dialler;
+  config.resolver = std::move(resolver);
   if (enum_routes) {
     config.enum_routing.lookup = std::move(enum_routes);
     config.enum_routing.domain = config.hostname;

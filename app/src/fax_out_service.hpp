@@ -20,9 +20,10 @@ class FaxOutService {
   std::shared_ptr<faxout::Outbox> outbox() const { return outbox_; }
   faxout::FaxJobs& jobs() const { return *jobs_; }
   // `queue` and `runner`: the SMTP queue the reports (and Internet faxes for
-  // numbers ENUM routes, when `enum_routes` is set) go to.
+  // numbers ENUM routes, when `enum_routes` is set) go to; `resolver` finds
+  // the gateway's SRV records ([dns]).
   void start(sip::SipServer& sip, smtp::DeliveryQueue& queue, smtp::QueueRunner& runner,
-             std::shared_ptr<const dns::EnumLookup> enum_routes);
+             std::shared_ptr<const dns::EnumLookup> enum_routes, std::shared_ptr<dns::Resolver> resolver);
   void stop();
 
  private:

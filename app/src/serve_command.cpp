@@ -415,7 +415,7 @@ int run_serve(std::span<const std::string> args) {
     }
     sip_server = std::make_unique<sip::SipServer>(io, std::move(sip_config), accounts, *store);
     sip_server->start();
-    if (fax_out) fax_out->start(*sip_server, smtp_queue, queue_runner, runner_config.enum_routes);
+    if (fax_out) fax_out->start(*sip_server, smtp_queue, queue_runner, runner_config.enum_routes, resolver);
   }
 
   Reloadable running{reloadable_tls, {&smtp_server}, queue_runner, ingest_queue, sip_server.get(), s};

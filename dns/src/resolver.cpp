@@ -236,6 +236,16 @@ DnsAnswer<NaptrRecord> Resolver::naptr(std::string_view name) {
   });
 }
 
+DnsAnswer<SrvRecord> Resolver::srv(std::string_view name) {
+  return map_records<SrvRecord>(query(name, RrType::srv), [](std::string_view rdata) {
+    std::size_t pos = 0;
+    return SrvRecord{.priority = read_u16(rdata, pos),
+                     .weight = read_u16(rdata, pos),
+                     .port = read_u16(rdata, pos),
+                     .target = read_name(rdata, pos)};
+  });
+}
+
 DnsAnswer<TlsaRecord> Resolver::tlsa(std::string_view name) {
   return map_records<TlsaRecord>(query(name, RrType::tlsa), [](std::string_view rdata) {
     if (rdata.size() < 3) throw std::runtime_error("truncated TLSA record");

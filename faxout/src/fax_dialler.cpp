@@ -87,7 +87,11 @@ std::string fax_dsn(const FaxJob& job, std::string_view message, const std::stri
 }
 
 FaxDialler::FaxDialler(DiallerConfig config, FaxJobs& jobs, SendReport send_report, PlaceCall place_call)
-    : config_(std::move(config)), jobs_(jobs), send_report_(std::move(send_report)), place_call_(std::move(place_call)) {}
+    : config_(std::move(config)),
+      jobs_(jobs),
+      send_report_(std::move(send_report)),
+      place_call_(std::move(place_call)),
+      gateway_srv_(sip::gateway_srv_name(config_.gateway.uri)) {}
 
 FaxDialler::~FaxDialler() { stop(); }
 
@@ -104,7 +108,7 @@ void FaxDialler::stop() {
   {
     // Nothing is relayed once stopped: those numbers are looked up again at the next start.
     std::lock_guard lock(inbox_->mutex);
-    std::erase_if(inbox_->finished, [](const Finished& f) { return f.enum_answer.has_value(); });
+    std::erase_if(inbox_->finished, [](const Finished& f) { return f.route.has_value(); });
   }
   settle_finished();  // calls the endpoint ended as it stopped
 }
@@ -166,9 +170,15 @@ Clock::time_point FaxDialler::dial_due_jobs() {
       continue;
     }
     if (in_flight_.size() >= config_.max_calls) continue;
-    if (config_.enum_routing.lookup && !enum_cleared_.erase(job.id)) {
+    const auto routed = routed_.find(job.id);
+    if (needs_route() && routed == routed_.end()) {
       look_up(job);
       continue;
+    }
+    auto gateway = config_.gateway;
+    if (routed != routed_.end()) {
+      gateway.next_hop = routed->second;
+      routed_.erase(routed);
     }
     sip::OutboundFax fax;
     fax.number = job.number;
@@ -181,7 +191,7 @@ Clock::time_point FaxDialler::dial_due_jobs() {
     in_flight_.insert(job.id);
     log(LogLevel::Info, kLog, "id={} dialling {} (attempt {} of {})", job.id, job.number, job.attempts + 1,
         config_.max_attempts);
-    place_call_(std::move(fax), config_.gateway, [inbox = inbox_, id = job.id](sip::FaxCallResult result) {
+    place_call_(std::move(fax), std::move(gateway), [inbox = inbox_, id = job.id](sip::FaxCallResult result) {
       {
         std::lock_guard lock(inbox->mutex);
         inbox->finished.push_back({id, std::move(result), std::nullopt});
@@ -193,13 +203,7 @@ Clock::time_point FaxDialler::dial_due_jobs() {
 }
 
 void FaxDialler::settle(const Finished& finished) {
-  if (finished.enum_answer) {
-    lookups_.erase(finished.id);  // joined: it has handed its answer over
-    auto job = jobs_.find(finished.id);
-    if (job && job->state == JobState::pending && !routed_by_enum(*job, *finished.enum_answer))
-      enum_cleared_.insert(job->id);  // dialled in this pass
-    return;
-  }
+  if (finished.route) return settle_route(finished.id, *finished.route);
   jobs_.release_pages(finished.id);
   auto job = jobs_.find(finished.id);
   if (!job || job->state != JobState::pending) return;  // deleted while it was being dialled

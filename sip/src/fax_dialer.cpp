@@ -39,12 +39,22 @@ std::optional<GatewayAddress> parse_gateway_uri(std::string_view uri) {
     }
     if (value == 0) return std::nullopt;
     out.port = static_cast<std::uint16_t>(value);
+    out.port_given = true;
   }
   const auto lower = ascii_lower(params);
   if (lower.find(";transport=tcp") != std::string::npos) out.tcp = true;
   else if (!lower.empty() && lower.find(";transport=") != std::string::npos && lower.find(";transport=udp") == std::string::npos)
     return std::nullopt;  // tls, sctp, ws: not ours
   return out;
+}
+
+std::optional<std::string> gateway_srv_name(std::string_view uri) {
+  const auto address = parse_gateway_uri(uri);
+  if (!address || address->port_given) return std::nullopt;
+  asio::error_code ec;
+  (void)asio::ip::make_address(address->host, ec);
+  if (!ec) return std::nullopt;  // an IP address: nothing to look up
+  return std::string(address->tcp ? "_sip._tcp." : "_sip._udp.") + address->host;
 }
 
 FaxCallOutcome outcome_of_status(int status) {

@@ -37,11 +37,13 @@ void OutboundCall::start() {
   const std::string hostport = host + (address.port == 5060 ? "" : ":" + std::to_string(address.port));
   request_uri = "sip:" + fax.number + "@" + hostport + (address.tcp ? ";transport=tcp" : "");
   remote_target = request_uri;
-  call_log(LogLevel::Info, "call_id={}: fax of {} page(s) to {} via {}", call_id, result.pages_total, fax.number,
-           gateway.uri);
+  const auto& hop = gateway.next_hop;
+  const std::string next_hop = hop ? " at " + hop->address + ":" + std::to_string(hop->port) + " (SRV)" : "";
+  call_log(LogLevel::Info, "call_id={}: fax of {} page(s) to {} via {}{}", call_id, result.pages_total, fax.number,
+           gateway.uri, next_hop);
   std::weak_ptr<OutboundCall> weak = shared_from_this();
   // Resolved with asio's resolver: no blocking of the strand on DNS.
-  resolver.async_resolve(address.host, std::to_string(address.port),
+  resolver.async_resolve(hop ? hop->address : address.host, std::to_string(hop ? hop->port : address.port),
                          [weak](const std::error_code& ec, const udp::resolver::results_type& results) {
                            const auto self = weak.lock();
                            if (!self || self->state != State::Resolving) return;

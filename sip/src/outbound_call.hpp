@@ -32,6 +32,7 @@ namespace umstore::sip {
 struct GatewayAddress {
   std::string host;  // an IPv6 address without brackets
   std::uint16_t port = 5060;
+  bool port_given = false;
   bool tcp = false;
 };
 std::optional<GatewayAddress> parse_gateway_uri(std::string_view uri);

@@ -19,6 +19,8 @@ mx1    A    192.0.2.1
 mx1    AAAA 2001:db8::1
 long   TXT  "part one " "part two"
 _25._tcp.mx1 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+_sip._udp  SRV  10 60 5070 mx1.resolver.test.
+_sip._tcp  SRV  0 0 0 .
 )");
   test::publish("3.2.1.e164.arpa", R"(
 4 NAPTR 100 10 "u" "E2U+ifax:mailto" "!^.*$!mailto:fax@resolver.test!" .
@@ -54,6 +56,14 @@ _25._tcp.mx1 TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef01234567
   BOOST_TEST(naptr.records.at(0).services == "E2U+ifax:mailto");
   BOOST_TEST(naptr.records.at(0).regexp == "!^.*$!mailto:fax@resolver.test!");
   BOOST_TEST(naptr.records.at(0).flags == "u");
+
+  auto srv = resolver.srv("_sip._udp.resolver.test");
+  BOOST_REQUIRE(srv.found());
+  BOOST_TEST(srv.records.at(0).priority == 10);
+  BOOST_TEST(srv.records.at(0).weight == 60);
+  BOOST_TEST(srv.records.at(0).port == 5070);
+  BOOST_TEST(srv.records.at(0).target == "mx1.resolver.test");
+  BOOST_TEST(resolver.srv("_sip._tcp.resolver.test").records.at(0).target == "");  // "." : no service
 
   BOOST_TEST(resolver.txt("missing.resolver.test").status == DnsStatus::nxdomain);
   BOOST_TEST(resolver.txt("mx1.resolver.test").status == DnsStatus::no_data);

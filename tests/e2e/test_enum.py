@@ -82,6 +82,14 @@ class EnumRoutes(unittest.TestCase):
         cls.postfix_port = free_port()
         cls.terminal = Terminal(cls.dns.work / "fax-terminal")
         cls.addClassCleanup(cls.terminal.close)
+        # The fax gateway is a SIP trunk found by its SRV records (RFC 3263): the terminal's port, on a
+        # host of its own; the second record (lower priority) is never used.
+        cls.dns.publish("trunk.test", f"""
+_sip._udp.gw SRV 10 10 {cls.terminal.port} fax-host
+_sip._udp.gw SRV 20 10 9 spare-host
+fax-host A 127.0.0.1
+spare-host A 127.0.0.1
+""")
         cls.server = Umstore(config_text=f"""
 [smtp]
 smarthost = 127.0.0.1:{cls.postfix_port}
@@ -111,7 +119,7 @@ recipients = @{DOMAIN}
 country_code = 1
 
 [fax_out]
-gateway = sip:127.0.0.1:{cls.terminal.port}
+gateway = sip:gw.trunk.test
 trusted_networks = true
 allowed_prefixes = +1555
 """)
@@ -311,6 +319,7 @@ allowed_prefixes = +1555
         [call] = [c for c in self.terminal.calls if c["to"] == FAX_DIALLED]
         self.assertEqual(call["result"], "OK")
         self.assertEqual(call["pages"], 2)  # the cover page and the text
+        self.assertIn(f"via sip:gw.trunk.test at 127.0.0.1:{self.terminal.port} (SRV)", self.server.log_path.read_text())
 
     def test_enum_lookup_command(self):
         out = self.server.run("enum", "lookup", ROUTED)

@@ -190,6 +190,13 @@ BOOST_AUTO_TEST_CASE(gateway_uris_are_parsed_and_answers_mapped) {
   BOOST_TEST(sip::to_string(sip::outcome_of_status(503)) == "unreachable");
   BOOST_TEST(sip::to_string(sip::outcome_of_status(404)) == "refused");
   BOOST_TEST(sip::to_string(sip::outcome_of_status(603)) == "refused");
+  // RFC 3263 §4.2: a domain without a port is looked up by SRV; an address or a port is used as it is.
+  BOOST_TEST(sip::gateway_srv_name("sip:gw.example.net").value() == "_sip._udp.gw.example.net");
+  BOOST_TEST(sip::gateway_srv_name("sip:gw.example.net;transport=tcp").value() == "_sip._tcp.gw.example.net");
+  BOOST_TEST(!sip::gateway_srv_name("sip:gw.example.net:5070"));
+  BOOST_TEST(!sip::gateway_srv_name("sip:192.0.2.10"));
+  BOOST_TEST(!sip::gateway_srv_name("sip:[2001:db8::1]"));
+  BOOST_TEST(!sip::gateway_srv_name("mailto:gw@example.net"));
 }
 
 BOOST_AUTO_TEST_CASE(a_fax_over_g711_arrives_page_for_page) {

@@ -32,7 +32,7 @@ struct DnsConfig {
   std::chrono::milliseconds timeout{5000};
 };
 
-enum class RrType : int { a = 1, ns = 2, cname = 5, ptr = 12, mx = 15, txt = 16, aaaa = 28, naptr = 35, tlsa = 52 };
+enum class RrType : int { a = 1, ns = 2, cname = 5, ptr = 12, mx = 15, txt = 16, aaaa = 28, srv = 33, naptr = 35, tlsa = 52 };
 
 template <class Record>
 struct DnsAnswer {
@@ -47,6 +47,11 @@ struct DnsAnswer {
 struct MxRecord {
   std::uint16_t preference = 0;
   std::string exchange;  // without the final dot
+};
+
+struct SrvRecord {  // RFC 2782, for SIP servers (RFC 3263)
+  std::uint16_t priority = 0, weight = 0, port = 0;
+  std::string target;  // without the final dot; "." (none) is ""
 };
 
 struct NaptrRecord {  // RFC 3403, for ENUM (RFC 6116)
@@ -75,6 +80,7 @@ class Resolver {
   DnsAnswer<std::string> ptr(std::string_view name);  // target names
   DnsAnswer<MxRecord> mx(std::string_view name);
   DnsAnswer<NaptrRecord> naptr(std::string_view name);
+  DnsAnswer<SrvRecord> srv(std::string_view name);
   DnsAnswer<TlsaRecord> tlsa(std::string_view name);
 
  private:

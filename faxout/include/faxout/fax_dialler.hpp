@@ -50,6 +50,10 @@ struct DiallerConfig {
   // How long an ended job's record answers GET /v1/fax-out/{id}.
   std::chrono::seconds keep_records{7 * 24 * 3600};
   EnumRouting enum_routing;
+  // For a gateway URI naming a domain without a port: its SRV records (RFC
+  // 3263 §4.2) and their targets' addresses. Null, or no SRV records: the
+  // URI's host on port 5060, as the system resolves it.
+  std::shared_ptr<dns::Resolver> resolver;
   // Called once a job ended and its record is kept (its webhook may be owed).
   std::function<void()> ended;
 };
@@ -73,10 +77,16 @@ class FaxDialler {
   void wake();
 
  private:
+  // Where a job goes, found before its call.
+  struct Route {
+    std::optional<dns::EnumAnswer> enum_answer;           // with ENUM routing
+    std::optional<sip::FaxGateway::NextHop> next_hop;     // the gateway's SRV target
+    std::string unreachable;                              // why the gateway could not be found: try again later
+  };
   struct Finished {
     std::string id;
     sip::FaxCallResult result;
-    std::optional<dns::EnumAnswer> enum_answer;  // set when an ENUM lookup finished, not a call
+    std::optional<Route> route;  // set when a route lookup finished, not a call
   };
   // What calls hand back: shared with their callbacks, which may outlive us.
   struct Inbox {
@@ -89,8 +99,11 @@ class FaxDialler {
   // Dials what is due (up to max_calls); returns when the next job falls due.
   Clock::time_point dial_due_jobs();
   // Before a call, on a thread of its own (a slow DNS server holds up
-  // nobody else): ENUM asked for the number's Internet fax address.
+  // nobody else): ENUM asked for the number's Internet fax address, and
+  // DNS for the gateway's SRV target.
   void look_up(const FaxJob& job);
+  bool needs_route() const { return config_.enum_routing.lookup || (config_.resolver && gateway_srv_); }
+  void settle_route(const std::string& id, const Route& route);
   // After it: the job handed to the SMTP queue when ENUM names an Internet
   // fax address (true), or put off when ENUM cannot be asked (true); false:
   // the number is dialled.
@@ -110,7 +123,8 @@ class FaxDialler {
   PlaceCall place_call_;
   std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
   std::set<std::string> in_flight_;  // calls and lookups; the dialler's thread's own
-  std::set<std::string> enum_cleared_;  // jobs ENUM gave no address for: dialled next
+  std::map<std::string, std::optional<sip::FaxGateway::NextHop>> routed_;  // jobs to dial next, and where
+  const std::optional<std::string> gateway_srv_;  // "_sip._udp.gw.example.net", when the URI names a domain
   std::map<std::string, std::jthread> lookups_;  // by job id
   Clock::time_point next_expiry_{};  // of the ended jobs' records
   std::jthread thread_;

@@ -4,6 +4,7 @@
 // terms the queue can act on (retry or bounce).
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,21 @@ struct FaxGateway {
   enum class T38 { accept, offer, off } t38 = T38::accept;
   std::chrono::seconds ring_timeout{60};  // no final answer in this time: CANCEL, outcome no_answer
   std::chrono::seconds max_call{1800};    // a hard cap on a call
+  // Where to send instead of the URI's host and port: the server its SRV
+  // records name (RFC 3263 §4.2), looked up by the caller; the Request-URI
+  // keeps the URI's domain.
+  struct NextHop {
+    std::string address;  // an IP address
+    std::uint16_t port = 0;
+  };
+  std::optional<NextHop> next_hop = {};
 };
+
+// RFC 3263 §4.2: the SRV name that finds the servers of a gateway URI whose
+// host is a domain name given without a port ("sip:gw.example.net" ->
+// "_sip._udp.gw.example.net", "_sip._tcp." with ;transport=tcp); nullopt
+// for an IP address, an explicit port or a URI that is no gateway's.
+std::optional<std::string> gateway_srv_name(std::string_view uri);
 
 struct OutboundFax {
   std::string number;        // E.164 "+12025550123", the Request-URI user part
