@@ -4,9 +4,9 @@
 // queue, which then owns it (its retries, its DSNs to the sender); a number
 // without one is dialled, at the server the gateway's SRV records name
 // (RFC 3263 §4.2) when its URI gives a domain without a port.
-#include <algorithm>
-
 #include "faxout/fax_dialler.hpp"
+
+#include <algorithm>
 
 #include "common/durable_file.hpp"
 #include "common/log.hpp"
@@ -45,7 +45,8 @@ std::optional<sip::FaxGateway::NextHop> srv_next_hop(dns::Resolver& resolver, co
         why.clear();
         return sip::FaxGateway::NextHop{addresses.records.front(), record.port};
       }
-      if (addresses.status == dns::DnsStatus::temporary_failure) why = "cannot look up " + record.target + ": " + addresses.error;
+      if (addresses.status == dns::DnsStatus::temporary_failure)
+        why = "cannot look up " + record.target + ": " + addresses.error;
     }
   }
   return std::nullopt;
