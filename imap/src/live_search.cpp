@@ -52,7 +52,8 @@ void Session::report_live_removals(const std::set<std::uint32_t>& expunged) {
 
 void Session::report_live_changes() {
   auto& sel = *selected_;
-  if (sel.live_searches.empty() || sel.live_touched.empty()) return;
+  if (sel.live_searches.empty()) sel.live_touched.clear();  // all cancelled meanwhile
+  if (sel.live_touched.empty()) return;
   std::vector<std::size_t> touched;  // indexes, ascending
   for (std::size_t i = 0; i < sel.messages.size(); ++i)
     if (sel.live_touched.contains(sel.messages[i].uid)) touched.push_back(i);

@@ -3,8 +3,9 @@ mails FAX=+number@domain with a text and the 2-page sample TIFF; umstore
 renders a cover page and the text, dials the fax gateway over SIP and sends
 the pages with T.30, and a receiving fax terminal (sip_fax_receiver,
 spandsp's answering terminal behind a SIP endpoint) gets every page; the
-sender's mailbox gets a success DSN with the fax's details. A busy line is
-tried again and ends in a failure DSN; strangers, refused prefixes and
+sender's mailbox gets a success DSN with the fax's details. A busy line, a
+call nobody answers and an answer without a fax machine are tried again and
+end in a failure DSN; strangers, refused prefixes and
 messages with nothing to fax are refused at once with the rule that refused
 them."""
 import email
@@ -206,6 +207,19 @@ class FaxOutTest(unittest.TestCase):
         self.assertEqual(fields["x-fax-attempts"], "2")
         self.assertIn("busy", fields["diagnostic-code"])
         self.assertIn("486", fields["diagnostic-code"])
+
+    def test_no_answer_and_no_fax_machine_are_tried_again_and_end_in_a_failure_report(self):
+        for flag, words in (("--no-answer", "nobody answered"), ("--no-fax", "did not complete the transfer")):
+            with self.subTest(flag):
+                terminal = self.terminal(flag.strip("-"), flag)
+                server = self.start(terminal, "max_attempts = 2\n")
+                self.submit(server, fax_message("Nobody will read this.", attach_sample=False))
+                [report] = inbox(server, PASSWORD, 1, seconds=120)
+                fields = recipient_fields(report)
+                self.assertEqual((fields["action"], fields["status"]), ("failed", "4.4.7"), fields)
+                self.assertEqual(fields["x-fax-attempts"], "2")
+                self.assertIn(words, fields["diagnostic-code"])
+                wait_for(lambda: len(terminal.calls) == 2, "both attempts at the terminal", seconds=20)
 
     def test_an_application_sends_a_fax_over_http_and_follows_its_status(self):
         terminal = self.terminal("http")
