@@ -184,16 +184,33 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       announce_keywords(changed);  // another session's keyword may come along
     }
   }
-  bool wants_flags = std::any_of(request->items.begin(), request->items.end(),
-                                 [](const FetchItem& i) { return i.kind == FetchItem::Kind::Flags; });
-  const bool header_only = needs_only_top_header(*request);
-  FetchCache* const cache = request->needs_bytes && answerable_from_cache(*request) ? ctx_.fetch_cache : nullptr;
+  const FetchEnd end = co_await fetch_responses(*request, *indexes, newly_seen);
+  switch (end) {
+    case FetchEnd::UnknownCte:
+      reply(cmd, "NO", "[UNKNOWN-CTE] Cannot decode the part's Content-Transfer-Encoding");
+      break;
+    case FetchEnd::SomeExpunged: reply(cmd, "OK", "[EXPUNGEISSUED] Some messages were expunged meanwhile"); break;
+    case FetchEnd::Done: reply(cmd, "OK", cmd.name + " completed"); break;
+  }
+}
+
+net::Task<Session::FetchEnd> Session::fetch_responses(const FetchRequest& request,
+                                                      const std::vector<std::size_t>& indexes,
+                                                      const std::vector<std::uint32_t>& newly_seen) {
+  auto& sel = *selected_;
+  const auto wants = [&request](FetchItem::Kind kind) {
+    return std::any_of(request.items.begin(), request.items.end(), [kind](const FetchItem& i) { return i.kind == kind; });
+  };
+  const bool wants_flags = wants(FetchItem::Kind::Flags);
+  const bool wants_modseq = wants(FetchItem::Kind::Modseq);  // CHANGEDSINCE adds it too
+  const bool header_only = needs_only_top_header(request);
+  FetchCache* const cache = request.needs_bytes && answerable_from_cache(request) ? ctx_.fetch_cache : nullptr;
   const std::uint32_t uid_validity = cache ? sel.folder->uid_validity() : 0;
   bool some_expunged = false;
   std::string scratch;
   std::string nul_free;  // a section with its NULs replaced
-  for (std::size_t pos = 0; pos < indexes->size(); ++pos) {
-    const std::size_t index = (*indexes)[pos];
+  for (std::size_t pos = 0; pos < indexes.size(); ++pos) {
+    const std::size_t index = indexes[pos];
     const mailstore::MessageInfo info = sel.messages[index];
     mailstore::MessageDataPtr data;
     std::optional<mime::Part> root;
@@ -204,8 +221,8 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       if (!cached) {
         std::vector<std::uint32_t> batch{info.uid};
         std::uint64_t batch_bytes = info.size;
-        for (std::size_t p = pos + 1; p < indexes->size() && batch.size() < kMetadataBatch; ++p) {
-          const mailstore::MessageInfo& next = sel.messages[(*indexes)[p]];
+        for (std::size_t p = pos + 1; p < indexes.size() && batch.size() < kMetadataBatch; ++p) {
+          const mailstore::MessageInfo& next = sel.messages[indexes[p]];
           if (cache->find(*sel.folder, uid_validity, next.uid)) continue;
           if ((batch_bytes += next.size) > kMetadataBatchBytes) break;
           batch.push_back(next.uid);
@@ -228,9 +245,9 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       // Header sections slice the cached header block exactly as they would
       // slice the message: the block is the message's first bytes.
       bytes = cached->header;
-      if (std::any_of(request->items.begin(), request->items.end(), is_top_header_section))
+      if (std::any_of(request.items.begin(), request.items.end(), is_top_header_section))
         root = mime::parse_message(bytes);
-    } else if (request->needs_bytes) {
+    } else if (request.needs_bytes) {
       if (!data) data = co_await in_store([&] { return sel.folder->open_message(info.uid); });
       if (!data) {
         some_expunged = true;
@@ -241,13 +258,12 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
       root = mime::parse_message(header_only ? mime::header_block(bytes) : bytes);
     }
     // RFC 3516: an encoding the server cannot undo fails the whole FETCH.
-    if (request->has_binary && has_unknown_encoding(*request, *root, bytes)) {
-      reply(cmd, "NO", "[UNKNOWN-CTE] Cannot decode the part's Content-Transfer-Encoding");
-      co_return;
+    if (request.has_binary && has_unknown_encoding(request, *root, bytes)) {
+      co_return FetchEnd::UnknownCte;
     }
     out_ += "* " + std::to_string(index + 1) + " FETCH (";
     bool first = true;
-    for (const FetchItem& item : request->items) {
+    for (const FetchItem& item : request.items) {
       if (!std::exchange(first, false)) out_ += ' ';
       out_ += item.label;  // the name the request used, as the answer gives it
       out_ += ' ';
@@ -301,15 +317,12 @@ net::Task<void> Session::cmd_fetch(const Command& cmd) {
     if (std::find(newly_seen.begin(), newly_seen.end(), info.uid) != newly_seen.end()) {
       if (!wants_flags) out_ += " FLAGS " + format_flags(info.flags, info.keywords, shows_recent(info.uid));
       // RFC 7162 §3.1: CONDSTORE-aware clients get MODSEQ with every flag change.
-      if (condstore_ && !wants_modseq && !changed_since) out_ += " MODSEQ (" + std::to_string(info.modseq) + ")";
+      if (condstore_ && !wants_modseq) out_ += " MODSEQ (" + std::to_string(info.modseq) + ")";
     }
     out_ += ")\r\n";
     if (out_.size() > 64 * 1024) co_await flush();
   }
-  if (some_expunged)
-    reply(cmd, "OK", "[EXPUNGEISSUED] Some messages were expunged meanwhile");
-  else
-    reply(cmd, "OK", cmd.name + " completed");
+  co_return some_expunged ? FetchEnd::SomeExpunged : FetchEnd::Done;
 }
 
 }  // namespace umstore::imap

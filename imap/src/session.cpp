@@ -61,6 +61,7 @@ const std::vector<Session::CommandSpec>& Session::command_table() {
       {"STATUS", &Session::cmd_status, authed},
       {"APPEND", &Session::cmd_append, authed},
       {"IDLE", &Session::cmd_idle, authed, Runs::Strand},
+      {"NOTIFY", &Session::cmd_notify, authed},
       {"CHECK", &Session::cmd_check, kSelected},
       {"CLOSE", &Session::cmd_close, kSelected},
       {"UNSELECT", &Session::cmd_close, kSelected},
@@ -110,7 +111,7 @@ std::string Session::capabilities() const {
   std::string caps = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT SPECIAL-USE CHILDREN"
       " ESEARCH QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE BINARY CONDSTORE LIST-EXTENDED LIST-STATUS STATUS=SIZE WITHIN SORT ESORT"
       " MULTIAPPEND CATENATE UTF8=ACCEPT COMPRESS=DEFLATE QRESYNC SEARCHRES CONTEXT=SEARCH"
-      " THREAD=ORDEREDSUBJECT THREAD=REFERENCES OBJECTID PARTIAL SAVEDATE";
+      " THREAD=ORDEREDSUBJECT THREAD=REFERENCES OBJECTID PARTIAL SAVEDATE NOTIFY";
   if (state_ == kNotAuthenticated) {
     if (ctx_.config.tls && !conn_.is_tls()) caps += " STARTTLS";
     caps += login_disabled() ? " LOGINDISABLED" : " AUTH=PLAIN";
@@ -222,6 +223,10 @@ net::Task<void> Session::run() {
   std::string text;
   net::MemoryReservation held(ctx_.literal_budget);  // a command's literals, until it is done
   while (!logout_ && conn_.is_open()) {
+    if (notify_ && conn_.buffered() == 0) {
+      const bool more = co_await wait_for_command();
+      if (!more) break;
+    }
     auto status = co_await read_command(text, held);
     if (status == ReadStatus::Closed) break;
     if (status == ReadStatus::TooLong) {
@@ -260,6 +265,7 @@ net::Task<void> Session::run() {
     if (text.capacity() > kKeptBufferBytes) std::string().swap(text);  // e.g. after a large APPEND
   }
   deselect();
+  notify_.reset();
   // One line per session at info level, so a login can be followed to its end.
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   log_(LogLevel::Info, "peer={} user={} ended: {} after {} command(s) in {:.1f} s", conn_.peer(),

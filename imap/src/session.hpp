@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -26,6 +28,7 @@
 #include "imap/imap_server.hpp"
 #include "mailstore/folder.hpp"
 #include "net/connection.hpp"
+#include "notify_spec.hpp"
 #include "search_query.hpp"
 #include "sequence_set.hpp"
 
@@ -78,6 +81,27 @@ struct SelectedFolder {
 
   // UIDs below this were given out before the session's view was taken, or are in it.
   std::uint32_t uid_bound() const { return std::max(uid_next, messages.empty() ? 1u : messages.back().uid + 1); }
+};
+
+// A mailbox other than the selected one that NOTIFY watches (RFC 5465).
+struct WatchedFolder {
+  mailstore::FolderPtr folder;
+  mailstore::Folder::ListenerHandle listener;
+  std::uint64_t known_counter = 0;  // Folder::change_counter() when `status` was read
+  mailstore::FolderStatus status;   // as last told (or as at NOTIFY SET)
+  unsigned events = 0;
+};
+
+// What NOTIFY SET asked for and what the session last saw of the mailboxes.
+struct NotifyState {
+  NotifySpec spec;
+  std::vector<mailstore::FolderEntry> entries;  // the folder list when last looked at
+  std::map<std::string, std::uint32_t> uid_validity;  // of listed folders, to tell a rename from delete + create
+  std::map<std::string, WatchedFolder> watched;       // by folder name
+  mailstore::Folder::ListenerHandle names_listener;
+  std::shared_ptr<std::atomic<bool>> names_changed = std::make_shared<std::atomic<bool>>(false);
+  std::chrono::steady_clock::time_point names_looked_at;
+  bool polls_folders = false;  // a watched folder's listener does not hear other writers
 };
 
 // SELECT/EXAMINE (QRESYNC (uidvalidity modseq [known-uids] [(known-seqs known-uids)])) (RFC 7162 §3.2.5).
@@ -152,8 +176,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // Selected folder bookkeeping (session_selected.cpp)
   void select_folder(mailstore::FolderPtr folder, bool read_only);
   void deselect();
-  // Reports what other sessions changed; EXPUNGE only when `allow_expunge`.
-  void report_changes(bool allow_expunge);
+  // Reports what other sessions changed; EXPUNGE only when `allow_expunge`,
+  // flag changes only when `report_flags` (else they wait for the next
+  // catch-up that reports them). Returns the index of the first message it
+  // added to the view (the view's size when none).
+  std::size_t report_changes(bool allow_expunge, bool report_flags = true);
+  // The callback a folder's listener calls: wakes the session.
+  mailstore::Folder::Listener wake_on_change();
   // Indexes (sequence number - 1) the set names, ascending.
   std::vector<std::size_t> resolve(const SequenceSet& set, bool uid) const;
   // The same for a sequence-set argument; nullopt when it is not one.
@@ -207,6 +236,28 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<std::string> status_items(const mailstore::FolderStatus& status, std::string_view folder_id,
                                           std::span<const Arg> names);
 
+  // FETCH responses for the messages at `indexes`; `newly_seen` got \Seen
+  // from this FETCH, so their FLAGS go along.
+  enum class FetchEnd { Done, SomeExpunged, UnknownCte };
+  net::Task<FetchEnd> fetch_responses(const FetchRequest& request, const std::vector<std::size_t>& indexes,
+                                      const std::vector<std::uint32_t>& newly_seen);
+
+  // NOTIFY (notify.cpp). Waits for the next command's first octets while
+  // telling the client what NOTIFY asked for; false when the connection ended.
+  net::Task<bool> wait_for_command();
+  // Tells the client of changes until `*done` (IDLE's DONE, a command's
+  // first octets): the selected mailbox's changes (always in IDLE, else as
+  // NOTIFY asked) and NOTIFY's other mailboxes.
+  net::Task<void> push_changes_until(std::shared_ptr<bool> done, bool idling);
+  // One round of push_changes_until; `poll_due` when the timer ran out.
+  net::Task<void> push_changes(bool idling, bool poll_due);
+  // LIST and STATUS responses for NOTIFY's other mailboxes.
+  void report_other_mailboxes(bool poll_due);
+  void report_folder_list(std::vector<mailstore::FolderEntry> now);
+  // Starts or stops watching folders as NOTIFY's filters now cover them.
+  void watch_covered_folders();
+  std::chrono::steady_clock::time_point next_look() const;
+
   net::Task<void> finish_login(const Command& cmd, std::string_view user, std::string_view password);
 
   // Commands
@@ -229,6 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::Task<void> cmd_status(const Command& cmd);
   net::Task<void> cmd_append(const Command& cmd);
   net::Task<void> cmd_idle(const Command& cmd);
+  net::Task<void> cmd_notify(const Command& cmd);
   net::Task<void> cmd_check(const Command& cmd);
   net::Task<void> cmd_close(const Command& cmd);
   net::Task<void> cmd_expunge(const Command& cmd);
@@ -254,6 +306,7 @@ class Session : public std::enable_shared_from_this<Session> {
   mailstore::UserMailboxPtr user_;
   std::optional<SelectedFolder> selected_;
   std::shared_ptr<ChangeNotifier> notifier_;
+  std::unique_ptr<NotifyState> notify_;  // NOTIFY SET is in force
   unsigned failed_logins_ = 0;
   bool condstore_ = false;  // a CONDSTORE enabling command was seen
   bool qresync_ = false;    // ENABLE QRESYNC: VANISHED instead of EXPUNGE (RFC 7162 §3.2.10)

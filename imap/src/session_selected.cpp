@@ -27,17 +27,20 @@ void Session::select_folder(mailstore::FolderPtr folder, bool read_only) {
   state_ = kSelected;
   note_recent(0);
   auto& selected = *selected_;
+  selected.listener = selected.folder->listen(wake_on_change());
+  selected.hears_everyone = selected.folder->listeners_hear_everyone();
+}
+
+mailstore::Folder::Listener Session::wake_on_change() {
   std::weak_ptr<ChangeNotifier> weak = notifier_;
-  auto executor = conn_.executor();
-  selected.listener = selected.folder->listen([weak, executor] {
+  return [weak, executor = conn_.executor()] {
     asio::post(executor, [weak] {
       if (auto n = weak.lock()) {
         n->changed = true;
         n->timer.cancel();
       }
     });
-  });
-  selected.hears_everyone = selected.folder->listeners_hear_everyone();
+  };
 }
 
 void Session::note_recent(std::size_t from) {
@@ -132,14 +135,17 @@ mailstore::FolderChanges changes_by_snapshot(const mailstore::Folder& folder,
 // what changed after the session's mod-sequence is read and compared, so a
 // flag change in a folder of 100,000 messages costs one message, not a
 // snapshot. Reports expunges (when allowed), flag changes and new messages.
-void Session::report_changes(bool allow_expunge) {
-  if (!selected_) return;
+std::size_t Session::report_changes(bool allow_expunge, bool report_flags) {
+  if (!selected_) return 0;
   auto& sel = *selected_;
   notifier_->changed = false;
   sel.folder->refresh();  // other processes' changes now, not when the backend's watch gets to them
   const std::uint64_t counter = sel.folder->change_counter();
   const bool expunges_owed = allow_expunge && !sel.pending_expunges.empty();
-  if (counter == sel.known_counter && !expunges_owed) return report_live_changes();
+  if (counter == sel.known_counter && !expunges_owed) {
+    report_live_changes();
+    return sel.messages.size();
+  }
   auto changes = sel.folder->changes_heard_since(sel.known_modseq);
   if (!changes.expunged_complete) changes = changes_by_snapshot(*sel.folder, sel.messages);
   sel.known_counter = counter;
@@ -164,8 +170,15 @@ void Session::report_changes(bool allow_expunge) {
     }
     const auto it = find(info.uid);
     if (it == msgs.end()) continue;  // expunged and already reported
-    if (it->flags != info.flags || it->keywords != info.keywords || (condstore_ && it->modseq != info.modseq))
+    if (it->flags != info.flags || it->keywords != info.keywords || (condstore_ && it->modseq != info.modseq)) {
+      if (!report_flags) {
+        // Read again from before this change next time, when flags may be told.
+        sel.known_modseq = std::min(sel.known_modseq, info.modseq - 1);
+        sel.known_counter = counter - 1;
+        continue;
+      }
       flags_changed.push_back(info.uid);
+    }
     *it = info;
   }
 
@@ -204,6 +217,7 @@ void Session::report_changes(bool allow_expunge) {
     for (std::size_t i = first_added; i < msgs.size(); ++i) sel.live_touched.insert(msgs[i].uid);
   }
   report_live_changes();
+  return first_added;
 }
 
 std::vector<std::size_t> Session::resolve(const SequenceSet& set, bool uid) const {

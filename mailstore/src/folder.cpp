@@ -1,10 +1,13 @@
 // The generic paths any backend gets for free: copy and move (read each
 // message, append it to the target, keep its flags, keywords and date) and
-// metadata computed from the message.
+// metadata computed from the message; the folder-list listeners of a
+// user's mailbox.
 #include "mailstore/folder.hpp"
 
 #include <algorithm>
 #include <stdexcept>
+
+#include "listener_registry.hpp"
 
 namespace umstore::mailstore {
 
@@ -60,5 +63,13 @@ void Folder::append_keeping_uid(std::uint32_t, std::string_view, Flags, std::spa
   cannot_keep_uids();
 }
 void Folder::raise_uid_next(std::uint32_t) { cannot_keep_uids(); }
+
+UserMailbox::UserMailbox() : name_listeners_(std::make_shared<detail::ListenerRegistry>()) {}
+
+Folder::ListenerHandle UserMailbox::listen_to_names(Folder::Listener on_change) {
+  return name_listeners_->add(std::move(on_change));
+}
+
+void UserMailbox::names_changed() const { name_listeners_->notify(); }
 
 }  // namespace umstore::mailstore

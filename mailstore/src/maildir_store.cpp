@@ -111,6 +111,7 @@ class MaildirMailbox final : public UserMailbox {
     create_parents_locked(canonical);
     if (!MaildirFolder::create_on_disk(folder_dir(canonical), use))
       throw FolderExists("the folder " + in_quotes(canonical) + " already exists");
+    names_changed();
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
@@ -123,7 +124,7 @@ class MaildirMailbox final : public UserMailbox {
       FileLock user_lock(dir_ / kLockFile);
       create_parents_locked(canonical);
       // false: another process created it meanwhile, which is as good.
-      (void)MaildirFolder::create_on_disk(folder_dir(canonical), SpecialUse::None);
+      if (MaildirFolder::create_on_disk(folder_dir(canonical), SpecialUse::None)) names_changed();
     }
     return open_locked(canonical);
   } catch (const IoError& e) {
@@ -147,6 +148,7 @@ class MaildirMailbox final : public UserMailbox {
     std::error_code ec;
     fs::remove_all(doomed, ec);
     if (ec) log(LogLevel::Warning, "mailstore", "cannot finish deleting {}: {}", doomed.string(), ec.message());
+    names_changed();
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
@@ -183,6 +185,7 @@ class MaildirMailbox final : public UserMailbox {
         subscriptions_changed = true;
       }
     if (subscriptions_changed) write_subscriptions(subscriptions);
+    names_changed();
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
@@ -192,7 +195,9 @@ class MaildirMailbox final : public UserMailbox {
     const UserLock lock = lock_user();
     std::set<std::string> subscriptions = read_subscriptions();
     const bool changed = subscribed ? subscriptions.insert(canonical).second : subscriptions.erase(canonical) != 0;
-    if (changed) write_subscriptions(subscriptions);
+    if (!changed) return;
+    write_subscriptions(subscriptions);
+    names_changed();
   } catch (const IoError& e) {
     throw_temporary_failure(e);
   }
@@ -310,6 +315,7 @@ class MaildirMailbox final : public UserMailbox {
     std::vector<std::uint32_t> uids;
     for (const auto& message : inbox->snapshot()) uids.push_back(message.uid);
     inbox->move_to(*open_locked(new_name), uids);
+    names_changed();
   }
 
   std::set<std::string> read_subscriptions() const {

@@ -13,11 +13,15 @@
 //                      previous S: matched ("..." matches any text, "$(name)"
 //                      a word, the same one everywhere in the script)
 //   [N]X: pattern      a line the last reply must not hold anywhere
+//   [N]W: pattern      waits (a few seconds at most) for a line the server
+//                      sends unasked (IDLE, NOTIFY) that matches; the lines
+//                      read join the last reply, for S: and X: lines after it
 // In all of them \r \n \0 \\ and \xHH stand for any octet; other
 // backslashes stay as written (\Seen).
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <map>
 
@@ -135,6 +139,24 @@ class ScriptRun {
           return;
         }
       fail("expected \"" + pattern + "\" in\n" + joined(c.reply));
+    } else if (kind == 'W') {
+      const std::string pattern = unescape(rest);
+      for (std::size_t i = c.matched; i < c.reply.size(); ++i)
+        if (glob_matches(pattern, c.reply[i], vars_)) {
+          c.matched = i + 1;
+          return;
+        }
+      for (;;) {
+        // An empty line is a line too (in a literal); a read that gave up is slow.
+        const auto began = std::chrono::steady_clock::now();
+        std::string got = c.client->line();
+        if (got.empty() && std::chrono::steady_clock::now() - began > std::chrono::seconds(1)) return fail("waited in vain for \"" + pattern + "\" after\n" + joined(c.reply));
+        c.reply.push_back(std::move(got));
+        if (glob_matches(pattern, c.reply.back(), vars_)) {
+          c.matched = c.reply.size();
+          return;
+        }
+      }
     } else if (kind == 'X') {
       const std::string pattern = unescape(rest);
       for (const auto& l : c.reply)

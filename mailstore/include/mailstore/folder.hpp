@@ -74,6 +74,9 @@ struct ConditionalFlagChange {
 };
 
 class UserMailbox;
+namespace detail {
+class ListenerRegistry;
+}
 
 class Folder {
  public:
@@ -235,6 +238,20 @@ class UserMailbox {
   virtual void set_quota_limit(std::uint64_t bytes) = 0;  // 0 = unlimited
   // The message and voice limits beside the byte limit (0 = unlimited).
   virtual void set_count_limits(std::uint64_t messages, std::uint64_t seconds) = 0;
+
+  // Called after a folder is created, deleted or renamed or a subscription
+  // changes through this object, that is in this process (MailStore::user
+  // shares one object per number), as Folder::listen's callbacks are. Other
+  // processes' and nodes' changes are not heard: a reader that must know
+  // them looks at list() now and then.
+  Folder::ListenerHandle listen_to_names(Folder::Listener on_change);
+
+ protected:
+  UserMailbox();
+  void names_changed() const;
+
+ private:
+  std::shared_ptr<detail::ListenerRegistry> name_listeners_;
 };
 using UserMailboxPtr = std::shared_ptr<UserMailbox>;
 

@@ -324,6 +324,7 @@ class PgMailbox final : public UserMailbox {
       }
       return 0;
     });
+    names_changed();
   }
 
   void remove(std::string_view name) override {
@@ -335,6 +336,7 @@ class PgMailbox final : public UserMailbox {
       t.remove_folder(*row);
       return 0;
     });
+    names_changed();
   }
 
   void rename(std::string_view from, std::string_view to) override {
@@ -358,6 +360,7 @@ class PgMailbox final : public UserMailbox {
       t.copy(*source, target, uids, true);
       return 0;
     });
+    names_changed();
   }
 
   std::vector<std::string> subscriptions() const override {
@@ -370,6 +373,7 @@ class PgMailbox final : public UserMailbox {
       t.set_subscribed(id_, canonical, subscribed);
       return 0;
     });
+    names_changed();
   }
 
   QuotaUsage quota() const override {
