@@ -220,6 +220,10 @@ int run_serve(std::span<const std::string> args) {
   // One resolver (one cache) for sender authentication and ENUM.
   const auto resolver = std::make_shared<dns::Resolver>(s.dns);
   if (!s.enum_trees.empty()) runner_config.enum_routes = std::make_shared<dns::EnumLookup>(resolver, s.enum_trees);
+  runner_config.resolver = resolver;  // MX lookups too
+  if (s.mta_sts)
+    runner_config.mta_sts = std::make_shared<smtp::MtaStsPolicies>(
+        smtp::MtaStsConfig{resolver, s.data.root / "mta-sts", s.mta_sts_ca_file, std::chrono::seconds(30), 443});
   // Copies the ingest queue forwards to a mailbox's email address leave with
   // this return path and the ingest id as ENVID; DSNs to it update the job.
   const std::string ingest_return_path = s.ingest_return_path.empty() ? "ingest-dsn@" + s.domain : s.ingest_return_path;

@@ -108,7 +108,8 @@ void apply_ingest_config(const Poco::Util::AbstractConfiguration& ini, Settings&
 
 // [smtp] smarthost, trusted_networks (comma-separated CIDR), auth_requires_tls,
 // retry_base, retry_max, max_queue_age, delay_warning (seconds), smarthost_tls,
-// smarthost_ca_file, max_recipients, idle_timeout (seconds); [listen] submission and submissions.
+// smarthost_ca_file, max_recipients, idle_timeout (seconds), mta_sts, mta_sts_ca_file;
+// [listen] submission and submissions.
 void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.submission_listen = ini.getString("listen.submission", s.submission_listen);
   s.submissions_listen = ini.getString("listen.submissions", s.submissions_listen);
@@ -136,6 +137,10 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
   s.smarthost_tls.ca_file = ini.getString("smtp.smarthost_ca_file", "");
   if (!s.smarthost_tls.ca_file.empty() && !std::ifstream(s.smarthost_tls.ca_file))
     throw UsageError("[smtp] smarthost_ca_file: cannot read " + s.smarthost_tls.ca_file.string());
+  s.mta_sts = ini.getBool("smtp.mta_sts", s.mta_sts);
+  s.mta_sts_ca_file = ini.getString("smtp.mta_sts_ca_file", "");
+  if (!s.mta_sts_ca_file.empty() && !std::ifstream(s.mta_sts_ca_file))
+    throw UsageError("[smtp] mta_sts_ca_file: cannot read " + s.mta_sts_ca_file.string());
 }
 
 // [dns] resolver (IP or IP:PORT; unset: the system's) and timeout

@@ -119,6 +119,8 @@ struct Settings {
   unsigned max_queue_age_seconds = 5 * 24 * 3600;
   unsigned delay_warning_seconds = 4 * 3600;
   smtp::RelayTlsPolicy smarthost_tls;        // [smtp] smarthost_tls, smarthost_ca_file
+  bool mta_sts = true;                       // [smtp] mta_sts: MX delivery honours MTA-STS policies
+  std::filesystem::path mta_sts_ca_file;     // [smtp] mta_sts_ca_file: CAs trusted besides the system's
   std::map<std::string, std::vector<std::string>> smtp_aliases;  // [aliases] local part -> mailboxes
   // Sender authentication of inbound SMTP ([mailauth]) and DKIM signing of
   // what leaves ([dkim]).

@@ -10,9 +10,11 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/ascii.hpp"
 #include "smtp/smtp_client.hpp"
@@ -103,14 +105,47 @@ inline ServerExtensions parse_ehlo(const SmtpReply& ehlo) {
 class ClientConnection {
  public:
   ClientConnection(const std::string& host, unsigned short port, std::chrono::seconds timeout)
+      : ClientConnection({}, host, port, timeout) {}
+
+  // To `host` at one of `addresses` (as a resolver of our own found them),
+  // tried in order, or at the system resolver's addresses for it when there
+  // are none; `host` is the name TLS verifies.
+  ClientConnection(std::span<const std::string> addresses, const std::string& host, unsigned short port,
+                   std::chrono::seconds timeout)
       : socket_(io_), timeout_(timeout) {
-    tcp::resolver resolver(io_);
+    std::vector<tcp::endpoint> endpoints;
     std::error_code ec;
-    auto endpoints = resolver.resolve(host, std::to_string(port), ec);
-    if (ec) throw SmtpError("cannot resolve SMTP server " + host + ": " + ec.message(), {});
+    if (addresses.empty()) {
+      tcp::resolver resolver(io_);
+      for (const auto& entry : resolver.resolve(host, std::to_string(port), ec)) endpoints.push_back(entry.endpoint());
+      if (ec) throw SmtpError("cannot resolve " + host + ": " + ec.message(), {});
+    }
+    for (const auto& a : addresses) {
+      std::error_code bad;
+      const auto address = asio::ip::make_address(a, bad);
+      if (!bad) endpoints.emplace_back(address, port);
+    }
+    if (endpoints.empty()) throw SmtpError(host + " has no address", {});
     asio::async_connect(socket_, endpoints, [&](std::error_code e, const tcp::endpoint&) { ec = e; });
     run(ec);
-    if (ec) throw SmtpError("cannot connect to SMTP server " + host + ":" + std::to_string(port) + ": " + ec.message(), {});
+    if (ec) throw SmtpError("cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message(), {});
+  }
+
+  // Everything the server sends until it closes, at most `limit` octets
+  // (more is an error): an HTTP/1.0 response.
+  std::string read_to_end(std::size_t limit) {
+    std::string out = std::move(input_);
+    input_.clear();
+    std::error_code ec;
+    on_stream([&](auto& stream) {
+      asio::async_read(stream, asio::dynamic_buffer(out, limit + 1), [&](std::error_code e, std::size_t) { ec = e; });
+    });
+    run(ec);
+    if (out.size() > limit) throw SmtpError("the answer is longer than " + std::to_string(limit) + " octets", {});
+    // The peer closing is the end; a TLS peer that closes without close_notify too.
+    if (ec && ec != asio::error::eof && ec != asio::ssl::error::stream_truncated)
+      throw SmtpError("lost the connection: " + ec.message(), {});
+    return out;
   }
 
   SmtpReply read_reply() {

@@ -36,13 +36,6 @@ std::string status_of(const SmtpReply& reply) {
   return std::to_string(reply.code / 100) + ".0.0";
 }
 
-std::pair<std::string, unsigned short> split_host_port(const std::string& text, unsigned short default_port) {
-  auto colon = text.rfind(':');
-  const auto bracket = text.find(']');
-  if (colon == std::string::npos || (bracket != std::string::npos && bracket > colon)) return {text, default_port};
-  return {text.substr(0, colon), static_cast<unsigned short>(std::stoul(text.substr(colon + 1)))};
-}
-
 }  // namespace
 
 std::chrono::seconds retry_delay(unsigned attempts, std::chrono::seconds base, std::chrono::seconds cap) {
@@ -365,21 +358,8 @@ void QueueRunner::attempt(Pass& pass, QueuedEnvelope envelope) {
       try {
         auto& connection = pass.connections[destination];
         if (!connection) {
-          std::vector<std::pair<std::string, unsigned short>> hosts;
-          if (!config_.smarthost.empty()) hosts.push_back(split_host_port(config_.smarthost, 25));
-          else for (auto& mx : mail_exchangers(destination)) hosts.emplace_back(mx, 25);
           std::string errors;
-          for (const auto& [name, port] : hosts) {
-            try {
-              const RelayTlsPolicy tls = config_.smarthost.empty() ? RelayTlsPolicy{} : config_.smarthost_tls;
-              connection = std::make_unique<RelayConnection>(name, port, config_.hostname, config_.timeout, tls);
-              log(LogLevel::Debug, kLog, "connected to {}:{}{}", name, port,
-                  connection->encrypted() ? " with TLS" : "");
-              break;
-            } catch (const SmtpError& e) {
-              errors += (errors.empty() ? "" : "; ") + std::string(e.what());
-            }
-          }
+          connection = connect_next_hop(destination, errors);
           if (!connection) {
             failure = errors;
             pass.unreachable[destination] = errors;

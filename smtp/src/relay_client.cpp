@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 #include <stdexcept>
 
 #include "client_connection.hpp"
@@ -28,8 +29,9 @@ struct TlsHandshakeFailed : std::runtime_error {
 }  // namespace
 
 struct RelayConnection::Impl {
-  Impl(const std::string& host, unsigned short port, std::chrono::seconds timeout)
-      : connection(host, port, timeout) {}
+  Impl(const std::string& host, std::span<const std::string> addresses, unsigned short port,
+       std::chrono::seconds timeout)
+      : connection(addresses, host, port, timeout) {}
   ClientConnection connection;
   ServerExtensions extensions;
   bool broken = false;
@@ -37,8 +39,9 @@ struct RelayConnection::Impl {
 };
 
 RelayConnection::RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
-                                 std::chrono::seconds timeout, const RelayTlsPolicy& tls)
-    : host_(host) {
+                                 std::chrono::seconds timeout, const RelayTlsPolicy& tls,
+                                 std::vector<std::string> addresses)
+    : host_(host), addresses_(std::move(addresses)) {
   try {
     open(port, helo_name, timeout, tls);
   } catch (const TlsHandshakeFailed& e) {
@@ -50,7 +53,7 @@ RelayConnection::RelayConnection(const std::string& host, unsigned short port, c
 
 void RelayConnection::open(unsigned short port, const std::string& helo_name, std::chrono::seconds timeout,
                            const RelayTlsPolicy& tls) {
-  impl_ = std::make_unique<Impl>(host_, port, timeout);
+  impl_ = std::make_unique<Impl>(host_, addresses_, port, timeout);
   auto& connection = impl_->connection;
   const bool required = tls.level == RelayTls::Required || tls.level == RelayTls::Verified;
   SmtpReply greeting = connection.read_reply();
@@ -196,6 +199,36 @@ std::vector<std::string> mail_exchangers(const std::string& domain) {
     if (!name.empty() && name != ".") hosts.push_back(std::move(name));
   if (hosts.empty()) hosts.push_back(domain);  // RFC 5321 §5.1: the implicit MX
   return hosts;
+}
+
+std::vector<MailExchanger> mail_exchangers(dns::Resolver& resolver, const std::string& domain) {
+  const auto fail = [&domain](std::string_view what, const auto& answer) {
+    return SmtpError("cannot look up the " + std::string(what) + " of " + domain + ": " +
+                         (answer.error.empty() ? std::string(dns::to_string(answer.status)) : answer.error),
+                     {});
+  };
+  auto mx = resolver.mx(domain);
+  if (mx.status == dns::DnsStatus::temporary_failure) throw fail("mail exchangers", mx);
+  std::stable_sort(mx.records.begin(), mx.records.end(),
+                   [](const dns::MxRecord& a, const dns::MxRecord& b) { return a.preference < b.preference; });
+  std::vector<std::string> hosts;
+  for (const auto& record : mx.records)
+    if (!record.exchange.empty() && record.exchange != ".") hosts.push_back(record.exchange);
+  if (hosts.empty()) hosts.push_back(domain);  // RFC 5321 §5.1: the implicit MX
+  std::vector<MailExchanger> out;
+  for (const auto& host : hosts) {
+    MailExchanger exchanger{host, {}};
+    std::optional<SmtpError> failed;
+    for (const auto type : {dns::RrType::a, dns::RrType::aaaa}) {
+      auto found = resolver.addresses(host, type);
+      if (found.status == dns::DnsStatus::temporary_failure) failed = fail("addresses", found);
+      exchanger.addresses.insert(exchanger.addresses.end(), found.records.begin(), found.records.end());
+    }
+    // Without any address because DNS failed: try again later rather than skip the host.
+    if (exchanger.addresses.empty() && failed) throw *failed;
+    if (!exchanger.addresses.empty()) out.push_back(std::move(exchanger));
+  }
+  return out;
 }
 
 }  // namespace umstore::smtp

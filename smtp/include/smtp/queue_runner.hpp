@@ -22,6 +22,7 @@
 #include "mailstore/account_store.hpp"
 #include "mailstore/mail_store.hpp"
 #include "smtp/delivery_queue.hpp"
+#include "smtp/mta_sts.hpp"
 #include "smtp/smtp_metrics.hpp"
 #include "smtp/relay_client.hpp"
 #include "smtp/smtp_protocol.hpp"
@@ -41,7 +42,7 @@ struct QueueRunnerConfig {
   std::string hostname = "localhost";          // EHLO name, Reporting-MTA
   std::vector<std::string> local_domains;      // where DSN recipients may be local mailboxes
   std::string smarthost;                       // "host:port"; empty: MX hosts of each domain, port 25
-  RelayTlsPolicy smarthost_tls;                // STARTTLS to the smarthost (MX hosts: opportunistic)
+  RelayTlsPolicy smarthost_tls;                // STARTTLS to the smarthost (MX hosts: opportunistic, or as MTA-STS says)
   RetrySchedule schedule;                      // SIGHUP may change it (set_schedule)
   std::chrono::seconds poll_interval{5};       // rescan the queue (CLI retry/delete) this often
   std::chrono::seconds timeout{60};            // per SMTP command to a next hop
@@ -57,6 +58,11 @@ struct QueueRunnerConfig {
   // ENUM publishes for them as VPIM v2 (E2U+vpim:mailto); no record: a
   // failure DSN (5.1.1), a DNS failure: retried. Unset: 5.1.1 at once.
   std::shared_ptr<const dns::EnumLookup> enum_routes;
+  // MX delivery: MX and address lookups through this resolver (the [dns]
+  // server, timeouts, a temporary failure on DNS trouble); unset: the
+  // system resolver. With mta_sts too, domains' MTA-STS policies are kept.
+  std::shared_ptr<dns::Resolver> resolver;
+  std::shared_ptr<MtaStsPolicies> mta_sts;
   // Attempts and DSNs are counted here (shared with the SMTP servers').
   std::shared_ptr<SmtpMetrics> metrics = std::make_shared<SmtpMetrics>();
 };
@@ -93,6 +99,10 @@ class QueueRunner {
   void loop(std::stop_token stop);
   void attempt(Pass& pass, QueuedEnvelope envelope);
   std::optional<RecipientRoute> local_route(const std::string& address) const;
+  // A connection to the smarthost, or to the first MX host of `domain` that
+  // takes one (as its MTA-STS policy allows: next_hop.cpp); nullptr with
+  // what went wrong in `errors`.
+  std::unique_ptr<RelayConnection> connect_next_hop(const std::string& domain, std::string& errors) const;
   // Points `r` at the address ENUM publishes for `number`, or the reply
   // that settles it (no route: 5.1.1; DNS trouble: 4.4.3, and for the rest
   // of the pass without asking again). An Internet fax (`fax`) follows the

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dns/resolver.hpp"
 #include "smtp/delivery_queue.hpp"
 #include "smtp/smtp_client.hpp"
 
@@ -51,8 +52,11 @@ class RelayConnection {
   // Connects, reads the greeting, says EHLO (HELO if EHLO is refused) and
   // starts TLS as `tls` says. Throws SmtpError (code 0: network trouble;
   // else the refusal).
+  // `addresses`: where `host` is, as our resolver found it; empty: the
+  // system resolver's.
   RelayConnection(const std::string& host, unsigned short port, const std::string& helo_name,
-                  std::chrono::seconds timeout, const RelayTlsPolicy& tls = {});
+                  std::chrono::seconds timeout, const RelayTlsPolicy& tls = {},
+                  std::vector<std::string> addresses = {});
   ~RelayConnection();
   RelayConnection(const RelayConnection&) = delete;
   RelayConnection& operator=(const RelayConnection&) = delete;
@@ -72,10 +76,20 @@ class RelayConnection {
   void open(unsigned short port, const std::string& helo_name, std::chrono::seconds timeout, const RelayTlsPolicy& tls);
   std::unique_ptr<Impl> impl_;
   std::string host_;
+  std::vector<std::string> addresses_;
 };
 
 // The mail exchangers of a domain in preference order, from the system
 // resolver (res_query); the domain itself when it has no MX record.
 std::vector<std::string> mail_exchangers(const std::string& domain);
+
+struct MailExchanger {
+  std::string host;
+  std::vector<std::string> addresses;  // A then AAAA, as text
+};
+// The same from `resolver` (the [dns] server, its timeout and cache), with
+// each host's addresses. A DNS failure throws SmtpError (a temporary one);
+// a host without addresses is left out.
+std::vector<MailExchanger> mail_exchangers(dns::Resolver& resolver, const std::string& domain);
 
 }  // namespace umstore::smtp

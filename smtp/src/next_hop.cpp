@@ -1,0 +1,79 @@
+// Where relayed mail goes next: the smarthost, or the domain's MX hosts in
+// preference order. With a resolver, MX and address lookups go through it;
+// with MTA-STS policies too, an "enforce" policy of the domain (RFC 8461
+// §5.1) leaves out MX hosts it does not name and requires TLS whose
+// certificate verifies for the MX host's name; "testing" only logs what
+// enforcing would have refused.
+#include "common/log.hpp"
+#include "smtp/queue_runner.hpp"
+
+namespace umstore::smtp {
+namespace {
+
+constexpr std::string_view kLog = "queue";
+constexpr unsigned short kSmtpPort = 25;
+
+std::pair<std::string, unsigned short> split_host_port(const std::string& text, unsigned short default_port) {
+  auto colon = text.rfind(':');
+  const auto bracket = text.find(']');
+  if (colon == std::string::npos || (bracket != std::string::npos && bracket > colon)) return {text, default_port};
+  return {text.substr(0, colon), static_cast<unsigned short>(std::stoul(text.substr(colon + 1)))};
+}
+
+void add_error(std::string& errors, std::string_view error) {
+  errors += (errors.empty() ? "" : "; ") + std::string(error);
+}
+
+}  // namespace
+
+std::unique_ptr<RelayConnection> QueueRunner::connect_next_hop(const std::string& domain, std::string& errors) const {
+  const auto connect = [&](const std::string& host, unsigned short port, const RelayTlsPolicy& tls,
+                           std::vector<std::string> addresses) -> std::unique_ptr<RelayConnection> {
+    try {
+      auto connection =
+          std::make_unique<RelayConnection>(host, port, config_.hostname, config_.timeout, tls, std::move(addresses));
+      log(LogLevel::Debug, kLog, "connected to {}:{}{}", host, port, connection->encrypted() ? " with TLS" : "");
+      return connection;
+    } catch (const SmtpError& e) {
+      add_error(errors, e.what());
+      return nullptr;
+    }
+  };
+  if (!config_.smarthost.empty()) {
+    const auto [host, port] = split_host_port(config_.smarthost, kSmtpPort);
+    return connect(host, port, config_.smarthost_tls, {});
+  }
+  if (!config_.resolver) {
+    for (const auto& host : mail_exchangers(domain))
+      if (auto connection = connect(host, kSmtpPort, {}, {})) return connection;
+    return nullptr;
+  }
+  std::optional<MtaStsPolicy> policy;
+  std::vector<MailExchanger> exchangers;
+  try {
+    if (config_.mta_sts) policy = config_.mta_sts->policy_for(domain);
+    exchangers = mail_exchangers(*config_.resolver, domain);
+  } catch (const std::exception& e) {
+    add_error(errors, e.what());
+    return nullptr;
+  }
+  if (exchangers.empty()) add_error(errors, "no mail exchanger of " + domain + " has an address");
+  const bool enforce = policy && policy->mode == MtaStsPolicy::Mode::Enforce;
+  for (auto& mx : exchangers) {
+    if (policy && policy->mode != MtaStsPolicy::Mode::None && !policy->allows(mx.host)) {
+      const std::string why = mx.host + " is not an MX host the MTA-STS policy of " + domain + " names";
+      if (enforce) {
+        add_error(errors, why);
+        continue;
+      }
+      log(LogLevel::Info, kLog, "MTA-STS testing: {}", why);
+    }
+    const RelayTlsPolicy tls = enforce ? RelayTlsPolicy{RelayTls::Verified, config_.mta_sts->ca_file()} : RelayTlsPolicy{};
+    const auto before = errors.size();
+    if (auto connection = connect(mx.host, kSmtpPort, tls, std::move(mx.addresses))) return connection;
+    if (enforce) errors.insert(before + (before ? 2 : 0), "MTA-STS policy of " + domain + " (enforce): ");
+  }
+  return nullptr;
+}
+
+}  // namespace umstore::smtp
