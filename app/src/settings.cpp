@@ -161,6 +161,9 @@ void apply_dns_config(const Poco::Util::AbstractConfiguration& ini, Settings& s)
     throw UsageError("[dns] resolver: '" + resolver + "' (an IP address, optionally with :PORT)");
   }
   s.dns.timeout = std::chrono::seconds(ini.getUInt("dns.timeout", ini.getUInt("mailauth.dns_timeout", 5)));
+  s.dns.trust_anchor_file = ini.getString("dns.trust_anchor_file", "");
+  if (!s.dns.trust_anchor_file.empty() && !std::ifstream(s.dns.trust_anchor_file))
+    throw UsageError("[dns] trust_anchor_file: cannot read " + s.dns.trust_anchor_file.string());
   s.enum_trees.clear();
   for (auto tree : comma_list(ini.getString("enum.domains", ""))) {
     while (tree.ends_with('.')) tree.pop_back();

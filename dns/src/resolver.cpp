@@ -94,7 +94,7 @@ std::uint16_t read_u16(std::string_view rdata, std::size_t& pos) {
 // failure (a broken or truncated answer may be right on the next try).
 template <class Record, class Parse>
 DnsAnswer<Record> map_records(DnsAnswer<std::string>&& raw, Parse parse) {
-  DnsAnswer<Record> answer{raw.status, {}, raw.ttl, std::move(raw.error)};
+  DnsAnswer<Record> answer{raw.status, {}, raw.ttl, std::move(raw.error), raw.secure};
   try {
     for (const std::string& rdata : raw.records) answer.records.push_back(parse(std::string_view(rdata)));
   } catch (const std::exception& e) {
@@ -111,6 +111,10 @@ Resolver::Resolver(const DnsConfig& config) : context_(std::make_unique<Context>
   ub_ctx* ctx = context_->ctx;
   // Threads, not a forked worker process: the program may hold locks and fds.
   ub_ctx_async(ctx, 1);
+  if (!config.trust_anchor_file.empty()) {
+    if (int rc = ub_ctx_add_ta_file(ctx, config.trust_anchor_file.c_str()); rc != 0)
+      throw std::runtime_error("DNSSEC trust anchors " + config.trust_anchor_file.string() + ": " + ub_strerror(rc));
+  }
   if (config.server.empty()) {
     if (int rc = ub_ctx_resolvconf(ctx, nullptr); rc != 0) {
       throw std::runtime_error(std::string("cannot read /etc/resolv.conf: ") + ub_strerror(rc));
@@ -176,7 +180,12 @@ DnsAnswer<std::string> Resolver::query(std::string_view name, RrType type) {
   std::unique_ptr<ub_result, decltype(&ub_resolve_free)> result(pending.result, ub_resolve_free);
   DnsAnswer<std::string> answer;
   answer.ttl = static_cast<std::uint32_t>(result->ttl);
-  if (result->rcode == 3) {
+  answer.secure = result->secure != 0;
+  if (result->bogus) {
+    // A signature that does not check out is an attack or a broken zone: not an answer to act on.
+    answer.status = DnsStatus::temporary_failure;
+    answer.error = "DNSSEC validation failed for " + qname + (result->why_bogus ? std::string(": ") + result->why_bogus : "");
+  } else if (result->rcode == 3) {
     answer.status = DnsStatus::nxdomain;
   } else if (result->rcode != 0) {
     answer.status = DnsStatus::temporary_failure;

@@ -47,7 +47,7 @@ RelayConnection::RelayConnection(const std::string& host, unsigned short port, c
   } catch (const TlsHandshakeFailed& e) {
     if (tls.level != RelayTls::Opportunistic) throw SmtpError(e.what(), {});
     log(LogLevel::Warning, kLog, "{}; trying again without TLS", e.what());
-    open(port, helo_name, timeout, {RelayTls::Off, {}});
+    open(port, helo_name, timeout, {RelayTls::Off, {}, {}});
   }
 }
 
@@ -55,7 +55,7 @@ void RelayConnection::open(unsigned short port, const std::string& helo_name, st
                            const RelayTlsPolicy& tls) {
   impl_ = std::make_unique<Impl>(host_, addresses_, port, timeout);
   auto& connection = impl_->connection;
-  const bool required = tls.level == RelayTls::Required || tls.level == RelayTls::Verified;
+  const bool required = tls.level != RelayTls::Off && tls.level != RelayTls::Opportunistic;
   SmtpReply greeting = connection.read_reply();
   if (greeting.code / 100 != 2) throw SmtpError(host_ + " refused the connection: " + describe(greeting), greeting);
   SmtpReply ehlo = connection.command("EHLO " + helo_name);
@@ -78,6 +78,7 @@ void RelayConnection::open(unsigned short port, const std::string& helo_name, st
   }
   try {
     if (tls.level == RelayTls::Verified) connection.start_verified_tls(host_, tls.ca_file);
+    else if (tls.level == RelayTls::Dane) connection.start_dane_tls(host_, tls.tlsa);
     else connection.start_tls(host_);
   } catch (const SmtpError& e) {
     throw TlsHandshakeFailed(e.what());
@@ -217,11 +218,12 @@ std::vector<MailExchanger> mail_exchangers(dns::Resolver& resolver, const std::s
   if (hosts.empty()) hosts.push_back(domain);  // RFC 5321 §5.1: the implicit MX
   std::vector<MailExchanger> out;
   for (const auto& host : hosts) {
-    MailExchanger exchanger{host, {}};
+    MailExchanger exchanger{host, {}, mx.secure};
     std::optional<SmtpError> failed;
     for (const auto type : {dns::RrType::a, dns::RrType::aaaa}) {
       auto found = resolver.addresses(host, type);
       if (found.status == dns::DnsStatus::temporary_failure) failed = fail("addresses", found);
+      if (found.found() && !found.secure) exchanger.secure = false;
       exchanger.addresses.insert(exchanger.addresses.end(), found.records.begin(), found.records.end());
     }
     // Without any address because DNS failed: try again later rather than skip the host.

@@ -29,7 +29,7 @@ inline std::string env(const char* name) {
 }
 
 inline DnsConfig peer_dns(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) {
-  return {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(env("UMSTORE_TEST_DNS_PORT"))), timeout};
+  return {"127.0.0.1", static_cast<std::uint16_t>(std::stoi(env("UMSTORE_TEST_DNS_PORT"))), timeout, {}};
 }
 
 // Runs the peer's control command with `input` on its stdin.

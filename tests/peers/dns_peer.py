@@ -110,7 +110,11 @@ class DnsPeer:
             include: "{self.zones}/*.conf"
             """))
 
-    def publish(self, zone, text):
+    def publish(self, zone, text, signed=False):
+        """Serves `zone` with the records of `text` (zone file lines, names
+        relative to the zone). `signed`: Knot signs it with DNSSEC (ECDSA
+        P-256, NSEC), with the same keys each time; trust_anchor() gives
+        them to a validating resolver."""
         zone = zone.rstrip(".")
         body = textwrap.dedent(text).strip("\n")
         serial = int(time.time())
@@ -119,8 +123,28 @@ class DnsPeer:
             f"@ SOA ns.{zone}. hostmaster.{zone}. {serial} 3600 600 86400 60\n"
             f"@ NS ns.{zone}.\n"
             f"ns.{zone}. A 127.0.0.1\n" + body + "\n")
-        (self.zones / f"{zone}.conf").write_text(f"zone:\n  - domain: {zone}.\n")
+        conf = f"zone:\n  - domain: {zone}.\n"
+        if signed:
+            conf = (f"policy:\n  - id: signed-{zone}\n    algorithm: ecdsap256sha256\n"
+                    f"zone:\n  - domain: {zone}.\n    dnssec-signing: on\n    dnssec-policy: signed-{zone}\n")
+        (self.zones / f"{zone}.conf").write_text(conf)
         self.restart()
+
+    def trust_anchor(self, zone):
+        """The DNSKEY records of a signed zone, in zone file format: the
+        trust anchors a validating resolver needs for it."""
+        zone = zone.rstrip(".")
+        out = subprocess.run([KNOTC, "-c", str(self.conf), "zone-read", f"{zone}.", "@", "DNSKEY"],
+                             capture_output=True, text=True, check=True).stdout
+        # "[zone.] zone. 60 DNSKEY 257 3 13 ..." -> "zone. 60 IN DNSKEY 257 3 13 ..."
+        records = []
+        for line in out.splitlines():
+            fields = line.split("] ", 1)[-1].split()
+            if len(fields) > 3 and fields[2] == "DNSKEY":
+                records.append(" ".join(fields[:2] + ["IN"] + fields[2:]))
+        if not records:
+            raise RuntimeError(f"{zone} has no DNSKEY (is it signed?):\n{out}\n{self._log_tail()}")
+        return "\n".join(records) + "\n"
 
     def remove(self, zone):
         zone = zone.rstrip(".")

@@ -9,6 +9,7 @@
 // I/O thread. One Resolver serves many threads at once (one cache for all):
 // a slow domain delays only the threads that asked for it.
 #include <chrono>
+#include <filesystem>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,6 +31,11 @@ struct DnsConfig {
   std::string server;  // IP address of the server to ask; empty: /etc/resolv.conf
   std::uint16_t port = 53;
   std::chrono::milliseconds timeout{5000};
+  // DNSSEC trust anchors (DS or DNSKEY records, zone file format, as
+  // unbound's trust-anchor-file; Debian's dns-root-data has the root's in
+  // /usr/share/dns/root.key). Set: answers are validated, DnsAnswer::secure
+  // says which were, and a bogus one is a temporary failure. Empty: none is.
+  std::filesystem::path trust_anchor_file;
 };
 
 enum class RrType : int { a = 1, ns = 2, cname = 5, ptr = 12, mx = 15, txt = 16, aaaa = 28, srv = 33, naptr = 35, tlsa = 52 };
@@ -40,6 +46,7 @@ struct DnsAnswer {
   std::vector<Record> records;
   std::uint32_t ttl = 0;  // seconds, of the answer as cached
   std::string error;      // why, for temporary_failure
+  bool secure = false;    // validated by DNSSEC up to a trust anchor (DnsConfig::trust_anchor_file)
 
   bool found() const { return status == DnsStatus::found; }
 };

@@ -40,11 +40,13 @@ enum class RelayTls {
   Opportunistic,  // may: when offered; a failed handshake is retried once in plain text
   Required,       // encrypt: STARTTLS must be offered and complete; the certificate is not verified
   Verified,       // verify: as encrypt, and the certificate chains to a trusted CA and names the host we dialled
+  Dane,           // dane: as encrypt, and the certificate matches the host's DNSSEC-validated TLSA records (RFC 7672)
 };
 
 struct RelayTlsPolicy {
   RelayTls level = RelayTls::Opportunistic;
   std::filesystem::path ca_file;  // PEM CAs trusted besides the system's (Verified); empty: the system's only
+  std::vector<dns::TlsaRecord> tlsa;  // Dane: the usable records (DANE-TA(2), DANE-EE(3))
 };
 
 class RelayConnection {
@@ -86,6 +88,7 @@ std::vector<std::string> mail_exchangers(const std::string& domain);
 struct MailExchanger {
   std::string host;
   std::vector<std::string> addresses;  // A then AAAA, as text
+  bool secure = false;  // the MX and address answers were DNSSEC-validated: DANE may apply (RFC 7672 §2.2)
 };
 // The same from `resolver` (the [dns] server, its timeout and cache), with
 // each host's addresses. A DNS failure throws SmtpError (a temporary one);
