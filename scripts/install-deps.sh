@@ -33,7 +33,8 @@ packages=(
   neomutt tmux  # a terminal mail client driven through tmux in tests/e2e/test_imap_neomutt.py
   postfix dovecot-lmtpd openssl  # the Postfix peer in the SMTP interoperability tests (tests/peers/postfix_peer.py); openssl also makes the test CA for https:// webhooks
   ca-certificates  # the system CAs https:// webhook receivers are verified against
-  knot  # the private authoritative DNS server of the mailauth tests (tests/peers/dns_peer.py)
+  knot  # the private authoritative DNS server of the mailauth, MTA-STS and DANE tests (tests/peers/dns_peer.py)
+  pebble  # the ACME test server that issues umstore a certificate in tests/e2e/test_acme.py
   python3-dkim python3-dnspython python3-nacl  # the independent DKIM verifier of the mailauth tests (nacl: Ed25519)
   postgresql-15  # private PostgreSQL clusters for the PostgreSQL backend's tests (tests/peers/postgres_peer.py)
   python3-prometheus-client  # Prometheus' own parser reads GET /metrics in tests/e2e/test_metrics.py

@@ -23,6 +23,7 @@
 #include "mailstore/store.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
+#include "acme_service.hpp"
 #include "reloadable_tls.hpp"
 #include "server_health.hpp"
 #include "service_notify.hpp"
@@ -62,9 +63,10 @@ retry_max, max_queue_age, delay_warning) change at once, other settings at
 the next restart.
 )";
 
-// The configured certificate, else a self-signed one in DATA_DIR/tls.
+// The configured certificate, else the one ACME issued, else a self-signed one in DATA_DIR/tls.
 TlsFiles tls_files(const Settings& s) {
   if (!s.tls_cert.empty() && !s.tls_key.empty()) return {s.tls_cert, s.tls_key};
+  if (const auto issued = acme_certificate(s)) return {issued->cert, issued->key};
   create_directories_durably(s.data.tls_dir());
   TlsFiles files{s.data.tls_dir() / "cert.pem", s.data.tls_dir() / "key.pem"};
   net::ensure_self_signed_certificate(files.cert, files.key, s.domain);
@@ -434,6 +436,19 @@ int run_serve(std::span<const std::string> args) {
   };
   await_hangup();
 
+  // [acme]: the certificate from the CA, presented by every listener once issued or renewed.
+  std::unique_ptr<AcmeService> acme_service;
+  if (s.acme.enabled) {
+    acme_service = std::make_unique<AcmeService>(io, s, [&reloadable_tls, &s] {
+      try {
+        reloadable_tls.reload(tls_files(s));
+      } catch (const std::exception& e) {
+        log(LogLevel::Error, "acme", "cannot present the new certificate: {}", e.what());
+      }
+    });
+    acme_service->start();
+  }
+
   smtp_server.start();
   if (submission_server) submission_server->start();
   if (submissions_server) submissions_server->start();
@@ -453,6 +468,7 @@ int run_serve(std::span<const std::string> args) {
   if (submission_server) info["submission"] = endpoint_text(submission_server->local_endpoint());
   if (submissions_server) info["submissions"] = endpoint_text(submissions_server->local_endpoint());
   if (const auto imaps = imap_server.implicit_tls_endpoint()) info["imaps"] = endpoint_text(*imaps);
+  if (acme_service) info["acme_http"] = endpoint_text(acme_service->challenge_endpoint());
   if (sip_server) {
     const auto sip_endpoint = sip_server->local_endpoint();
     info["sip"] = sip_endpoint.address().to_string() + ":" + std::to_string(sip_endpoint.port());
@@ -470,6 +486,7 @@ int run_serve(std::span<const std::string> args) {
     log(LogLevel::Info, "serve", "signal {}: shutting down", signal);
     health.set_ready(false);
     notify_service_manager("STOPPING=1");
+    if (acme_service) acme_service->stop();
     smtp_server.stop();
     if (submission_server) submission_server->stop();
     if (submissions_server) submissions_server->stop();

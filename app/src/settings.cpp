@@ -143,6 +143,22 @@ void apply_smtp_config(const Poco::Util::AbstractConfiguration& ini, Settings& s
     throw UsageError("[smtp] mta_sts_ca_file: cannot read " + s.mta_sts_ca_file.string());
 }
 
+// [acme] enabled, directory, domains, email, ca_file, http_listen, renew_before_days.
+void apply_acme_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
+  auto& a = s.acme;
+  a.enabled = ini.getBool("acme.enabled", a.enabled);
+  a.directory = ini.getString("acme.directory", a.directory);
+  a.domains = comma_list(ini.getString("acme.domains", ""));  // empty: the server's domain
+  a.email = ini.getString("acme.email", a.email);
+  a.ca_file = ini.getString("acme.ca_file", "");
+  a.http_listen = ini.getString("acme.http_listen", a.http_listen);
+  a.renew_before_days = ini.getUInt("acme.renew_before_days", a.renew_before_days);
+  if (!a.enabled) return;
+  if (!a.directory.starts_with("https://")) throw UsageError("[acme] directory: an https:// URL of the CA's directory");
+  if (!a.ca_file.empty() && !std::ifstream(a.ca_file)) throw UsageError("[acme] ca_file: cannot read " + a.ca_file.string());
+  if (!s.tls_cert.empty()) throw UsageError("[acme] enabled and [tls] cert set: the certificate comes from one of them");
+}
+
 // [dns] resolver (IP or IP:PORT; unset: the system's) and timeout
 // (seconds), for sender authentication and ENUM alike; [mailauth] resolver
 // and dns_timeout are their older names. [enum] domains: the ENUM trees.
@@ -415,6 +431,7 @@ void apply_config_file(const std::filesystem::path& file, Settings& s) {
   s.imap_login_requires_tls = ini->getBool("imap.login_requires_tls", s.imap_login_requires_tls);
   s.max_message_bytes = static_cast<std::size_t>(ini->getUInt64("smtp.max_message_bytes", s.max_message_bytes));
   apply_smtp_config(*ini, s);
+  apply_acme_config(*ini, s);
   collect_aliases(*ini, "aliases", s);
   apply_ingest_config(*ini, s);
   apply_sip_config(*ini, s);

@@ -95,6 +95,17 @@ struct Settings {
   std::string http_listen = "127.0.0.1:8025";
   std::string admin_listen = "127.0.0.1:8026";  // the admin console and API; empty: none
   bool admin_tls = false;                        // [admin] tls: https on the admin listener ([tls] certificate)
+  // [acme]: the [tls] certificate from an ACME CA (RFC 8555), kept in <data>/acme.
+  struct Acme {
+    bool enabled = false;
+    std::string directory;                 // the CA's directory URL
+    std::vector<std::string> domains;      // empty: the server's domain
+    std::string email;                     // contact for the CA; may be empty
+    std::filesystem::path ca_file;         // CAs trusted for the ACME server besides the system's
+    std::string http_listen = "0.0.0.0:80";  // where http-01 challenges are answered
+    unsigned renew_before_days = 30;
+  } acme;
+  std::filesystem::path acme_dir() const { return data.root / "acme"; }
   std::filesystem::path tls_cert;  // empty: a self-signed one in <data>/tls
   std::filesystem::path tls_key;
   bool imap_login_requires_tls = false;

@@ -7,14 +7,9 @@
 #include <string>
 #include <string_view>
 
-namespace umstore::http {
+#include "http/client.hpp"
 
-struct PostOptions {
-  std::chrono::milliseconds timeout{std::chrono::seconds(10)};  // connect, TLS handshake, each read and write
-  // PEM file of CA certificates trusted for https:// receivers in addition
-  // to the system CAs; empty: the system CAs only.
-  std::filesystem::path ca_file;
-};
+namespace umstore::http {
 
 // nullopt when the receiver answered 2xx; otherwise what went wrong
 // ("HTTP 500 Internal Server Error", "Connection refused", "TLS: certificate

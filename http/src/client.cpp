@@ -1,4 +1,4 @@
-#include "http/post_json.hpp"
+#include "http/post_json.hpp"  // and http/client.hpp
 
 #include <Poco/Delegate.h>
 #include <Poco/Exception.h>
@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <istream>
 #include <memory>
 #include <mutex>
@@ -85,36 +86,64 @@ std::string tls_failure(const std::string& host, const Poco::Exception& e) {
 
 }  // namespace
 
-std::optional<std::string> post_json(std::string_view url, std::string_view body, const PostOptions& transport) {
+std::string ClientResponse::header(std::string_view name) const {
+  for (const auto& [key, value] : headers)
+    if (key.size() == name.size() && std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return value;
+  return {};
+}
+
+ClientResponse send_request(const ClientRequest& request, const PostOptions& transport, std::size_t max_body_bytes) {
   std::string host;
   try {
-    const Poco::URI uri{std::string(url)};
+    const Poco::URI uri{request.url};
     if (uri.getScheme() != "http" && uri.getScheme() != "https")
-      return "only http:// and https:// callback URLs are supported: " + std::string(url);
+      throw std::runtime_error("only http:// and https:// URLs are supported: " + request.url);
     host = uri.getHost();
     last_verification_error.clear();
     const auto session = open_session(uri, transport);
     const auto ms = transport.timeout.count();
     session->setTimeout(Poco::Timespan(static_cast<long>(ms / 1000), static_cast<long>(ms % 1000) * 1000));
-    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
-                                   Poco::Net::HTTPMessage::HTTP_1_1);
-    request.setContentType("application/json");
-    request.setContentLength(static_cast<std::streamsize>(body.size()));
-    request.set("User-Agent", "umstore");
-    request.setKeepAlive(false);
-    session->sendRequest(request).write(body.data(), static_cast<std::streamsize>(body.size()));
-    Poco::Net::HTTPResponse response;
-    std::istream& in = session->receiveResponse(response);
-    // Read a bounded amount so the connection closes cleanly; the body is not used.
-    char sink[4096];
-    in.read(sink, sizeof sink);
-    const int status = static_cast<int>(response.getStatus());
-    if (status / 100 == 2) return std::nullopt;
-    return "HTTP " + std::to_string(status) + " " + response.getReason();
+    Poco::Net::HTTPRequest out(request.method, uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
+                               Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!request.content_type.empty()) out.setContentType(request.content_type);
+    if (!request.body.empty() || request.method == "POST")
+      out.setContentLength(static_cast<std::streamsize>(request.body.size()));
+    out.set("User-Agent", "umstore");
+    for (const auto& [name, value] : request.headers) out.set(name, value);
+    out.setKeepAlive(false);
+    session->sendRequest(out).write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
+    Poco::Net::HTTPResponse in;
+    std::istream& body = session->receiveResponse(in);
+    ClientResponse response;
+    response.status = static_cast<int>(in.getStatus());
+    response.reason = in.getReason();
+    for (const auto& [name, value] : in) response.headers.emplace_back(name, value);
+    char chunk[4096];
+    while (body.read(chunk, sizeof chunk) || body.gcount() > 0) {
+      const auto n = static_cast<std::size_t>(body.gcount());
+      if (response.body.size() + n > max_body_bytes) {
+        response.truncated = true;  // read no further: the connection is closed unread
+        break;
+      }
+      response.body.append(chunk, n);
+    }
+    return response;
   } catch (const Poco::Net::SSLException& e) {
-    return tls_failure(host, e);
+    throw std::runtime_error(tls_failure(host, e));
   } catch (const Poco::Exception& e) {
-    return last_verification_error.empty() ? e.displayText() : tls_failure(host, e);
+    throw std::runtime_error(last_verification_error.empty() ? e.displayText() : tls_failure(host, e));
+  }
+}
+
+std::optional<std::string> post_json(std::string_view url, std::string_view body, const PostOptions& transport) {
+  try {
+    // The answer's body is not used: a little of it is read, so the connection closes cleanly.
+    const auto response = send_request({"POST", std::string(url), "application/json", std::string(body), {}}, transport, 4096);
+    if (response.status / 100 == 2) return std::nullopt;
+    return "HTTP " + std::to_string(response.status) + " " + response.reason;
   } catch (const std::exception& e) {
     return std::string(e.what());
   }
