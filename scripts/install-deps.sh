@@ -12,6 +12,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev
   libboost1.74-dev  # Boost.Beast's HTTP parser, header-only (http/); also what libboost-test-dev brings
   libosip2-dev  # SIP parser for the SIP endpoint (sip/)
+  libsrtp2-dev  # SRTP for calls keyed by SDES (sip/src/srtp_session.cpp)
   libphonenumber-dev  # telephone numbers grouped for people by country (mime/)
   libpq-dev  # the PostgreSQL backend's client library (mailstore/postgresql)
   libpocketsphinx-dev pocketsphinx-en-us  # offline voicemail transcription and its US English model (recognition/)

@@ -403,6 +403,13 @@ int run_serve(std::span<const std::string> args) {
     sip_config.enum_for_unknown = enum_routing && s.sip_catch_all.empty();
     sip_config.tcp = s.sip_tcp;
     sip_config.tcp_idle_timeout = std::chrono::seconds(s.sip_tcp_idle_timeout);
+    if (!s.sip_tls_listen.empty()) {
+      sip_config.tls_listen = net::parse_endpoint(s.sip_tls_listen);
+      sip_config.tls = tls;  // the [tls] (or [acme]) certificate, reloaded with it
+    }
+    sip_config.srtp = s.sip_srtp == "off"        ? sip::SipServerConfig::Srtp::Off
+                      : s.sip_srtp == "required" ? sip::SipServerConfig::Srtp::Required
+                                                 : sip::SipServerConfig::Srtp::Optional;
     sip_config.requests_per_window = s.sip_rate_limit;
     sip_config.rate_window = std::chrono::seconds(s.sip_rate_window);
     sip_config.auth_realm = s.sip_auth_realm;
@@ -472,6 +479,7 @@ int run_serve(std::span<const std::string> args) {
   if (sip_server) {
     const auto sip_endpoint = sip_server->local_endpoint();
     info["sip"] = sip_endpoint.address().to_string() + ":" + std::to_string(sip_endpoint.port());
+    if (const auto sip_tls = sip_server->tls_endpoint()) info["sip_tls"] = endpoint_text(*sip_tls);
   }
   replace_file_durably(s.data.server_info(), info.dump(2) + "\n");
   health.set_ready(true);

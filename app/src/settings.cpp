@@ -211,8 +211,8 @@ void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& 
 
 // [sip] listen, gateways (comma-separated addresses), max_calls, max_subscriptions,
 // max_subscriptions_per_address, greeting_dir, catch_all,
-// tcp, tcp_idle_timeout, rate_limit, rate_window, auth_realm, auth_users (user:password, ...),
-// auth_algorithms.
+// tcp, tcp_idle_timeout, tls_listen, srtp, rate_limit, rate_window, auth_realm, auth_users
+// (user:password, ...), auth_algorithms.
 void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.sip_listen = ini.getString("sip.listen", s.sip_listen);
   if (ini.has("sip.gateways")) s.sip_gateways = comma_list(ini.getString("sip.gateways"));
@@ -224,6 +224,10 @@ void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s)
   s.sip_catch_all = ini.getString("sip.catch_all", s.sip_catch_all);
   s.sip_tcp = ini.getBool("sip.tcp", s.sip_tcp);
   s.sip_tcp_idle_timeout = ini.getUInt("sip.tcp_idle_timeout", s.sip_tcp_idle_timeout);
+  s.sip_tls_listen = ini.getString("sip.tls_listen", s.sip_tls_listen);
+  s.sip_srtp = ini.getString("sip.srtp", s.sip_srtp);
+  if (s.sip_srtp != "off" && s.sip_srtp != "optional" && s.sip_srtp != "required")
+    throw UsageError("[sip] srtp: '" + s.sip_srtp + "' (off, optional or required)");
   s.sip_rate_limit = ini.getUInt("sip.rate_limit", s.sip_rate_limit);
   s.sip_rate_window = ini.getUInt("sip.rate_window", s.sip_rate_window);
   s.sip_auth_realm = ini.getString("sip.auth_realm", s.sip_auth_realm);

@@ -21,6 +21,7 @@
 #include "sip_endpoint.hpp"
 #include "sip_message.hpp"
 #include "sip_transport.hpp"
+#include "srtp_session.hpp"
 #include "t38_fax.hpp"
 
 namespace umstore::sip {
@@ -62,6 +63,8 @@ struct Call : std::enable_shared_from_this<Call> {
   std::string end_reason;
   RecordingMeta meta;
   RtpStream rtp_out;
+  std::optional<SdesCrypto> their_key;  // SRTP: the gateway's key (from the offer)
+  std::unique_ptr<SrtpSession> srtp_in, srtp_out;
   std::unique_ptr<CngDetector> cng;
   std::unique_ptr<FaxReceiver> fax;
   ReorderBuffer fax_reorder{3};  // fax is real time: hold packets only briefly

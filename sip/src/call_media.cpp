@@ -64,7 +64,8 @@ std::vector<std::int16_t> SipEndpoint::prompt_for(const std::string& number) con
 }
 
 asio::awaitable<void> Call::send_packet(std::span<const std::int16_t> samples, bool marker) {
-  const auto datagram = rtp_out.next(codec, samples, marker);
+  auto datagram = rtp_out.next(codec, samples, marker);
+  if (srtp_out && !srtp_out->protect(datagram)) co_return;
   const auto [ec, sent] = co_await rtp.async_send_to(asio::buffer(datagram), rtp_peer, net::use_nothrow);
   (void)ec;  // a lost packet of prompt is not worth ending the call for
   (void)sent;
@@ -106,7 +107,10 @@ asio::awaitable<void> Call::receive_media() {
     }
     // Media from anyone but the gateway would let a stranger talk into the recording.
     if (from.address() != media_source && from.address() != peer.address()) continue;
-    if (const auto p = parse_rtp(std::span(buffer.data(), n))) on_rtp(*p);
+    std::size_t length = n;
+    // SRTP: what does not authenticate with the gateway's key never reaches the recording.
+    if (srtp_in && !srtp_in->unprotect(buffer.data(), length)) continue;
+    if (const auto p = parse_rtp(std::span(buffer.data(), length))) on_rtp(*p);
   }
 }
 

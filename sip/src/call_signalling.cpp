@@ -28,18 +28,33 @@ void SipEndpoint::handle_invite(const SipMessage& m, const Peer& from) {
   const auto offer = m.content_type() == "application/sdp" ? parse_audio_offer(m.body()) : std::nullopt;
   if (!offer || !offer->codec || offer->port == 0 || offer->address.empty())
     return reply(m, from, 488, "Not Acceptable Here", "Warning: 304 umstore \"PCMU or PCMA audio required\"\r\n");
+  // SRTP by SDES: the first offered key of a suite we speak, as [sip] srtp allows.
+  std::optional<SdesCrypto> their_key;
+  if (config.srtp != SipServerConfig::Srtp::Off)
+    for (const auto& c : offer->crypto)
+      if (srtp_suite_supported(c.suite) && SrtpSession::create(c.suite, c.key_params, SrtpSession::Direction::Inbound)) {
+        their_key = c;
+        break;
+      }
+  if (!their_key && (offer->savp || config.srtp == SipServerConfig::Srtp::Required)) {
+    log(LogLevel::Info, "sip", "INVITE {} from {}: refused, {}", m.request_uri_user(), endpoint_text(from),
+        offer->savp ? "SRTP offered without a usable key" : "SRTP required and not offered");
+    return reply(m, from, 488, "Not Acceptable Here",
+                 "Warning: 305 umstore \"SRTP with an SDES key for AES_CM_128_HMAC_SHA1_80 or _32 required\"\r\n");
+  }
 
   auto call = std::make_shared<Call>(shared_from_this(), m, from);
   call->local_tag = random_hex(6);
   call->mailbox = *mailbox;
   call->offer = *offer;
   call->codec = *offer->codec;
+  call->their_key = their_key;
   calls.emplace(m.call_id(), call);
   count_calls();
   send(m.response(100, "Trying", {}), from);
   send(m.response(180, "Ringing", call->local_tag), from);
-  call->call_log(LogLevel::Info, "call_id={} for {} from {} ({})", m.call_id(), mailbox->number, caller_of(m).number,
-      endpoint_text(from));
+  call->call_log(LogLevel::Info, "call_id={} for {} from {} ({}{}{})", m.call_id(), mailbox->number, caller_of(m).number,
+      endpoint_text(from), from.tls ? ", SIP over TLS" : "", their_key ? ", SRTP " + their_key->suite : std::string());
   call->answer_after_delay();
 }
 
@@ -86,6 +101,14 @@ void Call::answer() {
     a.codec = codec;
     a.telephone_event_pt = offer.telephone_event_pt;
     a.session_id = sdp_session = server->rng() >> 12;
+    if (their_key) {
+      // Our own key for what we send, in the suite the gateway chose (RFC 4568 §6.1).
+      a.crypto = SdesCrypto{their_key->tag, their_key->suite, new_srtp_key()};
+      a.savp = offer.savp;
+      srtp_in = SrtpSession::create(their_key->suite, their_key->key_params, SrtpSession::Direction::Inbound);
+      srtp_out = SrtpSession::create(a.crypto->suite, a.crypto->key_params, SrtpSession::Direction::Outbound);
+      if (!srtp_in || !srtp_out) throw std::runtime_error("cannot set up SRTP");
+    }
     sdp_answer = make_audio_answer(a);
     prompt = mailbox_full ? mailbox_full_notice() : server->prompt_for(mailbox.number);
     meta = RecordingMeta{mailbox.number, mailbox.name, caller_of(invite), std::chrono::system_clock::now()};

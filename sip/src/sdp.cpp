@@ -64,10 +64,17 @@ std::optional<AudioOffer> parse_audio_offer(std::string_view sdp) {
       if (seen_audio || words.size() < 4 || words[0] != "audio") continue;
       in_audio = seen_audio = true;
       offer.port = parse_number<std::uint16_t>(words[1]).value_or(0);
+      offer.savp = words[2] == "RTP/SAVP";
       for (std::size_t i = 3; i < words.size(); ++i)
         if (auto pt = parse_number<unsigned>(words[i]); pt && *pt < 128) payloads.push_back(static_cast<std::uint8_t>(*pt));
     } else if (type == 'c') {
       if (auto address = connection_address(value)) (in_audio ? offer.address : session_address) = std::move(*address);
+    } else if (type == 'a' && in_audio && value.starts_with("crypto:")) {
+      // "crypto:1 AES_CM_128_HMAC_SHA1_80 inline:KEY[|lifetime][|MKI:len]" (RFC 4568 §9.1)
+      const auto words = split_words(value.substr(7));
+      const auto tag = words.size() >= 3 ? parse_number<unsigned>(words[0]) : std::nullopt;
+      if (tag && words[2].starts_with("inline:"))
+        offer.crypto.push_back({*tag, std::string(words[1]), std::string(words[2].substr(7))});
     } else if (type == 'a' && in_audio && value.starts_with("rtpmap:")) {
       const auto words = split_words(value.substr(7));
       if (words.size() < 2) continue;
@@ -94,13 +101,14 @@ std::string make_audio_answer(const AudioAnswer& a) {
       << "s=umstore\r\n"
       << "c=IN IP4 " << a.address << "\r\n"
       << "t=0 0\r\n"
-      << "m=audio " << a.port << " RTP/AVP " << pt;
+      << "m=audio " << a.port << (a.savp ? " RTP/SAVP " : " RTP/AVP ") << pt;
   if (a.telephone_event_pt) out << " " << unsigned{*a.telephone_event_pt};
   out << "\r\n"
       << "a=rtpmap:" << pt << (a.codec == G711::Pcmu ? " PCMU/8000" : " PCMA/8000") << "\r\n";
   if (a.telephone_event_pt)
     out << "a=rtpmap:" << unsigned{*a.telephone_event_pt} << " telephone-event/8000\r\n"
         << "a=fmtp:" << unsigned{*a.telephone_event_pt} << " 0-15\r\n";
+  if (a.crypto) out << "a=crypto:" << a.crypto->tag << " " << a.crypto->suite << " inline:" << a.crypto->key_params << "\r\n";
   out << "a=ptime:20\r\na=sendrecv\r\n";
   return out.str();
 }

@@ -12,11 +12,20 @@ namespace umstore::sip {
 
 enum class G711 : std::uint8_t { Pcmu = 0, Pcma = 8 };
 
+// An SDES key (RFC 4568): a=crypto:TAG SUITE inline:KEY...
+struct SdesCrypto {
+  unsigned tag = 1;
+  std::string suite;       // AES_CM_128_HMAC_SHA1_80 ...
+  std::string key_params;  // after "inline:": the base64 key and salt, |lifetime, |MKI
+};
+
 struct AudioOffer {
   std::string address;          // where to send our RTP
   std::uint16_t port = 0;       // 0: the stream was declined
   std::optional<G711> codec;    // first of PCMU/PCMA in the offer's order
   std::optional<std::uint8_t> telephone_event_pt;
+  bool savp = false;                // m=audio ... RTP/SAVP: SRTP or nothing
+  std::vector<SdesCrypto> crypto;   // in the offer's order of preference
 };
 
 // nullopt when the text is not SDP with an audio stream; codec empty when no
@@ -29,6 +38,8 @@ struct AudioAnswer {
   G711 codec = G711::Pcmu;
   std::optional<std::uint8_t> telephone_event_pt;
   std::uint64_t session_id = 0;
+  std::optional<SdesCrypto> crypto;  // set: our key for the suite chosen
+  bool savp = false;                 // RTP/SAVP (as offered), else RTP/AVP
 };
 
 std::string make_audio_answer(const AudioAnswer& answer);

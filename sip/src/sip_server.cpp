@@ -43,6 +43,21 @@ asio::awaitable<bool> retransmit_until_answered(asio::steady_timer& timer, std::
   co_return true;
 }
 
+namespace {
+
+SipTransportConfig transport_config(const SipServerConfig& config) {
+  SipTransportConfig out;
+  out.listen = config.listen;
+  out.tcp = config.tcp;
+  out.max_tcp_connections = config.max_tcp_connections;
+  out.tcp_idle_timeout = config.tcp_idle_timeout;
+  out.tls_listen = config.tls_listen;
+  out.tls = config.tls;
+  return out;
+}
+
+}  // namespace
+
 SipEndpoint::SipEndpoint(asio::io_context& io_, SipServerConfig config_, const mailstore::AccountStore& accounts_,
                          mailstore::MailStore& store_)
     : io(io_),
@@ -50,8 +65,7 @@ SipEndpoint::SipEndpoint(asio::io_context& io_, SipServerConfig config_, const m
       config(std::move(config_)),
       accounts(accounts_),
       store(store_),
-      transport(strand, SipTransportConfig{config.listen, config.tcp, config.max_tcp_connections,
-                                           config.tcp_idle_timeout}),
+      transport(strand, transport_config(config)),
       admission(config.requests_per_window, config.rate_window, digest_settings(config)),
       adoption(strand),
       rng(std::random_device{}()),
@@ -98,6 +112,8 @@ std::string SipEndpoint::random_hex(int bytes) {
 }
 
 std::string SipEndpoint::contact_header(const Peer& toward) const {
+  if (const auto tls = transport.tls_endpoint(); tls && toward.tls)
+    return "Contact: <sip:umstore@" + endpoint_text(udp::endpoint(tls->address(), tls->port())) + ";transport=tls>\r\n";
   return "Contact: <sip:umstore@" + endpoint_text(transport.local_endpoint()) +
          (toward.tcp ? ";transport=tcp" : "") + ">\r\n";
 }
@@ -214,6 +230,8 @@ void SipServer::stop() {
 }
 
 asio::ip::udp::endpoint SipServer::local_endpoint() const { return endpoint_->transport.local_endpoint(); }
+
+std::optional<asio::ip::tcp::endpoint> SipServer::tls_endpoint() const { return endpoint_->transport.tls_endpoint(); }
 
 std::size_t SipServer::active_calls() const { return endpoint_->active; }
 

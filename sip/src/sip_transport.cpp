@@ -99,12 +99,14 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
  public:
   // `connected` false: connect_then_read() connects first; writes wait for it.
   StreamConnection(std::shared_ptr<SipTransport::State> owner, tcp::socket socket, udp::endpoint remote,
-                   bool connected)
+                   bool connected, asio::ssl::context* tls = nullptr)
       : owner_(std::move(owner)),
         socket_(std::move(socket)),
         idle_(socket_.get_executor()),
         remote_(remote),
-        connected_(connected) {}
+        connected_(connected) {
+    if (tls) tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls);
+  }
 
   void start_reading();
   asio::awaitable<void> connect_then_read();
@@ -114,6 +116,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
   const udp::endpoint& remote() const { return remote_; }
 
  private:
+  asio::awaitable<void> handshake_then_read();
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
   asio::awaitable<void> watch_idle();
@@ -123,6 +126,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
 
   std::shared_ptr<SipTransport::State> owner_;
   tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // server side of SIP over TLS
   asio::steady_timer idle_;
   udp::endpoint remote_;
   std::string buffer_;
@@ -137,12 +141,13 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
 
 struct SipTransport::State : std::enable_shared_from_this<SipTransport::State> {
   State(asio::strand<asio::io_context::executor_type> s, SipTransportConfig c)
-      : strand(s), config(std::move(c)), udp_socket(s), acceptor(s) {}
+      : strand(s), config(std::move(c)), udp_socket(s), acceptor(s), tls_acceptor(s) {}
 
   asio::strand<asio::io_context::executor_type> strand;
   SipTransportConfig config;
   udp::socket udp_socket;
   tcp::acceptor acceptor;
+  tcp::acceptor tls_acceptor;
   Handler handler;
   std::set<std::shared_ptr<StreamConnection>> connections;
   // Connections we opened, by destination, so later requests reuse them.
@@ -151,7 +156,7 @@ struct SipTransport::State : std::enable_shared_from_this<SipTransport::State> {
 
   void bind(const udp::endpoint& where);
   asio::awaitable<void> receive_datagrams();
-  asio::awaitable<void> accept_connections();
+  asio::awaitable<void> accept_connections(tcp::acceptor& from, asio::ssl::context* tls);
   void deliver(std::string_view message, const Peer& from) {
     try {
       if (handler) handler(message, from);
@@ -164,8 +169,21 @@ struct SipTransport::State : std::enable_shared_from_this<SipTransport::State> {
 
 void StreamConnection::start_reading() {
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), [self] { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(socket_.get_executor(), [self] { return self->tls_ ? self->handshake_then_read() : self->read_loop(); },
+                 asio::detached);
   asio::co_spawn(socket_.get_executor(), [self] { return self->watch_idle(); }, asio::detached);
+}
+
+asio::awaitable<void> StreamConnection::handshake_then_read() {
+  auto self = shared_from_this();
+  // A client that connects and never finishes the handshake is closed by the idle watch.
+  const auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, net::use_nothrow);
+  if (ec || closed_) {
+    log(LogLevel::Info, "sip", "tls handshake with {} failed: {}", endpoint_text(remote_), ec ? ec.message() : "closed");
+    co_return close();
+  }
+  touch();
+  co_await read_loop();
 }
 
 asio::awaitable<void> StreamConnection::connect_then_read() {
@@ -238,6 +256,7 @@ bool StreamConnection::frame_messages() {
     buffer_.erase(0, total);
     Peer from(remote_);
     from.tcp = true;
+    from.tls = tls_ != nullptr;
     from.stream = weak_from_this();
     owner_->deliver(message, from);
     if (closed_) return false;
@@ -248,7 +267,12 @@ asio::awaitable<void> StreamConnection::read_loop() {
   auto self = shared_from_this();
   std::vector<char> chunk(8192);
   for (;;) {
-    const auto [ec, n] = co_await socket_.async_read_some(asio::buffer(chunk), net::use_nothrow);
+    std::error_code ec;
+    std::size_t n = 0;
+    if (tls_)
+      std::tie(ec, n) = co_await tls_->async_read_some(asio::buffer(chunk), net::use_nothrow);
+    else
+      std::tie(ec, n) = co_await socket_.async_read_some(asio::buffer(chunk), net::use_nothrow);
     if (ec || closed_) break;
     touch();
     buffer_.append(chunk.data(), n);
@@ -269,7 +293,11 @@ asio::awaitable<void> StreamConnection::write_loop() {
     const std::string text = std::move(queue_.front());
     queue_.pop_front();
     queued_bytes_ -= text.size();
-    const auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(text), net::use_nothrow);
+    std::error_code ec;
+    if (tls_)
+      std::tie(ec, std::ignore) = co_await asio::async_write(*tls_, asio::buffer(text), net::use_nothrow);
+    else
+      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, asio::buffer(text), net::use_nothrow);
     if (ec) {
       failed = true;
       break;
@@ -357,12 +385,12 @@ asio::awaitable<void> SipTransport::State::receive_datagrams() {
   }
 }
 
-asio::awaitable<void> SipTransport::State::accept_connections() {
+asio::awaitable<void> SipTransport::State::accept_connections(tcp::acceptor& from, asio::ssl::context* tls) {
   auto self = shared_from_this();
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(strand, net::use_nothrow);
+    auto [ec, socket] = co_await from.async_accept(strand, net::use_nothrow);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !from.is_open()) co_return;
       // Out of descriptors and the like: wait a little instead of spinning.
       asio::steady_timer pause(strand, 100ms);
       co_await pause.async_wait(net::use_nothrow);
@@ -380,7 +408,8 @@ asio::awaitable<void> SipTransport::State::accept_connections() {
           endpoint_text(as_udp(remote)), connections.size(), from_same_source);
       continue;  // the socket closes as it goes out of scope
     }
-    auto connection = std::make_shared<StreamConnection>(shared_from_this(), std::move(socket), as_udp(remote), true);
+    auto connection =
+        std::make_shared<StreamConnection>(shared_from_this(), std::move(socket), as_udp(remote), true, tls);
     connections.insert(connection);
     connection->start_reading();
   }
@@ -388,6 +417,10 @@ asio::awaitable<void> SipTransport::State::accept_connections() {
 
 void SipTransport::State::send_stream(std::string text, const Peer& to) {
   if (auto connection = to.stream.lock(); connection && connection->open()) return connection->write(std::move(text));
+  if (to.tls) {
+    log(LogLevel::Info, "sip", "tls connection to {} is gone: request not sent", endpoint_text(to.endpoint));
+    return;
+  }
   const udp::endpoint target = to.stream_target.value_or(to.endpoint);
   if (const auto it = outbound.find(target); it != outbound.end()) {
     if (auto connection = it->second.lock(); connection && connection->open())
@@ -414,7 +447,16 @@ void SipTransport::start(Handler handler) {
   state_->bind(state_->config.listen);
   asio::co_spawn(state_->strand, [s = state_] { return s->receive_datagrams(); }, asio::detached);
   if (state_->config.tcp)
-    asio::co_spawn(state_->strand, [s = state_] { return s->accept_connections(); }, asio::detached);
+    asio::co_spawn(state_->strand, [s = state_] { return s->accept_connections(s->acceptor, nullptr); }, asio::detached);
+  if (state_->config.tls_listen && state_->config.tls) {
+    auto& acceptor = state_->tls_acceptor;
+    acceptor.open(state_->config.tls_listen->protocol());
+    acceptor.set_option(tcp::acceptor::reuse_address(true));
+    acceptor.bind(*state_->config.tls_listen);
+    acceptor.listen(asio::socket_base::max_listen_connections);
+    asio::co_spawn(state_->strand, [s = state_] { return s->accept_connections(s->tls_acceptor, s->config.tls.get()); },
+                   asio::detached);
+  }
 }
 
 void SipTransport::stop() {
@@ -423,6 +465,7 @@ void SipTransport::stop() {
   std::error_code ignored;
   state_->udp_socket.close(ignored);
   state_->acceptor.close(ignored);
+  state_->tls_acceptor.close(ignored);
   auto connections = state_->connections;
   for (auto& c : connections) c->close();
   state_->handler = nullptr;
@@ -437,6 +480,11 @@ void SipTransport::send(std::string text, const Peer& to) {
 }
 
 udp::endpoint SipTransport::local_endpoint() const { return state_->udp_socket.local_endpoint(); }
+
+std::optional<tcp::endpoint> SipTransport::tls_endpoint() const {
+  if (!state_->tls_acceptor.is_open()) return std::nullopt;
+  return state_->tls_acceptor.local_endpoint();
+}
 
 bool SipTransport::is_open() const { return state_->udp_socket.is_open(); }
 

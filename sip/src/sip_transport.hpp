@@ -1,11 +1,13 @@
 #pragma once
-// SIP transports (RFC 3261 section 18): UDP and TCP on the same port number.
+// SIP transports (RFC 3261 section 18): UDP and TCP on the same port number,
+// TLS on a port of its own.
 // TCP messages are framed by Content-Length with bounded header and body
 // sizes; responses go back on the connection the request came in on, and
 // requests we originate in a dialog that came over TCP go over TCP too
 // (on the same connection while it lasts, else on a new one). Everything
 // runs on the SIP server's strand: no thread per connection.
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -26,7 +28,8 @@ class StreamConnection;
 // connection (an address and port; the UDP type only carries them).
 struct Peer {
   asio::ip::udp::endpoint endpoint;
-  bool tcp = false;
+  bool tcp = false;  // a stream: TCP, or TLS when `tls` is set too
+  bool tls = false;
   std::weak_ptr<StreamConnection> stream;
   // Where to open a new TCP connection when `stream` is gone (the peer's
   // Contact, else its Via sent-by); unset: the connection's remote end.
@@ -37,8 +40,8 @@ struct Peer {
   operator const asio::ip::udp::endpoint&() const { return endpoint; }  // NOLINT
   asio::ip::address address() const { return endpoint.address(); }
   unsigned short port() const { return endpoint.port(); }
-  // The Via transport token: "UDP" or "TCP".
-  std::string_view transport() const { return tcp ? "TCP" : "UDP"; }
+  // The Via transport token: "UDP", "TCP" or "TLS".
+  std::string_view transport() const { return tls ? "TLS" : tcp ? "TCP" : "UDP"; }
 };
 
 // "address:port" (an IPv6 address without brackets).
@@ -53,6 +56,11 @@ struct SipTransportConfig {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_queued_bytes = 1 << 20;  // unsent output per connection before it is dropped
+  // SIP over TLS (RFC 3261 26.2, RFC 5630) on its own port: set both.
+  // Requests in a dialog that came over TLS go back over its connection;
+  // when it is gone they are not sent in the clear.
+  std::optional<asio::ip::tcp::endpoint> tls_listen;
+  std::shared_ptr<asio::ssl::context> tls;
 };
 
 class SipTransport {
@@ -71,6 +79,7 @@ class SipTransport {
   void stop();
   void send(std::string text, const Peer& to);
   asio::ip::udp::endpoint local_endpoint() const;
+  std::optional<asio::ip::tcp::endpoint> tls_endpoint() const;
   bool is_open() const;
   std::size_t tcp_connections() const;
 

@@ -3,6 +3,7 @@
 // and TCP (RFC 3261) that answers, plays a greeting and a beep, records the caller
 // over G.711 RTP and hands the recording to the voice pipeline.
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -39,10 +40,19 @@ struct SipServerConfig {
   // gone wild cannot starve the others; beyond: 503 with Retry-After.
   std::size_t requests_per_window = 200;
   std::chrono::seconds rate_window{10};
+  // SRTP (RFC 3711) keyed by SDES (RFC 4568) for calls: Off refuses
+  // RTP/SAVP offers (488) and ignores keys offered with RTP/AVP; Optional
+  // uses it when the offer carries a key for a suite we speak; Required
+  // refuses (488) an offer without one.
+  enum class Srtp { Off, Optional, Required };
+  Srtp srtp = Srtp::Optional;
   // SIP over TCP on the same port number as UDP (RFC 3261 18).
   bool tcp = true;
   std::chrono::seconds tcp_idle_timeout{300};
   std::size_t max_tcp_connections = 1024;
+  // SIP over TLS (RFC 3261 26.2) on its own port, with the server's certificate.
+  std::optional<asio::ip::tcp::endpoint> tls_listen;
+  std::shared_ptr<asio::ssl::context> tls;
   // Digest authentication (RFC 3261 22, RFC 8760) of INVITE and SUBSCRIBE,
   // on when `auth_realm` is set; the address allow-list applies as well.
   std::string auth_realm;
@@ -90,6 +100,7 @@ class SipServer {
   // Ends every call (BYE), delivers what was recorded and closes the socket.
   void stop();
   asio::ip::udp::endpoint local_endpoint() const;
+  std::optional<asio::ip::tcp::endpoint> tls_endpoint() const;
   std::size_t active_calls() const;
   void append_metrics(std::string& out) const;  // umstore_sip_* for /metrics
   // Calls `gateway` and sends the fax as the calling terminal (T.30 over

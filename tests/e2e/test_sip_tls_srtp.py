@@ -1,0 +1,100 @@
+"""SIP over TLS with SRTP (RFC 3261 §26, RFC 3711, SDES keys of RFC 4568):
+baresip (Debian baresip-core, its srtp module) calls the real `umstore
+serve` on its TLS port offering RTP/SAVP with an SDES key and speaks
+samples/voicemail.wav; the voicemail appears over IMAP with about the
+duration sent, so umstore decrypted the caller's SRTP. With `[sip] srtp =
+required` a call offering plain RTP is refused with 488 and nothing is
+stored."""
+import imaplib
+import re
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+import wave
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_sip_baresip import CALLER, MAILBOX, MODULES, PASSWORD, write_baresip_config  # noqa: E402
+from umstore_harness import SAMPLES, Umstore  # noqa: E402
+
+
+def voicemail_count(server):
+    conn = imaplib.IMAP4("127.0.0.1", server.imap_port)
+    conn.login(MAILBOX, PASSWORD)
+    typ, data = conn.select("INBOX", readonly=True)
+    count = int(data[0])
+    message = None
+    if count:
+        message = conn.fetch(str(count), "(RFC822)")[1][0][1].decode("utf-8", "replace")
+    conn.logout()
+    return count, message
+
+
+class SipTlsSrtp(unittest.TestCase):
+    def start_server(self, srtp):
+        server = Umstore(f"""
+[sip]
+listen = 127.0.0.1:0
+tls_listen = 127.0.0.1:0
+gateways = 127.0.0.1
+srtp = {srtp}
+""")
+        self.addCleanup(server.close)
+        server.add_mailbox(MAILBOX, "Alice Example", PASSWORD)
+        server.start()
+        return server, int(server.info["sip_tls"].rsplit(":", 1)[1])
+
+    def speech(self, server):
+        wav = server.work / "speech-8k.wav"
+        subprocess.run(["sox", str(SAMPLES / "voicemail.wav"), "-r", "8000", "-c", "1", "-b", "16", str(wav)],
+                       check=True, timeout=60)
+        with wave.open(str(wav)) as w:
+            return wav, w.getnframes() / w.getframerate()
+
+    def call(self, server, tls_port, mediaenc, seconds):
+        home = server.work / f"baresip-{mediaenc or 'plain'}"
+        wav, _ = self.speech(server)
+        write_baresip_config(home, tls_port, wav)
+        config = (home / "config").read_text() + f"module\t\t\tsrtp.so\nsip_cafile\t\t{server.data_dir / 'tls' / 'cert.pem'}\n"
+        (home / "config").write_text(config)
+        params = ";audio_codecs=PCMU" + (f";mediaenc={mediaenc}" if mediaenc else "")
+        (home / "accounts").write_text(f"<sip:{CALLER}@127.0.0.1;transport=tls>;regint=0{params}\n")
+        run = subprocess.run(["baresip", "-f", str(home), "-t", str(int(seconds)),
+                              "-e", f"/dial sip:{MAILBOX}@127.0.0.1:{tls_port};transport=tls"],
+                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        return run.stdout + run.stderr
+
+    def test_voicemail_over_tls_and_srtp(self):
+        server, tls_port = self.start_server("required")
+        _, sent_seconds = self.speech(server)
+        output = self.call(server, tls_port, "srtp-mand", sent_seconds + 6)
+        self.assertIn("Call established", output, output[-3000:])
+        deadline = time.time() + 30
+        count, message = 0, None
+        while time.time() < deadline and not count:
+            count, message = voicemail_count(server)
+            time.sleep(0.5)
+        log = server.log_path.read_text()
+        self.assertEqual(count, 1, log[-3000:])
+        self.assertRegex(log, r"SIP over TLS, SRTP AES_CM_128_HMAC_SHA1_(80|32)")
+        duration = re.search(r"Content-Duration: (\d+)", message)
+        self.assertIsNotNone(duration, message[:2000])
+        # Decrypted right, the speech is there: silence would have ended the recording early.
+        self.assertGreater(int(duration.group(1)), sent_seconds - 4)
+
+    def test_plain_rtp_refused_when_srtp_required(self):
+        server, tls_port = self.start_server("required")
+        output = self.call(server, tls_port, None, 4)
+        self.assertNotIn("Call established", output)
+        self.assertRegex(output, r"488 Not Acceptable Here")
+        self.assertIn("SRTP required and not offered", server.log_path.read_text())
+        self.assertEqual(voicemail_count(server)[0], 0)
+
+
+if __name__ == "__main__":
+    if not shutil.which("baresip") or not (MODULES / "srtp.so").exists():
+        print("baresip-core (with its srtp module) is not installed: skipped")
+        sys.exit(77)
+    unittest.main()
