@@ -406,6 +406,7 @@ int run_serve(std::span<const std::string> args) {
     if (!s.sip_tls_listen.empty()) {
       sip_config.tls_listen = net::parse_endpoint(s.sip_tls_listen);
       sip_config.tls = tls;  // the [tls] (or [acme]) certificate, reloaded with it
+      sip_config.tls_client_ca = s.sip_tls_client_ca;
     }
     sip_config.srtp = s.sip_srtp == "off"        ? sip::SipServerConfig::Srtp::Off
                       : s.sip_srtp == "required" ? sip::SipServerConfig::Srtp::Required

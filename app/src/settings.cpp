@@ -211,7 +211,7 @@ void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& 
 
 // [sip] listen, gateways (comma-separated addresses), max_calls, max_subscriptions,
 // max_subscriptions_per_address, greeting_dir, catch_all,
-// tcp, tcp_idle_timeout, tls_listen, srtp, rate_limit, rate_window, auth_realm, auth_users
+// tcp, tcp_idle_timeout, tls_listen, tls_client_ca, srtp, rate_limit, rate_window, auth_realm, auth_users
 // (user:password, ...), auth_algorithms.
 void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.sip_listen = ini.getString("sip.listen", s.sip_listen);
@@ -225,6 +225,9 @@ void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s)
   s.sip_tcp = ini.getBool("sip.tcp", s.sip_tcp);
   s.sip_tcp_idle_timeout = ini.getUInt("sip.tcp_idle_timeout", s.sip_tcp_idle_timeout);
   s.sip_tls_listen = ini.getString("sip.tls_listen", s.sip_tls_listen);
+  s.sip_tls_client_ca = ini.getString("sip.tls_client_ca", "");
+  if (!s.sip_tls_client_ca.empty() && !std::ifstream(s.sip_tls_client_ca))
+    throw UsageError("[sip] tls_client_ca: cannot read " + s.sip_tls_client_ca.string());
   s.sip_srtp = ini.getString("sip.srtp", s.sip_srtp);
   if (s.sip_srtp != "off" && s.sip_srtp != "optional" && s.sip_srtp != "required")
     throw UsageError("[sip] srtp: '" + s.sip_srtp + "' (off, optional or required)");

@@ -28,6 +28,18 @@ std::optional<DigestSettings> digest_settings(const SipServerConfig& config) {
   return d;
 }
 
+SipTransportConfig transport_config(const SipServerConfig& config) {
+  SipTransportConfig out;
+  out.listen = config.listen;
+  out.tcp = config.tcp;
+  out.max_tcp_connections = config.max_tcp_connections;
+  out.tcp_idle_timeout = config.tcp_idle_timeout;
+  out.tls_listen = config.tls_listen;
+  out.tls = config.tls;
+  out.tls_client_ca = config.tls_client_ca;
+  return out;
+}
+
 }  // namespace
 
 asio::awaitable<bool> retransmit_until_answered(asio::steady_timer& timer, std::function<bool()> answered,
@@ -42,21 +54,6 @@ asio::awaitable<bool> retransmit_until_answered(asio::steady_timer& timer, std::
   }
   co_return true;
 }
-
-namespace {
-
-SipTransportConfig transport_config(const SipServerConfig& config) {
-  SipTransportConfig out;
-  out.listen = config.listen;
-  out.tcp = config.tcp;
-  out.max_tcp_connections = config.max_tcp_connections;
-  out.tcp_idle_timeout = config.tcp_idle_timeout;
-  out.tls_listen = config.tls_listen;
-  out.tls = config.tls;
-  return out;
-}
-
-}  // namespace
 
 SipEndpoint::SipEndpoint(asio::io_context& io_, SipServerConfig config_, const mailstore::AccountStore& accounts_,
                          mailstore::MailStore& store_)

@@ -109,6 +109,8 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
   }
 
   void start_reading();
+  // TLS: the client must present a certificate that `store` verifies.
+  void require_client_certificate(X509_STORE* store, const STACK_OF(X509_NAME)* authorities);
   asio::awaitable<void> connect_then_read();
   void write(std::string text);
   void close();
@@ -148,6 +150,9 @@ struct SipTransport::State : std::enable_shared_from_this<SipTransport::State> {
   udp::socket udp_socket;
   tcp::acceptor acceptor;
   tcp::acceptor tls_acceptor;
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> client_store{nullptr, X509_STORE_free};
+  std::unique_ptr<STACK_OF(X509_NAME), void (*)(STACK_OF(X509_NAME)*)> client_authorities{
+      nullptr, [](STACK_OF(X509_NAME)* names) { sk_X509_NAME_pop_free(names, X509_NAME_free); }};
   Handler handler;
   std::set<std::shared_ptr<StreamConnection>> connections;
   // Connections we opened, by destination, so later requests reuse them.
@@ -174,13 +179,28 @@ void StreamConnection::start_reading() {
   asio::co_spawn(socket_.get_executor(), [self] { return self->watch_idle(); }, asio::detached);
 }
 
+void StreamConnection::require_client_certificate(X509_STORE* store, const STACK_OF(X509_NAME)* authorities) {
+  SSL* ssl = tls_->native_handle();
+  SSL_set1_verify_cert_store(ssl, store);
+  SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_set_client_CA_list(ssl, SSL_dup_CA_list(authorities));  // the CAs a gateway may choose its certificate by
+}
+
 asio::awaitable<void> StreamConnection::handshake_then_read() {
   auto self = shared_from_this();
   // A client that connects and never finishes the handshake is closed by the idle watch.
   const auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, net::use_nothrow);
   if (ec || closed_) {
-    log(LogLevel::Info, "sip", "tls handshake with {} failed: {}", endpoint_text(remote_), ec ? ec.message() : "closed");
+    std::string why = ec ? ec.message() : "closed";
+    if (const long verified = SSL_get_verify_result(tls_->native_handle()); ec && verified != X509_V_OK)
+      why += " (" + std::string(X509_verify_cert_error_string(verified)) + ")";
+    log(LogLevel::Info, "sip", "tls handshake with {} failed: {}", endpoint_text(remote_), why);
     co_return close();
+  }
+  if (X509* peer = SSL_get0_peer_certificate(tls_->native_handle())) {
+    char subject[256];
+    X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
+    log(LogLevel::Info, "sip", "tls {}: client certificate {}", endpoint_text(remote_), subject);
   }
   touch();
   co_await read_loop();
@@ -410,6 +430,7 @@ asio::awaitable<void> SipTransport::State::accept_connections(tcp::acceptor& fro
     }
     auto connection =
         std::make_shared<StreamConnection>(shared_from_this(), std::move(socket), as_udp(remote), true, tls);
+    if (tls && client_store) connection->require_client_certificate(client_store.get(), client_authorities.get());
     connections.insert(connection);
     connection->start_reading();
   }
@@ -449,6 +470,13 @@ void SipTransport::start(Handler handler) {
   if (state_->config.tcp)
     asio::co_spawn(state_->strand, [s = state_] { return s->accept_connections(s->acceptor, nullptr); }, asio::detached);
   if (state_->config.tls_listen && state_->config.tls) {
+    if (const auto& ca = state_->config.tls_client_ca; !ca.empty()) {
+      state_->client_store.reset(X509_STORE_new());
+      state_->client_authorities.reset(SSL_load_client_CA_file(ca.c_str()));
+      if (!state_->client_store || X509_STORE_load_file(state_->client_store.get(), ca.c_str()) != 1 ||
+          !state_->client_authorities)
+        throw std::runtime_error("[sip] tls_client_ca: cannot read CA certificates from " + ca.string());
+    }
     auto& acceptor = state_->tls_acceptor;
     acceptor.open(state_->config.tls_listen->protocol());
     acceptor.set_option(tcp::acceptor::reuse_address(true));

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -61,6 +62,9 @@ struct SipTransportConfig {
   // when it is gone they are not sent in the clear.
   std::optional<asio::ip::tcp::endpoint> tls_listen;
   std::shared_ptr<asio::ssl::context> tls;
+  // Set: a TLS client (a gateway) must present a certificate that chains to
+  // one of these CAs (PEM), or the handshake fails.
+  std::filesystem::path tls_client_ca;
 };
 
 class SipTransport {

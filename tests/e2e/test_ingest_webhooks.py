@@ -185,10 +185,11 @@ class TestCertificates:
                      "-addext", "keyUsage=critical,keyCertSign,cRLSign")
         return self.dir / f"{name}.pem"
 
-    def server(self, name, authority, subject_alt_name):
-        """Returns (certificate, key) of `name` signed by the CA `authority`."""
+    def server(self, name, authority, subject_alt_name, usage="serverAuth"):
+        """Returns (certificate, key) of `name` signed by the CA `authority`
+        (`usage` clientAuth: a client's certificate)."""
         self.new_key(name, "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        (self.dir / f"{name}.ext").write_text(f"subjectAltName={subject_alt_name}\nextendedKeyUsage=serverAuth\n")
+        (self.dir / f"{name}.ext").write_text(f"subjectAltName={subject_alt_name}\nextendedKeyUsage={usage}\n")
         self.openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{authority}.pem", "-CAkey", f"{authority}.key",
                      "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem")
         return str(self.dir / f"{name}.pem"), str(self.dir / f"{name}.key")

@@ -4,18 +4,21 @@ serve` on its TLS port offering RTP/SAVP with an SDES key and speaks
 samples/voicemail.wav; the voicemail appears over IMAP with about the
 duration sent, so umstore decrypted the caller's SRTP. With `[sip] srtp =
 required` a call offering plain RTP is refused with 488 and nothing is
-stored."""
+stored. With `[sip] tls_client_ca` a gateway without a certificate from
+that CA cannot connect, and one with it can."""
 import imaplib
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_ingest_webhooks import TestCertificates  # noqa: E402
 from test_sip_baresip import CALLER, MAILBOX, MODULES, PASSWORD, write_baresip_config  # noqa: E402
 from umstore_harness import SAMPLES, Umstore  # noqa: E402
 
@@ -33,13 +36,14 @@ def voicemail_count(server):
 
 
 class SipTlsSrtp(unittest.TestCase):
-    def start_server(self, srtp):
+    def start_server(self, srtp, extra=""):
         server = Umstore(f"""
 [sip]
 listen = 127.0.0.1:0
 tls_listen = 127.0.0.1:0
 gateways = 127.0.0.1
 srtp = {srtp}
+{extra}
 """)
         self.addCleanup(server.close)
         server.add_mailbox(MAILBOX, "Alice Example", PASSWORD)
@@ -53,11 +57,14 @@ srtp = {srtp}
         with wave.open(str(wav)) as w:
             return wav, w.getnframes() / w.getframerate()
 
-    def call(self, server, tls_port, mediaenc, seconds):
-        home = server.work / f"baresip-{mediaenc or 'plain'}"
+    def call(self, server, tls_port, mediaenc, seconds, certificate=None):
+        home = server.work / f"baresip-{mediaenc or 'plain'}-{'cert' if certificate else 'nocert'}"
         wav, _ = self.speech(server)
         write_baresip_config(home, tls_port, wav)
         config = (home / "config").read_text() + f"module\t\t\tsrtp.so\nsip_cafile\t\t{server.data_dir / 'tls' / 'cert.pem'}\n"
+        if certificate:  # baresip reads its certificate and key from one PEM file
+            (home / "client.pem").write_text(Path(certificate[0]).read_text() + Path(certificate[1]).read_text())
+            config += f"sip_certificate\t\t{home / 'client.pem'}\n"
         (home / "config").write_text(config)
         params = ";audio_codecs=PCMU" + (f";mediaenc={mediaenc}" if mediaenc else "")
         (home / "accounts").write_text(f"<sip:{CALLER}@127.0.0.1;transport=tls>;regint=0{params}\n")
@@ -91,6 +98,20 @@ srtp = {srtp}
         self.assertRegex(output, r"488 Not Acceptable Here")
         self.assertIn("SRTP required and not offered", server.log_path.read_text())
         self.assertEqual(voicemail_count(server)[0], 0)
+
+    def test_gateway_certificate_required(self):
+        certs = TestCertificates(Path(tempfile.mkdtemp(prefix="umstore-sip-ca-")))
+        self.addCleanup(shutil.rmtree, certs.dir, True)
+        ca = certs.authority("gateways")
+        server, tls_port = self.start_server("optional", f"tls_client_ca = {ca}")
+        # Without a certificate the TLS handshake fails, and the log says why.
+        output = self.call(server, tls_port, "srtp-mand", 3)
+        self.assertNotIn("Call established", output)
+        self.assertRegex(server.log_path.read_text(), r"tls handshake with 127\.0\.0\.1:\d+ failed: .*certificate")
+        # With one from the gateways' CA the call goes through.
+        output = self.call(server, tls_port, "srtp-mand", 6, certs.server("gw1", "gateways", "DNS:gw1.test", "clientAuth"))
+        self.assertIn("Call established", output, server.log_path.read_text()[-3000:])
+        self.assertIn("client certificate /CN=gw1", server.log_path.read_text())
 
 
 if __name__ == "__main__":

@@ -12,17 +12,12 @@ pins the key, not a name or a chain.
 
 Needs root (port 25), Postfix, Knot and openssl: exit 77 (a visible skip)
 without them or when another program holds the port."""
-import email
-import email.policy
 import os
 import shutil
-import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
 import unittest
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,10 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import dns_peer  # noqa: E402
 from postfix_peer import PostfixPeer  # noqa: E402
 from test_ingest_webhooks import TestCertificates  # noqa: E402
-from umstore_harness import DOMAIN, Umstore, wait_for  # noqa: E402
+from relay_checks import USER, RelayChecks, port_free, postfix_certificate  # noqa: E402
+from umstore_harness import Umstore  # noqa: E402
 
-USER = "+15550100"
-SENDER = f"{USER}@{DOMAIN}"
 PEER = "dane.test"
 
 
@@ -48,7 +42,9 @@ def spki_sha256(certificate):
     return digest.split("=")[-1].strip()
 
 
-class Dane(unittest.TestCase):
+class Dane(RelayChecks, unittest.TestCase):
+    PEER = PEER
+
     @classmethod
     def setUpClass(cls):
         certs_dir = tempfile.mkdtemp(prefix="umstore-dane-")
@@ -84,52 +80,17 @@ trust_anchor_file = {anchors}
         cls.server.add_mailbox(USER, "DANE User", "dane-password")
         cls.server.start()
         cls.postfix = PostfixPeer(port=25, domain=PEER, mailboxes=["alice"], tls=True,
-                                  main_cf=cls.certificate(cls.pinned))
+                                  main_cf=postfix_certificate(cls.pinned))
         cls.postfix.start()
         cls.addClassCleanup(cls.postfix.stop)
 
-    @staticmethod
-    def certificate(pair):
-        cert, key = pair
-        return {"smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key}
-
-    def send(self):
-        envid = "dane-" + uuid.uuid4().hex[:12]
-        message = (f"From: <{SENDER}>\r\nTo: <alice@{PEER}>\r\nSubject: {envid}\r\n"
-                   f"Message-ID: <{envid}@test>\r\n\r\nfax for the peer system\r\n")
-        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as smtp:
-            smtp.sendmail(SENDER, [f"alice@{PEER}"], message.encode(), mail_options=[f"ENVID={envid}"],
-                          rcpt_options=["NOTIFY=DELAY,FAILURE"])
-        return envid
-
-    def at_postfix(self, envid):
-        return [m for m in self.postfix.messages("alice") if envid.encode() in m]
-
-    def delayed_diagnostic(self, envid):
-        reports = lambda: [m for m in self.server.stored_messages()  # noqa: E731
-                           if b"report-type=delivery-status" in m and envid.encode() in m]
-        try:
-            wait_for(reports, f"a delayed DSN for {envid}", 40)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; umstore log:\n{self.server.log_path.read_text()[-3000:]}") from None
-        report = email.message_from_bytes(reports()[0], policy=email.policy.compat32)
-        for part in report.walk():
-            if part.get_content_type() == "message/delivery-status":
-                recipient = part.get_payload()[1]
-                self.assertTrue(recipient.get("Status").startswith("4."), recipient.get("Status"))
-                return " ".join(recipient.get("Diagnostic-Code").split())
-        raise AssertionError("no message/delivery-status part")
-
     def test_tlsa_record_pins_the_key(self):
         envid = self.send()
-        try:
-            wait_for(lambda: self.at_postfix(envid), f"{envid} at Postfix", 30)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; umstore log:\n{self.server.log_path.read_text()[-3000:]}") from None
+        self.wait_at_postfix(envid, f"{envid} at Postfix", 30)
         self.assertRegex(self.at_postfix(envid)[0], rb"with ESMTPS id")
 
         # Another key (with a certificate a CA would vouch for): refused, then delivered.
-        self.postfix.reconfigure(main_cf=self.certificate(self.other_key))
+        self.postfix.reconfigure(main_cf=postfix_certificate(self.other_key))
         try:
             envid = self.send()
             diagnostic = self.delayed_diagnostic(envid)
@@ -137,18 +98,8 @@ trust_anchor_file = {anchors}
             self.assertIn("TLSA", diagnostic)
             self.assertEqual(self.at_postfix(envid), [], "delivered to a key the TLSA record does not name")
         finally:
-            self.postfix.reconfigure(main_cf=self.certificate(self.pinned))
-        wait_for(lambda: self.at_postfix(envid), f"{envid} delivered once the pinned key is back", 40)
-
-
-def port_free(port):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no holder
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+            self.postfix.reconfigure(main_cf=postfix_certificate(self.pinned))
+        self.wait_at_postfix(envid, f"{envid} delivered once the pinned key is back")
 
 
 if __name__ == "__main__":

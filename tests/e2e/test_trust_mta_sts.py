@@ -13,20 +13,15 @@ and certificate are right again.
 
 Needs root (ports 25 and 443), Postfix, knot and openssl: exit 77 (a
 visible skip) without them or when another program holds those ports."""
-import email
-import email.policy
 import http.server
 import os
 import shutil
-import smtplib
-import socket
 import ssl
 import sys
 import tempfile
 import threading
 import time
 import unittest
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,10 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 import dns_peer  # noqa: E402
 from postfix_peer import PostfixPeer  # noqa: E402
 from test_ingest_webhooks import TestCertificates  # noqa: E402
-from umstore_harness import DOMAIN, Umstore, wait_for  # noqa: E402
+from relay_checks import USER, RelayChecks, port_free, postfix_certificate  # noqa: E402
+from umstore_harness import Umstore  # noqa: E402
 
-USER = "+15550100"
-SENDER = f"{USER}@{DOMAIN}"
 PEER = "sts.test"
 GOOD_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n"
 OTHER_MX_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.elsewhere.test\r\nmax_age: 86400\r\n"
@@ -88,7 +82,9 @@ _mta-sts 1 TXT "v=STSv1; id={policy_id}"
 """
 
 
-class MtaSts(unittest.TestCase):
+class MtaSts(RelayChecks, unittest.TestCase):
+    PEER = PEER
+
     @classmethod
     def setUpClass(cls):
         certs_dir = tempfile.mkdtemp(prefix="umstore-mta-sts-")
@@ -118,51 +114,18 @@ timeout = 2
         cls.server.add_mailbox(USER, "STS User", "sts-password")
         cls.server.start()
         cls.postfix = PostfixPeer(port=25, domain=PEER, mailboxes=["alice"], tls=True,
-                                  main_cf=cls.certificate(cls.good))
+                                  main_cf=postfix_certificate(cls.good))
         cls.postfix.start()
         cls.addClassCleanup(cls.postfix.stop)
-
-    @staticmethod
-    def certificate(pair):
-        cert, key = pair
-        return {"smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key}
 
     def publish(self, policy_id):
         self.dns.publish(PEER, zone(policy_id))
         time.sleep(1.5)  # the resolver keeps the old TXT record for its TTL (1 s)
 
-    def send(self):
-        envid = "sts-" + uuid.uuid4().hex[:12]
-        message = (f"From: <{SENDER}>\r\nTo: <alice@{PEER}>\r\nSubject: {envid}\r\n"
-                   f"Message-ID: <{envid}@test>\r\n\r\nvoicemail for the peer system\r\n")
-        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as smtp:
-            smtp.sendmail(SENDER, [f"alice@{PEER}"], message.encode(), mail_options=[f"ENVID={envid}"],
-                          rcpt_options=["NOTIFY=DELAY,FAILURE"])
-        return envid
-
-    def at_postfix(self, envid):
-        return [m for m in self.postfix.messages("alice") if envid.encode() in m]
-
-    def delayed_diagnostic(self, envid):
-        """The Diagnostic-Code of the delayed DSN umstore sent the sender for envid."""
-        reports = lambda: [m for m in self.server.stored_messages()  # noqa: E731
-                           if b"report-type=delivery-status" in m and envid.encode() in m]
-        try:
-            wait_for(reports, f"a delayed DSN for {envid}", 40)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; umstore log:\n{self.server.log_path.read_text()[-3000:]}") from None
-        report = email.message_from_bytes(reports()[0], policy=email.policy.compat32)
-        for part in report.walk():
-            if part.get_content_type() == "message/delivery-status":
-                recipient = part.get_payload()[1]
-                self.assertTrue(recipient.get("Status").startswith("4."), recipient.get("Status"))
-                return " ".join(recipient.get("Diagnostic-Code").split())
-        raise AssertionError("no message/delivery-status part")
-
     def test_enforced_policy(self):
         # The policy names the MX host and its certificate verifies: delivered over TLS.
         envid = self.send()
-        wait_for(lambda: self.at_postfix(envid), f"{envid} at Postfix; log:\n{self.server.log_path.read_text()[-3000:]}", 30)
+        self.wait_at_postfix(envid, f"{envid} at Postfix", 30)
         self.assertRegex(self.at_postfix(envid)[0], rb"with ESMTPS id")
         cached = self.server.data_dir / "mta-sts" / PEER
         self.assertIn("mx: mx.sts.test", cached.read_text())
@@ -170,7 +133,7 @@ timeout = 2
 
         # The same id again: the kept policy, not a second fetch.
         envid = self.send()
-        wait_for(lambda: self.at_postfix(envid), f"{envid} at Postfix", 30)
+        self.wait_at_postfix(envid, f"{envid} at Postfix", 30)
         self.assertEqual(self.policy.fetches, 1)
 
         # A new policy (new id) that names other MX hosts: not delivered to mx.sts.test.
@@ -182,10 +145,10 @@ timeout = 2
         self.assertEqual(self.at_postfix(envid), [])
         self.policy.policy = GOOD_POLICY
         self.publish("three")
-        wait_for(lambda: self.at_postfix(envid), f"{envid} delivered under the corrected policy", 40)
+        self.wait_at_postfix(envid, f"{envid} delivered under the corrected policy")
 
         # The MX host's certificate names another host: a temporary failure, then delivered.
-        self.postfix.reconfigure(main_cf=self.certificate(self.wrong_name))
+        self.postfix.reconfigure(main_cf=postfix_certificate(self.wrong_name))
         try:
             envid = self.send()
             diagnostic = self.delayed_diagnostic(envid)
@@ -193,26 +156,15 @@ timeout = 2
             self.assertIn("hostname mismatch", diagnostic)
             self.assertEqual(self.at_postfix(envid), [], "delivered over a connection the policy forbids")
         finally:
-            self.postfix.reconfigure(main_cf=self.certificate(self.good))
-        wait_for(lambda: self.at_postfix(envid), f"{envid} delivered once the certificate is right", 40)
-
-
-def ports_free():
-    for port in (25, 443):
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no holder
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
+            self.postfix.reconfigure(main_cf=postfix_certificate(self.good))
+        self.wait_at_postfix(envid, f"{envid} delivered once the certificate is right")
 
 
 if __name__ == "__main__":
     missing = [what for what, ok in [("postfix", shutil.which("postfix") or os.path.exists("/usr/sbin/postfix")),
                                      ("openssl", shutil.which("openssl")), ("root", os.geteuid() == 0),
                                      ("knot", dns_peer.available()),
-                                     ("ports 25 and 443 on 127.0.0.1", os.geteuid() == 0 and ports_free())] if not ok]
+                                     ("ports 25 and 443 on 127.0.0.1", os.geteuid() == 0 and port_free(25) and port_free(443))] if not ok]
     if missing:
         print("SKIP: needs " + ", ".join(missing), file=sys.stderr)
         sys.exit(77)

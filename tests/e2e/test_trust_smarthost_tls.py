@@ -10,29 +10,26 @@ and in the delayed DSN, and the message goes through once Postfix presents
 the right certificate again.
 
 Needs root, Postfix and openssl: exit 77 (a visible skip) without them."""
-import email
-import email.policy
 import os
 import shutil
-import smtplib
 import sys
 import tempfile
 import unittest
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "peers"))
 from postfix_peer import PostfixPeer, free_port  # noqa: E402
 from test_ingest_webhooks import TestCertificates  # noqa: E402
-from umstore_harness import DOMAIN, Umstore, wait_for  # noqa: E402
+from relay_checks import USER, RelayChecks, postfix_certificate  # noqa: E402
+from umstore_harness import Umstore  # noqa: E402
 
-USER = "+15550100"
-SENDER = f"{USER}@{DOMAIN}"
 PEER = "peer.test"
 
 
-class SmarthostTls(unittest.TestCase):
+class SmarthostTls(RelayChecks, unittest.TestCase):
+    PEER = PEER
+
     @classmethod
     def setUpClass(cls):
         certs_dir = tempfile.mkdtemp(prefix="umstore-smarthost-tls-")
@@ -58,57 +55,26 @@ delay_warning = 1
         cls.server.add_mailbox(USER, "TLS User", "tls-password")
         cls.server.start()
         cls.postfix = PostfixPeer(port=cls.postfix_port, domain=PEER, mailboxes=["alice"], tls=True,
-                                  main_cf=cls.certificate(cls.good))
+                                  main_cf=postfix_certificate(cls.good))
         cls.postfix.start()
         cls.addClassCleanup(cls.postfix.stop)
 
-    @staticmethod
-    def certificate(pair):
-        cert, key = pair
-        return {"smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key}
-
-    def send(self, envid):
-        message = (f"From: <{SENDER}>\r\nTo: <alice@{PEER}>\r\nSubject: {envid}\r\n"
-                   f"Message-ID: <{envid}@test>\r\n\r\nconfidential\r\n")
-        with smtplib.SMTP("127.0.0.1", self.server.smtp_port) as smtp:
-            smtp.sendmail(SENDER, [f"alice@{PEER}"], message.encode(), mail_options=[f"ENVID={envid}"],
-                          rcpt_options=["NOTIFY=DELAY,FAILURE"])
-
-    def at_postfix(self, envid):
-        return [m for m in self.postfix.messages("alice") if envid.encode() in m]
-
-    def delayed_diagnostic(self, envid):
-        """The Diagnostic-Code of the delayed DSN umstore sent the sender for envid."""
-        reports = lambda: [m for m in self.server.stored_messages()  # noqa: E731
-                           if b"report-type=delivery-status" in m and envid.encode() in m]
-        wait_for(reports, f"a delayed DSN for {envid}; umstore log:\n{self.server.log_path.read_text()[-3000:]}", 40)
-        report = email.message_from_bytes(reports()[0], policy=email.policy.compat32)
-        for part in report.walk():
-            if part.get_content_type() == "message/delivery-status":
-                recipient = part.get_payload()[1]
-                self.assertEqual(recipient.get("Action"), "delayed")
-                self.assertTrue(recipient.get("Status").startswith("4."), recipient.get("Status"))
-                return " ".join(recipient.get("Diagnostic-Code").split())
-        raise AssertionError("no message/delivery-status part")
-
     def refused_until_the_right_certificate(self, pair, reason):
-        self.postfix.reconfigure(main_cf=self.certificate(pair))
-        envid = "tls-" + uuid.uuid4().hex[:12]
+        self.postfix.reconfigure(main_cf=postfix_certificate(pair))
         try:
-            self.send(envid)
+            envid = self.send()
             diagnostic = self.delayed_diagnostic(envid)
             self.assertIn("certificate verify failed", diagnostic)
             self.assertIn(reason, diagnostic)
             self.assertIn(reason, self.server.log_path.read_text())
             self.assertEqual(self.at_postfix(envid), [], "delivered over an unverified connection")
         finally:
-            self.postfix.reconfigure(main_cf=self.certificate(self.good))
-        wait_for(lambda: self.at_postfix(envid), f"{envid} delivered once the certificate is right", 40)
+            self.postfix.reconfigure(main_cf=postfix_certificate(self.good))
+        self.wait_at_postfix(envid, f"{envid} delivered once the certificate is right")
 
     def test_a_verified_certificate_carries_the_mail(self):
-        envid = "tls-" + uuid.uuid4().hex[:12]
-        self.send(envid)
-        wait_for(lambda: self.at_postfix(envid), f"{envid} at Postfix", 30)
+        envid = self.send()
+        self.wait_at_postfix(envid, f"{envid} at Postfix", 30)
         self.assertRegex(self.at_postfix(envid)[0], rb"with ESMTPS id")
 
     def test_a_certificate_for_another_name_is_a_temporary_failure(self):

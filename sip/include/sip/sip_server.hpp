@@ -53,6 +53,7 @@ struct SipServerConfig {
   // SIP over TLS (RFC 3261 26.2) on its own port, with the server's certificate.
   std::optional<asio::ip::tcp::endpoint> tls_listen;
   std::shared_ptr<asio::ssl::context> tls;
+  std::filesystem::path tls_client_ca;  // set: gateways must present a certificate from these CAs
   // Digest authentication (RFC 3261 22, RFC 8760) of INVITE and SUBSCRIBE,
   // on when `auth_realm` is set; the address allow-list applies as well.
   std::string auth_realm;
