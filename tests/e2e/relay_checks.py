@@ -69,3 +69,19 @@ class RelayChecks:
                 self.assertTrue(recipient.get("Status").startswith("4."), recipient.get("Status"))
                 return " ".join(recipient.get("Diagnostic-Code").split())
         raise AssertionError("no message/delivery-status part")
+
+    def refused_until_certificate(self, presented, restored, *reasons):
+        """With Postfix presenting `presented` a message waits: a delayed DSN
+        whose diagnostic names every one of `reasons`, nothing at Postfix.
+        Once `restored` is back it is delivered. Returns the diagnostic."""
+        self.postfix.reconfigure(main_cf=postfix_certificate(presented))
+        try:
+            envid = self.send()
+            diagnostic = self.delayed_diagnostic(envid)
+            for reason in reasons:
+                self.assertIn(reason, diagnostic)
+            self.assertEqual(self.at_postfix(envid), [], "delivered over a connection that should be refused")
+        finally:
+            self.postfix.reconfigure(main_cf=postfix_certificate(restored))
+        self.wait_at_postfix(envid, f"{envid} delivered once the right certificate is back")
+        return diagnostic
