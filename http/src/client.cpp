@@ -1,4 +1,5 @@
-#include "http/post_json.hpp"  // and http/client.hpp
+#include "http/client.hpp"
+#include "http/post_json.hpp"
 
 #include <Poco/Delegate.h>
 #include <Poco/Exception.h>

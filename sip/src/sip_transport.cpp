@@ -136,6 +136,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool connected_;
+  bool handshaken_ = false;  // TLS: the handshake ended, one way or the other
   bool closed_ = false;
   bool closing_ = false;  // the reader is done; close once the queue is written
   Clock::time_point last_activity_ = Clock::now();
@@ -188,8 +189,15 @@ void StreamConnection::require_client_certificate(X509_STORE* store, const STACK
 
 asio::awaitable<void> StreamConnection::handshake_then_read() {
   auto self = shared_from_this();
-  // A client that connects and never finishes the handshake is closed by the idle watch.
+  // A handshake has kConnectTimeout, not tcp_idle_timeout: a client that
+  // connects and stalls must not hold one of its connections for minutes.
+  asio::steady_timer deadline(socket_.get_executor(), kConnectTimeout);
+  deadline.async_wait([self](const std::error_code& ec) {
+    if (!ec && !self->handshaken_) self->close();
+  });
   const auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, net::use_nothrow);
+  handshaken_ = true;
+  deadline.cancel();
   if (ec || closed_) {
     std::string why = ec ? ec.message() : "closed";
     if (const long verified = SSL_get_verify_result(tls_->native_handle()); ec && verified != X509_V_OK)

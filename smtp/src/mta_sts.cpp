@@ -20,6 +20,7 @@ constexpr std::string_view kLog = "mta-sts";
 constexpr std::size_t kMaxPolicyBytes = 64 * 1024;  // §3.3: senders may refuse larger policies
 constexpr std::uint32_t kMaxAge = 31557600;         // §3.2: at most a year
 constexpr std::string_view kCacheMagic = "umstore-mta-sts 1";
+constexpr std::size_t kMaxPoliciesInMemory = 10000;
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -197,6 +198,7 @@ std::optional<MtaStsPolicy> MtaStsPolicies::cached(const std::string& domain) {
     auto policy = std::get<MtaStsPolicy>(std::move(parsed));
     policy.id = std::string(line.substr(0, space));
     policy.expires = *expires;
+    if (policies_.size() >= kMaxPoliciesInMemory) policies_.clear();
     policies_[domain] = policy;
     return policy;
   } catch (const std::exception& e) {
@@ -206,6 +208,8 @@ std::optional<MtaStsPolicy> MtaStsPolicies::cached(const std::string& domain) {
 }
 
 void MtaStsPolicies::keep(const std::string& domain, const MtaStsPolicy& policy, std::string_view text) {
+  // Memory holds a bounded number; the disk keeps them all and refills it.
+  if (policies_.size() >= kMaxPoliciesInMemory && !policies_.contains(domain)) policies_.clear();
   policies_[domain] = policy;
   if (config_.cache_dir.empty() || !plain_domain(domain)) return;
   try {

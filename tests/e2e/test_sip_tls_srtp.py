@@ -9,6 +9,7 @@ that CA cannot connect, and one with it can."""
 import imaplib
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,14 @@ srtp = {srtp}
         output = self.call(server, tls_port, "srtp-mand", 6, certs.server("gw1", "gateways", "DNS:gw1.test", "clientAuth"))
         self.assertIn("Call established", output, server.log_path.read_text()[-3000:])
         self.assertIn("client certificate /CN=gw1", server.log_path.read_text())
+
+    def test_stalled_handshake_is_closed(self):
+        server, tls_port = self.start_server("optional")
+        began = time.monotonic()
+        with socket.create_connection(("127.0.0.1", tls_port), timeout=30) as raw:
+            raw.sendall(b"\x16\x03\x01")  # the start of a ClientHello, and no more
+            self.assertEqual(raw.recv(100), b"")  # closed by the server
+        self.assertLess(time.monotonic() - began, 15)  # the handshake budget, not tcp_idle_timeout (300 s)
 
 
 if __name__ == "__main__":
