@@ -2,11 +2,20 @@
 baresip (Debian baresip-core, its srtp module) calls the real `umstore
 serve` on its TLS port offering RTP/SAVP with an SDES key and speaks
 samples/voicemail.wav; the voicemail appears over IMAP with about the
-duration sent, so umstore decrypted the caller's SRTP. With `[sip] srtp =
-required` a call offering plain RTP is refused with 488 and nothing is
-stored. With `[sip] tls_client_ca` a gateway without a certificate from
-that CA cannot connect, and one with it can."""
+duration sent and its WAV follows the loudness of the speech sent, syllable
+by syllable, so umstore decrypted the caller's SRTP. A fax machine behind a gateway
+(sip_fax_sender) sends the 2-page sample over SIP/TLS, verifying umstore's
+certificate against a private CA, in G.711 over SRTP; the Internet fax has
+both pages. With `[sip] srtp = required` a call offering plain RTP is
+refused with 488 and nothing is stored. With `[sip] tls_client_ca` a
+gateway without a certificate from that CA cannot connect, and one with it
+can."""
+import email
+import email.policy
 import imaplib
+import math
+from array import array
+import os
 import re
 import shutil
 import socket
@@ -19,9 +28,13 @@ import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_implicit_tls import make_ca_and_server_certificate  # noqa: E402
 from test_ingest_webhooks import TestCertificates  # noqa: E402
 from test_sip_baresip import CALLER, MAILBOX, MODULES, PASSWORD, write_baresip_config  # noqa: E402
+from test_sip_fax import page_geometry  # noqa: E402
 from umstore_harness import SAMPLES, Umstore  # noqa: E402
+
+SENDER = os.environ.get("SIP_FAX_SENDER", "sip_fax_sender")
 
 
 def voicemail_count(server):
@@ -31,12 +44,46 @@ def voicemail_count(server):
     count = int(data[0])
     message = None
     if count:
-        message = conn.fetch(str(count), "(RFC822)")[1][0][1].decode("utf-8", "replace")
+        raw = conn.fetch(str(count), "(RFC822)")[1][0][1]
+        message = email.message_from_bytes(raw, policy=email.policy.default)
     conn.logout()
     return count, message
 
 
+def loudness(path):
+    """The log RMS of each 20 ms of a WAV file (mono)."""
+    with wave.open(str(path)) as w:
+        assert w.getsampwidth() == 2 and w.getnchannels() == 1, path
+        frame = w.getframerate() // 50
+        samples = array("h", w.readframes(w.getnframes()))
+    return [math.log1p(math.sqrt(sum(x * x for x in samples[i:i + frame]) / frame))
+            for i in range(0, len(samples) - frame + 1, frame)]
+
+
+def pearson(a, b):
+    ma, mb = sum(a) / len(a), sum(b) / len(b)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+    va, vb = sum((x - ma) ** 2 for x in a), sum((y - mb) ** 2 for y in b)
+    return cov / math.sqrt(va * vb) if va and vb else 0.0
+
+
+def loudness_similarity(sent, recorded):
+    """The best correlation of the two loudness curves over where the
+    recording may start in what was sent (up to 6 s in: greeting, beep)."""
+    a, b = loudness(sent), loudness(recorded)
+    best = 0.0
+    for lag in range(0, min(300, len(a) - 50)):
+        n = min(len(a) - lag, len(b))
+        best = max(best, pearson(a[lag:lag + n], b[:n]))
+    return best
+
+
 class SipTlsSrtp(unittest.TestCase):
+    def scratch(self):
+        path = Path(tempfile.mkdtemp(prefix="umstore-sip-tls-"))
+        self.addCleanup(shutil.rmtree, path, True)
+        return path
+
     def start_server(self, srtp, extra=""):
         server = Umstore(f"""
 [sip]
@@ -52,9 +99,10 @@ srtp = {srtp}
         return server, int(server.info["sip_tls"].rsplit(":", 1)[1])
 
     def speech(self, server):
+        """The sample at 8 kHz after 3 s of silence, so the greeting and the beep miss none of it."""
         wav = server.work / "speech-8k.wav"
-        subprocess.run(["sox", str(SAMPLES / "voicemail.wav"), "-r", "8000", "-c", "1", "-b", "16", str(wav)],
-                       check=True, timeout=60)
+        subprocess.run(["sox", str(SAMPLES / "voicemail.wav"), "-r", "8000", "-c", "1", "-b", "16", str(wav),
+                        "pad", "3", "0"], check=True, timeout=60)
         with wave.open(str(wav)) as w:
             return wav, w.getnframes() / w.getframerate()
 
@@ -76,7 +124,7 @@ srtp = {srtp}
 
     def test_voicemail_over_tls_and_srtp(self):
         server, tls_port = self.start_server("required")
-        _, sent_seconds = self.speech(server)
+        wav_path, sent_seconds = self.speech(server)
         output = self.call(server, tls_port, "srtp-mand", sent_seconds + 6)
         self.assertIn("Call established", output, output[-3000:])
         deadline = time.time() + 30
@@ -87,10 +135,44 @@ srtp = {srtp}
         log = server.log_path.read_text()
         self.assertEqual(count, 1, log[-3000:])
         self.assertRegex(log, r"SIP over TLS, SRTP AES_CM_128_HMAC_SHA1_(80|32)")
-        duration = re.search(r"Content-Duration: (\d+)", message)
-        self.assertIsNotNone(duration, message[:2000])
-        # Decrypted right, the speech is there: silence would have ended the recording early.
-        self.assertGreater(int(duration.group(1)), sent_seconds - 4)
+        duration = re.search(r"Content-Duration: (\d+)", message.as_string())
+        self.assertIsNotNone(duration, message.as_string()[:2000])
+        self.assertGreater(int(duration.group(1)), sent_seconds - 7)
+        # Decrypted right, the recording is the speech sent (SRTP taken as
+        # RTP, or keys that do not match, would be noise with no such shape).
+        wavs = [p.get_content() for p in message.walk() if p.get_content_type() in ("audio/wav", "audio/x-wav")]
+        self.assertEqual(len(wavs), 1, [p.get_content_type() for p in message.walk()])
+        recorded = server.work / "recorded.wav"
+        recorded.write_bytes(wavs[0])
+        similarity = loudness_similarity(wav_path, recorded)
+        print(f"loudness of the recording against the speech sent: correlation {similarity:.3f}")
+        self.assertGreater(similarity, 0.9)  # other speech: about 0.6, noise about 0.1
+
+    def test_fax_over_tls_and_srtp(self):
+        ca, cert, key = make_ca_and_server_certificate(self.scratch())
+        server, tls_port = self.start_server("required", f"\n[tls]\ncert = {cert}\nkey = {key}\n")
+        run = subprocess.run([SENDER, "--port", str(tls_port), "--tiff", str(SAMPLES / "fax.tif"),
+                              "--tls-ca", str(ca), "--srtp"], capture_output=True, text=True, timeout=150)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr + server.log_path.read_text()[-3000:])
+        self.assertIn('"answered": true', run.stdout)
+        deadline = time.time() + 30
+        count, message = 0, None
+        while time.time() < deadline and not count:
+            count, message = voicemail_count(server)
+            time.sleep(0.5)
+        self.assertEqual(count, 1, server.log_path.read_text()[-3000:])
+        self.assertIn("2 pages", str(message["Subject"]))
+        tiffs = [p for p in message.walk() if p.get_content_type() == "image/tiff"]
+        received = server.work / "received.tif"
+        received.write_bytes(tiffs[0].get_content())
+        self.assertEqual(len(page_geometry(received)), 2)
+        self.assertRegex(server.log_path.read_text(), r"SIP over TLS, SRTP AES_CM_128_HMAC_SHA1_80")
+        # An unknown CA: the sender refuses umstore's certificate and calls no one.
+        other_ca, _, _ = make_ca_and_server_certificate(self.scratch())
+        run = subprocess.run([SENDER, "--port", str(tls_port), "--tiff", str(SAMPLES / "fax.tif"),
+                              "--tls-ca", str(other_ca), "--srtp"], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("certificate verify failed", run.stdout)
 
     def test_plain_rtp_refused_when_srtp_required(self):
         server, tls_port = self.start_server("required")
@@ -101,8 +183,7 @@ srtp = {srtp}
         self.assertEqual(voicemail_count(server)[0], 0)
 
     def test_gateway_certificate_required(self):
-        certs = TestCertificates(Path(tempfile.mkdtemp(prefix="umstore-sip-ca-")))
-        self.addCleanup(shutil.rmtree, certs.dir, True)
+        certs = TestCertificates(self.scratch())
         ca = certs.authority("gateways")
         server, tls_port = self.start_server("optional", f"tls_client_ca = {ca}")
         # Without a certificate the TLS handshake fails, and the log says why.
@@ -124,7 +205,7 @@ srtp = {srtp}
 
 
 if __name__ == "__main__":
-    if not shutil.which("baresip") or not (MODULES / "srtp.so").exists():
-        print("baresip-core (with its srtp module) is not installed: skipped")
+    if not shutil.which("baresip") or not (MODULES / "srtp.so").exists() or not shutil.which("text2wave"):
+        print("baresip-core (with its srtp module) or festival is not installed: skipped")
         sys.exit(77)
     unittest.main()

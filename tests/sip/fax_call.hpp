@@ -3,7 +3,8 @@
 // benchmark: places a call to the endpoint and sends a TIFF with spandsp's
 // T.30 calling terminal, over G.711 RTP or, after a re-INVITE to
 // m=image udptl t38 as gateways send it, over T.38 with UDPTL redundancy.
-// Plain POSIX sockets on 127.0.0.1, paced in real time (20 ms).
+// Plain POSIX sockets on 127.0.0.1, paced in real time (20 ms); SIP over
+// UDP or TLS (tls_sip_stream.hpp), G.711 in RTP or SRTP keyed by SDES.
 #include <netinet/in.h>
 #include <spandsp.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -18,6 +20,8 @@
 #include "rtp.hpp"
 #include "sdp.hpp"
 #include "sip_message.hpp"
+#include "srtp_session.hpp"
+#include "tls_sip_stream.hpp"
 #include "udptl.hpp"
 
 namespace umstore::test {
@@ -75,6 +79,8 @@ struct FaxCallOptions {
   unsigned drop_every = 0;           // T.38: drop every n-th UDPTL datagram sent (redundancy recovers them)
   unsigned hang_up_after_pages = 0;  // send BYE once this many pages went through (0: all of them)
   std::chrono::seconds timeout{90};
+  std::filesystem::path tls_ca = {};  // set: SIP over TLS to server_port, its certificate verified with this CA
+  bool srtp = false;                  // offer RTP/SAVP with an SDES key, and speak SRTP
 };
 
 struct FaxCallResult {
@@ -92,12 +98,23 @@ class FaxCall {
   explicit FaxCall(FaxCallOptions options) : o_(std::move(options)) {}
 
   FaxCallResult run() {
+    try {
+      if (!o_.tls_ca.empty()) tls_ = std::make_unique<TlsSipStream>(o_.server_port, o_.tls_ca);
+    } catch (const std::exception& e) {
+      return fail(e.what());
+    }
     send_invite();
     const auto answer = await_ok(1);
     if (!answer) return fail("no 200 OK to the INVITE");
     to_tag_ = answer->to().tag;
     const auto audio = sip::parse_audio_offer(answer->body());
     if (!audio || audio->port == 0) return fail("no audio in the answer");
+    if (o_.srtp) {
+      if (!audio->savp || audio->crypto.empty()) return fail("no SRTP key in the answer");
+      srtp_in_ = sip::SrtpSession::create(audio->crypto[0].suite, audio->crypto[0].key_params,
+                                          sip::SrtpSession::Direction::Inbound);
+      if (!srtp_in_) return fail("the answer's SRTP key is not usable");
+    }
     result_.answered = true;
     send_ack(1);
     return o_.t38 ? run_t38() : run_g711(audio->port);
@@ -109,24 +126,40 @@ class FaxCall {
     return result_;
   }
 
+  void send_sip(std::string_view message) {
+    if (tls_) tls_->send(message);
+    else sip_.send_to(message, o_.server_port);
+  }
+  std::optional<std::string> receive_sip() { return tls_ ? tls_->receive() : sip_.receive(); }
+
   std::string headers(std::string_view method, unsigned cseq, std::string_view branch) const {
+    const std::string transport = tls_ ? ";transport=tls" : "";
     std::string out = std::string(method) + " sip:" + o_.to + "@127.0.0.1:" + std::to_string(o_.server_port) +
-                      " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(sip_.port()) + ";branch=z9hG4bK" +
+                      transport + " SIP/2.0\r\nVia: SIP/2.0/" + (tls_ ? "TLS" : "UDP") + " 127.0.0.1:" +
+                      std::to_string(sip_.port()) + ";branch=z9hG4bK" +
                       std::string(branch) + "\r\nFrom: \"Fax Machine\" <sip:" + o_.from +
                       "@127.0.0.1>;tag=fx1\r\nTo: <sip:" + o_.to + "@127.0.0.1>";
     if (!to_tag_.empty()) out += ";tag=" + to_tag_;
     out += "\r\nCall-ID: " + o_.call_id + "\r\nCSeq: " + std::to_string(cseq) + " " + std::string(method) +
-           "\r\nContact: <sip:fax@127.0.0.1:" + std::to_string(sip_.port()) + ">\r\nMax-Forwards: 70\r\n";
+           "\r\nContact: <sip:fax@127.0.0.1:" + std::to_string(sip_.port()) + transport +
+           ">\r\nMax-Forwards: 70\r\n";
     return out;
   }
   std::string with_sdp(std::string head, const std::string& sdp) const {
     return head + "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
   }
   void send_invite() {
+    std::string key;
+    if (o_.srtp) {
+      key = sip::new_srtp_key();
+      srtp_out_ = sip::SrtpSession::create(sip::kSrtpSuite80, key, sip::SrtpSession::Direction::Outbound);
+    }
     invite_ = with_sdp(headers("INVITE", 1, "inv1"),
                        "v=0\r\no=fax 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio " +
-                           std::to_string(media_.port()) + " RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
-    sip_.send_to(invite_, o_.server_port);
+                           std::to_string(media_.port()) + (o_.srtp ? " RTP/SAVP 0\r\n" : " RTP/AVP 0\r\n") +
+                           "a=rtpmap:0 PCMU/8000\r\n" +
+                           (o_.srtp ? "a=crypto:1 " + std::string(sip::kSrtpSuite80) + " inline:" + key + "\r\n" : ""));
+    send_sip(invite_);
   }
   void send_reinvite() {
     invite_ = with_sdp(headers("INVITE", 2, "inv2"),
@@ -134,12 +167,12 @@ class FaxCall {
                        "m=image " + std::to_string(udptl_.port()) + " udptl t38\r\n"
                        "a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\n"
                        "a=T38FaxMaxBuffer:2000\r\na=T38FaxMaxDatagram:400\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n");
-    sip_.send_to(invite_, o_.server_port);
+    send_sip(invite_);
   }
   void send_ack(unsigned cseq) {
-    sip_.send_to(headers("ACK", cseq, "ack" + std::to_string(cseq)) + "Content-Length: 0\r\n\r\n", o_.server_port);
+    send_sip(headers("ACK", cseq, "ack" + std::to_string(cseq)) + "Content-Length: 0\r\n\r\n");
   }
-  void send_bye() { sip_.send_to(headers("BYE", 3, "bye3") + "Content-Length: 0\r\n\r\n", o_.server_port); }
+  void send_bye() { send_sip(headers("BYE", 3, "bye3") + "Content-Length: 0\r\n\r\n"); }
 
   // Waits for the 2xx to INVITE `cseq`, retransmitting it (timer A).
   std::optional<sip::SipMessage> await_ok(unsigned cseq) {
@@ -148,10 +181,10 @@ class FaxCall {
     while (std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       if (std::chrono::steady_clock::now() > resend) {
-        sip_.send_to(invite_, o_.server_port);
+        if (!tls_) send_sip(invite_);  // a stream is reliable (RFC 3261 17.1.1.2)
         resend += std::chrono::milliseconds(500);
       }
-      while (const auto datagram = sip_.receive()) {
+      while (const auto datagram = receive_sip()) {
         auto m = sip::SipMessage::parse(*datagram);
         if (!m || m->is_request() || m->cseq_number() != cseq || m->cseq_method() != "INVITE") continue;
         if (m->status() >= 200 && m->status() < 300) return m;
@@ -163,10 +196,10 @@ class FaxCall {
 
   // Answers the endpoint's BYE; true once it came.
   bool poll_sip() {
-    while (const auto in = sip_.receive()) {
+    while (const auto in = receive_sip()) {
       const auto m = sip::SipMessage::parse(*in);
       if (m && m->is_request() && m->method() == "BYE") {
-        sip_.send_to(m->response(200, "OK", {}), o_.server_port);
+        send_sip(m->response(200, "OK", {}));
         result_.bye_received = true;
       }
     }
@@ -221,10 +254,14 @@ class FaxCall {
       p.ssrc = 77;
       p.payload = payload;
       timestamp += 160;
-      media_.send_to(sip::build_rtp(p), rtp_port);
-      while (const auto in = media_.receive()) {
-        const auto* bytes = reinterpret_cast<const std::uint8_t*>(in->data());
-        if (const auto rtp = sip::parse_rtp(std::span(bytes, in->size()))) {
+      auto datagram = sip::build_rtp(p);
+      if (srtp_out_) srtp_out_->protect(datagram);
+      media_.send_to(datagram, rtp_port);
+      while (auto in = media_.receive()) {
+        auto* bytes = reinterpret_cast<std::uint8_t*>(in->data());
+        std::size_t length = in->size();
+        if (srtp_in_ && !srtp_in_->unprotect(bytes, length)) continue;
+        if (const auto rtp = sip::parse_rtp(std::span<const std::uint8_t>(bytes, length))) {
           auto samples = sip::decode_g711(sip::G711::Pcmu, rtp->payload);
           fax_rx(fax, samples.data(), static_cast<int>(samples.size()));
         }
@@ -286,6 +323,8 @@ class FaxCall {
 
   FaxCallOptions o_;
   UdpPort sip_, media_, udptl_;
+  std::unique_ptr<TlsSipStream> tls_;
+  std::unique_ptr<sip::SrtpSession> srtp_out_, srtp_in_;
   std::string invite_, to_tag_;
   std::uint16_t udptl_peer_ = 0;
   sip::UdptlSender udptl_tx_{3, 400};

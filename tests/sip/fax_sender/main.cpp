@@ -4,6 +4,9 @@
 //
 //   sip_fax_sender --port SIP_PORT --tiff FILE [--to NUMBER] [--from NUMBER]
 //                  [--call-id ID] [--t38] [--drop-every N] [--hang-up-after-pages N]
+//                  [--tls-ca CA_FILE] [--srtp]
+// --tls-ca: SIP over TLS to --port, the server's certificate verified
+// against CA_FILE for 127.0.0.1; --srtp: G.711 in SRTP keyed by SDES.
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -30,11 +33,13 @@ int main(int argc, char** argv) {
     else if (arg == "--from") o.from = take();
     else if (arg == "--call-id") o.call_id = take();
     else if (arg == "--t38") o.t38 = true;
+    else if (arg == "--tls-ca") o.tls_ca = take();
+    else if (arg == "--srtp") o.srtp = true;
     else if (arg == "--drop-every") o.drop_every = static_cast<unsigned>(std::stoul(take()));
     else if (arg == "--hang-up-after-pages") o.hang_up_after_pages = static_cast<unsigned>(std::stoul(take()));
     else {
       std::cerr << "usage: sip_fax_sender --port SIP_PORT --tiff FILE [--to N] [--from N] [--call-id ID] [--t38]"
-                   " [--drop-every N] [--hang-up-after-pages N]\n";
+                   " [--drop-every N] [--hang-up-after-pages N] [--tls-ca CA_FILE] [--srtp]\n";
       return 2;
     }
   }
