@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -197,22 +198,21 @@ class ClientConnection {
   // Postfix's "verify" level. Throws SmtpError saying which check failed.
   void start_verified_tls(const std::string& server_name, const std::filesystem::path& ca_file) {
     handshake(server_name, [&](asio::ssl::context& context, SSL* ssl) {
-      SSL_set_min_proto_version(ssl, TLS1_2_VERSION);
-      context.set_default_verify_paths();
-      if (!ca_file.empty()) {
-        std::error_code ec;
-        context.load_verify_file(ca_file.string(), ec);
-        if (ec) throw SmtpError("cannot read the CA file " + ca_file.string() + ": " + ec.message(), {});
-      }
+      prepare_verification(context, ssl, server_name, ca_file);
       SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);  // the connection's own: it copied the context's at creation
-      X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-      std::error_code not_ip;
-      asio::ip::make_address(server_name, not_ip);
-      const int named = not_ip ? X509_VERIFY_PARAM_set1_host(param, server_name.c_str(), server_name.size())
-                               : X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str());
-      if (named != 1) throw SmtpError("cannot verify a certificate for " + server_name, {});
-      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     });
+  }
+
+  // As start_tls, and the certificate is checked as start_verified_tls
+  // would, without failing the handshake (MTA-STS "testing", RFC 8461
+  // §5.2). Returns why it would have failed, if it would.
+  std::optional<std::string> start_audited_tls(const std::string& server_name, const std::filesystem::path& ca_file) {
+    handshake(server_name, [&](asio::ssl::context& context, SSL* ssl) {
+      prepare_verification(context, ssl, server_name, ca_file);
+    });
+    const long verified = SSL_get_verify_result(tls_->native_handle());
+    if (verified == X509_V_OK) return std::nullopt;
+    return std::string(X509_verify_cert_error_string(verified));
   }
 
   // As start_tls, and the certificate must match one of `tlsa` (RFC 7672
@@ -255,6 +255,27 @@ class ClientConnection {
     input_.erase(0, length);
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
     return line;
+  }
+
+  // The CAs (the system's and `ca_file`) and the name (DNS or IP address)
+  // a certificate must have; failing them fails the handshake only with
+  // SSL_VERIFY_PEER, else SSL_get_verify_result tells.
+  static void prepare_verification(asio::ssl::context& context, SSL* ssl, const std::string& server_name,
+                                   const std::filesystem::path& ca_file) {
+    SSL_set_min_proto_version(ssl, TLS1_2_VERSION);
+    context.set_default_verify_paths();
+    if (!ca_file.empty()) {
+      std::error_code ec;
+      context.load_verify_file(ca_file.string(), ec);
+      if (ec) throw SmtpError("cannot read the CA file " + ca_file.string() + ": " + ec.message(), {});
+    }
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    std::error_code not_ip;
+    asio::ip::make_address(server_name, not_ip);
+    const int named = not_ip ? X509_VERIFY_PARAM_set1_host(param, server_name.c_str(), server_name.size())
+                             : X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str());
+    if (named != 1) throw SmtpError("cannot verify a certificate for " + server_name, {});
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
   }
 
   // `prepare` sets up verification on the context and the connection.

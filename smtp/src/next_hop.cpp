@@ -3,7 +3,7 @@
 // with MTA-STS policies too, an "enforce" policy of the domain (RFC 8461
 // §5.1) leaves out MX hosts it does not name and requires TLS whose
 // certificate verifies for the MX host's name; "testing" only logs the MX
-// hosts it does not name. An MX host with DNSSEC-validated TLSA records is
+// hosts it does not name and certificates that would not verify. An MX host with DNSSEC-validated TLSA records is
 // held to them instead (DANE, RFC 7672), whatever the MTA-STS policy.
 #include "common/log.hpp"
 #include "smtp/queue_runner.hpp"
@@ -100,7 +100,9 @@ std::unique_ptr<RelayConnection> QueueRunner::connect_next_hop(const std::string
       }
       log(LogLevel::Info, kLog, "MTA-STS testing: {}", why);
     }
-    const RelayTlsPolicy tls = enforce ? RelayTlsPolicy{RelayTls::Verified, config_.mta_sts->ca_file(), {}} : RelayTlsPolicy{};
+    RelayTlsPolicy tls;
+    if (policy && policy->mode != MtaStsPolicy::Mode::None)
+      tls = RelayTlsPolicy{enforce ? RelayTls::Verified : RelayTls::Audited, config_.mta_sts->ca_file(), {}};
     const auto before = errors.size();
     if (auto connection = connect(mx.host, kSmtpPort, tls, std::move(mx.addresses))) return connection;
     if (enforce) errors.insert(before + (before ? 2 : 0), "MTA-STS policy of " + domain + " (enforce): ");

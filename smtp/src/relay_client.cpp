@@ -45,7 +45,7 @@ RelayConnection::RelayConnection(const std::string& host, unsigned short port, c
   try {
     open(port, helo_name, timeout, tls);
   } catch (const TlsHandshakeFailed& e) {
-    if (tls.level != RelayTls::Opportunistic) throw SmtpError(e.what(), {});
+    if (tls.level != RelayTls::Opportunistic && tls.level != RelayTls::Audited) throw SmtpError(e.what(), {});
     log(LogLevel::Warning, kLog, "{}; trying again without TLS", e.what());
     open(port, helo_name, timeout, {RelayTls::Off, {}, {}});
   }
@@ -55,7 +55,7 @@ void RelayConnection::open(unsigned short port, const std::string& helo_name, st
                            const RelayTlsPolicy& tls) {
   impl_ = std::make_unique<Impl>(host_, addresses_, port, timeout);
   auto& connection = impl_->connection;
-  const bool required = tls.level != RelayTls::Off && tls.level != RelayTls::Opportunistic;
+  const bool required = tls.level == RelayTls::Required || tls.level == RelayTls::Verified || tls.level == RelayTls::Dane;
   SmtpReply greeting = connection.read_reply();
   if (greeting.code / 100 != 2) throw SmtpError(host_ + " refused the connection: " + describe(greeting), greeting);
   SmtpReply ehlo = connection.command("EHLO " + helo_name);
@@ -79,7 +79,10 @@ void RelayConnection::open(unsigned short port, const std::string& helo_name, st
   try {
     if (tls.level == RelayTls::Verified) connection.start_verified_tls(host_, tls.ca_file);
     else if (tls.level == RelayTls::Dane) connection.start_dane_tls(host_, tls.tlsa);
-    else connection.start_tls(host_);
+    else if (tls.level != RelayTls::Audited) connection.start_tls(host_);
+    else if (const auto why = connection.start_audited_tls(host_, tls.ca_file))
+      log(LogLevel::Warning, kLog, "MTA-STS testing: the certificate of {} would fail verification ({}); sent anyway",
+          host_, *why);
   } catch (const SmtpError& e) {
     throw TlsHandshakeFailed(e.what());
   }

@@ -9,7 +9,8 @@ verifies for it, mail goes through encrypted and the policy is kept on disk;
 a new policy (new TXT id) that does not name the MX host, or an MX host
 whose certificate names another host, is a temporary failure whose reason
 is in the log and the delayed DSN, and the mail goes through once policy
-and certificate are right again.
+and certificate are right again. Under a "testing" policy the wrong
+certificate does not hold the mail, and the log says it would have.
 
 Needs root (ports 25 and 443), Postfix, knot and openssl: exit 77 (a
 visible skip) without them or when another program holds those ports."""
@@ -35,6 +36,7 @@ from umstore_harness import Umstore  # noqa: E402
 PEER = "sts.test"
 GOOD_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n"
 OTHER_MX_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.elsewhere.test\r\nmax_age: 86400\r\n"
+TESTING_POLICY = "version: STSv1\r\nmode: testing\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n"
 
 
 class PolicyServer:
@@ -150,6 +152,18 @@ timeout = 2
         # The MX host's certificate names another host: a temporary failure, then delivered.
         self.refused_until_certificate(self.wrong_name, self.good, "MTA-STS policy of sts.test (enforce)",
                                        "hostname mismatch")
+
+        # "testing": the same wrong certificate delays nothing; the log tells (RFC 8461 §5.2).
+        self.policy.policy = TESTING_POLICY
+        self.publish("four")
+        self.postfix.reconfigure(main_cf=postfix_certificate(self.wrong_name))
+        try:
+            envid = self.send()
+            self.wait_at_postfix(envid, f"{envid} at Postfix under the testing policy", 30)
+        finally:
+            self.postfix.reconfigure(main_cf=postfix_certificate(self.good))
+        self.assertIn("MTA-STS testing: the certificate of mx.sts.test would fail verification (hostname mismatch)",
+                      self.server.log_path.read_text())
 
 if __name__ == "__main__":
     missing = [what for what, ok in [("postfix", shutil.which("postfix") or os.path.exists("/usr/sbin/postfix")),

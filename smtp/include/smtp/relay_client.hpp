@@ -38,6 +38,7 @@ struct RelayOutcome {
 enum class RelayTls {
   Off,            // none: never
   Opportunistic,  // may: when offered; a failed handshake is retried once in plain text
+  Audited,        // may, and a certificate that would fail Verified is logged (MTA-STS "testing")
   Required,       // encrypt: STARTTLS must be offered and complete; the certificate is not verified
   Verified,       // verify: as encrypt, and the certificate chains to a trusted CA and names the host we dialled
   Dane,           // dane: as encrypt, and the certificate matches the host's DNSSEC-validated TLSA records (RFC 7672)
@@ -45,7 +46,7 @@ enum class RelayTls {
 
 struct RelayTlsPolicy {
   RelayTls level = RelayTls::Opportunistic;
-  std::filesystem::path ca_file;  // PEM CAs trusted besides the system's (Verified); empty: the system's only
+  std::filesystem::path ca_file;  // PEM CAs trusted besides the system's (Verified, Audited); empty: the system's only
   std::vector<dns::TlsaRecord> tlsa;  // Dane: the usable records (DANE-TA(2), DANE-EE(3))
 };
 
