@@ -27,8 +27,9 @@ std::optional<FaxOutSettings> read_fax_out_config(const Poco::Util::AbstractConf
   FaxOutSettings f;
   auto& gateway = f.dialler.gateway;
   gateway.uri = ini.getString("fax_out.gateway");
-  if (!gateway.uri.starts_with("sip:"))
-    throw UsageError("[fax_out] gateway: '" + gateway.uri + "' is not a SIP URI (sip:host[:port][;transport=tcp])");
+  if (!gateway.uri.starts_with("sip:") && !gateway.uri.starts_with("sips:"))
+    throw UsageError("[fax_out] gateway: '" + gateway.uri +
+                     "' is not a SIP URI (sip:host[:port][;transport=tcp|tls] or sips:host[:port])");
   gateway.user = ini.getString("fax_out.user", "");
   gateway.password = ini.getString("fax_out.password", "");
   const std::string t38 = ini.getString("fax_out.t38", "accept");

@@ -408,6 +408,7 @@ int run_serve(std::span<const std::string> args) {
       sip_config.tls = tls;  // the [tls] (or [acme]) certificate, reloaded with it
       sip_config.tls_client_ca = s.sip_tls_client_ca;
     }
+    sip_config.tls_ca_file = s.sip_tls_ca_file;  // faxes we dial over TLS need no listener
     sip_config.srtp = s.sip_srtp == "off"        ? sip::SipServerConfig::Srtp::Off
                       : s.sip_srtp == "required" ? sip::SipServerConfig::Srtp::Required
                                                  : sip::SipServerConfig::Srtp::Optional;

@@ -11,9 +11,16 @@
 namespace umstore::sip {
 
 std::optional<GatewayAddress> parse_gateway_uri(std::string_view uri) {
-  if (!ascii_istarts_with(uri, "sip:")) return std::nullopt;  // sips: would need TLS, which we lack
-  uri.remove_prefix(4);
   GatewayAddress out;
+  if (ascii_istarts_with(uri, "sips:")) {
+    out.sips = out.tls = out.tcp = true;
+    out.port = 5061;
+    uri.remove_prefix(5);
+  } else if (ascii_istarts_with(uri, "sip:")) {
+    uri.remove_prefix(4);
+  } else {
+    return std::nullopt;
+  }
   const auto params_at = uri.find(';');
   std::string_view params = params_at == std::string_view::npos ? std::string_view() : uri.substr(params_at);
   uri = uri.substr(0, params_at);
@@ -42,9 +49,16 @@ std::optional<GatewayAddress> parse_gateway_uri(std::string_view uri) {
     out.port_given = true;
   }
   const auto lower = ascii_lower(params);
-  if (lower.find(";transport=tcp") != std::string::npos) out.tcp = true;
-  else if (!lower.empty() && lower.find(";transport=") != std::string::npos && lower.find(";transport=udp") == std::string::npos)
-    return std::nullopt;  // tls, sctp, ws: not ours
+  if (lower.find(";transport=tls") != std::string::npos) {
+    out.tls = out.tcp = true;
+    if (!out.port_given) out.port = 5061;
+  } else if (lower.find(";transport=tcp") != std::string::npos) {
+    out.tcp = true;
+  } else if (lower.find(";transport=") != std::string::npos && lower.find(";transport=udp") == std::string::npos) {
+    return std::nullopt;  // sctp, ws: not ours
+  }
+  if (out.sips && lower.find(";transport=") != std::string::npos && lower.find(";transport=tls") == std::string::npos)
+    return std::nullopt;  // sips: over UDP or TCP
   return out;
 }
 
@@ -54,7 +68,7 @@ std::optional<std::string> gateway_srv_name(std::string_view uri) {
   asio::error_code ec;
   (void)asio::ip::make_address(address->host, ec);
   if (!ec) return std::nullopt;  // an IP address: nothing to look up
-  return std::string(address->tcp ? "_sip._tcp." : "_sip._udp.") + address->host;
+  return std::string(address->tls ? "_sips._tcp." : address->tcp ? "_sip._tcp." : "_sip._udp.") + address->host;
 }
 
 FaxCallOutcome outcome_of_status(int status) {

@@ -30,12 +30,14 @@ OutboundCall::OutboundCall(std::shared_ptr<SipEndpoint> server_, OutboundFax fax
 
 void OutboundCall::start() {
   const auto parsed = parse_gateway_uri(gateway.uri);
-  if (!parsed) return finish(FaxCallOutcome::refused, "gateway URI '" + gateway.uri +
-                                                         "' is not sip:host[:port][;transport=udp|tcp]");
+  if (!parsed)
+    return finish(FaxCallOutcome::refused,
+                  "gateway URI '" + gateway.uri + "' is not sip:host[:port][;transport=udp|tcp|tls] or sips:host[:port]");
   address = *parsed;
   const std::string host = address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
-  const std::string hostport = host + (address.port == 5060 ? "" : ":" + std::to_string(address.port));
-  request_uri = "sip:" + fax.number + "@" + hostport + (address.tcp ? ";transport=tcp" : "");
+  const std::string hostport = host + (address.port == (address.tls ? 5061 : 5060) ? "" : ":" + std::to_string(address.port));
+  request_uri = (address.sips ? "sips:" : "sip:") + fax.number + "@" + hostport +
+                (address.sips ? "" : address.tls ? ";transport=tls" : address.tcp ? ";transport=tcp" : "");
   remote_target = request_uri;
   const auto& hop = gateway.next_hop;
   const std::string next_hop = hop ? " at " + hop->address + ":" + std::to_string(hop->port) + " (SRV)" : "";
@@ -54,6 +56,10 @@ void OutboundCall::start() {
                            if (self->address.tcp) {
                              self->peer.tcp = true;
                              self->peer.stream_target = self->peer.endpoint;
+                           }
+                           if (self->address.tls) {  // verified for the name in the URI (RFC 5922 §4)
+                             self->peer.tls = true;
+                             self->peer.tls_name = self->address.host;
                            }
                            try {
                              self->local = self->server->media_address_toward(self->peer);
@@ -76,9 +82,12 @@ void OutboundCall::start() {
 }
 
 std::string OutboundCall::contact() const {
-  const auto port = server->transport.local_endpoint().port();
-  return "Contact: <sip:umstore@" + endpoint_text(udp::endpoint(local, port)) + (peer.tcp ? ";transport=tcp" : "") +
-         ">\r\n";
+  // Over TLS the gateway's requests come back on our connection; a TLS
+  // listener, if any, is where a new one would reach us.
+  const auto tls_listener = server->transport.tls_endpoint();
+  const auto port = peer.tls && tls_listener ? tls_listener->port() : server->transport.local_endpoint().port();
+  return "Contact: <sip:umstore@" + endpoint_text(udp::endpoint(local, port)) +
+         (peer.tls ? ";transport=tls" : peer.tcp ? ";transport=tcp" : "") + ">\r\n";
 }
 
 std::string OutboundCall::request_head(std::string_view method, std::string_view uri, std::string_view branch,
@@ -125,7 +134,7 @@ asio::awaitable<void> OutboundCall::retransmit_invite(std::string branch) {
     const auto [ec] = co_await retransmit.async_wait(net::use_nothrow);
     if (ec || state != State::Calling || invite_branch != branch) co_return;
     if (Clock::now() >= give_up) {
-      finish(FaxCallOutcome::unreachable, "no response from " + endpoint_text(peer) + (peer.tcp ? " over TCP" : ""));
+      finish(FaxCallOutcome::unreachable, "no response from " + endpoint_text(peer) + (peer.tls ? " over TLS" : peer.tcp ? " over TCP" : ""));
       co_return;
     }
     server->send(invite_text, peer);

@@ -24,16 +24,20 @@
 #include "sip_endpoint.hpp"
 #include "sip_message.hpp"
 #include "sip_transport.hpp"
+#include "srtp_session.hpp"
 #include "t38_fax.hpp"
 
 namespace umstore::sip {
 
-// What a gateway URI names: "sip:host[:port][;transport=udp|tcp]".
+// What a gateway URI names: "sip:host[:port][;transport=udp|tcp|tls]" or
+// "sips:host[:port]" (TLS, port 5061 unless given).
 struct GatewayAddress {
   std::string host;  // an IPv6 address without brackets
   std::uint16_t port = 5060;
   bool port_given = false;
-  bool tcp = false;
+  bool tcp = false;   // a stream: TCP, or TLS when `tls` is set too
+  bool tls = false;
+  bool sips = false;  // written as sips:, so our Request-URI is too
 };
 std::optional<GatewayAddress> parse_gateway_uri(std::string_view uri);
 
@@ -81,6 +85,9 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
   std::shared_ptr<T38Channel> t38;    // after the gateway's re-INVITE to T.38
   std::string end_reason;  // why the answered call ended, for the log
   ReorderBuffer reorder{3};            // fax is real time: hold packets only briefly
+  // SRTP (SDES) over TLS: our key, offered in make_offer(); the sessions once answered.
+  std::optional<SdesCrypto> srtp_offered;
+  std::unique_ptr<SrtpSession> srtp_out, srtp_in;
   Clock::time_point answered_at, last_audio;
   ConnectionLog call_log{"sip", 'o'};
 
@@ -105,6 +112,7 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
   // outbound_call_media.cpp
   std::string make_offer();  // binds the RTP socket
   bool start_media(const SipMessage& ok);
+  bool start_srtp(const AudioOffer& answer);
   void on_reinvite(const SipMessage& m);
   void start_t38(const SipMessage& reinvite, const T38Offer& image);
   void offer_t38();                              // our re-INVITE to T.38, once G.711 runs

@@ -1,5 +1,6 @@
 // The fax of a call we placed (outbound_call.hpp): our SDP offer (PCMU and
-// PCMA), T.30 as the calling terminal over G.711 RTP paced at 20 ms as
+// PCMA; over TLS as RTP/SAVP with an SDES key unless [sip] srtp = off),
+// T.30 as the calling terminal over G.711 RTP or SRTP paced at 20 ms as
 // call_fax.cpp does for reception, and the switch to T.38 when the gateway
 // re-INVITEs with m=image udptl t38, or (t38 = offer) when it accepts ours.
 #include "net/task.hpp"
@@ -20,9 +21,27 @@ std::string OutboundCall::make_offer() {
   sdp_session = server->rng() >> 12;
   const std::string ip = local.is_v6() ? "IP6 " : "IP4 ";
   const std::string session = std::to_string(sdp_session);
-  return "v=0\r\no=umstore " + session + " " + session + " IN " + ip + local.to_string() + "\r\ns=umstore\r\nc=IN " +
-         ip + local.to_string() + "\r\nt=0 0\r\nm=audio " + std::to_string(rtp.local_endpoint().port()) +
-         " RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+  // SDES keys are only as secret as the signalling, so SRTP goes with TLS.
+  if (peer.tls && server->config.srtp != SipServerConfig::Srtp::Off)
+    srtp_offered = SdesCrypto{1, std::string(kSrtpSuite80), new_srtp_key()};
+  std::string sdp = "v=0\r\no=umstore " + session + " " + session + " IN " + ip + local.to_string() +
+                    "\r\ns=umstore\r\nc=IN " + ip + local.to_string() + "\r\nt=0 0\r\nm=audio " +
+                    std::to_string(rtp.local_endpoint().port()) + (srtp_offered ? " RTP/SAVP" : " RTP/AVP") +
+                    " 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+  if (srtp_offered) sdp += "a=crypto:1 " + srtp_offered->suite + " inline:" + srtp_offered->key_params + "\r\n";
+  return sdp;
+}
+
+// The gateway's key for the suite we offered (RFC 4568 §7.1.3: the answer's
+// tag is the offer's); false when it sent none or one we cannot use.
+bool OutboundCall::start_srtp(const AudioOffer& answer) {
+  for (const auto& c : answer.crypto)
+    if (c.tag == srtp_offered->tag && c.suite == srtp_offered->suite) {
+      srtp_in = SrtpSession::create(c.suite, c.key_params, SrtpSession::Direction::Inbound);
+      srtp_out = SrtpSession::create(srtp_offered->suite, srtp_offered->key_params, SrtpSession::Direction::Outbound);
+      return srtp_in && srtp_out;
+    }
+  return false;
 }
 
 bool OutboundCall::start_media(const SipMessage& ok) {
@@ -35,6 +54,10 @@ bool OutboundCall::start_media(const SipMessage& ok) {
   const auto media_address = asio::ip::make_address(answer->address, ec);
   if (ec) {
     hang_up("the gateway's media address '" + answer->address + "' is not an IP address");
+    return false;
+  }
+  if (srtp_offered && !start_srtp(*answer)) {
+    hang_up("the gateway answered our SRTP offer without a usable key");
     return false;
   }
   codec = *answer->codec;
@@ -157,7 +180,8 @@ asio::awaitable<void> OutboundCall::send_fax_audio() {
       hang_up("no fax audio for 10 s");
       co_return;
     }
-    const auto datagram = rtp_out.next(codec, sender->transmit(kSamplesPerPacket));
+    auto datagram = rtp_out.next(codec, sender->transmit(kSamplesPerPacket));
+    if (srtp_out && !srtp_out->protect(datagram)) co_return;
     const auto [send_error, sent] = co_await rtp.async_send_to(asio::buffer(datagram), rtp_peer, net::use_nothrow);
     (void)send_error;  // a lost packet is T.30's to recover from
     (void)sent;
@@ -180,7 +204,9 @@ asio::awaitable<void> OutboundCall::receive_media() {
     }
     // Only the gateway's media may feed the fax.
     if (from.address() != rtp_peer.address() && from.address() != peer.address()) continue;
-    const auto p = parse_rtp(std::span(buffer.data(), n));
+    std::size_t length = n;
+    if (srtp_in && !srtp_in->unprotect(buffer.data(), length)) continue;  // forged, replayed or damaged
+    const auto p = parse_rtp(std::span(buffer.data(), length));
     if (!p || !sender || t38 || p->payload_type != static_cast<std::uint8_t>(codec) || p->payload.size() > 1600)
       continue;
     last_audio = Clock::now();

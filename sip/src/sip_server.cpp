@@ -37,6 +37,7 @@ SipTransportConfig transport_config(const SipServerConfig& config) {
   out.tls_listen = config.tls_listen;
   out.tls = config.tls;
   out.tls_client_ca = config.tls_client_ca;
+  out.tls_ca_file = config.tls_ca_file;
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <deque>
+#include <tuple>
 
 #include "common/log.hpp"
 #include "net/task.hpp"
@@ -111,6 +112,8 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
   void start_reading();
   // TLS: the client must present a certificate that `store` verifies.
   void require_client_certificate(X509_STORE* store, const STACK_OF(X509_NAME)* authorities);
+  // TLS we open: the server's certificate must verify and carry `name`.
+  void expect_server_name(const std::string& name);
   asio::awaitable<void> connect_then_read();
   void write(std::string text);
   void close();
@@ -128,7 +131,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection> {
 
   std::shared_ptr<SipTransport::State> owner_;
   tcp::socket socket_;
-  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // server side of SIP over TLS
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;  // SIP over TLS, accepted or opened by us
   asio::steady_timer idle_;
   udp::endpoint remote_;
   std::string buffer_;
@@ -157,7 +160,8 @@ struct SipTransport::State : std::enable_shared_from_this<SipTransport::State> {
   Handler handler;
   std::set<std::shared_ptr<StreamConnection>> connections;
   // Connections we opened, by destination, so later requests reuse them.
-  std::map<udp::endpoint, std::weak_ptr<StreamConnection>> outbound;
+  std::map<udp::endpoint, std::weak_ptr<StreamConnection>> outbound, outbound_tls;
+  std::unique_ptr<asio::ssl::context> client_tls;  // for the TLS connections we open
   bool stopped = false;
 
   void bind(const udp::endpoint& where);
@@ -175,7 +179,8 @@ struct SipTransport::State : std::enable_shared_from_this<SipTransport::State> {
 
 void StreamConnection::start_reading() {
   auto self = shared_from_this();
-  asio::co_spawn(socket_.get_executor(), [self] { return self->tls_ ? self->handshake_then_read() : self->read_loop(); },
+  asio::co_spawn(socket_.get_executor(),
+                 [self] { return self->tls_ && !self->handshaken_ ? self->handshake_then_read() : self->read_loop(); },
                  asio::detached);
   asio::co_spawn(socket_.get_executor(), [self] { return self->watch_idle(); }, asio::detached);
 }
@@ -185,6 +190,21 @@ void StreamConnection::require_client_certificate(X509_STORE* store, const STACK
   SSL_set1_verify_cert_store(ssl, store);
   SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   SSL_set_client_CA_list(ssl, SSL_dup_CA_list(authorities));  // the CAs a gateway may choose its certificate by
+}
+
+void StreamConnection::expect_server_name(const std::string& name) {
+  SSL* ssl = tls_->native_handle();
+  SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  std::error_code not_ip;
+  asio::ip::make_address(name, not_ip);
+  if (not_ip) {
+    SSL_set_tlsext_host_name(ssl, name.c_str());
+    X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+  }
 }
 
 asio::awaitable<void> StreamConnection::handshake_then_read() {
@@ -220,12 +240,22 @@ asio::awaitable<void> StreamConnection::connect_then_read() {
   idle_.async_wait([self](const std::error_code& ec) {
     if (!ec && !self->connected_) self->close();
   });
-  const auto [ec] = co_await socket_.async_connect(as_tcp(remote_), net::use_nothrow);
+  auto [ec] = co_await socket_.async_connect(as_tcp(remote_), net::use_nothrow);
+  if (!ec && !closed_ && tls_) {
+    // Nothing is written before the certificate verified (within kConnectTimeout too).
+    std::tie(ec) = co_await tls_->async_handshake(asio::ssl::stream_base::client, net::use_nothrow);
+    handshaken_ = true;
+    if (const long verified = SSL_get_verify_result(tls_->native_handle()); ec && verified != X509_V_OK) {
+      log(LogLevel::Warning, "sip", "tls connection to {} refused: {} ({})", endpoint_text(remote_), ec.message(),
+          X509_verify_cert_error_string(verified));
+      co_return close();
+    }
+  }
   connected_ = true;
   idle_.cancel();
   if (ec == asio::error::operation_aborted) co_return close();  // stopping
   if (ec || closed_) {
-    log(LogLevel::Warning, "sip", "tcp connection to {} failed: {}", endpoint_text(remote_),
+    log(LogLevel::Warning, "sip", "{} connection to {} failed: {}", tls_ ? "tls" : "tcp", endpoint_text(remote_),
         ec ? ec.message() : "timed out");
     co_return close();
   }
@@ -446,22 +476,34 @@ asio::awaitable<void> SipTransport::State::accept_connections(tcp::acceptor& fro
 
 void SipTransport::State::send_stream(std::string text, const Peer& to) {
   if (auto connection = to.stream.lock(); connection && connection->open()) return connection->write(std::move(text));
-  if (to.tls) {
+  if (to.tls && to.tls_name.empty()) {
+    // A gateway's own TLS connection: we cannot tell which name to verify on a new one.
     log(LogLevel::Info, "sip", "tls connection to {} is gone: request not sent", endpoint_text(to.endpoint));
     return;
   }
   const udp::endpoint target = to.stream_target.value_or(to.endpoint);
-  if (const auto it = outbound.find(target); it != outbound.end()) {
+  auto& opened = to.tls ? outbound_tls : outbound;
+  if (const auto it = opened.find(target); it != opened.end()) {
     if (auto connection = it->second.lock(); connection && connection->open())
       return connection->write(std::move(text));
-    outbound.erase(it);
+    opened.erase(it);
   }
   if (stopped || connections.size() >= config.max_tcp_connections) return;
-  if (outbound.size() > config.max_tcp_connections) std::erase_if(outbound, [](auto& e) { return e.second.expired(); });
-  // The connection the dialog came on is gone: open a new one (RFC 3261 18.2.2).
-  auto connection = std::make_shared<StreamConnection>(shared_from_this(), tcp::socket(strand), target, false);
+  if (opened.size() > config.max_tcp_connections) std::erase_if(opened, [](auto& e) { return e.second.expired(); });
+  if (to.tls && !client_tls) {
+    client_tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(client_tls->native_handle(), TLS1_2_VERSION);
+    client_tls->set_default_verify_paths();
+    std::error_code ec;
+    if (!config.tls_ca_file.empty()) client_tls->load_verify_file(config.tls_ca_file.string(), ec);
+    if (ec) log(LogLevel::Warning, "sip", "[sip] tls_ca_file {}: {}", config.tls_ca_file.string(), ec.message());
+  }
+  // A new connection: the dialog's is gone (RFC 3261 18.2.2), or we call over TLS.
+  auto connection = std::make_shared<StreamConnection>(shared_from_this(), tcp::socket(strand), target, false,
+                                                       to.tls ? client_tls.get() : nullptr);
+  if (to.tls) connection->expect_server_name(to.tls_name);
   connections.insert(connection);
-  outbound[target] = connection;
+  opened[target] = connection;
   connection->write(std::move(text));
   asio::co_spawn(strand, [connection] { return connection->connect_then_read(); }, asio::detached);
 }

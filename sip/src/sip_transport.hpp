@@ -4,7 +4,9 @@
 // TCP messages are framed by Content-Length with bounded header and body
 // sizes; responses go back on the connection the request came in on, and
 // requests we originate in a dialog that came over TCP go over TCP too
-// (on the same connection while it lasts, else on a new one). Everything
+// (on the same connection while it lasts, else on a new one); a peer we
+// call over TLS gets a connection of ours, its certificate verified for the
+// name we dialled (RFC 5922). Everything
 // runs on the SIP server's strand: no thread per connection.
 #include <asio.hpp>
 #include <asio/ssl.hpp>
@@ -35,6 +37,9 @@ struct Peer {
   // Where to open a new TCP connection when `stream` is gone (the peer's
   // Contact, else its Via sent-by); unset: the connection's remote end.
   std::optional<asio::ip::udp::endpoint> stream_target;
+  // TLS to a peer we call (a gateway): the name (or IP address) its
+  // certificate must carry; a connection opened to it is verified for it.
+  std::string tls_name;
 
   Peer() = default;
   Peer(asio::ip::udp::endpoint e) : endpoint(e) {}  // NOLINT: a UDP source is a peer
@@ -65,6 +70,9 @@ struct SipTransportConfig {
   // Set: a TLS client (a gateway) must present a certificate that chains to
   // one of these CAs (PEM), or the handshake fails.
   std::filesystem::path tls_client_ca;
+  // TLS connections we open (to a gateway we call) trust the system's CAs
+  // and these (PEM), and the certificate must name the gateway.
+  std::filesystem::path tls_ca_file;
 };
 
 class SipTransport {

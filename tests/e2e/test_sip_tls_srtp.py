@@ -6,7 +6,11 @@ duration sent and its WAV follows the loudness of the speech sent, syllable
 by syllable, so umstore decrypted the caller's SRTP. A fax machine behind a gateway
 (sip_fax_sender) sends the 2-page sample over SIP/TLS, verifying umstore's
 certificate against a private CA, in G.711 over SRTP; the Internet fax has
-both pages. With `[sip] srtp = required` a call offering plain RTP is
+both pages. A fax sent by mail is dialled to a receiving terminal
+(sip_fax_receiver --tls) at a sips: gateway URI, over TLS verified
+against `[sip] tls_ca_file` and in SRTP; with a CA the gateway's
+certificate is not from, no call is placed and the log says why. With
+`[sip] srtp = required` a call offering plain RTP is
 refused with 488 and nothing is stored. With `[sip] tls_client_ca` a
 gateway without a certificate from that CA cannot connect, and one with it
 can."""
@@ -18,6 +22,7 @@ from array import array
 import os
 import re
 import shutil
+import smtplib
 import socket
 import subprocess
 import sys
@@ -31,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_implicit_tls import make_ca_and_server_certificate  # noqa: E402
 from test_ingest_webhooks import TestCertificates  # noqa: E402
 from test_sip_baresip import CALLER, MAILBOX, MODULES, PASSWORD, write_baresip_config  # noqa: E402
+import test_fax_out as fax_out  # noqa: E402
 from test_sip_fax import page_geometry  # noqa: E402
-from umstore_harness import SAMPLES, Umstore  # noqa: E402
+from umstore_harness import SAMPLES, Umstore, wait_for  # noqa: E402
 
 SENDER = os.environ.get("SIP_FAX_SENDER", "sip_fax_sender")
 
@@ -173,6 +179,42 @@ srtp = {srtp}
                               "--tls-ca", str(other_ca), "--srtp"], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(run.returncode, 0)
         self.assertIn("certificate verify failed", run.stdout)
+
+    def dial_over_tls(self, certificate, trusted_ca):
+        """A fax by mail to a terminal behind a sips: gateway URI; (server, terminal)."""
+        terminal = fax_out.Terminal(self.scratch() / "received", "--tls", *certificate)
+        self.addCleanup(terminal.close)
+        server = Umstore(fax_out.config(terminal.port)
+                         .replace("gateway = sip:", "gateway = sips:")
+                         .replace("[sip]\n", f"[sip]\ntls_ca_file = {trusted_ca}\n"))
+        self.addCleanup(server.close)
+        server.add_mailbox(fax_out.NUMBER, "Alice Example", fax_out.PASSWORD)
+        server.start()
+        with smtplib.SMTP("127.0.0.1", server.smtp_port, timeout=60) as s:
+            s.login(fax_out.NUMBER, fax_out.PASSWORD)
+            s.send_message(fax_out.fax_message("Sent over TLS and SRTP."),
+                           from_addr=f"{fax_out.NUMBER}@{fax_out.DOMAIN}", to_addrs=[f"FAX={fax_out.FAX_TO}@{fax_out.DOMAIN}"])
+        return server, terminal
+
+    def test_fax_dialled_over_tls_and_srtp(self):
+        ca, cert, key = make_ca_and_server_certificate(self.scratch())
+        server, terminal = self.dial_over_tls((cert, key), ca)
+        wait_for(lambda: terminal.calls, "the fax call", seconds=240)
+        call = terminal.calls[0]
+        self.assertEqual(call["result"], "OK", call)
+        self.assertTrue(call["tls"] and call["srtp"], call)  # every SIP message over TLS, the audio in SRTP
+        self.assertEqual(call["pages"], 2 + len(page_geometry(SAMPLES / "fax.tif")), call)
+        [report] = fax_out.inbox(server, fax_out.PASSWORD, 1)
+        self.assertEqual(fax_out.recipient_fields(report)["action"], "delivered")
+
+    def test_dialled_gateway_with_a_certificate_from_another_ca_is_not_called(self):
+        ca, cert, key = make_ca_and_server_certificate(self.scratch())
+        other_ca, _, _ = make_ca_and_server_certificate(self.scratch())
+        server, terminal = self.dial_over_tls((cert, key), other_ca)
+        wait_for(lambda: "tls connection to 127.0.0.1" in server.log_path.read_text(), "the refused connection")
+        self.assertRegex(server.log_path.read_text(),
+                         r"tls connection to 127\.0\.0\.1:\d+ refused: .*\(unable to get local issuer certificate\)")
+        self.assertEqual(terminal.calls, [])
 
     def test_plain_rtp_refused_when_srtp_required(self):
         server, tls_port = self.start_server("required")

@@ -2,12 +2,16 @@
 // A fax machine behind a SIP gateway that answers: the receiving terminal
 // the tests and the outbound fax benchmark send faxes to
 // (SipServer::send_fax), the counterpart of fax_call.hpp. Listens on one
-// SIP port on 127.0.0.1 over UDP (and TCP with `tcp`) and takes up to `max_calls` calls at
+// SIP port on 127.0.0.1 over UDP (and TCP with `tcp`, or TLS with a
+// certificate) and takes up to `max_calls` calls at
 // once (more get 486), each on a thread of its own with its own media
 // socket: answers it (or says busy, or only rings, or challenges with digest
 // first), receives with spandsp's T.30 answering terminal over G.711 or,
-// after its own re-INVITE, over T.38, and writes DIR/<n>.tif. Real-time
+// after its own re-INVITE, over T.38, and writes DIR/<n>.tif. An offer of
+// RTP/SAVP with an SDES key is answered with one of ours: SRTP. Real-time
 // pacing (20 ms) per call: a test peer, not production code.
+#include <fcntl.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <spandsp.h>
@@ -34,6 +38,7 @@
 #include "sdp.hpp"
 #include "sip_message.hpp"
 #include "sip_transport.hpp"
+#include "srtp_session.hpp"
 #include "t38_fax.hpp"
 
 namespace umstore::test {
@@ -50,16 +55,26 @@ struct FaxTerminalOptions {
   std::string station_id = "+15550199 TERMINAL";  // our CSI
   unsigned max_calls = 64;  // calls at once; an INVITE beyond gets 486 Busy Here
   bool tcp = false;         // also listen on TCP, the same port (one connection at a time)
+  std::filesystem::path tls_certificate = {}, tls_key = {};  // set: that TCP port speaks TLS with them
 };
 
-// SIP on 127.0.0.1: UDP, and TCP on the same port when asked. A message's
-// peer is the UDP port it came from, or kTcp for the TCP connection, and
-// the answer goes back the same way.
+// SIP on 127.0.0.1: UDP, and TCP (or TLS) on the same port when asked. A
+// message's peer is the UDP port it came from, or kTcp for the stream
+// connection, and the answer goes back the same way.
 class SipPort {
  public:
   static constexpr std::uint16_t kTcp = 0;
 
-  SipPort(std::uint16_t port, bool tcp) : udp_(port) {
+  SipPort(std::uint16_t port, bool tcp, const std::filesystem::path& certificate = {},
+          const std::filesystem::path& key = {})
+      : udp_(port) {
+    if (!certificate.empty()) {
+      tls_ = SSL_CTX_new(TLS_server_method());
+      if (SSL_CTX_use_certificate_chain_file(tls_, certificate.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(tls_, key.c_str(), SSL_FILETYPE_PEM) != 1)
+        throw std::runtime_error("cannot load the TLS certificate " + certificate.string());
+      tcp = true;
+    }
     if (!tcp) return;
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     const int on = 1;
@@ -68,14 +83,17 @@ class SipPort {
     ::listen(listener_, 4);
   }
   ~SipPort() {
+    if (ssl_) SSL_free(ssl_);
     if (connection_ >= 0) ::close(connection_);
     if (listener_ >= 0) ::close(listener_);
+    if (tls_) SSL_CTX_free(tls_);
   }
   SipPort(const SipPort&) = delete;
   SipPort& operator=(const SipPort&) = delete;
 
   std::uint16_t port() const { return udp_.port(); }
   bool tcp() const { return listener_ >= 0; }
+  bool tls() const { return tls_ != nullptr; }
 
   // The next whole message, waiting up to `wait` for one.
   std::optional<std::pair<std::string, std::uint16_t>> receive(std::chrono::milliseconds wait) {
@@ -86,14 +104,29 @@ class SipPort {
     if (p[1].revents & POLLIN) {
       const int accepted = ::accept(listener_, nullptr, nullptr);
       const std::lock_guard lock(send_mutex_);
+      if (ssl_) SSL_free(std::exchange(ssl_, nullptr));
       if (connection_ >= 0) ::close(connection_);
       connection_ = accepted;
       stream_.clear();
+      if (tls_ && accepted >= 0) {  // the handshake blocks: a test peer with one caller
+        ssl_ = SSL_new(tls_);
+        SSL_set_fd(ssl_, accepted);
+        if (SSL_accept(ssl_) != 1) {
+          SSL_free(std::exchange(ssl_, nullptr));
+          ::close(std::exchange(connection_, -1));
+        } else {
+          ::fcntl(accepted, F_SETFL, ::fcntl(accepted, F_GETFL) | O_NONBLOCK);
+        }
+      }
     }
     if (p[2].revents & (POLLIN | POLLHUP)) {
+      const std::lock_guard lock(send_mutex_);
       char buf[4096];
-      const auto n = ::recv(connection_, buf, sizeof buf, 0);
-      if (n > 0) stream_.append(buf, static_cast<std::size_t>(n));
+      if (ssl_) {
+        for (int n; (n = SSL_read(ssl_, buf, sizeof buf)) > 0;) stream_.append(buf, static_cast<std::size_t>(n));
+      } else if (const auto n = ::recv(connection_, buf, sizeof buf, 0); n > 0) {
+        stream_.append(buf, static_cast<std::size_t>(n));
+      }
     }
     if (auto framed = next_framed()) return std::pair(std::move(*framed), kTcp);
     return std::nullopt;
@@ -103,6 +136,12 @@ class SipPort {
     if (peer != kTcp) return udp_.send_to(text, peer);
     const std::lock_guard lock(send_mutex_);
     for (std::size_t sent = 0; sent < text.size() && connection_ >= 0;) {
+      if (ssl_) {
+        const int n = SSL_write(ssl_, text.data() + sent, static_cast<int>(text.size() - sent));
+        if (n <= 0 && SSL_get_error(ssl_, n) != SSL_ERROR_WANT_WRITE) return;
+        sent += static_cast<std::size_t>(std::max(n, 0));
+        continue;
+      }
       const auto n = ::send(connection_, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
       if (n <= 0) return;
       sent += static_cast<std::size_t>(n);
@@ -122,6 +161,8 @@ class SipPort {
   }
 
   UdpPort udp_;
+  SSL_CTX* tls_ = nullptr;
+  SSL* ssl_ = nullptr;  // the TLS of `connection_`
   int listener_ = -1;
   int connection_ = -1;
   std::string stream_;
@@ -136,7 +177,9 @@ struct ReceivedFax {
   unsigned pages = 0;
   std::filesystem::path tiff;
   bool t38 = false;
-  bool tcp = false;  // every SIP message of the call came over TCP
+  bool tcp = false;  // every SIP message of the call came over TCP (or TLS)
+  bool tls = false;  // ... over TLS
+  bool srtp = false; // the audio was SRTP
   std::string sub_address, remote_station;
   double invite_at = 0;  // Unix time (s) when the call's first INVITE arrived
   double ended_at = 0;   // and when the call was over
@@ -158,6 +201,7 @@ struct ReceivedFax {
     return "{\"call\": " + std::to_string(call) + ", \"to\": " + q(to) + ", \"from\": " + q(from) +
            ", \"result\": " + q(result) + ", \"code\": " + std::to_string(code) + ", \"pages\": " +
            std::to_string(pages) + ", \"tiff\": " + q(tiff.string()) + ", \"t38\": " + (t38 ? "true" : "false") +
+           ", \"tls\": " + (tls ? "true" : "false") + ", \"srtp\": " + (srtp ? "true" : "false") +
            ", \"sub_address\": " + q(sub_address) + ", \"remote_station\": " + q(remote_station) +
            ", \"invite_at\": " + t(invite_at) + ", \"ended_at\": " + t(ended_at) + "}";
   }
@@ -167,7 +211,7 @@ class FaxTerminal {
  public:
   // SIP on 127.0.0.1:`sip_port` (0: any free port).
   explicit FaxTerminal(FaxTerminalOptions options, std::uint16_t sip_port = 0)
-      : o_(std::move(options)), sip_(sip_port, o_.tcp) {
+      : o_(std::move(options)), sip_(sip_port, o_.tcp, o_.tls_certificate, o_.tls_key) {
     if (!o_.auth_user.empty()) {
       sip::DigestSettings settings;
       settings.realm = "fax-gateway";
@@ -246,6 +290,7 @@ class FaxTerminal {
       c.thread = std::thread([this, &c] {
         ReceivedFax r = take_call(c);
         r.tcp = c.peer == SipPort::kTcp && !c.strayed;
+        r.tls = r.tcp && sip_.tls();
         publish(std::move(r));
         c.done = true;
       });
@@ -268,6 +313,7 @@ class FaxTerminal {
     UdpPort media, udptl;
     bool bye_received = false;
     std::atomic<bool> strayed{false};  // a message of the call came another way than its INVITE
+    std::unique_ptr<sip::SrtpSession> srtp_out, srtp_in;
     std::uint16_t sequence = 0;
     std::uint32_t timestamp = 0;
     std::mutex mutex;
@@ -334,9 +380,21 @@ class FaxTerminal {
     a.port = c.media.port();
     a.codec = *offer->codec;
     a.session_id = 42;
+    if (offer->savp && !offer->crypto.empty()) {  // SRTP: the first key offered, and one of ours
+      const auto& theirs = offer->crypto.front();
+      a.savp = true;
+      a.crypto = sip::SdesCrypto{theirs.tag, theirs.suite, sip::new_srtp_key()};
+      c.srtp_in = sip::SrtpSession::create(theirs.suite, theirs.key_params, sip::SrtpSession::Direction::Inbound);
+      c.srtp_out = sip::SrtpSession::create(a.crypto->suite, a.crypto->key_params, sip::SrtpSession::Direction::Outbound);
+      if (!c.srtp_in || !c.srtp_out) {
+        sip_.send_to(invite.response(488, "Not Acceptable Here", c.tag), c.peer);
+        return outcome(invite, c.n, "unusable SRTP key", c.invite_at);
+      }
+    }
     const std::string ok = invite.response(200, "OK", c.tag, contact(), "application/sdp", sip::make_audio_answer(a));
     if (!await_ack(c, ok)) return outcome(invite, c.n, "no ACK", c.invite_at);
     ReceivedFax r = outcome(invite, c.n, "no fax", c.invite_at);
+    r.srtp = c.srtp_in != nullptr;
     r.tiff = o_.out_dir / (std::to_string(c.n) + ".tif");
     if (o_.no_fax) {
       silence_until_bye(c);
@@ -359,7 +417,8 @@ class FaxTerminal {
   static std::chrono::steady_clock::time_point now() { return std::chrono::steady_clock::now(); }
 
   std::string contact() const {
-    return "Contact: <sip:fax@127.0.0.1:" + std::to_string(sip_.port()) + (sip_.tcp() ? ";transport=tcp" : "") + ">\r\n";
+    return "Contact: <sip:fax@127.0.0.1:" + std::to_string(sip_.port()) +
+           (sip_.tls() ? ";transport=tls" : sip_.tcp() ? ";transport=tcp" : "") + ">\r\n";
   }
 
   // The call's next SIP message (waits up to `wait`); a BYE is answered here.
@@ -395,7 +454,7 @@ class FaxTerminal {
   std::string in_dialog(const Call& c, std::string_view method, std::string_view branch, unsigned cseq) const {
     const auto contact_uri = c.invite.contact();
     return std::string(method) + " " + (contact_uri ? contact_uri->uri : c.invite.from().uri) +
-           " SIP/2.0\r\nVia: SIP/2.0/" + (c.peer == SipPort::kTcp ? "TCP" : "UDP") + " 127.0.0.1:" +
+           " SIP/2.0\r\nVia: SIP/2.0/" + (c.peer != SipPort::kTcp ? "UDP" : sip_.tls() ? "TLS" : "TCP") + " 127.0.0.1:" +
            std::to_string(sip_.port()) + ";branch=z9hG4bK" +
            std::string(branch) + c.tag + "\r\nFrom: " + c.invite.to_text() + ";tag=" + c.tag +
            "\r\nTo: " + c.invite.from_text() + "\r\nCall-ID: " + c.invite.call_id() + "\r\nCSeq: " +
@@ -440,7 +499,9 @@ class FaxTerminal {
     p.ssrc = 99;
     p.payload = payload;
     c.timestamp += 160;
-    c.media.send_to(sip::build_rtp(p), offer.port);
+    auto datagram = sip::build_rtp(p);
+    if (c.srtp_out) c.srtp_out->protect(datagram);
+    c.media.send_to(datagram, offer.port);
   }
 
   // Until T.30 ends, or the caller moves the call to T.38 (its re-INVITE,
@@ -452,9 +513,11 @@ class FaxTerminal {
         [&] {
           const auto out = fax.transmit(160);
           send_audio(c, offer, out);
-          while (const auto in = c.media.receive()) {
-            const auto* bytes = reinterpret_cast<const std::uint8_t*>(in->data());
-            if (const auto rtp = sip::parse_rtp(std::span(bytes, in->size())))
+          while (auto in = c.media.receive()) {
+            auto* bytes = reinterpret_cast<std::uint8_t*>(in->data());
+            std::size_t length = in->size();
+            if (c.srtp_in && !c.srtp_in->unprotect(bytes, length)) continue;
+            if (const auto rtp = sip::parse_rtp(std::span<const std::uint8_t>(bytes, length)))
               fax.receive(sip::decode_g711(*offer.codec, rtp->payload));
           }
         },

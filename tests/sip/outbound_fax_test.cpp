@@ -181,8 +181,15 @@ BOOST_AUTO_TEST_CASE(gateway_uris_are_parsed_and_answers_mapped) {
   const auto v6 = sip::parse_gateway_uri("sip:[::1]:5080");
   BOOST_REQUIRE(v6);
   BOOST_TEST(v6->host == "::1");
-  BOOST_TEST(!sip::parse_gateway_uri("sips:gw.example.net"));
-  BOOST_TEST(!sip::parse_gateway_uri("sip:gw.example.net;transport=tls"));
+  // TLS: sips: or ;transport=tls, port 5061 unless given; sips: over anything but TLS is not a thing.
+  const auto sips = sip::parse_gateway_uri("sips:gw.example.net");
+  BOOST_REQUIRE(sips);
+  BOOST_TEST((sips->tls && sips->tcp && sips->sips && sips->port == 5061));
+  const auto tls = sip::parse_gateway_uri("sip:gw.example.net:5071;transport=TLS");
+  BOOST_REQUIRE(tls);
+  BOOST_TEST((tls->tls && !tls->sips && tls->port == 5071));
+  BOOST_TEST(!sip::parse_gateway_uri("sips:gw.example.net;transport=udp"));
+  BOOST_TEST(!sip::parse_gateway_uri("sip:gw.example.net;transport=sctp"));
   BOOST_TEST(!sip::parse_gateway_uri("sip:gw:99999"));
   BOOST_TEST(sip::to_string(sip::outcome_of_status(486)) == "busy");
   BOOST_TEST(sip::to_string(sip::outcome_of_status(600)) == "busy");
@@ -193,6 +200,7 @@ BOOST_AUTO_TEST_CASE(gateway_uris_are_parsed_and_answers_mapped) {
   // RFC 3263 §4.2: a domain without a port is looked up by SRV; an address or a port is used as it is.
   BOOST_TEST(sip::gateway_srv_name("sip:gw.example.net").value() == "_sip._udp.gw.example.net");
   BOOST_TEST(sip::gateway_srv_name("sip:gw.example.net;transport=tcp").value() == "_sip._tcp.gw.example.net");
+  BOOST_TEST(sip::gateway_srv_name("sips:gw.example.net").value() == "_sips._tcp.gw.example.net");
   BOOST_TEST(!sip::gateway_srv_name("sip:gw.example.net:5070"));
   BOOST_TEST(!sip::gateway_srv_name("sip:192.0.2.10"));
   BOOST_TEST(!sip::gateway_srv_name("sip:[2001:db8::1]"));

@@ -11,7 +11,7 @@
 namespace umstore::sip {
 
 struct FaxGateway {
-  std::string uri = {};         // "sip:127.0.0.1:5070" or "sip:gw.example.net;transport=tcp"
+  std::string uri = {};         // "sip:127.0.0.1:5070", "sip:gw.example.net;transport=tcp" or "sips:gw.example.net"
   std::string user = {}, password = {};  // digest credentials (RFC 8760: SHA-256 or MD5); empty: none
   // accept: switch to T.38 when the gateway re-INVITEs; offer: also
   // re-INVITE to T.38 ourselves once answered (a refusal keeps G.711);
@@ -31,7 +31,8 @@ struct FaxGateway {
 
 // RFC 3263 §4.2: the SRV name that finds the servers of a gateway URI whose
 // host is a domain name given without a port ("sip:gw.example.net" ->
-// "_sip._udp.gw.example.net", "_sip._tcp." with ;transport=tcp); nullopt
+// "_sip._udp.gw.example.net", "_sip._tcp." with ;transport=tcp, "_sips._tcp."
+// with sips: or ;transport=tls); nullopt
 // for an IP address, an explicit port or a URI that is no gateway's.
 std::optional<std::string> gateway_srv_name(std::string_view uri);
 

@@ -7,6 +7,7 @@
 //
 //   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]
 //                    [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]
+//                    [--tls CERT_PEM KEY_PEM]
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -36,6 +37,11 @@ int main(int argc, char** argv) {
     else if (arg == "--t38") o.t38 = true;
     else if (arg == "--refuse-t38") o.refuse_t38 = true;
     else if (arg == "--tcp") o.tcp = true;
+    else if (arg == "--tls") {
+      o.tls_certificate = take();
+      value = i + 1 < argc ? argv[i + 1] : nullptr;
+      o.tls_key = take();
+    }
     else if (arg == "--calls") o.calls = static_cast<unsigned>(std::stoul(take()));
     else if (arg == "--station-id") o.station_id = take();
     else if (arg == "--max-calls") o.max_calls = std::max(1u, static_cast<unsigned>(std::stoul(take())));
@@ -50,7 +56,8 @@ int main(int argc, char** argv) {
       o.auth_password = credentials.substr(colon + 1);
     } else {
       std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]"
-                   " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]\n";
+                   " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]"
+                   " [--tls CERT_PEM KEY_PEM]\n";
       return 2;
     }
   }
