@@ -31,11 +31,12 @@ OutboundCall::OutboundCall(std::shared_ptr<SipEndpoint> server_, OutboundFax fax
 void OutboundCall::start() {
   const auto parsed = parse_gateway_uri(gateway.uri);
   if (!parsed)
-    return finish(FaxCallOutcome::refused,
-                  "gateway URI '" + gateway.uri + "' is not sip:host[:port][;transport=udp|tcp|tls] or sips:host[:port]");
+    return finish(FaxCallOutcome::refused, "gateway URI '" + gateway.uri +
+                                               "' is not sip:host[:port][;transport=udp|tcp|tls] or sips:host[:port]");
   address = *parsed;
   const std::string host = address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
-  const std::string hostport = host + (address.port == (address.tls ? 5061 : 5060) ? "" : ":" + std::to_string(address.port));
+  const bool default_port = address.port == (address.tls ? 5061 : 5060);
+  const std::string hostport = host + (default_port ? "" : ":" + std::to_string(address.port));
   request_uri = (address.sips ? "sips:" : "sip:") + fax.number + "@" + hostport +
                 (address.sips ? "" : address.tls ? ";transport=tls" : address.tcp ? ";transport=tcp" : "");
   remote_target = request_uri;
@@ -134,7 +135,8 @@ asio::awaitable<void> OutboundCall::retransmit_invite(std::string branch) {
     const auto [ec] = co_await retransmit.async_wait(net::use_nothrow);
     if (ec || state != State::Calling || invite_branch != branch) co_return;
     if (Clock::now() >= give_up) {
-      finish(FaxCallOutcome::unreachable, "no response from " + endpoint_text(peer) + (peer.tls ? " over TLS" : peer.tcp ? " over TCP" : ""));
+      finish(FaxCallOutcome::unreachable,
+             "no response from " + endpoint_text(peer) + (peer.tls ? " over TLS" : peer.tcp ? " over TCP" : ""));
       co_return;
     }
     server->send(invite_text, peer);

@@ -159,8 +159,8 @@ struct SipTransport::State : std::enable_shared_from_this<SipTransport::State> {
       nullptr, [](STACK_OF(X509_NAME)* names) { sk_X509_NAME_pop_free(names, X509_NAME_free); }};
   Handler handler;
   std::set<std::shared_ptr<StreamConnection>> connections;
-  // Connections we opened, by destination, so later requests reuse them.
-  std::map<udp::endpoint, std::weak_ptr<StreamConnection>> outbound, outbound_tls;
+  // Connections we opened, by destination and (TLS) the name verified, so later requests reuse them.
+  std::map<std::pair<udp::endpoint, std::string>, std::weak_ptr<StreamConnection>> outbound;
   std::unique_ptr<asio::ssl::context> client_tls;  // for the TLS connections we open
   bool stopped = false;
 
@@ -482,14 +482,14 @@ void SipTransport::State::send_stream(std::string text, const Peer& to) {
     return;
   }
   const udp::endpoint target = to.stream_target.value_or(to.endpoint);
-  auto& opened = to.tls ? outbound_tls : outbound;
-  if (const auto it = opened.find(target); it != opened.end()) {
+  const auto key = std::pair(target, to.tls ? to.tls_name : std::string());
+  if (const auto it = outbound.find(key); it != outbound.end()) {
     if (auto connection = it->second.lock(); connection && connection->open())
       return connection->write(std::move(text));
-    opened.erase(it);
+    outbound.erase(it);
   }
   if (stopped || connections.size() >= config.max_tcp_connections) return;
-  if (opened.size() > config.max_tcp_connections) std::erase_if(opened, [](auto& e) { return e.second.expired(); });
+  if (outbound.size() > config.max_tcp_connections) std::erase_if(outbound, [](auto& e) { return e.second.expired(); });
   if (to.tls && !client_tls) {
     client_tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(client_tls->native_handle(), TLS1_2_VERSION);
@@ -503,7 +503,7 @@ void SipTransport::State::send_stream(std::string text, const Peer& to) {
                                                        to.tls ? client_tls.get() : nullptr);
   if (to.tls) connection->expect_server_name(to.tls_name);
   connections.insert(connection);
-  opened[target] = connection;
+  outbound[key] = connection;
   connection->write(std::move(text));
   asio::co_spawn(strand, [connection] { return connection->connect_then_read(); }, asio::detached);
 }

@@ -55,7 +55,8 @@ void RelayConnection::open(unsigned short port, const std::string& helo_name, st
                            const RelayTlsPolicy& tls) {
   impl_ = std::make_unique<Impl>(host_, addresses_, port, timeout);
   auto& connection = impl_->connection;
-  const bool required = tls.level == RelayTls::Required || tls.level == RelayTls::Verified || tls.level == RelayTls::Dane;
+  const bool required =
+      tls.level == RelayTls::Required || tls.level == RelayTls::Verified || tls.level == RelayTls::Dane;
   SmtpReply greeting = connection.read_reply();
   if (greeting.code / 100 != 2) throw SmtpError(host_ + " refused the connection: " + describe(greeting), greeting);
   SmtpReply ehlo = connection.command("EHLO " + helo_name);

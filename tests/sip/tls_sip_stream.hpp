@@ -12,12 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "sip_transport.hpp"
 
 namespace umstore::test {
 
@@ -72,7 +73,7 @@ class TlsSipStream {
     for (int n; (n = SSL_read(ssl_, chunk, sizeof chunk)) > 0;) buffer_.append(chunk, static_cast<std::size_t>(n));
     const auto end = buffer_.find("\r\n\r\n");
     if (end == std::string::npos) return std::nullopt;
-    const std::size_t total = end + 4 + content_length(std::string_view(buffer_).substr(0, end + 2));
+    const std::size_t total = end + 4 + sip::content_length_of(std::string_view(buffer_).substr(0, end + 2)).value_or(0);
     if (buffer_.size() < total) return std::nullopt;
     std::string message = buffer_.substr(0, total);
     buffer_.erase(0, total);
@@ -80,21 +81,6 @@ class TlsSipStream {
   }
 
  private:
-  static std::size_t content_length(std::string_view head) {
-    for (std::size_t at = 0; at < head.size();) {
-      const auto eol = head.find("\r\n", at);
-      const std::string_view line = head.substr(at, eol - at);
-      at = eol + 2;
-      const auto colon = line.find(':');
-      if (colon == std::string_view::npos) continue;
-      std::string name(line.substr(0, colon));
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      while (!name.empty() && name.back() == ' ') name.pop_back();
-      if (name == "content-length" || name == "l") return std::stoul(std::string(line.substr(colon + 1)));
-    }
-    return 0;
-  }
-
   SSL_CTX* context_;
   int fd_;
   SSL* ssl_ = nullptr;
