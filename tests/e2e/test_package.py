@@ -165,4 +165,9 @@ if __name__ == "__main__":
             sys.exit(77)
         print("purging the package an earlier, interrupted run of this test installed")
         remove_own_install()
+    elif DATA_DIR.exists() and not OWN_INSTALL_MARK.exists():
+        # Someone's data (a package installed and removed, or umstore run by hand
+        # as root without --data-dir): the test would install over it and remove it.
+        print(f"skipped: {DATA_DIR} exists and is not this test's; not touching it")
+        sys.exit(77)
     unittest.main()
