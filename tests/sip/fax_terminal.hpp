@@ -71,8 +71,10 @@ class SipPort {
     if (!certificate.empty()) {
       tls_ = SSL_CTX_new(TLS_server_method());
       if (SSL_CTX_use_certificate_chain_file(tls_, certificate.c_str()) != 1 ||
-          SSL_CTX_use_PrivateKey_file(tls_, key.c_str(), SSL_FILETYPE_PEM) != 1)
+          SSL_CTX_use_PrivateKey_file(tls_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        SSL_CTX_free(tls_);  // no destructor runs for a constructor that throws
         throw std::runtime_error("cannot load the TLS certificate " + certificate.string());
+      }
       tcp = true;
     }
     if (!tcp) return;

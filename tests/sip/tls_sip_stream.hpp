@@ -26,32 +26,14 @@ class TlsSipStream {
  public:
   TlsSipStream(std::uint16_t port, const std::filesystem::path& ca_file)
       : context_(SSL_CTX_new(TLS_client_method())), fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    if (!context_ || fd_ < 0) throw std::runtime_error("cannot set up TLS");
-    SSL_CTX_set_min_proto_version(context_, TLS1_2_VERSION);
-    if (SSL_CTX_load_verify_locations(context_, ca_file.c_str(), nullptr) != 1)
-      throw std::runtime_error("cannot read CA file " + ca_file.string());
-    SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    to.sin_port = htons(port);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
-      throw std::runtime_error("cannot connect to SIP over TLS on port " + std::to_string(port));
-    ssl_ = SSL_new(context_);
-    SSL_set_fd(ssl_, fd_);
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "127.0.0.1");
-    if (SSL_connect(ssl_) != 1) {
-      char why[256];
-      ERR_error_string_n(ERR_get_error(), why, sizeof why);
-      throw std::runtime_error(std::string("TLS handshake failed: ") + why);
+    try {
+      connect(port, ca_file);
+    } catch (...) {
+      release();  // no destructor runs for a constructor that throws
+      throw;
     }
-    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
   }
-  ~TlsSipStream() {
-    if (ssl_) SSL_free(ssl_);
-    ::close(fd_);
-    SSL_CTX_free(context_);
-  }
+  ~TlsSipStream() { release(); }
   TlsSipStream(const TlsSipStream&) = delete;
   TlsSipStream& operator=(const TlsSipStream&) = delete;
 
@@ -81,6 +63,35 @@ class TlsSipStream {
   }
 
  private:
+  void connect(std::uint16_t port, const std::filesystem::path& ca_file) {
+    if (!context_ || fd_ < 0) throw std::runtime_error("cannot set up TLS");
+    SSL_CTX_set_min_proto_version(context_, TLS1_2_VERSION);
+    if (SSL_CTX_load_verify_locations(context_, ca_file.c_str(), nullptr) != 1)
+      throw std::runtime_error("cannot read CA file " + ca_file.string());
+    SSL_CTX_set_verify(context_, SSL_VERIFY_PEER, nullptr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    to.sin_port = htons(port);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+      throw std::runtime_error("cannot connect to SIP over TLS on port " + std::to_string(port));
+    ssl_ = SSL_new(context_);
+    SSL_set_fd(ssl_, fd_);
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), "127.0.0.1");
+    if (SSL_connect(ssl_) != 1) {
+      char why[256];
+      ERR_error_string_n(ERR_get_error(), why, sizeof why);
+      throw std::runtime_error(std::string("TLS handshake failed: ") + why);
+    }
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  }
+
+  void release() {
+    if (ssl_) SSL_free(ssl_);
+    if (fd_ >= 0) ::close(fd_);
+    if (context_) SSL_CTX_free(context_);
+  }
+
   SSL_CTX* context_;
   int fd_;
   SSL* ssl_ = nullptr;
