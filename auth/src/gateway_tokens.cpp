@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "common/sha256.hpp"
+
 namespace umstore::auth {
 
 std::string random_token(std::size_t bytes) {
@@ -17,13 +19,7 @@ std::string random_token(std::size_t bytes) {
 
 std::string new_gateway_token() { return random_token(32); }
 
-std::string gateway_token_hash(std::string_view token) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(token.data()), token.size());
-  char hex[sizeof digest * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
-}
+std::string gateway_token_hash(std::string_view token) { return sha256_hex(token); }
 
 std::optional<std::string> GatewayTokens::gateway_for(std::string_view token) const {
   const std::string hash = gateway_token_hash(token);

@@ -51,8 +51,8 @@ struct Backend {
   Backend(const std::string& conninfo, std::size_t pool_size) : pool(conninfo, pool_size), feed(conninfo) {}
   // New bodies get their text after the commit; without the index, a
   // search or rebuild computes it once there is one.
-  void text_later(std::int64_t folder_id, std::string_view rfc822) {
-    if (text_index) texts.queue(folder_id, rfc822);
+  void text_later(std::int64_t folder_id, const Appended& appended, std::string_view rfc822) {
+    if (text_index) texts.queue(folder_id, appended.body_sha256, rfc822);
   }
   template <typename Work>
   auto run(Work&& work) {
@@ -246,7 +246,7 @@ class PgFolder final : public Folder {
     const std::string metadata = stored_metadata(compute_metadata(rfc822));
     const NewMessage m{rfc822, flags, unique, internal_date, std::nullopt, uid, metadata};
     const auto appended = backend_->run([&](MailTables& t) { return t.append(row_, m); });
-    backend_->text_later(row_.id, rfc822);
+    backend_->text_later(row_.id, appended, rfc822);
     signals_->changed();
     return appended.uid;
   }
@@ -456,7 +456,7 @@ class PgMailStore final : public MailStore {
           const auto appended = t.append(row, m);
           delivery_folders_.remember(where, row);
           if (appended.earlier) return DeliveredCopy{appended.uid, appended.earlier_folder, true};
-          backend_->text_later(row.id, rfc822);
+          backend_->text_later(row.id, appended, rfc822);
           return DeliveredCopy{appended.uid, canonical, false};
         } catch (const FolderNotFound&) {
           // Removed (the folder, or the whole mailbox) since it was looked up.

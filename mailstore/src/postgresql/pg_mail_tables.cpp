@@ -2,6 +2,7 @@
 
 #include "../quota_counter.hpp"
 #include "../special_use.hpp"
+#include "common/sha256.hpp"
 #include "mailstore/store_metrics.hpp"
 #include "mime/message_parser.hpp"
 
@@ -20,11 +21,11 @@ constexpr std::string_view kChargeMailbox =
     "(quota_bytes = 0 OR used_bytes + $2 <= quota_bytes) AND (quota_messages = 0 OR used_messages + $3 <= quota_messages) "
     "AND ($4 = 0 OR quota_seconds = 0 OR used_seconds + $4 <= quota_seconds))) RETURNING id";
 
-// Migration 7's function: the whole append in one statement.
+// Migration 10's function: the whole append in one statement.
 constexpr std::string_view kStoreMessage =
     "SELECT o_outcome, o_uid, o_modseq, o_folder FROM umstore_store_message($1::bigint, $2::text, $3::bigint, "
-    "$4::bigint, $5::bytea, $6::bytea, $7::smallint, $8::text, $9::bigint, $10::bytea, $11::bigint, $12::text, "
-    "$13::boolean, $14::text)";
+    "$4::bigint, $5::bytea, $6::bytea, $7::bytea, $8::smallint, $9::text, $10::bigint, $11::bytea, $12::bigint, "
+    "$13::text, $14::boolean, $15::text)";
 constexpr std::string_view kFolderChangedUnderfoot = "UM001";  // raised by umstore_store_message
 
 // Keywords are IMAP atoms (no spaces, checked before they get here), so a
@@ -215,10 +216,11 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
   const QuotaCharge charge = quota_charge(m.rfc822);
   const IntParam kept_uid(m.uid.value_or(0));
   const std::string keywords = joined(m.keywords);
+  std::string sha = sha256_digest(m.rfc822);
   const auto stored = [&] {
     try {
       return c_.exec(kStoreMessage, {IntParam(folder.id), Param::text(folder.name), IntParam(folder.mailbox_id),
-                                     kept_uid, Param::bytes(m.rfc822),
+                                     kept_uid, Param::bytes(m.rfc822), Param::bytes(sha),
                                      m.metadata.empty() ? Param::null() : Param::bytes(m.metadata), IntParam(m.flags),
                                      Param::text(keywords), IntParam(m.internal_date),
                                      Param::bytes(mime::header_block(m.rfc822)),
@@ -237,9 +239,9 @@ Appended MailTables::append(const FolderRow& folder, const NewMessage& m) {
   if (outcome == "gone") throw FolderNotFound("the mailbox was removed");
   if (outcome == "full") refuse(folder.mailbox_id, charge);
   if (outcome == "earlier")
-    return Appended{static_cast<std::uint32_t>(stored.integer(0, 1)), 0, true, stored.text(0, 3)};
-  const Appended out{static_cast<std::uint32_t>(stored.integer(0, 1)),
-                     static_cast<std::uint64_t>(stored.integer(0, 2)), false, {}};
+    return Appended{static_cast<std::uint32_t>(stored.integer(0, 1)), 0, true, stored.text(0, 3), {}};
+  Appended out{static_cast<std::uint32_t>(stored.integer(0, 1)), static_cast<std::uint64_t>(stored.integer(0, 2)),
+               false, {}, std::move(sha)};
   if (m.delivery_key) {
     // Now and then, the keys no retry can ask for any more: the SMTP queue
     // gives up after 5 days and the ingest queue after one, by default.

@@ -53,6 +53,7 @@ struct Appended {
   // The delivery key was stored before: nothing appended; uid and folder are the earlier copy's.
   bool earlier = false;
   std::string earlier_folder;
+  std::string body_sha256;  // the body's row (32 bytes), when stored now
 };
 
 

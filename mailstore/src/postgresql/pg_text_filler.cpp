@@ -1,7 +1,5 @@
 #include "pg_text_filler.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <chrono>
 
@@ -26,13 +24,13 @@ TextFiller::~TextFiller() {
   thread_.join();
 }
 
-void TextFiller::queue(std::int64_t folder_id, std::string_view rfc822) {
+void TextFiller::queue(std::int64_t folder_id, std::string_view sha256, std::string_view rfc822) {
   {
     std::lock_guard lock(mutex_);
     if (held_bytes_ + rfc822.size() > kHeldBytes) {
       pending_.insert(folder_id);
     } else {
-      held_.emplace_back(rfc822);
+      held_.push_back({std::string(sha256), std::string(rfc822)});
       held_bytes_ += rfc822.size();
     }
   }
@@ -47,7 +45,7 @@ void TextFiller::run() {
     if (pending_.empty() && held_.empty()) return;  // stopping, and nothing left to do
     std::set<std::int64_t> batch;
     batch.swap(pending_);
-    std::vector<std::string> bodies;
+    std::vector<HeldBody> bodies;
     bodies.swap(held_);
     held_bytes_ = 0;
     lock.unlock();
@@ -61,14 +59,9 @@ void TextFiller::run() {
 // them, so the two never deadlock); only where no text is there yet. One
 // transaction without waiting for the WAL flush: the text can always be
 // computed again, and a search does so for a body without it.
-void TextFiller::write_texts(std::vector<std::string> bodies) {
+void TextFiller::write_texts(std::vector<HeldBody> bodies) {
   std::vector<std::pair<std::string, std::string>> rows;  // (sha256, text)
-  for (const std::string& body : bodies) {
-    std::string sha(crypto_hash_sha256_BYTES, '\0');
-    crypto_hash_sha256(reinterpret_cast<unsigned char*>(sha.data()),
-                       reinterpret_cast<const unsigned char*>(body.data()), body.size());
-    rows.emplace_back(std::move(sha), search_text(body));
-  }
+  for (HeldBody& body : bodies) rows.emplace_back(std::move(body.sha256), search_text(body.rfc822));
   std::sort(rows.begin(), rows.end());
   try {
     with_connection(pool_, [&](Connection& c) {

@@ -32,22 +32,26 @@ class TextFiller {
   TextFiller(const TextFiller&) = delete;
   TextFiller& operator=(const TextFiller&) = delete;
 
-  // A message just stored in the folder, with its bytes: its body gets its
-  // text from them, or (past kHeldBytes waiting) the folder's bodies
-  // without text are read back and get theirs.
-  void queue(std::int64_t folder_id, std::string_view rfc822);
+  // A message just stored in the folder, with its body's SHA-256 and its
+  // bytes: the body gets its text from them, or (past kHeldBytes waiting)
+  // the folder's bodies without text are read back and get theirs.
+  void queue(std::int64_t folder_id, std::string_view sha256, std::string_view rfc822);
 
  private:
   static constexpr std::size_t kHeldBytes = 64u << 20;
   void run();
   void fill(std::int64_t folder_id);
-  void write_texts(std::vector<std::string> bodies);
+  struct HeldBody {
+    std::string sha256;
+    std::string rfc822;
+  };
+  void write_texts(std::vector<HeldBody> bodies);
 
   ConnectionPool& pool_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::set<std::int64_t> pending_;    // folders to fill from the database
-  std::vector<std::string> held_;     // bodies to compute the text of
+  std::vector<HeldBody> held_;        // bodies to compute the text of
   std::size_t held_bytes_ = 0;
   bool stopping_ = false;
   std::thread thread_;  // last: starts once the members above exist

@@ -78,6 +78,8 @@ BOOST_AUTO_TEST_CASE(a_body_sent_to_many_is_stored_once_and_removed_with_its_las
     tables.append(inboxes.back(), new_message(voicemail));
   }
   BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 1);
+  // The node hashes the body: the database agrees with its address.
+  BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies WHERE sha256 = sha256(data)") == 1);
   BOOST_TEST(*tables.body(inboxes[2].id, 1) == voicemail);
   const std::uint32_t first = 1;
   const auto listed = tables.metadata(inboxes[2].id, std::span<const std::uint32_t>(&first, 1));
