@@ -63,6 +63,8 @@ BOOST_AUTO_TEST_CASE(quota_is_checked_in_the_append_and_expunge_gives_room_back)
   tables.append(inbox, new_message(message(2, 400)));
   BOOST_CHECK_THROW(tables.append(inbox, new_message(message(3, 400))), QuotaExceeded);
   BOOST_TEST(tables.snapshot(inbox.id).size() == 2u);
+  // The refused message's body, written before the quota check, went with it.
+  BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 2);
   BOOST_TEST(tables.expunge(inbox, {}, true) == std::vector<std::uint32_t>{1});
   BOOST_CHECK_NO_THROW(tables.append(inbox, new_message(message(3, 400))));
   BOOST_TEST(tables.quota(box).messages == 2u);
@@ -219,6 +221,11 @@ BOOST_AUTO_TEST_CASE(a_delivery_key_is_stored_once_per_mailbox) {
   BOOST_TEST(again.uid == 1u);
   BOOST_TEST(again.earlier_folder == "INBOX");
   BOOST_TEST(tables.snapshot(inbox.id).size() == 1u);  // the second append stored nothing
+  BOOST_TEST(count(db.c, "SELECT refs FROM bodies") == 1);
+  NewMessage other_body = new_message(message(2));
+  other_body.delivery_key = "ingest-42";
+  BOOST_TEST(tables.append(inbox, other_body).earlier);
+  BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 1);  // nor kept its body
   BOOST_TEST(tables.status(inbox.id).uid_next == 2u);  // and gave out no UID
 }
 
