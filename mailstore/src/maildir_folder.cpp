@@ -25,6 +25,8 @@ namespace {
 // once and read later, if at all (drop_cached_pages).
 constexpr std::size_t kUncachedMessageBytes = 256 * 1024;
 
+}  // namespace
+
 void write_message_file(const fs::path& path, std::string_view bytes, std::int64_t internal_date) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) throw IoError("cannot create message file", path, errno);
@@ -39,8 +41,6 @@ void write_message_file(const fs::path& path, std::string_view bytes, std::int64
     throw;
   }
 }
-
-}  // namespace
 
 void rename_or_throw(const fs::path& from, const fs::path& to) {
   if (::rename(from.c_str(), to.c_str()) != 0) throw IoError("cannot move message to", to, errno);
@@ -264,60 +264,6 @@ MessageDataPtr MaildirFolder::open_message(std::uint32_t uid) const try {
 }
 
 // --- changes -----------------------------------------------------------------------
-
-std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::span<const std::string> keywords,
-                                    std::optional<std::int64_t> internal_date) try {
-  validate_keywords(keywords);
-  const std::vector<std::string> unique = unique_keywords(keywords);
-  {
-    std::lock_guard lock(mutex_);
-    require_live();
-  }
-  const QuotaCharge charge = quota_charge(rfc822);
-  const QuotaCounter::Reservation room(*quota_, charge);
-  const std::string base = unique_base(rfc822.size(), charge.seconds);
-  const auto saved = static_cast<std::int64_t>(std::time(nullptr));
-  const std::int64_t date = internal_date.value_or(saved);
-  const fs::path tmp = dir_ / "tmp" / base;
-  write_message_file(tmp, rfc822, date);  // the slow part, outside every lock
-  const fs::path metadata = write_pending_metadata(base, compute_metadata(rfc822));
-
-  std::uint32_t uid = 0;
-  std::uint64_t modseq = 0;
-  try {
-    Transaction write(*this);
-    require_live();
-    if (mirror_.uid_next == UINT32_MAX) throw IoError("no UIDs left in folder", dir_, EOVERFLOW);
-    const fs::path file = dir_ / "cur" / file_name(base, flags);
-    rename_or_throw(tmp, file);
-    try {
-      fsync_directory(dir_ / "cur");
-      uid = mirror_.uid_next;
-      modseq = next_modseq();
-      std::string records = added_line(uid, rfc822.size(), date, flags, modseq, base) + save_date_line(uid, saved);
-      if (!unique.empty()) records += keyword_line(uid, unique);
-      write_log(records);
-    } catch (...) {
-      // The caller hears "not stored", so it must not turn up later.
-      ::unlink(file.c_str());
-      throw;
-    }
-    add_entry(Entry{uid, base, file.filename().string(), rfc822.size(), date, flags, unique, modseq, saved});
-    keep_pending_metadata(metadata, base);
-    changed();
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    if (!metadata.empty()) ::unlink(metadata.c_str());
-    throw;
-  }
-  store_metrics().appends.add();
-  store_metrics().append_bytes.add(rfc822.size());
-  notify();
-  queue_text_update({&uid, 1}, {});
-  return uid;
-} catch (const IoError& e) {
-  throw_temporary_failure(e);
-}
 
 std::vector<MessageInfo> MaildirFolder::change_flags(std::span<const std::uint32_t> uids, FlagChange how, Flags flags,
                                                      std::span<const std::string> keywords) try {

@@ -51,10 +51,12 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -208,6 +210,17 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
   // index takes after its own when it reads messages.
   void queue_text_update(std::span<const std::uint32_t> added, std::span<const std::uint32_t> removed) const;
 
+  // Group commit (maildir_folder_append.cpp): an append whose file is
+  // written waits here, and one of the waiting appends renames them all
+  // into cur/ and logs them under one lock and one pair of fsyncs.
+  struct PendingAppend;
+  void commit_with_others(PendingAppend& mine);
+  void commit_batch(std::span<PendingAppend* const> batch);
+  std::mutex commit_mutex_;
+  std::condition_variable commit_done_;
+  std::vector<PendingAppend*> commit_queue_;
+  bool committing_ = false;
+
   const std::filesystem::path dir_;
   const std::string name_;
   const std::shared_ptr<QuotaCounter> quota_;
@@ -263,6 +276,9 @@ class MaildirFolder final : public Folder, public std::enable_shared_from_this<M
 namespace umstore::mailstore::detail {
 // Maps a message file read-only; nullptr when the file does not exist.
 MessageDataPtr map_message_file(const std::filesystem::path& file);
+// Creates `path` (which must not exist) holding `bytes`, dated
+// `internal_date`, fsync'ed; IoError otherwise, leaving nothing behind.
+void write_message_file(const std::filesystem::path& path, std::string_view bytes, std::int64_t internal_date);
 // rename(2), throwing IoError naming `to`.
 void rename_or_throw(const std::filesystem::path& from, const std::filesystem::path& to);
 }  // namespace umstore::mailstore::detail

@@ -440,6 +440,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_in_threads, Backend, Backends
   }
   BOOST_TEST(all.size() == std::size_t{kThreads * kEach});
   BOOST_TEST(uids_of(s.inbox->snapshot()) == std::vector<std::uint32_t>(all.begin(), all.end()));
+  // Appends committed together (Maildir's group commit) each got their own message.
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) BOOST_TEST(s.inbox->open_message(got[t][i])->bytes() == message(t * kEach + i));
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_in_processes, Backend, Backends) {
