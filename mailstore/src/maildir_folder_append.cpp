@@ -65,6 +65,12 @@ std::uint32_t MaildirFolder::append(std::string_view rfc822, Flags flags, std::s
     if (!mine.metadata.empty()) ::unlink(mine.metadata.c_str());
     std::rethrow_exception(mine.error);
   }
+  store_metrics().appends.add();
+  store_metrics().append_bytes.add(rfc822.size());
+  // Each append tells its own listeners, after its commit is over: one that
+  // appends to this folder in turn must not wait for the commit it is in.
+  notify();
+  queue_text_update({&mine.uid, 1}, {});
   return mine.uid;
 } catch (const IoError& e) {
   throw_temporary_failure(e);
@@ -93,7 +99,6 @@ void MaildirFolder::commit_with_others(PendingAppend& mine) {
 // Never throws: a failure is every append's in the batch (none of them is
 // in the folder then), and each one's caller hears it.
 void MaildirFolder::commit_batch(std::span<PendingAppend* const> batch) {
-  std::vector<std::uint32_t> uids;
   bool logged = false;  // from here on the messages are in the folder
   try {
     {
@@ -104,8 +109,9 @@ void MaildirFolder::commit_batch(std::span<PendingAppend* const> batch) {
       std::vector<std::uint64_t> modseqs;
       try {
         for (const PendingAppend* p : batch) {
-          placed.push_back(dir_ / "cur" / file_name(p->base, p->flags));
-          rename_or_throw(p->tmp, placed.back());
+          fs::path file = dir_ / "cur" / file_name(p->base, p->flags);
+          rename_or_throw(p->tmp, file);
+          placed.push_back(std::move(file));
         }
         fsync_directory(dir_ / "cur");
         std::string records;
@@ -129,16 +135,9 @@ void MaildirFolder::commit_batch(std::span<PendingAppend* const> batch) {
         add_entry(Entry{p.uid, p.base, placed[i].filename().string(), p.size, p.date, p.flags, p.keywords, modseqs[i],
                         p.saved});
         keep_pending_metadata(p.metadata, p.base);
-        uids.push_back(p.uid);
       }
       changed();
     }
-    for (const PendingAppend* p : batch) {
-      store_metrics().appends.add();
-      store_metrics().append_bytes.add(p->size);
-    }
-    notify();
-    queue_text_update(uids, {});
   } catch (...) {
     // Stored, and only the bookkeeping after it failed: the next
     // transaction reads the folder from the disk again.
