@@ -291,7 +291,11 @@ def main():
             server.close()
             server = None
             if args.postgresql:
-                with postgres_peer.PostgresPeer() as pg:
+                # Each voicemail puts about 2.6 MB into the WAL (the recording, then
+                # the message): at the default max_wal_size (1 GB) PostgreSQL
+                # checkpoints every few seconds and says to raise it, as an
+                # operator of such a load would.
+                with postgres_peer.PostgresPeer(settings={"max_wal_size": "8GB"}) as pg:
                     server = start_umstore(args.umstore, args.workers, args.batch, pg.dsn)
                     results["http_pg"], seq = measure(UmstoreHttp(server, wav), seq, args.burst, args.steady_seconds,
                                                       args.concurrency, 300, args.rate)

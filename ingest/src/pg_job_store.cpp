@@ -192,7 +192,35 @@ std::optional<std::uintmax_t> PgJobStore::insert(std::string_view id, const Reco
         .affected();
   });
   if (inserted == 0) return std::nullopt;
+  hold(id, bytes);
   return bytes.size();
+}
+
+void PgJobStore::hold(std::string_view id, std::span<const std::uint8_t> bytes) {
+  if (bytes.size() > kHeldBytes) return;
+  std::lock_guard lock(held_mutex_);
+  while (held_bytes_ + bytes.size() > kHeldBytes && !held_order_.empty()) {
+    const auto oldest = held_order_.begin();
+    const auto it = held_.find(oldest->second);
+    held_bytes_ -= it->second.bytes.size();
+    held_.erase(it);
+    held_order_.erase(oldest);
+  }
+  const std::uint64_t seq = ++held_seq_;
+  if (!held_.emplace(std::string(id), Held{seq, {bytes.begin(), bytes.end()}}).second) return;
+  held_order_.emplace(seq, std::string(id));
+  held_bytes_ += bytes.size();
+}
+
+std::optional<std::vector<std::uint8_t>> PgJobStore::take_held(std::string_view id) {
+  std::lock_guard lock(held_mutex_);
+  const auto it = held_.find(id);
+  if (it == held_.end()) return std::nullopt;
+  std::vector<std::uint8_t> bytes = std::move(it->second.bytes);
+  held_bytes_ -= bytes.size();
+  held_order_.erase(it->second.seq);
+  held_.erase(it);
+  return bytes;
 }
 
 std::optional<IngestStatus> PgJobStore::status_where(std::string_view condition, std::string_view a,
@@ -238,6 +266,7 @@ std::optional<QueuedJob> PgJobStore::load(std::string_view id) {
 }
 
 std::vector<std::uint8_t> PgJobStore::read_media(std::string_view id) {
+  if (auto held = take_held(id)) return std::move(*held);
   return run([&](Connection& c) {
     const Result r = c.exec_binary("SELECT recording FROM ingest_jobs WHERE id = $1", {Param::text(id)});
     if (r.rows() == 0 || r.is_null(0, 0))

@@ -6,7 +6,11 @@
 // lock so that nodes starting together take turns. Times are the
 // database's clock, so nodes whose clocks differ agree on leases.
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "job_store.hpp"
 #include "pgsql/connection_pool.hpp"
@@ -54,6 +58,24 @@ class PgJobStore final : public JobStore {
   template <typename Work>
   auto run(Work&& work);
   std::optional<IngestStatus> status_where(std::string_view condition, std::string_view a, std::string_view b);
+
+  // Recordings this node accepted, kept until a compose worker reads them
+  // (moments later, as a rule): reading a minute of WAV back out of the
+  // database cost it about a twelfth of its CPU under load. At most
+  // kHeldBytes, the oldest dropped first; a job another node runs, or one
+  // read again for a retry, comes from the database as before.
+  static constexpr std::size_t kHeldBytes = 64u << 20;
+  void hold(std::string_view id, std::span<const std::uint8_t> bytes);
+  std::optional<std::vector<std::uint8_t>> take_held(std::string_view id);
+  struct Held {
+    std::uint64_t seq = 0;
+    std::vector<std::uint8_t> bytes;
+  };
+  std::mutex held_mutex_;
+  std::map<std::string, Held, std::less<>> held_;
+  std::map<std::uint64_t, std::string> held_order_;  // seq -> id, oldest first
+  std::uint64_t held_seq_ = 0;
+  std::size_t held_bytes_ = 0;
 
   pgsql::ConnectionPool pool_;
   const std::string node_id_;
