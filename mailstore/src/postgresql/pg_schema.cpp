@@ -367,8 +367,7 @@ BEGIN
 END
 $$;
 )sql",
-    // 10: the body's SHA-256 comes from the node; a new body is written
-    // before the mailbox is locked.
+    // 10: the body's SHA-256 comes from the node.
     R"sql(
 -- The node hashes the body (OpenSSL, with the CPU's SHA instructions) and
 -- keeps the digest for the search text it writes after the commit; the
@@ -384,71 +383,53 @@ CREATE FUNCTION umstore_store_message(
 LANGUAGE plpgsql AS $$
 DECLARE
   v_size bigint := length(p_body);
-  v_new boolean;
 BEGIN
-  -- A new body goes in before the mailbox's and the folder's rows are
-  -- locked: writing a megabyte no longer holds up the mailbox's other
-  -- deliveries. A body already there gets its reference under the locks,
-  -- in the order an expunge takes them (mailbox, then body).
-  INSERT INTO bodies (sha256, size, data, refs) VALUES (p_sha256, v_size, p_body, 1)
-    ON CONFLICT (sha256) DO NOTHING;
-  v_new := FOUND;
-  <<store>>
-  BEGIN
-    -- The mailbox row's lock orders deliveries to one mailbox, so a delivery
-    -- under the same key that committed first is seen by the look below
-    -- (each statement of a function reads what committed before it began).
-    PERFORM 1 FROM mailboxes WHERE id = p_mailbox FOR UPDATE;
-    IF NOT FOUND THEN
-      o_outcome := 'gone';
-      EXIT store;
-    END IF;
-    IF p_key IS NOT NULL THEN
-      SELECT d.uid, f.name INTO o_uid, o_folder FROM deliveries d JOIN folders f ON f.id = d.folder_id
-        WHERE d.mailbox_id = p_mailbox AND d.key = p_key;
-      IF FOUND THEN
-        o_outcome := 'earlier';
-        EXIT store;
-      END IF;
-    END IF;
-    UPDATE mailboxes SET used_bytes = used_bytes + v_size, used_messages = used_messages + 1,
-                         used_seconds = used_seconds + p_seconds
-      WHERE id = p_mailbox AND (NOT p_enforce_quota OR (
-        (quota_bytes = 0 OR used_bytes + v_size <= quota_bytes)
-        AND (quota_messages = 0 OR used_messages + 1 <= quota_messages)
-        AND (p_seconds = 0 OR quota_seconds = 0 OR used_seconds + p_seconds <= quota_seconds)));
-    IF NOT FOUND THEN
-      o_outcome := 'full';
-      EXIT store;
-    END IF;
-    UPDATE folders SET uid_next = CASE WHEN p_uid > 0 THEN p_uid + 1 ELSE uid_next + 1 END,
-                       highest_modseq = highest_modseq + 1
-      WHERE id = p_folder AND name = p_name AND (p_uid = 0 OR uid_next <= p_uid)
-      RETURNING uid_next - 1, highest_modseq INTO o_uid, o_modseq;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION 'folder "%" was removed or renamed, or has given out UID % already', p_name, p_uid
-        USING ERRCODE = 'UM001';
-    END IF;
-    -- Content-addressed: a second copy only counts a reference.
-    IF NOT v_new THEN
-      UPDATE bodies SET refs = refs + 1 WHERE sha256 = p_sha256;
-      IF NOT FOUND THEN  -- its last copy was expunged meanwhile
-        INSERT INTO bodies (sha256, size, data, refs) VALUES (p_sha256, v_size, p_body, 1);
-      END IF;
-    END IF;
-    INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256,
-                          header, imap_metadata, seconds)
-      VALUES (p_folder, o_uid, o_modseq, p_flags, string_to_array(p_keywords, ' '), p_internal_date,
-              floor(extract(epoch FROM now()))::bigint, v_size, p_sha256, p_header, p_metadata, p_seconds);
-    IF p_key IS NOT NULL THEN
-      INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES (p_mailbox, p_key, p_folder, o_uid);
-    END IF;
-    PERFORM pg_notify(p_channel, p_folder::text);
-    o_outcome := 'stored';
-  END;
-  IF o_outcome <> 'stored' AND v_new THEN
-    DELETE FROM bodies WHERE sha256 = p_sha256;
+  -- The mailbox row's lock orders deliveries to one mailbox, so a delivery
+  -- under the same key that committed first is seen by the look below
+  -- (each statement of a function reads what committed before it began).
+  PERFORM 1 FROM mailboxes WHERE id = p_mailbox FOR UPDATE;
+  IF NOT FOUND THEN
+    o_outcome := 'gone';
+    RETURN;
   END IF;
+  IF p_key IS NOT NULL THEN
+    SELECT d.uid, f.name INTO o_uid, o_folder FROM deliveries d JOIN folders f ON f.id = d.folder_id
+      WHERE d.mailbox_id = p_mailbox AND d.key = p_key;
+    IF FOUND THEN
+      o_outcome := 'earlier';
+      RETURN;
+    END IF;
+  END IF;
+  UPDATE mailboxes SET used_bytes = used_bytes + v_size, used_messages = used_messages + 1,
+                       used_seconds = used_seconds + p_seconds
+    WHERE id = p_mailbox AND (NOT p_enforce_quota OR (
+      (quota_bytes = 0 OR used_bytes + v_size <= quota_bytes)
+      AND (quota_messages = 0 OR used_messages + 1 <= quota_messages)
+      AND (p_seconds = 0 OR quota_seconds = 0 OR used_seconds + p_seconds <= quota_seconds)));
+  IF NOT FOUND THEN
+    o_outcome := 'full';
+    RETURN;
+  END IF;
+  UPDATE folders SET uid_next = CASE WHEN p_uid > 0 THEN p_uid + 1 ELSE uid_next + 1 END,
+                     highest_modseq = highest_modseq + 1
+    WHERE id = p_folder AND name = p_name AND (p_uid = 0 OR uid_next <= p_uid)
+    RETURNING uid_next - 1, highest_modseq INTO o_uid, o_modseq;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'folder "%" was removed or renamed, or has given out UID % already', p_name, p_uid
+      USING ERRCODE = 'UM001';
+  END IF;
+  -- Content-addressed: a second copy only counts a reference.
+  INSERT INTO bodies (sha256, size, data, refs) VALUES (p_sha256, v_size, p_body, 1)
+    ON CONFLICT (sha256) DO UPDATE SET refs = bodies.refs + 1;
+  INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256,
+                        header, imap_metadata, seconds)
+    VALUES (p_folder, o_uid, o_modseq, p_flags, string_to_array(p_keywords, ' '), p_internal_date,
+            floor(extract(epoch FROM now()))::bigint, v_size, p_sha256, p_header, p_metadata, p_seconds);
+  IF p_key IS NOT NULL THEN
+    INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES (p_mailbox, p_key, p_folder, o_uid);
+  END IF;
+  PERFORM pg_notify(p_channel, p_folder::text);
+  o_outcome := 'stored';
 END
 $$;
 )sql",
