@@ -408,6 +408,7 @@ bool PgJobStore::requeue_failed(std::string_view id) {
 }
 
 bool PgJobStore::remove(std::string_view id) {
+  take_held(id);
   return run([&](Connection& c) {
     Transaction t(c);
     if (c.exec("DELETE FROM ingest_jobs WHERE id = $1 AND state IN ('queued', 'failed') RETURNING id", {Param::text(id)})
@@ -462,8 +463,10 @@ std::vector<ErasedJob> PgJobStore::erase_caller(std::string_view caller_number, 
                   " SELECT id, state, kind, accepted_ms FROM gone ORDER BY accepted_ms",
         {Param::text(caller_number)});
     std::vector<ErasedJob> erased;
-    for (int row = 0; row < r.rows(); ++row)
+    for (int row = 0; row < r.rows(); ++row) {
       erased.push_back({r.text(row, 0), r.text(row, 1), r.text(row, 2), r.integer(row, 3)});
+      if (!dry_run) take_held(erased.back().id);  // nor a copy in this process's memory
+    }
     return erased;
   });
 }

@@ -63,7 +63,9 @@ class PgJobStore final : public JobStore {
   // (moments later, as a rule): reading a minute of WAV back out of the
   // database cost it about a twelfth of its CPU under load. At most
   // kHeldBytes, the oldest dropped first; a job another node runs, or one
-  // read again for a retry, comes from the database as before.
+  // read again for a retry, comes from the database as before. Removing or
+  // erasing a job here drops its copy too (one erased by another process
+  // is never read, as its row is gone, and ages out).
   static constexpr std::size_t kHeldBytes = 64u << 20;
   void hold(std::string_view id, std::span<const std::uint8_t> bytes);
   std::optional<std::vector<std::uint8_t>> take_held(std::string_view id);
