@@ -442,7 +442,11 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_in_threads, Backend, Backends
   BOOST_TEST(uids_of(s.inbox->snapshot()) == std::vector<std::uint32_t>(all.begin(), all.end()));
   // Appends committed together (Maildir's group commit) each got their own message.
   for (int t = 0; t < kThreads; ++t)
-    for (int i = 0; i < kEach; ++i) BOOST_TEST(s.inbox->open_message(got[t][i])->bytes() == message(t * kEach + i));
+    for (int i = 0; i < kEach; ++i) {
+      const auto stored = s.inbox->open_message(got[t][i]);
+      BOOST_REQUIRE(stored);
+      BOOST_TEST(stored->bytes() == message(t * kEach + i));
+    }
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(concurrent_appenders_in_processes, Backend, Backends) {

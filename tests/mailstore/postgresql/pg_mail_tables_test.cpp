@@ -63,7 +63,7 @@ BOOST_AUTO_TEST_CASE(quota_is_checked_in_the_append_and_expunge_gives_room_back)
   tables.append(inbox, new_message(message(2, 400)));
   BOOST_CHECK_THROW(tables.append(inbox, new_message(message(3, 400))), QuotaExceeded);
   BOOST_TEST(tables.snapshot(inbox.id).size() == 2u);
-  // The refused message's body, written before the quota check, went with it.
+  // The refused message left no body behind.
   BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 2);
   BOOST_TEST(tables.expunge(inbox, {}, true) == std::vector<std::uint32_t>{1});
   BOOST_CHECK_NO_THROW(tables.append(inbox, new_message(message(3, 400))));
