@@ -13,7 +13,8 @@ loopback ports).
      half say nothing before login, half log in, SELECT and IDLE), slow
      clients (a command line at one byte a second: slowloris) and
      well-behaved clients looping their transaction with a pause between
-     two. A client the server closes (a deadline, a timeout) reconnects, so
+     two (drawn around its mean, so independent clients do not fall into
+     step). A client the server closes (a deadline, a timeout) reconnects, so
      the pressure stays. The server's RSS is sampled every 10 s.
   4. Prints RSS at start/middle/end and its slope, the well-behaved
      transactions done and refused, and their p50/p99 latency against the
@@ -27,6 +28,7 @@ all kinds of clients share the addresses.
 
 usage: UMSTORE_BIN=build/app/umstore bench/soak/soak_bench.py [--seconds 600]
        [--smtp-clients 1000] [--imap-clients 1000] [--well-behaved 0.05] [--slow 0.1]
+       [--pause-spread 0.5]
 """
 import argparse
 import asyncio
@@ -168,7 +170,14 @@ TRANSACTIONS = {"smtp": smtp_transaction, "imap": imap_transaction}
 
 
 # -- clients ----------------------------------------------------------------
-async def well_behaved(proto, port, source, pause, stop, stats, counter):
+async def well_behaved(proto, port, source, pause, spread, stop, stats, counter):
+    # Each pause is drawn from pause * [1 - spread, 1 + spread] (same mean).
+    # With one fixed pause, clients whose messages one group commit
+    # acknowledged together wake together a pause later and join the same
+    # commit again: they fall into step, batches grow, and the latency
+    # measured is the queue of each burst, which grows over the first
+    # minutes even with no other client connected (--pause-spread 0 shows it).
+    jitter = random.Random(f"{proto}{source}{counter[0]}")
     while time.monotonic() < stop:
         start = time.monotonic()
         counter[0] += 1
@@ -178,7 +187,7 @@ async def well_behaved(proto, port, source, pause, stop, stats, counter):
             stats.finished[proto].append(time.monotonic())
         except (Refused, ConnectionError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
             stats.refuse(proto, str(e) or type(e).__name__)
-        await asyncio.sleep(pause)
+        await asyncio.sleep(pause * (1 + spread * (2 * jitter.random() - 1)))
 
 
 async def read_until_closed(reader):
@@ -284,12 +293,12 @@ def client_mix(args, ports):
     return clients
 
 
-async def start_well_behaved(well, pauses, stop, stats):
+async def start_well_behaved(well, pauses, spread, stop, stats):
     """The looping clients, their starts spread over one pause."""
     counters = {"smtp": [0], "imap": [0]}
     tasks = []
     for _, proto, port, source in well:
-        tasks.append(asyncio.create_task(well_behaved(proto, port, source, pauses[proto], stop, stats,
+        tasks.append(asyncio.create_task(well_behaved(proto, port, source, pauses[proto], spread, stop, stats,
                                                       counters[proto])))
         await asyncio.sleep(pauses[proto] / sum(1 for c in well if c[1] == proto))
     return tasks
@@ -324,7 +333,8 @@ async def soak(args, server):
     # Control: the well-behaved clients alone, what their own load costs.
     if args.control_seconds > 0:
         control = Stats()
-        await asyncio.gather(*await start_well_behaved(well, pauses, time.monotonic() + args.control_seconds, control))
+        stop_control = time.monotonic() + args.control_seconds
+        await asyncio.gather(*await start_well_behaved(well, pauses, args.pause_spread, stop_control, control))
         print_latencies(f"control ({args.control_seconds} s, well-behaved clients alone)", control, base)
 
     stats = Stats()
@@ -344,7 +354,7 @@ async def soak(args, server):
 
     start = time.monotonic()
     stop = start + args.seconds
-    looping = await start_well_behaved(well, pauses, stop, stats)
+    looping = await start_well_behaved(well, pauses, args.pause_spread, stop, stats)
     samples = []
     while time.monotonic() < stop:
         samples.append((time.monotonic() - start, rss_kb(pid)))
@@ -385,6 +395,8 @@ def main():
     parser.add_argument("--smtp-pause", type=float, default=1.0, help="seconds between a client's transactions")
     parser.add_argument("--imap-pause", type=float, default=5.0,
                         help="seconds between a client's transactions (each LOGIN costs an Argon2id check)")
+    parser.add_argument("--pause-spread", type=float, default=0.5,
+                        help="each pause is drawn from pause * [1 - spread, 1 + spread] (0: fixed)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = 2 * (args.smtp_clients + args.imap_clients) + 1000
