@@ -170,14 +170,13 @@ TRANSACTIONS = {"smtp": smtp_transaction, "imap": imap_transaction}
 
 
 # -- clients ----------------------------------------------------------------
-async def well_behaved(proto, port, source, pause, spread, stop, stats, counter):
+async def well_behaved(proto, port, source, pause, spread, jitter, stop, stats, counter):
     # Each pause is drawn from pause * [1 - spread, 1 + spread] (same mean).
     # With one fixed pause, clients whose messages one group commit
     # acknowledged together wake together a pause later and join the same
     # commit again: they fall into step, batches grow, and the latency
     # measured is the queue of each burst, which grows over the first
     # minutes even with no other client connected (--pause-spread 0 shows it).
-    jitter = random.Random(f"{proto}{source}{counter[0]}")
     while time.monotonic() < stop:
         start = time.monotonic()
         counter[0] += 1
@@ -297,9 +296,11 @@ async def start_well_behaved(well, pauses, spread, stop, stats):
     """The looping clients, their starts spread over one pause."""
     counters = {"smtp": [0], "imap": [0]}
     tasks = []
-    for _, proto, port, source in well:
-        tasks.append(asyncio.create_task(well_behaved(proto, port, source, pauses[proto], spread, stop, stats,
-                                                      counters[proto])))
+    for index, (_, proto, port, source) in enumerate(well):
+        # A generator per client (addresses are shared), the same in every run.
+        jitter = random.Random(index)
+        tasks.append(asyncio.create_task(well_behaved(proto, port, source, pauses[proto], spread, jitter, stop,
+                                                      stats, counters[proto])))
         await asyncio.sleep(pauses[proto] / sum(1 for c in well if c[1] == proto))
     return tasks
 
@@ -398,6 +399,8 @@ def main():
     parser.add_argument("--pause-spread", type=float, default=0.5,
                         help="each pause is drawn from pause * [1 - spread, 1 + spread] (0: fixed)")
     args = parser.parse_args()
+    if not 0 <= args.pause_spread <= 1:
+        parser.error("--pause-spread must be between 0 and 1")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = 2 * (args.smtp_clients + args.imap_clients) + 1000
     if soft < needed:
