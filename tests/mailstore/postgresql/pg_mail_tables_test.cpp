@@ -4,6 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -93,6 +95,42 @@ BOOST_AUTO_TEST_CASE(a_body_sent_to_many_is_stored_once_and_removed_with_its_las
   BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 1);
   tables.expunge(inboxes[2], {}, false);
   BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 0);
+}
+
+// A new body is written before the mailbox row is locked; one stored before
+// gains its reference under that lock, in the order expunge takes them. With
+// one body delivered over and over to two mailboxes while both are emptied,
+// nothing deadlocks and the count of references is the count of messages.
+BOOST_AUTO_TEST_CASE(one_body_delivered_and_expunged_concurrently_keeps_its_reference_count) {
+  FreshSchema db("shared_body", true);
+  MailTables setup(db.c);
+  const std::array<FolderRow, 2> inboxes{setup.create_folder(setup.mailbox_id("+15550210"), "INBOX", SpecialUse::None),
+                                         setup.create_folder(setup.mailbox_id("+15550211"), "INBOX", SpecialUse::None)};
+  const std::string voicemail = message(8, 5000);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 5; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        Connection c(dsn_in_schema(db.name));
+        MailTables tables(c);
+        for (int i = 0; i < 30; ++i) {
+          if (t == 4)
+            tables.expunge(inboxes[static_cast<std::size_t>(i % 2)], {}, false);
+          else
+            tables.append(inboxes[static_cast<std::size_t>(t % 2)], new_message(voicemail));
+        }
+      } catch (const std::exception& e) {
+        BOOST_TEST_MESSAGE(e.what());
+        ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  BOOST_TEST(failures == 0);
+  const std::int64_t messages = count(db.c, "SELECT count(*) FROM messages");
+  BOOST_TEST(count(db.c, "SELECT coalesce(sum(refs), 0) FROM bodies") == messages);
+  BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == (messages > 0 ? 1 : 0));
 }
 
 BOOST_AUTO_TEST_CASE(move_leaves_each_message_in_exactly_one_folder_with_its_flags) {
