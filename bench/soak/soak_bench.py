@@ -6,7 +6,10 @@ loopback ports).
 
   1. Unloaded: one well-behaved client alone, one transaction after another:
      SMTP (EHLO, MAIL, RCPT, DATA of 2 KB, QUIT) and IMAP (LOGIN, SELECT,
-     FETCH of 20 small messages, LOGOUT).
+     FETCH of 20 small messages, LOGOUT). SMTP delivers to --smtp-mailboxes
+     mailboxes in turn (default 50), as mail to a site spreads over its
+     people; 1 puts every message into one mailbox, whose growing folder
+     and index then show in the figures (see the README).
   2. Control: the well-behaved clients alone (--control-seconds), so what
      their own load costs is told apart from what the others cost.
   3. Load: per protocol, idle clients (SMTP: connect and say nothing; IMAP:
@@ -28,7 +31,7 @@ all kinds of clients share the addresses.
 
 usage: UMSTORE_BIN=build/app/umstore bench/soak/soak_bench.py [--seconds 600]
        [--smtp-clients 1000] [--imap-clients 1000] [--well-behaved 0.05] [--slow 0.1]
-       [--pause-spread 0.5]
+       [--pause-spread 0.5] [--smtp-mailboxes 50]
 """
 import argparse
 import asyncio
@@ -43,7 +46,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "e2e"))
 from umstore_harness import DOMAIN, Umstore  # noqa: E402
 
-SMTP_NUMBER, IMAP_NUMBER, PASSWORD = "+15550100", "+15550101", "soak-password"
+IMAP_NUMBER, PASSWORD = "+15550101", "soak-password"
+# The mailboxes SMTP delivers to, in turn (--smtp-mailboxes).
+smtp_numbers = ["+15550100"]
 CONNECTIONS_PER_ADDRESS = 40
 BODY = ("y" * 70 + "\r\n") * 28  # about 2 KB
 FETCHED_MESSAGES = 20
@@ -106,14 +111,15 @@ async def smtp_expect(reader, writer, command, code):
 
 
 async def smtp_transaction(port, source, n):
+    number = smtp_numbers[n % len(smtp_numbers)]
     reader, writer = await connect(port, source)
     try:
         await smtp_expect(reader, writer, None, 220)
         await smtp_expect(reader, writer, b"EHLO client.example\r\n", 250)
         await smtp_expect(reader, writer, b"MAIL FROM:<soak@example.org>\r\n", 250)
-        await smtp_expect(reader, writer, f"RCPT TO:<{SMTP_NUMBER}@{DOMAIN}>\r\n".encode(), 250)
+        await smtp_expect(reader, writer, f"RCPT TO:<{number}@{DOMAIN}>\r\n".encode(), 250)
         await smtp_expect(reader, writer, b"DATA\r\n", 354)
-        message = f"From: soak@example.org\r\nTo: {SMTP_NUMBER}@{DOMAIN}\r\nSubject: soak {n}\r\n\r\n{BODY}.\r\n"
+        message = f"From: soak@example.org\r\nTo: {number}@{DOMAIN}\r\nSubject: soak {n}\r\n\r\n{BODY}.\r\n"
         await smtp_expect(reader, writer, message.encode(), 250)
         await smtp_expect(reader, writer, b"QUIT\r\n", 221)
     finally:
@@ -393,6 +399,8 @@ def main():
     parser.add_argument("--slow", type=float, default=0.1, help="fraction of the clients; the rest are idle")
     parser.add_argument("--control-seconds", type=int, default=60,
                         help="the well-behaved clients alone first, for this long (0: not)")
+    parser.add_argument("--smtp-mailboxes", type=int, default=50,
+                        help="SMTP delivers to this many mailboxes in turn (1: every message into one)")
     parser.add_argument("--smtp-pause", type=float, default=1.0, help="seconds between a client's transactions")
     parser.add_argument("--imap-pause", type=float, default=5.0,
                         help="seconds between a client's transactions (each LOGIN costs an Argon2id check)")
@@ -401,12 +409,16 @@ def main():
     args = parser.parse_args()
     if not 0 <= args.pause_spread <= 1:
         parser.error("--pause-spread must be between 0 and 1")
+    if not 1 <= args.smtp_mailboxes <= 1000:
+        parser.error("--smtp-mailboxes must be between 1 and 1000")
+    smtp_numbers[:] = [f"+1555{100 + i:07d}" for i in range(args.smtp_mailboxes)]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = 2 * (args.smtp_clients + args.imap_clients) + 1000
     if soft < needed:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(needed, 65536)), hard))  # the server inherits it
     with Umstore() as server:
-        server.add_mailbox(SMTP_NUMBER, "Soak SMTP", PASSWORD)
+        for n, number in enumerate(smtp_numbers):
+            server.add_mailbox(number, f"Soak SMTP {n}", PASSWORD)
         server.add_mailbox(IMAP_NUMBER, "Soak IMAP", PASSWORD)
         server.start()
         import imaplib
