@@ -70,7 +70,7 @@ void OutboundCall::start() {
                                                  std::string("cannot open an RTP port: ") + e.what());
                            }
                            self->state = State::Calling;
-                           self->send_invite({});
+                           self->send_invite();
                            self->ring.expires_after(self->gateway.ring_timeout);
                            self->ring.async_wait([weak](const std::error_code& e) {
                              if (const auto call = weak.lock(); call && !e) call->ring_out();
@@ -112,7 +112,7 @@ std::string OutboundCall::request_head(std::string_view method, std::string_view
   return out;
 }
 
-void OutboundCall::send_invite(std::string authorization) {
+void OutboundCall::send_invite() {
   invite_branch = "z9hG4bK" + server->random_hex(8);
   invite_text = request_head("INVITE", request_uri, invite_branch, cseq) + authorization + contact() +
                 std::string(kAllow) + "Content-Type: application/sdp\r\nContent-Length: " +
@@ -183,10 +183,25 @@ void OutboundCall::on_refused(const SipMessage& m) {
                                                 gateway.password, server->random_hex(8));
     if (credentials) {
       authenticated = true;
+      authorization = (status == 407 ? "Proxy-Authorization: " : "Authorization: ") + *credentials + "\r\n";
       ++cseq;
       state = State::Calling;
-      return send_invite((status == 407 ? "Proxy-Authorization: " : "Authorization: ") + *credentials + "\r\n");
+      return send_invite();
     }
+  }
+  // A gateway without SRTP refuses RTP/SAVP with 488, and one offer cannot
+  // carry both profiles (short of RFC 5939's capability negotiation, which
+  // few gateways speak). [sip] srtp = optional allows the audio in the
+  // clear, so we offer plain RTP once more; TLS still guards the signalling.
+  if (status == 488 && srtp_offered && server->config.srtp == SipServerConfig::Srtp::Optional &&
+      state != State::Cancelling) {
+    call_log(LogLevel::Info, "call_id={}: {} refused SRTP ({} {}): offering plain RTP", call_id, endpoint_text(peer),
+             status, m.reason());
+    srtp_offered.reset();
+    sdp_offer = audio_offer();
+    ++cseq;
+    state = State::Calling;
+    return send_invite();
   }
   result.sip_status = status;
   result.sip_reason = m.reason();

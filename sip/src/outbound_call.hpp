@@ -1,10 +1,11 @@
 #pragma once
 // One fax we send (SipServer::send_fax): a call we place to a gateway as the
 // UAC of RFC 3261 (INVITE with Timer A over UDP, one digest retry on
-// 401/407, CANCEL when it rings too long, ACK, BYE either way) and the fax
-// itself as the calling terminal, over G.711 RTP or, once the gateway
-// re-INVITEs to T.38, over UDPTL. Lives on the endpoint's strand like Call;
-// the gateway's responses and requests reach it by Call-ID (sip_server.cpp).
+// 401/407, one with plain RTP on 488 to SRTP, CANCEL when it rings too
+// long, ACK, BYE either way) and the fax itself as the calling terminal,
+// over G.711 RTP or, once the gateway re-INVITEs to T.38, over UDPTL.
+// Lives on the endpoint's strand like Call; the gateway's responses and
+// requests reach it by Call-ID (sip_server.cpp).
 // Signalling is in outbound_call.cpp, media in outbound_call_media.cpp.
 #include <asio.hpp>
 
@@ -63,9 +64,10 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
   std::string request_uri;    // sip:<number>@gateway
   std::string remote_target;  // the 2xx's Contact: where in-dialog requests go
   std::vector<std::string> route_set;
-  std::uint32_t cseq = 1;     // of the INVITE (2 after a digest retry); BYE uses the next
+  std::uint32_t cseq = 1;     // of the INVITE (one more per retry: digest, plain RTP); BYE uses the next
   std::string invite_text, invite_branch, ack_text;
   bool authenticated = false;  // the one retry with credentials was made
+  std::string authorization;   // the header our INVITE carries since then
   bool cancel_answered = false;
   std::uint32_t reinvite_cseq = 0;  // the gateway's last re-INVITE, and our answer to it
   std::string reinvite_answer;
@@ -99,7 +101,7 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
   void abandon(std::string_view why);                // the server stops: no waiting for answers
   void finish(FaxCallOutcome outcome, std::string reason = {});  // reports to `done`
   void conclude(std::string why);                    // answered call over: the outcome from T.30
-  void send_invite(std::string authorization);
+  void send_invite();  // a new INVITE transaction: cseq, sdp_offer, authorization
   asio::awaitable<void> retransmit_invite(std::string branch);
   void on_answer(const SipMessage& ok);
   void on_refused(const SipMessage& m);
@@ -111,6 +113,7 @@ struct OutboundCall : std::enable_shared_from_this<OutboundCall> {
 
   // outbound_call_media.cpp
   std::string make_offer();  // binds the RTP socket
+  std::string audio_offer() const;  // the SDP of that socket, SRTP when srtp_offered
   bool start_media(const SipMessage& ok);
   bool start_srtp(const AudioOffer& answer);
   void on_reinvite(const SipMessage& m);

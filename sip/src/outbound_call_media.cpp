@@ -19,11 +19,15 @@ std::string OutboundCall::make_offer() {
   rtp.open(local.is_v6() ? udp::v6() : udp::v4());
   rtp.bind(udp::endpoint(local, 0));
   sdp_session = server->rng() >> 12;
-  const std::string ip = local.is_v6() ? "IP6 " : "IP4 ";
-  const std::string session = std::to_string(sdp_session);
   // SDES keys are only as secret as the signalling, so SRTP goes with TLS.
   if (peer.tls && server->config.srtp != SipServerConfig::Srtp::Off)
     srtp_offered = SdesCrypto{1, std::string(kSrtpSuite80), new_srtp_key()};
+  return audio_offer();
+}
+
+std::string OutboundCall::audio_offer() const {
+  const std::string ip = local.is_v6() ? "IP6 " : "IP4 ";
+  const std::string session = std::to_string(sdp_session);
   std::string sdp = "v=0\r\no=umstore " + session + " " + session + " IN " + ip + local.to_string() +
                     "\r\ns=umstore\r\nc=IN " + ip + local.to_string() + "\r\nt=0 0\r\nm=audio " +
                     std::to_string(rtp.local_endpoint().port()) + (srtp_offered ? " RTP/SAVP" : " RTP/AVP") +

@@ -180,13 +180,13 @@ srtp = {srtp}
         self.assertNotEqual(run.returncode, 0)
         self.assertIn("certificate verify failed", run.stdout)
 
-    def dial_over_tls(self, certificate, trusted_ca):
+    def dial_over_tls(self, certificate, trusted_ca, *terminal_flags, srtp="optional"):
         """A fax by mail to a terminal behind a sips: gateway URI; (server, terminal)."""
-        terminal = fax_out.Terminal(self.scratch() / "received", "--tls", *certificate)
+        terminal = fax_out.Terminal(self.scratch() / "received", "--tls", *certificate, *terminal_flags)
         self.addCleanup(terminal.close)
         server = Umstore(fax_out.config(terminal.port)
                          .replace("gateway = sip:", "gateway = sips:")
-                         .replace("[sip]\n", f"[sip]\ntls_ca_file = {trusted_ca}\n"))
+                         .replace("[sip]\n", f"[sip]\ntls_ca_file = {trusted_ca}\nsrtp = {srtp}\n"))
         self.addCleanup(server.close)
         server.add_mailbox(fax_out.NUMBER, "Alice Example", fax_out.PASSWORD)
         server.start()
@@ -206,6 +206,27 @@ srtp = {srtp}
         self.assertEqual(call["pages"], 2 + len(page_geometry(SAMPLES / "fax.tif")), call)
         [report] = fax_out.inbox(server, fax_out.PASSWORD, 1)
         self.assertEqual(fax_out.recipient_fields(report)["action"], "delivered")
+
+    def test_fax_dialled_to_a_gateway_without_srtp_goes_in_plain_rtp_when_optional(self):
+        ca, cert, key = make_ca_and_server_certificate(self.scratch())
+        server, terminal = self.dial_over_tls((cert, key), ca, "--refuse-srtp")
+        wait_for(lambda: len(terminal.calls) >= 2, "the refused offer and the call after it", seconds=240)
+        refused, call = terminal.calls[:2]
+        self.assertEqual(refused["result"], "SRTP refused", refused)
+        self.assertEqual(call["result"], "OK", call)
+        self.assertTrue(call["tls"] and not call["srtp"], call)  # the signalling still over TLS
+        self.assertEqual(call["pages"], 2 + len(page_geometry(SAMPLES / "fax.tif")), call)
+        self.assertRegex(server.log_path.read_text(), r"refused SRTP \(488 Not Acceptable Here\): offering plain RTP")
+        [report] = fax_out.inbox(server, fax_out.PASSWORD, 1)
+        self.assertEqual(fax_out.recipient_fields(report)["action"], "delivered")
+
+    def test_fax_dialled_to_a_gateway_without_srtp_is_not_sent_when_required(self):
+        ca, cert, key = make_ca_and_server_certificate(self.scratch())
+        server, terminal = self.dial_over_tls((cert, key), ca, "--refuse-srtp", srtp="required")
+        wait_for(lambda: terminal.calls, "the refused offer", seconds=240)
+        time.sleep(3)  # time enough for a second INVITE, which must not come
+        self.assertEqual([c["result"] for c in terminal.calls], ["SRTP refused"])
+        self.assertNotIn("offering plain RTP", server.log_path.read_text())
 
     def test_dialled_gateway_with_a_certificate_from_another_ca_is_not_called(self):
         ca, cert, key = make_ca_and_server_certificate(self.scratch())

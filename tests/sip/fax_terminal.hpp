@@ -50,6 +50,7 @@ struct FaxTerminalOptions {
   bool no_fax = false;     // answers, sends no media, never runs T.30
   bool t38 = false;        // re-INVITEs to T.38 once answered
   bool refuse_t38 = false; // answers the caller's re-INVITE to T.38 with 488 (else: switches)
+  bool refuse_srtp = false; // answers an RTP/SAVP offer with 488, as a gateway without SRTP does
   std::string auth_user = {}, auth_password = {};  // challenge with 401 first when set
   unsigned calls = 0;      // stop after this many calls; 0: never
   std::string station_id = "+15550199 TERMINAL";  // our CSI
@@ -230,7 +231,11 @@ class FaxTerminal {
     stop_ = &stop;
     unsigned n = 0;
     std::map<std::string, std::unique_ptr<Call>> active;  // by Call-ID
-    std::set<std::string> finished;                       // Call-IDs whose retransmissions we ignore
+    std::map<std::string, std::uint32_t> finished;        // Call-ID: the CSeq of its last INVITE taken
+    const auto finished_cseq = [&finished](const std::string& id) {
+      const auto it = finished.find(id);
+      return it == finished.end() ? 0 : it->second;
+    };
     std::map<std::string, double> first_seen;             // challenged INVITEs: when the first came
     for (;;) {
       for (auto it = active.begin(); it != active.end();) {
@@ -239,7 +244,7 @@ class FaxTerminal {
           continue;
         }
         it->second->thread.join();
-        finished.insert(it->first);
+        finished[it->first] = it->second->invite.cseq_number();
         it = active.erase(it);
       }
       if (stop || (o_.calls != 0 && n >= o_.calls && active.empty())) break;
@@ -249,17 +254,26 @@ class FaxTerminal {
       auto m = sip::SipMessage::parse(in->first);
       if (!m) continue;
       const std::string call_id = m->call_id();
+      // A caller may try again under the same Call-ID after a final answer
+      // (RFC 3261 8.1.3.5): an INVITE with a higher CSeq is a new call.
+      const bool new_invite = m->is_request() && m->method() == "INVITE" && finished_cseq(call_id) < m->cseq_number();
       if (const auto it = active.find(call_id); it != active.end()) {
-        if (in->second != it->second->peer) it->second->strayed = true;
-        it->second->deliver(std::move(*m));
-        continue;
+        if (new_invite && it->second->done && it->second->invite.cseq_number() < m->cseq_number()) {
+          it->second->thread.join();
+          finished[call_id] = it->second->invite.cseq_number();
+          active.erase(it);
+        } else {
+          if (in->second != it->second->peer) it->second->strayed = true;
+          it->second->deliver(std::move(*m));
+          continue;
+        }
       }
       if (!m->is_request()) continue;
       if (m->method() != "INVITE") {
         if (m->method() != "ACK") sip_.send_to(m->response(481, "Call/Transaction Does Not Exist", "t0"), in->second);
         continue;
       }
-      if (finished.contains(call_id)) continue;   // a late retransmission
+      if (!new_invite) continue;   // a late retransmission
       if (o_.calls != 0 && n >= o_.calls) continue;  // we take no more calls
       const double invite_at = first_seen.emplace(call_id, arrived).first->second;
       if (auth_) {
@@ -274,7 +288,7 @@ class FaxTerminal {
         }
         if (verdict.outcome == sip::DigestAuthenticator::Outcome::Refused) {
           sip_.send_to(m->response(403, "Forbidden", "t403"), in->second);
-          finished.insert(call_id);
+          finished[call_id] = m->cseq_number();
           first_seen.erase(call_id);
           publish(outcome(*m, ++n, "refused: " + verdict.reason, invite_at));
           continue;
@@ -283,7 +297,7 @@ class FaxTerminal {
       first_seen.erase(call_id);
       if (active.size() >= o_.max_calls) {
         sip_.send_to(m->response(486, "Busy Here", "tmax"), in->second);
-        finished.insert(call_id);
+        finished[call_id] = m->cseq_number();
         publish(outcome(*m, ++n, "busy: max calls", invite_at));
         continue;
       }
@@ -382,6 +396,10 @@ class FaxTerminal {
     a.port = c.media.port();
     a.codec = *offer->codec;
     a.session_id = 42;
+    if (offer->savp && o_.refuse_srtp) {
+      sip_.send_to(invite.response(488, "Not Acceptable Here", c.tag), c.peer);
+      return outcome(invite, c.n, "SRTP refused", c.invite_at);
+    }
     if (offer->savp && !offer->crypto.empty()) {  // SRTP: the first key offered, and one of ours
       const auto& theirs = offer->crypto.front();
       a.savp = true;

@@ -5,7 +5,7 @@
 // seconds); takes up to --max-calls calls at once (64; beyond them: 486);
 // runs until killed or N calls.
 //
-//   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]
+//   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38] [--refuse-srtp]
 //                    [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]
 //                    [--tls CERT_PEM KEY_PEM]
 #include <algorithm>
@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
     else if (arg == "--no-fax") o.no_fax = true;
     else if (arg == "--t38") o.t38 = true;
     else if (arg == "--refuse-t38") o.refuse_t38 = true;
+    else if (arg == "--refuse-srtp") o.refuse_srtp = true;
     else if (arg == "--tcp") o.tcp = true;
     else if (arg == "--tls") {
       o.tls_certificate = take();
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
       o.auth_user = credentials.substr(0, colon);
       o.auth_password = credentials.substr(colon + 1);
     } else {
-      std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38]"
+      std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38] [--refuse-srtp]"
                    " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]"
                    " [--tls CERT_PEM KEY_PEM]\n";
       return 2;
