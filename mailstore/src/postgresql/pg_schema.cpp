@@ -7,7 +7,7 @@ namespace umstore::mailstore::pg {
 namespace {
 
 // Never edit a migration once released: add the next one.
-constexpr std::array<std::string_view, 11> kMigrations = {
+constexpr std::array<std::string_view, 10> kMigrations = {
     // 1: messages and accounts.
     R"sql(
 CREATE TABLE accounts (
@@ -432,90 +432,8 @@ BEGIN
   o_outcome := 'stored';
 END
 $$;
-)sql",    // 11: the body is written before the mailbox row is locked.
-    R"sql(
--- Every delivery to one mailbox waits for the one before it to commit,
--- because the mailbox row stays locked until then. Writing a voicemail's
--- body (1.6 MB into TOAST, and its WAL) inside that wait made deliveries to
--- one mailbox take turns at the slowest part; a new body is now inserted
--- first, while no lock is held. A body already stored only gains a
--- reference, under the mailbox lock as before, so the lock order stays what
--- expunge and copy use: the mailbox row, then body rows.
-CREATE OR REPLACE FUNCTION umstore_store_message(
-    p_folder bigint, p_name text, p_mailbox bigint, p_uid bigint, p_body bytea, p_sha256 bytea,
-    p_metadata bytea, p_flags smallint, p_keywords text, p_internal_date bigint, p_header bytea, p_seconds bigint,
-    p_key text, p_enforce_quota boolean, p_channel text,
-    OUT o_outcome text, OUT o_uid bigint, OUT o_modseq bigint, OUT o_folder text)
-LANGUAGE plpgsql AS $$
-DECLARE
-  v_size bigint := length(p_body);
-  v_inserted bigint;
-BEGIN
-  -- Uncommitted, the new row is invisible to expunges (so none can delete
-  -- it) and makes a concurrent delivery of the same body wait here, while
-  -- it holds no lock either.
-  INSERT INTO bodies (sha256, size, data, refs) VALUES (p_sha256, v_size, p_body, 1)
-    ON CONFLICT (sha256) DO NOTHING;
-  GET DIAGNOSTICS v_inserted = ROW_COUNT;
-  -- The mailbox row's lock orders deliveries to one mailbox, so a delivery
-  -- under the same key that committed first is seen by the look below
-  -- (each statement of a function reads what committed before it began).
-  PERFORM 1 FROM mailboxes WHERE id = p_mailbox FOR UPDATE;
-  IF NOT FOUND THEN
-    o_outcome := 'gone';
-  ELSIF p_key IS NOT NULL THEN
-    SELECT d.uid, f.name INTO o_uid, o_folder FROM deliveries d JOIN folders f ON f.id = d.folder_id
-      WHERE d.mailbox_id = p_mailbox AND d.key = p_key;
-    IF FOUND THEN
-      o_outcome := 'earlier';
-    END IF;
-  END IF;
-  IF o_outcome IS NULL THEN
-    UPDATE mailboxes SET used_bytes = used_bytes + v_size, used_messages = used_messages + 1,
-                         used_seconds = used_seconds + p_seconds
-      WHERE id = p_mailbox AND (NOT p_enforce_quota OR (
-        (quota_bytes = 0 OR used_bytes + v_size <= quota_bytes)
-        AND (quota_messages = 0 OR used_messages + 1 <= quota_messages)
-        AND (p_seconds = 0 OR quota_seconds = 0 OR used_seconds + p_seconds <= quota_seconds)));
-    IF NOT FOUND THEN
-      o_outcome := 'full';
-    END IF;
-  END IF;
-  IF o_outcome IS NOT NULL THEN
-    -- The function's result commits: a body written for nothing goes.
-    IF v_inserted > 0 THEN
-      DELETE FROM bodies WHERE sha256 = p_sha256;
-    END IF;
-    RETURN;
-  END IF;
-  UPDATE folders SET uid_next = CASE WHEN p_uid > 0 THEN p_uid + 1 ELSE uid_next + 1 END,
-                     highest_modseq = highest_modseq + 1
-    WHERE id = p_folder AND name = p_name AND (p_uid = 0 OR uid_next <= p_uid)
-    RETURNING uid_next - 1, highest_modseq INTO o_uid, o_modseq;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'folder "%" was removed or renamed, or has given out UID % already', p_name, p_uid
-      USING ERRCODE = 'UM001';
-  END IF;
-  IF v_inserted = 0 THEN
-    -- Stored before: one more reference. An expunge may have removed it
-    -- since the insert above found it, so this may write it again.
-    INSERT INTO bodies (sha256, size, data, refs) VALUES (p_sha256, v_size, p_body, 1)
-      ON CONFLICT (sha256) DO UPDATE SET refs = bodies.refs + 1;
-  END IF;
-  INSERT INTO messages (folder_id, uid, modseq, flags, keywords, internal_date, save_date, size, body_sha256,
-                        header, imap_metadata, seconds)
-    VALUES (p_folder, o_uid, o_modseq, p_flags, string_to_array(p_keywords, ' '), p_internal_date,
-            floor(extract(epoch FROM now()))::bigint, v_size, p_sha256, p_header, p_metadata, p_seconds);
-  IF p_key IS NOT NULL THEN
-    INSERT INTO deliveries (mailbox_id, key, folder_id, uid) VALUES (p_mailbox, p_key, p_folder, o_uid);
-  END IF;
-  PERFORM pg_notify(p_channel, p_folder::text);
-  o_outcome := 'stored';
-END
-$$;
 )sql",
 };
-
 
 constexpr std::string_view kVersionTable =
     "CREATE TABLE IF NOT EXISTS umstore_schema (version integer NOT NULL, applied timestamptz NOT NULL DEFAULT now())";

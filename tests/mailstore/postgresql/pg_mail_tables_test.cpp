@@ -97,10 +97,12 @@ BOOST_AUTO_TEST_CASE(a_body_sent_to_many_is_stored_once_and_removed_with_its_las
   BOOST_TEST(count(db.c, "SELECT count(*) FROM bodies") == 0);
 }
 
-// A new body is written before the mailbox row is locked; one stored before
-// gains its reference under that lock, in the order expunge takes them. With
-// one body delivered over and over to two mailboxes while both are emptied,
-// nothing deadlocks and the count of references is the count of messages.
+// Appends, copies and expunges lock the mailbox row, then body rows: one
+// order. With one body delivered over and over to two mailboxes while both
+// are emptied, nothing deadlocks and the count of references is the count
+// of messages. (An append that wrote its body before the mailbox lock, to
+// hold that lock for less time, deadlocked here unless a body already
+// stored gained its reference only under the lock.)
 BOOST_AUTO_TEST_CASE(one_body_delivered_and_expunged_concurrently_keeps_its_reference_count) {
   FreshSchema db("shared_body", true);
   MailTables setup(db.c);
