@@ -17,21 +17,32 @@ void ReloadableTls::reload(const TlsFiles& files) {
   newest_ = std::move(loaded);
 }
 
-int ReloadableTls::select_certificate(SSL* ssl, void* self) {
-  auto& tls = *static_cast<ReloadableTls*>(self);
-  std::shared_ptr<asio::ssl::context> newest;
-  {
-    const std::lock_guard lock(tls.mutex_);
-    newest = tls.newest_;
-  }
-  if (!newest) return 1;  // the context's own certificate
-  SSL_CTX* from = newest->native_handle();
+namespace {
+
+bool use_certificate_of(SSL* ssl, SSL_CTX* from) {
   STACK_OF(X509)* chain = nullptr;
   SSL_CTX_get0_chain_certs(from, &chain);
   // Each call takes its own reference: the SSL keeps them after a later reload.
-  const bool ok = SSL_use_certificate(ssl, SSL_CTX_get0_certificate(from)) == 1 &&
-                  SSL_use_PrivateKey(ssl, SSL_CTX_get0_privatekey(from)) == 1 && SSL_set1_chain(ssl, chain) == 1;
-  return ok ? 1 : 0;
+  return SSL_use_certificate(ssl, SSL_CTX_get0_certificate(from)) == 1 &&
+         SSL_use_PrivateKey(ssl, SSL_CTX_get0_privatekey(from)) == 1 && SSL_set1_chain(ssl, chain) == 1;
+}
+
+}  // namespace
+
+std::shared_ptr<asio::ssl::context> ReloadableTls::newest() const {
+  const std::lock_guard lock(mutex_);
+  return newest_;
+}
+
+int ReloadableTls::select_certificate(SSL* ssl, void* self) {
+  const auto newest = static_cast<ReloadableTls*>(self)->newest();
+  if (!newest) return 1;  // the context's own certificate
+  return use_certificate_of(ssl, newest->native_handle()) ? 1 : 0;
+}
+
+bool ReloadableTls::present(SSL* ssl) const {
+  const auto newest = this->newest();
+  return use_certificate_of(ssl, (newest ? newest : serving_)->native_handle());
 }
 
 }  // namespace umstore::app

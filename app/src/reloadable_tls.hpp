@@ -27,12 +27,17 @@ class ReloadableTls {
   const std::shared_ptr<asio::ssl::context>& context() const noexcept { return serving_; }
   // Throws (keeping the current certificate) when the files do not load.
   void reload(const TlsFiles& files);
+  // Puts the certificate served now, its chain and key on `ssl`: a
+  // connection we open that is asked for a client certificate.
+  bool present(SSL* ssl) const;
 
  private:
   static int select_certificate(SSL* ssl, void* self);
 
+  std::shared_ptr<asio::ssl::context> newest() const;
+
   std::shared_ptr<asio::ssl::context> serving_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::shared_ptr<asio::ssl::context> newest_;  // null until the first reload
 };
 

@@ -409,6 +409,8 @@ int run_serve(std::span<const std::string> args) {
       sip_config.tls_client_ca = s.sip_tls_client_ca;
     }
     sip_config.tls_ca_file = s.sip_tls_ca_file;  // faxes we dial over TLS need no listener
+    if (s.sip_tls_present_certificate)  // the certificate served now: a reload changes it for new connections
+      sip_config.tls_client_certificate = [&reloadable_tls](SSL* ssl) { return reloadable_tls.present(ssl); };
     sip_config.srtp = s.sip_srtp == "off"        ? sip::SipServerConfig::Srtp::Off
                       : s.sip_srtp == "required" ? sip::SipServerConfig::Srtp::Required
                                                  : sip::SipServerConfig::Srtp::Optional;

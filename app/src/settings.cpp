@@ -211,8 +211,8 @@ void apply_trust_config(const Poco::Util::AbstractConfiguration& ini, Settings& 
 
 // [sip] listen, gateways (comma-separated addresses), max_calls, max_subscriptions,
 // max_subscriptions_per_address, greeting_dir, catch_all,
-// tcp, tcp_idle_timeout, tls_listen, tls_client_ca, tls_ca_file, srtp, rate_limit, rate_window, auth_realm, auth_users
-// (user:password, ...), auth_algorithms.
+// tcp, tcp_idle_timeout, tls_listen, tls_client_ca, tls_ca_file, tls_present_certificate, srtp, rate_limit,
+// rate_window, auth_realm, auth_users (user:password, ...), auth_algorithms.
 void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s) {
   s.sip_listen = ini.getString("sip.listen", s.sip_listen);
   if (ini.has("sip.gateways")) s.sip_gateways = comma_list(ini.getString("sip.gateways"));
@@ -231,6 +231,7 @@ void apply_sip_config(const Poco::Util::AbstractConfiguration& ini, Settings& s)
   s.sip_tls_ca_file = ini.getString("sip.tls_ca_file", "");
   if (!s.sip_tls_ca_file.empty() && !std::ifstream(s.sip_tls_ca_file))
     throw UsageError("[sip] tls_ca_file: cannot read " + s.sip_tls_ca_file.string());
+  s.sip_tls_present_certificate = ini.getBool("sip.tls_present_certificate", s.sip_tls_present_certificate);
   s.sip_srtp = ini.getString("sip.srtp", s.sip_srtp);
   if (s.sip_srtp != "off" && s.sip_srtp != "optional" && s.sip_srtp != "required")
     throw UsageError("[sip] srtp: '" + s.sip_srtp + "' (off, optional or required)");

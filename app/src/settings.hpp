@@ -178,6 +178,7 @@ struct Settings {
   std::string sip_tls_listen;                            // SIP over TLS, e.g. 0.0.0.0:5061; empty: none
   std::filesystem::path sip_tls_client_ca;               // set: gateways' TLS client certificates must chain to these
   std::filesystem::path sip_tls_ca_file;                 // besides the system's, the CAs of gateways we call over TLS
+  bool sip_tls_present_certificate = false;              // gateways we call over TLS that ask get the [tls] certificate
   std::string sip_srtp = "optional";                     // off | optional | required
   unsigned sip_rate_limit = 200;                         // INVITEs + SUBSCRIBEs per source per window
   unsigned sip_rate_window = 10;                         // seconds

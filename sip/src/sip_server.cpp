@@ -38,6 +38,7 @@ SipTransportConfig transport_config(const SipServerConfig& config) {
   out.tls = config.tls;
   out.tls_client_ca = config.tls_client_ca;
   out.tls_ca_file = config.tls_ca_file;
+  out.client_certificate = config.tls_client_certificate;
   return out;
 }
 

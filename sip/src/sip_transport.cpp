@@ -497,6 +497,12 @@ void SipTransport::State::send_stream(std::string text, const Peer& to) {
     std::error_code ec;
     if (!config.tls_ca_file.empty()) client_tls->load_verify_file(config.tls_ca_file.string(), ec);
     if (ec) log(LogLevel::Warning, "sip", "[sip] tls_ca_file {}: {}", config.tls_ca_file.string(), ec.message());
+    // OpenSSL calls it on a client once the server has asked for a certificate.
+    if (config.client_certificate)
+      SSL_CTX_set_cert_cb(
+          client_tls->native_handle(),
+          [](SSL* ssl, void* present) { return (*static_cast<std::function<bool(SSL*)>*>(present))(ssl) ? 1 : 0; },
+          &config.client_certificate);
   }
   // A new connection: the dialog's is gone (RFC 3261 18.2.2), or we call over TLS.
   auto connection = std::make_shared<StreamConnection>(shared_from_this(), tcp::socket(strand), target, false,

@@ -73,6 +73,9 @@ struct SipTransportConfig {
   // TLS connections we open (to a gateway we call) trust the system's CAs
   // and these (PEM), and the certificate must name the gateway.
   std::filesystem::path tls_ca_file;
+  // On those connections, when the gateway asks for a certificate: puts
+  // ours on the SSL (unset: none is sent).
+  std::function<bool(SSL*)> client_certificate;
 };
 
 class SipTransport {

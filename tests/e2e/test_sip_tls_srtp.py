@@ -180,13 +180,16 @@ srtp = {srtp}
         self.assertNotEqual(run.returncode, 0)
         self.assertIn("certificate verify failed", run.stdout)
 
-    def dial_over_tls(self, certificate, trusted_ca, *terminal_flags, srtp="optional"):
-        """A fax by mail to a terminal behind a sips: gateway URI; (server, terminal)."""
+    def dial_over_tls(self, certificate, trusted_ca, *terminal_flags, srtp="optional", sip="", tls=None):
+        """A fax by mail to a terminal behind a sips: gateway URI; (server, terminal).
+        `sip`: more [sip] lines; `tls`: umstore's (certificate, key)."""
         terminal = fax_out.Terminal(self.scratch() / "received", "--tls", *certificate, *terminal_flags)
         self.addCleanup(terminal.close)
-        server = Umstore(fax_out.config(terminal.port)
-                         .replace("gateway = sip:", "gateway = sips:")
-                         .replace("[sip]\n", f"[sip]\ntls_ca_file = {trusted_ca}\nsrtp = {srtp}\n"))
+        config = (fax_out.config(terminal.port).replace("gateway = sip:", "gateway = sips:")
+                  .replace("[sip]\n", f"[sip]\ntls_ca_file = {trusted_ca}\nsrtp = {srtp}\n{sip}"))
+        if tls:
+            config += f"\n[tls]\ncert = {tls[0]}\nkey = {tls[1]}\n"
+        server = Umstore(config)
         self.addCleanup(server.close)
         server.add_mailbox(fax_out.NUMBER, "Alice Example", fax_out.PASSWORD)
         server.start()
@@ -227,6 +230,26 @@ srtp = {srtp}
         time.sleep(3)  # time enough for a second INVITE, which must not come
         self.assertEqual([c["result"] for c in terminal.calls], ["SRTP refused"])
         self.assertNotIn("offering plain RTP", server.log_path.read_text())
+
+    def test_dialled_gateway_asking_for_a_client_certificate_gets_ours_when_configured(self):
+        certs = TestCertificates(self.scratch())
+        certs.authority("nodes")  # signs umstore's certificate; the gateway trusts it for callers
+        ours = certs.server("umstore", "nodes", "DNS:vm.example.net", "serverAuth,clientAuth")
+        ca, cert, key = make_ca_and_server_certificate(self.scratch())
+        ask = ("--tls-client-ca", str(certs.dir / "nodes.pem"))
+        # Not configured: no certificate sent, the gateway ends the handshake, no call.
+        server, terminal = self.dial_over_tls((cert, key), ca, *ask, tls=ours)
+        wait_for(lambda: any("tls handshake failed" in line for line in terminal.lines), "the refused handshake")
+        self.assertEqual(terminal.calls, [])
+        server.close()
+        terminal.close()
+        # [sip] tls_present_certificate = yes: the [tls] certificate goes with the handshake.
+        server, terminal = self.dial_over_tls((cert, key), ca, *ask, sip="tls_present_certificate = yes\n", tls=ours)
+        wait_for(lambda: terminal.calls, "the fax call", seconds=240)
+        call = terminal.calls[0]
+        self.assertEqual(call["result"], "OK", call)
+        self.assertTrue(call["tls"] and call["srtp"], call)
+        self.assertFalse(any("tls handshake failed" in line for line in terminal.lines), terminal.lines)
 
     def test_dialled_gateway_with_a_certificate_from_another_ca_is_not_called(self):
         ca, cert, key = make_ca_and_server_certificate(self.scratch())

@@ -11,6 +11,7 @@
 // RTP/SAVP with an SDES key is answered with one of ours: SRTP. Real-time
 // pacing (20 ms) per call: a test peer, not production code.
 #include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -57,6 +59,7 @@ struct FaxTerminalOptions {
   unsigned max_calls = 64;  // calls at once; an INVITE beyond gets 486 Busy Here
   bool tcp = false;         // also listen on TCP, the same port (one connection at a time)
   std::filesystem::path tls_certificate = {}, tls_key = {};  // set: that TCP port speaks TLS with them
+  std::filesystem::path tls_client_ca = {};  // set: a TLS caller must present a certificate from these CAs
 };
 
 // SIP on 127.0.0.1: UDP, and TCP (or TLS) on the same port when asked. A
@@ -67,14 +70,20 @@ class SipPort {
   static constexpr std::uint16_t kTcp = 0;
 
   SipPort(std::uint16_t port, bool tcp, const std::filesystem::path& certificate = {},
-          const std::filesystem::path& key = {})
+          const std::filesystem::path& key = {}, const std::filesystem::path& client_ca = {})
       : udp_(port) {
     if (!certificate.empty()) {
       tls_ = SSL_CTX_new(TLS_server_method());
       if (SSL_CTX_use_certificate_chain_file(tls_, certificate.c_str()) != 1 ||
-          SSL_CTX_use_PrivateKey_file(tls_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+          SSL_CTX_use_PrivateKey_file(tls_, key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+          (!client_ca.empty() && SSL_CTX_load_verify_locations(tls_, client_ca.c_str(), nullptr) != 1)) {
         SSL_CTX_free(tls_);  // no destructor runs for a constructor that throws
-        throw std::runtime_error("cannot load the TLS certificate " + certificate.string());
+        throw std::runtime_error("cannot load the TLS certificate " + certificate.string() + " or CA " +
+                                 client_ca.string());
+      }
+      if (!client_ca.empty()) {
+        SSL_CTX_set_client_CA_list(tls_, SSL_load_client_CA_file(client_ca.c_str()));
+        SSL_CTX_set_verify(tls_, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
       }
       tcp = true;
     }
@@ -115,6 +124,7 @@ class SipPort {
         ssl_ = SSL_new(tls_);
         SSL_set_fd(ssl_, accepted);
         if (SSL_accept(ssl_) != 1) {
+          std::cerr << "tls handshake failed: " << ERR_reason_error_string(ERR_peek_last_error()) << std::endl;
           SSL_free(std::exchange(ssl_, nullptr));
           ::close(std::exchange(connection_, -1));
         } else {
@@ -214,7 +224,7 @@ class FaxTerminal {
  public:
   // SIP on 127.0.0.1:`sip_port` (0: any free port).
   explicit FaxTerminal(FaxTerminalOptions options, std::uint16_t sip_port = 0)
-      : o_(std::move(options)), sip_(sip_port, o_.tcp, o_.tls_certificate, o_.tls_key) {
+      : o_(std::move(options)), sip_(sip_port, o_.tcp, o_.tls_certificate, o_.tls_key, o_.tls_client_ca) {
     if (!o_.auth_user.empty()) {
       sip::DigestSettings settings;
       settings.realm = "fax-gateway";

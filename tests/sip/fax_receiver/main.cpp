@@ -7,7 +7,7 @@
 //
 //   sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38] [--refuse-srtp]
 //                    [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]
-//                    [--tls CERT_PEM KEY_PEM]
+//                    [--tls CERT_PEM KEY_PEM [--tls-client-ca CA_PEM]]
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       value = i + 1 < argc ? argv[i + 1] : nullptr;
       o.tls_key = take();
     }
+    else if (arg == "--tls-client-ca") o.tls_client_ca = take();
     else if (arg == "--calls") o.calls = static_cast<unsigned>(std::stoul(take()));
     else if (arg == "--station-id") o.station_id = take();
     else if (arg == "--max-calls") o.max_calls = std::max(1u, static_cast<unsigned>(std::stoul(take())));
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
     } else {
       std::cerr << "usage: sip_fax_receiver --port P --out DIR [--busy] [--no-answer] [--no-fax] [--t38] [--refuse-t38] [--refuse-srtp]"
                    " [--auth USER:PASS] [--calls N] [--station-id CSI] [--max-calls N] [--tcp]"
-                   " [--tls CERT_PEM KEY_PEM]\n";
+                   " [--tls CERT_PEM KEY_PEM [--tls-client-ca CA_PEM]]\n";
       return 2;
     }
   }
