@@ -56,7 +56,7 @@ struct SipServerConfig {
   std::filesystem::path tls_client_ca;  // set: gateways must present a certificate from these CAs
   std::filesystem::path tls_ca_file;    // besides the system's, the CAs of gateways we call over TLS
   // Set: a gateway we call over TLS that asks for a client certificate gets
-  // the one this puts on the connection (false: none is sent).
+  // the one this puts on the connection (unset: none is sent).
   std::function<bool(SSL*)> tls_client_certificate;
   // Digest authentication (RFC 3261 22, RFC 8760) of INVITE and SUBSCRIBE,
   // on when `auth_realm` is set; the address allow-list applies as well.
