@@ -240,6 +240,8 @@ srtp = {srtp}
         # Not configured: no certificate sent, the gateway ends the handshake, no call.
         server, terminal = self.dial_over_tls((cert, key), ca, *ask, tls=ours)
         wait_for(lambda: any("tls handshake failed" in line for line in terminal.lines), "the refused handshake")
+        self.assertTrue(any("tls handshake failed: peer did not return a certificate" in line
+                            for line in terminal.lines), terminal.lines)
         self.assertEqual(terminal.calls, [])
         server.close()
         terminal.close()

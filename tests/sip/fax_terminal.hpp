@@ -29,7 +29,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 
@@ -124,7 +123,8 @@ class SipPort {
         ssl_ = SSL_new(tls_);
         SSL_set_fd(ssl_, accepted);
         if (SSL_accept(ssl_) != 1) {
-          std::cerr << "tls handshake failed: " << ERR_reason_error_string(ERR_peek_last_error()) << std::endl;
+          const char* reason = ERR_reason_error_string(ERR_peek_last_error());  // null for an unknown code
+          std::cerr << "tls handshake failed: " << (reason ? reason : "no reason given") << std::endl;
           SSL_free(std::exchange(ssl_, nullptr));
           ::close(std::exchange(connection_, -1));
         } else {
